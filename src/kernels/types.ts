@@ -1,0 +1,162 @@
+/**
+ * The `Kernels` interface: the closed set of numeric primitives that every compression stage is
+ * built from. Two implementations exist: a readable TypeScript reference (`reference.ts`) and a
+ * WebAssembly SIMD build of `crates/kernels` (`wasm.ts`). Both validate their arguments with the
+ * same functions (`validate.ts`) and must agree exactly on every integer result (masks, codes,
+ * histogram counts, selected values) and within `FLOAT_TOLERANCE` on floating-point reductions.
+ *
+ * Conventions shared by every kernel:
+ * - Tensors are row-major `Float32Array`s with an explicit `shape` where the layout matters.
+ * - Masks are `Uint8Array`s: 1 keeps, 0 prunes.
+ * - A block `kernel` has one entry per dim of `shape`: a block length that divides the dim, or
+ *   -1 for the whole dim. `[1, -1]` = rows, `[-1, 1]` = columns, `[4, 4]` = 4x4 tiles,
+ *   `[1, -1, -1, -1]` = conv filters, all -1 = the whole tensor. The block grid has
+ *   `shape[d] / kernel[d]` entries along dim d (1 where the kernel is -1) and is itself
+ *   row-major.
+ * - Order of values (selection, histograms): the IEEE order, with -0 equal to +0 and every NaN
+ *   equal to every other NaN and larger than +Infinity. Ties are broken by flat index: among
+ *   equal values, the lower index counts as smaller (it is pruned first).
+ * - Rounding: round half to even everywhere (like `torch.round`), never `Math.round`.
+ *
+ * @module
+ */
+
+/** A reduction applied over the elements of each block. */
+export type Reduction = "sum" | "mean" | "l1" | "l2" | "maxabs";
+
+/** The reductions, in a fixed order (used by tests, benchmarks and the WASM op codes). */
+export const REDUCTIONS: readonly Reduction[] = ["sum", "mean", "l1", "l2", "maxabs"];
+
+/** How a mask is applied: `mul` multiplies by 0/1, `add` adds 0 / -1000. */
+export type MaskMethod = "mul" | "add";
+
+/** The value that `add` adds at pruned positions (NNI's `SMALL_MASK_VALUE`). */
+export const ADD_MASK_VALUE = -1000;
+
+/** Integer code arrays that quantization can write. */
+export type IntCodes = Int8Array | Uint8Array | Int16Array | Int32Array;
+
+/**
+ * Quantization parameters over a block grid (per tensor: kernel all -1 and one scale; per
+ * channel: `[1, -1, ...]` and one scale per row of dim 0; per block: any kernel).
+ */
+export interface QuantParams {
+  /** Block kernel, one entry per dim of the tensor's shape (see the module doc). */
+  readonly kernel: readonly number[];
+  /** One scale per block, block-grid row-major. Finite and > 0. */
+  readonly scale: Float32Array;
+  /** One zero point per block, block-grid row-major. Finite integers. */
+  readonly zeroPoint: Float32Array;
+  /** Smallest integer code (inclusive). */
+  readonly qmin: number;
+  /** Largest integer code (inclusive). */
+  readonly qmax: number;
+}
+
+/** Per-block minimum and maximum. */
+export interface MinMax {
+  /** One minimum per block (block-grid row-major). NaN if the block holds a NaN. */
+  readonly min: Float32Array;
+  /** One maximum per block (block-grid row-major). NaN if the block holds a NaN. */
+  readonly max: Float32Array;
+}
+
+/**
+ * The numeric kernels. Every method validates its arguments (throwing `RangeError` or
+ * `TypeError` that names the argument and its value) before any computation, never mutates its
+ * inputs, and returns freshly allocated outputs unless an `out` argument is given.
+ */
+export interface Kernels {
+  /** `"reference"` (plain TypeScript) or `"wasm"` (WebAssembly SIMD). */
+  readonly name: "reference" | "wasm";
+
+  /**
+   * The mask with exactly `k` zeros, at the `k` smallest values of `metric` (value order of the
+   * module doc: lower index first on ties, NaN after +Infinity). `k` is an integer in [0, n].
+   */
+  kSmallestMask(metric: Float32Array, k: number): Uint8Array;
+
+  /**
+   * The value of rank `k` (0-based, value order of the module doc) among all elements of
+   * `arrays` taken together, as if concatenated. `k` is an integer in [0, total). Returns the
+   * float32 value as a number (NaN if the rank falls among NaNs; +0 for a zero).
+   */
+  kthSmallest(arrays: readonly Float32Array[], k: number): number;
+
+  /**
+   * Counts of `data` values in `bins` equal-width bins over [lo, hi]: bin
+   * `min(bins - 1, floor((x - lo) / (hi - lo) * bins))`, computed in float64. Values outside
+   * [lo, hi] and NaN are not counted. Counts are added to `out` (length `bins`) when it is
+   * given, so a histogram can be accumulated over many tensors or chunks; otherwise a zeroed
+   * array is used. `lo < hi`, both finite; `bins` an integer in [1, 2^24].
+   */
+  histogram(data: Float32Array, lo: number, hi: number, bins: number, out?: Float64Array): Float64Array;
+
+  /** The mask `metric >= t` (1 keeps). NaN metrics compare false and are pruned. */
+  thresholdMask(metric: Float32Array, t: number): Uint8Array;
+
+  /**
+   * One value per block: `sum`, `mean` (sum / block size), `l1` (sum of |x|), `l2`
+   * (sqrt of the sum of squares), `maxabs` (largest |x|). Accumulates in float64 and rounds the
+   * result to float32 once. NaN in a block gives NaN.
+   */
+  blockReduce(
+    data: Float32Array,
+    shape: readonly number[],
+    kernel: readonly number[],
+    op: Reduction,
+  ): Float32Array;
+
+  /** The inverse of a block reduction for masks: each block value repeated over its block. */
+  blockExpand(blockMask: Uint8Array, shape: readonly number[], kernel: readonly number[]): Uint8Array;
+
+  /** Minimum and maximum of each block (NaN propagates; -0 and +0 compare equal). */
+  minMax(data: Float32Array, shape: readonly number[], kernel: readonly number[]): MinMax;
+
+  /**
+   * Integer codes `roundHalfEven(clamp(zp + x / s, qmin, qmax))`, all in float32 arithmetic
+   * (`x / s` rounded to float32, then `+ zp` rounded to float32) like NNI. NaN inputs give the
+   * zero point. The codes are written to `out` (its type must hold [qmin, qmax]).
+   */
+  quantize(data: Float32Array, shape: readonly number[], params: QuantParams, out: IntCodes): IntCodes;
+
+  /** Float values `(q - zp) * s` in float32 arithmetic. */
+  dequantize(codes: IntCodes, shape: readonly number[], params: QuantParams): Float32Array;
+
+  /** `dequantize(quantize(x))` in one pass, bit-identical to the two-step form. */
+  fakeQuantize(data: Float32Array, shape: readonly number[], params: QuantParams): Float32Array;
+
+  /**
+   * `mul`: `x * m` (float32 multiplication, so NaN stays NaN and -x * 0 is -0);
+   * `add`: `x + (m ? 0 : -1000)`. `mask` has the length of `data`.
+   */
+  applyMask(data: Float32Array, mask: Uint8Array, method: MaskMethod): Float32Array;
+
+  /** IEEE binary16 bits to float32 (exact). */
+  f16ToF32(bits: Uint16Array): Float32Array;
+  /** float32 to IEEE binary16 bits, round to nearest even; overflow to ±Inf; NaN stays a quiet NaN. */
+  f32ToF16(data: Float32Array): Uint16Array;
+  /** bfloat16 bits to float32 (exact). */
+  bf16ToF32(bits: Uint16Array): Float32Array;
+  /** float32 to bfloat16 bits, round to nearest even; NaN stays a quiet NaN. */
+  f32ToBf16(data: Float32Array): Uint16Array;
+
+  /**
+   * Packs 4-bit codes two per byte, element `2i` in the low nibble of byte `i`, `2i + 1` in the
+   * high nibble (0 for an odd tail). Signed codes must be in [-8, 7] (two's complement nibbles),
+   * unsigned ones in [0, 15].
+   */
+  packInt4(codes: Int8Array | Uint8Array): Uint8Array;
+
+  /** Unpacks `n` 4-bit codes (inverse of `packInt4`); `signed` sign-extends each nibble. */
+  unpackInt4(packed: Uint8Array, n: number, signed: boolean): Int8Array | Uint8Array;
+}
+
+/**
+ * Relative tolerance of floating-point results between implementations, per kernel family.
+ * Integer results (masks, codes, counts, selected values, conversions) must match exactly.
+ */
+export const FLOAT_TOLERANCE = {
+  /** `blockReduce`: float64 accumulation in a different order, rounded to float32 once. */
+  blockReduce: 2 ** -22,
+} as const;

@@ -1,0 +1,234 @@
+/**
+ * Argument checks shared by every `Kernels` implementation. Kernels never see unvalidated input:
+ * each public kernel method calls these first and they throw `TypeError`/`RangeError` with a
+ * message that names the argument and its value.
+ *
+ * @module
+ */
+
+import type { IntCodes, MaskMethod, QuantParams, Reduction } from "./types.ts";
+import { REDUCTIONS } from "./types.ts";
+
+/** The resolved block structure of a tensor under a kernel. */
+export interface BlockGrid {
+  /** The tensor's shape. */
+  readonly shape: readonly number[];
+  /** Block length per dim (kernel with -1 replaced by the dim). */
+  readonly block: readonly number[];
+  /** Number of blocks per dim (`shape[d] / block[d]`). */
+  readonly grid: readonly number[];
+  /** Elements per block. */
+  readonly blockSize: number;
+  /** Number of blocks. */
+  readonly gridSize: number;
+  /** Elements in the tensor. */
+  readonly size: number;
+}
+
+function show(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
+  if (value === null || value === undefined) return String(value);
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as Uint8Array).length})`;
+  if (typeof value === "object") return Object.prototype.toString.call(value);
+  return String(value);
+}
+
+/** Throws unless `value` is a `Float32Array`. */
+export function assertFloat32Array(name: string, value: unknown): asserts value is Float32Array {
+  if (!(value instanceof Float32Array)) {
+    throw new TypeError(`"${name}" must be a Float32Array: current value is ${show(value)}`);
+  }
+}
+
+/** Throws unless `value` is a `Uint8Array`. */
+export function assertUint8Array(name: string, value: unknown): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(`"${name}" must be a Uint8Array: current value is ${show(value)}`);
+  }
+}
+
+/** Throws unless `value` is a `Uint16Array`. */
+export function assertUint16Array(name: string, value: unknown): asserts value is Uint16Array {
+  if (!(value instanceof Uint16Array)) {
+    throw new TypeError(`"${name}" must be a Uint16Array: current value is ${show(value)}`);
+  }
+}
+
+/** Throws unless `value` is an integer within [lo, hi]. */
+export function assertInt(name: string, value: unknown, lo: number, hi: number): asserts value is number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(`"${name}" must be an integer: current value is ${show(value)}`);
+  }
+  if (value < lo || value > hi) {
+    throw new RangeError(`"${name}" must be within [${lo}, ${hi}]: current value is ${value}`);
+  }
+}
+
+/** Throws unless `value` is a finite number. */
+export function assertFinite(name: string, value: unknown): asserts value is number {
+  if (typeof value !== "number") {
+    throw new TypeError(`"${name}" must be a number: current value is ${show(value)}`);
+  }
+  if (!Number.isFinite(value)) {
+    throw new RangeError(`"${name}" must be finite: current value is ${value}`);
+  }
+}
+
+/** Throws unless two lengths are equal. */
+export function assertSameLength(name: string, length: number, expected: number, what: string): void {
+  if (length !== expected) {
+    throw new RangeError(
+      `"${name}" must have the length of ${what} (${expected}): current length is ${length}`,
+    );
+  }
+}
+
+/** Throws unless `op` is a known reduction. */
+export function assertReduction(op: unknown): asserts op is Reduction {
+  if (!REDUCTIONS.includes(op as Reduction)) {
+    throw new TypeError(`"op" must be one of ${REDUCTIONS.join(", ")}: current value is ${show(op)}`);
+  }
+}
+
+/** Throws unless `method` is `mul` or `add`. */
+export function assertMaskMethod(method: unknown): asserts method is MaskMethod {
+  if (method !== "mul" && method !== "add") {
+    throw new TypeError(`"method" must be "mul" or "add": current value is ${show(method)}`);
+  }
+}
+
+/**
+ * Checks `shape` against a data length and `kernel` against `shape`, and returns the block
+ * grid. Dims are positive integers; `[]` is a scalar of one element.
+ */
+export function blockGrid(
+  shape: readonly number[],
+  kernel: readonly number[],
+  length: number,
+  dataName = "data",
+): BlockGrid {
+  if (!Array.isArray(shape)) {
+    throw new TypeError(`"shape" must be an array of integers: current value is ${show(shape)}`);
+  }
+  if (!Array.isArray(kernel)) {
+    throw new TypeError(`"kernel" must be an array of integers: current value is ${show(kernel)}`);
+  }
+  let size = 1;
+  for (let d = 0; d < shape.length; d++) {
+    const dim = shape[d];
+    if (typeof dim !== "number" || !Number.isInteger(dim) || dim < 1) {
+      throw new RangeError(
+        `"shape[${d}]" must be a positive integer: current value is ${show(dim)} (shape ${show(shape)})`,
+      );
+    }
+    size *= dim;
+  }
+  if (size !== length) {
+    throw new RangeError(
+      `"shape" ${show(shape)} holds ${size} elements but "${dataName}" has length ${length}`,
+    );
+  }
+  if (kernel.length !== shape.length) {
+    throw new RangeError(
+      `"kernel" must have one entry per dim of shape ${show(shape)}: current value is ${show(kernel)}`,
+    );
+  }
+  const block: number[] = [];
+  const grid: number[] = [];
+  let blockSize = 1;
+  let gridSize = 1;
+  for (let d = 0; d < shape.length; d++) {
+    const k = kernel[d];
+    const dim = shape[d];
+    if (typeof k !== "number" || !Number.isInteger(k) || (k < 1 && k !== -1)) {
+      throw new RangeError(
+        `"kernel[${d}]" must be a positive integer or -1: current value is ${show(k)}`,
+      );
+    }
+    const b = k === -1 ? dim : k;
+    if (dim % b !== 0) {
+      throw new RangeError(
+        `"kernel[${d}]" = ${k} must divide dim ${d} of shape ${show(shape)} (${dim})`,
+      );
+    }
+    block.push(b);
+    grid.push(dim / b);
+    blockSize *= b;
+    gridSize *= dim / b;
+  }
+  return { shape: [...shape], block, grid, blockSize, gridSize, size };
+}
+
+const CODE_RANGES: ReadonlyArray<[new (n: number) => IntCodes, number, number]> = [
+  [Int8Array, -128, 127],
+  [Uint8Array, 0, 255],
+  [Int16Array, -32768, 32767],
+  [Int32Array, -2147483648, 2147483647],
+];
+
+/** The [min, max] an integer code array can hold, or undefined for other values. */
+export function codeRange(codes: unknown): [number, number] | undefined {
+  for (const [ctor, lo, hi] of CODE_RANGES) {
+    if (codes instanceof ctor && !(codes instanceof Uint8ClampedArray)) return [lo, hi];
+  }
+  return undefined;
+}
+
+/** Throws unless `codes` is an Int8/Uint8/Int16/Int32 array. */
+export function assertIntCodes(name: string, codes: unknown): asserts codes is IntCodes {
+  if (codeRange(codes) === undefined) {
+    throw new TypeError(
+      `"${name}" must be an Int8Array, Uint8Array, Int16Array or Int32Array: current value is ${show(codes)}`,
+    );
+  }
+}
+
+/**
+ * Checks quantization parameters against a tensor shape and data length (and the output code
+ * array when given) and returns the block grid.
+ */
+export function checkQuantParams(
+  params: QuantParams,
+  shape: readonly number[],
+  length: number,
+  out?: IntCodes,
+  dataName = "data",
+): BlockGrid {
+  if (params === null || typeof params !== "object") {
+    throw new TypeError(`"params" must be an object: current value is ${show(params)}`);
+  }
+  const grid = blockGrid(shape, params.kernel, length, dataName);
+  assertFloat32Array("params.scale", params.scale);
+  assertFloat32Array("params.zeroPoint", params.zeroPoint);
+  assertSameLength("params.scale", params.scale.length, grid.gridSize, "the block grid");
+  assertSameLength("params.zeroPoint", params.zeroPoint.length, grid.gridSize, "the block grid");
+  assertInt("params.qmin", params.qmin, -(2 ** 31), 2 ** 31 - 1);
+  assertInt("params.qmax", params.qmax, -(2 ** 31), 2 ** 31 - 1);
+  if (params.qmin > params.qmax) {
+    throw new RangeError(
+      `"params.qmin" must be <= "params.qmax": current values are ${params.qmin} and ${params.qmax}`,
+    );
+  }
+  for (let i = 0; i < params.scale.length; i++) {
+    const s = params.scale[i];
+    if (!(s > 0) || s === Infinity) {
+      throw new RangeError(`"params.scale[${i}]" must be finite and > 0: current value is ${s}`);
+    }
+    const z = params.zeroPoint[i];
+    if (!Number.isInteger(z)) {
+      throw new RangeError(`"params.zeroPoint[${i}]" must be a finite integer: current value is ${z}`);
+    }
+  }
+  if (out !== undefined) {
+    assertIntCodes("out", out);
+    assertSameLength("out", out.length, length, `"${dataName}"`);
+    const [lo, hi] = codeRange(out)!;
+    if (params.qmin < lo || params.qmax > hi) {
+      throw new RangeError(
+        `"out" (${out.constructor.name}) cannot hold codes in [${params.qmin}, ${params.qmax}]`,
+      );
+    }
+  }
+  return grid;
+}
