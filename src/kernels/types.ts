@@ -62,9 +62,11 @@ export interface MinMax {
 }
 
 /**
- * The numeric kernels. Every method validates its arguments (throwing `RangeError` or
- * `TypeError` that names the argument and its value) before any computation, never mutates its
- * inputs, and returns freshly allocated outputs unless an `out` argument is given.
+ * The numeric kernels. Every method validates its arguments with its `check*` function of
+ * `validate.ts` (throwing `RangeError` or `TypeError` that names the argument and its value;
+ * so every implementation rejects the same inputs with the same error) before any
+ * computation, never mutates its inputs, and returns freshly allocated outputs unless an `out`
+ * argument is given.
  */
 export interface Kernels {
   /** `"reference"` (plain TypeScript) or `"wasm"` (WebAssembly SIMD). */
@@ -90,9 +92,19 @@ export interface Kernels {
    * given, so a histogram can be accumulated over many tensors or chunks; otherwise a zeroed
    * array is used. `lo < hi`, both finite; `bins` an integer in [1, 2^24].
    */
-  histogram(data: Float32Array, lo: number, hi: number, bins: number, out?: Float64Array): Float64Array;
+  histogram(
+    data: Float32Array,
+    lo: number,
+    hi: number,
+    bins: number,
+    out?: Float64Array,
+  ): Float64Array;
 
-  /** The mask `metric >= t` (1 keeps). NaN metrics compare false and are pruned. */
+  /**
+   * The mask `metric >= t` (1 keeps), compared exactly (each float32 value against the float64
+   * `t`, never `t` rounded to float32). NaN metrics compare false and are pruned; so does every
+   * metric when `t` is NaN.
+   */
   thresholdMask(metric: Float32Array, t: number): Uint8Array;
 
   /**
@@ -108,19 +120,33 @@ export interface Kernels {
   ): Float32Array;
 
   /** The inverse of a block reduction for masks: each block value repeated over its block. */
-  blockExpand(blockMask: Uint8Array, shape: readonly number[], kernel: readonly number[]): Uint8Array;
+  blockExpand(
+    blockMask: Uint8Array,
+    shape: readonly number[],
+    kernel: readonly number[],
+  ): Uint8Array;
 
-  /** Minimum and maximum of each block (NaN propagates; -0 and +0 compare equal). */
+  /**
+   * Minimum and maximum of each block (NaN propagates; -0 and +0 compare equal, and a zero
+   * result is +0 like in `kthSmallest`).
+   */
   minMax(data: Float32Array, shape: readonly number[], kernel: readonly number[]): MinMax;
 
   /**
    * Integer codes `roundHalfEven(clamp(zp + x / s, qmin, qmax))`, all in float32 arithmetic
-   * (`x / s` rounded to float32, then `+ zp` rounded to float32) like NNI. NaN inputs give the
-   * zero point. The codes are written to `out` (its type must hold [qmin, qmax]).
+   * (`x / s` rounded to float32, then `+ zp` rounded to float32) like NNI; the clamp compares
+   * that float32 value exactly with the integers `qmin` and `qmax` (which need not be float32
+   * values). NaN inputs give the zero point (clamped to [qmin, qmax]). The codes are written to
+   * `out` (its type must hold [qmin, qmax]).
    */
-  quantize(data: Float32Array, shape: readonly number[], params: QuantParams, out: IntCodes): IntCodes;
+  quantize(
+    data: Float32Array,
+    shape: readonly number[],
+    params: QuantParams,
+    out: IntCodes,
+  ): IntCodes;
 
-  /** Float values `(q - zp) * s` in float32 arithmetic. */
+  /** Float values `(q - zp) * s` in float32 arithmetic (`q` converted to float32 first). */
   dequantize(codes: IntCodes, shape: readonly number[], params: QuantParams): Float32Array;
 
   /** `dequantize(quantize(x))` in one pass, bit-identical to the two-step form. */
@@ -128,17 +154,24 @@ export interface Kernels {
 
   /**
    * `mul`: `x * m` (float32 multiplication, so NaN stays NaN and -x * 0 is -0);
-   * `add`: `x + (m ? 0 : -1000)`. `mask` has the length of `data`.
+   * `add`: `x + (m ? 0 : -1000)` (float32 addition, so a kept -0 becomes +0). `mask` has the
+   * length of `data`.
    */
   applyMask(data: Float32Array, mask: Uint8Array, method: MaskMethod): Float32Array;
 
   /** IEEE binary16 bits to float32 (exact). */
   f16ToF32(bits: Uint16Array): Float32Array;
-  /** float32 to IEEE binary16 bits, round to nearest even; overflow to ±Inf; NaN stays a quiet NaN. */
+  /**
+   * float32 to IEEE binary16 bits, round to nearest even; overflow to ±Inf; NaN stays a quiet
+   * NaN (sign and top 9 payload bits kept, quiet bit set: `sign | 0x7e00 | mantissa >> 13`).
+   */
   f32ToF16(data: Float32Array): Uint16Array;
   /** bfloat16 bits to float32 (exact). */
   bf16ToF32(bits: Uint16Array): Float32Array;
-  /** float32 to bfloat16 bits, round to nearest even; NaN stays a quiet NaN. */
+  /**
+   * float32 to bfloat16 bits, round to nearest even; overflow to ±Inf; NaN stays a quiet NaN
+   * (sign and top 6 payload bits kept, quiet bit set: `(bits >>> 16) | 0x0040`).
+   */
   f32ToBf16(data: Float32Array): Uint16Array;
 
   /**
@@ -157,6 +190,10 @@ export interface Kernels {
  * Integer results (masks, codes, counts, selected values, conversions) must match exactly.
  */
 export const FLOAT_TOLERANCE = {
-  /** `blockReduce`: float64 accumulation in a different order, rounded to float32 once. */
+  /**
+   * `blockReduce`: float64 accumulation in a different order, rounded to float32 once. Relative
+   * to the block's result, or for `sum` and `mean` (whose terms can cancel) to the same
+   * reduction of the absolute values (`l1`, or `l1` / block size).
+   */
   blockReduce: 2 ** -22,
 } as const;

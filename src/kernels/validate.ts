@@ -29,7 +29,9 @@ function show(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(show).join(", ")}]`;
   if (value === null || value === undefined) return String(value);
-  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as Uint8Array).length})`;
+  if (ArrayBuffer.isView(value)) {
+    return `${value.constructor.name}(${(value as Uint8Array).length})`;
+  }
   if (typeof value === "object") return Object.prototype.toString.call(value);
   return String(value);
 }
@@ -56,7 +58,12 @@ export function assertUint16Array(name: string, value: unknown): asserts value i
 }
 
 /** Throws unless `value` is an integer within [lo, hi]. */
-export function assertInt(name: string, value: unknown, lo: number, hi: number): asserts value is number {
+export function assertInt(
+  name: string,
+  value: unknown,
+  lo: number,
+  hi: number,
+): asserts value is number {
   if (typeof value !== "number" || !Number.isInteger(value)) {
     throw new TypeError(`"${name}" must be an integer: current value is ${show(value)}`);
   }
@@ -76,7 +83,12 @@ export function assertFinite(name: string, value: unknown): asserts value is num
 }
 
 /** Throws unless two lengths are equal. */
-export function assertSameLength(name: string, length: number, expected: number, what: string): void {
+export function assertSameLength(
+  name: string,
+  length: number,
+  expected: number,
+  what: string,
+): void {
   if (length !== expected) {
     throw new RangeError(
       `"${name}" must have the length of ${what} (${expected}): current length is ${length}`,
@@ -87,7 +99,9 @@ export function assertSameLength(name: string, length: number, expected: number,
 /** Throws unless `op` is a known reduction. */
 export function assertReduction(op: unknown): asserts op is Reduction {
   if (!REDUCTIONS.includes(op as Reduction)) {
-    throw new TypeError(`"op" must be one of ${REDUCTIONS.join(", ")}: current value is ${show(op)}`);
+    throw new TypeError(
+      `"op" must be one of ${REDUCTIONS.join(", ")}: current value is ${show(op)}`,
+    );
   }
 }
 
@@ -100,12 +114,13 @@ export function assertMaskMethod(method: unknown): asserts method is MaskMethod 
 
 /**
  * Checks `shape` against a data length and `kernel` against `shape`, and returns the block
- * grid. Dims are positive integers; `[]` is a scalar of one element.
+ * grid. Dims are positive integers; `[]` is a scalar of one element. A `length` of `undefined`
+ * skips the length check (for kernels whose tensor is the output, like `blockExpand`).
  */
 export function blockGrid(
   shape: readonly number[],
   kernel: readonly number[],
-  length: number,
+  length: number | undefined,
   dataName = "data",
 ): BlockGrid {
   if (!Array.isArray(shape)) {
@@ -119,19 +134,23 @@ export function blockGrid(
     const dim = shape[d];
     if (typeof dim !== "number" || !Number.isInteger(dim) || dim < 1) {
       throw new RangeError(
-        `"shape[${d}]" must be a positive integer: current value is ${show(dim)} (shape ${show(shape)})`,
+        `"shape[${d}]" must be a positive integer: current value is ${show(dim)} (shape ${
+          show(shape)
+        })`,
       );
     }
     size *= dim;
   }
-  if (size !== length) {
+  if (length !== undefined && size !== length) {
     throw new RangeError(
       `"shape" ${show(shape)} holds ${size} elements but "${dataName}" has length ${length}`,
     );
   }
   if (kernel.length !== shape.length) {
     throw new RangeError(
-      `"kernel" must have one entry per dim of shape ${show(shape)}: current value is ${show(kernel)}`,
+      `"kernel" must have one entry per dim of shape ${show(shape)}: current value is ${
+        show(kernel)
+      }`,
     );
   }
   const block: number[] = [];
@@ -179,7 +198,9 @@ export function codeRange(codes: unknown): [number, number] | undefined {
 export function assertIntCodes(name: string, codes: unknown): asserts codes is IntCodes {
   if (codeRange(codes) === undefined) {
     throw new TypeError(
-      `"${name}" must be an Int8Array, Uint8Array, Int16Array or Int32Array: current value is ${show(codes)}`,
+      `"${name}" must be an Int8Array, Uint8Array, Int16Array or Int32Array: current value is ${
+        show(codes)
+      }`,
     );
   }
 }
@@ -217,7 +238,9 @@ export function checkQuantParams(
     }
     const z = params.zeroPoint[i];
     if (!Number.isInteger(z)) {
-      throw new RangeError(`"params.zeroPoint[${i}]" must be a finite integer: current value is ${z}`);
+      throw new RangeError(
+        `"params.zeroPoint[${i}]" must be a finite integer: current value is ${z}`,
+      );
     }
   }
   if (out !== undefined) {
@@ -231,4 +254,176 @@ export function checkQuantParams(
     }
   }
   return grid;
+}
+
+// ---------------------------------------------------------------------------------------------
+// One check per kernel method. Every implementation calls these (and nothing else) first, so all
+// of them reject the same inputs with the same error, checking arguments from left to right.
+
+/** Checks the arguments of `kSmallestMask`. */
+export function checkKSmallestMask(metric: unknown, k: unknown): void {
+  assertFloat32Array("metric", metric);
+  assertInt("k", k, 0, metric.length);
+}
+
+/** Checks the arguments of `kthSmallest` and returns the total number of elements. */
+export function checkKthSmallest(arrays: unknown, k: unknown): number {
+  if (!Array.isArray(arrays)) {
+    throw new TypeError(
+      `"arrays" must be an array of Float32Arrays: current value is ${show(arrays)}`,
+    );
+  }
+  let total = 0;
+  for (let i = 0; i < arrays.length; i++) {
+    assertFloat32Array(`arrays[${i}]`, arrays[i]);
+    total += arrays[i].length;
+  }
+  if (total === 0) {
+    throw new RangeError(`"arrays" must hold at least one element: current total length is 0`);
+  }
+  assertInt("k", k, 0, total - 1);
+  return total;
+}
+
+/** Checks the arguments of `histogram`. */
+export function checkHistogram(
+  data: unknown,
+  lo: unknown,
+  hi: unknown,
+  bins: unknown,
+  out: unknown,
+): void {
+  assertFloat32Array("data", data);
+  assertFinite("lo", lo);
+  assertFinite("hi", hi);
+  if (!(lo < hi)) {
+    throw new RangeError(`"lo" must be < "hi": current values are ${lo} and ${hi}`);
+  }
+  assertInt("bins", bins, 1, 2 ** 24);
+  if (out !== undefined) {
+    if (!(out instanceof Float64Array)) {
+      throw new TypeError(`"out" must be a Float64Array: current value is ${show(out)}`);
+    }
+    assertSameLength("out", out.length, bins, `"bins"`);
+  }
+}
+
+/** Checks the arguments of `thresholdMask` (any number is a valid threshold). */
+export function checkThresholdMask(metric: unknown, t: unknown): void {
+  assertFloat32Array("metric", metric);
+  if (typeof t !== "number") {
+    throw new TypeError(`"t" must be a number: current value is ${show(t)}`);
+  }
+}
+
+/** Checks the arguments of `blockReduce` and returns the block grid. */
+export function checkBlockReduce(
+  data: unknown,
+  shape: readonly number[],
+  kernel: readonly number[],
+  op: unknown,
+): BlockGrid {
+  assertFloat32Array("data", data);
+  const grid = blockGrid(shape, kernel, data.length);
+  assertReduction(op);
+  return grid;
+}
+
+/** Checks the arguments of `blockExpand` and returns the block grid. */
+export function checkBlockExpand(
+  blockMask: unknown,
+  shape: readonly number[],
+  kernel: readonly number[],
+): BlockGrid {
+  assertUint8Array("blockMask", blockMask);
+  const grid = blockGrid(shape, kernel, undefined);
+  assertSameLength("blockMask", blockMask.length, grid.gridSize, "the block grid");
+  return grid;
+}
+
+/** Checks the arguments of `minMax` and returns the block grid. */
+export function checkMinMax(
+  data: unknown,
+  shape: readonly number[],
+  kernel: readonly number[],
+): BlockGrid {
+  assertFloat32Array("data", data);
+  return blockGrid(shape, kernel, data.length);
+}
+
+/** Checks the arguments of `quantize` (`out` is required) and returns the block grid. */
+export function checkQuantize(
+  data: unknown,
+  shape: readonly number[],
+  params: QuantParams,
+  out: unknown,
+): BlockGrid {
+  assertFloat32Array("data", data);
+  const grid = checkQuantParams(params, shape, data.length, out as IntCodes | undefined);
+  assertIntCodes("out", out);
+  return grid;
+}
+
+/** Checks the arguments of `dequantize` and returns the block grid. */
+export function checkDequantize(
+  codes: unknown,
+  shape: readonly number[],
+  params: QuantParams,
+): BlockGrid {
+  assertIntCodes("codes", codes);
+  return checkQuantParams(params, shape, codes.length, undefined, "codes");
+}
+
+/** Checks the arguments of `fakeQuantize` and returns the block grid. */
+export function checkFakeQuantize(
+  data: unknown,
+  shape: readonly number[],
+  params: QuantParams,
+): BlockGrid {
+  assertFloat32Array("data", data);
+  return checkQuantParams(params, shape, data.length);
+}
+
+/** Checks the arguments of `applyMask`. */
+export function checkApplyMask(data: unknown, mask: unknown, method: unknown): void {
+  assertFloat32Array("data", data);
+  assertUint8Array("mask", mask);
+  assertSameLength("mask", mask.length, data.length, `"data"`);
+  assertMaskMethod(method);
+}
+
+/** Checks the argument of `f16ToF32` and `bf16ToF32`. */
+export function checkHalfBits(bits: unknown): void {
+  assertUint16Array("bits", bits);
+}
+
+/** Checks the argument of `f32ToF16` and `f32ToBf16`. */
+export function checkHalfData(data: unknown): void {
+  assertFloat32Array("data", data);
+}
+
+/** Checks the argument of `packInt4`: Int8Array codes in [-8, 7] or Uint8Array codes in [0, 15]. */
+export function checkPackInt4(codes: unknown): void {
+  let lo: number;
+  let hi: number;
+  if (codes instanceof Int8Array) [lo, hi] = [-8, 7];
+  else if (codes instanceof Uint8Array) [lo, hi] = [0, 15];
+  else {
+    throw new TypeError(
+      `"codes" must be an Int8Array or Uint8Array: current value is ${show(codes)}`,
+    );
+  }
+  for (let i = 0; i < codes.length; i++) {
+    const c = codes[i];
+    if (c < lo || c > hi) assertInt(`codes[${i}]`, c, lo, hi);
+  }
+}
+
+/** Checks the arguments of `unpackInt4`: `n` codes fit in `packed` (`n <= 2 * packed.length`). */
+export function checkUnpackInt4(packed: unknown, n: unknown, signed: unknown): void {
+  assertUint8Array("packed", packed);
+  assertInt("n", n, 0, packed.length * 2);
+  if (typeof signed !== "boolean") {
+    throw new TypeError(`"signed" must be a boolean: current value is ${show(signed)}`);
+  }
 }
