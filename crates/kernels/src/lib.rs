@@ -1,0 +1,511 @@
+//! Numeric kernels of nncompress, compiled to `wasm32-unknown-unknown` with `+simd128`.
+//!
+//! This file holds only the C ABI: every export takes `(pointer, length)` pairs and scalars
+//! in the module's linear memory (allocated by the TypeScript arena) and returns an `i32`
+//! status, 0 for success. The TypeScript side validates every argument first, so a non-zero
+//! status is a backstop: [`BAD_POINTER`], [`BAD_LAYOUT`], [`BAD_ARGUMENT`], [`BAD_RANGE`].
+//! Block kernels take a canonical layout (see `blocks.rs`) as `(dims, dims_len)` `u32` pairs,
+//! and process the dim-0 indices `first .. first + count` held by the chunk.
+#![cfg_attr(target_arch = "wasm32", no_std)]
+
+mod abi;
+mod blocks;
+mod convert;
+mod expand;
+mod hist;
+mod keys;
+mod lanes;
+mod mask;
+mod pack;
+mod quant;
+mod range;
+mod reduce;
+mod select;
+
+use abi::{chunk, dequantize_as, params, quantize_as, slice, slice_mut, status};
+pub use abi::{BAD_ARGUMENT, BAD_LAYOUT, BAD_POINTER, BAD_RANGE};
+use quant::{FakeQuantize, PerBlock};
+
+#[cfg(all(target_arch = "wasm32", not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    core::arch::wasm32::unreachable()
+}
+
+/// Adds the level-`level` radix histogram (2048 `u32` bins at `hist`) of the keys of `n`
+/// floats at `data`; see `select.rs`.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_key_hist(data: *const f32, n: usize, level: u32, prefix: u32, hist: *mut u32) -> i32 {
+    status((|| {
+        let lv = select::Level::new(level).ok_or(BAD_ARGUMENT)?;
+        let h = slice_mut(hist, select::BINS)?;
+        let h: &mut [u32; select::BINS] = h.try_into().map_err(|_| BAD_POINTER)?;
+        select::key_hist(slice(data, n)?, lv, prefix, h);
+        Ok(())
+    })())
+}
+
+/// Writes the selection mask of `n` floats: 0 below `t`, 0 for the first `*ties` values equal
+/// to `t` (decreasing `*ties`), 1 elsewhere; a NaN `t` is above every number and equal to NaN.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_select_mask(data: *const f32, n: usize, t: f32, ties: *mut u32, out: *mut u8) -> i32 {
+    status((|| {
+        let ties = slice_mut(ties, 1)?;
+        select::select_mask(slice(data, n)?, t, &mut ties[0], slice_mut(out, n)?);
+        Ok(())
+    })())
+}
+
+/// Counts the `n` floats at `data` below, inside and above `[lo, hi]` into `counts[0..3]`
+/// (overwritten), and copies the first `cap` values inside into `cand`, in index order.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_range_count(
+    data: *const f32,
+    n: usize,
+    lo: f32,
+    hi: f32,
+    counts: *mut u32,
+    cand: *mut f32,
+    cap: usize,
+) -> i32 {
+    status((|| {
+        let c = range::range_count(slice(data, n)?, lo, hi, slice_mut(cand, cap)?);
+        slice_mut(counts, 3)?.copy_from_slice(&[c.below, c.inside, c.above]);
+        Ok(())
+    })())
+}
+
+/// Writes `data[i] >= t` as 0/1 bytes.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_threshold_mask(data: *const f32, n: usize, t: f32, out: *mut u8) -> i32 {
+    status((|| {
+        mask::threshold_mask(slice(data, n)?, t, slice_mut(out, n)?);
+        Ok(())
+    })())
+}
+
+/// Adds the histogram of `n` floats over `[lo, hi]` into `bins` `f64` counts at `out`.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_histogram(data: *const f32, n: usize, lo: f64, hi: f64, bins: u32, out: *mut f64) -> i32 {
+    status((|| {
+        if bins == 0 || lo.is_nan() || hi.is_nan() || lo >= hi {
+            return Err(BAD_ARGUMENT);
+        }
+        hist::histogram(slice(data, n)?, lo, hi, bins, slice_mut(out, bins as usize)?);
+        Ok(())
+    })())
+}
+
+/// Accumulates reduction `op` (0 sum, 1 mean, 2 l1, 3 l2, 4 maxabs) of a chunk into one `f64`
+/// per block at `acc` (zeroed by the caller before the first chunk).
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_block_reduce(
+    data: *const f32,
+    dims: *const u32,
+    dims_len: usize,
+    first: usize,
+    count: usize,
+    op: u32,
+    acc: *mut f64,
+) -> i32 {
+    status((|| {
+        let (layout, n) = chunk(dims, dims_len, first, count)?;
+        let fold = reduce::fold_of(op).ok_or(BAD_ARGUMENT)?;
+        let acc = slice_mut(acc, layout.grid_size())?;
+        layout.walk(
+            first,
+            count,
+            &mut reduce::Reduce {
+                data: slice(data, n)?,
+                acc,
+                fold,
+            },
+        );
+        Ok(())
+    })())
+}
+
+/// Turns `n` accumulators into `f32` results of reduction `op`.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_reduce_finish(acc: *const f64, n: usize, op: u32, block_size: f64, out: *mut f32) -> i32 {
+    status((|| {
+        reduce::fold_of(op).ok_or(BAD_ARGUMENT)?;
+        reduce::finish(op, slice(acc, n)?, block_size, slice_mut(out, n)?);
+        Ok(())
+    })())
+}
+
+/// Lowers `min` and raises `max` (one `f32` per block, filled with `+Inf` / `-Inf` by the
+/// caller before the first chunk) with a chunk's values; NaN propagates.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_min_max(
+    data: *const f32,
+    dims: *const u32,
+    dims_len: usize,
+    first: usize,
+    count: usize,
+    min: *mut f32,
+    max: *mut f32,
+) -> i32 {
+    status((|| {
+        let (layout, n) = chunk(dims, dims_len, first, count)?;
+        let g = layout.grid_size();
+        let mut op = reduce::MinMax {
+            data: slice(data, n)?,
+            min: slice_mut(min, g)?,
+            max: slice_mut(max, g)?,
+        };
+        layout.walk(first, count, &mut op);
+        Ok(())
+    })())
+}
+
+/// Turns every -0 among `n` floats into +0.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_positive_zero(x: *mut f32, n: usize) -> i32 {
+    status((|| {
+        reduce::positive_zero(slice_mut(x, n)?);
+        Ok(())
+    })())
+}
+
+/// Writes a chunk of the element mask: each block's byte of `block_mask` over its block.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_block_expand(
+    block_mask: *const u8,
+    dims: *const u32,
+    dims_len: usize,
+    first: usize,
+    count: usize,
+    out: *mut u8,
+) -> i32 {
+    status((|| {
+        let (layout, n) = chunk(dims, dims_len, first, count)?;
+        let block_mask = slice(block_mask, layout.grid_size())?;
+        layout.walk(
+            first,
+            count,
+            &mut expand::Expand {
+                block_mask,
+                out: slice_mut(out, n)?,
+            },
+        );
+        Ok(())
+    })())
+}
+
+/// Writes the codes of a chunk; `kind` is the code type of `out`: 0 `i8`, 1 `u8`, 2 `i16`,
+/// 3 `i32`.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_quantize(
+    data: *const f32,
+    dims: *const u32,
+    dims_len: usize,
+    first: usize,
+    count: usize,
+    scale: *const f32,
+    zero_point: *const f32,
+    qmin: i32,
+    qmax: i32,
+    kind: u32,
+    out: *mut u8,
+) -> i32 {
+    status((|| {
+        let (layout, n) = chunk(dims, dims_len, first, count)?;
+        let p = params(&layout, scale, zero_point, qmin, qmax)?;
+        let data = slice(data, n)?;
+        match kind {
+            0 => quantize_as(data, out as *mut i8, &layout, p, first, count),
+            1 => quantize_as(data, out, &layout, p, first, count),
+            2 => quantize_as(data, out as *mut i16, &layout, p, first, count),
+            3 => quantize_as(data, out as *mut i32, &layout, p, first, count),
+            _ => Err(BAD_ARGUMENT),
+        }
+    })())
+}
+
+/// Writes the values of a chunk of codes of type `kind` (see [`nnc_quantize`]).
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_dequantize(
+    codes: *const u8,
+    kind: u32,
+    dims: *const u32,
+    dims_len: usize,
+    first: usize,
+    count: usize,
+    scale: *const f32,
+    zero_point: *const f32,
+    out: *mut f32,
+) -> i32 {
+    status((|| {
+        let (layout, n) = chunk(dims, dims_len, first, count)?;
+        let p = params(&layout, scale, zero_point, 0, 0)?;
+        let out = slice_mut(out, n)?;
+        match kind {
+            0 => dequantize_as(codes as *const i8, out, &layout, p, first, count),
+            1 => dequantize_as(codes, out, &layout, p, first, count),
+            2 => dequantize_as(codes as *const i16, out, &layout, p, first, count),
+            3 => dequantize_as(codes as *const i32, out, &layout, p, first, count),
+            _ => Err(BAD_ARGUMENT),
+        }
+    })())
+}
+
+/// Writes `dequantize(quantize(x))` for a chunk.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_fake_quantize(
+    data: *const f32,
+    dims: *const u32,
+    dims_len: usize,
+    first: usize,
+    count: usize,
+    scale: *const f32,
+    zero_point: *const f32,
+    qmin: i32,
+    qmax: i32,
+    out: *mut f32,
+) -> i32 {
+    status((|| {
+        let (layout, n) = chunk(dims, dims_len, first, count)?;
+        let p = params(&layout, scale, zero_point, qmin, qmax)?;
+        let kernel = FakeQuantize {
+            params: p,
+            data: slice(data, n)?,
+            out: slice_mut(out, n)?,
+        };
+        layout.walk(first, count, &mut PerBlock { kernel, params: p });
+        Ok(())
+    })())
+}
+
+/// Writes `data * mask` (`add == 0`) or `data + (mask ? 0 : -1000)` (`add != 0`).
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_apply_mask(data: *const f32, mask: *const u8, n: usize, add: u32, out: *mut f32) -> i32 {
+    status((|| {
+        mask::apply_mask(slice(data, n)?, slice(mask, n)?, add != 0, slice_mut(out, n)?);
+        Ok(())
+    })())
+}
+
+/// Converts `n` f16 bit patterns to `f32`.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_f16_to_f32(bits: *const u16, n: usize, out: *mut u32) -> i32 {
+    status((|| {
+        convert::f16_slice_to_f32(slice(bits, n)?, slice_mut(out, n)?);
+        Ok(())
+    })())
+}
+
+/// Converts `n` floats to f16 bit patterns.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_f32_to_f16(data: *const u32, n: usize, out: *mut u16) -> i32 {
+    status((|| {
+        convert::f32_slice_to_f16(slice(data, n)?, slice_mut(out, n)?);
+        Ok(())
+    })())
+}
+
+/// Converts `n` bf16 bit patterns to `f32`.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_bf16_to_f32(bits: *const u16, n: usize, out: *mut u32) -> i32 {
+    status((|| {
+        convert::bf16_slice_to_f32(slice(bits, n)?, slice_mut(out, n)?);
+        Ok(())
+    })())
+}
+
+/// Converts `n` floats to bf16 bit patterns.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_f32_to_bf16(data: *const u32, n: usize, out: *mut u16) -> i32 {
+    status((|| {
+        convert::f32_slice_to_bf16(slice(data, n)?, slice_mut(out, n)?);
+        Ok(())
+    })())
+}
+
+/// Packs `n` 4-bit codes (one per byte) into `ceil(n / 2)` bytes.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_pack_int4(codes: *const u8, n: usize, out: *mut u8) -> i32 {
+    status((|| {
+        pack::pack(slice(codes, n)?, slice_mut(out, (n + 1) / 2)?);
+        Ok(())
+    })())
+}
+
+/// Unpacks `n` 4-bit codes from `ceil(n / 2)` bytes, sign-extending when `signed != 0`.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_unpack_int4(packed: *const u8, n: usize, signed: u32, out: *mut u8) -> i32 {
+    status((|| {
+        pack::unpack(slice(packed, (n + 1) / 2)?, signed != 0, slice_mut(out, n)?);
+        Ok(())
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exports_reject_bad_pointers_layouts_and_ranges() {
+        let data = [1.0f32; 4];
+        let dims = [2u32, 2];
+        let mut acc = [0.0f64; 2];
+        unsafe {
+            assert_eq!(
+                nnc_block_reduce(data.as_ptr(), dims.as_ptr(), 2, 0, 4, 0, acc.as_mut_ptr()),
+                0
+            );
+            assert_eq!(acc, [2.0, 2.0]);
+            assert_eq!(
+                nnc_block_reduce(data.as_ptr(), dims.as_ptr(), 1, 0, 4, 0, acc.as_mut_ptr()),
+                BAD_LAYOUT
+            );
+            assert_eq!(
+                nnc_block_reduce(data.as_ptr(), dims.as_ptr(), 2, 1, 4, 0, acc.as_mut_ptr()),
+                BAD_RANGE
+            );
+            assert_eq!(
+                nnc_block_reduce(data.as_ptr(), dims.as_ptr(), 2, 0, 4, 9, acc.as_mut_ptr()),
+                BAD_ARGUMENT
+            );
+            let odd = (acc.as_mut_ptr() as *mut u8).add(1) as *mut f64;
+            assert_eq!(
+                nnc_block_reduce(data.as_ptr(), dims.as_ptr(), 2, 0, 4, 0, odd),
+                BAD_POINTER
+            );
+            assert_eq!(
+                nnc_key_hist(data.as_ptr(), 4, 3, 0, core::ptr::null_mut()),
+                BAD_ARGUMENT
+            );
+            assert_eq!(nnc_threshold_mask(core::ptr::null(), 0, 0.0, core::ptr::null_mut()), 0);
+        }
+    }
+
+    #[test]
+    fn quantize_export_writes_every_code_kind() {
+        let data = [-1.5f32, 0.5, 2.5, 100.0, -100.0];
+        let dims = [1u32, 5];
+        let (s, z) = ([1.0f32], [0.0f32]);
+        let want = [-2, 0, 2, 100, -100];
+        unsafe {
+            let mut a = [0i8; 5];
+            let r = nnc_quantize(
+                data.as_ptr(),
+                dims.as_ptr(),
+                2,
+                0,
+                5,
+                s.as_ptr(),
+                z.as_ptr(),
+                -128,
+                127,
+                0,
+                a.as_mut_ptr() as *mut u8,
+            );
+            assert_eq!((r, a.map(|v| v as i32)), (0, want));
+            let mut b = [0i32; 5];
+            let r = nnc_quantize(
+                data.as_ptr(),
+                dims.as_ptr(),
+                2,
+                0,
+                5,
+                s.as_ptr(),
+                z.as_ptr(),
+                -128,
+                127,
+                3,
+                b.as_mut_ptr() as *mut u8,
+            );
+            assert_eq!((r, b), (0, want));
+            let mut c = [0i16; 5];
+            let r = nnc_quantize(
+                data.as_ptr(),
+                dims.as_ptr(),
+                2,
+                0,
+                5,
+                s.as_ptr(),
+                z.as_ptr(),
+                -128,
+                127,
+                2,
+                c.as_mut_ptr() as *mut u8,
+            );
+            assert_eq!((r, c.map(|v| v as i32)), (0, want));
+            let mut v = [0f32; 5];
+            let r = nnc_dequantize(
+                c.as_ptr() as *const u8,
+                2,
+                dims.as_ptr(),
+                2,
+                0,
+                5,
+                s.as_ptr(),
+                z.as_ptr(),
+                v.as_mut_ptr(),
+            );
+            assert_eq!((r, v), (0, [-2.0, 0.0, 2.0, 100.0, -100.0]));
+        }
+    }
+}
