@@ -128,7 +128,8 @@ export interface Kernels {
 
   /**
    * Minimum and maximum of each block (NaN propagates; -0 and +0 compare equal, and a zero
-   * result is +0 like in `kthSmallest`).
+   * result is +0 like in `kthSmallest`). The sign and payload of a NaN result are unspecified
+   * (WebAssembly's `min`/`max` may return either sign).
    */
   minMax(data: Float32Array, shape: readonly number[], kernel: readonly number[]): MinMax;
 
