@@ -28,8 +28,10 @@ try {
   const last = lines.pop();
   for (const line of lines) console.log(line);
   const r = JSON.parse(last);
-  console.log(`edge: ${r.passed} passed, ${r.failed} failed`);
-  writeFileSync(outFile, JSON.stringify({ passed: r.passed, failed: r.failed, skipped: 0 }));
+  console.log(`edge: ${r.passed} checks passed, ${r.failed} failed`);
+  // The whole subset counts as one test in the summary.
+  const ok = r.failed === 0 && r.passed > 0;
+  writeFileSync(outFile, JSON.stringify({ passed: ok ? 1 : 0, failed: ok ? 0 : 1, skipped: 0 }));
 } catch (error) {
   console.log(`edge: failed: ${error.stderr ?? error.message ?? error}`);
   writeFileSync(outFile, JSON.stringify({ passed: 0, failed: 1, skipped: 0 }));

@@ -1,0 +1,282 @@
+/**
+ * The file-system module: the only code that touches files. It uses `Deno` APIs under Deno and
+ * `node:fs/promises` (loaded with a dynamic import, so browser bundles never include it) under
+ * Node and Bun. The in-memory API never imports this module.
+ *
+ * @module
+ */
+
+import { ModelFormatError } from "./model_format_error.ts";
+import type { RandomAccessSource } from "./random_access.ts";
+import type { ByteSink } from "./safetensors/write_safetensors.ts";
+
+/** A file opened for random access; close it when done. */
+export interface FileSource extends RandomAccessSource {
+  /** Releases the file handle. */
+  close(): Promise<void>;
+}
+
+type NodeFs = typeof import("node:fs/promises");
+
+// deno-lint-ignore no-explicit-any
+const deno = (globalThis as any).Deno as typeof Deno | undefined;
+
+let nodeFs: Promise<NodeFs> | undefined;
+// A specifier in a variable: bundlers leave the import to run time, so browser bundles that
+// include this module never try to resolve a Node built-in.
+const NODE_FS = "node:fs/promises";
+function node(): Promise<NodeFs> {
+  return nodeFs ??= import(NODE_FS) as Promise<NodeFs>;
+}
+
+/**
+ * Reads a whole file.
+ *
+ * @param path The file path.
+ * @returns The bytes.
+ * @throws {Error} The runtime's error when the file cannot be read.
+ *
+ * @example
+ * ```ts ignore
+ * import { readFile } from "./fs.ts";
+ * const bytes = await readFile("model.safetensors");
+ * ```
+ */
+export async function readFile(path: string): Promise<Uint8Array> {
+  if (deno) return await deno.readFile(path);
+  const b = await (await node()).readFile(path);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * Opens a file for random access: each `read(offset, length)` reads only that range, so files
+ * larger than memory can be processed piecewise.
+ *
+ * @param path The file path.
+ * @returns The source; call `close()` when done.
+ * @throws {Error} The runtime's error when the file cannot be opened.
+ *
+ * @example
+ * ```ts ignore
+ * import { openFile } from "./fs.ts";
+ * const file = await openFile("model.safetensors");
+ * try { console.log(file.size, await file.read(0, 8)); } finally { await file.close(); }
+ * ```
+ */
+export async function openFile(path: string): Promise<FileSource> {
+  if (deno) {
+    const f = await deno.open(path, { read: true });
+    const size = (await f.stat()).size;
+    return {
+      size,
+      async read(offset, length) {
+        const out = new Uint8Array(length);
+        await f.seek(offset, deno.SeekMode.Start);
+        let at = 0;
+        while (at < length) {
+          const n = await f.read(out.subarray(at));
+          if (n === null) break;
+          at += n;
+        }
+        return at === length ? out : out.subarray(0, at);
+      },
+      close: () => Promise.resolve(f.close()),
+    };
+  }
+  const h = await (await node()).open(path, "r");
+  const size = (await h.stat()).size;
+  return {
+    size,
+    async read(offset, length) {
+      const out = new Uint8Array(length);
+      let at = 0;
+      while (at < length) {
+        const { bytesRead } = await h.read(out, at, length - at, offset + at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      return at === length ? out : out.subarray(0, at);
+    },
+    close: () => h.close(),
+  };
+}
+
+/** Produces a file's content by writing to a sink (see `streamSafetensors`). */
+export type FileProducer = (sink: ByteSink) => Promise<unknown>;
+
+function tempName(path: string): string {
+  const id = Array.from(
+    crypto.getRandomValues(new Uint8Array(6)),
+    (b) => b.toString(16).padStart(2, "0"),
+  );
+  return `${path}.tmp-${id.join("")}`;
+}
+
+/**
+ * Writes a file atomically: the content goes to a temporary file in the same folder, which is
+ * renamed over `path` only when complete. On any failure the temporary file is deleted and
+ * `path` is left as it was.
+ *
+ * @param path The destination.
+ * @param content The bytes, or a function that streams them to a sink.
+ * @throws {Error} The producer's error or the runtime's error; nothing is left behind.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeFileAtomic } from "./fs.ts";
+ * await writeFileAtomic("out.bin", new Uint8Array([1, 2, 3]));
+ * ```
+ */
+export async function writeFileAtomic(
+  path: string,
+  content: Uint8Array | FileProducer,
+): Promise<void> {
+  const temp = tempName(path);
+  if (deno) {
+    const f = await deno.open(temp, { write: true, createNew: true });
+    try {
+      const sink = {
+        async write(chunk: Uint8Array) {
+          for (let at = 0; at < chunk.length;) at += await f.write(chunk.subarray(at));
+        },
+      };
+      if (content instanceof Uint8Array) await sink.write(content);
+      else await content(sink);
+      await f.sync?.();
+      f.close();
+      await deno.rename(temp, path);
+    } catch (e) {
+      try {
+        f.close();
+      } catch { /* already closed */ }
+      await deno.remove(temp).catch(() => {});
+      throw e;
+    }
+    return;
+  }
+  const fs = await node();
+  const h = await fs.open(temp, "wx");
+  let open = true;
+  try {
+    const sink = {
+      async write(chunk: Uint8Array) {
+        for (let at = 0; at < chunk.length;) at += (await h.write(chunk, at)).bytesWritten;
+      },
+    };
+    if (content instanceof Uint8Array) await sink.write(content);
+    else await content(sink);
+    await h.sync();
+    open = false;
+    await h.close();
+    await fs.rename(temp, path);
+  } catch (e) {
+    if (open) await h.close().catch(() => {});
+    await fs.rm(temp, { force: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Creates a folder and its missing parents (nothing happens when it exists).
+ *
+ * @param path The folder.
+ * @throws {Error} The runtime's error when the folder cannot be created.
+ *
+ * @example
+ * ```ts ignore
+ * import { makeDir } from "./fs.ts";
+ * await makeDir("out/weights");
+ * ```
+ */
+export async function makeDir(path: string): Promise<void> {
+  if (path === "") return;
+  if (deno) await deno.mkdir(path, { recursive: true });
+  else await (await node()).mkdir(path, { recursive: true });
+}
+
+/**
+ * An identity of the file at `path` (device and inode), equal for two paths exactly when they
+ * name the same file, or `undefined` when nothing is there.
+ *
+ * @param path The path.
+ * @returns The identity, or `undefined`.
+ *
+ * @example
+ * ```ts ignore
+ * import { fileIdentity } from "./fs.ts";
+ * const same = (await fileIdentity("a/w.bin")) === (await fileIdentity("./a/w.bin"));
+ * ```
+ */
+export async function fileIdentity(path: string): Promise<string | undefined> {
+  try {
+    const s = deno ? await deno.stat(path) : await (await node()).stat(path);
+    return `${s.dev}:${s.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Opens the external data files of an ONNX model and closes them together. */
+export interface ExternalDataFiles {
+  /**
+   * Opens (once) the file at `location`, relative to the model's folder.
+   *
+   * @param location The `location` of a tensor's `external_data`.
+   * @returns The open file.
+   * @throws {ModelFormatError} When the location is absolute or leaves the model's folder.
+   */
+  open(location: string): Promise<FileSource>;
+  /** Closes every file opened so far. */
+  close(): Promise<void>;
+}
+
+/**
+ * The external data files of the ONNX model at `modelPath`, for `readOnnxTensor`'s and
+ * `onnxModel`'s `external` option. Locations must be relative and stay inside the model's
+ * folder (as the ONNX checker requires).
+ *
+ * @param modelPath The path of the `.onnx` file.
+ * @returns The opener; call `close()` when done.
+ *
+ * @example
+ * ```ts ignore
+ * import { externalDataFiles, readFile } from "./fs.ts";
+ * import { decodeOnnx } from "./onnx/decode_onnx.ts";
+ * import { onnxModel } from "../model/onnx_model.ts";
+ * const files = externalDataFiles("big/model.onnx");
+ * const model = onnxModel(decodeOnnx(await readFile("big/model.onnx")), { external: files.open });
+ * ```
+ */
+export function externalDataFiles(modelPath: string): ExternalDataFiles {
+  const cut = Math.max(modelPath.lastIndexOf("/"), modelPath.lastIndexOf("\\"));
+  const dir = cut < 0 ? "" : modelPath.slice(0, cut + 1);
+  const open = new Map<string, Promise<FileSource>>();
+  return {
+    open(location) {
+      const parts = location.split(/[\\/]/);
+      if (location === "" || /^([\\/]|[A-Za-z]:)/.test(location) || parts.includes("..")) {
+        return Promise.reject(
+          new ModelFormatError(
+            `external data location ${
+              JSON.stringify(location)
+            } must be a relative path inside the model's folder`,
+            {
+              file: modelPath,
+              field: "external_data.location",
+            },
+          ),
+        );
+      }
+      let file = open.get(location);
+      if (file === undefined) open.set(location, file = openFile(dir + location));
+      return file;
+    },
+    async close() {
+      const files = [...open.values()];
+      open.clear();
+      for (const f of await Promise.allSettled(files)) {
+        if (f.status === "fulfilled") await f.value.close();
+      }
+    },
+  };
+}

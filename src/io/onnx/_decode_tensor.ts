@@ -1,0 +1,133 @@
+/** Decoding a TensorProto into a lazy description (offsets only, no data copied). */
+
+import { DTYPE_BYTES, elementCount } from "../../model/dtype.ts";
+import { ONNX_DTYPES, TYPED_FIELD } from "./onnx_dtype.ts";
+import type { OnnxTensor, TensorStorage } from "./onnx_types.ts";
+import {
+  expectWire,
+  fail,
+  type Field,
+  forEachField,
+  LEN,
+  readInt64,
+  readInt64s,
+  readString,
+  type Span,
+  type WireContext,
+} from "./_wire.ts";
+
+const DATA_FIELDS = new Set([4, 5, 6, 7, 9, 10, 11]);
+
+/** Decodes the TensorProto whose field is `f`, enclosed by `ancestors`. */
+export function decodeTensor(
+  ctx: WireContext,
+  f: Field,
+  ancestors: readonly Span[],
+  path: string,
+  kind: OnnxTensor["kind"],
+  nameOverride?: string,
+): OnnxTensor {
+  expectWire(ctx, f, LEN, path);
+  const span: Span = { tagStart: f.tagStart, start: f.start, end: f.end };
+  const dims: number[] = [];
+  let dataType = 0;
+  let name = "";
+  let raw: Field | undefined;
+  const typed: Field[] = [];
+  const external: Record<string, string> = {};
+  let location = 0;
+  forEachField(ctx, f.start, f.end, path, (g) => {
+    switch (g.number) {
+      case 1:
+        readInt64s(ctx, g, `${path}.dims`, dims);
+        break;
+      case 2:
+        dataType = readInt64(ctx, g, `${path}.data_type`);
+        break;
+      case 8:
+        name = readString(ctx, g, `${path}.name`);
+        break;
+      case 9:
+        expectWire(ctx, g, LEN, `${path}.raw_data`);
+        raw = g;
+        break;
+      case 13: {
+        let key = "";
+        let value = "";
+        expectWire(ctx, g, LEN, `${path}.external_data`);
+        forEachField(ctx, g.start, g.end, `${path}.external_data`, (h) => {
+          if (h.number === 1) key = readString(ctx, h, `${path}.external_data.key`);
+          if (h.number === 2) value = readString(ctx, h, `${path}.external_data.value`);
+        });
+        external[key] = value;
+        break;
+      }
+      case 14:
+        location = readInt64(ctx, g, `${path}.data_location`);
+        break;
+      default:
+        if (DATA_FIELDS.has(g.number)) typed.push(g);
+    }
+  });
+  const tensorName = nameOverride ?? name;
+  const where = tensorName === "" ? path : tensorName;
+  const count = elementCount(dims);
+  if (count === undefined || dims.some((d) => d < 0)) {
+    fail(ctx, where, f.start, `dims [${dims}] must be non-negative with a safe-integer product`);
+  }
+  const dtype = ONNX_DTYPES[dataType];
+  let storage: TensorStorage;
+  if (location === 1) {
+    const offset = Number(external.offset ?? "0");
+    const length = external.length === undefined ? undefined : Number(external.length);
+    if (
+      typeof external.location !== "string" || !Number.isSafeInteger(offset) || offset < 0 ||
+      (length !== undefined && (!Number.isSafeInteger(length) || length < 0))
+    ) {
+      fail(
+        ctx,
+        where,
+        f.start,
+        `external_data ${JSON.stringify(external)} needs a location and valid offset/length`,
+      );
+    }
+    storage = { kind: "external", location: external.location, offset, length };
+  } else if (raw !== undefined) {
+    if (dtype !== undefined && raw.end - raw.start !== count * DTYPE_BYTES[dtype]) {
+      fail(
+        ctx,
+        where,
+        raw.start,
+        `raw_data has ${raw.end - raw.start} bytes but ${dtype} [${dims}] needs ${
+          count * DTYPE_BYTES[dtype]
+        }`,
+      );
+    }
+    storage = { kind: "raw", start: raw.start, end: raw.end };
+  } else {
+    const field = TYPED_FIELD[dataType];
+    const fields = typed.filter((t) => t.number === field);
+    // Every value takes at least one byte: a cheap bound before anything is allocated.
+    const available = fields.reduce((a, t) => a + t.end - t.start, 0);
+    if (dtype !== undefined && count! > available) {
+      fail(
+        ctx,
+        where,
+        f.start,
+        `holds at most ${available} values but dims [${dims}] need ${count}`,
+      );
+    }
+    storage = { kind: "typed", fields };
+  }
+  return {
+    name: tensorName,
+    dataType,
+    dtype,
+    dims,
+    span,
+    ancestors: [...ancestors, span],
+    path,
+    kind,
+    storage,
+  };
+}

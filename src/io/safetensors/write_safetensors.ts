@@ -1,0 +1,135 @@
+/**
+ * Writing safetensors files, in memory or streamed to a sink one tensor at a time.
+ *
+ * @module
+ */
+
+import type { DType } from "../../model/dtype.ts";
+import { buildHeader } from "./_header.ts";
+
+/** A tensor to write. */
+export interface SafetensorsInput {
+  /** The tensor name (unique, not `"__metadata__"`). */
+  readonly name: string;
+  /** The element type. */
+  readonly dtype: DType;
+  /** The dims. */
+  readonly shape: readonly number[];
+  /** The little-endian bytes (any typed array is taken as its bytes). */
+  readonly data: ArrayBufferView;
+}
+
+/** A tensor to stream: its data are produced only when it is written. */
+export interface SafetensorsStreamInput {
+  /** The tensor name (unique, not `"__metadata__"`). */
+  readonly name: string;
+  /** The element type. */
+  readonly dtype: DType;
+  /** The dims. */
+  readonly shape: readonly number[];
+  /** Produces the little-endian bytes; called once, when the tensor is written. */
+  readonly data: () => ArrayBufferView | Promise<ArrayBufferView>;
+}
+
+/** Where streamed bytes go (`createFileSink()` in `fs.ts`, or any collector). */
+export interface ByteSink {
+  /**
+   * Appends bytes.
+   *
+   * @param chunk The bytes; the sink must not keep a reference after returning.
+   */
+  write(chunk: Uint8Array): void | Promise<void>;
+}
+
+/** Options of the writers. */
+export interface WriteSafetensorsOptions {
+  /** The `__metadata__` string map (omitted from the header when absent). */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+function asBytes(view: ArrayBufferView, name: string, length: number): Uint8Array {
+  if (!ArrayBuffer.isView(view)) {
+    throw new TypeError(`"${name}.data" must be a typed array: current value is ${String(view)}`);
+  }
+  if (view.byteLength !== length) {
+    throw new RangeError(
+      `"${name}.data" must have ${length} bytes for its dtype and shape: current value is ${view.byteLength}`,
+    );
+  }
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/**
+ * Encodes tensors as a safetensors file, laid out like the reference implementation writes
+ * it: `__metadata__` first, tensors ordered by dtype (descending alignment: U64, I64, F64, F32,
+ * U32, I32, BF16, F16, U16, I16, F8_E4M3, F8_E5M2, I8, U8, BOOL), then by name, and the header
+ * padded with spaces to a multiple of 8 bytes, so every tensor is aligned to its element size.
+ * The output depends only on the set of tensors and the metadata.
+ *
+ * @param tensors The tensors.
+ * @param options The metadata.
+ * @returns The file bytes.
+ * @throws {TypeError} On a duplicate or reserved name, an unknown dtype or non-typed-array data.
+ * @throws {RangeError} On an invalid shape or a data length that does not match it.
+ *
+ * @example
+ * ```ts
+ * import { writeSafetensors } from "./write_safetensors.ts";
+ * const f = writeSafetensors([{ name: "w", dtype: "F32", shape: [1], data: new Float32Array([1]) }]);
+ * if (f.length % 4 !== 0) throw new Error("unexpected");
+ * ```
+ */
+export function writeSafetensors(
+  tensors: readonly SafetensorsInput[],
+  options: WriteSafetensorsOptions = {},
+): Uint8Array {
+  const header = buildHeader(tensors, options.metadata);
+  const total = header.bytes.length + header.lengths.reduce((a, b) => a + b, 0);
+  const out = new Uint8Array(total);
+  out.set(header.bytes);
+  let at = header.bytes.length;
+  for (const i of header.order) {
+    out.set(asBytes(tensors[i].data, tensors[i].name, header.lengths[i]), at);
+    at += header.lengths[i];
+  }
+  return out;
+}
+
+/**
+ * Streams a safetensors file to a sink, producing and writing one tensor at a time, so memory
+ * holds at most one tensor. Same layout as `writeSafetensors`.
+ *
+ * @param tensors The tensors with lazy data.
+ * @param sink Where the bytes go.
+ * @param options The metadata.
+ * @returns The number of bytes written.
+ * @throws {TypeError} On a duplicate or reserved name, an unknown dtype or non-typed-array data.
+ * @throws {RangeError} On an invalid shape or a data length that does not match it.
+ *
+ * @example
+ * ```ts
+ * import { streamSafetensors } from "./write_safetensors.ts";
+ * const chunks: Uint8Array[] = [];
+ * const n = await streamSafetensors(
+ *   [{ name: "w", dtype: "U8", shape: [3], data: () => new Uint8Array([1, 2, 3]) }],
+ *   { write: (c) => void chunks.push(c.slice()) },
+ * );
+ * if (n !== chunks.reduce((a, c) => a + c.length, 0)) throw new Error("unexpected");
+ * ```
+ */
+export async function streamSafetensors(
+  tensors: readonly SafetensorsStreamInput[],
+  sink: ByteSink,
+  options: WriteSafetensorsOptions = {},
+): Promise<number> {
+  const header = buildHeader(tensors, options.metadata);
+  await sink.write(header.bytes);
+  let written = header.bytes.length;
+  for (const i of header.order) {
+    const t = tensors[i];
+    const bytes = asBytes(await t.data(), t.name, header.lengths[i]);
+    await sink.write(bytes);
+    written += bytes.length;
+  }
+  return written;
+}

@@ -1,0 +1,94 @@
+/**
+ * The model view every compression stage works on: named modules with typed parameters in
+ * PyTorch layout, plus the computation graph when the file format has one.
+ *
+ * @module
+ */
+
+import type { DType } from "./dtype.ts";
+
+/**
+ * A module type: the PyTorch class name (`"Linear"`, `"Conv2d"`, `"BatchNorm2d"`,
+ * `"LayerNorm"`, `"Embedding"`, `"ReLU"`, …) that `op_types` selects, or `"Module"` when no
+ * better name is known.
+ */
+export type ModuleType = string;
+
+/** A parameter or buffer of a module, read from the file on demand. */
+export interface TensorRef {
+  /** The tensor's name in the file (safetensors key, ONNX initializer or Constant output). */
+  readonly name: string;
+  /** The stored element type. */
+  readonly dtype: DType;
+  /** The dims in PyTorch layout (dim 0 = output channels for weights). */
+  readonly shape: readonly number[];
+  /** The dims as stored in the file. */
+  readonly fileShape: readonly number[];
+  /**
+   * The permutation from the file layout to PyTorch layout: `shape[k] = fileShape[perm[k]]`
+   * (`[1, 0]` for an ONNX MatMul weight stored `[in, out]`); absent when the layouts agree.
+   */
+  readonly transpose?: readonly number[];
+  /**
+   * Reads the values as float32 in PyTorch layout.
+   *
+   * @returns A new array of the tensor's elements.
+   */
+  data(): Promise<Float32Array>;
+  /**
+   * Reads the stored bytes (file layout and dtype), without conversion.
+   *
+   * @returns The bytes; do not modify them.
+   */
+  bytes(): Promise<Uint8Array>;
+}
+
+/** A named module, as `op_names` and `op_types` see it. */
+export interface Module {
+  /** The dotted module name (`"blocks.0.mixer.fc1"`); `""` for the root. */
+  readonly name: string;
+  /** The PyTorch-style type. */
+  readonly type: ModuleType;
+  /** The raw operator type of the file (ONNX `op_type`), when the format has one. */
+  readonly opType?: string;
+  /** The parameters and buffers by local name (`weight`, `bias`, `running_mean`, …). */
+  readonly params: Readonly<Record<string, TensorRef>>;
+}
+
+/** A node of the computation graph. */
+export interface GraphNode {
+  /** The node name (may be `""` in ONNX). */
+  readonly name: string;
+  /** The operator type (`"Conv"`, `"MatMul"`, …). */
+  readonly opType: string;
+  /** The operator domain (`""` for the default ONNX domain). */
+  readonly domain: string;
+  /** Input value names (`""` for an omitted optional input). */
+  readonly inputs: readonly string[];
+  /** Output value names. */
+  readonly outputs: readonly string[];
+  /** The module this node belongs to, if any. */
+  readonly module?: string;
+}
+
+/** The computation graph of a model. */
+export interface Graph {
+  /** Nodes in file order (topological in valid ONNX files); subgraph nodes are not listed. */
+  readonly nodes: readonly GraphNode[];
+  /** The graph inputs that are not weights. */
+  readonly inputs: readonly string[];
+  /** The graph outputs. */
+  readonly outputs: readonly string[];
+}
+
+/** A model file seen as modules. */
+export interface ModelGraph {
+  /** The file format. */
+  readonly format: "onnx" | "safetensors";
+  /** The modules, in file order. */
+  readonly modules: readonly Module[];
+  /** The computation graph, for formats that have one. */
+  readonly graph?: Graph;
+  /** Free-form metadata (safetensors `__metadata__`, ONNX `metadata_props`). */
+  readonly metadata: Readonly<Record<string, string>>;
+}

@@ -1,0 +1,191 @@
+/**
+ * The module view of an ONNX model.
+ *
+ * @module
+ */
+
+import { readOnnxTensor, type ReadOnnxTensorOptions } from "../io/onnx/read_onnx_tensor.ts";
+import type { OnnxGraph, OnnxModel, OnnxNode, OnnxTensor } from "../io/onnx/onnx_types.ts";
+import { type ModuleTypeOverrides, overrideModuleType } from "./infer_module_type.ts";
+import type { GraphNode, ModelGraph, Module, TensorRef } from "./model_graph.ts";
+import { onnxModuleName } from "./onnx_module_name.ts";
+import { permute } from "./permute.ts";
+import { type HalfKernels, toFloat32 } from "./to_float32.ts";
+import { ACTIVATIONS, attr, PARAM_INPUTS, weightedType, weightTranspose } from "./_onnx_ops.ts";
+
+/** Options of `onnxModel`. */
+export interface OnnxModelOptions extends ReadOnnxTensorOptions {
+  /** Module types by name pattern; they win over the mapped types. */
+  readonly types?: ModuleTypeOverrides;
+  /** The F16/BF16 conversions used by `data()` (default: `getKernels()`). */
+  readonly kernels?: HalfKernels;
+}
+
+function tensorRef(
+  model: OnnxModel,
+  t: OnnxTensor,
+  perm: number[] | undefined,
+  options: OnnxModelOptions,
+): TensorRef {
+  const bytes = () => readOnnxTensor(model, t, options);
+  const shape = perm === undefined ? t.dims : perm.map((p) => t.dims[p]);
+  return {
+    name: t.name,
+    dtype: t.dtype!,
+    shape,
+    fileShape: t.dims,
+    ...(perm === undefined ? {} : { transpose: perm }),
+    bytes,
+    data: async () => {
+      const values = toFloat32(await bytes(), t.dtype!, options.kernels);
+      return perm === undefined ? values : permute(values, t.dims, perm);
+    },
+  };
+}
+
+/** The value of a constant scalar float stored as raw F32 data, if it is one. */
+function scalar(model: OnnxModel, t: OnnxTensor | undefined): number | undefined {
+  if (t?.dtype !== "F32" || t.storage.kind !== "raw" || t.storage.end - t.storage.start !== 4) {
+    return undefined;
+  }
+  return new DataView(model.bytes.buffer, model.bytes.byteOffset + t.storage.start, 4).getFloat32(
+    0,
+    true,
+  );
+}
+
+function allNodes(graph: OnnxGraph, out: OnnxNode[] = []): OnnxNode[] {
+  for (const node of graph.nodes) {
+    out.push(node);
+    for (const a of node.attributes) {
+      for (const g of [...(a.g ? [a.g] : []), ...(a.graphs ?? [])]) allNodes(g, out);
+    }
+  }
+  return out;
+}
+
+/**
+ * Builds the module view of a decoded ONNX model. Each node with constant parameters
+ * (initializers or `Constant` values) becomes a module, and so does each activation:
+ * - Conv / ConvTranspose with 1, 2, 3 spatial dims → `Conv1d`/`2d`/`3d`, `ConvTranspose*`;
+ * - Gemm and MatMul with a constant 2-D weight → `Linear`, the weight seen as `[out, in]`
+ *   (`transpose: [1, 0]` for MatMul and for Gemm without `transB`); a MatMul whose only
+ *   consumer is an `Add` of a constant 1-D tensor gets that tensor as its `bias`;
+ * - Gather on a constant 2-D table → `Embedding`;
+ * - BatchNormalization → `BatchNorm1d`/`2d`/`3d` (rank from the producing Conv, else 2d) with
+ *   `weight`, `bias`, `running_mean`, `running_var`; LayerNormalization → `LayerNorm`;
+ *   InstanceNormalization, GroupNormalization, PRelu likewise;
+ * - activations (Relu → `ReLU`, Clip → `Hardtanh`, `ReLU6` for [0, 6], HardSwish → `Hardswish`,
+ *   …) → modules without parameters; Clip bounds come from attributes (opset < 11) or constant
+ *   inputs.
+ * Names follow `onnxModuleName`; nodes of `If`/`Loop`/`Scan` subgraphs are included after their
+ * parent node. The raw op type is kept as `opType`.
+ *
+ * @param model A model from `decodeOnnx`.
+ * @param options Type overrides, kernels, and the external-data opener.
+ * @returns The model with its graph (main graph nodes, inputs without initializers, outputs).
+ *
+ * @example
+ * ```ts ignore
+ * import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+ * import { onnxModel } from "./onnx_model.ts";
+ * const model = onnxModel(decodeOnnx(await Deno.readFile("model.onnx")));
+ * console.log(model.modules.map((m) => `${m.name}: ${m.type}`));
+ * ```
+ */
+export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): ModelGraph {
+  const constants = new Map<string, OnnxTensor>();
+  for (const t of model.tensors) {
+    if (t.dtype !== undefined && !constants.has(t.name)) constants.set(t.name, t);
+  }
+  const nodes = allNodes(model.graph);
+  const producer = new Map<string, OnnxNode>();
+  const consumers = new Map<string, OnnxNode[]>();
+  for (const n of nodes) {
+    for (const o of n.outputs) producer.set(o, n);
+    for (const i of n.inputs) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+  }
+  const modules: Module[] = [];
+  const moduleOf = new Map<OnnxNode, string>();
+  const taken = new Set<string>();
+  const unique = (name: string) => {
+    let out = name;
+    for (let k = 1; taken.has(out); k++) out = `${name}_${k}`;
+    taken.add(out);
+    return out;
+  };
+  for (const node of nodes) {
+    if (node.domain !== "" && node.domain !== "ai.onnx") continue;
+    const inputs = PARAM_INPUTS[node.opType];
+    const weight = inputs && constants.get(node.inputs[inputs[0][0]] ?? "");
+    const up = producer.get(node.inputs[0] ?? "");
+    const upWeight = up && constants.get(up.inputs[1] ?? "");
+    const bnRank = up?.opType === "Conv" && upWeight && upWeight.dims.length >= 3
+      ? Math.min(3, upWeight.dims.length - 2)
+      : up?.opType === "MatMul" || up?.opType === "Gemm"
+      ? 1
+      : 2;
+    let type = weight ? weightedType(node, weight.dims.length, bnRank) : undefined;
+    const params: Record<string, TensorRef> = {};
+    let biasAdd: OnnxNode | undefined;
+    if (type !== undefined && weight && inputs) {
+      for (const [index, pname] of inputs) {
+        const t = constants.get(node.inputs[index] ?? "");
+        if (t) {
+          params[pname] = tensorRef(
+            model,
+            t,
+            pname === "weight" ? weightTranspose(node) : undefined,
+            options,
+          );
+        }
+      }
+      const next = consumers.get(node.outputs[0]) ?? [];
+      if (node.opType === "MatMul" && next.length === 1 && next[0].opType === "Add") {
+        const other = next[0].inputs.find((i) => i !== node.outputs[0]);
+        const b = other === undefined ? undefined : constants.get(other);
+        if (b && b.dims.length === 1 && b.dims[0] === weight.dims[1]) {
+          params.bias = tensorRef(model, b, undefined, options);
+          biasAdd = next[0];
+        }
+      }
+    } else if (ACTIVATIONS[node.opType] !== undefined) {
+      type = ACTIVATIONS[node.opType];
+      if (node.opType === "Clip") {
+        const min = attr(node, "min")?.f ?? scalar(model, constants.get(node.inputs[1] ?? ""));
+        const max = attr(node, "max")?.f ?? scalar(model, constants.get(node.inputs[2] ?? ""));
+        if (min === 0 && max === 6) type = "ReLU6";
+      }
+    } else continue;
+    const name = unique(
+      onnxModuleName({ name: node.name, output: node.outputs[0] ?? "" }, weight?.name),
+    );
+    moduleOf.set(node, name);
+    if (biasAdd) moduleOf.set(biasAdd, name);
+    modules.push({
+      name,
+      type: overrideModuleType(name, options.types) ?? type!,
+      opType: node.opType,
+      params,
+    });
+  }
+  const initNames = new Set(model.graph.initializers.map((t) => t.name));
+  const graphNodes: GraphNode[] = model.graph.nodes.map((n) => ({
+    name: n.name,
+    opType: n.opType,
+    domain: n.domain,
+    inputs: n.inputs,
+    outputs: n.outputs,
+    ...(moduleOf.has(n) ? { module: moduleOf.get(n) } : {}),
+  }));
+  return {
+    format: "onnx",
+    modules,
+    graph: {
+      nodes: graphNodes,
+      inputs: model.graph.inputs.filter((i) => !initNames.has(i)),
+      outputs: model.graph.outputs,
+    },
+    metadata: { ...model.metadata },
+  };
+}

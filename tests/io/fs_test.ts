@@ -1,0 +1,124 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openFile, readFile, writeFileAtomic } from "../../src/io/fs.ts";
+import { openSafetensors } from "../../src/io/safetensors/open_safetensors.ts";
+import { streamSafetensors, writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
+
+/** Generous per-test limit: these tests run models and load the shared machine. */
+const SLOW = { timeout: 120_000 };
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "nnc-fs-"));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test(
+  "writeFileAtomic() writes bytes that readFile() reads back",
+  SLOW,
+  () =>
+    withDir(async (dir) => {
+      const path = join(dir, "a.bin");
+      await writeFileAtomic(path, new Uint8Array([1, 2, 3]));
+      assert.deepEqual(await readFile(path), new Uint8Array([1, 2, 3]));
+      assert.deepEqual(await readdir(dir), ["a.bin"]);
+    }),
+);
+
+test(
+  "writeFileAtomic() leaves the old file and no temporary file when the producer fails",
+  SLOW,
+  () =>
+    withDir(async (dir) => {
+      const path = join(dir, "a.bin");
+      await writeFile(path, new Uint8Array([9]));
+      await assert.rejects(
+        writeFileAtomic(path, async (sink) => {
+          await sink.write(new Uint8Array(100));
+          throw new Error("boom");
+        }),
+        /boom/,
+      );
+      assert.deepEqual(await readFile(path), new Uint8Array([9]));
+      assert.deepEqual(await readdir(dir), ["a.bin"]);
+    }),
+);
+
+test(
+  "openFile() reads ranges of a file that a streamed safetensors write produced",
+  SLOW,
+  () =>
+    withDir(async (dir) => {
+      const path = join(dir, "m.safetensors");
+      const tensors = [
+        { name: "a", dtype: "F32" as const, shape: [3], data: new Float32Array([1, 2, 3]) },
+        { name: "b", dtype: "U8" as const, shape: [2], data: new Uint8Array([4, 5]) },
+      ];
+      await writeFileAtomic(
+        path,
+        (sink) => streamSafetensors(tensors.map((t) => ({ ...t, data: () => t.data })), sink),
+      );
+      assert.deepEqual(await readFile(path), writeSafetensors(tensors));
+      const file = await openFile(path);
+      try {
+        const lazy = await openSafetensors(file, { file: path });
+        assert.deepEqual(await lazy.read("b"), new Uint8Array([4, 5]));
+        assert.equal((await file.read(file.size - 1, 4)).length, 1);
+      } finally {
+        await file.close();
+      }
+    }),
+);
+
+test(
+  "externalDataFiles() lets onnxruntime and onnxModel() read the same external weights",
+  SLOW,
+  () =>
+    withDir(async (dir) => {
+      const { decodeOnnx } = await import("../../src/io/onnx/decode_onnx.ts");
+      const { onnxModel } = await import("../../src/model/onnx_model.ts");
+      const { externalDataFiles } = await import("../../src/io/fs.ts");
+      const { ModelFormatError } = await import("../../src/io/model_format_error.ts");
+      const b = await import("./_onnx_builder.ts");
+      const { loadOrt } = await import("./_ocr.ts");
+      const weights = new Float32Array([1, 2, 3, 4, 5, 6]);
+      await writeFileAtomic(join(dir, "w.bin"), new Uint8Array(weights.buffer));
+      const bytes = b.model(b.graph({
+        nodes: [b.node("MatMul", ["x", "w"], ["y"], "/proj/MatMul")],
+        initializers: [
+          b.tensor({
+            name: "w",
+            dims: [2, 3],
+            external: { location: "w.bin", offset: "0", length: "24" },
+          }),
+        ],
+        inputs: [b.valueInfo("x", [1, 2])],
+        outputs: [b.valueInfo("y", [1, 3])],
+      }));
+      const path = join(dir, "m.onnx");
+      await writeFileAtomic(path, bytes);
+      const files = externalDataFiles(path);
+      try {
+        const m = onnxModel(decodeOnnx(await readFile(path), { file: path }), {
+          external: files.open,
+        });
+        assert.deepEqual([...await m.modules[0].params.weight.data()], [1, 4, 2, 5, 3, 6]);
+        await assert.rejects(files.open("../etc/passwd"), ModelFormatError);
+        await assert.rejects(files.open("/etc/passwd"), ModelFormatError);
+      } finally {
+        await files.close();
+      }
+      const ort = await loadOrt();
+      const session = await ort.InferenceSession.create(path);
+      const out = await session.run({
+        x: new ort.Tensor("float32", new Float32Array([1, 1]), [1, 2]),
+      });
+      assert.deepEqual([...out.y.data], [5, 7, 9]);
+    }),
+);
