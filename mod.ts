@@ -42,3 +42,66 @@ export { referenceKernels } from "./src/kernels/reference.ts";
 export { createWasmKernels, wasmSimdSupported } from "./src/kernels/wasm.ts";
 
 export * from "./src/config/mod.ts";
+
+export { ModelFormatError, type ModelFormatErrorOptions } from "./src/io/model_format_error.ts";
+export { bytesSource, type RandomAccessSource } from "./src/io/random_access.ts";
+export {
+  MAX_HEADER_BYTES,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+} from "./src/io/safetensors/parse_header.ts";
+export {
+  readSafetensors,
+  type ReadSafetensorsOptions,
+  type SafetensorsFile,
+  type SafetensorsTensor,
+} from "./src/io/safetensors/read_safetensors.ts";
+export {
+  type LazySafetensors,
+  openSafetensors,
+  type OpenSafetensorsOptions,
+} from "./src/io/safetensors/open_safetensors.ts";
+export {
+  type ByteSink,
+  type SafetensorsInput,
+  type SafetensorsStreamInput,
+  streamSafetensors,
+  writeSafetensors,
+  type WriteSafetensorsOptions,
+} from "./src/io/safetensors/write_safetensors.ts";
+export { decodeOnnx, type DecodeOnnxOptions } from "./src/io/onnx/decode_onnx.ts";
+export { readOnnxTensor, type ReadOnnxTensorOptions } from "./src/io/onnx/read_onnx_tensor.ts";
+export {
+  type EncodedOnnx,
+  encodeOnnx,
+  encodeOnnxWithExternal,
+  type ExternalPatch,
+  type OnnxReplacement,
+} from "./src/io/onnx/encode_onnx.ts";
+export { decodeTensorProto } from "./src/io/onnx/decode_tensor_proto.ts";
+export { onnxDataType } from "./src/io/onnx/onnx_dtype.ts";
+export type {
+  OnnxAttribute,
+  OnnxGraph,
+  OnnxModel,
+  OnnxNode,
+  OnnxTensor,
+  TensorStorage,
+} from "./src/io/onnx/onnx_types.ts";
+export type {
+  Graph,
+  GraphNode,
+  ModelGraph,
+  Module,
+  ModuleType,
+  TensorRef,
+} from "./src/model/model_graph.ts";
+export { type DType, DTYPE_BYTES } from "./src/model/dtype.ts";
+export { onnxModel, type OnnxModelOptions } from "./src/model/onnx_model.ts";
+export { safetensorsModel, type SafetensorsModelOptions } from "./src/model/safetensors_model.ts";
+export { inferModuleType, type ModuleTypeOverrides } from "./src/model/infer_module_type.ts";
+export { onnxModuleName } from "./src/model/onnx_module_name.ts";
+export { inspect, type ModelSummary, type ModuleSummary } from "./src/model/inspect.ts";
+export { toFloat32 } from "./src/model/to_float32.ts";
+export { fromFloat32, toFileBytes } from "./src/model/from_float32.ts";
+export { permute } from "./src/model/permute.ts";

@@ -1,0 +1,27 @@
+/**
+ * File-system helpers for Deno, Bun and Node (kept out of `mod.ts` so the core stays usable in
+ * browsers and edge functions): read files, open them for random access, write atomically
+ * (temporary file + rename), and save ONNX models with external data.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readFile, writeFileAtomic } from "./fs.ts";
+ *
+ * const path = `${await Deno.makeTempDir()}/hello.bin`;
+ * await writeFileAtomic(path, new Uint8Array([1, 2, 3]));
+ * assert.deepEqual([...await readFile(path)], [1, 2, 3]);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  externalDataFiles,
+  type FileSource,
+  makeDir,
+  openFile,
+  readFile,
+  writeFileAtomic,
+} from "./src/io/fs.ts";
+export { saveOnnx, type SaveOnnxOptions } from "./src/io/onnx/save_onnx.ts";
