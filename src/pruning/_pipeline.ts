@@ -1,0 +1,173 @@
+/**
+ * The state shared by the rules of the sparsity pipeline: layouts, metrics and merged masks.
+ *
+ * @module
+ */
+
+import type { Kernels } from "../kernels/types.ts";
+import { blockLayout } from "./block_layout.ts";
+import { PruningError } from "./pruning_error.ts";
+import type { BlockLayout, PruningTarget, TargetMask } from "./types.ts";
+
+/** A warning of the pipeline (a setting that had no effect, a deviation that applied). */
+export interface PruningWarning {
+  /** A stable code. */
+  readonly code: "align_source_missing";
+  /** The module of the target. */
+  readonly module: string;
+  /** The target. */
+  readonly target: string;
+  /** What happened. */
+  readonly message: string;
+}
+
+/** The key of a (module, target) pair in maps. */
+export function keyOf(module: string, target: string): string {
+  return `${module}\u0000${target}`;
+}
+
+/** The error context of a target. */
+export function contextOf(
+  t: PruningTarget,
+): { module: string; target: string; configIndex?: number } {
+  return { module: t.module, target: t.target, configIndex: t.configIndex };
+}
+
+/**
+ * A rule step that needs metrics: it yields a target and receives that target's metric. The
+ * driver (`generateMasks` from memory, `generateMasksStreaming` by reading) supplies them.
+ */
+export type Rule<T> = Generator<PruningTarget, T, Float32Array>;
+
+/** Asks the driver for the metric of an active target, checked against its layout. */
+export function* need(p: Pipeline, t: PruningTarget): Rule<Float32Array> {
+  const metric = yield t;
+  return p.checkMetric(t, metric);
+}
+
+/** Layouts and merged masks of one pipeline run. */
+export class Pipeline {
+  readonly kernels: Kernels;
+  /** Largest global group (metric entries) whose metrics are held in memory at once. */
+  readonly inMemoryEntries: number;
+  readonly warnings: PruningWarning[] = [];
+  readonly masks = new Map<string, TargetMask>();
+  readonly #layouts = new Map<string, BlockLayout>();
+
+  constructor(kernels: Kernels, inMemoryEntries: number) {
+    this.kernels = kernels;
+    this.inMemoryEntries = inMemoryEntries;
+  }
+
+  /** The block layout of a target (its granularity on its shape). */
+  layoutOf(t: PruningTarget): BlockLayout {
+    const key = keyOf(t.module, t.target);
+    let layout = this.#layouts.get(key);
+    if (layout === undefined) {
+      if (t.shape === null) {
+        throw new PruningError(
+          "activation_target",
+          `the ${t.kind} target has no known shape`,
+          contextOf(t),
+        );
+      }
+      layout = blockLayout(t.setting.granularity, t.shape, { ...contextOf(t), kind: t.kind });
+      this.#layouts.set(key, layout);
+    }
+    return layout;
+  }
+
+  /** Checks a metric against the target's layout. */
+  checkMetric(t: PruningTarget, metric: Float32Array | undefined): Float32Array {
+    if (metric === undefined) {
+      throw new PruningError("metric", "no metric was given for this active target", contextOf(t));
+    }
+    const layout = this.layoutOf(t);
+    if (metric.length !== layout.gridSize) {
+      throw new PruningError(
+        "metric",
+        `the metric has ${metric.length} values but the granularity gives ${layout.gridSize} blocks (grid ${
+          JSON.stringify(layout.grid)
+        })`,
+        contextOf(t),
+      );
+    }
+    return metric;
+  }
+
+  /** The masks by module, then target (first-touch order), and the warnings. */
+  result(): {
+    masks: Record<string, Record<string, TargetMask>>;
+    warnings: readonly PruningWarning[];
+  } {
+    const masks: Record<string, Record<string, TargetMask>> = {};
+    for (const m of this.masks.values()) (masks[m.module] ??= {})[m.target] = m;
+    return { masks, warnings: this.warnings };
+  }
+
+  /**
+   * AND-merges a block mask of a target into the result (NNI's multiply update); `rawShape` is
+   * NNI's compact shape of the new mask (default: the layout's).
+   */
+  merge(t: PruningTarget, blocks: Uint8Array, rawShape?: readonly number[]): void {
+    const key = keyOf(t.module, t.target);
+    const layout = this.layoutOf(t);
+    const raw = rawShape ?? layout.raw;
+    const old = this.masks.get(key);
+    if (old === undefined) {
+      this.masks.set(key, { module: t.module, target: t.target, layout, blocks, rawShape: raw });
+      return;
+    }
+    const merged = old.blocks;
+    for (let i = 0; i < merged.length; i++) merged[i] = merged[i] & blocks[i];
+    this.masks.set(key, { ...old, rawShape: broadcastShape(old.rawShape, raw) });
+  }
+}
+
+/**
+ * Splits targets into those meeting a condition and the rest, keeping order (NNI's
+ * `target_spaces_filter`).
+ */
+export function split(
+  pool: readonly PruningTarget[],
+  cond: (t: PruningTarget) => boolean,
+): [PruningTarget[], PruningTarget[]] {
+  const selected: PruningTarget[] = [];
+  const rest: PruningTarget[] = [];
+  for (const t of pool) (cond(t) ? selected : rest).push(t);
+  return [selected, rest];
+}
+
+/** Groups targets by a group id, in order of first appearance. */
+export function groupBy(
+  members: readonly PruningTarget[],
+  id: (t: PruningTarget) => unknown,
+): PruningTarget[][] {
+  const groups = new Map<unknown, PruningTarget[]>();
+  for (const t of members) {
+    const key = id(t);
+    const list = groups.get(key) ?? [];
+    list.push(t);
+    groups.set(key, list);
+  }
+  return [...groups.values()];
+}
+
+/** The number of elements of a shape. */
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const s of shape) n *= s;
+  return n;
+}
+
+/** The numpy broadcast of two shapes (both broadcast onto one target shape, so compatible). */
+function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a[a.length - n + i] ?? 1;
+    const y = b[b.length - n + i] ?? 1;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}

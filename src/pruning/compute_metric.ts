@@ -1,0 +1,106 @@
+/**
+ * `computeMetric`: the metric of a pruner for one target.
+ *
+ * @module
+ */
+
+import { getKernels } from "../kernels/default.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { blockLayout } from "./block_layout.ts";
+import { fpgmMetric } from "./fpgm_metric.ts";
+import { normMetric } from "./norm_metric.ts";
+import { PruningError } from "./pruning_error.ts";
+import type { BlockLayout, PrunerName, PruningTarget } from "./types.ts";
+
+/** Options of `computeMetric`. */
+export interface ComputeMetricOptions {
+  /** The pruner (default `l1`). */
+  readonly pruner?: PrunerName;
+  /** The kernels to use (default `getKernels()`). */
+  readonly kernels?: Kernels;
+}
+
+/** A metric with the layout of its blocks. */
+export interface TargetMetric {
+  /** One float32 value per block, block-grid order. */
+  readonly values: Float32Array;
+  /** The block layout of the target. */
+  readonly layout: BlockLayout;
+}
+
+/**
+ * The metric of a pruner for one parameter target, on the block layout of the target's
+ * granularity (NNI's `_calculate_metrics` of the basic pruners):
+ * - `level`, `l1`: `|w|` element-wise, or the L1 norm of each block;
+ * - `l2`: `|w|` element-wise, or the L2 norm of each block;
+ * - `fpgm`: the sum of distances from each block to all blocks (needs a granularity);
+ * - `slim`: the one-shot Slim metric, `|gamma|` of a BatchNorm weight (the L1 norm of each
+ *   block, which for `out_channel` on a 1-D weight is the absolute value).
+ *
+ * @param data the target's values (float32, row-major, `target.shape`)
+ * @param target the target with its resolved setting and shape
+ * @param options the pruner and the kernels
+ * @returns the metric and the layout
+ * @throws {PruningError} for an activation target (basic pruners prune parameters only), an
+ *   element-wise FPGM, or a granularity that does not fit the shape
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { computeMetric } from "./compute_metric.ts";
+ *
+ * const target = {
+ *   module: "fc",
+ *   target: "weight",
+ *   kind: "parameter" as const,
+ *   shape: [2, 2],
+ *   setting: { sparse_ratio: 0.5, granularity: "out_channel" as const },
+ * };
+ * const { values, layout } = computeMetric(new Float32Array([1, -2, 3, 4]), target);
+ * assert.deepEqual([...values], [3, 7]);
+ * assert.deepEqual(layout.grid, [2, 1]);
+ * ```
+ */
+export function computeMetric(
+  data: Float32Array,
+  target: PruningTarget,
+  options: ComputeMetricOptions = {},
+): TargetMetric {
+  const pruner = options.pruner ?? "l1";
+  const context = { module: target.module, target: target.target, configIndex: target.configIndex };
+  if (target.kind !== "parameter" || target.shape === null) {
+    throw new PruningError(
+      "activation_target",
+      `the ${pruner} pruner computes metrics of parameters only, not of the ${target.kind} target "${target.target}"`,
+      context,
+    );
+  }
+  const layout = blockLayout(target.setting.granularity, target.shape, {
+    ...context,
+    kind: target.kind,
+  });
+  const kernels = options.kernels ?? getKernels();
+  switch (pruner) {
+    case "level":
+    case "l1":
+    case "slim":
+      return { values: normMetric(data, layout, { p: 1, kernels }), layout };
+    case "l2":
+      return { values: normMetric(data, layout, { p: 2, kernels }), layout };
+    case "fpgm":
+      if (target.setting.granularity === null || target.setting.granularity === undefined) {
+        throw new PruningError(
+          "metric",
+          "the FPGM metric needs blocks (a granularity such as out_channel), not element-wise pruning",
+          context,
+        );
+      }
+      return { values: fpgmMetric(data, layout), layout };
+    default:
+      throw new TypeError(
+        `"pruner" must be one of level, l1, l2, fpgm, slim: current value is ${
+          JSON.stringify(pruner)
+        }`,
+      );
+  }
+}
