@@ -105,3 +105,58 @@ export { inspect, type ModelSummary, type ModuleSummary } from "./src/model/insp
 export { toFloat32 } from "./src/model/to_float32.ts";
 export { fromFloat32, toFileBytes } from "./src/model/from_float32.ts";
 export { permute } from "./src/model/permute.ts";
+
+export { applyTargetMask, type ApplyTargetMaskOptions } from "./src/pruning/apply_target_mask.ts";
+export { blockLayout } from "./src/pruning/block_layout.ts";
+export {
+  computeMetric,
+  type ComputeMetricOptions,
+  type TargetMetric,
+} from "./src/pruning/compute_metric.ts";
+export { expandMask, type ExpandMaskOptions } from "./src/pruning/expand_mask.ts";
+export { formatPruningReport } from "./src/pruning/format_pruning_report.ts";
+export { fpgmMetric } from "./src/pruning/fpgm_metric.ts";
+export {
+  type GeneratedMasks,
+  generateMasks,
+  type GenerateMasksOptions,
+} from "./src/pruning/generate_masks.ts";
+export {
+  generateMasksStreaming,
+  type GenerateMasksStreamingOptions,
+} from "./src/pruning/generate_masks_streaming.ts";
+export {
+  type GlobalMember,
+  globalThreshold,
+  type GlobalThresholdOptions,
+} from "./src/pruning/global_threshold.ts";
+export {
+  globalThresholdStreaming,
+  type GlobalThresholdStreamingOptions,
+  type StreamingMember,
+} from "./src/pruning/global_threshold_streaming.ts";
+export { loadMasks, type LoadMasksOptions } from "./src/pruning/load_masks.ts";
+export { normMetric, type NormMetricOptions } from "./src/pruning/norm_metric.ts";
+export { prune, type PruneOptions, type PruneResult } from "./src/pruning/prune.ts";
+export { prunedCount } from "./src/pruning/pruned_count.ts";
+export {
+  PruningError,
+  type PruningErrorCode,
+  type PruningErrorContext,
+} from "./src/pruning/pruning_error.ts";
+export {
+  type PruningReport,
+  pruningReport,
+  type TargetReport,
+} from "./src/pruning/pruning_report.ts";
+export { ratioMask, type RatioMaskOptions } from "./src/pruning/ratio_mask.ts";
+export { MASKS_METADATA_KEY, saveMasks, type SaveMasksOptions } from "./src/pruning/save_masks.ts";
+export { type Scaling, scalingOf } from "./src/pruning/scaling_of.ts";
+export {
+  type BlockLayout,
+  type Metrics,
+  type PrunerName,
+  PRUNERS,
+  type PruningTarget,
+  type TargetMask,
+} from "./src/pruning/types.ts";
