@@ -160,3 +160,4 @@ export {
   type PruningTarget,
   type TargetMask,
 } from "./src/pruning/types.ts";
+export * from "./src/distillation/mod.ts";

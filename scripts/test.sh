@@ -17,7 +17,7 @@ mkdir -p "$out"
 export NO_COLOR=1
 
 echo "== Deno"
-node_modules/.bin/deno test --allow-all --doc --reporter=dot --junit-path="$out/deno.xml" mod.ts fs.ts src tests
+node_modules/.bin/deno test --allow-all --doc --reporter=dot --junit-path="$out/deno.xml" mod.ts fs.ts training.ts src tests
 echo "== Bun"
 node_modules/.bin/bun test --reporter=junit --reporter-outfile="$out/bun.xml" src tests 2>&1 | tail -n 40
 echo "== Browser (headless Chromium)"
