@@ -1,0 +1,53 @@
+// Where an activation target lives in an ONNX graph.
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import type { ModelGraph } from "../model/model_graph.ts";
+
+/** The value of an activation target and the main-graph node indices of its module. */
+export interface ActivationValue {
+  /** The ONNX value name. */
+  readonly value: string;
+  readonly kind: "input" | "output";
+  /** Indices (in main-graph order) of the module's nodes. */
+  readonly nodes: readonly number[];
+}
+
+/**
+ * `_input_<i>` of a module is the i-th non-constant input of its first node; `_output_<i>` is
+ * the i-th output of its last node. Throws a RangeError naming the target otherwise.
+ */
+export function activationValue(
+  onnx: OnnxModel,
+  model: ModelGraph,
+  module: string,
+  target: string,
+  configIndex?: number,
+): ActivationValue {
+  const where = `target "${target}" of module "${module}"${
+    configIndex === undefined ? "" : ` (config [${configIndex}])`
+  }`;
+  const nodes = model.graph?.nodes ?? [];
+  if (nodes.length !== onnx.graph.nodes.length) {
+    throw new RangeError("the module view does not list the main graph's nodes");
+  }
+  const own = nodes.flatMap((n, i) => (n.module === module ? [i] : []));
+  const m = /^_(input|output)_([0-9]+)$/.exec(target);
+  if (own.length === 0 || m === null) {
+    throw new RangeError(
+      `${where} has no tensor in the ONNX graph: activation targets are _input_<index> and _output_<index> of modules computed by graph nodes`,
+    );
+  }
+  const k = Number(m[2]);
+  const constants = new Set([
+    ...onnx.graph.initializers.map((t) => t.name),
+    ...onnx.graph.nodes.filter((n) => n.opType === "Constant").flatMap((n) => n.outputs),
+  ]);
+  const value = m[1] === "input"
+    ? nodes[own[0]].inputs.filter((x) => x !== "" && !constants.has(x))[k]
+    : nodes[own[own.length - 1]].outputs[k];
+  if (value === undefined) {
+    throw new RangeError(
+      `${where}: the module's ${m[1] === "input" ? "first" : "last"} node has no ${m[1]} ${k}`,
+    );
+  }
+  return { value, kind: m[1] as "input" | "output", nodes: own };
+}

@@ -1,0 +1,153 @@
+/**
+ * `computeTargetQuantParams`: quantization parameters of every configured target.
+ *
+ * @module
+ */
+
+import type {
+  Granularity,
+  QuantizationSetting,
+  ResolvedTarget,
+  TargetKind,
+} from "../config/types.ts";
+import type { QuantParams } from "../kernels/types.ts";
+import { computeQuantParams, type QuantScheme } from "./compute_quant_params.ts";
+import { granularityKernel } from "./granularity_kernel.ts";
+import { quantDtypeRange } from "./quant_dtype_range.ts";
+import type { TrackedRange } from "./tracked_range.ts";
+
+/** The quantization parameters of one (module, target): usable as `QuantParams`. */
+export interface TargetQuantParams extends QuantParams {
+  readonly module: string;
+  readonly target: string;
+  readonly kind: TargetKind;
+  /** Index of the sub-config that configured the target. */
+  readonly configIndex: number;
+  /** `int<N>` / `uint<N>` (`null` in the config is reported as `int8`, like NNI). */
+  readonly quantDtype: string;
+  readonly bits: number;
+  /** The configured scheme; `null` means symmetric. */
+  readonly quantScheme: QuantScheme | null;
+  readonly granularity: Granularity | null;
+  /** The shape of the tracked tensor. */
+  readonly shape: readonly number[];
+  /** The block grid with one axis per dim (NNI's keepdim scale shape; `[]` per tensor). */
+  readonly gridShape: readonly number[];
+  readonly trackedMin: Float32Array;
+  readonly trackedMax: Float32Array;
+}
+
+/**
+ * The key of a (module, target) in maps of tracked ranges: `"<module>.<target>"`.
+ *
+ * @param module The module name (`""` for the root).
+ * @param target The target name.
+ * @returns The key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { targetKey } from "./compute_target_quant_params.ts";
+ *
+ * assert.equal(targetKey("fc1", "weight"), "fc1.weight");
+ * ```
+ */
+export function targetKey(module: string, target: string): string {
+  return `${module}.${target}`;
+}
+
+/**
+ * Scales and zero points of configured quantization targets from their tracked ranges, like
+ * NNI's `get_calibration_config()` after calibration: the dtype gives [qmin, qmax], the
+ * granularity the block kernel on the tracked shape, and `computeQuantParams` the values.
+ * Every target must have been observed: NNI crashes with a bare `TypeError` when one was not
+ * (e.g. `_input_<argname>` of a positional argument); this names the target instead.
+ *
+ * @param targets Resolved quantization targets (`resolveTargetSettings(..., "quantization")`).
+ * @param ranges Tracked ranges by `targetKey(module, target)`; each must have the block count of
+ * the granularity on its shape.
+ * @returns One entry per target, in the order given.
+ * @throws {RangeError} When a target has no tracked range, a block count does not match, or a
+ * dtype or granularity does not fit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { computeTargetQuantParams } from "./compute_target_quant_params.ts";
+ *
+ * const [p] = computeTargetQuantParams(
+ *   [{
+ *     module: "fc", moduleType: "Linear", target: "weight", kind: "parameter", configIndex: 0,
+ *     shape: [2, 2], setting: { quant_dtype: "int8", quant_scheme: null, granularity: "out_channel" },
+ *   }],
+ *   new Map([["fc.weight", { shape: [2, 2], min: new Float32Array([-1, 0]), max: new Float32Array([0.5, 2.54]) }]]),
+ * );
+ * assert.deepEqual(p.kernel, [1, -1]);
+ * assert.deepEqual(p.gridShape, [2, 1]);
+ * assert.equal(p.scale[1], Math.fround(2.54 / 127));
+ * ```
+ */
+export function computeTargetQuantParams(
+  targets: readonly ResolvedTarget[],
+  ranges: ReadonlyMap<string, TrackedRange>,
+): TargetQuantParams[] {
+  return targets.map((t) => {
+    const setting = t.setting as QuantizationSetting;
+    const where = `target "${t.target}" of module "${t.module}" (config [${t.configIndex}])`;
+    const range = ranges.get(targetKey(t.module, t.target));
+    if (range === undefined) {
+      const hint = t.kind === "input"
+        ? `; positional inputs are named _input_<index> (e.g. _input_0)`
+        : "";
+      throw new RangeError(
+        `${where} was never observed, so it has no tracked range to quantize from${hint}`,
+      );
+    }
+    const { dtype, bits, qmin, qmax } = quantDtypeRange(setting.quant_dtype);
+    const granularity = setting.granularity ?? null;
+    let kernel: number[];
+    try {
+      kernel = granularityKernel(granularity, t.kind, range.shape);
+    } catch (e) {
+      throw new RangeError(`${where}: ${(e as Error).message}`);
+    }
+    const gridShape = granularity === null || granularity === "default"
+      ? []
+      : kernel.map((k, d) => (k === -1 ? 1 : range.shape[d] / k));
+    const blocks = kernel.reduce((n, k, d) => n * (k === -1 ? 1 : range.shape[d] / k), 1);
+    if (range.min.length !== blocks || range.max.length !== blocks) {
+      throw new RangeError(
+        `${where}: the tracked range must have ${blocks} blocks for granularity ${
+          JSON.stringify(granularity)
+        } on shape ${JSON.stringify(range.shape)}: current value is ${range.min.length}`,
+      );
+    }
+    const quantScheme = (setting.quant_scheme ?? null) as QuantScheme | null;
+    const { scale, zeroPoint } = computeQuantParams({
+      trackedMin: range.min,
+      trackedMax: range.max,
+      qmin,
+      qmax,
+      scheme: quantScheme,
+    });
+    return {
+      module: t.module,
+      target: t.target,
+      kind: t.kind,
+      configIndex: t.configIndex,
+      quantDtype: dtype,
+      bits,
+      quantScheme,
+      granularity,
+      shape: [...range.shape],
+      gridShape,
+      kernel,
+      qmin,
+      qmax,
+      trackedMin: range.min,
+      trackedMax: range.max,
+      scale,
+      zeroPoint,
+    };
+  });
+}

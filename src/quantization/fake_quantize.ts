@@ -1,0 +1,65 @@
+/**
+ * `fakeQuantize`: simulated quantization of a float tensor.
+ *
+ * @module
+ */
+
+import { getKernels } from "../kernels/default.ts";
+import type { QuantParams } from "../kernels/types.ts";
+import type { QuantizeOptions } from "./quantize_tensor.ts";
+import { blockIndexer } from "./_block_index.ts";
+
+/**
+ * NNI's `clamp_round` fake quantization: `(roundHalfEven(clamp(zp + x / s, qmin, qmax)) - zp) * s`,
+ * every step in float32, so the result equals what NNI feeds to the module bit for bit —
+ * including the sign of zero: like `torch.round`, a negative value whose code rounds to 0 with
+ * zero point 0 (and qmin < 0) gives -0.
+ *
+ * @param data The tensor, row-major.
+ * @param shape Its dims.
+ * @param params Block kernel, scales, zero points and the integer range.
+ * @param options The kernels to use (default: `getKernels()`).
+ * @returns The fake-quantized values (a new array).
+ * @throws {TypeError} On malformed arguments.
+ * @throws {RangeError} When the shape, kernel and parameters do not agree.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fakeQuantize } from "./fake_quantize.ts";
+ *
+ * const out = fakeQuantize(new Float32Array([0.3, -2]), [2], {
+ *   kernel: [-1],
+ *   scale: new Float32Array([0.25]),
+ *   zeroPoint: new Float32Array([0]),
+ *   qmin: -7,
+ *   qmax: 7,
+ * });
+ * assert.deepEqual([...out], [0.25, -1.75]);
+ * ```
+ */
+export function fakeQuantize(
+  data: Float32Array,
+  shape: readonly number[],
+  params: QuantParams,
+  options: QuantizeOptions = {},
+): Float32Array {
+  const out = (options.kernels ?? getKernels()).fakeQuantize(data, shape, params);
+  if (params.qmin < 0 && params.zeroPoint.includes(0)) negativeZeros(data, shape, params, out);
+  return out;
+}
+
+/** Writes -0 where NNI's float32 arithmetic gives it: `(round(x / s) - 0) * s` with x / s < 0. */
+function negativeZeros(
+  data: Float32Array,
+  shape: readonly number[],
+  params: QuantParams,
+  out: Float32Array,
+): void {
+  const blockOf = params.scale.length === 1 ? () => 0 : blockIndexer(shape, params.kernel);
+  for (let i = 0; i < out.length; i++) {
+    if (out[i] !== 0 || !(data[i] < 0)) continue;
+    const b = blockOf(i);
+    if (params.zeroPoint[b] === 0 && Math.fround(data[i] / params.scale[b]) < 0) out[i] = -0;
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * `qdqOnnx`: an ONNX model whose quantized weights are stored as integers and dequantized by
+ * `DequantizeLinear` nodes.
+ *
+ * @module
+ */
+
+import { getKernels } from "../kernels/default.ts";
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import type { ModelGraph } from "../model/model_graph.ts";
+import { invertPermutation, permute } from "../model/permute.ts";
+import type { Kernels } from "../kernels/types.ts";
+import type { TargetQuantParams } from "./compute_target_quant_params.ts";
+import { quantDtypeRange } from "./quant_dtype_range.ts";
+import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
+import { codesAsFloat, onnxCodeBytes, onnxCodeType } from "./_encode_codes.ts";
+import { type Attr, nodeProto, ONNX_TYPE, tensorProto } from "./_onnx_wire.ts";
+import { patchOnnx } from "./_patch_onnx.ts";
+import { paramRef } from "./_param_ref.ts";
+import { activationValue } from "./_activation_value.ts";
+
+/** Options of `qdqOnnx`. */
+export interface QdqOnnxOptions extends QuantizeOptions {
+  /** Store codes of at most 4 bits as packed INT4/UINT4 (default `true`); else as 8-bit. */
+  readonly int4?: boolean;
+}
+
+/** Where a block kernel quantizes: per tensor, or per index of one dim. */
+function perAxis(p: TargetQuantParams): number | undefined {
+  const blocked = p.kernel.map((k, d) => [k, d]).filter(([k, d]) => k !== -1 && p.shape[d] !== 1);
+  if (blocked.length === 0 && p.scale.length === 1) return undefined;
+  if (blocked.length === 1 && blocked[0][0] === 1) return blocked[0][1];
+  throw new RangeError(
+    `target "${p.target}" of module "${p.module}": QDQ export supports per-tensor and per-channel granularity, not the block kernel ${
+      JSON.stringify(p.kernel)
+    } (use weightOnlyOnnx for blocks along K)`,
+  );
+}
+
+/**
+ * Rewrites an ONNX model so that every quantized parameter (weight, bias) is stored as integer
+ * codes (NNI's codes, in the file layout) with its scale and zero point, and a
+ * `DequantizeLinear` node (domain `com.microsoft`, so it runs at any default opset, with `axis`
+ * for per-channel scales) recomputes the float tensor under the original name. The model then
+ * computes what NNI's simulated quantization computes for the weights, and onnxruntime runs it.
+ *
+ * Activation targets (with ranges from `calibrateOnnx`) get a `QuantizeLinear` /
+ * `DequantizeLinear` pair: `_input_<i>` on the i-th non-constant input of the module's first
+ * node, seen through the pair by the module's nodes only; `_output_<i>` on the i-th output of its
+ * last node, which every consumer (and a graph output of that name) then reads through the pair,
+ * like NNI's wrapper. `QuantizeLinear` saturates to the full type range (int8 [-128, 127]), so
+ * values beyond the calibrated range may get one code more than NNI's narrow range.
+ *
+ * Names: `<tensor>_quantized`, `<tensor>_scale`, `<tensor>_zero_point`, node
+ * `<tensor>_DequantizeLinear`; for activations the prefix is `<value>_<module><target>`. Codes
+ * of at most 4 bits are stored as INT4/UINT4. With quantized inputs and weights, quantize the
+ * biases too on models below opset 11: onnxruntime otherwise inserts an opset-11 `Round` to
+ * quantize float biases, which such models cannot hold.
+ *
+ * @param onnx The decoded model.
+ * @param model Its module view (`onnxModel(onnx)`) on which `params` were computed.
+ * @param params Parameters from `quantizeWeights`.
+ * @param options 4-bit storage and kernels.
+ * @returns The new model bytes.
+ * @throws {RangeError} For block granularities, tensors outside the main graph or shared by two
+ * modules, stored dtypes other than float32, or activation targets without a graph tensor.
+ *
+ * @example
+ * ```ts ignore
+ * const onnx = decodeOnnx(bytes);
+ * const model = onnxModel(onnx);
+ * const { params } = await quantizeWeights(model, [{ op_types: ["Conv2d"], target_names: ["weight"], quant_dtype: "int8", granularity: "out_channel" }]);
+ * const out = await qdqOnnx(onnx, model, params); // runs in onnxruntime
+ * ```
+ */
+export async function qdqOnnx(
+  onnx: OnnxModel,
+  model: ModelGraph,
+  params: readonly TargetQuantParams[],
+  options: QdqOnnxOptions = {},
+): Promise<Uint8Array> {
+  const kernels = options.kernels ?? getKernels();
+  const initializerNames = new Set(onnx.graph.initializers.map((t) => t.name));
+  const constantOutputs = new Set(
+    onnx.graph.nodes.filter((n) => n.opType === "Constant").flatMap((n) => n.outputs),
+  );
+  const dropNodeOutputs = new Set<string>();
+  const dropInitializers = new Set<string>();
+  const initializers: Uint8Array[] = [];
+  const nodesFirst: Uint8Array[] = [];
+  const done = new Map<string, string>();
+  const acts = activationPatch(onnx, model);
+  for (const p of params) {
+    if (p.kind !== "parameter") {
+      const { signed } = quantDtypeRange(p.quantDtype);
+      acts.add(p, onnxCodeType(p.bits, signed, options.int4 ?? true), initializers, kernels);
+      continue;
+    }
+    const ref = paramRef(model, p.module, p.target);
+    const name = ref.name;
+    const owner = done.get(name);
+    if (owner !== undefined) {
+      throw new RangeError(
+        `tensor "${name}" is shared by modules "${owner}" and "${p.module}"; quantize it once`,
+      );
+    }
+    done.set(name, p.module);
+    if (!initializerNames.has(name) && !constantOutputs.has(name)) {
+      throw new RangeError(
+        `tensor "${name}" is not stored in the main graph, which qdqOnnx() rewrites`,
+      );
+    }
+    if (ref.dtype !== "F32") {
+      throw new RangeError(`tensor "${name}" is ${ref.dtype}; qdqOnnx() supports float32 weights`);
+    }
+    const axis = perAxis(p);
+    const fileAxis = axis === undefined ? undefined : (ref.transpose?.[axis] ?? axis);
+    let codes: ArrayLike<number> = quantizeTensor(await ref.data(), ref.shape, p, { kernels });
+    if (ref.transpose !== undefined) {
+      codes = permute(codesAsFloat(codes as never), ref.shape, invertPermutation(ref.transpose));
+    }
+    const { signed } = quantDtypeRange(p.quantDtype);
+    const type = onnxCodeType(p.bits, signed, options.int4 ?? true);
+    const q = qparamTensors(name, p, type, fileAxis, kernels);
+    initializers.push(
+      tensorProto(`${name}_quantized`, type, ref.fileShape, onnxCodeBytes(codes, type, kernels)),
+      ...q.tensors,
+    );
+    nodesFirst.push(nodeProto({
+      name: `${name}_DequantizeLinear`,
+      opType: "DequantizeLinear",
+      domain: "com.microsoft",
+      inputs: [`${name}_quantized`, `${name}_scale`, `${name}_zero_point`],
+      outputs: [name],
+      attributes: q.attributes,
+    }));
+    if (constantOutputs.has(name)) dropNodeOutputs.add(name);
+    else dropInitializers.add(name);
+  }
+  return patchOnnx(onnx, {
+    dropNodeOutputs,
+    dropInitializers,
+    initializers,
+    nodesFirst,
+    nodesReplacing: new Map(),
+    nodesBefore: acts.nodesBefore,
+    nodesAfter: acts.nodesAfter,
+    renameInputs: acts.renameInputs,
+    renameOutputs: acts.renameOutputs,
+    opsets: [{ domain: "com.microsoft", version: 1 }],
+  });
+}
+
+/** Scale and zero point initializers of a target, and the `axis` attribute if per channel. */
+function qparamTensors(
+  prefix: string,
+  p: TargetQuantParams,
+  type: number,
+  axis: number | undefined,
+  kernels: Kernels,
+): { tensors: Uint8Array[]; attributes: Attr[] } {
+  const dims = axis === undefined ? [] : [p.scale.length];
+  return {
+    tensors: [
+      tensorProto(`${prefix}_scale`, ONNX_TYPE.FLOAT, dims, new Uint8Array(p.scale.slice().buffer)),
+      tensorProto(`${prefix}_zero_point`, type, dims, onnxCodeBytes(p.zeroPoint, type, kernels)),
+    ],
+    attributes: axis === undefined ? [] : [{ name: "axis", i: axis }],
+  };
+}
+
+/**
+ * QuantizeLinear/DequantizeLinear pairs at activation targets: `_input_<i>` of a module is the
+ * i-th non-constant input of its first node, seen through the pair by the module's nodes only;
+ * `_output_<i>` is the i-th output of its last node, which every consumer then reads through the
+ * pair (like NNI's wrapper, which quantizes what the module returns).
+ */
+function activationPatch(onnx: OnnxModel, model: ModelGraph) {
+  const nodesBefore = new Map<number, Uint8Array[]>();
+  const nodesAfter = new Map<number, Uint8Array[]>();
+  const renameInputs = new Map<number, Map<string, string>>();
+  const renameOutputs = new Map<number, Map<string, string>>();
+  const push = <T>(m: Map<number, T[]>, i: number, ...v: T[]) =>
+    m.set(i, [...(m.get(i) ?? []), ...v]);
+  const rename = (m: Map<number, Map<string, string>>, i: number, from: string, to: string) =>
+    m.set(i, (m.get(i) ?? new Map()).set(from, to));
+  return {
+    nodesBefore,
+    nodesAfter,
+    renameInputs,
+    renameOutputs,
+    add(p: TargetQuantParams, type: number, initializers: Uint8Array[], kernels: Kernels): void {
+      const { value, kind, nodes: own } = activationValue(
+        onnx,
+        model,
+        p.module,
+        p.target,
+        p.configIndex,
+      );
+      const axis = perAxis(p);
+      const prefix = `${value}_${p.module}${p.target}`;
+      const { tensors, attributes } = qparamTensors(prefix, p, type, axis, kernels);
+      initializers.push(...tensors);
+      const source = kind === "input" ? value : `${prefix}_float`;
+      const result = kind === "input" ? `${prefix}_dequantized` : value;
+      const pair = [
+        nodeProto({
+          name: `${prefix}_QuantizeLinear`,
+          opType: "QuantizeLinear",
+          domain: "com.microsoft",
+          inputs: [source, `${prefix}_scale`, `${prefix}_zero_point`],
+          outputs: [`${prefix}_quantized`],
+          attributes,
+        }),
+        nodeProto({
+          name: `${prefix}_DequantizeLinear`,
+          opType: "DequantizeLinear",
+          domain: "com.microsoft",
+          inputs: [`${prefix}_quantized`, `${prefix}_scale`, `${prefix}_zero_point`],
+          outputs: [result],
+          attributes,
+        }),
+      ];
+      if (kind === "input") {
+        push(nodesBefore, own[0], ...pair);
+        for (const i of own) rename(renameInputs, i, value, result);
+      } else {
+        const last = own[own.length - 1];
+        rename(renameOutputs, last, value, source);
+        push(nodesAfter, last, ...pair);
+      }
+    },
+  };
+}

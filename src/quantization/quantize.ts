@@ -1,0 +1,207 @@
+/**
+ * `quantize`: NNI's PTQ quantization of a model, from a config list (and calibration batches for
+ * activation targets) to parameters, a report and quantized model files.
+ *
+ * @module
+ */
+
+import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
+import type { ExtraRegistry, ResolvedTarget } from "../config/types.ts";
+import { encodeOnnx } from "../io/onnx/encode_onnx.ts";
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
+import { getKernels } from "../kernels/default.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { DTYPE_BYTES } from "../model/dtype.ts";
+import type { ModelGraph } from "../model/model_graph.ts";
+import { calibrateOnnx, type CalibrationTensor, type OrtLike } from "./calibrate_onnx.ts";
+import type { TargetQuantParams } from "./compute_target_quant_params.ts";
+import { fakeQuantizedTensors } from "./fake_quantized_tensors.ts";
+import { qdqOnnx } from "./qdq_onnx.ts";
+import { quantizedSafetensors } from "./quantized_safetensors.ts";
+import { quantizeWeights } from "./quantize_weights.ts";
+import { rewriteSafetensors } from "./rewrite_safetensors.ts";
+import { moduleInfos } from "./_module_infos.ts";
+import { paramRef } from "./_param_ref.ts";
+
+/** Calibration of input/output targets by running the model in onnxruntime. */
+export interface QuantizeCalibration {
+  /** The decoded ONNX model `model` was built from. */
+  readonly onnx: OnnxModel;
+  /** Feeds by graph input name. */
+  readonly batches:
+    | Iterable<Record<string, CalibrationTensor>>
+    | AsyncIterable<Record<string, CalibrationTensor>>;
+  /** `await import("onnxruntime-node")` or `onnxruntime-web`. */
+  readonly ort: OrtLike;
+}
+
+/** Options of `quantize`. */
+export interface QuantizeModelOptions {
+  /** Extra default targets by module class (like NNI's `ModuleSetting.register`). */
+  readonly registry?: ExtraRegistry;
+  /** Calibration data; required when the config list has `_input_`/`_output_` targets. */
+  readonly calibration?: QuantizeCalibration;
+  /** The kernels to use (default `getKernels()`). */
+  readonly kernels?: Kernels;
+}
+
+/** One quantized target in the report. */
+export interface QuantizedTargetReport {
+  readonly module: string;
+  readonly target: string;
+  readonly kind: "parameter" | "input" | "output";
+  readonly quantDtype: string;
+  readonly quantScheme: string | null;
+  readonly granularity: unknown;
+  /** Number of scales (blocks). */
+  readonly blocks: number;
+  /** Elements (parameters only; 0 for activations). */
+  readonly elements: number;
+}
+
+/** What `quantize` did. */
+export interface QuantizationReport {
+  readonly targets: readonly QuantizedTargetReport[];
+  /** Bytes of the quantized parameters as stored before. */
+  readonly parameterBytesBefore: number;
+  /** Their bytes at the quantized bit widths plus a float32 scale and a zero point per block. */
+  readonly parameterBytesAfter: number;
+  /** Config warnings, one line each (`path: message`). */
+  readonly warnings: readonly string[];
+}
+
+/** How `save` stores quantized parameters. */
+export type QuantizedStorage = "float" | "qdq" | "int";
+
+/** The result of `quantize`. */
+export interface QuantizeResult {
+  readonly model: ModelGraph;
+  readonly targets: readonly ResolvedTarget[];
+  /** Scales, zero points and tracked ranges of every target. */
+  readonly params: readonly TargetQuantParams[];
+  readonly report: QuantizationReport;
+  /**
+   * The quantized model file: `float` — the source file with fake-quantized weights in their
+   * stored dtype (ONNX or safetensors); `qdq` — an ONNX model with integer weights,
+   * `DequantizeLinear` and, for calibrated activations, Q/DQ pairs (`qdqOnnx`); `int` — a
+   * safetensors file with integer codes, scales and zero points (`quantizedSafetensors`).
+   *
+   * @param source The decoded ONNX model or safetensors file `model` was built from.
+   * @param storage `float` (default), `qdq` (ONNX only) or `int`.
+   * @returns The file bytes.
+   */
+  save(source: OnnxModel | SafetensorsFile, storage?: QuantizedStorage): Promise<Uint8Array>;
+}
+
+const isOnnx = (s: OnnxModel | SafetensorsFile): s is OnnxModel => "graph" in s;
+
+/**
+ * Quantizes a model with an NNI v3 quantization config list like NNI's `PtqQuantizer`:
+ * resolves the config (legacy lists too), tracks parameter ranges from the weights and, with
+ * `options.calibration`, activation ranges by running the model in onnxruntime, and computes
+ * NNI's scales and zero points bit for bit. The model is not changed; `save()` writes files.
+ *
+ * @param model The model (`onnxModel()` or `safetensorsModel()`).
+ * @param configList An NNI quantization config list.
+ * @param options Registry, calibration and kernels.
+ * @returns Targets, parameters, a report and `save()`.
+ * @throws {ConfigError} When the config list is invalid for the model.
+ * @throws {RangeError} When an activation target has no calibration (naming it), a calibration
+ * batch does not fit the model, or a granularity does not fit a tensor.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { safetensorsModel } from "../model/safetensors_model.ts";
+ * import { quantize } from "./quantize.ts";
+ *
+ * const file = readSafetensors(writeSafetensors([
+ *   { name: "fc.weight", dtype: "F32", shape: [2, 2], data: Float32Array.of(1, -2, 0.3, 4) },
+ * ]));
+ * const result = await quantize(safetensorsModel(file), [
+ *   { op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int4" },
+ * ]);
+ * assert.equal(result.report.parameterBytesAfter, 2 + 4 + 1);
+ * const saved = readSafetensors(await result.save(file));
+ * // -2 / f32(4 / 7) is just below -3.5 in float32, so it rounds to -3.
+ * const s = Math.fround(4 / 7);
+ * const values = new Float32Array(saved.tensors[0].data.slice().buffer);
+ * assert.deepEqual([...values], [2, -3, 1, 7].map((q) => Math.fround(q * s)));
+ * ```
+ */
+export async function quantize(
+  model: ModelGraph,
+  configList: unknown,
+  options: QuantizeModelOptions = {},
+): Promise<QuantizeResult> {
+  const kernels = options.kernels ?? getKernels();
+  const registry = options.registry === undefined ? {} : { registry: options.registry };
+  let ranges;
+  const cal = options.calibration;
+  if (cal !== undefined) {
+    const { targets } = resolveTargetSettings(moduleInfos(model), configList, "quantization", {
+      algorithm: "PtqQuantizer",
+      ...registry,
+    });
+    if (targets.some((t) => t.kind !== "parameter")) {
+      ranges = await calibrateOnnx(cal.onnx, model, targets, cal.batches, {
+        ort: cal.ort,
+        kernels,
+      });
+    }
+  }
+  const { params, targets, warnings } = await quantizeWeights(model, configList, {
+    ...registry,
+    kernels,
+    ...(ranges === undefined ? {} : { ranges }),
+  });
+  let before = 0;
+  let after = 0;
+  const rows = params.map((p) => {
+    let elements = 0;
+    if (p.kind === "parameter") {
+      const ref = paramRef(model, p.module, p.target);
+      elements = ref.shape.reduce((a, b) => a * b, 1);
+      before += elements * DTYPE_BYTES[ref.dtype];
+      after += Math.ceil((elements * p.bits) / 8) + p.scale.length * (4 + Math.ceil(p.bits / 8));
+    }
+    return {
+      module: p.module,
+      target: p.target,
+      kind: p.kind,
+      quantDtype: p.quantDtype,
+      quantScheme: p.quantScheme,
+      granularity: p.granularity,
+      blocks: p.scale.length,
+      elements,
+    };
+  });
+  const report: QuantizationReport = {
+    targets: rows,
+    parameterBytesBefore: before,
+    parameterBytesAfter: after,
+    warnings: warnings.map((w) => `${w.path}: ${w.message}`),
+  };
+  return {
+    model,
+    targets,
+    params,
+    report,
+    async save(source, storage = "float") {
+      if (storage === "int") return await quantizedSafetensors(model, params, { kernels });
+      if (storage === "qdq") {
+        if (!isOnnx(source)) {
+          throw new RangeError(`storage "qdq" needs an ONNX source: the model is safetensors`);
+        }
+        return await qdqOnnx(source, model, params, { kernels });
+      }
+      const tensors = await fakeQuantizedTensors(model, params, { kernels });
+      return isOnnx(source)
+        ? encodeOnnx(source, new Map([...tensors].map(([k, bytes]) => [k, { bytes }])))
+        : rewriteSafetensors(source, tensors);
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+import { safetensorsModel } from "../model/safetensors_model.ts";
+import { readQuantizedSafetensors } from "./quantized_safetensors.ts";
+import { quantize } from "./quantize.ts";
+
+const file = readSafetensors(writeSafetensors([
+  {
+    name: "fc.weight",
+    dtype: "F32",
+    shape: [4, 3],
+    data: Float32Array.from({ length: 12 }, (_, i) => i - 5.5),
+  },
+  { name: "fc.bias", dtype: "F32", shape: [4], data: Float32Array.of(0.1, -0.2, 0.3, -0.4) },
+]));
+const model = safetensorsModel(file);
+
+test("quantize() reports targets and parameter sizes before and after", async () => {
+  const result = await quantize(model, [{
+    op_types: ["Linear"],
+    target_names: ["weight", "bias"],
+    quant_dtype: "int8",
+    granularity: "out_channel",
+  }]);
+  assert.deepEqual(result.report.targets.map((t) => [t.target, t.blocks, t.elements]), [
+    ["weight", 4, 12],
+    ["bias", 4, 4],
+  ]);
+  assert.equal(result.report.parameterBytesBefore, 64);
+  assert.equal(result.report.parameterBytesAfter, 12 + 4 * 5 + 4 + 4 * 5);
+});
+
+test("quantize().save() writes fake-quantized floats or integer safetensors", async () => {
+  const result = await quantize(model, [{
+    op_types: ["Linear"],
+    quant_dtype: "uint4",
+    target_names: ["weight"],
+  }]);
+  const float = readSafetensors(await result.save(file));
+  assert.equal(float.tensors.find((t) => t.name === "fc.weight")!.dtype, "F32");
+  const { quantized, others } = readQuantizedSafetensors(await result.save(file, "int"));
+  assert.deepEqual(quantized.map((q) => q.name), ["fc.weight"]);
+  assert.deepEqual(others, ["fc.bias"]);
+  await assert.rejects(result.save(file, "qdq"), /needs an ONNX source/);
+});
+
+test("quantize() names activation targets that have no calibration", async () => {
+  await assert.rejects(
+    quantize(model, [{ op_types: ["Linear"], quant_dtype: "int8" }]),
+    /"_input_0" of module "fc" \(config \[0\]\) was never observed/,
+  );
+});

@@ -1,0 +1,99 @@
+/**
+ * `quantizeWeights`: quantization parameters of a model's configured parameters.
+ *
+ * @module
+ */
+
+import { type ResolveOptions, resolveTargetSettings } from "../config/resolve_target_settings.ts";
+import type { ResolvedTarget, Warning } from "../config/types.ts";
+import type { Kernels } from "../kernels/types.ts";
+import type { ModelGraph } from "../model/model_graph.ts";
+import {
+  computeTargetQuantParams,
+  targetKey,
+  type TargetQuantParams,
+} from "./compute_target_quant_params.ts";
+import { type FloatTensor, trackParameterRanges } from "./track_parameter_ranges.ts";
+import type { TrackedRange } from "./tracked_range.ts";
+import { moduleInfos } from "./_module_infos.ts";
+
+/** Options of `quantizeWeights`. */
+export interface QuantizeWeightsOptions {
+  /** The quantizer whose defaults apply (default `"PtqQuantizer"`). */
+  readonly algorithm?: string;
+  /** Extra default target settings by module type (`{ quantization: { MyBlock: {...} } }`). */
+  readonly registry?: ResolveOptions["registry"];
+  /** Tracked ranges of input/output targets from a calibration, by `"<module>.<target>"`. */
+  readonly ranges?: ReadonlyMap<string, TrackedRange>;
+  /** The kernels to use (default: `getKernels()`). */
+  readonly kernels?: Kernels;
+}
+
+/** The result of `quantizeWeights`. */
+export interface QuantizedWeights {
+  /** Parameters of every configured target, in config order then model order. */
+  readonly params: TargetQuantParams[];
+  /** The resolved targets. */
+  readonly targets: ResolvedTarget[];
+  /** Config warnings (legacy keys translated, re-configurations ignored, modules skipped). */
+  readonly warnings: Warning[];
+}
+
+/**
+ * Resolves a quantization config list on a model and computes the parameters of every
+ * configured target: parameters (weights, biases) from their own values, like NNI's PTQ
+ * observer; inputs and outputs from the tracked ranges of a calibration (`options.ranges`).
+ *
+ * @param model The model (`onnxModel()` or `safetensorsModel()`).
+ * @param configList An NNI quantization config list (v3 or legacy).
+ * @param options The quantizer, extra registry entries, calibration ranges and kernels.
+ * @returns The parameters per target, the targets and the config warnings.
+ * @throws {ConfigError} When the config list is invalid for the model.
+ * @throws {RangeError} When an input/output target has no calibration range (naming it), or a
+ * granularity does not fit a parameter's shape.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { quantizeWeights } from "./quantize_weights.ts";
+ *
+ * const weight = {
+ *   name: "fc.weight", dtype: "F32" as const, shape: [2, 2], fileShape: [2, 2],
+ *   data: () => Promise.resolve(Float32Array.of(1, -2, 0.5, 0.25)),
+ *   bytes: () => Promise.resolve(new Uint8Array(16)),
+ * };
+ * const model = {
+ *   format: "safetensors" as const, metadata: {},
+ *   modules: [{ name: "fc", type: "Linear", params: { weight } }],
+ * };
+ * const { params } = await quantizeWeights(model, [
+ *   { op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int8", granularity: "out_channel" },
+ * ]);
+ * assert.deepEqual([...params[0].scale], [Math.fround(2 / 127), Math.fround(0.5 / 127)]);
+ * ```
+ */
+export async function quantizeWeights(
+  model: ModelGraph,
+  configList: unknown,
+  options: QuantizeWeightsOptions = {},
+): Promise<QuantizedWeights> {
+  const resolved = resolveTargetSettings(moduleInfos(model), configList, "quantization", {
+    algorithm: options.algorithm ?? "PtqQuantizer",
+    ...(options.registry === undefined ? {} : { registry: options.registry }),
+  });
+  const tensors = new Map<string, FloatTensor>();
+  const byName = new Map(model.modules.map((m) => [m.name, m]));
+  for (const t of resolved.targets) {
+    if (t.kind !== "parameter") continue;
+    const ref = byName.get(t.module)?.params[t.target];
+    if (ref === undefined) continue;
+    tensors.set(targetKey(t.module, t.target), { data: await ref.data(), shape: ref.shape });
+  }
+  const ranges = trackParameterRanges(resolved.targets, tensors, options);
+  for (const [k, r] of options.ranges ?? []) if (!ranges.has(k)) ranges.set(k, r);
+  return {
+    params: computeTargetQuantParams(resolved.targets, ranges),
+    targets: resolved.targets,
+    warnings: resolved.warnings,
+  };
+}

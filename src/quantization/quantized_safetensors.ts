@@ -1,0 +1,266 @@
+/**
+ * `quantizedSafetensors` and `readQuantizedSafetensors`: integer weights with their scales and
+ * zero points in a safetensors file.
+ *
+ * Layout (all tensors in PyTorch layout, named `<module>.<param>`; the root module's params
+ * have no prefix):
+ * - `<name>`: the integer codes — `I8`/`U8` for 5 to 8 bits, `I16`/`U16` for 9 to 16 bits,
+ *   and for 2 to 4 bits `U8` with two codes per byte along the last dim (element `2j` of a row
+ *   in the low nibble of byte `j`, signed codes as two's-complement nibbles, an odd row ending
+ *   with a zero high nibble), shape `[..., ceil(last / 2)]`;
+ * - `<name>_scale`: `F32` scales in the block-grid shape (NNI's keepdim shape: `[]` per tensor,
+ *   `[out, 1]` per output channel, `[out / b0, in / b1]` for blocks);
+ * - `<name>_zero_point`: zero points, same shape as the scales, in the unpacked code dtype;
+ * - every other parameter as stored (its dtype; float32 when the file layout differs);
+ * - `__metadata__`: `"nncompress.format": "quantized-v1"` and `"nncompress.quantization"`, a
+ *   JSON object with one entry per quantized tensor: `quant_dtype`, `quant_scheme`,
+ *   `granularity`, `kernel` (block length per dim, -1 = whole dim), `shape`, `qmin`, `qmax`,
+ *   `packing` (`"int4_low_nibble_first"` or `"none"`).
+ * Dequantize with `(code - zero_point) * scale`, each block's values repeated over its block.
+ *
+ * @module
+ */
+
+import { getKernels } from "../kernels/default.ts";
+import type { IntCodes, QuantParams } from "../kernels/types.ts";
+import type { SafetensorsInput } from "../io/safetensors/write_safetensors.ts";
+import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+import type { DType } from "../model/dtype.ts";
+import type { ModelGraph } from "../model/model_graph.ts";
+import type { Granularity } from "../config/types.ts";
+import type { TargetQuantParams } from "./compute_target_quant_params.ts";
+import { quantDtypeRange } from "./quant_dtype_range.ts";
+import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
+import { packRows, unpackRows } from "./_pack_rows.ts";
+
+/** Metadata of one quantized tensor in the file. */
+export interface QuantizedTensorInfo {
+  readonly quant_dtype: string;
+  readonly quant_scheme: string | null;
+  readonly granularity: Granularity | null;
+  readonly kernel: readonly number[];
+  readonly shape: readonly number[];
+  readonly qmin: number;
+  readonly qmax: number;
+  readonly packing: "int4_low_nibble_first" | "none";
+}
+
+/** A quantized tensor read back: unpacked codes and the parameters to dequantize them. */
+export interface QuantizedTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly codes: IntCodes;
+  readonly params: QuantParams;
+  readonly info: QuantizedTensorInfo;
+}
+
+const FORMAT = "quantized-v1";
+
+function codeDType(bits: number, signed: boolean): DType {
+  if (bits <= 4) return "U8";
+  if (bits <= 8) return signed ? "I8" : "U8";
+  return signed ? "I16" : "U16";
+}
+
+function asDType(codes: IntCodes, dtype: DType): ArrayBufferView {
+  if (dtype === "U16") return Uint16Array.from(codes);
+  if (dtype === "I16") return codes instanceof Int16Array ? codes : Int16Array.from(codes);
+  if (dtype === "I8") return codes instanceof Int8Array ? codes : Int8Array.from(codes);
+  return codes instanceof Uint8Array ? codes : Uint8Array.from(codes);
+}
+
+/**
+ * A safetensors file with the model's configured parameters as integer codes plus scales and
+ * zero points (layout in the module doc), and every other parameter as stored.
+ *
+ * @param model The model the parameters were computed on.
+ * @param params Parameters from `quantizeWeights` (input/output targets are ignored).
+ * @param options The kernels to use.
+ * @returns The file bytes.
+ * @throws {RangeError} When a parameter target is not in the model.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { quantizedSafetensors, readQuantizedSafetensors } from "./quantized_safetensors.ts";
+ *
+ * const weight = {
+ *   name: "w", dtype: "F32" as const, shape: [1, 3], fileShape: [1, 3],
+ *   data: () => Promise.resolve(Float32Array.of(0.5, -1, 0.25)),
+ *   bytes: () => Promise.resolve(new Uint8Array(12)),
+ * };
+ * const model = { format: "safetensors" as const, metadata: {}, modules: [{ name: "fc", type: "Linear", params: { weight } }] };
+ * const bytes = await quantizedSafetensors(model, [{
+ *   module: "fc", target: "weight", kind: "parameter", configIndex: 0, quantDtype: "int4", bits: 4,
+ *   quantScheme: null, granularity: null, shape: [1, 3], gridShape: [], kernel: [-1, -1], qmin: -7,
+ *   qmax: 7, trackedMin: Float32Array.of(-1), trackedMax: Float32Array.of(0.5),
+ *   scale: Float32Array.of(0.125), zeroPoint: Float32Array.of(0),
+ * }]);
+ * const [t] = readQuantizedSafetensors(bytes).quantized;
+ * assert.deepEqual([...t.codes], [4, -7, 2]);
+ * ```
+ */
+export async function quantizedSafetensors(
+  model: ModelGraph,
+  params: readonly TargetQuantParams[],
+  options: QuantizeOptions = {},
+): Promise<Uint8Array> {
+  const kernels = options.kernels ?? getKernels();
+  const byTarget = new Map(
+    params.filter((p) => p.kind === "parameter").map((p) => [`${p.module}\u0000${p.target}`, p]),
+  );
+  const tensors: SafetensorsInput[] = [];
+  const infos: Record<string, QuantizedTensorInfo> = {};
+  for (const m of model.modules) {
+    for (const [pname, ref] of Object.entries(m.params)) {
+      const name = m.name === "" ? pname : `${m.name}.${pname}`;
+      const p = byTarget.get(`${m.name}\u0000${pname}`);
+      if (p === undefined) {
+        tensors.push(
+          ref.transpose === undefined
+            ? { name, dtype: ref.dtype, shape: ref.shape, data: await ref.bytes() }
+            : { name, dtype: "F32", shape: ref.shape, data: await ref.data() },
+        );
+        continue;
+      }
+      byTarget.delete(`${m.name}\u0000${pname}`);
+      const { signed } = quantDtypeRange(p.quantDtype);
+      const codes = quantizeTensor(await ref.data(), ref.shape, p, { kernels });
+      const dtype = codeDType(p.bits, signed);
+      if (p.bits <= 4) {
+        const packed = packRows(codes, ref.shape, signed, kernels);
+        tensors.push({ name, dtype, shape: packed.shape, data: packed.bytes });
+      } else {
+        tensors.push({ name, dtype, shape: ref.shape, data: asDType(codes, dtype) });
+      }
+      const zpType = p.bits <= 4 ? (signed ? "I8" : "U8") : dtype;
+      const zp = p.zeroPoint.length === 0 ? new Int32Array(0) : Int32Array.from(p.zeroPoint);
+      tensors.push({ name: `${name}_scale`, dtype: "F32", shape: p.gridShape, data: p.scale });
+      tensors.push({
+        name: `${name}_zero_point`,
+        dtype: zpType,
+        shape: p.gridShape,
+        data: asDType(zp, zpType),
+      });
+      infos[name] = {
+        quant_dtype: p.quantDtype,
+        quant_scheme: p.quantScheme,
+        granularity: p.granularity,
+        kernel: p.kernel,
+        shape: ref.shape,
+        qmin: p.qmin,
+        qmax: p.qmax,
+        packing: p.bits <= 4 ? "int4_low_nibble_first" : "none",
+      };
+    }
+  }
+  for (const p of byTarget.values()) {
+    throw new RangeError(`parameter "${p.target}" of module "${p.module}" is not in the model`);
+  }
+  return writeSafetensors(tensors, {
+    metadata: { "nncompress.format": FORMAT, "nncompress.quantization": JSON.stringify(infos) },
+  });
+}
+
+function floats(data: Uint8Array): Float32Array {
+  return new Float32Array(data.slice().buffer);
+}
+
+function ints(data: Uint8Array, dtype: DType): Float32Array {
+  const b = data.slice().buffer;
+  const view = dtype === "I8"
+    ? new Int8Array(b)
+    : dtype === "U8"
+    ? new Uint8Array(b)
+    : dtype === "I16"
+    ? new Int16Array(b)
+    : new Uint16Array(b);
+  return Float32Array.from(view);
+}
+
+/**
+ * Reads a file written by `quantizedSafetensors`: the quantized tensors with unpacked codes and
+ * their parameters (ready for `dequantizeTensor`), and the names of the other tensors.
+ *
+ * @param bytes The file.
+ * @param options The kernels to use (for 4-bit unpacking).
+ * @returns The quantized tensors, in file order, and the other tensor names.
+ * @throws {ModelFormatError} When the file is not a safetensors file.
+ * @throws {RangeError} When it lacks the quantization metadata or a scale or zero point tensor.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { readQuantizedSafetensors } from "./quantized_safetensors.ts";
+ *
+ * const plain = writeSafetensors([{ name: "w", dtype: "U8", shape: [1], data: Uint8Array.of(1) }]);
+ * assert.throws(() => readQuantizedSafetensors(plain), /quantized-v1/);
+ * ```
+ */
+export function readQuantizedSafetensors(
+  bytes: Uint8Array,
+  options: QuantizeOptions = {},
+): { quantized: QuantizedTensor[]; others: string[] } {
+  const kernels = options.kernels ?? getKernels();
+  const file = readSafetensors(bytes);
+  if (file.metadata["nncompress.format"] !== FORMAT) {
+    throw new RangeError(`the file must have "nncompress.format": "${FORMAT}" in its metadata`);
+  }
+  const infos = JSON.parse(file.metadata["nncompress.quantization"] ?? "{}") as Record<
+    string,
+    QuantizedTensorInfo
+  >;
+  const byName = new Map(file.tensors.map((t) => [t.name, t]));
+  const get = (name: string) => {
+    const t = byName.get(name);
+    if (t === undefined) throw new RangeError(`the file has no tensor ${JSON.stringify(name)}`);
+    return t;
+  };
+  const quantized: QuantizedTensor[] = [];
+  const used = new Set<string>();
+  for (const [name, info] of Object.entries(infos)) {
+    const t = get(name);
+    const { signed } = quantDtypeRange(info.quant_dtype);
+    const n = info.shape.reduce((a, b) => a * b, 1);
+    let codes: IntCodes;
+    if (info.packing === "int4_low_nibble_first") {
+      codes = unpackRows(t.data, info.shape, signed, kernels);
+    } else {
+      const f = ints(t.data, t.dtype);
+      codes = t.dtype === "U16"
+        ? Int32Array.from(f)
+        : (t.dtype === "I16"
+          ? Int16Array.from(f)
+          : signed
+          ? Int8Array.from(f)
+          : Uint8Array.from(f));
+    }
+    if (codes.length !== n) {
+      throw new RangeError(
+        `tensor ${JSON.stringify(name)} has ${codes.length} codes for shape ${
+          JSON.stringify(info.shape)
+        }`,
+      );
+    }
+    const scale = get(`${name}_scale`);
+    const zp = get(`${name}_zero_point`);
+    quantized.push({
+      name,
+      shape: info.shape,
+      codes,
+      info,
+      params: {
+        kernel: info.kernel,
+        scale: floats(scale.data),
+        zeroPoint: ints(zp.data, zp.dtype),
+        qmin: info.qmin,
+        qmax: info.qmax,
+      },
+    });
+    for (const k of [name, `${name}_scale`, `${name}_zero_point`]) used.add(k);
+  }
+  const others = file.tensors.map((t) => t.name).filter((x) => !used.has(x));
+  return { quantized, others };
+}
