@@ -161,3 +161,75 @@ export {
   type TargetMask,
 } from "./src/pruning/types.ts";
 export * from "./src/distillation/mod.ts";
+
+export {
+  calibrateOnnx,
+  type CalibrateOnnxOptions,
+  type CalibrationTensor,
+  type OrtLike,
+  type OrtSession,
+} from "./src/quantization/calibrate_onnx.ts";
+export {
+  computeQuantParams,
+  type ComputeQuantParamsOptions,
+  FLOAT32_EPS,
+  type QuantScheme,
+  type ScaleZeroPoint,
+} from "./src/quantization/compute_quant_params.ts";
+export {
+  computeTargetQuantParams,
+  targetKey,
+  type TargetQuantParams,
+} from "./src/quantization/compute_target_quant_params.ts";
+export { emaUpdate } from "./src/quantization/ema_update.ts";
+export { fakeQuantize } from "./src/quantization/fake_quantize.ts";
+export { fakeQuantizedTensors } from "./src/quantization/fake_quantized_tensors.ts";
+export { granularityKernel } from "./src/quantization/granularity_kernel.ts";
+export { qdqOnnx, type QdqOnnxOptions } from "./src/quantization/qdq_onnx.ts";
+export {
+  QUANT_BITS_MAX,
+  QUANT_BITS_MIN,
+  quantDtypeRange,
+  type QuantRange,
+} from "./src/quantization/quant_dtype_range.ts";
+export {
+  type QuantizationReport,
+  quantize,
+  type QuantizeCalibration,
+  type QuantizedStorage,
+  type QuantizedTargetReport,
+  type QuantizeModelOptions,
+  type QuantizeResult,
+} from "./src/quantization/quantize.ts";
+export {
+  codeArrayFor,
+  dequantizeTensor,
+  type QuantizeOptions,
+  quantizeTensor,
+} from "./src/quantization/quantize_tensor.ts";
+export {
+  type QuantizedWeights,
+  quantizeWeights,
+  type QuantizeWeightsOptions,
+} from "./src/quantization/quantize_weights.ts";
+export {
+  quantizedSafetensors,
+  type QuantizedTensor,
+  type QuantizedTensorInfo,
+  readQuantizedSafetensors,
+} from "./src/quantization/quantized_safetensors.ts";
+export { rewriteSafetensors } from "./src/quantization/rewrite_safetensors.ts";
+export {
+  type FloatTensor,
+  trackParameterRanges,
+} from "./src/quantization/track_parameter_ranges.ts";
+export {
+  mergeTrackedRange,
+  type TrackedRange,
+  trackedRange,
+} from "./src/quantization/tracked_range.ts";
+export {
+  type WeightOnlyLayer,
+  weightOnlyOnnx,
+  type WeightOnlyOnnxOptions,
+} from "./src/quantization/weight_only_onnx.ts";
