@@ -9,6 +9,7 @@ import type { Kernels } from "../kernels/types.ts";
 import { blockLayout } from "./block_layout.ts";
 import { fpgmMetric } from "./fpgm_metric.ts";
 import { normMetric } from "./norm_metric.ts";
+import { wandaMetric } from "./wanda_metric.ts";
 import { PruningError } from "./pruning_error.ts";
 import type { BlockLayout, PrunerName, PruningTarget } from "./types.ts";
 
@@ -18,6 +19,11 @@ export interface ComputeMetricOptions {
   readonly pruner?: PrunerName;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
+  /**
+   * For `wanda` on a weight: the L2 norm of each input feature of the module over calibration
+   * data (see `wandaMetric`).
+   */
+  readonly inputNorm?: Float32Array;
 }
 
 /** A metric with the layout of its blocks. */
@@ -35,14 +41,17 @@ export interface TargetMetric {
  * - `l2`: `|w|` element-wise, or the L2 norm of each block;
  * - `fpgm`: the sum of distances from each block to all blocks (needs a granularity);
  * - `slim`: the one-shot Slim metric, `|gamma|` of a BatchNorm weight (the L1 norm of each
- *   block, which for `out_channel` on a 1-D weight is the absolute value).
+ *   block, which for `out_channel` on a 1-D weight is the absolute value);
+ * - `wanda`: on a `weight`, `|w|` times the L2 norm of its input feature (`options.inputNorm`,
+ *   see `wandaMetric`); on other targets `|w|` as Level.
  *
  * @param data the target's values (float32, row-major, `target.shape`)
  * @param target the target with its resolved setting and shape
- * @param options the pruner and the kernels
+ * @param options the pruner, the kernels and, for `wanda`, the input-feature norms
  * @returns the metric and the layout
  * @throws {PruningError} for an activation target (basic pruners prune parameters only), an
- *   element-wise FPGM, or a granularity that does not fit the shape
+ *   element-wise FPGM, a granularity that does not fit the shape, or `wanda` on a weight without
+ *   `inputNorm` or with norms that do not fit it
  *
  * @example
  * ```ts
@@ -85,6 +94,23 @@ export function computeMetric(
     case "l1":
     case "slim":
       return { values: normMetric(data, layout, { p: 1, kernels }), layout };
+    case "wanda":
+      if (target.target !== "weight") {
+        return { values: normMetric(data, layout, { p: 1, kernels }), layout };
+      }
+      if (options.inputNorm === undefined) {
+        throw new PruningError(
+          "metric",
+          "the wanda pruner needs calibration data: the L2 norm of each input feature of the module (options.inputNorms, e.g. from wandaInputNorms())",
+          context,
+        );
+      }
+      try {
+        return { values: wandaMetric(data, layout, options.inputNorm, kernels), layout };
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        throw new PruningError("metric", e.message, context);
+      }
     case "l2":
       return { values: normMetric(data, layout, { p: 2, kernels }), layout };
     case "fpgm":
@@ -98,7 +124,7 @@ export function computeMetric(
       return { values: fpgmMetric(data, layout), layout };
     default:
       throw new TypeError(
-        `"pruner" must be one of level, l1, l2, fpgm, slim: current value is ${
+        `"pruner" must be one of level, l1, l2, fpgm, slim, wanda: current value is ${
           JSON.stringify(pruner)
         }`,
       );

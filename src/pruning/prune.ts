@@ -16,7 +16,12 @@ import { expandMask } from "./expand_mask.ts";
 import { generateMasksStreaming } from "./generate_masks_streaming.ts";
 import { PruningError } from "./pruning_error.ts";
 import { type PruningReport, pruningReport } from "./pruning_report.ts";
-import type { PrunerName, PruningTarget, TargetMask } from "./types.ts";
+import type { PrunedModel, PrunerName, PruningTarget, TargetMask } from "./types.ts";
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import type { LazySafetensors } from "../io/safetensors/open_safetensors.ts";
+import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
+import { prunedOnnx } from "./pruned_onnx.ts";
+import { prunedSafetensors } from "./pruned_safetensors.ts";
 
 /** Options of `prune`. */
 export interface PruneOptions {
@@ -31,10 +36,20 @@ export interface PruneOptions {
   readonly inMemoryEntries?: number;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
+  /**
+   * For `pruner: "wanda"`: by module name, the L2 norm of each input feature of the module over
+   * calibration data (`wandaInputNorms` computes them with onnxruntime). Required for Wanda.
+   */
+  readonly inputNorms?: Readonly<Record<string, Float32Array>>;
 }
 
+/** The file a pruned model was read from: a decoded ONNX model or a safetensors file. */
+export type PruneSource = OnnxModel | SafetensorsFile | LazySafetensors;
+
 /** The result of `prune`. */
-export interface PruneResult {
+export interface PruneResult extends PrunedModel {
+  /** The model that was pruned (its tensors are read again by `apply()` and `save()`). */
+  readonly model: ModelGraph;
   /** The targets, as the config layer resolved them (config order, then model order). */
   readonly targets: readonly PruningTarget[];
   /** The masks by module, then target. */
@@ -46,6 +61,16 @@ export interface PruneResult {
    * (`apply_method` mul, add or bypass). Reads each tensor once more; the model is not changed.
    */
   apply(): Promise<Map<string, Float32Array>>;
+  /**
+   * The file the model was read from, with the masks applied: an ONNX model gets its masked
+   * tensors replaced in place (`prunedOnnx`, activation masks as `Mul`/`Add` nodes), a
+   * safetensors file keeps every tensor with the masked ones replaced (`prunedSafetensors`).
+   * `savePrunedFile` writes to a path atomically.
+   *
+   * @param source the decoded ONNX model or safetensors file `model` was built from
+   * @returns the new file bytes
+   */
+  save(source: PruneSource): Promise<Uint8Array>;
 }
 
 const ALGORITHMS: Record<PrunerName, string> = {
@@ -54,11 +79,13 @@ const ALGORITHMS: Record<PrunerName, string> = {
   l2: "L2NormPruner",
   fpgm: "FPGMPruner",
   slim: "SlimPruner",
+  wanda: "LevelPruner",
 };
 
 /**
  * Prunes a model with an NNI v3 config list, like NNI's basic pruners (`LevelPruner`,
- * `L1NormPruner`, `L2NormPruner`, `FPGMPruner`, and Slim's one-shot |gamma| metric): the config
+ * `L1NormPruner`, `L2NormPruner`, `FPGMPruner`, Slim's one-shot |gamma| metric, and Wanda's
+ * |w| times input-feature norm, element-wise by default like Level): the config
  * layer resolves the targets and settings, NNI's sparsity pipeline generates the masks from
  * metrics computed from each tensor when a rule needs them (one tensor at a time, so a lazily
  * opened safetensors model larger than memory can be pruned, global groups included), and a
@@ -67,10 +94,11 @@ const ALGORITHMS: Record<PrunerName, string> = {
  *
  * @param model the model (from `safetensorsModel` or `onnxModel`)
  * @param configList the NNI config list (v3 or legacy)
- * @param options the pruner, extra registries and kernels
+ * @param options the pruner, extra registries, kernels and Wanda's input-feature norms
  * @returns the targets, masks, report and `apply()`
  * @throws {ConfigError} for an invalid config list
  * @throws {PruningError} for settings that cannot apply to a target
+ * @throws {TypeError} for an unknown pruner, or `wanda` without `inputNorms`
  *
  * @example
  * ```ts
@@ -100,9 +128,14 @@ export async function prune(
   const pruner = options.pruner ?? "l1";
   if (!(pruner in ALGORITHMS)) {
     throw new TypeError(
-      `"pruner" must be one of level, l1, l2, fpgm, slim: current value is ${
+      `"pruner" must be one of level, l1, l2, fpgm, slim, wanda: current value is ${
         JSON.stringify(pruner)
       }`,
+    );
+  }
+  if (pruner === "wanda" && options.inputNorms === undefined) {
+    throw new TypeError(
+      `"inputNorms" must be given for the wanda pruner: Wanda needs calibration data, the L2 norm of each module's input features (compute them with wandaInputNorms() and onnxruntime, or bring your own)`,
     );
   }
   const kernels = options.kernels ?? getKernels();
@@ -131,7 +164,8 @@ export async function prune(
   };
   const readMetric = async (t: PruningTarget) => {
     if (t.kind !== "parameter") computeMetric(new Float32Array(0), t, { pruner, kernels });
-    return computeMetric(await tensorOf(t).data(), t, { pruner, kernels }).values;
+    const inputNorm = options.inputNorms?.[t.module];
+    return computeMetric(await tensorOf(t).data(), t, { pruner, kernels, inputNorm }).values;
   };
   const { masks, warnings } = await generateMasksStreaming(readMetric, targets, {
     inMemoryEntries: options.inMemoryEntries,
@@ -142,9 +176,16 @@ export async function prune(
     ...warnings.map((w) => w.message),
   ]);
   return {
+    model,
     targets,
     masks,
     report,
+    save(source: PruneSource) {
+      const pruned = { model, targets, masks };
+      return "graph" in source && "irVersion" in source
+        ? prunedOnnx(source, pruned, { kernels })
+        : prunedSafetensors(source, pruned, { kernels });
+    },
     async apply() {
       const out = new Map<string, Float32Array>();
       for (const t of targets) {

@@ -6,14 +6,15 @@
  */
 
 import type { PruningSetting, TargetKind } from "../config/types.ts";
+import type { ModelGraph } from "../model/model_graph.ts";
 
 export type { Align, Granularity, PruningSetting, TargetKind } from "../config/types.ts";
 
 /** The pruners whose metric this package computes. */
-export type PrunerName = "level" | "l1" | "l2" | "fpgm" | "slim";
+export type PrunerName = "level" | "l1" | "l2" | "fpgm" | "slim" | "wanda";
 
 /** The pruners, in a fixed order. */
-export const PRUNERS: readonly PrunerName[] = ["level", "l1", "l2", "fpgm", "slim"];
+export const PRUNERS: readonly PrunerName[] = ["level", "l1", "l2", "fpgm", "slim", "wanda"];
 
 /**
  * One (module, target) to prune, with the setting the compressor uses (NNI's target-space
@@ -73,4 +74,14 @@ export interface TargetMask {
    * `in_channel` weight). Broadcasts onto `layout.shape`.
    */
   readonly rawShape: readonly number[];
+}
+
+/** A model with the targets and masks of a pruning run: what the exporters write. */
+export interface PrunedModel {
+  /** The model the masks were generated for (its tensors are read again when writing). */
+  readonly model: ModelGraph;
+  /** The targets with their settings (activation targets need their `shape`). */
+  readonly targets: readonly PruningTarget[];
+  /** The masks by module, then target. */
+  readonly masks: Readonly<Record<string, Readonly<Record<string, TargetMask>>>>;
 }

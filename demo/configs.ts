@@ -1,0 +1,53 @@
+/** The config lists the demo applies to both PP-OCR models. */
+
+/** One demo run: a labelled NNI config list in one mode. */
+export interface DemoConfig {
+  readonly label: string;
+  readonly mode: "pruning" | "quantization";
+  readonly algorithm: string;
+  readonly configList: readonly Record<string, unknown>[];
+}
+
+export const DEMO_CONFIGS: readonly DemoConfig[] = [
+  {
+    label: "int8 per-channel, Conv + Linear",
+    mode: "quantization",
+    algorithm: "PtqQuantizer",
+    configList: [{
+      op_types: ["Conv2d", "Linear"],
+      target_names: ["weight"],
+      quant_dtype: "int8",
+      quant_scheme: "symmetric",
+      granularity: "per_channel",
+    }],
+  },
+  {
+    label: "int4 block-wise [1, 40], MatMul",
+    mode: "quantization",
+    algorithm: "PtqQuantizer",
+    configList: [{
+      op_types: ["MatMul"],
+      target_names: ["weight"],
+      quant_dtype: "int4",
+      quant_scheme: "symmetric",
+      granularity: [1, 40],
+    }],
+  },
+  {
+    label: "Level 50%, MatMul weights",
+    mode: "pruning",
+    algorithm: "LevelPruner",
+    configList: [{ op_types: ["MatMul"], target_names: ["weight"], sparse_ratio: 0.5 }],
+  },
+  {
+    label: "Level global 30%, all Linear",
+    mode: "pruning",
+    algorithm: "LevelPruner",
+    configList: [{
+      op_types: ["Linear"],
+      target_names: ["weight"],
+      sparse_ratio: 0.3,
+      global_group_id: "linear",
+    }],
+  },
+];

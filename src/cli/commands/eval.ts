@@ -1,0 +1,134 @@
+// `nncompress eval <model>`: a PP-OCR model on the labelled lines, or any ONNX model against a
+// reference on random inputs.
+import { readFile } from "../../io/fs.ts";
+import { formatTable } from "../../report/format_table.ts";
+import { CliError, UsageError } from "../cli_error.ts";
+import { compareOutputs, type OutputComparison } from "../compare_outputs.ts";
+import type { OcrTask } from "../ocr_eval.ts";
+import { type Command, type CommandContext, printJson } from "./_context.ts";
+import { ocrRunner } from "./_ocr.ts";
+
+const TASKS = ["recognizer", "classifier", "compare"];
+
+async function bytesOf(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new CliError(`cannot read model file "${path}": ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function parseShape(value: string | undefined): number[] | undefined {
+  if (value === undefined) return undefined;
+  const dims = value.split(",").map((d) => Number(d.trim()));
+  if (dims.length === 0 || dims.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new UsageError(
+      `--shape must be positive integers like 1,3,224,224: current value is ${value}`,
+      "eval",
+    );
+  }
+  return dims;
+}
+
+function printComparison(
+  ctx: CommandContext,
+  path: string,
+  ref: string,
+  outputs: OutputComparison[],
+) {
+  if (ctx.json) {
+    printJson(ctx, { ok: true, file: path, task: "compare", reference: ref, outputs });
+    return;
+  }
+  const rows = [["output", "dims", "max |diff|", "relative error", "same argmax"]];
+  for (const o of outputs) {
+    rows.push([
+      o.name,
+      `[${o.dims.join(", ")}]`,
+      o.maxAbsDiff.toExponential(3),
+      o.relativeError.toExponential(3),
+      o.argmax ? `${o.argmax.same}/${o.argmax.total}` : "-",
+    ]);
+  }
+  ctx.io.stdout(`${path} against ${ref} on the same random inputs:\n\n${formatTable(rows)}\n`);
+}
+
+/** Prints correct/total (PP-OCR), or output agreement with a reference model. */
+export const evalCommand: Command = async (args, ctx) => {
+  const [path, ...rest] = args.positionals;
+  if (path === undefined) throw new UsageError("eval needs a model file", "eval");
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`, "eval");
+  const task = args.values.task as string | undefined;
+  if (task !== undefined && !TASKS.includes(task)) {
+    throw new UsageError(
+      `--task must be one of ${TASKS.join(", ")}: current value is ${task}`,
+      "eval",
+    );
+  }
+  const refPath = args.values.reference as string | undefined;
+  if (task === "compare" && refPath === undefined) {
+    throw new UsageError("--task compare needs --reference <original model>", "eval");
+  }
+  const shape = parseShape(args.values.shape as string | undefined);
+  if (path.toLowerCase().endsWith(".safetensors")) {
+    throw new CliError("eval runs ONNX models; a safetensors file holds weights without a graph");
+  }
+  const bytes = await bytesOf(path);
+  const ref = refPath === undefined ? undefined : await bytesOf(refPath);
+  const runner = await ocrRunner(ctx);
+  const bar = ctx.progress(`eval ${path}`);
+  try {
+    bar.update("detect", 0, 1);
+    const t = task === "compare"
+      ? undefined
+      : (task as OcrTask | undefined) ?? await runner.detect(bytes);
+    if (t === undefined) {
+      if (ref === undefined) {
+        throw new CliError("this model is not a PP-OCR recognizer or classifier", {
+          hint:
+            "compare it with the original instead: nncompress eval <model> --reference <original>",
+        });
+      }
+      bar.update("compare", 0, 1);
+      const outputs = await compareOutputs(runner.ort, bytes, ref, shape ? { shape } : {}).catch(
+        (e) => {
+          throw new CliError(`onnxruntime could not run the models: ${(e as Error).message}`, {
+            hint: "give the first input's shape with --shape, e.g. --shape 1,3,224,224",
+            cause: e,
+          });
+        },
+      );
+      bar.done();
+      printComparison(ctx, path, refPath!, outputs);
+      return 0;
+    }
+    bar.update(t, 0, 1);
+    const result = await runner.evaluate(bytes, t);
+    const agreement = ref === undefined
+      ? undefined
+      : await runner.evaluate(ref, t).then((r) =>
+        result.predictions.filter((p, i) => p === r.predictions[i]).length
+      );
+    bar.done();
+    if (ctx.json) {
+      printJson(ctx, {
+        ok: true,
+        file: path,
+        task: t,
+        name: result.name,
+        correct: result.correct,
+        total: result.total,
+        predictions: result.predictions,
+        ...(agreement === undefined ? {} : { reference: refPath, agreement }),
+      });
+    } else {
+      ctx.io.stdout(`${path}: ${t}, ${result.name} ${result.correct}/${result.total}\n`);
+      if (agreement !== undefined) {
+        ctx.io.stdout(`same prediction as ${refPath} on ${agreement}/${result.total} lines\n`);
+      }
+    }
+    return 0;
+  } finally {
+    bar.done();
+  }
+};

@@ -1,0 +1,30 @@
+// `nncompress inspect <model>`: the modules a config list can select.
+import { inspect } from "../../model/inspect.ts";
+import { UsageError } from "../cli_error.ts";
+import { readModelFile } from "../read_model_file.ts";
+import { type Command, printJson } from "./_context.ts";
+
+/** Prints the module listing of a model. */
+export const inspectCommand: Command = async (args, ctx) => {
+  const [path, ...rest] = args.positionals;
+  if (path === undefined) throw new UsageError("inspect needs a model file", "inspect");
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`, "inspect");
+  const bar = ctx.progress(`inspect ${path}`);
+  const model = await readModelFile(path, bar.update);
+  bar.done();
+  const summary = inspect(model.graph);
+  if (ctx.json) {
+    printJson(ctx, {
+      file: path,
+      format: model.format,
+      fileBytes: model.bytes.length,
+      modules: summary.modules,
+      elements: summary.elements,
+      bytes: summary.bytes,
+    });
+  } else {
+    ctx.io.stdout(`${path}: ${model.format}, ${model.graph.modules.length} modules\n\n`);
+    ctx.io.stdout(summary.text + "\n");
+  }
+  return 0;
+};

@@ -1,0 +1,207 @@
+/**
+ * `compressModel`: one config list applied to one model held in memory — the pipeline shared by
+ * the CLI, the demo, the web worker and the edge handler.
+ *
+ * @module
+ */
+
+import { prunedOnnx } from "../pruning/pruned_onnx.ts";
+import { prunedSafetensors } from "../pruning/pruned_safetensors.ts";
+import type { QuantizeResult } from "../quantization/quantize.ts";
+import type { CompressionReport } from "../report/types.ts";
+import type { LoadedModel } from "./load_model.ts";
+import { layerReport } from "./_layer_report.ts";
+import { pruneTensors } from "./_prune_tensors.ts";
+import { quantizeTensors } from "./_quantize_tensors.ts";
+import { parameterSizes } from "./_sizes.ts";
+import type { Progress, TensorChange } from "./_tensor_change.ts";
+
+export type { Progress } from "./_tensor_change.ts";
+
+/** Options of `compressModel`. */
+export interface CompressOptions {
+  /** `pruning` or `quantization`. */
+  readonly mode: "pruning" | "quantization";
+  /** The NNI config list (v3 or legacy; untrusted data). */
+  readonly configList: unknown;
+  /**
+   * The algorithm whose defaults apply: `LevelPruner` (default for pruning), `L1NormPruner`,
+   * `L2NormPruner`, `FPGMPruner`; `PtqQuantizer` (default for quantization).
+   */
+  readonly algorithm?: string;
+  /**
+   * How quantized tensors are stored: `float` — fake-quantized values in the original dtype (the
+   * file keeps its size and runs wherever the original ran); `int` — integer codes with scales
+   * (ONNX: `DequantizeLinear` nodes, per-tensor or per-channel only; safetensors: codes, scales
+   * and zero points, read back with `readQuantizedSafetensors`); `auto` (default) — `int` for
+   * ONNX when every target can be stored so, else `float` with a warning.
+   */
+  readonly storage?: "auto" | "float" | "int";
+  /** A label for the report (default: the mode). */
+  readonly label?: string;
+  /** Called as work advances. */
+  readonly onProgress?: Progress;
+  /** A clock in milliseconds (default `performance.now`). */
+  readonly now?: () => number;
+}
+
+/** The compressed file and its report. */
+export interface Compressed {
+  /** The new file, in the input's format. */
+  readonly bytes: Uint8Array;
+  /** What was done, per layer, with sizes. */
+  readonly report: CompressionReport;
+}
+
+/** The quantized file in the requested storage; `auto` falls back to float with a reason. */
+async function saveQuantized(
+  model: LoadedModel,
+  result: QuantizeResult,
+  storage: "auto" | "float" | "int",
+): Promise<{ bytes: Uint8Array; storage: "float" | "qdq" | "int"; reason?: string }> {
+  const source = model.format === "onnx" ? model.onnx : model.safetensors;
+  if (storage === "float" || (storage === "auto" && model.format === "safetensors")) {
+    return { bytes: await result.save(source, "float"), storage: "float" };
+  }
+  if (model.format === "safetensors") {
+    return { bytes: await result.save(source, "int"), storage: "int" };
+  }
+  try {
+    return { bytes: await result.save(source, "qdq"), storage: "qdq" };
+  } catch (e) {
+    if (storage === "int" || !(e instanceof RangeError)) throw e;
+    return { bytes: await result.save(source, "float"), storage: "float", reason: e.message };
+  }
+}
+
+/**
+ * Compresses a model with a config list using the project's engines — the config layer resolves
+ * the targets, the pruning engine (`prune`) computes metrics and masks, or the quantization
+ * engine (`quantizeWeights`) computes scales and zero points; the result is written into a file
+ * of the same format. Masked weights replace the originals (ONNX: only the changed tensors are
+ * re-encoded). Quantized weights are stored as `options.storage` says: integer codes with
+ * `DequantizeLinear` nodes in ONNX when possible, else float values on the integer grid,
+ * `(q - zero_point) * scale`, which run anywhere the original ran.
+ *
+ * @param model A model from `loadModel`.
+ * @param options The mode, config list, algorithm and progress callback.
+ * @returns The new file bytes and the report (no evaluation yet).
+ * @throws {ConfigError} When the config list is invalid for the model (every issue, with paths).
+ * @throws {PruningError} When a pruning setting cannot apply (names module, target and config).
+ * @throws {TypeError} For an unknown algorithm.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { compressModel } from "./compress_model.ts";
+ * import { loadModel } from "./load_model.ts";
+ *
+ * const data = new Float32Array([0.1, -4, 2, 0.3, -0.2, 1]);
+ * const model = loadModel(writeSafetensors([{ name: "fc.weight", dtype: "F32", shape: [2, 3], data }]), "m.safetensors");
+ * const { report } = await compressModel(model, {
+ *   mode: "pruning",
+ *   configList: [{ op_types: ["Linear"], sparse_ratio: 0.5 }],
+ * });
+ * assert.equal(report.layers[0].sparsity, 0.5);
+ * ```
+ */
+export async function compressModel(
+  model: LoadedModel,
+  options: CompressOptions,
+): Promise<Compressed> {
+  const now = options.now ?? (() => performance.now());
+  const start = now();
+  const progress: Progress = options.onProgress ?? (() => {});
+  const algorithm = options.algorithm ??
+    (options.mode === "pruning" ? "LevelPruner" : "PtqQuantizer");
+  let bytes: Uint8Array;
+  let storage: "float" | "qdq" | "int" = "float";
+  let changes: TensorChange[];
+  const warnings: string[] = [];
+  if (options.mode === "pruning") {
+    const run = await pruneTensors(model.graph, options.configList, algorithm, progress);
+    changes = run.changes;
+    warnings.push(...run.warnings);
+    progress("write", 0, 1);
+    bytes = model.format === "onnx"
+      ? await prunedOnnx(model.onnx, run.result)
+      : await prunedSafetensors(model.safetensors, run.result);
+  } else if (options.mode === "quantization") {
+    const run = await quantizeTensors(model.graph, options.configList, algorithm, progress);
+    changes = run.changes;
+    warnings.push(...run.warnings);
+    progress("write", 0, 1);
+    const saved = await saveQuantized(model, run.result, options.storage ?? "auto");
+    bytes = saved.bytes;
+    storage = saved.storage;
+    if (saved.reason !== undefined) {
+      warnings.push(`quantized weights are stored as float (fake-quantized): ${saved.reason}`);
+    }
+  } else {
+    throw new TypeError(
+      `"mode" must be pruning or quantization: current value is ${JSON.stringify(options.mode)}`,
+    );
+  }
+  progress("write", 1, 1);
+  const sizes = parameterSizes(model.graph, changes);
+  return {
+    bytes,
+    report: {
+      label: options.label ?? options.mode,
+      model: model.name,
+      format: model.format,
+      mode: options.mode,
+      algorithm,
+      configList: options.configList,
+      storage,
+      before: { fileBytes: model.bytes.length, packedBytes: sizes.before },
+      after: { fileBytes: bytes.length, packedBytes: sizes.after },
+      parameters: sizes.parameters,
+      layers: changes.map(layerReport),
+      warnings,
+      evaluation: [],
+      timeMs: now() - start,
+    },
+  };
+}
+
+/**
+ * The report of a model left as it is: sizes and parameter count, no layers — the baseline row
+ * of a comparison.
+ *
+ * @param model A model from `loadModel`.
+ * @param label The label (default `"original"`).
+ * @returns A report with mode `none`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { describeModel } from "./compress_model.ts";
+ * import { loadModel } from "./load_model.ts";
+ *
+ * const bytes = writeSafetensors([{ name: "fc.weight", dtype: "F32", shape: [2, 3], data: new Float32Array(6) }]);
+ * const report = describeModel(loadModel(bytes, "m.safetensors"));
+ * assert.equal(report.parameters, 6);
+ * assert.equal(report.before.packedBytes, 24);
+ * ```
+ */
+export function describeModel(model: LoadedModel, label = "original"): CompressionReport {
+  const sizes = parameterSizes(model.graph, []);
+  const size = { fileBytes: model.bytes.length, packedBytes: sizes.before };
+  return {
+    label,
+    model: model.name,
+    format: model.format,
+    mode: "none",
+    configList: [],
+    before: size,
+    after: size,
+    parameters: sizes.parameters,
+    layers: [],
+    warnings: [],
+    evaluation: [],
+    timeMs: 0,
+  };
+}

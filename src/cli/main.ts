@@ -1,0 +1,125 @@
+/**
+ * `runCli`: the nncompress command line, over an injected runtime (`cli.ts` passes the real one).
+ *
+ * @module
+ */
+
+import type { ArgOption, CliIO } from "./cli_io.ts";
+import { describeError, formatError, UsageError } from "./cli_error.ts";
+import { progressBar } from "./progress.ts";
+import { USAGE } from "./usage.ts";
+import type { Command } from "./commands/_context.ts";
+import { compressCommand } from "./commands/compress.ts";
+import { evalCommand } from "./commands/eval.ts";
+import { explainCommand } from "./commands/explain.ts";
+import { inspectCommand } from "./commands/inspect.ts";
+import { reportCommand } from "./commands/report.ts";
+
+/** The version printed by `--version`. */
+export const VERSION = "0.1.0";
+
+const COMMON: Record<string, ArgOption> = {
+  json: { type: "boolean" },
+  debug: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+const CONFIG: Record<string, ArgOption> = {
+  config: { type: "string", short: "c" },
+  algorithm: { type: "string", short: "a" },
+};
+const COMPRESS: Record<string, ArgOption> = {
+  ...CONFIG,
+  output: { type: "string", short: "o" },
+  report: { type: "string", short: "r", multiple: true },
+  eval: { type: "boolean" },
+  storage: { type: "string" },
+};
+
+const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption> }> = {
+  inspect: { run: inspectCommand, options: {} },
+  explain: { run: explainCommand, options: { ...CONFIG, mode: { type: "string", short: "m" } } },
+  prune: { run: compressCommand("pruning"), options: COMPRESS },
+  quantize: { run: compressCommand("quantization"), options: COMPRESS },
+  eval: {
+    run: evalCommand,
+    options: {
+      task: { type: "string", short: "t" },
+      reference: { type: "string" },
+      shape: { type: "string" },
+    },
+  },
+  report: { run: reportCommand, options: { output: { type: "string", short: "o" } } },
+};
+
+function isParseError(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
+}
+
+/**
+ * Runs one command line: `nncompress <command> [options]`. Results go to stdout (JSON with
+ * `--json`), progress and errors to stderr; errors are one readable block (every config issue
+ * with its path, model-file errors with the byte offset), with a stack trace only under
+ * `--debug`; under `--json` the error is also printed as `{ "ok": false, "error": … }` on stdout.
+ *
+ * @param argv The arguments after the program name.
+ * @param io The runtime's streams, argument parser and onnxruntime loader.
+ * @returns The exit code: 0 ok, 1 failed, 2 usage.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseArgs } from "node:util";
+ * import { runCli } from "./main.ts";
+ *
+ * let out = "";
+ * const io = { stdout: (s: string) => (out += s), stderr: () => {}, stderrIsTTY: false, parseArgs };
+ * assert.equal(await runCli(["--version"], io), 0);
+ * assert.equal(out, "nncompress 0.1.0\n");
+ * assert.equal(await runCli(["frobnicate"], io), 2);
+ * ```
+ */
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  const [name, ...rest] = argv;
+  const json = argv.includes("--json");
+  const debug = argv.includes("--debug");
+  if (name === undefined || name === "-h" || name === "--help" || name === "help") {
+    (name === undefined ? io.stderr : io.stdout)(USAGE[""] + "\n");
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-V") {
+    io.stdout(`nncompress ${VERSION}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (command === undefined) throw new UsageError(`unknown command "${name}"`);
+    let args;
+    try {
+      args = io.parseArgs({
+        args: [...rest],
+        options: { ...COMMON, ...command.options },
+        allowPositionals: true,
+        strict: true,
+      });
+    } catch (e) {
+      if (isParseError(e)) throw new UsageError((e as Error).message, name);
+      throw e;
+    }
+    if (args.values.help === true) {
+      io.stdout(USAGE[name] + "\n");
+      return 0;
+    }
+    const tty = io.stderrIsTTY && !json;
+    return await command.run(args, { io, json, progress: (label) => progressBar(io, label, tty) });
+  } catch (e) {
+    const usage = e instanceof UsageError;
+    if (json) io.stdout(JSON.stringify({ ok: false, error: describeError(e) }, null, 2) + "\n");
+    io.stderr(formatError(e, debug));
+    if (usage) {
+      const help = e.command === "" ? "nncompress --help" : `nncompress ${e.command} --help`;
+      io.stderr(`run "${help}" for usage\n`);
+    }
+    return usage ? 2 : 1;
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * The labelled PP-OCR fixture lines (40 printed text lines) as model inputs.
+ *
+ * @module
+ */
+
+import { readFile } from "../io/fs.ts";
+
+/** The fixture folder shipped with the repository. */
+export const OCR_FIXTURES = new URL("../../tests/fixtures/ocr-lines/", import.meta.url);
+
+/** The labels file of the fixture lines. */
+export interface OcrLabels {
+  readonly texts: readonly string[];
+  readonly rec_widths: readonly number[];
+  readonly cls_widths: readonly number[];
+  readonly cls_labels: readonly number[];
+  readonly rec_shape: readonly [number, number, number];
+  readonly cls_shape: readonly [number, number, number];
+}
+
+/** Model inputs and expected outputs of the fixture lines. */
+export interface OcrData {
+  readonly labels: OcrLabels;
+  /** Recognizer input `[n, 3, 48, 480]`. */
+  readonly rec: { readonly input: Float32Array; readonly dims: readonly number[] };
+  /** Classifier input `[n, 3, 48, 192]`. */
+  readonly cls: { readonly input: Float32Array; readonly dims: readonly number[] };
+}
+
+async function gunzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new Blob([bytes as Uint8Array<ArrayBuffer>]).stream()
+    .pipeThrough(new DecompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/**
+ * Model input `[n, 3, h, w]`: gray replicated to 3 channels, `(v / 255 - 0.5) / 0.5` for the
+ * image columns of each line, 0 for its padding.
+ */
+function toInput(gray: Uint8Array, shape: readonly number[], widths: readonly number[]) {
+  const [n, h, w] = shape;
+  const input = new Float32Array(n * 3 * h * w);
+  for (let i = 0; i < n; i++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < widths[i]; x++) {
+        const v = (gray[(i * h + y) * w + x] / 255 - 0.5) / 0.5;
+        for (let c = 0; c < 3; c++) input[((i * 3 + c) * h + y) * w + x] = v;
+      }
+    }
+  }
+  return { input, dims: [n, 3, h, w] };
+}
+
+/**
+ * Reads the fixture lines and builds the recognizer and classifier inputs.
+ *
+ * @param folder The fixture folder (default: the repository's `tests/fixtures/ocr-lines/`).
+ * @returns The labels and both inputs.
+ * @throws {Error} When the files cannot be read.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadOcrData } from "./ocr_data.ts";
+ * const data = await loadOcrData();
+ * console.log(data.labels.texts.length); // 40
+ * ```
+ */
+export async function loadOcrData(folder: URL = OCR_FIXTURES): Promise<OcrData> {
+  const text = new TextDecoder().decode(await readFile(new URL("labels.json", folder).pathname));
+  const labels = JSON.parse(text) as OcrLabels;
+  const rec = await gunzip(await readFile(new URL("rec_gray.u8.gz", folder).pathname));
+  const cls = await gunzip(await readFile(new URL("cls_gray.u8.gz", folder).pathname));
+  return {
+    labels,
+    rec: toInput(rec, labels.rec_shape, labels.rec_widths),
+    cls: toInput(cls, labels.cls_shape, labels.cls_widths),
+  };
+}

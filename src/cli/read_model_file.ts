@@ -1,0 +1,48 @@
+/**
+ * `readModelFile`: a model file read in chunks (with progress) and decoded.
+ *
+ * @module
+ */
+
+import { openFile } from "../io/fs.ts";
+import { CliError } from "./cli_error.ts";
+import { type LoadedModel, loadModel } from "./load_model.ts";
+import type { Progress } from "./_tensor_change.ts";
+
+const CHUNK = 8 * 1024 * 1024;
+
+/**
+ * Reads a whole model file, reporting progress per 8 MiB, then decodes it.
+ *
+ * @param path The file path.
+ * @param progress Called with the bytes read so far.
+ * @returns The decoded model.
+ * @throws {CliError} When the file cannot be opened or read.
+ * @throws {ModelFormatError} When it cannot be decoded (names the file and byte offset).
+ *
+ * @example
+ * ```ts ignore
+ * import { readModelFile } from "./read_model_file.ts";
+ * const model = await readModelFile("model.onnx", () => {});
+ * ```
+ */
+export async function readModelFile(path: string, progress: Progress): Promise<LoadedModel> {
+  let bytes: Uint8Array;
+  try {
+    const file = await openFile(path);
+    try {
+      bytes = new Uint8Array(file.size);
+      for (let at = 0; at < file.size; at += CHUNK) {
+        progress("read", at, file.size);
+        const chunk = await file.read(at, Math.min(CHUNK, file.size - at));
+        bytes.set(chunk, at);
+      }
+      progress("read", file.size, file.size);
+    } finally {
+      await file.close();
+    }
+  } catch (e) {
+    throw new CliError(`cannot read model file "${path}": ${(e as Error).message}`, { cause: e });
+  }
+  return loadModel(bytes, path);
+}

@@ -1,0 +1,94 @@
+/**
+ * The help texts of the CLI.
+ *
+ * @module
+ */
+
+const COMMON = `  --json           print machine-readable JSON on stdout
+  --debug          print stack traces of errors
+  -h, --help       show this help`;
+
+/** The help of each command, and of the top level under `""`. */
+export const USAGE: Readonly<Record<string, string>> = {
+  "": `nncompress — NNI v3 compression config lists on ONNX and safetensors models
+
+Usage: nncompress <command> [options]
+
+Commands:
+  inspect <model>                     list modules, types and parameter shapes
+  explain <model> --config <c>        show what a config list selects and configures
+  prune <model> --config <c> -o <out> prune weights (masks written into the model)
+  quantize <model> --config <c> -o <out>
+                                      quantize weights (fake-quantized values written back)
+  eval <model> [--reference <m>]      PP-OCR models on the bundled labelled lines; any ONNX
+                                      model against a reference on random inputs
+  report <report.json>                print a saved report; write it as HTML with -o
+
+A config list <c> is a JSON file or inline JSON: '[{"op_types":["Linear"],"sparse_ratio":0.5}]'.
+Exit codes: 0 ok, 1 failed, 2 usage. Run "nncompress <command> --help" for its options.`,
+  inspect: `Usage: nncompress inspect <model.onnx|model.safetensors> [options]
+
+Lists every module (the names op_names selects), its type, op type and parameters.
+
+Options:
+${COMMON}`,
+  explain: `Usage: nncompress explain <model> --config <file|json> [options]
+
+Shows, per sub-config, the modules it selects and the setting each target gets (and from
+which sub-config), with every warning and issue. Exits 1 when the list has issues.
+
+Options:
+  -c, --config <c>      the config list: a JSON file or inline JSON (required)
+  -m, --mode <mode>     pruning (default), quantization or distillation
+  -a, --algorithm <a>   whose defaults apply (LevelPruner, L1NormPruner, PtqQuantizer, ...)
+${COMMON}`,
+  prune: `Usage: nncompress prune <model> --config <file|json> -o <out> [options]
+
+Computes the pruner's metric and masks for every configured target and writes the model with
+the masked weights (same format as the input). The output is written atomically.
+
+Options:
+  -c, --config <c>      the config list: a JSON file or inline JSON (required)
+  -o, --output <path>   the compressed model (required)
+  -a, --algorithm <a>   LevelPruner (default), L1NormPruner, L2NormPruner or FPGMPruner
+  -r, --report <path>   also write a report (.html or .json; repeatable)
+  --eval                evaluate the original and the result (PP-OCR models, see eval)
+${COMMON}`,
+  quantize: `Usage: nncompress quantize <model> --config <file|json> -o <out> [options]
+
+Computes scales and zero points of every configured weight (NNI's PTQ observer) and writes
+the quantized model: integer codes where the format allows, else the fake-quantized weights,
+(q - zero_point) * scale, in their float type.
+
+Options:
+  -c, --config <c>      the config list: a JSON file or inline JSON (required)
+  -o, --output <path>   the compressed model (required)
+  -a, --algorithm <a>   PtqQuantizer (default)
+  --storage <s>         auto (default): ONNX integer codes with DequantizeLinear when the
+                        granularity allows (per-tensor, per-channel), else float; float:
+                        fake-quantized values in the original dtype; int: integer codes always
+                        (safetensors: codes, scales and zero points)
+  -r, --report <path>   also write a report (.html or .json; repeatable)
+  --eval                evaluate the original and the result (PP-OCR models, see eval)
+${COMMON}`,
+  eval: `Usage: nncompress eval <model.onnx> [options]
+
+Runs a PP-OCR recognizer (exact lines) or text-orientation classifier (accuracy) on the 40
+labelled lines in tests/fixtures/ocr-lines with onnxruntime-node. Any other ONNX model is
+compared with --reference (usually the original) on the same deterministic random inputs:
+largest and relative output difference, and rows whose argmax agrees.
+
+Options:
+  -t, --task <task>     recognizer, classifier or compare (default: from the model's output)
+  --reference <model>   the model to compare with (PP-OCR: lines where both predict the same)
+  --shape <dims>        the first input's shape for compare, e.g. 1,3,224,224 (default: the
+                        model's dims, symbolic ones 8 for the batch and 16 elsewhere)
+${COMMON}`,
+  report: `Usage: nncompress report <report.json> [options]
+
+Prints a saved report (from --report x.json or the demo) as a table.
+
+Options:
+  -o, --output <path>   write it as a self-contained HTML page (or JSON)
+${COMMON}`,
+};

@@ -1,0 +1,152 @@
+/**
+ * `prunedSafetensors`: a safetensors file with its masks applied, in memory or streamed.
+ *
+ * @module
+ */
+
+import type { LazySafetensors } from "../io/safetensors/open_safetensors.ts";
+import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
+import {
+  type ByteSink,
+  type SafetensorsStreamInput,
+  streamSafetensors,
+  writeSafetensors,
+} from "../io/safetensors/write_safetensors.ts";
+import { getKernels } from "../kernels/default.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { maskedBytes, type MaskedItem, maskedItems } from "./_masked_params.ts";
+import { PruningError } from "./pruning_error.ts";
+import type { PrunedModel } from "./types.ts";
+
+/** Options of `prunedSafetensors`. */
+export interface PrunedSafetensorsOptions {
+  /** The kernels to use (default `getKernels()`). */
+  readonly kernels?: Kernels;
+}
+
+/** The source's metadata, left out when it has none (so a file without it stays without). */
+function metadataOf(source: SafetensorsFile | LazySafetensors) {
+  return Object.keys(source.metadata).length === 0 ? {} : { metadata: source.metadata };
+}
+
+function inputs(
+  source: SafetensorsFile | LazySafetensors,
+  pruned: PrunedModel,
+  kernels: Kernels,
+): SafetensorsStreamInput[] {
+  const { params, activations } = maskedItems(pruned);
+  if (activations.length > 0) {
+    const t = activations[0].target;
+    throw new PruningError(
+      "activation_target",
+      "a safetensors file has no graph to carry an activation mask; export to ONNX instead",
+      { module: t.module, target: t.target, configIndex: t.configIndex },
+    );
+  }
+  const byTensor = new Map<string, MaskedItem>(params.map((p) => [p.ref!.name, p]));
+  const entries = "entries" in source
+    ? source.entries.map((e) => ({ ...e, read: () => source.read(e.name) }))
+    : source.tensors.map((t) => ({ ...t, read: () => t.data }));
+  const names = new Set(entries.map((e) => e.name));
+  for (const name of byTensor.keys()) {
+    if (!names.has(name)) {
+      throw new RangeError(
+        `"source" must hold every masked tensor: ${JSON.stringify(name)} is missing`,
+      );
+    }
+  }
+  return entries.map((e) => {
+    const item = byTensor.get(e.name);
+    return {
+      name: e.name,
+      dtype: e.dtype,
+      shape: e.shape,
+      data: item === undefined ? e.read : () => maskedBytes(item, kernels),
+    };
+  });
+}
+
+/**
+ * Writes the masks of a pruning run into a safetensors file: every tensor of `source` is kept
+ * (with the metadata); each masked weight or bias is replaced, in its dtype, by the values the
+ * masked module sees (`apply_method` mul or add; `bypass` changes nothing). The layout is the
+ * reference serializer's, so the output depends only on the tensors and metadata.
+ *
+ * @param source the file the pruned model was read from (`readSafetensors` or `openSafetensors`)
+ * @param pruned the model view, targets and masks (a `prune()` result)
+ * @param options the kernels
+ * @returns the new file bytes
+ * @throws {PruningError} for a masked activation target (a safetensors file has no graph)
+ * @throws {RangeError} when a masked tensor is not in `source`
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { safetensorsModel } from "../model/safetensors_model.ts";
+ * import { prune } from "./prune.ts";
+ * import { prunedSafetensors } from "./pruned_safetensors.ts";
+ *
+ * const file = readSafetensors(writeSafetensors([
+ *   { name: "fc.weight", dtype: "F32", shape: [2, 2], data: new Float32Array([1, -3, 2, 0.5]) },
+ *   { name: "step", dtype: "I64", shape: [1], data: new BigInt64Array([7n]) },
+ * ]));
+ * const result = await prune(safetensorsModel(file), [
+ *   { op_names: ["fc"], target_names: ["weight"], sparse_ratio: 0.5 },
+ * ], { pruner: "level" });
+ * const out = readSafetensors(await prunedSafetensors(file, result));
+ * const w = out.tensors.find((t) => t.name === "fc.weight")!;
+ * assert.deepEqual([...new Float32Array(w.data.slice().buffer)], [0, -3, 2, 0]);
+ * assert.equal(out.tensors.length, 2);
+ * ```
+ */
+export async function prunedSafetensors(
+  source: SafetensorsFile | LazySafetensors,
+  pruned: PrunedModel,
+  options: PrunedSafetensorsOptions = {},
+): Promise<Uint8Array> {
+  const list = inputs(source, pruned, options.kernels ?? getKernels());
+  const tensors = [];
+  for (const t of list) tensors.push({ ...t, data: await t.data() });
+  return writeSafetensors(tensors, metadataOf(source));
+}
+
+/**
+ * Streams the masked safetensors file of `prunedSafetensors` to a sink, one tensor at a time,
+ * so memory holds one tensor (for files larger than memory, opened with `openSafetensors`).
+ *
+ * @param source the file the pruned model was read from
+ * @param pruned the model view, targets and masks
+ * @param sink where the bytes go (`writeFileAtomic`'s sink, or any collector)
+ * @param options the kernels
+ * @returns the number of bytes written
+ * @throws {PruningError} for a masked activation target
+ * @throws {RangeError} when a masked tensor is not in `source`
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { safetensorsModel } from "../model/safetensors_model.ts";
+ * import { streamPrunedSafetensors } from "./pruned_safetensors.ts";
+ *
+ * const file = readSafetensors(writeSafetensors([
+ *   { name: "w", dtype: "F32", shape: [1], data: new Float32Array([1]) },
+ * ]));
+ * const pruned = { model: safetensorsModel(file), targets: [], masks: {} };
+ * let n = 0;
+ * await streamPrunedSafetensors(file, pruned, { write: (c) => void (n += c.length) });
+ * assert.equal(n, writeSafetensors([{ name: "w", dtype: "F32", shape: [1], data: new Float32Array([1]) }]).length);
+ * ```
+ */
+export async function streamPrunedSafetensors(
+  source: SafetensorsFile | LazySafetensors,
+  pruned: PrunedModel,
+  sink: ByteSink,
+  options: PrunedSafetensorsOptions = {},
+): Promise<number> {
+  const list = inputs(source, pruned, options.kernels ?? getKernels());
+  return await streamSafetensors(list, sink, metadataOf(source));
+}

