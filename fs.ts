@@ -25,3 +25,5 @@ export {
   writeFileAtomic,
 } from "./src/io/fs.ts";
 export { saveOnnx, type SaveOnnxOptions } from "./src/io/onnx/save_onnx.ts";
+export { writeReport } from "./src/report/write_report.ts";
+export { type PruneFileOptions, pruneSafetensorsFile } from "./src/cli/prune_safetensors_file.ts";

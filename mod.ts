@@ -233,3 +233,13 @@ export {
   weightOnlyOnnx,
   type WeightOnlyOnnxOptions,
 } from "./src/quantization/weight_only_onnx.ts";
+
+export * from "./src/report/mod.ts";
+export {
+  type Compressed,
+  compressModel,
+  type CompressOptions,
+  describeModel,
+} from "./src/cli/compress_model.ts";
+export { detectFormat, type LoadedModel, loadModel } from "./src/cli/load_model.ts";
+export { moduleInfos } from "./src/cli/module_infos.ts";

@@ -8,10 +8,7 @@
 # Exit status: 0 when nothing failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x node_modules/.bin/deno ]; then
-  echo "Installing npm dependencies (npm ci)…"
-  npm ci --no-audit --no-fund --loglevel=error || exit 1
-fi
+source scripts/deps.sh
 out="${NNCOMPRESS_TEST_OUT:-$(mktemp -d)}"
 mkdir -p "$out"
 export NO_COLOR=1
