@@ -125,7 +125,10 @@ export async function removeChannels(
     let t = tensors.get(key);
     if (t === undefined) {
       let values = await ref.data();
-      const [module, target] = [key.slice(0, key.lastIndexOf(".")), key.slice(key.lastIndexOf(".") + 1)];
+      const [module, target] = [
+        key.slice(0, key.lastIndexOf(".")),
+        key.slice(key.lastIndexOf(".") + 1),
+      ];
       const mask = pruned.masks[module]?.[target];
       const spec = pruned.targets.find((x) => x.module === module && x.target === target);
       if (mask && spec?.setting.apply_method !== "bypass") {
@@ -174,7 +177,9 @@ export async function removeChannels(
   const { bytes, external } = encodeOnnxWithExternal(onnx, replacements);
   if (external.length > 0) {
     throw new RangeError(
-      `tensor ${JSON.stringify(external[0].name)} is stored in an external file: channel removal writes inline tensors only`,
+      `tensor ${
+        JSON.stringify(external[0].name)
+      } is stored in an external file: channel removal writes inline tensors only`,
     );
   }
   return { bytes, chains: report };

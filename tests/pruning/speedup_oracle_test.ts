@@ -26,13 +26,18 @@ function inits(file: string, shapes: Record<string, number[]>): Uint8Array[] {
 const conv = (m: string, x: string, y: string) =>
   node("Conv", [x, `${m}.weight`, `${m}.bias`], [y], `/${m}/Conv`);
 const bn = (m: string, x: string, y: string) =>
-  node("BatchNormalization", [
-    x,
-    `${m}.weight`,
-    `${m}.bias`,
-    `${m}.running_mean`,
-    `${m}.running_var`,
-  ], [y], `/${m}/BatchNormalization`);
+  node(
+    "BatchNormalization",
+    [
+      x,
+      `${m}.weight`,
+      `${m}.bias`,
+      `${m}.running_mean`,
+      `${m}.running_var`,
+    ],
+    [y],
+    `/${m}/BatchNormalization`,
+  );
 const gemm = (m: string, x: string, y: string) =>
   node("Gemm", [x, `${m}.weight`, `${m}.bias`], [y], `/${m}/Gemm`, [attr("transB", { i: 1 })]);
 const relu = (x: string, y: string) => node("Relu", [x], [y], `/${y}/Relu`);
@@ -47,14 +52,23 @@ function build(id: string): { bytes: Uint8Array; input: number[] } {
       relu("a", "b"),
       conv("conv2", "b", "c"),
       relu("c", "d"),
-      node("MaxPool", ["d"], ["e"], "/pool/MaxPool", [attr("kernel_shape", { ints: [2, 2] }), attr("strides", { ints: [2, 2] })]),
+      node("MaxPool", ["d"], ["e"], "/pool/MaxPool", [
+        attr("kernel_shape", { ints: [2, 2] }),
+        attr("strides", { ints: [2, 2] }),
+      ]),
       node("Flatten", ["e"], ["f"], "/flatten/Flatten"),
       gemm("fc1", "f", "g"),
       relu("g", "h"),
       node("Dropout", ["h"], ["i"], "/dropout2/Dropout"),
       gemm("fc2", "i", "y"),
     ],
-    mlp: [gemm("fc1", "x", "a"), relu("a", "b"), gemm("fc2", "b", "c"), relu("c", "d"), gemm("fc3", "d", "y")],
+    mlp: [
+      gemm("fc1", "x", "a"),
+      relu("a", "b"),
+      gemm("fc2", "b", "c"),
+      relu("c", "d"),
+      gemm("fc3", "d", "y"),
+    ],
     bn: [
       conv("conv1", "x", "a"),
       bn("bn1", "a", "b"),
@@ -67,7 +81,11 @@ function build(id: string): { bytes: Uint8Array; input: number[] } {
       gemm("fc", "h", "y"),
     ],
   }[exp.case.model as string]!;
-  const input = { cnn: [2, 1, 28, 28], mlp: [2, 16], bn: [2, 3, 10, 10] }[exp.case.model as string]!;
+  const input = {
+    cnn: [2, 1, 28, 28],
+    mlp: [2, 16],
+    bn: [2, 3, 10, 10],
+  }[exp.case.model as string]!;
   const bytes = model(graph({
     nodes,
     initializers: inits(file, exp.weights.tensors),
@@ -107,24 +125,41 @@ async function speedup(id: string) {
   return { diff, nniShapes, ours, nniDiff: exp.result.speedup.max_abs_diff as number };
 }
 
-test("oracle s003 (speedup): conv1 32→16 and fc1 128→64 shrink conv2 and fc2 to NNI's shapes, outputs kept", SLOW, async () => {
-  const r = await speedup("s003_speedup_cnn_seed_doc");
-  for (const [k, shape] of r.nniShapes) assert.deepEqual(r.ours.get(k), shape, k);
-  assert.deepEqual([r.ours.get("conv2.weight"), r.ours.get("fc2.weight")], [[64, 16, 3, 3], [10, 64]]);
-  assert.ok(r.diff < 1e-5, `max abs diff ${r.diff}`);
-});
+test(
+  "oracle s003 (speedup): conv1 32→16 and fc1 128→64 shrink conv2 and fc2 to NNI's shapes, outputs kept",
+  SLOW,
+  async () => {
+    const r = await speedup("s003_speedup_cnn_seed_doc");
+    for (const [k, shape] of r.nniShapes) assert.deepEqual(r.ours.get(k), shape, k);
+    assert.deepEqual([r.ours.get("conv2.weight"), r.ours.get("fc2.weight")], [[64, 16, 3, 3], [
+      10,
+      64,
+    ]]);
+    assert.ok(r.diff < 1e-5, `max abs diff ${r.diff}`);
+  },
+);
 
-test("oracle s004 (speedup, deviation B15): fine-grained masks remove no channel and stay applied", SLOW, async () => {
-  const r = await speedup("s004_speedup_mlp_level");
-  for (const [k, shape] of r.nniShapes) assert.deepEqual(r.ours.get(k), shape, k);
-  assert.ok(r.diff < 1e-5, `max abs diff ${r.diff}`);
-  assert.ok(r.nniDiff > 0.5); // NNI's speedup model is the dense original
-});
+test(
+  "oracle s004 (speedup, deviation B15): fine-grained masks remove no channel and stay applied",
+  SLOW,
+  async () => {
+    const r = await speedup("s004_speedup_mlp_level");
+    for (const [k, shape] of r.nniShapes) assert.deepEqual(r.ours.get(k), shape, k);
+    assert.ok(r.diff < 1e-5, `max abs diff ${r.diff}`);
+    assert.ok(r.nniDiff > 0.5); // NNI's speedup model is the dense original
+  },
+);
 
-test("oracle s005 (speedup, deviation B15): conv→BN chains shrink to NNI's shapes and keep the BN shifts", SLOW, async () => {
-  const r = await speedup("s005_speedup_bn");
-  for (const [k, shape] of r.nniShapes) assert.deepEqual(r.ours.get(k), shape, k);
-  assert.deepEqual([r.ours.get("conv1.weight"), r.ours.get("bn2.running_var")], [[12, 3, 3, 3], [24]]);
-  assert.ok(r.diff < 1e-5, `max abs diff ${r.diff}`);
-  assert.ok(r.nniDiff > 0.1); // NNI drops the shifts of the removed channels
-});
+test(
+  "oracle s005 (speedup, deviation B15): conv→BN chains shrink to NNI's shapes and keep the BN shifts",
+  SLOW,
+  async () => {
+    const r = await speedup("s005_speedup_bn");
+    for (const [k, shape] of r.nniShapes) assert.deepEqual(r.ours.get(k), shape, k);
+    assert.deepEqual([r.ours.get("conv1.weight"), r.ours.get("bn2.running_var")], [[12, 3, 3, 3], [
+      24,
+    ]]);
+    assert.ok(r.diff < 1e-5, `max abs diff ${r.diff}`);
+    assert.ok(r.nniDiff > 0.1); // NNI drops the shifts of the removed channels
+  },
+);
