@@ -27,3 +27,4 @@ export {
 export { saveOnnx, type SaveOnnxOptions } from "./src/io/onnx/save_onnx.ts";
 export { writeReport } from "./src/report/write_report.ts";
 export { type PruneFileOptions, pruneSafetensorsFile } from "./src/cli/prune_safetensors_file.ts";
+export { savePrunedFile, type SavePrunedFileOptions } from "./src/pruning/save_pruned_file.ts";

@@ -243,3 +243,29 @@ export {
 } from "./src/cli/compress_model.ts";
 export { detectFormat, type LoadedModel, loadModel } from "./src/cli/load_model.ts";
 export { moduleInfos } from "./src/cli/module_infos.ts";
+export {
+  prunedOnnx,
+  type PrunedOnnxOptions,
+  type PrunedOnnxParts,
+  prunedOnnxParts,
+} from "./src/pruning/pruned_onnx.ts";
+export {
+  prunedSafetensors,
+  type PrunedSafetensorsOptions,
+  streamPrunedSafetensors,
+} from "./src/pruning/pruned_safetensors.ts";
+export {
+  removeChannels,
+  type RemoveChannelsOptions,
+  type RemoveChannelsResult,
+  type RemovedChannels,
+} from "./src/pruning/remove_channels.ts";
+export { wandaMetric } from "./src/pruning/wanda_metric.ts";
+export {
+  type CalibrationInput,
+  type OrtModule,
+  wandaInputNorms,
+  type WandaInputNormsOptions,
+} from "./src/pruning/wanda_input_norms.ts";
+export type { PrunedModel } from "./src/pruning/types.ts";
+export type { PruneSource } from "./src/pruning/prune.ts";
