@@ -69,21 +69,23 @@ function fmt(x: number, digits = 2): string {
 export function writeResults(path: string, rows: Row[], sizes: number[]): void {
   const find = (kernel: string, impl: string, n: number) =>
     rows.find((r) => r.kernel === kernel && r.impl === impl && r.n === n);
-  const baselineName = rows[0]?.kernel ?? "";
+  const baselineName = rows.find((r) => r.impl === "wasm")?.kernel ?? "";
   const enriched = rows.map((r) => {
     const ref = find(r.kernel, "reference", r.n);
     const base = find(baselineName, "wasm", r.n);
+    const loop = rows.find((l) => l.impl === "js" && l.n === r.n);
     return {
       ...r,
       speedupVsReference: r.impl === "wasm" && ref ? ref.seconds / r.seconds : null,
       timeVsStreamingSum: base ? r.seconds / base.seconds : null,
+      timeVsPlainLoopSum: loop ? r.seconds / loop.seconds : null,
     };
   });
   const result = {
     benchmark: "kernels",
     date: new Date().toISOString(),
     runtime: `deno ${Deno.version.deno}, v8 ${Deno.version.v8}`,
-    baseline: `${baselineName} (wasm) of the same size`,
+    baseline: `${baselineName} (wasm, copies included) of the same size; also a plain JS loop sum`,
     sizes,
     rows: enriched,
   };
@@ -91,7 +93,7 @@ export function writeResults(path: string, rows: Row[], sizes: number[]): void {
   if (dir !== path) Deno.mkdirSync(dir, { recursive: true });
   Deno.writeTextFileSync(path, JSON.stringify(result, null, 2) + "\n");
 
-  const header = ["kernel", "n", "wasm GB/s", "ref GB/s", "wasm/ref", "x sum"];
+  const header = ["kernel", "n", "wasm GB/s", "ref GB/s", "wasm/ref", "x sum", "x JS sum"];
   const lines = [header];
   for (const n of sizes) {
     for (const r of enriched.filter((r) => r.n === n && r.impl === "wasm")) {
@@ -103,6 +105,7 @@ export function writeResults(path: string, rows: Row[], sizes: number[]): void {
         ref ? fmt(ref.gbPerSecond) : "-",
         r.speedupVsReference ? `${fmt(r.speedupVsReference, 1)}x` : "-",
         r.timeVsStreamingSum ? fmt(r.timeVsStreamingSum) : "-",
+        r.timeVsPlainLoopSum ? fmt(r.timeVsPlainLoopSum) : "-",
       ]);
     }
   }

@@ -192,11 +192,27 @@ const cases: Case[] = [
   },
 ];
 
+/** One plain streaming pass in JavaScript: a `for` loop summing the array. */
+function plainLoopSum(data: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < data.length; i++) s += data[i];
+  return s;
+}
+
 const wasm = createWasmKernels();
 const impls: Kernels[] = [wasm, referenceKernels];
 const rows: Row[] = [];
 for (const n of sizes) {
   const data = randomData(n, n);
+  const loop = timeIt(() => plainLoopSum(data), minSeconds);
+  rows.push({
+    kernel: "sum (plain JS loop)",
+    impl: "js",
+    n,
+    seconds: loop.seconds,
+    runs: loop.runs,
+    gbPerSecond: (n * 4) / loop.seconds / 1e9,
+  });
   for (const c of cases) {
     for (const impl of impls) {
       const limit = impl.name === "reference" ? c.referenceLimit ?? Infinity : Infinity;
