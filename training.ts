@@ -16,3 +16,9 @@ export {
   mseLossTf,
   type TensorStates,
 } from "./src/distillation/distill_loss_tf.ts";
+export {
+  adaptiveDistillLossTf,
+  type LastDimMap,
+  type LastDimMaps,
+  mapLastDim,
+} from "./src/distillation/adaptive_distill_loss_tf.ts";

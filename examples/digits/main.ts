@@ -1,14 +1,28 @@
 // Training-aware compression of a 64-32-10 MLP on the UCI digits data:
 //   npx deno run -A examples/digits/main.ts      (or: npx bun examples/digits/main.ts)
 // Trains a dense teacher, then compares one-shot pruning, AGP pruning with fine-tuning, AGP with
-// distillation from the teacher (all at 80% sparsity), PTQ int8 and QAT int8 on the last 450 rows.
+// distillation from the teacher (all at 80% sparsity), PTQ int8 and QAT int8 on the last 450 rows,
+// then writes the compressed models (ONNX, QDQ ONNX, integer and float safetensors, mask
+// sidecar) to a temporary folder and runs the ONNX files in onnxruntime.
+import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
+import { onnxModel } from "../../src/model/onnx_model.ts";
+import { saveMasks } from "../../src/pruning/save_masks.ts";
+import { fakeQuantizedTensors } from "../../src/quantization/fake_quantized_tensors.ts";
+import { qdqOnnx } from "../../src/quantization/qdq_onnx.ts";
+import { quantizedSafetensors } from "../../src/quantization/quantized_safetensors.ts";
 import {
   createDistiller,
   createQuantizer,
   createTrainingPruner,
+  prunerTargetMasks,
+  quantTargetParams,
+  tfModelGraph,
+  tfSafetensors,
+  tfToOnnx,
   type TrainingPart,
 } from "../../src/training/mod.ts";
 import { loadDigits } from "./data.ts";
+import { exportDir, onnxAccuracy, sizes } from "./export.ts";
 import { accuracy, copyOf, fit, mlp } from "./model.ts";
 
 const started = performance.now();
@@ -16,7 +30,7 @@ const { train, test } = loadDigits();
 const rows: [string, number, string][] = [];
 const report = (name: string, acc: number, note: string) => {
   rows.push([name, acc, note]);
-  console.log(`${name.padEnd(24)} ${acc.toFixed(2).padStart(6)} %   ${note}`);
+  console.log(`${name.padEnd(26)} ${acc.toFixed(2).padStart(6)} %   ${note}`);
 };
 
 // 1. The dense teacher.
@@ -24,6 +38,8 @@ const teacher = mlp(1);
 fit(teacher, train, { epochs: 40, lr: 0.01, seed: 1 });
 const dense = accuracy(teacher, test);
 report("dense (teacher)", dense, "64-32-10 MLP, Adam, 40 epochs");
+const out = exportDir();
+out.write("dense.onnx", tfToOnnx(teacher));
 
 const PRUNE = [{ op_types: ["Linear"], sparse_ratio: 0.8 }];
 const STEPS_PER_EPOCH = Math.ceil(1347 / 32);
@@ -57,6 +73,16 @@ const agp = () => ({ schedule: "agp" as const, totalTimes: 10, intervalSteps: ST
   const parts: TrainingPart[] = [pruner, distiller];
   fit(student, train, { epochs: 15, lr: 0.003, parts, seed: 2 });
   report("AGP 80% + distillation", accuracy(student, test, [pruner]), sparsityOf(pruner));
+  const masks = pruner.masks();
+  out.write("agp80-distilled.safetensors", tfSafetensors(student, { masks }));
+  out.write("agp80-distilled.masks.safetensors", saveMasks(prunerTargetMasks(student, pruner)));
+  const onnx = tfToOnnx(student, { masks });
+  out.write("agp80-distilled.onnx", onnx);
+  report(
+    "AGP + distillation, ONNX",
+    await onnxAccuracy(onnx, test),
+    "agp80-distilled.onnx in onnxruntime",
+  );
 }
 
 // 5. PTQ int8: weights and activations of both Linear layers, calibrated on the training rows.
@@ -78,6 +104,15 @@ const QUANT = [{
   const qat = createQuantizer(student, QUANT, { mode: "qat", quantStartStep: 50 });
   fit(student, train, { epochs: 5, lr: 0.001, parts: [qat], seed: 3 });
   report("QAT int8", accuracy(student, test, [qat]), "EMA observers, STE, quant_start_step 50");
+  const params = quantTargetParams(student, qat);
+  const graph = tfModelGraph(student);
+  out.write("qat-int8.safetensors", await quantizedSafetensors(graph, params));
+  const fake = await fakeQuantizedTensors(graph, params);
+  out.write("qat-int8.fake.safetensors", tfSafetensors(student, { replacements: fake }));
+  const float = decodeOnnx(tfToOnnx(student));
+  const qdq = await qdqOnnx(float, onnxModel(float), params);
+  out.write("qat-int8.qdq.onnx", qdq);
+  report("QAT int8, QDQ ONNX", await onnxAccuracy(qdq, test), "qat-int8.qdq.onnx in onnxruntime");
   qat.dispose();
 }
 
@@ -90,4 +125,5 @@ console.log(
     `${(acc("AGP 80% + distillation") - acc("one-shot pruned 80%")).toFixed(2)} above one-shot; ` +
     `QAT int8: ${gap("QAT int8")} points below dense (bar: within 1)`,
 );
+console.log(`\nexported to ${out.dir}:\n${sizes(out.files).join("\n")}`);
 console.log(`total time ${((performance.now() - started) / 1000).toFixed(1)} s`);

@@ -81,3 +81,19 @@ export function checkShapes(
     throw new DistillationError("shape_mismatch", `"mse" needs equal shapes: ${pair}`, ctx);
   }
 }
+
+/** Adaptive1d distillation takes exactly one link per target. */
+export function checkOneLink(
+  links: readonly string[],
+  ctx: { module: string; target: string; configIndex?: number },
+): void {
+  if (links.length !== 1) {
+    throw new DistillationError(
+      "link",
+      `Adaptive1dLayerwiseDistiller takes one link per target: current value is ${
+        JSON.stringify(links)
+      }`,
+      ctx,
+    );
+  }
+}

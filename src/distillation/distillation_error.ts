@@ -14,7 +14,8 @@ export type DistillationErrorCode =
   | "missing_teacher_state"
   | "missing_teacher_module"
   | "shape_mismatch"
-  | "kl_shape";
+  | "kl_shape"
+  | "target_name";
 
 const KEY_OF_CODE: Record<DistillationErrorCode, string> = {
   lambda: "lambda",
@@ -25,6 +26,7 @@ const KEY_OF_CODE: Record<DistillationErrorCode, string> = {
   missing_teacher_module: "link",
   shape_mismatch: "link",
   kl_shape: "apply_method",
+  target_name: "target_names",
 };
 
 /** Where a distillation error happened. */

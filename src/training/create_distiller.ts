@@ -5,15 +5,13 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
 import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
 import type { ExtraRegistry, ResolvedTarget } from "../config/types.ts";
-import { checkShapes, normalTarget } from "../distillation/_targets.ts";
-import { DistillationError } from "../distillation/distillation_error.ts";
+import { checkShapes } from "../distillation/_targets.ts";
 import { distillLossTf } from "../distillation/distill_loss_tf.ts";
-import { runWithHooks } from "./run_with_hooks.ts";
+import { distillerPart } from "./_distiller_part.ts";
 import type { TrainingPart } from "./training_part.ts";
-import type { TfLayer, TfModelView } from "./types.ts";
+import type { TfModelView } from "./types.ts";
 
 /** Options of `createDistiller`. */
 export interface DistillerOptions {
@@ -27,23 +25,6 @@ export interface Distiller extends TrainingPart {
   readonly targets: readonly ResolvedTarget[];
   /** The distillation loss of the last training forward pass (0 before any). */
   readonly lastLoss: number;
-}
-
-const IO = /^_(input|output)_(\d+)$/;
-type States = Record<string, Record<string, tf.Tensor>>;
-
-/** The static shape of a layer's input or output `index` (batch dim `null`), if known. */
-function staticShape(layer: TfLayer, kind: string, index: number): (number | null)[] | undefined {
-  try {
-    const l = layer as unknown as { inputShape: unknown; outputShape: unknown };
-    const s = (kind === "input" ? l.inputShape : l.outputShape) as
-      | (number | null)[]
-      | (number | null)[][];
-    const list = Array.isArray(s[0]) || s.length === 0 ? s as (number | null)[][] : [s];
-    return list[index] as (number | null)[] | undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -86,90 +67,9 @@ export function createDistiller(
     algorithm: "DynamicLayerwiseDistiller",
     registry: options.registry,
   });
-  const wanted = new Map<string, Set<string>>(); // student "kind:module:index" and teacher ones
-  const teacherWanted = new Set<string>();
-  for (const t of targets) {
-    const n = normalTarget(t);
-    const m = IO.exec(t.target);
-    if (m === null) {
-      throw new DistillationError(
-        "missing_student_state",
-        `TensorFlow.js layers take and return tensors by position; use _${t.kind}_<index>`,
-        n,
-      );
-    }
-    const [, kind, index] = m;
-    const sShape = staticShape(student.layers.get(t.module)!, kind, Number(index));
-    for (const link of n.links) {
-      const layer = teacher.layers.get(link);
-      if (layer === undefined) {
-        throw new DistillationError(
-          "missing_teacher_module",
-          `the teacher has no module ${JSON.stringify(link)} (its modules: ${
-            [...teacher.layers.keys()].join(", ")
-          })`,
-          n,
-        );
-      }
-      const tShape = staticShape(layer, kind, Number(index));
-      if (sShape !== undefined && tShape !== undefined) {
-        const known = (s: (number | null)[]) => s.map((d) => d ?? -1);
-        checkShapes(n, link, known(sShape), known(tShape));
-      }
-      teacherWanted.add(`${kind}:${link}:${index}`);
-    }
-    wanted.set(`${kind}:${t.module}:${index}`, new Set([t.target]));
-  }
-
-  let studentStates: States = {};
-  let teacherStates: States = {};
-  let last = 0;
-  const capture =
-    (into: () => States, keys: (k: string) => boolean, keep: boolean) =>
-    (kind: string) =>
-    (module: string, i: number, value: tf.Tensor) => {
-      if (keys(`${kind}:${module}:${i}`)) {
-        // a copy: the layers engine may dispose intermediate tensors once the next layer ran
-        const copy = tf.clone(value);
-        (into()[module] ??= {})[`_${kind}_${i}`] = keep ? tf.keep(copy) : copy;
-      }
-      return value;
-    };
-  const studentHook = capture(() => studentStates, (k) => wanted.has(k), false);
-  const teacherHook = capture(() => teacherStates, (k) => teacherWanted.has(k), true);
-  const teacherPart: TrainingPart = {
-    name: "teacher capture",
-    input: teacherHook("input"),
-    output: teacherHook("output"),
-  };
-
-  return {
+  return distillerPart(student, teacher, targets, {
     name: "DynamicLayerwiseDistiller",
-    targets,
-    get lastLoss() {
-      return last;
-    },
-    beforeForward(x, ctx) {
-      if (!ctx.training) return;
-      const ctxEval = { training: false };
-      tf.tidy(() => {
-        runWithHooks(teacher, [teacherPart], ctxEval, () => {
-          return teacher.model.apply(x, { training: false });
-        });
-      });
-    },
-    input: studentHook("input"),
-    output: studentHook("output"),
-    loss() {
-      if (Object.keys(teacherStates).length === 0) return null;
-      const loss = distillLossTf(studentStates, teacherStates, targets);
-      last = loss.dataSync()[0];
-      return loss;
-    },
-    afterForward() {
-      for (const byTarget of Object.values(teacherStates)) tf.dispose(Object.values(byTarget));
-      teacherStates = {};
-      studentStates = {};
-    },
-  };
+    checkPair: checkShapes,
+    loss: (s, t) => distillLossTf(s, t, targets),
+  });
 }

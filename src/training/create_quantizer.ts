@@ -122,7 +122,11 @@ export function createQuantizer(
     const m = IO.exec(t.target);
     if (m === null) {
       throw new RangeError(
-        `${t.module}.${t.target} (config [${t.configIndex}], "target_names"): TensorFlow.js layers take and return tensors by position; use _${t.kind}_<index>`,
+        `${t.module}.${t.target} (config [${t.configIndex}], "target_names"): layer ${
+          JSON.stringify(t.module)
+        } (${
+          view.layers.get(t.module)?.getClassName()
+        }) takes and returns tensors by position — TensorFlow.js layers have no named inputs or outputs; use _${t.kind}_<index>`,
       );
     }
     const qt = new QuantTarget(t, undefined, Number(m[2]), observer);

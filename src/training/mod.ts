@@ -3,7 +3,9 @@
  * PyTorch-layout parameters (so NNI config lists select the same things as on an ONNX export),
  * and training parts — distillation from a teacher, quantization-aware training with NNI's
  * observers and a straight-through estimator, pruning with masks kept in force and NNI's
- * Linear / AGP schedules — composed by `trainStep` and `predict`.
+ * Linear / AGP schedules — composed by `trainStep` and `predict`; and exports of the trained
+ * model: `tfToOnnx` (ONNX), `tfModelGraph` + `quantTargetParams` (for the quantized formats of
+ * `src/quantization/`), `tfSafetensors` and `prunerTargetMasks` (masked weights, mask sidecar).
  *
  * Gradients of the core ops are registered by importing `@tensorflow/tfjs-layers`.
  *
@@ -51,3 +53,15 @@ export { type QuantizedParam, quantizedParams } from "./quantized_params.ts";
 export { agpRatio, linearRatio } from "./schedules.ts";
 export type { ForwardContext, TrainingPart } from "./training_part.ts";
 export type * from "./types.ts";
+export { tfToOnnx, type TfToOnnxOptions } from "./tf_to_onnx.ts";
+export { tfModelGraph, type TfModelGraphOptions } from "./tf_model_graph.ts";
+export { tfSafetensors, type TfSafetensorsOptions } from "./tf_safetensors.ts";
+export { quantTargetParams } from "./quant_target_params.ts";
+export { prunerTargetMasks } from "./pruner_target_masks.ts";
+export type { ParamMasks } from "./_masked_values.ts";
+export {
+  type AdaptiveDistiller,
+  type AdaptiveDistillerOptions,
+  createAdaptiveDistiller,
+  type LinearMapValues,
+} from "./create_adaptive_distiller.ts";

@@ -23,8 +23,9 @@ export interface TrainStepOptions {
 
 /**
  * One optimizer step with training parts: the forward pass in training mode with the parts'
- * hooks, the task loss plus the parts' losses, gradients of the model's trainable variables only
- * (a teacher's variables are never updated), then the parts' `gradients` and `afterStep` hooks.
+ * hooks, the task loss plus the parts' losses, gradients of the model's trainable variables and
+ * the parts' own `variables()` only (a teacher's variables are never updated), then the parts'
+ * `gradients` and `afterStep` hooks.
  * Gradients of the core ops must be registered, which importing `@tensorflow/tfjs-layers` does.
  *
  * @param view the model view from `describeTfModel`
@@ -56,7 +57,10 @@ export function trainStep(view: TfModelView, options: TrainStepOptions): number 
   const parts = options.parts ?? [];
   const ctx = { training: true };
   const trainable = view.params.filter((p) => p.variable.trainable);
-  const vars = trainable.map((p) => view.value(p));
+  const vars = [
+    ...trainable.map((p) => view.value(p)),
+    ...parts.flatMap((part) => part.variables?.() ?? []),
+  ];
   for (const part of parts) part.beforeForward?.(options.x, ctx);
   try {
     const { value, grads } = tf.variableGrads(() =>

@@ -25,6 +25,11 @@ export interface ForwardContext {
 export interface TrainingPart {
   /** A name for messages. */
   readonly name: string;
+  /**
+   * Extra trainable variables the part owns (e.g. a distiller's mapping layers): `trainStep`
+   * differentiates and updates them with the model's own.
+   */
+  variables?(): readonly tf.Variable[];
   /** Before the forward pass, with the batch input. */
   beforeForward?(x: tf.Tensor | tf.Tensor[], ctx: ForwardContext): void;
   /** A parameter as a layer reads it (tf layout); returns the value the layer uses. */
