@@ -6,8 +6,13 @@ export interface DemoConfig {
   readonly mode: "pruning" | "quantization";
   readonly algorithm: string;
   readonly configList: readonly Record<string, unknown>[];
+  /** How quantized weights are stored (`compressModel`'s `storage`; default `auto`). */
+  readonly storage?: "auto" | "nbits";
+  /** The block along K of `storage: "nbits"`. */
+  readonly blockSize?: number;
 }
 
+/** The demo's config lists, in table order. */
 export const DEMO_CONFIGS: readonly DemoConfig[] = [
   {
     label: "int8 per-channel, Conv + Linear",
@@ -22,7 +27,9 @@ export const DEMO_CONFIGS: readonly DemoConfig[] = [
     }],
   },
   {
-    label: "int4 block-wise [1, 40], MatMul",
+    // One range per output channel, split into blocks of 32 along K by the MatMulNBits export
+    // (K = 120 or 240 is not a multiple of 32: the last block is padded with zeros).
+    label: "int4 MatMulNBits, 32 along K",
     mode: "quantization",
     algorithm: "PtqQuantizer",
     configList: [{
@@ -30,8 +37,10 @@ export const DEMO_CONFIGS: readonly DemoConfig[] = [
       target_names: ["weight"],
       quant_dtype: "int4",
       quant_scheme: "symmetric",
-      granularity: [1, 40],
+      granularity: "per_channel",
     }],
+    storage: "nbits",
+    blockSize: 32,
   },
   {
     label: "Level 50%, MatMul weights",

@@ -68,6 +68,8 @@ for (const config of DEMO_CONFIGS) {
       algorithm: config.algorithm,
       configList: config.configList,
       label: config.label,
+      ...(config.storage === undefined ? {} : { storage: config.storage }),
+      ...(config.blockSize === undefined ? {} : { blockSize: config.blockSize }),
     });
     const e = await evaluateOcr(ort, bytes, m.task, data, keys);
     runs.push({

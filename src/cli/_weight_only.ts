@@ -1,0 +1,105 @@
+// Storage "nbits": the configured MatMul weights as MatMulNBits blocks along K (weightOnlyOnnx).
+import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
+import type { QuantizationSetting } from "../config/types.ts";
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import { getKernels } from "../kernels/default.ts";
+import type { ModelGraph } from "../model/model_graph.ts";
+import { weightOnlyOnnx } from "../quantization/weight_only_onnx.ts";
+import { CliError } from "./cli_error.ts";
+import { moduleInfos } from "./module_infos.ts";
+import type { Progress, TensorChange } from "./_tensor_change.ts";
+
+/** The block size along K of `storage: "nbits"` when none is given. */
+export const NBITS_BLOCK_SIZE = 32;
+
+const DTYPES: Record<string, { bits: 4 | 8; scheme: "symmetric" | "affine" }> = {
+  int4: { bits: 4, scheme: "symmetric" },
+  int8: { bits: 8, scheme: "symmetric" },
+  uint4: { bits: 4, scheme: "affine" },
+  uint8: { bits: 8, scheme: "affine" },
+};
+
+function refuse(at: string, rule: string, value: unknown): never {
+  throw new CliError(
+    `storage nbits: ${at}: ${rule}: current value is ${JSON.stringify(value)}`,
+    {
+      hint: 'MatMulNBits stores MatMul weights as `{"target_names":["weight"],"quant_dtype":' +
+        '"int4","granularity":"per_channel"}`; the block along K is the block size option',
+    },
+  );
+}
+
+/**
+ * Quantizes the configured weights of MatMul `Linear` modules with `weightOnlyOnnx`: the config
+ * list chooses the modules, `quant_dtype` (`int4`/`int8` symmetric, `uint4`/`uint8` affine) and
+ * requires `granularity: "per_channel"` (one range per output channel), which `blockSize`
+ * refines into blocks along K; a last partial block is padded with zeros.
+ */
+export async function weightOnlyTensors(
+  onnx: OnnxModel,
+  model: ModelGraph,
+  configList: unknown,
+  blockSize: number,
+  progress: Progress,
+): Promise<{ bytes: Uint8Array; changes: TensorChange[]; warnings: string[] }> {
+  const { targets, warnings } = resolveTargetSettings(
+    moduleInfos(model),
+    configList,
+    "quantization",
+    { algorithm: "PtqQuantizer" },
+  );
+  const modules = new Map(model.modules.map((m) => [m.name, m]));
+  let kind: { bits: 4 | 8; scheme: "symmetric" | "affine" } | undefined;
+  for (const t of targets) {
+    const s = t.setting as QuantizationSetting;
+    const at = `[${t.configIndex}] "${t.module}" target "${t.target}"`;
+    const m = modules.get(t.module);
+    if (t.target !== "weight" || m?.type !== "Linear" || m.opType !== "MatMul") {
+      refuse(at, "only weights of MatMul Linear modules can be stored so", m?.opType ?? t.target);
+    }
+    const dtype = s.quant_dtype ?? "int8";
+    const d = DTYPES[dtype];
+    if (d === undefined) refuse(at, "quant_dtype must be int4, int8, uint4 or uint8", dtype);
+    const scheme = s.quant_scheme ?? "symmetric";
+    if (scheme !== d.scheme) refuse(at, `${dtype} goes with quant_scheme ${d.scheme}`, scheme);
+    // The config layer's canonical form of "per_channel" on a weight is "out_channel".
+    if (s.granularity !== "per_channel" && s.granularity !== "out_channel") {
+      refuse(
+        at,
+        'granularity must be "per_channel" (blocks along K come from the block size)',
+        s.granularity ?? "default",
+      );
+    }
+    if (kind !== undefined && (kind.bits !== d.bits || kind.scheme !== d.scheme)) {
+      refuse(at, "every target needs the same quant_dtype", dtype);
+    }
+    kind = d;
+  }
+  if (kind === undefined) throw new CliError("storage nbits: the config list selects no weight");
+  progress("quantize", 0, targets.length);
+  const { bytes, layers } = await weightOnlyOnnx(onnx, model, {
+    bits: kind.bits,
+    scheme: kind.scheme,
+    blockSize,
+    modules: targets.map((t) => t.module),
+    kernels: getKernels(),
+  });
+  const changes: TensorChange[] = [];
+  for (const layer of layers) {
+    const ref = modules.get(layer.module)!.params.weight;
+    changes.push({
+      module: layer.module,
+      target: "weight",
+      type: "Linear",
+      granularity: `[1, ${layer.blockSize}] along K`,
+      ref,
+      before: await ref.data(),
+      after: layer.dequantized,
+      bits: layer.bits,
+      blocks: layer.scale.length,
+      zeroPoints: kind.scheme === "affine",
+    });
+  }
+  progress("quantize", targets.length, targets.length);
+  return { bytes, changes, warnings: warnings.map((w) => `${w.path}: ${w.message}`) };
+}
