@@ -269,3 +269,12 @@ export {
 } from "./src/pruning/wanda_input_norms.ts";
 export type { PrunedModel } from "./src/pruning/types.ts";
 export type { PruneSource } from "./src/pruning/prune.ts";
+export type { ArenaOptions } from "./src/kernels/arena.ts";
+export type { Field, Span } from "./src/io/onnx/onnx_types.ts";
+export type { OnnxTensorFile } from "./src/io/onnx/decode_tensor_proto.ts";
+export type { OnnxBytes } from "./src/io/onnx/read_onnx_tensor.ts";
+export type { HalfKernels } from "./src/model/to_float32.ts";
+export type { HalfEncoders } from "./src/model/from_float32.ts";
+export type { ParamSummary } from "./src/model/inspect.ts";
+export type { PruningWarning } from "./src/pruning/generate_masks.ts";
+export type { Progress } from "./src/cli/compress_model.ts";
