@@ -1,18 +1,25 @@
 /**
- * Quantization benchmarks: computing NNI's per-channel parameters, quantizing, dequantizing and
- * fake-quantizing float32 weights through the `src/quantization` API, with the WASM kernels and
- * with the TypeScript reference, against one streaming pass over the same data (a whole-tensor
- * sum with `blockReduce`) in the same run. Prints a table and writes JSON.
+ * Quantization benchmarks, each against baselines measured in the same run:
+ *
+ * - throughput (default): NNI's per-channel int8 parameters, quantize, dequantize and
+ *   fake-quantize on float32 weights, WASM kernels vs the TypeScript reference vs one plain
+ *   streaming pass over the same bytes (a copy into a preallocated array, and the whole-tensor
+ *   sum kernel). Every case runs once to warm up (WebAssembly memory growth and first-touch page
+ *   faults of a new size land there) and reports the median of the timed runs. `quantize` writes
+ *   into preallocated codes; the other calls allocate their result, as the API does. Kernel-only
+ *   throughput on data resident in WebAssembly memory is `bench/kernels_resident_bench.ts`.
+ * - `--calibration-memory`: `calibrateOnnx` on the PP-OCR classifier (55 activation targets,
+ *   Conv inputs per channel) with 4, 16, 64 and 256 batches for every observer: the observer
+ *   state's bytes (reported by `onBatch` after the first and the last batch), the JS heap and the
+ *   array buffers outside it (`external`) after a GC, and the resident set size.
  *
  * Usage:
  *   deno run -A bench/quantization_bench.ts                 # 100M weights (rows of 1000)
  *   deno run -A bench/quantization_bench.ts --sizes 1000000 # custom sizes (multiples of 1000)
- *   deno run -A bench/quantization_bench.ts --quick         # 1M weights, fewer repetitions
+ *   deno run -A bench/quantization_bench.ts --quick         # 1M weights
  *   deno run -A bench/quantization_bench.ts --out results.json
  *   deno run -A --v8-flags=--expose-gc bench/quantization_bench.ts --calibration-memory
- *       # instead: calibrateOnnx on the PP-OCR classifier with 4, 16, 64 and 256 batches, the
- *       # resident set size and JS heap after each (after a GC with --expose-gc); JSON to
- *       # bench/results/quantization_calibration.json
+ *       # JSON to bench/results/quantization_calibration.json
  *
  * @module
  */
@@ -22,13 +29,13 @@ import { referenceKernels } from "../src/kernels/reference.ts";
 import type { Kernels } from "../src/kernels/types.ts";
 import { computeQuantParams } from "../src/quantization/compute_quant_params.ts";
 import { fakeQuantize } from "../src/quantization/fake_quantize.ts";
-import { dequantizeTensor, quantizeTensor } from "../src/quantization/quantize_tensor.ts";
 import { trackedRange } from "../src/quantization/tracked_range.ts";
-import { parseArgs, type Row, timeIt } from "./_harness.ts";
+import { parseArgs } from "./_harness.ts";
 import { resolveTargetSettings } from "../src/config/resolve_target_settings.ts";
 import { decodeOnnx } from "../src/io/onnx/decode_onnx.ts";
 import { onnxModel } from "../src/model/onnx_model.ts";
 import { calibrateOnnx, type OrtLike } from "../src/quantization/calibrate_onnx.ts";
+import { OBSERVERS } from "../src/quantization/observer_range.ts";
 import { moduleInfos } from "../src/quantization/_module_infos.ts";
 
 const args = parseArgs(Deno.args);
@@ -40,7 +47,6 @@ const quick = args.flags.has("quick");
 const sizes = args.values.get("sizes")?.split(",").map(Number) ??
   (quick ? [1_000_000] : [100_000_000]);
 const outPath = args.values.get("out") ?? "bench/results/quantization.json";
-const minSeconds = quick ? 0.05 : 0.5;
 const ROW = 1000;
 
 function randomWeights(n: number): Float32Array {
@@ -66,37 +72,74 @@ function params(k: Kernels, data: Float32Array, shape: number[], dtype: [number,
   };
 }
 
+/** Runs `fn` once to warm up, then `runs` times; the median time of one run. */
+function median(fn: () => unknown, runs: number): number {
+  fn();
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
 interface Case {
   name: string;
+  /** Implementations to run: the WASM kernels, the reference, or neither (a plain JS pass). */
+  impls: ("wasm" | "reference" | "js")[];
   make: (k: Kernels, data: Float32Array, shape: number[]) => () => unknown;
 }
 
 const CASES: Case[] = [
   {
-    name: "streaming sum (blockReduce)",
+    name: "streaming pass: copy into a preallocated array",
+    impls: ["js"],
+    make: (_k, d) => {
+      const dst = new Float32Array(d.length);
+      return () => dst.set(d);
+    },
+  },
+  {
+    name: "streaming pass: whole-tensor sum",
+    impls: ["wasm"],
     make: (k, d, shape) => () => k.blockReduce(d, shape, [-1, -1], "sum"),
   },
   {
     name: "per-channel params (minMax + formula)",
+    impls: ["wasm"],
     make: (k, d, shape) => () => params(k, d, shape, [-127, 127]),
   },
   {
     name: "quantize int8 per channel",
+    impls: ["wasm", "reference"],
     make: (k, d, shape) => {
       const p = params(k, d, shape, [-127, 127]);
-      return () => quantizeTensor(d, shape, p, { kernels: k });
+      const codes = new Int8Array(d.length);
+      return () => k.quantize(d, shape, p, codes);
     },
   },
   {
     name: "dequantize int8 per channel",
+    impls: ["wasm", "reference"],
     make: (k, d, shape) => {
       const p = params(k, d, shape, [-127, 127]);
-      const codes = quantizeTensor(d, shape, p, { kernels: k });
-      return () => dequantizeTensor(codes, shape, p, { kernels: k });
+      const codes = k.quantize(d, shape, p, new Int8Array(d.length));
+      return () => k.dequantize(codes, shape, p);
     },
   },
   {
-    name: "fakeQuantize int8 per channel",
+    name: "fakeQuantize int8 kernel",
+    impls: ["wasm"],
+    make: (k, d, shape) => {
+      const p = params(k, d, shape, [-127, 127]);
+      return () => k.fakeQuantize(d, shape, p);
+    },
+  },
+  {
+    name: "fakeQuantize int8 (with the -0 of NNI)",
+    impls: ["wasm"],
     make: (k, d, shape) => {
       const p = params(k, d, shape, [-127, 127]);
       return () => fakeQuantize(d, shape, p, { kernels: k });
@@ -104,32 +147,36 @@ const CASES: Case[] = [
   },
   {
     name: "quantize int4 per channel + pack",
+    impls: ["wasm"],
     make: (k, d, shape) => {
       const p = params(k, d, shape, [-7, 7]);
-      return () => k.packInt4(quantizeTensor(d, shape, p, { kernels: k }) as Int8Array);
+      const codes = new Int8Array(d.length);
+      return () => k.packInt4(k.quantize(d, shape, p, codes) as Int8Array);
     },
   },
 ];
 
 const wasm = createWasmKernels();
+interface Row {
+  kernel: string;
+  impl: string;
+  n: number;
+  seconds: number;
+  runs: number;
+  gbPerSecond: number;
+}
 const rows: Row[] = [];
 for (const n of sizes) {
   if (n % ROW !== 0) throw new RangeError(`sizes must be multiples of ${ROW}: ${n}`);
   const data = randomWeights(n);
   const shape = [n / ROW, ROW];
   for (const c of CASES) {
-    for (const k of [wasm, referenceKernels]) {
-      const fn = c.make(k, data, shape);
-      const { seconds, runs } = timeIt(fn, minSeconds);
-      rows.push({
-        kernel: c.name,
-        impl: k.name,
-        n,
-        seconds,
-        runs,
-        gbPerSecond: (n * 4) / seconds / 1e9,
-      });
-      console.error(`${c.name} ${k.name} ${n}: ${(seconds * 1000).toFixed(1)} ms`);
+    for (const impl of c.impls) {
+      const k = impl === "reference" ? referenceKernels : wasm;
+      const runs = impl === "reference" ? 2 : 5;
+      const seconds = median(c.make(k, data, shape), runs);
+      rows.push({ kernel: c.name, impl, n, seconds, runs, gbPerSecond: (n * 4) / seconds / 1e9 });
+      console.error(`${c.name} ${impl} ${n}: ${(seconds * 1000).toFixed(1)} ms`);
     }
   }
 }
@@ -138,11 +185,11 @@ const find = (kernel: string, impl: string, n: number) =>
   rows.find((r) => r.kernel === kernel && r.impl === impl && r.n === n);
 const enriched = rows.map((r) => {
   const ref = find(r.kernel, "reference", r.n);
-  const sum = find(CASES[0].name, "wasm", r.n)!;
+  const copy = find(CASES[0].name, "js", r.n)!;
   return {
     ...r,
     speedupVsReference: r.impl === "wasm" && ref ? ref.seconds / r.seconds : null,
-    timeVsStreamingSum: r.seconds / sum.seconds,
+    timeVsStreamingCopy: r.seconds / copy.seconds,
   };
 });
 const dir = outPath.replace(/\/[^/]*$/, "");
@@ -154,7 +201,8 @@ Deno.writeTextFileSync(
       benchmark: "quantization",
       date: new Date().toISOString(),
       runtime: `deno ${Deno.version.deno}, v8 ${Deno.version.v8}`,
-      note: "GB/s of float32 input; timeVsStreamingSum relative to the WASM whole-tensor sum",
+      note: "GB/s of float32 elements (4 bytes each); median after one warm-up run; " +
+        "timeVsStreamingCopy relative to copying the data into a preallocated array",
       sizes,
       rows: enriched,
     },
@@ -162,17 +210,26 @@ Deno.writeTextFileSync(
     2,
   ) + "\n",
 );
-const header = ["case", "n", "wasm GB/s", "ref GB/s", "wasm/ref", "x sum"];
+const header = ["case", "impl", "n", "GB/s", "vs ref", "x copy"];
 const lines = [header];
-for (const r of enriched.filter((r) => r.impl === "wasm")) {
-  const ref = find(r.kernel, "reference", r.n);
+for (const r of enriched.filter((r) => r.impl !== "reference")) {
   lines.push([
     r.kernel,
+    r.impl,
     String(r.n),
     r.gbPerSecond.toFixed(2),
-    ref ? ref.gbPerSecond.toFixed(2) : "-",
     r.speedupVsReference ? `${r.speedupVsReference.toFixed(1)}x` : "-",
-    r.timeVsStreamingSum.toFixed(2),
+    r.timeVsStreamingCopy.toFixed(2),
+  ]);
+}
+for (const r of enriched.filter((r) => r.impl === "reference")) {
+  lines.push([
+    r.kernel,
+    r.impl,
+    String(r.n),
+    r.gbPerSecond.toFixed(2),
+    "-",
+    r.timeVsStreamingCopy.toFixed(2),
   ]);
 }
 const widths = header.map((_, c) => Math.max(...lines.map((l) => l[c].length)));
@@ -183,7 +240,7 @@ for (const l of lines) {
 }
 console.log(`\nJSON written to ${outPath}`);
 
-/** Calibration memory as the number of batches grows (see the module doc). */
+/** Calibration memory as the number of batches grows, for every observer (see the module doc). */
 async function calibrationMemory(outPath: string): Promise<void> {
   const ort = (await import("onnxruntime-node")) as unknown as OrtLike;
   const bytes = await Deno.readFile(
@@ -209,21 +266,51 @@ async function calibrationMemory(outPath: string): Promise<void> {
     }
   }
 
-  const rows = [];
-  for (const n of [4, 16, 64, 256, 4]) {
-    const t0 = performance.now();
-    const ranges = await calibrateOnnx(onnx, model, targets, batches(n), { ort });
-    const seconds = (performance.now() - t0) / 1000;
-    (globalThis as { gc?: () => void }).gc?.();
-    const mem = Deno.memoryUsage();
-    rows.push({
-      batches: n,
-      targets: ranges.size,
-      seconds,
-      rssMB: mem.rss / 2 ** 20,
-      heapUsedMB: mem.heapUsed / 2 ** 20,
-    });
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const rows: {
+    observer: string;
+    batches: number;
+    targets: number;
+    seconds: number;
+    stateBytesFirstBatch: number;
+    stateBytesLastBatch: number;
+    heapUsedMB: number;
+    externalMB: number;
+    rssMB: number;
+  }[] = [];
+  for (const observer of OBSERVERS) {
+    for (const n of [4, 16, 64, 256]) {
+      const t0 = performance.now();
+      const states: number[] = [];
+      const ranges = await calibrateOnnx(onnx, model, targets, batches(n), {
+        ort,
+        observer,
+        onBatch: ({ stateBytes }) => states.push(stateBytes),
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      gc?.();
+      const mem = Deno.memoryUsage();
+      rows.push({
+        observer,
+        batches: n,
+        targets: ranges.size,
+        seconds,
+        stateBytesFirstBatch: states[0],
+        stateBytesLastBatch: states[states.length - 1],
+        heapUsedMB: mem.heapUsed / 2 ** 20,
+        externalMB: mem.external / 2 ** 20,
+        rssMB: mem.rss / 2 ** 20,
+      });
+      console.error(JSON.stringify(rows[rows.length - 1]));
+    }
   }
+  const flat = OBSERVERS.every((o) => {
+    const r = rows.filter((x) => x.observer === o);
+    return r.every((x) =>
+      x.stateBytesLastBatch === r[0].stateBytesFirstBatch &&
+      x.stateBytesFirstBatch === r[0].stateBytesFirstBatch
+    );
+  });
   Deno.mkdirSync(outPath.replace(/\/[^/]*$/, ""), { recursive: true });
   Deno.writeTextFileSync(
     outPath,
@@ -233,18 +320,34 @@ async function calibrationMemory(outPath: string): Promise<void> {
         date: new Date().toISOString(),
         model: "ch_ppocr_mobile_v2.0_cls_infer.onnx",
         batchSize: 4,
+        gc: gc !== undefined,
+        stateFlat: flat,
         rows,
       },
       null,
       2,
     ) + "\n",
   );
-  console.log("batches  targets  seconds  rss MB  heap MB");
+  console.log("observer    batches  targets  seconds  state KB  heap MB  external MB  rss MB");
   for (const r of rows) {
     console.log(
-      [r.batches, r.targets, r.seconds.toFixed(2), r.rssMB.toFixed(0), r.heapUsedMB.toFixed(0)]
-        .map((v, i) => String(v).padStart([7, 7, 7, 6, 7][i])).join("  "),
+      [
+        r.observer.padEnd(10),
+        r.batches,
+        r.targets,
+        r.seconds.toFixed(2),
+        (r.stateBytesLastBatch / 1024).toFixed(1),
+        r.heapUsedMB.toFixed(1),
+        r.externalMB.toFixed(1),
+        r.rssMB.toFixed(0),
+      ].map((v, i) => (i === 0 ? String(v) : String(v).padStart([0, 7, 7, 7, 8, 7, 11, 6][i])))
+        .join("  "),
     );
   }
-  console.log(`\nJSON written to ${outPath}`);
+  console.log(
+    `\nobserver state ${
+      flat ? "is the same size" : "CHANGES SIZE"
+    } from the first batch to the last, for 4 to 256 batches`,
+  );
+  console.log(`JSON written to ${outPath}`);
 }

@@ -13,29 +13,48 @@ import { targetKey } from "./compute_target_quant_params.ts";
 import { granularityKernel } from "./granularity_kernel.ts";
 import type { QuantizeOptions } from "./quantize_tensor.ts";
 import { mergeTrackedRange, type TrackedRange, trackedRange } from "./tracked_range.ts";
+import { checkObserver, type ObserverName, observerRange } from "./observer_range.ts";
+import { observeHistogram, type StreamingHistogram } from "./streaming_histogram.ts";
+import { quantDtypeRange } from "./quant_dtype_range.ts";
+import type { QuantScheme } from "./compute_quant_params.ts";
 import { activationValue } from "./_activation_value.ts";
+import { checkBatch } from "./_check_batch.ts";
 import { patchOnnx } from "./_patch_onnx.ts";
 
 /** A float32 input or output tensor. */
 export interface CalibrationTensor {
+  /** The values, row-major. */
   readonly data: Float32Array;
+  /** The dims. */
   readonly dims: readonly number[];
 }
 
 /** The part of the onnxruntime API (`onnxruntime-node` or `onnxruntime-web`) that is used. */
 export interface OrtLike {
+  /** Creates sessions from model bytes. */
   readonly InferenceSession: {
     create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession>;
   };
+  /** The tensor class. */
   readonly Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => unknown;
 }
 
 /** An onnxruntime inference session. */
 export interface OrtSession {
+  /** The graph's input names. */
   readonly inputNames: readonly string[];
+  /** Input types and shapes (onnxruntime >= 1.21); checked against each batch when present. */
+  readonly inputMetadata?: readonly {
+    readonly name: string;
+    readonly isTensor: boolean;
+    readonly type?: string;
+    readonly shape?: readonly (number | string)[];
+  }[];
+  /** Runs the graph on named inputs; resolves with every output. */
   run(
     feeds: Record<string, unknown>,
   ): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
+  /** Frees the session's native memory. */
   release?(): Promise<void>;
 }
 
@@ -45,14 +64,32 @@ export interface CalibrateOnnxOptions extends QuantizeOptions {
   readonly ort: OrtLike;
   /** Session options passed to `InferenceSession.create` (default: one thread). */
   readonly sessionOptions?: Record<string, unknown>;
+  /**
+   * How activation ranges are observed: `"minmax"` (default; NNI's PTQ, bit for bit),
+   * `"percentile"`, `"mse"` or `"entropy"` (clipping ranges from streaming histograms, see
+   * `observerRange`).
+   */
+  readonly observer?: ObserverName;
+  /** The percentile of the `"percentile"` observer, in (0, 100] (default 99.99). */
+  readonly percentile?: number;
+  /** Histogram bins per block of the histogram observers (default 2048, a multiple of 4). */
+  readonly bins?: number;
+  /**
+   * Called after each batch with its index and the bytes of observer state held (per-block
+   * minima and maxima, and the histograms): a size that depends on the targets, not on the
+   * number of batches.
+   */
+  readonly onBatch?: (progress: { readonly batch: number; readonly stateBytes: number }) => void;
 }
 
 /**
  * Runs the model on every batch with the tensors of the configured activation targets
  * (`_input_<i>`, `_output_<i>`) exposed as extra outputs, and keeps, per target, the per-block
- * minimum and maximum over all batches — NNI's PTQ observer. Memory holds one batch's outputs at
- * a time, whatever the number of batches. Parameter targets are ignored (see
- * `trackParameterRanges`).
+ * minimum and maximum over all batches — NNI's PTQ observer — or, with `options.observer`, the
+ * clipping range of a percentile, MSE or entropy observer computed from per-block streaming
+ * histograms (`observeHistogram`). Memory holds one batch's outputs at a time plus a state whose
+ * size depends on the targets only, whatever the number of batches. Parameter targets are
+ * ignored (see `trackParameterRanges`).
  *
  * @param onnx The decoded model.
  * @param model Its module view (`onnxModel(onnx)`).
@@ -60,8 +97,11 @@ export interface CalibrateOnnxOptions extends QuantizeOptions {
  * @param batches Feeds by graph input name (an iterable or async iterable).
  * @param options The onnxruntime module, session options and kernels.
  * @returns Tracked ranges by `"<module>.<target>"`, ready for `quantizeWeights(…, { ranges })`.
- * @throws {RangeError} When a target has no tensor in the graph, a batch does not name the
- * model's inputs or onnxruntime rejects it (the message names the batch), or no batch was given.
+ * @throws {RangeError} When a target has no tensor in the graph or was not computed by a run (the
+ * message names the module, the target and the config index), a batch does not fit the model's
+ * inputs (names, float32 data, dims; the message names the batch, the input, the expected and
+ * the current value) or onnxruntime rejects it, a histogram observer sees NaN or infinity, or no
+ * batch was given.
  *
  * @example
  * ```ts ignore
@@ -99,19 +139,17 @@ export async function calibrateOnnx(
     bytes,
     options.sessionOptions ?? { intraOpNumThreads: 1, interOpNumThreads: 1 },
   );
-  const ranges = new Map<string, TrackedRange>();
+  const observer = checkObserver(options.observer ?? "minmax");
+  const p = options.percentile;
+  if (p !== undefined && !(typeof p === "number" && p > 0 && p <= 100)) {
+    throw new RangeError(`"percentile" must be within (0, 100]: current value is ${p}`);
+  }
+  const minmax = new Map<string, TrackedRange>();
+  const histograms = new Map<string, StreamingHistogram>();
   let index = 0;
   try {
     for await (const batch of batches) {
-      const names = Object.keys(batch).sort();
-      const want = [...session.inputNames].sort();
-      if (names.join("\u0000") !== want.join("\u0000")) {
-        throw new RangeError(
-          `calibration batch ${index} must feed the model inputs ${
-            JSON.stringify(want)
-          }: current value is ${JSON.stringify(names)}`,
-        );
-      }
+      checkBatch(batch, index, session);
       const feeds: Record<string, unknown> = {};
       for (const [name, t] of Object.entries(batch)) {
         feeds[name] = new ort.Tensor("float32", t.data, t.dims);
@@ -128,31 +166,46 @@ export async function calibrateOnnx(
         );
       }
       for (const { target: t, value } of acts) {
-        const result = out[value] ?? (batch[value] === undefined ? undefined : {
-          data: batch[value].data,
-          dims: batch[value].dims,
-        });
-        if (result === undefined || !(result.data instanceof Float32Array)) {
+        const where = `target "${t.target}" of module "${t.module}" (config [${t.configIndex}])`;
+        const result = out[value] ?? batch[value];
+        if (result === undefined) {
           throw new RangeError(
-            `target "${t.target}" of module "${t.module}" (config [${t.configIndex}]): tensor "${value}" was not produced as float32`,
+            `${where} was never reached in calibration batch ${index}: onnxruntime did not compute its tensor "${value}"`,
           );
+        }
+        if (!(result.data instanceof Float32Array)) {
+          throw new RangeError(`${where}: tensor "${value}" is not float32`);
         }
         const dims = [...result.dims];
-        let kernel: number[];
-        try {
-          kernel = granularityKernel((t.setting as QuantizationSetting).granularity, t.kind, dims);
-        } catch (e) {
-          throw new RangeError(
-            `target "${t.target}" of module "${t.module}" (config [${t.configIndex}]): ${
-              (e as Error).message
-            }`,
-          );
-        }
         const key = targetKey(t.module, t.target);
-        ranges.set(
-          key,
-          mergeTrackedRange(ranges.get(key), trackedRange(result.data, dims, kernel, { kernels })),
-        );
+        try {
+          const kernel = granularityKernel(
+            (t.setting as QuantizationSetting).granularity,
+            t.kind,
+            dims,
+          );
+          if (observer === "minmax") {
+            const r = trackedRange(result.data, dims, kernel, { kernels });
+            minmax.set(key, mergeTrackedRange(minmax.get(key), r));
+          } else {
+            const h = observeHistogram(histograms.get(key), result.data, dims, kernel, {
+              kernels,
+              ...(options.bins === undefined ? {} : { bins: options.bins }),
+            });
+            histograms.set(key, h);
+          }
+        } catch (e) {
+          throw new RangeError(`${where}: ${(e as Error).message}`);
+        }
+      }
+      if (options.onBatch !== undefined) {
+        let stateBytes = 0;
+        for (const r of minmax.values()) stateBytes += r.min.byteLength + r.max.byteLength;
+        for (const h of histograms.values()) {
+          stateBytes += h.min.byteLength + h.max.byteLength + h.range.byteLength +
+            h.counts.byteLength + h.zeros.byteLength;
+        }
+        options.onBatch({ batch: index, stateBytes });
       }
       index++;
     }
@@ -160,5 +213,21 @@ export async function calibrateOnnx(
     await session.release?.();
   }
   if (index === 0) throw new RangeError("calibration needs at least one batch");
+  if (observer === "minmax") return minmax;
+  const ranges = new Map<string, TrackedRange>();
+  for (const { target: t } of acts) {
+    const key = targetKey(t.module, t.target);
+    const h = histograms.get(key);
+    if (h === undefined || ranges.has(key)) continue;
+    const setting = t.setting as QuantizationSetting;
+    const { qmin, qmax } = quantDtypeRange(setting.quant_dtype);
+    const scheme = (setting.quant_scheme ?? null) as QuantScheme | null;
+    ranges.set(
+      key,
+      observerRange(h, observer, { qmin, qmax, scheme }, {
+        ...(options.percentile === undefined ? {} : { percentile: options.percentile }),
+      }),
+    );
+  }
   return ranges;
 }

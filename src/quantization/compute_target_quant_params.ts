@@ -18,22 +18,29 @@ import type { TrackedRange } from "./tracked_range.ts";
 
 /** The quantization parameters of one (module, target): usable as `QuantParams`. */
 export interface TargetQuantParams extends QuantParams {
+  /** The module name. */
   readonly module: string;
+  /** The target name (`weight`, `_input_`, …). */
   readonly target: string;
+  /** Parameter, input or output. */
   readonly kind: TargetKind;
   /** Index of the sub-config that configured the target. */
   readonly configIndex: number;
   /** `int<N>` / `uint<N>` (`null` in the config is reported as `int8`, like NNI). */
   readonly quantDtype: string;
+  /** The bit width of `quantDtype`. */
   readonly bits: number;
   /** The configured scheme; `null` means symmetric. */
   readonly quantScheme: QuantScheme | null;
+  /** The configured granularity (`null`: per tensor). */
   readonly granularity: Granularity | null;
   /** The shape of the tracked tensor. */
   readonly shape: readonly number[];
   /** The block grid with one axis per dim (NNI's keepdim scale shape; `[]` per tensor). */
   readonly gridShape: readonly number[];
+  /** The tracked minimum per block. */
   readonly trackedMin: Float32Array;
+  /** The tracked maximum per block. */
   readonly trackedMax: Float32Array;
 }
 

@@ -49,17 +49,26 @@ export function fakeQuantize(
   return out;
 }
 
-/** Writes -0 where NNI's float32 arithmetic gives it: `(round(x / s) - 0) * s` with x / s < 0. */
+/**
+ * Writes -0 where NNI's float32 arithmetic gives it: `(round(x / s) - 0) * s` with x / s < 0.
+ * One read pass over the output as integers (+0 is the bit pattern 0); only outputs that are +0
+ * with a negative, non-NaN input (bits in (0x80000000, 0xff800000]) need their block.
+ */
 function negativeZeros(
   data: Float32Array,
   shape: readonly number[],
   params: QuantParams,
   out: Float32Array,
 ): void {
+  const o = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  const d = new Uint32Array(data.buffer, data.byteOffset, data.length);
   const blockOf = params.scale.length === 1 ? () => 0 : blockIndexer(shape, params.kernel);
-  for (let i = 0; i < out.length; i++) {
-    if (out[i] !== 0 || !(data[i] < 0)) continue;
+  const { scale, zeroPoint } = params;
+  for (let i = 0, n = o.length; i < n; i++) {
+    if (o[i] !== 0) continue;
+    const x = d[i];
+    if (x <= 0x80000000 || x > 0xff800000) continue;
     const b = blockOf(i);
-    if (params.zeroPoint[b] === 0 && Math.fround(data[i] / params.scale[b]) < 0) out[i] = -0;
+    if (zeroPoint[b] === 0 && Math.fround(data[i] / scale[b]) < 0) o[i] = 0x80000000;
   }
 }

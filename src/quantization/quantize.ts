@@ -15,6 +15,7 @@ import type { Kernels } from "../kernels/types.ts";
 import { DTYPE_BYTES } from "../model/dtype.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { calibrateOnnx, type CalibrationTensor, type OrtLike } from "./calibrate_onnx.ts";
+import type { ObserverName } from "./observer_range.ts";
 import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { fakeQuantizedTensors } from "./fake_quantized_tensors.ts";
 import { qdqOnnx } from "./qdq_onnx.ts";
@@ -42,17 +43,33 @@ export interface QuantizeModelOptions {
   readonly registry?: ExtraRegistry;
   /** Calibration data; required when the config list has `_input_`/`_output_` targets. */
   readonly calibration?: QuantizeCalibration;
+  /**
+   * How calibration observes activation ranges: `"minmax"` (default; NNI's PTQ, bit for bit),
+   * `"percentile"`, `"mse"` or `"entropy"` (see `calibrateOnnx`). Parameters always use their
+   * own minimum and maximum, like NNI.
+   */
+  readonly observer?: ObserverName;
+  /** The percentile of the `"percentile"` observer, in (0, 100] (default 99.99). */
+  readonly percentile?: number;
+  /** Histogram bins per block of the histogram observers (default 2048). */
+  readonly bins?: number;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
 }
 
 /** One quantized target in the report. */
 export interface QuantizedTargetReport {
+  /** The module name. */
   readonly module: string;
+  /** The target name. */
   readonly target: string;
+  /** Parameter, input or output. */
   readonly kind: "parameter" | "input" | "output";
+  /** The configured `quant_dtype`. */
   readonly quantDtype: string;
+  /** The configured `quant_scheme` (`null`: symmetric). */
   readonly quantScheme: string | null;
+  /** The configured `granularity`. */
   readonly granularity: unknown;
   /** Number of scales (blocks). */
   readonly blocks: number;
@@ -62,6 +79,7 @@ export interface QuantizedTargetReport {
 
 /** What `quantize` did. */
 export interface QuantizationReport {
+  /** Every quantized target. */
   readonly targets: readonly QuantizedTargetReport[];
   /** Bytes of the quantized parameters as stored before. */
   readonly parameterBytesBefore: number;
@@ -76,10 +94,13 @@ export type QuantizedStorage = "float" | "qdq" | "int";
 
 /** The result of `quantize`. */
 export interface QuantizeResult {
+  /** The model that was quantized (the input, unchanged). */
   readonly model: ModelGraph;
+  /** The resolved targets of the config list. */
   readonly targets: readonly ResolvedTarget[];
   /** Scales, zero points and tracked ranges of every target. */
   readonly params: readonly TargetQuantParams[];
+  /** What was done. */
   readonly report: QuantizationReport;
   /**
    * The quantized model file: `float` — the source file with fake-quantized weights in their
@@ -104,7 +125,7 @@ const isOnnx = (s: OnnxModel | SafetensorsFile): s is OnnxModel => "graph" in s;
  *
  * @param model The model (`onnxModel()` or `safetensorsModel()`).
  * @param configList An NNI quantization config list.
- * @param options Registry, calibration and kernels.
+ * @param options Registry, calibration (with its observer) and kernels.
  * @returns Targets, parameters, a report and `save()`.
  * @throws {ConfigError} When the config list is invalid for the model.
  * @throws {RangeError} When an activation target has no calibration (naming it), a calibration
@@ -150,6 +171,9 @@ export async function quantize(
       ranges = await calibrateOnnx(cal.onnx, model, targets, cal.batches, {
         ort: cal.ort,
         kernels,
+        ...(options.observer === undefined ? {} : { observer: options.observer }),
+        ...(options.percentile === undefined ? {} : { percentile: options.percentile }),
+        ...(options.bins === undefined ? {} : { bins: options.bins }),
       });
     }
   }

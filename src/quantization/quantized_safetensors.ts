@@ -36,22 +36,35 @@ import { packRows, unpackRows } from "./_pack_rows.ts";
 
 /** Metadata of one quantized tensor in the file. */
 export interface QuantizedTensorInfo {
+  /** The configured `quant_dtype`. */
   readonly quant_dtype: string;
+  /** The configured `quant_scheme` (`null`: symmetric). */
   readonly quant_scheme: string | null;
+  /** The configured `granularity` (`null`: per tensor). */
   readonly granularity: Granularity | null;
+  /** The block shape of one scale (`-1`: the whole dim). */
   readonly kernel: readonly number[];
+  /** The tensor's shape. */
   readonly shape: readonly number[];
+  /** The smallest code. */
   readonly qmin: number;
+  /** The largest code. */
   readonly qmax: number;
+  /** How codes are packed: two 4-bit codes per byte, or one code per element. */
   readonly packing: "int4_low_nibble_first" | "none";
 }
 
 /** A quantized tensor read back: unpacked codes and the parameters to dequantize them. */
 export interface QuantizedTensor {
+  /** The tensor name. */
   readonly name: string;
+  /** The tensor's shape. */
   readonly shape: readonly number[];
+  /** The unpacked integer codes. */
   readonly codes: IntCodes;
+  /** Scales and zero points. */
   readonly params: QuantParams;
+  /** The stored metadata. */
   readonly info: QuantizedTensorInfo;
 }
 

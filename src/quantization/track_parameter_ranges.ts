@@ -12,7 +12,9 @@ import { type TrackedRange, trackedRange } from "./tracked_range.ts";
 
 /** A float32 tensor in PyTorch layout. */
 export interface FloatTensor {
+  /** The values, row-major. */
   readonly data: Float32Array;
+  /** The shape. */
   readonly shape: readonly number[];
 }
 

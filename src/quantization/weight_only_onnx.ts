@@ -1,12 +1,12 @@
 /**
- * `weightOnlyOnnx`: block-wise weight-only quantization of MatMul layers with the
+ * `weightOnlyOnnx`: block-wise weight-only quantization of MatMul and Gemm layers with the
  * `com.microsoft` `MatMulNBits` operator.
  *
  * @module
  */
 
 import { getKernels } from "../kernels/default.ts";
-import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import type { OnnxModel, OnnxNode } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { computeQuantParams, type QuantScheme } from "./compute_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
@@ -27,7 +27,7 @@ export interface WeightOnlyOnnxOptions extends QuantizeOptions {
    * point per block.
    */
   readonly scheme?: QuantScheme;
-  /** Module names to quantize (default: every `Linear` module computed by a MatMul). */
+  /** Module names to quantize (default: every `Linear` module computed by a MatMul or a Gemm). */
   readonly modules?: readonly string[];
   /** `accuracy_level` attribute of MatMulNBits (0-4; default: omitted). */
   readonly accuracyLevel?: number;
@@ -35,6 +35,7 @@ export interface WeightOnlyOnnxOptions extends QuantizeOptions {
 
 /** One quantized MatMul weight. */
 export interface WeightOnlyLayer {
+  /** The module name. */
   readonly module: string;
   /** The stored weight's name. */
   readonly tensor: string;
@@ -42,7 +43,9 @@ export interface WeightOnlyLayer {
   readonly k: number;
   /** Output features. */
   readonly n: number;
+  /** Bits per code (4). */
   readonly bits: number;
+  /** Elements of a block along K. */
   readonly blockSize: number;
   /** Scales `[n, ceil(k / blockSize)]`, row-major. */
   readonly scale: Float32Array;
@@ -53,8 +56,9 @@ export interface WeightOnlyLayer {
 }
 
 /**
- * Replaces the MatMul of each selected `Linear` module by `MatMulNBits` (domain
- * `com.microsoft`, which onnxruntime runs on CPU) with the weight quantized in blocks of
+ * Replaces the MatMul or Gemm of each selected `Linear` module by `MatMulNBits` (domain
+ * `com.microsoft`, which onnxruntime runs on CPU; a Gemm's bias `C` is added by an `Add` node
+ * after it) with the weight quantized in blocks of
  * `blockSize` along K, one scale (and for affine one zero point) per (output, block). The block
  * parameters follow NNI's formulas on each block. K need not be a multiple of the block: the
  * last block is shorter, which is the same as padding it with zeros because NNI's range always
@@ -67,8 +71,9 @@ export interface WeightOnlyLayer {
  * @param model Its module view (`onnxModel(onnx)`).
  * @param options Bits, block size, scheme, modules and kernels.
  * @returns The new model bytes and the quantized layers.
- * @throws {RangeError} On a bad block size or bit width, or a named module that is not a MatMul
- * with a constant float32 weight as its second input.
+ * @throws {RangeError} On a bad block size (not a power of two >= 16, or larger than a weight's
+ * K) or bit width, a named module that is not a MatMul or Gemm with a constant float32 weight
+ * as its second input, or a Gemm with `alpha` or `beta` other than 1 or with `transA`.
  *
  * @example
  * ```ts ignore
@@ -94,7 +99,10 @@ export async function weightOnlyOnnx(
   const range = quantDtypeRange(`${scheme === "symmetric" ? "" : "u"}int${bits}`);
   const offset = scheme === "symmetric" ? 2 ** (bits - 1) : 0;
   const selected = options.modules ??
-    model.modules.filter((m) => m.type === "Linear" && m.opType === "MatMul").map((m) => m.name);
+    model.modules.filter((m) =>
+      m.type === "Linear" && (m.opType === "MatMul" || m.opType === "Gemm")
+    )
+      .map((m) => m.name);
   const consumers = new Map<string, number>();
   for (const n of onnx.graph.nodes) {
     for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
@@ -108,21 +116,31 @@ export async function weightOnlyOnnx(
   const nodesReplacing = new Map<string, Uint8Array>();
   const dropNodeOutputs = new Set<string>();
   const dropInitializers = new Set<string>();
+  const nodesAfter = new Map<number, Uint8Array[]>();
   for (const name of selected) {
     const mod = model.modules.find((m) => m.name === name);
     const ref = mod?.params.weight;
-    const node = onnx.graph.nodes.find((n) => n.opType === "MatMul" && n.inputs[1] === ref?.name);
+    const index = onnx.graph.nodes.findIndex((n) =>
+      (n.opType === "MatMul" || n.opType === "Gemm") && n.inputs[1] === ref?.name
+    );
+    const node = onnx.graph.nodes[index];
     if (mod === undefined || ref === undefined || node === undefined || ref.shape.length !== 2) {
       throw new RangeError(
-        `module "${name}" is not a MatMul with a constant 2-D weight as its second input`,
+        `module "${name}" is not a MatMul or Gemm with a constant 2-D weight as its second input`,
       );
     }
+    const bias = node.opType === "Gemm" ? gemmBias(node, name) : undefined;
     if (ref.dtype !== "F32") {
       throw new RangeError(
         `weight "${ref.name}" of module "${name}" is ${ref.dtype}; float32 is supported`,
       );
     }
     const [n, k] = ref.shape;
+    if (bs > k) {
+      throw new RangeError(
+        `module "${name}" weight "${ref.name}": "blockSize" must be at most K = ${k} (the weight's input dim): current value is ${bs}`,
+      );
+    }
     const blocks = Math.ceil(k / bs);
     const kp = blocks * bs;
     const w = await ref.data();
@@ -174,6 +192,7 @@ export async function weightOnlyOnnx(
         ? []
         : [{ name: "accuracy_level", i: options.accuracyLevel }]),
     ];
+    const product = bias === undefined ? node.outputs[0] : `${node.outputs[0]}_nbits_product`;
     nodesReplacing.set(
       node.outputs[0],
       nodeProto({
@@ -181,10 +200,18 @@ export async function weightOnlyOnnx(
         opType: "MatMulNBits",
         domain: "com.microsoft",
         inputs,
-        outputs: node.outputs,
+        outputs: [product],
         attributes,
       }),
     );
+    if (bias !== undefined) {
+      nodesAfter.set(index, [nodeProto({
+        name: `${node.name || t}_bias`,
+        opType: "Add",
+        inputs: [product, bias],
+        outputs: [node.outputs[0]],
+      })]);
+    }
     if ((consumers.get(t) ?? 0) <= 1) {
       if (constantOutputs.has(t)) dropNodeOutputs.add(t);
       else if (initializerNames.has(t)) dropInitializers.add(t);
@@ -207,7 +234,27 @@ export async function weightOnlyOnnx(
     initializers,
     nodesFirst: [],
     nodesReplacing,
+    nodesAfter,
     opsets: [{ domain: "com.microsoft", version: 1 }],
   });
   return { bytes, layers };
+}
+
+/**
+ * The bias input of a Gemm that MatMulNBits plus an Add can replace (`alpha` 1, no `transA`,
+ * `beta` 1 when there is a bias; `transB` either way, as the module view reads the weight as
+ * `[out, in]`), or `undefined` without one.
+ */
+function gemmBias(node: OnnxNode, module: string): string | undefined {
+  const get = (name: string) => node.attributes.find((a) => a.name === name);
+  const alpha = get("alpha")?.f ?? 1;
+  const beta = get("beta")?.f ?? 1;
+  const transA = get("transA")?.i ?? 0;
+  const bias = node.inputs[2] === undefined || node.inputs[2] === "" ? undefined : node.inputs[2];
+  if (alpha !== 1 || transA !== 0 || (bias !== undefined && beta !== 1)) {
+    throw new RangeError(
+      `module "${module}": a Gemm can become MatMulNBits with alpha 1, transA 0 and beta 1: current values are alpha ${alpha}, transA ${transA}, beta ${beta}`,
+    );
+  }
+  return bias;
 }

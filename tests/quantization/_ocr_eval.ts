@@ -99,6 +99,13 @@ export function fullInt8(model: ModelGraph) {
   ];
 }
 
+/** Like `fullInt8`, with every Conv input per tensor (the outlier-sensitive setting). */
+export function perTensorInt8(model: ModelGraph) {
+  return fullInt8(model).map((c) => (
+    c.target_names[0] === "_input_0" ? { ...c, granularity: "default" } : c
+  ));
+}
+
 /** Batches of 4 lines starting at each of `lines`, as the model input `x`. */
 export async function calibrationBatches(which: "rec" | "cls", lines: number[]) {
   const labels = await loadLabels();
