@@ -30,3 +30,4 @@ export { type PruneFileOptions, pruneSafetensorsFile } from "./src/cli/prune_saf
 export { savePrunedFile, type SavePrunedFileOptions } from "./src/pruning/save_pruned_file.ts";
 export type { ExternalDataFiles, FileProducer } from "./src/io/fs.ts";
 export type { Progress } from "./src/cli/compress_model.ts";
+export { saveQuantizedFile } from "./src/quantization/save_quantized_file.ts";

@@ -278,3 +278,23 @@ export type { HalfEncoders } from "./src/model/from_float32.ts";
 export type { ParamSummary } from "./src/model/inspect.ts";
 export type { PruningWarning } from "./src/pruning/generate_masks.ts";
 export type { Progress } from "./src/cli/compress_model.ts";
+export {
+  DEFAULT_HISTOGRAM_BINS,
+  observeHistogram,
+  type ObserveHistogramOptions,
+  type StreamingHistogram,
+} from "./src/quantization/streaming_histogram.ts";
+export {
+  checkObserver,
+  type ObserverName,
+  observerRange,
+  type ObserverRangeOptions,
+  OBSERVERS,
+} from "./src/quantization/observer_range.ts";
+export {
+  DEFAULT_PERCENTILE,
+  percentileRange,
+  type PercentileRangeOptions,
+} from "./src/quantization/percentile_range.ts";
+export { type ClipTarget, mseRange } from "./src/quantization/mse_range.ts";
+export { entropyRange } from "./src/quantization/entropy_range.ts";
