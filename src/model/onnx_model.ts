@@ -11,7 +11,10 @@ import type { GraphNode, ModelGraph, Module, TensorRef } from "./model_graph.ts"
 import { onnxModuleName } from "./onnx_module_name.ts";
 import { permute } from "./permute.ts";
 import { type HalfKernels, toFloat32 } from "./to_float32.ts";
+import { recurrentParams } from "./_recurrent.ts";
 import { ACTIVATIONS, attr, PARAM_INPUTS, weightedType, weightTranspose } from "./_onnx_ops.ts";
+
+const RECURRENT = new Set(["LSTM", "GRU", "RNN"]);
 
 /** Options of `onnxModel`. */
 export interface OnnxModelOptions extends ReadOnnxTensorOptions {
@@ -75,6 +78,11 @@ function allNodes(graph: OnnxGraph, out: OnnxNode[] = []): OnnxNode[] {
  * - BatchNormalization → `BatchNorm1d`/`2d`/`3d` (rank from the producing Conv, else 2d) with
  *   `weight`, `bias`, `running_mean`, `running_var`; LayerNormalization → `LayerNorm`;
  *   InstanceNormalization, GroupNormalization, PRelu likewise;
+ * - LSTM, GRU, RNN → `LSTM`, `GRU`, `RNN` with `weight_ih` (`W`), `weight_hh` (`R`) and `bias`
+ *   (`B`) in ONNX layout (`[directions, gates * hidden, …]`, ONNX gate order: see
+ *   `reorderGates`); when the weights are computed from stored tensors by Slice/Concat/
+ *   Unsqueeze (the PyTorch exporter's gate reordering), those tensors are the parameters
+ *   (`weight_ih`, `weight_hh`, `bias_ih`, `bias_hh`, in PyTorch layout);
  * - activations (Relu → `ReLU`, Clip → `Hardtanh`, `ReLU6` for [0, 6], HardSwish → `Hardswish`,
  *   …) → modules without parameters; Clip bounds come from attributes (opset < 11) or constant
  *   inputs.
@@ -128,6 +136,7 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
     let type = weight ? weightedType(node, weight.dims.length, bnRank) : undefined;
     const params: Record<string, TensorRef> = {};
     let biasAdd: OnnxNode | undefined;
+    let recurrentWeight: TensorRef | undefined;
     if (type !== undefined && weight && inputs) {
       for (const [index, pname] of inputs) {
         const t = constants.get(node.inputs[index] ?? "");
@@ -149,6 +158,12 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
           biasAdd = next[0];
         }
       }
+    } else if (RECURRENT.has(node.opType)) {
+      type = node.opType;
+      for (const [pname, t] of recurrentParams(node, constants, producer)) {
+        params[pname] = tensorRef(model, t, undefined, options);
+      }
+      recurrentWeight = params.weight_ih;
     } else if (ACTIVATIONS[node.opType] !== undefined) {
       type = ACTIVATIONS[node.opType];
       if (node.opType === "Clip") {
@@ -158,7 +173,10 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
       }
     } else continue;
     const name = unique(
-      onnxModuleName({ name: node.name, output: node.outputs[0] ?? "" }, weight?.name),
+      onnxModuleName(
+        { name: node.name, output: node.outputs[0] ?? "" },
+        weight?.name ?? recurrentWeight?.name,
+      ),
     );
     moduleOf.set(node, name);
     if (biasAdd) moduleOf.set(biasAdd, name);
@@ -169,7 +187,9 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
       params,
     });
   }
-  const initNames = new Set(model.graph.initializers.map((t) => t.name));
+  const initNames = new Set(
+    [...model.graph.initializers, ...model.graph.sparseInitializers].map((t) => t.name),
+  );
   const graphNodes: GraphNode[] = model.graph.nodes.map((n) => ({
     name: n.name,
     opType: n.opType,

@@ -59,6 +59,11 @@ export function tensor(t: TensorSpec): Uint8Array {
   return cat(parts);
 }
 
+/** A SparseTensorProto: `values` and `indices` are encoded TensorProtos. */
+export function sparseTensor(values: Uint8Array, indices: Uint8Array, dims: number[]): Uint8Array {
+  return cat([len(1, values), len(2, indices), ...dims.map((d) => int(3, d))]);
+}
+
 export type AttrValue = { i: number } | { f: number } | { ints: number[] } | { t: Uint8Array } | {
   g: Uint8Array;
 };
@@ -96,6 +101,7 @@ export interface GraphSpec {
   name?: string;
   nodes: Uint8Array[];
   initializers?: Uint8Array[];
+  sparseInitializers?: Uint8Array[];
   inputs?: Uint8Array[];
   outputs: Uint8Array[];
 }
@@ -105,6 +111,7 @@ export function graph(g: GraphSpec): Uint8Array {
     ...g.nodes.map((n) => len(1, n)),
     str(2, g.name ?? "g"),
     ...(g.initializers ?? []).map((t) => len(5, t)),
+    ...(g.sparseInitializers ?? []).map((t) => len(15, t)),
     ...(g.inputs ?? []).map((v) => len(11, v)),
     ...g.outputs.map((v) => len(12, v)),
   ]);

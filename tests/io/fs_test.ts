@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { openFile, readFile, writeFileAtomic } from "../../src/io/fs.ts";
+import { copyFileAtomic, openFile, readFile, writeFileAtomic } from "../../src/io/fs.ts";
 import { openSafetensors } from "../../src/io/safetensors/open_safetensors.ts";
 import { streamSafetensors, writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
 
@@ -120,5 +120,26 @@ test(
         x: new ort.Tensor("float32", new Float32Array([1, 1]), [1, 2]),
       });
       assert.deepEqual([...out.y.data], [5, 7, 9]);
+    }),
+);
+
+test(
+  "copyFileAtomic() copies a file with ranges overwritten and appended, leaving the source",
+  SLOW,
+  () =>
+    withDir(async (dir) => {
+      const from = join(dir, "a.bin");
+      await writeFile(from, new Uint8Array([1, 2, 3, 4]));
+      const to = join(dir, "b.bin");
+      await copyFileAtomic(from, to, [
+        { offset: 6, bytes: new Uint8Array([9]) },
+        { offset: 1, bytes: new Uint8Array([7, 8]) },
+      ]);
+      assert.deepEqual(await readFile(to), new Uint8Array([1, 7, 8, 4, 0, 0, 9]));
+      assert.deepEqual(await readFile(from), new Uint8Array([1, 2, 3, 4]));
+      await copyFileAtomic(from, from, [{ offset: 0, bytes: new Uint8Array([5]) }]);
+      assert.deepEqual(await readFile(from), new Uint8Array([5, 2, 3, 4]));
+      await assert.rejects(copyFileAtomic(join(dir, "missing.bin"), to, []));
+      assert.deepEqual((await readdir(dir)).sort(), ["a.bin", "b.bin"]);
     }),
 );

@@ -10,7 +10,17 @@ import { ModelFormatError } from "../../src/io/model_format_error.ts";
 import { onnxModel } from "../../src/model/onnx_model.ts";
 import { safetensorsModel } from "../../src/model/safetensors_model.ts";
 import { toFloat32 } from "../../src/model/to_float32.ts";
-import { attr, f32s, graph, model, node, tensor, valueInfo } from "./_onnx_builder.ts";
+import { readOnnxValues } from "../../src/io/onnx/read_onnx_values.ts";
+import {
+  attr,
+  f32s,
+  graph,
+  model,
+  node,
+  sparseTensor,
+  tensor,
+  valueInfo,
+} from "./_onnx_builder.ts";
 import { mutate, random } from "./_mutate.ts";
 
 /** Generous per-test limit: these tests run models and load the shared machine. */
@@ -131,5 +141,62 @@ test(
         expectOnlyModelFormatErrors(e, i);
       }
     }
+  },
+);
+
+const ONNX_TYPES = model(graph({
+  nodes: [
+    node("LSTM", ["x", "W", "R", "B"], ["y"], "/rnn/LSTM", [attr("hidden_size", { i: 1 })]),
+    node("Unsqueeze", ["wt", "axes"], ["W"]),
+    node("MatMul", ["y", "S"], ["z"], "/fc/MatMul"),
+  ],
+  initializers: [
+    tensor({ name: "wt", dims: [4, 1], raw: f32s(4, (i) => i) }),
+    tensor({ name: "axes", dims: [1], dataType: 7, int64Data: [0] }),
+    tensor({ name: "R", dims: [1, 4, 1], raw: f32s(4, (i) => -i) }),
+    tensor({ name: "B", dims: [1, 8], dataType: 10, raw: new Uint16Array(8).fill(0x3c00) }),
+    tensor({ name: "q", dims: [3], dataType: 22, raw: new Uint8Array([0x1f, 0x07]) }),
+    tensor({ name: "f", dims: [2], dataType: 18, int32Data: [0x7f, 0x80] }),
+  ],
+  sparseInitializers: [
+    sparseTensor(
+      tensor({ name: "S", dims: [2], raw: f32s(2, (i) => i + 1) }),
+      tensor({ dims: [2, 2], dataType: 7, int64Data: [0, 1, 1, 0] }),
+      [2, 2],
+    ),
+    sparseTensor(
+      tensor({ name: "T", dims: [1], dataType: 3, int32Data: [-2] }),
+      tensor({ dims: [1], dataType: 7, raw: new BigInt64Array([3n]) }),
+      [4],
+    ),
+  ],
+  inputs: [valueInfo("x", [1, 1, 1])],
+  outputs: [valueInfo("z", [1, 2])],
+}));
+
+test(
+  `readOnnxValues() throws only ModelFormatError on ${RUNS} mutated sparse, 4-bit, FLOAT8 and LSTM models`,
+  SLOW,
+  async () => {
+    const rnd = random(5);
+    let ok = 0;
+    for (let i = 0; i < RUNS; i++) {
+      const bytes = mutate(ONNX_TYPES, rnd);
+      try {
+        const onnx = decodeOnnx(bytes);
+        for (const t of onnx.tensors) {
+          const numeric = t.dtype !== undefined ||
+            (t.storage.kind !== "sparse" && t.dataType >= 18 && t.dataType <= 23);
+          if (numeric) await readOnnxValues(onnx, t);
+        }
+        for (const m of onnxModel(onnx).modules) {
+          for (const p of Object.values(m.params)) await p.data();
+        }
+        ok++;
+      } catch (e) {
+        expectOnlyModelFormatErrors(e, i);
+      }
+    }
+    assert.ok(ok > 0 && ok < RUNS, `${ok} of ${RUNS} decoded`);
   },
 );

@@ -114,7 +114,7 @@ test(
 );
 
 test(
-  "encodeOnnxWithExternal() returns patches and refuses dims changes of external tensors",
+  "encodeOnnxWithExternal() returns in-place patches and rewrites the dims of external tensors",
   SLOW,
   () => {
     const onnx = decodeOnnx(externalModel());
@@ -127,10 +127,9 @@ test(
       8,
       24,
     ]]);
-    assert.throws(
-      () => encodeOnnxWithExternal(onnx, new Map([["w1", { bytes, dims: [3, 2] }]])),
-      /must keep dims/,
-    );
+    const reshaped = encodeOnnxWithExternal(onnx, new Map([["w1", { bytes, dims: [3, 2] }]]));
+    assert.deepEqual(decodeOnnx(reshaped.bytes).tensors[0].dims, [3, 2]);
+    assert.deepEqual(reshaped.external.map((p) => [p.offset, p.appended]), [[8, undefined]]);
     assert.throws(
       () => encodeOnnx(onnx, new Map([["w1", { bytes }]])),
       /use encodeOnnxWithExternal/,

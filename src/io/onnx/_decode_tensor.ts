@@ -1,7 +1,7 @@
 /** Decoding a TensorProto into a lazy description (offsets only, no data copied). */
 
-import { DTYPE_BYTES, elementCount } from "../../model/dtype.ts";
-import { ONNX_DTYPES, TYPED_FIELD } from "./onnx_dtype.ts";
+import { elementCount } from "../../model/dtype.ts";
+import { ONNX_DTYPES, onnxStoredBytes, TYPED_FIELD } from "./onnx_dtype.ts";
 import type { OnnxTensor, TensorStorage } from "./onnx_types.ts";
 import {
   expectWire,
@@ -93,14 +93,15 @@ export function decodeTensor(
     }
     storage = { kind: "external", location: external.location, offset, length };
   } else if (raw !== undefined) {
-    if (dtype !== undefined && raw.end - raw.start !== count * DTYPE_BYTES[dtype]) {
+    const need = onnxStoredBytes(dataType, count!);
+    if (need !== undefined && raw.end - raw.start !== need) {
       fail(
         ctx,
         where,
         raw.start,
-        `raw_data has ${raw.end - raw.start} bytes but ${dtype} [${dims}] needs ${
-          count * DTYPE_BYTES[dtype]
-        }`,
+        `raw_data has ${raw.end - raw.start} bytes but ${
+          dtype ?? `data type ${dataType}`
+        } [${dims}] needs ${need}`,
       );
     }
     storage = { kind: "raw", start: raw.start, end: raw.end };
@@ -109,12 +110,13 @@ export function decodeTensor(
     const fields = typed.filter((t) => t.number === field);
     // Every value takes at least one byte: a cheap bound before anything is allocated.
     const available = fields.reduce((a, t) => a + t.end - t.start, 0);
-    if (dtype !== undefined && count! > available) {
+    const values = dtype !== undefined ? count! : onnxStoredBytes(dataType, count!);
+    if (values !== undefined && values > available) {
       fail(
         ctx,
         where,
         f.start,
-        `holds at most ${available} values but dims [${dims}] need ${count}`,
+        `holds at most ${available} values but dims [${dims}] need ${values}`,
       );
     }
     storage = { kind: "typed", fields };

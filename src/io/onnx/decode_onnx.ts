@@ -6,6 +6,7 @@
  */
 
 import { decodeTensor } from "./_decode_tensor.ts";
+import { decodeSparseTensor } from "./_decode_sparse.ts";
 import type {
   OnnxAttribute,
   OnnxGraph,
@@ -58,6 +59,7 @@ function decodeAttribute(
   const strings: string[] = [];
   const graphs: OnnxGraph[] = [];
   const tensorFields: Field[] = [];
+  const sparseFields: Field[] = [];
   forEachField(st, f.start, f.end, path, (g) => {
     switch (g.number) {
       case 1:
@@ -96,6 +98,9 @@ function decodeAttribute(
         expectWire(st, g, LEN, `${path}.strings`);
         strings.push(lenient.decode(st.bytes.subarray(g.start, g.end)));
         break;
+      case 22:
+        sparseFields.push(g);
+        break;
       case 11:
         graphs.push(decodeGraph(st, g, here, `${path}.graphs[${graphs.length}]`));
         break;
@@ -106,6 +111,13 @@ function decodeAttribute(
   for (const t of tensorFields) {
     a.t = decodeTensor(st, t, here, `${path}.t`, "constant", isValue ? output : undefined);
     if (isValue) st.tensors.push(a.t as OnnxTensor);
+  }
+  // A Constant node's `sparse_value` is listed like `value`, read as a dense tensor.
+  const isSparseValue = output !== "" && a.name === "sparse_value";
+  for (const t of sparseFields) {
+    const name = isSparseValue ? output : undefined;
+    const sparse = decodeSparseTensor(st, t, here, `${path}.sparse_tensor`, "constant", name);
+    if (isSparseValue) st.tensors.push(sparse);
   }
   if (floats.length > 0) a.floats = floats;
   if (ints.length > 0) a.ints = ints;
@@ -157,6 +169,7 @@ function decodeGraph(st: State, f: Field, anc: readonly Span[], path: string): O
   const here = [...anc, span(f)];
   const nodes: OnnxNode[] = [];
   const initializers: OnnxTensor[] = [];
+  const sparseInitializers: OnnxTensor[] = [];
   const inputs: string[] = [];
   const outputs: string[] = [];
   let name = "";
@@ -173,13 +186,18 @@ function decodeGraph(st: State, f: Field, anc: readonly Span[], path: string): O
       );
       initializers.push(t);
       st.tensors.push(t);
+    } else if (g.number === 15) {
+      const path2 = `${path}.sparse_initializer[${sparseInitializers.length}]`;
+      const t = decodeSparseTensor(st, g, here, path2, "initializer");
+      sparseInitializers.push(t);
+      st.tensors.push(t);
     } else if (g.number === 11) {
       inputs.push(valueInfoName(st, g, `${path}.input[${inputs.length}]`));
     } else if (g.number === 12) {
       outputs.push(valueInfoName(st, g, `${path}.output[${outputs.length}]`));
     }
   });
-  return { name, nodes, initializers, inputs, outputs };
+  return { name, nodes, initializers, sparseInitializers, inputs, outputs };
 }
 
 /**

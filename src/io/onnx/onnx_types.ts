@@ -22,6 +22,16 @@ export type TensorStorage =
     readonly location: string;
     readonly offset: number;
     readonly length?: number;
+  }
+  /**
+   * A `SparseTensorProto` (a `sparse_initializer` or a `Constant`'s `sparse_value`): `values`
+   * holds the non-zero elements (`[NNZ]`), `indices` their positions, either linear
+   * (`[NNZ]`) or as coordinates (`[NNZ, rank]`); the tensor's `dims` are the dense dims.
+   */
+  | {
+    readonly kind: "sparse";
+    readonly values: OnnxTensor;
+    readonly indices: OnnxTensor;
   };
 
 /** A tensor stored in the model: an initializer or the value of a `Constant` node. */
@@ -98,6 +108,8 @@ export interface OnnxGraph {
   readonly nodes: readonly OnnxNode[];
   /** The initializer tensors. */
   readonly initializers: readonly OnnxTensor[];
+  /** The `sparse_initializer` tensors (storage kind `"sparse"`, dims of the dense tensor). */
+  readonly sparseInitializers: readonly OnnxTensor[];
   /** Graph input names (including initializers listed as inputs in old IR versions). */
   readonly inputs: readonly string[];
   /** Graph output names. */

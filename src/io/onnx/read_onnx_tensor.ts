@@ -8,6 +8,8 @@ import { DTYPE_BYTES } from "../../model/dtype.ts";
 import { ModelFormatError } from "../model_format_error.ts";
 import type { RandomAccessSource } from "../random_access.ts";
 import type { OnnxModel, OnnxTensor } from "./onnx_types.ts";
+import { sparseToDense } from "./_sparse_dense.ts";
+import { onnxStoredBytes } from "./onnx_dtype.ts";
 import { FIXED32, FIXED64, LEN, readVarint, VARINT } from "./_wire.ts";
 
 /** The file bytes a tensor's offsets refer to (an `OnnxModel` or an `OnnxTensorFile`). */
@@ -71,19 +73,31 @@ function typedValues(model: OnnxBytes, t: OnnxTensor, count: number, size: numbe
   return out;
 }
 
+function noDType(t: OnnxTensor): TypeError {
+  return new TypeError(
+    `tensor ${
+      JSON.stringify(t.name)
+    } has ONNX data type ${t.dataType}, which is not stored as fixed-size numbers`,
+  );
+}
+
 /**
  * Reads a tensor's values as little-endian bytes of its dtype. Raw data are returned as a view
  * into the model bytes (no copy); typed fields (`float_data`, `int32_data`, …) are packed into a
- * new array; external data are read from the source `options.external` opens.
+ * new array; external data are read from the source `options.external` opens. Types without a
+ * `DType` come back as stored (FLOAT8 FNUZ: a byte each; 4-bit types: packed pairs; see
+ * `readOnnxValues` for numbers). A sparse tensor
+ * (`sparse_initializer`, `sparse_value`) is expanded into new dense bytes, zero where no value
+ * is listed (linear `[NNZ]` or coordinate `[NNZ, rank]` indices, at most 2^31 - 1 bytes).
  *
  * @param model The decoded model (or tensor file).
  * @param tensor One of `model.tensors` (or the file's `tensor`).
  * @param options How to open external data files.
  * @returns The bytes (do not modify them).
- * @throws {ModelFormatError} When the stored values do not match the dims or the external range
- * is outside its file.
+ * @throws {ModelFormatError} When the stored values do not match the dims, the external range
+ * is outside its file, or a sparse index is outside the dims.
  * @throws {TypeError} When the tensor is external and no `external` opener is given, or its
- * data type has no dtype.
+ * data type is not stored as fixed-size numbers (STRING, complex).
  *
  * @example
  * ```ts ignore
@@ -100,15 +114,18 @@ export async function readOnnxTensor(
 ): Promise<Uint8Array> {
   const s = tensor.storage;
   if (s.kind === "raw") return model.bytes.subarray(s.start, s.end);
-  if (tensor.dtype === undefined) {
-    throw new TypeError(
-      `tensor ${
-        JSON.stringify(tensor.name)
-      } has ONNX data type ${tensor.dataType}, which has no dtype`,
-    );
+  if (s.kind === "sparse") {
+    if (tensor.dtype === undefined) throw noDType(tensor);
+    const values = await readOnnxTensor(model, s.values, options);
+    const indices = await readOnnxTensor(model, s.indices, options);
+    return sparseToDense(model.file, tensor, values, indices);
   }
-  const size = DTYPE_BYTES[tensor.dtype];
-  const count = tensor.dims.reduce((a, b) => a * b, 1);
+  const elements = tensor.dims.reduce((a, b) => a * b, 1);
+  const bytes = onnxStoredBytes(tensor.dataType, elements);
+  if (bytes === undefined) throw noDType(tensor);
+  // Types without a DType are stored one byte (FLOAT8 FNUZ) or one packed byte pair per value.
+  const size = tensor.dtype === undefined ? 1 : DTYPE_BYTES[tensor.dtype];
+  const count = bytes / size;
   if (s.kind === "typed") return typedValues(model, tensor, count, size);
   if (options.external === undefined) {
     throw new TypeError(
@@ -118,12 +135,14 @@ export async function readOnnxTensor(
     );
   }
   const source = await options.external(s.location);
-  const length = s.length ?? count * size;
-  if (length !== count * size || s.offset + length > source.size) {
+  const length = s.length ?? bytes;
+  if (length !== bytes || s.offset + length > source.size) {
     throw new ModelFormatError(
       `external range [${s.offset}, ${s.offset + length}) of ${
         JSON.stringify(s.location)
-      } (${source.size} bytes) does not hold ${tensor.dtype} [${tensor.dims}]`,
+      } (${source.size} bytes) does not hold ${
+        tensor.dtype ?? `data type ${tensor.dataType}`
+      } [${tensor.dims}]`,
       { file: model.file, field: tensor.name, offset: tensor.span.start },
     );
   }
