@@ -31,3 +31,4 @@ export { savePrunedFile, type SavePrunedFileOptions } from "./src/pruning/save_p
 export type { ExternalDataFiles, FileProducer } from "./src/io/fs.ts";
 export type { Progress } from "./src/cli/compress_model.ts";
 export { saveQuantizedFile } from "./src/quantization/save_quantized_file.ts";
+export { copyFileAtomic, type FilePatch } from "./src/io/fs.ts";

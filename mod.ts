@@ -298,3 +298,11 @@ export {
 } from "./src/quantization/percentile_range.ts";
 export { type ClipTarget, mseRange } from "./src/quantization/mse_range.ts";
 export { entropyRange } from "./src/quantization/entropy_range.ts";
+export { readOnnxValues, type ReadOnnxValuesOptions } from "./src/io/onnx/read_onnx_values.ts";
+export { onnxStoredBytes } from "./src/io/onnx/onnx_dtype.ts";
+export { type EncodeOnnxOptions, EXTERNAL_ALIGNMENT } from "./src/io/onnx/encode_onnx.ts";
+export {
+  type RecurrentType,
+  reorderGates,
+  TORCH_GATE_FROM_ONNX,
+} from "./src/model/recurrent_gates.ts";
