@@ -41,6 +41,11 @@ const rows = n / ROW;
 const scalePtr = arena.copyIn(new Float32Array(rows).fill(0.05), "scale");
 const zpPtr = arena.copyIn(new Float32Array(rows), "zp");
 const accPtr = arena.alloc(rows * 8, "acc");
+const BINS = 1024;
+const histPtr = arena.alloc(BINS * 8, "hist");
+const countsPtr = arena.alloc(16, "counts");
+const tiesPtr = arena.alloc(16, "ties");
+const candPtr = arena.alloc(n / 2, "candidates");
 
 function layoutPtr(kernel: number[]) {
   const layout = canonicalLayout(blockGrid([rows, ROW], kernel, n));
@@ -101,6 +106,30 @@ const cases: Case[] = [
     bytes: n * 4,
     target: 15,
     run: () => status("threshold", ex.nnc_threshold_mask(dataPtr, n, 0.1, maskPtr)),
+  },
+  {
+    name: "histogram 1024 bins",
+    bytes: n * 4,
+    run: () => status("histogram", ex.nnc_histogram(dataPtr, n, -6, 6, BINS, histPtr)),
+  },
+  {
+    // The pass of kSmallestMask that counts around two pivots and gathers the values between
+    // them (here about 3% of the values, as with the sampled pivots).
+    name: "selection range pass (pivots +-0.15)",
+    bytes: n * 4,
+    run: () =>
+      status(
+        "range",
+        ex.nnc_range_count(dataPtr, n, -0.15, 0.15, countsPtr, candPtr, n / 8),
+      ),
+  },
+  {
+    name: "selection mask pass",
+    bytes: n * 4,
+    run: () => {
+      new Uint32Array(ex.memory.buffer, tiesPtr, 1)[0] = 0;
+      status("select", ex.nnc_select_mask(dataPtr, n, 0, tiesPtr, maskPtr));
+    },
   },
   {
     name: "quantize int8 per row",

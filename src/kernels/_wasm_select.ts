@@ -154,8 +154,9 @@ function keyOf(value: number): number {
 
 /**
  * Pivots around rank `rank` of `total` values from a strided sample of `arrays`: the sample
- * values at least four standard deviations of the sample rank below and above. NaN pivots
- * become +Infinity (NaNs are counted apart). `undefined` for small inputs.
+ * values at least four standard deviations of the sample rank below and above, or -Infinity /
+ * +Infinity when that reaches past the sample's ends. NaN pivots become +Infinity (NaNs are
+ * counted apart). `undefined` for small inputs.
  */
 function samplePivots(
   arrays: readonly Float32Array[],
@@ -184,10 +185,15 @@ function samplePivots(
   const sorted = sample.subarray(0, s).sort();
   const at = ((rank + 0.5) / total) * s;
   const spread = 2 * Math.sqrt(s) + 16; // >= 4 standard deviations of the sample rank
-  const lo = sorted[Math.max(0, Math.floor(at - spread))];
-  const hi = sorted[Math.min(s - 1, Math.ceil(at + spread))];
+  // Near either end the pivot is the infinity itself: the sample's extremes rarely bracket
+  // the data's, and a rank outside the pivots costs a radix select over all the data.
+  const a = Math.floor(at - spread);
+  const b = Math.ceil(at + spread);
   const value = (key: number) => (key === NAN_KEY ? Infinity : valueOfKey(key));
-  return { lo: value(lo), hi: value(hi) };
+  return {
+    lo: a < 0 ? -Infinity : value(sorted[a]),
+    hi: b > s - 1 ? Infinity : value(sorted[b]),
+  };
 }
 
 /** The fixed buffers of a selection, allocated before the data is placed. */

@@ -139,6 +139,42 @@ export const EXAMPLES: readonly ConformanceCase[] = [
     assert.equal(k.histogram(f32(0.1, 0.9), 0, 1, 4, out), out);
     assert.deepEqual([...out], [11, 0, 0, 1]);
   }),
+  example("histogram() divides by the width before multiplying by bins, at bin edges", (k) => {
+    // x sits on an edge in exact arithmetic: x = j * (hi - lo) / bins. Multiplying by a
+    // precomputed bins / (hi - lo) would round to the other side of the edge in each case.
+    const x = fround(0.1);
+    const cases: [number, number, number][] = [[5, 3, 3], [10, 3, 3], [49, 1, 0], [49, 8, 7]];
+    for (const [bins, j, bin] of cases) {
+      const hi = (x * bins) / j;
+      assert.notEqual(Math.floor(x * (bins / hi)), bin, "the multiplication form differs");
+      const want = new Float64Array(bins);
+      want[bin] = 1;
+      assert.deepEqual([...k.histogram(f32(x), 0, hi, bins)], [...want], `bins ${bins}, j ${j}`);
+    }
+    // Zero opens the middle bin of a symmetric range (streaming histograms rely on it), also
+    // where r * (2048 / (2 r)) is 1023.9999999999999.
+    for (const r of [fround(1.0419785976409912), fround(0.3), 3, fround(1e-30)]) {
+      assert.equal(k.histogram(f32(0, -0), -r, r, 2048)[1024], 2, `r = ${r}`);
+    }
+    // Tiny and overflowing widths.
+    assert.deepEqual([...k.histogram(f32(0, -0), -1e-320, 1e-320, 4)], [0, 0, 2, 0]);
+    assert.deepEqual([...k.histogram(f32(0, 3e38), -Number.MAX_VALUE, Number.MAX_VALUE, 4)], [
+      2,
+      0,
+      0,
+      0,
+    ]);
+    // hi is the last bin; a value just below an edge stays in the bin below it.
+    const edges = f32(0.5, 0.75, 1, fround(0.75) - 2 ** -24);
+    assert.deepEqual([...k.histogram(edges, 0, 1, 4)], [0, 0, 2, 2]);
+    // Bounds that are not float32 values are compared exactly.
+    const lo = fround(0.1) + 1e-12;
+    assert.deepEqual([...k.histogram(f32(0.1, 0.2, 0.3), lo, 0.3, 2)], [0, 1]);
+    assert.deepEqual([...k.histogram(f32(0.1, 0.3), fround(0.1), fround(0.3) - 1e-12, 2)], [
+      1,
+      0,
+    ]);
+  }),
   example("thresholdMask() compares with t exactly, not with t rounded to float32", (k) => {
     const metric = f32(0.1, 0.2, NaN, -Infinity, Infinity, 0.05);
     assert.deepEqual([...k.thresholdMask(metric, 0.1)], [1, 1, 0, 0, 1, 0]);
@@ -337,6 +373,37 @@ export const EXAMPLES: readonly ConformanceCase[] = [
       assert.notEqual(first, second);
       if (ArrayBuffer.isView(first)) assert.notEqual(first.buffer, a.buffer);
     });
+  }),
+  example("kSmallestMask() matches the reference on every selection path", (k) => {
+    const n = 200_003;
+    const r = (i: number) => Math.sin(i * 12.9898) * 43758.5453 % 1;
+    const cases: Record<string, Float32Array> = {
+      // Most values tie at the cut-off: both pivots land on it.
+      "70% zeros": Float32Array.from({ length: n }, (_, i) => (r(i) < 0.4 ? r(i + n) : 0)),
+      // Two tied values hold 60% of the data: more candidates than the buffer takes.
+      "two heavy values": Float32Array.from(
+        { length: n },
+        (_, i) => (i % 5 < 3 ? (i % 2 ? 1e-30 : 0) : r(i) * 4 - 2),
+      ),
+      // The strided sample sees only 7s: the rank falls outside the pivots.
+      "misleading sample": Float32Array.from({ length: n }, (_, i) => {
+        const j = Math.round((i * 16384) / n - 0.5);
+        return Math.floor(((j + 0.5) * n) / 16384) === i ? 7 : r(i);
+      }),
+      // The sample is spread out, the other values crowd one narrow band of distinct values:
+      // more candidates than the buffer takes, pivots apart.
+      "crowd off the sample": Float32Array.from({ length: n }, (_, i) => {
+        const j = Math.round((i * 16384) / n - 0.5);
+        return Math.floor(((j + 0.5) * n) / 16384) === i ? j / 16384 : 0.5 + (i % 1000) * 1e-7;
+      }),
+      // Half NaN: cut-offs among the numbers and among the NaNs.
+      "half NaN": Float32Array.from({ length: n }, (_, i) => (i % 2 ? NaN : r(i))),
+    };
+    for (const [name, data] of Object.entries(cases)) {
+      for (const kk of [1, 31_337, n >> 1, Math.floor(n * 0.7), n - 1]) {
+        assertSameArray(k.kSmallestMask(data, kk), ref.kSmallestMask(data, kk), `${name} k=${kk}`);
+      }
+    }
   }),
   example("every kernel matches the reference on a million elements", (k) => {
     const shape = [1009, 991];

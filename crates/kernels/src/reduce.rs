@@ -61,11 +61,10 @@ pub fn fold_scalar(f: Fold, x: &[f32]) -> f64 {
     x.iter().fold(0.0, |acc, &v| combine(f, acc, term(f, v)))
 }
 
-/// The fold of `x`: eight lanes per step into four `f64x2` accumulators.
+/// The fold of `x` in SIMD lanes (the order of the additions differs from the scalar twin).
 #[cfg(target_arch = "wasm32")]
 pub fn fold(f: Fold, x: &[f32]) -> f64 {
     use crate::lanes::load;
-    let n8 = x.len() & !7;
     let p = x.as_ptr();
     let mut i = 0;
     if f == Fold::MaxAbs {
@@ -97,33 +96,30 @@ pub fn fold(f: Fold, x: &[f32]) -> f64 {
         let r = f32::from_bits(top as u32);
         return combine(f, r as f64, fold_scalar(f, &x[n16..]));
     }
-    let mut acc = [f64x2_splat(0.0); 4];
-    while i < n8 {
-        // SAFETY: i + 8 <= x.len().
-        let (a, b) = unsafe { (load(p.add(i)), load(p.add(i + 4))) };
-        let (a, b) = if f == Fold::L1 {
-            (f32x4_abs(a), f32x4_abs(b))
-        } else {
-            (a, b)
-        };
-        let lanes = [
-            f64x2_promote_low_f32x4(a),
-            f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 0, 1>(a, a)),
-            f64x2_promote_low_f32x4(b),
-            f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 0, 1>(b, b)),
-        ];
-        for j in 0..4 {
-            let t = if f == Fold::L2 {
-                f64x2_mul(lanes[j], lanes[j])
-            } else {
-                lanes[j]
+    // Sixteen lanes per step into eight independent `f64x2` accumulators, so the adds of one
+    // step do not wait on each other. Pairs of floats are loaded straight into the low half
+    // (`load64_zero`) and promoted: no shuffle for the high half of a `f32x4`.
+    let n16 = x.len() & !15;
+    let mut acc = [f64x2_splat(0.0); 8];
+    while i < n16 {
+        for (j, a) in acc.iter_mut().enumerate() {
+            // SAFETY: i + 2 * j + 2 <= i + 16 <= x.len().
+            let v = unsafe { v128_load64_zero(p.add(i + 2 * j) as *const u64) };
+            let d = f64x2_promote_low_f32x4(v);
+            let t = match f {
+                Fold::L1 => f64x2_abs(d),
+                Fold::L2 => f64x2_mul(d, d),
+                _ => d,
             };
-            acc[j] = f64x2_add(acc[j], t);
+            *a = f64x2_add(*a, t);
         }
-        i += 8;
+        i += 16;
     }
-    let s = f64x2_add(f64x2_add(acc[0], acc[1]), f64x2_add(acc[2], acc[3]));
-    f64x2_extract_lane::<0>(s) + f64x2_extract_lane::<1>(s) + fold_scalar(f, &x[n8..])
+    let s = f64x2_add(
+        f64x2_add(f64x2_add(acc[0], acc[1]), f64x2_add(acc[2], acc[3])),
+        f64x2_add(f64x2_add(acc[4], acc[5]), f64x2_add(acc[6], acc[7])),
+    );
+    f64x2_extract_lane::<0>(s) + f64x2_extract_lane::<1>(s) + fold_scalar(f, &x[n16..])
 }
 
 /// The fold of `x` (the host uses the scalar twin).
