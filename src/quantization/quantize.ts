@@ -24,6 +24,10 @@ import { quantizeWeights } from "./quantize_weights.ts";
 import { rewriteSafetensors } from "./rewrite_safetensors.ts";
 import { moduleInfos } from "./_module_infos.ts";
 import { paramRef } from "./_param_ref.ts";
+import type { FusedModel } from "./fuse_model.ts";
+import { fusedOnnx } from "./fused_onnx.ts";
+import { fusedMetadata, fusedSafetensors } from "./fused_safetensors.ts";
+import { prepareFusion } from "./_prepare_fusion.ts";
 
 /** Calibration of input/output targets by running the model in onnxruntime. */
 export interface QuantizeCalibration {
@@ -53,8 +57,25 @@ export interface QuantizeModelOptions {
   readonly percentile?: number;
   /** Histogram bins per block of the histogram observers (default 2048). */
   readonly bins?: number;
+  /**
+   * The decoded ONNX model `model` was built from. `fuse_names` groups with a BatchNorm read each
+   * BatchNormalization's `epsilon` from it; `calibration.onnx` serves too.
+   */
+  readonly onnx?: OnnxModel;
+  /** The BatchNorm `eps` used when folding a safetensors model (default 1e-5, PyTorch's). */
+  readonly batchNormEpsilon?: number;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
+}
+
+/** One fused `fuse_names` group in the report. */
+export interface FusedGroupReport {
+  /** Its config path, `[i].fuse_names[g]`. */
+  readonly path: string;
+  /** The module names. */
+  readonly modules: readonly string[];
+  /** `true` when a BatchNorm was folded into the first module's weight and bias. */
+  readonly folded: boolean;
 }
 
 /** One quantized target in the report. */
@@ -87,6 +108,10 @@ export interface QuantizationReport {
   readonly parameterBytesAfter: number;
   /** Config warnings, one line each (`path: message`). */
   readonly warnings: readonly string[];
+  /** The fused `fuse_names` groups (BatchNorms folded with their stored running statistics). */
+  readonly fused: readonly FusedGroupReport[];
+  /** Stored tensors of folded BatchNorms, dropped from every output file. */
+  readonly droppedTensors: readonly string[];
 }
 
 /** How `save` stores quantized parameters. */
@@ -94,7 +119,10 @@ export type QuantizedStorage = "float" | "qdq" | "int";
 
 /** The result of `quantize`. */
 export interface QuantizeResult {
-  /** The model that was quantized (the input, unchanged). */
+  /**
+   * The model that was quantized: the input, unchanged, or with `fuse_names` its fused view
+   * (`fuseModel`: folded weights and biases, folded BatchNorms as `Identity` modules).
+   */
   readonly model: ModelGraph;
   /** The resolved targets of the config list. */
   readonly targets: readonly ResolvedTarget[];
@@ -123,13 +151,22 @@ const isOnnx = (s: OnnxModel | SafetensorsFile): s is OnnxModel => "graph" in s;
  * `options.calibration`, activation ranges by running the model in onnxruntime, and computes
  * NNI's scales and zero points bit for bit. The model is not changed; `save()` writes files.
  *
+ * `fuse_names` groups are fused first (`fusionGroups`, `fuseModel`): a BatchNorm after a Conv or
+ * Linear is folded into its weight and bias with the BatchNorm's stored running statistics, and
+ * the folded weight is what gets quantized. Outputs then have no BatchNorm for those groups
+ * (ONNX: the node is removed, the Conv/Gemm writes its output; safetensors: its tensors are
+ * dropped and `"nncompress.fused"` lists them in `__metadata__`). NNI folds with statistics its
+ * train-mode calibration forwards have updated; see docs/quantization.md.
+ *
  * @param model The model (`onnxModel()` or `safetensorsModel()`).
  * @param configList An NNI quantization config list.
  * @param options Registry, calibration (with its observer) and kernels.
  * @returns Targets, parameters, a report and `save()`.
- * @throws {ConfigError} When the config list is invalid for the model.
+ * @throws {ConfigError} When the config list is invalid for the model, or a `fuse_names` group
+ * cannot be fused (at `[i].fuse_names[g]`, naming the modules).
  * @throws {RangeError} When an activation target has no calibration (naming it), a calibration
- * batch does not fit the model, or a granularity does not fit a tensor.
+ * batch does not fit the model, a granularity does not fit a tensor, or BatchNorm folding of an
+ * ONNX model has neither `options.onnx` nor `options.calibration`.
  *
  * @example
  * ```ts
@@ -154,7 +191,7 @@ const isOnnx = (s: OnnxModel | SafetensorsFile): s is OnnxModel => "graph" in s;
  * ```
  */
 export async function quantize(
-  model: ModelGraph,
+  input: ModelGraph,
   configList: unknown,
   options: QuantizeModelOptions = {},
 ): Promise<QuantizeResult> {
@@ -162,13 +199,20 @@ export async function quantize(
   const registry = options.registry === undefined ? {} : { registry: options.registry };
   let ranges;
   const cal = options.calibration;
+  const fused = await prepareFusion(input, configList, {
+    ...registry,
+    ...(options.onnx ?? cal?.onnx ? { onnx: options.onnx ?? cal?.onnx } : {}),
+    ...(options.batchNormEpsilon === undefined ? {} : { epsilon: options.batchNormEpsilon }),
+  });
+  const model = fused?.model ?? input;
+  const fuseSource = fusedSource(fused);
   if (cal !== undefined) {
     const { targets } = resolveTargetSettings(moduleInfos(model), configList, "quantization", {
       algorithm: "PtqQuantizer",
       ...registry,
     });
     if (targets.some((t) => t.kind !== "parameter")) {
-      ranges = await calibrateOnnx(cal.onnx, model, targets, cal.batches, {
+      ranges = await calibrateOnnx(fuseSource(cal.onnx) as OnnxModel, model, targets, cal.batches, {
         ort: cal.ort,
         kernels,
         ...(options.observer === undefined ? {} : { observer: options.observer }),
@@ -208,14 +252,24 @@ export async function quantize(
     parameterBytesBefore: before,
     parameterBytesAfter: after,
     warnings: warnings.map((w) => `${w.path}: ${w.message}`),
+    fused: (fused?.groups ?? []).map((g) => ({
+      path: g.path,
+      modules: g.modules,
+      folded: g.bn !== undefined,
+    })),
+    droppedTensors: fused?.droppedTensors ?? [],
   };
   return {
     model,
     targets,
     params,
     report,
-    async save(source, storage = "float") {
-      if (storage === "int") return await quantizedSafetensors(model, params, { kernels });
+    async save(original, storage = "float") {
+      if (storage === "int") {
+        const metadata = fused === undefined ? {} : fusedMetadata(fused);
+        return await quantizedSafetensors(model, params, { kernels, metadata });
+      }
+      const source = fuseSource(original);
       if (storage === "qdq") {
         if (!isOnnx(source)) {
           throw new RangeError(`storage "qdq" needs an ONNX source: the model is safetensors`);
@@ -227,5 +281,21 @@ export async function quantize(
         ? encodeOnnx(source, new Map([...tensors].map(([k, bytes]) => [k, { bytes }])))
         : rewriteSafetensors(source, tensors);
     },
+  };
+}
+
+/** The source file of the fused model: rewritten once per source object. */
+function fusedSource(
+  fused: FusedModel | undefined,
+): (source: OnnxModel | SafetensorsFile) => OnnxModel | SafetensorsFile {
+  const done = new WeakMap<object, OnnxModel | SafetensorsFile>();
+  return (source) => {
+    if (fused === undefined) return source;
+    let out = done.get(source);
+    if (out === undefined) {
+      out = isOnnx(source) ? fusedOnnx(source, fused) : fusedSafetensors(source, fused);
+      done.set(source, out);
+    }
+    return out;
   };
 }

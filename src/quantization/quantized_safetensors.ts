@@ -34,6 +34,12 @@ import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { packRows, unpackRows } from "./_pack_rows.ts";
 
+/** Options of `quantizedSafetensors`. */
+export interface QuantizedSafetensorsOptions extends QuantizeOptions {
+  /** Extra `__metadata__` entries (the format keys win). */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
 /** Metadata of one quantized tensor in the file. */
 export interface QuantizedTensorInfo {
   /** The configured `quant_dtype`. */
@@ -89,7 +95,7 @@ function asDType(codes: IntCodes, dtype: DType): ArrayBufferView {
  *
  * @param model The model the parameters were computed on.
  * @param params Parameters from `quantizeWeights` (input/output targets are ignored).
- * @param options The kernels to use.
+ * @param options The kernels to use and extra metadata.
  * @returns The file bytes.
  * @throws {RangeError} When a parameter target is not in the model.
  *
@@ -117,7 +123,7 @@ function asDType(codes: IntCodes, dtype: DType): ArrayBufferView {
 export async function quantizedSafetensors(
   model: ModelGraph,
   params: readonly TargetQuantParams[],
-  options: QuantizeOptions = {},
+  options: QuantizedSafetensorsOptions = {},
 ): Promise<Uint8Array> {
   const kernels = options.kernels ?? getKernels();
   const byTarget = new Map(
@@ -172,7 +178,11 @@ export async function quantizedSafetensors(
     throw new RangeError(`parameter "${p.target}" of module "${p.module}" is not in the model`);
   }
   return writeSafetensors(tensors, {
-    metadata: { "nncompress.format": FORMAT, "nncompress.quantization": JSON.stringify(infos) },
+    metadata: {
+      ...options.metadata,
+      "nncompress.format": FORMAT,
+      "nncompress.quantization": JSON.stringify(infos),
+    },
   });
 }
 

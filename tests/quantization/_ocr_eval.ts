@@ -55,6 +55,18 @@ export async function recognizerExact(
   return { exact: texts.filter((t, i) => t === labels.texts[i]).length, logits: out.data };
 }
 
+/** The classifier's output probabilities `[n, 2]` on the first `n` lines. */
+export async function classifierOutputs(
+  model: Uint8Array,
+  level: OptLevel = "all",
+  n = 40,
+): Promise<Float32Array> {
+  const ort = await loadOrt();
+  const labels = await loadLabels();
+  const input = toInput(await loadGray("cls"), labels.cls_shape, labels.cls_widths, 0, n);
+  return (await run(ort, model, input, [n, 3, 48, 192], level)).data;
+}
+
 /** Correct orientations of the classifier (0..40). */
 export async function classifierCorrect(
   model: Uint8Array,

