@@ -306,3 +306,25 @@ export {
   reorderGates,
   TORCH_GATE_FROM_ONNX,
 } from "./src/model/recurrent_gates.ts";
+
+export {
+  type BatchNormParams,
+  foldBatchNorm,
+  type FoldedParams,
+} from "./src/quantization/fold_batch_norm.ts";
+export { type FusionGroup, fusionGroups } from "./src/quantization/fusion_groups.ts";
+export {
+  type FoldedTensor,
+  type FusedModel,
+  fuseModel,
+  type FuseModelOptions,
+} from "./src/quantization/fuse_model.ts";
+export { checkOnnxFusion, fusedOnnx, onnxBatchNormEpsilon } from "./src/quantization/fused_onnx.ts";
+export {
+  FUSED_METADATA_KEY,
+  fusedMetadata,
+  fusedSafetensors,
+} from "./src/quantization/fused_safetensors.ts";
+export { fusableGroups } from "./src/quantization/fusable_groups.ts";
+export type { FusedGroupReport } from "./src/quantization/quantize.ts";
+export type { QuantizedSafetensorsOptions } from "./src/quantization/quantized_safetensors.ts";
