@@ -222,8 +222,11 @@ test("the handler bundles for edge runtimes with no Node built-ins", async () =>
     target: "es2022",
     write: false,
     logLevel: "silent",
+    minify: true,
   });
   const code = out.outputFiles[0].text;
-  assert.doesNotMatch(code, /from\s+"node:|require\("node:/);
-  assert.ok(code.length < 400_000, `bundle size ${code.length}`);
+  assert.doesNotMatch(code, /from\s*"node:|require\("node:/);
+  // Budget for the minified handler (WASM inlined as base64 included): about 1.3x the 267 KB
+  // measured when the budget was set.
+  assert.ok(code.length < 350_000, `minified bundle is ${code.length} bytes, budget 350000`);
 });
