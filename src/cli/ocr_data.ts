@@ -62,6 +62,35 @@ function toInput(gray: Uint8Array, shape: readonly number[], widths: readonly nu
 }
 
 /**
+ * Lines `from` … `from + count - 1` of a model input `[n, 3, h, w]`, copied.
+ *
+ * @param part `rec` or `cls` of `OcrData`.
+ * @param from The first line.
+ * @param count The number of lines.
+ * @returns The input `[count, 3, h, w]`.
+ */
+export function ocrLines(
+  part: OcrData["rec"],
+  from: number,
+  count: number,
+): { input: Float32Array; dims: number[] } {
+  const [, c, h, w] = part.dims;
+  const size = c * h * w;
+  return { input: part.input.slice(from * size, (from + count) * size), dims: [count, c, h, w] };
+}
+
+/**
+ * Reads the recognizer's character list.
+ *
+ * @param url The keys file (default: `OCR_KEYS`).
+ * @returns One character per line, as `evaluateOcr` takes them.
+ * @throws {Error} When the file cannot be read.
+ */
+export async function loadOcrKeys(url: URL = OCR_KEYS): Promise<string[]> {
+  return new TextDecoder().decode(await readFile(url.pathname)).split("\n");
+}
+
+/**
  * Reads the fixture lines and builds the recognizer and classifier inputs.
  *
  * @param folder The fixture folder (default: the repository's `tests/fixtures/ocr-lines/`).

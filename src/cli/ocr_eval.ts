@@ -38,16 +38,29 @@ export interface OcrEvaluation extends EvaluationResult {
   readonly classes: number;
 }
 
-async function runOnce(
+/**
+ * Runs a model once on one float32 input, in a single-threaded session that is released after.
+ *
+ * @param ort The onnxruntime module.
+ * @param model The model file bytes.
+ * @param input The input values.
+ * @param dims The input dims.
+ * @param options More session options (e.g. `graphOptimizationLevel`), over the defaults.
+ * @returns The first output's values and dims.
+ * @throws {Error} onnxruntime's error when the model does not load or run.
+ */
+export async function runOrt(
   ort: OrtLike,
   model: Uint8Array,
   input: Float32Array,
   dims: readonly number[],
-) {
+  options: Record<string, unknown> = {},
+): Promise<{ data: Float32Array; dims: number[] }> {
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     logSeverityLevel: 4,
+    ...options,
   });
   try {
     const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", input, dims) };
@@ -90,6 +103,7 @@ export function ctcDecode(
  * @param task `recognizer` or `classifier`.
  * @param data The fixture inputs from `loadOcrData`.
  * @param keys The recognizer's character list (`ppocr_keys_v1.txt` lines); needed for it only.
+ * @param options More session options for `runOrt`.
  * @returns Correct and total counts, and the predictions.
  * @throws {Error} onnxruntime's error when the model does not load or run.
  *
@@ -106,10 +120,11 @@ export async function evaluateOcr(
   task: OcrTask,
   data: OcrData,
   keys: readonly string[] = [],
+  options: Record<string, unknown> = {},
 ): Promise<OcrEvaluation> {
   const { labels } = data;
   if (task === "recognizer") {
-    const out = await runOnce(ort, model, data.rec.input, data.rec.dims);
+    const out = await runOrt(ort, model, data.rec.input, data.rec.dims, options);
     const predictions = ctcDecode(out.data, out.dims, keys);
     const correct = predictions.filter((p, i) => p === labels.texts[i]).length;
     return {
@@ -121,7 +136,7 @@ export async function evaluateOcr(
       classes: out.dims[out.dims.length - 1],
     };
   }
-  const out = await runOnce(ort, model, data.cls.input, data.cls.dims);
+  const out = await runOrt(ort, model, data.cls.input, data.cls.dims, options);
   const n = out.dims[0];
   const classes = out.dims[out.dims.length - 1];
   const predictions: number[] = [];

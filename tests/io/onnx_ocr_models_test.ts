@@ -6,18 +6,8 @@ import { encodeOnnx, type OnnxReplacement } from "../../src/io/onnx/encode_onnx.
 import { readOnnxTensor } from "../../src/io/onnx/read_onnx_tensor.ts";
 import { onnxModel } from "../../src/model/onnx_model.ts";
 import { inspect } from "../../src/model/inspect.ts";
-import {
-  CLS,
-  ctcDecode,
-  DET,
-  loadGray,
-  loadKeys,
-  loadLabels,
-  loadOrt,
-  REC,
-  run,
-  toInput,
-} from "./_ocr.ts";
+import { loadOcrData, loadOcrKeys, ocrLines } from "../../src/cli/ocr_data.ts";
+import { CLS, ctcDecode, DET, loadOrt, REC, run } from "./_ocr.ts";
 
 /** Generous per-test limit: these tests run models and load the shared machine. */
 const SLOW = { timeout: 120_000 };
@@ -113,11 +103,10 @@ test(
   SLOW,
   async () => {
     const ort = await loadOrt();
-    const labels = await loadLabels();
+    const { input, dims } = ocrLines((await loadOcrData()).cls, 0, 8);
     const cls = await readFile(CLS);
-    const input = toInput(await loadGray("cls"), labels.cls_shape, labels.cls_widths, 0, 8);
-    const a = await run(ort, cls, input, [8, 3, 48, 192]);
-    const b = await run(ort, await rewriteAll(cls), input, [8, 3, 48, 192]);
+    const a = await run(ort, cls, input, dims);
+    const b = await run(ort, await rewriteAll(cls), input, dims);
     assert.deepEqual(b.data, a.data);
     const det = await readFile(DET);
     const image = new Float32Array(3 * 64 * 96).map((_, i) => Math.sin(i) * 0.5);
@@ -132,17 +121,15 @@ test(
   SLOW,
   async () => {
     const ort = await loadOrt();
-    const labels = await loadLabels();
-    const keys = await loadKeys();
-    const gray = await loadGray("rec");
+    const { labels, rec } = await loadOcrData();
+    const keys = await loadOcrKeys();
     const original = await readFile(REC);
     const rewritten = await rewriteAll(original);
     assert.equal(rewritten.length, original.length);
-    const input = toInput(gray, labels.rec_shape, labels.rec_widths, 0, 40);
-    const after = await run(ort, rewritten, input, [40, 3, 48, 480]);
+    const after = await run(ort, rewritten, rec.input, rec.dims);
     assert.deepEqual(ctcDecode(after.data, after.dims, keys), labels.texts);
-    const first = toInput(gray, labels.rec_shape, labels.rec_widths, 0, 4);
-    const before = await run(ort, original, first, [4, 3, 48, 480]);
+    const first = ocrLines(rec, 0, 4);
+    const before = await run(ort, original, first.input, first.dims);
     assert.deepEqual(after.data.subarray(0, before.data.length), before.data);
   },
 );

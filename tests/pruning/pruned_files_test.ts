@@ -20,17 +20,8 @@ import { toFloat32 } from "../../src/model/to_float32.ts";
 import { expandMask } from "../../src/pruning/expand_mask.ts";
 import { prune, type PruneResult } from "../../src/pruning/prune.ts";
 import { savePrunedFile } from "../../src/pruning/save_pruned_file.ts";
-import {
-  CLS,
-  ctcDecode,
-  loadGray,
-  loadKeys,
-  loadLabels,
-  loadOrt,
-  REC,
-  run,
-  toInput,
-} from "../io/_ocr.ts";
+import { loadOcrData, loadOcrKeys } from "../../src/cli/ocr_data.ts";
+import { CLS, ctcDecode, loadOrt, REC, run } from "../io/_ocr.ts";
 
 const SLOW = { timeout: 120_000 };
 
@@ -73,9 +64,8 @@ test(
       const written = decodeOnnx(bytes, { file: path });
       assert.equal(await assertZerosMatchMasks(result, written), 53);
       assert.equal(written.tensors.filter((t) => t.kind === "constant").length, 250);
-      const labels = await loadLabels();
-      const input = toInput(await loadGray("cls"), labels.cls_shape, labels.cls_widths, 0, 40);
-      const out = await run(await loadOrt(), bytes, input, [40, 3, 48, 192]);
+      const { cls } = await loadOcrData();
+      const out = await run(await loadOrt(), bytes, cls.input, cls.dims);
       assert.deepEqual(out.dims, [40, 2]);
       assert.ok(out.data.every(Number.isFinite));
     } finally {
@@ -99,10 +89,9 @@ test(
       await savePrunedFile(path, result, onnx);
       const bytes = await readFile(path);
       assert.equal(await assertZerosMatchMasks(result, decodeOnnx(bytes)), 9);
-      const labels = await loadLabels();
-      const input = toInput(await loadGray("rec"), labels.rec_shape, labels.rec_widths, 0, 40);
-      const out = await run(await loadOrt(), bytes, input, [40, 3, 48, 480]);
-      const texts = ctcDecode(out.data, out.dims, await loadKeys());
+      const { labels, rec } = await loadOcrData();
+      const out = await run(await loadOrt(), bytes, rec.input, rec.dims);
+      const texts = ctcDecode(out.data, out.dims, await loadOcrKeys());
       const exact = texts.filter((t, i) => t === labels.texts[i]).length;
       assert.ok(exact >= 35, `${exact} exact lines`);
     } finally {

