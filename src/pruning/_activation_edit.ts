@@ -11,7 +11,8 @@ import type { ModelGraph } from "../model/model_graph.ts";
 import { expandMask } from "./expand_mask.ts";
 import { PruningError } from "./pruning_error.ts";
 import type { PruningTarget, TargetMask } from "./types.ts";
-import { type GraphEdit, nodeProto, tensorProto } from "./_onnx_graph_edit.ts";
+import { nodeProto, tensorProto } from "../io/onnx/proto_writer.ts";
+import type { GraphEdit } from "./_onnx_graph_edit.ts";
 
 const FLOATS: readonly DType[] = ["F32", "F16", "BF16", "F64"];
 
@@ -91,13 +92,15 @@ export function activationEdit(
     );
     const op = method === "add" ? "Add" : "Mul";
     const nodeName = unique(`${t.module}/${t.target}/${op}_mask`);
+    const node = (inputs: string[], outputs: string[]) =>
+      nodeProto({ name: nodeName, opType: op, inputs, outputs });
     if (isInput) {
       const masked = unique(`${value}_masked`);
-      push(before, at, nodeProto(op, [value, maskName], [masked], nodeName));
+      push(before, at, node([value, maskName], [masked]));
       inputs.set(at, new Map([...(inputs.get(at) ?? []), [k, masked]]));
     } else {
       const raw = unique(`${value}_unmasked`);
-      push(after, at, nodeProto(op, [raw, maskName], [value], nodeName));
+      push(after, at, node([raw, maskName], [value]));
       outputs.set(at, new Map([...(outputs.get(at) ?? []), [k, raw]]));
     }
   }

@@ -1,6 +1,7 @@
 // Adding nodes and initializers to the main graph of an encoded ONNX model, and renaming the
 // inputs / outputs of its nodes. Every other byte of the model is copied unchanged.
 import { type Field, forEachField, readVarint } from "../io/onnx/_wire.ts";
+import { type Bytes, concat, lenField, varint } from "../io/onnx/proto_writer.ts";
 
 /** Changes to the main graph, by main-graph node index. */
 export interface GraphEdit {
@@ -16,63 +17,6 @@ export interface GraphEdit {
   readonly initializers: readonly Uint8Array[];
   /** Values to add as graph outputs (names only, no type information). */
   readonly extraOutputs?: readonly string[];
-}
-
-const utf8 = new TextEncoder();
-
-function varint(value: number): number[] {
-  const out: number[] = [];
-  while (value >= 0x80) (out.push((value % 0x80) | 0x80), value = Math.floor(value / 0x80));
-  return (out.push(value), out);
-}
-
-/** Concatenates byte parts. */
-export function concat(parts: readonly (Uint8Array | number[])[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) (out.set(p, at), at += p.length);
-  return out;
-}
-
-/** A length-delimited field. */
-export function lenField(number: number, body: Uint8Array | string): Uint8Array {
-  const b = typeof body === "string" ? utf8.encode(body) : body;
-  return concat([varint(number * 8 + 2), varint(b.length), b]);
-}
-
-/** A varint field. */
-export function intField(number: number, value: number): number[] {
-  return [...varint(number * 8), ...varint(value)];
-}
-
-/** An encoded NodeProto. */
-export function nodeProto(
-  opType: string,
-  inputs: readonly string[],
-  outputs: readonly string[],
-  name: string,
-): Uint8Array {
-  return concat([
-    ...inputs.map((i) => lenField(1, i)),
-    ...outputs.map((o) => lenField(2, o)),
-    lenField(3, name),
-    lenField(4, opType),
-  ]);
-}
-
-/** An encoded TensorProto with `raw_data`. */
-export function tensorProto(
-  name: string,
-  dataType: number,
-  dims: readonly number[],
-  raw: Uint8Array,
-): Uint8Array {
-  return concat([
-    ...dims.map((d) => intField(1, d)),
-    intField(2, dataType),
-    lenField(8, name),
-    lenField(9, raw),
-  ]);
 }
 
 function fields(bytes: Uint8Array, start: number, end: number, path: string): Field[] {
@@ -103,7 +47,7 @@ function renamed(
 export function editGraph(bytes: Uint8Array, edit: GraphEdit): Uint8Array {
   const graph = fields(bytes, 0, bytes.length, "model").find((f) => f.number === 7);
   if (graph === undefined) throw new RangeError("the ONNX model has no graph");
-  const parts: (Uint8Array | number[])[] = [];
+  const parts: Bytes[] = [];
   let index = 0;
   for (const f of fields(bytes, graph.start, graph.end, "graph")) {
     if (f.number !== 1) {

@@ -1,7 +1,8 @@
 // Rewriting an ONNX model's main graph: nodes and stored tensors removed by output/name, new
 // initializers and nodes added, opset imports added. Everything else is copied byte for byte.
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
-import { concat, fields, intField, lenField, text, type WireField } from "./_onnx_wire.ts";
+import { concat, lenField, opsetProto } from "../io/onnx/proto_writer.ts";
+import { fields, text, type WireField } from "./_onnx_wire.ts";
 
 /** What to change in the main graph. */
 export interface GraphPatch {
@@ -107,7 +108,7 @@ export function patchOnnx(model: OnnxModel, patch: GraphPatch): Uint8Array {
     opsetsAdded = true;
     for (const o of patch.opsets) {
       if (have.has(o.domain)) continue;
-      parts.push(lenField(8, concat([lenField(1, o.domain), intField(2, o.version)])));
+      parts.push(lenField(8, opsetProto(o.domain, o.version)));
     }
   };
   for (const f of fields(bytes, 0, bytes.length)) {

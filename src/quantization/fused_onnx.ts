@@ -8,7 +8,8 @@ import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
 import type { OnnxModel, OnnxNode } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import type { FusedModel } from "./fuse_model.ts";
-import { concat, fields, intField, lenField, ONNX_TYPE, tensorProto } from "./_onnx_wire.ts";
+import { concat, lenField, nodeProto, tensorProto } from "../io/onnx/proto_writer.ts";
+import { fields, ONNX_TYPE } from "./_onnx_wire.ts";
 import { patchOnnx } from "./_patch_onnx.ts";
 
 const attr = (n: OnnxNode, name: string) => n.attributes.find((a) => a.name === name);
@@ -121,17 +122,13 @@ function rewire(node: Uint8Array, output: string, bias: string | undefined): Uin
 
 /** A `Constant` node producing a float32 tensor. */
 function constantNode(name: string, dims: readonly number[], raw: Uint8Array): Uint8Array {
-  const value = concat([
-    lenField(1, "value"),
-    lenField(5, tensorProto(name, ONNX_TYPE.FLOAT, dims, raw)),
-    intField(20, 4),
-  ]);
-  return concat([
-    lenField(2, name),
-    lenField(3, `${name}_folded`),
-    lenField(4, "Constant"),
-    lenField(5, value),
-  ]);
+  return nodeProto({
+    name: `${name}_folded`,
+    opType: "Constant",
+    inputs: [],
+    outputs: [name],
+    attributes: [{ name: "value", t: tensorProto(name, ONNX_TYPE.FLOAT, dims, raw) }],
+  });
 }
 
 /**

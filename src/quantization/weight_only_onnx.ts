@@ -12,7 +12,8 @@ import { computeQuantParams, type QuantScheme } from "./compute_quant_params.ts"
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { trackedRange } from "./tracked_range.ts";
-import { nodeProto, ONNX_TYPE, tensorProto } from "./_onnx_wire.ts";
+import { nodeProto, tensorProto } from "../io/onnx/proto_writer.ts";
+import { ONNX_TYPE } from "./_onnx_wire.ts";
 import { patchOnnx } from "./_patch_onnx.ts";
 
 /** Options of `weightOnlyOnnx`. */

@@ -3,14 +3,9 @@
 import { DTYPE_BYTES } from "../../model/dtype.ts";
 import type { OnnxReplacement } from "./encode_onnx.ts";
 import type { OnnxModel, OnnxTensor } from "./onnx_types.ts";
-import { concat, encodeTensor, varint } from "./_encode_tensor.ts";
+import { encodeTensor } from "./_encode_tensor.ts";
 import { forEachField } from "./_wire.ts";
-
-const field = (n: number, body: Uint8Array | number[]) => [
-  ...varint(n * 8 + 2),
-  ...varint(body.length),
-  ...body,
-];
+import { concat, intField, lenField } from "./proto_writer.ts";
 
 /**
  * A SparseTensorProto holding the elements of `r.bytes` that are not all-zero bytes: the
@@ -57,21 +52,21 @@ export function encodeSparse(model: OnnxModel, t: OnnxTensor, r: OnnxReplacement
   const idxBytes = new Uint8Array(idx.buffer);
   const idxDims = coordinates ? [nnz, dims.length] : [nnz];
   const idxProto = concat([
-    ...idxDims.map((d) => [0x08, ...varint(d)]),
-    [0x10, 0x07],
-    field(9, idxBytes),
+    ...idxDims.map((d) => intField(1, d)),
+    intField(2, 7), // INT64
+    lenField(9, idxBytes),
   ]);
   const parts: (Uint8Array | number[])[] = [];
   let wroteDims = false;
   forEachField(model, t.span.start, t.span.end, t.path, (f) => {
     if (f.number === 1) {
-      parts.push(field(1, encodeTensor(model, values, { bytes: nonZero, dims: [nnz] })));
-    } else if (f.number === 2) parts.push(field(2, idxProto));
+      parts.push(lenField(1, encodeTensor(model, values, { bytes: nonZero, dims: [nnz] })));
+    } else if (f.number === 2) parts.push(lenField(2, idxProto));
     else if (f.number === 3) {
-      if (!wroteDims) parts.push(...dims.map((d) => [0x18, ...varint(d)]));
+      if (!wroteDims) parts.push(...dims.map((d) => intField(3, d)));
       wroteDims = true;
     } else parts.push(model.bytes.subarray(f.tagStart, f.end));
   });
-  if (!wroteDims) parts.push(...dims.map((d) => [0x18, ...varint(d)]));
+  if (!wroteDims) parts.push(...dims.map((d) => intField(3, d)));
   return concat(parts);
 }

@@ -3,25 +3,7 @@
 import type { OnnxReplacement } from "./encode_onnx.ts";
 import type { OnnxModel, OnnxTensor } from "./onnx_types.ts";
 import { forEachField } from "./_wire.ts";
-
-/** A protobuf varint. */
-export function varint(value: number): number[] {
-  const out: number[] = [];
-  while (value >= 0x80) {
-    out.push((value % 0x80) | 0x80);
-    value = Math.floor(value / 0x80);
-  }
-  out.push(value);
-  return out;
-}
-
-/** Joins byte arrays. */
-export function concat(parts: readonly (Uint8Array | number[])[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) (out.set(p, at), at += p.length);
-  return out;
-}
+import { concat, intField, lenField, lenHeader } from "./proto_writer.ts";
 
 /** Where a re-encoded tensor's values go: inline, or a range of an external data file. */
 export interface TensorPlace {
@@ -32,13 +14,9 @@ export interface TensorPlace {
 }
 
 const DATA_FIELDS = new Set([4, 5, 6, 7, 9, 10, 11]);
-const te = new TextEncoder();
-
-function entry(key: string, value: string): number[] {
-  const k = te.encode(key);
-  const v = te.encode(value);
-  const body = [0x0a, ...varint(k.length), ...k, 0x12, ...varint(v.length), ...v];
-  return [0x6a, ...varint(body.length), ...body];
+/** A `StringStringEntryProto` in `external_data` (field 13). */
+function entry(key: string, value: string): Uint8Array {
+  return lenField(13, concat([lenField(1, key), lenField(2, value)]));
 }
 
 /** The `external_data` key of an entry field. */
@@ -68,13 +46,13 @@ export function encodeTensor(
   const dims = () => {
     if (wroteDims) return;
     wroteDims = true;
-    for (const d of r.dims ?? t.dims) parts.push([0x08, ...varint(d)]);
+    for (const d of r.dims ?? t.dims) parts.push(intField(1, d));
   };
   const data = () => {
     if (wroteData) return;
     wroteData = true;
     if (place.location === undefined) {
-      parts.push([0x4a, ...varint(r.bytes.length)], r.bytes);
+      parts.push(lenHeader(9, r.bytes.length), r.bytes);
       return;
     }
     parts.push(
@@ -82,7 +60,7 @@ export function encodeTensor(
       entry("location", place.location),
       entry("offset", String(place.offset ?? 0)),
       entry("length", String(r.bytes.length)),
-      [0x70, 0x01],
+      intField(14, 1), // data_location: EXTERNAL
     );
   };
   const fields: { number: number; tagStart: number; start: number; end: number }[] = [];

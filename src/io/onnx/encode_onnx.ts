@@ -9,7 +9,8 @@
 import { DTYPE_BYTES, elementCount } from "../../model/dtype.ts";
 import type { OnnxModel, OnnxTensor, Span } from "./onnx_types.ts";
 import { readVarint } from "./_wire.ts";
-import { concat, encodeTensor, varint } from "./_encode_tensor.ts";
+import { encodeTensor } from "./_encode_tensor.ts";
+import { type Bytes, concat, varint } from "./proto_writer.ts";
 import { encodeSparse } from "./_encode_sparse.ts";
 
 /** New values for a stored tensor, in its file dtype and layout. */
@@ -47,7 +48,7 @@ interface Patch {
 
 function emit(model: OnnxModel, p: Patch): Uint8Array {
   if (p.content !== undefined) return p.content;
-  const parts: (Uint8Array | number[])[] = [];
+  const parts: Bytes[] = [];
   let at = p.span.start;
   for (const child of [...p.children.values()].sort((a, b) => a.span.tagStart - b.span.tagStart)) {
     const body = emit(model, child);
