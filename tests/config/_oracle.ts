@@ -25,11 +25,13 @@ export function caseIds(): string[] {
     .sort();
 }
 
-export function loadCase(id: string): OracleCase {
-  const expected = JSON.parse(
-    readFileSync(fileURLToPath(new URL(`expected/${id}.json`, ROOT)), "utf8"),
-  );
-  const c = expected.case;
+/**
+ * The model's modules as plain data (`{name, type, params}` in model order) from an expected
+ * file: classes from `modules`, parameter shapes from the `state_dict` keys of `weights.tensors`.
+ */
+export function oracleModules(
+  expected: { modules: unknown; weights: { tensors: unknown } },
+): { name: string; type: string; params: Record<string, number[]> }[] {
   const params = new Map<string, Record<string, number[]>>();
   for (const [key, shape] of Object.entries(expected.weights.tensors as Record<string, number[]>)) {
     const dot = key.lastIndexOf(".");
@@ -38,11 +40,19 @@ export function loadCase(id: string): OracleCase {
     entry[key.slice(dot + 1)] = shape;
     params.set(module, entry);
   }
-  const modules = (expected.modules as [string, string][]).map(([name, type]) => ({
+  return (expected.modules as [string, string][]).map(([name, type]) => ({
     name,
     type,
     params: params.get(name) ?? {},
   }));
+}
+
+export function loadCase(id: string): OracleCase {
+  const expected = JSON.parse(
+    readFileSync(fileURLToPath(new URL(`expected/${id}.json`, ROOT)), "utf8"),
+  );
+  const c = expected.case;
+  const modules = oracleModules(expected);
   return {
     id,
     mode: c.mode,

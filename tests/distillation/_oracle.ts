@@ -5,6 +5,7 @@ import { resolveTargetSettings } from "../../src/config/mod.ts";
 import type { ModuleInfo } from "../../src/config/mod.ts";
 import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
 import type { HiddenState } from "../../src/distillation/mod.ts";
+import { oracleModules } from "../config/_oracle.ts";
 
 const ROOT = new URL("../nni_oracle/", import.meta.url);
 const path = (p: string) => fileURLToPath(new URL(p, ROOT));
@@ -19,18 +20,7 @@ export function expectedOf(id: string): Json {
 
 /** The student's modules of a case, as the config layer sees them. */
 export function modulesOf(expected: Json): ModuleInfo[] {
-  const params = new Map<string, Record<string, number[]>>();
-  for (const [key, shape] of Object.entries(expected.weights.tensors as Record<string, number[]>)) {
-    const dot = key.lastIndexOf(".");
-    const entry = params.get(key.slice(0, dot)) ?? {};
-    entry[key.slice(dot + 1)] = shape;
-    params.set(key.slice(0, dot), entry);
-  }
-  return (expected.modules as [string, string][]).map(([name, type]) => ({
-    name,
-    type,
-    params: params.get(name) ?? {},
-  }));
+  return oracleModules(expected);
 }
 
 /** Resolves a case's config list (with its registry, unless told not to) in distillation mode. */

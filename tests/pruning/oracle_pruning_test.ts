@@ -13,6 +13,7 @@ import { generateMasks } from "../../src/pruning/generate_masks.ts";
 import { PruningError } from "../../src/pruning/pruning_error.ts";
 import { scalingOf } from "../../src/pruning/scaling_of.ts";
 import type { Metrics, PruningTarget, TargetMask } from "../../src/pruning/types.ts";
+import { oracleModules } from "../config/_oracle.ts";
 import {
   bitsB64,
   caseIds,
@@ -171,17 +172,7 @@ function checkAll(exp: Json, r: Run = run(exp)): void {
 /** Our full path from the config list: config layer, metrics, masks. */
 function runFromConfig(exp: Json): Run & { configWarnings: string[] } {
   const weights = loadWeights(exp.weights.file.replace(/^.*expected\//, ""));
-  const params = new Map<string, Record<string, number[]>>();
-  for (const [key, shape] of Object.entries(exp.weights.tensors as Record<string, number[]>)) {
-    const dot = key.lastIndexOf(".");
-    const module = key.slice(0, dot);
-    params.set(module, { ...params.get(module), [key.slice(dot + 1)]: shape });
-  }
-  const modules = (exp.modules as [string, string][]).map(([name, type]) => ({
-    name,
-    type,
-    params: params.get(name) ?? {},
-  }));
+  const modules = oracleModules(exp);
   const resolved = resolveTargetSettings(
     modules,
     exp.auto_dependency_config_list ?? exp.case.config_list,

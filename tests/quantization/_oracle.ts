@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { ModuleInfo } from "../../src/config/types.ts";
 import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
 import type { FloatTensor } from "../../src/quantization/track_parameter_ranges.ts";
+import { oracleModules } from "../config/_oracle.ts";
 
 const ROOT = new URL("../nni_oracle/", import.meta.url);
 
@@ -50,19 +51,7 @@ export function loadExpected(id: string): Json {
 export function loadQuantCase(id: string): QuantCase {
   const expected = loadExpected(id);
   const c = expected.case;
-  const params = new Map<string, Record<string, number[]>>();
-  for (const [key, shape] of Object.entries(expected.weights.tensors as Record<string, number[]>)) {
-    const dot = key.lastIndexOf(".");
-    const module = dot < 0 ? "" : key.slice(0, dot);
-    const entry = params.get(module) ?? {};
-    entry[key.slice(dot + 1)] = shape;
-    params.set(module, entry);
-  }
-  const modules = (expected.modules as [string, string][]).map(([name, type]) => ({
-    name,
-    type,
-    params: params.get(name) ?? {},
-  }));
+  const modules = oracleModules(expected);
   return {
     id,
     algorithm: c.algorithm,
