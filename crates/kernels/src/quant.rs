@@ -39,6 +39,12 @@ pub trait Code: Copy {
     ///
     /// # Safety
     /// `p` must point at sixteen readable codes.
+    /// The lanes of `v` (codes widened to `i32`) as `f32`, exactly.
+    #[cfg(target_arch = "wasm32")]
+    #[inline(always)]
+    fn to_f32x4(v: v128) -> v128 {
+        f32x4_convert_i32x4(v)
+    }
     #[cfg(target_arch = "wasm32")]
     unsafe fn load16(p: *const Self) -> [v128; 4] {
         [
@@ -51,6 +57,11 @@ pub trait Code: Copy {
 }
 
 impl Code for i8 {
+    #[cfg(target_arch = "wasm32")]
+    #[inline(always)]
+    fn to_f32x4(v: v128) -> v128 {
+        small_to_f32x4(v)
+    }
     fn from_i32(v: i32) -> Self {
         v as i8
     }
@@ -85,6 +96,11 @@ impl Code for i8 {
 }
 
 impl Code for u8 {
+    #[cfg(target_arch = "wasm32")]
+    #[inline(always)]
+    fn to_f32x4(v: v128) -> v128 {
+        small_to_f32x4(v)
+    }
     fn from_i32(v: i32) -> Self {
         v as u8
     }
@@ -119,6 +135,11 @@ impl Code for u8 {
 }
 
 impl Code for i16 {
+    #[cfg(target_arch = "wasm32")]
+    #[inline(always)]
+    fn to_f32x4(v: v128) -> v128 {
+        small_to_f32x4(v)
+    }
     fn from_i32(v: i32) -> Self {
         v as i16
     }
@@ -197,6 +218,24 @@ fn code4(x: v128, s: v128, z: v128, qmin: v128, qmax: v128) -> v128 {
 #[inline(always)]
 fn value4(q: v128, s: v128, z: v128) -> v128 {
     f32x4_mul(f32x4_sub(f32x4_convert_i32x4(q), z), s)
+}
+
+/// `f32` lanes of small integers (|q| < 2^22, i.e. widened `i8`/`u8`/`i16` codes), exactly:
+/// the bits `0x4B40_0000 + q` are the float `1.5 * 2^23 + q`, and subtracting `1.5 * 2^23` is
+/// exact. Written with integer and float ops on purpose: LLVM turns a sign extension followed
+/// by `f32x4.convert_i32x4_s` into four scalar conversions, 3-4x slower.
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+fn small_to_f32x4(q: v128) -> v128 {
+    const MAGIC: i32 = 0x4B40_0000;
+    f32x4_sub(i32x4_add(q, i32x4_splat(MAGIC)), f32x4_splat(12_582_912.0))
+}
+
+/// `value4` for codes of type `C`.
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+fn value4_of<C: Code>(q: v128, s: v128, z: v128) -> v128 {
+    f32x4_mul(f32x4_sub(C::to_f32x4(q), z), s)
 }
 
 /// What one quantization kernel does per element.
@@ -331,7 +370,7 @@ impl<C: Code> Elementwise for Dequantize<'_, C> {
         assert!(i + 4 <= self.codes.len() && i + 4 <= self.out.len());
         // SAFETY: i + 4 is within both slices, checked above.
         unsafe {
-            let v = value4(C::load4(self.codes.as_ptr().add(i)), s, z);
+            let v = value4_of::<C>(C::load4(self.codes.as_ptr().add(i)), s, z);
             crate::lanes::store(self.out.as_mut_ptr().add(i), v);
         }
     }
@@ -343,7 +382,7 @@ impl<C: Code> Elementwise for Dequantize<'_, C> {
             let q = C::load16(self.codes.as_ptr().add(i));
             let o = self.out.as_mut_ptr().add(i);
             for j in 0..4 {
-                crate::lanes::store(o.add(4 * j), value4(q[j], s[j], z[j]));
+                crate::lanes::store(o.add(4 * j), value4_of::<C>(q[j], s[j], z[j]));
             }
         }
     }
