@@ -79,7 +79,7 @@ pub fn apply_mask(data: &[f32], mask: &[u8], add: bool, out: &mut [f32]) {
                         let pruned = i32x4_eq(m, i32x4_splat(0));
                         f32x4_add(x, v128_and(f32x4_splat(ADD_MASK_VALUE), pruned))
                     } else {
-                        f32x4_mul(x, f32x4_convert_u32x4(m))
+                        f32x4_mul(x, crate::lanes::small_to_f32x4(m))
                     };
                     store(o.add(i + 4 * j), y);
                 }

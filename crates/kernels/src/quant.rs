@@ -60,7 +60,7 @@ impl Code for i8 {
     #[cfg(target_arch = "wasm32")]
     #[inline(always)]
     fn to_f32x4(v: v128) -> v128 {
-        small_to_f32x4(v)
+        crate::lanes::small_to_f32x4(v)
     }
     fn from_i32(v: i32) -> Self {
         v as i8
@@ -99,7 +99,7 @@ impl Code for u8 {
     #[cfg(target_arch = "wasm32")]
     #[inline(always)]
     fn to_f32x4(v: v128) -> v128 {
-        small_to_f32x4(v)
+        crate::lanes::small_to_f32x4(v)
     }
     fn from_i32(v: i32) -> Self {
         v as u8
@@ -138,7 +138,7 @@ impl Code for i16 {
     #[cfg(target_arch = "wasm32")]
     #[inline(always)]
     fn to_f32x4(v: v128) -> v128 {
-        small_to_f32x4(v)
+        crate::lanes::small_to_f32x4(v)
     }
     fn from_i32(v: i32) -> Self {
         v as i16
@@ -218,17 +218,6 @@ fn code4(x: v128, s: v128, z: v128, qmin: v128, qmax: v128) -> v128 {
 #[inline(always)]
 fn value4(q: v128, s: v128, z: v128) -> v128 {
     f32x4_mul(f32x4_sub(f32x4_convert_i32x4(q), z), s)
-}
-
-/// `f32` lanes of small integers (|q| < 2^22, i.e. widened `i8`/`u8`/`i16` codes), exactly:
-/// the bits `0x4B40_0000 + q` are the float `1.5 * 2^23 + q`, and subtracting `1.5 * 2^23` is
-/// exact. Written with integer and float ops on purpose: LLVM turns a sign extension followed
-/// by `f32x4.convert_i32x4_s` into four scalar conversions, 3-4x slower.
-#[cfg(target_arch = "wasm32")]
-#[inline(always)]
-fn small_to_f32x4(q: v128) -> v128 {
-    const MAGIC: i32 = 0x4B40_0000;
-    f32x4_sub(i32x4_add(q, i32x4_splat(MAGIC)), f32x4_splat(12_582_912.0))
 }
 
 /// `value4` for codes of type `C`.
