@@ -242,7 +242,7 @@ export {
   describeModel,
 } from "./src/cli/compress_model.ts";
 export { detectFormat, type LoadedModel, loadModel } from "./src/cli/load_model.ts";
-export { moduleInfos } from "./src/cli/module_infos.ts";
+export { moduleInfos } from "./src/model/module_infos.ts";
 export {
   prunedOnnx,
   type PrunedOnnxOptions,

@@ -36,7 +36,7 @@ import { decodeOnnx } from "../src/io/onnx/decode_onnx.ts";
 import { onnxModel } from "../src/model/onnx_model.ts";
 import { calibrateOnnx, type OrtLike } from "../src/quantization/calibrate_onnx.ts";
 import { OBSERVERS } from "../src/quantization/observer_range.ts";
-import { moduleInfos } from "../src/quantization/_module_infos.ts";
+import { moduleInfos } from "../src/model/module_infos.ts";
 
 const args = parseArgs(Deno.args);
 if (args.flags.has("calibration-memory")) {

@@ -7,7 +7,7 @@
  */
 
 import { type LoadedModel, loadModel } from "../src/cli/load_model.ts";
-import { moduleInfos } from "../src/cli/module_infos.ts";
+import { moduleInfos } from "../src/model/module_infos.ts";
 import type { ModuleInfo } from "../src/config/types.ts";
 import { inspect } from "../src/model/inspect.ts";
 import { formatLayers } from "../src/report/format_runs.ts";

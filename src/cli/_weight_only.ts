@@ -6,7 +6,7 @@ import { getKernels } from "../kernels/default.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { weightOnlyOnnx } from "../quantization/weight_only_onnx.ts";
 import { CliError } from "./cli_error.ts";
-import { moduleInfos } from "./module_infos.ts";
+import { moduleInfos } from "../model/module_infos.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
 
 /** The block size along K of `storage: "nbits"` when none is given. */

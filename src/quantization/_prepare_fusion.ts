@@ -6,7 +6,7 @@ import type { ModelGraph } from "../model/model_graph.ts";
 import { type FusedModel, fuseModel } from "./fuse_model.ts";
 import { checkOnnxFusion, onnxBatchNormEpsilon } from "./fused_onnx.ts";
 import { fusionGroups } from "./fusion_groups.ts";
-import { moduleInfos } from "./_module_infos.ts";
+import { moduleInfos } from "../model/module_infos.ts";
 
 /** Inputs of the fusion step. */
 export interface FusionInputs {

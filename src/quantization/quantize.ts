@@ -22,7 +22,7 @@ import { qdqOnnx } from "./qdq_onnx.ts";
 import { quantizedSafetensors } from "./quantized_safetensors.ts";
 import { quantizeWeights } from "./quantize_weights.ts";
 import { rewriteSafetensors } from "./rewrite_safetensors.ts";
-import { moduleInfos } from "./_module_infos.ts";
+import { moduleInfos } from "../model/module_infos.ts";
 import { paramRef } from "./_param_ref.ts";
 import type { FusedModel } from "./fuse_model.ts";
 import { fusedOnnx } from "./fused_onnx.ts";

@@ -15,7 +15,7 @@ import {
 } from "./compute_target_quant_params.ts";
 import { type FloatTensor, trackParameterRanges } from "./track_parameter_ranges.ts";
 import type { TrackedRange } from "./tracked_range.ts";
-import { moduleInfos } from "./_module_infos.ts";
+import { moduleInfos } from "../model/module_infos.ts";
 
 /** Options of `quantizeWeights`. */
 export interface QuantizeWeightsOptions {

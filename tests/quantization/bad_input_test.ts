@@ -16,7 +16,7 @@ import { calibrateOnnx, type CalibrationTensor } from "../../src/quantization/ca
 import { quantize } from "../../src/quantization/quantize.ts";
 import { saveQuantizedFile } from "../../src/quantization/save_quantized_file.ts";
 import { weightOnlyOnnx } from "../../src/quantization/weight_only_onnx.ts";
-import { moduleInfos } from "../../src/quantization/_module_infos.ts";
+import { moduleInfos } from "../../src/model/module_infos.ts";
 import { loadOrt } from "../io/_ocr.ts";
 import { CLS, fullInt8, readModel, REC } from "./_ocr_eval.ts";
 

@@ -6,7 +6,7 @@ import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { onnxModel } from "../../src/model/onnx_model.ts";
 import { calibrateOnnx } from "../../src/quantization/calibrate_onnx.ts";
 import { OBSERVERS } from "../../src/quantization/observer_range.ts";
-import { moduleInfos } from "../../src/quantization/_module_infos.ts";
+import { moduleInfos } from "../../src/model/module_infos.ts";
 import { f32s, graph, model, node, tensor, valueInfo } from "../io/_onnx_builder.ts";
 import { loadOrt } from "../io/_ocr.ts";
 

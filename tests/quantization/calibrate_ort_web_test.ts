@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { resolveTargetSettings } from "../../src/config/resolve_target_settings.ts";
-import { moduleInfos } from "../../src/cli/module_infos.ts";
+import { moduleInfos } from "../../src/model/module_infos.ts";
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { onnxModel } from "../../src/model/onnx_model.ts";
 import { calibrateOnnx, type OrtLike } from "../../src/quantization/calibrate_onnx.ts";

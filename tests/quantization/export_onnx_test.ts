@@ -12,7 +12,7 @@ import { weightOnlyOnnx } from "../../src/quantization/weight_only_onnx.ts";
 import { resolveTargetSettings } from "../../src/config/resolve_target_settings.ts";
 import { calibrateOnnx } from "../../src/quantization/calibrate_onnx.ts";
 import { quantize } from "../../src/quantization/quantize.ts";
-import { moduleInfos } from "../../src/quantization/_module_infos.ts";
+import { moduleInfos } from "../../src/model/module_infos.ts";
 import { loadOrt } from "../io/_ocr.ts";
 import {
   calibrationBatches,

@@ -10,7 +10,7 @@ import { fuseModel } from "../../src/quantization/fuse_model.ts";
 import { fusedOnnx, onnxBatchNormEpsilon } from "../../src/quantization/fused_onnx.ts";
 import { fusionGroups } from "../../src/quantization/fusion_groups.ts";
 import { quantize } from "../../src/quantization/quantize.ts";
-import { moduleInfos } from "../../src/quantization/_module_infos.ts";
+import { moduleInfos } from "../../src/model/module_infos.ts";
 import { loadOrt } from "../io/_ocr.ts";
 import {
   calibrationBatches,

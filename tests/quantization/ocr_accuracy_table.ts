@@ -8,7 +8,7 @@ import { calibrateOnnx } from "../../src/quantization/calibrate_onnx.ts";
 import { qdqOnnx } from "../../src/quantization/qdq_onnx.ts";
 import { quantizeWeights } from "../../src/quantization/quantize_weights.ts";
 import { weightOnlyOnnx } from "../../src/quantization/weight_only_onnx.ts";
-import { moduleInfos } from "../../src/quantization/_module_infos.ts";
+import { moduleInfos } from "../../src/model/module_infos.ts";
 import { loadOrt } from "../io/_ocr.ts";
 import {
   calibrationBatches,

@@ -5,7 +5,7 @@ import { type Mode, MODES } from "../../config/types.ts";
 import { UsageError } from "../cli_error.ts";
 import { readConfigList } from "../read_config.ts";
 import { readModelFile } from "../read_model_file.ts";
-import { moduleInfos } from "../module_infos.ts";
+import { moduleInfos } from "../../model/module_infos.ts";
 import { type Command, printJson } from "./_context.ts";
 
 /** Prints the explanation; exit code 1 when the list has issues. */

@@ -5,7 +5,7 @@
  */
 
 import type { ModuleInfo } from "../config/types.ts";
-import type { ModelGraph } from "../model/model_graph.ts";
+import type { ModelGraph } from "./model_graph.ts";
 
 /**
  * Names, types, parameter shapes (PyTorch layout) and op types of a model's modules — what
@@ -17,12 +17,13 @@ import type { ModelGraph } from "../model/model_graph.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
+ * import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
  * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
- * import { loadModel } from "./load_model.ts";
  * import { moduleInfos } from "./module_infos.ts";
+ * import { safetensorsModel } from "./safetensors_model.ts";
  *
  * const bytes = writeSafetensors([{ name: "fc.weight", dtype: "F32", shape: [2, 3], data: new Float32Array(6) }]);
- * assert.deepEqual(moduleInfos(loadModel(bytes, "m.safetensors").graph), [
+ * assert.deepEqual(moduleInfos(safetensorsModel(readSafetensors(bytes))), [
  *   { name: "fc", type: "Linear", params: { weight: [2, 3] } },
  * ]);
  * ```
