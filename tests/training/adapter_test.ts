@@ -14,45 +14,9 @@ import {
   type TfModelView,
   writeParam,
 } from "../../src/training/mod.ts";
-import { bitsB64, loadExpected, loadWeights, prunerOf } from "../pruning/_oracle.ts";
+import { bitsB64, loadExpected, prunerOf } from "../pruning/_oracle.ts";
 import { randomArray, tf, tfl } from "./_tf.ts";
-
-/** The oracle's `bn` network (channels last) with the oracle's weights. */
-function bnNet(): TfModelView {
-  const model = tfl.sequential({
-    layers: [
-      tfl.layers.conv2d({ filters: 16, kernelSize: 3, inputShape: [10, 10, 3], name: "conv1" }),
-      tfl.layers.batchNormalization({ name: "bn1", epsilon: 1e-5 }),
-      tfl.layers.reLU({ name: "relu1" }),
-      tfl.layers.conv2d({ filters: 32, kernelSize: 3, name: "conv2" }),
-      tfl.layers.batchNormalization({ name: "bn2", epsilon: 1e-5 }),
-      tfl.layers.reLU({ name: "relu2" }),
-      tfl.layers.globalAveragePooling2d({ name: "pool" }),
-      tfl.layers.dense({ units: 10, name: "fc" }),
-    ],
-  });
-  return withWeights(describeTfModel(model), "weights/bn_s0.safetensors");
-}
-
-/** The oracle's `mlp` network with the oracle's weights. */
-function mlpNet(): TfModelView {
-  const model = tfl.sequential({
-    layers: [
-      tfl.layers.dense({ units: 32, inputShape: [16], name: "fc1" }),
-      tfl.layers.reLU({ name: "relu1" }),
-      tfl.layers.dense({ units: 24, name: "fc2" }),
-      tfl.layers.reLU({ name: "relu2" }),
-      tfl.layers.dense({ units: 10, name: "fc3" }),
-    ],
-  });
-  return withWeights(describeTfModel(model), "weights/mlp_s0.safetensors");
-}
-
-function withWeights(view: TfModelView, file: string): TfModelView {
-  const weights = loadWeights(file);
-  for (const p of view.params) writeParam(view, p, weights.get(`${p.module}.${p.name}`)!);
-  return view;
-}
+import { bnNet, mlpNet } from "./_oracle_nets.ts";
 
 /** Masks computed on the tf model's parameters, compared with NNI's. */
 function assertMasksLikeNni(view: TfModelView, id: string): void {

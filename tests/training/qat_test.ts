@@ -8,53 +8,16 @@ import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
 import { fakeQuantize } from "../../src/quantization/fake_quantize.ts";
 import {
   createQuantizer,
-  describeTfModel,
   fakeQuantizeTf,
   predict,
   quantizedParams,
-  type TfModelView,
   trainStep,
-  writeParam,
 } from "../../src/training/mod.ts";
-import { type Json, loadExpected, loadWeights } from "../pruning/_oracle.ts";
-import { randomArray, tf, tfl } from "./_tf.ts";
+import { type Json, loadExpected } from "../pruning/_oracle.ts";
+import { randomArray, tf } from "./_tf.ts";
+import { bnNet, mlpNet } from "./_oracle_nets.ts";
 
 const RANGE = { qmin: -127, qmax: 127 };
-
-function bnNet(): TfModelView {
-  const model = tfl.sequential({
-    layers: [
-      tfl.layers.conv2d({ filters: 16, kernelSize: 3, inputShape: [10, 10, 3], name: "conv1" }),
-      tfl.layers.batchNormalization({ name: "bn1", epsilon: 1e-5, momentum: 0.9 }),
-      tfl.layers.reLU({ name: "relu1" }),
-      tfl.layers.conv2d({ filters: 32, kernelSize: 3, name: "conv2" }),
-      tfl.layers.batchNormalization({ name: "bn2", epsilon: 1e-5, momentum: 0.9 }),
-      tfl.layers.reLU({ name: "relu2" }),
-      tfl.layers.globalAveragePooling2d({ name: "pool" }),
-      tfl.layers.dense({ units: 10, name: "fc" }),
-    ],
-  });
-  return withWeights(describeTfModel(model), "weights/bn_s0.safetensors");
-}
-
-function mlpNet(): TfModelView {
-  const model = tfl.sequential({
-    layers: [
-      tfl.layers.dense({ units: 32, inputShape: [16], name: "fc1" }),
-      tfl.layers.reLU({ name: "relu1" }),
-      tfl.layers.dense({ units: 24, name: "fc2" }),
-      tfl.layers.reLU({ name: "relu2" }),
-      tfl.layers.dense({ units: 10, name: "fc3" }),
-    ],
-  });
-  return withWeights(describeTfModel(model), "weights/mlp_s0.safetensors");
-}
-
-function withWeights(view: TfModelView, file: string): TfModelView {
-  const weights = loadWeights(file);
-  for (const p of view.params) writeParam(view, p, weights.get(`${p.module}.${p.name}`)!);
-  return view;
-}
 
 function batchesOf(id: string): tf.Tensor[] {
   const file = fileURLToPath(
@@ -71,7 +34,7 @@ function batchesOf(id: string): tf.Tensor[] {
 /** NNI's QAT protocol: train mode over the batches with SGD lr 0, then eval over them. */
 function runProtocol(id: string) {
   const expected = loadExpected(id);
-  const view = expected.case.model === "bn" ? bnNet() : mlpNet();
+  const view = expected.case.model === "bn" ? bnNet(0.9) : mlpNet();
   const q = createQuantizer(view, expected.case.config_list, {
     quantStartStep: expected.case.algo_kwargs?.quant_start_step,
   });
