@@ -26,9 +26,9 @@ export {
 } from "./src/io/fs.ts";
 export { saveOnnx, type SaveOnnxOptions } from "./src/io/onnx/save_onnx.ts";
 export { writeReport } from "./src/report/write_report.ts";
-export { type PruneFileOptions, pruneSafetensorsFile } from "./src/cli/prune_safetensors_file.ts";
+export { type PruneFileOptions, pruneSafetensorsFile } from "./src/compress/prune_safetensors_file.ts";
 export { savePrunedFile, type SavePrunedFileOptions } from "./src/pruning/save_pruned_file.ts";
 export type { ExternalDataFiles, FileProducer } from "./src/io/fs.ts";
-export type { Progress } from "./src/cli/compress_model.ts";
+export type { Progress } from "./src/compress/compress_model.ts";
 export { saveQuantizedFile } from "./src/quantization/save_quantized_file.ts";
 export { copyFileAtomic, type FilePatch } from "./src/io/fs.ts";

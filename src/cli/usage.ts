@@ -4,6 +4,14 @@
  * @module
  */
 
+import { PRUNER_TABLE, QUANTIZER_ALGORITHMS } from "../config/algorithms.ts";
+
+const PRUNERS = PRUNER_TABLE.map((p, i) =>
+  `                        ${p.name} / ${p.algorithm}${i === 0 ? " (default)" : ""}: ${p.metric}, ${
+    p.granularity === "element" ? "element by element" : "whole output channels"
+  }`
+).join("\n");
+
 const COMMON = `  --json           print machine-readable JSON on stdout
   --debug          print stack traces of errors
   -h, --help       show this help`;
@@ -39,8 +47,12 @@ which sub-config), with every warning and issue. Exits 1 when the list has issue
 
 Options:
   -c, --config <c>      the config list: a JSON file or inline JSON (required)
-  -m, --mode <mode>     pruning (default), quantization or distillation
-  -a, --algorithm <a>   whose defaults apply (LevelPruner, L1NormPruner, PtqQuantizer, ...)
+  -m, --mode <mode>     pruning, quantization or distillation (default: read from the
+                        list's keys — quant_dtype means quantization — else pruning)
+  -a, --algorithm <a>   whose defaults apply, exactly as prune and quantize with the same -a
+                        (default: ${PRUNER_TABLE[0].algorithm} for pruning, ${
+    QUANTIZER_ALGORITHMS[0]
+  } for quantization)
 ${COMMON}`,
   prune: `Usage: nncompress prune <model> --config <file|json> -o <out> [options]
 
@@ -50,7 +62,9 @@ the masked weights (same format as the input). The output is written atomically.
 Options:
   -c, --config <c>      the config list: a JSON file or inline JSON (required)
   -o, --output <path>   the compressed model (required)
-  -a, --algorithm <a>   LevelPruner (default), L1NormPruner, L2NormPruner or FPGMPruner
+  -a, --algorithm <a>   the pruner, by short or NNI class name:
+${PRUNERS}
+  --calibration <c>     input batches for -a wanda (ONNX, onnxruntime-node), as for quantize
   -r, --report <path>   also write a report (.html or .json; repeatable)
   --eval                evaluate the original and the result (PP-OCR models, see eval)
 ${COMMON}`,
@@ -63,7 +77,7 @@ the quantized model: integer codes where the format allows, else the fake-quanti
 Options:
   -c, --config <c>      the config list: a JSON file or inline JSON (required)
   -o, --output <path>   the compressed model (required)
-  -a, --algorithm <a>   PtqQuantizer (default)
+  -a, --algorithm <a>   ${QUANTIZER_ALGORITHMS.join(", ")} (default)
   --storage <s>         auto (default): ONNX integer codes with DequantizeLinear when the
                         granularity allows (per-tensor, per-channel), else float; float:
                         fake-quantized values in the original dtype; int: integer codes always

@@ -53,3 +53,15 @@ export {
 } from "./default_registry.ts";
 export type * from "./types.ts";
 export { MODES } from "./types.ts";
+export {
+  type Compressor,
+  compressorFor,
+  DEFAULT_PRUNER,
+  DEFAULT_QUANTIZER,
+  findPruner,
+  inferMode,
+  PRUNER_TABLE,
+  type PrunerEntry,
+  type PrunerName,
+  QUANTIZER_ALGORITHMS,
+} from "./algorithms.ts";

@@ -6,6 +6,7 @@
  */
 
 import { show } from "./_path.ts";
+import { findPruner, PRUNER_TABLE } from "./algorithms.ts";
 import type { Granularity, Mode, TargetKind, TargetSetting } from "./types.ts";
 
 /** Pruning algorithms whose defaults are known (others behave like the generic pruner). */
@@ -31,17 +32,14 @@ export interface TargetContext {
 }
 
 /** Pruners that compute metrics from parameters only (activations cannot be their targets). */
-export const PARAMETER_ONLY_PRUNERS: readonly string[] = [
-  "LevelPruner",
-  "L1NormPruner",
-  "L2NormPruner",
-  "FPGMPruner",
-];
+export const PARAMETER_ONLY_PRUNERS: readonly string[] = PRUNER_TABLE
+  .filter((p) => p.parameterOnly).map((p) => p.algorithm);
 
 /**
  * The granularity `"default"` stands for, per compressor and target kind (NNI's
- * `register_scalers` step): `null` (element-wise / per-tensor) for LevelPruner and every
- * quantizer, `"out_channel"` for parameters and `"per_channel"` for activations otherwise.
+ * `register_scalers` step): `null` (element-wise / per-tensor) for the element-wise pruners of
+ * `PRUNER_TABLE` (Level, Wanda) and every quantizer, `"out_channel"` for parameters and
+ * `"per_channel"` for activations otherwise.
  *
  * @param mode the compression mode
  * @param algorithm the compressor class, or `undefined` for the mode's generic compressor
@@ -61,7 +59,9 @@ export function defaultGranularity(
   algorithm: string | undefined,
   kind: TargetKind,
 ): Granularity | null {
-  if (mode !== "pruning" || algorithm === "LevelPruner") return null;
+  if (mode !== "pruning") return null;
+  const pruner = algorithm === undefined ? undefined : findPruner(algorithm);
+  if (pruner?.granularity === "element") return null;
   return kind === "parameter" ? "out_channel" : "per_channel";
 }
 

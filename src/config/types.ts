@@ -200,7 +200,8 @@ export type IssueCode =
   | "unsupported_target"
   | "group_conflict"
   | "invalid_module_list"
-  | "invalid_registry";
+  | "invalid_registry"
+  | "invalid_json";
 
 /** One problem found in a config list. */
 export interface Issue {

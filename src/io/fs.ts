@@ -6,6 +6,7 @@
  * @module
  */
 
+import { FileError } from "./file_error.ts";
 import { ModelFormatError } from "./model_format_error.ts";
 import type { RandomAccessSource } from "./random_access.ts";
 import type { ByteSink } from "./safetensors/write_safetensors.ts";
@@ -46,6 +47,94 @@ export async function readFile(path: string): Promise<Uint8Array> {
   if (deno) return await deno.readFile(path);
   const b = await (await node()).readFile(path);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/** Options of `readFileBounded`. */
+export interface ReadFileBoundedOptions {
+  /** The largest file accepted, in bytes. */
+  readonly maxBytes: number;
+  /** What the file is, for messages (`"config file"`). */
+  readonly label: string;
+  /** Accept FIFOs, devices and other non-regular files (read up to `maxBytes`). */
+  readonly allowSpecial?: boolean;
+}
+
+/**
+ * Reads a whole file that must be a regular file of at most `maxBytes` bytes: a FIFO, a device
+ * (`/dev/zero`) or a folder is refused before it is read (never blocks, never grows without
+ * bound), unless `allowSpecial` is set, in which case at most `maxBytes` bytes are read.
+ *
+ * @param path The file path.
+ * @param options The size limit, the label for messages and whether special files are read.
+ * @returns The bytes.
+ * @throws {FileError} When the file is missing, unreadable, not a regular file or too large.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readFileBounded, writeFileAtomic } from "./fs.ts";
+ *
+ * const path = `${await Deno.makeTempDir()}/c.json`;
+ * await writeFileAtomic(path, new TextEncoder().encode("[]"));
+ * assert.equal((await readFileBounded(path, { maxBytes: 16, label: "config file" })).length, 2);
+ * await assert.rejects(readFileBounded(path, { maxBytes: 1, label: "config file" }), /too large/);
+ * ```
+ */
+export async function readFileBounded(
+  path: string,
+  options: ReadFileBoundedOptions,
+): Promise<Uint8Array> {
+  const { maxBytes, label } = options;
+  let info: { isFile: boolean; isDirectory: boolean; size: number };
+  try {
+    if (deno) {
+      const st = await deno.stat(path);
+      info = { isFile: st.isFile, isDirectory: st.isDirectory, size: st.size };
+    } else {
+      const st = await (await node()).stat(path);
+      info = { isFile: st.isFile(), isDirectory: st.isDirectory(), size: st.size };
+    }
+  } catch (e) {
+    throw FileError.from("read", label, path, e);
+  }
+  if (info.isDirectory) throw FileError.from("read", label, path, "is_directory");
+  if (!info.isFile && options.allowSpecial !== true) {
+    throw new FileError(
+      "not_regular",
+      `cannot read ${label} "${path}": it is not a regular file (a FIFO, socket or device)`,
+      path,
+    );
+  }
+  if (info.isFile && info.size > maxBytes) {
+    throw new FileError(
+      "too_large",
+      `cannot read ${label} "${path}": it is larger than ${maxBytes} bytes: current size is ${info.size}`,
+      path,
+    );
+  }
+  let file: FileSource;
+  try {
+    file = await openFile(path);
+  } catch (e) {
+    throw FileError.from("read", label, path, e);
+  }
+  try {
+    const want = info.isFile ? info.size : maxBytes + 1;
+    const bytes = await file.read(0, want);
+    if (bytes.length > maxBytes) {
+      throw new FileError(
+        "too_large",
+        `cannot read ${label} "${path}": it is larger than ${maxBytes} bytes`,
+        path,
+      );
+    }
+    return bytes;
+  } catch (e) {
+    if (e instanceof FileError) throw e;
+    throw FileError.from("read", label, path, e);
+  } finally {
+    await file.close().catch(() => {});
+  }
 }
 
 /**

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { DEFAULT_PRUNER, findPruner, PRUNER_TABLE } from "../config/algorithms.ts";
 import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
 import type { ExtraRegistry, ModuleInfo } from "../config/types.ts";
 import { getKernels } from "../kernels/default.ts";
@@ -25,8 +26,12 @@ import { prunedSafetensors } from "./pruned_safetensors.ts";
 
 /** Options of `prune`. */
 export interface PruneOptions {
-  /** The pruner whose metric ranks the blocks (default `l1`). */
-  readonly pruner?: PrunerName;
+  /**
+   * The pruner whose metric ranks the blocks, by short name (`l1`) or NNI class name
+   * (`L1NormPruner`); its default granularity applies (default `level`: element by element —
+   * `PRUNER_TABLE` lists them).
+   */
+  readonly pruner?: PrunerName | string;
   /** Extra module-class registries for the config layer (like NNI's `register`). */
   readonly registry?: ExtraRegistry;
   /**
@@ -73,15 +78,6 @@ export interface PruneResult extends PrunedModel {
   save(source: PruneSource): Promise<Uint8Array>;
 }
 
-const ALGORITHMS: Record<PrunerName, string> = {
-  level: "LevelPruner",
-  l1: "L1NormPruner",
-  l2: "L2NormPruner",
-  fpgm: "FPGMPruner",
-  slim: "SlimPruner",
-  wanda: "LevelPruner",
-};
-
 /**
  * Prunes a model with an NNI v3 config list, like NNI's basic pruners (`LevelPruner`,
  * `L1NormPruner`, `L2NormPruner`, `FPGMPruner`, Slim's one-shot |gamma| metric, and Wanda's
@@ -125,14 +121,15 @@ export async function prune(
   configList: unknown,
   options: PruneOptions = {},
 ): Promise<PruneResult> {
-  const pruner = options.pruner ?? "l1";
-  if (!(pruner in ALGORITHMS)) {
+  const entry = options.pruner === undefined ? DEFAULT_PRUNER : findPruner(options.pruner);
+  if (entry === undefined) {
     throw new TypeError(
-      `"pruner" must be one of level, l1, l2, fpgm, slim, wanda: current value is ${
-        JSON.stringify(pruner)
-      }`,
+      `"pruner" must be one of ${
+        PRUNER_TABLE.map((p) => `${p.name} (${p.algorithm})`).join(", ")
+      }: current value is ${JSON.stringify(options.pruner)}`,
     );
   }
+  const pruner = entry.name;
   if (pruner === "wanda" && options.inputNorms === undefined) {
     throw new TypeError(
       `"inputNorms" must be given for the wanda pruner: Wanda needs calibration data, the L2 norm of each module's input features (compute them with wandaInputNorms() and onnxruntime, or bring your own)`,
@@ -146,7 +143,7 @@ export async function prune(
     params: Object.fromEntries(Object.entries(m.params).map(([k, r]) => [k, r.shape])),
   }));
   const resolved = resolveTargetSettings(modules, configList, "pruning", {
-    algorithm: ALGORITHMS[pruner],
+    algorithm: entry.algorithm,
     registry: options.registry,
   });
   const targets = resolved.targets as unknown as PruningTarget[];

@@ -10,11 +10,12 @@ import type { ModelGraph } from "../model/model_graph.ts";
 
 export type { Align, Granularity, PruningSetting, TargetKind } from "../config/types.ts";
 
-/** The pruners whose metric this package computes. */
-export type PrunerName = "level" | "l1" | "l2" | "fpgm" | "slim" | "wanda";
+import { PRUNER_TABLE, type PrunerName } from "../config/algorithms.ts";
 
-/** The pruners, in a fixed order. */
-export const PRUNERS: readonly PrunerName[] = ["level", "l1", "l2", "fpgm", "slim", "wanda"];
+export type { PrunerName } from "../config/algorithms.ts";
+
+/** The pruners whose metric this package computes, in the order of `PRUNER_TABLE`. */
+export const PRUNERS: readonly PrunerName[] = PRUNER_TABLE.map((p) => p.name);
 
 /**
  * One (module, target) to prune, with the setting the compressor uses (NNI's target-space

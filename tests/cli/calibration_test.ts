@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
-import { loadOcrData } from "../../src/cli/ocr_data.ts";
+import { loadOcrData } from "../../src/compress/ocr_data.ts";
 import { cli, CLS, tempDir } from "./_run.ts";
 
 /** Int8 weights, Conv inputs per channel, Linear inputs, and every bias (opset 9 needs them). */

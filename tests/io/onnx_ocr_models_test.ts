@@ -6,7 +6,7 @@ import { encodeOnnx, type OnnxReplacement } from "../../src/io/onnx/encode_onnx.
 import { readOnnxTensor } from "../../src/io/onnx/read_onnx_tensor.ts";
 import { onnxModel } from "../../src/model/onnx_model.ts";
 import { inspect } from "../../src/model/inspect.ts";
-import { loadOcrData, loadOcrKeys, ocrLines } from "../../src/cli/ocr_data.ts";
+import { loadOcrData, loadOcrKeys, ocrLines } from "../../src/compress/ocr_data.ts";
 import { CLS, ctcDecode, DET, loadOrt, REC, run } from "./_ocr.ts";
 
 /** Generous per-test limit: these tests run models and load the shared machine. */

@@ -20,7 +20,7 @@ import { toFloat32 } from "../../src/model/to_float32.ts";
 import { expandMask } from "../../src/pruning/expand_mask.ts";
 import { prune, type PruneResult } from "../../src/pruning/prune.ts";
 import { savePrunedFile } from "../../src/pruning/save_pruned_file.ts";
-import { loadOcrData, loadOcrKeys } from "../../src/cli/ocr_data.ts";
+import { loadOcrData, loadOcrKeys } from "../../src/compress/ocr_data.ts";
 import { CLS, ctcDecode, loadOrt, REC, run } from "../io/_ocr.ts";
 
 const SLOW = { timeout: 120_000 };

@@ -1,7 +1,7 @@
 // Accuracy of (quantized) PP-OCR models on the 40 labelled lines, in onnxruntime.
 import { CLS, ctcDecode, loadOrt, REC, run } from "../io/_ocr.ts";
-import { loadOcrData, loadOcrKeys, type OcrData, ocrLines } from "../../src/cli/ocr_data.ts";
-import { evaluateOcr } from "../../src/cli/ocr_eval.ts";
+import { loadOcrData, loadOcrKeys, type OcrData, ocrLines } from "../../src/compress/ocr_data.ts";
+import { evaluateOcr } from "../../src/compress/ocr_eval.ts";
 import { readFile } from "../../src/io/fs.ts";
 import type { ModelGraph } from "../../src/model/model_graph.ts";
 

@@ -4,8 +4,8 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildWeb } from "../../web/build.ts";
-import { loadOcrData } from "../../src/cli/ocr_data.ts";
-import { evaluateOcr, type OrtLike } from "../../src/cli/ocr_eval.ts";
+import { loadOcrData } from "../../src/compress/ocr_data.ts";
+import { evaluateOcr, type OrtLike } from "../../src/compress/ocr_eval.ts";
 import { serveStatic } from "../../web/static_server.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;

@@ -1,7 +1,12 @@
 // Evaluating PP-OCR models for `eval` and `--eval`.
 import { CliError } from "../cli_error.ts";
-import { loadOcrData, loadOcrKeys, type OcrData, ocrLines } from "../ocr_data.ts";
-import { evaluateOcr, type OcrEvaluation, type OcrTask, type OrtLike } from "../ocr_eval.ts";
+import { loadOcrData, loadOcrKeys, type OcrData, ocrLines } from "../../compress/ocr_data.ts";
+import {
+  evaluateOcr,
+  type OcrEvaluation,
+  type OcrTask,
+  type OrtLike,
+} from "../../compress/ocr_eval.ts";
 import type { CommandContext } from "./_context.ts";
 
 /** onnxruntime, the fixture lines and the recognizer's characters, loaded once. */

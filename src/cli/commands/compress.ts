@@ -4,10 +4,11 @@ import { formatLayers } from "../../report/format_runs.ts";
 import type { CompressionReport, EvaluationResult } from "../../report/types.ts";
 import { writeReport } from "../../report/write_report.ts";
 import { CliError, UsageError, withConfigSource } from "../cli_error.ts";
-import { compressModel, type CompressOptions } from "../compress_model.ts";
-import { pruneSafetensorsFile } from "../prune_safetensors_file.ts";
-import { readConfigList } from "../read_config.ts";
-import { readModelFile } from "../read_model_file.ts";
+import { compressModel, type CompressOptions } from "../../compress/compress_model.ts";
+import { pruneSafetensorsFile } from "../../compress/prune_safetensors_file.ts";
+import { readConfigList } from "../../compress/read_config_list.ts";
+import { type Compressor, compressorFor } from "../../config/algorithms.ts";
+import { readModelFile } from "../../compress/read_model_file.ts";
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
@@ -108,11 +109,24 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     const blockSize = blockSizeOf(args.values["block-size"], storage, command);
     const calibration = args.values.calibration as string | undefined;
     const batchSize = batchSizeOf(args.values["batch-size"], calibration, command);
-    if (calibration !== undefined && mode === "pruning") {
-      throw new UsageError("--calibration goes with quantize", command);
+    const algorithm = args.values.algorithm as string | undefined;
+    let compressor: Compressor;
+    try {
+      compressor = compressorFor(mode, algorithm);
+    } catch (e) {
+      throw new UsageError(`--algorithm: ${(e as Error).message}`, command);
+    }
+    const wanda = compressor.pruner?.name === "wanda";
+    if (calibration !== undefined && mode === "pruning" && !wanda) {
+      throw new UsageError("--calibration goes with quantize and with prune -a wanda", command);
+    }
+    if (wanda && calibration === undefined) {
+      throw new UsageError(
+        "prune -a wanda needs --calibration <inputs.safetensors> (or ocr-lines:<n>): its metric is |w| times each input feature's L2 norm over calibration data",
+        command,
+      );
     }
     const { configList, source } = await readConfigList(config);
-    const algorithm = args.values.algorithm as string | undefined;
     const label = `${command} ${path.split(/[\\/]/).pop()}`;
     const bar = ctx.progress(`${command} ${path}`);
     let report: CompressionReport;

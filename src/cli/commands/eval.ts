@@ -3,8 +3,8 @@
 import { readFile } from "../../io/fs.ts";
 import { formatTable } from "../../report/format_table.ts";
 import { CliError, UsageError } from "../cli_error.ts";
-import { compareOutputs, type OutputComparison } from "../compare_outputs.ts";
-import type { OcrTask } from "../ocr_eval.ts";
+import { compareOutputs, type OutputComparison } from "../../compress/compare_outputs.ts";
+import type { OcrTask } from "../../compress/ocr_eval.ts";
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, type OcrRunner, ocrRunner } from "./_ocr.ts";
 

@@ -2,9 +2,10 @@
 import { explain } from "../../config/explain.ts";
 import { formatExplain } from "../../config/format_explain.ts";
 import { type Mode, MODES } from "../../config/types.ts";
+import { type Compressor, compressorFor, inferMode } from "../../config/algorithms.ts";
 import { UsageError } from "../cli_error.ts";
-import { readConfigList } from "../read_config.ts";
-import { readModelFile } from "../read_model_file.ts";
+import { readConfigList } from "../../compress/read_config_list.ts";
+import { readModelFile } from "../../compress/read_model_file.ts";
 import { moduleInfos } from "../../model/module_infos.ts";
 import { type Command, printJson } from "./_context.ts";
 
@@ -15,22 +16,45 @@ export const explainCommand: Command = async (args, ctx) => {
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`, "explain");
   const config = args.values.config;
   if (typeof config !== "string") throw new UsageError("explain needs --config", "explain");
-  const mode = (args.values.mode ?? "pruning") as string;
-  if (!(MODES as readonly string[]).includes(mode)) {
+  const given = args.values.mode as string | undefined;
+  if (given !== undefined && !(MODES as readonly string[]).includes(given)) {
     throw new UsageError(
-      `--mode must be one of ${MODES.join(", ")}: current value is ${mode}`,
+      `--mode must be one of ${MODES.join(", ")}: current value is ${given}`,
       "explain",
     );
   }
   const { configList } = await readConfigList(config);
+  const inferred = given === undefined ? inferMode(configList) : undefined;
+  const mode = (given ?? inferred?.mode ?? "pruning") as Mode;
+  const modeNote = given !== undefined
+    ? "given with --mode"
+    : inferred !== undefined
+    ? `inferred from ${inferred.reason}`
+    : "the default: no key of the list names a mode (use --mode)";
+  let compressor: Compressor;
+  try {
+    compressor = compressorFor(mode, args.values.algorithm as string | undefined);
+  } catch (e) {
+    throw new UsageError(`--algorithm: ${(e as Error).message}`, "explain");
+  }
   const bar = ctx.progress(`explain ${path}`);
   const model = await readModelFile(path, bar.update);
   bar.done();
-  const algorithm = args.values.algorithm as string | undefined;
-  const result = explain(moduleInfos(model.graph), configList, mode as Mode, {
-    ...(algorithm === undefined ? {} : { algorithm }),
+  const result = explain(moduleInfos(model.graph), configList, mode, {
+    ...(mode === "distillation" ? {} : { algorithm: compressor.algorithm }),
   });
-  if (ctx.json) printJson(ctx, { ok: result.issues.length === 0, ...result });
-  else ctx.io.stdout(formatExplain(result) + "\n");
+  const run = {
+    mode,
+    modeSource: modeNote,
+    algorithm: compressor.algorithm,
+    algorithmSource: compressor.isDefault ? "the default; -a changes it" : "given with -a",
+  };
+  if (ctx.json) printJson(ctx, { ok: result.issues.length === 0, ...result, run });
+  else {
+    const head = mode === "distillation"
+      ? `mode: ${mode} (${modeNote})`
+      : `mode: ${mode} (${modeNote}); algorithm: ${compressor.algorithm} (${run.algorithmSource})`;
+    ctx.io.stdout(`${head}\n${formatExplain(result)}\n`);
+  }
   return result.issues.length === 0 ? 0 : 1;
 };

@@ -1,7 +1,7 @@
 // `nncompress inspect <model>`: the modules a config list can select.
 import { inspect } from "../../model/inspect.ts";
 import { UsageError } from "../cli_error.ts";
-import { readModelFile } from "../read_model_file.ts";
+import { readModelFile } from "../../compress/read_model_file.ts";
 import { type Command, printJson } from "./_context.ts";
 
 /** Prints the module listing of a model. */

@@ -1,17 +1,8 @@
 // Pruning a model with the pruning engine's `prune()`; the masked values feed the report.
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { prune, type PruneResult } from "../pruning/prune.ts";
-import type { PrunerName } from "../pruning/types.ts";
+import { compressorFor } from "../config/algorithms.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
-
-/** The pruner of each supported NNI pruner class. */
-export const PRUNER_OF: Readonly<Record<string, PrunerName>> = {
-  LevelPruner: "level",
-  L1NormPruner: "l1",
-  L2NormPruner: "l2",
-  FPGMPruner: "fpgm",
-  SlimPruner: "slim",
-};
 
 /** Masks the configured parameters; returns the changed tensors and every warning. */
 export async function pruneTensors(
@@ -19,17 +10,14 @@ export async function pruneTensors(
   configList: unknown,
   algorithm: string,
   progress: Progress,
+  inputNorms?: Readonly<Record<string, Float32Array>>,
 ): Promise<{ changes: TensorChange[]; warnings: string[]; result: PruneResult }> {
-  const pruner = PRUNER_OF[algorithm];
-  if (pruner === undefined) {
-    throw new TypeError(
-      `"algorithm" must be one of ${Object.keys(PRUNER_OF).join(", ")}: current value is ${
-        JSON.stringify(algorithm)
-      }`,
-    );
-  }
+  const pruner = compressorFor("pruning", algorithm).pruner!.name;
   progress("masks", 0, 2);
-  const result = await prune(model, configList, { pruner });
+  const result = await prune(model, configList, {
+    pruner,
+    ...(inputNorms === undefined ? {} : { inputNorms }),
+  });
   progress("masks", 1, 2);
   const masked = await result.apply();
   progress("masks", 2, 2);

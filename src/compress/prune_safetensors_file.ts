@@ -15,7 +15,7 @@ import { expandMask } from "../pruning/expand_mask.ts";
 import { prune } from "../pruning/prune.ts";
 import { streamPrunedSafetensors } from "../pruning/pruned_safetensors.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
-import { PRUNER_OF } from "./_prune_tensors.ts";
+import { compressorFor } from "../config/algorithms.ts";
 import { layerReport } from "./_layer_report.ts";
 import type { Progress } from "./_tensor_change.ts";
 
@@ -59,21 +59,13 @@ export async function pruneSafetensorsFile(
 ): Promise<CompressionReport> {
   const start = performance.now();
   const progress = options.onProgress ?? (() => {});
-  const algorithm = options.algorithm ?? "LevelPruner";
-  const pruner = PRUNER_OF[algorithm];
-  if (pruner === undefined) {
-    throw new TypeError(
-      `"algorithm" must be one of ${Object.keys(PRUNER_OF).join(", ")}: current value is ${
-        JSON.stringify(algorithm)
-      }`,
-    );
-  }
+  const { algorithm, pruner } = compressorFor("pruning", options.algorithm);
   const source = await openFile(input);
   try {
     const lazy = await openSafetensors(source, { file: input });
     const graph = safetensorsModel(lazy);
     progress("masks", 0, 1);
-    const result = await prune(graph, options.configList, { pruner });
+    const result = await prune(graph, options.configList, { pruner: pruner!.name });
     progress("masks", 1, 1);
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
     let written = 0;

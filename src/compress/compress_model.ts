@@ -5,7 +5,9 @@
  * @module
  */
 
+import { compressorFor } from "../config/algorithms.ts";
 import { prunedOnnx } from "../pruning/pruned_onnx.ts";
+import { type OrtModule, wandaInputNorms } from "../pruning/wanda_input_norms.ts";
 import { prunedSafetensors } from "../pruning/pruned_safetensors.ts";
 import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.ts";
 import type { QuantizeResult } from "../quantization/quantize.ts";
@@ -27,8 +29,9 @@ export interface CompressOptions {
   /** The NNI config list (v3 or legacy; untrusted data). */
   readonly configList: unknown;
   /**
-   * The algorithm whose defaults apply: `LevelPruner` (default for pruning), `L1NormPruner`,
-   * `L2NormPruner`, `FPGMPruner`; `PtqQuantizer` (default for quantization).
+   * The algorithm whose defaults apply, by short or NNI class name (`PRUNER_TABLE`): `level` /
+   * `LevelPruner` (default for pruning), `l1`, `l2`, `fpgm`, `slim`; `PtqQuantizer` (default for
+   * quantization). The report names the NNI class.
    */
   readonly algorithm?: string;
   /**
@@ -46,9 +49,9 @@ export interface CompressOptions {
   /** Weights per block along K for `storage: "nbits"`: a power of two >= 16 (default 32). */
   readonly blockSize?: number;
   /**
-   * Input batches for `_input_`/`_output_` targets (ONNX): onnxruntime runs the model on them
-   * and NNI's PTQ observer keeps the activation ranges. Required when the config list has such
-   * targets.
+   * Input batches (ONNX): for `_input_`/`_output_` quantization targets onnxruntime runs the
+   * model on them and NNI's PTQ observer keeps the activation ranges; for the `wanda` pruner they
+   * give each module's input-feature norms. Required in those two cases.
    */
   readonly calibration?: {
     /** Feeds by graph input name. */
@@ -134,15 +137,42 @@ export async function compressModel(
   const now = options.now ?? (() => performance.now());
   const start = now();
   const progress: Progress = options.onProgress ?? (() => {});
-  const algorithm = options.algorithm ??
-    (options.mode === "pruning" ? "LevelPruner" : "PtqQuantizer");
+  if (options.mode !== "pruning" && options.mode !== "quantization") {
+    throw new TypeError(
+      `"mode" must be pruning or quantization: current value is ${JSON.stringify(options.mode)}`,
+    );
+  }
+  const { algorithm, pruner } = compressorFor(options.mode, options.algorithm);
   let bytes: Uint8Array;
   let storage: "float" | "qdq" | "int" | "nbits" = "float";
   let changes: TensorChange[];
   let activations: LayerReport[] = [];
   const warnings: string[] = [];
   if (options.mode === "pruning") {
-    const run = await pruneTensors(model.graph, options.configList, algorithm, progress);
+    let inputNorms: Record<string, Float32Array> | undefined;
+    if (pruner?.name === "wanda") {
+      const cal = options.calibration;
+      if (cal === undefined || model.format !== "onnx") {
+        throw new TypeError(
+          `the wanda pruner needs an ONNX model and calibration batches (its metric is |w| times each input feature's L2 norm over them): ${
+            cal === undefined ? "no calibration was given" : "the model is safetensors"
+          }`,
+        );
+      }
+      progress("calibrate", 0, 1);
+      inputNorms = await wandaInputNorms(model.onnx, cal.batches, {
+        ort: cal.ort as OrtModule,
+        model: model.graph,
+      });
+      progress("calibrate", 1, 1);
+    }
+    const run = await pruneTensors(
+      model.graph,
+      options.configList,
+      algorithm,
+      progress,
+      inputNorms,
+    );
     changes = run.changes;
     warnings.push(...run.warnings);
     progress("write", 0, 1);

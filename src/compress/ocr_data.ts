@@ -6,7 +6,7 @@
 
 import { readFile } from "../io/fs.ts";
 
-// Both URLs are relative to the repository root, two folders up: from src/cli/ here, and from
+// Both URLs are relative to the repository root, two folders up: from src/compress/ here, and from
 // dist/npm/ in the npm build (scripts/build_npm.mjs keeps that depth).
 
 /** The fixture folder shipped with the repository. */

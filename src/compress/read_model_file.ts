@@ -5,7 +5,7 @@
  */
 
 import { openFile } from "../io/fs.ts";
-import { CliError } from "./cli_error.ts";
+import { FileError } from "../io/file_error.ts";
 import { type LoadedModel, loadModel } from "./load_model.ts";
 import type { Progress } from "./_tensor_change.ts";
 
@@ -17,7 +17,7 @@ const CHUNK = 8 * 1024 * 1024;
  * @param path The file path.
  * @param progress Called with the bytes read so far.
  * @returns The decoded model.
- * @throws {CliError} When the file cannot be opened or read.
+ * @throws {FileError} When the file cannot be opened or read (names the path).
  * @throws {ModelFormatError} When it cannot be decoded (names the file and byte offset).
  *
  * @example
@@ -42,7 +42,7 @@ export async function readModelFile(path: string, progress: Progress): Promise<L
       await file.close();
     }
   } catch (e) {
-    throw new CliError(`cannot read model file "${path}": ${(e as Error).message}`, { cause: e });
+    throw FileError.from("read", "model file", path, e);
   }
   return loadModel(bytes, path);
 }

@@ -64,6 +64,11 @@ export function detectFormat(bytes: Uint8Array, name: string): "onnx" | "safeten
  * ```
  */
 export function loadModel(bytes: Uint8Array, name: string): LoadedModel {
+  // A Node `Buffer` is a Uint8Array whose `slice()` shares memory instead of copying: decode a
+  // plain view of the same bytes so every later copy is a real one.
+  if (bytes.constructor !== Uint8Array) {
+    bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
   if (detectFormat(bytes, name) === "safetensors") {
     const safetensors = readSafetensors(bytes, { file: name });
     return {

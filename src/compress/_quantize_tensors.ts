@@ -1,5 +1,6 @@
 // Quantizing a model with the quantization engine's `quantize()`; fake-quantized values feed the
 // per-layer report.
+import { compressorFor } from "../config/algorithms.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { fakeQuantize } from "../quantization/fake_quantize.ts";
@@ -10,9 +11,6 @@ import {
 } from "../quantization/quantize.ts";
 import type { LayerReport } from "../report/types.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
-
-/** The quantizers `compressModel` runs. */
-export const QUANTIZERS: readonly string[] = ["PtqQuantizer"];
 
 /**
  * Quantizes the configured parameters (and, with calibration, inputs and outputs); returns the
@@ -30,13 +28,7 @@ export async function quantizeTensors(
   result: QuantizeResult;
   warnings: string[];
 }> {
-  if (!QUANTIZERS.includes(algorithm)) {
-    throw new TypeError(
-      `"algorithm" must be one of ${QUANTIZERS.join(", ")} for quantization: current value is ${
-        JSON.stringify(algorithm)
-      }`,
-    );
-  }
+  compressorFor("quantization", algorithm);
   const kernels = getKernels();
   progress("ranges", 0, 1);
   const result = await quantize(model, configList, {

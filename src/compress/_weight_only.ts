@@ -5,7 +5,7 @@ import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { weightOnlyOnnx } from "../quantization/weight_only_onnx.ts";
-import { CliError } from "./cli_error.ts";
+import { CliError } from "../cli/cli_error.ts";
 import { moduleInfos } from "../model/module_infos.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
 
