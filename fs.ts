@@ -26,7 +26,10 @@ export {
 } from "./src/io/fs.ts";
 export { saveOnnx, type SaveOnnxOptions } from "./src/io/onnx/save_onnx.ts";
 export { writeReport } from "./src/report/write_report.ts";
-export { type PruneFileOptions, pruneSafetensorsFile } from "./src/compress/prune_safetensors_file.ts";
+export {
+  type PruneFileOptions,
+  pruneSafetensorsFile,
+} from "./src/compress/prune_safetensors_file.ts";
 export { savePrunedFile, type SavePrunedFileOptions } from "./src/pruning/save_pruned_file.ts";
 export type { ExternalDataFiles, FileProducer } from "./src/io/fs.ts";
 export type { Progress } from "./src/compress/compress_model.ts";
