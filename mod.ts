@@ -263,7 +263,6 @@ export {
 export { wandaMetric } from "./src/pruning/wanda_metric.ts";
 export {
   type CalibrationInput,
-  type OrtModule,
   wandaInputNorms,
   type WandaInputNormsOptions,
 } from "./src/pruning/wanda_input_norms.ts";

@@ -7,7 +7,7 @@
 
 import { compressorFor } from "../config/algorithms.ts";
 import { prunedOnnx } from "../pruning/pruned_onnx.ts";
-import { type OrtModule, wandaInputNorms } from "../pruning/wanda_input_norms.ts";
+import { wandaInputNorms } from "../pruning/wanda_input_norms.ts";
 import { prunedSafetensors } from "../pruning/pruned_safetensors.ts";
 import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.ts";
 import type { QuantizeResult } from "../quantization/quantize.ts";
@@ -161,7 +161,7 @@ export async function compressModel(
       }
       progress("calibrate", 0, 1);
       inputNorms = await wandaInputNorms(model.onnx, cal.batches, {
-        ort: cal.ort as OrtModule,
+        ort: cal.ort,
         model: model.graph,
       });
       progress("calibrate", 1, 1);

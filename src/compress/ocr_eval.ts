@@ -4,29 +4,14 @@
  * @module
  */
 
+import type { OrtLike, OrtSession } from "../io/onnx/ort.ts";
 import type { EvaluationResult } from "../report/types.ts";
+
+export type { OrtLike, OrtSession } from "../io/onnx/ort.ts";
 import type { OcrData } from "./ocr_data.ts";
 
 /** What a PP-OCR model does. */
 export type OcrTask = "recognizer" | "classifier";
-
-/** The part of the onnxruntime API used here (`onnxruntime-node` or `onnxruntime-web`). */
-export interface OrtLike {
-  readonly InferenceSession: {
-    create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession>;
-  };
-  readonly Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => unknown;
-}
-
-/** An onnxruntime inference session. */
-export interface OrtSession {
-  readonly inputNames: readonly string[];
-  readonly outputNames: readonly string[];
-  run(
-    feeds: Record<string, unknown>,
-  ): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
-  release?(): Promise<void>;
-}
 
 /** An evaluation with the model's predictions (decoded texts or class ids). */
 export interface OcrEvaluation extends EvaluationResult {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { OrtLike } from "../io/onnx/ort.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { onnxModel } from "../model/onnx_model.ts";
@@ -18,25 +19,10 @@ export interface CalibrationInput {
   readonly dims: readonly number[];
 }
 
-/** The part of the onnxruntime API (`onnxruntime-node`, `onnxruntime-web`) that is used. */
-export interface OrtModule {
-  /** `ort.InferenceSession`. */
-  readonly InferenceSession: {
-    create(model: Uint8Array, options?: Record<string, unknown>): Promise<{
-      run(feeds: Record<string, unknown>): Promise<
-        Record<string, { readonly data: unknown; readonly dims: readonly number[] }>
-      >;
-      release?(): Promise<void>;
-    }>;
-  };
-  /** `ort.Tensor`. */
-  readonly Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => unknown;
-}
-
 /** Options of `wandaInputNorms`. */
 export interface WandaInputNormsOptions {
   /** The onnxruntime module: `await import("onnxruntime-node")` or `onnxruntime-web`. */
-  readonly ort: OrtModule;
+  readonly ort: OrtLike;
   /** The module view of the model (default `onnxModel(onnx)`). */
   readonly model?: ModelGraph;
   /** The modules to measure (default: every Linear and Conv module of the main graph). */

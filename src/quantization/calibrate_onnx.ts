@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { OrtLike, OrtSession } from "../io/onnx/ort.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
@@ -29,34 +30,7 @@ export interface CalibrationTensor {
   readonly dims: readonly number[];
 }
 
-/** The part of the onnxruntime API (`onnxruntime-node` or `onnxruntime-web`) that is used. */
-export interface OrtLike {
-  /** Creates sessions from model bytes. */
-  readonly InferenceSession: {
-    create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession>;
-  };
-  /** The tensor class. */
-  readonly Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => unknown;
-}
-
-/** An onnxruntime inference session. */
-export interface OrtSession {
-  /** The graph's input names. */
-  readonly inputNames: readonly string[];
-  /** Input types and shapes (onnxruntime >= 1.21); checked against each batch when present. */
-  readonly inputMetadata?: readonly {
-    readonly name: string;
-    readonly isTensor: boolean;
-    readonly type?: string;
-    readonly shape?: readonly (number | string)[];
-  }[];
-  /** Runs the graph on named inputs; resolves with every output. */
-  run(
-    feeds: Record<string, unknown>,
-  ): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
-  /** Frees the session's native memory. */
-  release?(): Promise<void>;
-}
+export type { OrtLike, OrtSession } from "../io/onnx/ort.ts";
 
 /** Options of `calibrateOnnx`. */
 export interface CalibrateOnnxOptions extends QuantizeOptions {

@@ -1,0 +1,39 @@
+/**
+ * The application layer (subpath `nncompress/compress`): load a model file of any supported
+ * format, run a config list in a mode, get the new file and its report, evaluate it. The CLI,
+ * the web page, the edge handler and the demo all run through it. Browser- and edge-safe (file
+ * reading lives in `nncompress/fs`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeSafetensors } from "../../mod.ts";
+ * import { compressModel, loadModel } from "./mod.ts";
+ *
+ * const data = new Float32Array([0.1, -4, 2, 0.3, -0.2, 1]);
+ * const model = loadModel(writeSafetensors([{ name: "fc.weight", dtype: "F32", shape: [2, 3], data }]), "m.safetensors");
+ * const { report } = await compressModel(model, { mode: "pruning", configList: [{ op_types: ["Linear"], sparse_ratio: 0.5 }] });
+ * assert.equal(report.layers[0].sparsity, 0.5);
+ * ```
+ *
+ * @module
+ */
+
+export {
+  type Compressed,
+  compressModel,
+  type CompressOptions,
+  describeModel,
+  type Progress,
+} from "./compress_model.ts";
+export { detectFormat, type LoadedModel, loadModel } from "./load_model.ts";
+export { type CompareOptions, compareOutputs, type OutputComparison } from "./compare_outputs.ts";
+export {
+  ctcDecode,
+  evaluateOcr,
+  type OcrEvaluation,
+  type OcrTask,
+  type OrtLike,
+  type OrtSession,
+  runOrt,
+} from "./ocr_eval.ts";
