@@ -13,8 +13,11 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { runCli } from "./src/cli/main.ts";
+import { exitCleanlyOnSignals } from "./src/io/fs.ts";
 
 if (import.meta.main ?? true) {
+  // Ctrl-C or a kill during a write removes the temporary file before exiting.
+  await exitCleanlyOnSignals();
   const code = await runCli(process.argv.slice(2), {
     stdout: (s) => void process.stdout.write(s),
     stderr: (s) => void process.stderr.write(s),

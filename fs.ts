@@ -34,4 +34,19 @@ export { savePrunedFile, type SavePrunedFileOptions } from "./src/pruning/save_p
 export type { ExternalDataFiles, FileProducer } from "./src/io/fs.ts";
 export type { Progress } from "./src/compress/compress_model.ts";
 export { saveQuantizedFile } from "./src/quantization/save_quantized_file.ts";
-export { copyFileAtomic, type FilePatch } from "./src/io/fs.ts";
+export {
+  copyFileAtomic,
+  exitCleanlyOnSignals,
+  type FilePatch,
+  readFileBounded,
+  type ReadFileBoundedOptions,
+  removeStaleTempFiles,
+  removeTempFiles,
+} from "./src/io/fs.ts";
+export { FileError, type FileErrorCode, type FileErrorOptions } from "./src/io/file_error.ts";
+export {
+  MAX_CONFIG_BYTES,
+  readConfigList,
+  type ReadConfigListOptions,
+} from "./src/compress/read_config_list.ts";
+export { readModelFile } from "./src/compress/read_model_file.ts";

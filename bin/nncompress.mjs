@@ -15,11 +15,20 @@ if (!existsSync(deno)) {
   const install = spawnSync(npm, ["ci", "--no-audit", "--no-fund", "--loglevel=error"], {
     cwd: root,
     stdio: ["ignore", "inherit", "inherit"],
-    env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: process.env.ONNXRUNTIME_NODE_INSTALL ?? "skip" },
+    env: {
+      ...process.env,
+      ONNXRUNTIME_NODE_INSTALL: process.env.ONNXRUNTIME_NODE_INSTALL ?? "skip",
+    },
   });
   if (install.status !== 0) process.exit(install.status ?? 1);
 }
-const run = spawnSync(deno, ["run", "-A", "--quiet", join(root, "cli.ts"), ...process.argv.slice(2)], {
+const run = spawnSync(deno, [
+  "run",
+  "-A",
+  "--quiet",
+  join(root, "cli.ts"),
+  ...process.argv.slice(2),
+], {
   stdio: "inherit",
 });
 if (run.signal) process.kill(process.pid, run.signal);

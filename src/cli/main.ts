@@ -36,6 +36,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "block-size": { type: "string" },
   calibration: { type: "string" },
   "batch-size": { type: "string" },
+  "allow-unchanged": { type: "boolean" },
 };
 
 const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption> }> = {

@@ -33,7 +33,9 @@ Commands:
   report <report.json>                print a saved report; write it as HTML with -o
 
 A config list <c> is a JSON file or inline JSON: '[{"op_types":["Linear"],"sparse_ratio":0.5}]'.
-Exit codes: 0 ok, 1 failed, 2 usage. Run "nncompress <command> --help" for its options.`,
+Exit codes: 0 ok, 1 failed, 2 usage, 3 nothing changed (an empty config list or one that
+selects no target: no output is written unless --allow-unchanged), 130/143 interrupted
+(SIGINT/SIGTERM; temporary files are removed). Run "nncompress <command> --help" for its options.`,
   inspect: `Usage: nncompress inspect <model.onnx|model.safetensors> [options]
 
 Lists every module (the names op_names selects), its type, op type and parameters.
@@ -65,8 +67,10 @@ Options:
   -a, --algorithm <a>   the pruner, by short or NNI class name:
 ${PRUNERS}
   --calibration <c>     input batches for -a wanda (ONNX, onnxruntime-node), as for quantize
-  -r, --report <path>   also write a report (.html or .json; repeatable)
+  -r, --report <path>   also write a report (.html or .json; repeatable); reports are written
+                        before the model, so a failed report leaves no model behind
   --eval                evaluate the original and the result (PP-OCR models, see eval)
+  --allow-unchanged     write the copy even when the list selects no target (else exit 3)
 ${COMMON}`,
   quantize: `Usage: nncompress quantize <model> --config <file|json> -o <out> [options]
 
@@ -89,8 +93,10 @@ Options:
                         a safetensors file with one tensor per model input, rows along dim 0;
                         or ocr-lines:<n>, the first n labelled lines (PP-OCR models)
   --batch-size <n>      rows per calibration batch (default 8)
-  -r, --report <path>   also write a report (.html or .json; repeatable)
+  -r, --report <path>   also write a report (.html or .json; repeatable); reports are written
+                        before the model, so a failed report leaves no model behind
   --eval                evaluate the original and the result (PP-OCR models, see eval)
+  --allow-unchanged     write the copy even when the list selects no target (else exit 3)
 ${COMMON}`,
   eval: `Usage: nncompress eval <model.onnx> [options]
 

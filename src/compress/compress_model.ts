@@ -232,6 +232,9 @@ export async function compressModel(
   }
   progress("write", 1, 1);
   const sizes = parameterSizes(model.graph, changes);
+  const unchanged = changes.length === 0 && activations.length === 0
+    ? unchangedReason(options.configList)
+    : undefined;
   return {
     bytes,
     report: {
@@ -249,8 +252,16 @@ export async function compressModel(
       warnings,
       evaluation: [],
       timeMs: now() - start,
+      ...(unchanged === undefined ? {} : { unchanged }),
     },
   };
+}
+
+/** Why a run that configured no target changed nothing. */
+export function unchangedReason(configList: unknown): string {
+  return Array.isArray(configList) && configList.length === 0
+    ? "the config list is empty"
+    : "the config list selects no target of the model";
 }
 
 /**

@@ -16,6 +16,7 @@ import { prune } from "../pruning/prune.ts";
 import { streamPrunedSafetensors } from "../pruning/pruned_safetensors.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
 import { compressorFor } from "../config/algorithms.ts";
+import { unchangedReason } from "./compress_model.ts";
 import { layerReport } from "./_layer_report.ts";
 import type { Progress } from "./_tensor_change.ts";
 
@@ -23,8 +24,13 @@ import type { Progress } from "./_tensor_change.ts";
 export interface PruneFileOptions {
   /** The NNI config list. */
   readonly configList: unknown;
-  /** `LevelPruner` (default), `L1NormPruner`, `L2NormPruner`, `FPGMPruner`. */
+  /** The pruner, by short or NNI class name (`PRUNER_TABLE`; default `level`). */
   readonly algorithm?: string;
+  /**
+   * Whether to write `output` when the config list selects no target (default `true`: a copy).
+   * With `false` nothing is written and the report's `unchanged` says why.
+   */
+  readonly writeUnchanged?: boolean;
   /** A label for the report. */
   readonly label?: string;
   /** Called as work advances. */
@@ -69,11 +75,14 @@ export async function pruneSafetensorsFile(
     progress("masks", 1, 1);
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
     let written = 0;
-    progress("write", 0, 1);
-    await writeFileAtomic(output, async (sink) => {
-      written = await streamPrunedSafetensors(lazy, result, sink);
-    });
-    progress("write", 1, 1);
+    const unchanged = result.targets.length === 0 ? unchangedReason(options.configList) : undefined;
+    if (unchanged === undefined || options.writeUnchanged !== false) {
+      progress("write", 0, 1);
+      await writeFileAtomic(output, async (sink) => {
+        written = await streamPrunedSafetensors(lazy, result, sink);
+      });
+      progress("write", 1, 1);
+    }
     let parameters = 0;
     let packed = 0;
     for (const e of lazy.entries) {
@@ -116,6 +125,7 @@ export async function pruneSafetensorsFile(
       warnings: [...result.report.warnings],
       evaluation: [],
       timeMs: performance.now() - start,
+      ...(unchanged === undefined ? {} : { unchanged }),
     };
   } finally {
     await source.close();

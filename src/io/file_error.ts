@@ -12,6 +12,8 @@ export type FileErrorCode =
   | "not_regular"
   | "too_large"
   | "no_space"
+  | "not_text"
+  | "not_json"
   | "read"
   | "write";
 
@@ -51,6 +53,8 @@ const WHAT: Readonly<Record<FileErrorCode, string>> = {
   not_regular: "it is not a regular file",
   too_large: "it is too large",
   no_space: "no space left on the device",
+  not_text: "it is not text (binary data)",
+  not_json: "it is not JSON",
   read: "read failed",
   write: "write failed",
 };
@@ -106,7 +110,11 @@ export class FileError extends Error {
     cause: unknown,
   ): FileError {
     const code = typeof cause === "string" ? cause as FileErrorCode : codeOf(cause, action);
-    const detail = code === action && cause instanceof Error ? cause.message : WHAT[code];
+    const detail = code === action && cause instanceof Error
+      ? cause.message
+      : action === "write" && code === "not_found"
+      ? "its folder does not exist"
+      : WHAT[code];
     return new FileError(code, `cannot ${action} ${label} "${path}": ${detail}`, path, {
       cause: typeof cause === "string" ? undefined : cause,
     });

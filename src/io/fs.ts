@@ -77,7 +77,7 @@ export interface ReadFileBoundedOptions {
  * const path = `${await Deno.makeTempDir()}/c.json`;
  * await writeFileAtomic(path, new TextEncoder().encode("[]"));
  * assert.equal((await readFileBounded(path, { maxBytes: 16, label: "config file" })).length, 2);
- * await assert.rejects(readFileBounded(path, { maxBytes: 1, label: "config file" }), /too large/);
+ * await assert.rejects(readFileBounded(path, { maxBytes: 1, label: "config file" }), /larger than 1 bytes/);
  * ```
  */
 export async function readFileBounded(
@@ -193,12 +193,166 @@ export async function openFile(path: string): Promise<FileSource> {
 /** Produces a file's content by writing to a sink (see `streamSafetensors`). */
 export type FileProducer = (sink: ByteSink) => Promise<unknown>;
 
+// Temporary files are named `<destination>.tmp-<pid>-<12 hex digits>`: the process id tells a
+// live writer's file from one a killed run left behind (see `removeStaleTempFiles`).
+const TEMP_PATTERN = /\.tmp-(\d+)-[0-9a-f]{12}$/;
+
+function processId(): number {
+  // deno-lint-ignore no-explicit-any
+  return deno?.pid ?? (globalThis as any).process?.pid ?? 0;
+}
+
+/** The temporary files this process is writing now (removed on a signal by `removeTempFiles`). */
+const LIVE_TEMPS = new Set<string>();
+
+let nodeFsSync: typeof import("node:fs") | undefined;
+const NODE_FS_SYNC = "node:fs";
+
 function tempName(path: string): string {
   const id = Array.from(
     crypto.getRandomValues(new Uint8Array(6)),
     (b) => b.toString(16).padStart(2, "0"),
   );
-  return `${path}.tmp-${id.join("")}`;
+  return `${path}.tmp-${processId()}-${id.join("")}`;
+}
+
+/** Prepares a temporary file's bookkeeping: the sync fs for signal handlers, stale files gone. */
+async function beginTemp(path: string): Promise<string> {
+  if (!deno) nodeFsSync ??= await import(NODE_FS_SYNC) as typeof import("node:fs");
+  await removeStaleTempFiles(path).catch(() => {});
+  const temp = tempName(path);
+  LIVE_TEMPS.add(temp);
+  return temp;
+}
+
+/**
+ * Removes, synchronously, every temporary file this process is writing — for a signal handler
+ * (SIGINT, SIGTERM) that exits right after, so an interrupted write leaves nothing behind.
+ *
+ * @returns How many files were removed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { removeTempFiles } from "./fs.ts";
+ *
+ * assert.equal(removeTempFiles(), 0); // no write in progress
+ * ```
+ */
+export function removeTempFiles(): number {
+  let n = 0;
+  for (const temp of LIVE_TEMPS) {
+    try {
+      if (deno) deno.removeSync(temp);
+      else nodeFsSync?.rmSync(temp, { force: true });
+      n++;
+    } catch { /* already gone */ }
+    LIVE_TEMPS.delete(temp);
+  }
+  return n;
+}
+
+let cleanupInstalled = false;
+
+/**
+ * Makes SIGINT and SIGTERM remove this process's temporary files before it exits (with status
+ * 130 or 143, as a shell reports those signals). Installed once; the CLI calls it at start.
+ * Runs on Deno, Bun and Node (through `node:process`); a no-op where there are no signals
+ * (browsers, edge functions).
+ *
+ * @example
+ * ```ts ignore
+ * import { exitCleanlyOnSignals } from "./fs.ts";
+ * await exitCleanlyOnSignals();
+ * ```
+ */
+export async function exitCleanlyOnSignals(): Promise<void> {
+  if (cleanupInstalled) return;
+  let proc: typeof import("node:process") | undefined;
+  try {
+    proc = (await import(NODE_PROCESS)).default as typeof import("node:process");
+  } catch {
+    return;
+  }
+  if (!deno) nodeFsSync ??= await import(NODE_FS_SYNC) as typeof import("node:fs");
+  cleanupInstalled = true;
+  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    proc.on(signal, () => {
+      removeTempFiles();
+      proc!.exit(code);
+    });
+  }
+}
+
+const NODE_PROCESS = "node:process";
+
+function isAlive(pid: number): boolean {
+  if (pid === processId()) return true;
+  try {
+    // deno-lint-ignore no-explicit-any
+    const proc = (globalThis as any).process;
+    if (proc?.kill) {
+      proc.kill(pid, 0);
+      return true;
+    }
+    if (deno) {
+      // Deno without the Node global: signal 0 is not offered, so probe /proc (Linux).
+      deno.statSync(`/proc/${pid}`);
+      return true;
+    }
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM";
+  }
+}
+
+/**
+ * Removes the temporary files that killed runs left next to `path` (same folder, any
+ * destination): files named `<name>.tmp-<pid>-<hex>` whose process no longer runs. A live
+ * writer's files are never touched.
+ *
+ * @param path A file in the folder to clean (the folder itself is not removed).
+ * @returns The removed files' paths.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { removeStaleTempFiles } from "./fs.ts";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeFile(`${dir}/m.onnx.tmp-999999999-00112233aabb`, new Uint8Array(1));
+ * assert.deepEqual(await removeStaleTempFiles(`${dir}/m.onnx`), [`${dir}/m.onnx.tmp-999999999-00112233aabb`]);
+ * ```
+ */
+export async function removeStaleTempFiles(path: string): Promise<string[]> {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  const dir = cut < 0 ? "." : path.slice(0, cut) || "/";
+  const prefix = cut < 0 ? "" : path.slice(0, cut + 1);
+  const names: string[] = [];
+  if (deno) {
+    for await (const e of deno.readDir(dir)) if (e.isFile) names.push(e.name);
+  } else {
+    for (const e of await (await node()).readdir(dir, { withFileTypes: true })) {
+      if (e.isFile()) names.push(e.name);
+    }
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_PATTERN.exec(name);
+    if (m === null || isAlive(Number(m[1]))) continue;
+    const file = prefix + name;
+    try {
+      if (deno) await deno.remove(file);
+      else await (await node()).rm(file, { force: true });
+      removed.push(file);
+    } catch { /* raced with another cleaner */ }
+  }
+  return removed;
+}
+
+/** The runtime's error of a write to `path`, as a `FileError` naming the destination. */
+function writeError(path: string, e: unknown, label = "output file"): unknown {
+  return e instanceof FileError ? e : FileError.from("write", label, path, e);
 }
 
 /**
@@ -208,7 +362,11 @@ function tempName(path: string): string {
  *
  * @param path The destination.
  * @param content The bytes, or a function that streams them to a sink.
- * @throws {Error} The producer's error or the runtime's error; nothing is left behind.
+ * @param options `label`: what the file is, for messages (default `"output file"`).
+ * @throws {FileError} When the file system fails (names `path`: no space, permission, a
+ * folder in the way); the producer's own errors unchanged. Nothing is left behind: the temporary
+ * file is removed on any error, `removeTempFiles()` removes it from a signal handler, and a
+ * killed run's leftovers are removed by the next write to the same folder.
  *
  * @example
  * ```ts ignore
@@ -219,49 +377,61 @@ function tempName(path: string): string {
 export async function writeFileAtomic(
   path: string,
   content: Uint8Array | FileProducer,
+  options: { readonly label?: string } = {},
 ): Promise<void> {
-  const temp = tempName(path);
-  if (deno) {
-    const f = await deno.open(temp, { write: true, createNew: true });
+  const label = options.label ?? "output file";
+  const temp = await beginTemp(path);
+  // Errors of the file system become FileErrors naming `path`; the producer's own errors
+  // (a pruning or quantization problem found while streaming) pass through unchanged.
+  const io = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((e) => Promise.reject(writeError(path, e, label)));
+  try {
+    if (deno) {
+      const f = await io(deno.open(temp, { write: true, createNew: true }));
+      try {
+        const sink = {
+          async write(chunk: Uint8Array) {
+            for (let at = 0; at < chunk.length;) at += await io(f.write(chunk.subarray(at)));
+          },
+        };
+        if (content instanceof Uint8Array) await sink.write(content);
+        else await content(sink);
+        await io(f.sync?.() ?? Promise.resolve());
+        f.close();
+        await io(deno.rename(temp, path));
+      } catch (e) {
+        try {
+          f.close();
+        } catch { /* already closed */ }
+        await deno.remove(temp).catch(() => {});
+        throw e;
+      }
+      return;
+    }
+    const fs = await node();
+    const h = await io(fs.open(temp, "wx"));
+    let open = true;
     try {
       const sink = {
         async write(chunk: Uint8Array) {
-          for (let at = 0; at < chunk.length;) at += await f.write(chunk.subarray(at));
+          for (let at = 0; at < chunk.length;) {
+            at += (await io(h.write(chunk, at))).bytesWritten;
+          }
         },
       };
       if (content instanceof Uint8Array) await sink.write(content);
       else await content(sink);
-      await f.sync?.();
-      f.close();
-      await deno.rename(temp, path);
+      await io(h.sync());
+      open = false;
+      await io(h.close());
+      await io(fs.rename(temp, path));
     } catch (e) {
-      try {
-        f.close();
-      } catch { /* already closed */ }
-      await deno.remove(temp).catch(() => {});
+      if (open) await h.close().catch(() => {});
+      await fs.rm(temp, { force: true }).catch(() => {});
       throw e;
     }
-    return;
-  }
-  const fs = await node();
-  const h = await fs.open(temp, "wx");
-  let open = true;
-  try {
-    const sink = {
-      async write(chunk: Uint8Array) {
-        for (let at = 0; at < chunk.length;) at += (await h.write(chunk, at)).bytesWritten;
-      },
-    };
-    if (content instanceof Uint8Array) await sink.write(content);
-    else await content(sink);
-    await h.sync();
-    open = false;
-    await h.close();
-    await fs.rename(temp, path);
-  } catch (e) {
-    if (open) await h.close().catch(() => {});
-    await fs.rm(temp, { force: true }).catch(() => {});
-    throw e;
+  } finally {
+    LIVE_TEMPS.delete(temp);
   }
 }
 
@@ -296,7 +466,22 @@ export async function copyFileAtomic(
   to: string,
   patches: readonly FilePatch[],
 ): Promise<void> {
-  const temp = tempName(to);
+  const temp = await beginTemp(to);
+  try {
+    await copyPatched(from, to, temp, patches);
+  } catch (e) {
+    throw writeError(to, e);
+  } finally {
+    LIVE_TEMPS.delete(temp);
+  }
+}
+
+async function copyPatched(
+  from: string,
+  to: string,
+  temp: string,
+  patches: readonly FilePatch[],
+): Promise<void> {
   if (deno) {
     try {
       await deno.copyFile(from, temp);

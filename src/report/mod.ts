@@ -22,4 +22,4 @@ export { formatLayers, formatRuns } from "./format_runs.ts";
 export { type RunSummary, summarizeRun } from "./summarize_run.ts";
 export { reportJson } from "./report_json.ts";
 export { renderHtml } from "./render_html.ts";
-export { parseReport } from "./parse_report.ts";
+export { parseReport, parseReportData } from "./parse_report.ts";

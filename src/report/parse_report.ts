@@ -57,7 +57,26 @@ function checkRun(r: unknown, path: string): CompressionReport {
  * ```
  */
 export function parseReport(text: string): ReportBundle {
-  const data = JSON.parse(text) as Record<string, unknown>;
+  return parseReportData(JSON.parse(text));
+}
+
+/**
+ * Checks an already-parsed report (the value `JSON.parse` gave) and returns it as a bundle.
+ *
+ * @param value The parsed JSON.
+ * @returns The bundle (a single run is wrapped in one).
+ * @throws {TypeError} When a field is missing or has the wrong type (names its path).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseReportData } from "./parse_report.ts";
+ *
+ * assert.throws(() => parseReportData({ runs: [{}] }), /runs\[0\]\.label must be a string/);
+ * ```
+ */
+export function parseReportData(value: unknown): ReportBundle {
+  const data = value as Record<string, unknown>;
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     fail("(top level)", "an object", data);
   }

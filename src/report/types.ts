@@ -90,6 +90,11 @@ export interface CompressionReport {
   readonly evaluation: readonly EvaluationResult[];
   /** Compression time in milliseconds (reading, computing and encoding; not evaluation). */
   readonly timeMs: number;
+  /**
+   * Set when the run changed nothing, saying why (`"the config list is empty"`, `"the config
+   * list selects no target of the model"`); absent otherwise.
+   */
+  readonly unchanged?: string;
 }
 
 /** A set of runs shown together (a demo, or one CLI command). */

@@ -33,5 +33,5 @@ export async function writeReport(path: string, bundle: ReportBundle): Promise<v
     : (() => {
       throw new RangeError(`a report path must end in .html or .json: current value is ${path}`);
     })();
-  await writeFileAtomic(path, new TextEncoder().encode(text));
+  await writeFileAtomic(path, new TextEncoder().encode(text), { label: "report file" });
 }

@@ -1,4 +1,5 @@
 // `nncompress prune|quantize <model> --config <c> -o <out>`.
+import { FileError } from "../../io/file_error.ts";
 import { writeFileAtomic } from "../../io/fs.ts";
 import { formatLayers } from "../../report/format_runs.ts";
 import type { CompressionReport, EvaluationResult } from "../../report/types.ts";
@@ -12,6 +13,9 @@ import { readModelFile } from "../../compress/read_model_file.ts";
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
+
+/** The exit code of a run that changed nothing (an empty list, or no target selected). */
+export const EXIT_UNCHANGED = 3;
 
 const EXTENSION = { onnx: ".onnx", safetensors: ".safetensors" } as const;
 
@@ -127,11 +131,15 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       );
     }
     const { configList, source } = await readConfigList(config);
+    const allowUnchanged = args.values["allow-unchanged"] === true;
     const label = `${command} ${path.split(/[\\/]/).pop()}`;
     const bar = ctx.progress(`${command} ${path}`);
     let report: CompressionReport;
     let original: Uint8Array | undefined;
     let compressed: Uint8Array | undefined;
+    // The streaming safetensors path writes the model as it goes; every other path writes it
+    // last, after the reports, so a report that cannot be written leaves no model behind.
+    let modelWritten = false;
     try {
       if (mode === "pruning" && path.toLowerCase().endsWith(".safetensors")) {
         checkOutput(output, "safetensors", command);
@@ -139,8 +147,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           configList,
           label,
           onProgress: bar.update,
+          writeUnchanged: allowUnchanged,
           ...(algorithm === undefined ? {} : { algorithm }),
         });
+        modelWritten = report.unchanged === undefined || allowUnchanged;
       } else {
         const model = await readModelFile(path, bar.update);
         checkOutput(output, model.format, command);
@@ -163,9 +173,6 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         report = result.report;
         original = model.bytes;
         compressed = result.bytes;
-        await writeFileAtomic(output, compressed).catch((e) => {
-          throw new CliError(`cannot write "${output}": ${(e as Error).message}`, { cause: e });
-        });
       }
     } catch (e) {
       if (calibration === undefined && /was never observed/.test((e as Error)?.message ?? "")) {
@@ -178,6 +185,15 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       withConfigSource(e, source);
     } finally {
       bar.done();
+    }
+    if (report.unchanged !== undefined && !allowUnchanged) {
+      for (const w of report.warnings) ctx.io.stderr(`warning: ${w}\n`);
+      const message = `${report.unchanged}: nothing to ${command}, so "${output}" was not written`;
+      if (ctx.json) printJson(ctx, { ok: false, unchanged: report.unchanged, report });
+      ctx.io.stderr(
+        `warning: ${message}\nhint: check the list with "nncompress explain", or pass --allow-unchanged to write the copy\n`,
+      );
+      return EXIT_UNCHANGED;
     }
     let run: CompressionReport = report;
     if (args.values.eval === true) {
@@ -192,7 +208,20 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       createdAt: new Date().toISOString(),
       runs: [run],
     };
-    for (const r of reports) await writeReport(r, bundle);
+    for (const r of reports) {
+      try {
+        await writeReport(r, bundle);
+      } catch (e) {
+        const state = modelWritten
+          ? `the model was written to "${output}"`
+          : `the model was not written`;
+        const why = e instanceof FileError
+          ? e.message
+          : `cannot write report file "${r}": ${(e as Error).message}`;
+        throw new CliError(`${why}; ${state}`, { cause: e });
+      }
+    }
+    if (!modelWritten && compressed !== undefined) await writeFileAtomic(output, compressed);
     if (ctx.json) {
       printJson(ctx, { ok: true, output, reports, report: run });
       return 0;

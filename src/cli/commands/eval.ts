@@ -1,6 +1,8 @@
 // `nncompress eval <model>`: a PP-OCR model on the labelled lines, or any ONNX model against a
 // reference on random inputs.
+import { FileError } from "../../io/file_error.ts";
 import { readFile } from "../../io/fs.ts";
+import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
 import { formatTable } from "../../report/format_table.ts";
 import { CliError, UsageError } from "../cli_error.ts";
 import { compareOutputs, type OutputComparison } from "../../compress/compare_outputs.ts";
@@ -10,12 +12,16 @@ import { loadOrt, type OcrRunner, ocrRunner } from "./_ocr.ts";
 
 const TASKS = ["recognizer", "classifier", "compare"];
 
+/** The bytes of an ONNX model file, decoded once so a broken file gets its parse error. */
 async function bytesOf(path: string): Promise<Uint8Array> {
+  let bytes: Uint8Array;
   try {
-    return await readFile(path);
+    bytes = await readFile(path);
   } catch (e) {
-    throw new CliError(`cannot read model file "${path}": ${(e as Error).message}`, { cause: e });
+    throw FileError.from("read", "model file", path, e);
   }
+  decodeOnnx(bytes, { file: path });
+  return bytes;
 }
 
 function parseShape(value: string | undefined): number[] | undefined {

@@ -1,7 +1,11 @@
 // `nncompress report <report.json>`: a saved report as a table, or as HTML.
-import { readFile } from "../../io/fs.ts";
+import { readFileBounded } from "../../io/fs.ts";
+import { jsonText } from "../../io/json_text.ts";
 import { formatRuns } from "../../report/format_runs.ts";
-import { parseReport } from "../../report/parse_report.ts";
+import { parseReportData } from "../../report/parse_report.ts";
+
+/** The largest report file read (256 MiB). */
+const MAX_REPORT_BYTES = 256 * 1024 * 1024;
 import type { ReportBundle } from "../../report/types.ts";
 import { writeReport } from "../../report/write_report.ts";
 import { CliError, UsageError } from "../cli_error.ts";
@@ -19,11 +23,13 @@ export const reportCommand: Command = async (args, ctx) => {
       "report",
     );
   }
+  const bytes = await readFileBounded(path, { maxBytes: MAX_REPORT_BYTES, label: "report file" });
   let bundle: ReportBundle;
   try {
-    bundle = parseReport(new TextDecoder().decode(await readFile(path)));
+    bundle = parseReportData(jsonText(bytes, "report file", path));
   } catch (e) {
-    throw new CliError(`cannot read report "${path}": ${(e as Error).message}`, { cause: e });
+    if (!(e instanceof TypeError)) throw e;
+    throw new CliError(`cannot read report file "${path}": ${e.message}`, { cause: e });
   }
   if (output !== undefined) await writeReport(output, bundle);
   if (ctx.json) printJson(ctx, { ok: true, ...(output ? { output } : {}), ...bundle });
