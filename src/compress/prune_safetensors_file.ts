@@ -6,6 +6,7 @@
  * @module
  */
 
+import { FileError } from "../io/file_error.ts";
 import { openFile, writeFileAtomic } from "../io/fs.ts";
 import { openSafetensors } from "../io/safetensors/open_safetensors.ts";
 import { DTYPE_BYTES } from "../model/dtype.ts";
@@ -66,7 +67,9 @@ export async function pruneSafetensorsFile(
   const start = performance.now();
   const progress = options.onProgress ?? (() => {});
   const { algorithm, pruner } = compressorFor("pruning", options.algorithm);
-  const source = await openFile(input);
+  const source = await openFile(input, { label: "model file" }).catch((e) => {
+    throw FileError.from("read", "model file", input, e);
+  });
   try {
     const lazy = await openSafetensors(source, { file: input });
     const graph = safetensorsModel(lazy);

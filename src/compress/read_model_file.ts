@@ -29,7 +29,7 @@ const CHUNK = 8 * 1024 * 1024;
 export async function readModelFile(path: string, progress: Progress): Promise<LoadedModel> {
   let bytes: Uint8Array;
   try {
-    const file = await openFile(path);
+    const file = await openFile(path, { label: "model file" });
     try {
       bytes = new Uint8Array(file.size);
       for (let at = 0; at < file.size; at += CHUNK) {

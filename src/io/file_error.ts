@@ -109,6 +109,7 @@ export class FileError extends Error {
     path: string,
     cause: unknown,
   ): FileError {
+    if (cause instanceof FileError) return cause;
     const code = typeof cause === "string" ? cause as FileErrorCode : codeOf(cause, action);
     const detail = code === action && cause instanceof Error
       ? cause.message

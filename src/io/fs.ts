@@ -49,6 +49,17 @@ export async function readFile(path: string): Promise<Uint8Array> {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
+async function statPath(
+  path: string,
+): Promise<{ isFile: boolean; isDirectory: boolean; size: number }> {
+  if (deno) {
+    const st = await deno.stat(path);
+    return { isFile: st.isFile, isDirectory: st.isDirectory, size: st.size };
+  }
+  const st = await (await node()).stat(path);
+  return { isFile: st.isFile(), isDirectory: st.isDirectory(), size: st.size };
+}
+
 /** Options of `readFileBounded`. */
 export interface ReadFileBoundedOptions {
   /** The largest file accepted, in bytes. */
@@ -87,13 +98,7 @@ export async function readFileBounded(
   const { maxBytes, label } = options;
   let info: { isFile: boolean; isDirectory: boolean; size: number };
   try {
-    if (deno) {
-      const st = await deno.stat(path);
-      info = { isFile: st.isFile, isDirectory: st.isDirectory, size: st.size };
-    } else {
-      const st = await (await node()).stat(path);
-      info = { isFile: st.isFile(), isDirectory: st.isDirectory(), size: st.size };
-    }
+    info = await statPath(path);
   } catch (e) {
     throw FileError.from("read", label, path, e);
   }
@@ -114,7 +119,7 @@ export async function readFileBounded(
   }
   let file: FileSource;
   try {
-    file = await openFile(path);
+    file = info.isFile ? await openFile(path, { label }) : await openRaw(path);
   } catch (e) {
     throw FileError.from("read", label, path, e);
   }
@@ -142,8 +147,9 @@ export async function readFileBounded(
  * larger than memory can be processed piecewise.
  *
  * @param path The file path.
+ * @param options `label`: what the file is, for messages (default `"file"`).
  * @returns The source; call `close()` when done.
- * @throws {Error} The runtime's error when the file cannot be opened.
+ * @throws {FileError} When the path is missing, a folder, a FIFO or device, or unreadable.
  *
  * @example
  * ```ts ignore
@@ -152,7 +158,29 @@ export async function readFileBounded(
  * try { console.log(file.size, await file.read(0, 8)); } finally { await file.close(); }
  * ```
  */
-export async function openFile(path: string): Promise<FileSource> {
+export async function openFile(
+  path: string,
+  options: { readonly label?: string } = {},
+): Promise<FileSource> {
+  // Check the kind first: opening a FIFO blocks until a writer comes, and a folder opens but
+  // fails on the first read.
+  const label = options.label ?? "file";
+  const info = await statPath(path).catch((e) => {
+    throw FileError.from("read", label, path, e);
+  });
+  if (info.isDirectory) throw FileError.from("read", label, path, "is_directory");
+  if (!info.isFile) {
+    throw new FileError(
+      "not_regular",
+      `cannot read ${label} "${path}": it is not a regular file (a FIFO, socket or device)`,
+      path,
+    );
+  }
+  return await openRaw(path);
+}
+
+/** Opens any path for reading (no kind check). */
+async function openRaw(path: string): Promise<FileSource> {
   if (deno) {
     const f = await deno.open(path, { read: true });
     const size = (await f.stat()).size;

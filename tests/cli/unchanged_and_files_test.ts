@@ -105,3 +105,21 @@ test("--config /dev/zero and a folder are refused at once with the path", async 
   const d = await cli("prune", CLS, "-c", tempDir(), "-o", join(tempDir(), "x.onnx"));
   assert.match(d.stderr, /it is a folder/);
 });
+
+test("a FIFO or a folder as the model is refused before it is opened, with the path", async () => {
+  const dir = tempDir();
+  const fifo = join(dir, "m.onnx");
+  const { spawnSync } = await import("node:child_process");
+  spawnSync("mkfifo", [fifo]);
+  if (existsSync(fifo)) {
+    const r = await cli("inspect", fifo);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: cannot read model file ".*m\.onnx": it is not a regular file/m);
+  }
+  const folder = join(dir, "w.safetensors");
+  const { mkdirSync } = await import("node:fs");
+  mkdirSync(folder);
+  const p = await cli("prune", folder, "-c", PRUNE, "-o", join(dir, "o.safetensors"));
+  assert.equal(p.code, 1);
+  assert.match(p.stderr, /^error: cannot read model file ".*w\.safetensors": it is a folder$/m);
+});
