@@ -88,8 +88,12 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   const json = argv.includes("--json");
   const debug = argv.includes("--debug");
   if (name === undefined || name === "-h" || name === "--help" || name === "help") {
-    (name === undefined ? io.stderr : io.stdout)(USAGE[""] + "\n");
-    return name === undefined ? 2 : 0;
+    if (name === undefined) {
+      io.stderr(`error: no command given\n\n${USAGE[""]}\n`);
+      return 2;
+    }
+    io.stdout(USAGE[""] + "\n");
+    return 0;
   }
   if (name === "--version" || name === "-V") {
     io.stdout(`nncompress ${VERSION}\n`);
