@@ -132,7 +132,7 @@ async function main(): Promise<void> {
         pruner: s.pruner,
         inputNorms,
       });
-      const bytes = await result.save(m.onnx);
+      const bytes = await result.save();
       const correct = await score(bytes, m.task);
       const { kept, total } = result.report.totals;
       const row = `| ${m.name} | ${s.label} | ${total.toLocaleString("en-US")} | ${

@@ -83,18 +83,17 @@ async function saveQuantized(
   result: QuantizeResult,
   storage: "auto" | "float" | "int",
 ): Promise<{ bytes: Uint8Array; storage: "float" | "qdq" | "int"; reason?: string }> {
-  const source = model.format === "onnx" ? model.onnx : model.safetensors;
   if (storage === "float" || (storage === "auto" && model.format === "safetensors")) {
-    return { bytes: await result.save(source, "float"), storage: "float" };
+    return { bytes: await result.save("float"), storage: "float" };
   }
   if (model.format === "safetensors") {
-    return { bytes: await result.save(source, "int"), storage: "int" };
+    return { bytes: await result.save("int"), storage: "int" };
   }
   try {
-    return { bytes: await result.save(source, "qdq"), storage: "qdq" };
+    return { bytes: await result.save("qdq"), storage: "qdq" };
   } catch (e) {
     if (storage === "int" || !(e instanceof RangeError)) throw e;
-    return { bytes: await result.save(source, "float"), storage: "float", reason: e.message };
+    return { bytes: await result.save("float"), storage: "float", reason: e.message };
   }
 }
 

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { OrtLike, OrtSession } from "../io/onnx/ort.ts";
+import type { OrtLike } from "../io/onnx/ort.ts";
 import type { EvaluationResult } from "../report/types.ts";
 
 export type { OrtLike, OrtSession } from "../io/onnx/ort.ts";

@@ -6,6 +6,9 @@
  */
 
 import type { DType } from "./dtype.ts";
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import type { LazySafetensors } from "../io/safetensors/open_safetensors.ts";
+import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 
 /**
  * A module type: the PyTorch class name (`"Linear"`, `"Conv2d"`, `"BatchNorm2d"`,
@@ -81,10 +84,23 @@ export interface Graph {
   readonly outputs: readonly string[];
 }
 
+/**
+ * The decoded file a model view was built from, so that writing a compressed copy needs nothing
+ * but the view: an ONNX model, or a safetensors file read whole or opened lazily.
+ */
+export type ModelSource =
+  | { readonly format: "onnx"; readonly onnx: OnnxModel }
+  | { readonly format: "safetensors"; readonly file: SafetensorsFile | LazySafetensors };
+
 /** A model file seen as modules. */
 export interface ModelGraph {
   /** The file format. */
   readonly format: "onnx" | "safetensors";
+  /**
+   * The decoded file the view was built from (`onnxModel`, `safetensorsModel` set it); absent
+   * for views built from other sources (a TensorFlow.js model, a hand-made module list).
+   */
+  readonly source?: ModelSource;
   /** The modules, in file order. */
   readonly modules: readonly Module[];
   /** The computation graph, for formats that have one. */

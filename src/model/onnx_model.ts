@@ -200,6 +200,7 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
   }));
   return {
     format: "onnx",
+    source: { format: "onnx", onnx: model },
     modules,
     graph: {
       nodes: graphNodes,

@@ -91,5 +91,10 @@ export function safetensorsModel(
     if (type !== "Module") previous = type;
     modules.push({ name, type, params });
   }
-  return { format: "safetensors", modules, metadata: { ...file.metadata } };
+  return {
+    format: "safetensors",
+    source: { format: "safetensors", file },
+    modules,
+    metadata: { ...file.metadata },
+  };
 }

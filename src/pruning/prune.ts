@@ -67,15 +67,14 @@ export interface PruneResult extends PrunedModel {
    */
   apply(): Promise<Map<string, Float32Array>>;
   /**
-   * The file the model was read from, with the masks applied: an ONNX model gets its masked
-   * tensors replaced in place (`prunedOnnx`, activation masks as `Mul`/`Add` nodes), a
-   * safetensors file keeps every tensor with the masked ones replaced (`prunedSafetensors`).
-   * `savePrunedFile` writes to a path atomically.
+   * The file the model was built from (`model.source`), with the masks applied: an ONNX model
+   * gets its masked tensors replaced in place (`prunedOnnx`, activation masks as `Mul`/`Add`
+   * nodes), a safetensors file keeps every tensor with the masked ones replaced
+   * (`prunedSafetensors`). `savePrunedFile` writes to a path atomically.
    *
-   * @param source the decoded ONNX model or safetensors file `model` was built from
    * @returns the new file bytes
    */
-  save(source: PruneSource): Promise<Uint8Array>;
+  save(): Promise<Uint8Array>;
 }
 
 /**
@@ -177,11 +176,17 @@ export async function prune(
     targets,
     masks,
     report,
-    save(source: PruneSource) {
+    save() {
       const pruned = { model, targets, masks };
-      return "graph" in source && "irVersion" in source
-        ? prunedOnnx(source, pruned, { kernels })
-        : prunedSafetensors(source, pruned, { kernels });
+      const source = model.source;
+      if (source === undefined) {
+        throw new TypeError(
+          "the model has no source file to write into: build it with onnxModel() or safetensorsModel()",
+        );
+      }
+      return source.format === "onnx"
+        ? prunedOnnx(source.onnx, pruned, { kernels })
+        : prunedSafetensors(source.file, pruned, { kernels });
     },
     async apply() {
       const out = new Map<string, Float32Array>();

@@ -6,10 +6,7 @@
  */
 
 import { writeFileAtomic } from "../io/fs.ts";
-import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { saveOnnx } from "../io/onnx/save_onnx.ts";
-import type { LazySafetensors } from "../io/safetensors/open_safetensors.ts";
-import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { prunedOnnxParts } from "./pruned_onnx.ts";
 import { streamPrunedSafetensors } from "./pruned_safetensors.ts";
@@ -35,8 +32,8 @@ export interface SavePrunedFileOptions {
  * written.
  *
  * @param path where to write
- * @param pruned the model view, targets and masks (a `prune()` result)
- * @param source the decoded ONNX model or safetensors file the model was read from
+ * @param pruned the model view, targets and masks (a `prune()` result); the view's `source` is
+ * the file that gets the masks
  * @param options the source path (ONNX external data) and kernels
  * @returns nothing; resolves when the file is in place
  * @throws {PruningError} for activation masks that the format cannot carry
@@ -57,7 +54,7 @@ export interface SavePrunedFileOptions {
  * ]));
  * const result = await prune(safetensorsModel(file), [{ op_names: ["fc"], sparse_ratio: 0.5 }]);
  * const path = `${await Deno.makeTempDir()}/fc.safetensors`;
- * await savePrunedFile(path, result, file);
+ * await savePrunedFile(path, result);
  * const w = readSafetensors(await readFile(path)).tensors[0].data;
  * assert.deepEqual([...new Float32Array(w.slice().buffer)], [0, 3]);
  * ```
@@ -65,16 +62,23 @@ export interface SavePrunedFileOptions {
 export async function savePrunedFile(
   path: string,
   pruned: PrunedModel,
-  source: OnnxModel | SafetensorsFile | LazySafetensors,
   options: SavePrunedFileOptions = {},
 ): Promise<void> {
-  if (!("graph" in source && "irVersion" in source)) {
+  const from = pruned.model.source;
+  if (from === undefined) {
+    throw new TypeError(
+      "the model has no source file to write into: build it with onnxModel() or safetensorsModel()",
+    );
+  }
+  if (from.format === "safetensors") {
+    const source = from.file;
     await writeFileAtomic(
       path,
       (sink) => streamPrunedSafetensors(source, pruned, sink, { kernels: options.kernels }),
     );
     return;
   }
+  const source = from.onnx;
   const parts = await prunedOnnxParts(source, pruned, { kernels: options.kernels });
   const external = source.tensors.some((t) => t.storage.kind === "external");
   if (!external) return await writeFileAtomic(path, parts.bytes);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { OrtLike, OrtSession } from "../io/onnx/ort.ts";
+import type { OrtLike } from "../io/onnx/ort.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";

@@ -131,16 +131,16 @@ export interface QuantizeResult {
   /** What was done. */
   readonly report: QuantizationReport;
   /**
-   * The quantized model file: `float` — the source file with fake-quantized weights in their
-   * stored dtype (ONNX or safetensors); `qdq` — an ONNX model with integer weights,
-   * `DequantizeLinear` and, for calibrated activations, Q/DQ pairs (`qdqOnnx`); `int` — a
-   * safetensors file with integer codes, scales and zero points (`quantizedSafetensors`).
+   * The quantized model file, written into the file the model was built from (`model.source`):
+   * `float` — the source file with fake-quantized weights in their stored dtype (ONNX or
+   * safetensors); `qdq` — an ONNX model with integer weights, `DequantizeLinear` and, for
+   * calibrated activations, Q/DQ pairs (`qdqOnnx`); `int` — a safetensors file with integer
+   * codes, scales and zero points (`quantizedSafetensors`).
    *
-   * @param source The decoded ONNX model or safetensors file `model` was built from.
    * @param storage `float` (default), `qdq` (ONNX only) or `int`.
    * @returns The file bytes.
    */
-  save(source: OnnxModel | SafetensorsFile, storage?: QuantizedStorage): Promise<Uint8Array>;
+  save(storage?: QuantizedStorage): Promise<Uint8Array>;
 }
 
 const isOnnx = (s: OnnxModel | SafetensorsFile): s is OnnxModel => "graph" in s;
@@ -183,7 +183,7 @@ const isOnnx = (s: OnnxModel | SafetensorsFile): s is OnnxModel => "graph" in s;
  *   { op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int4" },
  * ]);
  * assert.equal(result.report.parameterBytesAfter, 2 + 4 + 1);
- * const saved = readSafetensors(await result.save(file));
+ * const saved = readSafetensors(await result.save());
  * // -2 / f32(4 / 7) is just below -3.5 in float32, so it rounds to -3.
  * const s = Math.fround(4 / 7);
  * const values = new Float32Array(saved.tensors[0].data.slice().buffer);
@@ -264,12 +264,12 @@ export async function quantize(
     targets,
     params,
     report,
-    async save(original, storage = "float") {
+    async save(storage = "float") {
       if (storage === "int") {
         const metadata = fused === undefined ? {} : fusedMetadata(fused);
         return await quantizedSafetensors(model, params, { kernels, metadata });
       }
-      const source = fuseSource(original);
+      const source = fuseSource(sourceFile(input));
       if (storage === "qdq") {
         if (!isOnnx(source)) {
           throw new RangeError(`storage "qdq" needs an ONNX source: the model is safetensors`);
@@ -282,6 +282,23 @@ export async function quantize(
         : rewriteSafetensors(source, tensors);
     },
   };
+}
+
+/** The decoded file a model view was built from, as the writers take it. */
+function sourceFile(model: ModelGraph): OnnxModel | SafetensorsFile {
+  const source = model.source;
+  if (source === undefined) {
+    throw new TypeError(
+      "the model has no source file to write into: build it with onnxModel() or safetensorsModel()",
+    );
+  }
+  if (source.format === "onnx") return source.onnx;
+  if (!("tensors" in source.file)) {
+    throw new TypeError(
+      "a lazily opened safetensors file is written by streaming: read it whole with readSafetensors() to save a quantized copy",
+    );
+  }
+  return source.file;
 }
 
 /** The source file of the fused model: rewritten once per source object. */

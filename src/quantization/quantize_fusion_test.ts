@@ -66,7 +66,7 @@ test("quantize folds a BatchNorm into a safetensors conv and quantizes the folde
     "bn.running_var",
     "bn.weight",
   ]);
-  const saved = readSafetensors(await result.save(source));
+  const saved = readSafetensors(await result.save());
   assert.deepEqual(saved.tensors.map((t) => t.name).sort(), [
     "conv.bias",
     "conv.weight",
@@ -88,7 +88,7 @@ test("quantize folds a BatchNorm into a safetensors conv and quantizes the folde
 
 test("integer safetensors of a fused model hold the folded codes and list the fusion in metadata", async () => {
   const result = await quantize(safetensorsModel(file()), CONFIG);
-  const bytes = await result.save(file(), "int");
+  const bytes = await result.save("int");
   const q = readQuantizedSafetensors(bytes);
   assert.deepEqual(q.quantized.map((t) => t.name).sort(), ["conv.bias", "conv.weight"]);
   assert.deepEqual(q.others, ["fc.weight"]);

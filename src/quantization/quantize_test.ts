@@ -38,12 +38,12 @@ test("quantize().save() writes fake-quantized floats or integer safetensors", as
     quant_dtype: "uint4",
     target_names: ["weight"],
   }]);
-  const float = readSafetensors(await result.save(file));
+  const float = readSafetensors(await result.save());
   assert.equal(float.tensors.find((t) => t.name === "fc.weight")!.dtype, "F32");
-  const { quantized, others } = readQuantizedSafetensors(await result.save(file, "int"));
+  const { quantized, others } = readQuantizedSafetensors(await result.save("int"));
   assert.deepEqual(quantized.map((q) => q.name), ["fc.weight"]);
   assert.deepEqual(others, ["fc.bias"]);
-  await assert.rejects(result.save(file, "qdq"), /needs an ONNX source/);
+  await assert.rejects(result.save("qdq"), /needs an ONNX source/);
 });
 
 test("quantize() names activation targets that have no calibration", async () => {

@@ -6,19 +6,16 @@
  */
 
 import { writeFileAtomic } from "../io/fs.ts";
-import type { OnnxModel } from "../io/onnx/onnx_types.ts";
-import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import type { QuantizedStorage, QuantizeResult } from "./quantize.ts";
 
 /**
- * Builds the quantized file with `result.save(source, storage)` and writes it to `path`
+ * Builds the quantized file with `result.save(storage)` and writes it to `path`
  * atomically: the bytes go to a temporary file in the same folder that is renamed over `path`
  * only when complete. When building fails (e.g. `qdq` for a safetensors source) nothing is
  * written; when writing fails the temporary file is removed and `path` is left as it was.
  *
  * @param path Where to write.
  * @param result A `quantize()` result.
- * @param source The decoded ONNX model or safetensors file the model was built from.
  * @param storage `float` (default), `qdq` (ONNX only) or `int` (see `QuantizeResult.save`).
  * @returns Nothing; resolves when the file is in place.
  * @throws {RangeError} When the storage does not fit the source.
@@ -41,7 +38,7 @@ import type { QuantizedStorage, QuantizeResult } from "./quantize.ts";
  *   { op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int8" },
  * ]);
  * const path = `${await Deno.makeTempDir()}/fc.int8.safetensors`;
- * await saveQuantizedFile(path, result, file, "int");
+ * await saveQuantizedFile(path, result, "int");
  * const names = readSafetensors(await readFile(path)).tensors.map((t) => t.name);
  * assert.deepEqual(names.sort(), ["fc.weight", "fc.weight_scale", "fc.weight_zero_point"]);
  * ```
@@ -49,9 +46,8 @@ import type { QuantizedStorage, QuantizeResult } from "./quantize.ts";
 export async function saveQuantizedFile(
   path: string,
   result: Pick<QuantizeResult, "save">,
-  source: OnnxModel | SafetensorsFile,
   storage: QuantizedStorage = "float",
 ): Promise<void> {
-  const bytes = await result.save(source, storage);
+  const bytes = await result.save(storage);
   await writeFileAtomic(path, bytes);
 }

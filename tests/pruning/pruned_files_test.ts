@@ -59,7 +59,7 @@ test(
         { op_types: ["Conv2d"], target_names: ["weight"], sparse_ratio: 0.3 },
       ], { pruner: "l1" });
       const path = join(dir, "cls.pruned.onnx");
-      await savePrunedFile(path, result, onnx);
+      await savePrunedFile(path, result);
       const bytes = await readFile(path);
       const written = decodeOnnx(bytes, { file: path });
       assert.equal(await assertZerosMatchMasks(result, written), 53);
@@ -86,7 +86,7 @@ test(
       ], { pruner: "level" });
       assert.equal(result.report.totals.kept * 2, result.report.totals.total);
       const path = join(dir, "rec.pruned.onnx");
-      await savePrunedFile(path, result, onnx);
+      await savePrunedFile(path, result);
       const bytes = await readFile(path);
       assert.equal(await assertZerosMatchMasks(result, decodeOnnx(bytes)), 9);
       const { labels, rec } = await loadOcrData();
@@ -124,7 +124,7 @@ test(
           { op_types: ["Linear"], sparse_ratio: 0.5 },
         ], { pruner: "l2" });
         const path = join(dir, "model.pruned.safetensors");
-        await savePrunedFile(path, result, lazy);
+        await savePrunedFile(path, result);
         const out = readSafetensors(await readFile(path));
         assert.deepEqual({ ...out.metadata }, { format: "pt" });
         assert.deepEqual(out.tensors.map((t) => [t.name, t.dtype]).sort(), [

@@ -81,7 +81,7 @@ test(
     const result = await prune(onnxModel(onnx), [
       { op_types: ["Linear"], target_names: ["weight"], sparse_ratio: 0.5 },
     ], { pruner: "level" });
-    const out = decodeOnnx(await result.save(onnx));
+    const out = decodeOnnx(await result.save());
     assert.deepEqual(
       out.tensors.map((t) => [t.name, t.kind]),
       onnx.tensors.map((t) => [t.name, t.kind]),
@@ -99,7 +99,7 @@ test(
       files[module] = file;
     }
     const ort = await loadOrt();
-    const y = await run(ort, await result.save(onnx), X, [2, 4]);
+    const y = await run(ort, await result.save(), X, [2, 4]);
     close(y.data, forward(files.fc1, files.fc2));
   },
 );

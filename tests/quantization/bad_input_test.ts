@@ -30,7 +30,7 @@ const folder = () => mkdtempSync(join(tmpdir(), "nncompress-quant-"));
 /** Quantizes and saves to `path`; returns the error. */
 async function failsToSave(path: string, config: unknown, storage: "float" | "int" = "int") {
   try {
-    await saveQuantizedFile(path, await quantize(model, config), file, storage);
+    await saveQuantizedFile(path, await quantize(model, config), storage);
   } catch (e) {
     return e as Error;
   }
@@ -97,17 +97,17 @@ test("a failed write leaves no partial file and keeps what was at the path", asy
     { op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int8" },
   ]);
   const missing = join(dir, "no-such-folder", "out.safetensors");
-  await assert.rejects(saveQuantizedFile(missing, result, file, "int"));
+  await assert.rejects(saveQuantizedFile(missing, result, "int"));
   assert.equal(existsSync(missing), false);
   // A storage that does not fit the source fails before anything is written.
   const kept = join(dir, "kept.safetensors");
   writeFileSync(kept, "old");
-  await assert.rejects(saveQuantizedFile(kept, result, file, "qdq"), /needs an ONNX source/);
+  await assert.rejects(saveQuantizedFile(kept, result, "qdq"), /needs an ONNX source/);
   assert.equal(readFileSync(kept, "utf8"), "old");
   // A destination that cannot be replaced (a folder): the temporary file is removed.
-  await assert.rejects(saveQuantizedFile(dir, result, file, "int"));
+  await assert.rejects(saveQuantizedFile(dir, result, "int"));
   assert.deepEqual(readdirSync(dir), ["kept.safetensors"]);
-  await saveQuantizedFile(kept, result, file, "int");
+  await saveQuantizedFile(kept, result, "int");
   assert.ok(readSafetensors(new Uint8Array(readFileSync(kept))).tensors.length === 3);
 });
 

@@ -228,7 +228,7 @@ test(
     });
     assert.ok(result.report.parameterBytesAfter < result.report.parameterBytesBefore / 3);
     assert.ok(result.params.some((p) => p.kind === "input"));
-    assert.equal(await classifierCorrect(await result.save(onnx, "qdq")), 40);
-    assert.equal(await classifierCorrect(await result.save(onnx, "float")), 40);
+    assert.equal(await classifierCorrect(await result.save("qdq")), 40);
+    assert.equal(await classifierCorrect(await result.save("float")), 40);
   },
 );

@@ -57,13 +57,13 @@ test(
     assert.equal(fused.report.fused.length, 35);
     assert.ok(fused.report.fused.every((g) => g.folded));
     assert.equal(fused.report.droppedTensors.length, 4 * 35);
-    const qdq = await plain.save(onnx, "qdq");
-    const fusedQdq = await fused.save(onnx, "qdq");
+    const qdq = await plain.save("qdq");
+    const fusedQdq = await fused.save("qdq");
     const ops = (b: Uint8Array) => decodeOnnx(b).graph.nodes.map((n) => n.opType);
     assert.equal(ops(qdq).filter((o) => o === "BatchNormalization").length, 35);
     assert.equal(ops(fusedQdq).filter((o) => o === "BatchNormalization").length, 0);
     const correct = await classifierCorrect(fusedQdq);
-    const simulated = await fused.save(onnx, "float");
+    const simulated = await fused.save("float");
     const float = await classifierCorrect(simulated);
     console.log(
       `classifier int8 QDQ: unfused ${mb(qdq.length)}, BN folded ${mb(fusedQdq.length)} ` +
@@ -118,7 +118,7 @@ test(
     const result = await quantize(model, config, {
       calibration: { onnx, batches: await calibrationBatches("cls", [0, 4]), ort: await loadOrt() },
     });
-    const qdq = await result.save(onnx, "qdq");
+    const qdq = await result.save("qdq");
     const correct = await classifierCorrect(qdq);
     console.log(`classifier full int8 QDQ, BN folded: ${correct}/40, ${mb(qdq.length)}`);
     assert.equal(correct, 40);

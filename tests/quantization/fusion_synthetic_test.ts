@@ -105,8 +105,8 @@ test("a folded Conv without bias, Gemm and MatMul+Add run in onnxruntime like fa
   const m = onnxModel(onnx);
   const fuse_names = fusableGroups(m);
   const r = await quantize(m, [{ ...CONFIG, fuse_names }], { onnx });
-  const qdq = await r.save(onnx, "qdq");
-  const float = await r.save(onnx, "float");
+  const qdq = await r.save("qdq");
+  const float = await r.save("float");
   const out = decodeOnnx(float);
   assert.deepEqual(out.graph.nodes.map((n) => n.opType), [
     "Conv",
@@ -134,7 +134,7 @@ test("a folded Conv without bias, Gemm and MatMul+Add run in onnxruntime like fa
   }
   // The folded tensors, before quantization, compute the original outputs.
   const exact = await quantize(m, [{ ...CONFIG, quant_dtype: "int16", fuse_names }], { onnx });
-  const outs = await run(await exact.save(onnx, "float"));
+  const outs = await run(await exact.save("float"));
   outs.forEach((o, k) => assert.ok(maxDiff(o, want[k]) < 1e-3, `int16 vs float output ${k}`));
 });
 

@@ -26,7 +26,7 @@ test(
           ort: await loadOrt(),
         },
       });
-      scores[observer] = (await recognizerExact(await result.save(onnx, "qdq"))).exact;
+      scores[observer] = (await recognizerExact(await result.save("qdq"))).exact;
     }
     console.log(`recognizer, per-tensor int8 activations: ${JSON.stringify(scores)} of 40`);
     assert.ok(scores.minmax < 36, `min/max ${scores.minmax}`);

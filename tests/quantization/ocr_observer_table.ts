@@ -33,7 +33,7 @@ for (
       calibration: { onnx, batches: await calibrationBatches(which, lines), ort: await loadOrt() },
     });
     const seconds = (performance.now() - t0) / 1000;
-    const qdq = await result.save(onnx, "qdq");
+    const qdq = await result.save("qdq");
     const score = which === "rec"
       ? (await recognizerExact(qdq)).exact
       : await classifierCorrect(qdq);
