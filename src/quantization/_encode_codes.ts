@@ -31,7 +31,10 @@ export function onnxCodeBytes(
     case ONNX_TYPE.UINT16:
       return bytes(Uint16Array.from(codes));
   }
-  throw new QuantizationError("storage", `no code encoding for ONNX type ${type}`);
+  throw new QuantizationError(
+    "storage",
+    `codes are stored as ONNX INT4, UINT4, INT8, UINT8, INT16 or UINT16: current type is ${type}`,
+  );
 }
 
 /** Codes as float32 (for permuting them with the float permute helper). */
