@@ -187,6 +187,11 @@ export { fakeQuantizedTensors } from "./src/quantization/fake_quantized_tensors.
 export { granularityKernel } from "./src/quantization/granularity_kernel.ts";
 export { qdqOnnx, type QdqOnnxOptions } from "./src/quantization/qdq_onnx.ts";
 export {
+  QuantizationError,
+  type QuantizationErrorCode,
+  type QuantizationErrorContext,
+} from "./src/quantization/quantization_error.ts";
+export {
   QUANT_BITS_MAX,
   QUANT_BITS_MIN,
   quantDtypeRange,

@@ -1,7 +1,5 @@
 // JSON error responses of the edge handler.
-import { ConfigError } from "../src/config/config_error.ts";
-import { ModelFormatError } from "../src/io/model_format_error.ts";
-import { PruningError } from "../src/pruning/pruning_error.ts";
+import { describeError, type ErrorCategory } from "../src/compress/describe_error.ts";
 
 /** A request the handler refuses, with its HTTP status. */
 export class HttpError extends Error {
@@ -30,21 +28,24 @@ export function json(
   });
 }
 
-/** The response for a thrown value: 4xx for the client's mistakes, 500 otherwise. */
+const STATUS: Readonly<Record<Exclude<ErrorCategory, "internal">, number>> = {
+  usage: 422,
+  input: 400,
+};
+
+/**
+ * The response for a thrown value, from the shared `describeError`: the request's own status for
+ * an `HttpError`; 422 for a config list or setting that cannot apply (with every issue, code,
+ * module, target and config path), 400 for a model that cannot be read or used (with the file,
+ * field and byte offset), and 500 without details for anything else.
+ */
 export function errorResponse(e: unknown): Response {
   if (e instanceof HttpError) {
     return json(e.status, { error: { kind: e.name, message: e.message } });
   }
-  if (e instanceof ConfigError) {
-    return json(422, { error: { kind: e.name, message: e.message, issues: e.issues } });
+  const error = describeError(e);
+  if (error.category === "internal") {
+    return json(500, { error: { kind: "Error", message: "internal error" } });
   }
-  if (e instanceof ModelFormatError) {
-    return json(400, {
-      error: { kind: e.name, message: e.message, file: e.file, field: e.field, offset: e.offset },
-    });
-  }
-  if (e instanceof PruningError || e instanceof RangeError || e instanceof TypeError) {
-    return json(422, { error: { kind: e.name, message: e.message } });
-  }
-  return json(500, { error: { kind: "Error", message: "internal error" } });
+  return json(STATUS[error.category], { error });
 }

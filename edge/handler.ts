@@ -13,8 +13,10 @@
  *
  * Responses: 200 with the file (`x-nncompress-summary` header: targets, sparsity, bits, sizes),
  * or with the JSON report when `?report=json`; 400 malformed input (no model, bad JSON, an
- * unreadable model file with its byte offset), 404, 405, 413 body over the limit, 415 a body
- * that is not a model, 422 a config list that does not apply (every issue with its path).
+ * unreadable model file with its byte offset, a model with NaN weights), 404, 405, 413 body over
+ * the limit, 415 a body that is not a model, 422 a config list or setting that does not apply
+ * (every issue with its path; pruning and quantization errors with their code, module, target
+ * and config path). Error bodies are `{ error }` with the data of `describeError`.
  *
  * @module
  */

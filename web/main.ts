@@ -160,7 +160,8 @@ worker.addEventListener("message", (event: MessageEvent<WorkerMessage>) => {
   busy = false;
   refresh();
   if (msg.type === "error") {
-    status.textContent = `failed: ${msg.error.message}`;
+    const hint = msg.error.hint === undefined ? "" : ` (${msg.error.hint})`;
+    status.textContent = `failed: ${msg.error.message}${hint}`;
     progress.value = 0;
     return;
   }

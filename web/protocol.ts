@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { ErrorData } from "../src/cli/cli_error.ts";
+import type { ErrorDescription } from "../src/compress/describe_error.ts";
 import type { CompressionReport } from "../src/report/types.ts";
 
 /** The page asks the worker to compress a model. */
@@ -31,4 +31,4 @@ export type WorkerMessage =
     readonly report: CompressionReport;
     readonly kernels: string;
   }
-  | { readonly type: "error"; readonly error: ErrorData };
+  | { readonly type: "error"; readonly error: ErrorDescription };

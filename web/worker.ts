@@ -6,7 +6,7 @@
  * @module
  */
 
-import { describeError } from "../src/cli/cli_error.ts";
+import { describeError } from "../src/compress/describe_error.ts";
 import { compressModel } from "../src/compress/compress_model.ts";
 import { loadModel } from "../src/compress/load_model.ts";
 import { getKernels } from "../src/kernels/default.ts";

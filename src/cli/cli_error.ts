@@ -1,11 +1,12 @@
 /**
- * Errors of the CLI and the one-block form in which every error is printed.
+ * Errors of the CLI and the one-block form in which every error is printed (the description
+ * itself is the shared `describeError` of `src/compress`).
  *
  * @module
  */
 
 import { ConfigError } from "../config/config_error.ts";
-import { ModelFormatError } from "../io/model_format_error.ts";
+import { describeError, type ErrorDescription } from "../compress/describe_error.ts";
 
 /** A command line the CLI cannot run: exit code 2, with the usage of the command. */
 export class UsageError extends Error {
@@ -55,19 +56,10 @@ export function withConfigSource(error: unknown, source: string): never {
   throw error;
 }
 
-/** The data of an error as `--json` prints it. */
-export interface ErrorData {
-  readonly kind: string;
-  readonly message: string;
-  readonly issues?: readonly { code: string; path: string; message: string }[];
-  readonly file?: string;
-  readonly offset?: number;
-  readonly hint?: string;
-}
-
 /**
- * Describes any thrown value as data: config errors with every issue and path, model-file
- * errors with the file and byte offset, other errors by name and message.
+ * Describes a thrown value as `--json` prints it: the shared `describeError`, plus the CLI's own
+ * errors — a `UsageError` (category `usage`), a `CliError` with its hint, described as its cause
+ * when the cause is a described error (a `ConfigError` keeps its issues).
  *
  * @param error The thrown value.
  * @returns The description.
@@ -75,32 +67,29 @@ export interface ErrorData {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { describeError } from "./cli_error.ts";
+ * import { describeCliError, UsageError } from "./cli_error.ts";
  *
- * assert.deepEqual(describeError(new RangeError("bad")), { kind: "RangeError", message: "bad" });
+ * assert.deepEqual(describeCliError(new UsageError("inspect needs a model file")), {
+ *   kind: "UsageError",
+ *   category: "usage",
+ *   message: "inspect needs a model file",
+ * });
+ * assert.equal(describeCliError(new RangeError("bad")).kind, "RangeError");
  * ```
  */
-export function describeError(error: unknown): ErrorData {
-  if (error instanceof ConfigError) {
-    return { kind: "ConfigError", message: error.message, issues: error.issues };
-  }
-  if (error instanceof ModelFormatError) {
-    return {
-      kind: "ModelFormatError",
-      message: error.message,
-      file: error.file,
-      offset: error.offset,
-    };
+export function describeCliError(error: unknown): ErrorDescription {
+  if (error instanceof UsageError) {
+    return { kind: "UsageError", category: "usage", message: error.message };
   }
   if (error instanceof CliError) {
     const hint = error.hint ? { hint: error.hint } : {};
-    if (error.cause instanceof ConfigError) {
-      return { kind: "ConfigError", message: error.message, issues: error.cause.issues, ...hint };
+    const cause = error.cause === undefined ? undefined : describeError(error.cause);
+    if (cause !== undefined && cause.category !== "internal") {
+      return { ...cause, message: error.message, ...hint };
     }
-    return { kind: "CliError", message: error.message, ...hint };
+    return { kind: "CliError", category: "usage", message: error.message, ...hint };
   }
-  if (error instanceof Error) return { kind: error.name, message: error.message };
-  return { kind: "Error", message: String(error) };
+  return describeError(error);
 }
 
 /**
@@ -121,7 +110,7 @@ export function describeError(error: unknown): ErrorData {
  * ```
  */
 export function formatError(error: unknown, debug: boolean): string {
-  const d = describeError(error);
+  const d = describeCliError(error);
   const lines = [`error: ${d.message.trimEnd().split("\n").join("\n  ")}`];
   if (d.hint) lines.push(`hint: ${d.hint}`);
   if (debug && error instanceof Error && error.stack) lines.push("", error.stack);

@@ -5,7 +5,7 @@
  */
 
 import type { ArgOption, CliIO } from "./cli_io.ts";
-import { describeError, formatError, UsageError } from "./cli_error.ts";
+import { describeCliError, formatError, UsageError } from "./cli_error.ts";
 import { progressBar } from "./progress.ts";
 import { USAGE } from "./usage.ts";
 import type { Command } from "./commands/_context.ts";
@@ -122,7 +122,7 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     return await command.run(args, { io, json, progress: (label) => progressBar(io, label, tty) });
   } catch (e) {
     const usage = e instanceof UsageError;
-    if (json) io.stdout(JSON.stringify({ ok: false, error: describeError(e) }, null, 2) + "\n");
+    if (json) io.stdout(JSON.stringify({ ok: false, error: describeCliError(e) }, null, 2) + "\n");
     io.stderr(formatError(e, debug));
     if (usage) {
       const help = e.command === "" ? "nncompress --help" : `nncompress ${e.command} --help`;

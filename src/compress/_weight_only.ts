@@ -5,7 +5,11 @@ import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { weightOnlyOnnx } from "../quantization/weight_only_onnx.ts";
-import { CliError } from "../cli/cli_error.ts";
+import {
+  QuantizationError,
+  type QuantizationErrorCode,
+  type QuantizationErrorContext,
+} from "../quantization/quantization_error.ts";
 import { moduleInfos } from "../model/module_infos.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
 
@@ -19,13 +23,17 @@ const DTYPES: Record<string, { bits: 4 | 8; scheme: "symmetric" | "affine" }> = 
   uint8: { bits: 8, scheme: "affine" },
 };
 
-function refuse(at: string, rule: string, value: unknown): never {
-  throw new CliError(
-    `storage nbits: ${at}: ${rule}: current value is ${JSON.stringify(value)}`,
-    {
-      hint: 'MatMulNBits stores MatMul weights as `{"target_names":["weight"],"quant_dtype":' +
-        '"int4","granularity":"per_channel"}`; the block along K is the block size option',
-    },
+/** A target that MatMulNBits cannot store: the rule and the current value. */
+function refuse(
+  code: QuantizationErrorCode,
+  at: QuantizationErrorContext,
+  rule: string,
+  value: unknown,
+): never {
+  throw new QuantizationError(
+    code,
+    `MatMulNBits storage: ${rule}: current value is ${JSON.stringify(value)}`,
+    at,
   );
 }
 
@@ -34,6 +42,10 @@ function refuse(at: string, rule: string, value: unknown): never {
  * list chooses the modules, `quant_dtype` (`int4`/`int8` symmetric, `uint4`/`uint8` affine) and
  * requires `granularity: "per_channel"` (one range per output channel), which `blockSize`
  * refines into blocks along K; a last partial block is padded with zeros.
+ *
+ * @throws {QuantizationError} Naming the target and its sub-config when MatMulNBits cannot store
+ * it: code `storage` (not a MatMul `Linear` weight, or no weight selected), `quant_dtype`,
+ * `quant_scheme` or `granularity`.
  */
 export async function weightOnlyTensors(
   onnx: OnnxModel,
@@ -52,30 +64,45 @@ export async function weightOnlyTensors(
   let kind: { bits: 4 | 8; scheme: "symmetric" | "affine" } | undefined;
   for (const t of targets) {
     const s = t.setting as QuantizationSetting;
-    const at = `[${t.configIndex}] "${t.module}" target "${t.target}"`;
+    const at = { module: t.module, target: t.target, configIndex: t.configIndex };
     const m = modules.get(t.module);
     if (t.target !== "weight" || m?.type !== "Linear" || m.opType !== "MatMul") {
-      refuse(at, "only weights of MatMul Linear modules can be stored so", m?.opType ?? t.target);
+      refuse(
+        "storage",
+        at,
+        "only weights of MatMul Linear modules can be stored so",
+        t.target !== "weight" ? t.target : m?.opType ?? m?.type,
+      );
     }
     const dtype = s.quant_dtype ?? "int8";
-    const d = DTYPES[dtype];
-    if (d === undefined) refuse(at, "quant_dtype must be int4, int8, uint4 or uint8", dtype);
+    const d = Object.hasOwn(DTYPES, dtype) ? DTYPES[dtype] : undefined;
+    if (d === undefined) {
+      refuse("quant_dtype", at, '"quant_dtype" must be int4, int8, uint4 or uint8', dtype);
+    }
     const scheme = s.quant_scheme ?? "symmetric";
-    if (scheme !== d.scheme) refuse(at, `${dtype} goes with quant_scheme ${d.scheme}`, scheme);
+    if (scheme !== d.scheme) {
+      refuse("quant_scheme", at, `${dtype} goes with "quant_scheme" ${d.scheme}`, scheme);
+    }
     // The config layer's canonical form of "per_channel" on a weight is "out_channel".
     if (s.granularity !== "per_channel" && s.granularity !== "out_channel") {
       refuse(
+        "granularity",
         at,
-        'granularity must be "per_channel" (blocks along K come from the block size)',
+        '"granularity" must be "per_channel" (blocks along K come from the block size)',
         s.granularity ?? "default",
       );
     }
     if (kind !== undefined && (kind.bits !== d.bits || kind.scheme !== d.scheme)) {
-      refuse(at, "every target needs the same quant_dtype", dtype);
+      refuse("quant_dtype", at, "every target needs the same quant_dtype", dtype);
     }
     kind = d;
   }
-  if (kind === undefined) throw new CliError("storage nbits: the config list selects no weight");
+  if (kind === undefined) {
+    throw new QuantizationError(
+      "storage",
+      "MatMulNBits storage needs at least one MatMul weight: the config list selects none",
+    );
+  }
   progress("quantize", 0, targets.length);
   const { bytes, layers } = await weightOnlyOnnx(onnx, model, {
     bits: kind.bits,

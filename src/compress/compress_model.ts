@@ -11,6 +11,7 @@ import { wandaInputNorms } from "../pruning/wanda_input_norms.ts";
 import { prunedSafetensors } from "../pruning/pruned_safetensors.ts";
 import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.ts";
 import type { QuantizeResult } from "../quantization/quantize.ts";
+import { QuantizationError } from "../quantization/quantization_error.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
 import type { LoadedModel } from "./load_model.ts";
 import { layerReport } from "./_layer_report.ts";
@@ -92,7 +93,9 @@ async function saveQuantized(
   try {
     return { bytes: await result.save("qdq"), storage: "qdq" };
   } catch (e) {
-    if (storage === "int" || !(e instanceof RangeError)) throw e;
+    // Only a target QDQ cannot store (a block granularity, a shared or non-float32 tensor)
+    // falls back; every other error is the caller's to see.
+    if (storage === "int" || !(e instanceof QuantizationError && e.code === "storage")) throw e;
     return { bytes: await result.save("float"), storage: "float", reason: e.message };
   }
 }

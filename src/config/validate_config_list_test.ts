@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { ConfigError } from "./config_error.ts";
 import { validateConfigList } from "./validate_config_list.ts";
 
 test("validateConfigList() accepts integer ratios 0 and 1 (S4)", () => {
@@ -67,6 +68,31 @@ test("validateConfigList() accepts quantization keys, fuse_names and uint dtypes
     fuse_names: [["conv1", "bn1"], ["conv2", "bn2", "relu2"]],
     target_settings: { weight: { quant_dtype: "int2" }, _output_: { quant_dtype: null } },
   }], "quantization");
+});
+
+test("validateConfigList() rejects fuse_names that are not groups of 2 or 3 names, at their paths", () => {
+  const issues = (fuse_names: unknown) => {
+    try {
+      validateConfigList(
+        [{ op_names: ["conv1"], quant_dtype: "int8", fuse_names }],
+        "quantization",
+      );
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      return e.issues.map((i) => `${i.path} ${i.code}`);
+    }
+    return [];
+  };
+  assert.deepEqual(issues([null]), ["[0].fuse_names[0] invalid_value"]);
+  assert.deepEqual(issues([[]]), ["[0].fuse_names[0] invalid_value"]);
+  assert.deepEqual(issues([["a"]]), ["[0].fuse_names[0] invalid_value"]);
+  assert.deepEqual(issues("x"), ["[0].fuse_names invalid_type"]);
+  assert.deepEqual(issues([[1, 2]]), ["[0].fuse_names[0] invalid_value"]);
+  assert.deepEqual(issues([["a", "b"], ["a", "b", "c", "d"], ["a", ""]]), [
+    "[0].fuse_names[1] invalid_value",
+    "[0].fuse_names[2] invalid_value",
+  ]);
+  assert.deepEqual(issues([["a", "b"]]), []);
 });
 
 test("validateConfigList() accepts integer lambda (B11), string and list links", () => {

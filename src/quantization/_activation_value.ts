@@ -1,6 +1,7 @@
 // Where an activation target lives in an ONNX graph.
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** The value of an activation target and the main-graph node indices of its module. */
 export interface ActivationValue {
@@ -13,7 +14,8 @@ export interface ActivationValue {
 
 /**
  * `_input_<i>` of a module is the i-th non-constant input of its first node; `_output_<i>` is
- * the i-th output of its last node. Throws a RangeError naming the target otherwise.
+ * the i-th output of its last node. Throws a `QuantizationError` (code `activation`) naming the
+ * target otherwise.
  */
 export function activationValue(
   onnx: OnnxModel,
@@ -22,18 +24,22 @@ export function activationValue(
   target: string,
   configIndex?: number,
 ): ActivationValue {
-  const where = `target "${target}" of module "${module}"${
-    configIndex === undefined ? "" : ` (config [${configIndex}])`
-  }`;
+  const at = { module, target, ...(configIndex === undefined ? {} : { configIndex }) };
   const nodes = model.graph?.nodes ?? [];
   if (nodes.length !== onnx.graph.nodes.length) {
-    throw new RangeError("the module view does not list the main graph's nodes");
+    throw new QuantizationError(
+      "activation",
+      `the module view must list the main graph's ${onnx.graph.nodes.length} nodes: current count is ${nodes.length}`,
+      at,
+    );
   }
   const own = nodes.flatMap((n, i) => (n.module === module ? [i] : []));
   const m = /^_(input|output)_([0-9]+)$/.exec(target);
   if (own.length === 0 || m === null) {
-    throw new RangeError(
-      `${where} has no tensor in the ONNX graph: activation targets are _input_<index> and _output_<index> of modules computed by graph nodes`,
+    throw new QuantizationError(
+      "activation",
+      `the target has no tensor in the ONNX graph: activation targets are _input_<index> and _output_<index> of modules computed by graph nodes`,
+      at,
     );
   }
   const k = Number(m[2]);
@@ -45,8 +51,10 @@ export function activationValue(
     ? nodes[own[0]].inputs.filter((x) => x !== "" && !constants.has(x))[k]
     : nodes[own[own.length - 1]].outputs[k];
   if (value === undefined) {
-    throw new RangeError(
-      `${where}: the module's ${m[1] === "input" ? "first" : "last"} node has no ${m[1]} ${k}`,
+    throw new QuantizationError(
+      "activation",
+      `the module's ${m[1] === "input" ? "first" : "last"} node has no ${m[1]} ${k}`,
+      at,
     );
   }
   return { value, kind: m[1] as "input" | "output", nodes: own };

@@ -1,5 +1,6 @@
 // Checks a calibration batch against the model's inputs before onnxruntime runs it.
 import type { CalibrationTensor, OrtSession } from "./calibrate_onnx.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 const show = (v: unknown) => JSON.stringify(v);
 
@@ -16,7 +17,8 @@ export function checkBatch(
   const names = Object.keys(batch).sort();
   const want = [...session.inputNames].sort();
   if (names.join("\u0000") !== want.join("\u0000")) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "calibration",
       `calibration batch ${index} must feed the model inputs ${show(want)}: current value is ${
         show(names)
       }`,
@@ -27,24 +29,30 @@ export function checkBatch(
     const where = `calibration batch ${index}, input "${name}"`;
     if (!(t?.data instanceof Float32Array)) {
       const got = (t?.data as { constructor?: { name?: string } } | undefined)?.constructor?.name;
-      throw new RangeError(`${where}: data must be a Float32Array: current value is ${got}`);
+      throw new QuantizationError(
+        "calibration",
+        `${where}: data must be a Float32Array: current value is ${got}`,
+      );
     }
     const dims = t.dims;
     if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new RangeError(
+      throw new QuantizationError(
+        "calibration",
         `${where}: dims must be non-negative integers: current value is ${show(dims)}`,
       );
     }
     const size = dims.reduce((a, b) => a * b, 1);
     if (size !== t.data.length) {
-      throw new RangeError(
+      throw new QuantizationError(
+        "calibration",
         `${where}: dims ${show(dims)} need ${size} values: current value has ${t.data.length}`,
       );
     }
     const meta = session.inputMetadata?.find((m) => m.name === name);
     if (meta === undefined || meta.isTensor !== true) continue;
     if (meta.type !== undefined && meta.type !== "float32") {
-      throw new RangeError(
+      throw new QuantizationError(
+        "calibration",
         `${where}: the model expects ${meta.type}, calibration feeds float32 only`,
       );
     }
@@ -54,7 +62,8 @@ export function checkBatch(
       shape.every((d, i) => typeof d !== "number" || d < 0 || d === dims[i]);
     if (!fits) {
       const expected = shape.map((d) => (typeof d === "number" && d >= 0 ? d : "?"));
-      throw new RangeError(
+      throw new QuantizationError(
+        "calibration",
         `${where}: shape must be [${expected.join(", ")}]: current value is ${show(dims)}`,
       );
     }

@@ -1,6 +1,7 @@
 // Integer codes as ONNX tensor bytes: the element type for a bit width and the raw_data.
 import type { IntCodes, Kernels } from "../kernels/types.ts";
 import { ONNX_TYPE } from "./_onnx_wire.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** The ONNX element type that stores codes of `bits` bits. */
 export function onnxCodeType(bits: number, signed: boolean, int4: boolean): number {
@@ -30,7 +31,10 @@ export function onnxCodeBytes(
     case ONNX_TYPE.UINT16:
       return bytes(Uint16Array.from(codes));
   }
-  throw new RangeError(`no code encoding for ONNX type ${type}`);
+  throw new QuantizationError(
+    "storage",
+    `codes are stored as ONNX INT4, UINT4, INT8, UINT8, INT16 or UINT16: current type is ${type}`,
+  );
 }
 
 /** Codes as float32 (for permuting them with the float permute helper). */

@@ -21,6 +21,8 @@ import type { QuantScheme } from "./compute_quant_params.ts";
 import { activationValue } from "./_activation_value.ts";
 import { checkBatch } from "./_check_batch.ts";
 import { patchOnnx } from "./_patch_onnx.ts";
+import { QuantizationError } from "./quantization_error.ts";
+import { locateError } from "./_locate_error.ts";
 
 /** A float32 input or output tensor. */
 export interface CalibrationTensor {
@@ -71,11 +73,12 @@ export interface CalibrateOnnxOptions extends QuantizeOptions {
  * @param batches Feeds by graph input name (an iterable or async iterable).
  * @param options The onnxruntime module, session options and kernels.
  * @returns Tracked ranges by `"<module>.<target>"`, ready for `quantizeWeights(…, { ranges })`.
- * @throws {RangeError} When a target has no tensor in the graph or was not computed by a run (the
- * message names the module, the target and the config index), a batch does not fit the model's
- * inputs (names, float32 data, dims; the message names the batch, the input, the expected and
- * the current value) or onnxruntime rejects it, a histogram observer sees NaN or infinity, or no
- * batch was given.
+ * @throws {QuantizationError} Code `activation` when a target has no tensor in the graph;
+ * `calibration` when a target was not computed by a run (naming the module, the target and the
+ * config index), a batch does not fit the model's inputs (names, float32 data, dims; naming the
+ * batch, the input, the expected and the current value) or onnxruntime rejects it, or no batch
+ * was given; `non_finite` when a histogram observer sees NaN or infinity; `granularity` when a
+ * granularity does not fit an activation; `argument` for a bad observer or percentile.
  *
  * @example
  * ```ts ignore
@@ -116,7 +119,10 @@ export async function calibrateOnnx(
   const observer = checkObserver(options.observer ?? "minmax");
   const p = options.percentile;
   if (p !== undefined && !(typeof p === "number" && p > 0 && p <= 100)) {
-    throw new RangeError(`"percentile" must be within (0, 100]: current value is ${p}`);
+    throw new QuantizationError(
+      "argument",
+      `"percentile" must be within (0, 100]: current value is ${p}`,
+    );
   }
   const minmax = new Map<string, TrackedRange>();
   const histograms = new Map<string, StreamingHistogram>();
@@ -133,22 +139,29 @@ export async function calibrateOnnx(
         out = await session.run(feeds);
       } catch (e) {
         const shapes = Object.entries(batch).map(([n, t]) => `${n} ${JSON.stringify(t.dims)}`);
-        throw new RangeError(
+        throw new QuantizationError(
+          "calibration",
           `calibration batch ${index} (${shapes.join(", ")}) does not fit the model: ${
             (e as Error).message
           }`,
         );
       }
       for (const { target: t, value } of acts) {
-        const where = `target "${t.target}" of module "${t.module}" (config [${t.configIndex}])`;
+        const at = { module: t.module, target: t.target, configIndex: t.configIndex };
         const result = out[value] ?? batch[value];
         if (result === undefined) {
-          throw new RangeError(
-            `${where} was never reached in calibration batch ${index}: onnxruntime did not compute its tensor "${value}"`,
+          throw new QuantizationError(
+            "calibration",
+            `the target was never reached in calibration batch ${index}: onnxruntime did not compute its tensor "${value}"`,
+            at,
           );
         }
         if (!(result.data instanceof Float32Array)) {
-          throw new RangeError(`${where}: tensor "${value}" is not float32`);
+          throw new QuantizationError(
+            "calibration",
+            `tensor "${value}" must be float32 to calibrate: current type is ${result.data?.constructor?.name}`,
+            at,
+          );
         }
         const dims = [...result.dims];
         const key = targetKey(t.module, t.target);
@@ -169,7 +182,7 @@ export async function calibrateOnnx(
             histograms.set(key, h);
           }
         } catch (e) {
-          throw new RangeError(`${where}: ${(e as Error).message}`);
+          throw locateError(e, at, "shape");
         }
       }
       if (options.onBatch !== undefined) {
@@ -186,7 +199,9 @@ export async function calibrateOnnx(
   } finally {
     await session.release?.();
   }
-  if (index === 0) throw new RangeError("calibration needs at least one batch");
+  if (index === 0) {
+    throw new QuantizationError("calibration", "calibration needs at least one batch");
+  }
   if (observer === "minmax") return minmax;
   const ranges = new Map<string, TrackedRange>();
   for (const { target: t } of acts) {

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { QuantizationError } from "./quantization_error.ts";
+
 /** The quantization schemes; `null` means symmetric (NNI's default scheme). */
 export type QuantScheme = "symmetric" | "affine";
 
@@ -53,8 +55,9 @@ function roundHalfEven(x: number): number {
  *
  * @param options Tracked ranges per block, the integer range and the scheme.
  * @returns One scale and zero point per block.
- * @throws {TypeError} When the ranges are not Float32Arrays or the scheme is unknown.
- * @throws {RangeError} When the lengths differ, `qmin >= qmax` or a tracked value is not finite.
+ * @throws {QuantizationError} Code `range` when the ranges are not Float32Arrays of one length or
+ * `qmin >= qmax`; `quant_scheme` for an unknown scheme; `non_finite` when a tracked value is NaN
+ * or infinite, or a range is too wide for a finite float32 scale.
  *
  * @example
  * ```ts
@@ -83,21 +86,26 @@ export function computeQuantParams(options: ComputeQuantParamsOptions): ScaleZer
   const { trackedMin, trackedMax, qmin, qmax } = options;
   const scheme = options.scheme ?? "symmetric";
   if (!(trackedMin instanceof Float32Array) || !(trackedMax instanceof Float32Array)) {
-    throw new TypeError(`"trackedMin" and "trackedMax" must be Float32Arrays`);
+    throw new QuantizationError("range", `"trackedMin" and "trackedMax" must be Float32Arrays`);
   }
   if (trackedMin.length !== trackedMax.length) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "range",
       `"trackedMin" and "trackedMax" must have the same length: current lengths are ${trackedMin.length} and ${trackedMax.length}`,
     );
   }
   if (!Number.isSafeInteger(qmin) || !Number.isSafeInteger(qmax) || !(qmin < qmax)) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "range",
       `"qmin" and "qmax" must be integers with qmin < qmax: current values are ${qmin} and ${qmax}`,
     );
   }
   if (scheme !== "symmetric" && scheme !== "affine") {
-    throw new TypeError(
-      `"scheme" must be "symmetric", "affine" or null: current value is ${JSON.stringify(scheme)}`,
+    throw new QuantizationError(
+      "quant_scheme",
+      `"quant_scheme" must be "symmetric", "affine" or null: current value is ${
+        JSON.stringify(scheme)
+      }`,
     );
   }
   const n = trackedMin.length;
@@ -111,8 +119,9 @@ export function computeQuantParams(options: ComputeQuantParamsOptions): ScaleZer
     const lo = trackedMin[i];
     const hi = trackedMax[i];
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) {
-      throw new RangeError(
-        `tracked range of block ${i} must be finite: current value is [${lo}, ${hi}]`,
+      throw new QuantizationError(
+        "non_finite",
+        `tracked range of block ${i} must be finite (the tensor holds NaN or infinite values): current value is [${lo}, ${hi}]`,
       );
     }
     const mn = lo < 0 ? lo : 0;
@@ -130,7 +139,8 @@ export function computeQuantParams(options: ComputeQuantParamsOptions): ScaleZer
       zp = f32(qmin - roundHalfEven(f32(mn / s)));
     }
     if (s === Infinity) {
-      throw new RangeError(
+      throw new QuantizationError(
+        "non_finite",
         `tracked range of block ${i} is too wide for float32: [${lo}, ${hi}] gives an infinite scale`,
       );
     }

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { computeQuantParams, FLOAT32_EPS } from "./compute_quant_params.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 const f = (...v: number[]) => Float32Array.from(v);
 
@@ -104,12 +105,14 @@ test("computeQuantParams() rejects bad ranges, lengths and schemes", () => {
       }),
     /infinite scale/,
   );
+  const code = (c: string) => (e: unknown) => e instanceof QuantizationError && e.code === c;
   assert.throws(
     () => computeQuantParams({ ...base, scheme: "asym" as unknown as "affine" }),
-    TypeError,
+    code("quant_scheme"),
   );
   assert.throws(
     () => computeQuantParams({ ...base, trackedMin: [-1] as unknown as Float32Array }),
-    TypeError,
+    code("range"),
   );
+  assert.throws(() => computeQuantParams({ ...base, trackedMax: f(Infinity) }), code("non_finite"));
 });

@@ -13,8 +13,10 @@ import type {
 import type { QuantParams } from "../kernels/types.ts";
 import { computeQuantParams, type QuantScheme } from "./compute_quant_params.ts";
 import { granularityKernel } from "./granularity_kernel.ts";
-import { quantDtypeRange } from "./quant_dtype_range.ts";
+import { quantDtypeRange, type QuantRange } from "./quant_dtype_range.ts";
 import type { TrackedRange } from "./tracked_range.ts";
+import { QuantizationError } from "./quantization_error.ts";
+import { locateError } from "./_locate_error.ts";
 
 /** The quantization parameters of one (module, target): usable as `QuantParams`. */
 export interface TargetQuantParams extends QuantParams {
@@ -74,8 +76,9 @@ export function targetKey(module: string, target: string): string {
  * @param ranges Tracked ranges by `targetKey(module, target)`; each must have the block count of
  * the granularity on its shape.
  * @returns One entry per target, in the order given.
- * @throws {RangeError} When a target has no tracked range, a block count does not match, or a
- * dtype or granularity does not fit.
+ * @throws {QuantizationError} Naming the target and its sub-config: code `uncalibrated` when a
+ * target has no tracked range; `range` when a block count does not match; `quant_dtype` or
+ * `granularity` when one does not fit; `non_finite` when a tracked value is NaN or infinite.
  *
  * @example
  * ```ts
@@ -100,49 +103,56 @@ export function computeTargetQuantParams(
 ): TargetQuantParams[] {
   return targets.map((t) => {
     const setting = t.setting as QuantizationSetting;
-    const where = `target "${t.target}" of module "${t.module}" (config [${t.configIndex}])`;
+    const at = { module: t.module, target: t.target, configIndex: t.configIndex };
     const range = ranges.get(targetKey(t.module, t.target));
     if (range === undefined) {
       const hint = t.kind === "input"
         ? `; positional inputs are named _input_<index> (e.g. _input_0)`
         : "";
-      throw new RangeError(
-        `${where} was never observed, so it has no tracked range to quantize from${hint}`,
+      throw new QuantizationError(
+        "uncalibrated",
+        `the ${t.kind} target was never observed, so it has no tracked range to quantize from: input and output targets need calibration data${hint}`,
+        at,
       );
     }
-    const { dtype, bits, qmin, qmax } = quantDtypeRange(setting.quant_dtype);
     const granularity = setting.granularity ?? null;
     let kernel: number[];
+    let dtype: QuantRange;
+    let scale: Float32Array;
+    let zeroPoint: Float32Array;
+    const quantScheme = (setting.quant_scheme ?? null) as QuantScheme | null;
     try {
+      dtype = quantDtypeRange(setting.quant_dtype);
       kernel = granularityKernel(granularity, t.kind, range.shape);
+      const blocks = kernel.reduce((n, k, d) => n * (k === -1 ? 1 : range.shape[d] / k), 1);
+      if (range.min.length !== blocks || range.max.length !== blocks) {
+        throw new QuantizationError(
+          "range",
+          `the tracked range must have ${blocks} blocks for granularity ${
+            JSON.stringify(granularity)
+          } on shape ${JSON.stringify(range.shape)}: current value is ${range.min.length}`,
+        );
+      }
+      ({ scale, zeroPoint } = computeQuantParams({
+        trackedMin: range.min,
+        trackedMax: range.max,
+        qmin: dtype.qmin,
+        qmax: dtype.qmax,
+        scheme: quantScheme,
+      }));
     } catch (e) {
-      throw new RangeError(`${where}: ${(e as Error).message}`);
+      throw locateError(e, at, "range");
     }
+    const { bits, qmin, qmax } = dtype;
     const gridShape = granularity === null || granularity === "default"
       ? []
       : kernel.map((k, d) => (k === -1 ? 1 : range.shape[d] / k));
-    const blocks = kernel.reduce((n, k, d) => n * (k === -1 ? 1 : range.shape[d] / k), 1);
-    if (range.min.length !== blocks || range.max.length !== blocks) {
-      throw new RangeError(
-        `${where}: the tracked range must have ${blocks} blocks for granularity ${
-          JSON.stringify(granularity)
-        } on shape ${JSON.stringify(range.shape)}: current value is ${range.min.length}`,
-      );
-    }
-    const quantScheme = (setting.quant_scheme ?? null) as QuantScheme | null;
-    const { scale, zeroPoint } = computeQuantParams({
-      trackedMin: range.min,
-      trackedMax: range.max,
-      qmin,
-      qmax,
-      scheme: quantScheme,
-    });
     return {
       module: t.module,
       target: t.target,
       kind: t.kind,
       configIndex: t.configIndex,
-      quantDtype: dtype,
+      quantDtype: dtype.dtype,
       bits,
       quantScheme,
       granularity,

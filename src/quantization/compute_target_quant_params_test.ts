@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { ResolvedTarget } from "../config/types.ts";
 import { computeTargetQuantParams } from "./compute_target_quant_params.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 const target = (over: Partial<ResolvedTarget> = {}): ResolvedTarget => ({
   module: "conv",
@@ -31,7 +32,11 @@ test("computeTargetQuantParams() keeps NNI's keepdim scale shape for activations
 test("computeTargetQuantParams() names a target that was never observed", () => {
   assert.throws(
     () => computeTargetQuantParams([target({ target: "_input_x", kind: "input" })], new Map()),
-    /target "_input_x" of module "conv" \(config \[1\]\) was never observed.*_input_0/,
+    (e) =>
+      e instanceof QuantizationError && e.code === "uncalibrated" &&
+      e.path === "[1].target_names" &&
+      /^conv\._input_x \(config \[1\], "target_names"\): the input target was never observed.*_input_0/
+        .test(e.message),
   );
 });
 
@@ -41,12 +46,18 @@ test("computeTargetQuantParams() checks the block count against the granularity"
     min: Float32Array.of(-1, 0),
     max: Float32Array.of(1, 2),
   }]]);
-  assert.throws(() => computeTargetQuantParams([target()], ranges), /must have 3 blocks/);
+  assert.throws(
+    () => computeTargetQuantParams([target()], ranges),
+    (e) =>
+      e instanceof QuantizationError && e.code === "range" && /must have 3 blocks/.test(e.message),
+  );
   assert.throws(
     () =>
       computeTargetQuantParams([
         target({ setting: { quant_dtype: "int8", granularity: "out_channel" } }),
       ], ranges),
-    /"_output_0" of module "conv".*only for parameters/,
+    (e) =>
+      e instanceof QuantizationError && e.code === "granularity" &&
+      /^conv\._output_0 \(config \[1\], "granularity"\): .*only for parameters/.test(e.message),
   );
 });

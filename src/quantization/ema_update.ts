@@ -4,6 +4,8 @@
  * @module
  */
 
+import { QuantizationError } from "./quantization_error.ts";
+
 const f32 = Math.fround;
 const DECAY = f32(0.99);
 const STEP = f32(1 - 0.99);
@@ -16,7 +18,7 @@ const STEP = f32(1 - 0.99);
  * @param ema The running value (one per block), or `undefined` before the first observation.
  * @param current The value observed now (same length).
  * @returns A new array with the updated running value.
- * @throws {RangeError} When the lengths differ.
+ * @throws {QuantizationError} Code `range` when the lengths differ.
  *
  * @example
  * ```ts
@@ -32,7 +34,8 @@ const STEP = f32(1 - 0.99);
 export function emaUpdate(ema: Float32Array | undefined, current: Float32Array): Float32Array {
   if (ema === undefined) return Float32Array.from(current);
   if (ema.length !== current.length) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "range",
       `"ema" and "current" must have the same length: current lengths are ${ema.length} and ${current.length}`,
     );
   }

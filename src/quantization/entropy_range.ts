@@ -10,6 +10,7 @@ import type { TrackedRange } from "./tracked_range.ts";
 import type { ClipTarget } from "./mse_range.ts";
 import { clippedRange } from "./_clipped_range.ts";
 import { foldAbs } from "./_histogram_math.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /**
  * TensorRT-style entropy calibration per block. With a symmetric scheme the histogram of |x|
@@ -29,7 +30,7 @@ import { foldAbs } from "./_histogram_math.ts";
  * @param h The streaming histogram of the target.
  * @param target The integer range and the scheme.
  * @returns The clipped range per block, ready for `computeQuantParams`.
- * @throws {RangeError} When `qmax <= qmin`.
+ * @throws {QuantizationError} Code `range` when `qmax <= qmin`.
  *
  * @example
  * ```ts
@@ -52,7 +53,10 @@ import { foldAbs } from "./_histogram_math.ts";
 export function entropyRange(h: StreamingHistogram, target: ClipTarget): TrackedRange {
   const { qmin, qmax } = target;
   if (!(qmax > qmin)) {
-    throw new RangeError(`"qmax" must be larger than "qmin": current values are ${qmin}, ${qmax}`);
+    throw new QuantizationError(
+      "range",
+      `"qmax" must be larger than "qmin": current values are ${qmin}, ${qmax}`,
+    );
   }
   return clippedRange(h, (counts, range, b) => {
     const half = counts.length / 2;

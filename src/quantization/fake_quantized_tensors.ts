@@ -22,8 +22,8 @@ import { paramRef } from "./_param_ref.ts";
  * @param params Parameters from `quantizeWeights` / `computeTargetQuantParams`.
  * @param options The kernels to use.
  * @returns New bytes by stored tensor name.
- * @throws {RangeError} When a parameter target is not in the model or a stored dtype is not a
- * float type.
+ * @throws {QuantizationError} Code `missing_tensor` when a parameter target is not in the model.
+ * @throws {RangeError} When a stored dtype is not a float type.
  *
  * @example
  * ```ts

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { QuantizationError } from "./quantization_error.ts";
+
 /** The parameters and running statistics of a BatchNorm. */
 export interface BatchNormParams {
   /** `weight` (gamma), one per channel; `undefined` for an affine-free BatchNorm (all 1). */
@@ -37,8 +39,8 @@ export interface FoldedParams {
  * @param bias The bias (`out` values), or `undefined` when the module has none.
  * @param bn The BatchNorm's affine parameters, running statistics and `eps`.
  * @returns The folded weight and bias (new arrays).
- * @throws {RangeError} When the channel counts do not agree with dim 0 of the weight, or
- * `var + eps` is not positive.
+ * @throws {QuantizationError} Code `shape` when the channel counts do not agree with dim 0 of the
+ * weight, `fusion` when `var + eps` is not positive.
  *
  * @example
  * ```ts
@@ -62,7 +64,8 @@ export function foldBatchNorm(
   const out = shape[0] ?? 0;
   const n = shape.reduce((a, b) => a * b, 1);
   if (weight.length !== n || out === 0) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "shape",
       `the weight must have ${n} values for dims [${shape}]: current value has ${weight.length}`,
     );
   }
@@ -75,7 +78,8 @@ export function foldBatchNorm(
   ];
   for (const [name, a] of arrays) {
     if (a !== undefined && a.length !== out) {
-      throw new RangeError(
+      throw new QuantizationError(
+        "shape",
         `BatchNorm folding: ${name} must have ${out} values (dim 0 of the weight [${shape}]): current value has ${a.length}`,
       );
     }
@@ -86,7 +90,8 @@ export function foldBatchNorm(
   for (let c = 0; c < out; c++) {
     const denom = Math.fround(Math.sqrt(Math.fround(bn.variance[c] + bn.eps)));
     if (!(denom > 0)) {
-      throw new RangeError(
+      throw new QuantizationError(
+        "fusion",
         `BatchNorm folding: running_var + eps must be positive: channel ${c} has ${
           bn.variance[c]
         } + ${bn.eps}`,

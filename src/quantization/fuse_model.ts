@@ -8,6 +8,8 @@ import { toFileBytes } from "../model/from_float32.ts";
 import type { GraphNode, ModelGraph, Module, TensorRef } from "../model/model_graph.ts";
 import { foldBatchNorm } from "./fold_batch_norm.ts";
 import type { FusionGroup } from "./fusion_groups.ts";
+import { QuantizationError } from "./quantization_error.ts";
+import { locateError } from "./_locate_error.ts";
 
 /** A tensor written by folding. */
 export interface FoldedTensor {
@@ -86,7 +88,8 @@ function freeName(model: ModelGraph, wanted: string): string {
  * @param groups Groups from `fusionGroups(model, …)`.
  * @param options The BatchNorm `eps` per module.
  * @returns The fused view and what exporters must rewrite.
- * @throws {RangeError} When a folded tensor is not float32 or is read by another node too, or a
+ * @throws {QuantizationError} Code `fusion`, at the group's config path, when a folded tensor is
+ * not float32 or is read by another node too, or a
  * MatMul without a bias would need one.
  *
  * @example
@@ -128,34 +131,46 @@ export async function fuseModel(
     const { weight, bias } = first.params;
     for (const ref of [weight, bias, ...Object.values(bn.params)]) {
       if (ref !== undefined && ref.dtype !== "F32" && ref.shape.length > 0) {
-        throw new RangeError(
-          `${g.path}: tensor "${ref.name}" is ${ref.dtype}; BatchNorm folding supports float32 tensors`,
+        throw new QuantizationError(
+          "fusion",
+          `BatchNorm folding supports float32 tensors: tensor "${ref.name}" is ${ref.dtype}`,
+          { path: g.path },
         );
       }
     }
     const lastIndex = nodes.findLastIndex((n) => n.module === g.first);
     if (lastIndex >= 0 && bias === undefined && nodes[lastIndex].opType === "MatMul") {
-      throw new RangeError(
-        `${g.path}: "${g.first}" is a MatMul without a bias Add, which cannot take the folded bias`,
+      throw new QuantizationError(
+        "fusion",
+        `"${g.first}" is a MatMul without a bias Add, which cannot take the folded bias`,
+        { path: g.path },
       );
     }
     const own = nodes.flatMap((n, i) => (n.module === g.first ? [i] : []));
     for (const ref of [weight, bias]) {
       const other = nodes.find((n, i) => !own.includes(i) && n.inputs.includes(ref?.name ?? ""));
       if (ref !== undefined && other !== undefined) {
-        throw new RangeError(
-          `${g.path}: tensor "${ref.name}" of "${g.first}" is also read by node "${other.name}" (${other.opType}), which folding would change`,
+        throw new QuantizationError(
+          "fusion",
+          `tensor "${ref.name}" of "${g.first}" is also read by node "${other.name}" (${other.opType}), which folding would change`,
+          { path: g.path },
         );
       }
     }
     const read = async (p: string) => await bn.params[p]?.data();
-    const values = foldBatchNorm(await weight.data(), weight.shape, await bias?.data(), {
+    const stats = {
       ...(bn.params.weight ? { gamma: await read("weight") } : {}),
       ...(bn.params.bias ? { beta: await read("bias") } : {}),
       mean: (await read("running_mean"))!,
       variance: (await read("running_var"))!,
       eps: options.epsilon?.(g.bn) ?? 1e-5,
-    });
+    };
+    let values;
+    try {
+      values = foldBatchNorm(await weight.data(), weight.shape, await bias?.data(), stats);
+    } catch (e) {
+      throw locateError(e, { path: g.path }, "fusion");
+    }
     const w = floatRef(weight, weight.name, values.weight, weight.name);
     const wanted = /weight$/.test(weight.name)
       ? weight.name.replace(/weight$/, "bias")

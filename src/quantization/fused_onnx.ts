@@ -11,6 +11,7 @@ import type { FusedModel } from "./fuse_model.ts";
 import { concat, lenField, nodeProto, tensorProto } from "../io/onnx/proto_writer.ts";
 import { fields, ONNX_TYPE } from "./_onnx_wire.ts";
 import { patchOnnx } from "./_patch_onnx.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 const attr = (n: OnnxNode, name: string) => n.attributes.find((a) => a.name === name);
 
@@ -56,7 +57,7 @@ export function onnxBatchNormEpsilon(
  *
  * @param onnx The decoded model.
  * @param fused The result of `fuseModel` on `onnxModel(onnx)`.
- * @throws {RangeError} Naming the group's config path and the node otherwise.
+ * @throws {QuantizationError} Code `fusion`, naming the node, otherwise.
  *
  * @example
  * ```ts
@@ -81,7 +82,8 @@ export function checkOnnxFusion(onnx: OnnxModel, fused: FusedModel): void {
     if (n?.opType !== "BatchNormalization") continue;
     const extra = n.outputs.slice(1).some((o) => o !== "");
     if (extra || attr(n, "training_mode")?.i === 1 || attr(n, "spatial")?.i === 0) {
-      throw new RangeError(
+      throw new QuantizationError(
+        "fusion",
         `BatchNormalization node "${n.name}" (${n.path}) cannot be folded: it must have one output, no training_mode and spatial 1`,
       );
     }
@@ -90,7 +92,8 @@ export function checkOnnxFusion(onnx: OnnxModel, fused: FusedModel): void {
     const n = original[i];
     const one = (a: string) => (attr(n, a)?.f ?? 1) === 1;
     if (n?.opType === "Gemm" && !(one("alpha") && one("beta"))) {
-      throw new RangeError(
+      throw new QuantizationError(
+        "fusion",
         `Gemm node "${n.name}" (${n.path}) takes a folded weight and bias only with alpha 1 and beta 1`,
       );
     }
@@ -143,7 +146,8 @@ function constantNode(name: string, dims: readonly number[], raw: Uint8Array): U
  * @param fused The result of `fuseModel(onnxModel(onnx), …)`.
  * @returns The decoded fused model; `onnxModel()` of it lists the same main-graph nodes as
  * `fused.model`.
- * @throws {RangeError} When a folded tensor is not in the main graph, or `checkOnnxFusion` fails.
+ * @throws {QuantizationError} Code `fusion` when a folded tensor is not in the main graph, or
+ * `checkOnnxFusion` fails.
  *
  * @example
  * ```ts
@@ -182,7 +186,8 @@ export function fusedOnnx(onnx: OnnxModel, fused: FusedModel): OnnxModel {
     } else if (constants.has(name)) {
       nodesReplacing.set(name, constantNode(name, t.ref.fileShape, t.bytes));
     } else {
-      throw new RangeError(
+      throw new QuantizationError(
+        "fusion",
         `tensor "${name}" is not stored in the main graph, which fusion rewrites`,
       );
     }
@@ -204,7 +209,10 @@ export function fusedOnnx(onnx: OnnxModel, fused: FusedModel): OnnxModel {
   });
   const out = decodeOnnx(bytes, { file: onnx.file });
   if (out.graph.nodes.length !== (fused.model.graph?.nodes.length ?? -1)) {
-    throw new RangeError("the fused model does not match the ONNX graph it was computed on");
+    throw new QuantizationError(
+      "fusion",
+      "the fused model does not match the ONNX graph it was computed on",
+    );
   }
   return out;
 }

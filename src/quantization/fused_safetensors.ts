@@ -6,6 +6,7 @@
 
 import type { SafetensorsFile, SafetensorsTensor } from "../io/safetensors/read_safetensors.ts";
 import type { FusedModel } from "./fuse_model.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** The `__metadata__` key that lists the fused groups and the dropped tensors. */
 export const FUSED_METADATA_KEY = "nncompress.fused";
@@ -48,7 +49,7 @@ export function fusedMetadata(
  * @param file The file `fused` was computed on (`safetensorsModel(file)`).
  * @param fused The result of `fuseModel`.
  * @returns The fused file.
- * @throws {RangeError} When a folded tensor replaces none of the file.
+ * @throws {QuantizationError} Code `fusion` when a folded tensor replaces none of the file.
  *
  * @example
  * ```ts
@@ -88,7 +89,9 @@ export function fusedSafetensors(file: SafetensorsFile, fused: FusedModel): Safe
     }
   }
   for (const name of fused.folded.keys()) {
-    if (!used.has(name)) throw new RangeError(`folded tensor "${name}" is not in the file`);
+    if (!used.has(name)) {
+      throw new QuantizationError("fusion", `folded tensor "${name}" is not in the file`);
+    }
   }
   return { tensors, metadata: { ...file.metadata, ...fusedMetadata(fused) } };
 }

@@ -5,6 +5,8 @@
  */
 
 import { ConfigError } from "../config/config_error.ts";
+import { fuseNames } from "../config/_checks.ts";
+import { isPlainObject } from "../config/_plain_copy.ts";
 import type { Issue, ResolvedTarget } from "../config/types.ts";
 import type { ModelGraph, Module } from "../model/model_graph.ts";
 
@@ -40,14 +42,26 @@ function kindOf(m: Module): Kind | undefined {
   return undefined;
 }
 
-/** The raw `fuse_names` groups of a (validated) config list, with their paths. */
+/**
+ * The `fuse_names` groups of a config list, with their paths; each value is checked by the config
+ * layer's `fuse_names` check before it is read (a `ConfigError` at `[i].fuse_names[g]` if not).
+ */
 function rawGroups(configList: unknown): { path: string; names: string[] }[] {
   if (!Array.isArray(configList)) return [];
-  return configList.flatMap((c, i) => {
-    const groups = (c as { fuse_names?: unknown } | null)?.fuse_names;
-    if (!Array.isArray(groups)) return [];
-    return groups.map((g, j) => ({ path: `[${i}].fuse_names[${j}]`, names: [...g] as string[] }));
+  const issues: Issue[] = [];
+  const groups = configList.flatMap((c, i) => {
+    const value = (isPlainObject(c) ? c : {}).fuse_names;
+    if (value === undefined) return [];
+    const before = issues.length;
+    fuseNames(value, [i, "fuse_names"], { issues });
+    if (issues.length > before) return [];
+    return (value as string[][]).map((g, j) => ({
+      path: `[${i}].fuse_names[${j}]`,
+      names: [...g],
+    }));
   });
+  if (issues.length > 0) throw new ConfigError(issues);
+  return groups;
 }
 
 /** Why module `b` does not directly consume the output of module `a` in the graph, if so. */
@@ -78,10 +92,11 @@ function chainProblem(model: ModelGraph, a: string, b: string, removed: boolean)
  * output of the one before it (a folded BatchNorm must be its only reader).
  *
  * @param model The model.
- * @param configList The quantization config list (already validated by the config layer).
+ * @param configList The quantization config list (validated here too; an invalid one throws).
  * @param targets The targets the config list resolves to on `model`.
  * @returns The groups, in config order.
- * @throws {ConfigError} With one issue per bad group, at `[i].fuse_names[g]`, naming the modules.
+ * @throws {ConfigError} For an invalid config list, and with one issue per bad group, at
+ * `[i].fuse_names[g]`, naming the modules.
  *
  * @example
  * ```ts

@@ -5,6 +5,7 @@
  */
 
 import type { Granularity, TargetKind } from "../config/types.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 const show = (v: unknown) => JSON.stringify(v);
 
@@ -25,9 +26,9 @@ const show = (v: unknown) => JSON.stringify(v);
  * @param kind The target kind: `"parameter"`, `"input"` or `"output"`.
  * @param shape The target's shape (the tracked activation shape for inputs and outputs).
  * @returns The kernel, one entry per dim of `shape`.
- * @throws {TypeError} When the granularity has the wrong form.
- * @throws {RangeError} When it does not fit the target: `out_channel`/`in_channel` on an
- * activation, a kernel longer than the shape, or a block size that does not divide its dim.
+ * @throws {QuantizationError} Code `granularity` when the granularity has the wrong form or does
+ * not fit the target: `out_channel`/`in_channel` on an activation, a kernel longer than the
+ * shape, or a block size that does not divide its dim; code `shape` for a malformed shape.
  *
  * @example
  * ```ts
@@ -46,7 +47,8 @@ export function granularityKernel(
   shape: readonly number[],
 ): number[] {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new TypeError(
+    throw new QuantizationError(
+      "shape",
       `"shape" must be an array of non-negative integers: current value is ${show(shape)}`,
     );
   }
@@ -57,7 +59,8 @@ export function granularityKernel(
     return shape.map(() => -1);
   } else if (granularity === "out_channel" || granularity === "in_channel") {
     if (kind !== "parameter") {
-      throw new RangeError(
+      throw new QuantizationError(
+        "granularity",
         `granularity ${
           show(granularity)
         } is only for parameters: use "per_channel" for the ${kind} target`,
@@ -72,10 +75,14 @@ export function granularityKernel(
     const g = granularity as [number[], ("front" | "back" | null)?, (number | null)?];
     [kernel, mode, pad] = [g[0], g[1] || "front", g[2] || 1];
   } else {
-    throw new TypeError(`"granularity" has an unknown form: current value is ${show(granularity)}`);
+    throw new QuantizationError(
+      "granularity",
+      `"granularity" has an unknown form: current value is ${show(granularity)}`,
+    );
   }
   if (kernel.length > shape.length) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "granularity",
       `granularity ${show(granularity)} has more dims than the ${kind} shape ${show(shape)}`,
     );
   }
@@ -83,7 +90,8 @@ export function granularityKernel(
   const full = mode === "front" ? [...fill, ...kernel] : [...kernel, ...fill];
   return full.map((k, d) => {
     if (!Number.isSafeInteger(k) || (k < 1 && k !== -1)) {
-      throw new RangeError(
+      throw new QuantizationError(
+        "granularity",
         `granularity ${
           show(granularity)
         }: block sizes must be positive integers or -1: current value is ${k}`,
@@ -91,7 +99,8 @@ export function granularityKernel(
     }
     if (k !== -1 && shape[d] % k !== 0) {
       const why = k > shape[d] ? "is larger than" : "must divide";
-      throw new RangeError(
+      throw new QuantizationError(
+        "granularity",
         `granularity ${show(granularity)}: block size ${k} ${why} dim ${d} of shape ${
           show(shape)
         } (${shape[d]})`,

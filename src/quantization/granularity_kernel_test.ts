@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { granularityKernel } from "./granularity_kernel.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 test("granularityKernel() maps default and null to one block per tensor", () => {
   assert.deepEqual(granularityKernel("default", "output", [4, 8]), [-1, -1]);
@@ -42,5 +43,13 @@ test("granularityKernel() rejects channel keywords on activations and blocks tha
   assert.throws(() => granularityKernel([5], "parameter", [4, 10, 12]), /5 must divide dim 2/);
   assert.throws(() => granularityKernel([64], "parameter", [4, 32]), /larger than dim 1/);
   assert.throws(() => granularityKernel([0], "parameter", [4, 32]), /positive integers or -1/);
-  assert.throws(() => granularityKernel("rows" as "in_channel", "parameter", [4]), TypeError);
+  assert.throws(
+    () => granularityKernel("rows" as "in_channel", "parameter", [4]),
+    (e) =>
+      e instanceof QuantizationError && e.code === "granularity" && /unknown form/.test(e.message),
+  );
+  assert.throws(
+    () => granularityKernel(null, "parameter", [-1]),
+    (e) => e instanceof QuantizationError && e.code === "shape",
+  );
 });

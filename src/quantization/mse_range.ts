@@ -9,6 +9,7 @@ import type { StreamingHistogram } from "./streaming_histogram.ts";
 import type { TrackedRange } from "./tracked_range.ts";
 import { clippedRange } from "./_clipped_range.ts";
 import { below, type Cumulative, cumulative } from "./_histogram_math.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** The integer range and scheme a range is chosen for. */
 export interface ClipTarget {
@@ -34,7 +35,7 @@ export interface ClipTarget {
  * @param h The streaming histogram of the target.
  * @param target The integer range and the scheme.
  * @returns The clipped range per block, ready for `computeQuantParams`.
- * @throws {RangeError} When `qmax <= qmin`.
+ * @throws {QuantizationError} Code `range` when `qmax <= qmin`.
  *
  * @example
  * ```ts
@@ -56,7 +57,10 @@ export interface ClipTarget {
 export function mseRange(h: StreamingHistogram, target: ClipTarget): TrackedRange {
   const { qmin, qmax } = target;
   if (!(qmax > qmin)) {
-    throw new RangeError(`"qmax" must be larger than "qmin": current values are ${qmin}, ${qmax}`);
+    throw new QuantizationError(
+      "range",
+      `"qmax" must be larger than "qmin": current values are ${qmin}, ${qmax}`,
+    );
   }
   return clippedRange(h, (counts, range, b) => {
     const width = (2 * range) / counts.length;

@@ -9,6 +9,7 @@ import { type ClipTarget, mseRange } from "./mse_range.ts";
 import { percentileRange } from "./percentile_range.ts";
 import type { StreamingHistogram } from "./streaming_histogram.ts";
 import type { TrackedRange } from "./tracked_range.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /**
  * A calibration observer: `minmax` is NNI's PTQ observer (global minimum and maximum, bit for
@@ -47,7 +48,7 @@ export const OBSERVERS: readonly ObserverName[] = Object.keys(RANGES) as Observe
  *
  * @param name The value to check.
  * @returns The name, typed.
- * @throws {RangeError} When it is not one of `OBSERVERS`.
+ * @throws {QuantizationError} Code `argument` when it is not one of `OBSERVERS`.
  *
  * @example
  * ```ts
@@ -60,7 +61,8 @@ export const OBSERVERS: readonly ObserverName[] = Object.keys(RANGES) as Observe
  */
 export function checkObserver(name: unknown): ObserverName {
   if (typeof name !== "string" || !Object.hasOwn(RANGES, name)) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "argument",
       `"observer" must be one of ${OBSERVERS.map((o) => `"${o}"`).join(", ")}: current value is ${
         JSON.stringify(name)
       }`,
@@ -80,7 +82,8 @@ export function checkObserver(name: unknown): ObserverName {
  * @param target The target's integer range and scheme.
  * @param options The percentile.
  * @returns The range per block, ready for `computeQuantParams`.
- * @throws {RangeError} When the observer or its options are invalid.
+ * @throws {QuantizationError} Code `argument` or `range` when the observer or its options are
+ * invalid.
  *
  * @example
  * ```ts

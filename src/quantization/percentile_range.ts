@@ -8,6 +8,7 @@ import type { StreamingHistogram } from "./streaming_histogram.ts";
 import type { TrackedRange } from "./tracked_range.ts";
 import { clippedRange } from "./_clipped_range.ts";
 import { cumulative, foldAbs, quantile } from "./_histogram_math.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** Default percentile of the percentile observer. */
 export const DEFAULT_PERCENTILE = 99.99;
@@ -31,7 +32,7 @@ export interface PercentileRangeOptions {
  * @param h The streaming histogram of the target.
  * @param options The percentile and whether to clip |x| or both tails.
  * @returns The clipped range per block, ready for `computeQuantParams`.
- * @throws {RangeError} When the percentile is not in (0, 100].
+ * @throws {QuantizationError} Code `argument` when the percentile is not in (0, 100].
  *
  * @example
  * ```ts
@@ -53,7 +54,10 @@ export function percentileRange(
 ): TrackedRange {
   const p = options.percentile ?? DEFAULT_PERCENTILE;
   if (!(typeof p === "number" && p > 0 && p <= 100)) {
-    throw new RangeError(`"percentile" must be within (0, 100]: current value is ${p}`);
+    throw new QuantizationError(
+      "argument",
+      `"percentile" must be within (0, 100]: current value is ${p}`,
+    );
   }
   const q = p / 100;
   return clippedRange(h, (counts, range) => {

@@ -19,6 +19,7 @@ import { ONNX_TYPE } from "./_onnx_wire.ts";
 import { patchOnnx } from "./_patch_onnx.ts";
 import { paramRef } from "./_param_ref.ts";
 import { activationValue } from "./_activation_value.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** Options of `qdqOnnx`. */
 export interface QdqOnnxOptions extends QuantizeOptions {
@@ -31,10 +32,12 @@ function perAxis(p: TargetQuantParams): number | undefined {
   const blocked = p.kernel.map((k, d) => [k, d]).filter(([k, d]) => k !== -1 && p.shape[d] !== 1);
   if (blocked.length === 0 && p.scale.length === 1) return undefined;
   if (blocked.length === 1 && blocked[0][0] === 1) return blocked[0][1];
-  throw new RangeError(
-    `target "${p.target}" of module "${p.module}": QDQ export supports per-tensor and per-channel granularity, not the block kernel ${
+  throw new QuantizationError(
+    "storage",
+    `QDQ export supports per-tensor and per-channel granularity: current block kernel is ${
       JSON.stringify(p.kernel)
     } (use weightOnlyOnnx for blocks along K)`,
+    { module: p.module, target: p.target, configIndex: p.configIndex, key: "granularity" },
   );
 }
 
@@ -63,8 +66,9 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * @param params Parameters from `quantizeWeights`.
  * @param options 4-bit storage and kernels.
  * @returns The new model bytes.
- * @throws {RangeError} For block granularities, tensors outside the main graph or shared by two
- * modules, stored dtypes other than float32, or activation targets without a graph tensor.
+ * @throws {QuantizationError} Code `storage` for block granularities, tensors outside the main
+ * graph or shared by two modules, or stored dtypes other than float32; `activation` for
+ * activation targets without a graph tensor. Each names the module, the target and the config.
  *
  * @example
  * ```ts ignore
@@ -97,22 +101,31 @@ export async function qdqOnnx(
       acts.add(p, onnxCodeType(p.bits, signed, options.int4 ?? true), initializers, kernels);
       continue;
     }
-    const ref = paramRef(model, p.module, p.target);
+    const ref = paramRef(model, p.module, p.target, p.configIndex);
     const name = ref.name;
+    const at = { module: p.module, target: p.target, configIndex: p.configIndex };
     const owner = done.get(name);
     if (owner !== undefined) {
-      throw new RangeError(
-        `tensor "${name}" is shared by modules "${owner}" and "${p.module}"; quantize it once`,
+      throw new QuantizationError(
+        "storage",
+        `QDQ export stores each tensor once: tensor "${name}" is shared with module "${owner}"`,
+        at,
       );
     }
     done.set(name, p.module);
     if (!initializerNames.has(name) && !constantOutputs.has(name)) {
-      throw new RangeError(
-        `tensor "${name}" is not stored in the main graph, which qdqOnnx() rewrites`,
+      throw new QuantizationError(
+        "storage",
+        `QDQ export rewrites tensors of the main graph: tensor "${name}" is not stored there`,
+        at,
       );
     }
     if (ref.dtype !== "F32") {
-      throw new RangeError(`tensor "${name}" is ${ref.dtype}; qdqOnnx() supports float32 weights`);
+      throw new QuantizationError(
+        "storage",
+        `QDQ export supports float32 weights: tensor "${name}" is ${ref.dtype}`,
+        at,
+      );
     }
     const axis = perAxis(p);
     const fileAxis = axis === undefined ? undefined : (ref.transpose?.[axis] ?? axis);

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { QuantizationError } from "./quantization_error.ts";
+
 /** The integer range of a quantization dtype. */
 export interface QuantRange {
   /** The dtype name (`"int8"` for `null`). */
@@ -33,8 +35,8 @@ export const QUANT_BITS_MAX = 16;
  *
  * @param dtype `"int<N>"`, `"uint<N>"` (2 <= N <= 16) or `null` for int8.
  * @returns The range, the bit width and the signedness.
- * @throws {TypeError} When `dtype` is neither a string nor null.
- * @throws {RangeError} When `dtype` is not `int<N>`/`uint<N>` with 2 <= N <= 16.
+ * @throws {QuantizationError} Code `quant_dtype`, when `dtype` is not `int<N>`/`uint<N>` with
+ * 2 <= N <= 16 (or not a string).
  *
  * @example
  * ```ts
@@ -51,13 +53,15 @@ export const QUANT_BITS_MAX = 16;
 export function quantDtypeRange(dtype: string | null | undefined): QuantRange {
   if (dtype === null || dtype === undefined) dtype = "int8";
   if (typeof dtype !== "string") {
-    throw new TypeError(
+    throw new QuantizationError(
+      "quant_dtype",
       `"quant_dtype" must be a string or null: current value is ${JSON.stringify(dtype)}`,
     );
   }
   const m = /^(u?)int([0-9]+)$/.exec(dtype);
   if (m === null) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "quant_dtype",
       `"quant_dtype" must be "int<N>" or "uint<N>" with ${QUANT_BITS_MIN} <= N <= ${QUANT_BITS_MAX}: current value is ${
         JSON.stringify(dtype)
       }`,
@@ -66,12 +70,14 @@ export function quantDtypeRange(dtype: string | null | undefined): QuantRange {
   const signed = m[1] === "";
   const bits = Number(m[2]);
   if (signed && bits === 1) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "quant_dtype",
       `"quant_dtype" must have at least 2 bits for signed integers ("int1" has the empty range [0, 0]): current value is "int1"`,
     );
   }
   if (bits < QUANT_BITS_MIN || bits > QUANT_BITS_MAX) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "quant_dtype",
       `"quant_dtype" bits must be within [${QUANT_BITS_MIN}, ${QUANT_BITS_MAX}]: current value is ${
         JSON.stringify(dtype)
       }`,

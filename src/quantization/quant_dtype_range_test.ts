@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 test("quantDtypeRange() uses NNI's narrow signed ranges", () => {
   const ranges = ["int2", "int4", "int8", "int16"].map((d) => {
@@ -27,5 +28,10 @@ test("quantDtypeRange() rejects int1, widths outside [2, 16] and other names", (
   assert.throws(() => quantDtypeRange("int17"), RangeError);
   assert.throws(() => quantDtypeRange("float8"), /"int<N>" or "uint<N>".*"float8"/);
   assert.throws(() => quantDtypeRange("int"), RangeError);
-  assert.throws(() => quantDtypeRange(8 as unknown as string), TypeError);
+  assert.throws(
+    () => quantDtypeRange(8 as unknown as string),
+    (e) =>
+      e instanceof QuantizationError && e.code === "quant_dtype" &&
+      /string or null/.test(e.message),
+  );
 });

@@ -28,6 +28,7 @@ import type { FusedModel } from "./fuse_model.ts";
 import { fusedOnnx } from "./fused_onnx.ts";
 import { fusedMetadata, fusedSafetensors } from "./fused_safetensors.ts";
 import { prepareFusion } from "./_prepare_fusion.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** Calibration of input/output targets by running the model in onnxruntime. */
 export interface QuantizeCalibration {
@@ -164,9 +165,11 @@ const isOnnx = (s: OnnxModel | SafetensorsFile): s is OnnxModel => "graph" in s;
  * @returns Targets, parameters, a report and `save()`.
  * @throws {ConfigError} When the config list is invalid for the model, or a `fuse_names` group
  * cannot be fused (at `[i].fuse_names[g]`, naming the modules).
- * @throws {RangeError} When an activation target has no calibration (naming it), a calibration
- * batch does not fit the model, a granularity does not fit a tensor, or BatchNorm folding of an
- * ONNX model has neither `options.onnx` nor `options.calibration`.
+ * @throws {QuantizationError} Naming the target and its sub-config: code `uncalibrated` when an
+ * activation target has no calibration, `calibration` when a calibration batch does not fit the
+ * model, `granularity` when a granularity does not fit a tensor, `non_finite` when a weight or
+ * activation holds NaN or infinite values, `fusion` when BatchNorm folding of an ONNX model has
+ * neither `options.onnx` nor `options.calibration`.
  *
  * @example
  * ```ts
@@ -272,7 +275,10 @@ export async function quantize(
       const source = fuseSource(sourceFile(input));
       if (storage === "qdq") {
         if (!isOnnx(source)) {
-          throw new RangeError(`storage "qdq" needs an ONNX source: the model is safetensors`);
+          throw new QuantizationError(
+            "storage",
+            `storage "qdq" needs an ONNX source: the model is safetensors`,
+          );
         }
         return await qdqOnnx(source, model, params, { kernels });
       }

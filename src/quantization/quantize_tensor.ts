@@ -6,6 +6,7 @@
 
 import { getKernels } from "../kernels/default.ts";
 import type { IntCodes, Kernels, QuantParams } from "../kernels/types.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** Options of the quantization wrappers. */
 export interface QuantizeOptions {
@@ -21,7 +22,7 @@ export interface QuantizeOptions {
  * @param qmax Largest code.
  * @param length Number of elements.
  * @returns A zeroed array.
- * @throws {RangeError} When the range does not fit 32-bit integers.
+ * @throws {QuantizationError} Code `range`, when the range does not fit 32-bit integers.
  *
  * @example
  * ```ts
@@ -38,7 +39,10 @@ export function codeArrayFor(qmin: number, qmax: number, length: number): IntCod
   if (qmin >= 0 && qmax <= 255) return new Uint8Array(length);
   if (qmin >= -32768 && qmax <= 32767) return new Int16Array(length);
   if (qmin >= -(2 ** 31) && qmax <= 2 ** 31 - 1) return new Int32Array(length);
-  throw new RangeError(`codes in [${qmin}, ${qmax}] do not fit 32-bit integers`);
+  throw new QuantizationError(
+    "range",
+    `codes must fit 32-bit integers: current range is [${qmin}, ${qmax}]`,
+  );
 }
 
 /**

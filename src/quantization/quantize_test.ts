@@ -5,6 +5,7 @@ import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
 import { readQuantizedSafetensors } from "./quantized_safetensors.ts";
 import { quantize } from "./quantize.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 const file = readSafetensors(writeSafetensors([
   {
@@ -49,6 +50,9 @@ test("quantize().save() writes fake-quantized floats or integer safetensors", as
 test("quantize() names activation targets that have no calibration", async () => {
   await assert.rejects(
     quantize(model, [{ op_types: ["Linear"], quant_dtype: "int8" }]),
-    /"_input_0" of module "fc" \(config \[0\]\) was never observed/,
+    (e) =>
+      e instanceof QuantizationError && e.code === "uncalibrated" && e.module === "fc" &&
+      e.target === "_input_0" &&
+      /^fc\._input_0 \(config \[0\], "target_names"\): .*never observed/.test(e.message),
   );
 });

@@ -49,8 +49,9 @@ export interface QuantizedWeights {
  * @param options The quantizer, extra registry entries, calibration ranges and kernels.
  * @returns The parameters per target, the targets and the config warnings.
  * @throws {ConfigError} When the config list is invalid for the model.
- * @throws {RangeError} When an input/output target has no calibration range (naming it), or a
- * granularity does not fit a parameter's shape.
+ * @throws {QuantizationError} Naming the target and its sub-config: code `uncalibrated` when an
+ * input/output target has no calibration range, `granularity` when a granularity does not fit a
+ * parameter's shape, `non_finite` when a weight holds NaN or infinite values.
  *
  * @example
  * ```ts

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { quantizeWeights } from "./quantize_weights.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 function ref(name: string, values: number[], shape: number[]): TensorRef {
   return {
@@ -50,7 +51,9 @@ test("quantizeWeights() needs calibration ranges for activation targets and take
   }];
   await assert.rejects(
     quantizeWeights(model, config),
-    /"_output_0" of module "fc".*never observed/,
+    (e: Error) =>
+      e instanceof QuantizationError && e.code === "uncalibrated" &&
+      /^fc\._output_0 \(config \[0\], "target_names"\): .*never observed/.test(e.message),
   );
   const ranges = new Map([["fc._output_0", {
     shape: [4, 2],

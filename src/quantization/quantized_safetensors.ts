@@ -26,6 +26,7 @@ import type { IntCodes, QuantParams } from "../kernels/types.ts";
 import type { SafetensorsInput } from "../io/safetensors/write_safetensors.ts";
 import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
 import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+import { ModelFormatError } from "../io/model_format_error.ts";
 import type { DType } from "../model/dtype.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import type { Granularity } from "../config/types.ts";
@@ -33,6 +34,7 @@ import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { packRows, unpackRows } from "./_pack_rows.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** Options of `quantizedSafetensors`. */
 export interface QuantizedSafetensorsOptions extends QuantizeOptions {
@@ -97,7 +99,7 @@ function asDType(codes: IntCodes, dtype: DType): ArrayBufferView {
  * @param params Parameters from `quantizeWeights` (input/output targets are ignored).
  * @param options The kernels to use and extra metadata.
  * @returns The file bytes.
- * @throws {RangeError} When a parameter target is not in the model.
+ * @throws {QuantizationError} Code `missing_tensor` when a parameter target is not in the model.
  *
  * @example
  * ```ts
@@ -175,7 +177,11 @@ export async function quantizedSafetensors(
     }
   }
   for (const p of byTarget.values()) {
-    throw new RangeError(`parameter "${p.target}" of module "${p.module}" is not in the model`);
+    throw new QuantizationError("missing_tensor", "the parameter is not in the model", {
+      module: p.module,
+      target: p.target,
+      configIndex: p.configIndex,
+    });
   }
   return writeSafetensors(tensors, {
     metadata: {
@@ -209,8 +215,8 @@ function ints(data: Uint8Array, dtype: DType): Float32Array {
  * @param bytes The file.
  * @param options The kernels to use (for 4-bit unpacking).
  * @returns The quantized tensors, in file order, and the other tensor names.
- * @throws {ModelFormatError} When the file is not a safetensors file.
- * @throws {RangeError} When it lacks the quantization metadata or a scale or zero point tensor.
+ * @throws {ModelFormatError} When the file is not a safetensors file, lacks the quantization
+ * metadata or a scale or zero point tensor, or a tensor has the wrong number of codes.
  *
  * @example
  * ```ts
@@ -228,17 +234,35 @@ export function readQuantizedSafetensors(
 ): { quantized: QuantizedTensor[]; others: string[] } {
   const kernels = options.kernels ?? getKernels();
   const file = readSafetensors(bytes);
-  if (file.metadata["nncompress.format"] !== FORMAT) {
-    throw new RangeError(`the file must have "nncompress.format": "${FORMAT}" in its metadata`);
+  // The header's JSON starts at byte 8; a tensor's data at its offset in `bytes`.
+  const header = (field: string) => ({ field, offset: 8 });
+  const format = file.metadata["nncompress.format"];
+  if (format !== FORMAT) {
+    throw new ModelFormatError(
+      `the metadata must have "nncompress.format": "${FORMAT}": current value is ${
+        JSON.stringify(format ?? null)
+      }`,
+      header("nncompress.format"),
+    );
   }
-  const infos = JSON.parse(file.metadata["nncompress.quantization"] ?? "{}") as Record<
-    string,
-    QuantizedTensorInfo
-  >;
+  let infos: Record<string, QuantizedTensorInfo>;
+  try {
+    infos = JSON.parse(file.metadata["nncompress.quantization"] ?? "{}");
+  } catch (e) {
+    throw new ModelFormatError(`"nncompress.quantization" is not JSON: ${(e as Error).message}`, {
+      ...header("nncompress.quantization"),
+      cause: e,
+    });
+  }
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
   const get = (name: string) => {
     const t = byName.get(name);
-    if (t === undefined) throw new RangeError(`the file has no tensor ${JSON.stringify(name)}`);
+    if (t === undefined) {
+      throw new ModelFormatError(
+        `the tensor listed in "nncompress.quantization" is not in the file`,
+        header(name),
+      );
+    }
     return t;
   };
   const quantized: QuantizedTensor[] = [];
@@ -261,10 +285,9 @@ export function readQuantizedSafetensors(
           : Uint8Array.from(f));
     }
     if (codes.length !== n) {
-      throw new RangeError(
-        `tensor ${JSON.stringify(name)} has ${codes.length} codes for shape ${
-          JSON.stringify(info.shape)
-        }`,
+      throw new ModelFormatError(
+        `shape ${JSON.stringify(info.shape)} needs ${n} codes: current count is ${codes.length}`,
+        { field: name, offset: t.data.byteOffset - bytes.byteOffset },
       );
     }
     const scale = get(`${name}_scale`);

@@ -6,6 +6,7 @@
 
 import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /**
  * Writes a safetensors file with the same tensors (names, dtypes, shapes) and metadata as
@@ -15,7 +16,8 @@ import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
  * @param replacements New bytes by tensor name (same dtype and byte length).
  * @param metadata Entries added to the `__metadata__` map.
  * @returns The new file bytes.
- * @throws {RangeError} When a replacement names no tensor or has the wrong byte length.
+ * @throws {QuantizationError} Code `missing_tensor` when a replacement names no tensor, `shape`
+ * when it has the wrong byte length.
  *
  * @example
  * ```ts
@@ -38,10 +40,14 @@ export function rewriteSafetensors(
   for (const [name, bytes] of replacements) {
     const t = file.tensors.find((x) => x.name === name);
     if (!names.has(name) || t === undefined) {
-      throw new RangeError(`replacement ${JSON.stringify(name)} names no tensor of the file`);
+      throw new QuantizationError(
+        "missing_tensor",
+        `replacement ${JSON.stringify(name)} names no tensor of the file`,
+      );
     }
     if (bytes.length !== t.data.length) {
-      throw new RangeError(
+      throw new QuantizationError(
+        "shape",
         `replacement for ${
           JSON.stringify(name)
         } must have ${t.data.length} bytes: current value is ${bytes.length}`,

@@ -18,7 +18,7 @@ import type { QuantizedStorage, QuantizeResult } from "./quantize.ts";
  * @param result A `quantize()` result.
  * @param storage `float` (default), `qdq` (ONNX only) or `int` (see `QuantizeResult.save`).
  * @returns Nothing; resolves when the file is in place.
- * @throws {RangeError} When the storage does not fit the source.
+ * @throws {QuantizationError} Code `storage` when the storage does not fit the source.
  * @throws {Error} The runtime's error when the file cannot be written.
  *
  * @example

@@ -8,6 +8,7 @@
 import { getKernels } from "../kernels/default.ts";
 import type { QuantizeOptions } from "./quantize_tensor.ts";
 import { blockMajor } from "./_block_major.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** Default number of bins per block (1024 on each side of zero). */
 export const DEFAULT_HISTOGRAM_BINS = 2048;
@@ -59,8 +60,8 @@ export interface ObserveHistogramOptions extends QuantizeOptions {
  * same across observations.
  * @param options The number of bins (first call) and the kernels.
  * @returns The state.
- * @throws {RangeError} When a value is NaN or infinite, the number of blocks changes, or `bins`
- * is not a multiple of 4 in [4, 2^20].
+ * @throws {QuantizationError} Code `non_finite` when a value is NaN or infinite, `range` when the
+ * number of blocks changes, `argument` when `bins` is not a multiple of 4 in [4, 2^20].
  *
  * @example
  * ```ts
@@ -87,7 +88,8 @@ export function observeHistogram(
   const blocks = mm.min.length;
   const h = state ?? create(blocks, options.bins ?? DEFAULT_HISTOGRAM_BINS);
   if (h.min.length !== blocks) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "range",
       `observations of a histogram must have the same number of blocks: current values are ${h.min.length} and ${blocks}`,
     );
   }
@@ -96,7 +98,8 @@ export function observeHistogram(
     const lo = mm.min[b];
     const hi = mm.max[b];
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) {
-      throw new RangeError(
+      throw new QuantizationError(
+        "non_finite",
         `histogram observers need finite values: block ${b} has values in [${lo}, ${hi}]`,
       );
     }
@@ -125,7 +128,8 @@ export function observeHistogram(
 
 function create(blocks: number, bins: number): StreamingHistogram {
   if (!Number.isInteger(bins) || bins % 4 !== 0 || bins < 4 || bins > 2 ** 20) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "argument",
       `"bins" must be a multiple of 4 within [4, 1048576]: current value is ${bins}`,
     );
   }

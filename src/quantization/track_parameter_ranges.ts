@@ -9,6 +9,8 @@ import { targetKey } from "./compute_target_quant_params.ts";
 import { granularityKernel } from "./granularity_kernel.ts";
 import type { QuantizeOptions } from "./quantize_tensor.ts";
 import { type TrackedRange, trackedRange } from "./tracked_range.ts";
+import { QuantizationError } from "./quantization_error.ts";
+import { locateError } from "./_locate_error.ts";
 
 /** A float32 tensor in PyTorch layout. */
 export interface FloatTensor {
@@ -27,7 +29,8 @@ export interface FloatTensor {
  * @param tensors Parameters by `"<module>.<target>"` (a state_dict key).
  * @param options The kernels to use.
  * @returns Tracked ranges by `targetKey(module, target)`.
- * @throws {RangeError} When a parameter is missing or its granularity does not fit its shape.
+ * @throws {QuantizationError} Naming the target: code `missing_tensor` when a parameter is
+ * missing, `granularity` when its granularity does not fit its shape.
  *
  * @example
  * ```ts
@@ -54,23 +57,17 @@ export function trackParameterRanges(
     if (t.kind !== "parameter") continue;
     const key = targetKey(t.module, t.target);
     const tensor = tensors.get(key);
+    const at = { module: t.module, target: t.target, configIndex: t.configIndex };
     if (tensor === undefined) {
-      throw new RangeError(
-        `parameter "${t.target}" of module "${t.module}" (config [${t.configIndex}]) is not in the model`,
-      );
+      throw new QuantizationError("missing_tensor", "the parameter is not in the model", at);
     }
     const setting = t.setting as QuantizationSetting;
-    let kernel: number[];
     try {
-      kernel = granularityKernel(setting.granularity, "parameter", tensor.shape);
+      const kernel = granularityKernel(setting.granularity, "parameter", tensor.shape);
+      out.set(key, trackedRange(tensor.data, tensor.shape, kernel, options));
     } catch (e) {
-      throw new RangeError(
-        `target "${t.target}" of module "${t.module}" (config [${t.configIndex}]): ${
-          (e as Error).message
-        }`,
-      );
+      throw locateError(e, at, "shape");
     }
-    out.set(key, trackedRange(tensor.data, tensor.shape, kernel, options));
   }
   return out;
 }

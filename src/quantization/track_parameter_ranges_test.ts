@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { ResolvedTarget } from "../config/types.ts";
 import { trackParameterRanges } from "./track_parameter_ranges.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 const weight: ResolvedTarget = {
   module: "fc",
@@ -26,7 +27,9 @@ test("trackParameterRanges() reduces each weight block and skips activations", (
 test("trackParameterRanges() names a missing parameter and a block that does not fit", () => {
   assert.throws(
     () => trackParameterRanges([weight], new Map()),
-    /"weight" of module "fc".*not in the model/,
+    (e) =>
+      e instanceof QuantizationError && e.code === "missing_tensor" &&
+      e.message === "fc.weight (config [0]): the parameter is not in the model",
   );
   assert.throws(
     () =>
@@ -34,6 +37,8 @@ test("trackParameterRanges() names a missing parameter and a block that does not
         [{ ...weight, setting: { quant_dtype: "int4", granularity: [3] } }],
         new Map([["fc.weight", { data: new Float32Array(8), shape: [2, 4] }]]),
       ),
-    /"weight" of module "fc" \(config \[0\]\).*3 must divide dim 1/,
+    (e) =>
+      e instanceof QuantizationError && e.code === "granularity" && e.path === "[0].granularity" &&
+      /^fc\.weight \(config \[0\], "granularity"\): .*3 must divide dim 1/.test(e.message),
   );
 });

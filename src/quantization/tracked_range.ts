@@ -7,6 +7,7 @@
 
 import { getKernels } from "../kernels/default.ts";
 import type { QuantizeOptions } from "./quantize_tensor.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** Tracked minimum and maximum of a target, one pair per block. */
 export interface TrackedRange {
@@ -57,7 +58,7 @@ export function trackedRange(
  * @param seen The range so far, or `undefined`.
  * @param next The newly observed range (same number of blocks).
  * @returns The merged range (a new object; the shape of `next`).
- * @throws {RangeError} When the numbers of blocks differ.
+ * @throws {QuantizationError} Code `range`, when the numbers of blocks differ.
  *
  * @example
  * ```ts
@@ -78,7 +79,8 @@ export function mergeTrackedRange(
     return { shape: [...next.shape], min: next.min.slice(), max: next.max.slice() };
   }
   if (seen.min.length !== next.min.length) {
-    throw new RangeError(
+    throw new QuantizationError(
+      "range",
       `tracked ranges must have the same number of blocks: current values are ${seen.min.length} and ${next.min.length}`,
     );
   }

@@ -15,6 +15,7 @@ import { trackedRange } from "./tracked_range.ts";
 import { nodeProto, tensorProto } from "../io/onnx/proto_writer.ts";
 import { ONNX_TYPE } from "./_onnx_wire.ts";
 import { patchOnnx } from "./_patch_onnx.ts";
+import { QuantizationError } from "./quantization_error.ts";
 
 /** Options of `weightOnlyOnnx`. */
 export interface WeightOnlyOnnxOptions extends QuantizeOptions {
@@ -72,9 +73,10 @@ export interface WeightOnlyLayer {
  * @param model Its module view (`onnxModel(onnx)`).
  * @param options Bits, block size, scheme, modules and kernels.
  * @returns The new model bytes and the quantized layers.
- * @throws {RangeError} On a bad block size (not a power of two >= 16, or larger than a weight's
+ * @throws {QuantizationError} Code `argument` on a bad block size (not a power of two >= 16, or larger than a weight's
  * K) or bit width, a named module that is not a MatMul or Gemm with a constant float32 weight
- * as its second input, or a Gemm with `alpha` or `beta` other than 1 or with `transA`.
+ * as its second input, or a Gemm with `alpha` or `beta` other than 1 or with `transA` (code
+ * `storage`, naming the module).
  *
  * @example
  * ```ts ignore
@@ -92,10 +94,13 @@ export async function weightOnlyOnnx(
   const bs = options.blockSize ?? 32;
   const scheme = options.scheme ?? "symmetric";
   if (bits !== 4 && bits !== 8) {
-    throw new RangeError(`"bits" must be 4 or 8: current value is ${bits}`);
+    throw new QuantizationError("argument", `"bits" must be 4 or 8: current value is ${bits}`);
   }
   if (!Number.isInteger(bs) || bs < 16 || (bs & (bs - 1)) !== 0) {
-    throw new RangeError(`"blockSize" must be a power of two >= 16: current value is ${bs}`);
+    throw new QuantizationError(
+      "argument",
+      `"blockSize" must be a power of two >= 16: current value is ${bs}`,
+    );
   }
   const range = quantDtypeRange(`${scheme === "symmetric" ? "" : "u"}int${bits}`);
   const offset = scheme === "symmetric" ? 2 ** (bits - 1) : 0;
@@ -125,21 +130,28 @@ export async function weightOnlyOnnx(
       (n.opType === "MatMul" || n.opType === "Gemm") && n.inputs[1] === ref?.name
     );
     const node = onnx.graph.nodes[index];
+    const at = { module: name, target: "weight" };
     if (mod === undefined || ref === undefined || node === undefined || ref.shape.length !== 2) {
-      throw new RangeError(
-        `module "${name}" is not a MatMul or Gemm with a constant 2-D weight as its second input`,
+      throw new QuantizationError(
+        "storage",
+        `MatMulNBits replaces a MatMul or Gemm with a constant 2-D weight as its second input: the module has none`,
+        at,
       );
     }
     const bias = node.opType === "Gemm" ? gemmBias(node, name) : undefined;
     if (ref.dtype !== "F32") {
-      throw new RangeError(
-        `weight "${ref.name}" of module "${name}" is ${ref.dtype}; float32 is supported`,
+      throw new QuantizationError(
+        "storage",
+        `MatMulNBits export supports float32 weights: tensor "${ref.name}" is ${ref.dtype}`,
+        at,
       );
     }
     const [n, k] = ref.shape;
     if (bs > k) {
-      throw new RangeError(
-        `module "${name}" weight "${ref.name}": "blockSize" must be at most K = ${k} (the weight's input dim): current value is ${bs}`,
+      throw new QuantizationError(
+        "argument",
+        `"blockSize" must be at most K = ${k} (the input dim of weight "${ref.name}"): current value is ${bs}`,
+        at,
       );
     }
     const blocks = Math.ceil(k / bs);
@@ -253,8 +265,10 @@ function gemmBias(node: OnnxNode, module: string): string | undefined {
   const transA = get("transA")?.i ?? 0;
   const bias = node.inputs[2] === undefined || node.inputs[2] === "" ? undefined : node.inputs[2];
   if (alpha !== 1 || transA !== 0 || (bias !== undefined && beta !== 1)) {
-    throw new RangeError(
-      `module "${module}": a Gemm can become MatMulNBits with alpha 1, transA 0 and beta 1: current values are alpha ${alpha}, transA ${transA}, beta ${beta}`,
+    throw new QuantizationError(
+      "storage",
+      `a Gemm can become MatMulNBits with alpha 1, transA 0 and beta 1: current values are alpha ${alpha}, transA ${transA}, beta ${beta}`,
+      { module, target: "weight" },
     );
   }
   return bias;

@@ -7,6 +7,7 @@ import { emaUpdate } from "../quantization/ema_update.ts";
 import { quantDtypeRange, type QuantRange } from "../quantization/quant_dtype_range.ts";
 import { fakeQuantizeTf } from "./fake_quantize_tf.ts";
 import type { TfParam } from "./types.ts";
+import { QuantizationError } from "../quantization/quantization_error.ts";
 
 /** How a target is observed: an EMA in training mode (QAT) or the running min/max (PTQ). */
 export type ObserverKind = "ema" | "minmax";
@@ -44,10 +45,12 @@ export class QuantTarget {
     } else if (g === null) this.keep = [];
     else if (g === "per_channel") this.keep = undefined; // the last (channels) axis, set on use
     if (this.keep === undefined && !(param === undefined && g === "per_channel")) {
-      throw new RangeError(
-        `${resolved.module}.${resolved.target} (config [${resolved.configIndex}], "granularity"): ${
+      throw new QuantizationError(
+        "granularity",
+        `${
           JSON.stringify(g)
         } is not supported while training; use the default (per tensor), out_channel, in_channel (parameters) or per_channel (activations)`,
+        { module: resolved.module, target: resolved.target, configIndex: resolved.configIndex },
       );
     }
   }

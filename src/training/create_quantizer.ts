@@ -11,6 +11,7 @@ import { type ObserverKind, QuantTarget } from "./_quant_target.ts";
 import { predict } from "./train_step.ts";
 import type { ForwardContext, TrainingPart } from "./training_part.ts";
 import type { TfModelView, TfParam } from "./types.ts";
+import { QuantizationError } from "../quantization/quantization_error.ts";
 
 /** Options of `createQuantizer`. */
 export interface QuantizerOptions {
@@ -76,7 +77,8 @@ const IO = /^_(input|output)_(\d+)$/;
  * @param options mode, `quantStartStep`, extra registries
  * @returns the quantizer, a training part for `trainStep` / `predict`
  * @throws {ConfigError} for an invalid config list
- * @throws {RangeError} for a granularity not supported in training (blocks) or a named I/O target
+ * @throws {QuantizationError} code `granularity` for a granularity not supported in training
+ * (blocks), `activation` for a named I/O target
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -121,12 +123,12 @@ export function createQuantizer(
     }
     const m = IO.exec(t.target);
     if (m === null) {
-      throw new RangeError(
-        `${t.module}.${t.target} (config [${t.configIndex}], "target_names"): layer ${
-          JSON.stringify(t.module)
-        } (${
+      throw new QuantizationError(
+        "activation",
+        `layer ${JSON.stringify(t.module)} (${
           view.layers.get(t.module)?.getClassName()
         }) takes and returns tensors by position — TensorFlow.js layers have no named inputs or outputs; use _${t.kind}_<index>`,
+        { module: t.module, target: t.target, configIndex: t.configIndex },
       );
     }
     const qt = new QuantTarget(t, undefined, Number(m[2]), observer);

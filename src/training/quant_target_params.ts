@@ -12,6 +12,7 @@ import type { Granularity } from "../config/types.ts";
 import { staticShape } from "./_static_shape.ts";
 import type { Quantizer } from "./create_quantizer.ts";
 import type { TfModelView } from "./types.ts";
+import { QuantizationError } from "../quantization/quantization_error.ts";
 
 const IO = /^_(input|output)_(\d+)$/;
 
@@ -28,13 +29,15 @@ const IO = /^_(input|output)_(\d+)$/;
  * @param view the model view the quantizer was created on
  * @param quantizer the quantizer, after training (past `quantStartStep`) or calibration
  * @returns one entry per target, in target order
- * @throws {RangeError} when a target has no scale yet (naming it and its sub-config)
+ * @throws {QuantizationError} code `uncalibrated` when a target has no scale yet (naming it and
+ * its sub-config)
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import * as tfl from "@tensorflow/tfjs-layers";
  * import "@tensorflow/tfjs-backend-cpu";
+ * import { QuantizationError } from "../quantization/quantization_error.ts";
  * import { createQuantizer, describeTfModel, quantTargetParams } from "./mod.ts";
  *
  * const model = tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3], name: "fc" })] });
@@ -43,7 +46,10 @@ const IO = /^_(input|output)_(\d+)$/;
  *   { op_names: ["fc"], target_names: ["weight"], quant_dtype: "int8", granularity: "out_channel" },
  *   { op_names: ["fc"], target_names: ["_output_0"], quant_dtype: "int8" },
  * ], { mode: "ptq" });
- * assert.throws(() => quantTargetParams(view, q), /fc\.weight \(config \[0\]\) has no scale yet/);
+ * assert.throws(
+ *   () => quantTargetParams(view, q),
+ *   (e) => e instanceof QuantizationError && e.code === "uncalibrated" && /has no scale yet/.test(e.message),
+ * );
  * q.calibrate([tf.ones([4, 3])]);
  * const [w, out] = quantTargetParams(view, q);
  * assert.deepEqual([w.shape, w.kernel, w.gridShape], [[2, 3], [1, -1], [2, 1]]);
@@ -53,11 +59,12 @@ const IO = /^_(input|output)_(\d+)$/;
 export function quantTargetParams(view: TfModelView, quantizer: Quantizer): TargetQuantParams[] {
   const config = quantizer.calibrationConfig();
   return quantizer.targets.map((t) => {
-    const where = `${t.module}.${t.target} (config [${t.configIndex}])`;
     const entry = config[t.module]?.[t.target];
     if (entry === undefined) {
-      throw new RangeError(
-        `${where} has no scale yet: train past quantStartStep (QAT) or calibrate (PTQ) first`,
+      throw new QuantizationError(
+        "uncalibrated",
+        "the target has no scale yet: train past quantStartStep (QAT) or calibrate (PTQ) first",
+        { module: t.module, target: t.target, configIndex: t.configIndex },
       );
     }
     const setting = t.setting as { granularity?: Granularity | null };

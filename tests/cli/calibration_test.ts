@@ -102,7 +102,7 @@ test("input targets without --calibration fail with a hint; a bad --calibration 
   assert.equal(missing.code, 1);
   assert.match(
     missing.stderr,
-    /"_input_0" of module "conv2d_0" \(config \[1\]\) was never observed/,
+    /error: conv2d_0\._input_0 \(config \[1\], "target_names"\): the input target was never observed/,
   );
   assert.match(
     missing.stderr,

@@ -77,7 +77,11 @@ test("quantize --storage nbits takes --block-size and refuses a granularity othe
     join(dir, "x.onnx"),
   );
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /\[0\] "fc_0" target "weight": granularity must be "per_channel"/);
+  assert.match(
+    refused.stderr,
+    /fc_0\.weight \(config \[0\], "granularity"\): MatMulNBits storage: "granularity" must be "per_channel"/,
+  );
+  assert.match(refused.stderr, /hint: MatMulNBits stores MatMul weights as/);
   const usage = await cli(
     "quantize",
     CLS,

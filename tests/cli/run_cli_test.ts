@@ -66,7 +66,7 @@ test("runCli --json prints a usage error as data too", async () => {
   assert.equal(await runCli(["inspect", "--json"], io), 2);
   assert.deepEqual(JSON.parse(io.out), {
     ok: false,
-    error: { kind: "UsageError", message: "inspect needs a model file" },
+    error: { kind: "UsageError", category: "usage", message: "inspect needs a model file" },
   });
 });
 

@@ -176,6 +176,39 @@ test("a config list error lists every issue with its path (422)", async () => {
   });
 });
 
+test("quantization errors come back with their code, target and config path (422, 400)", async () => {
+  await withServer(async (url) => {
+    const uncalibrated = await fetch(url, {
+      method: "POST",
+      body: form({
+        model: blob(model()),
+        config: '[{"op_names":["fc1"],"target_names":["_input_0"],"quant_dtype":"int8"}]',
+      }),
+    });
+    assert.equal(uncalibrated.status, 422);
+    const { error } = await uncalibrated.json();
+    assert.deepEqual(
+      [error.kind, error.category, error.code, error.module, error.target, error.path],
+      ["QuantizationError", "usage", "uncalibrated", "fc1", "_input_0", "[0].target_names"],
+    );
+    assert.match(error.hint, /calibration data/);
+    const nan = writeSafetensors([
+      { name: "fc1.weight", dtype: "F32", shape: [2, 2], data: Float32Array.of(1, NaN, 0, 2) },
+    ]);
+    const bad = await fetch(url, {
+      method: "POST",
+      body: form({ model: blob(nan), config: INT8 }),
+    });
+    assert.equal(bad.status, 400);
+    const body = (await bad.json()).error;
+    assert.deepEqual([body.code, body.module, body.target], ["non_finite", "fc1", "weight"]);
+    assert.match(
+      body.message,
+      /^fc1\.weight \(config \[0\]\): tracked range of block 0 must be finite/,
+    );
+  });
+});
+
 test("createHandler({ wasmModule }) runs the kernels from a precompiled module, as on Workers", async () => {
   const handler = createHandler({
     wasmModule: new WebAssembly.Module(decodeKernelsWasm() as Uint8Array<ArrayBuffer>),

@@ -14,6 +14,7 @@ import { onnxModel } from "../../src/model/onnx_model.ts";
 import { safetensorsModel } from "../../src/model/safetensors_model.ts";
 import { calibrateOnnx, type CalibrationTensor } from "../../src/quantization/calibrate_onnx.ts";
 import { quantize } from "../../src/quantization/quantize.ts";
+import { QuantizationError } from "../../src/quantization/quantization_error.ts";
 import { saveQuantizedFile } from "../../src/quantization/save_quantized_file.ts";
 import { weightOnlyOnnx } from "../../src/quantization/weight_only_onnx.ts";
 import { moduleInfos } from "../../src/model/module_infos.ts";
@@ -78,7 +79,11 @@ test(
     const onnx = decodeOnnx(await readModel(REC));
     await assert.rejects(
       weightOnlyOnnx(onnx, onnxModel(onnx), { blockSize: 256 }),
-      /module "linear_\d+" weight "[^"]+": "blockSize" must be at most K = 120 .*current value is 256/,
+      (e: Error) =>
+        e instanceof QuantizationError && e.code === "argument" &&
+        /^linear_\d+\.weight: "blockSize" must be at most K = 120 .*current value is 256/.test(
+          e.message,
+        ),
     );
   },
 );
@@ -87,8 +92,53 @@ test("an unobserved activation target fails naming module, target and config (B1
   const dir = folder();
   const path = join(dir, "act.safetensors");
   const e = await failsToSave(path, [{ op_types: ["Linear"], quant_dtype: "int8" }]);
-  assert.match(e.message, /target "_input_0" of module "fc" \(config \[0\]\) was never observed/);
+  assert.ok(e instanceof QuantizationError && e.code === "uncalibrated", e.message);
+  assert.equal(e.path, "[0].target_names");
+  assert.match(e.message, /^fc\._input_0 \(config \[0\], "target_names"\): .*never observed/);
   assert.equal(existsSync(path), false);
+});
+
+test("a weight with NaN or infinite values fails naming the tensor, not only its block", async () => {
+  for (const bad of [NaN, Infinity]) {
+    const data = new Float32Array(24).fill(0.5);
+    data[7] = bad;
+    const nan = readSafetensors(writeSafetensors([
+      { name: "fc.weight", dtype: "F32", shape: [4, 6], data },
+    ]));
+    await assert.rejects(
+      quantize(safetensorsModel(nan), [
+        { op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int8" },
+      ]),
+      (e: Error) =>
+        e instanceof QuantizationError && e.code === "non_finite" && e.module === "fc" &&
+        e.target === "weight" && e.path === "[0]" &&
+        e.message.startsWith("fc.weight (config [0]): tracked range of block 0 must be finite") &&
+        e.message.includes(String(bad)),
+    );
+  }
+});
+
+test("fuse_names is validated before it is read: every bad value is a ConfigError with its path", async () => {
+  const base = { op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int8" };
+  const cases: [unknown, string, RegExp][] = [
+    [[null], "[0].fuse_names[0]", /2 or 3 module names: current value is null/],
+    [[[]], "[0].fuse_names[0]", /2 or 3 module names: current value is \[\]/],
+    [[["a"]], "[0].fuse_names[0]", /2 or 3 module names: current value is \["a"\]/],
+    ["x", "[0].fuse_names", /must be a list of lists .*current value is "x"/],
+    [[[1, 2]], "[0].fuse_names[0]", /2 or 3 module names: current value is \[1,2\]/],
+    [[["fc", "bn"]], "[0].fuse_names[0]", /"bn" is not a module of the model/],
+    [[["fc", "bn"], undefined], "[0].fuse_names[1]", /current value is (null|undefined)/],
+  ];
+  for (const [fuse, path, message] of cases) {
+    const e = await quantize(model, [{ ...base, fuse_names: fuse }]).then(
+      () => assert.fail(`fuse_names ${JSON.stringify(fuse)} was accepted`),
+      (e: Error) => e,
+    );
+    assert.ok(e instanceof ConfigError, `${JSON.stringify(fuse)}: ${e.name}: ${e.message}`);
+    const issue = e.issues.find((i) => i.path === path);
+    assert.ok(issue, `${JSON.stringify(fuse)}: ${e.message}`);
+    assert.match(issue.message, message);
+  }
 });
 
 test("a failed write leaves no partial file and keeps what was at the path", async () => {
@@ -171,9 +221,10 @@ test("calibration errors name the module, the target and the config path", SLOW,
         [batch],
         { ort },
       ),
-    new RegExp(
-      `target "_input_1" of module "${conv}" \\(config \\[0\\]\\): the module's first node has no input 1`,
-    ),
+    (e: Error) =>
+      e instanceof QuantizationError && e.code === "activation" &&
+      e.message ===
+        `${conv}._input_1 (config [0], "target_names"): the module's first node has no input 1`,
   );
   // A block list that does not fit the activation.
   await assert.rejects(
@@ -186,9 +237,11 @@ test("calibration errors name the module, the target and the config path", SLOW,
       [batch],
       { ort },
     ),
-    new RegExp(
-      `target "_input_0" of module "${conv}" \\(config \\[0\\]\\): granularity \\[1000\\]: block size 1000`,
-    ),
+    (e: Error) =>
+      e instanceof QuantizationError && e.code === "granularity" &&
+      e.message.startsWith(
+        `${conv}._input_0 (config [0], "granularity"): granularity [1000]: block size 1000`,
+      ),
   );
   // Histogram observers need finite activations.
   const nan = { x: { data: new Float32Array(3 * 48 * 192).fill(NaN), dims: [1, 3, 48, 192] } };
@@ -202,9 +255,9 @@ test("calibration errors name the module, the target and the config path", SLOW,
       [nan],
       { ort, observer: "percentile" },
     ),
-    new RegExp(
-      `target "_input_0" of module "${conv}" \\(config \\[0\\]\\): histogram observers need finite values`,
-    ),
+    (e: Error) =>
+      e instanceof QuantizationError && e.code === "non_finite" &&
+      e.message.startsWith(`${conv}._input_0 (config [0]): histogram observers need finite values`),
   );
   await assert.rejects(
     calibrateOnnx(

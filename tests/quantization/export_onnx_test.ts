@@ -23,6 +23,7 @@ import {
   REC,
   recognizerExact,
 } from "./_ocr_eval.ts";
+import { QuantizationError } from "../../src/quantization/quantization_error.ts";
 
 const INT8_PER_CHANNEL = [{
   op_types: ["Conv2d", "Linear"],
@@ -158,11 +159,18 @@ test(
       quant_dtype: "int8",
       granularity: [1, 8],
     }]);
-    await assert.rejects(qdqOnnx(onnx, model, params), /block kernel \[1,8\].*weightOnlyOnnx/);
+    await assert.rejects(
+      qdqOnnx(onnx, model, params),
+      (e: Error) =>
+        e instanceof QuantizationError && e.code === "storage" &&
+        /"granularity"\): QDQ export .*block kernel is \[1,8\].*weightOnlyOnnx/.test(e.message),
+    );
     await assert.rejects(weightOnlyOnnx(onnx, model, { blockSize: 24 }), /power of two >= 16/);
     await assert.rejects(
       weightOnlyOnnx(onnx, model, { modules: ["conv1"] }),
-      /"conv1" is not a MatMul/,
+      (e: Error) =>
+        e instanceof QuantizationError && e.code === "storage" &&
+        /^conv1\.weight: MatMulNBits replaces a MatMul or Gemm/.test(e.message),
     );
   },
 );

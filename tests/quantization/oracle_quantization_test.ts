@@ -29,6 +29,7 @@ import {
   sha256,
 } from "./_oracle.ts";
 import { q030Ranges } from "./_q030_replay.ts";
+import { QuantizationError } from "../../src/quantization/quantization_error.ts";
 
 type Outcome = "passed" | "deviation" | "partial";
 // A case whose test has not finished (it threw) stays "failed".
@@ -170,8 +171,8 @@ const SPECIAL: Record<string, (c: QuantCase) => Outcome> = {
     assert.throws(
       () => computeTargetQuantParams(r.targets, ranges),
       (e: Error) =>
-        e instanceof RangeError &&
-        /"_input_input" of module "fc1" \(config \[0\]\)/.test(e.message) &&
+        e instanceof QuantizationError && e.code === "uncalibrated" &&
+        e.message.startsWith('fc1._input_input (config [0], "target_names"): ') &&
         /never observed/.test(e.message),
     );
     const weight = r.targets.filter((t) => t.target === "weight");

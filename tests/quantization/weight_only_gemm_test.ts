@@ -87,6 +87,6 @@ test("weightOnlyOnnx() rejects a Gemm with alpha other than 1, naming the module
   const onnx = decodeOnnx(gemmModel(2));
   await assert.rejects(
     weightOnlyOnnx(onnx, onnxModel(onnx), { blockSize: 16, modules: ["fc1"] }),
-    /module "fc1": a Gemm can become MatMulNBits with alpha 1, transA 0 and beta 1: current values are alpha 2/,
+    /QuantizationError: fc1\.weight: a Gemm can become MatMulNBits with alpha 1, transA 0 and beta 1: current values are alpha 2/,
   );
 });

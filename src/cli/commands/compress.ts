@@ -10,6 +10,10 @@ import { pruneSafetensorsFile } from "../../compress/prune_safetensors_file.ts";
 import { readConfigList } from "../../compress/read_config_list.ts";
 import { type Compressor, compressorFor } from "../../config/algorithms.ts";
 import { readModelFile } from "../../compress/read_model_file.ts";
+import {
+  QuantizationError,
+  type QuantizationErrorCode,
+} from "../../quantization/quantization_error.ts";
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
@@ -18,6 +22,14 @@ import { readCalibration } from "./_calibration.ts";
 export const EXIT_UNCHANGED = 3;
 
 const EXTENSION = { onnx: ".onnx", safetensors: ".safetensors" } as const;
+
+/** The codes of a config list that `--storage nbits` cannot store. */
+const NBITS_CODES: ReadonlySet<QuantizationErrorCode> = new Set([
+  "storage",
+  "quant_dtype",
+  "quant_scheme",
+  "granularity",
+]);
 
 function checkOutput(output: string, format: "onnx" | "safetensors", command: string): void {
   if (output.toLowerCase().endsWith(EXTENSION[format])) return;
@@ -175,10 +187,19 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         compressed = result.bytes;
       }
     } catch (e) {
-      if (calibration === undefined && /was never observed/.test((e as Error)?.message ?? "")) {
-        throw new CliError((e as Error).message, {
+      if (
+        calibration === undefined && e instanceof QuantizationError && e.code === "uncalibrated"
+      ) {
+        throw new CliError(e.message, {
           hint: "input and output targets need calibration data: --calibration " +
             "<inputs.safetensors> (or ocr-lines:<n> for the PP-OCR models)",
+          cause: e,
+        });
+      }
+      if (storage === "nbits" && e instanceof QuantizationError && NBITS_CODES.has(e.code)) {
+        throw new CliError(e.message, {
+          hint: 'MatMulNBits stores MatMul weights as `{"target_names":["weight"],"quant_dtype":' +
+            '"int4","granularity":"per_channel"}`; the block along K is --block-size',
           cause: e,
         });
       }
