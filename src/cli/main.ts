@@ -60,6 +60,9 @@ function isParseError(e: unknown): boolean {
   return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
 }
 
+/** The exit codes (documented in `docs/cli.md`; 3 is `EXIT_UNCHANGED` of the compress commands). */
+export const EXIT = { ok: 0, failed: 1, usage: 2, unchanged: 3, internal: 4 } as const;
+
 /**
  * Runs one command line: `nncompress <command> [options]`. Results go to stdout (JSON with
  * `--json`), progress and errors to stderr; errors are one readable block (every config issue
@@ -68,7 +71,8 @@ function isParseError(e: unknown): boolean {
  *
  * @param argv The arguments after the program name.
  * @param io The runtime's streams, argument parser and onnxruntime loader.
- * @returns The exit code: 0 ok, 1 failed, 2 usage.
+ * @returns The exit code: 0 ok, 1 the input cannot be used, 2 usage, 3 nothing changed, 4 a
+ * fault of the program (see `EXIT`).
  *
  * @example
  * ```ts
@@ -127,7 +131,16 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     if (usage) {
       const help = e.command === "" ? "nncompress --help" : `nncompress ${e.command} --help`;
       io.stderr(`run "${help}" for usage\n`);
+      return EXIT.usage;
     }
-    return usage ? 2 : 1;
+    if (describeCliError(e).category === "internal") {
+      if (!debug) {
+        io.stderr(
+          "this is a fault in nncompress, not in the input: run again with --debug for the stack trace and report it\n",
+        );
+      }
+      return EXIT.internal;
+    }
+    return EXIT.failed;
   }
 }

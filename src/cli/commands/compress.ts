@@ -19,7 +19,7 @@ import { ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
 
 /** The exit code of a run that changed nothing (an empty list, or no target selected). */
-export const EXIT_UNCHANGED = 3;
+export const EXIT_UNCHANGED = 3; // EXIT.unchanged in main.ts
 
 const EXTENSION = { onnx: ".onnx", safetensors: ".safetensors" } as const;
 
