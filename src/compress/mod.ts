@@ -37,3 +37,4 @@ export {
   type OrtSession,
   runOrt,
 } from "./ocr_eval.ts";
+export { describeError, type ErrorCategory, type ErrorDescription } from "./describe_error.ts";
