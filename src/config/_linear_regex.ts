@@ -230,11 +230,12 @@ interface DfaState {
   readonly pcs: Int32Array;
   /** The match state was reached: the pattern matches. */
   readonly matched: boolean;
-  /** Next state + 1 by ASCII code point, for positions with context 0; 0 = not computed. */
-  readonly ascii: Int32Array;
-  /** Next state by `cp * 128 + context`, for the rest. */
+  /** Next state by `cp * 128 + context`, for what the ASCII table does not hold. */
   readonly other: Map<number, number>;
 }
+
+/** Context bits that can be set away from both ends of the subject. */
+const INNER_BITS = PREV_NEWLINE | PREV_WORD | NEXT_NEWLINE | NEXT_WORD;
 
 /** DFA states kept per pattern; past this the cache is dropped and rebuilt as it goes. */
 const MAX_DFA_STATES = 256;
@@ -254,6 +255,10 @@ export class LinearRegex {
   readonly #stack: Int32Array;
   readonly #list: Int32Array;
   #states: DfaState[] = [];
+  /** `state * 128 + cp` → next state + 1 (0: not computed), for ASCII at context 0. */
+  #table = new Int32Array(16 * 128);
+  /** Per state: 1 matched, 2 dead (no live NFA state), 0 otherwise. */
+  #done = new Uint8Array(16);
   #ids = new Map<string, number>();
   #starts = new Map<number, number>();
 
@@ -380,30 +385,48 @@ export class LinearRegex {
    */
   test(subject: string): boolean {
     const n = subject.length;
+    const reads = this.#reads;
+    const innerFree = (reads & INNER_BITS) === 0;
     let state = this.#start(this.#context(subject, 0, -1));
+    let table = this.#table;
+    let done = this.#done;
     for (let i = 0; i < n;) {
-      const s = this.#states[state];
-      if (s.matched) return true;
-      if (s.pcs.length === 0) return false;
-      const cp = subject.codePointAt(i)!;
-      i += cp > 0xffff ? 2 : 1;
-      const ctx = this.#reads === 0 ? 0 : this.#context(subject, i, cp);
-      let next: number | undefined;
-      if (ctx === 0 && cp < 128) {
-        next = s.ascii[cp] - 1;
-        if (next < 0) next = undefined;
-      } else next = s.other.get(cp * 128 + ctx);
-      if (next === undefined) {
-        next = this.#step(s, cp, ctx);
-        // #step may have dropped the cache; the transition is stored only if `s` survived.
-        if (this.#states[state] === s) {
-          if (ctx === 0 && cp < 128) s.ascii[cp] = next + 1;
-          else s.other.set(cp * 128 + ctx, next);
+      if (done[state] !== 0) return done[state] === 1;
+      let cp = subject.charCodeAt(i++);
+      if (cp >= 0xd800 && cp < 0xdc00 && i < n) {
+        const low = subject.charCodeAt(i);
+        if (low >= 0xdc00 && low < 0xe000) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+          i++;
         }
+      }
+      // Away from the ends, only newlines and word characters give a position a context.
+      const ctx = reads === 0 || (innerFree && i < n - 2) ? 0 : this.#context(subject, i, cp);
+      if (ctx === 0 && cp < 128) {
+        const next = table[(state << 7) | cp];
+        if (next !== 0) {
+          state = next - 1;
+          continue;
+        }
+      } else {
+        const next = this.#states[state].other.get(cp * 128 + ctx);
+        if (next !== undefined) {
+          state = next;
+          continue;
+        }
+      }
+      const s = this.#states[state];
+      const next = this.#step(s, cp, ctx);
+      table = this.#table;
+      done = this.#done;
+      // #step may have dropped the cache; the transition is stored only if `s` survived.
+      if (this.#states[state] === s) {
+        if (ctx === 0 && cp < 128) table[(state << 7) | cp] = next + 1;
+        else s.other.set(cp * 128 + ctx, next);
       }
       state = next;
     }
-    return this.#states[state].matched;
+    return done[state] === 1;
   }
 
   /** Context bits at UTF-16 index `i`, after code point `prev` (-1 at the start). */
@@ -455,14 +478,19 @@ export class LinearRegex {
       this.#states = [];
       this.#ids = new Map();
       this.#starts = new Map();
+      this.#table.fill(0);
     }
     id = this.#states.length;
-    this.#states.push({
-      pcs,
-      matched: count < 0,
-      ascii: new Int32Array(128),
-      other: new Map(),
-    });
+    if (id === this.#done.length) {
+      const table = new Int32Array(this.#table.length * 2);
+      table.set(this.#table);
+      this.#table = table;
+      const done = new Uint8Array(this.#done.length * 2);
+      done.set(this.#done);
+      this.#done = done;
+    }
+    this.#done[id] = count < 0 ? 1 : count === 0 ? 2 : 0;
+    this.#states.push({ pcs, matched: count < 0, other: new Map() });
     this.#ids.set(key, id);
     return id;
   }
