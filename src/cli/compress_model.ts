@@ -144,7 +144,7 @@ export async function compressModel(
   if (options.mode === "pruning") {
     const run = await pruneTensors(model.graph, options.configList, algorithm, progress);
     changes = run.changes;
-    warnings.push(...run.warnings);
+    for (const w of run.warnings) warnings.push(w);
     progress("write", 0, 1);
     bytes = model.format === "onnx"
       ? await prunedOnnx(model.onnx, run.result)
@@ -161,7 +161,7 @@ export async function compressModel(
       progress,
     );
     ({ bytes, changes } = run);
-    warnings.push(...run.warnings);
+    for (const w of run.warnings) warnings.push(w);
     storage = "nbits";
   } else if (options.mode === "quantization") {
     const cal = options.calibration;
@@ -177,7 +177,7 @@ export async function compressModel(
     );
     changes = run.changes;
     activations = run.activations;
-    warnings.push(...run.warnings);
+    for (const w of run.warnings) warnings.push(w);
     progress("write", 0, 1);
     const saved = await saveQuantized(
       model,
