@@ -4,6 +4,8 @@
  * state is in the set at most once, so a step costs at most the program's size). There is no
  * backtracking, so no pattern — `(.*.*)*X`, `(a+)+b` — can take exponential time: a test costs
  * O(subject length × program size), and the program size is capped at {@linkcode MAX_PROGRAM}.
+ * The state sets met are cached as the states of a DFA built lazily (at most 256, then the
+ * cache is dropped), so that once warm a code point costs one table look-up.
  *
  * Only the existence of a match anchored at the start is computed (Python's `re.match` as a
  * boolean), which needs no capture groups and no match priorities.
@@ -165,7 +167,9 @@ export function programSize(node: RegexNode, limit: number): number {
       for (const item of node.items) size += programSize(item, limit);
       break;
     case "repeat": {
+      if (node.max === 0) return 0;
       const s = programSize(node.item, limit);
+      if (s === Infinity) return Infinity;
       size = node.max === Infinity
         ? (node.min === 0 ? s + 2 : node.min * s + 1)
         : node.min * s + (node.max - node.min) * (s + 1);

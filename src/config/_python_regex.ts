@@ -28,7 +28,7 @@
 import { CharSet, LinearRegex, MAX_PROGRAM, programSize, type RegexNode } from "./_linear_regex.ts";
 
 /** Deepest group nesting accepted (CPython itself fails with a RecursionError near 500). */
-export const MAX_NESTING = 400;
+const MAX_NESTING = 400;
 
 /** A compiled Python pattern, or why it could not be compiled. */
 export type PythonRegexResult =
@@ -146,7 +146,7 @@ type ClassItem =
     readonly kind: "category";
     readonly body?: string;
     readonly complement?: string;
-    text: string;
+    readonly text: string;
   };
 
 class Parser {

@@ -49,6 +49,8 @@ const PYTHON: [string, string, boolean][] = [
   ["[\\W]", "a", false],
   ["[^\\D]", "\u0663", true],
   ["\\B", "", false],
+  ["(a{10001}){0}b", "b", true],
+  ["(?:a{5000}){0,1}$", "", true],
   ["\\b", "", false],
   ["(?ai)k", "\u212a", false],
   ["(?i)k", "\u212a", true],
