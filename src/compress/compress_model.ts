@@ -176,7 +176,7 @@ export async function compressModel(
       inputNorms,
     );
     changes = run.changes;
-    warnings.push(...run.warnings);
+    for (const w of run.warnings) warnings.push(w);
     progress("write", 0, 1);
     bytes = model.format === "onnx"
       ? await prunedOnnx(model.onnx, run.result)
@@ -193,7 +193,7 @@ export async function compressModel(
       progress,
     );
     ({ bytes, changes } = run);
-    warnings.push(...run.warnings);
+    for (const w of run.warnings) warnings.push(w);
     storage = "nbits";
   } else if (options.mode === "quantization") {
     const cal = options.calibration;
@@ -209,7 +209,7 @@ export async function compressModel(
     );
     changes = run.changes;
     activations = run.activations;
-    warnings.push(...run.warnings);
+    for (const w of run.warnings) warnings.push(w);
     progress("write", 0, 1);
     const saved = await saveQuantized(
       model,

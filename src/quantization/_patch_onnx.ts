@@ -87,12 +87,16 @@ function patchGraph(bytes: Uint8Array, graph: WireField, patch: GraphPatch): Uin
       continue;
     }
     if (!initializersAdded && f.number > INITIALIZER) {
-      parts.push(...patch.initializers.map((t) => lenField(INITIALIZER, t)));
+      for (const t of patch.initializers) parts.push(lenField(INITIALIZER, t));
       initializersAdded = true;
     }
     parts.push(raw);
   }
-  if (!initializersAdded) parts.push(...patch.initializers.map((t) => lenField(INITIALIZER, t)));
+  if (!initializersAdded) {
+    for (const t of patch.initializers) {
+      parts.push(lenField(INITIALIZER, t));
+    }
+  }
   for (const name of patch.extraOutputs ?? []) parts.push(lenField(OUTPUT, lenField(1, name)));
   return concat(parts);
 }

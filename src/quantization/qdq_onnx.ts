@@ -194,8 +194,11 @@ function activationPatch(onnx: OnnxModel, model: ModelGraph) {
   const nodesAfter = new Map<number, Uint8Array[]>();
   const renameInputs = new Map<number, Map<string, string>>();
   const renameOutputs = new Map<number, Map<string, string>>();
-  const push = <T>(m: Map<number, T[]>, i: number, ...v: T[]) =>
-    m.set(i, [...(m.get(i) ?? []), ...v]);
+  const push = <T>(m: Map<number, T[]>, i: number, v: readonly T[]) => {
+    const list = m.get(i);
+    if (list === undefined) m.set(i, [...v]);
+    else for (const x of v) list.push(x);
+  };
   const rename = (m: Map<number, Map<string, string>>, i: number, from: string, to: string) =>
     m.set(i, (m.get(i) ?? new Map()).set(from, to));
   return {
@@ -214,7 +217,7 @@ function activationPatch(onnx: OnnxModel, model: ModelGraph) {
       const axis = perAxis(p);
       const prefix = `${value}_${p.module}${p.target}`;
       const { tensors, attributes } = qparamTensors(prefix, p, type, axis, kernels);
-      initializers.push(...tensors);
+      for (const t of tensors) initializers.push(t);
       const source = kind === "input" ? value : `${prefix}_float`;
       const result = kind === "input" ? `${prefix}_dequantized` : value;
       const pair = [
@@ -236,12 +239,12 @@ function activationPatch(onnx: OnnxModel, model: ModelGraph) {
         }),
       ];
       if (kind === "input") {
-        push(nodesBefore, own[0], ...pair);
+        push(nodesBefore, own[0], pair);
         for (const i of own) rename(renameInputs, i, value, result);
       } else {
         const last = own[own.length - 1];
         rename(renameOutputs, last, value, source);
-        push(nodesAfter, last, ...pair);
+        push(nodesAfter, last, pair);
       }
     },
   };

@@ -57,6 +57,18 @@ test("the web page quantizes the classifier to int8 and the download keeps its p
     );
     assert.equal(await page.isDisabled("#compress"), true, "an invalid list cannot run");
 
+    // Checked in a worker by a linear-time matcher: patterns that backtrack exponentially in a
+    // JavaScript RegExp answer at once; a backreference is an issue at its path.
+    await page.fill("#config", '[{"op_names_re": ["(.*.*)*X", "(a+)+b"], "quant_dtype": "int8"}]');
+    await page.waitForFunction(() =>
+      document.querySelector("#warnings")!.textContent!.includes('"(a+)+b" matches no module name')
+    );
+    await page.fill("#config", '[{"op_names_re": ["(conv)\\\\1"], "quant_dtype": "int8"}]');
+    await page.waitForFunction(() =>
+      document.querySelector("#issues")!.textContent!.includes("[0].op_names_re[0]")
+    );
+    assert.match(await page.textContent("#issues") ?? "", /backreference \\1 is not supported/);
+
     await page.fill("#config", INT8);
     await page.waitForFunction(() =>
       document.querySelector("#validity")!.textContent!.startsWith("valid")
