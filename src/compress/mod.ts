@@ -38,3 +38,4 @@ export {
   runOrt,
 } from "./ocr_eval.ts";
 export { describeError, type ErrorCategory, type ErrorDescription } from "./describe_error.ts";
+export type { OcrData, OcrLabels } from "./ocr_data.ts";
