@@ -42,6 +42,7 @@ export { convertLegacyConfigList } from "./src/config/convert_legacy_config_list
 export { resolveTargetSettings } from "./src/config/resolve_target_settings.ts";
 export { explain, type Explanation } from "./src/config/explain.ts";
 export { formatExplain } from "./src/config/format_explain.ts";
+export { type ConfigPlan, resolvePlan } from "./src/config/plan.ts";
 export {
   type Compressor,
   compressorFor,

@@ -6,6 +6,9 @@
  */
 
 import { compressorFor } from "../config/algorithms.ts";
+import { resolvePlan } from "../config/plan.ts";
+import { moduleInfos } from "../model/module_infos.ts";
+import { planQuantization } from "../quantization/plan_quantization.ts";
 import { prunedOnnx } from "../pruning/pruned_onnx.ts";
 import { wandaInputNorms } from "../pruning/wanda_input_norms.ts";
 import { prunedSafetensors } from "../pruning/pruned_safetensors.ts";
@@ -145,6 +148,10 @@ export async function compressModel(
     );
   }
   const { algorithm, pruner } = compressorFor(options.mode, options.algorithm);
+  // The config list is resolved once; every stage below takes this plan.
+  const plan = options.mode === "pruning"
+    ? resolvePlan(moduleInfos(model.graph), options.configList, "pruning", { algorithm })
+    : planQuantization(model.graph, options.configList, { algorithm });
   let bytes: Uint8Array;
   let storage: "float" | "qdq" | "int" | "nbits" = "float";
   let changes: TensorChange[];
@@ -170,7 +177,7 @@ export async function compressModel(
     }
     const run = await pruneTensors(
       model.graph,
-      options.configList,
+      plan,
       algorithm,
       progress,
       inputNorms,
@@ -188,7 +195,7 @@ export async function compressModel(
     const run = await weightOnlyTensors(
       model.onnx,
       model.graph,
-      options.configList,
+      plan,
       options.blockSize ?? NBITS_BLOCK_SIZE,
       progress,
     );
@@ -202,7 +209,7 @@ export async function compressModel(
     }
     const run = await quantizeTensors(
       model.graph,
-      options.configList,
+      plan,
       algorithm,
       progress,
       cal === undefined || model.format !== "onnx" ? undefined : { ...cal, onnx: model.onnx },
@@ -234,9 +241,7 @@ export async function compressModel(
   }
   progress("write", 1, 1);
   const sizes = parameterSizes(model.graph, changes);
-  const unchanged = changes.length === 0 && activations.length === 0
-    ? unchangedReason(options.configList)
-    : undefined;
+  const unchanged = plan.targets.length === 0 ? unchangedReason(options.configList) : undefined;
   return {
     bytes,
     report: {

@@ -65,3 +65,4 @@ export {
   type PrunerName,
   QUANTIZER_ALGORITHMS,
 } from "./algorithms.ts";
+export { type ConfigPlan, type FuseNamesGroup, isConfigPlan, resolvePlan } from "./plan.ts";

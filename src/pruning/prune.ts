@@ -6,8 +6,9 @@
  */
 
 import { DEFAULT_PRUNER, findPruner, PRUNER_TABLE } from "../config/algorithms.ts";
+import { isConfigPlan } from "../config/plan.ts";
 import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
-import type { ExtraRegistry, ModuleInfo } from "../config/types.ts";
+import type { ExtraRegistry, ModuleInfo, ResolvedTarget, Warning } from "../config/types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
@@ -88,7 +89,8 @@ export interface PruneResult extends PrunedModel {
  * masked values.
  *
  * @param model the model (from `safetensorsModel` or `onnxModel`)
- * @param configList the NNI config list (v3 or legacy)
+ * @param configList the NNI config list (v3 or legacy), or its plan (`resolvePlan` in pruning
+ * mode with the pruner's algorithm), used without resolving again
  * @param options the pruner, extra registries, kernels and Wanda's input-feature norms
  * @returns the targets, masks, report and `apply()`
  * @throws {ConfigError} for an invalid config list
@@ -141,10 +143,18 @@ export async function prune(
     opType: m.opType,
     params: Object.fromEntries(Object.entries(m.params).map(([k, r]) => [k, r.shape])),
   }));
-  const resolved = resolveTargetSettings(modules, configList, "pruning", {
-    algorithm: entry.algorithm,
-    registry: options.registry,
-  });
+  let resolved: { targets: readonly ResolvedTarget[]; warnings: readonly Warning[] };
+  if (isConfigPlan(configList)) {
+    if (configList.mode !== "pruning") {
+      throw new TypeError(`prune() needs a pruning plan: this one is for ${configList.mode}`);
+    }
+    resolved = configList;
+  } else {
+    resolved = resolveTargetSettings(modules, configList, "pruning", {
+      algorithm: entry.algorithm,
+      registry: options.registry,
+    });
+  }
   const targets = resolved.targets as unknown as PruningTarget[];
   const byName = new Map(model.modules.map((m) => [m.name, m]));
   const tensorOf = (t: PruningTarget) => {

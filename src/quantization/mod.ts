@@ -124,3 +124,4 @@ export { FUSED_METADATA_KEY, fusedMetadata, fusedSafetensors } from "./fused_saf
 export { fusableGroups } from "./fusable_groups.ts";
 export type { FusedGroupReport } from "./quantize.ts";
 export type { QuantizedSafetensorsOptions } from "./quantized_safetensors.ts";
+export { planQuantization, type PlanQuantizationOptions } from "./plan_quantization.ts";
