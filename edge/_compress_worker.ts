@@ -10,6 +10,9 @@ interface WorkerScope {
 
 const scope = globalThis as unknown as WorkerScope;
 
+// Module loaded: the pool starts a job's time budget from here, not from the worker's start.
+scope.postMessage({ ready: true });
+
 scope.onmessage = async (event) => {
   try {
     const { bytes, report } = await runCompression(event.data);

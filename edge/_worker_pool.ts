@@ -4,14 +4,18 @@ import type { CompressionJob, CompressionResult } from "./_compress_job.ts";
 import type { ErrorDescription } from "./_errors.ts";
 
 type Reply =
+  | { readonly ready: true; readonly ok?: undefined }
   | { readonly ok: true; readonly bytes: Uint8Array; readonly report: CompressionResult["report"] }
   | { readonly ok: false; readonly error: ErrorDescription };
+
+/** How long a new worker may take to load its modules. */
+const STARTUP_MS = 60_000;
 
 /** How a worker job ended. */
 export type Outcome =
   | { readonly kind: "done"; readonly result: CompressionResult }
   | { readonly kind: "failed"; readonly error: ErrorDescription }
-  | { readonly kind: "timeout" }
+  | { readonly kind: "timeout"; readonly elapsedMs: number }
   | { readonly kind: "crashed"; readonly message: string };
 
 /** Whether this runtime has module Web Workers (Deno, Bun, browsers; not Node 20, not workerd). */
@@ -28,6 +32,7 @@ export class WorkerPool {
   readonly #idleMs: number;
   readonly #idle: Worker[] = [];
   readonly #reap = new Map<Worker, ReturnType<typeof setTimeout>>();
+  readonly #started = new WeakSet<Worker>();
   readonly #busy = new Map<Worker, (outcome: Outcome, keep: boolean) => void>();
 
   /**
@@ -81,9 +86,34 @@ export class WorkerPool {
         resolve(outcome);
       };
       this.#busy.set(worker, finish);
-      const timer = setTimeout(() => finish({ kind: "timeout" }, false), timeoutMs);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const start = () => {
+        this.#started.add(worker);
+        const t0 = performance.now();
+        timer = setTimeout(
+          () => finish({ kind: "timeout", elapsedMs: performance.now() - t0 }, false),
+          timeoutMs,
+        );
+        const model = job.model;
+        worker.postMessage(job, model.buffer instanceof ArrayBuffer ? [model.buffer] : []);
+      };
+      if (this.#started.has(worker)) {
+        start();
+      } else {
+        // A worker that does not load within STARTUP_MS counts as crashed.
+        timer = setTimeout(
+          () =>
+            finish({ kind: "crashed", message: `it did not start within ${STARTUP_MS} ms` }, false),
+          STARTUP_MS,
+        );
+      }
       worker.onmessage = (event: MessageEvent<Reply>) => {
         const reply = event.data;
+        if (reply.ok === undefined) {
+          clearTimeout(timer);
+          start();
+          return;
+        }
         finish(
           reply.ok
             ? { kind: "done", result: { bytes: reply.bytes, report: reply.report } }
@@ -95,9 +125,6 @@ export class WorkerPool {
         event.preventDefault();
         finish({ kind: "crashed", message: String(event.message ?? event) }, false);
       };
-      const model = job.model;
-      const transferable = model.buffer instanceof ArrayBuffer ? [model.buffer] : [];
-      worker.postMessage(job, transferable);
     });
   }
 

@@ -279,9 +279,8 @@ export function createHandler(options: EdgeHandlerOptions = {}): EdgeHandler {
             new URL("./_compress_worker.ts", import.meta.url),
             options.workerIdleMs ?? 5000,
           );
-          const start = performance.now();
           const outcome = await pool.run(job, limits.timeoutMs);
-          if (outcome.kind === "timeout") throw overBudget(limits, performance.now() - start);
+          if (outcome.kind === "timeout") throw overBudget(limits, outcome.elapsedMs);
           if (outcome.kind === "failed") return describedResponse(outcome.error);
           if (outcome.kind === "crashed") {
             return json(500, {
