@@ -23,10 +23,15 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Bundles `edge/worker.js` into `dir/worker.js` with `dir/kernels.wasm` beside it. */
-export async function bundleWorker(dir: string): Promise<void> {
+/**
+ * Bundles `edge/worker.js` (or `entry`, a module source resolved from the repository root) into
+ * `dir/worker.js` with `dir/kernels.wasm` beside it.
+ */
+export async function bundleWorker(dir: string, entry?: string): Promise<void> {
   await build({
-    entryPoints: [`${ROOT}edge/worker.js`],
+    ...(entry === undefined
+      ? { entryPoints: [`${ROOT}edge/worker.js`] }
+      : { stdin: { contents: entry, resolveDir: ROOT, loader: "js" } }),
     bundle: true,
     format: "esm",
     platform: "neutral",
@@ -62,10 +67,16 @@ const edge :Workerd.Worker = (
 `;
 }
 
-/** Starts workerd on the bundled handler; resolves once it answers (rejects after `timeoutMs`). */
-export async function startWorkerd(timeoutMs = 30_000): Promise<Served & { log(): string }> {
+/**
+ * Starts workerd on the bundled handler (`edge/worker.js`, or the module source `entry`);
+ * resolves once it answers (rejects after `timeoutMs`).
+ */
+export async function startWorkerd(
+  timeoutMs = 30_000,
+  entry?: string,
+): Promise<Served & { log(): string }> {
   const dir = mkdtempSync(join(tmpdir(), "nncompress-workerd-"));
-  await bundleWorker(dir);
+  await bundleWorker(dir, entry);
   const port = await freePort();
   writeFileSync(join(dir, "config.capnp"), workerdConfig(port));
   const child = spawn(`${ROOT}node_modules/.bin/workerd`, ["serve", "config.capnp"], {

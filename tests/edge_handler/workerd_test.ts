@@ -1,6 +1,6 @@
-// edge/worker.js in workerd, Cloudflare's Workers runtime, with its real module rules (the kernels
-// arrive as a CompiledWasm module; compiling WebAssembly from bytes is forbidden) and its memory
-// limit (128 MB per isolate).
+// edge/worker.js in workerd, Cloudflare's Workers runtime, with its real module rules: the kernels
+// arrive as a CompiledWasm module (compiling WebAssembly from bytes is forbidden), there are no
+// module Web Workers, no file system and no Node built-ins.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
@@ -59,6 +59,35 @@ test("workerd runs the bundled edge/worker.js: it prunes a posted safetensors fi
     });
     assert.equal(broken.status, 400);
     assert.equal((await broken.json()).error.code, "model_invalid");
+  } finally {
+    await server.close();
+  }
+});
+
+test("on workerd compressions run inline and the time budget stops one at a checkpoint (504)", async () => {
+  const server = await startWorkerd(
+    30_000,
+    `import kernels from "./wasm/kernels.wasm";
+     import { createHandler } from "./edge/handler.ts";
+     export default createHandler({ wasmModule: kernels, timeoutMs: 1 });`,
+  );
+  try {
+    const many = writeSafetensors(
+      Array.from({ length: 2000 }, (_, i) => ({
+        name: `m${i}.weight`,
+        dtype: "F32" as const,
+        shape: [8, 8],
+        data: Float32Array.from({ length: 64 }, (_, j) => Math.sin(i + j)),
+      })),
+    ) as Uint8Array<ArrayBuffer>;
+    const res = await fetch(`${server.url}?config=${encodeURIComponent(PRUNE)}`, {
+      method: "POST",
+      headers: { "content-type": "application/octet-stream" },
+      body: many,
+    });
+    assert.equal(res.status, 504);
+    const error = (await res.json()).error;
+    assert.deepEqual([error.code, error.limit, error.max], ["time_budget", "timeoutMs", 1]);
   } finally {
     await server.close();
   }
