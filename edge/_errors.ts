@@ -65,6 +65,10 @@ function described(
   return { status, headers, body: { error: { kind, code, message, ...facts } } };
 }
 
+/** Messages of TypeErrors and RangeErrors thrown by JavaScript engines (V8, JavaScriptCore). */
+const ENGINE_MESSAGE =
+  /cannot read propert|cannot set propert|is not a function|is not iterable|is not an object|is not a constructor|cannot convert|invalid array length|out of memory|undefined is not|null is not|reading '|of undefined|of null/i;
+
 /**
  * The response for a thrown value: 4xx for the client's mistakes, 503/504 for the server's
  * limits, 500 (with no detail) otherwise.
@@ -87,11 +91,18 @@ export function describeError(e: unknown): ErrorDescription {
     return described(422, e.name, e.code, e.message);
   }
   if (e instanceof RangeError || e instanceof TypeError) {
-    // Thrown by the library for values it refuses (an unknown algorithm, a storage the format
-    // cannot hold); a stack overflow is a RangeError too, so say that one plainly.
-    return /call stack/i.test(e.message)
-      ? described(422, e.name, "too_deep", "compression failed: the model is too large to process")
-      : described(422, e.name, "invalid", e.message);
+    // The library throws these for values it refuses (an unknown algorithm, a storage the format
+    // cannot hold), with messages meant for users. The engine throws them for bugs and
+    // exhaustion; those messages mean nothing to a client and are not passed on.
+    if (/call stack/i.test(e.message)) {
+      return described(
+        422,
+        e.name,
+        "too_deep",
+        "compression failed: the model is too large to process",
+      );
+    }
+    if (!ENGINE_MESSAGE.test(e.message)) return described(422, e.name, "invalid", e.message);
   }
   return described(500, "Error", "internal", "compression failed: internal error");
 }

@@ -66,7 +66,18 @@ export interface EdgeLimits {
   readonly maxHeaderBytes: number;
 }
 
-/** The default limits. */
+/**
+ * The default limits (docs/edge.md explains each).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createHandler, DEFAULT_LIMITS } from "./handler.ts";
+ *
+ * const handler = createHandler({ maxConcurrent: 1 });
+ * assert.deepEqual(handler.limits, { ...DEFAULT_LIMITS, maxConcurrent: 1 });
+ * ```
+ */
 export const DEFAULT_LIMITS: EdgeLimits = Object.freeze({
   maxBytes: 64 * 1024 * 1024,
   maxBufferedBytes: 256 * 1024 * 1024,

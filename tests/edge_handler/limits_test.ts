@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { connect } from "node:net";
+import { describeError } from "../../edge/_errors.ts";
 import { createHandler, DEFAULT_LIMITS } from "../../edge/handler.ts";
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
@@ -319,4 +320,20 @@ test("slow-loris clients do not block other requests and get 408 at their deadli
   } finally {
     await server.close();
   }
+});
+
+test("describeError() passes on the library's messages but never an engine's", () => {
+  const engine = describeError(new TypeError("Cannot read properties of null (reading '1')"));
+  assert.equal(engine.status, 500);
+  assert.deepEqual(engine.body.error, {
+    kind: "Error",
+    code: "internal",
+    message: "compression failed: internal error",
+  });
+  const library = describeError(
+    new TypeError('"algorithm" must be one of LevelPruner: current value is "X"'),
+  );
+  assert.deepEqual([library.status, library.body.error.code], [422, "invalid"]);
+  const deep = describeError(new RangeError("Maximum call stack size exceeded"));
+  assert.deepEqual([deep.status, deep.body.error.code], [422, "too_deep"]);
 });
