@@ -200,7 +200,8 @@ function fileResponse(name: string, { bytes, report }: CompressionResult): Respo
  * @param options The limits (each defaults to `DEFAULT_LIMITS`), where compressions run and, for
  * Workers, the precompiled kernels module.
  * @returns `{ fetch, limits, isolation, close }`.
- * @throws {RangeError} When a limit is not a positive number.
+ * @throws {RangeError} When a limit is not a positive number, or `isolation` is `worker` on a
+ * runtime without module Web Workers.
  *
  * @example
  * ```ts
@@ -218,6 +219,11 @@ function fileResponse(name: string, { bytes, report }: CompressionResult): Respo
  */
 export function createHandler(options: EdgeHandlerOptions = {}): EdgeHandler {
   const limits = checkLimits(options);
+  if (options.isolation === "worker" && !hasModuleWorkers()) {
+    throw new RangeError(
+      'createHandler option "isolation" cannot be "worker" here: this runtime has no module Web Workers (use "auto" or "inline")',
+    );
+  }
   const isolation = options.isolation === "inline" ||
       (options.isolation !== "worker" && !hasModuleWorkers())
     ? "inline"
