@@ -11,7 +11,8 @@
  * 3. RSS over `--requests` (default 1000) sequential requests, sampled every 100.
  *
  * ```sh
- * node_modules/.bin/deno run -A bench/edge_load.ts [--slow 200] [--uploads 8] [--mb 60] [--requests 1000]
+ * node_modules/.bin/deno run -A bench/edge_load.ts [--slow 200] [--uploads 8] [--mb 60] [--requests 1000] \
+ *   [--isolation auto|worker|inline]    # where the upload scenarios compress
  * ```
  *
  * @module
@@ -26,6 +27,7 @@ const SLOW = num("slow", 200);
 const UPLOADS = num("uploads", 8);
 const MB = num("mb", 60);
 const REQUESTS = num("requests", 1000);
+const ISOLATION = args.values.get("isolation") ?? "auto";
 const PRUNE = '[{"op_types":["Linear"],"sparse_ratio":0.5}]';
 const MiB = 1024 * 1024;
 
@@ -197,6 +199,7 @@ async function pipelineOnly() {
 async function concurrentUploads(uploads: number) {
   const server = await start({
     maxConcurrent: uploads,
+    isolation: ISOLATION,
     maxBytes: (MB + 1) * MiB,
     maxBufferedBytes: uploads * (MB + 1) * MiB,
     timeoutMs: 300_000,
