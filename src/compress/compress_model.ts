@@ -241,7 +241,11 @@ export async function compressModel(
   }
   progress("write", 1, 1);
   const sizes = parameterSizes(model.graph, changes);
-  const unchanged = plan.targets.length === 0 ? unchangedReason(options.configList) : undefined;
+  const unchanged = plan.targets.length === 0
+    ? unchangedReason(options.configList)
+    : changes.length === 0 && activations.length === 0
+    ? "the config list sets no sparsity or quantization for the targets it selects"
+    : undefined;
   return {
     bytes,
     report: {
