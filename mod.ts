@@ -79,7 +79,7 @@ export {
   type OnnxReplacement,
 } from "./src/io/onnx/encode_onnx.ts";
 export { decodeTensorProto } from "./src/io/onnx/decode_tensor_proto.ts";
-export { onnxDataType } from "./src/io/onnx/onnx_dtype.ts";
+export { onnxDataType } from "./src/tensor/onnx_data_type.ts";
 export type {
   OnnxAttribute,
   OnnxGraph,
@@ -96,7 +96,7 @@ export type {
   ModuleType,
   TensorRef,
 } from "./src/model/model_graph.ts";
-export { type DType, DTYPE_BYTES } from "./src/model/dtype.ts";
+export { type DType, DTYPE_BYTES } from "./src/tensor/dtype.ts";
 export { onnxModel, type OnnxModelOptions } from "./src/model/onnx_model.ts";
 export { safetensorsModel, type SafetensorsModelOptions } from "./src/model/safetensors_model.ts";
 export { inferModuleType, type ModuleTypeOverrides } from "./src/model/infer_module_type.ts";
@@ -299,7 +299,7 @@ export {
 export { type ClipTarget, mseRange } from "./src/quantization/mse_range.ts";
 export { entropyRange } from "./src/quantization/entropy_range.ts";
 export { readOnnxValues, type ReadOnnxValuesOptions } from "./src/io/onnx/read_onnx_values.ts";
-export { onnxStoredBytes } from "./src/io/onnx/onnx_dtype.ts";
+export { onnxStoredBytes } from "./src/tensor/onnx_data_type.ts";
 export { type EncodeOnnxOptions, EXTERNAL_ALIGNMENT } from "./src/io/onnx/encode_onnx.ts";
 export {
   type RecurrentType,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DType } from "./dtype.ts";
+import type { DType } from "../tensor/dtype.ts";
 
 /**
  * A module type: the PyTorch class name (`"Linear"`, `"Conv2d"`, `"BatchNorm2d"`,

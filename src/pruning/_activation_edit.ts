@@ -1,11 +1,11 @@
 // Activation (input/output) masks as ONNX nodes: `Mul` by the mask (apply_method mul) or `Add`
 // of 0 / -1000 (apply_method add) on the activation, the mask stored as an initializer in NNI's
 // compact shape so that it broadcasts over the batch and the whole-dim blocks.
-import { onnxDataType } from "../io/onnx/onnx_dtype.ts";
+import { onnxDataType } from "../tensor/onnx_data_type.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { ADD_MASK_VALUE } from "../kernels/types.ts";
 import type { Kernels } from "../kernels/types.ts";
-import type { DType } from "../model/dtype.ts";
+import type { DType } from "../tensor/dtype.ts";
 import { fromFloat32 } from "../model/from_float32.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { expandMask } from "./expand_mask.ts";

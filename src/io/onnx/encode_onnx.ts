@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DTYPE_BYTES, elementCount } from "../../model/dtype.ts";
+import { DTYPE_BYTES, elementCount } from "../../tensor/dtype.ts";
 import type { OnnxModel, OnnxTensor, Span } from "./onnx_types.ts";
 import { readVarint } from "./_wire.ts";
 import { encodeTensor } from "./_encode_tensor.ts";
