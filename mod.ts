@@ -302,6 +302,17 @@ export { readOnnxValues, type ReadOnnxValuesOptions } from "./src/io/onnx/read_o
 export { onnxStoredBytes } from "./src/tensor/onnx_data_type.ts";
 export { type EncodeOnnxOptions, EXTERNAL_ALIGNMENT } from "./src/io/onnx/encode_onnx.ts";
 export {
+  type Attr,
+  editOnnx,
+  type EditOnnxOptions,
+  type NodePosition,
+  type NodeSpec,
+  type OnnxEdit,
+  type TensorSpec,
+  type ValueType,
+} from "./src/io/onnx/edit_onnx.ts";
+export { buildOnnx, type OnnxSpec, type ValueSpec } from "./src/io/onnx/build_onnx.ts";
+export {
   type RecurrentType,
   reorderGates,
   TORCH_GATE_FROM_ONNX,

@@ -10,6 +10,7 @@ import { decodeOnnx } from "./decode_onnx.ts";
 import type { EncodedOnnx, EncodeOnnxOptions, OnnxReplacement } from "./encode_onnx.ts";
 import type { OnnxModel } from "./onnx_types.ts";
 import {
+  type Attr,
   type Bytes,
   concat,
   lenField,
@@ -24,7 +25,7 @@ import {
 import { emitPatch, type Patch, planReplacements } from "./_replace_tensors.ts";
 import { type Field, forEachField, readString, readVarint, type WireContext } from "./_wire.ts";
 
-export type { NodeSpec, TensorSpec };
+export type { Attr, NodeSpec, TensorSpec };
 
 /**
  * Where inserted nodes go in the main graph: at the very start of the graph message, or just

@@ -5,16 +5,13 @@
  */
 
 import { getKernels } from "../../kernels/default.ts";
-import {
-  decodeFloat32,
-  decodeOnnxFloat32,
-  type HalfDecoders,
-} from "../../tensor/decode_float32.ts";
+import type { Kernels } from "../../kernels/types.ts";
+import { decodeFloat32, decodeOnnxFloat32 } from "../../tensor/decode_float32.ts";
 import type { OnnxTensor } from "./onnx_types.ts";
 import { type OnnxBytes, readOnnxTensor, type ReadOnnxTensorOptions } from "./read_onnx_tensor.ts";
 
 /** `getKernels()`'s conversions, looked up only when an F16 or BF16 tensor is read. */
-const DEFAULT: HalfDecoders = {
+const DEFAULT: Pick<Kernels, "f16ToF32" | "bf16ToF32"> = {
   f16ToF32: (bits) => getKernels().f16ToF32(bits),
   bf16ToF32: (bits) => getKernels().bf16ToF32(bits),
 };
@@ -22,7 +19,7 @@ const DEFAULT: HalfDecoders = {
 /** Options of `readOnnxValues`. */
 export interface ReadOnnxValuesOptions extends ReadOnnxTensorOptions {
   /** The F16/BF16 conversions (default: `getKernels()`). */
-  readonly kernels?: HalfDecoders;
+  readonly kernels?: Pick<Kernels, "f16ToF32" | "bf16ToF32">;
 }
 
 /** Names of the ONNX data types that have no numeric reading. */
