@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type DType, DTYPE_BYTES } from "./dtype.ts";
+import { type DType, DTYPE_BYTES } from "../tensor/dtype.ts";
 import type { ModelGraph } from "./model_graph.ts";
 
 /** One parameter in a listing. */

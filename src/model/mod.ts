@@ -19,7 +19,7 @@
  */
 
 export type { Graph, GraphNode, ModelGraph, Module, ModuleType, TensorRef } from "./model_graph.ts";
-export { type DType, DTYPE_BYTES } from "./dtype.ts";
+export { type DType, DTYPE_BYTES } from "../tensor/dtype.ts";
 export { onnxModel, type OnnxModelOptions } from "./onnx_model.ts";
 export { safetensorsModel, type SafetensorsModelOptions } from "./safetensors_model.ts";
 export { inferModuleType, type ModuleTypeOverrides } from "./infer_module_type.ts";

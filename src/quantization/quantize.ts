@@ -12,7 +12,7 @@ import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { DTYPE_BYTES } from "../model/dtype.ts";
+import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { calibrateOnnx, type CalibrationTensor, type OrtLike } from "./calibrate_onnx.ts";
 import type { ObserverName } from "./observer_range.ts";

@@ -8,7 +8,7 @@ import {
   writeSafetensors,
 } from "../../src/io/safetensors/write_safetensors.ts";
 import { bytesSource } from "../../src/io/random_access.ts";
-import { type DType, DTYPE_BYTES } from "../../src/model/dtype.ts";
+import { type DType, DTYPE_BYTES } from "../../src/tensor/dtype.ts";
 
 const ALL = Object.keys(DTYPE_BYTES) as DType[];
 

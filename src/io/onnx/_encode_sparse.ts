@@ -1,6 +1,6 @@
 /** Encoding a replaced sparse tensor as a SparseTensorProto of its non-zero elements. */
 
-import { DTYPE_BYTES } from "../../model/dtype.ts";
+import { DTYPE_BYTES } from "../../tensor/dtype.ts";
 import type { OnnxReplacement } from "./encode_onnx.ts";
 import type { OnnxModel, OnnxTensor } from "./onnx_types.ts";
 import { encodeTensor } from "./_encode_tensor.ts";

@@ -29,7 +29,7 @@ export {
   type OnnxReplacement,
 } from "./encode_onnx.ts";
 export { decodeTensorProto } from "./decode_tensor_proto.ts";
-export { onnxDataType } from "./onnx_dtype.ts";
+export { onnxDataType, onnxStoredBytes } from "../../tensor/onnx_data_type.ts";
 export type {
   OnnxAttribute,
   OnnxGraph,
@@ -42,7 +42,17 @@ export type { Field, Span } from "./onnx_types.ts";
 export type { OnnxTensorFile } from "./decode_tensor_proto.ts";
 export type { OnnxBytes } from "./read_onnx_tensor.ts";
 export { readOnnxValues, type ReadOnnxValuesOptions } from "./read_onnx_values.ts";
-export { onnxStoredBytes } from "./onnx_dtype.ts";
 export { type EncodeOnnxOptions, EXTERNAL_ALIGNMENT } from "./encode_onnx.ts";
 export type { OrtLike, OrtSession } from "./ort.ts";
 export { ModelFormatError, type ModelFormatErrorOptions } from "../model_format_error.ts";
+export {
+  type Attr,
+  editOnnx,
+  type EditOnnxOptions,
+  type NodePosition,
+  type NodeSpec,
+  type OnnxEdit,
+  type TensorSpec,
+  type ValueType,
+} from "./edit_onnx.ts";
+export { buildOnnx, type OnnxSpec, type ValueSpec } from "./build_onnx.ts";

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { roundHalfEven } from "./_round.ts";
+import { roundHalfEven } from "./round_half_even.ts";
 
 test("roundHalfEven() rounds halves to the even neighbour", () => {
   const cases: [number, number][] = [

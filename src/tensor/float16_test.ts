@@ -5,7 +5,7 @@ import {
   f16BitsToF32Bits,
   f32BitsToBf16Bits,
   f32BitsToF16Bits,
-} from "./_float16.ts";
+} from "./float16.ts";
 
 const f32Bits = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0];
 const f32Value = (bits: number) => new Float32Array(new Uint32Array([bits]).buffer)[0];

@@ -10,6 +10,13 @@
  *
  * @param x The value to round.
  * @returns The nearest integer, the even one on a tie.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { roundHalfEven } from "./round_half_even.ts";
+ * assert.deepEqual([0.5, 1.5, 2.5, -0.5].map(roundHalfEven), [0, 2, 2, -0]);
+ * ```
  */
 export function roundHalfEven(x: number): number {
   if (!Number.isFinite(x)) return x;

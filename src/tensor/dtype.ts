@@ -1,6 +1,6 @@
 /**
  * Tensor element types as stored in model files, named like safetensors does. ONNX types map
- * onto these names (`src/io/onnx/onnx_dtype.ts`).
+ * onto these names (`onnx_data_type.ts`).
  *
  * @module
  */
