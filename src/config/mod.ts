@@ -66,3 +66,4 @@ export {
   QUANTIZER_ALGORITHMS,
 } from "./algorithms.ts";
 export { type ConfigPlan, type FuseNamesGroup, isConfigPlan, resolvePlan } from "./plan.ts";
+export { checkFuseNames } from "./check_fuse_names.ts";

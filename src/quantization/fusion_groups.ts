@@ -6,8 +6,7 @@
 
 import { isConfigPlan } from "../config/plan.ts";
 import { ConfigError } from "../config/config_error.ts";
-import { fuseNames } from "../config/_checks.ts";
-import { isPlainObject } from "../config/_plain_copy.ts";
+import { checkFuseNames } from "../config/check_fuse_names.ts";
 import type { Issue, ResolvedTarget } from "../config/types.ts";
 import type { ModelGraph, Module } from "../model/model_graph.ts";
 
@@ -51,11 +50,15 @@ function rawGroups(configList: unknown): { path: string; names: string[] }[] {
   if (!Array.isArray(configList)) return [];
   const issues: Issue[] = [];
   const groups = configList.flatMap((c, i) => {
-    const value = (isPlainObject(c) ? c : {}).fuse_names;
+    const value = typeof c === "object" && c !== null && !Array.isArray(c)
+      ? (c as Record<string, unknown>).fuse_names
+      : undefined;
     if (value === undefined) return [];
-    const before = issues.length;
-    fuseNames(value, [i, "fuse_names"], { issues });
-    if (issues.length > before) return [];
+    const found = checkFuseNames(value, [i, "fuse_names"]);
+    if (found.length > 0) {
+      issues.push(...found);
+      return [];
+    }
     return (value as string[][]).map((g, j) => ({
       path: `[${i}].fuse_names[${j}]`,
       names: [...g],

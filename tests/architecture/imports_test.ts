@@ -147,3 +147,49 @@ test("relative imports resolve to files that exist", () => {
   const missing = imports.filter((i) => !files.has(i.to) && !i.to.endsWith(".js"));
   assert.deepEqual(missing.map(show), []);
 });
+
+/**
+ * The layers of DESIGN.md, lowest first: an area may import its own layer or lower ones, never a
+ * higher one (`cli/web/edge/demo -> compress -> pruning/quantization/distillation/report ->
+ * model -> io -> kernels/config -> tensor`; training builds on pruning, quantization and
+ * distillation for TensorFlow.js models).
+ */
+const LAYER: Readonly<Record<string, number>> = {
+  "src/tensor": 0,
+  "src/kernels": 1,
+  "src/config": 1,
+  "src/io": 2,
+  "src/model": 3,
+  "src/pruning": 4,
+  "src/quantization": 4,
+  "src/distillation": 4,
+  "src/report": 4,
+  "src/compress": 5,
+  "src/training": 5,
+  "src/cli": 6,
+};
+
+test("imports run downward only: no area imports a higher layer", () => {
+  const areas = new Set(imports.flatMap((i) => [area(i.from), area(i.to)]));
+  const unknown = [...areas].filter((a) => LAYER[a] === undefined);
+  assert.deepEqual(unknown, [], "every area of src/ has a layer");
+  const up = imports.filter((i) => LAYER[area(i.to)] > LAYER[area(i.from)]);
+  assert.deepEqual(up.map(show), [], "imports of a higher layer");
+});
+
+test("nothing but cli.ts and src/cli/ imports src/cli/", () => {
+  const dirs = ["src", "web", "edge", "demo", "examples", "bench"];
+  const roots = ["mod.ts", "fs.ts", "training.ts"];
+  const files = [...dirs.flatMap((d) => sourceFiles(d)), ...roots];
+  const bad: string[] = [];
+  for (const from of files) {
+    if (from.startsWith("src/cli/")) continue;
+    const { importedFiles } = ts.preProcessFile(readFileSync(join(ROOT, from), "utf8"), true, true);
+    for (const { fileName } of importedFiles) {
+      if (!fileName.startsWith(".")) continue;
+      const to = normalize(join(dirname(from), fileName)).replaceAll("\\", "/");
+      if (to.startsWith("src/cli/")) bad.push(`${from} imports ${to}`);
+    }
+  }
+  assert.deepEqual(bad, [], "the CLI is an entry point, not a library");
+});
