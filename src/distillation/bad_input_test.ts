@@ -1,8 +1,8 @@
 // Bad distillation input: clear errors naming the target and the config path.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, resolveTargetSettings } from "../../src/config/mod.ts";
-import { DistillationError, distillLoss } from "../../src/distillation/mod.ts";
+import { ConfigError, resolveTargetSettings } from "../config/mod.ts";
+import { DistillationError, distillLoss } from "./mod.ts";
 
 const state = (shape: number[]) => ({
   data: new Float32Array(shape.reduce((a, b) => a * b, 1)),

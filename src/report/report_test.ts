@@ -3,14 +3,53 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatLayers, formatRuns } from "../../src/report/format_runs.ts";
-import { formatTable } from "../../src/report/format_table.ts";
-import { parseReport } from "../../src/report/parse_report.ts";
-import { renderHtml } from "../../src/report/render_html.ts";
-import { reportJson } from "../../src/report/report_json.ts";
-import { summarizeRun } from "../../src/report/summarize_run.ts";
-import { writeReport } from "../../src/report/write_report.ts";
-import { bundle, layer, run } from "./_fixture.ts";
+import { formatLayers, formatRuns } from "./format_runs.ts";
+import { formatTable } from "./format_table.ts";
+import { parseReport } from "./parse_report.ts";
+import { renderHtml } from "./render_html.ts";
+import { reportJson } from "./report_json.ts";
+import { summarizeRun } from "./summarize_run.ts";
+import { writeReport } from "./write_report.ts";
+import type { CompressionReport, LayerReport, ReportBundle } from "./types.ts";
+// A small report bundle for the report tests.
+
+function layer(module: string, sparsity: number, bits: number | null): LayerReport {
+  return {
+    module,
+    target: "weight",
+    type: "Linear",
+    shape: [4, 4],
+    elements: 16,
+    sparsityBefore: 0,
+    sparsity,
+    bits,
+    dtype: "F32",
+    granularity: bits === null ? null : "out_channel",
+  };
+}
+
+function run(overrides: Partial<CompressionReport> = {}): CompressionReport {
+  return {
+    label: "int8",
+    model: "model.onnx",
+    format: "onnx",
+    mode: "quantization",
+    algorithm: "PtqQuantizer",
+    configList: [{ op_types: ["Linear"], quant_dtype: "int8" }],
+    before: { fileBytes: 2_000_000, packedBytes: 1_900_000 },
+    after: { fileBytes: 2_000_000, packedBytes: 500_000 },
+    parameters: 475_000,
+    layers: [layer("fc1", 0.01, 8), layer("fc2", 0.02, 8)],
+    warnings: [],
+    evaluation: [{ name: "accuracy", correct: 39, total: 40, baseline: 40 }],
+    timeMs: 1234,
+    ...overrides,
+  };
+}
+
+function bundle(runs: CompressionReport[] = [run()]): ReportBundle {
+  return { title: "test report", generator: "nncompress", createdAt: "2026-01-01T00:00:00Z", runs };
+}
 
 test("formatTable aligns columns by code points and right-aligns numbers", () => {
   const text = formatTable([["a", "n"], ["é→", "1"], ["bbb", "100"]], { align: ["left", "right"] });

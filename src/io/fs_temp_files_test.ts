@@ -6,10 +6,11 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FileError, readFileBounded, removeStaleTempFiles, writeFileAtomic } from "../../fs.ts";
+import { readFileBounded, removeStaleTempFiles, writeFileAtomic } from "./fs.ts";
+import { FileError } from "./file_error.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
-const FS = join(ROOT, "fs.ts");
+const FS = join(ROOT, "src/io/fs.ts");
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "nncompress-temp-"));

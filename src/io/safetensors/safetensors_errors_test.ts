@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
-import { openSafetensors } from "../../src/io/safetensors/open_safetensors.ts";
-import { ModelFormatError } from "../../src/io/model_format_error.ts";
+import { readSafetensors } from "./read_safetensors.ts";
+import { openSafetensors } from "./open_safetensors.ts";
+import { ModelFormatError } from "../model_format_error.ts";
 
 function file(header: string | object, dataBytes = 0, lengthOverride?: bigint): Uint8Array {
   const json = new TextEncoder().encode(

@@ -1,14 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
-import { openSafetensors } from "../../src/io/safetensors/open_safetensors.ts";
-import {
-  type SafetensorsInput,
-  streamSafetensors,
-  writeSafetensors,
-} from "../../src/io/safetensors/write_safetensors.ts";
-import { bytesSource } from "../../src/io/random_access.ts";
-import { type DType, DTYPE_BYTES } from "../../src/tensor/dtype.ts";
+import { readSafetensors } from "./read_safetensors.ts";
+import { openSafetensors } from "./open_safetensors.ts";
+import { type SafetensorsInput, streamSafetensors, writeSafetensors } from "./write_safetensors.ts";
+import { bytesSource } from "../random_access.ts";
+import { type DType, DTYPE_BYTES } from "../../tensor/dtype.ts";
 
 const ALL = Object.keys(DTYPE_BYTES) as DType[];
 
