@@ -79,6 +79,31 @@ export interface PruneResult extends PrunedModel {
 }
 
 /**
+ * Refuses a target holding NaN or infinite values: no metric can rank them, and masking an
+ * infinite value by multiplication would write NaN.
+ */
+function checkFinite(data: Float32Array, t: PruningTarget): void {
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) {
+      if (first < 0) first = i;
+      bad++;
+    }
+  }
+  if (bad > 0) {
+    throw new PruningError(
+      "non_finite",
+      `the tensor holds ${bad} NaN or infinite value${
+        bad === 1 ? "" : "s"
+      } (the first at element ${first}: ${data[first]}): no metric can rank them`,
+      { module: t.module, target: t.target, configIndex: t.configIndex },
+    );
+  }
+}
+
+/**
  * Prunes a model with an NNI v3 config list, like NNI's basic pruners (`LevelPruner`,
  * `L1NormPruner`, `L2NormPruner`, `FPGMPruner`, Slim's one-shot |gamma| metric, and Wanda's
  * |w| times input-feature norm, element-wise by default like Level): the config
@@ -171,7 +196,9 @@ export async function prune(
   const readMetric = async (t: PruningTarget) => {
     if (t.kind !== "parameter") computeMetric(new Float32Array(0), t, { pruner, kernels });
     const inputNorm = options.inputNorms?.[t.module];
-    return computeMetric(await tensorOf(t).data(), t, { pruner, kernels, inputNorm }).values;
+    const data = await tensorOf(t).data();
+    checkFinite(data, t);
+    return computeMetric(data, t, { pruner, kernels, inputNorm }).values;
   };
   const { masks, warnings } = await generateMasksStreaming(readMetric, targets, {
     inMemoryEntries: options.inMemoryEntries,
