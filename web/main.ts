@@ -6,6 +6,7 @@
  * @module
  */
 
+import { describeError } from "../src/compress/describe_error.ts";
 import { type LoadedModel, loadModel } from "../src/compress/load_model.ts";
 import { moduleInfos } from "../src/model/module_infos.ts";
 import type { ModuleInfo } from "../src/config/types.ts";
@@ -127,7 +128,8 @@ function refresh(): void {
 function render(): void {
   if (current === undefined || checking) return;
   fillList(issuesList, current.issues);
-  fillList(warningsList, current.warnings);
+  // Warnings are about the model (a type or name it lacks): none before a model is open.
+  fillList(warningsList, model ? current.warnings : []);
   explainView.textContent = model
     ? current.explanation
     : "Open a model to see what the list selects.";
@@ -162,18 +164,19 @@ function showModel(m: LoadedModel): void {
 fileInput.addEventListener("change", async () => {
   const file = fileInput.files?.[0];
   if (!file) return;
-  status.textContent = `reading ${file.name}…`;
+  // What happens to the file is shown next to the file input, not next to Compress.
+  modelSummary.className = "muted";
+  modelSummary.textContent = `reading ${file.name}…`;
   try {
     model = loadModel(new Uint8Array(await file.arrayBuffer()), file.name);
     modules = moduleInfos(model.graph);
     showModel(model);
-    status.textContent = "";
   } catch (e) {
     model = undefined;
     modules = [];
-    modelSummary.textContent = "";
     inspectBody.replaceChildren();
-    status.textContent = `cannot open ${file.name}: ${(e as Error).message}`;
+    modelSummary.className = "bad";
+    modelSummary.textContent = `cannot open ${file.name}: ${describeError(e).message}`;
   }
   post(checker, { type: "modules", modules });
   refresh();
