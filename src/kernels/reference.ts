@@ -14,6 +14,7 @@ import {
   f32BitsToF16Bits,
 } from "./_float16.ts";
 import { blockIds } from "./_blocks.ts";
+import { hessianAccumulateRef, inverseCholeskyUpperRef, subtractProductsRef } from "./_linalg.ts";
 import { keyToValue, orderKeys } from "./_order.ts";
 import { roundHalfEven } from "./_round.ts";
 import type { IntCodes, Kernels, MaskMethod, MinMax, QuantParams, Reduction } from "./types.ts";
@@ -26,14 +27,18 @@ import {
   checkFakeQuantize,
   checkHalfBits,
   checkHalfData,
+  checkHessianAccumulate,
   checkHistogram,
+  checkInverseCholeskyUpper,
   checkKSmallestMask,
   checkKthSmallest,
   checkMinMax,
   checkPackInt4,
   checkQuantize,
+  checkSubtractProducts,
   checkThresholdMask,
   checkUnpackInt4,
+  notPositiveDefinite,
 } from "./validate.ts";
 
 /** The float32 bits of `data`, without copying. */
@@ -307,5 +312,28 @@ export const referenceKernels: Kernels = {
       codes[i] = signed && nibble >= 8 ? nibble - 16 : nibble;
     }
     return codes;
+  },
+
+  hessianAccumulate(
+    h: Float32Array,
+    x: Float32Array,
+    n: number,
+    decay: number,
+    scale: number,
+  ): Float32Array {
+    checkHessianAccumulate(h, x, n, decay, scale);
+    return hessianAccumulateRef(h, x, n, decay, scale);
+  },
+
+  inverseCholeskyUpper(h: Float32Array, n: number): Float32Array {
+    checkInverseCholeskyUpper(h, n);
+    const u = inverseCholeskyUpperRef(h, n);
+    if (typeof u === "number") throw notPositiveDefinite(h, n, u);
+    return u;
+  },
+
+  subtractProducts(c: Float32Array, a: Float32Array, b: Float32Array, k: number): Float32Array {
+    checkSubtractProducts(c, a, b, k);
+    return subtractProductsRef(c, a, b, k);
   },
 };
