@@ -11,7 +11,7 @@ import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { gptqCode, type GptqParams, gptqParams } from "./gptq_quantizer.ts";
 import { inverseHessian, layerHessian } from "./layer_hessian.ts";
-import { checkLayer, columnsOf, rowsOf } from "./_obs_layer.ts";
+import { checkLayer } from "./obs_layer.ts";
 
 /** Options of `gptq`. */
 export interface GptqOptions {
@@ -141,8 +141,7 @@ export function gptq(
   options: GptqOptions,
 ): GptqResult {
   checkLayer(weight, shape);
-  const rows = rowsOf(shape);
-  const cols = columnsOf(shape);
+  const [rows, cols] = shape;
   checkOptions(options, cols);
   const kernels = options.kernels ?? getKernels();
   const { bits } = options;

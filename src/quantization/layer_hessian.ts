@@ -8,6 +8,7 @@
 
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
+import { checkBatches } from "./obs_layer.ts";
 
 /** Options of `layerHessian`. */
 export interface LayerHessianOptions {
@@ -39,43 +40,6 @@ function show(value: unknown): string {
   }
   if (Array.isArray(value)) return `an array of ${value.length}`;
   return typeof value === "string" ? JSON.stringify(value) : String(value);
-}
-
-/**
- * Checks calibration batches: a non-empty array of `Float32Array`s of whole rows of `columns`
- * finite values.
- *
- * @returns The total number of rows.
- */
-export function checkBatches(batches: unknown, columns: number): number {
-  if (!Array.isArray(batches) || batches.length === 0) {
-    throw new TypeError(
-      `"batches" must be a non-empty array of Float32Array: current value is ${show(batches)}`,
-    );
-  }
-  let rows = 0;
-  for (let b = 0; b < batches.length; b++) {
-    const x = batches[b];
-    if (!(x instanceof Float32Array)) {
-      throw new TypeError(`"batches[${b}]" must be a Float32Array: current value is ${show(x)}`);
-    }
-    if (x.length === 0 || x.length % columns !== 0) {
-      throw new RangeError(
-        `"batches[${b}]" must hold whole rows of ${columns} input features (shape [rows, ` +
-          `${columns}]): current length is ${x.length}`,
-      );
-    }
-    for (let t = 0; t < x.length; t++) {
-      if (!Number.isFinite(x[t])) {
-        throw new RangeError(
-          `"batches[${b}]" must hold finite values: row ${Math.floor(t / columns)}, feature ` +
-            `${t % columns} is ${x[t]}`,
-        );
-      }
-    }
-    rows += x.length / columns;
-  }
-  return rows;
 }
 
 /**
