@@ -233,6 +233,21 @@ export {
   weightOnlyOnnx,
   type WeightOnlyOnnxOptions,
 } from "./src/quantization/weight_only_onnx.ts";
+export { gptq, type GptqOptions, type GptqResult } from "./src/quantization/gptq.ts";
+export { gptqCode, type GptqParams, gptqParams } from "./src/quantization/gptq_quantizer.ts";
+export {
+  type InverseHessian,
+  inverseHessian,
+  type InverseHessianOptions,
+  type LayerHessian,
+  layerHessian,
+  type LayerHessianOptions,
+} from "./src/quantization/layer_hessian.ts";
+export {
+  sparseGpt,
+  type SparseGptOptions,
+  type SparseGptResult,
+} from "./src/pruning/sparse_gpt.ts";
 
 export * from "./src/report/mod.ts";
 export {

@@ -12,7 +12,7 @@ import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { gptqCode, type GptqParams, gptqParams } from "../quantization/gptq_quantizer.ts";
 import { inverseHessian, layerHessian } from "../quantization/layer_hessian.ts";
-import { checkLayer } from "../quantization/obs_layer.ts";
+import { checkLayer, SUB_BLOCK, subtractError, subtractErrors } from "../quantization/obs_layer.ts";
 
 /** Options of `sparseGpt`. */
 export interface SparseGptOptions {
@@ -166,6 +166,7 @@ export function sparseGpt(
   const mask = new Uint8Array(rows * cols).fill(1);
   const codes = params ? new Uint8Array(rows * cols) : undefined;
   const errT = new Float32Array(Math.min(bs, cols) * rows);
+  const sub = prunem === 0 ? SUB_BLOCK : prunem * Math.max(1, Math.floor(SUB_BLOCK / prunem));
   let loss = 0;
   for (let i1 = 0; i1 < cols; i1 += bs) {
     const i2 = Math.min(i1 + bs, cols);
@@ -219,20 +220,13 @@ export function sparseGpt(
         loss += (diff * diff) / (d * d) / 2;
         err[r] = fround(diff / d);
       }
-      for (let j = c + 1; j < i2; j++) {
-        const uj = u[c * cols + j];
-        const wj = col(j);
-        for (let r = 0; r < rows; r++) wj[r] = fround(wj[r] - fround(err[r] * uj));
-      }
+      // sub-blocks hold whole N:M groups, so a group's scores see every earlier column's error
+      const subStart = i1 + Math.floor(i / sub) * sub;
+      const subEnd = Math.min(i2, subStart + sub);
+      subtractError(w, u, err, c, subEnd);
+      if (c + 1 === subEnd) subtractErrors(w, u, errT, [i1, subStart, subEnd, i2], kernels);
     }
-    if (i2 < cols) {
-      const rest = cols - i2;
-      const a = new Float32Array(count * rest);
-      for (let k = 0; k < count; k++) {
-        a.set(u.subarray((i1 + k) * cols + i2, (i1 + k + 1) * cols), k * rest);
-      }
-      kernels.subtractProducts(w.subarray(i2 * rows), a, errT.subarray(0, count * rows), count);
-    }
+    subtractErrors(w, u, errT, [i1, i1, i2, cols], kernels);
   }
   return {
     weight: q,

@@ -11,7 +11,7 @@ import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { gptqCode, type GptqParams, gptqParams } from "./gptq_quantizer.ts";
 import { inverseHessian, layerHessian } from "./layer_hessian.ts";
-import { checkLayer } from "./obs_layer.ts";
+import { checkLayer, SUB_BLOCK, subtractError, subtractErrors } from "./obs_layer.ts";
 
 /** Options of `gptq`. */
 export interface GptqOptions {
@@ -204,7 +204,6 @@ export function gptq(
 
   for (let i1 = 0; i1 < cols; i1 += bs) {
     const i2 = Math.min(i1 + bs, cols);
-    const count = i2 - i1;
     snapshot?.set(w.subarray(i1 * rows, i2 * rows));
     for (let c = i1; c < i2; c++) {
       const orig = perm[c];
@@ -249,22 +248,15 @@ export function gptq(
         loss += (diff * diff) / (d * d) / 2;
         err[r] = fround(diff / d);
       }
-      // the rest of the block, one column at a time
-      for (let j = c + 1; j < i2; j++) {
-        const uj = u[c * cols + j];
-        const wj = col(j);
-        for (let r = 0; r < rows; r++) wj[r] = fround(wj[r] - fround(err[r] * uj));
-      }
+      // the rest of the block: the rest of the sub-block right away, the columns after it
+      // once per sub-block (the same terms in the same order as one column at a time)
+      const subStart = i1 + Math.floor((c - i1) / SUB_BLOCK) * SUB_BLOCK;
+      const subEnd = Math.min(i2, subStart + SUB_BLOCK);
+      subtractError(w, u, err, c, subEnd);
+      if (c + 1 === subEnd) subtractErrors(w, u, errT, [i1, subStart, subEnd, i2], kernels);
     }
-    if (i2 < cols) {
-      // later blocks: W[:, i2:] -= Err1 · U[i1:i2, i2:]
-      const rest = cols - i2;
-      const a = new Float32Array(count * rest);
-      for (let k = 0; k < count; k++) {
-        a.set(u.subarray((i1 + k) * cols + i2, (i1 + k + 1) * cols), k * rest);
-      }
-      kernels.subtractProducts(w.subarray(i2 * rows), a, errT.subarray(0, count * rows), count);
-    }
+    // later blocks: W[:, i2:] -= Err1 · U[i1:i2, i2:]
+    subtractErrors(w, u, errT, [i1, i1, i2, cols], kernels);
   }
   return {
     weight: q,

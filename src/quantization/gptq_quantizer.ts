@@ -76,7 +76,7 @@ export function gptqParams(
     }
     const s = fround(fround(xmax - xmin) / maxq);
     scale[r] = s;
-    zero[r] = sym ? (maxq + 1) / 2 : roundHalfEven(fround(-xmin / s));
+    zero[r] = sym ? (maxq + 1) / 2 : roundHalfEven(fround(-xmin / s)) + 0; // + 0: no -0
   }
   return { scale, zero, maxq };
 }

@@ -5,6 +5,16 @@
  * @module
  */
 
+import type { Kernels } from "../kernels/types.ts";
+
+/**
+ * Columns per sub-block of the column loop: inside a sub-block each column's error is
+ * subtracted from the next columns right away (TypeScript), from the rest of the block once per
+ * sub-block (the kernel `subtractProducts`). The result does not depend on it: every weight
+ * receives the same terms in the same order.
+ */
+export const SUB_BLOCK = 16;
+
 function show(value: unknown): string {
   if (ArrayBuffer.isView(value)) {
     return `${value.constructor.name}(${(value as Uint8Array).length})`;
@@ -116,4 +126,92 @@ export function checkBatches(batches: unknown, columns: number): number {
     rows += x.length / columns;
   }
   return rows;
+}
+
+/**
+ * Subtracts the errors of processed columns from later columns, the update of GPTQ and
+ * SparseGPT: for columns `j` in `[to, end)`, `W[:, j] -= Σ_c err_c · U[c][j]` over the columns
+ * `c` in `[from, to)`, term by term in increasing `c` (the kernel `subtractProducts`). `w` is the
+ * weight column-major (`w[c * rows + r]`), `u` is `[cols, cols]` and `errT` holds the error of
+ * column `c` at `errT[(c - base) * rows ..]`.
+ *
+ * @param w The weight, column-major `[cols][rows]` (updated).
+ * @param u `U`, `[cols, cols]` row-major.
+ * @param errT The errors, one column of `rows` values per processed column from `base`.
+ * @param range `[base, from, to, end]`: the column of `errT`'s first row, the processed
+ *   columns `[from, to)` and the end of the columns to update.
+ * @param kernels The kernels.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { referenceKernels } from "../kernels/reference.ts";
+ * import { subtractErrors } from "./obs_layer.ts";
+ *
+ * // one row, columns 0 and 1; column 0's error 2 moves column 1 by 2 · U[0][1] = 1
+ * const w = new Float32Array([5, 3]);
+ * const u = new Float32Array([1, 0.5, 0, 1]);
+ * subtractErrors(w, u, new Float32Array([2]), [0, 0, 1, 2], referenceKernels);
+ * assert.deepEqual([...w], [5, 2]);
+ * ```
+ */
+export function subtractErrors(
+  w: Float32Array,
+  u: Float32Array,
+  errT: Float32Array,
+  range: readonly [number, number, number, number],
+  kernels: Kernels,
+): void {
+  const [base, from, to, end] = range;
+  const cols = Math.round(Math.sqrt(u.length));
+  const rows = w.length / cols;
+  const count = to - from;
+  const width = end - to;
+  if (count <= 0 || width <= 0) return;
+  const a = new Float32Array(count * width);
+  for (let k = 0; k < count; k++) {
+    a.set(u.subarray((from + k) * cols + to, (from + k) * cols + end), k * width);
+  }
+  kernels.subtractProducts(
+    w.subarray(to * rows, end * rows),
+    a,
+    errT.subarray((from - base) * rows, (to - base) * rows),
+    count,
+  );
+}
+
+/**
+ * Subtracts one column's error from the next columns one at a time, in TypeScript:
+ * `W[:, j] = fround(W[:, j] - fround(err · U[c][j]))` for `j` in `(c, end)`.
+ *
+ * @param w The weight, column-major `[cols][rows]` (updated).
+ * @param u `U`, `[cols, cols]` row-major.
+ * @param err The column's error, `rows` values.
+ * @param c The column.
+ * @param end The end of the columns to update.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { subtractError } from "./obs_layer.ts";
+ *
+ * const w = new Float32Array([5, 3]);
+ * subtractError(w, new Float32Array([1, 0.5, 0, 1]), new Float32Array([2]), 0, 2);
+ * assert.deepEqual([...w], [5, 2]);
+ * ```
+ */
+export function subtractError(
+  w: Float32Array,
+  u: Float32Array,
+  err: Float32Array,
+  c: number,
+  end: number,
+): void {
+  const rows = err.length;
+  const cols = w.length / rows;
+  for (let j = c + 1; j < end; j++) {
+    const uj = u[c * cols + j];
+    const wj = w.subarray(j * rows, (j + 1) * rows);
+    for (let r = 0; r < rows; r++) wj[r] = Math.fround(wj[r] - Math.fround(err[r] * uj));
+  }
 }
