@@ -236,6 +236,12 @@ export {
 export { gptq, type GptqOptions, type GptqResult } from "./src/quantization/gptq.ts";
 export { gptqCode, type GptqParams, gptqParams } from "./src/quantization/gptq_quantizer.ts";
 export {
+  type GptqLayer,
+  gptqOnnx,
+  type GptqOnnxOptions,
+  type GptqOnnxResult,
+} from "./src/quantization/gptq_model.ts";
+export {
   type InverseHessian,
   inverseHessian,
   type InverseHessianOptions,

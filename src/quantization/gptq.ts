@@ -38,6 +38,11 @@ export interface GptqOptions {
    * the overall scale of `H` depends on it.
    */
   readonly sampleCounts?: readonly number[];
+  /**
+   * A precomputed layer Hessian (`layerHessian()`, `[in, in]`), accumulated by the caller batch
+   * by batch; `batches` is then not read and may be empty.
+   */
+  readonly hessian?: Float32Array;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
 }
@@ -109,8 +114,10 @@ function checkOptions(options: GptqOptions, columns: number): void {
  *
  * @param weight The weight, `[out, in]` row-major (a Linear layer's layout; not modified).
  * @param shape `[out, in]`.
- * @param batches Calibration inputs of the layer, each `[rows, in]` row-major.
- * @param options Bits, grid, groups, order, block size, dampening, kernels.
+ * @param batches Calibration inputs of the layer, each `[rows, in]` row-major (not read when
+ *   `options.hessian` is given).
+ * @param options Bits, grid, groups, order, block size, dampening, a precomputed Hessian,
+ *   kernels.
  * @returns The quantized weight, codes, parameters, permutation and the reference's loss.
  * @throws {TypeError} If an argument has the wrong type.
  * @throws {RangeError} If the shapes disagree, a value is not finite, an option is out of
@@ -150,10 +157,26 @@ export function gptq(
   const bs = options.blockSize ?? 128;
   const staticGroups = (options.staticGroups ?? false) && gs !== -1;
 
-  const { hessian } = layerHessian(batches, cols, {
+  const hessian = options.hessian ?? layerHessian(batches, cols, {
     sampleCounts: options.sampleCounts,
     kernels,
-  });
+  }).hessian;
+  if (!(hessian instanceof Float32Array) || hessian.length !== cols * cols) {
+    throw new RangeError(
+      `"hessian" must be a Float32Array of ${cols} * ${cols} values: current value has ${
+        (hessian as { length?: number })?.length
+      }`,
+    );
+  }
+  for (let t = 0; t < hessian.length; t++) {
+    if (!Number.isFinite(hessian[t])) {
+      throw new RangeError(
+        `"hessian" must hold finite values: [${Math.floor(t / cols)}, ${t % cols}] is ${
+          hessian[t]
+        }`,
+      );
+    }
+  }
 
   // column-major copy of the weight: column c is wt[c * rows .. (c + 1) * rows]
   const wt = new Float32Array(rows * cols);
