@@ -254,6 +254,13 @@ export {
   type SparseGptOptions,
   type SparseGptResult,
 } from "./src/pruning/sparse_gpt.ts";
+export { sparseGptOnnx, type SparseGptOnnxOptions } from "./src/pruning/sparse_gpt_model.ts";
+export {
+  type LayerwiseLayer,
+  layerwiseOnnx,
+  type LayerwiseOnnxOptions,
+  type LayerwiseOnnxResult,
+} from "./src/quantization/layerwise_onnx.ts";
 
 export * from "./src/report/mod.ts";
 export {

@@ -12,7 +12,13 @@ import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { gptqCode, type GptqParams, gptqParams } from "../quantization/gptq_quantizer.ts";
 import { inverseHessian, layerHessian } from "../quantization/layer_hessian.ts";
-import { checkLayer, SUB_BLOCK, subtractError, subtractErrors } from "../quantization/obs_layer.ts";
+import {
+  checkHessian,
+  checkLayer,
+  SUB_BLOCK,
+  subtractError,
+  subtractErrors,
+} from "../quantization/obs_layer.ts";
 
 /** Options of `sparseGpt`. */
 export interface SparseGptOptions {
@@ -36,6 +42,11 @@ export interface SparseGptOptions {
   readonly sym?: boolean;
   /** Per batch, what it adds to the reference's `nsamples` (default 1 each). */
   readonly sampleCounts?: readonly number[];
+  /**
+   * A precomputed layer Hessian (`layerHessian()`, `[in, in]`), accumulated by the caller batch
+   * by batch; `batches` is then not read and may be empty.
+   */
+  readonly hessian?: Float32Array;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
 }
@@ -108,8 +119,10 @@ function checkOptions(options: SparseGptOptions): void {
  *
  * @param weight The weight, `[out, in]` row-major (a Linear layer's layout; not modified).
  * @param shape `[out, in]`.
- * @param batches Calibration inputs of the layer, each `[rows, in]` row-major.
- * @param options Sparsity or N:M pattern, block size, dampening, joint quantization, kernels.
+ * @param batches Calibration inputs of the layer, each `[rows, in]` row-major (not read when
+ *   `options.hessian` is given).
+ * @param options Sparsity or N:M pattern, block size, dampening, joint quantization, a
+ *   precomputed Hessian, kernels.
  * @returns The new weight, its mask, the codes and parameters with `bits`, and the loss.
  * @throws {TypeError} If an argument has the wrong type.
  * @throws {RangeError} If the shapes disagree, a value is not finite, an option is out of
@@ -141,10 +154,11 @@ export function sparseGpt(
   const prunem = options.prunem ?? 0;
   const sparsity = options.sparsity ?? 0;
   const bs = options.blockSize ?? 128;
-  const { hessian } = layerHessian(batches, cols, {
+  const hessian = options.hessian ?? layerHessian(batches, cols, {
     sampleCounts: options.sampleCounts,
     kernels,
-  });
+  }).hessian;
+  checkHessian(hessian, cols);
 
   // column-major working copy: column c is w[c * rows .. (c + 1) * rows]
   const w = new Float32Array(rows * cols);

@@ -11,7 +11,7 @@ import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { gptqCode, type GptqParams, gptqParams } from "./gptq_quantizer.ts";
 import { inverseHessian, layerHessian } from "./layer_hessian.ts";
-import { checkLayer, SUB_BLOCK, subtractError, subtractErrors } from "./obs_layer.ts";
+import { checkHessian, checkLayer, SUB_BLOCK, subtractError, subtractErrors } from "./obs_layer.ts";
 
 /** Options of `gptq`. */
 export interface GptqOptions {
@@ -161,22 +161,7 @@ export function gptq(
     sampleCounts: options.sampleCounts,
     kernels,
   }).hessian;
-  if (!(hessian instanceof Float32Array) || hessian.length !== cols * cols) {
-    throw new RangeError(
-      `"hessian" must be a Float32Array of ${cols} * ${cols} values: current value has ${
-        (hessian as { length?: number })?.length
-      }`,
-    );
-  }
-  for (let t = 0; t < hessian.length; t++) {
-    if (!Number.isFinite(hessian[t])) {
-      throw new RangeError(
-        `"hessian" must hold finite values: [${Math.floor(t / cols)}, ${t % cols}] is ${
-          hessian[t]
-        }`,
-      );
-    }
-  }
+  checkHessian(hessian, cols);
 
   // column-major copy of the weight: column c is wt[c * rows .. (c + 1) * rows]
   const wt = new Float32Array(rows * cols);

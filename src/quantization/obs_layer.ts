@@ -215,3 +215,38 @@ export function subtractError(
     for (let r = 0; r < rows; r++) wj[r] = Math.fround(wj[r] - Math.fround(err[r] * uj));
   }
 }
+
+/**
+ * Checks a precomputed layer Hessian: a `Float32Array` of `columns²` finite values.
+ *
+ * @param hessian The Hessian.
+ * @param columns The layer's input features.
+ * @throws {RangeError} If it has the wrong type or length, or a value is not finite.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkHessian } from "./obs_layer.ts";
+ *
+ * checkHessian(new Float32Array([2, 0, 0, 2]), 2);
+ * assert.throws(() => checkHessian(new Float32Array(3), 2), /"hessian" must be a Float32Array of 2 \* 2 values/);
+ * ```
+ */
+export function checkHessian(hessian: unknown, columns: number): asserts hessian is Float32Array {
+  if (!(hessian instanceof Float32Array) || hessian.length !== columns * columns) {
+    throw new RangeError(
+      `"hessian" must be a Float32Array of ${columns} * ${columns} values: current value is ${
+        show(hessian)
+      }`,
+    );
+  }
+  for (let t = 0; t < hessian.length; t++) {
+    if (!Number.isFinite(hessian[t])) {
+      throw new RangeError(
+        `"hessian" must hold finite values: [${Math.floor(t / columns)}, ${t % columns}] is ${
+          hessian[t]
+        }`,
+      );
+    }
+  }
+}

@@ -115,7 +115,7 @@ test("gptqOnnx() rejects a module that is not a MatMul or Gemm, and no batches",
   const ort = await loadOrt();
   await assert.rejects(
     gptqOnnx(onnx, batches, { ort, bits: 4, modules: ["act"] }),
-    /"modules" must name MatMul or Gemm modules of the main graph with a stored weight: "act"/,
+    /"modules" must name MatMul or Gemm modules of the main graph with a stored 2-D weight: "act"/,
   );
   await assert.rejects(gptqOnnx(onnx, [], { ort, bits: 4 }), /"batches" must hold at least one/);
 });
