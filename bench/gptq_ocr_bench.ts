@@ -1,10 +1,10 @@
 /**
- * GPTQ against round-to-nearest on the PP-OCRv4 recognizer: its MatMul layers (the two
- * transformer blocks and the classification head; the convolutions stay float) quantized to
- * int4 and int3 per output channel, the same grid for both methods; GPTQ calibrated on the first
- * `--calibration` fixture lines, every method evaluated on the other lines (disjoint): exact
- * line matches, and agreement of the decoded text with the dense model. Prints JSON (also
- * written to `--out`).
+ * GPTQ against round-to-nearest, and SparseGPT against magnitude pruning, on the PP-OCRv4
+ * recognizer: its MatMul layers (the two transformer blocks and the classification head; the
+ * convolutions stay float) quantized to int4 and int3 per output channel (the same grid for both
+ * methods), or pruned 50% unstructured and 2:4; calibrated on the first `--calibration` fixture
+ * lines, every variant evaluated on the other lines (disjoint): exact line matches, and
+ * agreement of the decoded text with the dense model. Prints JSON (also written to `--out`).
  *
  * Usage:
  *   deno run -A bench/gptq_ocr_bench.ts [--calibration 16] [--out bench/results/gptq_ocr.json]
@@ -20,6 +20,7 @@ import { toFileBytes } from "../src/model/from_float32.ts";
 import { onnxModel } from "../src/model/onnx_model.ts";
 import { gptqOnnx } from "../src/quantization/gptq_model.ts";
 import { gptqCode, gptqParams } from "../src/quantization/gptq_quantizer.ts";
+import { sparseGptOnnx } from "../src/pruning/sparse_gpt_model.ts";
 import { parseArgs } from "./_harness.ts";
 
 const args = parseArgs(Deno.args);
@@ -37,6 +38,45 @@ const texts = data.labels.texts.slice(calibration);
 async function evaluate(bytes: Uint8Array) {
   const out = await runOrt(ort, bytes, evalLines.input, evalLines.dims);
   return ctcDecode(out.data, out.dims, keys);
+}
+
+/** Every MatMul weight (PyTorch layout) replaced by `change(weight, [out, in])`. */
+async function replaced(
+  change: (w: Float32Array, out: number, inp: number) => Float32Array,
+): Promise<Uint8Array> {
+  const model = onnxModel(onnx);
+  const nodes = model.graph?.nodes ?? [];
+  const replacements = new Map<string, OnnxReplacement>();
+  for (const m of model.modules) {
+    const ref = m.params.weight;
+    const node = nodes.find((n) => n.module === m.name);
+    if (!ref || !node || !["MatMul", "Gemm"].includes(node.opType)) continue;
+    const [out, inp] = ref.shape;
+    replacements.set(ref.name, { bytes: toFileBytes(ref, change(await ref.data(), out, inp)) });
+  }
+  return encodeOnnx(onnx, replacements);
+}
+
+/**
+ * Magnitude pruning as in the SparseGPT oracle: unstructured, `|w| <= sort(|W|)[int(numel · s)]`
+ * per layer; N:M, per row the `n` smallest `|w|` of every `m` columns.
+ */
+function magnitude(w: Float32Array, out: number, inp: number, s: number, n: number, m: number) {
+  const q = w.slice();
+  if (n === 0) {
+    const t = Float32Array.from(w, Math.abs).sort()[Math.floor(w.length * s)];
+    for (let i = 0; i < w.length; i++) if (Math.abs(w[i]) <= t) q[i] = 0;
+    return q;
+  }
+  for (let r = 0; r < out; r++) {
+    for (let c0 = 0; c0 < inp; c0 += m) {
+      const idx = [];
+      for (let c = c0; c < Math.min(inp, c0 + m); c++) idx.push(r * inp + c);
+      idx.sort((a, b) => Math.abs(w[a]) - Math.abs(w[b]) || a - b);
+      for (const i of idx.slice(0, n)) q[i] = 0;
+    }
+  }
+  return q;
 }
 
 /** Round-to-nearest of every MatMul weight with GPTQ's per-row grid. */
@@ -92,8 +132,25 @@ for (const bits of [4, 3]) {
     seconds,
   });
 }
+for (
+  const [label, sparsity, n, m] of [["50% unstructured", 0.5, 0, 0], ["2:4", 0, 2, 4]] as const
+) {
+  const r = await evaluate(await replaced((w, out, inp) => magnitude(w, out, inp, sparsity, n, m)));
+  rows.push({ method: `magnitude ${label}`, exact: exact(r), sameAsDense: sameAsDense(r) });
+  const t0 = performance.now();
+  const g = await sparseGptOnnx(onnx, batches, { ort, sparsity, prunen: n, prunem: m });
+  const seconds = (performance.now() - t0) / 1000;
+  const p = await evaluate(g.encode());
+  rows.push({
+    method: `sparsegpt ${label}`,
+    exact: exact(p),
+    sameAsDense: sameAsDense(p),
+    layers: g.layers.length,
+    seconds,
+  });
+}
 const report = {
-  model: "PP-OCRv4 recognizer (MatMul layers quantized, convolutions float)",
+  model: "PP-OCRv4 recognizer (MatMul layers quantized or pruned, convolutions float)",
   calibrationLines: calibration,
   evaluationLines: texts.length,
   rows,
