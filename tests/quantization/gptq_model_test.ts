@@ -6,7 +6,7 @@ import { onnxModel } from "../../src/model/onnx_model.ts";
 import { gptq } from "../../src/quantization/gptq.ts";
 import { gptqOnnx } from "../../src/quantization/gptq_model.ts";
 import { quantizeTensor } from "../../src/quantization/quantize_tensor.ts";
-import { graph, model, node, tensor, valueInfo } from "../io/_onnx_builder.ts";
+import { attr, graph, model, node, tensor, valueInfo } from "../io/_onnx_builder.ts";
 import { loadOrt } from "../io/_ocr.ts";
 
 const SLOW = { timeout: 120_000 };
@@ -115,7 +115,59 @@ test("gptqOnnx() rejects a module that is not a MatMul or Gemm, and no batches",
   const ort = await loadOrt();
   await assert.rejects(
     gptqOnnx(onnx, batches, { ort, bits: 4, modules: ["act"] }),
-    /"modules" must name MatMul or Gemm modules of the main graph with a stored 2-D weight: "act"/,
+    /"modules" must name MatMul or Gemm modules with a stored 2-D weight, or Conv modules .*: "act"/,
   );
   await assert.rejects(gptqOnnx(onnx, [], { ort, bits: 4 }), /"batches" must hold at least one/);
 });
+
+test(
+  "gptqOnnx() quantizes a Conv as im2col rows, padding as zeros, one add_batch per image",
+  SLOW,
+  async () => {
+    // x [2, 2, 5, 6] -> Conv [3, 2, 3, 3], pads 1, strides [2, 1] -> y [2, 3, 3, 6]
+    const w = values(3 * 2 * 3 * 3, 5, 0.6);
+    const onnx = decodeOnnx(model(graph({
+      nodes: [
+        node("Conv", ["x", "conv.weight"], ["y"], "/conv/Conv", [
+          attr("kernel_shape", { ints: [3, 3] }),
+          attr("pads", { ints: [1, 1, 1, 1] }),
+          attr("strides", { ints: [2, 1] }),
+        ]),
+      ],
+      initializers: [tensor({ name: "conv.weight", dims: [3, 2, 3, 3], raw: w })],
+      inputs: [valueInfo("x", [2, 2, 5, 6])],
+      outputs: [valueInfo("y", [2, 3, 3, 6])],
+    })));
+    const x = values(2 * 2 * 5 * 6, 6, 3);
+    const { layers, encode } = await gptqOnnx(onnx, [{ x: { data: x, dims: [2, 2, 5, 6] } }], {
+      ort: await loadOrt(),
+      bits: 3,
+    });
+    assert.deepEqual(layers.map((l) => l.module), ["conv"]);
+    // the patches of each image, written out: position (oy, ox) reads rows 2 oy - 1 + i and
+    // columns ox - 1 + j of both channels
+    const images = [0, 1].map((n) => {
+      const rows: number[] = [];
+      for (let oy = 0; oy < 3; oy++) {
+        for (let ox = 0; ox < 6; ox++) {
+          for (let c = 0; c < 2; c++) {
+            for (let i = 0; i < 3; i++) {
+              for (let j = 0; j < 3; j++) {
+                const yy = 2 * oy - 1 + i;
+                const xx = ox - 1 + j;
+                const inside = yy >= 0 && yy < 5 && xx >= 0 && xx < 6;
+                rows.push(inside ? x[((n * 2 + c) * 5 + yy) * 6 + xx] : 0);
+              }
+            }
+          }
+        }
+      }
+      return Float32Array.from(rows);
+    });
+    const direct = gptq(w, [3, 18], images, { bits: 3 });
+    assert.deepEqual(layers[0].result.codes, direct.codes);
+    assert.deepEqual(layers[0].result.weight, direct.weight);
+    const saved = onnxModel(decodeOnnx(encode()));
+    assert.deepEqual(await saved.modules[0].params.weight.data(), direct.weight);
+  },
+);
