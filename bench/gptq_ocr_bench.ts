@@ -1,8 +1,8 @@
 /**
  * GPTQ against round-to-nearest, and SparseGPT against magnitude pruning, on the PP-OCRv4
- * recognizer: its MatMul layers (the two transformer blocks and the classification head; the
- * convolutions stay float) quantized to int4 and int3 per output channel (the same grid for both
- * methods), or pruned 50% unstructured and 2:4; calibrated on the first `--calibration` fixture
+ * recognizer: its MatMul layers (the two transformer blocks and the classification head), then
+ * also its convolutions of group 1 (as im2col), quantized to int4 and int3 per output channel
+ * (the same grid for both methods), or pruned 50% unstructured and 2:4; calibrated on the first `--calibration` fixture
  * lines, every variant evaluated on the other lines (disjoint): exact line matches, and
  * agreement of the decoded text with the dense model. Prints JSON (also written to `--out`).
  *
@@ -42,16 +42,16 @@ async function evaluate(bytes: Uint8Array) {
 
 /** Every MatMul weight (PyTorch layout) replaced by `change(weight, [out, in])`. */
 async function replaced(
+  modules: readonly string[],
   change: (w: Float32Array, out: number, inp: number) => Float32Array,
 ): Promise<Uint8Array> {
   const model = onnxModel(onnx);
-  const nodes = model.graph?.nodes ?? [];
   const replacements = new Map<string, OnnxReplacement>();
   for (const m of model.modules) {
     const ref = m.params.weight;
-    const node = nodes.find((n) => n.module === m.name);
-    if (!ref || !node || !["MatMul", "Gemm"].includes(node.opType)) continue;
-    const [out, inp] = ref.shape;
+    if (!ref || !modules.includes(m.name)) continue;
+    const out = ref.shape[0];
+    const inp = ref.shape.slice(1).reduce((a, b) => a * b, 1);
     replacements.set(ref.name, { bytes: toFileBytes(ref, change(await ref.data(), out, inp)) });
   }
   return encodeOnnx(onnx, replacements);
@@ -79,29 +79,17 @@ function magnitude(w: Float32Array, out: number, inp: number, s: number, n: numb
   return q;
 }
 
-/** Round-to-nearest of every MatMul weight with GPTQ's per-row grid. */
-async function rtn(bits: number): Promise<Uint8Array> {
-  const model = onnxModel(onnx);
-  const nodes = model.graph?.nodes ?? [];
-  const replacements = new Map<string, OnnxReplacement>();
-  for (const m of model.modules) {
-    const ref = m.params.weight;
-    const node = nodes.find((n) => n.module === m.name);
-    if (!ref || !node || !["MatMul", "Gemm"].includes(node.opType)) continue;
-    const [out, inp] = ref.shape;
-    const w = await ref.data();
-    const columns = [];
-    for (let c = 0; c < inp; c++) {
-      columns.push(Float32Array.from({ length: out }, (_, r) => w[r * inp + c]));
-    }
-    const p = gptqParams(columns, bits, false);
-    const q = w.map((v, i) => {
-      const r = Math.floor(i / inp);
-      return Math.fround(p.scale[r] * (gptqCode(v, p.scale[r], p.zero[r], p.maxq) - p.zero[r]));
-    });
-    replacements.set(ref.name, { bytes: toFileBytes(ref, q) });
+/** Round-to-nearest with GPTQ's per-row grid. */
+function rtn(w: Float32Array, out: number, inp: number, bits: number): Float32Array {
+  const columns = [];
+  for (let c = 0; c < inp; c++) {
+    columns.push(Float32Array.from({ length: out }, (_, r) => w[r * inp + c]));
   }
-  return encodeOnnx(onnx, replacements);
+  const p = gptqParams(columns, bits, false);
+  return w.map((v, i) => {
+    const r = Math.floor(i / inp);
+    return Math.fround(p.scale[r] * (gptqCode(v, p.scale[r], p.zero[r], p.maxq) - p.zero[r]));
+  });
 }
 
 const dense = await evaluate(onnx.bytes);
@@ -117,40 +105,64 @@ const batches = [0, 1, 2, 3].map((b) => {
   const lines = ocrLines(data.rec, from, count);
   return { x: { data: lines.input, dims: lines.dims } };
 }).filter((b) => b.x.dims[0] > 0);
-for (const bits of [4, 3]) {
-  const r = await evaluate(await rtn(bits));
-  rows.push({ method: `rtn int${bits} per channel`, exact: exact(r), sameAsDense: sameAsDense(r) });
-  const t0 = performance.now();
-  const g = await gptqOnnx(onnx, batches, { ort, bits });
-  const seconds = (performance.now() - t0) / 1000;
-  const p = await evaluate(g.encode());
-  rows.push({
-    method: `gptq int${bits} per channel`,
-    exact: exact(p),
-    sameAsDense: sameAsDense(p),
-    layers: g.layers.length,
-    seconds,
-  });
-}
-for (
-  const [label, sparsity, n, m] of [["50% unstructured", 0.5, 0, 0], ["2:4", 0, 2, 4]] as const
-) {
-  const r = await evaluate(await replaced((w, out, inp) => magnitude(w, out, inp, sparsity, n, m)));
-  rows.push({ method: `magnitude ${label}`, exact: exact(r), sameAsDense: sameAsDense(r) });
-  const t0 = performance.now();
-  const g = await sparseGptOnnx(onnx, batches, { ort, sparsity, prunen: n, prunem: m });
-  const seconds = (performance.now() - t0) / 1000;
-  const p = await evaluate(g.encode());
-  rows.push({
-    method: `sparsegpt ${label}`,
-    exact: exact(p),
-    sameAsDense: sameAsDense(p),
-    layers: g.layers.length,
-    seconds,
-  });
+/** The layers the drivers process by default (MatMul, Gemm, Conv of group 1), by scope. */
+const probe = await gptqOnnx(onnx, batches.slice(0, 1), { ort, bits: 8 });
+const all = probe.layers.map((l) => l.module);
+const view = onnxModel(onnx);
+const matmuls = all.filter((m) =>
+  view.modules.find((x) => x.name === m)!.params.weight.shape.length === 2
+);
+const scopes = { "MatMul layers": matmuls, "MatMul and Conv layers": all } as const;
+for (const [scope, modules] of Object.entries(scopes)) {
+  for (const bits of [4, 3]) {
+    const r = await evaluate(await replaced(modules, (w, out, inp) => rtn(w, out, inp, bits)));
+    rows.push({
+      scope,
+      method: `rtn int${bits} per channel`,
+      exact: exact(r),
+      sameAsDense: sameAsDense(r),
+    });
+    const t0 = performance.now();
+    const g = await gptqOnnx(onnx, batches, { ort, bits, modules });
+    const seconds = (performance.now() - t0) / 1000;
+    const p = await evaluate(g.encode());
+    rows.push({
+      scope,
+      method: `gptq int${bits} per channel`,
+      exact: exact(p),
+      sameAsDense: sameAsDense(p),
+      layers: g.layers.length,
+      seconds,
+    });
+  }
+  for (
+    const [label, sparsity, n, m] of [["50% unstructured", 0.5, 0, 0], ["2:4", 0, 2, 4]] as const
+  ) {
+    const r = await evaluate(
+      await replaced(modules, (w, out, inp) => magnitude(w, out, inp, sparsity, n, m)),
+    );
+    rows.push({
+      scope,
+      method: `magnitude ${label}`,
+      exact: exact(r),
+      sameAsDense: sameAsDense(r),
+    });
+    const t0 = performance.now();
+    const g = await sparseGptOnnx(onnx, batches, { ort, sparsity, prunen: n, prunem: m, modules });
+    const seconds = (performance.now() - t0) / 1000;
+    const p = await evaluate(g.encode());
+    rows.push({
+      scope,
+      method: `sparsegpt ${label}`,
+      exact: exact(p),
+      sameAsDense: sameAsDense(p),
+      layers: g.layers.length,
+      seconds,
+    });
+  }
 }
 const report = {
-  model: "PP-OCRv4 recognizer (MatMul layers quantized or pruned, convolutions float)",
+  model: "PP-OCRv4 recognizer (depthwise and grouped convolutions stay float)",
   calibrationLines: calibration,
   evaluationLines: texts.length,
   rows,
