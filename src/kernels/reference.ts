@@ -9,6 +9,7 @@
 
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../tensor/float16.ts";
 import { blockIds } from "./_blocks.ts";
+import { hessianAccumulateRef, inverseCholeskyUpperRef, subtractProductsRef } from "./_linalg.ts";
 import { keyToValue, orderKeys } from "./_order.ts";
 import { roundHalfEven } from "../tensor/round_half_even.ts";
 import type { IntCodes, Kernels, MaskMethod, MinMax, QuantParams, Reduction } from "./types.ts";
@@ -21,14 +22,18 @@ import {
   checkFakeQuantize,
   checkHalfBits,
   checkHalfData,
+  checkHessianAccumulate,
   checkHistogram,
+  checkInverseCholeskyUpper,
   checkKSmallestMask,
   checkKthSmallest,
   checkMinMax,
   checkPackInt4,
   checkQuantize,
+  checkSubtractProducts,
   checkThresholdMask,
   checkUnpackInt4,
+  notPositiveDefinite,
 } from "./validate.ts";
 
 /**
@@ -285,5 +290,28 @@ export const referenceKernels: Kernels = {
       codes[i] = signed && nibble >= 8 ? nibble - 16 : nibble;
     }
     return codes;
+  },
+
+  hessianAccumulate(
+    h: Float32Array,
+    x: Float32Array,
+    n: number,
+    decay: number,
+    scale: number,
+  ): Float32Array {
+    checkHessianAccumulate(h, x, n, decay, scale);
+    return hessianAccumulateRef(h, x, n, decay, scale);
+  },
+
+  inverseCholeskyUpper(h: Float32Array, n: number): Float32Array {
+    checkInverseCholeskyUpper(h, n);
+    const u = inverseCholeskyUpperRef(h, n);
+    if (typeof u === "number") throw notPositiveDefinite(h, n, u);
+    return u;
+  },
+
+  subtractProducts(c: Float32Array, a: Float32Array, b: Float32Array, k: number): Float32Array {
+    checkSubtractProducts(c, a, b, k);
+    return subtractProductsRef(c, a, b, k);
   },
 };

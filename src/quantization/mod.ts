@@ -125,3 +125,25 @@ export { fusableGroups } from "./fusable_groups.ts";
 export type { FusedGroupReport } from "./quantize.ts";
 export type { QuantizedSafetensorsOptions } from "./quantized_safetensors.ts";
 export { planQuantization, type PlanQuantizationOptions } from "./plan_quantization.ts";
+export { gptq, type GptqOptions, type GptqResult } from "./gptq.ts";
+export { gptqCode, type GptqParams, gptqParams } from "./gptq_quantizer.ts";
+export {
+  type GptqLayer,
+  gptqOnnx,
+  type GptqOnnxOptions,
+  type GptqOnnxResult,
+} from "./gptq_model.ts";
+export {
+  type InverseHessian,
+  inverseHessian,
+  type InverseHessianOptions,
+  type LayerHessian,
+  layerHessian,
+  type LayerHessianOptions,
+} from "./layer_hessian.ts";
+export {
+  type LayerwiseLayer,
+  layerwiseOnnx,
+  type LayerwiseOnnxOptions,
+  type LayerwiseOnnxResult,
+} from "./layerwise_onnx.ts";
