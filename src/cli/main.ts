@@ -37,6 +37,7 @@ const COMPRESS: Record<string, ArgOption> = {
   calibration: { type: "string" },
   "batch-size": { type: "string" },
   "allow-unchanged": { type: "boolean" },
+  pattern: { type: "string" },
 };
 
 const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption> }> = {

@@ -66,7 +66,11 @@ Options:
   -o, --output <path>   the compressed model (required)
   -a, --algorithm <a>   the pruner, by short or NNI class name:
 ${PRUNERS}
-  --calibration <c>     input batches for -a wanda (ONNX, onnxruntime-node), as for quantize
+                        SparseGPT: layer by layer with error compensation (ONNX; needs
+                        --calibration), at each target's sparse_ratio or --pattern n:m
+  --calibration <c>     input batches for -a wanda and -a SparseGPT (ONNX, onnxruntime-node),
+                        as for quantize
+  --pattern <n:m>       with -a SparseGPT: prune n of every m weights along the input (2:4)
   -r, --report <path>   also write a report (.html or .json; repeatable); reports are written
                         before the model, so a failed report leaves no model behind
   --eval                evaluate the original and the result (PP-OCR models, see eval)
@@ -81,7 +85,10 @@ the quantized model: integer codes where the format allows, else the fake-quanti
 Options:
   -c, --config <c>      the config list: a JSON file or inline JSON (required)
   -o, --output <path>   the compressed model (required)
-  -a, --algorithm <a>   ${QUANTIZER_ALGORITHMS.join(", ")} (default)
+  -a, --algorithm <a>   PtqQuantizer (default), or GPTQ: layer by layer with error
+                        compensation (ONNX; needs --calibration; quant_dtype int1..int8,
+                        granularity per_channel or [1, G]; weights stored as float values on
+                        the grid)
   --storage <s>         auto (default): ONNX integer codes with DequantizeLinear when the
                         granularity allows (per-tensor, per-channel), else float; float:
                         fake-quantized values in the original dtype; int: integer codes always

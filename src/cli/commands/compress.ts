@@ -133,8 +133,29 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       throw new UsageError(`--algorithm: ${(e as Error).message}`, command);
     }
     const wanda = compressor.pruner?.name === "wanda";
-    if (calibration !== undefined && mode === "pruning" && !wanda) {
-      throw new UsageError("--calibration goes with quantize and with prune -a wanda", command);
+    if (calibration !== undefined && mode === "pruning" && !wanda && !compressor.layerwise) {
+      throw new UsageError(
+        "--calibration goes with quantize and with prune -a wanda or -a SparseGPT",
+        command,
+      );
+    }
+    if (compressor.layerwise !== undefined && calibration === undefined) {
+      throw new UsageError(
+        `${compressor.algorithm} needs --calibration <inputs.safetensors> (or ocr-lines:<n>): it compensates each layer's error on its calibration inputs`,
+        command,
+      );
+    }
+    const patternValue = args.values.pattern as string | undefined;
+    let pattern: { n: number; m: number } | undefined;
+    if (patternValue !== undefined) {
+      const m = /^(\d+):(\d+)$/.exec(patternValue);
+      if (m === null || compressor.layerwise !== "sparsegpt" || !(+m[1] > 0 && +m[1] < +m[2])) {
+        throw new UsageError(
+          `--pattern takes n:m with 0 < n < m (e.g. 2:4) and goes with prune -a SparseGPT: current value is ${patternValue}`,
+          command,
+        );
+      }
+      pattern = { n: +m[1], m: +m[2] };
     }
     if (wanda && calibration === undefined) {
       throw new UsageError(
@@ -179,6 +200,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           onProgress: bar.update,
           ...(algorithm === undefined ? {} : { algorithm }),
           ...(storage === undefined ? {} : { storage: storage as CompressOptions["storage"] }),
+          ...(pattern === undefined ? {} : { pattern }),
           ...(blockSize === undefined ? {} : { blockSize }),
           ...(cal === undefined ? {} : { calibration: cal }),
         });
