@@ -2,15 +2,9 @@
 import type { LayerReport } from "../report/types.ts";
 import type { TensorChange } from "./_tensor_change.ts";
 
-function zeros(values: Float32Array): number {
-  let n = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] === 0) n++;
-  return n;
-}
-
 /** One report line per changed tensor. */
 export function layerReport(c: TensorChange): LayerReport {
-  const n = c.after.length;
+  const n = c.elements;
   const g = c.granularity;
   return {
     module: c.module,
@@ -18,8 +12,8 @@ export function layerReport(c: TensorChange): LayerReport {
     type: c.type,
     shape: [...c.ref.shape],
     elements: n,
-    sparsityBefore: n === 0 ? 0 : zeros(c.before) / n,
-    sparsity: n === 0 ? 0 : zeros(c.after) / n,
+    sparsityBefore: n === 0 ? 0 : c.zerosBefore / n,
+    sparsity: n === 0 ? 0 : c.zerosAfter / n,
     bits: c.bits,
     dtype: c.ref.dtype,
     granularity: g === undefined || g === null

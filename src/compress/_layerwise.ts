@@ -2,7 +2,7 @@
 // their settings, the calibration batches run through onnxruntime layer by layer.
 import type { ConfigPlan } from "../config/plan.ts";
 import type { LoadedModel } from "./load_model.ts";
-import type { Progress, TensorChange } from "./_tensor_change.ts";
+import { changeOf, type Progress, type TensorChange } from "./_tensor_change.ts";
 import type { OrtLike } from "../io/onnx/ort.ts";
 import type { CalibrationTensor } from "../quantization/calibrate_onnx.ts";
 import { gptqOnnx } from "../quantization/gptq_model.ts";
@@ -134,7 +134,7 @@ export async function gptqTensors(
   for (const layer of run.layers) {
     const module = modules.get(layer.module)!;
     const ref = module.params.weight;
-    changes.push({
+    changes.push(changeOf({
       module: layer.module,
       target: "weight",
       type: module.type,
@@ -145,7 +145,7 @@ export async function gptqTensors(
       bits,
       blocks: layer.result.scale.length,
       zeroPoints: !sym,
-    });
+    }));
   }
   progress("gptq", run.layers.length, run.layers.length);
   return { bytes: run.encode(), changes, warnings };
@@ -202,7 +202,7 @@ export async function sparseGptTensors(
   for (const layer of run.layers) {
     const module = modules.get(layer.module)!;
     const ref = module.params.weight;
-    changes.push({
+    changes.push(changeOf({
       module: layer.module,
       target: "weight",
       type: module.type,
@@ -211,7 +211,7 @@ export async function sparseGptTensors(
       before: await ref.data(),
       after: layer.result.weight,
       bits: null,
-    });
+    }));
   }
   progress("sparsegpt", run.layers.length, run.layers.length);
   return { bytes: run.encode(), changes, warnings };

@@ -10,7 +10,7 @@ import {
   type QuantizeResult,
 } from "../quantization/quantize.ts";
 import type { LayerReport } from "../report/types.ts";
-import type { Progress, TensorChange } from "./_tensor_change.ts";
+import { changeOf, type Progress, type TensorChange } from "./_tensor_change.ts";
 
 /**
  * Quantizes the configured parameters (and, with calibration, inputs and outputs); returns the
@@ -44,7 +44,7 @@ export async function quantizeTensors(
     const ref = module?.params[p.target];
     if (module === undefined || ref === undefined) continue;
     const before = await ref.data();
-    changes.push({
+    changes.push(changeOf({
       module: p.module,
       target: p.target,
       type: module.type,
@@ -55,7 +55,7 @@ export async function quantizeTensors(
       bits: p.bits,
       blocks: p.scale.length,
       zeroPoints: p.quantScheme === "affine",
-    });
+    }));
   }
   progress("quantize", parameters.length, parameters.length);
   const activations = result.params.filter((p) => p.kind !== "parameter").map((p) => ({

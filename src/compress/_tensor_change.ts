@@ -10,8 +10,12 @@ export interface TensorChange {
   /** The configured granularity, if any. */
   readonly granularity: unknown;
   readonly ref: TensorRef;
-  readonly before: Float32Array;
-  readonly after: Float32Array;
+  /** Elements of the tensor. */
+  readonly elements: number;
+  /** Zeros before compression. */
+  readonly zerosBefore: number;
+  /** Zeros after compression. */
+  readonly zerosAfter: number;
   /** The quantized bit-width, or `null`. */
   readonly bits: number | null;
   /** Quantization blocks (scales), for the packed size. */
@@ -22,3 +26,28 @@ export interface TensorChange {
 
 /** Reports progress of a stage: `done` of `total` items. */
 export type Progress = (stage: string, done: number, total: number) => void;
+
+function zeros(values: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (values[i] === 0) n++;
+  return n;
+}
+
+/**
+ * A change from a tensor's values before and after, counted at once so that neither array is
+ * kept: a run holds one tensor's values at a time, not the whole model's twice.
+ */
+export function changeOf(
+  c: Omit<TensorChange, "elements" | "zerosBefore" | "zerosAfter"> & {
+    readonly before: Float32Array;
+    readonly after: Float32Array;
+  },
+): TensorChange {
+  const { before, after, ...rest } = c;
+  return {
+    ...rest,
+    elements: after.length,
+    zerosBefore: zeros(before),
+    zerosAfter: zeros(after),
+  };
+}

@@ -12,7 +12,7 @@ import {
   type QuantizationErrorContext,
 } from "../quantization/quantization_error.ts";
 import { moduleInfos } from "../model/module_infos.ts";
-import type { Progress, TensorChange } from "./_tensor_change.ts";
+import { changeOf, type Progress, type TensorChange } from "./_tensor_change.ts";
 
 /** The block size along K of `storage: "nbits"` when none is given. */
 export const NBITS_BLOCK_SIZE = 32;
@@ -114,7 +114,7 @@ export async function weightOnlyTensors(
   const changes: TensorChange[] = [];
   for (const layer of layers) {
     const ref = modules.get(layer.module)!.params.weight;
-    changes.push({
+    changes.push(changeOf({
       module: layer.module,
       target: "weight",
       type: "Linear",
@@ -125,7 +125,7 @@ export async function weightOnlyTensors(
       bits: layer.bits,
       blocks: layer.scale.length,
       zeroPoints: kind.scheme === "affine",
-    });
+    }));
   }
   progress("quantize", targets.length, targets.length);
   return { bytes, changes, warnings: warnings.map((w) => `${w.path}: ${w.message}`) };

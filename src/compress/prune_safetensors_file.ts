@@ -19,7 +19,7 @@ import type { CompressionReport, LayerReport } from "../report/types.ts";
 import { compressorFor } from "../config/algorithms.ts";
 import { unchangedReason } from "./compress_model.ts";
 import { layerReport } from "./_layer_report.ts";
-import type { Progress } from "./_tensor_change.ts";
+import { changeOf, type Progress } from "./_tensor_change.ts";
 
 /** Options of `pruneSafetensorsFile`. */
 export interface PruneFileOptions {
@@ -102,7 +102,7 @@ export async function pruneSafetensorsFile(
       if (mask === undefined || module === undefined || ref === undefined) continue;
       const before = await ref.data();
       const after = applyTargetMask(before, expandMask(mask), { method: t.setting.apply_method });
-      layers.push(layerReport({
+      layers.push(layerReport(changeOf({
         module: t.module,
         target: t.target,
         type: module.type,
@@ -111,7 +111,7 @@ export async function pruneSafetensorsFile(
         before,
         after,
         bits: null,
-      }));
+      })));
     }
     return {
       label: options.label ?? "pruning",

@@ -107,9 +107,25 @@ export async function prunedSafetensors(
   options: PrunedSafetensorsOptions = {},
 ): Promise<Uint8Array> {
   const list = inputs(source, pruned, options.kernels ?? getKernels());
-  const tensors = [];
-  for (const t of list) tensors.push({ ...t, data: await t.data() });
-  return writeSafetensors(tensors, metadataOf(source));
+  // Streamed into one buffer sized for the whole file: memory holds the output and one masked
+  // tensor, never every masked tensor and then a copy of them all.
+  let size = 8 + 1024;
+  if ("tensors" in source) { for (const t of source.tensors) size += t.data.length + 160; }
+  else for (const e of source.entries) size += e.end - e.begin + 160;
+  let out = new Uint8Array(size);
+  let length = 0;
+  await streamSafetensors(list, {
+    write(chunk: Uint8Array) {
+      if (length + chunk.length > out.length) {
+        const grown = new Uint8Array(Math.max(out.length * 2, length + chunk.length));
+        grown.set(out.subarray(0, length));
+        out = grown;
+      }
+      out.set(chunk, length);
+      length += chunk.length;
+    },
+  }, metadataOf(source));
+  return out.subarray(0, length);
 }
 
 /**
