@@ -80,7 +80,6 @@ export { prune, type PruneOptions, type PruneResult } from "./src/pruning/prune.
 export { PruningError } from "./src/pruning/pruning_error.ts";
 export { removeChannels } from "./src/pruning/remove_channels.ts";
 export { wandaInputNorms } from "./src/pruning/wanda_input_norms.ts";
-export { sparseGpt } from "./src/pruning/sparse_gpt.ts";
 
 // Quantization.
 export {
@@ -93,7 +92,6 @@ export { QuantizationError } from "./src/quantization/quantization_error.ts";
 export { calibrateOnnx } from "./src/quantization/calibrate_onnx.ts";
 export { readQuantizedSafetensors } from "./src/quantization/quantized_safetensors.ts";
 export { weightOnlyOnnx } from "./src/quantization/weight_only_onnx.ts";
-export { gptq } from "./src/quantization/gptq.ts";
 
 // Distillation.
 export { distillLoss } from "./src/distillation/distill_loss.ts";

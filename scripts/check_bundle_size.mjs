@@ -14,10 +14,16 @@ import { build } from "esbuild";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-/** Budgets in bytes (measured when set: 275,373 / 94,732 / 67,504). */
+/**
+ * Budgets in bytes (measured when set: 275,373 / 94,732 / 67,504). The bundle budgets were
+ * raised once, to 370,000 / 130,000, when the measured sizes reached 354,092 / 122,868: the
+ * inline WebAssembly grew by the GPTQ/SparseGPT linear-algebra kernels (65,607 -> 79,909 bytes of
+ * wasm, 106,671 bytes of base64 in the bundle), and the core gained the linear-time regex matcher,
+ * the ONNX graph editor and the layer-by-layer driver that compressModel runs.
+ */
 export const BUDGETS = {
-  "mod.ts bundle (minified)": 358_000,
-  "mod.ts bundle (minified, gzip)": 123_000,
+  "mod.ts bundle (minified)": 370_000,
+  "mod.ts bundle (minified, gzip)": 130_000,
   "wasm/kernels.wasm": 88_000,
 };
 
