@@ -13,7 +13,9 @@ import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.
 import type { QuantizeResult } from "../quantization/quantize.ts";
 import { QuantizationError } from "../quantization/quantization_error.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
-import type { LoadedModel } from "./load_model.ts";
+import { type LoadedModel, modelFileBytes } from "./load_model.ts";
+import { prunedTfjs } from "../pruning/pruned_tfjs.ts";
+import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
 import { layerReport } from "./_layer_report.ts";
 import { pruneTensors } from "./_prune_tensors.ts";
 import { quantizeTensors } from "./_quantize_tensors.ts";
@@ -72,8 +74,10 @@ export interface CompressOptions {
 
 /** The compressed file and its report. */
 export interface Compressed {
-  /** The new file, in the input's format. */
+  /** The new file, in the input's format (TensorFlow.js: `model.json`). */
   readonly bytes: Uint8Array;
+  /** TensorFlow.js: every file by name, `model.json` first, then the shards. */
+  readonly files?: ReadonlyMap<string, Uint8Array>;
   /** What was done, per layer, with sizes. */
   readonly report: CompressionReport;
 }
@@ -83,7 +87,24 @@ async function saveQuantized(
   model: LoadedModel,
   result: QuantizeResult,
   storage: "auto" | "float" | "int",
-): Promise<{ bytes: Uint8Array; storage: "float" | "qdq" | "int"; reason?: string }> {
+): Promise<
+  {
+    bytes: Uint8Array;
+    files?: ReadonlyMap<string, Uint8Array>;
+    storage: "float" | "qdq" | "int";
+    reason?: string;
+    warnings?: readonly string[];
+  }
+> {
+  if (model.format === "tfjs") {
+    // tfjs stores uint8/uint16 codes per tensor (int) or the stored types (float); no QDQ.
+    if (storage === "float") {
+      const saved = await result.save("float");
+      return { bytes: saved, files: saved.files, storage: "float" };
+    }
+    const saved = await result.save("int");
+    return { bytes: saved, files: saved.files, storage: "int", warnings: saved.warnings };
+  }
   if (storage === "float" || (storage === "auto" && model.format === "safetensors")) {
     return { bytes: await result.save("float"), storage: "float" };
   }
@@ -146,6 +167,7 @@ export async function compressModel(
   }
   const { algorithm, pruner } = compressorFor(options.mode, options.algorithm);
   let bytes: Uint8Array;
+  let files: ReadonlyMap<string, Uint8Array> | undefined;
   let storage: "float" | "qdq" | "int" | "nbits" = "float";
   let changes: TensorChange[];
   let activations: LayerReport[] = [];
@@ -157,7 +179,7 @@ export async function compressModel(
       if (cal === undefined || model.format !== "onnx") {
         throw new TypeError(
           `the wanda pruner needs an ONNX model and calibration batches (its metric is |w| times each input feature's L2 norm over them): ${
-            cal === undefined ? "no calibration was given" : "the model is safetensors"
+            cal === undefined ? "no calibration was given" : `the model is ${model.format}`
           }`,
         );
       }
@@ -178,9 +200,15 @@ export async function compressModel(
     changes = run.changes;
     warnings.push(...run.warnings);
     progress("write", 0, 1);
-    bytes = model.format === "onnx"
-      ? await prunedOnnx(model.onnx, run.result)
-      : await prunedSafetensors(model.safetensors, run.result);
+    if (model.format === "tfjs") {
+      const saved = tfjsSaved(await prunedTfjs(model.tfjs, run.result));
+      bytes = saved;
+      files = saved.files;
+    } else {
+      bytes = model.format === "onnx"
+        ? await prunedOnnx(model.onnx, run.result)
+        : await prunedSafetensors(model.safetensors, run.result);
+    }
   } else if (options.mode === "quantization" && options.storage === "nbits") {
     if (model.format !== "onnx") {
       throw new TypeError(`storage "nbits" needs an ONNX model: current format is ${model.format}`);
@@ -198,7 +226,7 @@ export async function compressModel(
   } else if (options.mode === "quantization") {
     const cal = options.calibration;
     if (cal !== undefined && model.format !== "onnx") {
-      throw new TypeError("calibration runs ONNX models: the model is safetensors");
+      throw new TypeError(`calibration runs ONNX models: the model is ${model.format}`);
     }
     const run = await quantizeTensors(
       model.graph,
@@ -217,7 +245,9 @@ export async function compressModel(
       (options.storage ?? "auto") as "auto" | "float" | "int",
     );
     bytes = saved.bytes;
+    files = saved.files;
     storage = saved.storage;
+    warnings.push(...(saved.warnings ?? []));
     if (saved.reason !== undefined) {
       warnings.push(`quantized weights are stored as float (fake-quantized): ${saved.reason}`);
     }
@@ -237,8 +267,12 @@ export async function compressModel(
   const unchanged = changes.length === 0 && activations.length === 0
     ? unchangedReason(options.configList)
     : undefined;
+  const fileBytes = files === undefined
+    ? bytes.length
+    : [...files.values()].reduce((n, b) => n + b.length, 0);
   return {
     bytes,
+    ...(files === undefined ? {} : { files }),
     report: {
       label: options.label ?? options.mode,
       model: model.name,
@@ -247,8 +281,8 @@ export async function compressModel(
       algorithm,
       configList: options.configList,
       storage,
-      before: { fileBytes: model.bytes.length, packedBytes: sizes.before },
-      after: { fileBytes: bytes.length, packedBytes: sizes.after },
+      before: { fileBytes: modelFileBytes(model), packedBytes: sizes.before },
+      after: { fileBytes, packedBytes: sizes.after },
       parameters: sizes.parameters,
       layers: [...changes.map(layerReport), ...activations],
       warnings,
@@ -289,7 +323,7 @@ export function unchangedReason(configList: unknown): string {
  */
 export function describeModel(model: LoadedModel, label = "original"): CompressionReport {
   const sizes = parameterSizes(model.graph, []);
-  const size = { fileBytes: model.bytes.length, packedBytes: sizes.before };
+  const size = { fileBytes: modelFileBytes(model), packedBytes: sizes.before };
   return {
     label,
     model: model.name,
