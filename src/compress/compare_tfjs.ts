@@ -32,6 +32,11 @@ export interface CompareTfjsOptions {
   readonly batch?: number;
   /** The seed of the inputs (default 1234). */
   readonly seed?: number;
+  /**
+   * The range of float inputs (default `[-1, 1]`); images normalised to `[0, 1]` or
+   * `[0, 255]` take their own range.
+   */
+  readonly range?: readonly [number, number];
 }
 
 /** Deterministic values in [-1, 1) (a 32-bit LCG). */
@@ -254,6 +259,10 @@ export async function compareTfjsOutputs(
       );
     const n = dims.reduce((p, q) => p * q, 1);
     const values = noise(n, seed + k);
+    if (options.range !== undefined) {
+      const [lo, hi] = options.range;
+      for (let i = 0; i < n; i++) values[i] = lo + (values[i] + 1) / 2 * (hi - lo);
+    }
     return x.dtype === "int32"
       ? tf.tensor(Int32Array.from(values, (v) => Math.floor((v + 1) * 5)), dims, "int32")
       : tf.tensor(values, dims, "float32");

@@ -21,6 +21,8 @@ import { pruneTensors } from "./_prune_tensors.ts";
 import { quantizeTensors } from "./_quantize_tensors.ts";
 import { NBITS_BLOCK_SIZE, weightOnlyTensors } from "./_weight_only.ts";
 import { parameterSizes } from "./_sizes.ts";
+import { halfTensors } from "./_tfjs_half.ts";
+import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
 
 export type { Progress } from "./_tensor_change.ts";
@@ -46,9 +48,15 @@ export interface CompressOptions {
    * weights as `MatMulNBits` (`com.microsoft`, run by onnxruntime): the config list selects
    * MatMul `Linear` weights with `quant_dtype` `int4`/`int8` (symmetric) or `uint4`/`uint8`
    * (affine) and `granularity: "per_channel"`, and each output channel's row is split into
-   * blocks of `blockSize` along K, the last one padded with zeros.
+   * blocks of `blockSize` along K, the last one padded with zeros. TensorFlow.js models: `int`
+   * and `auto` store each weight as tfjs `uint8`/`uint16` codes per tensor (targets tfjs cannot
+   * store so are written fake-quantized as float16 or float32, with a warning), `float` keeps
+   * each weight's stored type, and `float16` stores the selected weights as float16 like the
+   * tfjs converter's `--quantize_float16` (the config list only selects).
    */
-  readonly storage?: "auto" | "float" | "int" | "nbits";
+  readonly storage?: "auto" | "float" | "int" | "nbits" | "float16";
+  /** TensorFlow.js: the largest weight shard in bytes (default 4 MiB, the converter's). */
+  readonly shardBytes?: number;
   /** Weights per block along K for `storage: "nbits"`: a power of two >= 16 (default 32). */
   readonly blockSize?: number;
   /**
@@ -87,6 +95,7 @@ async function saveQuantized(
   model: LoadedModel,
   result: QuantizeResult,
   storage: "auto" | "float" | "int",
+  shardBytes?: number,
 ): Promise<
   {
     bytes: Uint8Array;
@@ -98,12 +107,19 @@ async function saveQuantized(
 > {
   if (model.format === "tfjs") {
     // tfjs stores uint8/uint16 codes per tensor (int) or the stored types (float); no QDQ.
-    if (storage === "float") {
-      const saved = await result.save("float");
-      return { bytes: saved, files: saved.files, storage: "float" };
+    if (result.model !== model.graph) {
+      throw new QuantizationError(
+        "storage",
+        "fuse_names needs an ONNX or safetensors source: the model is TensorFlow.js",
+      );
     }
-    const saved = await result.save("int");
-    return { bytes: saved, files: saved.files, storage: "int", warnings: saved.warnings };
+    const kind = storage === "float" ? "float" : "int";
+    const out = await quantizedTfjs(model.tfjs, model.graph, result.params, {
+      storage: kind,
+      shardBytes,
+    });
+    const saved = tfjsSaved(out);
+    return { bytes: saved, files: saved.files, storage: kind, warnings: out.warnings };
   }
   if (storage === "float" || (storage === "auto" && model.format === "safetensors")) {
     return { bytes: await result.save("float"), storage: "float" };
@@ -201,7 +217,9 @@ export async function compressModel(
     warnings.push(...run.warnings);
     progress("write", 0, 1);
     if (model.format === "tfjs") {
-      const saved = tfjsSaved(await prunedTfjs(model.tfjs, run.result));
+      const saved = tfjsSaved(
+        await prunedTfjs(model.tfjs, run.result, { shardBytes: options.shardBytes }),
+      );
       bytes = saved;
       files = saved.files;
     } else {
@@ -209,6 +227,22 @@ export async function compressModel(
         ? await prunedOnnx(model.onnx, run.result)
         : await prunedSafetensors(model.safetensors, run.result);
     }
+  } else if (options.mode === "quantization" && options.storage === "float16") {
+    if (model.format !== "tfjs") {
+      throw new TypeError(
+        `storage "float16" needs a TensorFlow.js model: current format is ${model.format}`,
+      );
+    }
+    const run = await halfTensors(
+      model.tfjs,
+      model.graph,
+      options.configList,
+      progress,
+      options.shardBytes,
+    );
+    ({ bytes, files, changes } = run);
+    warnings.push(...run.warnings);
+    storage = "float";
   } else if (options.mode === "quantization" && options.storage === "nbits") {
     if (model.format !== "onnx") {
       throw new TypeError(`storage "nbits" needs an ONNX model: current format is ${model.format}`);
@@ -243,6 +277,7 @@ export async function compressModel(
       model,
       run.result,
       (options.storage ?? "auto") as "auto" | "float" | "int",
+      options.shardBytes,
     );
     bytes = saved.bytes;
     files = saved.files;

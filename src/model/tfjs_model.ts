@@ -421,7 +421,7 @@ function graphView(model: TfjsModel): { modules: Module[]; graph: Graph } {
   for (const w of model.weights) {
     if (claimed.has(w.spec.name) || storedDType(w) === undefined) continue;
     const params = Object.create(null) as Record<string, TensorRef>;
-    params.value = tensorRef(w, same(w.spec.shape));
+    params.weight = tensorRef(w, same(w.spec.shape));
     modules.push({
       name: w.spec.name.split("/").join("."),
       type: "Module",
@@ -461,8 +461,9 @@ function graphView(model: TfjsModel): { modules: Module[]; graph: Graph } {
  * `_FusedConv2D` (its `BiasAdd` argument as `bias`, its activation as `activation`),
  * DepthwiseConv2dNative and `FusedDepthwiseConv2dNative`, MatMul and `_FusedMatMul` (`Linear`;
  * a `transpose_b` weight is already `[out, in]`), FusedBatchNorm, Prelu; a BiasAdd/Add of a
- * 1-D weight after such an operator becomes its `bias`. Weights no operator claims are modules
- * of type `Module` with parameter `value`. Quantized weights report their stored dtype (`U8`,
+ * 1-D weight after such an operator becomes its `bias`. Weights no operator claims (constants
+ * of other operators: shapes, scales, embeddings) are modules of type `Module`, named after the
+ * weight, with parameter `weight`. Quantized weights report their stored dtype (`U8`,
  * `U16`, `F16`) and `data()` dequantizes them as tfjs does.
  *
  * @param model A model from `readTfjs`.

@@ -63,7 +63,8 @@ function exactHalf(values: Float32Array, kernels: Kernels): boolean {
  * (`uint16`) codes on its own grid (`min = (qmin - zero_point) * scale`), which tfjs decodes to
  * exactly the fake-quantized values. Targets tfjs cannot store so (per channel, per block, or a
  * grid that does not reproduce the values) are written fake-quantized in the smallest storage
- * that holds them exactly, and `warnings` says so. Input/output targets are skipped.
+ * that holds them exactly, and `warnings` says so. Input/output targets are skipped, and so are
+ * int32 and bool weights (with a warning).
  *
  * @param source The decoded model (`model.source.tfjs` of a `tfjsModel` view).
  * @param model The model view the parameters were computed on.
@@ -110,14 +111,19 @@ export async function quantizedTfjs(
     if (p.kind !== "parameter") continue;
     const ref = paramRef(model, p.module, p.target, p.configIndex);
     const spec = specs.get(ref.name);
-    if (spec === undefined || spec.dtype !== "float32") {
-      throw new QuantizationError(
-        "storage",
-        `tfjs storage quantizes float32 weights: weight ${JSON.stringify(ref.name)} is ${
-          spec?.dtype ?? "missing"
-        }`,
-        { module: p.module, target: p.target, configIndex: p.configIndex },
+    if (spec === undefined) {
+      throw new QuantizationError("missing_tensor", "the weight is not in the tfjs model", {
+        module: p.module,
+        target: p.target,
+        configIndex: p.configIndex,
+      });
+    }
+    if (spec.dtype !== "float32") {
+      // Integer and bool constants (shapes, indices) keep their values.
+      warnings.push(
+        `${ref.name} (${p.module}.${p.target}): a ${spec.dtype} weight is not quantized; left as it is`,
       );
+      continue;
     }
     const values = toTfjsLayout(ref, fakeQuantize(await ref.data(), ref.shape, p, { kernels }));
     let chosen: TfjsReplacement | undefined;

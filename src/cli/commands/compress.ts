@@ -121,9 +121,17 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
     }
     const storage = args.values.storage as string | undefined;
-    if (storage !== undefined && !["auto", "float", "int", "nbits"].includes(storage)) {
+    if (storage !== undefined && !["auto", "float", "int", "nbits", "float16"].includes(storage)) {
       throw new UsageError(
-        `--storage must be auto, float, int or nbits: current value is ${storage}`,
+        `--storage must be auto, float, int, nbits or float16: current value is ${storage}`,
+        command,
+      );
+    }
+    const shardValue = args.values["shard-bytes"];
+    const shardBytes = shardValue === undefined ? undefined : Number(shardValue);
+    if (shardBytes !== undefined && !(Number.isSafeInteger(shardBytes) && shardBytes > 0)) {
+      throw new UsageError(
+        `--shard-bytes must be a positive integer: current value is ${shardValue}`,
         command,
       );
     }
@@ -189,6 +197,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(algorithm === undefined ? {} : { algorithm }),
           ...(storage === undefined ? {} : { storage: storage as CompressOptions["storage"] }),
           ...(blockSize === undefined ? {} : { blockSize }),
+          ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(cal === undefined ? {} : { calibration: cal }),
         });
         report = result.report;
