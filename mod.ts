@@ -99,6 +99,15 @@ export type {
 export { type DType, DTYPE_BYTES } from "./src/model/dtype.ts";
 export { onnxModel, type OnnxModelOptions } from "./src/model/onnx_model.ts";
 export { safetensorsModel, type SafetensorsModelOptions } from "./src/model/safetensors_model.ts";
+export { tfjsModel } from "./src/model/tfjs_model.ts";
+export { readTfjs, tfjsWeightValues } from "./src/io/tfjs/read_tfjs.ts";
+export {
+  encodeTfjs,
+  type TfjsFiles,
+  tfjsSaved,
+  type TfjsStorage,
+} from "./src/io/tfjs/write_tfjs.ts";
+export type { TfjsModel, TfjsWeight, TfjsWeightSpec } from "./src/io/tfjs/tfjs_types.ts";
 export { inferModuleType, type ModuleTypeOverrides } from "./src/model/infer_module_type.ts";
 export { onnxModuleName } from "./src/model/onnx_module_name.ts";
 export { inspect, type ModelSummary, type ModuleSummary } from "./src/model/inspect.ts";
