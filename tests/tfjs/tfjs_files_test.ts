@@ -3,6 +3,7 @@
 // quantization: read exactly as tfjs reads them, seen in PyTorch layout, written back unchanged,
 // quantized and pruned, then run by tfjs against the original.
 import { test } from "node:test";
+import { readdirSync, writeFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { loadGraphModel } from "@tensorflow/tfjs-converter";
 import { compareTfjsOutputs, type TfjsRuntime } from "../../src/compress/compare_tfjs.ts";
@@ -351,7 +352,7 @@ test("files on disk: model.json and shards, renamed after the output, read back 
     configList: [{ op_types: ["Linear"], sparse_ratio: 0.5 }],
   });
   await saveTfjsFiles(`${dir}/small.json`, result.files!);
-  const names = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  const names = readdirSync(dir).sort();
   assert.ok(names.includes("small-shard1of1.bin"), names.join(","));
   assert.ok(names.includes("group1-shard1of14.bin"));
   const again = await readModelFile(`${dir}/small.json`, () => {});
@@ -365,11 +366,11 @@ test("files on disk: model.json and shards, renamed after the output, read back 
 test("CLI: inspect, prune, quantize and eval --reference on model.json", async () => {
   const dir = tempDir();
   await saveTfjsFiles(`${dir}/model.json`, graphModelFiles());
-  Deno.writeTextFileSync(
+  writeFileSync(
     `${dir}/p.json`,
     JSON.stringify([{ op_types: ["Conv2d", "Linear"], sparse_ratio: 0.3 }]),
   );
-  Deno.writeTextFileSync(`${dir}/q.json`, JSON.stringify(QUANT));
+  writeFileSync(`${dir}/q.json`, JSON.stringify(QUANT));
   const inspect = await cli("inspect", `${dir}/model.json`);
   assert.equal(inspect.code, 0, inspect.stderr);
   assert.match(inspect.stdout, /model\.conv1\s+Conv2d\s+_FusedConv2D/);
