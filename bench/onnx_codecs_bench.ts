@@ -8,54 +8,26 @@
  * It prints one JSON line per codec.
  */
 
+import { buildOnnx } from "../src/io/onnx/build_onnx.ts";
 import { decodeOnnx } from "../src/io/onnx/decode_onnx.ts";
 import { readOnnxTensor } from "../src/io/onnx/read_onnx_tensor.ts";
 
-function varint(v: number): number[] {
-  const out: number[] = [];
-  while (v >= 0x80) (out.push((v % 0x80) | 0x80), v = Math.floor(v / 0x80));
-  return (out.push(v), out);
-}
-
-function field(num: number, body: Uint8Array | number[]): Uint8Array {
-  const head = [num * 8 + 2, ...varint(body.length)];
-  const out = new Uint8Array(head.length + body.length);
-  out.set(head);
-  out.set(body, head.length);
-  return out;
-}
-
-function cat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) (out.set(p, at), at += p.length);
-  return out;
-}
-
 /** A model with 64 MB float initializers adding up to about `mb` megabytes. */
 function generate(mb: number): Uint8Array {
-  const enc = new TextEncoder();
   const chunk = 16 * 1024 * 1024; // floats per initializer
-  const inits: Uint8Array[] = [];
-  for (let i = 0; i < Math.max(1, Math.round(mb / 64)); i++) {
-    const raw = new Uint8Array(chunk * 4).fill(i + 1);
-    inits.push(
-      field(
-        5,
-        cat([
-          new Uint8Array([8, ...varint(chunk), 16, 1]),
-          field(8, enc.encode(`w${i}`)),
-          field(9, raw),
-        ]),
-      ),
-    );
-  }
-  const node = field(
-    1,
-    cat([field(1, enc.encode("x")), field(2, enc.encode("y")), field(4, enc.encode("Identity"))]),
-  );
-  const graph = field(7, cat([node, field(2, enc.encode("g")), ...inits]));
-  return cat([new Uint8Array([8, 8]), field(8, new Uint8Array([16, 13])), graph]);
+  const initializers = Array.from({ length: Math.max(1, Math.round(mb / 64)) }, (_, i) => ({
+    name: `w${i}`,
+    dataType: 1,
+    dims: [chunk],
+    raw: new Uint8Array(chunk * 4).fill(i + 1),
+  }));
+  return buildOnnx({
+    opsets: [{ domain: "", version: 13 }],
+    nodes: [{ name: "", opType: "Identity", inputs: ["x"], outputs: ["y"] }],
+    initializers,
+    inputs: [],
+    outputs: [],
+  });
 }
 
 const [, , arg, size, codec] = ["", "", ...Deno.args];

@@ -1,6 +1,7 @@
 // The model, config list and mode of a compression request.
 import { HttpError } from "./_errors.ts";
-import { readBody } from "./_read_body.ts";
+import { parseMultipart } from "./_multipart.ts";
+import { readBody, type ReadBodyLimits } from "./_read_body.ts";
 
 /** What a request asks for. */
 export interface CompressionRequest {
@@ -31,13 +32,18 @@ function parseConfig(text: string | null): unknown {
   if (text === null || text.trim() === "") {
     throw new HttpError(
       400,
-      'a config list is required: a "config" form field, a "config" query parameter or an "x-nncompress-config" header',
+      "config_missing",
+      'config list is required: a "config" form field, a "config" query parameter or an "x-nncompress-config" header',
     );
   }
   try {
     return JSON.parse(text);
   } catch (e) {
-    throw new HttpError(400, `the config list is not valid JSON: ${(e as Error).message}`);
+    throw new HttpError(
+      400,
+      "config_not_json",
+      `config list is not valid JSON: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -46,6 +52,7 @@ function parseMode(value: string | null, configList: unknown): "pruning" | "quan
   if (value !== "pruning" && value !== "quantization") {
     throw new HttpError(
       400,
+      "mode_invalid",
       `"mode" must be pruning or quantization: current value is ${JSON.stringify(value)}`,
     );
   }
@@ -55,62 +62,76 @@ function parseMode(value: string | null, configList: unknown): "pruning" | "quan
 /**
  * Reads a request: `multipart/form-data` with a `model` file and `config`, `mode`, `algorithm`
  * fields, or the model as the raw body with the other values in the query string or
- * `x-nncompress-*` headers.
+ * `x-nncompress-*` headers. The model is a view of the one body buffer; `release()` gives that
+ * buffer back to the memory budget.
  */
 export async function parseRequest(
   request: Request,
-  maxBytes: number,
-): Promise<CompressionRequest> {
+  limits: ReadBodyLimits,
+  started: number,
+): Promise<CompressionRequest & { release(): void }> {
   const url = new URL(request.url);
   const type = request.headers.get("content-type") ?? "";
-  const body = await readBody(request, maxBytes);
   const report = url.searchParams.get("report") === "json";
-  if (type.startsWith("multipart/form-data")) {
-    let form: FormData;
-    try {
-      form = await new Response(body as Uint8Array<ArrayBuffer>, {
-        headers: { "content-type": type },
-      })
-        .formData();
-    } catch {
-      throw new HttpError(400, "the multipart body could not be parsed");
-    }
-    const file = form.get("model");
-    if (file === null || typeof file === "string") {
-      throw new HttpError(400, 'the multipart body needs a file field named "model"');
-    }
-    const configList = parseConfig(form.get("config") as string | null);
-    const algorithm = form.get("algorithm");
-    return {
-      model: new Uint8Array(await file.arrayBuffer()),
-      name: file.name || "model.safetensors",
-      configList,
-      mode: parseMode(form.get("mode") as string | null, configList),
-      ...(typeof algorithm === "string" && algorithm !== "" ? { algorithm } : {}),
-      report,
-    };
-  }
   if (type.startsWith("application/json") || type.startsWith("text/")) {
+    await request.body?.cancel().catch(() => {});
     throw new HttpError(
       415,
-      'send the model as multipart/form-data (field "model") or as application/octet-stream',
+      "unsupported_media_type",
+      'request body must be multipart/form-data (field "model") or application/octet-stream: ' +
+        `current content-type is ${JSON.stringify(type)}`,
     );
   }
-  if (body.length === 0) throw new HttpError(400, "the body is empty: send a model file");
-  const configList = parseConfig(
-    url.searchParams.get("config") ?? request.headers.get("x-nncompress-config"),
-  );
-  const algorithm = url.searchParams.get("algorithm") ??
-    request.headers.get("x-nncompress-algorithm");
-  return {
-    model: body,
-    name: url.searchParams.get("name") ?? "model.safetensors",
-    configList,
-    mode: parseMode(
-      url.searchParams.get("mode") ?? request.headers.get("x-nncompress-mode"),
+  const body = await readBody(request, limits, started);
+  try {
+    if (type.startsWith("multipart/form-data")) {
+      const form = parseMultipart(body.bytes, type);
+      const text = (name: string) => {
+        const part = form.get(name);
+        return part === undefined ? null : new TextDecoder().decode(part.bytes);
+      };
+      const file = form.get("model");
+      if (file === undefined || file.filename === undefined) {
+        throw new HttpError(
+          400,
+          "model_missing",
+          'multipart body needs a file field named "model": there is none',
+        );
+      }
+      const configList = parseConfig(text("config"));
+      const algorithm = text("algorithm");
+      return {
+        model: file.bytes,
+        name: file.filename || "model.safetensors",
+        configList,
+        mode: parseMode(text("mode"), configList),
+        ...(algorithm !== null && algorithm !== "" ? { algorithm } : {}),
+        report,
+        release: body.release,
+      };
+    }
+    if (body.bytes.length === 0) {
+      throw new HttpError(400, "model_missing", "request body is empty: send a model file");
+    }
+    const configList = parseConfig(
+      url.searchParams.get("config") ?? request.headers.get("x-nncompress-config"),
+    );
+    const algorithm = url.searchParams.get("algorithm") ??
+      request.headers.get("x-nncompress-algorithm");
+    return {
+      model: body.bytes,
+      name: url.searchParams.get("name") ?? "model.safetensors",
       configList,
-    ),
-    ...(algorithm ? { algorithm } : {}),
-    report,
-  };
+      mode: parseMode(
+        url.searchParams.get("mode") ?? request.headers.get("x-nncompress-mode"),
+        configList,
+      ),
+      ...(algorithm ? { algorithm } : {}),
+      report,
+      release: body.release,
+    };
+  } catch (e) {
+    body.release();
+    throw e;
+  }
 }

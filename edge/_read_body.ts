@@ -1,29 +1,159 @@
-// Reading a request body with a size bound.
+// Reading a request body into one buffer, with a size bound, deadlines and a shared memory budget.
 import { HttpError } from "./_errors.ts";
 
-/** The whole body, refusing (413) more than `max` bytes, by Content-Length or while streaming. */
-export async function readBody(request: Request, max: number): Promise<Uint8Array> {
+/** Bytes shared by every request in flight; `reserve` throws a 503 when they run out. */
+export interface ByteBudget {
+  /** Takes `n` bytes from the budget or throws `HttpError` 503. */
+  reserve(n: number): void;
+  /** Gives `n` bytes back. */
+  release(n: number): void;
+}
+
+/** Limits of one body read. */
+export interface ReadBodyLimits {
+  /** The largest body in bytes (413 past it). */
+  readonly maxBytes: number;
+  /** The whole body must arrive within this many ms of the handler's start (408). */
+  readonly timeoutMs: number;
+  /** No more than this many ms may pass without a byte (408). */
+  readonly idleTimeoutMs: number;
+  /** Where the buffer's bytes are accounted. */
+  readonly budget: ByteBudget;
+}
+
+/** A body held in one buffer; `release()` gives its bytes back to the budget. */
+export interface Body {
+  /** The body (a view of the start of `buffer`). */
+  readonly bytes: Uint8Array;
+  /** Gives the buffer's bytes back to the budget (once). */
+  release(): void;
+}
+
+/** The step by which a buffer grows when the body has no Content-Length. */
+export const GROW_STEP = 1 << 20;
+
+function tooLarge(size: string | number, max: number): HttpError {
+  return new HttpError(
+    413,
+    "body_too_large",
+    `request body must be at most ${max} bytes: current size is ${size}`,
+    { details: { limit: "maxBytes", max, value: Number(size) } },
+  );
+}
+
+/**
+ * Reads the whole body into one buffer: allocated once from Content-Length when there is one,
+ * else grown by `GROW_STEP` or a quarter of its size, whichever is larger (so the peak while
+ * reading is at most 2.25x the bytes received). Refuses more than `maxBytes` (413), a body slower
+ * than the deadlines (408) and a buffer the shared budget cannot hold (503).
+ */
+export async function readBody(
+  request: Request,
+  limits: ReadBodyLimits,
+  started: number,
+): Promise<Body> {
+  const { maxBytes, budget } = limits;
   const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > max) {
-    await request.body?.cancel();
-    throw new HttpError(413, `the body is ${declared} bytes; this endpoint accepts at most ${max}`);
+  const length = declared === null ? NaN : Number(declared);
+  if (declared !== null && !(Number.isSafeInteger(length) && length >= 0)) {
+    await request.body?.cancel().catch(() => {});
+    throw new HttpError(
+      400,
+      "bad_content_length",
+      `content-length must be a non-negative integer: current value is ${JSON.stringify(declared)}`,
+    );
   }
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
+  if (length > maxBytes) {
+    await request.body?.cancel().catch(() => {});
+    throw tooLarge(length, maxBytes);
+  }
+  if (request.body === null) return { bytes: new Uint8Array(0), release() {} };
+  let capacity = Number.isNaN(length) ? Math.min(GROW_STEP, maxBytes) : length;
+  try {
+    budget.reserve(capacity);
+  } catch (e) {
+    await request.body.cancel().catch(() => {});
+    throw e;
+  }
+  let reserved = capacity;
+  let buffer = new Uint8Array(capacity);
   let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > max) {
-      await reader.cancel();
-      throw new HttpError(413, `the body exceeds ${max} bytes, the most this endpoint accepts`);
+  const reader = request.body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    for (;;) {
+      const left = limits.timeoutMs - (performance.now() - started);
+      const wait = Math.max(0, Math.min(left, limits.idleTimeoutMs));
+      const idle = wait < left;
+      const deadline = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), wait);
+      });
+      const next = await Promise.race([reader.read(), deadline]);
+      clearTimeout(timer);
+      if (next === "late") {
+        const rule = idle
+          ? `must not pause for more than ${limits.idleTimeoutMs} ms`
+          : `must arrive within ${limits.timeoutMs} ms`;
+        const of = Number.isNaN(length) ? "" : ` of ${length}`;
+        throw new HttpError(
+          408,
+          "body_timeout",
+          `request body ${rule}: ${size}${of} bytes arrived`,
+          {
+            details: {
+              limit: idle ? "bodyIdleTimeoutMs" : "bodyTimeoutMs",
+              max: idle ? limits.idleTimeoutMs : limits.timeoutMs,
+              value: size,
+            },
+            headers: { connection: "close" },
+          },
+        );
+      }
+      if (next.done) break;
+      const chunk = next.value;
+      if (size + chunk.length > maxBytes) throw tooLarge(`over ${maxBytes}`, maxBytes);
+      if (size + chunk.length > capacity) {
+        if (!Number.isNaN(length)) {
+          throw new HttpError(
+            400,
+            "bad_content_length",
+            `request body must match its content-length of ${length} bytes: more arrived`,
+          );
+        }
+        const grown = Math.min(
+          maxBytes,
+          Math.max(size + chunk.length, capacity + Math.max(GROW_STEP, capacity >> 2)),
+        );
+        budget.reserve(grown - reserved);
+        reserved = grown;
+        const next = new Uint8Array(grown);
+        next.set(buffer.subarray(0, size));
+        buffer = next;
+        capacity = grown;
+      }
+      buffer.set(chunk, size);
+      size += chunk.length;
     }
-    chunks.push(value);
+  } catch (e) {
+    clearTimeout(timer);
+    budget.release(reserved);
+    await reader.cancel().catch(() => {});
+    throw e;
   }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) (out.set(c, at), at += c.length);
-  return out;
+  if (!Number.isNaN(length) && size !== length) {
+    budget.release(reserved);
+    throw new HttpError(
+      400,
+      "bad_content_length",
+      `request body must match its content-length of ${length} bytes: ${size} arrived`,
+    );
+  }
+  let held = reserved;
+  return {
+    bytes: buffer.subarray(0, size),
+    release() {
+      budget.release(held);
+      held = 0;
+    },
+  };
 }

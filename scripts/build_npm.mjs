@@ -19,8 +19,18 @@ import { parseArgs } from "node:util";
 import { build } from "esbuild";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const ENTRIES = { index: "mod.ts", fs: "fs.ts", training: "training.ts", cli: "npm/bin.ts" };
-const TYPE_ROOTS = ["mod.ts", "fs.ts", "training.ts"];
+// The entries are deno.json's exports (one source of truth for JSR and npm): "." becomes
+// index.js, "./x" becomes x.js; "./cli" is bundled from npm/bin.ts (cli.ts behind a hashbang).
+const DENO_EXPORTS = JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8")).exports;
+const ENTRIES = Object.fromEntries(
+  Object.entries(DENO_EXPORTS).map(([key, file]) => {
+    const name = key === "." ? "index" : key.slice(2);
+    return [name, name === "cli" ? "npm/bin.ts" : file.replace(/^\.\//, "")];
+  }),
+);
+const TYPE_ROOTS = Object.entries(DENO_EXPORTS)
+  .filter(([key]) => key !== "./cli")
+  .map(([, file]) => file.replace(/^\.\//, ""));
 // tsc knows no `Deno` global; the sources only touch it behind a runtime check.
 const SHIM = "declare const Deno: any;\n";
 
@@ -103,11 +113,26 @@ async function declarations(outDir) {
   };
 }
 
-/** The package.json: the base manifest with the version of deno.json. */
+/** The declaration file of a source file, as tsc writes it under types/. */
+function typesOf(file) {
+  return "./types/" + file.replace(/^\.\//, "").replace(/\.ts$/, ".d.ts");
+}
+
+/**
+ * The package.json: the base manifest with the version of deno.json and one export per
+ * deno.json export (the cli is the bin, not an import).
+ */
 function manifest() {
   const base = JSON.parse(readFileSync(join(ROOT, "npm/package.base.json"), "utf8"));
   const { version } = JSON.parse(readFileSync(join(ROOT, "deno.json"), "utf8"));
-  return { name: base.name, version, ...base };
+  const exports = {};
+  for (const [key, file] of Object.entries(DENO_EXPORTS)) {
+    if (key === "./cli") continue;
+    const name = key === "." ? "index" : key.slice(2);
+    exports[key] = { types: typesOf(file), default: `./${name}.js` };
+  }
+  exports["./package.json"] = "./package.json";
+  return { name: base.name, version, ...base, exports };
 }
 
 /**

@@ -21,5 +21,7 @@ export function el(
 
 /** Replaces the children of `parent` by one `<li>` per line. */
 export function fillList(parent: HTMLElement, lines: readonly string[]): void {
-  parent.replaceChildren(...lines.map((l) => el("li", l)));
+  // Appended one by one: a spread of every line into one call overflows the stack for long lists.
+  parent.replaceChildren();
+  for (const l of lines) parent.append(el("li", l));
 }

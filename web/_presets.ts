@@ -1,5 +1,7 @@
 // Example config lists offered by the page.
 
+import { PRUNER_TABLE, QUANTIZER_ALGORITHMS } from "../src/config/algorithms.ts";
+
 /** A named config list with its mode and algorithm. */
 export interface Preset {
   readonly label: string;
@@ -50,8 +52,11 @@ export const PRESETS: readonly Preset[] = [
   },
 ];
 
-/** The algorithms of each mode. */
+/**
+ * The algorithms of each mode, from the one table the library uses (Wanda needs calibration
+ * data, which the page does not collect, so it is left out).
+ */
 export const ALGORITHMS: Readonly<Record<"pruning" | "quantization", readonly string[]>> = {
-  pruning: ["LevelPruner", "L1NormPruner", "L2NormPruner", "FPGMPruner"],
-  quantization: ["PtqQuantizer"],
+  pruning: PRUNER_TABLE.filter((p) => p.name !== "wanda").map((p) => p.algorithm),
+  quantization: QUANTIZER_ALGORITHMS,
 };

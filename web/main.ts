@@ -6,16 +6,26 @@
  * @module
  */
 
+import { describeError } from "../src/compress/describe_error.ts";
 import { type LoadedModel, loadModel } from "../src/compress/load_model.ts";
 import { moduleInfos } from "../src/model/module_infos.ts";
 import type { ModuleInfo } from "../src/config/types.ts";
 import { inspect } from "../src/model/inspect.ts";
 import { formatLayers } from "../src/report/format_runs.ts";
 import { renderHtml } from "../src/report/render_html.ts";
-import type { CompressRequest, WorkerMessage } from "./protocol.ts";
+import type { CompressRequest, WorkerMessage, WorkerRequest } from "./protocol.ts";
 import { byId, el, fillList } from "./_dom.ts";
 import { ALGORITHMS, PRESETS } from "./_presets.ts";
-import { validate, type Validation } from "./_validate.ts";
+import type { Validation } from "./_validate.ts";
+
+/** Quiet time after the last keystroke before the list is checked. */
+const DEBOUNCE_MS = 250;
+/**
+ * A check still running after this is stopped (its worker is replaced) and reported. Checking
+ * costs about 0.1 ms per module, so only a list on a model of several hundred thousand modules
+ * comes near it.
+ */
+const CHECK_BUDGET_MS = 60_000;
 
 const fileInput = byId<HTMLInputElement>("file");
 const modelSummary = byId("model-summary");
@@ -42,6 +52,10 @@ let modules: ModuleInfo[] = [];
 let current: Validation | undefined;
 let busy = false;
 let url: string | undefined;
+/** The id of the last check asked for; answers to older ones are dropped. */
+let checkId = 0;
+let checking = false;
+let watchdog: ReturnType<typeof setTimeout> | undefined;
 
 function setAlgorithms(mode: "pruning" | "quantization", selected?: string): void {
   algorithmSelect.replaceChildren(...ALGORITHMS[mode].map((a) => el("option", a, { value: a })));
@@ -49,11 +63,73 @@ function setAlgorithms(mode: "pruning" | "quantization", selected?: string): voi
   storageSelect.disabled = mode !== "quantization";
 }
 
+// The list is checked in a worker of its own, so that no list — however slow to check on a large
+// model — freezes the page, and a check that is outdated or overruns its budget can be stopped
+// by replacing the worker without touching a compression in progress.
+function startChecker(): Worker {
+  const w = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+  w.addEventListener("message", (event: MessageEvent<WorkerMessage>) => {
+    const msg = event.data;
+    if (msg.type !== "validation" || msg.id !== checkId) return;
+    clearTimeout(watchdog);
+    checking = false;
+    current = msg.validation;
+    render();
+  });
+  post(w, { type: "modules", modules });
+  return w;
+}
+
+function post(w: Worker, req: WorkerRequest): void {
+  w.postMessage(req);
+}
+
+let checker = startChecker();
+
+/** Asks the checker about the current text, mode and algorithm. */
 function refresh(): void {
-  const mode = modeSelect.value as "pruning" | "quantization";
-  current = validate(configText.value, modules, mode, algorithmSelect.value);
+  // A check still running is about text that has changed since: drop it with its worker.
+  if (checking) {
+    checker.terminate();
+    checker = startChecker();
+  }
+  const id = ++checkId;
+  checking = true;
+  validity.textContent = "checking…";
+  validity.className = "";
+  compressButton.disabled = true;
+  clearTimeout(watchdog);
+  watchdog = setTimeout(() => {
+    if (id !== checkId) return;
+    checker.terminate();
+    checker = startChecker();
+    checking = false;
+    current = {
+      issues: [
+        `checking the list took more than ${CHECK_BUDGET_MS / 1000} s and was stopped: ` +
+        "simplify the list or select fewer modules",
+      ],
+      warnings: [],
+      explanation: "",
+      targets: 0,
+    };
+    render();
+  }, CHECK_BUDGET_MS);
+  post(checker, {
+    type: "validate",
+    id,
+    text: configText.value,
+    mode: modeSelect.value as "pruning" | "quantization",
+    algorithm: algorithmSelect.value,
+  });
+}
+
+/** Shows the last check's outcome. */
+function render(): void {
+  if (current === undefined || checking) return;
   fillList(issuesList, current.issues);
-  fillList(warningsList, current.warnings);
+  // Warnings are about the model (a type or name it lacks): none before a model is open.
+  fillList(warningsList, model ? current.warnings : []);
   explainView.textContent = model
     ? current.explanation
     : "Open a model to see what the list selects.";
@@ -71,39 +147,38 @@ function showModel(m: LoadedModel): void {
   const s = inspect(m.graph);
   modelSummary.textContent = `${m.name}: ${m.format}, ${m.graph.modules.length} modules, ` +
     `${s.elements.toLocaleString("en-US")} parameters, ${(m.bytes.length / 1e6).toFixed(2)} MB`;
-  inspectBody.replaceChildren(
-    ...s.modules.map((mod) => {
-      const tr = el("tr");
-      const params = mod.params.map((p) => `${p.name} ${p.dtype} [${p.shape.join(", ")}]`).join(
-        "; ",
-      );
-      tr.append(
-        el("td", mod.name),
-        el("td", mod.type),
-        el("td", mod.opType ?? ""),
-        el("td", params),
-      );
-      return tr;
-    }),
-  );
+  // Rows are appended one by one: spreading a row per module into one call overflows the stack
+  // on models of about 100,000 modules.
+  const rows = document.createDocumentFragment();
+  for (const mod of s.modules) {
+    const tr = el("tr");
+    const params = mod.params.map((p) => `${p.name} ${p.dtype} [${p.shape.join(", ")}]`).join(
+      "; ",
+    );
+    tr.append(el("td", mod.name), el("td", mod.type), el("td", mod.opType ?? ""), el("td", params));
+    rows.append(tr);
+  }
+  inspectBody.replaceChildren(rows);
 }
 
 fileInput.addEventListener("change", async () => {
   const file = fileInput.files?.[0];
   if (!file) return;
-  status.textContent = `reading ${file.name}…`;
+  // What happens to the file is shown next to the file input, not next to Compress.
+  modelSummary.className = "muted";
+  modelSummary.textContent = `reading ${file.name}…`;
   try {
     model = loadModel(new Uint8Array(await file.arrayBuffer()), file.name);
     modules = moduleInfos(model.graph);
     showModel(model);
-    status.textContent = "";
   } catch (e) {
     model = undefined;
     modules = [];
-    modelSummary.textContent = "";
     inspectBody.replaceChildren();
-    status.textContent = `cannot open ${file.name}: ${(e as Error).message}`;
+    modelSummary.className = "bad";
+    modelSummary.textContent = `cannot open ${file.name}: ${describeError(e).message}`;
   }
+  post(checker, { type: "modules", modules });
   refresh();
 });
 
@@ -127,19 +202,20 @@ algorithmSelect.addEventListener("change", refresh);
 let timer: ReturnType<typeof setTimeout> | undefined;
 configText.addEventListener("input", () => {
   clearTimeout(timer);
-  timer = setTimeout(refresh, 120);
+  timer = setTimeout(refresh, DEBOUNCE_MS);
 });
 
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 
 compressButton.addEventListener("click", () => {
-  if (!model || !current || current.issues.length > 0) return;
+  if (!model || !current || checking || current.issues.length > 0) return;
   busy = true;
   compressButton.disabled = true;
   resultBox.hidden = true;
   progress.value = 0;
   status.textContent = "compressing…";
   const req: CompressRequest = {
+    type: "compress",
     bytes: model.bytes.slice().buffer as ArrayBuffer,
     name: model.name,
     mode: modeSelect.value as "pruning" | "quantization",
@@ -152,13 +228,14 @@ compressButton.addEventListener("click", () => {
 
 worker.addEventListener("message", (event: MessageEvent<WorkerMessage>) => {
   const msg = event.data;
+  if (msg.type === "validation") return;
   if (msg.type === "progress") {
     progress.value = msg.total === 0 ? 1 : msg.done / msg.total;
     status.textContent = `${msg.stage} ${msg.done}/${msg.total}`;
     return;
   }
   busy = false;
-  refresh();
+  render();
   if (msg.type === "error") {
     const hint = msg.error.hint === undefined ? "" : ` (${msg.error.hint})`;
     status.textContent = `failed: ${msg.error.message}${hint}`;

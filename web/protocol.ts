@@ -1,14 +1,18 @@
 /**
- * Messages between the page and the compression worker.
+ * Messages between the page and its workers: one worker compresses, another checks the config
+ * list as it is typed (both run `worker.ts`).
  *
  * @module
  */
 
 import type { ErrorDescription } from "../src/compress/describe_error.ts";
+import type { ModuleInfo } from "../src/config/types.ts";
 import type { CompressionReport } from "../src/report/types.ts";
+import type { Validation } from "./_validate.ts";
 
 /** The page asks the worker to compress a model. */
 export interface CompressRequest {
+  readonly type: "compress";
   readonly bytes: ArrayBuffer;
   readonly name: string;
   readonly mode: "pruning" | "quantization";
@@ -16,6 +20,24 @@ export interface CompressRequest {
   readonly algorithm: string;
   readonly storage: "auto" | "float" | "int" | "nbits";
 }
+
+/** The modules later `validate` requests check the list against (sent when a model opens). */
+export interface ModulesRequest {
+  readonly type: "modules";
+  readonly modules: readonly ModuleInfo[];
+}
+
+/** The page asks the worker to check the config text; the answer carries the same `id`. */
+export interface ValidateRequest {
+  readonly type: "validate";
+  readonly id: number;
+  readonly text: string;
+  readonly mode: "pruning" | "quantization";
+  readonly algorithm: string;
+}
+
+/** What the page sends. */
+export type WorkerRequest = CompressRequest | ModulesRequest | ValidateRequest;
 
 /** What the worker sends back. */
 export type WorkerMessage =
@@ -31,4 +53,5 @@ export type WorkerMessage =
     readonly report: CompressionReport;
     readonly kernels: string;
   }
-  | { readonly type: "error"; readonly error: ErrorDescription };
+  | { readonly type: "error"; readonly error: ErrorDescription }
+  | { readonly type: "validation"; readonly id: number; readonly validation: Validation };

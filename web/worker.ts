@@ -1,7 +1,8 @@
 /// <reference lib="webworker" />
 /**
- * The compression worker: runs the config list on the model off the page's thread, with the
- * WebAssembly kernels.
+ * The page's worker: compresses a model with the WebAssembly kernels, or checks the config list
+ * against the model's modules, off the page's thread (the page runs one instance for each, so a
+ * check never waits behind a compression and can be stopped on its own).
  *
  * @module
  */
@@ -10,15 +11,28 @@ import { describeError } from "../src/compress/describe_error.ts";
 import { compressModel } from "../src/compress/compress_model.ts";
 import { loadModel } from "../src/compress/load_model.ts";
 import { getKernels } from "../src/kernels/default.ts";
-import type { CompressRequest, WorkerMessage } from "./protocol.ts";
+import type { ModuleInfo } from "../src/config/types.ts";
+import type { WorkerMessage, WorkerRequest } from "./protocol.ts";
+import { validate } from "./_validate.ts";
 
 const scope = self as unknown as {
-  onmessage: ((e: MessageEvent<CompressRequest>) => void) | null;
+  onmessage: ((e: MessageEvent<WorkerRequest>) => void) | null;
   postMessage(message: WorkerMessage, transfer?: Transferable[]): void;
 };
 
+let modules: readonly ModuleInfo[] = [];
+
 scope.onmessage = async (event) => {
   const req = event.data;
+  if (req.type === "modules") {
+    modules = req.modules;
+    return;
+  }
+  if (req.type === "validate") {
+    const validation = validate(req.text, modules, req.mode, req.algorithm);
+    scope.postMessage({ type: "validation", id: req.id, validation });
+    return;
+  }
   try {
     const model = loadModel(new Uint8Array(req.bytes), req.name);
     const { bytes, report } = await compressModel(model, {

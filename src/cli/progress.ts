@@ -5,7 +5,7 @@
  */
 
 import type { CliIO } from "./cli_io.ts";
-import type { Progress } from "../compress/_tensor_change.ts";
+import type { Progress } from "../compress/compress_model.ts";
 
 /** A progress callback with a `done()` that clears the line. */
 export interface ProgressBar {

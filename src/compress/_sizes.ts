@@ -1,5 +1,5 @@
 // Parameter counts and packed sizes of a model, before and after compression.
-import { DTYPE_BYTES } from "../model/dtype.ts";
+import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import type { TensorChange } from "./_tensor_change.ts";
 

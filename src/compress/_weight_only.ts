@@ -1,4 +1,5 @@
 // Storage "nbits": the configured MatMul weights as MatMulNBits blocks along K (weightOnlyOnnx).
+import { isConfigPlan } from "../config/plan.ts";
 import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
 import type { QuantizationSetting } from "../config/types.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
@@ -54,12 +55,11 @@ export async function weightOnlyTensors(
   blockSize: number,
   progress: Progress,
 ): Promise<{ bytes: Uint8Array; changes: TensorChange[]; warnings: string[] }> {
-  const { targets, warnings } = resolveTargetSettings(
-    moduleInfos(model),
-    configList,
-    "quantization",
-    { algorithm: "PtqQuantizer" },
-  );
+  const { targets, warnings } = isConfigPlan(configList)
+    ? configList
+    : resolveTargetSettings(moduleInfos(model), configList, "quantization", {
+      algorithm: "PtqQuantizer",
+    });
   const modules = new Map(model.modules.map((m) => [m.name, m]));
   let kind: { bits: 4 | 8; scheme: "symmetric" | "affine" } | undefined;
   for (const t of targets) {

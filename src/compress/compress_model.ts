@@ -6,6 +6,9 @@
  */
 
 import { compressorFor } from "../config/algorithms.ts";
+import { resolvePlan } from "../config/plan.ts";
+import { moduleInfos } from "../model/module_infos.ts";
+import { planQuantization } from "../quantization/plan_quantization.ts";
 import { prunedOnnx } from "../pruning/pruned_onnx.ts";
 import { wandaInputNorms } from "../pruning/wanda_input_norms.ts";
 import { prunedSafetensors } from "../pruning/pruned_safetensors.ts";
@@ -182,6 +185,10 @@ export async function compressModel(
     );
   }
   const { algorithm, pruner } = compressorFor(options.mode, options.algorithm);
+  // The config list is resolved once; every stage below takes this plan.
+  const plan = options.mode === "pruning"
+    ? resolvePlan(moduleInfos(model.graph), options.configList, "pruning", { algorithm })
+    : planQuantization(model.graph, options.configList, { algorithm });
   let bytes: Uint8Array;
   let files: ReadonlyMap<string, Uint8Array> | undefined;
   let storage: "float" | "qdq" | "int" | "nbits" = "float";
@@ -208,13 +215,13 @@ export async function compressModel(
     }
     const run = await pruneTensors(
       model.graph,
-      options.configList,
+      plan,
       algorithm,
       progress,
       inputNorms,
     );
     changes = run.changes;
-    warnings.push(...run.warnings);
+    for (const w of run.warnings) warnings.push(w);
     progress("write", 0, 1);
     if (model.format === "tfjs") {
       const saved = tfjsSaved(
@@ -250,12 +257,12 @@ export async function compressModel(
     const run = await weightOnlyTensors(
       model.onnx,
       model.graph,
-      options.configList,
+      plan,
       options.blockSize ?? NBITS_BLOCK_SIZE,
       progress,
     );
     ({ bytes, changes } = run);
-    warnings.push(...run.warnings);
+    for (const w of run.warnings) warnings.push(w);
     storage = "nbits";
   } else if (options.mode === "quantization") {
     const cal = options.calibration;
@@ -264,14 +271,14 @@ export async function compressModel(
     }
     const run = await quantizeTensors(
       model.graph,
-      options.configList,
+      plan,
       algorithm,
       progress,
       cal === undefined || model.format !== "onnx" ? undefined : { ...cal, onnx: model.onnx },
     );
     changes = run.changes;
     activations = run.activations;
-    warnings.push(...run.warnings);
+    for (const w of run.warnings) warnings.push(w);
     progress("write", 0, 1);
     const saved = await saveQuantized(
       model,
@@ -299,8 +306,10 @@ export async function compressModel(
   }
   progress("write", 1, 1);
   const sizes = parameterSizes(model.graph, changes);
-  const unchanged = changes.length === 0 && activations.length === 0
+  const unchanged = plan.targets.length === 0
     ? unchangedReason(options.configList)
+    : changes.length === 0 && activations.length === 0
+    ? "the config list sets no sparsity or quantization for the targets it selects"
     : undefined;
   const fileBytes = files === undefined
     ? bytes.length

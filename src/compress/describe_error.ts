@@ -147,7 +147,8 @@ export function describeError(error: unknown): ErrorDescription {
   if (error instanceof PruningError || error instanceof DistillationError) {
     return {
       kind: error.name,
-      category: "usage",
+      // Non-finite weights are the model's problem, not the list's.
+      category: error instanceof PruningError && error.code === "non_finite" ? "input" : "usage",
       code: error.code,
       message: error.message,
       ...located(error),

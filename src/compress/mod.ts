@@ -37,3 +37,5 @@ export {
   type OrtSession,
   runOrt,
 } from "./ocr_eval.ts";
+export { describeError, type ErrorCategory, type ErrorDescription } from "./describe_error.ts";
+export type { OcrData, OcrLabels } from "./ocr_data.ts";

@@ -20,16 +20,23 @@ export const OCR_KEYS = new URL(
 
 /** The labels file of the fixture lines. */
 export interface OcrLabels {
+  /** The text of each line. */
   readonly texts: readonly string[];
+  /** The recognizer input width each line was resized to. */
   readonly rec_widths: readonly number[];
+  /** The classifier input width each line was resized to. */
   readonly cls_widths: readonly number[];
+  /** The orientation class of each line (0 upright, 1 rotated by 180 degrees). */
   readonly cls_labels: readonly number[];
+  /** The recognizer input shape `[channels, height, width]`. */
   readonly rec_shape: readonly [number, number, number];
+  /** The classifier input shape `[channels, height, width]`. */
   readonly cls_shape: readonly [number, number, number];
 }
 
 /** Model inputs and expected outputs of the fixture lines. */
 export interface OcrData {
+  /** The labels file. */
   readonly labels: OcrLabels;
   /** Recognizer input `[n, 3, 48, 480]`. */
   readonly rec: { readonly input: Float32Array; readonly dims: readonly number[] };

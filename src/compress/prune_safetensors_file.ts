@@ -9,7 +9,7 @@
 import { FileError } from "../io/file_error.ts";
 import { openFile, writeFileAtomic } from "../io/fs.ts";
 import { openSafetensors } from "../io/safetensors/open_safetensors.ts";
-import { DTYPE_BYTES } from "../model/dtype.ts";
+import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";

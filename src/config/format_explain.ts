@@ -16,7 +16,8 @@ function compact(setting: TargetSetting | null): string {
 }
 
 function table(rows: string[][]): string[] {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  // A loop, not Math.max(...column): a spread of 150,000 rows overflows the call stack.
+  const widths = rows[0].map((_, c) => rows.reduce((w, r) => Math.max(w, r[c].length), 0));
   return rows.map((r) =>
     r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ").trimEnd()
   );
@@ -78,7 +79,9 @@ export function formatExplain(result: Explanation): string {
         rows.push([m.name === "" ? '""' : m.name, m.type, t.target, from, compact(shown)]);
       }
     }
-    if (rows.length > 1) lines.push(...table(rows).map((r) => `  ${r}`));
+    if (rows.length > 1) {
+      for (const r of table(rows)) lines.push(`  ${r}`);
+    }
   }
   if (result.warnings.length > 0) {
     lines.push("", `${result.warnings.length} warning${result.warnings.length === 1 ? "" : "s"}:`);

@@ -65,3 +65,5 @@ export {
   type PrunerName,
   QUANTIZER_ALGORITHMS,
 } from "./algorithms.ts";
+export { type ConfigPlan, type FuseNamesGroup, isConfigPlan, resolvePlan } from "./plan.ts";
+export { checkFuseNames } from "./check_fuse_names.ts";

@@ -9,6 +9,7 @@ import { SELECTOR_KEYS } from "./_keys.ts";
 import { checkModules } from "./_modules.ts";
 import { formatPath } from "./_path.ts";
 import { copyConfigList, isPlainObject } from "./_plain_copy.ts";
+import type { LinearRegex } from "./_linear_regex.ts";
 import { compilePythonRegex } from "./_python_regex.ts";
 import { isRegistered } from "./default_registry.ts";
 import { warnNoMatch } from "./_no_match.ts";
@@ -40,7 +41,7 @@ function list(config: Record<string, unknown>, key: string): string[] {
 }
 
 function matcher(patterns: string[], path: Path, issues: Issue[]): (name: string) => boolean {
-  const regexes: RegExp[] = [];
+  const regexes: LinearRegex[] = [];
   patterns.forEach((p, i) => {
     const r = compilePythonRegex(p);
     if (r.ok) regexes.push(r.regex);

@@ -415,11 +415,15 @@ export async function writeFileAtomic(
     p.catch((e) => Promise.reject(writeError(path, e, label)));
   try {
     if (deno) {
-      const f = await io(deno.open(temp, { write: true, createNew: true }));
+      // Typed explicitly: the npm build's type check sees `Deno` as `any`.
+      const f: { write(p: Uint8Array): Promise<number>; sync?(): Promise<void>; close(): void } =
+        await io(deno.open(temp, { write: true, createNew: true }));
       try {
         const sink = {
           async write(chunk: Uint8Array) {
-            for (let at = 0; at < chunk.length;) at += await io(f.write(chunk.subarray(at)));
+            for (let at = 0; at < chunk.length;) {
+              at += await io<number>(f.write(chunk.subarray(at)));
+            }
           },
         };
         if (content instanceof Uint8Array) await sink.write(content);

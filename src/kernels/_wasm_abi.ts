@@ -96,6 +96,34 @@ export interface KernelExports {
   nnc_f32_to_bf16(data: number, n: number, out: number): number;
   nnc_pack_int4(codes: number, n: number, out: number): number;
   nnc_unpack_int4(packed: number, n: number, signed: number, out: number): number;
+  nnc_hessian_accumulate(
+    h: number,
+    x: number,
+    n: number,
+    rows: number,
+    decay: number,
+    scale: number,
+    scratch: number,
+    scratchLen: number,
+  ): number;
+  nnc_inverse_cholesky_upper(
+    h: number,
+    n: number,
+    out: number,
+    scratch: number,
+    scratchLen: number,
+    failed: number,
+  ): number;
+  nnc_subtract_products(
+    c: number,
+    a: number,
+    b: number,
+    m: number,
+    n: number,
+    k: number,
+    scratch: number,
+    scratchLen: number,
+  ): number;
 }
 
 const STATUS: Record<number, string> = {

@@ -7,15 +7,11 @@
  * @module
  */
 
-import {
-  bf16BitsToF32Bits,
-  f16BitsToF32Bits,
-  f32BitsToBf16Bits,
-  f32BitsToF16Bits,
-} from "./_float16.ts";
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../tensor/float16.ts";
 import { blockIds } from "./_blocks.ts";
+import { hessianAccumulateRef, inverseCholeskyUpperRef, subtractProductsRef } from "./_linalg.ts";
 import { keyToValue, orderKeys } from "./_order.ts";
-import { roundHalfEven } from "./_round.ts";
+import { roundHalfEven } from "../tensor/round_half_even.ts";
 import type { IntCodes, Kernels, MaskMethod, MinMax, QuantParams, Reduction } from "./types.ts";
 import { ADD_MASK_VALUE } from "./types.ts";
 import {
@@ -26,20 +22,19 @@ import {
   checkFakeQuantize,
   checkHalfBits,
   checkHalfData,
+  checkHessianAccumulate,
   checkHistogram,
+  checkInverseCholeskyUpper,
   checkKSmallestMask,
   checkKthSmallest,
   checkMinMax,
   checkPackInt4,
   checkQuantize,
+  checkSubtractProducts,
   checkThresholdMask,
   checkUnpackInt4,
+  notPositiveDefinite,
 } from "./validate.ts";
-
-/** The float32 bits of `data`, without copying. */
-function bitsOf(data: Float32Array): Uint32Array {
-  return new Uint32Array(data.buffer, data.byteOffset, data.length);
-}
 
 /**
  * The integer code of one value: `roundHalfEven(clamp(zp + x / s, qmin, qmax))` with `x / s`
@@ -259,34 +254,22 @@ export const referenceKernels: Kernels = {
 
   f16ToF32(bits: Uint16Array): Float32Array {
     checkHalfBits(bits);
-    const values = new Float32Array(bits.length);
-    const out = bitsOf(values);
-    for (let i = 0; i < bits.length; i++) out[i] = f16BitsToF32Bits(bits[i]);
-    return values;
+    return f16ToF32(bits);
   },
 
   f32ToF16(data: Float32Array): Uint16Array {
     checkHalfData(data);
-    const input = bitsOf(data);
-    const out = new Uint16Array(data.length);
-    for (let i = 0; i < input.length; i++) out[i] = f32BitsToF16Bits(input[i]);
-    return out;
+    return f32ToF16(data);
   },
 
   bf16ToF32(bits: Uint16Array): Float32Array {
     checkHalfBits(bits);
-    const values = new Float32Array(bits.length);
-    const out = bitsOf(values);
-    for (let i = 0; i < bits.length; i++) out[i] = bf16BitsToF32Bits(bits[i]);
-    return values;
+    return bf16ToF32(bits);
   },
 
   f32ToBf16(data: Float32Array): Uint16Array {
     checkHalfData(data);
-    const input = bitsOf(data);
-    const out = new Uint16Array(data.length);
-    for (let i = 0; i < input.length; i++) out[i] = f32BitsToBf16Bits(input[i]);
-    return out;
+    return f32ToBf16(data);
   },
 
   packInt4(codes: Int8Array | Uint8Array): Uint8Array {
@@ -307,5 +290,28 @@ export const referenceKernels: Kernels = {
       codes[i] = signed && nibble >= 8 ? nibble - 16 : nibble;
     }
     return codes;
+  },
+
+  hessianAccumulate(
+    h: Float32Array,
+    x: Float32Array,
+    n: number,
+    decay: number,
+    scale: number,
+  ): Float32Array {
+    checkHessianAccumulate(h, x, n, decay, scale);
+    return hessianAccumulateRef(h, x, n, decay, scale);
+  },
+
+  inverseCholeskyUpper(h: Float32Array, n: number): Float32Array {
+    checkInverseCholeskyUpper(h, n);
+    const u = inverseCholeskyUpperRef(h, n);
+    if (typeof u === "number") throw notPositiveDefinite(h, n, u);
+    return u;
+  },
+
+  subtractProducts(c: Float32Array, a: Float32Array, b: Float32Array, k: number): Float32Array {
+    checkSubtractProducts(c, a, b, k);
+    return subtractProductsRef(c, a, b, k);
   },
 };

@@ -184,6 +184,52 @@ export interface Kernels {
 
   /** Unpacks `n` 4-bit codes (inverse of `packInt4`); `signed` sign-extends each nibble. */
   unpackInt4(packed: Uint8Array, n: number, signed: boolean): Int8Array | Uint8Array;
+
+  /**
+   * Accumulates one calibration batch into a Hessian `h = 2/n Σ x xᵀ` the way GPTQ does
+   * (`H *= decay; H += (scale·x)ᵀ (scale·x)`), in float32. `h` is `[n, n]` row-major and
+   * symmetric: only its upper triangle (`i <= j`) is read, both triangles are written.
+   * `x` is `[rows, n]` row-major. For every `i <= j`:
+   * `acc = fround(h[i][j] · fround(decay))`, then for `r = 0, 1, …` in order
+   * `acc = fround(acc + fround(xs[r][i] · xs[r][j]))` with `xs = fround(x · fround(scale))`;
+   * `h[i][j] = h[j][i] = acc`. Updates `h` in place and returns it (`h` is the output).
+   */
+  hessianAccumulate(
+    h: Float32Array,
+    x: Float32Array,
+    n: number,
+    decay: number,
+    scale: number,
+  ): Float32Array;
+
+  /**
+   * The upper triangular `U` with `Uᵀ U = H⁻¹` (GPTQ's `cholesky(cholesky_inverse(cholesky(H)),
+   * upper=True)`), computed as `U = V⁻¹` where `H = V Vᵀ` with `V` upper triangular — a
+   * Cholesky factorisation of `H` with rows and columns reversed — in float32, in this order
+   * (with `A` = `H` reversed, `A[i][j] = H[n-1-i][n-1-j]`):
+   * 1. lower Cholesky `A = L Lᵀ`, right-looking: each `a[i][j]` (`i >= j`) receives
+   *    `a = fround(a - fround(l[i][k] · l[j][k]))` for `k = 0 … j-1` in order, then
+   *    `l[j][j] = fround(sqrt(a[j][j]))` and `l[i][j] = fround(a[i][j] / l[j][j])`;
+   * 2. `M = L⁻¹` row by row: `m[i][i] = fround(1 / l[i][i])`; for `j < i`, `s = 0`, then for
+   *    `k = j … i-1` in order `s = fround(s + fround(l[i][k] · m[k][j]))`, and
+   *    `m[i][j] = fround(-s / l[i][i])`;
+   * 3. `U[p][q] = m[n-1-p][n-1-q]` (zeros below the diagonal).
+   * `h` is `[n, n]` row-major and symmetric: only its upper triangle (`i <= j`) is read. Returns
+   * a fresh `[n, n]` array.
+   *
+   * @throws {RangeError} If `h` is not positive definite (a pivot `a[j][j]` is not > 0 or not
+   *   finite), naming the column of `h`.
+   */
+  inverseCholeskyUpper(h: Float32Array, n: number): Float32Array;
+
+  /**
+   * `c -= aᵀ b` in float32, term by term: `a` is `[k, m]`, `b` is `[k, n]` and `c` is `[m, n]`,
+   * all row-major; for every `i, j` and `t = 0 … k-1` in order,
+   * `c[i][j] = fround(c[i][j] - fround(a[t][i] · b[t][j]))`. The block update of GPTQ and
+   * SparseGPT (`W -= Err · Hinv`, with `W` stored column-major). Updates `c` in place and
+   * returns it (`c` is the output).
+   */
+  subtractProducts(c: Float32Array, a: Float32Array, b: Float32Array, k: number): Float32Array;
 }
 
 /**

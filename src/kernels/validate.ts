@@ -427,3 +427,70 @@ export function checkUnpackInt4(packed: unknown, n: unknown, signed: unknown): v
     throw new TypeError(`"signed" must be a boolean: current value is ${show(signed)}`);
   }
 }
+
+/** The number of rows of `n` values in `data`; throws unless `n` divides its length. */
+function rowsOf(name: string, data: Float32Array, n: number, nName: string): number {
+  if (data.length % n !== 0) {
+    throw new RangeError(
+      `"${name}" must have a length that is a multiple of "${nName}" (${n}): current length is ${data.length}`,
+    );
+  }
+  return data.length / n;
+}
+
+/** Checks the arguments of `hessianAccumulate`; returns the number of rows of `x`. */
+export function checkHessianAccumulate(
+  h: unknown,
+  x: unknown,
+  n: unknown,
+  decay: unknown,
+  scale: unknown,
+): number {
+  assertFloat32Array("h", h);
+  assertFloat32Array("x", x);
+  assertInt("n", n, 1, 46340);
+  assertSameLength("h", h.length, n * n, `n * n`);
+  assertFinite("decay", decay);
+  assertFinite("scale", scale);
+  return rowsOf("x", x, n, "n");
+}
+
+/** Checks the arguments of `inverseCholeskyUpper`. */
+export function checkInverseCholeskyUpper(h: unknown, n: unknown): void {
+  assertFloat32Array("h", h);
+  assertInt("n", n, 1, 46340);
+  assertSameLength("h", h.length, n * n, `n * n`);
+}
+
+/** Checks the arguments of `subtractProducts`; returns `[m, n]`, the shape of `c`. */
+export function checkSubtractProducts(
+  c: unknown,
+  a: unknown,
+  b: unknown,
+  k: unknown,
+): [number, number] {
+  assertFloat32Array("c", c);
+  assertFloat32Array("a", a);
+  assertFloat32Array("b", b);
+  assertInt("k", k, 1, 2 ** 31 - 1);
+  const m = rowsOf("a", a, k, "k");
+  const n = rowsOf("b", b, k, "k");
+  assertSameLength("c", c.length, m * n, `a.length / k * b.length / k`);
+  return [m, n];
+}
+
+/**
+ * The error of `inverseCholeskyUpper` when `h` is not positive definite.
+ *
+ * @param h The matrix.
+ * @param n Its order.
+ * @param column The column of `h` whose pivot was not positive (the factorisation runs from the
+ *   last column to the first).
+ * @returns The error to throw.
+ */
+export function notPositiveDefinite(h: Float32Array, n: number, column: number): RangeError {
+  return new RangeError(
+    `"h" must be positive definite: the Cholesky pivot of column ${column} is not positive ` +
+      `(diagonal value ${h[column * n + column]}, n = ${n})`,
+  );
+}

@@ -6,24 +6,30 @@
 
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
-import type { DType } from "./dtype.ts";
+import type { DType } from "../tensor/dtype.ts";
+import { encodeFloat32 } from "../tensor/encode_float32.ts";
 import type { TensorRef } from "./model_graph.ts";
 import { invertPermutation, permute } from "./permute.ts";
 
 /** The conversions that encoding F16 and BF16 needs. */
 export type HalfEncoders = Pick<Kernels, "f32ToF16" | "f32ToBf16">;
 
-const bytesOf = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+/** `getKernels()`'s conversions, looked up only when an F16 or BF16 tensor is encoded. */
+const DEFAULT: HalfEncoders = {
+  f32ToF16: (data) => getKernels().f32ToF16(data),
+  f32ToBf16: (data) => getKernels().f32ToBf16(data),
+};
 
 /**
- * Encodes float32 values as little-endian bytes of a floating-point dtype (F32, F64, F16 and
- * BF16 round to nearest even).
+ * Encodes float32 values as little-endian bytes of a floating-point dtype (F16, BF16 and the F8
+ * types round to nearest even; see `encodeFloat32` in `src/tensor`, which this calls with the
+ * kernels' (by default WASM) half conversions).
  *
  * @param values The values.
  * @param dtype The stored dtype.
  * @param kernels The F16/BF16 conversions (default: `getKernels()`).
  * @returns New bytes.
- * @throws {RangeError} For integer, boolean and F8 dtypes, which need quantization parameters.
+ * @throws {RangeError} For integer and boolean dtypes, which need quantization parameters.
  *
  * @example
  * ```ts
@@ -37,21 +43,7 @@ export function fromFloat32(
   dtype: DType,
   kernels?: HalfEncoders,
 ): Uint8Array {
-  switch (dtype) {
-    case "F32":
-      return bytesOf(values.slice());
-    case "F64":
-      return bytesOf(Float64Array.from(values));
-    case "F16":
-      return bytesOf((kernels ?? getKernels()).f32ToF16(values));
-    case "BF16":
-      return bytesOf((kernels ?? getKernels()).f32ToBf16(values));
-  }
-  throw new RangeError(
-    `"dtype" must be F32, F64, F16 or BF16 to encode float values: current value is ${
-      JSON.stringify(dtype)
-    }`,
-  );
+  return encodeFloat32(values, dtype, kernels ?? DEFAULT);
 }
 
 /**

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type DType, DTYPE_BYTES } from "./dtype.ts";
+import { type DType, DTYPE_BYTES } from "../tensor/dtype.ts";
 import type { ModelGraph } from "./model_graph.ts";
 
 /** One parameter in a listing. */
@@ -107,7 +107,8 @@ export function inspect(model: ModelGraph): ModelSummary {
     }
   }
   rows.push(["total", "", "", "", "", "", String(elements), String(bytes)]);
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  // A loop, not Math.max(...column): a spread of 150,000 rows overflows the call stack.
+  const widths = rows[0].map((_, c) => rows.reduce((w, r) => Math.max(w, r[c].length), 0));
   const text = rows.map((r) =>
     r.map((cell, c) => c >= 6 ? cell.padStart(widths[c]) : cell.padEnd(widths[c])).join("  ")
       .trimEnd()

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DType } from "./dtype.ts";
+import type { DType } from "../tensor/dtype.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { LazySafetensors } from "../io/safetensors/open_safetensors.ts";
 import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";

@@ -6,7 +6,7 @@
 
 import { tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
 import type { TfjsModel, TfjsWeight } from "../io/tfjs/tfjs_types.ts";
-import type { DType } from "./dtype.ts";
+import type { DType } from "../tensor/dtype.ts";
 import type { Graph, GraphNode, ModelGraph, Module, TensorRef } from "./model_graph.ts";
 import { permute } from "./permute.ts";
 

@@ -1,36 +1,32 @@
 // Activation (input/output) masks as ONNX nodes: `Mul` by the mask (apply_method mul) or `Add`
 // of 0 / -1000 (apply_method add) on the activation, the mask stored as an initializer in NNI's
 // compact shape so that it broadcasts over the batch and the whole-dim blocks.
-import { onnxDataType } from "../io/onnx/onnx_dtype.ts";
+import { onnxDataType } from "../tensor/onnx_data_type.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { ADD_MASK_VALUE } from "../kernels/types.ts";
 import type { Kernels } from "../kernels/types.ts";
-import type { DType } from "../model/dtype.ts";
+import type { DType } from "../tensor/dtype.ts";
 import { fromFloat32 } from "../model/from_float32.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { expandMask } from "./expand_mask.ts";
 import { PruningError } from "./pruning_error.ts";
 import type { PruningTarget, TargetMask } from "./types.ts";
-import { nodeProto, tensorProto } from "../io/onnx/proto_writer.ts";
-import type { GraphEdit } from "./_onnx_graph_edit.ts";
+import type { OnnxEdit } from "../io/onnx/edit_onnx.ts";
 
 const FLOATS: readonly DType[] = ["F32", "F16", "BF16", "F64"];
 
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  map.set(key, [...(map.get(key) ?? []), value]);
-}
-
 /**
- * The graph edit that realises the masks of activation targets. An output target renames the
+ * The graph edits that realise the masks of activation targets. An output target renames the
  * module's last node output and recreates it after that node as `Mul`/`Add`; an input target
- * feeds the module's first node a masked copy made just before it.
+ * feeds the module's first node a masked copy made just before it. The masks are initializers
+ * at the end of the graph.
  */
 export function activationEdit(
   onnx: OnnxModel,
   model: ModelGraph,
   items: readonly { target: PruningTarget; mask: TargetMask }[],
   kernels: Kernels,
-): GraphEdit {
+): OnnxEdit[] {
   const nodes = model.graph?.nodes ?? [];
   const taken = new Set<string>([...onnx.tensors.map((t) => t.name), ...onnx.graph.inputs]);
   for (const n of nodes) for (const v of [...n.inputs, ...n.outputs]) taken.add(v);
@@ -40,11 +36,7 @@ export function activationEdit(
     taken.add(name);
     return name;
   };
-  const before = new Map<number, Uint8Array[]>();
-  const after = new Map<number, Uint8Array[]>();
-  const inputs = new Map<number, Map<number, string>>();
-  const outputs = new Map<number, Map<number, string>>();
-  const initializers: Uint8Array[] = [];
+  const edits: OnnxEdit[] = [];
   for (const { target: t, mask } of items) {
     const method = t.setting.apply_method || "mul";
     if (method === "bypass") continue;
@@ -82,27 +74,39 @@ export function activationEdit(
       ? Float32Array.from(bits, (b) => (b ? 0 : ADD_MASK_VALUE))
       : Float32Array.from(bits);
     const maskName = unique(`${value}_${method}_mask`);
-    initializers.push(
-      tensorProto(
-        maskName,
-        onnxDataType(dtype),
-        mask.rawShape,
-        fromFloat32(values, dtype, kernels),
-      ),
-    );
+    edits.push({
+      op: "addInitializer",
+      tensor: {
+        name: maskName,
+        dataType: onnxDataType(dtype),
+        dims: mask.rawShape,
+        raw: fromFloat32(values, dtype, kernels),
+      },
+      atEnd: true,
+    });
     const op = method === "add" ? "Add" : "Mul";
-    const nodeName = unique(`${t.module}/${t.target}/${op}_mask`);
-    const node = (inputs: string[], outputs: string[]) =>
-      nodeProto({ name: nodeName, opType: op, inputs, outputs });
+    const name = unique(`${t.module}/${t.target}/${op}_mask`);
     if (isInput) {
       const masked = unique(`${value}_masked`);
-      push(before, at, node([value, maskName], [masked]));
-      inputs.set(at, new Map([...(inputs.get(at) ?? []), [k, masked]]));
+      edits.push(
+        {
+          op: "insertNodes",
+          at: { before: at },
+          nodes: [{ name, opType: op, inputs: [value, maskName], outputs: [masked] }],
+        },
+        { op: "rewireNode", node: at, inputs: { [k]: masked } },
+      );
     } else {
       const raw = unique(`${value}_unmasked`);
-      push(after, at, node([raw, maskName], [value]));
-      outputs.set(at, new Map([...(outputs.get(at) ?? []), [k, raw]]));
+      edits.push(
+        {
+          op: "insertNodes",
+          at: { after: at },
+          nodes: [{ name, opType: op, inputs: [raw, maskName], outputs: [value] }],
+        },
+        { op: "rewireNode", node: at, outputs: { [k]: raw } },
+      );
     }
   }
-  return { before, after, inputs, outputs, initializers };
+  return edits;
 }

@@ -45,7 +45,8 @@ export function formatPruningReport(report: PruningReport): string {
   }
   const { kept, total, sparsity } = report.totals;
   rows.push(["total", "", "", "", `${kept}/${total}`, `${(sparsity * 100).toFixed(2)}%`]);
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  // A loop, not Math.max(...column): a spread of 150,000 rows overflows the call stack.
+  const widths = rows[0].map((_, c) => rows.reduce((w, r) => Math.max(w, r[c].length), 0));
   const lines = rows.map((r) =>
     r.map((cell, c) => (c >= 4 ? cell.padStart(widths[c]) : cell.padEnd(widths[c]))).join("  ")
       .trimEnd()

@@ -85,3 +85,5 @@ export {
 export type { PrunedModel } from "./types.ts";
 export type { PruneSource } from "./prune.ts";
 export type { PruningWarning } from "./generate_masks.ts";
+export { sparseGpt, type SparseGptOptions, type SparseGptResult } from "./sparse_gpt.ts";
+export { sparseGptOnnx, type SparseGptOnnxOptions } from "./sparse_gpt_model.ts";

@@ -6,8 +6,9 @@
  */
 
 import { DEFAULT_PRUNER, findPruner, PRUNER_TABLE } from "../config/algorithms.ts";
+import { isConfigPlan } from "../config/plan.ts";
 import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
-import type { ExtraRegistry, ModuleInfo } from "../config/types.ts";
+import type { ExtraRegistry, ModuleInfo, ResolvedTarget, Warning } from "../config/types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph, SavedModel } from "../model/model_graph.ts";
@@ -82,6 +83,31 @@ export interface PruneResult extends PrunedModel {
 }
 
 /**
+ * Refuses a target holding NaN or infinite values: no metric can rank them, and masking an
+ * infinite value by multiplication would write NaN.
+ */
+function checkFinite(data: Float32Array, t: PruningTarget): void {
+  let bad = 0;
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v - v !== 0) {
+      if (first < 0) first = i;
+      bad++;
+    }
+  }
+  if (bad > 0) {
+    throw new PruningError(
+      "non_finite",
+      `the tensor holds ${bad} NaN or infinite value${
+        bad === 1 ? "" : "s"
+      } (the first at element ${first}: ${data[first]}): no metric can rank them`,
+      { module: t.module, target: t.target, configIndex: t.configIndex },
+    );
+  }
+}
+
+/**
  * Prunes a model with an NNI v3 config list, like NNI's basic pruners (`LevelPruner`,
  * `L1NormPruner`, `L2NormPruner`, `FPGMPruner`, Slim's one-shot |gamma| metric, and Wanda's
  * |w| times input-feature norm, element-wise by default like Level): the config
@@ -92,7 +118,8 @@ export interface PruneResult extends PrunedModel {
  * masked values.
  *
  * @param model the model (from `safetensorsModel` or `onnxModel`)
- * @param configList the NNI config list (v3 or legacy)
+ * @param configList the NNI config list (v3 or legacy), or its plan (`resolvePlan` in pruning
+ * mode with the pruner's algorithm), used without resolving again
  * @param options the pruner, extra registries, kernels and Wanda's input-feature norms
  * @returns the targets, masks, report and `apply()`
  * @throws {ConfigError} for an invalid config list
@@ -145,10 +172,18 @@ export async function prune(
     opType: m.opType,
     params: Object.fromEntries(Object.entries(m.params).map(([k, r]) => [k, r.shape])),
   }));
-  const resolved = resolveTargetSettings(modules, configList, "pruning", {
-    algorithm: entry.algorithm,
-    registry: options.registry,
-  });
+  let resolved: { targets: readonly ResolvedTarget[]; warnings: readonly Warning[] };
+  if (isConfigPlan(configList)) {
+    if (configList.mode !== "pruning") {
+      throw new TypeError(`prune() needs a pruning plan: this one is for ${configList.mode}`);
+    }
+    resolved = configList;
+  } else {
+    resolved = resolveTargetSettings(modules, configList, "pruning", {
+      algorithm: entry.algorithm,
+      registry: options.registry,
+    });
+  }
   const targets = resolved.targets as unknown as PruningTarget[];
   const byName = new Map(model.modules.map((m) => [m.name, m]));
   const tensorOf = (t: PruningTarget) => {
@@ -165,7 +200,9 @@ export async function prune(
   const readMetric = async (t: PruningTarget) => {
     if (t.kind !== "parameter") computeMetric(new Float32Array(0), t, { pruner, kernels });
     const inputNorm = options.inputNorms?.[t.module];
-    return computeMetric(await tensorOf(t).data(), t, { pruner, kernels, inputNorm }).values;
+    const data = await tensorOf(t).data();
+    checkFinite(data, t);
+    return computeMetric(data, t, { pruner, kernels, inputNorm }).values;
   };
   const { masks, warnings } = await generateMasksStreaming(readMetric, targets, {
     inMemoryEntries: options.inMemoryEntries,

@@ -4,13 +4,13 @@
  * @module
  */
 
-import { encodeOnnxWithExternal, type OnnxReplacement } from "../io/onnx/encode_onnx.ts";
+import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
+import type { OnnxReplacement } from "../io/onnx/encode_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { activationEdit } from "./_activation_edit.ts";
 import { maskedBytes, maskedItems } from "./_masked_params.ts";
-import { editGraph } from "./_onnx_graph_edit.ts";
 import type { PrunedModel } from "./types.ts";
 
 /** Options of `prunedOnnx`. */
@@ -25,6 +25,8 @@ export interface PrunedOnnxParts {
   readonly bytes: Uint8Array;
   /** The masked tensors in file dtype and layout, by tensor name (for external data files). */
   readonly replacements: ReadonlyMap<string, OnnxReplacement>;
+  /** Every edit: the replacements, then the nodes and masks of activation targets. */
+  readonly edits: readonly OnnxEdit[];
   /** Whether activation masks added nodes to the graph. */
   readonly addedNodes: boolean;
 }
@@ -65,10 +67,13 @@ export async function prunedOnnxParts(
   for (const item of params) {
     replacements.set(item.ref!.name, { bytes: await maskedBytes(item, kernels) });
   }
-  const edit = activationEdit(onnx, pruned.model, activations, kernels);
-  const { bytes } = encodeOnnxWithExternal(onnx, replacements);
-  const addedNodes = edit.initializers.length > 0;
-  return { bytes: addedNodes ? editGraph(bytes, edit) : bytes, replacements, addedNodes };
+  const graphEdits = activationEdit(onnx, pruned.model, activations, kernels);
+  const edits: OnnxEdit[] = [
+    ...[...replacements].map(([name, r]) => ({ op: "replaceTensor" as const, name, ...r })),
+    ...graphEdits,
+  ];
+  const { bytes } = editOnnx(onnx, edits);
+  return { bytes, replacements, edits, addedNodes: graphEdits.length > 0 };
 }
 
 /**

@@ -14,7 +14,8 @@ export type PruningErrorCode =
   | "activation_target"
   | "dependency_group"
   | "global_group"
-  | "threshold_in_group";
+  | "threshold_in_group"
+  | "non_finite";
 
 /** Where a pruning error happened. */
 export interface PruningErrorContext {
@@ -68,11 +69,13 @@ export class PruningError extends RangeError {
   constructor(code: PruningErrorCode, detail: string, context: PruningErrorContext = {}) {
     const key = SETTING_OF_CODE[code];
     const path = context.configIndex === undefined ? undefined : `[${context.configIndex}]`;
+    const at = [
+      ...(path === undefined ? [] : [`config ${path}`]),
+      ...(key === "" ? [] : [`"${key}"`]),
+    ];
     const where = context.module === undefined
       ? ""
-      : `${context.module}.${context.target ?? "?"} (${
-        path === undefined ? "" : `config ${path}, `
-      }"${key}"): `;
+      : `${context.module}.${context.target ?? "?"}${at.length ? ` (${at.join(", ")})` : ""}: `;
     super(where + detail);
     this.name = "PruningError";
     this.code = code;
@@ -92,4 +95,5 @@ const SETTING_OF_CODE: Record<PruningErrorCode, string> = {
   dependency_group: "dependency_group_id",
   global_group: "global_group_id",
   threshold_in_group: "sparse_threshold",
+  non_finite: "",
 };

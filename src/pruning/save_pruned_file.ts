@@ -30,8 +30,8 @@ export interface SavePrunedFileOptions {
  * Writes the masks of a pruning run into a model file at `path`, atomically (a temporary file
  * renamed over `path` when complete; on failure `path` is left as it was). ONNX models are
  * written as `prunedOnnx` describes, including models with external data files (through
- * `saveOnnx`, when no activation mask adds nodes); TensorFlow.js models as `prunedTfjs` does,
- * `path` being `model.json` with its shards beside it; safetensors files as `prunedSafetensors`
+ * `saveOnnx`, activation masks included); TensorFlow.js models as `prunedTfjs` does, `path`
+ * being `model.json` with its shards beside it; safetensors files as `prunedSafetensors`
  * does, streamed one tensor at a time so a file opened lazily and larger than memory can be
  * written.
  *
@@ -41,7 +41,6 @@ export interface SavePrunedFileOptions {
  * @param options the source path (ONNX external data) and kernels
  * @returns nothing; resolves when the file is in place
  * @throws {PruningError} for activation masks that the format cannot carry
- * @throws {RangeError} for activation masks on an ONNX model with external data
  *
  * @example
  * ```ts
@@ -90,10 +89,5 @@ export async function savePrunedFile(
   const parts = await prunedOnnxParts(source, pruned, { kernels: options.kernels });
   const external = source.tensors.some((t) => t.storage.kind === "external");
   if (!external) return await writeFileAtomic(path, parts.bytes);
-  if (parts.addedNodes) {
-    throw new RangeError(
-      "activation masks cannot be written into an ONNX model with external data files: the model's tensors must be stored inline",
-    );
-  }
-  await saveOnnx(path, source, parts.replacements, { source: options.sourcePath });
+  await saveOnnx(path, source, parts.edits, { source: options.sourcePath });
 }

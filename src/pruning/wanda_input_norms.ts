@@ -6,10 +6,10 @@
  */
 
 import type { OrtLike } from "../io/onnx/ort.ts";
+import { editOnnx } from "../io/onnx/edit_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { onnxModel } from "../model/onnx_model.ts";
-import { editGraph } from "./_onnx_graph_edit.ts";
 
 /** A float32 tensor fed to the model. */
 export interface CalibrationInput {
@@ -80,14 +80,10 @@ export async function wandaInputNorms(
   });
   const visible = new Set(onnx.graph.outputs);
   const extraOutputs = [...new Set(measured.map((m) => m.value))].filter((v) => !visible.has(v));
-  const bytes = editGraph(onnx.bytes, {
-    before: new Map(),
-    after: new Map(),
-    inputs: new Map(),
-    outputs: new Map(),
-    initializers: [],
-    extraOutputs,
-  });
+  const { bytes } = editOnnx(
+    onnx,
+    extraOutputs.map((name) => ({ op: "addGraphOutput", name })),
+  );
   const { ort } = options;
   const session = await ort.InferenceSession.create(
     bytes,

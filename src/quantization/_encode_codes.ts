@@ -1,13 +1,13 @@
 // Integer codes as ONNX tensor bytes: the element type for a bit width and the raw_data.
 import type { IntCodes, Kernels } from "../kernels/types.ts";
-import { ONNX_TYPE } from "./_onnx_wire.ts";
+import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { QuantizationError } from "./quantization_error.ts";
 
 /** The ONNX element type that stores codes of `bits` bits. */
 export function onnxCodeType(bits: number, signed: boolean, int4: boolean): number {
-  if (bits <= 4 && int4) return signed ? ONNX_TYPE.INT4 : ONNX_TYPE.UINT4;
-  if (bits <= 8) return signed ? ONNX_TYPE.INT8 : ONNX_TYPE.UINT8;
-  return signed ? ONNX_TYPE.INT16 : ONNX_TYPE.UINT16;
+  if (bits <= 4 && int4) return signed ? ONNX_DATA_TYPE.INT4 : ONNX_DATA_TYPE.UINT4;
+  if (bits <= 8) return signed ? ONNX_DATA_TYPE.INT8 : ONNX_DATA_TYPE.UINT8;
+  return signed ? ONNX_DATA_TYPE.INT16 : ONNX_DATA_TYPE.UINT16;
 }
 
 /** The little-endian raw_data of codes stored as `type` (4-bit types packed low nibble first). */
@@ -18,17 +18,17 @@ export function onnxCodeBytes(
 ): Uint8Array {
   const bytes = (v: ArrayBufferView) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
   switch (type) {
-    case ONNX_TYPE.INT4:
+    case ONNX_DATA_TYPE.INT4:
       return kernels.packInt4(Int8Array.from(codes));
-    case ONNX_TYPE.UINT4:
+    case ONNX_DATA_TYPE.UINT4:
       return kernels.packInt4(Uint8Array.from(codes));
-    case ONNX_TYPE.INT8:
+    case ONNX_DATA_TYPE.INT8:
       return bytes(Int8Array.from(codes));
-    case ONNX_TYPE.UINT8:
+    case ONNX_DATA_TYPE.UINT8:
       return Uint8Array.from(codes);
-    case ONNX_TYPE.INT16:
+    case ONNX_DATA_TYPE.INT16:
       return bytes(Int16Array.from(codes));
-    case ONNX_TYPE.UINT16:
+    case ONNX_DATA_TYPE.UINT16:
       return bytes(Uint16Array.from(codes));
   }
   throw new QuantizationError(

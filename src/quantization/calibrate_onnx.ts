@@ -7,6 +7,7 @@
 
 import type { OrtLike } from "../io/onnx/ort.ts";
 import { getKernels } from "../kernels/default.ts";
+import { editOnnx } from "../io/onnx/edit_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import type { QuantizationSetting, ResolvedTarget } from "../config/types.ts";
@@ -20,7 +21,6 @@ import { quantDtypeRange } from "./quant_dtype_range.ts";
 import type { QuantScheme } from "./compute_quant_params.ts";
 import { activationValue } from "./_activation_value.ts";
 import { checkBatch } from "./_check_batch.ts";
-import { patchOnnx } from "./_patch_onnx.ts";
 import { QuantizationError } from "./quantization_error.ts";
 import { locateError } from "./_locate_error.ts";
 
@@ -102,15 +102,7 @@ export async function calibrateOnnx(
   }));
   const visible = new Set([...onnx.graph.outputs, ...onnx.graph.inputs]);
   const extra = [...new Set(acts.map((a) => a.value))].filter((v) => !visible.has(v));
-  const bytes = patchOnnx(onnx, {
-    dropNodeOutputs: new Set(),
-    dropInitializers: new Set(),
-    initializers: [],
-    nodesFirst: [],
-    nodesReplacing: new Map(),
-    extraOutputs: extra,
-    opsets: [],
-  });
+  const { bytes } = editOnnx(onnx, extra.map((name) => ({ op: "addGraphOutput", name })));
   const { ort } = options;
   const session = await ort.InferenceSession.create(
     bytes,

@@ -8,9 +8,9 @@ import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
 import type { OnnxModel, OnnxNode } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import type { FusedModel } from "./fuse_model.ts";
-import { concat, lenField, nodeProto, tensorProto } from "../io/onnx/proto_writer.ts";
-import { fields, ONNX_TYPE } from "./_onnx_wire.ts";
-import { patchOnnx } from "./_patch_onnx.ts";
+import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
+import type { NodeSpec } from "../io/onnx/proto_writer.ts";
+import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { QuantizationError } from "./quantization_error.ts";
 
 const attr = (n: OnnxNode, name: string) => n.attributes.find((a) => a.name === name);
@@ -100,38 +100,15 @@ export function checkOnnxFusion(onnx: OnnxModel, fused: FusedModel): void {
   }
 }
 
-/** The raw bytes of every main-graph NodeProto, in order. */
-function rawNodes(bytes: Uint8Array): Uint8Array[] {
-  const graph = fields(bytes, 0, bytes.length).find((f) => f.number === 7);
-  if (graph === undefined) return [];
-  return fields(bytes, graph.valueStart, graph.end)
-    .filter((f) => f.number === 1)
-    .map((f) => bytes.subarray(f.valueStart, f.end));
-}
-
-/** A node with its first output renamed and, if given, one input appended after its inputs. */
-function rewire(node: Uint8Array, output: string, bias: string | undefined): Uint8Array {
-  const fs = fields(node, 0, node.length);
-  const lastInput = fs.findLastIndex((f) => f.number === 1);
-  let renamed = false;
-  const parts: Uint8Array[] = [];
-  fs.forEach((f, k) => {
-    if (f.number === 2 && !renamed) (parts.push(lenField(2, output)), renamed = true);
-    else parts.push(node.subarray(f.start, f.end));
-    if (k === lastInput && bias !== undefined) parts.push(lenField(1, bias));
-  });
-  return concat(parts);
-}
-
 /** A `Constant` node producing a float32 tensor. */
-function constantNode(name: string, dims: readonly number[], raw: Uint8Array): Uint8Array {
-  return nodeProto({
+function constantNode(name: string, dims: readonly number[], raw: Uint8Array): NodeSpec {
+  return {
     name: `${name}_folded`,
     opType: "Constant",
     inputs: [],
     outputs: [name],
-    attributes: [{ name: "value", t: tensorProto(name, ONNX_TYPE.FLOAT, dims, raw) }],
-  });
+    attributes: [{ name: "value", t: { name, dataType: ONNX_DATA_TYPE.FLOAT, dims, raw } }],
+  };
 }
 
 /**
@@ -173,18 +150,17 @@ export function fusedOnnx(onnx: OnnxModel, fused: FusedModel): OnnxModel {
   checkOnnxFusion(onnx, fused);
   const initializers = new Set(onnx.graph.initializers.map((t) => t.name));
   const constants = new Map(
-    onnx.graph.nodes.flatMap((n) => n.opType === "Constant" ? [[n.outputs[0], n] as const] : []),
+    onnx.graph.nodes.flatMap((n, i) => n.opType === "Constant" ? [[n.outputs[0], i] as const] : []),
   );
-  const raw = rawNodes(onnx.bytes);
-  const nodesReplacing = new Map<string, Uint8Array>();
-  const dropInitializers = new Set<string>();
-  const added: Uint8Array[] = [];
+  const edits: OnnxEdit[] = [];
   for (const [name, t] of fused.folded) {
     if (t.created || initializers.has(name)) {
-      if (!t.created) dropInitializers.add(name);
-      added.push(tensorProto(name, ONNX_TYPE.FLOAT, t.ref.fileShape, t.bytes));
+      if (!t.created) edits.push({ op: "removeInitializer", name });
+      const tensor = { name, dataType: ONNX_DATA_TYPE.FLOAT, dims: t.ref.fileShape, raw: t.bytes };
+      edits.push({ op: "addInitializer", tensor });
     } else if (constants.has(name)) {
-      nodesReplacing.set(name, constantNode(name, t.ref.fileShape, t.bytes));
+      const node = constants.get(name)!;
+      edits.push({ op: "replaceNode", node, with: constantNode(name, t.ref.fileShape, t.bytes) });
     } else {
       throw new QuantizationError(
         "fusion",
@@ -192,21 +168,17 @@ export function fusedOnnx(onnx: OnnxModel, fused: FusedModel): OnnxModel {
       );
     }
   }
-  for (const name of fused.droppedTensors) if (initializers.has(name)) dropInitializers.add(name);
-  for (const [i, r] of fused.rewired) {
-    nodesReplacing.set(onnx.graph.nodes[i].outputs[0], rewire(raw[i], r.output, r.bias));
+  for (const name of fused.droppedTensors) {
+    if (initializers.has(name) && !fused.folded.has(name)) {
+      edits.push({ op: "removeInitializer", name });
+    }
   }
-  const dropNodeOutputs = new Set(
-    [...fused.droppedNodes].flatMap((i) => onnx.graph.nodes[i].outputs.filter((o) => o !== "")),
-  );
-  const bytes = patchOnnx(onnx, {
-    dropNodeOutputs,
-    dropInitializers,
-    initializers: added,
-    nodesFirst: [],
-    nodesReplacing,
-    opsets: [],
-  });
+  for (const [i, r] of fused.rewired) {
+    const bias = r.bias === undefined ? {} : { [onnx.graph.nodes[i].inputs.length]: r.bias };
+    edits.push({ op: "rewireNode", node: i, outputs: { 0: r.output }, inputs: bias });
+  }
+  for (const i of fused.droppedNodes) edits.push({ op: "removeNode", node: i });
+  const { bytes } = editOnnx(onnx, edits);
   const out = decodeOnnx(bytes, { file: onnx.file });
   if (out.graph.nodes.length !== (fused.model.graph?.nodes.length ?? -1)) {
     throw new QuantizationError(

@@ -4,9 +4,9 @@
  * @module
  */
 
+import { isConfigPlan } from "../config/plan.ts";
 import { ConfigError } from "../config/config_error.ts";
-import { fuseNames } from "../config/_checks.ts";
-import { isPlainObject } from "../config/_plain_copy.ts";
+import { checkFuseNames } from "../config/check_fuse_names.ts";
 import type { Issue, ResolvedTarget } from "../config/types.ts";
 import type { ModelGraph, Module } from "../model/model_graph.ts";
 
@@ -50,11 +50,15 @@ function rawGroups(configList: unknown): { path: string; names: string[] }[] {
   if (!Array.isArray(configList)) return [];
   const issues: Issue[] = [];
   const groups = configList.flatMap((c, i) => {
-    const value = (isPlainObject(c) ? c : {}).fuse_names;
+    const value = typeof c === "object" && c !== null && !Array.isArray(c)
+      ? (c as Record<string, unknown>).fuse_names
+      : undefined;
     if (value === undefined) return [];
-    const before = issues.length;
-    fuseNames(value, [i, "fuse_names"], { issues });
-    if (issues.length > before) return [];
+    const found = checkFuseNames(value, [i, "fuse_names"]);
+    if (found.length > 0) {
+      issues.push(...found);
+      return [];
+    }
     return (value as string[][]).map((g, j) => ({
       path: `[${i}].fuse_names[${j}]`,
       names: [...g],
@@ -92,8 +96,9 @@ function chainProblem(model: ModelGraph, a: string, b: string, removed: boolean)
  * output of the one before it (a folded BatchNorm must be its only reader).
  *
  * @param model The model.
- * @param configList The quantization config list (validated here too; an invalid one throws).
- * @param targets The targets the config list resolves to on `model`.
+ * @param configList The quantization config list (validated here too; an invalid one throws), or
+ * its plan (`planQuantization`), whose groups and targets are used as they are.
+ * @param targets The targets the config list resolves to on `model` (default: the plan's).
  * @returns The groups, in config order.
  * @throws {ConfigError} For an invalid config list, and with one issue per bad group, at
  * `[i].fuse_names[g]`, naming the modules.
@@ -119,13 +124,18 @@ function chainProblem(model: ModelGraph, a: string, b: string, removed: boolean)
 export function fusionGroups(
   model: ModelGraph,
   configList: unknown,
-  targets: readonly ResolvedTarget[],
+  targets?: readonly ResolvedTarget[],
 ): FusionGroup[] {
+  const plan = isConfigPlan(configList) ? configList : undefined;
+  const configured = targets ?? plan?.targets ?? [];
+  const raw = plan === undefined
+    ? rawGroups(configList)
+    : plan.fuseNames.map((g) => ({ path: g.path, names: [...g.names] }));
   const byName = new Map(model.modules.map((m) => [m.name, m]));
   const seen = new Map<string, string>();
   const issues: Issue[] = [];
   const groups: FusionGroup[] = [];
-  for (const { path, names } of rawGroups(configList)) {
+  for (const { path, names } of raw) {
     const fail = (message: string) =>
       void issues.push({
         code: "invalid_value",
@@ -153,7 +163,7 @@ export function fusionGroups(
     }
     const [first] = names;
     if (
-      !targets.some((t) => t.module === first && t.target === "weight" && t.kind === "parameter")
+      !configured.some((t) => t.module === first && t.target === "weight" && t.kind === "parameter")
     ) {
       fail(`the weight of "${first}" must be a quantization target of the config list to fuse it`);
       continue;

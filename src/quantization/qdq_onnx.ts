@@ -14,9 +14,9 @@ import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { codesAsFloat, onnxCodeBytes, onnxCodeType } from "./_encode_codes.ts";
-import { type Attr, nodeProto, tensorProto } from "../io/onnx/proto_writer.ts";
-import { ONNX_TYPE } from "./_onnx_wire.ts";
-import { patchOnnx } from "./_patch_onnx.ts";
+import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
+import type { Attr, NodeSpec, TensorSpec } from "../io/onnx/proto_writer.ts";
+import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { paramRef } from "./_param_ref.ts";
 import { activationValue } from "./_activation_value.ts";
 import { QuantizationError } from "./quantization_error.ts";
@@ -89,10 +89,12 @@ export async function qdqOnnx(
   const constantOutputs = new Set(
     onnx.graph.nodes.filter((n) => n.opType === "Constant").flatMap((n) => n.outputs),
   );
-  const dropNodeOutputs = new Set<string>();
-  const dropInitializers = new Set<string>();
-  const initializers: Uint8Array[] = [];
-  const nodesFirst: Uint8Array[] = [];
+  const constantNodes = new Map(
+    onnx.graph.nodes.flatMap((n, i) => n.opType === "Constant" ? n.outputs.map((o) => [o, i]) : []),
+  );
+  const removals: OnnxEdit[] = [];
+  const initializers: TensorSpec[] = [];
+  const nodesFirst: NodeSpec[] = [];
   const done = new Map<string, string>();
   const acts = activationPatch(onnx, model);
   for (const p of params) {
@@ -137,32 +139,34 @@ export async function qdqOnnx(
     const type = onnxCodeType(p.bits, signed, options.int4 ?? true);
     const q = qparamTensors(name, p, type, fileAxis, kernels);
     initializers.push(
-      tensorProto(`${name}_quantized`, type, ref.fileShape, onnxCodeBytes(codes, type, kernels)),
+      {
+        name: `${name}_quantized`,
+        dataType: type,
+        dims: ref.fileShape,
+        raw: onnxCodeBytes(codes, type, kernels),
+      },
       ...q.tensors,
     );
-    nodesFirst.push(nodeProto({
+    nodesFirst.push({
       name: `${name}_DequantizeLinear`,
       opType: "DequantizeLinear",
       domain: "com.microsoft",
       inputs: [`${name}_quantized`, `${name}_scale`, `${name}_zero_point`],
       outputs: [name],
       attributes: q.attributes,
-    }));
-    if (constantOutputs.has(name)) dropNodeOutputs.add(name);
-    else dropInitializers.add(name);
+    });
+    if (constantOutputs.has(name)) {
+      removals.push({ op: "removeNode", node: constantNodes.get(name)! });
+    } else removals.push({ op: "removeInitializer", name });
   }
-  return patchOnnx(onnx, {
-    dropNodeOutputs,
-    dropInitializers,
-    initializers,
-    nodesFirst,
-    nodesReplacing: new Map(),
-    nodesBefore: acts.nodesBefore,
-    nodesAfter: acts.nodesAfter,
-    renameInputs: acts.renameInputs,
-    renameOutputs: acts.renameOutputs,
-    opsets: [{ domain: "com.microsoft", version: 1 }],
-  });
+  const edits: OnnxEdit[] = [
+    ...removals,
+    ...initializers.map((tensor) => ({ op: "addInitializer" as const, tensor })),
+    { op: "insertNodes", at: "start", nodes: nodesFirst },
+    ...acts.edits,
+    { op: "addOpset", domain: "com.microsoft", version: 1 },
+  ];
+  return editOnnx(onnx, edits).bytes;
 }
 
 /** Scale and zero point initializers of a target, and the `axis` attribute if per channel. */
@@ -172,12 +176,22 @@ function qparamTensors(
   type: number,
   axis: number | undefined,
   kernels: Kernels,
-): { tensors: Uint8Array[]; attributes: Attr[] } {
+): { tensors: TensorSpec[]; attributes: Attr[] } {
   const dims = axis === undefined ? [] : [p.scale.length];
   return {
     tensors: [
-      tensorProto(`${prefix}_scale`, ONNX_TYPE.FLOAT, dims, new Uint8Array(p.scale.slice().buffer)),
-      tensorProto(`${prefix}_zero_point`, type, dims, onnxCodeBytes(p.zeroPoint, type, kernels)),
+      {
+        name: `${prefix}_scale`,
+        dataType: ONNX_DATA_TYPE.FLOAT,
+        dims,
+        raw: new Uint8Array(p.scale.slice().buffer),
+      },
+      {
+        name: `${prefix}_zero_point`,
+        dataType: type,
+        dims,
+        raw: onnxCodeBytes(p.zeroPoint, type, kernels),
+      },
     ],
     attributes: axis === undefined ? [] : [{ name: "axis", i: axis }],
   };
@@ -190,20 +204,10 @@ function qparamTensors(
  * pair (like NNI's wrapper, which quantizes what the module returns).
  */
 function activationPatch(onnx: OnnxModel, model: ModelGraph) {
-  const nodesBefore = new Map<number, Uint8Array[]>();
-  const nodesAfter = new Map<number, Uint8Array[]>();
-  const renameInputs = new Map<number, Map<string, string>>();
-  const renameOutputs = new Map<number, Map<string, string>>();
-  const push = <T>(m: Map<number, T[]>, i: number, ...v: T[]) =>
-    m.set(i, [...(m.get(i) ?? []), ...v]);
-  const rename = (m: Map<number, Map<string, string>>, i: number, from: string, to: string) =>
-    m.set(i, (m.get(i) ?? new Map()).set(from, to));
+  const edits: OnnxEdit[] = [];
   return {
-    nodesBefore,
-    nodesAfter,
-    renameInputs,
-    renameOutputs,
-    add(p: TargetQuantParams, type: number, initializers: Uint8Array[], kernels: Kernels): void {
+    edits,
+    add(p: TargetQuantParams, type: number, initializers: TensorSpec[], kernels: Kernels): void {
       const { value, kind, nodes: own } = activationValue(
         onnx,
         model,
@@ -214,34 +218,45 @@ function activationPatch(onnx: OnnxModel, model: ModelGraph) {
       const axis = perAxis(p);
       const prefix = `${value}_${p.module}${p.target}`;
       const { tensors, attributes } = qparamTensors(prefix, p, type, axis, kernels);
-      initializers.push(...tensors);
+      for (const t of tensors) initializers.push(t);
       const source = kind === "input" ? value : `${prefix}_float`;
       const result = kind === "input" ? `${prefix}_dequantized` : value;
-      const pair = [
-        nodeProto({
+      const pair: NodeSpec[] = [
+        {
           name: `${prefix}_QuantizeLinear`,
           opType: "QuantizeLinear",
           domain: "com.microsoft",
           inputs: [source, `${prefix}_scale`, `${prefix}_zero_point`],
           outputs: [`${prefix}_quantized`],
           attributes,
-        }),
-        nodeProto({
+        },
+        {
           name: `${prefix}_DequantizeLinear`,
           opType: "DequantizeLinear",
           domain: "com.microsoft",
           inputs: [`${prefix}_quantized`, `${prefix}_scale`, `${prefix}_zero_point`],
           outputs: [result],
           attributes,
-        }),
+        },
       ];
       if (kind === "input") {
-        push(nodesBefore, own[0], ...pair);
-        for (const i of own) rename(renameInputs, i, value, result);
+        edits.push({ op: "insertNodes", at: { before: own[0] }, nodes: pair });
+        for (const i of own) {
+          const at = onnx.graph.nodes[i].inputs.flatMap((
+            v,
+            k,
+          ) => (v === value ? [[k, result]] : []));
+          if (at.length > 0) {
+            edits.push({ op: "rewireNode", node: i, inputs: Object.fromEntries(at) });
+          }
+        }
       } else {
         const last = own[own.length - 1];
-        rename(renameOutputs, last, value, source);
-        push(nodesAfter, last, ...pair);
+        const outputs = onnx.graph.nodes[last].outputs.flatMap((v, k) =>
+          v === value ? [[k, source]] : []
+        );
+        edits.push({ op: "rewireNode", node: last, outputs: Object.fromEntries(outputs) });
+        edits.push({ op: "insertNodes", at: { after: last }, nodes: pair });
       }
     },
   };

@@ -5,14 +5,14 @@
  * @module
  */
 
-import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
+import { isConfigPlan } from "../config/plan.ts";
 import type { ExtraRegistry, ResolvedTarget } from "../config/types.ts";
 import { encodeOnnx } from "../io/onnx/encode_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { DTYPE_BYTES } from "../model/dtype.ts";
+import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import type { ModelGraph, SavedModel } from "../model/model_graph.ts";
 import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
 import { quantizedTfjs } from "./quantized_tfjs.ts";
@@ -24,7 +24,7 @@ import { qdqOnnx } from "./qdq_onnx.ts";
 import { quantizedSafetensors } from "./quantized_safetensors.ts";
 import { quantizeWeights } from "./quantize_weights.ts";
 import { rewriteSafetensors } from "./rewrite_safetensors.ts";
-import { moduleInfos } from "../model/module_infos.ts";
+import { planQuantization } from "./plan_quantization.ts";
 import { paramRef } from "./_param_ref.ts";
 import type { FusedModel } from "./fuse_model.ts";
 import { fusedOnnx } from "./fused_onnx.ts";
@@ -166,7 +166,8 @@ const isOnnx = (s: OnnxModel | SafetensorsFile): s is OnnxModel => "graph" in s;
  * train-mode calibration forwards have updated; see docs/quantization.md.
  *
  * @param model The model (`onnxModel()` or `safetensorsModel()`).
- * @param configList An NNI quantization config list.
+ * @param configList An NNI quantization config list, or its plan from `planQuantization` (the
+ * list resolved once; the application layer resolves it for its report and hands it on).
  * @param options Registry, calibration (with its observer) and kernels.
  * @returns Targets, parameters, a report and `save()`.
  * @throws {ConfigError} When the config list is invalid for the model, or a `fuse_names` group
@@ -206,9 +207,16 @@ export async function quantize(
 ): Promise<QuantizeResult> {
   const kernels = options.kernels ?? getKernels();
   const registry = options.registry === undefined ? {} : { registry: options.registry };
+  // The list is resolved once, on the module view after fusion; every stage takes this plan.
+  const plan = isConfigPlan(configList)
+    ? configList
+    : planQuantization(input, configList, registry);
+  if (plan.mode !== "quantization") {
+    throw new TypeError(`quantize() needs a quantization plan: this one is for ${plan.mode}`);
+  }
   let ranges;
   const cal = options.calibration;
-  const fused = await prepareFusion(input, configList, {
+  const fused = await prepareFusion(input, plan, {
     ...registry,
     ...(options.onnx ?? cal?.onnx ? { onnx: options.onnx ?? cal?.onnx } : {}),
     ...(options.batchNormEpsilon === undefined ? {} : { epsilon: options.batchNormEpsilon }),
@@ -216,10 +224,7 @@ export async function quantize(
   const model = fused?.model ?? input;
   const fuseSource = fusedSource(fused);
   if (cal !== undefined) {
-    const { targets } = resolveTargetSettings(moduleInfos(model), configList, "quantization", {
-      algorithm: "PtqQuantizer",
-      ...registry,
-    });
+    const targets = plan.targets;
     if (targets.some((t) => t.kind !== "parameter")) {
       ranges = await calibrateOnnx(fuseSource(cal.onnx) as OnnxModel, model, targets, cal.batches, {
         ort: cal.ort,
@@ -230,7 +235,7 @@ export async function quantize(
       });
     }
   }
-  const { params, targets, warnings } = await quantizeWeights(model, configList, {
+  const { params, targets, warnings } = await quantizeWeights(model, plan, {
     ...registry,
     kernels,
     ...(ranges === undefined ? {} : { ranges }),

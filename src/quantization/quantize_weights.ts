@@ -6,6 +6,7 @@
 
 import { type ResolveOptions, resolveTargetSettings } from "../config/resolve_target_settings.ts";
 import type { ResolvedTarget, Warning } from "../config/types.ts";
+import { isConfigPlan } from "../config/plan.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import {
@@ -45,7 +46,8 @@ export interface QuantizedWeights {
  * observer; inputs and outputs from the tracked ranges of a calibration (`options.ranges`).
  *
  * @param model The model (`onnxModel()` or `safetensorsModel()`).
- * @param configList An NNI quantization config list (v3 or legacy).
+ * @param configList An NNI quantization config list (v3 or legacy), or its plan
+ * (`planQuantization`), whose targets are used without resolving again.
  * @param options The quantizer, extra registry entries, calibration ranges and kernels.
  * @returns The parameters per target, the targets and the config warnings.
  * @throws {ConfigError} When the config list is invalid for the model.
@@ -78,10 +80,12 @@ export async function quantizeWeights(
   configList: unknown,
   options: QuantizeWeightsOptions = {},
 ): Promise<QuantizedWeights> {
-  const resolved = resolveTargetSettings(moduleInfos(model), configList, "quantization", {
-    algorithm: options.algorithm ?? "PtqQuantizer",
-    ...(options.registry === undefined ? {} : { registry: options.registry }),
-  });
+  const resolved = isConfigPlan(configList)
+    ? { targets: [...configList.targets], warnings: [...configList.warnings] }
+    : resolveTargetSettings(moduleInfos(model), configList, "quantization", {
+      algorithm: options.algorithm ?? "PtqQuantizer",
+      ...(options.registry === undefined ? {} : { registry: options.registry }),
+    });
   const tensors = new Map<string, FloatTensor>();
   const byName = new Map(model.modules.map((m) => [m.name, m]));
   for (const t of resolved.targets) {

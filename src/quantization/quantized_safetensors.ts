@@ -27,7 +27,7 @@ import type { SafetensorsInput } from "../io/safetensors/write_safetensors.ts";
 import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
 import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
 import { ModelFormatError } from "../io/model_format_error.ts";
-import type { DType } from "../model/dtype.ts";
+import type { DType } from "../tensor/dtype.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import type { Granularity } from "../config/types.ts";
 import type { TargetQuantParams } from "./compute_target_quant_params.ts";

@@ -12,9 +12,9 @@ import { computeQuantParams, type QuantScheme } from "./compute_quant_params.ts"
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { trackedRange } from "./tracked_range.ts";
-import { nodeProto, tensorProto } from "../io/onnx/proto_writer.ts";
-import { ONNX_TYPE } from "./_onnx_wire.ts";
-import { patchOnnx } from "./_patch_onnx.ts";
+import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
+import type { TensorSpec } from "../io/onnx/proto_writer.ts";
+import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { QuantizationError } from "./quantization_error.ts";
 
 /** Options of `weightOnlyOnnx`. */
@@ -118,11 +118,12 @@ export async function weightOnlyOnnx(
   );
   const initializerNames = new Set(onnx.graph.initializers.map((t) => t.name));
   const layers: WeightOnlyLayer[] = [];
-  const initializers: Uint8Array[] = [];
-  const nodesReplacing = new Map<string, Uint8Array>();
-  const dropNodeOutputs = new Set<string>();
-  const dropInitializers = new Set<string>();
-  const nodesAfter = new Map<number, Uint8Array[]>();
+  const constantNodes = new Map(
+    onnx.graph.nodes.flatMap((n, i) => n.opType === "Constant" ? n.outputs.map((o) => [o, i]) : []),
+  );
+  const edits: OnnxEdit[] = [];
+  const add = (...tensors: TensorSpec[]) =>
+    edits.push(...tensors.map((tensor) => ({ op: "addInitializer" as const, tensor })));
   for (const name of selected) {
     const mod = model.modules.find((m) => m.name === name);
     const ref = mod?.params.weight;
@@ -176,14 +177,19 @@ export async function weightOnlyOnnx(
     const stored = Uint8Array.from(codes, (c) => c + offset);
     const b = bits === 4 ? kernels.packInt4(stored) : stored;
     const t = ref.name;
-    initializers.push(
-      tensorProto(`${t}_nbits`, ONNX_TYPE.UINT8, [n, blocks, (bs * bits) / 8], b),
-      tensorProto(
-        `${t}_nbits_scale`,
-        ONNX_TYPE.FLOAT,
-        [n * blocks],
-        new Uint8Array(scale.slice().buffer),
-      ),
+    add(
+      {
+        name: `${t}_nbits`,
+        dataType: ONNX_DATA_TYPE.UINT8,
+        dims: [n, blocks, (bs * bits) / 8],
+        raw: b,
+      },
+      {
+        name: `${t}_nbits_scale`,
+        dataType: ONNX_DATA_TYPE.FLOAT,
+        dims: [n * blocks],
+        raw: new Uint8Array(scale.slice().buffer),
+      },
     );
     const inputs = [node.inputs[0], `${t}_nbits`, `${t}_nbits_scale`];
     if (scheme === "affine") {
@@ -193,7 +199,12 @@ export async function weightOnlyOnnx(
         const row = Uint8Array.from(zeroPoint.subarray(r * blocks, (r + 1) * blocks));
         zp.set(bits === 4 ? kernels.packInt4(row) : row, r * perRow);
       }
-      initializers.push(tensorProto(`${t}_nbits_zero_point`, ONNX_TYPE.UINT8, [n * perRow], zp));
+      add({
+        name: `${t}_nbits_zero_point`,
+        dataType: ONNX_DATA_TYPE.UINT8,
+        dims: [n * perRow],
+        raw: zp,
+      });
       inputs.push(`${t}_nbits_zero_point`);
     }
     const attributes = [
@@ -206,28 +217,33 @@ export async function weightOnlyOnnx(
         : [{ name: "accuracy_level", i: options.accuracyLevel }]),
     ];
     const product = bias === undefined ? node.outputs[0] : `${node.outputs[0]}_nbits_product`;
-    nodesReplacing.set(
-      node.outputs[0],
-      nodeProto({
+    edits.push({
+      op: "replaceNode",
+      node: index,
+      with: {
         name: `${node.name || t}_MatMulNBits`,
         opType: "MatMulNBits",
         domain: "com.microsoft",
         inputs,
         outputs: [product],
         attributes,
-      }),
-    );
+      },
+    });
     if (bias !== undefined) {
-      nodesAfter.set(index, [nodeProto({
-        name: `${node.name || t}_bias`,
-        opType: "Add",
-        inputs: [product, bias],
-        outputs: [node.outputs[0]],
-      })]);
+      edits.push({
+        op: "insertNodes",
+        at: { after: index },
+        nodes: [{
+          name: `${node.name || t}_bias`,
+          opType: "Add",
+          inputs: [product, bias],
+          outputs: [node.outputs[0]],
+        }],
+      });
     }
     if ((consumers.get(t) ?? 0) <= 1) {
-      if (constantOutputs.has(t)) dropNodeOutputs.add(t);
-      else if (initializerNames.has(t)) dropInitializers.add(t);
+      if (constantOutputs.has(t)) edits.push({ op: "removeNode", node: constantNodes.get(t)! });
+      else if (initializerNames.has(t)) edits.push({ op: "removeInitializer", name: t });
     }
     layers.push({
       module: name,
@@ -241,15 +257,8 @@ export async function weightOnlyOnnx(
       dequantized,
     });
   }
-  const bytes = patchOnnx(onnx, {
-    dropNodeOutputs,
-    dropInitializers,
-    initializers,
-    nodesFirst: [],
-    nodesReplacing,
-    nodesAfter,
-    opsets: [{ domain: "com.microsoft", version: 1 }],
-  });
+  edits.push({ op: "addOpset", domain: "com.microsoft", version: 1 });
+  const { bytes } = editOnnx(onnx, edits);
   return { bytes, layers };
 }
 

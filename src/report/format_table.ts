@@ -34,10 +34,11 @@ export function formatTable(
 ): string {
   if (rows.length === 0) return "";
   const len = (s: string) => [...s].length;
-  const cols = Math.max(...rows.map((r) => r.length));
+  // Loops, not Math.max(...rows): a spread of 150,000 rows overflows the call stack.
+  const cols = rows.reduce((n, r) => Math.max(n, r.length), 0);
   const widths = Array.from(
     { length: cols },
-    (_, c) => Math.max(...rows.map((r) => len(r[c] ?? ""))),
+    (_, c) => rows.reduce((w, r) => Math.max(w, len(r[c] ?? "")), 0),
   );
   const line = (r: readonly string[]) =>
     widths.map((w, c) => {

@@ -102,7 +102,7 @@ function details(r: CompressionReport, i: number): string {
  */
 export function renderHtml(bundle: ReportBundle): string {
   const runs = bundle.runs;
-  const maxSize = Math.max(0, ...runs.map((r) => r.before.packedBytes));
+  const maxSize = runs.reduce((m, r) => Math.max(m, r.before.packedBytes), 0);
   const sizes = barChart(
     runs.map((r) => ({
       label: `${short(r.label, 22)} · ${short(stem(r.model), 14)}`,

@@ -210,6 +210,6 @@ function shapeLike(qt: QuantTarget): tf.Tensor {
 }
 
 function padTo(keep: number[], n: number): number[] {
-  const rank = Math.max(...keep) + 1;
+  const rank = keep.reduce((m, a) => Math.max(m, a), -1) + 1;
   return Array.from({ length: rank }, (_, a) => (keep.includes(a) ? n : 1));
 }

@@ -4,7 +4,9 @@
  * @module
  */
 
-import { encodeProtoModel, type ProtoNode, type ProtoTensor } from "./_onnx_proto.ts";
+import { buildOnnx } from "../io/onnx/build_onnx.ts";
+import type { NodeSpec, TensorSpec } from "../io/onnx/proto_writer.ts";
+import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { maskedValue, type ParamMasks } from "./_masked_values.ts";
 import type { TfLayer, TfModelView } from "./types.ts";
 
@@ -33,7 +35,7 @@ const ACTIVATION_OPS: Readonly<Record<string, string | null>> = {
 type Emit = (
   op: string,
   path: string,
-  attrs?: ProtoNode["attributes"],
+  attrs?: NodeSpec["attributes"],
   extra?: readonly string[],
 ) => void;
 
@@ -100,8 +102,8 @@ export function tfToOnnx(view: TfModelView, options: TfToOnnxOptions = {}): Uint
   }
   const inputName = options.inputName ?? "input";
   const outputName = options.outputName ?? "output";
-  const nodes: ProtoNode[] = [];
-  const initializers: ProtoTensor[] = [];
+  const nodes: NodeSpec[] = [];
+  const initializers: TensorSpec[] = [];
   let current = inputName;
   let previous: TfLayer | undefined;
   const emit: Emit = (op, path, attributes, extra = []) => {
@@ -137,7 +139,9 @@ export function tfToOnnx(view: TfModelView, options: TfToOnnxOptions = {}): Uint
       const extra: string[] = [];
       for (const p of view.params.filter((q) => q.module === layer.name)) {
         const name = `${layer.name}.${p.name}`;
-        initializers.push({ name, dims: p.shape, data: maskedValue(view, p, options.masks) });
+        const data = maskedValue(view, p, options.masks);
+        const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+        initializers.push({ name, dataType: ONNX_DATA_TYPE.FLOAT, dims: p.shape, raw });
         extra[p.name === "weight" ? 0 : 1] = name;
       }
       emit("Gemm", path, [{ name: "transB", i: 1 }], extra);
@@ -180,13 +184,17 @@ export function tfToOnnx(view: TfModelView, options: TfToOnnxOptions = {}): Uint
   }
   const dims = (shape: readonly (number | null)[]) =>
     shape.map((d, i) => (d === null ? (i === 0 ? "batch" : `d${i}`) : d));
-  return encodeProtoModel({
+  const type = (shape: readonly (number | null)[]) => ({
+    elemType: ONNX_DATA_TYPE.FLOAT,
+    dims: dims(shape),
+  });
+  return buildOnnx({
     graphName: model.name,
     producer: "nncompress",
-    opset: 13,
+    opsets: [{ domain: "", version: 13 }],
     nodes,
     initializers,
-    inputs: [{ name: inputName, dims: dims(model.inputs[0].shape) }],
-    outputs: [{ name: outputName, dims: dims(model.outputs[0].shape) }],
+    inputs: [{ name: inputName, type: type(model.inputs[0].shape) }],
+    outputs: [{ name: outputName, type: type(model.outputs[0].shape) }],
   });
 }

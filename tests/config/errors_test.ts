@@ -475,6 +475,60 @@ test("verbose Python regex syntax is reported as unsupported", () => {
   ]]);
 });
 
+test("backreferences and look-arounds are rejected with their path, since the matcher runs in linear time", () => {
+  assert.deepEqual(
+    pinned(() =>
+      validateConfigList(
+        [{
+          op_names_re: ["(fc)\\1", "fc(?=1)"],
+          exclude_op_names_re: ["(?P<a>x)(?P=a)", "(?<!a)b"],
+        }],
+        "pruning",
+      )
+    ),
+    [
+      [
+        "unsupported_regex",
+        "[0].op_names_re[0]",
+        '"(fc)\\\\1" uses Python regex syntax that is not supported: backreference \\1 is not supported by the linear-time matcher',
+      ],
+      [
+        "unsupported_regex",
+        "[0].op_names_re[1]",
+        '"fc(?=1)" uses Python regex syntax that is not supported: lookahead (?=...) is not supported by the linear-time matcher',
+      ],
+      [
+        "unsupported_regex",
+        "[0].exclude_op_names_re[0]",
+        '"(?P<a>x)(?P=a)" uses Python regex syntax that is not supported: backreference (?P=a) is not supported by the linear-time matcher',
+      ],
+      [
+        "unsupported_regex",
+        "[0].exclude_op_names_re[1]",
+        '"(?<!a)b" uses Python regex syntax that is not supported: lookbehind (?<!...) is not supported by the linear-time matcher',
+      ],
+    ],
+  );
+});
+
+test("catastrophic-backtracking regexes select among 10,000-character module names", () => {
+  const long = "a".repeat(10_000);
+  const modules: ModuleInfo[] = [
+    { name: "", type: "Net", params: {} },
+    { name: long, type: "Linear", params: { weight: [4, 4] } },
+    { name: `${long}X`, type: "Linear", params: { weight: [4, 4] } },
+    { name: `${long}b`, type: "Linear", params: { weight: [4, 4] } },
+  ];
+  const settings = (
+    pattern: string,
+  ) => [
+    ...resolveTargetSettings(modules, [{ op_names_re: [pattern], sparse_ratio: 0.5 }], "pruning")
+      .byModule.keys(),
+  ];
+  assert.deepEqual(settings("(.*.*)*X"), [`${long}X`]);
+  assert.deepEqual(settings("(a+)+b"), [`${long}b`]);
+});
+
 test("a non-string regex is rejected", () => {
   assert.deepEqual(pinned(() => validateConfigList([{ op_names_re: [1] }], "pruning")), [[
     "invalid_type",

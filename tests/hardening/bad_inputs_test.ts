@@ -385,3 +385,20 @@ for (const [name, body] of EDGE_CASES) {
     for (const raw of RAW) assert.doesNotMatch(data.error.message, raw, name);
   });
 }
+
+for (const [name, value] of [["NaN", NaN], ["+Inf", Infinity], ["-Inf", -Infinity]] as const) {
+  test(`a weight holding ${name} is refused by prune and quantize, naming the tensor`, async () => {
+    const data = Float32Array.from({ length: 48 }, (_, i) => Math.sin(i));
+    data[7] = value;
+    const { writeSafetensors } = await import("../../mod.ts");
+    const path = file(
+      `${name}.safetensors`,
+      writeSafetensors([{ name: "fc1.weight", dtype: "F32", shape: [8, 6], data }]),
+    );
+    for (const [cmd, config] of [["prune", PRUNE], ["quantize", INT8]]) {
+      const r = await run(cmd, path, "-c", config, "-o", out(".safetensors"));
+      clean(`${cmd} ${name}`, r, [1]);
+      assert.match(r.err, /^error: fc1\.weight .*(NaN|infinite)/m, r.err);
+    }
+  });
+}

@@ -6,7 +6,7 @@ import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { decodeTensorProto } from "../../src/io/onnx/decode_tensor_proto.ts";
 import { encodeOnnx, type OnnxReplacement } from "../../src/io/onnx/encode_onnx.ts";
 import { readOnnxTensor } from "../../src/io/onnx/read_onnx_tensor.ts";
-import type { DType } from "../../src/model/dtype.ts";
+import type { DType } from "../../src/tensor/dtype.ts";
 import { loadOrt, type Ort } from "./_ocr.ts";
 
 /** Debian's `libonnx-testdata` (`apt-get install libonnx-testdata`). */

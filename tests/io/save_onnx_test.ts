@@ -140,3 +140,34 @@ test(
 test("saveOnnx() needs the source path for a model with external data", SLOW, async () => {
   await assert.rejects(saveOnnx("/nonexistent/m.onnx", decodeOnnx(externalModel())), TypeError);
 });
+
+test(
+  "saveOnnx() writes graph edits together with patched external tensors",
+  SLOW,
+  () =>
+    withDir(async (dir) => {
+      const { makeDir } = await import("../../src/io/fs.ts");
+      await makeDir(join(dir, "src/data"));
+      await writeFileAtomic(join(dir, "src/data/w.bin"), WEIGHTS);
+      await writeFileAtomic(join(dir, "src/m.onnx"), externalModel());
+      const source = join(dir, "src/m.onnx");
+      const onnx = decodeOnnx(await readFile(source), { file: source });
+      const w1 = new Uint8Array(new Float32Array([0, 0, 0, 4, 5, 6]).buffer);
+      const k = new Uint8Array(new Float32Array([2]).buffer);
+      const out = join(dir, "out/m.onnx");
+      await saveOnnx(out, onnx, [
+        { op: "replaceTensor", name: "w1", bytes: w1 },
+        { op: "addInitializer", tensor: { name: "k", dataType: 1, dims: [], raw: k } },
+        {
+          op: "insertNodes",
+          at: { after: 1 },
+          nodes: [{ name: "double", opType: "Mul", inputs: ["y0", "k"], outputs: ["y"] }],
+        },
+        { op: "rewireNode", node: 1, outputs: { 0: "y0" } },
+      ], { source });
+      assert.equal(await y(out), 30);
+      const copied = await readFile(join(dir, "out/data/w.bin"));
+      assert.deepEqual(new Float32Array(copied.slice(8, 32).buffer), new Float32Array(w1.buffer));
+      assert.deepEqual(await readFile(join(dir, "src/data/w.bin")), WEIGHTS);
+    }),
+);

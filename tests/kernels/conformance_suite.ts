@@ -13,6 +13,7 @@
 import { test } from "node:test";
 import type { Kernels } from "../../src/kernels/types.ts";
 import { EXAMPLES } from "./_examples.ts";
+import { LINALG_CASES } from "./_linalg_cases.ts";
 import { PROPERTIES } from "./_properties.ts";
 
 /** Cases to skip, with the reason (required). */
@@ -34,9 +35,8 @@ export interface ConformanceOptions {
 }
 
 /** The sentences of every case, in registration order. */
-export const CONFORMANCE_CASES: readonly string[] = [...EXAMPLES, ...PROPERTIES].map((c) =>
-  c.sentence
-);
+export const CONFORMANCE_CASES: readonly string[] = [...EXAMPLES, ...PROPERTIES, ...LINALG_CASES]
+  .map((c) => c.sentence);
 
 /**
  * Registers the conformance cases for one implementation as flat `node:test` tests.
@@ -67,7 +67,7 @@ export function runConformanceSuite(options: ConformanceOptions): void {
   }
   let kernels: Kernels | undefined;
   const get = () => (kernels ??= options.create());
-  for (const { sentence, run } of [...EXAMPLES, ...PROPERTIES]) {
+  for (const { sentence, run } of [...EXAMPLES, ...PROPERTIES, ...LINALG_CASES]) {
     const name = `${options.name}: ${sentence}`;
     const reason = skipped.get(sentence);
     if (reason !== undefined) test(name, { skip: reason }, () => {});

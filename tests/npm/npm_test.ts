@@ -28,16 +28,21 @@ test("the npm build writes the entries, declarations and a package.json with exp
   assert.equal(manifest.version, deno.version);
   assert.equal(manifest.type, "module");
   assert.equal(manifest.bin.nncompress, "./cli.js");
-  for (const [entry, types] of [[".", "mod"], ["./fs", "fs"], ["./training", "training"]]) {
+  // Every deno.json export but the CLI (the bin) is an npm export with its declarations.
+  const entries = Object.entries(deno.exports as Record<string, string>)
+    .filter(([key]) => key !== "./cli");
+  assert.ok(entries.length >= 12, "an entry per area");
+  for (const [entry, file] of entries) {
     const e = manifest.exports[entry];
+    assert.ok(e !== undefined, `npm export ${entry}`);
     assert.ok(existsSync(join(pkg, e.default)), `${entry} → ${e.default}`);
-    assert.equal(e.types, `./types/${types}.d.ts`);
+    assert.equal(e.types, `./types/${file.slice(2).replace(/\.ts$/, ".d.ts")}`);
     assert.ok(existsSync(join(pkg, e.types)), e.types);
   }
   assert.equal(manifest.peerDependenciesMeta["onnxruntime-node"].optional, true);
   assert.match(readFileSync(join(pkg, "cli.js"), "utf8"), /^#!\/usr\/bin\/env node\n/);
   const dts = readFileSync(join(pkg, "types/mod.d.ts"), "utf8");
-  assert.match(dts, /from "\.\/src\/config\/mod\.js"/);
+  assert.match(dts, /from "\.\/src\/config\/config_error\.js"/);
   assert.doesNotMatch(dts, /from "\.[^"]*\.ts"/);
 });
 
@@ -80,6 +85,29 @@ test("Node imports the package, resolves a config list and computes a mask", asy
     mask: [0, 0, 1, 0, 1, 1],
     issue: "[0].sparse_ratio",
   });
+});
+
+test("Node imports the area entries by their subpaths (nncompress/pruning, /onnx, /kernels, …)", async () => {
+  const p = await npmProject();
+  const code = `
+    import { PRUNERS, ratioMask } from "nncompress/pruning";
+    import { qdqOnnx, quantizeTensor } from "nncompress/quantization";
+    import { decodeOnnx } from "nncompress/onnx";
+    import { readSafetensors, writeSafetensors } from "nncompress/safetensors";
+    import { referenceKernels } from "nncompress/kernels";
+    import { explain } from "nncompress/config";
+    import { describeError } from "nncompress/compress";
+    const file = readSafetensors(writeSafetensors([{ name: "w", dtype: "F32", shape: [2], data: new Float32Array([1, 2]) }]));
+    console.log(JSON.stringify({
+      pruners: PRUNERS.length,
+      fns: [ratioMask, qdqOnnx, quantizeTensor, decodeOnnx, explain, describeError].every((f) => typeof f === "function"),
+      names: file.tensors.map((t) => t.name),
+      mask: [...referenceKernels.kSmallestMask(new Float32Array([3, 1, 2]), 1)],
+    }));
+  `;
+  const r = await p.node("--input-type=module", "-e", code);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { pruners: 6, fns: true, names: ["w"], mask: [1, 0, 1] });
 });
 
 test("the bundled CLI prints the classifier's modules with inspect --json under Node", async () => {

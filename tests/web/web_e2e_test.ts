@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { buildWeb } from "../../web/build.ts";
 import { loadOcrData } from "../../src/compress/ocr_data.ts";
@@ -43,6 +44,22 @@ test("the web page quantizes the classifier to int8 and the download keeps its p
     const errors: string[] = [];
     page.on("pageerror", (e) => errors.push(e.message));
     await page.goto(site.url);
+    // Before a model is open: the default list is checked, but no model warning is shown.
+    await page.waitForFunction(() =>
+      document.querySelector("#validity")!.textContent!.includes("open a model")
+    );
+    assert.equal(await page.locator("#warnings li").count(), 0, "no warnings without a model");
+    // A file that is no model: the error shows next to the file input.
+    await page.setInputFiles("#file", {
+      name: "broken.onnx",
+      mimeType: "application/octet-stream",
+      buffer: Buffer.alloc(64, 0xff),
+    });
+    await page.waitForFunction(() =>
+      document.querySelector("#model-summary")!.textContent!.includes("cannot open broken.onnx")
+    );
+    assert.match(await page.getAttribute("#model-summary", "class") ?? "", /bad/);
+    assert.equal(await page.textContent("#status"), "", "nothing next to the Compress button");
     await page.setInputFiles("#file", CLS);
     await page.waitForFunction(() => document.querySelectorAll("#inspect-body tr").length > 100);
     assert.match(
@@ -56,6 +73,18 @@ test("the web page quantizes the classifier to int8 and the download keeps its p
       document.querySelector("#issues")!.textContent!.includes("[0].quant_dtype")
     );
     assert.equal(await page.isDisabled("#compress"), true, "an invalid list cannot run");
+
+    // Checked in a worker by a linear-time matcher: patterns that backtrack exponentially in a
+    // JavaScript RegExp answer at once; a backreference is an issue at its path.
+    await page.fill("#config", '[{"op_names_re": ["(.*.*)*X", "(a+)+b"], "quant_dtype": "int8"}]');
+    await page.waitForFunction(() =>
+      document.querySelector("#warnings")!.textContent!.includes('"(a+)+b" matches no module name')
+    );
+    await page.fill("#config", '[{"op_names_re": ["(conv)\\\\1"], "quant_dtype": "int8"}]');
+    await page.waitForFunction(() =>
+      document.querySelector("#issues")!.textContent!.includes("[0].op_names_re[0]")
+    );
+    assert.match(await page.textContent("#issues") ?? "", /backreference \\1 is not supported/);
 
     await page.fill("#config", INT8);
     await page.waitForFunction(() =>

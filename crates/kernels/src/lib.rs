@@ -15,6 +15,7 @@ mod expand;
 mod hist;
 mod keys;
 mod lanes;
+mod linalg;
 mod mask;
 mod pack;
 mod quant;
@@ -397,6 +398,110 @@ pub unsafe extern "C" fn nnc_pack_int4(codes: *const u8, n: usize, out: *mut u8)
 pub unsafe extern "C" fn nnc_unpack_int4(packed: *const u8, n: usize, signed: u32, out: *mut u8) -> i32 {
     status((|| {
         pack::unpack(slice(packed, (n + 1) / 2)?, signed != 0, slice_mut(out, n)?);
+        Ok(())
+    })())
+}
+
+/// Accumulates a calibration batch into the Hessian: `h = h · decay + (scale · x)ᵀ (scale · x)`
+/// (`h` `n x n`, upper triangle computed and mirrored; `x` `rows x n`, scaled in place), see
+/// `linalg.rs`. `scratch` holds `scratch_len >= KC · NC + KC · MR` floats.
+///
+/// # Safety
+/// Pointers must be valid for their lengths and not overlap.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_hessian_accumulate(
+    h: *mut f32,
+    x: *mut f32,
+    n: usize,
+    rows: usize,
+    decay: f32,
+    scale: f32,
+    scratch: *mut f32,
+    scratch_len: usize,
+) -> i32 {
+    status((|| {
+        let nn = n.checked_mul(n).ok_or(BAD_RANGE)?;
+        let xn = rows.checked_mul(n).ok_or(BAD_RANGE)?;
+        if scratch_len < linalg::GEMM_SCRATCH {
+            return Err(BAD_ARGUMENT);
+        }
+        linalg::hessian_accumulate(
+            slice_mut(h, nn)?,
+            slice_mut(x, xn)?,
+            n,
+            decay,
+            scale,
+            slice_mut(scratch, scratch_len)?,
+        );
+        Ok(())
+    })())
+}
+
+/// Writes `U` with `Uᵀ U = H⁻¹` to `out` (`n x n`), overwriting `h`; `*failed` receives -1, or
+/// the column of `h` whose Cholesky pivot is not positive (then `out` is unspecified).
+/// `scratch` holds `scratch_len >= KC · NC + KC · MR + NB · n` floats.
+///
+/// # Safety
+/// Pointers must be valid for their lengths and not overlap.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_inverse_cholesky_upper(
+    h: *mut f32,
+    n: usize,
+    out: *mut f32,
+    scratch: *mut f32,
+    scratch_len: usize,
+    failed: *mut i32,
+) -> i32 {
+    status((|| {
+        let nn = n.checked_mul(n).ok_or(BAD_RANGE)?;
+        if scratch_len < linalg::cholesky_scratch(n) {
+            return Err(BAD_ARGUMENT);
+        }
+        let failed = slice_mut(failed, 1)?;
+        let result = linalg::inverse_cholesky_upper(
+            slice_mut(h, nn)?,
+            n,
+            slice_mut(out, nn)?,
+            slice_mut(scratch, scratch_len)?,
+        );
+        failed[0] = match result {
+            Ok(()) => -1,
+            Err(column) => column as i32,
+        };
+        Ok(())
+    })())
+}
+
+/// `c -= aᵀ b` term by term: `c` is `m x n`, `a` `k x m`, `b` `k x n`, see `linalg.rs`.
+/// `scratch` holds `scratch_len >= KC · NC + KC · MR` floats.
+///
+/// # Safety
+/// Pointers must be valid for their lengths and `c` must not overlap the others.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_subtract_products(
+    c: *mut f32,
+    a: *const f32,
+    b: *const f32,
+    m: usize,
+    n: usize,
+    k: usize,
+    scratch: *mut f32,
+    scratch_len: usize,
+) -> i32 {
+    status((|| {
+        let mn = m.checked_mul(n).ok_or(BAD_RANGE)?;
+        let km = k.checked_mul(m).ok_or(BAD_RANGE)?;
+        let kn = k.checked_mul(n).ok_or(BAD_RANGE)?;
+        if scratch_len < linalg::GEMM_SCRATCH {
+            return Err(BAD_ARGUMENT);
+        }
+        linalg::subtract_products(
+            slice_mut(c, mn)?,
+            slice(a, km)?,
+            slice(b, kn)?,
+            k,
+            slice_mut(scratch, scratch_len)?,
+        );
         Ok(())
     })())
 }

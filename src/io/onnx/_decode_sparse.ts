@@ -1,6 +1,6 @@
 /** Decoding a SparseTensorProto into a lazy description of its dense tensor. */
 
-import { elementCount } from "../../model/dtype.ts";
+import { elementCount } from "../../tensor/dtype.ts";
 import { decodeTensor } from "./_decode_tensor.ts";
 import type { OnnxTensor, Span } from "./onnx_types.ts";
 import {

@@ -1,7 +1,7 @@
 /** Decoding a TensorProto into a lazy description (offsets only, no data copied). */
 
-import { elementCount } from "../../model/dtype.ts";
-import { ONNX_DTYPES, onnxStoredBytes, TYPED_FIELD } from "./onnx_dtype.ts";
+import { elementCount } from "../../tensor/dtype.ts";
+import { ONNX_DTYPES, onnxStoredBytes } from "../../tensor/onnx_data_type.ts";
 import type { OnnxTensor, TensorStorage } from "./onnx_types.ts";
 import {
   expectWire,
@@ -15,6 +15,30 @@ import {
   type Span,
   type WireContext,
 } from "./_wire.ts";
+
+/** Which `TensorProto` field holds typed (non-raw) values for each data type code. */
+const TYPED_FIELD: Readonly<Record<number, number>> = {
+  1: 4, // float_data
+  2: 5, // int32_data for UINT8, INT8, UINT16, INT16, INT32, BOOL, FLOAT16, BFLOAT16, FLOAT8*
+  3: 5,
+  4: 5,
+  5: 5,
+  6: 5,
+  9: 5,
+  10: 5,
+  16: 5,
+  17: 5,
+  18: 5,
+  19: 5,
+  20: 5,
+  21: 5, // UINT4, INT4, FLOAT4E2M1: one int32_data value per packed byte
+  22: 5,
+  23: 5,
+  7: 7, // int64_data
+  11: 10, // double_data
+  12: 11, // uint64_data
+  13: 11,
+};
 
 const DATA_FIELDS = new Set([4, 5, 6, 7, 9, 10, 11]);
 

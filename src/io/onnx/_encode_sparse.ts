@@ -1,6 +1,6 @@
 /** Encoding a replaced sparse tensor as a SparseTensorProto of its non-zero elements. */
 
-import { DTYPE_BYTES } from "../../model/dtype.ts";
+import { DTYPE_BYTES } from "../../tensor/dtype.ts";
 import type { OnnxReplacement } from "./encode_onnx.ts";
 import type { OnnxModel, OnnxTensor } from "./onnx_types.ts";
 import { encodeTensor } from "./_encode_tensor.ts";
@@ -63,10 +63,10 @@ export function encodeSparse(model: OnnxModel, t: OnnxTensor, r: OnnxReplacement
       parts.push(lenField(1, encodeTensor(model, values, { bytes: nonZero, dims: [nnz] })));
     } else if (f.number === 2) parts.push(lenField(2, idxProto));
     else if (f.number === 3) {
-      if (!wroteDims) parts.push(...dims.map((d) => intField(3, d)));
+      if (!wroteDims) { for (const d of dims) parts.push(intField(3, d)); }
       wroteDims = true;
     } else parts.push(model.bytes.subarray(f.tagStart, f.end));
   });
-  if (!wroteDims) parts.push(...dims.map((d) => intField(3, d)));
+  if (!wroteDims) { for (const d of dims) parts.push(intField(3, d)); }
   return concat(parts);
 }

@@ -55,8 +55,8 @@ export function encodeTensor(
       parts.push(lenHeader(9, r.bytes.length), r.bytes);
       return;
     }
+    for (const k of kept) parts.push(k); // a loop: `kept` is as long as the input makes it
     parts.push(
-      ...kept,
       entry("location", place.location),
       entry("offset", String(place.offset ?? 0)),
       entry("length", String(r.bytes.length)),

@@ -1,6 +1,6 @@
 /** Scattering the values of a sparse tensor into its dense bytes. */
 
-import { DTYPE_BYTES } from "../../model/dtype.ts";
+import { DTYPE_BYTES } from "../../tensor/dtype.ts";
 import { ModelFormatError } from "../model_format_error.ts";
 import type { OnnxTensor } from "./onnx_types.ts";
 

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DType } from "../../model/dtype.ts";
+import type { DType } from "../../tensor/dtype.ts";
 import type { Field, Span } from "./_wire.ts";
 
 export type { Field, Span };

@@ -123,15 +123,27 @@ export function floatField(number: number, value: number): Uint8Array {
   return out;
 }
 
+/** A tensor to write: its values as little-endian `raw_data`. */
+export interface TensorSpec {
+  /** The tensor name. */
+  readonly name: string;
+  /** The ONNX `TensorProto.DataType` code (see `ONNX_DATA_TYPE` in `src/tensor`). */
+  readonly dataType: number;
+  /** The dims. */
+  readonly dims: readonly number[];
+  /** The little-endian values (4-bit types packed two per byte, the first in the low nibble). */
+  readonly raw: Uint8Array;
+}
+
 /**
- * An ONNX node attribute: an int (`INT`), a float (`FLOAT`), a list of ints (`INTS`) or an
- * encoded TensorProto (`TENSOR`).
+ * An ONNX node attribute: an int (`INT`), a float (`FLOAT`), a list of ints (`INTS`) or a
+ * tensor (`TENSOR`).
  */
 export type Attr =
   | { readonly name: string; readonly i: number }
   | { readonly name: string; readonly f: number }
   | { readonly name: string; readonly ints: readonly number[] }
-  | { readonly name: string; readonly t: Uint8Array };
+  | { readonly name: string; readonly t: TensorSpec };
 
 /**
  * An AttributeProto: the name, the value, then the `type` field.
@@ -143,7 +155,10 @@ export function attributeProto(a: Attr): Uint8Array {
   const name = lenField(1, a.name);
   if ("i" in a) return concat([name, intField(3, a.i), intField(20, 2)]);
   if ("f" in a) return concat([name, floatField(2, a.f), intField(20, 1)]);
-  if ("t" in a) return concat([name, lenField(5, a.t), intField(20, 4)]);
+  if ("t" in a) {
+    const t = tensorProto(a.t.name, a.t.dataType, a.t.dims, a.t.raw);
+    return concat([name, lenField(5, t), intField(20, 4)]);
+  }
   return concat([name, ...a.ints.map((v) => intField(8, v)), intField(20, 7)]);
 }
 

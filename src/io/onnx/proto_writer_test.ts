@@ -51,7 +51,7 @@ test("intField() and floatField() write varint and fixed32 fields", () => {
   assert.deepEqual(bytes(floatField(16, -2)), [0x85, 0x01, 0, 0, 0, 0xc0]);
 });
 
-test("attributeProto() writes name, value and type for INT, FLOAT and INTS", () => {
+test("attributeProto() writes name, value and type for INT, FLOAT, INTS and TENSOR", () => {
   assert.deepEqual(bytes(attributeProto({ name: "axis", i: 1 })), [
     ...[0x0a, 4, 97, 120, 105, 115],
     ...[0x18, 1],
@@ -67,9 +67,10 @@ test("attributeProto() writes name, value and type for INT, FLOAT and INTS", () 
     ...[0x40, 0, 0x40, 2],
     ...[0xa0, 0x01, 7],
   ]);
-  assert.deepEqual(bytes(attributeProto({ name: "value", t: new Uint8Array([0x10, 1]) })), [
+  const t = { name: "", dataType: 1, dims: [1], raw: new Uint8Array([0, 0, 128, 63]) };
+  assert.deepEqual(bytes(attributeProto({ name: "value", t })), [
     ...[0x0a, 5, 118, 97, 108, 117, 101],
-    ...[0x2a, 2, 0x10, 1],
+    ...[0x2a, 12, 0x08, 1, 0x10, 1, 0x42, 0, 0x4a, 4, 0, 0, 128, 63],
     ...[0xa0, 0x01, 4],
   ]);
 });

@@ -4,12 +4,12 @@
  * @module
  */
 
-import { DTYPE_BYTES } from "../../model/dtype.ts";
+import { DTYPE_BYTES } from "../../tensor/dtype.ts";
 import { ModelFormatError } from "../model_format_error.ts";
 import type { RandomAccessSource } from "../random_access.ts";
 import type { OnnxModel, OnnxTensor } from "./onnx_types.ts";
 import { sparseToDense } from "./_sparse_dense.ts";
-import { onnxStoredBytes } from "./onnx_dtype.ts";
+import { onnxStoredBytes } from "../../tensor/onnx_data_type.ts";
 import { FIXED32, FIXED64, LEN, readVarint, VARINT } from "./_wire.ts";
 
 /** The file bytes a tensor's offsets refer to (an `OnnxModel` or an `OnnxTensorFile`). */

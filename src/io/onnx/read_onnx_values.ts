@@ -4,16 +4,22 @@
  * @module
  */
 
-import { toFloat32 } from "../../model/to_float32.ts";
-import { F4E2M1, f8e4m3fnuzTable, f8e5m2fnuzTable } from "../../model/_f8.ts";
-import type { HalfKernels } from "../../model/to_float32.ts";
+import { getKernels } from "../../kernels/default.ts";
+import type { Kernels } from "../../kernels/types.ts";
+import { decodeFloat32, decodeOnnxFloat32 } from "../../tensor/decode_float32.ts";
 import type { OnnxTensor } from "./onnx_types.ts";
 import { type OnnxBytes, readOnnxTensor, type ReadOnnxTensorOptions } from "./read_onnx_tensor.ts";
+
+/** `getKernels()`'s conversions, looked up only when an F16 or BF16 tensor is read. */
+const DEFAULT: Pick<Kernels, "f16ToF32" | "bf16ToF32"> = {
+  f16ToF32: (bits) => getKernels().f16ToF32(bits),
+  bf16ToF32: (bits) => getKernels().bf16ToF32(bits),
+};
 
 /** Options of `readOnnxValues`. */
 export interface ReadOnnxValuesOptions extends ReadOnnxTensorOptions {
   /** The F16/BF16 conversions (default: `getKernels()`). */
-  readonly kernels?: HalfKernels;
+  readonly kernels?: Pick<Kernels, "f16ToF32" | "bf16ToF32">;
 }
 
 /** Names of the ONNX data types that have no numeric reading. */
@@ -24,20 +30,9 @@ const NOT_NUMBERS: Readonly<Record<number, string>> = {
   15: "COMPLEX128",
 };
 
-function unpackNibbles(bytes: Uint8Array, count: number, table: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    out[i] = table[(bytes[i >> 1] >> ((i & 1) * 4)) & 0x0f];
-  }
-  return out;
-}
-
-const UINT4 = Float32Array.from({ length: 16 }, (_, i) => i);
-const INT4 = Float32Array.from({ length: 16 }, (_, i) => (i < 8 ? i : i - 16));
-
 /**
  * Reads a stored tensor's values as float32 numbers (in the file's layout). Every numeric ONNX
- * type is read: those with a `DType` through `toFloat32`, FLOAT8E4M3FNUZ and FLOAT8E5M2FNUZ
+ * type is read (see `decodeOnnxFloat32` in `src/tensor`): those with a `DType`, FLOAT8E4M3FNUZ and FLOAT8E5M2FNUZ
  * (bias 8 and 16, no infinities, 0x80 is NaN), and the packed 4-bit types UINT4, INT4 and
  * FLOAT4E2M1 (two values per byte, the first in the low nibble).
  *
@@ -76,11 +71,8 @@ export async function readOnnxValues(
     );
   }
   const bytes = await readOnnxTensor(model, tensor, options);
-  if (tensor.dtype !== undefined) return toFloat32(bytes, tensor.dtype, options.kernels);
+  const half = options.kernels ?? DEFAULT;
+  if (tensor.dtype !== undefined) return decodeFloat32(bytes, tensor.dtype, half);
   const count = tensor.dims.reduce((a, b) => a * b, 1);
-  if (code === 18 || code === 20) {
-    const table = code === 18 ? f8e4m3fnuzTable() : f8e5m2fnuzTable();
-    return Float32Array.from(bytes, (b) => table[b]);
-  }
-  return unpackNibbles(bytes, count, code === 21 ? UINT4 : code === 22 ? INT4 : F4E2M1);
+  return decodeOnnxFloat32(bytes, code, count, half);
 }

@@ -13,7 +13,8 @@ import {
   writeFileAtomic,
 } from "../fs.ts";
 import { ModelFormatError } from "../model_format_error.ts";
-import { encodeOnnxWithExternal, type ExternalPatch, type OnnxReplacement } from "./encode_onnx.ts";
+import type { ExternalPatch, OnnxReplacement } from "./encode_onnx.ts";
+import { editOnnx, type OnnxEdit } from "./edit_onnx.ts";
 import type { OnnxModel } from "./onnx_types.ts";
 
 /** Options of `saveOnnx`. */
@@ -98,14 +99,15 @@ async function copyPatched(
  * is written last, so it never refers to files not yet written. Replacements may move tensors
  * between the model and external files (`OnnxReplacement.external`) and change the dims of
  * external tensors: see `encodeOnnxWithExternal` for where their bytes go; an external file
- * that no tensor uses any more is not written.
+ * that no tensor uses any more is not written. Instead of replacements, a list of `editOnnx`
+ * edits may be given (graph changes together with replaced tensors).
  *
  * @param path The destination `.onnx` file.
  * @param model The decoded model.
- * @param replacements New values by tensor name (file dtype and layout).
+ * @param replacements New values by tensor name (file dtype and layout), or edits.
  * @param options The source path (for external data) and the copy chunk size.
  * @throws {TypeError} When the model has external data and `options.source` is missing.
- * @throws {RangeError} See `encodeOnnxWithExternal`; also when a changed external file is
+ * @throws {RangeError} See `encodeOnnxWithExternal` and `editOnnx`; also when a changed external file is
  * shared with the source model and `path` is not the source.
  * @throws {ModelFormatError} When an external location is unsafe (absolute or with `..`) or a
  * range is outside its file.
@@ -119,9 +121,18 @@ async function copyPatched(
 export async function saveOnnx(
   path: string,
   model: OnnxModel,
-  replacements: ReadonlyMap<string, OnnxReplacement> = new Map(),
+  changes: ReadonlyMap<string, OnnxReplacement> | readonly OnnxEdit[] = new Map(),
   options: SaveOnnxOptions = {},
 ): Promise<void> {
+  const edits: readonly OnnxEdit[] = Array.isArray(changes)
+    ? changes
+    : [...changes as ReadonlyMap<string, OnnxReplacement>].map(([name, r]) => ({
+      op: "replaceTensor" as const,
+      name,
+      ...r,
+    }));
+  const replacements = new Map<string, OnnxReplacement>();
+  for (const e of edits) if (e.op === "replaceTensor") replacements.set(e.name, e);
   const sourceLocations = new Set<string>();
   const used = new Set<string>();
   for (const t of model.tensors) {
@@ -146,9 +157,7 @@ export async function saveOnnx(
         sizes.set(location, from.size);
       }
     }
-    const { bytes, external } = encodeOnnxWithExternal(model, replacements, {
-      externalSizes: sizes,
-    });
+    const { bytes, external } = editOnnx(model, edits, { externalSizes: sizes });
     for (const p of external) used.add(p.location);
     const overwritesSource = options.source !== undefined &&
       (await fileIdentity(path)) !== undefined &&

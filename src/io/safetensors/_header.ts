@@ -1,6 +1,6 @@
 /** Building a safetensors header (shared by the in-memory and the streaming writer). */
 
-import { type DType, DTYPE_BYTES, elementCount, isDType } from "../../model/dtype.ts";
+import { type DType, DTYPE_BYTES, elementCount, isDType } from "../../tensor/dtype.ts";
 
 /** What the header needs to know about a tensor. */
 export interface TensorSpec {

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type DType, DTYPE_BYTES, elementCount, isDType } from "../../model/dtype.ts";
+import { type DType, DTYPE_BYTES, elementCount, isDType } from "../../tensor/dtype.ts";
 import { ModelFormatError } from "../model_format_error.ts";
 
 /** The largest header accepted, in bytes (the reference implementation's limit). */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { DType } from "../../model/dtype.ts";
+import type { DType } from "../../tensor/dtype.ts";
 import { parseHeader, parseHeaderLength } from "./parse_header.ts";
 
 /** A tensor of a safetensors file with its stored bytes. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { DType } from "../../model/dtype.ts";
+import type { DType } from "../../tensor/dtype.ts";
 import { buildHeader } from "./_header.ts";
 
 /** A tensor to write. */

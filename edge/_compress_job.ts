@@ -1,0 +1,40 @@
+// One compression, the same on the main thread and in the compression worker.
+import { compressModel } from "../src/compress/compress_model.ts";
+import { loadModel } from "../src/compress/load_model.ts";
+import type { CompressionReport } from "../src/report/types.ts";
+
+/** What a compression needs (structured-cloneable, so it crosses to a worker). */
+export interface CompressionJob {
+  readonly model: Uint8Array;
+  readonly name: string;
+  readonly configList: unknown;
+  readonly mode: "pruning" | "quantization";
+  readonly algorithm?: string;
+}
+
+/** The compressed file and its report. */
+export interface CompressionResult {
+  readonly bytes: Uint8Array;
+  readonly report: CompressionReport;
+}
+
+/**
+ * Decodes the model and applies the config list. `checkpoint` runs between stages (and at every
+ * progress step), so a caller on a thread it cannot abandon can stop the work by throwing there.
+ */
+export async function runCompression(
+  job: CompressionJob,
+  checkpoint: () => void = () => {},
+): Promise<CompressionResult> {
+  const model = loadModel(job.model, job.name);
+  checkpoint();
+  const result = await compressModel(model, {
+    mode: job.mode,
+    configList: job.configList,
+    label: `${job.mode} ${job.name}`,
+    onProgress: checkpoint,
+    ...(job.algorithm === undefined ? {} : { algorithm: job.algorithm }),
+  });
+  checkpoint();
+  return result;
+}

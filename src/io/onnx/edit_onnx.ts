@@ -1,0 +1,515 @@
+/**
+ * The ONNX graph editor: pruning, quantization and fusion describe their changes as a list of
+ * edits (data), and `editOnnx` writes them. Every byte the edits do not touch (unknown fields,
+ * subgraphs, metadata, untouched nodes and tensors) is copied unchanged.
+ *
+ * @module
+ */
+
+import { decodeOnnx } from "./decode_onnx.ts";
+import type { EncodedOnnx, EncodeOnnxOptions, OnnxReplacement } from "./encode_onnx.ts";
+import type { OnnxModel } from "./onnx_types.ts";
+import {
+  type Attr,
+  type Bytes,
+  concat,
+  lenField,
+  nodeProto,
+  type NodeSpec,
+  opsetProto,
+  tensorProto,
+  type TensorSpec,
+  valueInfoProto,
+  varint,
+} from "./proto_writer.ts";
+import { emitPatch, type Patch, planReplacements } from "./_replace_tensors.ts";
+import { type Field, forEachField, readString, readVarint, type WireContext } from "./_wire.ts";
+
+export type { Attr, NodeSpec, TensorSpec };
+
+/**
+ * Where inserted nodes go in the main graph: at the very start of the graph message, or just
+ * before or after the main-graph node of an index (in file order, as `OnnxModel.graph.nodes`).
+ */
+export type NodePosition = "start" | { readonly before: number } | { readonly after: number };
+
+/** A tensor type for a graph output or a value_info: element type and dims. */
+export interface ValueType {
+  /** The ONNX `TensorProto.DataType` code of the elements. */
+  readonly elemType: number;
+  /** The dims; a string is a symbolic `dim_param`. */
+  readonly dims: readonly (number | string)[];
+}
+
+/**
+ * One change to an ONNX model. Node indices and names refer to the model as it was decoded,
+ * never to the result of earlier edits; edits that put things at the same place keep their
+ * order in the list.
+ */
+export type OnnxEdit =
+  /**
+   * New values for a stored tensor (initializer or `Constant` value, main graph or subgraph,
+   * in the file or an external data file), in its file dtype and layout; see `OnnxReplacement`.
+   */
+  | ({ readonly op: "replaceTensor"; readonly name: string } & OnnxReplacement)
+  /**
+   * A new main-graph initializer. It is written after the existing initializers and graph
+   * inputs, before the first later field (doc_string, output, value_info, …); with `atEnd`, at
+   * the end of the graph message instead.
+   */
+  | { readonly op: "addInitializer"; readonly tensor: TensorSpec; readonly atEnd?: boolean }
+  /** Removes a main-graph initializer and the graph input of the same name, if any. */
+  | { readonly op: "removeInitializer"; readonly name: string }
+  /** New nodes at a position in the main graph. */
+  | { readonly op: "insertNodes"; readonly at: NodePosition; readonly nodes: readonly NodeSpec[] }
+  /** Removes a main-graph node. */
+  | { readonly op: "removeNode"; readonly node: number }
+  /** Writes another node in place of a main-graph node. */
+  | { readonly op: "replaceNode"; readonly node: number; readonly with: NodeSpec }
+  /**
+   * Renames inputs or outputs of a main-graph node by position; a position equal to the count
+   * appends one (after the node's last input or output). Everything else in the node is kept.
+   */
+  | {
+    readonly op: "rewireNode";
+    readonly node: number;
+    readonly inputs?: Readonly<Record<number, string>>;
+    readonly outputs?: Readonly<Record<number, string>>;
+  }
+  /** A new graph output, with or without a type (onnxruntime accepts it without). */
+  | { readonly op: "addGraphOutput"; readonly name: string; readonly type?: ValueType }
+  /** Sets the main graph's value_info of a value (replaced when present, else added). */
+  | { readonly op: "setValueInfo"; readonly name: string; readonly type: ValueType }
+  /**
+   * Imports an operator set domain. Added after the model's opset imports when the model lacks
+   * the domain; a model that imports the domain keeps its version.
+   */
+  | { readonly op: "addOpset"; readonly domain: string; readonly version: number };
+
+/** Options of `editOnnx`. */
+export interface EditOnnxOptions extends EncodeOnnxOptions {
+  /** The file name for errors when `model` is given as bytes (default `"<memory>"`). */
+  readonly file?: string;
+}
+
+const NODE = 1, INITIALIZER = 5, INPUT = 11, OUTPUT = 12, VALUE_INFO = 13;
+const GRAPH = 7, OPSET = 8;
+
+/** The edits of one main-graph node. */
+interface NodeEdits {
+  removed?: boolean;
+  replacement?: Uint8Array;
+  readonly inputs: Map<number, string>;
+  readonly outputs: Map<number, string>;
+}
+
+/** Everything the edits change, gathered by place. */
+interface Plan {
+  readonly replacements: Map<string, OnnxReplacement>;
+  readonly start: Uint8Array[];
+  readonly before: Map<number, Uint8Array[]>;
+  readonly after: Map<number, Uint8Array[]>;
+  readonly nodes: Map<number, NodeEdits>;
+  readonly initializers: Uint8Array[];
+  readonly endInitializers: Uint8Array[];
+  readonly removeInitializers: Set<string>;
+  readonly outputs: Uint8Array[];
+  readonly valueInfos: Map<string, Uint8Array>;
+  readonly opsets: Uint8Array[];
+}
+
+function fieldsOf(ctx: WireContext, start: number, end: number, path: string): Field[] {
+  const out: Field[] = [];
+  forEachField(ctx, start, end, path, (f) => void out.push(f));
+  return out;
+}
+
+/** Checks the edits against the decoded model and sorts them by the place they change. */
+function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
+  const p: Plan = {
+    replacements: new Map(),
+    start: [],
+    before: new Map(),
+    after: new Map(),
+    nodes: new Map(),
+    initializers: [],
+    endInitializers: [],
+    removeInitializers: new Set(),
+    outputs: [],
+    valueInfos: new Map(),
+    opsets: [],
+  };
+  const g = model.graph;
+  const initializers = new Set(g.initializers.map((t) => t.name));
+  const outputs = new Set(g.outputs);
+  const added = new Set<string>();
+  const domains = new Set(model.opsets.map((o) => o.domain));
+  const lost = new Map<number, string>(); // node index -> the edit that removes or replaces it
+  edits.forEach((e, k) => {
+    const where = `edit [${k}] (${e.op})`;
+    const nodeAt = (i: number, name = "node") => {
+      if (!Number.isInteger(i) || i < 0 || i >= g.nodes.length) {
+        throw new RangeError(
+          `${where}: "${name}" must be a main-graph node index in [0, ${g.nodes.length}): current value is ${i}`,
+        );
+      }
+      let n = p.nodes.get(i);
+      if (n === undefined) p.nodes.set(i, n = { inputs: new Map(), outputs: new Map() });
+      return n;
+    };
+    const conflict = (n: NodeEdits, i: number) => {
+      if (n.removed || n.replacement !== undefined) {
+        throw new RangeError(
+          `${where}: node ${i} (${
+            JSON.stringify(g.nodes[i].name)
+          }) is already removed or replaced by an earlier edit`,
+        );
+      }
+    };
+    switch (e.op) {
+      case "replaceTensor": {
+        const { op: _, name, ...r } = e;
+        if (p.replacements.has(name)) {
+          throw new RangeError(`${where}: tensor ${JSON.stringify(name)} is replaced twice`);
+        }
+        if (p.removeInitializers.has(name)) {
+          throw new RangeError(`${where}: tensor ${JSON.stringify(name)} is removed`);
+        }
+        p.replacements.set(name, r);
+        break;
+      }
+      case "addInitializer": {
+        const name = e.tensor.name;
+        if ((initializers.has(name) && !p.removeInitializers.has(name)) || added.has(name)) {
+          throw new RangeError(
+            `${where}: the main graph already has an initializer ${JSON.stringify(name)}`,
+          );
+        }
+        added.add(name);
+        const t = tensorProto(name, e.tensor.dataType, e.tensor.dims, e.tensor.raw);
+        (e.atEnd ? p.endInitializers : p.initializers).push(t);
+        break;
+      }
+      case "removeInitializer":
+        if (!initializers.has(e.name)) {
+          throw new RangeError(
+            `${where}: "name" must be a main-graph initializer: ${
+              JSON.stringify(e.name)
+            } is not one`,
+          );
+        }
+        if (p.replacements.has(e.name)) {
+          throw new RangeError(`${where}: tensor ${JSON.stringify(e.name)} is also replaced`);
+        }
+        p.removeInitializers.add(e.name);
+        break;
+      case "insertNodes": {
+        const nodes = e.nodes.map(nodeProto);
+        if (e.at === "start") p.start.push(...nodes);
+        else {
+          const before = "before" in e.at;
+          const i = before
+            ? (e.at as { before: number }).before
+            : (e.at as { after: number }).after;
+          nodeAt(i, before ? "at.before" : "at.after");
+          const map = before ? p.before : p.after;
+          map.set(i, [...(map.get(i) ?? []), ...nodes]);
+        }
+        break;
+      }
+      case "removeNode": {
+        const n = nodeAt(e.node);
+        conflict(n, e.node);
+        if (n.inputs.size + n.outputs.size > 0) {
+          throw new RangeError(`${where}: node ${e.node} is rewired by an earlier edit`);
+        }
+        n.removed = true;
+        lost.set(e.node, where);
+        break;
+      }
+      case "replaceNode": {
+        const n = nodeAt(e.node);
+        conflict(n, e.node);
+        if (n.inputs.size + n.outputs.size > 0) {
+          throw new RangeError(`${where}: node ${e.node} is rewired by an earlier edit`);
+        }
+        n.replacement = nodeProto(e.with);
+        lost.set(e.node, where);
+        break;
+      }
+      case "rewireNode": {
+        const n = nodeAt(e.node);
+        conflict(n, e.node);
+        const original = g.nodes[e.node];
+        for (
+          const [side, names, map, count] of [
+            ["inputs", e.inputs, n.inputs, original.inputs.length],
+            ["outputs", e.outputs, n.outputs, original.outputs.length],
+          ] as const
+        ) {
+          for (const [key, name] of Object.entries(names ?? {})) {
+            const at = Number(key);
+            if (!Number.isInteger(at) || at < 0) {
+              throw new RangeError(
+                `${where}: "${side}" positions must be non-negative integers: current value is ${
+                  JSON.stringify(key)
+                }`,
+              );
+            }
+            map.set(at, name);
+          }
+          // Appended positions must follow on from the node's own without a gap.
+          const extra = [...map.keys()].filter((i) => i >= count).sort((a, b) => a - b);
+          extra.forEach((i, j) => {
+            if (i !== count + j) {
+              throw new RangeError(
+                `${where}: node ${e.node} has ${count} ${side}, so "${side}" can append at ${
+                  count + j
+                }: current value is ${i}`,
+              );
+            }
+          });
+        }
+        break;
+      }
+      case "addGraphOutput":
+        if (outputs.has(e.name)) {
+          throw new RangeError(
+            `${where}: ${JSON.stringify(e.name)} is already a graph output`,
+          );
+        }
+        outputs.add(e.name);
+        p.outputs.push(
+          e.type === undefined
+            ? lenField(1, e.name)
+            : valueInfoProto(e.name, e.type.elemType, e.type.dims),
+        );
+        break;
+      case "setValueInfo":
+        p.valueInfos.set(e.name, valueInfoProto(e.name, e.type.elemType, e.type.dims));
+        break;
+      case "addOpset":
+        if (domains.has(e.domain)) break;
+        domains.add(e.domain);
+        p.opsets.push(opsetProto(e.domain, e.version));
+        break;
+      default:
+        throw new TypeError(
+          `${where}: "op" must name an edit: current value is ${
+            JSON.stringify((e as { op: unknown }).op)
+          }`,
+        );
+    }
+  });
+  for (const name of p.replacements.keys()) {
+    const t = model.tensors.find((x) => x.name === name);
+    const node = t === undefined ? undefined : /^graph\.node\[(\d+)\]/.exec(t.path);
+    const by = node ? lost.get(Number(node[1])) : undefined;
+    if (by !== undefined) {
+      throw new RangeError(
+        `tensor ${JSON.stringify(name)} is replaced, but ${by} drops the node that holds it`,
+      );
+    }
+  }
+  return p;
+}
+
+/** Whether the plan changes anything besides tensor values. */
+function structural(p: Plan): boolean {
+  return p.start.length + p.before.size + p.after.size + p.nodes.size + p.initializers.length +
+      p.endInitializers.length + p.removeInitializers.size + p.outputs.length +
+      p.valueInfos.size + p.opsets.length > 0;
+}
+
+/** Writes the main graph with its edits; everything else is handed to `copy`. */
+class Writer {
+  constructor(
+    readonly model: OnnxModel,
+    readonly plan: Plan,
+  ) {}
+
+  /** A field as it was, or re-encoded around its patched content. */
+  copy(f: Field, patch: Patch | undefined): Bytes[] {
+    const bytes = this.model.bytes;
+    if (patch === undefined) return [bytes.subarray(f.tagStart, f.end)];
+    const body = emitPatch(this.model, patch);
+    const afterTag = readVarint(this.model, f.tagStart, f.end, "")[1];
+    return [bytes.subarray(f.tagStart, afterTag), varint(body.length), body];
+  }
+
+  /** The name of a TensorProto (field 8) or ValueInfoProto (field 1). */
+  name(f: Field, number: number, path: string): string {
+    let name = "";
+    forEachField(this.model, f.start, f.end, path, (h) => {
+      if (h.number === number) name = readString(this.model, h, `${path}.name`);
+    });
+    return name;
+  }
+
+  /** A node with some inputs and outputs renamed or appended. */
+  rewired(f: Field, edits: NodeEdits, patch: Patch | undefined, path: string): Uint8Array {
+    const fields = fieldsOf(this.model, f.start, f.end, path);
+    const lastInput = fields.findLastIndex((h) => h.number === 1);
+    const lastOutput = fields.findLastIndex((h) => h.number === 2);
+    const count = (n: number) => fields.filter((h) => h.number === n).length;
+    const appended = (map: Map<number, string>, from: number, number: number) =>
+      [...map].filter(([i]) => i >= from).sort((a, b) => a[0] - b[0]).map(([, name]) =>
+        lenField(number, name)
+      );
+    const extraInputs = appended(edits.inputs, count(1), 1);
+    const extraOutputs = appended(edits.outputs, count(2), 2);
+    const parts: Bytes[] = [];
+    if (lastInput < 0) parts.push(...extraInputs);
+    if (lastOutput < 0 && lastInput < 0) parts.push(...extraOutputs);
+    let i = 0;
+    let o = 0;
+    fields.forEach((h, k) => {
+      const to = h.number === 1
+        ? edits.inputs.get(i++)
+        : h.number === 2
+        ? edits.outputs.get(o++)
+        : undefined;
+      if (to !== undefined) parts.push(lenField(h.number, to));
+      else parts.push(...this.copy(h, patch?.children.get(h.tagStart)));
+      if (k === lastInput) {
+        parts.push(...extraInputs);
+        if (lastOutput < 0) parts.push(...extraOutputs);
+      }
+      if (k === lastOutput) parts.push(...extraOutputs);
+    });
+    return concat(parts);
+  }
+
+  /** The edited content of the main graph message. */
+  graph(g: Field, patch: Patch | undefined): Uint8Array {
+    const p = this.plan;
+    const parts: Bytes[] = p.start.map((n) => lenField(NODE, n));
+    const pending = new Map(p.valueInfos);
+    let initializersAdded = false;
+    let index = -1;
+    for (const f of fieldsOf(this.model, g.start, g.end, "graph")) {
+      const child = patch?.children.get(f.tagStart);
+      if (f.number === NODE) {
+        index++;
+        const path = `graph.node[${index}]`;
+        for (const n of p.before.get(index) ?? []) parts.push(lenField(NODE, n));
+        const e = p.nodes.get(index);
+        if (e?.replacement !== undefined) parts.push(lenField(NODE, e.replacement));
+        else if (e?.removed) {
+          // removed
+        } else if (e !== undefined && e.inputs.size + e.outputs.size > 0) {
+          parts.push(lenField(NODE, this.rewired(f, e, child, path)));
+        } else parts.push(...this.copy(f, child));
+        for (const n of p.after.get(index) ?? []) parts.push(lenField(NODE, n));
+        continue;
+      }
+      if (f.number === INITIALIZER || f.number === INPUT) {
+        const name = f.number === INITIALIZER
+          ? this.name(f, 8, "graph.initializer")
+          : this.name(f, 1, "graph.input");
+        if (!p.removeInitializers.has(name)) parts.push(...this.copy(f, child));
+        continue;
+      }
+      if (!initializersAdded && f.number > INITIALIZER) {
+        parts.push(...p.initializers.map((t) => lenField(INITIALIZER, t)));
+        initializersAdded = true;
+      }
+      const info = f.number === VALUE_INFO
+        ? pending.get(this.name(f, 1, "graph.value_info"))
+        : undefined;
+      if (info !== undefined) {
+        parts.push(lenField(VALUE_INFO, info));
+        pending.delete(this.name(f, 1, "graph.value_info"));
+      } else parts.push(...this.copy(f, child));
+    }
+    if (!initializersAdded) parts.push(...p.initializers.map((t) => lenField(INITIALIZER, t)));
+    parts.push(...p.endInitializers.map((t) => lenField(INITIALIZER, t)));
+    parts.push(...p.outputs.map((v) => lenField(OUTPUT, v)));
+    parts.push(...[...pending.values()].map((v) => lenField(VALUE_INFO, v)));
+    return concat(parts);
+  }
+
+  /** The whole edited model. */
+  write(root: Patch): Uint8Array {
+    const { bytes } = this.model;
+    const top = fieldsOf(this.model, 0, bytes.length, "model");
+    const graph = top.findLast((f) => f.number === GRAPH)!;
+    const parts: Bytes[] = [];
+    let opsetsAdded = false;
+    const addOpsets = () => {
+      if (!opsetsAdded) parts.push(...this.plan.opsets.map((o) => lenField(OPSET, o)));
+      opsetsAdded = true;
+    };
+    for (const f of top) {
+      if (f.number > OPSET) addOpsets();
+      const child = root.children.get(f.tagStart);
+      if (f === graph) {
+        const body = this.graph(f, child);
+        const afterTag = readVarint(this.model, f.tagStart, f.end, "graph")[1];
+        parts.push(bytes.subarray(f.tagStart, afterTag), varint(body.length), body);
+      } else parts.push(...this.copy(f, child));
+    }
+    addOpsets();
+    return concat(parts);
+  }
+}
+
+/**
+ * Applies a list of edits to an ONNX model: tensor values replaced anywhere (main graph or
+ * subgraph, in the file or in external data files, as `encodeOnnxWithExternal` does), and in
+ * the main graph initializers added or removed, nodes inserted, removed, replaced or rewired,
+ * graph outputs and value infos set, opset imports added. Node indices and names refer to the
+ * model as decoded. Everything the edits do not touch is copied byte for byte; with no edits
+ * the output equals the input.
+ *
+ * @param model The model's bytes or the decoded model.
+ * @param edits The changes, in order.
+ * @param options The file name for errors and the sizes of external data files.
+ * @returns The new model bytes, and the bytes to patch into external data files (`saveOnnx`
+ * writes both).
+ * @throws {ModelFormatError} When `model` is malformed protobuf.
+ * @throws {RangeError} When an edit names a node index or initializer the main graph lacks,
+ * adds a name that exists, conflicts with an earlier edit, or a replacement does not fit (see
+ * `encodeOnnxWithExternal`).
+ * @throws {TypeError} For an unknown `op`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeOnnx } from "./decode_onnx.ts";
+ * import { editOnnx } from "./edit_onnx.ts";
+ * import { buildOnnx } from "./build_onnx.ts";
+ *
+ * // y = Relu(x); then scale x by an initializer s before the Relu.
+ * const bytes = buildOnnx({
+ *   opsets: [{ domain: "", version: 13 }],
+ *   nodes: [{ name: "relu", opType: "Relu", inputs: ["x"], outputs: ["y"] }],
+ *   inputs: [{ name: "x", type: { elemType: 1, dims: [2] } }],
+ *   outputs: [{ name: "y", type: { elemType: 1, dims: [2] } }],
+ * });
+ * const s = new Uint8Array(new Float32Array([2, 3]).buffer);
+ * const { bytes: out } = editOnnx(bytes, [
+ *   { op: "addInitializer", tensor: { name: "s", dataType: 1, dims: [2], raw: s } },
+ *   { op: "insertNodes", at: { before: 0 }, nodes: [{ name: "scale", opType: "Mul", inputs: ["x", "s"], outputs: ["xs"] }] },
+ *   { op: "rewireNode", node: 0, inputs: { 0: "xs" } },
+ * ]);
+ * const g = decodeOnnx(out).graph;
+ * assert.deepEqual(g.nodes.map((n) => `${n.opType}(${n.inputs})`), ["Mul(x,s)", "Relu(xs)"]);
+ * assert.deepEqual(g.initializers.map((t) => t.name), ["s"]);
+ * assert.deepEqual(editOnnx(bytes, []).bytes, bytes);
+ * ```
+ */
+export function editOnnx(
+  model: Uint8Array | OnnxModel,
+  edits: readonly OnnxEdit[],
+  options: EditOnnxOptions = {},
+): EncodedOnnx {
+  const decoded = model instanceof Uint8Array ? decodeOnnx(model, { file: options.file }) : model;
+  const p = plan(decoded, edits);
+  const { root, external } = planReplacements(decoded, p.replacements, options);
+  if (!structural(p)) {
+    const bytes = root.children.size === 0 ? decoded.bytes.slice() : emitPatch(decoded, root);
+    return { bytes, external };
+  }
+  return { bytes: new Writer(decoded, p).write(root), external };
+}

@@ -1,0 +1,132 @@
+/**
+ * GPTQ over the MatMul / Gemm layers of an ONNX model: each layer's inputs captured with
+ * onnxruntime from the model with the earlier layers already quantized (sequentially, as the
+ * reference does block by block), the layer Hessian accumulated batch by batch, then `gptq()`.
+ *
+ * @module
+ */
+
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import type { CalibrationTensor } from "./calibrate_onnx.ts";
+import type { TargetQuantParams } from "./compute_target_quant_params.ts";
+import { gptq, type GptqOptions, type GptqResult } from "./gptq.ts";
+import { layerwiseOnnx, type LayerwiseOnnxOptions } from "./layerwise_onnx.ts";
+
+/** Options of `gptqOnnx`: the driver's and `gptq()`'s (without `sampleCounts`, `hessian`). */
+export interface GptqOnnxOptions
+  extends Omit<GptqOptions, "sampleCounts" | "hessian" | "kernels">, LayerwiseOnnxOptions {}
+
+/** One quantized layer. */
+export interface GptqLayer {
+  /** The module name. */
+  readonly module: string;
+  /** The stored weight tensor's name. */
+  readonly tensor: string;
+  /** The GPTQ result in PyTorch layout (`[out, in]`). */
+  readonly result: GptqResult;
+  /**
+   * The grid as quantization parameters (`quantize()`'s form): `uint<bits>` codes in
+   * `[0, 2^bits - 1]`, one scale and zero point per row (`kernel [1, -1]`) or per row and group
+   * of `groupSize` consecutive columns (`[1, groupSize]`); `quantizeTensor` of `result.weight`
+   * with them gives `result.codes`. Absent when the groups cannot be written that way (dynamic
+   * groups under act-order, or `groupSize` not dividing the input features).
+   */
+  readonly params?: TargetQuantParams;
+}
+
+/** What `gptqOnnx` returns. */
+export interface GptqOnnxResult {
+  /** The layers, in the order they were quantized. */
+  readonly layers: readonly GptqLayer[];
+  /**
+   * The model with every quantized weight replaced by its GPTQ values (on the grid, in the
+   * stored dtype and layout): the `float` storage.
+   *
+   * @returns The ONNX bytes.
+   */
+  encode(): Uint8Array;
+}
+
+/**
+ * Quantizes the MatMul / Gemm weights of an ONNX model with GPTQ, layer by layer in graph
+ * order (`layerwiseOnnx`): for each layer the model with the layers done so far replaced by
+ * their quantized weights runs on every calibration batch with the layer's input as an extra
+ * output, the rows go into the layer Hessian batch by batch, then `gptq()`. Memory holds one
+ * layer's Hessian and one batch's activation at a time.
+ *
+ * @param onnx The decoded model.
+ * @param batches The calibration feeds by graph input name (read once per layer).
+ * @param options onnxruntime, the layers, and `gptq()`'s options (bits, grid, groups, …).
+ * @returns The layers with their results and parameters, and `encode()`.
+ * @throws {RangeError} When a module is not a main-graph MatMul/Gemm with a stored weight, no
+ *   batch is given, an activation is not produced or has the wrong last dim, or `gptq()`
+ *   rejects an option.
+ *
+ * @example
+ * ```ts ignore
+ * const ort = await import("onnxruntime-node");
+ * const { layers, encode } = await gptqOnnx(onnx, [{ x: { data, dims: [64, 128] } }], {
+ *   ort, bits: 4, groupSize: 128,
+ * });
+ * await Deno.writeFile("model.gptq.onnx", encode());
+ * ```
+ */
+export async function gptqOnnx(
+  onnx: OnnxModel,
+  batches: readonly Record<string, CalibrationTensor>[],
+  options: GptqOnnxOptions,
+): Promise<GptqOnnxResult> {
+  const { layers, encode } = await layerwiseOnnx(onnx, batches, options, (layer) => {
+    const result = gptq(layer.weight, layer.shape, [], { ...options, hessian: layer.hessian });
+    return { weight: result.weight, result };
+  });
+  return {
+    layers: layers.map((l) => {
+      const inp = l.result.groupIndex.length;
+      const shape = [l.result.codes.length / inp, inp];
+      return { ...l, params: paramsOf(l.module, shape, l.result, options) };
+    }),
+    encode,
+  };
+}
+
+/** The GPTQ grid as `quantize()`'s parameters, when it is a block grid. */
+function paramsOf(
+  module: string,
+  shape: readonly number[],
+  result: GptqResult,
+  options: GptqOnnxOptions,
+): TargetQuantParams | undefined {
+  const [out, inp] = shape;
+  const gs = options.groupSize ?? -1;
+  if (gs !== -1 && (inp % gs !== 0 || (options.actOrder && !options.staticGroups))) {
+    return undefined;
+  }
+  const maxq = 2 ** options.bits - 1;
+  const blocks = result.scale.length;
+  const trackedMin = new Float32Array(blocks);
+  const trackedMax = new Float32Array(blocks);
+  for (let b = 0; b < blocks; b++) {
+    trackedMin[b] = Math.fround(result.scale[b] * (0 - result.zeroPoint[b]));
+    trackedMax[b] = Math.fround(result.scale[b] * (maxq - result.zeroPoint[b]));
+  }
+  return {
+    module,
+    target: "weight",
+    kind: "parameter",
+    configIndex: 0,
+    quantDtype: `uint${options.bits}`,
+    bits: options.bits,
+    quantScheme: options.sym ? "symmetric" : "affine",
+    granularity: gs === -1 ? "out_channel" : [1, gs],
+    shape,
+    gridShape: [out, result.groups],
+    kernel: gs === -1 ? [1, -1] : [1, gs],
+    scale: result.scale,
+    zeroPoint: result.zeroPoint,
+    qmin: 0,
+    qmax: maxq,
+    trackedMin,
+    trackedMax,
+  };
+}

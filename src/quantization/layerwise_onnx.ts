@@ -1,0 +1,296 @@
+/**
+ * The layer-by-layer driver of GPTQ and SparseGPT over an ONNX model: for each MatMul / Gemm
+ * layer (and 2-D Conv, as im2col) in graph order, the model with the layers done so far replaced runs in onnxruntime on
+ * every calibration batch with the layer's input as an extra graph output, the rows are added to
+ * the layer Hessian batch by batch, and a solver turns weight and Hessian into the new weight.
+ *
+ * @module
+ */
+
+import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+import { encodeOnnx, type OnnxReplacement } from "../io/onnx/encode_onnx.ts";
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import { getKernels } from "../kernels/default.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { toFileBytes } from "../model/from_float32.ts";
+import type { TensorRef } from "../model/model_graph.ts";
+import { onnxModel } from "../model/onnx_model.ts";
+import { activationValue } from "./_activation_value.ts";
+import { editOnnx } from "../io/onnx/edit_onnx.ts";
+import type { CalibrationTensor, OrtLike } from "./calibrate_onnx.ts";
+import { checkBatches } from "./obs_layer.ts";
+
+/** Options of `layerwiseOnnx`. */
+export interface LayerwiseOnnxOptions {
+  /** The onnxruntime module: `await import("onnxruntime-node")` or `onnxruntime-web`. */
+  readonly ort: OrtLike;
+  /**
+   * The modules to process, in graph order (default: every module whose first main-graph node
+   * is a MatMul or Gemm with a stored 2-D weight, or a 2-D Conv of group 1 with explicit or no
+   * padding; depthwise and grouped convolutions are left alone).
+   */
+  readonly modules?: readonly string[];
+  /** Session options for `InferenceSession.create` (default: one thread). */
+  readonly sessionOptions?: Record<string, unknown>;
+  /** Called after each layer with its name, its index and the number of layers. */
+  readonly onLayer?: (module: string, index: number, count: number) => void;
+  /** The kernels to use (default `getKernels()`). */
+  readonly kernels?: Kernels;
+}
+
+/** One layer handed to the solver. */
+export interface LayerwiseLayer {
+  /** The module name. */
+  readonly module: string;
+  /** The stored weight. */
+  readonly ref: TensorRef;
+  /** The weight in PyTorch layout `[out, in]` (a Conv's `[out, in, kh, kw]` flattened). */
+  readonly weight: Float32Array;
+  /** `[out, in]` (`in = in · kh · kw` for a Conv). */
+  readonly shape: readonly [number, number];
+  /** The layer Hessian `[in, in]` from the inputs captured for it. */
+  readonly hessian: Float32Array;
+}
+
+/** What `layerwiseOnnx` returns. */
+export interface LayerwiseOnnxResult<T> {
+  /** The solver's results, in the order the layers were processed. */
+  readonly layers: readonly {
+    readonly module: string;
+    readonly tensor: string;
+    readonly result: T;
+  }[];
+  /**
+   * The model with every processed weight replaced by its new values (in the stored dtype and
+   * layout).
+   *
+   * @returns The ONNX bytes.
+   */
+  encode(): Uint8Array;
+}
+
+const LAYER_OPS = new Set(["MatMul", "Gemm"]);
+
+/**
+ * Runs a layer-wise solver over the MatMul / Gemm weights of an ONNX model, and the 2-D Conv
+ * weights of group 1 as im2col (weight `[out, in · kh · kw]`, one row per output position with
+ * the padding as zeros, one `add_batch` per image), sequentially: for each layer, the model with the layers done so far replaced runs on every calibration batch
+ * with the layer's input as an extra output; each batch's rows (`[..., in]` flattened) are added
+ * to the layer Hessian right away (one `add_batch` each, the leading dim of a 3-D or larger
+ * input counting as its samples like the reference); then `solve` returns the new weight
+ * (PyTorch layout) and its result. Memory holds one layer's Hessian and one batch's activation
+ * at a time.
+ *
+ * @param onnx The decoded model.
+ * @param batches The calibration feeds by graph input name (read once per layer).
+ * @param options onnxruntime, the layers, session options, progress, kernels.
+ * @param solve The layer solver: `gptq()` or `sparseGpt()` with a precomputed Hessian.
+ * @returns The layers' results and `encode()`.
+ * @throws {RangeError} When a module is not a main-graph MatMul/Gemm with a stored 2-D weight,
+ *   no batch is given, or an activation is not produced or has the wrong last dim.
+ *
+ * @example
+ * ```ts ignore
+ * const ort = await import("onnxruntime-node");
+ * const { layers } = await layerwiseOnnx(onnx, batches, { ort }, (layer) => {
+ *   const result = gptq(layer.weight, layer.shape, [], { bits: 4, hessian: layer.hessian });
+ *   return { weight: result.weight, result };
+ * });
+ * ```
+ */
+export async function layerwiseOnnx<T>(
+  onnx: OnnxModel,
+  batches: readonly Record<string, CalibrationTensor>[],
+  options: LayerwiseOnnxOptions,
+  solve: (layer: LayerwiseLayer) => { readonly weight: Float32Array; readonly result: T },
+): Promise<LayerwiseOnnxResult<T>> {
+  if (!Array.isArray(batches) || batches.length === 0) {
+    throw new RangeError(`"batches" must hold at least one batch: current value is ${batches}`);
+  }
+  const kernels: Kernels = options.kernels ?? getKernels();
+  const model = onnxModel(onnx);
+  const nodes = model.graph?.nodes ?? [];
+  const first = (name: string) => nodes.find((n) => n.module === name);
+  const convOf = (name: string): ConvGeometry | undefined => {
+    const index = nodes.findIndex((n) => n.module === name);
+    const ref = model.modules.find((m) => m.name === name)?.params.weight;
+    if (index < 0 || nodes[index].opType !== "Conv" || ref?.shape.length !== 4) return undefined;
+    return convGeometry(onnx.graph.nodes[index].attributes, ref.shape);
+  };
+  const eligible = (name: string) => {
+    const ref = model.modules.find((m) => m.name === name)?.params.weight;
+    const op = first(name)?.opType ?? "";
+    return ref !== undefined &&
+      ((LAYER_OPS.has(op) && ref.shape.length === 2) ||
+        (op === "Conv" && convOf(name) !== undefined));
+  };
+  const names = options.modules ?? model.modules.map((m) => m.name).filter(eligible);
+  const layers = names.map((name) => {
+    const ref = model.modules.find((m) => m.name === name)?.params.weight;
+    if (ref === undefined || !eligible(name)) {
+      throw new RangeError(
+        `"modules" must name MatMul or Gemm modules with a stored 2-D weight, or Conv modules ` +
+          `(2-D, group 1, explicit or no padding) of the main graph: ${
+            JSON.stringify(name)
+          } is not one`,
+      );
+    }
+    return {
+      name,
+      ref,
+      conv: convOf(name),
+      value: activationValue(onnx, model, name, "_input_0").value,
+    };
+  });
+
+  const replacements = new Map<string, OnnxReplacement>();
+  const done: { module: string; tensor: string; result: T }[] = [];
+  const sessionOptions = options.sessionOptions ?? { intraOpNumThreads: 1, interOpNumThreads: 1 };
+  for (let index = 0; index < layers.length; index++) {
+    const { name, ref, value, conv } = layers[index];
+    const out = ref.shape[0];
+    const inp = ref.shape.slice(1).reduce((a, b) => a * b, 1);
+    const current = replacements.size === 0 ? onnx : decodeOnnx(encodeOnnx(onnx, replacements));
+    const visible = new Set([...current.graph.outputs, ...current.graph.inputs]);
+    const { bytes } = editOnnx(
+      current,
+      visible.has(value) ? [] : [{ op: "addGraphOutput", name: value }],
+    );
+    const hessian = new Float32Array(inp * inp);
+    let nsamples = 0;
+    const session = await options.ort.InferenceSession.create(bytes, sessionOptions);
+    try {
+      for (const batch of batches) {
+        let act: { data: unknown; dims: readonly number[] } | undefined = batch[value];
+        if (act === undefined) {
+          const feeds: Record<string, unknown> = {};
+          for (const [k, t] of Object.entries(batch) as [string, CalibrationTensor][]) {
+            feeds[k] = new options.ort.Tensor("float32", t.data, t.dims);
+          }
+          act = (await session.run(feeds))[value];
+        }
+        if (act === undefined) {
+          throw new RangeError(`the input ${JSON.stringify(value)} of ${name} was not produced`);
+        }
+        const dims = act.dims;
+        const x = act.data instanceof Float32Array
+          ? act.data
+          : Float32Array.from(act.data as ArrayLike<number>);
+        if (conv !== undefined) {
+          // one add_batch per image of its patches (the reference unfolds each batch)
+          for (const rows of im2col(x, dims, conv, name)) {
+            checkBatches([rows], inp);
+            const decay = nsamples / (nsamples + 1);
+            nsamples += 1;
+            kernels.hessianAccumulate(hessian, rows, inp, decay, Math.sqrt(2 / nsamples));
+          }
+          continue;
+        }
+        if (dims[dims.length - 1] !== inp) {
+          throw new RangeError(
+            `the input ${JSON.stringify(value)} of ${name} must end with ${inp} features: ` +
+              `its dims are [${dims}] (a Gemm with transA is not supported)`,
+          );
+        }
+        checkBatches([x], inp);
+        const count = dims.length <= 2 ? 1 : dims[0];
+        const decay = nsamples / (nsamples + count);
+        nsamples += count;
+        kernels.hessianAccumulate(hessian, x, inp, decay, Math.sqrt(2 / nsamples));
+      }
+    } finally {
+      await (session as { release?: () => Promise<void> }).release?.();
+    }
+    const weight = await ref.data();
+    // a Conv weight [out, in, kh, kw] is the row-major [out, in · kh · kw] of its im2col rows
+    const solved = solve({ module: name, ref, weight, shape: [out, inp], hessian });
+    replacements.set(ref.name, { bytes: toFileBytes(ref, solved.weight, kernels) });
+    done.push({ module: name, tensor: ref.name, result: solved.result });
+    options.onLayer?.(name, index, layers.length);
+  }
+  return { layers: done, encode: () => encodeOnnx(onnx, replacements) };
+}
+
+/** The geometry of a 2-D convolution. */
+interface ConvGeometry {
+  readonly channels: number;
+  readonly kernel: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly dilations: readonly [number, number];
+  /** `[top, left, bottom, right]`. */
+  readonly pads: readonly [number, number, number, number];
+}
+
+/** A Conv node's geometry, or `undefined` when it is not a plain 2-D, group-1 convolution. */
+function convGeometry(
+  attributes: readonly {
+    readonly name: string;
+    readonly i?: number;
+    readonly s?: string;
+    readonly ints?: readonly number[];
+  }[],
+  shape: readonly number[],
+): ConvGeometry | undefined {
+  const get = (name: string) => attributes.find((a) => a.name === name);
+  if ((get("group")?.i ?? 1) !== 1) return undefined;
+  const autoPad = get("auto_pad")?.s ?? "NOTSET";
+  if (autoPad !== "NOTSET" && autoPad !== "VALID") return undefined;
+  const pair = (name: string): [number, number] => {
+    const v = get(name)?.ints ?? [1, 1];
+    return [v[0], v[1]];
+  };
+  const p = autoPad === "VALID" ? [0, 0, 0, 0] : get("pads")?.ints ?? [0, 0, 0, 0];
+  if (p.length !== 4) return undefined;
+  return {
+    channels: shape[1],
+    kernel: [shape[2], shape[3]],
+    strides: pair("strides"),
+    dilations: pair("dilations"),
+    pads: [p[0], p[1], p[2], p[3]],
+  };
+}
+
+/**
+ * The im2col rows of a `[N, C, H, W]` input, one array per image: `[OH · OW, C · kh · kw]`,
+ * columns in the weight's `(c, i, j)` order, zeros where the kernel reaches into the padding.
+ */
+function* im2col(
+  x: Float32Array,
+  dims: readonly number[],
+  g: ConvGeometry,
+  name: string,
+): Generator<Float32Array> {
+  if (dims.length !== 4 || dims[1] !== g.channels) {
+    throw new RangeError(
+      `the input of ${name} must be [N, ${g.channels}, H, W]: its dims are [${dims}]`,
+    );
+  }
+  const [n, c, h, w] = dims;
+  const [kh, kw] = g.kernel;
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const [pt, pl, pb, pr] = g.pads;
+  const oh = Math.floor((h + pt + pb - dh * (kh - 1) - 1) / sh) + 1;
+  const ow = Math.floor((w + pl + pr - dw * (kw - 1) - 1) / sw) + 1;
+  const cols = c * kh * kw;
+  for (let b = 0; b < n; b++) {
+    const rows = new Float32Array(oh * ow * cols);
+    for (let y = 0; y < oh; y++) {
+      for (let z = 0; z < ow; z++) {
+        const row = (y * ow + z) * cols;
+        for (let ch = 0; ch < c; ch++) {
+          const plane = (b * c + ch) * h * w;
+          for (let i = 0; i < kh; i++) {
+            const yy = y * sh - pt + i * dh;
+            if (yy < 0 || yy >= h) continue;
+            for (let j = 0; j < kw; j++) {
+              const zz = z * sw - pl + j * dw;
+              if (zz >= 0 && zz < w) rows[row + (ch * kh + i) * kw + j] = x[plane + yy * w + zz];
+            }
+          }
+        }
+      }
+    }
+    yield rows;
+  }
+}

@@ -1,0 +1,173 @@
+// GPTQ over an ONNX model: layer inputs captured with onnxruntime-node, sequentially.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
+import { onnxModel } from "../../src/model/onnx_model.ts";
+import { gptq } from "../../src/quantization/gptq.ts";
+import { gptqOnnx } from "../../src/quantization/gptq_model.ts";
+import { quantizeTensor } from "../../src/quantization/quantize_tensor.ts";
+import { attr, graph, model, node, tensor, valueInfo } from "../io/_onnx_builder.ts";
+import { loadOrt } from "../io/_ocr.ts";
+
+const SLOW = { timeout: 120_000 };
+
+function values(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s / 2 ** 32 - 0.5) * scale;
+  });
+}
+
+/** x [n, 16] -> MatMul fc1 [16, 32] -> Relu -> MatMul fc2 [32, 8] -> y. */
+function twoLayers() {
+  const w1 = values(16 * 32, 1, 0.5);
+  const w2 = values(32 * 8, 2, 0.5);
+  const onnx = decodeOnnx(model(graph({
+    nodes: [
+      node("MatMul", ["x", "fc1.weight"], ["h"], "/fc1/MatMul"),
+      node("Relu", ["h"], ["r"], "/act/Relu"),
+      node("MatMul", ["r", "fc2.weight"], ["y"], "/fc2/MatMul"),
+    ],
+    initializers: [
+      tensor({ name: "fc1.weight", dims: [16, 32], raw: w1 }),
+      tensor({ name: "fc2.weight", dims: [32, 8], raw: w2 }),
+    ],
+    inputs: [valueInfo("x", ["n", 16])],
+    outputs: [valueInfo("y", ["n", 8])],
+  })));
+  const xs = [0, 1, 2].map((b) => {
+    const x = values(40 * 16, 10 + b, 2);
+    for (let r = 0; r < 40; r++) x[r * 16 + 3] = x[r * 16 + 1] * 0.9 + x[r * 16 + 3] * 0.1;
+    return x;
+  });
+  return { onnx, xs, batches: xs.map((data) => ({ x: { data, dims: [40, 16] } })) };
+}
+
+test(
+  "gptqOnnx() quantizes every MatMul in graph order, the first from the graph input",
+  SLOW,
+  async () => {
+    const { onnx, xs, batches } = twoLayers();
+    const ort = await loadOrt();
+    const seen: string[] = [];
+    const { layers, encode } = await gptqOnnx(onnx, batches, {
+      ort,
+      bits: 3,
+      groupSize: 8,
+      onLayer: (name) => seen.push(name),
+    });
+    assert.deepEqual(seen, ["fc1", "fc2"]);
+    assert.deepEqual(layers.map((l) => l.tensor), ["fc1.weight", "fc2.weight"]);
+    // fc1 sees the graph input itself: exactly gptq() on the batches
+    const w1 = await onnxModel(onnx).modules.find((m) => m.name === "fc1")!.params.weight.data();
+    const direct = gptq(w1, [32, 16], xs, { bits: 3, groupSize: 8 });
+    assert.deepEqual(layers[0].result.codes, direct.codes);
+    // the parameters in quantize()'s form give the same codes from the GPTQ weight
+    for (const layer of layers) {
+      const p = layer.params!;
+      assert.deepEqual(p.kernel, [1, 8]);
+      const codes = quantizeTensor(layer.result.weight, p.shape, p);
+      assert.deepEqual([...codes], [...layer.result.codes], layer.module);
+    }
+    // the encoded model holds the GPTQ weights, in the MatMul layout [in, out]
+    const saved = onnxModel(decodeOnnx(encode()));
+    for (const layer of layers) {
+      const got = await saved.modules.find((m) => m.name === layer.module)!.params.weight.data();
+      assert.deepEqual(got, layer.result.weight, layer.module);
+    }
+  },
+);
+
+test(
+  "gptqOnnx() captures the second layer's input from the model with the first one quantized",
+  SLOW,
+  async () => {
+    const { onnx, xs, batches } = twoLayers();
+    const ort = await loadOrt();
+    const { layers } = await gptqOnnx(onnx, batches, { ort, bits: 3 });
+    // r = relu(x · W1q), W1q in [out 32, in 16]
+    const w1q = layers[0].result.weight;
+    const rs = xs.map((x) => {
+      const r = new Float32Array(40 * 32);
+      for (let s = 0; s < 40; s++) {
+        for (let o = 0; o < 32; o++) {
+          let acc = 0;
+          for (let i = 0; i < 16; i++) {
+            acc = Math.fround(acc + Math.fround(x[s * 16 + i] * w1q[o * 16 + i]));
+          }
+          r[s * 32 + o] = Math.max(0, acc);
+        }
+      }
+      return r;
+    });
+    const w2 = await onnxModel(onnx).modules.find((m) => m.name === "fc2")!.params.weight.data();
+    const want = gptq(w2, [8, 32], rs, { bits: 3 });
+    let same = 0;
+    want.codes.forEach((c, i) => (same += c === layers[1].result.codes[i] ? 1 : 0));
+    // onnxruntime sums the products in its own order: nearly every code agrees
+    assert.ok(same >= 0.97 * want.codes.length, `${same} of ${want.codes.length} codes agree`);
+  },
+);
+
+test("gptqOnnx() rejects a module that is not a MatMul or Gemm, and no batches", async () => {
+  const { onnx, batches } = twoLayers();
+  const ort = await loadOrt();
+  await assert.rejects(
+    gptqOnnx(onnx, batches, { ort, bits: 4, modules: ["act"] }),
+    /"modules" must name MatMul or Gemm modules with a stored 2-D weight, or Conv modules .*: "act"/,
+  );
+  await assert.rejects(gptqOnnx(onnx, [], { ort, bits: 4 }), /"batches" must hold at least one/);
+});
+
+test(
+  "gptqOnnx() quantizes a Conv as im2col rows, padding as zeros, one add_batch per image",
+  SLOW,
+  async () => {
+    // x [2, 2, 5, 6] -> Conv [3, 2, 3, 3], pads 1, strides [2, 1] -> y [2, 3, 3, 6]
+    const w = values(3 * 2 * 3 * 3, 5, 0.6);
+    const onnx = decodeOnnx(model(graph({
+      nodes: [
+        node("Conv", ["x", "conv.weight"], ["y"], "/conv/Conv", [
+          attr("kernel_shape", { ints: [3, 3] }),
+          attr("pads", { ints: [1, 1, 1, 1] }),
+          attr("strides", { ints: [2, 1] }),
+        ]),
+      ],
+      initializers: [tensor({ name: "conv.weight", dims: [3, 2, 3, 3], raw: w })],
+      inputs: [valueInfo("x", [2, 2, 5, 6])],
+      outputs: [valueInfo("y", [2, 3, 3, 6])],
+    })));
+    const x = values(2 * 2 * 5 * 6, 6, 3);
+    const { layers, encode } = await gptqOnnx(onnx, [{ x: { data: x, dims: [2, 2, 5, 6] } }], {
+      ort: await loadOrt(),
+      bits: 3,
+    });
+    assert.deepEqual(layers.map((l) => l.module), ["conv"]);
+    // the patches of each image, written out: position (oy, ox) reads rows 2 oy - 1 + i and
+    // columns ox - 1 + j of both channels
+    const images = [0, 1].map((n) => {
+      const rows: number[] = [];
+      for (let oy = 0; oy < 3; oy++) {
+        for (let ox = 0; ox < 6; ox++) {
+          for (let c = 0; c < 2; c++) {
+            for (let i = 0; i < 3; i++) {
+              for (let j = 0; j < 3; j++) {
+                const yy = 2 * oy - 1 + i;
+                const xx = ox - 1 + j;
+                const inside = yy >= 0 && yy < 5 && xx >= 0 && xx < 6;
+                rows.push(inside ? x[((n * 2 + c) * 5 + yy) * 6 + xx] : 0);
+              }
+            }
+          }
+        }
+      }
+      return Float32Array.from(rows);
+    });
+    const direct = gptq(w, [3, 18], images, { bits: 3 });
+    assert.deepEqual(layers[0].result.codes, direct.codes);
+    assert.deepEqual(layers[0].result.weight, direct.weight);
+    const saved = onnxModel(decodeOnnx(encode()));
+    assert.deepEqual(await saved.modules[0].params.weight.data(), direct.weight);
+  },
+);
