@@ -16,8 +16,10 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
 /** Budgets in bytes (measured when set: 275,373 / 94,732 / 67,504). */
 export const BUDGETS = {
-  "mod.ts bundle (minified)": 358_000,
-  "mod.ts bundle (minified, gzip)": 123_000,
+  // Raised by 14,000 / 5,000 for TensorFlow.js model files in the core (reader, writer, module
+  // view, tfjs storage of pruned and quantized weights: +10.9 KB minified, +3.1 KB gzip).
+  "mod.ts bundle (minified)": 372_000,
+  "mod.ts bundle (minified, gzip)": 128_000,
   "wasm/kernels.wasm": 88_000,
 };
 

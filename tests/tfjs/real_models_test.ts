@@ -41,6 +41,15 @@ async function load(name: string): Promise<Extract<LoadedModel, { format: "tfjs"
   return model as Extract<LoadedModel, { format: "tfjs" }>;
 }
 
+/** Whether two typed arrays hold the same bytes (float32 compared bit for bit). */
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
 const shardBytes = (f: ReadonlyMap<string, Uint8Array>) =>
   [...f].filter(([k]) => k !== "model.json").reduce((n, [, b]) => n + b.length, 0);
 
@@ -61,14 +70,7 @@ test("every shipped model: weights read as tfjs reads them, and a round trip kee
       seen.add(w.spec.quantization?.dtype ?? w.spec.dtype);
       const theirs = ref[w.spec.name].dataSync();
       const mine = tfjsWeightValues(w);
-      assert.equal(
-        Buffer.compare(
-          Buffer.from(mine.buffer, mine.byteOffset, mine.byteLength),
-          Buffer.from(theirs.buffer, theirs.byteOffset, theirs.byteLength),
-        ),
-        0,
-        `${name} ${w.spec.name}`,
-      );
+      assert.equal(sameBytes(mine, theirs as ArrayBufferView), true, `${name} ${w.spec.name}`);
     }
     tf.dispose(Object.values(ref));
     const out = encodeTfjs(model.tfjs, new Map());
