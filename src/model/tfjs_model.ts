@@ -272,7 +272,7 @@ function scopeName(node: string): string {
 }
 
 function graphView(model: TfjsModel): { modules: Module[]; graph: Graph } {
-  const topology = model.json.modelTopology as Record<string, unknown>;
+  const topology = isRecord(model.json.modelTopology) ? model.json.modelTopology : {};
   const nodes: TfNode[] = (Array.isArray(topology.node) ? topology.node : []).filter(isRecord).map(
     (n) => ({
       name: String(n.name ?? ""),
