@@ -50,3 +50,4 @@ export {
   type ReadConfigListOptions,
 } from "./src/compress/read_config_list.ts";
 export { readModelFile } from "./src/compress/read_model_file.ts";
+export { readTfjsFile, readTfjsFiles, saveTfjsFiles } from "./src/io/tfjs/save_tfjs.ts";

@@ -72,8 +72,18 @@ export type { OnnxModel } from "./src/io/onnx/onnx_types.ts";
 export type { OrtLike } from "./src/io/onnx/ort.ts";
 export { onnxModel } from "./src/model/onnx_model.ts";
 export { safetensorsModel } from "./src/model/safetensors_model.ts";
+export { tfjsModel } from "./src/model/tfjs_model.ts";
+export { readTfjs } from "./src/io/tfjs/read_tfjs.ts";
+export { encodeTfjs } from "./src/io/tfjs/write_tfjs.ts";
+export type { TfjsModel } from "./src/io/tfjs/tfjs_types.ts";
 export { inspect, type ModelSummary } from "./src/model/inspect.ts";
-export type { ModelGraph, ModelSource, Module, TensorRef } from "./src/model/model_graph.ts";
+export type {
+  ModelGraph,
+  ModelSource,
+  Module,
+  SavedModel,
+  TensorRef,
+} from "./src/model/model_graph.ts";
 
 // Pruning.
 export { prune, type PruneOptions, type PruneResult } from "./src/pruning/prune.ts";

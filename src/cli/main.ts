@@ -34,6 +34,7 @@ const COMPRESS: Record<string, ArgOption> = {
   eval: { type: "boolean" },
   storage: { type: "string" },
   "block-size": { type: "string" },
+  "shard-bytes": { type: "string" },
   calibration: { type: "string" },
   "batch-size": { type: "string" },
   "allow-unchanged": { type: "boolean" },

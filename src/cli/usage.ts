@@ -71,6 +71,8 @@ ${PRUNERS}
   --calibration <c>     input batches for -a wanda and -a SparseGPT (ONNX, onnxruntime-node),
                         as for quantize
   --pattern <n:m>       with -a SparseGPT: prune n of every m weights along the input (2:4)
+  --shard-bytes <n>     TensorFlow.js model.json: the largest weight shard written
+                        (default 4194304, the converter's)
   -r, --report <path>   also write a report (.html or .json; repeatable); reports are written
                         before the model, so a failed report leaves no model behind
   --eval                evaluate the original and the result (PP-OCR models, see eval)
@@ -94,8 +96,11 @@ Options:
                         fake-quantized values in the original dtype; int: integer codes always
                         (safetensors: codes, scales and zero points); nbits: ONNX MatMul
                         weights as MatMulNBits (quant_dtype int4/int8, granularity per_channel,
-                        each output channel split into blocks along K)
+                        each output channel split into blocks along K); TensorFlow.js
+                        model.json: auto/int store tfjs uint8/uint16 codes per tensor, float16
+                        stores the selected weights as float16 (like --quantize_float16)
   --block-size <n>      the block along K of --storage nbits: a power of two >= 16 (default 32)
+  --shard-bytes <n>     TensorFlow.js: the largest weight shard written (default 4194304)
   --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):
                         a safetensors file with one tensor per model input, rows along dim 0;
                         or ocr-lines:<n>, the first n labelled lines (PP-OCR models)
@@ -105,12 +110,14 @@ Options:
   --eval                evaluate the original and the result (PP-OCR models, see eval)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
 ${COMMON}`,
-  eval: `Usage: nncompress eval <model.onnx> [options]
+  eval: `Usage: nncompress eval <model.onnx|model.json> [options]
 
 Runs a PP-OCR recognizer (exact lines) or text-orientation classifier (accuracy) on the 40
 labelled lines in tests/fixtures/ocr-lines with onnxruntime-node. Any other ONNX model is
 compared with --reference (usually the original) on the same deterministic random inputs:
-largest and relative output difference, and rows whose argmax agrees.
+largest and relative output difference, and rows whose argmax agrees. A TensorFlow.js
+model.json is compared with its --reference the same way, both run by tfjs (CPU backend), with
+the cosine similarity of each output.
 
 Options:
   -t, --task <task>     recognizer, classifier or compare (default: from the model's output)

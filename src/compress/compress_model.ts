@@ -17,12 +17,16 @@ import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.
 import type { QuantizeResult } from "../quantization/quantize.ts";
 import { QuantizationError } from "../quantization/quantization_error.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
-import type { LoadedModel } from "./load_model.ts";
+import { type LoadedModel, modelFileBytes } from "./load_model.ts";
+import { prunedTfjs } from "../pruning/pruned_tfjs.ts";
+import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
 import { layerReport } from "./_layer_report.ts";
 import { pruneTensors } from "./_prune_tensors.ts";
 import { quantizeTensors } from "./_quantize_tensors.ts";
 import { NBITS_BLOCK_SIZE, weightOnlyTensors } from "./_weight_only.ts";
 import { parameterSizes } from "./_sizes.ts";
+import { halfTensors } from "./_tfjs_half.ts";
+import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
 
 export type { Progress } from "./_tensor_change.ts";
@@ -48,15 +52,21 @@ export interface CompressOptions {
    * weights as `MatMulNBits` (`com.microsoft`, run by onnxruntime): the config list selects
    * MatMul `Linear` weights with `quant_dtype` `int4`/`int8` (symmetric) or `uint4`/`uint8`
    * (affine) and `granularity: "per_channel"`, and each output channel's row is split into
-   * blocks of `blockSize` along K, the last one padded with zeros.
+   * blocks of `blockSize` along K, the last one padded with zeros. TensorFlow.js models: `int`
+   * and `auto` store each weight as tfjs `uint8`/`uint16` codes per tensor (targets tfjs cannot
+   * store so are written fake-quantized as float16 or float32, with a warning), `float` keeps
+   * each weight's stored type, and `float16` stores the selected weights as float16 like the
+   * tfjs converter's `--quantize_float16` (the config list only selects).
    */
-  readonly storage?: "auto" | "float" | "int" | "nbits";
+  readonly storage?: "auto" | "float" | "int" | "nbits" | "float16";
   /**
    * For `algorithm: "SparseGPT"`: prune `n` of every `m` consecutive weights along the input
    * (`{ n: 2, m: 4 }`) instead of each target's `sparse_ratio` (an algorithm option, not a config
    * key, so config lists stay NNI's).
    */
   readonly pattern?: { readonly n: number; readonly m: number };
+  /** TensorFlow.js: the largest weight shard in bytes (default 4 MiB, the converter's). */
+  readonly shardBytes?: number;
   /** Weights per block along K for `storage: "nbits"`: a power of two >= 16 (default 32). */
   readonly blockSize?: number;
   /**
@@ -82,8 +92,10 @@ export interface CompressOptions {
 
 /** The compressed file and its report. */
 export interface Compressed {
-  /** The new file, in the input's format. */
+  /** The new file, in the input's format (TensorFlow.js: `model.json`). */
   readonly bytes: Uint8Array;
+  /** TensorFlow.js: every file by name, `model.json` first, then the shards. */
+  readonly files?: ReadonlyMap<string, Uint8Array>;
   /** What was done, per layer, with sizes. */
   readonly report: CompressionReport;
 }
@@ -93,7 +105,32 @@ async function saveQuantized(
   model: LoadedModel,
   result: QuantizeResult,
   storage: "auto" | "float" | "int",
-): Promise<{ bytes: Uint8Array; storage: "float" | "qdq" | "int"; reason?: string }> {
+  shardBytes?: number,
+): Promise<
+  {
+    bytes: Uint8Array;
+    files?: ReadonlyMap<string, Uint8Array>;
+    storage: "float" | "qdq" | "int";
+    reason?: string;
+    warnings?: readonly string[];
+  }
+> {
+  if (model.format === "tfjs") {
+    // tfjs stores uint8/uint16 codes per tensor (int) or the stored types (float); no QDQ.
+    if (result.model !== model.graph) {
+      throw new QuantizationError(
+        "storage",
+        "fuse_names needs an ONNX or safetensors source: the model is TensorFlow.js",
+      );
+    }
+    const kind = storage === "float" ? "float" : "int";
+    const out = await quantizedTfjs(model.tfjs, model.graph, result.params, {
+      storage: kind,
+      shardBytes,
+    });
+    const saved = tfjsSaved(out);
+    return { bytes: saved, files: saved.files, storage: kind, warnings: out.warnings };
+  }
   if (storage === "float" || (storage === "auto" && model.format === "safetensors")) {
     return { bytes: await result.save("float"), storage: "float" };
   }
@@ -163,6 +200,7 @@ export async function compressModel(
     })
     : planQuantization(model.graph, options.configList, { algorithm });
   let bytes: Uint8Array;
+  let files: ReadonlyMap<string, Uint8Array> | undefined;
   let storage: "float" | "qdq" | "int" | "nbits" = "float";
   let changes: TensorChange[];
   let activations: LayerReport[] = [];
@@ -192,7 +230,7 @@ export async function compressModel(
       if (cal === undefined || model.format !== "onnx") {
         throw new TypeError(
           `the wanda pruner needs an ONNX model and calibration batches (its metric is |w| times each input feature's L2 norm over them): ${
-            cal === undefined ? "no calibration was given" : "the model is safetensors"
+            cal === undefined ? "no calibration was given" : `the model is ${model.format}`
           }`,
         );
       }
@@ -213,9 +251,33 @@ export async function compressModel(
     changes = run.changes;
     for (const w of run.warnings) warnings.push(w);
     progress("write", 0, 1);
-    bytes = model.format === "onnx"
-      ? await prunedOnnx(model.onnx, run.result)
-      : await prunedSafetensors(model.safetensors, run.result);
+    if (model.format === "tfjs") {
+      const saved = tfjsSaved(
+        await prunedTfjs(model.tfjs, run.result, { shardBytes: options.shardBytes }),
+      );
+      bytes = saved;
+      files = saved.files;
+    } else {
+      bytes = model.format === "onnx"
+        ? await prunedOnnx(model.onnx, run.result)
+        : await prunedSafetensors(model.safetensors, run.result);
+    }
+  } else if (options.mode === "quantization" && options.storage === "float16") {
+    if (model.format !== "tfjs") {
+      throw new TypeError(
+        `storage "float16" needs a TensorFlow.js model: current format is ${model.format}`,
+      );
+    }
+    const run = await halfTensors(
+      model.tfjs,
+      model.graph,
+      options.configList,
+      progress,
+      options.shardBytes,
+    );
+    ({ bytes, files, changes } = run);
+    warnings.push(...run.warnings);
+    storage = "float";
   } else if (options.mode === "quantization" && options.storage === "nbits") {
     if (model.format !== "onnx") {
       throw new TypeError(`storage "nbits" needs an ONNX model: current format is ${model.format}`);
@@ -233,7 +295,7 @@ export async function compressModel(
   } else if (options.mode === "quantization") {
     const cal = options.calibration;
     if (cal !== undefined && model.format !== "onnx") {
-      throw new TypeError("calibration runs ONNX models: the model is safetensors");
+      throw new TypeError(`calibration runs ONNX models: the model is ${model.format}`);
     }
     const run = await quantizeTensors(
       model.graph,
@@ -250,9 +312,12 @@ export async function compressModel(
       model,
       run.result,
       (options.storage ?? "auto") as "auto" | "float" | "int",
+      options.shardBytes,
     );
     bytes = saved.bytes;
+    files = saved.files;
     storage = saved.storage;
+    warnings.push(...(saved.warnings ?? []));
     if (saved.reason !== undefined) {
       warnings.push(`quantized weights are stored as float (fake-quantized): ${saved.reason}`);
     }
@@ -274,8 +339,12 @@ export async function compressModel(
     : changes.length === 0 && activations.length === 0
     ? "the config list sets no sparsity or quantization for the targets it selects"
     : undefined;
+  const fileBytes = files === undefined
+    ? bytes.length
+    : [...files.values()].reduce((n, b) => n + b.length, 0);
   return {
     bytes,
+    ...(files === undefined ? {} : { files }),
     report: {
       label: options.label ?? options.mode,
       model: model.name,
@@ -284,8 +353,8 @@ export async function compressModel(
       algorithm,
       configList: options.configList,
       storage,
-      before: { fileBytes: model.bytes.length, packedBytes: sizes.before },
-      after: { fileBytes: bytes.length, packedBytes: sizes.after },
+      before: { fileBytes: modelFileBytes(model), packedBytes: sizes.before },
+      after: { fileBytes, packedBytes: sizes.after },
       parameters: sizes.parameters,
       layers: [...changes.map(layerReport), ...activations],
       warnings,
@@ -326,7 +395,7 @@ export function unchangedReason(configList: unknown): string {
  */
 export function describeModel(model: LoadedModel, label = "original"): CompressionReport {
   const sizes = parameterSizes(model.graph, []);
-  const size = { fileBytes: model.bytes.length, packedBytes: sizes.before };
+  const size = { fileBytes: modelFileBytes(model), packedBytes: sizes.before };
   return {
     label,
     model: model.name,

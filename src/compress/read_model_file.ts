@@ -6,13 +6,16 @@
 
 import { openFile } from "../io/fs.ts";
 import { FileError } from "../io/file_error.ts";
+import { readTfjsFiles } from "../io/tfjs/save_tfjs.ts";
 import { type LoadedModel, loadModel } from "./load_model.ts";
 import type { Progress } from "./_tensor_change.ts";
 
 const CHUNK = 8 * 1024 * 1024;
 
 /**
- * Reads a whole model file, reporting progress per 8 MiB, then decodes it.
+ * Reads a whole model file, reporting progress per 8 MiB, then decodes it. A TensorFlow.js
+ * `model.json` (a path ending in `.json`) is read with the shards its manifest names, from the
+ * same folder.
  *
  * @param path The file path.
  * @param progress Called with the bytes read so far.
@@ -27,6 +30,10 @@ const CHUNK = 8 * 1024 * 1024;
  * ```
  */
 export async function readModelFile(path: string, progress: Progress): Promise<LoadedModel> {
+  if (path.toLowerCase().endsWith(".json")) {
+    const { modelJson, shards } = await readTfjsFiles(path, (n) => progress("read", n, n));
+    return loadModel(modelJson, path, shards);
+  }
   let bytes: Uint8Array;
   try {
     const file = await openFile(path, { label: "model file" });

@@ -9,6 +9,7 @@ import type { DType } from "../tensor/dtype.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { LazySafetensors } from "../io/safetensors/open_safetensors.ts";
 import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
+import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 
 /**
  * A module type: the PyTorch class name (`"Linear"`, `"Conv2d"`, `"BatchNorm2d"`,
@@ -56,6 +57,12 @@ export interface Module {
   readonly opType?: string;
   /** The parameters and buffers by local name (`weight`, `bias`, `running_mean`, …). */
   readonly params: Readonly<Record<string, TensorRef>>;
+  /**
+   * The activation a fused operator applies after the module (TensorFlow.js `_FusedConv2D`,
+   * `FusedDepthwiseConv2dNative`, `_FusedMatMul`: `Relu`, `Relu6`, `Elu`, `Prelu`, …), or a
+   * layer's own `activation` setting; absent when none.
+   */
+  readonly activation?: string;
 }
 
 /** A node of the computation graph. */
@@ -86,19 +93,28 @@ export interface Graph {
 
 /**
  * The decoded file a model view was built from, so that writing a compressed copy needs nothing
- * but the view: an ONNX model, or a safetensors file read whole or opened lazily.
+ * but the view: an ONNX model, a safetensors file read whole or opened lazily, or a
+ * TensorFlow.js model (`model.json` and its shards).
  */
 export type ModelSource =
   | { readonly format: "onnx"; readonly onnx: OnnxModel }
-  | { readonly format: "safetensors"; readonly file: SafetensorsFile | LazySafetensors };
+  | { readonly format: "safetensors"; readonly file: SafetensorsFile | LazySafetensors }
+  | { readonly format: "tfjs"; readonly tfjs: TfjsModel };
+
+/**
+ * The bytes of a saved model file. A format of several files (TensorFlow.js: `model.json` and
+ * weight shards) gives the bytes of its main file and every file by name in `files`
+ * (`model.json` first, then the shards, named as `model.json` refers to them).
+ */
+export type SavedModel = Uint8Array & { readonly files?: ReadonlyMap<string, Uint8Array> };
 
 /** A model file seen as modules. */
 export interface ModelGraph {
   /** The file format. */
-  readonly format: "onnx" | "safetensors";
+  readonly format: "onnx" | "safetensors" | "tfjs";
   /**
-   * The decoded file the view was built from (`onnxModel`, `safetensorsModel` set it); absent
-   * for views built from other sources (a TensorFlow.js model, a hand-made module list).
+   * The decoded file the view was built from (`onnxModel`, `safetensorsModel`, `tfjsModel` set
+   * it); absent for views built from other sources (a hand-made module list).
    */
   readonly source?: ModelSource;
   /** The modules, in file order. */

@@ -87,3 +87,4 @@ export type { PruneSource } from "./prune.ts";
 export type { PruningWarning } from "./generate_masks.ts";
 export { sparseGpt, type SparseGptOptions, type SparseGptResult } from "./sparse_gpt.ts";
 export { sparseGptOnnx, type SparseGptOnnxOptions } from "./sparse_gpt_model.ts";
+export type { SavedModel } from "../model/model_graph.ts";

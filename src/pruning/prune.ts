@@ -11,7 +11,7 @@ import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
 import type { ExtraRegistry, ModuleInfo, ResolvedTarget, Warning } from "../config/types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
-import type { ModelGraph } from "../model/model_graph.ts";
+import type { ModelGraph, SavedModel } from "../model/model_graph.ts";
 import { applyTargetMask } from "./apply_target_mask.ts";
 import { computeMetric } from "./compute_metric.ts";
 import { expandMask } from "./expand_mask.ts";
@@ -24,6 +24,8 @@ import type { LazySafetensors } from "../io/safetensors/open_safetensors.ts";
 import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import { prunedOnnx } from "./pruned_onnx.ts";
 import { prunedSafetensors } from "./pruned_safetensors.ts";
+import { prunedTfjs } from "./pruned_tfjs.ts";
+import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
 
 /** Options of `prune`. */
 export interface PruneOptions {
@@ -71,11 +73,13 @@ export interface PruneResult extends PrunedModel {
    * The file the model was built from (`model.source`), with the masks applied: an ONNX model
    * gets its masked tensors replaced in place (`prunedOnnx`, activation masks as `Mul`/`Add`
    * nodes), a safetensors file keeps every tensor with the masked ones replaced
-   * (`prunedSafetensors`). `savePrunedFile` writes to a path atomically.
+   * (`prunedSafetensors`), a TensorFlow.js model is written as `model.json` and shards
+   * (`prunedTfjs`; the bytes are `model.json`'s, `files` holds every file). `savePrunedFile`
+   * writes to a path atomically.
    *
    * @returns the new file bytes
    */
-  save(): Promise<Uint8Array>;
+  save(): Promise<SavedModel>;
 }
 
 /**
@@ -213,7 +217,7 @@ export async function prune(
     targets,
     masks,
     report,
-    save() {
+    async save() {
       const pruned = { model, targets, masks };
       const source = model.source;
       if (source === undefined) {
@@ -221,9 +225,12 @@ export async function prune(
           "the model has no source file to write into: build it with onnxModel() or safetensorsModel()",
         );
       }
+      if (source.format === "tfjs") {
+        return tfjsSaved(await prunedTfjs(source.tfjs, pruned, { kernels }));
+      }
       return source.format === "onnx"
-        ? prunedOnnx(source.onnx, pruned, { kernels })
-        : prunedSafetensors(source.file, pruned, { kernels });
+        ? await prunedOnnx(source.onnx, pruned, { kernels })
+        : await prunedSafetensors(source.file, pruned, { kernels });
     },
     async apply() {
       const out = new Map<string, Float32Array>();

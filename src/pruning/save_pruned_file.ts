@@ -7,6 +7,9 @@
 
 import { writeFileAtomic } from "../io/fs.ts";
 import { saveOnnx } from "../io/onnx/save_onnx.ts";
+import { saveTfjsFiles } from "../io/tfjs/save_tfjs.ts";
+import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
+import { prunedTfjs } from "./pruned_tfjs.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { prunedOnnxParts } from "./pruned_onnx.ts";
 import { streamPrunedSafetensors } from "./pruned_safetensors.ts";
@@ -27,7 +30,8 @@ export interface SavePrunedFileOptions {
  * Writes the masks of a pruning run into a model file at `path`, atomically (a temporary file
  * renamed over `path` when complete; on failure `path` is left as it was). ONNX models are
  * written as `prunedOnnx` describes, including models with external data files (through
- * `saveOnnx`, activation masks included); safetensors files as `prunedSafetensors`
+ * `saveOnnx`, activation masks included); TensorFlow.js models as `prunedTfjs` does, `path`
+ * being `model.json` with its shards beside it; safetensors files as `prunedSafetensors`
  * does, streamed one tensor at a time so a file opened lazily and larger than memory can be
  * written.
  *
@@ -76,6 +80,10 @@ export async function savePrunedFile(
       (sink) => streamPrunedSafetensors(source, pruned, sink, { kernels: options.kernels }),
     );
     return;
+  }
+  if (from.format === "tfjs") {
+    const files = await prunedTfjs(from.tfjs, pruned, { kernels: options.kernels });
+    return await saveTfjsFiles(path, tfjsSaved(files).files);
   }
   const source = from.onnx;
   const parts = await prunedOnnxParts(source, pruned, { kernels: options.kernels });

@@ -147,3 +147,4 @@ export {
   type LayerwiseOnnxOptions,
   type LayerwiseOnnxResult,
 } from "./layerwise_onnx.ts";
+export type { SavedModel } from "../model/model_graph.ts";

@@ -13,7 +13,9 @@ import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
-import type { ModelGraph } from "../model/model_graph.ts";
+import type { ModelGraph, SavedModel } from "../model/model_graph.ts";
+import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
+import { quantizedTfjs } from "./quantized_tfjs.ts";
 import { calibrateOnnx, type CalibrationTensor, type OrtLike } from "./calibrate_onnx.ts";
 import type { ObserverName } from "./observer_range.ts";
 import type { TargetQuantParams } from "./compute_target_quant_params.ts";
@@ -136,12 +138,16 @@ export interface QuantizeResult {
    * `float` — the source file with fake-quantized weights in their stored dtype (ONNX or
    * safetensors); `qdq` — an ONNX model with integer weights, `DequantizeLinear` and, for
    * calibrated activations, Q/DQ pairs (`qdqOnnx`); `int` — a safetensors file with integer
-   * codes, scales and zero points (`quantizedSafetensors`).
+   * codes, scales and zero points (`quantizedSafetensors`). A TensorFlow.js model is written
+   * as `model.json` and shards (`quantizedTfjs`): `int` stores each weight in the smallest tfjs
+   * storage that holds its quantized values exactly (`uint8`/`uint16` codes per tensor),
+   * `float` keeps each weight's stored type; the bytes are `model.json`'s, `files` holds every
+   * file and `warnings` names the weights written fake-quantized.
    *
    * @param storage `float` (default), `qdq` (ONNX only) or `int`.
    * @returns The file bytes.
    */
-  save(storage?: QuantizedStorage): Promise<Uint8Array>;
+  save(storage?: QuantizedStorage): Promise<SavedModel & { readonly warnings?: readonly string[] }>;
 }
 
 const isOnnx = (s: OnnxModel | SafetensorsFile): s is OnnxModel => "graph" in s;
@@ -273,6 +279,18 @@ export async function quantize(
     params,
     report,
     async save(storage = "float") {
+      if (input.source?.format === "tfjs") {
+        if (storage === "qdq" || fused !== undefined) {
+          throw new QuantizationError(
+            "storage",
+            storage === "qdq"
+              ? `storage "qdq" needs an ONNX source: the model is TensorFlow.js`
+              : "fuse_names needs an ONNX or safetensors source: the model is TensorFlow.js",
+          );
+        }
+        const out = await quantizedTfjs(input.source.tfjs, model, params, { kernels, storage });
+        return Object.assign(tfjsSaved(out), { warnings: out.warnings });
+      }
       if (storage === "int") {
         const metadata = fused === undefined ? {} : fusedMetadata(fused);
         return await quantizedSafetensors(model, params, { kernels, metadata });
@@ -304,6 +322,12 @@ function sourceFile(model: ModelGraph): OnnxModel | SafetensorsFile {
     );
   }
   if (source.format === "onnx") return source.onnx;
+  if (source.format === "tfjs") {
+    throw new QuantizationError(
+      "storage",
+      "a TensorFlow.js model is written as model.json and shards: save() does so",
+    );
+  }
   if (!("tensors" in source.file)) {
     throw new TypeError(
       "a lazily opened safetensors file is written by streaming: read it whole with readSafetensors() to save a quantized copy",

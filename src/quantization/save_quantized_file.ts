@@ -6,6 +6,7 @@
  */
 
 import { writeFileAtomic } from "../io/fs.ts";
+import { saveTfjsFiles } from "../io/tfjs/save_tfjs.ts";
 import type { QuantizedStorage, QuantizeResult } from "./quantize.ts";
 
 /**
@@ -49,5 +50,7 @@ export async function saveQuantizedFile(
   storage: QuantizedStorage = "float",
 ): Promise<void> {
   const bytes = await result.save(storage);
+  // A TensorFlow.js model: `path` is model.json, its shards go beside it.
+  if (bytes.files !== undefined) return await saveTfjsFiles(path, bytes.files);
   await writeFileAtomic(path, bytes);
 }

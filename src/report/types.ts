@@ -61,8 +61,8 @@ export interface CompressionReport {
   readonly label: string;
   /** The input model's file name. */
   readonly model: string;
-  /** `onnx` or `safetensors`. */
-  readonly format: "onnx" | "safetensors";
+  /** `onnx`, `safetensors` or `tfjs` (a TensorFlow.js `model.json` with its shards). */
+  readonly format: "onnx" | "safetensors" | "tfjs";
   /** The compression mode. */
   readonly mode: ReportMode;
   /** The algorithm (`LevelPruner`, `PtqQuantizer`), when compressing. */

@@ -58,7 +58,10 @@ test("runCli prints the version, the help of each command and usage errors with 
     await runCli(["quantize", "m.onnx", "-c", "[]", "-o", "x.onnx", "--storage", "zip"], bad),
     2,
   );
-  assert.match(bad.err, /--storage must be auto, float, int or nbits: current value is zip/);
+  assert.match(
+    bad.err,
+    /--storage must be auto, float, int, nbits or float16: current value is zip/,
+  );
 });
 
 test("runCli --json prints a usage error as data too", async () => {

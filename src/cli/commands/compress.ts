@@ -1,6 +1,7 @@
 // `nncompress prune|quantize <model> --config <c> -o <out>`.
 import { FileError } from "../../io/file_error.ts";
 import { writeFileAtomic } from "../../io/fs.ts";
+import { saveTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { formatLayers } from "../../report/format_runs.ts";
 import type { CompressionReport, EvaluationResult } from "../../report/types.ts";
 import { writeReport } from "../../report/write_report.ts";
@@ -21,7 +22,7 @@ import { readCalibration } from "./_calibration.ts";
 /** The exit code of a run that changed nothing (an empty list, or no target selected). */
 export const EXIT_UNCHANGED = 3; // EXIT.unchanged in main.ts
 
-const EXTENSION = { onnx: ".onnx", safetensors: ".safetensors" } as const;
+const EXTENSION = { onnx: ".onnx", safetensors: ".safetensors", tfjs: ".json" } as const;
 
 /** The codes of a config list that `--storage nbits` cannot store. */
 const NBITS_CODES: ReadonlySet<QuantizationErrorCode> = new Set([
@@ -31,7 +32,11 @@ const NBITS_CODES: ReadonlySet<QuantizationErrorCode> = new Set([
   "granularity",
 ]);
 
-function checkOutput(output: string, format: "onnx" | "safetensors", command: string): void {
+function checkOutput(
+  output: string,
+  format: "onnx" | "safetensors" | "tfjs",
+  command: string,
+): void {
   if (output.toLowerCase().endsWith(EXTENSION[format])) return;
   throw new UsageError(
     `--output must be a ${format} file (${
@@ -116,9 +121,17 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
     }
     const storage = args.values.storage as string | undefined;
-    if (storage !== undefined && !["auto", "float", "int", "nbits"].includes(storage)) {
+    if (storage !== undefined && !["auto", "float", "int", "nbits", "float16"].includes(storage)) {
       throw new UsageError(
-        `--storage must be auto, float, int or nbits: current value is ${storage}`,
+        `--storage must be auto, float, int, nbits or float16: current value is ${storage}`,
+        command,
+      );
+    }
+    const shardValue = args.values["shard-bytes"];
+    const shardBytes = shardValue === undefined ? undefined : Number(shardValue);
+    if (shardBytes !== undefined && !(Number.isSafeInteger(shardBytes) && shardBytes > 0)) {
+      throw new UsageError(
+        `--shard-bytes must be a positive integer: current value is ${shardValue}`,
         command,
       );
     }
@@ -170,6 +183,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     let report: CompressionReport;
     let original: Uint8Array | undefined;
     let compressed: Uint8Array | undefined;
+    let compressedFiles: ReadonlyMap<string, Uint8Array> | undefined;
     // The streaming safetensors path writes the model as it goes; every other path writes it
     // last, after the reports, so a report that cannot be written leaves no model behind.
     let modelWritten = false;
@@ -188,7 +202,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         const model = await readModelFile(path, bar.update);
         checkOutput(output, model.format, command);
         if (calibration !== undefined && model.format !== "onnx") {
-          throw new UsageError("--calibration runs ONNX models: the model is safetensors", command);
+          throw new UsageError(
+            `--calibration runs ONNX models: the model is ${model.format}`,
+            command,
+          );
         }
         const cal = calibration === undefined || model.format !== "onnx"
           ? undefined
@@ -202,11 +219,13 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(storage === undefined ? {} : { storage: storage as CompressOptions["storage"] }),
           ...(pattern === undefined ? {} : { pattern }),
           ...(blockSize === undefined ? {} : { blockSize }),
+          ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(cal === undefined ? {} : { calibration: cal }),
         });
         report = result.report;
         original = model.bytes;
         compressed = result.bytes;
+        compressedFiles = result.files;
       }
     } catch (e) {
       if (
@@ -264,7 +283,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         throw new CliError(`${why}; ${state}`, { cause: e });
       }
     }
-    if (!modelWritten && compressed !== undefined) await writeFileAtomic(output, compressed);
+    if (!modelWritten && compressedFiles !== undefined) {
+      // TensorFlow.js: model.json at --output, its shards beside it.
+      await saveTfjsFiles(output, compressedFiles);
+    } else if (!modelWritten && compressed !== undefined) await writeFileAtomic(output, compressed);
     if (ctx.json) {
       printJson(ctx, { ok: true, output, reports, report: run });
       return 0;

@@ -1,5 +1,5 @@
 // `nncompress eval <model>`: a PP-OCR model on the labelled lines, or any ONNX model against a
-// reference on random inputs.
+// reference on random inputs; a TensorFlow.js model.json against its reference, run by tfjs.
 import { FileError } from "../../io/file_error.ts";
 import { readFile } from "../../io/fs.ts";
 import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
@@ -9,6 +9,10 @@ import { compareOutputs, type OutputComparison } from "../../compress/compare_ou
 import type { OcrTask } from "../../compress/ocr_eval.ts";
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, type OcrRunner, ocrRunner } from "./_ocr.ts";
+import { readTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
+import { readTfjs } from "../../io/tfjs/read_tfjs.ts";
+import { compareTfjsOutputs, type TfjsOutputComparison } from "../../compress/compare_tfjs.ts";
+import { loadTfjs } from "./_tfjs.ts";
 
 const TASKS = ["recognizer", "classifier", "compare"];
 
@@ -46,17 +50,57 @@ function printComparison(
     printJson(ctx, { ok: true, file: path, task: "compare", reference: ref, outputs });
     return;
   }
-  const rows = [["output", "dims", "max |diff|", "relative error", "same argmax"]];
+  const cosine = outputs.some((o) => "cosine" in o);
+  const rows = [[
+    "output",
+    "dims",
+    ...(cosine ? ["cosine"] : []),
+    "max |diff|",
+    "relative error",
+    "same argmax",
+  ]];
   for (const o of outputs) {
     rows.push([
       o.name,
       `[${o.dims.join(", ")}]`,
+      ...(cosine ? [(o as TfjsOutputComparison).cosine.toFixed(6)] : []),
       o.maxAbsDiff.toExponential(3),
       o.relativeError.toExponential(3),
       o.argmax ? `${o.argmax.same}/${o.argmax.total}` : "-",
     ]);
   }
   ctx.io.stdout(`${path} against ${ref} on the same random inputs:\n\n${formatTable(rows)}\n`);
+}
+
+/** The files of a tfjs model, decoded once so a broken model gets its error. */
+async function tfjsFilesOf(path: string): Promise<Map<string, Uint8Array>> {
+  const { modelJson, shards } = await readTfjsFiles(path);
+  readTfjs(modelJson, shards, { file: path });
+  return new Map([["model.json", modelJson], ...shards]);
+}
+
+async function compareTfjs(
+  ctx: CommandContext,
+  path: string,
+  refPath: string,
+  shape: number[] | undefined,
+): Promise<number> {
+  const model = await tfjsFilesOf(path);
+  const ref = await tfjsFilesOf(refPath);
+  const runtime = await loadTfjs();
+  const bar = ctx.progress(`eval ${path}`);
+  bar.update("compare", 0, 1);
+  const outputs = await compareTfjsOutputs(runtime, model, ref, shape ? { shape } : {}).catch(
+    (e) => {
+      throw new CliError(`TensorFlow.js could not run the models: ${(e as Error).message}`, {
+        hint: "give the first input's shape with --shape, e.g. --shape 1,224,224,3",
+        cause: e,
+      });
+    },
+  );
+  bar.done();
+  printComparison(ctx, path, refPath, outputs);
+  return 0;
 }
 
 /** Prints correct/total (PP-OCR), or output agreement with a reference model. */
@@ -78,6 +122,15 @@ export const evalCommand: Command = async (args, ctx) => {
   const shape = parseShape(args.values.shape as string | undefined);
   if (path.toLowerCase().endsWith(".safetensors")) {
     throw new CliError("eval runs ONNX models; a safetensors file holds weights without a graph");
+  }
+  if (path.toLowerCase().endsWith(".json")) {
+    if (refPath === undefined || task !== undefined && task !== "compare") {
+      throw new UsageError(
+        "a TensorFlow.js model.json is evaluated against its original: eval <model.json> --reference <original model.json>",
+        "eval",
+      );
+    }
+    return await compareTfjs(ctx, path, refPath, shape);
   }
   const bytes = await bytesOf(path);
   const ref = refPath === undefined ? undefined : await bytesOf(refPath);

@@ -1,0 +1,127 @@
+/**
+ * The table of docs/model-files.md (TensorFlow.js): for test models built with tfjs (a layers
+ * model and a graph model with fused ops, in each tfjs storage) and the tfjs graph models that
+ * `@vladmandic/human` ships in its package, the download size and the outputs' agreement with
+ * the original (tfjs CPU backend, the same deterministic random inputs in [-1, 1)) after:
+ * quantizing the weights to uint8 (tfjs codes per tensor), storing them as float16, and pruning
+ * 30% and 50% of the Conv2d/Linear weights (level pruner).
+ *
+ *   deno run -A bench/tfjs_models_table.ts [--models emotion,iris] [--out bench/results/tfjs_models.json]
+ *
+ * Prints a Markdown table and writes JSON.
+ */
+
+import { loadGraphModel } from "@tensorflow/tfjs-converter";
+import { compareTfjsOutputs, type TfjsRuntime } from "../src/compress/compare_tfjs.ts";
+import { compressModel } from "../src/compress/compress_model.ts";
+import { loadModel } from "../src/compress/load_model.ts";
+import { readModelFile } from "../src/compress/read_model_file.ts";
+import { writeFileAtomic } from "../src/io/fs.ts";
+import { graphModelFiles, layersModelFiles, storedAs, tf, tfl } from "../tests/tfjs/_models.ts";
+import { parseArgs } from "./_harness.ts";
+
+const args = parseArgs(Deno.args);
+const out = args.values.get("out") ?? "bench/results/tfjs_models.json";
+const HUMAN = new URL("../node_modules/@vladmandic/human/models/", import.meta.url).pathname;
+const names = args.values.get("models")?.split(",") ??
+  [...Deno.readDirSync(HUMAN)].map((e) => e.name).filter((n) =>
+    n.endsWith(".json") && n !== "models.json"
+  )
+    .map((n) => n.slice(0, -5)).sort();
+
+const runtime: TfjsRuntime = {
+  tf,
+  loadGraphModel: (h) => loadGraphModel(h),
+  loadLayersModel: (h) => tfl.loadLayersModel(h),
+};
+
+/** Every float weight the module view selects: Conv2d/Linear weights and other constants. */
+export const UINT8 = [{
+  op_types: ["Conv2d", "Linear", "ConvTranspose2d", "Module", "PReLU", "BatchNorm2d"],
+  target_names: ["weight"],
+  quant_dtype: "uint8",
+  quant_scheme: "affine",
+}];
+const PRUNE = (r: number) => [{ op_types: ["Conv2d", "Linear"], sparse_ratio: r }];
+
+const shardBytes = (f: ReadonlyMap<string, Uint8Array>) =>
+  [...f].filter(([k]) => k !== "model.json").reduce((n, [, b]) => n + b.length, 0);
+const allBytes = (f: ReadonlyMap<string, Uint8Array>) =>
+  [...f.values()].reduce((n, b) => n + b.length, 0);
+
+const models: { name: string; files: Map<string, Uint8Array> }[] = [];
+const layers = await layersModelFiles();
+const graph = graphModelFiles();
+for (const s of ["float32", "uint8", "float16"] as const) {
+  models.push({
+    name: `test layers (${s})`,
+    files: s === "float32" ? layers : storedAs(layers, s),
+  });
+  models.push({ name: `test graph (${s})`, files: s === "float32" ? graph : storedAs(graph, s) });
+}
+for (const n of names) {
+  const m = await readModelFile(`${HUMAN}${n}.json`, () => {});
+  if (m.format !== "tfjs") continue;
+  models.push({ name: `human/${n}`, files: new Map(m.files) });
+}
+
+const rows = [];
+for (const { name, files } of models) {
+  const model = loadModel(files.get("model.json")!, "model.json", files);
+  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  const stored = new Set<string>(
+    json.weightsManifest.flatMap((
+      g: { weights: { dtype: string; quantization?: { dtype: string } }[] },
+    ) =>
+      g.weights.filter((w) => w.dtype === "float32").map((w) => w.quantization?.dtype ?? "float32")
+    ),
+  );
+  const row: Record<string, unknown> = {
+    model: name,
+    kind: json.format,
+    storage: [...stored].join("+"),
+    fileBytes: allBytes(files),
+    weightBytes: shardBytes(files),
+  };
+  const runs = {
+    uint8: { mode: "quantization", configList: UINT8 },
+    float16: { mode: "quantization", configList: UINT8, storage: "float16" },
+    prune30: { mode: "pruning", configList: PRUNE(0.3) },
+    prune50: { mode: "pruning", configList: PRUNE(0.5) },
+  } as const;
+  for (const [label, options] of Object.entries(runs)) {
+    const t0 = performance.now();
+    const r = await compressModel(model, options);
+    const seconds = (performance.now() - t0) / 1000;
+    const cmp = await compareTfjsOutputs(runtime, r.files!, files);
+    row[label] = {
+      fileBytes: r.report.after.fileBytes,
+      weightRatio: shardBytes(r.files!) / shardBytes(files),
+      minCosine: Math.min(...cmp.map((c) => c.cosine)),
+      maxAbsDiff: Math.max(...cmp.map((c) => c.maxAbsDiff)),
+      outputs: cmp.map((c) => ({ name: c.name, cosine: c.cosine, maxAbsDiff: c.maxAbsDiff })),
+      seconds,
+    };
+  }
+  rows.push(row);
+  console.error(`${name} done`);
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+const cell = (r: { weightRatio: number; minCosine: number; maxAbsDiff: number }) =>
+  `${pct(r.weightRatio)} / ${r.minCosine.toFixed(4)} / ${r.maxAbsDiff.toExponential(1)}`;
+const lines = [
+  "| model | stored as | download | uint8 | float16 | prune 30% | prune 50% |",
+  "| --- | --- | --- | --- | --- | --- | --- |",
+  ...rows.map((r) => {
+    const x = r as Record<string, never>;
+    return `| ${r.model} | ${r.storage} | ${(Number(r.fileBytes) / 1e6).toFixed(2)} MB | ${
+      cell(x.uint8)
+    } | ${cell(x.float16)} | ${cell(x.prune30)} | ${cell(x.prune50)} |`;
+  }),
+];
+console.log(lines.join("\n"));
+await writeFileAtomic(
+  out,
+  new TextEncoder().encode(JSON.stringify({ bench: "tfjs_models", rows }, null, 2) + "\n"),
+);

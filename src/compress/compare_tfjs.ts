@@ -1,0 +1,279 @@
+/**
+ * `compareTfjsOutputs`: how far a compressed TensorFlow.js model's outputs are from the
+ * original's on the same deterministic random inputs, both run by tfjs itself.
+ *
+ * @module
+ */
+
+import type * as TfCore from "@tensorflow/tfjs-core";
+import type { OutputComparison } from "./compare_outputs.ts";
+
+/** The tfjs modules that run the models (`@tensorflow/tfjs-core` with a backend set). */
+export interface TfjsRuntime {
+  /** `@tensorflow/tfjs-core`. */
+  readonly tf: typeof TfCore;
+  /** `loadGraphModel` of `@tensorflow/tfjs-converter` (graph models). */
+  readonly loadGraphModel?: (handler: TfCore.io.IOHandler) => Promise<unknown>;
+  /** `loadLayersModel` of `@tensorflow/tfjs-layers` (layers models). */
+  readonly loadLayersModel?: (handler: TfCore.io.IOHandler) => Promise<unknown>;
+}
+
+/** The agreement of one output, with its cosine similarity. */
+export interface TfjsOutputComparison extends OutputComparison {
+  /** `a·b / (|a| |b|)` over the output's elements (1 when both are all zero). */
+  readonly cosine: number;
+}
+
+/** Options of `compareTfjsOutputs`. */
+export interface CompareTfjsOptions {
+  /** The first input's shape, replacing its unknown dims. */
+  readonly shape?: readonly number[];
+  /** The size of unknown dims when no shape is given: dim 0 (batch) gets this, others 16. */
+  readonly batch?: number;
+  /** The seed of the inputs (default 1234). */
+  readonly seed?: number;
+  /**
+   * The range of float inputs (default `[-1, 1]`); images normalised to `[0, 1]` or
+   * `[0, 255]` take their own range.
+   */
+  readonly range?: readonly [number, number];
+}
+
+/** Deterministic values in [-1, 1) (a 32-bit LCG). */
+function noise(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 31 - 1;
+  }
+  return out;
+}
+
+/**
+ * An IOHandler that loads a model from its files in memory the way tfjs's own HTTP and file
+ * handlers do: `model.json` parsed by `getModelArtifactsForJSON`, each group's shards fetched
+ * in `paths` order and concatenated in manifest order.
+ *
+ * @param tf `@tensorflow/tfjs-core`.
+ * @param files Every file by name (`model.json`, then the shards as the manifest names them).
+ * @returns The handler for `loadGraphModel` / `loadLayersModel`.
+ * @throws {RangeError} When `files` has no `model.json`.
+ *
+ * @example
+ * ```ts ignore
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { loadGraphModel } from "@tensorflow/tfjs-converter";
+ * const model = await loadGraphModel(tfjsMemoryHandler(tf, files));
+ * ```
+ */
+export function tfjsMemoryHandler(
+  tf: typeof TfCore,
+  files: ReadonlyMap<string, Uint8Array>,
+): TfCore.io.IOHandler {
+  const json = files.get("model.json");
+  if (json === undefined) {
+    throw new RangeError(
+      `"files" must hold model.json: current names are ${JSON.stringify([...files.keys()])}`,
+    );
+  }
+  return {
+    load: () =>
+      tf.io.getModelArtifactsForJSON(
+        JSON.parse(new TextDecoder().decode(json)),
+        (manifest) => {
+          const specs = manifest.flatMap((g) => g.weights);
+          const parts = manifest.flatMap((g) =>
+            g.paths.map((p) => {
+              const bytes = files.get(p) ?? files.get(p.slice(p.lastIndexOf("/") + 1));
+              if (bytes === undefined) {
+                throw new RangeError(`the weight shard "${p}" is missing from "files"`);
+              }
+              return bytes;
+            })
+          );
+          const total = parts.reduce((n, p) => n + p.length, 0);
+          const data = new Uint8Array(total);
+          let at = 0;
+          for (const p of parts) {
+            data.set(p, at);
+            at += p.length;
+          }
+          return Promise.resolve([specs, data.buffer]);
+        },
+      ),
+  };
+}
+
+interface RunnableModel {
+  readonly inputs: readonly { name: string; shape?: readonly (number | null)[]; dtype?: string }[];
+  readonly outputs: readonly { name: string }[];
+  predict?(x: unknown): unknown;
+  execute?(x: unknown, outputs?: string[]): unknown;
+  executeAsync?(x: unknown, outputs?: string[]): Promise<unknown>;
+  dispose?(): void;
+}
+
+function kindOf(files: ReadonlyMap<string, Uint8Array>): "graph-model" | "layers-model" {
+  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  if (json.format === "graph-model" || json.format === "layers-model") return json.format;
+  return Array.isArray(json.modelTopology?.node) ? "graph-model" : "layers-model";
+}
+
+async function load(runtime: TfjsRuntime, files: ReadonlyMap<string, Uint8Array>) {
+  const handler = tfjsMemoryHandler(runtime.tf, files);
+  const kind = kindOf(files);
+  const loader = kind === "graph-model" ? runtime.loadGraphModel : runtime.loadLayersModel;
+  if (loader === undefined) {
+    throw new TypeError(
+      `running a tfjs ${kind} needs ${
+        kind === "graph-model"
+          ? "loadGraphModel from @tensorflow/tfjs-converter"
+          : "loadLayersModel from @tensorflow/tfjs-layers"
+      }: "runtime" has none`,
+    );
+  }
+  return { kind, model: await loader(handler) as RunnableModel };
+}
+
+/** The outputs of a model on the inputs, by name, as float32. */
+async function run(
+  tf: typeof TfCore,
+  loaded: { kind: string; model: RunnableModel },
+  inputs: TfCore.Tensor[],
+): Promise<{ name: string; dims: number[]; data: Float32Array }[]> {
+  const { model } = loaded;
+  let out: unknown;
+  if (loaded.kind === "graph-model") {
+    const feed: Record<string, TfCore.Tensor> = {};
+    model.inputs.forEach((x, k) => feed[x.name] = inputs[k]);
+    const names = model.outputs.map((o) => o.name);
+    // execute() runs graphs without control flow; executeAsync() the others.
+    try {
+      out = model.execute!(feed, names);
+    } catch {
+      out = await model.executeAsync!(feed, names);
+    }
+  } else {
+    out = model.predict!(inputs.length === 1 ? inputs[0] : inputs);
+  }
+  const list = (Array.isArray(out) ? out : [out]) as TfCore.Tensor[];
+  const result = [];
+  for (let k = 0; k < list.length; k++) {
+    const t = list[k];
+    const data = t.dtype === "float32"
+      ? await t.data() as Float32Array
+      : Float32Array.from(await t.data() as Int32Array);
+    result.push({ name: model.outputs[k]?.name ?? `output_${k}`, dims: t.shape, data });
+    t.dispose();
+  }
+  tf.dispose(list);
+  return result;
+}
+
+function compare(
+  name: string,
+  a: Float32Array,
+  b: Float32Array,
+  dims: readonly number[],
+): TfjsOutputComparison {
+  let max = 0;
+  let diff2 = 0;
+  let ref2 = 0;
+  let dot = 0;
+  let a2 = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= max)) max = d;
+    diff2 += d * d;
+    ref2 += b[i] * b[i];
+    a2 += a[i] * a[i];
+    dot += a[i] * b[i];
+  }
+  const last = dims[dims.length - 1] ?? 1;
+  let argmax: OutputComparison["argmax"];
+  if (last > 1 && a.length % last === 0) {
+    let same = 0;
+    const rows = a.length / last;
+    for (let r = 0; r < rows; r++) {
+      let ia = 0;
+      let ib = 0;
+      for (let j = 1; j < last; j++) {
+        if (a[r * last + j] > a[r * last + ia]) ia = j;
+        if (b[r * last + j] > b[r * last + ib]) ib = j;
+      }
+      if (ia === ib) same++;
+    }
+    argmax = { same, total: rows };
+  }
+  const norms = Math.sqrt(a2) * Math.sqrt(ref2);
+  return {
+    name,
+    dims,
+    maxAbsDiff: max,
+    relativeError: ref2 === 0 ? (diff2 === 0 ? 0 : Infinity) : Math.sqrt(diff2 / ref2),
+    cosine: norms === 0 ? (a2 === 0 && ref2 === 0 ? 1 : 0) : dot / norms,
+    ...(argmax ? { argmax } : {}),
+  };
+}
+
+/**
+ * Loads both models with tfjs (`loadGraphModel` or `loadLayersModel`, from the files in memory
+ * through `tfjsMemoryHandler`), runs them on the same deterministic random inputs (unknown dims
+ * become `batch` for dim 0 and 16 elsewhere, or `options.shape` for the first input; int32
+ * inputs get small integers) and compares every output: cosine similarity, maximum absolute
+ * difference, relative L2 error and how many rows keep their argmax.
+ *
+ * @param runtime tfjs-core (backend set) and the loaders.
+ * @param model The compressed model's files (`model.json` and shards).
+ * @param reference The original model's files.
+ * @param options The first input's shape, batch size, seed.
+ * @returns One comparison per output.
+ * @throws {TypeError} When the runtime has no loader for the model's kind.
+ * @throws {Error} tfjs's error when a model does not run on the generated inputs.
+ *
+ * @example
+ * ```ts ignore
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { loadGraphModel } from "@tensorflow/tfjs-converter";
+ * const [out] = await compareTfjsOutputs({ tf, loadGraphModel }, compressed.files, original.files);
+ * console.log(out.cosine, out.maxAbsDiff);
+ * ```
+ */
+export async function compareTfjsOutputs(
+  runtime: TfjsRuntime,
+  model: ReadonlyMap<string, Uint8Array>,
+  reference: ReadonlyMap<string, Uint8Array>,
+  options: CompareTfjsOptions = {},
+): Promise<TfjsOutputComparison[]> {
+  const { tf } = runtime;
+  const a = await load(runtime, model);
+  const b = await load(runtime, reference);
+  const seed = options.seed ?? 1234;
+  const inputs = b.model.inputs.map((x, k) => {
+    const dims = k === 0 && options.shape !== undefined
+      ? [...options.shape]
+      : (x.shape ?? []).map((d, i) =>
+        typeof d === "number" && d > 0 ? d : i === 0 ? options.batch ?? 2 : 16
+      );
+    const n = dims.reduce((p, q) => p * q, 1);
+    const values = noise(n, seed + k);
+    if (options.range !== undefined) {
+      const [lo, hi] = options.range;
+      for (let i = 0; i < n; i++) values[i] = lo + (values[i] + 1) / 2 * (hi - lo);
+    }
+    return x.dtype === "int32"
+      ? tf.tensor(Int32Array.from(values, (v) => Math.floor((v + 1) * 5)), dims, "int32")
+      : tf.tensor(values, dims, "float32");
+  });
+  try {
+    const outA = await run(tf, a, inputs);
+    const outB = await run(tf, b, inputs);
+    return outB.map((o, k) => compare(o.name, outA[k].data, o.data, o.dims));
+  } finally {
+    tf.dispose(inputs);
+    a.model.dispose?.();
+    b.model.dispose?.();
+  }
+}

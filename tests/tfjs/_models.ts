@@ -1,0 +1,308 @@
+// TensorFlow.js models for tests, built here: a layers model saved by tfjs-layers' own
+// `model.save`, and graph models in the format tfjs-converter writes (fused ops included), each
+// as `model.json` plus shards, optionally stored in one of tfjs's weight quantizations.
+import { readTfjs } from "../../src/io/tfjs/read_tfjs.ts";
+import {
+  encodeTfjs,
+  type TfjsReplacement,
+  type TfjsStorage,
+} from "../../src/io/tfjs/write_tfjs.ts";
+import { tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
+import { randomArray, tf, tfl } from "../training/_tf.ts";
+
+export { tf, tfl };
+
+/** A model's files: `model.json` first, then the shards. */
+export type Files = Map<string, Uint8Array>;
+
+function shardsOf(data: Uint8Array, shardBytes: number): [string, Uint8Array][] {
+  const n = Math.max(1, Math.ceil(data.length / shardBytes));
+  return Array.from({ length: n }, (_, i) => [
+    `group1-shard${i + 1}of${n}.bin`,
+    data.slice(i * shardBytes, (i + 1) * shardBytes),
+  ]);
+}
+
+function files(
+  json: Record<string, unknown>,
+  specs: unknown[],
+  data: Uint8Array,
+  shardBytes: number,
+): Files {
+  const shards = shardsOf(data, shardBytes);
+  const model = { ...json, weightsManifest: [{ paths: shards.map(([p]) => p), weights: specs }] };
+  return new Map([["model.json", new TextEncoder().encode(JSON.stringify(model))], ...shards]);
+}
+
+/**
+ * A small CNN (Conv2D, DepthwiseConv2D with multiplier 2, BatchNormalization, SeparableConv2D,
+ * Dense) with deterministic weights, saved by `model.save` into memory and cut into shards.
+ */
+export async function layersModelFiles(shardBytes = 2048, width = 1): Promise<Files> {
+  const model = tfl.sequential();
+  model.add(tfl.layers.conv2d({
+    inputShape: [8, 8, 3],
+    filters: 8 * width,
+    kernelSize: 3,
+    padding: "same",
+    activation: "relu",
+    name: "conv1",
+  }));
+  model.add(tfl.layers.depthwiseConv2d({
+    kernelSize: 3,
+    depthMultiplier: 2,
+    padding: "same",
+    activation: "relu",
+    name: "dw",
+  }));
+  model.add(tfl.layers.batchNormalization({ name: "bn" }));
+  model.add(
+    tfl.layers.separableConv2d({ filters: 6, kernelSize: 3, padding: "same", name: "sep" }),
+  );
+  model.add(tfl.layers.flatten({ name: "flat" }));
+  model.add(tfl.layers.dense({ units: 16, activation: "relu", name: "fc1" }));
+  model.add(tfl.layers.dense({ units: 4, name: "fc2" }));
+  const names = model.weights.map((w) => w.originalName);
+  model.setWeights(
+    model.getWeights().map((w, i) => {
+      let v = randomArray(w.size, 17 + i);
+      if (names[i].includes("moving_variance")) v = v.map((x) => Math.abs(x) + 0.5);
+      else v = v.map((x) => x * 0.5);
+      return tf.tensor(v, w.shape);
+    }),
+  );
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler((a) => {
+    saved = a;
+    return Promise.resolve({
+      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
+    });
+  }));
+  model.dispose();
+  const data = saved!.weightData as ArrayBuffer;
+  return files(
+    {
+      format: "layers-model",
+      generatedBy: "TensorFlow.js tfjs-layers v4.22.0",
+      convertedBy: null,
+      modelTopology: saved!.modelTopology,
+    },
+    saved!.weightSpecs!,
+    new Uint8Array(data),
+    shardBytes,
+  );
+}
+
+const b64 = (s: string) => btoa(s);
+const ints = (v: number[]) => ({ list: { i: v.map(String) } });
+const shapeAttr = (dims: number[]) => ({ shape: { dim: dims.map((d) => ({ size: String(d) })) } });
+const dtypeAttr = (t: string) => ({ type: t });
+
+function constNode(name: string, dtype: string, dims: number[]) {
+  return {
+    name,
+    op: "Const",
+    attr: {
+      value: { tensor: { dtype, tensorShape: { dim: dims.map((d) => ({ size: String(d) })) } } },
+      dtype: dtypeAttr(dtype),
+    },
+  };
+}
+
+function fusedConv(op: string, name: string, inputs: string[], ops: string[]) {
+  return {
+    name,
+    op,
+    input: inputs,
+    device: "/device:CPU:0",
+    attr: {
+      T: dtypeAttr("DT_FLOAT"),
+      num_args: { i: String(inputs.length - 2) },
+      fused_ops: { list: { s: ops.map(b64) } },
+      strides: ints([1, 1, 1, 1]),
+      padding: { s: b64("SAME") },
+      data_format: { s: b64("NHWC") },
+      dilations: ints([1, 1, 1, 1]),
+      epsilon: { f: 0 },
+      explicit_paddings: { list: {} },
+      use_cudnn_on_gpu: { b: true },
+      leakyrelu_alpha: { f: 0.2 },
+    },
+  };
+}
+
+/**
+ * A graph model in tfjs-converter's format: `_FusedConv2D` (BiasAdd + Relu), a
+ * `FusedDepthwiseConv2dNative` (multiplier 2, BiasAdd + Relu6), an unfused Conv2D + BiasAdd,
+ * Reshape by an int32 shape constant, `_FusedMatMul` (BiasAdd + Relu), a MatMul with
+ * `transpose_b`, and an unused bool constant.
+ */
+export function graphModelFiles(shardBytes = 2048): Files {
+  const weights: {
+    name: string;
+    shape: number[];
+    dtype: string;
+    values: Float32Array | Int32Array | Uint8Array;
+  }[] = [];
+  let seed = 101;
+  const w = (name: string, shape: number[], scale = 0.4) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    weights.push({
+      name,
+      shape,
+      dtype: "float32",
+      values: randomArray(n, seed++).map((v) => v * scale),
+    });
+    return name;
+  };
+  const nodes: unknown[] = [
+    {
+      name: "x",
+      op: "Placeholder",
+      attr: { dtype: dtypeAttr("DT_FLOAT"), shape: shapeAttr([-1, 6, 6, 3]) },
+    },
+  ];
+  const c = (name: string, shape: number[], dtype = "DT_FLOAT") =>
+    nodes.push(constNode(name, dtype, shape));
+  c(w("model/conv1/Conv2D/ReadVariableOp", [3, 3, 3, 4]), [3, 3, 3, 4]);
+  c(w("model/conv1/BiasAdd/ReadVariableOp", [4]), [4]);
+  nodes.push(
+    fusedConv("_FusedConv2D", "model/conv1/Relu", [
+      "x",
+      "model/conv1/Conv2D/ReadVariableOp",
+      "model/conv1/BiasAdd/ReadVariableOp",
+    ], ["BiasAdd", "Relu"]),
+  );
+  c(w("model/dw/depthwise/ReadVariableOp", [3, 3, 4, 2]), [3, 3, 4, 2]);
+  c(w("model/dw/BiasAdd/ReadVariableOp", [8]), [8]);
+  nodes.push(
+    fusedConv("FusedDepthwiseConv2dNative", "model/dw/Relu6", [
+      "model/conv1/Relu",
+      "model/dw/depthwise/ReadVariableOp",
+      "model/dw/BiasAdd/ReadVariableOp",
+    ], ["BiasAdd", "Relu6"]),
+  );
+  c(w("model/conv2/Conv2D/ReadVariableOp", [1, 1, 8, 5]), [1, 1, 8, 5]);
+  nodes.push({
+    name: "model/conv2/Conv2D",
+    op: "Conv2D",
+    input: ["model/dw/Relu6", "model/conv2/Conv2D/ReadVariableOp"],
+    attr: {
+      T: dtypeAttr("DT_FLOAT"),
+      strides: ints([1, 2, 2, 1]),
+      padding: { s: b64("VALID") },
+      data_format: { s: b64("NHWC") },
+      dilations: ints([1, 1, 1, 1]),
+    },
+  });
+  c(w("model/conv2/BiasAdd/ReadVariableOp", [5]), [5]);
+  nodes.push({
+    name: "model/conv2/BiasAdd",
+    op: "BiasAdd",
+    input: ["model/conv2/Conv2D", "model/conv2/BiasAdd/ReadVariableOp"],
+    attr: { T: dtypeAttr("DT_FLOAT"), data_format: { s: b64("NHWC") } },
+  });
+  weights.push({
+    name: "model/flatten/Const",
+    shape: [2],
+    dtype: "int32",
+    values: Int32Array.of(-1, 45),
+  });
+  c("model/flatten/Const", [2], "DT_INT32");
+  nodes.push({
+    name: "model/flatten/Reshape",
+    op: "Reshape",
+    input: ["model/conv2/BiasAdd", "model/flatten/Const"],
+    attr: { T: dtypeAttr("DT_FLOAT"), Tshape: dtypeAttr("DT_INT32") },
+  });
+  c(w("model/fc1/MatMul/ReadVariableOp", [45, 12], 0.3), [45, 12]);
+  c(w("model/fc1/BiasAdd/ReadVariableOp", [12]), [12]);
+  nodes.push({
+    name: "model/fc1/Relu",
+    op: "_FusedMatMul",
+    input: [
+      "model/flatten/Reshape",
+      "model/fc1/MatMul/ReadVariableOp",
+      "model/fc1/BiasAdd/ReadVariableOp",
+    ],
+    attr: {
+      T: dtypeAttr("DT_FLOAT"),
+      transpose_a: { b: false },
+      transpose_b: { b: false },
+      num_args: { i: "1" },
+      fused_ops: { list: { s: [b64("BiasAdd"), b64("Relu")] } },
+      epsilon: { f: 0 },
+      leakyrelu_alpha: { f: 0.2 },
+    },
+  });
+  c(w("model/fc2/MatMul/ReadVariableOp", [3, 12], 0.5), [3, 12]);
+  nodes.push({
+    name: "model/fc2/MatMul",
+    op: "MatMul",
+    input: ["model/fc1/Relu", "model/fc2/MatMul/ReadVariableOp"],
+    attr: { T: dtypeAttr("DT_FLOAT"), transpose_a: { b: false }, transpose_b: { b: true } },
+  });
+  weights.push({
+    name: "model/unused_flag",
+    shape: [3],
+    dtype: "bool",
+    values: Uint8Array.of(1, 0, 1),
+  });
+  c("model/unused_flag", [3], "DT_BOOL");
+  nodes.push({
+    name: "Identity",
+    op: "Identity",
+    input: ["model/fc2/MatMul"],
+    attr: { T: dtypeAttr("DT_FLOAT") },
+  });
+  const total = weights.reduce((n, x) => n + x.values.byteLength, 0);
+  const data = new Uint8Array(total);
+  let at = 0;
+  for (const x of weights) {
+    data.set(new Uint8Array(x.values.buffer, x.values.byteOffset, x.values.byteLength), at);
+    at += x.values.byteLength;
+  }
+  return files(
+    {
+      format: "graph-model",
+      generatedBy: "2.15.0",
+      convertedBy: "TensorFlow.js Converter v4.22.0",
+      signature: {
+        inputs: {
+          x: {
+            name: "x:0",
+            dtype: "DT_FLOAT",
+            tensorShape: { dim: [{ size: "-1" }, { size: "6" }, { size: "6" }, { size: "3" }] },
+          },
+        },
+        outputs: {
+          out: {
+            name: "Identity:0",
+            dtype: "DT_FLOAT",
+            tensorShape: { dim: [{ size: "-1" }, { size: "3" }] },
+          },
+        },
+      },
+      modelTopology: { node: nodes, library: {}, versions: { producer: 1482 } },
+    },
+    weights.map(({ name, shape, dtype }) => ({ name, shape, dtype })),
+    data,
+    shardBytes,
+  );
+}
+
+/**
+ * The same model with every float32 weight stored as the tfjs converter's
+ * `--quantize_uint8` / `--quantize_uint16` / `--quantize_float16` would (per-tensor affine
+ * codes with a zero-nudged range, or float16).
+ */
+export function storedAs(input: Files, storage: TfjsStorage, shardBytes = 2048): Files {
+  const model = readTfjs(input.get("model.json")!, input);
+  const replacements = new Map<string, TfjsReplacement>();
+  for (const w of model.weights) {
+    if (w.spec.dtype !== "float32") continue;
+    replacements.set(w.spec.name, { values: tfjsWeightValues(w) as Float32Array, storage });
+  }
+  const out = encodeTfjs(model, replacements, { shardBytes });
+  return new Map([["model.json", out.modelJson], ...out.shards]);
+}

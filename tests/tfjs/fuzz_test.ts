@@ -1,0 +1,84 @@
+// Malformed TensorFlow.js models: mutated model.json structures and shards give a
+// ModelFormatError (file, weight, byte offset) and nothing else; whatever loads is also seen
+// through the module view and read in full.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadModel } from "../../src/compress/load_model.ts";
+import { ModelFormatError } from "../../src/io/model_format_error.ts";
+import { graphModelFiles, layersModelFiles } from "./_models.ts";
+
+/** A seeded xorshift generator. */
+function rng(seed: number) {
+  let s = seed >>> 0 || 1;
+  return (n: number) => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s % n;
+  };
+}
+
+const ODD: unknown[] = [null, -1, 1e300, "x", [], {}, [1e9, 1e9], true, 0.5, [-3], "uint8"];
+
+/** Replaces one value somewhere in the JSON tree with an odd value. */
+function mutate(value: unknown, pick: (n: number) => number, depth = 0): unknown {
+  if (Array.isArray(value) && value.length > 0) {
+    const copy = [...value];
+    const i = pick(copy.length);
+    copy[i] = pick(4) === 0 || depth > 6 ? ODD[pick(ODD.length)] : mutate(copy[i], pick, depth + 1);
+    return copy;
+  }
+  if (typeof value === "object" && value !== null) {
+    const keys = Object.keys(value);
+    if (keys.length === 0) return ODD[pick(ODD.length)];
+    const k = keys[pick(keys.length)];
+    const copy: Record<string, unknown> = { ...value as Record<string, unknown> };
+    if (pick(8) === 0) delete copy[k];
+    else {
+      copy[k] = pick(4) === 0 || depth > 6
+        ? ODD[pick(ODD.length)]
+        : mutate(copy[k], pick, depth + 1);
+    }
+    return copy;
+  }
+  return ODD[pick(ODD.length)];
+}
+
+async function check(files: Map<string, Uint8Array>) {
+  try {
+    const model = loadModel(files.get("model.json")!, "model.json", files);
+    for (const m of model.graph.modules) for (const p of Object.values(m.params)) await p.data();
+  } catch (e) {
+    if (!(e instanceof ModelFormatError)) throw e;
+    assert.match(e.message, /invalid model file "model\.json"/);
+  }
+}
+
+test("600 mutated model.json structures and shards: a ModelFormatError or a readable model", async () => {
+  const bases = [await layersModelFiles(), graphModelFiles()];
+  const pick = rng(20261204);
+  for (let i = 0; i < 600; i++) {
+    const base = bases[i % 2];
+    const files = new Map(base);
+    const json = JSON.parse(new TextDecoder().decode(base.get("model.json")!));
+    if (i % 5 === 4) {
+      // A shard cut short, dropped or grown.
+      const shards = [...files.keys()].filter((k) => k !== "model.json");
+      const name = shards[pick(shards.length)];
+      const bytes = files.get(name)!;
+      if (pick(3) === 0) files.delete(name);
+      else {files.set(
+          name,
+          pick(2) === 0 ? bytes.subarray(0, pick(bytes.length)) : new Uint8Array(bytes.length + 3),
+        );}
+    } else {
+      const mutated = mutate(json, pick);
+      files.set("model.json", new TextEncoder().encode(JSON.stringify(mutated)));
+    }
+    await check(files);
+  }
+  // Text that is not JSON.
+  await check(new Map([["model.json", new TextEncoder().encode("{ not json")]]));
+});

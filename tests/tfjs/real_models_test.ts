@@ -1,0 +1,137 @@
+// The tfjs graph models `@vladmandic/human` ships in its package (float32, float16 and uint8
+// storage; _FusedConv2D, FusedDepthwiseConv2dNative, _FusedMatMul), read from node_modules:
+// every weight read as tfjs reads it, written back unchanged, quantized to uint8 and float16 and
+// pruned, then run by tfjs against the original. bench/tfjs_models_table.ts measures all of them.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadGraphModel } from "@tensorflow/tfjs-converter";
+import { compareTfjsOutputs, type TfjsRuntime } from "../../src/compress/compare_tfjs.ts";
+import { compressModel } from "../../src/compress/compress_model.ts";
+import { type LoadedModel } from "../../src/compress/load_model.ts";
+import { readModelFile } from "../../src/compress/read_model_file.ts";
+import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
+import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
+import { tf } from "./_models.ts";
+
+const HUMAN = new URL("../../node_modules/@vladmandic/human/models/", import.meta.url).pathname;
+const ALL = [
+  "antispoof",
+  "blazeface",
+  "centernet",
+  "emotion",
+  "facemesh",
+  "faceres",
+  "handlandmark-lite",
+  "handtrack",
+  "iris",
+  "liveness",
+  "movenet-lightning",
+];
+const runtime: TfjsRuntime = { tf, loadGraphModel: (h) => loadGraphModel(h) };
+const UINT8 = [{
+  op_types: ["Conv2d", "Linear", "Module", "PReLU", "BatchNorm2d"],
+  target_names: ["weight"],
+  quant_dtype: "uint8",
+  quant_scheme: "affine",
+}];
+
+async function load(name: string): Promise<Extract<LoadedModel, { format: "tfjs" }>> {
+  const model = await readModelFile(`${HUMAN}${name}.json`, () => {});
+  assert.equal(model.format, "tfjs");
+  return model as Extract<LoadedModel, { format: "tfjs" }>;
+}
+
+/** Whether two typed arrays hold the same bytes (float32 compared bit for bit). */
+function sameBytes(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  const x = new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const y = new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
+const shardBytes = (f: ReadonlyMap<string, Uint8Array>) =>
+  [...f].filter(([k]) => k !== "model.json").reduce((n, [, b]) => n + b.length, 0);
+
+test("every shipped model: weights read as tfjs reads them, and a round trip keeps every tensor", async () => {
+  const seen = new Set<string>();
+  for (const name of ALL) {
+    const model = await load(name);
+    const data = new Uint8Array(shardBytes(model.files));
+    let at = 0;
+    for (const [k, b] of model.files) {
+      if (k === "model.json") continue;
+      data.set(b, at);
+      at += b.length;
+    }
+    const specs = model.tfjs.weights.map((w) => w.spec);
+    const ref = tf.io.decodeWeights(data.buffer, specs as never);
+    for (const w of model.tfjs.weights) {
+      seen.add(w.spec.quantization?.dtype ?? w.spec.dtype);
+      const theirs = ref[w.spec.name].dataSync();
+      const mine = tfjsWeightValues(w);
+      assert.equal(sameBytes(mine, theirs as ArrayBufferView), true, `${name} ${w.spec.name}`);
+    }
+    tf.dispose(Object.values(ref));
+    const out = encodeTfjs(model.tfjs, new Map());
+    const back = readTfjs(out.modelJson, out.shards);
+    assert.deepEqual(back.weights.map((w) => w.spec), specs, name);
+    back.weights.forEach((w, i) =>
+      assert.deepEqual(w.bytes, model.tfjs.weights[i].bytes, `${name} ${w.spec.name}`)
+    );
+    assert.ok(model.graph.modules.some((m) => m.type === "Conv2d"), name);
+  }
+  assert.deepEqual([...seen].sort(), ["float16", "float32", "int32", "uint8"]);
+});
+
+test("uint8 storage: <= 27% of a float32 model's weight bytes, <= 52% of a float16 model's", async () => {
+  for (
+    const [name, limit] of [["emotion", 0.27], ["iris", 0.27], ["blazeface", 0.27], [
+      "antispoof",
+      0.52,
+    ], ["facemesh", 0.52]] as const
+  ) {
+    const model = await load(name);
+    const q = await compressModel(model, { mode: "quantization", configList: UINT8 });
+    const ratio = shardBytes(q.files!) / shardBytes(model.files);
+    assert.ok(ratio <= limit, `${name}: ${ratio}`);
+    assert.equal(q.report.storage, "int");
+  }
+});
+
+test("uint8 and float16 storage keep the outputs (cosine >= 0.99) where tfjs's per-tensor uint8 can", async () => {
+  for (const name of ["emotion", "iris", "antispoof", "liveness"]) {
+    const model = await load(name);
+    for (const storage of ["int", "float16"] as const) {
+      const q = await compressModel(model, { mode: "quantization", configList: UINT8, storage });
+      for (const c of await compareTfjsOutputs(runtime, q.files!, model.files)) {
+        assert.ok(c.cosine >= 0.99, `${name} ${storage} ${c.name}: cosine ${c.cosine}`);
+      }
+    }
+  }
+});
+
+test("prune 30% and 50% of a shipped uint8 model and a float32 one: storage kept, tfjs runs them", async () => {
+  for (const [name, ratio] of [["handtrack", 0.3], ["emotion", 0.5]] as const) {
+    const model = await load(name);
+    {
+      const p = await compressModel(model, {
+        mode: "pruning",
+        configList: [{ op_types: ["Conv2d", "Linear"], sparse_ratio: ratio }],
+      });
+      const back = readTfjs(p.files!.get("model.json")!, p.files!);
+      back.weights.forEach((w, i) => {
+        assert.deepEqual(
+          w.spec.quantization?.dtype,
+          model.tfjs.weights[i].spec.quantization?.dtype,
+        );
+      });
+      const sparsity = p.report.layers.filter((l) => l.target === "weight");
+      assert.ok(sparsity.every((l) => l.sparsity >= ratio - 0.01), name);
+      // Pruned weights keep their size: tfjs stores dense tensors.
+      assert.equal(shardBytes(p.files!), shardBytes(model.files), name);
+      const cmp = await compareTfjsOutputs(runtime, p.files!, model.files);
+      assert.ok(cmp.every((c) => Number.isFinite(c.maxAbsDiff)), name);
+    }
+  }
+});

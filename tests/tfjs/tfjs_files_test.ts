@@ -1,0 +1,399 @@
+// TensorFlow.js model files built with tfjs itself (a layers model saved by `model.save`, a graph
+// model in the converter's format with fused ops), in every weight dtype and tfjs weight
+// quantization: read exactly as tfjs reads them, seen in PyTorch layout, written back unchanged,
+// quantized and pruned, then run by tfjs against the original.
+import { test } from "node:test";
+import { readdirSync, writeFileSync } from "node:fs";
+import assert from "node:assert/strict";
+import { loadGraphModel } from "@tensorflow/tfjs-converter";
+import { compareTfjsOutputs, type TfjsRuntime } from "../../src/compress/compare_tfjs.ts";
+import { compressModel } from "../../src/compress/compress_model.ts";
+import { loadModel } from "../../src/compress/load_model.ts";
+import { readModelFile } from "../../src/compress/read_model_file.ts";
+import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
+import { saveTfjsFiles } from "../../src/io/tfjs/save_tfjs.ts";
+import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
+import { ModelFormatError } from "../../src/io/model_format_error.ts";
+import { prune } from "../../src/pruning/prune.ts";
+import { quantize } from "../../src/quantization/quantize.ts";
+import { tfjsModel } from "../../src/model/tfjs_model.ts";
+import { fakeQuantize } from "../../src/quantization/fake_quantize.ts";
+import { type Files, graphModelFiles, layersModelFiles, storedAs, tf, tfl } from "./_models.ts";
+import { cli, tempDir } from "../cli/_run.ts";
+
+const runtime: TfjsRuntime = {
+  tf,
+  loadGraphModel: (h) => loadGraphModel(h),
+  loadLayersModel: (h) => tfl.loadLayersModel(h),
+};
+
+const STORAGES = ["float32", "uint8", "uint16", "float16"] as const;
+
+async function variants(): Promise<{ label: string; files: Files; base: Files }[]> {
+  const out = [];
+  for (
+    const [kind, base] of [["layers", await layersModelFiles()], [
+      "graph",
+      graphModelFiles(),
+    ]] as const
+  ) {
+    for (const s of STORAGES) {
+      out.push({ label: `${kind} ${s}`, files: s === "float32" ? base : storedAs(base, s), base });
+    }
+  }
+  return out;
+}
+
+const load = (files: Files) => loadModel(files.get("model.json")!, "model.json", files);
+
+/** All shard bytes in manifest order and the weight specs, as tfjs's loaders hand them over. */
+function artifacts(files: Files) {
+  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  const parts = json.weightsManifest.flatMap((g: { paths: string[] }) =>
+    g.paths.map((p) => files.get(p)!)
+  );
+  const data = new Uint8Array(parts.reduce((n: number, p: Uint8Array) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  return { specs: json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights), data };
+}
+
+const bits = (v: ArrayLike<number>) => Array.from(new Uint32Array(Float32Array.from(v).buffer));
+
+test("every weight reads as tfjs's own decodeWeights reads it, in every storage", async () => {
+  for (const { label, files } of await variants()) {
+    const model = readTfjs(files.get("model.json")!, files);
+    const { specs, data } = artifacts(files);
+    const ref = tf.io.decodeWeights(data.buffer, specs);
+    for (const w of model.weights) {
+      const mine = tfjsWeightValues(w);
+      const theirs = ref[w.spec.name].dataSync();
+      assert.equal(mine.length, theirs.length, `${label} ${w.spec.name}`);
+      if (w.spec.dtype === "float32") {
+        assert.deepEqual(bits(mine), bits(theirs as Float32Array), `${label} ${w.spec.name}`);
+      } else assert.deepEqual([...mine], [...theirs], `${label} ${w.spec.name}`);
+    }
+    tf.dispose(Object.values(ref));
+  }
+});
+
+test("int32 weights stored as uint8/uint16 codes, strings and complex64 read like tfjs", () => {
+  const int = Int32Array.of(-3, 0, 7, 12);
+  const u8 = Uint8Array.of(0, 1, 2, 3);
+  const u16 = new Uint8Array(Uint16Array.of(0, 2, 4, 6).buffer);
+  const text = new TextEncoder().encode("abc");
+  const str = new Uint8Array(4 + text.length);
+  new DataView(str.buffer).setUint32(0, text.length, true);
+  str.set(text, 4);
+  const cx = new Uint8Array(Float32Array.of(1, 2, 3, 4).buffer);
+  const specs = [
+    { name: "i", shape: [4], dtype: "int32" },
+    { name: "q8", shape: [4], dtype: "int32", quantization: { dtype: "uint8", min: -3, scale: 5 } },
+    {
+      name: "q16",
+      shape: [4],
+      dtype: "int32",
+      quantization: { dtype: "uint16", min: 1, scale: 0.75 },
+    },
+    { name: "s", shape: [1], dtype: "string" },
+    { name: "c", shape: [2], dtype: "complex64" },
+  ];
+  const parts = [new Uint8Array(int.buffer), u8, u16, str, cx];
+  const data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  // Cut mid-weight into three shards listed out of name order, as the manifest may.
+  const json = JSON.stringify({
+    format: "graph-model",
+    modelTopology: { node: [] },
+    weightsManifest: [{ paths: ["z.bin", "a.bin", "m.bin"], weights: specs }],
+  });
+  const shards = new Map([["m.bin", data.subarray(13)], ["a.bin", data.subarray(5, 13)], [
+    "z.bin",
+    data.subarray(0, 5),
+  ]]);
+  const model = readTfjs(json, shards);
+  const ref = tf.io.decodeWeights(data.buffer, specs as never);
+  for (const w of model.weights.slice(0, 3)) {
+    assert.deepEqual([...tfjsWeightValues(w)], [...ref[w.spec.name].dataSync()], w.spec.name);
+  }
+  assert.deepEqual(model.weights[3].bytes, str);
+  assert.deepEqual(model.weights[4].bytes, cx);
+  assert.throws(() => tfjsWeightValues(model.weights[3]), TypeError);
+  tf.dispose(Object.values(ref));
+});
+
+test("a missing or short shard is a ModelFormatError naming the file, weight and offset", () => {
+  const json = JSON.stringify({
+    format: "graph-model",
+    modelTopology: { node: [] },
+    weightsManifest: [{ paths: ["a.bin"], weights: [{ name: "w", shape: [4], dtype: "float32" }] }],
+  });
+  assert.throws(() => readTfjs(json, new Map(), { file: "m/model.json" }), (e: unknown) => {
+    assert.ok(e instanceof ModelFormatError);
+    assert.match(e.message, /m\/model\.json.*"a\.bin" is missing/);
+    return true;
+  });
+  assert.throws(() => readTfjs(json, new Map([["a.bin", new Uint8Array(10)]])), (e: unknown) => {
+    assert.ok(e instanceof ModelFormatError);
+    assert.equal(e.field, "w");
+    assert.match(e.message, /needs 16 bytes from byte 0 .* hold 10 bytes/);
+    return true;
+  });
+});
+
+test("the module view has PyTorch layouts: Conv2D, depthwise (multiplier 2), Dense, transpose_b", async () => {
+  const layers = tfjsModel(
+    readTfjs((await layersModelFiles()).get("model.json")!, await layersModelFiles()),
+  );
+  const byName = new Map(layers.modules.map((m) => [m.name, m]));
+  const raw = new Map(
+    layers.source!.format === "tfjs"
+      ? layers.source!.tfjs.weights.map((w) => [w.spec.name, w])
+      : [],
+  );
+  const check = async (module: string, weight: string, perm: number[], shape: number[]) => {
+    const ref = byName.get(module)!.params.weight;
+    assert.deepEqual(ref.shape, shape, module);
+    const w = raw.get(weight)!;
+    const t = tf.tensor(tfjsWeightValues(w) as Float32Array, [...w.spec.shape]);
+    const expected = tf.reshape(tf.transpose(t, perm), shape);
+    assert.deepEqual(bits(await ref.data()), bits(expected.dataSync()), module);
+    tf.dispose([t, expected]);
+  };
+  await check("conv1", "conv1/kernel", [3, 2, 0, 1], [8, 3, 3, 3]);
+  await check("dw", "dw/depthwise_kernel", [2, 3, 0, 1], [16, 1, 3, 3]);
+  await check("sep.pointwise", "sep/pointwise_kernel", [3, 2, 0, 1], [6, 16, 1, 1]);
+  await check("fc1", "fc1/kernel", [1, 0], [16, 384]);
+  assert.equal(byName.get("bn")!.type, "BatchNorm2d");
+  assert.deepEqual(Object.keys(byName.get("bn")!.params).sort(), [
+    "bias",
+    "running_mean",
+    "running_var",
+    "weight",
+  ]);
+  assert.equal(byName.get("conv1")!.activation, "relu");
+
+  const graph = tfjsModel(readTfjs(graphModelFiles().get("model.json")!, graphModelFiles()));
+  const g = new Map(graph.modules.map((m) => [m.name, m]));
+  assert.deepEqual(
+    [...g.values()].filter((m) => m.type !== "Module").map((
+      m,
+    ) => [m.name, m.type, m.opType, m.activation ?? "", Object.keys(m.params).join(",")]),
+    [
+      ["model.conv1", "Conv2d", "_FusedConv2D", "Relu", "weight,bias"],
+      ["model.dw", "Conv2d", "FusedDepthwiseConv2dNative", "Relu6", "weight,bias"],
+      ["model.conv2", "Conv2d", "Conv2D", "", "weight,bias"],
+      ["model.fc1", "Linear", "_FusedMatMul", "Relu", "weight,bias"],
+      ["model.fc2", "Linear", "MatMul", "", "weight"],
+    ],
+  );
+  assert.deepEqual(g.get("model.fc2")!.params.weight.shape, [3, 12]);
+  assert.equal(g.get("model.fc2")!.params.weight.transpose, undefined);
+  assert.deepEqual(g.get("model.dw")!.params.weight.shape, [8, 1, 3, 3]);
+  assert.deepEqual(graph.graph!.inputs, ["x"]);
+  assert.deepEqual(graph.graph!.outputs, ["Identity"]);
+});
+
+test("round trip: every tensor identical, in every storage and shard size", async () => {
+  for (const { label, files } of await variants()) {
+    const model = readTfjs(files.get("model.json")!, files);
+    for (const shardBytes of [333, 4 * 1024 * 1024]) {
+      const out = encodeTfjs(model, new Map(), { shardBytes });
+      assert.ok([...out.shards.values()].every((s) => s.length <= shardBytes));
+      const back = readTfjs(out.modelJson, out.shards);
+      assert.deepEqual(back.weights.map((w) => w.spec), model.weights.map((w) => w.spec), label);
+      back.weights.forEach((w, i) =>
+        assert.deepEqual(w.bytes, model.weights[i].bytes, `${label} ${w.spec.name}`)
+      );
+      // Everything but the manifest is kept as read.
+      const { weightsManifest: _a, ...restA } = JSON.parse(new TextDecoder().decode(out.modelJson));
+      const { weightsManifest: _b, ...restB } = model.json;
+      assert.deepEqual(restA, restB);
+    }
+  }
+});
+
+const QUANT = [{
+  op_types: ["Conv2d", "Linear"],
+  target_names: ["weight"],
+  quant_dtype: "uint8",
+  quant_scheme: "affine",
+}];
+
+test("quantize to uint8: tfjs codes per tensor that decode to NNI's fake-quantized values; tfjs runs it", async () => {
+  for (const { label, files, base } of await variants()) {
+    const model = load(files);
+    const view = model.graph;
+    const result = await quantize(view, QUANT);
+    const saved = await result.save("int");
+    assert.deepEqual(saved.warnings, [], label);
+    const back = load(saved.files! as Files);
+    const byName = new Map(back.graph.modules.map((m) => [m.name, m]));
+    for (const p of result.params) {
+      const ref = byName.get(p.module)!.params[p.target];
+      assert.equal(ref.dtype, "U8", `${label} ${p.module}`);
+      const orig = view.modules.find((m) => m.name === p.module)!.params[p.target];
+      const expected = fakeQuantize(await orig.data(), orig.shape, p);
+      const got = await ref.data();
+      for (let i = 0; i < got.length; i++) {
+        assert.ok(
+          got[i] === expected[i],
+          `${label} ${p.module}[${i}]: ${got[i]} vs ${expected[i]}`,
+        );
+      }
+    }
+    const [cmp] = await compareTfjsOutputs(runtime, saved.files!, base);
+    assert.ok(cmp.cosine >= 0.99, `${label}: cosine ${cmp.cosine}`);
+  }
+});
+
+test("per-channel int8 has no tfjs storage: written fake-quantized, exactly, and the report says so", async () => {
+  const files = await layersModelFiles();
+  const model = load(files);
+  const out = await compressModel(model, {
+    mode: "quantization",
+    configList: [{
+      op_types: ["Linear"],
+      target_names: ["weight"],
+      quant_dtype: "int8",
+      granularity: "per_channel",
+    }],
+  });
+  assert.equal(
+    out.report.warnings.filter((w) => /written fake-quantized as float(16|32)/.test(w)).length,
+    2,
+  );
+  assert.match(
+    out.report.warnings.join("\n"),
+    /tfjs stores one min and scale per tensor, the target has 16/,
+  );
+  const result = await quantize(model.graph, [{
+    op_types: ["Linear"],
+    target_names: ["weight"],
+    quant_dtype: "int8",
+    granularity: "per_channel",
+  }]);
+  const back = load(out.files! as Files).graph;
+  for (const p of result.params) {
+    const orig = model.graph.modules.find((m) => m.name === p.module)!.params.weight;
+    const expected = fakeQuantize(await orig.data(), orig.shape, p);
+    const got = await back.modules.find((m) => m.name === p.module)!.params.weight.data();
+    assert.deepEqual(bits(got), bits(expected), p.module);
+  }
+  const [cmp] = await compareTfjsOutputs(runtime, out.files!, files);
+  assert.ok(cmp.cosine >= 0.99);
+});
+
+test("prune 30% and 50%: zeros where the masks say, stored as before, and tfjs runs the result", async () => {
+  for (const { label, files, base } of await variants()) {
+    const model = load(files);
+    for (const ratio of [0.3, 0.5]) {
+      const config = [{ op_types: ["Conv2d", "Linear"], sparse_ratio: ratio }];
+      const result = await prune(model.graph, config);
+      const saved = await result.save();
+      const back = load(saved.files! as Files);
+      assert.ok(model.format === "tfjs" && back.format === "tfjs");
+      const before = new Map(model.tfjs.weights.map((w) => [w.spec.name, w.spec]));
+      for (const w of back.tfjs.weights) {
+        assert.equal(
+          w.spec.quantization?.dtype,
+          before.get(w.spec.name)!.quantization?.dtype,
+          `${label} ${w.spec.name}`,
+        );
+      }
+      for (const t of result.targets) {
+        if (t.target !== "weight") continue;
+        const ref = back.graph.modules.find((m) => m.name === t.module)!.params.weight;
+        const values = await ref.data();
+        const zeros = values.filter((v) => v === 0).length;
+        assert.ok(
+          zeros >= Math.floor(values.length * ratio),
+          `${label} ${t.module}: ${zeros}/${values.length}`,
+        );
+      }
+      const [cmp] = await compareTfjsOutputs(runtime, saved.files!, base);
+      assert.ok(Number.isFinite(cmp.cosine) && cmp.cosine > 0, `${label} ${ratio}: ${cmp.cosine}`);
+    }
+  }
+});
+
+test("L1 channel pruning zeroes whole output channels in tfjs layout (last dim of Conv2D)", async () => {
+  const files = await layersModelFiles();
+  const model = load(files);
+  const result = await prune(model.graph, [{ op_names: ["conv1"], sparse_ratio: 0.5 }], {
+    pruner: "l1",
+  });
+  const saved = await result.save();
+  const back = readTfjs(saved.files!.get("model.json")!, saved.files!);
+  const w = back.weights.find((x) => x.spec.name === "conv1/kernel")!;
+  const v = tfjsWeightValues(w);
+  const out = w.spec.shape[3];
+  const zeroChannels = Array.from({ length: out }, (_, o) => o).filter((o) => {
+    for (let i = o; i < v.length; i += out) if (v[i] !== 0) return false;
+    return true;
+  });
+  assert.equal(zeroChannels.length, 4);
+});
+
+test("files on disk: model.json and shards, renamed after the output, read back by path", async () => {
+  const dir = tempDir();
+  await saveTfjsFiles(`${dir}/model.json`, await layersModelFiles());
+  const model = await readModelFile(`${dir}/model.json`, () => {});
+  assert.equal(model.format, "tfjs");
+  const result = await compressModel(model, {
+    mode: "pruning",
+    configList: [{ op_types: ["Linear"], sparse_ratio: 0.5 }],
+  });
+  await saveTfjsFiles(`${dir}/small.json`, result.files!);
+  const names = readdirSync(dir).sort();
+  assert.ok(names.includes("small-shard1of1.bin"), names.join(","));
+  assert.ok(names.includes("group1-shard1of14.bin"));
+  const again = await readModelFile(`${dir}/small.json`, () => {});
+  assert.equal(again.graph.modules.length, model.graph.modules.length);
+  assert.ok(
+    result.report.after.fileBytes > 0 &&
+      result.report.before.fileBytes > result.report.after.fileBytes - 100,
+  );
+});
+
+test("CLI: inspect, prune, quantize and eval --reference on model.json", async () => {
+  const dir = tempDir();
+  await saveTfjsFiles(`${dir}/model.json`, graphModelFiles());
+  writeFileSync(
+    `${dir}/p.json`,
+    JSON.stringify([{ op_types: ["Conv2d", "Linear"], sparse_ratio: 0.3 }]),
+  );
+  writeFileSync(`${dir}/q.json`, JSON.stringify(QUANT));
+  const inspect = await cli("inspect", `${dir}/model.json`);
+  assert.equal(inspect.code, 0, inspect.stderr);
+  assert.match(inspect.stdout, /model\.conv1\s+Conv2d\s+_FusedConv2D/);
+  const p = await cli(
+    "prune",
+    `${dir}/model.json`,
+    "--config",
+    `${dir}/p.json`,
+    "--output",
+    `${dir}/pruned.json`,
+  );
+  assert.equal(p.code, 0, p.stderr);
+  const q = await cli(
+    "quantize",
+    `${dir}/model.json`,
+    "--config",
+    `${dir}/q.json`,
+    "--output",
+    `${dir}/q8.json`,
+  );
+  assert.equal(q.code, 0, q.stderr);
+  const e = await cli("eval", `${dir}/q8.json`, "--reference", `${dir}/model.json`, "--json");
+  assert.equal(e.code, 0, e.stderr);
+  const cos = JSON.parse(e.stdout).outputs[0].cosine;
+  assert.ok(cos >= 0.99, String(cos));
+});
