@@ -1,6 +1,7 @@
 // Runs edge/worker.js in workerd, Cloudflare's Workers runtime (npm `workerd`): bundles it with
 // esbuild into one module worker plus kernels.wasm as a CompiledWasm module, writes a capnp
 // config in a temp folder and serves it on a free port of 127.0.0.1.
+import process from "node:process";
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -79,9 +80,13 @@ export async function startWorkerd(
   await bundleWorker(dir, entry);
   const port = await freePort();
   writeFileSync(join(dir, "config.capnp"), workerdConfig(port));
+  // node_modules/.bin/workerd is a Node launcher that starts the binary as its child: the two
+  // run in a process group of their own, and stopping kills the whole group, so no workerd is
+  // left behind when a test fails or times out.
   const child = spawn(`${ROOT}node_modules/.bin/workerd`, ["serve", "config.capnp"], {
     cwd: dir,
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
   let log = "";
   let exited: number | null | undefined;
@@ -95,7 +100,13 @@ export async function startWorkerd(
   );
   const url = `http://127.0.0.1:${port}/`;
   const close = async () => {
-    if (exited === undefined) child.kill();
+    if (exited === undefined) {
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        child.kill();
+      }
+    }
     await gone;
     rmSync(dir, { recursive: true, force: true });
   };
