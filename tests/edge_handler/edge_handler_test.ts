@@ -260,6 +260,8 @@ test("the handler bundles for edge runtimes with no Node built-ins", async () =>
   const code = out.outputFiles[0].text;
   assert.doesNotMatch(code, /from\s*"node:|require\("node:/);
   // Budget for the minified handler (WASM inlined as base64 included): about 1.3x the 267 KB
-  // measured when the budget was set.
-  assert.ok(code.length < 350_000, `minified bundle is ${code.length} bytes, budget 350000`);
+  // measured when the budget was set; raised once to 385,000 at 363,098 bytes, with the core's
+  // budgets (scripts/check_bundle_size.mjs says why: GPTQ kernels in the inline WebAssembly, the
+  // regex matcher, the graph editor, the layer-by-layer driver, the tfjs reader and writer).
+  assert.ok(code.length < 385_000, `minified bundle is ${code.length} bytes, budget 385000`);
 });
