@@ -10,7 +10,6 @@ import {
   type ByteSink,
   type SafetensorsStreamInput,
   streamSafetensors,
-  writeSafetensors,
 } from "../io/safetensors/write_safetensors.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
