@@ -90,6 +90,32 @@ function groupOf(g: unknown, at: { module: string; configIndex: number }): numbe
   );
 }
 
+/** The report's change of each processed layer's weight; `extra` adds the method's fields. */
+async function layerChanges<R extends { readonly weight: Float32Array }>(
+  model: LoadedModel,
+  layers: readonly { readonly module: string; readonly result: R }[],
+  extra: (layer: { readonly result: R }) =>
+    & Pick<TensorChange, "granularity" | "bits">
+    & Partial<Pick<TensorChange, "blocks" | "zeroPoints">>,
+): Promise<TensorChange[]> {
+  const modules = new Map(model.graph.modules.map((m) => [m.name, m]));
+  const changes: TensorChange[] = [];
+  for (const layer of layers) {
+    const module = modules.get(layer.module)!;
+    const ref = module.params.weight;
+    changes.push(changeOf({
+      module: layer.module,
+      target: "weight",
+      type: module.type,
+      ref,
+      before: await ref.data(),
+      after: layer.result.weight,
+      ...extra(layer),
+    }));
+  }
+  return changes;
+}
+
 /** GPTQ over the configured weights; the result is the model with weights on the grid. */
 export async function gptqTensors(
   model: LoadedModel,
@@ -129,24 +155,12 @@ export async function gptqTensors(
     modules: targets.map((t) => t.module),
     onLayer: (_m, i, n) => progress("gptq", i, n),
   });
-  const modules = new Map(model.graph.modules.map((m) => [m.name, m]));
-  const changes: TensorChange[] = [];
-  for (const layer of run.layers) {
-    const module = modules.get(layer.module)!;
-    const ref = module.params.weight;
-    changes.push(changeOf({
-      module: layer.module,
-      target: "weight",
-      type: module.type,
-      granularity: s.granularity ?? null,
-      ref,
-      before: await ref.data(),
-      after: layer.result.weight,
-      bits,
-      blocks: layer.result.scale.length,
-      zeroPoints: !sym,
-    }));
-  }
+  const changes = await layerChanges(model, run.layers, (layer) => ({
+    granularity: s.granularity ?? null,
+    bits,
+    blocks: layer.result.scale.length,
+    zeroPoints: !sym,
+  }));
   progress("gptq", run.layers.length, run.layers.length);
   return { bytes: run.encode(), changes, warnings };
 }
@@ -197,22 +211,10 @@ export async function sparseGptTensors(
     modules: targets.map((t) => t.module),
     onLayer: (_m, i, n) => progress("sparsegpt", i, n),
   });
-  const modules = new Map(model.graph.modules.map((m) => [m.name, m]));
-  const changes: TensorChange[] = [];
-  for (const layer of run.layers) {
-    const module = modules.get(layer.module)!;
-    const ref = module.params.weight;
-    changes.push(changeOf({
-      module: layer.module,
-      target: "weight",
-      type: module.type,
-      granularity: pattern === undefined ? null : `${pattern.n}:${pattern.m}`,
-      ref,
-      before: await ref.data(),
-      after: layer.result.weight,
-      bits: null,
-    }));
-  }
+  const changes = await layerChanges(model, run.layers, () => ({
+    granularity: pattern === undefined ? null : `${pattern.n}:${pattern.m}`,
+    bits: null,
+  }));
   progress("sparsegpt", run.layers.length, run.layers.length);
   return { bytes: run.encode(), changes, warnings };
 }

@@ -619,9 +619,8 @@ export interface ExternalDataFiles {
  *
  * @example
  * ```ts ignore
- * import { externalDataFiles, readFile } from "./fs.ts";
- * import { decodeOnnx } from "./onnx/decode_onnx.ts";
- * import { onnxModel } from "../model/onnx_model.ts";
+ * import { externalDataFiles, readFile } from "nncompress/fs";
+ * import { decodeOnnx, onnxModel } from "nncompress";
  * const files = externalDataFiles("big/model.onnx");
  * const model = onnxModel(decodeOnnx(await readFile("big/model.onnx")), { external: files.open });
  * ```
