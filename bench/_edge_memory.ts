@@ -1,11 +1,12 @@
 // One compression of a `mb` MiB safetensors by compressModel alone, in a fresh process, for
 // bench/edge_load.ts: prints the peak RSS over the RSS with the file already in memory, i.e.
-// what the pipeline adds to a body the handler holds.
+// what the pipeline adds to a body the handler holds. A second argument `in-place` writes the
+// output into the body, as the handler does (`inPlace`); anything else writes a new file.
 import { compressModel } from "../src/compress/compress_model.ts";
 import { loadModel } from "../src/compress/load_model.ts";
 import { writeSafetensors } from "../src/io/safetensors/write_safetensors.ts";
 
-const [mbText] = Deno.args;
+const [mbText, how] = Deno.args;
 const MiB = 1024 * 1024;
 const mb = Number(mbText);
 const kb = (key: string) =>
@@ -31,6 +32,7 @@ Deno.writeTextFileSync("/proc/self/clear_refs", "5");
 const out = await compressModel(loadModel(file, "m.safetensors"), {
   mode: "pruning",
   configList: config,
+  inPlace: how === "in-place",
 });
 if (out.bytes.length === 0) throw new Error("no output");
 const peak = kb("VmHWM");

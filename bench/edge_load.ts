@@ -13,6 +13,7 @@
  * ```sh
  * node_modules/.bin/deno run -A bench/edge_load.ts [--slow 200] [--uploads 8] [--mb 60] [--requests 1000] \
  *   [--isolation auto|worker|inline]    # where the upload scenarios compress
+ *   [--only memory]                     # only scenario 2
  * ```
  *
  * @module
@@ -187,13 +188,21 @@ async function slowLoris() {
   }
 }
 
-/** What compressModel alone adds to a body already in memory (bench/_edge_memory.ts). */
+/**
+ * What compressModel alone adds to a body already in memory (bench/_edge_memory.ts), writing a
+ * new file (`copy`, the baseline) and writing into the body (`inPlace`, as the handler does).
+ */
 async function pipelineOnly() {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("./_edge_memory.ts", import.meta.url).pathname, String(MB)],
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return JSON.parse(new TextDecoder().decode(out.stdout));
+  const run = async (how: string) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./_edge_memory.ts", import.meta.url).pathname, String(MB), how],
+    }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout));
+  };
+  const copy = await run("copy");
+  const inPlace = await run("in-place");
+  return { copy, inPlace, ratio: Number((inPlace.timesBody / copy.timesBody).toFixed(2)) };
 }
 
 async function concurrentUploads(uploads: number) {
@@ -263,12 +272,20 @@ async function rssOverRequests() {
   }
 }
 
-const result = {
-  runtime: `deno ${Deno.version.deno}`,
-  slowLoris: await slowLoris(),
-  pipelineOnly: await pipelineOnly(),
-  oneUpload: await concurrentUploads(1),
-  concurrentUploads: await concurrentUploads(UPLOADS),
-  rssOverRequests: await rssOverRequests(),
-};
+const only = args.values.get("only");
+const result = only === "memory"
+  ? {
+    runtime: `deno ${Deno.version.deno}`,
+    pipelineOnly: await pipelineOnly(),
+    oneUpload: await concurrentUploads(1),
+    concurrentUploads: await concurrentUploads(UPLOADS),
+  }
+  : {
+    runtime: `deno ${Deno.version.deno}`,
+    slowLoris: await slowLoris(),
+    pipelineOnly: await pipelineOnly(),
+    oneUpload: await concurrentUploads(1),
+    concurrentUploads: await concurrentUploads(UPLOADS),
+    rssOverRequests: await rssOverRequests(),
+  };
 console.log(JSON.stringify(result, null, 2));

@@ -19,7 +19,8 @@ export interface CompressionResult {
 }
 
 /**
- * Decodes the model and applies the config list. `checkpoint` runs between stages (and at every
+ * Decodes the model and applies the config list. The job's model bytes are consumed: the output
+ * may be written into them (and be a view of the same buffer). `checkpoint` runs between stages (and at every
  * progress step), so a caller on a thread it cannot abandon can stop the work by throwing there.
  */
 export async function runCompression(
@@ -32,6 +33,9 @@ export async function runCompression(
     mode: job.mode,
     configList: job.configList,
     label: `${job.mode} ${job.name}`,
+    // The job owns its model bytes (the request body, moved here): pruning writes into them
+    // instead of building a second copy of the file.
+    inPlace: true,
     onProgress: checkpoint,
     ...(job.algorithm === undefined ? {} : { algorithm: job.algorithm }),
   });

@@ -15,10 +15,13 @@ scope.postMessage({ ready: true });
 
 scope.onmessage = async (event) => {
   try {
+    const body = event.data.model.buffer;
     const { bytes, report } = await runCompression(event.data);
-    // Transfer the output when it owns its whole buffer (never WASM memory, which cannot move).
-    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength &&
-      bytes.buffer instanceof ArrayBuffer;
+    // Transfer the output when it owns its whole buffer or is written into the request body
+    // (never WASM memory, which cannot move).
+    const own = bytes.buffer === body ||
+      (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength &&
+        bytes.buffer instanceof ArrayBuffer);
     const out = own ? bytes : bytes.slice();
     try {
       scope.postMessage({ ok: true, bytes: out, report }, [out.buffer as ArrayBuffer]);

@@ -173,6 +173,28 @@ function overBudget(limits: EdgeLimits, elapsed: number): HttpError {
   );
 }
 
+/** The size of the slices a file response is sent in. */
+const RESPONSE_SLICE = 1 << 20;
+
+/**
+ * The bytes as a stream of 1 MiB copies: a runtime copies a whole `Uint8Array` body before
+ * sending it (Deno: +1.1x the file at peak, measured), a slice at a time only costs the slice.
+ */
+function sliced(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.length) {
+        controller.close();
+        return;
+      }
+      const n = Math.min(RESPONSE_SLICE, bytes.length - at);
+      controller.enqueue(bytes.slice(at, at + n));
+      at += n;
+    },
+  });
+}
+
 function fileResponse(name: string, { bytes, report }: CompressionResult): Response {
   const s = summarizeRun(report);
   const summary = {
@@ -185,8 +207,9 @@ function fileResponse(name: string, { bytes, report }: CompressionResult): Respo
     packedBytesAfter: report.after.packedBytes,
     warnings: report.warnings.length,
   };
-  return new Response(bytes as Uint8Array<ArrayBuffer>, {
+  return new Response(sliced(bytes), {
     headers: {
+      "content-length": String(bytes.length),
       "content-type": "application/octet-stream",
       "content-disposition": `attachment; filename="${outputName(name)}"`,
       "x-nncompress-summary": JSON.stringify(summary),

@@ -6,14 +6,20 @@ import { prune, type PruneResult } from "../pruning/prune.ts";
 import { compressorFor } from "../config/algorithms.ts";
 import { changeOf, type Progress, type TensorChange } from "./_tensor_change.ts";
 
-/** Masks the configured parameters; returns the changed tensors and every warning. */
+/**
+ * Masks the configured parameters; returns the changed tensors and every warning. `inPlace`, when
+ * given, may return a writer that stores each masked tensor into the file as it is counted.
+ */
 export async function pruneTensors(
   model: ModelGraph,
   configList: unknown,
   algorithm: string,
   progress: Progress,
   inputNorms?: Readonly<Record<string, Float32Array>>,
-): Promise<{ changes: TensorChange[]; warnings: string[]; result: PruneResult }> {
+  inPlace?: (result: PruneResult) => ((ref: TensorRef, values: Float32Array) => void) | undefined,
+): Promise<
+  { changes: TensorChange[]; warnings: string[]; result: PruneResult; writtenInPlace: boolean }
+> {
   const pruner = compressorFor("pruning", algorithm).pruner!.name;
   progress("masks", 0, 2);
   const result = await prune(model, configList, {
@@ -21,6 +27,9 @@ export async function pruneTensors(
     ...(inputNorms === undefined ? {} : { inputNorms }),
   });
   progress("masks", 1, 2);
+  // With an in-place writer each masked tensor goes straight into the file's bytes from the
+  // same pass that counts it, so no tensor is masked twice and no copy of the file is made.
+  const write = inPlace?.(result);
   // One tensor at a time: its values and masked values are counted for the report and dropped,
   // so the run never holds the whole model twice.
   const modules = new Map(model.modules.map((m) => [m.name, m]));
@@ -33,6 +42,7 @@ export async function pruneTensors(
     if (module === undefined || ref === undefined || mask === undefined) continue;
     const before = await ref.data();
     const after = applyTargetMask(before, expandMask(mask), { method: t.setting.apply_method });
+    if (write !== undefined && t.setting.apply_method !== "bypass") write(ref, after);
     changes.push(changeOf({
       module: t.module,
       target: t.target,
@@ -45,5 +55,10 @@ export async function pruneTensors(
     }));
   }
   progress("masks", 2, 2);
-  return { changes, warnings: [...result.report.warnings], result };
+  return {
+    changes,
+    warnings: [...result.report.warnings],
+    result,
+    writtenInPlace: write !== undefined,
+  };
 }

@@ -12,7 +12,7 @@ import { planQuantization } from "../quantization/plan_quantization.ts";
 import { prunedOnnx } from "../pruning/pruned_onnx.ts";
 import { wandaInputNorms } from "../pruning/wanda_input_norms.ts";
 import { gptqTensors, sparseGptTensors } from "./_layerwise.ts";
-import { prunedSafetensors } from "../pruning/pruned_safetensors.ts";
+import { inPlaceSafetensorsWriter, prunedSafetensors } from "../pruning/pruned_safetensors.ts";
 import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.ts";
 import type { QuantizeResult } from "../quantization/quantize.ts";
 import { QuantizationError } from "../quantization/quantization_error.ts";
@@ -82,6 +82,13 @@ export interface CompressOptions {
     /** `await import("onnxruntime-node")` or `onnxruntime-web`. */
     readonly ort: OrtLike;
   };
+  /**
+   * The model's bytes are the caller's to give up (default `false`): pruning a safetensors file
+   * writes the masked values into them, where each tensor is stored, and returns that same
+   * buffer, so the output costs no second copy of the file (the edge handler's worker owns the
+   * request body and sets it). The model must not be used afterwards.
+   */
+  readonly inPlace?: boolean;
   /** A label for the report (default: the mode). */
   readonly label?: string;
   /** Called as work advances. */
@@ -247,6 +254,9 @@ export async function compressModel(
       algorithm,
       progress,
       inputNorms,
+      options.inPlace === true && model.format === "safetensors"
+        ? (result) => inPlaceSafetensorsWriter(model.safetensors, result)
+        : undefined,
     );
     changes = run.changes;
     for (const w of run.warnings) warnings.push(w);
@@ -257,10 +267,12 @@ export async function compressModel(
       );
       bytes = saved;
       files = saved.files;
+    } else if (model.format === "onnx") {
+      bytes = await prunedOnnx(model.onnx, run.result);
+    } else if (run.writtenInPlace) {
+      bytes = model.bytes;
     } else {
-      bytes = model.format === "onnx"
-        ? await prunedOnnx(model.onnx, run.result)
-        : await prunedSafetensors(model.safetensors, run.result);
+      bytes = await prunedSafetensors(model.safetensors, run.result);
     }
   } else if (options.mode === "quantization" && options.storage === "float16") {
     if (model.format !== "tfjs") {

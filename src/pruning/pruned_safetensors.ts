@@ -13,6 +13,8 @@ import {
 } from "../io/safetensors/write_safetensors.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
+import { toFileBytes } from "../model/from_float32.ts";
+import type { TensorRef } from "../model/model_graph.ts";
 import { maskedBytes, type MaskedItem, maskedItems } from "./_masked_params.ts";
 import { PruningError } from "./pruning_error.ts";
 import type { PrunedModel } from "./types.ts";
@@ -164,4 +166,83 @@ export async function streamPrunedSafetensors(
 ): Promise<number> {
   const list = inputs(source, pruned, options.kernels ?? getKernels());
   return await streamSafetensors(list, sink, metadataOf(source));
+}
+
+/**
+ * Where a pruning run can write its masked values into the file's own bytes, tensor by tensor:
+ * the file keeps its header and layout and no second copy of it is made, so memory holds the
+ * file, the masks and one tensor. For a caller that owns the bytes and has no further use for
+ * the original values (the edge handler's request body). Returns a writer that encodes a masked
+ * tensor (float32, PyTorch layout, as `TensorRef.data()` gives) into its stored dtype and place,
+ * or `undefined` when a masked tensor is shared by two targets (the result would depend on their
+ * order: write a copy with `prunedSafetensors` then).
+ *
+ * @param source the file the pruned model was read from, in memory (`readSafetensors`)
+ * @param pruned the model view, targets and masks (a `prune()` result)
+ * @param options the kernels
+ * @returns the writer, or `undefined`
+ * @throws {PruningError} for a masked activation target (a safetensors file has no graph)
+ * @throws {RangeError} when a masked tensor is not in `source`
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { safetensorsModel } from "../model/safetensors_model.ts";
+ * import { prune } from "./prune.ts";
+ * import { inPlaceSafetensorsWriter } from "./pruned_safetensors.ts";
+ *
+ * const bytes = writeSafetensors([
+ *   { name: "fc.weight", dtype: "F32", shape: [2, 2], data: new Float32Array([1, -3, 2, 0.5]) },
+ * ]);
+ * const file = readSafetensors(bytes);
+ * const result = await prune(safetensorsModel(file), [{ op_types: ["Linear"], sparse_ratio: 0.5 }]);
+ * const write = inPlaceSafetensorsWriter(file, result)!;
+ * for (const [name, values] of await result.apply()) {
+ *   write(result.model.modules[0].params.weight, values);
+ *   assert.equal(name, "fc.weight");
+ * }
+ * const w = readSafetensors(bytes).tensors[0];
+ * assert.deepEqual([...new Float32Array(w.data.slice().buffer)], [0, -3, 2, 0]);
+ * ```
+ */
+export function inPlaceSafetensorsWriter(
+  source: SafetensorsFile,
+  pruned: PrunedModel,
+  options: PrunedSafetensorsOptions = {},
+): ((ref: TensorRef, values: Float32Array) => void) | undefined {
+  const kernels = options.kernels ?? getKernels();
+  const { params, activations } = maskedItems(pruned);
+  if (activations.length > 0) inputs(source, pruned, kernels);
+  const stored = new Map(source.tensors.map((t) => [t.name, t.data]));
+  const seen = new Set<string>();
+  for (const p of params) {
+    const name = p.ref!.name;
+    if (!stored.has(name)) {
+      throw new RangeError(
+        `"source" must hold every masked tensor: ${JSON.stringify(name)} is missing`,
+      );
+    }
+    if (seen.has(name)) return undefined;
+    seen.add(name);
+  }
+  return (ref, values) => {
+    const view = stored.get(ref.name);
+    if (view === undefined) {
+      throw new RangeError(`"source" has no tensor ${JSON.stringify(ref.name)}`);
+    }
+    // Float32 in PyTorch layout is written as it is; other dtypes and layouts are encoded.
+    const masked = ref.dtype === "F32" && ref.transpose === undefined
+      ? new Uint8Array(values.buffer, values.byteOffset, values.byteLength)
+      : toFileBytes(ref, values, kernels);
+    if (masked.length !== view.length) {
+      throw new RangeError(
+        `masked tensor ${
+          JSON.stringify(ref.name)
+        } has ${masked.length} bytes: the file stores ${view.length}`,
+      );
+    }
+    view.set(masked);
+  };
 }
