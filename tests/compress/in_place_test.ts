@@ -5,16 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { compressModel, loadModel, writeSafetensors } from "../../mod.ts";
 import { fromFloat32 } from "../../src/model/from_float32.ts";
-
-function values(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    out[i] = (s / 2147483648 - 0.5) * 2;
-  }
-  return out;
-}
+import { values } from "./_values.ts";
 
 function model(): Uint8Array {
   return writeSafetensors([
