@@ -29,6 +29,9 @@ export interface Body {
   release(): void;
 }
 
+/** The most bytes one read into the body's buffer asks for. */
+const BYOB_STEP = 1 << 20;
+
 /** The step by which a buffer grows when the body has no Content-Length. */
 export const GROW_STEP = 1 << 20;
 
@@ -78,7 +81,21 @@ export async function readBody(
   let reserved = capacity;
   let buffer = new Uint8Array(capacity);
   let size = 0;
-  const reader = request.body.getReader();
+  // With a Content-Length the body is read straight into the buffer (a BYOB reader), so the
+  // runtime allocates no chunk of its own per read: reading a 60 MiB body took 1.10x the body at
+  // peak this way and 1.65x with a default reader (Deno 2.9). A stream that is not a byte stream
+  // is read chunk by chunk.
+  let byob: ReadableStreamBYOBReader | undefined;
+  if (!Number.isNaN(length)) {
+    try {
+      byob = request.body.getReader({ mode: "byob" });
+    } catch {
+      byob = undefined;
+    }
+  }
+  const reader: ReadableStreamDefaultReader<Uint8Array> | undefined = byob === undefined
+    ? request.body.getReader()
+    : undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     for (;;) {
@@ -88,7 +105,15 @@ export async function readBody(
       const deadline = new Promise<"late">((resolve) => {
         timer = setTimeout(() => resolve("late"), wait);
       });
-      const next = await Promise.race([reader.read(), deadline]);
+      // Past the buffer's end a read goes into a scratch byte, to tell an over-long body.
+      const read: Promise<ReadableStreamReadResult<Uint8Array>> = byob === undefined
+        ? reader!.read()
+        : byob.read(
+          size < capacity
+            ? new Uint8Array(buffer.buffer, size, Math.min(BYOB_STEP, capacity - size))
+            : new Uint8Array(1),
+        );
+      const next = await Promise.race([read, deadline]);
       clearTimeout(timer);
       if (next === "late") {
         const rule = idle
@@ -109,8 +134,20 @@ export async function readBody(
           },
         );
       }
-      if (next.done) break;
-      const chunk = next.value;
+      if (byob !== undefined) {
+        // The view given to the reader comes back (the buffer moves with it), done or not.
+        const value = next.value;
+        if (value !== undefined && size < capacity) {
+          buffer = new Uint8Array(value.buffer as ArrayBuffer);
+        }
+        if (next.done) break;
+        if (size < capacity) {
+          size += value!.length;
+          continue;
+        }
+        if (value!.length === 0) continue;
+      } else if (next.done) break;
+      const chunk = next.value!;
       if (size + chunk.length > maxBytes) throw tooLarge(`over ${maxBytes}`, maxBytes);
       if (size + chunk.length > capacity) {
         if (!Number.isNaN(length)) {
@@ -137,7 +174,7 @@ export async function readBody(
   } catch (e) {
     clearTimeout(timer);
     budget.release(reserved);
-    await reader.cancel().catch(() => {});
+    await (byob ?? reader!).cancel().catch(() => {});
     throw e;
   }
   if (!Number.isNaN(length) && size !== length) {

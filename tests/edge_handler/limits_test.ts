@@ -156,6 +156,35 @@ test("a body longer than its content-length is refused, not written past its buf
   assert.equal((await errorOf(res)).code, "bad_content_length");
 });
 
+test("a byte-stream body is read straight into its buffer: exact, longer and shorter than its content-length", async () => {
+  const h = createHandler({ isolation: "inline" });
+  const model = layers(3, 8, 8);
+  // The bytes in uneven pieces, as a network delivers them.
+  const stream = (bytes: Uint8Array) =>
+    new ReadableStream({
+      type: "bytes",
+      start(c) {
+        for (let at = 0; at < bytes.length; at += 37) c.enqueue(bytes.slice(at, at + 37));
+        c.close();
+      },
+    });
+  const headers = (n: number) => ({
+    headers: { "content-length": String(n), "content-type": "application/octet-stream" },
+  });
+  const exact = await h.fetch(post(stream(model), undefined, headers(model.length)));
+  assert.equal(exact.status, 200);
+  const direct = await h.fetch(post(model));
+  assert.deepEqual(
+    new Uint8Array(await exact.arrayBuffer()),
+    new Uint8Array(await direct.arrayBuffer()),
+  );
+  for (const declared of [model.length - 5, model.length + 5]) {
+    const res = await h.fetch(post(stream(model), undefined, headers(declared)));
+    assert.equal(res.status, 400, `content-length ${declared} of ${model.length}`);
+    assert.equal((await errorOf(res)).code, "bad_content_length");
+  }
+});
+
 test("a body without content-length grows its buffer in steps and is read whole", async () => {
   const h = createHandler({ isolation: "inline" });
   const file = layers(3, 256, 1024); // 3 MiB: three growth steps past the first MiB
