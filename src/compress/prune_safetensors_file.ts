@@ -19,7 +19,8 @@ import type { CompressionReport, LayerReport } from "../report/types.ts";
 import { compressorFor } from "../config/algorithms.ts";
 import { unchangedReason } from "./compress_model.ts";
 import { layerReport } from "./_layer_report.ts";
-import { changeOf, type Progress } from "./_tensor_change.ts";
+import { changeOf, type Progress, type TensorChange } from "./_tensor_change.ts";
+import type { PruningTarget } from "../pruning/types.ts";
 
 /** Options of `pruneSafetensorsFile`. */
 export interface PruneFileOptions {
@@ -79,10 +80,31 @@ export async function pruneSafetensorsFile(
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
     let written = 0;
     const unchanged = result.targets.length === 0 ? unchangedReason(options.configList) : undefined;
+    // The per-layer counts are taken as each masked tensor is written (one read of the file).
+    const seen = new Map<string, TensorChange>();
+    const key = (t: { module: string; target: string }) => `${t.module}\u0000${t.target}`;
+    const changeFor = (t: PruningTarget, before: Float32Array, after: Float32Array) => {
+      const module = modules.get(t.module);
+      const ref = module?.params[t.target];
+      if (module === undefined || ref === undefined) return;
+      seen.set(
+        key(t),
+        changeOf({
+          module: t.module,
+          target: t.target,
+          type: module.type,
+          granularity: t.setting.granularity,
+          ref,
+          before,
+          after,
+          bits: null,
+        }),
+      );
+    };
     if (unchanged === undefined || options.writeUnchanged !== false) {
       progress("write", 0, 1);
       await writeFileAtomic(output, async (sink) => {
-        written = await streamPrunedSafetensors(lazy, result, sink);
+        written = await streamPrunedSafetensors(lazy, result, sink, { onMasked: changeFor });
       });
       progress("write", 1, 1);
     }
@@ -97,21 +119,21 @@ export async function pruneSafetensorsFile(
     for (const [i, t] of result.targets.entries()) {
       progress("report", i, result.targets.length);
       const mask = result.masks[t.module]?.[t.target];
-      const module = modules.get(t.module);
-      const ref = module?.params[t.target];
-      if (mask === undefined || module === undefined || ref === undefined) continue;
-      const before = await ref.data();
-      const after = applyTargetMask(before, expandMask(mask), { method: t.setting.apply_method });
-      layers.push(layerReport(changeOf({
-        module: t.module,
-        target: t.target,
-        type: module.type,
-        granularity: t.setting.granularity,
-        ref,
-        before,
-        after,
-        bits: null,
-      })));
+      const ref = modules.get(t.module)?.params[t.target];
+      if (mask === undefined || ref === undefined) continue;
+      if (!seen.has(key(t))) {
+        // Not written (bypass, or no output asked for): counted from the file.
+        const before = await ref.data();
+        changeFor(
+          t,
+          before,
+          applyTargetMask(before, expandMask(mask), {
+            method: t.setting.apply_method,
+          }),
+        );
+      }
+      const change = seen.get(key(t));
+      if (change !== undefined) layers.push(layerReport(change));
     }
     return {
       label: options.label ?? "pruning",

@@ -63,7 +63,16 @@ export function safetensorsModel(
         shape: e.shape,
         fileShape: e.shape,
         bytes,
-        data: async () => toFloat32(await bytes(), e.dtype, options.kernels),
+        data: async () => {
+          const b = await bytes();
+          // A read into a buffer of its own (a file read) is ours: float32 is viewed, not copied
+          // (a copy of every tensor cost a fifth of a large prune's time).
+          if (
+            e.dtype === "F32" && b.byteOffset === 0 && b.byteLength === b.buffer.byteLength &&
+            b.buffer instanceof ArrayBuffer
+          ) return new Float32Array(b.buffer);
+          return toFloat32(b, e.dtype, options.kernels);
+        },
       };
     })
     : file.tensors.map((t) => ({

@@ -46,12 +46,25 @@ export function maskedItems(
   return { params, activations };
 }
 
+/** Sees a masked parameter's values before and after its mask (PyTorch layout, float32). */
+export type MaskedObserver = (
+  target: PruningTarget,
+  before: Float32Array,
+  after: Float32Array,
+) => void;
+
 /** The masked values of a parameter in its file dtype and layout. */
-export async function maskedBytes(item: MaskedItem, kernels: Kernels): Promise<Uint8Array> {
+export async function maskedBytes(
+  item: MaskedItem,
+  kernels: Kernels,
+  observe?: MaskedObserver,
+): Promise<Uint8Array> {
   const ref = item.ref!;
-  const values = applyTargetMask(await ref.data(), expandMask(item.mask, { kernels }), {
+  const before = await ref.data();
+  const values = applyTargetMask(before, expandMask(item.mask, { kernels }), {
     method: item.target.setting.apply_method,
     kernels,
   });
+  observe?.(item.target, before, values);
   return toFileBytes(ref, values, kernels);
 }

@@ -15,7 +15,12 @@ import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { toFileBytes } from "../model/from_float32.ts";
 import type { TensorRef } from "../model/model_graph.ts";
-import { maskedBytes, type MaskedItem, maskedItems } from "./_masked_params.ts";
+import {
+  maskedBytes,
+  type MaskedItem,
+  maskedItems,
+  type MaskedObserver,
+} from "./_masked_params.ts";
 import { PruningError } from "./pruning_error.ts";
 import type { PrunedModel } from "./types.ts";
 
@@ -23,6 +28,12 @@ import type { PrunedModel } from "./types.ts";
 export interface PrunedSafetensorsOptions {
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
+  /**
+   * Called with each masked parameter's values before and after its mask (float32, PyTorch
+   * layout) as it is written, so a report needs no second pass over the file. Targets with
+   * `apply_method: "bypass"` are not written, so not seen.
+   */
+  readonly onMasked?: MaskedObserver;
 }
 
 /** The source's metadata, left out when it has none (so a file without it stays without). */
@@ -34,6 +45,7 @@ function inputs(
   source: SafetensorsFile | LazySafetensors,
   pruned: PrunedModel,
   kernels: Kernels,
+  observe?: MaskedObserver,
 ): SafetensorsStreamInput[] {
   const { params, activations } = maskedItems(pruned);
   if (activations.length > 0) {
@@ -62,7 +74,7 @@ function inputs(
       name: e.name,
       dtype: e.dtype,
       shape: e.shape,
-      data: item === undefined ? e.read : () => maskedBytes(item, kernels),
+      data: item === undefined ? e.read : () => maskedBytes(item, kernels, observe),
     };
   });
 }
@@ -107,7 +119,7 @@ export async function prunedSafetensors(
   pruned: PrunedModel,
   options: PrunedSafetensorsOptions = {},
 ): Promise<Uint8Array> {
-  const list = inputs(source, pruned, options.kernels ?? getKernels());
+  const list = inputs(source, pruned, options.kernels ?? getKernels(), options.onMasked);
   // Streamed into one buffer sized for the whole file: memory holds the output and one masked
   // tensor, never every masked tensor and then a copy of them all.
   let size = 8 + 1024;
@@ -164,7 +176,7 @@ export async function streamPrunedSafetensors(
   sink: ByteSink,
   options: PrunedSafetensorsOptions = {},
 ): Promise<number> {
-  const list = inputs(source, pruned, options.kernels ?? getKernels());
+  const list = inputs(source, pruned, options.kernels ?? getKernels(), options.onMasked);
   return await streamSafetensors(list, sink, metadataOf(source));
 }
 
