@@ -4,7 +4,7 @@ import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
 import { prune, type PruneResult } from "../pruning/prune.ts";
 import { compressorFor } from "../config/algorithms.ts";
-import { changeOf, type Progress, type TensorChange } from "./_tensor_change.ts";
+import { type Progress, prunedChange, type TensorChange } from "./_tensor_change.ts";
 
 /**
  * Masks the configured parameters; returns the changed tensors and every warning. `inPlace`, when
@@ -43,16 +43,7 @@ export async function pruneTensors(
     const before = await ref.data();
     const after = applyTargetMask(before, expandMask(mask), { method: t.setting.apply_method });
     if (write !== undefined && t.setting.apply_method !== "bypass") write(ref, after);
-    changes.push(changeOf({
-      module: t.module,
-      target: t.target,
-      type: module.type,
-      granularity: t.setting.granularity,
-      ref,
-      before,
-      after,
-      bits: null,
-    }));
+    changes.push(prunedChange(t, module.type, ref, before, after));
   }
   progress("masks", 2, 2);
   return {

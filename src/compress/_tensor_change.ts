@@ -51,3 +51,27 @@ export function changeOf(
     zerosAfter: zeros(after),
   };
 }
+
+/** The change of a pruned parameter: its target, module type and values before and after. */
+export function prunedChange(
+  t: {
+    readonly module: string;
+    readonly target: string;
+    readonly setting: { granularity?: unknown };
+  },
+  type: string,
+  ref: TensorRef,
+  before: Float32Array,
+  after: Float32Array,
+): TensorChange {
+  return changeOf({
+    module: t.module,
+    target: t.target,
+    type,
+    granularity: t.setting.granularity,
+    ref,
+    before,
+    after,
+    bits: null,
+  });
+}

@@ -19,7 +19,7 @@ import type { CompressionReport, LayerReport } from "../report/types.ts";
 import { compressorFor } from "../config/algorithms.ts";
 import { unchangedReason } from "./compress_model.ts";
 import { layerReport } from "./_layer_report.ts";
-import { changeOf, type Progress, type TensorChange } from "./_tensor_change.ts";
+import { type Progress, prunedChange, type TensorChange } from "./_tensor_change.ts";
 import type { PruningTarget } from "../pruning/types.ts";
 
 /** Options of `pruneSafetensorsFile`. */
@@ -87,19 +87,7 @@ export async function pruneSafetensorsFile(
       const module = modules.get(t.module);
       const ref = module?.params[t.target];
       if (module === undefined || ref === undefined) return;
-      seen.set(
-        key(t),
-        changeOf({
-          module: t.module,
-          target: t.target,
-          type: module.type,
-          granularity: t.setting.granularity,
-          ref,
-          before,
-          after,
-          bits: null,
-        }),
-      );
+      seen.set(key(t), prunedChange(t, module.type, ref, before, after));
     };
     if (unchanged === undefined || options.writeUnchanged !== false) {
       progress("write", 0, 1);
