@@ -50,4 +50,14 @@ export {
   type ReadConfigListOptions,
 } from "./src/compress/read_config_list.ts";
 export { readModelFile } from "./src/compress/read_model_file.ts";
+export {
+  type OpenedCheckpoint,
+  openShardedCheckpoint,
+  outputShardNames,
+  readShardedModel,
+  readShardIndexFile,
+  type ShardIndexFile,
+  splitIntoShards,
+  writeShardedFiles,
+} from "./src/compress/sharded_checkpoint.ts";
 export { readTfjsFile, readTfjsFiles, saveTfjsFiles } from "./src/io/tfjs/save_tfjs.ts";

@@ -8,7 +8,13 @@
 
 import { FileError } from "../io/file_error.ts";
 import { openFile, writeFileAtomic } from "../io/fs.ts";
-import { openSafetensors } from "../io/safetensors/open_safetensors.ts";
+import { type LazySafetensors, openSafetensors } from "../io/safetensors/open_safetensors.ts";
+import { isShardIndexPath, shardIndexText } from "../io/safetensors/shard_index.ts";
+import {
+  openShardedCheckpoint,
+  outputShardNames,
+  type ShardIndexFile,
+} from "./sharded_checkpoint.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
@@ -41,16 +47,20 @@ export interface PruneFileOptions {
 
 /**
  * Prunes the safetensors file at `input` into `output` (written atomically), reading tensors on
- * demand: the pruning engine computes each metric from one tensor at a time, its exporter streams
- * the output with every masked tensor replaced, and a last pass reads the masked tensors once
- * more for the per-layer report.
+ * demand: the pruning engine computes each metric from one tensor at a time, and its exporter
+ * streams the output with every masked tensor replaced, counting each for the per-layer report
+ * as it goes. A sharded checkpoint (`input` a `*.safetensors.index.json`) is pruned as one model
+ * — a global group spans its shards — and written with the same shard layout: each shard next
+ * to `output` (also an index), named as `outputShardNames` says, then the index.
  *
- * @param input The safetensors file.
- * @param output The destination.
+ * @param input The safetensors file, or a sharded checkpoint's index.
+ * @param output The destination (an index for a sharded checkpoint).
  * @param options The config list, algorithm and progress callback.
  * @returns The report (`model` is `input`).
  * @throws {ConfigError} For an invalid config list.
- * @throws {ModelFormatError} For an unreadable file (names the file and byte offset).
+ * @throws {ModelFormatError} For an unreadable file (names the file and byte offset), or shards
+ * that do not match their index.
+ * @throws {TypeError} When a sharded checkpoint's `output` is not an index path.
  *
  * @example
  * ```ts ignore
@@ -68,12 +78,46 @@ export async function pruneSafetensorsFile(
   const start = performance.now();
   const progress = options.onProgress ?? (() => {});
   const { algorithm, pruner } = compressorFor("pruning", options.algorithm);
-  const source = await openFile(input, { label: "model file" }).catch((e) => {
-    throw FileError.from("read", "model file", input, e);
-  });
+  // One part per file: the file itself, or each shard of a sharded checkpoint (one view over all
+  // shards, so a global group spans them; each shard written into its own output file).
+  let parts: { lazy: LazySafetensors; output: string }[];
+  let all: LazySafetensors;
+  let fileBytes: number;
+  let close: () => Promise<void>;
+  let sharded: { input: ShardIndexFile; names: Map<string, string> } | undefined;
+  if (isShardIndexPath(input)) {
+    if (!isShardIndexPath(output)) {
+      throw new TypeError(
+        `the output of a sharded checkpoint is a shard index (*.safetensors.index.json): current value is ${output}`,
+      );
+    }
+    const ckpt = await openShardedCheckpoint(input);
+    const names = outputShardNames(ckpt.index, output);
+    const folder = output.slice(
+      0,
+      Math.max(output.lastIndexOf("/"), output.lastIndexOf("\\")) + 1,
+    );
+    parts = ckpt.shards.map((s) => ({ lazy: s.lazy, output: folder + names.get(s.name)! }));
+    all = ckpt.all;
+    fileBytes = ckpt.fileBytes;
+    close = ckpt.close;
+    sharded = { input: ckpt.index, names };
+  } else {
+    const source = await openFile(input, { label: "model file" }).catch((e) => {
+      throw FileError.from("read", "model file", input, e);
+    });
+    close = () => source.close();
+    try {
+      all = await openSafetensors(source, { file: input });
+    } catch (e) {
+      await close();
+      throw e;
+    }
+    parts = [{ lazy: all, output }];
+    fileBytes = source.size;
+  }
   try {
-    const lazy = await openSafetensors(source, { file: input });
-    const graph = safetensorsModel(lazy);
+    const graph = safetensorsModel(all);
     progress("masks", 0, 1);
     const result = await prune(graph, options.configList, { pruner: pruner!.name });
     progress("masks", 1, 1);
@@ -90,15 +134,39 @@ export async function pruneSafetensorsFile(
       seen.set(key(t), prunedChange(t, module.type, ref, before, after));
     };
     if (unchanged === undefined || options.writeUnchanged !== false) {
-      progress("write", 0, 1);
-      await writeFileAtomic(output, async (sink) => {
-        written = await streamPrunedSafetensors(lazy, result, sink, { onMasked: changeFor });
-      });
-      progress("write", 1, 1);
+      progress("write", 0, parts.length);
+      for (const [i, part] of parts.entries()) {
+        // Each shard gets the targets whose tensors it holds.
+        const here = new Set(part.lazy.entries.map((e) => e.name));
+        const mine = parts.length === 1 ? result : {
+          ...result,
+          targets: result.targets.filter((t) => {
+            const ref = modules.get(t.module)?.params[t.target];
+            return ref === undefined || here.has(ref.name);
+          }),
+        };
+        await writeFileAtomic(part.output, async (sink) => {
+          written += await streamPrunedSafetensors(part.lazy, mine, sink, { onMasked: changeFor });
+        }, parts.length === 1 ? {} : { label: "model shard" });
+        progress("write", i + 1, parts.length);
+      }
+      if (sharded !== undefined) {
+        const text = new TextEncoder().encode(
+          shardIndexText(
+            new Map(
+              [...sharded.input.index.weightMap].map(([t, s]) => [t, sharded!.names.get(s)!]),
+            ),
+            all.entries.reduce((n, e) => n + e.end - e.begin, 0),
+            sharded.input.index.metadata,
+          ),
+        );
+        await writeFileAtomic(output, text, { label: "shard index" });
+        written += text.length;
+      }
     }
     let parameters = 0;
     let packed = 0;
-    for (const e of lazy.entries) {
+    for (const e of all.entries) {
       const n = e.shape.reduce((a, b) => a * b, 1);
       parameters += n;
       packed += n * DTYPE_BYTES[e.dtype];
@@ -131,7 +199,7 @@ export async function pruneSafetensorsFile(
       algorithm,
       configList: options.configList,
       storage: "float",
-      before: { fileBytes: source.size, packedBytes: packed },
+      before: { fileBytes, packedBytes: packed },
       after: { fileBytes: written, packedBytes: packed },
       parameters,
       layers,
@@ -141,6 +209,6 @@ export async function pruneSafetensorsFile(
       ...(unchanged === undefined ? {} : { unchanged }),
     };
   } finally {
-    await source.close();
+    await close();
   }
 }

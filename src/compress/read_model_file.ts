@@ -8,6 +8,8 @@ import { openFile } from "../io/fs.ts";
 import { FileError } from "../io/file_error.ts";
 import { readTfjsFiles } from "../io/tfjs/save_tfjs.ts";
 import { type LoadedModel, loadModel } from "./load_model.ts";
+import { isShardIndexPath } from "../io/safetensors/shard_index.ts";
+import { readShardedModel } from "./sharded_checkpoint.ts";
 import type { Progress } from "./_tensor_change.ts";
 
 const CHUNK = 8 * 1024 * 1024;
@@ -15,7 +17,8 @@ const CHUNK = 8 * 1024 * 1024;
 /**
  * Reads a whole model file, reporting progress per 8 MiB, then decodes it. A TensorFlow.js
  * `model.json` (a path ending in `.json`) is read with the shards its manifest names, from the
- * same folder.
+ * same folder; a sharded safetensors checkpoint (`*.safetensors.index.json`) with its shards, as
+ * one safetensors model (`readShardedModel`).
  *
  * @param path The file path.
  * @param progress Called with the bytes read so far.
@@ -30,6 +33,7 @@ const CHUNK = 8 * 1024 * 1024;
  * ```
  */
 export async function readModelFile(path: string, progress: Progress): Promise<LoadedModel> {
+  if (isShardIndexPath(path)) return (await readShardedModel(path, progress)).model;
   if (path.toLowerCase().endsWith(".json")) {
     const { modelJson, shards } = await readTfjsFiles(path, (n) => progress("read", n, n));
     return loadModel(modelJson, path, shards);

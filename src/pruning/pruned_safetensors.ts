@@ -21,6 +21,7 @@ import {
   maskedItems,
   type MaskedObserver,
 } from "./_masked_params.ts";
+import type { PruningTarget } from "./types.ts";
 import { PruningError } from "./pruning_error.ts";
 import type { PrunedModel } from "./types.ts";
 
@@ -33,7 +34,7 @@ export interface PrunedSafetensorsOptions {
    * layout) as it is written, so a report needs no second pass over the file. Targets with
    * `apply_method: "bypass"` are not written, so not seen.
    */
-  readonly onMasked?: MaskedObserver;
+  readonly onMasked?: (target: PruningTarget, before: Float32Array, after: Float32Array) => void;
 }
 
 /** The source's metadata, left out when it has none (so a file without it stays without). */

@@ -8,6 +8,12 @@ import { writeReport } from "../../report/write_report.ts";
 import { CliError, UsageError, withConfigSource } from "../cli_error.ts";
 import { compressModel, type CompressOptions } from "../../compress/compress_model.ts";
 import { pruneSafetensorsFile } from "../../compress/prune_safetensors_file.ts";
+import {
+  readShardedModel,
+  splitIntoShards,
+  writeShardedFiles,
+} from "../../compress/sharded_checkpoint.ts";
+import { isShardIndexPath } from "../../io/safetensors/shard_index.ts";
 import { readConfigList } from "../../compress/read_config_list.ts";
 import { type Compressor, compressorFor } from "../../config/algorithms.ts";
 import { readModelFile } from "../../compress/read_model_file.ts";
@@ -22,7 +28,12 @@ import { readCalibration } from "./_calibration.ts";
 /** The exit code of a run that changed nothing (an empty list, or no target selected). */
 export const EXIT_UNCHANGED = 3; // EXIT.unchanged in main.ts
 
-const EXTENSION = { onnx: ".onnx", safetensors: ".safetensors", tfjs: ".json" } as const;
+const EXTENSION = {
+  onnx: ".onnx",
+  safetensors: ".safetensors",
+  tfjs: ".json",
+  sharded: ".safetensors.index.json",
+} as const;
 
 /** The codes of a config list that `--storage nbits` cannot store. */
 const NBITS_CODES: ReadonlySet<QuantizationErrorCode> = new Set([
@@ -34,12 +45,12 @@ const NBITS_CODES: ReadonlySet<QuantizationErrorCode> = new Set([
 
 function checkOutput(
   output: string,
-  format: "onnx" | "safetensors" | "tfjs",
+  format: keyof typeof EXTENSION,
   command: string,
 ): void {
   if (output.toLowerCase().endsWith(EXTENSION[format])) return;
   throw new UsageError(
-    `--output must be a ${format} file (${
+    `--output must be a ${format === "sharded" ? "shard index" : `${format} file`} (${
       EXTENSION[format]
     }) like the input: current value is ${output}`,
     command,
@@ -184,12 +195,16 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     let original: Uint8Array | undefined;
     let compressed: Uint8Array | undefined;
     let compressedFiles: ReadonlyMap<string, Uint8Array> | undefined;
+    let shardedFiles: ReadonlyMap<string, Uint8Array> | undefined;
     // The streaming safetensors path writes the model as it goes; every other path writes it
     // last, after the reports, so a report that cannot be written leaves no model behind.
     let modelWritten = false;
     try {
-      if (mode === "pruning" && path.toLowerCase().endsWith(".safetensors")) {
-        checkOutput(output, "safetensors", command);
+      if (
+        mode === "pruning" &&
+        (path.toLowerCase().endsWith(".safetensors") || isShardIndexPath(path))
+      ) {
+        checkOutput(output, isShardIndexPath(path) ? "sharded" : "safetensors", command);
         report = await pruneSafetensorsFile(path, output, {
           configList,
           label,
@@ -199,8 +214,11 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         });
         modelWritten = report.unchanged === undefined || allowUnchanged;
       } else {
-        const model = await readModelFile(path, bar.update);
-        checkOutput(output, model.format, command);
+        const shards = isShardIndexPath(path)
+          ? await readShardedModel(path, bar.update)
+          : undefined;
+        const model = shards?.model ?? await readModelFile(path, bar.update);
+        checkOutput(output, shards === undefined ? model.format : "sharded", command);
         if (calibration !== undefined && model.format !== "onnx") {
           throw new UsageError(
             `--calibration runs ONNX models: the model is ${model.format}`,
@@ -226,6 +244,18 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         original = model.bytes;
         compressed = result.bytes;
         compressedFiles = result.files;
+        if (shards !== undefined) {
+          // The input's shard layout: each shard beside --output, named after it.
+          shardedFiles = splitIntoShards(result.bytes, shards.index, output);
+          compressed = undefined;
+          report = {
+            ...report,
+            after: {
+              ...report.after,
+              fileBytes: [...shardedFiles.values()].reduce((n, b) => n + b.length, 0),
+            },
+          };
+        }
       }
     } catch (e) {
       if (
@@ -283,7 +313,9 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         throw new CliError(`${why}; ${state}`, { cause: e });
       }
     }
-    if (!modelWritten && compressedFiles !== undefined) {
+    if (!modelWritten && shardedFiles !== undefined) {
+      await writeShardedFiles(output, shardedFiles);
+    } else if (!modelWritten && compressedFiles !== undefined) {
       // TensorFlow.js: model.json at --output, its shards beside it.
       await saveTfjsFiles(output, compressedFiles);
     } else if (!modelWritten && compressed !== undefined) await writeFileAtomic(output, compressed);

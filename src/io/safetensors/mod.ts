@@ -34,5 +34,11 @@ export {
   writeSafetensors,
   type WriteSafetensorsOptions,
 } from "./write_safetensors.ts";
+export {
+  isShardIndexPath,
+  parseShardIndex,
+  type ShardIndex,
+  shardIndexText,
+} from "./shard_index.ts";
 export { bytesSource, type RandomAccessSource } from "../random_access.ts";
 export { ModelFormatError, type ModelFormatErrorOptions } from "../model_format_error.ts";
