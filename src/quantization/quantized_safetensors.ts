@@ -23,8 +23,11 @@
 
 import { getKernels } from "../kernels/default.ts";
 import type { IntCodes, QuantParams } from "../kernels/types.ts";
-import type { SafetensorsInput } from "../io/safetensors/write_safetensors.ts";
-import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+import {
+  type ByteSink,
+  type SafetensorsStreamInput,
+  streamSafetensors,
+} from "../io/safetensors/write_safetensors.ts";
 import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
 import { ModelFormatError } from "../io/model_format_error.ts";
 import type { DType } from "../tensor/dtype.ts";
@@ -127,42 +130,149 @@ export async function quantizedSafetensors(
   params: readonly TargetQuantParams[],
   options: QuantizedSafetensorsOptions = {},
 ): Promise<Uint8Array> {
+  const { inputs, metadata, size } = quantizedInputs(model, params, options);
+  // Streamed into one buffer sized for the whole file: memory holds the output and one
+  // tensor's codes, never every tensor's codes and then a copy of them all.
+  let out = new Uint8Array(size);
+  let length = 0;
+  await streamSafetensors(inputs, {
+    write(chunk: Uint8Array) {
+      if (length + chunk.length > out.length) {
+        const grown = new Uint8Array(Math.max(out.length * 2, length + chunk.length));
+        grown.set(out.subarray(0, length));
+        out = grown;
+      }
+      out.set(chunk, length);
+      length += chunk.length;
+    },
+  }, { metadata });
+  return out.subarray(0, length);
+}
+
+/**
+ * Streams the file of `quantizedSafetensors` to a sink one tensor at a time (each tensor's data
+ * read, quantized and written in turn), so a model opened lazily (`openSafetensors`) of any size
+ * is written in the memory of one tensor. The bytes are those of `quantizedSafetensors`.
+ *
+ * @param model The model the parameters were computed on.
+ * @param params Parameters from `quantizeWeights` (input/output targets are ignored).
+ * @param sink Where the bytes go (`writeFileAtomic`'s sink, or any collector).
+ * @param options The kernels, extra metadata, and `onQuantized`, called with each quantized
+ * tensor's values before (float32, PyTorch layout) and its codes as it is written.
+ * @returns The number of bytes written.
+ * @throws {QuantizationError} Code `missing_tensor` when a parameter target is not in the model.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { safetensorsModel } from "../model/safetensors_model.ts";
+ * import { quantizeWeights } from "./quantize_weights.ts";
+ * import { quantizedSafetensors, streamQuantizedSafetensors } from "./quantized_safetensors.ts";
+ *
+ * const model = safetensorsModel(readSafetensors(writeSafetensors([
+ *   { name: "fc.weight", dtype: "F32", shape: [2, 2], data: Float32Array.of(0.5, -1, 0.25, 2) },
+ * ])));
+ * const { params } = await quantizeWeights(model, [{ op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int8" }]);
+ * const chunks: Uint8Array[] = [];
+ * await streamQuantizedSafetensors(model, params, { write: (c) => void chunks.push(c.slice()) });
+ * const streamed = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+ * chunks.reduce((at, c) => (streamed.set(c, at), at + c.length), 0);
+ * assert.deepEqual(streamed, await quantizedSafetensors(model, params));
+ * ```
+ */
+export async function streamQuantizedSafetensors(
+  model: ModelGraph,
+  params: readonly TargetQuantParams[],
+  sink: ByteSink,
+  options: QuantizedSafetensorsOptions & {
+    readonly onQuantized?: (
+      param: TargetQuantParams,
+      before: Float32Array,
+      codes: IntCodes,
+    ) => void;
+  } = {},
+): Promise<number> {
+  const { inputs, metadata } = quantizedInputs(model, params, options);
+  return await streamSafetensors(inputs, sink, { metadata });
+}
+
+/** The tensors of a quantized file, each produced when it is written, with the metadata. */
+function quantizedInputs(
+  model: ModelGraph,
+  params: readonly TargetQuantParams[],
+  options: QuantizedSafetensorsOptions & {
+    readonly onQuantized?: (
+      param: TargetQuantParams,
+      before: Float32Array,
+      codes: IntCodes,
+    ) => void;
+  },
+): { inputs: SafetensorsStreamInput[]; metadata: Record<string, string>; size: number } {
   const kernels = options.kernels ?? getKernels();
   const byTarget = new Map(
     params.filter((p) => p.kind === "parameter").map((p) => [`${p.module}\u0000${p.target}`, p]),
   );
-  const tensors: SafetensorsInput[] = [];
+  const tensors: SafetensorsStreamInput[] = [];
   const infos: Record<string, QuantizedTensorInfo> = {};
+  let size = 8 + 1024;
   for (const m of model.modules) {
     for (const [pname, ref] of Object.entries(m.params)) {
       const name = m.name === "" ? pname : `${m.name}.${pname}`;
       const p = byTarget.get(`${m.name}\u0000${pname}`);
+      const n = ref.shape.reduce((a, b) => a * b, 1);
       if (p === undefined) {
         tensors.push(
           ref.transpose === undefined
-            ? { name, dtype: ref.dtype, shape: ref.shape, data: await ref.bytes() }
-            : { name, dtype: "F32", shape: ref.shape, data: await ref.data() },
+            ? { name, dtype: ref.dtype, shape: ref.shape, data: () => ref.bytes() }
+            : { name, dtype: "F32", shape: ref.shape, data: () => ref.data() },
         );
+        size += n * 4 + 160;
         continue;
       }
       byTarget.delete(`${m.name}\u0000${pname}`);
       const { signed } = quantDtypeRange(p.quantDtype);
-      const codes = quantizeTensor(await ref.data(), ref.shape, p, { kernels });
       const dtype = codeDType(p.bits, signed);
+      const codesOf = async () => {
+        const before = await ref.data();
+        const codes = quantizeTensor(before, ref.shape, p, { kernels });
+        options.onQuantized?.(p, before, codes);
+        return codes;
+      };
       if (p.bits <= 4) {
-        const packed = packRows(codes, ref.shape, signed, kernels);
-        tensors.push({ name, dtype, shape: packed.shape, data: packed.bytes });
+        const last = ref.shape.length === 0 ? 1 : ref.shape[ref.shape.length - 1];
+        const shape = ref.shape.length === 0
+          ? [1]
+          : [...ref.shape.slice(0, -1), Math.ceil(last / 2)];
+        tensors.push({
+          name,
+          dtype,
+          shape,
+          data: async () => packRows(await codesOf(), ref.shape, signed, kernels).bytes,
+        });
       } else {
-        tensors.push({ name, dtype, shape: ref.shape, data: asDType(codes, dtype) });
+        tensors.push({
+          name,
+          dtype,
+          shape: ref.shape,
+          data: async () => asDType(await codesOf(), dtype),
+        });
       }
+      size += n * 2 + p.scale.length * 8 + 400;
       const zpType = p.bits <= 4 ? (signed ? "I8" : "U8") : dtype;
       const zp = p.zeroPoint.length === 0 ? new Int32Array(0) : Int32Array.from(p.zeroPoint);
-      tensors.push({ name: `${name}_scale`, dtype: "F32", shape: p.gridShape, data: p.scale });
+      tensors.push({
+        name: `${name}_scale`,
+        dtype: "F32",
+        shape: p.gridShape,
+        data: () => p.scale,
+      });
       tensors.push({
         name: `${name}_zero_point`,
         dtype: zpType,
         shape: p.gridShape,
-        data: asDType(zp, zpType),
+        data: () => asDType(zp, zpType),
       });
       infos[name] = {
         quant_dtype: p.quantDtype,
@@ -183,13 +293,15 @@ export async function quantizedSafetensors(
       configIndex: p.configIndex,
     });
   }
-  return writeSafetensors(tensors, {
+  return {
+    inputs: tensors,
     metadata: {
       ...options.metadata,
       "nncompress.format": FORMAT,
       "nncompress.quantization": JSON.stringify(infos),
     },
-  });
+    size,
+  };
 }
 
 function floats(data: Uint8Array): Float32Array {
