@@ -8,6 +8,7 @@ import type { LazySafetensors } from "../io/safetensors/open_safetensors.ts";
 import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import {
   type ByteSink,
+  collectSafetensors,
   type SafetensorsStreamInput,
   streamSafetensors,
 } from "../io/safetensors/write_safetensors.ts";
@@ -121,25 +122,7 @@ export async function prunedSafetensors(
   options: PrunedSafetensorsOptions = {},
 ): Promise<Uint8Array> {
   const list = inputs(source, pruned, options.kernels ?? getKernels(), options.onMasked);
-  // Streamed into one buffer sized for the whole file: memory holds the output and one masked
-  // tensor, never every masked tensor and then a copy of them all.
-  let size = 8 + 1024;
-  if ("tensors" in source) { for (const t of source.tensors) size += t.data.length + 160; }
-  else for (const e of source.entries) size += e.end - e.begin + 160;
-  let out = new Uint8Array(size);
-  let length = 0;
-  await streamSafetensors(list, {
-    write(chunk: Uint8Array) {
-      if (length + chunk.length > out.length) {
-        const grown = new Uint8Array(Math.max(out.length * 2, length + chunk.length));
-        grown.set(out.subarray(0, length));
-        out = grown;
-      }
-      out.set(chunk, length);
-      length += chunk.length;
-    },
-  }, metadataOf(source));
-  return out.subarray(0, length);
+  return await collectSafetensors(list, metadataOf(source));
 }
 
 /**

@@ -25,6 +25,7 @@ import { getKernels } from "../kernels/default.ts";
 import type { IntCodes, QuantParams } from "../kernels/types.ts";
 import {
   type ByteSink,
+  collectSafetensors,
   type SafetensorsStreamInput,
   streamSafetensors,
 } from "../io/safetensors/write_safetensors.ts";
@@ -43,6 +44,15 @@ import { QuantizationError } from "./quantization_error.ts";
 export interface QuantizedSafetensorsOptions extends QuantizeOptions {
   /** Extra `__metadata__` entries (the format keys win). */
   readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** Options of `streamQuantizedSafetensors`. */
+export interface StreamQuantizedOptions extends QuantizedSafetensorsOptions {
+  /**
+   * Called with each quantized tensor's values before (float32, PyTorch layout) and its codes as
+   * it is written, so a report needs no second pass over the model.
+   */
+  readonly onQuantized?: (param: TargetQuantParams, before: Float32Array, codes: IntCodes) => void;
 }
 
 /** Metadata of one quantized tensor in the file. */
@@ -130,23 +140,8 @@ export async function quantizedSafetensors(
   params: readonly TargetQuantParams[],
   options: QuantizedSafetensorsOptions = {},
 ): Promise<Uint8Array> {
-  const { inputs, metadata, size } = quantizedInputs(model, params, options);
-  // Streamed into one buffer sized for the whole file: memory holds the output and one
-  // tensor's codes, never every tensor's codes and then a copy of them all.
-  let out = new Uint8Array(size);
-  let length = 0;
-  await streamSafetensors(inputs, {
-    write(chunk: Uint8Array) {
-      if (length + chunk.length > out.length) {
-        const grown = new Uint8Array(Math.max(out.length * 2, length + chunk.length));
-        grown.set(out.subarray(0, length));
-        out = grown;
-      }
-      out.set(chunk, length);
-      length += chunk.length;
-    },
-  }, { metadata });
-  return out.subarray(0, length);
+  const { inputs, metadata } = quantizedInputs(model, params, options);
+  return await collectSafetensors(inputs, { metadata });
 }
 
 /**
@@ -186,13 +181,7 @@ export async function streamQuantizedSafetensors(
   model: ModelGraph,
   params: readonly TargetQuantParams[],
   sink: ByteSink,
-  options: QuantizedSafetensorsOptions & {
-    readonly onQuantized?: (
-      param: TargetQuantParams,
-      before: Float32Array,
-      codes: IntCodes,
-    ) => void;
-  } = {},
+  options: StreamQuantizedOptions = {},
 ): Promise<number> {
   const { inputs, metadata } = quantizedInputs(model, params, options);
   return await streamSafetensors(inputs, sink, { metadata });
@@ -202,33 +191,24 @@ export async function streamQuantizedSafetensors(
 function quantizedInputs(
   model: ModelGraph,
   params: readonly TargetQuantParams[],
-  options: QuantizedSafetensorsOptions & {
-    readonly onQuantized?: (
-      param: TargetQuantParams,
-      before: Float32Array,
-      codes: IntCodes,
-    ) => void;
-  },
-): { inputs: SafetensorsStreamInput[]; metadata: Record<string, string>; size: number } {
+  options: StreamQuantizedOptions,
+): { inputs: SafetensorsStreamInput[]; metadata: Record<string, string> } {
   const kernels = options.kernels ?? getKernels();
   const byTarget = new Map(
     params.filter((p) => p.kind === "parameter").map((p) => [`${p.module}\u0000${p.target}`, p]),
   );
   const tensors: SafetensorsStreamInput[] = [];
   const infos: Record<string, QuantizedTensorInfo> = {};
-  let size = 8 + 1024;
   for (const m of model.modules) {
     for (const [pname, ref] of Object.entries(m.params)) {
       const name = m.name === "" ? pname : `${m.name}.${pname}`;
       const p = byTarget.get(`${m.name}\u0000${pname}`);
-      const n = ref.shape.reduce((a, b) => a * b, 1);
       if (p === undefined) {
         tensors.push(
           ref.transpose === undefined
             ? { name, dtype: ref.dtype, shape: ref.shape, data: () => ref.bytes() }
             : { name, dtype: "F32", shape: ref.shape, data: () => ref.data() },
         );
-        size += n * 4 + 160;
         continue;
       }
       byTarget.delete(`${m.name}\u0000${pname}`);
@@ -259,7 +239,6 @@ function quantizedInputs(
           data: async () => asDType(await codesOf(), dtype),
         });
       }
-      size += n * 2 + p.scale.length * 8 + 400;
       const zpType = p.bits <= 4 ? (signed ? "I8" : "U8") : dtype;
       const zp = p.zeroPoint.length === 0 ? new Int32Array(0) : Int32Array.from(p.zeroPoint);
       tensors.push({
@@ -300,7 +279,6 @@ function quantizedInputs(
       "nncompress.format": FORMAT,
       "nncompress.quantization": JSON.stringify(infos),
     },
-    size,
   };
 }
 

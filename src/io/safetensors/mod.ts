@@ -28,6 +28,7 @@ export {
 } from "./open_safetensors.ts";
 export {
   type ByteSink,
+  collectSafetensors,
   type SafetensorsInput,
   type SafetensorsStreamInput,
   streamSafetensors,

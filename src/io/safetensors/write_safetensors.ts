@@ -133,3 +133,39 @@ export async function streamSafetensors(
   }
   return written;
 }
+
+/**
+ * Writes tensors whose data is produced on demand into one buffer of the file's exact size (the
+ * header gives it): memory holds the output and one tensor's data at a time, never every
+ * tensor's data and then a copy of them all. Same layout as `writeSafetensors`.
+ *
+ * @param tensors The tensors with lazy data.
+ * @param options The metadata.
+ * @returns The file bytes.
+ * @throws {TypeError} On a duplicate or reserved name, an unknown dtype or non-typed-array data.
+ * @throws {RangeError} On an invalid shape or a data length that does not match it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { collectSafetensors, writeSafetensors } from "./write_safetensors.ts";
+ * const bytes = await collectSafetensors([{ name: "w", dtype: "U8", shape: [3], data: () => new Uint8Array([1, 2, 3]) }]);
+ * assert.deepEqual(bytes, writeSafetensors([{ name: "w", dtype: "U8", shape: [3], data: new Uint8Array([1, 2, 3]) }]));
+ * ```
+ */
+export async function collectSafetensors(
+  tensors: readonly SafetensorsStreamInput[],
+  options: WriteSafetensorsOptions = {},
+): Promise<Uint8Array> {
+  const header = buildHeader(tensors, options.metadata);
+  let at = header.bytes.length;
+  const out = new Uint8Array(at + header.lengths.reduce((a, b) => a + b, 0));
+  out.set(header.bytes, 0);
+  for (const i of header.order) {
+    const t = tensors[i];
+    const bytes = asBytes(await t.data(), t.name, header.lengths[i]);
+    out.set(bytes, at);
+    at += bytes.length;
+  }
+  return out;
+}
