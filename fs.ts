@@ -30,6 +30,10 @@ export {
   type PruneFileOptions,
   pruneSafetensorsFile,
 } from "./src/compress/prune_safetensors_file.ts";
+export {
+  type QuantizeFileOptions,
+  quantizeSafetensorsFile,
+} from "./src/compress/quantize_safetensors_file.ts";
 export { savePrunedFile, type SavePrunedFileOptions } from "./src/pruning/save_pruned_file.ts";
 export type { ExternalDataFiles, FileProducer } from "./src/io/fs.ts";
 export type { Progress } from "./src/compress/compress_model.ts";

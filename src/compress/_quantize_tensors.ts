@@ -10,7 +10,7 @@ import {
   type QuantizeResult,
 } from "../quantization/quantize.ts";
 import type { LayerReport } from "../report/types.ts";
-import { changeOf, type Progress, type TensorChange } from "./_tensor_change.ts";
+import { type Progress, quantizedChange, type TensorChange } from "./_tensor_change.ts";
 
 /**
  * Quantizes the configured parameters (and, with calibration, inputs and outputs); returns the
@@ -44,18 +44,9 @@ export async function quantizeTensors(
     const ref = module?.params[p.target];
     if (module === undefined || ref === undefined) continue;
     const before = await ref.data();
-    changes.push(changeOf({
-      module: p.module,
-      target: p.target,
-      type: module.type,
-      granularity: p.granularity,
-      ref,
-      before,
-      after: fakeQuantize(before, ref.shape, p, { kernels }),
-      bits: p.bits,
-      blocks: p.scale.length,
-      zeroPoints: p.quantScheme === "affine",
-    }));
+    changes.push(
+      quantizedChange(p, module.type, ref, before, fakeQuantize(before, ref.shape, p, { kernels })),
+    );
   }
   progress("quantize", parameters.length, parameters.length);
   const activations = result.params.filter((p) => p.kind !== "parameter").map((p) => ({

@@ -75,3 +75,32 @@ export function prunedChange(
     bits: null,
   });
 }
+
+/** The change of a quantized parameter: its values before and fake-quantized after. */
+export function quantizedChange(
+  p: {
+    readonly module: string;
+    readonly target: string;
+    readonly granularity: unknown;
+    readonly bits: number;
+    readonly scale: Float32Array;
+    readonly quantScheme: string | null;
+  },
+  type: string,
+  ref: TensorRef,
+  before: Float32Array,
+  after: Float32Array,
+): TensorChange {
+  return changeOf({
+    module: p.module,
+    target: p.target,
+    type,
+    granularity: p.granularity,
+    ref,
+    before,
+    after,
+    bits: p.bits,
+    blocks: p.scale.length,
+    zeroPoints: p.quantScheme === "affine",
+  });
+}

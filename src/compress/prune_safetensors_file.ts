@@ -6,15 +6,8 @@
  * @module
  */
 
-import { FileError } from "../io/file_error.ts";
-import { openFile, writeFileAtomic } from "../io/fs.ts";
-import { type LazySafetensors, openSafetensors } from "../io/safetensors/open_safetensors.ts";
-import { isShardIndexPath, shardIndexText } from "../io/safetensors/shard_index.ts";
-import {
-  openShardedCheckpoint,
-  outputShardNames,
-  type ShardIndexFile,
-} from "./sharded_checkpoint.ts";
+import { writeFileAtomic } from "../io/fs.ts";
+import { openSafetensorsParts, streamedReport } from "./_safetensors_parts.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
@@ -78,44 +71,7 @@ export async function pruneSafetensorsFile(
   const start = performance.now();
   const progress = options.onProgress ?? (() => {});
   const { algorithm, pruner } = compressorFor("pruning", options.algorithm);
-  // One part per file: the file itself, or each shard of a sharded checkpoint (one view over all
-  // shards, so a global group spans them; each shard written into its own output file).
-  let parts: { lazy: LazySafetensors; output: string }[];
-  let all: LazySafetensors;
-  let fileBytes: number;
-  let close: () => Promise<void>;
-  let sharded: { input: ShardIndexFile; names: Map<string, string> } | undefined;
-  if (isShardIndexPath(input)) {
-    if (!isShardIndexPath(output)) {
-      throw new TypeError(
-        `the output of a sharded checkpoint is a shard index (*.safetensors.index.json): current value is ${output}`,
-      );
-    }
-    const ckpt = await openShardedCheckpoint(input);
-    const names = outputShardNames(ckpt.index, output);
-    const folder = output.slice(
-      0,
-      Math.max(output.lastIndexOf("/"), output.lastIndexOf("\\")) + 1,
-    );
-    parts = ckpt.shards.map((s) => ({ lazy: s.lazy, output: folder + names.get(s.name)! }));
-    all = ckpt.all;
-    fileBytes = ckpt.fileBytes;
-    close = ckpt.close;
-    sharded = { input: ckpt.index, names };
-  } else {
-    const source = await openFile(input, { label: "model file" }).catch((e) => {
-      throw FileError.from("read", "model file", input, e);
-    });
-    close = () => source.close();
-    try {
-      all = await openSafetensors(source, { file: input });
-    } catch (e) {
-      await close();
-      throw e;
-    }
-    parts = [{ lazy: all, output }];
-    fileBytes = source.size;
-  }
+  const { parts, all, fileBytes, close, writeIndex } = await openSafetensorsParts(input, output);
   try {
     const graph = safetensorsModel(all);
     progress("masks", 0, 1);
@@ -150,19 +106,11 @@ export async function pruneSafetensorsFile(
         }, parts.length === 1 ? {} : { label: "model shard" });
         progress("write", i + 1, parts.length);
       }
-      if (sharded !== undefined) {
-        const text = new TextEncoder().encode(
-          shardIndexText(
-            new Map(
-              [...sharded.input.index.weightMap].map(([t, s]) => [t, sharded!.names.get(s)!]),
-            ),
-            all.entries.reduce((n, e) => n + e.end - e.begin, 0),
-            sharded.input.index.metadata,
-          ),
-        );
-        await writeFileAtomic(output, text, { label: "shard index" });
-        written += text.length;
-      }
+      // Pruning keeps every tensor's name, dtype and shape.
+      written += await writeIndex(
+        parts.map((p) => p.lazy.entries.map((e) => e.name)),
+        all.entries.reduce((n, e) => n + e.end - e.begin, 0),
+      );
     }
     let parameters = 0;
     let packed = 0;
@@ -191,23 +139,22 @@ export async function pruneSafetensorsFile(
       const change = seen.get(key(t));
       if (change !== undefined) layers.push(layerReport(change));
     }
-    return {
+    return streamedReport({
       label: options.label ?? "pruning",
       model: input,
-      format: "safetensors",
       mode: "pruning",
       algorithm,
       configList: options.configList,
-      storage: "float",
-      before: { fileBytes, packedBytes: packed },
-      after: { fileBytes: written, packedBytes: packed },
+      fileBytes,
+      written,
+      packedBefore: packed,
+      packedAfter: packed,
       parameters,
       layers,
-      warnings: [...result.report.warnings],
-      evaluation: [],
-      timeMs: performance.now() - start,
-      ...(unchanged === undefined ? {} : { unchanged }),
-    };
+      warnings: result.report.warnings,
+      start,
+      unchanged,
+    });
   } finally {
     await close();
   }

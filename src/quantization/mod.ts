@@ -82,6 +82,8 @@ export {
   type QuantizedTensor,
   type QuantizedTensorInfo,
   readQuantizedSafetensors,
+  type StreamQuantizedOptions,
+  streamQuantizedSafetensors,
 } from "./quantized_safetensors.ts";
 export { rewriteSafetensors } from "./rewrite_safetensors.ts";
 export { type FloatTensor, trackParameterRanges } from "./track_parameter_ranges.ts";

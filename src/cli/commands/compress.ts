@@ -8,6 +8,7 @@ import { writeReport } from "../../report/write_report.ts";
 import { CliError, UsageError, withConfigSource } from "../cli_error.ts";
 import { compressModel, type CompressOptions } from "../../compress/compress_model.ts";
 import { pruneSafetensorsFile } from "../../compress/prune_safetensors_file.ts";
+import { quantizeSafetensorsFile } from "../../compress/quantize_safetensors_file.ts";
 import {
   readShardedModel,
   splitIntoShards,
@@ -55,6 +56,15 @@ function checkOutput(
     }) like the input: current value is ${output}`,
     command,
   );
+}
+
+/** Whether a config list folds modules (`fuse_names`), which needs the model in memory. */
+function hasFuseNames(configList: unknown): boolean {
+  const list = Array.isArray(configList)
+    ? configList
+    : (configList as { config_list?: unknown[] } | null)?.config_list ?? [];
+  return Array.isArray(list) &&
+    list.some((c) => typeof c === "object" && c !== null && "fuse_names" in c);
 }
 
 function required(args: Parameters<Command>[0], name: string, command: string): string {
@@ -200,18 +210,25 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     // last, after the reports, so a report that cannot be written leaves no model behind.
     let modelWritten = false;
     try {
-      if (
-        mode === "pruning" &&
-        (path.toLowerCase().endsWith(".safetensors") || isShardIndexPath(path))
-      ) {
+      const safetensors = path.toLowerCase().endsWith(".safetensors") || isShardIndexPath(path);
+      // Pruning, and integer codes, stream a safetensors file tensor by tensor, whatever its size.
+      const streamed = safetensors && (mode === "pruning" || (
+        storage === "int" && calibration === undefined && compressor.layerwise === undefined &&
+        !hasFuseNames(configList)
+      ));
+      if (streamed) {
         checkOutput(output, isShardIndexPath(path) ? "sharded" : "safetensors", command);
-        report = await pruneSafetensorsFile(path, output, {
-          configList,
-          label,
-          onProgress: bar.update,
-          writeUnchanged: allowUnchanged,
-          ...(algorithm === undefined ? {} : { algorithm }),
-        });
+        report = await (mode === "pruning" ? pruneSafetensorsFile : quantizeSafetensorsFile)(
+          path,
+          output,
+          {
+            configList,
+            label,
+            onProgress: bar.update,
+            writeUnchanged: allowUnchanged,
+            ...(algorithm === undefined ? {} : { algorithm }),
+          },
+        );
         modelWritten = report.unchanged === undefined || allowUnchanged;
       } else {
         const shards = isShardIndexPath(path)

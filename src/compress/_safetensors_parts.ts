@@ -1,0 +1,129 @@
+// A safetensors model on disk as the files it is written to: one file, or each shard of a
+// sharded checkpoint (`*.safetensors.index.json`) with one lazy view over all of them, so a
+// global setting spans the shards while each shard is streamed into its own output file.
+import { FileError } from "../io/file_error.ts";
+import { openFile, writeFileAtomic } from "../io/fs.ts";
+import { type LazySafetensors, openSafetensors } from "../io/safetensors/open_safetensors.ts";
+import { isShardIndexPath, shardIndexText } from "../io/safetensors/shard_index.ts";
+import type { CompressionReport, LayerReport } from "../report/types.ts";
+import { openShardedCheckpoint, outputShardNames } from "./sharded_checkpoint.ts";
+
+/** One input file and where its output goes. */
+export interface Part {
+  readonly lazy: LazySafetensors;
+  readonly output: string;
+  /** The output shard's file name (sharded checkpoints only). */
+  readonly shard?: string;
+}
+
+/** The parts of a model, the view over all of them, and how to finish. */
+export interface SafetensorsParts {
+  readonly parts: readonly Part[];
+  readonly all: LazySafetensors;
+  /** The bytes of every input file together. */
+  readonly fileBytes: number;
+  /** Whether the input is a sharded checkpoint. */
+  readonly sharded: boolean;
+  /**
+   * Writes the output index (sharded checkpoints; nothing otherwise) mapping each part's output
+   * tensors to its shard; returns the bytes written.
+   */
+  writeIndex(names: readonly (readonly string[])[], totalSize: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+function folderOf(path: string): string {
+  return path.slice(0, Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
+}
+
+/** Opens `input` (a safetensors file or a shard index) for writing into `output`. */
+export async function openSafetensorsParts(
+  input: string,
+  output: string,
+): Promise<SafetensorsParts> {
+  if (isShardIndexPath(input)) {
+    if (!isShardIndexPath(output)) {
+      throw new TypeError(
+        `the output of a sharded checkpoint is a shard index (*.safetensors.index.json): current value is ${output}`,
+      );
+    }
+    const ckpt = await openShardedCheckpoint(input);
+    const names = outputShardNames(ckpt.index, output);
+    const folder = folderOf(output);
+    return {
+      parts: ckpt.shards.map((s) => ({
+        lazy: s.lazy,
+        output: folder + names.get(s.name)!,
+        shard: names.get(s.name)!,
+      })),
+      all: ckpt.all,
+      fileBytes: ckpt.fileBytes,
+      sharded: true,
+      async writeIndex(tensorNames, totalSize) {
+        const map = new Map<string, string>();
+        ckpt.shards.forEach((s, i) => {
+          for (const t of tensorNames[i]) map.set(t, names.get(s.name)!);
+        });
+        const text = new TextEncoder().encode(
+          shardIndexText(map, totalSize, ckpt.index.index.metadata),
+        );
+        await writeFileAtomic(output, text, { label: "shard index" });
+        return text.length;
+      },
+      close: ckpt.close,
+    };
+  }
+  const source = await openFile(input, { label: "model file" }).catch((e) => {
+    throw FileError.from("read", "model file", input, e);
+  });
+  try {
+    const all = await openSafetensors(source, { file: input });
+    return {
+      parts: [{ lazy: all, output }],
+      all,
+      fileBytes: source.size,
+      sharded: false,
+      writeIndex: () => Promise.resolve(0),
+      close: () => source.close(),
+    };
+  } catch (e) {
+    await source.close();
+    throw e;
+  }
+}
+
+/** The report of a streamed run: sizes before and after, the layers, how long it took. */
+export function streamedReport(r: {
+  readonly label: string;
+  readonly model: string;
+  readonly mode: "pruning" | "quantization";
+  readonly algorithm: string;
+  readonly configList: unknown;
+  readonly fileBytes: number;
+  readonly written: number;
+  readonly packedBefore: number;
+  readonly packedAfter: number;
+  readonly parameters: number;
+  readonly layers: LayerReport[];
+  readonly warnings: readonly string[];
+  readonly start: number;
+  readonly unchanged: string | undefined;
+}): CompressionReport {
+  return {
+    label: r.label,
+    model: r.model,
+    format: "safetensors",
+    mode: r.mode,
+    algorithm: r.algorithm,
+    configList: r.configList,
+    storage: r.mode === "pruning" ? "float" : "int",
+    before: { fileBytes: r.fileBytes, packedBytes: r.packedBefore },
+    after: { fileBytes: r.written, packedBytes: r.packedAfter },
+    parameters: r.parameters,
+    layers: r.layers,
+    warnings: [...r.warnings],
+    evaluation: [],
+    timeMs: performance.now() - r.start,
+    ...(r.unchanged === undefined ? {} : { unchanged: r.unchanged }),
+  };
+}

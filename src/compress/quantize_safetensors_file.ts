@@ -1,0 +1,201 @@
+/**
+ * `quantizeSafetensorsFile`: quantizes the weights of a safetensors file (or sharded checkpoint)
+ * of any size into integer codes with scales and zero points, one tensor at a time.
+ *
+ * @module
+ */
+
+import { compressorFor } from "../config/algorithms.ts";
+import { writeFileAtomic } from "../io/fs.ts";
+import { getKernels } from "../kernels/default.ts";
+import { safetensorsModel } from "../model/safetensors_model.ts";
+import { fakeQuantize } from "../quantization/fake_quantize.ts";
+import { planQuantization } from "../quantization/plan_quantization.ts";
+import { quantize } from "../quantization/quantize.ts";
+import { streamQuantizedSafetensors } from "../quantization/quantized_safetensors.ts";
+import type { CompressionReport } from "../report/types.ts";
+import { DTYPE_BYTES } from "../tensor/dtype.ts";
+import { unchangedReason } from "./compress_model.ts";
+import { layerReport } from "./_layer_report.ts";
+import { openSafetensorsParts, streamedReport } from "./_safetensors_parts.ts";
+import { parameterSizes } from "./_sizes.ts";
+import { type Progress, quantizedChange, type TensorChange } from "./_tensor_change.ts";
+
+/** Options of `quantizeSafetensorsFile`. */
+export interface QuantizeFileOptions {
+  /** The NNI config list. */
+  readonly configList: unknown;
+  /** The algorithm whose defaults apply (default `PtqQuantizer`). */
+  readonly algorithm?: string;
+  /**
+   * Whether to write `output` when the config list selects no target (default `true`: a copy).
+   * With `false` nothing is written and the report's `unchanged` says why.
+   */
+  readonly writeUnchanged?: boolean;
+  /** A label for the report. */
+  readonly label?: string;
+  /** Called as work advances. */
+  readonly onProgress?: Progress;
+}
+
+/**
+ * Quantizes the safetensors file at `input` into `output` (written atomically) in the layout of
+ * `quantizedSafetensors` (integer codes, `<name>_scale`, `<name>_zero_point`; see
+ * `docs/quantization.md`), reading tensors on demand: one pass over the weights computes the
+ * ranges, a second quantizes each tensor as it is written and counts it for the report. Memory
+ * holds about one tensor, whatever the file's size. A sharded checkpoint (`input` a
+ * `*.safetensors.index.json`) is written with the same shard layout, each weight's scale and
+ * zero point in its shard, then the index (`output` must be an index too).
+ *
+ * The bytes and the report are those of `compressModel(..., { storage: "int" })` on the same
+ * file in memory. Config lists with `fuse_names` need the file in memory (`compressModel`).
+ *
+ * @param input The safetensors file, or a sharded checkpoint's index.
+ * @param output The destination (an index for a sharded checkpoint).
+ * @param options The config list, algorithm and progress callback.
+ * @returns The report (`model` is `input`).
+ * @throws {ConfigError} For an invalid config list.
+ * @throws {QuantizationError} When a target cannot be quantized (`uncalibrated` for input and
+ * output targets, which need a graph and calibration data).
+ * @throws {ModelFormatError} For an unreadable file (names the file and byte offset).
+ *
+ * @example
+ * ```ts ignore
+ * import { quantizeSafetensorsFile } from "./quantize_safetensors_file.ts";
+ * const report = await quantizeSafetensorsFile("llm.safetensors", "llm.int8.safetensors", {
+ *   configList: [{ op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int8", granularity: "out_channel" }],
+ * });
+ * ```
+ */
+export async function quantizeSafetensorsFile(
+  input: string,
+  output: string,
+  options: QuantizeFileOptions,
+): Promise<CompressionReport> {
+  const start = performance.now();
+  const progress = options.onProgress ?? (() => {});
+  const { algorithm } = compressorFor("quantization", options.algorithm);
+  const kernels = getKernels();
+  const { parts, all, fileBytes, close, writeIndex } = await openSafetensorsParts(input, output);
+  try {
+    const graph = safetensorsModel(all);
+    const plan = planQuantization(graph, options.configList, { algorithm });
+    progress("ranges", 0, 1);
+    const result = await quantize(graph, plan, { kernels });
+    if (result.model !== graph) {
+      throw new TypeError(
+        "fuse_names folds modules into others: quantize the model in memory (compressModel)",
+      );
+    }
+    progress("ranges", 1, 1);
+    const modules = new Map(graph.modules.map((m) => [m.name, m]));
+    const parameters = result.params.filter((p) => p.kind === "parameter");
+    const changes = new Map<string, TensorChange>();
+    const unchanged = plan.targets.length === 0
+      ? unchangedReason(options.configList)
+      : parameters.length === 0
+      ? "the config list sets no sparsity or quantization for the targets it selects"
+      : undefined;
+    let written = 0;
+    if (unchanged === undefined || options.writeUnchanged !== false) {
+      progress("write", 0, parts.length);
+      const names: string[][] = [];
+      for (const [i, part] of parts.entries()) {
+        // Each part gets the modules whose tensors it holds (a module's tensors may be split).
+        const here = new Set(part.lazy.entries.map((e) => e.name));
+        const view = parts.length === 1 ? graph : {
+          ...graph,
+          modules: graph.modules.flatMap((m) => {
+            const params = Object.fromEntries(
+              Object.entries(m.params).filter(([, r]) => here.has(r.name)),
+            );
+            return Object.keys(params).length === 0 ? [] : [{ ...m, params }];
+          }),
+        };
+        const mine = parameters.filter((p) => {
+          const ref = modules.get(p.module)?.params[p.target];
+          return ref !== undefined && here.has(ref.name);
+        });
+        const out: string[] = [];
+        for (const m of view.modules) {
+          for (const [pname, ref] of Object.entries(m.params)) {
+            out.push(ref.name);
+            if (mine.some((p) => p.module === m.name && p.target === pname)) {
+              out.push(`${ref.name}_scale`, `${ref.name}_zero_point`);
+            }
+          }
+        }
+        names.push(out);
+        await writeFileAtomic(part.output, async (sink) => {
+          written += await streamQuantizedSafetensors(view, mine, sink, {
+            kernels,
+            onQuantized(p, before) {
+              const module = modules.get(p.module)!;
+              const ref = module.params[p.target];
+              const after = fakeQuantize(before, ref.shape, p, { kernels });
+              changes.set(
+                `${p.module}\u0000${p.target}`,
+                quantizedChange(p, module.type, ref, before, after),
+              );
+            },
+          });
+        }, parts.length === 1 ? {} : { label: "model shard" });
+        progress("write", i + 1, parts.length);
+      }
+      const total = all.entries.reduce((n, e) => n + e.end - e.begin, 0);
+      written += await writeIndex(names, dataBytes(parameters, graph, total));
+    }
+    // The report lists the quantized parameters in the engine's order.
+    const ordered = parameters.flatMap((p) => {
+      const c = changes.get(`${p.module}\u0000${p.target}`);
+      return c === undefined ? [] : [c];
+    });
+    const sizes = parameterSizes(graph, ordered);
+    return streamedReport({
+      label: options.label ?? "quantization",
+      model: input,
+      mode: "quantization",
+      algorithm,
+      configList: options.configList,
+      fileBytes,
+      written,
+      packedBefore: sizes.before,
+      packedAfter: sizes.after,
+      parameters: sizes.parameters,
+      layers: ordered.map(layerReport),
+      warnings: result.report.warnings,
+      start,
+      unchanged,
+    });
+  } finally {
+    await close();
+  }
+}
+
+/**
+ * The bytes of tensor data after quantization: the input's, with each target's codes, scales and
+ * zero points in place of its float values.
+ */
+function dataBytes(
+  parameters: readonly {
+    module: string;
+    target: string;
+    bits: number;
+    scale: Float32Array;
+  }[],
+  graph: ReturnType<typeof safetensorsModel>,
+  inputTotal: number,
+): number {
+  const modules = new Map(graph.modules.map((m) => [m.name, m]));
+  let total = inputTotal;
+  for (const p of parameters) {
+    const ref = modules.get(p.module)?.params[p.target];
+    if (ref === undefined) continue;
+    const n = ref.shape.reduce((a, b) => a * b, 1);
+    const last = ref.shape.length === 0 ? 1 : ref.shape[ref.shape.length - 1];
+    const codes = p.bits <= 4 ? (n / last) * Math.ceil(last / 2) : n * (p.bits <= 8 ? 1 : 2);
+    const zp = p.bits <= 8 ? 1 : 2;
+    total += codes + p.scale.length * (4 + zp) - n * DTYPE_BYTES[ref.dtype];
+  }
+  return total;
+}
