@@ -1,0 +1,234 @@
+/**
+ * End-to-end runs of the CLI on a model-sized file, each against `cp` of the same bytes in the
+ * same run: the time of every run as a ratio to `cp`, and its peak resident memory.
+ *
+ * Default: a generated 1.07 GB safetensors (16 x [4096, 4096] float32 + biases) and
+ * - `prune` Level 50%, per layer and with one global group;
+ * - `quantize` int8 per channel with integer storage (streamed) and default storage (in memory).
+ * `--large` adds a sharded float16 checkpoint shaped like a 7B-parameter decoder (32 layers of
+ * q/k/v/o [4096, 4096] and gate/up/down [11008, 4096], embeddings and head [32000, 4096]; about
+ * 13.5 GB over 4 shards with a `model.safetensors.index.json`), pruned with one global group and
+ * quantized to int4 in blocks of 128; it needs about 30 GB of free disk.
+ *
+ *   deno run -A bench/e2e_bench.ts [--dir /tmp] [--large] [--keep] [--out bench/results/e2e.json]
+ *
+ * Peak memory is the child's `VmHWM` (Linux), read from /proc while it runs. Writes JSON and
+ * prints a table.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "../src/io/fs.ts";
+import { shardIndexText } from "../src/io/safetensors/shard_index.ts";
+import {
+  type SafetensorsStreamInput,
+  streamSafetensors,
+} from "../src/io/safetensors/write_safetensors.ts";
+import { parseArgs } from "./_harness.ts";
+
+const args = parseArgs(Deno.args);
+const dir = await Deno.makeTempDir({ dir: args.values.get("dir") ?? "/tmp", prefix: "e2e-" });
+const outPath = args.values.get("out") ?? "bench/results/e2e.json";
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+
+/** Deterministic values in [-0.5, 0.5), a new sequence per seed. */
+function f32(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    a[i] = s / 4294967296 - 0.5;
+  }
+  return a;
+}
+
+/** The same values as float16 bit patterns (small magnitudes: exponent from the top bits). */
+function f16(n: number, seed: number): Uint16Array {
+  const a = new Uint16Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    // sign, exponent 8-13 (|x| in [2^-7, 2^-1)), random mantissa
+    a[i] = ((s >>> 31) << 15) | ((8 + ((s >>> 24) % 6)) << 10) | (s & 0x3ff);
+  }
+  return a;
+}
+
+async function writeFile(path: string, tensors: SafetensorsStreamInput[]): Promise<void> {
+  await writeFileAtomic(path, (sink) => streamSafetensors(tensors, sink));
+}
+
+/** Runs a command; returns its wall time and peak RSS (VmHWM, polled from /proc). */
+async function run(cmd: string, argv: string[]): Promise<{ seconds: number; peakMiB: number }> {
+  const t0 = performance.now();
+  const child = new Deno.Command(cmd, { args: argv, stdout: "null", stderr: "piped" }).spawn();
+  let peak = 0;
+  const poll = setInterval(() => {
+    try {
+      const m = /VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${child.pid}/status`));
+      if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+    } catch {
+      // exited
+    }
+  }, 20);
+  const out = await child.output();
+  clearInterval(poll);
+  const seconds = (performance.now() - t0) / 1000;
+  if (!out.success) {
+    throw new Error(`${cmd} ${argv.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return { seconds, peakMiB: Math.round(peak) };
+}
+
+const deno = Deno.execPath();
+const cli = (...a: string[]) => run(deno, ["run", "-A", CLI, ...a]);
+const rows: Record<string, unknown>[] = [];
+const load = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+
+async function suite(name: string, input: string, bytes: number, runs: [string, string[]][]) {
+  const copy = input.endsWith(".index.json") ? dir + "/copy-dir" : `${dir}/copy.safetensors`;
+  const cp = input.endsWith(".index.json")
+    ? await run("cp", ["-r", input.slice(0, input.lastIndexOf("/")), copy])
+    : await run("cp", [input, copy]);
+  await Deno.remove(copy, { recursive: true });
+  rows.push({ model: name, run: "cp", seconds: +cp.seconds.toFixed(2), ratio: 1, peakMiB: 0 });
+  for (const [label, argv] of runs) {
+    const r = await cli(...argv);
+    rows.push({
+      model: name,
+      run: label,
+      seconds: +r.seconds.toFixed(2),
+      ratio: +(r.seconds / cp.seconds).toFixed(1),
+      peakMiB: r.peakMiB,
+      peakOverFile: +((r.peakMiB * 1048576) / bytes).toFixed(2),
+      loadavg: load(),
+    });
+    console.error(JSON.stringify(rows[rows.length - 1]));
+    for (const f of Deno.readDirSync(dir)) {
+      if (f.name.startsWith("out")) await Deno.remove(`${dir}/${f.name}`, { recursive: true });
+    }
+  }
+}
+
+const prune = '[{"op_types":["Linear"],"sparse_ratio":0.5}]';
+const global = '[{"op_types":["Linear"],"sparse_ratio":0.5,"global_group_id":0}]';
+const int8 =
+  '[{"op_types":["Linear"],"target_names":["weight"],"quant_dtype":"int8","granularity":"out_channel"}]';
+try {
+  const file = `${dir}/model.safetensors`;
+  await writeFile(
+    file,
+    Array.from({ length: 16 }, (_, i) => [
+      {
+        name: `layers.${i}.weight`,
+        dtype: "F32" as const,
+        shape: [4096, 4096],
+        data: () => f32(4096 * 4096, i + 1),
+      },
+      { name: `layers.${i}.bias`, dtype: "F32" as const, shape: [4096], data: () => f32(4096, -i) },
+    ]).flat(),
+  );
+  const bytes = (await Deno.stat(file)).size;
+  const out = `${dir}/out.safetensors`;
+  await suite("1.07 GB float32 safetensors", file, bytes, [
+    ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
+    ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
+    ["quantize int8 per channel, --storage int", [
+      "quantize",
+      file,
+      "-c",
+      int8,
+      "-o",
+      out,
+      "--storage",
+      "int",
+    ]],
+    ["quantize int8 per channel, --storage float", [
+      "quantize",
+      file,
+      "-c",
+      int8,
+      "-o",
+      out,
+      "--storage",
+      "float",
+    ]],
+  ]);
+  await Deno.remove(file);
+
+  if (args.flags.has("large")) {
+    const ckpt = `${dir}/ckpt`;
+    await Deno.mkdir(ckpt);
+    const H = 4096, F = 11008, V = 32000, L = 32;
+    const tensors: { name: string; shape: number[] }[] = [
+      { name: "model.embed_tokens.weight", shape: [V, H] },
+    ];
+    for (let l = 0; l < L; l++) {
+      const p = `model.layers.${l}`;
+      for (const n of ["q_proj", "k_proj", "v_proj", "o_proj"]) {
+        tensors.push({ name: `${p}.self_attn.${n}.weight`, shape: [H, H] });
+      }
+      tensors.push({ name: `${p}.mlp.gate_proj.weight`, shape: [F, H] });
+      tensors.push({ name: `${p}.mlp.up_proj.weight`, shape: [F, H] });
+      tensors.push({ name: `${p}.mlp.down_proj.weight`, shape: [H, F] });
+      tensors.push({ name: `${p}.input_layernorm.weight`, shape: [H] });
+    }
+    tensors.push({ name: "lm_head.weight", shape: [V, H] });
+    const SHARDS = 4;
+    const per = Math.ceil(tensors.length / SHARDS);
+    const map = new Map<string, string>();
+    let total = 0;
+    let size = 0;
+    for (let s = 0; s < SHARDS; s++) {
+      const name = `model-0000${s + 1}-of-0000${SHARDS}.safetensors`;
+      const part = tensors.slice(s * per, (s + 1) * per);
+      for (const t of part) {
+        map.set(t.name, name);
+        total += t.shape.reduce((a, b) => a * b, 1) * 2;
+      }
+      await writeFile(
+        `${ckpt}/${name}`,
+        part.map((t, i) => ({
+          name: t.name,
+          dtype: "F16" as const,
+          shape: t.shape,
+          data: () => f16(t.shape.reduce((a, b) => a * b, 1), s * 1000 + i + 1),
+        })),
+      );
+      size += (await Deno.stat(`${ckpt}/${name}`)).size;
+    }
+    const index = `${ckpt}/model.safetensors.index.json`;
+    await Deno.writeTextFile(index, shardIndexText(map, total));
+    const outIndex = `${dir}/out/model.safetensors.index.json`;
+    await Deno.mkdir(`${dir}/out`, { recursive: true });
+    const int4 =
+      '[{"op_types":["Linear"],"target_names":["weight"],"quant_dtype":"int4","granularity":[1,128]}]';
+    await suite("7B-shaped float16 checkpoint, 4 shards", index, size, [
+      ["prune Level 50%, one global group", ["prune", index, "-c", global, "-o", outIndex]],
+      ["quantize int4, blocks of 128, --storage int", [
+        "quantize",
+        index,
+        "-c",
+        int4,
+        "-o",
+        outIndex,
+        "--storage",
+        "int",
+      ]],
+    ]);
+  }
+} finally {
+  if (!args.flags.has("keep")) await Deno.remove(dir, { recursive: true });
+}
+
+const result = { runtime: `deno ${Deno.version.deno}`, cores: navigator.hardwareConcurrency, rows };
+await Deno.writeTextFile(outPath, JSON.stringify(result, null, 2) + "\n");
+console.log("| model | run | s | x cp | peak RSS MiB | x file |");
+console.log("|---|---|---|---|---|---|");
+for (const r of rows) {
+  console.log(
+    `| ${r.model} | ${r.run} | ${r.seconds} | ${r.ratio} | ${r.peakMiB} | ${
+      r.peakOverFile ?? ""
+    } |`,
+  );
+}
