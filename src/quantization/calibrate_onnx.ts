@@ -23,6 +23,24 @@ import { activationValue } from "./_activation_value.ts";
 import { checkBatch } from "./_check_batch.ts";
 import { QuantizationError } from "./quantization_error.ts";
 import { locateError } from "./_locate_error.ts";
+import { f16ToF32 } from "../tensor/float16.ts";
+
+/**
+ * The values of an onnxruntime output as float32: float32 as is, float16 widened (onnxruntime
+ * returns a `Float16Array` where the runtime has one, else the bits in a `Uint16Array`), or
+ * `undefined` for other types.
+ */
+function activationFloats(
+  t: { readonly data: unknown; readonly type?: string },
+): Float32Array | undefined {
+  const d = t.data;
+  if (d instanceof Float32Array) return d;
+  if (t.type === "float16" && d instanceof Uint16Array) return f16ToF32(d);
+  const F16 = (globalThis as { Float16Array?: new (...a: never[]) => ArrayLike<number> })
+    .Float16Array;
+  if (F16 !== undefined && d instanceof F16) return Float32Array.from(d);
+  return undefined;
+}
 
 /** A float32 input or output tensor. */
 export interface CalibrationTensor {
@@ -104,10 +122,24 @@ export async function calibrateOnnx(
   const extra = [...new Set(acts.map((a) => a.value))].filter((v) => !visible.has(v));
   const { bytes } = editOnnx(onnx, extra.map((name) => ({ op: "addGraphOutput", name })));
   const { ort } = options;
-  const session = await ort.InferenceSession.create(
-    bytes,
-    options.sessionOptions ?? { intraOpNumThreads: 1, interOpNumThreads: 1 },
-  );
+  let session: Awaited<ReturnType<OrtLike["InferenceSession"]["create"]>>;
+  try {
+    session = await ort.InferenceSession.create(
+      bytes,
+      options.sessionOptions ?? { intraOpNumThreads: 1, interOpNumThreads: 1 },
+    );
+  } catch (e) {
+    // onnxruntime's CPU provider has no bfloat16 kernels for most operators (MatMul, Gemm, Add).
+    const bf16 = onnx.tensors.some((t) => t.dtype === "BF16");
+    throw new QuantizationError(
+      "calibration",
+      `onnxruntime cannot load the model to calibrate it: ${(e as Error).message}${
+        bf16
+          ? " (the model stores bfloat16 tensors, which onnxruntime's CPU operators mostly do not run: calibrate a float32 or float16 copy and apply the ranges)"
+          : ""
+      }`,
+    );
+  }
   const observer = checkObserver(options.observer ?? "minmax");
   const p = options.percentile;
   if (p !== undefined && !(typeof p === "number" && p > 0 && p <= 100)) {
@@ -148,10 +180,13 @@ export async function calibrateOnnx(
             at,
           );
         }
-        if (!(result.data instanceof Float32Array)) {
+        const data = activationFloats(result);
+        if (data === undefined) {
           throw new QuantizationError(
             "calibration",
-            `tensor "${value}" must be float32 to calibrate: current type is ${result.data?.constructor?.name}`,
+            `tensor "${value}" must be float32 or float16 to calibrate: current type is ${
+              (result as { type?: string }).type ?? result.data?.constructor?.name
+            }`,
             at,
           );
         }
@@ -164,10 +199,10 @@ export async function calibrateOnnx(
             dims,
           );
           if (observer === "minmax") {
-            const r = trackedRange(result.data, dims, kernel, { kernels });
+            const r = trackedRange(data, dims, kernel, { kernels });
             minmax.set(key, mergeTrackedRange(minmax.get(key), r));
           } else {
-            const h = observeHistogram(histograms.get(key), result.data, dims, kernel, {
+            const h = observeHistogram(histograms.get(key), data, dims, kernel, {
               kernels,
               ...(options.bins === undefined ? {} : { bins: options.bins }),
             });

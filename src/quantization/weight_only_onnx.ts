@@ -16,6 +16,7 @@ import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
 import type { TensorSpec } from "../io/onnx/proto_writer.ts";
 import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import { castNode, floatTypeOf, scaleBytes, scaleStorage } from "./_float_storage.ts";
 
 /** Options of `weightOnlyOnnx`. */
 export interface WeightOnlyOnnxOptions extends QuantizeOptions {
@@ -140,10 +141,11 @@ export async function weightOnlyOnnx(
       );
     }
     const bias = node.opType === "Gemm" ? gemmBias(node, name) : undefined;
-    if (ref.dtype !== "F32") {
+    const floatType = floatTypeOf(ref.dtype);
+    if (floatType === undefined) {
       throw new QuantizationError(
         "storage",
-        `MatMulNBits export supports float32 weights: tensor "${ref.name}" is ${ref.dtype}`,
+        `MatMulNBits export supports float32, float16 and bfloat16 weights: tensor "${ref.name}" is ${ref.dtype}`,
         at,
       );
     }
@@ -177,6 +179,10 @@ export async function weightOnlyOnnx(
     const stored = Uint8Array.from(codes, (c) => c + offset);
     const b = bits === 4 ? kernels.packInt4(stored) : stored;
     const t = ref.name;
+    // MatMulNBits binds A, the scales and the output to one type (float or float16 on CPU):
+    // bfloat16 layers, and float16 ones whose scales float16 cannot hold, run it in float32
+    // between Casts.
+    const { scaleType, cast } = scaleStorage(floatType, scale);
     add(
       {
         name: `${t}_nbits`,
@@ -186,12 +192,13 @@ export async function weightOnlyOnnx(
       },
       {
         name: `${t}_nbits_scale`,
-        dataType: ONNX_DATA_TYPE.FLOAT,
+        dataType: scaleType,
         dims: [n * blocks],
-        raw: new Uint8Array(scale.slice().buffer),
+        raw: scaleBytes(scale, scaleType),
       },
     );
-    const inputs = [node.inputs[0], `${t}_nbits`, `${t}_nbits_scale`];
+    const input = cast ? `${t}_nbits_input` : node.inputs[0];
+    const inputs = [input, `${t}_nbits`, `${t}_nbits_scale`];
     if (scheme === "affine") {
       const perRow = Math.ceil((blocks * bits) / 8);
       const zp = new Uint8Array(n * perRow);
@@ -217,6 +224,13 @@ export async function weightOnlyOnnx(
         : [{ name: "accuracy_level", i: options.accuracyLevel }]),
     ];
     const product = bias === undefined ? node.outputs[0] : `${node.outputs[0]}_nbits_product`;
+    if (cast) {
+      edits.push({
+        op: "insertNodes",
+        at: { before: index },
+        nodes: [castNode(`${node.name || t}_CastIn`, node.inputs[0], input, ONNX_DATA_TYPE.FLOAT)],
+      });
+    }
     edits.push({
       op: "replaceNode",
       node: index,
@@ -225,10 +239,17 @@ export async function weightOnlyOnnx(
         opType: "MatMulNBits",
         domain: "com.microsoft",
         inputs,
-        outputs: [product],
+        outputs: [cast ? `${product}_float32` : product],
         attributes,
       },
     });
+    if (cast) {
+      edits.push({
+        op: "insertNodes",
+        at: { after: index },
+        nodes: [castNode(`${node.name || t}_CastOut`, `${product}_float32`, product, floatType)],
+      });
+    }
     if (bias !== undefined) {
       edits.push({
         op: "insertNodes",
