@@ -140,7 +140,8 @@ async function saveQuantized(
   try {
     return { bytes: await result.save("qdq"), storage: "qdq" };
   } catch (e) {
-    // Only a target QDQ cannot store (a block granularity, a shared or non-float32 tensor)
+    // Only a target QDQ cannot store (a block granularity, a shared tensor, a dtype other than
+    // float32, float16 or bfloat16)
     // falls back; every other error is the caller's to see.
     if (storage === "int" || !(e instanceof QuantizationError && e.code === "storage")) throw e;
     return { bytes: await result.save("float"), storage: "float", reason: e.message };

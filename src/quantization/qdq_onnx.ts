@@ -63,6 +63,14 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * like NNI's wrapper. `QuantizeLinear` saturates to the full type range (int8 [-128, 127]), so
  * values beyond the calibrated range may get one code more than NNI's narrow range.
  *
+ * Float16 weights get float16 scales, so `DequantizeLinear` writes float16 where the graph reads
+ * it. bfloat16 weights (onnxruntime has no bfloat16 `DequantizeLinear` kernel, and the
+ * `com.microsoft` one takes float32 and float16 scales only), and float16 ones whose scales are
+ * not all float16 numbers, are dequantized with float32 scales and cast back by a `Cast` node
+ * (`<tensor>_Cast`). Activations of float16 or bfloat16 values are quantized in float32 between
+ * two Casts (`<prefix>_CastIn`, `<prefix>_CastOut`): onnxruntime's QDQ fusions break float16
+ * Q/DQ pairs.
+ *
  * Names: `<tensor>_quantized`, `<tensor>_scale`, `<tensor>_zero_point`, node
  * `<tensor>_DequantizeLinear`; for activations the prefix is `<value>_<module><target>`. Codes
  * of at most 4 bits are stored as INT4/UINT4. With quantized inputs and weights, quantize the
@@ -75,7 +83,8 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * @param options 4-bit storage and kernels.
  * @returns The new model bytes.
  * @throws {QuantizationError} Code `storage` for block granularities, tensors outside the main
- * graph or shared by two modules, or stored dtypes other than float32; `activation` for
+ * graph or shared by two modules, or stored dtypes other than float32, float16 and bfloat16;
+ * `activation` for
  * activation targets without a graph tensor. Each names the module, the target and the config.
  *
  * @example
