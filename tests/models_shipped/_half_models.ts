@@ -33,10 +33,17 @@ export function values(n: number, seed: number, a = 1): Float32Array {
   });
 }
 
-function weight(name: string, dims: number[], type: HalfType, seed: number): TensorSpec {
+function weight(
+  name: string,
+  dims: number[],
+  type: HalfType,
+  seed: number,
+  gain = 1,
+): TensorSpec {
   const n = dims.reduce((a, b) => a * b, 1);
   const fanIn = dims.length === 2 ? dims[0] : n / dims[0];
-  return { name, dataType: type, dims, raw: encode(values(n, seed, 1 / Math.sqrt(fanIn)), type) };
+  const raw = encode(values(n, seed, gain / Math.sqrt(fanIn)), type);
+  return { name, dataType: type, dims, raw };
 }
 
 const cast = (name: string, input: string, output: string, to: number) => ({
@@ -109,9 +116,10 @@ export const MLP_INPUT = [4, 64];
 
 /**
  * An MLP computed in `type`: x float32 [4, 64] → Cast → MatMul [64, 128] + Add → Relu →
- * Gemm(transB, [32, 128]) + bias → Cast → y float32 [4, 32].
+ * Gemm(transB, [32, 128]) + bias → Cast → y float32 [4, 32]. `gain` scales fc1 (a
+ * small gain gives scales below float16's normal range).
  */
-export function halfMlp(type: HalfType): Uint8Array {
+export function halfMlp(type: HalfType, gain = 1): Uint8Array {
   return buildOnnx({
     opsets: [{ domain: "", version: 17 }],
     nodes: [
@@ -134,8 +142,8 @@ export function halfMlp(type: HalfType): Uint8Array {
       cast("graph_output_cast", "g", "y", FLOAT),
     ],
     initializers: [
-      weight("fc1.weight", [64, 128], type, 11),
-      weight("fc1.bias", [128], type, 12),
+      weight("fc1.weight", [64, 128], type, 11, gain),
+      weight("fc1.bias", [128], type, 12, gain),
       weight("fc2.weight", [32, 128], type, 13),
       weight("fc2.bias", [32], type, 14),
     ],

@@ -206,6 +206,39 @@ test("float16 CNN: pruning writes masked float16 weights", async () => {
   assert.ok(cos >= 0.99, `cosine ${cos}`);
 });
 
+test("float16 weights whose scales float16 cannot hold are dequantized in float32 and cast", async () => {
+  // fc1 is within ±1.3e-4: int8 scales near 1e-6, float16 subnormals (off by up to 3%).
+  const src = halfMlp(FLOAT16, 1e-3);
+  const compress = async (storage: "int" | "nbits" | "float", configList: unknown) =>
+    await compressModel(loadModel(src, "tiny16.onnx"), {
+      mode: "quantization",
+      configList,
+      storage,
+    });
+  const int = await compress("int", INT8);
+  const out = decodeOnnx(int.bytes);
+  assert.equal(types(out).get("fc1.weight_scale"), FLOAT);
+  assert.equal(types(out).get("fc2.weight_scale"), FLOAT16);
+  const cast = out.graph.nodes.find((n) => n.name === "fc1.weight_Cast")!;
+  assert.deepEqual([cast.outputs[0], cast.attributes[0].i], ["fc1.weight", FLOAT16]);
+  assertSizes(int.report, src, int.bytes);
+  // The stored weights are the fake-quantized ones: the outputs agree to float16 rounding
+  // (3e-4 with float16 subnormal scales).
+  const a = await outputs((await compress("float", INT8)).bytes, MLP_INPUT, FLOAT16);
+  const b = await outputs(int.bytes, MLP_INPUT, FLOAT16);
+  const rel = Math.max(...a.map((v, i) => Math.abs(v - b[i]) / Math.abs(v)));
+  assert.ok(rel < 5e-5, `max relative difference ${rel}`);
+
+  const nbits = await compress("nbits", INT4_NBITS);
+  const n = decodeOnnx(nbits.bytes);
+  assert.equal(types(n).get("fc1.weight_nbits_scale"), FLOAT);
+  const at = n.graph.nodes.findIndex((x) => x.opType === "MatMulNBits");
+  assert.deepEqual(ops(n).slice(at - 1, at + 2), ["Cast", "MatMulNBits", "Cast"]);
+  assertSizes(nbits.report, src, nbits.bytes);
+  const cos = await fidelity(src, nbits.bytes, MLP_INPUT, FLOAT16);
+  assert.ok(cos >= 0.99, `cosine ${cos}`);
+});
+
 test("bfloat16 MLP: onnxruntime's CPU provider runs none of its operators", async () => {
   const ort = await loadOrt();
   await assert.rejects(
