@@ -23,24 +23,7 @@ import { activationValue } from "./_activation_value.ts";
 import { checkBatch } from "./_check_batch.ts";
 import { QuantizationError } from "./quantization_error.ts";
 import { locateError } from "./_locate_error.ts";
-import { f16ToF32 } from "../tensor/float16.ts";
-
-/**
- * The values of an onnxruntime output as float32: float32 as is, float16 widened (onnxruntime
- * returns a `Float16Array` where the runtime has one, else the bits in a `Uint16Array`), or
- * `undefined` for other types.
- */
-function activationFloats(
-  t: { readonly data: unknown; readonly type?: string },
-): Float32Array | undefined {
-  const d = t.data;
-  if (d instanceof Float32Array) return d;
-  if (t.type === "float16" && d instanceof Uint16Array) return f16ToF32(d);
-  const F16 = (globalThis as { Float16Array?: new (...a: never[]) => ArrayLike<number> })
-    .Float16Array;
-  if (F16 !== undefined && d instanceof F16) return Float32Array.from(d);
-  return undefined;
-}
+import { ortFloat32 } from "../io/onnx/ort_float32.ts";
 
 /** A float32 input or output tensor. */
 export interface CalibrationTensor {
@@ -180,7 +163,7 @@ export async function calibrateOnnx(
             at,
           );
         }
-        const data = activationFloats(result);
+        const data = ortFloat32(result);
         if (data === undefined) {
           throw new QuantizationError(
             "calibration",
