@@ -189,6 +189,34 @@ test("float16 CNN: calibration reads float16 activations and quantizes them in f
   assertSizes(report, src, bytes);
   const cos = await fidelity(src, bytes, CNN_INPUT, FLOAT16);
   assert.ok(cos >= 0.99, `cosine ${cos}`);
+
+  // Output targets: every consumer reads the value through the pair, cast back to float16.
+  const outs = await compressModel(loadModel(src, "cnn16.onnx"), {
+    mode: "quantization",
+    configList: [{
+      op_types: ["ReLU"],
+      target_names: ["_output_"],
+      quant_dtype: "int8",
+      granularity: "default",
+    }],
+    storage: "int",
+    calibration: { batches: calibrationBatches(CNN_INPUT), ort },
+  });
+  const o = decodeOnnx(outs.bytes);
+  const relu = o.graph.nodes.findIndex((n) => n.opType === "Relu");
+  assert.deepEqual(ops(o).slice(relu, relu + 5), [
+    "Relu",
+    "Cast",
+    "QuantizeLinear",
+    "DequantizeLinear",
+    "Cast",
+  ]);
+  assert.deepEqual(
+    [o.graph.nodes[relu + 4].outputs[0], o.graph.nodes[relu + 4].attributes[0].i],
+    ["r1", FLOAT16],
+  );
+  const cosOut = await fidelity(src, outs.bytes, CNN_INPUT, FLOAT16);
+  assert.ok(cosOut >= 0.99, `cosine ${cosOut}`);
 });
 
 test("float16 CNN: pruning writes masked float16 weights", async () => {
