@@ -47,8 +47,9 @@ export function demoTable(runs: readonly CompressionReport[]): string {
       const bits = summarizeRun(r).bits.filter((b) => b < 16);
       if (r.storage === "float" && bits.length > 0 && r.model === rec?.model) {
         notes.push(
-          `${label}: weights stored as float32 on the int${bits.join("/")} grid; ` +
-            `packed at that width the recognizer's parameters take ${mb(r.after.packedBytes)} MB`,
+          `${label}: weights stored as float32 on the int${bits.join("/")} grid, so the ` +
+            `recognizer's parameters keep their ${mb(r.after.packedBytes)} MB ` +
+            `(integer storage writes the codes)`,
         );
       }
     }

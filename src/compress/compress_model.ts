@@ -24,7 +24,7 @@ import { layerReport } from "./_layer_report.ts";
 import { pruneTensors } from "./_prune_tensors.ts";
 import { quantizeTensors } from "./_quantize_tensors.ts";
 import { NBITS_BLOCK_SIZE, weightOnlyTensors } from "./_weight_only.ts";
-import { parameterSizes } from "./_sizes.ts";
+import { parameterSizes, writtenParameterBytes } from "./_sizes.ts";
 import { halfTensors } from "./_tfjs_half.ts";
 import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
@@ -147,7 +147,8 @@ async function saveQuantized(
   try {
     return { bytes: await result.save("qdq"), storage: "qdq" };
   } catch (e) {
-    // Only a target QDQ cannot store (a block granularity, a shared or non-float32 tensor)
+    // Only a target QDQ cannot store (a block granularity, a shared tensor, a dtype other than
+    // float32, float16 or bfloat16)
     // falls back; every other error is the caller's to see.
     if (storage === "int" || !(e instanceof QuantizationError && e.code === "storage")) throw e;
     return { bytes: await result.save("float"), storage: "float", reason: e.message };
@@ -345,7 +346,7 @@ export async function compressModel(
     );
   }
   progress("write", 1, 1);
-  const sizes = parameterSizes(model.graph, changes);
+  const sizes = parameterSizes(model.graph);
   const unchanged = plan.targets.length === 0
     ? unchangedReason(options.configList)
     : changes.length === 0 && activations.length === 0
@@ -366,7 +367,7 @@ export async function compressModel(
       configList: options.configList,
       storage,
       before: { fileBytes: modelFileBytes(model), packedBytes: sizes.before },
-      after: { fileBytes, packedBytes: sizes.after },
+      after: { fileBytes, packedBytes: writtenParameterBytes(model, sizes.before, bytes, files) },
       parameters: sizes.parameters,
       layers: [...changes.map(layerReport), ...activations],
       warnings,
@@ -406,7 +407,7 @@ export function unchangedReason(configList: unknown): string {
  * ```
  */
 export function describeModel(model: LoadedModel, label = "original"): CompressionReport {
-  const sizes = parameterSizes(model.graph, []);
+  const sizes = parameterSizes(model.graph);
   const size = { fileBytes: modelFileBytes(model), packedBytes: sizes.before };
   return {
     label,

@@ -97,6 +97,9 @@ export async function quantizeSafetensorsFile(
       ? "the config list sets no sparsity or quantization for the targets it selects"
       : undefined;
     let written = 0;
+    // Tensor data in and out: the report's packed sizes are the bytes as written.
+    const inTotal = all.entries.reduce((n, e) => n + e.end - e.begin, 0);
+    const outTotal = dataBytes(parameters, graph, inTotal);
     if (unchanged === undefined || options.writeUnchanged !== false) {
       progress("write", 0, parts.length);
       const names: string[][] = [];
@@ -142,15 +145,14 @@ export async function quantizeSafetensorsFile(
         }, parts.length === 1 ? {} : { label: "model shard" });
         progress("write", i + 1, parts.length);
       }
-      const total = all.entries.reduce((n, e) => n + e.end - e.begin, 0);
-      written += await writeIndex(names, dataBytes(parameters, graph, total));
+      written += await writeIndex(names, outTotal);
     }
     // The report lists the quantized parameters in the engine's order.
     const ordered = parameters.flatMap((p) => {
       const c = changes.get(`${p.module}\u0000${p.target}`);
       return c === undefined ? [] : [c];
     });
-    const sizes = parameterSizes(graph, ordered);
+    const sizes = parameterSizes(graph);
     return streamedReport({
       label: options.label ?? "quantization",
       model: input,
@@ -160,7 +162,7 @@ export async function quantizeSafetensorsFile(
       fileBytes,
       written,
       packedBefore: sizes.before,
-      packedAfter: sizes.after,
+      packedAfter: sizes.before + outTotal - inTotal,
       parameters: sizes.parameters,
       layers: ordered.map(layerReport),
       warnings: result.report.warnings,

@@ -67,6 +67,11 @@ function allNodes(graph: OnnxGraph, out: OnnxNode[] = []): OnnxNode[] {
   return out;
 }
 
+// ONNX FLOAT, FLOAT16, BFLOAT16 and DOUBLE.
+const FLOAT_CODES = new Set([1, 10, 16, 11]);
+const isFloatDType = (d: string | undefined) =>
+  d === "F32" || d === "F16" || d === "BF16" || d === "F64";
+
 /**
  * Builds the module view of a decoded ONNX model. Each node with constant parameters
  * (initializers or `Constant` values) becomes a module, and so does each activation:
@@ -107,6 +112,15 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
     if (t.dtype !== undefined && !constants.has(t.name)) constants.set(t.name, t);
   }
   const nodes = allNodes(model.graph);
+  // A float weight stored in another float type and cast before use (float16 initializers of a
+  // float32 graph, `Cast(to: FLOAT)`) is that stored tensor: writers store it in its own dtype
+  // and the Cast still widens it.
+  for (const n of nodes) {
+    const t = n.opType === "Cast" ? constants.get(n.inputs[0] ?? "") : undefined;
+    const to = n.attributes.find((a) => a.name === "to")?.i;
+    if (t === undefined || !isFloatDType(t.dtype) || !FLOAT_CODES.has(to ?? 0)) continue;
+    if (n.outputs[0] !== undefined && !constants.has(n.outputs[0])) constants.set(n.outputs[0], t);
+  }
   const producer = new Map<string, OnnxNode>();
   const consumers = new Map<string, OnnxNode[]>();
   for (const n of nodes) {

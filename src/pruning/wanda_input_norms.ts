@@ -5,6 +5,7 @@
  * @module
  */
 
+import { ortFloat32 } from "../io/onnx/ort_float32.ts";
 import type { OrtLike } from "../io/onnx/ort.ts";
 import { editOnnx } from "../io/onnx/edit_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
@@ -102,9 +103,8 @@ export async function wandaInputNorms(
         const t = m.value in out ? out[m.value] : undefined;
         const src = t ?? (batch[m.value] as CalibrationInput | undefined);
         if (src === undefined) throw new RangeError(`activation ${m.value} was not produced`);
-        const data = src.data instanceof Float32Array
-          ? src.data
-          : Float32Array.from(src.data as ArrayLike<number>);
+        // float16 activations come back as Float16Array or as bits in a Uint16Array.
+        const data = ortFloat32(src) ?? Float32Array.from(src.data as ArrayLike<number>);
         const dims = src.dims;
         const channels = m.lastDim ? dims[dims.length - 1] : dims[1];
         const inner = m.lastDim ? 1 : dims.slice(2).reduce((a, b) => a * b, 1);

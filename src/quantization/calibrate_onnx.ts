@@ -23,6 +23,7 @@ import { activationValue } from "./_activation_value.ts";
 import { checkBatch } from "./_check_batch.ts";
 import { QuantizationError } from "./quantization_error.ts";
 import { locateError } from "./_locate_error.ts";
+import { ortFloat32 } from "../io/onnx/ort_float32.ts";
 
 /** A float32 input or output tensor. */
 export interface CalibrationTensor {
@@ -104,10 +105,24 @@ export async function calibrateOnnx(
   const extra = [...new Set(acts.map((a) => a.value))].filter((v) => !visible.has(v));
   const { bytes } = editOnnx(onnx, extra.map((name) => ({ op: "addGraphOutput", name })));
   const { ort } = options;
-  const session = await ort.InferenceSession.create(
-    bytes,
-    options.sessionOptions ?? { intraOpNumThreads: 1, interOpNumThreads: 1 },
-  );
+  let session: Awaited<ReturnType<OrtLike["InferenceSession"]["create"]>>;
+  try {
+    session = await ort.InferenceSession.create(
+      bytes,
+      options.sessionOptions ?? { intraOpNumThreads: 1, interOpNumThreads: 1 },
+    );
+  } catch (e) {
+    // onnxruntime's CPU provider has no bfloat16 kernels for most operators (MatMul, Gemm, Add).
+    const bf16 = onnx.tensors.some((t) => t.dtype === "BF16");
+    throw new QuantizationError(
+      "calibration",
+      `onnxruntime cannot load the model to calibrate it: ${(e as Error).message}${
+        bf16
+          ? " (the model stores bfloat16 tensors, which onnxruntime's CPU operators mostly do not run: calibrate a float32 or float16 copy and apply the ranges)"
+          : ""
+      }`,
+    );
+  }
   const observer = checkObserver(options.observer ?? "minmax");
   const p = options.percentile;
   if (p !== undefined && !(typeof p === "number" && p > 0 && p <= 100)) {
@@ -148,10 +163,13 @@ export async function calibrateOnnx(
             at,
           );
         }
-        if (!(result.data instanceof Float32Array)) {
+        const data = ortFloat32(result);
+        if (data === undefined) {
           throw new QuantizationError(
             "calibration",
-            `tensor "${value}" must be float32 to calibrate: current type is ${result.data?.constructor?.name}`,
+            `tensor "${value}" must be float32 or float16 to calibrate: current type is ${
+              (result as { type?: string }).type ?? result.data?.constructor?.name
+            }`,
             at,
           );
         }
@@ -164,10 +182,10 @@ export async function calibrateOnnx(
             dims,
           );
           if (observer === "minmax") {
-            const r = trackedRange(result.data, dims, kernel, { kernels });
+            const r = trackedRange(data, dims, kernel, { kernels });
             minmax.set(key, mergeTrackedRange(minmax.get(key), r));
           } else {
-            const h = observeHistogram(histograms.get(key), result.data, dims, kernel, {
+            const h = observeHistogram(histograms.get(key), data, dims, kernel, {
               kernels,
               ...(options.bins === undefined ? {} : { bins: options.bins }),
             });

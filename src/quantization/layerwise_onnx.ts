@@ -7,6 +7,7 @@
  * @module
  */
 
+import { ortFloat32 } from "../io/onnx/ort_float32.ts";
 import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
 import { encodeOnnx, type OnnxReplacement } from "../io/onnx/encode_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
@@ -204,9 +205,8 @@ export async function layerwiseOnnx<T>(
           throw new RangeError(`the input ${JSON.stringify(value)} of ${name} was not produced`);
         }
         const dims = act.dims;
-        const x = act.data instanceof Float32Array
-          ? act.data
-          : Float32Array.from(act.data as ArrayLike<number>);
+        // float16 activations come back as Float16Array or as bits in a Uint16Array.
+        const x = ortFloat32(act) ?? Float32Array.from(act.data as ArrayLike<number>);
         if (conv !== undefined) {
           // one add_batch per image of its patches (the reference unfolds each batch)
           for (const rows of im2col(x, dims, conv, name)) {

@@ -20,6 +20,14 @@ import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { paramRef } from "./_param_ref.ts";
 import { activationValue } from "./_activation_value.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import {
+  castNode,
+  type FloatType,
+  floatTypeOf,
+  scaleBytes,
+  scaleStorage,
+  valueFloatTypes,
+} from "./_float_storage.ts";
 
 /** Options of `qdqOnnx`. */
 export interface QdqOnnxOptions extends QuantizeOptions {
@@ -55,6 +63,14 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * like NNI's wrapper. `QuantizeLinear` saturates to the full type range (int8 [-128, 127]), so
  * values beyond the calibrated range may get one code more than NNI's narrow range.
  *
+ * Float16 weights get float16 scales, so `DequantizeLinear` writes float16 where the graph reads
+ * it. bfloat16 weights (onnxruntime has no bfloat16 `DequantizeLinear` kernel, and the
+ * `com.microsoft` one takes float32 and float16 scales only), and float16 ones whose scales are
+ * not all float16 numbers, are dequantized with float32 scales and cast back by a `Cast` node
+ * (`<tensor>_Cast`). Activations of float16 or bfloat16 values are quantized in float32 between
+ * two Casts (`<prefix>_CastIn`, `<prefix>_CastOut`): onnxruntime's QDQ fusions break float16
+ * Q/DQ pairs.
+ *
  * Names: `<tensor>_quantized`, `<tensor>_scale`, `<tensor>_zero_point`, node
  * `<tensor>_DequantizeLinear`; for activations the prefix is `<value>_<module><target>`. Codes
  * of at most 4 bits are stored as INT4/UINT4. With quantized inputs and weights, quantize the
@@ -67,7 +83,8 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * @param options 4-bit storage and kernels.
  * @returns The new model bytes.
  * @throws {QuantizationError} Code `storage` for block granularities, tensors outside the main
- * graph or shared by two modules, or stored dtypes other than float32; `activation` for
+ * graph or shared by two modules, or stored dtypes other than float32, float16 and bfloat16;
+ * `activation` for
  * activation targets without a graph tensor. Each names the module, the target and the config.
  *
  * @example
@@ -122,10 +139,11 @@ export async function qdqOnnx(
         at,
       );
     }
-    if (ref.dtype !== "F32") {
+    const floatType = floatTypeOf(ref.dtype);
+    if (floatType === undefined) {
       throw new QuantizationError(
         "storage",
-        `QDQ export supports float32 weights: tensor "${name}" is ${ref.dtype}`,
+        `QDQ export supports float32, float16 and bfloat16 weights: tensor "${name}" is ${ref.dtype}`,
         at,
       );
     }
@@ -137,7 +155,8 @@ export async function qdqOnnx(
     }
     const { signed } = quantDtypeRange(p.quantDtype);
     const type = onnxCodeType(p.bits, signed, options.int4 ?? true);
-    const q = qparamTensors(name, p, type, fileAxis, kernels);
+    const { scaleType, cast } = scaleStorage(floatType, p.scale);
+    const q = qparamTensors(name, p, type, fileAxis, kernels, scaleType);
     initializers.push(
       {
         name: `${name}_quantized`,
@@ -152,9 +171,10 @@ export async function qdqOnnx(
       opType: "DequantizeLinear",
       domain: "com.microsoft",
       inputs: [`${name}_quantized`, `${name}_scale`, `${name}_zero_point`],
-      outputs: [name],
+      outputs: [cast ? `${name}_dequantized` : name],
       attributes: q.attributes,
     });
+    if (cast) nodesFirst.push(castNode(`${name}_Cast`, `${name}_dequantized`, name, floatType));
     if (constantOutputs.has(name)) {
       removals.push({ op: "removeNode", node: constantNodes.get(name)! });
     } else removals.push({ op: "removeInitializer", name });
@@ -176,15 +196,16 @@ function qparamTensors(
   type: number,
   axis: number | undefined,
   kernels: Kernels,
+  scaleType: FloatType,
 ): { tensors: TensorSpec[]; attributes: Attr[] } {
   const dims = axis === undefined ? [] : [p.scale.length];
   return {
     tensors: [
       {
         name: `${prefix}_scale`,
-        dataType: ONNX_DATA_TYPE.FLOAT,
+        dataType: scaleType,
         dims,
-        raw: new Uint8Array(p.scale.slice().buffer),
+        raw: scaleBytes(p.scale, scaleType),
       },
       {
         name: `${prefix}_zero_point`,
@@ -205,6 +226,7 @@ function qparamTensors(
  */
 function activationPatch(onnx: OnnxModel, model: ModelGraph) {
   const edits: OnnxEdit[] = [];
+  let types: Map<string, number> | undefined;
   return {
     edits,
     add(p: TargetQuantParams, type: number, initializers: TensorSpec[], kernels: Kernels): void {
@@ -217,7 +239,17 @@ function activationPatch(onnx: OnnxModel, model: ModelGraph) {
       );
       const axis = perAxis(p);
       const prefix = `${value}_${p.module}${p.target}`;
-      const { tensors, attributes } = qparamTensors(prefix, p, type, axis, kernels);
+      // A float16 or bfloat16 value is quantized in float32 between Casts: QuantizeLinear and
+      // DequantizeLinear with float32 scales (see _float_storage.ts for why not float16 scales).
+      types ??= valueFloatTypes(onnx.graph, onnx.tensors.filter((t) => t.kind === "constant"));
+      const seen = types.get(value);
+      const floatType: FloatType =
+        seen === ONNX_DATA_TYPE.FLOAT16 || seen === ONNX_DATA_TYPE.BFLOAT16
+          ? seen
+          : ONNX_DATA_TYPE.FLOAT;
+      const cast = floatType !== ONNX_DATA_TYPE.FLOAT;
+      const scaleType = ONNX_DATA_TYPE.FLOAT;
+      const { tensors, attributes } = qparamTensors(prefix, p, type, axis, kernels, scaleType);
       for (const t of tensors) initializers.push(t);
       const source = kind === "input" ? value : `${prefix}_float`;
       const result = kind === "input" ? `${prefix}_dequantized` : value;
@@ -226,7 +258,7 @@ function activationPatch(onnx: OnnxModel, model: ModelGraph) {
           name: `${prefix}_QuantizeLinear`,
           opType: "QuantizeLinear",
           domain: "com.microsoft",
-          inputs: [source, `${prefix}_scale`, `${prefix}_zero_point`],
+          inputs: [cast ? `${prefix}_float32` : source, `${prefix}_scale`, `${prefix}_zero_point`],
           outputs: [`${prefix}_quantized`],
           attributes,
         },
@@ -235,10 +267,18 @@ function activationPatch(onnx: OnnxModel, model: ModelGraph) {
           opType: "DequantizeLinear",
           domain: "com.microsoft",
           inputs: [`${prefix}_quantized`, `${prefix}_scale`, `${prefix}_zero_point`],
-          outputs: [result],
+          outputs: [cast ? `${prefix}_dequantized_float32` : result],
           attributes,
         },
       ];
+      if (cast) {
+        pair.unshift(
+          castNode(`${prefix}_CastIn`, source, `${prefix}_float32`, ONNX_DATA_TYPE.FLOAT),
+        );
+        pair.push(
+          castNode(`${prefix}_CastOut`, `${prefix}_dequantized_float32`, result, floatType),
+        );
+      }
       if (kind === "input") {
         edits.push({ op: "insertNodes", at: { before: own[0] }, nodes: pair });
         for (const i of own) {

@@ -16,6 +16,13 @@ import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
 import type { TensorSpec } from "../io/onnx/proto_writer.ts";
 import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import {
+  castNode,
+  type FloatType,
+  floatTypeOf,
+  scaleBytes,
+  scaleStorage,
+} from "./_float_storage.ts";
 
 /** Options of `weightOnlyOnnx`. */
 export interface WeightOnlyOnnxOptions extends QuantizeOptions {
@@ -66,6 +73,13 @@ export interface WeightOnlyLayer {
  * last block is shorter, which is the same as padding it with zeros because NNI's range always
  * contains 0 (the padding never changes a scale or a zero point).
  *
+ * MatMulNBits takes A, the scales and its output in one type: a float16 layer gets float16
+ * scales; a bfloat16 layer (onnxruntime has no bfloat16 MatMulNBits CPU kernel), or a float16
+ * one whose scales are not all float16 numbers, runs it in float32 between a `Cast` of A and a
+ * `Cast` of the product. A weight stored in another float type and widened by a `Cast` before
+ * the MatMul is read through it; the layer computes in the Cast's type and the Cast goes when
+ * nothing else reads it.
+ *
  * DequantizeLinear with 4-bit types and `block_size` would need default-domain opset 21; the
  * PP-OCR models are opset 9, so MatMulNBits is what runs on them.
  *
@@ -74,7 +88,7 @@ export interface WeightOnlyLayer {
  * @param options Bits, block size, scheme, modules and kernels.
  * @returns The new model bytes and the quantized layers.
  * @throws {QuantizationError} Code `argument` on a bad block size (not a power of two >= 16, or larger than a weight's
- * K) or bit width, a named module that is not a MatMul or Gemm with a constant float32 weight
+ * K) or bit width, a named module that is not a MatMul or Gemm with a constant float32, float16 or bfloat16 weight
  * as its second input, or a Gemm with `alpha` or `beta` other than 1 or with `transA` (code
  * `storage`, naming the module).
  *
@@ -121,6 +135,14 @@ export async function weightOnlyOnnx(
   const constantNodes = new Map(
     onnx.graph.nodes.flatMap((n, i) => n.opType === "Constant" ? n.outputs.map((o) => [o, i]) : []),
   );
+  // A weight stored in another float type and widened by a Cast before the MatMul.
+  const casts = new Map(
+    onnx.graph.nodes.flatMap((n, i) => n.opType === "Cast" ? [[n.outputs[0], i] as const] : []),
+  );
+  const storedName = (v: string | undefined) => {
+    const c = v === undefined ? undefined : casts.get(v);
+    return c === undefined ? v : onnx.graph.nodes[c].inputs[0];
+  };
   const edits: OnnxEdit[] = [];
   const add = (...tensors: TensorSpec[]) =>
     edits.push(...tensors.map((tensor) => ({ op: "addInitializer" as const, tensor })));
@@ -128,7 +150,7 @@ export async function weightOnlyOnnx(
     const mod = model.modules.find((m) => m.name === name);
     const ref = mod?.params.weight;
     const index = onnx.graph.nodes.findIndex((n) =>
-      (n.opType === "MatMul" || n.opType === "Gemm") && n.inputs[1] === ref?.name
+      (n.opType === "MatMul" || n.opType === "Gemm") && storedName(n.inputs[1]) === ref?.name
     );
     const node = onnx.graph.nodes[index];
     const at = { module: name, target: "weight" };
@@ -140,10 +162,22 @@ export async function weightOnlyOnnx(
       );
     }
     const bias = node.opType === "Gemm" ? gemmBias(node, name) : undefined;
-    if (ref.dtype !== "F32") {
+    // The type the layer computes in: the weight's, or the one its Cast gives it.
+    const cast = node.inputs[1] === ref.name ? undefined : casts.get(node.inputs[1]);
+    const castTo = cast === undefined
+      ? undefined
+      : onnx.graph.nodes[cast].attributes.find((a) => a.name === "to")?.i;
+    const floatType = castTo === undefined
+      ? floatTypeOf(ref.dtype)
+      : [1, 10, 16].includes(castTo)
+      ? castTo as FloatType
+      : undefined;
+    if (floatType === undefined) {
       throw new QuantizationError(
         "storage",
-        `MatMulNBits export supports float32 weights: tensor "${ref.name}" is ${ref.dtype}`,
+        `MatMulNBits export supports layers computed in float32, float16 or bfloat16: tensor "${ref.name}" is ${ref.dtype}${
+          castTo === undefined ? "" : ` cast to ONNX type ${castTo}`
+        }`,
         at,
       );
     }
@@ -177,6 +211,10 @@ export async function weightOnlyOnnx(
     const stored = Uint8Array.from(codes, (c) => c + offset);
     const b = bits === 4 ? kernels.packInt4(stored) : stored;
     const t = ref.name;
+    // MatMulNBits binds A, the scales and the output to one type (float or float16 on CPU):
+    // bfloat16 layers, and float16 ones whose scales float16 cannot hold, run it in float32
+    // between Casts.
+    const { scaleType, cast: castA } = scaleStorage(floatType, scale);
     add(
       {
         name: `${t}_nbits`,
@@ -186,12 +224,13 @@ export async function weightOnlyOnnx(
       },
       {
         name: `${t}_nbits_scale`,
-        dataType: ONNX_DATA_TYPE.FLOAT,
+        dataType: scaleType,
         dims: [n * blocks],
-        raw: new Uint8Array(scale.slice().buffer),
+        raw: scaleBytes(scale, scaleType),
       },
     );
-    const inputs = [node.inputs[0], `${t}_nbits`, `${t}_nbits_scale`];
+    const input = castA ? `${t}_nbits_input` : node.inputs[0];
+    const inputs = [input, `${t}_nbits`, `${t}_nbits_scale`];
     if (scheme === "affine") {
       const perRow = Math.ceil((blocks * bits) / 8);
       const zp = new Uint8Array(n * perRow);
@@ -217,6 +256,13 @@ export async function weightOnlyOnnx(
         : [{ name: "accuracy_level", i: options.accuracyLevel }]),
     ];
     const product = bias === undefined ? node.outputs[0] : `${node.outputs[0]}_nbits_product`;
+    if (castA) {
+      edits.push({
+        op: "insertNodes",
+        at: { before: index },
+        nodes: [castNode(`${node.name || t}_CastIn`, node.inputs[0], input, ONNX_DATA_TYPE.FLOAT)],
+      });
+    }
     edits.push({
       op: "replaceNode",
       node: index,
@@ -225,10 +271,17 @@ export async function weightOnlyOnnx(
         opType: "MatMulNBits",
         domain: "com.microsoft",
         inputs,
-        outputs: [product],
+        outputs: [castA ? `${product}_float32` : product],
         attributes,
       },
     });
+    if (castA) {
+      edits.push({
+        op: "insertNodes",
+        at: { after: index },
+        nodes: [castNode(`${node.name || t}_CastOut`, `${product}_float32`, product, floatType)],
+      });
+    }
     if (bias !== undefined) {
       edits.push({
         op: "insertNodes",
@@ -241,7 +294,10 @@ export async function weightOnlyOnnx(
         }],
       });
     }
-    if ((consumers.get(t) ?? 0) <= 1) {
+    // The weight's own Cast goes with it when nothing else reads it.
+    const castUsed = cast !== undefined && (consumers.get(node.inputs[1]) ?? 0) > 1;
+    if (cast !== undefined && !castUsed) edits.push({ op: "removeNode", node: cast });
+    if ((consumers.get(t) ?? 0) <= 1 && !castUsed) {
       if (constantOutputs.has(t)) edits.push({ op: "removeNode", node: constantNodes.get(t)! });
       else if (initializerNames.has(t)) edits.push({ op: "removeInitializer", name: t });
     }

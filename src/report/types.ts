@@ -49,8 +49,10 @@ export interface ModelSize {
   /** The file size. */
   readonly fileBytes: number;
   /**
-   * The parameters at their stored or quantized bit-widths: quantized targets count `bits` per
-   * element plus one float32 scale and zero point per block, the others their stored dtype.
+   * The bytes the parameters take in the file: before compression, every module parameter at
+   * its stored dtype; after, that plus the change in stored tensor bytes of the written file
+   * (integer codes, scales and zero points as written; float storage keeps each dtype, so its
+   * size does not change).
    */
   readonly packedBytes: number;
 }
