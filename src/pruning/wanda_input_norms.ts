@@ -5,19 +5,14 @@
  * @module
  */
 
-import type { OrtLike } from "../io/onnx/ort.ts";
+import { type InputTensor, type OrtLike, toOrtTensor } from "../io/onnx/ort.ts";
 import { editOnnx } from "../io/onnx/edit_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { onnxModel } from "../model/onnx_model.ts";
 
-/** A float32 tensor fed to the model. */
-export interface CalibrationInput {
-  /** The values, row-major. */
-  readonly data: Float32Array;
-  /** The dims. */
-  readonly dims: readonly number[];
-}
+/** A tensor fed to the model, of any element type (see `InputTensor`). */
+export type CalibrationInput = InputTensor;
 
 /** Options of `wandaInputNorms`. */
 export interface WandaInputNormsOptions {
@@ -95,7 +90,7 @@ export async function wandaInputNorms(
     for await (const batch of batches) {
       const feeds: Record<string, unknown> = {};
       for (const [name, t] of Object.entries(batch)) {
-        feeds[name] = new ort.Tensor("float32", t.data, t.dims);
+        feeds[name] = toOrtTensor(ort, t);
       }
       const out = await session.run(feeds);
       for (const m of measured) {
@@ -104,7 +99,7 @@ export async function wandaInputNorms(
         if (src === undefined) throw new RangeError(`activation ${m.value} was not produced`);
         const data = src.data instanceof Float32Array
           ? src.data
-          : Float32Array.from(src.data as ArrayLike<number>);
+          : Float32Array.from(src.data as ArrayLike<number>, Number);
         const dims = src.dims;
         const channels = m.lastDim ? dims[dims.length - 1] : dims[1];
         const inner = m.lastDim ? 1 : dims.slice(2).reduce((a, b) => a * b, 1);
