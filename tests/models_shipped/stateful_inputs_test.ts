@@ -475,6 +475,9 @@ test("--eval on a model that is not PP-OCR compares the result with the original
   );
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /against the original/);
+  const stray = await cli("prune", vad, "-c", PRUNE, "-o", join(d2, "s.onnx"), "--iou");
+  assert.equal(stray.code, 2);
+  assert.match(stray.stderr, /--iou goes with --eval/);
 });
 
 test("every ONNX input type is fed: compareOutputs and calibration with float16, int64, int32, uint8 and bool", async () => {

@@ -210,6 +210,18 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
+    const evalFlags = ["class-axis", "iou", "mask-threshold", "steps"];
+    const stray = evalFlags.find((f) => args.values[f] !== undefined);
+    if (args.values.eval !== true && stray !== undefined) {
+      throw new UsageError(`--${stray} goes with --eval`, command);
+    }
+    for (const f of ["input", "state"]) {
+      if (args.values[f] !== undefined && args.values.eval !== true && calibration === undefined) {
+        throw new UsageError(`--${f} goes with --calibration or --eval`, command);
+      }
+    }
+    // parsed here so that a bad flag stops the run before the compression
+    if (args.values.eval === true) await compareOptionsOf(args, command);
     const inputSpecs = await readInputSpecs(args.values.input as string[] | undefined, command);
     const { configList, source } = await readConfigList(config);
     const allowUnchanged = args.values["allow-unchanged"] === true;
