@@ -47,7 +47,10 @@ export interface InputFileSpec {
 export interface InputFeedsOptions {
   /** Sizes of symbolic dims by name (e.g. `{ batch: 1 }`), before any spec binds them. */
   readonly dims?: Readonly<Record<string, number>>;
-  /** The size of an unbound symbolic dim that is some input's dim 0 (default 8); others get 16. */
+  /**
+   * The batch size: unbound symbolic dims that are some input's dim 0, and unnamed dims at dim 0
+   * or alone (default: dim 0 of the first input given a shape whose dim 0 is dynamic, else 8).
+   */
   readonly batch?: number;
   /** The seed of random fills (default 1234; input `k` uses `seed + k`). */
   readonly seed?: number;
@@ -248,8 +251,11 @@ const show = (v: unknown) => JSON.stringify(v);
  * Makes one tensor per model input from the specs: data as given, else filled (`InputFill`).
  * Symbolic dims are bound by name: a spec whose shape or data gives `x` the dims `[1, 576]`
  * where the model declares `[batch, 576]` sets `batch = 1` for every input that uses `batch`
- * (`state [2, batch, 128]` becomes `[2, 1, 128]`). Unbound names take `options.dims`, else
- * `options.batch` (default 8) when some input has them as dim 0, else 16.
+ * (`state [2, batch, 128]` becomes `[2, 1, 128]`). Unbound names take `options.dims`, else the
+ * batch size when some input has them as dim 0, else 16. A dim without a name is the batch size
+ * when it is dim 0 or its input's only dynamic dim (`state [2, ?, 128]`), else 16. The batch
+ * size is `options.batch`, else dim 0 of the first input given a shape whose dim 0 is dynamic,
+ * else 8.
  *
  * An integer input of one element (a sample rate, a count, an id) is never filled with random
  * values unless its spec says `fill: "random"`: without a spec it is an error that asks for its
@@ -338,8 +344,11 @@ export function inputFeeds(
       bound.set(m, { size: dims[i], from: `input "${input.name}"` });
     });
   }
-  // 2. names still unbound: the batch size where some input has them first, else 16
-  const batch = options.batch ?? 8;
+  // 2. names still unbound: the batch size where some input has them first, else 16. The
+  // batch size is options.batch, else dim 0 of the first input given whose dim 0 is dynamic.
+  const dynamic = (m: number | string | null) => typeof m !== "number" || m < 0;
+  const first = inputs.find((i) => given.has(i.name) && i.dims !== undefined && dynamic(i.dims[0]));
+  const batch = options.batch ?? (first === undefined ? 8 : given.get(first.name)![0]);
   for (const input of inputs) {
     (input.dims ?? []).forEach((m, i) => {
       if (typeof m === "string" && !bound.has(m) && i === 0) {
@@ -380,12 +389,15 @@ export function inputFeeds(
           `${where} has no shape in the model: give one, e.g. "${input.name}=1,16"`,
         );
       }
+      // A dim without a name is the batch at dim 0, or when it is its input's only dynamic
+      // dim (silero's state [2, ?, 128]); else 16.
+      const only = input.dims.filter(dynamic).length === 1;
       dims = input.dims.map((m, i) =>
         typeof m === "number" && m >= 0
           ? m
           : typeof m === "string"
           ? bound.get(m)?.size ?? 16
-          : i === 0
+          : i === 0 || only
           ? batch
           : 16
       );

@@ -13,7 +13,7 @@ import { compareOutputs } from "../../src/compress/compare_outputs.ts";
 import { compressModel } from "../../src/compress/compress_model.ts";
 import { loadModel } from "../../src/compress/load_model.ts";
 import type { CalibrationTensor } from "../../src/quantization/calibrate_onnx.ts";
-import { cli, tempDir } from "../cli/_run.ts";
+import { cli, ROOT, tempDir } from "../cli/_run.ts";
 import { segmentationModel, statefulModel, typedInputsModel } from "./_stateful_model.ts";
 
 const CONFIG = '[{"op_names":["W2"],"target_names":["_input_0","weight"],"quant_dtype":"int8"}]';
@@ -513,4 +513,48 @@ test("every ONNX input type is fed: compareOutputs and calibration with float16,
     values.some((v) => Math.abs(Number(v[0]) - (2 * 213.5) / 255) < 1e-6),
     `scales ${values.map((v) => v[0]).join(", ")}`,
   );
+});
+
+test("silero VAD v5 (npm @ricky0123/vad-web): eval with the chunk shape and sample rate alone, then step by step", async () => {
+  const V = `${ROOT}node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx`;
+  const dir = tempDir();
+  const pruned = join(dir, "vad.pruned.onnx");
+  const cfg = '[{"op_types":["Conv1d"],"target_names":["weight"],"sparse_ratio":0.2}]';
+  assert.equal((await cli("prune", V, "-c", cfg, "-o", pruned)).code, 0);
+  // input [?, ?] given as 1,512; state [2, ?, 128] has one unnamed dynamic dim: the batch
+  const r = await cli(
+    "eval",
+    pruned,
+    "--reference",
+    V,
+    "--input",
+    "input=1,512",
+    "--input",
+    "sr=16000:int64",
+    "--json",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const [output, stateN] = JSON.parse(r.stdout).outputs;
+  assert.deepEqual([output.dims, stateN.dims], [[1, 1], [2, 1, 128]]);
+  const steps = await cli(
+    "eval",
+    pruned,
+    "--reference",
+    V,
+    "--input",
+    "input=1,512",
+    "--input",
+    "sr=16000:int64",
+    "--input",
+    "state=zeros",
+    "--steps",
+    "4",
+    "--state",
+    "stateN=state",
+    "--json",
+  );
+  assert.equal(steps.code, 0, steps.stderr);
+  const [o] = JSON.parse(steps.stdout).outputs;
+  assert.equal(o.steps, 4);
+  assert.ok(o.cosine > 0.95 && o.relativeError < 0.5, steps.stdout);
 });

@@ -142,7 +142,7 @@ export async function compareWithReference(
     }
     throw new CliError(`onnxruntime could not run the models: ${(e as Error).message}`, {
       hint: "give each input's shape or data with --input NAME=SPEC, e.g. --input x=1,3,224,224 " +
-        "or --input state=zeros:2,1,128 (a dim without a name in the model is 16 unless given)",
+        "or --input state=zeros:2,1,128 (the dims fed are listed above)",
       cause: e,
     });
   });
