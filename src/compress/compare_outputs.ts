@@ -180,7 +180,15 @@ export async function compareOutputs(
   }
   const specs: Record<string, InputSpec> = { ...options.inputs };
   if (options.shape !== undefined && declared.length > 0) {
-    specs[declared[0].name] = { ...specs[declared[0].name], dims: options.shape };
+    const first = specs[declared[0].name];
+    if (first !== undefined && "data" in first) {
+      throw new RangeError(
+        `input "${
+          declared[0].name
+        }" is given as data and a shape: current shape is [${options.shape}]`,
+      );
+    }
+    specs[declared[0].name] = { ...first, dims: options.shape };
   }
   const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 };
   const a = await ort.InferenceSession.create(model, opts);
