@@ -27,6 +27,15 @@ const CONFIG: Record<string, ArgOption> = {
   config: { type: "string", short: "c" },
   algorithm: { type: "string", short: "a" },
 };
+// Per-input specs and comparison options (eval --reference, and --eval on any model).
+const COMPARE: Record<string, ArgOption> = {
+  input: { type: "string", multiple: true },
+  "class-axis": { type: "string", multiple: true },
+  iou: { type: "boolean" },
+  "mask-threshold": { type: "string" },
+  steps: { type: "string" },
+  state: { type: "string", multiple: true },
+};
 const COMPRESS: Record<string, ArgOption> = {
   ...CONFIG,
   output: { type: "string", short: "o" },
@@ -39,6 +48,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "batch-size": { type: "string" },
   "allow-unchanged": { type: "boolean" },
   pattern: { type: "string" },
+  ...COMPARE,
 };
 
 const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption> }> = {
@@ -52,6 +62,7 @@ const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption
       task: { type: "string", short: "t" },
       reference: { type: "string" },
       shape: { type: "string" },
+      ...COMPARE,
     },
   },
   report: { run: reportCommand, options: { output: { type: "string", short: "o" } } },

@@ -75,8 +75,14 @@ ${PRUNERS}
                         (default 4194304, the converter's)
   -r, --report <path>   also write a report (.html or .json; repeatable); reports are written
                         before the model, so a failed report leaves no model behind
-  --eval                evaluate the original and the result (PP-OCR models, see eval)
+  --eval                evaluate the original and the result (PP-OCR models, see eval;
+                        any other ONNX model is compared with the original as eval
+                        --reference does, with --input, --class-axis, --iou, --steps)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
+  --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
+                        bound by name across inputs), a fill (state=zeros, ones, random), a
+                        constant (sr=16000:int64), a data file (x=x.npy, x=in.safetensors#t);
+                        an integer scalar is never random unless asked (sr=random)
 ${COMMON}`,
   quantize: `Usage: nncompress quantize <model> --config <file|json> -o <out> [options]
 
@@ -105,17 +111,29 @@ Options:
                         a safetensors file with one tensor per model input, rows along dim 0;
                         or ocr-lines:<n>, the first n labelled lines (PP-OCR models)
   --batch-size <n>      rows per calibration batch (default 8)
+  --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
+                        bound by name across inputs), a fill (state=zeros, ones, random), a
+                        constant (sr=16000:int64), a data file (x=x.npy, x=in.safetensors#t);
+                        an integer scalar is never random unless asked (sr=random), for calibration: the inputs the --calibration
+                        file lacks (a .npy file feeds the one input without --input)
+  --state <OUT=IN>      stateful models (repeatable): calibration batches are consecutive
+                        steps, each fed the output OUT of the step before as input IN
+                        (e.g. --state stateN=state); with --eval and --steps too
   -r, --report <path>   also write a report (.html or .json; repeatable); reports are written
                         before the model, so a failed report leaves no model behind
-  --eval                evaluate the original and the result (PP-OCR models, see eval)
+  --eval                evaluate the original and the result (PP-OCR models, see eval;
+                        any other ONNX model is compared with the original as eval
+                        --reference does)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
 ${COMMON}`,
   eval: `Usage: nncompress eval <model.onnx|model.json> [options]
 
 Runs a PP-OCR recognizer (exact lines) or text-orientation classifier (accuracy) on the 40
 labelled lines in tests/fixtures/ocr-lines with onnxruntime-node. Any other ONNX model is
-compared with --reference (usually the original) on the same deterministic random inputs:
-largest and relative output difference, and rows whose argmax agrees. A TensorFlow.js
+compared with --reference (usually the original) on the same inputs (--input, else
+deterministic random values fitting each input's type): largest and mean absolute difference,
+relative error ||a - b|| / ||b|| over each output, cosine similarity, top-1 agreement along a
+class axis. A TensorFlow.js
 model.json is compared with its --reference the same way, both run by tfjs (CPU backend), with
 the cosine similarity of each output.
 
@@ -124,6 +142,17 @@ Options:
   --reference <model>   the model to compare with (PP-OCR: lines where both predict the same)
   --shape <dims>        the first input's shape for compare, e.g. 1,3,224,224 (default: the
                         model's dims, symbolic ones 8 for the batch and 16 elsewhere)
+  --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
+                        bound by name across inputs), a fill (state=zeros, ones, random), a
+                        constant (sr=16000:int64), a data file (x=x.npy, x=in.safetensors#t);
+                        an integer scalar is never random unless asked (sr=random)
+  --class-axis <a>      top-1 agreement along this axis of every output that has it, or
+                        OUT=AXIS per output (repeatable); without it only [N, C] outputs
+                        get top-1 agreement (along C)
+  --iou                 also the IoU of masks: argmax label maps along the class axis, else
+                        value > --mask-threshold (default 0.5)
+  --steps <n>           runs per model; with --state OUT=IN (repeatable) each run feeds its
+                        output OUT back as input IN (a data file's dim 0 is split in n)
 ${COMMON}`,
   report: `Usage: nncompress report <report.json> [options]
 

@@ -7,6 +7,7 @@
 
 import type * as TfCore from "@tensorflow/tfjs-core";
 import type { OutputComparison } from "./compare_outputs.ts";
+import { compareTensors } from "./_compare_tensors.ts";
 
 /** The tfjs modules that run the models (`@tensorflow/tfjs-core` with a backend set). */
 export interface TfjsRuntime {
@@ -177,44 +178,13 @@ function compare(
   b: Float32Array,
   dims: readonly number[],
 ): TfjsOutputComparison {
-  let max = 0;
-  let diff2 = 0;
-  let ref2 = 0;
-  let dot = 0;
-  let a2 = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= max)) max = d;
-    diff2 += d * d;
-    ref2 += b[i] * b[i];
-    a2 += a[i] * a[i];
-    dot += a[i] * b[i];
-  }
-  const last = dims[dims.length - 1] ?? 1;
-  let argmax: OutputComparison["argmax"];
-  if (last > 1 && a.length % last === 0) {
-    let same = 0;
-    const rows = a.length / last;
-    for (let r = 0; r < rows; r++) {
-      let ia = 0;
-      let ib = 0;
-      for (let j = 1; j < last; j++) {
-        if (a[r * last + j] > a[r * last + ia]) ia = j;
-        if (b[r * last + j] > b[r * last + ib]) ib = j;
-      }
-      if (ia === ib) same++;
-    }
-    argmax = { same, total: rows };
-  }
-  const norms = Math.sqrt(a2) * Math.sqrt(ref2);
-  return {
+  const measure = compareTensors([a], [b], [dims], {
     name,
-    dims,
-    maxAbsDiff: max,
-    relativeError: ref2 === 0 ? (diff2 === 0 ? 0 : Infinity) : Math.sqrt(diff2 / ref2),
-    cosine: norms === 0 ? (a2 === 0 && ref2 === 0 ? 1 : 0) : dot / norms,
-    ...(argmax ? { argmax } : {}),
-  };
+    explicit: false,
+    iou: false,
+    threshold: 0.5,
+  });
+  return { name, dims, type: "float32", ...measure };
 }
 
 /**
@@ -222,7 +192,7 @@ function compare(
  * through `tfjsMemoryHandler`), runs them on the same deterministic random inputs (unknown dims
  * become `batch` for dim 0 and 16 elsewhere, or `options.shape` for the first input; int32
  * inputs get small integers) and compares every output: cosine similarity, maximum absolute
- * difference, relative L2 error and how many rows keep their argmax.
+ * difference, relative L2 error and, for `[N, C]` outputs, how many rows keep their argmax.
  *
  * @param runtime tfjs-core (backend set) and the loaders.
  * @param model The compressed model's files (`model.json` and shards).

@@ -81,6 +81,11 @@ export interface CompressOptions {
       | AsyncIterable<Record<string, CalibrationTensor>>;
     /** `await import("onnxruntime-node")` or `onnxruntime-web`. */
     readonly ort: OrtLike;
+    /**
+     * Stateful models (quantization): output name to input name; after each batch, the output
+     * is the next batch's input (`calibrateOnnx`).
+     */
+    readonly state?: Readonly<Record<string, string>>;
   };
   /**
    * The model's bytes are the caller's to give up (default `false`): pruning a safetensors file

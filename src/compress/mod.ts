@@ -27,7 +27,23 @@ export {
   type Progress,
 } from "./compress_model.ts";
 export { detectFormat, type LoadedModel, loadModel } from "./load_model.ts";
-export { type CompareOptions, compareOutputs, type OutputComparison } from "./compare_outputs.ts";
+export {
+  type CompareOptions,
+  compareOutputs,
+  type OutputComparison,
+  type OutputMeasures,
+} from "./compare_outputs.ts";
+export {
+  castInput,
+  inputFeeds,
+  type InputFeedsOptions,
+  type InputFileSpec,
+  type InputFill,
+  type InputSpec,
+  parseInputSpec,
+  tensorValues,
+} from "./input_feeds.ts";
+export { readNpy, type ReadNpyOptions } from "../io/npy/read_npy.ts";
 export {
   ctcDecode,
   evaluateOcr,

@@ -6,19 +6,14 @@
  */
 
 import { ortFloat32 } from "../io/onnx/ort_float32.ts";
-import type { OrtLike } from "../io/onnx/ort.ts";
+import { type InputTensor, type OrtLike, toOrtTensor } from "../io/onnx/ort.ts";
 import { editOnnx } from "../io/onnx/edit_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { onnxModel } from "../model/onnx_model.ts";
 
-/** A float32 tensor fed to the model. */
-export interface CalibrationInput {
-  /** The values, row-major. */
-  readonly data: Float32Array;
-  /** The dims. */
-  readonly dims: readonly number[];
-}
+/** A tensor fed to the model, of any element type (see `InputTensor`). */
+export type CalibrationInput = InputTensor;
 
 /** Options of `wandaInputNorms`. */
 export interface WandaInputNormsOptions {
@@ -96,7 +91,7 @@ export async function wandaInputNorms(
     for await (const batch of batches) {
       const feeds: Record<string, unknown> = {};
       for (const [name, t] of Object.entries(batch)) {
-        feeds[name] = new ort.Tensor("float32", t.data, t.dims);
+        feeds[name] = toOrtTensor(ort, t);
       }
       const out = await session.run(feeds);
       for (const m of measured) {
@@ -104,7 +99,7 @@ export async function wandaInputNorms(
         const src = t ?? (batch[m.value] as CalibrationInput | undefined);
         if (src === undefined) throw new RangeError(`activation ${m.value} was not produced`);
         // float16 activations come back as Float16Array or as bits in a Uint16Array.
-        const data = ortFloat32(src) ?? Float32Array.from(src.data as ArrayLike<number>);
+        const data = ortFloat32(src) ?? Float32Array.from(src.data as ArrayLike<number>, Number);
         const dims = src.dims;
         const channels = m.lastDim ? dims[dims.length - 1] : dims[1];
         const inner = m.lastDim ? 1 : dims.slice(2).reduce((a, b) => a * b, 1);

@@ -1,13 +1,15 @@
 // Checks a calibration batch against the model's inputs before onnxruntime runs it.
 import type { CalibrationTensor, OrtSession } from "./calibrate_onnx.ts";
+import { tensorTypeOf } from "../io/onnx/ort.ts";
 import { QuantizationError } from "./quantization_error.ts";
 
 const show = (v: unknown) => JSON.stringify(v);
 
 /**
- * Throws a RangeError naming the batch and the input when the batch does not feed exactly the
- * model's inputs, a tensor is not float32, its dims do not match its data, or (when the session
- * reports input metadata) the model's input is not float32 or has another rank or fixed dim.
+ * Throws a QuantizationError naming the batch and the input when the batch does not feed exactly
+ * the model's inputs, a tensor's data is not a typed array of its type, its dims do not match its
+ * data, or (when the session reports input metadata) the model's input has another element type,
+ * rank or fixed dim. Scalars (`dims: []`) are inputs like any other.
  */
 export function checkBatch(
   batch: Readonly<Record<string, CalibrationTensor>>,
@@ -27,12 +29,11 @@ export function checkBatch(
   for (const name of want) {
     const t = batch[name];
     const where = `calibration batch ${index}, input "${name}"`;
-    if (!(t?.data instanceof Float32Array)) {
-      const got = (t?.data as { constructor?: { name?: string } } | undefined)?.constructor?.name;
-      throw new QuantizationError(
-        "calibration",
-        `${where}: data must be a Float32Array: current value is ${got}`,
-      );
+    let type: string;
+    try {
+      type = tensorTypeOf(t);
+    } catch (e) {
+      throw new QuantizationError("calibration", `${where}: ${(e as Error).message}`);
     }
     const dims = t.dims;
     if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -50,13 +51,14 @@ export function checkBatch(
     }
     const meta = session.inputMetadata?.find((m) => m.name === name);
     if (meta === undefined || meta.isTensor !== true) continue;
-    if (meta.type !== undefined && meta.type !== "float32") {
+    if (meta.type !== undefined && meta.type !== type) {
       throw new QuantizationError(
         "calibration",
-        `${where}: the model expects ${meta.type}, calibration feeds float32 only`,
+        `${where}: the model expects ${meta.type}: current value is ${type}`,
       );
     }
     const shape = meta.shape;
+    // onnxruntime reports [] both for a scalar and for an input without a declared shape
     if (shape === undefined || shape.length === 0) continue;
     const fits = shape.length === dims.length &&
       shape.every((d, i) => typeof d !== "number" || d < 0 || d === dims[i]);

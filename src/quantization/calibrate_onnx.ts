@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { OrtLike } from "../io/onnx/ort.ts";
+import { fromOrtTensor, type InputTensor, type OrtLike, toOrtTensor } from "../io/onnx/ort.ts";
 import { getKernels } from "../kernels/default.ts";
 import { editOnnx } from "../io/onnx/edit_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
@@ -25,13 +25,14 @@ import { QuantizationError } from "./quantization_error.ts";
 import { locateError } from "./_locate_error.ts";
 import { ortFloat32 } from "../io/onnx/ort_float32.ts";
 
-/** A float32 input or output tensor. */
-export interface CalibrationTensor {
-  /** The values, row-major. */
-  readonly data: Float32Array;
-  /** The dims. */
-  readonly dims: readonly number[];
-}
+const show = (v: unknown) => JSON.stringify(v);
+
+/**
+ * An input of a calibration batch, of any element type the model takes (`InputTensor`: float32,
+ * float16 as `Uint16Array` bits with `type: "float16"`, int64 as `BigInt64Array`, bool, …),
+ * scalars (`dims: []`) included.
+ */
+export type CalibrationTensor = InputTensor;
 
 export type { OrtLike, OrtSession } from "../io/onnx/ort.ts";
 
@@ -57,6 +58,13 @@ export interface CalibrateOnnxOptions extends QuantizeOptions {
    * number of batches.
    */
   readonly onBatch?: (progress: { readonly batch: number; readonly stateBytes: number }) => void;
+  /**
+   * Stateful models run step by step: output name to input name (`{ stateN: "state" }`). Each
+   * batch after the first gets, as that input, the output of the run before (replacing any value
+   * the batch holds), so the batches are consecutive steps; the first batch gives the initial
+   * state. All batches must then have the same batch size.
+   */
+  readonly state?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -76,8 +84,8 @@ export interface CalibrateOnnxOptions extends QuantizeOptions {
  * @returns Tracked ranges by `"<module>.<target>"`, ready for `quantizeWeights(…, { ranges })`.
  * @throws {QuantizationError} Code `activation` when a target has no tensor in the graph;
  * `calibration` when a target was not computed by a run (naming the module, the target and the
- * config index), a batch does not fit the model's inputs (names, float32 data, dims; naming the
- * batch, the input, the expected and the current value) or onnxruntime rejects it, or no batch
+ * config index), a batch does not fit the model's inputs (names, element types, dims; naming the
+ * batch, the input, the expected and the current value), a state pair names no output or input or onnxruntime rejects it, or no batch
  * was given; `non_finite` when a histogram observer sees NaN or infinity; `granularity` when a
  * granularity does not fit an activation; `argument` for a bad observer or percentile.
  *
@@ -133,14 +141,24 @@ export async function calibrateOnnx(
   }
   const minmax = new Map<string, TrackedRange>();
   const histograms = new Map<string, StreamingHistogram>();
+  const state = Object.entries(options.state ?? {});
+  let carried: Record<string, CalibrationTensor> = {};
   let index = 0;
   try {
-    for await (const batch of batches) {
+    for (const [o, i] of state) {
+      if (!session.outputNames.includes(o) || !session.inputNames.includes(i)) {
+        throw new QuantizationError(
+          "calibration",
+          `state pair "${o}" -> "${i}" must name an output and an input of the model: ` +
+            `the outputs are ${show(session.outputNames)}, the inputs ${show(session.inputNames)}`,
+        );
+      }
+    }
+    for await (const given of batches) {
+      const batch = { ...given, ...carried };
       checkBatch(batch, index, session);
       const feeds: Record<string, unknown> = {};
-      for (const [name, t] of Object.entries(batch)) {
-        feeds[name] = new ort.Tensor("float32", t.data, t.dims);
-      }
+      for (const [name, t] of Object.entries(batch)) feeds[name] = toOrtTensor(ort, t);
       let out: Record<string, { data: unknown; dims: readonly number[] }>;
       try {
         out = await session.run(feeds);
@@ -152,6 +170,17 @@ export async function calibrateOnnx(
             (e as Error).message
           }`,
         );
+      }
+      carried = {};
+      for (const [o, i] of state) {
+        const t = fromOrtTensor(out[o] as { data: unknown; dims: readonly number[] });
+        if (t === undefined) {
+          throw new QuantizationError(
+            "calibration",
+            `state output "${o}" of calibration batch ${index} is not a numeric tensor`,
+          );
+        }
+        carried[i] = t;
       }
       for (const { target: t, value } of acts) {
         const at = { module: t.module, target: t.target, configIndex: t.configIndex };

@@ -19,6 +19,7 @@ import { onnxModel } from "../model/onnx_model.ts";
 import { activationValue } from "./_activation_value.ts";
 import { editOnnx } from "../io/onnx/edit_onnx.ts";
 import type { CalibrationTensor, OrtLike } from "./calibrate_onnx.ts";
+import { toOrtTensor } from "../io/onnx/ort.ts";
 import { checkBatches } from "./obs_layer.ts";
 
 /** Options of `layerwiseOnnx`. */
@@ -197,7 +198,7 @@ export async function layerwiseOnnx<T>(
         if (act === undefined) {
           const feeds: Record<string, unknown> = {};
           for (const [k, t] of Object.entries(batch) as [string, CalibrationTensor][]) {
-            feeds[k] = new options.ort.Tensor("float32", t.data, t.dims);
+            feeds[k] = toOrtTensor(options.ort, t);
           }
           act = (await session.run(feeds))[value];
         }
@@ -206,7 +207,7 @@ export async function layerwiseOnnx<T>(
         }
         const dims = act.dims;
         // float16 activations come back as Float16Array or as bits in a Uint16Array.
-        const x = ortFloat32(act) ?? Float32Array.from(act.data as ArrayLike<number>);
+        const x = ortFloat32(act) ?? Float32Array.from(act.data as ArrayLike<number>, Number);
         if (conv !== undefined) {
           // one add_batch per image of its patches (the reference unfolds each batch)
           for (const rows of im2col(x, dims, conv, name)) {

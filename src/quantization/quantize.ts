@@ -42,6 +42,8 @@ export interface QuantizeCalibration {
     | AsyncIterable<Record<string, CalibrationTensor>>;
   /** `await import("onnxruntime-node")` or `onnxruntime-web`. */
   readonly ort: OrtLike;
+  /** Stateful models: output name to input name, fed back after each batch (`calibrateOnnx`). */
+  readonly state?: Readonly<Record<string, string>>;
 }
 
 /** Options of `quantize`. */
@@ -229,6 +231,7 @@ export async function quantize(
       ranges = await calibrateOnnx(fuseSource(cal.onnx) as OnnxModel, model, targets, cal.batches, {
         ort: cal.ort,
         kernels,
+        ...(cal.state === undefined ? {} : { state: cal.state }),
         ...(options.observer === undefined ? {} : { observer: options.observer }),
         ...(options.percentile === undefined ? {} : { percentile: options.percentile }),
         ...(options.bins === undefined ? {} : { bins: options.bins }),

@@ -183,7 +183,11 @@ test(
           dims: [1, 3, 48, 192],
         },
       }),
-      /calibration batch 1, input "x": data must be a Float32Array: current value is Float64Array/,
+      /calibration batch 1, input "x": the model expects float32: current value is float64/,
+    );
+    await assert.rejects(
+      run({ x: { data: [0, 1] as unknown as Float32Array, dims: [2] } }),
+      /calibration batch 1, input "x": tensor data must be a typed array .*: current value is Array/,
     );
     await assert.rejects(
       run({ x: { data, dims: [2, 3, 48, 192] } }),

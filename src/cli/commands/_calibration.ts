@@ -1,9 +1,13 @@
-// `--calibration <file.safetensors | ocr-lines:<n>>`: input batches for activation targets.
+// `--calibration <file.safetensors | file.npy | ocr-lines:<n>>` with `--input` and `--state`:
+// input batches for activation targets.
 import { readFile } from "../../io/fs.ts";
+import { readNpy } from "../../io/npy/read_npy.ts";
+import { type GraphValueType, graphValueTypes } from "../../io/onnx/graph_value_types.ts";
 import type { OnnxModel } from "../../io/onnx/onnx_types.ts";
 import { readSafetensors } from "../../io/safetensors/read_safetensors.ts";
-import { toFloat32 } from "../../model/to_float32.ts";
+import { inputFeeds, type InputSpec, type InputTensor } from "../../compress/input_feeds.ts";
 import type { CalibrationTensor, OrtLike } from "../../quantization/calibrate_onnx.ts";
+import { tensorOf } from "./_inputs.ts";
 import { CliError, UsageError } from "../cli_error.ts";
 import type { CommandContext } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
@@ -16,33 +20,59 @@ export interface Calibration {
   readonly ort: OrtLike;
   /** What was read, for messages: `8 OCR classifier lines` or `calib.safetensors: 16 rows`. */
   readonly description: string;
+  /** Stateful models: output name to input name, fed back after each batch (`--state`). */
+  readonly state?: Readonly<Record<string, string>>;
 }
 
-/** Splits named tensors (the same number of rows each) into batches of `size` rows. */
-function split(tensors: ReadonlyMap<string, CalibrationTensor>, size: number): Batch[] {
-  const rows = [...tensors.values()][0].dims[0];
+/** Per-input specs (`--input`) and state pairs (`--state`) for calibration. */
+export interface CalibrationInputs {
+  readonly inputs: Readonly<Record<string, InputSpec>>;
+  readonly state?: Readonly<Record<string, string>>;
+}
+
+/** Rows `[at, at + n)` of a tensor along dim 0. */
+function rowsOf(t: InputTensor, at: number, n: number): InputTensor {
+  const row = t.data.length / t.dims[0];
+  return { ...t, data: t.data.slice(at * row, (at + n) * row), dims: [n, ...t.dims.slice(1)] };
+}
+
+/**
+ * Splits the row tensors (the same number of rows each, along dim 0) into batches of `size`
+ * rows; every batch also gets the scalars of the file and the `--input` specs, made into
+ * tensors with symbolic dims bound by name (so `state [2, batch, 128]` follows the rows).
+ */
+function split(
+  inputs: readonly GraphValueType[],
+  tensors: ReadonlyMap<string, InputTensor>,
+  specs: Readonly<Record<string, InputSpec>>,
+  size: number,
+  path: string,
+): Batch[] {
+  const rowTensors = [...tensors].filter(([, t]) => t.dims.length > 0);
+  const rows = rowTensors.length === 0 ? size : rowTensors[0][1].dims[0];
   const batches: Batch[] = [];
-  for (let at = 0; at < rows; at += size) {
+  for (let at = 0, b = 0; at < rows; at += size, b++) {
     const n = Math.min(size, rows - at);
-    const batch: Batch = {};
-    for (const [name, t] of tensors) {
-      const row = t.data.length / t.dims[0];
-      batch[name] = { data: t.data.slice(at * row, (at + n) * row), dims: [n, ...t.dims.slice(1)] };
+    const batch: Record<string, InputSpec> = { ...specs };
+    for (const [name, t] of tensors) batch[name] = t.dims.length === 0 ? t : rowsOf(t, at, n);
+    try {
+      batches.push(inputFeeds(inputs, batch, { seed: 1234 + 7919 * b }));
+    } catch (e) {
+      throw new CliError(`calibration batch ${b} of ${path}: ${(e as Error).message}`, {
+        hint: "give the other inputs with --input NAME=SPEC, e.g. --input sr=16000:int64 " +
+          "--input state=zeros",
+        cause: e,
+      });
     }
-    batches.push(batch);
   }
   return batches;
 }
 
-function graphInputs(onnx: OnnxModel): string[] {
-  const stored = new Set(onnx.graph.initializers.map((t) => t.name));
-  return onnx.graph.inputs.filter((i) => !stored.has(i));
-}
-
-async function fromSafetensors(
+async function readData(
   path: string,
-  onnx: OnnxModel,
-): Promise<Map<string, CalibrationTensor>> {
+  inputs: readonly GraphValueType[],
+  specs: Readonly<Record<string, InputSpec>>,
+): Promise<Map<string, InputTensor>> {
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
@@ -51,37 +81,59 @@ async function fromSafetensors(
       cause: e,
     });
   }
-  const file = readSafetensors(bytes, { file: path });
-  const inputs = graphInputs(onnx);
-  const tensors = new Map<string, CalibrationTensor>();
-  for (const t of file.tensors) {
-    // One tensor for a one-input model may carry any name.
-    const name = file.tensors.length === 1 && inputs.length === 1 ? inputs[0] : t.name;
-    if (t.shape.length === 0) {
-      throw new CliError(`calibration file "${path}": tensor "${t.name}" needs a batch dim`);
+  const names = inputs.map((i) => i.name);
+  // A file with one tensor feeds the one input that no --input gives, whatever its name.
+  const open = names.filter((n) => !(n in specs));
+  const tensors = new Map<string, InputTensor>();
+  if (!path.toLowerCase().endsWith(".safetensors")) {
+    if (open.length !== 1) {
+      throw new CliError(
+        `calibration file "${path}" holds one tensor: it must feed the one input without an ` +
+          `--input spec, and the inputs without one are ${open.join(", ") || "none"}`,
+      );
     }
-    tensors.set(name, { data: toFloat32(t.data, t.dtype), dims: [...t.shape] });
+    tensors.set(open[0], readNpy(bytes, { file: path }));
+    return tensors;
   }
-  const rows = new Set([...tensors.values()].map((t) => t.dims[0]));
-  if (tensors.size === 0 || rows.size !== 1) {
+  const file = readSafetensors(bytes, { file: path });
+  for (const t of file.tensors) {
+    const name = file.tensors.length === 1 && open.length === 1 ? open[0] : t.name;
+    if (!names.includes(name)) {
+      throw new CliError(
+        `calibration file "${path}": tensor "${t.name}" names no input of the model: the ` +
+          `inputs are ${names.join(", ")}`,
+      );
+    }
+    tensors.set(name, tensorOf(t));
+  }
+  const rows = new Set(
+    [...tensors.values()].filter((t) => t.dims.length > 0).map((t) => t.dims[0]),
+  );
+  if (tensors.size === 0 || rows.size > 1) {
     throw new CliError(
-      `calibration file "${path}" must hold one tensor per model input (${inputs.join(", ")}) ` +
-        `with the same number of rows (dim 0): current rows are ${[...rows].join(", ") || "none"}`,
+      `calibration file "${path}" must hold one tensor per model input (${names.join(", ")}) ` +
+        `with the same number of rows (dim 0), or scalars: current rows are ${
+          [...rows].join(", ") || "none"
+        }`,
     );
   }
   return tensors;
 }
 
 /**
- * Reads `--calibration`: a safetensors file with one tensor per model input (rows along dim 0,
- * fed `batchSize` rows at a time), or `ocr-lines:<n>`, the first `n` labelled fixture lines as
- * the input of a PP-OCR recognizer or classifier.
+ * Reads `--calibration`: a safetensors file with one tensor per model input of any dtype (rows
+ * along dim 0, fed `batchSize` rows at a time; scalars fed whole in every batch), a `.npy` file
+ * for the one input without an `--input` spec, or `ocr-lines:<n>`, the first `n` labelled
+ * fixture lines as the input of a PP-OCR recognizer or classifier. `--input` specs give the other
+ * inputs (their symbolic dims bound by name to the batch); `--state` makes the batches
+ * consecutive steps of a stateful model.
  */
 export async function readCalibration(
   spec: string,
   model: { readonly bytes: Uint8Array; readonly onnx: OnnxModel },
   batchSize: number,
   ctx: CommandContext,
+  given?: CalibrationInputs,
 ): Promise<Calibration> {
   const ocr = /^ocr-lines:(\d+)$/.exec(spec);
   if (ocr === null && spec.startsWith("ocr-lines")) {
@@ -91,10 +143,49 @@ export async function readCalibration(
     );
   }
   const ort = await loadOrt(ctx);
+  const inputs = graphValueTypes(model.onnx).inputs;
+  const specs = given?.inputs ?? {};
+  const state = given?.state;
+  for (const [o, i] of Object.entries(state ?? {})) {
+    if (!model.onnx.graph.outputs.includes(o) || !inputs.some((x) => x.name === i)) {
+      throw new CliError(
+        `--state ${o}=${i} must name an output and an input of the model: the outputs are ${
+          model.onnx.graph.outputs.join(", ")
+        }, the inputs ${inputs.map((x) => x.name).join(", ")}`,
+      );
+    }
+  }
   if (ocr === null) {
-    const tensors = await fromSafetensors(spec, model.onnx);
-    const rows = [...tensors.values()][0].dims[0];
-    return { batches: split(tensors, batchSize), ort, description: `${spec}: ${rows} rows` };
+    const tensors = await readData(spec, inputs, specs);
+    for (const input of inputs) {
+      if (!tensors.has(input.name) && !(input.name in specs)) {
+        throw new CliError(
+          `calibration needs data for input "${input.name}": "${spec}" has no tensor of that ` +
+            `name and no --input gives it`,
+          {
+            hint: `add it to the file, or give it: --input ${input.name}=zeros (or a value, a ` +
+              `file, or random)`,
+          },
+        );
+      }
+    }
+    const row = [...tensors.values()].find((t) => t.dims.length > 0);
+    const rows = row?.dims[0] ?? batchSize;
+    if (state !== undefined && rows % batchSize !== 0) {
+      throw new UsageError(
+        `--state runs the rows of "${spec}" as steps of --batch-size ${batchSize} rows: ` +
+          `${rows} rows are not a multiple of it`,
+        "quantize",
+      );
+    }
+    const batches = split(inputs, tensors, specs, batchSize, spec);
+    const steps = state === undefined ? "" : `, ${batches.length} steps`;
+    return {
+      batches,
+      ort,
+      description: `${spec}: ${rows} rows${steps}`,
+      ...(state === undefined ? {} : { state }),
+    };
   }
   const runner = await ocrRunner(ctx, ort);
   const task = await runner.detect(model.bytes);
@@ -116,10 +207,14 @@ export async function readCalibration(
     );
   }
   const row = data.input.length / total;
-  const input = graphInputs(model.onnx)[0];
+  const input = inputs[0].name;
   const tensors = new Map([[input, {
     data: data.input.subarray(0, n * row),
     dims: [n, ...data.dims.slice(1)],
   }]]);
-  return { batches: split(tensors, batchSize), ort, description: `${n} OCR ${task} lines` };
+  return {
+    batches: split(inputs, tensors, specs, batchSize, spec),
+    ort,
+    description: `${n} OCR ${task} lines`,
+  };
 }

@@ -23,8 +23,12 @@ import {
   type QuantizationErrorCode,
 } from "../../quantization/quantization_error.ts";
 import { type Command, type CommandContext, printJson } from "./_context.ts";
-import { ocrRunner } from "./_ocr.ts";
+import { loadOrt, ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
+import { parseStatePairs, readInputSpecs } from "./_inputs.ts";
+import { compareOptionsOf, compareWithReference } from "./eval.ts";
+import type { OutputComparison } from "../../compress/compare_outputs.ts";
+import { formatTable } from "../../report/format_table.ts";
 
 /** The exit code of a run that changed nothing (an empty list, or no target selected). */
 export const EXIT_UNCHANGED = 3; // EXIT.unchanged in main.ts
@@ -73,27 +77,44 @@ function required(args: Parameters<Command>[0], name: string, command: string): 
   return v;
 }
 
+/**
+ * `--eval`: a PP-OCR model on the labelled lines; any other model against the original with
+ * `compareOutputs` (its outputs are returned for the summary; each output with a class axis
+ * becomes an evaluation row of top-1 agreement with the original).
+ */
 async function evaluate(
   ctx: CommandContext,
+  args: Parameters<Command>[0],
+  command: string,
   original: Uint8Array,
   compressed: Uint8Array,
-): Promise<EvaluationResult[]> {
-  const runner = await ocrRunner(ctx);
-  const task = await runner.detect(original);
-  if (task === undefined) {
-    throw new CliError("--eval runs PP-OCR recognizers and classifiers; this model is neither", {
-      hint:
-        "compare the result with the original instead: nncompress eval <out> --reference <model>",
-    });
+): Promise<{ results: EvaluationResult[]; outputs?: OutputComparison[] }> {
+  const ort = await loadOrt(ctx);
+  const runner = await ocrRunner(ctx, ort).catch(() => undefined);
+  const task = await runner?.detect(original);
+  if (runner === undefined || task === undefined) {
+    const options = await compareOptionsOf(args, command);
+    const outputs = await compareWithReference(ort, compressed, original, options);
+    const results = outputs.flatMap((o) =>
+      o.argmax === undefined ? [] : [{
+        name: `${o.name}: same top-1 as the original (axis ${o.argmax.axis})`,
+        correct: o.argmax.same,
+        total: o.argmax.total,
+        baseline: o.argmax.total,
+      }]
+    );
+    return { results, outputs };
   }
   const before = await runner.evaluate(original, task);
   const after = await runner.evaluate(compressed, task);
-  return [{
-    name: after.name,
-    correct: after.correct,
-    total: after.total,
-    baseline: before.correct,
-  }];
+  return {
+    results: [{
+      name: after.name,
+      correct: after.correct,
+      total: after.total,
+      baseline: before.correct,
+    }],
+  };
 }
 
 function blockSizeOf(value: unknown, storage: string | undefined, command: string) {
@@ -197,6 +218,32 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
+    const state = parseStatePairs(args.values.state as string[] | undefined, command);
+    if (state !== undefined && calibration !== undefined && mode === "pruning") {
+      throw new UsageError(
+        "--state runs stateful calibration for quantize; wanda and SparseGPT take independent batches",
+        command,
+      );
+    }
+    if (state !== undefined && compressor.layerwise !== undefined) {
+      throw new UsageError(
+        `--state runs stateful calibration for PtqQuantizer; ${compressor.algorithm} takes independent batches`,
+        command,
+      );
+    }
+    const evalFlags = ["class-axis", "iou", "mask-threshold", "steps"];
+    const stray = evalFlags.find((f) => args.values[f] !== undefined);
+    if (args.values.eval !== true && stray !== undefined) {
+      throw new UsageError(`--${stray} goes with --eval`, command);
+    }
+    for (const f of ["input", "state"]) {
+      if (args.values[f] !== undefined && args.values.eval !== true && calibration === undefined) {
+        throw new UsageError(`--${f} goes with --calibration or --eval`, command);
+      }
+    }
+    // parsed here so that a bad flag stops the run before the compression
+    if (args.values.eval === true) await compareOptionsOf(args, command);
+    const inputSpecs = await readInputSpecs(args.values.input as string[] | undefined, command);
     const { configList, source } = await readConfigList(config);
     const allowUnchanged = args.values["allow-unchanged"] === true;
     const label = `${command} ${path.split(/[\\/]/).pop()}`;
@@ -244,7 +291,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         }
         const cal = calibration === undefined || model.format !== "onnx"
           ? undefined
-          : await readCalibration(calibration, model, batchSize, ctx);
+          : await readCalibration(calibration, model, batchSize, ctx, {
+            inputs: inputSpecs,
+            ...(state === undefined ? {} : { state }),
+          });
         const result = await compressModel(model, {
           mode,
           configList,
@@ -305,11 +355,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       return EXIT_UNCHANGED;
     }
     let run: CompressionReport = report;
+    let comparison: OutputComparison[] | undefined;
     if (args.values.eval === true) {
       if (report.format !== "onnx" || !original || !compressed) {
         throw new CliError("--eval runs ONNX models only");
       }
-      run = { ...report, evaluation: await evaluate(ctx, original, compressed) };
+      const evaluated = await evaluate(ctx, args, command, original, compressed);
+      comparison = evaluated.outputs;
+      run = { ...report, evaluation: evaluated.results };
     }
     const bundle = {
       title: `nncompress ${command} ${report.model}`,
@@ -337,7 +390,13 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       await saveTfjsFiles(output, compressedFiles);
     } else if (!modelWritten && compressed !== undefined) await writeFileAtomic(output, compressed);
     if (ctx.json) {
-      printJson(ctx, { ok: true, output, reports, report: run });
+      printJson(ctx, {
+        ok: true,
+        output,
+        reports,
+        report: run,
+        ...(comparison === undefined ? {} : { comparison }),
+      });
       return 0;
     }
     ctx.io.stdout(`${formatLayers(run)}\n\n`);
@@ -348,8 +407,25 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         mb(run.before.packedBytes)
       } → ${mb(run.after.packedBytes)}) in ${(run.timeMs / 1000).toFixed(2)} s\n`,
     );
-    for (const e of run.evaluation) {
-      ctx.io.stdout(`${e.name}: ${e.correct}/${e.total} (original ${e.baseline}/${e.total})\n`);
+    if (comparison !== undefined) {
+      const rows = [["output", "dims", "max |diff|", "relative error", "cosine", "same top-1"]];
+      for (const o of comparison) {
+        rows.push([
+          o.name,
+          `[${o.dims.join(", ")}]`,
+          o.maxAbsDiff.toExponential(3),
+          o.relativeError.toExponential(3),
+          o.cosine.toFixed(6),
+          o.argmax ? `${o.argmax.same}/${o.argmax.total}` : "-",
+        ]);
+      }
+      const steps = comparison.find((o) => o.steps !== undefined)?.steps;
+      const over = steps === undefined ? "" : ` over ${steps} steps`;
+      ctx.io.stdout(`against the original${over}:\n${formatTable(rows)}\n`);
+    } else {
+      for (const e of run.evaluation) {
+        ctx.io.stdout(`${e.name}: ${e.correct}/${e.total} (original ${e.baseline}/${e.total})\n`);
+      }
     }
     for (const r of reports) ctx.io.stdout(`report: ${r}\n`);
     return 0;

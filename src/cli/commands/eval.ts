@@ -5,13 +5,19 @@ import { readFile } from "../../io/fs.ts";
 import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
 import { formatTable } from "../../report/format_table.ts";
 import { CliError, UsageError } from "../cli_error.ts";
-import { compareOutputs, type OutputComparison } from "../../compress/compare_outputs.ts";
+import {
+  type CompareOptions,
+  compareOutputs,
+  type OutputComparison,
+} from "../../compress/compare_outputs.ts";
+import { parseClassAxis, parseStatePairs, positiveInteger, readInputSpecs } from "./_inputs.ts";
+import type { OrtLike } from "../../io/onnx/ort.ts";
 import type { OcrTask } from "../../compress/ocr_eval.ts";
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, type OcrRunner, ocrRunner } from "./_ocr.ts";
 import { readTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { readTfjs } from "../../io/tfjs/read_tfjs.ts";
-import { compareTfjsOutputs, type TfjsOutputComparison } from "../../compress/compare_tfjs.ts";
+import { compareTfjsOutputs } from "../../compress/compare_tfjs.ts";
 import { loadTfjs } from "./_tfjs.ts";
 
 const TASKS = ["recognizer", "classifier", "compare"];
@@ -45,31 +51,101 @@ function printComparison(
   path: string,
   ref: string,
   outputs: OutputComparison[],
+  inputs = "the same random inputs",
 ) {
   if (ctx.json) {
     printJson(ctx, { ok: true, file: path, task: "compare", reference: ref, outputs });
     return;
   }
-  const cosine = outputs.some((o) => "cosine" in o);
+  const iou = outputs.some((o) => o.iou !== undefined);
   const rows = [[
     "output",
     "dims",
-    ...(cosine ? ["cosine"] : []),
     "max |diff|",
+    "mean |diff|",
     "relative error",
-    "same argmax",
+    "cosine",
+    "same top-1",
+    ...(iou ? ["IoU"] : []),
   ]];
   for (const o of outputs) {
     rows.push([
       o.name,
       `[${o.dims.join(", ")}]`,
-      ...(cosine ? [(o as TfjsOutputComparison).cosine.toFixed(6)] : []),
       o.maxAbsDiff.toExponential(3),
+      o.meanAbsDiff.toExponential(3),
       o.relativeError.toExponential(3),
-      o.argmax ? `${o.argmax.same}/${o.argmax.total}` : "-",
+      o.cosine.toFixed(6),
+      o.argmax ? `${o.argmax.same}/${o.argmax.total} (axis ${o.argmax.axis})` : "-",
+      ...(iou ? [o.iou === undefined ? "-" : o.iou.toFixed(4)] : []),
     ]);
   }
-  ctx.io.stdout(`${path} against ${ref} on the same random inputs:\n\n${formatTable(rows)}\n`);
+  const steps = outputs.find((o) => o.steps !== undefined)?.steps;
+  const over = steps === undefined ? "" : `, ${steps} steps`;
+  ctx.io.stdout(`${path} against ${ref} on ${inputs}${over}:\n\n${formatTable(rows)}\n`);
+}
+
+/** The comparison options of `eval` and `--eval` from the command line. */
+export async function compareOptionsOf(
+  args: Parameters<Command>[0],
+  command: string,
+): Promise<CompareOptions> {
+  const v = args.values;
+  const shape = parseShape(v.shape as string | undefined);
+  const inputs = await readInputSpecs(v.input as string[] | undefined, command);
+  const classAxis = parseClassAxis(v["class-axis"] as string[] | undefined, command);
+  const state = parseStatePairs(v.state as string[] | undefined, command);
+  const steps = positiveInteger(v.steps, "steps", command);
+  const t = v["mask-threshold"];
+  const threshold = t === undefined ? undefined : Number(t);
+  if (threshold !== undefined && (!Number.isFinite(threshold) || v.iou !== true)) {
+    throw new UsageError(
+      `--mask-threshold takes a number and goes with --iou: current value is ${t}`,
+      command,
+    );
+  }
+  // prune/quantize use --state for calibration too; eval needs the number of steps to run
+  if (state !== undefined && steps === undefined && command === "eval") {
+    throw new UsageError("--state goes with --steps <n> (the runs per model)", command);
+  }
+  return {
+    inputs,
+    ...(shape === undefined ? {} : { shape }),
+    ...(classAxis === undefined ? {} : { classAxis }),
+    ...(v.iou === true ? { iou: true } : {}),
+    ...(threshold === undefined ? {} : { maskThreshold: threshold }),
+    ...(steps === undefined ? {} : { steps }),
+    ...(state === undefined || steps === undefined ? {} : { state }),
+  };
+}
+
+/** Runs `compareOutputs` with the CLI's errors: a bad input spec is the user's, exit 1. */
+export async function compareWithReference(
+  ort: OrtLike,
+  model: Uint8Array,
+  reference: Uint8Array,
+  options: CompareOptions,
+): Promise<OutputComparison[]> {
+  return await compareOutputs(ort, model, reference, options).catch((e) => {
+    if (e instanceof RangeError || e instanceof TypeError) {
+      // input specs and dims get a hint; class axes and state pairs say what fits already
+      const inputs = /^(input|dim) /.test(e.message);
+      throw new CliError(e.message, {
+        ...(inputs
+          ? {
+            hint: "give inputs with --input NAME=SPEC, e.g. --input sr=16000:int64, " +
+              "--input state=zeros, --input x=1,576 or --input x=x.npy",
+          }
+          : {}),
+        cause: e,
+      });
+    }
+    throw new CliError(`onnxruntime could not run the models: ${(e as Error).message}`, {
+      hint: "give each input's shape or data with --input NAME=SPEC, e.g. --input x=1,3,224,224 " +
+        "or --input state=zeros:2,1,128 (the dims fed are listed above)",
+      cause: e,
+    });
+  });
 }
 
 /** The files of a tfjs model, decoded once so a broken model gets its error. */
@@ -90,7 +166,12 @@ async function compareTfjs(
   const runtime = await loadTfjs();
   const bar = ctx.progress(`eval ${path}`);
   bar.update("compare", 0, 1);
-  const outputs = await compareTfjsOutputs(runtime, model, ref, shape ? { shape } : {}).catch(
+  const outputs: OutputComparison[] = await compareTfjsOutputs(
+    runtime,
+    model,
+    ref,
+    shape ? { shape } : {},
+  ).catch(
     (e) => {
       throw new CliError(`TensorFlow.js could not run the models: ${(e as Error).message}`, {
         hint: "give the first input's shape with --shape, e.g. --shape 1,224,224,3",
@@ -157,16 +238,19 @@ export const evalCommand: Command = async (args, ctx) => {
         });
       }
       bar.update("compare", 0, 1);
-      const outputs = await compareOutputs(ort, bytes, ref, shape ? { shape } : {}).catch(
-        (e) => {
-          throw new CliError(`onnxruntime could not run the models: ${(e as Error).message}`, {
-            hint: "give the first input's shape with --shape, e.g. --shape 1,3,224,224",
-            cause: e,
-          });
-        },
-      );
+      const options = await compareOptionsOf(args, "eval");
+      const outputs = await compareWithReference(ort, bytes, ref, options);
       bar.done();
-      printComparison(ctx, path, refPath!, outputs);
+      const given = Object.keys(options.inputs ?? {});
+      printComparison(
+        ctx,
+        path,
+        refPath!,
+        outputs,
+        given.length === 0
+          ? "the same random inputs"
+          : `the same inputs (${given.join(", ")} as given, others random)`,
+      );
       return 0;
     }
     bar.update(t, 0, 1);

@@ -43,7 +43,18 @@ export type { OnnxTensorFile } from "./decode_tensor_proto.ts";
 export type { OnnxBytes } from "./read_onnx_tensor.ts";
 export { readOnnxValues, type ReadOnnxValuesOptions } from "./read_onnx_values.ts";
 export { type EncodeOnnxOptions, EXTERNAL_ALIGNMENT } from "./encode_onnx.ts";
-export type { OrtLike, OrtSession } from "./ort.ts";
+export {
+  fromOrtTensor,
+  type InputData,
+  type InputTensor,
+  ORT_ARRAYS,
+  type OrtLike,
+  type OrtSession,
+  type OrtTensorType,
+  tensorTypeOf,
+  toOrtTensor,
+} from "./ort.ts";
+export { type GraphValueType, graphValueTypes } from "./graph_value_types.ts";
 export { ModelFormatError, type ModelFormatErrorOptions } from "../model_format_error.ts";
 export {
   type Attr,
