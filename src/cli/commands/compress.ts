@@ -18,6 +18,8 @@ import {
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
+import { readRegistry } from "./_registry.ts";
+import { fileIdentity, makeDir } from "../../io/fs.ts";
 
 /** The exit code of a run that changed nothing (an empty list, or no target selected). */
 export const EXIT_UNCHANGED = 3; // EXIT.unchanged in main.ts
@@ -105,6 +107,12 @@ function batchSizeOf(value: unknown, calibration: string | undefined, command: s
   return n;
 }
 
+/** The folder part of a path, with its trailing separator (`""` for a bare file name). */
+function folderOf(path: string): string {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  return cut < 0 ? "" : path.slice(0, cut + 1);
+}
+
 /** The `prune` or `quantize` command. */
 export function compressCommand(mode: "pruning" | "quantization"): Command {
   const command = mode === "pruning" ? "prune" : "quantize";
@@ -177,6 +185,26 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       );
     }
     const { configList, source } = await readConfigList(config);
+    const registry = await readRegistry(args.values.registry, mode, command);
+    const externalValue = args.values["external-data"] as string | undefined;
+    if (externalValue !== undefined && !output.toLowerCase().endsWith(".onnx")) {
+      throw new UsageError(
+        `--external-data goes with an ONNX output: current output is ${output}`,
+        command,
+      );
+    }
+    const dataLocation = externalValue === undefined || externalValue === ""
+      ? `${output.split(/[\\/]/).pop()}.data`
+      : externalValue;
+    if (
+      dataLocation === "" || /^([\\/]|[A-Za-z]:)/.test(dataLocation) ||
+      dataLocation.split(/[\\/]/).includes("..")
+    ) {
+      throw new UsageError(
+        `--external-data must be a file name or a relative path inside the output's folder: current value is ${dataLocation}`,
+        command,
+      );
+    }
     const allowUnchanged = args.values["allow-unchanged"] === true;
     const label = `${command} ${path.split(/[\\/]/).pop()}`;
     const bar = ctx.progress(`${command} ${path}`);
@@ -184,6 +212,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     let original: Uint8Array | undefined;
     let compressed: Uint8Array | undefined;
     let compressedFiles: ReadonlyMap<string, Uint8Array> | undefined;
+    let externalData: { location: string; bytes: Uint8Array } | undefined;
+    let sourceData: readonly string[] = [];
     // The streaming safetensors path writes the model as it goes; every other path writes it
     // last, after the reports, so a report that cannot be written leaves no model behind.
     let modelWritten = false;
@@ -221,8 +251,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(blockSize === undefined ? {} : { blockSize }),
           ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(cal === undefined ? {} : { calibration: cal }),
+          ...(registry === undefined ? {} : { registry }),
+          externalData: { location: dataLocation, always: externalValue !== undefined },
         });
         report = result.report;
+        externalData = result.externalData;
+        if (model.format === "onnx" && model.external !== undefined) {
+          sourceData = [...model.external.files.keys()].map((l) => folderOf(path) + l);
+        }
         original = model.bytes;
         compressed = result.bytes;
         compressedFiles = result.files;
@@ -286,14 +322,51 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     if (!modelWritten && compressedFiles !== undefined) {
       // TensorFlow.js: model.json at --output, its shards beside it.
       await saveTfjsFiles(output, compressedFiles);
-    } else if (!modelWritten && compressed !== undefined) await writeFileAtomic(output, compressed);
+    } else if (!modelWritten && compressed !== undefined) {
+      if (externalData !== undefined) {
+        // The data file first, so the model never refers to a file not yet written; never over
+        // a data file of the source model (unless the source model itself is overwritten).
+        const to = folderOf(output) + externalData.location;
+        const target = await fileIdentity(to);
+        const overwritesSource = (await fileIdentity(output)) !== undefined &&
+          (await fileIdentity(output)) === (await fileIdentity(path));
+        for (const from of sourceData) {
+          if (target !== undefined && target === (await fileIdentity(from)) && !overwritesSource) {
+            throw new CliError(
+              `the external data file "${to}" is a data file of "${path}": writing it would change the original model`,
+              { hint: "choose another name with --external-data=<file>, or another output folder" },
+            );
+          }
+        }
+        if (folderOf(externalData.location) !== "") {
+          await makeDir(folderOf(to).replace(/[\\/]$/, ""));
+        }
+        await writeFileAtomic(to, externalData.bytes);
+      }
+      await writeFileAtomic(output, compressed);
+    }
     if (ctx.json) {
-      printJson(ctx, { ok: true, output, reports, report: run });
+      printJson(ctx, {
+        ok: true,
+        output,
+        ...(externalData === undefined
+          ? {}
+          : { externalData: folderOf(output) + externalData.location }),
+        reports,
+        report: run,
+      });
       return 0;
     }
     ctx.io.stdout(`${formatLayers(run)}\n\n`);
     for (const w of run.warnings) ctx.io.stdout(`warning: ${w}\n`);
     const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+    if (externalData !== undefined) {
+      ctx.io.stdout(
+        `external data: ${folderOf(output) + externalData.location} (${
+          mb(externalData.bytes.length)
+        }; the model file refers to it)\n`,
+      );
+    }
     ctx.io.stdout(
       `wrote ${output} (${mb(run.after.fileBytes)}; parameters packed ${
         mb(run.before.packedBytes)
