@@ -107,7 +107,9 @@ export function selectInto(
       // A module with parameters can be configured by naming them; the others need a registry.
       const how = params.length > 0
         ? `name its parameters in "target_names" (${params.join(", ")}), or give its class ` +
-          `default targets with options.registry.${options.mode}[${JSON.stringify(m.type)}]`
+          `default targets with options.registry.${options.mode}[${
+            JSON.stringify(m.type)
+          }] (CLI: --registry)`
         : `give its class default targets with ` +
           `options.registry.${options.mode}[${JSON.stringify(m.type)}]`;
       const j = opNames.indexOf(m.name);
