@@ -242,3 +242,29 @@ export function withRegistered(
 ): ExtraRegistry {
   return { ...extra, [mode]: { ...extra?.[mode], [type]: entry } };
 }
+
+/**
+ * An extra registry as users write it: `{mode: {Class: {target: setting}}}` as it is, or the
+ * short form `{Class: {target: setting}}` for `mode` (the CLI's `--registry`, the edge
+ * handler's `registry` field). Anything else is returned as it is, for the registry check to
+ * report.
+ *
+ * @param value The parsed JSON.
+ * @param mode The mode of the run.
+ * @returns The registry by mode.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { registryByMode } from "./default_registry.ts";
+ *
+ * assert.deepEqual(registryByMode({ LSTM: { weight_ih: {} } }, "pruning"), { pruning: { LSTM: { weight_ih: {} } } });
+ * assert.deepEqual(registryByMode({ quantization: {} }, "pruning"), { quantization: {} });
+ * ```
+ */
+export function registryByMode(value: unknown, mode: Mode): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  const modes: readonly string[] = ["pruning", "quantization", "distillation"];
+  return keys.length > 0 && keys.every((k) => modes.includes(k)) ? value : { [mode]: value };
+}

@@ -10,6 +10,7 @@ import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { loadModel } from "../../src/compress/load_model.ts";
 import { compressModel } from "../../src/compress/compress_model.ts";
 import { ModelFormatError } from "../../src/io/model_format_error.ts";
+import { createHandler } from "../../edge/handler.ts";
 import { externalMlp, mlp } from "./_models.ts";
 import { difference, runModel } from "./_ort.ts";
 
@@ -296,6 +297,30 @@ test(
       assert.deepEqual(a.y, b.y);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  "edge handler: a model with external data is refused with 422 and the data files it names",
+  SLOW,
+  async () => {
+    const handler = createHandler({ isolation: "inline" });
+    try {
+      const form = new FormData();
+      form.set("model", new Blob([externalMlp().model as Uint8Array<ArrayBuffer>]), "model.onnx");
+      form.set("config", PRUNE);
+      const res = await handler.fetch(new Request("http://edge/", { method: "POST", body: form }));
+      assert.equal(res.status, 422);
+      const body = await res.json();
+      assert.equal(body.error.code, "external_data");
+      assert.deepEqual(body.error.locations, ["weights.bin"]);
+      assert.match(
+        body.error.message,
+        /"model\.onnx" keeps tensors in external data files \("weights\.bin"\)/,
+      );
+    } finally {
+      handler.close();
     }
   },
 );

@@ -10,6 +10,7 @@ import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { readOnnxValues } from "../../src/io/onnx/read_onnx_values.ts";
 import { loadModel } from "../../src/compress/load_model.ts";
 import { compressModel } from "../../src/compress/compress_model.ts";
+import { createHandler } from "../../edge/handler.ts";
 import { recurrent } from "./_models.ts";
 import { difference, runModel } from "./_ort.ts";
 
@@ -241,3 +242,33 @@ test(
     assert.ok(difference(a.y, b.y).relative < 0.03);
   },
 );
+
+test("edge handler: the registry field registers the LSTM class", SLOW, async () => {
+  const handler = createHandler({ isolation: "inline" });
+  try {
+    const post = async (registry?: string) => {
+      const form = new FormData();
+      form.set("model", new Blob([recurrent("LSTM") as Uint8Array<ArrayBuffer>]), "lstm.onnx");
+      form.set("config", '[{"op_names":["rnn"],"quant_dtype":"int8"}]');
+      if (registry !== undefined) form.set("registry", registry);
+      return await handler.fetch(new Request("http://edge/", { method: "POST", body: form }));
+    };
+    const unregistered = await post();
+    assert.equal(unregistered.status, 422);
+    assert.match(
+      (await unregistered.json()).error.message,
+      /name its parameters in "target_names"/,
+    );
+    const res = await post(JSON.stringify({ LSTM: { weight_ih: {}, weight_hh: {} } }));
+    assert.equal(res.status, 200, await res.clone().text());
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const a = await runModel(recurrent("LSTM"), "x", DIMS);
+    const b = await runModel(bytes, "x", DIMS);
+    const d = difference(a.y, b.y);
+    assert.ok(d.relative < 0.03 && d.max > 0, `relative error ${d.relative}`);
+    assert.ok(bytes.length < recurrent("LSTM").length * 0.7, `${bytes.length}`);
+    assert.equal((await post("{")).status, 400);
+  } finally {
+    handler.close();
+  }
+});

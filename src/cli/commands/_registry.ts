@@ -2,7 +2,8 @@
 // `ModuleSetting.register(cls_name, setting)`.
 import { readConfigList } from "../../compress/read_config_list.ts";
 import { ConfigError } from "../../config/config_error.ts";
-import { type ExtraRegistry, type Mode, MODES } from "../../config/types.ts";
+import type { ExtraRegistry, Mode } from "../../config/types.ts";
+import { registryByMode } from "../../config/default_registry.ts";
 import { UsageError } from "../cli_error.ts";
 
 /**
@@ -33,7 +34,5 @@ export async function readRegistry(
       command,
     );
   }
-  const keys = Object.keys(data);
-  const byMode = keys.length > 0 && keys.every((k) => (MODES as readonly string[]).includes(k));
-  return (byMode ? data : { [mode]: data }) as ExtraRegistry;
+  return registryByMode(data, mode) as ExtraRegistry;
 }
