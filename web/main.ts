@@ -35,6 +35,7 @@ const algorithmSelect = byId<HTMLSelectElement>("algorithm");
 const storageSelect = byId<HTMLSelectElement>("storage");
 const presetSelect = byId<HTMLSelectElement>("preset");
 const configText = byId<HTMLTextAreaElement>("config");
+const registryText = byId<HTMLTextAreaElement>("registry");
 const issuesList = byId("issues");
 const warningsList = byId("warnings");
 const validity = byId("validity");
@@ -121,6 +122,7 @@ function refresh(): void {
     text: configText.value,
     mode: modeSelect.value as "pruning" | "quantization",
     algorithm: algorithmSelect.value,
+    registry: registryText.value,
   });
 }
 
@@ -213,10 +215,12 @@ modeSelect.addEventListener("change", () => {
 });
 algorithmSelect.addEventListener("change", refresh);
 let timer: ReturnType<typeof setTimeout> | undefined;
-configText.addEventListener("input", () => {
-  clearTimeout(timer);
-  timer = setTimeout(refresh, DEBOUNCE_MS);
-});
+for (const text of [configText, registryText]) {
+  text.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, DEBOUNCE_MS);
+  });
+}
 
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 
@@ -235,6 +239,7 @@ compressButton.addEventListener("click", () => {
     configList: current.configList,
     algorithm: algorithmSelect.value,
     storage: storageSelect.value as "auto" | "float" | "int" | "nbits",
+    ...(current.registry === undefined ? {} : { registry: current.registry }),
   };
   worker.postMessage(req, [req.bytes]);
 });
