@@ -56,6 +56,8 @@ test(
       const inspect = await cli("inspect", path);
       assert.equal(inspect.code, 0, inspect.stderr);
       assert.match(inspect.stdout, /fc1\s+Linear\s+MatMul\s+weight\s+F32\s+\[64, 32\]/);
+      const json = JSON.parse((await cli("inspect", path, "--json")).stdout);
+      assert.equal(json.fileBytes, statSync(path).size + statSync(join(dir, "weights.bin")).size);
       const explain = await cli("explain", path, "-c", PRUNE);
       assert.equal(explain.code, 0, explain.stderr);
       const out = join(dir, "pruned.onnx");

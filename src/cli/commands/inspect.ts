@@ -2,6 +2,7 @@
 import { inspect } from "../../model/inspect.ts";
 import { UsageError } from "../cli_error.ts";
 import { readModelFile } from "../../compress/read_model_file.ts";
+import { modelFileBytes } from "../../compress/load_model.ts";
 import { type Command, printJson } from "./_context.ts";
 
 /** Prints the module listing of a model. */
@@ -17,7 +18,7 @@ export const inspectCommand: Command = async (args, ctx) => {
     printJson(ctx, {
       file: path,
       format: model.format,
-      fileBytes: model.bytes.length,
+      fileBytes: modelFileBytes(model),
       modules: summary.modules,
       elements: summary.elements,
       bytes: summary.bytes,
