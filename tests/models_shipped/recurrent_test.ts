@@ -13,6 +13,7 @@ import { compressModel } from "../../src/compress/compress_model.ts";
 import { createHandler } from "../../edge/handler.ts";
 import { recurrent } from "./_models.ts";
 import { difference, runModel } from "./_ort.ts";
+import { loadOrt, type Ort } from "../io/_ocr.ts";
 
 const SLOW = { timeout: 180_000 };
 const DIMS = [6, 2, 12];
@@ -272,3 +273,68 @@ test("edge handler: the registry field registers the LSTM class", SLOW, async ()
     handler.close();
   }
 });
+
+const VAD = "node_modules/@ricky0123/vad-web/dist/silero_vad_legacy.onnx";
+
+test(
+  "CLI: the 8 LSTMs of Silero VAD (legacy, inside If branches) quantized to int8 by target_names keep its speech probabilities",
+  SLOW,
+  () =>
+    withModels(async (dir) => {
+      const out = join(dir, "vad.int8.onnx");
+      const config = [{
+        op_types: ["LSTM"],
+        target_names: ["weight_ih", "weight_hh"],
+        quant_dtype: "int8",
+      }];
+      const run = await cli("quantize", VAD, "-c", JSON.stringify(config), "-o", out, "--json");
+      assert.equal(run.code, 0, run.stderr);
+      const report = JSON.parse(run.stdout).report;
+      assert.equal(report.layers.length, 16);
+      // Inside If branches the weights are stored fake-quantized (float32), with the reason.
+      assert.equal(report.storage, "float");
+      assert.match(report.warnings.join("\n"), /stored as float \(fake-quantized\)/);
+      const ort = await loadOrt();
+      const original = new Uint8Array(readFileSync(VAD));
+      const quantized = new Uint8Array(readFileSync(out));
+      for (const sr of [16000n, 8000n]) {
+        const n = sr === 16000n ? 1536 : 768;
+        let h = new Float32Array(128);
+        let c = new Float32Array(128);
+        let hq = h;
+        let cq = c;
+        let worst = 0;
+        // Ten chunks in a row, each model carrying its own state (h, c) from chunk to chunk.
+        for (let chunk = 0; chunk < 10; chunk++) {
+          const audio = Float32Array.from(
+            { length: n },
+            (_, i) => 0.3 * Math.sin((chunk * n + i) * 0.05) * Math.sin((chunk * n + i) * 0.0031),
+          );
+          const feeds = (hh: Float32Array, cc: Float32Array) => ({
+            input: new ort.Tensor("float32", audio, [1, n]),
+            sr: new ort.Tensor("int64", BigInt64Array.from([sr]), []),
+            h: new ort.Tensor("float32", hh, [2, 1, 64]),
+            c: new ort.Tensor("float32", cc, [2, 1, 64]),
+          });
+          const a = await runFeeds(ort, original, feeds(h, c));
+          const b = await runFeeds(ort, quantized, feeds(hq, cq));
+          worst = Math.max(worst, Math.abs(a.output[0] - b.output[0]));
+          [h, c, hq, cq] = [a.hn, a.cn, b.hn, b.cn];
+        }
+        assert.ok(worst < 0.02, `sr ${sr}: speech probability differs by ${worst}`);
+      }
+    }),
+);
+
+async function runFeeds(
+  ort: Ort,
+  bytes: Uint8Array,
+  feeds: Record<string, unknown>,
+): Promise<Record<string, Float32Array<ArrayBuffer>>> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  const out = await session.run(feeds);
+  const result: Record<string, Float32Array<ArrayBuffer>> = {};
+  for (const name of session.outputNames) result[name] = Float32Array.from(out[name].data);
+  await session.release?.();
+  return result;
+}
