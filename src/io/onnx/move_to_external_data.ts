@@ -9,6 +9,9 @@ import { ModelFormatError } from "../model_format_error.ts";
 import { encodeOnnxWithExternal, type OnnxReplacement } from "./encode_onnx.ts";
 import type { OnnxModel } from "./onnx_types.ts";
 
+/** The value of a `Constant` node of the main graph (exporters such as Paddle2ONNX use these). */
+const MAIN_CONSTANT = /^graph\.node\[\d+\]\.attribute\[\d+\]\.t$/;
+
 /** Options of `moveToExternalData`. */
 export interface MoveToExternalDataOptions {
   /**
@@ -32,12 +35,13 @@ export interface SplitOnnx {
 
 /**
  * Writes a self-contained model as a `.onnx` file plus one external data file, the layout the
- * ONNX tools use for models over protobuf's 2 GiB limit: every main-graph initializer of at
- * least `minBytes` bytes stored as `raw_data` (the form exporters write) moves to `location`, at an
- * offset aligned to 4096 bytes, with `location`, `offset` and `length` in its `external_data`.
- * Typed-field (`float_data`, …) and sparse initializers, `Constant` values and subgraph
- * initializers stay where they are. Write
- * the data file before the `.onnx` file, so the model never refers to a file not yet written.
+ * ONNX tools use for models over protobuf's 2 GiB limit: every main-graph initializer and
+ * main-graph `Constant` value (onnxruntime reads both from external data) of at least `minBytes`
+ * bytes stored as `raw_data` (the form exporters write) moves to `location`, at an offset
+ * aligned to 4096 bytes, with `location`, `offset` and `length` in its `external_data`.
+ * Typed-field (`float_data`, …) and sparse tensors and tensors inside subgraphs stay where they
+ * are. Write the data file before the `.onnx` file, so the model never refers to a file not yet
+ * written.
  *
  * @param model The decoded model (tensors already external stay in their own files).
  * @param location The data file's path relative to the model's folder (`model.onnx.data`).
@@ -87,7 +91,8 @@ export function moveToExternalData(
   const replacements = new Map<string, OnnxReplacement>();
   for (const t of model.tensors) {
     if (
-      !t.path.startsWith("graph.initializer[") || replacements.has(t.name) ||
+      !(t.path.startsWith("graph.initializer[") || MAIN_CONSTANT.test(t.path)) ||
+      replacements.has(t.name) ||
       t.storage.kind !== "raw" || t.storage.end - t.storage.start < minBytes
     ) continue;
     const bytes = model.bytes.subarray(t.storage.start, t.storage.end);
