@@ -207,7 +207,7 @@ test(
       assert.equal(invalid.code, 1);
       assert.match(
         invalid.stderr,
-        /registry\.quantization\.LSTM\.weight_ih\.quant_dtyp: unknown quantization setting key "quant_dtyp"/,
+        /registry\.quantization\.LSTM\.weight_ih\.quant_dtyp: unknown quantization setting key "quant_dtyp"[^]*hint: paths under registry\.<mode>\.<class> point into --registry/,
       );
     }),
 );
