@@ -27,8 +27,9 @@ export type LoadedModel =
       readonly onnx: OnnxModel;
       /**
        * For a model stored with external data files: the `.onnx` file's size and each data
-       * file's size by location. `bytes` and `onnx` then hold the model with those tensors
-       * inline (`inlineExternalData`).
+       * file's size by location. When the data files were given to `loadModel`, `bytes` and
+       * `onnx` hold the model with those tensors inline (`inlineExternalData`); a listing that
+       * only checked the files (`readModelFile`'s `readExternalData: false`) leaves them there.
        */
       readonly external?: {
         readonly modelBytes: number;

@@ -6,6 +6,7 @@
 
 import { externalDataFiles, type FileSource, openFile } from "../io/fs.ts";
 import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+import { checkExternalData } from "../io/onnx/inline_external_data.ts";
 import { FileError } from "../io/file_error.ts";
 import { readTfjsFiles } from "../io/tfjs/save_tfjs.ts";
 import { detectFormat, type LoadedModel, loadModel } from "./load_model.ts";
@@ -34,7 +35,8 @@ async function readExternalData(
   path: string,
   bytes: Uint8Array,
   progress: Progress,
-): Promise<Map<string, Uint8Array> | undefined> {
+  read: boolean,
+): Promise<Map<string, Uint8Array | number> | undefined> {
   // Each data file with the first tensor it holds (for messages).
   const locations = new Map<string, string>();
   for (const t of decodeOnnx(bytes, { file: path }).tensors) {
@@ -44,7 +46,7 @@ async function readExternalData(
   }
   if (locations.size === 0) return undefined;
   const files = externalDataFiles(path);
-  const out = new Map<string, Uint8Array>();
+  const out = new Map<string, Uint8Array | number>();
   try {
     for (const location of locations.keys()) {
       let file: FileSource;
@@ -63,7 +65,10 @@ async function readExternalData(
           { cause: e },
         );
       }
-      out.set(location, await readAll(file, (at, size) => progress("read", at, size)));
+      out.set(
+        location,
+        read ? await readAll(file, (at, size) => progress("read", at, size)) : file.size,
+      );
     }
   } finally {
     await files.close();
@@ -76,15 +81,27 @@ function folderOf(path: string): string {
   return cut < 0 ? "" : path.slice(0, cut + 1);
 }
 
+/** Options of `readModelFile`. */
+export interface ReadModelFileOptions {
+  /**
+   * Read an ONNX model's external data files and move their tensors into the model (default
+   * `true`). With `false` only their sizes are read and every range checked against them (for
+   * listings of models larger than memory); the tensors stay in their files, so the model can be
+   * inspected and explained, not compressed.
+   */
+  readonly readExternalData?: boolean;
+}
+
 /**
  * Reads a whole model file, reporting progress per 8 MiB, then decodes it. A TensorFlow.js
  * `model.json` (a path ending in `.json`) is read with the shards its manifest names, from the
  * same folder. An ONNX model's external data files are read from the model's folder (each
  * `location` must stay inside it) and their tensors checked and moved into the model
- * (`loadModel`'s `externalData`).
+ * (`loadModel`'s `externalData`), unless `options.readExternalData` is `false`.
  *
  * @param path The file path.
  * @param progress Called with the bytes read so far.
+ * @param options Whether to read external data files.
  * @returns The decoded model.
  * @throws {FileError} When the file cannot be opened or read (names the path).
  * @throws {ModelFormatError} When it cannot be decoded (names the file and byte offset).
@@ -95,7 +112,11 @@ function folderOf(path: string): string {
  * const model = await readModelFile("model.onnx", () => {});
  * ```
  */
-export async function readModelFile(path: string, progress: Progress): Promise<LoadedModel> {
+export async function readModelFile(
+  path: string,
+  progress: Progress,
+  options: ReadModelFileOptions = {},
+): Promise<LoadedModel> {
   if (path.toLowerCase().endsWith(".json")) {
     const { modelJson, shards } = await readTfjsFiles(path, (n) => progress("read", n, n));
     return loadModel(modelJson, path, shards);
@@ -112,6 +133,15 @@ export async function readModelFile(path: string, progress: Progress): Promise<L
     throw FileError.from("read", "model file", path, e);
   }
   if (detectFormat(bytes, path) !== "onnx") return loadModel(bytes, path);
-  const externalData = await readExternalData(path, bytes, progress);
-  return loadModel(bytes, path, externalData === undefined ? {} : { externalData });
+  const read = options.readExternalData ?? true;
+  const external = await readExternalData(path, bytes, progress, read);
+  if (external === undefined) return loadModel(bytes, path);
+  if (read) {
+    return loadModel(bytes, path, { externalData: external as Map<string, Uint8Array> });
+  }
+  const sizes = external as Map<string, number>;
+  const model = loadModel(bytes, path);
+  if (model.format !== "onnx") return model;
+  checkExternalData(model.onnx, sizes);
+  return { ...model, external: { modelBytes: bytes.length, files: sizes } };
 }

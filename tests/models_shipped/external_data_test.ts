@@ -166,6 +166,13 @@ test(
         short.stderr,
         /weights\.bin" in "fc1\.weight" at byte 0: external range \[0, 8192\) of tensor "fc1\.weight" is past the end of the file \(5000 bytes\)/,
       );
+      // inspect checks the ranges against the file's size without reading the data.
+      const listed = await cli("inspect", path);
+      assert.equal(listed.code, 1);
+      assert.match(
+        listed.stderr,
+        /external range \[0, 8192\) of tensor "fc1\.weight" is past the end of the file \(5000 bytes\)/,
+      );
       rmSync(join(dir, "weights.bin"));
       const missing = await cli("quantize", path, "-c", INT8, "-o", join(dir, "o.onnx"));
       assert.equal(missing.code, 1);

@@ -40,7 +40,8 @@ export const explainCommand: Command = async (args, ctx) => {
   }
   const registry = await readRegistry(args.values.registry, mode, "explain");
   const bar = ctx.progress(`explain ${path}`);
-  const model = await readModelFile(path, bar.update);
+  // Data files are checked, not read: explaining a model larger than memory works.
+  const model = await readModelFile(path, bar.update, { readExternalData: false });
   bar.done();
   const result = explain(moduleInfos(model.graph), configList, mode, {
     ...(mode === "distillation" ? {} : { algorithm: compressor.algorithm }),

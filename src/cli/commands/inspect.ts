@@ -11,7 +11,8 @@ export const inspectCommand: Command = async (args, ctx) => {
   if (path === undefined) throw new UsageError("inspect needs a model file", "inspect");
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`, "inspect");
   const bar = ctx.progress(`inspect ${path}`);
-  const model = await readModelFile(path, bar.update);
+  // Data files are checked, not read: listing a model larger than memory works.
+  const model = await readModelFile(path, bar.update, { readExternalData: false });
   bar.done();
   const summary = inspect(model.graph);
   if (ctx.json) {

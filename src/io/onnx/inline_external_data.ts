@@ -17,11 +17,8 @@ function folderOf(path: string): string {
   return cut < 0 ? "" : path.slice(0, cut + 1);
 }
 
-/** The data file of `location` in `files`: by location, else by its file name when unique. */
-function dataFile(
-  files: ReadonlyMap<string, Uint8Array>,
-  location: string,
-): Uint8Array | undefined {
+/** The data file of `location` in `files`: by location, else by its file name alone. */
+function dataFile<T>(files: ReadonlyMap<string, T>, location: string): T | undefined {
   const exact = files.get(location) ?? files.get(location.replace(/\\/g, "/"));
   if (exact !== undefined) return exact;
   const base = location.slice(Math.max(location.lastIndexOf("/"), location.lastIndexOf("\\")) + 1);
@@ -29,15 +26,15 @@ function dataFile(
 }
 
 /**
- * The bytes of an external tensor, checked against its data file: the location is relative and
- * inside the model's folder, the file was given, and `[offset, offset + length)` lies in it and
- * holds exactly the tensor's dtype and dims.
+ * The range of an external tensor, checked against its data file's size: the location is
+ * relative and inside the model's folder, the file was given, and `[offset, offset + length)`
+ * lies in it and holds exactly the tensor's dtype and dims.
  */
-function externalBytes(
+function externalRange(
   model: OnnxModel,
   t: OnnxTensor,
-  files: ReadonlyMap<string, Uint8Array>,
-): Uint8Array {
+  files: ReadonlyMap<string, { readonly length: number }>,
+): { offset: number; length: number } {
   if (t.storage.kind !== "external") throw new Error("unreachable");
   const { location, offset } = t.storage;
   const where = { file: model.file, field: t.name, offset: t.span.start };
@@ -92,7 +89,43 @@ function externalBytes(
       { file, field: t.name, offset },
     );
   }
-  return data.subarray(offset, offset + length);
+  return { offset, length };
+}
+
+/**
+ * Checks every external tensor of a model against the sizes of its data files, without reading
+ * them: the checks of `inlineExternalData` (`inspect` and `explain` of a model larger than
+ * memory use this).
+ *
+ * @param model The decoded model.
+ * @param sizes Each data file's size in bytes, by `location` (or file name).
+ * @throws {ModelFormatError} As `inlineExternalData`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildOnnx } from "./build_onnx.ts";
+ * import { decodeOnnx } from "./decode_onnx.ts";
+ * import { encodeOnnxWithExternal } from "./encode_onnx.ts";
+ * import { checkExternalData } from "./inline_external_data.ts";
+ *
+ * const w = new Uint8Array(new Float32Array([1, 2]).buffer);
+ * const inline = decodeOnnx(buildOnnx({
+ *   opsets: [{ domain: "", version: 13 }],
+ *   nodes: [{ name: "add", opType: "Add", inputs: ["x", "w"], outputs: ["y"] }],
+ *   initializers: [{ name: "w", dataType: 1, dims: [2], raw: w }],
+ *   inputs: [{ name: "x", type: { elemType: 1, dims: [2] } }],
+ *   outputs: [{ name: "y", type: { elemType: 1, dims: [2] } }],
+ * }));
+ * const split = encodeOnnxWithExternal(inline, new Map([["w", { bytes: w, external: "w.bin" }]]));
+ * const model = decodeOnnx(split.bytes, { file: "m.onnx" });
+ * checkExternalData(model, new Map([["w.bin", 8]]));
+ * assert.throws(() => checkExternalData(model, new Map([["w.bin", 4]])), /past the end of the file \(4 bytes\)/);
+ * ```
+ */
+export function checkExternalData(model: OnnxModel, sizes: ReadonlyMap<string, number>): void {
+  const files = new Map([...sizes].map(([k, n]) => [k, { length: n }]));
+  for (const t of model.tensors) if (t.storage.kind === "external") externalRange(model, t, files);
 }
 
 /**
@@ -143,7 +176,9 @@ export function inlineExternalData(
   const replacements = new Map<string, OnnxReplacement>();
   for (const t of model.tensors) {
     if (t.storage.kind !== "external" || replacements.has(t.name)) continue;
-    replacements.set(t.name, { bytes: externalBytes(model, t, files), external: false });
+    const { offset, length } = externalRange(model, t, files);
+    const bytes = dataFile(files, t.storage.location)!.subarray(offset, offset + length);
+    replacements.set(t.name, { bytes, external: false });
   }
   if (replacements.size === 0) return model;
   const { bytes } = encodeOnnxWithExternal(model, replacements);

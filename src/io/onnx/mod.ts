@@ -56,7 +56,7 @@ export {
   type ValueType,
 } from "./edit_onnx.ts";
 export { buildOnnx, type OnnxSpec, type ValueSpec } from "./build_onnx.ts";
-export { inlineExternalData } from "./inline_external_data.ts";
+export { checkExternalData, inlineExternalData } from "./inline_external_data.ts";
 export {
   moveToExternalData,
   type MoveToExternalDataOptions,
