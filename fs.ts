@@ -53,7 +53,7 @@ export {
   readConfigList,
   type ReadConfigListOptions,
 } from "./src/compress/read_config_list.ts";
-export { readModelFile } from "./src/compress/read_model_file.ts";
+export { readModelFile, type ReadModelFileOptions } from "./src/compress/read_model_file.ts";
 export {
   type OpenedCheckpoint,
   openShardedCheckpoint,

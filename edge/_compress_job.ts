@@ -2,6 +2,9 @@
 import { compressModel } from "../src/compress/compress_model.ts";
 import { loadModel } from "../src/compress/load_model.ts";
 import type { CompressionReport } from "../src/report/types.ts";
+import { registryByMode } from "../src/config/default_registry.ts";
+import type { ExtraRegistry } from "../src/config/types.ts";
+import { HttpError } from "./_errors.ts";
 
 /** What a compression needs (structured-cloneable, so it crosses to a worker). */
 export interface CompressionJob {
@@ -10,6 +13,8 @@ export interface CompressionJob {
   readonly configList: unknown;
   readonly mode: "pruning" | "quantization";
   readonly algorithm?: string;
+  /** Extra default targets per module class (`{Class: {target: setting}}` or by mode). */
+  readonly registry?: unknown;
 }
 
 /** The compressed file and its report. */
@@ -28,6 +33,25 @@ export async function runCompression(
   checkpoint: () => void = () => {},
 ): Promise<CompressionResult> {
   const model = loadModel(job.model, job.name);
+  if (model.format === "onnx") {
+    const locations = [
+      ...new Set(
+        model.onnx.tensors.flatMap((t) =>
+          t.storage.kind === "external" ? [t.storage.location] : []
+        ),
+      ),
+    ];
+    if (locations.length > 0) {
+      throw new HttpError(
+        422,
+        "external_data",
+        `"${job.name}" keeps tensors in external data files (${
+          locations.map((l) => JSON.stringify(l)).join(", ")
+        }): the edge handler takes self-contained models; compress it with the CLI or the library, which read the data files`,
+        { details: { locations } },
+      );
+    }
+  }
   checkpoint();
   const result = await compressModel(model, {
     mode: job.mode,
@@ -38,6 +62,9 @@ export async function runCompression(
     inPlace: true,
     onProgress: checkpoint,
     ...(job.algorithm === undefined ? {} : { algorithm: job.algorithm }),
+    ...(job.registry === undefined
+      ? {}
+      : { registry: registryByMode(job.registry, job.mode) as ExtraRegistry }),
   });
   checkpoint();
   return result;

@@ -10,6 +10,8 @@ export interface CompressionRequest {
   readonly configList: unknown;
   readonly mode: "pruning" | "quantization";
   readonly algorithm?: string;
+  /** The parsed `registry` field: extra default targets per module class. */
+  readonly registry?: unknown;
   readonly report: boolean;
 }
 
@@ -47,6 +49,20 @@ function parseConfig(text: string | null): unknown {
   }
 }
 
+/** The optional `registry` JSON (absent or empty: none). */
+function parseRegistry(text: string | null): { registry?: unknown } {
+  if (text === null || text.trim() === "") return {};
+  try {
+    return { registry: JSON.parse(text) };
+  } catch (e) {
+    throw new HttpError(
+      400,
+      "registry_not_json",
+      `registry is not valid JSON: ${(e as Error).message}`,
+    );
+  }
+}
+
 function parseMode(value: string | null, configList: unknown): "pruning" | "quantization" {
   if (value === null || value === "") return inferMode(configList);
   if (value !== "pruning" && value !== "quantization") {
@@ -60,8 +76,8 @@ function parseMode(value: string | null, configList: unknown): "pruning" | "quan
 }
 
 /**
- * Reads a request: `multipart/form-data` with a `model` file and `config`, `mode`, `algorithm`
- * fields, or the model as the raw body with the other values in the query string or
+ * Reads a request: `multipart/form-data` with a `model` file and `config`, `mode`, `algorithm`,
+ * `registry` fields, or the model as the raw body with the other values in the query string or
  * `x-nncompress-*` headers. The model is a view of the one body buffer; `release()` gives that
  * buffer back to the memory budget.
  */
@@ -106,6 +122,7 @@ export async function parseRequest(
         configList,
         mode: parseMode(text("mode"), configList),
         ...(algorithm !== null && algorithm !== "" ? { algorithm } : {}),
+        ...parseRegistry(text("registry")),
         report,
         release: body.release,
       };
@@ -127,6 +144,9 @@ export async function parseRequest(
         configList,
       ),
       ...(algorithm ? { algorithm } : {}),
+      ...parseRegistry(
+        url.searchParams.get("registry") ?? request.headers.get("x-nncompress-registry"),
+      ),
       report,
       release: body.release,
     };

@@ -122,8 +122,8 @@ export interface EdgeHandler {
 
 const USAGE = {
   usage: "POST a model and an NNI config list; the compressed model comes back",
-  multipart: 'fields "model" (file), "config" (JSON), optional "mode", "algorithm"',
-  raw: "body = the model (application/octet-stream); ?config=<JSON>&mode=&algorithm=",
+  multipart: 'fields "model" (file), "config" (JSON), optional "mode", "algorithm", "registry"',
+  raw: "body = the model (application/octet-stream); ?config=<JSON>&mode=&algorithm=&registry=",
   options: "?report=json returns the report instead of the file",
 };
 
@@ -309,6 +309,7 @@ export function createHandler(options: EdgeHandlerOptions = {}): EdgeHandler {
         configList: req.configList,
         mode: req.mode,
         ...(req.algorithm === undefined ? {} : { algorithm: req.algorithm }),
+        ...(req.registry === undefined ? {} : { registry: req.registry }),
       };
       let result: CompressionResult;
       try {

@@ -7,7 +7,7 @@
  */
 
 import { describeError } from "../src/compress/describe_error.ts";
-import { type LoadedModel, loadModel } from "../src/compress/load_model.ts";
+import { type LoadedModel, loadModel, modelFileBytes } from "../src/compress/load_model.ts";
 import { moduleInfos } from "../src/model/module_infos.ts";
 import type { ModuleInfo } from "../src/config/types.ts";
 import { inspect } from "../src/model/inspect.ts";
@@ -35,6 +35,7 @@ const algorithmSelect = byId<HTMLSelectElement>("algorithm");
 const storageSelect = byId<HTMLSelectElement>("storage");
 const presetSelect = byId<HTMLSelectElement>("preset");
 const configText = byId<HTMLTextAreaElement>("config");
+const registryText = byId<HTMLTextAreaElement>("registry");
 const issuesList = byId("issues");
 const warningsList = byId("warnings");
 const validity = byId("validity");
@@ -121,6 +122,7 @@ function refresh(): void {
     text: configText.value,
     mode: modeSelect.value as "pruning" | "quantization",
     algorithm: algorithmSelect.value,
+    registry: registryText.value,
   });
 }
 
@@ -145,8 +147,13 @@ function render(): void {
 
 function showModel(m: LoadedModel): void {
   const s = inspect(m.graph);
+  const data = m.format === "onnx" && m.external !== undefined
+    ? ` (with ${[...m.external.files.keys()].join(", ")})`
+    : "";
   modelSummary.textContent = `${m.name}: ${m.format}, ${m.graph.modules.length} modules, ` +
-    `${s.elements.toLocaleString("en-US")} parameters, ${(m.bytes.length / 1e6).toFixed(2)} MB`;
+    `${s.elements.toLocaleString("en-US")} parameters, ${
+      (modelFileBytes(m) / 1e6).toFixed(2)
+    } MB${data}`;
   // Rows are appended one by one: spreading a row per module into one call overflows the stack
   // on models of about 100,000 modules.
   const rows = document.createDocumentFragment();
@@ -162,13 +169,21 @@ function showModel(m: LoadedModel): void {
 }
 
 fileInput.addEventListener("change", async () => {
-  const file = fileInput.files?.[0];
+  // The model, and for an ONNX model with external data its data files, selected together.
+  const files = [...(fileInput.files ?? [])];
+  const file = files.find((f) => /\.(onnx|safetensors)$/i.test(f.name)) ?? files[0];
   if (!file) return;
   // What happens to the file is shown next to the file input, not next to Compress.
   modelSummary.className = "muted";
   modelSummary.textContent = `reading ${file.name}…`;
   try {
-    model = loadModel(new Uint8Array(await file.arrayBuffer()), file.name);
+    const externalData = new Map<string, Uint8Array>();
+    for (const f of files) {
+      if (f !== file) externalData.set(f.name, new Uint8Array(await f.arrayBuffer()));
+    }
+    // With the data files given (even none), a model with external data that lacks one fails
+    // here with the tensor and file it needs.
+    model = loadModel(new Uint8Array(await file.arrayBuffer()), file.name, { externalData });
     modules = moduleInfos(model.graph);
     showModel(model);
   } catch (e) {
@@ -200,10 +215,12 @@ modeSelect.addEventListener("change", () => {
 });
 algorithmSelect.addEventListener("change", refresh);
 let timer: ReturnType<typeof setTimeout> | undefined;
-configText.addEventListener("input", () => {
-  clearTimeout(timer);
-  timer = setTimeout(refresh, DEBOUNCE_MS);
-});
+for (const text of [configText, registryText]) {
+  text.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, DEBOUNCE_MS);
+  });
+}
 
 const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
 
@@ -222,6 +239,7 @@ compressButton.addEventListener("click", () => {
     configList: current.configList,
     algorithm: algorithmSelect.value,
     storage: storageSelect.value as "auto" | "float" | "int" | "nbits",
+    ...(current.registry === undefined ? {} : { registry: current.registry }),
   };
   worker.postMessage(req, [req.bytes]);
 });

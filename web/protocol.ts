@@ -6,7 +6,7 @@
  */
 
 import type { ErrorDescription } from "../src/compress/describe_error.ts";
-import type { ModuleInfo } from "../src/config/types.ts";
+import type { ExtraRegistry, ModuleInfo } from "../src/config/types.ts";
 import type { CompressionReport } from "../src/report/types.ts";
 import type { Validation } from "./_validate.ts";
 
@@ -19,6 +19,8 @@ export interface CompressRequest {
   readonly configList: unknown;
   readonly algorithm: string;
   readonly storage: "auto" | "float" | "int" | "nbits";
+  /** Extra default targets per module class (from the validation), if any. */
+  readonly registry?: ExtraRegistry;
 }
 
 /** The modules later `validate` requests check the list against (sent when a model opens). */
@@ -34,6 +36,8 @@ export interface ValidateRequest {
   readonly text: string;
   readonly mode: "pruning" | "quantization";
   readonly algorithm: string;
+  /** The registry text (empty: none). */
+  readonly registry?: string;
 }
 
 /** What the page sends. */

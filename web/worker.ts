@@ -29,7 +29,7 @@ scope.onmessage = async (event) => {
     return;
   }
   if (req.type === "validate") {
-    const validation = validate(req.text, modules, req.mode, req.algorithm);
+    const validation = validate(req.text, modules, req.mode, req.algorithm, req.registry);
     scope.postMessage({ type: "validation", id: req.id, validation });
     return;
   }
@@ -40,6 +40,7 @@ scope.onmessage = async (event) => {
       configList: req.configList,
       algorithm: req.algorithm,
       storage: req.storage,
+      ...(req.registry === undefined ? {} : { registry: req.registry }),
       label: `${req.mode} ${req.name}`,
       onProgress: (stage, done, total) =>
         scope.postMessage({ type: "progress", stage, done, total }),

@@ -48,8 +48,12 @@ export class CliError extends Error {
  */
 export function withConfigSource(error: unknown, source: string): never {
   if (error instanceof ConfigError) {
+    // Paths under `registry` point into --registry, not into the config list.
+    const registry = error.issues.every((i) => i.path.startsWith("registry"));
     throw new CliError(error.message, {
-      hint: `the config list is the ${source}; each path points into it`,
+      hint: registry
+        ? "paths under registry.<mode>.<class> point into --registry"
+        : `the config list is the ${source}; each path points into it`,
       cause: error,
     });
   }

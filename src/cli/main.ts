@@ -26,6 +26,7 @@ const COMMON: Record<string, ArgOption> = {
 const CONFIG: Record<string, ArgOption> = {
   config: { type: "string", short: "c" },
   algorithm: { type: "string", short: "a" },
+  registry: { type: "string" },
 };
 // Per-input specs and comparison options (eval --reference, and --eval on any model).
 const COMPARE: Record<string, ArgOption> = {
@@ -39,6 +40,7 @@ const COMPARE: Record<string, ArgOption> = {
 const COMPRESS: Record<string, ArgOption> = {
   ...CONFIG,
   output: { type: "string", short: "o" },
+  "external-data": { type: "string" },
   report: { type: "string", short: "r", multiple: true },
   eval: { type: "boolean" },
   storage: { type: "string" },
@@ -122,7 +124,8 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     let args;
     try {
       args = io.parseArgs({
-        args: [...rest],
+        // `--external-data` takes an optional value: alone, it means the default file name.
+        args: rest.map((a) => (a === "--external-data" ? "--external-data=" : a)),
         options: { ...COMMON, ...command.options },
         allowPositionals: true,
         strict: true,

@@ -12,6 +12,18 @@ const PRUNERS = PRUNER_TABLE.map((p, i) =>
   }`
 ).join("\n");
 
+const REGISTRY =
+  `  --registry <r>        default targets for module classes that have none (LSTM, GRU,
+                        custom), like NNI's register: a JSON file or inline JSON,
+                        {"LSTM":{"weight_ih":{...},"weight_hh":{...}}} or by mode
+                        {"quantization":{"LSTM":{...}}}; naming a module's parameters in
+                        target_names works without it`;
+
+const EXTERNAL =
+  `  --external-data[=<f>] write the large tensors to the data file <f> next to the output
+                        (default <output>.data; done anyway past 2 GB, protobuf's limit); a
+                        model's own external data files are read from its folder`;
+
 const COMMON = `  --json           print machine-readable JSON on stdout
   --debug          print stack traces of errors
   -h, --help       show this help`;
@@ -55,6 +67,7 @@ Options:
                         (default: ${PRUNER_TABLE[0].algorithm} for pruning, ${
     QUANTIZER_ALGORITHMS[0]
   } for quantization)
+${REGISTRY}
 ${COMMON}`,
   prune: `Usage: nncompress prune <model> --config <file|json> -o <out> [options]
 
@@ -64,6 +77,8 @@ the masked weights (same format as the input). The output is written atomically.
 Options:
   -c, --config <c>      the config list: a JSON file or inline JSON (required)
   -o, --output <path>   the compressed model (required)
+${EXTERNAL}
+${REGISTRY}
   -a, --algorithm <a>   the pruner, by short or NNI class name:
 ${PRUNERS}
                         SparseGPT: layer by layer with error compensation (ONNX; needs
@@ -93,6 +108,8 @@ the quantized model: integer codes where the format allows, else the fake-quanti
 Options:
   -c, --config <c>      the config list: a JSON file or inline JSON (required)
   -o, --output <path>   the compressed model (required)
+${EXTERNAL}
+${REGISTRY}
   -a, --algorithm <a>   PtqQuantizer (default), or GPTQ: layer by layer with error
                         compensation (ONNX; needs --calibration; quant_dtype int1..int8,
                         granularity per_channel or [1, G]; weights stored as float values on

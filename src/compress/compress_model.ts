@@ -7,6 +7,9 @@
 
 import { compressorFor } from "../config/algorithms.ts";
 import { resolvePlan } from "../config/plan.ts";
+import type { ExtraRegistry } from "../config/types.ts";
+import { moveToExternalData } from "../io/onnx/move_to_external_data.ts";
+import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
 import { moduleInfos } from "../model/module_infos.ts";
 import { planQuantization } from "../quantization/plan_quantization.ts";
 import { prunedOnnx } from "../pruning/pruned_onnx.ts";
@@ -94,6 +97,24 @@ export interface CompressOptions {
    * request body and sets it). The model must not be used afterwards.
    */
   readonly inPlace?: boolean;
+  /**
+   * ONNX output with external data: the result's main-graph initializers of 1 KiB or more go to
+   * one data file (`moveToExternalData`) when `always` is set, or when the self-contained model
+   * would exceed `limit` bytes (default 2147483647, protobuf's 2 GiB limit, past which
+   * onnxruntime and the ONNX tools cannot read a model file). `location` is the data file's
+   * path relative to the output's folder (default: the model's file name + `.data`).
+   */
+  readonly externalData?: {
+    readonly location?: string;
+    readonly always?: boolean;
+    readonly limit?: number;
+  };
+  /**
+   * Extra default targets per mode and module class, like NNI's `ModuleSetting.register`:
+   * `{ quantization: { LSTM: { weight_ih: { quant_dtype: "int8" } } } }` (checked like a
+   * config list; a class given here replaces the built-in entry).
+   */
+  readonly registry?: ExtraRegistry;
   /** A label for the report (default: the mode). */
   readonly label?: string;
   /** Called as work advances. */
@@ -106,6 +127,11 @@ export interface CompressOptions {
 export interface Compressed {
   /** The new file, in the input's format (TensorFlow.js: `model.json`). */
   readonly bytes: Uint8Array;
+  /**
+   * ONNX with external data (`options.externalData`): the data file `bytes` refers to, by its
+   * location relative to the model's folder. Write it before the model.
+   */
+  readonly externalData?: { readonly location: string; readonly bytes: Uint8Array };
   /** TensorFlow.js: every file by name, `model.json` first, then the shards. */
   readonly files?: ReadonlyMap<string, Uint8Array>;
   /** What was done, per layer, with sizes. */
@@ -205,13 +231,25 @@ export async function compressModel(
     );
   }
   const { algorithm, pruner, layerwise } = compressorFor(options.mode, options.algorithm);
+  if (model.format === "onnx") {
+    const t = model.onnx.tensors.find((t) => t.storage.kind === "external");
+    if (t !== undefined && t.storage.kind === "external") {
+      throw new TypeError(
+        `tensor ${JSON.stringify(t.name)} is stored in the external data file ${
+          JSON.stringify(t.storage.location)
+        }, which was not given: load the model with its data files (loadModel(bytes, name, { externalData }))`,
+      );
+    }
+  }
   // The config list is resolved once; every stage below takes this plan. SparseGPT works
   // element by element: the plan takes Level's defaults.
+  const registry = options.registry === undefined ? {} : { registry: options.registry };
   const plan = options.mode === "pruning"
     ? resolvePlan(moduleInfos(model.graph), options.configList, "pruning", {
       algorithm: layerwise === "sparsegpt" ? "LevelPruner" : algorithm,
+      ...registry,
     })
-    : planQuantization(model.graph, options.configList, { algorithm });
+    : planQuantization(model.graph, options.configList, { algorithm, ...registry });
   let bytes: Uint8Array;
   let files: ReadonlyMap<string, Uint8Array> | undefined;
   let storage: "float" | "qdq" | "int" | "nbits" = "float";
@@ -350,6 +388,17 @@ export async function compressModel(
       `"mode" must be pruning or quantization: current value is ${JSON.stringify(options.mode)}`,
     );
   }
+  let externalData: { location: string; bytes: Uint8Array } | undefined;
+  const ext = options.externalData;
+  if (
+    model.format === "onnx" &&
+    (ext?.always === true || bytes.length > (ext?.limit ?? 2_147_483_647))
+  ) {
+    const location = ext?.location ?? `${model.name.split(/[\\/]/).pop()}.data`;
+    const split = moveToExternalData(decodeOnnx(bytes, { file: model.name }), location);
+    bytes = split.bytes;
+    externalData = { location, bytes: split.data };
+  }
   progress("write", 1, 1);
   const sizes = parameterSizes(model.graph);
   const unchanged = plan.targets.length === 0
@@ -358,10 +407,11 @@ export async function compressModel(
     ? "the config list sets no sparsity or quantization for the targets it selects"
     : undefined;
   const fileBytes = files === undefined
-    ? bytes.length
+    ? bytes.length + (externalData?.bytes.length ?? 0)
     : [...files.values()].reduce((n, b) => n + b.length, 0);
   return {
     bytes,
+    ...(externalData === undefined ? {} : { externalData }),
     ...(files === undefined ? {} : { files }),
     report: {
       label: options.label ?? options.mode,

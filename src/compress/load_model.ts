@@ -5,6 +5,7 @@
  */
 
 import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+import { inlineExternalData } from "../io/onnx/inline_external_data.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { readSafetensors, type SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import { readTfjs } from "../io/tfjs/read_tfjs.ts";
@@ -21,7 +22,20 @@ import { tfjsModel } from "../model/tfjs_model.ts";
 export type LoadedModel =
   & { readonly name: string; readonly bytes: Uint8Array; readonly graph: ModelGraph }
   & (
-    | { readonly format: "onnx"; readonly onnx: OnnxModel }
+    | {
+      readonly format: "onnx";
+      readonly onnx: OnnxModel;
+      /**
+       * For a model stored with external data files: the `.onnx` file's size and each data
+       * file's size by location. When the data files were given to `loadModel`, `bytes` and
+       * `onnx` hold the model with those tensors inline (`inlineExternalData`); a listing that
+       * only checked the files (`readModelFile`'s `readExternalData: false`) leaves them there.
+       */
+      readonly external?: {
+        readonly modelBytes: number;
+        readonly files: ReadonlyMap<string, number>;
+      };
+    }
     | { readonly format: "safetensors"; readonly safetensors: SafetensorsFile }
     | {
       readonly format: "tfjs";
@@ -31,8 +45,8 @@ export type LoadedModel =
   );
 
 /**
- * The bytes a model takes to download: its file, or for TensorFlow.js `model.json` and every
- * shard.
+ * The bytes a model takes to download: its file, for TensorFlow.js `model.json` and every
+ * shard, for ONNX with external data the `.onnx` file and its data files.
  *
  * @param model A model from `loadModel`.
  * @returns The byte count.
@@ -49,6 +63,11 @@ export type LoadedModel =
  * ```
  */
 export function modelFileBytes(model: LoadedModel): number {
+  if (model.format === "onnx" && model.external !== undefined) {
+    let n = model.external.modelBytes;
+    for (const size of model.external.files.values()) n += size;
+    return n;
+  }
   if (model.format !== "tfjs") return model.bytes.length;
   let n = 0;
   for (const b of model.files.values()) n += b.length;
@@ -92,15 +111,32 @@ export function detectFormat(
   return zeroHigh && bytes[8] === 0x7b ? "safetensors" : "onnx";
 }
 
+/** Options of `loadModel`. */
+export interface LoadModelOptions {
+  /** The weight shards of a TensorFlow.js `model.json` by name (default none). */
+  readonly shards?: ReadonlyMap<string, Uint8Array>;
+  /**
+   * The external data files of an ONNX model by `location` (a location with folders is also
+   * found by its file name alone). Their tensors are checked and moved into the model
+   * (`inlineExternalData`); the data files' sizes count in `modelFileBytes`.
+   */
+  readonly externalData?: ReadonlyMap<string, Uint8Array>;
+}
+
 /**
  * Decodes a model file held in memory. A TensorFlow.js model is its `model.json` bytes and its
- * shards by the names the manifest gives.
+ * shards by the names the manifest gives; an ONNX model that keeps tensors in external data
+ * files needs those files (`options.externalData`), else reading those tensors fails with a
+ * message that names the tensor and its file.
  *
  * @param bytes The file bytes.
  * @param name The file name (format detection and error messages).
- * @param shards The weight shards of a TensorFlow.js `model.json` by name (default none).
+ * @param options The shards of a TensorFlow.js model (or the shards map itself, as before) and
+ * the external data files of an ONNX model.
  * @returns The model with its module view.
- * @throws {ModelFormatError} When the file cannot be decoded (names the file and byte offset).
+ * @throws {ModelFormatError} When the file cannot be decoded (names the file and byte offset),
+ * or an external data file is missing or too short for a tensor (names the data file, the
+ * tensor and the offset).
  *
  * @example
  * ```ts
@@ -116,8 +152,11 @@ export function detectFormat(
 export function loadModel(
   bytes: Uint8Array,
   name: string,
-  shards: ReadonlyMap<string, Uint8Array> = new Map(),
+  options: ReadonlyMap<string, Uint8Array> | LoadModelOptions = {},
 ): LoadedModel {
+  const { shards = new Map(), externalData } = options instanceof Map
+    ? { shards: options as ReadonlyMap<string, Uint8Array>, externalData: undefined }
+    : options as LoadModelOptions;
   // A Node `Buffer` is a Uint8Array whose `slice()` shares memory instead of copying: decode a
   // plain view of the same bytes so every later copy is a real one.
   if (bytes.constructor !== Uint8Array) {
@@ -146,6 +185,30 @@ export function loadModel(
       graph: safetensorsModel(safetensors),
     };
   }
-  const onnx = decodeOnnx(bytes, { file: name });
-  return { name, bytes, format: "onnx", onnx, graph: onnxModel(onnx) };
+  const stored = decodeOnnx(bytes, { file: name });
+  const locations = new Set<string>();
+  for (const t of stored.tensors) {
+    if (t.storage.kind === "external") locations.add(t.storage.location);
+  }
+  if (locations.size === 0 || externalData === undefined) {
+    return { name, bytes, format: "onnx", onnx: stored, graph: onnxModel(stored) };
+  }
+  const onnx = inlineExternalData(stored, externalData);
+  const files = new Map<string, number>();
+  for (const location of locations) {
+    const base = location.slice(
+      Math.max(location.lastIndexOf("/"), location.lastIndexOf("\\")) + 1,
+    );
+    const file = externalData.get(location) ?? externalData.get(location.replace(/\\/g, "/")) ??
+      externalData.get(base);
+    files.set(location, file?.length ?? 0);
+  }
+  return {
+    name,
+    bytes: onnx.bytes,
+    format: "onnx",
+    onnx,
+    graph: onnxModel(onnx),
+    external: { modelBytes: bytes.length, files },
+  };
 }

@@ -26,7 +26,7 @@ export {
   describeModel,
   type Progress,
 } from "./compress_model.ts";
-export { detectFormat, type LoadedModel, loadModel } from "./load_model.ts";
+export { detectFormat, type LoadedModel, loadModel, type LoadModelOptions } from "./load_model.ts";
 export {
   type CompareOptions,
   compareOutputs,

@@ -14,6 +14,7 @@ import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
 import { prune } from "../pruning/prune.ts";
 import { streamPrunedSafetensors } from "../pruning/pruned_safetensors.ts";
+import type { ExtraRegistry } from "../config/types.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
 import { compressorFor } from "../config/algorithms.ts";
 import { unchangedReason } from "./compress_model.ts";
@@ -32,6 +33,11 @@ export interface PruneFileOptions {
    * With `false` nothing is written and the report's `unchanged` says why.
    */
   readonly writeUnchanged?: boolean;
+  /**
+   * Extra default targets per mode and module class, like NNI's `ModuleSetting.register` (see
+   * `compressModel`).
+   */
+  readonly registry?: ExtraRegistry;
   /** A label for the report. */
   readonly label?: string;
   /** Called as work advances. */
@@ -75,7 +81,10 @@ export async function pruneSafetensorsFile(
   try {
     const graph = safetensorsModel(all);
     progress("masks", 0, 1);
-    const result = await prune(graph, options.configList, { pruner: pruner!.name });
+    const result = await prune(graph, options.configList, {
+      pruner: pruner!.name,
+      ...(options.registry === undefined ? {} : { registry: options.registry }),
+    });
     progress("masks", 1, 1);
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
     let written = 0;

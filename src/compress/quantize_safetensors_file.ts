@@ -13,6 +13,7 @@ import { fakeQuantize } from "../quantization/fake_quantize.ts";
 import { planQuantization } from "../quantization/plan_quantization.ts";
 import { quantize } from "../quantization/quantize.ts";
 import { streamQuantizedSafetensors } from "../quantization/quantized_safetensors.ts";
+import type { ExtraRegistry } from "../config/types.ts";
 import type { CompressionReport } from "../report/types.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { unchangedReason } from "./compress_model.ts";
@@ -32,6 +33,11 @@ export interface QuantizeFileOptions {
    * With `false` nothing is written and the report's `unchanged` says why.
    */
   readonly writeUnchanged?: boolean;
+  /**
+   * Extra default targets per mode and module class, like NNI's `ModuleSetting.register` (see
+   * `compressModel`).
+   */
+  readonly registry?: ExtraRegistry;
   /** A label for the report. */
   readonly label?: string;
   /** Called as work advances. */
@@ -79,7 +85,10 @@ export async function quantizeSafetensorsFile(
   const { parts, all, fileBytes, close, writeIndex } = await openSafetensorsParts(input, output);
   try {
     const graph = safetensorsModel(all);
-    const plan = planQuantization(graph, options.configList, { algorithm });
+    const plan = planQuantization(graph, options.configList, {
+      algorithm,
+      ...(options.registry === undefined ? {} : { registry: options.registry }),
+    });
     progress("ranges", 0, 1);
     const result = await quantize(graph, plan, { kernels });
     if (result.model !== graph) {

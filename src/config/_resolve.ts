@@ -6,6 +6,7 @@
  */
 
 import { canonicalizeInto } from "./canonicalize_settings.ts";
+import { namedParameterTargets, withRegistered } from "./default_registry.ts";
 import { checkPruningTargets } from "./_group_checks.ts";
 import { checkModules, paramShape } from "./_modules.ts";
 import { warnUnknownFuseNames } from "./_no_match.ts";
@@ -108,8 +109,11 @@ export function resolveAll(
     warnUnknownFuseNames(modules, c.fuse_names, index, warnings);
     const outcomes: ModuleOutcome[] = [];
     for (const module of selected) {
+      const named = namedParameterTargets(mode, module, c.target_names, registry);
       const canonical = canonicalizeInto(module.type, c, mode, {
-        registry,
+        registry: named === undefined
+          ? registry
+          : withRegistered(registry, mode, module.type, named),
         moduleName: module.name,
         configIndex: index,
       }, issues);

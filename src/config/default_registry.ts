@@ -12,6 +12,7 @@ import type {
   DistillationSetting,
   ExtraRegistry,
   Mode,
+  ModuleInfo,
   PruningSetting,
   QuantizationSetting,
   TargetSetting,
@@ -167,4 +168,103 @@ export function defaultTargets(
 export function isRegistered(mode: Mode, type: string, extra?: ExtraRegistry): boolean {
   return mode === "distillation" || Object.hasOwn(BUILT_IN[mode], type) ||
     (extra?.[mode] !== undefined && Object.hasOwn(extra[mode]!, type));
+}
+
+/**
+ * Default targets for the parameters a sub-config names in `target_names`, for a module class
+ * without default targets in `mode` (LSTM, GRU, RNN, custom classes): each named parameter gets
+ * the mode's parameter default (pruning: Linear's `weight` setting, each parameter pruned on
+ * its own; quantization: the common `{quant_dtype: null, quant_scheme: null, granularity:
+ * "default", apply_method: "clamp_round"}`). NNI asserts that the class is registered first;
+ * naming the parameters is taken as registering them for that sub-config. `undefined` when the
+ * class is registered, the mode is distillation, a name is an `_input_`/`_output_` target, or
+ * the module lacks one of the named parameters.
+ *
+ * @param mode The mode.
+ * @param module The module (its type and parameter names).
+ * @param targetNames The sub-config's `target_names`.
+ * @param extra The extra registry (a class registered there keeps its entry).
+ * @returns The registry entry, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { namedParameterTargets } from "./default_registry.ts";
+ *
+ * const lstm = { name: "rnn", type: "LSTM", params: { weight_ih: [1, 64, 12], weight_hh: [1, 64, 16] } };
+ * const entry = namedParameterTargets("quantization", lstm, ["weight_ih"]);
+ * assert.deepEqual(Object.keys(entry!), ["weight_ih"]);
+ * assert.equal(namedParameterTargets("quantization", lstm, ["_input_"]), undefined);
+ * ```
+ */
+export function namedParameterTargets(
+  mode: Mode,
+  module: ModuleInfo,
+  targetNames: unknown,
+  extra?: ExtraRegistry,
+): Record<string, TargetSetting> | undefined {
+  if (mode === "distillation" || isRegistered(mode, module.type, extra)) return undefined;
+  if (!Array.isArray(targetNames) || targetNames.length === 0) return undefined;
+  const out: Record<string, TargetSetting> = {};
+  for (const name of targetNames) {
+    if (
+      typeof name !== "string" || name.startsWith("_input_") || name.startsWith("_output_") ||
+      module.params?.[name] === undefined
+    ) return undefined;
+    out[name] = mode === "pruning" ? pruneWeight() : quant();
+  }
+  return out;
+}
+
+/**
+ * `extra` with `type` registered as `entry` in `mode` (a new object; `extra` is not changed).
+ *
+ * @param extra The extra registry, if any.
+ * @param mode The mode.
+ * @param type The module class.
+ * @param entry Its default targets.
+ * @returns The combined registry.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withRegistered } from "./default_registry.ts";
+ *
+ * const r = withRegistered(undefined, "pruning", "GRU", { weight_ih: {} });
+ * assert.deepEqual(r, { pruning: { GRU: { weight_ih: {} } } });
+ * ```
+ */
+export function withRegistered(
+  extra: ExtraRegistry | undefined,
+  mode: Mode,
+  type: string,
+  entry: Readonly<Record<string, TargetSetting>>,
+): ExtraRegistry {
+  return { ...extra, [mode]: { ...extra?.[mode], [type]: entry } };
+}
+
+/**
+ * An extra registry as users write it: `{mode: {Class: {target: setting}}}` as it is, or the
+ * short form `{Class: {target: setting}}` for `mode` (the CLI's `--registry`, the edge
+ * handler's `registry` field). Anything else is returned as it is, for the registry check to
+ * report.
+ *
+ * @param value The parsed JSON.
+ * @param mode The mode of the run.
+ * @returns The registry by mode.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { registryByMode } from "./default_registry.ts";
+ *
+ * assert.deepEqual(registryByMode({ LSTM: { weight_ih: {} } }, "pruning"), { pruning: { LSTM: { weight_ih: {} } } });
+ * assert.deepEqual(registryByMode({ quantization: {} }, "pruning"), { quantization: {} });
+ * ```
+ */
+export function registryByMode(value: unknown, mode: Mode): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const keys = Object.keys(value);
+  const modes: readonly string[] = ["pruning", "quantization", "distillation"];
+  return keys.length > 0 && keys.every((k) => modes.includes(k)) ? value : { [mode]: value };
 }

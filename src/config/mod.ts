@@ -46,10 +46,12 @@ export {
 } from "./explain.ts";
 export { formatExplain } from "./format_explain.ts";
 export {
+  namedParameterTargets,
   PRUNING_REGISTRY,
   type PruningModuleType,
   QUANTIZATION_REGISTRY,
   type QuantizationModuleType,
+  registryByMode,
 } from "./default_registry.ts";
 export type * from "./types.ts";
 export { MODES } from "./types.ts";

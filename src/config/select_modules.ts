@@ -11,7 +11,7 @@ import { formatPath } from "./_path.ts";
 import { copyConfigList, isPlainObject } from "./_plain_copy.ts";
 import type { LinearRegex } from "./_linear_regex.ts";
 import { compilePythonRegex } from "./_python_regex.ts";
-import { isRegistered } from "./default_registry.ts";
+import { isRegistered, namedParameterTargets } from "./default_registry.ts";
 import { warnNoMatch } from "./_no_match.ts";
 import type { ExtraRegistry, Issue, Mode, ModuleInfo, Path, Warning } from "./types.ts";
 
@@ -98,24 +98,36 @@ export function selectInto(
     if (!selected.has(m.name) || (exRe.length > 0 && exMatch(m.name)) || hasType(m, exTypes)) {
       continue;
     }
-    if (options.mode !== undefined && !isRegistered(options.mode, m.type, options.registry)) {
+    if (
+      options.mode !== undefined && !isRegistered(options.mode, m.type, options.registry) &&
+      namedParameterTargets(options.mode, m, config.target_names) === undefined
+    ) {
       const label = m.name === "" ? `the root module ("", ${m.type})` : `"${m.name}" (${m.type})`;
+      const params = Object.keys(m.params ?? {});
+      // A module with parameters can be configured by naming them; the others need a registry.
+      const how = params.length > 0
+        ? `name its parameters in "target_names" (${params.join(", ")}), or give its class ` +
+          `default targets with options.registry.${options.mode}[${
+            JSON.stringify(m.type)
+          }] (CLI: --registry)`
+        : `give its class default targets with ` +
+          `options.registry.${options.mode}[${JSON.stringify(m.type)}]`;
       const j = opNames.indexOf(m.name);
       if (j >= 0) {
         issues.push({
           code: "unregistered_module",
           path: formatPath([index, "op_names", j]),
           message:
-            `${label} has no default ${options.mode} targets: give its class default targets with ` +
-            `options.registry.${options.mode}[${JSON.stringify(m.type)}], or select other modules`,
+            `${label} has no default ${options.mode} targets: ${how}, or select other modules`,
         });
       } else {
         warnings.push({
           code: "skipped_module",
           path: formatPath([index]),
-          message:
-            `${label} has no default ${options.mode} targets and was skipped; name it in "op_names" ` +
-            `with a registered class to configure it`,
+          message: `${label} has no default ${options.mode} targets and was skipped; ` +
+            (params.length > 0
+              ? `to configure it, ${how}`
+              : `name it in "op_names" with a registered class to configure it`),
         });
       }
       continue;

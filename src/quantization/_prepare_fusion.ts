@@ -29,18 +29,20 @@ export async function prepareFusion(
   if (plan.fuseNames.length === 0) return undefined;
   const fusion = fusionGroups(model, plan);
   let epsilon: (bn: string) => number | undefined = () => inputs.epsilon;
+  // Folding uses the stored statistics only; the ONNX model (given, or the one the module view
+  // was built from) supplies each BatchNormalization's epsilon and the graph checks.
+  const onnx = inputs.onnx ?? (model.source?.format === "onnx" ? model.source.onnx : undefined);
   if (model.format === "onnx" && fusion.some((g) => g.bn !== undefined)) {
-    const onnx = inputs.onnx;
     if (onnx === undefined) {
       throw new QuantizationError(
         "fusion",
-        `folding a BatchNorm needs the decoded ONNX model (options.onnx or options.calibration.onnx) to read each BatchNormalization's epsilon`,
+        `folding a BatchNorm needs the decoded ONNX model (options.onnx, or a model built with onnxModel()) to read each BatchNormalization's epsilon`,
         { path: fusion.find((g) => g.bn !== undefined)!.path },
       );
     }
     epsilon = onnxBatchNormEpsilon(onnx, model);
   }
   const fused = await fuseModel(model, fusion, { epsilon });
-  if (inputs.onnx !== undefined && model.format === "onnx") checkOnnxFusion(inputs.onnx, fused);
+  if (onnx !== undefined && model.format === "onnx") checkOnnxFusion(onnx, fused);
   return fused;
 }

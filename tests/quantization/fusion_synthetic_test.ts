@@ -138,10 +138,18 @@ test("a folded Conv without bias, Gemm and MatMul+Add run in onnxruntime like fa
   outs.forEach((o, k) => assert.ok(maxDiff(o, want[k]) < 1e-3, `int16 vs float output ${k}`));
 });
 
-test("fuse_names with a BatchNorm on an ONNX model needs the decoded model for its epsilon", async () => {
-  const m = onnxModel(decodeOnnx(bnModel()));
+test("fuse_names with a BatchNorm reads each epsilon from the ONNX model the view was built from", async () => {
+  const onnx = decodeOnnx(bnModel());
+  const m = onnxModel(onnx);
+  const config = [{ ...CONFIG, fuse_names: [["conv", "bn"]] }];
+  // No calibration and no options.onnx: the view's source model serves.
+  const implicit = await (await quantize(m, config)).save("qdq");
+  const explicit = await (await quantize(m, config, { onnx })).save("qdq");
+  assert.deepEqual(implicit, explicit);
+  // A view with no decoded model behind it still needs options.onnx.
+  const { source: _source, ...bare } = m;
   await assert.rejects(
-    quantize(m, [{ ...CONFIG, fuse_names: [["conv", "bn"]] }]),
+    quantize(bare, config),
     (e: Error) => e instanceof RangeError && /options\.onnx/.test(e.message),
   );
 });

@@ -29,6 +29,10 @@ import { parseStatePairs, readInputSpecs } from "./_inputs.ts";
 import { compareOptionsOf, compareWithReference } from "./eval.ts";
 import type { OutputComparison } from "../../compress/compare_outputs.ts";
 import { formatTable } from "../../report/format_table.ts";
+import { readRegistry } from "./_registry.ts";
+import { fileIdentity, makeDir } from "../../io/fs.ts";
+import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
+import { inlineExternalData } from "../../io/onnx/inline_external_data.ts";
 
 /** The exit code of a run that changed nothing (an empty list, or no target selected). */
 export const EXIT_UNCHANGED = 3; // EXIT.unchanged in main.ts
@@ -147,6 +151,12 @@ function batchSizeOf(value: unknown, calibration: string | undefined, command: s
   return n;
 }
 
+/** The folder part of a path, with its trailing separator (`""` for a bare file name). */
+function folderOf(path: string): string {
+  const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
+  return cut < 0 ? "" : path.slice(0, cut + 1);
+}
+
 /** The `prune` or `quantize` command. */
 export function compressCommand(mode: "pruning" | "quantization"): Command {
   const command = mode === "pruning" ? "prune" : "quantize";
@@ -245,6 +255,26 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     if (args.values.eval === true) await compareOptionsOf(args, command);
     const inputSpecs = await readInputSpecs(args.values.input as string[] | undefined, command);
     const { configList, source } = await readConfigList(config);
+    const registry = await readRegistry(args.values.registry, mode, command);
+    const externalValue = args.values["external-data"] as string | undefined;
+    if (externalValue !== undefined && !output.toLowerCase().endsWith(".onnx")) {
+      throw new UsageError(
+        `--external-data goes with an ONNX output: current output is ${output}`,
+        command,
+      );
+    }
+    const dataLocation = externalValue === undefined || externalValue === ""
+      ? `${output.split(/[\\/]/).pop()}.data`
+      : externalValue;
+    if (
+      dataLocation === "" || /^([\\/]|[A-Za-z]:)/.test(dataLocation) ||
+      dataLocation.split(/[\\/]/).includes("..")
+    ) {
+      throw new UsageError(
+        `--external-data must be a file name or a relative path inside the output's folder: current value is ${dataLocation}`,
+        command,
+      );
+    }
     const allowUnchanged = args.values["allow-unchanged"] === true;
     const label = `${command} ${path.split(/[\\/]/).pop()}`;
     const bar = ctx.progress(`${command} ${path}`);
@@ -253,6 +283,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     let compressed: Uint8Array | undefined;
     let compressedFiles: ReadonlyMap<string, Uint8Array> | undefined;
     let shardedFiles: ReadonlyMap<string, Uint8Array> | undefined;
+    let externalData: { location: string; bytes: Uint8Array } | undefined;
+    let sourceData: readonly string[] = [];
     // The streaming safetensors path writes the model as it goes; every other path writes it
     // last, after the reports, so a report that cannot be written leaves no model behind.
     let modelWritten = false;
@@ -274,6 +306,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             onProgress: bar.update,
             writeUnchanged: allowUnchanged,
             ...(algorithm === undefined ? {} : { algorithm }),
+            ...(registry === undefined ? {} : { registry }),
           },
         );
         modelWritten = report.unchanged === undefined || allowUnchanged;
@@ -306,8 +339,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(blockSize === undefined ? {} : { blockSize }),
           ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(cal === undefined ? {} : { calibration: cal }),
+          ...(registry === undefined ? {} : { registry }),
+          externalData: { location: dataLocation, always: externalValue !== undefined },
         });
         report = result.report;
+        externalData = result.externalData;
+        if (model.format === "onnx" && model.external !== undefined) {
+          sourceData = [...model.external.files.keys()].map((l) => folderOf(path) + l);
+        }
         original = model.bytes;
         compressed = result.bytes;
         compressedFiles = result.files;
@@ -360,7 +399,12 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       if (report.format !== "onnx" || !original || !compressed) {
         throw new CliError("--eval runs ONNX models only");
       }
-      const evaluated = await evaluate(ctx, args, command, original, compressed);
+      // onnxruntime runs the result from memory: with its tensors inline, not in a data file.
+      const inline = externalData === undefined ? compressed : inlineExternalData(
+        decodeOnnx(compressed, { file: output }),
+        new Map([[externalData.location, externalData.bytes]]),
+      ).bytes;
+      const evaluated = await evaluate(ctx, args, command, original, inline);
       comparison = evaluated.outputs;
       run = { ...report, evaluation: evaluated.results };
     }
@@ -388,11 +432,36 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     } else if (!modelWritten && compressedFiles !== undefined) {
       // TensorFlow.js: model.json at --output, its shards beside it.
       await saveTfjsFiles(output, compressedFiles);
-    } else if (!modelWritten && compressed !== undefined) await writeFileAtomic(output, compressed);
+    } else if (!modelWritten && compressed !== undefined) {
+      if (externalData !== undefined) {
+        // The data file first, so the model never refers to a file not yet written; never over
+        // a data file of the source model (unless the source model itself is overwritten).
+        const to = folderOf(output) + externalData.location;
+        const target = await fileIdentity(to);
+        const overwritesSource = (await fileIdentity(output)) !== undefined &&
+          (await fileIdentity(output)) === (await fileIdentity(path));
+        for (const from of sourceData) {
+          if (target !== undefined && target === (await fileIdentity(from)) && !overwritesSource) {
+            throw new CliError(
+              `the external data file "${to}" is a data file of "${path}": writing it would change the original model`,
+              { hint: "choose another name with --external-data=<file>, or another output folder" },
+            );
+          }
+        }
+        if (folderOf(externalData.location) !== "") {
+          await makeDir(folderOf(to).replace(/[\\/]$/, ""));
+        }
+        await writeFileAtomic(to, externalData.bytes);
+      }
+      await writeFileAtomic(output, compressed);
+    }
     if (ctx.json) {
       printJson(ctx, {
         ok: true,
         output,
+        ...(externalData === undefined
+          ? {}
+          : { externalData: folderOf(output) + externalData.location }),
         reports,
         report: run,
         ...(comparison === undefined ? {} : { comparison }),
@@ -402,6 +471,13 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     ctx.io.stdout(`${formatLayers(run)}\n\n`);
     for (const w of run.warnings) ctx.io.stdout(`warning: ${w}\n`);
     const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+    if (externalData !== undefined) {
+      ctx.io.stdout(
+        `external data: ${folderOf(output) + externalData.location} (${
+          mb(externalData.bytes.length)
+        }; the model file refers to it)\n`,
+      );
+    }
     ctx.io.stdout(
       `wrote ${output} (${mb(run.after.fileBytes)}; parameters packed ${
         mb(run.before.packedBytes)

@@ -3,6 +3,7 @@
 import { FileError } from "../../io/file_error.ts";
 import { readFile } from "../../io/fs.ts";
 import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
+import { readModelFile } from "../../compress/read_model_file.ts";
 import { formatTable } from "../../report/format_table.ts";
 import { CliError, UsageError } from "../cli_error.ts";
 import {
@@ -22,7 +23,10 @@ import { loadTfjs } from "./_tfjs.ts";
 
 const TASKS = ["recognizer", "classifier", "compare"];
 
-/** The bytes of an ONNX model file, decoded once so a broken file gets its parse error. */
+/**
+ * The bytes of an ONNX model file, decoded once so a broken file gets its parse error; a model
+ * with external data files comes with their tensors inline (onnxruntime runs it from memory).
+ */
 async function bytesOf(path: string): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
@@ -30,7 +34,10 @@ async function bytesOf(path: string): Promise<Uint8Array> {
   } catch (e) {
     throw FileError.from("read", "model file", path, e);
   }
-  decodeOnnx(bytes, { file: path });
+  const onnx = decodeOnnx(bytes, { file: path });
+  if (onnx.tensors.some((t) => t.storage.kind === "external")) {
+    return (await readModelFile(path, () => {})).bytes;
+  }
   return bytes;
 }
 

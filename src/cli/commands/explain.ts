@@ -8,6 +8,7 @@ import { readConfigList } from "../../compress/read_config_list.ts";
 import { readModelFile } from "../../compress/read_model_file.ts";
 import { moduleInfos } from "../../model/module_infos.ts";
 import { type Command, printJson } from "./_context.ts";
+import { readRegistry } from "./_registry.ts";
 
 /** Prints the explanation; exit code 1 when the list has issues. */
 export const explainCommand: Command = async (args, ctx) => {
@@ -37,11 +38,14 @@ export const explainCommand: Command = async (args, ctx) => {
   } catch (e) {
     throw new UsageError(`--algorithm: ${(e as Error).message}`, "explain");
   }
+  const registry = await readRegistry(args.values.registry, mode, "explain");
   const bar = ctx.progress(`explain ${path}`);
-  const model = await readModelFile(path, bar.update);
+  // Data files are checked, not read: explaining a model larger than memory works.
+  const model = await readModelFile(path, bar.update, { readExternalData: false });
   bar.done();
   const result = explain(moduleInfos(model.graph), configList, mode, {
     ...(mode === "distillation" ? {} : { algorithm: compressor.algorithm }),
+    ...(registry === undefined ? {} : { registry }),
   });
   const run = {
     mode,

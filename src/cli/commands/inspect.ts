@@ -2,6 +2,7 @@
 import { inspect } from "../../model/inspect.ts";
 import { UsageError } from "../cli_error.ts";
 import { readModelFile } from "../../compress/read_model_file.ts";
+import { modelFileBytes } from "../../compress/load_model.ts";
 import { type Command, printJson } from "./_context.ts";
 
 /** Prints the module listing of a model. */
@@ -10,14 +11,15 @@ export const inspectCommand: Command = async (args, ctx) => {
   if (path === undefined) throw new UsageError("inspect needs a model file", "inspect");
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`, "inspect");
   const bar = ctx.progress(`inspect ${path}`);
-  const model = await readModelFile(path, bar.update);
+  // Data files are checked, not read: listing a model larger than memory works.
+  const model = await readModelFile(path, bar.update, { readExternalData: false });
   bar.done();
   const summary = inspect(model.graph);
   if (ctx.json) {
     printJson(ctx, {
       file: path,
       format: model.format,
-      fileBytes: model.bytes.length,
+      fileBytes: modelFileBytes(model),
       modules: summary.modules,
       elements: summary.elements,
       bytes: summary.bytes,

@@ -67,3 +67,9 @@ export {
   type ValueType,
 } from "./edit_onnx.ts";
 export { buildOnnx, type OnnxSpec, type ValueSpec } from "./build_onnx.ts";
+export { checkExternalData, inlineExternalData } from "./inline_external_data.ts";
+export {
+  moveToExternalData,
+  type MoveToExternalDataOptions,
+  type SplitOnnx,
+} from "./move_to_external_data.ts";
