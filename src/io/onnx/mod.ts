@@ -49,6 +49,7 @@ export {
   type Attr,
   editOnnx,
   type EditOnnxOptions,
+  graphPaths,
   type NodePosition,
   type NodeSpec,
   type OnnxEdit,
@@ -56,3 +57,4 @@ export {
   type ValueType,
 } from "./edit_onnx.ts";
 export { buildOnnx, type OnnxSpec, type ValueSpec } from "./build_onnx.ts";
+export type { GraphSpec, GraphValueSpec } from "./proto_writer.ts";
