@@ -87,7 +87,8 @@ function allNodes(graph: OnnxGraph, out: OnnxNode[] = []): OnnxNode[] {
  *   …) → modules without parameters; Clip bounds come from attributes (opset < 11) or constant
  *   inputs.
  * Names follow `onnxModuleName`; nodes of `If`/`Loop`/`Scan` subgraphs are included after their
- * parent node. The raw op type is kept as `opType`.
+ * parent node (at any depth), named by the same rules as main-graph nodes, and carry the field
+ * path of their graph as `subgraph`. The raw op type is kept as `opType`.
  *
  * @param model A model from `decodeOnnx`.
  * @param options Type overrides, kernels, and the external-data opener.
@@ -180,10 +181,12 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
     );
     moduleOf.set(node, name);
     if (biasAdd) moduleOf.set(biasAdd, name);
+    const graph = node.path.replace(/\.node\[\d+\]$/, "");
     modules.push({
       name,
       type: overrideModuleType(name, options.types) ?? type!,
       opType: node.opType,
+      ...(graph === "graph" ? {} : { subgraph: graph }),
       params,
     });
   }

@@ -2,6 +2,17 @@
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import { describeGraph } from "./_stored_tensor.ts";
+
+/**
+ * Why an input/output target of a module computed in an `If`/`Loop`/`Scan` body has no tensor
+ * that calibration can observe or a Q/DQ pair can wrap.
+ */
+export function subgraphActivationReason(onnx: OnnxModel, subgraph: string): string {
+  return `the module is computed in ${
+    describeGraph(onnx, subgraph)
+  }, whose values onnxruntime does not return as model outputs, so its inputs and outputs cannot be calibrated (its weights can be quantized)`;
+}
 
 /** The value of an activation target and the main-graph node indices of its module. */
 export interface ActivationValue {
@@ -32,6 +43,10 @@ export function activationValue(
       `the module view must list the main graph's ${onnx.graph.nodes.length} nodes: current count is ${nodes.length}`,
       at,
     );
+  }
+  const inside = model.modules.find((x) => x.name === module)?.subgraph;
+  if (inside !== undefined) {
+    throw new QuantizationError("activation", subgraphActivationReason(onnx, inside), at);
   }
   const own = nodes.flatMap((n, i) => (n.module === module ? [i] : []));
   const m = /^_(input|output)_([0-9]+)$/.exec(target);

@@ -20,6 +20,7 @@ import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { paramRef } from "./_param_ref.ts";
 import { activationValue } from "./_activation_value.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import { storedTensor, storedTensors } from "./_stored_tensor.ts";
 
 /** Options of `qdqOnnx`. */
 export interface QdqOnnxOptions extends QuantizeOptions {
@@ -47,6 +48,9 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * `DequantizeLinear` node (domain `com.microsoft`, so it runs at any default opset, with `axis`
  * for per-channel scales) recomputes the float tensor under the original name. The model then
  * computes what NNI's simulated quantization computes for the weights, and onnxruntime runs it.
+ * The codes and the `DequantizeLinear` go to the graph that stores the weight: an `If` branch or
+ * `Loop`/`Scan` body for its own initializers and `Constant`s, the main graph for a main-graph
+ * initializer, also when a subgraph reads it.
  *
  * Activation targets (with ranges from `calibrateOnnx`) get a `QuantizeLinear` /
  * `DequantizeLinear` pair: `_input_<i>` on the i-th non-constant input of the module's first
@@ -66,9 +70,11 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * @param params Parameters from `quantizeWeights`.
  * @param options 4-bit storage and kernels.
  * @returns The new model bytes.
- * @throws {QuantizationError} Code `storage` for block granularities, tensors outside the main
- * graph or shared by two modules, or stored dtypes other than float32; `activation` for
- * activation targets without a graph tensor. Each names the module, the target and the config.
+ * @throws {QuantizationError} Code `storage` for block granularities, tensors that are not
+ * stored as dense initializers or `Constant` values, are shared by two modules or whose name two
+ * subgraphs define, or stored dtypes other than float32; `activation` for activation targets
+ * without a main-graph tensor (modules inside subgraphs included). Each names the module, the
+ * target and the config.
  *
  * @example
  * ```ts ignore
@@ -85,22 +91,20 @@ export async function qdqOnnx(
   options: QdqOnnxOptions = {},
 ): Promise<Uint8Array> {
   const kernels = options.kernels ?? getKernels();
-  const initializerNames = new Set(onnx.graph.initializers.map((t) => t.name));
-  const constantOutputs = new Set(
-    onnx.graph.nodes.filter((n) => n.opType === "Constant").flatMap((n) => n.outputs),
-  );
-  const constantNodes = new Map(
-    onnx.graph.nodes.flatMap((n, i) => n.opType === "Constant" ? n.outputs.map((o) => [o, i]) : []),
-  );
+  const stored = storedTensors(onnx);
   const removals: OnnxEdit[] = [];
-  const initializers: TensorSpec[] = [];
-  const nodesFirst: NodeSpec[] = [];
+  // New initializers and DequantizeLinear nodes go to the graph that stores the tensor (the main
+  // graph, or the If/Loop/Scan body that holds it), so every reader, nested or not, sees it.
+  const initializers: { graph: string; tensor: TensorSpec }[] = [];
+  const nodesFirst = new Map<string, NodeSpec[]>();
   const done = new Map<string, string>();
   const acts = activationPatch(onnx, model);
   for (const p of params) {
     if (p.kind !== "parameter") {
       const { signed } = quantDtypeRange(p.quantDtype);
-      acts.add(p, onnxCodeType(p.bits, signed, options.int4 ?? true), initializers, kernels);
+      const tensors: TensorSpec[] = [];
+      acts.add(p, onnxCodeType(p.bits, signed, options.int4 ?? true), tensors, kernels);
+      for (const tensor of tensors) initializers.push({ graph: "graph", tensor });
       continue;
     }
     const ref = paramRef(model, p.module, p.target, p.configIndex);
@@ -115,13 +119,7 @@ export async function qdqOnnx(
       );
     }
     done.set(name, p.module);
-    if (!initializerNames.has(name) && !constantOutputs.has(name)) {
-      throw new QuantizationError(
-        "storage",
-        `QDQ export rewrites tensors of the main graph: tensor "${name}" is not stored there`,
-        at,
-      );
-    }
+    const place = storedTensor(stored, onnx, name, "QDQ export", at);
     if (ref.dtype !== "F32") {
       throw new QuantizationError(
         "storage",
@@ -138,16 +136,20 @@ export async function qdqOnnx(
     const { signed } = quantDtypeRange(p.quantDtype);
     const type = onnxCodeType(p.bits, signed, options.int4 ?? true);
     const q = qparamTensors(name, p, type, fileAxis, kernels);
-    initializers.push(
-      {
-        name: `${name}_quantized`,
-        dataType: type,
-        dims: ref.fileShape,
-        raw: onnxCodeBytes(codes, type, kernels),
-      },
-      ...q.tensors,
-    );
-    nodesFirst.push({
+    for (
+      const tensor of [
+        {
+          name: `${name}_quantized`,
+          dataType: type,
+          dims: ref.fileShape,
+          raw: onnxCodeBytes(codes, type, kernels),
+        },
+        ...q.tensors,
+      ]
+    ) initializers.push({ graph: place.graph, tensor });
+    const first = nodesFirst.get(place.graph) ?? [];
+    nodesFirst.set(place.graph, first);
+    first.push({
       name: `${name}_DequantizeLinear`,
       opType: "DequantizeLinear",
       domain: "com.microsoft",
@@ -155,14 +157,24 @@ export async function qdqOnnx(
       outputs: [name],
       attributes: q.attributes,
     });
-    if (constantOutputs.has(name)) {
-      removals.push({ op: "removeNode", node: constantNodes.get(name)! });
-    } else removals.push({ op: "removeInitializer", name });
+    const graph = place.graph;
+    if (place.constantNode !== undefined) {
+      removals.push({ op: "removeNode", node: place.constantNode, graph });
+    } else removals.push({ op: "removeInitializer", name, graph });
   }
   const edits: OnnxEdit[] = [
     ...removals,
-    ...initializers.map((tensor) => ({ op: "addInitializer" as const, tensor })),
-    { op: "insertNodes", at: "start", nodes: nodesFirst },
+    ...initializers.map(({ graph, tensor }) => ({
+      op: "addInitializer" as const,
+      tensor,
+      graph,
+    })),
+    ...[...nodesFirst].map(([graph, nodes]) => ({
+      op: "insertNodes" as const,
+      at: "start" as const,
+      nodes,
+      graph,
+    })),
     ...acts.edits,
     { op: "addOpset", domain: "com.microsoft", version: 1 },
   ];

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { isConfigPlan } from "../config/plan.ts";
+import { type ConfigPlan, dropTargets, isConfigPlan } from "../config/plan.ts";
 import type { ExtraRegistry, ResolvedTarget } from "../config/types.ts";
 import { encodeOnnx } from "../io/onnx/encode_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
@@ -31,6 +31,7 @@ import { fusedOnnx } from "./fused_onnx.ts";
 import { fusedMetadata, fusedSafetensors } from "./fused_safetensors.ts";
 import { prepareFusion } from "./_prepare_fusion.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import { subgraphActivationReason } from "./_activation_value.ts";
 
 /** Calibration of input/output targets by running the model in onnxruntime. */
 export interface QuantizeCalibration {
@@ -208,9 +209,7 @@ export async function quantize(
   const kernels = options.kernels ?? getKernels();
   const registry = options.registry === undefined ? {} : { registry: options.registry };
   // The list is resolved once, on the module view after fusion; every stage takes this plan.
-  const plan = isConfigPlan(configList)
-    ? configList
-    : planQuantization(input, configList, registry);
+  let plan = isConfigPlan(configList) ? configList : planQuantization(input, configList, registry);
   if (plan.mode !== "quantization") {
     throw new TypeError(`quantize() needs a quantization plan: this one is for ${plan.mode}`);
   }
@@ -224,6 +223,7 @@ export async function quantize(
   const model = fused?.model ?? input;
   const fuseSource = fusedSource(fused);
   if (cal !== undefined) {
+    plan = withoutSubgraphActivations(plan, model, fuseSource(cal.onnx) as OnnxModel);
     const targets = plan.targets;
     if (targets.some((t) => t.kind !== "parameter")) {
       ranges = await calibrateOnnx(fuseSource(cal.onnx) as OnnxModel, model, targets, cal.batches, {
@@ -311,6 +311,30 @@ export async function quantize(
         : rewriteSafetensors(source, tensors);
     },
   };
+}
+
+/**
+ * The plan without the input/output targets of modules computed in `If`/`Loop`/`Scan` bodies,
+ * whose values onnxruntime cannot return: each stays float, with a warning naming the module.
+ */
+function withoutSubgraphActivations(
+  plan: ConfigPlan,
+  model: ModelGraph,
+  onnx: OnnxModel,
+): ConfigPlan {
+  const subgraphs = new Map(model.modules.map((m) => [m.name, m.subgraph]));
+  const drops = plan.targets.flatMap((t) => {
+    const subgraph = subgraphs.get(t.module);
+    if (t.kind === "parameter" || subgraph === undefined) return [];
+    const message = `module "${t.module}" target "${t.target}" stays float: ${
+      subgraphActivationReason(onnx, subgraph)
+    }`;
+    return [{
+      target: t,
+      warning: { code: "skipped_module" as const, path: `[${t.configIndex}]`, message },
+    }];
+  });
+  return drops.length === 0 ? plan : dropTargets(plan, drops);
 }
 
 /** The decoded file a model view was built from, as the writers take it. */

@@ -13,9 +13,10 @@ import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { trackedRange } from "./tracked_range.ts";
 import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
-import type { TensorSpec } from "../io/onnx/proto_writer.ts";
+import type { NodeSpec, TensorSpec } from "../io/onnx/proto_writer.ts";
 import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import { nodesWithGraph, storedTensor, storedTensors } from "./_stored_tensor.ts";
 
 /** Options of `weightOnlyOnnx`. */
 export interface WeightOnlyOnnxOptions extends QuantizeOptions {
@@ -59,9 +60,13 @@ export interface WeightOnlyLayer {
 
 /**
  * Replaces the MatMul or Gemm of each selected `Linear` module by `MatMulNBits` (domain
- * `com.microsoft`, which onnxruntime runs on CPU; a Gemm's bias `C` is added by an `Add` node
- * after it) with the weight quantized in blocks of
- * `blockSize` along K, one scale (and for affine one zero point) per (output, block). The block
+ * `com.microsoft`, which onnxruntime runs on CPU) with the weight quantized in blocks of
+ * `blockSize` along K, one scale (and for affine one zero point) per (output, block). Every Gemm
+ * form is kept: `transA` becomes a `Transpose` of A before the MatMulNBits, `alpha` a `Mul`
+ * after it, the bias `C` an `Add` (with a `Mul` by `beta` when it is not 1); `transB` needs
+ * nothing, as MatMulNBits stores B as `[N, K]` whatever the file layout. The node may sit in an
+ * `If`/`Loop`/`Scan` body: the new nodes and initializers go to that graph, and the weight is
+ * removed where it was stored (the body, or an outer graph) when nothing else reads it. The block
  * parameters follow NNI's formulas on each block. K need not be a multiple of the block: the
  * last block is shorter, which is the same as padding it with zeros because NNI's range always
  * contains 0 (the padding never changes a scale or a zero point).
@@ -74,9 +79,9 @@ export interface WeightOnlyLayer {
  * @param options Bits, block size, scheme, modules and kernels.
  * @returns The new model bytes and the quantized layers.
  * @throws {QuantizationError} Code `argument` on a bad block size (not a power of two >= 16, or larger than a weight's
- * K) or bit width, a named module that is not a MatMul or Gemm with a constant float32 weight
- * as its second input, or a Gemm with `alpha` or `beta` other than 1 or with `transA` (code
- * `storage`, naming the module).
+ * K) or bit width; code `storage`, naming the module, for a named module that is not a MatMul
+ * or Gemm with a constant float32 weight as its second input, or a weight whose name two
+ * subgraphs define.
  *
  * @example
  * ```ts ignore
@@ -109,37 +114,34 @@ export async function weightOnlyOnnx(
       m.type === "Linear" && (m.opType === "MatMul" || m.opType === "Gemm")
     )
       .map((m) => m.name);
+  const all = nodesWithGraph(onnx);
   const consumers = new Map<string, number>();
-  for (const n of onnx.graph.nodes) {
+  for (const { node: n } of all) {
     for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
   }
-  const constantOutputs = new Set(
-    onnx.graph.nodes.filter((n) => n.opType === "Constant").flatMap((n) => n.outputs),
-  );
-  const initializerNames = new Set(onnx.graph.initializers.map((t) => t.name));
+  const places = storedTensors(onnx);
   const layers: WeightOnlyLayer[] = [];
-  const constantNodes = new Map(
-    onnx.graph.nodes.flatMap((n, i) => n.opType === "Constant" ? n.outputs.map((o) => [o, i]) : []),
-  );
   const edits: OnnxEdit[] = [];
-  const add = (...tensors: TensorSpec[]) =>
-    edits.push(...tensors.map((tensor) => ({ op: "addInitializer" as const, tensor })));
   for (const name of selected) {
     const mod = model.modules.find((m) => m.name === name);
     const ref = mod?.params.weight;
-    const index = onnx.graph.nodes.findIndex((n) =>
+    // The node may sit in the main graph or in an If/Loop/Scan body; the new node, its
+    // initializers and the Gemm epilogue go to that same graph.
+    const found = all.find(({ node: n }) =>
       (n.opType === "MatMul" || n.opType === "Gemm") && n.inputs[1] === ref?.name
     );
-    const node = onnx.graph.nodes[index];
     const at = { module: name, target: "weight" };
-    if (mod === undefined || ref === undefined || node === undefined || ref.shape.length !== 2) {
+    if (mod === undefined || ref === undefined || found === undefined || ref.shape.length !== 2) {
       throw new QuantizationError(
         "storage",
         `MatMulNBits replaces a MatMul or Gemm with a constant 2-D weight as its second input: the module has none`,
         at,
       );
     }
-    const bias = node.opType === "Gemm" ? gemmBias(node, name) : undefined;
+    const { node, graph, index } = found;
+    const add = (...tensors: TensorSpec[]) =>
+      edits.push(...tensors.map((tensor) => ({ op: "addInitializer" as const, tensor, graph })));
+    const gemm = node.opType === "Gemm" ? gemmForm(node) : undefined;
     if (ref.dtype !== "F32") {
       throw new QuantizationError(
         "storage",
@@ -191,7 +193,9 @@ export async function weightOnlyOnnx(
         raw: new Uint8Array(scale.slice().buffer),
       },
     );
-    const inputs = [node.inputs[0], `${t}_nbits`, `${t}_nbits_scale`];
+    const out = node.outputs[0];
+    const a = gemm?.transA ? `${out}_nbits_a` : node.inputs[0];
+    const inputs = [a, `${t}_nbits`, `${t}_nbits_scale`];
     if (scheme === "affine") {
       const perRow = Math.ceil((blocks * bits) / 8);
       const zp = new Uint8Array(n * perRow);
@@ -216,12 +220,66 @@ export async function weightOnlyOnnx(
         ? []
         : [{ name: "accuracy_level", i: options.accuracyLevel }]),
     ];
-    const product = bias === undefined ? node.outputs[0] : `${node.outputs[0]}_nbits_product`;
+    // Gemm: Y = alpha * A' * B' + beta * C. MatMulNBits computes A * B' whatever transB was
+    // (the module view reads B as [out, in], the layout MatMulNBits stores); transA becomes a
+    // Transpose before it, alpha a Mul after it, beta * C a Mul and an Add.
+    const label = node.name || t;
+    const before: NodeSpec[] = [];
+    const after: NodeSpec[] = [];
+    if (gemm?.transA) {
+      before.push({
+        name: `${label}_nbits_transpose_a`,
+        opType: "Transpose",
+        inputs: [node.inputs[0]],
+        outputs: [a],
+        attributes: [{ name: "perm", ints: [1, 0] }],
+      });
+    }
+    const scalar = (suffix: string, v: number) => {
+      add({
+        name: `${t}_nbits_${suffix}`,
+        dataType: ONNX_DATA_TYPE.FLOAT,
+        dims: [],
+        raw: new Uint8Array(Float32Array.of(v).buffer),
+      });
+      return `${t}_nbits_${suffix}`;
+    };
+    let value = gemm === undefined || (gemm.alpha === 1 && gemm.bias === undefined)
+      ? out
+      : `${out}_nbits_product`;
+    const product = value;
+    if (gemm !== undefined && gemm.alpha !== 1) {
+      const scaled = gemm.bias === undefined ? out : `${out}_nbits_scaled`;
+      after.push({
+        name: `${label}_nbits_alpha`,
+        opType: "Mul",
+        inputs: [value, scalar("alpha", gemm.alpha)],
+        outputs: [scaled],
+      });
+      value = scaled;
+    }
+    if (gemm?.bias !== undefined) {
+      let c = gemm.bias;
+      if (gemm.beta !== 1) {
+        after.push({
+          name: `${label}_nbits_beta`,
+          opType: "Mul",
+          inputs: [c, scalar("beta", gemm.beta)],
+          outputs: [`${out}_nbits_bias`],
+        });
+        c = `${out}_nbits_bias`;
+      }
+      after.push({ name: `${label}_bias`, opType: "Add", inputs: [value, c], outputs: [out] });
+    }
+    if (before.length > 0) {
+      edits.push({ op: "insertNodes", at: { before: index }, nodes: before, graph });
+    }
     edits.push({
       op: "replaceNode",
       node: index,
+      graph,
       with: {
-        name: `${node.name || t}_MatMulNBits`,
+        name: `${label}_MatMulNBits`,
         opType: "MatMulNBits",
         domain: "com.microsoft",
         inputs,
@@ -229,21 +287,14 @@ export async function weightOnlyOnnx(
         attributes,
       },
     });
-    if (bias !== undefined) {
-      edits.push({
-        op: "insertNodes",
-        at: { after: index },
-        nodes: [{
-          name: `${node.name || t}_bias`,
-          opType: "Add",
-          inputs: [product, bias],
-          outputs: [node.outputs[0]],
-        }],
-      });
+    if (after.length > 0) {
+      edits.push({ op: "insertNodes", at: { after: index }, nodes: after, graph });
     }
     if ((consumers.get(t) ?? 0) <= 1) {
-      if (constantOutputs.has(t)) edits.push({ op: "removeNode", node: constantNodes.get(t)! });
-      else if (initializerNames.has(t)) edits.push({ op: "removeInitializer", name: t });
+      const place = storedTensor(places, onnx, t, "MatMulNBits export", at);
+      if (place.constantNode !== undefined) {
+        edits.push({ op: "removeNode", node: place.constantNode, graph: place.graph });
+      } else edits.push({ op: "removeInitializer", name: t, graph: place.graph });
     }
     layers.push({
       module: name,
@@ -262,23 +313,17 @@ export async function weightOnlyOnnx(
   return { bytes, layers };
 }
 
-/**
- * The bias input of a Gemm that MatMulNBits plus an Add can replace (`alpha` 1, no `transA`,
- * `beta` 1 when there is a bias; `transB` either way, as the module view reads the weight as
- * `[out, in]`), or `undefined` without one.
- */
-function gemmBias(node: OnnxNode, module: string): string | undefined {
+/** The attributes of a Gemm and its bias input `C` (absent without one, or with `beta` 0). */
+function gemmForm(
+  node: OnnxNode,
+): { alpha: number; beta: number; transA: boolean; bias?: string } {
   const get = (name: string) => node.attributes.find((a) => a.name === name);
-  const alpha = get("alpha")?.f ?? 1;
   const beta = get("beta")?.f ?? 1;
-  const transA = get("transA")?.i ?? 0;
-  const bias = node.inputs[2] === undefined || node.inputs[2] === "" ? undefined : node.inputs[2];
-  if (alpha !== 1 || transA !== 0 || (bias !== undefined && beta !== 1)) {
-    throw new QuantizationError(
-      "storage",
-      `a Gemm can become MatMulNBits with alpha 1, transA 0 and beta 1: current values are alpha ${alpha}, transA ${transA}, beta ${beta}`,
-      { module, target: "weight" },
-    );
-  }
-  return bias;
+  const c = node.inputs[2];
+  return {
+    alpha: get("alpha")?.f ?? 1,
+    beta,
+    transA: (get("transA")?.i ?? 0) !== 0,
+    ...(c === undefined || c === "" || beta === 0 ? {} : { bias: c }),
+  };
 }
