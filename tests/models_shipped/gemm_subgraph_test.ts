@@ -1,0 +1,340 @@
+// Gemm in every transA/transB/alpha/beta/bias form, and weights inside If branches, a Loop body
+// and a Scan body: compressed with each storage by the library and the CLI, then run in
+// onnxruntime against the original on the same inputs.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { compressModel } from "../../src/compress/compress_model.ts";
+import { loadModel } from "../../src/compress/load_model.ts";
+import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
+import type { OnnxGraph } from "../../src/io/onnx/onnx_types.ts";
+import { readOnnxTensor } from "../../src/io/onnx/read_onnx_tensor.ts";
+import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
+import { cli, tempDir } from "../cli/_run.ts";
+import {
+  formName,
+  GEMM_FORMS,
+  gemmModel,
+  ifModel,
+  K,
+  loopModel,
+  M,
+  N,
+  scanModel,
+  T,
+  weights,
+} from "./_gemm_subgraph_models.ts";
+
+/** Generous per-test limit: these tests run models and load the shared machine. */
+const SLOW = { timeout: 300_000 };
+
+const ort = await import("onnxruntime-node");
+type Feeds = Record<string, unknown>;
+
+const input = (dims: number[], seed: number) =>
+  new ort.Tensor("float32", weights(dims.reduce((a, b) => a * b, 1), seed, 1), dims);
+
+async function run(bytes: Uint8Array, feeds: Feeds): Promise<Float32Array[]> {
+  const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+  try {
+    const out = await s.run(feeds as never);
+    return s.outputNames.map((n: string) => out[n].data as Float32Array);
+  } finally {
+    await s.release();
+  }
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let d = 0, na = 0, nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    d += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return d / Math.sqrt(na * nb);
+}
+
+/** The lowest cosine similarity of any output over the feeds, original against result. */
+async function fidelity(original: Uint8Array, result: Uint8Array, feeds: Feeds[]) {
+  let worst = 1;
+  for (const f of feeds) {
+    const [a, b] = [await run(original, f), await run(result, f)];
+    a.forEach((v, i) => (worst = Math.min(worst, cosine(v, b[i]))));
+  }
+  return worst;
+}
+
+/** Every node of a graph and its subgraphs, with the name of the graph it sits in. */
+function allOps(g: OnnxGraph, out: { op: string; graph: string }[] = []) {
+  for (const n of g.nodes) {
+    out.push({ op: n.opType, graph: g.name });
+    for (const a of n.attributes) if (a.g) allOps(a.g, out);
+  }
+  return out;
+}
+
+const CASES: { name: string; bytes: Uint8Array; feeds: Feeds[] }[] = [
+  ...GEMM_FORMS.map((f) => ({
+    name: formName(f),
+    bytes: gemmModel(f),
+    feeds: [{ x: input(f.transA ? [K, M] : [M, K], 99) }],
+  })),
+  {
+    name: "if",
+    bytes: ifModel(),
+    feeds: [true, false].map((c) => ({
+      cond: new ort.Tensor("bool", [c], []),
+      x: input([M, K], 98),
+    })),
+  },
+  { name: "loop", bytes: loopModel(), feeds: [{ x: input([M, K], 97), h0: input([M, N], 96) }] },
+  {
+    name: "scan",
+    bytes: scanModel(),
+    feeds: [{ xs: input([T, 1, K], 95), h0: input([1, N], 94) }],
+  },
+];
+
+const config = (dtype: string) => [{
+  op_types: ["Linear"],
+  target_names: ["weight"],
+  quant_dtype: dtype,
+  granularity: "per_channel",
+}];
+
+/** Storage, dtype, the largest size ratio and the lowest cosine similarity accepted. */
+const STORAGES = [
+  { storage: "int", dtype: "int8", size: 0.31, cosine: 0.999 },
+  { storage: "int", dtype: "int4", size: 0.18, cosine: 0.97 },
+  { storage: "nbits", dtype: "int4", size: 0.2, cosine: 0.97 },
+  { storage: "nbits", dtype: "int8", size: 0.33, cosine: 0.999 },
+  { storage: "float", dtype: "int8", size: 1, cosine: 0.999 },
+] as const;
+
+for (const c of CASES) {
+  test(
+    `${c.name}: every storage runs in onnxruntime and stays close to the original`,
+    SLOW,
+    async () => {
+      const model = loadModel(c.bytes, `${c.name}.onnx`);
+      const linear = model.graph.modules.filter((m) => m.type === "Linear");
+      assert.ok(linear.length >= 2, `${c.name}: ${linear.map((m) => m.name)}`);
+      for (const s of STORAGES) {
+        const r = await compressModel(model, {
+          mode: "quantization",
+          configList: config(s.dtype),
+          storage: s.storage,
+        });
+        const at = `${c.name} ${s.storage} ${s.dtype}`;
+        assert.equal(r.report.layers.length, linear.length, at);
+        assert.equal(r.report.after.fileBytes, r.bytes.length, at);
+        assert.ok(r.bytes.length <= c.bytes.length * s.size, `${at}: ${r.bytes.length} bytes`);
+        const worst = await fidelity(c.bytes, r.bytes, c.feeds);
+        assert.ok(worst >= s.cosine, `${at}: cosine ${worst}`);
+        const ops = allOps(decodeOnnx(r.bytes).graph);
+        if (s.storage === "nbits") {
+          assert.equal(ops.filter((o) => o.op === "MatMulNBits").length, linear.length, at);
+          assert.ok(!ops.some((o) => o.op === "Gemm" || o.op === "MatMul"), at);
+        }
+        if (s.storage === "int") {
+          assert.equal(ops.filter((o) => o.op === "DequantizeLinear").length, linear.length, at);
+        }
+      }
+    },
+  );
+}
+
+test("QDQ and MatMulNBits nodes go where the weight is: a branch initializer or Constant in its branch, an outer-scope initializer in the main graph", async () => {
+  const model = loadModel(ifModel(), "if.onnx");
+  assert.deepEqual(
+    model.graph.modules.filter((m) => m.type === "Linear").map((m) => [m.name, m.subgraph]),
+    [
+      ["then.fc", "graph.node[0].attribute[0].g"],
+      ["then.proj", "graph.node[0].attribute[0].g"],
+      ["else.fc", "graph.node[0].attribute[1].g"],
+      ["else.proj", "graph.node[0].attribute[1].g"],
+    ],
+  );
+  const int = await compressModel(model, {
+    mode: "quantization",
+    configList: config("int8"),
+    storage: "int",
+  });
+  const where = (bytes: Uint8Array, op: string) =>
+    allOps(decodeOnnx(bytes).graph).filter((o) => o.op === op).map((o) => o.graph);
+  assert.deepEqual(where(int.bytes, "DequantizeLinear").sort(), [
+    "graph",
+    "graph",
+    "then_branch",
+    "then_branch",
+  ]);
+  // The original weights are gone from every graph; the codes are 8-bit.
+  const out = decodeOnnx(int.bytes);
+  const names = out.tensors.map((t) => t.name);
+  for (const w of ["then.fc.weight", "then.proj.weight", "else.fc.weight", "else.proj.weight"]) {
+    assert.ok(!names.includes(w), w);
+    assert.ok(names.includes(`${w}_quantized`), w);
+  }
+  const nbits = await compressModel(model, {
+    mode: "quantization",
+    configList: config("int4"),
+    storage: "nbits",
+  });
+  assert.deepEqual(where(nbits.bytes, "MatMulNBits").sort(), [
+    "else_branch",
+    "else_branch",
+    "then_branch",
+    "then_branch",
+  ]);
+  // else.proj is a Gemm with alpha 0.5 and a bias: a Mul and an Add follow its MatMulNBits.
+  const elseOps = decodeOnnx(nbits.bytes).graph.nodes[0].attributes[1].g!.nodes.map((n) =>
+    n.opType
+  );
+  assert.deepEqual(elseOps, ["MatMulNBits", "Tanh", "MatMulNBits", "Mul", "Add"]);
+});
+
+test("pruning a Gemm zeroes whole output channels along the axis transB gives", SLOW, async () => {
+  for (const transB of [0, 1] as const) {
+    const bytes = gemmModel({ transA: 0, transB, alpha: 1, beta: 1, bias: true });
+    const r = await compressModel(loadModel(bytes, "gemm.onnx"), {
+      mode: "pruning",
+      configList: [{ op_names: ["fc1"], target_names: ["weight"], sparse_ratio: 0.5 }],
+      algorithm: "L1NormPruner",
+    });
+    const onnx = decodeOnnx(r.bytes);
+    const t = onnx.tensors.find((x) => x.name === "fc1.weight")!;
+    const w = new Float32Array((await readOnnxTensor(onnx, t)).slice().buffer);
+    // Output channel o is row o of [N, K] (transB 1) or column o of [K, N] (transB 0).
+    const at = (o: number, k: number) => (transB ? w[o * K + k] : w[k * N + o]);
+    let zeroChannels = 0;
+    for (let o = 0; o < N; o++) {
+      let zeros = 0;
+      for (let k = 0; k < K; k++) if (at(o, k) === 0) zeros++;
+      assert.ok(zeros === 0 || zeros === K, `transB ${transB}: channel ${o} has ${zeros} zeros`);
+      if (zeros === K) zeroChannels++;
+    }
+    assert.equal(zeroChannels, N / 2, `transB ${transB}`);
+    // The pruned channels' outputs are the bias alone.
+    const [y] = await run(r.bytes, { x: input([M, K], 99) });
+    assert.equal(y.length, M * N);
+  }
+});
+
+test("pruning runs on weights inside If branches, a Loop body and a Scan body", SLOW, async () => {
+  for (const c of CASES.filter((x) => ["if", "loop", "scan"].includes(x.name))) {
+    const r = await compressModel(loadModel(c.bytes, `${c.name}.onnx`), {
+      mode: "pruning",
+      configList: [{ op_types: ["Linear"], target_names: ["weight"], sparse_ratio: 0.25 }],
+      algorithm: "LevelPruner",
+    });
+    assert.ok(r.report.layers.length >= 2, c.name);
+    for (const l of r.report.layers) assert.ok(Math.abs(l.sparsity - 0.25) < 0.01, l.module);
+    const worst = await fidelity(c.bytes, r.bytes, c.feeds);
+    assert.ok(worst > 0.8 && worst < 0.9999, `${c.name}: cosine ${worst}`);
+  }
+});
+
+test(
+  "calibration keeps the inputs of modules inside a Loop body float and names each one",
+  SLOW,
+  async () => {
+    const bytes = loopModel();
+    const model = loadModel(bytes, "loop.onnx");
+    const batches = [0, 1].map((i) => ({
+      x: { data: weights(M * K, 50 + i, 1), dims: [M, K] },
+      h0: { data: weights(M * N, 60 + i, 1), dims: [M, N] },
+    }));
+    const r = await compressModel(model, {
+      mode: "quantization",
+      configList: [{
+        op_types: ["Linear"],
+        target_names: ["weight", "_input_0"],
+        quant_dtype: "int8",
+        granularity: "per_channel",
+      }],
+      storage: "int",
+      calibration: { ort, batches },
+    });
+    const skipped = r.report.warnings.filter((w) => w.includes("stays float"));
+    assert.equal(skipped.length, 2, r.report.warnings.join("\n"));
+    assert.match(
+      skipped[0],
+      /module "body\.fc" target "_input_0" stays float: .*body of Loop node "Loop_0"/,
+    );
+    assert.match(skipped[1], /module "body\.in" target "_input_0"/);
+    // The main-graph head is calibrated: a QuantizeLinear before it.
+    const ops = allOps(decodeOnnx(r.bytes).graph);
+    assert.equal(ops.filter((o) => o.op === "QuantizeLinear").length, 1);
+    assert.equal(ops.filter((o) => o.op === "DequantizeLinear").length, 4);
+    const worst = await fidelity(bytes, r.bytes, [{ x: input([M, K], 97), h0: input([M, N], 96) }]);
+    assert.ok(worst >= 0.99, `cosine ${worst}`);
+  },
+);
+
+test(
+  "the CLI quantizes and prunes Gemm forms and subgraph weights with each storage",
+  SLOW,
+  async () => {
+    const dir = tempDir();
+    const cases = [CASES[3], ...CASES.filter((c) => ["if", "loop"].includes(c.name))];
+    for (const c of cases) {
+      const path = join(dir, `${c.name}.onnx`);
+      writeFileSync(path, c.bytes);
+      for (const [storage, dtype] of [["int", "int8"], ["nbits", "int4"], ["float", "int8"]]) {
+        const out = join(dir, `${c.name}.${storage}.onnx`);
+        const args = ["-c", JSON.stringify(config(dtype)), "--storage", storage, "-o", out];
+        const r = await cli("quantize", path, ...args, "--json");
+        assert.equal(r.code, 0, `${c.name} ${storage}: ${r.stderr}`);
+        const { report } = JSON.parse(r.stdout);
+        assert.equal(report.storage, storage === "int" ? "qdq" : storage);
+        assert.equal(report.after.fileBytes, readFileSync(out).length);
+        const worst = await fidelity(c.bytes, readFileSync(out), c.feeds);
+        assert.ok(worst >= (dtype === "int8" ? 0.999 : 0.97), `${c.name} ${storage}: ${worst}`);
+      }
+      const out = join(dir, `${c.name}.pruned.onnx`);
+      const p = await cli(
+        "prune",
+        path,
+        "-c",
+        '[{"op_types":["Linear"],"sparse_ratio":0.5}]',
+        "-o",
+        out,
+        "--json",
+      );
+      assert.equal(p.code, 0, `${c.name} prune: ${p.stderr}`);
+      await run(readFileSync(out), c.feeds[0]);
+    }
+    // Calibration through the CLI: a safetensors file of the Loop model's two inputs.
+    const calib = join(dir, "calib.safetensors");
+    writeFileSync(
+      calib,
+      writeSafetensors([
+        { name: "x", dtype: "F32", shape: [2 * M, K], data: weights(2 * M * K, 70, 1) },
+        { name: "h0", dtype: "F32", shape: [2 * M, N], data: weights(2 * M * N, 71, 1) },
+      ]),
+    );
+    const cfg = JSON.stringify([{
+      op_types: ["Linear"],
+      target_names: ["weight", "_input_0"],
+      quant_dtype: "int8",
+    }]);
+    const r = await cli(
+      "quantize",
+      join(dir, "loop.onnx"),
+      "-c",
+      cfg,
+      "--storage",
+      "int",
+      "--calibration",
+      calib,
+      "--batch-size",
+      String(M),
+      "-o",
+      join(dir, "loop.calibrated.onnx"),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr + r.stdout, /module "body\.fc" target "_input_0" stays float/);
+  },
+);
