@@ -338,3 +338,81 @@ test(
     assert.match(r.stderr + r.stdout, /module "body\.fc" target "_input_0" stays float/);
   },
 );
+
+const VAD = "node_modules/@ricky0123/vad-web/dist/";
+const WAKE = "node_modules/openwakeword-js/models/hello_deepa.onnx";
+
+/** The first value of the first output. */
+async function first(bytes: Uint8Array, feeds: Feeds): Promise<number> {
+  return (await run(bytes, feeds))[0][0]!;
+}
+
+function audio(n: number): Float32Array {
+  return new Float32Array(n).map((_, i) =>
+    0.3 * Math.sin(i * 0.05) * Math.sin(i * 0.0031) + 0.01 * Math.cos(i * 1.7)
+  );
+}
+
+/** Feeds of a Silero VAD model at both sample rates (one If branch each). */
+function vadFeeds(legacy: boolean): Feeds[] {
+  return [16000n, 8000n].map((sr) => {
+    const n = (legacy ? 1536 : 512) / (sr === 16000n ? 1 : 2);
+    const sample = new ort.Tensor("float32", audio(n), [1, n]);
+    const rate = new ort.Tensor("int64", BigInt64Array.from([sr]), []);
+    const zeros = (dims: number[]) =>
+      new ort.Tensor("float32", new Float32Array(dims.reduce((a, b) => a * b)), dims);
+    return legacy
+      ? { input: sample, sr: rate, h: zeros([2, 1, 64]), c: zeros([2, 1, 64]) }
+      : { input: sample, state: zeros([2, 1, 128]), sr: rate };
+  });
+}
+
+test(
+  "Silero VAD: int8 QDQ of the Conv1d weights inside If branches computes what the fake-quantized model does",
+  SLOW,
+  async () => {
+    // v5 holds its weights as Constant nodes inside both If branches; the legacy model reads
+    // main-graph initializers from its branches and has initializers in nested Ifs.
+    for (const legacy of [false, true]) {
+      const path = `${VAD}silero_vad_${legacy ? "legacy" : "v5"}.onnx`;
+      const bytes = readFileSync(path);
+      const model = loadModel(bytes, path);
+      const configList = [{
+        op_types: ["Conv1d"],
+        target_names: ["weight"],
+        quant_dtype: "int8",
+        granularity: "per_channel",
+      }];
+      const int = await compressModel(model, { mode: "quantization", configList, storage: "int" });
+      const float = await compressModel(model, {
+        mode: "quantization",
+        configList,
+        storage: "float",
+      });
+      assert.equal(int.report.storage, "qdq", path);
+      assert.equal(int.report.layers.length, legacy ? 36 : 12, path);
+      assert.ok(int.bytes.length < bytes.length * 0.85, `${path}: ${int.bytes.length} bytes`);
+      for (const f of vadFeeds(legacy)) {
+        const p0 = await first(bytes, f);
+        const p1 = await first(int.bytes, f);
+        const p2 = await first(float.bytes, f);
+        assert.ok(Math.abs(p1 - p2) < 1e-4, `${path}: ${p1} vs ${p2}`);
+        assert.ok(Math.abs(p0 - p1) < 0.02, `${path}: ${p0} vs ${p1}`);
+      }
+    }
+  },
+);
+
+test("openWakeWord: its Gemm layers become int4 MatMulNBits and keep the score", SLOW, async () => {
+  const bytes = readFileSync(WAKE);
+  const r = await compressModel(loadModel(bytes, WAKE), {
+    mode: "quantization",
+    configList: config("int4"),
+    storage: "nbits",
+  });
+  assert.equal(r.report.layers.length, 3);
+  assert.ok(r.bytes.length < bytes.length * 0.2, `${r.bytes.length} bytes`);
+  const feeds = { "onnx::Flatten_0": new ort.Tensor("float32", audio(2400), [1, 25, 96]) };
+  const [a, b] = [await first(bytes, feeds), await first(r.bytes, feeds)];
+  assert.ok(Math.abs(a - b) < 0.01, `${a} vs ${b}`);
+});
