@@ -94,6 +94,11 @@ export interface Graph {
   readonly inputs: readonly string[];
   /** The graph outputs. */
   readonly outputs: readonly string[];
+  /**
+   * ONNX: the nodes of each `If`/`Loop`/`Scan` body by the field path of its graph (what
+   * `Module.subgraph` names), in file order, with their modules; absent without subgraphs.
+   */
+  readonly subgraphs?: Readonly<Record<string, readonly GraphNode[]>>;
 }
 
 /**

@@ -193,14 +193,20 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
   const initNames = new Set(
     [...model.graph.initializers, ...model.graph.sparseInitializers].map((t) => t.name),
   );
-  const graphNodes: GraphNode[] = model.graph.nodes.map((n) => ({
+  const graphNode = (n: OnnxNode): GraphNode => ({
     name: n.name,
     opType: n.opType,
     domain: n.domain,
     inputs: n.inputs,
     outputs: n.outputs,
     ...(moduleOf.has(n) ? { module: moduleOf.get(n) } : {}),
-  }));
+  });
+  const graphNodes = model.graph.nodes.map(graphNode);
+  const subgraphs: Record<string, GraphNode[]> = {};
+  for (const n of nodes) {
+    const graph = n.path.replace(/\.node\[\d+\]$/, "");
+    if (graph !== "graph") (subgraphs[graph] ??= []).push(graphNode(n));
+  }
   return {
     format: "onnx",
     source: { format: "onnx", onnx: model },
@@ -209,6 +215,7 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
       nodes: graphNodes,
       inputs: model.graph.inputs.filter((i) => !initNames.has(i)),
       outputs: model.graph.outputs,
+      ...(Object.keys(subgraphs).length === 0 ? {} : { subgraphs }),
     },
     metadata: { ...model.metadata },
   };

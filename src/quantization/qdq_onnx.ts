@@ -14,7 +14,7 @@ import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { codesAsFloat, onnxCodeBytes, onnxCodeType } from "./_encode_codes.ts";
-import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
+import { editOnnx, graphPaths, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
 import type { Attr, NodeSpec, TensorSpec } from "../io/onnx/proto_writer.ts";
 import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { paramRef } from "./_param_ref.ts";
@@ -103,8 +103,13 @@ export async function qdqOnnx(
     if (p.kind !== "parameter") {
       const { signed } = quantDtypeRange(p.quantDtype);
       const tensors: TensorSpec[] = [];
-      acts.add(p, onnxCodeType(p.bits, signed, options.int4 ?? true), tensors, kernels);
-      for (const tensor of tensors) initializers.push({ graph: "graph", tensor });
+      const graph = acts.add(
+        p,
+        onnxCodeType(p.bits, signed, options.int4 ?? true),
+        tensors,
+        kernels,
+      );
+      for (const tensor of tensors) initializers.push({ graph, tensor });
       continue;
     }
     const ref = paramRef(model, p.module, p.target, p.configIndex);
@@ -217,10 +222,12 @@ function qparamTensors(
  */
 function activationPatch(onnx: OnnxModel, model: ModelGraph) {
   const edits: OnnxEdit[] = [];
+  const graphs = graphPaths(onnx);
   return {
     edits,
-    add(p: TargetQuantParams, type: number, initializers: TensorSpec[], kernels: Kernels): void {
-      const { value, kind, nodes: own } = activationValue(
+    /** Adds the pair of a target; returns the graph its scale and zero point go to. */
+    add(p: TargetQuantParams, type: number, initializers: TensorSpec[], kernels: Kernels): string {
+      const { value, kind, nodes: own, graph } = activationValue(
         onnx,
         model,
         p.module,
@@ -251,25 +258,29 @@ function activationPatch(onnx: OnnxModel, model: ModelGraph) {
           attributes,
         },
       ];
+      // A module inside an If/Loop/Scan body gets its pair in that body.
+      const g = graphs.get(graph)!;
+      const where = graph === "graph" ? {} : { graph };
       if (kind === "input") {
-        edits.push({ op: "insertNodes", at: { before: own[0] }, nodes: pair });
+        edits.push({ op: "insertNodes", at: { before: own[0] }, nodes: pair, ...where });
         for (const i of own) {
-          const at = onnx.graph.nodes[i].inputs.flatMap((
-            v,
-            k,
-          ) => (v === value ? [[k, result]] : []));
+          const at = g.nodes[i].inputs.flatMap((v, k) => (v === value ? [[k, result]] : []));
           if (at.length > 0) {
-            edits.push({ op: "rewireNode", node: i, inputs: Object.fromEntries(at) });
+            edits.push({ op: "rewireNode", node: i, inputs: Object.fromEntries(at), ...where });
           }
         }
       } else {
         const last = own[own.length - 1];
-        const outputs = onnx.graph.nodes[last].outputs.flatMap((v, k) =>
-          v === value ? [[k, source]] : []
-        );
-        edits.push({ op: "rewireNode", node: last, outputs: Object.fromEntries(outputs) });
-        edits.push({ op: "insertNodes", at: { after: last }, nodes: pair });
+        const outputs = g.nodes[last].outputs.flatMap((v, k) => v === value ? [[k, source]] : []);
+        edits.push({
+          op: "rewireNode",
+          node: last,
+          outputs: Object.fromEntries(outputs),
+          ...where,
+        });
+        edits.push({ op: "insertNodes", at: { after: last }, nodes: pair, ...where });
       }
+      return graph;
     },
   };
 }

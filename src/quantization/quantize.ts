@@ -5,8 +5,8 @@
  * @module
  */
 
-import { type ConfigPlan, dropTargets, isConfigPlan } from "../config/plan.ts";
-import type { ExtraRegistry, ResolvedTarget } from "../config/types.ts";
+import { dropTargets, isConfigPlan } from "../config/plan.ts";
+import type { ExtraRegistry, ResolvedTarget, Warning } from "../config/types.ts";
 import { encodeOnnx } from "../io/onnx/encode_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
@@ -31,7 +31,6 @@ import { fusedOnnx } from "./fused_onnx.ts";
 import { fusedMetadata, fusedSafetensors } from "./fused_safetensors.ts";
 import { prepareFusion } from "./_prepare_fusion.ts";
 import { QuantizationError } from "./quantization_error.ts";
-import { subgraphActivationReason } from "./_activation_value.ts";
 
 /** Calibration of input/output targets by running the model in onnxruntime. */
 export interface QuantizeCalibration {
@@ -223,16 +222,27 @@ export async function quantize(
   const model = fused?.model ?? input;
   const fuseSource = fusedSource(fused);
   if (cal !== undefined) {
-    plan = withoutSubgraphActivations(plan, model, fuseSource(cal.onnx) as OnnxModel);
     const targets = plan.targets;
     if (targets.some((t) => t.kind !== "parameter")) {
+      // A target inside an If/Loop/Scan body that no batch reaches stays float, with a warning.
+      const drops: { target: ResolvedTarget; warning: Warning }[] = [];
       ranges = await calibrateOnnx(fuseSource(cal.onnx) as OnnxModel, model, targets, cal.batches, {
         ort: cal.ort,
         kernels,
         ...(options.observer === undefined ? {} : { observer: options.observer }),
         ...(options.percentile === undefined ? {} : { percentile: options.percentile }),
         ...(options.bins === undefined ? {} : { bins: options.bins }),
+        onUnobserved: (t, reason) =>
+          drops.push({
+            target: t,
+            warning: {
+              code: "skipped_module",
+              path: `[${t.configIndex}]`,
+              message: `module "${t.module}" target "${t.target}" stays float: ${reason}`,
+            },
+          }),
       });
+      if (drops.length > 0) plan = dropTargets(plan, drops);
     }
   }
   const { params, targets, warnings } = await quantizeWeights(model, plan, {
@@ -311,30 +321,6 @@ export async function quantize(
         : rewriteSafetensors(source, tensors);
     },
   };
-}
-
-/**
- * The plan without the input/output targets of modules computed in `If`/`Loop`/`Scan` bodies,
- * whose values onnxruntime cannot return: each stays float, with a warning naming the module.
- */
-function withoutSubgraphActivations(
-  plan: ConfigPlan,
-  model: ModelGraph,
-  onnx: OnnxModel,
-): ConfigPlan {
-  const subgraphs = new Map(model.modules.map((m) => [m.name, m.subgraph]));
-  const drops = plan.targets.flatMap((t) => {
-    const subgraph = subgraphs.get(t.module);
-    if (t.kind === "parameter" || subgraph === undefined) return [];
-    const message = `module "${t.module}" target "${t.target}" stays float: ${
-      subgraphActivationReason(onnx, subgraph)
-    }`;
-    return [{
-      target: t,
-      warning: { code: "skipped_module" as const, path: `[${t.configIndex}]`, message },
-    }];
-  });
-  return drops.length === 0 ? plan : dropTargets(plan, drops);
 }
 
 /** The decoded file a model view was built from, as the writers take it. */

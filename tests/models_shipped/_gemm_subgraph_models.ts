@@ -112,9 +112,11 @@ export const GEMM_FORMS: readonly GemmForm[] = [
  * and bias are branch initializers) and `/then/proj` (a MatMul whose weight is a Constant node in
  * the branch); the else branch runs `/else/fc` (a MatMul by the main-graph initializer
  * `else.fc.weight`, read from the outer scope) and `/else/proj` (a Gemm with alpha 0.5 whose
- * weight is an outer-scope initializer too). Input x `[M, K]`, output y `[M, N]`.
+ * weight is an outer-scope initializer too). Input x `[M, K]`, output y `[M, N]`; the condition
+ * is the bool input `cond`, or with `floatCond` `s > 0` for a float input s `[1]` (so that
+ * calibration, which feeds float inputs, can take either branch).
  */
-export function ifModel(): Uint8Array {
+export function ifModel(floatCond = false): Uint8Array {
   const out = [{ name: "y_then", type: { elemType: FLOAT, dims: [M, N] } }];
   const thenBranch: GraphSpec = {
     name: "then_branch",
@@ -169,9 +171,12 @@ export function ifModel(): Uint8Array {
     inputs: [],
     outputs: [{ name: "y_else", type: { elemType: FLOAT, dims: [M, N] } }],
   };
+  const condition: NodeSpec[] = floatCond
+    ? [{ name: "/cond/Greater", opType: "Greater", inputs: ["s", "zero"], outputs: ["cond"] }]
+    : [];
   return buildOnnx({
     opsets: [{ domain: "", version: 13 }],
-    nodes: [{
+    nodes: [...condition, {
       name: "If_0",
       opType: "If",
       inputs: ["cond"],
@@ -182,9 +187,12 @@ export function ifModel(): Uint8Array {
       f32("else.fc.weight", [K, N], weights(K * N, 20, K)),
       f32("else.proj.weight", [N, N], weights(N * N, 21, N)),
       f32("else.proj.bias", [N], weights(N, 22, 4)),
+      ...(floatCond ? [f32("zero", [], Float32Array.of(0))] : []),
     ],
     inputs: [
-      { name: "cond", type: { elemType: BOOL, dims: [] } },
+      floatCond
+        ? { name: "s", type: { elemType: FLOAT, dims: [1] } }
+        : { name: "cond", type: { elemType: BOOL, dims: [] } },
       { name: "x", type: { elemType: FLOAT, dims: [M, K] } },
     ],
     outputs: [{ name: "y", type: { elemType: FLOAT, dims: [M, N] } }],
@@ -283,9 +291,10 @@ export const T = 5;
  * A `Scan` over xs `[T, 1, K]` with a state h `[1, N]`: `h = Tanh(MatMul(x_t, scan.in.weight) +
  * Gemm(h, scan.rec.weight, transB))`, where `scan.in.weight` is a body initializer and
  * `scan.rec.weight` a main-graph initializer read from the body; outputs the final state and
- * every step's state `[T, 1, N]`.
+ * every step's state `[T, 1, N]`. With `outputAxes` the Scan sets `scan_output_axes` `[0]`
+ * (the default, spelled out).
  */
-export function scanModel(): Uint8Array {
+export function scanModel(outputAxes = false): Uint8Array {
   const body: GraphSpec = {
     name: "scan_body",
     nodes: [
@@ -323,7 +332,11 @@ export function scanModel(): Uint8Array {
       opType: "Scan",
       inputs: ["h0", "xs"],
       outputs: ["h_final", "ys"],
-      attributes: [{ name: "body", g: body }, { name: "num_scan_inputs", i: 1 }],
+      attributes: [
+        { name: "body", g: body },
+        { name: "num_scan_inputs", i: 1 },
+        ...(outputAxes ? [{ name: "scan_output_axes", ints: [0] }] : []),
+      ],
     }],
     initializers: [f32("scan.rec.weight", [N, N], weights(N * N, 41, N))],
     inputs: [

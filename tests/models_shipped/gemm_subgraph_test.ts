@@ -22,6 +22,7 @@ import {
   M,
   N,
   scanModel,
+  STEPS,
   T,
   weights,
 } from "./_gemm_subgraph_models.ts";
@@ -236,40 +237,133 @@ test("pruning runs on weights inside If branches, a Loop body and a Scan body", 
   }
 });
 
+type Batch = Record<string, { data: Float32Array; dims: number[] }>;
+
+const ACTIVATIONS = [{
+  op_types: ["Linear"],
+  target_names: ["weight", "_input_0", "_output_0"],
+  quant_dtype: "int8",
+}];
+
 test(
-  "calibration keeps the inputs of modules inside a Loop body float and names each one",
+  "calibration observes inputs and outputs inside a Loop and a Scan body, stacked over iterations",
   SLOW,
   async () => {
-    const bytes = loopModel();
-    const model = loadModel(bytes, "loop.onnx");
-    const batches = [0, 1].map((i) => ({
-      x: { data: weights(M * K, 50 + i, 1), dims: [M, K] },
-      h0: { data: weights(M * N, 60 + i, 1), dims: [M, N] },
-    }));
-    const r = await compressModel(model, {
-      mode: "quantization",
-      configList: [{
-        op_types: ["Linear"],
-        target_names: ["weight", "_input_0"],
-        quant_dtype: "int8",
-        granularity: "per_channel",
-      }],
-      storage: "int",
-      calibration: { ort, batches },
+    const cases: { bytes: Uint8Array; batch: (i: number) => Batch; shapes: object }[] = [
+      {
+        bytes: loopModel(),
+        batch: (i: number) => ({
+          x: { data: weights(M * K, 50 + i, 1), dims: [M, K] },
+          h0: { data: weights(M * N, 60 + i, 1), dims: [M, N] },
+        }),
+        // Loop body modules see 3 iterations of 4 rows; the head runs once.
+        shapes: { "body.fc": [STEPS * M, N], "body.in": [M, K], head: [M, N] },
+      },
+      {
+        bytes: scanModel(),
+        batch: (i: number) => ({
+          xs: { data: weights(T * K, 50 + i, 1), dims: [T, 1, K] },
+          h0: { data: weights(N, 60 + i, 1), dims: [1, N] },
+        }),
+        shapes: { "scan.in": [T, K], "scan.rec": [T, N] },
+      },
+    ];
+    for (const c of cases) {
+      const batches = [0, 1].map(c.batch);
+      const r = await compressModel(loadModel(c.bytes, "m.onnx"), {
+        mode: "quantization",
+        configList: ACTIVATIONS,
+        storage: "int",
+        calibration: { ort, batches },
+      });
+      assert.deepEqual(r.report.warnings, []);
+      const inputs = r.report.layers.filter((l) => l.target === "_input_0");
+      assert.deepEqual(Object.fromEntries(inputs.map((l) => [l.module, l.shape])), c.shapes);
+      // Every module's input and output gets a Q/DQ pair, inside the body for body modules.
+      const ops = allOps(decodeOnnx(r.bytes).graph);
+      const modules = Object.keys(c.shapes).length;
+      assert.equal(ops.filter((o) => o.op === "QuantizeLinear").length, 2 * modules);
+      const body = ops.filter((o) => o.graph !== "graph" && o.op === "QuantizeLinear");
+      assert.ok(body.length >= 3, `${body.length} pairs in the body`);
+      const feeds = Object.fromEntries(
+        Object.entries(batches[0]).map(([k, t]) => [k, new ort.Tensor("float32", t.data, t.dims)]),
+      );
+      const worst = await fidelity(c.bytes, r.bytes, [feeds]);
+      assert.ok(worst >= 0.999, `cosine ${worst}`);
+    }
+  },
+);
+
+test(
+  "calibration observes both If branches; a branch no batch takes stays float with a warning per target",
+  SLOW,
+  async () => {
+    const bytes = ifModel(true);
+    const batch = (s: number, i: number) => ({
+      s: { data: Float32Array.of(s), dims: [1] },
+      x: { data: weights(M * K, 80 + i, 1), dims: [M, K] },
     });
-    const skipped = r.report.warnings.filter((w) => w.includes("stays float"));
-    assert.equal(skipped.length, 2, r.report.warnings.join("\n"));
-    assert.match(
-      skipped[0],
-      /module "body\.fc" target "_input_0" stays float: .*body of Loop node "Loop_0"/,
+    const feeds = [1, -1].map((s) => ({
+      s: new ort.Tensor("float32", Float32Array.of(s), [1]),
+      x: input([M, K], 98),
+    }));
+    const both = await compressModel(loadModel(bytes, "if.onnx"), {
+      mode: "quantization",
+      configList: ACTIVATIONS,
+      storage: "int",
+      calibration: { ort, batches: [batch(1, 0), batch(-1, 1)] },
+    });
+    assert.deepEqual(both.report.warnings, []);
+    assert.equal(both.report.layers.filter((l) => l.target.startsWith("_")).length, 8);
+    const worst = await fidelity(bytes, both.bytes, feeds);
+  assert.ok(worst >= 0.99, `cosine ${worst}`);
+    const then = await compressModel(loadModel(bytes, "if.onnx"), {
+      mode: "quantization",
+      configList: ACTIVATIONS,
+      storage: "int",
+      calibration: { ort, batches: [batch(1, 0), batch(2, 1)] },
+    });
+    // else.fc reads the main-graph input x, which every batch gives; the rest of else is unseen.
+    const unseen = [["else.fc", "_output_0"], ["else.proj", "_input_0"], [
+      "else.proj",
+      "_output_0",
+    ]];
+    assert.deepEqual(
+      then.report.warnings,
+      unseen.map(([m, t]) =>
+        `[0]: module "${m}" target "${t}" stays float: no calibration batch computed it: the else_branch of If node "If_0" never ran or its branch was not taken`
+      ),
     );
-    assert.match(skipped[1], /module "body\.in" target "_input_0"/);
-    // The main-graph head is calibrated: a QuantizeLinear before it.
-    const ops = allOps(decodeOnnx(r.bytes).graph);
-    assert.equal(ops.filter((o) => o.op === "QuantizeLinear").length, 1);
-    assert.equal(ops.filter((o) => o.op === "DequantizeLinear").length, 4);
-    const worst = await fidelity(bytes, r.bytes, [{ x: input([M, K], 97), h0: input([M, N], 96) }]);
-    assert.ok(worst >= 0.99, `cosine ${worst}`);
+    const unseenWorst = await fidelity(bytes, then.bytes, feeds);
+  assert.ok(unseenWorst >= 0.99, `cosine ${unseenWorst}`);
+  },
+);
+
+test(
+  "calibration of a Scan body that sets scan_output_axes keeps its activations float, naming why",
+  SLOW,
+  async () => {
+    const bytes = scanModel(true);
+    const r = await compressModel(loadModel(bytes, "scan.onnx"), {
+      mode: "quantization",
+      configList: ACTIVATIONS,
+      storage: "int",
+      calibration: {
+        ort,
+        batches: [{
+          xs: { data: weights(T * K, 50, 1), dims: [T, 1, K] },
+          h0: { data: weights(N, 60, 1), dims: [1, N] },
+        }],
+      },
+    });
+    // scan.in's input is a slice of xs and scan.rec's the state h_in, both body values.
+    assert.equal(r.report.warnings.length, 4, r.report.warnings.join("\n"));
+    assert.match(
+      r.report.warnings[0],
+      /module "scan\.in" target "_input_0" stays float: it is computed in the body of Scan node "Scan_0", which sets scan_output_axes or scan_output_directions/,
+    );
+    const feeds = { xs: input([T, 1, K], 95), h0: input([1, N], 94) };
+    assert.ok((await fidelity(bytes, r.bytes, [feeds])) >= 0.999);
   },
 );
 
@@ -335,7 +429,12 @@ test(
       join(dir, "loop.calibrated.onnx"),
     );
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr + r.stdout, /module "body\.fc" target "_input_0" stays float/);
+    assert.doesNotMatch(r.stderr + r.stdout, /stays float/);
+    const loop = decodeOnnx(readFileSync(join(dir, "loop.calibrated.onnx"))).graph.nodes.find((
+      n,
+    ) => n.opType === "Loop")!;
+    const body = loop.attributes[0].g!;
+    assert.equal(body.nodes.filter((n) => n.opType === "QuantizeLinear").length, 2);
   },
 );
 

@@ -97,8 +97,17 @@ export type OnnxEdit =
     readonly inputs?: Readonly<Record<number, string>>;
     readonly outputs?: Readonly<Record<number, string>>;
   }
-  /** A new graph output, with or without a type (onnxruntime accepts it without). */
-  | { readonly op: "addGraphOutput"; readonly name: string; readonly type?: ValueType }
+  /**
+   * A new graph output, with or without a type (onnxruntime accepts it without). In a subgraph
+   * it is appended after the body's outputs (a `Loop`/`Scan` body's last output is a scan
+   * output; an `If` needs one in each branch).
+   */
+  | {
+    readonly op: "addGraphOutput";
+    readonly name: string;
+    readonly type?: ValueType;
+    readonly graph?: string;
+  }
   /** Sets the main graph's value_info of a value (replaced when present, else added). */
   | { readonly op: "setValueInfo"; readonly name: string; readonly type: ValueType }
   /**
@@ -133,6 +142,7 @@ interface GraphPlan {
   readonly initializers: Uint8Array[];
   readonly endInitializers: Uint8Array[];
   readonly removeInitializers: Set<string>;
+  readonly outputs: Uint8Array[];
 }
 
 /** Everything the edits change, gathered by place. */
@@ -140,7 +150,6 @@ interface Plan {
   readonly replacements: Map<string, OnnxReplacement>;
   /** Graph edits by graph field path (`"graph"`, `"graph.node[2].attribute[0].g"`, …). */
   readonly graphs: Map<string, GraphPlan>;
-  readonly outputs: Uint8Array[];
   readonly valueInfos: Map<string, Uint8Array>;
   readonly opsets: Uint8Array[];
 }
@@ -197,12 +206,11 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
   const p: Plan = {
     replacements: new Map(),
     graphs: new Map(),
-    outputs: [],
     valueInfos: new Map(),
     opsets: [],
   };
   const all = graphPaths(model);
-  const outputs = new Set(model.graph.outputs);
+  const outputs = new Map<string, Set<string>>();
   const added = new Map<string, Set<string>>();
   const domains = new Set(model.opsets.map((o) => o.domain));
   const lost = new Map<string, string>(); // node path -> the edit that removes or replaces it
@@ -229,6 +237,7 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
             initializers: [],
             endInitializers: [],
             removeInitializers: new Set(),
+            outputs: [],
           },
         );
       }
@@ -364,19 +373,23 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
         }
         break;
       }
-      case "addGraphOutput":
-        if (outputs.has(e.name)) {
+      case "addGraphOutput": {
+        const at = graphOf(e.graph);
+        const names = outputs.get(at.path) ?? new Set(at.g.outputs);
+        outputs.set(at.path, names);
+        if (names.has(e.name)) {
           throw new RangeError(
             `${where}: ${JSON.stringify(e.name)} is already a graph output`,
           );
         }
-        outputs.add(e.name);
-        p.outputs.push(
+        names.add(e.name);
+        at.gp.outputs.push(
           e.type === undefined
             ? lenField(1, e.name)
             : valueInfoProto(e.name, e.type.elemType, e.type.dims),
         );
         break;
+      }
       case "setValueInfo":
         p.valueInfos.set(e.name, valueInfoProto(e.name, e.type.elemType, e.type.dims));
         break;
@@ -409,7 +422,7 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
 
 /** Whether the plan changes anything besides tensor values. */
 function structural(p: Plan): boolean {
-  return p.graphs.size + p.outputs.length + p.valueInfos.size + p.opsets.length > 0;
+  return p.graphs.size + p.valueInfos.size + p.opsets.length > 0;
 }
 
 const NODE_ATTRIBUTE = 5, ATTRIBUTE_GRAPH = 6, ATTRIBUTE_GRAPHS = 11;
@@ -556,10 +569,8 @@ class Writer {
     }
     if (!initializersAdded) parts.push(...added.map((t) => lenField(INITIALIZER, t)));
     parts.push(...(gp?.endInitializers ?? []).map((t) => lenField(INITIALIZER, t)));
-    if (main) {
-      parts.push(...p.outputs.map((v) => lenField(OUTPUT, v)));
-      parts.push(...[...pending.values()].map((v) => lenField(VALUE_INFO, v)));
-    }
+    parts.push(...(gp?.outputs ?? []).map((v) => lenField(OUTPUT, v)));
+    if (main) parts.push(...[...pending.values()].map((v) => lenField(VALUE_INFO, v)));
     return concat(parts);
   }
 
