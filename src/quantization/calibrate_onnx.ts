@@ -72,7 +72,10 @@ export interface CalibrateOnnxOptions extends QuantizeOptions {
  * (`_input_<i>`, `_output_<i>`) exposed as extra outputs, and keeps, per target, the per-block
  * minimum and maximum over all batches — NNI's PTQ observer — or, with `options.observer`, the
  * clipping range of a percentile, MSE or entropy observer computed from per-block streaming
- * histograms (`observeHistogram`). Memory holds one batch's outputs at a time plus a state whose
+ * histograms (`observeHistogram`). Targets of modules inside `If`/`Loop`/`Scan` bodies are
+ * brought out as extra body and node outputs up to the main graph (`Loop`/`Scan` iterations
+ * count as more batch rows; a batch that does not take an `If` branch observes nothing there);
+ * see `options.onUnobserved` for those no batch reaches. Memory holds one batch's outputs at a time plus a state whose
  * size depends on the targets only, whatever the number of batches. Parameter targets are
  * ignored (see `trackParameterRanges`).
  *
