@@ -97,7 +97,7 @@ export async function qdqOnnx(
   // graph, or the If/Loop/Scan body that holds it), so every reader, nested or not, sees it.
   const initializers: { graph: string; tensor: TensorSpec }[] = [];
   const nodesFirst = new Map<string, NodeSpec[]>();
-  const done = new Map<string, string>();
+  const done = new Map<string, TargetQuantParams>();
   const acts = activationPatch(onnx, model);
   for (const p of params) {
     if (p.kind !== "parameter") {
@@ -117,13 +117,16 @@ export async function qdqOnnx(
     const at = { module: p.module, target: p.target, configIndex: p.configIndex };
     const owner = done.get(name);
     if (owner !== undefined) {
+      // A weight several modules read (the same layer in two If branches, say) is stored once
+      // when they quantize it alike; otherwise one file tensor cannot hold both.
+      if (sameQuantization(owner, p)) continue;
       throw new QuantizationError(
         "storage",
-        `QDQ export stores each tensor once: tensor "${name}" is shared with module "${owner}"`,
+        `QDQ export stores each tensor once: tensor "${name}" is shared with module "${owner.module}", which quantizes it differently`,
         at,
       );
     }
-    done.set(name, p.module);
+    done.set(name, p);
     const place = storedTensor(stored, onnx, name, "QDQ export", at);
     if (ref.dtype !== "F32") {
       throw new QuantizationError(
@@ -184,6 +187,15 @@ export async function qdqOnnx(
     { op: "addOpset", domain: "com.microsoft", version: 1 },
   ];
   return editOnnx(onnx, edits).bytes;
+}
+
+/** Whether two targets give the same codes, scales and zero points for one tensor. */
+function sameQuantization(a: TargetQuantParams, b: TargetQuantParams): boolean {
+  const same = (x: ArrayLike<number>, y: ArrayLike<number>) =>
+    x.length === y.length && Array.from(x).every((v, i) => Object.is(v, y[i]));
+  return a.bits === b.bits && a.quantDtype === b.quantDtype && same(a.kernel, b.kernel) &&
+    same(a.scale, b.scale) && same(a.zeroPoint, b.zeroPoint) && a.qmin === b.qmin &&
+    a.qmax === b.qmax;
 }
 
 /** Scale and zero point initializers of a target, and the `axis` attribute if per channel. */

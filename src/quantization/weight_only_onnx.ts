@@ -7,7 +7,7 @@
 
 import { getKernels } from "../kernels/default.ts";
 import type { OnnxModel, OnnxNode } from "../io/onnx/onnx_types.ts";
-import type { ModelGraph } from "../model/model_graph.ts";
+import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { computeQuantParams, type QuantScheme } from "./compute_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
@@ -122,26 +122,20 @@ export async function weightOnlyOnnx(
   const places = storedTensors(onnx);
   const layers: WeightOnlyLayer[] = [];
   const edits: OnnxEdit[] = [];
-  for (const name of selected) {
-    const mod = model.modules.find((m) => m.name === name);
-    const ref = mod?.params.weight;
-    // The node may sit in the main graph or in an If/Loop/Scan body; the new node, its
-    // initializers and the Gemm epilogue go to that same graph.
-    const found = all.find(({ node: n }) =>
-      (n.opType === "MatMul" || n.opType === "Gemm") && n.inputs[1] === ref?.name
-    );
-    const at = { module: name, target: "weight" };
-    if (mod === undefined || ref === undefined || found === undefined || ref.shape.length !== 2) {
-      throw new QuantizationError(
-        "storage",
-        `MatMulNBits replaces a MatMul or Gemm with a constant 2-D weight as its second input: the module has none`,
-        at,
-      );
-    }
-    const { node, graph, index } = found;
+  /** Codes and scales of a weight, as initializers of the graph that stores it. */
+  const quantizeWeight = async (
+    ref: TensorRef,
+    at: { module: string; target: string },
+  ): Promise<{ inputs: string[]; layer: Omit<WeightOnlyLayer, "module"> }> => {
+    const place = storedTensor(places, onnx, ref.name, "MatMulNBits export", at);
     const add = (...tensors: TensorSpec[]) =>
-      edits.push(...tensors.map((tensor) => ({ op: "addInitializer" as const, tensor, graph })));
-    const gemm = node.opType === "Gemm" ? gemmForm(node) : undefined;
+      edits.push(
+        ...tensors.map((tensor) => ({
+          op: "addInitializer" as const,
+          tensor,
+          graph: place.graph,
+        })),
+      );
     if (ref.dtype !== "F32") {
       throw new QuantizationError(
         "storage",
@@ -193,9 +187,7 @@ export async function weightOnlyOnnx(
         raw: new Uint8Array(scale.slice().buffer),
       },
     );
-    const out = node.outputs[0];
-    const a = gemm?.transA ? `${out}_nbits_a` : node.inputs[0];
-    const inputs = [a, `${t}_nbits`, `${t}_nbits_scale`];
+    const inputs = [`${t}_nbits`, `${t}_nbits_scale`];
     if (scheme === "affine") {
       const perRow = Math.ceil((blocks * bits) / 8);
       const zp = new Uint8Array(n * perRow);
@@ -211,6 +203,49 @@ export async function weightOnlyOnnx(
       });
       inputs.push(`${t}_nbits_zero_point`);
     }
+    const layer = { tensor: t, k, n, bits, blockSize: bs, scale, zeroPoint, dequantized };
+    return { inputs, layer };
+  };
+  // A weight that several modules read (say the same layer in both branches of an If) is
+  // quantized once, into the graph that stores it, which every reader sees.
+  const done = new Map<string, { inputs: string[]; layer: Omit<WeightOnlyLayer, "module"> }>();
+  const replaced = new Map<string, number>();
+  const isLayer = (n: { opType: string; inputs: readonly string[] }, w?: string) =>
+    (n.opType === "MatMul" || n.opType === "Gemm") && n.inputs[1] === w;
+  for (const name of selected) {
+    const mod = model.modules.find((m) => m.name === name);
+    const ref = mod?.params.weight;
+    // The node may sit in the main graph or in an If/Loop/Scan body: the module's own node
+    // (labelled in the module view), else the first that reads the weight. The new node and the
+    // Gemm epilogue go to its graph.
+    const view = mod?.subgraph === undefined
+      ? model.graph?.nodes
+      : model.graph?.subgraphs?.[mod.subgraph];
+    const own = view?.findIndex((n) => n.module === name && isLayer(n, ref?.name)) ?? -1;
+    const found = own >= 0
+      ? all.find((x) => x.graph === (mod?.subgraph ?? "graph") && x.index === own)
+      : all.find(({ node: n }) => isLayer(n, ref?.name));
+    const at = { module: name, target: "weight" };
+    if (mod === undefined || ref === undefined || found === undefined || ref.shape.length !== 2) {
+      throw new QuantizationError(
+        "storage",
+        `MatMulNBits replaces a MatMul or Gemm with a constant 2-D weight as its second input: the module has none`,
+        at,
+      );
+    }
+    const { node, graph, index } = found;
+    const add = (...tensors: TensorSpec[]) =>
+      edits.push(...tensors.map((tensor) => ({ op: "addInitializer" as const, tensor, graph })));
+    const gemm = node.opType === "Gemm" ? gemmForm(node) : undefined;
+    const t = ref.name;
+    replaced.set(t, (replaced.get(t) ?? 0) + 1);
+    const quantized = done.get(t) ?? await quantizeWeight(ref, at);
+    done.set(t, quantized);
+    const { k, n } = quantized.layer;
+    layers.push({ module: name, ...quantized.layer });
+    const out = node.outputs[0];
+    const a = gemm?.transA ? `${out}_nbits_a` : node.inputs[0];
+    const inputs = [a, ...quantized.inputs];
     const attributes = [
       { name: "K", i: k },
       { name: "N", i: n },
@@ -237,12 +272,12 @@ export async function weightOnlyOnnx(
     }
     const scalar = (suffix: string, v: number) => {
       add({
-        name: `${t}_nbits_${suffix}`,
+        name: `${out}_nbits_${suffix}`,
         dataType: ONNX_DATA_TYPE.FLOAT,
         dims: [],
         raw: new Uint8Array(Float32Array.of(v).buffer),
       });
-      return `${t}_nbits_${suffix}`;
+      return `${out}_nbits_${suffix}`;
     };
     let value = gemm === undefined || (gemm.alpha === 1 && gemm.bias === undefined)
       ? out
@@ -290,23 +325,13 @@ export async function weightOnlyOnnx(
     if (after.length > 0) {
       edits.push({ op: "insertNodes", at: { after: index }, nodes: after, graph });
     }
-    if ((consumers.get(t) ?? 0) <= 1) {
+    // The float weight goes once every node that read it reads the codes instead.
+    if (replaced.get(t) === consumers.get(t)) {
       const place = storedTensor(places, onnx, t, "MatMulNBits export", at);
       if (place.constantNode !== undefined) {
         edits.push({ op: "removeNode", node: place.constantNode, graph: place.graph });
       } else edits.push({ op: "removeInitializer", name: t, graph: place.graph });
     }
-    layers.push({
-      module: name,
-      tensor: t,
-      k,
-      n,
-      bits,
-      blockSize: bs,
-      scale,
-      zeroPoint,
-      dequantized,
-    });
   }
   edits.push({ op: "addOpset", domain: "com.microsoft", version: 1 });
   const { bytes } = editOnnx(onnx, edits);

@@ -349,3 +349,42 @@ export function scanModel(outputAxes = false): Uint8Array {
     ],
   });
 }
+
+/**
+ * An `If` on the bool input `cond` whose branches both read one main-graph weight: the then
+ * branch by `/then/fc/Gemm` (transB), the else branch by `/else/fc/Gemm` (transB, alpha 2).
+ * Input x `[M, K]`, output y `[M, N]`.
+ */
+export function sharedWeightIfModel(): Uint8Array {
+  const branch = (name: string, alpha: number): GraphSpec => ({
+    name: `${name}_branch`,
+    nodes: [{
+      name: `/${name}/fc/Gemm`,
+      opType: "Gemm",
+      inputs: ["x", "shared.weight"],
+      outputs: [`y_${name}`],
+      attributes: [{ name: "transB", i: 1 }, { name: "alpha", f: alpha }],
+    }],
+    inputs: [],
+    outputs: [{ name: `y_${name}`, type: { elemType: FLOAT, dims: [M, N] } }],
+  });
+  return buildOnnx({
+    opsets: [{ domain: "", version: 13 }],
+    nodes: [{
+      name: "If_0",
+      opType: "If",
+      inputs: ["cond"],
+      outputs: ["y"],
+      attributes: [
+        { name: "then_branch", g: branch("then", 1) },
+        { name: "else_branch", g: branch("else", 2) },
+      ],
+    }],
+    initializers: [f32("shared.weight", [N, K], weights(N * K, 90, K))],
+    inputs: [
+      { name: "cond", type: { elemType: BOOL, dims: [] } },
+      { name: "x", type: { elemType: FLOAT, dims: [M, K] } },
+    ],
+    outputs: [{ name: "y", type: { elemType: FLOAT, dims: [M, N] } }],
+  });
+}

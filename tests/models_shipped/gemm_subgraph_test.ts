@@ -22,6 +22,7 @@ import {
   M,
   N,
   scanModel,
+  sharedWeightIfModel,
   STEPS,
   T,
   weights,
@@ -196,6 +197,40 @@ test("QDQ and MatMulNBits nodes go where the weight is: a branch initializer or 
   assert.deepEqual(elseOps, ["MatMulNBits", "Tanh", "MatMulNBits", "Mul", "Add"]);
 });
 
+test(
+  "a weight both If branches read is stored once, as int8 QDQ or as int4 MatMulNBits",
+  SLOW,
+  async () => {
+    const bytes = sharedWeightIfModel();
+    const model = loadModel(bytes, "shared.onnx");
+    assert.deepEqual(model.graph.modules.map((m) => m.name), ["then.fc", "else.fc"]);
+    const feeds = [true, false].map((c) => ({
+      cond: new ort.Tensor("bool", [c], []),
+      x: input([M, K], 98),
+    }));
+    for (
+      const [storage, dtype, floor] of [["int", "int8", 0.999], ["nbits", "int4", 0.97]] as const
+    ) {
+      const r = await compressModel(model, {
+        mode: "quantization",
+        configList: config(dtype),
+        storage,
+      });
+      assert.equal(r.report.layers.length, 2);
+      const out = decodeOnnx(r.bytes);
+      const names = out.tensors.map((t) => t.name);
+      assert.ok(!names.includes("shared.weight"), storage);
+      assert.equal(
+        names.filter((n) => n.startsWith("shared.weight_")).length,
+        storage === "int" ? 3 : 2,
+      );
+      assert.ok(r.bytes.length < bytes.length * 0.35, `${storage}: ${r.bytes.length} bytes`);
+      const worst = await fidelity(bytes, r.bytes, feeds);
+      assert.ok(worst >= floor, `${storage}: cosine ${worst}`);
+    }
+  },
+);
+
 test("pruning a Gemm zeroes whole output channels along the axis transB gives", SLOW, async () => {
   for (const transB of [0, 1] as const) {
     const bytes = gemmModel({ transA: 0, transB, alpha: 1, beta: 1, bias: true });
@@ -316,7 +351,7 @@ test(
     assert.deepEqual(both.report.warnings, []);
     assert.equal(both.report.layers.filter((l) => l.target.startsWith("_")).length, 8);
     const worst = await fidelity(bytes, both.bytes, feeds);
-  assert.ok(worst >= 0.99, `cosine ${worst}`);
+    assert.ok(worst >= 0.99, `cosine ${worst}`);
     const then = await compressModel(loadModel(bytes, "if.onnx"), {
       mode: "quantization",
       configList: ACTIVATIONS,
@@ -335,7 +370,7 @@ test(
       ),
     );
     const unseenWorst = await fidelity(bytes, then.bytes, feeds);
-  assert.ok(unseenWorst >= 0.99, `cosine ${unseenWorst}`);
+    assert.ok(unseenWorst >= 0.99, `cosine ${unseenWorst}`);
   },
 );
 
