@@ -71,7 +71,8 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * @param options 4-bit storage and kernels.
  * @returns The new model bytes.
  * @throws {QuantizationError} Code `storage` for block granularities, tensors that are not
- * stored as dense initializers or `Constant` values, are shared by two modules or whose name two
+ * stored as dense initializers or `Constant` values, are shared by two modules that quantize
+ * them differently (alike, they are stored once) or whose name two
  * subgraphs define, or stored dtypes other than float32; `activation` for activation targets
  * without a main-graph tensor (modules inside subgraphs included). Each names the module, the
  * target and the config.

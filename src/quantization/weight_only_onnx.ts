@@ -65,8 +65,9 @@ export interface WeightOnlyLayer {
  * form is kept: `transA` becomes a `Transpose` of A before the MatMulNBits, `alpha` a `Mul`
  * after it, the bias `C` an `Add` (with a `Mul` by `beta` when it is not 1); `transB` needs
  * nothing, as MatMulNBits stores B as `[N, K]` whatever the file layout. The node may sit in an
- * `If`/`Loop`/`Scan` body: the new nodes and initializers go to that graph, and the weight is
- * removed where it was stored (the body, or an outer graph) when nothing else reads it. The block
+ * `If`/`Loop`/`Scan` body: the new nodes go to that graph, the codes and scales to the graph
+ * that stores the weight (quantized once when several modules read it, e.g. in both branches),
+ * and the float weight is removed there once every reader is replaced. The block
  * parameters follow NNI's formulas on each block. K need not be a multiple of the block: the
  * last block is shorter, which is the same as padding it with zeros because NNI's range always
  * contains 0 (the padding never changes a scale or a zero point).
