@@ -28,9 +28,9 @@ function defines(g: OnnxGraph, name: string): boolean {
  * The edits that bring each value out of the subgraph that computes it: per level, an `Identity`
  * at the end of the body feeds a new body output, and the body's node (`If`, `Loop`, `Scan`) gets
  * a new output. An `If`'s other branch outputs an empty float tensor, so a run that takes it
- * gives an empty value. `Loop` and `Scan` stack the value over iterations (scan outputs). A
- * `Scan` with `scan_output_axes` or `scan_output_directions`, and any other op with a subgraph,
- * are not handled: their values get a reason instead.
+ * gives an empty value. `Loop` and `Scan` stack the value over iterations (scan outputs, along
+ * axis 0 and forward, also where a `Scan` lists `scan_output_axes`/`scan_output_directions`).
+ * Any other op with a subgraph is not handled: its values get a reason instead.
  *
  * @param onnx The decoded model.
  * @param values The values with the field path of the graph whose nodes read or write them.
@@ -79,18 +79,6 @@ export function exposeValues(
         };
         break;
       }
-      if (
-        op === "Scan" &&
-        node.attributes.some((a) =>
-          a.name === "scan_output_axes" || a.name === "scan_output_directions"
-        )
-      ) {
-        result = {
-          reason:
-            `it is computed in ${where}, which sets scan_output_axes or scan_output_directions`,
-        };
-        break;
-      }
       const inner = `${base}_${level}_inner`;
       const outer = `${base}_${level}`;
       level++;
@@ -129,10 +117,18 @@ export function exposeValues(
       const nodePath = `${parentPath}.node[${nodeIndex}]`;
       const k = appended.get(nodePath) ?? 0;
       appended.set(nodePath, k + 1);
+      // A Scan that lists an axis and a direction per scan output gets 0 (stacked along axis 0,
+      // forward) for each new one.
+      const lists = op === "Scan"
+        ? node.attributes.filter((a) =>
+          a.name === "scan_output_axes" || a.name === "scan_output_directions"
+        ).map((a) => ({ name: a.name, ints: [...(a.ints ?? []), ...new Array(k + 1).fill(0)] }))
+        : [];
       edits.push({
         op: "rewireNode",
         node: nodeIndex,
         outputs: { [node.outputs.length + k]: outer },
+        ...(lists.length === 0 ? {} : { attributes: lists }),
         ...(parentPath === "graph" ? {} : { graph: parentPath }),
       });
       name = outer;

@@ -147,3 +147,25 @@ test("editOnnx() names the graph path in errors about subgraph edits", () => {
     /tensor "a" is replaced, but edit \[1\] \(removeNode\) drops the node that holds it/,
   );
 });
+
+test("editOnnx() rewireNode sets attributes by name, replacing or appending them", async () => {
+  const ort = await import("onnxruntime-node");
+  const leaky = (attributes: { name: string; f: number }[]) =>
+    buildOnnx({
+      opsets: [{ domain: "", version: 13 }],
+      nodes: [{ name: "lr", opType: "LeakyRelu", inputs: ["x"], outputs: ["y"], attributes }],
+      inputs: [{ name: "x", type: { elemType: FLOAT, dims: [2] } }],
+      outputs: [{ name: "y", type: { elemType: FLOAT, dims: [2] } }],
+    });
+  for (const original of [leaky([{ name: "alpha", f: 0.1 }]), leaky([])]) {
+    const { bytes } = editOnnx(original, [
+      { op: "rewireNode", node: 0, attributes: [{ name: "alpha", f: 0.5 }] },
+    ]);
+    const node = decodeOnnx(bytes).graph.nodes[0];
+    assert.deepEqual(node.attributes.map((a) => [a.name, a.f]), [["alpha", 0.5]]);
+    const s = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1 });
+    const out = await s.run({ x: new ort.Tensor("float32", Float32Array.of(-2, 3), [2]) });
+    assert.deepEqual([...(out.y.data as Float32Array)], [-1, 3]);
+    await s.release();
+  }
+});

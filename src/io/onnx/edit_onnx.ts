@@ -11,6 +11,7 @@ import type { EncodedOnnx, EncodeOnnxOptions, OnnxReplacement } from "./encode_o
 import type { OnnxGraph, OnnxModel } from "./onnx_types.ts";
 import {
   type Attr,
+  attributeProto,
   type Bytes,
   concat,
   lenField,
@@ -88,7 +89,8 @@ export type OnnxEdit =
   }
   /**
    * Renames inputs or outputs of a node by position; a position equal to the count appends one
-   * (after the node's last input or output). Everything else in the node is kept.
+   * (after the node's last input or output). `attributes` give new values to attributes of the
+   * node by name (an attribute the node lacks is appended). Everything else in the node is kept.
    */
   | {
     readonly op: "rewireNode";
@@ -96,6 +98,7 @@ export type OnnxEdit =
     readonly graph?: string;
     readonly inputs?: Readonly<Record<number, string>>;
     readonly outputs?: Readonly<Record<number, string>>;
+    readonly attributes?: readonly Attr[];
   }
   /**
    * A new graph output, with or without a type (onnxruntime accepts it without). In a subgraph
@@ -131,6 +134,7 @@ interface NodeEdits {
   replacement?: Uint8Array;
   readonly inputs: Map<number, string>;
   readonly outputs: Map<number, string>;
+  readonly attributes: Map<string, Attr>;
 }
 
 /** The node and initializer edits of one graph (the main graph or a subgraph). */
@@ -251,7 +255,9 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
         );
       }
       let n = at.gp.nodes.get(i);
-      if (n === undefined) at.gp.nodes.set(i, n = { inputs: new Map(), outputs: new Map() });
+      if (n === undefined) {
+        at.gp.nodes.set(i, n = { inputs: new Map(), outputs: new Map(), attributes: new Map() });
+      }
       return n;
     };
     const conflict = (at: At, n: NodeEdits, i: number) => {
@@ -329,7 +335,7 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
         const at = graphOf(e.graph);
         const n = nodeAt(at, e.node);
         conflict(at, n, e.node);
-        if (n.inputs.size + n.outputs.size > 0) {
+        if (n.inputs.size + n.outputs.size + n.attributes.size > 0) {
           throw new RangeError(`${where}: node ${e.node} is rewired by an earlier edit`);
         }
         if (e.op === "removeNode") n.removed = true;
@@ -342,6 +348,7 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
         const n = nodeAt(at, e.node);
         conflict(at, n, e.node);
         const original = at.g.nodes[e.node];
+        for (const a of e.attributes ?? []) n.attributes.set(a.name, a);
         for (
           const [side, names, map, count] of [
             ["inputs", e.inputs, n.inputs, original.inputs.length],
@@ -488,7 +495,8 @@ class Writer {
 
   /** A node with some inputs and outputs renamed or appended, and edited subgraphs rewritten. */
   node(f: Field, edits: NodeEdits | undefined, patch: Patch | undefined, path: string): Bytes[] {
-    const rewired = edits !== undefined && edits.inputs.size + edits.outputs.size > 0;
+    const rewired = edits !== undefined &&
+      edits.inputs.size + edits.outputs.size + edits.attributes.size > 0;
     if (!rewired && !this.enclosing.has(path)) return this.copy(f, patch);
     const inputs = edits?.inputs ?? new Map<number, string>();
     const outputs = edits?.outputs ?? new Map<number, string>();
@@ -508,11 +516,19 @@ class Writer {
     let i = 0;
     let o = 0;
     let a = 0;
+    const attributes = new Map(edits?.attributes ?? []);
     fields.forEach((h, k) => {
       const to = h.number === 1 ? inputs.get(i++) : h.number === 2 ? outputs.get(o++) : undefined;
       const child = patch?.children.get(h.tagStart);
+      const set = h.number === NODE_ATTRIBUTE && attributes.size > 0
+        ? attributes.get(this.name(h, 1, `${path}.attribute`))
+        : undefined;
       if (to !== undefined) parts.push(lenField(h.number, to));
-      else if (h.number === NODE_ATTRIBUTE) {
+      else if (set !== undefined) {
+        parts.push(lenField(NODE_ATTRIBUTE, attributeProto(set)));
+        attributes.delete(set.name);
+        a++;
+      } else if (h.number === NODE_ATTRIBUTE) {
         parts.push(...this.attribute(h, child, `${path}.attribute[${a++}]`));
       } else parts.push(...this.copy(h, child));
       if (k === lastInput) {
@@ -521,6 +537,8 @@ class Writer {
       }
       if (k === lastOutput) parts.push(...extraOutputs);
     });
+    // Attributes the node did not have go at its end (field order does not matter).
+    parts.push(...[...attributes.values()].map((x) => lenField(NODE_ATTRIBUTE, attributeProto(x))));
     return this.wrap(f, concat(parts));
   }
 
