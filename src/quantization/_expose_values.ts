@@ -51,12 +51,16 @@ export function exposeValues(
     const key = `${graph}\u0000${value}`;
     const known = done.get(key);
     if (known !== undefined) return known;
+    const reason = unexposable(onnx, graphs, value, graph);
+    if (reason !== undefined) {
+      done.set(key, { reason });
+      return { reason };
+    }
     let name = value;
     let path = graph;
     let stacked = 0;
     const base = `${value}_observed_${serial++}`;
     let level = 0;
-    let result: Exposed | undefined;
     while (path !== "graph") {
       const g = graphs.get(path)!;
       const m = /^(.*)\.node\[(\d+)\]\.attribute\[(\d+)\]\.(?:g|graphs\[\d+\])$/.exec(path)!;
@@ -70,15 +74,6 @@ export function exposeValues(
         continue;
       }
       const op = node.opType;
-      const where = describeGraph(onnx, path);
-      if (
-        !["If", "Loop", "Scan"].includes(op) || (node.domain !== "" && node.domain !== "ai.onnx")
-      ) {
-        result = {
-          reason: `it is computed in ${where}, an operator whose outputs cannot be extended`,
-        };
-        break;
-      }
       const inner = `${base}_${level}_inner`;
       const outer = `${base}_${level}`;
       level++;
@@ -134,9 +129,45 @@ export function exposeValues(
       name = outer;
       path = parentPath;
     }
-    result ??= { output: name, stacked };
+    const result = { output: name, stacked };
     done.set(key, result);
     return result;
   });
   return { edits, exposed };
+}
+
+/**
+ * Why a value cannot be brought out, checked before any edit: a body of an operator other than
+ * `If`/`Loop`/`Scan`, or an `If` branch inside a `Loop`/`Scan` body (iterations that take
+ * different branches would give scan outputs of different shapes, which onnxruntime rejects).
+ */
+function unexposable(
+  onnx: OnnxModel,
+  graphs: Map<string, OnnxGraph>,
+  value: string,
+  graph: string,
+): string | undefined {
+  let name: string | undefined = value;
+  let branch: string | undefined;
+  for (let path = graph; path !== "graph";) {
+    const m = /^(.*)\.node\[(\d+)\]\.attribute\[(\d+)\]\.(?:g|graphs\[\d+\])$/.exec(path)!;
+    const node = graphs.get(m[1])!.nodes[Number(m[2])];
+    // Below the first level that defines the value, nothing is edited.
+    if (name !== undefined && !defines(graphs.get(path)!, name)) {
+      path = m[1];
+      continue;
+    }
+    name = undefined;
+    const where = describeGraph(onnx, path);
+    const standard = node.domain === "" || node.domain === "ai.onnx";
+    if (!standard || !["If", "Loop", "Scan"].includes(node.opType)) {
+      return `it is computed in ${where}, an operator whose outputs cannot be extended`;
+    }
+    if (node.opType === "If") branch ??= where;
+    else if (branch !== undefined) {
+      return `it is computed in ${branch}, and a ${node.opType} body stacks values over iterations, which may take different branches`;
+    }
+    path = m[1];
+  }
+  return undefined;
 }

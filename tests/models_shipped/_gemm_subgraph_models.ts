@@ -388,3 +388,80 @@ export function sharedWeightIfModel(): Uint8Array {
     outputs: [{ name: "y", type: { elemType: FLOAT, dims: [M, N] } }],
   });
 }
+
+/**
+ * A `Loop` (`STEPS` iterations, state h `[M, N]`) whose body holds an `If` on the body's
+ * condition input: the then branch runs `/loop/if/fc/Gemm` (transB, weight and bias initializers
+ * of the branch) and Tanh, the else branch passes h through. Input h0 `[M, N]`.
+ */
+export function loopIfModel(): Uint8Array {
+  const out = (name: string) => [{ name, type: { elemType: FLOAT, dims: [M, N] } }];
+  const thenBranch: GraphSpec = {
+    name: "then_branch",
+    nodes: [
+      {
+        name: "/loop/if/fc/Gemm",
+        opType: "Gemm",
+        inputs: ["h_in", "inner.fc.weight", "inner.fc.bias"],
+        outputs: ["g1"],
+        attributes: [{ name: "transB", i: 1 }],
+      },
+      { name: "/loop/if/act/Tanh", opType: "Tanh", inputs: ["g1"], outputs: ["h_then"] },
+    ],
+    initializers: [
+      f32("inner.fc.weight", [N, N], weights(N * N, 91, N)),
+      f32("inner.fc.bias", [N], weights(N, 92, 4)),
+    ],
+    inputs: [],
+    outputs: out("h_then"),
+  };
+  const elseBranch: GraphSpec = {
+    name: "else_branch",
+    nodes: [{ name: "/loop/if/pass", opType: "Identity", inputs: ["h_in"], outputs: ["h_else"] }],
+    inputs: [],
+    outputs: out("h_else"),
+  };
+  const body: GraphSpec = {
+    name: "loop_body",
+    nodes: [
+      {
+        name: "If_inner",
+        opType: "If",
+        inputs: ["cond_in"],
+        outputs: ["h_out"],
+        attributes: [{ name: "then_branch", g: thenBranch }, {
+          name: "else_branch",
+          g: elseBranch,
+        }],
+      },
+      { name: "/loop/cond", opType: "Identity", inputs: ["cond_in"], outputs: ["cond_out"] },
+    ],
+    inputs: [
+      { name: "iter", type: { elemType: INT64, dims: [] } },
+      { name: "cond_in", type: { elemType: BOOL, dims: [] } },
+      { name: "h_in", type: { elemType: FLOAT, dims: [M, N] } },
+    ],
+    outputs: [{ name: "cond_out", type: { elemType: BOOL, dims: [] } }, ...out("h_out")],
+  };
+  return buildOnnx({
+    opsets: [{ domain: "", version: 13 }],
+    nodes: [{
+      name: "Loop_0",
+      opType: "Loop",
+      inputs: ["steps", "go", "h0"],
+      outputs: ["y"],
+      attributes: [{ name: "body", g: body }],
+    }],
+    initializers: [
+      {
+        name: "steps",
+        dataType: INT64,
+        dims: [],
+        raw: new Uint8Array(BigInt64Array.of(BigInt(STEPS)).buffer),
+      },
+      { name: "go", dataType: BOOL, dims: [], raw: Uint8Array.of(1) },
+    ],
+    inputs: [{ name: "h0", type: { elemType: FLOAT, dims: [M, N] } }],
+    outputs: out("y"),
+  });
+}

@@ -18,6 +18,7 @@ import {
   gemmModel,
   ifModel,
   K,
+  loopIfModel,
   loopModel,
   M,
   N,
@@ -397,6 +398,42 @@ test(
     const feeds = { xs: input([T, 1, K], 95), h0: input([1, N], 94) };
     const worst = await fidelity(bytes, r.bytes, [feeds]);
     assert.ok(worst >= 0.99, `cosine ${worst}`);
+  },
+);
+
+test(
+  "an If inside a Loop body: weights are quantized in the nested branch; a branch output stays float, naming why",
+  SLOW,
+  async () => {
+    const bytes = loopIfModel();
+    const model = loadModel(bytes, "loop_if.onnx");
+    assert.deepEqual(
+      model.graph.modules.filter((m) => m.type === "Linear").map((m) => [m.name, m.subgraph]),
+      [["loop.if.fc", "graph.node[0].attribute[0].g.node[0].attribute[0].g"]],
+    );
+    const feeds = [{ h0: input([M, N], 93) }];
+    for (const [storage, dtype] of [["int", "int8"], ["nbits", "int4"]] as const) {
+      const r = await compressModel(model, {
+        mode: "quantization",
+        configList: config(dtype),
+        storage,
+      });
+      const worst = await fidelity(bytes, r.bytes, feeds);
+      assert.ok(worst >= (dtype === "int8" ? 0.999 : 0.97), `${storage}: cosine ${worst}`);
+    }
+    const r = await compressModel(model, {
+      mode: "quantization",
+      configList: ACTIVATIONS,
+      storage: "int",
+      calibration: { ort, batches: [{ h0: { data: weights(M * N, 64, 1), dims: [M, N] } }] },
+    });
+    assert.deepEqual(
+      r.report.warnings,
+      ["_output_0"].map((t) =>
+        `[0]: module "loop.if.fc" target "${t}" stays float: it is computed in the then_branch of If node "If_inner" in the body of Loop node "Loop_0", and a Loop body stacks values over iterations, which may take different branches`
+      ),
+    );
+    assert.ok((await fidelity(bytes, r.bytes, feeds)) >= 0.999);
   },
 );
 
