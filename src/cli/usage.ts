@@ -118,10 +118,11 @@ ${REGISTRY}
                         granularity allows (per-tensor, per-channel), else float; float:
                         fake-quantized values in the original dtype; int: integer codes always
                         (safetensors: codes, scales and zero points); nbits: ONNX MatMul
-                        weights as MatMulNBits (quant_dtype int4/int8, granularity per_channel,
-                        each output channel split into blocks along K); TensorFlow.js
-                        model.json: auto/int store tfjs uint8/uint16 codes per tensor, float16
-                        stores the selected weights as float16 (like --quantize_float16)
+                        and Gemm weights as MatMulNBits (quant_dtype int4/int8, granularity
+                        per_channel, each output channel split into blocks along K);
+                        TensorFlow.js model.json: auto/int store tfjs uint8/uint16 codes per
+                        tensor, float16 stores the selected weights as float16 (like
+                        --quantize_float16)
   --block-size <n>      the block along K of --storage nbits: a power of two >= 16 (default 32)
   --shard-bytes <n>     TensorFlow.js: the largest weight shard written (default 4194304)
   --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):

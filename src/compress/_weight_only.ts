@@ -1,4 +1,5 @@
-// Storage "nbits": the configured MatMul weights as MatMulNBits blocks along K (weightOnlyOnnx).
+// Storage "nbits": the configured MatMul and Gemm weights as MatMulNBits blocks along K
+// (weightOnlyOnnx), in the main graph or in If/Loop/Scan bodies.
 import { isConfigPlan } from "../config/plan.ts";
 import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
 import type { QuantizationSetting } from "../config/types.ts";
@@ -39,13 +40,14 @@ function refuse(
 }
 
 /**
- * Quantizes the configured weights of MatMul `Linear` modules with `weightOnlyOnnx`: the config
+ * Quantizes the configured weights of MatMul and Gemm `Linear` modules (every `transA`/`transB`/
+ * `alpha`/`beta` form, in any graph) with `weightOnlyOnnx`: the config
  * list chooses the modules, `quant_dtype` (`int4`/`int8` symmetric, `uint4`/`uint8` affine) and
  * requires `granularity: "per_channel"` (one range per output channel), which `blockSize`
  * refines into blocks along K; a last partial block is padded with zeros.
  *
  * @throws {QuantizationError} Naming the target and its sub-config when MatMulNBits cannot store
- * it: code `storage` (not a MatMul `Linear` weight, or no weight selected), `quant_dtype`,
+ * it: code `storage` (not a MatMul or Gemm `Linear` weight, or no weight selected), `quant_dtype`,
  * `quant_scheme` or `granularity`.
  */
 export async function weightOnlyTensors(
@@ -66,11 +68,14 @@ export async function weightOnlyTensors(
     const s = t.setting as QuantizationSetting;
     const at = { module: t.module, target: t.target, configIndex: t.configIndex };
     const m = modules.get(t.module);
-    if (t.target !== "weight" || m?.type !== "Linear" || m.opType !== "MatMul") {
+    if (
+      t.target !== "weight" || m?.type !== "Linear" ||
+      (m.opType !== "MatMul" && m.opType !== "Gemm")
+    ) {
       refuse(
         "storage",
         at,
-        "only weights of MatMul Linear modules can be stored so",
+        "only weights of MatMul and Gemm Linear modules can be stored so",
         t.target !== "weight" ? t.target : m?.opType ?? m?.type,
       );
     }
@@ -100,7 +105,7 @@ export async function weightOnlyTensors(
   if (kind === undefined) {
     throw new QuantizationError(
       "storage",
-      "MatMulNBits storage needs at least one MatMul weight: the config list selects none",
+      "MatMulNBits storage needs at least one MatMul or Gemm weight: the config list selects none",
     );
   }
   progress("quantize", 0, targets.length);

@@ -116,3 +116,43 @@ export function isConfigPlan(value: unknown): value is ConfigPlan {
   return typeof value === "object" && value !== null &&
     (value as Record<symbol, unknown>)[PLAN] === true;
 }
+
+/**
+ * The plan without some of its targets, each dropped with the warning that says why (a stage
+ * that cannot serve a target, e.g. calibration of a module inside an ONNX subgraph). The result
+ * is still a plan: stages take it without resolving the list again.
+ *
+ * @param plan A plan from `resolvePlan`.
+ * @param drops The targets to drop (objects of `plan.targets`) and their warnings.
+ * @returns A new plan with the other targets and the warnings appended.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dropTargets, isConfigPlan, resolvePlan } from "./plan.ts";
+ *
+ * const plan = resolvePlan(
+ *   [{ name: "a", type: "Linear", params: { weight: [2, 2] } }, { name: "b", type: "Linear", params: { weight: [2, 2] } }],
+ *   [{ op_types: ["Linear"], sparse_ratio: 0.5 }],
+ *   "pruning",
+ * );
+ * const b = plan.targets.find((t) => t.module === "b")!;
+ * const out = dropTargets(plan, [{ target: b, warning: { code: "skipped_module", path: "[0]", message: "b is skipped" } }]);
+ * assert.ok(isConfigPlan(out));
+ * assert.deepEqual(out.targets.map((t) => t.module), ["a"]);
+ * assert.equal(out.warnings.at(-1)?.message, "b is skipped");
+ * ```
+ */
+export function dropTargets(
+  plan: ConfigPlan,
+  drops: readonly { readonly target: ResolvedTarget; readonly warning: Warning }[],
+): ConfigPlan {
+  const gone = new Set(drops.map((d) => d.target));
+  const out: ConfigPlan = {
+    ...plan,
+    targets: plan.targets.filter((t) => !gone.has(t)),
+    warnings: [...plan.warnings, ...drops.map((d) => d.warning)],
+  };
+  Object.defineProperty(out, PLAN, { value: true });
+  return Object.freeze(out);
+}

@@ -55,6 +55,11 @@ export interface Module {
   readonly type: ModuleType;
   /** The raw operator type of the file (ONNX `op_type`), when the format has one. */
   readonly opType?: string;
+  /**
+   * ONNX: the field path of the `If`/`Loop`/`Scan` body whose node computes the module
+   * (`"graph.node[0].attribute[1].g"`); absent for main-graph modules and other formats.
+   */
+  readonly subgraph?: string;
   /** The parameters and buffers by local name (`weight`, `bias`, `running_mean`, …). */
   readonly params: Readonly<Record<string, TensorRef>>;
   /**
@@ -89,6 +94,11 @@ export interface Graph {
   readonly inputs: readonly string[];
   /** The graph outputs. */
   readonly outputs: readonly string[];
+  /**
+   * ONNX: the nodes of each `If`/`Loop`/`Scan` body by the field path of its graph (what
+   * `Module.subgraph` names), in file order, with their modules; absent without subgraphs.
+   */
+  readonly subgraphs?: Readonly<Record<string, readonly GraphNode[]>>;
 }
 
 /**

@@ -92,7 +92,8 @@ const isFloatDType = (d: string | undefined) =>
  *   …) → modules without parameters; Clip bounds come from attributes (opset < 11) or constant
  *   inputs.
  * Names follow `onnxModuleName`; nodes of `If`/`Loop`/`Scan` subgraphs are included after their
- * parent node. The raw op type is kept as `opType`.
+ * parent node (at any depth), named by the same rules as main-graph nodes, and carry the field
+ * path of their graph as `subgraph`. The raw op type is kept as `opType`.
  *
  * @param model A model from `decodeOnnx`.
  * @param options Type overrides, kernels, and the external-data opener.
@@ -194,24 +195,32 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
     );
     moduleOf.set(node, name);
     if (biasAdd) moduleOf.set(biasAdd, name);
+    const graph = node.path.replace(/\.node\[\d+\]$/, "");
     modules.push({
       name,
       type: overrideModuleType(name, options.types) ?? type!,
       opType: node.opType,
+      ...(graph === "graph" ? {} : { subgraph: graph }),
       params,
     });
   }
   const initNames = new Set(
     [...model.graph.initializers, ...model.graph.sparseInitializers].map((t) => t.name),
   );
-  const graphNodes: GraphNode[] = model.graph.nodes.map((n) => ({
+  const graphNode = (n: OnnxNode): GraphNode => ({
     name: n.name,
     opType: n.opType,
     domain: n.domain,
     inputs: n.inputs,
     outputs: n.outputs,
     ...(moduleOf.has(n) ? { module: moduleOf.get(n) } : {}),
-  }));
+  });
+  const graphNodes = model.graph.nodes.map(graphNode);
+  const subgraphs: Record<string, GraphNode[]> = {};
+  for (const n of nodes) {
+    const graph = n.path.replace(/\.node\[\d+\]$/, "");
+    if (graph !== "graph") (subgraphs[graph] ??= []).push(graphNode(n));
+  }
   return {
     format: "onnx",
     source: { format: "onnx", onnx: model },
@@ -220,6 +229,7 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
       nodes: graphNodes,
       inputs: model.graph.inputs.filter((i) => !initNames.has(i)),
       outputs: model.graph.outputs,
+      ...(Object.keys(subgraphs).length === 0 ? {} : { subgraphs }),
     },
     metadata: { ...model.metadata },
   };

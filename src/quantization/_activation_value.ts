@@ -1,21 +1,24 @@
-// Where an activation target lives in an ONNX graph.
+// Where an activation target lives in an ONNX graph (the main graph or an If/Loop/Scan body).
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import { graphPaths } from "../io/onnx/edit_onnx.ts";
 
-/** The value of an activation target and the main-graph node indices of its module. */
+/** The value of an activation target, its graph and the node indices of its module there. */
 export interface ActivationValue {
   /** The ONNX value name. */
   readonly value: string;
   readonly kind: "input" | "output";
-  /** Indices (in main-graph order) of the module's nodes. */
+  /** The field path of the graph of the module's nodes (`"graph"` for the main graph). */
+  readonly graph: string;
+  /** Indices (in that graph's node order) of the module's nodes. */
   readonly nodes: readonly number[];
 }
 
 /**
  * `_input_<i>` of a module is the i-th non-constant input of its first node; `_output_<i>` is
- * the i-th output of its last node. Throws a `QuantizationError` (code `activation`) naming the
- * target otherwise.
+ * the i-th output of its last node, in the main graph or in the subgraph that computes the
+ * module. Throws a `QuantizationError` (code `activation`) naming the target otherwise.
  */
 export function activationValue(
   onnx: OnnxModel,
@@ -25,11 +28,17 @@ export function activationValue(
   configIndex?: number,
 ): ActivationValue {
   const at = { module, target, ...(configIndex === undefined ? {} : { configIndex }) };
-  const nodes = model.graph?.nodes ?? [];
-  if (nodes.length !== onnx.graph.nodes.length) {
+  const graph = model.modules.find((x) => x.name === module)?.subgraph ?? "graph";
+  const decoded = graphPaths(onnx).get(graph);
+  const nodes = graph === "graph"
+    ? model.graph?.nodes ?? []
+    : model.graph?.subgraphs?.[graph] ?? [];
+  if (decoded === undefined || nodes.length !== decoded.nodes.length) {
     throw new QuantizationError(
       "activation",
-      `the module view must list the main graph's ${onnx.graph.nodes.length} nodes: current count is ${nodes.length}`,
+      `the module view must list the ${
+        graph === "graph" ? "main graph's" : `subgraph ${graph}'s`
+      } ${decoded?.nodes.length ?? 0} nodes: current count is ${nodes.length}`,
       at,
     );
   }
@@ -43,10 +52,8 @@ export function activationValue(
     );
   }
   const k = Number(m[2]);
-  const constants = new Set([
-    ...onnx.graph.initializers.map((t) => t.name),
-    ...onnx.graph.nodes.filter((n) => n.opType === "Constant").flatMap((n) => n.outputs),
-  ]);
+  // Stored tensors of any graph are constants (a body reads outer-scope initializers too).
+  const constants = new Set(onnx.tensors.map((t) => t.name));
   const value = m[1] === "input"
     ? nodes[own[0]].inputs.filter((x) => x !== "" && !constants.has(x))[k]
     : nodes[own[own.length - 1]].outputs[k];
@@ -57,5 +64,5 @@ export function activationValue(
       at,
     );
   }
-  return { value, kind: m[1] as "input" | "output", nodes: own };
+  return { value, kind: m[1] as "input" | "output", graph, nodes: own };
 }

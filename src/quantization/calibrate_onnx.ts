@@ -20,6 +20,8 @@ import { observeHistogram, type StreamingHistogram } from "./streaming_histogram
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import type { QuantScheme } from "./compute_quant_params.ts";
 import { activationValue } from "./_activation_value.ts";
+import { exposeValues } from "./_expose_values.ts";
+import { describeGraph } from "./_stored_tensor.ts";
 import { checkBatch } from "./_check_batch.ts";
 import { QuantizationError } from "./quantization_error.ts";
 import { locateError } from "./_locate_error.ts";
@@ -53,6 +55,13 @@ export interface CalibrateOnnxOptions extends QuantizeOptions {
   /** Histogram bins per block of the histogram observers (default 2048, a multiple of 4). */
   readonly bins?: number;
   /**
+   * Called for an input/output target of a module inside an `If`/`Loop`/`Scan` body that
+   * calibration cannot observe (no batch took its branch, or its body's operator cannot return
+   * it), with the reason; the target then has no range. Without it, such a target is an error
+   * (code `calibration`).
+   */
+  readonly onUnobserved?: (target: ResolvedTarget, reason: string) => void;
+  /**
    * Called after each batch with its index and the bytes of observer state held (per-block
    * minima and maxima, and the histograms): a size that depends on the targets, not on the
    * number of batches.
@@ -72,7 +81,10 @@ export interface CalibrateOnnxOptions extends QuantizeOptions {
  * (`_input_<i>`, `_output_<i>`) exposed as extra outputs, and keeps, per target, the per-block
  * minimum and maximum over all batches — NNI's PTQ observer — or, with `options.observer`, the
  * clipping range of a percentile, MSE or entropy observer computed from per-block streaming
- * histograms (`observeHistogram`). Memory holds one batch's outputs at a time plus a state whose
+ * histograms (`observeHistogram`). Targets of modules inside `If`/`Loop`/`Scan` bodies are
+ * brought out as extra body and node outputs up to the main graph (`Loop`/`Scan` iterations
+ * count as more batch rows; a batch that does not take an `If` branch observes nothing there);
+ * see `options.onUnobserved` for those no batch reaches. Memory holds one batch's outputs at a time plus a state whose
  * size depends on the targets only, whatever the number of batches. Parameter targets are
  * ignored (see `trackParameterRanges`).
  *
@@ -105,13 +117,33 @@ export async function calibrateOnnx(
   options: CalibrateOnnxOptions,
 ): Promise<Map<string, TrackedRange>> {
   const kernels = options.kernels ?? getKernels();
-  const acts = targets.filter((t) => t.kind !== "parameter").map((t) => ({
+  const located = targets.filter((t) => t.kind !== "parameter").map((t) => ({
     target: t,
-    value: activationValue(onnx, model, t.module, t.target, t.configIndex).value,
+    ...activationValue(onnx, model, t.module, t.target, t.configIndex),
   }));
+  // Values inside If/Loop/Scan bodies are brought out as extra outputs, level by level.
+  const inside = located.filter((a) => a.graph !== "graph");
+  const exposure = exposeValues(onnx, inside);
+  const unobserved = (t: ResolvedTarget, reason: string) => {
+    if (options.onUnobserved !== undefined) options.onUnobserved(t, reason);
+    else {
+      const at = { module: t.module, target: t.target, configIndex: t.configIndex };
+      throw new QuantizationError("calibration", `the target cannot be calibrated: ${reason}`, at);
+    }
+  };
+  const acts: { target: ResolvedTarget; value: string; stacked: number; inside: boolean }[] = [];
+  for (const a of located) {
+    const k = inside.indexOf(a);
+    const e = k < 0 ? { output: a.value, stacked: 0 } : exposure.exposed[k];
+    if ("reason" in e) unobserved(a.target, e.reason);
+    else acts.push({ target: a.target, value: e.output, stacked: e.stacked, inside: k >= 0 });
+  }
   const visible = new Set([...onnx.graph.outputs, ...onnx.graph.inputs]);
   const extra = [...new Set(acts.map((a) => a.value))].filter((v) => !visible.has(v));
-  const { bytes } = editOnnx(onnx, extra.map((name) => ({ op: "addGraphOutput", name })));
+  const { bytes } = editOnnx(onnx, [
+    ...exposure.edits,
+    ...extra.map((name) => ({ op: "addGraphOutput" as const, name })),
+  ]);
   const { ort } = options;
   let session: Awaited<ReturnType<OrtLike["InferenceSession"]["create"]>>;
   try {
@@ -140,6 +172,7 @@ export async function calibrateOnnx(
     );
   }
   const minmax = new Map<string, TrackedRange>();
+  const observed = new Set<string>();
   const histograms = new Map<string, StreamingHistogram>();
   const state = Object.entries(options.state ?? {});
   let carried: Record<string, CalibrationTensor> = {};
@@ -182,9 +215,13 @@ export async function calibrateOnnx(
         }
         carried[i] = t;
       }
-      for (const { target: t, value } of acts) {
+      for (const { target: t, value, stacked, inside } of acts) {
         const at = { module: t.module, target: t.target, configIndex: t.configIndex };
         const result = out[value] ?? batch[value];
+        // A value inside an If branch that this batch did not take comes out empty.
+        if (inside && result !== undefined && (result.data as { length: number }).length === 0) {
+          continue;
+        }
         if (result === undefined) {
           throw new QuantizationError(
             "calibration",
@@ -202,8 +239,17 @@ export async function calibrateOnnx(
             at,
           );
         }
+        // Loop/Scan iterations stack along leading dims: they count as more batch rows.
         const dims = [...result.dims];
+        if (stacked > 0) {
+          dims.splice(
+            0,
+            stacked + 1,
+            dims.slice(0, stacked + 1).reduce((a, b) => a * b, 1),
+          );
+        }
         const key = targetKey(t.module, t.target);
+        observed.add(key);
         try {
           const kernel = granularityKernel(
             (t.setting as QuantizationSetting).granularity,
@@ -240,6 +286,17 @@ export async function calibrateOnnx(
   }
   if (index === 0) {
     throw new QuantizationError("calibration", "calibration needs at least one batch");
+  }
+  for (const a of acts) {
+    if (a.inside && !observed.has(targetKey(a.target.module, a.target.target))) {
+      const graph = model.modules.find((m) => m.name === a.target.module)?.subgraph ?? "graph";
+      unobserved(
+        a.target,
+        `no calibration batch computed it: ${
+          describeGraph(onnx, graph)
+        } never ran or its branch was not taken`,
+      );
+    }
   }
   if (observer === "minmax") return minmax;
   const ranges = new Map<string, TrackedRange>();

@@ -14,12 +14,13 @@ import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { codesAsFloat, onnxCodeBytes, onnxCodeType } from "./_encode_codes.ts";
-import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
+import { editOnnx, graphPaths, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
 import type { Attr, NodeSpec, TensorSpec } from "../io/onnx/proto_writer.ts";
 import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { paramRef } from "./_param_ref.ts";
 import { activationValue } from "./_activation_value.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import { storedTensor, storedTensors } from "./_stored_tensor.ts";
 import {
   castNode,
   type FloatType,
@@ -55,6 +56,9 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * `DequantizeLinear` node (domain `com.microsoft`, so it runs at any default opset, with `axis`
  * for per-channel scales) recomputes the float tensor under the original name. The model then
  * computes what NNI's simulated quantization computes for the weights, and onnxruntime runs it.
+ * The codes and the `DequantizeLinear` go to the graph that stores the weight: an `If` branch or
+ * `Loop`/`Scan` body for its own initializers and `Constant`s, the main graph for a main-graph
+ * initializer, also when a subgraph reads it.
  *
  * Activation targets (with ranges from `calibrateOnnx`) get a `QuantizeLinear` /
  * `DequantizeLinear` pair: `_input_<i>` on the i-th non-constant input of the module's first
@@ -82,10 +86,13 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * @param params Parameters from `quantizeWeights`.
  * @param options 4-bit storage and kernels.
  * @returns The new model bytes.
- * @throws {QuantizationError} Code `storage` for block granularities, tensors outside the main
- * graph or shared by two modules, or stored dtypes other than float32, float16 and bfloat16;
- * `activation` for
- * activation targets without a graph tensor. Each names the module, the target and the config.
+ * @throws {QuantizationError} Code `storage` for block granularities, tensors that are not
+ * stored as dense initializers or `Constant` values, are shared by two modules that quantize
+ * them differently (alike, they are stored once) or whose name two
+ * subgraphs define, or stored dtypes other than float32, float16 and bfloat16; `activation` for
+ * activation targets
+ * without a main-graph tensor (modules inside subgraphs included). Each names the module, the
+ * target and the config.
  *
  * @example
  * ```ts ignore
@@ -102,22 +109,25 @@ export async function qdqOnnx(
   options: QdqOnnxOptions = {},
 ): Promise<Uint8Array> {
   const kernels = options.kernels ?? getKernels();
-  const initializerNames = new Set(onnx.graph.initializers.map((t) => t.name));
-  const constantOutputs = new Set(
-    onnx.graph.nodes.filter((n) => n.opType === "Constant").flatMap((n) => n.outputs),
-  );
-  const constantNodes = new Map(
-    onnx.graph.nodes.flatMap((n, i) => n.opType === "Constant" ? n.outputs.map((o) => [o, i]) : []),
-  );
+  const stored = storedTensors(onnx);
   const removals: OnnxEdit[] = [];
-  const initializers: TensorSpec[] = [];
-  const nodesFirst: NodeSpec[] = [];
-  const done = new Map<string, string>();
+  // New initializers and DequantizeLinear nodes go to the graph that stores the tensor (the main
+  // graph, or the If/Loop/Scan body that holds it), so every reader, nested or not, sees it.
+  const initializers: { graph: string; tensor: TensorSpec }[] = [];
+  const nodesFirst = new Map<string, NodeSpec[]>();
+  const done = new Map<string, TargetQuantParams>();
   const acts = activationPatch(onnx, model);
   for (const p of params) {
     if (p.kind !== "parameter") {
       const { signed } = quantDtypeRange(p.quantDtype);
-      acts.add(p, onnxCodeType(p.bits, signed, options.int4 ?? true), initializers, kernels);
+      const tensors: TensorSpec[] = [];
+      const graph = acts.add(
+        p,
+        onnxCodeType(p.bits, signed, options.int4 ?? true),
+        tensors,
+        kernels,
+      );
+      for (const tensor of tensors) initializers.push({ graph, tensor });
       continue;
     }
     const ref = paramRef(model, p.module, p.target, p.configIndex);
@@ -125,20 +135,17 @@ export async function qdqOnnx(
     const at = { module: p.module, target: p.target, configIndex: p.configIndex };
     const owner = done.get(name);
     if (owner !== undefined) {
+      // A weight several modules read (the same layer in two If branches, say) is stored once
+      // when they quantize it alike; otherwise one file tensor cannot hold both.
+      if (sameQuantization(owner, p)) continue;
       throw new QuantizationError(
         "storage",
-        `QDQ export stores each tensor once: tensor "${name}" is shared with module "${owner}"`,
+        `QDQ export stores each tensor once: tensor "${name}" is shared with module "${owner.module}", which quantizes it differently`,
         at,
       );
     }
-    done.set(name, p.module);
-    if (!initializerNames.has(name) && !constantOutputs.has(name)) {
-      throw new QuantizationError(
-        "storage",
-        `QDQ export rewrites tensors of the main graph: tensor "${name}" is not stored there`,
-        at,
-      );
-    }
+    done.set(name, p);
+    const place = storedTensor(stored, onnx, name, "QDQ export", at);
     const floatType = floatTypeOf(ref.dtype);
     if (floatType === undefined) {
       throw new QuantizationError(
@@ -157,16 +164,20 @@ export async function qdqOnnx(
     const type = onnxCodeType(p.bits, signed, options.int4 ?? true);
     const { scaleType, cast } = scaleStorage(floatType, p.scale);
     const q = qparamTensors(name, p, type, fileAxis, kernels, scaleType);
-    initializers.push(
-      {
-        name: `${name}_quantized`,
-        dataType: type,
-        dims: ref.fileShape,
-        raw: onnxCodeBytes(codes, type, kernels),
-      },
-      ...q.tensors,
-    );
-    nodesFirst.push({
+    for (
+      const tensor of [
+        {
+          name: `${name}_quantized`,
+          dataType: type,
+          dims: ref.fileShape,
+          raw: onnxCodeBytes(codes, type, kernels),
+        },
+        ...q.tensors,
+      ]
+    ) initializers.push({ graph: place.graph, tensor });
+    const first = nodesFirst.get(place.graph) ?? [];
+    nodesFirst.set(place.graph, first);
+    first.push({
       name: `${name}_DequantizeLinear`,
       opType: "DequantizeLinear",
       domain: "com.microsoft",
@@ -174,19 +185,38 @@ export async function qdqOnnx(
       outputs: [cast ? `${name}_dequantized` : name],
       attributes: q.attributes,
     });
-    if (cast) nodesFirst.push(castNode(`${name}_Cast`, `${name}_dequantized`, name, floatType));
-    if (constantOutputs.has(name)) {
-      removals.push({ op: "removeNode", node: constantNodes.get(name)! });
-    } else removals.push({ op: "removeInitializer", name });
+    if (cast) first.push(castNode(`${name}_Cast`, `${name}_dequantized`, name, floatType));
+    const graph = place.graph;
+    if (place.constantNode !== undefined) {
+      removals.push({ op: "removeNode", node: place.constantNode, graph });
+    } else removals.push({ op: "removeInitializer", name, graph });
   }
   const edits: OnnxEdit[] = [
     ...removals,
-    ...initializers.map((tensor) => ({ op: "addInitializer" as const, tensor })),
-    { op: "insertNodes", at: "start", nodes: nodesFirst },
+    ...initializers.map(({ graph, tensor }) => ({
+      op: "addInitializer" as const,
+      tensor,
+      graph,
+    })),
+    ...[...nodesFirst].map(([graph, nodes]) => ({
+      op: "insertNodes" as const,
+      at: "start" as const,
+      nodes,
+      graph,
+    })),
     ...acts.edits,
     { op: "addOpset", domain: "com.microsoft", version: 1 },
   ];
   return editOnnx(onnx, edits).bytes;
+}
+
+/** Whether two targets give the same codes, scales and zero points for one tensor. */
+function sameQuantization(a: TargetQuantParams, b: TargetQuantParams): boolean {
+  const same = (x: ArrayLike<number>, y: ArrayLike<number>) =>
+    x.length === y.length && Array.from(x).every((v, i) => Object.is(v, y[i]));
+  return a.bits === b.bits && a.quantDtype === b.quantDtype && same(a.kernel, b.kernel) &&
+    same(a.scale, b.scale) && same(a.zeroPoint, b.zeroPoint) && a.qmin === b.qmin &&
+    a.qmax === b.qmax;
 }
 
 /** Scale and zero point initializers of a target, and the `axis` attribute if per channel. */
@@ -226,11 +256,13 @@ function qparamTensors(
  */
 function activationPatch(onnx: OnnxModel, model: ModelGraph) {
   const edits: OnnxEdit[] = [];
-  let types: Map<string, number> | undefined;
+  const graphs = graphPaths(onnx);
+  const types = new Map<string, Map<string, number>>();
   return {
     edits,
-    add(p: TargetQuantParams, type: number, initializers: TensorSpec[], kernels: Kernels): void {
-      const { value, kind, nodes: own } = activationValue(
+    /** Adds the pair of a target; returns the graph its scale and zero point go to. */
+    add(p: TargetQuantParams, type: number, initializers: TensorSpec[], kernels: Kernels): string {
+      const { value, kind, nodes: own, graph } = activationValue(
         onnx,
         model,
         p.module,
@@ -241,15 +273,26 @@ function activationPatch(onnx: OnnxModel, model: ModelGraph) {
       const prefix = `${value}_${p.module}${p.target}`;
       // A float16 or bfloat16 value is quantized in float32 between Casts: QuantizeLinear and
       // DequantizeLinear with float32 scales (see _float_storage.ts for why not float16 scales).
-      types ??= valueFloatTypes(onnx.graph, onnx.tensors.filter((t) => t.kind === "constant"));
-      const seen = types.get(value);
+      const g = graphs.get(graph)!;
+      let known = types.get(graph);
+      if (known === undefined) {
+        known = valueFloatTypes(g, onnx.tensors.filter((t) => t.kind === "constant"));
+        types.set(graph, known);
+      }
+      const seen = known.get(value);
       const floatType: FloatType =
         seen === ONNX_DATA_TYPE.FLOAT16 || seen === ONNX_DATA_TYPE.BFLOAT16
           ? seen
           : ONNX_DATA_TYPE.FLOAT;
       const cast = floatType !== ONNX_DATA_TYPE.FLOAT;
-      const scaleType = ONNX_DATA_TYPE.FLOAT;
-      const { tensors, attributes } = qparamTensors(prefix, p, type, axis, kernels, scaleType);
+      const { tensors, attributes } = qparamTensors(
+        prefix,
+        p,
+        type,
+        axis,
+        kernels,
+        ONNX_DATA_TYPE.FLOAT,
+      );
       for (const t of tensors) initializers.push(t);
       const source = kind === "input" ? value : `${prefix}_float`;
       const result = kind === "input" ? `${prefix}_dequantized` : value;
@@ -279,25 +322,28 @@ function activationPatch(onnx: OnnxModel, model: ModelGraph) {
           castNode(`${prefix}_CastOut`, `${prefix}_dequantized_float32`, result, floatType),
         );
       }
+      // A module inside an If/Loop/Scan body gets its pair in that body.
+      const where = graph === "graph" ? {} : { graph };
       if (kind === "input") {
-        edits.push({ op: "insertNodes", at: { before: own[0] }, nodes: pair });
+        edits.push({ op: "insertNodes", at: { before: own[0] }, nodes: pair, ...where });
         for (const i of own) {
-          const at = onnx.graph.nodes[i].inputs.flatMap((
-            v,
-            k,
-          ) => (v === value ? [[k, result]] : []));
+          const at = g.nodes[i].inputs.flatMap((v, k) => (v === value ? [[k, result]] : []));
           if (at.length > 0) {
-            edits.push({ op: "rewireNode", node: i, inputs: Object.fromEntries(at) });
+            edits.push({ op: "rewireNode", node: i, inputs: Object.fromEntries(at), ...where });
           }
         }
       } else {
         const last = own[own.length - 1];
-        const outputs = onnx.graph.nodes[last].outputs.flatMap((v, k) =>
-          v === value ? [[k, source]] : []
-        );
-        edits.push({ op: "rewireNode", node: last, outputs: Object.fromEntries(outputs) });
-        edits.push({ op: "insertNodes", at: { after: last }, nodes: pair });
+        const outputs = g.nodes[last].outputs.flatMap((v, k) => v === value ? [[k, source]] : []);
+        edits.push({
+          op: "rewireNode",
+          node: last,
+          outputs: Object.fromEntries(outputs),
+          ...where,
+        });
+        edits.push({ op: "insertNodes", at: { after: last }, nodes: pair, ...where });
       }
+      return graph;
     },
   };
 }

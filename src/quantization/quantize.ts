@@ -5,8 +5,8 @@
  * @module
  */
 
-import { isConfigPlan } from "../config/plan.ts";
-import type { ExtraRegistry, ResolvedTarget } from "../config/types.ts";
+import { dropTargets, isConfigPlan } from "../config/plan.ts";
+import type { ExtraRegistry, ResolvedTarget, Warning } from "../config/types.ts";
 import { encodeOnnx } from "../io/onnx/encode_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
@@ -210,9 +210,7 @@ export async function quantize(
   const kernels = options.kernels ?? getKernels();
   const registry = options.registry === undefined ? {} : { registry: options.registry };
   // The list is resolved once, on the module view after fusion; every stage takes this plan.
-  const plan = isConfigPlan(configList)
-    ? configList
-    : planQuantization(input, configList, registry);
+  let plan = isConfigPlan(configList) ? configList : planQuantization(input, configList, registry);
   if (plan.mode !== "quantization") {
     throw new TypeError(`quantize() needs a quantization plan: this one is for ${plan.mode}`);
   }
@@ -228,6 +226,8 @@ export async function quantize(
   if (cal !== undefined) {
     const targets = plan.targets;
     if (targets.some((t) => t.kind !== "parameter")) {
+      // A target inside an If/Loop/Scan body that no batch reaches stays float, with a warning.
+      const drops: { target: ResolvedTarget; warning: Warning }[] = [];
       ranges = await calibrateOnnx(fuseSource(cal.onnx) as OnnxModel, model, targets, cal.batches, {
         ort: cal.ort,
         kernels,
@@ -235,7 +235,17 @@ export async function quantize(
         ...(options.observer === undefined ? {} : { observer: options.observer }),
         ...(options.percentile === undefined ? {} : { percentile: options.percentile }),
         ...(options.bins === undefined ? {} : { bins: options.bins }),
+        onUnobserved: (t, reason) =>
+          drops.push({
+            target: t,
+            warning: {
+              code: "skipped_module",
+              path: `[${t.configIndex}]`,
+              message: `module "${t.module}" target "${t.target}" stays float: ${reason}`,
+            },
+          }),
       });
+      if (drops.length > 0) plan = dropTargets(plan, drops);
     }
   }
   const { params, targets, warnings } = await quantizeWeights(model, plan, {

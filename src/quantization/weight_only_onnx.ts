@@ -7,15 +7,16 @@
 
 import { getKernels } from "../kernels/default.ts";
 import type { OnnxModel, OnnxNode } from "../io/onnx/onnx_types.ts";
-import type { ModelGraph } from "../model/model_graph.ts";
+import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { computeQuantParams, type QuantScheme } from "./compute_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { trackedRange } from "./tracked_range.ts";
 import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
-import type { TensorSpec } from "../io/onnx/proto_writer.ts";
+import type { NodeSpec, TensorSpec } from "../io/onnx/proto_writer.ts";
 import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import { nodesWithGraph, storedTensor, storedTensors } from "./_stored_tensor.ts";
 import {
   castNode,
   type FloatType,
@@ -66,9 +67,14 @@ export interface WeightOnlyLayer {
 
 /**
  * Replaces the MatMul or Gemm of each selected `Linear` module by `MatMulNBits` (domain
- * `com.microsoft`, which onnxruntime runs on CPU; a Gemm's bias `C` is added by an `Add` node
- * after it) with the weight quantized in blocks of
- * `blockSize` along K, one scale (and for affine one zero point) per (output, block). The block
+ * `com.microsoft`, which onnxruntime runs on CPU) with the weight quantized in blocks of
+ * `blockSize` along K, one scale (and for affine one zero point) per (output, block). Every Gemm
+ * form is kept: `transA` becomes a `Transpose` of A before the MatMulNBits, `alpha` a `Mul`
+ * after it, the bias `C` an `Add` (with a `Mul` by `beta` when it is not 1); `transB` needs
+ * nothing, as MatMulNBits stores B as `[N, K]` whatever the file layout. The node may sit in an
+ * `If`/`Loop`/`Scan` body: the new nodes go to that graph, the codes and scales to the graph
+ * that stores the weight (quantized once when several modules read it, e.g. in both branches),
+ * and the float weight is removed there once every reader is replaced. The block
  * parameters follow NNI's formulas on each block. K need not be a multiple of the block: the
  * last block is shorter, which is the same as padding it with zeros because NNI's range always
  * contains 0 (the padding never changes a scale or a zero point).
@@ -88,9 +94,9 @@ export interface WeightOnlyLayer {
  * @param options Bits, block size, scheme, modules and kernels.
  * @returns The new model bytes and the quantized layers.
  * @throws {QuantizationError} Code `argument` on a bad block size (not a power of two >= 16, or larger than a weight's
- * K) or bit width, a named module that is not a MatMul or Gemm with a constant float32, float16 or bfloat16 weight
- * as its second input, or a Gemm with `alpha` or `beta` other than 1 or with `transA` (code
- * `storage`, naming the module).
+ * K) or bit width; code `storage`, naming the module, for a named module that is not a MatMul
+ * or Gemm with a constant float32, float16 or bfloat16 weight (or one widened by a `Cast`) as
+ * its second input, or a weight whose name two subgraphs define.
  *
  * @example
  * ```ts ignore
@@ -123,64 +129,31 @@ export async function weightOnlyOnnx(
       m.type === "Linear" && (m.opType === "MatMul" || m.opType === "Gemm")
     )
       .map((m) => m.name);
+  const all = nodesWithGraph(onnx);
   const consumers = new Map<string, number>();
-  for (const n of onnx.graph.nodes) {
+  for (const { node: n } of all) {
     for (const i of n.inputs) consumers.set(i, (consumers.get(i) ?? 0) + 1);
   }
-  const constantOutputs = new Set(
-    onnx.graph.nodes.filter((n) => n.opType === "Constant").flatMap((n) => n.outputs),
-  );
-  const initializerNames = new Set(onnx.graph.initializers.map((t) => t.name));
+  const places = storedTensors(onnx);
   const layers: WeightOnlyLayer[] = [];
-  const constantNodes = new Map(
-    onnx.graph.nodes.flatMap((n, i) => n.opType === "Constant" ? n.outputs.map((o) => [o, i]) : []),
-  );
-  // A weight stored in another float type and widened by a Cast before the MatMul.
-  const casts = new Map(
-    onnx.graph.nodes.flatMap((n, i) => n.opType === "Cast" ? [[n.outputs[0], i] as const] : []),
-  );
-  const storedName = (v: string | undefined) => {
-    const c = v === undefined ? undefined : casts.get(v);
-    return c === undefined ? v : onnx.graph.nodes[c].inputs[0];
-  };
   const edits: OnnxEdit[] = [];
-  const add = (...tensors: TensorSpec[]) =>
-    edits.push(...tensors.map((tensor) => ({ op: "addInitializer" as const, tensor })));
-  for (const name of selected) {
-    const mod = model.modules.find((m) => m.name === name);
-    const ref = mod?.params.weight;
-    const index = onnx.graph.nodes.findIndex((n) =>
-      (n.opType === "MatMul" || n.opType === "Gemm") && storedName(n.inputs[1]) === ref?.name
-    );
-    const node = onnx.graph.nodes[index];
-    const at = { module: name, target: "weight" };
-    if (mod === undefined || ref === undefined || node === undefined || ref.shape.length !== 2) {
-      throw new QuantizationError(
-        "storage",
-        `MatMulNBits replaces a MatMul or Gemm with a constant 2-D weight as its second input: the module has none`,
-        at,
+  /** Codes and scales of a weight, as initializers of the graph that stores it. */
+  const quantizeWeight = async (
+    ref: TensorRef,
+    at: { module: string; target: string },
+    floatType: FloatType,
+  ): Promise<
+    { inputs: string[]; layer: Omit<WeightOnlyLayer, "module">; castA: boolean }
+  > => {
+    const place = storedTensor(places, onnx, ref.name, "MatMulNBits export", at);
+    const add = (...tensors: TensorSpec[]) =>
+      edits.push(
+        ...tensors.map((tensor) => ({
+          op: "addInitializer" as const,
+          tensor,
+          graph: place.graph,
+        })),
       );
-    }
-    const bias = node.opType === "Gemm" ? gemmBias(node, name) : undefined;
-    // The type the layer computes in: the weight's, or the one its Cast gives it.
-    const cast = node.inputs[1] === ref.name ? undefined : casts.get(node.inputs[1]);
-    const castTo = cast === undefined
-      ? undefined
-      : onnx.graph.nodes[cast].attributes.find((a) => a.name === "to")?.i;
-    const floatType = castTo === undefined
-      ? floatTypeOf(ref.dtype)
-      : [1, 10, 16].includes(castTo)
-      ? castTo as FloatType
-      : undefined;
-    if (floatType === undefined) {
-      throw new QuantizationError(
-        "storage",
-        `MatMulNBits export supports layers computed in float32, float16 or bfloat16: tensor "${ref.name}" is ${ref.dtype}${
-          castTo === undefined ? "" : ` cast to ONNX type ${castTo}`
-        }`,
-        at,
-      );
-    }
     const [n, k] = ref.shape;
     if (bs > k) {
       throw new QuantizationError(
@@ -229,8 +202,7 @@ export async function weightOnlyOnnx(
         raw: scaleBytes(scale, scaleType),
       },
     );
-    const input = castA ? `${t}_nbits_input` : node.inputs[0];
-    const inputs = [input, `${t}_nbits`, `${t}_nbits_scale`];
+    const inputs = [`${t}_nbits`, `${t}_nbits_scale`];
     if (scheme === "affine") {
       const perRow = Math.ceil((blocks * bits) / 8);
       const zp = new Uint8Array(n * perRow);
@@ -246,6 +218,84 @@ export async function weightOnlyOnnx(
       });
       inputs.push(`${t}_nbits_zero_point`);
     }
+    const layer = { tensor: t, k, n, bits, blockSize: bs, scale, zeroPoint, dequantized };
+    return { inputs, layer, castA };
+  };
+  // A weight that several modules read (say the same layer in both branches of an If) is
+  // quantized once, into the graph that stores it, which every reader sees.
+  const done = new Map<
+    string,
+    { inputs: string[]; layer: Omit<WeightOnlyLayer, "module">; castA: boolean }
+  >();
+  // Readers of a value that go away (a replaced MatMul/Gemm, a removed Cast); the value goes
+  // when all of its readers have.
+  const gone = new Map<string, number>();
+  const leave = (v: string) => gone.set(v, (gone.get(v) ?? 0) + 1);
+  // A weight stored in another float type and widened by a Cast before the MatMul.
+  const casts = new Map(
+    all.filter((x) => x.node.opType === "Cast").map((x) => [x.node.outputs[0], x] as const),
+  );
+  const storedName = (v: string | undefined) => {
+    const c = v === undefined ? undefined : casts.get(v);
+    return c === undefined ? v : c.node.inputs[0];
+  };
+  const isLayer = (n: { opType: string; inputs: readonly string[] }, w?: string) =>
+    (n.opType === "MatMul" || n.opType === "Gemm") && storedName(n.inputs[1]) === w;
+  for (const name of selected) {
+    const mod = model.modules.find((m) => m.name === name);
+    const ref = mod?.params.weight;
+    // The node may sit in the main graph or in an If/Loop/Scan body: the module's own node
+    // (labelled in the module view), else the first that reads the weight. The new node and the
+    // Gemm epilogue go to its graph.
+    const view = mod?.subgraph === undefined
+      ? model.graph?.nodes
+      : model.graph?.subgraphs?.[mod.subgraph];
+    const own = view?.findIndex((n) => n.module === name && isLayer(n, ref?.name)) ?? -1;
+    const found = own >= 0
+      ? all.find((x) => x.graph === (mod?.subgraph ?? "graph") && x.index === own)
+      : all.find(({ node: n }) => isLayer(n, ref?.name));
+    const at = { module: name, target: "weight" };
+    if (mod === undefined || ref === undefined || found === undefined || ref.shape.length !== 2) {
+      throw new QuantizationError(
+        "storage",
+        `MatMulNBits replaces a MatMul or Gemm with a constant 2-D weight as its second input: the module has none`,
+        at,
+      );
+    }
+    const { node, graph, index } = found;
+    const add = (...tensors: TensorSpec[]) =>
+      edits.push(...tensors.map((tensor) => ({ op: "addInitializer" as const, tensor, graph })));
+    const gemm = node.opType === "Gemm" ? gemmForm(node) : undefined;
+    const t = ref.name;
+    // The type the layer computes in: the weight's, or the one its Cast gives it.
+    const read = node.inputs[1];
+    const cast = read === t ? undefined : casts.get(read);
+    const castTo = cast?.node.attributes.find((x) => x.name === "to")?.i;
+    const floatType = castTo === undefined
+      ? floatTypeOf(ref.dtype)
+      : [1, 10, 16].includes(castTo)
+      ? castTo as FloatType
+      : undefined;
+    if (floatType === undefined) {
+      throw new QuantizationError(
+        "storage",
+        `MatMulNBits export supports layers computed in float32, float16 or bfloat16: tensor "${t}" is ${ref.dtype}${
+          castTo === undefined ? "" : ` cast to ONNX type ${castTo}`
+        }`,
+        at,
+      );
+    }
+    leave(read);
+    const quantized = done.get(t) ?? await quantizeWeight(ref, at, floatType);
+    done.set(t, quantized);
+    const { k, n } = quantized.layer;
+    const castA = quantized.castA;
+    layers.push({ module: name, ...quantized.layer });
+    const out = node.outputs[0];
+    const label = node.name || t;
+    const aIn = gemm?.transA ? `${out}_nbits_a` : node.inputs[0];
+    const a = castA ? `${label}_nbits_input` : aIn;
+    const inputs = [a, ...quantized.inputs];
     const attributes = [
       { name: "K", i: k },
       { name: "N", i: n },
@@ -255,19 +305,68 @@ export async function weightOnlyOnnx(
         ? []
         : [{ name: "accuracy_level", i: options.accuracyLevel }]),
     ];
-    const product = bias === undefined ? node.outputs[0] : `${node.outputs[0]}_nbits_product`;
-    if (castA) {
-      edits.push({
-        op: "insertNodes",
-        at: { before: index },
-        nodes: [castNode(`${node.name || t}_CastIn`, node.inputs[0], input, ONNX_DATA_TYPE.FLOAT)],
+    // Gemm: Y = alpha * A' * B' + beta * C. MatMulNBits computes A * B' whatever transB was
+    // (the module view reads B as [out, in], the layout MatMulNBits stores); transA becomes a
+    // Transpose before it, alpha a Mul after it, beta * C a Mul and an Add.
+    const before: NodeSpec[] = [];
+    const after: NodeSpec[] = [];
+    if (gemm?.transA) {
+      before.push({
+        name: `${label}_nbits_transpose_a`,
+        opType: "Transpose",
+        inputs: [node.inputs[0]],
+        outputs: [aIn],
+        attributes: [{ name: "perm", ints: [1, 0] }],
       });
+    }
+    if (castA) before.push(castNode(`${label}_CastIn`, aIn, a, ONNX_DATA_TYPE.FLOAT));
+    // alpha and beta in the layer's type, so the Mul reads one type.
+    const scalar = (suffix: string, v: number) => {
+      add({
+        name: `${out}_nbits_${suffix}`,
+        dataType: floatType,
+        dims: [],
+        raw: scaleBytes(Float32Array.of(v), floatType),
+      });
+      return `${out}_nbits_${suffix}`;
+    };
+    let value = gemm === undefined || (gemm.alpha === 1 && gemm.bias === undefined)
+      ? out
+      : `${out}_nbits_product`;
+    const product = value;
+    if (castA) after.push(castNode(`${label}_CastOut`, `${product}_float32`, product, floatType));
+    if (gemm !== undefined && gemm.alpha !== 1) {
+      const scaled = gemm.bias === undefined ? out : `${out}_nbits_scaled`;
+      after.push({
+        name: `${label}_nbits_alpha`,
+        opType: "Mul",
+        inputs: [value, scalar("alpha", gemm.alpha)],
+        outputs: [scaled],
+      });
+      value = scaled;
+    }
+    if (gemm?.bias !== undefined) {
+      let c = gemm.bias;
+      if (gemm.beta !== 1) {
+        after.push({
+          name: `${label}_nbits_beta`,
+          opType: "Mul",
+          inputs: [c, scalar("beta", gemm.beta)],
+          outputs: [`${out}_nbits_bias`],
+        });
+        c = `${out}_nbits_bias`;
+      }
+      after.push({ name: `${label}_bias`, opType: "Add", inputs: [value, c], outputs: [out] });
+    }
+    if (before.length > 0) {
+      edits.push({ op: "insertNodes", at: { before: index }, nodes: before, graph });
     }
     edits.push({
       op: "replaceNode",
       node: index,
+      graph,
       with: {
-        name: `${node.name || t}_MatMulNBits`,
+        name: `${label}_MatMulNBits`,
         opType: "MatMulNBits",
         domain: "com.microsoft",
         inputs,
@@ -275,66 +374,38 @@ export async function weightOnlyOnnx(
         attributes,
       },
     });
-    if (castA) {
-      edits.push({
-        op: "insertNodes",
-        at: { after: index },
-        nodes: [castNode(`${node.name || t}_CastOut`, `${product}_float32`, product, floatType)],
-      });
+    if (after.length > 0) {
+      edits.push({ op: "insertNodes", at: { after: index }, nodes: after, graph });
     }
-    if (bias !== undefined) {
-      edits.push({
-        op: "insertNodes",
-        at: { after: index },
-        nodes: [{
-          name: `${node.name || t}_bias`,
-          opType: "Add",
-          inputs: [product, bias],
-          outputs: [node.outputs[0]],
-        }],
-      });
+    // The weight's own Cast goes once nothing else reads it; the float weight once every node
+    // that read it reads the codes instead.
+    if (cast !== undefined && gone.get(read) === consumers.get(read)) {
+      edits.push({ op: "removeNode", node: cast.index, graph: cast.graph });
+      leave(t);
     }
-    // The weight's own Cast goes with it when nothing else reads it.
-    const castUsed = cast !== undefined && (consumers.get(node.inputs[1]) ?? 0) > 1;
-    if (cast !== undefined && !castUsed) edits.push({ op: "removeNode", node: cast });
-    if ((consumers.get(t) ?? 0) <= 1 && !castUsed) {
-      if (constantOutputs.has(t)) edits.push({ op: "removeNode", node: constantNodes.get(t)! });
-      else if (initializerNames.has(t)) edits.push({ op: "removeInitializer", name: t });
+    if (gone.get(t) === consumers.get(t)) {
+      const place = storedTensor(places, onnx, t, "MatMulNBits export", at);
+      if (place.constantNode !== undefined) {
+        edits.push({ op: "removeNode", node: place.constantNode, graph: place.graph });
+      } else edits.push({ op: "removeInitializer", name: t, graph: place.graph });
     }
-    layers.push({
-      module: name,
-      tensor: t,
-      k,
-      n,
-      bits,
-      blockSize: bs,
-      scale,
-      zeroPoint,
-      dequantized,
-    });
   }
   edits.push({ op: "addOpset", domain: "com.microsoft", version: 1 });
   const { bytes } = editOnnx(onnx, edits);
   return { bytes, layers };
 }
 
-/**
- * The bias input of a Gemm that MatMulNBits plus an Add can replace (`alpha` 1, no `transA`,
- * `beta` 1 when there is a bias; `transB` either way, as the module view reads the weight as
- * `[out, in]`), or `undefined` without one.
- */
-function gemmBias(node: OnnxNode, module: string): string | undefined {
+/** The attributes of a Gemm and its bias input `C` (absent without one, or with `beta` 0). */
+function gemmForm(
+  node: OnnxNode,
+): { alpha: number; beta: number; transA: boolean; bias?: string } {
   const get = (name: string) => node.attributes.find((a) => a.name === name);
-  const alpha = get("alpha")?.f ?? 1;
   const beta = get("beta")?.f ?? 1;
-  const transA = get("transA")?.i ?? 0;
-  const bias = node.inputs[2] === undefined || node.inputs[2] === "" ? undefined : node.inputs[2];
-  if (alpha !== 1 || transA !== 0 || (bias !== undefined && beta !== 1)) {
-    throw new QuantizationError(
-      "storage",
-      `a Gemm can become MatMulNBits with alpha 1, transA 0 and beta 1: current values are alpha ${alpha}, transA ${transA}, beta ${beta}`,
-      { module, target: "weight" },
-    );
-  }
-  return bias;
+  const c = node.inputs[2];
+  return {
+    alpha: get("alpha")?.f ?? 1,
+    beta,
+    transA: (get("transA")?.i ?? 0) !== 0,
+    ...(c === undefined || c === "" || beta === 0 ? {} : { bias: c }),
+  };
 }

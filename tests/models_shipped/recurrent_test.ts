@@ -291,12 +291,12 @@ test(
       assert.equal(run.code, 0, run.stderr);
       const report = JSON.parse(run.stdout).report;
       assert.equal(report.layers.length, 16);
-      // Inside If branches the weights are stored fake-quantized (float32), with the reason.
-      assert.equal(report.storage, "float");
-      assert.match(report.warnings.join("\n"), /stored as float \(fake-quantized\)/);
+      // The weights inside the If branches get integer codes and DequantizeLinear in place.
+      assert.equal(report.storage, "qdq");
       const ort = await loadOrt();
       const original = new Uint8Array(readFileSync(VAD));
       const quantized = new Uint8Array(readFileSync(out));
+      assert.ok(quantized.length < original.length * 0.8, `${quantized.length} bytes`);
       for (const sr of [16000n, 8000n]) {
         const n = sr === 16000n ? 1536 : 768;
         let h = new Float32Array(128);

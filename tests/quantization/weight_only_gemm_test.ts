@@ -83,10 +83,20 @@ test("weightOnlyOnnx() quantizes a Gemm without transB or bias by default select
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-3, `${a[i]} vs ${b[i]}`);
 });
 
-test("weightOnlyOnnx() rejects a Gemm with alpha other than 1, naming the module", async () => {
+test("weightOnlyOnnx() keeps a Gemm's alpha as a Mul after MatMulNBits, before the bias Add", async () => {
   const onnx = decodeOnnx(gemmModel(2));
-  await assert.rejects(
-    weightOnlyOnnx(onnx, onnxModel(onnx), { blockSize: 16, modules: ["fc1"] }),
-    /QuantizationError: fc1\.weight: a Gemm can become MatMulNBits with alpha 1, transA 0 and beta 1: current values are alpha 2/,
+  const graphModel = onnxModel(onnx);
+  const { bytes, layers } = await weightOnlyOnnx(onnx, graphModel, {
+    blockSize: 16,
+    modules: ["fc1"],
+  });
+  const back = decodeOnnx(bytes);
+  assert.deepEqual(back.graph.nodes.map((n) => n.opType), ["MatMulNBits", "Mul", "Add", "Gemm"]);
+  const ref = graphModel.modules.find((m) => m.name === "fc1")!.params.weight;
+  const float = encodeOnnx(
+    onnx,
+    new Map([["fc1.weight", { bytes: toFileBytes(ref, layers[0].dequantized) }]]),
   );
+  const [a, b] = [await run(bytes), await run(float)];
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-3, `${a[i]} vs ${b[i]}`);
 });

@@ -8,14 +8,12 @@
 import type { ValueType } from "./edit_onnx.ts";
 import {
   concat,
+  graphProto,
   intField,
   lenField,
-  nodeProto,
   type NodeSpec,
   opsetProto,
-  tensorProto,
   type TensorSpec,
-  valueInfoProto,
 } from "./proto_writer.ts";
 
 /** A graph input or output. */
@@ -72,16 +70,13 @@ export interface OnnxSpec {
  * ```
  */
 export function buildOnnx(spec: OnnxSpec): Uint8Array {
-  const value = (v: ValueSpec) => valueInfoProto(v.name, v.type.elemType, v.type.dims);
-  const graph = concat([
-    ...spec.nodes.map((n) => lenField(1, nodeProto(n))),
-    lenField(2, spec.graphName ?? "graph"),
-    ...(spec.initializers ?? []).map((t) =>
-      lenField(5, tensorProto(t.name, t.dataType, t.dims, t.raw))
-    ),
-    ...spec.inputs.map((v) => lenField(11, value(v))),
-    ...spec.outputs.map((v) => lenField(12, value(v))),
-  ]);
+  const graph = graphProto({
+    name: spec.graphName ?? "graph",
+    nodes: spec.nodes,
+    initializers: spec.initializers ?? [],
+    inputs: spec.inputs,
+    outputs: spec.outputs,
+  });
   return concat([
     intField(1, spec.irVersion ?? 8),
     ...(spec.producer === undefined ? [] : [lenField(2, spec.producer)]),

@@ -8,9 +8,10 @@
 
 import { decodeOnnx } from "./decode_onnx.ts";
 import type { EncodedOnnx, EncodeOnnxOptions, OnnxReplacement } from "./encode_onnx.ts";
-import type { OnnxModel } from "./onnx_types.ts";
+import type { OnnxGraph, OnnxModel } from "./onnx_types.ts";
 import {
   type Attr,
+  attributeProto,
   type Bytes,
   concat,
   lenField,
@@ -28,8 +29,8 @@ import { type Field, forEachField, readString, readVarint, type WireContext } fr
 export type { Attr, NodeSpec, TensorSpec };
 
 /**
- * Where inserted nodes go in the main graph: at the very start of the graph message, or just
- * before or after the main-graph node of an index (in file order, as `OnnxModel.graph.nodes`).
+ * Where inserted nodes go in their graph: at the very start of the graph message, or just
+ * before or after the node of an index (in file order, as `OnnxGraph.nodes`).
  */
 export type NodePosition = "start" | { readonly before: number } | { readonly after: number };
 
@@ -45,6 +46,11 @@ export interface ValueType {
  * One change to an ONNX model. Node indices and names refer to the model as it was decoded,
  * never to the result of earlier edits; edits that put things at the same place keep their
  * order in the list.
+ *
+ * Initializer and node edits take an optional `graph`: the field path of the graph they change,
+ * `"graph"` (the main graph, the default) or a subgraph of an `If`/`Loop`/`Scan` node as its
+ * nodes' paths start (`"graph.node[2].attribute[0].g"`; see `graphPaths`). Node indices then
+ * count that graph's nodes.
  */
 export type OnnxEdit =
   /**
@@ -57,27 +63,54 @@ export type OnnxEdit =
    * inputs, before the first later field (doc_string, output, value_info, …); with `atEnd`, at
    * the end of the graph message instead.
    */
-  | { readonly op: "addInitializer"; readonly tensor: TensorSpec; readonly atEnd?: boolean }
-  /** Removes a main-graph initializer and the graph input of the same name, if any. */
-  | { readonly op: "removeInitializer"; readonly name: string }
-  /** New nodes at a position in the main graph. */
-  | { readonly op: "insertNodes"; readonly at: NodePosition; readonly nodes: readonly NodeSpec[] }
-  /** Removes a main-graph node. */
-  | { readonly op: "removeNode"; readonly node: number }
-  /** Writes another node in place of a main-graph node. */
-  | { readonly op: "replaceNode"; readonly node: number; readonly with: NodeSpec }
+  | {
+    readonly op: "addInitializer";
+    readonly tensor: TensorSpec;
+    readonly atEnd?: boolean;
+    readonly graph?: string;
+  }
+  /** Removes an initializer and the graph input of the same name, if any. */
+  | { readonly op: "removeInitializer"; readonly name: string; readonly graph?: string }
+  /** New nodes at a position in a graph. */
+  | {
+    readonly op: "insertNodes";
+    readonly at: NodePosition;
+    readonly nodes: readonly NodeSpec[];
+    readonly graph?: string;
+  }
+  /** Removes a node. */
+  | { readonly op: "removeNode"; readonly node: number; readonly graph?: string }
+  /** Writes another node in place of a node. */
+  | {
+    readonly op: "replaceNode";
+    readonly node: number;
+    readonly with: NodeSpec;
+    readonly graph?: string;
+  }
   /**
-   * Renames inputs or outputs of a main-graph node by position; a position equal to the count
-   * appends one (after the node's last input or output). Everything else in the node is kept.
+   * Renames inputs or outputs of a node by position; a position equal to the count appends one
+   * (after the node's last input or output). `attributes` give new values to attributes of the
+   * node by name (an attribute the node lacks is appended). Everything else in the node is kept.
    */
   | {
     readonly op: "rewireNode";
     readonly node: number;
+    readonly graph?: string;
     readonly inputs?: Readonly<Record<number, string>>;
     readonly outputs?: Readonly<Record<number, string>>;
+    readonly attributes?: readonly Attr[];
   }
-  /** A new graph output, with or without a type (onnxruntime accepts it without). */
-  | { readonly op: "addGraphOutput"; readonly name: string; readonly type?: ValueType }
+  /**
+   * A new graph output, with or without a type (onnxruntime accepts it without). In a subgraph
+   * it is appended after the body's outputs (a `Loop`/`Scan` body's last output is a scan
+   * output; an `If` needs one in each branch).
+   */
+  | {
+    readonly op: "addGraphOutput";
+    readonly name: string;
+    readonly type?: ValueType;
+    readonly graph?: string;
+  }
   /** Sets the main graph's value_info of a value (replaced when present, else added). */
   | { readonly op: "setValueInfo"; readonly name: string; readonly type: ValueType }
   /**
@@ -95,17 +128,17 @@ export interface EditOnnxOptions extends EncodeOnnxOptions {
 const NODE = 1, INITIALIZER = 5, INPUT = 11, OUTPUT = 12, VALUE_INFO = 13;
 const GRAPH = 7, OPSET = 8;
 
-/** The edits of one main-graph node. */
+/** The edits of one node. */
 interface NodeEdits {
   removed?: boolean;
   replacement?: Uint8Array;
   readonly inputs: Map<number, string>;
   readonly outputs: Map<number, string>;
+  readonly attributes: Map<string, Attr>;
 }
 
-/** Everything the edits change, gathered by place. */
-interface Plan {
-  readonly replacements: Map<string, OnnxReplacement>;
+/** The node and initializer edits of one graph (the main graph or a subgraph). */
+interface GraphPlan {
   readonly start: Uint8Array[];
   readonly before: Map<number, Uint8Array[]>;
   readonly after: Map<number, Uint8Array[]>;
@@ -114,6 +147,13 @@ interface Plan {
   readonly endInitializers: Uint8Array[];
   readonly removeInitializers: Set<string>;
   readonly outputs: Uint8Array[];
+}
+
+/** Everything the edits change, gathered by place. */
+interface Plan {
+  readonly replacements: Map<string, OnnxReplacement>;
+  /** Graph edits by graph field path (`"graph"`, `"graph.node[2].attribute[0].g"`, …). */
+  readonly graphs: Map<string, GraphPlan>;
   readonly valueInfos: Map<string, Uint8Array>;
   readonly opsets: Uint8Array[];
 }
@@ -124,44 +164,107 @@ function fieldsOf(ctx: WireContext, start: number, end: number, path: string): F
   return out;
 }
 
+/**
+ * Every graph of a model by its field path: `"graph"` for the main graph, then each subgraph
+ * (an `If` branch, a `Loop`/`Scan` body) as `<node path>.attribute[<a>].g` or
+ * `<node path>.attribute[<a>].graphs[<k>]`, parents before their subgraphs. The paths are the
+ * prefixes of the `path` of the graph's nodes and tensors, and what the `graph` of an edit names.
+ *
+ * @param model The decoded model.
+ * @returns The graphs by path, in file order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildOnnx } from "./build_onnx.ts";
+ * import { decodeOnnx } from "./decode_onnx.ts";
+ * import { graphPaths } from "./edit_onnx.ts";
+ *
+ * const bytes = buildOnnx({
+ *   opsets: [{ domain: "", version: 13 }],
+ *   nodes: [{ name: "relu", opType: "Relu", inputs: ["x"], outputs: ["y"] }],
+ *   inputs: [{ name: "x", type: { elemType: 1, dims: [2] } }],
+ *   outputs: [{ name: "y", type: { elemType: 1, dims: [2] } }],
+ * });
+ * assert.deepEqual([...graphPaths(decodeOnnx(bytes)).keys()], ["graph"]);
+ * ```
+ */
+export function graphPaths(model: OnnxModel): Map<string, OnnxGraph> {
+  const out = new Map<string, OnnxGraph>();
+  const walk = (g: OnnxGraph, path: string) => {
+    out.set(path, g);
+    g.nodes.forEach((n, i) => {
+      const nodePath = `${path}.node[${i}]`;
+      n.attributes.forEach((a, j) => {
+        if (a.g !== undefined) walk(a.g, `${nodePath}.attribute[${j}].g`);
+        a.graphs?.forEach((s, k) => walk(s, `${nodePath}.attribute[${j}].graphs[${k}]`));
+      });
+    });
+  };
+  walk(model.graph, "graph");
+  return out;
+}
+
 /** Checks the edits against the decoded model and sorts them by the place they change. */
 function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
   const p: Plan = {
     replacements: new Map(),
-    start: [],
-    before: new Map(),
-    after: new Map(),
-    nodes: new Map(),
-    initializers: [],
-    endInitializers: [],
-    removeInitializers: new Set(),
-    outputs: [],
+    graphs: new Map(),
     valueInfos: new Map(),
     opsets: [],
   };
-  const g = model.graph;
-  const initializers = new Set(g.initializers.map((t) => t.name));
-  const outputs = new Set(g.outputs);
-  const added = new Set<string>();
+  const all = graphPaths(model);
+  const outputs = new Map<string, Set<string>>();
+  const added = new Map<string, Set<string>>();
   const domains = new Set(model.opsets.map((o) => o.domain));
-  const lost = new Map<number, string>(); // node index -> the edit that removes or replaces it
+  const lost = new Map<string, string>(); // node path -> the edit that removes or replaces it
   edits.forEach((e, k) => {
     const where = `edit [${k}] (${e.op})`;
-    const nodeAt = (i: number, name = "node") => {
-      if (!Number.isInteger(i) || i < 0 || i >= g.nodes.length) {
+    const graphOf = (path = "graph") => {
+      const g = all.get(path);
+      if (g === undefined) {
         throw new RangeError(
-          `${where}: "${name}" must be a main-graph node index in [0, ${g.nodes.length}): current value is ${i}`,
+          `${where}: "graph" must be the path of a graph of the model ("graph" or a subgraph such as "graph.node[0].attribute[0].g"): current value is ${
+            JSON.stringify(path)
+          }`,
         );
       }
-      let n = p.nodes.get(i);
-      if (n === undefined) p.nodes.set(i, n = { inputs: new Map(), outputs: new Map() });
+      let gp = p.graphs.get(path);
+      if (gp === undefined) {
+        p.graphs.set(
+          path,
+          gp = {
+            start: [],
+            before: new Map(),
+            after: new Map(),
+            nodes: new Map(),
+            initializers: [],
+            endInitializers: [],
+            removeInitializers: new Set(),
+            outputs: [],
+          },
+        );
+      }
+      return { g, gp, path, label: path === "graph" ? "main-graph" : `subgraph ${path}` };
+    };
+    type At = ReturnType<typeof graphOf>;
+    const nodeAt = (at: At, i: number, name = "node") => {
+      if (!Number.isInteger(i) || i < 0 || i >= at.g.nodes.length) {
+        throw new RangeError(
+          `${where}: "${name}" must be a ${at.label} node index in [0, ${at.g.nodes.length}): current value is ${i}`,
+        );
+      }
+      let n = at.gp.nodes.get(i);
+      if (n === undefined) {
+        at.gp.nodes.set(i, n = { inputs: new Map(), outputs: new Map(), attributes: new Map() });
+      }
       return n;
     };
-    const conflict = (n: NodeEdits, i: number) => {
+    const conflict = (at: At, n: NodeEdits, i: number) => {
       if (n.removed || n.replacement !== undefined) {
         throw new RangeError(
           `${where}: node ${i} (${
-            JSON.stringify(g.nodes[i].name)
+            JSON.stringify(at.g.nodes[i].name)
           }) is already removed or replaced by an earlier edit`,
         );
       }
@@ -172,28 +275,36 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
         if (p.replacements.has(name)) {
           throw new RangeError(`${where}: tensor ${JSON.stringify(name)} is replaced twice`);
         }
-        if (p.removeInitializers.has(name)) {
+        if ([...p.graphs.values()].some((gp) => gp.removeInitializers.has(name))) {
           throw new RangeError(`${where}: tensor ${JSON.stringify(name)} is removed`);
         }
         p.replacements.set(name, r);
         break;
       }
       case "addInitializer": {
+        const at = graphOf(e.graph);
         const name = e.tensor.name;
-        if ((initializers.has(name) && !p.removeInitializers.has(name)) || added.has(name)) {
+        const names = added.get(at.path) ?? new Set();
+        added.set(at.path, names);
+        const exists = at.g.initializers.some((t) => t.name === name) &&
+          !at.gp.removeInitializers.has(name);
+        if (exists || names.has(name)) {
           throw new RangeError(
-            `${where}: the main graph already has an initializer ${JSON.stringify(name)}`,
+            `${where}: ${
+              at.path === "graph" ? "the main graph" : at.label
+            } already has an initializer ${JSON.stringify(name)}`,
           );
         }
-        added.add(name);
+        names.add(name);
         const t = tensorProto(name, e.tensor.dataType, e.tensor.dims, e.tensor.raw);
-        (e.atEnd ? p.endInitializers : p.initializers).push(t);
+        (e.atEnd ? at.gp.endInitializers : at.gp.initializers).push(t);
         break;
       }
-      case "removeInitializer":
-        if (!initializers.has(e.name)) {
+      case "removeInitializer": {
+        const at = graphOf(e.graph);
+        if (!at.g.initializers.some((t) => t.name === e.name)) {
           throw new RangeError(
-            `${where}: "name" must be a main-graph initializer: ${
+            `${where}: "name" must be a ${at.label} initializer: ${
               JSON.stringify(e.name)
             } is not one`,
           );
@@ -201,46 +312,43 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
         if (p.replacements.has(e.name)) {
           throw new RangeError(`${where}: tensor ${JSON.stringify(e.name)} is also replaced`);
         }
-        p.removeInitializers.add(e.name);
+        at.gp.removeInitializers.add(e.name);
         break;
+      }
       case "insertNodes": {
+        const at = graphOf(e.graph);
         const nodes = e.nodes.map(nodeProto);
-        if (e.at === "start") p.start.push(...nodes);
+        if (e.at === "start") at.gp.start.push(...nodes);
         else {
           const before = "before" in e.at;
           const i = before
             ? (e.at as { before: number }).before
             : (e.at as { after: number }).after;
-          nodeAt(i, before ? "at.before" : "at.after");
-          const map = before ? p.before : p.after;
+          nodeAt(at, i, before ? "at.before" : "at.after");
+          const map = before ? at.gp.before : at.gp.after;
           map.set(i, [...(map.get(i) ?? []), ...nodes]);
         }
         break;
       }
-      case "removeNode": {
-        const n = nodeAt(e.node);
-        conflict(n, e.node);
-        if (n.inputs.size + n.outputs.size > 0) {
-          throw new RangeError(`${where}: node ${e.node} is rewired by an earlier edit`);
-        }
-        n.removed = true;
-        lost.set(e.node, where);
-        break;
-      }
+      case "removeNode":
       case "replaceNode": {
-        const n = nodeAt(e.node);
-        conflict(n, e.node);
-        if (n.inputs.size + n.outputs.size > 0) {
+        const at = graphOf(e.graph);
+        const n = nodeAt(at, e.node);
+        conflict(at, n, e.node);
+        if (n.inputs.size + n.outputs.size + n.attributes.size > 0) {
           throw new RangeError(`${where}: node ${e.node} is rewired by an earlier edit`);
         }
-        n.replacement = nodeProto(e.with);
-        lost.set(e.node, where);
+        if (e.op === "removeNode") n.removed = true;
+        else n.replacement = nodeProto(e.with);
+        lost.set(`${at.path}.node[${e.node}]`, where);
         break;
       }
       case "rewireNode": {
-        const n = nodeAt(e.node);
-        conflict(n, e.node);
-        const original = g.nodes[e.node];
+        const at = graphOf(e.graph);
+        const n = nodeAt(at, e.node);
+        conflict(at, n, e.node);
+        const original = at.g.nodes[e.node];
+        for (const a of e.attributes ?? []) n.attributes.set(a.name, a);
         for (
           const [side, names, map, count] of [
             ["inputs", e.inputs, n.inputs, original.inputs.length],
@@ -272,19 +380,23 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
         }
         break;
       }
-      case "addGraphOutput":
-        if (outputs.has(e.name)) {
+      case "addGraphOutput": {
+        const at = graphOf(e.graph);
+        const names = outputs.get(at.path) ?? new Set(at.g.outputs);
+        outputs.set(at.path, names);
+        if (names.has(e.name)) {
           throw new RangeError(
             `${where}: ${JSON.stringify(e.name)} is already a graph output`,
           );
         }
-        outputs.add(e.name);
-        p.outputs.push(
+        names.add(e.name);
+        at.gp.outputs.push(
           e.type === undefined
             ? lenField(1, e.name)
             : valueInfoProto(e.name, e.type.elemType, e.type.dims),
         );
         break;
+      }
       case "setValueInfo":
         p.valueInfos.set(e.name, valueInfoProto(e.name, e.type.elemType, e.type.dims));
         break;
@@ -303,12 +415,13 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
   });
   for (const name of p.replacements.keys()) {
     const t = model.tensors.find((x) => x.name === name);
-    const node = t === undefined ? undefined : /^graph\.node\[(\d+)\]/.exec(t.path);
-    const by = node ? lost.get(Number(node[1])) : undefined;
-    if (by !== undefined) {
-      throw new RangeError(
-        `tensor ${JSON.stringify(name)} is replaced, but ${by} drops the node that holds it`,
-      );
+    if (t === undefined) continue;
+    for (const [node, by] of lost) {
+      if (t.path.startsWith(`${node}.`)) {
+        throw new RangeError(
+          `tensor ${JSON.stringify(name)} is replaced, but ${by} drops the node that holds it`,
+        );
+      }
     }
   }
   return p;
@@ -316,17 +429,29 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
 
 /** Whether the plan changes anything besides tensor values. */
 function structural(p: Plan): boolean {
-  return p.start.length + p.before.size + p.after.size + p.nodes.size + p.initializers.length +
-      p.endInitializers.length + p.removeInitializers.size + p.outputs.length +
-      p.valueInfos.size + p.opsets.length > 0;
+  return p.graphs.size + p.valueInfos.size + p.opsets.length > 0;
 }
 
-/** Writes the main graph with its edits; everything else is handed to `copy`. */
+const NODE_ATTRIBUTE = 5, ATTRIBUTE_GRAPH = 6, ATTRIBUTE_GRAPHS = 11;
+
+/** Writes the edited graphs; everything else is handed to `copy`. */
 class Writer {
+  /** Paths of the nodes and attributes that enclose an edited subgraph. */
+  readonly enclosing = new Set<string>();
+
   constructor(
     readonly model: OnnxModel,
     readonly plan: Plan,
-  ) {}
+  ) {
+    for (const path of plan.graphs.keys()) {
+      // "graph.node[2].attribute[0].g.node[1].attribute[1].g" encloses in
+      // "graph.node[2]", "graph.node[2].attribute[0]", "….node[1]", "….attribute[1]".
+      const re = /\.(node|attribute)\[\d+\]/g;
+      for (let m = re.exec(path); m !== null; m = re.exec(path)) {
+        this.enclosing.add(path.slice(0, m.index + m[0].length));
+      }
+    }
+  }
 
   /** A field as it was, or re-encoded around its patched content. */
   copy(f: Field, patch: Patch | undefined): Bytes[] {
@@ -335,6 +460,12 @@ class Writer {
     const body = emitPatch(this.model, patch);
     const afterTag = readVarint(this.model, f.tagStart, f.end, "")[1];
     return [bytes.subarray(f.tagStart, afterTag), varint(body.length), body];
+  }
+
+  /** A field with new content under its original tag. */
+  wrap(f: Field, body: Uint8Array): Bytes[] {
+    const afterTag = readVarint(this.model, f.tagStart, f.end, "")[1];
+    return [this.model.bytes.subarray(f.tagStart, afterTag), varint(body.length), body];
   }
 
   /** The name of a TensorProto (field 8) or ValueInfoProto (field 1). */
@@ -346,8 +477,29 @@ class Writer {
     return name;
   }
 
-  /** A node with some inputs and outputs renamed or appended. */
-  rewired(f: Field, edits: NodeEdits, patch: Patch | undefined, path: string): Uint8Array {
+  /** An attribute field, with its edited subgraphs rewritten. */
+  attribute(f: Field, patch: Patch | undefined, path: string): Bytes[] {
+    if (!this.enclosing.has(path)) return this.copy(f, patch);
+    const parts: Bytes[] = [];
+    let k = 0;
+    for (const h of fieldsOf(this.model, f.start, f.end, path)) {
+      const child = patch?.children.get(h.tagStart);
+      if (h.number === ATTRIBUTE_GRAPH) {
+        parts.push(...this.wrap(h, this.graph(h, child, `${path}.g`)));
+      } else if (h.number === ATTRIBUTE_GRAPHS) {
+        parts.push(...this.wrap(h, this.graph(h, child, `${path}.graphs[${k++}]`)));
+      } else parts.push(...this.copy(h, child));
+    }
+    return this.wrap(f, concat(parts));
+  }
+
+  /** A node with some inputs and outputs renamed or appended, and edited subgraphs rewritten. */
+  node(f: Field, edits: NodeEdits | undefined, patch: Patch | undefined, path: string): Bytes[] {
+    const rewired = edits !== undefined &&
+      edits.inputs.size + edits.outputs.size + edits.attributes.size > 0;
+    if (!rewired && !this.enclosing.has(path)) return this.copy(f, patch);
+    const inputs = edits?.inputs ?? new Map<number, string>();
+    const outputs = edits?.outputs ?? new Map<number, string>();
     const fields = fieldsOf(this.model, f.start, f.end, path);
     const lastInput = fields.findLastIndex((h) => h.number === 1);
     const lastOutput = fields.findLastIndex((h) => h.number === 2);
@@ -356,76 +508,87 @@ class Writer {
       [...map].filter(([i]) => i >= from).sort((a, b) => a[0] - b[0]).map(([, name]) =>
         lenField(number, name)
       );
-    const extraInputs = appended(edits.inputs, count(1), 1);
-    const extraOutputs = appended(edits.outputs, count(2), 2);
+    const extraInputs = appended(inputs, count(1), 1);
+    const extraOutputs = appended(outputs, count(2), 2);
     const parts: Bytes[] = [];
     if (lastInput < 0) parts.push(...extraInputs);
     if (lastOutput < 0 && lastInput < 0) parts.push(...extraOutputs);
     let i = 0;
     let o = 0;
+    let a = 0;
+    const attributes = new Map(edits?.attributes ?? []);
     fields.forEach((h, k) => {
-      const to = h.number === 1
-        ? edits.inputs.get(i++)
-        : h.number === 2
-        ? edits.outputs.get(o++)
+      const to = h.number === 1 ? inputs.get(i++) : h.number === 2 ? outputs.get(o++) : undefined;
+      const child = patch?.children.get(h.tagStart);
+      const set = h.number === NODE_ATTRIBUTE && attributes.size > 0
+        ? attributes.get(this.name(h, 1, `${path}.attribute`))
         : undefined;
       if (to !== undefined) parts.push(lenField(h.number, to));
-      else parts.push(...this.copy(h, patch?.children.get(h.tagStart)));
+      else if (set !== undefined) {
+        parts.push(lenField(NODE_ATTRIBUTE, attributeProto(set)));
+        attributes.delete(set.name);
+        a++;
+      } else if (h.number === NODE_ATTRIBUTE) {
+        parts.push(...this.attribute(h, child, `${path}.attribute[${a++}]`));
+      } else parts.push(...this.copy(h, child));
       if (k === lastInput) {
         parts.push(...extraInputs);
         if (lastOutput < 0) parts.push(...extraOutputs);
       }
       if (k === lastOutput) parts.push(...extraOutputs);
     });
-    return concat(parts);
+    // Attributes the node did not have go at its end (field order does not matter).
+    parts.push(...[...attributes.values()].map((x) => lenField(NODE_ATTRIBUTE, attributeProto(x))));
+    return this.wrap(f, concat(parts));
   }
 
-  /** The edited content of the main graph message. */
-  graph(g: Field, patch: Patch | undefined): Uint8Array {
+  /** The edited content of a graph message (the main graph or a subgraph). */
+  graph(g: Field, patch: Patch | undefined, path: string): Uint8Array {
     const p = this.plan;
-    const parts: Bytes[] = p.start.map((n) => lenField(NODE, n));
-    const pending = new Map(p.valueInfos);
+    const main = path === "graph";
+    const gp = p.graphs.get(path);
+    const parts: Bytes[] = (gp?.start ?? []).map((n) => lenField(NODE, n));
+    const pending = new Map(main ? p.valueInfos : []);
     let initializersAdded = false;
     let index = -1;
-    for (const f of fieldsOf(this.model, g.start, g.end, "graph")) {
+    const added = gp?.initializers ?? [];
+    for (const f of fieldsOf(this.model, g.start, g.end, path)) {
       const child = patch?.children.get(f.tagStart);
       if (f.number === NODE) {
         index++;
-        const path = `graph.node[${index}]`;
-        for (const n of p.before.get(index) ?? []) parts.push(lenField(NODE, n));
-        const e = p.nodes.get(index);
+        const nodePath = `${path}.node[${index}]`;
+        for (const n of gp?.before.get(index) ?? []) parts.push(lenField(NODE, n));
+        const e = gp?.nodes.get(index);
         if (e?.replacement !== undefined) parts.push(lenField(NODE, e.replacement));
         else if (e?.removed) {
           // removed
-        } else if (e !== undefined && e.inputs.size + e.outputs.size > 0) {
-          parts.push(lenField(NODE, this.rewired(f, e, child, path)));
-        } else parts.push(...this.copy(f, child));
-        for (const n of p.after.get(index) ?? []) parts.push(lenField(NODE, n));
+        } else parts.push(...this.node(f, e, child, nodePath));
+        for (const n of gp?.after.get(index) ?? []) parts.push(lenField(NODE, n));
         continue;
       }
       if (f.number === INITIALIZER || f.number === INPUT) {
         const name = f.number === INITIALIZER
-          ? this.name(f, 8, "graph.initializer")
-          : this.name(f, 1, "graph.input");
-        if (!p.removeInitializers.has(name)) parts.push(...this.copy(f, child));
+          ? this.name(f, 8, `${path}.initializer`)
+          : this.name(f, 1, `${path}.input`);
+        if (!gp?.removeInitializers.has(name)) parts.push(...this.copy(f, child));
         continue;
       }
       if (!initializersAdded && f.number > INITIALIZER) {
-        parts.push(...p.initializers.map((t) => lenField(INITIALIZER, t)));
+        parts.push(...added.map((t) => lenField(INITIALIZER, t)));
         initializersAdded = true;
       }
       const info = f.number === VALUE_INFO
-        ? pending.get(this.name(f, 1, "graph.value_info"))
+        ? pending.get(this.name(f, 1, `${path}.value_info`))
         : undefined;
       if (info !== undefined) {
         parts.push(lenField(VALUE_INFO, info));
-        pending.delete(this.name(f, 1, "graph.value_info"));
+        pending.delete(this.name(f, 1, `${path}.value_info`));
       } else parts.push(...this.copy(f, child));
     }
-    if (!initializersAdded) parts.push(...p.initializers.map((t) => lenField(INITIALIZER, t)));
-    parts.push(...p.endInitializers.map((t) => lenField(INITIALIZER, t)));
-    parts.push(...p.outputs.map((v) => lenField(OUTPUT, v)));
-    parts.push(...[...pending.values()].map((v) => lenField(VALUE_INFO, v)));
+    if (!initializersAdded) parts.push(...added.map((t) => lenField(INITIALIZER, t)));
+    parts.push(...(gp?.endInitializers ?? []).map((t) => lenField(INITIALIZER, t)));
+    parts.push(...(gp?.outputs ?? []).map((v) => lenField(OUTPUT, v)));
+    if (main) parts.push(...[...pending.values()].map((v) => lenField(VALUE_INFO, v)));
     return concat(parts);
   }
 
@@ -443,11 +606,8 @@ class Writer {
     for (const f of top) {
       if (f.number > OPSET) addOpsets();
       const child = root.children.get(f.tagStart);
-      if (f === graph) {
-        const body = this.graph(f, child);
-        const afterTag = readVarint(this.model, f.tagStart, f.end, "graph")[1];
-        parts.push(bytes.subarray(f.tagStart, afterTag), varint(body.length), body);
-      } else parts.push(...this.copy(f, child));
+      if (f === graph) parts.push(...this.wrap(f, this.graph(f, child, "graph")));
+      else parts.push(...this.copy(f, child));
     }
     addOpsets();
     return concat(parts);

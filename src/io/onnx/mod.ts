@@ -60,6 +60,7 @@ export {
   type Attr,
   editOnnx,
   type EditOnnxOptions,
+  graphPaths,
   type NodePosition,
   type NodeSpec,
   type OnnxEdit,
@@ -73,3 +74,4 @@ export {
   type MoveToExternalDataOptions,
   type SplitOnnx,
 } from "./move_to_external_data.ts";
+export type { GraphSpec, GraphValueSpec } from "./proto_writer.ts";

@@ -136,14 +136,63 @@ export interface TensorSpec {
 }
 
 /**
- * An ONNX node attribute: an int (`INT`), a float (`FLOAT`), a list of ints (`INTS`) or a
- * tensor (`TENSOR`).
+ * An ONNX node attribute: an int (`INT`), a float (`FLOAT`), a list of ints (`INTS`), a
+ * tensor (`TENSOR`) or a subgraph (`GRAPH`: an `If` branch, a `Loop` or `Scan` body).
  */
 export type Attr =
   | { readonly name: string; readonly i: number }
   | { readonly name: string; readonly f: number }
   | { readonly name: string; readonly ints: readonly number[] }
-  | { readonly name: string; readonly t: TensorSpec };
+  | { readonly name: string; readonly t: TensorSpec }
+  | { readonly name: string; readonly g: GraphSpec };
+
+/** A graph input or output of `GraphSpec`: its name, element type and dims. */
+export interface GraphValueSpec {
+  /** The value name. */
+  readonly name: string;
+  /** The ONNX element type code and the dims (a string is a symbolic `dim_param`). */
+  readonly type: { readonly elemType: number; readonly dims: readonly (number | string)[] };
+}
+
+/** A graph to write with `graphProto` (the main graph or a subgraph attribute). */
+export interface GraphSpec {
+  /** The graph name (default `"graph"`). */
+  readonly name?: string;
+  /** The nodes, in order. */
+  readonly nodes: readonly NodeSpec[];
+  /** The initializers (default none). */
+  readonly initializers?: readonly TensorSpec[];
+  /** The graph inputs (a subgraph's formal parameters). */
+  readonly inputs: readonly GraphValueSpec[];
+  /** The graph outputs. */
+  readonly outputs: readonly GraphValueSpec[];
+}
+
+/**
+ * A GraphProto: nodes, name, initializers as `raw_data`, inputs, outputs.
+ *
+ * @param g The graph.
+ * @returns The encoded message (without an enclosing field).
+ *
+ * @example
+ * ```ts
+ * import { graphProto } from "./proto_writer.ts";
+ * const bytes = graphProto({ name: "g", nodes: [], inputs: [], outputs: [] });
+ * if (bytes.join() !== "18,1,103") throw new Error();
+ * ```
+ */
+export function graphProto(g: GraphSpec): Uint8Array {
+  const value = (v: GraphValueSpec) => valueInfoProto(v.name, v.type.elemType, v.type.dims);
+  return concat([
+    ...g.nodes.map((n) => lenField(1, nodeProto(n))),
+    lenField(2, g.name ?? "graph"),
+    ...(g.initializers ?? []).map((t) =>
+      lenField(5, tensorProto(t.name, t.dataType, t.dims, t.raw))
+    ),
+    ...g.inputs.map((v) => lenField(11, value(v))),
+    ...g.outputs.map((v) => lenField(12, value(v))),
+  ]);
+}
 
 /**
  * An AttributeProto: the name, the value, then the `type` field.
@@ -159,6 +208,7 @@ export function attributeProto(a: Attr): Uint8Array {
     const t = tensorProto(a.t.name, a.t.dataType, a.t.dims, a.t.raw);
     return concat([name, lenField(5, t), intField(20, 4)]);
   }
+  if ("g" in a) return concat([name, lenField(6, graphProto(a.g)), intField(20, 5)]);
   return concat([name, ...a.ints.map((v) => intField(8, v)), intField(20, 7)]);
 }
 
