@@ -24,7 +24,7 @@ import { layerReport } from "./_layer_report.ts";
 import { pruneTensors } from "./_prune_tensors.ts";
 import { quantizeTensors } from "./_quantize_tensors.ts";
 import { NBITS_BLOCK_SIZE, weightOnlyTensors } from "./_weight_only.ts";
-import { parameterSizes } from "./_sizes.ts";
+import { parameterSizes, safetensorsDataBytes } from "./_sizes.ts";
 import { halfTensors } from "./_tfjs_half.ts";
 import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
@@ -48,7 +48,8 @@ export interface CompressOptions {
    * file keeps its size and runs wherever the original ran); `int` — integer codes with scales
    * (ONNX: `DequantizeLinear` nodes, per-tensor or per-channel only; safetensors: codes, scales
    * and zero points, read back with `readQuantizedSafetensors`); `auto` (default) — `int` for
-   * ONNX when every target can be stored so, else `float` with a warning; `nbits` (ONNX) — MatMul
+   * safetensors, and for ONNX when every target can be stored so, else `float` with a warning;
+   * `nbits` (ONNX) — MatMul
    * weights as `MatMulNBits` (`com.microsoft`, run by onnxruntime): the config list selects
    * MatMul `Linear` weights with `quant_dtype` `int4`/`int8` (symmetric) or `uint4`/`uint8`
    * (affine) and `granularity: "per_channel"`, and each output channel's row is split into
@@ -131,12 +132,10 @@ async function saveQuantized(
     const saved = tfjsSaved(out);
     return { bytes: saved, files: saved.files, storage: kind, warnings: out.warnings };
   }
-  if (storage === "float" || (storage === "auto" && model.format === "safetensors")) {
-    return { bytes: await result.save("float"), storage: "float" };
-  }
-  if (model.format === "safetensors") {
-    return { bytes: await result.save("int"), storage: "int" };
-  }
+  if (storage === "float") return { bytes: await result.save("float"), storage: "float" };
+  // Safetensors: integer codes with scales and zero points hold every granularity, so `auto`
+  // always shrinks the file (layout: docs/model-files.md, `quantizedSafetensors`).
+  if (model.format === "safetensors") return { bytes: await result.save("int"), storage: "int" };
   try {
     return { bytes: await result.save("qdq"), storage: "qdq" };
   } catch (e) {
@@ -333,7 +332,11 @@ export async function compressModel(
     );
   }
   progress("write", 1, 1);
-  const sizes = parameterSizes(model.graph, changes);
+  const sizes = parameterSizes(model.graph, changes, storage === "float" ? "float" : "packed");
+  // A safetensors file holds nothing but its tensors: their bytes are the parameters written.
+  const written = model.format === "safetensors" && files === undefined
+    ? safetensorsDataBytes(bytes)
+    : sizes.after;
   const unchanged = plan.targets.length === 0
     ? unchangedReason(options.configList)
     : changes.length === 0 && activations.length === 0
@@ -354,7 +357,7 @@ export async function compressModel(
       configList: options.configList,
       storage,
       before: { fileBytes: modelFileBytes(model), packedBytes: sizes.before },
-      after: { fileBytes, packedBytes: sizes.after },
+      after: { fileBytes, packedBytes: written },
       parameters: sizes.parameters,
       layers: [...changes.map(layerReport), ...activations],
       warnings,

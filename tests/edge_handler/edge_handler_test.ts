@@ -4,6 +4,8 @@ import { build } from "esbuild";
 import { createHandler } from "../../edge/handler.ts";
 import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
+import { readQuantizedSafetensors } from "../../src/quantization/quantized_safetensors.ts";
+import { dequantizeTensor } from "../../src/quantization/quantize_tensor.ts";
 import { decodeKernelsWasm } from "../../wasm/kernels_inline.ts";
 import { denoServe, serve } from "./_serve.ts";
 
@@ -76,17 +78,17 @@ test("the edge handler quantizes a raw body with the config in the query string"
     });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(JSON.parse(res.headers.get("x-nncompress-summary")!).mode, "quantization");
-    const w = weight(new Uint8Array(await res.arrayBuffer()), "fc1.weight");
+    // safetensors are written as int8 codes with a scale per row (the default storage)
+    const file = readQuantizedSafetensors(new Uint8Array(await res.arrayBuffer()));
+    const fc1 = file.quantized.find((t) => t.name === "fc1.weight")!;
+    const w = dequantizeTensor(fc1.codes, fc1.shape, fc1.params);
     const original = weight(model(), "fc1.weight");
     for (let row = 0; row < 16; row++) {
       const r = original.subarray(row * 8, row * 8 + 8);
       const scale = Math.fround(Math.max(...r.map(Math.abs)) / 127);
+      assert.equal(fc1.params.scale[row], scale);
       for (let i = 0; i < 8; i++) {
-        const q = w[row * 8 + i] / scale;
-        assert.ok(
-          Math.abs(q - Math.round(q)) < 1e-3,
-          `fc1.weight[${row}, ${i}] is on the int8 grid`,
-        );
+        assert.equal(fc1.codes[row * 8 + i], Math.round(r[i] / scale), `fc1.weight[${row}, ${i}]`);
         assert.ok(Math.abs(w[row * 8 + i] - r[i]) <= scale / 2 + 1e-6);
       }
     }

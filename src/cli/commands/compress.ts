@@ -187,6 +187,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     // The streaming safetensors path writes the model as it goes; every other path writes it
     // last, after the reports, so a report that cannot be written leaves no model behind.
     let modelWritten = false;
+    let format: string | undefined;
     try {
       if (mode === "pruning" && path.toLowerCase().endsWith(".safetensors")) {
         checkOutput(output, "safetensors", command);
@@ -200,6 +201,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         modelWritten = report.unchanged === undefined || allowUnchanged;
       } else {
         const model = await readModelFile(path, bar.update);
+        format = model.format;
         checkOutput(output, model.format, command);
         if (calibration !== undefined && model.format !== "onnx") {
           throw new UsageError(
@@ -228,8 +230,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         compressedFiles = result.files;
       }
     } catch (e) {
+      // Only an ONNX graph can be calibrated: a file without one gets the error as it is.
       if (
-        calibration === undefined && e instanceof QuantizationError && e.code === "uncalibrated"
+        calibration === undefined && format === "onnx" && e instanceof QuantizationError &&
+        e.code === "uncalibrated"
       ) {
         throw new CliError(e.message, {
           hint: "input and output targets need calibration data: --calibration " +
@@ -293,7 +297,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     }
     ctx.io.stdout(`${formatLayers(run)}\n\n`);
     for (const w of run.warnings) ctx.io.stdout(`warning: ${w}\n`);
-    const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+    const mb = (b: number) =>
+      b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`;
     ctx.io.stdout(
       `wrote ${output} (${mb(run.after.fileBytes)}; parameters packed ${
         mb(run.before.packedBytes)

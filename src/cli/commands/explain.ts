@@ -6,7 +6,7 @@ import { type Compressor, compressorFor, inferMode } from "../../config/algorith
 import { UsageError } from "../cli_error.ts";
 import { readConfigList } from "../../compress/read_config_list.ts";
 import { readModelFile } from "../../compress/read_model_file.ts";
-import { moduleInfos } from "../../model/module_infos.ts";
+import { moduleInfos, noActivationsReason } from "../../model/module_infos.ts";
 import { type Command, printJson } from "./_context.ts";
 
 /** Prints the explanation; exit code 1 when the list has issues. */
@@ -40,8 +40,10 @@ export const explainCommand: Command = async (args, ctx) => {
   const bar = ctx.progress(`explain ${path}`);
   const model = await readModelFile(path, bar.update);
   bar.done();
+  const noActivations = mode === "quantization" ? noActivationsReason(model.graph) : undefined;
   const result = explain(moduleInfos(model.graph), configList, mode, {
     ...(mode === "distillation" ? {} : { algorithm: compressor.algorithm }),
+    ...(noActivations === undefined ? {} : { noActivations }),
   });
   const run = {
     mode,

@@ -1,0 +1,187 @@
+/**
+ * Recognising ONNX nodes whose weights the file already stores quantized: `QLinearConv`,
+ * `ConvInteger`, `QLinearMatMul`, `MatMulInteger`, `com.microsoft` `MatMulNBits`, and Conv /
+ * ConvTranspose / Gemm / MatMul nodes whose weight is the output of a `DequantizeLinear` of a
+ * constant.
+ *
+ * @module
+ */
+
+import type { OnnxNode, OnnxTensor } from "../io/onnx/onnx_types.ts";
+import { onnxDataTypeName } from "../tensor/onnx_data_type.ts";
+import type { QuantizedWeight } from "./model_graph.ts";
+import { attr, PARAM_INPUTS, weightedType, weightTranspose } from "./_onnx_ops.ts";
+
+/** One tensor of a pre-quantized module: its local name, the tensor, a file-to-torch permutation. */
+export interface QuantizedParam {
+  readonly name: string;
+  readonly tensor: OnnxTensor;
+  readonly transpose?: number[];
+}
+
+/** A pre-quantized module found at a node. */
+export interface QuantizedModule {
+  /** The module type (`Conv2d`, `Linear`). */
+  readonly type: string;
+  /** The codes tensor (names the module). */
+  readonly weight: OnnxTensor;
+  /** The tensors to list as parameters (those with a dtype). */
+  readonly params: readonly QuantizedParam[];
+  /** The storage. */
+  readonly quantized: QuantizedWeight;
+}
+
+/** Operator → [codes input, scale input (or -1), zero point input, bias input (or -1), layout]. */
+const INTEGER_OPS: Readonly<
+  Record<string, readonly [number, number, number, number, "conv" | "matmul"]>
+> = {
+  QLinearConv: [3, 4, 5, 8, "conv"],
+  ConvInteger: [1, -1, 3, -1, "conv"],
+  QLinearMatMul: [3, 4, 5, -1, "matmul"],
+  MatMulInteger: [1, -1, 3, -1, "matmul"],
+};
+
+const count = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+
+/** `int8`, `uint4`, … and the bits of an integer ONNX data type, if it is one. */
+function codeType(t: OnnxTensor): { codes: string; bits: number } | undefined {
+  const name = onnxDataTypeName(t.dataType);
+  const m = name === undefined ? null : /^(U?)INT(\d+)$/.exec(name);
+  if (m === null) return undefined;
+  return { codes: `${m[1] === "U" ? "u" : ""}int${m[2]}`, bits: Number(m[2]) };
+}
+
+/** The granularity of scales of `scaleCount` elements on a weight of `dims`, along `axis`. */
+function granularityOf(
+  scaleCount: number,
+  dims: readonly number[],
+  axis: number,
+  blockSize: number,
+): Pick<QuantizedWeight, "granularity" | "axis" | "blockSize"> {
+  if (scaleCount <= 1) return { granularity: "per_tensor" };
+  const a = axis < 0 ? axis + dims.length : axis;
+  if (blockSize > 0) return { granularity: "block", axis: a, blockSize };
+  return { granularity: "per_axis", axis: a };
+}
+
+/**
+ * The pre-quantized module at `node`, if the node holds or consumes a quantized constant
+ * weight; `undefined` otherwise.
+ *
+ * @param node The node.
+ * @param tensors Every constant by name (also those without a dtype, such as `INT4`).
+ * @param producer The node producing each value.
+ */
+export function quantizedModule(
+  node: OnnxNode,
+  tensors: ReadonlyMap<string, OnnxTensor>,
+  producer: ReadonlyMap<string, OnnxNode>,
+): QuantizedModule | undefined {
+  const get = (i: number) => (i < 0 ? undefined : tensors.get(node.inputs[i] ?? ""));
+  const standard = node.domain === "" || node.domain === "ai.onnx";
+  const integer = standard ? INTEGER_OPS[node.opType] : undefined;
+  if (integer !== undefined) {
+    const [wi, si, zi, bi, layout] = integer;
+    const w = get(wi);
+    const code = w && codeType(w);
+    if (!w || !code) return undefined;
+    const scale = get(si);
+    const zp = get(zi);
+    const conv = layout === "conv";
+    if (conv && (w.dims.length < 3 || w.dims.length > 5)) return undefined;
+    if (!conv && w.dims.length !== 2) return undefined;
+    // Conv weights are [out, in, *k] with scales along 0; a MatMul B is [K, N], along 1.
+    const axis = conv ? 0 : 1;
+    const perChannel = scale ? count(scale.dims) : zp ? count(zp.dims) : 1;
+    const transpose = conv ? undefined : [1, 0];
+    const params: QuantizedParam[] = [{ name: "weight", tensor: w, transpose }];
+    if (scale) params.push({ name: "weight_scale", tensor: scale });
+    if (zp) params.push({ name: "weight_zero_point", tensor: zp });
+    const bias = get(bi);
+    if (bias) params.push({ name: "bias", tensor: bias });
+    return {
+      type: conv ? `Conv${w.dims.length - 2}d` : "Linear",
+      weight: w,
+      params,
+      quantized: {
+        op: node.opType,
+        ...code,
+        shape: conv ? [...w.dims] : [w.dims[1], w.dims[0]],
+        ...granularityOf(perChannel, w.dims, axis, 0),
+        scaleShape: scale ? [...scale.dims] : null,
+        zeroPointShape: zp ? [...zp.dims] : null,
+      },
+    };
+  }
+  if (node.opType === "MatMulNBits" && node.domain === "com.microsoft") {
+    const w = get(1);
+    const scale = get(2);
+    const zp = get(3);
+    const k = attr(node, "K")?.i;
+    const n = attr(node, "N")?.i;
+    const bits = attr(node, "bits")?.i ?? 4;
+    const blockSize = attr(node, "block_size")?.i;
+    if (!w || k === undefined || n === undefined || blockSize === undefined) return undefined;
+    const params: QuantizedParam[] = [{ name: "weight", tensor: w }];
+    if (scale) params.push({ name: "weight_scale", tensor: scale });
+    if (zp) params.push({ name: "weight_zero_point", tensor: zp });
+    const bias = get(5);
+    if (bias) params.push({ name: "bias", tensor: bias });
+    return {
+      type: "Linear",
+      weight: w,
+      params,
+      quantized: {
+        op: "MatMulNBits",
+        codes: `uint${bits}`,
+        bits,
+        shape: [n, k],
+        granularity: "block",
+        axis: 1,
+        blockSize,
+        scaleShape: scale ? [...scale.dims] : null,
+        zeroPointShape: zp ? [...zp.dims] : null,
+      },
+    };
+  }
+  const inputs = standard ? PARAM_INPUTS[node.opType] : undefined;
+  if (inputs === undefined || !["Conv", "ConvTranspose", "Gemm", "MatMul"].includes(node.opType)) {
+    return undefined;
+  }
+  const dq = producer.get(node.inputs[inputs[0][0]] ?? "");
+  if (dq?.opType !== "DequantizeLinear" || (dq.domain !== "" && dq.domain !== "ai.onnx")) {
+    return undefined;
+  }
+  const w = tensors.get(dq.inputs[0] ?? "");
+  const code = w && codeType(w);
+  if (!w || !code) return undefined;
+  const type = weightedType(node, w.dims.length, 2);
+  if (type === undefined) return undefined;
+  const scale = tensors.get(dq.inputs[1] ?? "");
+  const zp = tensors.get(dq.inputs[2] ?? "");
+  const transpose = weightTranspose(node);
+  const params: QuantizedParam[] = [{ name: "weight", tensor: w, transpose }];
+  if (scale) params.push({ name: "weight_scale", tensor: scale });
+  if (zp) params.push({ name: "weight_zero_point", tensor: zp });
+  const bias = inputs.find(([, p]) => p === "bias");
+  const b = bias && get(bias[0]);
+  if (b) params.push({ name: "bias", tensor: b });
+  return {
+    type,
+    weight: w,
+    params,
+    quantized: {
+      op: "DequantizeLinear",
+      ...code,
+      shape: transpose ? transpose.map((p) => w.dims[p]) : [...w.dims],
+      ...granularityOf(
+        scale ? count(scale.dims) : 1,
+        w.dims,
+        attr(dq, "axis")?.i ?? 1,
+        attr(dq, "block_size")?.i ?? 0,
+      ),
+      scaleShape: scale ? [...scale.dims] : null,
+      zeroPointShape: zp ? [...zp.dims] : null,
+    },
+  };
+}
