@@ -187,13 +187,18 @@ test("quantization errors come back with their code, target and config path (422
         config: '[{"op_names":["fc1"],"target_names":["_input_0"],"quant_dtype":"int8"}]',
       }),
     });
+    // a safetensors file has no graph to observe inputs on: the named target is a config issue
     assert.equal(uncalibrated.status, 422);
     const { error } = await uncalibrated.json();
     assert.deepEqual(
-      [error.kind, error.category, error.code, error.module, error.target, error.path],
-      ["QuantizationError", "usage", "uncalibrated", "fc1", "_input_0", "[0].target_names"],
+      [error.kind, error.category, error.code, error.issues[0].code, error.issues[0].path],
+      ["ConfigError", "usage", "config_invalid", "unsupported_target", "[0].target_names"],
     );
-    assert.match(error.hint, /calibration data/);
+    assert.match(
+      error.issues[0].message,
+      /^"fc1" target "_input_0": the safetensors file has no graph to run/,
+    );
+    assert.equal(error.hint, undefined);
     const nan = writeSafetensors([
       { name: "fc1.weight", dtype: "F32", shape: [2, 2], data: Float32Array.of(1, NaN, 0, 2) },
     ]);

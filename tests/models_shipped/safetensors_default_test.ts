@@ -232,3 +232,23 @@ test("the safetensors examples of docs/cli.md run as written", async () => {
     assert.doesNotMatch(r.stdout + r.stderr, /--calibration/);
   }
 });
+
+test("a safetensors file of integer codes is listed as pre-quantized and not quantized again", async () => {
+  const dir = tempDir();
+  const input = join(dir, "mlp.safetensors");
+  writeFileSync(input, mlp());
+  const int8 = join(dir, "mlp.int8.safetensors");
+  assert.equal((await cli("quantize", input, "-c", DOC_INT8, "-o", int8)).code, 0);
+  const listing = await cli("inspect", int8);
+  assert.equal(listing.code, 0, listing.stderr);
+  const rows = listing.stdout.match(
+    /^fc\d\s+Linear\s.*nncompress quantized-v1 int8 codes, per-tensor, scale \[\], zero point \[\]$/gm,
+  );
+  assert.equal(rows?.length, 2, listing.stdout);
+  const again = await cli("quantize", int8, "-c", DOC_INT8, "-o", join(dir, "again.safetensors"));
+  assert.equal(again.code, 1);
+  assert.match(
+    again.stderr,
+    /selects only 2 pre-quantized modules \(nncompress quantized-v1\): "fc1", "fc2"; nothing is left to compress/,
+  );
+});
