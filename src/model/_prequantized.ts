@@ -64,6 +64,45 @@ function granularityOf(
   return { granularity: "per_axis", axis: a };
 }
 
+/** The `DequantizeLinear` (default or `com.microsoft` domain) of a constant producing `value`. */
+function dequantized(
+  value: string | undefined,
+  tensors: ReadonlyMap<string, OnnxTensor>,
+  producer: ReadonlyMap<string, OnnxNode>,
+): OnnxNode | undefined {
+  const dq = producer.get(value ?? "");
+  if (dq?.opType !== "DequantizeLinear") return undefined;
+  if (dq.domain !== "" && dq.domain !== "ai.onnx" && dq.domain !== "com.microsoft") {
+    return undefined;
+  }
+  return tensors.has(dq.inputs[0] ?? "") ? dq : undefined;
+}
+
+/**
+ * The weight scale of a `ConvInteger` / `MatMulInteger` in onnxruntime's dynamic quantization,
+ * where it is multiplied in after the op: `Cast` → `Mul` by a constant float scale, or by the
+ * product (`Mul`) of the input's scale and a constant one.
+ */
+function scaleAfter(
+  node: OnnxNode,
+  tensors: ReadonlyMap<string, OnnxTensor>,
+  producer: ReadonlyMap<string, OnnxNode>,
+  consumers: ReadonlyMap<string, readonly OnnxNode[]>,
+): OnnxTensor | undefined {
+  const isFloat = (t: OnnxTensor | undefined) =>
+    t !== undefined && (t.dtype === "F32" || t.dtype === "F16" || t.dtype === "BF16");
+  const cast = consumers.get(node.outputs[0] ?? "") ?? [];
+  if (cast.length !== 1 || cast[0].opType !== "Cast") return undefined;
+  const mul = consumers.get(cast[0].outputs[0] ?? "") ?? [];
+  if (mul.length !== 1 || mul[0].opType !== "Mul") return undefined;
+  const other = mul[0].inputs.find((i) => i !== cast[0].outputs[0]);
+  const direct = tensors.get(other ?? "");
+  if (isFloat(direct)) return direct;
+  const product = producer.get(other ?? "");
+  if (product?.opType !== "Mul") return undefined;
+  return product.inputs.map((i) => tensors.get(i)).find(isFloat);
+}
+
 /**
  * The pre-quantized module at `node`, if the node holds or consumes a quantized constant
  * weight; `undefined` otherwise.
@@ -71,11 +110,13 @@ function granularityOf(
  * @param node The node.
  * @param tensors Every constant by name (also those without a dtype, such as `INT4`).
  * @param producer The node producing each value.
+ * @param consumers The nodes reading each value.
  */
 export function quantizedModule(
   node: OnnxNode,
   tensors: ReadonlyMap<string, OnnxTensor>,
   producer: ReadonlyMap<string, OnnxNode>,
+  consumers: ReadonlyMap<string, readonly OnnxNode[]>,
 ): QuantizedModule | undefined {
   const get = (i: number) => (i < 0 ? undefined : tensors.get(node.inputs[i] ?? ""));
   const standard = node.domain === "" || node.domain === "ai.onnx";
@@ -85,7 +126,9 @@ export function quantizedModule(
     const w = get(wi);
     const code = w && codeType(w);
     if (!w || !code) return undefined;
-    const scale = get(si);
+    // ConvInteger / MatMulInteger take no scale: it is multiplied in after them.
+    const after = si < 0 ? scaleAfter(node, tensors, producer, consumers) : undefined;
+    const scale = get(si) ?? after;
     const zp = get(zi);
     const conv = layout === "conv";
     if (conv && (w.dims.length < 3 || w.dims.length > 5)) return undefined;
@@ -109,6 +152,7 @@ export function quantizedModule(
         shape: conv ? [...w.dims] : [w.dims[1], w.dims[0]],
         ...granularityOf(perChannel, w.dims, axis, 0),
         scaleShape: scale ? [...scale.dims] : null,
+        ...(after === undefined ? {} : { scaleAfter: true }),
         zeroPointShape: zp ? [...zp.dims] : null,
       },
     };
@@ -148,10 +192,8 @@ export function quantizedModule(
   if (inputs === undefined || !["Conv", "ConvTranspose", "Gemm", "MatMul"].includes(node.opType)) {
     return undefined;
   }
-  const dq = producer.get(node.inputs[inputs[0][0]] ?? "");
-  if (dq?.opType !== "DequantizeLinear" || (dq.domain !== "" && dq.domain !== "ai.onnx")) {
-    return undefined;
-  }
+  const dq = dequantized(node.inputs[inputs[0][0]], tensors, producer);
+  if (dq === undefined) return undefined;
   const w = tensors.get(dq.inputs[0] ?? "");
   const code = w && codeType(w);
   if (!w || !code) return undefined;
@@ -166,6 +208,16 @@ export function quantizedModule(
   const bias = inputs.find(([, p]) => p === "bias");
   const b = bias && get(bias[0]);
   if (b) params.push({ name: "bias", tensor: b });
+  // A quantized bias (int32 codes with the product of the input and weight scales).
+  const bq = bias && dequantized(node.inputs[bias[0]], tensors, producer);
+  const bCodes = bq && tensors.get(bq.inputs[0] ?? "");
+  if (bq && bCodes) {
+    params.push({ name: "bias", tensor: bCodes });
+    const bScale = tensors.get(bq.inputs[1] ?? "");
+    if (bScale) params.push({ name: "bias_scale", tensor: bScale });
+    const bZero = tensors.get(bq.inputs[2] ?? "");
+    if (bZero) params.push({ name: "bias_zero_point", tensor: bZero });
+  }
   return {
     type,
     weight: w,

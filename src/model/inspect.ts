@@ -72,7 +72,7 @@ export function describeQuantizedWeight(q: QuantizedWeight): string {
     : `blocks of ${q.blockSize} along axis ${q.axis}`;
   const scale = q.scaleShape === null
     ? "scale applied after the op"
-    : `scale [${q.scaleShape.join(", ")}]`;
+    : `scale [${q.scaleShape.join(", ")}]${q.scaleAfter ? " applied after the op" : ""}`;
   const zp = q.zeroPointShape === null
     ? "no zero point"
     : `zero point [${q.zeroPointShape.join(", ")}]`;

@@ -88,10 +88,12 @@ export interface QuantizedWeight {
   /** Codes per scale along `axis` (`block`). */
   readonly blockSize?: number;
   /**
-   * The scales' shape as stored, or `null` when the operator takes none (`ConvInteger`,
-   * `MatMulInteger`: the scale is multiplied in after it).
+   * The scales' shape as stored, or `null` when none was found (`ConvInteger` and
+   * `MatMulInteger` take none: the scale is multiplied in after them, see `scaleAfter`).
    */
   readonly scaleShape: readonly number[] | null;
+  /** True when the scale is a `Mul` after the operator (onnxruntime's dynamic quantization). */
+  readonly scaleAfter?: boolean;
   /** The zero points' shape as stored, or `null` when there are none (symmetric). */
   readonly zeroPointShape: readonly number[] | null;
 }

@@ -130,7 +130,7 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
     return out;
   };
   for (const node of nodes) {
-    const pre = quantizedModule(node, stored, producer);
+    const pre = quantizedModule(node, stored, producer, consumers);
     if (pre !== undefined) {
       const params: Record<string, TensorRef> = {};
       for (const p of pre.params) {
