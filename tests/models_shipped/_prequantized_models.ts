@@ -117,7 +117,16 @@ export function qdqWeights(mixed = false): PrequantizedCase {
   const fcMax = fcW.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
   const fcScale = Float32Array.of(fcMax / 127);
   const fcCodes = Int8Array.from(fcW, (v) => Math.round(v / fcScale[0]));
+  // the Conv bias as int32 codes (onnxruntime's QDQ form), dequantized with one scale
+  const biasScale = Float32Array.of(1 / 4096);
+  const biasCodes = Int32Array.from(convB, (b) => Math.round(b / biasScale[0]));
   const nodes: NodeSpec[] = [
+    {
+      name: "conv.b_dq",
+      opType: "DequantizeLinear",
+      inputs: ["conv.bias_quantized", "conv.b_scale"],
+      outputs: ["conv.bias"],
+    },
     {
       name: "conv.w_dq",
       opType: "DequantizeLinear",
@@ -144,7 +153,8 @@ export function qdqWeights(mixed = false): PrequantizedCase {
       i8("conv.weight_quantized", [M, C, K, K], conv.codes),
       f32("conv.w_scale", [M], conv.scale),
       i8("conv.w_zp", [M], new Int8Array(M)),
-      f32("conv.bias", [M], convB),
+      i32("conv.bias_quantized", [M], biasCodes),
+      f32("conv.b_scale", [], biasScale),
       ...(mixed ? [f32("fc.weight", [FLAT, N], fcW)] : [
         i8("fc.weight_quantized", [FLAT, N], fcCodes),
         f32("fc.w_scale", [], fcScale),
@@ -156,7 +166,7 @@ export function qdqWeights(mixed = false): PrequantizedCase {
   });
   const float = floatNet(
     dequantized(conv.codes, conv.scale, C * K * K),
-    convB,
+    dequantized(biasCodes, biasScale, M),
     mixed ? fcW : dequantized(fcCodes, fcScale, FLAT * N),
     fcB,
   );

@@ -96,9 +96,22 @@ test("inspect lists pre-quantized weights with their codes, scales, zero points 
     },
   ]);
   const dynamic = storage(dynamicInteger());
-  assert.deepEqual(dynamic.map((m) => [m.name, m.op, m.codes, m.scaleShape, m.zeroPointShape]), [
-    ["conv", "ConvInteger", "uint8", null, []],
-    ["fc", "MatMulInteger", "uint8", null, []],
+  // the weight scale is the constant of the Mul after the Cast
+  assert.deepEqual(
+    dynamic.map((m) => [m.name, m.op, m.codes, m.scaleShape, m.scaleAfter, m.zeroPointShape]),
+    [
+      ["conv", "ConvInteger", "uint8", [], true, []],
+      ["fc", "MatMulInteger", "uint8", [], true, []],
+    ],
+  );
+  // a quantized bias is listed as its codes and scale
+  const qdq = inspect(onnxModel(decodeOnnx(qdqWeights().quantized))).modules[0];
+  assert.deepEqual(qdq.params.map((p) => [p.name, p.dtype, p.shape]), [
+    ["weight", "I8", [4, 3, 3, 3]],
+    ["weight_scale", "F32", [4]],
+    ["weight_zero_point", "I8", [4]],
+    ["bias", "I32", [4]],
+    ["bias_scale", "F32", []],
   ]);
   const qop = storage(qoperator());
   assert.deepEqual(qop.map((m) => [m.name, m.op, m.codes, m.granularity, m.scaleShape]), [
@@ -271,5 +284,27 @@ test("compressModel and prune() refuse a model whose selected modules are all pr
   await assert.rejects(
     prune(onnxModel(decodeOnnx(c.quantized)), [{ op_types: ["Conv2d"], sparse_ratio: 0.5 }]),
     (e) => e instanceof ConfigError && /QLinearConv\): "conv"/.test(e.message),
+  );
+});
+
+test("the QDQ file nncompress writes is itself pre-quantized: listed, and refused on a second run", async () => {
+  const c = qdqWeights(true); // fc is float
+  const first = await compressModel(loadModel(c.quantized, "mixed.onnx"), {
+    mode: "quantization",
+    configList: [{ op_names: ["fc"], target_names: ["weight"], quant_dtype: "int8" }],
+    storage: "int",
+  });
+  assert.equal(first.report.storage, "qdq");
+  const listed = onnxModel(decodeOnnx(first.bytes)).modules.filter((m) => m.quantized);
+  assert.deepEqual(listed.map((m) => [m.name, m.quantized!.op, m.quantized!.codes]), [
+    ["conv", "DequantizeLinear", "int8"],
+    ["fc", "DequantizeLinear", "int8"],
+  ]);
+  await assert.rejects(
+    compressModel(loadModel(first.bytes, "again.onnx"), {
+      mode: "quantization",
+      configList: [{ op_names: ["fc"], target_names: ["weight"], quant_dtype: "int8" }],
+    }),
+    (e) => e instanceof ConfigError && /"fc" \(Linear\) is pre-quantized/.test(e.message),
   );
 });
