@@ -113,8 +113,8 @@ export function reportSkipped(
     warnings.push({
       code: "skipped_target",
       path: formatPath([acts[0].index]),
-      message: `${acts.length} input/output target${acts.length === 1 ? "" : "s"} of the ` +
-        `default targets (${
+      message: `${acts.length} input/output target${acts.length === 1 ? "" : "s"} from NNI's ` +
+        `defaults (${
           listed(acts.map((a) => a.name))
         }) skipped: ${reason}, so only parameters are quantized`,
     });

@@ -132,8 +132,9 @@ export function renderHtml(bundle: ReportBundle): string {
 <th class="n">sparsity</th><th class="n">bits</th><th class="n">file</th>
 <th class="n">parameters packed</th><th>evaluation</th><th class="n">time</th></tr></thead>
 <tbody>${runs.map(summaryRow).join("")}</tbody></table>
-<p class="muted">“Parameters packed” counts quantized tensors at their bit-width plus one float32
-scale per block; “file” is the size of the file written.</p>
+<p class="muted">“Parameters packed” counts quantized tensors as written: at their bit-width plus
+one float32 scale per block in integer storage, at their float type in float (fake-quantized)
+storage; “file” is the size of the file written.</p>
 <div class="charts"><div><h2>Model size</h2>${sizes}</div>${
     scored.length === 0 ? "" : `<div><h2>Evaluation</h2>${scores}</div>`
   }</div>

@@ -50,7 +50,10 @@ export interface ModelSize {
   readonly fileBytes: number;
   /**
    * The parameters at their stored or quantized bit-widths: quantized targets count `bits` per
-   * element plus one float32 scale and zero point per block, the others their stored dtype.
+   * element plus one float32 scale and zero point per block, the others their stored dtype. After
+   * compression it is what the file holds: a safetensors file's tensor bytes, and with `float`
+   * storage each quantized target at its stored dtype (ONNX `qdq` and `nbits` keep the count by
+   * bits and blocks).
    */
   readonly packedBytes: number;
 }
