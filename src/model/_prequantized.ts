@@ -1,6 +1,7 @@
 /**
  * Recognising ONNX nodes whose weights the file already stores quantized: `QLinearConv`,
- * `ConvInteger`, `QLinearMatMul`, `MatMulInteger`, `com.microsoft` `MatMulNBits`, and Conv /
+ * `ConvInteger`, `QLinearMatMul`, `MatMulInteger`, `com.microsoft` `MatMulNBits`, `QGemm`,
+ * `DynamicQuantizeMatMul` and `MatMulIntegerToFloat`, and Conv /
  * ConvTranspose / Gemm / MatMul nodes whose weight is the output of a `DequantizeLinear` of a
  * constant.
  *
@@ -32,13 +33,21 @@ export interface QuantizedModule {
 }
 
 /** Operator → [codes input, scale input (or -1), zero point input, bias input (or -1), layout]. */
-const INTEGER_OPS: Readonly<
-  Record<string, readonly [number, number, number, number, "conv" | "matmul"]>
-> = {
+type IntegerOp = readonly [number, number, number, number, "conv" | "matmul"];
+
+/** Default-domain operators with integer weights. */
+const INTEGER_OPS: Readonly<Record<string, IntegerOp>> = {
   QLinearConv: [3, 4, 5, 8, "conv"],
   ConvInteger: [1, -1, 3, -1, "conv"],
   QLinearMatMul: [3, 4, 5, -1, "matmul"],
   MatMulInteger: [1, -1, 3, -1, "matmul"],
+};
+
+/** onnxruntime's `com.microsoft` operators with integer weights (`QGemm` honours `transB`). */
+const MICROSOFT_OPS: Readonly<Record<string, IntegerOp>> = {
+  QGemm: [3, 4, 5, 6, "matmul"],
+  DynamicQuantizeMatMul: [1, 2, 3, 4, "matmul"],
+  MatMulIntegerToFloat: [1, 3, 5, 6, "matmul"],
 };
 
 const count = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
@@ -120,7 +129,11 @@ export function quantizedModule(
 ): QuantizedModule | undefined {
   const get = (i: number) => (i < 0 ? undefined : tensors.get(node.inputs[i] ?? ""));
   const standard = node.domain === "" || node.domain === "ai.onnx";
-  const integer = standard ? INTEGER_OPS[node.opType] : undefined;
+  const integer = standard
+    ? INTEGER_OPS[node.opType]
+    : node.domain === "com.microsoft"
+    ? MICROSOFT_OPS[node.opType]
+    : undefined;
   if (integer !== undefined) {
     const [wi, si, zi, bi, layout] = integer;
     const w = get(wi);
@@ -133,10 +146,12 @@ export function quantizedModule(
     const conv = layout === "conv";
     if (conv && (w.dims.length < 3 || w.dims.length > 5)) return undefined;
     if (!conv && w.dims.length !== 2) return undefined;
-    // Conv weights are [out, in, *k] with scales along 0; a MatMul B is [K, N], along 1.
-    const axis = conv ? 0 : 1;
+    // Conv weights are [out, in, *k] with scales along 0; a MatMul B is [K, N], along 1 (a
+    // QGemm with transB: [N, K], along 0).
+    const transB = node.opType === "QGemm" && (attr(node, "transB")?.i ?? 0) === 1;
+    const axis = conv || transB ? 0 : 1;
     const perChannel = scale ? count(scale.dims) : zp ? count(zp.dims) : 1;
-    const transpose = conv ? undefined : [1, 0];
+    const transpose = conv || transB ? undefined : [1, 0];
     const params: QuantizedParam[] = [{ name: "weight", tensor: w, transpose }];
     if (scale) params.push({ name: "weight_scale", tensor: scale });
     if (zp) params.push({ name: "weight_zero_point", tensor: zp });
@@ -149,7 +164,7 @@ export function quantizedModule(
       quantized: {
         op: node.opType,
         ...code,
-        shape: conv ? [...w.dims] : [w.dims[1], w.dims[0]],
+        shape: transpose === undefined ? [...w.dims] : [w.dims[1], w.dims[0]],
         ...granularityOf(perChannel, w.dims, axis, 0),
         scaleShape: scale ? [...scale.dims] : null,
         ...(after === undefined ? {} : { scaleAfter: true }),

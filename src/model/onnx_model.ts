@@ -88,8 +88,8 @@ function allNodes(graph: OnnxGraph, out: OnnxNode[] = []): OnnxNode[] {
  *   …) → modules without parameters; Clip bounds come from attributes (opset < 11) or constant
  *   inputs.
  * - pre-quantized weights (`QLinearConv`, `ConvInteger`, `QLinearMatMul`, `MatMulInteger`,
- *   `com.microsoft` `MatMulNBits`, and Conv/ConvTranspose/Gemm/MatMul nodes whose weight is a
- *   `DequantizeLinear` of a constant) → `Conv*d` / `Linear` modules with `quantized` set (the
+ *   `com.microsoft` `MatMulNBits`, `QGemm`, `DynamicQuantizeMatMul`, `MatMulIntegerToFloat`, and
+ *   Conv/ConvTranspose/Gemm/MatMul nodes whose weight is a `DequantizeLinear` of a constant) → `Conv*d` / `Linear` modules with `quantized` set (the
  *   codes as `weight`, then `weight_scale`, `weight_zero_point` and `bias` when stored);
  * Names follow `onnxModuleName`; nodes of `If`/`Loop`/`Scan` subgraphs are included after their
  * parent node. The raw op type is kept as `opType`.

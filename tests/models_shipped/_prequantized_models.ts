@@ -410,3 +410,79 @@ export function matMulNBits(): PrequantizedCase {
   });
   return { quantized, float, input: { name: "x", dims: [1, NK] }, modules: ["fc"] };
 }
+
+/**
+ * onnxruntime's `com.microsoft` integer operators: `DynamicQuantizeMatMul` (float input, int8
+ * weight `[K, N]` per tensor, float bias) then `QGemm` with `transB = 1` (uint8 input, int8
+ * weight `[N, K]` per output channel, int32 bias, float output).
+ */
+export function contribOps(): PrequantizedCase {
+  const K1 = 64, N1 = 5, N2 = 3;
+  const w1 = wave(K1 * N1, 7).map((v) => v * 0.3); // [K, N]
+  const s1 = w1.reduce((m, v) => Math.max(m, Math.abs(v)), 0) / 127;
+  const c1 = Int8Array.from(w1, (v) => Math.round(v / s1));
+  const b1 = wave(N1, 8);
+  const w2 = wave(N2 * N1, 10); // [N, K]
+  const q2 = perChannel(w2, N2, 63);
+  const hs = 8 / 255; // h in [-4, 4] around zero point 128
+  const b2 = wave(N2, 11);
+  const b2q = Int32Array.from(b2, (b, n) => Math.round(b / (hs * q2.scale[n])));
+  const quantized = buildOnnx({
+    opsets: [{ domain: "", version: 13 }, { domain: "com.microsoft", version: 1 }],
+    nodes: [
+      {
+        name: "fc1",
+        opType: "DynamicQuantizeMatMul",
+        domain: "com.microsoft",
+        inputs: ["x", "fc1.weight_quantized", "fc1.w_scale", "fc1.w_zp", "fc1.bias"],
+        outputs: ["h"],
+      },
+      { name: "hq", opType: "QuantizeLinear", inputs: ["h", "hs", "hz"], outputs: ["hq"] },
+      {
+        name: "fc2",
+        opType: "QGemm",
+        domain: "com.microsoft",
+        inputs: ["hq", "hs", "hz", "fc2.weight_quantized", "fc2.w_scale", "fc2.w_zp", "fc2.b_q"],
+        outputs: ["y"],
+        attributes: [{ name: "transB", i: 1 }],
+      },
+    ],
+    initializers: [
+      i8("fc1.weight_quantized", [K1, N1], c1),
+      f32("fc1.w_scale", [], [s1]),
+      i8("fc1.w_zp", [], [0]),
+      f32("fc1.bias", [N1], b1),
+      f32("hs", [], [hs]),
+      u8("hz", [], [128]),
+      i8("fc2.weight_quantized", [N2, N1], q2.codes),
+      f32("fc2.w_scale", [N2], q2.scale),
+      i8("fc2.w_zp", [N2], new Int8Array(N2)),
+      i32("fc2.b_q", [N2], b2q),
+    ],
+    inputs: [{ name: "x", type: { elemType: FLOAT, dims: [1, K1] } }],
+    outputs: [{ name: "y", type: { elemType: FLOAT, dims: [1, N2] } }],
+  });
+  const float = buildOnnx({
+    opsets: [{ domain: "", version: 13 }],
+    nodes: [
+      { name: "fc1", opType: "MatMul", inputs: ["x", "fc1.weight"], outputs: ["m"] },
+      { name: "fc1_add", opType: "Add", inputs: ["m", "fc1.bias"], outputs: ["h"] },
+      {
+        name: "fc2",
+        opType: "Gemm",
+        inputs: ["h", "fc2.weight", "fc2.bias"],
+        outputs: ["y"],
+        attributes: [{ name: "transB", i: 1 }],
+      },
+    ],
+    initializers: [
+      f32("fc1.weight", [K1, N1], dequantized(c1, Float32Array.of(s1), K1 * N1)),
+      f32("fc1.bias", [N1], b1),
+      f32("fc2.weight", [N2, N1], dequantized(q2.codes, q2.scale, N1)),
+      f32("fc2.bias", [N2], Float32Array.from(b2q, (q, n) => q * hs * q2.scale[n])),
+    ],
+    inputs: [{ name: "x", type: { elemType: FLOAT, dims: [1, K1] } }],
+    outputs: [{ name: "y", type: { elemType: FLOAT, dims: [1, N2] } }],
+  });
+  return { quantized, float, input: { name: "x", dims: [1, K1] }, modules: ["fc1", "fc2"] };
+}

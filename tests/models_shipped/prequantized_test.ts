@@ -17,6 +17,7 @@ import { prune } from "../../src/pruning/prune.ts";
 import { cli, tempDir } from "../cli/_run.ts";
 import { loadOrt } from "../io/_ocr.ts";
 import {
+  contribOps,
   dynamicInteger,
   matMulNBits,
   type PrequantizedCase,
@@ -32,6 +33,7 @@ const CASES: Record<string, () => PrequantizedCase> = {
   "ConvInteger + MatMulInteger": dynamicInteger,
   "QLinearConv + QLinearMatMul": qoperator,
   "MatMulNBits": matMulNBits,
+  "DynamicQuantizeMatMul + QGemm": contribOps,
 };
 
 async function run(bytes: Uint8Array, c: PrequantizedCase): Promise<Float32Array> {
@@ -58,6 +60,7 @@ test("each pre-quantized model runs in onnxruntime-node like its float twin", SL
     "ConvInteger + MatMulInteger": 0.02,
     "QLinearConv + QLinearMatMul": 0.1,
     "MatMulNBits": 1e-4,
+    "DynamicQuantizeMatMul + QGemm": 0.05,
   };
   for (const [name, make] of Object.entries(CASES)) {
     const c = make();
@@ -113,6 +116,14 @@ test("inspect lists pre-quantized weights with their codes, scales, zero points 
     ["bias", "I32", [4]],
     ["bias_scale", "F32", []],
   ]);
+  // onnxruntime's com.microsoft operators; QGemm with transB keeps [N, K], scales along 0
+  assert.deepEqual(
+    storage(contribOps()).map((m) => [m.name, m.op, m.shape, m.granularity, m.axis]),
+    [
+      ["fc1", "DynamicQuantizeMatMul", [5, 64], "per_tensor", undefined],
+      ["fc2", "QGemm", [3, 5], "per_axis", 0],
+    ],
+  );
   const qop = storage(qoperator());
   assert.deepEqual(qop.map((m) => [m.name, m.op, m.codes, m.granularity, m.scaleShape]), [
     ["conv", "QLinearConv", "int8", "per_axis", [4]],
