@@ -115,7 +115,8 @@ ${REGISTRY}
                         granularity per_channel or [1, G]; weights stored as float values on
                         the grid)
   --storage <s>         auto (default): ONNX integer codes with DequantizeLinear when the
-                        granularity allows (per-tensor, per-channel), else float; float:
+                        granularity allows (per-tensor, per-channel), else float; safetensors
+                        integer codes with scales and zero points; float:
                         fake-quantized values in the original dtype; int: integer codes always
                         (safetensors: codes, scales and zero points); nbits: ONNX MatMul
                         and Gemm weights as MatMulNBits (quant_dtype int4/int8, granularity

@@ -51,7 +51,8 @@ export interface CompressOptions {
    * file keeps its size and runs wherever the original ran); `int` — integer codes with scales
    * (ONNX: `DequantizeLinear` nodes, per-tensor or per-channel only; safetensors: codes, scales
    * and zero points, read back with `readQuantizedSafetensors`); `auto` (default) — `int` for
-   * ONNX when every target can be stored so, else `float` with a warning; `nbits` (ONNX) — MatMul
+   * safetensors, and for ONNX when every target can be stored so, else `float` with a warning;
+   * `nbits` (ONNX) — MatMul
    * weights as `MatMulNBits` (`com.microsoft`, run by onnxruntime): the config list selects
    * MatMul `Linear` weights with `quant_dtype` `int4`/`int8` (symmetric) or `uint4`/`uint8`
    * (affine) and `granularity: "per_channel"`, and each output channel's row is split into
@@ -169,12 +170,10 @@ async function saveQuantized(
     const saved = tfjsSaved(out);
     return { bytes: saved, files: saved.files, storage: kind, warnings: out.warnings };
   }
-  if (storage === "float" || (storage === "auto" && model.format === "safetensors")) {
-    return { bytes: await result.save("float"), storage: "float" };
-  }
-  if (model.format === "safetensors") {
-    return { bytes: await result.save("int"), storage: "int" };
-  }
+  if (storage === "float") return { bytes: await result.save("float"), storage: "float" };
+  // Safetensors: integer codes with scales and zero points hold every granularity, so `auto`
+  // always shrinks the file (layout: docs/model-files.md, `quantizedSafetensors`).
+  if (model.format === "safetensors") return { bytes: await result.save("int"), storage: "int" };
   try {
     return { bytes: await result.save("qdq"), storage: "qdq" };
   } catch (e) {

@@ -7,7 +7,10 @@
 import { show } from "./_path.ts";
 import type { ModuleInfo } from "./types.ts";
 
-/** Throws a `TypeError` unless `modules` is a list of `{name, type, params?, opType?}` with unique names. */
+/**
+ * Throws a `TypeError` unless `modules` is a list of `{name, type, params?, opType?,
+ * quantizedBy?}` with unique names.
+ */
 export function checkModules(modules: unknown): asserts modules is readonly ModuleInfo[] {
   if (!Array.isArray(modules)) {
     throw new TypeError(
@@ -20,7 +23,7 @@ export function checkModules(modules: unknown): asserts modules is readonly Modu
     if (m === null || typeof m !== "object") {
       throw new TypeError(`${where} must be an object {name, type}: current value is ${show(m)}`);
     }
-    const { name, type, params, opType } = m as Record<string, unknown>;
+    const { name, type, params, opType, quantizedBy } = m as Record<string, unknown>;
     if (typeof name !== "string") {
       throw new TypeError(`${where}.name must be a string: current value is ${show(name)}`);
     }
@@ -29,6 +32,11 @@ export function checkModules(modules: unknown): asserts modules is readonly Modu
     }
     if (opType !== undefined && typeof opType !== "string") {
       throw new TypeError(`${where}.opType must be a string: current value is ${show(opType)}`);
+    }
+    if (quantizedBy !== undefined && typeof quantizedBy !== "string") {
+      throw new TypeError(
+        `${where}.quantizedBy must be a string: current value is ${show(quantizedBy)}`,
+      );
     }
     if (params !== undefined) {
       if (params === null || typeof params !== "object") {

@@ -13,6 +13,12 @@ import { warnUnknownFuseNames } from "./_no_match.ts";
 import { formatPath } from "./_path.ts";
 import { isPlainObject } from "./_plain_copy.ts";
 import { checkRegistry } from "./_registry_check.ts";
+import {
+  namesActivation,
+  reportSkipped,
+  skippedTargets,
+  skipQuantizedModule,
+} from "./_unavailable_targets.ts";
 import { resolveDefaults } from "./resolve_defaults.ts";
 import { selectInto } from "./select_modules.ts";
 import { collectConfigIssues } from "./validate_config_list.ts";
@@ -38,6 +44,13 @@ export interface ResolveOptions {
    * `{ quantization: { PairOut: { _output_: { quant_dtype: null } } } }`. Checked like config data.
    */
   readonly registry?: ExtraRegistry;
+  /**
+   * Why the model's inputs and outputs cannot be observed (e.g. `the safetensors file has no
+   * graph`), when they cannot: `_input_`/`_output_` targets that come only from the defaults are
+   * then skipped with one warning that gives this reason, and those a sub-config names in
+   * `target_names` or `target_settings` are issues.
+   */
+  readonly noActivations?: string;
 }
 
 /** What one sub-config did to one module. */
@@ -103,12 +116,15 @@ export function resolveAll(
   const perConfig: Resolution["perConfig"] = [];
   const owner = new Map<string, number>();
   const kept: { module: ModuleInfo; target: string; setting: TargetSetting; index: number }[] = [];
+  const skipped = skippedTargets();
+  const compressing = mode === "pruning" || mode === "quantization";
   base.configList.forEach((config, index) => {
     const c = config as Record<string, unknown>;
     const selected = selectInto(modules, c, index, { mode, registry }, issues, warnings);
     warnUnknownFuseNames(modules, c.fuse_names, index, warnings);
     const outcomes: ModuleOutcome[] = [];
     for (const module of selected) {
+      if (compressing && skipQuantizedModule(module, config, index, skipped, issues)) continue;
       const named = namedParameterTargets(mode, module, c.target_names, registry);
       const canonical = canonicalizeInto(module.type, c, mode, {
         registry: named === undefined
@@ -129,6 +145,19 @@ export function resolveAll(
             message:
               `"${module.name}" target "${target}" is already configured by [${first}]; the setting from [${index}] is ignored`,
           });
+          continue;
+        }
+        const noActivations = options.noActivations;
+        if (noActivations !== undefined && targetKind(target) !== "parameter") {
+          if (namesActivation(config, target)) {
+            issues.push({
+              code: "unsupported_target",
+              path: formatPath([index, "target_names"]),
+              message: `"${module.name}" target "${target}": ${noActivations}, so its inputs ` +
+                `and outputs cannot be observed; configure parameters only (e.g. ` +
+                `"target_names": ["weight"])`,
+            });
+          } else skipped.activations.push({ name: `${module.name}.${target}`, index });
           continue;
         }
         if (
@@ -157,6 +186,7 @@ export function resolveAll(
     }
     perConfig.push({ index, modules: outcomes });
   });
+  reportSkipped(skipped, kept.length, options.noActivations, warnings, issues);
   const targets: ResolvedTarget[] = [];
   for (const { module, target, setting, index } of kept) {
     const kind = targetKind(target);

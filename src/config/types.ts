@@ -22,6 +22,13 @@ export interface ModuleInfo {
   readonly params?: Readonly<Record<string, readonly number[]>>;
   /** Raw ONNX op type, when the module was read from ONNX; `op_types` matches it too. */
   readonly opType?: string;
+  /**
+   * The operator that stores the module's weight already quantized (`QLinearConv`,
+   * `ConvInteger`, `MatMulNBits`, `DequantizeLinear`, …); such a module cannot be pruned or
+   * quantized again: a type or regex that sweeps it in skips it with a warning, naming it in
+   * `op_names` is an issue, and so is a list that selects nothing else.
+   */
+  readonly quantizedBy?: string;
 }
 
 /** `align` of a pruning target: derive its mask from another target's mask. */
@@ -223,7 +230,8 @@ export type WarningCode =
   | "skipped_module"
   | "duplicate_target"
   | "inactive_target"
-  | "missing_parameter";
+  | "missing_parameter"
+  | "skipped_target";
 
 /** A warning, returned as data. */
 export interface Warning {

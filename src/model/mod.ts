@@ -33,5 +33,5 @@ export type { HalfKernels } from "./to_float32.ts";
 export type { HalfEncoders } from "./from_float32.ts";
 export type { ParamSummary } from "./inspect.ts";
 export { type RecurrentType, reorderGates, TORCH_GATE_FROM_ONNX } from "./recurrent_gates.ts";
-export type { ModelSource } from "./model_graph.ts";
+export type { ModelSource, QuantizedWeight } from "./model_graph.ts";
 export type { SavedModel } from "./model_graph.ts";

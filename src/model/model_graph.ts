@@ -68,6 +68,39 @@ export interface Module {
    * layer's own `activation` setting; absent when none.
    */
   readonly activation?: string;
+  /**
+   * How the module's weight is stored when the file already holds it quantized (ONNX
+   * `QLinearConv`, `ConvInteger`, `MatMulNBits`, a weight fed by `DequantizeLinear`, …); such a
+   * module is listed by `inspect` and never compressed again.
+   */
+  readonly quantized?: QuantizedWeight;
+}
+
+/** A weight stored as integer codes in the file (a pre-quantized module). */
+export interface QuantizedWeight {
+  /** The operator that holds or dequantizes the codes (`QLinearConv`, `DequantizeLinear`, …). */
+  readonly op: string;
+  /** The code type (`int8`, `uint8`, `int4`, `uint4`, `int16`, …). */
+  readonly codes: string;
+  /** Bits per code. */
+  readonly bits: number;
+  /** The weight's shape in PyTorch layout (unpacked). */
+  readonly shape: readonly number[];
+  /** One scale for the tensor, one per slice along `axis`, or one per block of `blockSize`. */
+  readonly granularity: "per_tensor" | "per_axis" | "block";
+  /** The axis of the scales in the file layout (`per_axis`, `block`). */
+  readonly axis?: number;
+  /** Codes per scale along `axis` (`block`). */
+  readonly blockSize?: number;
+  /**
+   * The scales' shape as stored, or `null` when none was found (`ConvInteger` and
+   * `MatMulInteger` take none: the scale is multiplied in after them, see `scaleAfter`).
+   */
+  readonly scaleShape: readonly number[] | null;
+  /** True when the scale is a `Mul` after the operator (onnxruntime's dynamic quantization). */
+  readonly scaleAfter?: boolean;
+  /** The zero points' shape as stored, or `null` when there are none (symmetric). */
+  readonly zeroPointShape: readonly number[] | null;
 }
 
 /** A node of the computation graph. */

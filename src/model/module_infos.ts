@@ -34,5 +34,34 @@ export function moduleInfos(model: ModelGraph): ModuleInfo[] {
     type: m.type,
     params: Object.fromEntries(Object.entries(m.params).map(([k, t]) => [k, [...t.shape]])),
     ...(m.opType === undefined ? {} : { opType: m.opType }),
+    ...(m.quantized === undefined ? {} : { quantizedBy: m.quantized.op }),
   }));
+}
+
+/**
+ * Why a model's inputs and outputs cannot be observed for activation quantization, or
+ * `undefined` when they can: calibration runs ONNX graphs in onnxruntime, so a file without a
+ * graph (safetensors) or a TensorFlow.js model has no activations to observe. The config layer
+ * takes it as `noActivations`.
+ *
+ * @param model The model.
+ * @returns The reason, or `undefined` for an ONNX model.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { noActivationsReason } from "./module_infos.ts";
+ *
+ * assert.equal(
+ *   noActivationsReason({ format: "safetensors", metadata: {}, modules: [] }),
+ *   "the safetensors file has no graph to run",
+ * );
+ * ```
+ */
+export function noActivationsReason(model: ModelGraph): string | undefined {
+  if (model.format === "onnx" && model.graph !== undefined) return undefined;
+  if (model.graph === undefined) return `the ${model.format} file has no graph to run`;
+  return `calibration runs ONNX graphs and the model is ${
+    model.format === "tfjs" ? "TensorFlow.js" : model.format
+  }`;
 }

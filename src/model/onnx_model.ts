@@ -12,6 +12,7 @@ import { onnxModuleName } from "./onnx_module_name.ts";
 import { permute } from "./permute.ts";
 import { type HalfKernels, toFloat32 } from "./to_float32.ts";
 import { recurrentParams } from "./_recurrent.ts";
+import { quantizedModule } from "./_prequantized.ts";
 import { ACTIVATIONS, attr, PARAM_INPUTS, weightedType, weightTranspose } from "./_onnx_ops.ts";
 
 const RECURRENT = new Set(["LSTM", "GRU", "RNN"]);
@@ -91,6 +92,10 @@ const isFloatDType = (d: string | undefined) =>
  * - activations (Relu → `ReLU`, Clip → `Hardtanh`, `ReLU6` for [0, 6], HardSwish → `Hardswish`,
  *   …) → modules without parameters; Clip bounds come from attributes (opset < 11) or constant
  *   inputs.
+ * - pre-quantized weights (`QLinearConv`, `ConvInteger`, `QLinearMatMul`, `MatMulInteger`,
+ *   `com.microsoft` `MatMulNBits`, `QGemm`, `DynamicQuantizeMatMul`, `MatMulIntegerToFloat`, and
+ *   Conv/ConvTranspose/Gemm/MatMul nodes whose weight is a `DequantizeLinear` of a constant) → `Conv*d` / `Linear` modules with `quantized` set (the
+ *   codes as `weight`, then `weight_scale`, `weight_zero_point` and `bias` when stored);
  * Names follow `onnxModuleName`; nodes of `If`/`Loop`/`Scan` subgraphs are included after their
  * parent node (at any depth), named by the same rules as main-graph nodes, and carry the field
  * path of their graph as `subgraph`. The raw op type is kept as `opType`.
@@ -109,8 +114,10 @@ const isFloatDType = (d: string | undefined) =>
  */
 export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): ModelGraph {
   const constants = new Map<string, OnnxTensor>();
+  const stored = new Map<string, OnnxTensor>(); // also codes without a dtype (INT4, UINT4)
   for (const t of model.tensors) {
     if (t.dtype !== undefined && !constants.has(t.name)) constants.set(t.name, t);
+    if (!stored.has(t.name)) stored.set(t.name, t);
   }
   const nodes = allNodes(model.graph);
   // A float weight stored in another float type and cast before use (float16 initializers of a
@@ -138,6 +145,31 @@ export function onnxModel(model: OnnxModel, options: OnnxModelOptions = {}): Mod
     return out;
   };
   for (const node of nodes) {
+    const pre = quantizedModule(node, stored, producer, consumers);
+    if (pre !== undefined) {
+      const params: Record<string, TensorRef> = {};
+      for (const p of pre.params) {
+        if (p.tensor.dtype !== undefined) {
+          params[p.name] = tensorRef(model, p.tensor, p.transpose, options);
+        }
+      }
+      const name = unique(
+        // onnxruntime's quantizer names codes `<param>_quantized`.
+        onnxModuleName(
+          { name: node.name, output: node.outputs[0] ?? "" },
+          pre.weight.name.replace(/_(quantized|quant|q)$/, ""),
+        ),
+      );
+      moduleOf.set(node, name);
+      modules.push({
+        name,
+        type: overrideModuleType(name, options.types) ?? pre.type,
+        opType: node.opType,
+        params,
+        quantized: pre.quantized,
+      });
+      continue;
+    }
     if (node.domain !== "" && node.domain !== "ai.onnx") continue;
     const inputs = PARAM_INPUTS[node.opType];
     const weight = inputs && constants.get(node.inputs[inputs[0][0]] ?? "");

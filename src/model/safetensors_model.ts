@@ -11,7 +11,7 @@ import {
   type ModuleTypeOverrides,
   overrideModuleType,
 } from "./infer_module_type.ts";
-import type { ModelGraph, Module, TensorRef } from "./model_graph.ts";
+import type { ModelGraph, Module, QuantizedWeight, TensorRef } from "./model_graph.ts";
 import { type HalfKernels, toFloat32 } from "./to_float32.ts";
 
 /** Options of `safetensorsModel`. */
@@ -93,12 +93,14 @@ export function safetensorsModel(
     groups.set(module, params);
   }
   const modules: Module[] = [];
+  const stored = quantizedTensors(file.metadata);
   let previous: string | undefined;
   for (const [name, params] of groups) {
     const shapes = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, t.shape]));
     const type = overrideModuleType(name, options.types) ?? inferModuleType(name, shapes, previous);
     if (type !== "Module") previous = type;
-    modules.push({ name, type, params });
+    const quantized = storedQuantized(params, stored);
+    modules.push({ name, type, params, ...(quantized === undefined ? {} : { quantized }) });
   }
   return {
     format: "safetensors",
@@ -106,4 +108,55 @@ export function safetensorsModel(
     modules,
     metadata: { ...file.metadata },
   };
+}
+
+/** The tensors an nncompress `quantized-v1` file stores as codes: name → its metadata entry. */
+function quantizedTensors(
+  metadata: Readonly<Record<string, string>>,
+): ReadonlyMap<string, Record<string, unknown>> {
+  if (metadata["nncompress.format"] !== "quantized-v1") return new Map();
+  try {
+    const infos = JSON.parse(metadata["nncompress.quantization"] ?? "{}");
+    return new Map(
+      Object.entries(infos ?? {}).filter(([, v]) => v !== null && typeof v === "object"),
+    ) as Map<string, Record<string, unknown>>;
+  } catch {
+    return new Map(); // readQuantizedSafetensors reports a malformed entry
+  }
+}
+
+/**
+ * The storage of a module of a `quantized-v1` file (codes written by `--storage int`), from the
+ * first of its parameters that is stored as codes; `undefined` for a float module.
+ */
+function storedQuantized(
+  params: Readonly<Record<string, TensorRef>>,
+  stored: ReadonlyMap<string, Record<string, unknown>>,
+): QuantizedWeight | undefined {
+  const weightFirst = [params.weight, ...Object.values(params)].filter((r) => r !== undefined);
+  for (const ref of weightFirst) {
+    const info = stored.get(ref.name);
+    if (info === undefined) continue;
+    const dtype = String(info.quant_dtype ?? "");
+    const kernel = Array.isArray(info.kernel) ? info.kernel as number[] : [];
+    const blocked = kernel.map((k, axis) => ({ k, axis })).filter(({ k }) => k !== -1);
+    const shapeOf = (suffix: string) => {
+      const t = Object.values(params).find((p) => p.name === `${ref.name}${suffix}`);
+      return t === undefined ? null : [...t.shape];
+    };
+    return {
+      op: "nncompress quantized-v1",
+      codes: dtype,
+      bits: Number(/\d+$/.exec(dtype)?.[0] ?? 0),
+      shape: Array.isArray(info.shape) ? [...info.shape as number[]] : [...ref.shape],
+      ...(blocked.length === 0
+        ? { granularity: "per_tensor" as const }
+        : blocked.length === 1 && blocked[0].k === 1
+        ? { granularity: "per_axis" as const, axis: blocked[0].axis }
+        : { granularity: "block" as const, axis: blocked[0].axis, blockSize: blocked[0].k }),
+      scaleShape: shapeOf("_scale"),
+      zeroPointShape: shapeOf("_zero_point"),
+    };
+  }
+  return undefined;
 }

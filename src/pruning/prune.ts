@@ -8,6 +8,7 @@
 import { DEFAULT_PRUNER, findPruner, PRUNER_TABLE } from "../config/algorithms.ts";
 import { isConfigPlan } from "../config/plan.ts";
 import { resolveTargetSettings } from "../config/resolve_target_settings.ts";
+import { moduleInfos } from "../model/module_infos.ts";
 import type { ExtraRegistry, ModuleInfo, ResolvedTarget, Warning } from "../config/types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
@@ -166,12 +167,8 @@ export async function prune(
     );
   }
   const kernels = options.kernels ?? getKernels();
-  const modules: ModuleInfo[] = model.modules.map((m) => ({
-    name: m.name,
-    type: m.type,
-    opType: m.opType,
-    params: Object.fromEntries(Object.entries(m.params).map(([k, r]) => [k, r.shape])),
-  }));
+  // The config layer's view, pre-quantized modules marked (they are never pruned).
+  const modules: ModuleInfo[] = moduleInfos(model);
   let resolved: { targets: readonly ResolvedTarget[]; warnings: readonly Warning[] };
   if (isConfigPlan(configList)) {
     if (configList.mode !== "pruning") {

@@ -10,7 +10,7 @@ import type { ExtraRegistry, Issue, ModuleInfo } from "../config/types.ts";
 import { collectConfigIssues } from "../config/validate_config_list.ts";
 import { ConfigError } from "../config/config_error.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
-import { moduleInfos } from "../model/module_infos.ts";
+import { moduleInfos, noActivationsReason } from "../model/module_infos.ts";
 
 /** Options of `planQuantization`. */
 export interface PlanQuantizationOptions {
@@ -58,9 +58,13 @@ export function planQuantization(
   configList: unknown,
   options: PlanQuantizationOptions = {},
 ): ConfigPlan {
+  // Safetensors and TensorFlow.js: NNI's default input/output targets are dropped, named ones
+  // are issues (no graph runs to observe them).
+  const noActivations = noActivationsReason(model);
   const resolve = (modules: readonly ModuleInfo[]) =>
     resolvePlan(modules, configList, "quantization", {
       algorithm: options.algorithm ?? "PtqQuantizer",
+      ...(noActivations === undefined ? {} : { noActivations }),
       ...(options.registry === undefined ? {} : { registry: options.registry }),
     });
   const issues: Issue[] = [];

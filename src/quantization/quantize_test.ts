@@ -5,7 +5,7 @@ import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
 import { readQuantizedSafetensors } from "./quantized_safetensors.ts";
 import { quantize } from "./quantize.ts";
-import { QuantizationError } from "./quantization_error.ts";
+import { ConfigError } from "../config/config_error.ts";
 
 const file = readSafetensors(writeSafetensors([
   {
@@ -47,12 +47,27 @@ test("quantize().save() writes fake-quantized floats or integer safetensors", as
   await assert.rejects(result.save("qdq"), /needs an ONNX source/);
 });
 
-test("quantize() names activation targets that have no calibration", async () => {
+test("quantize() on a file without a graph drops NNI's default input/output targets with one warning", async () => {
+  const result = await quantize(model, [{ op_types: ["Linear"], quant_dtype: "int8" }]);
+  assert.deepEqual(result.params.map((p) => `${p.module}.${p.target}`), ["fc.weight", "fc.bias"]);
+  const skipped = result.report.warnings.filter((w) => /input\/output target/.test(w));
+  assert.equal(skipped.length, 1);
+  assert.match(
+    skipped[0],
+    /2 input\/output targets .*\("fc\._input_0", "fc\._output_0"\) skipped: the safetensors file has no graph to run/,
+  );
+});
+
+test("quantize() on a file without a graph refuses input/output targets named in the list", async () => {
   await assert.rejects(
-    quantize(model, [{ op_types: ["Linear"], quant_dtype: "int8" }]),
+    quantize(model, [{
+      op_types: ["Linear"],
+      target_names: ["weight", "_input_"],
+      quant_dtype: "int8",
+    }]),
     (e) =>
-      e instanceof QuantizationError && e.code === "uncalibrated" && e.module === "fc" &&
-      e.target === "_input_0" &&
-      /^fc\._input_0 \(config \[0\], "target_names"\): .*never observed/.test(e.message),
+      e instanceof ConfigError && e.issues.length === 1 &&
+      e.issues[0].code === "unsupported_target" && e.issues[0].path === "[0].target_names" &&
+      /"fc" target "_input_0": the safetensors file has no graph to run/.test(e.issues[0].message),
   );
 });

@@ -282,12 +282,18 @@ function quantizedInputs(
   };
 }
 
+// A copy of the bytes in a buffer of their own: `Uint8Array.prototype.slice`, because a Node
+// `Buffer`'s own `slice` is a view into its (pooled) buffer.
+function own(data: Uint8Array): ArrayBuffer {
+  return Uint8Array.prototype.slice.call(data).buffer as ArrayBuffer;
+}
+
 function floats(data: Uint8Array): Float32Array {
-  return new Float32Array(data.slice().buffer);
+  return new Float32Array(own(data));
 }
 
 function ints(data: Uint8Array, dtype: DType): Float32Array {
-  const b = data.slice().buffer;
+  const b = own(data);
   const view = dtype === "I8"
     ? new Int8Array(b)
     : dtype === "U8"

@@ -446,7 +446,7 @@ test("quantize from the CLI shrinks a bfloat16 MLP; --calibration fails with exi
   const written = readFileSync(out);
   assert.match(
     r.stdout,
-    new RegExp(`wrote .*int\\.onnx \\(${(written.length / 1e6).toFixed(2)} MB`),
+    new RegExp(`wrote .*int\\.onnx \\(${(written.length / 1e3).toFixed(1)} kB`),
   );
   assert.ok(written.length < src.length * 0.6, `${src.length} -> ${written.length}`);
   const cos = await fidelity(src, written, MLP_INPUT, BFLOAT16);

@@ -288,11 +288,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     // The streaming safetensors path writes the model as it goes; every other path writes it
     // last, after the reports, so a report that cannot be written leaves no model behind.
     let modelWritten = false;
+    let format: string | undefined;
     try {
       const safetensors = path.toLowerCase().endsWith(".safetensors") || isShardIndexPath(path);
-      // Pruning, and integer codes, stream a safetensors file tensor by tensor, whatever its size.
+      // Pruning, and integer codes (safetensors' default storage), stream a safetensors file
+      // tensor by tensor, whatever its size.
       const streamed = safetensors && (mode === "pruning" || (
-        storage === "int" && calibration === undefined && compressor.layerwise === undefined &&
+        (storage === undefined || storage === "auto" || storage === "int") &&
+        calibration === undefined && compressor.layerwise === undefined &&
         !hasFuseNames(configList)
       ));
       if (streamed) {
@@ -316,6 +319,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           : undefined;
         const model = shards?.model ?? await readModelFile(path, bar.update);
         checkOutput(output, shards === undefined ? model.format : "sharded", command);
+        format = model.format;
         if (calibration !== undefined && model.format !== "onnx") {
           throw new UsageError(
             `--calibration runs ONNX models: the model is ${model.format}`,
@@ -364,8 +368,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         }
       }
     } catch (e) {
+      // Only an ONNX graph can be calibrated: a file without one gets the error as it is.
       if (
-        calibration === undefined && e instanceof QuantizationError && e.code === "uncalibrated"
+        calibration === undefined && format === "onnx" && e instanceof QuantizationError &&
+        e.code === "uncalibrated"
       ) {
         throw new CliError(e.message, {
           hint: "input and output targets need calibration data: --calibration " +
@@ -470,7 +476,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     }
     ctx.io.stdout(`${formatLayers(run)}\n\n`);
     for (const w of run.warnings) ctx.io.stdout(`warning: ${w}\n`);
-    const mb = (b: number) => `${(b / 1e6).toFixed(2)} MB`;
+    const mb = (b: number) =>
+      b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`;
     if (externalData !== undefined) {
       ctx.io.stdout(
         `external data: ${folderOf(output) + externalData.location} (${

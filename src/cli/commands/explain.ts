@@ -6,7 +6,7 @@ import { type Compressor, compressorFor, inferMode } from "../../config/algorith
 import { UsageError } from "../cli_error.ts";
 import { readConfigList } from "../../compress/read_config_list.ts";
 import { readModelFile } from "../../compress/read_model_file.ts";
-import { moduleInfos } from "../../model/module_infos.ts";
+import { moduleInfos, noActivationsReason } from "../../model/module_infos.ts";
 import { type Command, printJson } from "./_context.ts";
 import { readRegistry } from "./_registry.ts";
 
@@ -43,9 +43,11 @@ export const explainCommand: Command = async (args, ctx) => {
   // Data files are checked, not read: explaining a model larger than memory works.
   const model = await readModelFile(path, bar.update, { readExternalData: false });
   bar.done();
+  const noActivations = mode === "quantization" ? noActivationsReason(model.graph) : undefined;
   const result = explain(moduleInfos(model.graph), configList, mode, {
     ...(mode === "distillation" ? {} : { algorithm: compressor.algorithm }),
     ...(registry === undefined ? {} : { registry }),
+    ...(noActivations === undefined ? {} : { noActivations }),
   });
   const run = {
     mode,

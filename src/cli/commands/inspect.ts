@@ -27,6 +27,14 @@ export const inspectCommand: Command = async (args, ctx) => {
   } else {
     ctx.io.stdout(`${path}: ${model.format}, ${model.graph.modules.length} modules\n\n`);
     ctx.io.stdout(summary.text + "\n");
+    const quantized = summary.modules.filter((m) => m.quantized !== undefined);
+    if (quantized.length > 0) {
+      ctx.io.stdout(
+        `\n${quantized.length} module${quantized.length === 1 ? " is" : "s are"} pre-quantized ` +
+          "(their weights are stored as integer codes): prune and quantize skip them; dequantize " +
+          "the model first, or start from the float original, to compress them\n",
+      );
+    }
   }
   return 0;
 };
