@@ -113,7 +113,7 @@ ${REGISTRY}
   -a, --algorithm <a>   PtqQuantizer (default), or GPTQ: layer by layer with error
                         compensation (ONNX; needs --calibration; quant_dtype int1..int8,
                         granularity per_channel or [1, G]; weights stored as float values on
-                        the grid)
+                        the grid, or with --storage nbits as MatMulNBits on GPTQ's grid)
   --storage <s>         auto (default): ONNX integer codes with DequantizeLinear when the
                         granularity allows (per-tensor, per-channel), else float; safetensors
                         integer codes with scales and zero points; float:

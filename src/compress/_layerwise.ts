@@ -6,6 +6,7 @@ import { changeOf, type Progress, type TensorChange } from "./_tensor_change.ts"
 import type { OrtLike } from "../io/onnx/ort.ts";
 import type { CalibrationTensor } from "../quantization/calibrate_onnx.ts";
 import { gptqOnnx } from "../quantization/gptq_model.ts";
+import type { WeightGrid } from "../quantization/weight_only_onnx.ts";
 import { layerwiseModules } from "../quantization/layerwise_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { sparseGptOnnx } from "../pruning/sparse_gpt_model.ts";
@@ -122,7 +123,14 @@ export async function gptqTensors(
   plan: ConfigPlan,
   cal: LayerwiseCalibration | undefined,
   progress: Progress,
-): Promise<{ bytes: Uint8Array; changes: TensorChange[]; warnings: string[] }> {
+): Promise<{
+  bytes: Uint8Array;
+  changes: TensorChange[];
+  warnings: string[];
+  /** Each layer's grid, for integer storage (absent when a layer's groups are not blocks). */
+  grids?: Map<string, WeightGrid>;
+  bits?: number;
+}> {
   const onnx = modelChecks(model, "GPTQ", cal);
   const warnings: string[] = [];
   const targets = weightTargets(plan, onnx, "GPTQ", warnings);
@@ -162,7 +170,18 @@ export async function gptqTensors(
     zeroPoints: !sym,
   }));
   progress("gptq", run.layers.length, run.layers.length);
-  return { bytes: run.encode(), changes, warnings };
+  const grids = new Map<string, WeightGrid>();
+  for (const l of run.layers) {
+    if (l.params === undefined) return { bytes: run.encode(), changes, warnings, bits };
+    grids.set(l.module, {
+      scale: l.params.scale,
+      zeroPoint: l.params.zeroPoint,
+      qmin: l.params.qmin,
+      qmax: l.params.qmax,
+      groupSize,
+    });
+  }
+  return { bytes: run.encode(), changes, warnings, grids, bits };
 }
 
 /** SparseGPT over the configured weights, at their `sparse_ratio` or an N:M pattern. */

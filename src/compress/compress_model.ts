@@ -6,6 +6,8 @@
  */
 
 import { compressorFor } from "../config/algorithms.ts";
+import { type WeightGrid, weightOnlyOnnx } from "../quantization/weight_only_onnx.ts";
+import { onnxModel } from "../model/onnx_model.ts";
 import { resolvePlan } from "../config/plan.ts";
 import type { ExtraRegistry } from "../config/types.ts";
 import { moveToExternalData } from "../io/onnx/move_to_external_data.ts";
@@ -256,23 +258,55 @@ export async function compressModel(
   let activations: LayerReport[] = [];
   const warnings: string[] = [];
   if (layerwise !== undefined) {
+    const nbits = layerwise === "gptq" && options.storage === "nbits";
     if (
-      options.storage !== undefined && options.storage !== "auto" && options.storage !== "float"
+      options.storage !== undefined && options.storage !== "auto" &&
+      options.storage !== "float" && !nbits
     ) {
       throw new TypeError(
-        `${algorithm} writes the model with its compensated weights in their float type: storage "${options.storage}" is not available for it`,
+        `${algorithm} writes the model with its compensated weights in their float type${
+          layerwise === "gptq" ? ", or as MatMulNBits (storage nbits)" : ""
+        }: storage "${options.storage}" is not available for it`,
       );
     }
     const pattern = options.pattern;
     if (pattern !== undefined && layerwise !== "sparsegpt") {
       throw new TypeError(`an N:M pattern goes with SparseGPT: the algorithm is ${algorithm}`);
     }
-    const run = layerwise === "gptq"
+    const run: {
+      bytes: Uint8Array;
+      changes: TensorChange[];
+      warnings: string[];
+      grids?: Map<string, WeightGrid>;
+      bits?: number;
+    } = layerwise === "gptq"
       ? await gptqTensors(model, plan, options.calibration, progress)
       : await sparseGptTensors(model, plan, options.calibration, pattern, progress);
     ({ bytes, changes } = run);
     for (const w of plan.warnings) warnings.push(`${w.path}: ${w.message}`);
     for (const w of run.warnings) warnings.push(w);
+    if (nbits && changes.length > 0) {
+      // GPTQ's own grid as MatMulNBits codes: the compensated weights sit on it, so the codes
+      // are GPTQ's.
+      const grids = run.grids;
+      if (grids === undefined) {
+        throw new QuantizationError(
+          "storage",
+          "GPTQ's groups under act-order (or groups that do not divide the input features) are not blocks along K: store the result as float",
+        );
+      }
+      const group = [...grids.values()][0].groupSize;
+      const blockSize = options.blockSize ?? (group === -1 ? NBITS_BLOCK_SIZE : group);
+      const decoded = decodeOnnx(bytes, { file: model.name });
+      ({ bytes } = await weightOnlyOnnx(decoded, onnxModel(decoded), {
+        bits: (run.bits ?? 4) <= 4 ? 4 : 8,
+        blockSize,
+        scheme: "affine",
+        modules: [...grids.keys()],
+        grids,
+      }));
+      storage = "nbits";
+    }
   } else if (options.mode === "pruning") {
     let inputNorms: Record<string, Float32Array> | undefined;
     if (pruner?.name === "wanda") {

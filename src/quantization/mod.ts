@@ -89,6 +89,7 @@ export { rewriteSafetensors } from "./rewrite_safetensors.ts";
 export { type FloatTensor, trackParameterRanges } from "./track_parameter_ranges.ts";
 export { mergeTrackedRange, type TrackedRange, trackedRange } from "./tracked_range.ts";
 export {
+  type WeightGrid,
   type WeightOnlyLayer,
   weightOnlyOnnx,
   type WeightOnlyOnnxOptions,

@@ -41,6 +41,28 @@ export interface WeightOnlyOnnxOptions extends QuantizeOptions {
   readonly modules?: readonly string[];
   /** `accuracy_level` attribute of MatMulNBits (0-4; default: omitted). */
   readonly accuracyLevel?: number;
+  /**
+   * Grids given per module (GPTQ's, say) instead of computed: unsigned codes in `[qmin, qmax]`
+   * with one scale and zero point per output row and group of `groupSize` weights along K
+   * (`-1`: one per row), row-major. A group must be a multiple of `blockSize` (or the whole
+   * row); its parameters are repeated over its blocks, so the codes are the grid's. Needs
+   * `scheme: "affine"` (the zero points are stored).
+   */
+  readonly grids?: ReadonlyMap<string, WeightGrid>;
+}
+
+/** A weight's quantization grid (see `WeightOnlyOnnxOptions.grids`). */
+export interface WeightGrid {
+  /** Scales, `[out, groups]` row-major. */
+  readonly scale: Float32Array;
+  /** Zero points, same layout. */
+  readonly zeroPoint: Float32Array;
+  /** The smallest code (0). */
+  readonly qmin: number;
+  /** The largest code. */
+  readonly qmax: number;
+  /** Weights per group along K, or `-1` for one group per row. */
+  readonly groupSize: number;
 }
 
 /** One quantized MatMul weight. */
@@ -142,6 +164,7 @@ export async function weightOnlyOnnx(
     ref: TensorRef,
     at: { module: string; target: string },
     floatType: FloatType,
+    grid?: WeightGrid,
   ): Promise<
     { inputs: string[]; layer: Omit<WeightOnlyLayer, "module">; castA: boolean }
   > => {
@@ -168,15 +191,23 @@ export async function weightOnlyOnnx(
     const padded = new Float32Array(n * kp);
     for (let r = 0; r < n; r++) padded.set(w.subarray(r * k, (r + 1) * k), r * kp);
     const kernel = [1, bs];
-    const tracked = trackedRange(padded, [n, kp], kernel, { kernels });
-    const { scale, zeroPoint } = computeQuantParams({
-      trackedMin: tracked.min,
-      trackedMax: tracked.max,
-      qmin: range.qmin,
-      qmax: range.qmax,
-      scheme,
-    });
-    const p = { kernel, scale, zeroPoint, qmin: range.qmin, qmax: range.qmax };
+    const p = grid === undefined
+      ? {
+        kernel,
+        ...computeQuantParams({
+          ...(() => {
+            const tracked = trackedRange(padded, [n, kp], kernel, { kernels });
+            return { trackedMin: tracked.min, trackedMax: tracked.max };
+          })(),
+          qmin: range.qmin,
+          qmax: range.qmax,
+          scheme,
+        }),
+        qmin: range.qmin,
+        qmax: range.qmax,
+      }
+      : { kernel, ...blockGrid(grid, n, k, bs, blocks, at), qmin: grid.qmin, qmax: grid.qmax };
+    const { scale, zeroPoint } = p;
     const codes = quantizeTensor(padded, [n, kp], p, { kernels });
     const deq = kernels.dequantize(codes, [n, kp], p);
     const dequantized = new Float32Array(n * k);
@@ -286,7 +317,8 @@ export async function weightOnlyOnnx(
       );
     }
     leave(read);
-    const quantized = done.get(t) ?? await quantizeWeight(ref, at, floatType);
+    const quantized = done.get(t) ??
+      await quantizeWeight(ref, at, floatType, options.grids?.get(name));
     done.set(t, quantized);
     const { k, n } = quantized.layer;
     const castA = quantized.castA;
@@ -408,4 +440,37 @@ function gemmForm(
     transA: (get("transA")?.i ?? 0) !== 0,
     ...(c === undefined || c === "" || beta === 0 ? {} : { bias: c }),
   };
+}
+
+/** A given grid as one scale and zero point per block of `bs` along K. */
+function blockGrid(
+  grid: WeightGrid,
+  n: number,
+  k: number,
+  bs: number,
+  blocks: number,
+  at: { module: string; target: string },
+): { scale: Float32Array; zeroPoint: Float32Array } {
+  const g = grid.groupSize === -1 ? blocks * bs : grid.groupSize;
+  const groups = grid.groupSize === -1 ? 1 : Math.ceil(k / g);
+  if (
+    (grid.groupSize !== -1 && g % bs !== 0) || grid.scale.length !== n * groups ||
+    grid.zeroPoint.length !== n * groups
+  ) {
+    throw new QuantizationError(
+      "storage",
+      `MatMulNBits stores a given grid whose groups are whole blocks of ${bs} along K: the grid has groups of ${grid.groupSize} and ${grid.scale.length} scales for ${n} rows of ${k}`,
+      at,
+    );
+  }
+  const scale = new Float32Array(n * blocks);
+  const zeroPoint = new Float32Array(n * blocks);
+  for (let r = 0; r < n; r++) {
+    for (let b = 0; b < blocks; b++) {
+      const from = r * groups + Math.floor((b * bs) / g);
+      scale[r * blocks + b] = grid.scale[from];
+      zeroPoint[r * blocks + b] = grid.zeroPoint[from];
+    }
+  }
+  return { scale, zeroPoint };
 }
