@@ -6,7 +6,7 @@
 
 import type { ArgOption, CliIO } from "./cli_io.ts";
 import { describeCliError, formatError, UsageError } from "./cli_error.ts";
-import { progressBar } from "./progress.ts";
+import { progressBar, progressMode } from "./progress.ts";
 import { USAGE } from "./usage.ts";
 import type { Command } from "./commands/_context.ts";
 import { compressCommand } from "./commands/compress.ts";
@@ -20,6 +20,7 @@ export const VERSION = "0.1.0";
 
 const COMMON: Record<string, ArgOption> = {
   json: { type: "boolean" },
+  progress: { type: "string" },
   debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 };
@@ -138,8 +139,15 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
       io.stdout(USAGE[name] + "\n");
       return 0;
     }
-    const tty = io.stderrIsTTY && !json;
-    return await command.run(args, { io, json, progress: (label) => progressBar(io, label, tty) });
+    const value = args.values.progress as string | undefined;
+    const mode = progressMode(value, io.stderrIsTTY, json);
+    if (mode === undefined) {
+      throw new UsageError(
+        `--progress must be auto, bar, lines or none: current value is ${value}`,
+        name,
+      );
+    }
+    return await command.run(args, { io, json, progress: (label) => progressBar(io, label, mode) });
   } catch (e) {
     const usage = e instanceof UsageError;
     if (json) io.stdout(JSON.stringify({ ok: false, error: describeCliError(e) }, null, 2) + "\n");

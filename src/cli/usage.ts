@@ -25,6 +25,8 @@ const EXTERNAL =
                         model's own external data files are read from its folder`;
 
 const COMMON = `  --json           print machine-readable JSON on stdout
+  --progress <p>   auto (default: a bar on a terminal, nothing otherwise), bar, lines
+                   (a log line per stage and every 2 s, with ETA), none
   --debug          print stack traces of errors
   -h, --help       show this help`;
 

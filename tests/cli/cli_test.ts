@@ -54,6 +54,49 @@ test("inspect --json lists the classifier's 53 Conv2d and 35 BatchNorm2d modules
   assert.equal(r.stderr, "", "no progress output when stderr is not a terminal");
 });
 
+test("--progress lines logs each stage with its counts where stderr is not a terminal; bad values are usage errors", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "mlp.safetensors"), mlpSafetensors());
+  const config = '[{"op_types":["Linear"],"sparse_ratio":0.5}]';
+  const out = join(dir, "out.safetensors");
+  const lines = await cli(
+    "prune",
+    join(dir, "mlp.safetensors"),
+    "-c",
+    config,
+    "-o",
+    out,
+    "--progress",
+    "lines",
+  );
+  assert.equal(lines.code, 0, lines.stderr);
+  assert.match(lines.stderr, /^prune .*mlp\.safetensors: masks 0\/1, \d+\.\d s$/m);
+  assert.match(lines.stderr, /: write 1\/1, \d+\.\d s$/m);
+  const quiet = await cli(
+    "prune",
+    join(dir, "mlp.safetensors"),
+    "-c",
+    config,
+    "-o",
+    out,
+    "--progress",
+    "none",
+  );
+  assert.equal(quiet.stderr, "");
+  const bad = await cli(
+    "prune",
+    join(dir, "mlp.safetensors"),
+    "-c",
+    config,
+    "-o",
+    out,
+    "--progress",
+    "dots",
+  );
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--progress must be auto, bar, lines or none: current value is dots/);
+});
+
 test("inspect prints a table of a safetensors file with a total line", async () => {
   const dir = tempDir();
   writeFileSync(join(dir, "mlp.safetensors"), mlpSafetensors());
