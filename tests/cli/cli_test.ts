@@ -58,41 +58,23 @@ test("--progress lines logs each stage with its counts where stderr is not a ter
   const dir = tempDir();
   writeFileSync(join(dir, "mlp.safetensors"), mlpSafetensors());
   const config = '[{"op_types":["Linear"],"sparse_ratio":0.5}]';
-  const out = join(dir, "out.safetensors");
-  const lines = await cli(
-    "prune",
-    join(dir, "mlp.safetensors"),
-    "-c",
-    config,
-    "-o",
-    out,
-    "--progress",
-    "lines",
-  );
+  const prune = (mode: string) =>
+    cli(
+      "prune",
+      join(dir, "mlp.safetensors"),
+      "-c",
+      config,
+      "-o",
+      join(dir, "o.safetensors"),
+      "--progress",
+      mode,
+    );
+  const lines = await prune("lines");
   assert.equal(lines.code, 0, lines.stderr);
   assert.match(lines.stderr, /^prune .*mlp\.safetensors: masks 0\/1, \d+\.\d s$/m);
   assert.match(lines.stderr, /: write 1\/1, \d+\.\d s$/m);
-  const quiet = await cli(
-    "prune",
-    join(dir, "mlp.safetensors"),
-    "-c",
-    config,
-    "-o",
-    out,
-    "--progress",
-    "none",
-  );
-  assert.equal(quiet.stderr, "");
-  const bad = await cli(
-    "prune",
-    join(dir, "mlp.safetensors"),
-    "-c",
-    config,
-    "-o",
-    out,
-    "--progress",
-    "dots",
-  );
+  assert.equal((await prune("none")).stderr, "");
+  const bad = await prune("dots");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--progress must be auto, bar, lines or none: current value is dots/);
 });
