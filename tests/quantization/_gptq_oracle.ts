@@ -1,22 +1,22 @@
 /**
  * Loads the GPTQ / SparseGPT oracle (cases run through the authors' reference code, see
- * `tests/gptq_oracle/README.md`): every `expected/*.json` of the copy in `tests/gptq_oracle/`
- * and of `../shared/gptq-oracle/` beside the repository when it exists (cases added there later
- * are picked up; an id present in both is read from the shared folder). Also the measures the
+ * `tests/gptq_oracle/README.md`): every `expected/*.json` of the copy in `tests/gptq_oracle/`,
+ * which the repository carries (refresh it from the oracle's source when cases are added). Also
+ * the measures the
  * oracle tests compare: the layer reconstruction error and the baselines (round-to-nearest,
  * magnitude pruning) computed the way the reference's harness does.
  *
  * @module
  */
 
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
 import { gptqCode, gptqParams } from "../../src/quantization/gptq_quantizer.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const DIRS = [join(ROOT, "tests/gptq_oracle"), resolve(ROOT, "../shared/gptq-oracle")];
+const EXPECTED = join(ROOT, "tests/gptq_oracle/expected");
 
 /** One oracle case: the expected JSON and its tensors. */
 export interface OracleCase {
@@ -36,18 +36,14 @@ export interface OracleCase {
   readonly x: Float32Array;
 }
 
-/** The expected JSON files of every oracle folder, by id (the shared folder wins). */
+/** The expected JSON files of the oracle, by id. */
 export function oracleFiles(algorithm: "gptq" | "sparsegpt"): Map<string, string> {
   const files = new Map<string, string>();
-  for (const dir of DIRS) {
-    const exp = join(dir, "expected");
-    if (!existsSync(exp)) continue;
-    for (const name of readdirSync(exp).sort()) {
-      if (!name.endsWith(".json")) continue;
-      const path = join(exp, name);
-      if (JSON.parse(readFileSync(path, "utf8")).algorithm === algorithm) {
-        files.set(name.slice(0, -5), path);
-      }
+  for (const name of readdirSync(EXPECTED).sort()) {
+    if (!name.endsWith(".json")) continue;
+    const path = join(EXPECTED, name);
+    if (JSON.parse(readFileSync(path, "utf8")).algorithm === algorithm) {
+      files.set(name.slice(0, -5), path);
     }
   }
   return files;
