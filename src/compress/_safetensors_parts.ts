@@ -6,7 +6,31 @@ import { openFile, writeFileAtomic } from "../io/fs.ts";
 import { type LazySafetensors, openSafetensors } from "../io/safetensors/open_safetensors.ts";
 import { isShardIndexPath, shardIndexText } from "../io/safetensors/shard_index.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
+import type { ExtraRegistry } from "../config/types.ts";
+import type { Progress } from "./_tensor_change.ts";
 import { openShardedCheckpoint, outputShardNames } from "./sharded_checkpoint.ts";
+
+/** Options of the streamed safetensors runs (`pruneSafetensorsFile`, `quantizeSafetensorsFile`). */
+export interface StreamedFileOptions {
+  /** The NNI config list. */
+  readonly configList: unknown;
+  /** The algorithm whose defaults apply (`PRUNER_TABLE`; default Level, or `PtqQuantizer`). */
+  readonly algorithm?: string;
+  /**
+   * Whether to write `output` when the config list selects no target (default `true`: a copy).
+   * With `false` nothing is written and the report's `unchanged` says why.
+   */
+  readonly writeUnchanged?: boolean;
+  /**
+   * Extra default targets per mode and module class, like NNI's `ModuleSetting.register` (see
+   * `compressModel`).
+   */
+  readonly registry?: ExtraRegistry;
+  /** A label for the report. */
+  readonly label?: string;
+  /** Called as work advances. */
+  readonly onProgress?: Progress;
+}
 
 /** One input file and where its output goes. */
 export interface Part {

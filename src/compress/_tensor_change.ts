@@ -91,16 +91,10 @@ export function quantizedChange(
   before: Float32Array,
   after: Float32Array,
 ): TensorChange {
-  return changeOf({
-    module: p.module,
-    target: p.target,
-    type,
-    granularity: p.granularity,
-    ref,
-    before,
-    after,
+  return {
+    ...prunedChange({ ...p, setting: p }, type, ref, before, after),
     bits: p.bits,
     blocks: p.scale.length,
     zeroPoints: p.quantScheme === "affine",
-  });
+  };
 }

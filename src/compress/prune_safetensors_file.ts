@@ -7,42 +7,26 @@
  */
 
 import { writeFileAtomic } from "../io/fs.ts";
-import { openSafetensorsParts, streamedReport } from "./_safetensors_parts.ts";
+import {
+  openSafetensorsParts,
+  type StreamedFileOptions,
+  streamedReport,
+} from "./_safetensors_parts.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
 import { prune } from "../pruning/prune.ts";
 import { streamPrunedSafetensors } from "../pruning/pruned_safetensors.ts";
-import type { ExtraRegistry } from "../config/types.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
 import { compressorFor } from "../config/algorithms.ts";
 import { unchangedReason } from "./compress_model.ts";
 import { layerReport } from "./_layer_report.ts";
-import { type Progress, prunedChange, type TensorChange } from "./_tensor_change.ts";
+import { prunedChange, type TensorChange } from "./_tensor_change.ts";
 import type { PruningTarget } from "../pruning/types.ts";
 
-/** Options of `pruneSafetensorsFile`. */
-export interface PruneFileOptions {
-  /** The NNI config list. */
-  readonly configList: unknown;
-  /** The pruner, by short or NNI class name (`PRUNER_TABLE`; default `level`). */
-  readonly algorithm?: string;
-  /**
-   * Whether to write `output` when the config list selects no target (default `true`: a copy).
-   * With `false` nothing is written and the report's `unchanged` says why.
-   */
-  readonly writeUnchanged?: boolean;
-  /**
-   * Extra default targets per mode and module class, like NNI's `ModuleSetting.register` (see
-   * `compressModel`).
-   */
-  readonly registry?: ExtraRegistry;
-  /** A label for the report. */
-  readonly label?: string;
-  /** Called as work advances. */
-  readonly onProgress?: Progress;
-}
+/** Options of `pruneSafetensorsFile` (`algorithm`: a pruner by short or NNI class name). */
+export type PruneFileOptions = StreamedFileOptions;
 
 /**
  * Prunes the safetensors file at `input` into `output` (written atomically), reading tensors on

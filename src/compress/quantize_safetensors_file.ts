@@ -13,36 +13,20 @@ import { fakeQuantize } from "../quantization/fake_quantize.ts";
 import { planQuantization } from "../quantization/plan_quantization.ts";
 import { quantize } from "../quantization/quantize.ts";
 import { streamQuantizedSafetensors } from "../quantization/quantized_safetensors.ts";
-import type { ExtraRegistry } from "../config/types.ts";
 import type { CompressionReport } from "../report/types.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { unchangedReason } from "./compress_model.ts";
 import { layerReport } from "./_layer_report.ts";
-import { openSafetensorsParts, streamedReport } from "./_safetensors_parts.ts";
+import {
+  openSafetensorsParts,
+  type StreamedFileOptions,
+  streamedReport,
+} from "./_safetensors_parts.ts";
 import { parameterSizes } from "./_sizes.ts";
-import { type Progress, quantizedChange, type TensorChange } from "./_tensor_change.ts";
+import { quantizedChange, type TensorChange } from "./_tensor_change.ts";
 
 /** Options of `quantizeSafetensorsFile`. */
-export interface QuantizeFileOptions {
-  /** The NNI config list. */
-  readonly configList: unknown;
-  /** The algorithm whose defaults apply (default `PtqQuantizer`). */
-  readonly algorithm?: string;
-  /**
-   * Whether to write `output` when the config list selects no target (default `true`: a copy).
-   * With `false` nothing is written and the report's `unchanged` says why.
-   */
-  readonly writeUnchanged?: boolean;
-  /**
-   * Extra default targets per mode and module class, like NNI's `ModuleSetting.register` (see
-   * `compressModel`).
-   */
-  readonly registry?: ExtraRegistry;
-  /** A label for the report. */
-  readonly label?: string;
-  /** Called as work advances. */
-  readonly onProgress?: Progress;
-}
+export type QuantizeFileOptions = StreamedFileOptions;
 
 /**
  * Quantizes the safetensors file at `input` into `output` (written atomically) in the layout of
