@@ -11,6 +11,7 @@ import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { compressModel } from "../../src/compress/compress_model.ts";
 import { loadModel } from "../../src/compress/load_model.ts";
+import { buildOnnx } from "../../src/io/onnx/build_onnx.ts";
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import type { OnnxModel } from "../../src/io/onnx/onnx_types.ts";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
@@ -22,6 +23,7 @@ import {
   castWeightsMlp,
   CNN_INPUT,
   cosine,
+  encode,
   FLOAT,
   FLOAT16,
   halfCnn,
@@ -467,4 +469,72 @@ test("quantize from the CLI shrinks a bfloat16 MLP; --calibration fails with exi
   );
   assert.equal(cal.code, 1, cal.stderr);
   assert.match(cal.stderr, /bfloat16/);
+});
+
+test("a float16 graph input: CLI calibration converts a float32 file to float16; the library names the type it needs", async () => {
+  // x float16 [n, 64] → MatMul (float16 [64, 32]) → Relu → y float16: no Cast at either end.
+  const src = buildOnnx({
+    opsets: [{ domain: "", version: 17 }],
+    nodes: [
+      { name: "fc1", opType: "MatMul", inputs: ["x", "fc1.weight"], outputs: ["m"] },
+      { name: "relu", opType: "Relu", inputs: ["m"], outputs: ["y"] },
+    ],
+    initializers: [{
+      name: "fc1.weight",
+      dataType: FLOAT16,
+      dims: [64, 32],
+      raw: encode(values(64 * 32, 1), FLOAT16),
+    }],
+    inputs: [{ name: "x", type: { elemType: FLOAT16, dims: ["n", 64] } }],
+    outputs: [{ name: "y", type: { elemType: FLOAT16, dims: ["n", 32] } }],
+  });
+  const dir = tempDir();
+  const model = join(dir, "in16.onnx");
+  writeFileSync(model, src);
+  writeFileSync(
+    join(dir, "x.safetensors"),
+    writeSafetensors([{ name: "x", dtype: "F32", shape: [8, 64], data: values(512, 5, 2) }]),
+  );
+  const config = [{
+    op_types: ["Linear"],
+    target_names: ["weight", "_input_0"],
+    quant_dtype: "int8",
+  }];
+  const out = join(dir, "q.onnx");
+  const r = await cli(
+    "quantize",
+    model,
+    "-c",
+    JSON.stringify(config),
+    "--storage",
+    "int",
+    "--calibration",
+    join(dir, "x.safetensors"),
+    "-o",
+    out,
+    "--eval",
+    "--json",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const { report, comparison } = JSON.parse(r.stdout);
+  assert.equal(report.storage, "qdq");
+  assert.deepEqual(report.layers.map((l: { target: string }) => l.target), ["weight", "_input_0"]);
+  const written = decodeOnnx(readFileSync(out));
+  assert.equal(ops(written).filter((o) => o === "QuantizeLinear").length, 1);
+  assert.equal(comparison[0].type, "float16");
+  assert.ok(comparison[0].cosine >= 0.999, JSON.stringify(comparison[0]));
+
+  // The library takes the batch as given, and a float32 batch for a float16 input is refused.
+  await assert.rejects(
+    compressModel(loadModel(src, "in16.onnx"), {
+      mode: "quantization",
+      configList: config,
+      storage: "int",
+      calibration: {
+        batches: [{ x: { data: values(256, 5, 2), dims: [4, 64] } }],
+        ort: await loadOrt(),
+      },
+    }),
+    /calibration batch 0, input "x": the model expects float16: current value is float32/,
+  );
 });
