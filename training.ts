@@ -10,6 +10,7 @@
  */
 
 export * from "./src/training/mod.ts";
+export { tfjsMemoryHandler } from "./src/compress/compare_tfjs.ts";
 export {
   distillLossTf,
   klLossTf,

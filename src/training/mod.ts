@@ -56,6 +56,7 @@ export type * from "./types.ts";
 export { tfToOnnx, type TfToOnnxOptions } from "./tf_to_onnx.ts";
 export { tfModelGraph, type TfModelGraphOptions } from "./tf_model_graph.ts";
 export { tfSafetensors, type TfSafetensorsOptions } from "./tf_safetensors.ts";
+export { tfjsLayersFiles, type TfjsLayersFilesOptions } from "./tfjs_layers_files.ts";
 export { quantTargetParams } from "./quant_target_params.ts";
 export { prunerTargetMasks } from "./pruner_target_masks.ts";
 export type { ParamMasks } from "./_masked_values.ts";

@@ -1,0 +1,121 @@
+// A tfjs layers model loaded from its model.json + shards, pruned during training (AGP with
+// distillation from the loaded original), written back into the same files with
+// `tfjsLayersFiles`, and loaded again by the unchanged tfjs runtime.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
+import { tfjsMemoryHandler } from "../../src/compress/compare_tfjs.ts";
+import type { TfjsModel } from "../../src/io/tfjs/tfjs_types.ts";
+import {
+  createDistiller,
+  createTrainingPruner,
+  describeTfModel,
+  predict,
+  tfjsLayersFiles,
+  trainStep,
+} from "../../src/training/mod.ts";
+import { type Files, layersModelFiles, storedAs, tf, tfl } from "../tfjs/_models.ts";
+import { randomArray } from "./_tf.ts";
+
+async function load(files: ReadonlyMap<string, Uint8Array>): Promise<tfl.LayersModel> {
+  return await tfl.loadLayersModel(tfjsMemoryHandler(tf, files));
+}
+
+const all = (out: { modelJson: Uint8Array; shards: ReadonlyMap<string, Uint8Array> }): Files =>
+  new Map([["model.json", out.modelJson], ...out.shards]);
+
+const weight = (m: TfjsModel, name: string) => m.weights.find((w) => w.spec.name === name)!;
+
+const x = tf.tensor(randomArray(4 * 8 * 8 * 3, 5), [4, 8, 8, 3]);
+
+for (const storage of ["float32", "uint8", "float16"] as const) {
+  test(`a loaded ${storage} layers model pruned with AGP and distillation saves back into its files`, async () => {
+    const files = storage === "float32"
+      ? await layersModelFiles()
+      : storedAs(await layersModelFiles(), storage);
+    const original = readTfjs(files.get("model.json")!, files);
+    const teacher = describeTfModel(await load(files));
+    const student = describeTfModel(await load(files));
+    const pruner = createTrainingPruner(
+      student,
+      [{ op_types: ["Linear", "Conv2d"], sparse_ratio: 0.5 }],
+      { schedule: "agp", totalTimes: 3, intervalSteps: 1 },
+    );
+    const distiller = createDistiller(student, teacher, [{
+      op_names: ["fc2"],
+      apply_method: "mse",
+    }]);
+    const optimizer = tf.train.adam(1e-3);
+    for (let i = 0; i < 4; i++) {
+      trainStep(student, {
+        optimizer,
+        x,
+        parts: [pruner, distiller],
+        loss: () => tf.scalar(0),
+      });
+    }
+    const masks = pruner.masks();
+    const out = tfjsLayersFiles(student, original, { masks, shardBytes: 1024 });
+    const back = readTfjs(out.modelJson, out.shards);
+
+    // The same weights, names and order; each keeps the storage it was loaded with.
+    assert.deepEqual(
+      back.weights.map((w) => [w.spec.name, w.spec.shape, w.spec.quantization?.dtype]),
+      original.weights.map((w) => [w.spec.name, w.spec.shape, w.spec.quantization?.dtype]),
+    );
+    assert.ok(out.shards.size > 1, "shards of 1 kB");
+    // Half of fc1's kernel [flat, 16] is zero, stored exactly (uint8 grids keep 0 as a code).
+    const fc1 = tfjsWeightValues(weight(back, "fc1/kernel")) as Float32Array;
+    const zeros = fc1.filter((v) => v === 0).length;
+    assert.equal(zeros, fc1.length / 2, `${zeros} of ${fc1.length}`);
+
+    // The unchanged tfjs runtime loads the files and computes what the pruned student computes.
+    const reloaded = await load(all(out));
+    const want = predict(student, x, [pruner]) as tf.Tensor;
+    const got = reloaded.predict(x) as tf.Tensor;
+    const [a, b] = [got.dataSync(), want.dataSync()];
+    let num = 0, den = 0;
+    for (let i = 0; i < a.length; i++) {
+      num += (a[i] - b[i]) ** 2;
+      den += b[i] ** 2;
+    }
+    const bound = storage === "uint8" ? 5e-2 : storage === "float16" ? 5e-3 : 1e-6;
+    assert.ok(Math.sqrt(num / den) < bound, `relative error ${Math.sqrt(num / den)}`);
+    tf.dispose([want, got]);
+    reloaded.dispose();
+  });
+}
+
+test("tfjsLayersFiles: another storage on request; another model's files and bad replacements are refused", async () => {
+  const files = await layersModelFiles();
+  const original = readTfjs(files.get("model.json")!, files);
+  const view = describeTfModel(await load(files));
+  const half = readTfjs(...(() => {
+    const o = tfjsLayersFiles(view, original, { storage: "float16" });
+    return [o.modelJson, o.shards] as const;
+  })());
+  assert.ok(
+    half.weights.every((w) =>
+      w.spec.dtype !== "float32" || w.spec.quantization?.dtype === "float16"
+    ),
+  );
+
+  const other = describeTfModel(
+    tfl.sequential({ layers: [tfl.layers.dense({ units: 2, inputShape: [3], name: "head" })] }),
+  );
+  assert.throws(() => tfjsLayersFiles(other, original), /variable "head\/kernel" has no weight/);
+  assert.throws(
+    () =>
+      tfjsLayersFiles(view, original, {
+        replacements: new Map([["nope.weight", new Float32Array(1)]]),
+      }),
+    /replacements name no parameter of the model: nope\.weight/,
+  );
+  assert.throws(
+    () =>
+      tfjsLayersFiles(view, original, {
+        replacements: new Map([["fc2.weight", new Float32Array(3)]]),
+      }),
+    /the replacement of fc2\.weight must have 64 values/,
+  );
+});
