@@ -1,6 +1,6 @@
 // One compression, the same on the main thread and in the compression worker.
 import { compressModel } from "../src/compress/compress_model.ts";
-import { loadModel } from "../src/compress/load_model.ts";
+import { detectFormat, loadModel } from "../src/compress/load_model.ts";
 import type { CompressionReport } from "../src/report/types.ts";
 import { registryByMode } from "../src/config/default_registry.ts";
 import type { ExtraRegistry } from "../src/config/types.ts";
@@ -15,11 +15,18 @@ export interface CompressionJob {
   readonly algorithm?: string;
   /** Extra default targets per module class (`{Class: {target: setting}}` or by mode). */
   readonly registry?: unknown;
+  /** A `model.json`'s weight shards, or an ONNX model's external data files, by name. */
+  readonly files?: ReadonlyMap<string, Uint8Array>;
 }
 
 /** The compressed file and its report. */
 export interface CompressionResult {
   readonly bytes: Uint8Array;
+  /**
+   * Every file by name when the output has several (TensorFlow.js: `model.json`, then the
+   * shards); `bytes` is then the first.
+   */
+  readonly files?: readonly (readonly [string, Uint8Array])[];
   readonly report: CompressionReport;
 }
 
@@ -32,7 +39,14 @@ export async function runCompression(
   job: CompressionJob,
   checkpoint: () => void = () => {},
 ): Promise<CompressionResult> {
-  const model = loadModel(job.model, job.name);
+  const files = job.files ?? new Map<string, Uint8Array>();
+  const format = detectFormat(job.model, job.name);
+  // Data files are moved into the model (`inlineExternalData`): the answer is one .onnx file.
+  const model = loadModel(
+    job.model,
+    job.name,
+    format === "tfjs" ? { shards: files } : files.size > 0 ? { externalData: files } : {},
+  );
   if (model.format === "onnx") {
     const locations = [
       ...new Set(
@@ -45,9 +59,9 @@ export async function runCompression(
       throw new HttpError(
         422,
         "external_data",
-        `"${job.name}" keeps tensors in external data files (${
+        `"${job.name}" keeps tensors in external data files that were not sent (${
           locations.map((l) => JSON.stringify(l)).join(", ")
-        }): the edge handler takes self-contained models; compress it with the CLI or the library, which read the data files`,
+        }): send each as a multipart "files" part named by its location`,
         { details: { locations } },
       );
     }
@@ -67,5 +81,8 @@ export async function runCompression(
       : { registry: registryByMode(job.registry, job.mode) as ExtraRegistry }),
   });
   checkpoint();
-  return result;
+  if (result.files === undefined || result.files.size <= 1) {
+    return { bytes: result.bytes, report: result.report };
+  }
+  return { bytes: result.bytes, files: [...result.files], report: result.report };
 }

@@ -16,7 +16,12 @@ scope.postMessage({ ready: true });
 scope.onmessage = async (event) => {
   try {
     const body = event.data.model.buffer;
-    const { bytes, report } = await runCompression(event.data);
+    const { bytes, files, report } = await runCompression(event.data);
+    if (files !== undefined) {
+      // Several files (a model.json and its shards): copied by the structured clone.
+      scope.postMessage({ ok: true, bytes, files, report });
+      return;
+    }
     // Transfer the output when it owns its whole buffer or is written into the request body
     // (never WASM memory, which cannot move).
     const own = bytes.buffer === body ||

@@ -1,5 +1,5 @@
-// Cheap checks of an uploaded model's size before it is decoded: the header (safetensors JSON, or
-// the ONNX graph outside its initializers) and the number of tensors (and ONNX nodes). A file of
+// Cheap checks of an uploaded model's size before it is decoded: the header (safetensors JSON,
+// the ONNX graph outside its initializers, a tfjs model.json) and the number of tensors (and ONNX nodes). A file of
 // 100k tiny tensors costs far more to decode and compress than its byte size suggests.
 import { detectFormat } from "../src/compress/load_model.ts";
 import { HttpError } from "./_errors.ts";
@@ -82,7 +82,29 @@ function fields(
  * and the value. Malformed files pass through to the decoder, which names the byte offset.
  */
 export function checkModelLimits(bytes: Uint8Array, name: string, limits: ModelLimits): void {
-  if (detectFormat(bytes, name) === "safetensors") {
+  const format = detectFormat(bytes, name);
+  if (format === "tfjs") {
+    // model.json is all header: its topology, and one manifest entry per weight.
+    if (bytes.length > limits.maxHeaderBytes) {
+      throw headerLimit(name, bytes.length, limits.maxHeaderBytes, "model.json");
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      return;
+    }
+    const groups = (json as { weightsManifest?: unknown })?.weightsManifest;
+    if (!Array.isArray(groups)) return;
+    let count = 0;
+    for (const g of groups) {
+      const weights = (g as { weights?: unknown })?.weights;
+      if (Array.isArray(weights)) count += weights.length;
+    }
+    if (count > limits.maxTensors) throw tensorLimit(name, count, limits.maxTensors, "weights");
+    return;
+  }
+  if (format === "safetensors") {
     if (bytes.length < 8) return;
     const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
     if (n > BigInt(limits.maxHeaderBytes)) {

@@ -40,15 +40,18 @@ function boundaryOf(contentType: string): string {
 }
 
 /**
- * The parts of a `multipart/form-data` body by field name (the first part of each name).
+ * Every named part of a `multipart/form-data` body, in order.
  *
  * @throws {HttpError} 400 when the body does not follow RFC 7578.
  */
-export function parseMultipart(body: Uint8Array, contentType: string): Map<string, Part> {
+export function multipartParts(
+  body: Uint8Array,
+  contentType: string,
+): { readonly name: string; readonly part: Part }[] {
   const encoder = new TextEncoder();
   const boundary = boundaryOf(contentType);
   const delimiter = encoder.encode(`\r\n--${boundary}`);
-  const parts = new Map<string, Part>();
+  const parts: { name: string; part: Part }[] = [];
   // The first delimiter may start the body without the leading CRLF.
   const opening = delimiter.subarray(2);
   let at = 0;
@@ -88,10 +91,10 @@ export function parseMultipart(body: Uint8Array, contentType: string): Map<strin
     const start = headEnd + 4;
     const end = indexOf(body, delimiter, start);
     if (end < 0) throw bad(`must end with the boundary "${boundary}--": it is truncated`);
-    if (name !== undefined && !parts.has(name)) {
-      parts.set(name, {
-        bytes: body.subarray(start, end),
-        ...(filename === undefined ? {} : { filename }),
+    if (name !== undefined) {
+      parts.push({
+        name,
+        part: { bytes: body.subarray(start, end), ...(filename === undefined ? {} : { filename }) },
       });
     }
     at = end + delimiter.length;

@@ -1,6 +1,6 @@
 // The model, config list and mode of a compression request.
 import { HttpError } from "./_errors.ts";
-import { parseMultipart } from "./_multipart.ts";
+import { multipartParts, type Part } from "./_multipart.ts";
 import { readBody, type ReadBodyLimits } from "./_read_body.ts";
 
 /** What a request asks for. */
@@ -12,7 +12,37 @@ export interface CompressionRequest {
   readonly algorithm?: string;
   /** The parsed `registry` field: extra default targets per module class. */
   readonly registry?: unknown;
+  /**
+   * The model's other files by name: the weight shards of a TensorFlow.js `model.json`, or the
+   * external data files of an ONNX model (multipart fields `files`).
+   */
+  readonly files?: ReadonlyMap<string, Uint8Array>;
   readonly report: boolean;
+}
+
+/** The `files` parts by file name; a part without a name or a name given twice is refused. */
+function filesOf(parts: readonly { name: string; part: Part }[]): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  for (const { name, part } of parts) {
+    if (name !== "files") continue;
+    const file = part.filename;
+    if (file === undefined || file === "") {
+      throw new HttpError(
+        400,
+        "multipart_invalid",
+        'multipart field "files" must be a file with a name (the shard or data file path the model names): one has none',
+      );
+    }
+    if (files.has(file)) {
+      throw new HttpError(
+        400,
+        "multipart_invalid",
+        `multipart field "files" must name each file once: ${JSON.stringify(file)} is given twice`,
+      );
+    }
+    files.set(file, part.bytes);
+  }
+  return files;
 }
 
 const QUANT_KEYS = ["quant_dtype", "quant_scheme", "quant_types", "quant_bits"];
@@ -76,7 +106,8 @@ function parseMode(value: string | null, configList: unknown): "pruning" | "quan
 }
 
 /**
- * Reads a request: `multipart/form-data` with a `model` file and `config`, `mode`, `algorithm`,
+ * Reads a request: `multipart/form-data` with a `model` file, its other files (`files`: a
+ * `model.json`'s shards, an ONNX model's external data) and `config`, `mode`, `algorithm`,
  * `registry` fields, or the model as the raw body with the other values in the query string or
  * `x-nncompress-*` headers. The model is a view of the one body buffer; `release()` gives that
  * buffer back to the memory budget.
@@ -101,7 +132,10 @@ export async function parseRequest(
   const body = await readBody(request, limits, started);
   try {
     if (type.startsWith("multipart/form-data")) {
-      const form = parseMultipart(body.bytes, type);
+      const all = multipartParts(body.bytes, type);
+      const form = new Map<string, Part>();
+      for (const { name, part } of all) if (!form.has(name)) form.set(name, part);
+      const files = filesOf(all);
       const text = (name: string) => {
         const part = form.get(name);
         return part === undefined ? null : new TextDecoder().decode(part.bytes);
@@ -123,6 +157,7 @@ export async function parseRequest(
         mode: parseMode(text("mode"), configList),
         ...(algorithm !== null && algorithm !== "" ? { algorithm } : {}),
         ...parseRegistry(text("registry")),
+        ...(files.size === 0 ? {} : { files }),
         report,
         release: body.release,
       };

@@ -5,7 +5,12 @@ import type { ErrorDescription } from "./_errors.ts";
 
 type Reply =
   | { readonly ready: true; readonly ok?: undefined }
-  | { readonly ok: true; readonly bytes: Uint8Array; readonly report: CompressionResult["report"] }
+  | {
+    readonly ok: true;
+    readonly bytes: Uint8Array;
+    readonly files?: CompressionResult["files"];
+    readonly report: CompressionResult["report"];
+  }
   | { readonly ok: false; readonly error: ErrorDescription };
 
 /** How long a new worker may take to load its modules. */
@@ -116,7 +121,14 @@ export class WorkerPool {
         }
         finish(
           reply.ok
-            ? { kind: "done", result: { bytes: reply.bytes, report: reply.report } }
+            ? {
+              kind: "done",
+              result: {
+                bytes: reply.bytes,
+                ...(reply.files === undefined ? {} : { files: reply.files }),
+                report: reply.report,
+              },
+            }
             : { kind: "failed", error: reply.error },
           true,
         );

@@ -1,6 +1,7 @@
 /**
- * An HTTP handler that compresses a model where it is posted: send a safetensors (or ONNX) file
- * and an NNI config list, get the compressed file back. `export default { fetch }` runs as is on
+ * An HTTP handler that compresses a model where it is posted: send a safetensors, ONNX or
+ * TensorFlow.js file (with its shards or external data files as multipart `files` parts) and an
+ * NNI config list, get the compressed file back (several files as a multipart body). `export default { fetch }` runs as is on
  * Deno Deploy-style runtimes (`deno serve edge/handler.ts`), Bun and Cloudflare Workers (see
  * `worker.js`, which hands the precompiled WebAssembly module to `createHandler`).
  *
@@ -11,7 +12,8 @@
  *   'http://127.0.0.1:8000/?mode=quantization&config=[{"op_types":["Linear"],"quant_dtype":"int8"}]' -o q.safetensors
  * ```
  *
- * Responses: 200 with the file (`x-nncompress-summary` header: targets, sparsity, bits, sizes),
+ * Responses: 200 with the file (`x-nncompress-summary` header: targets, sparsity, bits, sizes;
+ * a TensorFlow.js model comes back as `multipart/form-data`, one `files` part per file),
  * or with the JSON report when `?report=json`; errors are JSON
  * `{ "error": { "kind", "code", "message", ... } }`: 400 malformed input, 404, 405, 408 a body
  * slower than its deadlines, 413 a body or model header over its limit, 415 a body that is not a
@@ -122,7 +124,8 @@ export interface EdgeHandler {
 
 const USAGE = {
   usage: "POST a model and an NNI config list; the compressed model comes back",
-  multipart: 'fields "model" (file), "config" (JSON), optional "mode", "algorithm", "registry"',
+  multipart:
+    'fields "model" (file), "config" (JSON), optional "mode", "algorithm", "registry", and "files" (one part per weight shard of a model.json or external data file of an ONNX model, named by its path)',
   raw: "body = the model (application/octet-stream); ?config=<JSON>&mode=&algorithm=&registry=",
   options: "?report=json returns the report instead of the file",
 };
@@ -195,7 +198,55 @@ function sliced(bytes: Uint8Array): ReadableStream<Uint8Array> {
   });
 }
 
-function fileResponse(name: string, { bytes, report }: CompressionResult): Response {
+/** A file name safe in a `content-disposition` (path separators and quotes replaced). */
+const safeName = (name: string) => name.replace(/[^\w.-]+/g, "_") || "file";
+
+/**
+ * Several files as one `multipart/form-data` body (`Response.formData()` reads it back): a part
+ * `files` per file, named by the file name, in order.
+ */
+function multipartBody(files: readonly (readonly [string, Uint8Array])[]): {
+  body: ReadableStream<Uint8Array>;
+  length: number;
+  type: string;
+} {
+  const boundary = `nncompress-${crypto.randomUUID()}`;
+  const enc = new TextEncoder();
+  const pieces: Uint8Array[] = [];
+  for (const [name, bytes] of files) {
+    pieces.push(
+      enc.encode(
+        `--${boundary}\r\ncontent-disposition: form-data; name="files"; filename="${
+          safeName(name)
+        }"\r\ncontent-type: application/octet-stream\r\n\r\n`,
+      ),
+      bytes,
+      enc.encode("\r\n"),
+    );
+  }
+  pieces.push(enc.encode(`--${boundary}--\r\n`));
+  let i = 0;
+  let at = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      while (i < pieces.length && at >= pieces[i].length) (i++, at = 0);
+      if (i >= pieces.length) {
+        controller.close();
+        return;
+      }
+      const n = Math.min(RESPONSE_SLICE, pieces[i].length - at);
+      controller.enqueue(pieces[i].slice(at, at + n));
+      at += n;
+    },
+  });
+  return {
+    body,
+    length: pieces.reduce((n, p) => n + p.length, 0),
+    type: `multipart/form-data; boundary=${boundary}`,
+  };
+}
+
+function fileResponse(name: string, { bytes, files, report }: CompressionResult): Response {
   const s = summarizeRun(report);
   const summary = {
     mode: report.mode,
@@ -207,6 +258,16 @@ function fileResponse(name: string, { bytes, report }: CompressionResult): Respo
     packedBytesAfter: report.after.packedBytes,
     warnings: report.warnings.length,
   };
+  if (files !== undefined) {
+    const { body, length, type } = multipartBody(files);
+    return new Response(body, {
+      headers: {
+        "content-length": String(length),
+        "content-type": type,
+        "x-nncompress-summary": JSON.stringify(summary),
+      },
+    });
+  }
   return new Response(sliced(bytes), {
     headers: {
       "content-length": String(bytes.length),
@@ -310,6 +371,7 @@ export function createHandler(options: EdgeHandlerOptions = {}): EdgeHandler {
         mode: req.mode,
         ...(req.algorithm === undefined ? {} : { algorithm: req.algorithm }),
         ...(req.registry === undefined ? {} : { registry: req.registry }),
+        ...(req.files === undefined ? {} : { files: req.files }),
       };
       let result: CompressionResult;
       try {
