@@ -42,8 +42,30 @@ export interface ValidateRequest {
   readonly registry?: string;
 }
 
+/** The page asks the worker to run both ONNX models in onnxruntime-web and compare them. */
+export interface CompareRequest {
+  readonly type: "compare";
+  readonly original: ArrayBuffer;
+  readonly compressed: ArrayBuffer;
+  /** Timed runs per model after two warm-up runs. */
+  readonly runs: number;
+  /** An input tensor for the first input (an image the user chose), else random inputs. */
+  readonly input?: { readonly data: Float32Array; readonly dims: readonly number[] };
+}
+
+/** One output compared. */
+export interface ComparedOutput {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly cosine: number;
+  readonly maxAbsDiff: number;
+  readonly relativeError: number;
+  /** Top-1 agreement along the class axis, when the output has one. */
+  readonly top1?: { readonly same: number; readonly total: number };
+}
+
 /** What the page sends. */
-export type WorkerRequest = CompressRequest | ModulesRequest | ValidateRequest;
+export type WorkerRequest = CompressRequest | ModulesRequest | ValidateRequest | CompareRequest;
 
 /** What the worker sends back. */
 export type WorkerMessage =
@@ -62,4 +84,14 @@ export type WorkerMessage =
     readonly kernels: string;
   }
   | { readonly type: "error"; readonly error: ErrorDescription }
+  | {
+    readonly type: "compared";
+    readonly outputs: readonly ComparedOutput[];
+    /** Median milliseconds per run: original, compressed. */
+    readonly latency: { readonly original: number; readonly compressed: number };
+    readonly runs: number;
+    readonly threads: number;
+    /** The input dims fed. */
+    readonly inputs: Readonly<Record<string, readonly number[]>>;
+  }
   | { readonly type: "validation"; readonly id: number; readonly validation: Validation };

