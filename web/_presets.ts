@@ -1,5 +1,6 @@
 // Example config lists offered by the page.
 
+import { DEMO_CONFIGS } from "../demo/configs.ts";
 import { PRUNER_TABLE, QUANTIZER_ALGORITHMS } from "../src/config/algorithms.ts";
 
 /** A named config list with its mode and algorithm. */
@@ -8,37 +9,19 @@ export interface Preset {
   readonly mode: "pruning" | "quantization";
   readonly algorithm: string;
   readonly configList: readonly Record<string, unknown>[];
+  /** The storage select's value (default: left as it is). */
+  readonly storage?: string;
 }
 
+/** The demo's four lists (`npm run demo`), then an L1 filter-pruning list. */
 export const PRESETS: readonly Preset[] = [
-  {
-    label: "int8 per-channel on Conv and Linear weights",
-    mode: "quantization",
-    algorithm: "PtqQuantizer",
-    configList: [{
-      op_types: ["Conv2d", "Linear"],
-      target_names: ["weight"],
-      quant_dtype: "int8",
-      granularity: "per_channel",
-    }],
-  },
-  {
-    label: "int4 per-channel on Linear weights",
-    mode: "quantization",
-    algorithm: "PtqQuantizer",
-    configList: [{
-      op_types: ["Linear"],
-      target_names: ["weight"],
-      quant_dtype: "int4",
-      granularity: "per_channel",
-    }],
-  },
-  {
-    label: "Level pruning 50% of Linear weights",
-    mode: "pruning",
-    algorithm: "LevelPruner",
-    configList: [{ op_types: ["Linear"], target_names: ["weight"], sparse_ratio: 0.5 }],
-  },
+  ...DEMO_CONFIGS.map((c) => ({
+    label: c.label,
+    mode: c.mode,
+    algorithm: c.algorithm,
+    configList: c.configList,
+    ...(c.storage === undefined ? {} : { storage: c.storage }),
+  })),
   {
     label: "L1 pruning 30% of Conv filters, one global group",
     mode: "pruning",

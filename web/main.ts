@@ -327,6 +327,7 @@ presetSelect.addEventListener("change", () => {
   if (!p) return;
   modeSelect.value = p.mode;
   setAlgorithms(p.mode, p.algorithm);
+  if (p.storage !== undefined) storageSelect.value = p.storage;
   configText.value = JSON.stringify(p.configList, null, 2);
   refresh();
 });

@@ -312,7 +312,7 @@ test(
 );
 
 test(
-  "edge handler: a model with external data is refused with 422 and the data files it names",
+  "edge handler: a model with external data sent without its data files is refused with 422 naming them",
   SLOW,
   async () => {
     const handler = createHandler({ isolation: "inline" });
@@ -327,7 +327,7 @@ test(
       assert.deepEqual(body.error.locations, ["weights.bin"]);
       assert.match(
         body.error.message,
-        /"model\.onnx" keeps tensors in external data files \("weights\.bin"\)/,
+        /"model\.onnx" keeps tensors in external data files that were not sent \("weights\.bin"\): send each as a multipart "files" part/,
       );
     } finally {
       handler.close();
