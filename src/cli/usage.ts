@@ -135,7 +135,7 @@ ${REGISTRY}
                         power of two >= 16
   --uint8-when-conv     --storage dynamic: int8 weights become uint8 when the model has a Conv
                         (onnxruntime-web has no int8 ConvInteger; transformers.js's rule)
-  --reduce-range        --storage dynamic: 7-bit MatMul weights (CPUs without VNNI)
+  --reduce-range        --storage dynamic: 7-bit weights (CPUs without VNNI)
   --bnb4-type <t>       --storage bnb4: nf4 (default) or fp4
   --shard-bytes <n>     TensorFlow.js: the largest weight shard written (default 4194304)
   --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):

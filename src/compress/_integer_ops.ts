@@ -114,7 +114,7 @@ function layerTargets(
 export interface DynamicStorageOptions {
   /** uint8 weights when the model has a Conv (or onnxruntime-genai attention) node. */
   readonly uint8WhenConv?: boolean;
-  /** 7-bit MatMul weights. */
+  /** 7-bit weights. */
   readonly reduceRange?: boolean;
 }
 
@@ -122,7 +122,8 @@ export interface DynamicStorageOptions {
  * Quantizes the configured MatMul and Conv weights dynamically (`dynamicOnnx`): `quant_dtype`
  * `int8` (default, symmetric) or `uint8` (affine), `quant_scheme` to override the symmetry,
  * `granularity` per tensor (`default`) or `per_channel` (Conv: symmetric codes, a scale per
- * channel); every target takes one dtype, scheme and granularity. `uint8WhenConv` turns int8 into uint8 when the model has a Conv.
+ * channel); every target takes one dtype, scheme and granularity. `uint8WhenConv` turns int8
+ * into uint8 (affine, unless `quant_scheme` is set) when the model has a Conv.
  *
  * @throws {QuantizationError} Naming the target and its sub-config when the storage cannot hold
  * it: code `storage`, `quant_dtype`, `quant_scheme` or `granularity`.
@@ -140,6 +141,7 @@ export async function dynamicTensors(
   const layers = layerTargets("dynamic", targets, modules, true, warnings);
   let kind: { dtype: DynamicWeightType; symmetric: boolean } | undefined;
   let perMatMul: boolean | undefined; // the granularity, one for all
+  let schemeGiven = false;
   for (const { target: t } of layers) {
     const s = t.setting as QuantizationSetting;
     const at = { module: t.module, target: t.target, configIndex: t.configIndex };
@@ -147,6 +149,7 @@ export async function dynamicTensors(
     if (dtype !== "int8" && dtype !== "uint8") {
       refuse("dynamic", "quant_dtype", at, '"quant_dtype" must be int8 or uint8', dtype);
     }
+    schemeGiven ||= s.quant_scheme !== null && s.quant_scheme !== undefined;
     const scheme = s.quant_scheme ?? (dtype === "int8" ? "symmetric" : "affine");
     if (scheme !== "symmetric" && scheme !== "affine") {
       refuse("dynamic", "quant_scheme", at, '"quant_scheme" must be symmetric or affine', scheme);
@@ -187,8 +190,9 @@ export async function dynamicTensors(
   let { dtype, symmetric } = kind;
   if (options.uint8WhenConv === true && dtype === "int8" && needsUint8Weights(onnx)) {
     // transformers.js's rule: onnxruntime-web has no int8 ConvInteger.
+    // onnxruntime's uint8 weights are affine unless the config list sets the scheme.
     dtype = "uint8";
-    symmetric = false;
+    if (!schemeGiven) symmetric = false;
     warnings.push(
       `weights are stored as uint8: the model has a ${
         UINT8_WEIGHT_OPS.join(", ")

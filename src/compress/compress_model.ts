@@ -84,7 +84,7 @@ export interface CompressOptions {
    * For `storage: "dynamic"`. `uint8WhenConv`: store int8 weights as uint8 when the model has a
    * Conv (or onnxruntime-genai `GroupQueryAttention`/`MultiHeadAttention`) node, transformers.js's
    * rule for `model_quantized` (onnxruntime-web has no int8 `ConvInteger`), with a warning;
-   * default `false`. `reduceRange`: 7-bit MatMul weights (int8 [-64, 64], uint8 [0, 127]),
+   * affine like onnxruntime's uint8 unless the config list sets `quant_scheme`; default `false`. `reduceRange`: 7-bit weights (int8 [-64, 64], uint8 [0, 127]),
    * onnxruntime's `reduce_range`, for CPUs without VNNI; default `false`.
    */
   readonly dynamic?: { readonly uint8WhenConv?: boolean; readonly reduceRange?: boolean };

@@ -39,8 +39,8 @@ export interface DynamicOnnxOptions {
    */
   readonly perChannel?: boolean;
   /**
-   * 7-bit weights of MatMul layers (onnxruntime's `reduce_range`): int8 [-64, 64], uint8
-   * [0, 127]; for CPUs without VNNI, whose 8-bit products can saturate.
+   * 7-bit weights (onnxruntime's `reduce_range`): int8 [-64, 64], uint8 [0, 127]; for CPUs
+   * without VNNI, whose uint8 × int8 products are summed in pairs into int16 and can saturate.
    */
   readonly reduceRange?: boolean;
   /** Module names (default: every `Linear` computed by a MatMul and every `Conv*d` module). */
@@ -266,7 +266,7 @@ export async function dynamicOnnx(
     const perChannel = options.perChannel === true;
     // One zero point for every channel of a Conv: symmetric codes.
     const sym = perChannel && opType === "Conv" ? true : symmetric;
-    const reduce = options.reduceRange === true && opType === "MatMul";
+    const reduce = options.reduceRange === true;
     const w = await ref.data();
     const channels = perChannel ? ref.shape[0] : 1;
     const per = w.length / channels;
