@@ -215,7 +215,8 @@ export async function dynamicTensors(
       module: layer.module,
       target: "weight",
       type: m.type,
-      granularity: layer.scale.length > 1 ? "per_channel" : "default",
+      // The code type in the column: uint8WhenConv may have changed it from the list's.
+      granularity: `${layer.weightType} ${layer.scale.length > 1 ? "per channel" : "per tensor"}`,
       ref,
       before: await ref.data(),
       after: layer.dequantized,
