@@ -54,6 +54,17 @@ function serve(root: string): Promise<{ url: string; close: () => Promise<void> 
   });
 }
 
+/** What the page defines. */
+interface PageApi {
+  runModel(
+    model: string,
+    input: string,
+    name: string,
+    dims: readonly number[],
+    argmax: boolean,
+  ): Promise<{ dims: number[]; data: number[] }>;
+}
+
 const PAGE = `<!doctype html><meta charset="utf-8"><script src="ort.min.js"></script>
 <script>
   ort.env.wasm.numThreads = 1;
@@ -140,8 +151,7 @@ test(
       await page.waitForFunction(() => "runModel" in globalThis);
       const recOut = await page.evaluate(
         ([dims]) =>
-          // deno-lint-ignore no-explicit-any
-          (globalThis as any).runModel("rec.q8.onnx", "rec.input", "x", dims, true),
+          (globalThis as unknown as PageApi).runModel("rec.q8.onnx", "rec.input", "x", dims, true),
         [[...data.rec.dims]],
       ) as { dims: number[]; data: number[] };
       // The page's argmax per step, decoded as CTC like the evaluation does.
@@ -157,9 +167,15 @@ test(
       assert.equal(exact, 40, "Chromium onnxruntime-web");
       assert.deepEqual(texts, node.predictions);
       const blockOut = await page.evaluate(
-        // deno-lint-ignore no-explicit-any
-        () =>
-          (globalThis as any).runModel("block.bnb4.onnx", "block.input", "x", [2, 8, 256], false),
+        ([dims]) =>
+          (globalThis as unknown as PageApi).runModel(
+            "block.bnb4.onnx",
+            "block.input",
+            "x",
+            dims,
+            false,
+          ),
+        [[B, T, D]],
       ) as { dims: number[]; data: number[] };
       const ort = await loadOrt();
       const session = await ort.InferenceSession.create(bnb4.bytes);
