@@ -17,7 +17,7 @@ import { dynamicCodes, dynamicWeightParams } from "../../src/quantization/dynami
 import { loadOrt } from "../io/_ocr.ts";
 import { readModel, REC } from "../quantization/_ocr_eval.ts";
 import { values } from "./_models.ts";
-import { weights } from "./_gemm_subgraph_models.ts";
+import { K as GK, loopModel, M as GM, N as GN, weights } from "./_gemm_subgraph_models.ts";
 import {
   B,
   BLOCK_WEIGHTS,
@@ -404,6 +404,53 @@ test(
             `${storage} ${label} use_cache=${useCache}: cosine ${c}`,
           );
         }
+      }
+    }
+  },
+);
+
+test(
+  "Loop bodies: the body's MatMul reads codes of a main-graph weight, its Gemm stays float with a warning; node and web",
+  SLOW,
+  async () => {
+    const model = loopModel();
+    const feeds: Feeds = {
+      x: { type: "float32", data: values(GM * GK, 3, 1), dims: [GM, GK] },
+      h0: { type: "float32", data: values(GM * GN, 4, 1), dims: [GM, GN] },
+    };
+    const node = await loadOrt();
+    const web = await loadOrtWeb();
+    const reference = await run(node, model, feeds);
+    for (const storage of ["dynamic", "bnb4"] as const) {
+      const result = await compressModel(loadModel(model, "loop.onnx"), {
+        mode: "quantization",
+        configList: [{
+          op_types: ["Linear"],
+          ...W,
+          quant_dtype: storage === "dynamic" ? "int8" : "int4",
+        }],
+        storage,
+      });
+      assert.match(result.report.warnings.join("\n"), /body\.fc: Gemm stays float/);
+      const out = decodeOnnx(result.bytes);
+      const body = out.graph.nodes.find((n) => n.opType === "Loop")!.attributes[0].g!;
+      const op = storage === "dynamic" ? "MatMulInteger" : "MatMulBnb4";
+      const inBody = body.nodes.find((n) => n.opType === op)!;
+      const codes = storage === "dynamic" ? "loop.in.weight_quantized" : "loop.in.weight_Bnb4";
+      assert.equal(inBody.inputs[1], codes);
+      // The codes live in the main graph, which stores the weight; the body reads them.
+      assert.ok(out.graph.initializers.some((t) => t.name === codes));
+      assert.ok(body.nodes.some((n) => n.opType === "Gemm"));
+      if (storage === "dynamic") {
+        // The body quantizes the outer-scope x itself.
+        assert.ok(
+          body.nodes.some((n) => n.opType === "DynamicQuantizeLinear" && n.inputs[0] === "x"),
+        );
+      }
+      assert.ok(out.graph.nodes.some((n) => n.opType === op && n.name.startsWith("/head/MatMul")));
+      for (const [label, ort] of [["node", node], ["web", web]] as const) {
+        const c = cosine(reference, await run(ort, result.bytes, feeds));
+        assert.ok(c > (storage === "dynamic" ? 0.999 : 0.99), `${storage} ${label}: cosine ${c}`);
       }
     }
   },
