@@ -30,12 +30,13 @@ export const UINT8_WEIGHT_OPS: readonly string[] = [
   "MultiHeadAttention",
 ];
 
-/** Whether any graph of the model has a node of one of `UINT8_WEIGHT_OPS`. */
-export function needsUint8Weights(onnx: OnnxModel): boolean {
+/** The first op type of `UINT8_WEIGHT_OPS` that a graph of the model has, if any. */
+export function uint8WeightOp(onnx: OnnxModel): string | undefined {
   for (const g of graphPaths(onnx).values()) {
-    if (g.nodes.some((n) => UINT8_WEIGHT_OPS.includes(n.opType))) return true;
+    const n = g.nodes.find((n) => UINT8_WEIGHT_OPS.includes(n.opType));
+    if (n !== undefined) return n.opType;
   }
-  return false;
+  return undefined;
 }
 
 function refuse(
@@ -188,15 +189,14 @@ export async function dynamicTensors(
     );
   }
   let { dtype, symmetric } = kind;
-  if (options.uint8WhenConv === true && dtype === "int8" && needsUint8Weights(onnx)) {
+  const op = options.uint8WhenConv === true && dtype === "int8" ? uint8WeightOp(onnx) : undefined;
+  if (op !== undefined) {
     // transformers.js's rule: onnxruntime-web has no int8 ConvInteger.
     // onnxruntime's uint8 weights are affine unless the config list sets the scheme.
     dtype = "uint8";
     if (!schemeGiven) symmetric = false;
     warnings.push(
-      `weights are stored as uint8: the model has a ${
-        UINT8_WEIGHT_OPS.join(", ")
-      } node, and onnxruntime-web has no int8 ConvInteger`,
+      `weights are stored as uint8: the model has a ${op} node (uint8WhenConv: older onnxruntime-web releases have no int8 ConvInteger)`,
     );
   }
   progress("quantize", 0, layers.length);
