@@ -60,7 +60,9 @@ function scalar(name: string, value: number, type: number): TensorSpec {
 export function opset11Edits(onnx: OnnxModel, storage: string): OnnxEdit[] {
   const version = defaultOpset(onnx);
   if (version >= 11) return [];
-  const edits: OnnxEdit[] = [{ op: "setOpset", domain: "", version: 11 }];
+  // The import as the model spells it ("" or "ai.onnx").
+  const domain = onnx.opsets.find((o) => o.domain === "" || o.domain === "ai.onnx")?.domain ?? "";
+  const edits: OnnxEdit[] = [{ op: "setOpset", domain, version: 11 }];
   const names = new Set<string>(onnx.tensors.map((t) => t.name));
   for (const g of graphPaths(onnx).values()) {
     for (const n of g.nodes) for (const v of [...n.inputs, ...n.outputs]) names.add(v);
