@@ -25,11 +25,15 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
  * (src/model/_prequantized.ts, 3.7 KB), per-input feeds for any ONNX input type
  * (src/compress/input_feeds.ts, 4.2 KB) and the per-output comparison, edits and calibration
  * inside If/Loop/Scan bodies, float16/bfloat16 storage in the QDQ and MatMulNBits writers,
- * external data and the streamed quantized-safetensors writer.
+ * external data and the streamed quantized-safetensors writer. Raised a third time, to
+ * 450,000 / 156,000, at 432,418 / 149,533 (from 412,650 / 142,858): the dynamic (MatMulInteger/
+ * ConvInteger with DynamicQuantizeLinear) and MatMulBnb4 storages that compressModel writes
+ * (src/quantization/dynamic_onnx.ts, bnb4_onnx.ts, _opset11.ts, src/compress/_integer_ops.ts:
+ * 19.8 KB minified, 6.7 KB gzipped).
  */
 export const BUDGETS = {
-  "mod.ts bundle (minified)": 425_000,
-  "mod.ts bundle (minified, gzip)": 147_000,
+  "mod.ts bundle (minified)": 450_000,
+  "mod.ts bundle (minified, gzip)": 156_000,
   "wasm/kernels.wasm": 88_000,
 };
 
