@@ -101,6 +101,10 @@ export {
 export { QuantizationError } from "./src/quantization/quantization_error.ts";
 export { calibrateOnnx } from "./src/quantization/calibrate_onnx.ts";
 export { readQuantizedSafetensors } from "./src/quantization/quantized_safetensors.ts";
+export {
+  compressedTensorsScheme,
+  readCompressedTensors,
+} from "./src/quantization/compressed_tensors.ts";
 export { weightOnlyOnnx } from "./src/quantization/weight_only_onnx.ts";
 
 // Distillation.

@@ -118,7 +118,9 @@ ${REGISTRY}
                         the grid, or with --storage nbits as MatMulNBits on GPTQ's grid)
   --storage <s>         auto (default): ONNX integer codes with DequantizeLinear when the
                         granularity allows (per-tensor, per-channel), else float; safetensors
-                        integer codes with scales and zero points; float:
+                        compressed-tensors (pack-quantized, config.json beside the output)
+                        when the scheme fits, else integer codes with scales and zero points;
+                        compressed-tensors: that format or an error saying why not; float:
                         fake-quantized values in the original dtype; int: integer codes always
                         (safetensors: codes, scales and zero points); nbits: ONNX MatMul
                         and Gemm weights as MatMulNBits (quant_dtype int4/int8, granularity

@@ -10,6 +10,10 @@ import { compressModel, type CompressOptions } from "../../compress/compress_mod
 import { pruneSafetensorsFile } from "../../compress/prune_safetensors_file.ts";
 import { quantizeSafetensorsFile } from "../../compress/quantize_safetensors_file.ts";
 import {
+  quantizationConfigPath,
+  writeQuantizationConfig,
+} from "../../compress/quantization_config_file.ts";
+import {
   readShardedModel,
   splitIntoShards,
   writeShardedFiles,
@@ -173,9 +177,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
     }
     const storage = args.values.storage as string | undefined;
-    if (storage !== undefined && !["auto", "float", "int", "nbits", "float16"].includes(storage)) {
+    const storages = ["auto", "float", "int", "nbits", "float16", "compressed-tensors"];
+    if (storage !== undefined && !storages.includes(storage)) {
       throw new UsageError(
-        `--storage must be auto, float, int, nbits or float16: current value is ${storage}`,
+        `--storage must be auto, float, int, nbits, float16 or compressed-tensors: current value is ${storage}`,
         command,
       );
     }
@@ -284,6 +289,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     let compressedFiles: ReadonlyMap<string, Uint8Array> | undefined;
     let shardedFiles: ReadonlyMap<string, Uint8Array> | undefined;
     let externalData: { location: string; bytes: Uint8Array } | undefined;
+    let quantizationConfig: object | undefined;
     let sourceData: readonly string[] = [];
     // The streaming safetensors path writes the model as it goes; every other path writes it
     // last, after the reports, so a report that cannot be written leaves no model behind.
@@ -294,7 +300,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       // Pruning, and integer codes (safetensors' default storage), stream a safetensors file
       // tensor by tensor, whatever its size.
       const streamed = safetensors && (mode === "pruning" || (
-        (storage === undefined || storage === "auto" || storage === "int") &&
+        (storage === undefined || storage === "auto" || storage === "int" ||
+          storage === "compressed-tensors") &&
         calibration === undefined && compressor.layerwise === undefined &&
         !hasFuseNames(configList)
       ));
@@ -308,6 +315,9 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             label,
             onProgress: bar.update,
             writeUnchanged: allowUnchanged,
+            ...(mode === "quantization" && storage !== undefined
+              ? { storage: storage as "auto" | "int" | "compressed-tensors" }
+              : {}),
             ...(algorithm === undefined ? {} : { algorithm }),
             ...(registry === undefined ? {} : { registry }),
           },
@@ -348,6 +358,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         });
         report = result.report;
         externalData = result.externalData;
+        quantizationConfig = result.quantizationConfig;
         if (model.format === "onnx" && model.external !== undefined) {
           sourceData = [...model.external.files.keys()].map((l) => folderOf(path) + l);
         }
@@ -433,6 +444,9 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         throw new CliError(`${why}; ${state}`, { cause: e });
       }
     }
+    if (!modelWritten && quantizationConfig !== undefined) {
+      await writeQuantizationConfig(path, output, quantizationConfig);
+    }
     if (!modelWritten && shardedFiles !== undefined) {
       await writeShardedFiles(output, shardedFiles);
     } else if (!modelWritten && compressedFiles !== undefined) {
@@ -461,10 +475,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
       await writeFileAtomic(output, compressed);
     }
+    const configFile = run.storage === "compressed-tensors"
+      ? (await quantizationConfigPath(path, output)).path
+      : undefined;
     if (ctx.json) {
       printJson(ctx, {
         ok: true,
         output,
+        ...(configFile === undefined ? {} : { quantizationConfig: configFile }),
         ...(externalData === undefined
           ? {}
           : { externalData: folderOf(output) + externalData.location }),
@@ -509,6 +527,9 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       for (const e of run.evaluation) {
         ctx.io.stdout(`${e.name}: ${e.correct}/${e.total} (original ${e.baseline}/${e.total})\n`);
       }
+    }
+    if (configFile !== undefined) {
+      ctx.io.stdout(`quantization_config (compressed-tensors): ${configFile}\n`);
     }
     for (const r of reports) ctx.io.stdout(`report: ${r}\n`);
     return 0;
