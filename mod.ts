@@ -120,6 +120,7 @@ export {
 } from "./src/compress/compress_model.ts";
 export { detectFormat, type LoadedModel, loadModel } from "./src/compress/load_model.ts";
 export { compareOutputs } from "./src/compress/compare_outputs.ts";
+export { measureLatency } from "./src/compress/measure_latency.ts";
 export { describeError, type ErrorDescription } from "./src/compress/describe_error.ts";
 
 // Reports.
@@ -127,4 +128,4 @@ export { reportJson } from "./src/report/report_json.ts";
 export { renderHtml } from "./src/report/render_html.ts";
 export { formatRuns } from "./src/report/format_runs.ts";
 export { parseReport } from "./src/report/parse_report.ts";
-export type { CompressionReport, ReportBundle } from "./src/report/types.ts";
+export type { CompressionReport, LatencyReport, ReportBundle } from "./src/report/types.ts";

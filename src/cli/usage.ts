@@ -94,7 +94,8 @@ ${PRUNERS}
                         before the model, so a failed report leaves no model behind
   --eval                evaluate the original and the result (PP-OCR models, see eval;
                         any other ONNX model is compared with the original as eval
-                        --reference does, with --input, --class-axis, --iou, --steps)
+                        --reference does, with --input, --class-axis, --iou, --steps), and
+                        time both (--runs, --backend, --threads as for eval)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a
@@ -146,7 +147,8 @@ ${REGISTRY}
                         before the model, so a failed report leaves no model behind
   --eval                evaluate the original and the result (PP-OCR models, see eval;
                         any other ONNX model is compared with the original as eval
-                        --reference does)
+                        --reference does), and time both (--runs, --backend, --threads as
+                        for eval)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
 ${COMMON}`,
   eval: `Usage: nncompress eval <model.onnx|model.json> [options]
@@ -176,6 +178,12 @@ Options:
                         value > --mask-threshold (default 0.5)
   --steps <n>           runs per model; with --state OUT=IN (repeatable) each run feeds its
                         output OUT back as input IN (a data file's dim 0 is split in n)
+  --runs <n>            time each model: the median of n runs after 3 warm-up runs, on one
+                        labelled line (PP-OCR) or the compared inputs (default 20; 0: no
+                        timing); shown beside size and fidelity
+  --backend <b>         node (default: onnxruntime-node), web (onnxruntime-web's WebAssembly
+                        CPU backend) or both
+  --threads <n>         intra-op threads per session (default 1, for reproducible figures)
 ${COMMON}`,
   report: `Usage: nncompress report <report.json> [options]
 

@@ -3,7 +3,7 @@ import { FileError } from "../../io/file_error.ts";
 import { writeFileAtomic } from "../../io/fs.ts";
 import { saveTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { formatLayers } from "../../report/format_runs.ts";
-import type { CompressionReport, EvaluationResult } from "../../report/types.ts";
+import type { CompressionReport, EvaluationResult, LatencyReport } from "../../report/types.ts";
 import { writeReport } from "../../report/write_report.ts";
 import { CliError, UsageError, withConfigSource } from "../cli_error.ts";
 import { compressModel, type CompressOptions } from "../../compress/compress_model.ts";
@@ -29,6 +29,8 @@ import {
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
+import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
+import { ocrLines } from "../../compress/ocr_data.ts";
 import { parseStatePairs, readInputSpecs } from "./_inputs.ts";
 import { compareOptionsOf, compareWithReference } from "./eval.ts";
 import type { OutputComparison } from "../../compress/compare_outputs.ts";
@@ -96,13 +98,20 @@ async function evaluate(
   command: string,
   original: Uint8Array,
   compressed: Uint8Array,
-): Promise<{ results: EvaluationResult[]; outputs?: OutputComparison[] }> {
+): Promise<
+  { results: EvaluationResult[]; outputs?: OutputComparison[]; latency: LatencyReport[] }
+> {
   const ort = await loadOrt(ctx);
+  const timing = latencyFlags(args, command);
   const runner = await ocrRunner(ctx, ort).catch(() => undefined);
   const task = await runner?.detect(original);
   if (runner === undefined || task === undefined) {
     const options = await compareOptionsOf(args, command);
     const outputs = await compareWithReference(ort, compressed, original, options);
+    const latency = await timeModels(ctx, timing, compressed, original, {
+      ...(options.inputs === undefined ? {} : { inputs: options.inputs }),
+      ...(options.shape === undefined ? {} : { shape: options.shape }),
+    });
     const results = outputs.flatMap((o) =>
       o.argmax === undefined ? [] : [{
         name: `${o.name}: same top-1 as the original (axis ${o.argmax.axis})`,
@@ -111,11 +120,19 @@ async function evaluate(
         baseline: o.argmax.total,
       }]
     );
-    return { results, outputs };
+    return { results, outputs, latency };
   }
   const before = await runner.evaluate(original, task);
   const after = await runner.evaluate(compressed, task);
+  const line = ocrLines(task === "recognizer" ? runner.data.rec : runner.data.cls, 0, 1);
   return {
+    latency: await timeModels(
+      ctx,
+      timing,
+      compressed,
+      original,
+      ocrLineInputs(original, line),
+    ),
     results: [{
       name: after.name,
       correct: after.correct,
@@ -246,7 +263,15 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
-    const evalFlags = ["class-axis", "iou", "mask-threshold", "steps"];
+    const evalFlags = [
+      "class-axis",
+      "iou",
+      "mask-threshold",
+      "steps",
+      "runs",
+      "backend",
+      "threads",
+    ];
     const stray = evalFlags.find((f) => args.values[f] !== undefined);
     if (args.values.eval !== true && stray !== undefined) {
       throw new UsageError(`--${stray} goes with --eval`, command);
@@ -257,7 +282,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
     }
     // parsed here so that a bad flag stops the run before the compression
-    if (args.values.eval === true) await compareOptionsOf(args, command);
+    if (args.values.eval === true) {
+      await compareOptionsOf(args, command);
+      latencyFlags(args, command);
+    }
     const inputSpecs = await readInputSpecs(args.values.input as string[] | undefined, command);
     const { configList, source } = await readConfigList(config);
     const registry = await readRegistry(args.values.registry, mode, command);
@@ -423,7 +451,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       ).bytes;
       const evaluated = await evaluate(ctx, args, command, original, inline);
       comparison = evaluated.outputs;
-      run = { ...report, evaluation: evaluated.results };
+      run = { ...report, evaluation: evaluated.results, latency: evaluated.latency };
     }
     const bundle = {
       title: `nncompress ${command} ${report.model}`,
@@ -527,6 +555,22 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       for (const e of run.evaluation) {
         ctx.io.stdout(`${e.name}: ${e.correct}/${e.total} (original ${e.baseline}/${e.total})\n`);
       }
+    }
+    if (args.values.eval === true) {
+      ctx.io.stdout(
+        `\n${
+          sideBySide({
+            originalBytes: run.before.fileBytes,
+            resultBytes: run.after.fileBytes,
+            latency: run.latency ?? [],
+            fidelity: run.evaluation.map((e) => ({
+              name: e.name,
+              ...(e.baseline === undefined ? {} : { original: `${e.baseline}/${e.total}` }),
+              result: `${e.correct}/${e.total}`,
+            })),
+          })
+        }`,
+      );
     }
     if (configFile !== undefined) {
       ctx.io.stdout(`quantization_config (compressed-tensors): ${configFile}\n`);
