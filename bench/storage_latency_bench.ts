@@ -178,6 +178,7 @@ for (const key of only as (keyof typeof MODELS)[]) {
           await measureLatency(ort, bytes, original, {
             backend,
             runs: n,
+            warmup: 3,
             threads: 1,
             inputs,
             inputLabel: label,

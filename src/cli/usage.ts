@@ -178,8 +178,8 @@ Options:
                         value > --mask-threshold (default 0.5)
   --steps <n>           runs per model; with --state OUT=IN (repeatable) each run feeds its
                         output OUT back as input IN (a data file's dim 0 is split in n)
-  --runs <n>            time each model: the median of n runs after 3 warm-up runs, on one
-                        labelled line (PP-OCR) or the compared inputs (default 20; 0: no
+  --runs <n>            time each model: the median of n runs after 2 warm-up runs, on one
+                        labelled line (PP-OCR) or the compared inputs (default 10; 0: no
                         timing); shown beside size and fidelity
   --backend <b>         node (default: onnxruntime-node), web (onnxruntime-web's WebAssembly
                         CPU backend) or both
