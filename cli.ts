@@ -24,6 +24,7 @@ if (import.meta.main ?? true) {
     stderrIsTTY: process.stderr.isTTY === true,
     parseArgs: parseArgs as never,
     loadOrt: () => import("onnxruntime-node"),
+    loadOrtWeb: () => import("onnxruntime-web"),
   });
   process.exitCode = code;
 }

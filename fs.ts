@@ -34,6 +34,10 @@ export {
   type QuantizeFileOptions,
   quantizeSafetensorsFile,
 } from "./src/compress/quantize_safetensors_file.ts";
+export {
+  quantizationConfigPath,
+  writeQuantizationConfig,
+} from "./src/compress/quantization_config_file.ts";
 export { savePrunedFile, type SavePrunedFileOptions } from "./src/pruning/save_pruned_file.ts";
 export type { ExternalDataFiles, FileProducer } from "./src/io/fs.ts";
 export type { Progress } from "./src/compress/compress_model.ts";

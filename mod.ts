@@ -101,6 +101,10 @@ export {
 export { QuantizationError } from "./src/quantization/quantization_error.ts";
 export { calibrateOnnx } from "./src/quantization/calibrate_onnx.ts";
 export { readQuantizedSafetensors } from "./src/quantization/quantized_safetensors.ts";
+export {
+  compressedTensorsScheme,
+  readCompressedTensors,
+} from "./src/quantization/compressed_tensors.ts";
 export { weightOnlyOnnx } from "./src/quantization/weight_only_onnx.ts";
 export { dynamicOnnx } from "./src/quantization/dynamic_onnx.ts";
 export { bnb4Onnx } from "./src/quantization/bnb4_onnx.ts";
@@ -118,6 +122,7 @@ export {
 } from "./src/compress/compress_model.ts";
 export { detectFormat, type LoadedModel, loadModel } from "./src/compress/load_model.ts";
 export { compareOutputs } from "./src/compress/compare_outputs.ts";
+export { measureLatency } from "./src/compress/measure_latency.ts";
 export { describeError, type ErrorDescription } from "./src/compress/describe_error.ts";
 
 // Reports.
@@ -125,4 +130,4 @@ export { reportJson } from "./src/report/report_json.ts";
 export { renderHtml } from "./src/report/render_html.ts";
 export { formatRuns } from "./src/report/format_runs.ts";
 export { parseReport } from "./src/report/parse_report.ts";
-export type { CompressionReport, ReportBundle } from "./src/report/types.ts";
+export type { CompressionReport, LatencyReport, ReportBundle } from "./src/report/types.ts";

@@ -35,4 +35,6 @@ export interface CliIO {
   }): ParsedArgs;
   /** Loads onnxruntime (for `eval`); absent where it cannot run. */
   loadOrt?(): Promise<unknown>;
+  /** Loads onnxruntime-web (for `--backend web`); absent where it cannot run. */
+  loadOrtWeb?(): Promise<unknown>;
 }

@@ -38,6 +38,12 @@ const COMPARE: Record<string, ArgOption> = {
   steps: { type: "string" },
   state: { type: "string", multiple: true },
 };
+// Latency of `eval` and `--eval`.
+const LATENCY: Record<string, ArgOption> = {
+  runs: { type: "string" },
+  backend: { type: "string" },
+  threads: { type: "string" },
+};
 const COMPRESS: Record<string, ArgOption> = {
   ...CONFIG,
   output: { type: "string", short: "o" },
@@ -55,6 +61,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "allow-unchanged": { type: "boolean" },
   pattern: { type: "string" },
   ...COMPARE,
+  ...LATENCY,
 };
 
 const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption> }> = {
@@ -69,6 +76,7 @@ const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption
       reference: { type: "string" },
       shape: { type: "string" },
       ...COMPARE,
+      ...LATENCY,
     },
   },
   report: { run: reportCommand, options: { output: { type: "string", short: "o" } } },

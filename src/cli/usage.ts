@@ -94,7 +94,8 @@ ${PRUNERS}
                         before the model, so a failed report leaves no model behind
   --eval                evaluate the original and the result (PP-OCR models, see eval;
                         any other ONNX model is compared with the original as eval
-                        --reference does, with --input, --class-axis, --iou, --steps)
+                        --reference does, with --input, --class-axis, --iou, --steps), and
+                        time both (--runs, --backend, --threads as for eval)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a
@@ -118,7 +119,9 @@ ${REGISTRY}
                         the grid, or with --storage nbits as MatMulNBits on GPTQ's grid)
   --storage <s>         auto (default): ONNX integer codes with DequantizeLinear when the
                         granularity allows (per-tensor, per-channel), else float; safetensors
-                        integer codes with scales and zero points; float:
+                        compressed-tensors (pack-quantized, config.json beside the output)
+                        when the scheme fits, else integer codes with scales and zero points;
+                        compressed-tensors: that format or an error saying why not; float:
                         fake-quantized values in the original dtype; int: integer codes always
                         (safetensors: codes, scales and zero points); nbits: ONNX MatMul
                         and Gemm weights as MatMulNBits (quant_dtype int4/int8, granularity
@@ -154,7 +157,8 @@ ${REGISTRY}
                         before the model, so a failed report leaves no model behind
   --eval                evaluate the original and the result (PP-OCR models, see eval;
                         any other ONNX model is compared with the original as eval
-                        --reference does)
+                        --reference does), and time both (--runs, --backend, --threads as
+                        for eval)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
 ${COMMON}`,
   eval: `Usage: nncompress eval <model.onnx|model.json> [options]
@@ -184,6 +188,12 @@ Options:
                         value > --mask-threshold (default 0.5)
   --steps <n>           runs per model; with --state OUT=IN (repeatable) each run feeds its
                         output OUT back as input IN (a data file's dim 0 is split in n)
+  --runs <n>            time each model: the median of n runs after 2 warm-up runs, on one
+                        labelled line (PP-OCR) or the compared inputs (default 10; 0: no
+                        timing); shown beside size and fidelity
+  --backend <b>         node (default: onnxruntime-node), web (onnxruntime-web's WebAssembly
+                        CPU backend) or both
+  --threads <n>         intra-op threads per session (default 1, for reproducible figures)
 ${COMMON}`,
   report: `Usage: nncompress report <report.json> [options]
 

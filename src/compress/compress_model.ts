@@ -20,6 +20,11 @@ import { gptqTensors, sparseGptTensors } from "./_layerwise.ts";
 import { inPlaceSafetensorsWriter, prunedSafetensors } from "../pruning/pruned_safetensors.ts";
 import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.ts";
 import type { QuantizeResult } from "../quantization/quantize.ts";
+import {
+  type CompressedTensorsConfig,
+  compressedTensorsSafetensors,
+  compressedTensorsScheme,
+} from "../quantization/compressed_tensors.ts";
 import { QuantizationError } from "../quantization/quantization_error.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
 import { type LoadedModel, modelFileBytes } from "./load_model.ts";
@@ -53,8 +58,12 @@ export interface CompressOptions {
    * How quantized tensors are stored: `float` — fake-quantized values in the original dtype (the
    * file keeps its size and runs wherever the original ran); `int` — integer codes with scales
    * (ONNX: `DequantizeLinear` nodes, per-tensor or per-channel only; safetensors: codes, scales
-   * and zero points, read back with `readQuantizedSafetensors`); `auto` (default) — `int` for
-   * safetensors, and for ONNX when every target can be stored so, else `float` with a warning;
+   * and zero points, read back with `readQuantizedSafetensors`); `compressed-tensors`
+   * (safetensors) — the `pack-quantized` format vLLM and transformers read, with its
+   * `quantization_config` in `Compressed.quantizationConfig` (read back with
+   * `readCompressedTensors`); `auto` (default) — for safetensors `compressed-tensors` when the
+   * scheme fits it, else `int` with a warning saying why; for ONNX `int` when every target can
+   * be stored so, else `float` with a warning;
    * `nbits` (ONNX) — MatMul
    * weights as `MatMulNBits` (`com.microsoft`, run by onnxruntime): the config list selects
    * MatMul `Linear` weights with `quant_dtype` `int4`/`int8` (symmetric) or `uint4`/`uint8`
@@ -79,7 +88,15 @@ export interface CompressOptions {
    * unset), `granularity` `default`, `per_channel` or `[1, <block>]`; the table is
    * `bnb4.quantType`.
    */
-  readonly storage?: "auto" | "float" | "int" | "nbits" | "float16" | "dynamic" | "bnb4";
+  readonly storage?:
+    | "auto"
+    | "float"
+    | "int"
+    | "nbits"
+    | "float16"
+    | "dynamic"
+    | "bnb4"
+    | "compressed-tensors";
   /**
    * For `storage: "dynamic"`. `uint8WhenConv`: store int8 weights as uint8 when the model has a
    * Conv (or onnxruntime-genai `GroupQueryAttention`/`MultiHeadAttention`) node, transformers.js's
@@ -165,6 +182,11 @@ export interface Compressed {
   readonly externalData?: { readonly location: string; readonly bytes: Uint8Array };
   /** TensorFlow.js: every file by name, `model.json` first, then the shards. */
   readonly files?: ReadonlyMap<string, Uint8Array>;
+  /**
+   * Safetensors in the compressed-tensors format: the `quantization_config` for the model's
+   * `config.json` (`writeQuantizationConfig` writes it).
+   */
+  readonly quantizationConfig?: CompressedTensorsConfig;
   /** What was done, per layer, with sizes. */
   readonly report: CompressionReport;
 }
@@ -173,15 +195,16 @@ export interface Compressed {
 async function saveQuantized(
   model: LoadedModel,
   result: QuantizeResult,
-  storage: "auto" | "float" | "int",
+  storage: "auto" | "float" | "int" | "compressed-tensors",
   shardBytes?: number,
 ): Promise<
   {
     bytes: Uint8Array;
     files?: ReadonlyMap<string, Uint8Array>;
-    storage: "float" | "qdq" | "int";
+    storage: "float" | "qdq" | "int" | "compressed-tensors";
     reason?: string;
     warnings?: readonly string[];
+    quantizationConfig?: CompressedTensorsConfig;
   }
 > {
   if (model.format === "tfjs") {
@@ -201,9 +224,36 @@ async function saveQuantized(
     return { bytes: saved, files: saved.files, storage: kind, warnings: out.warnings };
   }
   if (storage === "float") return { bytes: await result.save("float"), storage: "float" };
-  // Safetensors: integer codes with scales and zero points hold every granularity, so `auto`
-  // always shrinks the file (layout: docs/model-files.md, `quantizedSafetensors`).
-  if (model.format === "safetensors") return { bytes: await result.save("int"), storage: "int" };
+  if (storage === "compressed-tensors" && model.format !== "safetensors") {
+    throw new QuantizationError(
+      "storage",
+      `storage "compressed-tensors" needs a safetensors model: the model is ${model.format}`,
+    );
+  }
+  // Safetensors: compressed-tensors when the scheme fits it, else integer codes with scales and
+  // zero points, which hold every granularity, so `auto` always shrinks the file (layouts:
+  // docs/quantization.md, `streamCompressedTensors`, `quantizedSafetensors`).
+  if (model.format === "safetensors") {
+    const fit = storage === "int"
+      ? undefined
+      : compressedTensorsScheme(result.model, result.params);
+    if (fit?.fits === true) {
+      const { bytes, config } = await compressedTensorsSafetensors(result.model, result.params);
+      return { bytes, storage: "compressed-tensors", quantizationConfig: config };
+    }
+    if (storage === "compressed-tensors") {
+      throw new QuantizationError("storage", fit?.reason ?? "no weight is quantized");
+    }
+    return {
+      bytes: await result.save("int"),
+      storage: "int",
+      ...(fit === undefined ? {} : {
+        warnings: [
+          `stored in nncompress's integer layout (quantized-v1), not compressed-tensors: ${fit.reason}`,
+        ],
+      }),
+    };
+  }
   try {
     return { bytes: await result.save("qdq"), storage: "qdq" };
   } catch (e) {
@@ -281,7 +331,9 @@ export async function compressModel(
     : planQuantization(model.graph, options.configList, { algorithm, ...registry });
   let bytes: Uint8Array;
   let files: ReadonlyMap<string, Uint8Array> | undefined;
-  let storage: "float" | "qdq" | "int" | "nbits" | "dynamic" | "bnb4" = "float";
+  let storage: "float" | "qdq" | "int" | "nbits" | "dynamic" | "bnb4" | "compressed-tensors" =
+    "float";
+  let quantizationConfig: CompressedTensorsConfig | undefined;
   let changes: TensorChange[];
   let activations: LayerReport[] = [];
   const warnings: string[] = [];
@@ -446,10 +498,11 @@ export async function compressModel(
     const saved = await saveQuantized(
       model,
       run.result,
-      (options.storage ?? "auto") as "auto" | "float" | "int",
+      (options.storage ?? "auto") as "auto" | "float" | "int" | "compressed-tensors",
       options.shardBytes,
     );
     bytes = saved.bytes;
+    quantizationConfig = saved.quantizationConfig;
     files = saved.files;
     storage = saved.storage;
     warnings.push(...(saved.warnings ?? []));
@@ -492,6 +545,7 @@ export async function compressModel(
     bytes,
     ...(externalData === undefined ? {} : { externalData }),
     ...(files === undefined ? {} : { files }),
+    ...(quantizationConfig === undefined ? {} : { quantizationConfig }),
     report: {
       label: options.label ?? options.mode,
       model: model.name,

@@ -34,6 +34,12 @@ export {
   type OutputMeasures,
 } from "./compare_outputs.ts";
 export {
+  LATENCY_RUNS,
+  LATENCY_WARMUP,
+  type LatencyOptions,
+  measureLatency,
+} from "./measure_latency.ts";
+export {
   castInput,
   inputFeeds,
   type InputFeedsOptions,

@@ -12,7 +12,18 @@ import { safetensorsModel } from "../model/safetensors_model.ts";
 import { fakeQuantize } from "../quantization/fake_quantize.ts";
 import { planQuantization } from "../quantization/plan_quantization.ts";
 import { quantize } from "../quantization/quantize.ts";
+import { QuantizationError } from "../quantization/quantization_error.ts";
+import { quantDtypeRange } from "../quantization/quant_dtype_range.ts";
 import { streamQuantizedSafetensors } from "../quantization/quantized_safetensors.ts";
+import {
+  compressedTensorBytes,
+  compressedTensorNames,
+  compressedTensorsScheme,
+  streamCompressedTensors,
+} from "../quantization/compressed_tensors.ts";
+import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
+import type { IntCodes } from "../kernels/types.ts";
+import { writeQuantizationConfig } from "./quantization_config_file.ts";
 import type { CompressionReport } from "../report/types.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { unchangedReason } from "./compress_model.ts";
@@ -26,19 +37,30 @@ import { parameterSizes } from "./_sizes.ts";
 import { quantizedChange, type TensorChange } from "./_tensor_change.ts";
 
 /** Options of `quantizeSafetensorsFile`. */
-export type QuantizeFileOptions = StreamedFileOptions;
+export interface QuantizeFileOptions extends StreamedFileOptions {
+  /**
+   * How the weights are stored: `compressed-tensors` (the format vLLM and transformers read,
+   * `pack-quantized`, with its `quantization_config` in a `config.json` beside the output; see
+   * `docs/quantization.md`), `int` (nncompress's `quantized-v1` layout, which holds every
+   * granularity and target), or `auto` (default): compressed-tensors when the scheme fits it,
+   * else `int` with a warning that says why.
+   */
+  readonly storage?: "auto" | "int" | "compressed-tensors";
+}
 
 /**
- * Quantizes the safetensors file at `input` into `output` (written atomically) in the layout of
- * `quantizedSafetensors` (integer codes, `<name>_scale`, `<name>_zero_point`; see
- * `docs/quantization.md`), reading tensors on demand: one pass over the weights computes the
+ * Quantizes the safetensors file at `input` into `output` (written atomically) in the
+ * compressed-tensors format when the scheme fits it (`streamCompressedTensors`; its
+ * `quantization_config` goes into a `config.json` beside the output, merged from the one beside
+ * the input: `writeQuantizationConfig`), else in the layout of `quantizedSafetensors` (integer
+ * codes, `<name>_scale`, `<name>_zero_point`; see `docs/quantization.md`), reading tensors on demand: one pass over the weights computes the
  * ranges, a second quantizes each tensor as it is written and counts it for the report. Memory
  * holds about one tensor, whatever the file's size. A sharded checkpoint (`input` a
  * `*.safetensors.index.json`) is written with the same shard layout, each weight's scale and
  * zero point in its shard, then the index (`output` must be an index too).
  *
- * The bytes and the report are those of `compressModel(..., { storage: "int" })` on the same
- * file in memory. Config lists with `fuse_names` need the file in memory (`compressModel`).
+ * The bytes and the report are those of `compressModel` with the same storage on the same file
+ * in memory. Config lists with `fuse_names` need the file in memory (`compressModel`).
  *
  * @param input The safetensors file, or a sharded checkpoint's index.
  * @param output The destination (an index for a sharded checkpoint).
@@ -90,9 +112,26 @@ export async function quantizeSafetensorsFile(
       ? "the config list sets no sparsity or quantization for the targets it selects"
       : undefined;
     let written = 0;
+    const wanted = options.storage ?? "auto";
+    const fit = wanted === "int" || parameters.length === 0
+      ? undefined
+      : compressedTensorsScheme(graph, parameters);
+    if (wanted === "compressed-tensors" && fit?.fits !== true) {
+      throw new QuantizationError(
+        "storage",
+        fit === undefined ? "no weight is quantized" : fit.reason,
+      );
+    }
+    const config = fit?.fits === true ? fit.config : undefined;
+    const warnings = [...result.report.warnings];
+    if (fit !== undefined && !fit.fits) {
+      warnings.push(
+        `stored in nncompress's integer layout (quantized-v1), not compressed-tensors: ${fit.reason}`,
+      );
+    }
     // Tensor data in and out: the report's packed sizes are the bytes as written.
     const inTotal = all.entries.reduce((n, e) => n + e.end - e.begin, 0);
-    const outTotal = dataBytes(parameters, graph, inTotal);
+    const outTotal = dataBytes(parameters, graph, inTotal, config !== undefined);
     if (unchanged === undefined || options.writeUnchanged !== false) {
       progress("write", 0, parts.length);
       const names: string[][] = [];
@@ -115,30 +154,33 @@ export async function quantizeSafetensorsFile(
         const out: string[] = [];
         for (const m of view.modules) {
           for (const [pname, ref] of Object.entries(m.params)) {
-            out.push(ref.name);
-            if (mine.some((p) => p.module === m.name && p.target === pname)) {
-              out.push(`${ref.name}_scale`, `${ref.name}_zero_point`);
-            }
+            const p = mine.find((p) => p.module === m.name && p.target === pname);
+            if (p === undefined) out.push(ref.name);
+            else if (config === undefined) {
+              out.push(ref.name, `${ref.name}_scale`, `${ref.name}_zero_point`);
+            } else out.push(...compressedTensorNames(ref.name, symmetricOf(p)));
           }
         }
         names.push(out);
+        const onQuantized = (p: TargetQuantParams, before: Float32Array, _codes: IntCodes) => {
+          const module = modules.get(p.module)!;
+          const ref = module.params[p.target];
+          const after = fakeQuantize(before, ref.shape, p, { kernels });
+          changes.set(
+            `${p.module}\u0000${p.target}`,
+            quantizedChange(p, module.type, ref, before, after),
+          );
+        };
         await writeFileAtomic(part.output, async (sink) => {
-          written += await streamQuantizedSafetensors(view, mine, sink, {
-            kernels,
-            onQuantized(p, before) {
-              const module = modules.get(p.module)!;
-              const ref = module.params[p.target];
-              const after = fakeQuantize(before, ref.shape, p, { kernels });
-              changes.set(
-                `${p.module}\u0000${p.target}`,
-                quantizedChange(p, module.type, ref, before, after),
-              );
-            },
-          });
+          written += config === undefined
+            ? await streamQuantizedSafetensors(view, mine, sink, { kernels, onQuantized })
+            : (await streamCompressedTensors(view, mine, sink, { kernels, onQuantized, config }))
+              .written;
         }, parts.length === 1 ? {} : { label: "model shard" });
         progress("write", i + 1, parts.length);
       }
       written += await writeIndex(names, outTotal);
+      if (config !== undefined) await writeQuantizationConfig(input, output, config);
     }
     // The report lists the quantized parameters in the engine's order.
     const ordered = parameters.flatMap((p) => {
@@ -146,7 +188,7 @@ export async function quantizeSafetensorsFile(
       return c === undefined ? [] : [c];
     });
     const sizes = parameterSizes(graph);
-    return streamedReport({
+    const report = streamedReport({
       label: options.label ?? "quantization",
       model: input,
       mode: "quantization",
@@ -158,10 +200,11 @@ export async function quantizeSafetensorsFile(
       packedAfter: sizes.before + outTotal - inTotal,
       parameters: sizes.parameters,
       layers: ordered.map(layerReport),
-      warnings: result.report.warnings,
+      warnings,
       start,
       unchanged,
     });
+    return config === undefined ? report : { ...report, storage: "compressed-tensors" };
   } finally {
     await close();
   }
@@ -172,14 +215,10 @@ export async function quantizeSafetensorsFile(
  * zero points in place of its float values.
  */
 function dataBytes(
-  parameters: readonly {
-    module: string;
-    target: string;
-    bits: number;
-    scale: Float32Array;
-  }[],
+  parameters: readonly TargetQuantParams[],
   graph: ReturnType<typeof safetensorsModel>,
   inputTotal: number,
+  compressedTensors: boolean,
 ): number {
   const modules = new Map(graph.modules.map((m) => [m.name, m]));
   let total = inputTotal;
@@ -187,10 +226,20 @@ function dataBytes(
     const ref = modules.get(p.module)?.params[p.target];
     if (ref === undefined) continue;
     const n = ref.shape.reduce((a, b) => a * b, 1);
+    if (compressedTensors) {
+      total += compressedTensorBytes(ref.shape, p) - n * DTYPE_BYTES[ref.dtype];
+      continue;
+    }
     const last = ref.shape.length === 0 ? 1 : ref.shape[ref.shape.length - 1];
     const codes = p.bits <= 4 ? (n / last) * Math.ceil(last / 2) : n * (p.bits <= 8 ? 1 : 2);
     const zp = p.bits <= 8 ? 1 : 2;
     total += codes + p.scale.length * (4 + zp) - n * DTYPE_BYTES[ref.dtype];
   }
   return total;
+}
+
+/** Whether a parameter's zero points are all 0 in the format's signed codes. */
+function symmetricOf(p: TargetQuantParams): boolean {
+  const offset = quantDtypeRange(p.quantDtype).signed ? 0 : 2 ** (p.bits - 1);
+  return p.zeroPoint.every((z) => z - offset === 0);
 }

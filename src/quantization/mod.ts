@@ -86,6 +86,20 @@ export {
   streamQuantizedSafetensors,
 } from "./quantized_safetensors.ts";
 export { rewriteSafetensors } from "./rewrite_safetensors.ts";
+export {
+  type CompressedTensor,
+  compressedTensorBytes,
+  compressedTensorNames,
+  type CompressedTensorsConfig,
+  type CompressedTensorsFit,
+  type CompressedTensorsGroup,
+  compressedTensorsSafetensors,
+  compressedTensorsScheme,
+  type CompressedTensorsWeights,
+  readCompressedTensors,
+  streamCompressedTensors,
+  type StreamCompressedTensorsOptions,
+} from "./compressed_tensors.ts";
 export { type FloatTensor, trackParameterRanges } from "./track_parameter_ranges.ts";
 export { mergeTrackedRange, type TrackedRange, trackedRange } from "./tracked_range.ts";
 export {

@@ -13,8 +13,37 @@ const size = (bytes: number) =>
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /**
+ * A run's latency per backend, `node 3.10 → 2.84 ms (0.92x)`, or `-`.
+ *
+ * @param run The run.
+ * @returns One entry per backend, joined with `; `.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatLatency } from "./format_runs.ts";
+ *
+ * const latency = [{ backend: "node", threads: 1, runs: 10, warmup: 2, input: "x [1, 4]",
+ *   resultMs: 2.5, resultMinMs: 2.4, originalMs: 5, originalMinMs: 4.9 }];
+ * assert.equal(formatLatency({ latency }), "node 5.00 → 2.50 ms (0.50x)");
+ * assert.equal(formatLatency({}), "-");
+ * ```
+ */
+export function formatLatency(run: Pick<CompressionReport, "latency">): string {
+  const ms = (x: number) => x.toFixed(x >= 100 ? 0 : 2);
+  return (run.latency ?? []).map((l) =>
+    l.originalMs === null
+      ? `${l.backend} ${ms(l.resultMs)} ms`
+      : `${l.backend} ${ms(l.originalMs)} → ${ms(l.resultMs)} ms (${
+        (l.resultMs / l.originalMs).toFixed(2)
+      }x)`
+  ).join("; ") || "-";
+}
+
+/**
  * One line per run: label, model, algorithm, configured tensors, sparsity, bits, file and packed
- * sizes before → after, evaluation, compression time.
+ * sizes before → after, evaluation, inference latency (when a run has it: original → result
+ * per backend, `formatLatency`), compression time.
  *
  * @param runs The runs.
  * @returns The table text.
@@ -33,6 +62,7 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
  * ```
  */
 export function formatRuns(runs: readonly CompressionReport[]): string {
+  const timed = runs.some((r) => (r.latency ?? []).length > 0);
   const rows = [[
     "config",
     "model",
@@ -43,6 +73,7 @@ export function formatRuns(runs: readonly CompressionReport[]): string {
     "file",
     "packed",
     "eval",
+    ...(timed ? ["latency"] : []),
     "time",
   ]];
   for (const r of runs) {
@@ -58,11 +89,24 @@ export function formatRuns(runs: readonly CompressionReport[]): string {
       `${size(r.before.fileBytes)} → ${size(r.after.fileBytes)}`,
       `${size(r.before.packedBytes)} → ${size(r.after.packedBytes)}`,
       r.evaluation.map((e) => `${e.correct}/${e.total}`).join(" ") || "-",
+      ...(timed ? [formatLatency(r)] : []),
       none ? "-" : `${(r.timeMs / 1000).toFixed(2)} s`,
     ]);
   }
   return formatTable(rows, {
-    align: ["left", "left", "left", "right", "right", "right", "right", "right", "right", "right"],
+    align: [
+      "left",
+      "left",
+      "left",
+      "right",
+      "right",
+      "right",
+      "right",
+      "right",
+      "right",
+      ...(timed ? ["right" as const] : []),
+      "right",
+    ],
   });
 }
 

@@ -18,7 +18,7 @@
 
 export type * from "./types.ts";
 export { formatTable, type FormatTableOptions } from "./format_table.ts";
-export { formatLayers, formatRuns } from "./format_runs.ts";
+export { formatLatency, formatLayers, formatRuns } from "./format_runs.ts";
 export { type RunSummary, summarizeRun } from "./summarize_run.ts";
 export { reportJson } from "./report_json.ts";
 export { renderHtml } from "./render_html.ts";

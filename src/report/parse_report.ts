@@ -32,6 +32,18 @@ function checkRun(r: unknown, path: string): CompressionReport {
       fail(`${path}.layers[${i}]`, "a layer with module and elements", l);
     }
   });
+  if (run.latency !== undefined) {
+    if (!Array.isArray(run.latency)) fail(`${path}.latency`, "an array", run.latency);
+    (run.latency as unknown[]).forEach((l, i) => {
+      const t = l as Record<string, unknown>;
+      if (
+        typeof t?.backend !== "string" || typeof t?.resultMs !== "number" ||
+        !(t?.originalMs === null || typeof t?.originalMs === "number")
+      ) {
+        fail(`${path}.latency[${i}]`, "{ backend, resultMs, originalMs }", l);
+      }
+    });
+  }
   if (typeof run.parameters !== "number") fail(`${path}.parameters`, "a number", run.parameters);
   if (typeof run.timeMs !== "number") fail(`${path}.timeMs`, "a number", run.timeMs);
   return run as unknown as CompressionReport;

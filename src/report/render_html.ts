@@ -24,7 +24,19 @@ function score(r: CompressionReport): string {
   ).join("<br>") || "-";
 }
 
-function summaryRow(r: CompressionReport): string {
+function latencyCell(r: CompressionReport): string {
+  const ms = (x: number) => x.toFixed(x >= 100 ? 0 : 2);
+  return (r.latency ?? []).map((l) =>
+    `${esc(l.backend)}: ${l.originalMs === null ? "" : `${ms(l.originalMs)} → `}<b>${
+      ms(l.resultMs)
+    } ms</b>` +
+    (l.originalMs === null
+      ? ""
+      : ` <span class="muted">(${(l.resultMs / l.originalMs).toFixed(2)}x)</span>`)
+  ).join("<br>") || "-";
+}
+
+function summaryRow(r: CompressionReport, timed: boolean): string {
   const s = summarizeRun(r);
   const none = r.mode === "none";
   return `<tr><td>${esc(r.label)}</td><td>${esc(r.model)}</td><td>${
@@ -36,7 +48,7 @@ function summaryRow(r: CompressionReport): string {
       none ? "" : `<br><span class="muted">${esc(r.storage ?? "float")}</span>`
     }</td>` +
     `<td class="n">${kb(r.before.packedBytes)} → ${kb(r.after.packedBytes)}</td>` +
-    `<td>${score(r)}</td><td class="n">${
+    `<td>${score(r)}</td>${timed ? `<td class="n">${latencyCell(r)}</td>` : ""}<td class="n">${
       none ? "-" : `${(r.timeMs / 1000).toFixed(2)} s`
     }</td></tr>`;
 }
@@ -112,6 +124,26 @@ export function renderHtml(bundle: ReportBundle): string {
     })),
     { max: maxSize, title: "parameter size after compression (grey: before)", tone: "c" },
   );
+  const timedRuns = runs.filter((r) => (r.latency ?? []).length > 0);
+  const timed = timedRuns.length > 0;
+  const speed = barChart(
+    timedRuns.flatMap((r) =>
+      r.latency!.map((l) => ({
+        label: `${short(r.label, 18)} · ${l.backend}`,
+        value: l.resultMs,
+        ...(l.originalMs === null ? {} : { reference: l.originalMs }),
+        text: `${l.resultMs.toFixed(2)} ms`,
+      }))
+    ),
+    {
+      max: timedRuns.reduce(
+        (m, r) => r.latency!.reduce((n, l) => Math.max(n, l.resultMs, l.originalMs ?? 0), m),
+        0,
+      ),
+      title: "median inference time (grey: original)",
+      tone: "b",
+    },
+  );
   const scored = runs.filter((r) => r.evaluation.length > 0);
   const scores = barChart(
     scored.map((r) => ({
@@ -130,13 +162,33 @@ export function renderHtml(bundle: ReportBundle): string {
 <h2>Runs</h2>
 <table><thead><tr><th>config</th><th>model</th><th>algorithm</th><th class="n">tensors</th>
 <th class="n">sparsity</th><th class="n">bits</th><th class="n">file</th>
-<th class="n">parameters packed</th><th>evaluation</th><th class="n">time</th></tr></thead>
-<tbody>${runs.map(summaryRow).join("")}</tbody></table>
+<th class="n">parameters packed</th><th>evaluation</th>${
+    timed ? `<th class="n">latency (original → result)</th>` : ""
+  }<th class="n">time</th></tr></thead>
+<tbody>${runs.map((r) => summaryRow(r, timed)).join("")}</tbody></table>
 <p class="muted">“Parameters packed” counts the bytes the parameters take in the file written
-(codes, scales and zero points as stored); “file” is the size of that file.</p>
+(codes, scales and zero points as stored); “file” is the size of that file.${
+    timed
+      ? ` “Latency” is the median time of one inference in onnxruntime (${
+        esc(
+          [
+            ...new Set(
+              timedRuns.flatMap((r) =>
+                r.latency!.map((l) =>
+                  `${l.backend}: ${l.threads} thread${
+                    l.threads === 1 ? "" : "s"
+                  }, ${l.runs} runs after ${l.warmup} warm-up, input ${l.input}`
+                )
+              ),
+            ),
+          ].join("; "),
+        )
+      }).`
+      : ""
+  }</p>
 <div class="charts"><div><h2>Model size</h2>${sizes}</div>${
     scored.length === 0 ? "" : `<div><h2>Evaluation</h2>${scores}</div>`
-  }</div>
+  }${timed ? `<div><h2>Latency</h2>${speed}</div>` : ""}</div>
 <h2>Layers</h2>
 ${runs.filter((r) => r.mode !== "none").map(details).join("\n")}
 </body></html>

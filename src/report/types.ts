@@ -44,6 +44,28 @@ export interface EvaluationResult {
   readonly baseline?: number;
 }
 
+/** Inference time of the original and the result on one onnxruntime backend. */
+export interface LatencyReport {
+  /** The backend (`node`: onnxruntime-node; `web`: onnxruntime-web's WebAssembly CPU backend). */
+  readonly backend: string;
+  /** Intra-op threads per session. */
+  readonly threads: number;
+  /** Timed runs per model (the median is reported). */
+  readonly runs: number;
+  /** Untimed warm-up runs per model before them. */
+  readonly warmup: number;
+  /** The inputs timed (`x [1, 3, 48, 480]`, `labelled line 0`). */
+  readonly input: string;
+  /** The result's median time per run, in milliseconds. */
+  readonly resultMs: number;
+  /** The result's fastest run, in milliseconds. */
+  readonly resultMinMs: number;
+  /** The original's median time per run (`null` when only the result was timed). */
+  readonly originalMs: number | null;
+  /** The original's fastest run (`null` when only the result was timed). */
+  readonly originalMinMs: number | null;
+}
+
 /** Sizes of a model in bytes. */
 export interface ModelSize {
   /** The file size. */
@@ -77,9 +99,10 @@ export interface CompressionReport {
    * `DequantizeLinear`), `int` (safetensors integer codes with scales and zero points), `nbits`
    * (ONNX `MatMulNBits`: packed codes in blocks along K with a scale per block), `dynamic` (ONNX
    * `MatMulInteger`/`ConvInteger` on 8-bit codes, activations quantized at run time), `bnb4`
-   * (ONNX `MatMulBnb4`: NF4/FP4 codes with an absmax per block).
+   * (ONNX `MatMulBnb4`: NF4/FP4 codes with an absmax per block), `compressed-tensors`
+   * (safetensors in the compressed-tensors `pack-quantized` format).
    */
-  readonly storage?: "float" | "qdq" | "int" | "nbits" | "dynamic" | "bnb4";
+  readonly storage?: "float" | "qdq" | "int" | "nbits" | "dynamic" | "bnb4" | "compressed-tensors";
   /** Sizes before compression. */
   readonly before: ModelSize;
   /** Sizes after compression. */
@@ -92,6 +115,11 @@ export interface CompressionReport {
   readonly warnings: readonly string[];
   /** Evaluations of the compressed model. */
   readonly evaluation: readonly EvaluationResult[];
+  /**
+   * Inference time of the original and the result, one entry per backend timed (absent or empty
+   * when the run was not evaluated, or the model cannot run in onnxruntime).
+   */
+  readonly latency?: readonly LatencyReport[];
   /** Compression time in milliseconds (reading, computing and encoding; not evaluation). */
   readonly timeMs: number;
   /**

@@ -26,11 +26,14 @@ test("quantize --storage nbits stores the recognizer's MatMuls as int4 MatMulNBi
     "-o",
     out,
     "--eval",
+    "--runs",
+    "3",
     "--json",
   );
   assert.equal(r.code, 0, r.stderr);
   const { report } = JSON.parse(r.stdout);
   assert.equal(report.storage, "nbits");
+  assert.equal(report.latency[0].runs, 3);
   assert.ok(report.layers.length >= 9);
   for (const l of report.layers) {
     assert.equal(l.bits, 4);

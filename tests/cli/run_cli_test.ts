@@ -60,7 +60,7 @@ test("runCli prints the version, the help of each command and usage errors with 
   );
   assert.match(
     bad.err,
-    /--storage must be auto, float, int, nbits, float16, dynamic or bnb4: current value is zip/,
+    /--storage must be auto, float, int, nbits, float16, dynamic, bnb4 or compressed-tensors: current value is zip/,
   );
 });
 

@@ -1,6 +1,7 @@
 // Pins the exact bytes of a handful of outputs through the public API, so restructuring the
 // code cannot change what users get: int8 QDQ and int4 MatMulNBits ONNX, a pruned ONNX, a
-// pruned and a quantized safetensors file, and a report JSON without its clock fields.
+// pruned and two quantized safetensors files (nncompress's integer layout, and the default
+// compressed-tensors), and a report JSON without its clock fields.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -64,6 +65,10 @@ const cases: [string, () => Promise<Uint8Array | string>, string][] = [
     return (await compressModel(m, { mode: "quantization", configList: INT8, storage: "int" }))
       .bytes;
   }, "7371d2019c38629c"],
+  ["quantized safetensors, int8 per channel, default storage (compressed-tensors)", async () => {
+    const m = loadModel(mlp(), "mlp.safetensors");
+    return (await compressModel(m, { mode: "quantization", configList: INT8 })).bytes;
+  }, "ca8348c30f777c77"],
   ["report JSON without timestamps", async () => {
     const m = loadModel(mlp(), "mlp.safetensors");
     const configList = [{ op_types: ["Linear"], sparse_ratio: 0.4 }];

@@ -10,6 +10,7 @@ import { compressModel, loadModel, readSafetensors, writeSafetensors } from "../
 import { pruneSafetensorsFile } from "../../src/compress/prune_safetensors_file.ts";
 import { readShardedModel } from "../../src/compress/sharded_checkpoint.ts";
 import { fromFloat32 } from "../../src/model/from_float32.ts";
+import { readCompressedTensors } from "../../src/quantization/compressed_tensors.ts";
 import { cli, tempDir } from "../cli/_run.ts";
 import { values } from "./_values.ts";
 
@@ -152,6 +153,58 @@ test("the CLI prunes, quantizes and inspects a sharded checkpoint", async () => 
     );
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--output must be a shard index \(\.safetensors\.index\.json\)/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the CLI quantizes a sharded checkpoint into compressed-tensors by default, config.json merged", async () => {
+  const dir = tempDir();
+  try {
+    const index = writeCheckpoint(dir);
+    writeFileSync(join(dir, "config.json"), JSON.stringify({ model_type: "toy", hidden_size: 8 }));
+    const config = [{
+      op_types: ["Linear"],
+      target_names: ["weight"],
+      quant_dtype: "uint4",
+      quant_scheme: "affine",
+      granularity: [1, 4],
+    }];
+    const outDir = join(dir, "out");
+    mkdirSync(outDir);
+    const out = join(outDir, "model.safetensors.index.json");
+    const q = await cli("quantize", index, "-c", JSON.stringify(config), "-o", out, "--json");
+    assert.equal(q.code, 0, q.stderr);
+    const result = JSON.parse(q.stdout);
+    assert.equal(result.report.storage, "compressed-tensors");
+    assert.equal(result.quantizationConfig, join(outDir, "config.json"));
+    const written = JSON.parse(readFileSync(out, "utf8"));
+    // Each packed weight, its scale, shape and packed zero point stay in its weight's shard.
+    for (const suffix of ["packed", "scale", "shape", "zero_point"]) {
+      assert.equal(written.weight_map[`head.weight_${suffix}`], "model-00003-of-00003.safetensors");
+      assert.equal(
+        written.weight_map[`layers.1.fc.weight_${suffix}`],
+        "model-00002-of-00003.safetensors",
+      );
+    }
+    const hf = JSON.parse(readFileSync(join(outDir, "config.json"), "utf8"));
+    assert.equal(hf.model_type, "toy");
+    assert.equal(hf.quantization_config.quant_method, "compressed-tensors");
+    const expected = await compressModel(loadModel(single(), "m.safetensors"), {
+      mode: "quantization",
+      configList: config,
+    });
+    assert.deepEqual(hf.quantization_config, expected.quantizationConfig);
+    // The shards together hold the tensors of the single-file result, and decode.
+    const merged = await readShardedModel(out, () => {});
+    assert.deepEqual(tensorsOf(merged.model.bytes), tensorsOf(expected.bytes));
+    const decoded = readCompressedTensors(merged.model.bytes, hf.quantization_config);
+    assert.deepEqual(decoded.quantized.map((t) => t.name).sort(), [
+      "head.weight",
+      "layers.0.fc.weight",
+      "layers.1.fc.weight",
+    ]);
+    assert.ok(decoded.quantized.every((t) => t.weights.strategy === "group"));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

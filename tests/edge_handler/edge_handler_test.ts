@@ -4,7 +4,7 @@ import { build } from "esbuild";
 import { createHandler } from "../../edge/handler.ts";
 import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
-import { readQuantizedSafetensors } from "../../src/quantization/quantized_safetensors.ts";
+import { readCompressedTensors } from "../../src/quantization/compressed_tensors.ts";
 import { dequantizeTensor } from "../../src/quantization/quantize_tensor.ts";
 import { decodeKernelsWasm } from "../../wasm/kernels_inline.ts";
 import { denoServe, serve } from "./_serve.ts";
@@ -78,8 +78,9 @@ test("the edge handler quantizes a raw body with the config in the query string"
     });
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(JSON.parse(res.headers.get("x-nncompress-summary")!).mode, "quantization");
-    // safetensors are written as int8 codes with a scale per row (the default storage)
-    const file = readQuantizedSafetensors(new Uint8Array(await res.arrayBuffer()));
+    // safetensors are written as int8 codes with a scale per row (the default storage:
+    // compressed-tensors, its quantization_config in the file's metadata)
+    const file = readCompressedTensors(new Uint8Array(await res.arrayBuffer()));
     const fc1 = file.quantized.find((t) => t.name === "fc1.weight")!;
     const w = dequantizeTensor(fc1.codes, fc1.shape, fc1.params);
     const original = weight(model(), "fc1.weight");

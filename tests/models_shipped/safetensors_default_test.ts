@@ -1,11 +1,12 @@
-// Safetensors shrink by default: `--storage auto` (and compressModel's default) writes integer
-// codes with scales and zero points; every summary reports the bytes written; NNI's default
+// Safetensors shrink by default: `--storage auto` (and compressModel's default) writes the
+// compressed-tensors format when the scheme fits it, else integer codes with scales and zero
+// points (with a warning saying why); every summary reports the bytes written; NNI's default
 // input/output targets, which a file without a graph cannot observe, are dropped with one
 // warning, so the documented `[{"op_types":["Linear"],"quant_dtype":"int8"}]` works in the CLI,
 // the library and the edge handler; input/output targets named in the list are refused.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHandler } from "../../edge/handler.ts";
 import { compressModel } from "../../src/compress/compress_model.ts";
@@ -15,6 +16,7 @@ import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
 import { readQuantizedSafetensors } from "../../src/quantization/quantized_safetensors.ts";
 import { dequantizeTensor } from "../../src/quantization/quantize_tensor.ts";
+import { readCompressedTensors } from "../../src/quantization/compressed_tensors.ts";
 import { cli, ROOT, tempDir } from "../cli/_run.ts";
 
 /** The example list of docs/cli.md and docs/edge.md. */
@@ -45,7 +47,11 @@ function dataBytes(bytes: Uint8Array): number {
  */
 function fidelity(bytes: Uint8Array): Map<string, number> {
   const out = new Map<string, number>();
-  for (const q of readQuantizedSafetensors(bytes).quantized) {
+  const file = readSafetensors(bytes);
+  const quantized = file.metadata["nncompress.format"] === "quantized-v1"
+    ? readQuantizedSafetensors(bytes).quantized
+    : readCompressedTensors(bytes).quantized;
+  for (const q of quantized) {
     const original = TENSORS.find((t) => t.name === q.name)!.data;
     const back = dequantizeTensor(q.codes, q.shape, q.params);
     let err = 0;
@@ -79,12 +85,18 @@ test("quantize on safetensors writes integer codes by default: the file shrinks 
   );
   const dropped = report.warnings.filter((w: string) => /input\/output target/.test(w));
   assert.equal(dropped.length, 1, report.warnings.join("\n"));
+  // biases are not weights: compressed-tensors cannot hold them, and the warning says so
+  const layout = report.warnings.filter((w: string) => /not compressed-tensors/.test(w));
+  assert.deepEqual(layout, [
+    "stored in nncompress's integer layout (quantized-v1), not compressed-tensors: fc1.bias " +
+    "(config 0) is not a module's weight: compressed-tensors stores only `<module>.weight` quantized",
+  ]);
   assert.match(dropped[0], /4 input\/output targets .* skipped: the safetensors file has no graph/);
   for (const [name, err] of fidelity(written)) assert.ok(err <= 0.5 + 1e-6, `${name}: ${err}`);
-  // the text summary: one warning, the bytes on disk, no --calibration advice
+  // the text summary: the two warnings, the bytes on disk, no --calibration advice
   const text = await cli("quantize", input, "-c", DOC_INT8, "-o", join(dir, "b.safetensors"));
   assert.equal(text.code, 0, text.stderr);
-  assert.equal(text.stdout.match(/^warning:/gm)?.length, 1, text.stdout);
+  assert.equal(text.stdout.match(/^warning:/gm)?.length, 2, text.stdout);
   assert.match(
     text.stdout,
     /wrote .*b\.safetensors \(5\.8 kB; parameters packed 16\.7 kB → 4\.2 kB\)/,
@@ -106,11 +118,10 @@ test("--storage float keeps the floats, and the summary says so: packed after eq
   assert.equal(report.after.packedBytes, report.before.packedBytes);
 });
 
-test("4-bit codes on safetensors by default: two per byte, the summary equals the tensors written", async () => {
+test("4-bit codes on safetensors by default: compressed-tensors, the summary equals the tensors written", async () => {
   const dir = tempDir();
   const input = join(dir, "mlp.safetensors");
   writeFileSync(input, mlp());
-  const out = join(dir, "mlp.int4.safetensors");
   const list = JSON.stringify([{
     op_types: ["Linear"],
     target_names: ["weight"],
@@ -118,16 +129,38 @@ test("4-bit codes on safetensors by default: two per byte, the summary equals th
     quant_scheme: "affine",
     granularity: "out_channel",
   }]);
+  // default: compressed-tensors pack-quantized, config.json beside the output
+  mkdirSync(join(dir, "ct"));
+  const out = join(dir, "ct", "mlp.int4.safetensors");
   const r = await cli("quantize", input, "-c", list, "-o", out, "--json");
   assert.equal(r.code, 0, r.stderr);
   const { report } = JSON.parse(r.stdout);
   const written = readFileSync(out);
-  assert.equal(report.storage, "int");
+  assert.equal(report.storage, "compressed-tensors");
   assert.equal(report.after.fileBytes, written.length);
   assert.equal(report.after.packedBytes, dataBytes(written));
-  // codes 64*24 + 16*32 bytes, 80 scales, 80 zero points, the biases as float32
-  assert.equal(report.after.packedBytes, 64 * 24 + 16 * 32 + 80 * 4 + 80 + 80 * 4);
+  // codes 64*6 + 16*8 int32 words, 80 scales, 2 shapes (2 x int64 each), zero points packed
+  // eight per int32 along the rows (8 + 2 words), the biases as float32
+  assert.equal(
+    report.after.packedBytes,
+    (64 * 6 + 16 * 8) * 4 + 80 * 4 + 2 * 16 + (8 + 2) * 4 + 80 * 4,
+  );
+  const hf = JSON.parse(readFileSync(join(dir, "ct", "config.json"), "utf8"));
+  assert.equal(hf.quantization_config.config_groups.group_0.weights.strategy, "channel");
+  assert.equal(hf.quantization_config.config_groups.group_0.weights.symmetric, false);
   for (const [name, err] of fidelity(written)) assert.ok(err <= 0.5 + 1e-6, `${name}: ${err}`);
+  // --storage int: nncompress's layout, two codes per byte
+  const outInt = join(dir, "mlp.int4.safetensors");
+  const i = await cli("quantize", input, "-c", list, "--storage", "int", "-o", outInt, "--json");
+  assert.equal(i.code, 0, i.stderr);
+  const ri = JSON.parse(i.stdout).report;
+  const wi = readFileSync(outInt);
+  assert.equal(ri.storage, "int");
+  assert.equal(ri.after.packedBytes, dataBytes(wi));
+  // codes 64*24 + 16*32 bytes, 80 scales, 80 zero points, the biases as float32
+  assert.equal(ri.after.packedBytes, 64 * 24 + 16 * 32 + 80 * 4 + 80 + 80 * 4);
+  for (const [name, err] of fidelity(wi)) assert.ok(err <= 0.5 + 1e-6, `${name}: ${err}`);
+  assert.ok(!existsSync(join(dir, "mlp.int4.config.json")));
 });
 
 test("input/output targets named in the list get a clear error on safetensors, without --calibration advice", async () => {

@@ -3,12 +3,16 @@ import { FileError } from "../../io/file_error.ts";
 import { writeFileAtomic } from "../../io/fs.ts";
 import { saveTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { formatLayers } from "../../report/format_runs.ts";
-import type { CompressionReport, EvaluationResult } from "../../report/types.ts";
+import type { CompressionReport, EvaluationResult, LatencyReport } from "../../report/types.ts";
 import { writeReport } from "../../report/write_report.ts";
 import { CliError, UsageError, withConfigSource } from "../cli_error.ts";
 import { compressModel, type CompressOptions } from "../../compress/compress_model.ts";
 import { pruneSafetensorsFile } from "../../compress/prune_safetensors_file.ts";
 import { quantizeSafetensorsFile } from "../../compress/quantize_safetensors_file.ts";
+import {
+  quantizationConfigPath,
+  writeQuantizationConfig,
+} from "../../compress/quantization_config_file.ts";
 import {
   readShardedModel,
   splitIntoShards,
@@ -25,6 +29,8 @@ import {
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
+import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
+import { ocrLines } from "../../compress/ocr_data.ts";
 import { parseStatePairs, readInputSpecs } from "./_inputs.ts";
 import { compareOptionsOf, compareWithReference } from "./eval.ts";
 import type { OutputComparison } from "../../compress/compare_outputs.ts";
@@ -92,13 +98,20 @@ async function evaluate(
   command: string,
   original: Uint8Array,
   compressed: Uint8Array,
-): Promise<{ results: EvaluationResult[]; outputs?: OutputComparison[] }> {
+): Promise<
+  { results: EvaluationResult[]; outputs?: OutputComparison[]; latency: LatencyReport[] }
+> {
   const ort = await loadOrt(ctx);
+  const timing = latencyFlags(args, command);
   const runner = await ocrRunner(ctx, ort).catch(() => undefined);
   const task = await runner?.detect(original);
   if (runner === undefined || task === undefined) {
     const options = await compareOptionsOf(args, command);
     const outputs = await compareWithReference(ort, compressed, original, options);
+    const latency = await timeModels(ctx, timing, compressed, original, {
+      ...(options.inputs === undefined ? {} : { inputs: options.inputs }),
+      ...(options.shape === undefined ? {} : { shape: options.shape }),
+    });
     const results = outputs.flatMap((o) =>
       o.argmax === undefined ? [] : [{
         name: `${o.name}: same top-1 as the original (axis ${o.argmax.axis})`,
@@ -107,11 +120,19 @@ async function evaluate(
         baseline: o.argmax.total,
       }]
     );
-    return { results, outputs };
+    return { results, outputs, latency };
   }
   const before = await runner.evaluate(original, task);
   const after = await runner.evaluate(compressed, task);
+  const line = ocrLines(task === "recognizer" ? runner.data.rec : runner.data.cls, 0, 1);
   return {
+    latency: await timeModels(
+      ctx,
+      timing,
+      compressed,
+      original,
+      ocrLineInputs(original, line),
+    ),
     results: [{
       name: after.name,
       correct: after.correct,
@@ -191,12 +212,19 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
     }
     const storage = args.values.storage as string | undefined;
-    if (
-      storage !== undefined &&
-      !["auto", "float", "int", "nbits", "float16", "dynamic", "bnb4"].includes(storage)
-    ) {
+    const storages = [
+      "auto",
+      "float",
+      "int",
+      "nbits",
+      "float16",
+      "dynamic",
+      "bnb4",
+      "compressed-tensors",
+    ];
+    if (storage !== undefined && !storages.includes(storage)) {
       throw new UsageError(
-        `--storage must be auto, float, int, nbits, float16, dynamic or bnb4: current value is ${storage}`,
+        `--storage must be auto, float, int, nbits, float16, dynamic, bnb4 or compressed-tensors: current value is ${storage}`,
         command,
       );
     }
@@ -270,7 +298,15 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
-    const evalFlags = ["class-axis", "iou", "mask-threshold", "steps"];
+    const evalFlags = [
+      "class-axis",
+      "iou",
+      "mask-threshold",
+      "steps",
+      "runs",
+      "backend",
+      "threads",
+    ];
     const stray = evalFlags.find((f) => args.values[f] !== undefined);
     if (args.values.eval !== true && stray !== undefined) {
       throw new UsageError(`--${stray} goes with --eval`, command);
@@ -281,7 +317,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
     }
     // parsed here so that a bad flag stops the run before the compression
-    if (args.values.eval === true) await compareOptionsOf(args, command);
+    if (args.values.eval === true) {
+      await compareOptionsOf(args, command);
+      latencyFlags(args, command);
+    }
     const inputSpecs = await readInputSpecs(args.values.input as string[] | undefined, command);
     const { configList, source } = await readConfigList(config);
     const registry = await readRegistry(args.values.registry, mode, command);
@@ -313,6 +352,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     let compressedFiles: ReadonlyMap<string, Uint8Array> | undefined;
     let shardedFiles: ReadonlyMap<string, Uint8Array> | undefined;
     let externalData: { location: string; bytes: Uint8Array } | undefined;
+    let quantizationConfig: object | undefined;
     let sourceData: readonly string[] = [];
     // The streaming safetensors path writes the model as it goes; every other path writes it
     // last, after the reports, so a report that cannot be written leaves no model behind.
@@ -323,7 +363,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       // Pruning, and integer codes (safetensors' default storage), stream a safetensors file
       // tensor by tensor, whatever its size.
       const streamed = safetensors && (mode === "pruning" || (
-        (storage === undefined || storage === "auto" || storage === "int") &&
+        (storage === undefined || storage === "auto" || storage === "int" ||
+          storage === "compressed-tensors") &&
         calibration === undefined && compressor.layerwise === undefined &&
         !hasFuseNames(configList)
       ));
@@ -337,6 +378,9 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             label,
             onProgress: bar.update,
             writeUnchanged: allowUnchanged,
+            ...(mode === "quantization" && storage !== undefined
+              ? { storage: storage as "auto" | "int" | "compressed-tensors" }
+              : {}),
             ...(algorithm === undefined ? {} : { algorithm }),
             ...(registry === undefined ? {} : { registry }),
           },
@@ -379,6 +423,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         });
         report = result.report;
         externalData = result.externalData;
+        quantizationConfig = result.quantizationConfig;
         if (model.format === "onnx" && model.external !== undefined) {
           sourceData = [...model.external.files.keys()].map((l) => folderOf(path) + l);
         }
@@ -458,7 +503,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       ).bytes;
       const evaluated = await evaluate(ctx, args, command, original, inline);
       comparison = evaluated.outputs;
-      run = { ...report, evaluation: evaluated.results };
+      run = { ...report, evaluation: evaluated.results, latency: evaluated.latency };
     }
     const bundle = {
       title: `nncompress ${command} ${report.model}`,
@@ -478,6 +523,9 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           : `cannot write report file "${r}": ${(e as Error).message}`;
         throw new CliError(`${why}; ${state}`, { cause: e });
       }
+    }
+    if (!modelWritten && quantizationConfig !== undefined) {
+      await writeQuantizationConfig(path, output, quantizationConfig);
     }
     if (!modelWritten && shardedFiles !== undefined) {
       await writeShardedFiles(output, shardedFiles);
@@ -507,10 +555,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
       await writeFileAtomic(output, compressed);
     }
+    const configFile = run.storage === "compressed-tensors"
+      ? (await quantizationConfigPath(path, output)).path
+      : undefined;
     if (ctx.json) {
       printJson(ctx, {
         ok: true,
         output,
+        ...(configFile === undefined ? {} : { quantizationConfig: configFile }),
         ...(externalData === undefined
           ? {}
           : { externalData: folderOf(output) + externalData.location }),
@@ -555,6 +607,25 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       for (const e of run.evaluation) {
         ctx.io.stdout(`${e.name}: ${e.correct}/${e.total} (original ${e.baseline}/${e.total})\n`);
       }
+    }
+    if (args.values.eval === true) {
+      ctx.io.stdout(
+        `\n${
+          sideBySide({
+            originalBytes: run.before.fileBytes,
+            resultBytes: run.after.fileBytes,
+            latency: run.latency ?? [],
+            fidelity: run.evaluation.map((e) => ({
+              name: e.name,
+              ...(e.baseline === undefined ? {} : { original: `${e.baseline}/${e.total}` }),
+              result: `${e.correct}/${e.total}`,
+            })),
+          })
+        }`,
+      );
+    }
+    if (configFile !== undefined) {
+      ctx.io.stdout(`quantization_config (compressed-tensors): ${configFile}\n`);
     }
     for (const r of reports) ctx.io.stdout(`report: ${r}\n`);
     return 0;

@@ -20,6 +20,9 @@ import { readTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { readTfjs } from "../../io/tfjs/read_tfjs.ts";
 import { compareTfjsOutputs } from "../../compress/compare_tfjs.ts";
 import { loadTfjs } from "./_tfjs.ts";
+import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
+import { ocrLines } from "../../compress/ocr_data.ts";
+import type { LatencyReport } from "../../report/types.ts";
 
 const TASKS = ["recognizer", "classifier", "compare"];
 
@@ -59,9 +62,19 @@ function printComparison(
   ref: string,
   outputs: OutputComparison[],
   inputs = "the same random inputs",
+  timed?: { bytes: number; refBytes: number; latency: LatencyReport[] },
 ) {
   if (ctx.json) {
-    printJson(ctx, { ok: true, file: path, task: "compare", reference: ref, outputs });
+    printJson(ctx, {
+      ok: true,
+      file: path,
+      task: "compare",
+      reference: ref,
+      outputs,
+      ...(timed === undefined
+        ? {}
+        : { fileBytes: timed.bytes, referenceBytes: timed.refBytes, latency: timed.latency }),
+    });
     return;
   }
   const iou = outputs.some((o) => o.iou !== undefined);
@@ -90,6 +103,27 @@ function printComparison(
   const steps = outputs.find((o) => o.steps !== undefined)?.steps;
   const over = steps === undefined ? "" : `, ${steps} steps`;
   ctx.io.stdout(`${path} against ${ref} on ${inputs}${over}:\n\n${formatTable(rows)}\n`);
+  if (timed !== undefined) {
+    const agree = outputs.flatMap((o) =>
+      o.argmax === undefined ? [] : [{
+        name: `${o.name}: same top-1`,
+        result: `${o.argmax.same}/${o.argmax.total}`,
+      }]
+    );
+    ctx.io.stdout(
+      `\n${
+        sideBySide({
+          originalBytes: timed.refBytes,
+          resultBytes: timed.bytes,
+          latency: timed.latency,
+          fidelity: [
+            ...outputs.map((o) => ({ name: `${o.name}: cosine`, result: o.cosine.toFixed(6) })),
+            ...agree,
+          ],
+        })
+      }`,
+    );
+  }
 }
 
 /** The comparison options of `eval` and `--eval` from the command line. */
@@ -208,6 +242,7 @@ export const evalCommand: Command = async (args, ctx) => {
     throw new UsageError("--task compare needs --reference <original model>", "eval");
   }
   const shape = parseShape(args.values.shape as string | undefined);
+  const timing = latencyFlags(args, "eval");
   if (path.toLowerCase().endsWith(".safetensors")) {
     throw new CliError("eval runs ONNX models; a safetensors file holds weights without a graph");
   }
@@ -247,6 +282,10 @@ export const evalCommand: Command = async (args, ctx) => {
       bar.update("compare", 0, 1);
       const options = await compareOptionsOf(args, "eval");
       const outputs = await compareWithReference(ort, bytes, ref, options);
+      const latency = await timeModels(ctx, timing, bytes, ref, {
+        ...(options.inputs === undefined ? {} : { inputs: options.inputs }),
+        ...(options.shape === undefined ? {} : { shape: options.shape }),
+      }, (b) => bar.update(`latency ${b}`, 0, 1));
       bar.done();
       const given = Object.keys(options.inputs ?? {});
       printComparison(
@@ -257,16 +296,25 @@ export const evalCommand: Command = async (args, ctx) => {
         given.length === 0
           ? "the same random inputs"
           : `the same inputs (${given.join(", ")} as given, others random)`,
+        { bytes: bytes.length, refBytes: ref.length, latency },
       );
       return 0;
     }
     bar.update(t, 0, 1);
     const result = await runner!.evaluate(bytes, t);
-    const agreement = ref === undefined
-      ? undefined
-      : await runner!.evaluate(ref, t).then((r) =>
-        result.predictions.filter((p, i) => p === r.predictions[i]).length
-      );
+    const agreement = ref === undefined ? undefined : await runner!.evaluate(ref, t).then((r) => ({
+      correct: r.correct,
+      same: result.predictions.filter((p, i) => p === r.predictions[i]).length,
+    }));
+    const line = ocrLines(t === "recognizer" ? runner!.data.rec : runner!.data.cls, 0, 1);
+    const latency = await timeModels(
+      ctx,
+      timing,
+      bytes,
+      ref,
+      ocrLineInputs(bytes, line),
+      (b) => bar.update(`latency ${b}`, 0, 1),
+    );
     bar.done();
     if (ctx.json) {
       printJson(ctx, {
@@ -277,12 +325,39 @@ export const evalCommand: Command = async (args, ctx) => {
         correct: result.correct,
         total: result.total,
         predictions: result.predictions,
-        ...(agreement === undefined ? {} : { reference: refPath, agreement }),
+        fileBytes: bytes.length,
+        latency,
+        ...(agreement === undefined ? {} : {
+          reference: refPath,
+          agreement: agreement.same,
+          referenceCorrect: agreement.correct,
+          referenceBytes: ref!.length,
+        }),
       });
     } else {
       ctx.io.stdout(`${path}: ${t}, ${result.name} ${result.correct}/${result.total}\n`);
       if (agreement !== undefined) {
-        ctx.io.stdout(`same prediction as ${refPath} on ${agreement}/${result.total} lines\n`);
+        ctx.io.stdout(
+          `same prediction as ${refPath} on ${agreement.same}/${result.total} lines\n`,
+        );
+      }
+      if (latency.length > 0 || ref !== undefined) {
+        ctx.io.stdout(
+          `\n${
+            sideBySide({
+              ...(ref === undefined ? {} : { originalBytes: ref.length }),
+              resultBytes: bytes.length,
+              latency,
+              fidelity: [{
+                name: result.name,
+                ...(agreement === undefined
+                  ? {}
+                  : { original: `${agreement.correct}/${result.total}` }),
+                result: `${result.correct}/${result.total}`,
+              }],
+            })
+          }`,
+        );
       }
     }
     return 0;
