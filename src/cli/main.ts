@@ -48,6 +48,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "block-size": { type: "string" },
   "shard-bytes": { type: "string" },
   calibration: { type: "string" },
+  reconstruct: { type: "string" },
   "batch-size": { type: "string" },
   "allow-unchanged": { type: "boolean" },
   pattern: { type: "string" },

@@ -516,7 +516,9 @@ function feedsOf(
  *   weights are all 0 keeps its values (a pruned output channel stays what the masks made it);
  * - an input channel that the pruning made constant on the calibration data (constant in the
  *   pruned model, not in the original: the consumer of a pruned channel) gets weight 0 and the
- *   bias takes its contribution, so channel removal drops it without folding;
+ *   bias takes its contribution, so channel removal drops it without folding — in Gemm, MatMul
+ *   and unpadded Convs, where a bias takes it exactly (a padded Conv sees the constant inside
+ *   the image only: its taps stay free and are refit);
  * - the bias is refit (a masked bias entry stays 0); a Conv or Gemm without one gets one when
  *   such a constant channel needs it. A MatMul without a bias `Add` is fit without one.
  *
@@ -788,7 +790,10 @@ async function solveLayer(
   const ob = layer.originalBias === undefined ? undefined : await layer.originalBias.data();
   // input channels the pruning made constant: their weights go to 0, the bias takes them
   const constantInputs: number[] = [];
-  if (b !== undefined || layer.canAddBias) {
+  // Only where a bias takes such a channel exactly: a padded Conv sees the constant inside the
+  // image only, so its taps stay free (channel removal keeps the channel there).
+  const padded = layer.conv !== undefined && layer.conv.pads.some((p) => p !== 0);
+  if ((b !== undefined || layer.canAddBias) && !padded) {
     for (let c = 0; c < layer.channels; c++) {
       if (stats.pmin[c] === stats.pmax[c] && stats.omin[c] !== stats.omax[c]) {
         constantInputs.push(c);
@@ -829,7 +834,10 @@ async function solveLayer(
       for (let j = 0; j < f; j++) wo[j] = w[o * f + j];
       wo[f] = b === undefined ? 0 : b[o];
       resBefore += residual(wo, gram64, cross, sign, r, n, stats.yy[o]);
-      if (free.length === 0) {
+      let masked = true;
+      for (let j = 0; j < f && masked; j++) masked = w[o * f + j] === 0;
+      if (masked) {
+        // a pruned output channel keeps what the masks made it
         resAfter += residual(wo, gram64, cross, sign, r, n, stats.yy[o]);
         continue;
       }
@@ -837,6 +845,14 @@ async function solveLayer(
       const biasFree = useBias &&
         !(b !== undefined && b[o] === 0 && ob !== undefined && ob[o] !== 0);
       if (biasFree) free.push(f);
+      if (free.length === 0) {
+        // every input of the row is constant and its bias is masked: the row becomes 0
+        const zero = new Float64Array(n);
+        for (let j = 0; j < f; j++) weight[o * f + j] = 0;
+        resAfter += residual(zero, gram64, cross, sign, r, n, stats.yy[o]);
+        rowsRefit++;
+        continue;
+      }
       const key = free.join(",");
       const p = patterns.get(key) ?? { free, rows: [] };
       p.rows.push(r);
@@ -855,10 +871,16 @@ async function solveLayer(
         for (let j = 0; j < k; j++) sub[i * k + j] = gram64[free[i] * n + free[j]];
       }
       const c = new Float32Array(rows.length * k);
+      const prior = new Float32Array(rows.length * k);
       rows.forEach((r, i) => {
-        for (let j = 0; j < k; j++) c[i * k + j] = sign * cross[r * n + free[j]];
+        const oc = g * outG + r;
+        for (let j = 0; j < k; j++) {
+          c[i * k + j] = sign * cross[r * n + free[j]];
+          prior[i * k + j] = free[j] === f ? (b === undefined ? 0 : b[oc]) : w[oc * f + free[j]];
+        }
       });
-      const { weight: solved } = ridgeSolve(sub, c, k, { damp: o.damp, kernels: o.kernels });
+      // shrunk towards the pruned weights: a row whose inputs did not change keeps its weights
+      const { weight: solved } = ridgeSolve(sub, c, k, { damp: o.damp, prior, kernels: o.kernels });
       rows.forEach((r, i) => {
         const oc = g * outG + r;
         const wo = new Float64Array(n);

@@ -17,6 +17,12 @@ export interface RidgeSolveOptions {
    * channel next to a bias column) and shrinks the weights of features seldom seen.
    */
   readonly damp?: number;
+  /**
+   * Weights to shrink towards, `[rows, n]` (default zeros): the solve becomes
+   * `W (G + λI) = C + λ·prior`, the minimiser of `‖Y − W X‖² + λ‖W − prior‖²`. With the
+   * current weights as prior, a layer whose weights already fit stays as it is.
+   */
+  readonly prior?: Float32Array;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
 }
@@ -34,7 +40,7 @@ function show(v: unknown): string {
 }
 
 /**
- * Solves `W (G + λI) = C` — the ridge-regularised least-squares weights that map inputs `x` to
+ * Solves `W (G + λI) = C` (or `C + λ·prior`) — the ridge-regularised least-squares weights that map inputs `x` to
  * outputs `y` when `G = Σ x xᵀ` and `C = Σ y xᵀ` — as `W = C Uᵀ U` with `Uᵀ U = (G + λI)⁻¹`
  * from the kernels' `inverseCholeskyUpper`, and the two products through `subtractProducts`
  * (all in float32). A Gram matrix whose diagonal is all zero (no input ever seen) gives zero
@@ -89,9 +95,17 @@ export function ridgeSolve(
   }
   const kernels = options.kernels ?? getKernels();
   const rows = cross.length / n;
+  const prior = options.prior;
+  if (prior !== undefined && (!(prior instanceof Float32Array) || prior.length !== cross.length)) {
+    throw new RangeError(
+      `"prior" must be a Float32Array of ${cross.length} values like "cross": current length is ${
+        (prior as { length?: number })?.length
+      }`,
+    );
+  }
   let trace = 0;
   for (let i = 0; i < n; i++) trace += gram[i * n + i];
-  if (!(trace > 0)) return { weight: new Float32Array(rows * n), lambda: 0 };
+  if (!(trace > 0)) return { weight: prior?.slice() ?? new Float32Array(rows * n), lambda: 0 };
   const lambda = Math.fround(damp * (trace / n));
   const h = gram.slice();
   // a feature never seen (zero diagonal) would make an undampened G singular: its weight is 0
@@ -113,7 +127,10 @@ export function ridgeSolve(
   // T = -(C Uᵀ): subtractProducts(0, a = Cᵀ [n, rows], b = Uᵀ [n, n])
   const ct = new Float32Array(n * rows);
   for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < n; j++) ct[j * rows + r] = cross[r * n + j];
+    for (let j = 0; j < n; j++) {
+      ct[j * rows + r] = cross[r * n + j] +
+        (prior === undefined ? 0 : lambda * prior[r * n + j]);
+    }
   }
   const ut = new Float32Array(n * n);
   for (let i = 0; i < n; i++) {
