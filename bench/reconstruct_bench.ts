@@ -4,8 +4,9 @@
  * and with `reconstructOnnx`, calibrated on fixture lines 1-20 and evaluated on lines 21-40
  * (disjoint halves). Prints one JSON object per row and writes `bench/results/reconstruct.json`.
  *
- * `deno run -A bench/reconstruct_bench.ts [--quick] [--damp d]` (`--quick`: the classifier only;
- * `--damp`: the ridge dampening, default `reconstructOnnx`'s).
+ * `deno run -A bench/reconstruct_bench.ts [--quick] [--damp d] [--augment]` (`--quick`: the
+ * classifier only; `--damp`: the ridge dampening, default `reconstructOnnx`'s; `--augment`:
+ * calibrate on the lines and their rotated, mirrored and flipped copies).
  *
  * @module
  */
@@ -32,6 +33,41 @@ const MODELS: { task: OcrTask; file: string }[] = [
 /** Calibration: lines 1-20 in batches of 10; evaluation: lines 21-40. */
 const CALIBRATION = 20;
 const BATCH = 10;
+
+/**
+ * Calibration needs inputs, not labels (the targets are the original model's outputs), so the
+ * calibration lines also go in turned by 180 degrees, mirrored and flipped within each line's
+ * width (`--augment`): four times the data, still from lines 1-20 only.
+ */
+type Variant = "as is" | "rotated" | "mirrored" | "flipped";
+const VARIANTS: readonly Variant[] = Deno.args.includes("--augment")
+  ? ["as is", "rotated", "mirrored", "flipped"]
+  : ["as is"];
+
+function variant(
+  x: Float32Array,
+  dims: readonly number[],
+  widths: readonly number[],
+  v: Variant,
+): Float32Array {
+  if (v === "as is") return x;
+  const [n, c, h, w] = dims;
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < n; i++) {
+    const width = widths[i];
+    for (let ch = 0; ch < c; ch++) {
+      const plane = (i * c + ch) * h * w;
+      for (let y = 0; y < h; y++) {
+        for (let z = 0; z < width; z++) {
+          const sy = v === "mirrored" ? y : h - 1 - y;
+          const sz = v === "flipped" ? z : width - 1 - z;
+          out[plane + y * w + z] = x[plane + sy * w + sz];
+        }
+      }
+    }
+  }
+  return out;
+}
 
 const data = await loadOcrData();
 const keys = await loadOcrKeys();
@@ -65,9 +101,11 @@ for (const { task, file } of MODELS) {
   const bytes = await Deno.readFile(new URL(file, ASSETS));
   const onnx = decodeOnnx(bytes, { file });
   const part = task === "classifier" ? "cls" : "rec";
-  const batches = [0, 1].map((b) => {
+  const widths = task === "classifier" ? data.labels.cls_widths : data.labels.rec_widths;
+  const batches = [0, 1].flatMap((b) => {
     const x = ocrLines(data[part], b * BATCH, BATCH);
-    return { x: { data: x.input, dims: x.dims } };
+    const lines = widths.slice(b * BATCH, (b + 1) * BATCH);
+    return VARIANTS.map((v) => ({ x: { data: variant(x.input, x.dims, lines, v), dims: x.dims } }));
   });
   const input = onnx.graph.inputs[0];
   const feeds = batches.map((b) => ({ [input]: b.x }));
@@ -115,6 +153,10 @@ await writeFileAtomic(
     import.meta.url,
   ).pathname,
   new TextEncoder().encode(
-    JSON.stringify({ calibration: "lines 1-20", evaluation: "lines 21-40", rows }, null, 2) + "\n",
+    JSON.stringify(
+      { calibration: `lines 1-20: ${VARIANTS.join(", ")}`, evaluation: "lines 21-40", rows },
+      null,
+      2,
+    ) + "\n",
   ),
 );
