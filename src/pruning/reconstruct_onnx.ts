@@ -8,7 +8,6 @@
  * @module
  */
 
-import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
 import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { type InputTensor, type OrtLike, toOrtTensor } from "../io/onnx/ort.ts";
