@@ -37,6 +37,11 @@ export interface ReconstructOnnxOptions {
    * (default 256).
    */
   readonly maxPatterns?: number;
+  /**
+   * Layers whose original outputs one run of the original model fetches (default 8): fewer
+   * runs of the original, at the cost of holding these layers' outputs for every batch.
+   */
+  readonly window?: number;
   /** Session options for `InferenceSession.create` (default: one thread). */
   readonly sessionOptions?: Record<string, unknown>;
   /** Called after each layer with its name, its index and the number of layers. */
@@ -263,6 +268,14 @@ async function affectedNodes(
     }
   });
   return hit;
+}
+
+/** What a layer needs from the original model for one batch. */
+interface OriginalSide {
+  readonly y: Float32Array;
+  readonly ydims: readonly number[];
+  readonly omin: Float64Array;
+  readonly omax: Float64Array;
 }
 
 /** Statistics of one layer over the calibration data. */
@@ -505,7 +518,8 @@ function feedsOf(
  * For each layer in graph order (Conv of any group — a grouped or depthwise Conv solves each
  * group on its own —, Gemm, MatMul with a stored weight): the pruned model, with the layers
  * before it already refit, runs on every calibration batch with the layer's input as an extra
- * output, and the original runs with the layer's output; batch by batch (never all
+ * output, and the original gives the layer's output (one run per batch for `window` layers);
+ * batch by batch (never all
  * activations at once) the Gram matrix `Σ x xᵀ` of the inputs (im2col rows for a Conv, with a
  * column of ones for the bias) and the cross term `Σ y xᵀ` with the original's outputs are
  * accumulated; then each output row is solved by ridge least squares (`ridgeSolve`, Cholesky in
@@ -631,6 +645,46 @@ export async function reconstructOnnx(
   const originalSession = await create(
     editOnnx(original, visible(original, layers.flatMap((l) => [l.x, l.y]))).bytes,
   );
+  // The original's outputs of the next `window` layers, one run per batch: the output of each
+  // and the range of each input channel (the input itself is not kept).
+  const window = options.window ?? 8;
+  if (!Number.isInteger(window) || window < 1) {
+    throw new RangeError(`"window" must be a positive integer: current value is ${window}`);
+  }
+  let cached = new Map<number, OriginalSide[]>();
+  const originalFor = async (index: number): Promise<OriginalSide[]> => {
+    const hit = cached.get(index);
+    if (hit !== undefined) return hit;
+    cached = new Map();
+    const group = layers.slice(index, index + window);
+    const per = group.map(() => [] as OriginalSide[]);
+    const fetches = [
+      ...new Set(
+        group.flatMap((l) => [l.x, l.y]).filter((v) => !original.graph.inputs.includes(v)),
+      ),
+    ];
+    for (let b = 0; b < feeds.length; b++) {
+      const r = await originalSession.run(feeds[b], fetches);
+      group.forEach((l, w) => {
+        const xt = (original.graph.inputs.includes(l.x) ? feeds[b][l.x] : r[l.x]) as {
+          data: unknown;
+          dims: readonly number[];
+          type?: string;
+        };
+        const ox = float32Of(xt, `the input "${l.x}" of ${l.module} in the original (batch ${b})`);
+        const omin = new Float64Array(l.channels).fill(Infinity);
+        const omax = new Float64Array(l.channels).fill(-Infinity);
+        updateRange(ox, xt.dims, l.kind === "conv" ? 1 : xt.dims.length - 1, omin, omax);
+        const y = float32Of(
+          r[l.y],
+          `the output "${l.y}" of ${l.module} in the original (batch ${b})`,
+        );
+        per[w].push({ y, ydims: r[l.y].dims, omin, omax });
+      });
+    }
+    group.forEach((_, w) => cached.set(index + w, per[w]));
+    return per[0];
+  };
   const edits = new Map<string, OnnxEdit>(); // tensor replacements and added biases
   const extra: OnnxEdit[] = [];
   const done: ReconstructedLayer[] = [];
@@ -664,35 +718,22 @@ export async function reconstructOnnx(
         samples: 0,
       };
       const axis = layer.kind === "conv" ? 1 : -1;
+      const orig = await originalFor(index);
       try {
         for (let b = 0; b < feeds.length; b++) {
-          const [px, oy] = await Promise.all([
-            isInput
-              ? Promise.resolve({
-                [layer.x]: feeds[b][layer.x] as { data: unknown; dims: readonly number[] },
-              })
-              : session!.run(feeds[b], [layer.x]),
-            original.graph.inputs.includes(layer.x)
-              ? originalSession.run(feeds[b], [layer.y]).then((r) => ({
-                ...r,
-                [layer.x]: feeds[b][layer.x] as { data: unknown; dims: readonly number[] },
-              }))
-              : originalSession.run(feeds[b], [...new Set([layer.x, layer.y])]),
-          ]);
+          const px = isInput
+            ? { [layer.x]: feeds[b][layer.x] as { data: unknown; dims: readonly number[] } }
+            : await session!.run(feeds[b], [layer.x]);
           const xt = px[layer.x] as { data: unknown; dims: readonly number[]; type?: string };
           const x = float32Of(xt, `the input "${layer.x}" of ${layer.module} (batch ${b})`);
-          const ox = float32Of(
-            oy[layer.x],
-            `the input "${layer.x}" of ${layer.module} in the original (batch ${b})`,
-          );
-          const y = float32Of(
-            oy[layer.y],
-            `the output "${layer.y}" of ${layer.module} in the original (batch ${b})`,
-          );
           const ax = axis < 0 ? xt.dims.length - 1 : axis;
           updateRange(x, xt.dims, ax, stats.pmin, stats.pmax);
-          updateRange(ox, oy[layer.x].dims, ax, stats.omin, stats.omax);
-          accumulate(layer, stats, x, xt.dims, y, oy[layer.y].dims, kernels);
+          const o = orig[b];
+          for (let c = 0; c < layer.channels; c++) {
+            stats.omin[c] = Math.min(stats.omin[c], o.omin[c]);
+            stats.omax[c] = Math.max(stats.omax[c], o.omax[c]);
+          }
+          accumulate(layer, stats, x, xt.dims, o.y, o.ydims, kernels);
         }
       } finally {
         await session?.release?.();
