@@ -90,6 +90,7 @@ export { prune, type PruneOptions, type PruneResult } from "./src/pruning/prune.
 export { PruningError } from "./src/pruning/pruning_error.ts";
 export { removeChannels } from "./src/pruning/remove_channels.ts";
 export { wandaInputNorms } from "./src/pruning/wanda_input_norms.ts";
+export { reconstructOnnx } from "./src/pruning/reconstruct_onnx.ts";
 
 // Quantization.
 export {

@@ -57,6 +57,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "bnb4-type": { type: "string" },
   "shard-bytes": { type: "string" },
   calibration: { type: "string" },
+  reconstruct: { type: "string" },
   "batch-size": { type: "string" },
   "allow-unchanged": { type: "boolean" },
   pattern: { type: "string" },

@@ -88,6 +88,10 @@ ${PRUNERS}
   --calibration <c>     input batches for -a wanda and -a SparseGPT (ONNX, onnxruntime-node),
                         as for quantize
   --pattern <n:m>       with -a SparseGPT: prune n of every m weights along the input (2:4)
+  --reconstruct <c>     refit the pruned model's Conv/Gemm/MatMul weights layer by layer so
+                        each layer's outputs match the original's on these input batches
+                        (least squares, ONNX, onnxruntime-node; same forms as --calibration;
+                        keep them apart from the data you evaluate on)
   --shard-bytes <n>     TensorFlow.js model.json: the largest weight shard written
                         (default 4194304, the converter's)
   -r, --report <path>   also write a report (.html or .json; repeatable); reports are written

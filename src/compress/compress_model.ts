@@ -15,6 +15,8 @@ import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
 import { moduleInfos } from "../model/module_infos.ts";
 import { planQuantization } from "../quantization/plan_quantization.ts";
 import { prunedOnnx } from "../pruning/pruned_onnx.ts";
+import { reconstructOnnx } from "../pruning/reconstruct_onnx.ts";
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { wandaInputNorms } from "../pruning/wanda_input_norms.ts";
 import { gptqTensors, sparseGptTensors } from "./_layerwise.ts";
 import { inPlaceSafetensorsWriter, prunedSafetensors } from "../pruning/pruned_safetensors.ts";
@@ -139,6 +141,20 @@ export interface CompressOptions {
     readonly state?: Readonly<Record<string, string>>;
   };
   /**
+   * Pruning an ONNX model: after the masks are written, refit each affected Conv / Gemm /
+   * MatMul layer so its outputs on these batches match the original model's
+   * (`reconstructOnnx`, least squares layer by layer; masked weights stay 0). Use batches
+   * disjoint from the data the result is evaluated on.
+   */
+  readonly reconstruct?: {
+    /** Feeds by graph input name. */
+    readonly batches:
+      | Iterable<Record<string, CalibrationTensor>>
+      | AsyncIterable<Record<string, CalibrationTensor>>;
+    /** `await import("onnxruntime-node")` or `onnxruntime-web`. */
+    readonly ort: OrtLike;
+  };
+  /**
    * The model's bytes are the caller's to give up (default `false`): pruning a safetensors file
    * writes the masked values into them, where each tensor is stored, and returns that same
    * buffer, so the output costs no second copy of the file (the edge handler's worker owns the
@@ -189,6 +205,32 @@ export interface Compressed {
   readonly quantizationConfig?: CompressedTensorsConfig;
   /** What was done, per layer, with sizes. */
   readonly report: CompressionReport;
+}
+
+/** The masked ONNX model refit layer by layer against the original (`reconstructOnnx`). */
+async function reconstructed(
+  original: OnnxModel,
+  masked: Uint8Array,
+  cal: NonNullable<CompressOptions["reconstruct"]>,
+  progress: Progress,
+  warnings: string[],
+): Promise<Uint8Array> {
+  const batches: Record<string, CalibrationTensor>[] = [];
+  for await (const b of cal.batches as AsyncIterable<Record<string, CalibrationTensor>>) {
+    batches.push(b);
+  }
+  progress("reconstruct", 0, 1);
+  const run = await reconstructOnnx(
+    original,
+    decodeOnnx(masked, { file: original.file }),
+    batches,
+    {
+      ort: cal.ort,
+      onLayer: (_m, i, n) => progress("reconstruct", i + 1, n),
+    },
+  );
+  for (const w of run.warnings) warnings.push(`reconstruct: ${w}`);
+  return run.bytes;
 }
 
 /** The quantized file in the requested storage; `auto` falls back to float with a reason. */
@@ -310,6 +352,14 @@ export async function compressModel(
     );
   }
   const { algorithm, pruner, layerwise } = compressorFor(options.mode, options.algorithm);
+  if (
+    options.reconstruct !== undefined &&
+    (options.mode !== "pruning" || model.format !== "onnx" || layerwise !== undefined)
+  ) {
+    throw new TypeError(
+      `"reconstruct" refits ONNX models pruned with masks: the mode is ${options.mode}, the model ${model.format}, the algorithm ${algorithm}`,
+    );
+  }
   if (model.format === "onnx") {
     const t = model.onnx.tensors.find((t) => t.storage.kind === "external");
     if (t !== undefined && t.storage.kind === "external") {
@@ -426,6 +476,9 @@ export async function compressModel(
       files = saved.files;
     } else if (model.format === "onnx") {
       bytes = await prunedOnnx(model.onnx, run.result);
+      if (options.reconstruct !== undefined) {
+        bytes = await reconstructed(model.onnx, bytes, options.reconstruct, progress, warnings);
+      }
     } else if (run.writtenInPlace) {
       bytes = model.bytes;
     } else {

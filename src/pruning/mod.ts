@@ -87,4 +87,12 @@ export type { PruneSource } from "./prune.ts";
 export type { PruningWarning } from "./generate_masks.ts";
 export { sparseGpt, type SparseGptOptions, type SparseGptResult } from "./sparse_gpt.ts";
 export { sparseGptOnnx, type SparseGptOnnxOptions } from "./sparse_gpt_model.ts";
+export {
+  type ReconstructedLayer,
+  reconstructModules,
+  reconstructOnnx,
+  type ReconstructOnnxOptions,
+  type ReconstructOnnxResult,
+} from "./reconstruct_onnx.ts";
+export { type RidgeSolution, ridgeSolve, type RidgeSolveOptions } from "./ridge_solve.ts";
 export type { SavedModel } from "../model/model_graph.ts";

@@ -246,7 +246,15 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     }
     const blockSize = blockSizeOf(args.values["block-size"], storage, command);
     const calibration = args.values.calibration as string | undefined;
-    const batchSize = batchSizeOf(args.values["batch-size"], calibration, command);
+    const reconstruct = args.values.reconstruct as string | undefined;
+    if (reconstruct !== undefined && mode !== "pruning") {
+      throw new UsageError("--reconstruct goes with prune", command);
+    }
+    const batchSize = batchSizeOf(
+      args.values["batch-size"],
+      calibration ?? reconstruct,
+      command,
+    );
     const algorithm = args.values.algorithm as string | undefined;
     let compressor: Compressor;
     try {
@@ -255,6 +263,12 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       throw new UsageError(`--algorithm: ${(e as Error).message}`, command);
     }
     const wanda = compressor.pruner?.name === "wanda";
+    if (reconstruct !== undefined && compressor.layerwise !== undefined) {
+      throw new UsageError(
+        `--reconstruct refits masked models; ${compressor.algorithm} compensates its own error layer by layer`,
+        command,
+      );
+    }
     if (calibration !== undefined && mode === "pruning" && !wanda && !compressor.layerwise) {
       throw new UsageError(
         "--calibration goes with quantize and with prune -a wanda or -a SparseGPT",
@@ -312,7 +326,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       throw new UsageError(`--${stray} goes with --eval`, command);
     }
     for (const f of ["input", "state"]) {
-      if (args.values[f] !== undefined && args.values.eval !== true && calibration === undefined) {
+      if (
+        args.values[f] !== undefined && args.values.eval !== true && calibration === undefined &&
+        reconstruct === undefined
+      ) {
         throw new UsageError(`--${f} goes with --calibration or --eval`, command);
       }
     }
@@ -368,6 +385,9 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         calibration === undefined && compressor.layerwise === undefined &&
         !hasFuseNames(configList)
       ));
+      if (streamed && reconstruct !== undefined) {
+        throw new UsageError("--reconstruct runs ONNX models: the model is safetensors", command);
+      }
       if (streamed) {
         checkOutput(output, isShardIndexPath(path) ? "sharded" : "safetensors", command);
         report = await (mode === "pruning" ? pruneSafetensorsFile : quantizeSafetensorsFile)(
@@ -399,6 +419,15 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             command,
           );
         }
+        if (reconstruct !== undefined && model.format !== "onnx") {
+          throw new UsageError(
+            `--reconstruct runs ONNX models: the model is ${model.format}`,
+            command,
+          );
+        }
+        const reconstruction = reconstruct === undefined || model.format !== "onnx"
+          ? undefined
+          : await readCalibration(reconstruct, model, batchSize, ctx, { inputs: inputSpecs });
         const cal = calibration === undefined || model.format !== "onnx"
           ? undefined
           : await readCalibration(calibration, model, batchSize, ctx, {
@@ -418,6 +447,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(bnb4Type === undefined ? {} : { bnb4: { quantType: bnb4Type as "nf4" | "fp4" } }),
           ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(cal === undefined ? {} : { calibration: cal }),
+          ...(reconstruction === undefined ? {} : { reconstruct: reconstruction }),
           ...(registry === undefined ? {} : { registry }),
           externalData: { location: dataLocation, always: externalValue !== undefined },
         });

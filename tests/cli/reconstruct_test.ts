@@ -1,0 +1,92 @@
+// `prune --reconstruct <calibration>`: the masked classifier refit layer by layer from the CLI,
+// and the flag's usage errors.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { cli, CLS, mlpSafetensors, tempDir } from "./_run.ts";
+import { decodeOnnx, onnxModel } from "../../mod.ts";
+
+const LAST_CONVS = JSON.stringify([{
+  op_names: ["conv2d_49", "conv2d_51"],
+  sparse_ratio: 0.25,
+  granularity: "out_channel",
+}]);
+
+test("prune --reconstruct refits the layers after the pruned convs and keeps their masks", async () => {
+  const dir = tempDir();
+  const masked = join(dir, "masked.onnx");
+  const refit = join(dir, "refit.onnx");
+  const plain = await cli("prune", CLS, "-c", LAST_CONVS, "-a", "l1", "-o", masked);
+  assert.equal(plain.code, 0, plain.stderr);
+  const r = await cli(
+    "prune",
+    CLS,
+    "-c",
+    LAST_CONVS,
+    "-a",
+    "l1",
+    "--reconstruct",
+    "ocr-lines:6",
+    "--batch-size",
+    "3",
+    "-o",
+    refit,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const a = onnxModel(decodeOnnx(new Uint8Array(readFileSync(masked))));
+  const b = onnxModel(decodeOnnx(new Uint8Array(readFileSync(refit))));
+  const weight = async (m: typeof a, name: string) =>
+    await m.modules.find((x) => x.name === name)!.params.weight.data();
+  // the pruned conv's zero rows stay zero, its other rows and the head change
+  const before = await weight(a, "conv2d_51");
+  const after = await weight(b, "conv2d_51");
+  for (let i = 0; i < before.length; i++) if (before[i] === 0) assert.ok(after[i] === 0, `${i}`);
+  const head = [await weight(a, "fc_0"), await weight(b, "fc_0")];
+  assert.ok(head[0].some((v, i) => v !== head[1][i]), "the head was not refit");
+});
+
+test("--reconstruct usage errors", async () => {
+  const dir = tempDir();
+  const out = join(dir, "o.onnx");
+  const q = await cli("quantize", CLS, "-c", "[]", "--reconstruct", "ocr-lines:2", "-o", out);
+  assert.equal(q.code, 2);
+  assert.match(q.stderr, /--reconstruct goes with prune/);
+  const s = await cli(
+    "prune",
+    CLS,
+    "-c",
+    LAST_CONVS,
+    "-a",
+    "SparseGPT",
+    "--calibration",
+    "ocr-lines:2",
+    "--reconstruct",
+    "ocr-lines:2",
+    "-o",
+    out,
+  );
+  assert.equal(s.code, 2);
+  assert.match(s.stderr, /--reconstruct refits masked models; SparseGPT compensates/);
+  const bad = await cli("prune", CLS, "-c", LAST_CONVS, "--reconstruct", "ocr-lines", "-o", out);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /ocr-lines needs a count like ocr-lines:8: current value is ocr-lines/);
+  const missing = join(dir, "none.safetensors");
+  const m = await cli("prune", CLS, "-c", LAST_CONVS, "--reconstruct", missing, "-o", out);
+  assert.notEqual(m.code, 0);
+  assert.match(m.stderr, /cannot read calibration file ".*none\.safetensors"/);
+  const st = join(dir, "mlp.safetensors");
+  writeFileSync(st, mlpSafetensors());
+  const t = await cli(
+    "prune",
+    st,
+    "-c",
+    '[{"op_types":["Linear"],"sparse_ratio":0.5}]',
+    "--reconstruct",
+    "ocr-lines:2",
+    "-o",
+    join(dir, "o.safetensors"),
+  );
+  assert.equal(t.code, 2);
+  assert.match(t.stderr, /--reconstruct runs ONNX models: the model is safetensors/);
+});
