@@ -75,9 +75,10 @@ export interface CompressionReport {
    * How the compressed tensors are stored in the written file: `float` (masked or
    * fake-quantized values in the original dtype), `qdq` (ONNX integer codes with
    * `DequantizeLinear`), `int` (safetensors integer codes with scales and zero points), `nbits`
-   * (ONNX `MatMulNBits`: packed codes in blocks along K with a scale per block).
+   * (ONNX `MatMulNBits`: packed codes in blocks along K with a scale per block), `float16` (ONNX
+   * converted to float16 computation).
    */
-  readonly storage?: "float" | "qdq" | "int" | "nbits";
+  readonly storage?: "float" | "qdq" | "int" | "nbits" | "float16";
   /** Sizes before compression. */
   readonly before: ModelSize;
   /** Sizes after compression. */

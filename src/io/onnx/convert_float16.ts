@@ -14,6 +14,7 @@ import type { OnnxModel, OnnxNode } from "./onnx_types.ts";
 import { type Field, FIXED32, forEachField, LEN, VARINT, type WireContext } from "./_wire.ts";
 import { concat, intField, lenField, nodeProto, varint } from "./proto_writer.ts";
 import { f32BitsToF16Bits } from "../../tensor/float16.ts";
+import { getKernels } from "../../kernels/default.ts";
 
 const FLOAT = 1;
 const FLOAT16 = 10;
@@ -457,8 +458,10 @@ function fieldsOf(ctx: WireContext, start: number, end: number, path: string): F
   return out;
 }
 
+const UTF8 = new TextDecoder();
+
 function str(ctx: WireContext, f: Field): string {
-  return new TextDecoder().decode(ctx.bytes.subarray(f.start, f.end));
+  return UTF8.decode(ctx.bytes.subarray(f.start, f.end));
 }
 
 /** The name and element type of a ValueInfoProto (0 when it is not a tensor type). */
@@ -1002,10 +1005,8 @@ function halfTensor(
   let external = false;
   forEachField(ctx, f.start, f.end, path, (h) => {
     if (h.number === 9 && h.wire === LEN) {
-      const n = (h.end - h.start) >> 2;
-      values = new Float32Array(n);
-      const view = new DataView(ctx.bytes.buffer, ctx.bytes.byteOffset + h.start, h.end - h.start);
-      for (let k = 0; k < n; k++) values[k] = view.getFloat32(k * 4, true);
+      // A copy, aligned for a Float32Array view (little-endian, as every supported platform).
+      values = new Float32Array(ctx.bytes.slice(h.start, h.end).buffer, 0, (h.end - h.start) >> 2);
     } else if (h.number === 4 && h.wire === LEN) {
       const view = new DataView(ctx.bytes.buffer, ctx.bytes.byteOffset + h.start, h.end - h.start);
       for (let k = 0; k + 4 <= h.end - h.start; k += 4) floats.push(view.getFloat32(k, true));
@@ -1026,19 +1027,27 @@ function halfTensor(
     );
   }
   const data = values ?? Float32Array.from(floats);
-  const raw = new Uint8Array(data.length * 2);
-  const view = new DataView(raw.buffer);
   for (let k = 0; k < data.length; k++) {
-    let v = data[k];
-    const m = Math.abs(v);
+    const v = data[k];
+    const m = v < 0 ? -v : v;
     if (m > 0 && m < minPositive) {
-      v = v < 0 ? -minPositive : minPositive;
+      data[k] = v < 0 ? -minPositive : minPositive;
       stats.small++;
     } else if (m > maxFinite && m !== Infinity) {
-      v = v < 0 ? -maxFinite : maxFinite;
+      data[k] = v < 0 ? -maxFinite : maxFinite;
       stats.large++;
     }
-    view.setUint16(k * 2, halfBits(v), true);
+  }
+  let raw: Uint8Array;
+  if (data.length >= 4096) {
+    const half = getKernels().f32ToF16(data);
+    raw = new Uint8Array(half.buffer, half.byteOffset, half.byteLength);
+  } else {
+    // Small tensors: a kernel call costs more than the loop.
+    const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
+    const half = new Uint16Array(data.length);
+    for (let k = 0; k < data.length; k++) half[k] = f32BitsToF16Bits(bits[k]);
+    raw = new Uint8Array(half.buffer);
   }
   stats.converted++;
   stats.before += data.length * 4;
