@@ -102,6 +102,8 @@ export { QuantizationError } from "./src/quantization/quantization_error.ts";
 export { calibrateOnnx } from "./src/quantization/calibrate_onnx.ts";
 export { readQuantizedSafetensors } from "./src/quantization/quantized_safetensors.ts";
 export { weightOnlyOnnx } from "./src/quantization/weight_only_onnx.ts";
+export { dynamicOnnx } from "./src/quantization/dynamic_onnx.ts";
+export { bnb4Onnx } from "./src/quantization/bnb4_onnx.ts";
 
 // Distillation.
 export { distillLoss } from "./src/distillation/distill_loss.ts";

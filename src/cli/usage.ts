@@ -125,7 +125,12 @@ ${REGISTRY}
                         (safetensors: codes, scales and zero points); nbits: ONNX MatMul
                         and Gemm weights as MatMulNBits (quant_dtype int4/int8, granularity
                         per_channel, each output channel split into blocks along K);
-                        TensorFlow.js model.json: auto/int store tfjs uint8/uint16 codes per
+                        dynamic: ONNX MatMul and Conv weights as int8/uint8 codes run by
+                        MatMulInteger/ConvInteger, activations quantized at run time by
+                        DynamicQuantizeLinear (quant_dtype int8/uint8, granularity default
+                        or per_channel; onnxruntime's quantize_dynamic); bnb4: ONNX MatMul
+                        weights as MatMulBnb4 NF4/FP4 codes with an absmax per block
+                        (quant_dtype int4); TensorFlow.js model.json: auto/int store tfjs uint8/uint16 codes per
                         tensor, float16 stores the selected weights as float16 (like
                         --quantize_float16); ONNX: float16 converts the computation to
                         float16 (float32 inputs and outputs kept with Casts, the --block-ops
@@ -133,7 +138,12 @@ ${REGISTRY}
   --block-ops <ops>     with --storage float16 (ONNX): the operators left in float32, comma-
                         separated, replacing the default list (transformers.js's: Resize,
                         TopK, Min, Max, CumSum, Cast, …); "default" stands for that list
-  --block-size <n>      the block along K of --storage nbits: a power of two >= 16 (default 32)
+  --block-size <n>      the block of --storage nbits (default 32) or bnb4 (default 64): a
+                        power of two >= 16
+  --uint8-when-conv     --storage dynamic: int8 weights become uint8 when the model has a Conv
+                        (onnxruntime-web has no int8 ConvInteger; transformers.js's rule)
+  --reduce-range        --storage dynamic: 7-bit MatMul weights (CPUs without VNNI)
+  --bnb4-type <t>       --storage bnb4: nf4 (default) or fp4
   --shard-bytes <n>     TensorFlow.js: the largest weight shard written (default 4194304)
   --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):
                         a safetensors file with one tensor per model input, rows along dim 0;

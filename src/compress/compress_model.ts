@@ -29,6 +29,7 @@ import { layerReport } from "./_layer_report.ts";
 import { pruneTensors } from "./_prune_tensors.ts";
 import { quantizeTensors } from "./_quantize_tensors.ts";
 import { NBITS_BLOCK_SIZE, weightOnlyTensors } from "./_weight_only.ts";
+import { bnb4Tensors, dynamicTensors } from "./_integer_ops.ts";
 import { parameterSizes, writtenParameterBytes } from "./_sizes.ts";
 import { halfTensors } from "./_tfjs_half.ts";
 import { halfOnnx } from "./_onnx_half.ts";
@@ -72,8 +73,32 @@ export interface CompressOptions {
    * converter does (`convertFloat16`, options in `float16`): float32 inputs and outputs kept with
    * Casts, the block list's operators and the nodes of modules the config list does not select
    * left in float32.
+   *
+   * `dynamic` (ONNX) — dynamic quantization as onnxruntime's Python `quantize_dynamic` writes it
+   * (transformers.js's `model_quantized`/`_int8`/`_uint8` files): MatMul and Conv weights as
+   * int8 or uint8 codes, each activation quantized at run time by `DynamicQuantizeLinear`, and
+   * `MatMulInteger`/`ConvInteger` with a `Cast` and `Mul`s by the scales; no calibration. The
+   * config list selects the weights (`target_names: ["weight"]`) with `quant_dtype` `int8`
+   * (symmetric) or `uint8` (affine), `quant_scheme` to override the symmetry, and `granularity`
+   * `default` (per tensor) or `per_channel` (MatMul only); Gemm stays float (see `dynamic`).
+   *
+   * `bnb4` (ONNX) — MatMul weights as `MatMulBnb4` (`com.microsoft`) NF4 or FP4 codes with one
+   * absmax per block of `blockSize` values (default 64), as onnxruntime's
+   * `MatMulBnb4Quantizer` writes them (transformers.js's `model_bnb4`): `quant_dtype` `int4` (or
+   * unset), `granularity` `default`, `per_channel` or `[1, <block>]`; the table is
+   * `bnb4.quantType`.
    */
-  readonly storage?: "auto" | "float" | "int" | "nbits" | "float16";
+  readonly storage?: "auto" | "float" | "int" | "nbits" | "float16" | "dynamic" | "bnb4";
+  /**
+   * For `storage: "dynamic"`. `uint8WhenConv`: store int8 weights as uint8 when the model has a
+   * Conv (or onnxruntime-genai `GroupQueryAttention`/`MultiHeadAttention`) node, transformers.js's
+   * rule for `model_quantized` (onnxruntime-web has no int8 `ConvInteger`), with a warning;
+   * default `false`. `reduceRange`: 7-bit MatMul weights (int8 [-64, 64], uint8 [0, 127]),
+   * onnxruntime's `reduce_range`, for CPUs without VNNI; default `false`.
+   */
+  readonly dynamic?: { readonly uint8WhenConv?: boolean; readonly reduceRange?: boolean };
+  /** For `storage: "bnb4"`: the code table, `nf4` (default) or `fp4`. */
+  readonly bnb4?: { readonly quantType?: "nf4" | "fp4" };
   /**
    * ONNX `storage: "float16"`: the block lists, I/O types and clamping of `convertFloat16`
    * (default: transformers.js's block list, float32 inputs and outputs kept).
@@ -94,7 +119,10 @@ export interface CompressOptions {
   readonly pattern?: { readonly n: number; readonly m: number };
   /** TensorFlow.js: the largest weight shard in bytes (default 4 MiB, the converter's). */
   readonly shardBytes?: number;
-  /** Weights per block along K for `storage: "nbits"`: a power of two >= 16 (default 32). */
+  /**
+   * Weights per block along K for `storage: "nbits"` (default 32) and `storage: "bnb4"`
+   * (default 64): a power of two >= 16.
+   */
   readonly blockSize?: number;
   /**
    * Input batches (ONNX): for `_input_`/`_output_` quantization targets onnxruntime runs the
@@ -279,7 +307,7 @@ export async function compressModel(
     : planQuantization(model.graph, options.configList, { algorithm, ...registry });
   let bytes: Uint8Array;
   let files: ReadonlyMap<string, Uint8Array> | undefined;
-  let storage: "float" | "qdq" | "int" | "nbits" | "float16" = "float";
+  let storage: "float" | "qdq" | "int" | "nbits" | "float16" | "dynamic" | "bnb4" = "float";
   let changes: TensorChange[];
   let activations: LayerReport[] = [];
   const warnings: string[] = [];
@@ -421,6 +449,24 @@ export async function compressModel(
     ({ bytes, changes } = run);
     for (const w of run.warnings) warnings.push(w);
     storage = "nbits";
+  } else if (
+    options.mode === "quantization" &&
+    (options.storage === "dynamic" || options.storage === "bnb4")
+  ) {
+    if (model.format !== "onnx") {
+      throw new TypeError(
+        `storage "${options.storage}" needs an ONNX model: current format is ${model.format}`,
+      );
+    }
+    const run = options.storage === "dynamic"
+      ? await dynamicTensors(model.onnx, model.graph, plan, options.dynamic ?? {}, progress)
+      : await bnb4Tensors(model.onnx, model.graph, plan, {
+        ...(options.bnb4?.quantType === undefined ? {} : { quantType: options.bnb4.quantType }),
+        ...(options.blockSize === undefined ? {} : { blockSize: options.blockSize }),
+      }, progress);
+    ({ bytes, changes } = run);
+    for (const w of run.warnings) warnings.push(w);
+    storage = options.storage;
   } else if (options.mode === "quantization") {
     const cal = options.calibration;
     if (cal !== undefined && model.format !== "onnx") {

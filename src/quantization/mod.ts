@@ -89,6 +89,24 @@ export { rewriteSafetensors } from "./rewrite_safetensors.ts";
 export { type FloatTensor, trackParameterRanges } from "./track_parameter_ranges.ts";
 export { mergeTrackedRange, type TrackedRange, trackedRange } from "./tracked_range.ts";
 export {
+  dynamicCodes,
+  type DynamicLayer,
+  dynamicOnnx,
+  type DynamicOnnxOptions,
+  dynamicWeightParams,
+  type DynamicWeightType,
+} from "./dynamic_onnx.ts";
+export {
+  bnb4Decode,
+  bnb4Encode,
+  type Bnb4Layer,
+  bnb4Onnx,
+  type Bnb4OnnxOptions,
+  type Bnb4Type,
+  FP4_TABLE,
+  NF4_TABLE,
+} from "./bnb4_onnx.ts";
+export {
   type WeightGrid,
   type WeightOnlyLayer,
   weightOnlyOnnx,

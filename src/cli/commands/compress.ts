@@ -125,8 +125,8 @@ async function evaluate(
 function blockSizeOf(value: unknown, storage: string | undefined, command: string) {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (storage !== "nbits") {
-    throw new UsageError("--block-size goes with --storage nbits", command);
+  if (storage !== "nbits" && storage !== "bnb4") {
+    throw new UsageError("--block-size goes with --storage nbits or bnb4", command);
   }
   if (!Number.isInteger(n) || n < 16 || (n & (n - 1)) !== 0) {
     throw new UsageError(
@@ -135,6 +135,24 @@ function blockSizeOf(value: unknown, storage: string | undefined, command: strin
     );
   }
   return n;
+}
+
+/** `--uint8-when-conv` and `--reduce-range`, which go with `--storage dynamic`. */
+function dynamicOptionsOf(
+  args: Parameters<Command>[0],
+  storage: string | undefined,
+  command: string,
+): CompressOptions["dynamic"] {
+  const uint8WhenConv = args.values["uint8-when-conv"] === true;
+  const reduceRange = args.values["reduce-range"] === true;
+  if (!uint8WhenConv && !reduceRange) return undefined;
+  if (storage !== "dynamic") {
+    throw new UsageError(
+      `--${uint8WhenConv ? "uint8-when-conv" : "reduce-range"} goes with --storage dynamic`,
+      command,
+    );
+  }
+  return { uint8WhenConv, reduceRange };
 }
 
 function batchSizeOf(value: unknown, calibration: string | undefined, command: string): number {
@@ -183,11 +201,22 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
     }
     const storage = args.values.storage as string | undefined;
-    if (storage !== undefined && !["auto", "float", "int", "nbits", "float16"].includes(storage)) {
+    if (
+      storage !== undefined &&
+      !["auto", "float", "int", "nbits", "float16", "dynamic", "bnb4"].includes(storage)
+    ) {
       throw new UsageError(
-        `--storage must be auto, float, int, nbits or float16: current value is ${storage}`,
+        `--storage must be auto, float, int, nbits, float16, dynamic or bnb4: current value is ${storage}`,
         command,
       );
+    }
+    const dynamic = dynamicOptionsOf(args, storage, command);
+    const bnb4Type = args.values["bnb4-type"] as string | undefined;
+    if (bnb4Type !== undefined && storage !== "bnb4") {
+      throw new UsageError("--bnb4-type goes with --storage bnb4", command);
+    }
+    if (bnb4Type !== undefined && bnb4Type !== "nf4" && bnb4Type !== "fp4") {
+      throw new UsageError(`--bnb4-type must be nf4 or fp4: current value is ${bnb4Type}`, command);
     }
     const shardValue = args.values["shard-bytes"];
     const shardBytes = shardValue === undefined ? undefined : Number(shardValue);
@@ -356,6 +385,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(pattern === undefined ? {} : { pattern }),
           ...(blockSize === undefined ? {} : { blockSize }),
           ...(blockOps === undefined ? {} : { float16: { opBlockList: parseBlockOps(blockOps) } }),
+          ...(dynamic === undefined ? {} : { dynamic }),
+          ...(bnb4Type === undefined ? {} : { bnb4: { quantType: bnb4Type as "nf4" | "fp4" } }),
           ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(cal === undefined ? {} : { calibration: cal }),
           ...(registry === undefined ? {} : { registry }),
@@ -391,6 +422,21 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         throw new CliError(e.message, {
           hint: "input and output targets need calibration data: --calibration " +
             "<inputs.safetensors> (or ocr-lines:<n> for the PP-OCR models)",
+          cause: e,
+        });
+      }
+      if (storage === "dynamic" && e instanceof QuantizationError && NBITS_CODES.has(e.code)) {
+        throw new CliError(e.message, {
+          hint:
+            'dynamic storage takes MatMul and Conv weights as `{"op_types":["Linear","Conv2d"],' +
+            '"target_names":["weight"],"quant_dtype":"int8"}` (uint8 for onnxruntime-web with Conv)',
+          cause: e,
+        });
+      }
+      if (storage === "bnb4" && e instanceof QuantizationError && NBITS_CODES.has(e.code)) {
+        throw new CliError(e.message, {
+          hint: 'MatMulBnb4 stores MatMul weights as `{"op_types":["Linear"],"target_names":' +
+            '["weight"],"quant_dtype":"int4"}`; the block is --block-size, the table --bnb4-type',
           cause: e,
         });
       }

@@ -117,7 +117,14 @@ export type OnnxEdit =
    * Imports an operator set domain. Added after the model's opset imports when the model lacks
    * the domain; a model that imports the domain keeps its version.
    */
-  | { readonly op: "addOpset"; readonly domain: string; readonly version: number };
+  | { readonly op: "addOpset"; readonly domain: string; readonly version: number }
+  /**
+   * Sets the version of an operator set domain: the model's import of the domain is written
+   * with `version` in its place (added like `addOpset` when the model lacks the domain). The
+   * nodes are not changed: the caller converts the operators whose form differs between the
+   * versions.
+   */
+  | { readonly op: "setOpset"; readonly domain: string; readonly version: number };
 
 /** Options of `editOnnx`. */
 export interface EditOnnxOptions extends EncodeOnnxOptions {
@@ -156,6 +163,8 @@ interface Plan {
   readonly graphs: Map<string, GraphPlan>;
   readonly valueInfos: Map<string, Uint8Array>;
   readonly opsets: Uint8Array[];
+  /** New versions of imported domains, by domain. */
+  readonly opsetVersions: Map<string, number>;
 }
 
 function fieldsOf(ctx: WireContext, start: number, end: number, path: string): Field[] {
@@ -212,6 +221,7 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
     graphs: new Map(),
     valueInfos: new Map(),
     opsets: [],
+    opsetVersions: new Map(),
   };
   const all = graphPaths(model);
   const outputs = new Map<string, Set<string>>();
@@ -402,6 +412,24 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
         break;
       case "addOpset":
         if (domains.has(e.domain)) break;
+        domains.add(e.domain);
+        p.opsets.push(opsetProto(e.domain, e.version));
+        break;
+      case "setOpset":
+        if (!Number.isSafeInteger(e.version) || e.version < 1) {
+          throw new RangeError(
+            `${where}: "version" must be a positive integer: current value is ${e.version}`,
+          );
+        }
+        if (domains.has(e.domain)) {
+          if (model.opsets.some((o) => o.domain === e.domain)) {
+            p.opsetVersions.set(e.domain, e.version);
+            break;
+          }
+          throw new RangeError(
+            `${where}: domain ${JSON.stringify(e.domain)} is added by an earlier edit`,
+          );
+        }
         domains.add(e.domain);
         p.opsets.push(opsetProto(e.domain, e.version));
         break;
@@ -603,11 +631,17 @@ class Writer {
       if (!opsetsAdded) parts.push(...this.plan.opsets.map((o) => lenField(OPSET, o)));
       opsetsAdded = true;
     };
+    let opset = 0;
     for (const f of top) {
       if (f.number > OPSET) addOpsets();
       const child = root.children.get(f.tagStart);
+      // The k-th opset_import field is the decoded model's k-th opset.
+      const o = f.number === OPSET ? this.model.opsets[opset++] : undefined;
+      const version = o === undefined ? undefined : this.plan.opsetVersions.get(o.domain);
       if (f === graph) parts.push(...this.wrap(f, this.graph(f, child, "graph")));
-      else parts.push(...this.copy(f, child));
+      else if (o !== undefined && version !== undefined) {
+        parts.push(lenField(OPSET, opsetProto(o.domain, version)));
+      } else parts.push(...this.copy(f, child));
     }
     addOpsets();
     return concat(parts);

@@ -136,13 +136,16 @@ export interface TensorSpec {
 }
 
 /**
- * An ONNX node attribute: an int (`INT`), a float (`FLOAT`), a list of ints (`INTS`), a
+ * An ONNX node attribute: an int (`INT`), a float (`FLOAT`), a string (`STRING`), a list of
+ * ints (`INTS`) or floats (`FLOATS`), a
  * tensor (`TENSOR`) or a subgraph (`GRAPH`: an `If` branch, a `Loop` or `Scan` body).
  */
 export type Attr =
   | { readonly name: string; readonly i: number }
   | { readonly name: string; readonly f: number }
   | { readonly name: string; readonly ints: readonly number[] }
+  | { readonly name: string; readonly s: string }
+  | { readonly name: string; readonly floats: readonly number[] }
   | { readonly name: string; readonly t: TensorSpec }
   | { readonly name: string; readonly g: GraphSpec };
 
@@ -209,6 +212,10 @@ export function attributeProto(a: Attr): Uint8Array {
     return concat([name, lenField(5, t), intField(20, 4)]);
   }
   if ("g" in a) return concat([name, lenField(6, graphProto(a.g)), intField(20, 5)]);
+  if ("s" in a) return concat([name, lenField(4, a.s), intField(20, 3)]);
+  if ("floats" in a) {
+    return concat([name, ...a.floats.map((v) => floatField(7, v)), intField(20, 6)]);
+  }
   return concat([name, ...a.ints.map((v) => intField(8, v)), intField(20, 7)]);
 }
 
