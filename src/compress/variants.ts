@@ -120,16 +120,17 @@ export interface VariantsResult {
   }[];
 }
 
-/** The storages of the dynamic-quantization and MatMulBnb4 variants, when this build has them. */
-function integerStorage(mode: "q8" | "int8" | "uint8" | "bnb4"): never {
-  throw new QuantizationError(
-    "storage",
-    `variant ${mode} is not available: it needs the ${
-      mode === "bnb4"
-        ? '"bnb4" (MatMulBnb4)'
-        : '"dynamic" (DynamicQuantizeLinear + MatMulInteger/ConvInteger)'
-    } storage, which this build of nncompress does not have yet`,
-  );
+/**
+ * The modules dynamic quantization takes (onnxruntime's `quantize_dynamic` with
+ * `MatMulConstBOnly`): MatMul `Linear` modules with a constant 2-D weight and Conv modules,
+ * among `selected`.
+ */
+function dynamicModules(model: LoadedModel, selected: Set<string>): string[] {
+  return model.graph.modules.filter((m) =>
+    selected.has(m.name) && m.quantized === undefined && m.params.weight?.dtype === "F32" &&
+    ((m.type === "Linear" && m.opType === "MatMul" && m.params.weight.shape.length === 2) ||
+      (m.opType === "Conv" && /^Conv[123]d$/.test(m.type)))
+  ).map((m) => m.name);
 }
 
 /**
@@ -172,8 +173,8 @@ function unselectedOutputs(model: LoadedModel, selected: Set<string>): Set<strin
  * | `q4f16` | `<stem>_q4f16.onnx` | `q4`, then `fp16` |
  * | `bnb4` | `<stem>_bnb4.onnx` | MatMul weights as `MatMulBnb4`, NF4, blocks of 64 |
  *
- * A mode that fails (a storage this build lacks, a model it cannot take) is listed in `failed`
- * with its error; the others are still made.
+ * A mode that fails (a model it cannot take, e.g. no MatMul weight for q4) is listed in
+ * `failed` with its error; the others are still made.
  *
  * @param model A float32 ONNX model from `loadModel`.
  * @param options Modes, narrowing config list, evaluation, progress.
@@ -246,14 +247,48 @@ export async function compressVariants(
         ...(options.accuracyLevel === undefined ? {} : { accuracyLevel: options.accuracyLevel }),
       },
     };
-    if (names.length === 0) {
-      throw new QuantizationError(
-        "storage",
-        "q4 quantizes MatMul weights (constant, 2-D) and the model has none" +
-          (options.configList === undefined ? "" : " among the modules the config list selects"),
-      );
-    }
+    if (names.length === 0) throw none("q4 quantizes MatMul weights (constant, 2-D)");
     return await compressModel(model, { ...common, label: "q4" });
+  };
+  const none = (what: string) =>
+    new QuantizationError(
+      "storage",
+      `${what} and the model has none` +
+        (options.configList === undefined ? "" : " among the modules the config list selects"),
+    );
+  // q8: int8 weights, uint8 when the model has a Conv (transformers.js's rule: onnxruntime-web
+  // has no int8 ConvInteger); int8 / uint8: that weight type. Per tensor, no reduced range, as
+  // quantize.py calls quantize_dynamic by default; int8 symmetric, uint8 affine, as
+  // onnxruntime's WeightSymmetric default.
+  const dynamic = async (mode: "q8" | "int8" | "uint8") => {
+    const names = dynamicModules(model, selected);
+    if (names.length === 0) throw none(`${mode} quantizes MatMul (constant, 2-D) and Conv weights`);
+    return await compressModel(model, {
+      mode: "quantization",
+      configList: [{
+        op_names: names,
+        target_names: ["weight"],
+        quant_dtype: mode === "uint8" ? "uint8" : "int8",
+        quant_scheme: mode === "uint8" ? "affine" : "symmetric",
+        granularity: "default",
+      }],
+      storage: "dynamic",
+      dynamic: { uint8WhenConv: mode === "q8" },
+      label: mode,
+    });
+  };
+  // bnb4: MatMul weights as MatMulBnb4, NF4, blocks of 64 (quantize.py's defaults).
+  const bnb4 = async () => {
+    const names = q4Modules(model, selected);
+    if (names.length === 0) throw none("bnb4 quantizes MatMul weights (constant, 2-D)");
+    return await compressModel(model, {
+      mode: "quantization",
+      configList: [{ op_names: names, target_names: ["weight"], quant_dtype: "int4" }],
+      storage: "bnb4",
+      blockSize: 64,
+      bnb4: { quantType: "nf4" },
+      label: "bnb4",
+    });
   };
   const fp16 = async (from: LoadedModel, label: string) =>
     await compressModel(from, {
@@ -273,6 +308,8 @@ export async function compressVariants(
       let out: { bytes: Uint8Array; report: CompressionReport };
       if (mode === "fp16") out = await fp16(model, "fp16");
       else if (mode === "q4") out = await q4();
+      else if (mode === "bnb4") out = await bnb4();
+      else if (mode === "q8" || mode === "int8" || mode === "uint8") out = await dynamic(mode);
       else if (mode === "q4f16") {
         const first = await q4();
         const q4Model = loadModel(first.bytes, `${stem}_q4.onnx`);
@@ -287,7 +324,7 @@ export async function compressVariants(
             warnings: [...first.report.warnings, ...out.report.warnings],
           },
         };
-      } else integerStorage(mode);
+      } else throw new TypeError(`unknown variant mode ${mode}`);
       const timeMs = now() - start;
       const comparison = options.evaluate === undefined
         ? undefined
