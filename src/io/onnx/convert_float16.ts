@@ -271,6 +271,23 @@ export function convertFloat16(
   const readers = collectReaders(graphs, isFloat32);
   const main = graphs.get("graph")!;
   const mainOutputs = new Set(main.outputs);
+  // A blocked Cast to float32 of a non-float value (int64 mask → float) whose readers all read
+  // float16 becomes a Cast to float16: no float32 value between it and a Cast to float16.
+  for (const g of graphs.values()) {
+    g.nodes.forEach((n, index) => {
+      if (!g.blocked[index] || n.opType !== "Cast" || FLOAT32_ONLY.has(n.opType)) return;
+      if (n.attributes.find((a) => a.name === "to")?.i !== FLOAT) return;
+      const input = n.inputs[0];
+      const out = n.outputs[0];
+      if (input === undefined || out === undefined || isFloat32(g, input)) return;
+      const t = typeOf(g, input);
+      if (t === FLOAT16 || t === undefined) return;
+      const r = readers.get(keyOf(g, out));
+      if (r === undefined || r.full || (g.main && mainOutputs.has(out))) return;
+      g.blocked[index] = false;
+      blockedNodes--;
+    });
+  }
   for (const g of graphs.values()) {
     for (const [v, def] of g.defined) {
       if (!isFloat32(g, v)) continue;
@@ -712,14 +729,15 @@ function inferTypes(g: GraphInfo, graphs: Map<string, GraphInfo>): void {
 function collectReaders(
   graphs: Map<string, GraphInfo>,
   isFloat32: (g: GraphInfo, v: string) => boolean,
-): Map<string, { half: boolean }> {
-  const out = new Map<string, { half: boolean }>();
+): Map<string, { half: boolean; full: boolean }> {
+  const out = new Map<string, { half: boolean; full: boolean }>();
   const mark = (g: GraphInfo, v: string, half: boolean) => {
     for (let s: GraphInfo | undefined = g; s !== undefined; s = s.parent) {
       if (!s.defined.has(v)) continue;
       if (!isFloat32(s, v)) return;
-      const r = out.get(keyOf(s, v)) ?? { half: false };
+      const r = out.get(keyOf(s, v)) ?? { half: false, full: false };
       r.half ||= half;
+      r.full ||= !half;
       out.set(keyOf(s, v), r);
       return;
     }
