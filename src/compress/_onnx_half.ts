@@ -95,6 +95,12 @@ export async function halfOnnx(
   }
   progress("convert", 1, 1);
   const notes = [...warnings];
+  if (configList !== undefined) {
+    notes.push(
+      "storage float16 converts the selected modules (and the nodes of no module) to float16; " +
+        "the config list's quant_dtype, quant_scheme and granularity do not apply",
+    );
+  }
   if (result.clamped.small + result.clamped.large > 0) {
     notes.push(
       `float16 conversion clamped ${result.clamped.small} non-zero values to ±${minPositive} and ${result.clamped.large} to ±${maxFinite} (the converter's min_positive_val and max_finite_val)`,
