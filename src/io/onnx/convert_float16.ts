@@ -137,6 +137,8 @@ interface GraphInfo {
   /** Names defined here: "input", "initializer", or the producing node's index. */
   readonly defined: Map<string, "input" | "initializer" | number>;
   readonly initializerTypes: Map<string, number>;
+  /** Sparse initializers: kept as they are (float32 ones are cast for float16 readers). */
+  readonly sparse: Set<string>;
   /** Original element types of the values defined here (when known). */
   readonly types: Map<string, number>;
   /** Whether each node stays in float32. */
@@ -291,10 +293,12 @@ export function convertFloat16(
   for (const g of graphs.values()) {
     for (const [v, def] of g.defined) {
       if (!isFloat32(g, v)) continue;
+      const r = readers.get(keyOf(g, v));
       const natural32 = def === "input"
         ? g.main && keepIo
         : def === "initializer"
-        ? !(readers.get(keyOf(g, v))?.half ?? false) || (g.main && keepIo && mainOutputs.has(v))
+        ? g.sparse.has(v) || (r !== undefined && !r.half) ||
+          (g.main && keepIo && mainOutputs.has(v))
         : g.blocked[def];
       if (natural32) g.naturalFloat32.add(v);
     }
@@ -528,6 +532,7 @@ function collectGraph(
     outputs: [],
     defined: new Map(),
     initializerTypes: new Map(),
+    sparse: new Set(),
     types: new Map(),
     blocked: [],
     naturalFloat32: new Set(),
@@ -544,6 +549,14 @@ function collectGraph(
     else if (g.number === 5) {
       const t = tensorHeader(ctx, g, `${path}.initializer`);
       info.initializerTypes.set(t.name, t.type);
+    } else if (g.number === 15) {
+      // SparseTensorProto: values (1) hold the name and the type.
+      forEachField(ctx, g.start, g.end, `${path}.sparse_initializer`, (v) => {
+        if (v.number !== 1 || v.wire !== LEN) return;
+        const t = tensorHeader(ctx, v, `${path}.sparse_initializer.values`);
+        info.initializerTypes.set(t.name, t.type);
+        info.sparse.add(t.name);
+      });
     } else if (g.number === 11 || g.number === 12 || g.number === 13) {
       const v = valueInfo(ctx, g, path);
       if (v.elem !== 0) info.declared.set(v.name, v.elem);
