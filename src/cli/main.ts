@@ -82,6 +82,7 @@ const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption
       modes: { type: "string" },
       "block-ops": { type: "string" },
       "no-eval": { type: "boolean" },
+      "per-tensor": { type: "boolean" },
       input: { type: "string", multiple: true },
     },
   },

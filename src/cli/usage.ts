@@ -181,6 +181,8 @@ Options:
   --modes <list>        comma-separated subset of fp16,q8,int8,uint8,q4,q4f16,bnb4 (default all)
   -c, --config <c>      a config list narrowing the modules each variant touches (default: all)
   --block-ops <ops>     the operators float16 leaves in float32 (see quantize --block-ops)
+  --per-tensor          q8/int8/uint8 with one weight scale per tensor, quantize.py's default
+                        (default here: per output channel, which keeps far more accuracy)
   --input <NAME=SPEC>   the inputs of the fidelity comparison (see eval; default random values)
   --no-eval             skip the comparison with the original
 ${COMMON}`,

@@ -13,7 +13,7 @@ import type { OrtLike } from "../io/onnx/ort.ts";
 import { QuantizationError } from "../quantization/quantization_error.ts";
 import type { CompressionReport } from "../report/types.ts";
 import { type CompareOptions, compareOutputs, type OutputComparison } from "./compare_outputs.ts";
-import { compressModel, type CompressOptions } from "./compress_model.ts";
+import { compressModel, type CompressOptions, unchangedReason } from "./compress_model.ts";
 import { type LoadedModel, loadModel } from "./load_model.ts";
 import { selectedModules } from "./_onnx_half.ts";
 
@@ -67,6 +67,13 @@ export interface VariantsOptions {
   readonly float16?: Omit<ConvertFloat16Options, "blockNode">;
   /** `q4`/`q4f16` block size along K (default 32, as `quantize.py`). */
   readonly q4BlockSize?: number;
+  /**
+   * q8/int8/uint8: one weight scale per tensor, as `quantize.py` calls `quantize_dynamic` by
+   * default (`per_channel` unset). Default `false`: one scale per output channel (symmetric for
+   * Conv, see the `dynamic` storage), which keeps the PP-OCRv4 recognizer's 40/40 lines where
+   * per-tensor weights read 19/40 (uint8) and 0/40 (int8).
+   */
+  readonly perTensor?: boolean;
   /** `q4`/`q4f16` `accuracy_level` (default omitted, as `quantize.py`). */
   readonly accuracyLevel?: number;
   /**
@@ -110,6 +117,8 @@ export interface Variant {
 
 /** The variants made, and the modes that failed with their errors. */
 export interface VariantsResult {
+  /** Why nothing was made: the config list selects no module (then both lists are empty). */
+  readonly unchanged?: string;
   /** The variants, in the order of `modes`. */
   readonly variants: readonly Variant[];
   /** Modes that could not be made, with why. */
@@ -221,6 +230,9 @@ export async function compressVariants(
   }
   const stem = options.stem ?? model.name.split(/[\\/]/).pop()!.replace(/\.onnx$/i, "");
   const { modules: selected } = selectedModules(model.graph, options.configList);
+  if (options.configList !== undefined && selected.size === 0) {
+    return { variants: [], failed: [], unchanged: unchangedReason(options.configList) };
+  }
   const blocked = options.configList === undefined ? undefined : unselectedOutputs(model, selected);
   const blockNode = blocked === undefined
     ? undefined
@@ -257,9 +269,9 @@ export async function compressVariants(
         (options.configList === undefined ? "" : " among the modules the config list selects"),
     );
   // q8: int8 weights, uint8 when the model has a Conv (transformers.js's rule: onnxruntime-web
-  // has no int8 ConvInteger); int8 / uint8: that weight type. Per tensor, no reduced range, as
-  // quantize.py calls quantize_dynamic by default; int8 symmetric, uint8 affine, as
-  // onnxruntime's WeightSymmetric default.
+  // had no int8 ConvInteger); int8 / uint8: that weight type. No reduced range, as quantize.py
+  // calls quantize_dynamic by default; int8 symmetric, uint8 affine, as onnxruntime's
+  // WeightSymmetric default; per channel unless perTensor (quantize.py's default).
   const dynamic = async (mode: "q8" | "int8" | "uint8") => {
     const names = dynamicModules(model, selected);
     if (names.length === 0) throw none(`${mode} quantizes MatMul (constant, 2-D) and Conv weights`);
@@ -270,7 +282,7 @@ export async function compressVariants(
         target_names: ["weight"],
         quant_dtype: mode === "uint8" ? "uint8" : "int8",
         quant_scheme: mode === "uint8" ? "affine" : "symmetric",
-        granularity: "default",
+        granularity: options.perTensor === true ? "default" : "per_channel",
       }],
       storage: "dynamic",
       dynamic: { uint8WhenConv: mode === "q8" },

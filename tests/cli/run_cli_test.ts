@@ -48,7 +48,7 @@ test("runCli prints the version, the help of each command and usage errors with 
   const io = fakeIO(false);
   assert.equal(await runCli(["--version"], io), 0);
   assert.equal(io.out, "nncompress 0.1.0\n");
-  for (const c of ["inspect", "explain", "prune", "quantize", "eval", "report"]) {
+  for (const c of ["inspect", "explain", "prune", "quantize", "eval", "report", "variants"]) {
     const h = fakeIO(false);
     assert.equal(await runCli([c, "--help"], h), 0);
     assert.match(h.out, new RegExp(`^Usage: nncompress ${c}`));
@@ -60,7 +60,7 @@ test("runCli prints the version, the help of each command and usage errors with 
   );
   assert.match(
     bad.err,
-    /--storage must be auto, float, int, nbits or float16: current value is zip/,
+    /--storage must be auto, float, int, nbits, float16, dynamic or bnb4: current value is zip/,
   );
 });
 

@@ -13,7 +13,7 @@ import { loadOrt } from "../io/_ocr.ts";
 import { readModel, REC } from "../quantization/_ocr_eval.ts";
 import { SEQ, smallTransformer, transformerInputs } from "./_transformer_model.ts";
 
-const SLOW = { timeout: 600_000 };
+const SLOW = { timeout: 900_000 };
 
 async function loadOrtWeb(): Promise<OrtLike> {
   const ort = await import("onnxruntime-web");

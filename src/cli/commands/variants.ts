@@ -8,7 +8,7 @@ import { CliError, UsageError, withConfigSource } from "../cli_error.ts";
 import { type Command, printJson } from "./_context.ts";
 import { loadOrt } from "./_ocr.ts";
 import { readInputSpecs } from "./_inputs.ts";
-import { parseBlockOps } from "./compress.ts";
+import { EXIT_UNCHANGED, parseBlockOps } from "./compress.ts";
 
 const COMMAND = "variants";
 
@@ -60,7 +60,13 @@ export const variantsCommand: Command = async (args, ctx) => {
     throw new CliError(`variants are made from an ONNX model: "${path}" is ${model.format}`);
   }
   const ort = evaluate ? await loadOrt(ctx) : undefined;
-  await makeDir(dir);
+  try {
+    await makeDir(dir);
+  } catch (e) {
+    throw new CliError(`cannot create the output folder "${dir}": ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
   const folder = dir.replace(/[\\/]+$/, "") + "/";
   const total = modes.length;
   let index = 0;
@@ -70,6 +76,7 @@ export const variantsCommand: Command = async (args, ctx) => {
       modes,
       ...(read === undefined ? {} : { configList: read.configList }),
       ...(opBlockList === undefined ? {} : { float16: { opBlockList } }),
+      ...(args.values["per-tensor"] === true ? { perTensor: true } : {}),
       ...(ort === undefined ? {} : { evaluate: { ort, inputs } }),
       onVariant: (e) => {
         if (e.phase === "start") {
@@ -95,6 +102,13 @@ export const variantsCommand: Command = async (args, ctx) => {
   } catch (e) {
     if (read !== undefined) withConfigSource(e, read.source);
     throw e;
+  }
+  if (result.unchanged !== undefined) {
+    if (ctx.json) printJson(ctx, { ok: false, unchanged: result.unchanged, variants: [] });
+    ctx.io.stderr(
+      `warning: ${result.unchanged}: no variant was written\nhint: check the list with "nncompress explain"\n`,
+    );
+    return EXIT_UNCHANGED;
   }
   for (const v of result.variants) await writeFileAtomic(folder + v.file, v.bytes);
   const rows = result.variants.map((v) => {
