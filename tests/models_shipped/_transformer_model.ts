@@ -184,3 +184,52 @@ export function ifModel(): Uint8Array {
     ],
   });
 }
+
+/**
+ * `x [2, 16]` float32: a `Loop` of 3 iterations carrying `h` (from `x`): `h = Max(Relu(h · w),
+ * floor)` with `w` a body initializer and `floor` a main-graph constant read from the outer
+ * scope (`Max` stays float32 in float16 conversion), plus a scan output of every `h`. Outputs
+ * `y [2, 16]` (the last `h`) and `all [3, 2, 16]`.
+ */
+export function loopModel(): Uint8Array {
+  const body = {
+    name: "body",
+    nodes: [
+      { name: "id_cond", opType: "Identity", inputs: ["cond_in"], outputs: ["cond_out"] },
+      { name: "mm", opType: "MatMul", inputs: ["h", "body.w"], outputs: ["hm"] },
+      { name: "relu", opType: "Relu", inputs: ["hm"], outputs: ["hr"] },
+      { name: "max", opType: "Max", inputs: ["hr", "floor"], outputs: ["h_out"] },
+      { name: "scan", opType: "Identity", inputs: ["h_out"], outputs: ["h_scan"] },
+    ],
+    initializers: [f32("body.w", [16, 16], values(256, 31, 0.4))],
+    inputs: [
+      { name: "iter", type: { elemType: 7, dims: [] } },
+      { name: "cond_in", type: { elemType: 9, dims: [] } },
+      { name: "h", type: { elemType: 1, dims: [2, 16] } },
+    ],
+    outputs: [
+      { name: "cond_out", type: { elemType: 9, dims: [] } },
+      { name: "h_out", type: { elemType: 1, dims: [2, 16] } },
+      { name: "h_scan", type: { elemType: 1, dims: [2, 16] } },
+    ],
+  };
+  return buildOnnx({
+    opsets: [{ domain: "", version: 13 }],
+    nodes: [{
+      name: "loop",
+      opType: "Loop",
+      inputs: ["trips", "", "x"],
+      outputs: ["y", "all"],
+      attributes: [{ name: "body", g: body }],
+    }],
+    initializers: [
+      { name: "trips", dataType: 7, dims: [], raw: raw(BigInt64Array.of(3n)) },
+      scalar("floor", 0.05),
+    ],
+    inputs: [{ name: "x", type: { elemType: 1, dims: [2, 16] } }],
+    outputs: [
+      { name: "y", type: { elemType: 1, dims: [2, 16] } },
+      { name: "all", type: { elemType: 1, dims: [3, 2, 16] } },
+    ],
+  });
+}

@@ -18,7 +18,7 @@ import { onnxStoredBytes } from "../../src/tensor/onnx_data_type.ts";
 import { loadOrt } from "../io/_ocr.ts";
 import { readModel, REC, recognizerExact } from "../quantization/_ocr_eval.ts";
 import { cli, tempDir } from "../cli/_run.ts";
-import { ifModel, smallTransformer, transformerInputs } from "./_transformer_model.ts";
+import { ifModel, loopModel, smallTransformer, transformerInputs } from "./_transformer_model.ts";
 import { values } from "./_models.ts";
 
 const SLOW = { timeout: 900_000 };
@@ -349,6 +349,32 @@ test(
     );
     // A model that already holds float16 is refused unless forced.
     assert.throws(() => convertFloat16(onnx), /already holds float16/);
+  },
+);
+
+test(
+  "float16 conversion converts a Loop body with a carried value, a scan output and an outer-scope constant",
+  SLOW,
+  async () => {
+    const bytes = loopModel();
+    const out = convertFloat16(decodeOnnx(bytes));
+    const onnx = decodeOnnx(out.bytes);
+    assert.deepEqual(castPairs(onnx), []);
+    const ort = await loadOrt();
+    const x = values(32, 9, 1);
+    const run = async (b: Uint8Array) => {
+      const s = await ort.InferenceSession.create(b);
+      const r = await s.run({ x: new ort.Tensor("float32", x, [2, 16]) });
+      return { y: r.y.data as Float32Array, all: r.all.data as Float32Array, dims: r.all.dims };
+    };
+    const a = await run(bytes);
+    const b = await run(out.bytes);
+    assert.equal(b.y.constructor, Float32Array);
+    assert.deepEqual(b.dims, [3, 2, 16]);
+    assert.ok(cosine(a.y, b.y) > 0.9999 && cosine(a.all, b.all) > 0.9999);
+    // The body weight is float16; Max reads the carried value and the outer constant in float32.
+    assert.equal(onnx.tensors.find((t) => t.name === "body.w")?.dataType, 10);
+    assert.equal(onnx.tensors.find((t) => t.name === "floor")?.dataType, 1);
   },
 );
 
