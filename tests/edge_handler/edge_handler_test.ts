@@ -271,6 +271,8 @@ test("the handler bundles for edge runtimes with no Node built-ins", async () =>
   // budgets (scripts/check_bundle_size.mjs says why: GPTQ kernels in the inline WebAssembly, the
   // regex matcher, the graph editor, the layer-by-layer driver, the tfjs reader and writer);
   // raised again to 410,000 at 392,380 bytes with the core's second raise (pre-quantized
-  // weights, input feeds, subgraph edits, float16 storage, external data).
-  assert.ok(code.length < 410_000, `minified bundle is ${code.length} bytes, budget 410000`);
+  // weights, input feeds, subgraph edits, float16 storage, external data); raised again to
+  // 455,000 at 431,597 bytes with the core's third raise (float16 conversion of ONNX models,
+  // dynamic quantization and MatMulBnb4: the storages of the transformers.js variants).
+  assert.ok(code.length < 455_000, `minified bundle is ${code.length} bytes, budget 455000`);
 });
