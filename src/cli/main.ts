@@ -14,6 +14,7 @@ import { evalCommand } from "./commands/eval.ts";
 import { explainCommand } from "./commands/explain.ts";
 import { inspectCommand } from "./commands/inspect.ts";
 import { reportCommand } from "./commands/report.ts";
+import { variantsCommand } from "./commands/variants.ts";
 
 /** The version printed by `--version`. */
 export const VERSION = "0.1.0";
@@ -61,6 +62,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "batch-size": { type: "string" },
   "allow-unchanged": { type: "boolean" },
   pattern: { type: "string" },
+  "block-ops": { type: "string" },
   ...COMPARE,
   ...LATENCY,
 };
@@ -81,6 +83,18 @@ const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption
     },
   },
   report: { run: reportCommand, options: { output: { type: "string", short: "o" } } },
+  variants: {
+    run: variantsCommand,
+    options: {
+      config: { type: "string", short: "c" },
+      output: { type: "string", short: "o" },
+      modes: { type: "string" },
+      "block-ops": { type: "string" },
+      "no-eval": { type: "boolean" },
+      "per-tensor": { type: "boolean" },
+      input: { type: "string", multiple: true },
+    },
+  },
 };
 
 function isParseError(e: unknown): boolean {

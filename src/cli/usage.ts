@@ -42,6 +42,8 @@ Commands:
   prune <model> --config <c> -o <out> prune weights (masks written into the model)
   quantize <model> --config <c> -o <out>
                                       quantize weights (fake-quantized values written back)
+  variants <model.onnx> -o <dir>      the transformers.js variant files (model_fp16.onnx,
+                                      model_quantized.onnx, model_q4.onnx, …)
   eval <model> [--reference <m>]      PP-OCR models on the bundled labelled lines; any ONNX
                                       model against a reference on random inputs
   report <report.json>                print a saved report; write it as HTML with -o
@@ -137,7 +139,12 @@ ${REGISTRY}
                         weights as MatMulBnb4 NF4/FP4 codes with an absmax per block
                         (quant_dtype int4); TensorFlow.js model.json: auto/int store tfjs uint8/uint16 codes per
                         tensor, float16 stores the selected weights as float16 (like
-                        --quantize_float16)
+                        --quantize_float16); ONNX: float16 converts the computation to
+                        float16 (float32 inputs and outputs kept with Casts, the --block-ops
+                        operators and the modules the list does not select stay float32)
+  --block-ops <ops>     with --storage float16 (ONNX): the operators left in float32, comma-
+                        separated, replacing the default list (transformers.js's: Resize,
+                        TopK, Min, Max, CumSum, Cast, …); "default" stands for that list
   --block-size <n>      the block of --storage nbits (default 32) or bnb4 (default 64): a
                         power of two >= 16
   --uint8-when-conv     --storage dynamic: int8 weights become uint8 when the model has a Conv
@@ -164,6 +171,28 @@ ${REGISTRY}
                         --reference does), and time both (--runs, --backend, --threads as
                         for eval)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
+${COMMON}`,
+  variants: `Usage: nncompress variants <model.onnx> -o <dir> [options]
+
+Writes the model variants transformers.js loads, named as its scripts/quantize.py names them:
+<stem>_fp16.onnx (float16 computation, float32 inputs and outputs), <stem>_quantized.onnx (q8:
+dynamic quantization, uint8 weights when the model has a Conv, else int8), <stem>_int8.onnx,
+<stem>_uint8.onnx, <stem>_q4.onnx (MatMul weights as MatMulNBits, 4 bits, blocks of 32,
+symmetric), <stem>_q4f16.onnx (q4, then float16) and <stem>_bnb4.onnx (MatMulBnb4, NF4, blocks
+of 64). Prints one line per variant on stderr, then a table of size, time and fidelity (the
+lowest cosine and largest |diff| of the outputs against the original's on the model's inputs,
+as eval --reference computes them). Exit 1 when a variant could not be made (the others are
+written).
+
+Options:
+  -o, --output <dir>    the folder for the variant files (required; created if missing)
+  --modes <list>        comma-separated subset of fp16,q8,int8,uint8,q4,q4f16,bnb4 (default all)
+  -c, --config <c>      a config list narrowing the modules each variant touches (default: all)
+  --block-ops <ops>     the operators float16 leaves in float32 (see quantize --block-ops)
+  --per-tensor          q8/int8/uint8 with one weight scale per tensor, quantize.py's default
+                        (default here: per output channel, which keeps far more accuracy)
+  --input <NAME=SPEC>   the inputs of the fidelity comparison (see eval; default random values)
+  --no-eval             skip the comparison with the original
 ${COMMON}`,
   eval: `Usage: nncompress eval <model.onnx|model.json> [options]
 

@@ -56,6 +56,7 @@ export async function weightOnlyTensors(
   configList: unknown,
   blockSize: number,
   progress: Progress,
+  options: { readonly grid?: "nni" | "onnxruntime"; readonly accuracyLevel?: number } = {},
 ): Promise<{ bytes: Uint8Array; changes: TensorChange[]; warnings: string[] }> {
   const { targets, warnings } = isConfigPlan(configList)
     ? configList
@@ -115,6 +116,8 @@ export async function weightOnlyTensors(
     blockSize,
     modules: targets.map((t) => t.module),
     kernels: getKernels(),
+    ...(options.grid === undefined ? {} : { grid: options.grid }),
+    ...(options.accuracyLevel === undefined ? {} : { accuracyLevel: options.accuracyLevel }),
   });
   const changes: TensorChange[] = [];
   for (const layer of layers) {

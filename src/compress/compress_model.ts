@@ -39,6 +39,8 @@ import { NBITS_BLOCK_SIZE, weightOnlyTensors } from "./_weight_only.ts";
 import { bnb4Tensors, dynamicTensors } from "./_integer_ops.ts";
 import { parameterSizes, writtenParameterBytes } from "./_sizes.ts";
 import { halfTensors } from "./_tfjs_half.ts";
+import { halfOnnx } from "./_onnx_half.ts";
+import type { ConvertFloat16Options } from "../io/onnx/convert_float16.ts";
 import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
 
@@ -48,7 +50,10 @@ export type { Progress } from "./_tensor_change.ts";
 export interface CompressOptions {
   /** `pruning` or `quantization`. */
   readonly mode: "pruning" | "quantization";
-  /** The NNI config list (v3 or legacy; untrusted data). */
+  /**
+   * The NNI config list (v3 or legacy; untrusted data). ONNX `storage: "float16"` takes
+   * `undefined` for the whole model.
+   */
   readonly configList: unknown;
   /**
    * The algorithm whose defaults apply, by short or NNI class name (`PRUNER_TABLE`): `level` /
@@ -74,7 +79,11 @@ export interface CompressOptions {
    * and `auto` store each weight as tfjs `uint8`/`uint16` codes per tensor (targets tfjs cannot
    * store so are written fake-quantized as float16 or float32, with a warning), `float` keeps
    * each weight's stored type, and `float16` stores the selected weights as float16 like the
-   * tfjs converter's `--quantize_float16` (the config list only selects).
+   * tfjs converter's `--quantize_float16` (the config list only selects). ONNX models:
+   * `float16` converts the model's float32 computation to float16 as onnxruntime's Python
+   * converter does (`convertFloat16`, options in `float16`): float32 inputs and outputs kept with
+   * Casts, the block list's operators and the nodes of modules the config list does not select
+   * left in float32.
    *
    * `dynamic` (ONNX) — dynamic quantization as onnxruntime's Python `quantize_dynamic` writes it
    * (transformers.js's `model_quantized`/`_int8`/`_uint8` files): MatMul and Conv weights as
@@ -109,6 +118,18 @@ export interface CompressOptions {
   readonly dynamic?: { readonly uint8WhenConv?: boolean; readonly reduceRange?: boolean };
   /** For `storage: "bnb4"`: the code table, `nf4` (default) or `fp4`. */
   readonly bnb4?: { readonly quantType?: "nf4" | "fp4" };
+  /**
+   * ONNX `storage: "float16"`: the block lists, I/O types and clamping of `convertFloat16`
+   * (default: transformers.js's block list, float32 inputs and outputs kept).
+   */
+  readonly float16?: ConvertFloat16Options;
+  /**
+   * `storage: "nbits"`: the grid of symmetric blocks — `"nni"` (default: NNI's `int4` range
+   * [-7, 7], scale `absmax / 7`) or `"onnxruntime"` (onnxruntime's `MatMul4BitsQuantizer`: the
+   * value of largest magnitude maps to -8, scale `-value / 8`, codes in [-8, 7]) — and the
+   * `accuracy_level` attribute (omitted by default, as onnxruntime's quantizer omits it).
+   */
+  readonly nbits?: { readonly grid?: "nni" | "onnxruntime"; readonly accuracyLevel?: number };
   /**
    * For `algorithm: "SparseGPT"`: prune `n` of every `m` consecutive weights along the input
    * (`{ n: 2, m: 4 }`) instead of each target's `sparse_ratio` (an algorithm option, not a config
@@ -373,7 +394,12 @@ export async function compressModel(
   // The config list is resolved once; every stage below takes this plan. SparseGPT works
   // element by element: the plan takes Level's defaults.
   const registry = options.registry === undefined ? {} : { registry: options.registry };
-  const plan = options.mode === "pruning"
+  // ONNX float16 without a config list converts the whole model.
+  const wholeModel = options.mode === "quantization" && options.storage === "float16" &&
+    model.format === "onnx" && options.configList === undefined;
+  const plan = wholeModel
+    ? planQuantization(model.graph, [])
+    : options.mode === "pruning"
     ? resolvePlan(moduleInfos(model.graph), options.configList, "pruning", {
       algorithm: layerwise === "sparsegpt" ? "LevelPruner" : algorithm,
       ...registry,
@@ -381,8 +407,15 @@ export async function compressModel(
     : planQuantization(model.graph, options.configList, { algorithm, ...registry });
   let bytes: Uint8Array;
   let files: ReadonlyMap<string, Uint8Array> | undefined;
-  let storage: "float" | "qdq" | "int" | "nbits" | "dynamic" | "bnb4" | "compressed-tensors" =
-    "float";
+  let storage:
+    | "float"
+    | "qdq"
+    | "int"
+    | "nbits"
+    | "float16"
+    | "dynamic"
+    | "bnb4"
+    | "compressed-tensors" = "float";
   let quantizationConfig: CompressedTensorsConfig | undefined;
   let changes: TensorChange[];
   let activations: LayerReport[] = [];
@@ -484,10 +517,23 @@ export async function compressModel(
     } else {
       bytes = await prunedSafetensors(model.safetensors, run.result);
     }
+  } else if (
+    options.mode === "quantization" && options.storage === "float16" && model.format === "onnx"
+  ) {
+    const run = await halfOnnx(
+      model.onnx,
+      model.graph,
+      wholeModel ? undefined : plan,
+      progress,
+      options.float16,
+    );
+    ({ bytes, changes } = run);
+    warnings.push(...run.warnings);
+    storage = "float16";
   } else if (options.mode === "quantization" && options.storage === "float16") {
     if (model.format !== "tfjs") {
       throw new TypeError(
-        `storage "float16" needs a TensorFlow.js model: current format is ${model.format}`,
+        `storage "float16" needs a TensorFlow.js or ONNX model: current format is ${model.format}`,
       );
     }
     const run = await halfTensors(
@@ -510,6 +556,7 @@ export async function compressModel(
       plan,
       options.blockSize ?? NBITS_BLOCK_SIZE,
       progress,
+      options.nbits,
     );
     ({ bytes, changes } = run);
     for (const w of run.warnings) warnings.push(w);
@@ -586,7 +633,9 @@ export async function compressModel(
   }
   progress("write", 1, 1);
   const sizes = parameterSizes(model.graph);
-  const unchanged = plan.targets.length === 0
+  const unchanged = wholeModel
+    ? undefined
+    : plan.targets.length === 0
     ? unchangedReason(options.configList)
     : changes.length === 0 && activations.length === 0
     ? "the config list sets no sparsity or quantization for the targets it selects"

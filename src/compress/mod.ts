@@ -61,3 +61,13 @@ export {
 } from "./ocr_eval.ts";
 export { describeError, type ErrorCategory, type ErrorDescription } from "./describe_error.ts";
 export type { OcrData, OcrLabels } from "./ocr_data.ts";
+export {
+  compressVariants,
+  type Variant,
+  VARIANT_MODES,
+  type VariantEvent,
+  variantFileName,
+  type VariantMode,
+  type VariantsOptions,
+  type VariantsResult,
+} from "./variants.ts";

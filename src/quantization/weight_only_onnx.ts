@@ -39,7 +39,19 @@ export interface WeightOnlyOnnxOptions extends QuantizeOptions {
   readonly scheme?: QuantScheme;
   /** Module names to quantize (default: every `Linear` module computed by a MatMul or a Gemm). */
   readonly modules?: readonly string[];
-  /** `accuracy_level` attribute of MatMulNBits (0-4; default: omitted). */
+  /**
+   * The grid of `"symmetric"` blocks: `"nni"` (default) — NNI's `int<bits>` range, scale
+   * `absmax / qmax` ([-7, 7] for 4 bits); `"onnxruntime"` — what onnxruntime's
+   * `MatMul4BitsQuantizer` (MLAS `MlasQuantizeBlockwise`) computes: the value of largest magnitude,
+   * with its sign, maps to the lowest code, scale `-value / 2^(bits-1)`, codes
+   * `clamp(round(x / scale), -2^(bits-1), 2^(bits-1) - 1)` (ties away from zero), so all 16 levels
+   * of a 4-bit code are used. Either way the stored zero point is the implicit `2^(bits-1)`.
+   */
+  readonly grid?: "nni" | "onnxruntime";
+  /**
+   * `accuracy_level` attribute of MatMulNBits (0-4; default: omitted, as onnxruntime's
+   * `MatMul4BitsQuantizer` omits it unless given).
+   */
   readonly accuracyLevel?: number;
   /**
    * Grids given per module (GPTQ's, say) instead of computed: unsigned codes in `[qmin, qmax]`
@@ -191,6 +203,38 @@ export async function weightOnlyOnnx(
     const padded = new Float32Array(n * kp);
     for (let r = 0; r < n; r++) padded.set(w.subarray(r * k, (r + 1) * k), r * kp);
     const kernel = [1, bs];
+    if (grid === undefined && scheme === "symmetric" && options.grid === "onnxruntime") {
+      const o = onnxruntimeGrid(padded, n, kp, bs, bits);
+      const dequantized = new Float32Array(n * k);
+      for (let r = 0; r < n; r++) dequantized.set(o.deq.subarray(r * kp, r * kp + k), r * k);
+      const t = ref.name;
+      const { scaleType, cast: castA } = scaleStorage(floatType, o.scale);
+      add(
+        {
+          name: `${t}_nbits`,
+          dataType: ONNX_DATA_TYPE.UINT8,
+          dims: [n, blocks, (bs * bits) / 8],
+          raw: bits === 4 ? kernels.packInt4(o.stored) : o.stored,
+        },
+        {
+          name: `${t}_nbits_scale`,
+          dataType: scaleType,
+          dims: [n * blocks],
+          raw: scaleBytes(o.scale, scaleType),
+        },
+      );
+      const layer = {
+        tensor: t,
+        k,
+        n,
+        bits,
+        blockSize: bs,
+        scale: o.scale,
+        zeroPoint: new Float32Array(n * blocks),
+        dequantized,
+      };
+      return { inputs: [`${t}_nbits`, `${t}_nbits_scale`], layer, castA };
+    }
     const p = grid === undefined
       ? {
         kernel,
@@ -425,6 +469,52 @@ export async function weightOnlyOnnx(
   edits.push({ op: "addOpset", domain: "com.microsoft", version: 1 });
   const { bytes } = editOnnx(onnx, edits);
   return { bytes, layers };
+}
+
+/**
+ * onnxruntime's symmetric block grid (MLAS `range2scale` and `MlasQuantizeBlockwise`): per block
+ * of `bs` along K, `scale = -v / 2^(bits-1)` with `v` the value of largest magnitude (the first
+ * such when two tie with opposite signs: the maximum wins only when strictly larger in
+ * magnitude), codes `clamp(round(x * (1 / scale) + 2^(bits-1)), 0, 2^bits - 1)` with rounding
+ * half away from zero, all in float32. Returns the stored (unsigned) codes, the scales and the
+ * dequantized weights `(code - 2^(bits-1)) * scale`.
+ */
+function onnxruntimeGrid(
+  w: Float32Array,
+  n: number,
+  kp: number,
+  bs: number,
+  bits: number,
+): { stored: Uint8Array; scale: Float32Array; deq: Float32Array } {
+  const blocks = kp / bs;
+  const mid = 2 ** (bits - 1);
+  const top = 2 ** bits - 1;
+  const stored = new Uint8Array(n * kp);
+  const scale = new Float32Array(n * blocks);
+  const deq = new Float32Array(n * kp);
+  const f = Math.fround;
+  for (let r = 0; r < n; r++) {
+    for (let b = 0; b < blocks; b++) {
+      const from = r * kp + b * bs;
+      let mn = Infinity;
+      let mx = -Infinity;
+      for (let i = from; i < from + bs; i++) {
+        mn = Math.min(mn, w[i]);
+        mx = Math.max(mx, w[i]);
+      }
+      const v = Math.abs(mx) > Math.abs(mn) ? mx : mn;
+      const s = f(v / -mid);
+      scale[r * blocks + b] = s;
+      const inv = s === 0 ? 0 : f(1 / s);
+      for (let i = from; i < from + bs; i++) {
+        const x = f(f(w[i] * inv) + mid);
+        const q = Math.min(top, Math.max(0, Math.sign(x) * Math.round(Math.abs(x))));
+        stored[i] = q;
+        deq[i] = f((q - mid) * s);
+      }
+    }
+  }
+  return { stored, scale, deq };
 }
 
 /** The attributes of a Gemm and its bias input `C` (absent without one, or with `beta` 0). */

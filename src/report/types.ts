@@ -97,12 +97,21 @@ export interface CompressionReport {
    * How the compressed tensors are stored in the written file: `float` (masked or
    * fake-quantized values in the original dtype), `qdq` (ONNX integer codes with
    * `DequantizeLinear`), `int` (safetensors integer codes with scales and zero points), `nbits`
-   * (ONNX `MatMulNBits`: packed codes in blocks along K with a scale per block), `dynamic` (ONNX
-   * `MatMulInteger`/`ConvInteger` on 8-bit codes, activations quantized at run time), `bnb4`
-   * (ONNX `MatMulBnb4`: NF4/FP4 codes with an absmax per block), `compressed-tensors`
-   * (safetensors in the compressed-tensors `pack-quantized` format).
+   * (ONNX `MatMulNBits`: packed codes in blocks along K with a scale per block), `float16` (ONNX
+   * converted to float16 computation), `dynamic` (ONNX `MatMulInteger`/`ConvInteger` on 8-bit
+   * codes, activations quantized at run time), `bnb4` (ONNX `MatMulBnb4`: NF4/FP4 codes with an
+   * absmax per block), `compressed-tensors` (safetensors in the compressed-tensors
+   * `pack-quantized` format).
    */
-  readonly storage?: "float" | "qdq" | "int" | "nbits" | "dynamic" | "bnb4" | "compressed-tensors";
+  readonly storage?:
+    | "float"
+    | "qdq"
+    | "int"
+    | "nbits"
+    | "float16"
+    | "dynamic"
+    | "bnb4"
+    | "compressed-tensors";
   /** Sizes before compression. */
   readonly before: ModelSize;
   /** Sizes after compression. */

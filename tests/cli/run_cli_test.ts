@@ -48,7 +48,7 @@ test("runCli prints the version, the help of each command and usage errors with 
   const io = fakeIO(false);
   assert.equal(await runCli(["--version"], io), 0);
   assert.equal(io.out, "nncompress 0.1.0\n");
-  for (const c of ["inspect", "explain", "prune", "quantize", "eval", "report"]) {
+  for (const c of ["inspect", "explain", "prune", "quantize", "eval", "report", "variants"]) {
     const h = fakeIO(false);
     assert.equal(await runCli([c, "--help"], h), 0);
     assert.match(h.out, new RegExp(`^Usage: nncompress ${c}`));

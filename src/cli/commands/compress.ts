@@ -39,6 +39,7 @@ import { readRegistry } from "./_registry.ts";
 import { fileIdentity, makeDir } from "../../io/fs.ts";
 import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
 import { inlineExternalData } from "../../io/onnx/inline_external_data.ts";
+import { DEFAULT_FLOAT16_OP_BLOCK_LIST } from "../../io/onnx/convert_float16.ts";
 
 /** The exit code of a run that changed nothing (an empty list, or no target selected). */
 export const EXIT_UNCHANGED = 3; // EXIT.unchanged in main.ts
@@ -190,6 +191,15 @@ function batchSizeOf(value: unknown, calibration: string | undefined, command: s
   return n;
 }
 
+/**
+ * `--block-ops Resize,TopK`: the operators float16 conversion leaves in float32, replacing the
+ * default list; `default` in the list stands for that list (`--block-ops default,Erf`).
+ */
+export function parseBlockOps(value: string): string[] {
+  const ops = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return [...new Set(ops.flatMap((o) => o === "default" ? DEFAULT_FLOAT16_OP_BLOCK_LIST : [o]))];
+}
+
 /** The folder part of a path, with its trailing separator (`""` for a bare file name). */
 function folderOf(path: string): string {
   const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
@@ -245,6 +255,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       );
     }
     const blockSize = blockSizeOf(args.values["block-size"], storage, command);
+    const blockOps = args.values["block-ops"] as string | undefined;
+    if (blockOps !== undefined && storage !== "float16") {
+      throw new UsageError("--block-ops goes with --storage float16 (ONNX)", command);
+    }
     const calibration = args.values.calibration as string | undefined;
     const reconstruct = args.values.reconstruct as string | undefined;
     if (reconstruct !== undefined && mode !== "pruning") {
@@ -443,6 +457,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(storage === undefined ? {} : { storage: storage as CompressOptions["storage"] }),
           ...(pattern === undefined ? {} : { pattern }),
           ...(blockSize === undefined ? {} : { blockSize }),
+          ...(blockOps === undefined ? {} : { float16: { opBlockList: parseBlockOps(blockOps) } }),
           ...(dynamic === undefined ? {} : { dynamic }),
           ...(bnb4Type === undefined ? {} : { bnb4: { quantType: bnb4Type as "nf4" | "fp4" } }),
           ...(shardBytes === undefined ? {} : { shardBytes }),

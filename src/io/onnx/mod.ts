@@ -75,3 +75,9 @@ export {
   type SplitOnnx,
 } from "./move_to_external_data.ts";
 export type { GraphSpec, GraphValueSpec } from "./proto_writer.ts";
+export {
+  convertFloat16,
+  type ConvertFloat16Options,
+  type ConvertFloat16Result,
+  DEFAULT_FLOAT16_OP_BLOCK_LIST,
+} from "./convert_float16.ts";
