@@ -13,7 +13,10 @@ export interface Preset {
   readonly storage?: string;
 }
 
-/** The demo's four lists (`npm run demo`), then an L1 filter-pruning list. */
+/**
+ * The demo's four lists (`npm run demo`), an L1 filter-pruning list, and transformers.js's
+ * int8, q4 and bnb4 variants.
+ */
 export const PRESETS: readonly Preset[] = [
   ...DEMO_CONFIGS.map((c) => ({
     label: c.label,
@@ -32,6 +35,40 @@ export const PRESETS: readonly Preset[] = [
       sparse_ratio: 0.3,
       global_group_id: "convs",
     }],
+  },
+  // transformers.js's variants (`nncompress variants` writes all of them with their names).
+  {
+    label: "transformers.js int8: dynamic, MatMul + Conv weights per channel",
+    mode: "quantization",
+    algorithm: "PtqQuantizer",
+    configList: [{
+      op_types: ["Linear", "Conv2d"],
+      target_names: ["weight"],
+      quant_dtype: "int8",
+      quant_scheme: "symmetric",
+      granularity: "per_channel",
+    }],
+    storage: "dynamic",
+  },
+  {
+    label: "transformers.js q4: MatMul weights int4, blocks of 32 (MatMulNBits)",
+    mode: "quantization",
+    algorithm: "PtqQuantizer",
+    configList: [{
+      op_types: ["MatMul"],
+      target_names: ["weight"],
+      quant_dtype: "int4",
+      quant_scheme: "symmetric",
+      granularity: "per_channel",
+    }],
+    storage: "nbits",
+  },
+  {
+    label: "transformers.js bnb4: MatMul weights NF4, blocks of 64 (MatMulBnb4)",
+    mode: "quantization",
+    algorithm: "PtqQuantizer",
+    configList: [{ op_types: ["MatMul"], target_names: ["weight"], quant_dtype: "int4" }],
+    storage: "bnb4",
   },
 ];
 

@@ -385,7 +385,7 @@ compressButton.addEventListener("click", () => {
     mode: modeSelect.value as "pruning" | "quantization",
     configList: current.configList,
     algorithm: algorithmSelect.value,
-    storage: storageSelect.value as "auto" | "float" | "int" | "nbits",
+    storage: storageSelect.value as CompressRequest["storage"],
     ...(current.registry === undefined ? {} : { registry: current.registry }),
   };
   post(compressor, req, [req.bytes, ...(req.shards ?? []).map(([, b]) => b)]);

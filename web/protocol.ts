@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { CompressOptions } from "../src/compress/compress_model.ts";
 import type { ErrorDescription } from "../src/compress/describe_error.ts";
 import type { ExtraRegistry, ModuleInfo } from "../src/config/types.ts";
 import type { CompressionReport } from "../src/report/types.ts";
@@ -20,7 +21,7 @@ export interface CompressRequest {
   readonly mode: "pruning" | "quantization";
   readonly configList: unknown;
   readonly algorithm: string;
-  readonly storage: "auto" | "float" | "int" | "nbits";
+  readonly storage: NonNullable<CompressOptions["storage"]>;
   /** Extra default targets per module class (from the validation), if any. */
   readonly registry?: ExtraRegistry;
 }

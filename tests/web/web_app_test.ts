@@ -244,6 +244,20 @@ test(
       const recScored = await evaluateOcr(ort, recBytes, "recognizer", data, await loadOcrKeys());
       assert.equal(recScored.correct, 40, `recognizer ${recScored.correct}/40`);
 
+      // transformers.js's int8 variant from its preset: dynamic quantization, compared in
+      // onnxruntime-web and scored in onnxruntime-node.
+      await page.selectOption("#preset", {
+        label: "transformers.js int8: dynamic, MatMul + Conv weights per channel",
+      });
+      assert.equal(await page.inputValue("#storage"), "dynamic");
+      await valid(page);
+      await compress(page);
+      const dyn = await compare(page);
+      assert.ok(dyn.cosine > 0.98, `dynamic int8 cosine ${dyn.cosine}`);
+      const dynBytes = await download(page, "#download", join(dir, "rec.dynamic.onnx"));
+      const dynScored = await evaluateOcr(ort, dynBytes, "recognizer", data, await loadOcrKeys());
+      assert.ok(dynScored.correct >= 39, `dynamic int8 ${dynScored.correct}/40`);
+
       // A sharded checkpoint picked as a folder.
       const ckpt = join(dir, "ckpt");
       mkdirSync(ckpt);
