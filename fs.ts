@@ -30,6 +30,7 @@ export {
   type PruneFileOptions,
   pruneSafetensorsFile,
 } from "./src/compress/prune_safetensors_file.ts";
+export type { StreamedFileOptions } from "./src/compress/_safetensors_parts.ts";
 export {
   type QuantizeFileOptions,
   quantizeSafetensorsFile,
