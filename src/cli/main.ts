@@ -51,6 +51,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "batch-size": { type: "string" },
   "allow-unchanged": { type: "boolean" },
   pattern: { type: "string" },
+  "remove-channels": { type: "boolean" },
   ...COMPARE,
 };
 

@@ -88,6 +88,11 @@ ${PRUNERS}
   --calibration <c>     input batches for -a wanda and -a SparseGPT (ONNX, onnxruntime-node),
                         as for quantize
   --pattern <n:m>       with -a SparseGPT: prune n of every m weights along the input (2:4)
+  --remove-channels     ONNX: give coupled modules (residual adds, depthwise convs and their
+                        parents, squeeze-and-excitation, BatchNorms) one channel mask and
+                        remove the emptied channels from the written model, which keeps
+                        the masked model's outputs (smaller and faster; explain lists the
+                        groups)
   --shard-bytes <n>     TensorFlow.js model.json: the largest weight shard written
                         (default 4194304, the converter's)
   -r, --report <path>   also write a report (.html or .json; repeatable); reports are written

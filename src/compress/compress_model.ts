@@ -15,6 +15,7 @@ import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
 import { moduleInfos } from "../model/module_infos.ts";
 import { planQuantization } from "../quantization/plan_quantization.ts";
 import { prunedOnnx } from "../pruning/pruned_onnx.ts";
+import { removeChannels } from "../pruning/remove_channels.ts";
 import { wandaInputNorms } from "../pruning/wanda_input_norms.ts";
 import { gptqTensors, sparseGptTensors } from "./_layerwise.ts";
 import { inPlaceSafetensorsWriter, prunedSafetensors } from "../pruning/pruned_safetensors.ts";
@@ -118,6 +119,13 @@ export interface CompressOptions {
    * config list; a class given here replaces the built-in entry).
    */
   readonly registry?: ExtraRegistry;
+  /**
+   * Pruning an ONNX model: give coupled modules shared channel masks (`dependencyGroups:
+   * "auto"` of `prune`) and remove the emptied channels from the written model
+   * (`removeChannels`, on the masked model as written, so it keeps the masked model's outputs).
+   * Default `false`.
+   */
+  readonly removeChannels?: boolean;
   /** A label for the report (default: the mode). */
   readonly label?: string;
   /** Called as work advances. */
@@ -334,6 +342,7 @@ export async function compressModel(
       options.inPlace === true && model.format === "safetensors"
         ? (result) => inPlaceSafetensorsWriter(model.safetensors, result)
         : undefined,
+      options.removeChannels === true ? "auto" : undefined,
     );
     changes = run.changes;
     for (const w of run.warnings) warnings.push(w);
@@ -420,6 +429,15 @@ export async function compressModel(
     throw new TypeError(
       `"mode" must be pruning or quantization: current value is ${JSON.stringify(options.mode)}`,
     );
+  }
+  if (options.removeChannels === true) {
+    if (options.mode !== "pruning" || model.format !== "onnx") {
+      throw new TypeError(
+        `"removeChannels" goes with pruning an ONNX model: the mode is ${options.mode} and the model is ${model.format}`,
+      );
+    }
+    // On the model as written (masked, and refit if a stage refit it): removal keeps its outputs.
+    bytes = (await removeChannels(decodeOnnx(bytes, { file: model.name }))).bytes;
   }
   let externalData: { location: string; bytes: Uint8Array } | undefined;
   const ext = options.externalData;
