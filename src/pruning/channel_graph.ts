@@ -225,6 +225,7 @@ export function channelGraph(onnx: OnnxModel): ChannelGraph {
   };
   const join = (a: number, b: number, why: string) => {
     const [x, y] = [uf.find(a), uf.find(b)];
+    if (a === b && !why.includes("depthwise")) return;
     if (x === y) {
       const rs = reasonsBy.get(x) ?? [];
       if (!rs.includes(why)) reasonsBy.set(x, [...rs, why]);
