@@ -280,13 +280,13 @@ export function channelGraph(onnx: OnnxModel): ChannelGraph {
     if (shapeIn.some((s) => s !== undefined) && SHAPE_OPS.has(n.opType)) {
       const sv = shapeVector(n, shapeIn);
       if (sv !== undefined) shapes.set(n.outputs[0], sv);
-      else taint(n, shapeIn, where);
+      else taint(shapeIn, where);
       return;
     }
     if (
       shapeIn.some((s) => s !== undefined) && !(n.opType === "Reshape" && shapeIn[0] === undefined)
     ) {
-      taint(n, shapeIn, where);
+      taint(shapeIn, where);
     }
     if (n.opType === "Constant") return;
 
@@ -624,6 +624,9 @@ export function channelGraph(onnx: OnnxModel): ChannelGraph {
   });
 
   for (const o of onnx.graph.outputs) {
+    if (shapes.has(o)) taint([shapes.get(o)], `the graph output ${JSON.stringify(o)}`);
+  }
+  for (const o of onnx.graph.outputs) {
     freeze(values.get(o), `reaches the graph output ${JSON.stringify(o)}`);
   }
   // subgraphs may read main-graph values: freeze them
@@ -692,7 +695,7 @@ export function channelGraph(onnx: OnnxModel): ChannelGraph {
   }
 
   /** A shape vector holding a channel dim used by an op the Reshape rule does not follow. */
-  function taint(_n: OnnxNode, ins: (ShapeEntry[] | undefined)[], where: string) {
+  function taint(ins: (ShapeEntry[] | undefined)[], where: string) {
     for (const s of ins) {
       for (const e of s ?? []) {
         if (e === null || typeof e !== "object" || !("of" in e)) continue;
