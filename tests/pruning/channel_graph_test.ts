@@ -344,3 +344,34 @@ test("every freeze reason of the channel graph", () => {
   assert.match(why("l")!, /its channel count is read by the graph output "lf"/);
   assert.match(why("y")!, /reaches the graph output "y"/);
 });
+
+test(
+  "channelMultiple keeps channel counts multiples of 8 by keeping some empty channels",
+  SLOW,
+  async () => {
+    const zero = [0, 1, 2, 3, 5, 7, 9, 11, 13];
+    const bytes = build(
+      [
+        n("Conv", ["x", "a.weight"], ["a"]),
+        n("Relu", ["a"], ["r"]),
+        n("Conv", ["r", "c.weight"], ["y"]),
+      ],
+      [f("a.weight", [16, 2, 1, 1], 1, zero), f("c.weight", [3, 16, 1, 1], 2)],
+      [1, 2, 3, 3],
+    );
+    const exact = await removeChannels(decodeOnnx(bytes));
+    assert.equal(exact.producers[0].removed.length, 9);
+    const out = await removeChannels(decodeOnnx(bytes), undefined, { channelMultiple: 8 });
+    assert.deepEqual(out.producers[0].removed, [0, 1, 2, 3, 5, 7, 9, 11]);
+    assert.deepEqual(decodeOnnx(out.bytes).tensors.map((t) => t.dims), [[8, 2, 1, 1], [
+      3,
+      8,
+      1,
+      1,
+    ]]);
+    await assert.rejects(
+      removeChannels(decodeOnnx(bytes), undefined, { channelMultiple: 0 }),
+      /"channelMultiple" must be a positive integer: current value is 0/,
+    );
+  },
+);
