@@ -25,11 +25,15 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
  * (src/model/_prequantized.ts, 3.7 KB), per-input feeds for any ONNX input type
  * (src/compress/input_feeds.ts, 4.2 KB) and the per-output comparison, edits and calibration
  * inside If/Loop/Scan bodies, float16/bfloat16 storage in the QDQ and MatMulNBits writers,
- * external data and the streamed quantized-safetensors writer.
+ * external data and the streamed quantized-safetensors writer. Raised a third time, to
+ * 450,000 / 155,000, at 435,114 / 150,565 (from 412,650 / 142,858): the channel-dependency graph
+ * of ONNX graphs, the automatic dependency groups prune() can set from it and channel removal on
+ * any graph it covers (src/pruning/channel_graph.ts, channel_groups.ts, remove_channels.ts:
+ * +22.5 KB minified, +7.7 KB gzip).
  */
 export const BUDGETS = {
-  "mod.ts bundle (minified)": 425_000,
-  "mod.ts bundle (minified, gzip)": 147_000,
+  "mod.ts bundle (minified)": 450_000,
+  "mod.ts bundle (minified, gzip)": 155_000,
   "wasm/kernels.wasm": 88_000,
 };
 

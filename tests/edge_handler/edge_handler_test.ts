@@ -271,6 +271,7 @@ test("the handler bundles for edge runtimes with no Node built-ins", async () =>
   // budgets (scripts/check_bundle_size.mjs says why: GPTQ kernels in the inline WebAssembly, the
   // regex matcher, the graph editor, the layer-by-layer driver, the tfjs reader and writer);
   // raised again to 410,000 at 392,380 bytes with the core's second raise (pre-quantized
-  // weights, input feeds, subgraph edits, float16 storage, external data).
-  assert.ok(code.length < 410_000, `minified bundle is ${code.length} bytes, budget 410000`);
+  // weights, input feeds, subgraph edits, float16 storage, external data); raised to 435,000 at
+  // 421,703 bytes (from 395,761) with the core's third raise (channel graph and removal).
+  assert.ok(code.length < 435_000, `minified bundle is ${code.length} bytes, budget 435000`);
 });
