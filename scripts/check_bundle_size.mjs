@@ -26,17 +26,19 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
  * (src/compress/input_feeds.ts, 4.2 KB) and the per-output comparison, edits and calibration
  * inside If/Loop/Scan bodies, float16/bfloat16 storage in the QDQ and MatMulNBits writers,
  * external data and the streamed quantized-safetensors writer. Raised a third time, to
- * MINBUDGET / GZBUDGET, at MINBYTES / GZBYTES (from 412,650 / 142,858): the ONNX storages that
+ * 520,000 / 180,000, at 498,270 / 171,921 (from 412,650 / 142,858): the ONNX storages that
  * compressModel gained — dynamic (MatMulInteger/ConvInteger with DynamicQuantizeLinear) and
  * MatMulBnb4 (src/quantization/dynamic_onnx.ts, bnb4_onnx.ts, _opset11.ts,
  * src/compress/_integer_ops.ts: 19.8 KB minified, 6.7 KB gzipped), float16 conversion and the
  * transformers.js variants (about 17 KB), compressed-tensors safetensors — and the layer-wise
  * least-squares reconstruction of pruned ONNX models (src/pruning/reconstruct_onnx.ts and
- * ridge_solve.ts, about 14.5 KB minified).
+ * ridge_solve.ts, about 14.5 KB minified), and the channel-dependency graph with automatic
+ * dependency groups and channel removal on any graph it covers (src/pruning/channel_graph.ts,
+ * channel_groups.ts, remove_channels.ts: about 22.5 KB minified, 7.7 KB gzip).
  */
 export const BUDGETS = {
-  "mod.ts bundle (minified)": 500_000,
-  "mod.ts bundle (minified, gzip)": 175_000,
+  "mod.ts bundle (minified)": 520_000,
+  "mod.ts bundle (minified, gzip)": 180_000,
   "wasm/kernels.wasm": 88_000,
 };
 

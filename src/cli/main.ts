@@ -63,6 +63,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "allow-unchanged": { type: "boolean" },
   pattern: { type: "string" },
   "block-ops": { type: "string" },
+  "remove-channels": { type: "boolean" },
   ...COMPARE,
   ...LATENCY,
 };

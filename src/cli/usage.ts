@@ -94,6 +94,11 @@ ${PRUNERS}
                         each layer's outputs match the original's on these input batches
                         (least squares, ONNX, onnxruntime-node; same forms as --calibration;
                         keep them apart from the data you evaluate on)
+  --remove-channels     ONNX: give coupled modules (residual adds, depthwise convs and their
+                        parents, squeeze-and-excitation, BatchNorms) one channel mask and
+                        remove the emptied channels from the written model, which keeps
+                        the masked model's outputs (smaller and faster; explain lists the
+                        groups)
   --shard-bytes <n>     TensorFlow.js model.json: the largest weight shard written
                         (default 4194304, the converter's)
   -r, --report <path>   also write a report (.html or .json; repeatable); reports are written

@@ -17,6 +17,7 @@ export async function pruneTensors(
   progress: Progress,
   inputNorms?: Readonly<Record<string, Float32Array>>,
   inPlace?: (result: PruneResult) => ((ref: TensorRef, values: Float32Array) => void) | undefined,
+  dependencyGroups?: "auto",
 ): Promise<
   { changes: TensorChange[]; warnings: string[]; result: PruneResult; writtenInPlace: boolean }
 > {
@@ -25,6 +26,7 @@ export async function pruneTensors(
   const result = await prune(model, configList, {
     pruner,
     ...(inputNorms === undefined ? {} : { inputNorms }),
+    ...(dependencyGroups === undefined ? {} : { dependencyGroups }),
   });
   progress("masks", 1, 2);
   // With an in-place writer each masked tensor goes straight into the file's bytes from the

@@ -76,6 +76,18 @@ export {
   type RemoveChannelsResult,
   type RemovedChannels,
 } from "./remove_channels.ts";
+export {
+  type ChannelGraph,
+  channelGraph,
+  type ChannelValue,
+  type WeightedNode,
+} from "./channel_graph.ts";
+export {
+  autoDependencyGroups,
+  type AutoGroup,
+  type ChannelGroup,
+  channelGroups,
+} from "./channel_groups.ts";
 export { wandaMetric } from "./wanda_metric.ts";
 export {
   type CalibrationInput,

@@ -24,6 +24,7 @@ import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { LazySafetensors } from "../io/safetensors/open_safetensors.ts";
 import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import { prunedOnnx } from "./pruned_onnx.ts";
+import { autoDependencyGroups, type AutoGroup, channelGroups } from "./channel_groups.ts";
 import { prunedSafetensors } from "./pruned_safetensors.ts";
 import { prunedTfjs } from "./pruned_tfjs.ts";
 import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
@@ -50,6 +51,15 @@ export interface PruneOptions {
    * calibration data (`wandaInputNorms` computes them with onnxruntime). Required for Wanda.
    */
   readonly inputNorms?: Readonly<Record<string, Float32Array>>;
+  /**
+   * `"auto"`: modules of an ONNX model whose output channels are coupled (`channelGroups`:
+   * residual adds, squeeze-and-excitation products, depthwise convs and their parents,
+   * BatchNorms and their convs) and that the config list prunes by output channel with one
+   * `sparse_ratio` get a shared `dependency_group_id` (`autoDependencyGroups`), like NNI's
+   * `auto_set_denpendency_group_ids`, so that `removeChannels` can remove their channels.
+   * Default: none (NNI's pruners group nothing by themselves).
+   */
+  readonly dependencyGroups?: "auto";
 }
 
 /** The file a pruned model was read from: a decoded ONNX model or a safetensors file. */
@@ -65,6 +75,8 @@ export interface PruneResult extends PrunedModel {
   readonly masks: Record<string, Record<string, TargetMask>>;
   /** Per-target and total sparsity, and warnings. */
   readonly report: PruningReport;
+  /** The dependency groups `dependencyGroups: "auto"` set (empty without it). */
+  readonly autoGroups: readonly AutoGroup[];
   /**
    * The masked values of every masked target, by tensor name, as the masked module sees them
    * (`apply_method` mul, add or bypass). Reads each tensor once more; the model is not changed.
@@ -181,7 +193,14 @@ export async function prune(
       registry: options.registry,
     });
   }
-  const targets = resolved.targets as unknown as PruningTarget[];
+  let targets = resolved.targets as unknown as PruningTarget[];
+  let autoGroups: AutoGroup[] = [];
+  if (options.dependencyGroups === "auto" && model.source?.format === "onnx") {
+    const onnx = model.source.onnx;
+    const auto = autoDependencyGroups(targets, channelGroups(onnx, model));
+    targets = auto.targets;
+    autoGroups = auto.groups;
+  }
   const byName = new Map(model.modules.map((m) => [m.name, m]));
   const tensorOf = (t: PruningTarget) => {
     const ref = byName.get(t.module)?.params[t.target];
@@ -207,6 +226,7 @@ export async function prune(
   });
   const report = pruningReport(targets, masks, [
     ...resolved.warnings.map((w) => `${w.path}: ${w.message}`),
+
     ...warnings.map((w) => w.message),
   ]);
   return {
@@ -214,6 +234,7 @@ export async function prune(
     targets,
     masks,
     report,
+    autoGroups,
     async save() {
       const pruned = { model, targets, masks };
       const source = model.source;

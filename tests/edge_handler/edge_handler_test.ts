@@ -273,8 +273,9 @@ test("the handler bundles for edge runtimes with no Node built-ins", async () =>
   // regex matcher, the graph editor, the layer-by-layer driver, the tfjs reader and writer);
   // raised again to 410,000 at 392,380 bytes with the core's second raise (pre-quantized
   // weights, input feeds, subgraph edits, float16 storage, external data); raised again to
-  // EDGEBUDGET at EDGEBYTES bytes with the core's third raise (float16 conversion of ONNX models,
+  // 505,000 at 481,221 bytes with the core's third raise (float16 conversion of ONNX models,
   // dynamic quantization and MatMulBnb4: the storages of the transformers.js variants;
-  // compressed-tensors safetensors; least-squares reconstruction).
-  assert.ok(code.length < 480_000, `minified bundle is ${code.length} bytes, budget 480000`);
+  // compressed-tensors safetensors; least-squares reconstruction; the channel graph and
+  // channel removal).
+  assert.ok(code.length < 505_000, `minified bundle is ${code.length} bytes, budget 505000`);
 });

@@ -71,8 +71,8 @@ test(
       "l1",
       [1, 2, 5, 5],
     );
-    assert.equal(shrunk.chains.length, 1);
-    assert.equal(shrunk.chains[0].removed.length, 2);
+    assert.equal(shrunk.producers.length, 1);
+    assert.equal(shrunk.producers[0].removed.length, 2);
     const dims = (name: string) => written.tensors.find((t) => t.name === name)!.dims;
     assert.deepEqual(dims("c1.weight"), [2, 2, 3, 3]);
     assert.deepEqual(dims("c1.bias"), [2]);
@@ -116,7 +116,9 @@ test(
       "l1",
       [2, 2, 4, 4],
     );
-    assert.deepEqual(shrunk.chains.map((c) => [c.producer, c.consumer, c.removed]), [["c1", "c2", [
+    assert.deepEqual(shrunk.producers.map((c) => [c.producer, c.consumers, c.removed]), [["c1", [
+      "c2",
+    ], [
       0,
       1,
     ]]]);
@@ -156,7 +158,7 @@ test(
       "l1",
       [1, 1, 3, 3],
     );
-    assert.deepEqual(shrunk.chains, []);
+    assert.deepEqual(shrunk.producers, []);
   },
 );
 
@@ -190,7 +192,7 @@ test(
       "l1",
       [2, 4],
     );
-    assert.equal(shrunk.chains[0].removed.length, 3);
+    assert.equal(shrunk.producers[0].removed.length, 3);
     const dims = (name: string) => written.tensors.find((t) => t.name === name)!.dims;
     assert.deepEqual([dims("fc1.weight"), dims("fc1.bias"), dims("fc2.weight")], [[4, 3], [3], [
       3,

@@ -374,6 +374,16 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
+    const removeChannels = args.values["remove-channels"] === true;
+    if (removeChannels && mode !== "pruning") {
+      throw new UsageError("--remove-channels goes with prune", command);
+    }
+    if (removeChannels && !output.toLowerCase().endsWith(".onnx")) {
+      throw new UsageError(
+        `--remove-channels writes ONNX models: current output is ${output}`,
+        command,
+      );
+    }
     const allowUnchanged = args.values["allow-unchanged"] === true;
     const label = `${command} ${path.split(/[\\/]/).pop()}`;
     const bar = ctx.progress(`${command} ${path}`);
@@ -464,6 +474,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(cal === undefined ? {} : { calibration: cal }),
           ...(reconstruction === undefined ? {} : { reconstruct: reconstruction }),
           ...(registry === undefined ? {} : { registry }),
+          ...(removeChannels ? { removeChannels } : {}),
           externalData: { location: dataLocation, always: externalValue !== undefined },
         });
         report = result.report;
