@@ -135,6 +135,25 @@ test(
       );
       assert.match(await page.getAttribute("#model-summary", "class") ?? "", /bad/);
 
+      // A file dropped on the drop zone opens like a picked one.
+      const dropped = Array.from(writeSafetensors([{
+        name: "fc.weight",
+        dtype: "F32",
+        shape: [4, 3],
+        data: new Float32Array(12).fill(0.5),
+      }]));
+      await page.evaluate((bytes) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], "dropped.safetensors"));
+        document.querySelector("#drop")!.dispatchEvent(
+          new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }),
+        );
+      }, dropped);
+      await page.waitForFunction(() =>
+        document.querySelector("#model-summary")!.textContent!.startsWith("dropped.safetensors:")
+      );
+      assert.equal(await page.locator("#inspect-body tr").count(), 1);
+
       // The classifier: facts, dtypes, charts, a table that sorts and filters.
       await openFile(page, CLS, 100);
       assert.match(await page.textContent("#facts") ?? "", /format\s*onnx/);
@@ -179,10 +198,20 @@ test(
       await page.fill("#config", INT8);
       await valid(page);
       assert.ok(await page.locator("#explain-table tbody tr").count() >= 50);
+      // Results appear without moving what is on the page (cumulative layout shift).
+      await page.evaluate(() => {
+        const w = globalThis as unknown as { shift: number };
+        w.shift = 0;
+        new PerformanceObserver((list) => {
+          for (const e of list.getEntries() as unknown as { value: number }[]) w.shift += e.value;
+        }).observe({ type: "layout-shift", buffered: false });
+      });
       assert.match(await page.textContent("#explain-table") ?? "", /conv2d_0\s*Conv2d\s*weight/);
 
       await compress(page);
       assert.match(await page.textContent("#sizes") ?? "", /file/);
+      const shift = await page.evaluate(() => (globalThis as unknown as { shift: number }).shift);
+      assert.ok(shift < 0.1, `layout shift ${shift}`);
       const share = await page.getAttribute("#share", "href");
       assert.match(share ?? "", /#mode=quantization&algorithm=PtqQuantizer&storage=auto&config=/);
       const cls = await compare(page);
