@@ -1,6 +1,7 @@
-// The dynamic and bnb4 outputs in headless Chromium's onnxruntime-web (WASM backend, one
-// thread): the recognizer's uint8 ConvInteger q8 file reads the 40 labelled lines as in
-// onnxruntime-node, and the transformer block's MatMulBnb4 file gives onnxruntime-node's outputs.
+// The transformers.js variants in headless Chromium's onnxruntime-web (WASM backend, one
+// thread): the recognizer's uint8 ConvInteger q8 file and its fp16, q4 (MatMulNBits) and q4f16
+// variants read the labelled lines as in onnxruntime-node, and the transformer block's
+// MatMulBnb4 file gives onnxruntime-node's outputs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -9,6 +10,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 import { compressModel, loadModel } from "../../mod.ts";
+import { compressVariants } from "../../src/compress/variants.ts";
 import { ctcDecode, evaluateOcr } from "../../src/compress/ocr_eval.ts";
 import { loadOcrData, loadOcrKeys } from "../../src/compress/ocr_data.ts";
 import { loadOrt } from "../io/_ocr.ts";
@@ -91,7 +93,7 @@ const PAGE = `<!doctype html><meta charset="utf-8"><script src="ort.min.js"></sc
 </script>`;
 
 test(
-  "headless Chromium's onnxruntime-web runs the recognizer's uint8 ConvInteger q8 file (40/40) and a MatMulBnb4 block",
+  "headless Chromium's onnxruntime-web runs the recognizer's q8 (uint8 ConvInteger), fp16, q4 and q4f16 variants and a MatMulBnb4 block",
   {
     skip,
     timeout: 300_000,
@@ -122,6 +124,10 @@ test(
       storage: "dynamic",
       dynamic: { uint8WhenConv: true },
     });
+    const half = await compressVariants(loadModel(rec, "rec.onnx"), {
+      modes: ["fp16", "q4", "q4f16"],
+    });
+    assert.deepEqual(half.failed.map((f) => f.mode), []);
     const block = transformerBlock();
     const bnb4 = await compressModel(loadModel(block, "block.onnx"), {
       mode: "quantization",
@@ -134,6 +140,7 @@ test(
     const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     writeFileSync(join(dir, "rec.q8.onnx"), q8.bytes);
     writeFileSync(join(dir, "rec.input"), bytesOf(data.rec.input));
+    for (const v of half.variants) writeFileSync(join(dir, v.file), v.bytes);
     writeFileSync(join(dir, "block.bnb4.onnx"), bnb4.bytes);
     writeFileSync(join(dir, "block.input"), bytesOf(x));
     const site = await serve(dir);
@@ -149,23 +156,50 @@ test(
       page.on("pageerror", (e) => errors.push(e.message));
       await page.goto(site.url);
       await page.waitForFunction(() => "runModel" in globalThis);
-      const recOut = await page.evaluate(
-        ([dims]) =>
-          (globalThis as unknown as PageApi).runModel("rec.q8.onnx", "rec.input", "x", dims, true),
-        [[...data.rec.dims]],
-      ) as { dims: number[]; data: number[] };
-      // The page's argmax per step, decoded as CTC like the evaluation does.
-      const [n, steps, classes] = recOut.dims;
-      const texts = Array.from({ length: n }, (_, i) => {
-        const oneHot = new Float32Array(steps * classes);
-        for (let s = 0; s < steps; s++) oneHot[s * classes + recOut.data[i * steps + s]] = 1;
-        return ctcDecode(oneHot, [1, steps, classes], keys)[0];
-      });
-      const exact = texts.filter((t, i) => t === data.labels.texts[i]).length;
-      const node = await evaluateOcr(await loadOrt(), q8.bytes, "recognizer", data, keys);
+      // Runs a recognizer file in the page; its argmax per step decoded as CTC like the
+      // evaluation does.
+      const readLines = async (file: string) => {
+        const out = await page.evaluate(
+          ([f, dims]) =>
+            (globalThis as unknown as PageApi).runModel(
+              f as string,
+              "rec.input",
+              "x",
+              dims as number[],
+              true,
+            ),
+          [file, [...data.rec.dims]],
+        ) as { dims: number[]; data: number[] };
+        const [n, steps, classes] = out.dims;
+        return Array.from({ length: n }, (_, i) => {
+          const oneHot = new Float32Array(steps * classes);
+          for (let s = 0; s < steps; s++) oneHot[s * classes + out.data[i * steps + s]] = 1;
+          return ctcDecode(oneHot, [1, steps, classes], keys)[0];
+        });
+      };
+      const ortNode = await loadOrt();
+      const exactCount = (texts: string[]) =>
+        texts.filter((t, i) => t === data.labels.texts[i]).length;
+      const texts = await readLines("rec.q8.onnx");
+      const exact = exactCount(texts);
+      const node = await evaluateOcr(ortNode, q8.bytes, "recognizer", data, keys);
       assert.equal(node.correct, 40);
       assert.equal(exact, 40, "Chromium onnxruntime-web");
       assert.deepEqual(texts, node.predictions);
+      const lines: Record<string, number> = { q8: exact };
+      for (const v of half.variants) {
+        const web = await readLines(v.file);
+        const ref = await evaluateOcr(ortNode, v.bytes, "recognizer", data, keys);
+        lines[v.mode] = exactCount(web);
+        // The same lines as onnxruntime-node (kernels differ in summation order only).
+        assert.ok(
+          web.filter((t, i) => t === ref.predictions[i]).length >= 39,
+          `${v.mode}: Chromium and onnxruntime-node disagree on more than one line`,
+        );
+      }
+      assert.equal(lines.fp16, 40, "fp16 in Chromium");
+      assert.ok(lines.q4 >= 39, `q4 in Chromium: ${lines.q4}/40`);
+      assert.ok(lines.q4f16 >= 39, `q4f16 in Chromium: ${lines.q4f16}/40`);
       const blockOut = await page.evaluate(
         ([dims]) =>
           (globalThis as unknown as PageApi).runModel(
@@ -177,9 +211,8 @@ test(
           ),
         [[B, T, D]],
       ) as { dims: number[]; data: number[] };
-      const ort = await loadOrt();
-      const session = await ort.InferenceSession.create(bnb4.bytes);
-      const ref = (await session.run({ x: new ort.Tensor("float32", x, [B, T, D]) })).y
+      const session = await ortNode.InferenceSession.create(bnb4.bytes);
+      const ref = (await session.run({ x: new ortNode.Tensor("float32", x, [B, T, D]) })).y
         .data as Float32Array;
       let worst = 0;
       for (let i = 0; i < ref.length; i++) {
@@ -191,7 +224,9 @@ test(
       assert.ok(worst < 1e-3, `largest difference from onnxruntime-node ${worst}`);
       assert.deepEqual(errors, []);
       console.log(
-        `Chromium: recognizer q8 ${exact}/40, bnb4 block within ${worst} of onnxruntime-node`,
+        `Chromium: recognizer lines ${
+          JSON.stringify(lines)
+        }/40, bnb4 block within ${worst} of onnxruntime-node`,
       );
     } finally {
       await browser.close();

@@ -236,6 +236,7 @@ test(
     }
     console.log("recognizer exact lines per variant:", JSON.stringify(lines));
     assert.equal(lines.fp16, 40);
+    assert.equal(lines.q8, 40);
     // Per-channel weights (per tensor, quantize.py's default, reads 19/40 and 0/40 here).
     for (const m of ["q8", "int8", "uint8"]) assert.ok(lines[m] >= 39, `${m}: ${lines[m]}/40`);
     assert.ok(lines.q4 >= 39, `q4: ${lines.q4}/40`);
