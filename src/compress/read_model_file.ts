@@ -18,12 +18,24 @@ import type { Progress } from "./_tensor_change.ts";
 const CHUNK = 8 * 1024 * 1024;
 
 /** Reads a whole file in 8 MiB chunks, reporting progress. */
-async function readAll(file: FileSource, progress: (at: number, size: number) => void) {
+async function readAll(
+  file: FileSource,
+  path: string,
+  progress: (at: number, size: number) => void,
+) {
   const bytes = new Uint8Array(file.size);
   for (let at = 0; at < file.size; at += CHUNK) {
     progress(at, file.size);
-    const chunk = await file.read(at, Math.min(CHUNK, file.size - at));
-    bytes.set(chunk, at);
+    const part = bytes.subarray(at, Math.min(at + CHUNK, file.size));
+    if (await file.readInto(at, part) < part.length) {
+      throw new FileError(
+        "read",
+        `cannot read "${path}": it ended before byte ${
+          part.length + at
+        } while it was read (changed by another program?)`,
+        path,
+      );
+    }
   }
   progress(file.size, file.size);
   return bytes;
@@ -69,7 +81,9 @@ async function readExternalData(
       }
       out.set(
         location,
-        read ? await readAll(file, (at, size) => progress("read", at, size)) : file.size,
+        read
+          ? await readAll(file, folderOf(path) + location, (at, size) => progress("read", at, size))
+          : file.size,
       );
     }
   } finally {
@@ -129,7 +143,7 @@ export async function readModelFile(
   try {
     const file = await openFile(path, { label: "model file" });
     try {
-      bytes = await readAll(file, (at, size) => progress("read", at, size));
+      bytes = await readAll(file, path, (at, size) => progress("read", at, size));
     } finally {
       await file.close();
     }

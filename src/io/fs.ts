@@ -13,6 +13,13 @@ import type { ByteSink } from "./safetensors/write_safetensors.ts";
 
 /** A file opened for random access; close it when done. */
 export interface FileSource extends RandomAccessSource {
+  /**
+   * Reads `target.length` bytes starting at `offset` straight into `target` (no intermediate
+   * buffer: reading a whole file this way holds the file once, not once plus its chunks).
+   *
+   * @returns The number of bytes read (less than `target.length` only at the end of the file).
+   */
+  readInto(offset: number, target: Uint8Array): Promise<number>;
   /** Releases the file handle. */
   close(): Promise<void>;
 }
@@ -184,36 +191,46 @@ async function openRaw(path: string): Promise<FileSource> {
   if (deno) {
     const f = await deno.open(path, { read: true });
     const size = (await f.stat()).size;
+    const readInto = async (offset: number, out: Uint8Array) => {
+      await f.seek(offset, deno.SeekMode.Start);
+      let at = 0;
+      while (at < out.length) {
+        const n = await f.read(out.subarray(at));
+        if (n === null) break;
+        at += n;
+      }
+      return at;
+    };
     return {
       size,
       async read(offset, length) {
         const out = new Uint8Array(length);
-        await f.seek(offset, deno.SeekMode.Start);
-        let at = 0;
-        while (at < length) {
-          const n = await f.read(out.subarray(at));
-          if (n === null) break;
-          at += n;
-        }
+        const at = await readInto(offset, out);
         return at === length ? out : out.subarray(0, at);
       },
+      readInto,
       close: () => Promise.resolve(f.close()),
     };
   }
   const h = await (await node()).open(path, "r");
   const size = (await h.stat()).size;
+  const readInto = async (offset: number, out: Uint8Array) => {
+    let at = 0;
+    while (at < out.length) {
+      const { bytesRead } = await h.read(out, at, out.length - at, offset + at);
+      if (bytesRead === 0) break;
+      at += bytesRead;
+    }
+    return at;
+  };
   return {
     size,
     async read(offset, length) {
       const out = new Uint8Array(length);
-      let at = 0;
-      while (at < length) {
-        const { bytesRead } = await h.read(out, at, length - at, offset + at);
-        if (bytesRead === 0) break;
-        at += bytesRead;
-      }
+      const at = await readInto(offset, out);
       return at === length ? out : out.subarray(0, at);
     },
+    readInto,
     close: () => h.close(),
   };
 }

@@ -86,15 +86,19 @@ export async function quantizeWeights(
       algorithm: options.algorithm ?? "PtqQuantizer",
       ...(options.registry === undefined ? {} : { registry: options.registry }),
     });
-  const tensors = new Map<string, FloatTensor>();
+  // One parameter's float32 values at a time: ranges are per tensor, and holding every
+  // decoded tensor at once cost 3x a float16 model's size in memory.
+  const ranges = new Map<string, TrackedRange>();
   const byName = new Map(model.modules.map((m) => [m.name, m]));
   for (const t of resolved.targets) {
     if (t.kind !== "parameter") continue;
     const ref = byName.get(t.module)?.params[t.target];
-    if (ref === undefined) continue;
-    tensors.set(targetKey(t.module, t.target), { data: await ref.data(), shape: ref.shape });
+    const tensors = new Map<string, FloatTensor>();
+    if (ref !== undefined) {
+      tensors.set(targetKey(t.module, t.target), { data: await ref.data(), shape: ref.shape });
+    }
+    for (const [k, r] of trackParameterRanges([t], tensors, options)) ranges.set(k, r);
   }
-  const ranges = trackParameterRanges(resolved.targets, tensors, options);
   for (const [k, r] of options.ranges ?? []) if (!ranges.has(k)) ranges.set(k, r);
   return {
     params: computeTargetQuantParams(resolved.targets, ranges),

@@ -195,6 +195,7 @@ export async function saveOnnx(
 const EMPTY: FileSource = {
   size: 0,
   read: () => Promise.resolve(new Uint8Array(0)),
+  readInto: () => Promise.resolve(0),
   close: () => Promise.resolve(),
 };
 
