@@ -410,9 +410,7 @@ async function savedGptq(
     if (storage !== "auto") {
       throw new QuantizationError(
         "storage",
-        `storage "${storage}" cannot hold this GPTQ result: ${reason}; store it as float${
-          format === "onnx" ? " or as MatMulNBits (storage nbits, with g_idx)" : ""
-        }`,
+        `storage "${storage}" cannot hold this GPTQ result: ${reason}; store it as float, or quantize with static groups`,
       );
     }
     return { bytes: written.bytes, storage: "float", reason };

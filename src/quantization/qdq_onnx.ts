@@ -178,7 +178,7 @@ export async function qdqOnnx(
     if (block !== undefined && defaultOpset(onnx) < 21) {
       throw new QuantizationError(
         "storage",
-        `QDQ export stores blocks of ${block.blockSize} along dim ${block.axis} (block kernel is ${
+        `QDQ export supports per-tensor and per-channel granularity, and blocks along one dim (current block kernel is ${
           JSON.stringify(p.kernel)
         }) with DequantizeLinear's block_size, which needs default-domain opset 21: the model's opset is ${
           defaultOpset(onnx)

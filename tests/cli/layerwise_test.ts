@@ -195,6 +195,18 @@ test("the layer-by-layer methods say what they need", async () => {
   );
   assert.equal(st.code, 2, st.stderr);
   assert.match(st.stderr, /GPTQ on a safetensors model takes each Linear module's input rows/);
+  const flags = [
+    [["quantize", "--act-order"], /--act-order goes with quantize -a GPTQ/],
+    [
+      ["quantize", "-a", "GPTQ", "--calibration", "ocr-lines:2", "--static-groups"],
+      /--static-groups goes with --act-order/,
+    ],
+  ] as const;
+  for (const [args, message] of flags) {
+    const r = await cli(args[0], CLS, "-c", INT4, ...args.slice(1), "-o", join(dir, "f.onnx"));
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
 });
 
 test("prune -a SparseGPT at 30% keeps the classifier's accuracy", async () => {
