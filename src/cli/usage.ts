@@ -131,8 +131,8 @@ ${REGISTRY}
                         per_channel or [1, G]); written with GPTQ's own codes in every storage
                         below but dynamic, bnb4 and float16 ([1, G] as QDQ from opset 21)
   --act-order           with -a GPTQ: quantize the inputs by decreasing Hessian diagonal
-                        (groups then follow that order: stored as float unless
-                        --static-groups)
+                        (groups then follow that order: --storage nbits writes them
+                        with g_idx, QDQ and safetensors storages need --static-groups)
   --static-groups       with --act-order: each group's grid fixed before reordering
   --storage <s>         auto (default): ONNX integer codes with DequantizeLinear when the
                         granularity allows (per-tensor, per-channel), else float; safetensors

@@ -258,7 +258,11 @@ export interface GptqTensors {
   params?: TargetQuantParams[];
   /** Why `params` is absent. */
   paramsReason?: string;
+  /** Per layer, the GPTQ result (its `groupIndex` is MatMulNBits' `g_idx` under act-order). */
+  results?: Map<string, GptqResult>;
   bits?: number;
+  /** The group size GPTQ ran with (-1: per row). */
+  groupSize?: number;
 }
 
 /** GPTQ over the configured weights; the result is the model with weights on the grid. */
@@ -377,7 +381,9 @@ export async function gptqTensors(
     warnings,
     ...(grids.size === layers.length ? { grids } : {}),
     ...(paramsReason === undefined ? { params } : { paramsReason }),
+    results: new Map(layers.map((l) => [l.module, l.result])),
     bits,
+    groupSize,
   };
 }
 

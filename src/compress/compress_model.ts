@@ -142,8 +142,8 @@ export interface CompressOptions {
    * For `algorithm: "GPTQ"`: `actOrder` quantizes the inputs in order of decreasing Hessian
    * diagonal (the reference's `--act-order`), `staticGroups` fixes each group's parameters
    * before that (so the groups stay consecutive inputs and every storage holds them). Without
-   * `staticGroups`, grouped act-order results are stored as float (`auto` says why; `int`,
-   * `nbits` and `compressed-tensors` refuse them).
+   * `staticGroups`, grouped act-order results go to `nbits` (MatMulNBits with `g_idx`, 1-4
+   * bits) or float (`auto` says why; `int` and `compressed-tensors` refuse them).
    */
   readonly gptq?: { readonly actOrder?: boolean; readonly staticGroups?: boolean };
   /**
@@ -381,26 +381,37 @@ async function savedGptq(
   }
   if (format === "onnx" && storage === "nbits") {
     // GPTQ's grid as MatMulNBits codes: the compensated weights sit on it, so the codes are
-    // GPTQ's. Act-order groups (without static groups) would need MatMulNBits' g_idx input;
-    // onnxruntime-node 1.30's CPU kernel does not compute the documented result with it
-    // (docs/quantization.md), so they are refused.
-    const grids = run.grids;
-    if (grids === undefined) {
+    // GPTQ's. Act-order groups (without static groups) are not blocks along K: each input's
+    // group goes in MatMulNBits' g_idx.
+    const indexed = run.grids === undefined;
+    const grids = run.grids ?? new Map(
+      [...(run.results ?? [])].map(([module, r]) => [module, {
+        scale: r.scale,
+        zeroPoint: r.zeroPoint,
+        qmin: 0,
+        qmax: 2 ** (run.bits ?? 4) - 1,
+        groupSize: run.groupSize ?? -1,
+      }]),
+    );
+    const group = run.groupSize ?? -1;
+    const bs = blockSize ?? (group === -1 ? NBITS_BLOCK_SIZE : group);
+    if (indexed && (run.bits ?? 4) > 4) {
       throw new QuantizationError(
         "storage",
-        `storage "nbits" cannot hold this GPTQ result: ${
-          run.paramsReason ?? "its groups are not blocks along K"
-        }; store it as float, or quantize with static groups`,
+        `storage "nbits" holds GPTQ's act-order groups with g_idx for 4-bit codes only (onnxruntime's kernel): the result has ${run.bits} bits; store it as float, or quantize with static groups`,
       );
     }
-    const group = [...grids.values()][0].groupSize;
-    const bs = blockSize ?? (group === -1 ? NBITS_BLOCK_SIZE : group);
     const { bytes } = await weightOnlyOnnx(written.onnx, written.graph, {
       bits: (run.bits ?? 4) <= 4 ? 4 : 8,
       blockSize: bs,
       scheme: "affine",
       modules: [...grids.keys()],
       grids,
+      ...(indexed
+        ? {
+          groupIndex: new Map([...(run.results ?? [])].map(([m, r]) => [m, r.groupIndex])),
+        }
+        : {}),
     });
     return { bytes, storage: "nbits" };
   }
@@ -410,7 +421,9 @@ async function savedGptq(
     if (storage !== "auto") {
       throw new QuantizationError(
         "storage",
-        `storage "${storage}" cannot hold this GPTQ result: ${reason}; store it as float, or quantize with static groups`,
+        `storage "${storage}" cannot hold this GPTQ result: ${reason}; store it as float${
+          format === "onnx" ? ", as MatMulNBits (storage nbits, with g_idx)" : ""
+        }, or quantize with static groups`,
       );
     }
     return { bytes: written.bytes, storage: "float", reason };

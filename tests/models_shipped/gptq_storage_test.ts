@@ -190,28 +190,62 @@ for (const quant_dtype of ["int4", "uint4", "int3"]) {
   });
 }
 
-test("GPTQ act-order groups: float with the reason under auto, an error naming the storage otherwise", async () => {
+for (const quant_dtype of ["uint4", "int4", "int3"]) {
+  for (const granularity of [[1, 16], [1, 32]]) {
+    test(`GPTQ ${quant_dtype} act-order groups ${JSON.stringify(granularity)} as MatMulNBits with g_idx run like the float model`, async () => {
+      const ort = await loadOrt();
+      const run = (storage: "float" | "nbits" | "int" | "auto") =>
+        compressModel(loadModel(mlp(), "mlp.onnx"), {
+          mode: "quantization",
+          algorithm: "GPTQ",
+          configList: config(quant_dtype, granularity),
+          storage,
+          gptq: { actOrder: true },
+          calibration: { batches: BATCHES, ort },
+        });
+      const float = await run("float");
+      const nbits = await run("nbits");
+      assert.equal(nbits.report.storage, "nbits");
+      const nodes = decodeOnnx(nbits.bytes).graph.nodes.filter((n) => n.opType === "MatMulNBits");
+      assert.equal(nodes.length, 2);
+      assert.ok(nodes.every((n) => n.inputs[4]?.endsWith("_g_idx")), JSON.stringify(nodes));
+      if (granularity[1] === 16) {
+        // the groups really are out of order (act-order): fc1's g_idx is not sorted
+        const gIdx = new Int32Array(
+          initializer(nbits.bytes, "fc1.weight_nbits_g_idx").storage.bytes.slice().buffer,
+        );
+        assert.ok(gIdx.some((g, i) => i > 0 && g < gIdx[i - 1]), `${gIdx}`);
+      }
+      const a = await runModel(float.bytes, "x", [2, 32]);
+      const b = await runModel(nbits.bytes, "x", [2, 32]);
+      const d = difference(b.y, a.y);
+      assert.ok(d.relative <= 1e-4, `max |diff| ${d.max} (relative ${d.relative})`);
+      // QDQ cannot hold groups out of order: auto keeps float and says why, int names it.
+      const auto = await run("auto");
+      assert.equal(auto.report.storage, "float");
+      assert.deepEqual(auto.bytes, float.bytes);
+      assert.match(auto.report.warnings.join("\n"), /act-order .*"fc1" has no block grid/);
+      await assert.rejects(
+        run("int"),
+        /storage "int" cannot hold this GPTQ result: .*act-order.*MatMulNBits \(storage nbits, with g_idx\)/,
+      );
+    });
+  }
+}
+
+test("GPTQ act-order groups of 8 bits are refused by MatMulNBits, naming the bits", async () => {
   const ort = await loadOrt();
-  const run = (storage: "float" | "nbits" | "int" | "auto") =>
+  await assert.rejects(
     compressModel(loadModel(mlp(), "mlp.onnx"), {
       mode: "quantization",
       algorithm: "GPTQ",
-      configList: config("uint4", [1, 16]),
-      storage,
+      configList: config("int8", [1, 16]),
+      storage: "nbits",
       gptq: { actOrder: true },
       calibration: { batches: BATCHES, ort },
-    });
-  const float = await run("float");
-  const auto = await run("auto");
-  assert.equal(auto.report.storage, "float");
-  assert.deepEqual(auto.bytes, float.bytes);
-  assert.match(auto.report.warnings.join("\n"), /act-order .*"fc1" has no block grid/);
-  for (const storage of ["int", "nbits"] as const) {
-    await assert.rejects(
-      run(storage),
-      new RegExp(`storage "${storage}" cannot hold this GPTQ result: .*act-order`),
-    );
-  }
+    }),
+    /act-order groups with g_idx for 4-bit codes only .*the result has 8 bits/,
+  );
 });
 
 test("GPTQ act-order per channel, and with static groups, as QDQ run like the float model", async () => {
