@@ -62,6 +62,8 @@ const COMPRESS: Record<string, ArgOption> = {
   "batch-size": { type: "string" },
   "allow-unchanged": { type: "boolean" },
   pattern: { type: "string" },
+  "act-order": { type: "boolean" },
+  "static-groups": { type: "boolean" },
   "block-ops": { type: "string" },
   "remove-channels": { type: "boolean" },
   ...COMPARE,

@@ -85,10 +85,11 @@ ${EXTERNAL}
 ${REGISTRY}
   -a, --algorithm <a>   the pruner, by short or NNI class name:
 ${PRUNERS}
-                        SparseGPT: layer by layer with error compensation (ONNX; needs
+                        SparseGPT: layer by layer with error compensation (needs
                         --calibration), at each target's sparse_ratio or --pattern n:m
   --calibration <c>     input batches for -a wanda and -a SparseGPT (ONNX, onnxruntime-node),
-                        as for quantize
+                        as for quantize; safetensors models with -a SparseGPT: a safetensors
+                        file of each Linear module's input rows, <module>.input [rows, in]
   --pattern <n:m>       with -a SparseGPT: prune n of every m weights along the input (2:4)
   --reconstruct <c>     refit the pruned model's Conv/Gemm/MatMul weights layer by layer so
                         each layer's outputs match the original's on these input batches
@@ -125,9 +126,14 @@ Options:
 ${EXTERNAL}
 ${REGISTRY}
   -a, --algorithm <a>   PtqQuantizer (default), or GPTQ: layer by layer with error
-                        compensation (ONNX; needs --calibration; quant_dtype int1..int8,
-                        granularity per_channel or [1, G]; weights stored as float values on
-                        the grid, or with --storage nbits as MatMulNBits on GPTQ's grid)
+                        compensation (needs --calibration; for safetensors models a file of
+                        <module>.input [rows, in] tensors; quant_dtype int1..int8, granularity
+                        per_channel or [1, G]); written with GPTQ's own codes in every storage
+                        below but dynamic, bnb4 and float16 ([1, G] as QDQ from opset 21)
+  --act-order           with -a GPTQ: quantize the inputs by decreasing Hessian diagonal
+                        (groups then follow that order: --storage nbits writes them
+                        with g_idx, QDQ and safetensors storages need --static-groups)
+  --static-groups       with --act-order: each group's grid fixed before reordering
   --storage <s>         auto (default): ONNX integer codes with DequantizeLinear when the
                         granularity allows (per-tensor, per-channel), else float; safetensors
                         compressed-tensors (pack-quantized, config.json beside the output)

@@ -5,7 +5,12 @@ import type { LoadedModel } from "./load_model.ts";
 import { changeOf, type Progress, type TensorChange } from "./_tensor_change.ts";
 import type { OrtLike } from "../io/onnx/ort.ts";
 import type { CalibrationTensor } from "../quantization/calibrate_onnx.ts";
-import { gptqOnnx } from "../quantization/gptq_model.ts";
+import { gptqOnnx, gptqParams } from "../quantization/gptq_model.ts";
+import { gptq, type GptqResult } from "../quantization/gptq.ts";
+import { sparseGpt } from "../pruning/sparse_gpt.ts";
+import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
+import { toFileBytes } from "../model/from_float32.ts";
+import { rewriteSafetensors } from "../quantization/rewrite_safetensors.ts";
 import type { WeightGrid } from "../quantization/weight_only_onnx.ts";
 import { layerwiseModules } from "../quantization/layerwise_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
@@ -19,6 +24,19 @@ export interface LayerwiseCalibration {
     | Iterable<Record<string, CalibrationTensor>>
     | AsyncIterable<Record<string, CalibrationTensor>>;
   readonly ort: OrtLike;
+}
+
+/**
+ * Calibration of a safetensors model (no graph to run): each Linear module's input rows by
+ * module name, `[rows, in]` row-major, one `add_batch` per array (`readLayerInputs` reads them
+ * from a safetensors file of `<module>.input` tensors).
+ */
+export type LayerInputs = ReadonlyMap<string, readonly LayerBatch[]>;
+
+/** One batch of a layer's input rows: `data` row-major of shape `dims` (`[rows, in]`). */
+export interface LayerBatch {
+  readonly data: Float32Array;
+  readonly dims: readonly [number, number];
 }
 
 async function collect<T>(it: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
@@ -45,18 +63,129 @@ function weightTargets(plan: ConfigPlan, onnx: OnnxModel, method: string, warnin
   return weights.filter((t) => eligible.has(t.module));
 }
 
-function modelChecks(model: LoadedModel, method: string, cal: LayerwiseCalibration | undefined) {
+function modelChecks(
+  model: LoadedModel,
+  method: string,
+  cal: LayerwiseCalibration | LayerInputs | undefined,
+): OnnxModel | undefined {
+  if (model.format === "safetensors") {
+    if (!(cal instanceof Map)) {
+      throw new TypeError(
+        `${method} on a safetensors model needs each layer's input rows (a safetensors file of <module>.input tensors, docs/quantization.md): ${
+          cal === undefined ? "no calibration was given" : "graph input batches were given"
+        }`,
+      );
+    }
+    return undefined;
+  }
   if (model.format !== "onnx") {
     throw new TypeError(
-      `${method} runs ONNX models (it calibrates through onnxruntime): the model is ${model.format}`,
+      `${method} runs ONNX models (it calibrates through onnxruntime) and safetensors models with per-layer inputs: the model is ${model.format}`,
     );
   }
-  if (cal === undefined) {
+  if (cal === undefined || cal instanceof Map) {
     throw new TypeError(
-      `${method} needs calibration batches: each layer's inputs are what it compensates for`,
+      `${method} needs calibration batches of the model's inputs: each layer's inputs are what it compensates for`,
     );
   }
   return model.onnx;
+}
+
+/**
+ * The Linear weights of a safetensors model a plan selects, each with its input rows; others
+ * (convolutions, …) are left as they are with a warning.
+ */
+function safetensorsLayers(
+  model: LoadedModel,
+  plan: ConfigPlan,
+  inputs: LayerInputs,
+  method: string,
+  warnings: string[],
+) {
+  const modules = new Map(model.graph.modules.map((m) => [m.name, m]));
+  for (const name of inputs.keys()) {
+    if (!modules.has(name)) {
+      throw new TypeError(
+        `${method}: the calibration's tensor "${name}.input" names no module of the model (modules are named like "${
+          model.graph.modules[0]?.name ?? ""
+        }")`,
+      );
+    }
+  }
+  const out: {
+    target: ConfigPlan["targets"][number];
+    shape: [number, number];
+    rows: readonly Float32Array[];
+  }[] = [];
+  for (const t of plan.targets) {
+    if (t.kind !== "parameter" || t.target !== "weight") continue;
+    const ref = modules.get(t.module)?.params.weight;
+    if (ref === undefined || ref.shape.length !== 2) {
+      warnings.push(
+        `[${t.configIndex}]: ${method} leaves "${t.module}" as it is: on safetensors models only 2-D (Linear) weights are processed layer by layer`,
+      );
+      continue;
+    }
+    const [o, k] = ref.shape;
+    const rows = inputs.get(t.module);
+    if (rows === undefined || rows.length === 0) {
+      throw new TypeError(
+        `${method}: the calibration has no input rows for module "${t.module}" (config ${t.configIndex}): expected a tensor "${t.module}.input" of shape [rows, ${k}]`,
+      );
+    }
+    for (const [i, r] of rows.entries()) {
+      if (r.dims[1] !== k || r.dims[0] < 1 || r.data.length !== r.dims[0] * r.dims[1]) {
+        throw new TypeError(
+          `${method}: the input rows of module "${t.module}" (batch ${i}) must be [rows, ${k}] (its weight is [${o}, ${k}]): current shape is ${
+            JSON.stringify(r.dims)
+          } with ${r.data.length} values`,
+        );
+      }
+    }
+    out.push({ target: t, shape: [o, k], rows: rows.map((r) => r.data) });
+  }
+  return out;
+}
+
+/** The safetensors file with each layer's weight replaced by its new values. */
+async function rewrittenSafetensors(
+  model: LoadedModel,
+  layers: readonly { module: string; weight: Float32Array }[],
+): Promise<Uint8Array> {
+  if (model.format !== "safetensors") throw new TypeError("not a safetensors model");
+  const modules = new Map(model.graph.modules.map((m) => [m.name, m]));
+  const replaced = new Map<string, Uint8Array>();
+  for (const l of layers) {
+    const ref = modules.get(l.module)!.params.weight;
+    replaced.set(ref.name, toFileBytes(ref, l.weight));
+  }
+  return await Promise.resolve(rewriteSafetensors(model.safetensors, replaced));
+}
+
+/**
+ * A layer's GPTQ grid in its module's layout: a 2-D weight as it is; a convolution's
+ * `[out, in, kh, kw]` per output channel (its im2col rows are whole filters). `undefined` with
+ * the reason when the grid is not blocks of the module's weight.
+ */
+function moduleParams(
+  p: TargetQuantParams,
+  refShape: readonly number[],
+  configIndex: number,
+): TargetQuantParams | string {
+  if (refShape.length === 2) return { ...p, configIndex };
+  if (p.kernel[1] === -1) {
+    const rest = refShape.slice(1);
+    return {
+      ...p,
+      configIndex,
+      shape: [...refShape],
+      kernel: [1, ...rest.map(() => -1)],
+      gridShape: [refShape[0], ...rest.map(() => 1)],
+    };
+  }
+  return `GPTQ's groups of ${
+    p.kernel[1]
+  } along the im2col row (in·kh·kw) of convolution "${p.module}" are not blocks of its ${refShape.length}-D weight`;
 }
 
 /** The bits and symmetry a `quant_dtype`/`quant_scheme` pair stands for. */
@@ -117,23 +246,38 @@ async function layerChanges<R extends { readonly weight: Float32Array }>(
   return changes;
 }
 
+/** What `gptqTensors` returns. */
+export interface GptqTensors {
+  /** The model with the weights on GPTQ's grid, in their float type (the float storage). */
+  bytes: Uint8Array;
+  changes: TensorChange[];
+  warnings: string[];
+  /** Each layer's grid, for MatMulNBits (absent when a layer's groups are not blocks). */
+  grids?: Map<string, WeightGrid>;
+  /** Each layer's grid in its module's layout, for QDQ and integer safetensors. */
+  params?: TargetQuantParams[];
+  /** Why `params` is absent. */
+  paramsReason?: string;
+  /** Per layer, the GPTQ result (its `groupIndex` is MatMulNBits' `g_idx` under act-order). */
+  results?: Map<string, GptqResult>;
+  bits?: number;
+  /** The group size GPTQ ran with (-1: per row). */
+  groupSize?: number;
+}
+
 /** GPTQ over the configured weights; the result is the model with weights on the grid. */
 export async function gptqTensors(
   model: LoadedModel,
   plan: ConfigPlan,
-  cal: LayerwiseCalibration | undefined,
+  cal: LayerwiseCalibration | LayerInputs | undefined,
   progress: Progress,
-): Promise<{
-  bytes: Uint8Array;
-  changes: TensorChange[];
-  warnings: string[];
-  /** Each layer's grid, for integer storage (absent when a layer's groups are not blocks). */
-  grids?: Map<string, WeightGrid>;
-  bits?: number;
-}> {
+  extra: { readonly actOrder?: boolean; readonly staticGroups?: boolean } = {},
+): Promise<GptqTensors> {
   const onnx = modelChecks(model, "GPTQ", cal);
   const warnings: string[] = [];
-  const targets = weightTargets(plan, onnx, "GPTQ", warnings);
+  const targets = onnx === undefined
+    ? safetensorsLayers(model, plan, cal as LayerInputs, "GPTQ", warnings).map((l) => l.target)
+    : weightTargets(plan, onnx, "GPTQ", warnings);
   if (targets.length === 0) return { bytes: model.bytes, changes: [], warnings };
   const first = targets[0];
   const key = (t: typeof first) => {
@@ -154,25 +298,75 @@ export async function gptqTensors(
   const at = { module: first.module, configIndex: first.configIndex };
   const { bits, sym } = bitsOf(s.quant_dtype, s.quant_scheme, at);
   const groupSize = groupOf(s.granularity, at);
-  const batches = await collect(cal!.batches);
-  const run = await gptqOnnx(onnx, batches, {
-    ort: cal!.ort,
+  const solver = {
     bits,
     sym,
     groupSize,
-    modules: targets.map((t) => t.module),
-    onLayer: (_m, i, n) => progress("gptq", i, n),
-  });
-  const changes = await layerChanges(model, run.layers, (layer) => ({
+    ...(extra.actOrder === undefined ? {} : { actOrder: extra.actOrder }),
+    ...(extra.staticGroups === undefined ? {} : { staticGroups: extra.staticGroups }),
+  };
+  let bytes: Uint8Array;
+  let layers: readonly {
+    module: string;
+    result: GptqResult;
+    params?: TargetQuantParams;
+  }[];
+  if (onnx === undefined) {
+    // Safetensors: each layer on its own given inputs (no graph to propagate through).
+    const given = safetensorsLayers(model, plan, cal as LayerInputs, "GPTQ", []);
+    const done = [];
+    for (const [i, l] of given.entries()) {
+      progress("gptq", i, given.length);
+      const result = gptq(await paramData(model, l.target.module), l.shape, l.rows, solver);
+      done.push({
+        module: l.target.module,
+        result,
+        params: gptqParams(l.target.module, l.shape, result, solver),
+      });
+    }
+    layers = done;
+    bytes = await rewrittenSafetensors(
+      model,
+      done.map((l) => ({ module: l.module, weight: l.result.weight })),
+    );
+  } else {
+    const batches = await collect((cal as LayerwiseCalibration).batches);
+    const run = await gptqOnnx(onnx, batches, {
+      ort: (cal as LayerwiseCalibration).ort,
+      ...solver,
+      modules: targets.map((t) => t.module),
+      onLayer: (_m, i, n) => progress("gptq", i, n),
+    });
+    layers = run.layers;
+    bytes = run.encode();
+  }
+  const changes = await layerChanges(model, layers, (layer) => ({
     granularity: s.granularity ?? null,
     bits,
     blocks: layer.result.scale.length,
     zeroPoints: !sym,
   }));
-  progress("gptq", run.layers.length, run.layers.length);
+  progress("gptq", layers.length, layers.length);
+  const configIndex = new Map(targets.map((t) => [t.module, t.configIndex]));
+  const refs = new Map(model.graph.modules.map((m) => [m.name, m.params.weight]));
+  const params: TargetQuantParams[] = [];
+  let paramsReason: string | undefined;
+  for (const l of layers) {
+    if (l.params === undefined) {
+      paramsReason =
+        `GPTQ's groups under act-order (without static groups) follow the activation order, not consecutive inputs: "${l.module}" has no block grid`;
+      break;
+    }
+    const p = moduleParams(l.params, refs.get(l.module)!.shape, configIndex.get(l.module)!);
+    if (typeof p === "string") {
+      paramsReason = p;
+      break;
+    }
+    params.push(p);
+  }
   const grids = new Map<string, WeightGrid>();
-  for (const l of run.layers) {
-    if (l.params === undefined) return { bytes: run.encode(), changes, warnings, bits };
+  for (const l of layers) {
+    if (l.params === undefined) break;
     grids.set(l.module, {
       scale: l.params.scale,
       zeroPoint: l.params.zeroPoint,
@@ -181,20 +375,37 @@ export async function gptqTensors(
       groupSize,
     });
   }
-  return { bytes: run.encode(), changes, warnings, grids, bits };
+  return {
+    bytes,
+    changes,
+    warnings,
+    ...(grids.size === layers.length ? { grids } : {}),
+    ...(paramsReason === undefined ? { params } : { paramsReason }),
+    results: new Map(layers.map((l) => [l.module, l.result])),
+    bits,
+    groupSize,
+  };
+}
+
+/** A module weight's values in PyTorch layout. */
+async function paramData(model: LoadedModel, module: string): Promise<Float32Array> {
+  return await model.graph.modules.find((m) => m.name === module)!.params.weight.data();
 }
 
 /** SparseGPT over the configured weights, at their `sparse_ratio` or an N:M pattern. */
 export async function sparseGptTensors(
   model: LoadedModel,
   plan: ConfigPlan,
-  cal: LayerwiseCalibration | undefined,
+  cal: LayerwiseCalibration | LayerInputs | undefined,
   pattern: { n: number; m: number } | undefined,
   progress: Progress,
 ): Promise<{ bytes: Uint8Array; changes: TensorChange[]; warnings: string[] }> {
   const onnx = modelChecks(model, "SparseGPT", cal);
   const warnings: string[] = [];
-  const targets = weightTargets(plan, onnx, "SparseGPT", warnings);
+  const given = onnx === undefined
+    ? safetensorsLayers(model, plan, cal as LayerInputs, "SparseGPT", warnings)
+    : undefined;
+  const targets = given?.map((l) => l.target) ?? weightTargets(plan, onnx!, "SparseGPT", warnings);
   if (targets.length === 0) return { bytes: model.bytes, changes: [], warnings };
   const ratio = (t: typeof targets[number]) =>
     (t.setting as { sparse_ratio?: number | null }).sparse_ratio;
@@ -221,19 +432,38 @@ export async function sparseGptTensors(
       },
     );
   }
-  const batches = await collect(cal!.batches);
-  const run = await sparseGptOnnx(onnx, batches, {
-    ort: cal!.ort,
-    ...(pattern === undefined
-      ? { sparsity: sparsity as number }
-      : { prunen: pattern.n, prunem: pattern.m }),
-    modules: targets.map((t) => t.module),
-    onLayer: (_m, i, n) => progress("sparsegpt", i, n),
-  });
-  const changes = await layerChanges(model, run.layers, () => ({
+  const solver = pattern === undefined
+    ? { sparsity: sparsity as number }
+    : { prunen: pattern.n, prunem: pattern.m };
+  let bytes: Uint8Array;
+  let layers: readonly { module: string; result: { weight: Float32Array } }[];
+  if (given !== undefined) {
+    // Safetensors: each layer on its own given inputs (no graph to propagate through).
+    const done = [];
+    for (const [i, l] of given.entries()) {
+      progress("sparsegpt", i, given.length);
+      const w = await paramData(model, l.target.module);
+      done.push({ module: l.target.module, result: sparseGpt(w, l.shape, l.rows, solver) });
+    }
+    layers = done;
+    bytes = await rewrittenSafetensors(
+      model,
+      done.map((l) => ({ module: l.module, weight: l.result.weight })),
+    );
+  } else {
+    const run = await sparseGptOnnx(onnx!, await collect((cal as LayerwiseCalibration).batches), {
+      ort: (cal as LayerwiseCalibration).ort,
+      ...solver,
+      modules: targets.map((t) => t.module),
+      onLayer: (_m, i, n) => progress("sparsegpt", i, n),
+    });
+    layers = run.layers;
+    bytes = run.encode();
+  }
+  const changes = await layerChanges(model, layers, () => ({
     granularity: pattern === undefined ? null : `${pattern.n}:${pattern.m}`,
     bits: null,
   }));
-  progress("sparsegpt", run.layers.length, run.layers.length);
-  return { bytes: run.encode(), changes, warnings };
+  progress("sparsegpt", layers.length, layers.length);
+  return { bytes, changes, warnings };
 }

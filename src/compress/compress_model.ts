@@ -6,8 +6,7 @@
  */
 
 import { compressorFor } from "../config/algorithms.ts";
-import { type WeightGrid, weightOnlyOnnx } from "../quantization/weight_only_onnx.ts";
-import { onnxModel } from "../model/onnx_model.ts";
+import { weightOnlyOnnx } from "../quantization/weight_only_onnx.ts";
 import { resolvePlan } from "../config/plan.ts";
 import type { ExtraRegistry } from "../config/types.ts";
 import { moveToExternalData } from "../io/onnx/move_to_external_data.ts";
@@ -19,7 +18,9 @@ import { reconstructOnnx } from "../pruning/reconstruct_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { removeChannels } from "../pruning/remove_channels.ts";
 import { wandaInputNorms } from "../pruning/wanda_input_norms.ts";
-import { gptqTensors, sparseGptTensors } from "./_layerwise.ts";
+import { type GptqTensors, gptqTensors, type LayerInputs, sparseGptTensors } from "./_layerwise.ts";
+import { qdqOnnx } from "../quantization/qdq_onnx.ts";
+import { quantizedSafetensors } from "../quantization/quantized_safetensors.ts";
 import { inPlaceSafetensorsWriter, prunedSafetensors } from "../pruning/pruned_safetensors.ts";
 import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.ts";
 import type { QuantizeResult } from "../quantization/quantize.ts";
@@ -30,7 +31,7 @@ import {
 } from "../quantization/compressed_tensors.ts";
 import { QuantizationError } from "../quantization/quantization_error.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
-import { type LoadedModel, modelFileBytes } from "./load_model.ts";
+import { type LoadedModel, loadModel, modelFileBytes } from "./load_model.ts";
 import { prunedTfjs } from "../pruning/pruned_tfjs.ts";
 import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
 import { layerReport } from "./_layer_report.ts";
@@ -137,6 +138,20 @@ export interface CompressOptions {
    * key, so config lists stay NNI's).
    */
   readonly pattern?: { readonly n: number; readonly m: number };
+  /**
+   * For `algorithm: "GPTQ"`: `actOrder` quantizes the inputs in order of decreasing Hessian
+   * diagonal (the reference's `--act-order`), `staticGroups` fixes each group's parameters
+   * before that (so the groups stay consecutive inputs and every storage holds them). Without
+   * `staticGroups`, grouped act-order results go to `nbits` (MatMulNBits with `g_idx`, 1-4
+   * bits) or float (`auto` says why; `int` and `compressed-tensors` refuse them).
+   */
+  readonly gptq?: { readonly actOrder?: boolean; readonly staticGroups?: boolean };
+  /**
+   * GPTQ and SparseGPT on a safetensors model: each Linear module's input rows `[rows, in]`
+   * by module name (`readLayerInputs` reads a safetensors file of `<module>.input` tensors);
+   * each layer is solved on its own rows (docs/quantization.md).
+   */
+  readonly layerInputs?: LayerInputs;
   /** TensorFlow.js: the largest weight shard in bytes (default 4 MiB, the converter's). */
   readonly shardBytes?: number;
   /**
@@ -337,6 +352,102 @@ async function saveQuantized(
 }
 
 /**
+ * GPTQ's result in an integer storage, with GPTQ's own codes, scales and zero points: ONNX
+ * `int` (QDQ) or `nbits` (MatMulNBits), safetensors `int` or `compressed-tensors`; `auto` picks
+ * QDQ or compressed-tensors (else integer safetensors) and falls back to float with a reason.
+ * `written` is the model with the weights already on the grid (the float storage).
+ */
+async function savedGptq(
+  written: LoadedModel,
+  run: GptqTensors,
+  storage: "auto" | "int" | "nbits" | "compressed-tensors",
+  blockSize: number | undefined,
+): Promise<{
+  bytes: Uint8Array;
+  storage: "float" | "qdq" | "int" | "nbits" | "compressed-tensors";
+  reason?: string;
+  quantizationConfig?: CompressedTensorsConfig;
+}> {
+  const format = written.format;
+  if (format === "tfjs") throw new TypeError("GPTQ runs ONNX and safetensors models");
+  if (storage === "nbits" && format !== "onnx") {
+    throw new TypeError(`storage "nbits" needs an ONNX model: the model is ${format}`);
+  }
+  if (storage === "compressed-tensors" && format !== "safetensors") {
+    throw new QuantizationError(
+      "storage",
+      `storage "compressed-tensors" needs a safetensors model: the model is ${format}`,
+    );
+  }
+  if (format === "onnx" && storage === "nbits") {
+    // GPTQ's grid as MatMulNBits codes: the compensated weights sit on it, so the codes are
+    // GPTQ's. Act-order groups (without static groups) are not blocks along K: each input's
+    // group goes in MatMulNBits' g_idx.
+    const indexed = run.grids === undefined;
+    const grids = run.grids ?? new Map(
+      [...(run.results ?? [])].map(([module, r]) => [module, {
+        scale: r.scale,
+        zeroPoint: r.zeroPoint,
+        qmin: 0,
+        qmax: 2 ** (run.bits ?? 4) - 1,
+        groupSize: run.groupSize ?? -1,
+      }]),
+    );
+    const group = run.groupSize ?? -1;
+    const bs = blockSize ?? (group === -1 ? NBITS_BLOCK_SIZE : group);
+    if (indexed && (run.bits ?? 4) > 4) {
+      throw new QuantizationError(
+        "storage",
+        `storage "nbits" holds GPTQ's act-order groups with g_idx for 4-bit codes only (onnxruntime's kernel): the result has ${run.bits} bits; store it as float, or quantize with static groups`,
+      );
+    }
+    const { bytes } = await weightOnlyOnnx(written.onnx, written.graph, {
+      bits: (run.bits ?? 4) <= 4 ? 4 : 8,
+      blockSize: bs,
+      scheme: "affine",
+      modules: [...grids.keys()],
+      grids,
+      ...(indexed
+        ? {
+          groupIndex: new Map([...(run.results ?? [])].map(([m, r]) => [m, r.groupIndex])),
+        }
+        : {}),
+    });
+    return { bytes, storage: "nbits" };
+  }
+  const params = run.params;
+  if (params === undefined) {
+    const reason = run.paramsReason ?? "no grid";
+    if (storage !== "auto") {
+      throw new QuantizationError(
+        "storage",
+        `storage "${storage}" cannot hold this GPTQ result: ${reason}; store it as float${
+          format === "onnx" ? ", as MatMulNBits (storage nbits, with g_idx)" : ""
+        }, or quantize with static groups`,
+      );
+    }
+    return { bytes: written.bytes, storage: "float", reason };
+  }
+  if (format === "onnx") {
+    try {
+      return { bytes: await qdqOnnx(written.onnx, written.graph, params), storage: "qdq" };
+    } catch (e) {
+      if (storage === "int" || !(e instanceof QuantizationError && e.code === "storage")) throw e;
+      return { bytes: written.bytes, storage: "float", reason: e.message };
+    }
+  }
+  const fit = storage === "int" ? undefined : compressedTensorsScheme(written.graph, params);
+  if (fit?.fits === true) {
+    const { bytes, config } = await compressedTensorsSafetensors(written.graph, params);
+    return { bytes, storage: "compressed-tensors", quantizationConfig: config };
+  }
+  if (storage === "compressed-tensors") {
+    throw new QuantizationError("storage", fit?.reason ?? "no weight is quantized");
+  }
+  return { bytes: await quantizedSafetensors(written.graph, params), storage: "int" };
+}
+
+/**
  * Compresses a model with a config list using the project's engines — the config layer resolves
  * the targets, the pruning engine (`prune`) computes metrics and masks, or the quantization
  * engine (`quantizeWeights`) computes scales and zero points; the result is written into a file
@@ -429,14 +540,21 @@ export async function compressModel(
   let activations: LayerReport[] = [];
   const warnings: string[] = [];
   if (layerwise !== undefined) {
-    const nbits = layerwise === "gptq" && options.storage === "nbits";
+    const wanted = options.storage ?? "auto";
     if (
-      options.storage !== undefined && options.storage !== "auto" &&
-      options.storage !== "float" && !nbits
+      layerwise === "sparsegpt" ? wanted !== "auto" && wanted !== "float" : ![
+        "auto",
+        "float",
+        "int",
+        "nbits",
+        "compressed-tensors",
+      ].includes(wanted)
     ) {
       throw new TypeError(
         `${algorithm} writes the model with its compensated weights in their float type${
-          layerwise === "gptq" ? ", or as MatMulNBits (storage nbits)" : ""
+          layerwise === "gptq"
+            ? ", as integer codes on its grid (storage auto, int, compressed-tensors) or as MatMulNBits (storage nbits)"
+            : ""
         }: storage "${options.storage}" is not available for it`,
       );
     }
@@ -444,39 +562,29 @@ export async function compressModel(
     if (pattern !== undefined && layerwise !== "sparsegpt") {
       throw new TypeError(`an N:M pattern goes with SparseGPT: the algorithm is ${algorithm}`);
     }
-    const run: {
-      bytes: Uint8Array;
-      changes: TensorChange[];
-      warnings: string[];
-      grids?: Map<string, WeightGrid>;
-      bits?: number;
-    } = layerwise === "gptq"
-      ? await gptqTensors(model, plan, options.calibration, progress)
-      : await sparseGptTensors(model, plan, options.calibration, pattern, progress);
+    if (options.gptq !== undefined && layerwise !== "gptq") {
+      throw new TypeError(`"gptq" options go with GPTQ: the algorithm is ${algorithm}`);
+    }
+    const cal = options.layerInputs ?? options.calibration;
+    const run: GptqTensors = layerwise === "gptq"
+      ? await gptqTensors(model, plan, cal, progress, options.gptq)
+      : await sparseGptTensors(model, plan, cal, pattern, progress);
     ({ bytes, changes } = run);
     for (const w of plan.warnings) warnings.push(`${w.path}: ${w.message}`);
     for (const w of run.warnings) warnings.push(w);
-    if (nbits && changes.length > 0) {
-      // GPTQ's own grid as MatMulNBits codes: the compensated weights sit on it, so the codes
-      // are GPTQ's.
-      const grids = run.grids;
-      if (grids === undefined) {
-        throw new QuantizationError(
-          "storage",
-          "GPTQ's groups under act-order (or groups that do not divide the input features) are not blocks along K: store the result as float",
-        );
+    if (layerwise === "gptq" && changes.length > 0 && wanted !== "float") {
+      const saved = await savedGptq(
+        loadModel(bytes, model.name),
+        run,
+        wanted as "auto" | "int" | "nbits" | "compressed-tensors",
+        options.blockSize,
+      );
+      bytes = saved.bytes;
+      storage = saved.storage;
+      quantizationConfig = saved.quantizationConfig;
+      if (saved.reason !== undefined) {
+        warnings.push(`GPTQ's weights are stored as float values on its grid: ${saved.reason}`);
       }
-      const group = [...grids.values()][0].groupSize;
-      const blockSize = options.blockSize ?? (group === -1 ? NBITS_BLOCK_SIZE : group);
-      const decoded = decodeOnnx(bytes, { file: model.name });
-      ({ bytes } = await weightOnlyOnnx(decoded, onnxModel(decoded), {
-        bits: (run.bits ?? 4) <= 4 ? 4 : 8,
-        blockSize,
-        scheme: "affine",
-        modules: [...grids.keys()],
-        grids,
-      }));
-      storage = "nbits";
     }
   } else if (options.mode === "pruning") {
     let inputNorms: Record<string, Float32Array> | undefined;

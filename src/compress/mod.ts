@@ -27,6 +27,7 @@ export {
   type Progress,
 } from "./compress_model.ts";
 export { detectFormat, type LoadedModel, loadModel, type LoadModelOptions } from "./load_model.ts";
+export { type LayerBatch, type LayerInputs, readLayerInputs } from "./layer_inputs.ts";
 export {
   type CompareOptions,
   compareOutputs,

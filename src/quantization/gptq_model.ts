@@ -84,18 +84,47 @@ export async function gptqOnnx(
     layers: layers.map((l) => {
       const inp = l.result.groupIndex.length;
       const shape = [l.result.codes.length / inp, inp];
-      return { ...l, params: paramsOf(l.module, shape, l.result, options) };
+      const params = gptqParams(l.module, shape, l.result, options);
+      return { ...l, ...(params === undefined ? {} : { params }) };
     }),
     encode,
   };
 }
 
-/** The GPTQ grid as `quantize()`'s parameters, when it is a block grid. */
-function paramsOf(
+/**
+ * A `gptq()` result's grid as `quantize()`'s parameters (`uint<bits>` codes, one scale and zero
+ * point per row, or per row and group of `groupSize` consecutive inputs), so the writers of
+ * integer storages (QDQ, integer safetensors, compressed-tensors) store GPTQ's own codes:
+ * `quantizeTensor(result.weight, shape, params)` gives `result.codes`. `undefined` when the
+ * groups are not consecutive inputs (act-order without `staticGroups`) or `groupSize` does not
+ * divide the inputs.
+ *
+ * @param module The module name the parameters are for.
+ * @param shape The weight shape `[out, in]`.
+ * @param result What `gptq()` returned.
+ * @param options The options `gptq()` ran with.
+ * @returns The parameters, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gptq } from "./gptq.ts";
+ * import { gptqParams } from "./gptq_model.ts";
+ * import { quantizeTensor } from "./quantize_tensor.ts";
+ *
+ * const w = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
+ * const x = Float32Array.from({ length: 64 }, (_, i) => Math.cos(i * 0.7));
+ * const options = { bits: 4, groupSize: 4 };
+ * const result = gptq(w, [4, 8], [x], options);
+ * const params = gptqParams("fc", [4, 8], result, options)!;
+ * assert.deepEqual([...quantizeTensor(result.weight, [4, 8], params)], [...result.codes]);
+ * ```
+ */
+export function gptqParams(
   module: string,
   shape: readonly number[],
   result: GptqResult,
-  options: GptqOnnxOptions,
+  options: Pick<GptqOptions, "bits" | "sym" | "groupSize" | "actOrder" | "staticGroups">,
 ): TargetQuantParams | undefined {
   const [out, inp] = shape;
   const gs = options.groupSize ?? -1;

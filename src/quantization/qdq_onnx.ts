@@ -21,6 +21,7 @@ import { paramRef } from "./_param_ref.ts";
 import { activationValue } from "./_activation_value.ts";
 import { QuantizationError } from "./quantization_error.ts";
 import { storedTensor, storedTensors } from "./_stored_tensor.ts";
+import { defaultOpset } from "./_opset11.ts";
 import {
   castNode,
   type FloatType,
@@ -51,10 +52,26 @@ function perAxis(p: TargetQuantParams): number | undefined {
 }
 
 /**
+ * A weight's blocks along one dim (`kernel` 1 on every other dim of more than one index): the
+ * dim and the block size, for opset 21's blocked `DequantizeLinear`; `undefined` otherwise.
+ */
+function blockAxis(p: TargetQuantParams): { axis: number; blockSize: number } | undefined {
+  const dims = p.shape.map((n, d) => [n, p.kernel[d] ?? -1, d]).filter(([n]) => n !== 1);
+  const blocked = dims.filter(([n, k]) => k > 1 && k < n);
+  if (blocked.length !== 1 || dims.some(([n, k]) => k !== 1 && !(k > 1 && k < n))) {
+    return undefined;
+  }
+  return { axis: blocked[0][2], blockSize: blocked[0][1] };
+}
+
+/**
  * Rewrites an ONNX model so that every quantized parameter (weight, bias) is stored as integer
  * codes (NNI's codes, in the file layout) with its scale and zero point, and a
  * `DequantizeLinear` node (domain `com.microsoft`, so it runs at any default opset, with `axis`
- * for per-channel scales) recomputes the float tensor under the original name. The model then
+ * for per-channel scales) recomputes the float tensor under the original name. Blocks along one
+ * dim (granularity `[1, G]`, GPTQ's groups) take the default-domain `DequantizeLinear` with
+ * `axis` and `block_size`, which needs default-domain opset 21 (the model's is not raised:
+ * below 21 they are refused). The model then
  * computes what NNI's simulated quantization computes for the weights, and onnxruntime runs it.
  * The codes and the `DequantizeLinear` go to the graph that stores the weight: an `If` branch or
  * `Loop`/`Scan` body for its own initializers and `Constant`s, the main graph for a main-graph
@@ -86,7 +103,8 @@ function perAxis(p: TargetQuantParams): number | undefined {
  * @param params Parameters from `quantizeWeights`.
  * @param options 4-bit storage and kernels.
  * @returns The new model bytes.
- * @throws {QuantizationError} Code `storage` for block granularities, tensors that are not
+ * @throws {QuantizationError} Code `storage` for block granularities (other than blocks along
+ * one dim at opset 21 or later), tensors that are not
  * stored as dense initializers or `Constant` values, are shared by two modules that quantize
  * them differently (alike, they are stored once) or whose name two
  * subgraphs define, or stored dtypes other than float32, float16 and bfloat16; `activation` for
@@ -154,7 +172,21 @@ export async function qdqOnnx(
         at,
       );
     }
-    const axis = perAxis(p);
+    // Blocks along one dim (GPTQ's `[1, G]` groups, say): default-domain DequantizeLinear with
+    // `block_size`, which opset 21 introduced; the com.microsoft one has per-axis scales only.
+    const block = blockAxis(p);
+    if (block !== undefined && defaultOpset(onnx) < 21) {
+      throw new QuantizationError(
+        "storage",
+        `QDQ export supports per-tensor and per-channel granularity, and blocks along one dim (current block kernel is ${
+          JSON.stringify(p.kernel)
+        }) with DequantizeLinear's block_size, which needs default-domain opset 21: the model's opset is ${
+          defaultOpset(onnx)
+        } (use weightOnlyOnnx for blocks along K)`,
+        { ...at, key: "granularity" },
+      );
+    }
+    const axis = block?.axis ?? perAxis(p);
     const fileAxis = axis === undefined ? undefined : (ref.transpose?.[axis] ?? axis);
     let codes: ArrayLike<number> = quantizeTensor(await ref.data(), ref.shape, p, { kernels });
     if (ref.transpose !== undefined) {
@@ -163,7 +195,9 @@ export async function qdqOnnx(
     const { signed } = quantDtypeRange(p.quantDtype);
     const type = onnxCodeType(p.bits, signed, options.int4 ?? true);
     const { scaleType, cast } = scaleStorage(floatType, p.scale);
-    const q = qparamTensors(name, p, type, fileAxis, kernels, scaleType);
+    const q = block === undefined
+      ? qparamTensors(name, p, type, fileAxis, kernels, scaleType)
+      : blockTensors(name, p, type, ref.transpose, fileAxis!, block.blockSize, kernels, scaleType);
     for (
       const tensor of [
         {
@@ -180,7 +214,7 @@ export async function qdqOnnx(
     first.push({
       name: `${name}_DequantizeLinear`,
       opType: "DequantizeLinear",
-      domain: "com.microsoft",
+      domain: block === undefined ? "com.microsoft" : "",
       inputs: [`${name}_quantized`, `${name}_scale`, `${name}_zero_point`],
       outputs: [cast ? `${name}_dequantized` : name],
       attributes: q.attributes,
@@ -245,6 +279,43 @@ function qparamTensors(
       },
     ],
     attributes: axis === undefined ? [] : [{ name: "axis", i: axis }],
+  };
+}
+
+/**
+ * Scale and zero point initializers of blocks along one dim, in the file layout (the grid
+ * permuted like the codes), and the `axis` and `block_size` attributes.
+ */
+function blockTensors(
+  prefix: string,
+  p: TargetQuantParams,
+  type: number,
+  transpose: readonly number[] | undefined,
+  fileAxis: number,
+  blockSize: number,
+  kernels: Kernels,
+  scaleType: FloatType,
+): { tensors: TensorSpec[]; attributes: Attr[] } {
+  const grid = p.shape.map((n, d) => (p.kernel[d] > 1 ? Math.ceil(n / p.kernel[d]) : n));
+  const toFile = (v: Float32Array) =>
+    transpose === undefined ? v : permute(v, grid, invertPermutation(transpose));
+  const dims = transpose === undefined ? grid : invertPermutation(transpose).map((d) => grid[d]);
+  return {
+    tensors: [
+      {
+        name: `${prefix}_scale`,
+        dataType: scaleType,
+        dims,
+        raw: scaleBytes(toFile(p.scale), scaleType),
+      },
+      {
+        name: `${prefix}_zero_point`,
+        dataType: type,
+        dims,
+        raw: onnxCodeBytes(toFile(Float32Array.from(p.zeroPoint)), type, kernels),
+      },
+    ],
+    attributes: [{ name: "axis", i: fileAxis }, { name: "block_size", i: blockSize }],
   };
 }
 

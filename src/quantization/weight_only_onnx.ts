@@ -16,6 +16,7 @@ import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
 import type { NodeSpec, TensorSpec } from "../io/onnx/proto_writer.ts";
 import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import { roundHalfEven } from "../tensor/round_half_even.ts";
 import { nodesWithGraph, storedTensor, storedTensors } from "./_stored_tensor.ts";
 import {
   castNode,
@@ -61,6 +62,12 @@ export interface WeightOnlyOnnxOptions extends QuantizeOptions {
    * `scheme: "affine"` (the zero points are stored).
    */
   readonly grids?: ReadonlyMap<string, WeightGrid>;
+  /**
+   * Per module with a given grid: the group of each input (`g_idx`, `[K]`, GPTQ's
+   * `groupIndex` under act-order), written as MatMulNBits' `g_idx` input with the zero points
+   * in the scales' type. The grid's groups must be the block size, one scale per (row, group).
+   */
+  readonly groupIndex?: ReadonlyMap<string, Int32Array>;
 }
 
 /** A weight's quantization grid (see `WeightOnlyOnnxOptions.grids`). */
@@ -251,9 +258,13 @@ export async function weightOnlyOnnx(
         qmax: range.qmax,
       }
       : { kernel, ...blockGrid(grid, n, k, bs, blocks, at), qmin: grid.qmin, qmax: grid.qmax };
-    const { scale, zeroPoint } = p;
-    const codes = quantizeTensor(padded, [n, kp], p, { kernels });
-    const deq = kernels.dequantize(codes, [n, kp], p);
+    const gIdx = grid === undefined ? undefined : options.groupIndex?.get(at.module);
+    const { scale, zeroPoint, codes, deq } = gIdx === undefined
+      ? (() => {
+        const codes = quantizeTensor(padded, [n, kp], p, { kernels });
+        return { ...p, codes, deq: kernels.dequantize(codes, [n, kp], p) };
+      })()
+      : indexedGrid(grid!, gIdx, padded, n, k, bs, at);
     const dequantized = new Float32Array(n * k);
     for (let r = 0; r < n; r++) dequantized.set(deq.subarray(r * kp, r * kp + k), r * k);
     const stored = Uint8Array.from(codes, (c) => c + offset);
@@ -278,7 +289,25 @@ export async function weightOnlyOnnx(
       },
     );
     const inputs = [`${t}_nbits`, `${t}_nbits_scale`];
-    if (scheme === "affine") {
+    if (gIdx !== undefined) {
+      // With g_idx, onnxruntime (1.30, CPU) reads packed uint8 zero points at the wrong place;
+      // zero points in the scales' type ([N · blocks], unpacked) give the documented result.
+      add(
+        {
+          name: `${t}_nbits_zero_point`,
+          dataType: scaleType,
+          dims: [n * blocks],
+          raw: scaleBytes(zeroPoint, scaleType),
+        },
+        {
+          name: `${t}_nbits_g_idx`,
+          dataType: ONNX_DATA_TYPE.INT32,
+          dims: [k],
+          raw: new Uint8Array(Int32Array.from(gIdx).buffer),
+        },
+      );
+      inputs.push(`${t}_nbits_zero_point`, `${t}_nbits_g_idx`);
+    } else if (scheme === "affine") {
       const perRow = Math.ceil((blocks * bits) / 8);
       const zp = new Uint8Array(n * perRow);
       for (let r = 0; r < n; r++) {
@@ -530,6 +559,50 @@ function gemmForm(
     transA: (get("transA")?.i ?? 0) !== 0,
     ...(c === undefined || c === "" || beta === 0 ? {} : { bias: c }),
   };
+}
+
+/**
+ * A given grid whose groups are listed per input (`g_idx`, GPTQ's act-order groups): group `g`
+ * of row `r` has scale `grid.scale[r * groups + g]`; codes `clamp(round(w / s) + z)` (half to
+ * even), the padding columns at the zero point.
+ */
+function indexedGrid(
+  grid: WeightGrid,
+  gIdx: Int32Array,
+  padded: Float32Array,
+  n: number,
+  k: number,
+  bs: number,
+  at: { module: string; target: string },
+): { scale: Float32Array; zeroPoint: Float32Array; codes: Float32Array; deq: Float32Array } {
+  const blocks = Math.ceil(k / bs);
+  const kp = blocks * bs;
+  if (
+    grid.groupSize !== bs || gIdx.length !== k || grid.scale.length !== n * blocks ||
+    grid.zeroPoint.length !== n * blocks || gIdx.some((g) => !(g >= 0 && g < blocks))
+  ) {
+    throw new QuantizationError(
+      "storage",
+      `MatMulNBits with g_idx stores groups of the block size ${bs}, one index in [0, ${blocks}) per input: the grid has groups of ${grid.groupSize}, ${grid.scale.length} scales for ${n} rows of ${k} and ${gIdx.length} indices`,
+      at,
+    );
+  }
+  const codes = new Float32Array(n * kp);
+  const deq = new Float32Array(n * kp);
+  const f = Math.fround;
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < kp; c++) {
+      const g = r * blocks + (c < k ? gIdx[c] : 0);
+      const s = grid.scale[g];
+      const z = grid.zeroPoint[g];
+      const q = c < k
+        ? Math.min(grid.qmax, Math.max(grid.qmin, roundHalfEven(f(padded[r * kp + c] / s)) + z))
+        : z;
+      codes[r * kp + c] = q;
+      deq[r * kp + c] = f(f(q - z) * s);
+    }
+  }
+  return { scale: grid.scale, zeroPoint: grid.zeroPoint, codes, deq };
 }
 
 /** A given grid as one scale and zero point per block of `bs` along K. */

@@ -103,10 +103,10 @@ export function recurrent(op: "LSTM" | "GRU"): Uint8Array {
   });
 }
 
-/** x [2, 32] → MatMul fc1 [32, 64] + b1 → Relu → MatMul fc2 [64, 10] + b2 → y [2, 10]. */
-export function mlp(): Uint8Array {
+/** x [2, 32] → MatMul fc1 [32, 64] + b1 → Relu → MatMul fc2 [64, 10] + b2 → y [2, 10] (default-domain opset `opset`). */
+export function mlp(opset = 17): Uint8Array {
   return buildOnnx({
-    opsets: OPSET,
+    opsets: [{ domain: "", version: opset }],
     nodes: [
       { name: "/fc1/MatMul", opType: "MatMul", inputs: ["x", "fc1.weight"], outputs: ["a"] },
       { name: "/fc1/Add", opType: "Add", inputs: ["a", "fc1.bias"], outputs: ["b"] },

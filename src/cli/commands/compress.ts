@@ -1,6 +1,6 @@
 // `nncompress prune|quantize <model> --config <c> -o <out>`.
 import { FileError } from "../../io/file_error.ts";
-import { writeFileAtomic } from "../../io/fs.ts";
+import { readFile, writeFileAtomic } from "../../io/fs.ts";
 import { saveTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { formatLayers } from "../../report/format_runs.ts";
 import type { CompressionReport, EvaluationResult, LatencyReport } from "../../report/types.ts";
@@ -29,6 +29,7 @@ import {
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
+import { readLayerInputs } from "../../compress/layer_inputs.ts";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
 import { parseStatePairs, readInputSpecs } from "./_inputs.ts";
@@ -50,6 +51,17 @@ const EXTENSION = {
   tfjs: ".json",
   sharded: ".safetensors.index.json",
 } as const;
+
+/** The bytes of a `--calibration` file, or a CLI error naming it. */
+async function readCalibrationFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new CliError(`cannot read calibration file "${path}": ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+}
 
 /** The codes of a config list that `--storage nbits` cannot store. */
 const NBITS_CODES: ReadonlySet<QuantizationErrorCode> = new Set([
@@ -313,6 +325,18 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
+    const actOrder = args.values["act-order"] === true;
+    const staticGroups = args.values["static-groups"] === true;
+    if ((actOrder || staticGroups) && compressor.layerwise !== "gptq") {
+      throw new UsageError(
+        `--${actOrder ? "act-order" : "static-groups"} goes with quantize -a GPTQ`,
+        command,
+      );
+    }
+    if (staticGroups && !actOrder) {
+      throw new UsageError("--static-groups goes with --act-order", command);
+    }
+    const gptqOptions = actOrder ? { actOrder, staticGroups } : undefined;
     const state = parseStatePairs(args.values.state as string[] | undefined, command);
     if (state !== undefined && calibration !== undefined && mode === "pruning") {
       throw new UsageError(
@@ -403,12 +427,13 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       const safetensors = path.toLowerCase().endsWith(".safetensors") || isShardIndexPath(path);
       // Pruning, and integer codes (safetensors' default storage), stream a safetensors file
       // tensor by tensor, whatever its size.
-      const streamed = safetensors && (mode === "pruning" || (
-        (storage === undefined || storage === "auto" || storage === "int" ||
-          storage === "compressed-tensors") &&
-        calibration === undefined && compressor.layerwise === undefined &&
-        !hasFuseNames(configList)
-      ));
+      const streamed = safetensors &&
+        ((mode === "pruning" && compressor.layerwise === undefined) || (
+          (storage === undefined || storage === "auto" || storage === "int" ||
+            storage === "compressed-tensors") &&
+          calibration === undefined && compressor.layerwise === undefined &&
+          !hasFuseNames(configList)
+        ));
       if (streamed && reconstruct !== undefined) {
         throw new UsageError("--reconstruct runs ONNX models: the model is safetensors", command);
       }
@@ -437,9 +462,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         const model = shards?.model ?? await readModelFile(path, bar.update);
         checkOutput(output, shards === undefined ? model.format : "sharded", command);
         format = model.format;
-        if (calibration !== undefined && model.format !== "onnx") {
+        const layerInputs = compressor.layerwise !== undefined && model.format === "safetensors";
+        if (calibration !== undefined && model.format !== "onnx" && !layerInputs) {
           throw new UsageError(
-            `--calibration runs ONNX models: the model is ${model.format}`,
+            `--calibration runs ONNX models${
+              compressor.layerwise === undefined
+                ? ""
+                : ` (and safetensors models with ${compressor.algorithm})`
+            }: the model is ${model.format}`,
             command,
           );
         }
@@ -452,6 +482,16 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         const reconstruction = reconstruct === undefined || model.format !== "onnx"
           ? undefined
           : await readCalibration(reconstruct, model, batchSize, ctx, { inputs: inputSpecs });
+        if (layerInputs && calibration?.startsWith("ocr-lines") === true) {
+          throw new UsageError(
+            `${compressor.algorithm} on a safetensors model takes each Linear module's input rows: --calibration <layers.safetensors> with <module>.input [rows, in] tensors (ocr-lines feeds the PP-OCR ONNX models)`,
+            command,
+          );
+        }
+        // GPTQ / SparseGPT on safetensors: each Linear module's input rows, `<module>.input`.
+        const perLayer = layerInputs && calibration !== undefined
+          ? readLayerInputs(await readCalibrationFile(calibration), calibration)
+          : undefined;
         const cal = calibration === undefined || model.format !== "onnx"
           ? undefined
           : await readCalibration(calibration, model, batchSize, ctx, {
@@ -472,6 +512,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(bnb4Type === undefined ? {} : { bnb4: { quantType: bnb4Type as "nf4" | "fp4" } }),
           ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(cal === undefined ? {} : { calibration: cal }),
+          ...(perLayer === undefined ? {} : { layerInputs: perLayer }),
+          ...(gptqOptions === undefined ? {} : { gptq: gptqOptions }),
           ...(reconstruction === undefined ? {} : { reconstruct: reconstruction }),
           ...(registry === undefined ? {} : { registry }),
           ...(removeChannels ? { removeChannels } : {}),
