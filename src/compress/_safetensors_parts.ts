@@ -30,6 +30,11 @@ export interface StreamedFileOptions {
   readonly label?: string;
   /** Called as work advances. */
   readonly onProgress?: Progress;
+  /**
+   * Worker threads for the per-tensor work (default 1: all on this thread). The output is the
+   * same byte for byte with any number; memory holds about 2 tensors per thread.
+   */
+  readonly threads?: number;
 }
 
 /** One input file and where its output goes. */

@@ -23,6 +23,7 @@ import {
 } from "../quantization/compressed_tensors.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
 import type { IntCodes } from "../kernels/types.ts";
+import type { TensorRef } from "../model/model_graph.ts";
 import { writeQuantizationConfig } from "./quantization_config_file.ts";
 import type { CompressionReport } from "../report/types.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
@@ -34,6 +35,8 @@ import {
   streamedReport,
 } from "./_safetensors_parts.ts";
 import { parameterSizes } from "./_sizes.ts";
+import { type Counts, threadedCodes, threadedRanges } from "./_threaded.ts";
+import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
 import { quantizedChange, type TensorChange } from "./_tensor_change.ts";
 
 /** Options of `quantizeSafetensorsFile`. */
@@ -89,14 +92,20 @@ export async function quantizeSafetensorsFile(
   const { algorithm } = compressorFor("quantization", options.algorithm);
   const kernels = getKernels();
   const { parts, all, fileBytes, close, writeIndex } = await openSafetensorsParts(input, output);
+  const threads = options.threads ?? 1;
+  let pool: TaskPool | undefined;
   try {
+    if (threads > 1) pool = openTaskPool(threads);
     const graph = safetensorsModel(all);
     const plan = planQuantization(graph, options.configList, {
       algorithm,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
     });
     progress("ranges", 0, 1);
-    const result = await quantize(graph, plan, { kernels });
+    const result = await quantize(graph, plan, {
+      kernels,
+      ...(pool === undefined ? {} : { rangeOf: threadedRanges(pool) }),
+    });
     if (result.model !== graph) {
       throw new TypeError(
         "fuse_names folds modules into others: quantize the model in memory (compressModel)",
@@ -152,9 +161,11 @@ export async function quantizeSafetensorsFile(
           return ref !== undefined && here.has(ref.name);
         });
         const out: string[] = [];
+        const order: { param: TargetQuantParams; ref: TensorRef }[] = [];
         for (const m of view.modules) {
           for (const [pname, ref] of Object.entries(m.params)) {
             const p = mine.find((p) => p.module === m.name && p.target === pname);
+            if (p !== undefined) order.push({ param: p, ref });
             if (p === undefined) out.push(ref.name);
             else if (config === undefined) {
               out.push(ref.name, `${ref.name}_scale`, `${ref.name}_zero_point`);
@@ -171,12 +182,36 @@ export async function quantizeSafetensorsFile(
             quantizedChange(p, module.type, ref, before, after),
           );
         };
+        const counts: Counts = new Map();
+        // The integer layout's codes are encoded on the workers (compressed-tensors: here).
+        const codeBytes = pool === undefined || config !== undefined
+          ? undefined
+          : threadedCodes(pool, order, counts);
         await writeFileAtomic(part.output, async (sink) => {
           written += config === undefined
-            ? await streamQuantizedSafetensors(view, mine, sink, { kernels, onQuantized })
+            ? await streamQuantizedSafetensors(view, mine, sink, {
+              kernels,
+              onQuantized,
+              ...(codeBytes === undefined ? {} : { codeBytes }),
+            })
             : (await streamCompressedTensors(view, mine, sink, { kernels, onQuantized, config }))
               .written;
         }, parts.length === 1 ? {} : { label: "model shard" });
+        for (const { param: p, ref } of order) {
+          const c = counts.get(`${p.module}\u0000${p.target}`);
+          if (c === undefined) continue;
+          changes.set(`${p.module}\u0000${p.target}`, {
+            module: p.module,
+            target: p.target,
+            type: modules.get(p.module)!.type,
+            granularity: p.granularity,
+            ref,
+            ...c,
+            bits: p.bits,
+            blocks: p.scale.length,
+            zeroPoints: p.quantScheme === "affine",
+          });
+        }
         progress("write", i + 1, parts.length);
       }
       written += await writeIndex(names, outTotal);
@@ -206,6 +241,7 @@ export async function quantizeSafetensorsFile(
     });
     return config === undefined ? report : { ...report, storage: "compressed-tensors" };
   } finally {
+    pool?.close();
     await close();
   }
 }

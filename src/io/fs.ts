@@ -184,18 +184,26 @@ async function openRaw(path: string): Promise<FileSource> {
   if (deno) {
     const f = await deno.open(path, { read: true });
     const size = (await f.stat()).size;
+    // Deno has no positional read: a seek and its reads must not interleave with another
+    // read's (worker threads read tensors ahead), so reads run one after the other.
+    let last: Promise<unknown> = Promise.resolve();
     return {
       size,
-      async read(offset, length) {
-        const out = new Uint8Array(length);
-        await f.seek(offset, deno.SeekMode.Start);
-        let at = 0;
-        while (at < length) {
-          const n = await f.read(out.subarray(at));
-          if (n === null) break;
-          at += n;
-        }
-        return at === length ? out : out.subarray(0, at);
+      read(offset, length) {
+        const run = async () => {
+          const out = new Uint8Array(length);
+          await f.seek(offset, deno.SeekMode.Start);
+          let at = 0;
+          while (at < length) {
+            const n = await f.read(out.subarray(at));
+            if (n === null) break;
+            at += n;
+          }
+          return at === length ? out : out.subarray(0, at);
+        };
+        const p = last.then(run, run);
+        last = p.catch(() => {});
+        return p;
       },
       close: () => Promise.resolve(f.close()),
     };

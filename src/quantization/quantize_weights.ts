@@ -8,7 +8,7 @@ import { type ResolveOptions, resolveTargetSettings } from "../config/resolve_ta
 import type { ResolvedTarget, Warning } from "../config/types.ts";
 import { isConfigPlan } from "../config/plan.ts";
 import type { Kernels } from "../kernels/types.ts";
-import type { ModelGraph } from "../model/model_graph.ts";
+import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import {
   computeTargetQuantParams,
   targetKey,
@@ -28,6 +28,12 @@ export interface QuantizeWeightsOptions {
   readonly ranges?: ReadonlyMap<string, TrackedRange>;
   /** The kernels to use (default: `getKernels()`). */
   readonly kernels?: Kernels;
+  /**
+   * Tracks a parameter target's range in place of this thread (for instance on worker threads,
+   * from the tensor's bytes): it must return what `trackParameterRanges` gives for the target
+   * alone. Called for every parameter target at once; it bounds its own concurrency.
+   */
+  readonly rangeOf?: (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange>;
 }
 
 /** The result of `quantizeWeights`. */
@@ -88,13 +94,31 @@ export async function quantizeWeights(
     });
   const tensors = new Map<string, FloatTensor>();
   const byName = new Map(model.modules.map((m) => [m.name, m]));
-  for (const t of resolved.targets) {
-    if (t.kind !== "parameter") continue;
-    const ref = byName.get(t.module)?.params[t.target];
-    if (ref === undefined) continue;
-    tensors.set(targetKey(t.module, t.target), { data: await ref.data(), shape: ref.shape });
+  const rangeOf = options.rangeOf;
+  let ranges: Map<string, TrackedRange>;
+  if (rangeOf === undefined) {
+    for (const t of resolved.targets) {
+      if (t.kind !== "parameter") continue;
+      const ref = byName.get(t.module)?.params[t.target];
+      if (ref === undefined) continue;
+      tensors.set(targetKey(t.module, t.target), { data: await ref.data(), shape: ref.shape });
+    }
+    ranges = trackParameterRanges(resolved.targets, tensors, options);
+  } else {
+    const params = resolved.targets.filter((t) => t.kind === "parameter");
+    // Missing tensors fail as trackParameterRanges fails them; errors in target order.
+    const settled = await Promise.allSettled(params.map((t) => {
+      const ref = byName.get(t.module)?.params[t.target];
+      return ref === undefined
+        ? Promise.resolve().then(() => trackParameterRanges([t], tensors, options).get("")!)
+        : rangeOf(t, ref);
+    }));
+    ranges = new Map();
+    for (const [i, s] of settled.entries()) {
+      if (s.status === "rejected") throw s.reason;
+      ranges.set(targetKey(params[i].module, params[i].target), s.value);
+    }
   }
-  const ranges = trackParameterRanges(resolved.targets, tensors, options);
   for (const [k, r] of options.ranges ?? []) if (!ranges.has(k)) ranges.set(k, r);
   return {
     params: computeTargetQuantParams(resolved.targets, ranges),

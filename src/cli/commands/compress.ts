@@ -29,6 +29,7 @@ import {
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
+import { availableThreads } from "../../compress/available_threads.ts";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
 import { parseStatePairs, readInputSpecs } from "./_inputs.ts";
@@ -333,7 +334,6 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       "steps",
       "runs",
       "backend",
-      "threads",
     ];
     const stray = evalFlags.find((f) => args.values[f] !== undefined);
     if (args.values.eval !== true && stray !== undefined) {
@@ -385,6 +385,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       );
     }
     const allowUnchanged = args.values["allow-unchanged"] === true;
+    // Worker threads of the streamed safetensors path (with --eval also onnxruntime's).
+    const threads = args.values.threads === undefined
+      ? await availableThreads()
+      : latencyFlags(args, command).threads;
     const label = `${command} ${path.split(/[\\/]/).pop()}`;
     const bar = ctx.progress(`${command} ${path}`);
     let report: CompressionReport;
@@ -422,6 +426,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             label,
             onProgress: bar.update,
             writeUnchanged: allowUnchanged,
+            threads,
             ...(mode === "quantization" && storage !== undefined
               ? { storage: storage as "auto" | "int" | "compressed-tensors" }
               : {}),
