@@ -101,6 +101,8 @@ ${PRUNERS}
                         groups)
   --shard-bytes <n>     TensorFlow.js model.json: the largest weight shard written
                         (default 4194304, the converter's)
+  --max-shard-size <s>  safetensors: write -o <name>.safetensors.index.json and shards of at
+                        most <s> (5GB, 500MB, bytes), named <name>-00001-of-0000n.safetensors
   -r, --report <path>   also write a report (.html or .json; repeatable); reports are written
                         before the model, so a failed report leaves no model behind
   --eval                evaluate the original and the result (PP-OCR models, see eval;
@@ -159,6 +161,8 @@ ${REGISTRY}
   --reduce-range        --storage dynamic: 7-bit weights (CPUs without VNNI)
   --bnb4-type <t>       --storage bnb4: nf4 (default) or fp4
   --shard-bytes <n>     TensorFlow.js: the largest weight shard written (default 4194304)
+  --max-shard-size <s>  safetensors: write -o <name>.safetensors.index.json and shards of at
+                        most <s> (5GB, 500MB, bytes), named <name>-00001-of-0000n.safetensors
   --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):
                         a safetensors file with one tensor per model input, rows along dim 0;
                         or ocr-lines:<n>, the first n labelled lines (PP-OCR models)

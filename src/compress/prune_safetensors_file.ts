@@ -6,7 +6,6 @@
  * @module
  */
 
-import { writeFileAtomic } from "../io/fs.ts";
 import {
   openSafetensorsParts,
   type StreamedFileOptions,
@@ -67,7 +66,11 @@ export async function pruneSafetensorsFile(
   const start = performance.now();
   const progress = options.onProgress ?? (() => {});
   const { algorithm, pruner } = compressorFor("pruning", options.algorithm);
-  const { parts, all, fileBytes, close, writeIndex } = await openSafetensorsParts(input, output);
+  const { parts, all, fileBytes, close, writeIndex, writeParts } = await openSafetensorsParts(
+    input,
+    output,
+    options.maxShardSize,
+  );
   const threads = options.threads ?? 1;
   let pool: TaskPool | undefined;
   try {
@@ -97,29 +100,31 @@ export async function pruneSafetensorsFile(
     };
     if (unchanged === undefined || options.writeUnchanged !== false) {
       progress("write", 0, parts.length);
-      for (const [i, part] of parts.entries()) {
+      const counts: Counts = new Map();
+      const mineOf = (i: number) => {
         // Each shard gets the targets whose tensors it holds.
-        const here = new Set(part.lazy.entries.map((e) => e.name));
-        const mine = parts.length === 1 ? result : {
+        const here = new Set(parts[i].lazy.entries.map((e) => e.name));
+        return parts.length === 1 ? result : {
           ...result,
           targets: result.targets.filter((t) => {
             const ref = modules.get(t.module)?.params[t.target];
             return ref === undefined || here.has(ref.name);
           }),
         };
-        const counts: Counts = new Map();
+      };
+      const done = await writeParts(async (i, sink) => {
+        const mine = mineOf(i);
         const maskedBytes = pool === undefined ? undefined : threadedMasks(
           pool,
-          maskedInOrder(part.lazy.entries, mine, modules),
+          maskedInOrder(parts[i].lazy.entries, mine, modules),
           counts,
         );
-        await writeFileAtomic(part.output, async (sink) => {
-          written += await streamPrunedSafetensors(part.lazy, mine, sink, {
-            onMasked: changeFor,
-            ...(maskedBytes === undefined ? {} : { maskedBytes }),
-          });
-        }, parts.length === 1 ? {} : { label: "model shard" });
-        for (const t of mine.targets) {
+        await streamPrunedSafetensors(parts[i].lazy, mine, sink, {
+          onMasked: changeFor,
+          ...(maskedBytes === undefined ? {} : { maskedBytes }),
+        });
+      }, (i) => {
+        for (const t of mineOf(i).targets) {
           const c = counts.get(key(t));
           const module = modules.get(t.module);
           const ref = module?.params[t.target];
@@ -135,12 +140,15 @@ export async function pruneSafetensorsFile(
           });
         }
         progress("write", i + 1, parts.length);
-      }
+      });
+      written += done.written;
       // Pruning keeps every tensor's name, dtype and shape.
-      written += await writeIndex(
-        parts.map((p) => p.lazy.entries.map((e) => e.name)),
-        all.entries.reduce((n, e) => n + e.end - e.begin, 0),
-      );
+      if (!done.resharded) {
+        written += await writeIndex(
+          parts.map((p) => p.lazy.entries.map((e) => e.name)),
+          all.entries.reduce((n, e) => n + e.end - e.begin, 0),
+        );
+      }
     }
     let parameters = 0;
     let packed = 0;

@@ -6,7 +6,6 @@
  */
 
 import { compressorFor } from "../config/algorithms.ts";
-import { writeFileAtomic } from "../io/fs.ts";
 import { getKernels } from "../kernels/default.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
 import { fakeQuantize } from "../quantization/fake_quantize.ts";
@@ -91,7 +90,11 @@ export async function quantizeSafetensorsFile(
   const progress = options.onProgress ?? (() => {});
   const { algorithm } = compressorFor("quantization", options.algorithm);
   const kernels = getKernels();
-  const { parts, all, fileBytes, close, writeIndex } = await openSafetensorsParts(input, output);
+  const { parts, all, fileBytes, close, writeIndex, writeParts } = await openSafetensorsParts(
+    input,
+    output,
+    options.maxShardSize,
+  );
   const threads = options.threads ?? 1;
   let pool: TaskPool | undefined;
   try {
@@ -144,7 +147,7 @@ export async function quantizeSafetensorsFile(
     if (unchanged === undefined || options.writeUnchanged !== false) {
       progress("write", 0, parts.length);
       const names: string[][] = [];
-      for (const [i, part] of parts.entries()) {
+      const plans = parts.map((part) => {
         // Each part gets the modules whose tensors it holds (a module's tensors may be split).
         const here = new Set(part.lazy.entries.map((e) => e.name));
         const view = parts.length === 1 ? graph : {
@@ -173,31 +176,33 @@ export async function quantizeSafetensorsFile(
           }
         }
         names.push(out);
-        const onQuantized = (p: TargetQuantParams, before: Float32Array, _codes: IntCodes) => {
-          const module = modules.get(p.module)!;
-          const ref = module.params[p.target];
-          const after = fakeQuantize(before, ref.shape, p, { kernels });
-          changes.set(
-            `${p.module}\u0000${p.target}`,
-            quantizedChange(p, module.type, ref, before, after),
-          );
-        };
-        const counts: Counts = new Map();
+        return { view, mine, order };
+      });
+      const onQuantized = (p: TargetQuantParams, before: Float32Array, _codes: IntCodes) => {
+        const module = modules.get(p.module)!;
+        const ref = module.params[p.target];
+        const after = fakeQuantize(before, ref.shape, p, { kernels });
+        changes.set(
+          `${p.module}\u0000${p.target}`,
+          quantizedChange(p, module.type, ref, before, after),
+        );
+      };
+      const counts: Counts = new Map();
+      const done = await writeParts(async (i, sink) => {
+        const { view, mine, order } = plans[i];
         // The integer layout's codes are encoded on the workers (compressed-tensors: here).
         const codeBytes = pool === undefined || config !== undefined
           ? undefined
           : threadedCodes(pool, order, counts);
-        await writeFileAtomic(part.output, async (sink) => {
-          written += config === undefined
-            ? await streamQuantizedSafetensors(view, mine, sink, {
-              kernels,
-              onQuantized,
-              ...(codeBytes === undefined ? {} : { codeBytes }),
-            })
-            : (await streamCompressedTensors(view, mine, sink, { kernels, onQuantized, config }))
-              .written;
-        }, parts.length === 1 ? {} : { label: "model shard" });
-        for (const { param: p, ref } of order) {
+        if (config === undefined) {
+          await streamQuantizedSafetensors(view, mine, sink, {
+            kernels,
+            onQuantized,
+            ...(codeBytes === undefined ? {} : { codeBytes }),
+          });
+        } else await streamCompressedTensors(view, mine, sink, { kernels, onQuantized, config });
+      }, (i) => {
+        for (const { param: p, ref } of plans[i].order) {
           const c = counts.get(`${p.module}\u0000${p.target}`);
           if (c === undefined) continue;
           changes.set(`${p.module}\u0000${p.target}`, {
@@ -213,8 +218,9 @@ export async function quantizeSafetensorsFile(
           });
         }
         progress("write", i + 1, parts.length);
-      }
-      written += await writeIndex(names, outTotal);
+      });
+      written += done.written;
+      if (!done.resharded) written += await writeIndex(names, outTotal);
       if (config !== undefined) await writeQuantizationConfig(input, output, config);
     }
     // The report lists the quantized parameters in the engine's order.

@@ -30,6 +30,7 @@ import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
 import { availableThreads } from "../../compress/available_threads.ts";
+import { parseShardSize } from "../../compress/parse_shard_size.ts";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
 import { parseStatePairs, readInputSpecs } from "./_inputs.ts";
@@ -416,8 +417,26 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       if (streamed && reconstruct !== undefined) {
         throw new UsageError("--reconstruct runs ONNX models: the model is safetensors", command);
       }
+      const shardSize = args.values["max-shard-size"] as string | undefined;
+      const maxShardSize = shardSize === undefined ? undefined : parseShardSize(shardSize);
+      if (shardSize !== undefined && maxShardSize === undefined) {
+        throw new UsageError(
+          `--max-shard-size must be a size in bytes, or with a unit (500MB, 5GB, 2GiB): current value is ${shardSize}`,
+          command,
+        );
+      }
+      if (maxShardSize !== undefined && !streamed) {
+        throw new UsageError(
+          "--max-shard-size writes safetensors outputs of prune, and of quantize with integer storage",
+          command,
+        );
+      }
       if (streamed) {
-        checkOutput(output, isShardIndexPath(path) ? "sharded" : "safetensors", command);
+        checkOutput(
+          output,
+          isShardIndexPath(path) || maxShardSize !== undefined ? "sharded" : "safetensors",
+          command,
+        );
         report = await (mode === "pruning" ? pruneSafetensorsFile : quantizeSafetensorsFile)(
           path,
           output,
@@ -427,6 +446,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             onProgress: bar.update,
             writeUnchanged: allowUnchanged,
             threads,
+            ...(maxShardSize === undefined ? {} : { maxShardSize }),
             ...(mode === "quantization" && storage !== undefined
               ? { storage: storage as "auto" | "int" | "compressed-tensors" }
               : {}),
