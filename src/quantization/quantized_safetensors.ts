@@ -223,8 +223,8 @@ export interface QuantizedCodeBytesOptions extends QuantizeOptions {
  * import { quantizedCodeBytes } from "./quantized_safetensors.ts";
  *
  * const p = { module: "fc", target: "weight", kind: "parameter" as const, quantDtype: "int8",
- *   quantScheme: "symmetric", granularity: "default", bits: 8, kernel: [-1, -1], gridShape: [],
- *   scale: Float32Array.of(0.5), zeroPoint: [0], qmin: -127, qmax: 127, configIndex: 0 };
+ *   quantScheme: "symmetric", granularity: "default", bits: 8, kernel: [-1], gridShape: [],
+ *   scale: Float32Array.of(0.5), zeroPoint: Float32Array.of(0), qmin: -127, qmax: 127, configIndex: 0 };
  * const bytes = quantizedCodeBytes(Float32Array.of(1, -2), [2], p as never);
  * assert.deepEqual([...new Int8Array(bytes.buffer, bytes.byteOffset, 2)], [2, -4]);
  * ```
