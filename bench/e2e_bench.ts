@@ -184,7 +184,11 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
         await Deno.remove(out).catch(() => {});
       }
     }
-    const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+    const median = (a: number[]) => {
+      const b = [...a].sort((x, y) => x - y);
+      const m = Math.floor(b.length / 2);
+      return b.length % 2 === 1 ? b[m] : (b[m - 1] + b[m]) / 2;
+    };
     rows.push({
       model: "1.07 GB float32 safetensors",
       run: `${label}: speed-up of 2 threads over 1 (medians)`,

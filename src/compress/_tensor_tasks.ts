@@ -44,8 +44,9 @@ export interface ZeroCounts {
 export interface Tasks {
   /** A pruning target's metric (`parameterMetric`). */
   metric: {
-    args: { tensor: TensorBytes; target: PruningTarget; pruner: PrunerName };
-    result: Float32Array;
+    /** `k`: also the mask of the `k` smallest entries (`kSmallestMask`), for the ratio rule. */
+    args: { tensor: TensorBytes; target: PruningTarget; pruner: PrunerName; k?: number };
+    result: { metric: Float32Array; mask?: Uint8Array };
   };
   /** A masked tensor's stored bytes (`applyTargetMask`, `toFileBytes`), with its zeros. */
   mask: {
@@ -125,7 +126,14 @@ export function runTask(
       const metric = own(
         parameterMetric(valuesOf(a.tensor), a.target, { pruner: a.pruner, kernels }),
       );
-      return { result: metric, transfer: [metric.buffer as ArrayBuffer] };
+      if (a.k === undefined || !(a.k >= 0 && a.k <= metric.length)) {
+        return { result: { metric }, transfer: [metric.buffer as ArrayBuffer] };
+      }
+      const mask = own(kernels.kSmallestMask(metric, a.k));
+      return {
+        result: { metric, mask },
+        transfer: [metric.buffer as ArrayBuffer, mask.buffer as ArrayBuffer],
+      };
     }
     case "mask": {
       const a = request.args as Tasks["mask"]["args"];

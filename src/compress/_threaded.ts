@@ -3,7 +3,10 @@
 // one-thread path takes them, so memory holds about 2 x threads tensors and the output keeps
 // its order (and bytes).
 import type { ResolvedTarget } from "../config/types.ts";
+import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
+import { blockLayout } from "../pruning/block_layout.ts";
+import { prunedCount } from "../pruning/pruned_count.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
 import type { TrackedRange } from "../quantization/tracked_range.ts";
@@ -66,24 +69,67 @@ const keyOf = (t: { readonly module: string; readonly target: string }) =>
   `${t.module}\u0000${t.target}`;
 
 /**
- * `prune`'s `metricOf` on the pool: metrics computed ahead in the order the pipeline asked for
- * them last time (a global group reads its members in passes), else in target order.
+ * The `k` of the one `kSmallestMask` call the ratio rule makes on a target's metric, when that
+ * is the only rule that reads it (a `sparse_ratio` outside global and dependency groups, no
+ * threshold); `undefined` otherwise.
+ */
+function ratioK(t: PruningTarget, entries: number): number | undefined {
+  const s = t.setting;
+  if (
+    s.sparse_ratio == null || s.global_group_id != null || s.dependency_group_id != null ||
+    s.sparse_threshold != null
+  ) return undefined;
+  const r = Math.min(s.max_sparse_ratio || 1, Math.max(s.min_sparse_ratio || 0, s.sparse_ratio));
+  if (!(r > 0 && r < 1)) return undefined;
+  return prunedCount(entries, r);
+}
+
+/**
+ * `prune`'s `metricOf` on the pool, with the kernels to prune with: metrics are computed ahead in
+ * the order the pipeline asked for them last (a global group reads its members in passes), else
+ * in target order; for a target only the ratio rule reads, the worker also selects its mask, and
+ * the kernels' `kSmallestMask` returns it for that metric (the same function on the same values).
  */
 export function threadedMetrics(
   pool: TaskPool,
   graph: ModelGraph,
   pruner: PrunerName,
-): (t: PruningTarget, ref: TensorRef, targets: readonly PruningTarget[]) => Promise<Float32Array> {
+  kernels: Kernels,
+): {
+  metricOf: (
+    t: PruningTarget,
+    ref: TensorRef,
+    targets: readonly PruningTarget[],
+  ) => Promise<Float32Array>;
+  kernels: Kernels;
+} {
   const modules = new Map(graph.modules.map((m) => [m.name, m]));
+  const selected = new WeakMap<Float32Array, { k: number; mask: Uint8Array }>();
   let ahead: Lookahead<Float32Array> | undefined;
   let last: string | undefined;
   const seen = new Map<string, string>();
   const run = (t: PruningTarget, ref: TensorRef) =>
-    pool.run<Float32Array>(async () => {
-      const args: Tasks["metric"]["args"] = { tensor: await tensorBytes(ref), target: t, pruner };
-      return { task: "metric", args, transfer: [args.tensor.bytes.buffer as ArrayBuffer] };
+    pool.run<Tasks["metric"]["result"]>(async () => {
+      const tensor = await tensorBytes(ref);
+      let k: number | undefined;
+      try {
+        k = ratioK(t, parameterMetricLength(t, ref));
+      } catch {
+        // A bad granularity fails in the pipeline, with its own error.
+      }
+      const args: Tasks["metric"]["args"] = {
+        tensor,
+        target: t,
+        pruner,
+        ...(k === undefined ? {} : { k }),
+      };
+      return { task: "metric", args, transfer: [tensor.bytes.buffer as ArrayBuffer] };
+    }).then((r) => {
+      if (r.mask !== undefined) selected.set(r.metric, { k: ratioKOf(t, r.metric), mask: r.mask });
+      return r.metric;
     });
-  return (t, ref, targets) => {
+  const ratioKOf = (t: PruningTarget, metric: Float32Array) => ratioK(t, metric.length) ?? -1;
+  const metricOf = (t: PruningTarget, ref: TensorRef, targets: readonly PruningTarget[]) => {
     if (ahead === undefined) {
       const params = targets.filter((u) =>
         u.kind === "parameter" && modules.get(u.module)?.params[u.target] !== undefined
@@ -102,6 +148,31 @@ export function threadedMetrics(
     last = key;
     return ahead.take(key, () => run(t, ref));
   };
+  const kSmallestMask = (metric: Float32Array, k: number) => {
+    const pre = selected.get(metric);
+    if (pre !== undefined && pre.k === k) {
+      selected.delete(metric);
+      return pre.mask;
+    }
+    return kernels.kSmallestMask(metric, k);
+  };
+  const wrapped = new Proxy(kernels, {
+    get(target, prop) {
+      if (prop === "kSmallestMask") return kSmallestMask;
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  return { metricOf, kernels: wrapped };
+}
+
+/** The entries of a parameter target's metric: one per block of its granularity. */
+function parameterMetricLength(t: PruningTarget, ref: TensorRef): number {
+  return blockLayout(t.setting.granularity, ref.shape, {
+    module: t.module,
+    target: t.target,
+    kind: t.kind,
+  }).gridSize;
 }
 
 /** The change counts of the tensors a hook produced, by `module\0target`. */

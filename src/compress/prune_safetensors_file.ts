@@ -13,6 +13,7 @@ import {
 } from "./_safetensors_parts.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
+import { getKernels } from "../kernels/default.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
 import { prune } from "../pruning/prune.ts";
@@ -83,7 +84,7 @@ export async function pruneSafetensorsFile(
       ...(options.inMemoryEntries === undefined
         ? {}
         : { inMemoryEntries: options.inMemoryEntries }),
-      ...(pool === undefined ? {} : { metricOf: threadedMetrics(pool, graph, pruner!.name) }),
+      ...(pool === undefined ? {} : threadedMetrics(pool, graph, pruner!.name, getKernels())),
     });
     progress("masks", 1, 1);
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
