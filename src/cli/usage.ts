@@ -110,8 +110,8 @@ ${PRUNERS}
                         --reference does, with --input, --class-axis, --iou, --steps), and
                         time both (--runs, --backend, --threads as for eval)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
-  --threads <n>         worker threads for a safetensors model's tensors (default: all cores;
-                        the output is the same for any n)
+  --threads <n>         worker threads for a safetensors model's tensors (default: all cores,
+                        one under 64 MiB; the output is the same for any n)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a
                         constant (sr=16000:int64), a data file (x=x.npy, x=in.safetensors#t);
@@ -182,8 +182,8 @@ ${REGISTRY}
                         --reference does), and time both (--runs, --backend, --threads as
                         for eval)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
-  --threads <n>         worker threads for a safetensors model's tensors (default: all cores;
-                        the output is the same for any n)
+  --threads <n>         worker threads for a safetensors model's tensors (default: all cores,
+                        one under 64 MiB; the output is the same for any n)
 ${COMMON}`,
   variants: `Usage: nncompress variants <model.onnx> -o <dir> [options]
 

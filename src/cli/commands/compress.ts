@@ -38,7 +38,7 @@ import { compareOptionsOf, compareWithReference } from "./eval.ts";
 import type { OutputComparison } from "../../compress/compare_outputs.ts";
 import { formatTable } from "../../report/format_table.ts";
 import { readRegistry } from "./_registry.ts";
-import { fileIdentity, makeDir } from "../../io/fs.ts";
+import { fileIdentity, makeDir, openFile } from "../../io/fs.ts";
 import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
 import { inlineExternalData } from "../../io/onnx/inline_external_data.ts";
 import { DEFAULT_FLOAT16_OP_BLOCK_LIST } from "../../io/onnx/convert_float16.ts";
@@ -386,10 +386,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       );
     }
     const allowUnchanged = args.values["allow-unchanged"] === true;
-    // Worker threads of the streamed safetensors path (with --eval also onnxruntime's).
-    const threads = args.values.threads === undefined
-      ? await availableThreads()
-      : latencyFlags(args, command).threads;
+    // Worker threads of the streamed safetensors path (with --eval also onnxruntime's). By
+    // default all cores, but one for a file under 64 MiB: starting workers (about 0.5 s) would
+    // cost more than they save.
+    const threads = args.values.threads !== undefined
+      ? latencyFlags(args, command).threads
+      : await smallFile(path)
+      ? 1
+      : await availableThreads();
     const label = `${command} ${path.split(/[\\/]/).pop()}`;
     const bar = ctx.progress(`${command} ${path}`);
     let report: CompressionReport;
@@ -711,4 +715,17 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     for (const r of reports) ctx.io.stdout(`report: ${r}\n`);
     return 0;
   };
+}
+
+/** Whether `path` is a file under 64 MiB (a shard index counts as large: its shards are). */
+async function smallFile(path: string): Promise<boolean> {
+  if (isShardIndexPath(path)) return false;
+  try {
+    const f = await openFile(path);
+    const small = f.size < 2 ** 26;
+    await f.close();
+    return small;
+  } catch {
+    return false;
+  }
 }
