@@ -139,9 +139,17 @@ class Relay {
   #failed: unknown;
   #failedSet = false;
 
+  readonly #puts = new Set<(e: unknown) => void>();
+
   /** Offers a tensor; resolves once the next tensor is asked for (this one is written). */
   put(bytes: Uint8Array): Promise<void> {
-    return new Promise((taken) => {
+    if (this.#failedSet) return Promise.reject(this.#failed);
+    return new Promise<void>((resolve, reject) => {
+      this.#puts.add(reject);
+      const taken = () => {
+        this.#puts.delete(reject);
+        resolve();
+      };
       if (this.#wanted !== undefined) {
         const w = this.#wanted;
         this.#wanted = undefined;
@@ -174,11 +182,14 @@ class Relay {
     r?.();
   }
 
+  /** Fails the waiting and later `take`s and `put`s (the producer stops at its next write). */
   fail(e: unknown): void {
     this.#failed = e;
     this.#failedSet = true;
     this.#reject?.(e);
     this.#wanted = undefined;
+    for (const reject of this.#puts) reject(e);
+    this.#puts.clear();
   }
 }
 
@@ -275,8 +286,11 @@ export async function writeResharded(
         );
       }, { label: "model shard" });
     } catch (e) {
-      // A producer's own error is the one to report.
-      for (const r of running) await r;
+      // Stop the producers; a producer's own error is the one to report.
+      for (const r of relays) r.fail(e);
+      for (const r of await Promise.allSettled(running)) {
+        if (r.status === "rejected" && r.reason !== e) throw r.reason;
+      }
       throw e;
     }
     for (const e of shard) relays[e.part].release();
