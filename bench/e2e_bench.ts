@@ -11,6 +11,12 @@
  * quantized to int4 in blocks of 128; it needs about 30 GB of free disk.
  *
  *   deno run -A bench/e2e_bench.ts [--dir /tmp] [--large] [--keep] [--out bench/results/e2e.json]
+ *   deno run -A bench/e2e_bench.ts --threads-compare [--reps 3] [--out bench/results/e2e_threads.json]
+ *
+ * `--threads-compare` times `--threads 1` against `--threads 2` on the 1.07 GB file (prune Level
+ * 50%, quantize int8 per channel with integer storage), interleaved (1, 2, 1, 2, …) so that other
+ * work on the machine falls on both alike; each run also records the load average, the whole
+ * machine's busy cores while it ran (/proc/stat) and the child's CPU seconds.
  *
  * Peak memory is the child's `VmHWM` (Linux), read from /proc while it runs. Writes JSON and
  * prints a table.
@@ -28,7 +34,8 @@ import { parseArgs } from "./_harness.ts";
 
 const args = parseArgs(Deno.args);
 const dir = await Deno.makeTempDir({ dir: args.values.get("dir") ?? "/tmp", prefix: "e2e-" });
-const outPath = args.values.get("out") ?? "bench/results/e2e.json";
+const outPath = args.values.get("out") ??
+  (args.flags.has("threads-compare") ? "bench/results/e2e_threads.json" : "bench/results/e2e.json");
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 
 /** Deterministic values in [-0.5, 0.5), a new sequence per seed. */
@@ -58,15 +65,35 @@ async function writeFile(path: string, tensors: SafetensorsStreamInput[]): Promi
   await writeFileAtomic(path, (sink) => streamSafetensors(tensors, sink));
 }
 
-/** Runs a command; returns its wall time and peak RSS (VmHWM, polled from /proc). */
-async function run(cmd: string, argv: string[]): Promise<{ seconds: number; peakMiB: number }> {
+/** Busy and total jiffies of the whole machine (/proc/stat). */
+function machineJiffies(): { busy: number; total: number } {
+  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].trim().split(/\s+/).slice(1)
+    .map(Number);
+  const idle = f[3] + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * Runs a command; returns its wall time, peak RSS (VmHWM, polled from /proc), its CPU seconds
+ * (utime + stime of all its threads, last polled) and the machine's busy cores meanwhile.
+ */
+async function run(
+  cmd: string,
+  argv: string[],
+): Promise<{ seconds: number; peakMiB: number; cpuSeconds: number; machineBusyCores: number }> {
   const t0 = performance.now();
+  const j0 = machineJiffies();
   const child = new Deno.Command(cmd, { args: argv, stdout: "null", stderr: "piped" }).spawn();
   let peak = 0;
+  let cpu = 0;
   const poll = setInterval(() => {
     try {
       const m = /VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${child.pid}/status`));
       if (m) peak = Math.max(peak, Number(m[1]) / 1024);
+      const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      cpu = (Number(f[11]) + Number(f[12])) / 100;
     } catch {
       // exited
     }
@@ -74,10 +101,17 @@ async function run(cmd: string, argv: string[]): Promise<{ seconds: number; peak
   const out = await child.output();
   clearInterval(poll);
   const seconds = (performance.now() - t0) / 1000;
+  const j1 = machineJiffies();
   if (!out.success) {
     throw new Error(`${cmd} ${argv.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
-  return { seconds, peakMiB: Math.round(peak) };
+  const cores = navigator.hardwareConcurrency;
+  return {
+    seconds,
+    peakMiB: Math.round(peak),
+    cpuSeconds: +cpu.toFixed(1),
+    machineBusyCores: +(((j1.busy - j0.busy) / (j1.total - j0.total)) * cores).toFixed(2),
+  };
 }
 
 const deno = Deno.execPath();
@@ -114,6 +148,57 @@ const prune = '[{"op_types":["Linear"],"sparse_ratio":0.5}]';
 const global = '[{"op_types":["Linear"],"sparse_ratio":0.5,"global_group_id":0}]';
 const int8 =
   '[{"op_types":["Linear"],"target_names":["weight"],"quant_dtype":"int8","granularity":"out_channel"}]';
+/** `--threads 1` against `--threads 2`, interleaved, on the 1.07 GB file. */
+async function threadsCompare(file: string, bytes: number, reps: number) {
+  const out = `${dir}/out.safetensors`;
+  const runs: [string, string[]][] = [
+    ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
+    ["quantize int8 per channel, --storage int", [
+      "quantize",
+      file,
+      "-c",
+      int8,
+      "-o",
+      out,
+      "--storage",
+      "int",
+    ]],
+  ];
+  for (const [label, argv] of runs) {
+    const times: Record<string, number[]> = { 1: [], 2: [] };
+    for (let i = 0; i < reps; i++) {
+      for (const threads of ["1", "2"]) {
+        const r = await cli(...argv, "--threads", threads);
+        times[threads].push(r.seconds);
+        rows.push({
+          model: "1.07 GB float32 safetensors",
+          run: `${label}, --threads ${threads}`,
+          seconds: +r.seconds.toFixed(2),
+          peakMiB: r.peakMiB,
+          peakOverFile: +((r.peakMiB * 1048576) / bytes).toFixed(2),
+          cpuSeconds: r.cpuSeconds,
+          machineBusyCores: r.machineBusyCores,
+          loadavg: load(),
+        });
+        console.error(JSON.stringify(rows[rows.length - 1]));
+        await Deno.remove(out).catch(() => {});
+      }
+    }
+    const median = (a: number[]) => {
+      const b = [...a].sort((x, y) => x - y);
+      const m = Math.floor(b.length / 2);
+      return b.length % 2 === 1 ? b[m] : (b[m - 1] + b[m]) / 2;
+    };
+    rows.push({
+      model: "1.07 GB float32 safetensors",
+      run: `${label}: speed-up of 2 threads over 1 (medians)`,
+      seconds: +median(times[2]).toFixed(2),
+      speedup: +(median(times[1]) / median(times[2])).toFixed(2),
+    });
+    console.error(JSON.stringify(rows[rows.length - 1]));
+  }
+}
+
 try {
   const file = `${dir}/model.safetensors`;
   await writeFile(
@@ -130,30 +215,34 @@ try {
   );
   const bytes = (await Deno.stat(file)).size;
   const out = `${dir}/out.safetensors`;
-  await suite("1.07 GB float32 safetensors", file, bytes, [
-    ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
-    ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
-    ["quantize int8 per channel, --storage int", [
-      "quantize",
-      file,
-      "-c",
-      int8,
-      "-o",
-      out,
-      "--storage",
-      "int",
-    ]],
-    ["quantize int8 per channel, --storage float", [
-      "quantize",
-      file,
-      "-c",
-      int8,
-      "-o",
-      out,
-      "--storage",
-      "float",
-    ]],
-  ]);
+  if (args.flags.has("threads-compare")) {
+    await threadsCompare(file, bytes, Number(args.values.get("reps") ?? 3));
+  } else {
+    await suite("1.07 GB float32 safetensors", file, bytes, [
+      ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
+      ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
+      ["quantize int8 per channel, --storage int", [
+        "quantize",
+        file,
+        "-c",
+        int8,
+        "-o",
+        out,
+        "--storage",
+        "int",
+      ]],
+      ["quantize int8 per channel, --storage float", [
+        "quantize",
+        file,
+        "-c",
+        int8,
+        "-o",
+        out,
+        "--storage",
+        "float",
+      ]],
+    ]);
+  }
   await Deno.remove(file);
 
   if (args.flags.has("large")) {
@@ -223,12 +312,12 @@ try {
 
 const result = { runtime: `deno ${Deno.version.deno}`, cores: navigator.hardwareConcurrency, rows };
 await Deno.writeTextFile(outPath, JSON.stringify(result, null, 2) + "\n");
-console.log("| model | run | s | x cp | peak RSS MiB | x file |");
+console.log("| model | run | s | x cp (or speed-up) | peak RSS MiB | x file |");
 console.log("|---|---|---|---|---|---|");
 for (const r of rows) {
   console.log(
-    `| ${r.model} | ${r.run} | ${r.seconds} | ${r.ratio} | ${r.peakMiB} | ${
-      r.peakOverFile ?? ""
-    } |`,
+    `| ${r.model} | ${r.run} | ${r.seconds} | ${r.ratio ?? r.speedup ?? ""} | ${
+      r.peakMiB ?? ""
+    } | ${r.peakOverFile ?? ""} |`,
   );
 }

@@ -38,9 +38,14 @@ const SHIM = "declare const Deno: any;\n";
 async function bundle(outDir) {
   const result = await build({
     absWorkingDir: ROOT,
-    entryPoints: Object.fromEntries(
-      Object.entries(ENTRIES).map(([name, file]) => [name, join(ROOT, file)]),
-    ),
+    entryPoints: {
+      ...Object.fromEntries(
+        Object.entries(ENTRIES).map(([name, file]) => [name, join(ROOT, file)]),
+      ),
+      // The worker-thread module (`new URL("./_tensor_worker.ts", import.meta.url)`), renamed
+      // in the chunks below: esbuild leaves worker URLs alone.
+      tensor_worker: join(ROOT, "src/compress/_tensor_worker.ts"),
+    },
     bundle: true,
     splitting: true,
     format: "esm",
@@ -53,6 +58,13 @@ async function bundle(outDir) {
     logLevel: "silent",
     legalComments: "none",
   });
+  for (const file of Object.keys(result.metafile.outputs)) {
+    const path = resolve(ROOT, file);
+    const text = readFileSync(path, "utf8");
+    if (text.includes('"./_tensor_worker.ts"')) {
+      writeFileSync(path, text.replaceAll('"./_tensor_worker.ts"', '"./tensor_worker.js"'));
+    }
+  }
   return Object.fromEntries(
     Object.entries(result.metafile.outputs).map((
       [k, v],

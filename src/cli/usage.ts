@@ -102,6 +102,8 @@ ${PRUNERS}
                         groups)
   --shard-bytes <n>     TensorFlow.js model.json: the largest weight shard written
                         (default 4194304, the converter's)
+  --max-shard-size <s>  safetensors: write -o <name>.safetensors.index.json and shards of at
+                        most <s> (5GB, 500MB, bytes), named <name>-00001-of-0000n.safetensors
   -r, --report <path>   also write a report (.html or .json; repeatable); reports are written
                         before the model, so a failed report leaves no model behind
   --eval                evaluate the original and the result (PP-OCR models, see eval;
@@ -109,6 +111,8 @@ ${PRUNERS}
                         --reference does, with --input, --class-axis, --iou, --steps), and
                         time both (--runs, --backend, --threads as for eval)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
+  --threads <n>         worker threads for a safetensors model's tensors (default: all cores,
+                        one under 64 MiB; the output is the same for any n)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a
                         constant (sr=16000:int64), a data file (x=x.npy, x=in.safetensors#t);
@@ -163,6 +167,8 @@ ${REGISTRY}
   --reduce-range        --storage dynamic: 7-bit weights (CPUs without VNNI)
   --bnb4-type <t>       --storage bnb4: nf4 (default) or fp4
   --shard-bytes <n>     TensorFlow.js: the largest weight shard written (default 4194304)
+  --max-shard-size <s>  safetensors: write -o <name>.safetensors.index.json and shards of at
+                        most <s> (5GB, 500MB, bytes), named <name>-00001-of-0000n.safetensors
   --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):
                         a safetensors file with one tensor per model input, rows along dim 0;
                         or ocr-lines:<n>, the first n labelled lines (PP-OCR models)
@@ -182,6 +188,8 @@ ${REGISTRY}
                         --reference does), and time both (--runs, --backend, --threads as
                         for eval)
   --allow-unchanged     write the copy even when the list selects no target (else exit 3)
+  --threads <n>         worker threads for a safetensors model's tensors (default: all cores,
+                        one under 64 MiB; the output is the same for any n)
 ${COMMON}`,
   variants: `Usage: nncompress variants <model.onnx> -o <dir> [options]
 

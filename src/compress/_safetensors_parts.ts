@@ -9,6 +9,8 @@ import type { CompressionReport, LayerReport } from "../report/types.ts";
 import type { ExtraRegistry } from "../config/types.ts";
 import type { Progress } from "./_tensor_change.ts";
 import { openShardedCheckpoint, outputShardNames } from "./sharded_checkpoint.ts";
+import type { ByteSink } from "../io/safetensors/write_safetensors.ts";
+import { writeResharded } from "./_reshard.ts";
 
 /** Options of the streamed safetensors runs (`pruneSafetensorsFile`, `quantizeSafetensorsFile`). */
 export interface StreamedFileOptions {
@@ -30,6 +32,18 @@ export interface StreamedFileOptions {
   readonly label?: string;
   /** Called as work advances. */
   readonly onProgress?: Progress;
+  /**
+   * Worker threads for the per-tensor work (default 1: all on this thread). The output is the
+   * same byte for byte with any number; memory holds about 2 tensors per thread.
+   */
+  readonly threads?: number;
+  /**
+   * Writes the output as a sharded checkpoint with shards of at most this many bytes of tensor
+   * data (`output` must be a `*.safetensors.index.json`), named like Hugging Face's
+   * `save_pretrained` (`model-00001-of-00003.safetensors`); a tensor larger than this gets a
+   * shard of its own. Default: one output file per input file.
+   */
+  readonly maxShardSize?: number;
 }
 
 /** One input file and where its output goes. */
@@ -53,6 +67,15 @@ export interface SafetensorsParts {
    * tensors to its shard; returns the bytes written.
    */
   writeIndex(names: readonly (readonly string[])[], totalSize: number): Promise<number>;
+  /**
+   * Writes every part's stream (`produce(i, sink)`) into `output`: one file per part, or shards
+   * of at most `maxShardSize` bytes with their index (`writeResharded`). Returns the bytes
+   * written, without `writeIndex`'s.
+   */
+  writeParts(
+    produce: (part: number, sink: ByteSink) => Promise<unknown>,
+    onPart: (part: number) => void,
+  ): Promise<{ written: number; resharded: boolean }>;
   close(): Promise<void>;
 }
 
@@ -64,7 +87,64 @@ function folderOf(path: string): string {
 export async function openSafetensorsParts(
   input: string,
   output: string,
+  maxShardSize?: number,
 ): Promise<SafetensorsParts> {
+  if (maxShardSize !== undefined) {
+    if (!Number.isSafeInteger(maxShardSize) || maxShardSize < 1) {
+      throw new RangeError(
+        `"maxShardSize" must be a positive integer: current value is ${maxShardSize}`,
+      );
+    }
+    if (!isShardIndexPath(output)) {
+      throw new TypeError(
+        `the output of a run with a maximum shard size is a shard index (*.safetensors.index.json): current value is ${output}`,
+      );
+    }
+  }
+  const parts = await openParts(input, output);
+  return {
+    ...parts,
+    async writeParts(produce, onPart) {
+      if (maxShardSize !== undefined) {
+        const written = await writeResharded(
+          parts.parts.map((_, i) => (sink: ByteSink) => produce(i, sink)),
+          output,
+          maxShardSize,
+          parts.indexMetadata,
+        );
+        parts.parts.forEach((_, i) => onPart(i));
+        return { written, resharded: true };
+      }
+      let written = 0;
+      for (const [i, part] of parts.parts.entries()) {
+        await writeFileAtomic(part.output, async (sink) => {
+          const counted = counting(sink);
+          await produce(i, counted);
+          written += counted.bytes;
+        }, parts.parts.length === 1 ? {} : { label: "model shard" });
+        onPart(i);
+      }
+      return { written, resharded: false };
+    },
+  };
+}
+
+/** A sink that counts what passes through. */
+function counting(sink: ByteSink): ByteSink & { bytes: number } {
+  const out = {
+    bytes: 0,
+    write(chunk: Uint8Array) {
+      out.bytes += chunk.length;
+      return sink.write(chunk);
+    },
+  };
+  return out;
+}
+
+async function openParts(
+  input: string,
+  output: string,
+): Promise<Omit<SafetensorsParts, "writeParts"> & { indexMetadata: Record<string, unknown> }> {
   if (isShardIndexPath(input)) {
     if (!isShardIndexPath(output)) {
       throw new TypeError(
@@ -83,6 +163,7 @@ export async function openSafetensorsParts(
       all: ckpt.all,
       fileBytes: ckpt.fileBytes,
       sharded: true,
+      indexMetadata: { ...ckpt.index.index.metadata },
       async writeIndex(tensorNames, totalSize) {
         const map = new Map<string, string>();
         ckpt.shards.forEach((s, i) => {
@@ -107,6 +188,7 @@ export async function openSafetensorsParts(
       all,
       fileBytes: source.size,
       sharded: false,
+      indexMetadata: {},
       writeIndex: () => Promise.resolve(0),
       close: () => source.close(),
     };

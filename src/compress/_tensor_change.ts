@@ -27,7 +27,8 @@ export interface TensorChange {
 /** Reports progress of a stage: `done` of `total` items. */
 export type Progress = (stage: string, done: number, total: number) => void;
 
-function zeros(values: Float32Array): number {
+/** The zeros of `values` (what a change counts). */
+export function zeros(values: Float32Array): number {
   let n = 0;
   for (let i = 0; i < values.length; i++) if (values[i] === 0) n++;
   return n;

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { writeFileAtomic } from "../io/fs.ts";
 import {
   openSafetensorsParts,
   type StreamedFileOptions,
@@ -14,6 +13,7 @@ import {
 } from "./_safetensors_parts.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
+import { getKernels } from "../kernels/default.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
 import { prune } from "../pruning/prune.ts";
@@ -23,10 +23,16 @@ import { compressorFor } from "../config/algorithms.ts";
 import { unchangedReason } from "./compress_model.ts";
 import { layerReport } from "./_layer_report.ts";
 import { prunedChange, type TensorChange } from "./_tensor_change.ts";
-import type { PruningTarget } from "../pruning/types.ts";
+import type { PruningTarget, TargetMask } from "../pruning/types.ts";
+import type { Module, TensorRef } from "../model/model_graph.ts";
+import { type Counts, threadedMasks, threadedMetrics } from "./_threaded.ts";
+import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
 
 /** Options of `pruneSafetensorsFile` (`algorithm`: a pruner by short or NNI class name). */
-export type PruneFileOptions = StreamedFileOptions;
+export interface PruneFileOptions extends StreamedFileOptions {
+  /** Largest global group ranked with all metrics in memory (`prune`'s; default 2^26). */
+  readonly inMemoryEntries?: number;
+}
 
 /**
  * Prunes the safetensors file at `input` into `output` (written atomically), reading tensors on
@@ -61,13 +67,24 @@ export async function pruneSafetensorsFile(
   const start = performance.now();
   const progress = options.onProgress ?? (() => {});
   const { algorithm, pruner } = compressorFor("pruning", options.algorithm);
-  const { parts, all, fileBytes, close, writeIndex } = await openSafetensorsParts(input, output);
+  const { parts, all, fileBytes, close, writeIndex, writeParts } = await openSafetensorsParts(
+    input,
+    output,
+    options.maxShardSize,
+  );
+  const threads = options.threads ?? 1;
+  let pool: TaskPool | undefined;
   try {
+    if (threads > 1) pool = openTaskPool(threads);
     const graph = safetensorsModel(all);
     progress("masks", 0, 1);
     const result = await prune(graph, options.configList, {
       pruner: pruner!.name,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
+      ...(options.inMemoryEntries === undefined
+        ? {}
+        : { inMemoryEntries: options.inMemoryEntries }),
+      ...(pool === undefined ? {} : threadedMetrics(pool, graph, pruner!.name, getKernels())),
     });
     progress("masks", 1, 1);
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
@@ -84,26 +101,55 @@ export async function pruneSafetensorsFile(
     };
     if (unchanged === undefined || options.writeUnchanged !== false) {
       progress("write", 0, parts.length);
-      for (const [i, part] of parts.entries()) {
+      const counts: Counts = new Map();
+      const mineOf = (i: number) => {
         // Each shard gets the targets whose tensors it holds.
-        const here = new Set(part.lazy.entries.map((e) => e.name));
-        const mine = parts.length === 1 ? result : {
+        const here = new Set(parts[i].lazy.entries.map((e) => e.name));
+        return parts.length === 1 ? result : {
           ...result,
           targets: result.targets.filter((t) => {
             const ref = modules.get(t.module)?.params[t.target];
             return ref === undefined || here.has(ref.name);
           }),
         };
-        await writeFileAtomic(part.output, async (sink) => {
-          written += await streamPrunedSafetensors(part.lazy, mine, sink, { onMasked: changeFor });
-        }, parts.length === 1 ? {} : { label: "model shard" });
+      };
+      const done = await writeParts(async (i, sink) => {
+        const mine = mineOf(i);
+        const maskedBytes = pool === undefined ? undefined : threadedMasks(
+          pool,
+          maskedInOrder(parts[i].lazy.entries, mine, modules),
+          counts,
+        );
+        await streamPrunedSafetensors(parts[i].lazy, mine, sink, {
+          onMasked: changeFor,
+          ...(maskedBytes === undefined ? {} : { maskedBytes }),
+        });
+      }, (i) => {
+        for (const t of mineOf(i).targets) {
+          const c = counts.get(key(t));
+          const module = modules.get(t.module);
+          const ref = module?.params[t.target];
+          if (c === undefined || module === undefined || ref === undefined) continue;
+          seen.set(key(t), {
+            module: t.module,
+            target: t.target,
+            type: module.type,
+            granularity: t.setting.granularity,
+            ref,
+            ...c,
+            bits: null,
+          });
+        }
         progress("write", i + 1, parts.length);
-      }
+      });
+      written += done.written;
       // Pruning keeps every tensor's name, dtype and shape.
-      written += await writeIndex(
-        parts.map((p) => p.lazy.entries.map((e) => e.name)),
-        all.entries.reduce((n, e) => n + e.end - e.begin, 0),
-      );
+      if (!done.resharded) {
+        written += await writeIndex(
+          parts.map((p) => p.lazy.entries.map((e) => e.name)),
+          all.entries.reduce((n, e) => n + e.end - e.begin, 0),
+        );
+      }
     }
     let parameters = 0;
     let packed = 0;
@@ -149,6 +195,27 @@ export async function pruneSafetensorsFile(
       unchanged,
     });
   } finally {
+    pool?.close();
     await close();
   }
 }
+
+/** The masked parameters of `pruned` in the order a part's entries are written. */
+function maskedInOrder(
+  entries: readonly { readonly name: string }[],
+  pruned: { targets: readonly PruningTarget[]; masks: PruneResultMasks },
+  modules: ReadonlyMap<string, Module>,
+): { target: PruningTarget; mask: TargetMask; ref: TensorRef }[] {
+  const byName = new Map<string, { target: PruningTarget; mask: TargetMask; ref: TensorRef }>();
+  for (const target of pruned.targets) {
+    const mask = pruned.masks[target.module]?.[target.target];
+    const ref = modules.get(target.module)?.params[target.target];
+    if (mask === undefined || ref === undefined || target.setting.apply_method === "bypass") {
+      continue;
+    }
+    if (target.kind === "parameter") byName.set(ref.name, { target, mask, ref });
+  }
+  return entries.flatMap((e) => byName.get(e.name) ?? []);
+}
+
+type PruneResultMasks = Readonly<Record<string, Readonly<Record<string, TargetMask>>>>;

@@ -6,7 +6,6 @@
  */
 
 import { compressorFor } from "../config/algorithms.ts";
-import { writeFileAtomic } from "../io/fs.ts";
 import { getKernels } from "../kernels/default.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
 import { fakeQuantize } from "../quantization/fake_quantize.ts";
@@ -23,6 +22,7 @@ import {
 } from "../quantization/compressed_tensors.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
 import type { IntCodes } from "../kernels/types.ts";
+import type { TensorRef } from "../model/model_graph.ts";
 import { writeQuantizationConfig } from "./quantization_config_file.ts";
 import type { CompressionReport } from "../report/types.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
@@ -34,6 +34,8 @@ import {
   streamedReport,
 } from "./_safetensors_parts.ts";
 import { parameterSizes } from "./_sizes.ts";
+import { type Counts, threadedCodes, threadedRanges } from "./_threaded.ts";
+import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
 import { quantizedChange, type TensorChange } from "./_tensor_change.ts";
 
 /** Options of `quantizeSafetensorsFile`. */
@@ -88,15 +90,25 @@ export async function quantizeSafetensorsFile(
   const progress = options.onProgress ?? (() => {});
   const { algorithm } = compressorFor("quantization", options.algorithm);
   const kernels = getKernels();
-  const { parts, all, fileBytes, close, writeIndex } = await openSafetensorsParts(input, output);
+  const { parts, all, fileBytes, close, writeIndex, writeParts } = await openSafetensorsParts(
+    input,
+    output,
+    options.maxShardSize,
+  );
+  const threads = options.threads ?? 1;
+  let pool: TaskPool | undefined;
   try {
+    if (threads > 1) pool = openTaskPool(threads);
     const graph = safetensorsModel(all);
     const plan = planQuantization(graph, options.configList, {
       algorithm,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
     });
     progress("ranges", 0, 1);
-    const result = await quantize(graph, plan, { kernels });
+    const result = await quantize(graph, plan, {
+      kernels,
+      ...(pool === undefined ? {} : { rangeOf: threadedRanges(pool) }),
+    });
     if (result.model !== graph) {
       throw new TypeError(
         "fuse_names folds modules into others: quantize the model in memory (compressModel)",
@@ -135,7 +147,7 @@ export async function quantizeSafetensorsFile(
     if (unchanged === undefined || options.writeUnchanged !== false) {
       progress("write", 0, parts.length);
       const names: string[][] = [];
-      for (const [i, part] of parts.entries()) {
+      const plans = parts.map((part) => {
         // Each part gets the modules whose tensors it holds (a module's tensors may be split).
         const here = new Set(part.lazy.entries.map((e) => e.name));
         const view = parts.length === 1 ? graph : {
@@ -152,9 +164,11 @@ export async function quantizeSafetensorsFile(
           return ref !== undefined && here.has(ref.name);
         });
         const out: string[] = [];
+        const order: { param: TargetQuantParams; ref: TensorRef }[] = [];
         for (const m of view.modules) {
           for (const [pname, ref] of Object.entries(m.params)) {
             const p = mine.find((p) => p.module === m.name && p.target === pname);
+            if (p !== undefined) order.push({ param: p, ref });
             if (p === undefined) out.push(ref.name);
             else if (config === undefined) {
               out.push(ref.name, `${ref.name}_scale`, `${ref.name}_zero_point`);
@@ -162,24 +176,51 @@ export async function quantizeSafetensorsFile(
           }
         }
         names.push(out);
-        const onQuantized = (p: TargetQuantParams, before: Float32Array, _codes: IntCodes) => {
-          const module = modules.get(p.module)!;
-          const ref = module.params[p.target];
-          const after = fakeQuantize(before, ref.shape, p, { kernels });
-          changes.set(
-            `${p.module}\u0000${p.target}`,
-            quantizedChange(p, module.type, ref, before, after),
-          );
-        };
-        await writeFileAtomic(part.output, async (sink) => {
-          written += config === undefined
-            ? await streamQuantizedSafetensors(view, mine, sink, { kernels, onQuantized })
-            : (await streamCompressedTensors(view, mine, sink, { kernels, onQuantized, config }))
-              .written;
-        }, parts.length === 1 ? {} : { label: "model shard" });
+        return { view, mine, order };
+      });
+      const onQuantized = (p: TargetQuantParams, before: Float32Array, _codes: IntCodes) => {
+        const module = modules.get(p.module)!;
+        const ref = module.params[p.target];
+        const after = fakeQuantize(before, ref.shape, p, { kernels });
+        changes.set(
+          `${p.module}\u0000${p.target}`,
+          quantizedChange(p, module.type, ref, before, after),
+        );
+      };
+      const counts: Counts = new Map();
+      const done = await writeParts(async (i, sink) => {
+        const { view, mine, order } = plans[i];
+        // The integer layout's codes are encoded on the workers (compressed-tensors: here).
+        const codeBytes = pool === undefined || config !== undefined
+          ? undefined
+          : threadedCodes(pool, order, counts);
+        if (config === undefined) {
+          await streamQuantizedSafetensors(view, mine, sink, {
+            kernels,
+            onQuantized,
+            ...(codeBytes === undefined ? {} : { codeBytes }),
+          });
+        } else await streamCompressedTensors(view, mine, sink, { kernels, onQuantized, config });
+      }, (i) => {
+        for (const { param: p, ref } of plans[i].order) {
+          const c = counts.get(`${p.module}\u0000${p.target}`);
+          if (c === undefined) continue;
+          changes.set(`${p.module}\u0000${p.target}`, {
+            module: p.module,
+            target: p.target,
+            type: modules.get(p.module)!.type,
+            granularity: p.granularity,
+            ref,
+            ...c,
+            bits: p.bits,
+            blocks: p.scale.length,
+            zeroPoints: p.quantScheme === "affine",
+          });
+        }
         progress("write", i + 1, parts.length);
-      }
-      written += await writeIndex(names, outTotal);
+      });
+      written += done.written;
+      if (!done.resharded) written += await writeIndex(names, outTotal);
       if (config !== undefined) await writeQuantizationConfig(input, output, config);
     }
     // The report lists the quantized parameters in the engine's order.
@@ -206,6 +247,7 @@ export async function quantizeSafetensorsFile(
     });
     return config === undefined ? report : { ...report, storage: "compressed-tensors" };
   } finally {
+    pool?.close();
     await close();
   }
 }

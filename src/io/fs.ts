@@ -191,15 +191,23 @@ async function openRaw(path: string): Promise<FileSource> {
   if (deno) {
     const f = await deno.open(path, { read: true });
     const size = (await f.stat()).size;
-    const readInto = async (offset: number, out: Uint8Array) => {
-      await f.seek(offset, deno.SeekMode.Start);
-      let at = 0;
-      while (at < out.length) {
-        const n = await f.read(out.subarray(at));
-        if (n === null) break;
-        at += n;
-      }
-      return at;
+    // Deno has no positional read: a seek and its reads must not interleave with another
+    // read's (worker threads read tensors ahead), so reads run one after the other.
+    let last: Promise<unknown> = Promise.resolve();
+    const readInto = (offset: number, out: Uint8Array): Promise<number> => {
+      const run = async () => {
+        await f.seek(offset, deno.SeekMode.Start);
+        let at = 0;
+        while (at < out.length) {
+          const n = await f.read(out.subarray(at));
+          if (n === null) break;
+          at += n;
+        }
+        return at;
+      };
+      const p = last.then(run, run);
+      last = p.catch(() => {});
+      return p;
     };
     return {
       size,

@@ -12,7 +12,7 @@ import { moduleInfos } from "../model/module_infos.ts";
 import type { ExtraRegistry, ModuleInfo, ResolvedTarget, Warning } from "../config/types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
-import type { ModelGraph, SavedModel } from "../model/model_graph.ts";
+import type { ModelGraph, SavedModel, TensorRef } from "../model/model_graph.ts";
 import { applyTargetMask } from "./apply_target_mask.ts";
 import { computeMetric } from "./compute_metric.ts";
 import { expandMask } from "./expand_mask.ts";
@@ -60,6 +60,17 @@ export interface PruneOptions {
    * Default: none (NNI's pruners group nothing by themselves).
    */
   readonly dependencyGroups?: "auto";
+  /**
+   * Computes a parameter target's metric in place of this thread (for instance on worker
+   * threads, from the tensor's bytes, with `parameterMetric`): it must return what
+   * `parameterMetric` returns for the tensor's values. `targets` are all the targets in
+   * pipeline order, for a reader that works ahead. Default: `parameterMetric` here.
+   */
+  readonly metricOf?: (
+    target: PruningTarget,
+    ref: TensorRef,
+    targets: readonly PruningTarget[],
+  ) => Promise<Float32Array>;
 }
 
 /** The file a pruned model was read from: a decoded ONNX model or a safetensors file. */
@@ -118,6 +129,50 @@ function checkFinite(data: Float32Array, t: PruningTarget): void {
       { module: t.module, target: t.target, configIndex: t.configIndex },
     );
   }
+}
+
+/** Options of `parameterMetric`. */
+export interface ParameterMetricOptions {
+  /** The pruner (short name) whose metric ranks the blocks (default `l1`). */
+  readonly pruner?: PrunerName;
+  /** The kernels to use (default `getKernels()`). */
+  readonly kernels?: Kernels;
+  /** For Wanda: the L2 norm of each input feature of the module. */
+  readonly inputNorm?: Float32Array;
+}
+
+/**
+ * The metric `prune` ranks a parameter target's blocks by: one float32 value per block of its
+ * granularity, from the tensor's values (float32, PyTorch layout).
+ *
+ * @param data The tensor's values.
+ * @param target The target, with its resolved setting and shape.
+ * @param options The pruner, kernels and Wanda's input norms.
+ * @returns The metric.
+ * @throws {PruningError} Code `non_finite` for NaN or infinite values; as `computeMetric`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parameterMetric } from "./prune.ts";
+ *
+ * const target = { module: "fc", target: "weight", kind: "parameter" as const, shape: [2, 2],
+ *   setting: { sparse_ratio: 0.5 } };
+ * const metric = parameterMetric(new Float32Array([1, -3, 2, 0.5]), target, { pruner: "level" });
+ * assert.deepEqual([...metric], [1, 3, 2, 0.5]);
+ * ```
+ */
+export function parameterMetric(
+  data: Float32Array,
+  target: PruningTarget,
+  options: ParameterMetricOptions = {},
+): Float32Array {
+  checkFinite(data, target);
+  return computeMetric(data, target, {
+    pruner: options.pruner ?? "l1",
+    kernels: options.kernels ?? getKernels(),
+    inputNorm: options.inputNorm,
+  }).values;
 }
 
 /**
@@ -215,10 +270,10 @@ export async function prune(
   };
   const readMetric = async (t: PruningTarget) => {
     if (t.kind !== "parameter") computeMetric(new Float32Array(0), t, { pruner, kernels });
+    const ref = tensorOf(t);
+    if (options.metricOf !== undefined) return await options.metricOf(t, ref, targets);
     const inputNorm = options.inputNorms?.[t.module];
-    const data = await tensorOf(t).data();
-    checkFinite(data, t);
-    return computeMetric(data, t, { pruner, kernels, inputNorm }).values;
+    return parameterMetric(await ref.data(), t, { pruner, kernels, inputNorm });
   };
   const { masks, warnings } = await generateMasksStreaming(readMetric, targets, {
     inMemoryEntries: options.inMemoryEntries,

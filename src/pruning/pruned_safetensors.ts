@@ -24,7 +24,7 @@ import {
 } from "./_masked_params.ts";
 import type { PruningTarget } from "./types.ts";
 import { PruningError } from "./pruning_error.ts";
-import type { PrunedModel } from "./types.ts";
+import type { PrunedModel, TargetMask } from "./types.ts";
 
 /** Options of `prunedSafetensors`. */
 export interface PrunedSafetensorsOptions {
@@ -36,6 +36,16 @@ export interface PrunedSafetensorsOptions {
    * `apply_method: "bypass"` are not written, so not seen.
    */
   readonly onMasked?: (target: PruningTarget, before: Float32Array, after: Float32Array) => void;
+  /**
+   * Produces a masked parameter's bytes in place of this thread (for instance on worker
+   * threads): it must return what the default does, the values `applyTargetMask` gives encoded
+   * in the tensor's dtype and layout (`toFileBytes`). `onMasked` is not called for them.
+   */
+  readonly maskedBytes?: (
+    target: PruningTarget,
+    mask: TargetMask,
+    ref: TensorRef,
+  ) => Promise<Uint8Array>;
 }
 
 /** The source's metadata, left out when it has none (so a file without it stays without). */
@@ -48,6 +58,7 @@ function inputs(
   pruned: PrunedModel,
   kernels: Kernels,
   observe?: MaskedObserver,
+  produce?: PrunedSafetensorsOptions["maskedBytes"],
 ): SafetensorsStreamInput[] {
   const { params, activations } = maskedItems(pruned);
   if (activations.length > 0) {
@@ -76,7 +87,11 @@ function inputs(
       name: e.name,
       dtype: e.dtype,
       shape: e.shape,
-      data: item === undefined ? e.read : () => maskedBytes(item, kernels, observe),
+      data: item === undefined
+        ? e.read
+        : produce === undefined
+        ? () => maskedBytes(item, kernels, observe)
+        : () => produce(item.target, item.mask, item.ref!),
     };
   });
 }
@@ -160,7 +175,13 @@ export async function streamPrunedSafetensors(
   sink: ByteSink,
   options: PrunedSafetensorsOptions = {},
 ): Promise<number> {
-  const list = inputs(source, pruned, options.kernels ?? getKernels(), options.onMasked);
+  const list = inputs(
+    source,
+    pruned,
+    options.kernels ?? getKernels(),
+    options.onMasked,
+    options.maskedBytes,
+  );
   return await streamSafetensors(list, sink, metadataOf(source));
 }
 

@@ -22,7 +22,7 @@ import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { fakeQuantizedTensors } from "./fake_quantized_tensors.ts";
 import { qdqOnnx } from "./qdq_onnx.ts";
 import { quantizedSafetensors } from "./quantized_safetensors.ts";
-import { quantizeWeights } from "./quantize_weights.ts";
+import { quantizeWeights, type QuantizeWeightsOptions } from "./quantize_weights.ts";
 import { rewriteSafetensors } from "./rewrite_safetensors.ts";
 import { planQuantization } from "./plan_quantization.ts";
 import { paramRef } from "./_param_ref.ts";
@@ -71,6 +71,8 @@ export interface QuantizeModelOptions {
   readonly batchNormEpsilon?: number;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
+  /** Tracks a parameter's range elsewhere (worker threads): `QuantizeWeightsOptions.rangeOf`. */
+  readonly rangeOf?: QuantizeWeightsOptions["rangeOf"];
 }
 
 /** One fused `fuse_names` group in the report. */
@@ -252,6 +254,7 @@ export async function quantize(
     ...registry,
     kernels,
     ...(ranges === undefined ? {} : { ranges }),
+    ...(options.rangeOf === undefined ? {} : { rangeOf: options.rangeOf }),
   });
   let before = 0;
   let after = 0;

@@ -8,7 +8,7 @@ import { type ResolveOptions, resolveTargetSettings } from "../config/resolve_ta
 import type { ResolvedTarget, Warning } from "../config/types.ts";
 import { isConfigPlan } from "../config/plan.ts";
 import type { Kernels } from "../kernels/types.ts";
-import type { ModelGraph } from "../model/model_graph.ts";
+import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import {
   computeTargetQuantParams,
   targetKey,
@@ -28,6 +28,12 @@ export interface QuantizeWeightsOptions {
   readonly ranges?: ReadonlyMap<string, TrackedRange>;
   /** The kernels to use (default: `getKernels()`). */
   readonly kernels?: Kernels;
+  /**
+   * Tracks a parameter target's range in place of this thread (for instance on worker threads,
+   * from the tensor's bytes): it must return what `trackParameterRanges` gives for the target
+   * alone. Called for every parameter target at once; it bounds its own concurrency.
+   */
+  readonly rangeOf?: (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange>;
 }
 
 /** The result of `quantizeWeights`. */
@@ -90,14 +96,31 @@ export async function quantizeWeights(
   // decoded tensor at once cost 3x a float16 model's size in memory.
   const ranges = new Map<string, TrackedRange>();
   const byName = new Map(model.modules.map((m) => [m.name, m]));
-  for (const t of resolved.targets) {
-    if (t.kind !== "parameter") continue;
-    const ref = byName.get(t.module)?.params[t.target];
-    const tensors = new Map<string, FloatTensor>();
-    if (ref !== undefined) {
-      tensors.set(targetKey(t.module, t.target), { data: await ref.data(), shape: ref.shape });
+  const rangeOf = options.rangeOf;
+  if (rangeOf === undefined) {
+    for (const t of resolved.targets) {
+      if (t.kind !== "parameter") continue;
+      const ref = byName.get(t.module)?.params[t.target];
+      const tensors = new Map<string, FloatTensor>();
+      if (ref !== undefined) {
+        tensors.set(targetKey(t.module, t.target), { data: await ref.data(), shape: ref.shape });
+      }
+      for (const [k, r] of trackParameterRanges([t], tensors, options)) ranges.set(k, r);
     }
-    for (const [k, r] of trackParameterRanges([t], tensors, options)) ranges.set(k, r);
+  } else {
+    const params = resolved.targets.filter((t) => t.kind === "parameter");
+    const none = new Map<string, FloatTensor>();
+    // Missing tensors fail as trackParameterRanges fails them; errors in target order.
+    const settled = await Promise.allSettled(params.map((t) => {
+      const ref = byName.get(t.module)?.params[t.target];
+      return ref === undefined
+        ? Promise.resolve().then(() => trackParameterRanges([t], none, options).get("")!)
+        : rangeOf(t, ref);
+    }));
+    for (const [i, s] of settled.entries()) {
+      if (s.status === "rejected") throw s.reason;
+      ranges.set(targetKey(params[i].module, params[i].target), s.value);
+    }
   }
   for (const [k, r] of options.ranges ?? []) if (!ranges.has(k)) ranges.set(k, r);
   return {

@@ -32,7 +32,7 @@ import {
 import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
 import { ModelFormatError } from "../io/model_format_error.ts";
 import type { DType } from "../tensor/dtype.ts";
-import type { ModelGraph } from "../model/model_graph.ts";
+import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import type { Granularity } from "../config/types.ts";
 import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
@@ -53,6 +53,12 @@ export interface StreamQuantizedOptions extends QuantizedSafetensorsOptions {
    * it is written, so a report needs no second pass over the model.
    */
   readonly onQuantized?: (param: TargetQuantParams, before: Float32Array, codes: IntCodes) => void;
+  /**
+   * Produces a quantized tensor's stored codes in place of this thread (for instance on worker
+   * threads): it must return what `quantizedCodeBytes` gives for the tensor's values.
+   * `onQuantized` is not called for them.
+   */
+  readonly codeBytes?: (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array>;
 }
 
 /** Metadata of one quantized tensor in the file. */
@@ -187,13 +193,63 @@ export async function streamQuantizedSafetensors(
   return await streamSafetensors(inputs, sink, { metadata });
 }
 
+/** The shape of a tensor's stored codes: two 4-bit codes per byte along the last dim. */
+function codeShape(shape: readonly number[], bits: number): readonly number[] {
+  if (bits > 4) return shape;
+  if (shape.length === 0) return [1];
+  return [...shape.slice(0, -1), Math.ceil(shape[shape.length - 1] / 2)];
+}
+
+/** Options of `quantizedCodeBytes`. */
+export interface QuantizedCodeBytesOptions extends QuantizeOptions {
+  /** Called with the values and their codes before they are encoded. */
+  readonly onQuantized?: (param: TargetQuantParams, before: Float32Array, codes: IntCodes) => void;
+}
+
+/**
+ * A quantized tensor's codes as `streamQuantizedSafetensors` stores them (layout in the module
+ * doc): `I8`/`U8` or `I16`/`U16` elements, or two 4-bit codes per byte.
+ *
+ * @param values The tensor's values (float32, PyTorch layout).
+ * @param shape Its dims.
+ * @param p Its quantization parameters (from `quantizeWeights`).
+ * @param options The kernels, and a callback that sees the codes.
+ * @returns The stored bytes.
+ * @throws {RangeError} When the values do not fit the shape or the parameters.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { quantizedCodeBytes } from "./quantized_safetensors.ts";
+ *
+ * const p = { module: "fc", target: "weight", kind: "parameter" as const, quantDtype: "int8",
+ *   quantScheme: "symmetric", granularity: "default", bits: 8, kernel: [-1], gridShape: [],
+ *   scale: Float32Array.of(0.5), zeroPoint: Float32Array.of(0), qmin: -127, qmax: 127, configIndex: 0 };
+ * const bytes = quantizedCodeBytes(Float32Array.of(1, -2), [2], p as never);
+ * assert.deepEqual([...new Int8Array(bytes.buffer, bytes.byteOffset, 2)], [2, -4]);
+ * ```
+ */
+export function quantizedCodeBytes(
+  values: Float32Array,
+  shape: readonly number[],
+  p: TargetQuantParams,
+  options: QuantizedCodeBytesOptions = {},
+): Uint8Array {
+  const kernels = options.kernels ?? getKernels();
+  const { signed } = quantDtypeRange(p.quantDtype);
+  const codes = quantizeTensor(values, shape, p, { kernels });
+  options.onQuantized?.(p, values, codes);
+  if (p.bits <= 4) return packRows(codes, shape, signed, kernels).bytes;
+  const stored = asDType(codes, codeDType(p.bits, signed));
+  return new Uint8Array(stored.buffer, stored.byteOffset, stored.byteLength);
+}
+
 /** The tensors of a quantized file, each produced when it is written, with the metadata. */
 function quantizedInputs(
   model: ModelGraph,
   params: readonly TargetQuantParams[],
   options: StreamQuantizedOptions,
 ): { inputs: SafetensorsStreamInput[]; metadata: Record<string, string> } {
-  const kernels = options.kernels ?? getKernels();
   const byTarget = new Map(
     params.filter((p) => p.kind === "parameter").map((p) => [`${p.module}\u0000${p.target}`, p]),
   );
@@ -214,31 +270,15 @@ function quantizedInputs(
       byTarget.delete(`${m.name}\u0000${pname}`);
       const { signed } = quantDtypeRange(p.quantDtype);
       const dtype = codeDType(p.bits, signed);
-      const codesOf = async () => {
-        const before = await ref.data();
-        const codes = quantizeTensor(before, ref.shape, p, { kernels });
-        options.onQuantized?.(p, before, codes);
-        return codes;
-      };
-      if (p.bits <= 4) {
-        const last = ref.shape.length === 0 ? 1 : ref.shape[ref.shape.length - 1];
-        const shape = ref.shape.length === 0
-          ? [1]
-          : [...ref.shape.slice(0, -1), Math.ceil(last / 2)];
-        tensors.push({
-          name,
-          dtype,
-          shape,
-          data: async () => packRows(await codesOf(), ref.shape, signed, kernels).bytes,
-        });
-      } else {
-        tensors.push({
-          name,
-          dtype,
-          shape: ref.shape,
-          data: async () => asDType(await codesOf(), dtype),
-        });
-      }
+      const produce = options.codeBytes;
+      tensors.push({
+        name,
+        dtype,
+        shape: codeShape(ref.shape, p.bits),
+        data: produce !== undefined
+          ? () => produce(p, ref)
+          : async () => quantizedCodeBytes(await ref.data(), ref.shape, p, options),
+      });
       const zpType = p.bits <= 4 ? (signed ? "I8" : "U8") : dtype;
       const zp = p.zeroPoint.length === 0 ? new Int32Array(0) : Int32Array.from(p.zeroPoint);
       tensors.push({

@@ -30,6 +30,8 @@ import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
 import { readCalibration } from "./_calibration.ts";
 import { readLayerInputs } from "../../compress/layer_inputs.ts";
+import { availableThreads } from "../../compress/available_threads.ts";
+import { parseShardSize } from "../../compress/parse_shard_size.ts";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
 import { parseStatePairs, readInputSpecs } from "./_inputs.ts";
@@ -37,7 +39,7 @@ import { compareOptionsOf, compareWithReference } from "./eval.ts";
 import type { OutputComparison } from "../../compress/compare_outputs.ts";
 import { formatTable } from "../../report/format_table.ts";
 import { readRegistry } from "./_registry.ts";
-import { fileIdentity, makeDir } from "../../io/fs.ts";
+import { fileIdentity, makeDir, openFile } from "../../io/fs.ts";
 import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
 import { inlineExternalData } from "../../io/onnx/inline_external_data.ts";
 import { DEFAULT_FLOAT16_OP_BLOCK_LIST } from "../../io/onnx/convert_float16.ts";
@@ -357,7 +359,6 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       "steps",
       "runs",
       "backend",
-      "threads",
     ];
     const stray = evalFlags.find((f) => args.values[f] !== undefined);
     if (args.values.eval !== true && stray !== undefined) {
@@ -409,6 +410,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       );
     }
     const allowUnchanged = args.values["allow-unchanged"] === true;
+    // Worker threads of the streamed safetensors path (with --eval also onnxruntime's). By
+    // default all cores, but one for a file under 64 MiB: starting workers (about 0.5 s) would
+    // cost more than they save.
+    const threads = args.values.threads !== undefined
+      ? latencyFlags(args, command).threads
+      : await smallFile(path)
+      ? 1
+      : await availableThreads();
     const label = `${command} ${path.split(/[\\/]/).pop()}`;
     const bar = ctx.progress(`${command} ${path}`);
     let report: CompressionReport;
@@ -437,8 +446,26 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       if (streamed && reconstruct !== undefined) {
         throw new UsageError("--reconstruct runs ONNX models: the model is safetensors", command);
       }
+      const shardSize = args.values["max-shard-size"] as string | undefined;
+      const maxShardSize = shardSize === undefined ? undefined : parseShardSize(shardSize);
+      if (shardSize !== undefined && maxShardSize === undefined) {
+        throw new UsageError(
+          `--max-shard-size must be a size in bytes, or with a unit (500MB, 5GB, 2GiB): current value is ${shardSize}`,
+          command,
+        );
+      }
+      if (maxShardSize !== undefined && !streamed) {
+        throw new UsageError(
+          "--max-shard-size writes safetensors outputs of prune, and of quantize with integer storage",
+          command,
+        );
+      }
       if (streamed) {
-        checkOutput(output, isShardIndexPath(path) ? "sharded" : "safetensors", command);
+        checkOutput(
+          output,
+          isShardIndexPath(path) || maxShardSize !== undefined ? "sharded" : "safetensors",
+          command,
+        );
         report = await (mode === "pruning" ? pruneSafetensorsFile : quantizeSafetensorsFile)(
           path,
           output,
@@ -447,6 +474,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             label,
             onProgress: bar.update,
             writeUnchanged: allowUnchanged,
+            threads,
+            ...(maxShardSize === undefined ? {} : { maxShardSize }),
             ...(mode === "quantization" && storage !== undefined
               ? { storage: storage as "auto" | "int" | "compressed-tensors" }
               : {}),
@@ -728,4 +757,17 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     for (const r of reports) ctx.io.stdout(`report: ${r}\n`);
     return 0;
   };
+}
+
+/** Whether `path` is a file under 64 MiB (a shard index counts as large: its shards are). */
+async function smallFile(path: string): Promise<boolean> {
+  if (isShardIndexPath(path)) return false;
+  try {
+    const f = await openFile(path);
+    const small = f.size < 2 ** 26;
+    await f.close();
+    return small;
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,215 @@
+// The per-tensor work that runs on worker threads (`_tensor_worker.ts`, `_worker_pool.ts`):
+// each task gets a tensor's stored bytes (transferred) and returns what the one-thread path
+// computes from the same values, by the same functions, so the output is the same byte for byte.
+import { ConfigError } from "../config/config_error.ts";
+import type { ResolvedTarget } from "../config/types.ts";
+import { ModelFormatError } from "../io/model_format_error.ts";
+import { getKernels } from "../kernels/default.ts";
+import { toFileBytes } from "../model/from_float32.ts";
+import type { TensorRef } from "../model/model_graph.ts";
+import { toFloat32 } from "../model/to_float32.ts";
+import { applyTargetMask } from "../pruning/apply_target_mask.ts";
+import { expandMask } from "../pruning/expand_mask.ts";
+import { parameterMetric } from "../pruning/prune.ts";
+import { PruningError } from "../pruning/pruning_error.ts";
+import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
+import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
+import { fakeQuantize } from "../quantization/fake_quantize.ts";
+import { QuantizationError } from "../quantization/quantization_error.ts";
+import { quantizedCodeBytes } from "../quantization/quantized_safetensors.ts";
+import { trackParameterRanges } from "../quantization/track_parameter_ranges.ts";
+import type { TrackedRange } from "../quantization/tracked_range.ts";
+import type { DType } from "../tensor/dtype.ts";
+import { zeros } from "./_tensor_change.ts";
+
+/** A tensor as a task gets it: its stored bytes and what decodes them. */
+export interface TensorBytes {
+  readonly name: string;
+  readonly dtype: DType;
+  /** PyTorch layout. */
+  readonly shape: readonly number[];
+  readonly fileShape: readonly number[];
+  readonly transpose?: readonly number[];
+  readonly bytes: Uint8Array;
+}
+
+/** Zeros before and after, for the report. */
+export interface ZeroCounts {
+  readonly elements: number;
+  readonly zerosBefore: number;
+  readonly zerosAfter: number;
+}
+
+/** The tasks and their arguments and results. */
+export interface Tasks {
+  /** A pruning target's metric (`parameterMetric`). */
+  metric: {
+    /** `k`: also the mask of the `k` smallest entries (`kSmallestMask`), for the ratio rule. */
+    args: { tensor: TensorBytes; target: PruningTarget; pruner: PrunerName; k?: number };
+    result: { metric: Float32Array; mask?: Uint8Array };
+  };
+  /** A masked tensor's stored bytes (`applyTargetMask`, `toFileBytes`), with its zeros. */
+  mask: {
+    args: { tensor: TensorBytes; target: PruningTarget; mask: TargetMask };
+    result: { bytes: Uint8Array; counts: ZeroCounts };
+  };
+  /** A quantization target's tracked range (`trackParameterRanges`). */
+  range: { args: { tensor: TensorBytes; target: ResolvedTarget }; result: TrackedRange };
+  /** A quantized tensor's stored codes (`quantizedCodeBytes`), with its fake-quantized zeros. */
+  quantize: {
+    args: { tensor: TensorBytes; param: TargetQuantParams };
+    result: { bytes: Uint8Array; counts: ZeroCounts };
+  };
+}
+
+/** A task's name. */
+export type TaskName = keyof Tasks;
+
+/** A message to a worker. */
+export interface TaskRequest {
+  readonly task: TaskName;
+  readonly args: unknown;
+}
+
+/** An error as it crosses threads: its class, message and own fields. */
+export interface ErrorData {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly fields: Record<string, unknown>;
+}
+
+/** A worker's answer. */
+export interface TaskReply {
+  readonly result?: unknown;
+  readonly error?: ErrorData;
+}
+
+/** A tensor's values as `safetensorsModel`'s `data()` gives them. */
+function valuesOf(t: TensorBytes): Float32Array {
+  const b = t.bytes;
+  if (t.dtype === "F32" && b.byteOffset % 4 === 0) {
+    return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+  }
+  return toFloat32(b, t.dtype, getKernels());
+}
+
+/** A stand-in `TensorRef` for the encoders (they read only its name, dtype and layout). */
+function refOf(t: TensorBytes): TensorRef {
+  return {
+    name: t.name,
+    dtype: t.dtype,
+    shape: t.shape,
+    fileShape: t.fileShape,
+    ...(t.transpose === undefined ? {} : { transpose: t.transpose }),
+    data: () => Promise.resolve(valuesOf(t)),
+    bytes: () => Promise.resolve(t.bytes),
+  };
+}
+
+/** A view that owns its whole buffer (so it can be transferred), copied when it does not. */
+export function own<T extends Uint8Array | Float32Array>(view: T): T {
+  const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength &&
+    view.buffer instanceof ArrayBuffer &&
+    !(view.buffer as unknown as { resizable?: boolean }).resizable;
+  return whole ? view : view.slice() as T;
+}
+
+/** Runs a task; returns its result and the buffers to transfer back. */
+export function runTask(
+  request: TaskRequest,
+): { result: unknown; transfer: ArrayBuffer[] } {
+  const kernels = getKernels();
+  switch (request.task) {
+    case "metric": {
+      const a = request.args as Tasks["metric"]["args"];
+      const metric = own(
+        parameterMetric(valuesOf(a.tensor), a.target, { pruner: a.pruner, kernels }),
+      );
+      if (a.k === undefined || !(a.k >= 0 && a.k <= metric.length)) {
+        return { result: { metric }, transfer: [metric.buffer as ArrayBuffer] };
+      }
+      const mask = own(kernels.kSmallestMask(metric, a.k));
+      return {
+        result: { metric, mask },
+        transfer: [metric.buffer as ArrayBuffer, mask.buffer as ArrayBuffer],
+      };
+    }
+    case "mask": {
+      const a = request.args as Tasks["mask"]["args"];
+      const before = valuesOf(a.tensor);
+      const after = applyTargetMask(before, expandMask(a.mask, { kernels }), {
+        method: a.target.setting.apply_method,
+        kernels,
+      });
+      const counts = {
+        elements: after.length,
+        zerosBefore: zeros(before),
+        zerosAfter: zeros(after),
+      };
+      const bytes = own(toFileBytes(refOf(a.tensor), after, kernels));
+      return { result: { bytes, counts }, transfer: [bytes.buffer as ArrayBuffer] };
+    }
+    case "range": {
+      const a = request.args as Tasks["range"]["args"];
+      const key = `${a.target.module}.${a.target.target}`;
+      const tensors = new Map([[key, { data: valuesOf(a.tensor), shape: a.tensor.shape }]]);
+      const range = trackParameterRanges([a.target], tensors, { kernels }).get(key)!;
+      return { result: range, transfer: [] };
+    }
+    case "quantize": {
+      const a = request.args as Tasks["quantize"]["args"];
+      let counts: ZeroCounts | undefined;
+      const bytes = own(quantizedCodeBytes(valuesOf(a.tensor), a.tensor.shape, a.param, {
+        kernels,
+        onQuantized: (p, before) => {
+          const after = fakeQuantize(before, a.tensor.shape, p, { kernels });
+          counts = { elements: after.length, zerosBefore: zeros(before), zerosAfter: zeros(after) };
+        },
+      }));
+      return { result: { bytes, counts }, transfer: [bytes.buffer as ArrayBuffer] };
+    }
+  }
+}
+
+/** The error classes that cross threads as themselves (for `instanceof` and their fields). */
+const CLASSES: Record<string, { prototype: object }> = {
+  ConfigError,
+  ModelFormatError,
+  PruningError,
+  QuantizationError,
+  RangeError,
+  TypeError,
+  Error,
+};
+
+/** An error as data for `postMessage`. */
+export function errorData(e: unknown): ErrorData {
+  if (!(e instanceof Error)) return { name: "Error", message: String(e), fields: {} };
+  const fields: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) {
+    try {
+      structuredClone(v);
+      fields[k] = v;
+    } catch {
+      // A field that cannot cross threads is left out.
+    }
+  }
+  return {
+    name: e.constructor.name in CLASSES ? e.constructor.name : "Error",
+    message: e.message,
+    ...(e.stack === undefined ? {} : { stack: e.stack }),
+    fields: { ...fields, name: e.name },
+  };
+}
+
+/** The error `errorData` describes, of its class when it is one of the library's. */
+export function reviveError(d: ErrorData): Error {
+  const e = Object.create((CLASSES[d.name] ?? Error).prototype) as Error;
+  Object.defineProperty(e, "message", { value: d.message, writable: true, configurable: true });
+  if (d.stack !== undefined) {
+    Object.defineProperty(e, "stack", { value: d.stack, writable: true, configurable: true });
+  }
+  Object.assign(e, d.fields);
+  return e;
+}

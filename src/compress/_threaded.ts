@@ -1,0 +1,245 @@
+// The streamed safetensors runs on worker threads: each hook hands one tensor's work to the
+// pool (`_worker_pool.ts`) and works ahead by at most `threads` tensors, in the order the
+// one-thread path takes them, so memory holds about 2 x threads tensors and the output keeps
+// its order (and bytes).
+import type { ResolvedTarget } from "../config/types.ts";
+import type { Kernels } from "../kernels/types.ts";
+import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
+import { blockLayout } from "../pruning/block_layout.ts";
+import { prunedCount } from "../pruning/pruned_count.ts";
+import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
+import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
+import type { TrackedRange } from "../quantization/tracked_range.ts";
+import { own, type Tasks, type TensorBytes, type ZeroCounts } from "./_tensor_tasks.ts";
+import type { TaskPool } from "./_worker_pool.ts";
+
+/** A tensor's stored bytes, in a buffer of their own (transferred to the worker). */
+async function tensorBytes(ref: TensorRef): Promise<TensorBytes> {
+  const bytes = own(await ref.bytes());
+  return {
+    name: ref.name,
+    dtype: ref.dtype,
+    shape: ref.shape,
+    fileShape: ref.fileShape,
+    ...(ref.transpose === undefined ? {} : { transpose: ref.transpose }),
+    bytes,
+  };
+}
+
+/**
+ * Results started ahead of their use: `take(key)` starts `key` and the `depth` keys that
+ * `next` predicts after it, returns `key`'s result and forgets it; results outside that window
+ * are dropped (memory stays bounded when a prediction was wrong).
+ */
+class Lookahead<V> {
+  readonly #started = new Map<string, Promise<V>>();
+  constructor(
+    readonly depth: number,
+    readonly start: (key: string) => Promise<V> | undefined,
+    readonly next: (key: string) => string | undefined,
+  ) {}
+
+  #begin(key: string): Promise<V> | undefined {
+    let p = this.#started.get(key);
+    if (p === undefined) {
+      p = this.start(key);
+      if (p === undefined) return undefined;
+      // A result started ahead and never taken must not fail the process.
+      p.catch(() => {});
+      this.#started.set(key, p);
+    }
+    return p;
+  }
+
+  take(key: string, direct: () => Promise<V>): Promise<V> {
+    const window = new Set<string>();
+    for (let k = this.next(key); k !== undefined && window.size < this.depth; k = this.next(k)) {
+      if (k === key || window.has(k)) break;
+      window.add(k);
+    }
+    const mine = this.#begin(key) ?? direct();
+    this.#started.delete(key);
+    for (const k of this.#started.keys()) if (!window.has(k)) this.#started.delete(k);
+    for (const k of window) this.#begin(k);
+    return mine;
+  }
+}
+
+const keyOf = (t: { readonly module: string; readonly target: string }) =>
+  `${t.module}\u0000${t.target}`;
+
+/**
+ * The `k` of the one `kSmallestMask` call the ratio rule makes on a target's metric, when that
+ * is the only rule that reads it (a `sparse_ratio` outside global and dependency groups, no
+ * threshold); `undefined` otherwise.
+ */
+function ratioK(t: PruningTarget, entries: number): number | undefined {
+  const s = t.setting;
+  if (
+    s.sparse_ratio == null || s.global_group_id != null || s.dependency_group_id != null ||
+    s.sparse_threshold != null
+  ) return undefined;
+  const r = Math.min(s.max_sparse_ratio || 1, Math.max(s.min_sparse_ratio || 0, s.sparse_ratio));
+  if (!(r > 0 && r < 1)) return undefined;
+  return prunedCount(entries, r);
+}
+
+/**
+ * `prune`'s `metricOf` on the pool, with the kernels to prune with: metrics are computed ahead in
+ * the order the pipeline asked for them last (a global group reads its members in passes), else
+ * in target order; for a target only the ratio rule reads, the worker also selects its mask, and
+ * the kernels' `kSmallestMask` returns it for that metric (the same function on the same values).
+ */
+export function threadedMetrics(
+  pool: TaskPool,
+  graph: ModelGraph,
+  pruner: PrunerName,
+  kernels: Kernels,
+): {
+  metricOf: (
+    t: PruningTarget,
+    ref: TensorRef,
+    targets: readonly PruningTarget[],
+  ) => Promise<Float32Array>;
+  kernels: Kernels;
+} {
+  const modules = new Map(graph.modules.map((m) => [m.name, m]));
+  const selected = new WeakMap<Float32Array, { k: number; mask: Uint8Array }>();
+  let ahead: Lookahead<Float32Array> | undefined;
+  let last: string | undefined;
+  const seen = new Map<string, string>();
+  const run = (t: PruningTarget, ref: TensorRef) =>
+    pool.run<Tasks["metric"]["result"]>(async () => {
+      const tensor = await tensorBytes(ref);
+      let k: number | undefined;
+      try {
+        k = ratioK(t, parameterMetricLength(t, ref));
+      } catch {
+        // A bad granularity fails in the pipeline, with its own error.
+      }
+      const args: Tasks["metric"]["args"] = {
+        tensor,
+        target: t,
+        pruner,
+        ...(k === undefined ? {} : { k }),
+      };
+      return { task: "metric", args, transfer: [tensor.bytes.buffer as ArrayBuffer] };
+    }).then((r) => {
+      if (r.mask !== undefined) selected.set(r.metric, { k: ratioKOf(t, r.metric), mask: r.mask });
+      return r.metric;
+    });
+  const ratioKOf = (t: PruningTarget, metric: Float32Array) => ratioK(t, metric.length) ?? -1;
+  const metricOf = (t: PruningTarget, ref: TensorRef, targets: readonly PruningTarget[]) => {
+    if (ahead === undefined) {
+      const params = targets.filter((u) =>
+        u.kind === "parameter" && modules.get(u.module)?.params[u.target] !== undefined
+      );
+      const byKey = new Map(params.map((u) => [keyOf(u), u]));
+      const order = params.map(keyOf);
+      const index = new Map(order.map((k, i) => [k, i]));
+      ahead = new Lookahead(pool.threads, (k) => {
+        const u = byKey.get(k);
+        const r = u === undefined ? undefined : modules.get(u.module)?.params[u.target];
+        return u === undefined || r === undefined ? undefined : run(u, r);
+      }, (k) => seen.get(k) ?? order[(index.get(k) ?? order.length) + 1]);
+    }
+    const key = keyOf(t);
+    if (last !== undefined) seen.set(last, key);
+    last = key;
+    return ahead.take(key, () => run(t, ref));
+  };
+  const kSmallestMask = (metric: Float32Array, k: number) => {
+    const pre = selected.get(metric);
+    if (pre !== undefined && pre.k === k) {
+      selected.delete(metric);
+      return pre.mask;
+    }
+    return kernels.kSmallestMask(metric, k);
+  };
+  const wrapped = new Proxy(kernels, {
+    get(target, prop) {
+      if (prop === "kSmallestMask") return kSmallestMask;
+      const v = Reflect.get(target, prop, target);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+  return { metricOf, kernels: wrapped };
+}
+
+/** The entries of a parameter target's metric: one per block of its granularity. */
+function parameterMetricLength(t: PruningTarget, ref: TensorRef): number {
+  return blockLayout(t.setting.granularity, ref.shape, {
+    module: t.module,
+    target: t.target,
+    kind: t.kind,
+  }).gridSize;
+}
+
+/** The change counts of the tensors a hook produced, by `module\0target`. */
+export type Counts = Map<string, ZeroCounts>;
+
+/** `streamPrunedSafetensors`'s `maskedBytes` on the pool, working ahead in `order` (tensor names). */
+export function threadedMasks(
+  pool: TaskPool,
+  order: readonly { target: PruningTarget; mask: TargetMask; ref: TensorRef }[],
+  counts: Counts,
+): (target: PruningTarget, mask: TargetMask, ref: TensorRef) => Promise<Uint8Array> {
+  const byName = new Map(order.map((o) => [o.ref.name, o]));
+  const index = new Map(order.map((o, i) => [o.ref.name, i]));
+  const run = (target: PruningTarget, mask: TargetMask, ref: TensorRef) =>
+    pool.run<Tasks["mask"]["result"]>(async () => {
+      const args: Tasks["mask"]["args"] = { tensor: await tensorBytes(ref), target, mask };
+      return { task: "mask", args, transfer: [args.tensor.bytes.buffer as ArrayBuffer] };
+    });
+  const ahead = new Lookahead(pool.threads, (name) => {
+    const o = byName.get(name);
+    return o === undefined ? undefined : run(o.target, o.mask, o.ref);
+  }, (name) => order[(index.get(name) ?? order.length) + 1]?.ref.name);
+  return async (target, mask, ref) => {
+    const o = byName.get(ref.name);
+    const same = o !== undefined && o.target === target && o.mask === mask;
+    const r = same
+      ? await ahead.take(ref.name, () => run(target, mask, ref))
+      : await run(target, mask, ref);
+    counts.set(keyOf(target), r.counts);
+    return r.bytes;
+  };
+}
+
+/** `quantize`'s `rangeOf` on the pool (the pool bounds how many tensors are read at once). */
+export function threadedRanges(
+  pool: TaskPool,
+): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
+  return (target, ref) =>
+    pool.run<TrackedRange>(async () => {
+      const args: Tasks["range"]["args"] = { tensor: await tensorBytes(ref), target };
+      return { task: "range", args, transfer: [args.tensor.bytes.buffer as ArrayBuffer] };
+    });
+}
+
+/** `streamQuantizedSafetensors`'s `codeBytes` on the pool, working ahead in `order`. */
+export function threadedCodes(
+  pool: TaskPool,
+  order: readonly { param: TargetQuantParams; ref: TensorRef }[],
+  counts: Counts,
+): (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array> {
+  const byName = new Map(order.map((o) => [o.ref.name, o]));
+  const index = new Map(order.map((o, i) => [o.ref.name, i]));
+  const run = (param: TargetQuantParams, ref: TensorRef) =>
+    pool.run<Tasks["quantize"]["result"]>(async () => {
+      const args: Tasks["quantize"]["args"] = { tensor: await tensorBytes(ref), param };
+      return { task: "quantize", args, transfer: [args.tensor.bytes.buffer as ArrayBuffer] };
+    });
+  const ahead = new Lookahead(pool.threads, (name) => {
+    const o = byName.get(name);
+    return o === undefined ? undefined : run(o.param, o.ref);
+  }, (name) => order[(index.get(name) ?? order.length) + 1]?.ref.name);
+  return async (param, ref) => {
+    const o = byName.get(ref.name);
+    const r = o !== undefined && o.param === param
+      ? await ahead.take(ref.name, () => run(param, ref))
+      : await run(param, ref);
+    counts.set(keyOf(param), r.counts);
+    return r.bytes;
+  };
+}
