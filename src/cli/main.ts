@@ -57,6 +57,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "reduce-range": { type: "boolean" },
   "bnb4-type": { type: "string" },
   "shard-bytes": { type: "string" },
+  headroom: { type: "string" },
   calibration: { type: "string" },
   reconstruct: { type: "string" },
   "batch-size": { type: "string" },

@@ -157,6 +157,10 @@ ${REGISTRY}
   --reduce-range        --storage dynamic: 7-bit weights (CPUs without VNNI)
   --bnb4-type <t>       --storage bnb4: nf4 (default) or fp4
   --shard-bytes <n>     TensorFlow.js: the largest weight shard written (default 4194304)
+  --headroom <x>        TensorFlow.js uint8: share of the weight bytes (default 0.02, 0: off)
+                        for the weights one uint8 grid per tensor hurts most, stored as
+                        float16/uint16 (the result stays within 27% of float32 weights and
+                        52% of float16 weights at 0.02)
   --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):
                         a safetensors file with one tensor per model input, rows along dim 0;
                         or ocr-lines:<n>, the first n labelled lines (PP-OCR models)

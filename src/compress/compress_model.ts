@@ -140,6 +140,13 @@ export interface CompressOptions {
   /** TensorFlow.js: the largest weight shard in bytes (default 4 MiB, the converter's). */
   readonly shardBytes?: number;
   /**
+   * TensorFlow.js, storage `int`/`auto`: the share of the source's weight bytes (default 0.02;
+   * 0 turns it off) that the uint8 targets whose channels lose the most to tfjs's one grid per
+   * tensor may add, stored as float16 or uint16 instead (`QuantizedTfjsOptions.headroom`); a
+   * warning lists them.
+   */
+  readonly headroom?: number;
+  /**
    * Weights per block along K for `storage: "nbits"` (default 32) and `storage: "bnb4"`
    * (default 64): a power of two >= 16.
    */
@@ -268,6 +275,7 @@ async function saveQuantized(
   result: QuantizeResult,
   storage: "auto" | "float" | "int" | "compressed-tensors",
   shardBytes?: number,
+  headroom?: number,
 ): Promise<
   {
     bytes: Uint8Array;
@@ -290,9 +298,20 @@ async function saveQuantized(
     const out = await quantizedTfjs(model.tfjs, model.graph, result.params, {
       storage: kind,
       shardBytes,
+      headroom,
     });
     const saved = tfjsSaved(out);
-    return { bytes: saved, files: saved.files, storage: kind, warnings: out.warnings };
+    const warnings = [...out.warnings];
+    if (out.upgraded.length > 0) {
+      const pct = `${((headroom ?? 0.02) * 100).toFixed(1)}%`;
+      warnings.push(
+        `${out.upgraded.length} uint8 weight(s) whose channels lose the most to one grid per ` +
+          `tensor stored at 16 bits within the ${pct} headroom: ${
+            out.upgraded.map((u) => `${u.name} (${u.storage})`).join(", ")
+          }`,
+      );
+    }
+    return { bytes: saved, files: saved.files, storage: kind, warnings };
   }
   if (storage === "float") return { bytes: await result.save("float"), storage: "float" };
   if (storage === "compressed-tensors" && model.format !== "safetensors") {
@@ -609,6 +628,7 @@ export async function compressModel(
       run.result,
       (options.storage ?? "auto") as "auto" | "float" | "int" | "compressed-tensors",
       options.shardBytes,
+      options.headroom,
     );
     bytes = saved.bytes;
     quantizationConfig = saved.quantizationConfig;
