@@ -12,6 +12,7 @@ import { readModelFile } from "../../src/compress/read_model_file.ts";
 import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
 import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
 import { tf } from "./_models.ts";
+import { cli, tempDir } from "../cli/_run.ts";
 
 const HUMAN = new URL("../../node_modules/@vladmandic/human/models/", import.meta.url).pathname;
 const ALL = [
@@ -155,4 +156,74 @@ test("prune 30% and 50% of a shipped uint8 model and a float32 one: storage kept
       assert.ok(cmp.every((c) => Number.isFinite(c.maxAbsDiff)), name);
     }
   }
+});
+
+test("CLI: quantize --headroom, then eval --reference on tfjs's CPU and WebAssembly backends", async () => {
+  const dir = tempDir();
+  const config = `${dir}/q.json`;
+  await Deno.writeTextFile(config, JSON.stringify(UINT8));
+  for (const h of ["0", "0.02"]) {
+    const q = await cli(
+      "quantize",
+      `${HUMAN}facemesh.json`,
+      "-c",
+      config,
+      "--headroom",
+      h,
+      "-o",
+      `${dir}/h${h}.json`,
+    );
+    assert.equal(q.code, 0, q.stderr);
+  }
+  const e = await cli(
+    "eval",
+    `${dir}/h0.02.json`,
+    "--reference",
+    `${HUMAN}facemesh.json`,
+    "--backend",
+    "both",
+    "--json",
+  );
+  assert.equal(e.code, 0, e.stderr);
+  const out = JSON.parse(e.stdout) as {
+    outputs: { name: string; cosine: number }[];
+    backends: { backend: string; outputs: { name: string; cosine: number }[] }[];
+  };
+  assert.deepEqual(out.backends.map((b) => b.backend), ["tfjs-cpu", "tfjs-wasm"]);
+  // The two backends run different kernels: the figures agree closely, not bit for bit.
+  const [cpu, wasm] = out.backends.map((b) => b.outputs);
+  cpu.forEach((c, i) => {
+    assert.equal(c.name, wasm[i].name);
+    assert.ok(
+      c.cosine >= 0.99 && wasm[i].cosine >= 0.99,
+      `${c.name}: ${c.cosine} ${wasm[i].cosine}`,
+    );
+    assert.ok(Math.abs(c.cosine - wasm[i].cosine) < 1e-3, c.name);
+  });
+  // Headroom 0 is the plain per-tensor uint8: lower on facemesh's mesh output (0.9909 vs 0.9995).
+  const plain = await cli(
+    "eval",
+    `${dir}/h0.json`,
+    "--reference",
+    `${HUMAN}facemesh.json`,
+    "--backend",
+    "wasm",
+    "--json",
+  );
+  assert.equal(plain.code, 0, plain.stderr);
+  const p = JSON.parse(plain.stdout) as { outputs: { cosine: number }[] };
+  assert.ok(Math.min(...p.outputs.map((o) => o.cosine)) < Math.min(...wasm.map((o) => o.cosine)));
+  const bad = await cli(
+    "eval",
+    `${dir}/h0.json`,
+    "--reference",
+    `${HUMAN}facemesh.json`,
+    "--backend",
+    "gpu",
+  );
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(
+    bad.stderr,
+    /--backend must be cpu, wasm or both for a TensorFlow\.js model: current value is gpu/,
+  );
 });
