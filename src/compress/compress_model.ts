@@ -43,6 +43,8 @@ import { halfTensors } from "./_tfjs_half.ts";
 import { halfOnnx } from "./_onnx_half.ts";
 import type { ConvertFloat16Options } from "../io/onnx/convert_float16.ts";
 import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
+import { equalizeTfjs } from "../quantization/equalize_tfjs.ts";
+import { tfjsModel } from "../model/tfjs_model.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
 
 export type { Progress } from "./_tensor_change.ts";
@@ -146,6 +148,15 @@ export interface CompressOptions {
    * warning lists them.
    */
   readonly headroom?: number;
+  /**
+   * TensorFlow.js graph models, quantization: cross-layer equalization before quantizing
+   * (`equalizeTfjs`): consecutive convolutions with a ReLU/PReLU/LeakyReLU or nothing between
+   * them get their channel ranges evened out by per-channel scales that cancel, so one uint8
+   * grid per tensor fits better. It changes the stored float weights beyond quantization (the
+   * function only up to float rounding, float16 rounding for float16 weights), hence off by
+   * default; a warning counts the pairs.
+   */
+  readonly equalize?: boolean;
   /**
    * Weights per block along K for `storage: "nbits"` (default 32) and `storage: "bnb4"`
    * (default 64): a power of two >= 16.
@@ -418,6 +429,18 @@ export async function compressModel(
       );
     }
   }
+  let equalized: string | undefined;
+  if (options.equalize === true) {
+    if (model.format !== "tfjs" || options.mode !== "quantization") {
+      throw new TypeError(
+        `"equalize" rescales the weights of TensorFlow.js models before quantization: the model is ${model.format}, the mode ${options.mode}`,
+      );
+    }
+    const eq = equalizeTfjs(model.tfjs);
+    model = { ...model, tfjs: eq.model, graph: tfjsModel(eq.model) };
+    equalized = `equalize: ${eq.pairs.length} pair(s) of convolutions rescaled per channel ` +
+      `before quantization (cross-layer equalization; the float function is unchanged)`;
+  }
   // The config list is resolved once; every stage below takes this plan. SparseGPT works
   // element by element: the plan takes Level's defaults.
   const registry = options.registry === undefined ? {} : { registry: options.registry };
@@ -446,7 +469,7 @@ export async function compressModel(
   let quantizationConfig: CompressedTensorsConfig | undefined;
   let changes: TensorChange[];
   let activations: LayerReport[] = [];
-  const warnings: string[] = [];
+  const warnings: string[] = equalized === undefined ? [] : [equalized];
   if (layerwise !== undefined) {
     const nbits = layerwise === "gptq" && options.storage === "nbits";
     if (

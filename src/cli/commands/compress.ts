@@ -480,6 +480,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(bnb4Type === undefined ? {} : { bnb4: { quantType: bnb4Type as "nf4" | "fp4" } }),
           ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(headroom === undefined ? {} : { headroom }),
+          ...(args.values.equalize === true ? { equalize: true } : {}),
           ...(cal === undefined ? {} : { calibration: cal }),
           ...(reconstruction === undefined ? {} : { reconstruct: reconstruction }),
           ...(registry === undefined ? {} : { registry }),
