@@ -4,6 +4,7 @@
 // pruned, then run by tfjs against the original. bench/tfjs_models_table.ts measures all of them.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { loadGraphModel } from "@tensorflow/tfjs-converter";
 import { compareTfjsOutputs, type TfjsRuntime } from "../../src/compress/compare_tfjs.ts";
 import { compressModel } from "../../src/compress/compress_model.ts";
@@ -205,7 +206,7 @@ test("prune 30% and 50% of a shipped uint8 model and a float32 one: storage kept
 test("CLI: quantize --headroom, then eval --reference on tfjs's CPU and WebAssembly backends", async () => {
   const dir = tempDir();
   const config = `${dir}/q.json`;
-  await Deno.writeTextFile(config, JSON.stringify(UINT8));
+  writeFileSync(config, JSON.stringify(UINT8));
   for (const h of ["0", "0.02"]) {
     const q = await cli(
       "quantize",
