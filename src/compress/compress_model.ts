@@ -309,7 +309,7 @@ async function saveQuantized(
     const out = await quantizedTfjs(model.tfjs, model.graph, result.params, {
       storage: kind,
       shardBytes,
-      headroom,
+      headroom: headroom ?? 0.02,
     });
     const saved = tfjsSaved(out);
     const warnings = [...out.warnings];

@@ -38,10 +38,11 @@ export interface QuantizedTfjsOptions {
   readonly kernels?: Kernels;
   /**
    * Storage `int`: room for sensitive weights, as a share of the source's weight bytes (default
-   * 0.02; 0 keeps every target at its own bits): the written weights stay within 25% + headroom
-   * of the source's float32 and integer bytes plus 50% + headroom of its float16 bytes (uint8
-   * takes one byte of a float32's four, of a float16's two), so 27% of a float32 model and 52%
-   * of a float16 model by default; a model whose plain uint8 result already fills that gets none. The budget goes, most damaged
+   * 0: every target at its own bits, exactly NNI's values; `compressModel`, the CLI, the web
+   * page and the edge handler use 0.02): the written weights stay within 25% + headroom of the
+   * source's float32 and integer bytes plus 50% + headroom of its float16 bytes (uint8 takes one
+   * byte of a float32's four, of a float16's two), so 27% of a float32 model and 52% of a
+   * float16 model at 0.02; a model whose plain uint8 result already fills that gets none. The budget goes, most damaged
    * first per byte, to the uint8 targets whose output channels lose the most to one grid per
    * tensor (mean over channels of `|q(w_c) - w_c|^2 / |w_c|^2`, high for kernels with
    * BatchNorm folded in, whose channels have very different ranges), stored as `float16` or
@@ -262,7 +263,7 @@ export async function quantizedTfjs(
     source,
     replacements,
     candidates,
-    storage === "int" ? options.headroom ?? 0.02 : 0,
+    storage === "int" ? options.headroom ?? 0 : 0,
     kernels,
   );
   for (const u of upgraded) storages.set(u.name, u.storage);
