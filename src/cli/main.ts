@@ -58,6 +58,8 @@ const COMPRESS: Record<string, ArgOption> = {
   "bnb4-type": { type: "string" },
   "shard-bytes": { type: "string" },
   "max-shard-size": { type: "string" },
+  headroom: { type: "string" },
+  equalize: { type: "boolean" },
   calibration: { type: "string" },
   reconstruct: { type: "string" },
   "batch-size": { type: "string" },

@@ -44,6 +44,8 @@ import { halfTensors } from "./_tfjs_half.ts";
 import { halfOnnx } from "./_onnx_half.ts";
 import type { ConvertFloat16Options } from "../io/onnx/convert_float16.ts";
 import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
+import { equalizeTfjs } from "../quantization/equalize_tfjs.ts";
+import { tfjsModel } from "../model/tfjs_model.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
 
 export type { Progress } from "./_tensor_change.ts";
@@ -154,6 +156,22 @@ export interface CompressOptions {
   readonly layerInputs?: LayerInputs;
   /** TensorFlow.js: the largest weight shard in bytes (default 4 MiB, the converter's). */
   readonly shardBytes?: number;
+  /**
+   * TensorFlow.js, storage `int`/`auto`: the share of the source's weight bytes (default 0.02;
+   * 0 turns it off) that the uint8 targets whose channels lose the most to tfjs's one grid per
+   * tensor may add, stored as float16 or uint16 instead (`QuantizedTfjsOptions.headroom`); a
+   * warning lists them.
+   */
+  readonly headroom?: number;
+  /**
+   * TensorFlow.js graph models, quantization: cross-layer equalization before quantizing
+   * (`equalizeTfjs`): consecutive convolutions with a ReLU/PReLU/LeakyReLU or nothing between
+   * them get their channel ranges evened out by per-channel scales that cancel, so one uint8
+   * grid per tensor fits better. It changes the stored float weights beyond quantization (the
+   * function only up to float rounding, float16 rounding for float16 weights), hence off by
+   * default; a warning counts the pairs.
+   */
+  readonly equalize?: boolean;
   /**
    * Weights per block along K for `storage: "nbits"` (default 32) and `storage: "bnb4"`
    * (default 64): a power of two >= 16.
@@ -283,6 +301,7 @@ async function saveQuantized(
   result: QuantizeResult,
   storage: "auto" | "float" | "int" | "compressed-tensors",
   shardBytes?: number,
+  headroom?: number,
 ): Promise<
   {
     bytes: Uint8Array;
@@ -305,9 +324,20 @@ async function saveQuantized(
     const out = await quantizedTfjs(model.tfjs, model.graph, result.params, {
       storage: kind,
       shardBytes,
+      headroom: headroom ?? 0.02,
     });
     const saved = tfjsSaved(out);
-    return { bytes: saved, files: saved.files, storage: kind, warnings: out.warnings };
+    const warnings = [...out.warnings];
+    if (out.upgraded.length > 0) {
+      const pct = `${((headroom ?? 0.02) * 100).toFixed(1)}%`;
+      warnings.push(
+        `${out.upgraded.length} uint8 weight(s) whose channels lose the most to one grid per ` +
+          `tensor stored at 16 bits within the ${pct} headroom: ${
+            out.upgraded.map((u) => `${u.name} (${u.storage})`).join(", ")
+          }`,
+      );
+    }
+    return { bytes: saved, files: saved.files, storage: kind, warnings };
   }
   if (storage === "float") return { bytes: await result.save("float"), storage: "float" };
   if (storage === "compressed-tensors" && model.format !== "safetensors") {
@@ -510,6 +540,18 @@ export async function compressModel(
       );
     }
   }
+  let equalized: string | undefined;
+  if (options.equalize === true) {
+    if (model.format !== "tfjs" || options.mode !== "quantization") {
+      throw new TypeError(
+        `"equalize" rescales the weights of TensorFlow.js models before quantization: the model is ${model.format}, the mode ${options.mode}`,
+      );
+    }
+    const eq = equalizeTfjs(model.tfjs);
+    model = { ...model, tfjs: eq.model, graph: tfjsModel(eq.model) };
+    equalized = `equalize: ${eq.pairs.length} pair(s) of convolutions rescaled per channel ` +
+      `before quantization (cross-layer equalization; the float function is unchanged)`;
+  }
   // The config list is resolved once; every stage below takes this plan. SparseGPT works
   // element by element: the plan takes Level's defaults.
   const registry = options.registry === undefined ? {} : { registry: options.registry };
@@ -538,7 +580,7 @@ export async function compressModel(
   let quantizationConfig: CompressedTensorsConfig | undefined;
   let changes: TensorChange[];
   let activations: LayerReport[] = [];
-  const warnings: string[] = [];
+  const warnings: string[] = equalized === undefined ? [] : [equalized];
   if (layerwise !== undefined) {
     const wanted = options.storage ?? "auto";
     if (
@@ -717,6 +759,7 @@ export async function compressModel(
       run.result,
       (options.storage ?? "auto") as "auto" | "float" | "int" | "compressed-tensors",
       options.shardBytes,
+      options.headroom,
     );
     bytes = saved.bytes;
     quantizationConfig = saved.quantizationConfig;

@@ -183,3 +183,4 @@ export {
   type LayerwiseOnnxResult,
 } from "./layerwise_onnx.ts";
 export type { SavedModel } from "../model/model_graph.ts";
+export { type EqualizedTfjs, equalizeTfjs, type EqualizeTfjsOptions } from "./equalize_tfjs.ts";

@@ -8,6 +8,7 @@ import {
   encodeTfjs,
   onTfjsGrid,
   type TfjsFiles,
+  tfjsQuantize,
   type TfjsReplacement,
   type TfjsStorage,
 } from "../io/tfjs/write_tfjs.ts";
@@ -35,6 +36,19 @@ export interface QuantizedTfjsOptions {
   readonly shardBytes?: number;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
+  /**
+   * Storage `int`: room for sensitive weights, as a share of the source's weight bytes (default
+   * 0: every target at its own bits, exactly NNI's values; `compressModel`, the CLI, the web
+   * page and the edge handler use 0.02): the written weights stay within 25% + headroom of the
+   * source's float32 and integer bytes plus 50% + headroom of its float16 bytes (uint8 takes one
+   * byte of a float32's four, of a float16's two), so 27% of a float32 model and 52% of a
+   * float16 model at 0.02; a model whose plain uint8 result already fills that gets none. The budget goes, most damaged
+   * first per byte, to the uint8 targets whose output channels lose the most to one grid per
+   * tensor (mean over channels of `|q(w_c) - w_c|^2 / |w_c|^2`, high for kernels with
+   * BatchNorm folded in, whose channels have very different ranges), stored as `float16` or
+   * `uint16` (the one that is closer to the original values) instead.
+   */
+  readonly headroom?: number;
 }
 
 /** The written model, and one line for each weight stored otherwise than asked. */
@@ -43,6 +57,55 @@ export interface QuantizedTfjs extends TfjsFiles {
   readonly storages: ReadonlyMap<string, TfjsStorage>;
   /** Weights written fake-quantized because tfjs cannot store their codes. */
   readonly warnings: readonly string[];
+  /**
+   * The uint8 targets stored at 16 bits within `headroom`: weight name, the storage and the
+   * channel error (see `headroom`) at 8 bits and at the storage chosen.
+   */
+  readonly upgraded: readonly TfjsUpgrade[];
+}
+
+/** One uint8 target stored at 16 bits because its channels lose too much at 8 bits. */
+export interface TfjsUpgrade {
+  /** The weight name. */
+  readonly name: string;
+  /** `float16` or `uint16`. */
+  readonly storage: "float16" | "uint16";
+  /** The mean relative channel error at 8 bits. */
+  readonly error8: number;
+  /** The same at the storage chosen. */
+  readonly error16: number;
+}
+
+/**
+ * The mean over output channels (dim 0 of the PyTorch layout) of `|q - w|^2 / |w|^2`; channels
+ * that are all zeros count as 0.
+ */
+function channelError(w: Float32Array, q: ArrayLike<number>, channels: number): number {
+  const per = channels > 0 ? w.length / channels : 0;
+  let sum = 0;
+  let counted = 0;
+  for (let c = 0; c < channels; c++) {
+    let num = 0;
+    let den = 0;
+    for (let i = c * per; i < (c + 1) * per; i++) {
+      const d = q[i] - w[i];
+      num += d * d;
+      den += w[i] * w[i];
+    }
+    if (den > 0) {
+      sum += num / den;
+      counted++;
+    }
+  }
+  return counted === 0 ? 0 : sum / counted;
+}
+
+/** The values tfjs decodes from converter-style uint16 storage of `values`. */
+function uint16Values(values: Float32Array): Float32Array {
+  const { codes, min, scale } = tfjsQuantize(values, "uint16");
+  const out = new Float32Array(values.length);
+  for (let i = 0; i < codes.length; i++) out[i] = codes[i] * scale + min;
+  return out;
 }
 
 /** Whether every value is exactly a float16. */
@@ -61,7 +124,8 @@ function exactHalf(values: Float32Array, kernels: Kernels): boolean {
  * built from. tfjs stores a weight as affine `uint8`/`uint16` codes with one `min` and `scale`
  * per tensor, or as `float16`; a per-tensor target of at most 8 (16) bits is stored as `uint8`
  * (`uint16`) codes on its own grid (`min = (qmin - zero_point) * scale`), which tfjs decodes to
- * exactly the fake-quantized values. Targets tfjs cannot store so (per channel, per block, or a
+ * exactly the fake-quantized values; within `headroom`, the uint8 targets that lose the most to
+ * one grid per tensor are stored at 16 bits instead (`upgraded`). Targets tfjs cannot store so (per channel, per block, or a
  * grid that does not reproduce the values) are written fake-quantized in the smallest storage
  * that holds them exactly, and `warnings` says so. Input/output targets are skipped, and so are
  * int32 and bool weights (with a warning).
@@ -93,6 +157,16 @@ function exactHalf(values: Float32Array, kernels: Kernels): boolean {
  * const out = await quantizedTfjs(source, view, result.params);
  * assert.equal(out.storages.get("fc/kernel"), "uint8");
  * assert.equal(out.shards.get("group1-shard1of1.bin")!.length, 4);
+ *
+ * // Output channels of very different ranges: channel 1 is all zeros on one uint8 grid (mean channel error 0.5), so with
+ * // room for it the kernel is stored as float16.
+ * const skewed = readTfjs(json, new Map([["w.bin", new Uint8Array(Float32Array.of(1000, 0.001, -1000, 0.002).buffer)]]));
+ * const skewedView = tfjsModel(skewed);
+ * const q = await quantize(skewedView, [{ op_types: ["Linear"], target_names: ["weight"], quant_dtype: "uint8" }]);
+ * const wide = await quantizedTfjs(skewed, skewedView, q.params, { headroom: 1 });
+ * assert.equal(wide.storages.get("fc/kernel"), "float16");
+ * assert.ok(wide.upgraded[0].error8 > 0.4 && wide.upgraded[0].error16 < 1e-6);
+ * assert.equal((await quantizedTfjs(skewed, skewedView, q.params)).storages.get("fc/kernel"), "uint8");
  * ```
  */
 export async function quantizedTfjs(
@@ -107,6 +181,13 @@ export async function quantizedTfjs(
   const replacements = new Map<string, TfjsReplacement>();
   const storages = new Map<string, TfjsStorage>();
   const warnings: string[] = [];
+  const candidates: {
+    name: string;
+    original: Float32Array;
+    stored: Float32Array;
+    channels: number;
+    error8: number;
+  }[] = [];
   for (const p of params) {
     if (p.kind !== "parameter") continue;
     const ref = paramRef(model, p.module, p.target, p.configIndex);
@@ -125,7 +206,9 @@ export async function quantizedTfjs(
       );
       continue;
     }
-    const values = toTfjsLayout(ref, fakeQuantize(await ref.data(), ref.shape, p, { kernels }));
+    const original = await ref.data();
+    const fake = fakeQuantize(original, ref.shape, p, { kernels });
+    const values = toTfjsLayout(ref, fake);
     let chosen: TfjsReplacement | undefined;
     if (storage === "float") {
       const q = spec.quantization;
@@ -160,7 +243,87 @@ export async function quantizedTfjs(
     }
     replacements.set(ref.name, chosen);
     storages.set(ref.name, chosen.storage!);
+    const sourceType = spec.quantization?.dtype ?? spec.dtype;
+    if (
+      storage === "int" && chosen.storage === "uint8" &&
+      (sourceType === "float32" || sourceType === "float16")
+    ) {
+      // Vectors (biases, PReLU slopes): every value is a channel.
+      const channels = ref.shape.length <= 1 ? original.length : ref.shape[0];
+      candidates.push({
+        name: ref.name,
+        original,
+        stored: toTfjsLayout(ref, original),
+        channels,
+        error8: channelError(original, fake, channels),
+      });
+    }
   }
+  const upgraded = spendHeadroom(
+    source,
+    replacements,
+    candidates,
+    storage === "int" ? options.headroom ?? 0 : 0,
+    kernels,
+  );
+  for (const u of upgraded) storages.set(u.name, u.storage);
   const files = encodeTfjs(source, replacements, { shardBytes: options.shardBytes, kernels });
-  return { ...files, storages, warnings };
+  return { ...files, storages, warnings, upgraded };
+}
+
+/** The bytes a weight takes in the given storage. */
+function storedBytes(spec: TfjsModel["weights"][number]["spec"], storage: TfjsStorage): number {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  return n * (storage === "float32" ? 4 : storage === "uint8" ? 1 : 2);
+}
+
+/**
+ * Stores the most damaged uint8 targets per byte at 16 bits while the weight bytes stay within
+ * 25% + `headroom` of the source's float32 and integer bytes and 50% + `headroom` of its float16
+ * bytes; rewrites
+ * `replacements` and returns the targets changed.
+ */
+function spendHeadroom(
+  source: TfjsModel,
+  replacements: Map<string, TfjsReplacement>,
+  candidates: readonly {
+    name: string;
+    original: Float32Array;
+    stored: Float32Array;
+    channels: number;
+    error8: number;
+  }[],
+  headroom: number,
+  kernels: Kernels,
+): TfjsUpgrade[] {
+  if (!(headroom > 0) || candidates.length === 0) return [];
+  let total = 0;
+  let cap = 0;
+  for (const w of source.weights) {
+    const r = replacements.get(w.spec.name);
+    total += r === undefined ? w.bytes.byteLength : storedBytes(w.spec, r.storage ?? "float32");
+    // 25% + headroom of float32 (and integer) bytes, 50% + headroom of float16 bytes: the
+    // limits hold for the whole file even with int32 constants in it.
+    const half = w.spec.quantization?.dtype === "float16";
+    cap += ((half ? 0.5 : 0.25) + headroom) * w.bytes.byteLength;
+  }
+  const ranked = candidates.filter((c) => c.error8 > 0).sort((a, b) =>
+    b.error8 / b.original.length - a.error8 / a.original.length
+  );
+  const upgraded: TfjsUpgrade[] = [];
+  for (const c of ranked) {
+    // 16-bit storage takes one more byte per value than uint8.
+    if (total + c.original.length > cap) continue;
+    const half = kernels.f16ToF32(kernels.f32ToF16(c.original));
+    const wide = uint16Values(c.original);
+    const errHalf = channelError(c.original, half, c.channels);
+    const errWide = channelError(c.original, wide, c.channels);
+    const storage = errHalf <= errWide ? "float16" : "uint16";
+    const error16 = Math.min(errHalf, errWide);
+    if (!(error16 < c.error8)) continue;
+    replacements.set(c.name, { values: c.stored, storage });
+    total += c.original.length;
+    upgraded.push({ name: c.name, storage, error8: c.error8, error16 });
+  }
+  return upgraded;
 }

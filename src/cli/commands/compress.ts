@@ -268,6 +268,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
+    const headroomValue = args.values.headroom as string | undefined;
+    const headroom = headroomValue === undefined ? undefined : Number(headroomValue);
+    if (headroom !== undefined && !(headroom >= 0 && headroom <= 1)) {
+      throw new UsageError(
+        `--headroom must be a number from 0 to 1: current value is ${headroomValue}`,
+        command,
+      );
+    }
     const blockSize = blockSizeOf(args.values["block-size"], storage, command);
     const blockOps = args.values["block-ops"] as string | undefined;
     if (blockOps !== undefined && storage !== "float16") {
@@ -540,6 +548,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(dynamic === undefined ? {} : { dynamic }),
           ...(bnb4Type === undefined ? {} : { bnb4: { quantType: bnb4Type as "nf4" | "fp4" } }),
           ...(shardBytes === undefined ? {} : { shardBytes }),
+          ...(headroom === undefined ? {} : { headroom }),
+          ...(args.values.equalize === true ? { equalize: true } : {}),
           ...(cal === undefined ? {} : { calibration: cal }),
           ...(perLayer === undefined ? {} : { layerInputs: perLayer }),
           ...(gptqOptions === undefined ? {} : { gptq: gptqOptions }),

@@ -19,7 +19,7 @@ import { loadOrt, type OcrRunner, ocrRunner } from "./_ocr.ts";
 import { readTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { readTfjs } from "../../io/tfjs/read_tfjs.ts";
 import { compareTfjsOutputs } from "../../compress/compare_tfjs.ts";
-import { loadTfjs } from "./_tfjs.ts";
+import { loadTfjs, type TfjsBackend } from "./_tfjs.ts";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
 import type { LatencyReport } from "../../report/types.ts";
@@ -196,32 +196,74 @@ async function tfjsFilesOf(path: string): Promise<Map<string, Uint8Array>> {
   return new Map([["model.json", modelJson], ...shards]);
 }
 
+/** The tfjs backends of `--backend` for model.json files: cpu (default), wasm or both. */
+function tfjsBackends(value: string | undefined): TfjsBackend[] {
+  // node/web name onnxruntime's builds for ONNX models; for tfjs they stand for cpu/wasm.
+  const b = value === undefined
+    ? "cpu"
+    : value === "node"
+    ? "cpu"
+    : value === "web"
+    ? "wasm"
+    : value;
+  if (b === "both") return ["cpu", "wasm"];
+  if (b !== "cpu" && b !== "wasm") {
+    throw new UsageError(
+      `--backend must be cpu, wasm or both for a TensorFlow.js model: current value is ${value}`,
+      "eval",
+    );
+  }
+  return [b];
+}
+
 async function compareTfjs(
   ctx: CommandContext,
   path: string,
   refPath: string,
   shape: number[] | undefined,
+  backends: readonly TfjsBackend[],
 ): Promise<number> {
   const model = await tfjsFilesOf(path);
   const ref = await tfjsFilesOf(refPath);
-  const runtime = await loadTfjs();
   const bar = ctx.progress(`eval ${path}`);
-  bar.update("compare", 0, 1);
-  const outputs: OutputComparison[] = await compareTfjsOutputs(
-    runtime,
-    model,
-    ref,
-    shape ? { shape } : {},
-  ).catch(
-    (e) => {
-      throw new CliError(`TensorFlow.js could not run the models: ${(e as Error).message}`, {
-        hint: "give the first input's shape with --shape, e.g. --shape 1,224,224,3",
-        cause: e,
-      });
-    },
-  );
+  const runs: { backend: TfjsBackend; outputs: OutputComparison[] }[] = [];
+  for (const backend of backends) {
+    bar.update(`compare (tfjs ${backend})`, 0, 1);
+    const runtime = await loadTfjs(backend);
+    const outputs: OutputComparison[] = await compareTfjsOutputs(
+      runtime,
+      model,
+      ref,
+      shape ? { shape } : {},
+    ).catch(
+      (e) => {
+        throw new CliError(
+          `TensorFlow.js (${backend} backend) could not run the models: ${(e as Error).message}`,
+          {
+            hint: "give the first input's shape with --shape, e.g. --shape 1,224,224,3",
+            cause: e,
+          },
+        );
+      },
+    );
+    runs.push({ backend, outputs });
+  }
   bar.done();
-  printComparison(ctx, path, refPath, outputs);
+  if (ctx.json) {
+    printJson(ctx, {
+      ok: true,
+      file: path,
+      task: "compare",
+      reference: refPath,
+      outputs: runs[0].outputs,
+      backends: runs.map((r) => ({ backend: `tfjs-${r.backend}`, outputs: r.outputs })),
+    });
+    return 0;
+  }
+  runs.forEach((r, i) => {
+    if (i > 0) ctx.io.stdout("\n");
+    printComparison(ctx, path, refPath, r.outputs, `the same random inputs (tfjs ${r.backend})`);
+  });
   return 0;
 }
 
@@ -242,7 +284,6 @@ export const evalCommand: Command = async (args, ctx) => {
     throw new UsageError("--task compare needs --reference <original model>", "eval");
   }
   const shape = parseShape(args.values.shape as string | undefined);
-  const timing = latencyFlags(args, "eval");
   if (path.toLowerCase().endsWith(".safetensors")) {
     throw new CliError("eval runs ONNX models; a safetensors file holds weights without a graph");
   }
@@ -253,8 +294,10 @@ export const evalCommand: Command = async (args, ctx) => {
         "eval",
       );
     }
-    return await compareTfjs(ctx, path, refPath, shape);
+    const backends = tfjsBackends(args.values.backend as string | undefined);
+    return await compareTfjs(ctx, path, refPath, shape, backends);
   }
+  const timing = latencyFlags(args, "eval");
   const bytes = await bytesOf(path);
   const ref = refPath === undefined ? undefined : await bytesOf(refPath);
   const ort = await loadOrt(ctx);
