@@ -3,8 +3,9 @@ import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
 import { prune, type PruneResult } from "../pruning/prune.ts";
+import type { InPlaceWriter } from "../pruning/pruned_safetensors.ts";
 import { compressorFor } from "../config/algorithms.ts";
-import { type Progress, prunedChange, type TensorChange } from "./_tensor_change.ts";
+import { type Progress, prunedChange, type TensorChange, zeros } from "./_tensor_change.ts";
 
 /**
  * Masks the configured parameters; returns the changed tensors and every warning. `inPlace`, when
@@ -16,7 +17,7 @@ export async function pruneTensors(
   algorithm: string,
   progress: Progress,
   inputNorms?: Readonly<Record<string, Float32Array>>,
-  inPlace?: (result: PruneResult) => ((ref: TensorRef, values: Float32Array) => void) | undefined,
+  inPlace?: (result: PruneResult) => InPlaceWriter | undefined,
   dependencyGroups?: "auto",
 ): Promise<
   { changes: TensorChange[]; warnings: string[]; result: PruneResult; writtenInPlace: boolean }
@@ -42,9 +43,22 @@ export async function pruneTensors(
     const ref: TensorRef | undefined = module?.params[t.target];
     const mask = result.masks[t.module]?.[t.target];
     if (module === undefined || ref === undefined || mask === undefined) continue;
+    const method = t.setting.apply_method;
+    // An element-wise mask is its own full mask (applying it does not change it).
+    const full = mask.layout.blockSize === 1 ? mask.blocks : expandMask(mask);
+    if (write !== undefined && method !== "bypass") {
+      // In place: the values are masked where they are (in the file when stored as aligned
+      // F32), counting zeros before and after, so no tensor-sized temporary is left to collect.
+      const stored = write.view(ref);
+      const values = stored ?? await ref.data();
+      const zerosBefore = zeros(values);
+      applyTargetMask(values, full, { method, out: values });
+      if (stored === undefined) write(ref, values);
+      changes.push(prunedChange(t, module.type, ref, zerosBefore, values));
+      continue;
+    }
     const before = await ref.data();
-    const after = applyTargetMask(before, expandMask(mask), { method: t.setting.apply_method });
-    if (write !== undefined && t.setting.apply_method !== "bypass") write(ref, after);
+    const after = applyTargetMask(before, full, { method });
     changes.push(prunedChange(t, module.type, ref, before, after));
   }
   progress("masks", 2, 2);

@@ -243,9 +243,14 @@ export const referenceKernels: Kernels = {
     return values;
   },
 
-  applyMask(data: Float32Array, mask: Uint8Array, method: MaskMethod): Float32Array {
-    checkApplyMask(data, mask, method);
-    const values = new Float32Array(data.length);
+  applyMask(
+    data: Float32Array,
+    mask: Uint8Array,
+    method: MaskMethod,
+    out?: Float32Array,
+  ): Float32Array {
+    checkApplyMask(data, mask, method, out);
+    const values = out ?? new Float32Array(data.length);
     for (let i = 0; i < data.length; i++) {
       values[i] = method === "mul" ? data[i] * mask[i] : data[i] + (mask[i] ? 0 : ADD_MASK_VALUE);
     }

@@ -12,7 +12,7 @@ import { moduleInfos } from "../model/module_infos.ts";
 import type { ExtraRegistry, ModuleInfo, ResolvedTarget, Warning } from "../config/types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
-import type { ModelGraph, SavedModel } from "../model/model_graph.ts";
+import type { ModelGraph, SavedModel, TensorRef } from "../model/model_graph.ts";
 import { applyTargetMask } from "./apply_target_mask.ts";
 import { computeMetric } from "./compute_metric.ts";
 import { expandMask } from "./expand_mask.ts";
@@ -93,6 +93,20 @@ export interface PruneResult extends PrunedModel {
    * @returns the new file bytes
    */
   save(): Promise<SavedModel>;
+}
+
+/** Whether typed arrays are little-endian here (as model files store numbers). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The stored values of an F32 tensor in PyTorch layout as a float32 view of its bytes (not to be
+ * modified), when they are 4-byte aligned on a little-endian host; else `undefined`.
+ */
+async function storedFloat32(ref: TensorRef): Promise<Float32Array | undefined> {
+  if (ref.dtype !== "F32" || ref.transpose !== undefined || !LITTLE_ENDIAN) return undefined;
+  const bytes = await ref.bytes();
+  if (bytes.byteOffset % 4 !== 0 || bytes.length % 4 !== 0) return undefined;
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
 }
 
 /**
@@ -216,7 +230,10 @@ export async function prune(
   const readMetric = async (t: PruningTarget) => {
     if (t.kind !== "parameter") computeMetric(new Float32Array(0), t, { pruner, kernels });
     const inputNorm = options.inputNorms?.[t.module];
-    const data = await tensorOf(t).data();
+    const ref = tensorOf(t);
+    // Metrics only read the values: an F32 tensor in PyTorch layout is read where it is stored,
+    // without the copy `data()` makes (a tensor-sized temporary per target otherwise).
+    const data = await storedFloat32(ref) ?? await ref.data();
     checkFinite(data, t);
     return computeMetric(data, t, { pruner, kernels, inputNorm }).values;
   };

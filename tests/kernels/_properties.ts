@@ -306,6 +306,13 @@ export const PROPERTIES: readonly ConformanceCase[] = [
       }
       const fromRef = ref.applyMask(data, mask, method);
       assert.ok([...got].every((x, i) => sameFloat(x, fromRef[i])));
+      // Into a given array, and in place: the same values, in that array.
+      const out = new Float32Array(data.length);
+      assert.equal(kernels.applyMask(data, mask, method, out), out);
+      assert.ok([...out].every((x, i) => sameFloat(x, got[i])));
+      const copy = data.slice();
+      assert.equal(kernels.applyMask(copy, mask, method, copy), copy);
+      assert.ok([...copy].every((x, i) => sameFloat(x, got[i])));
     },
   ),
   property(
