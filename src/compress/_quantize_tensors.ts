@@ -3,6 +3,7 @@
 import { compressorFor } from "../config/algorithms.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
+import { storedFloat32 } from "../model/stored_float32.ts";
 import { fakeQuantize } from "../quantization/fake_quantize.ts";
 import {
   quantize,
@@ -38,14 +39,26 @@ export async function quantizeTensors(
   const modules = new Map(model.modules.map((m) => [m.name, m]));
   const changes: TensorChange[] = [];
   const parameters = result.params.filter((p) => p.kind === "parameter");
+  // The fake-quantized values are only counted: they go into one scratch array, reused, so no
+  // tensor-sized temporary per parameter waits for the collector.
+  let scratch = new Float32Array(0);
   for (const [i, p] of parameters.entries()) {
     progress("quantize", i, parameters.length);
     const module = modules.get(p.module);
     const ref = module?.params[p.target];
     if (module === undefined || ref === undefined) continue;
-    const before = await ref.data();
+    const n = ref.shape.reduce((a, b) => a * b, 1);
+    if (scratch.length < 2 * n) scratch = new Float32Array(2 * n);
+    const before = await storedFloat32(ref) ?? await ref.data(scratch.subarray(n, 2 * n));
+    const out = scratch.subarray(0, n);
     changes.push(
-      quantizedChange(p, module.type, ref, before, fakeQuantize(before, ref.shape, p, { kernels })),
+      quantizedChange(
+        p,
+        module.type,
+        ref,
+        before,
+        fakeQuantize(before, ref.shape, p, { kernels, out }),
+      ),
     );
   }
   progress("quantize", parameters.length, parameters.length);

@@ -150,8 +150,16 @@ export interface Kernels {
   /** Float values `(q - zp) * s` in float32 arithmetic (`q` converted to float32 first). */
   dequantize(codes: IntCodes, shape: readonly number[], params: QuantParams): Float32Array;
 
-  /** `dequantize(quantize(x))` in one pass, bit-identical to the two-step form. */
-  fakeQuantize(data: Float32Array, shape: readonly number[], params: QuantParams): Float32Array;
+  /**
+   * `dequantize(quantize(x))` in one pass, bit-identical to the two-step form; into `out` when
+   * given (same length, may be `data`), else into a new array.
+   */
+  fakeQuantize(
+    data: Float32Array,
+    shape: readonly number[],
+    params: QuantParams,
+    out?: Float32Array,
+  ): Float32Array;
 
   /**
    * `mul`: `x * m` (float32 multiplication, so NaN stays NaN and -x * 0 is -0);

@@ -379,8 +379,13 @@ export function checkFakeQuantize(
   data: unknown,
   shape: readonly number[],
   params: QuantParams,
+  out?: unknown,
 ): BlockGrid {
   assertFloat32Array("data", data);
+  if (out !== undefined) {
+    assertFloat32Array("out", out);
+    assertSameLength("out", out.length, data.length, `"data"`);
+  }
   return checkQuantParams(params, shape, data.length);
 }
 

@@ -12,7 +12,8 @@ import { moduleInfos } from "../model/module_infos.ts";
 import type { ExtraRegistry, ModuleInfo, ResolvedTarget, Warning } from "../config/types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
-import type { ModelGraph, SavedModel, TensorRef } from "../model/model_graph.ts";
+import type { ModelGraph, SavedModel } from "../model/model_graph.ts";
+import { storedFloat32 } from "../model/stored_float32.ts";
 import { applyTargetMask } from "./apply_target_mask.ts";
 import { computeMetric } from "./compute_metric.ts";
 import { expandMask } from "./expand_mask.ts";
@@ -93,20 +94,6 @@ export interface PruneResult extends PrunedModel {
    * @returns the new file bytes
    */
   save(): Promise<SavedModel>;
-}
-
-/** Whether typed arrays are little-endian here (as model files store numbers). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/**
- * The stored values of an F32 tensor in PyTorch layout as a float32 view of its bytes (not to be
- * modified), when they are 4-byte aligned on a little-endian host; else `undefined`.
- */
-async function storedFloat32(ref: TensorRef): Promise<Float32Array | undefined> {
-  if (ref.dtype !== "F32" || ref.transpose !== undefined || !LITTLE_ENDIAN) return undefined;
-  const bytes = await ref.bytes();
-  if (bytes.byteOffset % 4 !== 0 || bytes.length % 4 !== 0) return undefined;
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 import { type FloatTensor, trackParameterRanges } from "./track_parameter_ranges.ts";
 import type { TrackedRange } from "./tracked_range.ts";
 import { moduleInfos } from "../model/module_infos.ts";
+import { storedFloat32 } from "../model/stored_float32.ts";
 
 /** Options of `quantizeWeights`. */
 export interface QuantizeWeightsOptions {
@@ -60,10 +61,11 @@ export interface QuantizedWeights {
  * import assert from "node:assert/strict";
  * import { quantizeWeights } from "./quantize_weights.ts";
  *
+ * const values = Float32Array.of(1, -2, 0.5, 0.25);
  * const weight = {
  *   name: "fc.weight", dtype: "F32" as const, shape: [2, 2], fileShape: [2, 2],
- *   data: () => Promise.resolve(Float32Array.of(1, -2, 0.5, 0.25)),
- *   bytes: () => Promise.resolve(new Uint8Array(16)),
+ *   data: () => Promise.resolve(values.slice()),
+ *   bytes: () => Promise.resolve(new Uint8Array(values.buffer)),
  * };
  * const model = {
  *   format: "safetensors" as const, metadata: {},
@@ -86,15 +88,24 @@ export async function quantizeWeights(
       algorithm: options.algorithm ?? "PtqQuantizer",
       ...(options.registry === undefined ? {} : { registry: options.registry }),
     });
-  const tensors = new Map<string, FloatTensor>();
+  // One tensor at a time, read where it is stored when it can be: the run never holds every
+  // parameter's values at once (a copy of the model otherwise).
   const byName = new Map(model.modules.map((m) => [m.name, m]));
+  const ranges = new Map<string, TrackedRange>();
+  let scratch = new Float32Array(0);
   for (const t of resolved.targets) {
     if (t.kind !== "parameter") continue;
+    const key = targetKey(t.module, t.target);
     const ref = byName.get(t.module)?.params[t.target];
-    if (ref === undefined) continue;
-    tensors.set(targetKey(t.module, t.target), { data: await ref.data(), shape: ref.shape });
+    const tensors = new Map<string, FloatTensor>();
+    if (ref !== undefined) {
+      const n = ref.shape.reduce((a, b) => a * b, 1);
+      if (scratch.length < n) scratch = new Float32Array(n);
+      const data = await storedFloat32(ref) ?? await ref.data(scratch.subarray(0, n));
+      tensors.set(key, { data, shape: ref.shape });
+    }
+    for (const [k, r] of trackParameterRanges([t], tensors, options)) ranges.set(k, r);
   }
-  const ranges = trackParameterRanges(resolved.targets, tensors, options);
   for (const [k, r] of options.ranges ?? []) if (!ranges.has(k)) ranges.set(k, r);
   return {
     params: computeTargetQuantParams(resolved.targets, ranges),
