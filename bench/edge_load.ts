@@ -7,7 +7,8 @@
  *    them, and what the slow clients got.
  * 2. memory: what compressModel alone adds to a `--mb` MiB safetensors (default 60) already in
  *    memory; then one upload, and `--uploads` (default 8) at once: the server's peak RSS over its
- *    idle RSS, per upload and as a multiple of the body.
+ *    idle RSS (as many workers warmed), per upload and as a multiple of the body; the same for
+ *    an ONNX file of MatMul layers quantized to int8 (with `--only memory`).
  * 3. RSS over `--requests` (default 1000) sequential requests, sampled every 100.
  *
  * ```sh
@@ -19,6 +20,7 @@
  * @module
  */
 
+import { buildOnnx } from "../src/io/onnx/build_onnx.ts";
 import { writeSafetensors } from "../src/io/safetensors/write_safetensors.ts";
 import { parseArgs } from "./_harness.ts";
 
@@ -30,6 +32,7 @@ const MB = num("mb", 60);
 const REQUESTS = num("requests", 1000);
 const ISOLATION = args.values.get("isolation") ?? "auto";
 const PRUNE = '[{"op_types":["Linear"],"sparse_ratio":0.5}]';
+const QUANTIZE = '[{"op_types":["Linear"],"target_names":["weight"],"quant_dtype":"int8"}]';
 const MiB = 1024 * 1024;
 
 interface Server {
@@ -99,8 +102,43 @@ function model(bytes: number, cols = 1024): Uint8Array<ArrayBuffer> {
   ) as Uint8Array<ArrayBuffer>;
 }
 
-async function post(url: string, body: Uint8Array<ArrayBuffer>): Promise<number> {
-  const res = await fetch(`${url}?config=${encodeURIComponent(PRUNE)}`, {
+/** An ONNX model of a chain of MatMul layers with 1024 x 1024 float32 weights, `bytes` long at least. */
+function onnxModel(bytes: number): Uint8Array<ArrayBuffer> {
+  const count = Math.max(1, Math.round(bytes / (1024 * 1024 * 4)));
+  const layers = Array.from({ length: count }, (_, i) => i);
+  return buildOnnx({
+    opsets: [{ domain: "", version: 13 }],
+    nodes: layers.map((i) => ({
+      name: `layer${i}`,
+      opType: "MatMul",
+      inputs: [i === 0 ? "x" : `h${i}`, `layer${i}.weight`],
+      outputs: [`h${i + 1}`],
+    })),
+    initializers: layers.map((i) => {
+      const data = Float32Array.from({ length: 1024 * 1024 }, (_, j) => Math.sin(i * 7 + j * 0.01));
+      return {
+        name: `layer${i}.weight`,
+        dataType: 1,
+        dims: [1024, 1024],
+        raw: new Uint8Array(data.buffer),
+      };
+    }),
+    inputs: [{ name: "x", type: { elemType: 1, dims: ["n", 1024] } }],
+    outputs: [{ name: `h${count}`, type: { elemType: 1, dims: ["n", 1024] } }],
+  }) as Uint8Array<ArrayBuffer>;
+}
+
+/** What an upload scenario posts: a safetensors file to prune, or an ONNX file to quantize. */
+type Kind = "prune-safetensors" | "quantize-onnx";
+
+async function post(
+  url: string,
+  body: Uint8Array<ArrayBuffer>,
+  kind: Kind = "prune-safetensors",
+): Promise<number> {
+  const config = kind === "quantize-onnx" ? QUANTIZE : PRUNE;
+  const name = kind === "quantize-onnx" ? "model.onnx" : "model.safetensors";
+  const res = await fetch(`${url}?config=${encodeURIComponent(config)}&name=${name}`, {
     method: "POST",
     headers: { "content-type": "application/octet-stream" },
     body,
@@ -205,7 +243,12 @@ async function pipelineOnly() {
   return { copy, inPlace, ratio: Number((inPlace.timesBody / copy.timesBody).toFixed(2)) };
 }
 
-async function concurrentUploads(uploads: number) {
+/**
+ * `uploads` uploads of `--mb` MiB at once: the server's peak RSS over its RSS with as many
+ * compression workers warmed (each a runtime isolate of its own, a fixed cost reported apart as
+ * `warmWorkersMiB`), per upload and as a multiple of the body.
+ */
+async function concurrentUploads(uploads: number, kind: Kind = "prune-safetensors") {
   const server = await start({
     maxConcurrent: uploads,
     isolation: ISOLATION,
@@ -213,25 +256,33 @@ async function concurrentUploads(uploads: number) {
     maxBufferedBytes: uploads * (MB + 1) * MiB,
     timeoutMs: 300_000,
     bodyTimeoutMs: 300_000,
+    workerIdleMs: 60_000,
   });
   try {
-    const body = model(MB * MiB);
-    await post(server.url, model(MiB)); // warm one worker
+    const make = kind === "quantize-onnx" ? onnxModel : model;
+    const body = make(MB * MiB);
+    const small = make(MiB);
+    await new Promise((r) => setTimeout(r, 500));
+    const started = rss(server.pid).rss;
+    // Warm as many workers as uploads, so that what is measured is the uploads' own memory.
+    await Promise.all(Array.from({ length: uploads }, () => post(server.url, small, kind)));
     await new Promise((r) => setTimeout(r, 500));
     const idle = rss(server.pid).rss;
     resetPeak(server.pid);
     const t0 = performance.now();
     const statuses = await Promise.all(
-      Array.from({ length: uploads }, () => post(server.url, body)),
+      Array.from({ length: uploads }, () => post(server.url, body, kind)),
     );
     const seconds = (performance.now() - t0) / 1000;
     const { peak } = rss(server.pid);
     const perUpload = (peak - idle) / uploads;
     return {
+      kind,
       uploads,
       bodyMiB: Number((body.length / MiB).toFixed(2)),
       statuses,
       seconds: Number(seconds.toFixed(2)),
+      warmWorkersMiB: Number((idle - started).toFixed(1)),
       idleRssMiB: Number(idle.toFixed(1)),
       peakRssMiB: Number(peak.toFixed(1)),
       peakOverIdlePerUploadMiB: Number(perUpload.toFixed(1)),
@@ -279,6 +330,8 @@ const result = only === "memory"
     pipelineOnly: await pipelineOnly(),
     oneUpload: await concurrentUploads(1),
     concurrentUploads: await concurrentUploads(UPLOADS),
+    oneOnnxQuantization: await concurrentUploads(1, "quantize-onnx"),
+    concurrentOnnxQuantizations: await concurrentUploads(UPLOADS, "quantize-onnx"),
   }
   : {
     runtime: `deno ${Deno.version.deno}`,

@@ -180,20 +180,26 @@ function overBudget(limits: EdgeLimits, elapsed: number): HttpError {
 const RESPONSE_SLICE = 1 << 20;
 
 /**
- * The bytes as a stream of 1 MiB copies: a runtime copies a whole `Uint8Array` body before
- * sending it (Deno: +1.1x the file at peak, measured), a slice at a time only costs the slice.
+ * The bytes as a stream of 1 MiB views. A runtime copies a whole `Uint8Array` body before
+ * sending it (Deno: +1.1x the file at peak, measured); views cost nothing more than the file,
+ * whereas copies of each slice (1 MiB each) stay as garbage until the collector runs (+0.9x a
+ * 60 MiB file, measured). The stream lets the file go with its last slice.
  */
 function sliced(bytes: Uint8Array): ReadableStream<Uint8Array> {
-  let at = 0;
+  let rest: Uint8Array | undefined = bytes;
   return new ReadableStream<Uint8Array>({
     pull(controller) {
-      if (at >= bytes.length) {
+      if (rest === undefined || rest.length === 0) {
+        rest = undefined;
         controller.close();
         return;
       }
-      const n = Math.min(RESPONSE_SLICE, bytes.length - at);
-      controller.enqueue(bytes.slice(at, at + n));
-      at += n;
+      const n = Math.min(RESPONSE_SLICE, rest.length);
+      controller.enqueue(rest.subarray(0, n));
+      rest = n < rest.length ? rest.subarray(n) : undefined;
+    },
+    cancel() {
+      rest = undefined;
     },
   });
 }
@@ -235,7 +241,7 @@ function multipartBody(files: readonly (readonly [string, Uint8Array])[]): {
         return;
       }
       const n = Math.min(RESPONSE_SLICE, pieces[i].length - at);
-      controller.enqueue(pieces[i].slice(at, at + n));
+      controller.enqueue(pieces[i].subarray(at, at + n));
       at += n;
     },
   });

@@ -3,10 +3,11 @@ import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
 import { prune, type PruneResult } from "../pruning/prune.ts";
+import type { InPlaceWriter } from "../pruning/pruned_safetensors.ts";
 import { compressorFor } from "../config/algorithms.ts";
 import { toFloat32 } from "../model/to_float32.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
-import { type Progress, prunedChange, type TensorChange } from "./_tensor_change.ts";
+import { type Progress, prunedChange, type TensorChange, zeros } from "./_tensor_change.ts";
 
 /** Elements per piece when a parameter's zeros are counted piecewise. */
 const PIECE = 1 << 20;
@@ -49,7 +50,7 @@ export async function pruneTensors(
   algorithm: string,
   progress: Progress,
   inputNorms?: Readonly<Record<string, Float32Array>>,
-  inPlace?: (result: PruneResult) => ((ref: TensorRef, values: Float32Array) => void) | undefined,
+  inPlace?: (result: PruneResult) => InPlaceWriter | undefined,
   dependencyGroups?: "auto",
 ): Promise<
   { changes: TensorChange[]; warnings: string[]; result: PruneResult; writtenInPlace: boolean }
@@ -75,10 +76,24 @@ export async function pruneTensors(
     const ref: TensorRef | undefined = module?.params[t.target];
     const mask = result.masks[t.module]?.[t.target];
     if (module === undefined || ref === undefined || mask === undefined) continue;
-    const method = t.setting.apply_method || "mul";
-    if (write === undefined && (method === "mul" || method === "add")) {
-      const zeros = await maskedZeros(ref, expandMask(mask), method);
-      if (zeros !== undefined) {
+    const method = t.setting.apply_method;
+    // An element-wise mask is its own full mask (applying it does not change it).
+    const full = mask.layout.blockSize === 1 ? mask.blocks : expandMask(mask);
+    if (write !== undefined && method !== "bypass") {
+      // In place: the values are masked where they are (in the file when stored as aligned
+      // F32), counting zeros before and after, so no tensor-sized temporary is left to collect.
+      const stored = write.view(ref);
+      const values = stored ?? await ref.data();
+      const zerosBefore = zeros(values);
+      applyTargetMask(values, full, { method, out: values });
+      if (stored === undefined) write(ref, values);
+      changes.push(prunedChange(t, module.type, ref, zerosBefore, values));
+      continue;
+    }
+    const how = method || "mul";
+    if (how === "mul" || how === "add") {
+      const counted = await maskedZeros(ref, full, how);
+      if (counted !== undefined) {
         changes.push({
           module: t.module,
           target: t.target,
@@ -86,16 +101,15 @@ export async function pruneTensors(
           granularity: t.setting.granularity,
           ref,
           elements: ref.shape.reduce((a, b) => a * b, 1),
-          zerosBefore: zeros.before,
-          zerosAfter: zeros.after,
+          zerosBefore: counted.before,
+          zerosAfter: counted.after,
           bits: null,
         });
         continue;
       }
     }
     const before = await ref.data();
-    const after = applyTargetMask(before, expandMask(mask), { method });
-    if (write !== undefined && t.setting.apply_method !== "bypass") write(ref, after);
+    const after = applyTargetMask(before, full, { method });
     changes.push(prunedChange(t, module.type, ref, before, after));
   }
   progress("masks", 2, 2);

@@ -27,7 +27,7 @@ export interface TensorChange {
 /** Reports progress of a stage: `done` of `total` items. */
 export type Progress = (stage: string, done: number, total: number) => void;
 
-/** The zeros of `values` (what a change counts). */
+/** The zeros (+0 and -0) among the values (what a change counts). */
 export function zeros(values: Float32Array): number {
   let n = 0;
   for (let i = 0; i < values.length; i++) if (values[i] === 0) n++;
@@ -40,7 +40,8 @@ export function zeros(values: Float32Array): number {
  */
 export function changeOf(
   c: Omit<TensorChange, "elements" | "zerosBefore" | "zerosAfter"> & {
-    readonly before: Float32Array;
+    /** The values before, or their zeros already counted (when `after` was masked in place). */
+    readonly before: Float32Array | number;
     readonly after: Float32Array;
   },
 ): TensorChange {
@@ -48,7 +49,7 @@ export function changeOf(
   return {
     ...rest,
     elements: after.length,
-    zerosBefore: zeros(before),
+    zerosBefore: typeof before === "number" ? before : zeros(before),
     zerosAfter: zeros(after),
   };
 }
@@ -62,7 +63,7 @@ export function prunedChange(
   },
   type: string,
   ref: TensorRef,
-  before: Float32Array,
+  before: Float32Array | number,
   after: Float32Array,
 ): TensorChange {
   return changeOf({

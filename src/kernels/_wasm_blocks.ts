@@ -174,9 +174,15 @@ export function blockKernels(ex: KernelExports, arena: Arena): BlockKernels {
       return values;
     },
 
-    fakeQuantize(data: Float32Array, shape: readonly number[], params: QuantParams): Float32Array {
-      const grid = checkFakeQuantize(data, shape, params);
-      const values = new Float32Array(data.length);
+    fakeQuantize(
+      data: Float32Array,
+      shape: readonly number[],
+      params: QuantParams,
+      into?: Float32Array,
+    ): Float32Array {
+      const grid = checkFakeQuantize(data, shape, params, into);
+      // Each chunk is copied in before its result is copied out, so `into` may be `data`.
+      const values = into ?? new Float32Array(data.length);
       arena.scope(() => {
         const { layout, dims, dimsLen } = blockSetup(grid);
         const scale = arena.copyIn(params.scale, "params.scale");

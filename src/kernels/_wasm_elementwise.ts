@@ -113,9 +113,15 @@ export function elementwiseKernels(ex: KernelExports, arena: Arena): Elementwise
       );
     },
 
-    applyMask(data: Float32Array, mask: Uint8Array, method: MaskMethod): Float32Array {
-      checkApplyMask(data, mask, method);
-      const values = new Float32Array(data.length);
+    applyMask(
+      data: Float32Array,
+      mask: Uint8Array,
+      method: MaskMethod,
+      out?: Float32Array,
+    ): Float32Array {
+      checkApplyMask(data, mask, method, out);
+      // Each chunk is copied in before its result is copied out, so `out` may be `data`.
+      const values = out ?? new Float32Array(data.length);
       const add = method === "add" ? 1 : 0;
       arena.scope(() => {
         forEachChunk(arena, data.length, plan("data", 1, 4, 1, 4), (start, n) => {

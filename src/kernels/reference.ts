@@ -230,11 +230,16 @@ export const referenceKernels: Kernels = {
     return values;
   },
 
-  fakeQuantize(data: Float32Array, shape: readonly number[], params: QuantParams): Float32Array {
-    const layout = checkFakeQuantize(data, shape, params);
+  fakeQuantize(
+    data: Float32Array,
+    shape: readonly number[],
+    params: QuantParams,
+    out?: Float32Array,
+  ): Float32Array {
+    const layout = checkFakeQuantize(data, shape, params, out);
     const ids = blockIds(layout);
     const { scale, zeroPoint, qmin, qmax } = params;
-    const values = new Float32Array(data.length);
+    const values = out ?? new Float32Array(data.length);
     for (let i = 0; i < data.length; i++) {
       const b = ids[i];
       const q = quantizeValue(data[i], scale[b], zeroPoint[b], qmin, qmax);
@@ -243,9 +248,14 @@ export const referenceKernels: Kernels = {
     return values;
   },
 
-  applyMask(data: Float32Array, mask: Uint8Array, method: MaskMethod): Float32Array {
-    checkApplyMask(data, mask, method);
-    const values = new Float32Array(data.length);
+  applyMask(
+    data: Float32Array,
+    mask: Uint8Array,
+    method: MaskMethod,
+    out?: Float32Array,
+  ): Float32Array {
+    checkApplyMask(data, mask, method, out);
+    const values = out ?? new Float32Array(data.length);
     for (let i = 0; i < data.length; i++) {
       values[i] = method === "mul" ? data[i] * mask[i] : data[i] + (mask[i] ? 0 : ADD_MASK_VALUE);
     }

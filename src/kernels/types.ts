@@ -150,15 +150,29 @@ export interface Kernels {
   /** Float values `(q - zp) * s` in float32 arithmetic (`q` converted to float32 first). */
   dequantize(codes: IntCodes, shape: readonly number[], params: QuantParams): Float32Array;
 
-  /** `dequantize(quantize(x))` in one pass, bit-identical to the two-step form. */
-  fakeQuantize(data: Float32Array, shape: readonly number[], params: QuantParams): Float32Array;
+  /**
+   * `dequantize(quantize(x))` in one pass, bit-identical to the two-step form; into `out` when
+   * given (same length, may be `data`), else into a new array.
+   */
+  fakeQuantize(
+    data: Float32Array,
+    shape: readonly number[],
+    params: QuantParams,
+    out?: Float32Array,
+  ): Float32Array;
 
   /**
    * `mul`: `x * m` (float32 multiplication, so NaN stays NaN and -x * 0 is -0);
    * `add`: `x + (m ? 0 : -1000)` (float32 addition, so a kept -0 becomes +0). `mask` has the
-   * length of `data`.
+   * length of `data`. The result goes into `out` when given (same length; may be `data` itself,
+   * masking in place without a temporary), else into a new array.
    */
-  applyMask(data: Float32Array, mask: Uint8Array, method: MaskMethod): Float32Array;
+  applyMask(
+    data: Float32Array,
+    mask: Uint8Array,
+    method: MaskMethod,
+    out?: Float32Array,
+  ): Float32Array;
 
   /** IEEE binary16 bits to float32 (exact). */
   f16ToF32(bits: Uint16Array): Float32Array;

@@ -379,17 +379,31 @@ export function checkFakeQuantize(
   data: unknown,
   shape: readonly number[],
   params: QuantParams,
+  out?: unknown,
 ): BlockGrid {
   assertFloat32Array("data", data);
+  if (out !== undefined) {
+    assertFloat32Array("out", out);
+    assertSameLength("out", out.length, data.length, `"data"`);
+  }
   return checkQuantParams(params, shape, data.length);
 }
 
 /** Checks the arguments of `applyMask`. */
-export function checkApplyMask(data: unknown, mask: unknown, method: unknown): void {
+export function checkApplyMask(
+  data: unknown,
+  mask: unknown,
+  method: unknown,
+  out?: unknown,
+): void {
   assertFloat32Array("data", data);
   assertUint8Array("mask", mask);
   assertSameLength("mask", mask.length, data.length, `"data"`);
   assertMaskMethod(method);
+  if (out !== undefined) {
+    assertFloat32Array("out", out);
+    assertSameLength("out", out.length, data.length, `"data"`);
+  }
 }
 
 /** Checks the argument of `f16ToF32` and `bf16ToF32`. */

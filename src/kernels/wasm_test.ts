@@ -228,6 +228,18 @@ test("applyMask() multiplies or adds -1000 in float32", () => {
   assert.ok(add[0] === -1003 && Number.isNaN(add[1]) && Object.is(add[2], 0) && add[3] === 5);
 });
 
+test("applyMask() masks a large array in place, and refuses an out of another length", () => {
+  // The output is copied out over the input it was computed from.
+  const n = 1 << 22;
+  const x = Float32Array.from({ length: n }, (_, i) => i - n / 2);
+  const m = Uint8Array.from({ length: n }, (_, i) => i % 3 === 0 ? 0 : 1);
+  const want = k.applyMask(x, m, "mul");
+  assert.equal(k.applyMask(x, m, "mul", x), x);
+  const [got, exp] = [new Uint32Array(x.buffer), new Uint32Array(want.buffer)];
+  assert.ok(got.every((b, i) => b === exp[i]));
+  assert.throws(() => k.applyMask(x, m, "mul", new Float32Array(3)), /"out" must have/);
+});
+
 test("f16 and bf16 conversions round to nearest even and keep NaN quiet", () => {
   assert.deepEqual(
     [...k.f32ToF16(f32(1 + 2 ** -11, 65504, 65520, 2 ** -25, 1.5 * 2 ** -24, -0, NaN))],

@@ -36,9 +36,11 @@ export interface TensorRef {
   /**
    * Reads the values as float32 in PyTorch layout.
    *
-   * @returns A new array of the tensor's elements.
+   * @param out Where the values may go (a scratch array of the tensor's length, reused by a
+   * caller that reads tensor after tensor); a reader may ignore it.
+   * @returns A new array of the tensor's elements, or `out` holding them.
    */
-  data(): Promise<Float32Array>;
+  data(out?: Float32Array): Promise<Float32Array>;
   /**
    * Reads the stored bytes (file layout and dtype), without conversion.
    *

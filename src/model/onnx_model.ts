@@ -9,7 +9,7 @@ import type { OnnxGraph, OnnxModel, OnnxNode, OnnxTensor } from "../io/onnx/onnx
 import { type ModuleTypeOverrides, overrideModuleType } from "./infer_module_type.ts";
 import type { GraphNode, ModelGraph, Module, TensorRef } from "./model_graph.ts";
 import { onnxModuleName } from "./onnx_module_name.ts";
-import { permute } from "./permute.ts";
+import { permute, permuteFloat32Bytes } from "./permute.ts";
 import { type HalfKernels, toFloat32 } from "./to_float32.ts";
 import { recurrentParams } from "./_recurrent.ts";
 import { quantizedModule } from "./_prequantized.ts";
@@ -40,8 +40,22 @@ function tensorRef(
     fileShape: t.dims,
     ...(perm === undefined ? {} : { transpose: perm }),
     bytes,
-    data: async () => {
-      const values = toFloat32(await bytes(), t.dtype!, options.kernels);
+    data: async (out?: Float32Array) => {
+      const stored = await bytes();
+      if (perm !== undefined && t.dtype === "F32" && stored.length % 4 === 0) {
+        // Permuted from the stored bytes where they are (a raw_data field is rarely aligned),
+        // into `out` when given: decoding first would make one more copy of the tensor.
+        const into = out?.length === stored.length / 4 ? out : undefined;
+        return stored.byteOffset % 4 === 0
+          ? permute(
+            new Float32Array(stored.buffer, stored.byteOffset, stored.length / 4),
+            t.dims,
+            perm,
+            into,
+          )
+          : permuteFloat32Bytes(stored, t.dims, perm, into);
+      }
+      const values = toFloat32(stored, t.dtype!, options.kernels);
       return perm === undefined ? values : permute(values, t.dims, perm);
     },
   };

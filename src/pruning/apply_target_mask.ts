@@ -14,6 +14,11 @@ export interface ApplyTargetMaskOptions {
   readonly method?: PruningApplyMethod | null;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
+  /**
+   * Where the masked values go (same length; may be `values` itself, masking in place without a
+   * temporary). Ignored by `bypass`, which always returns a copy.
+   */
+  readonly out?: Float32Array;
 }
 
 /**
@@ -57,5 +62,5 @@ export function applyTargetMask(
       `"apply_method" must be mul, add or bypass: current value is ${JSON.stringify(method)}`,
     );
   }
-  return (options.kernels ?? getKernels()).applyMask(values, mask, method);
+  return (options.kernels ?? getKernels()).applyMask(values, mask, method, options.out);
 }

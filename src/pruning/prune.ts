@@ -13,6 +13,7 @@ import type { ExtraRegistry, ModuleInfo, ResolvedTarget, Warning } from "../conf
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph, SavedModel, TensorRef } from "../model/model_graph.ts";
+import { storedFloat32 } from "../model/stored_float32.ts";
 import { applyTargetMask } from "./apply_target_mask.ts";
 import { computeMetric } from "./compute_metric.ts";
 import { expandMask } from "./expand_mask.ts";
@@ -273,7 +274,10 @@ export async function prune(
     const ref = tensorOf(t);
     if (options.metricOf !== undefined) return await options.metricOf(t, ref, targets);
     const inputNorm = options.inputNorms?.[t.module];
-    return parameterMetric(await ref.data(), t, { pruner, kernels, inputNorm });
+    // Metrics only read the values: an F32 tensor in PyTorch layout is read where it is stored,
+    // without the copy `data()` makes (a tensor-sized temporary per target otherwise).
+    const data = await storedFloat32(ref) ?? await ref.data();
+    return parameterMetric(data, t, { pruner, kernels, inputNorm });
   };
   const { masks, warnings } = await generateMasksStreaming(readMetric, targets, {
     inMemoryEntries: options.inMemoryEntries,

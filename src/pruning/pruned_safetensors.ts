@@ -185,6 +185,21 @@ export async function streamPrunedSafetensors(
   return await streamSafetensors(list, sink, metadataOf(source));
 }
 
+/** Whether typed arrays are little-endian here (as safetensors stores numbers). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A writer of masked tensors into a safetensors file's own bytes (`inPlaceSafetensorsWriter`). */
+export interface InPlaceWriter {
+  /** Encodes a masked tensor (float32, PyTorch layout) into its stored dtype and place. */
+  (ref: TensorRef, values: Float32Array): void;
+  /**
+   * The tensor's stored values as a float32 view of the file, when it is stored as F32 (PyTorch
+   * layout, 4-byte aligned, on a little-endian host); else `undefined`. Masking the view in place
+   * writes the file with no temporary of the tensor's size.
+   */
+  view(ref: TensorRef): Float32Array | undefined;
+}
+
 /**
  * Where a pruning run can write its masked values into the file's own bytes, tensor by tensor:
  * the file keeps its header and layout and no second copy of it is made, so memory holds the
@@ -192,7 +207,8 @@ export async function streamPrunedSafetensors(
  * the original values (the edge handler's request body). Returns a writer that encodes a masked
  * tensor (float32, PyTorch layout, as `TensorRef.data()` gives) into its stored dtype and place,
  * or `undefined` when a masked tensor is shared by two targets (the result would depend on their
- * order: write a copy with `prunedSafetensors` then).
+ * order: write a copy with `prunedSafetensors` then). Its `view` gives an F32 tensor's stored
+ * values to mask in place.
  *
  * @param source the file the pruned model was read from, in memory (`readSafetensors`)
  * @param pruned the model view, targets and masks (a `prune()` result)
@@ -222,13 +238,15 @@ export async function streamPrunedSafetensors(
  * }
  * const w = readSafetensors(bytes).tensors[0];
  * assert.deepEqual([...new Float32Array(w.data.slice().buffer)], [0, -3, 2, 0]);
+ * // An aligned F32 tensor can also be masked where it is stored.
+ * assert.deepEqual([...write.view(result.model.modules[0].params.weight)!], [0, -3, 2, 0]);
  * ```
  */
 export function inPlaceSafetensorsWriter(
   source: SafetensorsFile,
   pruned: PrunedModel,
   options: PrunedSafetensorsOptions = {},
-): ((ref: TensorRef, values: Float32Array) => void) | undefined {
+): InPlaceWriter | undefined {
   const kernels = options.kernels ?? getKernels();
   const { params, activations } = maskedItems(pruned);
   if (activations.length > 0) inputs(source, pruned, kernels);
@@ -244,7 +262,7 @@ export function inPlaceSafetensorsWriter(
     if (seen.has(name)) return undefined;
     seen.add(name);
   }
-  return (ref, values) => {
+  const write = (ref: TensorRef, values: Float32Array) => {
     const view = stored.get(ref.name);
     if (view === undefined) {
       throw new RangeError(`"source" has no tensor ${JSON.stringify(ref.name)}`);
@@ -262,4 +280,16 @@ export function inPlaceSafetensorsWriter(
     }
     view.set(masked);
   };
+  return Object.assign(write, {
+    view(ref: TensorRef): Float32Array | undefined {
+      const bytes = stored.get(ref.name);
+      if (
+        bytes === undefined || ref.dtype !== "F32" || ref.transpose !== undefined ||
+        !LITTLE_ENDIAN || bytes.byteOffset % 4 !== 0
+      ) {
+        return undefined;
+      }
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+    },
+  });
 }

@@ -1,5 +1,5 @@
 // Integer codes as ONNX tensor bytes: the element type for a bit width and the raw_data.
-import type { IntCodes, Kernels } from "../kernels/types.ts";
+import type { Kernels } from "../kernels/types.ts";
 import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { QuantizationError } from "./quantization_error.ts";
 
@@ -35,9 +35,4 @@ export function onnxCodeBytes(
     "storage",
     `codes are stored as ONNX INT4, UINT4, INT8, UINT8, INT16 or UINT16: current type is ${type}`,
   );
-}
-
-/** Codes as float32 (for permuting them with the float permute helper). */
-export function codesAsFloat(codes: IntCodes): Float32Array {
-  return Float32Array.from(codes);
 }

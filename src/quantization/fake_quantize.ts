@@ -18,10 +18,12 @@ import { blockIndexer } from "./_block_index.ts";
  * @param data The tensor, row-major.
  * @param shape Its dims.
  * @param params Block kernel, scales, zero points and the integer range.
- * @param options The kernels to use (default: `getKernels()`).
- * @returns The fake-quantized values (a new array).
+ * @param options The kernels to use (default: `getKernels()`), and `out`: where the values go
+ * (same length, not overlapping `data`; default a new array).
+ * @returns The fake-quantized values (`out` when given).
  * @throws {TypeError} On malformed arguments.
- * @throws {RangeError} When the shape, kernel and parameters do not agree.
+ * @throws {RangeError} When the shape, kernel and parameters do not agree, or `out` overlaps
+ * `data`.
  *
  * @example
  * ```ts
@@ -42,9 +44,21 @@ export function fakeQuantize(
   data: Float32Array,
   shape: readonly number[],
   params: QuantParams,
-  options: QuantizeOptions = {},
+  options: QuantizeOptions & { readonly out?: Float32Array } = {},
 ): Float32Array {
-  const out = (options.kernels ?? getKernels()).fakeQuantize(data, shape, params);
+  const into = options.out;
+  if (
+    into !== undefined && into.buffer === data.buffer &&
+    into.byteOffset < data.byteOffset + data.byteLength &&
+    data.byteOffset < into.byteOffset + into.byteLength
+  ) {
+    throw new RangeError(
+      `"out" must not overlap "data" (the sign of zero is fixed from "data" after): current byte ranges are ${into.byteOffset}-${
+        into.byteOffset + into.byteLength
+      } and ${data.byteOffset}-${data.byteOffset + data.byteLength}`,
+    );
+  }
+  const out = (options.kernels ?? getKernels()).fakeQuantize(data, shape, params, into);
   if (params.qmin < 0 && params.zeroPoint.includes(0)) negativeZeros(data, shape, params, out);
   return out;
 }

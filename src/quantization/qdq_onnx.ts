@@ -9,11 +9,12 @@ import { getKernels } from "../kernels/default.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { invertPermutation, permute } from "../model/permute.ts";
+import { storedFloat32 } from "../model/stored_float32.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
-import { codesAsFloat, onnxCodeBytes, onnxCodeType } from "./_encode_codes.ts";
+import { onnxCodeBytes, onnxCodeType } from "./_encode_codes.ts";
 import { editOnnx, graphPaths, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
 import type { Attr, NodeSpec, TensorSpec } from "../io/onnx/proto_writer.ts";
 import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
@@ -135,6 +136,8 @@ export async function qdqOnnx(
   const nodesFirst = new Map<string, NodeSpec[]>();
   const done = new Map<string, TargetQuantParams>();
   const acts = activationPatch(onnx, model);
+  // Each weight's float values are read into one scratch array, reused.
+  let scratch = new Float32Array(0);
   for (const p of params) {
     if (p.kind !== "parameter") {
       const { signed } = quantDtypeRange(p.quantDtype);
@@ -188,9 +191,13 @@ export async function qdqOnnx(
     }
     const axis = block?.axis ?? perAxis(p);
     const fileAxis = axis === undefined ? undefined : (ref.transpose?.[axis] ?? axis);
-    let codes: ArrayLike<number> = quantizeTensor(await ref.data(), ref.shape, p, { kernels });
+    const n = ref.shape.reduce((a, b) => a * b, 1);
+    if (scratch.length < n) scratch = new Float32Array(n);
+    const values = await storedFloat32(ref) ?? await ref.data(scratch.subarray(0, n));
+    let codes = quantizeTensor(values, ref.shape, p, { kernels });
+    // The codes go back to the file layout as they are (as float32 they took 4 bytes each).
     if (ref.transpose !== undefined) {
-      codes = permute(codesAsFloat(codes as never), ref.shape, invertPermutation(ref.transpose));
+      codes = permute(codes, ref.shape, invertPermutation(ref.transpose));
     }
     const { signed } = quantDtypeRange(p.quantDtype);
     const type = onnxCodeType(p.bits, signed, options.int4 ?? true);

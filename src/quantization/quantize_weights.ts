@@ -17,6 +17,7 @@ import {
 import { type FloatTensor, trackParameterRanges } from "./track_parameter_ranges.ts";
 import type { TrackedRange } from "./tracked_range.ts";
 import { moduleInfos } from "../model/module_infos.ts";
+import { storedFloat32 } from "../model/stored_float32.ts";
 
 /** Options of `quantizeWeights`. */
 export interface QuantizeWeightsOptions {
@@ -66,10 +67,11 @@ export interface QuantizedWeights {
  * import assert from "node:assert/strict";
  * import { quantizeWeights } from "./quantize_weights.ts";
  *
+ * const values = Float32Array.of(1, -2, 0.5, 0.25);
  * const weight = {
  *   name: "fc.weight", dtype: "F32" as const, shape: [2, 2], fileShape: [2, 2],
- *   data: () => Promise.resolve(Float32Array.of(1, -2, 0.5, 0.25)),
- *   bytes: () => Promise.resolve(new Uint8Array(16)),
+ *   data: () => Promise.resolve(values.slice()),
+ *   bytes: () => Promise.resolve(new Uint8Array(values.buffer)),
  * };
  * const model = {
  *   format: "safetensors" as const, metadata: {},
@@ -92,18 +94,23 @@ export async function quantizeWeights(
       algorithm: options.algorithm ?? "PtqQuantizer",
       ...(options.registry === undefined ? {} : { registry: options.registry }),
     });
-  // One parameter's float32 values at a time: ranges are per tensor, and holding every
-  // decoded tensor at once cost 3x a float16 model's size in memory.
+  // One tensor at a time, read where it is stored when it can be: the run never holds every
+  // parameter's values at once (a copy of the model otherwise; 3x a float16 model's size).
   const ranges = new Map<string, TrackedRange>();
   const byName = new Map(model.modules.map((m) => [m.name, m]));
   const rangeOf = options.rangeOf;
   if (rangeOf === undefined) {
+    let scratch = new Float32Array(0);
     for (const t of resolved.targets) {
       if (t.kind !== "parameter") continue;
+      const key = targetKey(t.module, t.target);
       const ref = byName.get(t.module)?.params[t.target];
       const tensors = new Map<string, FloatTensor>();
       if (ref !== undefined) {
-        tensors.set(targetKey(t.module, t.target), { data: await ref.data(), shape: ref.shape });
+        const n = ref.shape.reduce((a, b) => a * b, 1);
+        if (scratch.length < n) scratch = new Float32Array(n);
+        const data = await storedFloat32(ref) ?? await ref.data(scratch.subarray(0, n));
+        tensors.set(key, { data, shape: ref.shape });
       }
       for (const [k, r] of trackParameterRanges([t], tensors, options)) ranges.set(k, r);
     }

@@ -66,7 +66,10 @@ export function decodeFloat32(
   const n = bytes.length / size;
   switch (dtype) {
     case "F32":
-      return new Float32Array(...aligned(bytes, 4), n).slice();
+      // One copy: an unaligned view is copied by `aligned` already.
+      return bytes.byteOffset % 4 === 0 && bytes.buffer instanceof ArrayBuffer
+        ? new Float32Array(bytes.buffer, bytes.byteOffset, n).slice()
+        : new Float32Array(bytes.slice().buffer, 0, n);
     case "F16":
     case "BF16": {
       const bits = new Uint16Array(...aligned(bytes, 2), n);

@@ -284,6 +284,13 @@ export const PROPERTIES: readonly ConformanceCase[] = [
       const twoStep = kernels.dequantize(codes, layout.shape, params);
       assert.deepEqual(bitsOf(got), bitsOf(twoStep));
       assert.deepEqual(bitsOf(got), bitsOf(ref.fakeQuantize(data, layout.shape, params)));
+      // Into a given array, and in place: the same bits, in that array.
+      const out = new Float32Array(data.length);
+      assert.equal(kernels.fakeQuantize(data, layout.shape, params, out), out);
+      assert.deepEqual(bitsOf(out), bitsOf(got));
+      const copy = data.slice();
+      assert.equal(kernels.fakeQuantize(copy, layout.shape, params, copy), copy);
+      assert.deepEqual(bitsOf(copy), bitsOf(got));
     },
     120,
   ),
@@ -306,6 +313,13 @@ export const PROPERTIES: readonly ConformanceCase[] = [
       }
       const fromRef = ref.applyMask(data, mask, method);
       assert.ok([...got].every((x, i) => sameFloat(x, fromRef[i])));
+      // Into a given array, and in place: the same values, in that array.
+      const out = new Float32Array(data.length);
+      assert.equal(kernels.applyMask(data, mask, method, out), out);
+      assert.ok([...out].every((x, i) => sameFloat(x, got[i])));
+      const copy = data.slice();
+      assert.equal(kernels.applyMask(copy, mask, method, copy), copy);
+      assert.ok([...copy].every((x, i) => sameFloat(x, got[i])));
     },
   ),
   property(

@@ -15,6 +15,7 @@ import {
   type Bytes,
   concat,
   lenField,
+  lenHeader,
   nodeProto,
   type NodeSpec,
   opsetProto,
@@ -496,6 +497,19 @@ class Writer {
     return [this.model.bytes.subarray(f.tagStart, afterTag), varint(body.length), body];
   }
 
+  /**
+   * A field with new content, given as parts, under its original tag: the parts go into the
+   * output as they are (a graph is not concatenated once for itself and again for the model).
+   */
+  wrapParts(f: Field, body: readonly Bytes[], into: Bytes[]): void {
+    const afterTag = readVarint(this.model, f.tagStart, f.end, "")[1];
+    let length = 0;
+    for (const p of body) length += p.length;
+    into.push(this.model.bytes.subarray(f.tagStart, afterTag), varint(length));
+    // One by one: a graph can have more parts than a call takes arguments.
+    for (const p of body) into.push(p);
+  }
+
   /** The name of a TensorProto (field 8) or ValueInfoProto (field 1). */
   name(f: Field, number: number, path: string): string {
     let name = "";
@@ -513,9 +527,9 @@ class Writer {
     for (const h of fieldsOf(this.model, f.start, f.end, path)) {
       const child = patch?.children.get(h.tagStart);
       if (h.number === ATTRIBUTE_GRAPH) {
-        parts.push(...this.wrap(h, this.graph(h, child, `${path}.g`)));
+        this.wrapParts(h, this.graph(h, child, `${path}.g`), parts);
       } else if (h.number === ATTRIBUTE_GRAPHS) {
-        parts.push(...this.wrap(h, this.graph(h, child, `${path}.graphs[${k++}]`)));
+        this.wrapParts(h, this.graph(h, child, `${path}.graphs[${k++}]`), parts);
       } else parts.push(...this.copy(h, child));
     }
     return this.wrap(f, concat(parts));
@@ -570,8 +584,8 @@ class Writer {
     return this.wrap(f, concat(parts));
   }
 
-  /** The edited content of a graph message (the main graph or a subgraph). */
-  graph(g: Field, patch: Patch | undefined, path: string): Uint8Array {
+  /** The edited content of a graph message (the main graph or a subgraph), as parts. */
+  graph(g: Field, patch: Patch | undefined, path: string): Bytes[] {
     const p = this.plan;
     const main = path === "graph";
     const gp = p.graphs.get(path);
@@ -602,7 +616,7 @@ class Writer {
         continue;
       }
       if (!initializersAdded && f.number > INITIALIZER) {
-        parts.push(...added.map((t) => lenField(INITIALIZER, t)));
+        for (const t of added) parts.push(lenHeader(INITIALIZER, t.length), t);
         initializersAdded = true;
       }
       const info = f.number === VALUE_INFO
@@ -613,11 +627,15 @@ class Writer {
         pending.delete(this.name(f, 1, `${path}.value_info`));
       } else parts.push(...this.copy(f, child));
     }
-    if (!initializersAdded) parts.push(...added.map((t) => lenField(INITIALIZER, t)));
-    parts.push(...(gp?.endInitializers ?? []).map((t) => lenField(INITIALIZER, t)));
+    if (!initializersAdded) {
+      for (const t of added) {
+        parts.push(lenHeader(INITIALIZER, t.length), t);
+      }
+    }
+    for (const t of gp?.endInitializers ?? []) parts.push(lenHeader(INITIALIZER, t.length), t);
     parts.push(...(gp?.outputs ?? []).map((v) => lenField(OUTPUT, v)));
     if (main) parts.push(...[...pending.values()].map((v) => lenField(VALUE_INFO, v)));
-    return concat(parts);
+    return parts;
   }
 
   /** The whole edited model. */
@@ -638,7 +656,7 @@ class Writer {
       // The k-th opset_import field is the decoded model's k-th opset.
       const o = f.number === OPSET ? this.model.opsets[opset++] : undefined;
       const version = o === undefined ? undefined : this.plan.opsetVersions.get(o.domain);
-      if (f === graph) parts.push(...this.wrap(f, this.graph(f, child, "graph")));
+      if (f === graph) this.wrapParts(f, this.graph(f, child, "graph"), parts);
       else if (o !== undefined && version !== undefined) {
         parts.push(lenField(OPSET, opsetProto(o.domain, version)));
       } else parts.push(...this.copy(f, child));

@@ -278,7 +278,8 @@ export function tensorProto(
     ...dims.map((d) => intField(1, d)),
     intField(2, dataType),
     lenField(8, name),
-    lenField(9, raw),
+    lenHeader(9, raw.length),
+    raw,
   ]);
 }
 
