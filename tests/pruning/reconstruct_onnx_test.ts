@@ -417,3 +417,19 @@ test(
     assert.ok(p.some((v, j) => Math.abs(v - p0[j]) > 1e-3));
   },
 );
+
+test("rowsPerColumn samples the positions of convs with many rows per column", SLOW, async () => {
+  const original = decodeOnnx(redundant(false));
+  const pruned = decodeOnnx(redundant(true));
+  const all = await reconstructOnnx(original, pruned, batches, { ort, rowsPerColumn: Infinity });
+  assert.deepEqual(all.layers.map((l) => l.samples), [144, 144]); // 4 images × 36 positions
+  // 2 rows per column: a has 2·9 + 1 = 19 columns → every ⌊144 / 38⌋ = 3rd position; b has
+  // 3 + 1 = 4 → every 18th, 2 per image
+  const some = await reconstructOnnx(original, pruned, batches, { ort, rowsPerColumn: 2 });
+  assert.deepEqual(some.layers.map((l) => l.samples), [48, 8]);
+  for (const l of some.layers) assert.ok(l.error.after <= l.error.before, l.module);
+  await assert.rejects(
+    reconstructOnnx(original, pruned, batches, { ort, rowsPerColumn: 0 }),
+    /"rowsPerColumn" must be at least 1/,
+  );
+});
