@@ -565,14 +565,15 @@ function feedsOf(
  * backpropagation).
  *
  * For each layer in graph order (Conv of any group — a grouped or depthwise Conv solves each
- * group on its own —, Gemm, MatMul with a stored weight): the pruned model, with the layers
- * before it already refit, runs on every calibration batch with the layer's input as an extra
- * output, and the original gives the layer's output (one run per batch for `window` layers);
- * batch by batch (never all
- * activations at once) the Gram matrix `Σ x xᵀ` of the inputs (im2col rows for a Conv, with a
- * column of ones for the bias) and the cross term `Σ y xᵀ` with the original's outputs are
- * accumulated; then each output row is solved by ridge least squares (`ridgeSolve`, Cholesky in
- * the WASM kernels) over its free weights:
+ * group on its own —, Gemm, MatMul with a stored weight): the layer's input in the pruned
+ * model, with the layers before it already refit, and its output in the original are computed
+ * for every calibration batch — by default (`path: "cut"`) by running only the nodes from the
+ * previous layer to this one on the values live there (`subModelOnnx`), so each node runs about
+ * once per batch in each model; batch by batch (never all activations at once) the Gram matrix
+ * `Σ x xᵀ` of the inputs (im2col rows for a Conv, with a column of ones for the bias; at most
+ * about `rowsPerColumn` rows per column, positions sampled evenly) and the cross term `Σ y xᵀ`
+ * with the original's outputs are accumulated; then each output row is solved by ridge least
+ * squares (`ridgeSolve`, Cholesky in the WASM kernels) over its free weights:
  *
  * - weights that are exactly 0 in the pruned model stay 0 (masks are kept), and a row whose
  *   weights are all 0 keeps its values (a pruned output channel stays what the masks made it);
@@ -586,8 +587,9 @@ function feedsOf(
  *
  * @param original The unpruned model.
  * @param pruned The pruned (masked) model: the same graph with pruned tensor values.
- * @param batches Calibration feeds by graph input name, read once per layer.
- * @param options onnxruntime, the modules, dampening, session options, progress, kernels.
+ * @param batches Calibration feeds by graph input name.
+ * @param options onnxruntime, the modules, dampening, sampling, path, session options,
+ *   progress, kernels.
  * @returns The refit layers, warnings and the new model bytes.
  * @throws {RangeError} When no batch is given, a batch misses a model input, a module cannot be
  *   refit, or an activation is not finite.
