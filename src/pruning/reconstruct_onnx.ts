@@ -10,6 +10,8 @@
 
 import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
+import type { TensorSpec } from "../io/onnx/proto_writer.ts";
+import { subModelOnnx } from "../io/onnx/sub_model.ts";
 import { type InputTensor, type OrtLike, toOrtTensor } from "../io/onnx/ort.ts";
 import { ortFloat32 } from "../io/onnx/ort_float32.ts";
 import { getKernels } from "../kernels/default.ts";
@@ -32,6 +34,14 @@ export interface ReconstructOnnxOptions {
   /** Ridge dampening relative to the mean diagonal of each Gram matrix (default 0.01). */
   readonly damp?: number;
   /**
+   * A Conv whose calibration data give more than this many rows (positions × images) per
+   * column of its Gram matrix (input features per group, plus the bias) is fit on every
+   * `stride`-th position, spread evenly over the images, so that it gets about this many
+   * (default 256; `Infinity` uses every position). Depthwise convs, with 10 or 26 columns and
+   * tens of thousands of positions, are the ones it samples.
+   */
+  readonly rowsPerColumn?: number;
+  /**
    * A layer whose rows need more than this many distinct sets of frozen weights (each one its
    * own factorisation; element-wise masks give one per row) is left as pruned, with a warning
    * (default 256).
@@ -42,6 +52,16 @@ export interface ReconstructOnnxOptions {
    * runs of the original, at the cost of holding these layers' outputs for every batch.
    */
   readonly window?: number;
+  /**
+   * How the layers' inputs and targets are computed (default `"cut"`): `"cut"` keeps, per
+   * calibration batch, the values live after the last refit layer in both models and runs only
+   * the nodes from there to the next layer (each node runs about once per batch in each
+   * model); `"full"` runs the whole pruned model from its inputs for every layer (and the
+   * original once per `window` layers) — the straightforward reference, many times slower.
+   * Models with subgraphs (`If`/`Loop`/`Scan`), external data or refit weights stored in
+   * `Constant` nodes always take `"full"`.
+   */
+  readonly path?: "cut" | "full";
   /** Session options for `InferenceSession.create` (default: one thread). */
   readonly sessionOptions?: Record<string, unknown>;
   /** Called after each layer with its name, its index and the number of layers. */
@@ -81,6 +101,8 @@ export interface ReconstructOnnxResult {
   readonly warnings: readonly string[];
   /** The pruned model with every refit tensor replaced (and added biases). */
   readonly bytes: Uint8Array;
+  /** How the layers' inputs and targets were computed (see `ReconstructOnnxOptions.path`). */
+  readonly path: "cut" | "full";
 }
 
 /** The geometry of one layer. */
@@ -291,12 +313,24 @@ interface Stats {
   readonly omin: Float64Array;
   readonly omax: Float64Array;
   samples: number;
+  /** Conv rows wanted per Gram column: more calibration positions are sampled evenly. */
+  readonly rowsPerColumn: number;
+  /** Calibration batches (to spread the sampled positions over all of them). */
+  readonly batches: number;
+  /** Every `stride`-th position is used (set at the first batch); images seen so far. */
+  stride: number;
+  images: number;
 }
 
 /** Rows of at most this many positions go to the kernels at once. */
 const CHUNK = 2048;
-/** Groups with at most this many columns accumulate in float64 in JavaScript. */
-const SMALL = 40;
+/**
+ * Groups with at most this many columns (with the bias column) accumulate in float64 in
+ * JavaScript; wider ones go through the kernels' float32 `hessianAccumulate`, about six times
+ * faster than the JavaScript loop for the 26 columns of a 5×5 depthwise conv — the bulk of the
+ * recognizer's accumulation.
+ */
+const SMALL = 4;
 
 function updateRange(
   x: Float32Array,
@@ -390,14 +424,28 @@ function accumulate(
   const ow = ydims[3];
   const cinG = c / layer.groups;
   const positions = oh * ow;
+  // one buffer for every chunk (zeroed before each: padding taps stay 0)
+  const rowBuffer = new Float32Array(Math.min(CHUNK, positions) * n);
+  const yBuffer = new Float32Array(Math.min(CHUNK, positions) * outG);
+  if (stats.stride === 0) {
+    // positions beyond rowsPerColumn rows per column add nothing a least-squares fit of n
+    // columns needs: take every stride-th one, the phase moving from image to image
+    const total = nb * positions * stats.batches;
+    stats.stride = Math.max(1, Math.floor(total / (stats.rowsPerColumn * n)));
+  }
+  const stride = stats.stride;
   for (let b = 0; b < nb; b++) {
+    const phase = (stats.images + b) % stride;
+    const selected = phase >= positions ? 0 : Math.ceil((positions - phase) / stride);
     for (let grp = 0; grp < layer.groups; grp++) {
-      for (let at = 0; at < positions; at += CHUNK) {
-        const count = Math.min(CHUNK, positions - at);
-        const rows = new Float32Array(count * n);
-        const ys = new Float32Array(count * outG);
+      for (let at = 0; at < selected; at += CHUNK) {
+        const count = Math.min(CHUNK, selected - at);
+        const rows = count * n === rowBuffer.length
+          ? rowBuffer.fill(0)
+          : new Float32Array(count * n);
+        const ys = count * outG === yBuffer.length ? yBuffer : new Float32Array(count * outG);
         for (let r = 0; r < count; r++) {
-          const p = at + r;
+          const p = phase + (at + r) * stride;
           const yy = Math.floor(p / ow);
           const zz = p % ow;
           const row = r * n;
@@ -423,8 +471,9 @@ function accumulate(
         add(grp, rows, ys, count);
       }
     }
+    stats.samples += selected;
   }
-  stats.samples += nb * positions;
+  stats.images += nb;
 }
 
 function float32Of(t: { data: unknown; dims: readonly number[]; type?: string }, what: string) {
@@ -516,14 +565,15 @@ function feedsOf(
  * backpropagation).
  *
  * For each layer in graph order (Conv of any group — a grouped or depthwise Conv solves each
- * group on its own —, Gemm, MatMul with a stored weight): the pruned model, with the layers
- * before it already refit, runs on every calibration batch with the layer's input as an extra
- * output, and the original gives the layer's output (one run per batch for `window` layers);
- * batch by batch (never all
- * activations at once) the Gram matrix `Σ x xᵀ` of the inputs (im2col rows for a Conv, with a
- * column of ones for the bias) and the cross term `Σ y xᵀ` with the original's outputs are
- * accumulated; then each output row is solved by ridge least squares (`ridgeSolve`, Cholesky in
- * the WASM kernels) over its free weights:
+ * group on its own —, Gemm, MatMul with a stored weight): the layer's input in the pruned
+ * model, with the layers before it already refit, and its output in the original are computed
+ * for every calibration batch — by default (`path: "cut"`) by running only the nodes from the
+ * previous layer to this one on the values live there (`subModelOnnx`), so each node runs about
+ * once per batch in each model; batch by batch (never all activations at once) the Gram matrix
+ * `Σ x xᵀ` of the inputs (im2col rows for a Conv, with a column of ones for the bias; at most
+ * about `rowsPerColumn` rows per column, positions sampled evenly) and the cross term `Σ y xᵀ`
+ * with the original's outputs are accumulated; then each output row is solved by ridge least
+ * squares (`ridgeSolve`, Cholesky in the WASM kernels) over its free weights:
  *
  * - weights that are exactly 0 in the pruned model stay 0 (masks are kept), and a row whose
  *   weights are all 0 keeps its values (a pruned output channel stays what the masks made it);
@@ -537,8 +587,9 @@ function feedsOf(
  *
  * @param original The unpruned model.
  * @param pruned The pruned (masked) model: the same graph with pruned tensor values.
- * @param batches Calibration feeds by graph input name, read once per layer.
- * @param options onnxruntime, the modules, dampening, session options, progress, kernels.
+ * @param batches Calibration feeds by graph input name.
+ * @param options onnxruntime, the modules, dampening, sampling, path, session options,
+ *   progress, kernels.
  * @returns The refit layers, warnings and the new model bytes.
  * @throws {RangeError} When no batch is given, a batch misses a model input, a module cannot be
  *   refit, or an activation is not finite.
@@ -591,6 +642,12 @@ export async function reconstructOnnx(
   const kernels = options.kernels ?? getKernels();
   const feeds = feedsOf(options.ort, pruned, batches);
   const maxPatterns = options.maxPatterns ?? 256;
+  const rowsPerColumn = options.rowsPerColumn ?? 256;
+  if (!(rowsPerColumn >= 1)) {
+    throw new RangeError(
+      `"rowsPerColumn" must be at least 1 (Infinity for every position): current value is ${rowsPerColumn}`,
+    );
+  }
   const originalModel = onnxModel(original);
   const prunedModel = onnxModel(pruned);
   if (original.graph.nodes.length !== pruned.graph.nodes.length) {
@@ -642,62 +699,29 @@ export async function reconstructOnnx(
     return [...new Set(values)].filter((v) => !have.has(v) && !onnx.graph.inputs.includes(v))
       .map((name) => ({ op: "addGraphOutput", name }));
   };
-  const originalSession = await create(
-    editOnnx(original, visible(original, layers.flatMap((l) => [l.x, l.y]))).bytes,
-  );
-  // The original's outputs of the next `window` layers, one run per batch: the output of each
-  // and the range of each input channel (the input itself is not kept).
   const window = options.window ?? 8;
   if (!Number.isInteger(window) || window < 1) {
     throw new RangeError(`"window" must be a positive integer: current value is ${window}`);
   }
-  let cached = new Map<number, OriginalSide[]>();
-  const originalFor = async (index: number): Promise<OriginalSide[]> => {
-    const hit = cached.get(index);
-    if (hit !== undefined) return hit;
-    cached = new Map();
-    const group = layers.slice(index, index + window);
-    const per = group.map(() => [] as OriginalSide[]);
-    const fetches = [
-      ...new Set(
-        group.flatMap((l) => [l.x, l.y]).filter((v) => !original.graph.inputs.includes(v)),
-      ),
-    ];
-    for (let b = 0; b < feeds.length; b++) {
-      const r = await originalSession.run(feeds[b], fetches);
-      group.forEach((l, w) => {
-        const xt = (original.graph.inputs.includes(l.x) ? feeds[b][l.x] : r[l.x]) as {
-          data: unknown;
-          dims: readonly number[];
-          type?: string;
-        };
-        const ox = float32Of(xt, `the input "${l.x}" of ${l.module} in the original (batch ${b})`);
-        const omin = new Float64Array(l.channels).fill(Infinity);
-        const omax = new Float64Array(l.channels).fill(-Infinity);
-        updateRange(ox, xt.dims, l.kind === "conv" ? 1 : xt.dims.length - 1, omin, omax);
-        const y = float32Of(
-          r[l.y],
-          `the output "${l.y}" of ${l.module} in the original (batch ${b})`,
-        );
-        per[w].push({ y, ydims: r[l.y].dims, omin, omax });
-      });
-    }
-    group.forEach((_, w) => cached.set(index + w, per[w]));
-    return per[0];
-  };
+  const path = options.path ?? "cut";
+  if (path !== "cut" && path !== "full") {
+    throw new RangeError(`"path" must be "cut" or "full": current value is ${String(path)}`);
+  }
   const edits = new Map<string, OnnxEdit>(); // tensor replacements and added biases
   const extra: OnnxEdit[] = [];
+  // the same refits for sub-models: initializers by name, inputs appended to nodes
+  const specs = new Map<string, TensorSpec>();
+  const appends = new Map<number, string[]>();
+  const refits: Refits = { edits, extra, specs, appends };
+  const cut = path === "cut" && splittable(original, layers) && splittable(pruned, layers);
+  const sources = cut
+    ? cutSources(original, pruned, layers, feeds, create, refits)
+    : await fullSources(original, pruned, layers, feeds, create, refits, window, visible);
   const done: ReconstructedLayer[] = [];
   let addedBiases = 0;
   try {
     for (let index = 0; index < layers.length; index++) {
       const layer = layers[index];
-      // the pruned model with the refits so far (tensor replacements and added biases leave
-      // the graph's inputs and outputs as they are), the layer's input visible
-      const isInput = pruned.graph.inputs.includes(layer.x);
-      const session = isInput ? undefined : await create(
-        editOnnx(pruned, [...edits.values(), ...extra, ...visible(pruned, [layer.x])]).bytes,
-      );
       const n = layer.features + 1;
       const outG = layer.out / layer.groups;
       const small = n <= SMALL;
@@ -716,19 +740,19 @@ export async function reconstructOnnx(
         omin: new Float64Array(layer.channels).fill(Infinity),
         omax: new Float64Array(layer.channels).fill(-Infinity),
         samples: 0,
+        rowsPerColumn,
+        batches: feeds.length,
+        stride: 0,
+        images: 0,
       };
       const axis = layer.kind === "conv" ? 1 : -1;
-      const orig = await originalFor(index);
+      await sources.begin(index);
       try {
         for (let b = 0; b < feeds.length; b++) {
-          const px = isInput
-            ? { [layer.x]: feeds[b][layer.x] as { data: unknown; dims: readonly number[] } }
-            : await session!.run(feeds[b], [layer.x]);
-          const xt = px[layer.x] as { data: unknown; dims: readonly number[]; type?: string };
+          const { x: xt, original: o } = await sources.batch(b);
           const x = float32Of(xt, `the input "${layer.x}" of ${layer.module} (batch ${b})`);
           const ax = axis < 0 ? xt.dims.length - 1 : axis;
           updateRange(x, xt.dims, ax, stats.pmin, stats.pmax);
-          const o = orig[b];
           for (let c = 0; c < layer.channels; c++) {
             stats.omin[c] = Math.min(stats.omin[c], o.omin[c]);
             stats.omax[c] = Math.max(stats.omax[c], o.omax[c]);
@@ -736,7 +760,7 @@ export async function reconstructOnnx(
           accumulate(layer, stats, x, xt.dims, o.y, o.ydims, kernels);
         }
       } finally {
-        await session?.release?.();
+        await sources.end();
       }
       const result = await solveLayer(layer, stats, {
         kernels,
@@ -746,39 +770,41 @@ export async function reconstructOnnx(
       });
       if (result !== undefined) {
         const weightName = layer.weight.name;
-        edits.set(weightName, {
-          op: "replaceTensor",
-          name: weightName,
-          bytes: toFileBytes(layer.weight, result.weight, kernels),
-        });
+        const weightBytes = toFileBytes(layer.weight, result.weight, kernels);
+        edits.set(weightName, { op: "replaceTensor", name: weightName, bytes: weightBytes });
+        const weightSpec = specOf(pruned, weightName, weightBytes);
+        if (weightSpec !== undefined) specs.set(weightName, weightSpec);
         let biasAdded = false;
         if (result.bias !== undefined) {
           if (layer.bias !== undefined) {
+            const biasBytes = toFileBytes(layer.bias, result.bias, kernels);
             edits.set(layer.bias.name, {
               op: "replaceTensor",
               name: layer.bias.name,
-              bytes: toFileBytes(layer.bias, result.bias, kernels),
+              bytes: biasBytes,
             });
+            const biasSpec = specOf(pruned, layer.bias.name, biasBytes);
+            if (biasSpec !== undefined) specs.set(layer.bias.name, biasSpec);
           } else {
             const name = `${layer.module}.reconstructed_bias${
               addedBiases++ === 0 ? "" : `_${addedBiases}`
             }`;
+            const tensor: TensorSpec = {
+              name,
+              dataType: 1,
+              dims: [layer.out],
+              raw: new Uint8Array(
+                result.bias.buffer,
+                result.bias.byteOffset,
+                result.bias.byteLength,
+              ),
+            };
             extra.push(
-              {
-                op: "addInitializer",
-                tensor: {
-                  name,
-                  dataType: 1,
-                  dims: [layer.out],
-                  raw: new Uint8Array(
-                    result.bias.buffer,
-                    result.bias.byteOffset,
-                    result.bias.byteLength,
-                  ),
-                },
-              },
+              { op: "addInitializer", tensor },
               { op: "rewireNode", node: layer.node, inputs: { 2: name } },
             );
+            specs.set(name, tensor);
+            appends.set(layer.node, [name]);
             biasAdded = true;
           }
         }
@@ -796,12 +822,348 @@ export async function reconstructOnnx(
       options.onLayer?.(layer.module, index, layers.length);
     }
   } finally {
-    await originalSession.release?.();
+    await sources.release();
   }
   const bytes = edits.size + extra.length === 0
     ? pruned.bytes
     : editOnnx(pruned, [...edits.values(), ...extra]).bytes;
-  return { layers: done, warnings, bytes };
+  return { layers: done, warnings, bytes, path: cut ? "cut" : "full" };
+}
+
+/** The refits so far, for `editOnnx` (full path) and for sub-models (cut path). */
+interface Refits {
+  readonly edits: Map<string, OnnxEdit>;
+  readonly extra: OnnxEdit[];
+  readonly specs: Map<string, TensorSpec>;
+  readonly appends: Map<number, string[]>;
+}
+
+/** An onnxruntime value as a session returns it. */
+type OrtValue = {
+  readonly data: unknown;
+  readonly dims: readonly number[];
+  readonly type?: string;
+};
+
+/** Where a layer's input (pruned model) and target (original model) come from, batch by batch. */
+interface Sources {
+  /** Prepares the layer of an index (sessions), before its batches. */
+  begin(index: number): Promise<void>;
+  /** The layer's input in the pruned model and what it needs of the original, for one batch. */
+  batch(b: number): Promise<{ x: OrtValue; original: OriginalSide }>;
+  /** After the layer's batches. */
+  end(): Promise<void>;
+  release(): Promise<void>;
+}
+
+/** A replaced initializer or `Constant` value as a sub-model writes it (an initializer). */
+function specOf(onnx: OnnxModel, name: string, raw: Uint8Array): TensorSpec | undefined {
+  const t = onnx.tensors.find((i) => i.name === name && mainGraph(i.path));
+  return t === undefined ? undefined : { name, dataType: t.dataType, dims: t.dims, raw };
+}
+
+/** Whether a tensor path is in the main graph (not in a subgraph). */
+function mainGraph(path: string): boolean {
+  return !/\.(g|graphs\[\d+\])\./.test(path);
+}
+
+/**
+ * Whether the cut path can run a model in pieces: no subgraph, no external data, and every
+ * refit weight and bias a main-graph initializer or `Constant` value.
+ */
+function splittable(onnx: OnnxModel, layers: readonly Layer[]): boolean {
+  if (onnx.graph.nodes.some((n) => n.attributes.some((a) => a.g !== undefined || a.graphs))) {
+    return false;
+  }
+  if (onnx.tensors.some((t) => t.storage.kind === "external")) return false;
+  const stored = new Set(onnx.tensors.filter((t) => mainGraph(t.path)).map((t) => t.name));
+  return layers.every((l) =>
+    stored.has(l.weight.name) && (l.bias === undefined || stored.has(l.bias.name))
+  );
+}
+
+function originalSide(layer: Layer, xt: OrtValue, yt: OrtValue, b: number): OriginalSide {
+  const ox = float32Of(
+    xt,
+    `the input "${layer.x}" of ${layer.module} in the original (batch ${b})`,
+  );
+  const omin = new Float64Array(layer.channels).fill(Infinity);
+  const omax = new Float64Array(layer.channels).fill(-Infinity);
+  updateRange(ox, xt.dims, layer.kind === "conv" ? 1 : xt.dims.length - 1, omin, omax);
+  const y = float32Of(
+    yt,
+    `the output "${layer.y}" of ${layer.module} in the original (batch ${b})`,
+  );
+  return { y, ydims: yt.dims, omin, omax };
+}
+
+/**
+ * The straightforward path: for each layer, the whole pruned model with the refits so far runs
+ * from the graph inputs (a fresh session, the layer's input visible); the original runs once
+ * per batch for every `window` layers, whose outputs are held until used.
+ */
+async function fullSources(
+  original: OnnxModel,
+  pruned: OnnxModel,
+  layers: readonly Layer[],
+  feeds: readonly Record<string, unknown>[],
+  create: (bytes: Uint8Array) => Promise<Session>,
+  refits: Refits,
+  window: number,
+  visible: (onnx: OnnxModel, values: readonly string[]) => OnnxEdit[],
+): Promise<Sources> {
+  const originalSession = await create(
+    editOnnx(original, visible(original, layers.flatMap((l) => [l.x, l.y]))).bytes,
+  );
+  let cached = new Map<number, OriginalSide[]>();
+  const originalFor = async (index: number): Promise<OriginalSide[]> => {
+    const hit = cached.get(index);
+    if (hit !== undefined) return hit;
+    cached = new Map();
+    const group = layers.slice(index, index + window);
+    const per = group.map(() => [] as OriginalSide[]);
+    const fetches = [
+      ...new Set(
+        group.flatMap((l) => [l.x, l.y]).filter((v) => !original.graph.inputs.includes(v)),
+      ),
+    ];
+    for (let b = 0; b < feeds.length; b++) {
+      const r = await originalSession.run(feeds[b], fetches);
+      group.forEach((l, w) => {
+        const xt = (original.graph.inputs.includes(l.x) ? feeds[b][l.x] : r[l.x]) as OrtValue;
+        per[w].push(originalSide(l, xt, r[l.y], b));
+      });
+    }
+    group.forEach((_, w) => cached.set(index + w, per[w]));
+    return per[0];
+  };
+  let session: Session | undefined;
+  let layer: Layer = layers[0];
+  let sides: OriginalSide[] = [];
+  return {
+    async begin(index) {
+      layer = layers[index];
+      // the pruned model with the refits so far (tensor replacements and added biases leave
+      // the graph's inputs and outputs as they are), the layer's input visible
+      session = pruned.graph.inputs.includes(layer.x) ? undefined : await create(
+        editOnnx(pruned, [...refits.edits.values(), ...refits.extra, ...visible(pruned, [layer.x])])
+          .bytes,
+      );
+      sides = await originalFor(index);
+    },
+    async batch(b) {
+      const x = session === undefined
+        ? feeds[b][layer.x] as OrtValue
+        : (await session.run(feeds[b], [layer.x]))[layer.x];
+      return { x, original: sides[b] };
+    },
+    async end() {
+      await session?.release?.();
+      session = undefined;
+    },
+    async release() {
+      await originalSession.release?.();
+    },
+  };
+}
+
+/** ONNX element types of onnxruntime tensor types. */
+const ELEM_TYPES: Readonly<Record<string, number>> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  string: 8,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  uint64: 13,
+};
+
+/**
+ * One model run in pieces over the calibration batches: per batch, the values computed before
+ * the cut (node index) that nodes at or after it read. `prepare(to, fetch)` builds one session
+ * of the nodes `[cut, to)`; `step(b)` runs it on batch `b`, returns the values of `fetch` and
+ * moves that batch's cut to `to`; `finish()` releases the session.
+ */
+class Frontier {
+  cut = 0;
+  private to = 0;
+  private session: Session | undefined;
+  private inputs: string[] = [];
+  private outputs: string[] = [];
+  private fetch: readonly string[] = [];
+  private readonly lastUse = new Map<string, number>();
+  readonly producer = new Map<string, number>();
+  private readonly constant = new Set<string>();
+  private readonly live: Map<string, OrtValue>[];
+
+  constructor(
+    private readonly onnx: OnnxModel,
+    feeds: readonly Record<string, unknown>[],
+    private readonly create: (bytes: Uint8Array) => Promise<Session>,
+  ) {
+    onnx.graph.nodes.forEach((node, i) => {
+      for (const v of node.inputs) this.lastUse.set(v, i);
+      for (const v of node.outputs) this.producer.set(v, i);
+      // a Constant's value is copied into each sub-model that reads it, never carried
+      if (node.opType === "Constant" && node.inputs.length === 0) {
+        for (const v of node.outputs) this.constant.add(v);
+      }
+    });
+    this.live = feeds.map((f) =>
+      new Map(
+        Object.entries(f).filter(([name]) => this.lastUse.has(name)) as [string, OrtValue][],
+      )
+    );
+  }
+
+  async prepare(
+    to: number,
+    fetch: readonly string[],
+    initializers?: ReadonlyMap<string, TensorSpec>,
+    appendInputs?: ReadonlyMap<number, readonly string[]>,
+  ): Promise<void> {
+    if (to < this.cut) {
+      throw new RangeError(`the cut cannot move back from node ${this.cut} to ${to}`);
+    }
+    this.to = to;
+    this.fetch = fetch;
+    const live = this.live[0];
+    const reads = new Set<string>();
+    const made: string[] = [];
+    for (let i = this.cut; i < to; i++) {
+      const node = this.onnx.graph.nodes[i];
+      for (const v of [...node.inputs, ...(appendInputs?.get(i) ?? [])]) {
+        if (live.has(v) && !initializers?.has(v)) reads.add(v);
+      }
+      made.push(...node.outputs.filter((v) => v !== ""));
+    }
+    const wanted = new Set(fetch);
+    this.outputs = made.filter((v) =>
+      wanted.has(v) || (!this.constant.has(v) && (this.lastUse.get(v) ?? -1) >= to)
+    );
+    this.inputs = [...reads];
+    if (this.outputs.length === 0) return;
+    const bytes = subModelOnnx(this.onnx, {
+      from: this.cut,
+      to,
+      inputs: this.inputs.map((name) => {
+        const first = live.get(name)!;
+        const elemType = ELEM_TYPES[first.type ?? ""];
+        if (elemType === undefined) {
+          throw new RangeError(`the value "${name}" has the unsupported type ${first.type}`);
+        }
+        // a dim that differs between batches is symbolic
+        const dims = first.dims.map((d, k) =>
+          this.live.every((m) => m.get(name)!.dims[k] === d) ? d : `${name}_${k}`
+        );
+        return { name, elemType, dims };
+      }),
+      outputs: this.outputs,
+      ...(initializers === undefined ? {} : { initializers }),
+      ...(appendInputs === undefined ? {} : { appendInputs }),
+    });
+    this.session = await this.create(bytes);
+  }
+
+  async step(b: number): Promise<Map<string, OrtValue>> {
+    const live = this.live[b];
+    const out = this.session === undefined
+      ? {}
+      : await this.session.run(Object.fromEntries(this.inputs.map((v) => [v, live.get(v)])));
+    const got = new Map<string, OrtValue>();
+    for (const v of this.fetch) {
+      const t = (out as Record<string, OrtValue>)[v] ?? live.get(v);
+      if (t === undefined) {
+        throw new RangeError(`the value "${v}" is neither live at node ${this.cut} nor computed`);
+      }
+      got.set(v, t);
+    }
+    const next = new Map<string, OrtValue>();
+    for (const [v, t] of live) if ((this.lastUse.get(v) ?? -1) >= this.to) next.set(v, t);
+    for (const v of this.outputs) {
+      if (!this.constant.has(v) && (this.lastUse.get(v) ?? -1) >= this.to) {
+        next.set(v, (out as Record<string, OrtValue>)[v]);
+      }
+    }
+    this.live[b] = next;
+    return got;
+  }
+
+  async finish(): Promise<void> {
+    await this.session?.release?.();
+    this.session = undefined;
+    this.cut = this.to;
+  }
+}
+
+/**
+ * The cut path: both models advance node range by node range, each node running once per batch
+ * in each. Held per batch: the values live at each model's cut (read by later nodes) and the
+ * original's inputs and outputs of layers that its cut has passed but that are not yet refit
+ * (usually those of the current layer only).
+ */
+function cutSources(
+  original: OnnxModel,
+  pruned: OnnxModel,
+  layers: readonly Layer[],
+  feeds: readonly Record<string, unknown>[],
+  create: (bytes: Uint8Array) => Promise<Session>,
+  refits: Refits,
+): Sources {
+  const orig = new Frontier(original, feeds, create);
+  const prun = new Frontier(pruned, feeds, create);
+  const held = feeds.map(() => new Map<string, OrtValue>());
+  let index = 0;
+  let advance = false;
+  const produced = (v: string) => orig.producer.get(v) ?? -1;
+  return {
+    async begin(k) {
+      index = k;
+      const layer = layers[k];
+      const need = Math.max(produced(layer.x), produced(layer.y)) + 1;
+      advance = need > orig.cut;
+      if (advance) {
+        // every later layer's values that the range computes are fetched and held
+        const fetch = new Set<string>();
+        for (const l of layers.slice(k)) {
+          for (const v of [l.x, l.y]) {
+            const p = produced(v);
+            if (p >= orig.cut && p < need) fetch.add(v);
+          }
+        }
+        await orig.prepare(need, [...fetch]);
+      }
+      await prun.prepare(layer.node, [layer.x], refits.specs, refits.appends);
+    },
+    async batch(b) {
+      const layer = layers[index];
+      if (advance) { for (const [v, t] of await orig.step(b)) held[b].set(v, t); }
+      const xo = held[b].get(layer.x) ?? feeds[b][layer.x] as OrtValue | undefined;
+      const yo = held[b].get(layer.y);
+      if (xo === undefined || yo === undefined) {
+        throw new RangeError(`${layer.module}: the original's values were not kept (batch ${b})`);
+      }
+      const side = originalSide(layer, xo, yo, b);
+      const later = new Set(layers.slice(index + 1).flatMap((l) => [l.x, l.y]));
+      for (const v of [layer.x, layer.y]) if (!later.has(v)) held[b].delete(v);
+      const x = (await prun.step(b)).get(layer.x)!;
+      return { x, original: side };
+    },
+    async end() {
+      if (advance) await orig.finish();
+      await prun.finish();
+    },
+    async release() {
+      await orig.finish();
+      await prun.finish();
+    },
+  };
 }
 
 /** Solves one layer's rows, grouped by their set of frozen weights. */
@@ -919,7 +1281,26 @@ async function solveLayer(
         }
       });
       // shrunk towards the pruned weights: a row whose inputs did not change keeps its weights
-      const { weight: solved } = ridgeSolve(sub, c, k, { damp: o.damp, prior, kernels: o.kernels });
+      // A nearly constant input next to the bias column makes G nearly singular, and its float32
+      // accumulation can then fall below 0 by more than λ: the solve is retried with ten
+      // times the dampening (up to 1), with a warning.
+      let solved: Float32Array | undefined;
+      for (let damp = o.damp ?? 0.01; solved === undefined; damp *= 10) {
+        try {
+          solved = ridgeSolve(sub, c, k, { damp, prior, kernels: o.kernels }).weight;
+          if (damp !== (o.damp ?? 0.01)) {
+            o.warnings.push(
+              `${layer.module}: the Gram matrix of ${rows.length} output channels was not positive definite with damp ${
+                o.damp ?? 0.01
+              }; solved with damp ${damp}`,
+            );
+          }
+        } catch (e) {
+          if (damp >= 1 || !(e instanceof RangeError) || !/positive definite/.test(e.message)) {
+            throw e;
+          }
+        }
+      }
       rows.forEach((r, i) => {
         const oc = g * outG + r;
         const wo = new Float64Array(n);

@@ -304,3 +304,132 @@ test("bad calibration input is named", async () => {
     /"modules": "a.relu" cannot be refit/,
   );
 });
+
+test(
+  "the cut path (sub-graphs from the live values) gives the refit of the full-model path",
+  SLOW,
+  async () => {
+    // a: 2 → 4 (3x3) → relu = r1; p: 1x1 4 → 4, no bias, its weight a Constant node → relu;
+    // d: depthwise 3x3 → Add r1 (residual) → Concat with r1 → g: 1x1 8 → 3 → y
+    const make = (pruned: boolean) => {
+      const a = wave(4 * 2 * 9, 0.5, 0.4);
+      const ab = Float32Array.from([0, 0.1, 0.2, 0.5]);
+      if (pruned) a.fill(0, 54); // channel 3 becomes the constant relu(0.5): p gets a bias
+      const conv = (name: string, inputs: string[], output: string, k: number, group = 1) => ({
+        name,
+        opType: "Conv",
+        inputs,
+        outputs: [output],
+        attributes: [
+          ints("kernel_shape", [k, k]),
+          ints("pads", k === 3 ? [1, 1, 1, 1] : [0, 0, 0, 0]),
+          { name: "group", i: group },
+        ],
+      });
+      const tensor = (name: string, dims: number[], v: Float32Array) => ({
+        name,
+        dataType: 1,
+        dims,
+        raw: f32(v),
+      });
+      return buildOnnx({
+        opsets: [{ domain: "", version: 13 }],
+        nodes: [
+          conv("a", ["x", "a.weight", "a.bias"], "a.out", 3),
+          { name: "a.relu", opType: "Relu", inputs: ["a.out"], outputs: ["r1"] },
+          {
+            name: "p.const",
+            opType: "Constant",
+            inputs: [],
+            outputs: ["p.weight"],
+            attributes: [{
+              name: "value",
+              t: tensor("p.weight", [4, 4, 1, 1], wave(16, 0.8, 0.3)),
+            }],
+          },
+          conv("p", ["r1", "p.weight"], "p.out", 1),
+          { name: "p.relu", opType: "Relu", inputs: ["p.out"], outputs: ["r2"] },
+          conv("d", ["r2", "d.weight", "d.bias"], "d.out", 3, 4),
+          { name: "res", opType: "Add", inputs: ["d.out", "r1"], outputs: ["sum"] },
+          {
+            name: "cat",
+            opType: "Concat",
+            inputs: ["sum", "r1"],
+            outputs: ["cat"],
+            attributes: [{ name: "axis", i: 1 }],
+          },
+          conv("g", ["cat", "g.weight", "g.bias"], "y", 1),
+        ],
+        initializers: [
+          tensor("a.weight", [4, 2, 3, 3], a),
+          tensor("a.bias", [4], ab),
+          tensor("d.weight", [4, 1, 3, 3], wave(36, 0.7, 1)),
+          tensor("d.bias", [4], Float32Array.from([0.1, 0, -0.1, 0.2])),
+          tensor("g.weight", [3, 8, 1, 1], wave(24, 1.1)),
+          tensor("g.bias", [3], Float32Array.from([0.3, -0.1, 0])),
+        ],
+        inputs: [{ name: "x", type: { elemType: 1, dims: ["n", 2, 6, 6] } }],
+        outputs: [{ name: "y", type: { elemType: 1, dims: ["n", 3, 6, 6] } }],
+      });
+    };
+    const original = decodeOnnx(make(false));
+    const pruned = decodeOnnx(make(true));
+    const three = [...batches, { x: { data: X.slice(0, 72), dims: [1, 2, 6, 6] } }];
+    const cut = await reconstructOnnx(original, pruned, three, { ort });
+    const full = await reconstructOnnx(original, pruned, three, { ort, path: "full" });
+    assert.equal(cut.path, "cut");
+    assert.equal(full.path, "full");
+    assert.deepEqual(cut.layers.map((l) => l.module), ["a", "p", "d", "g"]);
+    assert.deepEqual(full.layers.map((l) => l.module), ["a", "p", "d", "g"]);
+    assert.equal(cut.layers[1].biasAdded, true);
+    for (const [i, l] of cut.layers.entries()) {
+      const f = full.layers[i];
+      assert.ok(Math.abs(l.error.after - f.error.after) <= 1e-5 * (f.error.before + 1e-9));
+      assert.ok(l.error.after < l.error.before, `${l.module}: ${JSON.stringify(l.error)}`);
+    }
+    const values = (bytes: Uint8Array) => {
+      const model = onnxModel(decodeOnnx(bytes));
+      return Promise.all(
+        model.modules.flatMap((m) => Object.values(m.params)).map(async (r) => ({
+          name: r.name,
+          data: await r.data(),
+        })),
+      );
+    };
+    const got = await values(cut.bytes);
+    const want = await values(full.bytes);
+    assert.deepEqual(got.map((t) => t.name), want.map((t) => t.name));
+    assert.ok(got.some((t) => t.name.includes("reconstructed_bias")));
+    for (const [i, t] of got.entries()) {
+      const w = want[i].data;
+      const scale = w.reduce((m, v) => Math.max(m, Math.abs(v)), 0) || 1;
+      for (let j = 0; j < w.length; j++) {
+        assert.ok(
+          Math.abs(t.data[j] - w[j]) <= 1e-4 * scale,
+          `${t.name}[${j}]: ${t.data[j]} vs ${w[j]}`,
+        );
+      }
+    }
+    // and the refit changed something: the pruned p weights are not the result
+    const before = await values(pruned.bytes);
+    const p = got.find((t) => t.name === "p.weight")!.data;
+    const p0 = before.find((t) => t.name === "p.weight")!.data;
+    assert.ok(p.some((v, j) => Math.abs(v - p0[j]) > 1e-3));
+  },
+);
+
+test("rowsPerColumn samples the positions of convs with many rows per column", SLOW, async () => {
+  const original = decodeOnnx(redundant(false));
+  const pruned = decodeOnnx(redundant(true));
+  const all = await reconstructOnnx(original, pruned, batches, { ort, rowsPerColumn: Infinity });
+  assert.deepEqual(all.layers.map((l) => l.samples), [144, 144]); // 4 images × 36 positions
+  // 2 rows per column: a has 2·9 + 1 = 19 columns → every ⌊144 / 38⌋ = 3rd position; b has
+  // 3 + 1 = 4 → every 18th, 2 per image
+  const some = await reconstructOnnx(original, pruned, batches, { ort, rowsPerColumn: 2 });
+  assert.deepEqual(some.layers.map((l) => l.samples), [48, 8]);
+  for (const l of some.layers) assert.ok(l.error.after <= l.error.before, l.module);
+  await assert.rejects(
+    reconstructOnnx(original, pruned, batches, { ort, rowsPerColumn: 0 }),
+    /"rowsPerColumn" must be at least 1/,
+  );
+});
