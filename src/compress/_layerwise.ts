@@ -35,7 +35,9 @@ export type LayerInputs = ReadonlyMap<string, readonly LayerBatch[]>;
 
 /** One batch of a layer's input rows: `data` row-major of shape `dims` (`[rows, in]`). */
 export interface LayerBatch {
+  /** The rows, row-major. */
   readonly data: Float32Array;
+  /** `[rows, in]`. */
   readonly dims: readonly [number, number];
 }
 

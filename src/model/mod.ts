@@ -27,7 +27,7 @@ export { onnxModuleName } from "./onnx_module_name.ts";
 export { inspect, type ModelSummary, type ModuleSummary } from "./inspect.ts";
 export { toFloat32 } from "./to_float32.ts";
 export { fromFloat32, toFileBytes } from "./from_float32.ts";
-export { permute } from "./permute.ts";
+export { type PermutableArray, permute } from "./permute.ts";
 export { moduleInfos } from "./module_infos.ts";
 export type { HalfKernels } from "./to_float32.ts";
 export type { HalfEncoders } from "./from_float32.ts";

@@ -276,6 +276,8 @@ test("the handler bundles for edge runtimes with no Node built-ins", async () =>
   // 505,000 at 481,221 bytes with the core's third raise (float16 conversion of ONNX models,
   // dynamic quantization and MatMulBnb4: the storages of the transformers.js variants;
   // compressed-tensors safetensors; least-squares reconstruction; the channel graph and
-  // channel removal).
-  assert.ok(code.length < 505_000, `minified bundle is ${code.length} bytes, budget 505000`);
+  // channel removal); raised again to 545,000 at 506,247 bytes with the core's fourth raise (GPTQ
+  // results in every storage, the reconstruction's sub-model path, tfjs headroom and
+  // equalization, kernels writing into given arrays).
+  assert.ok(code.length < 545_000, `minified bundle is ${code.length} bytes, budget 545000`);
 });
