@@ -10,7 +10,9 @@
  * 13.5 GB over 4 shards with a `model.safetensors.index.json`), pruned with one global group and
  * quantized to int4 in blocks of 128; it needs about 30 GB of free disk.
  *
- *   deno run -A bench/e2e_bench.ts [--dir /tmp] [--large] [--keep] [--out bench/results/e2e.json]
+ *   deno run -A bench/e2e_bench.ts [--dir /tmp] [--large | --only-large]
+ *     [--large-runs prune,quantize] [--keep]
+ *     [--out bench/results/e2e.json]
  *   deno run -A bench/e2e_bench.ts --threads-compare [--reps 3] [--out bench/results/e2e_threads.json]
  *
  * `--threads-compare` times `--threads 1` against `--threads 2` on the 1.07 GB file (prune Level
@@ -138,9 +140,11 @@ async function suite(name: string, input: string, bytes: number, runs: [string, 
       loadavg: load(),
     });
     console.error(JSON.stringify(rows[rows.length - 1]));
+    // Outputs go; the output folder of a sharded run stays for the next run.
     for (const f of Deno.readDirSync(dir)) {
       if (f.name.startsWith("out")) await Deno.remove(`${dir}/${f.name}`, { recursive: true });
     }
+    await Deno.mkdir(`${dir}/out`, { recursive: true });
   }
 }
 
@@ -201,51 +205,60 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
 
 try {
   const file = `${dir}/model.safetensors`;
-  await writeFile(
-    file,
-    Array.from({ length: 16 }, (_, i) => [
-      {
-        name: `layers.${i}.weight`,
-        dtype: "F32" as const,
-        shape: [4096, 4096],
-        data: () => f32(4096 * 4096, i + 1),
-      },
-      { name: `layers.${i}.bias`, dtype: "F32" as const, shape: [4096], data: () => f32(4096, -i) },
-    ]).flat(),
-  );
-  const bytes = (await Deno.stat(file)).size;
-  const out = `${dir}/out.safetensors`;
-  if (args.flags.has("threads-compare")) {
-    await threadsCompare(file, bytes, Number(args.values.get("reps") ?? 3));
+  if (args.flags.has("only-large")) {
+    // --only-large: the 7B-shaped checkpoint alone.
   } else {
-    await suite("1.07 GB float32 safetensors", file, bytes, [
-      ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
-      ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
-      ["quantize int8 per channel, --storage int", [
-        "quantize",
-        file,
-        "-c",
-        int8,
-        "-o",
-        out,
-        "--storage",
-        "int",
-      ]],
-      ["quantize int8 per channel, --storage float", [
-        "quantize",
-        file,
-        "-c",
-        int8,
-        "-o",
-        out,
-        "--storage",
-        "float",
-      ]],
-    ]);
+    await writeFile(
+      file,
+      Array.from({ length: 16 }, (_, i) => [
+        {
+          name: `layers.${i}.weight`,
+          dtype: "F32" as const,
+          shape: [4096, 4096],
+          data: () => f32(4096 * 4096, i + 1),
+        },
+        {
+          name: `layers.${i}.bias`,
+          dtype: "F32" as const,
+          shape: [4096],
+          data: () => f32(4096, -i),
+        },
+      ]).flat(),
+    );
+    const bytes = (await Deno.stat(file)).size;
+    const out = `${dir}/out.safetensors`;
+    if (args.flags.has("threads-compare")) {
+      await threadsCompare(file, bytes, Number(args.values.get("reps") ?? 3));
+    } else {
+      await suite("1.07 GB float32 safetensors", file, bytes, [
+        ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
+        ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
+        ["quantize int8 per channel, --storage int", [
+          "quantize",
+          file,
+          "-c",
+          int8,
+          "-o",
+          out,
+          "--storage",
+          "int",
+        ]],
+        ["quantize int8 per channel, --storage float", [
+          "quantize",
+          file,
+          "-c",
+          int8,
+          "-o",
+          out,
+          "--storage",
+          "float",
+        ]],
+      ]);
+    }
+    await Deno.remove(file);
   }
-  await Deno.remove(file);
 
-  if (args.flags.has("large")) {
+  if (args.flags.has("large") || args.flags.has("only-large")) {
     const ckpt = `${dir}/ckpt`;
     await Deno.mkdir(ckpt);
     const H = 4096, F = 11008, V = 32000, L = 32;
@@ -292,7 +305,9 @@ try {
     await Deno.mkdir(`${dir}/out`, { recursive: true });
     const int4 =
       '[{"op_types":["Linear"],"target_names":["weight"],"quant_dtype":"int4","granularity":[1,128]}]';
-    await suite("7B-shaped float16 checkpoint, 4 shards", index, size, [
+    // --large-runs prune,quantize (default both) picks the runs on the checkpoint.
+    const wanted = (args.values.get("large-runs") ?? "prune,quantize").split(",");
+    const runs: [string, string[]][] = [
       ["prune Level 50%, one global group", ["prune", index, "-c", global, "-o", outIndex]],
       ["quantize int4, blocks of 128, --storage int", [
         "quantize",
@@ -304,7 +319,13 @@ try {
         "--storage",
         "int",
       ]],
-    ]);
+    ];
+    await suite(
+      "7B-shaped float16 checkpoint, 4 shards",
+      index,
+      size,
+      runs.filter(([label]) => wanted.includes(label.split(" ")[0])),
+    );
   }
 } finally {
   if (!args.flags.has("keep")) await Deno.remove(dir, { recursive: true });
