@@ -128,7 +128,10 @@ function exactHalf(values: Float32Array, kernels: Kernels): boolean {
  * one grid per tensor are stored at 16 bits instead (`upgraded`). Targets tfjs cannot store so (per channel, per block, or a
  * grid that does not reproduce the values) are written fake-quantized in the smallest storage
  * that holds them exactly, and `warnings` says so. Input/output targets are skipped, and so are
- * int32 and bool weights (with a warning).
+ * int32 and bool weights (with a warning). A target the source already stores as `uint8`
+ * (`uint16`) codes, quantized to at least 8 (16) bits, keeps its stored codes, `min` and `scale`
+ * byte for byte (its values are already on one grid per tensor at those bits); so does every
+ * weight that is not a target.
  *
  * @param source The decoded model (`model.source.tfjs` of a `tfjsModel` view).
  * @param model The model view the parameters were computed on.
@@ -204,6 +207,16 @@ export async function quantizedTfjs(
       warnings.push(
         `${ref.name} (${p.module}.${p.target}): a ${spec.dtype} weight is not quantized; left as it is`,
       );
+      continue;
+    }
+    const stored = spec.quantization?.dtype;
+    if (
+      (stored === "uint8" && p.bits >= 8) || (stored === "uint16" && p.bits >= 16)
+    ) {
+      // Already codes of at most the target's bits on one grid per tensor: that grid is an exact
+      // quantization at these bits, whereas a new grid (NNI's range always holds 0) would move
+      // values a model may compare exactly (Reshape shapes, NMS thresholds). Written back as read.
+      storages.set(ref.name, stored);
       continue;
     }
     const original = await ref.data();

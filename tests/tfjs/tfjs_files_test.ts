@@ -240,7 +240,10 @@ test("quantize to uint8: tfjs codes per tensor that decode to NNI's fake-quantiz
       const ref = byName.get(p.module)!.params[p.target];
       assert.equal(ref.dtype, "U8", `${label} ${p.module}`);
       const orig = view.modules.find((m) => m.name === p.module)!.params[p.target];
-      const expected = fakeQuantize(await orig.data(), orig.shape, p);
+      // uint8 codes stay as stored: they already are a uint8 quantization (see the next test).
+      const expected = label.endsWith(" uint8")
+        ? await orig.data()
+        : fakeQuantize(await orig.data(), orig.shape, p);
       const got = await ref.data();
       for (let i = 0; i < got.length; i++) {
         assert.ok(
@@ -251,6 +254,44 @@ test("quantize to uint8: tfjs codes per tensor that decode to NNI's fake-quantiz
     }
     const [cmp] = await compareTfjsOutputs(runtime, saved.files!, base);
     assert.ok(cmp.cosine >= 0.99, `${label}: cosine ${cmp.cosine}`);
+  }
+});
+
+test("a model already stored as uint8: targets and non-targets written back byte for byte", async () => {
+  // Every float weight as the converter's uint8 codes, with one grid per tensor whose range need
+  // not hold 0 (uint8 biases, the dense kernels): quantizing them again on NNI's grid moved them
+  // by up to 4.5e-8; a shipped model's Reshape constant and NMS thresholds moved likewise and
+  // changed which boxes non-max suppression kept (human/handtrack).
+  const files = storedAs(graphModelFiles(), "uint8");
+  const model = load(files);
+  if (model.format !== "tfjs") throw new Error("not a tfjs model");
+  for (
+    const [label, opTypes] of [["Conv2d only", ["Conv2d"]], ["every constant", [
+      "Conv2d",
+      "Linear",
+      "Module",
+    ]]] as const
+  ) {
+    for (const storage of ["int", "float"] as const) {
+      const out = await compressModel(model, {
+        mode: "quantization",
+        configList: [{
+          op_types: [...opTypes],
+          target_names: ["weight"],
+          quant_dtype: "uint8",
+          quant_scheme: "affine",
+        }],
+        storage,
+        headroom: 0,
+      });
+      const back = readTfjs(out.files!.get("model.json")!, out.files!);
+      assert.deepEqual(back.weights.map((w) => w.spec), model.tfjs.weights.map((w) => w.spec));
+      back.weights.forEach((w, i) =>
+        assert.deepEqual(w.bytes, model.tfjs.weights[i].bytes, `${label} ${storage} ${w.spec.name}`)
+      );
+      const [cmp] = await compareTfjsOutputs(runtime, out.files!, files);
+      assert.equal(cmp.maxAbsDiff, 0, `${label} ${storage}`);
+    }
   }
 });
 
