@@ -35,10 +35,15 @@ echo "== Bun"
 # the same process, Bun stopped starting them (requests hung until the test timeout), while the
 # same files pass in a process of their own. So they run in a second process.
 ISOLATED="tests/edge_handler/ tests/hardening/"
+# The worker-thread tests of the streamed safetensors runs start Web Workers too and hung the
+# same way after the rest of the suite (every test of threads_test.ts timed out), so they get a
+# third process of their own.
+THREADED="tests/compress/threads_test.ts tests/compress/max_shard_size_test.ts"
 # Bun takes its arguments as path filters (substrings), so each folder ends with a slash
 # ("tests/edge" alone would also select tests/edge_handler).
 others=$(ls -d src/ tests/*/ | grep -v -x -F -e tests/edge_handler/ -e tests/hardening/ | tr '\n' ' ')
 node_modules/.bin/bun test --timeout 120000 --reporter=junit --reporter-outfile="$out/bun.xml" \
+  --path-ignore-patterns='**/threads_test.ts' --path-ignore-patterns='**/max_shard_size_test.ts' \
   $others >"$out/bun.log" 2>&1
 bun_code=$?
 runner_exit bun "$bun_code" "$out/bun.xml"
@@ -46,8 +51,13 @@ node_modules/.bin/bun test --timeout 120000 --reporter=junit --reporter-outfile=
   $ISOLATED >"$out/bun-edge.log" 2>&1
 bun_edge_code=$?
 runner_exit bun-edge "$bun_edge_code" "$out/bun-edge.xml"
-cat "$out/bun-edge.log" >>"$out/bun.log"
-[ "$bun_code" -eq 0 ] && [ "$bun_edge_code" -eq 0 ] || tail -n 150 "$out/bun.log"
+node_modules/.bin/bun test --timeout 120000 --reporter=junit \
+  --reporter-outfile="$out/bun-threads.xml" $THREADED >"$out/bun-threads.log" 2>&1
+bun_threads_code=$?
+runner_exit bun-threads "$bun_threads_code" "$out/bun-threads.xml"
+cat "$out/bun-edge.log" "$out/bun-threads.log" >>"$out/bun.log"
+[ "$bun_code" -eq 0 ] && [ "$bun_edge_code" -eq 0 ] && [ "$bun_threads_code" -eq 0 ] ||
+  tail -n 150 "$out/bun.log"
 grep -E "^\(fail\)|^error|^ *[0-9]+ (pass|fail|skip|errors?)$|^Ran " "$out/bun.log" | tail -n 40
 echo "== Browser (headless Chromium)"
 node scripts/browser_test.mjs "$out/browser.json"
