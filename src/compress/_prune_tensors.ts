@@ -5,40 +5,8 @@ import { expandMask } from "../pruning/expand_mask.ts";
 import { prune, type PruneResult } from "../pruning/prune.ts";
 import type { InPlaceWriter } from "../pruning/pruned_safetensors.ts";
 import { compressorFor } from "../config/algorithms.ts";
-import { toFloat32 } from "../model/to_float32.ts";
-import { DTYPE_BYTES } from "../tensor/dtype.ts";
+import { storedFloat32 } from "../model/stored_float32.ts";
 import { type Progress, prunedChange, type TensorChange, zeros } from "./_tensor_change.ts";
-
-/** Elements per piece when a parameter's zeros are counted piecewise. */
-const PIECE = 1 << 20;
-
-/**
- * Zeros of a parameter before and after its mask, counted over pieces of about a million
- * elements when its stored layout is PyTorch's: a few MiB of temporaries per tensor instead of
- * two float32 copies of it, which V8 collected late (`undefined` for transposed weights).
- */
-async function maskedZeros(
-  ref: TensorRef,
-  mask: Uint8Array,
-  method: "mul" | "add",
-): Promise<{ before: number; after: number } | undefined> {
-  if (ref.transpose !== undefined || !(ref.dtype in DTYPE_BYTES)) return undefined;
-  const size = DTYPE_BYTES[ref.dtype as keyof typeof DTYPE_BYTES];
-  const bytes = await ref.bytes();
-  if (bytes.length !== mask.length * size) return undefined;
-  let before = 0;
-  let after = 0;
-  for (let at = 0; at < mask.length; at += PIECE) {
-    const end = Math.min(mask.length, at + PIECE);
-    const values = toFloat32(bytes.subarray(at * size, end * size), ref.dtype);
-    const masked = applyTargetMask(values, mask.subarray(at, end), { method });
-    for (let i = 0; i < values.length; i++) {
-      if (values[i] === 0) before++;
-      if (masked[i] === 0) after++;
-    }
-  }
-  return { before, after };
-}
 
 /**
  * Masks the configured parameters; returns the changed tensors and every warning. `inPlace`, when
@@ -70,6 +38,7 @@ export async function pruneTensors(
   // so the run never holds the whole model twice.
   const modules = new Map(model.modules.map((m) => [m.name, m]));
   const changes: TensorChange[] = [];
+  let scratch = new Float32Array(0);
   for (const [i, t] of result.targets.entries()) {
     progress("report", i, result.targets.length);
     const module = modules.get(t.module);
@@ -90,26 +59,13 @@ export async function pruneTensors(
       changes.push(prunedChange(t, module.type, ref, zerosBefore, values));
       continue;
     }
-    const how = method || "mul";
-    if (how === "mul" || how === "add") {
-      const counted = await maskedZeros(ref, full, how);
-      if (counted !== undefined) {
-        changes.push({
-          module: t.module,
-          target: t.target,
-          type: module.type,
-          granularity: t.setting.granularity,
-          ref,
-          elements: ref.shape.reduce((a, b) => a * b, 1),
-          zerosBefore: counted.before,
-          zerosAfter: counted.after,
-          bits: null,
-        });
-        continue;
-      }
-    }
-    const before = await ref.data();
-    const after = applyTargetMask(before, full, { method });
+    // Only counted: the values are read where they are stored when they can be, else into a
+    // scratch array, and masked into another, both reused (as the quantization report does), so
+    // no tensor-sized temporary per target waits for the collector.
+    const n = full.length;
+    if (scratch.length < 2 * n) scratch = new Float32Array(2 * n);
+    const before = await storedFloat32(ref) ?? await ref.data(scratch.subarray(n, 2 * n));
+    const after = applyTargetMask(before, full, { method, out: scratch.subarray(0, n) });
     changes.push(prunedChange(t, module.type, ref, before, after));
   }
   progress("masks", 2, 2);

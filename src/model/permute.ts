@@ -14,6 +14,30 @@ export type PermutableArray =
   | Int32Array
   | Uint32Array;
 
+/** Checks that `perm` permutes the dims of `shape`; returns the rank. */
+function checkPermutation(shape: readonly number[], perm: readonly number[]): number {
+  const rank = shape.length;
+  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
+    throw new RangeError(
+      `"perm" must be a permutation of ${rank} dims: current value is [${perm}]`,
+    );
+  }
+  return rank;
+}
+
+/**
+ * The permuted layout's dims and, per dim, the source stride of one step along it: the walk
+ * both `permute` loops take (row-major over the output, the source index following).
+ */
+function walk(
+  shape: readonly number[],
+  perm: readonly number[],
+): { outShape: number[]; srcStride: number[] } {
+  const strides = new Array<number>(shape.length);
+  for (let d = shape.length - 1, s = 1; d >= 0; s *= shape[d], d--) strides[d] = s;
+  return { outShape: perm.map((p) => shape[p]), srcStride: perm.map((p) => strides[p]) };
+}
+
 /**
  * Permutes the dims of a row-major tensor: the result has shape `perm.map((p) => shape[p])`
  * and element `out[i_0, …] = data[j]` where `j` indexes the source dims `perm[k]` by `i_k`.
@@ -38,12 +62,7 @@ export function permute<T extends PermutableArray>(
   perm: readonly number[],
   out?: T,
 ): T {
-  const rank = shape.length;
-  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
-    throw new RangeError(
-      `"perm" must be a permutation of ${rank} dims: current value is [${perm}]`,
-    );
-  }
+  const rank = checkPermutation(shape, perm);
   const size = shape.reduce((a, b) => a * b, 1);
   if (data.length !== size) {
     throw new RangeError(`"data" must have ${size} elements: current value is ${data.length}`);
@@ -55,10 +74,7 @@ export function permute<T extends PermutableArray>(
   }
   out ??= new (data.constructor as new (length: number) => T)(size);
   if (rank === 0 || size === 0) return (out.set(data), out);
-  const strides = new Array<number>(rank);
-  for (let d = rank - 1, s = 1; d >= 0; s *= shape[d], d--) strides[d] = s;
-  const outShape = perm.map((p) => shape[p]);
-  const srcStride = perm.map((p) => strides[p]);
+  const { outShape, srcStride } = walk(shape, perm);
   const index = new Array<number>(rank).fill(0);
   let src = 0;
   for (let i = 0; i < size; i++) {
@@ -121,12 +137,7 @@ export function permuteFloat32Bytes(
   perm: readonly number[],
   out?: Float32Array,
 ): Float32Array {
-  const rank = shape.length;
-  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
-    throw new RangeError(
-      `"perm" must be a permutation of ${rank} dims: current value is [${perm}]`,
-    );
-  }
+  const rank = checkPermutation(shape, perm);
   const size = shape.reduce((a, b) => a * b, 1);
   if (bytes.length !== size * 4) {
     throw new RangeError(
@@ -144,10 +155,7 @@ export function permuteFloat32Bytes(
     for (let i = 0; i < size; i++) out[i] = view.getFloat32(i * 4, true);
     return out;
   }
-  const strides = new Array<number>(rank);
-  for (let d = rank - 1, s = 1; d >= 0; s *= shape[d], d--) strides[d] = s;
-  const outShape = perm.map((p) => shape[p]);
-  const srcStride = perm.map((p) => strides[p]);
+  const { outShape, srcStride } = walk(shape, perm);
   const index = new Array<number>(rank).fill(0);
   let src = 0;
   for (let i = 0; i < size; i++) {
