@@ -3,6 +3,13 @@
 import { DEMO_CONFIGS } from "../demo/configs.ts";
 import { PRUNER_TABLE, QUANTIZER_ALGORITHMS } from "../src/config/algorithms.ts";
 
+/** The config list of the demo run labelled `label` (an error if the demo has no such run). */
+function demoList(label: string): readonly Record<string, unknown>[] {
+  const run = DEMO_CONFIGS.find((c) => c.label === label);
+  if (run === undefined) throw new Error(`the demo has no config list labelled "${label}"`);
+  return run.configList;
+}
+
 /** A named config list with its mode and algorithm. */
 export interface Preset {
   readonly label: string;
@@ -41,26 +48,16 @@ export const PRESETS: readonly Preset[] = [
     label: "transformers.js int8: dynamic, MatMul + Conv weights per channel",
     mode: "quantization",
     algorithm: "PtqQuantizer",
-    configList: [{
-      op_types: ["Linear", "Conv2d"],
-      target_names: ["weight"],
-      quant_dtype: "int8",
-      quant_scheme: "symmetric",
-      granularity: "per_channel",
-    }],
+    // The demo's int8 list (Conv + Linear weights, symmetric, per channel), stored dynamic.
+    configList: demoList("int8 per-channel, Conv + Linear"),
     storage: "dynamic",
   },
   {
     label: "transformers.js q4: MatMul weights int4, blocks of 32 (MatMulNBits)",
     mode: "quantization",
     algorithm: "PtqQuantizer",
-    configList: [{
-      op_types: ["MatMul"],
-      target_names: ["weight"],
-      quant_dtype: "int4",
-      quant_scheme: "symmetric",
-      granularity: "per_channel",
-    }],
+    // The demo's int4 list; the storage's default block (32) is transformers.js's.
+    configList: demoList("int4 MatMulNBits, 32 along K"),
     storage: "nbits",
   },
   {
