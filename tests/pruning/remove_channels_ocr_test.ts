@@ -96,3 +96,38 @@ for (const [label, path] of [["classifier", CLS], ["detector", DET], ["recognize
     },
   );
 }
+
+test(
+  "removeChannels() on the PP-OCR detector with its ConvTranspose head pruned too, counts multiples of 8, keeps the masked outputs",
+  SLOW,
+  async () => {
+    const data = await loadOcrData();
+    const feed = page(ocrLines(data.rec, 0, 4));
+    const onnx = decodeOnnx(new Uint8Array(await readFile(DET)), { file: DET });
+    const ort = await loadOrt();
+    const result = await prune(onnxModel(onnx), [
+      { op_types: ["Conv2d", "ConvTranspose2d"], sparse_ratio: 0.25 },
+    ], { pruner: "l1", dependencyGroups: "auto" });
+    const masked = await prunedOnnx(onnx, result);
+    for (const constantInputs of ["auto", "term"] as const) {
+      const shrunk = await removeChannels(onnx, result, { channelMultiple: 8, constantInputs });
+      // the head conv's removed channels carry BatchNorm shifts into the first ConvTranspose,
+      // whose output depends on the kernel position: they go through the map of ones
+      const written = decodeOnnx(shrunk.bytes);
+      const ops = written.graph.nodes.map((n) => n.opType);
+      assert.ok(ops.includes("ConstantOfShape"), constantInputs);
+      assert.equal(
+        ops.filter((o) => o === "ConvTranspose").length,
+        constantInputs === "term" ? 3 : 2,
+      );
+      const head = written.graph.nodes.find((n) => n.opType === "ConvTranspose")!;
+      const weight = written.tensors.find((t) => t.name === head.inputs[1])!;
+      assert.ok(weight.dims[0] < 24, `ConvTranspose input channels ${weight.dims[0]}`);
+      const a = await run(ort, logits(masked), feed.input, feed.dims);
+      const b = await run(ort, logits(shrunk.bytes), feed.input, feed.dims);
+      const scale = Math.max(maxAbs(a.data), 1e-6);
+      const d = maxDiff(a.data, b.data);
+      assert.ok(d <= 1e-4 * scale, `${constantInputs}: logits differ by ${d} (max ${scale})`);
+    }
+  },
+);

@@ -1,12 +1,13 @@
-// Channel removal on ONNX chains built by hand (conv→conv, conv→BN→relu→conv, linear→linear):
-// the shrunk model must give the masked model's outputs in onnxruntime-node.
+// Channel removal on ONNX chains built by hand (conv→conv, conv→BN→relu→conv, linear→linear,
+// a scale-and-shift after the activation into padded convs and a ConvTranspose): the shrunk
+// model must give the masked model's outputs in onnxruntime-node.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { onnxModel } from "../../src/model/onnx_model.ts";
 import { prune } from "../../src/pruning/prune.ts";
 import { prunedOnnx } from "../../src/pruning/pruned_onnx.ts";
-import { removeChannels } from "../../src/pruning/remove_channels.ts";
+import { removeChannels, type RemoveChannelsOptions } from "../../src/pruning/remove_channels.ts";
 import { attr, f32s, graph, model, node, tensor, valueInfo } from "../io/_onnx_builder.ts";
 import { loadOrt, run } from "../io/_ocr.ts";
 
@@ -23,11 +24,12 @@ async function compare(
   configList: unknown[],
   pruner: "l1" | "level",
   input: number[],
+  options: RemoveChannelsOptions = {},
 ) {
   const onnx = decodeOnnx(bytes);
   const result = await prune(onnxModel(onnx), configList, { pruner });
   const masked = await prunedOnnx(onnx, result);
-  const shrunk = await removeChannels(onnx, result);
+  const shrunk = await removeChannels(onnx, result, options);
   const x = f32s(input.reduce((a, b) => a * b, 1), (i) => Math.sin(i * 0.7) * 2);
   const ort = await loadOrt();
   const a = await run(ort, masked, x, input);
@@ -132,35 +134,116 @@ test(
   },
 );
 
-test(
-  "removeChannels() keeps a channel whose constant a padded conv cannot take into its bias",
-  SLOW,
-  async () => {
-    const bytes = model(graph({
-      nodes: [
-        node("Conv", ["x", "c1.weight", "c1.bias"], ["h"], "/c1/Conv"),
-        node("Conv", ["h", "c2.weight", "c2.bias"], ["y"], "/c2/Conv", PAD),
-      ],
-      initializers: [
-        w("c1.weight", [2, 1, 1, 1], (i) => i + 1),
-        w("c1.bias", [2], () => 0.5),
-        w("c2.weight", [1, 2, 3, 3], (i) => i / 10),
-        w("c2.bias", [1], () => 0),
-      ],
-      inputs: [valueInfo("x", [1, 1, 3, 3])],
-      outputs: [valueInfo("y", [1, 1, 3, 3])],
-    }));
-    const { shrunk } = await compare(
-      bytes,
-      [
-        { op_names: ["c1"], target_names: ["weight"], sparse_ratio: 0.5 },
-      ],
-      "l1",
-      [1, 1, 3, 3],
-    );
-    assert.deepEqual(shrunk.producers, []);
-  },
-);
+for (const mode of ["term", "onesChannel"] as const) {
+  test(
+    `removeChannels() takes a constant channel into a padded conv as a ${mode} (zero padding at the borders)`,
+    SLOW,
+    async () => {
+      const bytes = model(graph({
+        nodes: [
+          node("Conv", ["x", "c1.weight", "c1.bias"], ["h"], "/c1/Conv"),
+          node("Conv", ["h", "c2.weight", "c2.bias"], ["y"], "/c2/Conv", PAD),
+        ],
+        initializers: [
+          w("c1.weight", [2, 1, 1, 1], (i) => i + 1),
+          w("c1.bias", [2], () => 0.5),
+          w("c2.weight", [1, 2, 3, 3], (i) => i / 10),
+          w("c2.bias", [1], () => 0),
+        ],
+        inputs: [valueInfo("x", [1, 1, 3, 3])],
+        outputs: [valueInfo("y", [1, 1, 3, 3])],
+      }));
+      const { shrunk, written } = await compare(
+        bytes,
+        [
+          { op_names: ["c1"], target_names: ["weight"], sparse_ratio: 0.5 },
+        ],
+        "l1",
+        [1, 1, 3, 3],
+        { constantInputs: mode },
+      );
+      // c1's first filter is pruned: its channel holds the bias 0.5, which c2 sees inside the
+      // image only; without the extra term the border outputs would differ by up to 0.5 · Σ w
+      assert.deepEqual(shrunk.producers.map((p) => [p.producer, p.removed]), [["c1", [0]]]);
+      const dims = (name: string) => written.tensors.find((t) => t.name === name)!.dims;
+      const ops = written.graph.nodes.map((n) => n.opType);
+      if (mode === "term") {
+        assert.deepEqual(dims("c2.weight"), [1, 1, 3, 3]);
+        assert.deepEqual(dims("y.border.weight"), [1, 1, 3, 3]);
+        assert.equal(ops.filter((o) => o === "Conv").length, 3);
+        assert.ok(ops.includes("ConstantOfShape") && ops.includes("Add"));
+      } else {
+        assert.deepEqual(dims("c2.weight"), [1, 2, 3, 3]);
+        assert.equal(ops.filter((o) => o === "Conv").length, 2);
+        assert.ok(ops.includes("ConstantOfShape") && ops.includes("Concat"));
+      }
+    },
+  );
+}
+
+for (const mode of ["auto", "term", "onesChannel"] as const) {
+  test(
+    `removeChannels() removes channels scaled and shifted after the activation into padded, strided convs and a ConvTranspose (${mode})`,
+    SLOW,
+    async () => {
+      // c1 3x3 → HardSwish → ·s + b (the learnable scale-and-shift) → c2 3x3 stride 2 → Relu →
+      // ·s2 + b2 → t ConvTranspose 2x2 stride 2 → c3 3x3 dilation 2: every removed channel
+      // carries a non-zero constant into a position-dependent consumer
+      const S2 = [attr("pads", { ints: [1, 1, 1, 1] }), attr("strides", { ints: [2, 2] })];
+      const D2 = [attr("pads", { ints: [2, 2, 2, 2] }), attr("dilations", { ints: [2, 2] })];
+      const T2 = [attr("strides", { ints: [2, 2] }), attr("kernel_shape", { ints: [2, 2] })];
+      const bytes = model(graph({
+        nodes: [
+          node("Conv", ["x", "c1.weight", "c1.bias"], ["h1"], "/c1/Conv", PAD),
+          node("HardSwish", ["h1"], ["a1"], "/act1/HardSwish"),
+          node("Mul", ["a1", "s1"], ["m1"], "/lab1/Mul"),
+          node("Add", ["m1", "b1"], ["z1"], "/lab1/Add"),
+          node("Conv", ["z1", "c2.weight", "c2.bias"], ["h2"], "/c2/Conv", S2),
+          node("Relu", ["h2"], ["a2"], "/act2/Relu"),
+          node("Mul", ["a2", "s2"], ["m2"], "/lab2/Mul"),
+          node("Add", ["m2", "b2"], ["z2"], "/lab2/Add"),
+          node("ConvTranspose", ["z2", "t.weight", "t.bias"], ["h3"], "/t/ConvTranspose", T2),
+          node("Conv", ["h3", "c3.weight"], ["y"], "/c3/Conv", D2),
+        ],
+        initializers: [
+          w("c1.weight", [8, 3, 3, 3], (i) => Math.cos(i * 0.9) * (1 + Math.floor(i / 27) / 4)),
+          w("c1.bias", [8], (i) => 0.3 * i - 0.4),
+          w("s1", [1], () => 0.8),
+          w("b1", [1], () => 0.3),
+          w("c2.weight", [8, 8, 3, 3], (i) => Math.sin(i * 1.7) * (1 + Math.floor(i / 72) / 3)),
+          w("c2.bias", [8], (i) => 0.2 * i - 0.5),
+          w("s2", [1, 8, 1, 1], (i) => 0.5 + i / 8),
+          w("b2", [1, 8, 1, 1], (i) => 0.25 - i / 16),
+          w("t.weight", [8, 4, 2, 2], (i) => Math.cos(i * 0.37)),
+          w("t.bias", [4], (i) => i / 5),
+          w("c3.weight", [2, 4, 3, 3], (i) => Math.sin(i * 0.61)),
+        ],
+        inputs: [valueInfo("x", [2, 3, 7, 9])],
+        outputs: [valueInfo("y", [2, 2, 8, 10])],
+      }));
+      const { shrunk, written } = await compare(
+        bytes,
+        [
+          { op_names: ["c1", "c2"], target_names: ["weight"], sparse_ratio: 0.5 },
+        ],
+        "l1",
+        [2, 3, 7, 9],
+        { constantInputs: mode },
+      );
+      const removed = Object.fromEntries(shrunk.producers.map((p) => [p.producer, p.removed]));
+      assert.equal(removed.c1?.length, 4);
+      assert.equal(removed.c2?.length, 4);
+      const dims = (name: string) => written.tensors.find((t) => t.name === name)!.dims;
+      const ops = written.graph.nodes.map((n) => n.opType);
+      const termC2 = mode !== "onesChannel";
+      const termT = mode === "term";
+      assert.deepEqual(dims("c2.weight"), [4, termC2 ? 4 : 5, 3, 3]);
+      assert.equal(dims("t.weight")[0], termT ? 4 : 5);
+      assert.equal(ops.filter((o) => o === "Conv").length, 3 + (termC2 ? 1 : 0));
+      assert.equal(ops.filter((o) => o === "ConvTranspose").length, 1 + (termT ? 1 : 0));
+    },
+  );
+}
 
 test(
   "removeChannels() shrinks linear→relu→linear and folds unpruned biases of removed rows",
