@@ -69,6 +69,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "static-groups": { type: "boolean" },
   "block-ops": { type: "string" },
   "remove-channels": { type: "boolean" },
+  "channel-multiple": { type: "string" },
   ...COMPARE,
   ...LATENCY,
 };

@@ -100,6 +100,10 @@ ${PRUNERS}
                         remove the emptied channels from the written model, which keeps
                         the masked model's outputs (smaller and faster; explain lists the
                         groups)
+  --channel-multiple <n>
+                        with --remove-channels: channel counts that were multiples of n stay
+                        multiples of n (default 8, for onnxruntime's blocked CPU kernels; 1
+                        removes every emptied channel, faster on models with large maps)
   --shard-bytes <n>     TensorFlow.js model.json: the largest weight shard written
                         (default 4194304, the converter's)
   --max-shard-size <s>  safetensors: write -o <name>.safetensors.index.json and shards of at

@@ -34,7 +34,7 @@ import { availableThreads } from "../../compress/available_threads.ts";
 import { parseShardSize } from "../../compress/parse_shard_size.ts";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
-import { parseStatePairs, readInputSpecs } from "./_inputs.ts";
+import { parseStatePairs, positiveInteger, readInputSpecs } from "./_inputs.ts";
 import { compareOptionsOf, compareWithReference } from "./eval.ts";
 import type { OutputComparison } from "../../compress/compare_outputs.ts";
 import { formatTable } from "../../report/format_table.ts";
@@ -417,6 +417,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
+    const channelMultiple = positiveInteger(
+      args.values["channel-multiple"],
+      "channel-multiple",
+      command,
+    );
+    if (channelMultiple !== undefined && !removeChannels) {
+      throw new UsageError("--channel-multiple goes with --remove-channels", command);
+    }
     const allowUnchanged = args.values["allow-unchanged"] === true;
     // Worker threads of the streamed safetensors path (with --eval also onnxruntime's). By
     // default all cores, but one for a file under 64 MiB: starting workers (about 0.5 s) would
@@ -556,6 +564,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(reconstruction === undefined ? {} : { reconstruct: reconstruction }),
           ...(registry === undefined ? {} : { registry }),
           ...(removeChannels ? { removeChannels } : {}),
+          ...(channelMultiple === undefined ? {} : { channelMultiple }),
           externalData: { location: dataLocation, always: externalValue !== undefined },
         });
         report = result.report;
