@@ -100,6 +100,7 @@ export type { PruningWarning } from "./generate_masks.ts";
 export { sparseGpt, type SparseGptOptions, type SparseGptResult } from "./sparse_gpt.ts";
 export { sparseGptOnnx, type SparseGptOnnxOptions } from "./sparse_gpt_model.ts";
 export {
+  type LeftLayer,
   type ReconstructedLayer,
   reconstructModules,
   reconstructOnnx,
@@ -107,4 +108,5 @@ export {
   type ReconstructOnnxResult,
 } from "./reconstruct_onnx.ts";
 export { type RidgeSolution, ridgeSolve, type RidgeSolveOptions } from "./ridge_solve.ts";
+export { channelRemovalScores, type ChannelRemovalScoresOptions } from "./removal_scores.ts";
 export type { SavedModel } from "../model/model_graph.ts";
