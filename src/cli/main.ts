@@ -62,6 +62,7 @@ const COMPRESS: Record<string, ArgOption> = {
   equalize: { type: "boolean" },
   calibration: { type: "string" },
   reconstruct: { type: "string" },
+  "rank-channels": { type: "string" },
   "batch-size": { type: "string" },
   "allow-unchanged": { type: "boolean" },
   pattern: { type: "string" },

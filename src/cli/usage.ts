@@ -95,6 +95,9 @@ ${PRUNERS}
                         each layer's outputs match the original's on these input batches
                         (least squares, ONNX, onnxruntime-node; same forms as --calibration;
                         keep them apart from the data you evaluate on)
+  --rank-channels <r>   with --reconstruct: metric (default: the pruner's) or removal-scores:
+                        weights pruned by output channel lose the channels whose readers
+                        vary least on the --reconstruct batches (channelRemovalScores)
   --remove-channels     ONNX: give coupled modules (residual adds, depthwise convs and their
                         parents, squeeze-and-excitation, BatchNorms) one channel mask and
                         remove the emptied channels from the written model, which keeps

@@ -23,6 +23,11 @@ export interface ChannelRemovalScoresOptions {
   readonly model?: ModelGraph;
   /** Session options for `InferenceSession.create` (default: one thread). */
   readonly sessionOptions?: Record<string, unknown>;
+  /**
+   * Modules whose channels cannot be followed (see `@throws`) are left out of the result
+   * instead of throwing (default `false`).
+   */
+  readonly skip?: boolean;
 }
 
 /** Ops a channel goes through with its index unchanged (one operand tracked). */
@@ -139,7 +144,7 @@ export async function channelRemovalScores(
   const group = (i: number) =>
     (nodes[i].attributes as readonly Attr[]).find((a) => a.name === "group")?.i ?? 1;
   const reached = new Map<string, Consumer[]>();
-  for (const name of options.modules) {
+  const follow = (name: string): Consumer[] => {
     const own = moduleNodes.flatMap((n, i) => (n.module === name ? [i] : []));
     const module = byName.get(name);
     if (own.length === 0 || module === undefined || !WEIGHTED.has(nodes[own[0]].opType)) {
@@ -192,8 +197,16 @@ export async function channelRemovalScores(
     if (found.length === 0) {
       throw new RangeError(`${name}: its channels reach no weighted layer`);
     }
-    reached.set(name, found);
+    return found;
+  };
+  for (const name of options.modules) {
+    try {
+      reached.set(name, follow(name));
+    } catch (e) {
+      if (options.skip !== true || !(e instanceof RangeError) || !byName.has(name)) throw e;
+    }
   }
+  if (reached.size === 0) return {};
   // the original model once per batch, every reading layer's input visible
   const values = [...new Set([...reached.values()].flat().map((c) => c.value))];
   const inputs = new Set(onnx.graph.inputs);
@@ -231,10 +244,17 @@ export async function channelRemovalScores(
           m = { sum: new Float64Array(channels), sq: new Float64Array(channels), count: 0 };
           moments.set(v, m);
         }
-        for (let i = 0; i < data.length; i++) {
-          const c = Math.floor(i / inner) % channels;
-          m.sum[c] += data[i];
-          m.sq[c] += data[i] * data[i];
+        // plane by plane: one channel's run of `inner` values at a time
+        for (let at = 0, c = 0; at < data.length; at += inner, c = c + 1 === channels ? 0 : c + 1) {
+          let sum = 0;
+          let sq = 0;
+          for (let k = at; k < at + inner; k++) {
+            const v = data[k];
+            sum += v;
+            sq += v * v;
+          }
+          m.sum[c] += sum;
+          m.sq[c] += sq;
         }
         m.count += data.length / channels;
       }

@@ -286,6 +286,18 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     if (reconstruct !== undefined && mode !== "pruning") {
       throw new UsageError("--reconstruct goes with prune", command);
     }
+    const rankChannels = args.values["rank-channels"] as string | undefined;
+    if (rankChannels !== undefined && reconstruct === undefined) {
+      throw new UsageError("--rank-channels goes with --reconstruct", command);
+    }
+    if (
+      rankChannels !== undefined && rankChannels !== "metric" && rankChannels !== "removal-scores"
+    ) {
+      throw new UsageError(
+        `--rank-channels must be metric or removal-scores: current value is ${rankChannels}`,
+        command,
+      );
+    }
     const batchSize = batchSizeOf(
       args.values["batch-size"],
       calibration ?? reconstruct,
@@ -553,7 +565,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(cal === undefined ? {} : { calibration: cal }),
           ...(perLayer === undefined ? {} : { layerInputs: perLayer }),
           ...(gptqOptions === undefined ? {} : { gptq: gptqOptions }),
-          ...(reconstruction === undefined ? {} : { reconstruct: reconstruction }),
+          ...(reconstruction === undefined ? {} : {
+            reconstruct: {
+              ...reconstruction,
+              ...(rankChannels === undefined
+                ? {}
+                : { rankChannels: rankChannels as "metric" | "removal-scores" }),
+            },
+          }),
           ...(registry === undefined ? {} : { registry }),
           ...(removeChannels ? { removeChannels } : {}),
           externalData: { location: dataLocation, always: externalValue !== undefined },
