@@ -254,6 +254,7 @@ for (const { task, file } of MODELS) {
     );
     const masked = await prunedOnnx(onnx, result);
     const t1 = performance.now();
+    const cpuMasks = process.cpuUsage(cpu0);
     let damp = fixedDamp;
     const cpuSelection0 = process.cpuUsage();
     if (CANDIDATES !== undefined) {
@@ -312,6 +313,7 @@ for (const { task, file } of MODELS) {
       seconds: round((t2 - t1b) / 1000),
       pipeline: {
         masksSeconds: round((t1 - t0) / 1000),
+        masksCpuSeconds: round((cpuMasks.user + cpuMasks.system) / 1e6),
         reconstructionSeconds: round((t2 - t1b) / 1000),
         removalSeconds: round((t3 - t2) / 1000),
         wallSeconds: round((t3 - t0 - (t1b - t1)) / 1000),

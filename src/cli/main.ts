@@ -63,6 +63,8 @@ const COMPRESS: Record<string, ArgOption> = {
   calibration: { type: "string" },
   reconstruct: { type: "string" },
   "rank-channels": { type: "string" },
+  "skip-depthwise": { type: "boolean" },
+  "min-rows-per-column": { type: "string" },
   "batch-size": { type: "string" },
   "allow-unchanged": { type: "boolean" },
   pattern: { type: "string" },

@@ -44,7 +44,13 @@ export {
 } from "./global_threshold_streaming.ts";
 export { loadMasks, type LoadMasksOptions } from "./load_masks.ts";
 export { normMetric, type NormMetricOptions } from "./norm_metric.ts";
-export { prune, type PruneOptions, type PruneResult } from "./prune.ts";
+export {
+  parameterMetric,
+  type ParameterMetricOptions,
+  prune,
+  type PruneOptions,
+  type PruneResult,
+} from "./prune.ts";
 export { prunedCount } from "./pruned_count.ts";
 export { PruningError, type PruningErrorCode, type PruningErrorContext } from "./pruning_error.ts";
 export { type PruningReport, pruningReport, type TargetReport } from "./pruning_report.ts";

@@ -138,3 +138,23 @@ test("--rank-channels removal-scores prunes other channels than L1, keeping the 
     /--rank-channels must be metric or removal-scores: current value is wanda/,
   );
 });
+
+test("--skip-depthwise and --min-rows-per-column go with --reconstruct", async () => {
+  const out = join(tempDir(), "o.onnx");
+  const a = await cli("prune", CLS, "-c", LAST_CONVS, "--skip-depthwise", "-o", out);
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /--skip-depthwise goes with --reconstruct/);
+  const b = await cli(
+    "prune",
+    CLS,
+    "-c",
+    LAST_CONVS,
+    "--reconstruct",
+    "ocr-lines:2",
+    "--min-rows-per-column=many",
+    "-o",
+    out,
+  );
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /--min-rows-per-column must be a number >= 0: current value is many/);
+});

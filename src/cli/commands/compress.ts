@@ -298,6 +298,28 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
+    const skipDepthwise = args.values["skip-depthwise"] === true;
+    const minRowsValue = args.values["min-rows-per-column"] as string | undefined;
+    for (
+      const [flag, given] of [["skip-depthwise", skipDepthwise], [
+        "min-rows-per-column",
+        minRowsValue !== undefined,
+      ]] as const
+    ) {
+      if (given && reconstruct === undefined) {
+        throw new UsageError(`--${flag} goes with --reconstruct`, command);
+      }
+    }
+    const minRowsPerColumn = minRowsValue === undefined ? undefined : Number(minRowsValue);
+    if (
+      minRowsPerColumn !== undefined &&
+      !(minRowsPerColumn >= 0 && Number.isFinite(minRowsPerColumn))
+    ) {
+      throw new UsageError(
+        `--min-rows-per-column must be a number >= 0: current value is ${minRowsValue}`,
+        command,
+      );
+    }
     const batchSize = batchSizeOf(
       args.values["batch-size"],
       calibration ?? reconstruct,
@@ -571,6 +593,8 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
               ...(rankChannels === undefined
                 ? {}
                 : { rankChannels: rankChannels as "metric" | "removal-scores" }),
+              ...(skipDepthwise ? { depthwise: false } : {}),
+              ...(minRowsPerColumn === undefined ? {} : { minRowsPerColumn }),
             },
           }),
           ...(registry === undefined ? {} : { registry }),
