@@ -1,6 +1,7 @@
 /**
  * Least-squares reconstruction after channel pruning on the PP-OCR recognizer and classifier:
- * L1 `out_channel` masks on the pointwise convs (`selectedConvs`) at 25% and 50% of their channels, evaluated without
+ * `out_channel` masks (L1 by default) on the pointwise convs (`selectedConvs`) at 25% and 50% of
+ * their channels, evaluated without
  * and with `reconstructOnnx`, calibrated on fixture lines 1-20 and evaluated on lines 21-40
  * (disjoint halves). Prints one JSON object per row and writes `bench/results/reconstruct.json`.
  *
@@ -14,6 +15,17 @@
  * `--augment`: calibrate on
  * the lines and their rotated, mirrored and flipped copies; `--path`, `--rows-per-column`:
  * `reconstructOnnx`'s options).
+ *
+ * Channels and layers: `[--with-depthwise] [--channels l1|scores] [--no-depthwise]
+ * [--min-rows-per-column r] [--select all|held-out] [--layer-detail] [--out file]`
+ * (`--with-depthwise`: the depthwise convs that read the selected convs are pruned with them,
+ * one mask per pair through `dependencyGroups: "auto"`, so that removal takes the channels out;
+ * `--channels scores`: channels ranked by `channelRemovalScores` on the calibration lines
+ * instead of L1; `--no-depthwise`, `--min-rows-per-column`, `--select`: `reconstructOnnx`'s
+ * `depthwise: false`, `minRowsPerColumn`, `select`; `--layer-detail`: each layer's time and
+ * errors in the row; `--out`: the results file). The recognizer's figure of docs/pruning.md:
+ * `--model recognizer --ratios 0.25 --with-depthwise --channels scores --no-depthwise
+ * --min-rows-per-column 1`.
  *
  * Each reconstructed row also times the whole pipeline — the masks (`prune`), the masked file,
  * the reconstruction and channel removal (`removeChannels`, analysis included) — in wall time,
