@@ -91,7 +91,9 @@ test("--reconstruct usage errors", async () => {
   assert.match(t.stderr, /--reconstruct runs ONNX models: the model is safetensors/);
 });
 
-test("--rank-channels removal-scores prunes other channels than L1, keeping the counts", async () => {
+test("--rank-channels removal-scores prunes other channels than L1, keeping the counts", {
+  timeout: 120_000,
+}, async () => {
   const dir = tempDir();
   const l1 = join(dir, "l1.onnx");
   const scored = join(dir, "scored.onnx");
