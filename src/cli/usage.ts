@@ -95,6 +95,13 @@ ${PRUNERS}
                         each layer's outputs match the original's on these input batches
                         (least squares, ONNX, onnxruntime-node; same forms as --calibration;
                         keep them apart from the data you evaluate on)
+  --rank-channels <r>   with --reconstruct: metric (default: the pruner's) or removal-scores:
+                        weights pruned by output channel lose the channels whose readers
+                        vary least on the --reconstruct batches (channelRemovalScores)
+  --skip-depthwise      with --reconstruct: leave depthwise convs as pruned
+  --min-rows-per-column <r>
+                        with --reconstruct: leave a layer with fewer calibration rows than r
+                        per weight column as pruned (1: no underdetermined fits)
   --remove-channels     ONNX: give coupled modules (residual adds, depthwise convs and their
                         parents, squeeze-and-excitation, BatchNorms) one channel mask and
                         remove the emptied channels from the written model, which keeps

@@ -2,7 +2,7 @@
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
-import { prune, type PruneResult } from "../pruning/prune.ts";
+import { prune, type PruneOptions, type PruneResult } from "../pruning/prune.ts";
 import type { InPlaceWriter } from "../pruning/pruned_safetensors.ts";
 import { compressorFor } from "../config/algorithms.ts";
 import { storedFloat32 } from "../model/stored_float32.ts";
@@ -20,6 +20,7 @@ export async function pruneTensors(
   inputNorms?: Readonly<Record<string, Float32Array>>,
   inPlace?: (result: PruneResult) => InPlaceWriter | undefined,
   dependencyGroups?: "auto",
+  metricOf?: PruneOptions["metricOf"],
 ): Promise<
   { changes: TensorChange[]; warnings: string[]; result: PruneResult; writtenInPlace: boolean }
 > {
@@ -29,6 +30,7 @@ export async function pruneTensors(
     pruner,
     ...(inputNorms === undefined ? {} : { inputNorms }),
     ...(dependencyGroups === undefined ? {} : { dependencyGroups }),
+    ...(metricOf === undefined ? {} : { metricOf }),
   });
   progress("masks", 1, 2);
   // With an in-place writer each masked tensor goes straight into the file's bytes from the

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { compressorFor } from "../config/algorithms.ts";
+import { compressorFor, type PrunerName } from "../config/algorithms.ts";
 import { weightOnlyOnnx } from "../quantization/weight_only_onnx.ts";
 import { resolvePlan } from "../config/plan.ts";
 import type { ExtraRegistry } from "../config/types.ts";
@@ -18,6 +18,10 @@ import { reconstructOnnx } from "../pruning/reconstruct_onnx.ts";
 import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { removeChannels } from "../pruning/remove_channels.ts";
 import { wandaInputNorms } from "../pruning/wanda_input_norms.ts";
+import { channelRemovalScores } from "../pruning/removal_scores.ts";
+import { parameterMetric, type PruneOptions } from "../pruning/prune.ts";
+import type { ModelGraph } from "../model/model_graph.ts";
+import type { InputTensor } from "../io/onnx/ort.ts";
 import { type GptqTensors, gptqTensors, type LayerInputs, sparseGptTensors } from "./_layerwise.ts";
 import { qdqOnnx } from "../quantization/qdq_onnx.ts";
 import { quantizedSafetensors } from "../quantization/quantized_safetensors.ts";
@@ -208,6 +212,17 @@ export interface CompressOptions {
       | AsyncIterable<Record<string, CalibrationTensor>>;
     /** `await import("onnxruntime-node")` or `onnxruntime-web`. */
     readonly ort: OrtLike;
+    /**
+     * `"removal-scores"`: the weights pruned by output channel are ranked by
+     * `channelRemovalScores` on these batches (the variance each channel's readers would lose)
+     * instead of the pruner's metric; modules whose channels the scores cannot follow keep the
+     * pruner's metric. Default `"metric"`.
+     */
+    readonly rankChannels?: "metric" | "removal-scores";
+    /** `reconstructOnnx`'s options of the same names. */
+    readonly select?: "all" | "held-out";
+    readonly depthwise?: boolean;
+    readonly minRowsPerColumn?: number;
   };
   /**
    * The model's bytes are the caller's to give up (default `false`): pruning a safetensors file
@@ -279,6 +294,55 @@ export interface Compressed {
   readonly report: CompressionReport;
 }
 
+/**
+ * A `prune` metric that ranks the weights pruned by output channel by `channelRemovalScores`
+ * (computed once, at the first target, for every such module the scores can follow); other
+ * targets get the pruner's metric.
+ */
+function removalScoresMetric(
+  onnx: OnnxModel,
+  graph: ModelGraph,
+  batches: readonly Record<string, CalibrationTensor>[],
+  ort: OrtLike,
+  pruner: PrunerName,
+  inputNorms: Readonly<Record<string, Float32Array>> | undefined,
+  progress: Progress,
+): NonNullable<PruneOptions["metricOf"]> {
+  let scores: Promise<Record<string, Float32Array>> | undefined;
+  return async (target, ref, targets) => {
+    scores ??= (async () => {
+      progress("calibrate", 0, 1);
+      const modules = [
+        ...new Set(
+          targets.filter((t) =>
+            t.kind === "parameter" && t.target === "weight" && (t.shape?.length ?? 0) >= 2
+          ).map((t) => t.module),
+        ),
+      ];
+      const got = await channelRemovalScores(onnx, batches as Record<string, InputTensor>[], {
+        ort,
+        model: graph,
+        modules,
+        skip: true,
+      });
+      progress("calibrate", 1, 1);
+      return got;
+    })();
+    const metric = parameterMetric(await ref.data(), target, {
+      pruner,
+      inputNorm: inputNorms?.[target.module],
+    });
+    const own = (await scores)[target.module];
+    // only where the blocks are whole output channels (rows)
+    const shape = target.shape ?? [];
+    const rows = shape[0] ?? 0;
+    const whole = shape.reduce((a, d) => a * d, 1) > rows && metric.length === rows;
+    return target.target === "weight" && own !== undefined && own.length === rows && whole
+      ? own
+      : metric;
+  };
+}
+
 /** The masked ONNX model refit layer by layer against the original (`reconstructOnnx`). */
 async function reconstructed(
   original: OnnxModel,
@@ -299,6 +363,9 @@ async function reconstructed(
     {
       ort: cal.ort,
       onLayer: (_m, i, n) => progress("reconstruct", i + 1, n),
+      ...(cal.select === undefined ? {} : { select: cal.select }),
+      ...(cal.depthwise === undefined ? {} : { depthwise: cal.depthwise }),
+      ...(cal.minRowsPerColumn === undefined ? {} : { minRowsPerColumn: cal.minRowsPerColumn }),
     },
   );
   for (const w of run.warnings) warnings.push(`reconstruct: ${w}`);
@@ -656,6 +723,31 @@ export async function compressModel(
       });
       progress("calibrate", 1, 1);
     }
+    // "removal-scores": channels ranked on the reconstruction batches (read once, kept for it)
+    let reconstruct = options.reconstruct;
+    let metricOf: PruneOptions["metricOf"];
+    if (reconstruct?.rankChannels === "removal-scores" && model.format === "onnx") {
+      const batches: Record<string, CalibrationTensor>[] = [];
+      for await (
+        const b of reconstruct.batches as AsyncIterable<Record<string, CalibrationTensor>>
+      ) batches.push(b);
+      reconstruct = { ...reconstruct, batches };
+      metricOf = removalScoresMetric(
+        model.onnx,
+        model.graph,
+        batches,
+        reconstruct.ort,
+        compressorFor("pruning", algorithm).pruner!.name,
+        inputNorms,
+        progress,
+      );
+    } else if (reconstruct?.rankChannels !== undefined && reconstruct.rankChannels !== "metric") {
+      throw new TypeError(
+        `"reconstruct.rankChannels" must be "metric" or "removal-scores" (ONNX models): current value is ${
+          String(reconstruct.rankChannels)
+        }, the model ${model.format}`,
+      );
+    }
     const run = await pruneTensors(
       model.graph,
       plan,
@@ -666,6 +758,7 @@ export async function compressModel(
         ? (result) => inPlaceSafetensorsWriter(model.safetensors, result)
         : undefined,
       options.removeChannels === true ? "auto" : undefined,
+      metricOf,
     );
     changes = run.changes;
     for (const w of run.warnings) warnings.push(w);
@@ -678,8 +771,8 @@ export async function compressModel(
       files = saved.files;
     } else if (model.format === "onnx") {
       bytes = await prunedOnnx(model.onnx, run.result);
-      if (options.reconstruct !== undefined) {
-        bytes = await reconstructed(model.onnx, bytes, options.reconstruct, progress, warnings);
+      if (reconstruct !== undefined) {
+        bytes = await reconstructed(model.onnx, bytes, reconstruct, progress, warnings);
       }
     } else if (run.writtenInPlace) {
       bytes = model.bytes;

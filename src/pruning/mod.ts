@@ -44,7 +44,13 @@ export {
 } from "./global_threshold_streaming.ts";
 export { loadMasks, type LoadMasksOptions } from "./load_masks.ts";
 export { normMetric, type NormMetricOptions } from "./norm_metric.ts";
-export { prune, type PruneOptions, type PruneResult } from "./prune.ts";
+export {
+  parameterMetric,
+  type ParameterMetricOptions,
+  prune,
+  type PruneOptions,
+  type PruneResult,
+} from "./prune.ts";
 export { prunedCount } from "./pruned_count.ts";
 export { PruningError, type PruningErrorCode, type PruningErrorContext } from "./pruning_error.ts";
 export { type PruningReport, pruningReport, type TargetReport } from "./pruning_report.ts";
@@ -100,6 +106,7 @@ export type { PruningWarning } from "./generate_masks.ts";
 export { sparseGpt, type SparseGptOptions, type SparseGptResult } from "./sparse_gpt.ts";
 export { sparseGptOnnx, type SparseGptOnnxOptions } from "./sparse_gpt_model.ts";
 export {
+  type LeftLayer,
   type ReconstructedLayer,
   reconstructModules,
   reconstructOnnx,
@@ -107,4 +114,5 @@ export {
   type ReconstructOnnxResult,
 } from "./reconstruct_onnx.ts";
 export { type RidgeSolution, ridgeSolve, type RidgeSolveOptions } from "./ridge_solve.ts";
+export { channelRemovalScores, type ChannelRemovalScoresOptions } from "./removal_scores.ts";
 export type { SavedModel } from "../model/model_graph.ts";

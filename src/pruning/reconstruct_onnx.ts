@@ -42,6 +42,14 @@ export interface ReconstructOnnxOptions {
    */
   readonly rowsPerColumn?: number;
   /**
+   * A layer with fewer calibration rows (positions × images, before sampling) than this many
+   * per column of its Gram matrix is left as pruned, without accumulating or solving (default
+   * 0: every layer is fit). With fewer rows than columns the fit can match every calibration
+   * row (the PP-OCR recognizer's 3×3 neck conv: 2,881 columns, 1,200 rows on 20 lines) and the
+   * refit follows the calibration lines rather than the layer.
+   */
+  readonly minRowsPerColumn?: number;
+  /**
    * A layer whose rows need more than this many distinct sets of frozen weights (each one its
    * own factorisation; element-wise masks give one per row) is left as pruned, with a warning
    * (default 256).
@@ -62,6 +70,21 @@ export interface ReconstructOnnxOptions {
    * `Constant` nodes always take `"full"`.
    */
   readonly path?: "cut" | "full";
+  /**
+   * Which of the modules are refit (default `"all"`). `"held-out"` chooses on calibration data
+   * alone: the batches are split in two (even and odd indices; at least two batches), each
+   * layer is also fit on the even batches alone, and it is refit (on all batches) only when that
+   * fit's error on the odd batches is below the pruned weights' error there; otherwise it is
+   * left as pruned and listed in `ReconstructOnnxResult.left`. The extra cost is one more solve
+   * per layer; the accumulation is the same.
+   */
+  readonly select?: "all" | "held-out";
+  /**
+   * Whether depthwise convs (`group` = input channels = output channels) are refit (default
+   * `true`). With `false` they are left as pruned: their kept channels read the same channels
+   * as in the original, so only the error carried in from earlier layers is left for them.
+   */
+  readonly depthwise?: boolean;
   /** Session options for `InferenceSession.create` (default: one thread). */
   readonly sessionOptions?: Record<string, unknown>;
   /** Called after each layer with its name, its index and the number of layers. */
@@ -91,12 +114,33 @@ export interface ReconstructedLayer {
   readonly error: { readonly before: number; readonly after: number };
   /** Calibration rows (positions × images) the layer was fit on. */
   readonly samples: number;
+  /**
+   * With `select: "held-out"`: the relative error on the odd calibration batches of the pruned
+   * weights and of the weights fit on the even batches.
+   */
+  readonly heldOut?: { readonly pruned: number; readonly refit: number };
+}
+
+/** A layer left as pruned by `select: "held-out"` or `minRowsPerColumn`. */
+export interface LeftLayer {
+  /** The module name. */
+  readonly module: string;
+  /**
+   * With `select: "held-out"`: `‖Y − Ŷ‖² / ‖Y‖²` on the odd calibration batches of the pruned
+   * weights, and that of the weights fit on the even batches (not lower).
+   */
+  readonly heldOut?: { readonly pruned: number; readonly refit: number };
+  /** With `minRowsPerColumn`: the layer's calibration rows and Gram columns. */
+  readonly rows?: number;
+  readonly columns?: number;
 }
 
 /** What `reconstructOnnx` returns. */
 export interface ReconstructOnnxResult {
   /** The refit layers, in graph order. */
   readonly layers: readonly ReconstructedLayer[];
+  /** Layers left as pruned by `select: "held-out"` or `minRowsPerColumn`, in graph order. */
+  readonly left: readonly LeftLayer[];
   /** Layers left as they were, with the reason. */
   readonly warnings: readonly string[];
   /** The pruned model with every refit tensor replaced (and added biases). */
@@ -680,6 +724,25 @@ export async function reconstructOnnx(
   } else {
     names = [...options.modules];
   }
+  const minRowsPerColumn = options.minRowsPerColumn ?? 0;
+  if (!(minRowsPerColumn >= 0) || !Number.isFinite(minRowsPerColumn)) {
+    throw new RangeError(
+      `"minRowsPerColumn" must be a finite number >= 0: current value is ${minRowsPerColumn}`,
+    );
+  }
+  const select = options.select ?? "all";
+  if (select !== "all" && select !== "held-out") {
+    throw new RangeError(
+      `"select" must be "all" or "held-out": current value is ${String(select)}`,
+    );
+  }
+  const heldOut = select === "held-out";
+  if (heldOut && feeds.length < 2) {
+    throw new RangeError(
+      `"select": "held-out" needs at least two calibration batches (fit on the even ones, checked on the odd ones): ${feeds.length} given`,
+    );
+  }
+  const depthwise = options.depthwise ?? true;
   const layers: Layer[] = names.map((name) => {
     const g = geometry(pruned, prunedModel, name);
     if (typeof g === "string") {
@@ -687,7 +750,7 @@ export async function reconstructOnnx(
     }
     const originalBias = originalModel.modules.find((m) => m.name === name)?.params.bias;
     return originalBias === undefined ? g : { ...g, originalBias };
-  }).sort((a, b) => a.node - b.node);
+  }).filter((l) => depthwise || !isDepthwise(l)).sort((a, b) => a.node - b.node);
 
   const sessionOptions = options.sessionOptions ??
     { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 };
@@ -718,6 +781,7 @@ export async function reconstructOnnx(
     ? cutSources(original, pruned, layers, feeds, create, refits)
     : await fullSources(original, pruned, layers, feeds, create, refits, window, visible);
   const done: ReconstructedLayer[] = [];
+  const left: LeftLayer[] = [];
   let addedBiases = 0;
   try {
     for (let index = 0; index < layers.length; index++) {
@@ -725,7 +789,13 @@ export async function reconstructOnnx(
       const n = layer.features + 1;
       const outG = layer.out / layer.groups;
       const small = n <= SMALL;
-      const stats: Stats = {
+      const ranges = {
+        pmin: new Float64Array(layer.channels).fill(Infinity),
+        pmax: new Float64Array(layer.channels).fill(-Infinity),
+        omin: new Float64Array(layer.channels).fill(Infinity),
+        omax: new Float64Array(layer.channels).fill(-Infinity),
+      };
+      const newStats = (): Stats => ({
         gram: Array.from(
           { length: layer.groups },
           () => small ? new Float64Array(n * n) : new Float32Array(n * n),
@@ -735,33 +805,71 @@ export async function reconstructOnnx(
           () => small ? new Float64Array(outG * n) : new Float32Array(outG * n),
         ) as Float64Array[],
         yy: new Float64Array(layer.out),
-        pmin: new Float64Array(layer.channels).fill(Infinity),
-        pmax: new Float64Array(layer.channels).fill(-Infinity),
-        omin: new Float64Array(layer.channels).fill(Infinity),
-        omax: new Float64Array(layer.channels).fill(-Infinity),
+        ...ranges,
         samples: 0,
         rowsPerColumn,
         batches: feeds.length,
         stride: 0,
         images: 0,
-      };
+      });
+      // with "held-out", even batches go to the first part and odd ones to the second
+      const parts = heldOut ? [newStats(), newStats()] : [newStats()];
       const axis = layer.kind === "conv" ? 1 : -1;
+      let few: number | undefined;
       await sources.begin(index);
       try {
         for (let b = 0; b < feeds.length; b++) {
           const { x: xt, original: o } = await sources.batch(b);
+          if (b === 0 && minRowsPerColumn > 0) {
+            // every calibration row, before any sampling: batches are taken to be alike
+            const rows = (layer.kind === "conv"
+              ? xt.dims[0] * o.ydims[2] * o.ydims[3]
+              : xt.dims.slice(0, -1).reduce((a, d) =>
+                a * d, 1)) * feeds.length;
+            if (rows < minRowsPerColumn * n) few = rows;
+          }
+          // the batches still run: the cut moves on
+          if (few !== undefined) continue;
           const x = float32Of(xt, `the input "${layer.x}" of ${layer.module} (batch ${b})`);
           const ax = axis < 0 ? xt.dims.length - 1 : axis;
-          updateRange(x, xt.dims, ax, stats.pmin, stats.pmax);
+          updateRange(x, xt.dims, ax, ranges.pmin, ranges.pmax);
           for (let c = 0; c < layer.channels; c++) {
-            stats.omin[c] = Math.min(stats.omin[c], o.omin[c]);
-            stats.omax[c] = Math.max(stats.omax[c], o.omax[c]);
+            ranges.omin[c] = Math.min(ranges.omin[c], o.omin[c]);
+            ranges.omax[c] = Math.max(ranges.omax[c], o.omax[c]);
           }
-          accumulate(layer, stats, x, xt.dims, o.y, o.ydims, kernels);
+          accumulate(layer, parts[b % parts.length], x, xt.dims, o.y, o.ydims, kernels);
         }
       } finally {
         await sources.end();
       }
+      if (few !== undefined) {
+        left.push({ module: layer.module, rows: few, columns: n });
+        options.onLayer?.(layer.module, index, layers.length);
+        continue;
+      }
+      let check: { pruned: number; refit: number } | undefined;
+      if (heldOut) {
+        const trial = await solveLayer(layer, parts[0], {
+          kernels,
+          damp: options.damp,
+          maxPatterns,
+          warnings: [],
+        });
+        if (trial !== undefined) {
+          const w0 = await layer.weight.data();
+          const b0 = layer.bias === undefined ? undefined : await layer.bias.data();
+          check = {
+            pruned: relativeError(layer, parts[1], w0, b0),
+            refit: relativeError(layer, parts[1], trial.weight, trial.bias ?? b0),
+          };
+          if (!(check.refit < check.pruned)) {
+            left.push({ module: layer.module, heldOut: check });
+            options.onLayer?.(layer.module, index, layers.length);
+            continue;
+          }
+        }
+      }
+      const stats = merge(parts);
       const result = await solveLayer(layer, stats, {
         kernels,
         damp: options.damp,
@@ -817,6 +925,7 @@ export async function reconstructOnnx(
           biasAdded,
           error: result.error,
           samples: stats.samples,
+          ...(check === undefined ? {} : { heldOut: check }),
         });
       }
       options.onLayer?.(layer.module, index, layers.length);
@@ -827,7 +936,7 @@ export async function reconstructOnnx(
   const bytes = edits.size + extra.length === 0
     ? pruned.bytes
     : editOnnx(pruned, [...edits.values(), ...extra]).bytes;
-  return { layers: done, warnings, bytes, path: cut ? "cut" : "full" };
+  return { layers: done, left, warnings, bytes, path: cut ? "cut" : "full" };
 }
 
 /** The refits so far, for `editOnnx` (full path) and for sub-models (cut path). */
@@ -1349,4 +1458,60 @@ function residual(
     wgw += wi * s;
   }
   return yy - 2 * wc + wgw;
+}
+
+/** Whether a layer is a depthwise conv (one input and one output channel per group). */
+function isDepthwise(layer: Layer): boolean {
+  return layer.kind === "conv" && layer.groups > 1 && layer.groups === layer.channels &&
+    layer.groups === layer.out;
+}
+
+/** The sum of the statistics of the parts (the ranges are shared). */
+function merge(parts: readonly Stats[]): Stats {
+  if (parts.length === 1) return parts[0];
+  const [first, ...rest] = parts;
+  for (const p of rest) {
+    first.gram.forEach((g, i) => {
+      const o = p.gram[i];
+      for (let k = 0; k < g.length; k++) g[k] += o[k];
+    });
+    first.cross.forEach((c, i) => {
+      const o = p.cross[i];
+      for (let k = 0; k < c.length; k++) c[k] += o[k];
+    });
+    for (let k = 0; k < first.yy.length; k++) first.yy[k] += p.yy[k];
+    first.samples += p.samples;
+  }
+  return first;
+}
+
+/** `‖Y − Ŷ‖² / ‖Y‖²` of given weights and bias over a layer's statistics. */
+function relativeError(
+  layer: Layer,
+  stats: Stats,
+  weight: Float32Array,
+  bias: Float32Array | undefined,
+): number {
+  const n = layer.features + 1;
+  const f = layer.features;
+  const outG = layer.out / layer.groups;
+  let res = 0;
+  let yy = 0;
+  const gram64 = new Float64Array(n * n);
+  const wo = new Float64Array(n);
+  for (let g = 0; g < layer.groups; g++) {
+    const src = stats.gram[g];
+    for (let i = 0; i < n; i++) {
+      for (let j = i; j < n; j++) gram64[i * n + j] = gram64[j * n + i] = src[i * n + j];
+    }
+    const sign = src instanceof Float64Array ? 1 : -1;
+    for (let r = 0; r < outG; r++) {
+      const o = g * outG + r;
+      for (let j = 0; j < f; j++) wo[j] = weight[o * f + j];
+      wo[f] = bias === undefined ? 0 : bias[o];
+      res += residual(wo, gram64, stats.cross[g], sign, r, n, stats.yy[o]);
+      yy += stats.yy[o];
+    }
+  }
+  return Math.max(0, res) / (yy > 0 ? yy : 1);
 }

@@ -90,3 +90,73 @@ test("--reconstruct usage errors", async () => {
   assert.equal(t.code, 2);
   assert.match(t.stderr, /--reconstruct runs ONNX models: the model is safetensors/);
 });
+
+test("--rank-channels removal-scores prunes other channels than L1, keeping the counts", {
+  timeout: 120_000,
+}, async () => {
+  const dir = tempDir();
+  const l1 = join(dir, "l1.onnx");
+  const scored = join(dir, "scored.onnx");
+  const args = ["-c", LAST_CONVS, "-a", "l1", "--reconstruct", "ocr-lines:4", "--batch-size", "2"];
+  const a = await cli("prune", CLS, ...args, "-o", l1);
+  assert.equal(a.code, 0, a.stderr);
+  const b = await cli("prune", CLS, ...args, "--rank-channels", "removal-scores", "-o", scored);
+  assert.equal(b.code, 0, b.stderr);
+  const zeroRows = async (file: string, name: string) => {
+    const m = onnxModel(decodeOnnx(new Uint8Array(readFileSync(file))));
+    const w = m.modules.find((x) => x.name === name)!.params.weight;
+    const data = await w.data();
+    const per = data.length / w.shape[0];
+    return Array.from({ length: w.shape[0] }, (_, r) => r).filter((r) =>
+      data.subarray(r * per, (r + 1) * per).every((v) => v === 0)
+    );
+  };
+  for (const name of ["conv2d_49", "conv2d_51"]) {
+    const [x, y] = [await zeroRows(l1, name), await zeroRows(scored, name)];
+    assert.equal(x.length, y.length, name);
+    assert.ok(x.length > 0);
+  }
+  const differ = [];
+  for (const name of ["conv2d_49", "conv2d_51"]) {
+    differ.push((await zeroRows(l1, name)).join() !== (await zeroRows(scored, name)).join());
+  }
+  assert.ok(differ.some((d) => d), "the scores chose the same channels as L1 in both convs");
+  const usage = await cli(
+    "prune",
+    CLS,
+    "-c",
+    LAST_CONVS,
+    "--rank-channels",
+    "removal-scores",
+    "-o",
+    scored,
+  );
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--rank-channels goes with --reconstruct/);
+  const bad = await cli("prune", CLS, ...args, "--rank-channels", "wanda", "-o", scored);
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr,
+    /--rank-channels must be metric or removal-scores: current value is wanda/,
+  );
+});
+
+test("--skip-depthwise and --min-rows-per-column go with --reconstruct", async () => {
+  const out = join(tempDir(), "o.onnx");
+  const a = await cli("prune", CLS, "-c", LAST_CONVS, "--skip-depthwise", "-o", out);
+  assert.equal(a.code, 2);
+  assert.match(a.stderr, /--skip-depthwise goes with --reconstruct/);
+  const b = await cli(
+    "prune",
+    CLS,
+    "-c",
+    LAST_CONVS,
+    "--reconstruct",
+    "ocr-lines:2",
+    "--min-rows-per-column=many",
+    "-o",
+    out,
+  );
+  assert.equal(b.code, 2);
+  assert.match(b.stderr, /--min-rows-per-column must be a number >= 0: current value is many/);
+});

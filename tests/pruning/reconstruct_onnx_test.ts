@@ -235,8 +235,75 @@ test(
     assert.ok(aw.subarray(54).every((v) => v === 0)); // a's pruned row stays 0
     const got = await runModel(run.bytes);
     assert.ok(got.every(Number.isFinite));
+    // depthwise: false leaves d as pruned
+    const without = await reconstructOnnx(original, pruned, batches, { ort, depthwise: false });
+    assert.deepEqual(without.layers.map((l) => l.module), ["a", "p", "g"]);
   },
 );
+
+test(
+  "select held-out: a layer whose inputs did not change is left, the consumer of the pruned channel is refit",
+  SLOW,
+  async () => {
+    const original = redundant(false);
+    const pruned = redundant(true);
+    const run = await reconstructOnnx(decodeOnnx(original), decodeOnnx(pruned), batches, {
+      ort,
+      damp: 1e-7,
+      select: "held-out",
+    });
+    // a reads the graph input: the refit cannot do better than its pruned weights on batch 1
+    assert.deepEqual(run.left.map((l) => l.module), ["a"]);
+    assert.deepEqual(run.layers.map((l) => l.module), ["b"]);
+    const b = run.layers[0];
+    assert.ok(b.heldOut !== undefined && b.heldOut.refit < b.heldOut.pruned * 0.01);
+    assert.ok(b.error.after < 1e-8, `after ${b.error.after}`);
+    // a keeps its pruned bytes exactly; the model's outputs are restored
+    assert.deepEqual(tensorValues(run.bytes, "a.weight"), tensorValues(pruned, "a.weight"));
+    const want = await runModel(original);
+    const got = await runModel(run.bytes);
+    let err = 0;
+    let norm = 0;
+    for (let i = 0; i < want.length; i++) {
+      err = Math.max(err, Math.abs(got[i] - want[i]));
+      norm = Math.max(norm, Math.abs(want[i]));
+    }
+    assert.ok(err < 1e-4 * norm, `max |diff| ${err} of ${norm}`);
+    await assert.rejects(
+      reconstructOnnx(decodeOnnx(original), decodeOnnx(pruned), batches.slice(0, 1), {
+        ort,
+        select: "held-out",
+      }),
+      /"select": "held-out" needs at least two calibration batches .*: 1 given/,
+    );
+    await assert.rejects(
+      reconstructOnnx(decodeOnnx(original), decodeOnnx(pruned), batches, {
+        ort,
+        select: "some" as "all",
+      }),
+      /"select" must be "all" or "held-out": current value is some/,
+    );
+  },
+);
+
+test("minRowsPerColumn leaves a layer with too few calibration rows as pruned", SLOW, async () => {
+  const original = decodeOnnx(redundant(false));
+  const pruned = decodeOnnx(redundant(true));
+  // a: 3x3 over 2 channels and a bias, 19 columns; b: 3 channels and a bias, 4 columns; both
+  // 2 batches × 2 images × 36 positions = 144 rows
+  const run = await reconstructOnnx(original, pruned, batches, {
+    ort,
+    damp: 1e-7,
+    minRowsPerColumn: 10,
+  });
+  assert.deepEqual(run.left, [{ module: "a", rows: 144, columns: 19 }]);
+  assert.deepEqual(run.layers.map((l) => l.module), ["b"]);
+  assert.ok(run.layers[0].error.after < 1e-8);
+  await assert.rejects(
+    reconstructOnnx(original, pruned, batches, { ort, minRowsPerColumn: -1 }),
+    /"minRowsPerColumn" must be a finite number >= 0: current value is -1/,
+  );
+});
 
 test("ridgeSolve: the WASM kernels agree with the reference kernels", () => {
   const wasm = createWasmKernels();

@@ -286,6 +286,40 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     if (reconstruct !== undefined && mode !== "pruning") {
       throw new UsageError("--reconstruct goes with prune", command);
     }
+    const rankChannels = args.values["rank-channels"] as string | undefined;
+    if (rankChannels !== undefined && reconstruct === undefined) {
+      throw new UsageError("--rank-channels goes with --reconstruct", command);
+    }
+    if (
+      rankChannels !== undefined && rankChannels !== "metric" && rankChannels !== "removal-scores"
+    ) {
+      throw new UsageError(
+        `--rank-channels must be metric or removal-scores: current value is ${rankChannels}`,
+        command,
+      );
+    }
+    const skipDepthwise = args.values["skip-depthwise"] === true;
+    const minRowsValue = args.values["min-rows-per-column"] as string | undefined;
+    for (
+      const [flag, given] of [["skip-depthwise", skipDepthwise], [
+        "min-rows-per-column",
+        minRowsValue !== undefined,
+      ]] as const
+    ) {
+      if (given && reconstruct === undefined) {
+        throw new UsageError(`--${flag} goes with --reconstruct`, command);
+      }
+    }
+    const minRowsPerColumn = minRowsValue === undefined ? undefined : Number(minRowsValue);
+    if (
+      minRowsPerColumn !== undefined &&
+      !(minRowsPerColumn >= 0 && Number.isFinite(minRowsPerColumn))
+    ) {
+      throw new UsageError(
+        `--min-rows-per-column must be a number >= 0: current value is ${minRowsValue}`,
+        command,
+      );
+    }
     const batchSize = batchSizeOf(
       args.values["batch-size"],
       calibration ?? reconstruct,
@@ -561,7 +595,16 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(cal === undefined ? {} : { calibration: cal }),
           ...(perLayer === undefined ? {} : { layerInputs: perLayer }),
           ...(gptqOptions === undefined ? {} : { gptq: gptqOptions }),
-          ...(reconstruction === undefined ? {} : { reconstruct: reconstruction }),
+          ...(reconstruction === undefined ? {} : {
+            reconstruct: {
+              ...reconstruction,
+              ...(rankChannels === undefined
+                ? {}
+                : { rankChannels: rankChannels as "metric" | "removal-scores" }),
+              ...(skipDepthwise ? { depthwise: false } : {}),
+              ...(minRowsPerColumn === undefined ? {} : { minRowsPerColumn }),
+            },
+          }),
           ...(registry === undefined ? {} : { registry }),
           ...(removeChannels ? { removeChannels } : {}),
           ...(channelMultiple === undefined ? {} : { channelMultiple }),
