@@ -10,6 +10,18 @@ export interface DemoConfig {
   readonly storage?: "auto" | "nbits";
   /** The block along K of `storage: "nbits"`. */
   readonly blockSize?: number;
+  /**
+   * Pruning: remove the emptied channels from the written model (`compressModel`'s
+   * `removeChannels`, with coupled convs sharing one mask).
+   */
+  readonly removeChannels?: boolean;
+  /**
+   * Pruning: refit the pruned layers on the first `lines` labelled lines (`compressModel`'s
+   * `reconstruct`, with channels ranked by `removal-scores`, depthwise convs and layers with
+   * fewer rows than weight columns left as pruned). The run is scored on the other lines only,
+   * so that calibration and evaluation data stay apart.
+   */
+  readonly reconstruct?: { readonly lines: number };
 }
 
 /** The demo's config lists, in table order. */
@@ -47,6 +59,21 @@ export const DEMO_CONFIGS: readonly DemoConfig[] = [
     mode: "pruning",
     algorithm: "LevelPruner",
     configList: [{ op_types: ["MatMul"], target_names: ["weight"], sparse_ratio: 0.5 }],
+  },
+  {
+    // The trade-off of channel pruning: a quarter of every conv's filters removed (coupled convs
+    // share one mask), the layers after them refit on 20 lines, scored on the 20 others.
+    label: "L1 25% conv filters removed, refit",
+    mode: "pruning",
+    algorithm: "L1NormPruner",
+    configList: [{
+      op_types: ["Conv2d"],
+      target_names: ["weight"],
+      sparse_ratio: 0.25,
+      granularity: "out_channel",
+    }],
+    removeChannels: true,
+    reconstruct: { lines: 20 },
   },
   {
     label: "Level global 30%, all Linear",

@@ -25,7 +25,8 @@ export interface Preset {
  * int8, q4 and bnb4 variants.
  */
 export const PRESETS: readonly Preset[] = [
-  ...DEMO_CONFIGS.map((c) => ({
+  // (not the demo's refit run: the page has no calibration lines)
+  ...DEMO_CONFIGS.filter((c) => c.reconstruct === undefined).map((c) => ({
     label: c.label,
     mode: c.mode,
     algorithm: c.algorithm,

@@ -130,8 +130,9 @@ export interface LeftLayer {
    * weights, and that of the weights fit on the even batches (not lower).
    */
   readonly heldOut?: { readonly pruned: number; readonly refit: number };
-  /** With `minRowsPerColumn`: the layer's calibration rows and Gram columns. */
+  /** With `minRowsPerColumn`: the layer's calibration rows. */
   readonly rows?: number;
+  /** With `minRowsPerColumn`: the layer's Gram columns (weight columns, with the bias column). */
   readonly columns?: number;
 }
 
