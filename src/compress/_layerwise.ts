@@ -430,7 +430,21 @@ export async function sparseGptTensors(
   const given = onnx === undefined
     ? safetensorsLayers(model, plan, cal as LayerInputs, "SparseGPT", warnings)
     : undefined;
-  const targets = given?.map((l) => l.target) ?? weightTargets(plan, onnx!, "SparseGPT", warnings);
+  let targets = given?.map((l) => l.target) ?? weightTargets(plan, onnx!, "SparseGPT", warnings);
+  if (given === undefined && pattern !== undefined) {
+    // N:M runs along each row of inputs (a Conv's im2col row per group: (in/g) · kh · kw); a row
+    // that is not whole groups of M (a depthwise 3x3's 9 taps) would lose its partial last group
+    // entirely, so such layers are left as they are.
+    const refs = new Map(model.graph.modules.map((m) => [m.name, m.params.weight]));
+    targets = targets.filter((t) => {
+      const cols = refs.get(t.module)!.shape.slice(1).reduce((a, b) => a * b, 1);
+      if (cols % pattern.m === 0) return true;
+      warnings.push(
+        `[${t.configIndex}]: SparseGPT leaves "${t.module}" as it is: its rows of ${cols} inputs (per group) are not whole groups of ${pattern.m} for the pattern ${pattern.n}:${pattern.m}`,
+      );
+      return false;
+    });
+  }
   if (targets.length === 0) return { bytes: model.bytes, changes: [], warnings };
   const ratio = (t: typeof targets[number]) =>
     (t.setting as { sparse_ratio?: number | null }).sparse_ratio;

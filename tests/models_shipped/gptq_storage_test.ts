@@ -433,6 +433,33 @@ for (const quant_dtype of ["int4", "uint4"]) {
   });
 }
 
+test("SparseGPT on grouped and depthwise convolutions: zeros in the float storage; N:M only on whole groups of M", async () => {
+  const ort = await loadOrt();
+  const { bytes, batches } = groupedConvs();
+  const run = (pattern?: { n: number; m: number }) =>
+    compressModel(loadModel(bytes, "grouped.onnx"), {
+      mode: "pruning",
+      algorithm: "SparseGPT",
+      configList: [{ op_types: ["Conv2d"], sparse_ratio: 0.5 }],
+      calibration: { batches, ort },
+      ...(pattern === undefined ? {} : { pattern }),
+    });
+  const half = await run();
+  assert.deepEqual(half.report.layers.map((l) => l.module), ["gconv", "dw"]);
+  const saved = onnxModel(decodeOnnx(half.bytes));
+  for (const name of ["gconv", "dw"]) {
+    const w = await saved.modules.find((m) => m.name === name)!.params.weight.data();
+    assert.ok(w.filter((v) => v === 0).length >= w.length / 2, name);
+  }
+  // 2:4 along rows of 18 (gconv: 2 channels x 3x3) and 9 inputs (dw): no whole groups of 4
+  const nm = await run({ n: 2, m: 4 });
+  assert.deepEqual(nm.report.layers, []);
+  assert.match(
+    nm.report.warnings!.join("\n"),
+    /SparseGPT leaves "dw" as it is: its rows of 9 inputs \(per group\) are not whole groups of 4/,
+  );
+});
+
 test("SparseGPT on safetensors with per-layer inputs writes sparseGpt()'s weights", async () => {
   const m = safetensorsMlp();
   const layerInputs = readLayerInputs(m.inputs, "inputs.safetensors");
