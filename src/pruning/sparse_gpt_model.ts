@@ -1,5 +1,6 @@
 /**
- * SparseGPT over the MatMul / Gemm layers of an ONNX model: each layer's inputs captured with
+ * SparseGPT over the MatMul / Gemm / Conv layers of an ONNX model (a grouped or depthwise Conv
+ * as one layer per group): each layer's inputs captured with
  * onnxruntime from the model with the earlier layers already pruned (sequentially, as the
  * reference does block by block), the layer Hessian accumulated batch by batch, then
  * `sparseGpt()`.
@@ -32,7 +33,8 @@ export interface SparseGptOnnxOptions
  * @param options onnxruntime, the layers, and `sparseGpt()`'s options.
  * @returns Per layer the result in PyTorch layout (`mask`: 1 keeps), and `encode()`: the model
  *   with the new weights in their stored dtype and layout.
- * @throws {RangeError} When a module is not a main-graph MatMul/Gemm with a stored 2-D weight,
+ * @throws {RangeError} When a module is not a main-graph MatMul/Gemm with a stored 2-D weight
+ *   or a 2-D Conv,
  *   no batch is given, an activation is not produced, or `sparseGpt()` rejects an option.
  *
  * @example
@@ -54,5 +56,38 @@ export async function sparseGptOnnx(
       hessian: layer.hessian,
     });
     return { weight: result.weight, result };
-  });
+  }, stackSparseGpt);
+}
+
+/**
+ * The results of a grouped Conv's groups (each `[out/g, (in/g) · kh · kw]`, N:M along its own
+ * im2col row) as one result stacked by rows; `loss` summed, `deadColumns` those dead in any
+ * group.
+ */
+function stackSparseGpt(parts: readonly SparseGptResult[]): SparseGptResult {
+  const cat = <A extends Float32Array | Uint8Array>(
+    pick: (r: SparseGptResult) => A | undefined,
+    make: new (n: number) => A,
+  ): A | undefined => {
+    if (pick(parts[0]) === undefined) return undefined;
+    const out = new make(parts.reduce((n, r) => n + pick(r)!.length, 0));
+    let at = 0;
+    for (const r of parts) {
+      out.set(pick(r)!, at);
+      at += pick(r)!.length;
+    }
+    return out;
+  };
+  const codes = cat((r) => r.codes, Uint8Array);
+  const scale = cat((r) => r.scale, Float32Array);
+  const zeroPoint = cat((r) => r.zeroPoint, Float32Array);
+  return {
+    weight: cat((r) => r.weight, Float32Array)!,
+    mask: cat((r) => r.mask, Uint8Array)!,
+    ...(codes === undefined ? {} : { codes }),
+    ...(scale === undefined ? {} : { scale }),
+    ...(zeroPoint === undefined ? {} : { zeroPoint }),
+    deadColumns: [...new Set(parts.flatMap((r) => r.deadColumns))].sort((a, b) => a - b),
+    loss: parts.reduce((s, r) => s + r.loss, 0),
+  };
 }

@@ -14,7 +14,11 @@
  *   `[out, in / group_size]` (`group`);
  * - `<module>.weight_shape`: `I64 [2]`, `[out, in]`;
  * - `<module>.weight_zero_point`, only when asymmetric: per tensor `I8 [1]`; per channel or group
- *   the signed zero points packed like the codes but along dim 0 (`I32 [ceil(out / f), groups]`).
+ *   the signed zero points packed like the codes but along dim 0 (`I32 [ceil(out / f), groups]`);
+ * - `<module>.weight_g_idx`, only for activation-ordered groups (`actorder: "group"`, GPTQ's
+ *   act-order without static groups): `I32 [in]`, the group of each input column in the original
+ *   column order (codes and scales stay in that order too); column `c` dequantizes with
+ *   `weight_scale[:, g_idx[c]]`. Every group holds `group_size` columns.
  * Every other tensor is written as stored. Dequantize with `(q - zero_point) * scale`.
  * nncompress's unsigned codes (`uint4`, `uint8`) become the format's signed ones by subtracting
  * `2^(num_bits - 1)` from codes and zero points alike, which leaves every dequantized value
@@ -57,8 +61,11 @@ export interface CompressedTensorsWeights {
   readonly group_size: number | null;
   /** Static scales: `false`. */
   readonly dynamic: false;
-  /** No activation ordering: `null`. */
-  readonly actorder: null;
+  /**
+   * `"group"`: the groups follow the activation order (each column's group in `weight_g_idx`);
+   * `null`: groups of consecutive columns.
+   */
+  readonly actorder: "group" | null;
   /** Not a block strategy: `null`. */
   readonly block_structure: null;
   /** The observer the ranges come from (`"minmax"`). */
@@ -108,9 +115,42 @@ interface Plan {
   readonly weights: CompressedTensorsWeights;
   /** What is subtracted from nncompress's codes and zero points (unsigned dtypes). */
   readonly offset: number;
+  /** The group of each input column (activation-ordered groups). */
+  readonly groupIndex?: Int32Array;
 }
 
 const META_KEY = "nncompress.quantization_config";
+
+/** Options of `compressedTensorsScheme`. */
+export interface CompressedTensorsSchemeOptions {
+  /**
+   * Per module name, the group of each input column (`[in]`) for weights whose groups of
+   * `group_size` columns follow the activation order (GPTQ's `groupIndex` under act-order
+   * without static groups): written as `weight_g_idx` with `actorder: "group"`. Their parameters
+   * have the grid `[out, in / group_size]` (`kernel [1, group_size]`), group `g` in column `g`.
+   */
+  readonly groupIndex?: ReadonlyMap<string, Int32Array>;
+}
+
+/** Whether `g_idx` maps each of `cols` columns to a group in `[0, groups)`, `size` columns each. */
+function groupIndexError(
+  g: Int32Array,
+  cols: number,
+  groups: number,
+  size: number,
+): string | undefined {
+  if (g.length !== cols) return `has ${g.length} entries for ${cols} input columns`;
+  const count = new Int32Array(groups);
+  for (let c = 0; c < cols; c++) {
+    const v = g[c];
+    if (!Number.isInteger(v) || v < 0 || v >= groups) {
+      return `maps column ${c} to group ${v}, outside [0, ${groups})`;
+    }
+    count[v]++;
+  }
+  const bad = count.findIndex((n) => n !== size);
+  return bad < 0 ? undefined : `gives group ${bad} ${count[bad]} columns instead of ${size}`;
+}
 
 /** How many codes of `bits` bits one int32 holds. */
 function packFactor(bits: number): number {
@@ -127,6 +167,7 @@ function packFactor(bits: number): number {
  *
  * @param model The model the parameters were computed on.
  * @param params Parameters from `quantizeWeights` (input/output targets are not stored).
+ * @param options Each act-ordered weight's group index.
  * @returns `{ fits: true, config }`, or `{ fits: false, reason }`.
  *
  * @example
@@ -153,8 +194,9 @@ function packFactor(bits: number): number {
 export function compressedTensorsScheme(
   model: ModelGraph,
   params: readonly TargetQuantParams[],
+  options: CompressedTensorsSchemeOptions = {},
 ): CompressedTensorsFit {
-  const planned = plan(model, params);
+  const planned = plan(model, params, options.groupIndex);
   if (!Array.isArray(planned)) return { fits: false, reason: planned.reason };
   return { fits: true, config: configOf(planned) };
 }
@@ -162,6 +204,7 @@ export function compressedTensorsScheme(
 function plan(
   model: ModelGraph,
   params: readonly TargetQuantParams[],
+  groupIndex: ReadonlyMap<string, Int32Array> | undefined,
 ): Plan[] | { reason: string } {
   const modules = new Map(model.modules.map((m) => [m.name, m]));
   const out: Plan[] = [];
@@ -211,9 +254,22 @@ function plan(
       return no(`has codes ${p.qmin}..${p.qmax}, outside the format's ${p.bits}-bit range`);
     }
     const symmetric = p.zeroPoint.every((z) => z - offset === 0);
+    const gIdx = groupIndex?.get(p.module);
+    if (gIdx !== undefined) {
+      if (strategy !== "group") {
+        return no(
+          `has a group index (activation order) but granularity ${
+            JSON.stringify(p.granularity)
+          }: compressed-tensors' weight_g_idx maps columns to groups of the group strategy`,
+        );
+      }
+      const bad = groupIndexError(gIdx, cols, cols / group!, group!);
+      if (bad !== undefined) return no(`has a group index that ${bad}`);
+    }
     out.push({
       p,
       offset,
+      ...(gIdx === undefined ? {} : { groupIndex: gIdx }),
       weights: {
         num_bits: p.bits,
         type: "int",
@@ -221,7 +277,7 @@ function plan(
         strategy,
         group_size: group,
         dynamic: false,
-        actorder: null,
+        actorder: gIdx === undefined ? null : "group",
         block_structure: null,
         observer: "minmax",
         observer_kwargs: {},
@@ -325,7 +381,8 @@ function unpackInt32(
 }
 
 /** Options of `streamCompressedTensors`. */
-export interface StreamCompressedTensorsOptions extends QuantizeOptions {
+export interface StreamCompressedTensorsOptions
+  extends QuantizeOptions, CompressedTensorsSchemeOptions {
   /** Extra `__metadata__` entries (the format's keys win). */
   readonly metadata?: Readonly<Record<string, string>>;
   /**
@@ -485,7 +542,7 @@ function compressedInputs(
   config: CompressedTensorsConfig;
 } {
   const kernels = options.kernels ?? getKernels();
-  const planned = plan(model, params);
+  const planned = plan(model, params, options.groupIndex);
   if (!Array.isArray(planned)) throw new QuantizationError("storage", planned.reason);
   const config = options.config ?? configOf(planned);
   const byTarget = new Map(planned.map((x) => [`${x.p.module}\u0000${x.p.target}`, x]));
@@ -507,7 +564,7 @@ function compressedInputs(
         );
         continue;
       }
-      const { p, offset, weights } = x;
+      const { p, offset, weights, groupIndex } = x;
       const [rows, cols] = ref.shape;
       const bits = p.bits;
       const f = packFactor(bits);
@@ -517,7 +574,12 @@ function compressedInputs(
         shape: [rows, Math.ceil(cols / f)],
         data: async () => {
           const before = await ref.data();
-          const codes = quantizeTensor(before, ref.shape, p, { kernels });
+          const codes = quantizeTensor(
+            before,
+            ref.shape,
+            groupIndex === undefined ? p : perColumn(p, rows, groupIndex),
+            { kernels },
+          );
           options.onQuantized?.(p, before, codes);
           const signed = offset === 0 ? codes : Int16Array.from(codes, (q) => q - offset);
           return packInt32(signed, rows, cols, bits, false);
@@ -549,6 +611,14 @@ function compressedInputs(
             },
         );
       }
+      if (groupIndex !== undefined) {
+        tensors.push({
+          name: `${name}_g_idx`,
+          dtype: "I32",
+          shape: [cols],
+          data: () => groupIndex,
+        });
+      }
     }
   }
   for (const p of missing.values()) {
@@ -565,6 +635,25 @@ function compressedInputs(
   };
 }
 
+/**
+ * Grouped parameters (`[rows, groups]`, group `g` in column `g`) with each column's group given
+ * by `groupIndex`, as one scale and zero point per weight (`kernel [1, 1]`), so
+ * `quantizeTensor` / `dequantizeTensor` apply them.
+ */
+function perColumn<P extends QuantParams>(p: P, rows: number, groupIndex: Int32Array): P {
+  const cols = groupIndex.length;
+  const groups = p.scale.length / rows;
+  const scale = new Float32Array(rows * cols);
+  const zeroPoint = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      scale[r * cols + c] = p.scale[r * groups + groupIndex[c]];
+      zeroPoint[r * cols + c] = p.zeroPoint[r * groups + groupIndex[c]];
+    }
+  }
+  return { ...p, kernel: [1, 1], scale, zeroPoint };
+}
+
 /** A weight read back from a compressed-tensors file. */
 export interface CompressedTensor {
   /** The weight's name (`<module>.weight`). */
@@ -573,8 +662,16 @@ export interface CompressedTensor {
   readonly shape: readonly number[];
   /** The signed codes, unpacked. */
   readonly codes: Int8Array;
-  /** Scales and zero points as `dequantizeTensor` takes them. */
+  /**
+   * Scales and zero points as `dequantizeTensor` takes them (with `groupIndex`: one per weight,
+   * each column's group's, `kernel [1, 1]`).
+   */
   readonly params: QuantParams;
+  /**
+   * `weight_g_idx` of activation-ordered groups (`actorder: "group"`): the group of each input
+   * column; the file's scales are `[out, groups]`, spread over the columns in `params`.
+   */
+  readonly groupIndex?: Int32Array;
   /** The weight arguments of its config group. */
   readonly weights: CompressedTensorsWeights;
 }
@@ -690,18 +787,47 @@ export function readCompressedTensors(
       : w.strategy === "channel"
       ? [1, -1]
       : [1, w.group_size ?? cols];
+    let params: QuantParams = {
+      kernel,
+      scale,
+      zeroPoint,
+      qmin: -(2 ** (w.num_bits - 1)),
+      qmax: 2 ** (w.num_bits - 1) - 1,
+    };
+    // activation-ordered groups: g_idx maps each column to its group (all -1: column order, as
+    // compressed-tensors initializes it)
+    const g = byName.get(`${name}_g_idx`);
+    let groupIndex: Int32Array | undefined;
+    if (g !== undefined) {
+      used.add(g.name);
+      if (g.dtype !== "I32" || g.data.byteLength !== cols * 4) {
+        throw new ModelFormatError(
+          `the group index of [${rows}, ${cols}] must be I32 [${cols}]: current value is ${g.dtype} [${g.shape}]`,
+          { field: g.name, offset: g.data.byteOffset - bytes.byteOffset },
+        );
+      }
+      const idx = new Int32Array(own(g.data));
+      if (!idx.includes(-1)) {
+        const bad = w.strategy !== "group"
+          ? `is given for strategy ${JSON.stringify(w.strategy)} (only "group" has one)`
+          : groupIndexError(idx, cols, groupsPerRow, cols / groupsPerRow);
+        if (bad !== undefined) {
+          throw new ModelFormatError(`the group index ${bad}`, {
+            field: g.name,
+            offset: g.data.byteOffset - bytes.byteOffset,
+          });
+        }
+        groupIndex = idx;
+        params = perColumn(params, rows, idx);
+      }
+    }
     quantized.push({
       name,
       shape: [rows, cols],
       codes,
       weights: w,
-      params: {
-        kernel,
-        scale,
-        zeroPoint,
-        qmin: -(2 ** (w.num_bits - 1)),
-        qmax: 2 ** (w.num_bits - 1) - 1,
-      },
+      params,
+      ...(groupIndex === undefined ? {} : { groupIndex }),
     });
     for (const k of [t.name, `${name}_scale`, `${name}_shape`]) used.add(k);
   }

@@ -213,3 +213,63 @@ test("compressed-tensors: what the format cannot express is refused with the rea
     await assert.rejects(compressedTensorsSafetensors(model, params), reason);
   }
 });
+
+test("activation-ordered groups: weight_g_idx written as I32 [in], read back per column, checked", async () => {
+  const model = mlp(4, 8);
+  const { params } = await quantizeWeights(model, [
+    { op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int4", granularity: [1, 4] },
+  ]);
+  // a's columns in two groups of 4, interleaved (as act-order leaves them)
+  const gIdx = Int32Array.of(1, 0, 0, 1, 1, 0, 1, 0);
+  const groupIndex = new Map([["a", gIdx]]);
+  const fit = compressedTensorsScheme(model, params, { groupIndex });
+  assert.ok(fit.fits);
+  const groups = Object.values(fit.config.config_groups);
+  assert.deepEqual(groups.map((g) => [g.targets, g.weights.actorder]), [
+    [["a"], "group"],
+    [["b"], null],
+  ]);
+  const { bytes } = await compressedTensorsSafetensors(model, params, { groupIndex });
+  const g = readSafetensors(bytes).tensors.find((t) => t.name === "a.weight_g_idx")!;
+  assert.deepEqual([g.dtype, g.shape], ["I32", [8]]);
+  const a = readCompressedTensors(bytes).quantized.find((t) => t.name === "a.weight")!;
+  assert.deepEqual(a.groupIndex, gIdx);
+  // column c dequantizes with its group's scale: the params of group gIdx[c], spread per column
+  const p = params.find((p) => p.module === "a")!;
+  for (let r = 0; r < 4; r++) {
+    for (let c = 0; c < 8; c++) {
+      assert.equal(a.params.scale[r * 8 + c], p.scale[r * 2 + gIdx[c]]);
+    }
+  }
+  const w = await model.modules.find((m) => m.name === "a")!.params.weight.data();
+  const back = dequantizeTensor(a.codes, a.shape, a.params);
+  for (let r = 0; r < 4; r++) {
+    for (let c = 0; c < 8; c++) {
+      const s = p.scale[r * 2 + gIdx[c]];
+      // within half a step of the weight, or clipped to the grid's end
+      const q = a.codes[r * 8 + c];
+      const near = Math.abs(back[r * 8 + c] - w[r * 8 + c]) <= s / 2 + 1e-6;
+      assert.ok(near || q === -8 || q === 7, `${r} ${c}`);
+      assert.equal(back[r * 8 + c], Math.fround((q - a.params.zeroPoint[r * 8 + c]) * s));
+    }
+  }
+  // a group index that does not give every group 4 columns is refused, naming the group
+  const bad = compressedTensorsScheme(model, params, {
+    groupIndex: new Map([["a", Int32Array.of(0, 0, 0, 0, 0, 1, 1, 1)]]),
+  });
+  assert.ok(!bad.fits && /a\.weight .* group 0 5 columns instead of 4/.test(bad.reason));
+  // a file whose g_idx is all -1 (compressed-tensors' initial value) is in column order
+  const file = readSafetensors(bytes);
+  const edited = writeSafetensors(
+    file.tensors.map((t) => ({
+      name: t.name,
+      dtype: t.dtype,
+      shape: t.shape,
+      data: t.name === "a.weight_g_idx" ? new Int32Array(8).fill(-1) : t.data,
+    })),
+    { metadata: file.metadata },
+  );
+  const plain = readCompressedTensors(edited).quantized.find((t) => t.name === "a.weight")!;
+  assert.equal(plain.groupIndex, undefined);
+  assert.deepEqual(plain.params.kernel, [1, 4]);
+});

@@ -1,5 +1,6 @@
 /**
- * GPTQ over the MatMul / Gemm layers of an ONNX model: each layer's inputs captured with
+ * GPTQ over the MatMul / Gemm / Conv layers of an ONNX model (a grouped or depthwise Conv as one
+ * layer per group): each layer's inputs captured with
  * onnxruntime from the model with the earlier layers already quantized (sequentially, as the
  * reference does block by block), the layer Hessian accumulated batch by batch, then `gptq()`.
  *
@@ -22,8 +23,15 @@ export interface GptqLayer {
   readonly module: string;
   /** The stored weight tensor's name. */
   readonly tensor: string;
-  /** The GPTQ result in PyTorch layout (`[out, in]`). */
+  /**
+   * The GPTQ result in PyTorch layout (`[out, in]`). For a Conv of several groups, the groups'
+   * results stacked by rows (`weight`, `codes`, `scale`, `zeroPoint`; `loss` summed,
+   * `deadColumns` those dead in any group); `groupIndex` and `perm` are group 0's, each group's
+   * own are in `parts` (they differ under act-order).
+   */
   readonly result: GptqResult;
+  /** For a Conv of several groups: each group's result, in group order. */
+  readonly parts?: readonly GptqResult[];
   /**
    * The grid as quantization parameters (`quantize()`'s form): `uint<bits>` codes in
    * `[0, 2^bits - 1]`, one scale and zero point per row (`kernel [1, -1]`) or per row and group
@@ -76,18 +84,61 @@ export async function gptqOnnx(
   batches: readonly Record<string, CalibrationTensor>[],
   options: GptqOnnxOptions,
 ): Promise<GptqOnnxResult> {
-  const { layers, encode } = await layerwiseOnnx(onnx, batches, options, (layer) => {
-    const result = gptq(layer.weight, layer.shape, [], { ...options, hessian: layer.hessian });
-    return { weight: result.weight, result };
-  });
+  const { layers, encode } = await layerwiseOnnx<{ result: GptqResult; parts?: GptqResult[] }>(
+    onnx,
+    batches,
+    options,
+    (layer) => {
+      const result = gptq(layer.weight, layer.shape, [], { ...options, hessian: layer.hessian });
+      return { weight: result.weight, result: { result } };
+    },
+    (parts) => {
+      const results = parts.map((p) => p.result);
+      return { result: stackGptq(results), parts: results };
+    },
+  );
   return {
-    layers: layers.map((l) => {
-      const inp = l.result.groupIndex.length;
-      const shape = [l.result.codes.length / inp, inp];
-      const params = gptqParams(l.module, shape, l.result, options);
-      return { ...l, ...(params === undefined ? {} : { params }) };
+    layers: layers.map(({ module, tensor, result: { result, parts } }) => {
+      const inp = result.groupIndex.length;
+      const shape = [result.codes.length / inp, inp];
+      const params = gptqParams(module, shape, result, options);
+      return {
+        module,
+        tensor,
+        result,
+        ...(parts === undefined ? {} : { parts }),
+        ...(params === undefined ? {} : { params }),
+      };
     }),
     encode,
+  };
+}
+
+/** The results of a grouped Conv's groups as one result, stacked by rows. */
+function stackGptq(parts: readonly GptqResult[]): GptqResult {
+  const cat = <A extends Float32Array | Uint8Array>(
+    pick: (r: GptqResult) => A,
+    make: new (n: number) => A,
+  ): A => {
+    const out = new make(parts.reduce((n, r) => n + pick(r).length, 0));
+    let at = 0;
+    for (const r of parts) {
+      out.set(pick(r), at);
+      at += pick(r).length;
+    }
+    return out;
+  };
+  const dead = new Set(parts.flatMap((r) => r.deadColumns));
+  return {
+    weight: cat((r) => r.weight, Float32Array),
+    codes: cat((r) => r.codes, Uint8Array),
+    scale: cat((r) => r.scale, Float32Array),
+    zeroPoint: cat((r) => r.zeroPoint, Float32Array),
+    groups: parts[0].groups,
+    groupIndex: parts[0].groupIndex,
+    perm: parts[0].perm,
+    deadColumns: [...dead].sort((a, b) => a - b),
+    loss: parts.reduce((s, r) => s + r.loss, 0),
   };
 }
 

@@ -37,8 +37,9 @@ test("quantize -a GPTQ int4 keeps the classifier's accuracy and reports every la
   assert.equal(run.algorithm, "GPTQ");
   assert.ok(run.layers.length > 10 && run.layers.every((l: { bits: number }) => l.bits === 4));
   assert.ok(run.evaluation[0].correct >= 38, JSON.stringify(run.evaluation));
-  // Depthwise convolutions are left as they are, each named in a warning.
-  assert.match(run.warnings.join("\n"), /GPTQ leaves "conv2d_\d+" as it is/);
+  // Depthwise convolutions are processed too (one layer per group): none is left as it is.
+  assert.doesNotMatch(run.warnings.join("\n"), /GPTQ leaves "conv2d_\d+" as it is/);
+  assert.ok(run.layers.some((l: { module: string }) => l.module === "conv2d_2"));
   // Written as QDQ (the default storage): GPTQ's codes as 4-bit initializers, one
   // DequantizeLinear per processed weight.
   assert.equal(run.storage, "qdq");

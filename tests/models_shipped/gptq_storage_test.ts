@@ -7,6 +7,7 @@ import { compressModel, loadModel } from "../../mod.ts";
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { onnxModel } from "../../src/model/onnx_model.ts";
 import { convBatchNorm, mlp, values } from "./_models.ts";
+import { groupedConvs } from "../quantization/_grouped_convs.ts";
 import { loadOrt } from "../io/_ocr.ts";
 import { difference, runModel } from "./_ort.ts";
 import { gptq } from "../../src/quantization/gptq.ts";
@@ -15,6 +16,7 @@ import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts"
 import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
 import { readQuantizedSafetensors } from "../../src/quantization/quantized_safetensors.ts";
 import { readCompressedTensors } from "../../src/quantization/compressed_tensors.ts";
+import { dequantizeTensor } from "../../src/quantization/quantize_tensor.ts";
 import { readLayerInputs } from "../../src/compress/layer_inputs.ts";
 
 // The model's input is [2, 32]: 32 batches of 2 rows.
@@ -122,6 +124,45 @@ test("GPTQ int4 per channel on convolutions as QDQ runs like its float model", a
   const b = await runModel(qdq.bytes, "x", [1, 3, 8, 8]);
   const d = difference(b.y, a.y);
   assert.ok(d.relative <= 1e-4, `max |diff| ${d.max} (relative ${d.relative})`);
+});
+
+test("GPTQ on grouped and depthwise convolutions: QDQ per channel runs like the float model, groups [1, G] as float", async () => {
+  const ort = await loadOrt();
+  const { bytes, batches } = groupedConvs();
+  const run = (storage: "float" | "int" | "auto", granularity: unknown = "per_channel") =>
+    compressModel(loadModel(bytes, "grouped.onnx"), {
+      mode: "quantization",
+      algorithm: "GPTQ",
+      configList: config("int4", granularity, "Conv2d"),
+      storage,
+      calibration: { batches, ort },
+    });
+  const float = await run("float");
+  assert.deepEqual(float.report.layers.map((l) => l.module), ["gconv", "dw"]);
+  assert.deepEqual(float.report.warnings ?? [], []);
+  const qdq = await run("int");
+  assert.equal(qdq.report.storage, "qdq");
+  assert.equal((await run("auto")).report.storage, "qdq");
+  const ops = decodeOnnx(qdq.bytes).graph.nodes.map((n) => n.opType);
+  assert.equal(ops.filter((o) => o === "DequantizeLinear").length, 2, ops.join(","));
+  const a = await runModel(float.bytes, "x", [2, 4, 6, 7]);
+  const b = await runModel(qdq.bytes, "x", [2, 4, 6, 7]);
+  for (const name of ["r", "y"]) {
+    const d = difference(b[name], a[name]);
+    assert.ok(d.relative <= 1e-4, `${name}: max |diff| ${d.max} (relative ${d.relative})`);
+  }
+  // the float model's weights are GPTQ's, on the grid, different from the source's
+  const source = onnxModel(decodeOnnx(bytes));
+  const saved = onnxModel(decodeOnnx(float.bytes));
+  for (const name of ["gconv", "dw"]) {
+    const before = await source.modules.find((m) => m.name === name)!.params.weight.data();
+    const after = await saved.modules.find((m) => m.name === name)!.params.weight.data();
+    assert.notDeepEqual(after, before, name);
+  }
+  // [1, G] groups along the im2col row are stored as float, as for dense convolutions
+  const grouped = await run("auto", [1, 3]);
+  assert.equal(grouped.report.storage, "float");
+  assert.deepEqual(grouped.report.layers.map((l) => l.module), ["gconv", "dw"]);
 });
 
 test("GPTQ groups [1, G] as QDQ below opset 21: float with the reason under auto, an error under int", async () => {
@@ -342,6 +383,82 @@ for (const granularity of ["per_channel", [1, 8]]) {
     }
   });
 }
+
+for (const quant_dtype of ["int4", "uint4"]) {
+  test(`GPTQ ${quant_dtype} act-order groups as compressed-tensors write weight_g_idx and decode to gptq()'s weights`, async () => {
+    const m = safetensorsMlp();
+    const layerInputs = readLayerInputs(m.inputs, "inputs.safetensors");
+    const run = (storage: "int" | "compressed-tensors" | "auto") =>
+      compressModel(loadModel(m.model, "m.safetensors"), {
+        mode: "quantization",
+        algorithm: "GPTQ",
+        configList: config(quant_dtype, [1, 4]),
+        storage,
+        layerInputs,
+        gptq: { actOrder: true },
+      });
+    const options = { bits: 4, sym: quant_dtype === "int4", groupSize: 4, actOrder: true };
+    const direct = [
+      gptq(m.w1, [8, 16], [m.x1], options),
+      gptq(m.w2, [4, 8], [m.x2], options),
+    ];
+    const ct = await run("compressed-tensors");
+    assert.equal(ct.report.storage, "compressed-tensors");
+    assert.equal((await run("auto")).report.storage, "compressed-tensors");
+    const weights = ct.quantizationConfig!.config_groups.group_0.weights;
+    assert.equal(weights.actorder, "group");
+    assert.equal(weights.strategy, "group");
+    assert.equal(weights.group_size, 4);
+    const file = readSafetensors(ct.bytes);
+    const read = readCompressedTensors(ct.bytes).quantized;
+    for (const [i, [name, inp]] of ([["fc1", 16], ["fc2", 8]] as const).entries()) {
+      // weight_g_idx: int32 [in], each original column's group, in column order
+      const g = file.tensors.find((t) => t.name === `${name}.weight_g_idx`)!;
+      assert.equal(g.dtype, "I32");
+      assert.deepEqual(g.shape, [inp]);
+      const gIdx = new Int32Array(g.data.slice().buffer);
+      assert.deepEqual(gIdx, direct[i].groupIndex, name);
+      const scale = file.tensors.find((t) => t.name === `${name}.weight_scale`)!;
+      assert.deepEqual(scale.shape, [direct[i].codes.length / inp, inp / 4]);
+      const t = read.find((t) => t.name === `${name}.weight`)!;
+      assert.deepEqual(t.groupIndex, direct[i].groupIndex);
+      assert.deepEqual(dequantizeTensor(t.codes, t.shape, t.params), direct[i].weight, name);
+    }
+    // the groups really are out of order: fc1's g_idx is not sorted
+    assert.ok(direct[0].groupIndex.some((g, c) => c > 0 && g < direct[0].groupIndex[c - 1]));
+    await assert.rejects(
+      run("int"),
+      /storage "int" cannot hold this GPTQ result: .*act-order.*as compressed-tensors \(with weight_g_idx\)/,
+    );
+  });
+}
+
+test("SparseGPT on grouped and depthwise convolutions: zeros in the float storage; N:M only on whole groups of M", async () => {
+  const ort = await loadOrt();
+  const { bytes, batches } = groupedConvs();
+  const run = (pattern?: { n: number; m: number }) =>
+    compressModel(loadModel(bytes, "grouped.onnx"), {
+      mode: "pruning",
+      algorithm: "SparseGPT",
+      configList: [{ op_types: ["Conv2d"], sparse_ratio: 0.5 }],
+      calibration: { batches, ort },
+      ...(pattern === undefined ? {} : { pattern }),
+    });
+  const half = await run();
+  assert.deepEqual(half.report.layers.map((l) => l.module), ["gconv", "dw"]);
+  const saved = onnxModel(decodeOnnx(half.bytes));
+  for (const name of ["gconv", "dw"]) {
+    const w = await saved.modules.find((m) => m.name === name)!.params.weight.data();
+    assert.ok(w.filter((v) => v === 0).length >= w.length / 2, name);
+  }
+  // 2:4 along rows of 18 (gconv: 2 channels x 3x3) and 9 inputs (dw): no whole groups of 4
+  const nm = await run({ n: 2, m: 4 });
+  assert.deepEqual(nm.report.layers, []);
+  assert.match(
+    nm.report.warnings!.join("\n"),
+    /SparseGPT leaves "dw" as it is: its rows of 9 inputs \(per group\) are not whole groups of 4/,
+  );
+});
 
 test("SparseGPT on safetensors with per-layer inputs writes sparseGpt()'s weights", async () => {
   const m = safetensorsMlp();

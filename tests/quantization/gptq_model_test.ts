@@ -3,11 +3,12 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { onnxModel } from "../../src/model/onnx_model.ts";
-import { gptq } from "../../src/quantization/gptq.ts";
+import { gptq, type GptqResult } from "../../src/quantization/gptq.ts";
 import { gptqOnnx } from "../../src/quantization/gptq_model.ts";
 import { quantizeTensor } from "../../src/quantization/quantize_tensor.ts";
 import { attr, graph, model, node, tensor, valueInfo } from "../io/_onnx_builder.ts";
 import { loadOrt } from "../io/_ocr.ts";
+import { groupedConvs, patches } from "./_grouped_convs.ts";
 
 const SLOW = { timeout: 120_000 };
 
@@ -169,5 +170,76 @@ test(
     assert.deepEqual(layers[0].result.weight, direct.weight);
     const saved = onnxModel(decodeOnnx(encode()));
     assert.deepEqual(await saved.modules[0].params.weight.data(), direct.weight);
+  },
+);
+
+test(
+  "gptqOnnx() quantizes grouped and depthwise Convs one group at a time, each with its own H",
+  SLOW,
+  async () => {
+    const { onnx, wg, wd, xs, batches } = groupedConvs();
+    const ort = await loadOrt();
+    for (const options of [{ bits: 4 }, { bits: 3, actOrder: true }, { bits: 4, groupSize: 9 }]) {
+      const run = await gptqOnnx(onnx, batches, { ort, ...options });
+      assert.deepEqual(run.layers.map((l) => l.module), ["gconv", "dw"]);
+      // gconv: 2 groups of 3 output channels over 2 input channels each, 18 columns; one
+      // add_batch per image, 2 images per batch
+      const byHand = (
+        w: Float32Array,
+        rows: number,
+        cols: number,
+        g: number,
+        inputs: Float32Array[],
+        dims: number[],
+        groups: number,
+        stride: number,
+      ) =>
+        gptq(
+          w.subarray(g * rows * cols, (g + 1) * rows * cols),
+          [rows, cols],
+          inputs.flatMap((x) => [0, 1].map((n) => patches(x, dims, groups, stride, n, g))),
+          options,
+        );
+      const gconv = [0, 1].map((g) => byHand(wg, 3, 18, g, xs, [2, 4, 6, 7], 2, 1));
+      const dwInputs = await (async () => {
+        // the depthwise layer sees r from the model with gconv already quantized
+        const first = await gptqOnnx(onnx, batches, { ort, ...options, modules: ["gconv"] });
+        const session = await ort.InferenceSession.create(first.encode());
+        const rs: Float32Array[] = [];
+        for (const x of xs) {
+          const out = await session.run({ x: new ort.Tensor("float32", x, [2, 4, 6, 7]) });
+          rs.push(out.r.data as Float32Array);
+        }
+        return rs;
+      })();
+      // dw: 6 groups of one output channel over one input channel, 9 columns
+      const dw = [0, 1, 2, 3, 4, 5].map((g) => byHand(wd, 1, 9, g, dwInputs, [2, 6, 6, 7], 6, 2));
+      const label = JSON.stringify(options);
+      for (const [layer, want] of [[run.layers[0], gconv], [run.layers[1], dw]] as const) {
+        const { result, parts } = layer;
+        assert.equal(parts?.length, want.length, label);
+        want.forEach((w, g) => {
+          assert.deepEqual(parts![g].codes, w.codes, `${label} ${layer.module} group ${g}`);
+          assert.deepEqual(parts![g].perm, w.perm, `${label} ${layer.module} group ${g}`);
+        });
+        const cat = (pick: (r: GptqResult) => Float32Array | Uint8Array) =>
+          want.flatMap((w) => [...pick(w)]);
+        assert.deepEqual([...result.weight], cat((r) => r.weight), label);
+        assert.deepEqual([...result.codes], cat((r) => r.codes), label);
+        assert.deepEqual([...result.scale], cat((r) => r.scale), label);
+        assert.deepEqual([...result.zeroPoint], cat((r) => r.zeroPoint), label);
+        assert.equal(result.loss, want.reduce((s, r) => s + r.loss, 0), label);
+        // quantize()'s form of the grid gives the same codes, except for act-order groups
+        if (options.actOrder === undefined || options.groupSize === undefined) {
+          const p = layer.params!;
+          assert.deepEqual([...quantizeTensor(result.weight, p.shape, p)], [...result.codes]);
+        }
+      }
+      const saved = onnxModel(decodeOnnx(run.encode()));
+      for (const layer of run.layers) {
+        const got = await saved.modules.find((m) => m.name === layer.module)!.params.weight.data();
+        assert.deepEqual(got, layer.result.weight, layer.module);
+      }
+    }
   },
 );
