@@ -13,7 +13,8 @@ import { storedFloat32 } from "../model/stored_float32.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
-import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
+import { codeArrayFor, type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
+import type { TensorRef } from "../model/model_graph.ts";
 import { onnxCodeBytes, onnxCodeType } from "./_encode_codes.ts";
 import {
   assembleOnnxParts,
@@ -199,7 +200,7 @@ export function qdqOnnxParts(
   const acts = activationPatch(onnx, model);
   // Each weight's float values are read into one scratch array, reused: the codes are made when
   // the output is written, one weight at a time (`codeBytes`).
-  const scratch = { values: new Float32Array(0) };
+  const scratch = { values: new Float32Array(0), codes: new ArrayBuffer(0) };
   for (const p of params) {
     if (p.kind !== "parameter") {
       const { signed } = quantDtypeRange(p.quantDtype);
@@ -313,31 +314,36 @@ function codeByteLength(n: number, type: number): number {
 }
 
 /**
- * A weight's codes in the file layout as `type`, made when written. Codes of one byte in the
- * file's order (no transpose) are quantized straight into the output; the others go through
- * one array of codes per tensor.
+ * A weight's codes in the file layout as `type`, made when written. One-byte codes go straight
+ * into the output (through one reused array when the file layout is transposed); the others
+ * through one array of codes per tensor.
  */
 function codeBytes(
-  ref: ReturnType<typeof paramRef>,
+  ref: TensorRef,
   p: TargetQuantParams,
   type: number,
   kernels: Kernels,
-  scratch: { values: Float32Array },
+  scratch: { values: Float32Array; codes: ArrayBuffer },
 ): DeferredBytes {
   const n = ref.shape.reduce((a, b) => a * b, 1);
   const length = codeByteLength(n, type);
   return new DeferredBytes(length, async (into) => {
     if (scratch.values.length < n) scratch.values = new Float32Array(n);
     const values = await storedFloat32(ref) ?? await ref.data(scratch.values.subarray(0, n));
-    const direct = ref.transpose === undefined
-      ? type === ONNX_DATA_TYPE.INT8 && p.qmin >= -128 && p.qmax <= 127
-        ? new Int8Array(into.buffer, into.byteOffset, n)
-        : type === ONNX_DATA_TYPE.UINT8 && p.qmin >= 0 && p.qmax <= 255
-        ? into.subarray(0, n)
-        : undefined
-      : undefined;
-    if (direct !== undefined) {
-      kernels.quantize(values, ref.shape, p, direct);
+    const Codes = codeArrayFor(p.qmin, p.qmax, 0).constructor as Int8ArrayConstructor;
+    if (
+      (type === ONNX_DATA_TYPE.INT8 || type === ONNX_DATA_TYPE.UINT8) &&
+      Codes.BYTES_PER_ELEMENT === 1
+    ) {
+      // Int8Array or Uint8Array codes in the range of the file type: the same bytes either way.
+      const view = new Codes(into.buffer, into.byteOffset, n);
+      if (ref.transpose === undefined) {
+        kernels.quantize(values, ref.shape, p, view);
+        return;
+      }
+      if (scratch.codes.byteLength < n) scratch.codes = new ArrayBuffer(n);
+      const codes = kernels.quantize(values, ref.shape, p, new Codes(scratch.codes, 0, n));
+      permute(codes as Int8Array, ref.shape, invertPermutation(ref.transpose), view);
       return;
     }
     let codes = quantizeTensor(values, ref.shape, p, { kernels });
