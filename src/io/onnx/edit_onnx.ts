@@ -34,9 +34,23 @@ export type { Attr, NodeSpec, TensorSpec };
  * initializer's values (`DeferredTensorSpec`) are then made straight into the output (or a
  * reused buffer that goes to the sink), one tensor at a time, instead of being held for every
  * tensor and copied once more into the file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeferredBytes } from "./edit_onnx.ts";
+ *
+ * const d = new DeferredBytes(3, (into) => void into.set([7, 8, 9]));
+ * const into = new Uint8Array(d.length);
+ * await d.fill(into);
+ * assert.deepEqual([...into], [7, 8, 9]);
+ * assert.throws(() => new DeferredBytes(1.5, () => {}), /non-negative integer length/);
+ * ```
  */
 export class DeferredBytes {
   /**
+   * Bytes of `length` made by `fill`.
+   *
    * @param length The byte length `fill` writes.
    * @param fill Writes exactly `length` bytes into `into` (a fresh or reused buffer of that
    * length; its previous content is unspecified).
@@ -74,7 +88,7 @@ export interface TensorShape {
 }
 
 /** A piece of an edited model: bytes, or bytes made when written. */
-export type OnnxPart = Bytes | DeferredBytes;
+export type OnnxPart = Uint8Array | readonly number[] | DeferredBytes;
 
 /** An edited model as pieces in file order (see `editOnnxParts`). */
 export interface OnnxParts {
