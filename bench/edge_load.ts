@@ -15,6 +15,7 @@
  * node_modules/.bin/deno run -A bench/edge_load.ts [--slow 200] [--uploads 8] [--mb 60] [--requests 1000] \
  *   [--isolation auto|worker|inline]    # where the upload scenarios compress
  *   [--only memory]                     # only scenario 2
+ *   [--only onnx-memory]                # only scenario 2's single ONNX quantization upload
  * ```
  *
  * @module
@@ -324,7 +325,12 @@ async function rssOverRequests() {
 }
 
 const only = args.values.get("only");
-const result = only === "memory"
+const result = only === "onnx-memory"
+  ? {
+    runtime: `deno ${Deno.version.deno}`,
+    oneOnnxQuantization: await concurrentUploads(1, "quantize-onnx"),
+  }
+  : only === "memory"
   ? {
     runtime: `deno ${Deno.version.deno}`,
     pipelineOnly: await pipelineOnly(),

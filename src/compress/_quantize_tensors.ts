@@ -4,14 +4,13 @@ import { compressorFor } from "../config/algorithms.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { storedFloat32 } from "../model/stored_float32.ts";
-import { fakeQuantize } from "../quantization/fake_quantize.ts";
 import {
   quantize,
   type QuantizeCalibration,
   type QuantizeResult,
 } from "../quantization/quantize.ts";
 import type { LayerReport } from "../report/types.ts";
-import { type Progress, quantizedChange, type TensorChange } from "./_tensor_change.ts";
+import { type Progress, quantizedChange, type TensorChange, zeros } from "./_tensor_change.ts";
 
 /**
  * Quantizes the configured parameters (and, with calibration, inputs and outputs); returns the
@@ -39,8 +38,10 @@ export async function quantizeTensors(
   const modules = new Map(model.modules.map((m) => [m.name, m]));
   const changes: TensorChange[] = [];
   const parameters = result.params.filter((p) => p.kind === "parameter");
-  // The fake-quantized values are only counted: they go into one scratch array, reused, so no
-  // tensor-sized temporary per parameter waits for the collector.
+  // The fake-quantized values are only counted (zeros): they go into one scratch array, reused,
+  // so no tensor-sized temporary per parameter waits for the collector; values decoded into
+  // the scratch (not read where stored) are fake-quantized in place once their zeros are
+  // counted. The kernel alone suffices: `fakeQuantize` only fixes the sign of zeros after it.
   let scratch = new Float32Array(0);
   for (const [i, p] of parameters.entries()) {
     progress("quantize", i, parameters.length);
@@ -48,16 +49,18 @@ export async function quantizeTensors(
     const ref = module?.params[p.target];
     if (module === undefined || ref === undefined) continue;
     const n = ref.shape.reduce((a, b) => a * b, 1);
-    if (scratch.length < 2 * n) scratch = new Float32Array(2 * n);
-    const before = await storedFloat32(ref) ?? await ref.data(scratch.subarray(n, 2 * n));
-    const out = scratch.subarray(0, n);
+    if (scratch.length < n) scratch = new Float32Array(n);
+    const stored = await storedFloat32(ref);
+    const before = stored ?? await ref.data(scratch.subarray(0, n));
+    const zerosBefore = zeros(before);
+    const out = stored === undefined ? before : scratch.subarray(0, n);
     changes.push(
       quantizedChange(
         p,
         module.type,
         ref,
-        before,
-        fakeQuantize(before, ref.shape, p, { kernels, out }),
+        zerosBefore,
+        kernels.fakeQuantize(before, ref.shape, p, out),
       ),
     );
   }

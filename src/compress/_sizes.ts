@@ -1,5 +1,6 @@
 // Parameter counts and sizes of a model, before and after compression, as written.
 import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+import type { OnnxParts, TensorShape } from "../io/onnx/edit_onnx.ts";
 import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
 import { readTfjs } from "../io/tfjs/read_tfjs.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
@@ -35,13 +36,17 @@ type StoredModel =
  * (subgraphs included; sparse ones at their dense size; external ones too, by their dims),
  * safetensors tensors, TensorFlow.js weights (integer codes for quantized ones).
  */
+/** The stored bytes of ONNX tensors by element type and dims. */
+function onnxTensorBytes(tensors: readonly TensorShape[]): number {
+  let n = 0;
+  for (const t of tensors) n += onnxStoredBytes(t.dataType, t.dims.reduce((a, b) => a * b, 1)) ?? 0;
+  return n;
+}
+
 function storedBytes(model: StoredModel): number {
   let n = 0;
-  if (model.format === "onnx") {
-    for (const t of model.onnx.tensors) {
-      n += onnxStoredBytes(t.dataType, t.dims.reduce((a, b) => a * b, 1)) ?? 0;
-    }
-  } else if (model.format === "safetensors") {
+  if (model.format === "onnx") n += onnxTensorBytes(model.onnx.tensors);
+  else if (model.format === "safetensors") {
     for (const t of model.safetensors.tensors) n += t.data.byteLength;
   } else {
     for (const w of model.tfjs.weights) n += w.bytes.byteLength;
@@ -61,7 +66,10 @@ export function writtenParameterBytes(
   before: number,
   bytes: Uint8Array,
   files?: ReadonlyMap<string, Uint8Array>,
+  parts?: OnnxParts,
 ): number {
+  // An ONNX output not made yet: its tensors as the edits leave them.
+  if (parts !== undefined) return before + onnxTensorBytes(parts.tensors) - storedBytes(model);
   const out: StoredModel = model.format === "onnx"
     ? { format: "onnx", onnx: decodeOnnx(bytes, { file: model.name }) }
     : model.format === "safetensors"

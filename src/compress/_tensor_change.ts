@@ -90,7 +90,7 @@ export function quantizedChange(
   },
   type: string,
   ref: TensorRef,
-  before: Float32Array,
+  before: Float32Array | number,
   after: Float32Array,
 ): TensorChange {
   return {

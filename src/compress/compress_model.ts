@@ -23,7 +23,8 @@ import { parameterMetric, type PruneOptions } from "../pruning/prune.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import type { InputTensor } from "../io/onnx/ort.ts";
 import { type GptqTensors, gptqTensors, type LayerInputs, sparseGptTensors } from "./_layerwise.ts";
-import { qdqOnnx } from "../quantization/qdq_onnx.ts";
+import { qdqOnnx, qdqOnnxParts } from "../quantization/qdq_onnx.ts";
+import { assembleOnnxParts, type OnnxParts } from "../io/onnx/edit_onnx.ts";
 import { quantizedSafetensors } from "../quantization/quantized_safetensors.ts";
 import { inPlaceSafetensorsWriter, prunedSafetensors } from "../pruning/pruned_safetensors.ts";
 import type { CalibrationTensor, OrtLike } from "../quantization/calibrate_onnx.ts";
@@ -269,6 +270,13 @@ export interface CompressOptions {
   readonly channelMultiple?: number;
   /** A label for the report (default: the mode). */
   readonly label?: string;
+  /**
+   * Return an ONNX model quantized to QDQ storage (without `fuse_names`, without external
+   * data) as `parts` instead of `bytes` (default `false`): each weight's codes are made as the
+   * file is written (`writeOnnxParts` to a file, `assembleOnnxParts` for bytes), so the whole
+   * output is never held. Every other output comes as `bytes`.
+   */
+  readonly deferOnnx?: boolean;
   /** Called as work advances. */
   readonly onProgress?: Progress;
   /** A clock in milliseconds (default `performance.now`). */
@@ -277,8 +285,14 @@ export interface CompressOptions {
 
 /** The compressed file and its report. */
 export interface Compressed {
-  /** The new file, in the input's format (TensorFlow.js: `model.json`). */
+  /** The new file, in the input's format (TensorFlow.js: `model.json`); empty with `parts`. */
   readonly bytes: Uint8Array;
+  /**
+   * With `options.deferOnnx`, a QDQ ONNX model as pieces (`editOnnxParts`): write them once
+   * with `writeOnnxParts`, or make the bytes with `assembleOnnxParts`, before the model is
+   * changed.
+   */
+  readonly parts?: OnnxParts;
   /**
    * ONNX with external data (`options.externalData`): the data file `bytes` refers to, by its
    * location relative to the model's folder. Write it before the model.
@@ -380,9 +394,11 @@ async function saveQuantized(
   storage: "auto" | "float" | "int" | "compressed-tensors",
   shardBytes?: number,
   headroom?: number,
+  defer = false,
 ): Promise<
   {
     bytes: Uint8Array;
+    parts?: OnnxParts;
     files?: ReadonlyMap<string, Uint8Array>;
     storage: "float" | "qdq" | "int" | "compressed-tensors";
     reason?: string;
@@ -449,6 +465,10 @@ async function saveQuantized(
     };
   }
   try {
+    if (defer && model.format === "onnx" && result.model === model.graph) {
+      const parts = qdqOnnxParts(model.onnx, model.graph, result.params);
+      return { bytes: new Uint8Array(0), parts, storage: "qdq" };
+    }
     return { bytes: await result.save("qdq"), storage: "qdq" };
   } catch (e) {
     // Only a target QDQ cannot store (a block granularity, a shared tensor, a dtype other than
@@ -665,6 +685,7 @@ export async function compressModel(
     })
     : planQuantization(model.graph, options.configList, { algorithm, ...registry });
   let bytes: Uint8Array;
+  let parts: OnnxParts | undefined;
   let files: ReadonlyMap<string, Uint8Array> | undefined;
   let storage:
     | "float"
@@ -884,8 +905,10 @@ export async function compressModel(
       (options.storage ?? "auto") as "auto" | "float" | "int" | "compressed-tensors",
       options.shardBytes,
       options.headroom,
+      options.deferOnnx === true && options.externalData?.always !== true,
     );
     bytes = saved.bytes;
+    parts = saved.parts;
     quantizationConfig = saved.quantizationConfig;
     files = saved.files;
     storage = saved.storage;
@@ -928,7 +951,14 @@ export async function compressModel(
   let externalData: { location: string; bytes: Uint8Array } | undefined;
   const ext = options.externalData;
   if (
-    model.format === "onnx" &&
+    model.format === "onnx" && parts !== undefined &&
+    (ext?.always === true || parts.length > (ext?.limit ?? 2_147_483_647))
+  ) {
+    bytes = await assembleOnnxParts(parts);
+    parts = undefined;
+  }
+  if (
+    model.format === "onnx" && parts === undefined &&
     (ext?.always === true || bytes.length > (ext?.limit ?? 2_147_483_647))
   ) {
     const location = ext?.location ?? `${model.name.split(/[\\/]/).pop()}.data`;
@@ -946,10 +976,11 @@ export async function compressModel(
     ? "the config list sets no sparsity or quantization for the targets it selects"
     : undefined;
   const fileBytes = files === undefined
-    ? bytes.length + (externalData?.bytes.length ?? 0)
+    ? (parts?.length ?? bytes.length) + (externalData?.bytes.length ?? 0)
     : [...files.values()].reduce((n, b) => n + b.length, 0);
   return {
     bytes,
+    ...(parts === undefined ? {} : { parts }),
     ...(externalData === undefined ? {} : { externalData }),
     ...(files === undefined ? {} : { files }),
     ...(quantizationConfig === undefined ? {} : { quantizationConfig }),
@@ -962,7 +993,10 @@ export async function compressModel(
       configList: options.configList,
       storage,
       before: { fileBytes: modelFileBytes(model), packedBytes: sizes.before },
-      after: { fileBytes, packedBytes: writtenParameterBytes(model, sizes.before, bytes, files) },
+      after: {
+        fileBytes,
+        packedBytes: writtenParameterBytes(model, sizes.before, bytes, files, parts),
+      },
       parameters: sizes.parameters,
       layers: [...changes.map(layerReport), ...activations],
       warnings,

@@ -11,6 +11,13 @@ import type { BlockGrid } from "./validate.ts";
 /** Largest byte length of one buffer handed to a kernel (Rust slices stay under 2^31). */
 const MAX_BUFFER_BYTES = 2 ** 31 - 2 ** 16;
 
+/**
+ * Bytes one chunk's buffers take at most when a granule fits in them (default 8 MiB): the
+ * linear memory never shrinks, so a whole-tensor call would keep the largest tensor's copies
+ * (in and out) for the rest of the run. Calls of 8 MiB cost nothing measurable over one call.
+ */
+const CHUNK_BYTES = 8 << 20;
+
 /** What one chunk needs. */
 export interface ChunkPlan {
   /** Bytes each element needs across the chunk's buffers (inputs and outputs). */
@@ -62,6 +69,8 @@ export function forEachChunk(
   if (n === 0) return;
   const { bytesPerElement, widestElement, buffers, granule, what } = plan;
   let step = Math.min(arena.fit(bytesPerElement, granule, buffers), n);
+  const bounded = Math.floor(CHUNK_BYTES / bytesPerElement / granule) * granule;
+  if (step > bounded && bounded >= granule) step = bounded;
   const cap = Math.floor(MAX_BUFFER_BYTES / widestElement);
   if (step > cap) step = cap - (cap % granule);
   if (step < Math.min(granule, n)) {

@@ -14,6 +14,7 @@ import {
   checkApplyMask,
   checkHalfBits,
   checkHalfData,
+  checkHalfOut,
   checkHistogram,
   checkPackInt4,
   checkThresholdMask,
@@ -135,9 +136,16 @@ export function elementwiseKernels(ex: KernelExports, arena: Arena): Elementwise
       return values;
     },
 
-    f16ToF32(bits: Uint16Array): Float32Array {
+    f16ToF32(bits: Uint16Array, out?: Float32Array): Float32Array {
       checkHalfBits(bits);
-      return map(bits, new Float32Array(bits.length), "bits", ex.nnc_f16_to_f32, "nnc_f16_to_f32");
+      if (out !== undefined) checkHalfOut(bits, out);
+      return map(
+        bits,
+        out ?? new Float32Array(bits.length),
+        "bits",
+        ex.nnc_f16_to_f32,
+        "nnc_f16_to_f32",
+      );
     },
 
     f32ToF16(data: Float32Array): Uint16Array {
@@ -145,11 +153,12 @@ export function elementwiseKernels(ex: KernelExports, arena: Arena): Elementwise
       return map(data, new Uint16Array(data.length), "data", ex.nnc_f32_to_f16, "nnc_f32_to_f16");
     },
 
-    bf16ToF32(bits: Uint16Array): Float32Array {
+    bf16ToF32(bits: Uint16Array, out?: Float32Array): Float32Array {
       checkHalfBits(bits);
+      if (out !== undefined) checkHalfOut(bits, out);
       return map(
         bits,
-        new Float32Array(bits.length),
+        out ?? new Float32Array(bits.length),
         "bits",
         ex.nnc_bf16_to_f32,
         "nnc_bf16_to_f32",

@@ -22,6 +22,7 @@ import {
   checkFakeQuantize,
   checkHalfBits,
   checkHalfData,
+  checkHalfOut,
   checkHessianAccumulate,
   checkHistogram,
   checkInverseCholeskyUpper,
@@ -262,9 +263,12 @@ export const referenceKernels: Kernels = {
     return values;
   },
 
-  f16ToF32(bits: Uint16Array): Float32Array {
+  f16ToF32(bits: Uint16Array, out?: Float32Array): Float32Array {
     checkHalfBits(bits);
-    return f16ToF32(bits);
+    if (out === undefined) return f16ToF32(bits);
+    checkHalfOut(bits, out);
+    out.set(f16ToF32(bits));
+    return out;
   },
 
   f32ToF16(data: Float32Array): Uint16Array {
@@ -272,9 +276,12 @@ export const referenceKernels: Kernels = {
     return f32ToF16(data);
   },
 
-  bf16ToF32(bits: Uint16Array): Float32Array {
+  bf16ToF32(bits: Uint16Array, out?: Float32Array): Float32Array {
     checkHalfBits(bits);
-    return bf16ToF32(bits);
+    if (out === undefined) return bf16ToF32(bits);
+    checkHalfOut(bits, out);
+    out.set(bf16ToF32(bits));
+    return out;
   },
 
   f32ToBf16(data: Float32Array): Uint16Array {

@@ -174,15 +174,18 @@ export interface Kernels {
     out?: Float32Array,
   ): Float32Array;
 
-  /** IEEE binary16 bits to float32 (exact). */
-  f16ToF32(bits: Uint16Array): Float32Array;
+  /**
+   * IEEE binary16 bits to float32 (exact); into `out` when given (same length), else into a
+   * new array.
+   */
+  f16ToF32(bits: Uint16Array, out?: Float32Array): Float32Array;
   /**
    * float32 to IEEE binary16 bits, round to nearest even; overflow to ±Inf; NaN stays a quiet
    * NaN (sign and top 9 payload bits kept, quiet bit set: `sign | 0x7e00 | mantissa >> 13`).
    */
   f32ToF16(data: Float32Array): Uint16Array;
-  /** bfloat16 bits to float32 (exact). */
-  bf16ToF32(bits: Uint16Array): Float32Array;
+  /** bfloat16 bits to float32 (exact); into `out` when given (same length), else a new array. */
+  bf16ToF32(bits: Uint16Array, out?: Float32Array): Float32Array;
   /**
    * float32 to bfloat16 bits, round to nearest even; overflow to ±Inf; NaN stays a quiet NaN
    * (sign and top 6 payload bits kept, quiet bit set: `(bits >>> 16) | 0x0040`).

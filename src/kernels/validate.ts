@@ -411,6 +411,16 @@ export function checkHalfBits(bits: unknown): void {
   assertUint16Array("bits", bits);
 }
 
+/** Checks the `out` of `f16ToF32` and `bf16ToF32`: a Float32Array as long as `bits`. */
+export function checkHalfOut(bits: Uint16Array, out: unknown): void {
+  assertFloat32Array("out", out);
+  if (out.length !== bits.length) {
+    throw new RangeError(
+      `"out" must have the length of "bits" (${bits.length}): current length is ${out.length}`,
+    );
+  }
+}
+
 /** Checks the argument of `f32ToF16` and `f32ToBf16`. */
 export function checkHalfData(data: unknown): void {
   assertFloat32Array("data", data);

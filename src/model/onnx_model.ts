@@ -10,7 +10,7 @@ import { type ModuleTypeOverrides, overrideModuleType } from "./infer_module_typ
 import type { GraphNode, ModelGraph, Module, TensorRef } from "./model_graph.ts";
 import { onnxModuleName } from "./onnx_module_name.ts";
 import { permute, permuteFloat32Bytes } from "./permute.ts";
-import { type HalfKernels, toFloat32 } from "./to_float32.ts";
+import { DEFAULT_HALF_KERNELS, type HalfKernels, toFloat32 } from "./to_float32.ts";
 import { recurrentParams } from "./_recurrent.ts";
 import { quantizedModule } from "./_prequantized.ts";
 import { ACTIVATIONS, attr, PARAM_INPUTS, weightedType, weightTranspose } from "./_onnx_ops.ts";
@@ -55,10 +55,45 @@ function tensorRef(
           )
           : permuteFloat32Bytes(stored, t.dims, perm, into);
       }
+      const half = t.dtype === "F16" || t.dtype === "BF16";
+      if (half && perm === undefined && out?.length === stored.length / 2) {
+        return halfInto(stored, t.dtype!, out, options.kernels);
+      }
       const values = toFloat32(stored, t.dtype!, options.kernels);
       return perm === undefined ? values : permute(values, t.dims, perm);
     },
   };
+}
+
+/** Elements of a half-precision tensor decoded per step by `halfInto`. */
+const HALF_STEP = 1 << 18;
+/** `halfInto`'s aligned copy of one step's bits, reused. */
+let halfBits: Uint16Array | undefined;
+
+/**
+ * F16/BF16 bytes decoded into `out` a step at a time, each step's bits copied to one aligned
+ * buffer (a `raw_data` field is rarely 2-byte aligned) and converted in place: decoding the
+ * whole tensor at once makes an aligned copy of its bytes and a new float32 array, garbage of
+ * three times the tensor's size per read that the collector frees late.
+ */
+function halfInto(
+  stored: Uint8Array,
+  dtype: "F16" | "BF16",
+  out: Float32Array,
+  kernels: HalfKernels = DEFAULT_HALF_KERNELS,
+): Float32Array {
+  halfBits ??= new Uint16Array(HALF_STEP);
+  const bytes = new Uint8Array(halfBits.buffer);
+  for (let at = 0; at < out.length; at += HALF_STEP) {
+    const n = Math.min(HALF_STEP, out.length - at);
+    bytes.set(stored.subarray(2 * at, 2 * (at + n)));
+    const into = out.subarray(at, at + n);
+    const bits = halfBits.subarray(0, n);
+    // A HalfKernels of the caller's may return a new array instead of filling `into`.
+    const values = dtype === "F16" ? kernels.f16ToF32(bits, into) : kernels.bf16ToF32(bits, into);
+    if (values !== into) into.set(values);
+  }
+  return out;
 }
 
 /** The value of a constant scalar float stored as raw F32 data, if it is one. */

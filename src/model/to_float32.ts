@@ -13,9 +13,9 @@ import { decodeFloat32 } from "../tensor/decode_float32.ts";
 export type HalfKernels = Pick<Kernels, "f16ToF32" | "bf16ToF32">;
 
 /** `getKernels()`'s conversions, looked up only when an F16 or BF16 tensor is decoded. */
-const DEFAULT: HalfKernels = {
-  f16ToF32: (bits) => getKernels().f16ToF32(bits),
-  bf16ToF32: (bits) => getKernels().bf16ToF32(bits),
+export const DEFAULT_HALF_KERNELS: HalfKernels = {
+  f16ToF32: (bits, out) => getKernels().f16ToF32(bits, out),
+  bf16ToF32: (bits, out) => getKernels().bf16ToF32(bits, out),
 };
 
 /**
@@ -42,5 +42,5 @@ export function toFloat32(
   dtype: DType,
   kernels?: HalfKernels,
 ): Float32Array {
-  return decodeFloat32(bytes, dtype, kernels ?? DEFAULT);
+  return decodeFloat32(bytes, dtype, kernels ?? DEFAULT_HALF_KERNELS);
 }

@@ -45,7 +45,7 @@ export { emaUpdate } from "./ema_update.ts";
 export { fakeQuantize } from "./fake_quantize.ts";
 export { fakeQuantizedTensors } from "./fake_quantized_tensors.ts";
 export { granularityKernel } from "./granularity_kernel.ts";
-export { qdqOnnx, type QdqOnnxOptions } from "./qdq_onnx.ts";
+export { qdqOnnx, type QdqOnnxOptions, qdqOnnxParts } from "./qdq_onnx.ts";
 export {
   QuantizationError,
   type QuantizationErrorCode,

@@ -13,9 +13,18 @@ import { storedFloat32 } from "../model/stored_float32.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
-import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
+import { codeArrayFor, type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
+import type { TensorRef } from "../model/model_graph.ts";
 import { onnxCodeBytes, onnxCodeType } from "./_encode_codes.ts";
-import { editOnnx, graphPaths, type OnnxEdit } from "../io/onnx/edit_onnx.ts";
+import {
+  assembleOnnxParts,
+  DeferredBytes,
+  type DeferredTensorSpec,
+  editOnnxParts,
+  graphPaths,
+  type OnnxEdit,
+  type OnnxParts,
+} from "../io/onnx/edit_onnx.ts";
 import type { Attr, NodeSpec, TensorSpec } from "../io/onnx/proto_writer.ts";
 import { ONNX_DATA_TYPE } from "../tensor/onnx_data_type.ts";
 import { paramRef } from "./_param_ref.ts";
@@ -127,17 +136,71 @@ export async function qdqOnnx(
   params: readonly TargetQuantParams[],
   options: QdqOnnxOptions = {},
 ): Promise<Uint8Array> {
+  return await assembleOnnxParts(qdqOnnxParts(onnx, model, params, options));
+}
+
+/**
+ * `qdqOnnx` as pieces (`editOnnxParts`): every check runs now, and each weight's codes are
+ * made only when its place in the output is written (`assembleOnnxParts` into the one output
+ * buffer, `writeOnnxParts` into a reused buffer on its way to a file), so the codes of all
+ * weights are never held at once. The pieces read the weights when written: keep `onnx` as it
+ * is until then, and write them once.
+ *
+ * @param onnx The decoded model.
+ * @param model Its module view (`onnxModel(onnx)`) on which `params` were computed.
+ * @param params Parameters from `quantizeWeights`.
+ * @param options 4-bit storage and kernels.
+ * @returns The pieces of the new model.
+ * @throws {QuantizationError} As `qdqOnnx` (the checks), before any piece is written.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildOnnx } from "../io/onnx/build_onnx.ts";
+ * import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+ * import { assembleOnnxParts } from "../io/onnx/edit_onnx.ts";
+ * import { onnxModel } from "../model/onnx_model.ts";
+ * import { quantizeWeights } from "./quantize_weights.ts";
+ * import { qdqOnnx, qdqOnnxParts } from "./qdq_onnx.ts";
+ *
+ * const w = new Uint8Array(new Float32Array([0.5, -1, 0.25, 1]).buffer);
+ * const onnx = decodeOnnx(buildOnnx({
+ *   opsets: [{ domain: "", version: 13 }],
+ *   nodes: [{ name: "fc", opType: "MatMul", inputs: ["x", "w"], outputs: ["y"] }],
+ *   initializers: [{ name: "w", dataType: 1, dims: [2, 2], raw: w }],
+ *   inputs: [{ name: "x", type: { elemType: 1, dims: [1, 2] } }],
+ *   outputs: [{ name: "y", type: { elemType: 1, dims: [1, 2] } }],
+ * }));
+ * const model = onnxModel(onnx);
+ * const { params } = await quantizeWeights(model, [
+ *   { op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int8" },
+ * ]);
+ * const parts = qdqOnnxParts(onnx, model, params);
+ * const bytes = await assembleOnnxParts(parts);
+ * assert.equal(bytes.length, parts.length);
+ * assert.deepEqual(bytes, await qdqOnnx(onnx, model, params));
+ * const names = decodeOnnx(bytes).graph.initializers.map((t) => t.name);
+ * assert.ok(names.includes("w_quantized"));
+ * ```
+ */
+export function qdqOnnxParts(
+  onnx: OnnxModel,
+  model: ModelGraph,
+  params: readonly TargetQuantParams[],
+  options: QdqOnnxOptions = {},
+): OnnxParts {
   const kernels = options.kernels ?? getKernels();
   const stored = storedTensors(onnx);
   const removals: OnnxEdit[] = [];
   // New initializers and DequantizeLinear nodes go to the graph that stores the tensor (the main
   // graph, or the If/Loop/Scan body that holds it), so every reader, nested or not, sees it.
-  const initializers: { graph: string; tensor: TensorSpec }[] = [];
+  const initializers: { graph: string; tensor: TensorSpec | DeferredTensorSpec }[] = [];
   const nodesFirst = new Map<string, NodeSpec[]>();
   const done = new Map<string, TargetQuantParams>();
   const acts = activationPatch(onnx, model);
-  // Each weight's float values are read into one scratch array, reused.
-  let scratch = new Float32Array(0);
+  // Each weight's float values are read into one scratch array, reused: the codes are made when
+  // the output is written, one weight at a time (`codeBytes`).
+  const scratch = { values: new Float32Array(0), codes: new ArrayBuffer(0) };
   for (const p of params) {
     if (p.kind !== "parameter") {
       const { signed } = quantDtypeRange(p.quantDtype);
@@ -191,14 +254,6 @@ export async function qdqOnnx(
     }
     const axis = block?.axis ?? perAxis(p);
     const fileAxis = axis === undefined ? undefined : (ref.transpose?.[axis] ?? axis);
-    const n = ref.shape.reduce((a, b) => a * b, 1);
-    if (scratch.length < n) scratch = new Float32Array(n);
-    const values = await storedFloat32(ref) ?? await ref.data(scratch.subarray(0, n));
-    let codes = quantizeTensor(values, ref.shape, p, { kernels });
-    // The codes go back to the file layout as they are (as float32 they took 4 bytes each).
-    if (ref.transpose !== undefined) {
-      codes = permute(codes, ref.shape, invertPermutation(ref.transpose));
-    }
     const { signed } = quantDtypeRange(p.quantDtype);
     const type = onnxCodeType(p.bits, signed, options.int4 ?? true);
     const { scaleType, cast } = scaleStorage(floatType, p.scale);
@@ -211,7 +266,7 @@ export async function qdqOnnx(
           name: `${name}_quantized`,
           dataType: type,
           dims: ref.fileShape,
-          raw: onnxCodeBytes(codes, type, kernels),
+          raw: codeBytes(ref, p, type, kernels, scratch),
         },
         ...q.tensors,
       ]
@@ -248,7 +303,62 @@ export async function qdqOnnx(
     ...acts.edits,
     { op: "addOpset", domain: "com.microsoft", version: 1 },
   ];
-  return editOnnx(onnx, edits).bytes;
+  return editOnnxParts(onnx, edits);
+}
+
+/** The byte length of `n` codes stored as `type`. */
+function codeByteLength(n: number, type: number): number {
+  if (type === ONNX_DATA_TYPE.INT4 || type === ONNX_DATA_TYPE.UINT4) return Math.ceil(n / 2);
+  if (type === ONNX_DATA_TYPE.INT16 || type === ONNX_DATA_TYPE.UINT16) return 2 * n;
+  return n;
+}
+
+/**
+ * A weight's codes in the file layout as `type`, made when written. One-byte codes go straight
+ * into the output (through one reused array when the file layout is transposed); the others
+ * through one array of codes per tensor.
+ */
+function codeBytes(
+  ref: TensorRef,
+  p: TargetQuantParams,
+  type: number,
+  kernels: Kernels,
+  scratch: { values: Float32Array; codes: ArrayBuffer },
+): DeferredBytes {
+  const n = ref.shape.reduce((a, b) => a * b, 1);
+  const length = codeByteLength(n, type);
+  return new DeferredBytes(length, async (into) => {
+    if (scratch.values.length < n) scratch.values = new Float32Array(n);
+    const values = await storedFloat32(ref) ?? await ref.data(scratch.values.subarray(0, n));
+    const Codes = codeArrayFor(p.qmin, p.qmax, 0).constructor as Int8ArrayConstructor;
+    if (
+      (type === ONNX_DATA_TYPE.INT8 || type === ONNX_DATA_TYPE.UINT8) &&
+      Codes.BYTES_PER_ELEMENT === 1
+    ) {
+      // Int8Array or Uint8Array codes in the range of the file type: the same bytes either way.
+      const view = new Codes(into.buffer, into.byteOffset, n);
+      if (ref.transpose === undefined) {
+        kernels.quantize(values, ref.shape, p, view);
+        return;
+      }
+      if (scratch.codes.byteLength < n) scratch.codes = new ArrayBuffer(n);
+      const codes = kernels.quantize(values, ref.shape, p, new Codes(scratch.codes, 0, n));
+      permute(codes as Int8Array, ref.shape, invertPermutation(ref.transpose), view);
+      return;
+    }
+    let codes = quantizeTensor(values, ref.shape, p, { kernels });
+    // The codes go back to the file layout as they are (as float32 they took 4 bytes each).
+    if (ref.transpose !== undefined) {
+      codes = permute(codes, ref.shape, invertPermutation(ref.transpose));
+    }
+    const bytes = onnxCodeBytes(codes, type, kernels);
+    if (bytes.length !== length) {
+      throw new RangeError(
+        `tensor "${ref.name}": ${bytes.length} bytes of codes, the file type holds ${length}`,
+      );
+    }
+    into.set(bytes);
+  });
 }
 
 /** Whether two targets give the same codes, scales and zero points for one tensor. */

@@ -1,6 +1,7 @@
 // `nncompress prune|quantize <model> --config <c> -o <out>`.
 import { FileError } from "../../io/file_error.ts";
 import { readFile, writeFileAtomic } from "../../io/fs.ts";
+import { type OnnxParts, writeOnnxParts } from "../../io/onnx/edit_onnx.ts";
 import { saveTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { formatLayers } from "../../report/format_runs.ts";
 import type { CompressionReport, EvaluationResult, LatencyReport } from "../../report/types.ts";
@@ -473,6 +474,9 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
     let report: CompressionReport;
     let original: Uint8Array | undefined;
     let compressed: Uint8Array | undefined;
+    // A QDQ ONNX output as pieces, streamed to the file (never assembled) when nothing else
+    // needs its bytes.
+    let compressedParts: OnnxParts | undefined;
     let compressedFiles: ReadonlyMap<string, Uint8Array> | undefined;
     let shardedFiles: ReadonlyMap<string, Uint8Array> | undefined;
     let externalData: { location: string; bytes: Uint8Array } | undefined;
@@ -609,6 +613,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(removeChannels ? { removeChannels } : {}),
           ...(channelMultiple === undefined ? {} : { channelMultiple }),
           externalData: { location: dataLocation, always: externalValue !== undefined },
+          deferOnnx: args.values.eval !== true && shards === undefined,
         });
         report = result.report;
         externalData = result.externalData;
@@ -618,6 +623,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         }
         original = model.bytes;
         compressed = result.bytes;
+        compressedParts = result.parts;
         compressedFiles = result.files;
         if (shards !== undefined) {
           // The input's shard layout: each shard beside --output, named after it.
@@ -742,7 +748,11 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         }
         await writeFileAtomic(to, externalData.bytes);
       }
-      await writeFileAtomic(output, compressed);
+      const parts = compressedParts;
+      await writeFileAtomic(
+        output,
+        parts === undefined ? compressed : (sink) => writeOnnxParts(parts, sink),
+      );
     }
     const configFile = run.storage === "compressed-tensors"
       ? (await quantizationConfigPath(path, output)).path

@@ -14,12 +14,12 @@ import {
   attributeProto,
   type Bytes,
   concat,
+  intField,
   lenField,
   lenHeader,
   nodeProto,
   type NodeSpec,
   opsetProto,
-  tensorProto,
   type TensorSpec,
   valueInfoProto,
   varint,
@@ -28,6 +28,83 @@ import { emitPatch, type Patch, planReplacements } from "./_replace_tensors.ts";
 import { type Field, forEachField, readString, readVarint, type WireContext } from "./_wire.ts";
 
 export type { Attr, NodeSpec, TensorSpec };
+
+/**
+ * Bytes of a known length that are produced only when the output is written: an added
+ * initializer's values (`DeferredTensorSpec`) are then made straight into the output (or a
+ * reused buffer that goes to the sink), one tensor at a time, instead of being held for every
+ * tensor and copied once more into the file.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeferredBytes } from "./edit_onnx.ts";
+ *
+ * const d = new DeferredBytes(3, (into) => void into.set([7, 8, 9]));
+ * const into = new Uint8Array(d.length);
+ * await d.fill(into);
+ * assert.deepEqual([...into], [7, 8, 9]);
+ * assert.throws(() => new DeferredBytes(1.5, () => {}), /non-negative integer length/);
+ * ```
+ */
+export class DeferredBytes {
+  /**
+   * Bytes of `length` made by `fill`.
+   *
+   * @param length The byte length `fill` writes.
+   * @param fill Writes exactly `length` bytes into `into` (a fresh or reused buffer of that
+   * length; its previous content is unspecified).
+   */
+  constructor(
+    readonly length: number,
+    readonly fill: (into: Uint8Array) => void | Promise<void>,
+  ) {
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new RangeError(
+        `deferred bytes must have a non-negative integer length: current value is ${length}`,
+      );
+    }
+  }
+}
+
+/** A tensor to add whose `raw_data` is made when the output is written. */
+export interface DeferredTensorSpec {
+  /** The tensor name. */
+  readonly name: string;
+  /** The ONNX `TensorProto.DataType` code. */
+  readonly dataType: number;
+  /** The dims. */
+  readonly dims: readonly number[];
+  /** The little-endian values, made on demand. */
+  readonly raw: DeferredBytes;
+}
+
+/** The element type and dims of a stored tensor. */
+export interface TensorShape {
+  /** The ONNX `TensorProto.DataType` code. */
+  readonly dataType: number;
+  /** The dims. */
+  readonly dims: readonly number[];
+}
+
+/** A piece of an edited model: bytes, or bytes made when written. */
+export type OnnxPart = Uint8Array | readonly number[] | DeferredBytes;
+
+/** An edited model as pieces in file order (see `editOnnxParts`). */
+export interface OnnxParts {
+  /** The pieces; their lengths add up to `length`. */
+  readonly parts: readonly OnnxPart[];
+  /** The byte length of the model file. */
+  readonly length: number;
+  /**
+   * The element type and dims of every stored tensor of the edited model (initializers and
+   * node attribute tensors, subgraphs included), in no particular order: what a decode of the
+   * file would list, without making the file.
+   */
+  readonly tensors: readonly TensorShape[];
+  /** Replacements of tensors in external data files (as `EncodedOnnx.external`). */
+  readonly external: readonly import("./encode_onnx.ts").ExternalPatch[];
+}
 
 /**
  * Where inserted nodes go in their graph: at the very start of the graph message, or just
@@ -66,7 +143,8 @@ export type OnnxEdit =
    */
   | {
     readonly op: "addInitializer";
-    readonly tensor: TensorSpec;
+    /** The tensor; with `DeferredBytes` values only `editOnnxParts`/`editOnnxAsync` take it. */
+    readonly tensor: TensorSpec | DeferredTensorSpec;
     readonly atEnd?: boolean;
     readonly graph?: string;
   }
@@ -151,8 +229,8 @@ interface GraphPlan {
   readonly before: Map<number, Uint8Array[]>;
   readonly after: Map<number, Uint8Array[]>;
   readonly nodes: Map<number, NodeEdits>;
-  readonly initializers: Uint8Array[];
-  readonly endInitializers: Uint8Array[];
+  readonly initializers: OnnxPart[][];
+  readonly endInitializers: OnnxPart[][];
   readonly removeInitializers: Set<string>;
   readonly outputs: Uint8Array[];
 }
@@ -166,6 +244,21 @@ interface Plan {
   readonly opsets: Uint8Array[];
   /** New versions of imported domains, by domain. */
   readonly opsetVersions: Map<string, number>;
+  /** Paths of the nodes removed or replaced, to the edit that does it. */
+  readonly lost: Map<string, string>;
+  /** The tensors the edits add (initializers, tensors of inserted or replacement nodes). */
+  readonly added: TensorShape[];
+}
+
+/** The tensors a node spec stores in its attributes, subgraphs included. */
+function nodeTensors(n: NodeSpec, into: TensorShape[]): void {
+  for (const a of n.attributes ?? []) {
+    if ("t" in a) into.push(a.t);
+    if ("g" in a) {
+      for (const t of a.g.initializers ?? []) into.push(t);
+      for (const m of a.g.nodes) nodeTensors(m, into);
+    }
+  }
 }
 
 function fieldsOf(ctx: WireContext, start: number, end: number, path: string): Field[] {
@@ -223,12 +316,14 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
     valueInfos: new Map(),
     opsets: [],
     opsetVersions: new Map(),
+    lost: new Map(),
+    added: [],
   };
   const all = graphPaths(model);
   const outputs = new Map<string, Set<string>>();
   const added = new Map<string, Set<string>>();
   const domains = new Set(model.opsets.map((o) => o.domain));
-  const lost = new Map<string, string>(); // node path -> the edit that removes or replaces it
+  const lost = p.lost; // node path -> the edit that removes or replaces it
   edits.forEach((e, k) => {
     const where = `edit [${k}] (${e.op})`;
     const graphOf = (path = "graph") => {
@@ -307,8 +402,8 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
           );
         }
         names.add(name);
-        const t = tensorProto(name, e.tensor.dataType, e.tensor.dims, e.tensor.raw);
-        (e.atEnd ? at.gp.endInitializers : at.gp.initializers).push(t);
+        p.added.push(e.tensor);
+        (e.atEnd ? at.gp.endInitializers : at.gp.initializers).push(tensorParts(e.tensor));
         break;
       }
       case "removeInitializer": {
@@ -329,6 +424,7 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
       case "insertNodes": {
         const at = graphOf(e.graph);
         const nodes = e.nodes.map(nodeProto);
+        for (const n of e.nodes) nodeTensors(n, p.added);
         if (e.at === "start") at.gp.start.push(...nodes);
         else {
           const before = "before" in e.at;
@@ -350,7 +446,7 @@ function plan(model: OnnxModel, edits: readonly OnnxEdit[]): Plan {
           throw new RangeError(`${where}: node ${e.node} is rewired by an earlier edit`);
         }
         if (e.op === "removeNode") n.removed = true;
-        else n.replacement = nodeProto(e.with);
+        else (n.replacement = nodeProto(e.with), nodeTensors(e.with, p.added));
         lost.set(`${at.path}.node[${e.node}]`, where);
         break;
       }
@@ -483,7 +579,7 @@ class Writer {
   }
 
   /** A field as it was, or re-encoded around its patched content. */
-  copy(f: Field, patch: Patch | undefined): Bytes[] {
+  copy(f: Field, patch: Patch | undefined): OnnxPart[] {
     const bytes = this.model.bytes;
     if (patch === undefined) return [bytes.subarray(f.tagStart, f.end)];
     const body = emitPatch(this.model, patch);
@@ -491,17 +587,11 @@ class Writer {
     return [bytes.subarray(f.tagStart, afterTag), varint(body.length), body];
   }
 
-  /** A field with new content under its original tag. */
-  wrap(f: Field, body: Uint8Array): Bytes[] {
-    const afterTag = readVarint(this.model, f.tagStart, f.end, "")[1];
-    return [this.model.bytes.subarray(f.tagStart, afterTag), varint(body.length), body];
-  }
-
   /**
    * A field with new content, given as parts, under its original tag: the parts go into the
    * output as they are (a graph is not concatenated once for itself and again for the model).
    */
-  wrapParts(f: Field, body: readonly Bytes[], into: Bytes[]): void {
+  wrapParts(f: Field, body: readonly OnnxPart[], into: OnnxPart[]): void {
     const afterTag = readVarint(this.model, f.tagStart, f.end, "")[1];
     let length = 0;
     for (const p of body) length += p.length;
@@ -520,9 +610,9 @@ class Writer {
   }
 
   /** An attribute field, with its edited subgraphs rewritten. */
-  attribute(f: Field, patch: Patch | undefined, path: string): Bytes[] {
+  attribute(f: Field, patch: Patch | undefined, path: string): OnnxPart[] {
     if (!this.enclosing.has(path)) return this.copy(f, patch);
-    const parts: Bytes[] = [];
+    const parts: OnnxPart[] = [];
     let k = 0;
     for (const h of fieldsOf(this.model, f.start, f.end, path)) {
       const child = patch?.children.get(h.tagStart);
@@ -532,11 +622,18 @@ class Writer {
         this.wrapParts(h, this.graph(h, child, `${path}.graphs[${k++}]`), parts);
       } else parts.push(...this.copy(h, child));
     }
-    return this.wrap(f, concat(parts));
+    const out: OnnxPart[] = [];
+    this.wrapParts(f, parts, out);
+    return out;
   }
 
   /** A node with some inputs and outputs renamed or appended, and edited subgraphs rewritten. */
-  node(f: Field, edits: NodeEdits | undefined, patch: Patch | undefined, path: string): Bytes[] {
+  node(
+    f: Field,
+    edits: NodeEdits | undefined,
+    patch: Patch | undefined,
+    path: string,
+  ): OnnxPart[] {
     const rewired = edits !== undefined &&
       edits.inputs.size + edits.outputs.size + edits.attributes.size > 0;
     if (!rewired && !this.enclosing.has(path)) return this.copy(f, patch);
@@ -552,7 +649,7 @@ class Writer {
       );
     const extraInputs = appended(inputs, count(1), 1);
     const extraOutputs = appended(outputs, count(2), 2);
-    const parts: Bytes[] = [];
+    const parts: OnnxPart[] = [];
     if (lastInput < 0) parts.push(...extraInputs);
     if (lastOutput < 0 && lastInput < 0) parts.push(...extraOutputs);
     let i = 0;
@@ -581,15 +678,17 @@ class Writer {
     });
     // Attributes the node did not have go at its end (field order does not matter).
     parts.push(...[...attributes.values()].map((x) => lenField(NODE_ATTRIBUTE, attributeProto(x))));
-    return this.wrap(f, concat(parts));
+    const out: OnnxPart[] = [];
+    this.wrapParts(f, parts, out);
+    return out;
   }
 
   /** The edited content of a graph message (the main graph or a subgraph), as parts. */
-  graph(g: Field, patch: Patch | undefined, path: string): Bytes[] {
+  graph(g: Field, patch: Patch | undefined, path: string): OnnxPart[] {
     const p = this.plan;
     const main = path === "graph";
     const gp = p.graphs.get(path);
-    const parts: Bytes[] = (gp?.start ?? []).map((n) => lenField(NODE, n));
+    const parts: OnnxPart[] = (gp?.start ?? []).map((n) => lenField(NODE, n));
     const pending = new Map(main ? p.valueInfos : []);
     let initializersAdded = false;
     let index = -1;
@@ -616,7 +715,7 @@ class Writer {
         continue;
       }
       if (!initializersAdded && f.number > INITIALIZER) {
-        for (const t of added) parts.push(lenHeader(INITIALIZER, t.length), t);
+        for (const t of added) pushField(parts, INITIALIZER, t);
         initializersAdded = true;
       }
       const info = f.number === VALUE_INFO
@@ -627,23 +726,19 @@ class Writer {
         pending.delete(this.name(f, 1, `${path}.value_info`));
       } else parts.push(...this.copy(f, child));
     }
-    if (!initializersAdded) {
-      for (const t of added) {
-        parts.push(lenHeader(INITIALIZER, t.length), t);
-      }
-    }
-    for (const t of gp?.endInitializers ?? []) parts.push(lenHeader(INITIALIZER, t.length), t);
+    if (!initializersAdded) { for (const t of added) pushField(parts, INITIALIZER, t); }
+    for (const t of gp?.endInitializers ?? []) pushField(parts, INITIALIZER, t);
     parts.push(...(gp?.outputs ?? []).map((v) => lenField(OUTPUT, v)));
     if (main) parts.push(...[...pending.values()].map((v) => lenField(VALUE_INFO, v)));
     return parts;
   }
 
-  /** The whole edited model. */
-  write(root: Patch): Uint8Array {
+  /** The whole edited model, as pieces. */
+  write(root: Patch): OnnxPart[] {
     const { bytes } = this.model;
     const top = fieldsOf(this.model, 0, bytes.length, "model");
     const graph = top.findLast((f) => f.number === GRAPH)!;
-    const parts: Bytes[] = [];
+    const parts: OnnxPart[] = [];
     let opsetsAdded = false;
     const addOpsets = () => {
       if (!opsetsAdded) parts.push(...this.plan.opsets.map((o) => lenField(OPSET, o)));
@@ -662,8 +757,27 @@ class Writer {
       } else parts.push(...this.copy(f, child));
     }
     addOpsets();
-    return concat(parts);
+    return parts;
   }
+}
+
+/** A TensorProto as pieces: the fields before `raw_data`, its header, the values. */
+function tensorParts(t: TensorSpec | DeferredTensorSpec): OnnxPart[] {
+  const head = concat([
+    ...t.dims.map((d) => intField(1, d)),
+    intField(2, t.dataType),
+    lenField(8, t.name),
+    lenHeader(9, t.raw.length),
+  ]);
+  return [head, t.raw];
+}
+
+/** A length-delimited field whose body is given as pieces, appended to `into`. */
+function pushField(into: OnnxPart[], number: number, body: readonly OnnxPart[]): void {
+  let length = 0;
+  for (const p of body) length += p.length;
+  into.push(lenHeader(number, length));
+  for (const p of body) into.push(p);
 }
 
 /**
@@ -723,5 +837,222 @@ export function editOnnx(
     const bytes = root.children.size === 0 ? decoded.bytes.slice() : emitPatch(decoded, root);
     return { bytes, external };
   }
-  return { bytes: new Writer(decoded, p).write(root), external };
+  const parts = new Writer(decoded, p).write(root);
+  if (parts.some((x) => x instanceof DeferredBytes)) {
+    throw new TypeError(
+      "editOnnx writes bytes it is given: an added tensor with DeferredBytes values is written by editOnnxParts or editOnnxAsync",
+    );
+  }
+  return { bytes: concat(parts as Bytes[]), external };
+}
+
+/**
+ * `editOnnx` without assembling the output: the edited model as pieces in file order (slices of
+ * the source bytes, new fields, and the `DeferredBytes` of added tensors), with the total
+ * length. `assembleOnnxParts` makes the file in one allocation; `writeOnnxParts` streams it to
+ * a sink, so a file is written without its whole content in memory.
+ *
+ * @param model The model's bytes or the decoded model.
+ * @param edits The changes, in order; `addInitializer` may carry `DeferredBytes` values.
+ * @param options As for `editOnnx`.
+ * @returns The pieces, their total length and the external-data patches.
+ * @throws {ModelFormatError} When `model` is malformed protobuf.
+ * @throws {RangeError} As `editOnnx`.
+ * @throws {TypeError} For an unknown `op`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildOnnx } from "./build_onnx.ts";
+ * import { DeferredBytes, assembleOnnxParts, editOnnx, editOnnxParts } from "./edit_onnx.ts";
+ *
+ * const bytes = buildOnnx({
+ *   opsets: [{ domain: "", version: 13 }],
+ *   nodes: [{ name: "relu", opType: "Relu", inputs: ["x"], outputs: ["y"] }],
+ *   inputs: [{ name: "x", type: { elemType: 1, dims: [2] } }],
+ *   outputs: [{ name: "y", type: { elemType: 1, dims: [2] } }],
+ * });
+ * const raw = new Uint8Array(new Float32Array([2, 3]).buffer);
+ * const tensor = { name: "s", dataType: 1, dims: [2] };
+ * const deferred = editOnnxParts(bytes, [
+ *   { op: "addInitializer", tensor: { ...tensor, raw: new DeferredBytes(8, (into) => into.set(raw)) } },
+ * ]);
+ * const eager = editOnnx(bytes, [{ op: "addInitializer", tensor: { ...tensor, raw } }]).bytes;
+ * assert.equal(deferred.length, eager.length);
+ * assert.deepEqual(await assembleOnnxParts(deferred), eager);
+ * ```
+ */
+export function editOnnxParts(
+  model: Uint8Array | OnnxModel,
+  edits: readonly OnnxEdit[],
+  options: EditOnnxOptions = {},
+): OnnxParts {
+  const decoded = model instanceof Uint8Array ? decodeOnnx(model, { file: options.file }) : model;
+  const p = plan(decoded, edits);
+  const { root, external } = planReplacements(decoded, p.replacements, options);
+  const parts: OnnxPart[] = !structural(p)
+    ? [root.children.size === 0 ? decoded.bytes : emitPatch(decoded, root)]
+    : new Writer(decoded, p).write(root);
+  let length = 0;
+  for (const x of parts) length += x.length;
+  return { parts, length, tensors: editedTensors(decoded, p), external };
+}
+
+/** The stored tensors of the edited model: the kept ones (with replaced dims), then the added. */
+function editedTensors(model: OnnxModel, p: Plan): TensorShape[] {
+  const out: TensorShape[] = [];
+  const lost = [...p.lost.keys()].map((path) => `${path}.`);
+  for (const t of model.tensors) {
+    if (lost.some((path) => t.path.startsWith(path))) continue;
+    if (t.kind === "initializer") {
+      const graph = t.path.slice(0, t.path.lastIndexOf(".initializer["));
+      if (p.graphs.get(graph)?.removeInitializers.has(t.name)) continue;
+    }
+    const dims = p.replacements.get(t.name)?.dims;
+    out.push(dims === undefined ? t : { dataType: t.dataType, dims });
+  }
+  for (const t of p.added) out.push({ dataType: t.dataType, dims: t.dims });
+  return out;
+}
+
+/**
+ * `editOnnx` for edits whose added tensors may carry `DeferredBytes`: the output is allocated
+ * once and each deferred tensor is made straight into its place.
+ *
+ * @param model The model's bytes or the decoded model.
+ * @param edits The changes, in order.
+ * @param options As for `editOnnx`.
+ * @returns The new model bytes and the external-data patches.
+ * @throws {ModelFormatError} When `model` is malformed protobuf.
+ * @throws {RangeError} As `editOnnx`.
+ * @throws {TypeError} For an unknown `op`.
+ * @throws {Error} What a `DeferredBytes.fill` throws, unchanged.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { buildOnnx } from "./build_onnx.ts";
+ * import { decodeOnnx } from "./decode_onnx.ts";
+ * import { DeferredBytes, editOnnxAsync } from "./edit_onnx.ts";
+ *
+ * const bytes = buildOnnx({
+ *   opsets: [{ domain: "", version: 13 }],
+ *   nodes: [],
+ *   inputs: [],
+ *   outputs: [],
+ * });
+ * const raw = new DeferredBytes(4, (into) => new DataView(into.buffer, into.byteOffset).setFloat32(0, 1.5, true));
+ * const { bytes: out } = await editOnnxAsync(bytes, [
+ *   { op: "addInitializer", tensor: { name: "c", dataType: 1, dims: [1], raw } },
+ * ]);
+ * assert.deepEqual(decodeOnnx(out).graph.initializers.map((t) => t.name), ["c"]);
+ * ```
+ */
+export async function editOnnxAsync(
+  model: Uint8Array | OnnxModel,
+  edits: readonly OnnxEdit[],
+  options: EditOnnxOptions = {},
+): Promise<EncodedOnnx> {
+  const parts = editOnnxParts(model, edits, options);
+  return { bytes: await assembleOnnxParts(parts), external: parts.external };
+}
+
+/**
+ * The file of `editOnnxParts` in one allocation: bytes are copied into place, deferred tensors
+ * are made there.
+ *
+ * @param model The pieces from `editOnnxParts`.
+ * @returns The model bytes.
+ * @throws {Error} What a `DeferredBytes.fill` throws, unchanged.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { assembleOnnxParts, DeferredBytes } from "./edit_onnx.ts";
+ *
+ * const parts = [[1, 2], new DeferredBytes(2, (into) => into.set([3, 4])), new Uint8Array([5])];
+ * assert.deepEqual(await assembleOnnxParts({ parts, length: 5, tensors: [], external: [] }), Uint8Array.of(1, 2, 3, 4, 5));
+ * ```
+ */
+export async function assembleOnnxParts(model: OnnxParts): Promise<Uint8Array> {
+  const out = new Uint8Array(model.length);
+  let at = 0;
+  for (const p of model.parts) {
+    if (p instanceof DeferredBytes) await p.fill(out.subarray(at, at + p.length));
+    else out.set(p, at);
+    at += p.length;
+  }
+  if (at !== model.length) {
+    throw new RangeError(`the parts hold ${at} bytes: the model's length is ${model.length}`);
+  }
+  return out;
+}
+
+/** Where `writeOnnxParts` writes: a file being written (`writeFileAtomic`'s sink) or a stream. */
+export interface OnnxSink {
+  /** Writes a chunk; the caller may reuse the chunk's memory once the promise resolves. */
+  write(chunk: Uint8Array): void | Promise<void>;
+}
+
+/**
+ * Streams the file of `editOnnxParts` to a sink: small pieces are gathered into chunks of
+ * `chunkBytes`, slices of the source go as they are, and each deferred tensor is made in one
+ * buffer reused from tensor to tensor, so memory holds one tensor's bytes, not the file.
+ *
+ * @param model The pieces from `editOnnxParts`.
+ * @param sink Where the bytes go, in order.
+ * @param chunkBytes Bytes gathered before a write (default 1 MiB).
+ * @returns The number of bytes written (`model.length`).
+ * @throws {Error} What a `DeferredBytes.fill` or the sink throws, unchanged.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DeferredBytes, writeOnnxParts } from "./edit_onnx.ts";
+ *
+ * const chunks: number[][] = [];
+ * const parts = [[1, 2], new DeferredBytes(2, (into) => into.set([3, 4])), new Uint8Array([5])];
+ * const sink = { write: (c: Uint8Array) => Promise.resolve(void chunks.push([...c])) };
+ * assert.equal(await writeOnnxParts({ parts, length: 5, tensors: [], external: [] }, sink), 5);
+ * assert.deepEqual(chunks.flat(), [1, 2, 3, 4, 5]);
+ * ```
+ */
+export async function writeOnnxParts(
+  model: OnnxParts,
+  sink: OnnxSink,
+  chunkBytes = 1 << 20,
+): Promise<number> {
+  const pending = new Uint8Array(chunkBytes);
+  let used = 0;
+  let written = 0;
+  const flush = async () => {
+    if (used === 0) return;
+    await sink.write(pending.subarray(0, used));
+    written += used;
+    used = 0;
+  };
+  let scratch = new Uint8Array(0);
+  for (const p of model.parts) {
+    if (p instanceof DeferredBytes) {
+      await flush();
+      if (scratch.length < p.length) scratch = new Uint8Array(p.length);
+      const into = scratch.subarray(0, p.length);
+      await p.fill(into);
+      await sink.write(into);
+      written += p.length;
+    } else if (used + p.length <= chunkBytes) {
+      pending.set(p, used);
+      used += p.length;
+    } else {
+      await flush();
+      const bytes = p instanceof Uint8Array ? p : Uint8Array.from(p);
+      if (bytes.length < chunkBytes) (pending.set(bytes), used = bytes.length);
+      else (await sink.write(bytes), written += bytes.length);
+    }
+  }
+  await flush();
+  if (written !== model.length) {
+    throw new RangeError(`the parts hold ${written} bytes: the model's length is ${model.length}`);
+  }
+  return written;
 }

@@ -57,15 +57,25 @@ export {
 export { type GraphValueType, graphValueTypes } from "./graph_value_types.ts";
 export { ModelFormatError, type ModelFormatErrorOptions } from "../model_format_error.ts";
 export {
+  assembleOnnxParts,
   type Attr,
+  DeferredBytes,
+  type DeferredTensorSpec,
   editOnnx,
+  editOnnxAsync,
   type EditOnnxOptions,
+  editOnnxParts,
   graphPaths,
   type NodePosition,
   type NodeSpec,
   type OnnxEdit,
+  type OnnxPart,
+  type OnnxParts,
+  type OnnxSink,
+  type TensorShape,
   type TensorSpec,
   type ValueType,
+  writeOnnxParts,
 } from "./edit_onnx.ts";
 export { buildOnnx, type OnnxSpec, type ValueSpec } from "./build_onnx.ts";
 export { checkExternalData, inlineExternalData } from "./inline_external_data.ts";
