@@ -95,6 +95,7 @@ export {
   type CompressedTensorsGroup,
   compressedTensorsSafetensors,
   compressedTensorsScheme,
+  type CompressedTensorsSchemeOptions,
   type CompressedTensorsWeights,
   readCompressedTensors,
   streamCompressedTensors,
