@@ -10,20 +10,38 @@ import { prunedCount } from "../pruning/pruned_count.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
 import type { TrackedRange } from "../quantization/tracked_range.ts";
-import { own, type Tasks, type TensorBytes, type ZeroCounts } from "./_tensor_tasks.ts";
+import {
+  type FileRange,
+  own,
+  type Tasks,
+  type TensorBytes,
+  type ZeroCounts,
+} from "./_tensor_tasks.ts";
 import type { TaskPool } from "./_worker_pool.ts";
 
-/** A tensor's stored bytes, in a buffer of their own (transferred to the worker). */
-async function tensorBytes(ref: TensorRef): Promise<TensorBytes> {
-  const bytes = own(await ref.bytes());
-  return {
+/**
+ * Where a tensor's stored bytes are in a file (the streamed runs know it for every tensor of
+ * their input), so that the worker reads them itself: this thread then reads nothing, and
+ * workers read at the same time with handles of their own. `undefined`: read here and transfer.
+ */
+export type Locate = (ref: TensorRef) => FileRange | undefined;
+
+/** A tensor as a job carries it: where to read it, or its stored bytes in a buffer of their own. */
+async function tensorBytes(
+  ref: TensorRef,
+  locate: Locate | undefined,
+): Promise<{ tensor: TensorBytes; transfer: ArrayBuffer[] }> {
+  const base = {
     name: ref.name,
     dtype: ref.dtype,
     shape: ref.shape,
     fileShape: ref.fileShape,
     ...(ref.transpose === undefined ? {} : { transpose: ref.transpose }),
-    bytes,
   };
+  const at = locate?.(ref);
+  if (at !== undefined) return { tensor: { ...base, at }, transfer: [] };
+  const bytes = own(await ref.bytes());
+  return { tensor: { ...base, bytes }, transfer: [bytes.buffer as ArrayBuffer] };
 }
 
 /**
@@ -95,6 +113,7 @@ export function threadedMetrics(
   graph: ModelGraph,
   pruner: PrunerName,
   kernels: Kernels,
+  locate?: Locate,
 ): {
   metricOf: (
     t: PruningTarget,
@@ -110,7 +129,7 @@ export function threadedMetrics(
   const seen = new Map<string, string>();
   const run = (t: PruningTarget, ref: TensorRef) =>
     pool.run<Tasks["metric"]["result"]>(async () => {
-      const tensor = await tensorBytes(ref);
+      const { tensor, transfer } = await tensorBytes(ref, locate);
       let k: number | undefined;
       try {
         k = ratioK(t, parameterMetricLength(t, ref));
@@ -123,7 +142,7 @@ export function threadedMetrics(
         pruner,
         ...(k === undefined ? {} : { k }),
       };
-      return { task: "metric", args, transfer: [tensor.bytes.buffer as ArrayBuffer] };
+      return { task: "metric", args, transfer };
     }).then((r) => {
       if (r.mask !== undefined) selected.set(r.metric, { k: ratioKOf(t, r.metric), mask: r.mask });
       return r.metric;
@@ -183,13 +202,15 @@ export function threadedMasks(
   pool: TaskPool,
   order: readonly { target: PruningTarget; mask: TargetMask; ref: TensorRef }[],
   counts: Counts,
+  locate?: Locate,
 ): (target: PruningTarget, mask: TargetMask, ref: TensorRef) => Promise<Uint8Array> {
   const byName = new Map(order.map((o) => [o.ref.name, o]));
   const index = new Map(order.map((o, i) => [o.ref.name, i]));
   const run = (target: PruningTarget, mask: TargetMask, ref: TensorRef) =>
     pool.run<Tasks["mask"]["result"]>(async () => {
-      const args: Tasks["mask"]["args"] = { tensor: await tensorBytes(ref), target, mask };
-      return { task: "mask", args, transfer: [args.tensor.bytes.buffer as ArrayBuffer] };
+      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const args: Tasks["mask"]["args"] = { tensor, target, mask };
+      return { task: "mask", args, transfer };
     });
   const ahead = new Lookahead(pool.threads, (name) => {
     const o = byName.get(name);
@@ -209,11 +230,13 @@ export function threadedMasks(
 /** `quantize`'s `rangeOf` on the pool (the pool bounds how many tensors are read at once). */
 export function threadedRanges(
   pool: TaskPool,
+  locate?: Locate,
 ): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
   return (target, ref) =>
     pool.run<TrackedRange>(async () => {
-      const args: Tasks["range"]["args"] = { tensor: await tensorBytes(ref), target };
-      return { task: "range", args, transfer: [args.tensor.bytes.buffer as ArrayBuffer] };
+      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const args: Tasks["range"]["args"] = { tensor, target };
+      return { task: "range", args, transfer };
     });
 }
 
@@ -222,13 +245,15 @@ export function threadedCodes(
   pool: TaskPool,
   order: readonly { param: TargetQuantParams; ref: TensorRef }[],
   counts: Counts,
+  locate?: Locate,
 ): (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array> {
   const byName = new Map(order.map((o) => [o.ref.name, o]));
   const index = new Map(order.map((o, i) => [o.ref.name, i]));
   const run = (param: TargetQuantParams, ref: TensorRef) =>
     pool.run<Tasks["quantize"]["result"]>(async () => {
-      const args: Tasks["quantize"]["args"] = { tensor: await tensorBytes(ref), param };
-      return { task: "quantize", args, transfer: [args.tensor.bytes.buffer as ArrayBuffer] };
+      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const args: Tasks["quantize"]["args"] = { tensor, param };
+      return { task: "quantize", args, transfer };
     });
   const ahead = new Lookahead(pool.threads, (name) => {
     const o = byName.get(name);
