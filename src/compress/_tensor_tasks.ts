@@ -12,6 +12,7 @@ import type { TensorRef } from "../model/model_graph.ts";
 import { toFloat32 } from "../model/to_float32.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
+import { packedMask, type PackedMaskData } from "../pruning/packed_mask.ts";
 import { parameterMetric } from "../pruning/prune.ts";
 import { PruningError } from "../pruning/pruning_error.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
@@ -63,7 +64,7 @@ export interface Tasks {
   };
   /** A masked tensor's stored bytes (`applyTargetMask`, `toFileBytes`), with its zeros. */
   mask: {
-    args: { tensor: TensorBytes; target: PruningTarget; mask: TargetMask };
+    args: { tensor: TensorBytes; target: PruningTarget; mask: TargetMask | PackedMaskData };
     result: { bytes: Uint8Array; counts: ZeroCounts };
   };
   /** A quantization target's tracked range (`trackParameterRanges`). */
@@ -195,7 +196,8 @@ function compute(request: TaskRequest): { result: unknown; transfer: ArrayBuffer
     case "mask": {
       const a = request.args as Tasks["mask"]["args"];
       const before = valuesOf(a.tensor);
-      const after = applyTargetMask(before, expandMask(a.mask, { kernels }), {
+      const mask = "bits" in a.mask ? packedMask(a.mask) : a.mask;
+      const after = applyTargetMask(before, expandMask(mask, { kernels }), {
         method: a.target.setting.apply_method,
         kernels,
       });

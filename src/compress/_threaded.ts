@@ -6,6 +6,7 @@ import type { ResolvedTarget } from "../config/types.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { blockLayout } from "../pruning/block_layout.ts";
+import { maskBits } from "../pruning/packed_mask.ts";
 import { prunedCount } from "../pruning/pruned_count.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
@@ -209,7 +210,19 @@ export function threadedMasks(
   const run = (target: PruningTarget, mask: TargetMask, ref: TensorRef) =>
     pool.run<Tasks["mask"]["result"]>(async () => {
       const { tensor, transfer } = await tensorBytes(ref, locate);
-      const args: Tasks["mask"]["args"] = { tensor, target, mask };
+      // A mask held as bits crosses as its bits (an eighth of its blocks).
+      const bits = maskBits(mask);
+      const args: Tasks["mask"]["args"] = {
+        tensor,
+        target,
+        mask: bits === undefined ? mask : {
+          module: mask.module,
+          target: mask.target,
+          layout: mask.layout,
+          rawShape: mask.rawShape,
+          bits,
+        },
+      };
       return { task: "mask", args, transfer };
     });
   const ahead = new Lookahead(pool.threads, (name) => {

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { keptBlocks } from "./packed_mask.ts";
 import type { Granularity, PruningTarget, TargetMask } from "./types.ts";
 
 /** The report line of one target. */
@@ -75,12 +76,7 @@ export function pruningReport(
     const n = t.shape.reduce((a, b) => a * b, 1);
     let k = n;
     if (mask) {
-      let blocks = 0;
-      // An index loop: `for...of` over a typed array is an iterator call per element (seconds
-      // for the masks of a 268M-element model).
-      const m = mask.blocks;
-      for (let i = 0; i < m.length; i++) blocks += m[i];
-      k = blocks * mask.layout.blockSize;
+      k = keptBlocks(mask) * mask.layout.blockSize;
     }
     lines.push({
       module: t.module,
