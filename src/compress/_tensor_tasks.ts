@@ -137,6 +137,8 @@ export function own<T extends Uint8Array | Float32Array>(view: T): T {
  */
 const files = new Map<string, Promise<FileSource>>();
 let scratch = new Uint8Array(0);
+/** The fake-quantized values a quantize task counts zeros in, reused likewise. */
+let counted = new Float32Array(0);
 
 async function load(t: TensorBytes): Promise<TensorBytes> {
   if (t.bytes !== undefined) return t;
@@ -197,15 +199,15 @@ function compute(request: TaskRequest): { result: unknown; transfer: ArrayBuffer
       const a = request.args as Tasks["mask"]["args"];
       const before = valuesOf(a.tensor);
       const mask = "bits" in a.mask ? packedMask(a.mask) : a.mask;
+      const zerosBefore = zeros(before);
+      // The values are this thread's (read or decoded here, or transferred): masked in place,
+      // without a tensor-sized temporary.
       const after = applyTargetMask(before, expandMask(mask, { kernels }), {
         method: a.target.setting.apply_method,
         kernels,
+        out: before,
       });
-      const counts = {
-        elements: after.length,
-        zerosBefore: zeros(before),
-        zerosAfter: zeros(after),
-      };
+      const counts = { elements: after.length, zerosBefore, zerosAfter: zeros(after) };
       const bytes = own(toFileBytes(refOf(a.tensor), after, kernels));
       return { result: { bytes, counts }, transfer: [bytes.buffer as ArrayBuffer] };
     }
@@ -222,7 +224,12 @@ function compute(request: TaskRequest): { result: unknown; transfer: ArrayBuffer
       const bytes = own(quantizedCodeBytes(valuesOf(a.tensor), a.tensor.shape, a.param, {
         kernels,
         onQuantized: (p, before) => {
-          const after = fakeQuantize(before, a.tensor.shape, p, { kernels });
+          // Only counted: into a buffer reused from tensor to tensor.
+          if (counted.length < before.length) counted = new Float32Array(before.length);
+          const after = fakeQuantize(before, a.tensor.shape, p, {
+            kernels,
+            out: counted.subarray(0, before.length),
+          });
           counts = { elements: after.length, zerosBefore: zeros(before), zerosAfter: zeros(after) };
         },
       }));
