@@ -116,7 +116,7 @@ async function run(
         const stat = Deno.readTextFileSync(`/proc/${child.pid}/task/${t.name}/stat`);
         const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
         if (t.name === String(child.pid)) mainCpu = seconds(stat);
-        else if (comm.startsWith("worker")) workers.set(t.name, seconds(stat));
+        else if (/^worker-\d+$/.test(comm)) workers.set(t.name, seconds(stat));
       }
     } catch {
       // exited

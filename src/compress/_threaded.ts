@@ -1,7 +1,7 @@
 // The streamed safetensors runs on worker threads: each hook hands one tensor's work to the
-// pool (`_worker_pool.ts`) and works ahead by at most `threads` tensors, in the order the
-// one-thread path takes them, so memory holds about 2 x threads tensors and the output keeps
-// its order (and bytes).
+// pool (`_worker_pool.ts`) and works ahead by `threads - 1` of the largest tensors (at least
+// one), in the order the one-thread path takes them, so memory holds about 2 x threads tensors
+// and the output keeps its order (and bytes).
 import type { ResolvedTarget } from "../config/types.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
@@ -46,16 +46,20 @@ async function tensorBytes(
 }
 
 /**
- * Results started ahead of their use: `take(key)` starts `key` and the `depth` keys that
- * `next` predicts after it, returns `key`'s result and forgets it; results outside that window
- * are dropped (memory stays bounded when a prediction was wrong).
+ * Results started ahead of their use: `take(key)` starts `key` and the keys that `next`
+ * predicts after it while their sizes (`size`: elements) add up to less than `budget`, returns
+ * `key`'s result and forgets it; results outside that window are dropped (memory stays bounded
+ * when a prediction was wrong). A budget in elements, not a count of keys: a weight's bias
+ * between two weights does not take the place of the next weight, and tensors held are bounded
+ * by their size.
  */
 class Lookahead<V> {
   readonly #started = new Map<string, Promise<V>>();
   constructor(
-    readonly depth: number,
+    readonly budget: number,
     readonly start: (key: string) => Promise<V> | undefined,
     readonly next: (key: string) => string | undefined,
+    readonly size: (key: string) => number,
   ) {}
 
   #begin(key: string): Promise<V> | undefined {
@@ -72,9 +76,11 @@ class Lookahead<V> {
 
   take(key: string, direct: () => Promise<V>): Promise<V> {
     const window = new Set<string>();
-    for (let k = this.next(key); k !== undefined && window.size < this.depth; k = this.next(k)) {
+    let held = 0;
+    for (let k = this.next(key); k !== undefined && held < this.budget; k = this.next(k)) {
       if (k === key || window.has(k)) break;
       window.add(k);
+      held += this.size(k);
     }
     const mine = this.#begin(key) ?? direct();
     this.#started.delete(key);
@@ -83,6 +89,19 @@ class Lookahead<V> {
     return mine;
   }
 }
+
+/**
+ * The elements started ahead of the one taken: `threads - 1` of the largest tensors (at least
+ * one), so that every worker is busy with the one being taken and no more is held (each result
+ * is a tensor-sized buffer on this thread).
+ */
+const budgetOf = (pool: TaskPool, refs: Iterable<TensorRef>) => {
+  let largest = 1;
+  for (const r of refs) largest = Math.max(largest, elementsOf(r));
+  return Math.max(1, pool.threads - 1) * largest;
+};
+
+const elementsOf = (r: TensorRef) => r.shape.reduce((a, b) => a * b, 1);
 
 const keyOf = (t: { readonly module: string; readonly target: string }) =>
   `${t.module}\u0000${t.target}`;
@@ -157,11 +176,19 @@ export function threadedMetrics(
       const byKey = new Map(params.map((u) => [keyOf(u), u]));
       const order = params.map(keyOf);
       const index = new Map(order.map((k, i) => [k, i]));
-      ahead = new Lookahead(pool.threads, (k) => {
-        const u = byKey.get(k);
-        const r = u === undefined ? undefined : modules.get(u.module)?.params[u.target];
-        return u === undefined || r === undefined ? undefined : run(u, r);
-      }, (k) => seen.get(k) ?? order[(index.get(k) ?? order.length) + 1]);
+      const refOf = (u: PruningTarget) => modules.get(u.module)!.params[u.target];
+      ahead = new Lookahead(
+        budgetOf(pool, params.map(refOf)),
+        (k) => {
+          const u = byKey.get(k);
+          return u === undefined ? undefined : run(u, refOf(u));
+        },
+        (k) => seen.get(k) ?? order[(index.get(k) ?? order.length) + 1],
+        (k) => {
+          const u = byKey.get(k);
+          return u === undefined ? 0 : elementsOf(refOf(u));
+        },
+      );
     }
     const key = keyOf(t);
     if (last !== undefined) seen.set(last, key);
@@ -225,10 +252,18 @@ export function threadedMasks(
       };
       return { task: "mask", args, transfer };
     });
-  const ahead = new Lookahead(pool.threads, (name) => {
-    const o = byName.get(name);
-    return o === undefined ? undefined : run(o.target, o.mask, o.ref);
-  }, (name) => order[(index.get(name) ?? order.length) + 1]?.ref.name);
+  const ahead = new Lookahead(
+    budgetOf(pool, order.map((o) => o.ref)),
+    (name) => {
+      const o = byName.get(name);
+      return o === undefined ? undefined : run(o.target, o.mask, o.ref);
+    },
+    (name) => order[(index.get(name) ?? order.length) + 1]?.ref.name,
+    (name) => {
+      const o = byName.get(name);
+      return o === undefined ? 0 : elementsOf(o.ref);
+    },
+  );
   return async (target, mask, ref) => {
     const o = byName.get(ref.name);
     const same = o !== undefined && o.target === target && o.mask === mask;
@@ -268,10 +303,18 @@ export function threadedCodes(
       const args: Tasks["quantize"]["args"] = { tensor, param };
       return { task: "quantize", args, transfer };
     });
-  const ahead = new Lookahead(pool.threads, (name) => {
-    const o = byName.get(name);
-    return o === undefined ? undefined : run(o.param, o.ref);
-  }, (name) => order[(index.get(name) ?? order.length) + 1]?.ref.name);
+  const ahead = new Lookahead(
+    budgetOf(pool, order.map((o) => o.ref)),
+    (name) => {
+      const o = byName.get(name);
+      return o === undefined ? undefined : run(o.param, o.ref);
+    },
+    (name) => order[(index.get(name) ?? order.length) + 1]?.ref.name,
+    (name) => {
+      const o = byName.get(name);
+      return o === undefined ? 0 : elementsOf(o.ref);
+    },
+  );
   return async (param, ref) => {
     const o = byName.get(ref.name);
     const r = o !== undefined && o.param === param
