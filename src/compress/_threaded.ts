@@ -1,7 +1,7 @@
 // The streamed safetensors runs on worker threads: each hook hands one tensor's work to the
-// pool (`_worker_pool.ts`) and works ahead by `threads - 1` of the largest tensors (at least
-// one), in the order the one-thread path takes them, so memory holds about 2 x threads tensors
-// and the output keeps its order (and bytes).
+// pool (`_worker_pool.ts`) and works ahead by `threads` of the largest tensors, in the order the
+// one-thread path takes them, so memory holds about 2 x threads tensors and the output keeps its
+// order (and bytes).
 import type { ResolvedTarget } from "../config/types.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
@@ -91,14 +91,17 @@ class Lookahead<V> {
 }
 
 /**
- * The elements started ahead of the one taken: `threads - 1` of the largest tensors (at least
- * one), so that every worker is busy with the one being taken and no more is held (each result
- * is a tensor-sized buffer on this thread).
+ * The elements started ahead of the one taken: `threads` of the largest tensors. Results are
+ * taken in order, so when the one taken finishes, the next is about to, and each worker must
+ * find a job queued then: with fewer ahead, workers wait for this thread to take the next
+ * result (measured: a Level prune, whose biases sit between its weights, kept about one worker
+ * busy in two). A queued job holds no tensor until a worker starts it, so memory holds about
+ * `threads + 1` tensors' results.
  */
 const budgetOf = (pool: TaskPool, refs: Iterable<TensorRef>) => {
   let largest = 1;
   for (const r of refs) largest = Math.max(largest, elementsOf(r));
-  return Math.max(1, pool.threads - 1) * largest;
+  return pool.threads * largest;
 };
 
 const elementsOf = (r: TensorRef) => r.shape.reduce((a, b) => a * b, 1);
