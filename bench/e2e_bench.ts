@@ -16,9 +16,10 @@
  *   deno run -A bench/e2e_bench.ts --threads-compare [--reps 3] [--out bench/results/e2e_threads.json]
  *
  * `--threads-compare` times `--threads 1` against `--threads 2` on the 1.07 GB file (prune Level
- * 50%, quantize int8 per channel with integer storage), interleaved (1, 2, 1, 2, …) so that other
- * work on the machine falls on both alike; each run also records the load average, the whole
- * machine's busy cores while it ran (/proc/stat) and the child's CPU seconds.
+ * 50%, per layer and with one global group, quantize int8 per channel with integer storage),
+ * interleaved (1, 2, 1, 2, …) so that other work on the machine falls on both alike; each run
+ * also records the load average, the whole machine's busy cores while it ran (/proc/stat), the
+ * child's CPU seconds, and those of its main thread and of each worker thread.
  *
  * Peak memory is the child's `VmHWM` (Linux), read from /proc while it runs. Writes JSON and
  * prints a table.
@@ -83,35 +84,58 @@ function machineJiffies(): { busy: number; total: number } {
 async function run(
   cmd: string,
   argv: string[],
-): Promise<{ seconds: number; peakMiB: number; cpuSeconds: number; machineBusyCores: number }> {
+): Promise<{
+  seconds: number;
+  peakMiB: number;
+  cpuSeconds: number;
+  mainCpuSeconds: number;
+  workerCpuSeconds: number[];
+  machineBusyCores: number;
+}> {
   const t0 = performance.now();
   const j0 = machineJiffies();
   const child = new Deno.Command(cmd, { args: argv, stdout: "null", stderr: "piped" }).spawn();
   let peak = 0;
   let cpu = 0;
+  // CPU seconds of the main thread and of each worker thread (named "worker-N" by Deno), last
+  // polled: what the main thread does serially bounds the speed-up of the workers.
+  let mainCpu = 0;
+  const workers = new Map<string, number>();
+  const seconds = (stat: string) => {
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100;
+  };
+  let ticks = 0;
   const poll = setInterval(() => {
     try {
       const m = /VmHWM:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${child.pid}/status`));
       if (m) peak = Math.max(peak, Number(m[1]) / 1024);
-      const stat = Deno.readTextFileSync(`/proc/${child.pid}/stat`);
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      cpu = (Number(f[11]) + Number(f[12])) / 100;
+      cpu = seconds(Deno.readTextFileSync(`/proc/${child.pid}/stat`));
+      if (ticks++ % 10 !== 0) return;
+      for (const t of Deno.readDirSync(`/proc/${child.pid}/task`)) {
+        const stat = Deno.readTextFileSync(`/proc/${child.pid}/task/${t.name}/stat`);
+        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+        if (t.name === String(child.pid)) mainCpu = seconds(stat);
+        else if (/^worker-\d+$/.test(comm)) workers.set(t.name, seconds(stat));
+      }
     } catch {
       // exited
     }
   }, 20);
   const out = await child.output();
   clearInterval(poll);
-  const seconds = (performance.now() - t0) / 1000;
+  const wall = (performance.now() - t0) / 1000;
   const j1 = machineJiffies();
   if (!out.success) {
     throw new Error(`${cmd} ${argv.join(" ")} failed: ${new TextDecoder().decode(out.stderr)}`);
   }
   const cores = navigator.hardwareConcurrency;
   return {
-    seconds,
+    seconds: wall,
     peakMiB: Math.round(peak),
     cpuSeconds: +cpu.toFixed(1),
+    mainCpuSeconds: +mainCpu.toFixed(1),
+    workerCpuSeconds: [...workers.values()].map((v) => +v.toFixed(1)),
     machineBusyCores: +(((j1.busy - j0.busy) / (j1.total - j0.total)) * cores).toFixed(2),
   };
 }
@@ -157,6 +181,7 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
   const out = `${dir}/out.safetensors`;
   const runs: [string, string[]][] = [
     ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
+    ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
     ["quantize int8 per channel, --storage int", [
       "quantize",
       file,
@@ -181,6 +206,8 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
           peakMiB: r.peakMiB,
           peakOverFile: +((r.peakMiB * 1048576) / bytes).toFixed(2),
           cpuSeconds: r.cpuSeconds,
+          mainCpuSeconds: r.mainCpuSeconds,
+          workerCpuSeconds: r.workerCpuSeconds,
           machineBusyCores: r.machineBusyCores,
           loadavg: load(),
         });

@@ -49,6 +49,8 @@ export interface StreamedFileOptions {
 /** One input file and where its output goes. */
 export interface Part {
   readonly lazy: LazySafetensors;
+  /** The input file's path. */
+  readonly path: string;
   readonly output: string;
   /** The output shard's file name (sharded checkpoints only). */
   readonly shard?: string;
@@ -62,6 +64,8 @@ export interface SafetensorsParts {
   readonly fileBytes: number;
   /** Whether the input is a sharded checkpoint. */
   readonly sharded: boolean;
+  /** Where a tensor's stored bytes are: its file, absolute offset and length. */
+  locate(name: string): { file: string; offset: number; length: number } | undefined;
   /**
    * Writes the output index (sharded checkpoints; nothing otherwise) mapping each part's output
    * tensors to its shard; returns the bytes written.
@@ -102,8 +106,19 @@ export async function openSafetensorsParts(
     }
   }
   const parts = await openParts(input, output);
+  const ranges = new Map<string, { file: string; offset: number; length: number }>();
+  for (const p of parts.parts) {
+    for (const e of p.lazy.entries) {
+      ranges.set(e.name, {
+        file: p.path,
+        offset: p.lazy.dataOffset + e.begin,
+        length: e.end - e.begin,
+      });
+    }
+  }
   return {
     ...parts,
+    locate: (name) => ranges.get(name),
     async writeParts(produce, onPart) {
       if (maxShardSize !== undefined) {
         const written = await writeResharded(
@@ -144,7 +159,9 @@ function counting(sink: ByteSink): ByteSink & { bytes: number } {
 async function openParts(
   input: string,
   output: string,
-): Promise<Omit<SafetensorsParts, "writeParts"> & { indexMetadata: Record<string, unknown> }> {
+): Promise<
+  Omit<SafetensorsParts, "writeParts" | "locate"> & { indexMetadata: Record<string, unknown> }
+> {
   if (isShardIndexPath(input)) {
     if (!isShardIndexPath(output)) {
       throw new TypeError(
@@ -157,6 +174,7 @@ async function openParts(
     return {
       parts: ckpt.shards.map((s) => ({
         lazy: s.lazy,
+        path: s.path,
         output: folder + names.get(s.name)!,
         shard: names.get(s.name)!,
       })),
@@ -184,7 +202,7 @@ async function openParts(
   try {
     const all = await openSafetensors(source, { file: input });
     return {
-      parts: [{ lazy: all, output }],
+      parts: [{ lazy: all, path: input, output }],
       all,
       fileBytes: source.size,
       sharded: false,

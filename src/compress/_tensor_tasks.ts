@@ -1,8 +1,10 @@
 // The per-tensor work that runs on worker threads (`_tensor_worker.ts`, `_worker_pool.ts`):
-// each task gets a tensor's stored bytes (transferred) and returns what the one-thread path
+// each task gets a tensor's stored bytes (transferred, or read here from the file) and returns what the one-thread path
 // computes from the same values, by the same functions, so the output is the same byte for byte.
 import { ConfigError } from "../config/config_error.ts";
 import type { ResolvedTarget } from "../config/types.ts";
+import { FileError } from "../io/file_error.ts";
+import { type FileSource, openFile } from "../io/fs.ts";
 import { ModelFormatError } from "../io/model_format_error.ts";
 import { getKernels } from "../kernels/default.ts";
 import { toFileBytes } from "../model/from_float32.ts";
@@ -10,6 +12,7 @@ import type { TensorRef } from "../model/model_graph.ts";
 import { toFloat32 } from "../model/to_float32.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
+import { packedMask, type PackedMaskData } from "../pruning/packed_mask.ts";
 import { parameterMetric } from "../pruning/prune.ts";
 import { PruningError } from "../pruning/pruning_error.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
@@ -22,7 +25,17 @@ import type { TrackedRange } from "../quantization/tracked_range.ts";
 import type { DType } from "../tensor/dtype.ts";
 import { zeros } from "./_tensor_change.ts";
 
-/** A tensor as a task gets it: its stored bytes and what decodes them. */
+/** Where a tensor's stored bytes are in a file: the worker reads them with a handle of its own. */
+export interface FileRange {
+  readonly file: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * A tensor as a task gets it: its stored bytes (transferred), or where to read them (`at`), and
+ * what decodes them.
+ */
 export interface TensorBytes {
   readonly name: string;
   readonly dtype: DType;
@@ -30,7 +43,8 @@ export interface TensorBytes {
   readonly shape: readonly number[];
   readonly fileShape: readonly number[];
   readonly transpose?: readonly number[];
-  readonly bytes: Uint8Array;
+  readonly bytes?: Uint8Array;
+  readonly at?: FileRange;
 }
 
 /** Zeros before and after, for the report. */
@@ -50,7 +64,7 @@ export interface Tasks {
   };
   /** A masked tensor's stored bytes (`applyTargetMask`, `toFileBytes`), with its zeros. */
   mask: {
-    args: { tensor: TensorBytes; target: PruningTarget; mask: TargetMask };
+    args: { tensor: TensorBytes; target: PruningTarget; mask: TargetMask | PackedMaskData };
     result: { bytes: Uint8Array; counts: ZeroCounts };
   };
   /** A quantization target's tracked range (`trackParameterRanges`). */
@@ -87,7 +101,7 @@ export interface TaskReply {
 
 /** A tensor's values as `safetensorsModel`'s `data()` gives them. */
 function valuesOf(t: TensorBytes): Float32Array {
-  const b = t.bytes;
+  const b = t.bytes!;
   if (t.dtype === "F32" && b.byteOffset % 4 === 0) {
     return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
   }
@@ -103,7 +117,7 @@ function refOf(t: TensorBytes): TensorRef {
     fileShape: t.fileShape,
     ...(t.transpose === undefined ? {} : { transpose: t.transpose }),
     data: () => Promise.resolve(valuesOf(t)),
-    bytes: () => Promise.resolve(t.bytes),
+    bytes: () => Promise.resolve(t.bytes!),
   };
 }
 
@@ -115,10 +129,56 @@ export function own<T extends Uint8Array | Float32Array>(view: T): T {
   return whole ? view : view.slice() as T;
 }
 
-/** Runs a task; returns its result and the buffers to transfer back. */
-export function runTask(
+/**
+ * The files this thread reads tensors from, each opened once (per thread: reads of different
+ * threads do not wait for each other, as reads of one handle do), and the buffer they are read
+ * into: reused from tensor to tensor (a fresh tensor-sized buffer costs about as much as the
+ * read itself), replaced only when a larger tensor comes or a result took it.
+ */
+const files = new Map<string, Promise<FileSource>>();
+let scratch = new Uint8Array(0);
+/** The fake-quantized values a quantize task counts zeros in, reused likewise. */
+let counted = new Float32Array(0);
+
+async function load(t: TensorBytes): Promise<TensorBytes> {
+  if (t.bytes !== undefined) return t;
+  const at = t.at!;
+  let file = files.get(at.file);
+  if (file === undefined) {
+    file = openFile(at.file, { label: "model file" });
+    files.set(at.file, file);
+    file.catch(() => files.delete(at.file));
+  }
+  const source = await file;
+  if (scratch.buffer.byteLength < at.length) scratch = new Uint8Array(at.length);
+  const bytes = new Uint8Array(scratch.buffer, 0, at.length);
+  const n = await source.readInto(at.offset, bytes);
+  if (n !== at.length) {
+    throw new ModelFormatError(`read ${n} of ${at.length} bytes: file is truncated`, {
+      file: at.file,
+      field: t.name,
+      offset: at.offset,
+    });
+  }
+  return { ...t, bytes };
+}
+
+/**
+ * Runs a task (reading its tensor first when it comes as a file range); returns its result and
+ * the buffers to transfer back.
+ */
+export async function runTask(
   request: TaskRequest,
-): { result: unknown; transfer: ArrayBuffer[] } {
+): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+  const args = request.args as { tensor: TensorBytes };
+  const tensor = await load(args.tensor);
+  const result = compute({ task: request.task, args: { ...args, tensor } });
+  // A result may own the read buffer (a view of all of it): the next read gets a new one.
+  if (scratch.buffer.byteLength === 0) scratch = new Uint8Array(0);
+  return result;
+}
+
+function compute(request: TaskRequest): { result: unknown; transfer: ArrayBuffer[] } {
   const kernels = getKernels();
   switch (request.task) {
     case "metric": {
@@ -138,15 +198,16 @@ export function runTask(
     case "mask": {
       const a = request.args as Tasks["mask"]["args"];
       const before = valuesOf(a.tensor);
-      const after = applyTargetMask(before, expandMask(a.mask, { kernels }), {
+      const mask = "bits" in a.mask ? packedMask(a.mask) : a.mask;
+      const zerosBefore = zeros(before);
+      // The values are this thread's (read or decoded here, or transferred): masked in place,
+      // without a tensor-sized temporary.
+      const after = applyTargetMask(before, expandMask(mask, { kernels }), {
         method: a.target.setting.apply_method,
         kernels,
+        out: before,
       });
-      const counts = {
-        elements: after.length,
-        zerosBefore: zeros(before),
-        zerosAfter: zeros(after),
-      };
+      const counts = { elements: after.length, zerosBefore, zerosAfter: zeros(after) };
       const bytes = own(toFileBytes(refOf(a.tensor), after, kernels));
       return { result: { bytes, counts }, transfer: [bytes.buffer as ArrayBuffer] };
     }
@@ -163,7 +224,12 @@ export function runTask(
       const bytes = own(quantizedCodeBytes(valuesOf(a.tensor), a.tensor.shape, a.param, {
         kernels,
         onQuantized: (p, before) => {
-          const after = fakeQuantize(before, a.tensor.shape, p, { kernels });
+          // Only counted: into a buffer reused from tensor to tensor.
+          if (counted.length < before.length) counted = new Float32Array(before.length);
+          const after = fakeQuantize(before, a.tensor.shape, p, {
+            kernels,
+            out: counted.subarray(0, before.length),
+          });
           counts = { elements: after.length, zerosBefore: zeros(before), zerosAfter: zeros(after) };
         },
       }));
@@ -175,6 +241,7 @@ export function runTask(
 /** The error classes that cross threads as themselves (for `instanceof` and their fields). */
 const CLASSES: Record<string, { prototype: object }> = {
   ConfigError,
+  FileError,
   ModelFormatError,
   PruningError,
   QuantizationError,

@@ -26,9 +26,10 @@ async function channel(): Promise<Channel> {
 }
 
 const port = await channel();
-port.listen((request) => {
+// The pool sends a worker one job at a time, so jobs never overlap here.
+port.listen(async (request) => {
   try {
-    const { result, transfer } = runTask(request);
+    const { result, transfer } = await runTask(request);
     port.post({ result }, transfer);
   } catch (e) {
     port.post({ error: errorData(e) });

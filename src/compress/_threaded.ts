@@ -1,42 +1,65 @@
 // The streamed safetensors runs on worker threads: each hook hands one tensor's work to the
-// pool (`_worker_pool.ts`) and works ahead by at most `threads` tensors, in the order the
-// one-thread path takes them, so memory holds about 2 x threads tensors and the output keeps
-// its order (and bytes).
+// pool (`_worker_pool.ts`) and works ahead by `threads` of the largest tensors, in the order the
+// one-thread path takes them, so memory holds about 2 x threads tensors and the output keeps its
+// order (and bytes).
 import type { ResolvedTarget } from "../config/types.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { blockLayout } from "../pruning/block_layout.ts";
+import { maskBits } from "../pruning/packed_mask.ts";
 import { prunedCount } from "../pruning/pruned_count.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
 import type { TrackedRange } from "../quantization/tracked_range.ts";
-import { own, type Tasks, type TensorBytes, type ZeroCounts } from "./_tensor_tasks.ts";
+import {
+  type FileRange,
+  own,
+  type Tasks,
+  type TensorBytes,
+  type ZeroCounts,
+} from "./_tensor_tasks.ts";
 import type { TaskPool } from "./_worker_pool.ts";
 
-/** A tensor's stored bytes, in a buffer of their own (transferred to the worker). */
-async function tensorBytes(ref: TensorRef): Promise<TensorBytes> {
-  const bytes = own(await ref.bytes());
-  return {
+/**
+ * Where a tensor's stored bytes are in a file (the streamed runs know it for every tensor of
+ * their input), so that the worker reads them itself: this thread then reads nothing, and
+ * workers read at the same time with handles of their own. `undefined`: read here and transfer.
+ */
+export type Locate = (ref: TensorRef) => FileRange | undefined;
+
+/** A tensor as a job carries it: where to read it, or its stored bytes in a buffer of their own. */
+async function tensorBytes(
+  ref: TensorRef,
+  locate: Locate | undefined,
+): Promise<{ tensor: TensorBytes; transfer: ArrayBuffer[] }> {
+  const base = {
     name: ref.name,
     dtype: ref.dtype,
     shape: ref.shape,
     fileShape: ref.fileShape,
     ...(ref.transpose === undefined ? {} : { transpose: ref.transpose }),
-    bytes,
   };
+  const at = locate?.(ref);
+  if (at !== undefined) return { tensor: { ...base, at }, transfer: [] };
+  const bytes = own(await ref.bytes());
+  return { tensor: { ...base, bytes }, transfer: [bytes.buffer as ArrayBuffer] };
 }
 
 /**
- * Results started ahead of their use: `take(key)` starts `key` and the `depth` keys that
- * `next` predicts after it, returns `key`'s result and forgets it; results outside that window
- * are dropped (memory stays bounded when a prediction was wrong).
+ * Results started ahead of their use: `take(key)` starts `key` and the keys that `next`
+ * predicts after it while their sizes (`size`: elements) add up to less than `budget`, returns
+ * `key`'s result and forgets it; results outside that window are dropped (memory stays bounded
+ * when a prediction was wrong). A budget in elements, not a count of keys: a weight's bias
+ * between two weights does not take the place of the next weight, and tensors held are bounded
+ * by their size.
  */
 class Lookahead<V> {
   readonly #started = new Map<string, Promise<V>>();
   constructor(
-    readonly depth: number,
+    readonly budget: number,
     readonly start: (key: string) => Promise<V> | undefined,
     readonly next: (key: string) => string | undefined,
+    readonly size: (key: string) => number,
   ) {}
 
   #begin(key: string): Promise<V> | undefined {
@@ -53,9 +76,11 @@ class Lookahead<V> {
 
   take(key: string, direct: () => Promise<V>): Promise<V> {
     const window = new Set<string>();
-    for (let k = this.next(key); k !== undefined && window.size < this.depth; k = this.next(k)) {
+    let held = 0;
+    for (let k = this.next(key); k !== undefined && held < this.budget; k = this.next(k)) {
       if (k === key || window.has(k)) break;
       window.add(k);
+      held += this.size(k);
     }
     const mine = this.#begin(key) ?? direct();
     this.#started.delete(key);
@@ -64,6 +89,22 @@ class Lookahead<V> {
     return mine;
   }
 }
+
+/**
+ * The elements started ahead of the one taken: `threads` of the largest tensors. Results are
+ * taken in order, so when the one taken finishes, the next is about to, and each worker must
+ * find a job queued then: with fewer ahead, workers wait for this thread to take the next
+ * result (measured: a Level prune, whose biases sit between its weights, kept about one worker
+ * busy in two). A queued job holds no tensor until a worker starts it, so memory holds about
+ * `threads + 1` tensors' results.
+ */
+const budgetOf = (pool: TaskPool, refs: Iterable<TensorRef>) => {
+  let largest = 1;
+  for (const r of refs) largest = Math.max(largest, elementsOf(r));
+  return pool.threads * largest;
+};
+
+const elementsOf = (r: TensorRef) => r.shape.reduce((a, b) => a * b, 1);
 
 const keyOf = (t: { readonly module: string; readonly target: string }) =>
   `${t.module}\u0000${t.target}`;
@@ -95,6 +136,7 @@ export function threadedMetrics(
   graph: ModelGraph,
   pruner: PrunerName,
   kernels: Kernels,
+  locate?: Locate,
 ): {
   metricOf: (
     t: PruningTarget,
@@ -110,7 +152,7 @@ export function threadedMetrics(
   const seen = new Map<string, string>();
   const run = (t: PruningTarget, ref: TensorRef) =>
     pool.run<Tasks["metric"]["result"]>(async () => {
-      const tensor = await tensorBytes(ref);
+      const { tensor, transfer } = await tensorBytes(ref, locate);
       let k: number | undefined;
       try {
         k = ratioK(t, parameterMetricLength(t, ref));
@@ -123,7 +165,7 @@ export function threadedMetrics(
         pruner,
         ...(k === undefined ? {} : { k }),
       };
-      return { task: "metric", args, transfer: [tensor.bytes.buffer as ArrayBuffer] };
+      return { task: "metric", args, transfer };
     }).then((r) => {
       if (r.mask !== undefined) selected.set(r.metric, { k: ratioKOf(t, r.metric), mask: r.mask });
       return r.metric;
@@ -137,11 +179,19 @@ export function threadedMetrics(
       const byKey = new Map(params.map((u) => [keyOf(u), u]));
       const order = params.map(keyOf);
       const index = new Map(order.map((k, i) => [k, i]));
-      ahead = new Lookahead(pool.threads, (k) => {
-        const u = byKey.get(k);
-        const r = u === undefined ? undefined : modules.get(u.module)?.params[u.target];
-        return u === undefined || r === undefined ? undefined : run(u, r);
-      }, (k) => seen.get(k) ?? order[(index.get(k) ?? order.length) + 1]);
+      const refOf = (u: PruningTarget) => modules.get(u.module)!.params[u.target];
+      ahead = new Lookahead(
+        budgetOf(pool, params.map(refOf)),
+        (k) => {
+          const u = byKey.get(k);
+          return u === undefined ? undefined : run(u, refOf(u));
+        },
+        (k) => seen.get(k) ?? order[(index.get(k) ?? order.length) + 1],
+        (k) => {
+          const u = byKey.get(k);
+          return u === undefined ? 0 : elementsOf(refOf(u));
+        },
+      );
     }
     const key = keyOf(t);
     if (last !== undefined) seen.set(last, key);
@@ -183,18 +233,40 @@ export function threadedMasks(
   pool: TaskPool,
   order: readonly { target: PruningTarget; mask: TargetMask; ref: TensorRef }[],
   counts: Counts,
+  locate?: Locate,
 ): (target: PruningTarget, mask: TargetMask, ref: TensorRef) => Promise<Uint8Array> {
   const byName = new Map(order.map((o) => [o.ref.name, o]));
   const index = new Map(order.map((o, i) => [o.ref.name, i]));
   const run = (target: PruningTarget, mask: TargetMask, ref: TensorRef) =>
     pool.run<Tasks["mask"]["result"]>(async () => {
-      const args: Tasks["mask"]["args"] = { tensor: await tensorBytes(ref), target, mask };
-      return { task: "mask", args, transfer: [args.tensor.bytes.buffer as ArrayBuffer] };
+      const { tensor, transfer } = await tensorBytes(ref, locate);
+      // A mask held as bits crosses as its bits (an eighth of its blocks).
+      const bits = maskBits(mask);
+      const args: Tasks["mask"]["args"] = {
+        tensor,
+        target,
+        mask: bits === undefined ? mask : {
+          module: mask.module,
+          target: mask.target,
+          layout: mask.layout,
+          rawShape: mask.rawShape,
+          bits,
+        },
+      };
+      return { task: "mask", args, transfer };
     });
-  const ahead = new Lookahead(pool.threads, (name) => {
-    const o = byName.get(name);
-    return o === undefined ? undefined : run(o.target, o.mask, o.ref);
-  }, (name) => order[(index.get(name) ?? order.length) + 1]?.ref.name);
+  const ahead = new Lookahead(
+    budgetOf(pool, order.map((o) => o.ref)),
+    (name) => {
+      const o = byName.get(name);
+      return o === undefined ? undefined : run(o.target, o.mask, o.ref);
+    },
+    (name) => order[(index.get(name) ?? order.length) + 1]?.ref.name,
+    (name) => {
+      const o = byName.get(name);
+      return o === undefined ? 0 : elementsOf(o.ref);
+    },
+  );
   return async (target, mask, ref) => {
     const o = byName.get(ref.name);
     const same = o !== undefined && o.target === target && o.mask === mask;
@@ -209,11 +281,13 @@ export function threadedMasks(
 /** `quantize`'s `rangeOf` on the pool (the pool bounds how many tensors are read at once). */
 export function threadedRanges(
   pool: TaskPool,
+  locate?: Locate,
 ): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
   return (target, ref) =>
     pool.run<TrackedRange>(async () => {
-      const args: Tasks["range"]["args"] = { tensor: await tensorBytes(ref), target };
-      return { task: "range", args, transfer: [args.tensor.bytes.buffer as ArrayBuffer] };
+      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const args: Tasks["range"]["args"] = { tensor, target };
+      return { task: "range", args, transfer };
     });
 }
 
@@ -222,18 +296,28 @@ export function threadedCodes(
   pool: TaskPool,
   order: readonly { param: TargetQuantParams; ref: TensorRef }[],
   counts: Counts,
+  locate?: Locate,
 ): (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array> {
   const byName = new Map(order.map((o) => [o.ref.name, o]));
   const index = new Map(order.map((o, i) => [o.ref.name, i]));
   const run = (param: TargetQuantParams, ref: TensorRef) =>
     pool.run<Tasks["quantize"]["result"]>(async () => {
-      const args: Tasks["quantize"]["args"] = { tensor: await tensorBytes(ref), param };
-      return { task: "quantize", args, transfer: [args.tensor.bytes.buffer as ArrayBuffer] };
+      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const args: Tasks["quantize"]["args"] = { tensor, param };
+      return { task: "quantize", args, transfer };
     });
-  const ahead = new Lookahead(pool.threads, (name) => {
-    const o = byName.get(name);
-    return o === undefined ? undefined : run(o.param, o.ref);
-  }, (name) => order[(index.get(name) ?? order.length) + 1]?.ref.name);
+  const ahead = new Lookahead(
+    budgetOf(pool, order.map((o) => o.ref)),
+    (name) => {
+      const o = byName.get(name);
+      return o === undefined ? undefined : run(o.param, o.ref);
+    },
+    (name) => order[(index.get(name) ?? order.length) + 1]?.ref.name,
+    (name) => {
+      const o = byName.get(name);
+      return o === undefined ? 0 : elementsOf(o.ref);
+    },
+  );
   return async (param, ref) => {
     const o = byName.get(ref.name);
     const r = o !== undefined && o.param === param

@@ -67,16 +67,19 @@ export async function pruneSafetensorsFile(
   const start = performance.now();
   const progress = options.onProgress ?? (() => {});
   const { algorithm, pruner } = compressorFor("pruning", options.algorithm);
-  const { parts, all, fileBytes, close, writeIndex, writeParts } = await openSafetensorsParts(
-    input,
-    output,
-    options.maxShardSize,
-  );
+  const { parts, all, fileBytes, close, writeIndex, writeParts, locate } =
+    await openSafetensorsParts(
+      input,
+      output,
+      options.maxShardSize,
+    );
   const threads = options.threads ?? 1;
   let pool: TaskPool | undefined;
   try {
     if (threads > 1) pool = openTaskPool(threads);
     const graph = safetensorsModel(all);
+    // The workers read their tensors from the file themselves.
+    const located = (ref: TensorRef) => locate(ref.name);
     progress("masks", 0, 1);
     const result = await prune(graph, options.configList, {
       pruner: pruner!.name,
@@ -84,7 +87,9 @@ export async function pruneSafetensorsFile(
       ...(options.inMemoryEntries === undefined
         ? {}
         : { inMemoryEntries: options.inMemoryEntries }),
-      ...(pool === undefined ? {} : threadedMetrics(pool, graph, pruner!.name, getKernels())),
+      ...(pool === undefined
+        ? {}
+        : threadedMetrics(pool, graph, pruner!.name, getKernels(), located)),
     });
     progress("masks", 1, 1);
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
@@ -119,6 +124,7 @@ export async function pruneSafetensorsFile(
           pool,
           maskedInOrder(parts[i].lazy.entries, mine, modules),
           counts,
+          located,
         );
         await streamPrunedSafetensors(parts[i].lazy, mine, sink, {
           onMasked: changeFor,

@@ -90,16 +90,19 @@ export async function quantizeSafetensorsFile(
   const progress = options.onProgress ?? (() => {});
   const { algorithm } = compressorFor("quantization", options.algorithm);
   const kernels = getKernels();
-  const { parts, all, fileBytes, close, writeIndex, writeParts } = await openSafetensorsParts(
-    input,
-    output,
-    options.maxShardSize,
-  );
+  const { parts, all, fileBytes, close, writeIndex, writeParts, locate } =
+    await openSafetensorsParts(
+      input,
+      output,
+      options.maxShardSize,
+    );
   const threads = options.threads ?? 1;
   let pool: TaskPool | undefined;
   try {
     if (threads > 1) pool = openTaskPool(threads);
     const graph = safetensorsModel(all);
+    // The workers read their tensors from the file themselves.
+    const located = (ref: TensorRef) => locate(ref.name);
     const plan = planQuantization(graph, options.configList, {
       algorithm,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
@@ -107,7 +110,7 @@ export async function quantizeSafetensorsFile(
     progress("ranges", 0, 1);
     const result = await quantize(graph, plan, {
       kernels,
-      ...(pool === undefined ? {} : { rangeOf: threadedRanges(pool) }),
+      ...(pool === undefined ? {} : { rangeOf: threadedRanges(pool, located) }),
     });
     if (result.model !== graph) {
       throw new TypeError(
@@ -193,7 +196,7 @@ export async function quantizeSafetensorsFile(
         // The integer layout's codes are encoded on the workers (compressed-tensors: here).
         const codeBytes = pool === undefined || config !== undefined
           ? undefined
-          : threadedCodes(pool, order, counts);
+          : threadedCodes(pool, order, counts, located);
         if (config === undefined) {
           await streamQuantizedSafetensors(view, mine, sink, {
             kernels,

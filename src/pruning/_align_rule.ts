@@ -5,6 +5,7 @@
  */
 
 import { contextOf, keyOf, type Pipeline, split } from "./_pipeline.ts";
+import { blockGrid } from "../kernels/validate.ts";
 import { PruningError } from "./pruning_error.ts";
 import type { PruningTarget } from "./types.ts";
 
@@ -39,7 +40,10 @@ export function alignRule(p: Pipeline, pool: readonly PruningTarget[]): void {
     }
     const k = p.kernels;
     const { raw, kernel } = src.layout;
-    const rawMask = k.blockExpand(src.blocks, raw, kernel);
+    // Element-wise blocks are the raw mask already (it is only read here).
+    const rawMask = kernel.every((n) => n === 1)
+      ? src.blocks
+      : k.blockExpand(src.blocks, raw, kernel);
     const nd = raw.length;
     const keep = new Set<number>();
     for (const d of align.dims) {
@@ -58,9 +62,7 @@ export function alignRule(p: Pipeline, pool: readonly PruningTarget[]): void {
     let reducedShape = raw;
     if (keep.size < nd) {
       const anyKernel = raw.map((_, d) => (keep.has(d) ? 1 : -1));
-      const sums = k.blockReduce(Float32Array.from(rawMask), raw, anyKernel, "maxabs");
-      reduced = new Uint8Array(sums.length);
-      for (let i = 0; i < sums.length; i++) reduced[i] = sums[i] !== 0 ? 1 : 0;
+      reduced = anyKept(rawMask, raw, anyKernel);
       reducedShape = raw.filter((_, d) => keep.has(d));
     }
     const layout = p.layoutOf(t);
@@ -69,12 +71,58 @@ export function alignRule(p: Pipeline, pool: readonly PruningTarget[]): void {
     let rawShape: readonly number[] = reducedShape;
     if (layout.blockSize > 1) {
       rawShape = layout.raw;
-      const anyKept = k.blockReduce(Float32Array.from(full), layout.shape, layout.kernel, "maxabs");
-      blocks = new Uint8Array(anyKept.length);
-      for (let i = 0; i < anyKept.length; i++) blocks[i] = anyKept[i] !== 0 ? 1 : 0;
+      blocks = anyKept(full, layout.shape, layout.kernel);
     }
     p.merge(t, blocks, rawShape);
   }
+}
+
+/**
+ * 1 for each block of `mask` (0/1, `shape`, blocks of `kernel` as `blockReduce` takes them) with
+ * any element kept: `blockReduce(..., "maxabs") !== 0` on the mask as float32, without the
+ * float32 copy and the per-element block ids (both four times the mask's size), row by row.
+ */
+function anyKept(
+  mask: Uint8Array,
+  shape: readonly number[],
+  kernel: readonly number[],
+): Uint8Array {
+  const { block, grid, gridSize } = blockGrid(shape, kernel, mask.length, "mask");
+  const out = new Uint8Array(gridSize);
+  const rank = shape.length;
+  if (rank === 0) {
+    out[0] = mask[0] !== 0 ? 1 : 0;
+    return out;
+  }
+  const gridStride: number[] = new Array(rank);
+  for (let d = rank - 1, stride = 1; d >= 0; d--) {
+    gridStride[d] = stride;
+    stride *= grid[d];
+  }
+  const last = shape[rank - 1];
+  const lastBlock = block[rank - 1];
+  const coord: number[] = new Array(rank).fill(0);
+  for (let at = 0; at < mask.length; at += last) {
+    let base = 0;
+    for (let d = 0; d < rank - 1; d++) base += Math.floor(coord[d] / block[d]) * gridStride[d];
+    // A block already kept is not scanned again, and a scan stops at the first kept element:
+    // a pruned mask at 50% costs a few reads per block, not one per element.
+    for (let s = 0, b = base; s < last; s += lastBlock, b++) {
+      if (out[b] !== 0) continue;
+      const end = at + Math.min(s + lastBlock, last);
+      for (let i = at + s; i < end; i++) {
+        if (mask[i] !== 0) {
+          out[b] = 1;
+          break;
+        }
+      }
+    }
+    for (let d = rank - 2; d >= 0; d--) {
+      if (++coord[d] < shape[d]) break;
+      coord[d] = 0;
+    }
+  }
+  return out;
 }
 
 function broadcastOnto(

@@ -6,6 +6,8 @@
 
 import type { Kernels } from "../kernels/types.ts";
 import { blockLayout } from "./block_layout.ts";
+import { packBits } from "./_mask_bits.ts";
+import { maskBits, PACKED_MASK_BLOCKS, packedMask } from "./packed_mask.ts";
 import { PruningError } from "./pruning_error.ts";
 import type { BlockLayout, PruningTarget, TargetMask } from "./types.ts";
 
@@ -115,13 +117,28 @@ export class Pipeline {
     const raw = rawShape ?? layout.raw;
     const old = this.masks.get(key);
     if (old === undefined) {
-      this.masks.set(key, { module: t.module, target: t.target, layout, blocks, rawShape: raw });
+      const mask = { module: t.module, target: t.target, layout, blocks, rawShape: raw };
+      // Large masks are held as bits (a global group over a large model holds every mask).
+      this.masks.set(key, layout.gridSize >= PACKED_MASK_BLOCKS ? packedMask(mask) : mask);
       return;
     }
-    const merged = old.blocks;
-    for (let i = 0; i < merged.length; i++) merged[i] = merged[i] & blocks[i];
-    this.masks.set(key, { ...old, rawShape: broadcastShape(old.rawShape, raw) });
+    const merged = broadcastShape(old.rawShape, raw);
+    const bits = maskBits(old);
+    if (bits !== undefined) {
+      const add = packBits(blocks);
+      for (let i = 0; i < bits.length; i++) bits[i] &= add[i];
+      this.masks.set(key, packedMask({ ...fieldsOf(old), rawShape: merged, bits }));
+      return;
+    }
+    const kept = old.blocks;
+    for (let i = 0; i < kept.length; i++) kept[i] = kept[i] & blocks[i];
+    this.masks.set(key, { ...old, rawShape: merged });
   }
+}
+
+/** A mask's fields other than its blocks (read without unpacking a packed mask). */
+function fieldsOf(m: TargetMask): Omit<TargetMask, "blocks"> {
+  return { module: m.module, target: m.target, layout: m.layout, rawShape: m.rawShape };
 }
 
 /**

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { keptBlocks } from "./packed_mask.ts";
 import type { Granularity, PruningTarget, TargetMask } from "./types.ts";
 
 /** The report line of one target. */
@@ -75,9 +76,7 @@ export function pruningReport(
     const n = t.shape.reduce((a, b) => a * b, 1);
     let k = n;
     if (mask) {
-      let blocks = 0;
-      for (const b of mask.blocks) blocks += b;
-      k = blocks * mask.layout.blockSize;
+      k = keptBlocks(mask) * mask.layout.blockSize;
     }
     lines.push({
       module: t.module,

@@ -11,6 +11,7 @@ import { writeSafetensors } from "../../mod.ts";
 import { pruneSafetensorsFile } from "../../src/compress/prune_safetensors_file.ts";
 import { quantizeSafetensorsFile } from "../../src/compress/quantize_safetensors_file.ts";
 import { fromFloat32 } from "../../src/model/from_float32.ts";
+import { PACKED_MASK_BLOCKS } from "../../src/pruning/packed_mask.ts";
 import { values } from "./_values.ts";
 
 const FILE = writeSafetensors([
@@ -25,11 +26,12 @@ const FILE = writeSafetensors([
 
 async function both(
   run: (input: string, output: string, threads: number) => Promise<{ layers: unknown }>,
+  file: Uint8Array = FILE,
 ): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
   try {
     const input = join(dir, "m.safetensors");
-    writeFileSync(input, FILE);
+    writeFileSync(input, file);
     const one = await run(input, join(dir, "one.safetensors"), 1);
     const two = await run(input, join(dir, "two.safetensors"), 2);
     const bytes = new Uint8Array(readFileSync(join(dir, "one.safetensors")));
@@ -63,6 +65,29 @@ test("pruneSafetensorsFile on threads streams a global group larger than memory 
     })
   );
 });
+
+// Weights of more than PACKED_MASK_BLOCKS elements: their masks are held as bits and cross to
+// the workers as bits.
+const LARGE = writeSafetensors([0, 1].flatMap((i) => [
+  {
+    name: `b${i}.weight`,
+    dtype: "F32" as const,
+    shape: [1024, 1100],
+    data: values(1126400, 30 + i),
+  },
+  { name: `b${i}.bias`, dtype: "F32" as const, shape: [1024], data: values(1024, 40 + i) },
+]));
+
+for (const config of PRUNE.slice(0, 2)) {
+  test(`pruneSafetensorsFile writes the same bytes on 1 and 2 threads with masks held as bits: ${JSON.stringify(config)}`, async () => {
+    assert.ok(1024 * 1100 >= PACKED_MASK_BLOCKS);
+    await both(
+      (input, output, threads) =>
+        pruneSafetensorsFile(input, output, { configList: config, threads }),
+      LARGE,
+    );
+  });
+}
 
 const QUANTIZE: [unknown[], "int" | "auto"][] = [
   [[{
