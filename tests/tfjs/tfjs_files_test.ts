@@ -192,11 +192,11 @@ test("the module view has PyTorch layouts: Conv2D, depthwise (multiplier 2), Den
       ["model.dw", "Conv2d", "FusedDepthwiseConv2dNative", "Relu6", "weight,bias"],
       ["model.conv2", "Conv2d", "Conv2D", "", "weight,bias"],
       ["model.fc1", "Linear", "_FusedMatMul", "Relu", "weight,bias"],
-      ["model.fc1", "Linear", "MatMul", "", "weight"],
+      ["model.fc2", "Linear", "MatMul", "", "weight"],
     ],
   );
-  assert.deepEqual(g.get("model.fc1")!.params.weight.shape, [3, 12]);
-  assert.equal(g.get("model.fc1")!.params.weight.transpose, undefined);
+  assert.deepEqual(g.get("model.fc2")!.params.weight.shape, [3, 12]);
+  assert.equal(g.get("model.fc2")!.params.weight.transpose, undefined);
   assert.deepEqual(g.get("model.dw")!.params.weight.shape, [8, 1, 3, 3]);
   assert.deepEqual(graph.graph!.inputs, ["x"]);
   assert.deepEqual(graph.graph!.outputs, ["Identity"]);
