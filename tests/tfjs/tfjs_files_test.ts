@@ -506,3 +506,22 @@ test("measured headroom with tfjs: within 25% + 10% of the weight bytes, the low
   const b = await cos(byError.files!);
   assert.ok(a >= b - 1e-4, `measured ${a}, by channel error ${b}`);
 });
+
+test("CLI: quantize --measure-headroom runs tfjs to choose the weights stored at 16 bits", async () => {
+  const dir = tempDir();
+  await saveTfjsFiles(`${dir}/model.json`, graphModelFiles());
+  writeFileSync(`${dir}/q.json`, JSON.stringify(QUANT));
+  const q = await cli(
+    "quantize",
+    `${dir}/model.json`,
+    "--config",
+    `${dir}/q.json`,
+    "--headroom",
+    "0.1",
+    "--measure-headroom",
+    "--output",
+    `${dir}/q8.json`,
+  );
+  assert.equal(q.code, 0, q.stderr);
+  assert.match(q.stdout + q.stderr, /raised the measured output cosine the most per byte/);
+});
