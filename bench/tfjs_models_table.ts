@@ -8,7 +8,11 @@
  * them as float16, and pruning
  * 30% and 50% of the Conv2d/Linear weights (level pruner).
  *
+ * uint8 with measured headroom (`tfjsRuntime`: the weights stored at 16 bits chosen by tfjs
+ * runs, one per uint8 weight; minutes per model on a loaded machine) and with equalization too.
+ *
  *   deno run -A bench/tfjs_models_table.ts [--models emotion,iris] [--out bench/results/tfjs_models.json]
+ *     [--runs uint8plain,uint8,uint8eq,uint8m,uint8meq,float16,prune30,prune50] [--no-test-models]
  *
  * Prints a Markdown table and writes JSON.
  */

@@ -261,7 +261,7 @@ export async function compareTfjsOutputs(
 /** Options of `tfjsSensitivity`. */
 export interface TfjsSensitivityOptions extends CompareTfjsOptions {
   /**
-   * How many input sets (default 2): seeds `seed`, `seed + 1`, ... (default seed 7, other inputs
+   * How many input sets (default 2): seeds `seed`, `seed + 97`, ... (default seed 7, other inputs
    * than `compareTfjsOutputs`'s 1234, so a choice made on these is checked on others).
    */
   readonly samples?: number;

@@ -53,7 +53,7 @@ export interface QuantizedTfjsOptions {
    * Storage `int` with `headroom`: chooses the weights stored at 16 bits by their measured
    * effect on the outputs instead of their channel error. Called with a written model, it
    * returns how close its outputs are to the source's (the lowest output cosine over a few
-   * inputs, 1 for identical outputs; `tfjsSensitivity` in `nncompress/compress` runs tfjs).
+   * inputs, 1 for identical outputs; `tfjsSensitivity` in src/compress/compare_tfjs.ts runs tfjs).
    * Every uint8 target is measured once alone at uint8 (the other weights as stored in the
    * source); its damage (1 - cosine) per byte ranks it for the headroom (see `spendHeadroom`).
    */
