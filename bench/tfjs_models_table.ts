@@ -8,7 +8,11 @@
  * them as float16, and pruning
  * 30% and 50% of the Conv2d/Linear weights (level pruner).
  *
+ * uint8 with measured headroom (`tfjsRuntime`: the weights stored at 16 bits chosen by tfjs
+ * runs, one per uint8 weight; minutes per model on a loaded machine) and with equalization too.
+ *
  *   deno run -A bench/tfjs_models_table.ts [--models emotion,iris] [--out bench/results/tfjs_models.json]
+ *     [--runs uint8plain,uint8,uint8eq,uint8m,uint8meq,float16,prune30,prune50] [--no-test-models]
  *
  * Prints a Markdown table and writes JSON.
  */
@@ -24,6 +28,7 @@ import { parseArgs } from "./_harness.ts";
 
 const args = parseArgs(Deno.args);
 const out = args.values.get("out") ?? "bench/results/tfjs_models.json";
+const only = args.values.get("runs")?.split(",");
 const HUMAN = new URL("../node_modules/@vladmandic/human/models/", import.meta.url).pathname;
 const names = args.values.get("models")?.split(",") ??
   [...Deno.readDirSync(HUMAN)].map((e) => e.name).filter((n) =>
@@ -54,7 +59,7 @@ const allBytes = (f: ReadonlyMap<string, Uint8Array>) =>
 const models: { name: string; files: Map<string, Uint8Array> }[] = [];
 const layers = await layersModelFiles();
 const graph = graphModelFiles();
-for (const s of ["float32", "uint8", "float16"] as const) {
+for (const s of args.flags.has("no-test-models") ? [] : ["float32", "uint8", "float16"] as const) {
   models.push({
     name: `test layers (${s})`,
     files: s === "float32" ? layers : storedAs(layers, s),
@@ -89,11 +94,14 @@ for (const { name, files } of models) {
     uint8plain: { mode: "quantization", configList: UINT8, headroom: 0 },
     uint8: { mode: "quantization", configList: UINT8 },
     uint8eq: { mode: "quantization", configList: UINT8, equalize: true },
+    uint8m: { mode: "quantization", configList: UINT8, tfjsRuntime: runtime },
+    uint8meq: { mode: "quantization", configList: UINT8, equalize: true, tfjsRuntime: runtime },
     float16: { mode: "quantization", configList: UINT8, storage: "float16" },
     prune30: { mode: "pruning", configList: PRUNE(0.3) },
     prune50: { mode: "pruning", configList: PRUNE(0.5) },
   } as const;
   for (const [label, options] of Object.entries(runs)) {
+    if (only !== undefined && !only.includes(label)) continue;
     const t0 = performance.now();
     const r = await compressModel(model, options);
     const seconds = (performance.now() - t0) / 1000;
@@ -112,18 +120,20 @@ for (const { name, files } of models) {
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-const cell = (r: { weightRatio: number; minCosine: number; maxAbsDiff: number }) =>
-  `${pct(r.weightRatio)} / ${r.minCosine.toFixed(4)} / ${r.maxAbsDiff.toExponential(1)}`;
+const cell = (r?: { weightRatio: number; minCosine: number; maxAbsDiff: number }) =>
+  r === undefined
+    ? "-"
+    : `${pct(r.weightRatio)} / ${r.minCosine.toFixed(4)} / ${r.maxAbsDiff.toExponential(1)}`;
 const lines = [
-  "| model | stored as | download | uint8 per tensor | uint8 + headroom | uint8 + headroom + equalize | float16 | prune 30% | prune 50% |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  "| model | stored as | download | uint8 per tensor | uint8 + headroom | uint8 + headroom + equalize | uint8 + measured headroom | uint8 + measured headroom + equalize | float16 | prune 30% | prune 50% |",
+  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ...rows.map((r) => {
     const x = r as Record<string, never>;
     return `| ${r.model} | ${r.storage} | ${(Number(r.fileBytes) / 1e6).toFixed(2)} MB | ${
       cell(x.uint8plain)
-    } | ${cell(x.uint8)} | ${cell(x.uint8eq)} | ${cell(x.float16)} | ${cell(x.prune30)} | ${
-      cell(x.prune50)
-    } |`;
+    } | ${cell(x.uint8)} | ${cell(x.uint8eq)} | ${cell(x.uint8m)} | ${cell(x.uint8meq)} | ${
+      cell(x.float16)
+    } | ${cell(x.prune30)} | ${cell(x.prune50)} |`;
   }),
 ];
 console.log(lines.join("\n"));

@@ -60,6 +60,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "max-shard-size": { type: "string" },
   headroom: { type: "string" },
   equalize: { type: "boolean" },
+  "measure-headroom": { type: "boolean" },
   calibration: { type: "string" },
   reconstruct: { type: "string" },
   "rank-channels": { type: "string" },

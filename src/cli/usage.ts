@@ -187,6 +187,9 @@ ${REGISTRY}
   --equalize            TensorFlow.js graph models: cross-layer equalization first (pairs
                         of float32 convolutions with ReLU/PReLU/nothing between them get
                         per-channel scales that cancel), so one uint8 grid fits better
+  --measure-headroom    TensorFlow.js uint8: tfjs (CPU backend) runs the model to give the
+                        headroom to the weights whose uint8 storage alone hurts the outputs
+                        most per byte (one run per weight), instead of by channel error
   --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):
                         a safetensors file with one tensor per model input, rows along dim 0;
                         or ocr-lines:<n>, the first n labelled lines (PP-OCR models)

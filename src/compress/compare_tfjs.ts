@@ -8,15 +8,20 @@
 import type * as TfCore from "@tensorflow/tfjs-core";
 import type { OutputComparison } from "./compare_outputs.ts";
 import { compareTensors } from "./_compare_tensors.ts";
+import type { TfjsFiles } from "../io/tfjs/write_tfjs.ts";
 
 /** The tfjs modules that run the models (`@tensorflow/tfjs-core` with a backend set). */
 export interface TfjsRuntime {
   /** `@tensorflow/tfjs-core`. */
   readonly tf: typeof TfCore;
-  /** `loadGraphModel` of `@tensorflow/tfjs-converter` (graph models). */
-  readonly loadGraphModel?: (handler: TfCore.io.IOHandler) => Promise<unknown>;
-  /** `loadLayersModel` of `@tensorflow/tfjs-layers` (layers models). */
-  readonly loadLayersModel?: (handler: TfCore.io.IOHandler) => Promise<unknown>;
+  /**
+   * `loadGraphModel` of `@tensorflow/tfjs-converter` (graph models), called with a
+   * `tf.io.IOHandler` (the parameter is typed `never` so that the entry's documented types stay
+   * free of tfjs-core's own).
+   */
+  readonly loadGraphModel?: (handler: never) => Promise<unknown>;
+  /** `loadLayersModel` of `@tensorflow/tfjs-layers` (layers models), called likewise. */
+  readonly loadLayersModel?: (handler: never) => Promise<unknown>;
 }
 
 /** The agreement of one output, with its cosine similarity. */
@@ -134,7 +139,7 @@ async function load(runtime: TfjsRuntime, files: ReadonlyMap<string, Uint8Array>
       }: "runtime" has none`,
     );
   }
-  return { kind, model: await loader(handler) as RunnableModel };
+  return { kind, model: await loader(handler as never) as RunnableModel };
 }
 
 /** The outputs of a model on the inputs, by name, as float32. */
@@ -187,6 +192,31 @@ function compare(
   return { name, dims, type: "float32", ...measure };
 }
 
+/** Deterministic inputs for a model (see `compareTfjsOutputs`). */
+function makeInputs(
+  tf: typeof TfCore,
+  model: RunnableModel,
+  options: CompareTfjsOptions,
+  seed: number,
+): TfCore.Tensor[] {
+  return model.inputs.map((x, k) => {
+    const dims = k === 0 && options.shape !== undefined
+      ? [...options.shape]
+      : (x.shape ?? []).map((d, i) =>
+        typeof d === "number" && d > 0 ? d : i === 0 ? options.batch ?? 2 : 16
+      );
+    const n = dims.reduce((p, q) => p * q, 1);
+    const values = noise(n, seed + k);
+    if (options.range !== undefined) {
+      const [lo, hi] = options.range;
+      for (let i = 0; i < n; i++) values[i] = lo + (values[i] + 1) / 2 * (hi - lo);
+    }
+    return x.dtype === "int32"
+      ? tf.tensor(Int32Array.from(values, (v) => Math.floor((v + 1) * 5)), dims, "int32")
+      : tf.tensor(values, dims, "float32");
+  });
+}
+
 /**
  * Loads both models with tfjs (`loadGraphModel` or `loadLayersModel`, from the files in memory
  * through `tfjsMemoryHandler`), runs them on the same deterministic random inputs (unknown dims
@@ -220,23 +250,7 @@ export async function compareTfjsOutputs(
   const { tf } = runtime;
   const a = await load(runtime, model);
   const b = await load(runtime, reference);
-  const seed = options.seed ?? 1234;
-  const inputs = b.model.inputs.map((x, k) => {
-    const dims = k === 0 && options.shape !== undefined
-      ? [...options.shape]
-      : (x.shape ?? []).map((d, i) =>
-        typeof d === "number" && d > 0 ? d : i === 0 ? options.batch ?? 2 : 16
-      );
-    const n = dims.reduce((p, q) => p * q, 1);
-    const values = noise(n, seed + k);
-    if (options.range !== undefined) {
-      const [lo, hi] = options.range;
-      for (let i = 0; i < n; i++) values[i] = lo + (values[i] + 1) / 2 * (hi - lo);
-    }
-    return x.dtype === "int32"
-      ? tf.tensor(Int32Array.from(values, (v) => Math.floor((v + 1) * 5)), dims, "int32")
-      : tf.tensor(values, dims, "float32");
-  });
+  const inputs = makeInputs(tf, b.model, options, options.seed ?? 1234);
   try {
     const outA = await run(tf, a, inputs);
     const outB = await run(tf, b, inputs);
@@ -246,4 +260,95 @@ export async function compareTfjsOutputs(
     a.model.dispose?.();
     b.model.dispose?.();
   }
+}
+
+/** Options of `tfjsSensitivity`. */
+export interface TfjsSensitivityOptions extends CompareTfjsOptions {
+  /**
+   * How many input sets (default 2): seeds `seed`, `seed + 97`, ... (default seed 7, other inputs
+   * than `compareTfjsOutputs`'s 1234, so a choice made on these is checked on others).
+   */
+  readonly samples?: number;
+}
+
+/**
+ * A measure of how close a written model's outputs stay to a reference model's, for
+ * `QuantizedTfjsOptions.measure`: tfjs runs the reference once on deterministic random inputs
+ * (as `compareTfjsOutputs` makes them) and each model given on the same inputs; the result is
+ * the lowest cosine over outputs and inputs (1 when identical). Call `dispose` when done.
+ *
+ * @param runtime tfjs-core (backend set) and the loaders.
+ * @param reference The original model's files (`model.json` and shards).
+ * @param options Input shape, batch, range, seed and number of input sets.
+ * @returns The measure and `dispose`, which frees the inputs.
+ * @throws {TypeError} When the runtime has no loader for the model's kind.
+ *
+ * @example
+ * ```ts ignore
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { loadGraphModel } from "@tensorflow/tfjs-converter";
+ * const s = await tfjsSensitivity({ tf, loadGraphModel }, original.files);
+ * const out = await quantizedTfjs(source, view, params, { headroom: 0.02, measure: s.measure });
+ * s.dispose();
+ * ```
+ */
+export async function tfjsSensitivity(
+  runtime: TfjsRuntime,
+  reference: ReadonlyMap<string, Uint8Array>,
+  options: TfjsSensitivityOptions = {},
+): Promise<{
+  measure: (files: TfjsFiles | ReadonlyMap<string, Uint8Array>) => Promise<number>;
+  dispose: () => void;
+}> {
+  const { tf } = runtime;
+  const b = await load(runtime, reference);
+  const seed = options.seed ?? 7;
+  const sets: TfCore.Tensor[][] = [];
+  const expected: { data: Float32Array }[][] = [];
+  try {
+    for (let k = 0; k < (options.samples ?? 2); k++) {
+      const inputs = makeInputs(tf, b.model, options, seed + 97 * k);
+      sets.push(inputs);
+      expected.push(await run(tf, b, inputs));
+    }
+  } finally {
+    b.model.dispose?.();
+  }
+  return {
+    measure: async (files) => {
+      const map = "modelJson" in files
+        ? new Map([["model.json", files.modelJson as Uint8Array], ...files.shards])
+        : files as ReadonlyMap<string, Uint8Array>;
+      const a = await load(runtime, map);
+      let lowest = 1;
+      try {
+        for (let k = 0; k < sets.length; k++) {
+          const got = await run(tf, a, sets[k]);
+          for (let o = 0; o < got.length; o++) {
+            lowest = Math.min(lowest, cosine(got[o].data, expected[k][o].data));
+          }
+        }
+      } finally {
+        a.model.dispose?.();
+      }
+      return lowest;
+    },
+    dispose: () => sets.forEach((inputs) => tf.dispose(inputs)),
+  };
+}
+
+/** `a·b / (|a| |b|)`, 1 when both are all zero, 0 when one is; NaN counts as 0. */
+function cosine(a: Float32Array, b: Float32Array): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
+  if (aa === 0 && bb === 0) return 1;
+  const c = ab / Math.sqrt(aa * bb);
+  return Number.isFinite(c) ? c : 0;
 }

@@ -46,6 +46,7 @@ import { NBITS_BLOCK_SIZE, weightOnlyTensors } from "./_weight_only.ts";
 import { bnb4Tensors, dynamicTensors } from "./_integer_ops.ts";
 import { parameterSizes, writtenParameterBytes } from "./_sizes.ts";
 import { halfTensors } from "./_tfjs_half.ts";
+import { type TfjsRuntime, tfjsSensitivity } from "./compare_tfjs.ts";
 import { halfOnnx } from "./_onnx_half.ts";
 import type { ConvertFloat16Options } from "../io/onnx/convert_float16.ts";
 import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
@@ -178,6 +179,14 @@ export interface CompressOptions {
    * default; a warning counts the pairs.
    */
   readonly equalize?: boolean;
+  /**
+   * TensorFlow.js, storage `int`/`auto` with headroom: tfjs (`@tensorflow/tfjs-core` with a
+   * backend, and the loaders) runs the original and trial models so that the headroom goes to
+   * the weights whose 16-bit storage raises the outputs' lowest cosine the most per byte
+   * (`tfjsSensitivity`, `QuantizedTfjsOptions.measure`), instead of those with the largest
+   * channel error. One tfjs run per uint8 weight: seconds on models of a few MB.
+   */
+  readonly tfjsRuntime?: TfjsRuntime;
   /**
    * Weights per block along K for `storage: "nbits"` (default 32) and `storage: "bnb4"`
    * (default 64): a power of two >= 16.
@@ -395,6 +404,7 @@ async function saveQuantized(
   shardBytes?: number,
   headroom?: number,
   defer = false,
+  tfjsRuntime?: TfjsRuntime,
 ): Promise<
   {
     bytes: Uint8Array;
@@ -415,18 +425,31 @@ async function saveQuantized(
       );
     }
     const kind = storage === "float" ? "float" : "int";
-    const out = await quantizedTfjs(model.tfjs, model.graph, result.params, {
-      storage: kind,
-      shardBytes,
-      headroom: headroom ?? 0.02,
-    });
+    // Measured against the original files (before any equalization).
+    const sensitivity = tfjsRuntime === undefined || kind !== "int" || headroom === 0
+      ? undefined
+      : await tfjsSensitivity(tfjsRuntime, model.files);
+    let out;
+    try {
+      out = await quantizedTfjs(model.tfjs, model.graph, result.params, {
+        storage: kind,
+        shardBytes,
+        headroom: headroom ?? 0.02,
+        ...(sensitivity === undefined ? {} : { measure: sensitivity.measure }),
+      });
+    } finally {
+      sensitivity?.dispose();
+    }
     const saved = tfjsSaved(out);
     const warnings = [...out.warnings];
     if (out.upgraded.length > 0) {
       const pct = `${((headroom ?? 0.02) * 100).toFixed(1)}%`;
+      const why = sensitivity === undefined
+        ? "whose channels lose the most to one grid per tensor"
+        : "whose 16-bit storage raised the measured output cosine the most per byte";
       warnings.push(
-        `${out.upgraded.length} uint8 weight(s) whose channels lose the most to one grid per ` +
-          `tensor stored at 16 bits within the ${pct} headroom: ${
+        `${out.upgraded.length} uint8 weight(s) ${why} ` +
+          `stored at 16 bits within the ${pct} headroom: ${
             out.upgraded.map((u) => `${u.name} (${u.storage})`).join(", ")
           }`,
       );
@@ -906,6 +929,7 @@ export async function compressModel(
       options.shardBytes,
       options.headroom,
       options.deferOnnx === true && options.externalData?.always !== true,
+      options.tfjsRuntime,
     );
     bytes = saved.bytes;
     parts = saved.parts;

@@ -62,6 +62,7 @@ export {
 } from "./ocr_eval.ts";
 export { describeError, type ErrorCategory, type ErrorDescription } from "./describe_error.ts";
 export type { OcrData, OcrLabels } from "./ocr_data.ts";
+export type { TfjsRuntime } from "./compare_tfjs.ts";
 export {
   compressVariants,
   type Variant,

@@ -49,6 +49,15 @@ export interface QuantizedTfjsOptions {
    * `uint16` (the one that is closer to the original values) instead.
    */
   readonly headroom?: number;
+  /**
+   * Storage `int` with `headroom`: chooses the weights stored at 16 bits by their measured
+   * effect on the outputs instead of their channel error. Called with a written model, it
+   * returns how close its outputs are to the source's (the lowest output cosine over a few
+   * inputs, 1 for identical outputs; `tfjsSensitivity` in src/compress/compare_tfjs.ts runs tfjs).
+   * Every uint8 target is measured once alone at uint8 (the other weights as stored in the
+   * source); its damage (1 - cosine) per byte ranks it for the headroom (see `spendHeadroom`).
+   */
+  readonly measure?: (files: TfjsFiles) => Promise<number>;
 }
 
 /** The written model, and one line for each weight stored otherwise than asked. */
@@ -74,6 +83,11 @@ export interface TfjsUpgrade {
   readonly error8: number;
   /** The same at the storage chosen. */
   readonly error16: number;
+  /**
+   * With `measure`: the damage measured with this target alone at uint8 (every other weight as
+   * stored): 1 - the lowest output cosine.
+   */
+  readonly damage?: number;
 }
 
 /**
@@ -184,13 +198,7 @@ export async function quantizedTfjs(
   const replacements = new Map<string, TfjsReplacement>();
   const storages = new Map<string, TfjsStorage>();
   const warnings: string[] = [];
-  const candidates: {
-    name: string;
-    original: Float32Array;
-    stored: Float32Array;
-    channels: number;
-    error8: number;
-  }[] = [];
+  const candidates: Candidate[] = [];
   for (const p of params) {
     if (p.kind !== "parameter") continue;
     const ref = paramRef(model, p.module, p.target, p.configIndex);
@@ -272,12 +280,15 @@ export async function quantizedTfjs(
       });
     }
   }
-  const upgraded = spendHeadroom(
+  const upgraded = await spendHeadroom(
     source,
     replacements,
     candidates,
     storage === "int" ? options.headroom ?? 0 : 0,
     kernels,
+    options.measure === undefined
+      ? undefined
+      : (r) => options.measure!(encodeTfjs(source, r, { shardBytes: options.shardBytes, kernels })),
   );
   for (const u of upgraded) storages.set(u.name, u.storage);
   const files = encodeTfjs(source, replacements, { shardBytes: options.shardBytes, kernels });
@@ -290,25 +301,35 @@ function storedBytes(spec: TfjsModel["weights"][number]["spec"], storage: TfjsSt
   return n * (storage === "float32" ? 4 : storage === "uint8" ? 1 : 2);
 }
 
+/** A uint8 target that headroom may store at 16 bits. */
+interface Candidate {
+  readonly name: string;
+  /** The original values, PyTorch layout. */
+  readonly original: Float32Array;
+  /** The original values, tfjs layout. */
+  readonly stored: Float32Array;
+  readonly channels: number;
+  readonly error8: number;
+}
+
 /**
- * Stores the most damaged uint8 targets per byte at 16 bits while the weight bytes stay within
- * 25% + `headroom` of the source's float32 and integer bytes and 50% + `headroom` of its float16
- * bytes; rewrites
- * `replacements` and returns the targets changed.
+ * Stores uint8 targets at 16 bits while the weight bytes stay within 25% + `headroom` of the
+ * source's float32 and integer bytes and 50% + `headroom` of its float16 bytes; rewrites
+ * `replacements` and returns the targets changed. Without `measure` the targets go most damaged
+ * per byte first (mean relative channel error). With it, every target is measured alone at
+ * uint8, and they go by measured damage (1 - lowest output cosine) per byte (targets whose
+ * damage is not positive are not stored so): on blazeface, centernet, faceres and
+ * handlandmark-lite a few tensors carry most of the output error, and channel error does not
+ * find them all (a 1x1 projection whose channels are even may still feed a sensitive head).
  */
-function spendHeadroom(
+async function spendHeadroom(
   source: TfjsModel,
   replacements: Map<string, TfjsReplacement>,
-  candidates: readonly {
-    name: string;
-    original: Float32Array;
-    stored: Float32Array;
-    channels: number;
-    error8: number;
-  }[],
+  candidates: readonly Candidate[],
   headroom: number,
   kernels: Kernels,
-): TfjsUpgrade[] {
+  measure?: (replacements: ReadonlyMap<string, TfjsReplacement>) => Promise<number>,
+): Promise<TfjsUpgrade[]> {
   if (!(headroom > 0) || candidates.length === 0) return [];
   let total = 0;
   let cap = 0;
@@ -320,23 +341,46 @@ function spendHeadroom(
     const half = w.spec.quantization?.dtype === "float16";
     cap += ((half ? 0.5 : 0.25) + headroom) * w.bytes.byteLength;
   }
-  const ranked = candidates.filter((c) => c.error8 > 0).sort((a, b) =>
-    b.error8 / b.original.length - a.error8 / a.original.length
-  );
+  /** The 16-bit storage closer to the original, and its channel error. */
+  const wide = (c: Candidate) => {
+    const half = kernels.f16ToF32(kernels.f32ToF16(c.original));
+    const errHalf = channelError(c.original, half, c.channels);
+    const errWide = channelError(c.original, uint16Values(c.original), c.channels);
+    return errHalf <= errWide
+      ? { storage: "float16" as const, error16: errHalf }
+      : { storage: "uint16" as const, error16: errWide };
+  };
+  let ranked = candidates.filter((c) => c.error8 > 0 && c.original.length <= cap - total);
+  const measured = new Map<string, { score: number; storage: "float16" | "uint16" }>();
+  if (measure === undefined) {
+    ranked.sort((a, b) => b.error8 / b.original.length - a.error8 / a.original.length);
+  } else {
+    // Each target alone at uint8 (every other weight as stored in the source): its damage to the
+    // outputs, 1 - cosine. Damages of different tensors roughly add up, so the ones that
+    // damage the most per byte go to 16 bits first.
+    for (const c of ranked) {
+      const alone = new Map([[c.name, replacements.get(c.name)!]]);
+      measured.set(c.name, { score: 1 - await measure(alone), storage: wide(c).storage });
+    }
+    const damage = (c: Candidate) => measured.get(c.name)!.score / c.original.length;
+    ranked = ranked.filter((c) => damage(c) > 0).sort((a, b) => damage(b) - damage(a));
+  }
   const upgraded: TfjsUpgrade[] = [];
   for (const c of ranked) {
     // 16-bit storage takes one more byte per value than uint8.
     if (total + c.original.length > cap) continue;
-    const half = kernels.f16ToF32(kernels.f32ToF16(c.original));
-    const wide = uint16Values(c.original);
-    const errHalf = channelError(c.original, half, c.channels);
-    const errWide = channelError(c.original, wide, c.channels);
-    const storage = errHalf <= errWide ? "float16" : "uint16";
-    const error16 = Math.min(errHalf, errWide);
-    if (!(error16 < c.error8)) continue;
+    const { storage, error16 } = wide(c);
+    if (measure === undefined && !(error16 < c.error8)) continue;
     replacements.set(c.name, { values: c.stored, storage });
     total += c.original.length;
-    upgraded.push({ name: c.name, storage, error8: c.error8, error16 });
+    const m = measured.get(c.name);
+    upgraded.push({
+      name: c.name,
+      storage,
+      error8: c.error8,
+      error16,
+      ...(m === undefined ? {} : { damage: m.score }),
+    });
   }
   return upgraded;
 }

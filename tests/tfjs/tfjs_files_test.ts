@@ -16,6 +16,7 @@ import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
 import { ModelFormatError } from "../../src/io/model_format_error.ts";
 import { prune } from "../../src/pruning/prune.ts";
 import { quantize } from "../../src/quantization/quantize.ts";
+import { quantizedTfjs } from "../../src/quantization/quantized_tfjs.ts";
 import { tfjsModel } from "../../src/model/tfjs_model.ts";
 import { fakeQuantize } from "../../src/quantization/fake_quantize.ts";
 import { type Files, graphModelFiles, layersModelFiles, storedAs, tf, tfl } from "./_models.ts";
@@ -437,4 +438,90 @@ test("CLI: inspect, prune, quantize and eval --reference on model.json", async (
   assert.equal(e.code, 0, e.stderr);
   const cos = JSON.parse(e.stdout).outputs[0].cosine;
   assert.ok(cos >= 0.99, String(cos));
+});
+
+test("measured headroom: the weight whose uint8 storage damages the outputs goes to 16 bits, whatever its channel error", async () => {
+  const files = graphModelFiles();
+  const model = load(files);
+  if (model.format !== "tfjs") throw new Error("not a tfjs model");
+  const config = [{
+    op_types: ["Conv2d", "Linear"],
+    target_names: ["weight"],
+    quant_dtype: "uint8",
+    quant_scheme: "affine",
+  }];
+  const result = await quantize(model.graph, config);
+  const fc1 = "model/fc1/MatMul/ReadVariableOp";
+  const seen: string[][] = [];
+  // Outputs suffer only when fc1 (the largest, last by channel error per byte) is stored as uint8.
+  const measure = (f: { modelJson: Uint8Array }) => {
+    const json = JSON.parse(new TextDecoder().decode(f.modelJson));
+    const specs = json.weightsManifest.flatMap((g: { weights: unknown[] }) => g.weights) as {
+      name: string;
+      quantization?: { dtype: string };
+    }[];
+    const uint8 = specs.filter((s) => s.quantization?.dtype === "uint8").map((s) => s.name);
+    seen.push(uint8);
+    return Promise.resolve(uint8.includes(fc1) ? 0.6 : 1);
+  };
+  const out = await quantizedTfjs(model.tfjs, model.graph, result.params, {
+    headroom: 0.5,
+    measure,
+  });
+  // Each of the five targets measured alone at uint8, the other weights as stored.
+  assert.equal(seen.length, 5);
+  assert.ok(seen.every((s) => s.length === 1), JSON.stringify(seen));
+  assert.deepEqual(out.upgraded.map((u) => [u.name, u.damage]), [[fc1, 0.4]]);
+  assert.notEqual(out.storages.get(fc1), "uint8");
+  const plain = await quantizedTfjs(model.tfjs, model.graph, result.params, { headroom: 0.5 });
+  // By channel error per byte the budget goes to every other weight first.
+  assert.equal(plain.upgraded.length, 5);
+  assert.equal(plain.upgraded[4].name, fc1);
+  assert.ok(plain.upgraded.every((u) => u.damage === undefined));
+});
+
+test("measured headroom with tfjs: within 25% + 10% of the weight bytes, the lowest cosine on other inputs at least the channel error's", async () => {
+  const files = graphModelFiles();
+  const model = load(files);
+  const base = {
+    mode: "quantization",
+    configList: [{
+      op_types: ["Conv2d", "Linear"],
+      target_names: ["weight"],
+      quant_dtype: "uint8",
+      quant_scheme: "affine",
+    }],
+    headroom: 0.1,
+  } as const;
+  const byError = await compressModel(model, base);
+  const measured = await compressModel(model, { ...base, tfjsRuntime: runtime });
+  assert.match(measured.report.warnings.join("\n"), /raised the measured output cosine/);
+  const weightBytes = (f: ReadonlyMap<string, Uint8Array>) =>
+    [...f].filter(([k]) => k !== "model.json").reduce((n, [, b]) => n + b.length, 0);
+  assert.ok(weightBytes(measured.files!) <= 0.35 * weightBytes(files));
+  // compareTfjsOutputs's inputs (seed 1234) are not the ones the choice was measured on (7).
+  const cos = async (f: ReadonlyMap<string, Uint8Array>) =>
+    Math.min(...(await compareTfjsOutputs(runtime, f, files)).map((c) => c.cosine));
+  const a = await cos(measured.files!);
+  const b = await cos(byError.files!);
+  assert.ok(a >= b - 1e-4, `measured ${a}, by channel error ${b}`);
+});
+
+test("CLI: quantize --measure-headroom runs tfjs to choose the weights stored at 16 bits", async () => {
+  const dir = tempDir();
+  await saveTfjsFiles(`${dir}/model.json`, graphModelFiles());
+  writeFileSync(`${dir}/q.json`, JSON.stringify(QUANT));
+  const q = await cli(
+    "quantize",
+    `${dir}/model.json`,
+    "--config",
+    `${dir}/q.json`,
+    "--headroom",
+    "0.1",
+    "--measure-headroom",
+    "--output",
+    `${dir}/q8.json`,
+  );
+  assert.equal(q.code, 0, q.stderr);
+  assert.match(q.stdout + q.stderr, /raised the measured output cosine the most per byte/);
 });

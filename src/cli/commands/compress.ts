@@ -3,6 +3,7 @@ import { FileError } from "../../io/file_error.ts";
 import { readFile, writeFileAtomic } from "../../io/fs.ts";
 import { type OnnxParts, writeOnnxParts } from "../../io/onnx/edit_onnx.ts";
 import { saveTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
+import { loadTfjs } from "./_tfjs.ts";
 import { formatLayers } from "../../report/format_runs.ts";
 import type { CompressionReport, EvaluationResult, LatencyReport } from "../../report/types.ts";
 import { writeReport } from "../../report/write_report.ts";
@@ -596,6 +597,9 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(headroom === undefined ? {} : { headroom }),
           ...(args.values.equalize === true ? { equalize: true } : {}),
+          ...(args.values["measure-headroom"] === true && model.format === "tfjs"
+            ? { tfjsRuntime: await loadTfjs("cpu") }
+            : {}),
           ...(cal === undefined ? {} : { calibration: cal }),
           ...(perLayer === undefined ? {} : { layerInputs: perLayer }),
           ...(gptqOptions === undefined ? {} : { gptq: gptqOptions }),
