@@ -408,44 +408,10 @@ function writeError(path: string, e: unknown, label = "output file"): unknown {
   return e instanceof FileError ? e : FileError.from("write", label, path, e);
 }
 
-/** Bytes written between two background flushes of a streamed output (`syncAhead`). */
-const SYNC_AHEAD_BYTES = 256 * 2 ** 20;
-
-/**
- * Flushes a file being streamed to disk while it is written, through a second handle of its own
- * (a flush of any handle writes the file's data): every `SYNC_AHEAD_BYTES` a flush starts unless
- * one is still running, so the final `sync` of an output of a gigabyte waits for its last part
- * only, not for all of it (measured: 2 s at the end of a 1 GB prune). Its errors are left to
- * the final `sync`, which reports them.
- */
-function syncAhead(
-  open: () => Promise<{ sync(): Promise<void>; close(): Promise<void> | void }>,
-): { wrote(bytes: number): void; finish(): Promise<void> } {
-  let handle:
-    | Promise<{ sync(): Promise<void>; close(): Promise<void> | void } | undefined>
-    | undefined;
-  let pending: Promise<void> | undefined;
-  let since = 0;
-  return {
-    wrote(bytes) {
-      since += bytes;
-      if (since < SYNC_AHEAD_BYTES || pending !== undefined) return;
-      since = 0;
-      handle ??= open().catch(() => undefined);
-      pending = handle.then((h) => h?.sync()).catch(() => {}).finally(() => {
-        pending = undefined;
-      });
-    },
-    async finish() {
-      await pending;
-      const h = await handle;
-      handle = undefined;
-      try {
-        await h?.close();
-      } catch { /* already closed */ }
-    },
-  };
-}
+// A streamed output is flushed once, at the end. Flushing it in the background every 256 MiB
+// through a second handle was tried: on this 2-core machine the kernel's writeback then took a
+// core for the whole run, and a 2-thread prune of a 1.07 GB safetensors ran 0.97x as fast as
+// one thread (1.65x with the single final flush; bench/e2e_bench.ts --threads-compare).
 
 /**
  * Writes a file atomically: the content goes to a temporary file in the same folder, which is
@@ -482,27 +448,20 @@ export async function writeFileAtomic(
       // Typed explicitly: the npm build's type check sees `Deno` as `any`.
       const f: { write(p: Uint8Array): Promise<number>; sync?(): Promise<void>; close(): void } =
         await io(deno.open(temp, { write: true, createNew: true }));
-      const ahead = syncAhead(async () => {
-        const g = await deno.open(temp, { write: true });
-        return { sync: () => g.syncData(), close: () => g.close() };
-      });
       try {
         const sink = {
           async write(chunk: Uint8Array) {
             for (let at = 0; at < chunk.length;) {
               at += await io<number>(f.write(chunk.subarray(at)));
             }
-            ahead.wrote(chunk.length);
           },
         };
         if (content instanceof Uint8Array) await sink.write(content);
         else await content(sink);
-        await ahead.finish();
         await io(f.sync?.() ?? Promise.resolve());
         f.close();
         await io(deno.rename(temp, path));
       } catch (e) {
-        await ahead.finish();
         try {
           f.close();
         } catch { /* already closed */ }
@@ -514,28 +473,21 @@ export async function writeFileAtomic(
     const fs = await node();
     const h = await io(fs.open(temp, "wx"));
     let open = true;
-    const ahead = syncAhead(async () => {
-      const g = await fs.open(temp, "r+");
-      return { sync: () => g.datasync(), close: () => g.close() };
-    });
     try {
       const sink = {
         async write(chunk: Uint8Array) {
           for (let at = 0; at < chunk.length;) {
             at += (await io(h.write(chunk, at))).bytesWritten;
           }
-          ahead.wrote(chunk.length);
         },
       };
       if (content instanceof Uint8Array) await sink.write(content);
       else await content(sink);
-      await ahead.finish();
       await io(h.sync());
       open = false;
       await io(h.close());
       await io(fs.rename(temp, path));
     } catch (e) {
-      await ahead.finish();
       if (open) await h.close().catch(() => {});
       await fs.rm(temp, { force: true }).catch(() => {});
       throw e;
