@@ -56,6 +56,21 @@ import type { Progress, TensorChange } from "./_tensor_change.ts";
 
 export type { Progress } from "./_tensor_change.ts";
 
+/**
+ * What `compressModel` takes to run TensorFlow.js models (`tfjsRuntime`): `@tensorflow/tfjs-core`
+ * with a backend set (`tf`) and the loaders of `@tensorflow/tfjs-converter` and
+ * `@tensorflow/tfjs-layers` — `compareTfjsOutputs`' `TfjsRuntime`, typed loosely here so that
+ * the package's declarations do not pull in tfjs-core's (which need `long`'s types).
+ */
+export interface TfjsRuntimeOption {
+  /** `@tensorflow/tfjs-core` (the module) with a backend set. */
+  readonly tf: object;
+  /** `loadGraphModel` of `@tensorflow/tfjs-converter` (graph models). */
+  readonly loadGraphModel?: (handler: never) => Promise<unknown>;
+  /** `loadLayersModel` of `@tensorflow/tfjs-layers` (layers models). */
+  readonly loadLayersModel?: (handler: never) => Promise<unknown>;
+}
+
 /** Options of `compressModel`. */
 export interface CompressOptions {
   /** `pruning` or `quantization`. */
@@ -186,7 +201,7 @@ export interface CompressOptions {
    * (`tfjsSensitivity`, `QuantizedTfjsOptions.measure`), instead of those with the largest
    * channel error. One tfjs run per uint8 weight: seconds on models of a few MB.
    */
-  readonly tfjsRuntime?: TfjsRuntime;
+  readonly tfjsRuntime?: TfjsRuntimeOption;
   /**
    * Weights per block along K for `storage: "nbits"` (default 32) and `storage: "bnb4"`
    * (default 64): a power of two >= 16.
@@ -404,7 +419,7 @@ async function saveQuantized(
   shardBytes?: number,
   headroom?: number,
   defer = false,
-  tfjsRuntime?: TfjsRuntime,
+  tfjsRuntime?: TfjsRuntimeOption,
 ): Promise<
   {
     bytes: Uint8Array;
@@ -428,7 +443,7 @@ async function saveQuantized(
     // Measured against the original files (before any equalization).
     const sensitivity = tfjsRuntime === undefined || kind !== "int" || headroom === 0
       ? undefined
-      : await tfjsSensitivity(tfjsRuntime, model.files);
+      : await tfjsSensitivity(tfjsRuntime as TfjsRuntime, model.files);
     let out;
     try {
       out = await quantizedTfjs(model.tfjs, model.graph, result.params, {

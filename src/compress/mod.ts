@@ -25,6 +25,7 @@ export {
   type CompressOptions,
   describeModel,
   type Progress,
+  type TfjsRuntimeOption,
 } from "./compress_model.ts";
 export { detectFormat, type LoadedModel, loadModel, type LoadModelOptions } from "./load_model.ts";
 export { type LayerBatch, type LayerInputs, readLayerInputs } from "./layer_inputs.ts";
@@ -62,7 +63,7 @@ export {
 } from "./ocr_eval.ts";
 export { describeError, type ErrorCategory, type ErrorDescription } from "./describe_error.ts";
 export type { OcrData, OcrLabels } from "./ocr_data.ts";
-export type { TfjsRuntime } from "./compare_tfjs.ts";
+
 export {
   compressVariants,
   type Variant,
