@@ -19,3 +19,16 @@ export function paramRef(
   }
   return ref;
 }
+
+/** Throws `missing_tensor` for the first parameter left in `unmatched` (none found a tensor). */
+export function throwIfUnmatched(
+  unmatched: Iterable<{ module: string; target: string; configIndex?: number }>,
+): void {
+  for (const p of unmatched) {
+    throw new QuantizationError("missing_tensor", "the parameter is not in the model", {
+      module: p.module,
+      target: p.target,
+      configIndex: p.configIndex,
+    });
+  }
+}

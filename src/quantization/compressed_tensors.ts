@@ -46,6 +46,7 @@ import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { QuantizationError } from "./quantization_error.ts";
+import { throwIfUnmatched } from "./_param_ref.ts";
 
 /** The weight arguments of one config group (compressed-tensors' `QuantizationArgs`). */
 export interface CompressedTensorsWeights {
@@ -621,13 +622,7 @@ function compressedInputs(
       }
     }
   }
-  for (const p of missing.values()) {
-    throw new QuantizationError("missing_tensor", "the parameter is not in the model", {
-      module: p.module,
-      target: p.target,
-      configIndex: p.configIndex,
-    });
-  }
+  throwIfUnmatched(missing.values());
   return {
     inputs: tensors,
     config,

@@ -38,7 +38,7 @@ import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
 import { packRows, unpackRows } from "./_pack_rows.ts";
-import { QuantizationError } from "./quantization_error.ts";
+import { throwIfUnmatched } from "./_param_ref.ts";
 
 /** Options of `quantizedSafetensors`. */
 export interface QuantizedSafetensorsOptions extends QuantizeOptions {
@@ -305,13 +305,7 @@ function quantizedInputs(
       };
     }
   }
-  for (const p of byTarget.values()) {
-    throw new QuantizationError("missing_tensor", "the parameter is not in the model", {
-      module: p.module,
-      target: p.target,
-      configIndex: p.configIndex,
-    });
-  }
+  throwIfUnmatched(byTarget.values());
   return {
     inputs: tensors,
     metadata: {

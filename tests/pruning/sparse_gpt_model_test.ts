@@ -5,41 +5,16 @@ import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { onnxModel } from "../../src/model/onnx_model.ts";
 import { sparseGpt } from "../../src/pruning/sparse_gpt.ts";
 import { sparseGptOnnx } from "../../src/pruning/sparse_gpt_model.ts";
-import { graph, model, node, tensor, valueInfo } from "../io/_onnx_builder.ts";
 import { loadOrt } from "../io/_ocr.ts";
-import { groupedConvs, patches } from "../quantization/_grouped_convs.ts";
+import { groupedConvs, patches, twoLayers } from "../quantization/_grouped_convs.ts";
 
 const SLOW = { timeout: 120_000 };
-
-function values(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return (s / 2 ** 32 - 0.5) * scale;
-  });
-}
 
 test(
   "sparseGptOnnx() prunes every MatMul 2:4 in graph order and encodes the new weights",
   SLOW,
   async () => {
-    const w1 = values(16 * 32, 1, 0.5);
-    const w2 = values(32 * 8, 2, 0.5);
-    const onnx = decodeOnnx(model(graph({
-      nodes: [
-        node("MatMul", ["x", "fc1.weight"], ["h"], "/fc1/MatMul"),
-        node("Relu", ["h"], ["r"], "/act/Relu"),
-        node("MatMul", ["r", "fc2.weight"], ["y"], "/fc2/MatMul"),
-      ],
-      initializers: [
-        tensor({ name: "fc1.weight", dims: [16, 32], raw: w1 }),
-        tensor({ name: "fc2.weight", dims: [32, 8], raw: w2 }),
-      ],
-      inputs: [valueInfo("x", ["n", 16])],
-      outputs: [valueInfo("y", ["n", 8])],
-    })));
-    const xs = [0, 1].map((b) => values(50 * 16, 20 + b, 2));
-    const batches = xs.map((data) => ({ x: { data, dims: [50, 16] } }));
+    const { onnx, xs, batches } = twoLayers();
     const { layers, encode } = await sparseGptOnnx(onnx, batches, {
       ort: await loadOrt(),
       prunen: 2,

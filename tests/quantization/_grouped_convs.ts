@@ -1,5 +1,5 @@
-// A small graph with a grouped and a depthwise convolution, and their im2col rows per group
-// written out by hand, for the layer-by-layer drivers' tests.
+// Small graphs for the layer-by-layer drivers' tests: two MatMuls, and a grouped and a depthwise
+// convolution with their im2col rows per group written out by hand.
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { attr, graph, model, node, tensor, valueInfo } from "../io/_onnx_builder.ts";
 
@@ -90,4 +90,29 @@ export function patches(
     }
   }
   return Float32Array.from(rows);
+}
+
+/** x [n, 16] -> MatMul fc1 [16, 32] -> Relu -> MatMul fc2 [32, 8] -> y. */
+export function twoLayers() {
+  const w1 = values(16 * 32, 1, 0.5);
+  const w2 = values(32 * 8, 2, 0.5);
+  const onnx = decodeOnnx(model(graph({
+    nodes: [
+      node("MatMul", ["x", "fc1.weight"], ["h"], "/fc1/MatMul"),
+      node("Relu", ["h"], ["r"], "/act/Relu"),
+      node("MatMul", ["r", "fc2.weight"], ["y"], "/fc2/MatMul"),
+    ],
+    initializers: [
+      tensor({ name: "fc1.weight", dims: [16, 32], raw: w1 }),
+      tensor({ name: "fc2.weight", dims: [32, 8], raw: w2 }),
+    ],
+    inputs: [valueInfo("x", ["n", 16])],
+    outputs: [valueInfo("y", ["n", 8])],
+  })));
+  const xs = [0, 1, 2].map((b) => {
+    const x = values(40 * 16, 10 + b, 2);
+    for (let r = 0; r < 40; r++) x[r * 16 + 3] = x[r * 16 + 1] * 0.9 + x[r * 16 + 3] * 0.1;
+    return x;
+  });
+  return { onnx, xs, batches: xs.map((data) => ({ x: { data, dims: [40, 16] } })) };
 }

@@ -8,42 +8,9 @@ import { gptqOnnx } from "../../src/quantization/gptq_model.ts";
 import { quantizeTensor } from "../../src/quantization/quantize_tensor.ts";
 import { attr, graph, model, node, tensor, valueInfo } from "../io/_onnx_builder.ts";
 import { loadOrt } from "../io/_ocr.ts";
-import { groupedConvs, patches } from "./_grouped_convs.ts";
+import { groupedConvs, patches, twoLayers, values } from "./_grouped_convs.ts";
 
 const SLOW = { timeout: 120_000 };
-
-function values(n: number, seed: number, scale = 1): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return (s / 2 ** 32 - 0.5) * scale;
-  });
-}
-
-/** x [n, 16] -> MatMul fc1 [16, 32] -> Relu -> MatMul fc2 [32, 8] -> y. */
-function twoLayers() {
-  const w1 = values(16 * 32, 1, 0.5);
-  const w2 = values(32 * 8, 2, 0.5);
-  const onnx = decodeOnnx(model(graph({
-    nodes: [
-      node("MatMul", ["x", "fc1.weight"], ["h"], "/fc1/MatMul"),
-      node("Relu", ["h"], ["r"], "/act/Relu"),
-      node("MatMul", ["r", "fc2.weight"], ["y"], "/fc2/MatMul"),
-    ],
-    initializers: [
-      tensor({ name: "fc1.weight", dims: [16, 32], raw: w1 }),
-      tensor({ name: "fc2.weight", dims: [32, 8], raw: w2 }),
-    ],
-    inputs: [valueInfo("x", ["n", 16])],
-    outputs: [valueInfo("y", ["n", 8])],
-  })));
-  const xs = [0, 1, 2].map((b) => {
-    const x = values(40 * 16, 10 + b, 2);
-    for (let r = 0; r < 40; r++) x[r * 16 + 3] = x[r * 16 + 1] * 0.9 + x[r * 16 + 3] * 0.1;
-    return x;
-  });
-  return { onnx, xs, batches: xs.map((data) => ({ x: { data, dims: [40, 16] } })) };
-}
 
 test(
   "gptqOnnx() quantizes every MatMul in graph order, the first from the graph input",
