@@ -2,40 +2,25 @@
 // once), and registers the LSTM class from its registry box; the downloads run in onnxruntime.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { buildWeb } from "../../web/build.ts";
-import { serveStatic } from "../../web/static_server.ts";
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { externalMlp, mlp, recurrent } from "./_models.ts";
 import { difference, runModel } from "./_ort.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
-const skip = existsSync(CHROMIUM) ? false : "no Chromium at /usr/bin/chromium";
+import { skip, withSite } from "../web/_chromium.ts";
 
 test("the web page takes a model with its data file and the download runs in onnxruntime", {
   skip,
   timeout: 180_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "nncompress-web-ext-"));
-  await buildWeb(join(dir, "site"));
-  const site = await serveStatic(join(dir, "site"));
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
-  const { model, data } = externalMlp();
-  const file = (name: string, bytes: Uint8Array) => ({
-    name,
-    mimeType: "application/octet-stream",
-    buffer: Buffer.from(bytes),
-  });
-  try {
-    const page = await browser.newPage({ acceptDownloads: true });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(site.url);
+  await withSite("nncompress-web-ext-", async ({ dir, page, errors }) => {
+    const { model, data } = externalMlp();
+    const file = (name: string, bytes: Uint8Array) => ({
+      name,
+      mimeType: "application/octet-stream",
+      buffer: Buffer.from(bytes),
+    });
     // The model alone: the page names the tensor and the data file it needs.
     await page.setInputFiles("#file", [file("model.onnx", model)]);
     await page.waitForFunction(() =>
@@ -69,27 +54,14 @@ test("the web page takes a model with its data file and the download runs in onn
     const pruned = await runModel(bytes, "x", [2, 32]);
     const d = difference(original.y, pruned.y);
     assert.ok(d.max > 0 && Number.isFinite(d.relative));
-  } finally {
-    await browser.close();
-    await site.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test("the web page's registry box registers the LSTM class for the config list", {
   skip,
   timeout: 180_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "nncompress-web-rnn-"));
-  await buildWeb(join(dir, "site"));
-  const site = await serveStatic(join(dir, "site"));
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
-  try {
-    const page = await browser.newPage({ acceptDownloads: true });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(site.url);
+  await withSite("nncompress-web-rnn-", async ({ dir, page, errors }) => {
     await page.setInputFiles("#file", [{
       name: "lstm.onnx",
       mimeType: "application/octet-stream",
@@ -127,9 +99,5 @@ test("the web page's registry box registers the LSTM class for the config list",
     const b = await runModel(bytes, "x", [6, 2, 12]);
     const d = difference(a.y, b.y);
     assert.ok(d.max > 0 && d.relative < 0.03, `relative error ${d.relative}`);
-  } finally {
-    await browser.close();
-    await site.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 });

@@ -1,14 +1,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { buildWeb } from "../../web/build.ts";
-import { ARGS, CHROMIUM, INT8, skip } from "./_chromium.ts";
+import { INT8, skip, withSite } from "./_chromium.ts";
 import { loadOcrData } from "../../src/compress/ocr_data.ts";
 import { evaluateOcr, type OrtLike } from "../../src/compress/ocr_eval.ts";
-import { serveStatic } from "../../web/static_server.ts";
 import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
 import { layersModelFiles } from "../tfjs/_models.ts";
 
@@ -19,16 +16,7 @@ test("the web page quantizes the classifier to int8 and the download keeps its p
   skip,
   timeout: 120_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "nncompress-web-"));
-  await buildWeb(join(dir, "site"));
-  const site = await serveStatic(join(dir, "site"));
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
-  try {
-    const page = await browser.newPage({ acceptDownloads: true });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(site.url);
+  await withSite("nncompress-web-", async ({ dir, page, errors }) => {
     // Before a model is open: the default list is checked, but no model warning is shown.
     await page.waitForFunction(() =>
       document.querySelector("#validity")!.textContent!.includes("open a model")
@@ -102,29 +90,17 @@ test("the web page quantizes the classifier to int8 and the download keeps its p
     assert.equal(after.correct, 40);
     assert.deepEqual(after.predictions, before.predictions);
     assert.ok(readFileSync(saved).length < readFileSync(CLS).length / 2, "int8 codes are stored");
-  } finally {
-    await browser.close();
-    await site.close();
-  }
+  });
 });
 
 test("the web page prunes a TensorFlow.js model.json with its shards and offers every file", {
   skip,
   timeout: 120_000,
 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), "nncompress-web-"));
-  await buildWeb(join(dir, "site"));
-  const site = await serveStatic(join(dir, "site"));
-  const files = await layersModelFiles(1024);
-  mkdirSync(join(dir, "tfjs"));
-  for (const [name, bytes] of files) writeFileSync(join(dir, "tfjs", name), bytes);
-  const { chromium } = await import("playwright-core");
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
-  try {
-    const page = await browser.newPage({ acceptDownloads: true });
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    await page.goto(site.url);
+  await withSite("nncompress-web-", async ({ dir, page, errors }) => {
+    const files = await layersModelFiles(1024);
+    mkdirSync(join(dir, "tfjs"));
+    for (const [name, bytes] of files) writeFileSync(join(dir, "tfjs", name), bytes);
     // model.json without its shards: the missing shard is named next to the file input.
     await page.setInputFiles("#file", join(dir, "tfjs", "model.json"));
     await page.waitForFunction(() =>
@@ -167,8 +143,5 @@ test("the web page prunes a TensorFlow.js model.json with its shards and offers 
     const fc1 = tfjsWeightValues(model.weights.find((w) => w.spec.name === "fc1/kernel")!);
     assert.equal(fc1.filter((v) => v === 0).length, fc1.length / 2);
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-    await site.close();
-  }
+  });
 });
