@@ -1,10 +1,13 @@
 // The per-tensor tasks of `_tensor_tasks.ts` run on this thread, for the one-thread streamed
-// prune: the same functions as on the workers, with one context per run (a read buffer reused
+// prune and integer quantization: the same functions as on the workers, with one context per run (a read buffer reused
 // from tensor to tensor, the file opened once), so one thread and many give the same bytes.
+import type { ResolvedTarget } from "../config/types.ts";
 import type { TensorRef } from "../model/model_graph.ts";
 import { maskBits } from "../pruning/packed_mask.ts";
 import { preselectedMetric } from "../pruning/preselected_metric.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
+import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
+import type { TrackedRange } from "../quantization/tracked_range.ts";
 import { runTask, type TaskContext, type Tasks, type TensorBytes } from "./_tensor_tasks.ts";
 import { type Counts, type Locate, selectedK } from "./_threaded.ts";
 
@@ -77,6 +80,35 @@ export function localMasks(
     const { result } = await runTask({ task: "mask", args }, context);
     const r = result as Tasks["mask"]["result"];
     counts.set(keyOf(target), r.counts);
+    return r.bytes;
+  };
+}
+
+/** `quantize`'s `rangeOf` on this thread, each tensor read into the context's buffer. */
+export function localRanges(
+  context: TaskContext,
+  locate?: Locate,
+): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
+  return async (target, ref) => {
+    const args: Tasks["range"]["args"] = { tensor: await tensorHere(ref, locate), target };
+    return (await runTask({ task: "range", args }, context)).result as TrackedRange;
+  };
+}
+
+/**
+ * `streamQuantizedSafetensors`'s `codeBytes` on this thread, each tensor read into the context's
+ * buffer, its fake-quantized zeros counted into `counts`.
+ */
+export function localCodes(
+  context: TaskContext,
+  counts: Counts,
+  locate?: Locate,
+): (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array> {
+  return async (param, ref) => {
+    const args: Tasks["quantize"]["args"] = { tensor: await tensorHere(ref, locate), param };
+    const r = (await runTask({ task: "quantize", args }, context))
+      .result as Tasks["quantize"]["result"];
+    counts.set(keyOf(param), r.counts);
     return r.bytes;
   };
 }
