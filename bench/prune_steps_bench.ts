@@ -10,7 +10,9 @@
  *   `toFileBytes`, the write;
  * - `bits`: the element-wise magnitude path of `pruneSafetensorsFile` — the tensor read into
  *   one buffer reused for every tensor, `smallestMagnitudeBits` (the mask as bits from the value
- *   bits); then read again into the same buffer, `maskStoredInPlace`, the write of that buffer.
+ *   bits); then read again into the same buffer, `maskStoredInPlace`, the write of that buffer
+ *   (`writeSync`, as `writeFileAtomic` writes on Deno; the general path's write is asynchronous,
+ *   as it was before).
  *
  * Both end with the output's `fsync`. Biases are left out (they are 0.02% of the bytes).
  *
@@ -33,6 +35,7 @@ import { maskStoredInPlace, smallestMagnitudeBits } from "../src/pruning/stored_
 import type { PruningTarget } from "../src/pruning/types.ts";
 import { streamSafetensors } from "../src/io/safetensors/write_safetensors.ts";
 import { writeFileAtomic } from "../src/io/fs.ts";
+import process from "node:process";
 import { parseArgs } from "./_harness.ts";
 
 const args = parseArgs(Deno.args);
@@ -99,15 +102,26 @@ async function readInto(f: Deno.FsFile, offset: number, out: Uint8Array): Promis
   }
 }
 
-async function writeAll(f: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  for (let at = 0; at < bytes.length;) at += await f.write(bytes.subarray(at));
+/** Writes all of `bytes`: asynchronously (before), or with `writeSync` as `writeFileAtomic` now. */
+async function writeAll(f: Deno.FsFile, bytes: Uint8Array, sync: boolean): Promise<void> {
+  for (let at = 0; at < bytes.length;) {
+    at += sync ? f.writeSync(bytes.subarray(at)) : await f.write(bytes.subarray(at));
+  }
 }
 
-type Steps = Record<string, number[]>;
+/** Each step's wall times and this process's CPU times (all threads: the reads', too), in ms. */
+type Steps = Record<string, { wall: number[]; cpu: number[] }>;
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 const time = async <T>(steps: Steps, name: string, fn: () => T | Promise<T>): Promise<T> => {
   const t0 = performance.now();
+  const c0 = cpuMs();
   const r = await fn();
-  (steps[name] ??= []).push(performance.now() - t0);
+  const s = steps[name] ??= { wall: [], cpu: [] };
+  s.wall.push(performance.now() - t0);
+  s.cpu.push(cpuMs() - c0);
   return r;
 };
 
@@ -170,7 +184,7 @@ async function general(): Promise<{ steps: Steps; seconds: number }> {
       () => applyTargetMask(values, full, { kernels, out: values }),
     );
     const encoded = await time(steps, "encode", () => toFileBytes(ref, after, kernels));
-    await time(steps, "write", () => writeAll(output, encoded));
+    await time(steps, "write", () => writeAll(output, encoded, false));
   }
   await time(steps, "flush (fsync)", () => output.sync());
   output.close();
@@ -200,7 +214,7 @@ async function bits(): Promise<{ steps: Steps; seconds: number }> {
       "mask applied in place",
       () => maskStoredInPlace(buffer, "F32", masks[i], kernels),
     );
-    await time(steps, "write", () => writeAll(output, buffer));
+    await time(steps, "write (writeSync)", () => writeAll(output, buffer, true));
   }
   await time(steps, "flush (fsync)", () => output.sync());
   output.close();
@@ -221,12 +235,14 @@ try {
     const before = load();
     const r = name === "general" ? await general() : await bits();
     await Deno.remove(`${dir}/out-${name}`);
-    const summary = Object.entries(r.steps).map(([step, ms]) => ({
+    const summary = Object.entries(r.steps).map(([step, { wall, cpu }]) => ({
       step,
-      medianMs: +median(ms).toFixed(1),
-      minMs: +Math.min(...ms).toFixed(1),
-      maxMs: +Math.max(...ms).toFixed(1),
-      totalMs: +ms.reduce((a, b) => a + b, 0).toFixed(0),
+      medianMs: +median(wall).toFixed(1),
+      minMs: +Math.min(...wall).toFixed(1),
+      maxMs: +Math.max(...wall).toFixed(1),
+      totalMs: +wall.reduce((a, b) => a + b, 0).toFixed(0),
+      cpuMedianMs: +median(cpu).toFixed(1),
+      cpuTotalMs: +cpu.reduce((a, b) => a + b, 0).toFixed(0),
     }));
     results.push({
       path: name,
@@ -235,10 +251,14 @@ try {
       summary,
     });
     console.log(`\n${name}: ${r.seconds.toFixed(2)} s (load ${before} -> ${load()})`);
-    console.log("| step | per tensor, median ms (min-max) | 16 tensors, ms |");
-    console.log("|---|---|---|");
+    console.log(
+      "| step | per tensor, median ms (min-max) | 16 tensors, ms | CPU ms per tensor (median) | CPU ms, 16 tensors |",
+    );
+    console.log("|---|---|---|---|---|");
     for (const s of summary) {
-      console.log(`| ${s.step} | ${s.medianMs} (${s.minMs}-${s.maxMs}) | ${s.totalMs} |`);
+      console.log(
+        `| ${s.step} | ${s.medianMs} (${s.minMs}-${s.maxMs}) | ${s.totalMs} | ${s.cpuMedianMs} | ${s.cpuTotalMs} |`,
+      );
     }
   }
 } finally {
