@@ -205,6 +205,15 @@ export class TaskContext {
     return { ...t, bytes };
   }
 
+  #last: Promise<unknown> = Promise.resolve();
+
+  /** Runs `fn` after every task started before it has settled. */
+  serially<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#last.then(fn, fn);
+    this.#last = p.catch(() => {});
+    return p;
+  }
+
   /** Closes the files. */
   async close(): Promise<void> {
     const files = [...this.#files.values()];
@@ -223,9 +232,18 @@ const WORKER = new TaskContext();
  * the buffers to transfer back. On the thread that writes the output (`context` of the run), a
  * result's bytes may be a view of the context's scratch: write them before the next task.
  */
-export async function runTask(
+export function runTask(
   request: TaskRequest,
   context: TaskContext = WORKER,
+): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+  // One task at a time per context: they share its read buffer (callers may ask for several
+  // at once, as the quantization engine does for ranges; a worker gets one job at a time).
+  return context.serially(() => runNow(request, context));
+}
+
+async function runNow(
+  request: TaskRequest,
+  context: TaskContext,
 ): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   const args = request.args as { tensor: TensorBytes; spare?: ArrayBuffer };
   context.adopt(args.spare);
