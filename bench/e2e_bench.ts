@@ -1,6 +1,8 @@
 /**
- * End-to-end runs of the CLI on a model-sized file, each against `cp` of the same bytes in the
- * same run: the time of every run as a ratio to `cp`, and its peak resident memory.
+ * End-to-end runs of the CLI on a model-sized file, each against copies of the same bytes in the
+ * same run: the time of every run as a ratio to `cp` (into the page cache: the plain I/O floor)
+ * and to a durable copy (`cp`, then `sync` of the copy, which fsyncs it: the floor of an output
+ * that is flushed to disk, as every output of the CLI is), and its peak resident memory.
  *
  * Default: a generated 1.07 GB safetensors (16 x [4096, 4096] float32 + biases) and
  * - `prune` Level 50%, per layer and with one global group;
@@ -13,13 +15,18 @@
  *   deno run -A bench/e2e_bench.ts [--dir /tmp] [--large | --only-large]
  *     [--large-runs prune,quantize] [--keep]
  *     [--out bench/results/e2e.json]
- *   deno run -A bench/e2e_bench.ts --threads-compare [--reps 3] [--out bench/results/e2e_threads.json]
+ *   deno run -A bench/e2e_bench.ts --threads-compare [--reps 3] [--only prune,global,quantize]
+ *     [--out bench/results/e2e_threads.json]
  *
  * `--threads-compare` times `--threads 1` against `--threads 2` on the 1.07 GB file (prune Level
  * 50%, per layer and with one global group, quantize int8 per channel with integer storage),
- * interleaved (1, 2, 1, 2, …) so that other work on the machine falls on both alike; each run
- * also records the load average, the whole machine's busy cores while it ran (/proc/stat), the
- * child's CPU seconds, and those of its main thread and of each worker thread.
+ * interleaved (1, 2, 1, 2, …) so that other work on the machine falls on both alike, with both
+ * copies timed before each repetition (the ratios use the copies' medians); each run also
+ * records the load average, the whole machine's busy cores while it ran (/proc/stat), the
+ * child's CPU seconds, and those of its main thread and of each worker thread. `--only a,b`
+ * keeps the runs whose label starts with one of the words (`prune`, `global`, `quantize`);
+ * `--baseline-cli <path to another checkout's cli.ts>` runs that CLI too, just before this one
+ * each time (same threads), for a before/after comparison under the same load.
  *
  * Peak memory is the child's `VmHWM` (Linux), read from /proc while it runs. Writes JSON and
  * prints a table.
@@ -140,25 +147,60 @@ async function run(
   };
 }
 
+/**
+ * Copies `input` to a scratch path twice, as the baselines: `cp` alone (the copy stays in the
+ * page cache) and `cp` then `sync` of the copy (flushed to disk, as the CLI's outputs are: each
+ * is fsynced before it is renamed into place). Returns both times in seconds.
+ */
+async function copyBaselines(input: string): Promise<{ cp: number; durable: number }> {
+  const folder = input.endsWith(".index.json");
+  const source = folder ? input.slice(0, input.lastIndexOf("/")) : input;
+  const copy = folder ? dir + "/copy-dir" : `${dir}/copy.safetensors`;
+  const cp = await run("cp", folder ? ["-r", source, copy] : [source, copy]);
+  // Removed at once: its pages are dropped, not written back during the next timing.
+  await Deno.remove(copy, { recursive: true });
+  const durable = await run("sh", [
+    "-c",
+    folder ? 'cp -r "$0" "$1" && sync "$1"/*' : 'cp "$0" "$1" && sync "$1"',
+    source,
+    copy,
+  ]);
+  await Deno.remove(copy, { recursive: true });
+  return { cp: cp.seconds, durable: durable.seconds };
+}
+
 const deno = Deno.execPath();
 const cli = (...a: string[]) => run(deno, ["run", "-A", CLI, ...a]);
+const baselineCli = args.values.get("baseline-cli");
 const rows: Record<string, unknown>[] = [];
 const load = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 
 async function suite(name: string, input: string, bytes: number, runs: [string, string[]][]) {
-  const copy = input.endsWith(".index.json") ? dir + "/copy-dir" : `${dir}/copy.safetensors`;
-  const cp = input.endsWith(".index.json")
-    ? await run("cp", ["-r", input.slice(0, input.lastIndexOf("/")), copy])
-    : await run("cp", [input, copy]);
-  await Deno.remove(copy, { recursive: true });
-  rows.push({ model: name, run: "cp", seconds: +cp.seconds.toFixed(2), ratio: 1, peakMiB: 0 });
+  const cp = await copyBaselines(input);
+  rows.push({
+    model: name,
+    run: "cp",
+    seconds: +cp.cp.toFixed(2),
+    ratio: 1,
+    ratioDurable: +(cp.cp / cp.durable).toFixed(2),
+    peakMiB: 0,
+  });
+  rows.push({
+    model: name,
+    run: "cp + sync (durable copy)",
+    seconds: +cp.durable.toFixed(2),
+    ratio: +(cp.durable / cp.cp).toFixed(1),
+    ratioDurable: 1,
+    peakMiB: 0,
+  });
   for (const [label, argv] of runs) {
     const r = await cli(...argv);
     rows.push({
       model: name,
       run: label,
       seconds: +r.seconds.toFixed(2),
-      ratio: +(r.seconds / cp.seconds).toFixed(1),
+      ratio: +(r.seconds / cp.cp).toFixed(1),
+      ratioDurable: +(r.seconds / cp.durable).toFixed(2),
       peakMiB: r.peakMiB,
       peakOverFile: +((r.peakMiB * 1048576) / bytes).toFixed(2),
       loadavg: load(),
@@ -179,7 +221,8 @@ const int8 =
 /** `--threads 1` against `--threads 2`, interleaved, on the 1.07 GB file. */
 async function threadsCompare(file: string, bytes: number, reps: number) {
   const out = `${dir}/out.safetensors`;
-  const runs: [string, string[]][] = [
+  const only = args.values.get("only")?.split(",");
+  const all: [string, string[]][] = [
     ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
     ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
     ["quantize int8 per channel, --storage int", [
@@ -193,10 +236,46 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
       "int",
     ]],
   ];
+  const word = (label: string) => label.includes("global") ? "global" : label.split(" ")[0];
+  const runs = only === undefined ? all : all.filter(([label]) => only.includes(word(label)));
+  const median = (a: number[]) => {
+    const b = [...a].sort((x, y) => x - y);
+    const m = Math.floor(b.length / 2);
+    return b.length % 2 === 1 ? b[m] : (b[m - 1] + b[m]) / 2;
+  };
+  const copies = { cp: [] as number[], durable: [] as number[] };
+  const results: { label: string; threads: string; row: Record<string, unknown> }[] = [];
   for (const [label, argv] of runs) {
     const times: Record<string, number[]> = { 1: [], 2: [] };
     for (let i = 0; i < reps; i++) {
+      const c = await copyBaselines(file);
+      copies.cp.push(c.cp);
+      copies.durable.push(c.durable);
+      rows.push({
+        model: "1.07 GB float32 safetensors",
+        run: "cp / cp + sync (durable copy)",
+        seconds: +c.cp.toFixed(2),
+        durableSeconds: +c.durable.toFixed(2),
+        loadavg: load(),
+      });
+      console.error(JSON.stringify(rows[rows.length - 1]));
       for (const threads of ["1", "2"]) {
+        if (baselineCli !== undefined) {
+          const b = await run(deno, ["run", "-A", baselineCli, ...argv, "--threads", threads]);
+          rows.push({
+            model: "1.07 GB float32 safetensors",
+            run: `${label}, --threads ${threads}, baseline CLI`,
+            seconds: +b.seconds.toFixed(2),
+            peakMiB: b.peakMiB,
+            cpuSeconds: b.cpuSeconds,
+            mainCpuSeconds: b.mainCpuSeconds,
+            workerCpuSeconds: b.workerCpuSeconds,
+            loadavg: load(),
+          });
+          results.push({ label, threads, row: rows[rows.length - 1] });
+          console.error(JSON.stringify(rows[rows.length - 1]));
+          await Deno.remove(out).catch(() => {});
+        }
         const r = await cli(...argv, "--threads", threads);
         times[threads].push(r.seconds);
         rows.push({
@@ -211,15 +290,11 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
           machineBusyCores: r.machineBusyCores,
           loadavg: load(),
         });
+        results.push({ label, threads, row: rows[rows.length - 1] });
         console.error(JSON.stringify(rows[rows.length - 1]));
         await Deno.remove(out).catch(() => {});
       }
     }
-    const median = (a: number[]) => {
-      const b = [...a].sort((x, y) => x - y);
-      const m = Math.floor(b.length / 2);
-      return b.length % 2 === 1 ? b[m] : (b[m - 1] + b[m]) / 2;
-    };
     rows.push({
       model: "1.07 GB float32 safetensors",
       run: `${label}: speed-up of 2 threads over 1 (medians)`,
@@ -228,6 +303,19 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
     });
     console.error(JSON.stringify(rows[rows.length - 1]));
   }
+  // Each run's time over the copies' medians (every copy of the whole comparison).
+  const cp = median(copies.cp);
+  const durable = median(copies.durable);
+  for (const { row } of results) {
+    row.ratio = +((row.seconds as number) / cp).toFixed(1);
+    row.ratioDurable = +((row.seconds as number) / durable).toFixed(2);
+  }
+  rows.push({
+    model: "1.07 GB float32 safetensors",
+    run: "copies (medians): cp / cp + sync",
+    seconds: +cp.toFixed(2),
+    durableSeconds: +durable.toFixed(2),
+  });
 }
 
 try {
@@ -360,12 +448,15 @@ try {
 
 const result = { runtime: `deno ${Deno.version.deno}`, cores: navigator.hardwareConcurrency, rows };
 await Deno.writeTextFile(outPath, JSON.stringify(result, null, 2) + "\n");
-console.log("| model | run | s | x cp (or speed-up) | peak RSS MiB | x file |");
-console.log("|---|---|---|---|---|---|");
+console.log(
+  "| model | run | s | x cp (or speed-up) | x durable copy | peak RSS MiB | x file | load |",
+);
+console.log("|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
+  const seconds = r.durableSeconds === undefined ? r.seconds : `${r.seconds} / ${r.durableSeconds}`;
   console.log(
-    `| ${r.model} | ${r.run} | ${r.seconds} | ${r.ratio ?? r.speedup ?? ""} | ${
-      r.peakMiB ?? ""
-    } | ${r.peakOverFile ?? ""} |`,
+    `| ${r.model} | ${r.run} | ${seconds} | ${r.ratio ?? r.speedup ?? ""} | ${
+      r.ratioDurable ?? ""
+    } | ${r.peakMiB ?? ""} | ${r.peakOverFile ?? ""} | ${r.loadavg ?? ""} |`,
   );
 }

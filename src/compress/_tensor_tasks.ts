@@ -12,8 +12,14 @@ import type { TensorRef } from "../model/model_graph.ts";
 import { toFloat32 } from "../model/to_float32.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
+import { blockLayout } from "../pruning/block_layout.ts";
 import { packedMask, type PackedMaskData } from "../pruning/packed_mask.ts";
 import { parameterMetric } from "../pruning/prune.ts";
+import {
+  maskStoredInPlace,
+  smallestMagnitudeBits,
+  storedMagnitudeReadable,
+} from "../pruning/stored_magnitude.ts";
 import { PruningError } from "../pruning/pruning_error.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
@@ -58,13 +64,29 @@ export interface ZeroCounts {
 export interface Tasks {
   /** A pruning target's metric (`parameterMetric`). */
   metric: {
-    /** `k`: also the mask of the `k` smallest entries (`kSmallestMask`), for the ratio rule. */
-    args: { tensor: TensorBytes; target: PruningTarget; pruner: PrunerName; k?: number };
-    result: { metric: Float32Array; mask?: Uint8Array };
+    /**
+     * `k`: the ratio rule's one use of the metric is the mask of its `k` smallest entries
+     * (`kSmallestMask`). For an element-wise `|w|` metric the result is then that mask as bits
+     * and the metric's length, without the metric (for `preselectedMetric`).
+     */
+    args: {
+      tensor: TensorBytes;
+      target: PruningTarget;
+      pruner: PrunerName;
+      k?: number;
+      spare?: ArrayBuffer;
+    };
+    result: { metric: Float32Array } | { bits: Uint8Array; length: number };
   };
   /** A masked tensor's stored bytes (`applyTargetMask`, `toFileBytes`), with its zeros. */
   mask: {
-    args: { tensor: TensorBytes; target: PruningTarget; mask: TargetMask | PackedMaskData };
+    /** `spare`: a buffer this thread may read tensors into (one it returned before). */
+    args: {
+      tensor: TensorBytes;
+      target: PruningTarget;
+      mask: TargetMask | PackedMaskData;
+      spare?: ArrayBuffer;
+    };
     result: { bytes: Uint8Array; counts: ZeroCounts };
   };
   /** A quantization target's tracked range (`trackParameterRanges`). */
@@ -130,73 +152,177 @@ export function own<T extends Uint8Array | Float32Array>(view: T): T {
 }
 
 /**
- * The files this thread reads tensors from, each opened once (per thread: reads of different
- * threads do not wait for each other, as reads of one handle do), and the buffer they are read
- * into: reused from tensor to tensor (a fresh tensor-sized buffer costs about as much as the
- * read itself), replaced only when a larger tensor comes or a result took it.
+ * What a thread keeps from task to task: the files it reads tensors from, each opened once (per
+ * thread: reads of different threads do not wait for each other, as reads of one handle do), and
+ * the buffer they are read into: reused from tensor to tensor (a fresh tensor-sized buffer costs
+ * about as much as the read itself), replaced only when a larger tensor comes or a result took
+ * it. A worker has one for its life; the one-thread path makes one per run and closes it.
  */
-const files = new Map<string, Promise<FileSource>>();
-let scratch = new Uint8Array(0);
-/** The fake-quantized values a quantize task counts zeros in, reused likewise. */
-let counted = new Float32Array(0);
+export class TaskContext {
+  readonly #files = new Map<string, Promise<FileSource>>();
+  /** The buffer tensors are read into. */
+  scratch = new Uint8Array(0);
+  /** The fake-quantized values a quantize task counts zeros in, reused likewise. */
+  counted = new Float32Array(0);
 
-async function load(t: TensorBytes): Promise<TensorBytes> {
-  if (t.bytes !== undefined) return t;
-  const at = t.at!;
-  let file = files.get(at.file);
-  if (file === undefined) {
-    file = openFile(at.file, { label: "model file" });
-    files.set(at.file, file);
-    file.catch(() => files.delete(at.file));
+  /** Buffers handed back (results' bytes, once written), for when a result took the scratch. */
+  readonly #spares: ArrayBuffer[] = [];
+
+  /** Keeps a buffer handed back, for a later read (at most two are kept). */
+  adopt(spare: ArrayBuffer | undefined): void {
+    if (spare === undefined || spare.byteLength === 0) return;
+    this.#spares.push(spare);
+    this.#spares.sort((a, b) => b.byteLength - a.byteLength);
+    this.#spares.length = Math.min(this.#spares.length, 2);
   }
-  const source = await file;
-  if (scratch.buffer.byteLength < at.length) scratch = new Uint8Array(at.length);
-  const bytes = new Uint8Array(scratch.buffer, 0, at.length);
-  const n = await source.readInto(at.offset, bytes);
-  if (n !== at.length) {
-    throw new ModelFormatError(`read ${n} of ${at.length} bytes: file is truncated`, {
-      file: at.file,
-      field: t.name,
-      offset: at.offset,
-    });
+
+  /** The tensor with its stored bytes: read into the scratch when it comes as a file range. */
+  async load(t: TensorBytes): Promise<TensorBytes> {
+    if (t.bytes !== undefined) return t;
+    const at = t.at!;
+    let file = this.#files.get(at.file);
+    if (file === undefined) {
+      file = openFile(at.file, { label: "model file" });
+      this.#files.set(at.file, file);
+      file.catch(() => this.#files.delete(at.file));
+    }
+    const source = await file;
+    if (this.scratch.buffer.byteLength < at.length) {
+      const i = this.#spares.findIndex((b) => b.byteLength >= at.length);
+      this.scratch = new Uint8Array(
+        i < 0 ? new ArrayBuffer(at.length) : this.#spares.splice(i, 1)[0],
+      );
+    }
+    const bytes = new Uint8Array(this.scratch.buffer, 0, at.length);
+    const n = await source.readInto(at.offset, bytes);
+    if (n !== at.length) {
+      throw new ModelFormatError(`read ${n} of ${at.length} bytes: file is truncated`, {
+        file: at.file,
+        field: t.name,
+        offset: at.offset,
+      });
+    }
+    return { ...t, bytes };
   }
-  return { ...t, bytes };
+
+  #last: Promise<unknown> = Promise.resolve();
+
+  /** Runs `fn` after every task started before it has settled. */
+  serially<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.#last.then(fn, fn);
+    this.#last = p.catch(() => {});
+    return p;
+  }
+
+  /** Closes the files. */
+  async close(): Promise<void> {
+    const files = [...this.#files.values()];
+    this.#files.clear();
+    for (const f of await Promise.allSettled(files)) {
+      if (f.status === "fulfilled") await f.value.close();
+    }
+  }
 }
+
+/** A worker's context (a worker thread runs one task at a time). */
+const WORKER = new TaskContext();
 
 /**
  * Runs a task (reading its tensor first when it comes as a file range); returns its result and
- * the buffers to transfer back.
+ * the buffers to transfer back. On the thread that writes the output (`context` of the run), a
+ * result's bytes may be a view of the context's scratch: write them before the next task.
  */
-export async function runTask(
+export function runTask(
   request: TaskRequest,
+  context: TaskContext = WORKER,
 ): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
-  const args = request.args as { tensor: TensorBytes };
-  const tensor = await load(args.tensor);
-  const result = compute({ task: request.task, args: { ...args, tensor } });
+  // One task at a time per context: they share its read buffer (callers may ask for several
+  // at once, as the quantization engine does for ranges; a worker gets one job at a time).
+  return context.serially(() => runNow(request, context));
+}
+
+async function runNow(
+  request: TaskRequest,
+  context: TaskContext,
+): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+  const args = request.args as { tensor: TensorBytes; spare?: ArrayBuffer };
+  context.adopt(args.spare);
+  const tensor = await context.load(args.tensor);
+  const result = compute({ task: request.task, args: { ...args, tensor } }, context);
   // A result may own the read buffer (a view of all of it): the next read gets a new one.
-  if (scratch.buffer.byteLength === 0) scratch = new Uint8Array(0);
+  if (context.scratch.buffer.byteLength === 0) context.scratch = new Uint8Array(0);
   return result;
 }
 
-function compute(request: TaskRequest): { result: unknown; transfer: ArrayBuffer[] } {
+/** The pruners whose element-wise metric is `|w|` (`computeMetric`: l1 of one-element blocks). */
+const MAGNITUDE: ReadonlySet<PrunerName> = new Set<PrunerName>(["level", "l1", "l2", "slim"]);
+
+/**
+ * Whether a target's metric is `|w|` of each element and its stored bytes can be read as such
+ * (`smallestMagnitudeBits`, `maskStoredInPlace`): a parameter in PyTorch layout stored as F32,
+ * F16 or BF16, with one-element blocks.
+ */
+function elementwiseMagnitude(t: TensorBytes, target: PruningTarget): boolean {
+  if (
+    target.kind !== "parameter" || target.shape === null || t.transpose !== undefined ||
+    !storedMagnitudeReadable(t.bytes!, t.dtype)
+  ) return false;
+  try {
+    const layout = blockLayout(target.setting.granularity, target.shape, {
+      module: target.module,
+      target: target.target,
+      kind: target.kind,
+    });
+    const width = t.dtype === "F32" ? 4 : 2;
+    return layout.blockSize === 1 && layout.gridSize === t.bytes!.byteLength / width;
+  } catch {
+    // A granularity that does not fit fails in `parameterMetric`, with its own error.
+    return false;
+  }
+}
+
+function compute(
+  request: TaskRequest,
+  context: TaskContext,
+): { result: unknown; transfer: ArrayBuffer[] } {
   const kernels = getKernels();
   switch (request.task) {
     case "metric": {
       const a = request.args as Tasks["metric"]["args"];
+      if (
+        a.k !== undefined && MAGNITUDE.has(a.pruner) && elementwiseMagnitude(a.tensor, a.target)
+      ) {
+        // `undefined`: a NaN or an infinity, which `parameterMetric` below reports.
+        const bits = smallestMagnitudeBits(a.tensor.bytes!, a.tensor.dtype, a.k);
+        if (bits !== undefined) {
+          const length = a.tensor.bytes!.byteLength / (a.tensor.dtype === "F32" ? 4 : 2);
+          return { result: { bits, length }, transfer: [bits.buffer as ArrayBuffer] };
+        }
+      }
+      // Other metrics are small (one entry per block) or rare: the ratio rule selects them.
       const metric = own(
         parameterMetric(valuesOf(a.tensor), a.target, { pruner: a.pruner, kernels }),
       );
-      if (a.k === undefined || !(a.k >= 0 && a.k <= metric.length)) {
-        return { result: { metric }, transfer: [metric.buffer as ArrayBuffer] };
-      }
-      const mask = own(kernels.kSmallestMask(metric, a.k));
-      return {
-        result: { metric, mask },
-        transfer: [metric.buffer as ArrayBuffer, mask.buffer as ArrayBuffer],
-      };
+      return { result: { metric }, transfer: [metric.buffer as ArrayBuffer] };
     }
     case "mask": {
       const a = request.args as Tasks["mask"]["args"];
+      const method = a.target.setting.apply_method;
+      if (
+        "bits" in a.mask && a.mask.layout.blockSize === 1 && (method == null || method === "mul") &&
+        elementwiseMagnitude(a.tensor, a.target)
+      ) {
+        // Masked where it was read: no float copy, no mask of bytes.
+        const bytes = a.tensor.bytes!;
+        const bits = a.mask.bits;
+        const c = maskStoredInPlace(bytes, a.tensor.dtype, bits, kernels);
+        const counts = { elements: a.mask.layout.gridSize, ...c };
+        const owned = context === WORKER ? own(bytes) : bytes;
+        return {
+          result: { bytes: owned, counts },
+          transfer: context === WORKER ? [owned.buffer as ArrayBuffer] : [],
+        };
+      }
       const before = valuesOf(a.tensor);
       const mask = "bits" in a.mask ? packedMask(a.mask) : a.mask;
       const zerosBefore = zeros(before);
@@ -225,10 +351,12 @@ function compute(request: TaskRequest): { result: unknown; transfer: ArrayBuffer
         kernels,
         onQuantized: (p, before) => {
           // Only counted: into a buffer reused from tensor to tensor.
-          if (counted.length < before.length) counted = new Float32Array(before.length);
+          if (context.counted.length < before.length) {
+            context.counted = new Float32Array(before.length);
+          }
           const after = fakeQuantize(before, a.tensor.shape, p, {
             kernels,
-            out: counted.subarray(0, before.length),
+            out: context.counted.subarray(0, before.length),
           });
           counts = { elements: after.length, zerosBefore: zeros(before), zerosAfter: zeros(after) };
         },

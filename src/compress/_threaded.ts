@@ -3,10 +3,10 @@
 // one-thread path takes them, so memory holds about 2 x threads tensors and the output keeps its
 // order (and bytes).
 import type { ResolvedTarget } from "../config/types.ts";
-import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { blockLayout } from "../pruning/block_layout.ts";
 import { maskBits } from "../pruning/packed_mask.ts";
+import { preselectedMetric } from "../pruning/preselected_metric.ts";
 import { prunedCount } from "../pruning/pruned_count.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
@@ -126,16 +126,16 @@ function ratioK(t: PruningTarget, entries: number): number | undefined {
 }
 
 /**
- * `prune`'s `metricOf` on the pool, with the kernels to prune with: metrics are computed ahead in
- * the order the pipeline asked for them last (a global group reads its members in passes), else
- * in target order; for a target only the ratio rule reads, the worker also selects its mask, and
- * the kernels' `kSmallestMask` returns it for that metric (the same function on the same values).
+ * `prune`'s `metricOf` on the pool: metrics are computed ahead in the order the pipeline asked
+ * for them last (a global group reads its members in passes), else in target order; for a
+ * target only the ratio rule reads, with an element-wise `|w|` metric, the worker selects its
+ * mask from the value bits and the pipeline gets it as a `preselectedMetric` (the same mask as
+ * `kSmallestMask` on the metric).
  */
 export function threadedMetrics(
   pool: TaskPool,
   graph: ModelGraph,
   pruner: PrunerName,
-  kernels: Kernels,
   locate?: Locate,
 ): {
   metricOf: (
@@ -143,22 +143,15 @@ export function threadedMetrics(
     ref: TensorRef,
     targets: readonly PruningTarget[],
   ) => Promise<Float32Array>;
-  kernels: Kernels;
 } {
   const modules = new Map(graph.modules.map((m) => [m.name, m]));
-  const selected = new WeakMap<Float32Array, { k: number; mask: Uint8Array }>();
   let ahead: Lookahead<Float32Array> | undefined;
   let last: string | undefined;
   const seen = new Map<string, string>();
-  const run = (t: PruningTarget, ref: TensorRef) =>
-    pool.run<Tasks["metric"]["result"]>(async () => {
+  const run = (t: PruningTarget, ref: TensorRef) => {
+    const k = selectedK(t, ref);
+    return pool.run<Tasks["metric"]["result"]>(async () => {
       const { tensor, transfer } = await tensorBytes(ref, locate);
-      let k: number | undefined;
-      try {
-        k = ratioK(t, parameterMetricLength(t, ref));
-      } catch {
-        // A bad granularity fails in the pipeline, with its own error.
-      }
       const args: Tasks["metric"]["args"] = {
         tensor,
         target: t,
@@ -166,11 +159,8 @@ export function threadedMetrics(
         ...(k === undefined ? {} : { k }),
       };
       return { task: "metric", args, transfer };
-    }).then((r) => {
-      if (r.mask !== undefined) selected.set(r.metric, { k: ratioKOf(t, r.metric), mask: r.mask });
-      return r.metric;
-    });
-  const ratioKOf = (t: PruningTarget, metric: Float32Array) => ratioK(t, metric.length) ?? -1;
+    }).then((r) => "metric" in r ? r.metric : preselectedMetric(r.length, k!, r.bits));
+  };
   const metricOf = (t: PruningTarget, ref: TensorRef, targets: readonly PruningTarget[]) => {
     if (ahead === undefined) {
       const params = targets.filter((u) =>
@@ -198,22 +188,19 @@ export function threadedMetrics(
     last = key;
     return ahead.take(key, () => run(t, ref));
   };
-  const kSmallestMask = (metric: Float32Array, k: number) => {
-    const pre = selected.get(metric);
-    if (pre !== undefined && pre.k === k) {
-      selected.delete(metric);
-      return pre.mask;
-    }
-    return kernels.kSmallestMask(metric, k);
-  };
-  const wrapped = new Proxy(kernels, {
-    get(target, prop) {
-      if (prop === "kSmallestMask") return kSmallestMask;
-      const v = Reflect.get(target, prop, target);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
-  });
-  return { metricOf, kernels: wrapped };
+  return { metricOf };
+}
+
+/**
+ * `ratioK` of a parameter target with its metric's length from its layout; `undefined` also
+ * for a granularity that does not fit (it fails in the pipeline, with its own error).
+ */
+export function selectedK(t: PruningTarget, ref: TensorRef): number | undefined {
+  try {
+    return ratioK(t, parameterMetricLength(t, ref));
+  } catch {
+    return undefined;
+  }
 }
 
 /** The entries of a parameter target's metric: one per block of its granularity. */
@@ -237,9 +224,11 @@ export function threadedMasks(
 ): (target: PruningTarget, mask: TargetMask, ref: TensorRef) => Promise<Uint8Array> {
   const byName = new Map(order.map((o) => [o.ref.name, o]));
   const index = new Map(order.map((o, i) => [o.ref.name, i]));
+  const spares = new Spares(pool.threads);
   const run = (target: PruningTarget, mask: TargetMask, ref: TensorRef) =>
     pool.run<Tasks["mask"]["result"]>(async () => {
       const { tensor, transfer } = await tensorBytes(ref, locate);
+      const spare = spares.take();
       // A mask held as bits crosses as its bits (an eighth of its blocks).
       const bits = maskBits(mask);
       const args: Tasks["mask"]["args"] = {
@@ -252,8 +241,13 @@ export function threadedMasks(
           rawShape: mask.rawShape,
           bits,
         },
+        ...(spare === undefined ? {} : { spare }),
       };
-      return { task: "mask", args, transfer };
+      return {
+        task: "mask",
+        args,
+        transfer: spare === undefined ? transfer : [...transfer, spare],
+      };
     });
   const ahead = new Lookahead(
     budgetOf(pool, order.map((o) => o.ref)),
@@ -267,15 +261,42 @@ export function threadedMasks(
       return o === undefined ? 0 : elementsOf(o.ref);
     },
   );
+  let last: Uint8Array | undefined;
   return async (target, mask, ref) => {
+    // The writer asks for a tensor once the one before is written: its buffer goes back to a
+    // worker, to read a later tensor into (a fresh tensor-sized buffer costs about a read).
+    if (last !== undefined) spares.give(last);
+    last = undefined;
     const o = byName.get(ref.name);
     const same = o !== undefined && o.target === target && o.mask === mask;
     const r = same
       ? await ahead.take(ref.name, () => run(target, mask, ref))
       : await run(target, mask, ref);
     counts.set(keyOf(target), r.counts);
+    last = r.bytes;
     return r.bytes;
   };
+}
+
+/**
+ * Written results' buffers on their way back to the workers (`Tasks["mask"]["args"].spare`): at
+ * most `2 x threads` of them, each of 1 MiB or more and whole (a view of all its buffer).
+ */
+class Spares {
+  readonly #buffers: ArrayBuffer[] = [];
+  constructor(readonly threads: number) {}
+
+  give(bytes: Uint8Array): void {
+    const b = bytes.buffer;
+    if (
+      b instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === b.byteLength &&
+      b.byteLength >= 2 ** 20 && this.#buffers.length < 2 * this.threads
+    ) this.#buffers.push(b);
+  }
+
+  take(): ArrayBuffer | undefined {
+    return this.#buffers.pop();
+  }
 }
 
 /** `quantize`'s `rangeOf` on the pool (the pool bounds how many tensors are read at once). */

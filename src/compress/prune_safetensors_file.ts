@@ -13,7 +13,6 @@ import {
 } from "./_safetensors_parts.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
-import { getKernels } from "../kernels/default.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
 import { prune } from "../pruning/prune.ts";
@@ -27,6 +26,8 @@ import type { PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { Module, TensorRef } from "../model/model_graph.ts";
 import { type Counts, threadedMasks, threadedMetrics } from "./_threaded.ts";
 import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
+import { TaskContext } from "./_tensor_tasks.ts";
+import { localMasks, localMetrics } from "./_local_tasks.ts";
 
 /** Options of `pruneSafetensorsFile` (`algorithm`: a pruner by short or NNI class name). */
 export interface PruneFileOptions extends StreamedFileOptions {
@@ -75,6 +76,8 @@ export async function pruneSafetensorsFile(
     );
   const threads = options.threads ?? 1;
   let pool: TaskPool | undefined;
+  // One thread: the workers' tasks run here, reading into one buffer reused by every tensor.
+  const here = new TaskContext();
   try {
     if (threads > 1) pool = openTaskPool(threads);
     const graph = safetensorsModel(all);
@@ -88,8 +91,8 @@ export async function pruneSafetensorsFile(
         ? {}
         : { inMemoryEntries: options.inMemoryEntries }),
       ...(pool === undefined
-        ? {}
-        : threadedMetrics(pool, graph, pruner!.name, getKernels(), located)),
+        ? localMetrics(here, pruner!.name, located)
+        : threadedMetrics(pool, graph, pruner!.name, located)),
     });
     progress("masks", 1, 1);
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
@@ -120,7 +123,7 @@ export async function pruneSafetensorsFile(
       };
       const done = await writeParts(async (i, sink) => {
         const mine = mineOf(i);
-        const maskedBytes = pool === undefined ? undefined : threadedMasks(
+        const maskedBytes = pool === undefined ? localMasks(here, counts, located) : threadedMasks(
           pool,
           maskedInOrder(parts[i].lazy.entries, mine, modules),
           counts,
@@ -128,7 +131,7 @@ export async function pruneSafetensorsFile(
         );
         await streamPrunedSafetensors(parts[i].lazy, mine, sink, {
           onMasked: changeFor,
-          ...(maskedBytes === undefined ? {} : { maskedBytes }),
+          maskedBytes,
         });
       }, (i) => {
         for (const t of mineOf(i).targets) {
@@ -202,6 +205,7 @@ export async function pruneSafetensorsFile(
     });
   } finally {
     pool?.close();
+    await here.close();
     await close();
   }
 }

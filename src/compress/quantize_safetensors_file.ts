@@ -36,6 +36,8 @@ import {
 import { parameterSizes } from "./_sizes.ts";
 import { type Counts, threadedCodes, threadedRanges } from "./_threaded.ts";
 import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
+import { TaskContext } from "./_tensor_tasks.ts";
+import { localCodes, localRanges } from "./_local_tasks.ts";
 import { quantizedChange, type TensorChange } from "./_tensor_change.ts";
 
 /** Options of `quantizeSafetensorsFile`. */
@@ -98,6 +100,8 @@ export async function quantizeSafetensorsFile(
     );
   const threads = options.threads ?? 1;
   let pool: TaskPool | undefined;
+  // One thread: the workers' tasks run here, reading into one buffer reused by every tensor.
+  const here = new TaskContext();
   try {
     if (threads > 1) pool = openTaskPool(threads);
     const graph = safetensorsModel(all);
@@ -110,7 +114,7 @@ export async function quantizeSafetensorsFile(
     progress("ranges", 0, 1);
     const result = await quantize(graph, plan, {
       kernels,
-      ...(pool === undefined ? {} : { rangeOf: threadedRanges(pool, located) }),
+      rangeOf: pool === undefined ? localRanges(here, located) : threadedRanges(pool, located),
     });
     if (result.model !== graph) {
       throw new TypeError(
@@ -194,8 +198,10 @@ export async function quantizeSafetensorsFile(
       const done = await writeParts(async (i, sink) => {
         const { view, mine, order } = plans[i];
         // The integer layout's codes are encoded on the workers (compressed-tensors: here).
-        const codeBytes = pool === undefined || config !== undefined
+        const codeBytes = config !== undefined
           ? undefined
+          : pool === undefined
+          ? localCodes(here, counts, located)
           : threadedCodes(pool, order, counts, located);
         if (config === undefined) {
           await streamQuantizedSafetensors(view, mine, sink, {
@@ -251,6 +257,7 @@ export async function quantizeSafetensorsFile(
     return config === undefined ? report : { ...report, storage: "compressed-tensors" };
   } finally {
     pool?.close();
+    await here.close();
     await close();
   }
 }

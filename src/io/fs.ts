@@ -446,13 +446,28 @@ export async function writeFileAtomic(
   try {
     if (deno) {
       // Typed explicitly: the npm build's type check sees `Deno` as `any`.
-      const f: { write(p: Uint8Array): Promise<number>; sync?(): Promise<void>; close(): void } =
-        await io(deno.open(temp, { write: true, createNew: true }));
+      const f: {
+        write(p: Uint8Array): Promise<number>;
+        writeSync?(p: Uint8Array): number;
+        sync?(): Promise<void>;
+        close(): void;
+      } = await io(deno.open(temp, { write: true, createNew: true }));
       try {
         const sink = {
           async write(chunk: Uint8Array) {
             for (let at = 0; at < chunk.length;) {
-              at += await io<number>(f.write(chunk.subarray(at)));
+              if (f.writeSync === undefined) {
+                at += await io<number>(f.write(chunk.subarray(at)));
+                continue;
+              }
+              // Written synchronously: Deno's asynchronous write took 2-3x as long for large
+              // chunks (1 GB in 64 MiB chunks: 1.5-3.3 s against 0.7-0.9 s, the page cache's
+              // speed), so a streamed output of a large model wrote at a third of the disk's.
+              try {
+                at += f.writeSync(chunk.subarray(at));
+              } catch (e) {
+                throw writeError(path, e, label);
+              }
             }
           },
         };

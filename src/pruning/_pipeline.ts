@@ -6,8 +6,9 @@
 
 import type { Kernels } from "../kernels/types.ts";
 import { blockLayout } from "./block_layout.ts";
-import { packBits } from "./_mask_bits.ts";
+import { packBits, unpackBits } from "./_mask_bits.ts";
 import { maskBits, PACKED_MASK_BLOCKS, packedMask } from "./packed_mask.ts";
+import { preselection } from "./preselected_metric.ts";
 import { PruningError } from "./pruning_error.ts";
 import type { BlockLayout, PruningTarget, TargetMask } from "./types.ts";
 
@@ -43,8 +44,15 @@ export type Rule<T> = Generator<PruningTarget, T, Float32Array>;
 
 /** Asks the driver for the metric of an active target, checked against its layout. */
 export function* need(p: Pipeline, t: PruningTarget): Rule<Float32Array> {
-  const metric = yield t;
-  return p.checkMetric(t, metric);
+  const metric = p.checkMetric(t, yield t);
+  if (preselection(metric) !== undefined) {
+    throw new PruningError(
+      "metric",
+      "the metric was given as the ratio rule's selection (preselectedMetric), but another rule reads its values",
+      contextOf(t),
+    );
+  }
+  return metric;
 }
 
 /** Layouts and merged masks of one pipeline run. */
@@ -133,6 +141,21 @@ export class Pipeline {
     const kept = old.blocks;
     for (let i = 0; i < kept.length; i++) kept[i] = kept[i] & blocks[i];
     this.masks.set(key, { ...old, rawShape: merged });
+  }
+
+  /**
+   * `merge` with the block mask given as bits (bit `i % 8` of byte `i >> 3`): a first mask of
+   * 2^20 blocks or more is held as these bits, without unpacking them.
+   */
+  mergeBits(t: PruningTarget, bits: Uint8Array): void {
+    const layout = this.layoutOf(t);
+    const key = keyOf(t.module, t.target);
+    if (this.masks.get(key) === undefined && layout.gridSize >= PACKED_MASK_BLOCKS) {
+      const fields = { module: t.module, target: t.target, layout, rawShape: layout.raw };
+      this.masks.set(key, packedMask({ ...fields, bits }));
+      return;
+    }
+    this.merge(t, unpackBits(bits, layout.gridSize));
   }
 }
 

@@ -4,7 +4,9 @@
  * @module
  */
 
-import { contextOf, need, type Pipeline, type Rule, split } from "./_pipeline.ts";
+import { contextOf, type Pipeline, type Rule, split } from "./_pipeline.ts";
+import { preselection } from "./preselected_metric.ts";
+import { prunedCount } from "./pruned_count.ts";
 import { PruningError } from "./pruning_error.ts";
 import { ratioMask } from "./ratio_mask.ts";
 import type { PruningTarget } from "./types.ts";
@@ -30,7 +32,23 @@ export function* ratioRule(p: Pipeline, pool: readonly PruningTarget[]): Rule<Pr
         contextOf(t),
       );
     }
-    p.merge(t, ratioMask(yield* need(p, t), r, { kernels: p.kernels }));
+    const metric = p.checkMetric(t, yield t);
+    const pre = preselection(metric);
+    if (pre === undefined || !(r >= 0 && r <= 1)) {
+      // (A ratio outside [0, 1] fails in `ratioMask`, before any value is read.)
+      p.merge(t, ratioMask(metric, r, { kernels: p.kernels }));
+      continue;
+    }
+    // Selected where the tensor was read (`preselectedMetric`): the same `kSmallestMask`.
+    const k = r === 0 ? 0 : r === 1 ? metric.length : prunedCount(metric.length, r);
+    if (pre.k !== k) {
+      throw new PruningError(
+        "metric",
+        `the metric was given as the selection of its ${pre.k} smallest entries, but the ratio rule prunes ${k}`,
+        contextOf(t),
+      );
+    }
+    p.mergeBits(t, pre.bits);
   }
   return rest;
 }

@@ -1,0 +1,114 @@
+// The per-tensor tasks of `_tensor_tasks.ts` run on this thread, for the one-thread streamed
+// prune and integer quantization: the same functions as on the workers, with one context per run (a read buffer reused
+// from tensor to tensor, the file opened once), so one thread and many give the same bytes.
+import type { ResolvedTarget } from "../config/types.ts";
+import type { TensorRef } from "../model/model_graph.ts";
+import { maskBits } from "../pruning/packed_mask.ts";
+import { preselectedMetric } from "../pruning/preselected_metric.ts";
+import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
+import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
+import type { TrackedRange } from "../quantization/tracked_range.ts";
+import { runTask, type TaskContext, type Tasks, type TensorBytes } from "./_tensor_tasks.ts";
+import { type Counts, type Locate, selectedK } from "./_threaded.ts";
+
+const keyOf = (t: { readonly module: string; readonly target: string }) =>
+  `${t.module}\u0000${t.target}`;
+
+/** A tensor as a task on this thread gets it: where to read it, or a copy of its bytes. */
+async function tensorHere(ref: TensorRef, locate: Locate | undefined): Promise<TensorBytes> {
+  const base = {
+    name: ref.name,
+    dtype: ref.dtype,
+    shape: ref.shape,
+    fileShape: ref.fileShape,
+    ...(ref.transpose === undefined ? {} : { transpose: ref.transpose }),
+  };
+  const at = locate?.(ref);
+  // A copy: a task may mask the bytes in place, and they may be the source's own.
+  return at !== undefined ? { ...base, at } : { ...base, bytes: (await ref.bytes()).slice() };
+}
+
+/**
+ * `prune`'s `metricOf` on this thread: each tensor read into the context's buffer; for a target
+ * only the ratio rule reads, with an element-wise `|w|` metric, its mask selected from the
+ * value bits and given as a `preselectedMetric`.
+ */
+export function localMetrics(
+  context: TaskContext,
+  pruner: PrunerName,
+  locate?: Locate,
+): { metricOf: (t: PruningTarget, ref: TensorRef) => Promise<Float32Array> } {
+  return {
+    async metricOf(t, ref) {
+      const k = selectedK(t, ref);
+      const args: Tasks["metric"]["args"] = {
+        tensor: await tensorHere(ref, locate),
+        target: t,
+        pruner,
+        ...(k === undefined ? {} : { k }),
+      };
+      const { result } = await runTask({ task: "metric", args }, context);
+      const r = result as Tasks["metric"]["result"];
+      return "metric" in r ? r.metric : preselectedMetric(r.length, k!, r.bits);
+    },
+  };
+}
+
+/**
+ * `streamPrunedSafetensors`'s `maskedBytes` on this thread, counting zeros into `counts`. The
+ * bytes returned may be the context's read buffer: the writer writes them before it asks for
+ * the next tensor.
+ */
+export function localMasks(
+  context: TaskContext,
+  counts: Counts,
+  locate?: Locate,
+): (target: PruningTarget, mask: TargetMask, ref: TensorRef) => Promise<Uint8Array> {
+  return async (target, mask, ref) => {
+    const bits = maskBits(mask);
+    const args: Tasks["mask"]["args"] = {
+      tensor: await tensorHere(ref, locate),
+      target,
+      mask: bits === undefined ? mask : {
+        module: mask.module,
+        target: mask.target,
+        layout: mask.layout,
+        rawShape: mask.rawShape,
+        bits,
+      },
+    };
+    const { result } = await runTask({ task: "mask", args }, context);
+    const r = result as Tasks["mask"]["result"];
+    counts.set(keyOf(target), r.counts);
+    return r.bytes;
+  };
+}
+
+/** `quantize`'s `rangeOf` on this thread, each tensor read into the context's buffer. */
+export function localRanges(
+  context: TaskContext,
+  locate?: Locate,
+): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
+  return async (target, ref) => {
+    const args: Tasks["range"]["args"] = { tensor: await tensorHere(ref, locate), target };
+    return (await runTask({ task: "range", args }, context)).result as TrackedRange;
+  };
+}
+
+/**
+ * `streamQuantizedSafetensors`'s `codeBytes` on this thread, each tensor read into the context's
+ * buffer, its fake-quantized zeros counted into `counts`.
+ */
+export function localCodes(
+  context: TaskContext,
+  counts: Counts,
+  locate?: Locate,
+): (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array> {
+  return async (param, ref) => {
+    const args: Tasks["quantize"]["args"] = { tensor: await tensorHere(ref, locate), param };
+    const r = (await runTask({ task: "quantize", args }, context))
+      .result as Tasks["quantize"]["result"];
+    counts.set(keyOf(param), r.counts);
+    return r.bytes;
+  };
+}

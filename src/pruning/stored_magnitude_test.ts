@@ -1,0 +1,215 @@
+// Differential tests: the selection and masking on stored bits against the general path
+// (`parameterMetric` → `kSmallestMask`, then `applyTargetMask` → `toFileBytes`), byte for byte.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { getKernels } from "../kernels/default.ts";
+import { referenceKernels } from "../kernels/reference.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { toFileBytes } from "../model/from_float32.ts";
+import { toFloat32 } from "../model/to_float32.ts";
+import type { TensorRef } from "../model/model_graph.ts";
+import type { DType } from "../tensor/dtype.ts";
+import { unpackBits } from "./_mask_bits.ts";
+import { applyTargetMask } from "./apply_target_mask.ts";
+import { parameterMetric } from "./prune.ts";
+import { PruningError } from "./pruning_error.ts";
+import {
+  maskStoredInPlace,
+  smallestMagnitudeBits,
+  storedMagnitudeReadable,
+} from "./stored_magnitude.ts";
+import type { PrunerName, PruningTarget } from "./types.ts";
+
+/** A deterministic generator of 32-bit words. */
+function words(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return (s ^ (s >>> 15)) >>> 0;
+  };
+}
+
+/** Stored values with many ties: magnitudes from a few patterns, random signs, some zeros. */
+function stored(dtype: DType, n: number, seed: number, distinct = 7): Uint8Array {
+  const next = words(seed);
+  const pool: number[] = [];
+  for (let i = 0; i < distinct; i++) {
+    pool.push(dtype === "F32" ? next() % 0x7f800000 : next() % (dtype === "F16" ? 0x7c00 : 0x7f80));
+  }
+  pool.push(0);
+  if (dtype === "F32") {
+    const a = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const r = next();
+      a[i] = (pool[r % pool.length] | (r & 0x100 ? 0x80000000 : 0)) >>> 0;
+    }
+    return new Uint8Array(a.buffer);
+  }
+  const a = new Uint16Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = next();
+    a[i] = pool[r % pool.length] | (r & 0x100 ? 0x8000 : 0);
+  }
+  return new Uint8Array(a.buffer);
+}
+
+function targetOf(n: number): PruningTarget {
+  return { module: "fc", target: "weight", kind: "parameter", shape: [n], setting: {} };
+}
+
+function refOf(dtype: DType, n: number): TensorRef {
+  return {
+    name: "fc.weight",
+    dtype,
+    shape: [n],
+    fileShape: [n],
+    data: () => Promise.resolve(new Float32Array(n)),
+    bytes: () => Promise.resolve(new Uint8Array(0)),
+  };
+}
+
+/** The general path's mask: the pruner's metric, then `kSmallestMask`. */
+function expectedMask(
+  bytes: Uint8Array,
+  dtype: DType,
+  k: number,
+  kernels: Kernels,
+  pruner: PrunerName = "level",
+): Uint8Array {
+  const values = toFloat32(bytes, dtype, kernels);
+  const metric = parameterMetric(values, targetOf(values.length), { pruner, kernels });
+  return kernels.kSmallestMask(metric, k);
+}
+
+/** The general path's output bytes and zero counts. */
+function expectedBytes(bytes: Uint8Array, dtype: DType, mask: Uint8Array, kernels: Kernels) {
+  const values = toFloat32(bytes, dtype, kernels);
+  let zerosBefore = 0;
+  for (const v of values) if (v === 0) zerosBefore++;
+  const after = applyTargetMask(values, mask, { kernels });
+  let zerosAfter = 0;
+  for (const v of after) if (v === 0) zerosAfter++;
+  return {
+    bytes: toFileBytes(refOf(dtype, values.length), after, kernels),
+    counts: { zerosBefore, zerosAfter },
+  };
+}
+
+const DTYPES: DType[] = ["F32", "F16", "BF16"];
+
+for (const dtype of DTYPES) {
+  test(`${dtype}: the k smallest |w| from the bits are kSmallestMask's mask, ties included`, () => {
+    for (const kernels of [getKernels(), referenceKernels]) {
+      for (const [n, distinct] of [[1, 1], [7, 2], [8, 3], [1003, 5], [70001, 40]]) {
+        const bytes = stored(dtype, n, n + distinct, distinct);
+        const ks = [0, 1, Math.floor(n / 3), Math.floor(n / 2), n - 1, n];
+        for (const k of ks.filter((k) => k >= 0 && k <= n)) {
+          const bits = smallestMagnitudeBits(bytes, dtype, k)!;
+          assert.equal(bits.length, Math.ceil(n / 8));
+          const mask = expectedMask(bytes, dtype, k, kernels);
+          assert.deepEqual(unpackBits(bits, n), mask, `${kernels.name}, n ${n}, k ${k}`);
+          // The bits past the last element stay 0 (as `packBits` leaves them).
+          if (n % 8 !== 0) assert.equal(bits[bits.length - 1] >> (n % 8), 0);
+        }
+      }
+    }
+  });
+
+  test(`${dtype}: l1 and l2 on one-element blocks select the same mask as level`, () => {
+    const bytes = stored(dtype, 4099, 11, 9);
+    const bits = smallestMagnitudeBits(bytes, dtype, 2000)!;
+    for (const pruner of ["l1", "l2"] as const) {
+      assert.deepEqual(
+        unpackBits(bits, 4099),
+        expectedMask(bytes, dtype, 2000, getKernels(), pruner),
+      );
+    }
+  });
+
+  test(`${dtype}: an all-zero tensor prunes its first k elements`, () => {
+    const bytes = new Uint8Array(1001 * (dtype === "F32" ? 4 : 2));
+    for (const k of [0, 1, 500, 1001]) {
+      const bits = smallestMagnitudeBits(bytes, dtype, k)!;
+      assert.deepEqual(unpackBits(bits, 1001), expectedMask(bytes, dtype, k, getKernels()));
+    }
+  });
+
+  test(`${dtype}: masking in place gives applyTargetMask's bytes and zeros`, () => {
+    for (const n of [1, 13, 4096, 70001]) {
+      const bytes = stored(dtype, n, 3 * n, 6);
+      const bits = smallestMagnitudeBits(bytes, dtype, Math.floor(n / 2))!;
+      const want = expectedBytes(bytes, dtype, unpackBits(bits, n), getKernels());
+      const got = bytes.slice();
+      const counts = maskStoredInPlace(got, dtype, bits, getKernels());
+      assert.deepEqual(got, want.bytes);
+      assert.deepEqual(counts, want.counts);
+    }
+  });
+
+  test(`${dtype}: NaN or an infinity stops the selection; parameterMetric reports it`, () => {
+    const width = dtype === "F32" ? 4 : 2;
+    const inf = dtype === "F32" ? 0x7f800000 : dtype === "F16" ? 0x7c00 : 0x7f80;
+    for (const bad of [inf, inf + 1, inf | (width === 4 ? 0x80000000 : 0x8000)]) {
+      const bytes = stored(dtype, 100, 5);
+      const view = width === 4 ? new Uint32Array(bytes.buffer) : new Uint16Array(bytes.buffer);
+      view[37] = bad;
+      assert.equal(smallestMagnitudeBits(bytes, dtype, 10), undefined);
+      assert.throws(
+        () => expectedMask(bytes, dtype, 10, getKernels()),
+        (e) => e instanceof PruningError && e.code === "non_finite",
+      );
+    }
+  });
+
+  test(`${dtype}: values that are not finite are masked as the kernels mask them`, () => {
+    const width = dtype === "F32" ? 4 : 2;
+    const inf = dtype === "F32" ? 0x7f800000 : dtype === "F16" ? 0x7c00 : 0x7f80;
+    const n = 200003;
+    const bytes = stored(dtype, n, 9);
+    const view = width === 4 ? new Uint32Array(bytes.buffer) : new Uint16Array(bytes.buffer);
+    const bits = smallestMagnitudeBits(bytes, dtype, 90000)!;
+    // NaN, -Infinity and Infinity, kept and pruned, in the middle and in the last group.
+    for (
+      const [i, v] of [[5, inf + 3], [6, inf], [70000, inf + 1], [n - 2, inf], [n - 1, inf + 2]]
+    ) {
+      view[i] = width === 4 ? (v | (i % 2 ? 0x80000000 : 0)) >>> 0 : v | (i % 2 ? 0x8000 : 0);
+    }
+    bits[0] = 0b00100000; // element 5 pruned, 6 kept
+    const want = expectedBytes(bytes, dtype, unpackBits(bits, n), getKernels());
+    const got = bytes.slice();
+    assert.deepEqual(maskStoredInPlace(got, dtype, bits, getKernels()), want.counts);
+    assert.deepEqual(got, want.bytes);
+  });
+}
+
+test("F16: every finite bit pattern is masked as applyTargetMask and toFileBytes do", () => {
+  const all = new Uint16Array(65536);
+  let n = 0;
+  for (let h = 0; h < 65536; h++) if ((h & 0x7fff) < 0x7c00) all[n++] = h;
+  const bytes = new Uint8Array(all.buffer, 0, n * 2);
+  const next = words(1);
+  const bits = new Uint8Array(Math.ceil(n / 8)).map(() => next() & 0xff);
+  const want = expectedBytes(bytes, "F16", unpackBits(bits, n), getKernels());
+  const got = bytes.slice();
+  assert.deepEqual(maskStoredInPlace(got, "F16", bits, getKernels()), want.counts);
+  assert.deepEqual(got, want.bytes);
+  // And the order of their magnitudes is kSmallestMask's.
+  for (const k of [1, 1000, 30000, n - 1]) {
+    assert.deepEqual(
+      unpackBits(smallestMagnitudeBits(bytes, "F16", k)!, n),
+      expectedMask(bytes, "F16", k, getKernels()),
+    );
+  }
+});
+
+test("unaligned bytes and other dtypes are refused", () => {
+  const bytes = new Uint8Array(17).subarray(1, 9);
+  assert.equal(storedMagnitudeReadable(bytes, "F32"), false);
+  assert.equal(storedMagnitudeReadable(bytes, "F64"), false);
+  assert.throws(() => smallestMagnitudeBits(bytes, "F32", 1), TypeError);
+  assert.throws(() => smallestMagnitudeBits(new Uint8Array(8), "F32", 3), RangeError);
+  assert.throws(
+    () => maskStoredInPlace(new Uint8Array(72), "F32", new Uint8Array(2), getKernels()),
+    RangeError,
+  );
+});
