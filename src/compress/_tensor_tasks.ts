@@ -12,6 +12,12 @@ import type { TensorRef } from "../model/model_graph.ts";
 import { toFloat32 } from "../model/to_float32.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
+import {
+  type MetricSummary,
+  type MetricSummaryResult,
+  summarizeMetric,
+  summaryBuffers,
+} from "../pruning/metric_summary.ts";
 import { packedMask, type PackedMaskData } from "../pruning/packed_mask.ts";
 import { parameterMetric } from "../pruning/prune.ts";
 import { PruningError } from "../pruning/pruning_error.ts";
@@ -61,6 +67,16 @@ export interface Tasks {
     /** `k`: also the mask of the `k` smallest entries (`kSmallestMask`), for the ratio rule. */
     args: { tensor: TensorBytes; target: PruningTarget; pruner: PrunerName; k?: number };
     result: { metric: Float32Array; mask?: Uint8Array };
+  };
+  /** A summary of a pruning target's metric (`summarizeMetric` of `parameterMetric`). */
+  summary: {
+    args: {
+      tensor: TensorBytes;
+      target: PruningTarget;
+      pruner: PrunerName;
+      summary: MetricSummary;
+    };
+    result: MetricSummaryResult;
   };
   /** A masked tensor's stored bytes (`applyTargetMask`, `toFileBytes`), with its zeros. */
   mask: {
@@ -122,7 +138,9 @@ function refOf(t: TensorBytes): TensorRef {
 }
 
 /** A view that owns its whole buffer (so it can be transferred), copied when it does not. */
-export function own<T extends Uint8Array | Float32Array>(view: T): T {
+export function own<T extends Uint8Array | Uint16Array | Uint32Array | Float32Array | Float64Array>(
+  view: T,
+): T {
   const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength &&
     view.buffer instanceof ArrayBuffer &&
     !(view.buffer as unknown as { resizable?: boolean }).resizable;
@@ -194,6 +212,19 @@ function compute(request: TaskRequest): { result: unknown; transfer: ArrayBuffer
         result: { metric, mask },
         transfer: [metric.buffer as ArrayBuffer, mask.buffer as ArrayBuffer],
       };
+    }
+    case "summary": {
+      const a = request.args as Tasks["summary"]["args"];
+      const metric = parameterMetric(valuesOf(a.tensor), a.target, { pruner: a.pruner, kernels });
+      const r = summarizeMetric(metric, a.summary, kernels);
+      // Each array owns its buffer (a kernel's result may be a view): transferred, not copied.
+      const result: MetricSummaryResult = {
+        ...(r.histogram === undefined ? {} : { histogram: own(r.histogram) }),
+        ...(r.mask === undefined ? {} : { mask: own(r.mask) }),
+        ...(r.positions === undefined ? {} : { positions: own(r.positions) }),
+        ...(r.lows === undefined ? {} : { lows: own(r.lows) }),
+      };
+      return { result, transfer: summaryBuffers(result) };
     }
     case "mask": {
       const a = request.args as Tasks["mask"]["args"];

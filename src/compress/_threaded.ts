@@ -6,6 +6,7 @@ import type { ResolvedTarget } from "../config/types.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { blockLayout } from "../pruning/block_layout.ts";
+import type { MetricSummary, MetricSummaryResult } from "../pruning/metric_summary.ts";
 import { maskBits } from "../pruning/packed_mask.ts";
 import { prunedCount } from "../pruning/pruned_count.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
@@ -130,6 +131,8 @@ function ratioK(t: PruningTarget, entries: number): number | undefined {
  * the order the pipeline asked for them last (a global group reads its members in passes), else
  * in target order; for a target only the ratio rule reads, the worker also selects its mask, and
  * the kernels' `kSmallestMask` returns it for that metric (the same function on the same values).
+ * A large global group's selection runs on the workers too (`metricSummaryOf`): each returns its
+ * members' histograms and masks, this thread merges them and picks the threshold.
  */
 export function threadedMetrics(
   pool: TaskPool,
@@ -143,6 +146,11 @@ export function threadedMetrics(
     ref: TensorRef,
     targets: readonly PruningTarget[],
   ) => Promise<Float32Array>;
+  metricSummaryOf: (
+    t: PruningTarget,
+    ref: TensorRef,
+    summary: MetricSummary,
+  ) => Promise<MetricSummaryResult>;
   kernels: Kernels;
 } {
   const modules = new Map(graph.modules.map((m) => [m.name, m]));
@@ -213,7 +221,15 @@ export function threadedMetrics(
       return typeof v === "function" ? v.bind(target) : v;
     },
   });
-  return { metricOf, kernels: wrapped };
+  // A global group's summaries: the pipeline asks for all members at once, the pool runs them
+  // as workers free up, and only histograms and masks come back.
+  const metricSummaryOf = (t: PruningTarget, ref: TensorRef, summary: MetricSummary) =>
+    pool.run<Tasks["summary"]["result"]>(async () => {
+      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const args: Tasks["summary"]["args"] = { tensor, target: t, pruner, summary };
+      return { task: "summary", args, transfer };
+    });
+  return { metricOf, metricSummaryOf, kernels: wrapped };
 }
 
 /** The entries of a parameter target's metric: one per block of its granularity. */

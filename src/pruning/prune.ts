@@ -18,6 +18,7 @@ import { applyTargetMask } from "./apply_target_mask.ts";
 import { computeMetric } from "./compute_metric.ts";
 import { expandMask } from "./expand_mask.ts";
 import { generateMasksStreaming } from "./generate_masks_streaming.ts";
+import type { MetricSummary, MetricSummaryResult } from "./metric_summary.ts";
 import { PruningError } from "./pruning_error.ts";
 import { type PruningReport, pruningReport } from "./pruning_report.ts";
 import type { PrunedModel, PrunerName, PruningTarget, TargetMask } from "./types.ts";
@@ -72,6 +73,17 @@ export interface PruneOptions {
     ref: TensorRef,
     targets: readonly PruningTarget[],
   ) => Promise<Float32Array>;
+  /**
+   * Computes a summary of a parameter target's metric in place of this thread (with
+   * `metricOf`, for instance on worker threads: `summarizeMetric` of `parameterMetric`'s
+   * metric): a large global group's selection asks for all its members' summaries at once, in
+   * any order. Default: `summarizeMetric` of the metric `metricOf` (or this thread) computes.
+   */
+  readonly metricSummaryOf?: (
+    target: PruningTarget,
+    ref: TensorRef,
+    summary: MetricSummary,
+  ) => Promise<MetricSummaryResult>;
 }
 
 /** The file a pruned model was read from: a decoded ONNX model or a safetensors file. */
@@ -279,9 +291,16 @@ export async function prune(
     const data = await storedFloat32(ref) ?? await ref.data();
     return parameterMetric(data, t, { pruner, kernels, inputNorm });
   };
+  const summaryOf = options.metricSummaryOf;
   const { masks, warnings } = await generateMasksStreaming(readMetric, targets, {
     inMemoryEntries: options.inMemoryEntries,
     kernels,
+    ...(summaryOf === undefined ? {} : {
+      summarize: async (t: PruningTarget, summary: MetricSummary) => {
+        if (t.kind !== "parameter") computeMetric(new Float32Array(0), t, { pruner, kernels });
+        return await summaryOf(t, tensorOf(t), summary);
+      },
+    }),
   });
   const report = pruningReport(targets, masks, [
     ...resolved.warnings.map((w) => `${w.path}: ${w.message}`),

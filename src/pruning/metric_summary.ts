@@ -1,0 +1,261 @@
+/**
+ * What a global group's selection needs from one member's metric, computed where the metric is
+ * (on a worker thread, next to the tensor it came from): counts of the float32 order keys and
+ * the member's mask, so that only small arrays travel and the thread that selects merges them.
+ * Every count is exact and every mask is the one `thresholdMask` gives, so a selection from
+ * summaries picks the same threshold and masks as one from the metrics themselves.
+ *
+ * @module
+ */
+
+import { getKernels } from "../kernels/default.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { packBits } from "./_mask_bits.ts";
+import { PACKED_MASK_BLOCKS } from "./packed_mask.ts";
+
+/** Bins of each histogram: the high or the low 16 bits of a float32 order key. */
+export const SUMMARY_BINS = 65536;
+
+/**
+ * A summary of one member's metric:
+ * - `high`: the histogram of the high 16 bits of every entry's order key (pass 1 of an exact
+ *   selection in two radix passes);
+ * - `low`: the histogram of the low 16 bits of the keys whose high bits are `bin` (pass 2),
+ *   with the member's mask decided for every entry outside `bin` and the entries of `bin`
+ *   listed (their positions and low bits) when they are few, so that the mask is finished once
+ *   the threshold is known (`finishSummaryMask`) without reading the member again;
+ * - `mask`: `thresholdMask(metric, threshold)`.
+ */
+export type MetricSummary =
+  | { readonly kind: "high" }
+  | { readonly kind: "low"; readonly bin: number }
+  | { readonly kind: "mask"; readonly threshold: number };
+
+/**
+ * A summary's result. Masks are one 0/1 byte per entry, or bits (bit `i % 8` of byte `i >> 3`)
+ * when the metric has `PACKED_MASK_BLOCKS` entries or more, as the sparsity pipeline holds them.
+ */
+export interface MetricSummaryResult {
+  /** `high` and `low`: the counts, `SUMMARY_BINS` of them. */
+  readonly histogram?: Float64Array;
+  /**
+   * `mask`: the mask. `low`: the entries above `bin` kept (NaN pruned), those below and in it
+   * pruned, given only with `positions` and `lows`.
+   */
+  readonly mask?: Uint8Array;
+  /** `low`: the positions of the entries in `bin`, when at most `summaryCandidates` of them. */
+  readonly positions?: Uint32Array;
+  /** `low`: the low 16 key bits of those entries. */
+  readonly lows?: Uint16Array;
+}
+
+/** The key of NaN (every NaN): one above +Infinity's. */
+const NAN_KEY = 0xffc00000;
+
+/**
+ * The order key of float32 bits, as in the kernels (`_order.ts`): positive values get the sign
+ * bit set, negative ones all bits flipped; -0 is +0 and every NaN one value above +Infinity.
+ *
+ * @param b The float32 bits, as an Int32Array element.
+ * @returns The unsigned 32-bit key.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { orderKey } from "./metric_summary.ts";
+ *
+ * const bits = new Int32Array(new Float32Array([-1, -0, 0, 1, NaN]).buffer);
+ * const keys = [...bits].map(orderKey);
+ * assert.ok(keys[0] < keys[1] && keys[1] === keys[2] && keys[2] < keys[3] && keys[3] < keys[4]);
+ * ```
+ */
+export function orderKey(b: number): number {
+  if ((b & 0x7fffffff) > 0x7f800000) return NAN_KEY;
+  if (b === -0x80000000) return 0x80000000; // -0
+  return (b ^ ((b >> 31) | -0x80000000)) >>> 0;
+}
+
+/** The float32 value of an order key (NaN's key gives NaN, the key of zero +0). */
+export function keyValue(k: number): number {
+  KEY_BITS[0] = k & 0x80000000 ? k & 0x7fffffff : ~k >>> 0;
+  return KEY_FLOAT[0];
+}
+
+const KEY_BITS = new Uint32Array(1);
+const KEY_FLOAT = new Float32Array(KEY_BITS.buffer);
+
+/**
+ * The most entries of the chosen bin a `low` summary lists: one in 64 of the member's entries,
+ * at least 4,096 (with the mask's bits, at most about 0.22 bytes per entry). A member with more
+ * gets its mask from a `mask` summary instead.
+ *
+ * @param entries The member's metric entries.
+ * @returns The limit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { summaryCandidates } from "./metric_summary.ts";
+ *
+ * assert.equal(summaryCandidates(100), 4096);
+ * assert.equal(summaryCandidates(2 ** 24), 2 ** 18);
+ * ```
+ */
+export function summaryCandidates(entries: number): number {
+  return Math.max(4096, Math.floor(entries / 64));
+}
+
+/**
+ * One member's summary (`MetricSummary`).
+ *
+ * @param metric The member's metric.
+ * @param summary What to compute.
+ * @param kernels The kernels (`mask` uses `thresholdMask`; default `getKernels()`).
+ * @returns The histogram, the mask, or both with the entries of the bin.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { finishSummaryMask, keyValue, summarizeMetric } from "./metric_summary.ts";
+ *
+ * const metric = new Float32Array([0.5, 3, 1, 1, 2]);
+ * const high = summarizeMetric(metric, { kind: "high" }).histogram!;
+ * assert.equal(high.reduce((a, b) => a + b), 5);
+ * // 1.0 is the value of rank 1: its key's high bits, then its low bits.
+ * const bin = 0xbf80;
+ * assert.equal(high[bin], 2);
+ * const low = summarizeMetric(metric, { kind: "low", bin });
+ * assert.equal(low.histogram![0], 2);
+ * assert.deepEqual([...low.positions!], [2, 3]);
+ * const mask = finishSummaryMask(low, 0, metric.length);
+ * assert.equal(keyValue((bin << 16) >>> 0), 1);
+ * assert.deepEqual([...mask], [0, 1, 1, 1, 1]); // thresholdMask(metric, 1)
+ * ```
+ */
+export function summarizeMetric(
+  metric: Float32Array,
+  summary: MetricSummary,
+  kernels: Kernels = getKernels(),
+): MetricSummaryResult {
+  const packed = metric.length >= PACKED_MASK_BLOCKS;
+  if (summary.kind === "mask") {
+    const mask = kernels.thresholdMask(metric, summary.threshold);
+    return { mask: packed ? packBits(mask) : mask };
+  }
+  const bits = bitsOf(metric);
+  const histogram = new Float64Array(SUMMARY_BINS);
+  if (summary.kind === "high") {
+    for (let i = 0; i < bits.length; i++) histogram[orderKey(bits[i]) >>> 16]++;
+    return { histogram };
+  }
+  const bin = summary.bin;
+  const n = bits.length;
+  const limit = summaryCandidates(n);
+  // The mask is built only while the bin's entries fit the limit (and positions fit 32 bits).
+  let listing = n <= 2 ** 32;
+  const mask = new Uint8Array(listing ? (packed ? (n + 7) >> 3 : n) : 0);
+  let positions = new Uint32Array(listing ? Math.min(limit, 4096) : 0);
+  let lows = new Uint16Array(positions.length);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const k = orderKey(bits[i]);
+    const h = k >>> 16;
+    if (h === bin) {
+      histogram[k & 0xffff]++;
+      if (!listing) continue;
+      if (count === limit) {
+        listing = false;
+        continue;
+      }
+      if (count === positions.length) {
+        const p = new Uint32Array(Math.min(limit, count * 2));
+        p.set(positions);
+        positions = p;
+        const l = new Uint16Array(p.length);
+        l.set(lows);
+        lows = l;
+      }
+      positions[count] = i;
+      lows[count++] = k & 0xffff;
+    } else if (h > bin && listing && k !== NAN_KEY) {
+      if (packed) mask[i >> 3] |= 1 << (i & 7);
+      else mask[i] = 1;
+    }
+  }
+  if (!listing) return { histogram };
+  return { histogram, mask, positions: positions.slice(0, count), lows: lows.slice(0, count) };
+}
+
+/**
+ * Finishes the mask of a `low` summary once the threshold's low bits are known: the entries of
+ * the bin at or above `lowBin` are kept. The result is `thresholdMask(metric, threshold)` for
+ * the threshold whose key has the summary's bin and `lowBin` (a number, not NaN).
+ *
+ * @param result A `low` summary's result with its mask (changed in place).
+ * @param lowBin The threshold key's low 16 bits.
+ * @param entries The member's metric entries.
+ * @returns The mask (bits when `entries` is at least `PACKED_MASK_BLOCKS`).
+ * @throws {RangeError} When the result has no mask.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { finishSummaryMask } from "./metric_summary.ts";
+ *
+ * const result = {
+ *   mask: new Uint8Array([1, 0, 0, 0]),
+ *   positions: new Uint32Array([1, 3]),
+ *   lows: new Uint16Array([7, 2]),
+ * };
+ * assert.deepEqual([...finishSummaryMask(result, 5, 4)], [1, 1, 0, 0]);
+ * ```
+ */
+export function finishSummaryMask(
+  result: MetricSummaryResult,
+  lowBin: number,
+  entries: number,
+): Uint8Array {
+  const { mask, positions, lows } = result;
+  if (mask === undefined || positions === undefined || lows === undefined) {
+    throw new RangeError("the summary lists no entries of its bin: ask for a mask summary");
+  }
+  const packed = entries >= PACKED_MASK_BLOCKS;
+  for (let j = 0; j < positions.length; j++) {
+    if (lows[j] < lowBin) continue;
+    const i = positions[j];
+    if (packed) mask[i >> 3] |= 1 << (i & 7);
+    else mask[i] = 1;
+  }
+  return mask;
+}
+
+/**
+ * The buffers of a summary's result (to transfer between threads).
+ *
+ * @param result A summary's result.
+ * @returns Its arrays' buffers.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { summarizeMetric, summaryBuffers } from "./metric_summary.ts";
+ *
+ * const result = summarizeMetric(new Float32Array([1, 2]), { kind: "high" });
+ * assert.deepEqual(summaryBuffers(result), [result.histogram!.buffer]);
+ * ```
+ */
+export function summaryBuffers(result: MetricSummaryResult): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const a of [result.histogram, result.mask, result.positions, result.lows]) {
+    if (a !== undefined && a.buffer instanceof ArrayBuffer && !out.includes(a.buffer)) {
+      out.push(a.buffer);
+    }
+  }
+  return out;
+}
+
+function bitsOf(values: Float32Array): Int32Array {
+  return values.byteOffset % 4 === 0
+    ? new Int32Array(values.buffer, values.byteOffset, values.length)
+    : new Int32Array(values.slice().buffer);
+}
