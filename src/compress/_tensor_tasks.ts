@@ -12,12 +12,7 @@ import type { TensorRef } from "../model/model_graph.ts";
 import { toFloat32 } from "../model/to_float32.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
-import {
-  type MetricSummary,
-  type MetricSummaryResult,
-  summarizeMetric,
-  summaryBuffers,
-} from "../pruning/metric_summary.ts";
+import type { MetricSummary, MetricSummaryResult } from "../pruning/metric_summary.ts";
 import { packedMask, type PackedMaskData } from "../pruning/packed_mask.ts";
 import { parameterMetric } from "../pruning/prune.ts";
 import { PruningError } from "../pruning/pruning_error.ts";
@@ -29,6 +24,7 @@ import { quantizedCodeBytes } from "../quantization/quantized_safetensors.ts";
 import { trackParameterRanges } from "../quantization/track_parameter_ranges.ts";
 import type { TrackedRange } from "../quantization/tracked_range.ts";
 import type { DType } from "../tensor/dtype.ts";
+import { summaryTask } from "./_summary_task.ts";
 import { zeros } from "./_tensor_change.ts";
 
 /** Where a tensor's stored bytes are in a file: the worker reads them with a handle of its own. */
@@ -138,9 +134,7 @@ function refOf(t: TensorBytes): TensorRef {
 }
 
 /** A view that owns its whole buffer (so it can be transferred), copied when it does not. */
-export function own<T extends Uint8Array | Uint16Array | Uint32Array | Float32Array | Float64Array>(
-  view: T,
-): T {
+export function own<T extends Uint8Array | Float32Array>(view: T): T {
   const whole = view.byteOffset === 0 && view.byteLength === view.buffer.byteLength &&
     view.buffer instanceof ArrayBuffer &&
     !(view.buffer as unknown as { resizable?: boolean }).resizable;
@@ -215,16 +209,7 @@ function compute(request: TaskRequest): { result: unknown; transfer: ArrayBuffer
     }
     case "summary": {
       const a = request.args as Tasks["summary"]["args"];
-      const metric = parameterMetric(valuesOf(a.tensor), a.target, { pruner: a.pruner, kernels });
-      const r = summarizeMetric(metric, a.summary, kernels);
-      // Each array owns its buffer (a kernel's result may be a view): transferred, not copied.
-      const result: MetricSummaryResult = {
-        ...(r.histogram === undefined ? {} : { histogram: own(r.histogram) }),
-        ...(r.mask === undefined ? {} : { mask: own(r.mask) }),
-        ...(r.positions === undefined ? {} : { positions: own(r.positions) }),
-        ...(r.lows === undefined ? {} : { lows: own(r.lows) }),
-      };
-      return { result, transfer: summaryBuffers(result) };
+      return summaryTask(valuesOf(a.tensor), a.target, a.pruner, a.summary, kernels);
     }
     case "mask": {
       const a = request.args as Tasks["mask"]["args"];

@@ -76,7 +76,7 @@ export function generateMasks(
     if (isSummaryBatch(s)) {
       for (const [i, t] of s.targets.entries()) {
         const metric = p.checkMetric(t, metrics[t.module]?.[t.target]);
-        s.accept(i, summarizeMetric(metric, s.summary, p.kernels));
+        s.accept(i, summarizeMetric(metric, s.summary, { kernels: p.kernels })!);
       }
       step = steps.next(undefined);
     } else step = steps.next(metrics[s.module]?.[s.target] as Float32Array);

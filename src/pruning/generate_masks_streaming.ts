@@ -84,7 +84,7 @@ export async function generateMasksStreaming(
     }
     for (const [i, t] of b.targets.entries()) {
       const metric = p.checkMetric(t, await readMetric(t));
-      b.accept(i, summarizeMetric(metric, b.summary, p.kernels));
+      b.accept(i, summarizeMetric(metric, b.summary, { kernels: p.kernels })!);
     }
   };
   for (let step = steps.next(); !step.done;) {

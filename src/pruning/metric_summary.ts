@@ -105,13 +105,27 @@ export function summaryCandidates(entries: number): number {
   return Math.max(4096, Math.floor(entries / 64));
 }
 
+/** Options of `summarizeMetric`. */
+export interface SummarizeMetricOptions {
+  /** The kernels (`mask` uses `thresholdMask`; default `getKernels()`). */
+  readonly kernels?: Kernels;
+  /**
+   * The values given are not the metric but the tensor whose magnitudes are (`|v|`, the
+   * element-wise metric of the level, l1 and slim pruners): summarised without making the
+   * metric. `summarizeMetric` then returns `undefined` when a value is NaN or infinite (the
+   * metric refuses them: compute it to get its error).
+   */
+  readonly magnitude?: boolean;
+}
+
 /**
  * One member's summary (`MetricSummary`).
  *
- * @param metric The member's metric.
+ * @param metric The member's metric (or, with `magnitude`, the values whose magnitudes it is).
  * @param summary What to compute.
- * @param kernels The kernels (`mask` uses `thresholdMask`; default `getKernels()`).
- * @returns The histogram, the mask, or both with the entries of the bin.
+ * @param options The kernels, and whether `metric` holds the values of a magnitude metric.
+ * @returns The histogram, the mask, or both with the entries of the bin; `undefined` with
+ * `magnitude` for values that are not all finite.
  *
  * @example
  * ```ts
@@ -119,14 +133,18 @@ export function summaryCandidates(entries: number): number {
  * import { finishSummaryMask, keyValue, summarizeMetric } from "./metric_summary.ts";
  *
  * const metric = new Float32Array([0.5, 3, 1, 1, 2]);
- * const high = summarizeMetric(metric, { kind: "high" }).histogram!;
+ * const high = summarizeMetric(metric, { kind: "high" })!.histogram!;
  * assert.equal(high.reduce((a, b) => a + b), 5);
  * // 1.0 is the value of rank 1: its key's high bits, then its low bits.
  * const bin = 0xbf80;
  * assert.equal(high[bin], 2);
- * const low = summarizeMetric(metric, { kind: "low", bin });
+ * const low = summarizeMetric(metric, { kind: "low", bin })!;
  * assert.equal(low.histogram![0], 2);
  * assert.deepEqual([...low.positions!], [2, 3]);
+ * // The same from the signed values of a magnitude metric.
+ * const values = new Float32Array([-0.5, 3, -1, 1, 2]);
+ * const fromValues = summarizeMetric(values, { kind: "low", bin }, { magnitude: true })!;
+ * assert.deepEqual(fromValues, low);
  * const mask = finishSummaryMask(low, 0, metric.length);
  * assert.equal(keyValue((bin << 16) >>> 0), 1);
  * assert.deepEqual([...mask], [0, 1, 1, 1, 1]); // thresholdMask(metric, 1)
@@ -135,21 +153,38 @@ export function summaryCandidates(entries: number): number {
 export function summarizeMetric(
   metric: Float32Array,
   summary: MetricSummary,
-  kernels: Kernels = getKernels(),
-): MetricSummaryResult {
+  options: SummarizeMetricOptions = {},
+): MetricSummaryResult | undefined {
   const packed = metric.length >= PACKED_MASK_BLOCKS;
-  if (summary.kind === "mask") {
-    const mask = kernels.thresholdMask(metric, summary.threshold);
-    return { mask: packed ? packBits(mask) : mask };
-  }
+  const magnitude = options.magnitude === true;
   const bits = bitsOf(metric);
+  const n = bits.length;
+  if (magnitude) {
+    for (let i = 0; i < n; i++) if ((bits[i] & 0x7f800000) === 0x7f800000) return undefined;
+  }
+  // With `magnitude`, the sign bit is cleared: the key of |v|.
+  const abs = magnitude ? 0x7fffffff : -1;
+  if (summary.kind === "mask") {
+    if (!magnitude) {
+      const mask = (options.kernels ?? getKernels()).thresholdMask(metric, summary.threshold);
+      return { mask: packed ? packBits(mask) : mask };
+    }
+    // `|v| >= threshold`, compared exactly as `thresholdMask` does (NaN keeps nothing).
+    const t = summary.threshold;
+    const mask = new Uint8Array(packed ? (n + 7) >> 3 : n);
+    for (let i = 0; i < n; i++) {
+      if (!(Math.abs(metric[i]) >= t)) continue;
+      if (packed) mask[i >> 3] |= 1 << (i & 7);
+      else mask[i] = 1;
+    }
+    return { mask };
+  }
   const histogram = new Float64Array(SUMMARY_BINS);
   if (summary.kind === "high") {
-    for (let i = 0; i < bits.length; i++) histogram[orderKey(bits[i]) >>> 16]++;
+    for (let i = 0; i < n; i++) histogram[orderKey(bits[i] & abs) >>> 16]++;
     return { histogram };
   }
   const bin = summary.bin;
-  const n = bits.length;
   const limit = summaryCandidates(n);
   // The mask is built only while the bin's entries fit the limit (and positions fit 32 bits).
   let listing = n <= 2 ** 32;
@@ -158,7 +193,7 @@ export function summarizeMetric(
   let lows = new Uint16Array(positions.length);
   let count = 0;
   for (let i = 0; i < n; i++) {
-    const k = orderKey(bits[i]);
+    const k = orderKey(bits[i] & abs);
     const h = k >>> 16;
     if (h === bin) {
       histogram[k & 0xffff]++;
@@ -240,7 +275,7 @@ export function finishSummaryMask(
  * import assert from "node:assert/strict";
  * import { summarizeMetric, summaryBuffers } from "./metric_summary.ts";
  *
- * const result = summarizeMetric(new Float32Array([1, 2]), { kind: "high" });
+ * const result = summarizeMetric(new Float32Array([1, 2]), { kind: "high" })!;
  * assert.deepEqual(summaryBuffers(result), [result.histogram!.buffer]);
  * ```
  */

@@ -36,7 +36,7 @@ async function compare(
   const waits: (() => void)[] = [];
   const summarize = (t: PruningTarget, summary: MetricSummary) => {
     summaries.push(`${summary.kind} ${t.module}`);
-    const result = summarizeMetric(byModule.get(t.module)!, summary, getKernels());
+    const result = summarizeMetric(byModule.get(t.module)!, summary, { kernels: getKernels() })!;
     // Answered in reverse order once every member of the batch has asked.
     return new Promise<typeof result>((resolve) => {
       waits.push(() => resolve(result));
@@ -103,4 +103,33 @@ test("a global group selected from summaries prunes NaN metrics and keeps nothin
   for (const ratio of [0.25, 0.5, 0.9]) {
     await compare(group([7, 5], ratio), metrics);
   }
+});
+
+test("summaries from a tensor's values equal the summaries of its magnitudes (the level metric)", () => {
+  const n = PACKED_MASK_BLOCKS + 5;
+  for (const length of [9, n]) {
+    const values = Float32Array.from(
+      { length },
+      (_, i) => (i % 3 === 0 ? -1 : 1) * (((i * 7919) % 101) / 64),
+    );
+    values[1] = -0;
+    const magnitudes = values.map(Math.abs);
+    const kernels = getKernels();
+    const summaries: MetricSummary[] = [
+      { kind: "high" },
+      { kind: "low", bin: 0xbf80 },
+      { kind: "low", bin: 0x8000 },
+      { kind: "mask", threshold: 0.75 },
+      { kind: "mask", threshold: NaN },
+    ];
+    for (const summary of summaries) {
+      assert.deepEqual(
+        summarizeMetric(values, summary, { kernels, magnitude: true }),
+        summarizeMetric(magnitudes, summary, { kernels }),
+        JSON.stringify(summary),
+      );
+    }
+  }
+  const bad = new Float32Array([1, Infinity]);
+  assert.equal(summarizeMetric(bad, { kind: "high" }, { magnitude: true }), undefined);
 });

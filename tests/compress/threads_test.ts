@@ -91,9 +91,21 @@ const TIES = writeSafetensors([
   },
 ]);
 
-for (const ratio of [0.3, 0.5, 0.77]) {
-  test(`pruneSafetensorsFile on threads keeps a global group's ties across tensors like one thread, in memory and streamed: ${ratio}`, async () => {
-    const configList = [{ op_types: ["Linear"], sparse_ratio: ratio, global_group_id: 0 }];
+for (
+  const [ratio, granularity] of [
+    [0.3, undefined],
+    [0.5, undefined],
+    [0.77, undefined],
+    [0.4, "out_channel"],
+  ] as const
+) {
+  test(`pruneSafetensorsFile on threads keeps a global group's ties across tensors like one thread, in memory and streamed: ${ratio} ${granularity}`, async () => {
+    const configList = [{
+      op_types: ["Linear"],
+      sparse_ratio: ratio,
+      global_group_id: 0,
+      ...(granularity === undefined ? {} : { granularity }),
+    }];
     const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
     try {
       const input = join(dir, "m.safetensors");
