@@ -1,8 +1,8 @@
 // The `summary` task of the workers (`_tensor_tasks.ts`): a summary of a pruning target's metric
 // for a global group's selection (`summarizeMetric`), made from the tensor's values.
 import type { Kernels } from "../kernels/types.ts";
-import { blockLayout } from "../pruning/block_layout.ts";
 import {
+  isMagnitudeMetric,
   type MetricSummary,
   type MetricSummaryResult,
   summarizeMetric,
@@ -10,25 +10,6 @@ import {
 } from "../pruning/metric_summary.ts";
 import { parameterMetric } from "../pruning/prune.ts";
 import type { PrunerName, PruningTarget } from "../pruning/types.ts";
-
-/**
- * Whether `parameterMetric` of a target is `|v|` element by element: the level, l1 and slim
- * pruners (and wanda on a bias) with one block per element. Then the summary is made from the
- * values themselves, without a metric the size of the tensor (nor its copies in and out of
- * WebAssembly memory).
- */
-function magnitudeMetric(target: PruningTarget, pruner: PrunerName): boolean {
-  const p1 = pruner === "level" || pruner === "l1" || pruner === "slim" ||
-    (pruner === "wanda" && target.target !== "weight");
-  if (!p1 || target.kind !== "parameter" || target.shape === null) return false;
-  try {
-    const layout = blockLayout(target.setting.granularity, target.shape);
-    return layout.gridSize === target.shape.reduce((a, b) => a * b, 1);
-  } catch {
-    // A granularity that does not fit: `parameterMetric` gives its error.
-    return false;
-  }
-}
 
 /** The summary of `parameterMetric(values, target)`, and the buffers to transfer with it. */
 export function summaryTask(
@@ -40,7 +21,7 @@ export function summaryTask(
 ): { result: MetricSummaryResult; transfer: ArrayBuffer[] } {
   // Values that are not all finite get the metric's own error.
   const r =
-    (magnitudeMetric(target, pruner)
+    (isMagnitudeMetric(target, pruner)
       ? summarizeMetric(values, summary, { kernels, magnitude: true })
       : undefined) ??
       summarizeMetric(parameterMetric(values, target, { pruner, kernels }), summary, { kernels })!;

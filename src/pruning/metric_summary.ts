@@ -11,7 +11,9 @@
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { packBits } from "./_mask_bits.ts";
+import { blockLayout } from "./block_layout.ts";
 import { PACKED_MASK_BLOCKS } from "./packed_mask.ts";
+import type { PrunerName, PruningTarget } from "./types.ts";
 
 /** Bins of each histogram: the high or the low 16 bits of a float32 order key. */
 export const SUMMARY_BINS = 65536;
@@ -103,6 +105,42 @@ const KEY_FLOAT = new Float32Array(KEY_BITS.buffer);
  */
 export function summaryCandidates(entries: number): number {
   return Math.max(4096, Math.floor(entries / 64));
+}
+
+/**
+ * Whether a target's metric (`parameterMetric`) is `|v|` element by element: the level, l1 and
+ * slim pruners (and wanda on a bias) with one block per element. Its summaries can then be made
+ * from the values themselves (`summarizeMetric`'s `magnitude`), without a metric the size of
+ * the tensor (nor its copies in and out of WebAssembly memory).
+ *
+ * @param target The pruning target, with its setting and shape.
+ * @param pruner The pruner (short name).
+ * @returns `true` for a magnitude metric.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isMagnitudeMetric } from "./metric_summary.ts";
+ *
+ * const target = { module: "fc", target: "weight", kind: "parameter" as const, shape: [4, 8],
+ *   setting: { sparse_ratio: 0.5 } };
+ * assert.equal(isMagnitudeMetric(target, "level"), true);
+ * assert.equal(isMagnitudeMetric(target, "fpgm"), false);
+ * const rows = { ...target, setting: { sparse_ratio: 0.5, granularity: "out_channel" as const } };
+ * assert.equal(isMagnitudeMetric(rows, "l1"), false);
+ * ```
+ */
+export function isMagnitudeMetric(target: PruningTarget, pruner: PrunerName): boolean {
+  const p1 = pruner === "level" || pruner === "l1" || pruner === "slim" ||
+    (pruner === "wanda" && target.target !== "weight");
+  if (!p1 || target.kind !== "parameter" || target.shape === null) return false;
+  try {
+    const layout = blockLayout(target.setting.granularity, target.shape);
+    return layout.gridSize === target.shape.reduce((a, b) => a * b, 1);
+  } catch {
+    // A granularity that does not fit: the metric gives its error.
+    return false;
+  }
 }
 
 /** Options of `summarizeMetric`. */

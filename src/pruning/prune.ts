@@ -18,7 +18,12 @@ import { applyTargetMask } from "./apply_target_mask.ts";
 import { computeMetric } from "./compute_metric.ts";
 import { expandMask } from "./expand_mask.ts";
 import { generateMasksStreaming } from "./generate_masks_streaming.ts";
-import type { MetricSummary, MetricSummaryResult } from "./metric_summary.ts";
+import {
+  isMagnitudeMetric,
+  type MetricSummary,
+  type MetricSummaryResult,
+  summarizeMetric,
+} from "./metric_summary.ts";
 import { PruningError } from "./pruning_error.ts";
 import { type PruningReport, pruningReport } from "./pruning_report.ts";
 import type { PrunedModel, PrunerName, PruningTarget, TargetMask } from "./types.ts";
@@ -77,7 +82,8 @@ export interface PruneOptions {
    * Computes a summary of a parameter target's metric in place of this thread (with
    * `metricOf`, for instance on worker threads: `summarizeMetric` of `parameterMetric`'s
    * metric): a large global group's selection asks for all its members' summaries at once, in
-   * any order. Default: `summarizeMetric` of the metric `metricOf` (or this thread) computes.
+   * any order. Default: `summarizeMetric` of the metric `metricOf` (or this thread) computes,
+   * or of the tensor's values for a magnitude metric (`isMagnitudeMetric`) without `metricOf`.
    */
   readonly metricSummaryOf?: (
     target: PruningTarget,
@@ -292,15 +298,31 @@ export async function prune(
     return parameterMetric(data, t, { pruner, kernels, inputNorm });
   };
   const summaryOf = options.metricSummaryOf;
+  const here = async (t: PruningTarget, summary: MetricSummary) => {
+    const ref = tensorOf(t);
+    if (options.metricOf === undefined && isMagnitudeMetric(t, pruner)) {
+      // The keys of |v| from the stored values: no metric the size of the tensor.
+      const data = await storedFloat32(ref) ?? await ref.data();
+      const r = summarizeMetric(data, summary, { kernels, magnitude: true });
+      if (r !== undefined) return r;
+    }
+    // Values that are not all finite get the metric's own error.
+    return summarizeMetric(await readMetric(t), summary, { kernels })!;
+  };
+  // The pipeline asks for a whole group's summaries at once: here they are made one at a time
+  // (one tensor in memory), and none after one failed.
+  let queue: Promise<unknown> = Promise.resolve();
+  const summarize = (t: PruningTarget, summary: MetricSummary) => {
+    if (t.kind !== "parameter") computeMetric(new Float32Array(0), t, { pruner, kernels });
+    if (summaryOf !== undefined) return summaryOf(t, tensorOf(t), summary);
+    const r = queue.then(() => here(t, summary));
+    queue = r;
+    return r;
+  };
   const { masks, warnings } = await generateMasksStreaming(readMetric, targets, {
     inMemoryEntries: options.inMemoryEntries,
     kernels,
-    ...(summaryOf === undefined ? {} : {
-      summarize: async (t: PruningTarget, summary: MetricSummary) => {
-        if (t.kind !== "parameter") computeMetric(new Float32Array(0), t, { pruner, kernels });
-        return await summaryOf(t, tensorOf(t), summary);
-      },
-    }),
+    summarize,
   });
   const report = pruningReport(targets, masks, [
     ...resolved.warnings.map((w) => `${w.path}: ${w.message}`),

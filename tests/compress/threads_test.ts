@@ -226,6 +226,40 @@ for (const [config, storage] of QUANTIZE) {
   });
 }
 
+test("a NaN in a global group selected in passes is the metric's error on 1 and 2 threads", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
+  try {
+    const input = join(dir, "m.safetensors");
+    const w = values(960, 1);
+    w[33] = NaN;
+    writeFileSync(
+      input,
+      writeSafetensors([
+        { name: "a.weight", dtype: "F32", shape: [24, 40], data: values(960, 2) },
+        { name: "l.weight", dtype: "F32", shape: [24, 40], data: w },
+      ]),
+    );
+    for (const threads of [1, 2]) {
+      await assert.rejects(
+        pruneSafetensorsFile(input, join(dir, "o.safetensors"), {
+          configList: [{ op_types: ["Linear"], sparse_ratio: 0.5, global_group_id: 0 }],
+          threads,
+          inMemoryEntries: 100,
+        }),
+        (e: unknown) => {
+          assert.equal((e as Error).name, "PruningError");
+          assert.equal((e as { code?: string }).code, "non_finite");
+          assert.equal((e as { module?: string }).module, "l");
+          assert.match((e as Error).message, /element 33/);
+          return true;
+        },
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("a worker's error reaches the caller as the library's error, with its fields", async () => {
   const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
   try {
