@@ -200,8 +200,6 @@ export function summarizeMetric(
   if (magnitude) {
     for (let i = 0; i < n; i++) if ((bits[i] & 0x7f800000) === 0x7f800000) return undefined;
   }
-  // With `magnitude`, the sign bit is cleared: the key of |v|.
-  const abs = magnitude ? 0x7fffffff : -1;
   if (summary.kind === "mask") {
     if (!magnitude) {
       const mask = (options.kernels ?? getKernels()).thresholdMask(metric, summary.threshold);
@@ -219,7 +217,10 @@ export function summarizeMetric(
   }
   const histogram = new Float64Array(SUMMARY_BINS);
   if (summary.kind === "high") {
-    for (let i = 0; i < n; i++) histogram[orderKey(bits[i] & abs) >>> 16]++;
+    if (magnitude) {
+      // The key of a finite |v|: its bits with the sign bit set.
+      for (let i = 0; i < n; i++) histogram[((bits[i] >>> 16) & 0x7fff) | 0x8000]++;
+    } else for (let i = 0; i < n; i++) histogram[orderKey(bits[i]) >>> 16]++;
     return { histogram };
   }
   const bin = summary.bin;
@@ -230,30 +231,40 @@ export function summarizeMetric(
   let positions = new Uint32Array(listing ? Math.min(limit, 4096) : 0);
   let lows = new Uint16Array(positions.length);
   let count = 0;
-  for (let i = 0; i < n; i++) {
-    const k = orderKey(bits[i] & abs);
-    const h = k >>> 16;
-    if (h === bin) {
-      histogram[k & 0xffff]++;
-      if (!listing) continue;
-      if (count === limit) {
-        listing = false;
-        continue;
+  // Eight entries at a time: their mask bits are gathered in a byte, written once.
+  for (let i0 = 0; i0 < n; i0 += 8) {
+    const end = Math.min(n, i0 + 8);
+    let byte = 0;
+    for (let i = i0; i < end; i++) {
+      // Small integers only on the common path (the key of a finite |v| is its bits with the
+      // sign bit set).
+      const b = bits[i];
+      const h = magnitude ? ((b >>> 16) & 0x7fff) | 0x8000 : orderKey(b) >>> 16;
+      if (h > bin) {
+        if (magnitude || orderKey(b) !== NAN_KEY) byte |= 1 << (i - i0);
+      } else if (h === bin) {
+        const low = magnitude ? b & 0xffff : orderKey(b) & 0xffff;
+        histogram[low]++;
+        if (!listing) continue;
+        if (count === limit) {
+          listing = false;
+          continue;
+        }
+        if (count === positions.length) {
+          const p = new Uint32Array(Math.min(limit, count * 2));
+          p.set(positions);
+          positions = p;
+          const l = new Uint16Array(p.length);
+          l.set(lows);
+          lows = l;
+        }
+        positions[count] = i;
+        lows[count++] = low;
       }
-      if (count === positions.length) {
-        const p = new Uint32Array(Math.min(limit, count * 2));
-        p.set(positions);
-        positions = p;
-        const l = new Uint16Array(p.length);
-        l.set(lows);
-        lows = l;
-      }
-      positions[count] = i;
-      lows[count++] = k & 0xffff;
-    } else if (h > bin && listing && k !== NAN_KEY) {
-      if (packed) mask[i >> 3] |= 1 << (i & 7);
-      else mask[i] = 1;
     }
+    if (!listing || byte === 0) continue;
+    if (packed) mask[i0 >> 3] = byte;
+    else for (let i = i0; i < end; i++) mask[i] = (byte >> (i - i0)) & 1;
   }
   if (!listing) return { histogram };
   return { histogram, mask, positions: positions.slice(0, count), lows: lows.slice(0, count) };
