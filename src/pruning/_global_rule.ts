@@ -30,10 +30,10 @@ import type { PruningTarget } from "./types.ts";
  * ratio; `S >= high`: each member at its max ratio, 1.0 without one (DESIGN B8; NNI uses 0.0);
  * else one threshold from NNI's buffer algorithm and `metric >= threshold` (per-member min/max
  * are not enforced there, like NNI). A group with more metric entries than the pipeline holds
- * in memory is selected in passes over its members: with equal grains two radix passes over
- * summaries of the members' metrics, which the driver may compute where the metrics are and
- * which give the masks too (`radixGroup`); else NNI's buffer in one pass, then the masks in one
- * more.
+ * in memory (or, with equal grains, `summaryEntries` or more) is selected in passes over its
+ * members: with equal grains two radix passes over summaries of the members' metrics, which the
+ * driver may compute where the metrics are and which give the masks too (`radixGroup`); else
+ * NNI's buffer in one pass, then the masks in one more.
  *
  * @returns the targets outside any global group (the pool of the ratio rule)
  */
@@ -68,7 +68,8 @@ export function* globalRule(p: Pipeline, pool: readonly PruningTarget[]): Rule<P
       return Math.floor(numel(layout.shape) / layout.gridSize);
     });
     let threshold: number;
-    if (entries <= p.inMemoryEntries) {
+    const equal = grains.every((g) => g === grains[0]);
+    if (entries <= p.inMemoryEntries && !(equal && entries >= p.summaryEntries)) {
       const metrics: Float32Array[] = [];
       for (const t of group) metrics.push(yield* need(p, t));
       threshold = globalThreshold(
@@ -81,7 +82,7 @@ export function* globalRule(p: Pipeline, pool: readonly PruningTarget[]): Rule<P
       }
       continue;
     }
-    if (grains.every((g) => g === grains[0])) {
+    if (equal) {
       yield* radixGroup(p, group, Math.min(Math.floor(sparseNumber / grains[0]), entries - 1));
       continue;
     }

@@ -82,13 +82,20 @@ export class Pipeline {
   readonly kernels: Kernels;
   /** Largest global group (metric entries) whose metrics are held in memory at once. */
   readonly inMemoryEntries: number;
+  /**
+   * Global groups of equal grains with at least this many metric entries are selected from
+   * summaries even when they fit `inMemoryEntries` (when the driver makes summaries elsewhere,
+   * so that no metric comes to this thread).
+   */
+  readonly summaryEntries: number;
   readonly warnings: PruningWarning[] = [];
   readonly masks = new Map<string, TargetMask>();
   readonly #layouts = new Map<string, BlockLayout>();
 
-  constructor(kernels: Kernels, inMemoryEntries: number) {
+  constructor(kernels: Kernels, inMemoryEntries: number, summaryEntries = Infinity) {
     this.kernels = kernels;
     this.inMemoryEntries = inMemoryEntries;
+    this.summaryEntries = summaryEntries;
   }
 
   /** The block layout of a target (its granularity on its shape). */

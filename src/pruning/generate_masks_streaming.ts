@@ -23,6 +23,13 @@ export interface GenerateMasksStreamingOptions {
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
   /**
+   * Global groups of equal grains with at least this many metric entries are selected from
+   * summaries (`summarize`) even when they fit `inMemoryEntries`: for a `summarize` that runs
+   * elsewhere (worker threads), so that no member's metric comes to this thread. Default: only
+   * groups larger than `inMemoryEntries`.
+   */
+  readonly summaryEntries?: number;
+  /**
    * Computes a summary of an active target's metric in place of this thread (for instance on
    * worker threads, next to the tensor): it must return what `summarizeMetric` returns for the
    * metric `readMetric` gives. A large global group's selection asks for the summaries of all
@@ -72,7 +79,11 @@ export async function generateMasksStreaming(
   targets: readonly PruningTarget[],
   options: GenerateMasksStreamingOptions = {},
 ): Promise<GeneratedMasks> {
-  const p = new Pipeline(options.kernels ?? getKernels(), options.inMemoryEntries ?? 2 ** 26);
+  const p = new Pipeline(
+    options.kernels ?? getKernels(),
+    options.inMemoryEntries ?? 2 ** 26,
+    options.summaryEntries,
+  );
   const steps = runRules(p, targets);
   const batch = async (b: SummaryBatch) => {
     const summarize = options.summarize;

@@ -82,7 +82,8 @@ export interface PruneOptions {
    * Computes a summary of a parameter target's metric in place of this thread (with
    * `metricOf`, for instance on worker threads: `summarizeMetric` of `parameterMetric`'s
    * metric): a large global group's selection asks for all its members' summaries at once, in
-   * any order. Default: `summarizeMetric` of the metric `metricOf` (or this thread) computes,
+   * any order; given, it also serves global groups of 2^20 entries or more that fit
+   * `inMemoryEntries`. Default: `summarizeMetric` of the metric `metricOf` (or this thread) computes,
    * or of the tensor's values for a magnitude metric (`isMagnitudeMetric`) without `metricOf`.
    */
   readonly metricSummaryOf?: (
@@ -91,6 +92,9 @@ export interface PruneOptions {
     summary: MetricSummary,
   ) => Promise<MetricSummaryResult>;
 }
+
+/** With `metricSummaryOf`, global groups of this many entries or more are selected from summaries. */
+const SUMMARY_GROUP_ENTRIES = 2 ** 20;
 
 /** The file a pruned model was read from: a decoded ONNX model or a safetensors file. */
 export type PruneSource = OnnxModel | SafetensorsFile | LazySafetensors;
@@ -323,6 +327,9 @@ export async function prune(
     inMemoryEntries: options.inMemoryEntries,
     kernels,
     summarize,
+    // Summaries made elsewhere: a global group of 2^20 entries or more never brings its
+    // members' metrics to this thread (the same threshold and masks as in memory).
+    ...(summaryOf === undefined ? {} : { summaryEntries: SUMMARY_GROUP_ENTRIES }),
   });
   const report = pruningReport(targets, masks, [
     ...resolved.warnings.map((w) => `${w.path}: ${w.message}`),
