@@ -3,6 +3,7 @@
 // from tensor to tensor, the file opened once), so one thread and many give the same bytes.
 import type { ResolvedTarget } from "../config/types.ts";
 import type { TensorRef } from "../model/model_graph.ts";
+import type { MetricSummary, MetricSummaryResult } from "../pruning/metric_summary.ts";
 import { maskBits } from "../pruning/packed_mask.ts";
 import { preselectedMetric } from "../pruning/preselected_metric.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
@@ -31,13 +32,21 @@ async function tensorHere(ref: TensorRef, locate: Locate | undefined): Promise<T
 /**
  * `prune`'s `metricOf` on this thread: each tensor read into the context's buffer; for a target
  * only the ratio rule reads, with an element-wise `|w|` metric, its mask selected from the
- * value bits and given as a `preselectedMetric`.
+ * value bits and given as a `preselectedMetric`; and `metricSummaryOf`, a global group's
+ * summaries (`summarizeMetric`) made from each member's values.
  */
 export function localMetrics(
   context: TaskContext,
   pruner: PrunerName,
   locate?: Locate,
-): { metricOf: (t: PruningTarget, ref: TensorRef) => Promise<Float32Array> } {
+): {
+  metricOf: (t: PruningTarget, ref: TensorRef) => Promise<Float32Array>;
+  metricSummaryOf: (
+    t: PruningTarget,
+    ref: TensorRef,
+    summary: MetricSummary,
+  ) => Promise<MetricSummaryResult>;
+} {
   return {
     async metricOf(t, ref) {
       const k = selectedK(t, ref);
@@ -50,6 +59,16 @@ export function localMetrics(
       const { result } = await runTask({ task: "metric", args }, context);
       const r = result as Tasks["metric"]["result"];
       return "metric" in r ? r.metric : preselectedMetric(r.length, k!, r.bits);
+    },
+    // A large global group's summaries, made from the values as the workers make them.
+    async metricSummaryOf(t, ref, summary) {
+      const args: Tasks["summary"]["args"] = {
+        tensor: await tensorHere(ref, locate),
+        target: t,
+        pruner,
+        summary,
+      };
+      return (await runTask({ task: "summary", args }, context)).result as MetricSummaryResult;
     },
   };
 }

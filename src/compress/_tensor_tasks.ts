@@ -13,6 +13,7 @@ import { toFloat32 } from "../model/to_float32.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
 import { blockLayout } from "../pruning/block_layout.ts";
+import type { MetricSummary, MetricSummaryResult } from "../pruning/metric_summary.ts";
 import { packedMask, type PackedMaskData } from "../pruning/packed_mask.ts";
 import { parameterMetric } from "../pruning/prune.ts";
 import {
@@ -29,6 +30,7 @@ import { quantizedCodeBytes } from "../quantization/quantized_safetensors.ts";
 import { trackParameterRanges } from "../quantization/track_parameter_ranges.ts";
 import type { TrackedRange } from "../quantization/tracked_range.ts";
 import type { DType } from "../tensor/dtype.ts";
+import { summaryTask } from "./_summary_task.ts";
 import { zeros } from "./_tensor_change.ts";
 
 /** Where a tensor's stored bytes are in a file: the worker reads them with a handle of its own. */
@@ -77,6 +79,16 @@ export interface Tasks {
       spare?: ArrayBuffer;
     };
     result: { metric: Float32Array } | { bits: Uint8Array; length: number };
+  };
+  /** A summary of a pruning target's metric (`summarizeMetric` of `parameterMetric`). */
+  summary: {
+    args: {
+      tensor: TensorBytes;
+      target: PruningTarget;
+      pruner: PrunerName;
+      summary: MetricSummary;
+    };
+    result: MetricSummaryResult;
   };
   /** A masked tensor's stored bytes (`applyTargetMask`, `toFileBytes`), with its zeros. */
   mask: {
@@ -304,6 +316,10 @@ function compute(
         parameterMetric(valuesOf(a.tensor), a.target, { pruner: a.pruner, kernels }),
       );
       return { result: { metric }, transfer: [metric.buffer as ArrayBuffer] };
+    }
+    case "summary": {
+      const a = request.args as Tasks["summary"]["args"];
+      return summaryTask(valuesOf(a.tensor), a.target, a.pruner, a.summary, kernels);
     }
     case "mask": {
       const a = request.args as Tasks["mask"]["args"];

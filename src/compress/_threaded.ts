@@ -5,6 +5,7 @@
 import type { ResolvedTarget } from "../config/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { blockLayout } from "../pruning/block_layout.ts";
+import type { MetricSummary, MetricSummaryResult } from "../pruning/metric_summary.ts";
 import { maskBits } from "../pruning/packed_mask.ts";
 import { preselectedMetric } from "../pruning/preselected_metric.ts";
 import { prunedCount } from "../pruning/pruned_count.ts";
@@ -131,6 +132,8 @@ function ratioK(t: PruningTarget, entries: number): number | undefined {
  * target only the ratio rule reads, with an element-wise `|w|` metric, the worker selects its
  * mask from the value bits and the pipeline gets it as a `preselectedMetric` (the same mask as
  * `kSmallestMask` on the metric).
+ * A large global group's selection runs on the workers too (`metricSummaryOf`): each returns its
+ * members' histograms and masks, this thread merges them and picks the threshold.
  */
 export function threadedMetrics(
   pool: TaskPool,
@@ -143,6 +146,11 @@ export function threadedMetrics(
     ref: TensorRef,
     targets: readonly PruningTarget[],
   ) => Promise<Float32Array>;
+  metricSummaryOf: (
+    t: PruningTarget,
+    ref: TensorRef,
+    summary: MetricSummary,
+  ) => Promise<MetricSummaryResult>;
 } {
   const modules = new Map(graph.modules.map((m) => [m.name, m]));
   let ahead: Lookahead<Float32Array> | undefined;
@@ -188,7 +196,15 @@ export function threadedMetrics(
     last = key;
     return ahead.take(key, () => run(t, ref));
   };
-  return { metricOf };
+  // A global group's summaries: the pipeline asks for all members at once, the pool runs them
+  // as workers free up, and only histograms and masks come back.
+  const metricSummaryOf = (t: PruningTarget, ref: TensorRef, summary: MetricSummary) =>
+    pool.run<Tasks["summary"]["result"]>(async () => {
+      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const args: Tasks["summary"]["args"] = { tensor, target: t, pruner, summary };
+      return { task: "summary", args, transfer };
+    });
+  return { metricOf, metricSummaryOf };
 }
 
 /**

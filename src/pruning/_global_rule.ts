@@ -5,10 +5,21 @@
  */
 
 import { groupRatio } from "./_dependency_rule.ts";
-import { groupBy, need, numel, type Pipeline, type Rule, split } from "./_pipeline.ts";
+import {
+  contextOf,
+  groupBy,
+  need,
+  numel,
+  type Pipeline,
+  type Rule,
+  split,
+  summarize,
+} from "./_pipeline.ts";
 import { RadixSelect } from "./_radix_select.ts";
 import { ThresholdBuffer } from "./_threshold_buffer.ts";
 import { globalThreshold } from "./global_threshold.ts";
+import { finishSummaryMask, type MetricSummaryResult } from "./metric_summary.ts";
+import { PruningError } from "./pruning_error.ts";
 import { ratioMask } from "./ratio_mask.ts";
 import type { PruningTarget } from "./types.ts";
 
@@ -19,8 +30,10 @@ import type { PruningTarget } from "./types.ts";
  * ratio; `S >= high`: each member at its max ratio, 1.0 without one (DESIGN B8; NNI uses 0.0);
  * else one threshold from NNI's buffer algorithm and `metric >= threshold` (per-member min/max
  * are not enforced there, like NNI). A group with more metric entries than the pipeline holds
- * in memory is selected in passes over its members (two radix passes with equal grains, NNI's
- * buffer in one pass otherwise), then masked in one more pass.
+ * in memory (or, with equal grains, `summaryEntries` or more) is selected in passes over its
+ * members: with equal grains two radix passes over summaries of the members' metrics, which the
+ * driver may compute where the metrics are and which give the masks too (`radixGroup`); else
+ * NNI's buffer in one pass, then the masks in one more.
  *
  * @returns the targets outside any global group (the pool of the ratio rule)
  */
@@ -55,7 +68,8 @@ export function* globalRule(p: Pipeline, pool: readonly PruningTarget[]): Rule<P
       return Math.floor(numel(layout.shape) / layout.gridSize);
     });
     let threshold: number;
-    if (entries <= p.inMemoryEntries) {
+    const equal = grains.every((g) => g === grains[0]);
+    if (entries <= p.inMemoryEntries && !(equal && entries >= p.summaryEntries)) {
       const metrics: Float32Array[] = [];
       for (const t of group) metrics.push(yield* need(p, t));
       threshold = globalThreshold(
@@ -68,18 +82,60 @@ export function* globalRule(p: Pipeline, pool: readonly PruningTarget[]): Rule<P
       }
       continue;
     }
-    if (grains.every((g) => g === grains[0])) {
-      const select = new RadixSelect(Math.min(Math.floor(sparseNumber / grains[0]), entries - 1));
-      for (const t of group) select.addHigh(yield* need(p, t));
-      select.chooseHigh();
-      for (const t of group) select.addLow(yield* need(p, t));
-      threshold = select.value();
-    } else {
-      const buffer = new ThresholdBuffer(sparseNumber);
-      for (const [i, t] of group.entries()) buffer.push(yield* need(p, t), grains[i]);
-      threshold = buffer.threshold();
+    if (equal) {
+      yield* radixGroup(p, group, Math.min(Math.floor(sparseNumber / grains[0]), entries - 1));
+      continue;
     }
+    const buffer = new ThresholdBuffer(sparseNumber);
+    for (const [i, t] of group.entries()) buffer.push(yield* need(p, t), grains[i]);
+    threshold = buffer.threshold();
     for (const t of group) p.merge(t, p.kernels.thresholdMask(yield* need(p, t), threshold));
   }
   return rest;
+}
+
+/**
+ * A global group of equal grains too large to hold, selected in two radix passes over
+ * summaries of its members' metrics (`metric_summary.ts`), which the driver may compute on
+ * worker threads: pass 1 counts the high 16 key bits, pass 2 the low 16 bits within the chosen
+ * high bin and returns each member's mask decided but for the entries of that bin, which it
+ * lists when they are few; the masks are finished here once the threshold is known. A member
+ * whose bin held too many entries gets its mask from a third pass (`thresholdMask`).
+ */
+function* radixGroup(p: Pipeline, group: readonly PruningTarget[], rank: number): Rule<void> {
+  const sizes = group.map((t) => p.layoutOf(t).gridSize);
+  const select = new RadixSelect(rank);
+  yield* summarize(group, { kind: "high" }, (i, r) => {
+    const counted = r.histogram?.reduce((a, b) => a + b, 0);
+    if (counted !== sizes[i]) {
+      throw new PruningError(
+        "metric",
+        `the metric's summary counts ${counted} values but the granularity gives ${
+          sizes[i]
+        } blocks`,
+        contextOf(group[i]),
+      );
+    }
+    select.addHighCounts(r.histogram!);
+  });
+  const bin = select.chooseHigh();
+  const partial: (MetricSummaryResult | undefined)[] = group.map(() => undefined);
+  yield* summarize(group, { kind: "low", bin }, (i, r) => {
+    select.addLowCounts(r.histogram!);
+    if (r.mask !== undefined) partial[i] = r;
+  });
+  const threshold = select.value();
+  const masks: (Uint8Array | undefined)[] = group.map((_, i) => {
+    const r = partial[i];
+    partial[i] = undefined;
+    // A NaN threshold keeps nothing, NaN entries included: left to `thresholdMask`.
+    return r === undefined || Number.isNaN(threshold)
+      ? undefined
+      : finishSummaryMask(r, select.lowBin(), sizes[i]);
+  });
+  const missing = group.flatMap((_, i) => masks[i] === undefined ? [i] : []);
+  yield* summarize(missing.map((i) => group[i]), { kind: "mask", threshold }, (j, r) => {
+    masks[missing[j]] = r.mask;
+  });
+  for (const [i, t] of group.entries()) p.mergeSummaryMask(t, masks[i]!);
 }

@@ -7,6 +7,7 @@
 import type { Kernels } from "../kernels/types.ts";
 import { blockLayout } from "./block_layout.ts";
 import { packBits, unpackBits } from "./_mask_bits.ts";
+import type { MetricSummary, MetricSummaryResult } from "./metric_summary.ts";
 import { maskBits, PACKED_MASK_BLOCKS, packedMask } from "./packed_mask.ts";
 import { preselection } from "./preselected_metric.ts";
 import { PruningError } from "./pruning_error.ts";
@@ -37,10 +38,25 @@ export function contextOf(
 }
 
 /**
- * A rule step that needs metrics: it yields a target and receives that target's metric. The
- * driver (`generateMasks` from memory, `generateMasksStreaming` by reading) supplies them.
+ * Summaries of several targets' metrics (`summarizeMetric`), which the driver may compute where
+ * the metrics are (worker threads) and in any order: `accept(i, result)` is called once for
+ * each target `targets[i]` before the rule goes on.
  */
-export type Rule<T> = Generator<PruningTarget, T, Float32Array>;
+export interface SummaryBatch {
+  readonly targets: readonly PruningTarget[];
+  readonly summary: MetricSummary;
+  readonly accept: (i: number, result: MetricSummaryResult) => void;
+}
+
+/** What a rule asks its driver for: a target's metric, or summaries of several. */
+export type Step = PruningTarget | SummaryBatch;
+
+/**
+ * A rule step that needs metrics: it yields a target and receives that target's metric, or a
+ * batch of summaries (and receives nothing: the batch's `accept` got them). The driver
+ * (`generateMasks` from memory, `generateMasksStreaming` by reading) supplies them.
+ */
+export type Rule<T> = Generator<Step, T, Float32Array | undefined>;
 
 /** Asks the driver for the metric of an active target, checked against its layout. */
 export function* need(p: Pipeline, t: PruningTarget): Rule<Float32Array> {
@@ -55,18 +71,39 @@ export function* need(p: Pipeline, t: PruningTarget): Rule<Float32Array> {
   return metric;
 }
 
+/** Asks the driver for summaries of the targets' metrics (nothing when there are none). */
+export function* summarize(
+  targets: readonly PruningTarget[],
+  summary: MetricSummary,
+  accept: (i: number, result: MetricSummaryResult) => void,
+): Rule<void> {
+  if (targets.length > 0) yield { targets, summary, accept };
+}
+
+/** Whether a step is a batch of summaries. */
+export function isSummaryBatch(step: Step): step is SummaryBatch {
+  return "summary" in step;
+}
+
 /** Layouts and merged masks of one pipeline run. */
 export class Pipeline {
   readonly kernels: Kernels;
   /** Largest global group (metric entries) whose metrics are held in memory at once. */
   readonly inMemoryEntries: number;
+  /**
+   * Global groups of equal grains with at least this many metric entries are selected from
+   * summaries even when they fit `inMemoryEntries` (when the driver makes summaries elsewhere,
+   * so that no metric comes to this thread).
+   */
+  readonly summaryEntries: number;
   readonly warnings: PruningWarning[] = [];
   readonly masks = new Map<string, TargetMask>();
   readonly #layouts = new Map<string, BlockLayout>();
 
-  constructor(kernels: Kernels, inMemoryEntries: number) {
+  constructor(kernels: Kernels, inMemoryEntries: number, summaryEntries = Infinity) {
     this.kernels = kernels;
     this.inMemoryEntries = inMemoryEntries;
+    this.summaryEntries = summaryEntries;
   }
 
   /** The block layout of a target (its granularity on its shape). */
@@ -113,6 +150,30 @@ export class Pipeline {
     const masks: Record<string, Record<string, TargetMask>> = {};
     for (const m of this.masks.values()) (masks[m.module] ??= {})[m.target] = m;
     return { masks, warnings: this.warnings };
+  }
+
+  /**
+   * `merge` of a mask as a summary gives it: bits when the target has `PACKED_MASK_BLOCKS`
+   * blocks or more (kept as they are when the target has no mask yet), else one byte per block.
+   */
+  mergeSummaryMask(t: PruningTarget, mask: Uint8Array): void {
+    const layout = this.layoutOf(t);
+    const n = layout.gridSize;
+    const packed = n >= PACKED_MASK_BLOCKS;
+    if (mask.length !== (packed ? (n + 7) >> 3 : n)) {
+      throw new PruningError(
+        "metric",
+        `the summary's mask has ${mask.length} bytes but the granularity gives ${n} blocks`,
+        contextOf(t),
+      );
+    }
+    const key = keyOf(t.module, t.target);
+    if (packed && !this.masks.has(key)) {
+      const fields = { module: t.module, target: t.target, layout, rawShape: layout.raw };
+      this.masks.set(key, packedMask({ ...fields, bits: mask }));
+      return;
+    }
+    this.merge(t, packed ? unpackBits(mask, n) : mask);
   }
 
   /**

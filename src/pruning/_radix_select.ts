@@ -5,19 +5,20 @@
  * @module
  */
 
-const KEY_BITS = new Uint32Array(1);
-const KEY_FLOAT = new Float32Array(KEY_BITS.buffer);
+import { keyValue, orderKey, SUMMARY_BINS } from "./metric_summary.ts";
 
 /**
  * Finds the value of a rank (0-based, the kernels' value order: -0 equals +0, every NaN above
- * +Infinity) among values seen in two passes: feed every piece to `addHigh`, call `chooseHigh`,
- * feed the same pieces (in any order) to `addLow`, then read `value()`.
+ * +Infinity) among values seen in two passes: feed every piece to `addHigh` (or its counts to
+ * `addHighCounts`), call `chooseHigh`, feed the same pieces (in any order) to `addLow` (or the
+ * counts of a `low` summary to `addLowCounts`), then read `value()`.
  */
 export class RadixSelect {
-  readonly #high = new Float64Array(65536);
-  readonly #low = new Float64Array(65536);
+  readonly #high = new Float64Array(SUMMARY_BINS);
+  readonly #low = new Float64Array(SUMMARY_BINS);
   #rank: number;
   #bin = -1;
+  #lowBin = -1;
 
   /** @param rank the rank to find, an integer in [0, total values) */
   constructor(rank: number) {
@@ -28,14 +29,20 @@ export class RadixSelect {
   addHigh(values: Float32Array): void {
     const bits = bitsOf(values);
     const hist = this.#high;
-    for (let i = 0; i < bits.length; i++) hist[key(bits[i]) >>> 16]++;
+    for (let i = 0; i < bits.length; i++) hist[orderKey(bits[i]) >>> 16]++;
   }
 
-  /** Ends pass 1: picks the high bin that holds the rank. */
-  chooseHigh(): void {
+  /** Pass 1 from counts made elsewhere (a `high` summary's histogram). */
+  addHighCounts(counts: Float64Array): void {
+    add(this.#high, counts);
+  }
+
+  /** Ends pass 1: picks the high bin that holds the rank, and returns it. */
+  chooseHigh(): number {
     const { bin, below } = pick(this.#high, this.#rank);
     this.#bin = bin;
     this.#rank -= below;
+    return bin;
   }
 
   /** Pass 2: counts the low 16 key bits of keys in the chosen high bin. */
@@ -44,18 +51,33 @@ export class RadixSelect {
     const hist = this.#low;
     const bin = this.#bin;
     for (let i = 0; i < bits.length; i++) {
-      const k = key(bits[i]);
+      const k = orderKey(bits[i]);
       if (k >>> 16 === bin) hist[k & 0xffff]++;
     }
   }
 
+  /** Pass 2 from counts made elsewhere (a `low` summary's histogram for the chosen bin). */
+  addLowCounts(counts: Float64Array): void {
+    add(this.#low, counts);
+  }
+
   /** Ends pass 2: the float32 value of the rank. */
   value(): number {
-    const { bin } = pick(this.#low, this.#rank);
-    const k = ((this.#bin << 16) | bin) >>> 0;
-    KEY_BITS[0] = k & 0x80000000 ? k & 0x7fffffff : ~k >>> 0;
-    return KEY_FLOAT[0];
+    if (this.#lowBin < 0) this.#lowBin = pick(this.#low, this.#rank).bin;
+    return keyValue(((this.#bin << 16) | this.#lowBin) >>> 0);
   }
+
+  /** The low 16 bits of the rank's key (after `value()`). */
+  lowBin(): number {
+    return this.#lowBin;
+  }
+}
+
+function add(into: Float64Array, counts: Float64Array): void {
+  if (counts.length !== into.length) {
+    throw new RangeError(`a histogram has ${counts.length} bins, not ${into.length}`);
+  }
+  for (let b = 0; b < into.length; b++) into[b] += counts[b];
 }
 
 /** The bin holding rank `rank` and the count of all bins before it. */
@@ -72,14 +94,4 @@ function bitsOf(values: Float32Array): Int32Array {
   return values.byteOffset % 4 === 0
     ? new Int32Array(values.buffer, values.byteOffset, values.length)
     : new Int32Array(values.slice().buffer);
-}
-
-/**
- * The order key of float32 bits, as in the kernels (`_order.ts`): positive values get the sign
- * bit set, negative ones all bits flipped; -0 is +0 and every NaN one value above +Infinity.
- */
-function key(b: number): number {
-  if ((b & 0x7fffffff) > 0x7f800000) return 0xffc00000; // NaN
-  if (b === -0x80000000) return 0x80000000; // -0
-  return (b ^ ((b >> 31) | -0x80000000)) >>> 0;
 }

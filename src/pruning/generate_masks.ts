@@ -6,8 +6,9 @@
 
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { Pipeline, type PruningWarning } from "./_pipeline.ts";
+import { isSummaryBatch, Pipeline, type PruningWarning } from "./_pipeline.ts";
 import { runRules } from "./_run_rules.ts";
+import { summarizeMetric } from "./metric_summary.ts";
 import type { Metrics, PruningTarget, TargetMask } from "./types.ts";
 
 export type { PruningWarning } from "./_pipeline.ts";
@@ -71,8 +72,14 @@ export function generateMasks(
   const p = new Pipeline(options.kernels ?? getKernels(), Infinity);
   const steps = runRules(p, targets);
   for (let step = steps.next(); !step.done;) {
-    const t = step.value;
-    step = steps.next(metrics[t.module]?.[t.target] as Float32Array);
+    const s = step.value;
+    if (isSummaryBatch(s)) {
+      for (const [i, t] of s.targets.entries()) {
+        const metric = p.checkMetric(t, metrics[t.module]?.[t.target]);
+        s.accept(i, summarizeMetric(metric, s.summary, { kernels: p.kernels })!);
+      }
+      step = steps.next(undefined);
+    } else step = steps.next(metrics[s.module]?.[s.target] as Float32Array);
   }
   return p.result();
 }

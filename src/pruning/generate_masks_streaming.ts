@@ -6,9 +6,10 @@
 
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { Pipeline } from "./_pipeline.ts";
+import { isSummaryBatch, Pipeline, type SummaryBatch } from "./_pipeline.ts";
 import { runRules } from "./_run_rules.ts";
 import type { GeneratedMasks } from "./generate_masks.ts";
+import { type MetricSummary, type MetricSummaryResult, summarizeMetric } from "./metric_summary.ts";
 import type { PruningTarget } from "./types.ts";
 
 /** Options of `generateMasksStreaming`. */
@@ -21,15 +22,34 @@ export interface GenerateMasksStreamingOptions {
   readonly inMemoryEntries?: number;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
+  /**
+   * Global groups of equal grains with at least this many metric entries are selected from
+   * summaries (`summarize`) even when they fit `inMemoryEntries`: for a `summarize` that runs
+   * elsewhere (worker threads), so that no member's metric comes to this thread. Default: only
+   * groups larger than `inMemoryEntries`.
+   */
+  readonly summaryEntries?: number;
+  /**
+   * Computes a summary of an active target's metric in place of this thread (for instance on
+   * worker threads, next to the tensor): it must return what `summarizeMetric` returns for the
+   * metric `readMetric` gives. A large global group's selection asks for the summaries of all
+   * its members at once and takes them in any order. Default: `summarizeMetric` of
+   * `readMetric`'s metric, one member at a time.
+   */
+  readonly summarize?: (
+    target: PruningTarget,
+    summary: MetricSummary,
+  ) => Promise<MetricSummaryResult>;
 }
 
 /**
  * Runs the same pipeline as `generateMasks`, but asks `readMetric` for a target's metric each
  * time a rule needs it and keeps no metric after its use: memory is the masks (one byte per
  * block) plus the metrics of one rule step — one target, a dependency group's fused metric, or
- * (for large global groups) one member. Global groups larger than `inMemoryEntries` read each
- * member three times (two selection passes and the masks; two with unequal grains), other
- * targets once per rule that touches them.
+ * (for large global groups) one member's summary and the group's masks. Global groups larger
+ * than `inMemoryEntries` read each member twice (two selection passes that give the masks too;
+ * a third time for a member whose threshold bin holds many values, and with unequal grains),
+ * other targets once per rule that touches them.
  *
  * @param readMetric returns the metric of an active target (one float32 value per block of its
  *   granularity), e.g. by loading its tensor and calling `computeMetric`
@@ -59,10 +79,31 @@ export async function generateMasksStreaming(
   targets: readonly PruningTarget[],
   options: GenerateMasksStreamingOptions = {},
 ): Promise<GeneratedMasks> {
-  const p = new Pipeline(options.kernels ?? getKernels(), options.inMemoryEntries ?? 2 ** 26);
+  const p = new Pipeline(
+    options.kernels ?? getKernels(),
+    options.inMemoryEntries ?? 2 ** 26,
+    options.summaryEntries,
+  );
   const steps = runRules(p, targets);
+  const batch = async (b: SummaryBatch) => {
+    const summarize = options.summarize;
+    if (summarize !== undefined) {
+      await Promise.all(
+        b.targets.map((t, i) => summarize(t, b.summary).then((r) => b.accept(i, r))),
+      );
+      return;
+    }
+    for (const [i, t] of b.targets.entries()) {
+      const metric = p.checkMetric(t, await readMetric(t));
+      b.accept(i, summarizeMetric(metric, b.summary, { kernels: p.kernels })!);
+    }
+  };
   for (let step = steps.next(); !step.done;) {
-    step = steps.next(await readMetric(step.value));
+    const s = step.value;
+    if (isSummaryBatch(s)) {
+      await batch(s);
+      step = steps.next(undefined);
+    } else step = steps.next(await readMetric(s));
   }
   return p.result();
 }

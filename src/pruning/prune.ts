@@ -18,6 +18,12 @@ import { applyTargetMask } from "./apply_target_mask.ts";
 import { computeMetric } from "./compute_metric.ts";
 import { expandMask } from "./expand_mask.ts";
 import { generateMasksStreaming } from "./generate_masks_streaming.ts";
+import {
+  isMagnitudeMetric,
+  type MetricSummary,
+  type MetricSummaryResult,
+  summarizeMetric,
+} from "./metric_summary.ts";
 import { PruningError } from "./pruning_error.ts";
 import { type PruningReport, pruningReport } from "./pruning_report.ts";
 import type { PrunedModel, PrunerName, PruningTarget, TargetMask } from "./types.ts";
@@ -72,7 +78,23 @@ export interface PruneOptions {
     ref: TensorRef,
     targets: readonly PruningTarget[],
   ) => Promise<Float32Array>;
+  /**
+   * Computes a summary of a parameter target's metric in place of this thread (with
+   * `metricOf`, for instance on worker threads: `summarizeMetric` of `parameterMetric`'s
+   * metric): a large global group's selection asks for all its members' summaries at once, in
+   * any order; given, it also serves global groups of 2^20 entries or more that fit
+   * `inMemoryEntries`. Default: `summarizeMetric` of the metric `metricOf` (or this thread) computes,
+   * or of the tensor's values for a magnitude metric (`isMagnitudeMetric`) without `metricOf`.
+   */
+  readonly metricSummaryOf?: (
+    target: PruningTarget,
+    ref: TensorRef,
+    summary: MetricSummary,
+  ) => Promise<MetricSummaryResult>;
 }
+
+/** With `metricSummaryOf`, global groups of this many entries or more are selected from summaries. */
+const SUMMARY_GROUP_ENTRIES = 2 ** 20;
 
 /** The file a pruned model was read from: a decoded ONNX model or a safetensors file. */
 export type PruneSource = OnnxModel | SafetensorsFile | LazySafetensors;
@@ -279,9 +301,35 @@ export async function prune(
     const data = await storedFloat32(ref) ?? await ref.data();
     return parameterMetric(data, t, { pruner, kernels, inputNorm });
   };
+  const summaryOf = options.metricSummaryOf;
+  const here = async (t: PruningTarget, summary: MetricSummary) => {
+    const ref = tensorOf(t);
+    if (options.metricOf === undefined && isMagnitudeMetric(t, pruner)) {
+      // The keys of |v| from the stored values: no metric the size of the tensor.
+      const data = await storedFloat32(ref) ?? await ref.data();
+      const r = summarizeMetric(data, summary, { kernels, magnitude: true });
+      if (r !== undefined) return r;
+    }
+    // Values that are not all finite get the metric's own error.
+    return summarizeMetric(await readMetric(t), summary, { kernels })!;
+  };
+  // The pipeline asks for a whole group's summaries at once: here they are made one at a time
+  // (one tensor in memory), and none after one failed.
+  let queue: Promise<unknown> = Promise.resolve();
+  const summarize = (t: PruningTarget, summary: MetricSummary) => {
+    if (t.kind !== "parameter") computeMetric(new Float32Array(0), t, { pruner, kernels });
+    if (summaryOf !== undefined) return summaryOf(t, tensorOf(t), summary);
+    const r = queue.then(() => here(t, summary));
+    queue = r;
+    return r;
+  };
   const { masks, warnings } = await generateMasksStreaming(readMetric, targets, {
     inMemoryEntries: options.inMemoryEntries,
     kernels,
+    summarize,
+    // Summaries made elsewhere: a global group of 2^20 entries or more never brings its
+    // members' metrics to this thread (the same threshold and masks as in memory).
+    ...(summaryOf === undefined ? {} : { summaryEntries: SUMMARY_GROUP_ENTRIES }),
   });
   const report = pruningReport(targets, masks, [
     ...resolved.warnings.map((w) => `${w.path}: ${w.message}`),

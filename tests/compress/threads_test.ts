@@ -1,13 +1,14 @@
 // The streamed safetensors runs on worker threads write the same bytes and report as on one
 // thread: prune (Level, a global group, a structured and an "add" config) and quantize (int8
 // per channel and int4 in blocks in the integer layout, int8 in compressed-tensors), with
-// float32, float16 and bfloat16 tensors, more tensors than threads.
+// float32, float16 and bfloat16 tensors, more tensors than threads; a global group's ties across
+// tensors, in memory and streamed, in one file and across the shards of a checkpoint.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { writeSafetensors } from "../../mod.ts";
+import { readSafetensors, writeSafetensors } from "../../mod.ts";
 import { pruneSafetensorsFile } from "../../src/compress/prune_safetensors_file.ts";
 import { quantizeSafetensorsFile } from "../../src/compress/quantize_safetensors_file.ts";
 import { fromFloat32 } from "../../src/model/from_float32.ts";
@@ -66,6 +67,113 @@ test("pruneSafetensorsFile on threads streams a global group larger than memory 
   );
 });
 
+// Weights of few distinct values: a global group's threshold is tied across tensors (float32,
+// float16 and bfloat16 ones), selected in memory and in passes over summaries made on the
+// workers; every run writes the same bytes.
+const TIES = writeSafetensors([
+  ...[0, 1, 2].map((i) => ({
+    name: `t${i}.weight`,
+    dtype: "F32" as const,
+    shape: [20 + 4 * i, 30],
+    data: values((20 + 4 * i) * 30, 50 + i).map((v) => Math.round(v * 4) / 4),
+  })),
+  {
+    name: "u.weight",
+    dtype: "F16",
+    shape: [12, 16],
+    data: fromFloat32(values(192, 60).map((v) => Math.round(v * 2) / 2), "F16"),
+  },
+  {
+    name: "v.weight",
+    dtype: "BF16",
+    shape: [8, 8],
+    data: fromFloat32(values(64, 61).map((v) => Math.round(v * 8) / 8), "BF16"),
+  },
+]);
+
+for (
+  const [ratio, granularity] of [
+    [0.3, undefined],
+    [0.5, undefined],
+    [0.77, undefined],
+    [0.4, "out_channel"],
+  ] as const
+) {
+  test(`pruneSafetensorsFile on threads keeps a global group's ties across tensors like one thread, in memory and streamed: ${ratio} ${granularity}`, async () => {
+    const configList = [{
+      op_types: ["Linear"],
+      sparse_ratio: ratio,
+      global_group_id: 0,
+      ...(granularity === undefined ? {} : { granularity }),
+    }];
+    const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
+    try {
+      const input = join(dir, "m.safetensors");
+      writeFileSync(input, TIES);
+      const outputs: Uint8Array[] = [];
+      const layers: unknown[] = [];
+      for (const inMemoryEntries of [undefined, 100]) {
+        for (const threads of [1, 2]) {
+          const output = join(dir, `o${threads}-${inMemoryEntries}.safetensors`);
+          const report = await pruneSafetensorsFile(input, output, {
+            configList,
+            threads,
+            ...(inMemoryEntries === undefined ? {} : { inMemoryEntries }),
+          });
+          outputs.push(new Uint8Array(readFileSync(output)));
+          layers.push(report.layers);
+        }
+      }
+      for (const [i, o] of outputs.entries()) {
+        assert.deepEqual(o, outputs[0], `run ${i}`);
+        assert.deepEqual(layers[i], layers[0], `run ${i}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+test("pruneSafetensorsFile on threads streams a global group spanning the shards of a checkpoint like one thread", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
+  try {
+    const shards = [["t0.weight", "t1.weight"], ["u.weight"], ["t2.weight", "v.weight"]];
+    const tensors = new Map(readSafetensors(TIES).tensors.map((t) => [t.name, t]));
+    const map: Record<string, string> = {};
+    for (const [i, names] of shards.entries()) {
+      const shard = `model-0000${i + 1}-of-00003.safetensors`;
+      const list = names.map((n) => {
+        const t = tensors.get(n)!;
+        return { name: n, dtype: t.dtype, shape: t.shape, data: t.data.slice() };
+      });
+      writeFileSync(join(dir, shard), writeSafetensors(list));
+      for (const n of names) map[n] = shard;
+    }
+    const index = join(dir, "model.safetensors.index.json");
+    writeFileSync(index, JSON.stringify({ metadata: {}, weight_map: map }));
+    const configList = [{ op_types: ["Linear"], sparse_ratio: 0.5, global_group_id: 0 }];
+    const runs: Map<string, Uint8Array>[] = [];
+    for (const [threads, inMemoryEntries] of [[1, 100], [2, 100], [2, undefined]] as const) {
+      const out = join(dir, `p${threads}-${inMemoryEntries}`);
+      mkdirSync(out);
+      await pruneSafetensorsFile(index, join(out, "model.safetensors.index.json"), {
+        configList,
+        threads,
+        ...(inMemoryEntries === undefined ? {} : { inMemoryEntries }),
+      });
+      runs.push(
+        new Map(
+          readdirSync(out).map((f) => [f, new Uint8Array(readFileSync(join(out, f)))]),
+        ),
+      );
+    }
+    assert.equal(runs[0].size, 4);
+    for (const run of runs.slice(1)) assert.deepEqual(run, runs[0]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // Weights of more than PACKED_MASK_BLOCKS elements: their masks are held as bits and cross to
 // the workers as bits.
 const LARGE = writeSafetensors([0, 1].flatMap((i) => [
@@ -117,6 +225,40 @@ for (const [config, storage] of QUANTIZE) {
     );
   });
 }
+
+test("a NaN in a global group selected in passes is the metric's error on 1 and 2 threads", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
+  try {
+    const input = join(dir, "m.safetensors");
+    const w = values(960, 1);
+    w[33] = NaN;
+    writeFileSync(
+      input,
+      writeSafetensors([
+        { name: "a.weight", dtype: "F32", shape: [24, 40], data: values(960, 2) },
+        { name: "l.weight", dtype: "F32", shape: [24, 40], data: w },
+      ]),
+    );
+    for (const threads of [1, 2]) {
+      await assert.rejects(
+        pruneSafetensorsFile(input, join(dir, "o.safetensors"), {
+          configList: [{ op_types: ["Linear"], sparse_ratio: 0.5, global_group_id: 0 }],
+          threads,
+          inMemoryEntries: 100,
+        }),
+        (e: unknown) => {
+          assert.equal((e as Error).name, "PruningError");
+          assert.equal((e as { code?: string }).code, "non_finite");
+          assert.equal((e as { module?: string }).module, "l");
+          assert.match((e as Error).message, /element 33/);
+          return true;
+        },
+      );
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test("a worker's error reaches the caller as the library's error, with its fields", async () => {
   const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
