@@ -38,7 +38,7 @@ import { QuantizationError } from "../quantization/quantization_error.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
 import { type LoadedModel, loadModel, modelFileBytes } from "./load_model.ts";
 import { prunedTfjs } from "../pruning/pruned_tfjs.ts";
-import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
+import { encodeTfjs, tfjsSaved } from "../io/tfjs/write_tfjs.ts";
 import { layerReport } from "./_layer_report.ts";
 import { pruneTensors } from "./_prune_tensors.ts";
 import { quantizeTensors } from "./_quantize_tensors.ts";
@@ -46,7 +46,13 @@ import { NBITS_BLOCK_SIZE, weightOnlyTensors } from "./_weight_only.ts";
 import { bnb4Tensors, dynamicTensors } from "./_integer_ops.ts";
 import { parameterSizes, writtenParameterBytes } from "./_sizes.ts";
 import { halfTensors } from "./_tfjs_half.ts";
-import { type TfjsRuntime, tfjsSensitivity } from "./compare_tfjs.ts";
+import {
+  tfjsInputMeans,
+  type TfjsInputSet,
+  type TfjsRuntime,
+  tfjsSensitivity,
+} from "./compare_tfjs.ts";
+import { tfjsBiasSites } from "../quantization/bias_correct_tfjs.ts";
 import { halfOnnx } from "./_onnx_half.ts";
 import type { ConvertFloat16Options } from "../io/onnx/convert_float16.ts";
 import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
@@ -202,6 +208,26 @@ export interface CompressOptions {
    * channel error. One tfjs run per uint8 weight: seconds on models of a few MB.
    */
   readonly tfjsRuntime?: TfjsRuntimeOption;
+  /**
+   * TensorFlow.js with `tfjsRuntime`: calibration inputs (each set one tensor per model input,
+   * in the model's input order: photos preprocessed as the application feeds them, say) on
+   * which the measured headroom is chosen, instead of random inputs in [-1, 1).
+   */
+  readonly tfjsInputs?: readonly TfjsInputSet[];
+  /**
+   * With `tfjsRuntime`: whether the headroom is measured by tfjs runs (default `true`); `false`
+   * keeps the channel-error ranking while `tfjsRuntime` serves `biasCorrection`.
+   */
+  readonly measureHeadroom?: boolean;
+  /**
+   * TensorFlow.js graph models, storage `int`/`auto`: bias correction (`biasCorrectTfjs`) on
+   * `tfjsInputs` run by `tfjsRuntime` (both required): each layer's expected output shift from
+   * quantizing its kernel, `(W_q - W) E[x]` with `E[x]` the per-channel mean of its input on
+   * those inputs, is taken out of its bias (a layer without one passes it to the layer it feeds
+   * directly). It changes the biases beyond quantization, hence off by default; a warning counts
+   * the layers.
+   */
+  readonly biasCorrection?: boolean;
   /**
    * Weights per block along K for `storage: "nbits"` (default 32) and `storage: "bnb4"`
    * (default 64): a power of two >= 16.
@@ -420,6 +446,9 @@ async function saveQuantized(
   headroom?: number,
   defer = false,
   tfjsRuntime?: TfjsRuntimeOption,
+  tfjsInputs?: readonly TfjsInputSet[],
+  biasCorrection = false,
+  measureHeadroom = true,
 ): Promise<
   {
     bytes: Uint8Array;
@@ -441,9 +470,26 @@ async function saveQuantized(
     }
     const kind = storage === "float" ? "float" : "int";
     // Measured against the original files (before any equalization).
-    const sensitivity = tfjsRuntime === undefined || kind !== "int" || headroom === 0
-      ? undefined
-      : await tfjsSensitivity(tfjsRuntime as TfjsRuntime, model.files);
+    const sensitivity =
+      tfjsRuntime === undefined || kind !== "int" || headroom === 0 || !measureHeadroom
+        ? undefined
+        : await tfjsSensitivity(
+          tfjsRuntime as TfjsRuntime,
+          model.files,
+          tfjsInputs === undefined ? {} : { inputs: tfjsInputs },
+        );
+    let inputMeans: Map<string, Float64Array> | undefined;
+    if (biasCorrection && kind === "int") {
+      // The means of the model as it is quantized (equalized, if so).
+      const written = encodeTfjs(model.tfjs, new Map(), { shardBytes: Number.MAX_SAFE_INTEGER });
+      const names = [...new Set(tfjsBiasSites(model.tfjs).map((s) => s.input))];
+      inputMeans = names.length === 0 ? new Map() : await tfjsInputMeans(
+        tfjsRuntime as TfjsRuntime,
+        new Map([["model.json", written.modelJson], ...written.shards]),
+        tfjsInputs!,
+        names,
+      );
+    }
     let out;
     try {
       out = await quantizedTfjs(model.tfjs, model.graph, result.params, {
@@ -451,12 +497,25 @@ async function saveQuantized(
         shardBytes,
         headroom: headroom ?? 0.02,
         ...(sensitivity === undefined ? {} : { measure: sensitivity.measure }),
+        ...(inputMeans === undefined ? {} : { inputMeans }),
       });
     } finally {
       sensitivity?.dispose();
     }
     const saved = tfjsSaved(out);
     const warnings = [...out.warnings];
+    if (inputMeans !== undefined) {
+      warnings.push(
+        `bias correction: the expected output shift of ${out.biasCorrected.length} layer(s) ` +
+          `taken out of their biases (means of ${inputMeans.size} layer input(s) on ` +
+          `${tfjsInputs!.length} input set(s))` +
+          (out.biasSkipped.length === 0
+            ? ""
+            : `; ${out.biasSkipped.length} quantized layer(s) have no bias to take it: ${
+              out.biasSkipped.join(", ")
+            }`),
+      );
+    }
     if (out.upgraded.length > 0) {
       const pct = `${((headroom ?? 0.02) * 100).toFixed(1)}%`;
       const why = sensitivity === undefined
@@ -693,6 +752,20 @@ export async function compressModel(
         `tensor ${JSON.stringify(t.name)} is stored in the external data file ${
           JSON.stringify(t.storage.location)
         }, which was not given: load the model with its data files (loadModel(bytes, name, { externalData }))`,
+      );
+    }
+  }
+  if (options.biasCorrection === true) {
+    if (model.format !== "tfjs" || options.mode !== "quantization") {
+      throw new TypeError(
+        `"biasCorrection" corrects the biases of quantized TensorFlow.js graph models: the model is ${model.format}, the mode ${options.mode}`,
+      );
+    }
+    if (options.tfjsRuntime === undefined || options.tfjsInputs === undefined) {
+      throw new TypeError(
+        `"biasCorrection" needs "tfjsRuntime" and "tfjsInputs" (calibration inputs): ${
+          options.tfjsRuntime === undefined ? "tfjsRuntime" : "tfjsInputs"
+        } is missing`,
       );
     }
   }
@@ -945,6 +1018,9 @@ export async function compressModel(
       options.headroom,
       options.deferOnnx === true && options.externalData?.always !== true,
       options.tfjsRuntime,
+      options.tfjsInputs,
+      options.biasCorrection === true,
+      options.measureHeadroom !== false,
     );
     bytes = saved.bytes;
     parts = saved.parts;
