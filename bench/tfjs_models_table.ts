@@ -12,14 +12,16 @@
  * runs, one per uint8 weight; minutes per model on a loaded machine) and with equalization too;
  * `uint8mp`/`uint8mpeq`: the same chosen on real photos (`tfjsInputs`, the calibration half of
  * tests/tfjs/_photos.ts) instead of random inputs; `uint8bc`, `uint8eqbc`, `uint8mpbc`,
- * `uint8mpeqbc`: with bias correction on those photos too (`biasCorrection`).
+ * `uint8mpeqbc`: with bias correction on those photos too (`biasCorrection`); `uint8eqr`,
+ * `uint8eqrbc`: equalization through ReLU6 where the calibration photos stay below the clip,
+ * float16 weights rescaled too (`equalizeFloat16`), without and with bias correction.
  *
  * Every cell is scored twice: on the random inputs, and for the models of human with a photo
  * recipe (tests/tfjs/_photos.ts) on real photos made as human feeds them (the scoring half:
  * other photos than the calibration half).
  *
  *   deno run -A bench/tfjs_models_table.ts [--models emotion,iris] [--out bench/results/tfjs_models.json]
- *     [--runs uint8plain,uint8,uint8eq,uint8m,uint8meq,uint8mp,uint8mpeq,uint8bc,uint8eqbc,uint8mpbc,uint8mpeqbc,float16,prune30,prune50] [--no-test-models]
+ *     [--runs uint8plain,uint8,uint8eq,uint8m,uint8meq,uint8mp,uint8mpeq,uint8bc,uint8eqbc,uint8mpbc,uint8mpeqbc,uint8eqr,uint8eqrbc,float16,prune30,prune50] [--no-test-models]
  *
  * Prints a Markdown table and writes JSON.
  */
@@ -133,6 +135,16 @@ for (const { name, files } of models) {
     uint8bc: { ...bc, measureHeadroom: false },
     uint8eqbc: { ...bc, measureHeadroom: false, equalize: true },
     uint8mpbc: bc,
+    // Equalization through ReLU6 where the calibration photos stay below the clip, float16
+    // weights rescaled too; without and with bias correction.
+    uint8eqr: {
+      ...bc,
+      biasCorrection: false,
+      measureHeadroom: false,
+      equalize: true,
+      equalizeFloat16: true,
+    },
+    uint8eqrbc: { ...bc, measureHeadroom: false, equalize: true, equalizeFloat16: true },
     uint8mpeqbc: { ...bc, equalize: true },
     float16: { mode: "quantization", configList: UINT8, storage: "float16" },
     prune30: { mode: "pruning", configList: PRUNE(0.3) },
@@ -140,7 +152,10 @@ for (const { name, files } of models) {
   } as const;
   for (const [label, options] of Object.entries(runs)) {
     if (only !== undefined && !only.includes(label)) continue;
-    if ((label.startsWith("uint8mp") || label.endsWith("bc")) && !photo) continue;
+    if (
+      (label.startsWith("uint8mp") || label.endsWith("bc") || label.startsWith("uint8eqr")) &&
+      !photo
+    ) continue;
     const t0 = performance.now();
     const r = await compressModel(model, options);
     const seconds = (performance.now() - t0) / 1000;

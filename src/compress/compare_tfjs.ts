@@ -442,6 +442,14 @@ function cosine(a: Float32Array, b: Float32Array): number {
   return Number.isFinite(c) ? c : 0;
 }
 
+/** The per-channel statistics of one tensor over the input sets. */
+export interface TfjsChannelStats {
+  /** The mean of each channel (the last dim). */
+  readonly mean: Float64Array;
+  /** The largest value of each channel. */
+  readonly max: Float64Array;
+}
+
 /**
  * The per-channel mean of tensors inside a graph model on given inputs: tfjs runs the model on
  * each input set with the named tensors as outputs (a few at a time) and averages each over all
@@ -472,6 +480,37 @@ export async function tfjsInputMeans(
   names: readonly string[],
   chunk = 16,
 ): Promise<Map<string, Float64Array>> {
+  const stats = await tfjsChannelStats(runtime, files, inputs, names, chunk);
+  return new Map([...stats].map(([k, v]) => [k, v.mean]));
+}
+
+/**
+ * The per-channel mean and maximum of tensors inside a graph model on given inputs (see
+ * `tfjsInputMeans`): the maxima tell which channels of a ReLU6 output reach the clip
+ * (`EqualizeTfjsOptions.activationMax`).
+ *
+ * @param runtime tfjs-core (backend set) and `loadGraphModel`.
+ * @param files The model's files (`model.json` and shards).
+ * @param inputs The input sets, one tensor per model input each.
+ * @param names Tensor names as the graph names them (`node` or `node:k`; a model input too).
+ * @param chunk How many tensors one run returns (default 16).
+ * @returns The statistics by name.
+ * @throws {TypeError} When the model is not a graph model.
+ * @throws {RangeError} When `inputs` is empty.
+ *
+ * @example
+ * ```ts ignore
+ * const stats = await tfjsChannelStats({ tf, loadGraphModel }, files, photos, ["conv1/Relu6"]);
+ * console.log(stats.get("conv1/Relu6")!.max);
+ * ```
+ */
+export async function tfjsChannelStats(
+  runtime: TfjsRuntime,
+  files: ReadonlyMap<string, Uint8Array>,
+  inputs: readonly TfjsInputSet[],
+  names: readonly string[],
+  chunk = 16,
+): Promise<Map<string, TfjsChannelStats>> {
   const { tf } = runtime;
   if (inputs.length === 0) {
     throw new RangeError(`"inputs" must hold at least one input set: current length is 0`);
@@ -483,6 +522,7 @@ export async function tfjsInputMeans(
   }
   const model = loaded.model;
   const sums = new Map<string, Float64Array>();
+  const maxima = new Map<string, Float64Array>();
   const counts = new Map<string, number>();
   const sets = givenInputs(tf, inputs);
   try {
@@ -503,15 +543,25 @@ export async function tfjsInputMeans(
           const c = t.shape.at(-1) ?? 1;
           const n = t.size / c;
           const axes = t.shape.slice(0, -1).map((_, i) => i);
-          const sum = tf.tidy(() => tf.sum(tf.cast(t, "float32"), axes));
+          const [sum, max] = tf.tidy(() => {
+            const x = tf.cast(t, "float32");
+            return [tf.sum(x, axes), tf.max(x, axes)];
+          });
           const values = await sum.data() as Float32Array;
-          sum.dispose();
+          const top = await max.data() as Float32Array;
+          tf.dispose([sum, max]);
           let acc = sums.get(part[k]);
-          if (acc === undefined) {
+          let hi = maxima.get(part[k]);
+          if (acc === undefined || hi === undefined) {
             acc = new Float64Array(c);
+            hi = new Float64Array(c).fill(-Infinity);
             sums.set(part[k], acc);
+            maxima.set(part[k], hi);
           }
-          for (let i = 0; i < c; i++) acc[i] += values[i];
+          for (let i = 0; i < c; i++) {
+            acc[i] += values[i];
+            hi[i] = Math.max(hi[i], top[i]);
+          }
           counts.set(part[k], (counts.get(part[k]) ?? 0) + n);
         }
         // A model input returned as an output is the feed itself: not disposed here.
@@ -522,10 +572,10 @@ export async function tfjsInputMeans(
     sets.forEach((set) => tf.dispose(set));
     model.dispose?.();
   }
-  const means = new Map<string, Float64Array>();
+  const stats = new Map<string, TfjsChannelStats>();
   for (const [name, acc] of sums) {
     const n = counts.get(name)!;
-    means.set(name, acc.map((v) => v / n));
+    stats.set(name, { mean: acc.map((v) => v / n), max: maxima.get(name)! });
   }
-  return means;
+  return stats;
 }

@@ -47,6 +47,7 @@ import { bnb4Tensors, dynamicTensors } from "./_integer_ops.ts";
 import { parameterSizes, writtenParameterBytes } from "./_sizes.ts";
 import { halfTensors } from "./_tfjs_half.ts";
 import {
+  tfjsChannelStats,
   tfjsInputMeans,
   type TfjsInputSet,
   type TfjsRuntime,
@@ -211,7 +212,9 @@ export interface CompressOptions {
   /**
    * TensorFlow.js with `tfjsRuntime`: calibration inputs (each set one tensor per model input,
    * in the model's input order: photos preprocessed as the application feeds them, say) on
-   * which the measured headroom is chosen, instead of random inputs in [-1, 1).
+   * which the measured headroom is chosen, instead of random inputs in [-1, 1); with `equalize`
+   * they also tell which ReLU6 channels stay below the clip (`EqualizeTfjsOptions.activationMax`:
+   * pairs through a ReLU6 are rescaled too), and `biasCorrection` takes its means from them.
    */
   readonly tfjsInputs?: readonly TfjsInputSet[];
   /**
@@ -219,6 +222,11 @@ export interface CompressOptions {
    * keeps the channel-error ranking while `tfjsRuntime` serves `biasCorrection`.
    */
   readonly measureHeadroom?: boolean;
+  /**
+   * With `equalize`: also rescale weights stored as float16 (stored as float16 again, so rounded
+   * once more; far below uint8's rounding for the kernels quantized next). Default `false`.
+   */
+  readonly equalizeFloat16?: boolean;
   /**
    * TensorFlow.js graph models, storage `int`/`auto`: bias correction (`biasCorrectTfjs`) on
    * `tfjsInputs` run by `tfjsRuntime` (both required): each layer's expected output shift from
@@ -435,6 +443,23 @@ async function reconstructed(
   );
   for (const w of run.warnings) warnings.push(`reconstruct: ${w}`);
   return run.bytes;
+}
+
+/** The names of a tfjs graph model's ReLU6 outputs: `Relu6` nodes and ops with one fused. */
+function relu6Outputs(model: Extract<LoadedModel, { format: "tfjs" }>["tfjs"]): string[] {
+  const nodes = (model.json.modelTopology as { node?: unknown } | undefined)?.node;
+  if (!Array.isArray(nodes)) return [];
+  return (nodes as { name: string; op: string; attr?: Record<string, unknown> }[]).filter((n) => {
+    if (n.op === "Relu6") return true;
+    const fused = (n.attr?.fused_ops as { list?: { s?: unknown[] } } | undefined)?.list?.s ?? [];
+    return fused.some((f) => {
+      try {
+        return atob(String(f)) === "Relu6";
+      } catch {
+        return false;
+      }
+    });
+  }).map((n) => n.name);
 }
 
 /** The quantized file in the requested storage; `auto` falls back to float with a reason. */
@@ -776,10 +801,32 @@ export async function compressModel(
         `"equalize" rescales the weights of TensorFlow.js models before quantization: the model is ${model.format}, the mode ${options.mode}`,
       );
     }
-    const eq = equalizeTfjs(model.tfjs);
+    let activationMax: Map<string, Float64Array> | undefined;
+    if (options.tfjsRuntime !== undefined && options.tfjsInputs !== undefined) {
+      // ReLU6 outputs: which channels reach the clip on the calibration inputs.
+      const names = relu6Outputs(model.tfjs);
+      if (names.length > 0) {
+        const stats = await tfjsChannelStats(
+          options.tfjsRuntime as TfjsRuntime,
+          model.files,
+          options.tfjsInputs,
+          names,
+        );
+        activationMax = new Map([...stats].map(([k, v]) => [k, v.max]));
+      }
+    }
+    const eq = equalizeTfjs(model.tfjs, {
+      ...(activationMax === undefined ? {} : { activationMax }),
+      ...(options.equalizeFloat16 === true ? { float16: true } : {}),
+    });
     model = { ...model, tfjs: eq.model, graph: tfjsModel(eq.model) };
     equalized = `equalize: ${eq.pairs.length} pair(s) of convolutions rescaled per channel ` +
-      `before quantization (cross-layer equalization; the float function is unchanged)`;
+      `before quantization (cross-layer equalization; the float function is unchanged` +
+      (activationMax === undefined
+        ? ")"
+        : `; ${eq.relu6.pairs} pair(s) through a ReLU6, ${eq.relu6.clipped} of their ` +
+          `${eq.relu6.channels} channels reach 6 on the calibration inputs and keep their scale, ` +
+          `the others stay below 6 after scaling on them)`);
   }
   // The config list is resolved once; every stage below takes this plan. SparseGPT works
   // element by element: the plan takes Level's defaults.

@@ -1,11 +1,13 @@
 // Bias correction of quantized tfjs graph models (`biasCorrection`, `tfjsBiasSites`,
-// `tfjsInputMeans`), and measured headroom on given inputs: on the test graph model and on a
-// linear model where the correction is exact.
+// `tfjsInputMeans`), equalization through ReLU6 from calibration maxima and of float16 weights,
+// and measured headroom on given inputs: on the test graph model and on a linear model where
+// the correction is exact.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadGraphModel } from "@tensorflow/tfjs-converter";
 import {
   compareTfjsOutputs,
+  tfjsChannelStats,
   tfjsInputMeans,
   type TfjsInputSet,
   type TfjsRuntime,
@@ -13,9 +15,11 @@ import {
 } from "../../src/compress/compare_tfjs.ts";
 import { compressModel } from "../../src/compress/compress_model.ts";
 import { loadModel } from "../../src/compress/load_model.ts";
-import { readTfjs } from "../../src/io/tfjs/read_tfjs.ts";
+import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
+import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
+import { equalizeTfjs } from "../../src/quantization/equalize_tfjs.ts";
 import { tfjsBiasSites } from "../../src/quantization/bias_correct_tfjs.ts";
-import { graphModelFiles, tf } from "./_models.ts";
+import { graphModelFiles, storedAs, tf } from "./_models.ts";
 
 const runtime: TfjsRuntime = { tf, loadGraphModel: (h) => loadGraphModel(h) };
 const UINT8 = [{
@@ -292,4 +296,76 @@ test("measured headroom on given inputs: the measure runs on them", async () => 
     s.dispose();
   }
   await assert.rejects(tfjsSensitivity(runtime, files, { inputs: [] }), /at least one input set/);
+});
+
+test("equalize through ReLU6: with calibration maxima below 6 the pair is rescaled and the function kept; a channel that reaches 6 keeps its scale", async () => {
+  const files = graphModelFiles();
+  const source = readTfjs(files.get("model.json")!, files);
+  const inputs = sets([4, 6, 6, 3], 2, 31);
+  const stats = await tfjsChannelStats(runtime, files, inputs, ["model/dw/Relu6"]);
+  const max = stats.get("model/dw/Relu6")!.max;
+  assert.ok(max.every((m) => m < 6), `${max}`);
+  const pairsOf = (r: ReturnType<typeof equalizeTfjs>) => r.pairs.map((p) => p.join(" -> "));
+  assert.deepEqual(pairsOf(equalizeTfjs(source)), ["model/conv1/Relu -> model/dw/Relu6"]);
+  const eq = equalizeTfjs(source, { activationMax: new Map([["model/dw/Relu6", max]]) });
+  assert.deepEqual(pairsOf(eq), [
+    "model/conv1/Relu -> model/dw/Relu6",
+    "model/dw/Relu6 -> model/conv2/Conv2D",
+  ]);
+  assert.deepEqual(eq.relu6, { pairs: 1, clipped: 0, channels: 8 });
+  const written = encodeTfjs(eq.model, new Map());
+  const eqFiles = new Map([["model.json", written.modelJson], ...written.shards]);
+  // The function is kept on the calibration inputs (every ReLU6 value stays below 6).
+  const same = await compareTfjsOutputs(runtime, eqFiles, files, { inputs });
+  assert.ok(same.every((o) => o.relativeError < 1e-5), JSON.stringify(same));
+  // And the scales moved: the depthwise kernel changed.
+  const dwOf = (m: typeof source) =>
+    tfjsWeightValues(m.weights.find((w) => w.spec.name === "model/dw/depthwise/ReadVariableOp")!);
+  const before = dwOf(source);
+  const after = dwOf(eq.model);
+  assert.ok(before.some((v, i) => Math.abs(v - after[i]) > 1e-4));
+  // Channel 3 reached 6: it keeps scale 1, so conv2's input channel 3 (conv2 is rescaled by
+  // this pair only; [1, 1, 8, 5]: input channel = floor(index / 5)) is unchanged, others moved.
+  const clipped = Float64Array.from(max);
+  clipped[3] = 6;
+  const held = equalizeTfjs(source, { activationMax: new Map([["model/dw/Relu6", clipped]]) });
+  assert.deepEqual(held.relu6, { pairs: 1, clipped: 1, channels: 8 });
+  const conv2Of = (m: typeof source) =>
+    tfjsWeightValues(m.weights.find((w) => w.spec.name === "model/conv2/Conv2D/ReadVariableOp")!);
+  const c0 = conv2Of(source);
+  const c1 = conv2Of(held.model);
+  for (let i = 0; i < c0.length; i++) {
+    const moved = Math.abs(c1[i] - c0[i]) > 1e-6 * Math.abs(c0[i]);
+    if (Math.floor(i / 5) === 3) assert.equal(c1[i], c0[i], `${i}`);
+    else if (i % 5 === 0) assert.ok(moved || c0[i] === 0, `${i}: ${c0[i]} -> ${c1[i]}`);
+  }
+});
+
+test("equalize float16 weights: rescaled and stored as float16 again", () => {
+  const files = storedAs(graphModelFiles(), "float16");
+  const source = readTfjs(files.get("model.json")!, files);
+  assert.deepEqual(equalizeTfjs(source).pairs, []);
+  const eq = equalizeTfjs(source, { float16: true });
+  assert.deepEqual(eq.pairs.map((p) => p[0]), ["model/conv1/Relu"]);
+  assert.ok(
+    eq.model.weights.filter((w) => w.spec.dtype === "float32")
+      .every((w) => w.spec.quantization?.dtype === "float16"),
+  );
+});
+
+test("compressModel: equalize with tfjs inputs goes through ReLU6 and says how many channels clip", async () => {
+  const files = graphModelFiles();
+  const q = await compressModel(load(files), {
+    mode: "quantization",
+    configList: UINT8,
+    equalize: true,
+    tfjsRuntime: runtime,
+    tfjsInputs: sets([4, 6, 6, 3], 2, 41),
+    measureHeadroom: false,
+  });
+  assert.match(
+    q.report.warnings.join("\n"),
+    /equalize: 2 pair\(s\) of convolutions rescaled per channel before quantization \(cross-layer equalization; the float function is unchanged; 1 pair\(s\) through a ReLU6, 0 of their 8 channels reach 6 on the calibration inputs/,
+  );
+  assert.doesNotMatch(q.report.warnings.join("\n"), /measured output cosine/);
 });
