@@ -825,8 +825,8 @@ export async function compressModel(
       (activationMax === undefined
         ? ")"
         : `; ${eq.relu6.pairs} pair(s) through a ReLU6, ${eq.relu6.clipped} of their ` +
-          `${eq.relu6.channels} channels reach 6 on the calibration inputs and keep their scale, ` +
-          `the others stay below 6 after scaling on them)`);
+          `${eq.relu6.channels} channels reach 3, half the clip, on the calibration inputs and ` +
+          `keep their scale, the others stay below 3 after scaling on them)`);
   }
   // The config list is resolved once; every stage below takes this plan. SparseGPT works
   // element by element: the plan takes Level's defaults.

@@ -28,12 +28,15 @@ export interface EqualizeTfjsOptions {
    * ReLU6 between two convolutions (fused into the first, or a `Relu6` node after it and its
    * bias add): the largest value of each channel of the ReLU6's output on calibration data, by
    * the name of the node whose output it is (`tfjsChannelStats` in src/compress/compare_tfjs.ts
-   * computes them). `min(6, x / s) = min(6, x) / s` holds where `x <= 6` and `x / s <= 6`, so a
-   * channel that reached 6 keeps scale 1 and one whose largest value is `m < 6` takes scales
-   * `s >= m / 6` only (it stays below the clip after scaling on that data). Without it a ReLU6
-   * ends a pair.
+   * computes them). `min(6, x / s) = min(6, x) / s` holds where `x <= 6` and `x / s <= 6`; other
+   * data go further than the calibration data, so with `margin` (default 2) a channel whose
+   * largest value `m` reached `6 / margin` keeps scale 1 and the others take scales
+   * `s >= margin * m / 6` only (they stay below `6 / margin` after scaling on that data).
+   * Without it a ReLU6 ends a pair.
    */
   readonly activationMax?: ReadonlyMap<string, ArrayLike<number>>;
+  /** With `activationMax`: how far below the clip the channels stay (default 2, at least 1). */
+  readonly margin?: number;
 }
 
 /** The equalized model and what changed. */
@@ -42,7 +45,10 @@ export interface EqualizedTfjs {
   readonly model: TfjsModel;
   /** The node pairs rescaled: `[producer, consumer]` node names. */
   readonly pairs: readonly (readonly [string, string])[];
-  /** With `activationMax`: the pairs through a ReLU6, and their channels that reached 6. */
+  /**
+   * With `activationMax`: the pairs through a ReLU6, their channels, and those that reached
+   * `6 / margin` (kept at scale 1).
+   */
   readonly relu6: { readonly pairs: number; readonly clipped: number; readonly channels: number };
 }
 
@@ -65,8 +71,6 @@ const HOMOGENEOUS = new Set(["Relu", "LeakyRelu", "Prelu"]);
 // Nodes between producer and consumer that commute with a positive per-channel scale.
 const PASS = new Set(["Relu", "LeakyRelu", "Prelu", "Identity", "MaxPool", "Pad"]);
 const ADD = new Set(["BiasAdd", "Add", "AddV2"]);
-// A ReLU6 channel whose largest value on calibration data is this close to 6 reached the clip.
-const RELU6 = 6 * (1 - 1e-6);
 
 const source = (input: string) => input.replace(/^\^/, "").replace(/:\d+$/, "");
 
@@ -100,6 +104,8 @@ interface Pair {
   readonly channels: number;
   /** Through a ReLU6: the channels' largest values on calibration data. */
   readonly clip?: ArrayLike<number>;
+  /** The bound channels stay below: 6 / margin. */
+  readonly bound: number;
   /** The scale applied so far per channel (the ReLU6 bounds hold on it). */
   readonly total: Float64Array;
 }
@@ -169,6 +175,11 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
     return { model, pairs: [], relu6: none };
   }
   const maxima = options.activationMax;
+  const margin = options.margin ?? 2;
+  if (!(margin >= 1)) {
+    throw new RangeError(`"margin" must be at least 1: current value is ${margin}`);
+  }
+  const bound = 6 / margin;
   const nodes = new Map(topology.node.map((n) => [n.name, n]));
   const consumers = new Map<string, TfNode[]>();
   for (const n of topology.node) {
@@ -290,6 +301,7 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
       next,
       channels,
       ...(clip === undefined ? {} : { clip }),
+      bound,
       total: new Float64Array(channels).fill(1),
     });
   }
@@ -315,7 +327,7 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
     relu6: {
       pairs: through.length,
       clipped: through.reduce(
-        (n, p) => n + Array.from(p.clip!).filter((m) => m >= RELU6).length,
+        (n, p) => n + Array.from(p.clip!).filter((m) => m >= p.bound * (1 - 1e-6)).length,
         0,
       ),
       channels: through.reduce((n, p) => n + p.channels, 0),
@@ -344,11 +356,11 @@ function equalizePair(p: Pair): number {
   for (let ch = 0; ch < c; ch++) {
     s[ch] = r1[ch] > 0 && r2[ch] > 0 ? Math.sqrt(r1[ch] / r2[ch]) : 1;
     if (p.clip !== undefined) {
-      // ReLU6: the total scale stays 1 where the channel reached 6 on calibration data, and at
-      // least max / 6 elsewhere (so it stays below the clip after scaling).
+      // ReLU6: the total scale stays 1 where the channel reached 6 / margin on calibration
+      // data, and at least max / (6 / margin) elsewhere (it stays below that after scaling).
       const m = p.clip[ch];
       const total = p.total[ch] * s[ch];
-      const bounded = m >= RELU6 ? 1 : Math.max(total, m / 6);
+      const bounded = m >= p.bound * (1 - 1e-6) ? 1 : Math.max(total, m / p.bound);
       s[ch] = bounded / p.total[ch];
     }
     p.total[ch] *= s[ch];

@@ -304,7 +304,7 @@ test("equalize through ReLU6: with calibration maxima below 6 the pair is rescal
   const inputs = sets([4, 6, 6, 3], 2, 31);
   const stats = await tfjsChannelStats(runtime, files, inputs, ["model/dw/Relu6"]);
   const max = stats.get("model/dw/Relu6")!.max;
-  assert.ok(max.every((m) => m < 6), `${max}`);
+  assert.ok(max.every((m) => m < 3), `${max}`);
   const pairsOf = (r: ReturnType<typeof equalizeTfjs>) => r.pairs.map((p) => p.join(" -> "));
   assert.deepEqual(pairsOf(equalizeTfjs(source)), ["model/conv1/Relu -> model/dw/Relu6"]);
   const eq = equalizeTfjs(source, { activationMax: new Map([["model/dw/Relu6", max]]) });
@@ -324,12 +324,23 @@ test("equalize through ReLU6: with calibration maxima below 6 the pair is rescal
   const before = dwOf(source);
   const after = dwOf(eq.model);
   assert.ok(before.some((v, i) => Math.abs(v - after[i]) > 1e-4));
-  // Channel 3 reached 6: it keeps scale 1, so conv2's input channel 3 (conv2 is rescaled by
+  // Channel 3 reached 3, half the clip (the default margin 2): it keeps scale 1, so conv2's
+  // input channel 3 (conv2 is rescaled by
   // this pair only; [1, 1, 8, 5]: input channel = floor(index / 5)) is unchanged, others moved.
   const clipped = Float64Array.from(max);
-  clipped[3] = 6;
+  clipped[3] = 3;
   const held = equalizeTfjs(source, { activationMax: new Map([["model/dw/Relu6", clipped]]) });
   assert.deepEqual(held.relu6, { pairs: 1, clipped: 1, channels: 8 });
+  // Margin 1: only channels at 6 are held.
+  assert.deepEqual(
+    equalizeTfjs(source, { activationMax: new Map([["model/dw/Relu6", clipped]]), margin: 1 })
+      .relu6,
+    { pairs: 1, clipped: 0, channels: 8 },
+  );
+  assert.throws(
+    () => equalizeTfjs(source, { activationMax: new Map(), margin: 0.5 }),
+    /"margin" must be at least 1: current value is 0\.5/,
+  );
   const conv2Of = (m: typeof source) =>
     tfjsWeightValues(m.weights.find((w) => w.spec.name === "model/conv2/Conv2D/ReadVariableOp")!);
   const c0 = conv2Of(source);
@@ -365,7 +376,7 @@ test("compressModel: equalize with tfjs inputs goes through ReLU6 and says how m
   });
   assert.match(
     q.report.warnings.join("\n"),
-    /equalize: 2 pair\(s\) of convolutions rescaled per channel before quantization \(cross-layer equalization; the float function is unchanged; 1 pair\(s\) through a ReLU6, 0 of their 8 channels reach 6 on the calibration inputs/,
+    /equalize: 2 pair\(s\) of convolutions rescaled per channel before quantization \(cross-layer equalization; the float function is unchanged; 1 pair\(s\) through a ReLU6, 0 of their 8 channels reach 3, half the clip, on the calibration inputs/,
   );
   assert.doesNotMatch(q.report.warnings.join("\n"), /measured output cosine/);
 });
