@@ -4,6 +4,7 @@
 // way human feeds each model (src/face/*.ts, src/body/movenet*.ts, src/hand/handtrack.ts,
 // src/object/centernet.ts of human 3.3.6). Half the crops choose (`calibrate`), the other half
 // score (`score`), so a choice made on photos is checked on other photos.
+import { readFileSync } from "node:fs";
 import jpeg from "jpeg-js";
 import type { TfjsInputSet } from "../../src/compress/compare_tfjs.ts";
 import { tf } from "./_models.ts";
@@ -35,7 +36,7 @@ const cache = new Map<string, Photo>();
 function photo(name: "faces.jpg" | "scenes.jpg"): Photo {
   let p = cache.get(name);
   if (p === undefined) {
-    p = decodePhoto(Deno.readFileSync(new URL(name, FIXTURES)));
+    p = decodePhoto(new Uint8Array(readFileSync(new URL(name, FIXTURES))));
     cache.set(name, p);
   }
   return p;
