@@ -196,9 +196,10 @@ export interface CompressOptions {
    * TensorFlow.js graph models, quantization: cross-layer equalization before quantizing
    * (`equalizeTfjs`): consecutive convolutions with a ReLU/PReLU/LeakyReLU or nothing between
    * them get their channel ranges evened out by per-channel scales that cancel, so one uint8
-   * grid per tensor fits better. It changes the stored float weights beyond quantization (the
-   * function only up to float rounding, float16 rounding for float16 weights), hence off by
-   * default; a warning counts the pairs.
+   * grid per tensor fits better; with `tfjsRuntime` and `tfjsInputs`, through a ReLU6 too where
+   * those inputs keep each channel below half the clip. It changes the stored float weights
+   * beyond quantization (the function only up to float rounding, float16 rounding for float16
+   * weights with `equalizeFloat16`), hence off by default; a warning counts the pairs.
    */
   readonly equalize?: boolean;
   /**
