@@ -9,10 +9,19 @@
  * 30% and 50% of the Conv2d/Linear weights (level pruner).
  *
  * uint8 with measured headroom (`tfjsRuntime`: the weights stored at 16 bits chosen by tfjs
- * runs, one per uint8 weight; minutes per model on a loaded machine) and with equalization too.
+ * runs, one per uint8 weight; minutes per model on a loaded machine) and with equalization too;
+ * `uint8mp`/`uint8mpeq`: the same chosen on real photos (`tfjsInputs`, the calibration half of
+ * tests/tfjs/_photos.ts) instead of random inputs; `uint8bc`, `uint8eqbc`, `uint8mpbc`,
+ * `uint8mpeqbc`: with bias correction on those photos too (`biasCorrection`); `uint8eqr`,
+ * `uint8eqrbc`: equalization through ReLU6 where the calibration photos stay below the clip,
+ * float16 weights rescaled too (`equalizeFloat16`), without and with bias correction.
+ *
+ * Every cell is scored twice: on the random inputs, and for the models of human with a photo
+ * recipe (tests/tfjs/_photos.ts) on real photos made as human feeds them (the scoring half:
+ * other photos than the calibration half).
  *
  *   deno run -A bench/tfjs_models_table.ts [--models emotion,iris] [--out bench/results/tfjs_models.json]
- *     [--runs uint8plain,uint8,uint8eq,uint8m,uint8meq,float16,prune30,prune50] [--no-test-models]
+ *     [--runs uint8plain,uint8,uint8eq,uint8m,uint8meq,uint8mp,uint8mpeq,uint8bc,uint8eqbc,uint8mpbc,uint8mpeqbc,uint8eqr,uint8eqrbc,float16,prune30,prune50] [--no-test-models]
  *
  * Prints a Markdown table and writes JSON.
  */
@@ -24,6 +33,7 @@ import { loadModel } from "../src/compress/load_model.ts";
 import { readModelFile } from "../src/compress/read_model_file.ts";
 import { writeFileAtomic } from "../src/io/fs.ts";
 import { graphModelFiles, layersModelFiles, storedAs, tf, tfl } from "../tests/tfjs/_models.ts";
+import { HUMAN_INPUTS, humanInputs } from "../tests/tfjs/_photos.ts";
 import { parseArgs } from "./_harness.ts";
 
 const args = parseArgs(Deno.args);
@@ -72,7 +82,7 @@ for (const n of names) {
   models.push({ name: `human/${n}`, files: new Map(m.files) });
 }
 
-const rows = [];
+const rows: Record<string, unknown>[] = [];
 for (const { name, files } of models) {
   const model = loadModel(files.get("model.json")!, "model.json", files);
   const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
@@ -90,50 +100,118 @@ for (const { name, files } of models) {
     fileBytes: allBytes(files),
     weightBytes: shardBytes(files),
   };
+  const human = name.startsWith("human/") ? name.slice(6) : undefined;
+  const photo = human !== undefined && human in HUMAN_INPUTS;
+  const calibrate = photo ? humanInputs(human!, "calibrate") : undefined;
+  const score = photo ? humanInputs(human!, "score") : undefined;
+  const bc = {
+    mode: "quantization",
+    configList: UINT8,
+    tfjsRuntime: runtime,
+    tfjsInputs: calibrate,
+    biasCorrection: true,
+  } as const;
   const runs = {
     uint8plain: { mode: "quantization", configList: UINT8, headroom: 0 },
     uint8: { mode: "quantization", configList: UINT8 },
     uint8eq: { mode: "quantization", configList: UINT8, equalize: true },
     uint8m: { mode: "quantization", configList: UINT8, tfjsRuntime: runtime },
     uint8meq: { mode: "quantization", configList: UINT8, equalize: true, tfjsRuntime: runtime },
+    uint8mp: {
+      mode: "quantization",
+      configList: UINT8,
+      tfjsRuntime: runtime,
+      tfjsInputs: calibrate,
+    },
+    uint8mpeq: {
+      mode: "quantization",
+      configList: UINT8,
+      equalize: true,
+      tfjsRuntime: runtime,
+      tfjsInputs: calibrate,
+    },
+    // Bias correction on the calibration photos (the headroom by channel error, or measured on
+    // the same photos), with and without equalization.
+    uint8bc: { ...bc, measureHeadroom: false },
+    uint8eqbc: { ...bc, measureHeadroom: false, equalize: true },
+    uint8mpbc: bc,
+    // Equalization through ReLU6 where the calibration photos stay below the clip, float16
+    // weights rescaled too; without and with bias correction.
+    uint8eqr: {
+      ...bc,
+      biasCorrection: false,
+      measureHeadroom: false,
+      equalize: true,
+      equalizeFloat16: true,
+    },
+    uint8eqrbc: { ...bc, measureHeadroom: false, equalize: true, equalizeFloat16: true },
+    uint8mpeqbc: { ...bc, equalize: true },
     float16: { mode: "quantization", configList: UINT8, storage: "float16" },
     prune30: { mode: "pruning", configList: PRUNE(0.3) },
     prune50: { mode: "pruning", configList: PRUNE(0.5) },
   } as const;
   for (const [label, options] of Object.entries(runs)) {
     if (only !== undefined && !only.includes(label)) continue;
+    if (
+      (label.startsWith("uint8mp") || label.endsWith("bc") || label.startsWith("uint8eqr")) &&
+      !photo
+    ) continue;
     const t0 = performance.now();
     const r = await compressModel(model, options);
     const seconds = (performance.now() - t0) / 1000;
     const cmp = await compareTfjsOutputs(runtime, r.files!, files);
+    const real = score === undefined
+      ? undefined
+      : await compareTfjsOutputs(runtime, r.files!, files, { inputs: score });
     row[label] = {
       fileBytes: r.report.after.fileBytes,
       weightRatio: shardBytes(r.files!) / shardBytes(files),
       minCosine: Math.min(...cmp.map((c) => c.cosine)),
       maxAbsDiff: Math.max(...cmp.map((c) => c.maxAbsDiff)),
       outputs: cmp.map((c) => ({ name: c.name, cosine: c.cosine, maxAbsDiff: c.maxAbsDiff })),
+      ...(real === undefined ? {} : {
+        photoMinCosine: Math.min(...real.map((c) => c.cosine)),
+        photoOutputs: real.map((c) => ({
+          name: c.name,
+          cosine: c.cosine,
+          maxAbsDiff: c.maxAbsDiff,
+        })),
+      }),
+      warnings: r.report.warnings,
       seconds,
     };
+    console.error(
+      `${name} ${label}: ${(row[label] as { weightRatio: number }).weightRatio.toFixed(4)} ` +
+        `random ${Math.min(...cmp.map((c) => c.cosine)).toFixed(4)}` +
+        (real === undefined ? "" : ` photos ${Math.min(...real.map((c) => c.cosine)).toFixed(4)}`) +
+        ` (${seconds.toFixed(0)} s)`,
+    );
   }
   rows.push(row);
   console.error(`${name} done`);
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-const cell = (r?: { weightRatio: number; minCosine: number; maxAbsDiff: number }) =>
+// size / cosine on random inputs / cosine on photos (when the model has a recipe) / max |diff|.
+const cell = (
+  r?: { weightRatio: number; minCosine: number; maxAbsDiff: number; photoMinCosine?: number },
+) =>
   r === undefined
     ? "-"
-    : `${pct(r.weightRatio)} / ${r.minCosine.toFixed(4)} / ${r.maxAbsDiff.toExponential(1)}`;
+    : `${pct(r.weightRatio)} / ${r.minCosine.toFixed(4)} / ${
+      r.photoMinCosine === undefined ? "-" : r.photoMinCosine.toFixed(4)
+    } / ${r.maxAbsDiff.toExponential(1)}`;
+const labels = [...new Set(rows.flatMap((r) => Object.keys(r)))].filter((k) =>
+  rows.some((r) => typeof r[k] === "object")
+);
 const lines = [
-  "| model | stored as | download | uint8 per tensor | uint8 + headroom | uint8 + headroom + equalize | uint8 + measured headroom | uint8 + measured headroom + equalize | float16 | prune 30% | prune 50% |",
-  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+  `| model | stored as | download | ${labels.join(" | ")} |`,
+  `| --- | --- | --- |${labels.map(() => " --- |").join("")}`,
   ...rows.map((r) => {
     const x = r as Record<string, never>;
     return `| ${r.model} | ${r.storage} | ${(Number(r.fileBytes) / 1e6).toFixed(2)} MB | ${
-      cell(x.uint8plain)
-    } | ${cell(x.uint8)} | ${cell(x.uint8eq)} | ${cell(x.uint8m)} | ${cell(x.uint8meq)} | ${
-      cell(x.float16)
-    } | ${cell(x.prune30)} | ${cell(x.prune50)} |`;
+      labels.map((l) => cell(x[l])).join(" | ")
+    } |`;
   }),
 ];
 console.log(lines.join("\n"));

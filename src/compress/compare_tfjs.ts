@@ -43,7 +43,25 @@ export interface CompareTfjsOptions {
    * `[0, 255]` take their own range.
    */
   readonly range?: readonly [number, number];
+  /**
+   * Real inputs instead of random ones: input sets, each one tensor per model input in the
+   * model's input order (photos preprocessed as the model's application feeds them, say).
+   * Outputs are compared over every set at once (each output's elements of all sets
+   * concatenated); `shape`, `batch`, `seed` and `range` are then unused.
+   */
+  readonly inputs?: readonly TfjsInputSet[];
 }
+
+/** One tensor fed to a tfjs model: its values and shape (int32 inputs take an `Int32Array`). */
+export interface TfjsInputTensor {
+  /** The values, row-major. */
+  readonly data: Float32Array | Int32Array;
+  /** The shape. */
+  readonly dims: readonly number[];
+}
+
+/** One set of inputs: a tensor per model input, in the model's input order. */
+export type TfjsInputSet = readonly TfjsInputTensor[];
 
 /** Deterministic values in [-1, 1) (a 32-bit LCG). */
 function noise(n: number, seed: number): Float32Array {
@@ -192,6 +210,31 @@ function compare(
   return { name, dims, type: "float32", ...measure };
 }
 
+/** The given input sets as tensors. */
+function givenInputs(tf: typeof TfCore, sets: readonly TfjsInputSet[]): TfCore.Tensor[][] {
+  return sets.map((set) =>
+    set.map((x) =>
+      x.data instanceof Int32Array
+        ? tf.tensor(x.data, [...x.dims], "int32")
+        : tf.tensor(x.data, [...x.dims], "float32")
+    )
+  );
+}
+
+/** Each output's data over every set, concatenated (sets share their outputs' order). */
+function concatenated(runs: { name: string; dims: number[]; data: Float32Array }[][]) {
+  return runs[0].map((o, k) => {
+    const parts = runs.map((r) => r[k].data);
+    const data = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      data.set(p, at);
+      at += p.length;
+    }
+    return { name: o.name, dims: [data.length], data };
+  });
+}
+
 /** Deterministic inputs for a model (see `compareTfjsOutputs`). */
 function makeInputs(
   tf: typeof TfCore,
@@ -250,6 +293,29 @@ export async function compareTfjsOutputs(
   const { tf } = runtime;
   const a = await load(runtime, model);
   const b = await load(runtime, reference);
+  if (options.inputs !== undefined) {
+    if (options.inputs.length === 0) {
+      throw new RangeError(`"inputs" must hold at least one input set: current length is 0`);
+    }
+    const sets = givenInputs(tf, options.inputs);
+    try {
+      const outA: { name: string; dims: number[]; data: Float32Array }[][] = [];
+      const outB: { name: string; dims: number[]; data: Float32Array }[][] = [];
+      for (const inputs of sets) {
+        outA.push(await run(tf, a, inputs));
+        outB.push(await run(tf, b, inputs));
+      }
+      const ca = concatenated(outA);
+      const cb = concatenated(outB);
+      return cb.map((o, k) =>
+        compare(o.name, ca[k].data, o.data, sets.length === 1 ? outB[0][k].dims : o.dims)
+      );
+    } finally {
+      sets.forEach((inputs) => tf.dispose(inputs));
+      a.model.dispose?.();
+      b.model.dispose?.();
+    }
+  }
   const inputs = makeInputs(tf, b.model, options, options.seed ?? 1234);
   try {
     const outA = await run(tf, a, inputs);
@@ -265,7 +331,7 @@ export async function compareTfjsOutputs(
 /** Options of `tfjsSensitivity`. */
 export interface TfjsSensitivityOptions extends CompareTfjsOptions {
   /**
-   * How many input sets (default 2): seeds `seed`, `seed + 97`, ... (default seed 7, other inputs
+   * How many random input sets (default 2): seeds `seed`, `seed + 97`, ... (default seed 7, other inputs
    * than `compareTfjsOutputs`'s 1234, so a choice made on these is checked on others).
    */
   readonly samples?: number;
@@ -275,7 +341,9 @@ export interface TfjsSensitivityOptions extends CompareTfjsOptions {
  * A measure of how close a written model's outputs stay to a reference model's, for
  * `QuantizedTfjsOptions.measure`: tfjs runs the reference once on deterministic random inputs
  * (as `compareTfjsOutputs` makes them) and each model given on the same inputs; the result is
- * the lowest cosine over outputs and inputs (1 when identical). Call `dispose` when done.
+ * the lowest cosine over outputs and inputs (1 when identical). With `options.inputs` (real
+ * inputs, photos for instance) it runs on those instead, and each output's cosine is taken over
+ * every set at once. Call `dispose` when done.
  *
  * @param runtime tfjs-core (backend set) and the loaders.
  * @param reference The original model's files (`model.json` and shards).
@@ -305,16 +373,29 @@ export async function tfjsSensitivity(
   const b = await load(runtime, reference);
   const seed = options.seed ?? 7;
   const sets: TfCore.Tensor[][] = [];
-  const expected: { data: Float32Array }[][] = [];
+  const expected: { name: string; dims: number[]; data: Float32Array }[][] = [];
   try {
-    for (let k = 0; k < (options.samples ?? 2); k++) {
-      const inputs = makeInputs(tf, b.model, options, seed + 97 * k);
-      sets.push(inputs);
-      expected.push(await run(tf, b, inputs));
+    if (options.inputs !== undefined) {
+      if (options.inputs.length === 0) {
+        throw new RangeError(`"inputs" must hold at least one input set: current length is 0`);
+      }
+      sets.push(...givenInputs(tf, options.inputs));
+      for (const inputs of sets) expected.push(await run(tf, b, inputs));
+    } else {
+      for (let k = 0; k < (options.samples ?? 2); k++) {
+        const inputs = makeInputs(tf, b.model, options, seed + 97 * k);
+        sets.push(inputs);
+        expected.push(await run(tf, b, inputs));
+      }
     }
+  } catch (e) {
+    sets.forEach((inputs) => tf.dispose(inputs));
+    throw e;
   } finally {
     b.model.dispose?.();
   }
+  // Given inputs: each output over every set at once.
+  const want = options.inputs === undefined ? undefined : concatenated(expected);
   return {
     measure: async (files) => {
       const map = "modelJson" in files
@@ -323,10 +404,18 @@ export async function tfjsSensitivity(
       const a = await load(runtime, map);
       let lowest = 1;
       try {
-        for (let k = 0; k < sets.length; k++) {
-          const got = await run(tf, a, sets[k]);
+        const runs = [];
+        for (let k = 0; k < sets.length; k++) runs.push(await run(tf, a, sets[k]));
+        if (want !== undefined) {
+          const got = concatenated(runs);
           for (let o = 0; o < got.length; o++) {
-            lowest = Math.min(lowest, cosine(got[o].data, expected[k][o].data));
+            lowest = Math.min(lowest, cosine(got[o].data, want[o].data));
+          }
+        } else {
+          for (let k = 0; k < sets.length; k++) {
+            for (let o = 0; o < runs[k].length; o++) {
+              lowest = Math.min(lowest, cosine(runs[k][o].data, expected[k][o].data));
+            }
           }
         }
       } finally {
@@ -351,4 +440,142 @@ function cosine(a: Float32Array, b: Float32Array): number {
   if (aa === 0 && bb === 0) return 1;
   const c = ab / Math.sqrt(aa * bb);
   return Number.isFinite(c) ? c : 0;
+}
+
+/** The per-channel statistics of one tensor over the input sets. */
+export interface TfjsChannelStats {
+  /** The mean of each channel (the last dim). */
+  readonly mean: Float64Array;
+  /** The largest value of each channel. */
+  readonly max: Float64Array;
+}
+
+/**
+ * The per-channel mean of tensors inside a graph model on given inputs: tfjs runs the model on
+ * each input set with the named tensors as outputs (a few at a time) and averages each over all
+ * dims but the last (`[N, H, W, C]` -> `C` means), weighting the sets by their elements. For
+ * bias correction (`QuantizedTfjsOptions.inputMeans`, with the names of `tfjsBiasSites`).
+ *
+ * @param runtime tfjs-core (backend set) and `loadGraphModel`.
+ * @param files The model's files (`model.json` and shards).
+ * @param inputs The input sets, one tensor per model input each.
+ * @param names Tensor names as the graph names them (`node` or `node:k`; a model input too).
+ * @param chunk How many tensors one run returns (default 16).
+ * @returns The means by name.
+ * @throws {TypeError} When the model is not a graph model.
+ * @throws {RangeError} When `inputs` is empty.
+ *
+ * @example
+ * ```ts ignore
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { loadGraphModel } from "@tensorflow/tfjs-converter";
+ * const means = await tfjsInputMeans({ tf, loadGraphModel }, files, photos, ["conv1/Relu"]);
+ * ```
+ */
+export async function tfjsInputMeans(
+  runtime: TfjsRuntime,
+  files: ReadonlyMap<string, Uint8Array>,
+  inputs: readonly TfjsInputSet[],
+  names: readonly string[],
+  chunk = 16,
+): Promise<Map<string, Float64Array>> {
+  const stats = await tfjsChannelStats(runtime, files, inputs, names, chunk);
+  return new Map([...stats].map(([k, v]) => [k, v.mean]));
+}
+
+/**
+ * The per-channel mean and maximum of tensors inside a graph model on given inputs (see
+ * `tfjsInputMeans`): the maxima tell which channels of a ReLU6 output reach the clip
+ * (`EqualizeTfjsOptions.activationMax`).
+ *
+ * @param runtime tfjs-core (backend set) and `loadGraphModel`.
+ * @param files The model's files (`model.json` and shards).
+ * @param inputs The input sets, one tensor per model input each.
+ * @param names Tensor names as the graph names them (`node` or `node:k`; a model input too).
+ * @param chunk How many tensors one run returns (default 16).
+ * @returns The statistics by name.
+ * @throws {TypeError} When the model is not a graph model.
+ * @throws {RangeError} When `inputs` is empty.
+ *
+ * @example
+ * ```ts ignore
+ * const stats = await tfjsChannelStats({ tf, loadGraphModel }, files, photos, ["conv1/Relu6"]);
+ * console.log(stats.get("conv1/Relu6")!.max);
+ * ```
+ */
+export async function tfjsChannelStats(
+  runtime: TfjsRuntime,
+  files: ReadonlyMap<string, Uint8Array>,
+  inputs: readonly TfjsInputSet[],
+  names: readonly string[],
+  chunk = 16,
+): Promise<Map<string, TfjsChannelStats>> {
+  const { tf } = runtime;
+  if (inputs.length === 0) {
+    throw new RangeError(`"inputs" must hold at least one input set: current length is 0`);
+  }
+  const loaded = await load(runtime, files);
+  if (loaded.kind !== "graph-model") {
+    loaded.model.dispose?.();
+    throw new TypeError(`tensor means need a tfjs graph model: the model is a ${loaded.kind}`);
+  }
+  const model = loaded.model;
+  const sums = new Map<string, Float64Array>();
+  const maxima = new Map<string, Float64Array>();
+  const counts = new Map<string, number>();
+  const sets = givenInputs(tf, inputs);
+  try {
+    for (const set of sets) {
+      const feed: Record<string, TfCore.Tensor> = {};
+      model.inputs.forEach((x, k) => feed[x.name] = set[k]);
+      for (let at = 0; at < names.length; at += chunk) {
+        const part = [...names.slice(at, at + chunk)];
+        let out: unknown;
+        try {
+          out = model.execute!(feed, part);
+        } catch {
+          out = await model.executeAsync!(feed, part);
+        }
+        const list = (Array.isArray(out) ? out : [out]) as TfCore.Tensor[];
+        for (let k = 0; k < part.length; k++) {
+          const t = list[k];
+          const c = t.shape.at(-1) ?? 1;
+          const n = t.size / c;
+          const axes = t.shape.slice(0, -1).map((_, i) => i);
+          const [sum, max] = tf.tidy(() => {
+            const x = tf.cast(t, "float32");
+            return [tf.sum(x, axes), tf.max(x, axes)];
+          });
+          const values = await sum.data() as Float32Array;
+          const top = await max.data() as Float32Array;
+          tf.dispose([sum, max]);
+          let acc = sums.get(part[k]);
+          let hi = maxima.get(part[k]);
+          if (acc === undefined || hi === undefined) {
+            acc = new Float64Array(c);
+            hi = new Float64Array(c).fill(-Infinity);
+            sums.set(part[k], acc);
+            maxima.set(part[k], hi);
+          }
+          for (let i = 0; i < c; i++) {
+            acc[i] += values[i];
+            hi[i] = Math.max(hi[i], top[i]);
+          }
+          counts.set(part[k], (counts.get(part[k]) ?? 0) + n);
+        }
+        // A model input returned as an output is the feed itself: not disposed here.
+        tf.dispose(list.filter((t) => !set.includes(t)));
+      }
+    }
+  } finally {
+    sets.forEach((set) => tf.dispose(set));
+    model.dispose?.();
+  }
+  const stats = new Map<string, TfjsChannelStats>();
+  for (const [name, acc] of sums) {
+    const n = counts.get(name)!;
+    stats.set(name, { mean: acc.map((v) => v / n), max: maxima.get(name)! });
+  }
+  return stats;
 }

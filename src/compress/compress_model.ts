@@ -38,7 +38,7 @@ import { QuantizationError } from "../quantization/quantization_error.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
 import { type LoadedModel, loadModel, modelFileBytes } from "./load_model.ts";
 import { prunedTfjs } from "../pruning/pruned_tfjs.ts";
-import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
+import { encodeTfjs, tfjsSaved } from "../io/tfjs/write_tfjs.ts";
 import { layerReport } from "./_layer_report.ts";
 import { pruneTensors } from "./_prune_tensors.ts";
 import { quantizeTensors } from "./_quantize_tensors.ts";
@@ -46,7 +46,14 @@ import { NBITS_BLOCK_SIZE, weightOnlyTensors } from "./_weight_only.ts";
 import { bnb4Tensors, dynamicTensors } from "./_integer_ops.ts";
 import { parameterSizes, writtenParameterBytes } from "./_sizes.ts";
 import { halfTensors } from "./_tfjs_half.ts";
-import { type TfjsRuntime, tfjsSensitivity } from "./compare_tfjs.ts";
+import {
+  tfjsChannelStats,
+  tfjsInputMeans,
+  type TfjsInputSet,
+  type TfjsRuntime,
+  tfjsSensitivity,
+} from "./compare_tfjs.ts";
+import { tfjsBiasSites } from "../quantization/bias_correct_tfjs.ts";
 import { halfOnnx } from "./_onnx_half.ts";
 import type { ConvertFloat16Options } from "../io/onnx/convert_float16.ts";
 import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
@@ -189,9 +196,10 @@ export interface CompressOptions {
    * TensorFlow.js graph models, quantization: cross-layer equalization before quantizing
    * (`equalizeTfjs`): consecutive convolutions with a ReLU/PReLU/LeakyReLU or nothing between
    * them get their channel ranges evened out by per-channel scales that cancel, so one uint8
-   * grid per tensor fits better. It changes the stored float weights beyond quantization (the
-   * function only up to float rounding, float16 rounding for float16 weights), hence off by
-   * default; a warning counts the pairs.
+   * grid per tensor fits better; with `tfjsRuntime` and `tfjsInputs`, through a ReLU6 too where
+   * those inputs keep each channel below half the clip. It changes the stored float weights
+   * beyond quantization (the function only up to float rounding, float16 rounding for float16
+   * weights with `equalizeFloat16`), hence off by default; a warning counts the pairs.
    */
   readonly equalize?: boolean;
   /**
@@ -202,6 +210,33 @@ export interface CompressOptions {
    * channel error. One tfjs run per uint8 weight: seconds on models of a few MB.
    */
   readonly tfjsRuntime?: TfjsRuntimeOption;
+  /**
+   * TensorFlow.js with `tfjsRuntime`: calibration inputs (each set one tensor per model input,
+   * in the model's input order: photos preprocessed as the application feeds them, say) on
+   * which the measured headroom is chosen, instead of random inputs in [-1, 1); with `equalize`
+   * they also tell which ReLU6 channels stay below the clip (`EqualizeTfjsOptions.activationMax`:
+   * pairs through a ReLU6 are rescaled too), and `biasCorrection` takes its means from them.
+   */
+  readonly tfjsInputs?: readonly TfjsInputSet[];
+  /**
+   * With `tfjsRuntime`: whether the headroom is measured by tfjs runs (default `true`); `false`
+   * keeps the channel-error ranking while `tfjsRuntime` serves `biasCorrection`.
+   */
+  readonly measureHeadroom?: boolean;
+  /**
+   * With `equalize`: also rescale weights stored as float16 (stored as float16 again, so rounded
+   * once more; far below uint8's rounding for the kernels quantized next). Default `false`.
+   */
+  readonly equalizeFloat16?: boolean;
+  /**
+   * TensorFlow.js graph models, storage `int`/`auto`: bias correction (`biasCorrectTfjs`) on
+   * `tfjsInputs` run by `tfjsRuntime` (both required): each layer's expected output shift from
+   * quantizing its kernel, `(W_q - W) E[x]` with `E[x]` the per-channel mean of its input on
+   * those inputs, is taken out of its bias (a layer without one passes it to the layer it feeds
+   * directly). It changes the biases beyond quantization, hence off by default; a warning counts
+   * the layers.
+   */
+  readonly biasCorrection?: boolean;
   /**
    * Weights per block along K for `storage: "nbits"` (default 32) and `storage: "bnb4"`
    * (default 64): a power of two >= 16.
@@ -411,6 +446,23 @@ async function reconstructed(
   return run.bytes;
 }
 
+/** The names of a tfjs graph model's ReLU6 outputs: `Relu6` nodes and ops with one fused. */
+function relu6Outputs(model: Extract<LoadedModel, { format: "tfjs" }>["tfjs"]): string[] {
+  const nodes = (model.json.modelTopology as { node?: unknown } | undefined)?.node;
+  if (!Array.isArray(nodes)) return [];
+  return (nodes as { name: string; op: string; attr?: Record<string, unknown> }[]).filter((n) => {
+    if (n.op === "Relu6") return true;
+    const fused = (n.attr?.fused_ops as { list?: { s?: unknown[] } } | undefined)?.list?.s ?? [];
+    return fused.some((f) => {
+      try {
+        return atob(String(f)) === "Relu6";
+      } catch {
+        return false;
+      }
+    });
+  }).map((n) => n.name);
+}
+
 /** The quantized file in the requested storage; `auto` falls back to float with a reason. */
 async function saveQuantized(
   model: LoadedModel,
@@ -420,6 +472,9 @@ async function saveQuantized(
   headroom?: number,
   defer = false,
   tfjsRuntime?: TfjsRuntimeOption,
+  tfjsInputs?: readonly TfjsInputSet[],
+  biasCorrection = false,
+  measureHeadroom = true,
 ): Promise<
   {
     bytes: Uint8Array;
@@ -441,9 +496,26 @@ async function saveQuantized(
     }
     const kind = storage === "float" ? "float" : "int";
     // Measured against the original files (before any equalization).
-    const sensitivity = tfjsRuntime === undefined || kind !== "int" || headroom === 0
-      ? undefined
-      : await tfjsSensitivity(tfjsRuntime as TfjsRuntime, model.files);
+    const sensitivity =
+      tfjsRuntime === undefined || kind !== "int" || headroom === 0 || !measureHeadroom
+        ? undefined
+        : await tfjsSensitivity(
+          tfjsRuntime as TfjsRuntime,
+          model.files,
+          tfjsInputs === undefined ? {} : { inputs: tfjsInputs },
+        );
+    let inputMeans: Map<string, Float64Array> | undefined;
+    if (biasCorrection && kind === "int") {
+      // The means of the model as it is quantized (equalized, if so).
+      const written = encodeTfjs(model.tfjs, new Map(), { shardBytes: Number.MAX_SAFE_INTEGER });
+      const names = [...new Set(tfjsBiasSites(model.tfjs).map((s) => s.input))];
+      inputMeans = names.length === 0 ? new Map() : await tfjsInputMeans(
+        tfjsRuntime as TfjsRuntime,
+        new Map([["model.json", written.modelJson], ...written.shards]),
+        tfjsInputs!,
+        names,
+      );
+    }
     let out;
     try {
       out = await quantizedTfjs(model.tfjs, model.graph, result.params, {
@@ -451,12 +523,25 @@ async function saveQuantized(
         shardBytes,
         headroom: headroom ?? 0.02,
         ...(sensitivity === undefined ? {} : { measure: sensitivity.measure }),
+        ...(inputMeans === undefined ? {} : { inputMeans }),
       });
     } finally {
       sensitivity?.dispose();
     }
     const saved = tfjsSaved(out);
     const warnings = [...out.warnings];
+    if (inputMeans !== undefined) {
+      warnings.push(
+        `bias correction: the expected output shift of ${out.biasCorrected.length} layer(s) ` +
+          `taken out of their biases (means of ${inputMeans.size} layer input(s) on ` +
+          `${tfjsInputs!.length} input set(s))` +
+          (out.biasSkipped.length === 0
+            ? ""
+            : `; ${out.biasSkipped.length} quantized layer(s) have no bias to take it: ${
+              out.biasSkipped.join(", ")
+            }`),
+      );
+    }
     if (out.upgraded.length > 0) {
       const pct = `${((headroom ?? 0.02) * 100).toFixed(1)}%`;
       const why = sensitivity === undefined
@@ -696,6 +781,20 @@ export async function compressModel(
       );
     }
   }
+  if (options.biasCorrection === true) {
+    if (model.format !== "tfjs" || options.mode !== "quantization") {
+      throw new TypeError(
+        `"biasCorrection" corrects the biases of quantized TensorFlow.js graph models: the model is ${model.format}, the mode ${options.mode}`,
+      );
+    }
+    if (options.tfjsRuntime === undefined || options.tfjsInputs === undefined) {
+      throw new TypeError(
+        `"biasCorrection" needs "tfjsRuntime" and "tfjsInputs" (calibration inputs): ${
+          options.tfjsRuntime === undefined ? "tfjsRuntime" : "tfjsInputs"
+        } is missing`,
+      );
+    }
+  }
   let equalized: string | undefined;
   if (options.equalize === true) {
     if (model.format !== "tfjs" || options.mode !== "quantization") {
@@ -703,10 +802,32 @@ export async function compressModel(
         `"equalize" rescales the weights of TensorFlow.js models before quantization: the model is ${model.format}, the mode ${options.mode}`,
       );
     }
-    const eq = equalizeTfjs(model.tfjs);
+    let activationMax: Map<string, Float64Array> | undefined;
+    if (options.tfjsRuntime !== undefined && options.tfjsInputs !== undefined) {
+      // ReLU6 outputs: which channels reach the clip on the calibration inputs.
+      const names = relu6Outputs(model.tfjs);
+      if (names.length > 0) {
+        const stats = await tfjsChannelStats(
+          options.tfjsRuntime as TfjsRuntime,
+          model.files,
+          options.tfjsInputs,
+          names,
+        );
+        activationMax = new Map([...stats].map(([k, v]) => [k, v.max]));
+      }
+    }
+    const eq = equalizeTfjs(model.tfjs, {
+      ...(activationMax === undefined ? {} : { activationMax }),
+      ...(options.equalizeFloat16 === true ? { float16: true } : {}),
+    });
     model = { ...model, tfjs: eq.model, graph: tfjsModel(eq.model) };
     equalized = `equalize: ${eq.pairs.length} pair(s) of convolutions rescaled per channel ` +
-      `before quantization (cross-layer equalization; the float function is unchanged)`;
+      `before quantization (cross-layer equalization; the float function is unchanged` +
+      (activationMax === undefined
+        ? ")"
+        : `; ${eq.relu6.pairs} pair(s) through a ReLU6, ${eq.relu6.clipped} of their ` +
+          `${eq.relu6.channels} channels reach 3, half the clip, on the calibration inputs and ` +
+          `keep their scale, the others stay below 3 after scaling on them)`);
   }
   // The config list is resolved once; every stage below takes this plan. SparseGPT works
   // element by element: the plan takes Level's defaults.
@@ -945,6 +1066,9 @@ export async function compressModel(
       options.headroom,
       options.deferOnnx === true && options.externalData?.always !== true,
       options.tfjsRuntime,
+      options.tfjsInputs,
+      options.biasCorrection === true,
+      options.measureHeadroom !== false,
     );
     bytes = saved.bytes;
     parts = saved.parts;

@@ -18,6 +18,25 @@ export interface EqualizeTfjsOptions {
   readonly rounds?: number;
   /** The kernels to use (default `getKernels()`). */
   readonly kernels?: Kernels;
+  /**
+   * Also rescale weights stored as `float16`, written back as `float16` (rounded again): for a
+   * model whose kernels are quantized to uint8 next, this rounding is far below uint8's
+   * (default `false`: float16 weights end a pair).
+   */
+  readonly float16?: boolean;
+  /**
+   * ReLU6 between two convolutions (fused into the first, or a `Relu6` node after it and its
+   * bias add): the largest value of each channel of the ReLU6's output on calibration data, by
+   * the name of the node whose output it is (`tfjsChannelStats` in src/compress/compare_tfjs.ts
+   * computes them). `min(6, x / s) = min(6, x) / s` holds where `x <= 6` and `x / s <= 6`; other
+   * data go further than the calibration data, so with `margin` (default 2) a channel whose
+   * largest value `m` reached `6 / margin` keeps scale 1 and the others take scales
+   * `s >= margin * m / 6` only (they stay below `6 / margin` after scaling on that data).
+   * Without it a ReLU6 ends a pair.
+   */
+  readonly activationMax?: ReadonlyMap<string, ArrayLike<number>>;
+  /** With `activationMax`: how far below the clip the channels stay (default 2, at least 1). */
+  readonly margin?: number;
 }
 
 /** The equalized model and what changed. */
@@ -26,6 +45,11 @@ export interface EqualizedTfjs {
   readonly model: TfjsModel;
   /** The node pairs rescaled: `[producer, consumer]` node names. */
   readonly pairs: readonly (readonly [string, string])[];
+  /**
+   * With `activationMax`: the pairs through a ReLU6, their channels, and those that reached
+   * `6 / margin` (kept at scale 1).
+   */
+  readonly relu6: { readonly pairs: number; readonly clipped: number; readonly channels: number };
 }
 
 interface TfNode {
@@ -67,6 +91,7 @@ interface Param {
   readonly weight: TfjsWeight;
   values: Float32Array;
   changed: boolean;
+  readonly half: boolean;
 }
 
 /** One producer/consumer pair and the per-channel vectors that follow the producer's scale. */
@@ -77,6 +102,12 @@ interface Pair {
   readonly vectors: readonly Param[];
   readonly next: Param;
   readonly channels: number;
+  /** Through a ReLU6: the channels' largest values on calibration data. */
+  readonly clip?: ArrayLike<number>;
+  /** The bound channels stay below: 6 / margin. */
+  readonly bound: number;
+  /** The scale applied so far per channel (the ReLU6 bounds hold on it). */
+  readonly total: Float64Array;
 }
 
 /**
@@ -88,16 +119,18 @@ interface Pair {
  * only consumer — directly or through `Relu`, `LeakyRelu`, `Prelu`, `Identity`, `MaxPool`, `Pad`
  * and adds of a constant channel vector, each with one consumer — is another such node; its
  * fused ops must be none, `BiasAdd`, or `BiasAdd` with `Relu`/`LeakyRelu`/`Prelu` (`Relu6`,
- * hard-swish and clips are not homogeneous: `min(6, x / s) != min(6, x) / s`). Only weights
- * stored as float32 and used by one node are rescaled (float16 ones would be rounded again,
- * which is not function-preserving enough: see the comment in the code), and layers models are
- * left alone (their topology holds no tensor names). Per-tensor ranges even out, so tfjs's one
- * uint8 grid per tensor loses less.
+ * hard-swish and clips are not homogeneous: `min(6, x / s) != min(6, x) / s`; with
+ * `options.activationMax` a ReLU6 is passed where calibration data shows each channel below the
+ * clip before and after scaling, see there). Only weights stored as float32 (with
+ * `options.float16`, float16 too) and used by one node are rescaled (float16 ones are rounded
+ * again, which is not function-preserving enough unless they are quantized next: see the
+ * comment in the code), and layers models are left alone (their topology holds no tensor
+ * names). Per-tensor ranges even out, so tfjs's one uint8 grid per tensor loses less.
  *
  * @param model A decoded tfjs model (`readTfjs`).
- * @param options Rounds and kernels.
+ * @param options Rounds, kernels, float16 weights, ReLU6 maxima.
  * @returns The equalized model (`model` itself when nothing pairs up; rescaled weights stored
- * as float32, as they were) and the pairs.
+ * as they were, float32 or float16), the pairs, and the ReLU6 pairs.
  *
  * @example
  * ```ts
@@ -137,9 +170,16 @@ interface Pair {
 export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}): EqualizedTfjs {
   const kernels = options.kernels ?? getKernels();
   const topology = model.json.modelTopology as { node?: TfNode[] } | undefined;
+  const none = { pairs: 0, clipped: 0, channels: 0 };
   if (model.kind !== "graph-model" || !Array.isArray(topology?.node)) {
-    return { model, pairs: [] };
+    return { model, pairs: [], relu6: none };
   }
+  const maxima = options.activationMax;
+  const margin = options.margin ?? 2;
+  if (!(margin >= 1)) {
+    throw new RangeError(`"margin" must be at least 1: current value is ${margin}`);
+  }
+  const bound = 6 / margin;
   const nodes = new Map(topology.node.map((n) => [n.name, n]));
   const consumers = new Map<string, TfNode[]>();
   for (const n of topology.node) {
@@ -160,7 +200,8 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
     // MobileNetV3 (human's centernet) has an output that this rounding alone takes to cosine
     // 0.70 on random inputs (0.99999 when the rescaled weights stay float32).
     if (
-      w === undefined || w.spec.dtype !== "float32" || q !== undefined ||
+      w === undefined || w.spec.dtype !== "float32" ||
+      (q !== undefined && !(q === "float16" && options.float16 === true)) ||
       nodes.get(name)?.op !== "Const" || (consumers.get(name)?.length ?? 0) !== 1
     ) {
       return undefined;
@@ -171,6 +212,7 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
         weight: w,
         values: Float32Array.from(tfjsWeightValues(w)),
         changed: false,
+        half: q === "float16",
       };
       params.set(name, p);
     }
@@ -185,13 +227,16 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
   for (const producer of topology.node) {
     if (!CONV.has(producer.op) || !nhwc(producer)) continue;
     const fused = strings(producer, "fused_ops");
+    const fusedRelu6 = fused.length === 2 && fused[0] === "BiasAdd" && fused[1] === "Relu6" &&
+      maxima?.has(producer.name) === true;
     if (
-      fused.length > 0 &&
+      fused.length > 0 && !fusedRelu6 &&
       !(fused[0] === "BiasAdd" && fused.slice(1).every((f) => HOMOGENEOUS.has(f)) &&
         fused.length <= 2)
     ) {
       continue;
     }
+    let clip = fusedRelu6 ? maxima!.get(producer.name) : undefined;
     const kernel = param(producer.input?.[1]);
     if (kernel === undefined || kernel.weight.spec.shape.length !== 4) continue;
     const shape = kernel.weight.spec.shape;
@@ -221,6 +266,14 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
         at = n;
         continue;
       }
+      if (
+        n.op === "Relu6" && clip === undefined && maxima?.has(n.name) === true &&
+        source(n.input?.[0] ?? "") === at.name
+      ) {
+        clip = maxima.get(n.name);
+        at = n;
+        continue;
+      }
       if (ADD.has(n.op) && (n.input?.length ?? 0) === 2) {
         const other = (n.input ?? []).map(source).find((i) => i !== at.name);
         const vector = param(other);
@@ -239,6 +292,7 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
     const next = param(consumer.input?.[1]);
     if (next === undefined || next.weight.spec.shape.length !== 4) continue;
     if (next.weight.spec.shape[2] !== channels || next === kernel) continue;
+    if (clip !== undefined && clip.length !== channels) continue;
     pairs.push({
       producer,
       consumer,
@@ -246,9 +300,12 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
       vectors,
       next,
       channels,
+      ...(clip === undefined ? {} : { clip }),
+      bound,
+      total: new Float64Array(channels).fill(1),
     });
   }
-  if (pairs.length === 0) return { model, pairs: [] };
+  if (pairs.length === 0) return { model, pairs: [], relu6: none };
 
   const rounds = options.rounds ?? 20;
   for (let round = 0; round < rounds; round++) {
@@ -260,12 +317,21 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
   const replacements = new Map<string, TfjsReplacement>();
   for (const [name, p] of params) {
     if (!p.changed) continue;
-    replacements.set(name, { values: p.values, storage: "float32" });
+    replacements.set(name, { values: p.values, storage: p.half ? "float16" : "float32" });
   }
   const out = encodeTfjs(model, replacements, { shardBytes: Number.MAX_SAFE_INTEGER, kernels });
+  const through = pairs.filter((p) => p.clip !== undefined);
   return {
     model: readTfjs(out.modelJson, out.shards, { file: model.file }),
     pairs: pairs.map((p) => [p.producer.name, p.consumer.name] as const),
+    relu6: {
+      pairs: through.length,
+      clipped: through.reduce(
+        (n, p) => n + Array.from(p.clip!).filter((m) => m >= p.bound * (1 - 1e-6)).length,
+        0,
+      ),
+      channels: through.reduce((n, p) => n + p.channels, 0),
+    },
   };
 }
 
@@ -289,6 +355,15 @@ function equalizePair(p: Pair): number {
   let moved = 0;
   for (let ch = 0; ch < c; ch++) {
     s[ch] = r1[ch] > 0 && r2[ch] > 0 ? Math.sqrt(r1[ch] / r2[ch]) : 1;
+    if (p.clip !== undefined) {
+      // ReLU6: the total scale stays 1 where the channel reached 6 / margin on calibration
+      // data, and at least max / (6 / margin) elsewhere (it stays below that after scaling).
+      const m = p.clip[ch];
+      const total = p.total[ch] * s[ch];
+      const bounded = m >= p.bound * (1 - 1e-6) ? 1 : Math.max(total, m / p.bound);
+      s[ch] = bounded / p.total[ch];
+    }
+    p.total[ch] *= s[ch];
     moved = Math.max(moved, Math.abs(Math.log(s[ch])));
   }
   if (moved < 1e-6) return 0;

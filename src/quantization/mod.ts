@@ -185,3 +185,9 @@ export {
 } from "./layerwise_onnx.ts";
 export type { SavedModel } from "../model/model_graph.ts";
 export { type EqualizedTfjs, equalizeTfjs, type EqualizeTfjsOptions } from "./equalize_tfjs.ts";
+export {
+  type BiasCorrectedTfjs,
+  biasCorrectTfjs,
+  type TfjsBiasSite,
+  tfjsBiasSites,
+} from "./bias_correct_tfjs.ts";

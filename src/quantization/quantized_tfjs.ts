@@ -13,6 +13,8 @@ import {
   type TfjsStorage,
 } from "../io/tfjs/write_tfjs.ts";
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
+import { readTfjs, tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
+import { biasCorrectTfjs, tfjsBiasSites } from "./bias_correct_tfjs.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
@@ -58,6 +60,15 @@ export interface QuantizedTfjsOptions {
    * source); its damage (1 - cosine) per byte ranks it for the headroom (see `spendHeadroom`).
    */
   readonly measure?: (files: TfjsFiles) => Promise<number>;
+  /**
+   * Storage `int`, graph models: bias correction (`biasCorrectTfjs`). The per-channel mean of
+   * each layer's input on calibration data, by the input's name as the graph names it
+   * (`TfjsBiasSite.input` of `tfjsBiasSites(source)`; `tfjsInputMeans` in
+   * src/compress/compare_tfjs.ts computes them with tfjs); after the storage of every weight is
+   * chosen, each layer's expected output shift `(W_q - W) E[x]`, with `W_q` as tfjs decodes it,
+   * is taken out of its bias (stored as the bias was: float32 or float16).
+   */
+  readonly inputMeans?: ReadonlyMap<string, ArrayLike<number>>;
 }
 
 /** The written model, and one line for each weight stored otherwise than asked. */
@@ -71,6 +82,10 @@ export interface QuantizedTfjs extends TfjsFiles {
    * channel error (see `headroom`) at 8 bits and at the storage chosen.
    */
   readonly upgraded: readonly TfjsUpgrade[];
+  /** With `inputMeans`: the layers whose output shift went into a bias. */
+  readonly biasCorrected: readonly string[];
+  /** With `inputMeans`: layers with a changed kernel whose shift no bias could take. */
+  readonly biasSkipped: readonly string[];
 }
 
 /** One uint8 target stored at 16 bits because its channels lose too much at 8 bits. */
@@ -291,8 +306,84 @@ export async function quantizedTfjs(
       : (r) => options.measure!(encodeTfjs(source, r, { shardBytes: options.shardBytes, kernels })),
   );
   for (const u of upgraded) storages.set(u.name, u.storage);
+  let bias = { corrected: [] as readonly string[], skipped: [] as readonly string[] };
+  if (options.inputMeans !== undefined && storage === "int") {
+    bias = correctBiases(source, replacements, options.inputMeans, kernels);
+  }
   const files = encodeTfjs(source, replacements, { shardBytes: options.shardBytes, kernels });
-  return { ...files, storages, warnings, upgraded };
+  return {
+    ...files,
+    storages,
+    warnings,
+    upgraded,
+    biasCorrected: bias.corrected,
+    biasSkipped: bias.skipped,
+  };
+}
+
+/**
+ * Bias correction of the written model (see `QuantizedTfjsOptions.inputMeans`): rewrites the
+ * bias replacements. Biases stored as tfjs uint8/uint16 codes are left alone (a corrected
+ * bias would leave their grid).
+ */
+function correctBiases(
+  source: TfjsModel,
+  replacements: Map<string, TfjsReplacement>,
+  means: ReadonlyMap<string, ArrayLike<number>>,
+  kernels: Kernels,
+): { corrected: readonly string[]; skipped: readonly string[] } {
+  const sites = tfjsBiasSites(source).filter((s) =>
+    s.bias === undefined || !isCodes(source, replacements, s.bias)
+  );
+  if (!sites.some((s) => replacements.has(s.kernel))) return { corrected: [], skipped: [] };
+  // What tfjs decodes from the written weights.
+  const written = encodeTfjs(source, replacements, {
+    shardBytes: Number.MAX_SAFE_INTEGER,
+    kernels,
+  });
+  const decoded = readTfjs(written.modelJson, written.shards, { file: source.file });
+  const byName = new Map(decoded.weights.map((w) => [w.spec.name, w]));
+  const original = new Map(source.weights.map((w) => [w.spec.name, w]));
+  const kernelsOf = new Map<string, { shape: readonly number[]; values: Float32Array }>();
+  const quantized = new Map<string, Float32Array>();
+  const biases = new Map<string, Float32Array>();
+  for (const s of sites) {
+    const w = original.get(s.kernel)!;
+    kernelsOf.set(s.kernel, { shape: w.spec.shape, values: tfjsWeightValues(w) as Float32Array });
+    if (replacements.has(s.kernel)) {
+      quantized.set(s.kernel, tfjsWeightValues(byName.get(s.kernel)!) as Float32Array);
+    }
+    if (s.bias !== undefined) {
+      const r = replacements.get(s.bias);
+      biases.set(
+        s.bias,
+        r !== undefined
+          ? Float32Array.from(r.values)
+          : tfjsWeightValues(original.get(s.bias)!) as Float32Array,
+      );
+    }
+  }
+  const out = biasCorrectTfjs(sites, kernelsOf, quantized, means, biases);
+  for (const [name, values] of out.biases) {
+    const spec = original.get(name)!.spec;
+    const r = replacements.get(name);
+    const storage = r?.storage ??
+      (spec.quantization?.dtype === "float16" ? "float16" : "float32");
+    replacements.set(name, { values, storage });
+  }
+  return { corrected: out.corrected, skipped: out.skipped };
+}
+
+/** Whether a weight is (or stays) stored as uint8/uint16 codes. */
+function isCodes(
+  source: TfjsModel,
+  replacements: ReadonlyMap<string, TfjsReplacement>,
+  name: string,
+): boolean {
+  const r = replacements.get(name);
+  if (r !== undefined) return r.storage === "uint8" || r.storage === "uint16";
+  const q = source.weights.find((w) => w.spec.name === name)?.spec.quantization?.dtype;
+  return q === "uint8" || q === "uint16";
 }
 
 /** The bytes a weight takes in the given storage. */

@@ -1,0 +1,382 @@
+// Bias correction of quantized tfjs graph models (`biasCorrection`, `tfjsBiasSites`,
+// `tfjsInputMeans`), equalization through ReLU6 from calibration maxima and of float16 weights,
+// and measured headroom on given inputs: on the test graph model and on a linear model where
+// the correction is exact.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadGraphModel } from "@tensorflow/tfjs-converter";
+import {
+  compareTfjsOutputs,
+  tfjsChannelStats,
+  tfjsInputMeans,
+  type TfjsInputSet,
+  type TfjsRuntime,
+  tfjsSensitivity,
+} from "../../src/compress/compare_tfjs.ts";
+import { compressModel } from "../../src/compress/compress_model.ts";
+import { loadModel } from "../../src/compress/load_model.ts";
+import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
+import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
+import { equalizeTfjs } from "../../src/quantization/equalize_tfjs.ts";
+import { tfjsBiasSites } from "../../src/quantization/bias_correct_tfjs.ts";
+import { graphModelFiles, storedAs, tf } from "./_models.ts";
+
+const runtime: TfjsRuntime = { tf, loadGraphModel: (h) => loadGraphModel(h) };
+const UINT8 = [{
+  op_types: ["Conv2d", "Linear"],
+  target_names: ["weight"],
+  quant_dtype: "uint8",
+  quant_scheme: "affine",
+}];
+
+/** Deterministic values in [lo, hi) (a 32-bit LCG). */
+function values(n: number, seed: number, lo: number, hi: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + (s / 2 ** 32) * (hi - lo);
+  }
+  return out;
+}
+
+/** Input sets for a model with one `[n, h, w, c]` input, skewed like images (not centred). */
+function sets(dims: number[], count: number, seed: number): TfjsInputSet[] {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return Array.from({ length: count }, (_, k) => [{
+    data: values(n, seed + k, 0, 1),
+    dims,
+  }]);
+}
+
+const load = (files: Map<string, Uint8Array>) =>
+  loadModel(files.get("model.json")!, "model.json", files);
+
+/** The mean of each output over the sets (as tfjs computes the outputs). */
+async function outputMeans(
+  files: ReadonlyMap<string, Uint8Array>,
+  inputs: readonly TfjsInputSet[],
+  name: string,
+): Promise<Float64Array> {
+  return (await tfjsInputMeans(runtime, files, inputs, [name])).get(name)!;
+}
+
+test("tfjsBiasSites: fused and following biases, MatMul transpose_b without one", () => {
+  const f = graphModelFiles();
+  const sites = tfjsBiasSites(readTfjs(f.get("model.json")!, f));
+  assert.deepEqual(
+    sites.map((s) => [s.node, s.kind, s.input, s.channels, s.bias ?? null, s.into ?? null]),
+    [
+      [
+        "model/conv1/Relu",
+        "conv",
+        "x",
+        4,
+        "model/conv1/BiasAdd/ReadVariableOp",
+        null,
+      ],
+      [
+        "model/dw/Relu6",
+        "depthwise",
+        "model/conv1/Relu",
+        8,
+        "model/dw/BiasAdd/ReadVariableOp",
+        null,
+      ],
+      [
+        "model/conv2/Conv2D",
+        "conv",
+        "model/dw/Relu6",
+        5,
+        "model/conv2/BiasAdd/ReadVariableOp",
+        null,
+      ],
+      [
+        "model/fc1/Relu",
+        "matmul",
+        "model/flatten/Reshape",
+        12,
+        "model/fc1/BiasAdd/ReadVariableOp",
+        null,
+      ],
+      ["model/fc2/MatMul", "matmul", "model/fc1/Relu", 3, null, null],
+    ],
+  );
+  assert.equal(sites[4].transposeB, true);
+});
+
+test("tfjsInputMeans: per-channel means of a model input and of an inner tensor", async () => {
+  const f = graphModelFiles();
+  const inputs = sets([2, 6, 6, 3], 2, 5);
+  const means = await tfjsInputMeans(runtime, f, inputs, ["x", "model/conv1/Relu"], 1);
+  // The input's: by hand.
+  const want = new Float64Array(3);
+  for (const [x] of inputs) {
+    for (let i = 0; i < x.data.length; i++) want[i % 3] += x.data[i] / (2 * 2 * 36);
+  }
+  const x = means.get("x")!;
+  for (let c = 0; c < 3; c++) assert.ok(Math.abs(x[c] - want[c]) < 1e-5, `${x[c]} ${want[c]}`);
+  assert.equal(means.get("model/conv1/Relu")!.length, 4);
+  await assert.rejects(tfjsInputMeans(runtime, f, [], ["x"]), /"inputs" must hold at least one/);
+});
+
+// x [n, 4, 4, 3] -> depthwise 1x1 (no bias) -> 1x1 conv 3 -> 2 with BiasAdd -> Identity: linear,
+// so once the depthwise's shift is carried into the conv's bias, the output's mean on the
+// calibration inputs is exactly the float model's.
+function linearModel(): Map<string, Uint8Array> {
+  const b64 = (s: string) => btoa(s);
+  const ints = (v: number[]) => ({ list: { i: v.map(String) } });
+  const k = (name: string, dims: number[]) => ({
+    name,
+    op: "Const",
+    attr: {
+      value: {
+        tensor: { dtype: "DT_FLOAT", tensorShape: { dim: dims.map((d) => ({ size: String(d) })) } },
+      },
+      dtype: { type: "DT_FLOAT" },
+    },
+  });
+  const conv = {
+    strides: ints([1, 1, 1, 1]),
+    padding: { s: b64("VALID") },
+    data_format: { s: b64("NHWC") },
+    dilations: ints([1, 1, 1, 1]),
+    T: { type: "DT_FLOAT" },
+  };
+  const nodes = [
+    {
+      name: "x",
+      op: "Placeholder",
+      attr: {
+        dtype: { type: "DT_FLOAT" },
+        shape: { shape: { dim: [-1, 4, 4, 3].map((d) => ({ size: String(d) })) } },
+      },
+    },
+    k("dwk", [1, 1, 3, 1]),
+    k("pwk", [1, 1, 3, 2]),
+    k("pwb", [2]),
+    { name: "dw", op: "DepthwiseConv2dNative", input: ["x", "dwk"], attr: conv },
+    {
+      name: "pw",
+      op: "_FusedConv2D",
+      input: ["dw", "pwk", "pwb"],
+      attr: {
+        ...conv,
+        num_args: { i: "1" },
+        fused_ops: { list: { s: [b64("BiasAdd")] } },
+        epsilon: { f: 0 },
+      },
+    },
+    { name: "Identity", op: "Identity", input: ["pw"], attr: { T: { type: "DT_FLOAT" } } },
+  ];
+  // Channel ranges far apart, so that one uint8 grid per tensor rounds the small ones coarsely.
+  const data = Float32Array.of(
+    3.1,
+    0.0123,
+    -0.517,
+    0.71,
+    -1.33,
+    0.0291,
+    2.2,
+    0.4,
+    -0.05,
+    0.25,
+    -0.1,
+  );
+  const json = {
+    format: "graph-model",
+    modelTopology: { node: nodes, library: {}, versions: { producer: 1482 } },
+    weightsManifest: [{
+      paths: ["w.bin"],
+      weights: [
+        { name: "dwk", shape: [1, 1, 3, 1], dtype: "float32" },
+        { name: "pwk", shape: [1, 1, 3, 2], dtype: "float32" },
+        { name: "pwb", shape: [2], dtype: "float32" },
+      ],
+    }],
+  };
+  return new Map([
+    ["model.json", new TextEncoder().encode(JSON.stringify(json))],
+    ["w.bin", new Uint8Array(data.buffer)],
+  ]);
+}
+
+test("bias correction: a linear model's output mean on the calibration inputs is the float model's", async () => {
+  const files = linearModel();
+  const model = load(files);
+  const sites = tfjsBiasSites(model.format === "tfjs" ? model.tfjs : assert.fail());
+  assert.deepEqual(sites.map((s) => [s.node, s.bias ?? null, s.into ?? null]), [
+    ["dw", null, "pw"],
+    ["pw", "pwb", null],
+  ]);
+  const inputs = sets([2, 4, 4, 3], 3, 11);
+  const base = { mode: "quantization", configList: UINT8, headroom: 0 } as const;
+  const plain = await compressModel(model, base);
+  const corrected = await compressModel(model, {
+    ...base,
+    tfjsRuntime: runtime,
+    tfjsInputs: inputs,
+    biasCorrection: true,
+  });
+  assert.match(
+    corrected.report.warnings.join("\n"),
+    /bias correction: the expected output shift of 2 layer\(s\) taken out of their biases \(means of 2 layer input\(s\) on 3 input set\(s\)\)/,
+  );
+  const want = await outputMeans(files, inputs, "Identity");
+  const before = await outputMeans(plain.files!, inputs, "Identity");
+  const after = await outputMeans(corrected.files!, inputs, "Identity");
+  const gap = (m: Float64Array) => Math.max(...m.map((v, i) => Math.abs(v - want[i])));
+  assert.ok(gap(before) > 1e-3, `the uint8 model's mean moved by ${gap(before)}`);
+  assert.ok(gap(after) < 1e-5, `corrected: ${gap(after)} (before ${gap(before)})`);
+  // Only the bias changed beyond quantization: same kernels, same bytes.
+  const shard = (f: ReadonlyMap<string, Uint8Array>) => [...f].find(([k]) => k !== "model.json")!;
+  assert.equal(shard(corrected.files!)[1].length, shard(plain.files!)[1].length);
+});
+
+test("bias correction on the test graph model: the outputs' mean error shrinks; a layer without a bias is named", async () => {
+  const files = graphModelFiles();
+  const model = load(files);
+  const calibrate = sets([4, 6, 6, 3], 2, 21);
+  const score = sets([4, 6, 6, 3], 2, 51);
+  const base = { mode: "quantization", configList: UINT8, headroom: 0 } as const;
+  const plain = await compressModel(model, base);
+  const corrected = await compressModel(model, {
+    ...base,
+    tfjsRuntime: runtime,
+    tfjsInputs: calibrate,
+    biasCorrection: true,
+  });
+  const warning = corrected.report.warnings.find((w) => w.startsWith("bias correction"))!;
+  assert.match(warning, /shift of 4 layer\(s\)/);
+  assert.match(warning, /1 quantized layer\(s\) have no bias to take it: model\/fc2\/MatMul/);
+  // On other inputs of the same kind: the mean of the output moves less.
+  const want = await outputMeans(files, score, "Identity");
+  const gap = async (f: ReadonlyMap<string, Uint8Array>) => {
+    const m = await outputMeans(f, score, "Identity");
+    return m.reduce((s, v, i) => s + Math.abs(v - want[i]), 0);
+  };
+  const before = await gap(plain.files!);
+  const after = await gap(corrected.files!);
+  assert.ok(after < before, `mean error ${after} after, ${before} before`);
+  const cos = async (f: ReadonlyMap<string, Uint8Array>) =>
+    Math.min(
+      ...(await compareTfjsOutputs(runtime, f, files, { inputs: score })).map((c) => c.cosine),
+    );
+  assert.ok(await cos(corrected.files!) > 0.99);
+});
+
+test("bias correction needs tfjs inputs and a runtime, and a tfjs model in quantization", async () => {
+  const model = load(graphModelFiles());
+  await assert.rejects(
+    compressModel(model, { mode: "quantization", configList: UINT8, biasCorrection: true }),
+    /"biasCorrection" needs "tfjsRuntime" and "tfjsInputs" \(calibration inputs\): tfjsRuntime is missing/,
+  );
+  await assert.rejects(
+    compressModel(model, { mode: "pruning", configList: UINT8, biasCorrection: true }),
+    /"biasCorrection" corrects the biases of quantized TensorFlow\.js graph models: the model is tfjs, the mode pruning/,
+  );
+});
+
+test("measured headroom on given inputs: the measure runs on them", async () => {
+  const files = graphModelFiles();
+  const inputs = sets([3, 6, 6, 3], 2, 77);
+  const s = await tfjsSensitivity(runtime, files, { inputs });
+  try {
+    assert.equal(await s.measure(files), 1);
+    const q = await compressModel(load(files), {
+      mode: "quantization",
+      configList: UINT8,
+      headroom: 0,
+    });
+    const m = await s.measure(q.files!);
+    const c = await compareTfjsOutputs(runtime, q.files!, files, { inputs });
+    // The same inputs and the same pooling over sets: the same figure.
+    assert.ok(Math.abs(m - Math.min(...c.map((o) => o.cosine))) < 1e-9, `${m}`);
+  } finally {
+    s.dispose();
+  }
+  await assert.rejects(tfjsSensitivity(runtime, files, { inputs: [] }), /at least one input set/);
+});
+
+test("equalize through ReLU6: with calibration maxima below 6 the pair is rescaled and the function kept; a channel that reaches 6 keeps its scale", async () => {
+  const files = graphModelFiles();
+  const source = readTfjs(files.get("model.json")!, files);
+  const inputs = sets([4, 6, 6, 3], 2, 31);
+  const stats = await tfjsChannelStats(runtime, files, inputs, ["model/dw/Relu6"]);
+  const max = stats.get("model/dw/Relu6")!.max;
+  assert.ok(max.every((m) => m < 3), `${max}`);
+  const pairsOf = (r: ReturnType<typeof equalizeTfjs>) => r.pairs.map((p) => p.join(" -> "));
+  assert.deepEqual(pairsOf(equalizeTfjs(source)), ["model/conv1/Relu -> model/dw/Relu6"]);
+  const eq = equalizeTfjs(source, { activationMax: new Map([["model/dw/Relu6", max]]) });
+  assert.deepEqual(pairsOf(eq), [
+    "model/conv1/Relu -> model/dw/Relu6",
+    "model/dw/Relu6 -> model/conv2/Conv2D",
+  ]);
+  assert.deepEqual(eq.relu6, { pairs: 1, clipped: 0, channels: 8 });
+  const written = encodeTfjs(eq.model, new Map());
+  const eqFiles = new Map([["model.json", written.modelJson], ...written.shards]);
+  // The function is kept on the calibration inputs (every ReLU6 value stays below 6).
+  const same = await compareTfjsOutputs(runtime, eqFiles, files, { inputs });
+  assert.ok(same.every((o) => o.relativeError < 1e-5), JSON.stringify(same));
+  // And the scales moved: the depthwise kernel changed.
+  const dwOf = (m: typeof source) =>
+    tfjsWeightValues(m.weights.find((w) => w.spec.name === "model/dw/depthwise/ReadVariableOp")!);
+  const before = dwOf(source);
+  const after = dwOf(eq.model);
+  assert.ok(before.some((v, i) => Math.abs(v - after[i]) > 1e-4));
+  // Channel 3 reached 3, half the clip (the default margin 2): it keeps scale 1, so conv2's
+  // input channel 3 (conv2 is rescaled by
+  // this pair only; [1, 1, 8, 5]: input channel = floor(index / 5)) is unchanged, others moved.
+  const clipped = Float64Array.from(max);
+  clipped[3] = 3;
+  const held = equalizeTfjs(source, { activationMax: new Map([["model/dw/Relu6", clipped]]) });
+  assert.deepEqual(held.relu6, { pairs: 1, clipped: 1, channels: 8 });
+  // Margin 1: only channels at 6 are held.
+  assert.deepEqual(
+    equalizeTfjs(source, { activationMax: new Map([["model/dw/Relu6", clipped]]), margin: 1 })
+      .relu6,
+    { pairs: 1, clipped: 0, channels: 8 },
+  );
+  assert.throws(
+    () => equalizeTfjs(source, { activationMax: new Map(), margin: 0.5 }),
+    /"margin" must be at least 1: current value is 0\.5/,
+  );
+  const conv2Of = (m: typeof source) =>
+    tfjsWeightValues(m.weights.find((w) => w.spec.name === "model/conv2/Conv2D/ReadVariableOp")!);
+  const c0 = conv2Of(source);
+  const c1 = conv2Of(held.model);
+  for (let i = 0; i < c0.length; i++) {
+    const moved = Math.abs(c1[i] - c0[i]) > 1e-6 * Math.abs(c0[i]);
+    if (Math.floor(i / 5) === 3) assert.equal(c1[i], c0[i], `${i}`);
+    else if (i % 5 === 0) assert.ok(moved || c0[i] === 0, `${i}: ${c0[i]} -> ${c1[i]}`);
+  }
+});
+
+test("equalize float16 weights: rescaled and stored as float16 again", () => {
+  const files = storedAs(graphModelFiles(), "float16");
+  const source = readTfjs(files.get("model.json")!, files);
+  assert.deepEqual(equalizeTfjs(source).pairs, []);
+  const eq = equalizeTfjs(source, { float16: true });
+  assert.deepEqual(eq.pairs.map((p) => p[0]), ["model/conv1/Relu"]);
+  assert.ok(
+    eq.model.weights.filter((w) => w.spec.dtype === "float32")
+      .every((w) => w.spec.quantization?.dtype === "float16"),
+  );
+});
+
+test("compressModel: equalize with tfjs inputs goes through ReLU6 and says how many channels clip", async () => {
+  const files = graphModelFiles();
+  const q = await compressModel(load(files), {
+    mode: "quantization",
+    configList: UINT8,
+    equalize: true,
+    tfjsRuntime: runtime,
+    tfjsInputs: sets([4, 6, 6, 3], 2, 41),
+    measureHeadroom: false,
+  });
+  assert.match(
+    q.report.warnings.join("\n"),
+    /equalize: 2 pair\(s\) of convolutions rescaled per channel before quantization \(cross-layer equalization; the float function is unchanged; 1 pair\(s\) through a ReLU6, 0 of their 8 channels reach 3, half the clip, on the calibration inputs/,
+  );
+  assert.doesNotMatch(q.report.warnings.join("\n"), /measured output cosine/);
+});
