@@ -41,10 +41,15 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
  * reconstruction (src/io/onnx/sub_model.ts and reconstruct_onnx.ts), TensorFlow.js uint8 headroom
  * and cross-layer equalization (equalize_tfjs.ts, 3.4 KB), and kernels that write into given
  * arrays (the `out` arguments of applyMask, fakeQuantize, permute and TensorRef.data, validated).
+ * Raised a fifth time, to 595,000 / 205,000, at 562,336 / 194,109 (from 548,382 / 189,142 a
+ * release earlier): a pruning mask selected from the stored value bits and applied in place
+ * (src/pruning/stored_magnitude.ts, preselected_metric.ts), a global group's selection from
+ * per-member summaries (metric_summary.ts), the streamed QDQ writer, packed masks, and tfjs bias
+ * correction and equalization through ReLU6.
  */
 export const BUDGETS = {
-  "mod.ts bundle (minified)": 560_000,
-  "mod.ts bundle (minified, gzip)": 195_000,
+  "mod.ts bundle (minified)": 595_000,
+  "mod.ts bundle (minified, gzip)": 205_000,
   "wasm/kernels.wasm": 88_000,
 };
 

@@ -116,3 +116,4 @@ export {
 export { type RidgeSolution, ridgeSolve, type RidgeSolveOptions } from "./ridge_solve.ts";
 export { channelRemovalScores, type ChannelRemovalScoresOptions } from "./removal_scores.ts";
 export type { SavedModel } from "../model/model_graph.ts";
+export type { MetricSummary, MetricSummaryResult } from "./metric_summary.ts";

@@ -278,6 +278,8 @@ test("the handler bundles for edge runtimes with no Node built-ins", async () =>
   // compressed-tensors safetensors; least-squares reconstruction; the channel graph and
   // channel removal); raised again to 545,000 at 506,247 bytes with the core's fourth raise (GPTQ
   // results in every storage, the reconstruction's sub-model path, tfjs headroom and
-  // equalization, kernels writing into given arrays).
-  assert.ok(code.length < 545_000, `minified bundle is ${code.length} bytes, budget 545000`);
+  // equalization, kernels writing into given arrays); raised again to 580,000 at 544,780 bytes
+  // with the core's fifth raise (magnitude selection from the stored bits, a global group's
+  // summaries, the QDQ writer's streamed parts, tfjs bias correction).
+  assert.ok(code.length < 580_000, `minified bundle is ${code.length} bytes, budget 580000`);
 });
