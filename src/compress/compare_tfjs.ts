@@ -9,6 +9,8 @@ import type * as TfCore from "@tensorflow/tfjs-core";
 import type { OutputComparison } from "./compare_outputs.ts";
 import { compareTensors } from "./_compare_tensors.ts";
 import type { TfjsFiles } from "../io/tfjs/write_tfjs.ts";
+import type { TfjsInputSet } from "./tfjs_inputs.ts";
+export type { TfjsInputSet, TfjsInputTensor } from "./tfjs_inputs.ts";
 
 /** The tfjs modules that run the models (`@tensorflow/tfjs-core` with a backend set). */
 export interface TfjsRuntime {
@@ -51,17 +53,6 @@ export interface CompareTfjsOptions {
    */
   readonly inputs?: readonly TfjsInputSet[];
 }
-
-/** One tensor fed to a tfjs model: its values and shape (int32 inputs take an `Int32Array`). */
-export interface TfjsInputTensor {
-  /** The values, row-major. */
-  readonly data: Float32Array | Int32Array;
-  /** The shape. */
-  readonly dims: readonly number[];
-}
-
-/** One set of inputs: a tensor per model input, in the model's input order. */
-export type TfjsInputSet = readonly TfjsInputTensor[];
 
 /** Deterministic values in [-1, 1) (a 32-bit LCG). */
 function noise(n: number, seed: number): Float32Array {

@@ -49,10 +49,10 @@ import { halfTensors } from "./_tfjs_half.ts";
 import {
   tfjsChannelStats,
   tfjsInputMeans,
-  type TfjsInputSet,
   type TfjsRuntime,
   tfjsSensitivity,
 } from "./compare_tfjs.ts";
+import type { TfjsInputSet } from "./tfjs_inputs.ts";
 import { tfjsBiasSites } from "../quantization/bias_correct_tfjs.ts";
 import { halfOnnx } from "./_onnx_half.ts";
 import type { ConvertFloat16Options } from "../io/onnx/convert_float16.ts";

@@ -27,7 +27,7 @@ export {
   type Progress,
   type TfjsRuntimeOption,
 } from "./compress_model.ts";
-export type { TfjsInputSet, TfjsInputTensor } from "./compare_tfjs.ts";
+export type { TfjsInputSet, TfjsInputTensor } from "./tfjs_inputs.ts";
 export { detectFormat, type LoadedModel, loadModel, type LoadModelOptions } from "./load_model.ts";
 export { type LayerBatch, type LayerInputs, readLayerInputs } from "./layer_inputs.ts";
 export {
