@@ -38,13 +38,13 @@ ISOLATED="tests/edge_handler/ tests/hardening/"
 # The worker-thread tests of the streamed safetensors runs start Web Workers too and hung the
 # same way after the rest of the suite (every test of threads_test.ts timed out), so they get a
 # third process of their own.
-THREADED="tests/compress/threads_test.ts tests/compress/max_shard_size_test.ts"
+THREADED="tests/compress/threads_test.ts tests/compress/max_shard_size_test.ts tests/compress/magnitude_path_test.ts"
 # Bun takes its arguments as path filters (substrings), so each folder ends with a slash
 # ("tests/edge" alone would also select tests/edge_handler).
 others=$(ls -d src/ tests/*/ | grep -v -x -F -e tests/edge_handler/ -e tests/hardening/ | tr '\n' ' ')
 node_modules/.bin/bun test --timeout 120000 --reporter=junit --reporter-outfile="$out/bun.xml" \
   --path-ignore-patterns='**/threads_test.ts' --path-ignore-patterns='**/max_shard_size_test.ts' \
-  $others >"$out/bun.log" 2>&1
+  --path-ignore-patterns='**/magnitude_path_test.ts' $others >"$out/bun.log" 2>&1
 bun_code=$?
 runner_exit bun "$bun_code" "$out/bun.xml"
 node_modules/.bin/bun test --timeout 120000 --reporter=junit --reporter-outfile="$out/bun-edge.xml" \
