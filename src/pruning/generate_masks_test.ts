@@ -140,6 +140,48 @@ test("generateMasks() aligns a bias to its weight's rows: kept if any element of
   assert.deepEqual(masks.fc.bias.rawShape, [3]);
 });
 
+test("generateMasks() aligns onto a weight whose mask is held as bits, on the bits", () => {
+  // 2^20 elements and more: the weight's mask is packed, and the align rule reads its bits.
+  // Rows 0, 5 and the last have every value small, so a 50% ratio prunes them whole.
+  for (const shape of [[1027, 1031], [129, 4, 45, 47]]) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const rows = shape[0];
+    const inner = n / rows;
+    const values = new Float32Array(n);
+    let s = 7;
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+      const row = Math.floor(i / inner);
+      values[i] = row === 0 || row === 5 || row === rows - 1 ? 1e-6 : 1 + s / 2 ** 32;
+    }
+    const w = weight("conv", shape, { sparse_ratio: 0.5 });
+    const second: PruningTarget = {
+      module: "conv",
+      target: "scale",
+      kind: "parameter",
+      shape: [shape[1]],
+      setting: { align: { module_name: null, target_name: "weight", dims: [1] } },
+    };
+    const { masks } = generateMasks({ conv: { weight: values } }, [w, bias("conv", rows), second]);
+    const kept = expandMask(masks.conv.weight);
+    const rowKept = Array.from({ length: rows }, (_, r) => {
+      for (let i = r * inner; i < (r + 1) * inner; i++) if (kept[i]) return 1;
+      return 0;
+    });
+    assert.deepEqual(bits(masks.conv.bias), rowKept);
+    assert.equal(rowKept[0] + rowKept[5] + rowKept[rows - 1], 0);
+    const cols = shape[1];
+    const after = inner / cols;
+    const colKept = Array.from({ length: cols }, (_, c) => {
+      for (let i = 0; i < n; i++) {
+        if (kept[i] && Math.floor(i / after) % cols === c) return 1;
+      }
+      return 0;
+    });
+    assert.deepEqual(bits(masks.conv.scale), colKept);
+  }
+});
+
 test("generateMasks() aligns across modules and with negative dims", () => {
   const w = weight("conv", [2, 1, 1, 1], { sparse_ratio: 0.5, granularity: "out_channel" });
   const bn: PruningTarget = {
