@@ -9,25 +9,22 @@ import { preselectedMetric } from "../pruning/preselected_metric.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
 import type { TrackedRange } from "../quantization/tracked_range.ts";
-import { runTask, type TaskContext, type Tasks, type TensorBytes } from "./_tensor_tasks.ts";
-import { type Counts, type Locate, selectedK } from "./_threaded.ts";
+import {
+  type Locate,
+  runTask,
+  type TaskContext,
+  type Tasks,
+  taskTensor,
+  type TensorBytes,
+} from "./_tensor_tasks.ts";
+import { type Counts, selectedK } from "./_threaded.ts";
+
+/** A tensor as a task on this thread gets it: where to read it, or a copy of its bytes. */
+const localTensor = async (ref: TensorRef, locate: Locate | undefined): Promise<TensorBytes> =>
+  (await taskTensor(ref, locate, true)).tensor;
 
 const keyOf = (t: { readonly module: string; readonly target: string }) =>
   `${t.module}\u0000${t.target}`;
-
-/** A tensor as a task on this thread gets it: where to read it, or a copy of its bytes. */
-async function tensorHere(ref: TensorRef, locate: Locate | undefined): Promise<TensorBytes> {
-  const base = {
-    name: ref.name,
-    dtype: ref.dtype,
-    shape: ref.shape,
-    fileShape: ref.fileShape,
-    ...(ref.transpose === undefined ? {} : { transpose: ref.transpose }),
-  };
-  const at = locate?.(ref);
-  // A copy: a task may mask the bytes in place, and they may be the source's own.
-  return at !== undefined ? { ...base, at } : { ...base, bytes: (await ref.bytes()).slice() };
-}
 
 /**
  * `prune`'s `metricOf` on this thread: each tensor read into the context's buffer; for a target
@@ -51,7 +48,7 @@ export function localMetrics(
     async metricOf(t, ref) {
       const k = selectedK(t, ref);
       const args: Tasks["metric"]["args"] = {
-        tensor: await tensorHere(ref, locate),
+        tensor: await localTensor(ref, locate),
         target: t,
         pruner,
         ...(k === undefined ? {} : { k }),
@@ -63,7 +60,7 @@ export function localMetrics(
     // A large global group's summaries, made from the values as the workers make them.
     async metricSummaryOf(t, ref, summary) {
       const args: Tasks["summary"]["args"] = {
-        tensor: await tensorHere(ref, locate),
+        tensor: await localTensor(ref, locate),
         target: t,
         pruner,
         summary,
@@ -86,7 +83,7 @@ export function localMasks(
   return async (target, mask, ref) => {
     const bits = maskBits(mask);
     const args: Tasks["mask"]["args"] = {
-      tensor: await tensorHere(ref, locate),
+      tensor: await localTensor(ref, locate),
       target,
       mask: bits === undefined ? mask : {
         module: mask.module,
@@ -109,7 +106,7 @@ export function localRanges(
   locate?: Locate,
 ): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
   return async (target, ref) => {
-    const args: Tasks["range"]["args"] = { tensor: await tensorHere(ref, locate), target };
+    const args: Tasks["range"]["args"] = { tensor: await localTensor(ref, locate), target };
     return (await runTask({ task: "range", args }, context)).result as TrackedRange;
   };
 }
@@ -124,7 +121,7 @@ export function localCodes(
   locate?: Locate,
 ): (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array> {
   return async (param, ref) => {
-    const args: Tasks["quantize"]["args"] = { tensor: await tensorHere(ref, locate), param };
+    const args: Tasks["quantize"]["args"] = { tensor: await localTensor(ref, locate), param };
     const r = (await runTask({ task: "quantize", args }, context))
       .result as Tasks["quantize"]["result"];
     counts.set(keyOf(param), r.counts);

@@ -55,6 +55,39 @@ export interface TensorBytes {
   readonly at?: FileRange;
 }
 
+/**
+ * Where a tensor's stored bytes are in a file (the streamed runs know it for every tensor of
+ * their input), so that a task reads them itself: on a worker, this thread then reads nothing,
+ * and workers read at the same time with handles of their own. `undefined`: the bytes are read
+ * here and passed on.
+ */
+export type Locate = (ref: TensorRef) => FileRange | undefined;
+
+/**
+ * A tensor as a task gets it: where to read it, or its stored bytes in a buffer of their own
+ * (listed in `transfer`, for a worker). The bytes are copied when they are not a whole buffer,
+ * and always with `copy` (a task on this thread masks them in place: they must not be the
+ * source's own).
+ */
+export async function taskTensor(
+  ref: TensorRef,
+  locate: Locate | undefined,
+  copy = false,
+): Promise<{ tensor: TensorBytes; transfer: ArrayBuffer[] }> {
+  const base = {
+    name: ref.name,
+    dtype: ref.dtype,
+    shape: ref.shape,
+    fileShape: ref.fileShape,
+    ...(ref.transpose === undefined ? {} : { transpose: ref.transpose }),
+  };
+  const at = locate?.(ref);
+  if (at !== undefined) return { tensor: { ...base, at }, transfer: [] };
+  const stored = await ref.bytes();
+  const bytes = copy ? stored.slice() : own(stored);
+  return { tensor: { ...base, bytes }, transfer: [bytes.buffer as ArrayBuffer] };
+}
+
 /** Zeros before and after, for the report. */
 export interface ZeroCounts {
   readonly elements: number;

@@ -12,39 +12,10 @@ import { prunedCount } from "../pruning/pruned_count.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
 import type { TrackedRange } from "../quantization/tracked_range.ts";
-import {
-  type FileRange,
-  own,
-  type Tasks,
-  type TensorBytes,
-  type ZeroCounts,
-} from "./_tensor_tasks.ts";
+import { type Locate, type Tasks, taskTensor, type ZeroCounts } from "./_tensor_tasks.ts";
 import type { TaskPool } from "./_worker_pool.ts";
 
-/**
- * Where a tensor's stored bytes are in a file (the streamed runs know it for every tensor of
- * their input), so that the worker reads them itself: this thread then reads nothing, and
- * workers read at the same time with handles of their own. `undefined`: read here and transfer.
- */
-export type Locate = (ref: TensorRef) => FileRange | undefined;
-
-/** A tensor as a job carries it: where to read it, or its stored bytes in a buffer of their own. */
-async function tensorBytes(
-  ref: TensorRef,
-  locate: Locate | undefined,
-): Promise<{ tensor: TensorBytes; transfer: ArrayBuffer[] }> {
-  const base = {
-    name: ref.name,
-    dtype: ref.dtype,
-    shape: ref.shape,
-    fileShape: ref.fileShape,
-    ...(ref.transpose === undefined ? {} : { transpose: ref.transpose }),
-  };
-  const at = locate?.(ref);
-  if (at !== undefined) return { tensor: { ...base, at }, transfer: [] };
-  const bytes = own(await ref.bytes());
-  return { tensor: { ...base, bytes }, transfer: [bytes.buffer as ArrayBuffer] };
-}
+export type { Locate };
 
 /**
  * Results started ahead of their use: `take(key)` starts `key` and the keys that `next`
@@ -159,7 +130,7 @@ export function threadedMetrics(
   const run = (t: PruningTarget, ref: TensorRef) => {
     const k = selectedK(t, ref);
     return pool.run<Tasks["metric"]["result"]>(async () => {
-      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const { tensor, transfer } = await taskTensor(ref, locate);
       const args: Tasks["metric"]["args"] = {
         tensor,
         target: t,
@@ -200,7 +171,7 @@ export function threadedMetrics(
   // as workers free up, and only histograms and masks come back.
   const metricSummaryOf = (t: PruningTarget, ref: TensorRef, summary: MetricSummary) =>
     pool.run<Tasks["summary"]["result"]>(async () => {
-      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const { tensor, transfer } = await taskTensor(ref, locate);
       const args: Tasks["summary"]["args"] = { tensor, target: t, pruner, summary };
       return { task: "summary", args, transfer };
     });
@@ -243,7 +214,7 @@ export function threadedMasks(
   const spares = new Spares(pool.threads);
   const run = (target: PruningTarget, mask: TargetMask, ref: TensorRef) =>
     pool.run<Tasks["mask"]["result"]>(async () => {
-      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const { tensor, transfer } = await taskTensor(ref, locate);
       const spare = spares.take();
       // A mask held as bits crosses as its bits (an eighth of its blocks).
       const bits = maskBits(mask);
@@ -322,7 +293,7 @@ export function threadedRanges(
 ): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
   return (target, ref) =>
     pool.run<TrackedRange>(async () => {
-      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const { tensor, transfer } = await taskTensor(ref, locate);
       const args: Tasks["range"]["args"] = { tensor, target };
       return { task: "range", args, transfer };
     });
@@ -339,7 +310,7 @@ export function threadedCodes(
   const index = new Map(order.map((o, i) => [o.ref.name, i]));
   const run = (param: TargetQuantParams, ref: TensorRef) =>
     pool.run<Tasks["quantize"]["result"]>(async () => {
-      const { tensor, transfer } = await tensorBytes(ref, locate);
+      const { tensor, transfer } = await taskTensor(ref, locate);
       const args: Tasks["quantize"]["args"] = { tensor, param };
       return { task: "quantize", args, transfer };
     });
