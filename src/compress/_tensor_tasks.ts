@@ -24,7 +24,7 @@ import {
 import { PruningError } from "../pruning/pruning_error.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
-import { fakeQuantize } from "../quantization/fake_quantize.ts";
+import { dequantizedZeros } from "../quantization/dequantized_zeros.ts";
 import { QuantizationError } from "../quantization/quantization_error.ts";
 import { quantizedCodeBytes } from "../quantization/quantized_safetensors.ts";
 import { trackParameterRanges } from "../quantization/track_parameter_ranges.ts";
@@ -207,8 +207,6 @@ export class TaskContext {
   readonly #files = new Map<string, Promise<FileSource>>();
   /** The buffer tensors are read into. */
   scratch = new Uint8Array(0);
-  /** The fake-quantized values a quantize task counts zeros in, reused likewise. */
-  counted = new Float32Array(0);
 
   /** Buffers handed back (results' bytes, once written), for when a result took the scratch. */
   readonly #spares: ArrayBuffer[] = [];
@@ -398,16 +396,14 @@ function compute(
       let counts: ZeroCounts | undefined;
       const bytes = own(quantizedCodeBytes(valuesOf(a.tensor), a.tensor.shape, a.param, {
         kernels,
-        onQuantized: (p, before) => {
-          // Only counted: into a buffer reused from tensor to tensor.
-          if (context.counted.length < before.length) {
-            context.counted = new Float32Array(before.length);
-          }
-          const after = fakeQuantize(before, a.tensor.shape, p, {
-            kernels,
-            out: context.counted.subarray(0, before.length),
-          });
-          counts = { elements: after.length, zerosBefore: zeros(before), zerosAfter: zeros(after) };
+        // Counted, not kept: the zeros after are the codes at their block's zero point (no
+        // fake-quantized copy of the tensor: that and its count took more than half the task).
+        onQuantized: (p, before, codes) => {
+          counts = {
+            elements: before.length,
+            zerosBefore: zeros(before),
+            zerosAfter: dequantizedZeros(codes, a.tensor.shape, p),
+          };
         },
       }));
       return { result: { bytes, counts }, transfer: [bytes.buffer as ArrayBuffer] };
