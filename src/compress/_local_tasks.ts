@@ -120,11 +120,25 @@ export function localCodes(
   counts: Counts,
   locate?: Locate,
 ): (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array> {
+  // The codes of the tensor written last: the next codes are written into its buffer (the
+  // writer asks for a tensor once the one before is written).
+  let last: ArrayBuffer | undefined;
   return async (param, ref) => {
-    const args: Tasks["quantize"]["args"] = { tensor: await localTensor(ref, locate), param };
+    const args: Tasks["quantize"]["args"] = {
+      tensor: await localTensor(ref, locate),
+      param,
+      ...(last === undefined ? {} : { spare: last }),
+    };
+    last = undefined;
     const r = (await runTask({ task: "quantize", args }, context))
       .result as Tasks["quantize"]["result"];
     counts.set(keyOf(param), r.counts);
+    const b = r.bytes;
+    if (
+      b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer
+    ) {
+      last = b.buffer;
+    }
     return r.bytes;
   };
 }

@@ -138,7 +138,8 @@ export interface Tasks {
   range: { args: { tensor: TensorBytes; target: ResolvedTarget }; result: TrackedRange };
   /** A quantized tensor's stored codes (`quantizedCodeBytes`), with its fake-quantized zeros. */
   quantize: {
-    args: { tensor: TensorBytes; param: TargetQuantParams };
+    /** `spare`: a buffer of codes this thread returned before, to write the codes into. */
+    args: { tensor: TensorBytes; param: TargetQuantParams; spare?: ArrayBuffer };
     result: { bytes: Uint8Array; counts: ZeroCounts };
   };
 }
@@ -289,7 +290,8 @@ async function runNow(
   context: TaskContext,
 ): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   const args = request.args as { tensor: TensorBytes; spare?: ArrayBuffer };
-  context.adopt(args.spare);
+  // A mask task's spare is for reading tensors into; a quantize task's, for its codes.
+  if (request.task === "mask") context.adopt(args.spare);
   const tensor = await context.load(args.tensor);
   const result = compute({ task: request.task, args: { ...args, tensor } }, context);
   // A result may own the read buffer (a view of all of it): the next read gets a new one.
@@ -396,6 +398,7 @@ function compute(
       let counts: ZeroCounts | undefined;
       const bytes = own(quantizedCodeBytes(valuesOf(a.tensor), a.tensor.shape, a.param, {
         kernels,
+        ...(a.spare === undefined ? {} : { into: a.spare }),
         // Counted, not kept: the zeros after are the codes at their block's zero point (no
         // fake-quantized copy of the tensor: that and its count took more than half the task).
         onQuantized: (p, before, codes) => {

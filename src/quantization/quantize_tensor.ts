@@ -53,7 +53,7 @@ export function codeArrayFor(qmin: number, qmax: number, length: number): IntCod
  * @param data The tensor, row-major.
  * @param shape Its dims.
  * @param params Block kernel, scales, zero points and the integer range.
- * @param options The kernels to use.
+ * @param options The kernels to use, and a buffer to reuse for the codes.
  * @returns The codes.
  * @throws {TypeError} On malformed arguments (see the `Kernels` checks).
  * @throws {RangeError} When the shape, kernel and parameters do not agree.
@@ -77,10 +77,21 @@ export function quantizeTensor(
   data: Float32Array,
   shape: readonly number[],
   params: QuantParams,
-  options: QuantizeOptions = {},
+  options: QuantizeOptions & {
+    /**
+     * A buffer to write the codes into when it has exactly their size (the code array is then
+     * a view of all of it); else a new array is made. Streamed runs pass the buffer of the
+     * tensor they wrote last: a fresh tensor-sized buffer costs about as much as quantizing.
+     */
+    readonly into?: ArrayBuffer;
+  } = {},
 ): IntCodes {
   const kernels = options.kernels ?? getKernels();
-  const out = codeArrayFor(params.qmin, params.qmax, data.length);
+  const fresh = codeArrayFor(params.qmin, params.qmax, 0);
+  const into = options.into;
+  const out = into !== undefined && into.byteLength === data.length * fresh.BYTES_PER_ELEMENT
+    ? new (fresh.constructor as new (b: ArrayBuffer) => IntCodes)(into)
+    : codeArrayFor(params.qmin, params.qmax, data.length);
   return kernels.quantize(data, shape, params, out);
 }
 

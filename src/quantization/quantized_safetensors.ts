@@ -204,6 +204,11 @@ function codeShape(shape: readonly number[], bits: number): readonly number[] {
 export interface QuantizedCodeBytesOptions extends QuantizeOptions {
   /** Called with the values and their codes before they are encoded. */
   readonly onQuantized?: (param: TargetQuantParams, before: Float32Array, codes: IntCodes) => void;
+  /**
+   * A buffer the codes may be written into (`quantizeTensor`'s `into`): one a streamed run wrote
+   * already, reused when it has exactly the codes' size.
+   */
+  readonly into?: ArrayBuffer;
 }
 
 /**
@@ -237,7 +242,10 @@ export function quantizedCodeBytes(
 ): Uint8Array {
   const kernels = options.kernels ?? getKernels();
   const { signed } = quantDtypeRange(p.quantDtype);
-  const codes = quantizeTensor(values, shape, p, { kernels });
+  const codes = quantizeTensor(values, shape, p, {
+    kernels,
+    ...(options.into === undefined ? {} : { into: options.into }),
+  });
   options.onQuantized?.(p, values, codes);
   if (p.bits <= 4) return packRows(codes, shape, signed, kernels).bytes;
   const stored = asDType(codes, codeDType(p.bits, signed));
