@@ -61,6 +61,7 @@ const COMPRESS: Record<string, ArgOption> = {
   headroom: { type: "string" },
   equalize: { type: "boolean" },
   "measure-headroom": { type: "boolean" },
+  "bias-correction": { type: "boolean" },
   calibration: { type: "string" },
   reconstruct: { type: "string" },
   "rank-channels": { type: "string" },

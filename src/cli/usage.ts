@@ -192,7 +192,15 @@ ${REGISTRY}
                         most per byte (one run per weight), instead of by channel error
   --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):
                         a safetensors file with one tensor per model input, rows along dim 0;
-                        or ocr-lines:<n>, the first n labelled lines (PP-OCR models)
+                        or ocr-lines:<n>, the first n labelled lines (PP-OCR models).
+                        TensorFlow.js: the same file (tensors named as the inputs, x or x:0,
+                        or a .npy for one input), run by tfjs (CPU backend) in sets of
+                        --batch-size rows (or the model's fixed batch), for --bias-correction,
+                        for --equalize through ReLU6 and for --measure-headroom
+  --bias-correction     TensorFlow.js graph models, uint8: take each layer's expected output
+                        shift (W_q - W) E[x] out of its bias, E[x] the mean of its input on
+                        --calibration (needed); a layer without a bias gets one (fused
+                        BiasAdd, a new float32 weight)
   --batch-size <n>      rows per calibration batch (default 8)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a

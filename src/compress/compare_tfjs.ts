@@ -151,6 +151,49 @@ async function load(runtime: TfjsRuntime, files: ReadonlyMap<string, Uint8Array>
   return { kind, model: await loader(handler as never) as RunnableModel };
 }
 
+/** One input of a tfjs model as tfjs reports it. */
+export interface TfjsModelInput {
+  /** The name (a graph model's placeholder node, without `:0`). */
+  readonly name: string;
+  /** The dtype (`float32`, `int32`, ...). */
+  readonly dtype: string;
+  /** The dims, `-1` (or `null`) where unknown. */
+  readonly shape: readonly (number | null)[];
+}
+
+/**
+ * The inputs of a model in the order tfjs takes them (the order of `TfjsInputSet`): tfjs loads
+ * it from the files and reports `model.inputs`.
+ *
+ * @param runtime tfjs-core (backend set) and `loadGraphModel` / `loadLayersModel`.
+ * @param files The model's files (`model.json` and shards).
+ * @returns The inputs.
+ *
+ * @example
+ * ```ts ignore
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { loadGraphModel } from "@tensorflow/tfjs-converter";
+ * const [input] = await tfjsModelInputs({ tf, loadGraphModel }, files);
+ * console.log(input.name, input.dtype, input.shape);
+ * ```
+ */
+export async function tfjsModelInputs(
+  runtime: TfjsRuntime,
+  files: ReadonlyMap<string, Uint8Array>,
+): Promise<TfjsModelInput[]> {
+  const { model } = await load(runtime, files);
+  try {
+    return model.inputs.map((x) => ({
+      name: x.name,
+      dtype: x.dtype ?? "float32",
+      shape: [...x.shape ?? []],
+    }));
+  } finally {
+    model.dispose?.();
+  }
+}
+
 /** The outputs of a model on the inputs, by name, as float32. */
 async function run(
   tf: typeof TfCore,

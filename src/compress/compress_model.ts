@@ -233,8 +233,9 @@ export interface CompressOptions {
    * `tfjsInputs` run by `tfjsRuntime` (both required): each layer's expected output shift from
    * quantizing its kernel, `(W_q - W) E[x]` with `E[x]` the per-channel mean of its input on
    * those inputs, is taken out of its bias (a layer without one passes it to the layer it feeds
-   * directly). It changes the biases beyond quantization, hence off by default; a warning counts
-   * the layers.
+   * directly, or, if it feeds none with a bias, is given a bias of its own: fused with a
+   * `BiasAdd`, a new float32 weight). It changes the biases beyond quantization, hence off by
+   * default; a warning counts the layers.
    */
   readonly biasCorrection?: boolean;
   /**
@@ -535,6 +536,11 @@ async function saveQuantized(
         `bias correction: the expected output shift of ${out.biasCorrected.length} layer(s) ` +
           `taken out of their biases (means of ${inputMeans.size} layer input(s) on ` +
           `${tfjsInputs!.length} input set(s))` +
+          (out.biasAdded.length === 0
+            ? ""
+            : `; ${out.biasAdded.length} of them had no bias and were given one (fused BiasAdd): ${
+              out.biasAdded.map((a) => a.node).join(", ")
+            }`) +
           (out.biasSkipped.length === 0
             ? ""
             : `; ${out.biasSkipped.length} quantized layer(s) have no bias to take it: ${

@@ -41,6 +41,11 @@ export interface TfjsBiasSite {
    * is carried through that layer's kernel into its bias.
    */
   readonly into?: string;
+  /**
+   * Ops fused into the node with no `BiasAdd` first (an activation): no bias can be added to
+   * it, and its shift is left (named in `BiasCorrectedTfjs.skipped`).
+   */
+  readonly fused?: readonly string[];
 }
 
 const LAYERS = new Set([
@@ -76,8 +81,10 @@ function flag(node: TfNode, key: string): boolean {
  * `_FusedConv2D`, depthwise convolution and `MatMul`/`_FusedMatMul` whose kernel is a float32
  * constant, with the bias that takes its correction — its own (the fused `BiasAdd` argument,
  * or a constant vector of one value per output channel added right after it) or, when it has
- * none, that of the only layer it feeds directly. Layers models have none (their topology holds
- * no tensor names), nor do layers whose kernel is not a stored weight.
+ * none, that of the only layer it feeds directly (`into`); layers with neither are listed
+ * without a bias (`biasCorrectTfjs` gives them one), those with an activation fused in but no
+ * `BiasAdd` with `fused`. Layers models have none (their topology holds no tensor names), nor
+ * do layers whose kernel is not a stored weight.
  *
  * @param model A decoded tfjs model.
  * @returns The layers, in graph order.
@@ -171,7 +178,7 @@ export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
         }
       }
     }
-    if (bias === undefined && fused.length > 0) continue;
+    if (bias === undefined && fused[0] === "BiasAdd") continue;
     sites.push({
       node: n.name,
       kind,
@@ -180,12 +187,13 @@ export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
       input: n.input![0].replace(/^\^/, ""),
       channels,
       ...(bias === undefined ? {} : { bias }),
+      ...(bias === undefined && fused.length > 0 ? { fused } : {}),
     });
   }
   // Layers without a bias (and nothing fused) feeding one layer directly: into its bias.
   const byNode = new Map(sites.map((s) => [s.node, s]));
   return sites.map((s) => {
-    if (s.bias !== undefined) return s;
+    if (s.bias !== undefined || s.fused !== undefined) return s;
     const next = consumers.get(s.node) ?? [];
     const target = next.length === 1 ? byNode.get(next[0].name) : undefined;
     if (
@@ -244,9 +252,18 @@ function outputShift(
 export interface BiasCorrectedTfjs {
   /** New values of each corrected bias weight (tfjs layout), by weight name. */
   readonly biases: ReadonlyMap<string, Float32Array>;
-  /** The layers whose shift went into a bias. */
+  /**
+   * Biases for layers that have none (nothing fused, no `into`): `-shift` per output channel,
+   * by node name; `withTfjsBiases` puts them into the model. Only layers whose shift is not all
+   * zeros get one.
+   */
+  readonly added: ReadonlyMap<string, Float32Array>;
+  /** The layers whose shift went into a bias (an existing one or one in `added`). */
   readonly corrected: readonly string[];
-  /** The layers with a changed kernel whose shift no bias could take. */
+  /**
+   * The layers with a changed kernel whose shift no bias could take: no input means, or ops
+   * fused into them with no `BiasAdd` (`TfjsBiasSite.fused`).
+   */
   readonly skipped: readonly string[];
 }
 
@@ -254,9 +271,10 @@ export interface BiasCorrectedTfjs {
  * Bias correction: for every layer (`tfjsBiasSites`) whose kernel changed, the shift of its
  * outputs `(W_q - W) E[x]` — `E[x]` the per-channel mean of the layer's input on calibration
  * data — is subtracted from its bias; a layer without one carries its shift through the layer
- * it feeds (`into`: that layer's bias loses `W_q' shift`). The means are those of the float
- * model, as in Nagel et al. 2019; convolution padding is not accounted for (the border values
- * see zeros where the mean assumes `E[x]`).
+ * it feeds (`into`: that layer's bias loses `W_q' shift`), and a layer with neither gets a new
+ * bias, `-shift` (`added`; `withTfjsBiases` adds it to the graph). The means are those of the
+ * float model, as in Nagel et al. 2019; convolution padding is not accounted for (the border
+ * values see zeros where the mean assumes `E[x]`).
  *
  * @param sites The layers (`tfjsBiasSites`).
  * @param source The kernels before quantization (tfjs layout), by weight name: every site's.
@@ -265,7 +283,7 @@ export interface BiasCorrectedTfjs {
  * @param means The per-channel mean of each layer's input, by the input's name
  * (`TfjsBiasSite.input`).
  * @param biases The current values of the bias weights (tfjs layout), by weight name.
- * @returns The corrected biases and the layers corrected or skipped.
+ * @returns The corrected biases, the new ones and the layers corrected or skipped.
  *
  * @example
  * ```ts
@@ -274,9 +292,10 @@ export interface BiasCorrectedTfjs {
  *
  * // A 1x1 conv, 2 -> 1 channels, kernel [1, 2] rounded to [1.25, 2]; inputs average [4, 1].
  * const site = { node: "c", kind: "conv" as const, kernel: "k", transposeB: false, input: "x", channels: 1, bias: "b" };
+ * const kernels = new Map([["k", { shape: [1, 1, 2, 1], values: Float32Array.of(1, 2) }]]);
  * const out = biasCorrectTfjs(
  *   [site],
- *   new Map([["k", { shape: [1, 1, 2, 1], values: Float32Array.of(1, 2) }]]),
+ *   kernels,
  *   new Map([["k", Float32Array.of(1.25, 2)]]),
  *   new Map([["x", Float64Array.of(4, 1)]]),
  *   new Map([["b", Float32Array.of(0.5)]]),
@@ -284,6 +303,16 @@ export interface BiasCorrectedTfjs {
  * // The output moved by 0.25 * 4 = 1 on average: the bias takes it back.
  * assert.deepEqual([...out.biases.get("b")!], [-0.5]);
  * assert.deepEqual(out.corrected, ["c"]);
+ * // Without a bias of its own: a new one.
+ * const { bias: _, ...bare } = site;
+ * const added = biasCorrectTfjs(
+ *   [bare],
+ *   kernels,
+ *   new Map([["k", Float32Array.of(1.25, 2)]]),
+ *   new Map([["x", Float64Array.of(4, 1)]]),
+ *   new Map(),
+ * );
+ * assert.deepEqual([...added.added.get("c")!], [-1]);
  * ```
  */
 export function biasCorrectTfjs(
@@ -295,6 +324,7 @@ export function biasCorrectTfjs(
 ): BiasCorrectedTfjs {
   const byNode = new Map(sites.map((s) => [s.node, s]));
   const out = new Map<string, Float32Array>();
+  const added = new Map<string, Float32Array>();
   const corrected: string[] = [];
   const skipped: string[] = [];
   const biasOf = (name: string) => {
@@ -312,21 +342,30 @@ export function biasCorrectTfjs(
     const w = source.get(s.kernel);
     if (q === undefined || w === undefined) continue;
     const mean = means.get(s.input);
-    const target = s.bias !== undefined ? s : s.into !== undefined ? byNode.get(s.into) : undefined;
-    if (mean === undefined || target?.bias === undefined) {
+    let target = s.bias !== undefined ? s : s.into !== undefined ? byNode.get(s.into) : undefined;
+    if (target?.bias === undefined) target = undefined;
+    if (mean === undefined || (target === undefined && s.fused !== undefined)) {
       skipped.push(s.node);
       continue;
     }
     const delta = new Float64Array(q.length);
     for (let i = 0; i < q.length; i++) delta[i] = q[i] - w.values[i];
     let shift = outputShift(s, w.shape, delta, mean);
+    if (target === undefined) {
+      // No bias to take it: a new one, when there is something to take.
+      if (shift.some((v) => v !== 0)) {
+        added.set(s.node, Float32Array.from(shift, (v) => -v));
+        corrected.push(s.node);
+      }
+      continue;
+    }
     if (target !== s) {
       // Through the next layer: its output moves by W_q' shift (its kernel as written).
       const next = source.get(target.kernel)!;
       const kernel = quantized.get(target.kernel) ?? next.values;
       shift = outputShift(target, next.shape, kernel, shift);
     }
-    const b = biasOf(target.bias);
+    const b = biasOf(target.bias!);
     if (b === undefined || b.length !== shift.length) {
       skipped.push(s.node);
       continue;
@@ -334,5 +373,136 @@ export function biasCorrectTfjs(
     for (let i = 0; i < b.length; i++) b[i] = b[i] - shift[i];
     corrected.push(s.node);
   }
-  return { biases: out, corrected, skipped };
+  return { biases: out, added, corrected, skipped };
+}
+
+/** The fused form of each unfused layer op, and whether it takes `epsilon` (the converter's). */
+const FUSED: Record<string, { op: string; epsilon: boolean }> = {
+  Conv2D: { op: "_FusedConv2D", epsilon: true },
+  DepthwiseConv2dNative: { op: "FusedDepthwiseConv2dNative", epsilon: false },
+  MatMul: { op: "_FusedMatMul", epsilon: true },
+};
+
+/** A graph model with new biases, and the weight name of each. */
+export interface TfjsWithBiases {
+  /** The model: the layers fused with a `BiasAdd`, a `Const` node and a weight per bias. */
+  readonly model: TfjsModel;
+  /** The new bias weight, by node name. */
+  readonly weights: ReadonlyMap<string, string>;
+}
+
+/**
+ * Gives layers without a bias one (`BiasCorrectedTfjs.added`): a `Conv2D` becomes a
+ * `_FusedConv2D`, a `DepthwiseConv2dNative` a `FusedDepthwiseConv2dNative`, a `MatMul` a
+ * `_FusedMatMul`, each with `fused_ops: ["BiasAdd"]` (base64, as the converter writes
+ * strings), `num_args: 1` (and `epsilon: 0` where the converter writes it) and the bias as a
+ * third input: a new float32 `Const` node (named `<node>/bias`, or with a number if that is
+ * taken) and a new weight at the end of the manifest, stored as float32. tfjs-converter runs
+ * these fused ops as `tf.fused.conv2d` / `depthwiseConv2d` / `matMul` with a bias and no
+ * activation.
+ *
+ * @param model A decoded graph model.
+ * @param biases The values (one per output channel) by node name; every node must be an
+ * unfused `Conv2D`, `DepthwiseConv2dNative` or `MatMul`.
+ * @returns The new model (the source is unchanged) and the weight names.
+ * @throws {RangeError} A node that is not such a layer.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readTfjs } from "../io/tfjs/read_tfjs.ts";
+ * import { withTfjsBiases } from "./bias_correct_tfjs.ts";
+ *
+ * const json = JSON.stringify({
+ *   format: "graph-model",
+ *   modelTopology: { node: [
+ *     { name: "x", op: "Placeholder" },
+ *     { name: "k", op: "Const" },
+ *     { name: "c", op: "Conv2D", input: ["x", "k"] },
+ *   ] },
+ *   weightsManifest: [{ paths: ["w.bin"], weights: [
+ *     { name: "k", shape: [1, 1, 2, 3], dtype: "float32" },
+ *   ] }],
+ * });
+ * const model = readTfjs(json, new Map([["w.bin", new Uint8Array(24)]]));
+ * const out = withTfjsBiases(model, new Map([["c", Float32Array.of(1, 2, 3)]]));
+ * assert.equal(out.weights.get("c"), "c/bias");
+ * const node = (out.model.json.modelTopology as { node: { name: string; op: string; input?: string[] }[] })
+ *   .node.find((n) => n.name === "c")!;
+ * assert.equal(node.op, "_FusedConv2D");
+ * assert.deepEqual(node.input, ["x", "k", "c/bias"]);
+ * assert.deepEqual(out.model.weights.at(-1)!.spec, { name: "c/bias", shape: [3], dtype: "float32" });
+ * ```
+ */
+export function withTfjsBiases(
+  model: TfjsModel,
+  biases: ReadonlyMap<string, Float32Array>,
+): TfjsWithBiases {
+  const topology = model.json.modelTopology as { node?: TfNode[] } | undefined;
+  const nodes = topology?.node ?? [];
+  const taken = new Set([...nodes.map((n) => n.name), ...model.weights.map((w) => w.spec.name)]);
+  const names = new Map<string, string>();
+  const out: TfNode[] = [];
+  const added: TfjsModel["weights"][number][] = [];
+  const group = model.weights.reduce((g, w) => Math.max(g, w.group), 0);
+  let offset = model.weights.filter((w) => w.group === group)
+    .reduce((n, w) => Math.max(n, w.offset + w.bytes.byteLength), 0);
+  for (const n of nodes) {
+    const values = biases.get(n.name);
+    if (values === undefined) {
+      out.push(n);
+      continue;
+    }
+    const fused = FUSED[n.op];
+    const inputs = n.input ?? [];
+    if (fused === undefined || fusedOps(n).length > 0 || inputs.length < 2) {
+      throw new RangeError(
+        `node ${JSON.stringify(n.name)} takes no new bias: only unfused Conv2D, ` +
+          `DepthwiseConv2dNative and MatMul nodes do, it is ${n.op}`,
+      );
+    }
+    let name = `${n.name}/bias`;
+    for (let k = 1; taken.has(name); k++) name = `${n.name}/bias_${k}`;
+    taken.add(name);
+    names.set(n.name, name);
+    out.push({
+      name,
+      op: "Const",
+      attr: {
+        value: {
+          tensor: { dtype: "DT_FLOAT", tensorShape: { dim: [{ size: String(values.length) }] } },
+        },
+        dtype: { type: "DT_FLOAT" },
+      },
+    });
+    out.push({
+      ...n,
+      op: fused.op,
+      // The data inputs, the bias, then any control inputs.
+      input: [inputs[0], inputs[1], name, ...inputs.slice(2)],
+      attr: {
+        ...n.attr,
+        num_args: { i: "1" },
+        fused_ops: { list: { s: [btoa("BiasAdd")] } },
+        ...(fused.epsilon ? { epsilon: { f: 0 } } : {}),
+      },
+    });
+    const bytes = new Uint8Array(Float32Array.from(values).buffer);
+    added.push({ spec: { name, shape: [values.length], dtype: "float32" }, bytes, group, offset });
+    offset += bytes.byteLength;
+  }
+  for (const node of biases.keys()) {
+    if (!names.has(node)) {
+      throw new RangeError(`the model has no node ${JSON.stringify(node)} to give a bias`);
+    }
+  }
+  const manifest = (model.json.weightsManifest ?? []) as { weights?: unknown[] }[];
+  const json = {
+    ...model.json,
+    modelTopology: { ...topology, node: out },
+    weightsManifest: manifest.map((g, i) =>
+      i === group ? { ...g, weights: [...g.weights ?? [], ...added.map((w) => w.spec)] } : g
+    ),
+  };
+  return { model: { ...model, json, weights: [...model.weights, ...added] }, weights: names };
 }

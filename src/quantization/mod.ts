@@ -190,4 +190,6 @@ export {
   biasCorrectTfjs,
   type TfjsBiasSite,
   tfjsBiasSites,
+  type TfjsWithBiases,
+  withTfjsBiases,
 } from "./bias_correct_tfjs.ts";

@@ -14,7 +14,7 @@ import {
 } from "../io/tfjs/write_tfjs.ts";
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 import { readTfjs, tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
-import { biasCorrectTfjs, tfjsBiasSites } from "./bias_correct_tfjs.ts";
+import { biasCorrectTfjs, tfjsBiasSites, withTfjsBiases } from "./bias_correct_tfjs.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
@@ -66,7 +66,10 @@ export interface QuantizedTfjsOptions {
    * (`TfjsBiasSite.input` of `tfjsBiasSites(source)`; `tfjsInputMeans` in
    * src/compress/compare_tfjs.ts computes them with tfjs); after the storage of every weight is
    * chosen, each layer's expected output shift `(W_q - W) E[x]`, with `W_q` as tfjs decodes it,
-   * is taken out of its bias (stored as the bias was: float32 or float16).
+   * is taken out of its bias (stored as the bias was: float32 or float16). A layer with no bias
+   * (nor one it feeds directly, see `tfjsBiasSites`) gets one when its shift is not zero: the
+   * node becomes its fused form with a `BiasAdd` and a new float32 weight
+   * (`withTfjsBiases`).
    */
   readonly inputMeans?: ReadonlyMap<string, ArrayLike<number>>;
 }
@@ -86,6 +89,11 @@ export interface QuantizedTfjs extends TfjsFiles {
   readonly biasCorrected: readonly string[];
   /** With `inputMeans`: layers with a changed kernel whose shift no bias could take. */
   readonly biasSkipped: readonly string[];
+  /**
+   * With `inputMeans`: the layers given a bias of their own (part of `biasCorrected`), with
+   * the new weight's name.
+   */
+  readonly biasAdded: readonly { readonly node: string; readonly weight: string }[];
 }
 
 /** One uint8 target stored at 16 bits because its channels lose too much at 8 bits. */
@@ -306,11 +314,12 @@ export async function quantizedTfjs(
       : (r) => options.measure!(encodeTfjs(source, r, { shardBytes: options.shardBytes, kernels })),
   );
   for (const u of upgraded) storages.set(u.name, u.storage);
-  let bias = { corrected: [] as readonly string[], skipped: [] as readonly string[] };
+  let bias: CorrectedBiases = { corrected: [], skipped: [], added: [], model: source };
   if (options.inputMeans !== undefined && storage === "int") {
     bias = correctBiases(source, replacements, options.inputMeans, kernels);
   }
-  const files = encodeTfjs(source, replacements, { shardBytes: options.shardBytes, kernels });
+  for (const a of bias.added) storages.set(a.weight, "float32");
+  const files = encodeTfjs(bias.model, replacements, { shardBytes: options.shardBytes, kernels });
   return {
     ...files,
     storages,
@@ -318,24 +327,35 @@ export async function quantizedTfjs(
     upgraded,
     biasCorrected: bias.corrected,
     biasSkipped: bias.skipped,
+    biasAdded: bias.added,
   };
+}
+
+/** What `correctBiases` did, and the model to write (with the new biases, if any). */
+interface CorrectedBiases {
+  readonly corrected: readonly string[];
+  readonly skipped: readonly string[];
+  readonly added: readonly { readonly node: string; readonly weight: string }[];
+  readonly model: TfjsModel;
 }
 
 /**
  * Bias correction of the written model (see `QuantizedTfjsOptions.inputMeans`): rewrites the
- * bias replacements. Biases stored as tfjs uint8/uint16 codes are left alone (a corrected
- * bias would leave their grid).
+ * bias replacements, and returns the model with new biases for layers that had none. Biases
+ * stored as tfjs uint8/uint16 codes are left alone (a corrected bias would leave their grid).
  */
 function correctBiases(
   source: TfjsModel,
   replacements: Map<string, TfjsReplacement>,
   means: ReadonlyMap<string, ArrayLike<number>>,
   kernels: Kernels,
-): { corrected: readonly string[]; skipped: readonly string[] } {
+): CorrectedBiases {
   const sites = tfjsBiasSites(source).filter((s) =>
     s.bias === undefined || !isCodes(source, replacements, s.bias)
   );
-  if (!sites.some((s) => replacements.has(s.kernel))) return { corrected: [], skipped: [] };
+  if (!sites.some((s) => replacements.has(s.kernel))) {
+    return { corrected: [], skipped: [], added: [], model: source };
+  }
   // What tfjs decodes from the written weights.
   const written = encodeTfjs(source, replacements, {
     shardBytes: Number.MAX_SAFE_INTEGER,
@@ -371,7 +391,13 @@ function correctBiases(
       (spec.quantization?.dtype === "float16" ? "float16" : "float32");
     replacements.set(name, { values, storage });
   }
-  return { corrected: out.corrected, skipped: out.skipped };
+  const withBiases = out.added.size === 0 ? undefined : withTfjsBiases(source, out.added);
+  return {
+    corrected: out.corrected,
+    skipped: out.skipped,
+    added: [...withBiases?.weights ?? []].map(([node, weight]) => ({ node, weight })),
+    model: withBiases?.model ?? source,
+  };
 }
 
 /** Whether a weight is (or stays) stored as uint8/uint16 codes. */

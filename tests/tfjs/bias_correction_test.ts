@@ -18,7 +18,11 @@ import { loadModel } from "../../src/compress/load_model.ts";
 import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
 import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
 import { equalizeTfjs } from "../../src/quantization/equalize_tfjs.ts";
-import { tfjsBiasSites } from "../../src/quantization/bias_correct_tfjs.ts";
+import {
+  biasCorrectTfjs,
+  tfjsBiasSites,
+  withTfjsBiases,
+} from "../../src/quantization/bias_correct_tfjs.ts";
 import { graphModelFiles, storedAs, tf } from "./_models.ts";
 
 const runtime: TfjsRuntime = { tf, loadGraphModel: (h) => loadGraphModel(h) };
@@ -120,38 +124,72 @@ test("tfjsInputMeans: per-channel means of a model input and of an inner tensor"
   await assert.rejects(tfjsInputMeans(runtime, f, [], ["x"]), /"inputs" must hold at least one/);
 });
 
+const b64 = (s: string) => btoa(s);
+const ints = (v: number[]) => ({ list: { i: v.map(String) } });
+const dimsOf = (dims: number[]) => ({ dim: dims.map((d) => ({ size: String(d) })) });
+
+/** A `Const` node of a weight. */
+const constNode = (name: string, dims: number[], dtype = "DT_FLOAT") => ({
+  name,
+  op: "Const",
+  attr: { value: { tensor: { dtype, tensorShape: dimsOf(dims) } }, dtype: { type: dtype } },
+});
+
+/** The attributes of a 1x1 VALID convolution, as the converter writes them. */
+const CONV = {
+  strides: ints([1, 1, 1, 1]),
+  padding: { s: b64("VALID") },
+  data_format: { s: b64("NHWC") },
+  dilations: ints([1, 1, 1, 1]),
+  T: { type: "DT_FLOAT" },
+};
+
+/** The float input `x`. */
+const placeholder = (dims: number[]) => ({
+  name: "x",
+  op: "Placeholder",
+  attr: { dtype: { type: "DT_FLOAT" }, shape: { shape: dimsOf(dims) } },
+});
+
+/** A graph model's files: `model.json` with one shard `w.bin`. */
+function graphFiles(
+  nodes: unknown[],
+  weights: { name: string; shape: number[]; dtype: string }[],
+  bytes: Uint8Array,
+): Map<string, Uint8Array> {
+  const json = {
+    format: "graph-model",
+    modelTopology: { node: nodes, library: {}, versions: { producer: 1482 } },
+    weightsManifest: [{ paths: ["w.bin"], weights }],
+  };
+  return new Map([["model.json", new TextEncoder().encode(JSON.stringify(json))], [
+    "w.bin",
+    bytes,
+  ]]);
+}
+
+/** The model quantized to uint8 (no headroom), without and with bias correction on `inputs`. */
+async function quantizedPair(files: Map<string, Uint8Array>, inputs: TfjsInputSet[]) {
+  const model = load(files);
+  const base = { mode: "quantization", configList: UINT8, headroom: 0 } as const;
+  const plain = await compressModel(model, base);
+  const corrected = await compressModel(model, {
+    ...base,
+    tfjsRuntime: runtime,
+    tfjsInputs: inputs,
+    biasCorrection: true,
+  });
+  return { model, plain, corrected };
+}
+
 // x [n, 4, 4, 3] -> depthwise 1x1 (no bias) -> 1x1 conv 3 -> 2 with BiasAdd -> Identity: linear,
 // so once the depthwise's shift is carried into the conv's bias, the output's mean on the
 // calibration inputs is exactly the float model's.
 function linearModel(): Map<string, Uint8Array> {
-  const b64 = (s: string) => btoa(s);
-  const ints = (v: number[]) => ({ list: { i: v.map(String) } });
-  const k = (name: string, dims: number[]) => ({
-    name,
-    op: "Const",
-    attr: {
-      value: {
-        tensor: { dtype: "DT_FLOAT", tensorShape: { dim: dims.map((d) => ({ size: String(d) })) } },
-      },
-      dtype: { type: "DT_FLOAT" },
-    },
-  });
-  const conv = {
-    strides: ints([1, 1, 1, 1]),
-    padding: { s: b64("VALID") },
-    data_format: { s: b64("NHWC") },
-    dilations: ints([1, 1, 1, 1]),
-    T: { type: "DT_FLOAT" },
-  };
+  const k = constNode;
+  const conv = CONV;
   const nodes = [
-    {
-      name: "x",
-      op: "Placeholder",
-      attr: {
-        dtype: { type: "DT_FLOAT" },
-        shape: { shape: { dim: [-1, 4, 4, 3].map((d) => ({ size: String(d) })) } },
-      },
-    },
+    placeholder([-1, 4, 4, 3]),
     k("dwk", [1, 1, 3, 1]),
     k("pwk", [1, 1, 3, 2]),
     k("pwb", [2]),
@@ -183,41 +221,22 @@ function linearModel(): Map<string, Uint8Array> {
     0.25,
     -0.1,
   );
-  const json = {
-    format: "graph-model",
-    modelTopology: { node: nodes, library: {}, versions: { producer: 1482 } },
-    weightsManifest: [{
-      paths: ["w.bin"],
-      weights: [
-        { name: "dwk", shape: [1, 1, 3, 1], dtype: "float32" },
-        { name: "pwk", shape: [1, 1, 3, 2], dtype: "float32" },
-        { name: "pwb", shape: [2], dtype: "float32" },
-      ],
-    }],
-  };
-  return new Map([
-    ["model.json", new TextEncoder().encode(JSON.stringify(json))],
-    ["w.bin", new Uint8Array(data.buffer)],
-  ]);
+  return graphFiles(nodes, [
+    { name: "dwk", shape: [1, 1, 3, 1], dtype: "float32" },
+    { name: "pwk", shape: [1, 1, 3, 2], dtype: "float32" },
+    { name: "pwb", shape: [2], dtype: "float32" },
+  ], new Uint8Array(data.buffer));
 }
 
 test("bias correction: a linear model's output mean on the calibration inputs is the float model's", async () => {
   const files = linearModel();
-  const model = load(files);
+  const inputs = sets([2, 4, 4, 3], 3, 11);
+  const { model, plain, corrected } = await quantizedPair(files, inputs);
   const sites = tfjsBiasSites(model.format === "tfjs" ? model.tfjs : assert.fail());
   assert.deepEqual(sites.map((s) => [s.node, s.bias ?? null, s.into ?? null]), [
     ["dw", null, "pw"],
     ["pw", "pwb", null],
   ]);
-  const inputs = sets([2, 4, 4, 3], 3, 11);
-  const base = { mode: "quantization", configList: UINT8, headroom: 0 } as const;
-  const plain = await compressModel(model, base);
-  const corrected = await compressModel(model, {
-    ...base,
-    tfjsRuntime: runtime,
-    tfjsInputs: inputs,
-    biasCorrection: true,
-  });
   assert.match(
     corrected.report.warnings.join("\n"),
     /bias correction: the expected output shift of 2 layer\(s\) taken out of their biases \(means of 2 layer input\(s\) on 3 input set\(s\)\)/,
@@ -233,22 +252,17 @@ test("bias correction: a linear model's output mean on the calibration inputs is
   assert.equal(shard(corrected.files!)[1].length, shard(plain.files!)[1].length);
 });
 
-test("bias correction on the test graph model: the outputs' mean error shrinks; a layer without a bias is named", async () => {
+test("bias correction on the test graph model: the outputs' mean error shrinks; a layer without a bias gets one", async () => {
   const files = graphModelFiles();
-  const model = load(files);
-  const calibrate = sets([4, 6, 6, 3], 2, 21);
   const score = sets([4, 6, 6, 3], 2, 51);
-  const base = { mode: "quantization", configList: UINT8, headroom: 0 } as const;
-  const plain = await compressModel(model, base);
-  const corrected = await compressModel(model, {
-    ...base,
-    tfjsRuntime: runtime,
-    tfjsInputs: calibrate,
-    biasCorrection: true,
-  });
+  const { plain, corrected } = await quantizedPair(files, sets([4, 6, 6, 3], 2, 21));
   const warning = corrected.report.warnings.find((w) => w.startsWith("bias correction"))!;
-  assert.match(warning, /shift of 4 layer\(s\)/);
-  assert.match(warning, /1 quantized layer\(s\) have no bias to take it: model\/fc2\/MatMul/);
+  assert.match(warning, /shift of 5 layer\(s\)/);
+  assert.match(
+    warning,
+    /1 of them had no bias and were given one \(fused BiasAdd\): model\/fc2\/MatMul/,
+  );
+  assert.doesNotMatch(warning, /have no bias to take it/);
   // On other inputs of the same kind: the mean of the output moves less.
   const want = await outputMeans(files, score, "Identity");
   const gap = async (f: ReadonlyMap<string, Uint8Array>) => {
@@ -379,4 +393,195 @@ test("compressModel: equalize with tfjs inputs goes through ReLU6 and says how m
     /equalize: 2 pair\(s\) of convolutions rescaled per channel before quantization \(cross-layer equalization; the float function is unchanged; 1 pair\(s\) through a ReLU6, 0 of their 8 channels reach 3, half the clip, on the calibration inputs/,
   );
   assert.doesNotMatch(q.report.warnings.join("\n"), /measured output cosine/);
+});
+
+/** A graph node of the models built here. */
+interface Node {
+  name: string;
+  op: string;
+  input?: string[];
+  attr?: Record<string, unknown>;
+}
+
+const nodesOf = (files: ReadonlyMap<string, Uint8Array>): Node[] =>
+  JSON.parse(new TextDecoder().decode(files.get("model.json")!)).modelTopology.node;
+
+// x [n, 4, 4, 2] -> 1x1 Conv2D 2 -> 2 and 1x1 DepthwiseConv2dNative (no biases) -> AddN ->
+// Reshape [n, 32] -> MatMul 32 -> 3 (no bias) -> Identity: linear, with no layer whose shift can
+// go into a bias of its own or of the layer it feeds (as in handlandmark-lite, whose bias-less
+// convolutions feed AddN).
+function addNModel(): Map<string, Uint8Array> {
+  const k = constNode;
+  const conv = { ...CONV, explicit_paddings: { list: {} } };
+  const nodes: Node[] = [
+    placeholder([-1, 4, 4, 2]),
+    k("ka", [1, 1, 2, 2]),
+    k("kd", [1, 1, 2, 1]),
+    k("km", [32, 3]),
+    k("shape", [2], "DT_INT32"),
+    {
+      name: "ca",
+      op: "Conv2D",
+      input: ["x", "ka"],
+      attr: { ...conv, use_cudnn_on_gpu: { b: true } },
+    },
+    { name: "cd", op: "DepthwiseConv2dNative", input: ["x", "kd"], attr: conv },
+    {
+      name: "sum",
+      op: "AddN",
+      input: ["ca", "cd"],
+      attr: { N: { i: "2" }, T: { type: "DT_FLOAT" } },
+    },
+    {
+      name: "flat",
+      op: "Reshape",
+      input: ["sum", "shape"],
+      attr: { T: { type: "DT_FLOAT" }, Tshape: { type: "DT_INT32" } },
+    },
+    {
+      name: "fc",
+      op: "MatMul",
+      input: ["flat", "km"],
+      attr: { T: { type: "DT_FLOAT" }, transpose_a: { b: false }, transpose_b: { b: false } },
+    },
+    { name: "Identity", op: "Identity", input: ["fc"], attr: { T: { type: "DT_FLOAT" } } },
+  ];
+  // Ranges far apart within each kernel, so that one uint8 grid per tensor rounds coarsely.
+  const ka = Float32Array.of(3.1, 0.0123, -0.517, 0.071);
+  const kd = Float32Array.of(2.3, 0.0371);
+  const km = values(96, 9, -0.3, 0.3);
+  km[5] = 2.9;
+  const bytes = new Uint8Array(4 * (4 + 2 + 96 + 2));
+  const f = new Float32Array(bytes.buffer, 0, 102);
+  f.set(ka, 0);
+  f.set(kd, 4);
+  f.set(km, 6);
+  new Int32Array(bytes.buffer, 102 * 4, 2).set([-1, 32]);
+  return graphFiles(nodes, [
+    { name: "ka", shape: [1, 1, 2, 2], dtype: "float32" },
+    { name: "kd", shape: [1, 1, 2, 1], dtype: "float32" },
+    { name: "km", shape: [32, 3], dtype: "float32" },
+    { name: "shape", shape: [2], dtype: "int32" },
+  ], bytes);
+}
+
+test("bias correction gives layers without a bias one: Conv2D, DepthwiseConv2dNative and MatMul feeding AddN / the output", async () => {
+  const files = addNModel();
+  const calibrate = sets([2, 4, 4, 2], 3, 61);
+  const score = sets([2, 4, 4, 2], 2, 91);
+  const { model, plain, corrected } = await quantizedPair(files, calibrate);
+  const sites = tfjsBiasSites(model.format === "tfjs" ? model.tfjs : assert.fail());
+  assert.deepEqual(sites.map((s) => [s.node, s.kind, s.bias ?? null, s.into ?? null]), [
+    ["ca", "conv", null, null],
+    ["cd", "depthwise", null, null],
+    ["fc", "matmul", null, null],
+  ]);
+  const warning = corrected.report.warnings.find((w) => w.startsWith("bias correction"))!;
+  assert.match(
+    warning,
+    /shift of 3 layer\(s\) taken out of their biases .*; 3 of them had no bias and were given one \(fused BiasAdd\): ca, cd, fc$/,
+  );
+  // The written graph: fused ops as tfjs-converter reads them, a Const and a float32 weight each.
+  const out = corrected.files!;
+  const nodes = new Map(nodesOf(out).map((n) => [n.name, n]));
+  const want = [
+    ["ca", "_FusedConv2D", true],
+    ["cd", "FusedDepthwiseConv2dNative", false],
+    ["fc", "_FusedMatMul", true],
+  ] as const;
+  for (const [name, op, epsilon] of want) {
+    const n = nodes.get(name)!;
+    assert.equal(n.op, op);
+    assert.deepEqual(n.input!.slice(2), [`${name}/bias`]);
+    assert.deepEqual(n.attr!.fused_ops, { list: { s: ["Qmlhc0FkZA=="] } });
+    assert.deepEqual(n.attr!.num_args, { i: "1" });
+    assert.deepEqual(n.attr!.epsilon, epsilon ? { f: 0 } : undefined);
+    assert.deepEqual(n.attr!.T, { type: "DT_FLOAT" });
+    assert.equal(nodes.get(`${name}/bias`)!.op, "Const");
+  }
+  assert.deepEqual(nodes.get("fc")!.attr!.transpose_b, { b: false });
+  const written = readTfjs(out.get("model.json")!, out);
+  const spec = (name: string) => written.weights.find((w) => w.spec.name === name)!.spec;
+  assert.deepEqual(spec("ca/bias"), { name: "ca/bias", shape: [2], dtype: "float32" });
+  assert.deepEqual(spec("cd/bias").shape, [2]);
+  assert.deepEqual(spec("fc/bias").shape, [3]);
+  // Round trip: read and written again, the same files.
+  const again = encodeTfjs(written, new Map());
+  assert.deepEqual(again.modelJson, out.get("model.json"));
+  assert.deepEqual(
+    [...again.shards.values()],
+    [...out].filter(([k]) => k !== "model.json").map(([, b]) => b),
+  );
+  // tfjs runs it (loadGraphModel): the output's mean on the calibration inputs moves far less,
+  // and the outputs are closer on other inputs.
+  const target = await outputMeans(files, calibrate, "Identity");
+  const gap = (m: Float64Array) => Math.max(...m.map((v, i) => Math.abs(v - target[i])));
+  const before = gap(await outputMeans(plain.files!, calibrate, "Identity"));
+  const after = gap(await outputMeans(out, calibrate, "Identity"));
+  // The convolutions' sum keeps its channel means exactly; the MatMul reads positions, whose
+  // means the per-channel biases do not each restore: closer, not exact.
+  const sum = await outputMeans(files, calibrate, "sum");
+  const sumAfter = await outputMeans(out, calibrate, "sum");
+  assert.ok(sumAfter.every((v, i) => Math.abs(v - sum[i]) < 1e-5), `${sumAfter} ${sum}`);
+  assert.ok(before > 1e-3, `the uint8 model's mean moved by ${before}`);
+  assert.ok(after < before / 5, `corrected: ${after} (before ${before})`);
+  const error = async (f: ReadonlyMap<string, Uint8Array>) =>
+    (await compareTfjsOutputs(runtime, f, files, { inputs: score }))[0].relativeError;
+  const [e0, e1] = [await error(plain.files!), await error(out)];
+  assert.ok(e1 < e0, `relative error ${e1} corrected, ${e0} without`);
+});
+
+test("withTfjsBiases: unique names, control inputs kept last, only unfused layers; zero shifts add nothing", () => {
+  const files = addNModel();
+  const model = readTfjs(files.get("model.json")!, files);
+  const json = structuredClone(model.json) as { modelTopology: { node: Node[] } };
+  json.modelTopology.node.push({ name: "ca/bias", op: "NoOp" });
+  json.modelTopology.node.find((n) => n.name === "fc")!.input!.push("^ca/bias");
+  const taken = { ...model, json };
+  const out = withTfjsBiases(
+    taken,
+    new Map([["fc", Float32Array.of(1, 2, 3)], ["ca", new Float32Array(2)]]),
+  );
+  assert.deepEqual([...out.weights], [["ca", "ca/bias_1"], ["fc", "fc/bias"]]);
+  const fc = (out.model.json.modelTopology as { node: Node[] }).node.find((n) => n.name === "fc")!;
+  assert.deepEqual(fc.input, ["flat", "km", "fc/bias", "^ca/bias"]);
+  assert.deepEqual([...tfjsWeightValues(out.model.weights.at(-1)!)], [1, 2, 3]);
+  // The source is unchanged.
+  assert.equal(model.weights.length, 4);
+  assert.throws(
+    () => withTfjsBiases(model, new Map([["sum", Float32Array.of(1)]])),
+    /node "sum" takes no new bias: only unfused Conv2D, DepthwiseConv2dNative and MatMul nodes do, it is AddN/,
+  );
+  assert.throws(
+    () => withTfjsBiases(model, new Map([["nope", Float32Array.of(1)]])),
+    /no node "nope"/,
+  );
+  // An unchanged mean (zero input) gives no bias; a node with an activation fused in but no
+  // BiasAdd is left and named.
+  const site = {
+    node: "c",
+    kind: "conv" as const,
+    kernel: "k",
+    transposeB: false,
+    input: "x",
+    channels: 1,
+  };
+  const kernels = new Map([["k", { shape: [1, 1, 2, 1], values: Float32Array.of(1, 2) }]]);
+  const q = new Map([["k", Float32Array.of(1.25, 2)]]);
+  const zero = biasCorrectTfjs(
+    [site],
+    kernels,
+    q,
+    new Map([["x", Float64Array.of(0, 0)]]),
+    new Map(),
+  );
+  assert.deepEqual([zero.added.size, zero.corrected, zero.skipped], [0, [], []]);
+  const relu = biasCorrectTfjs(
+    [{ ...site, fused: ["Relu"] }],
+    kernels,
+    q,
+    new Map([["x", Float64Array.of(4, 1)]]),
+    new Map(),
+  );
+  assert.deepEqual([relu.added.size, relu.corrected, relu.skipped], [0, [], ["c"]]);
 });

@@ -1,12 +1,20 @@
 // `--calibration <file.safetensors | file.npy | ocr-lines:<n>>` with `--input` and `--state`:
-// input batches for activation targets.
+// input batches for activation targets; for TensorFlow.js models, input sets for bias
+// correction, ReLU6 equalization and measured headroom.
 import { readFile } from "../../io/fs.ts";
 import { readNpy } from "../../io/npy/read_npy.ts";
 import { type GraphValueType, graphValueTypes } from "../../io/onnx/graph_value_types.ts";
 import type { OnnxModel } from "../../io/onnx/onnx_types.ts";
 import { readSafetensors } from "../../io/safetensors/read_safetensors.ts";
-import { inputFeeds, type InputSpec, type InputTensor } from "../../compress/input_feeds.ts";
+import {
+  inputFeeds,
+  type InputSpec,
+  type InputTensor,
+  tensorValues,
+} from "../../compress/input_feeds.ts";
 import type { CalibrationTensor, OrtLike } from "../../quantization/calibrate_onnx.ts";
+import type { TfjsModelInput } from "../../compress/compare_tfjs.ts";
+import type { TfjsInputSet } from "../../compress/tfjs_inputs.ts";
 import { tensorOf } from "./_inputs.ts";
 import { CliError, UsageError } from "../cli_error.ts";
 import type { CommandContext } from "./_context.ts";
@@ -70,7 +78,7 @@ function split(
 
 async function readData(
   path: string,
-  inputs: readonly GraphValueType[],
+  inputs: readonly { readonly name: string }[],
   specs: Readonly<Record<string, InputSpec>>,
 ): Promise<Map<string, InputTensor>> {
   let bytes: Uint8Array;
@@ -217,4 +225,69 @@ export async function readCalibration(
     ort,
     description: `${n} OCR ${task} lines`,
   };
+}
+
+/**
+ * Reads `--calibration` for a TensorFlow.js model: the same files as for ONNX (a safetensors
+ * file with one tensor per model input, named as tfjs names the input, `x` or `x:0`, or a
+ * `.npy` file for a model with one input), split along dim 0 into input sets of `batchSize`
+ * rows (of the model's own batch size when its first input fixes it), as float32 (int32 for
+ * int32 inputs).
+ */
+export async function readTfjsCalibration(
+  spec: string,
+  inputs: readonly TfjsModelInput[],
+  batchSize: number,
+): Promise<{ readonly sets: TfjsInputSet[]; readonly description: string }> {
+  if (spec.startsWith("ocr-lines")) {
+    throw new UsageError(
+      "--calibration ocr-lines feeds the PP-OCR ONNX models: a TensorFlow.js model takes a " +
+        "safetensors or .npy file of input rows",
+      "quantize",
+    );
+  }
+  // Tensors named `x:0` feed the input `x`.
+  const named = inputs.map((i) => ({ name: i.name }));
+  const aliases = inputs.map((i) => ({ name: `${i.name}:0` }));
+  let tensors: Map<string, InputTensor>;
+  try {
+    tensors = await readData(spec, named, {});
+  } catch (e) {
+    if (!spec.toLowerCase().endsWith(".safetensors")) throw e;
+    const alt = await readData(spec, aliases, {}).catch(() => undefined);
+    if (alt === undefined) throw e;
+    tensors = new Map([...alt].map(([k, v]) => [k.slice(0, -2), v]));
+  }
+  for (const input of inputs) {
+    if (!tensors.has(input.name)) {
+      throw new CliError(
+        `calibration needs data for input "${input.name}": "${spec}" has no tensor of that name`,
+      );
+    }
+  }
+  const rows = [...tensors.values()].find((t) => t.dims.length > 0)?.dims[0] ?? 1;
+  // A model whose batch dim is fixed (human's models take one image) takes sets of that size.
+  const fixed = inputs[0]?.shape[0];
+  const fixedBatch = typeof fixed === "number" && fixed > 0;
+  const size = fixedBatch ? fixed : batchSize;
+  if (fixedBatch && rows < size) {
+    throw new CliError(
+      `calibration file "${spec}" has ${rows} row(s): the model takes ${size} at a time`,
+    );
+  }
+  const sets: TfjsInputSet[] = [];
+  // Rows left over from a fixed batch are not used.
+  for (let at = 0; at + (fixedBatch ? size : 1) <= rows; at += size) {
+    const n = Math.min(size, rows - at);
+    sets.push(inputs.map((input) => {
+      const t = tensors.get(input.name)!;
+      const part = t.dims.length === 0 ? t : rowsOf(t, at, n);
+      const values = tensorValues(part);
+      return {
+        data: input.dtype === "int32" ? Int32Array.from(values) : Float32Array.from(values),
+        dims: part.dims,
+      };
+    }));
+  }
+  return { sets, description: `${spec}: ${rows} rows in ${sets.length} input set(s)` };
 }

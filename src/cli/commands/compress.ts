@@ -30,7 +30,8 @@ import {
 } from "../../quantization/quantization_error.ts";
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
-import { readCalibration } from "./_calibration.ts";
+import { readCalibration, readTfjsCalibration } from "./_calibration.ts";
+import { tfjsModelInputs } from "../../compress/compare_tfjs.ts";
 import { readLayerInputs } from "../../compress/layer_inputs.ts";
 import { availableThreads } from "../../compress/available_threads.ts";
 import { parseShardSize } from "../../compress/parse_shard_size.ts";
@@ -284,6 +285,17 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       throw new UsageError("--block-ops goes with --storage float16 (ONNX)", command);
     }
     const calibration = args.values.calibration as string | undefined;
+    const biasCorrection = args.values["bias-correction"] === true;
+    if (biasCorrection && mode !== "quantization") {
+      throw new UsageError("--bias-correction goes with quantize", command);
+    }
+    if (biasCorrection && calibration === undefined) {
+      throw new UsageError(
+        "--bias-correction needs --calibration <inputs.safetensors or .npy>: the shift it takes " +
+          "out of each bias is measured on calibration inputs (rows of the model's input)",
+        command,
+      );
+    }
     const reconstruct = args.values.reconstruct as string | undefined;
     if (reconstruct !== undefined && mode !== "pruning") {
       throw new UsageError("--reconstruct goes with prune", command);
@@ -547,13 +559,36 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         checkOutput(output, shards === undefined ? model.format : "sharded", command);
         format = model.format;
         const layerInputs = compressor.layerwise !== undefined && model.format === "safetensors";
-        if (calibration !== undefined && model.format !== "onnx" && !layerInputs) {
+        // TensorFlow.js: the calibration inputs are input sets run by tfjs (bias correction,
+        // ReLU6 equalization, measured headroom), not activation ranges.
+        const tfjsCalibration = calibration !== undefined && model.format === "tfjs" &&
+          mode === "quantization";
+        if (
+          calibration !== undefined && model.format !== "onnx" && !layerInputs && !tfjsCalibration
+        ) {
           throw new UsageError(
             `--calibration runs ONNX models${
               compressor.layerwise === undefined
                 ? ""
                 : ` (and safetensors models with ${compressor.algorithm})`
+            }${
+              mode === "quantization" ? " and TensorFlow.js models" : ""
             }: the model is ${model.format}`,
+            command,
+          );
+        }
+        if (biasCorrection && model.format !== "tfjs") {
+          throw new UsageError(
+            `--bias-correction corrects the biases of TensorFlow.js graph models: the model is ${model.format}`,
+            command,
+          );
+        }
+        const specGiven = Object.keys(inputSpecs).length > 0;
+        if (tfjsCalibration && (specGiven || state !== undefined)) {
+          throw new UsageError(
+            `--${
+              specGiven ? "input" : "state"
+            } goes with ONNX calibration: a TensorFlow.js model takes every input from the --calibration file`,
             command,
           );
         }
@@ -582,6 +617,17 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             inputs: inputSpecs,
             ...(state === undefined ? {} : { state }),
           });
+        const tfjsRuntime = model.format === "tfjs" &&
+            (tfjsCalibration || args.values["measure-headroom"] === true)
+          ? await loadTfjs("cpu")
+          : undefined;
+        const tfjsInputs = tfjsCalibration && model.format === "tfjs"
+          ? (await readTfjsCalibration(
+            calibration!,
+            await tfjsModelInputs(tfjsRuntime!, model.files),
+            batchSize,
+          )).sets
+          : undefined;
         const result = await compressModel(model, {
           mode,
           configList,
@@ -597,9 +643,12 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(headroom === undefined ? {} : { headroom }),
           ...(args.values.equalize === true ? { equalize: true } : {}),
-          ...(args.values["measure-headroom"] === true && model.format === "tfjs"
-            ? { tfjsRuntime: await loadTfjs("cpu") }
-            : {}),
+          ...(tfjsRuntime === undefined ? {} : {
+            tfjsRuntime,
+            measureHeadroom: args.values["measure-headroom"] === true,
+          }),
+          ...(tfjsInputs === undefined ? {} : { tfjsInputs }),
+          ...(biasCorrection ? { biasCorrection } : {}),
           ...(cal === undefined ? {} : { calibration: cal }),
           ...(perLayer === undefined ? {} : { layerInputs: perLayer }),
           ...(gptqOptions === undefined ? {} : { gptq: gptqOptions }),
