@@ -215,7 +215,6 @@ export function threadedMasks(
   const run = (target: PruningTarget, mask: TargetMask, ref: TensorRef) =>
     pool.run<Tasks["mask"]["result"]>(async () => {
       const { tensor, transfer } = await taskTensor(ref, locate);
-      const spare = spares.take();
       // A mask held as bits crosses as its bits (an eighth of its blocks).
       const bits = maskBits(mask);
       const args: Tasks["mask"]["args"] = {
@@ -228,13 +227,8 @@ export function threadedMasks(
           rawShape: mask.rawShape,
           bits,
         },
-        ...(spare === undefined ? {} : { spare }),
       };
-      return {
-        task: "mask",
-        args,
-        transfer: spare === undefined ? transfer : [...transfer, spare],
-      };
+      return { task: "mask", ...spares.attach(args, transfer) };
     });
   const ahead = new Lookahead(
     budgetOf(pool, order.map((o) => o.ref)),
@@ -283,8 +277,15 @@ class Spares {
     ) this.#buffers.push(b);
   }
 
-  take(): ArrayBuffer | undefined {
-    return this.#buffers.pop();
+  /** A job's arguments and transfer list, with a spare buffer added when one is here. */
+  attach<A extends object>(
+    args: A,
+    transfer: ArrayBuffer[],
+  ): { args: A & { spare?: ArrayBuffer }; transfer: ArrayBuffer[] } {
+    const spare = this.#buffers.pop();
+    return spare === undefined
+      ? { args, transfer }
+      : { args: { ...args, spare }, transfer: [...transfer, spare] };
   }
 }
 
@@ -315,17 +316,8 @@ export function threadedCodes(
     pool.run<Tasks["quantize"]["result"]>(async () => {
       const { tensor, transfer } = await taskTensor(ref, locate);
       // A written tensor's codes buffer goes back, to write later codes into.
-      const spare = spares.take();
-      const args: Tasks["quantize"]["args"] = {
-        tensor,
-        param,
-        ...(spare === undefined ? {} : { spare }),
-      };
-      return {
-        task: "quantize",
-        args,
-        transfer: spare === undefined ? transfer : [...transfer, spare],
-      };
+      const args: Tasks["quantize"]["args"] = { tensor, param };
+      return { task: "quantize", ...spares.attach(args, transfer) };
     });
   const ahead = new Lookahead(
     budgetOf(pool, order.map((o) => o.ref)),
