@@ -144,14 +144,21 @@ export async function openSafetensorsParts(
   };
 }
 
-/** A sink that counts what passes through. */
+/** A sink that counts what passes through (and what it passes over: written ahead). */
 function counting(sink: ByteSink): ByteSink & { bytes: number } {
-  const out = {
+  const out: ByteSink & { bytes: number } = {
     bytes: 0,
     write(chunk: Uint8Array) {
       out.bytes += chunk.length;
       return sink.write(chunk);
     },
+    ...(sink.writeAt === undefined || sink.skip === undefined ? {} : {
+      writeAt: (offset: number, chunk: Uint8Array) => sink.writeAt!(offset, chunk),
+      skip(n: number) {
+        out.bytes += n;
+        return sink.skip!(n);
+      },
+    }),
   };
   return out;
 }

@@ -110,8 +110,18 @@ export interface Tasks {
       pruner: PrunerName;
       k?: number;
       spare?: ArrayBuffer;
+      /**
+       * With `k` and that mask: also the tensor masked by it (`maskStoredInPlace`, what the
+       * `mask` task gives when the mask is final: `apply_method` mul), so the output can be
+       * written from this one read.
+       */
+      fuse?: boolean;
     };
-    result: { metric: Float32Array } | { bits: Uint8Array; length: number };
+    result: { metric: Float32Array } | {
+      bits: Uint8Array;
+      length: number;
+      masked?: { bytes: Uint8Array; counts: ZeroCounts };
+    };
   };
   /** A summary of a pruning target's metric (`summarizeMetric` of `parameterMetric`). */
   summary: {
@@ -290,8 +300,8 @@ async function runNow(
   context: TaskContext,
 ): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   const args = request.args as { tensor: TensorBytes; spare?: ArrayBuffer };
-  // A mask task's spare is for reading tensors into; a quantize task's, for its codes.
-  if (request.task === "mask") context.adopt(args.spare);
+  // A mask or metric task's spare is for reading tensors into; a quantize task's, for codes.
+  if (request.task !== "quantize") context.adopt(args.spare);
   const tensor = await context.load(args.tensor);
   const result = compute({ task: request.task, args: { ...args, tensor } }, context);
   // A result may own the read buffer (a view of all of it): the next read gets a new one.
@@ -338,10 +348,25 @@ function compute(
         a.k !== undefined && MAGNITUDE.has(a.pruner) && elementwiseMagnitude(a.tensor, a.target)
       ) {
         // `undefined`: a NaN or an infinity, which `parameterMetric` below reports.
-        const bits = smallestMagnitudeBits(a.tensor.bytes!, a.tensor.dtype, a.k);
+        const bytes = a.tensor.bytes!;
+        const bits = smallestMagnitudeBits(bytes, a.tensor.dtype, a.k);
         if (bits !== undefined) {
-          const length = a.tensor.bytes!.byteLength / (a.tensor.dtype === "F32" ? 4 : 2);
-          return { result: { bits, length }, transfer: [bits.buffer as ArrayBuffer] };
+          const length = bytes.byteLength / (a.tensor.dtype === "F32" ? 4 : 2);
+          const method = a.target.setting.apply_method;
+          if (!a.fuse || !(method == null || method === "mul")) {
+            return { result: { bits, length }, transfer: [bits.buffer as ArrayBuffer] };
+          }
+          // Masked where it was read, as the `mask` task would: the output's bytes from one read.
+          const counts = {
+            elements: length,
+            ...maskStoredInPlace(bytes, a.tensor.dtype, bits, kernels),
+          };
+          const send = context === WORKER;
+          const owned = send ? own(bytes) : bytes;
+          return {
+            result: { bits, length, masked: { bytes: owned, counts } },
+            transfer: send ? [bits.buffer as ArrayBuffer, owned.buffer as ArrayBuffer] : [],
+          };
         }
       }
       // Other metrics are small (one entry per block) or rare: the ratio rule selects them.

@@ -98,6 +98,23 @@ function ratioK(t: PruningTarget, entries: number): number | undefined {
 }
 
 /**
+ * Writes a tensor whose mask the metric's selection decided (`selectedK`: the ratio rule's alone)
+ * into the output, masked, while the other masks are made (`ByteSink.writeAt`), and counts its
+ * change; the output's writer then passes over it.
+ */
+export interface Placer {
+  /** Whether the tensor can be written this way (one target masks it, and it has a place). */
+  accepts(ref: TensorRef): boolean;
+  /** Writes the masked bytes at the tensor's place and records its change. */
+  write(
+    target: PruningTarget,
+    ref: TensorRef,
+    bytes: Uint8Array,
+    counts: ZeroCounts,
+  ): Promise<void>;
+}
+
+/**
  * `prune`'s `metricOf` on the pool: metrics are computed ahead in the order the pipeline asked
  * for them last (a global group reads its members in passes), else in target order; for a
  * target only the ratio rule reads, with an element-wise `|w|` metric, the worker selects its
@@ -111,6 +128,7 @@ export function threadedMetrics(
   graph: ModelGraph,
   pruner: PrunerName,
   locate?: Locate,
+  place?: Placer,
 ): {
   metricOf: (
     t: PruningTarget,
@@ -127,8 +145,10 @@ export function threadedMetrics(
   let ahead: Lookahead<Float32Array> | undefined;
   let last: string | undefined;
   const seen = new Map<string, string>();
+  const spares = new Spares(pool.threads);
   const run = (t: PruningTarget, ref: TensorRef) => {
     const k = selectedK(t, ref);
+    const fuse = place !== undefined && k !== undefined && place.accepts(ref);
     return pool.run<Tasks["metric"]["result"]>(async () => {
       const { tensor, transfer } = await taskTensor(ref, locate);
       const args: Tasks["metric"]["args"] = {
@@ -136,9 +156,19 @@ export function threadedMetrics(
         target: t,
         pruner,
         ...(k === undefined ? {} : { k }),
+        ...(fuse ? { fuse } : {}),
       };
-      return { task: "metric", args, transfer };
-    }).then((r) => "metric" in r ? r.metric : preselectedMetric(r.length, k!, r.bits));
+      return { task: "metric", ...(fuse ? spares.attach(args, transfer) : { args, transfer }) };
+    }).then(async (r) => {
+      if ("metric" in r) return r.metric;
+      if (r.masked !== undefined) {
+        // The tensor's final bytes (its mask is this selection): written at its place now, and
+        // the buffer goes back to a worker to read a later tensor into.
+        await place!.write(t, ref, r.masked.bytes, r.masked.counts);
+        spares.give(r.masked.bytes);
+      }
+      return preselectedMetric(r.length, k!, r.bits);
+    });
   };
   const metricOf = (t: PruningTarget, ref: TensorRef, targets: readonly PruningTarget[]) => {
     if (ahead === undefined) {

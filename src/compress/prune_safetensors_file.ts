@@ -15,8 +15,9 @@ import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { safetensorsModel } from "../model/safetensors_model.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
-import { prune } from "../pruning/prune.ts";
-import { streamPrunedSafetensors } from "../pruning/pruned_safetensors.ts";
+import { prune, type PruneResult } from "../pruning/prune.ts";
+import { prunedLayout, streamPrunedSafetensors } from "../pruning/pruned_safetensors.ts";
+import type { ByteSink } from "../io/safetensors/write_safetensors.ts";
 import type { CompressionReport, LayerReport } from "../report/types.ts";
 import { compressorFor } from "../config/algorithms.ts";
 import { unchangedReason } from "./compress_model.ts";
@@ -24,7 +25,7 @@ import { layerReport } from "./_layer_report.ts";
 import { prunedChange, type TensorChange } from "./_tensor_change.ts";
 import type { PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { Module, TensorRef } from "../model/model_graph.ts";
-import { type Counts, threadedMasks, threadedMetrics } from "./_threaded.ts";
+import { type Counts, type Placer, threadedMasks, threadedMetrics } from "./_threaded.ts";
 import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
 import { TaskContext } from "./_tensor_tasks.ts";
 import { localMasks, localMetrics } from "./_local_tasks.ts";
@@ -83,21 +84,31 @@ export async function pruneSafetensorsFile(
     const graph = safetensorsModel(all);
     // The workers read their tensors from the file themselves.
     const located = (ref: TensorRef) => locate(ref.name);
-    progress("masks", 0, 1);
-    const result = await prune(graph, options.configList, {
-      pruner: pruner!.name,
-      ...(options.registry === undefined ? {} : { registry: options.registry }),
-      ...(options.inMemoryEntries === undefined
-        ? {}
-        : { inMemoryEntries: options.inMemoryEntries }),
-      ...(pool === undefined
-        ? localMetrics(here, pruner!.name, located)
-        : threadedMetrics(pool, graph, pruner!.name, located)),
-    });
-    progress("masks", 1, 1);
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
+    const runPrune = async (place?: Placer) => {
+      progress("masks", 0, 1);
+      const r = await prune(graph, options.configList, {
+        pruner: pruner!.name,
+        ...(options.registry === undefined ? {} : { registry: options.registry }),
+        ...(options.inMemoryEntries === undefined
+          ? {}
+          : { inMemoryEntries: options.inMemoryEntries }),
+        ...(pool === undefined
+          ? localMetrics(here, pruner!.name, located)
+          : threadedMetrics(pool, graph, pruner!.name, located, place)),
+      });
+      progress("masks", 1, 1);
+      return r;
+    };
+    // With workers, a single output file is opened before the masks are made: a tensor whose
+    // mask its own selection decides is masked where the worker read it and written at its
+    // place at once, while the workers go on with the other masks; the output's writer then
+    // passes over it. The writes overlap the selection (the page-cache writes of a 1 GB output
+    // took as long as the selection itself here), and each such tensor is read once.
+    const aheadOfMasks = pool !== undefined && parts.length === 1 &&
+      options.maxShardSize === undefined;
+    let result = aheadOfMasks ? undefined : await runPrune();
     let written = 0;
-    const unchanged = result.targets.length === 0 ? unchangedReason(options.configList) : undefined;
     // The per-layer counts are taken as each masked tensor is written (one read of the file).
     const seen = new Map<string, TensorChange>();
     const key = (t: { module: string; target: string }) => `${t.module}\u0000${t.target}`;
@@ -107,34 +118,67 @@ export async function pruneSafetensorsFile(
       if (module === undefined || ref === undefined) return;
       seen.set(key(t), prunedChange(t, module.type, ref, before, after));
     };
-    if (unchanged === undefined || options.writeUnchanged !== false) {
+    const counts: Counts = new Map();
+    const placed = new Set<string>();
+    /** Writes masked tensors ahead of the rest of the output, into `sink`'s file. */
+    const placer = (sink: ByteSink): Placer | undefined => {
+      if (sink.writeAt === undefined || sink.skip === undefined) return undefined;
+      const { offsets } = prunedLayout(parts[0].lazy);
+      // A tensor two params share keeps the ordinary path (its mask combines theirs).
+      const uses = new Map<string, number>();
+      for (const m of graph.modules) {
+        for (const r of Object.values(m.params)) uses.set(r.name, (uses.get(r.name) ?? 0) + 1);
+      }
+      return {
+        accepts: (ref) => uses.get(ref.name) === 1 && offsets.has(ref.name),
+        async write(t, ref, bytes, c) {
+          await sink.writeAt!(offsets.get(ref.name)!, bytes);
+          placed.add(ref.name);
+          counts.set(key(t), c);
+        },
+      };
+    };
+    const unchangedOf = (r: PruneResult) =>
+      r.targets.length === 0 ? unchangedReason(options.configList) : undefined;
+    if (
+      result === undefined || unchangedOf(result) === undefined || options.writeUnchanged !== false
+    ) {
       progress("write", 0, parts.length);
-      const counts: Counts = new Map();
-      const mineOf = (i: number) => {
+      const mineOf = (r: PruneResult, i: number) => {
         // Each shard gets the targets whose tensors it holds.
         const here = new Set(parts[i].lazy.entries.map((e) => e.name));
-        return parts.length === 1 ? result : {
-          ...result,
-          targets: result.targets.filter((t) => {
+        return parts.length === 1 ? r : {
+          ...r,
+          targets: r.targets.filter((t) => {
             const ref = modules.get(t.module)?.params[t.target];
             return ref === undefined || here.has(ref.name);
           }),
         };
       };
       const done = await writeParts(async (i, sink) => {
-        const mine = mineOf(i);
-        const maskedBytes = pool === undefined ? localMasks(here, counts, located) : threadedMasks(
+        if (result === undefined) {
+          result = await runPrune(placer(sink));
+          // Nothing to prune and no unchanged copy wanted: the file is not written after all.
+          if (unchangedOf(result) !== undefined && options.writeUnchanged === false) {
+            throw NOT_WRITTEN;
+          }
+        }
+        const mine = mineOf(result, i);
+        const threaded = pool === undefined ? undefined : threadedMasks(
           pool,
-          maskedInOrder(parts[i].lazy.entries, mine, modules),
+          maskedInOrder(parts[i].lazy.entries, mine, modules).filter((o) =>
+            !placed.has(o.ref.name)
+          ),
           counts,
           located,
         );
         await streamPrunedSafetensors(parts[i].lazy, mine, sink, {
           onMasked: changeFor,
-          maskedBytes,
+          maskedBytes: threaded ?? localMasks(here, counts, located),
+          ...(placed.size === 0 ? {} : { written: placed }),
         });
       }, (i) => {
-        for (const t of mineOf(i).targets) {
+        for (const t of mineOf(result!, i).targets) {
           const c = counts.get(key(t));
           const module = modules.get(t.module);
           const ref = module?.params[t.target];
@@ -150,16 +194,21 @@ export async function pruneSafetensorsFile(
           });
         }
         progress("write", i + 1, parts.length);
+      }).catch((e) => {
+        if (e === NOT_WRITTEN) return undefined;
+        throw e;
       });
-      written += done.written;
+      written += done?.written ?? 0;
       // Pruning keeps every tensor's name, dtype and shape.
-      if (!done.resharded) {
+      if (done !== undefined && !done.resharded) {
         written += await writeIndex(
           parts.map((p) => p.lazy.entries.map((e) => e.name)),
           all.entries.reduce((n, e) => n + e.end - e.begin, 0),
         );
       }
     }
+    result ??= await runPrune();
+    const unchanged = unchangedOf(result);
     let parameters = 0;
     let packed = 0;
     for (const e of all.entries) {
@@ -209,6 +258,9 @@ export async function pruneSafetensorsFile(
     await close();
   }
 }
+
+/** Thrown out of the output's producer to leave no file (`writeUnchanged: false`). */
+const NOT_WRITTEN = new Error("not written: nothing to prune");
 
 /** The masked parameters of `pruned` in the order a part's entries are written. */
 function maskedInOrder(

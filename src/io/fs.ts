@@ -449,27 +449,53 @@ export async function writeFileAtomic(
       const f: {
         write(p: Uint8Array): Promise<number>;
         writeSync?(p: Uint8Array): number;
+        seek(offset: number, whence: number): Promise<number>;
         sync?(): Promise<void>;
         close(): void;
       } = await io(deno.open(temp, { write: true, createNew: true }));
       try {
-        const sink = {
-          async write(chunk: Uint8Array) {
-            for (let at = 0; at < chunk.length;) {
-              if (f.writeSync === undefined) {
-                at += await io<number>(f.write(chunk.subarray(at)));
-                continue;
-              }
-              // Written synchronously: Deno's asynchronous write took 2-3x as long for large
-              // chunks (1 GB in 64 MiB chunks: 1.5-3.3 s against 0.7-0.9 s, the page cache's
-              // speed), so a streamed output of a large model wrote at a third of the disk's.
-              try {
-                at += f.writeSync(chunk.subarray(at));
-              } catch (e) {
-                throw writeError(path, e, label);
-              }
+        // The append position; `writeAt` writes elsewhere and comes back to it. One handle, one
+        // position: the operations run one after another, in the order they are called.
+        let position = 0;
+        let last: Promise<unknown> = Promise.resolve();
+        const serially = (fn: () => Promise<void>): Promise<void> => {
+          const p = last.then(fn, fn);
+          last = p.catch(() => {});
+          return p;
+        };
+        const sink: ByteSink = {
+          writeAt: (offset: number, chunk: Uint8Array) =>
+            serially(async () => {
+              await io(f.seek(offset, deno.SeekMode.Start));
+              await put(chunk);
+              await io(f.seek(position, deno.SeekMode.Start));
+            }),
+          skip: (n: number) =>
+            serially(async () => {
+              position += n;
+              await io(f.seek(position, deno.SeekMode.Start));
+            }),
+          write: (chunk: Uint8Array) =>
+            serially(async () => {
+              await put(chunk);
+              position += chunk.length;
+            }),
+        };
+        const put = async (chunk: Uint8Array) => {
+          for (let at = 0; at < chunk.length;) {
+            if (f.writeSync === undefined) {
+              at += await io<number>(f.write(chunk.subarray(at)));
+              continue;
             }
-          },
+            // Written synchronously: Deno's asynchronous write took 2-3x as long for large
+            // chunks (1 GB in 64 MiB chunks: 1.5-3.3 s against 0.7-0.9 s, the page cache's
+            // speed), so a streamed output of a large model wrote at a third of the disk's.
+            try {
+              at += f.writeSync(chunk.subarray(at));
+            } catch (e) {
+              throw writeError(path, e, label);
+            }
+          }
         };
         if (content instanceof Uint8Array) await sink.write(content);
         else await content(sink);
@@ -489,11 +515,21 @@ export async function writeFileAtomic(
     const h = await io(fs.open(temp, "wx"));
     let open = true;
     try {
-      const sink = {
+      // Positional writes: `writeAt` writes ahead, `skip` passes over what it wrote.
+      let position = 0;
+      const put = async (chunk: Uint8Array, offset: number) => {
+        for (let at = 0; at < chunk.length;) {
+          at += (await io(h.write(chunk, at, chunk.length - at, offset + at))).bytesWritten;
+        }
+      };
+      const sink: ByteSink = {
+        writeAt: (offset: number, chunk: Uint8Array) => put(chunk, offset),
+        skip(n: number) {
+          position += n;
+        },
         async write(chunk: Uint8Array) {
-          for (let at = 0; at < chunk.length;) {
-            at += (await io(h.write(chunk, at))).bytesWritten;
-          }
+          await put(chunk, position);
+          position += chunk.length;
         },
       };
       if (content instanceof Uint8Array) await sink.write(content);

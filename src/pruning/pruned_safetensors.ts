@@ -9,6 +9,7 @@ import type { SafetensorsFile } from "../io/safetensors/read_safetensors.ts";
 import {
   type ByteSink,
   collectSafetensors,
+  safetensorsLayout,
   type SafetensorsStreamInput,
   streamSafetensors,
 } from "../io/safetensors/write_safetensors.ts";
@@ -46,6 +47,12 @@ export interface PrunedSafetensorsOptions {
     mask: TargetMask,
     ref: TensorRef,
   ) => Promise<Uint8Array>;
+  /**
+   * Tensors whose masked bytes are in the sink's file already, at their place in this layout
+   * (`safetensorsLayout`; written with `ByteSink.writeAt` while the masks were made): passed
+   * over, not written again. `onMasked` is not called for them.
+   */
+  readonly written?: ReadonlySet<string>;
 }
 
 /** The source's metadata, left out when it has none (so a file without it stays without). */
@@ -59,6 +66,7 @@ function inputs(
   kernels: Kernels,
   observe?: MaskedObserver,
   produce?: PrunedSafetensorsOptions["maskedBytes"],
+  written?: ReadonlySet<string>,
 ): SafetensorsStreamInput[] {
   const { params, activations } = maskedItems(pruned);
   if (activations.length > 0) {
@@ -92,6 +100,7 @@ function inputs(
         : produce === undefined
         ? () => maskedBytes(item, kernels, observe)
         : () => produce(item.target, item.mask, item.ref!),
+      ...(written?.has(e.name) ? { written: true } : {}),
     };
   });
 }
@@ -181,8 +190,37 @@ export async function streamPrunedSafetensors(
     options.kernels ?? getKernels(),
     options.onMasked,
     options.maskedBytes,
+    options.written,
   );
   return await streamSafetensors(list, sink, metadataOf(source));
+}
+
+/**
+ * Where `streamPrunedSafetensors` puts each tensor of `source` (pruning keeps every name, dtype
+ * and shape): byte offsets by name, so that masked tensors can be written at their place before
+ * the rest of the file.
+ *
+ * @param source the file the model was read from
+ * @returns the offsets, and the file's size
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { prunedLayout } from "./pruned_safetensors.ts";
+ *
+ * const bytes = writeSafetensors([{ name: "w", dtype: "F32", shape: [2], data: new Float32Array([1, 2]) }]);
+ * const { offsets, size } = prunedLayout(readSafetensors(bytes));
+ * assert.equal(size, bytes.length);
+ * assert.equal(offsets.get("w"), bytes.length - 8);
+ * ```
+ */
+export function prunedLayout(
+  source: SafetensorsFile | LazySafetensors,
+): { offsets: Map<string, number>; size: number } {
+  const entries = "entries" in source ? source.entries : source.tensors;
+  return safetensorsLayout(entries, metadataOf(source));
 }
 
 /** Whether typed arrays are little-endian here (as safetensors stores numbers). */

@@ -6,7 +6,7 @@
 // NaN, which must fail the same way.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readSafetensors, writeSafetensors } from "../../mod.ts";
@@ -138,6 +138,40 @@ test("the magnitude path fails on NaN as the general path does, on 1 and 2 threa
         },
       );
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a run on threads that fails after writing tensors ahead leaves no file behind", async () => {
+  // a and b are written ahead of the masks (their ratio alone decides them); c holds a NaN.
+  const c = new Float32Array(tied("F32", 1024 * 1100, 12).buffer.slice(0));
+  c[123456] = NaN;
+  const file = writeSafetensors([
+    { name: "a.weight", dtype: "F32", shape: [1024, 1100], data: tied("F32", 1024 * 1100, 10) },
+    { name: "b.weight", dtype: "F32", shape: [1024, 1100], data: tied("F32", 1024 * 1100, 11) },
+    { name: "c.weight", dtype: "F32", shape: [1024, 1100], data: c },
+  ]);
+  const dir = mkdtempSync(join(tmpdir(), "nnc-magnitude-"));
+  try {
+    const input = join(dir, "m.safetensors");
+    writeFileSync(input, file);
+    await assert.rejects(
+      pruneSafetensorsFile(input, join(dir, "o.safetensors"), {
+        configList: [{ op_types: ["Linear"], sparse_ratio: 0.5 }],
+        threads: 2,
+      }),
+      (e: unknown) => (e as { code?: string }).code === "non_finite",
+    );
+    assert.deepEqual(readdirSync(dir), ["m.safetensors"]);
+    // Nothing to prune, and no unchanged copy asked for: no file either.
+    const report = await pruneSafetensorsFile(input, join(dir, "o.safetensors"), {
+      configList: [],
+      threads: 2,
+      writeUnchanged: false,
+    });
+    assert.equal(report.layers.length, 0);
+    assert.deepEqual(readdirSync(dir), ["m.safetensors"]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -47,6 +47,12 @@ const PRUNE: unknown[][] = [
   [{ op_types: ["Linear"], sparse_ratio: 0.5 }],
   [{ op_types: ["Linear"], sparse_ratio: 0.5, global_group_id: 0 }],
   [{ op_types: ["Linear"], sparse_ratio: 0.3, granularity: "out_channel", apply_method: "add" }],
+  // Tensors written ahead of the masks (their own ratio decides them) beside a global group's.
+  [
+    { op_names: ["l0", "l1"], sparse_ratio: 0.5, global_group_id: 0 },
+    { op_names: ["l2", "l3", "l4", "h", "g"], sparse_ratio: 0.4 },
+    { op_names: ["l4"], target_names: ["bias"], sparse_ratio: 0.25 },
+  ],
 ];
 
 for (const config of PRUNE) {

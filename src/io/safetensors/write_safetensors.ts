@@ -29,6 +29,11 @@ export interface SafetensorsStreamInput {
   readonly shape: readonly number[];
   /** Produces the little-endian bytes; called once, when the tensor is written. */
   readonly data: () => ArrayBufferView | Promise<ArrayBufferView>;
+  /**
+   * The tensor's bytes are in the sink's file already, at the offset `safetensorsLayout` gives
+   * (written there with `ByteSink.writeAt`): passed over with `ByteSink.skip`, `data` unused.
+   */
+  readonly written?: boolean;
 }
 
 /** Where streamed bytes go (`createFileSink()` in `fs.ts`, or any collector). */
@@ -39,6 +44,14 @@ export interface ByteSink {
    * @param chunk The bytes; the sink must not keep a reference after returning.
    */
   write(chunk: Uint8Array): void | Promise<void>;
+  /**
+   * Writes bytes at an offset of the output ahead of the appended bytes reaching it (a file
+   * sink: a tensor whose place is known before the bytes before it are written). The bytes are
+   * then passed over with `skip`.
+   */
+  writeAt?(offset: number, chunk: Uint8Array): void | Promise<void>;
+  /** Moves the append position past `n` bytes that `writeAt` wrote. */
+  skip?(n: number): void | Promise<void>;
 }
 
 /** Options of the writers. */
@@ -127,11 +140,56 @@ export async function streamSafetensors(
   let written = header.bytes.length;
   for (const i of header.order) {
     const t = tensors[i];
+    if (t.written === true) {
+      if (sink.skip === undefined) {
+        throw new TypeError(
+          `tensor ${JSON.stringify(t.name)} is marked written, but the sink cannot pass over bytes`,
+        );
+      }
+      await sink.skip(header.lengths[i]);
+      written += header.lengths[i];
+      continue;
+    }
     const bytes = asBytes(await t.data(), t.name, header.lengths[i]);
     await sink.write(bytes);
     written += bytes.length;
   }
   return written;
+}
+
+/**
+ * Where `streamSafetensors` puts each tensor: its byte offset in the file, by name (the header
+ * depends only on the names, dtypes, shapes and metadata).
+ *
+ * @param tensors The tensors (their data is not read).
+ * @param options The metadata.
+ * @returns The offsets, and the file's size.
+ * @throws {TypeError} On a duplicate or reserved name or an unknown dtype.
+ * @throws {RangeError} On an invalid shape.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { safetensorsLayout, writeSafetensors } from "./write_safetensors.ts";
+ * const w = { name: "w", dtype: "U8" as const, shape: [3], data: new Uint8Array([1, 2, 3]) };
+ * const file = writeSafetensors([w]);
+ * const { offsets, size } = safetensorsLayout([w]);
+ * assert.equal(size, file.length);
+ * assert.deepEqual([...file.subarray(offsets.get("w")!, size)], [1, 2, 3]);
+ * ```
+ */
+export function safetensorsLayout(
+  tensors: readonly Pick<SafetensorsStreamInput, "name" | "dtype" | "shape">[],
+  options: WriteSafetensorsOptions = {},
+): { offsets: Map<string, number>; size: number } {
+  const header = buildHeader(tensors, options.metadata);
+  const offsets = new Map<string, number>();
+  let at = header.bytes.length;
+  for (const i of header.order) {
+    offsets.set(tensors[i].name, at);
+    at += header.lengths[i];
+  }
+  return { offsets, size: at };
 }
 
 /**
