@@ -16,7 +16,7 @@
  *     [--large-runs prune,quantize] [--keep]
  *     [--out bench/results/e2e.json]
  *   deno run -A bench/e2e_bench.ts --threads-compare [--reps 3] [--only prune,global,quantize]
- *     [--out bench/results/e2e_threads.json]
+ *     [--layers 16] [--out bench/results/e2e_threads.json]
  *
  * `--threads-compare` times `--threads 1` against `--threads 2` on the 1.07 GB file (prune Level
  * 50%, per layer and with one global group, quantize int8 per channel with integer storage),
@@ -27,6 +27,10 @@
  * keeps the runs whose label starts with one of the words (`prune`, `global`, `quantize`);
  * `--baseline-cli <path to another checkout's cli.ts>` runs that CLI too, just before this one
  * each time (same threads), for a before/after comparison under the same load.
+ *
+ * `--layers N` makes the generated file N [4096, 4096] weights (and biases) instead of 16: with
+ * 64 (4.3 GB) the fixed costs of a run (start-up, each worker's first tensor, the final flush)
+ * weigh a quarter as much against the per-tensor work, which is what more threads share.
  *
  * Peak memory is the child's `VmHWM` (Linux), read from /proc while it runs. Writes JSON and
  * prints a table.
@@ -47,6 +51,12 @@ const dir = await Deno.makeTempDir({ dir: args.values.get("dir") ?? "/tmp", pref
 const outPath = args.values.get("out") ??
   (args.flags.has("threads-compare") ? "bench/results/e2e_threads.json" : "bench/results/e2e.json");
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const LAYERS = Number(args.values.get("layers") ?? 16);
+if (!Number.isInteger(LAYERS) || LAYERS < 1) {
+  throw new RangeError(`--layers must be a positive integer`);
+}
+/** The generated file's label: 1.07 GB with the default 16 layers. */
+const MODEL = `${(LAYERS * (4096 * 4096 + 4096) * 4 / 1e9).toFixed(2)} GB float32 safetensors`;
 
 /** Deterministic values in [-0.5, 0.5), a new sequence per seed. */
 function f32(n: number, seed: number): Float32Array {
@@ -218,7 +228,7 @@ const prune = '[{"op_types":["Linear"],"sparse_ratio":0.5}]';
 const global = '[{"op_types":["Linear"],"sparse_ratio":0.5,"global_group_id":0}]';
 const int8 =
   '[{"op_types":["Linear"],"target_names":["weight"],"quant_dtype":"int8","granularity":"out_channel"}]';
-/** `--threads 1` against `--threads 2`, interleaved, on the 1.07 GB file. */
+/** `--threads 1` against `--threads 2`, interleaved, on the generated file. */
 async function threadsCompare(file: string, bytes: number, reps: number) {
   const out = `${dir}/out.safetensors`;
   const only = args.values.get("only")?.split(",");
@@ -252,7 +262,7 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
       copies.cp.push(c.cp);
       copies.durable.push(c.durable);
       rows.push({
-        model: "1.07 GB float32 safetensors",
+        model: MODEL,
         run: "cp / cp + sync (durable copy)",
         seconds: +c.cp.toFixed(2),
         durableSeconds: +c.durable.toFixed(2),
@@ -263,7 +273,7 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
         if (baselineCli !== undefined) {
           const b = await run(deno, ["run", "-A", baselineCli, ...argv, "--threads", threads]);
           rows.push({
-            model: "1.07 GB float32 safetensors",
+            model: MODEL,
             run: `${label}, --threads ${threads}, baseline CLI`,
             seconds: +b.seconds.toFixed(2),
             peakMiB: b.peakMiB,
@@ -279,7 +289,7 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
         const r = await cli(...argv, "--threads", threads);
         times[threads].push(r.seconds);
         rows.push({
-          model: "1.07 GB float32 safetensors",
+          model: MODEL,
           run: `${label}, --threads ${threads}`,
           seconds: +r.seconds.toFixed(2),
           peakMiB: r.peakMiB,
@@ -296,7 +306,7 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
       }
     }
     rows.push({
-      model: "1.07 GB float32 safetensors",
+      model: MODEL,
       run: `${label}: speed-up of 2 threads over 1 (medians)`,
       seconds: +median(times[2]).toFixed(2),
       speedup: +(median(times[1]) / median(times[2])).toFixed(2),
@@ -311,7 +321,7 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
     row.ratioDurable = +((row.seconds as number) / durable).toFixed(2);
   }
   rows.push({
-    model: "1.07 GB float32 safetensors",
+    model: MODEL,
     run: "copies (medians): cp / cp + sync",
     seconds: +cp.toFixed(2),
     durableSeconds: +durable.toFixed(2),
@@ -325,7 +335,7 @@ try {
   } else {
     await writeFile(
       file,
-      Array.from({ length: 16 }, (_, i) => [
+      Array.from({ length: LAYERS }, (_, i) => [
         {
           name: `layers.${i}.weight`,
           dtype: "F32" as const,
@@ -345,7 +355,7 @@ try {
     if (args.flags.has("threads-compare")) {
       await threadsCompare(file, bytes, Number(args.values.get("reps") ?? 3));
     } else {
-      await suite("1.07 GB float32 safetensors", file, bytes, [
+      await suite(MODEL, file, bytes, [
         ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
         ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
         ["quantize int8 per channel, --storage int", [
