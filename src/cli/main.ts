@@ -60,6 +60,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "max-shard-size": { type: "string" },
   headroom: { type: "string" },
   equalize: { type: "boolean" },
+  "equalize-float16": { type: "boolean" },
   "measure-headroom": { type: "boolean" },
   "bias-correction": { type: "boolean" },
   calibration: { type: "string" },

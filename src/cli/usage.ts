@@ -187,6 +187,8 @@ ${REGISTRY}
   --equalize            TensorFlow.js graph models: cross-layer equalization first (pairs
                         of float32 convolutions with ReLU/PReLU/nothing between them get
                         per-channel scales that cancel), so one uint8 grid fits better
+  --equalize-float16    with --equalize: weights stored as float16 are rescaled too (and
+                        stored as float16 again, rounded once more)
   --measure-headroom    TensorFlow.js uint8: tfjs (CPU backend) runs the model to give the
                         headroom to the weights whose uint8 storage alone hurts the outputs
                         most per byte (one run per weight), instead of by channel error

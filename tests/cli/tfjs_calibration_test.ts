@@ -7,7 +7,7 @@ import { loadGraphModel } from "@tensorflow/tfjs-converter";
 import { compareTfjsOutputs } from "../../src/compress/compare_tfjs.ts";
 import { readTfjsFiles, saveTfjsFiles } from "../../src/io/tfjs/save_tfjs.ts";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
-import { graphModelFiles, tf } from "../tfjs/_models.ts";
+import { graphModelFiles, storedAs, tf } from "../tfjs/_models.ts";
 import { cli, tempDir } from "./_run.ts";
 
 const QUANT = [{
@@ -128,4 +128,25 @@ test("CLI: --bias-correction needs --calibration, a tfjs model and quantize", as
   const p = await run("prune", dir, "-o", `${dir}/p.json`);
   assert.equal(p.code, 2);
   assert.match(p.stderr, /--bias-correction goes with quantize/);
+});
+
+test("CLI: --equalize-float16 rescales float16 weights too; it goes with --equalize", async () => {
+  const dir = tempDir();
+  await saveTfjsFiles(`${dir}/model.json`, storedAs(graphModelFiles(), "float16"));
+  writeFileSync(`${dir}/q.json`, JSON.stringify(QUANT));
+  const quantize = (...more: string[]) =>
+    cli("quantize", `${dir}/model.json`, "-c", `${dir}/q.json`, "-o", `${dir}/out.json`, ...more);
+  const pairs = async (...more: string[]) => {
+    const r = await quantize("--equalize", "--json", ...more);
+    assert.equal(r.code, 0, r.stderr);
+    const warnings: string[] = JSON.parse(r.stdout).report.warnings;
+    const w = warnings.find((x) => x.startsWith("equalize:"));
+    return Number(/^equalize: (\d+) pair/.exec(w ?? "equalize: 0 pair")![1]);
+  };
+  // Every weight is float16: no pair without the flag, some with it.
+  assert.equal(await pairs(), 0);
+  assert.ok(await pairs("--equalize-float16") > 0);
+  const r = await quantize("--equalize-float16");
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--equalize-float16 goes with --equalize/);
 });

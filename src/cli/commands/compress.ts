@@ -296,6 +296,9 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
+    if (args.values["equalize-float16"] === true && args.values.equalize !== true) {
+      throw new UsageError("--equalize-float16 goes with --equalize", command);
+    }
     const reconstruct = args.values.reconstruct as string | undefined;
     if (reconstruct !== undefined && mode !== "pruning") {
       throw new UsageError("--reconstruct goes with prune", command);
@@ -643,6 +646,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(shardBytes === undefined ? {} : { shardBytes }),
           ...(headroom === undefined ? {} : { headroom }),
           ...(args.values.equalize === true ? { equalize: true } : {}),
+          ...(args.values["equalize-float16"] === true ? { equalizeFloat16: true } : {}),
           ...(tfjsRuntime === undefined ? {} : {
             tfjsRuntime,
             measureHeadroom: args.values["measure-headroom"] === true,
