@@ -303,11 +303,14 @@ export async function quantizedTfjs(
       });
     }
   }
+  // Bias correction may give layers without a bias one: their bytes come out of the headroom.
+  const correcting = options.inputMeans !== undefined && storage === "int";
   const upgraded = await spendHeadroom(
     source,
     replacements,
     candidates,
     storage === "int" ? options.headroom ?? 0 : 0,
+    correcting ? newBiasBytes(source, replacements) : 0,
     kernels,
     options.measure === undefined
       ? undefined
@@ -315,10 +318,12 @@ export async function quantizedTfjs(
   );
   for (const u of upgraded) storages.set(u.name, u.storage);
   let bias: CorrectedBiases = { corrected: [], skipped: [], added: [], model: source };
-  if (options.inputMeans !== undefined && storage === "int") {
-    bias = correctBiases(source, replacements, options.inputMeans, kernels);
+  if (correcting) {
+    bias = correctBiases(source, replacements, options.inputMeans!, kernels);
   }
-  for (const a of bias.added) storages.set(a.weight, "float32");
+  for (const a of bias.added) {
+    storages.set(a.weight, replacements.get(a.weight)?.storage ?? "float32");
+  }
   const files = encodeTfjs(bias.model, replacements, { shardBytes: options.shardBytes, kernels });
   return {
     ...files,
@@ -392,12 +397,42 @@ function correctBiases(
     replacements.set(name, { values, storage });
   }
   const withBiases = out.added.size === 0 ? undefined : withTfjsBiases(source, out.added);
+  // A new bias is stored like its layer's kernel was: as float16 in a float16 model, so it adds
+  // 2 bytes per channel, not 4 (the float16 rounding of a correction is far below uint8's).
+  const half = new Set(
+    sites.filter((s) => original.get(s.kernel)?.spec.quantization?.dtype === "float16")
+      .map((s) => s.node),
+  );
+  for (const [node, weight] of withBiases?.weights ?? []) {
+    const values = out.added.get(node);
+    if (half.has(node) && values !== undefined) {
+      replacements.set(weight, { values: Float32Array.from(values), storage: "float16" });
+    }
+  }
   return {
     corrected: out.corrected,
     skipped: out.skipped,
     added: [...withBiases?.weights ?? []].map(([node, weight]) => ({ node, weight })),
     model: withBiases?.model ?? source,
   };
+}
+
+/**
+ * The most bytes bias correction can add: a bias for every quantized layer that has none and
+ * cannot pass its shift to the next layer's (`TfjsBiasSite.into`), one value per output channel,
+ * stored like the layer's kernel (float16 in a float16 model, else float32).
+ */
+function newBiasBytes(
+  source: TfjsModel,
+  replacements: ReadonlyMap<string, TfjsReplacement>,
+): number {
+  const specs = new Map(source.weights.map((w) => [w.spec.name, w.spec]));
+  let bytes = 0;
+  for (const s of tfjsBiasSites(source)) {
+    if (s.bias !== undefined || s.into !== undefined || !replacements.has(s.kernel)) continue;
+    bytes += s.channels * (specs.get(s.kernel)?.quantization?.dtype === "float16" ? 2 : 4);
+  }
+  return bytes;
 }
 
 /** Whether a weight is (or stays) stored as uint8/uint16 codes. */
@@ -444,11 +479,12 @@ async function spendHeadroom(
   replacements: Map<string, TfjsReplacement>,
   candidates: readonly Candidate[],
   headroom: number,
+  reserved: number,
   kernels: Kernels,
   measure?: (replacements: ReadonlyMap<string, TfjsReplacement>) => Promise<number>,
 ): Promise<TfjsUpgrade[]> {
   if (!(headroom > 0) || candidates.length === 0) return [];
-  let total = 0;
+  let total = reserved;
   let cap = 0;
   for (const w of source.weights) {
     const r = replacements.get(w.spec.name);

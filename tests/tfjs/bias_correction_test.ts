@@ -585,3 +585,21 @@ test("withTfjsBiases: unique names, control inputs kept last, only unfused layer
   );
   assert.deepEqual([relu.added.size, relu.corrected, relu.skipped], [0, [], ["c"]]);
 });
+
+test("bias correction in a float16 model stores the new biases as float16", async () => {
+  const files = storedAs(addNModel(), "float16");
+  const calibrate = sets([2, 4, 4, 2], 3, 61);
+  const { plain, corrected } = await quantizedPair(files, calibrate);
+  const out = corrected.files!;
+  const written = readTfjs(out.get("model.json")!, out);
+  for (const name of ["ca/bias", "cd/bias", "fc/bias"]) {
+    const spec = written.weights.find((w) => w.spec.name === name)!.spec;
+    assert.equal(spec.quantization?.dtype, "float16", name);
+  }
+  // tfjs runs it: the output's mean on the calibration inputs moves less than without.
+  const target = await outputMeans(files, calibrate, "Identity");
+  const gap = (m: Float64Array) => Math.max(...m.map((v, i) => Math.abs(v - target[i])));
+  const before = gap(await outputMeans(plain.files!, calibrate, "Identity"));
+  const after = gap(await outputMeans(out, calibrate, "Identity"));
+  assert.ok(after < before / 2, `corrected: ${after} (before ${before})`);
+});
