@@ -228,24 +228,23 @@ const prune = '[{"op_types":["Linear"],"sparse_ratio":0.5}]';
 const global = '[{"op_types":["Linear"],"sparse_ratio":0.5,"global_group_id":0}]';
 const int8 =
   '[{"op_types":["Linear"],"target_names":["weight"],"quant_dtype":"int8","granularity":"out_channel"}]';
+/** The streamed runs on the generated file: Level 50%, one global group, int8 with integer storage. */
+function streamedRuns(file: string, out: string): [string, string[]][] {
+  return [
+    ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
+    ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
+    [
+      "quantize int8 per channel, --storage int",
+      ["quantize", file, "-c", int8, "-o", out, "--storage", "int"],
+    ],
+  ];
+}
+
 /** `--threads 1` against `--threads 2`, interleaved, on the generated file. */
 async function threadsCompare(file: string, bytes: number, reps: number) {
   const out = `${dir}/out.safetensors`;
   const only = args.values.get("only")?.split(",");
-  const all: [string, string[]][] = [
-    ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
-    ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
-    ["quantize int8 per channel, --storage int", [
-      "quantize",
-      file,
-      "-c",
-      int8,
-      "-o",
-      out,
-      "--storage",
-      "int",
-    ]],
-  ];
+  const all = streamedRuns(file, out);
   const word = (label: string) => label.includes("global") ? "global" : label.split(" ")[0];
   const runs = only === undefined ? all : all.filter(([label]) => only.includes(word(label)));
   const median = (a: number[]) => {
@@ -356,18 +355,7 @@ try {
       await threadsCompare(file, bytes, Number(args.values.get("reps") ?? 3));
     } else {
       await suite(MODEL, file, bytes, [
-        ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
-        ["prune Level 50%, one global group", ["prune", file, "-c", global, "-o", out]],
-        ["quantize int8 per channel, --storage int", [
-          "quantize",
-          file,
-          "-c",
-          int8,
-          "-o",
-          out,
-          "--storage",
-          "int",
-        ]],
+        ...streamedRuns(file, out),
         ["quantize int8 per channel, --storage float", [
           "quantize",
           file,
