@@ -11,6 +11,10 @@ import type { Progress } from "./_tensor_change.ts";
 import { openShardedCheckpoint, outputShardNames } from "./sharded_checkpoint.ts";
 import type { ByteSink } from "../io/safetensors/write_safetensors.ts";
 import { writeResharded } from "./_reshard.ts";
+import type { ModelGraph } from "../model/model_graph.ts";
+import { safetensorsModel } from "../model/safetensors_model.ts";
+import { type Locate, TaskContext } from "./_tensor_tasks.ts";
+import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
 
 /** Options of the streamed safetensors runs (`pruneSafetensorsFile`, `quantizeSafetensorsFile`). */
 export interface StreamedFileOptions {
@@ -81,6 +85,43 @@ export interface SafetensorsParts {
     onPart: (part: number) => void,
   ): Promise<{ written: number; resharded: boolean }>;
   close(): Promise<void>;
+}
+
+/** What a streamed run works with: the file's parts, its model view, and where tasks run. */
+export interface StreamedRun extends SafetensorsParts {
+  /** The model view over every part. */
+  readonly graph: ModelGraph;
+  /** The workers (`threads` > 1), or `undefined`: tasks run on this thread, in `here`. */
+  readonly pool: TaskPool | undefined;
+  /** This thread's task context: one read buffer reused by every tensor. */
+  readonly here: TaskContext;
+  /** Where a tensor's stored bytes are (workers read them themselves). */
+  readonly located: Locate;
+}
+
+/**
+ * Opens `input` for writing into `output`, starts `threads` workers (one: none), runs `body`,
+ * then stops the workers and closes the files, whatever happened.
+ */
+export async function withStreamedRun<T>(
+  input: string,
+  output: string,
+  options: { readonly maxShardSize?: number; readonly threads?: number },
+  body: (run: StreamedRun) => Promise<T>,
+): Promise<T> {
+  const parts = await openSafetensorsParts(input, output, options.maxShardSize);
+  let pool: TaskPool | undefined;
+  const here = new TaskContext();
+  try {
+    const threads = options.threads ?? 1;
+    if (threads > 1) pool = openTaskPool(threads);
+    const graph = safetensorsModel(parts.all);
+    return await body({ ...parts, graph, pool, here, located: (ref) => parts.locate(ref.name) });
+  } finally {
+    pool?.close();
+    await here.close();
+    await parts.close();
+  }
 }
 
 function folderOf(path: string): string {

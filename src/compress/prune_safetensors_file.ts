@@ -6,13 +6,8 @@
  * @module
  */
 
-import {
-  openSafetensorsParts,
-  type StreamedFileOptions,
-  streamedReport,
-} from "./_safetensors_parts.ts";
+import { type StreamedFileOptions, streamedReport, withStreamedRun } from "./_safetensors_parts.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
-import { safetensorsModel } from "../model/safetensors_model.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
 import { prune, type PruneResult } from "../pruning/prune.ts";
@@ -26,8 +21,6 @@ import { prunedChange, type TensorChange } from "./_tensor_change.ts";
 import type { PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { Module, TensorRef } from "../model/model_graph.ts";
 import { type Counts, type Placer, threadedMasks, threadedMetrics } from "./_threaded.ts";
-import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
-import { TaskContext } from "./_tensor_tasks.ts";
 import { localMasks, localMetrics } from "./_local_tasks.ts";
 
 /** Options of `pruneSafetensorsFile` (`algorithm`: a pruner by short or NNI class name). */
@@ -69,21 +62,10 @@ export async function pruneSafetensorsFile(
   const start = performance.now();
   const progress = options.onProgress ?? (() => {});
   const { algorithm, pruner } = compressorFor("pruning", options.algorithm);
-  const { parts, all, fileBytes, close, writeIndex, writeParts, locate } =
-    await openSafetensorsParts(
-      input,
-      output,
-      options.maxShardSize,
-    );
-  const threads = options.threads ?? 1;
-  let pool: TaskPool | undefined;
-  // One thread: the workers' tasks run here, reading into one buffer reused by every tensor.
-  const here = new TaskContext();
-  try {
-    if (threads > 1) pool = openTaskPool(threads);
-    const graph = safetensorsModel(all);
-    // The workers read their tensors from the file themselves.
-    const located = (ref: TensorRef) => locate(ref.name);
+  return await withStreamedRun(input, output, options, async (run) => {
+    // One thread: tasks run in \`here\`, reading into one buffer reused by every tensor; workers
+    // read their tensors from the file themselves (\`located\`).
+    const { parts, all, fileBytes, writeIndex, writeParts, graph, pool, here, located } = run;
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
     const runPrune = async (place?: Placer) => {
       progress("masks", 0, 1);
@@ -252,11 +234,7 @@ export async function pruneSafetensorsFile(
       start,
       unchanged,
     });
-  } finally {
-    pool?.close();
-    await here.close();
-    await close();
-  }
+  });
 }
 
 /** Thrown out of the output's producer to leave no file (`writeUnchanged: false`). */

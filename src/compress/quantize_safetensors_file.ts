@@ -7,7 +7,6 @@
 
 import { compressorFor } from "../config/algorithms.ts";
 import { getKernels } from "../kernels/default.ts";
-import { safetensorsModel } from "../model/safetensors_model.ts";
 import { fakeQuantize } from "../quantization/fake_quantize.ts";
 import { planQuantization } from "../quantization/plan_quantization.ts";
 import { quantize } from "../quantization/quantize.ts";
@@ -22,21 +21,15 @@ import {
 } from "../quantization/compressed_tensors.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
 import type { IntCodes } from "../kernels/types.ts";
-import type { TensorRef } from "../model/model_graph.ts";
+import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { writeQuantizationConfig } from "./quantization_config_file.ts";
 import type { CompressionReport } from "../report/types.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { unchangedReason } from "./compress_model.ts";
 import { layerReport } from "./_layer_report.ts";
-import {
-  openSafetensorsParts,
-  type StreamedFileOptions,
-  streamedReport,
-} from "./_safetensors_parts.ts";
+import { type StreamedFileOptions, streamedReport, withStreamedRun } from "./_safetensors_parts.ts";
 import { parameterSizes } from "./_sizes.ts";
 import { type Counts, threadedCodes, threadedRanges } from "./_threaded.ts";
-import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
-import { TaskContext } from "./_tensor_tasks.ts";
 import { localCodes, localRanges } from "./_local_tasks.ts";
 import { quantizedChange, type TensorChange } from "./_tensor_change.ts";
 
@@ -92,21 +85,10 @@ export async function quantizeSafetensorsFile(
   const progress = options.onProgress ?? (() => {});
   const { algorithm } = compressorFor("quantization", options.algorithm);
   const kernels = getKernels();
-  const { parts, all, fileBytes, close, writeIndex, writeParts, locate } =
-    await openSafetensorsParts(
-      input,
-      output,
-      options.maxShardSize,
-    );
-  const threads = options.threads ?? 1;
-  let pool: TaskPool | undefined;
-  // One thread: the workers' tasks run here, reading into one buffer reused by every tensor.
-  const here = new TaskContext();
-  try {
-    if (threads > 1) pool = openTaskPool(threads);
-    const graph = safetensorsModel(all);
-    // The workers read their tensors from the file themselves.
-    const located = (ref: TensorRef) => locate(ref.name);
+  return await withStreamedRun(input, output, options, async (run) => {
+    // One thread: tasks run in \`here\`, reading into one buffer reused by every tensor; workers
+    // read their tensors from the file themselves (\`located\`).
+    const { parts, all, fileBytes, writeIndex, writeParts, graph, pool, here, located } = run;
     const plan = planQuantization(graph, options.configList, {
       algorithm,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
@@ -255,11 +237,7 @@ export async function quantizeSafetensorsFile(
       unchanged,
     });
     return config === undefined ? report : { ...report, storage: "compressed-tensors" };
-  } finally {
-    pool?.close();
-    await here.close();
-    await close();
-  }
+  });
 }
 
 /**
@@ -268,7 +246,7 @@ export async function quantizeSafetensorsFile(
  */
 function dataBytes(
   parameters: readonly TargetQuantParams[],
-  graph: ReturnType<typeof safetensorsModel>,
+  graph: ModelGraph,
   inputTotal: number,
   compressedTensors: boolean,
 ): number {
