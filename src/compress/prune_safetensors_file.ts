@@ -125,7 +125,8 @@ export async function pruneSafetensorsFile(
     if (
       result === undefined || unchangedOf(result) === undefined || options.writeUnchanged !== false
     ) {
-      progress("write", 0, parts.length);
+      // (Writing ahead of the masks: the write stage starts once they are made.)
+      if (result !== undefined) progress("write", 0, parts.length);
       const mineOf = (r: PruneResult, i: number) => {
         // Each shard gets the targets whose tensors it holds.
         const here = new Set(parts[i].lazy.entries.map((e) => e.name));
@@ -144,6 +145,7 @@ export async function pruneSafetensorsFile(
           if (unchangedOf(result) !== undefined && options.writeUnchanged === false) {
             throw NOT_WRITTEN;
           }
+          progress("write", 0, parts.length);
         }
         const mine = mineOf(result, i);
         const threaded = pool === undefined ? undefined : threadedMasks(

@@ -292,3 +292,24 @@ test("a worker's error reaches the caller as the library's error, with its field
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("pruneSafetensorsFile reports its stages in order on 1 and 2 threads: masks, write, report", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
+  try {
+    const input = join(dir, "m.safetensors");
+    writeFileSync(input, FILE);
+    for (const threads of [1, 2]) {
+      const stages: string[] = [];
+      await pruneSafetensorsFile(input, join(dir, `o${threads}.safetensors`), {
+        configList: PRUNE[0],
+        threads,
+        onProgress: (stage) => {
+          if (stages[stages.length - 1] !== stage) stages.push(stage);
+        },
+      });
+      assert.deepEqual(stages, ["masks", "write", "report"], `${threads} thread(s)`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
