@@ -3,9 +3,11 @@ import assert from "node:assert/strict";
 import { getKernels } from "../kernels/default.ts";
 import { referenceKernels } from "../kernels/reference.ts";
 import type { IntCodes, QuantParams } from "../kernels/types.ts";
-import { zeros } from "../compress/_tensor_change.ts";
 import { dequantizedZeros } from "./dequantized_zeros.ts";
 import { fakeQuantize } from "./fake_quantize.ts";
+
+/** The zeros (+0 and -0) among float values. */
+const zeros = (values: Float32Array) => values.reduce((n, v) => n + (v === 0 ? 1 : 0), 0);
 
 /** Deterministic values in [-1, 1), with exact zeros, tiny values and (optionally) NaNs. */
 function values(n: number, seed: number, nan: boolean): Float32Array {

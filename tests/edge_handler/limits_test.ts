@@ -256,15 +256,22 @@ test("inline, a compression over its time budget stops at the next checkpoint wi
 });
 
 test("in a worker, a compression over budget is abandoned (504) while others get 503, then work resumes", async () => {
-  const h = createHandler({ timeoutMs: 1500, maxConcurrent: 1, isolation: "worker" });
+  // Tensors and header limits raised for the slow job below.
+  const h = createHandler({
+    timeoutMs: 1500,
+    maxConcurrent: 1,
+    isolation: "worker",
+    maxTensors: 100_000,
+    maxHeaderBytes: 16 * 1024 * 1024,
+  });
   assert.equal(h.isolation, "worker");
   try {
     // Warm the worker so the budget below measures compression, not module loading.
     const warm = await h.fetch(post(layers(2)));
     assert.equal(warm.status, 200, await warm.clone().text());
     await warm.body?.cancel();
-    // 20000 tiny layers: many seconds of work, far over 1.5 s.
-    const slow = h.fetch(post(layers(20_000)));
+    // 50000 tiny layers: about 10 s of work here, far over 1.5 s (20000 took 1.7-2.2 s).
+    const slow = h.fetch(post(layers(50_000)));
     await new Promise((r) => setTimeout(r, 300));
     const refused = await h.fetch(post(layers(2)));
     assert.equal(refused.status, 503);
