@@ -4,7 +4,7 @@
 import type { ResolvedTarget } from "../config/types.ts";
 import type { TensorRef } from "../model/model_graph.ts";
 import type { MetricSummary, MetricSummaryResult } from "../pruning/metric_summary.ts";
-import { maskBits } from "../pruning/packed_mask.ts";
+import { packedMaskData } from "../pruning/packed_mask.ts";
 import { preselectedMetric } from "../pruning/preselected_metric.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
@@ -81,17 +81,10 @@ export function localMasks(
   locate?: Locate,
 ): (target: PruningTarget, mask: TargetMask, ref: TensorRef) => Promise<Uint8Array> {
   return async (target, mask, ref) => {
-    const bits = maskBits(mask);
     const args: Tasks["mask"]["args"] = {
       tensor: await localTensor(ref, locate),
       target,
-      mask: bits === undefined ? mask : {
-        module: mask.module,
-        target: mask.target,
-        layout: mask.layout,
-        rawShape: mask.rawShape,
-        bits,
-      },
+      mask: packedMaskData(mask),
     };
     const { result } = await runTask({ task: "mask", args }, context);
     const r = result as Tasks["mask"]["result"];
@@ -113,7 +106,7 @@ export function localRanges(
 
 /**
  * `streamQuantizedSafetensors`'s `codeBytes` on this thread, each tensor read into the context's
- * buffer, its fake-quantized zeros counted into `counts`.
+ * buffer, its zeros after quantization counted into `counts` (on the codes).
  */
 export function localCodes(
   context: TaskContext,

@@ -146,7 +146,7 @@ export interface Tasks {
   };
   /** A quantization target's tracked range (`trackParameterRanges`). */
   range: { args: { tensor: TensorBytes; target: ResolvedTarget }; result: TrackedRange };
-  /** A quantized tensor's stored codes (`quantizedCodeBytes`), with its fake-quantized zeros. */
+  /** A quantized tensor's stored codes (`quantizedCodeBytes`), with its zeros (`dequantizedZeros`). */
   quantize: {
     /** `spare`: a buffer of codes this thread returned before, to write the codes into. */
     args: { tensor: TensorBytes; param: TargetQuantParams; spare?: ArrayBuffer };

@@ -6,7 +6,7 @@ import type { ResolvedTarget } from "../config/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { blockLayout } from "../pruning/block_layout.ts";
 import type { MetricSummary, MetricSummaryResult } from "../pruning/metric_summary.ts";
-import { maskBits } from "../pruning/packed_mask.ts";
+import { packedMaskData } from "../pruning/packed_mask.ts";
 import { preselectedMetric } from "../pruning/preselected_metric.ts";
 import { prunedCount } from "../pruning/pruned_count.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
@@ -246,18 +246,7 @@ export function threadedMasks(
     pool.run<Tasks["mask"]["result"]>(async () => {
       const { tensor, transfer } = await taskTensor(ref, locate);
       // A mask held as bits crosses as its bits (an eighth of its blocks).
-      const bits = maskBits(mask);
-      const args: Tasks["mask"]["args"] = {
-        tensor,
-        target,
-        mask: bits === undefined ? mask : {
-          module: mask.module,
-          target: mask.target,
-          layout: mask.layout,
-          rawShape: mask.rawShape,
-          bits,
-        },
-      };
+      const args: Tasks["mask"]["args"] = { tensor, target, mask: packedMaskData(mask) };
       return { task: "mask", ...spares.attach(args, transfer) };
     });
   const ahead = new Lookahead(

@@ -78,6 +78,37 @@ export function maskBits(mask: TargetMask): Uint8Array | undefined {
 }
 
 /**
+ * A mask as a task takes it across threads: a mask held as bits as its fields and bits (an
+ * eighth of its blocks; `packedMask` makes it a mask again), any other as it is.
+ *
+ * @param mask A target mask.
+ * @returns The mask, or its packed data.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { blockLayout } from "./block_layout.ts";
+ * import { packedMask, packedMaskData } from "./packed_mask.ts";
+ *
+ * const layout = blockLayout(null, [9]);
+ * const mask = packedMask({ module: "fc", target: "w", layout, rawShape: [9], blocks: new Uint8Array(9).fill(1) });
+ * const data = packedMaskData(mask);
+ * assert.ok("bits" in data && !("blocks" in data));
+ * assert.deepEqual([...packedMask(data).blocks], [...mask.blocks]);
+ * ```
+ */
+export function packedMaskData(mask: TargetMask): TargetMask | PackedMaskData {
+  const bits = maskBits(mask);
+  return bits === undefined ? mask : {
+    module: mask.module,
+    target: mask.target,
+    layout: mask.layout,
+    rawShape: mask.rawShape,
+    bits,
+  };
+}
+
+/**
  * The kept blocks of a mask (counted on its bits when it is packed).
  *
  * @param mask A target mask.
