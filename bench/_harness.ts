@@ -15,6 +15,19 @@ export interface Row {
   gbPerSecond: number;
 }
 
+/**
+ * Deterministic values in [-0.5, 0.5), a new sequence per seed (a linear congruential
+ * generator): the weights of the generated benchmark models, written into `out` when given.
+ */
+export function benchValues(n: number, seed: number, out = new Float32Array(n)): Float32Array {
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    out[i] = s / 4294967296 - 0.5;
+  }
+  return out;
+}
+
 /** Parsed `--name value` and `--flag` arguments. */
 export interface Args {
   values: Map<string, string>;

@@ -44,7 +44,7 @@ import {
   type SafetensorsStreamInput,
   streamSafetensors,
 } from "../src/io/safetensors/write_safetensors.ts";
-import { parseArgs } from "./_harness.ts";
+import { benchValues, parseArgs } from "./_harness.ts";
 
 const args = parseArgs(Deno.args);
 const dir = await Deno.makeTempDir({ dir: args.values.get("dir") ?? "/tmp", prefix: "e2e-" });
@@ -57,17 +57,6 @@ if (!Number.isInteger(LAYERS) || LAYERS < 1) {
 }
 /** The generated file's label: 1.07 GB with the default 16 layers. */
 const MODEL = `${(LAYERS * (4096 * 4096 + 4096) * 4 / 1e9).toFixed(2)} GB float32 safetensors`;
-
-/** Deterministic values in [-0.5, 0.5), a new sequence per seed. */
-function f32(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    a[i] = s / 4294967296 - 0.5;
-  }
-  return a;
-}
 
 /** The same values as float16 bit patterns (small magnitudes: exponent from the top bits). */
 function f16(n: number, seed: number): Uint16Array {
@@ -339,13 +328,13 @@ try {
           name: `layers.${i}.weight`,
           dtype: "F32" as const,
           shape: [4096, 4096],
-          data: () => f32(4096 * 4096, i + 1),
+          data: () => benchValues(4096 * 4096, i + 1),
         },
         {
           name: `layers.${i}.bias`,
           dtype: "F32" as const,
           shape: [4096],
-          data: () => f32(4096, -i),
+          data: () => benchValues(4096, -i),
         },
       ]).flat(),
     );

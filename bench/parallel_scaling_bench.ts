@@ -26,7 +26,7 @@
  * @module
  */
 
-import { parseArgs } from "./_harness.ts";
+import { benchValues, parseArgs } from "./_harness.ts";
 
 const STEPS = ["select", "mask", "stream", "arith", "write-one-file", "write-own-file"] as const;
 type Step = typeof STEPS[number];
@@ -48,11 +48,7 @@ async function workerMain() {
   const values = new Float32Array(n);
   self.onmessage = (e) => {
     const { step, reps, seed, dir, worker } = e.data;
-    let s = seed >>> 0;
-    for (let i = 0; i < n; i++) {
-      s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-      values[i] = s / 4294967296 - 0.5;
-    }
+    benchValues(n, seed, values);
     const bytes = new Uint8Array(values.buffer);
     const bits = smallestMagnitudeBits(bytes, "F32", n >> 1)!;
     const words = new Int32Array(values.buffer);

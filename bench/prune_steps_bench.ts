@@ -36,7 +36,7 @@ import type { PruningTarget } from "../src/pruning/types.ts";
 import { streamSafetensors } from "../src/io/safetensors/write_safetensors.ts";
 import { writeFileAtomic } from "../src/io/fs.ts";
 import process from "node:process";
-import { parseArgs } from "./_harness.ts";
+import { benchValues, parseArgs } from "./_harness.ts";
 
 const args = parseArgs(Deno.args);
 const dir = await Deno.makeTempDir({ dir: args.values.get("dir") ?? "/tmp", prefix: "steps-" });
@@ -46,17 +46,6 @@ const kernels = getKernels();
 const N = 4096 * 4096;
 const LAYERS = 16;
 
-/** The values of `e2e_bench.ts`: deterministic, in [-0.5, 0.5). */
-function f32(n: number, seed: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    a[i] = s / 4294967296 - 0.5;
-  }
-  return a;
-}
-
 const file = `${dir}/model.safetensors`;
 await writeFileAtomic(file, (sink) =>
   streamSafetensors(
@@ -64,7 +53,7 @@ await writeFileAtomic(file, (sink) =>
       name: `layers.${i}.weight`,
       dtype: "F32" as const,
       shape: [4096, 4096],
-      data: () => f32(N, i + 1),
+      data: () => benchValues(N, i + 1),
     })),
     sink,
   ));
