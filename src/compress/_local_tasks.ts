@@ -17,7 +17,7 @@ import {
   taskTensor,
   type TensorBytes,
 } from "./_tensor_tasks.ts";
-import { type Counts, selectedK } from "./_threaded.ts";
+import { type CodePlacer, type Counts, selectedK } from "./_threaded.ts";
 
 /** A tensor as a task on this thread gets it: where to read it, or a copy of its bytes. */
 const localTensor = async (ref: TensorRef, locate: Locate | undefined): Promise<TensorBytes> =>
@@ -105,6 +105,49 @@ export function localRanges(
 }
 
 /**
+ * `quantize`'s `rangeOf` on this thread for a run whose output is open (`threadedRangeCodes`'s
+ * counterpart): each parameter read once for its range, parameters and codes, the codes written
+ * at their place before the next is read, into the buffer of the codes written before.
+ */
+export function localRangeCodes(
+  context: TaskContext,
+  place: CodePlacer,
+  locate?: Locate,
+): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
+  let last: ArrayBuffer | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+  const ranges = localRanges(context, locate);
+  const one = async (target: ResolvedTarget, ref: TensorRef): Promise<TrackedRange> => {
+    if (!place.accepts(target, ref)) return await ranges(target, ref);
+    const args: Tasks["rangeCodes"]["args"] = {
+      tensor: await localTensor(ref, locate),
+      target,
+      ...(last === undefined ? {} : { spare: last }),
+    };
+    last = undefined;
+    const r = (await runTask({ task: "rangeCodes", args }, context))
+      .result as Tasks["rangeCodes"]["result"];
+    if (r.coded !== undefined) {
+      await place.write(target, ref, r.coded);
+      last = wholeBuffer(r.coded.bytes);
+    }
+    return r.range;
+  };
+  // The engine asks for every range at once: one tensor at a time, each written before the next.
+  return (target, ref) => {
+    const p = chain.then(() => one(target, ref), () => one(target, ref));
+    chain = p.catch(() => {});
+    return p;
+  };
+}
+
+/** The buffer of `b` when `b` is all of it (to write later codes into), else `undefined`. */
+const wholeBuffer = (b: Uint8Array): ArrayBuffer | undefined =>
+  b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer
+    ? b.buffer
+    : undefined;
+
+/**
  * `streamQuantizedSafetensors`'s `codeBytes` on this thread, each tensor read into the context's
  * buffer, its zeros after quantization counted into `counts` (on the codes).
  */
@@ -126,12 +169,7 @@ export function localCodes(
     const r = (await runTask({ task: "quantize", args }, context))
       .result as Tasks["quantize"]["result"];
     counts.set(keyOf(param), r.counts);
-    const b = r.bytes;
-    if (
-      b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && b.buffer instanceof ArrayBuffer
-    ) {
-      last = b.buffer;
-    }
+    last = wholeBuffer(r.bytes);
     return r.bytes;
   };
 }

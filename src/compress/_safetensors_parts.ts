@@ -16,6 +16,12 @@ import { safetensorsModel } from "../model/safetensors_model.ts";
 import { type Locate, TaskContext } from "./_tensor_tasks.ts";
 import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
 
+/**
+ * Thrown out of an output's producer to leave no file (`writeUnchanged: false` when the run,
+ * made with the output open, finds nothing to change).
+ */
+export const NOT_WRITTEN = new Error("not written: nothing to change");
+
 /** Options of the streamed safetensors runs (`pruneSafetensorsFile`, `quantizeSafetensorsFile`). */
 export interface StreamedFileOptions {
   /** The NNI config list. */

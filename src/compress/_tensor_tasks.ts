@@ -23,7 +23,11 @@ import {
 } from "../pruning/stored_magnitude.ts";
 import { PruningError } from "../pruning/pruning_error.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
-import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
+import {
+  computeTargetQuantParams,
+  targetKey,
+  type TargetQuantParams,
+} from "../quantization/compute_target_quant_params.ts";
 import { dequantizedZeros } from "../quantization/dequantized_zeros.ts";
 import { QuantizationError } from "../quantization/quantization_error.ts";
 import { quantizedCodeBytes } from "../quantization/quantized_safetensors.ts";
@@ -151,6 +155,20 @@ export interface Tasks {
     /** `spare`: a buffer of codes this thread returned before, to write the codes into. */
     args: { tensor: TensorBytes; param: TargetQuantParams; spare?: ArrayBuffer };
     result: { bytes: Uint8Array; counts: ZeroCounts };
+  };
+  /**
+   * A parameter's range, its parameters (`computeTargetQuantParams` of that range alone) and its
+   * stored codes with their zeros, from one read: what `range` and then `quantize` give, for a
+   * run that writes the codes before the engine has every range. `coded` is absent when the
+   * parameters or codes fail: the engine then computes them and reports the error in its order.
+   */
+  rangeCodes: {
+    /** `spare`: a buffer of codes this thread returned before, to write the codes into. */
+    args: { tensor: TensorBytes; target: ResolvedTarget; spare?: ArrayBuffer };
+    result: {
+      range: TrackedRange;
+      coded?: { param: TargetQuantParams; bytes: Uint8Array; counts: ZeroCounts };
+    };
   };
 }
 
@@ -301,7 +319,7 @@ async function runNow(
 ): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   const args = request.args as { tensor: TensorBytes; spare?: ArrayBuffer };
   // A mask or metric task's spare is for reading tensors into; a quantize task's, for codes.
-  if (request.task !== "quantize") context.adopt(args.spare);
+  if (request.task !== "quantize" && request.task !== "rangeCodes") context.adopt(args.spare);
   const tensor = await context.load(args.tensor);
   const result = compute({ task: request.task, args: { ...args, tensor } }, context);
   // A result may own the read buffer (a view of all of it): the next read gets a new one.
@@ -420,23 +438,53 @@ function compute(
     }
     case "quantize": {
       const a = request.args as Tasks["quantize"]["args"];
-      let counts: ZeroCounts | undefined;
-      const bytes = own(quantizedCodeBytes(valuesOf(a.tensor), a.tensor.shape, a.param, {
-        kernels,
-        ...(a.spare === undefined ? {} : { into: a.spare }),
-        // Counted, not kept: the zeros after are the codes at their block's zero point (no
-        // fake-quantized copy of the tensor: that and its count took more than half the task).
-        onQuantized: (p, before, codes) => {
-          counts = {
-            elements: before.length,
-            zerosBefore: zeros(before),
-            zerosAfter: dequantizedZeros(codes, a.tensor.shape, p),
-          };
-        },
-      }));
+      const { bytes, counts } = codesOf(valuesOf(a.tensor), a.tensor.shape, a.param, a.spare);
       return { result: { bytes, counts }, transfer: [bytes.buffer as ArrayBuffer] };
     }
+    case "rangeCodes": {
+      const a = request.args as Tasks["rangeCodes"]["args"];
+      const values = valuesOf(a.tensor);
+      const key = targetKey(a.target.module, a.target.target);
+      const tensors = new Map([[key, { data: values, shape: a.tensor.shape }]]);
+      const range = trackParameterRanges([a.target], tensors, { kernels }).get(key)!;
+      let param: TargetQuantParams;
+      try {
+        param = computeTargetQuantParams([a.target], new Map([[key, range]]))[0];
+      } catch {
+        // The engine computes them again and throws, in target order.
+        return { result: { range }, transfer: [] };
+      }
+      const { bytes, counts } = codesOf(values, a.tensor.shape, param, a.spare);
+      return {
+        result: { range, coded: { param, bytes, counts } },
+        transfer: [bytes.buffer as ArrayBuffer],
+      };
+    }
   }
+}
+
+/** A tensor's stored codes (`quantizedCodeBytes`, into `spare` when it fits) and its zeros. */
+function codesOf(
+  values: Float32Array,
+  shape: readonly number[],
+  param: TargetQuantParams,
+  spare: ArrayBuffer | undefined,
+): { bytes: Uint8Array; counts: ZeroCounts } {
+  let counts: ZeroCounts | undefined;
+  const bytes = own(quantizedCodeBytes(values, shape, param, {
+    kernels: getKernels(),
+    ...(spare === undefined ? {} : { into: spare }),
+    // Counted, not kept: the zeros after are the codes at their block's zero point (no
+    // fake-quantized copy of the tensor: that and its count took more than half the task).
+    onQuantized: (p, before, codes) => {
+      counts = {
+        elements: before.length,
+        zerosBefore: zeros(before),
+        zerosAfter: dequantizedZeros(codes, shape, p),
+      };
+    },
+  }));
+  return { bytes, counts: counts! };
 }
 
 /** The error classes that cross threads as themselves (for `instanceof` and their fields). */

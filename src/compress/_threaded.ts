@@ -321,6 +321,63 @@ export function threadedRanges(
     });
 }
 
+/**
+ * Writes a parameter's codes into the output while the other ranges are tracked (`ByteSink.writeAt`,
+ * at the place `quantizedLayout` gives), and records the parameters they were made with; the
+ * output's writer passes over them when the engine's parameters are the same.
+ */
+export interface CodePlacer {
+  /** Whether the tensor's codes can be written this way (one target quantizes it, it has a place). */
+  accepts(target: ResolvedTarget, ref: TensorRef): boolean;
+  /** Writes the codes at their place and records the parameters and the change. */
+  write(
+    target: ResolvedTarget,
+    ref: TensorRef,
+    coded: { param: TargetQuantParams; bytes: Uint8Array; counts: ZeroCounts },
+  ): Promise<void>;
+}
+
+/**
+ * `quantize`'s `rangeOf` on the pool for a run whose output is open: each worker reads a
+ * parameter once for its range, its parameters and its codes, and the codes are written at their
+ * place as they come (`CodePlacer`). The engine asks for every range at once: a job starts only
+ * while fewer than `threads` results wait to be written, so memory holds about `2 x threads`
+ * tensors' codes however fast the workers are. Tensors the placer does not accept get a range
+ * alone.
+ */
+export function threadedRangeCodes(
+  pool: TaskPool,
+  place: CodePlacer,
+  locate?: Locate,
+): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
+  const spares = new Spares(pool.threads);
+  let waiting = 0;
+  const wakers: (() => void)[] = [];
+  const room = async () => {
+    while (waiting >= pool.threads) await new Promise<void>((r) => wakers.push(r));
+  };
+  return (target, ref) => {
+    if (!place.accepts(target, ref)) return threadedRanges(pool, locate)(target, ref);
+    return pool.run<Tasks["rangeCodes"]["result"]>(async () => {
+      await room();
+      const { tensor, transfer } = await taskTensor(ref, locate);
+      const args: Tasks["rangeCodes"]["args"] = { tensor, target };
+      return { task: "rangeCodes", ...spares.attach(args, transfer) };
+    }).then(async (r) => {
+      if (r.coded === undefined) return r.range;
+      waiting++;
+      try {
+        await place.write(target, ref, r.coded);
+        spares.give(r.coded.bytes);
+      } finally {
+        waiting--;
+        wakers.shift()?.();
+      }
+      return r.range;
+    });
+  };
+}
+
 /** `streamQuantizedSafetensors`'s `codeBytes` on the pool, working ahead in `order`. */
 export function threadedCodes(
   pool: TaskPool,

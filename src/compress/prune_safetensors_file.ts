@@ -6,7 +6,12 @@
  * @module
  */
 
-import { type StreamedFileOptions, streamedReport, withStreamedRun } from "./_safetensors_parts.ts";
+import {
+  NOT_WRITTEN,
+  type StreamedFileOptions,
+  streamedReport,
+  withStreamedRun,
+} from "./_safetensors_parts.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { applyTargetMask } from "../pruning/apply_target_mask.ts";
 import { expandMask } from "../pruning/expand_mask.ts";
@@ -238,9 +243,6 @@ export async function pruneSafetensorsFile(
     });
   });
 }
-
-/** Thrown out of the output's producer to leave no file (`writeUnchanged: false`). */
-const NOT_WRITTEN = new Error("not written: nothing to prune");
 
 /** The masked parameters of `pruned` in the order a part's entries are written. */
 function maskedInOrder(

@@ -9,17 +9,33 @@ import { compressorFor } from "../config/algorithms.ts";
 import { getKernels } from "../kernels/default.ts";
 import { fakeQuantize } from "../quantization/fake_quantize.ts";
 import { planQuantization } from "../quantization/plan_quantization.ts";
-import { quantize } from "../quantization/quantize.ts";
+import {
+  quantize,
+  type QuantizeModelOptions,
+  type QuantizeResult,
+} from "../quantization/quantize.ts";
 import { QuantizationError } from "../quantization/quantization_error.ts";
 import { quantDtypeRange } from "../quantization/quant_dtype_range.ts";
-import { streamQuantizedSafetensors } from "../quantization/quantized_safetensors.ts";
+import {
+  quantizedLayout,
+  streamQuantizedSafetensors,
+} from "../quantization/quantized_safetensors.ts";
 import {
   compressedTensorBytes,
   compressedTensorNames,
   compressedTensorsScheme,
   streamCompressedTensors,
 } from "../quantization/compressed_tensors.ts";
-import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
+import {
+  computeTargetQuantParams,
+  targetKey,
+  type TargetQuantParams,
+} from "../quantization/compute_target_quant_params.ts";
+import { granularityKernel } from "../quantization/granularity_kernel.ts";
+import type { TrackedRange } from "../quantization/tracked_range.ts";
+import type { ConfigPlan } from "../config/plan.ts";
+import type { QuantizationSetting } from "../config/types.ts";
+import type { ByteSink } from "../io/safetensors/write_safetensors.ts";
 import type { IntCodes } from "../kernels/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { writeQuantizationConfig } from "./quantization_config_file.ts";
@@ -27,10 +43,21 @@ import type { CompressionReport } from "../report/types.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
 import { unchangedReason } from "./compress_model.ts";
 import { layerReport } from "./_layer_report.ts";
-import { type StreamedFileOptions, streamedReport, withStreamedRun } from "./_safetensors_parts.ts";
+import {
+  NOT_WRITTEN,
+  type StreamedFileOptions,
+  streamedReport,
+  withStreamedRun,
+} from "./_safetensors_parts.ts";
 import { parameterSizes } from "./_sizes.ts";
-import { type Counts, threadedCodes, threadedRanges } from "./_threaded.ts";
-import { localCodes, localRanges } from "./_local_tasks.ts";
+import {
+  type CodePlacer,
+  type Counts,
+  threadedCodes,
+  threadedRangeCodes,
+  threadedRanges,
+} from "./_threaded.ts";
+import { localCodes, localRangeCodes, localRanges } from "./_local_tasks.ts";
 import { quantizedChange, type TensorChange } from "./_tensor_change.ts";
 
 /** Options of `quantizeSafetensorsFile`. */
@@ -93,48 +120,189 @@ export async function quantizeSafetensorsFile(
       algorithm,
       ...(options.registry === undefined ? {} : { registry: options.registry }),
     });
-    progress("ranges", 0, 1);
-    const result = await quantize(graph, plan, {
-      kernels,
-      rangeOf: pool === undefined ? localRanges(here, located) : threadedRanges(pool, located),
-    });
-    if (result.model !== graph) {
-      throw new TypeError(
-        "fuse_names folds modules into others: quantize the model in memory (compressModel)",
-      );
-    }
-    progress("ranges", 1, 1);
+    const runQuantize = async (rangeOf: QuantizeModelOptions["rangeOf"]) => {
+      progress("ranges", 0, 1);
+      const result = await quantize(graph, plan, {
+        kernels,
+        ...(rangeOf === undefined ? {} : { rangeOf }),
+      });
+      if (result.model !== graph) {
+        throw new TypeError(
+          "fuse_names folds modules into others: quantize the model in memory (compressModel)",
+        );
+      }
+      progress("ranges", 1, 1);
+      return result;
+    };
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
-    const parameters = result.params.filter((p) => p.kind === "parameter");
-    const changes = new Map<string, TensorChange>();
-    const unchanged = plan.targets.length === 0
-      ? unchangedReason(options.configList)
-      : parameters.length === 0
-      ? "the config list sets no sparsity or quantization for the targets it selects"
-      : undefined;
-    let written = 0;
     const wanted = options.storage ?? "auto";
-    const fit = wanted === "int" || parameters.length === 0
-      ? undefined
-      : compressedTensorsScheme(graph, parameters);
-    if (wanted === "compressed-tensors" && fit?.fits !== true) {
-      throw new QuantizationError(
-        "storage",
-        fit === undefined ? "no weight is quantized" : fit.reason,
-      );
+    // With integer storage and a single output file, the output is opened before the ranges are
+    // tracked: each weight is read once (on a worker, or here) for its range, parameters and
+    // codes, and the codes are written at their place at once (`threadedRangeCodes`,
+    // `localRangeCodes`); the writer then passes over them.
+    // (Compressed-tensors' fit depends on every zero point, so it waits.)
+    const aheadOfParams = parts.length === 1 && options.maxShardSize === undefined &&
+      wanted === "int";
+    const rangesOf = () =>
+      pool === undefined ? localRanges(here, located) : threadedRanges(pool, located);
+    let result = aheadOfParams ? undefined : await runQuantize(rangesOf());
+    const changes = new Map<string, TensorChange>();
+    const counts: Counts = new Map();
+    /** The parameters of the codes written ahead, by target. */
+    const placed = new Map<string, TargetQuantParams>();
+    let planned: { offsets: Map<string, number>; size: number } | undefined;
+    const placer = (sink: ByteSink): CodePlacer | undefined => {
+      if (sink.writeAt === undefined || sink.skip === undefined) return undefined;
+      planned = plannedLayout(graph, plan);
+      if (planned === undefined) return undefined;
+      const { offsets } = planned;
+      // A tensor two params share keeps the ordinary path.
+      const uses = new Map<string, number>();
+      for (const m of graph.modules) {
+        for (const r of Object.values(m.params)) uses.set(r.name, (uses.get(r.name) ?? 0) + 1);
+      }
+      return {
+        accepts: (t, ref) => uses.get(ref.name) === 1 && offsets.has(codesName(t)),
+        async write(t, _ref, coded) {
+          await sink.writeAt!(offsets.get(codesName(t))!, coded.bytes);
+          placed.set(keyOf(t), coded.param);
+          counts.set(keyOf(t), coded.counts);
+        },
+      };
+    };
+    let settled = result === undefined ? undefined : settle(result);
+    let written = 0;
+    if (
+      settled === undefined || settled.unchanged === undefined || options.writeUnchanged !== false
+    ) {
+      if (settled !== undefined) progress("write", 0, parts.length);
+      const onQuantized = (p: TargetQuantParams, before: Float32Array, _codes: IntCodes) => {
+        const module = modules.get(p.module)!;
+        const ref = module.params[p.target];
+        const after = fakeQuantize(before, ref.shape, p, { kernels });
+        changes.set(keyOf(p), quantizedChange(p, module.type, ref, before, after));
+      };
+      const done = await writeParts(async (i, sink) => {
+        if (settled === undefined) {
+          const place = placer(sink);
+          result = await runQuantize(
+            place === undefined
+              ? rangesOf()
+              : pool === undefined
+              ? localRangeCodes(here, place, located)
+              : threadedRangeCodes(pool, place, located),
+          );
+          settled = settle(result);
+          if (settled.unchanged !== undefined && options.writeUnchanged === false) {
+            throw NOT_WRITTEN;
+          }
+          keepPlaced(graph, settled.parameters, placed, planned);
+          progress("write", 0, parts.length);
+        }
+        const { view, mine, order } = settled.plans[i];
+        const config = settled.config;
+        const rest = order.filter((o) => !placed.has(keyOf(o.param)));
+        // The integer layout's codes are encoded on the workers (compressed-tensors: here).
+        const codeBytes = config !== undefined
+          ? undefined
+          : pool === undefined
+          ? localCodes(here, counts, located)
+          : threadedCodes(pool, rest, counts, located);
+        if (config === undefined) {
+          await streamQuantizedSafetensors(view, mine, sink, {
+            kernels,
+            onQuantized,
+            ...(codeBytes === undefined ? {} : { codeBytes }),
+            ...(placed.size === 0 ? {} : {
+              written: new Set(
+                order.filter((o) => placed.has(keyOf(o.param))).map((o) => codesName(o.param)),
+              ),
+            }),
+          });
+        } else await streamCompressedTensors(view, mine, sink, { kernels, onQuantized, config });
+      }, (i) => {
+        for (const { param: p, ref } of settled!.plans[i].order) {
+          const c = counts.get(keyOf(p));
+          if (c === undefined) continue;
+          changes.set(keyOf(p), {
+            module: p.module,
+            target: p.target,
+            type: modules.get(p.module)!.type,
+            granularity: p.granularity,
+            ref,
+            ...c,
+            bits: p.bits,
+            blocks: p.scale.length,
+            zeroPoints: p.quantScheme === "affine",
+          });
+        }
+        progress("write", i + 1, parts.length);
+      }).catch((e) => {
+        if (e === NOT_WRITTEN) return undefined;
+        throw e;
+      });
+      if (done !== undefined) {
+        written += done.written;
+        if (!done.resharded) written += await writeIndex(settled!.names, settled!.outTotal);
+        if (settled!.config !== undefined) {
+          await writeQuantizationConfig(input, output, settled!.config);
+        }
+      }
     }
-    const config = fit?.fits === true ? fit.config : undefined;
-    const warnings = [...result.report.warnings];
-    if (fit !== undefined && !fit.fits) {
-      warnings.push(
-        `stored in nncompress's integer layout (quantized-v1), not compressed-tensors: ${fit.reason}`,
-      );
-    }
-    // Tensor data in and out: the report's packed sizes are the bytes as written.
-    const inTotal = all.entries.reduce((n, e) => n + e.end - e.begin, 0);
-    const outTotal = dataBytes(parameters, graph, inTotal, config !== undefined);
-    if (unchanged === undefined || options.writeUnchanged !== false) {
-      progress("write", 0, parts.length);
+    result ??= await runQuantize(rangesOf());
+    settled ??= settle(result);
+    const { parameters, unchanged, outTotal, inTotal, warnings, config } = settled;
+    // The report lists the quantized parameters in the engine's order.
+    const ordered = parameters.flatMap((p) => {
+      const c = changes.get(keyOf(p));
+      return c === undefined ? [] : [c];
+    });
+    const sizes = parameterSizes(graph);
+    const report = streamedReport({
+      label: options.label ?? "quantization",
+      model: input,
+      mode: "quantization",
+      algorithm,
+      configList: options.configList,
+      fileBytes,
+      written,
+      packedBefore: sizes.before,
+      packedAfter: sizes.before + outTotal - inTotal,
+      parameters: sizes.parameters,
+      layers: ordered.map(layerReport),
+      warnings,
+      start,
+      unchanged,
+    });
+    return config === undefined ? report : { ...report, storage: "compressed-tensors" };
+
+    /** What the engine's parameters decide: storage, the output's tensors per part, sizes. */
+    function settle(result: QuantizeResult) {
+      const parameters = result.params.filter((p) => p.kind === "parameter");
+      const unchanged = plan.targets.length === 0
+        ? unchangedReason(options.configList)
+        : parameters.length === 0
+        ? "the config list sets no sparsity or quantization for the targets it selects"
+        : undefined;
+      const fit = wanted === "int" || parameters.length === 0
+        ? undefined
+        : compressedTensorsScheme(graph, parameters);
+      if (wanted === "compressed-tensors" && fit?.fits !== true) {
+        throw new QuantizationError(
+          "storage",
+          fit === undefined ? "no weight is quantized" : fit.reason,
+        );
+      }
+      const config = fit?.fits === true ? fit.config : undefined;
+      const warnings = [...result.report.warnings];
+      if (fit !== undefined && !fit.fits) {
+        warnings.push(
+          `stored in nncompress's integer layout (quantized-v1), not compressed-tensors: ${fit.reason}`,
+        );
+      }
+      // Tensor data in and out: the report's packed sizes are the bytes as written.
+      const inTotal = all.entries.reduce((n, e) => n + e.end - e.begin, 0);
+      const outTotal = dataBytes(parameters, graph, inTotal, config !== undefined);
       const names: string[][] = [];
       const plans = parts.map((part) => {
         // Each part gets the modules whose tensors it holds (a module's tensors may be split).
@@ -167,77 +335,90 @@ export async function quantizeSafetensorsFile(
         names.push(out);
         return { view, mine, order };
       });
-      const onQuantized = (p: TargetQuantParams, before: Float32Array, _codes: IntCodes) => {
-        const module = modules.get(p.module)!;
-        const ref = module.params[p.target];
-        const after = fakeQuantize(before, ref.shape, p, { kernels });
-        changes.set(
-          `${p.module}\u0000${p.target}`,
-          quantizedChange(p, module.type, ref, before, after),
-        );
-      };
-      const counts: Counts = new Map();
-      const done = await writeParts(async (i, sink) => {
-        const { view, mine, order } = plans[i];
-        // The integer layout's codes are encoded on the workers (compressed-tensors: here).
-        const codeBytes = config !== undefined
-          ? undefined
-          : pool === undefined
-          ? localCodes(here, counts, located)
-          : threadedCodes(pool, order, counts, located);
-        if (config === undefined) {
-          await streamQuantizedSafetensors(view, mine, sink, {
-            kernels,
-            onQuantized,
-            ...(codeBytes === undefined ? {} : { codeBytes }),
-          });
-        } else await streamCompressedTensors(view, mine, sink, { kernels, onQuantized, config });
-      }, (i) => {
-        for (const { param: p, ref } of plans[i].order) {
-          const c = counts.get(`${p.module}\u0000${p.target}`);
-          if (c === undefined) continue;
-          changes.set(`${p.module}\u0000${p.target}`, {
-            module: p.module,
-            target: p.target,
-            type: modules.get(p.module)!.type,
-            granularity: p.granularity,
-            ref,
-            ...c,
-            bits: p.bits,
-            blocks: p.scale.length,
-            zeroPoints: p.quantScheme === "affine",
-          });
-        }
-        progress("write", i + 1, parts.length);
-      });
-      written += done.written;
-      if (!done.resharded) written += await writeIndex(names, outTotal);
-      if (config !== undefined) await writeQuantizationConfig(input, output, config);
+      return { parameters, unchanged, config, warnings, inTotal, outTotal, names, plans };
     }
-    // The report lists the quantized parameters in the engine's order.
-    const ordered = parameters.flatMap((p) => {
-      const c = changes.get(`${p.module}\u0000${p.target}`);
-      return c === undefined ? [] : [c];
-    });
-    const sizes = parameterSizes(graph);
-    const report = streamedReport({
-      label: options.label ?? "quantization",
-      model: input,
-      mode: "quantization",
-      algorithm,
-      configList: options.configList,
-      fileBytes,
-      written,
-      packedBefore: sizes.before,
-      packedAfter: sizes.before + outTotal - inTotal,
-      parameters: sizes.parameters,
-      layers: ordered.map(layerReport),
-      warnings,
-      start,
-      unchanged,
-    });
-    return config === undefined ? report : { ...report, storage: "compressed-tensors" };
   });
+}
+
+const keyOf = (t: { readonly module: string; readonly target: string }) =>
+  `${t.module}\u0000${t.target}`;
+
+/** The name of a parameter's codes in the integer layout (its module's name, then its own). */
+const codesName = (t: { readonly module: string; readonly target: string }) =>
+  t.module === "" ? t.target : `${t.module}.${t.target}`;
+
+/**
+ * The integer layout of the plan's parameter targets before any range is known: parameters of
+ * the same configuration from a stand-in range of [-1, 1] in each block (the layout depends on
+ * the configuration only). `undefined` when a target does not fit (the engine reports it).
+ */
+function plannedLayout(
+  graph: ModelGraph,
+  plan: ConfigPlan,
+): { offsets: Map<string, number>; size: number } | undefined {
+  try {
+    const modules = new Map(graph.modules.map((m) => [m.name, m]));
+    const targets = plan.targets.filter((t) => t.kind === "parameter");
+    const ranges = new Map<string, TrackedRange>();
+    for (const t of targets) {
+      const ref = modules.get(t.module)?.params[t.target];
+      if (ref === undefined) return undefined;
+      const kernel = granularityKernel(
+        (t.setting as QuantizationSetting).granularity ?? null,
+        t.kind,
+        ref.shape,
+      );
+      const blocks = kernel.reduce((n, k, d) => n * (k === -1 ? 1 : ref.shape[d] / k), 1);
+      ranges.set(targetKey(t.module, t.target), {
+        shape: ref.shape,
+        min: new Float32Array(blocks).fill(-1),
+        max: new Float32Array(blocks).fill(1),
+      });
+    }
+    return quantizedLayout(graph, computeTargetQuantParams(targets, ranges));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Keeps the codes written ahead whose parameters are the engine's (same scales and zero points,
+ * bit for bit; the others are written again by the writer, at the same place), once the layout
+ * of the engine's parameters is checked to be the one they were written into.
+ */
+function keepPlaced(
+  graph: ModelGraph,
+  parameters: readonly TargetQuantParams[],
+  placed: Map<string, TargetQuantParams>,
+  planned: { offsets: Map<string, number>; size: number } | undefined,
+): void {
+  if (placed.size === 0 || planned === undefined) return;
+  const actual = quantizedLayout(graph, parameters);
+  const same = actual.size === planned.size && actual.offsets.size === planned.offsets.size &&
+    [...actual.offsets].every(([name, at]) => planned.offsets.get(name) === at);
+  if (!same) {
+    throw new Error(
+      "internal error: the quantized layout differs from the one codes were written into ahead",
+    );
+  }
+  for (const p of parameters) {
+    const ahead = placed.get(keyOf(p));
+    if (ahead !== undefined && !sameParams(ahead, p)) placed.delete(keyOf(p));
+  }
+}
+
+/** Whether two parameters quantize alike: same grid, codes range, scales and zero points. */
+function sameParams(a: TargetQuantParams, b: TargetQuantParams): boolean {
+  const bitsEqual = (x: Float32Array, y: Float32Array) => {
+    if (x.length !== y.length) return false;
+    const u = new Uint32Array(x.buffer, x.byteOffset, x.length);
+    const v = new Uint32Array(y.buffer, y.byteOffset, y.length);
+    for (let i = 0; i < u.length; i++) if (u[i] !== v[i]) return false;
+    return true;
+  };
+  return a.bits === b.bits && a.qmin === b.qmin && a.qmax === b.qmax &&
+    a.quantScheme === b.quantScheme && bitsEqual(a.scale, b.scale) &&
+    bitsEqual(a.zeroPoint, b.zeroPoint);
 }
 
 /**

@@ -26,6 +26,7 @@ import type { IntCodes, QuantParams } from "../kernels/types.ts";
 import {
   type ByteSink,
   collectSafetensors,
+  safetensorsLayout,
   type SafetensorsStreamInput,
   streamSafetensors,
 } from "../io/safetensors/write_safetensors.ts";
@@ -59,6 +60,12 @@ export interface StreamQuantizedOptions extends QuantizedSafetensorsOptions {
    * `onQuantized` is not called for them.
    */
   readonly codeBytes?: (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array>;
+  /**
+   * The tensors whose codes are in the sink's file already, at the offsets `quantizedLayout`
+   * gives (written with `ByteSink.writeAt` while the other ranges were tracked): passed over,
+   * not produced again. Names are the codes' (the parameter's own name).
+   */
+  readonly written?: ReadonlySet<string>;
 }
 
 /** Metadata of one quantized tensor in the file. */
@@ -193,6 +200,47 @@ export async function streamQuantizedSafetensors(
   return await streamSafetensors(inputs, sink, { metadata });
 }
 
+/**
+ * Where `streamQuantizedSafetensors` puts each tensor of `model` quantized with `params`: byte
+ * offsets by name, and the file's size. The layout depends on the parameters' configuration
+ * (dtype, scheme, granularity and block grid), not on their scales and zero points.
+ *
+ * @param model The model.
+ * @param params The parameters (only their configuration is read).
+ * @param options The extra metadata.
+ * @returns The offsets by tensor name and the file's size.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { safetensorsModel } from "../model/safetensors_model.ts";
+ * import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { quantizeWeights } from "./quantize_weights.ts";
+ * import { quantizedLayout, quantizedSafetensors } from "./quantized_safetensors.ts";
+ *
+ * const file = writeSafetensors([
+ *   { name: "fc.weight", dtype: "F32", shape: [2, 2], data: new Float32Array([1, -2, 3, 4]) },
+ * ]);
+ * const model = safetensorsModel(readSafetensors(file));
+ * const { params } = await quantizeWeights(model, [
+ *   { op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int8", granularity: "out_channel" },
+ * ]);
+ * const bytes = await quantizedSafetensors(model, params);
+ * const { offsets, size } = quantizedLayout(model, params);
+ * assert.equal(size, bytes.length);
+ * assert.equal(offsets.size, 3);
+ * ```
+ */
+export function quantizedLayout(
+  model: ModelGraph,
+  params: readonly TargetQuantParams[],
+  options: { readonly metadata?: Readonly<Record<string, string>> } = {},
+): { offsets: Map<string, number>; size: number } {
+  const { inputs, metadata } = quantizedInputs(model, params, options);
+  return safetensorsLayout(inputs, { metadata });
+}
+
 /** The shape of a tensor's stored codes: two 4-bit codes per byte along the last dim. */
 function codeShape(shape: readonly number[], bits: number): readonly number[] {
   if (bits > 4) return shape;
@@ -283,6 +331,7 @@ function quantizedInputs(
         name,
         dtype,
         shape: codeShape(ref.shape, p.bits),
+        ...(options.written?.has(name) ? { written: true } : {}),
         data: produce !== undefined
           ? () => produce(p, ref)
           : async () => quantizedCodeBytes(await ref.data(), ref.shape, p, options),

@@ -222,6 +222,16 @@ const QUANTIZE: [unknown[], "int" | "auto"][] = [
     quant_dtype: "int8",
     granularity: "out_channel",
   }], "auto"],
+  // Weights and biases, affine per tensor and 16-bit per channel beside each other.
+  [[
+    { op_names: ["l0", "l1", "h", "g"], quant_dtype: "uint8", quant_scheme: "affine" },
+    {
+      op_names: ["l2", "l3", "l4"],
+      target_names: ["weight"],
+      quant_dtype: "int16",
+      granularity: "out_channel",
+    },
+  ], "int"],
 ];
 
 for (const [config, storage] of QUANTIZE) {
@@ -231,6 +241,56 @@ for (const [config, storage] of QUANTIZE) {
     );
   });
 }
+
+test("a quantize on 1 and 2 threads: a NaN is the same error, with no output; nothing to do writes nothing", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
+  try {
+    const input = join(dir, "m.safetensors");
+    const w = values(960, 1);
+    w[70] = NaN;
+    writeFileSync(
+      input,
+      writeSafetensors([
+        ...[0, 1, 2, 3].map((i) => ({
+          name: `a${i}.weight`,
+          dtype: "F32" as const,
+          shape: [24, 40],
+          data: values(960, 2 + i),
+        })),
+        { name: "l.weight", dtype: "F32", shape: [24, 40], data: w },
+      ]),
+    );
+    const output = join(dir, "o.safetensors");
+    const messages: string[] = [];
+    for (const threads of [1, 2]) {
+      await assert.rejects(
+        quantizeSafetensorsFile(input, output, {
+          configList: [{ op_types: ["Linear"], quant_dtype: "int8", granularity: "out_channel" }],
+          storage: "int",
+          threads,
+        }),
+        (e: unknown) => {
+          messages.push((e as Error).message);
+          return true;
+        },
+      );
+      assert.deepEqual(readdirSync(dir), ["m.safetensors"]);
+    }
+    assert.equal(messages[1], messages[0]);
+    for (const threads of [1, 2]) {
+      const report = await quantizeSafetensorsFile(input, output, {
+        configList: [{ op_names: ["nothing"], quant_dtype: "int8" }],
+        storage: "int",
+        threads,
+        writeUnchanged: false,
+      });
+      assert.notEqual(report.unchanged, undefined);
+      assert.deepEqual(readdirSync(dir), ["m.safetensors"]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test("a NaN in a global group selected in passes is the metric's error on 1 and 2 threads", async () => {
   const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
