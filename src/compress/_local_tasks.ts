@@ -148,13 +148,15 @@ const wholeBuffer = (b: Uint8Array): ArrayBuffer | undefined =>
     : undefined;
 
 /**
- * `streamQuantizedSafetensors`'s `codeBytes` on this thread, each tensor read into the context's
- * buffer, its zeros after quantization counted into `counts` (on the codes).
+ * `streamQuantizedSafetensors`'s `codeBytes` on this thread (`packed`: `streamCompressedTensors`'s),
+ * each tensor read into the context's buffer, its zeros after quantization counted into `counts`
+ * (on the codes).
  */
 export function localCodes(
   context: TaskContext,
   counts: Counts,
   locate?: Locate,
+  packed = false,
 ): (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array> {
   // The codes of the tensor written last: the next codes are written into its buffer (the
   // writer asks for a tensor once the one before is written).
@@ -164,6 +166,7 @@ export function localCodes(
       tensor: await localTensor(ref, locate),
       param,
       ...(last === undefined ? {} : { spare: last }),
+      ...(packed ? { packed } : {}),
     };
     last = undefined;
     const r = (await runTask({ task: "quantize", args }, context))

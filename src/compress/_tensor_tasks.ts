@@ -28,6 +28,7 @@ import {
   targetKey,
   type TargetQuantParams,
 } from "../quantization/compute_target_quant_params.ts";
+import { compressedPackedBytes } from "../quantization/compressed_tensors.ts";
 import { dequantizedZeros } from "../quantization/dequantized_zeros.ts";
 import { QuantizationError } from "../quantization/quantization_error.ts";
 import { quantizedCodeBytes } from "../quantization/quantized_safetensors.ts";
@@ -152,8 +153,12 @@ export interface Tasks {
   range: { args: { tensor: TensorBytes; target: ResolvedTarget }; result: TrackedRange };
   /** A quantized tensor's stored codes (`quantizedCodeBytes`), with its zeros (`dequantizedZeros`). */
   quantize: {
-    /** `spare`: a buffer of codes this thread returned before, to write the codes into. */
-    args: { tensor: TensorBytes; param: TargetQuantParams; spare?: ArrayBuffer };
+    /**
+     * `spare`: a buffer of codes this thread returned before, to write the codes into; `packed`:
+     * compressed-tensors' `weight_packed` bytes (`compressedPackedBytes`) in place of the
+     * integer layout's codes.
+     */
+    args: { tensor: TensorBytes; param: TargetQuantParams; spare?: ArrayBuffer; packed?: boolean };
     result: { bytes: Uint8Array; counts: ZeroCounts };
   };
   /**
@@ -438,7 +443,13 @@ function compute(
     }
     case "quantize": {
       const a = request.args as Tasks["quantize"]["args"];
-      const { bytes, counts } = codesOf(valuesOf(a.tensor), a.tensor.shape, a.param, a.spare);
+      const { bytes, counts } = codesOf(
+        valuesOf(a.tensor),
+        a.tensor.shape,
+        a.param,
+        a.spare,
+        a.packed,
+      );
       return { result: { bytes, counts }, transfer: [bytes.buffer as ArrayBuffer] };
     }
     case "rangeCodes": {
@@ -463,15 +474,19 @@ function compute(
   }
 }
 
-/** A tensor's stored codes (`quantizedCodeBytes`, into `spare` when it fits) and its zeros. */
+/**
+ * A tensor's stored codes (`quantizedCodeBytes`, or `compressedPackedBytes` when `packed`; into
+ * `spare` when it fits) and its zeros.
+ */
 function codesOf(
   values: Float32Array,
   shape: readonly number[],
   param: TargetQuantParams,
   spare: ArrayBuffer | undefined,
+  packed = false,
 ): { bytes: Uint8Array; counts: ZeroCounts } {
   let counts: ZeroCounts | undefined;
-  const bytes = own(quantizedCodeBytes(values, shape, param, {
+  const bytes = own((packed ? compressedPackedBytes : quantizedCodeBytes)(values, shape, param, {
     kernels: getKernels(),
     ...(spare === undefined ? {} : { into: spare }),
     // Counted, not kept: the zeros after are the codes at their block's zero point (no

@@ -378,12 +378,16 @@ export function threadedRangeCodes(
   };
 }
 
-/** `streamQuantizedSafetensors`'s `codeBytes` on the pool, working ahead in `order`. */
+/**
+ * `streamQuantizedSafetensors`'s `codeBytes` on the pool, working ahead in `order` (`packed`:
+ * `streamCompressedTensors`'s).
+ */
 export function threadedCodes(
   pool: TaskPool,
   order: readonly { param: TargetQuantParams; ref: TensorRef }[],
   counts: Counts,
   locate?: Locate,
+  packed = false,
 ): (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array> {
   const byName = new Map(order.map((o) => [o.ref.name, o]));
   const index = new Map(order.map((o, i) => [o.ref.name, i]));
@@ -392,7 +396,7 @@ export function threadedCodes(
     pool.run<Tasks["quantize"]["result"]>(async () => {
       const { tensor, transfer } = await taskTensor(ref, locate);
       // A written tensor's codes buffer goes back, to write later codes into.
-      const args: Tasks["quantize"]["args"] = { tensor, param };
+      const args: Tasks["quantize"]["args"] = { tensor, param, ...(packed ? { packed } : {}) };
       return { task: "quantize", ...spares.attach(args, transfer) };
     });
   const ahead = new Lookahead(

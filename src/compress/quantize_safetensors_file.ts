@@ -202,12 +202,11 @@ export async function quantizeSafetensorsFile(
         const { view, mine, order } = settled.plans[i];
         const config = settled.config;
         const rest = order.filter((o) => !placed.has(keyOf(o.param)));
-        // The integer layout's codes are encoded on the workers (compressed-tensors: here).
-        const codeBytes = config !== undefined
-          ? undefined
-          : pool === undefined
-          ? localCodes(here, counts, located)
-          : threadedCodes(pool, rest, counts, located);
+        // The codes are encoded on the workers, or by the same tasks here.
+        const packed = config !== undefined;
+        const codeBytes = pool === undefined
+          ? localCodes(here, counts, located, packed)
+          : threadedCodes(pool, rest, counts, located, packed);
         if (config === undefined) {
           await streamQuantizedSafetensors(view, mine, sink, {
             kernels,
@@ -219,7 +218,14 @@ export async function quantizeSafetensorsFile(
               ),
             }),
           });
-        } else await streamCompressedTensors(view, mine, sink, { kernels, onQuantized, config });
+        } else {
+          await streamCompressedTensors(view, mine, sink, {
+            kernels,
+            codeBytes,
+            onQuantized,
+            config,
+          });
+        }
       }, (i) => {
         for (const { param: p, ref } of settled!.plans[i].order) {
           const c = counts.get(keyOf(p));

@@ -41,7 +41,7 @@ import {
 } from "../io/safetensors/write_safetensors.ts";
 import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
 import { ModelFormatError } from "../io/model_format_error.ts";
-import type { ModelGraph } from "../model/model_graph.ts";
+import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import type { TargetQuantParams } from "./compute_target_quant_params.ts";
 import { quantDtypeRange } from "./quant_dtype_range.ts";
 import { type QuantizeOptions, quantizeTensor } from "./quantize_tensor.ts";
@@ -322,32 +322,14 @@ function configOf(planned: readonly Plan[]): CompressedTensorsConfig {
 }
 
 /**
- * Packs signed codes of `bits` bits into int32 words along dim 1 (`alongRows = false`) or dim 0
- * (`true`) of a `[rows, cols]` grid, as compressed-tensors' `pack_to_int32` does.
+ * Packs signed codes of `bits` bits of a `[rows, cols]` grid into int32 words along dim 0, as
+ * compressed-tensors' `pack_to_int32` does for zero points (weights: `packColumns`).
  */
-function packInt32(
-  codes: ArrayLike<number>,
-  rows: number,
-  cols: number,
-  bits: number,
-  alongRows: boolean,
-): Int32Array {
+function packInt32(codes: ArrayLike<number>, rows: number, cols: number, bits: number): Int32Array {
   const f = packFactor(bits);
   const half = 2 ** (bits - 1);
   const mask = 2 ** bits - 1;
-  if (!alongRows) {
-    const words = Math.ceil(cols / f);
-    const out = new Int32Array(rows * words);
-    for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < cols; c++) {
-        const u = (codes[r * cols + c] + half) & mask;
-        out[r * words + Math.floor(c / f)] |= u << (bits * (c % f));
-      }
-    }
-    return out;
-  }
-  const words = Math.ceil(rows / f);
-  const out = new Int32Array(words * cols);
+  const out = new Int32Array(Math.ceil(rows / f) * cols);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const u = (codes[r * cols + c] + half) & mask;
@@ -357,7 +339,7 @@ function packInt32(
   return out;
 }
 
-/** The inverse of `packInt32`: signed codes of a `[rows, cols]` grid. */
+/** The inverse of `packColumns` and `packInt32`: signed codes of a `[rows, cols]` grid. */
 function unpackInt32(
   words: Int32Array,
   rows: number,
@@ -393,6 +375,105 @@ export interface StreamCompressedTensorsOptions
   readonly config?: CompressedTensorsConfig;
   /** Called with each quantized tensor's values before (float32) and its codes as written. */
   readonly onQuantized?: (param: TargetQuantParams, before: Float32Array, codes: IntCodes) => void;
+  /**
+   * Produces a weight's `weight_packed` bytes in place of this thread (for instance on worker
+   * threads; weights without a group index): it must return what `compressedPackedBytes` gives
+   * for the weight's values. `onQuantized` is not called for them.
+   */
+  readonly codeBytes?: (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array>;
+}
+
+/**
+ * A 2-D weight's `weight_packed` tensor as stored: its codes (`quantizeTensor`) shifted to signed
+ * and packed into int32 words along each row, as compressed-tensors' `pack_to_int32` does, in
+ * little-endian bytes.
+ *
+ * @param values The weight, row-major `[rows, cols]`.
+ * @param shape Its shape.
+ * @param p Its parameters (2 to 8 bits).
+ * @param options The kernels, and a callback with the codes before they are packed.
+ * @returns The packed bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { safetensorsModel } from "../model/safetensors_model.ts";
+ * import { quantizeWeights } from "./quantize_weights.ts";
+ * import { compressedPackedBytes } from "./compressed_tensors.ts";
+ *
+ * const w = Float32Array.of(-4, -2, 0, 2, 4, 1, 3, -1);
+ * const model = safetensorsModel(readSafetensors(writeSafetensors([
+ *   { name: "fc.weight", dtype: "F32", shape: [1, 8], data: w },
+ * ])));
+ * const { params } = await quantizeWeights(model, [{ op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int4" }]);
+ * const bytes = compressedPackedBytes(w, [1, 8], params[0]);
+ * assert.equal(bytes.length, 4); // eight 4-bit codes in one int32
+ * ```
+ */
+export function compressedPackedBytes(
+  values: Float32Array,
+  shape: readonly number[],
+  p: TargetQuantParams,
+  options: QuantizeOptions & {
+    readonly onQuantized?: (p: TargetQuantParams, before: Float32Array, codes: IntCodes) => void;
+    /** A buffer the 8-bit codes may be written into, and packed in place (of their size). */
+    readonly into?: ArrayBuffer;
+  } = {},
+): Uint8Array {
+  const [rows, cols] = shape;
+  const offset = quantDtypeRange(p.quantDtype).signed ? 0 : 2 ** (p.bits - 1);
+  // 8-bit codes in whole words: each word's bytes are its codes, shifted in place.
+  const bytewise = p.bits === 8 && cols % 4 === 0 && LITTLE_ENDIAN;
+  const codes = quantizeTensor(values, shape, p, {
+    kernels: options.kernels ?? getKernels(),
+    ...(bytewise && options.into !== undefined ? { into: options.into } : {}),
+  });
+  options.onQuantized?.(p, values, codes);
+  if (bytewise) {
+    const bytes = new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength);
+    const add = 128 - offset;
+    // A Uint8Array keeps the low 8 bits: `(q + add) & 255`.
+    for (let i = 0; i < bytes.length; i++) bytes[i] = codes[i] + add;
+    return bytes;
+  }
+  const packed = packColumns(codes, offset, rows, cols, p.bits);
+  return new Uint8Array(packed.buffer, packed.byteOffset, packed.byteLength);
+}
+
+/** Whether typed arrays are little-endian here (as safetensors stores numbers). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * \`packInt32\` along each row of codes that are \`offset\` above signed ones (unsigned dtypes):
+ * word by word, with 8-bit codes in whole words written as bytes (each word's bytes are its
+ * codes, little-endian).
+ */
+function packColumns(
+  codes: ArrayLike<number>,
+  offset: number,
+  rows: number,
+  cols: number,
+  bits: number,
+): Int32Array {
+  const f = packFactor(bits);
+  const words = Math.ceil(cols / f);
+  const mask = 2 ** bits - 1;
+  const add = 2 ** (bits - 1) - offset;
+  const out = new Int32Array(rows * words);
+  let i = 0;
+  let o = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c += f) {
+      const end = Math.min(f, cols - c);
+      let w = 0;
+      for (let k = 0; k < end; k++) w |= ((codes[i + k] + add) & mask) << (bits * k);
+      out[o++] = w;
+      i += end;
+    }
+  }
+  return out;
 }
 
 /**
@@ -574,16 +655,16 @@ function compressedInputs(
         dtype: "I32",
         shape: [rows, Math.ceil(cols / f)],
         data: async () => {
+          if (groupIndex === undefined) {
+            if (options.codeBytes !== undefined) return await options.codeBytes(p, ref);
+            return compressedPackedBytes(await ref.data(), ref.shape, p, options);
+          }
           const before = await ref.data();
-          const codes = quantizeTensor(
-            before,
-            ref.shape,
-            groupIndex === undefined ? p : perColumn(p, rows, groupIndex),
-            { kernels },
-          );
+          const codes = quantizeTensor(before, ref.shape, perColumn(p, rows, groupIndex), {
+            kernels,
+          });
           options.onQuantized?.(p, before, codes);
-          const signed = offset === 0 ? codes : Int16Array.from(codes, (q) => q - offset);
-          return packInt32(signed, rows, cols, bits, false);
+          return packColumns(codes, offset, rows, cols, bits);
         },
       });
       const scaleShape = weights.strategy === "tensor" ? [1] : [rows, p.scale.length / rows];
@@ -608,7 +689,7 @@ function compressedInputs(
               name: `${name}_zero_point`,
               dtype: "I32",
               shape: [Math.ceil(rows / f), scaleShape[1]],
-              data: () => packInt32(zp, rows, scaleShape[1], bits, true),
+              data: () => packInt32(zp, rows, scaleShape[1], bits),
             },
         );
       }

@@ -6,7 +6,10 @@ import { safetensorsModel } from "../model/safetensors_model.ts";
 import { fakeQuantize } from "./fake_quantize.ts";
 import { quantizeWeights } from "./quantize_weights.ts";
 import { dequantizeTensor } from "./quantize_tensor.ts";
+import { quantDtypeRange } from "./quant_dtype_range.ts";
+import { quantizeTensor } from "./quantize_tensor.ts";
 import {
+  compressedPackedBytes,
   compressedTensorBytes,
   compressedTensorsSafetensors,
   compressedTensorsScheme,
@@ -272,4 +275,42 @@ test("activation-ordered groups: weight_g_idx written as I32 [in], read back per
   const plain = readCompressedTensors(edited).quantized.find((t) => t.name === "a.weight")!;
   assert.equal(plain.groupIndex, undefined);
   assert.deepEqual(plain.params.kernel, [1, 4]);
+});
+
+test("compressedPackedBytes: pack_to_int32 of each row, element by element, for 2 to 8 bits", async () => {
+  for (
+    const dtype of ["int2", "uint3", "int4", "uint4", "int5", "uint6", "int7", "int8", "uint8"]
+  ) {
+    for (const [rows, cols] of [[3, 16], [5, 13], [2, 4]]) {
+      const w = values(rows * cols, rows + cols, 0.3);
+      const model = safetensorsModel(readSafetensors(writeSafetensors([
+        { name: "fc.weight", dtype: "F32", shape: [rows, cols], data: w },
+      ])));
+      const { params } = await quantizeWeights(model, [{
+        op_types: ["Linear"],
+        target_names: ["weight"],
+        quant_dtype: dtype,
+        quant_scheme: "affine",
+        granularity: "out_channel",
+      }]);
+      const p = params[0];
+      const codes = quantizeTensor(w, [rows, cols], p);
+      const offset = quantDtypeRange(p.quantDtype).signed ? 0 : 2 ** (p.bits - 1);
+      const f = Math.floor(32 / p.bits);
+      const words = Math.ceil(cols / f);
+      const want = new Int32Array(rows * words);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          const u = (codes[r * cols + c] - offset + 2 ** (p.bits - 1)) & (2 ** p.bits - 1);
+          want[r * words + Math.floor(c / f)] |= u << (p.bits * (c % f));
+        }
+      }
+      const got = compressedPackedBytes(w, [rows, cols], p);
+      assert.deepEqual(
+        new Int32Array(got.slice().buffer),
+        want,
+        `${dtype} [${rows}, ${cols}]`,
+      );
+    }
+  }
 });
