@@ -123,6 +123,7 @@ export function localRangeCodes(
       tensor: await localTensor(ref, locate),
       target,
       ...(last === undefined ? {} : { spare: last }),
+      ...(place.packed ? { packed: true } : {}),
     };
     last = undefined;
     const r = (await runTask({ task: "rangeCodes", args }, context))

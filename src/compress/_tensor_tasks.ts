@@ -168,8 +168,8 @@ export interface Tasks {
    * parameters or codes fail: the engine then computes them and reports the error in its order.
    */
   rangeCodes: {
-    /** `spare`: a buffer of codes this thread returned before, to write the codes into. */
-    args: { tensor: TensorBytes; target: ResolvedTarget; spare?: ArrayBuffer };
+    /** `spare` and `packed`: as for `quantize`. */
+    args: { tensor: TensorBytes; target: ResolvedTarget; spare?: ArrayBuffer; packed?: boolean };
     result: {
       range: TrackedRange;
       coded?: { param: TargetQuantParams; bytes: Uint8Array; counts: ZeroCounts };
@@ -465,7 +465,7 @@ function compute(
         // The engine computes them again and throws, in target order.
         return { result: { range }, transfer: [] };
       }
-      const { bytes, counts } = codesOf(values, a.tensor.shape, param, a.spare);
+      const { bytes, counts } = codesOf(values, a.tensor.shape, param, a.spare, a.packed);
       return {
         result: { range, coded: { param, bytes, counts } },
         transfer: [bytes.buffer as ArrayBuffer],

@@ -327,6 +327,8 @@ export function threadedRanges(
  * output's writer passes over them when the engine's parameters are the same.
  */
 export interface CodePlacer {
+  /** Whether the codes are compressed-tensors' `weight_packed` (`compressedPackedBytes`). */
+  readonly packed: boolean;
   /** Whether the tensor's codes can be written this way (one target quantizes it, it has a place). */
   accepts(target: ResolvedTarget, ref: TensorRef): boolean;
   /** Writes the codes at their place and records the parameters and the change. */
@@ -350,6 +352,7 @@ export function threadedRangeCodes(
   place: CodePlacer,
   locate?: Locate,
 ): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
+  const packed = place.packed;
   const spares = new Spares(pool.threads);
   let waiting = 0;
   const wakers: (() => void)[] = [];
@@ -361,7 +364,7 @@ export function threadedRangeCodes(
     return pool.run<Tasks["rangeCodes"]["result"]>(async () => {
       await room();
       const { tensor, transfer } = await taskTensor(ref, locate);
-      const args: Tasks["rangeCodes"]["args"] = { tensor, target };
+      const args: Tasks["rangeCodes"]["args"] = { tensor, target, ...(packed ? { packed } : {}) };
       return { task: "rangeCodes", ...spares.attach(args, transfer) };
     }).then(async (r) => {
       if (r.coded === undefined) return r.range;

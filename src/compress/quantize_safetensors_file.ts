@@ -23,6 +23,8 @@ import {
 import {
   compressedTensorBytes,
   compressedTensorNames,
+  type CompressedTensorsConfig,
+  compressedTensorsLayout,
   compressedTensorsScheme,
   streamCompressedTensors,
 } from "../quantization/compressed_tensors.ts";
@@ -77,9 +79,13 @@ export interface QuantizeFileOptions extends StreamedFileOptions {
  * compressed-tensors format when the scheme fits it (`streamCompressedTensors`; its
  * `quantization_config` goes into a `config.json` beside the output, merged from the one beside
  * the input: `writeQuantizationConfig`), else in the layout of `quantizedSafetensors` (integer
- * codes, `<name>_scale`, `<name>_zero_point`; see `docs/quantization.md`), reading tensors on demand: one pass over the weights computes the
- * ranges, a second quantizes each tensor as it is written and counts it for the report. Memory
- * holds about one tensor, whatever the file's size. A sharded checkpoint (`input` a
+ * codes, `<name>_scale`, `<name>_zero_point`; see `docs/quantization.md`), reading tensors on
+ * demand. When the configuration alone decides the output's layout (one output file; integer
+ * storage, or symmetric schemes), each weight is read once: its range, parameters and codes are
+ * computed together and the codes written at their place at once. Otherwise one pass computes
+ * the ranges and a second quantizes each weight as it is written. Either way each weight is
+ * counted for the report as it is quantized. Memory holds about one tensor per thread, whatever
+ * the file's size. A sharded checkpoint (`input` a
  * `*.safetensors.index.json`) is written with the same shard layout, each weight's scale and
  * zero point in its shard, then the index (`output` must be an index too).
  *
@@ -136,13 +142,15 @@ export async function quantizeSafetensorsFile(
     };
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
     const wanted = options.storage ?? "auto";
-    // With integer storage and a single output file, the output is opened before the ranges are
-    // tracked: each weight is read once (on a worker, or here) for its range, parameters and
-    // codes, and the codes are written at their place at once (`threadedRangeCodes`,
-    // `localRangeCodes`); the writer then passes over them.
-    // (Compressed-tensors' fit depends on every zero point, so it waits.)
-    const aheadOfParams = parts.length === 1 && options.maxShardSize === undefined &&
-      wanted === "int";
+    // With a single output file whose storage the configuration decides (integer storage, or
+    // compressed-tensors with symmetric schemes: no zero point to wait for), the output is opened
+    // before the ranges are tracked: each weight is read once (on a worker, or here) for its
+    // range, parameters and codes, and the codes are written at their place at once
+    // (`threadedRangeCodes`, `localRangeCodes`); the writer then passes over them.
+    const ahead = parts.length === 1 && options.maxShardSize === undefined
+      ? plannedOutput(graph, plan, wanted)
+      : undefined;
+    const aheadOfParams = ahead !== undefined;
     const rangesOf = () =>
       pool === undefined ? localRanges(here, located) : threadedRanges(pool, located);
     let result = aheadOfParams ? undefined : await runQuantize(rangesOf());
@@ -150,21 +158,22 @@ export async function quantizeSafetensorsFile(
     const counts: Counts = new Map();
     /** The parameters of the codes written ahead, by target. */
     const placed = new Map<string, TargetQuantParams>();
-    let planned: { offsets: Map<string, number>; size: number } | undefined;
     const placer = (sink: ByteSink): CodePlacer | undefined => {
-      if (sink.writeAt === undefined || sink.skip === undefined) return undefined;
-      planned = plannedLayout(graph, plan);
-      if (planned === undefined) return undefined;
-      const { offsets } = planned;
+      if (sink.writeAt === undefined || sink.skip === undefined || ahead === undefined) {
+        return undefined;
+      }
+      const { offsets } = ahead.layout;
+      const suffix = ahead.config === undefined ? "" : "_packed";
       // A tensor two params share keeps the ordinary path.
       const uses = new Map<string, number>();
       for (const m of graph.modules) {
         for (const r of Object.values(m.params)) uses.set(r.name, (uses.get(r.name) ?? 0) + 1);
       }
       return {
-        accepts: (t, ref) => uses.get(ref.name) === 1 && offsets.has(codesName(t)),
+        packed: ahead.config !== undefined,
+        accepts: (t, ref) => uses.get(ref.name) === 1 && offsets.has(codesName(t) + suffix),
         async write(t, _ref, coded) {
-          await sink.writeAt!(offsets.get(codesName(t))!, coded.bytes);
+          await sink.writeAt!(offsets.get(codesName(t) + suffix)!, coded.bytes);
           placed.set(keyOf(t), coded.param);
           counts.set(keyOf(t), coded.counts);
         },
@@ -196,7 +205,7 @@ export async function quantizeSafetensorsFile(
           if (settled.unchanged !== undefined && options.writeUnchanged === false) {
             throw NOT_WRITTEN;
           }
-          keepPlaced(graph, settled.parameters, placed, planned);
+          keepPlaced(graph, settled, placed, ahead!);
           progress("write", 0, parts.length);
         }
         const { view, mine, order } = settled.plans[i];
@@ -207,16 +216,17 @@ export async function quantizeSafetensorsFile(
         const codeBytes = pool === undefined
           ? localCodes(here, counts, located, packed)
           : threadedCodes(pool, rest, counts, located, packed);
+        const passOver = placed.size === 0 ? {} : {
+          written: new Set(
+            order.filter((o) => placed.has(keyOf(o.param))).map((o) => codesName(o.param)),
+          ),
+        };
         if (config === undefined) {
           await streamQuantizedSafetensors(view, mine, sink, {
             kernels,
             onQuantized,
-            ...(codeBytes === undefined ? {} : { codeBytes }),
-            ...(placed.size === 0 ? {} : {
-              written: new Set(
-                order.filter((o) => placed.has(keyOf(o.param))).map((o) => codesName(o.param)),
-              ),
-            }),
+            codeBytes,
+            ...passOver,
           });
         } else {
           await streamCompressedTensors(view, mine, sink, {
@@ -224,6 +234,7 @@ export async function quantizeSafetensorsFile(
             codeBytes,
             onQuantized,
             config,
+            ...passOver,
           });
         }
       }, (i) => {
@@ -353,15 +364,26 @@ const keyOf = (t: { readonly module: string; readonly target: string }) =>
 const codesName = (t: { readonly module: string; readonly target: string }) =>
   t.module === "" ? t.target : `${t.module}.${t.target}`;
 
+/** An output whose layout is known before any range: its storage, config and layout. */
+interface PlannedOutput {
+  /** compressed-tensors' config (`undefined`: the integer layout). */
+  readonly config?: CompressedTensorsConfig;
+  readonly layout: { offsets: Map<string, number>; size: number };
+}
+
 /**
- * The integer layout of the plan's parameter targets before any range is known: parameters of
- * the same configuration from a stand-in range of [-1, 1] in each block (the layout depends on
- * the configuration only). `undefined` when a target does not fit (the engine reports it).
+ * The output of the plan's parameter targets before any range is known, when the configuration
+ * alone decides it: parameters of the same configuration from a stand-in range of [-1, 1] in
+ * each block give the layout (it depends on the configuration only). Integer storage always;
+ * `auto` and compressed-tensors when every target's scheme is symmetric (compressed-tensors'
+ * fit reads the zero points, which a symmetric scheme fixes). `undefined` otherwise, or when a
+ * target does not fit (the engine reports it).
  */
-function plannedLayout(
+function plannedOutput(
   graph: ModelGraph,
   plan: ConfigPlan,
-): { offsets: Map<string, number>; size: number } | undefined {
+  wanted: "auto" | "int" | "compressed-tensors",
+): PlannedOutput | undefined {
   try {
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
     const targets = plan.targets.filter((t) => t.kind === "parameter");
@@ -381,7 +403,23 @@ function plannedLayout(
         max: new Float32Array(blocks).fill(1),
       });
     }
-    return quantizedLayout(graph, computeTargetQuantParams(targets, ranges));
+    const params = computeTargetQuantParams(targets, ranges);
+    if (wanted !== "int" && params.length > 0) {
+      const symmetric = targets.every((t) => {
+        const scheme = (t.setting as QuantizationSetting).quant_scheme;
+        return scheme == null || scheme === "symmetric";
+      });
+      if (!symmetric) return undefined;
+      const fit = compressedTensorsScheme(graph, params);
+      if (fit.fits) {
+        return {
+          config: fit.config,
+          layout: compressedTensorsLayout(graph, params, { config: fit.config }),
+        };
+      }
+      if (wanted === "compressed-tensors") return undefined;
+    }
+    return { layout: quantizedLayout(graph, params) };
   } catch {
     return undefined;
   }
@@ -389,22 +427,26 @@ function plannedLayout(
 
 /**
  * Keeps the codes written ahead whose parameters are the engine's (same scales and zero points,
- * bit for bit; the others are written again by the writer, at the same place), once the layout
- * of the engine's parameters is checked to be the one they were written into.
+ * bit for bit; the others are written again by the writer, at the same place), once the storage
+ * and layout of the engine's parameters are checked to be those they were written into.
  */
 function keepPlaced(
   graph: ModelGraph,
-  parameters: readonly TargetQuantParams[],
+  settled: { parameters: readonly TargetQuantParams[]; config?: CompressedTensorsConfig },
   placed: Map<string, TargetQuantParams>,
-  planned: { offsets: Map<string, number>; size: number } | undefined,
+  planned: PlannedOutput,
 ): void {
-  if (placed.size === 0 || planned === undefined) return;
-  const actual = quantizedLayout(graph, parameters);
-  const same = actual.size === planned.size && actual.offsets.size === planned.offsets.size &&
-    [...actual.offsets].every(([name, at]) => planned.offsets.get(name) === at);
+  if (placed.size === 0) return;
+  const { parameters, config } = settled;
+  const actual = config === undefined
+    ? quantizedLayout(graph, parameters)
+    : compressedTensorsLayout(graph, parameters, { config });
+  const same = JSON.stringify(config) === JSON.stringify(planned.config) &&
+    actual.size === planned.layout.size && actual.offsets.size === planned.layout.offsets.size &&
+    [...actual.offsets].every(([name, at]) => planned.layout.offsets.get(name) === at);
   if (!same) {
     throw new Error(
-      "internal error: the quantized layout differs from the one codes were written into ahead",
+      "internal error: the quantized output's layout differs from the one codes were written into ahead",
     );
   }
   for (const p of parameters) {

@@ -36,6 +36,7 @@ import type { IntCodes, QuantParams } from "../kernels/types.ts";
 import {
   type ByteSink,
   collectSafetensors,
+  safetensorsLayout,
   type SafetensorsStreamInput,
   streamSafetensors,
 } from "../io/safetensors/write_safetensors.ts";
@@ -381,6 +382,51 @@ export interface StreamCompressedTensorsOptions
    * for the weight's values. `onQuantized` is not called for them.
    */
   readonly codeBytes?: (param: TargetQuantParams, ref: TensorRef) => Promise<Uint8Array>;
+  /**
+   * The weights whose `weight_packed` bytes are in the sink's file already, at the offsets
+   * `compressedTensorsLayout` gives (written with `ByteSink.writeAt`): passed over, not produced
+   * again. Names are the weights' own (`fc.weight`).
+   */
+  readonly written?: ReadonlySet<string>;
+}
+
+/**
+ * Where `streamCompressedTensors` puts each tensor of `model` quantized with `params`: byte
+ * offsets by name, and the file's size. The layout depends on the parameters' configuration
+ * and on whether their zero points are 0, not on their scales.
+ *
+ * @param model The model.
+ * @param params The parameters (their configuration and zero points are read).
+ * @param options The config to write and extra metadata, as for `streamCompressedTensors`.
+ * @returns The offsets by tensor name and the file's size.
+ * @throws {QuantizationError} Code `storage` when the parameters do not fit the format.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readSafetensors } from "../io/safetensors/read_safetensors.ts";
+ * import { writeSafetensors } from "../io/safetensors/write_safetensors.ts";
+ * import { safetensorsModel } from "../model/safetensors_model.ts";
+ * import { quantizeWeights } from "./quantize_weights.ts";
+ * import { compressedTensorsLayout, compressedTensorsSafetensors } from "./compressed_tensors.ts";
+ *
+ * const model = safetensorsModel(readSafetensors(writeSafetensors([
+ *   { name: "fc.weight", dtype: "F32", shape: [2, 4], data: Float32Array.of(1, -2, 3, 4, 5, 6, -7, 8) },
+ * ])));
+ * const { params } = await quantizeWeights(model, [{ op_types: ["Linear"], target_names: ["weight"], quant_dtype: "int8" }]);
+ * const { bytes } = await compressedTensorsSafetensors(model, params);
+ * const { offsets, size } = compressedTensorsLayout(model, params);
+ * assert.equal(size, bytes.length);
+ * assert.ok(offsets.has("fc.weight_packed"));
+ * ```
+ */
+export function compressedTensorsLayout(
+  model: ModelGraph,
+  params: readonly TargetQuantParams[],
+  options: Pick<StreamCompressedTensorsOptions, "config" | "metadata"> = {},
+): { offsets: Map<string, number>; size: number } {
+  const { inputs, metadata } = compressedInputs(model, params, options);
+  return safetensorsLayout(inputs, { metadata });
 }
 
 /**
@@ -433,9 +479,17 @@ export function compressedPackedBytes(
   options.onQuantized?.(p, values, codes);
   if (bytewise) {
     const bytes = new Uint8Array(codes.buffer, codes.byteOffset, codes.byteLength);
-    const add = 128 - offset;
-    // A Uint8Array keeps the low 8 bits: `(q + add) & 255`.
-    for (let i = 0; i < bytes.length; i++) bytes[i] = codes[i] + add;
+    // Unsigned codes (offset 128) are stored as they are; signed ones `q + 128`, which in a
+    // byte is `q` with its top bit flipped: four at a time.
+    if (offset === 0) {
+      const words = codes.byteOffset % 4 === 0
+        ? new Uint32Array(codes.buffer, codes.byteOffset, bytes.length >>> 2)
+        : undefined;
+      if (words !== undefined) { for (let i = 0; i < words.length; i++) words[i] ^= 0x80808080; }
+      for (let i = words === undefined ? 0 : words.length * 4; i < bytes.length; i++) {
+        bytes[i] ^= 0x80;
+      }
+    }
     return bytes;
   }
   const packed = packColumns(codes, offset, rows, cols, p.bits);
@@ -654,6 +708,7 @@ function compressedInputs(
         name: `${name}_packed`,
         dtype: "I32",
         shape: [rows, Math.ceil(cols / f)],
+        ...(options.written?.has(name) ? { written: true } : {}),
         data: async () => {
           if (groupIndex === undefined) {
             if (options.codeBytes !== undefined) return await options.codeBytes(p, ref);

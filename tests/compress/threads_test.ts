@@ -222,6 +222,27 @@ const QUANTIZE: [unknown[], "int" | "auto"][] = [
     quant_dtype: "int8",
     granularity: "out_channel",
   }], "auto"],
+  // compressed-tensors written ahead (symmetric schemes), groups beside channels; and affine.
+  [[
+    {
+      op_names: ["l0", "l1", "l2"],
+      target_names: ["weight"],
+      quant_dtype: "int4",
+      granularity: [1, 8],
+    },
+    {
+      op_names: ["l3", "l4"],
+      target_names: ["weight"],
+      quant_dtype: "uint8",
+      granularity: "out_channel",
+    },
+  ], "auto"],
+  [[{
+    op_types: ["Linear"],
+    target_names: ["weight"],
+    quant_dtype: "uint4",
+    quant_scheme: "affine",
+  }], "auto"],
   // Weights and biases, affine per tensor and 16-bit per channel beside each other.
   [[
     { op_names: ["l0", "l1", "h", "g"], quant_dtype: "uint8", quant_scheme: "affine" },
