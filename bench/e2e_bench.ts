@@ -217,7 +217,10 @@ const prune = '[{"op_types":["Linear"],"sparse_ratio":0.5}]';
 const global = '[{"op_types":["Linear"],"sparse_ratio":0.5,"global_group_id":0}]';
 const int8 =
   '[{"op_types":["Linear"],"target_names":["weight"],"quant_dtype":"int8","granularity":"out_channel"}]';
-/** The streamed runs on the generated file: Level 50%, one global group, int8 with integer storage. */
+/**
+ * The streamed runs on the generated file: Level 50%, one global group, int8 with integer
+ * storage and with the default storage.
+ */
 function streamedRuns(file: string, out: string): [string, string[]][] {
   return [
     ["prune Level 50%", ["prune", file, "-c", prune, "-o", out]],
@@ -226,6 +229,8 @@ function streamedRuns(file: string, out: string): [string, string[]][] {
       "quantize int8 per channel, --storage int",
       ["quantize", file, "-c", int8, "-o", out, "--storage", "int"],
     ],
+    // The default storage: compressed-tensors (a config.json is written beside the output).
+    ["quantize int8 per channel, default storage", ["quantize", file, "-c", int8, "-o", out]],
   ];
 }
 
