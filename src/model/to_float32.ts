@@ -27,8 +27,11 @@ export const DEFAULT_HALF_KERNELS: HalfKernels = {
  * @param bytes The stored bytes; the length must be a multiple of the dtype's size.
  * @param dtype The element type.
  * @param kernels The F16/BF16 conversions (default: `getKernels()`).
- * @returns A new `Float32Array`.
- * @throws {RangeError} When the byte length is not a multiple of the dtype's size.
+ * @param out Where to write the values (as many elements as the bytes hold; a reused buffer
+ * costs no fresh memory): returned. Default: a new `Float32Array`.
+ * @returns The values (`out` when given).
+ * @throws {RangeError} When the byte length is not a multiple of the dtype's size, or `out`
+ * has another length.
  *
  * @example
  * ```ts
@@ -41,6 +44,7 @@ export function toFloat32(
   bytes: Uint8Array,
   dtype: DType,
   kernels?: HalfKernels,
+  out?: Float32Array,
 ): Float32Array {
-  return decodeFloat32(bytes, dtype, kernels ?? DEFAULT_HALF_KERNELS);
+  return decodeFloat32(bytes, dtype, kernels ?? DEFAULT_HALF_KERNELS, out);
 }

@@ -9,7 +9,10 @@ export function packRows(
   signed: boolean,
   kernels: Kernels,
 ): { bytes: Uint8Array; shape: number[] } {
-  const typed = signed ? Int8Array.from(codes) : Uint8Array.from(codes);
+  // Codes of the packed type already (what `quantizeTensor` gives for 4 bits) are not copied.
+  const typed = signed
+    ? (codes instanceof Int8Array ? codes : Int8Array.from(codes))
+    : (codes instanceof Uint8Array ? codes : Uint8Array.from(codes));
   const last = shape.length === 0 ? 1 : shape[shape.length - 1];
   const rows = last === 0 ? 0 : typed.length / last;
   const packedShape = shape.length === 0 ? [1] : [...shape.slice(0, -1), Math.ceil(last / 2)];

@@ -66,6 +66,16 @@ export function dequantizedZeros(
     }
     return count;
   }
+  const last = shape.length - 1;
+  const width = last < 0 ? 1 : kernel[last] === -1 ? shape[last] : kernel[last];
+  if (last >= 0 && kernel.every((k, d) => d === last || k === 1 || shape[d] === 1)) {
+    // Blocks along the last dim only (groups of a row): runs of `width` codes, in block order.
+    for (let b = 0, at = 0; b < zeroPoint.length; b++) {
+      const z = zeroPoint[b];
+      for (const end = at + width; at < end; at++) if (codes[at] === z) count++;
+    }
+    return count;
+  }
   const blockOf = blockIndexer(shape, kernel);
   for (let i = 0; i < n; i++) if (codes[i] === zeroPoint[blockOf(i)]) count++;
   return count;

@@ -14,16 +14,42 @@ import { ONNX_DATA_TYPE, ONNX_DTYPES, onnxDataTypeName } from "./onnx_data_type.
  * `float16.ts` by default, or a `Kernels` object (its WASM build is faster).
  */
 export interface HalfDecoders {
-  /** f16 bit patterns to float32 values. */
-  f16ToF32(bits: Uint16Array): Float32Array;
-  /** bf16 bit patterns to float32 values. */
-  bf16ToF32(bits: Uint16Array): Float32Array;
+  /** f16 bit patterns to float32 values (into `out` when given: of the same length). */
+  f16ToF32(bits: Uint16Array, out?: Float32Array): Float32Array;
+  /** bf16 bit patterns to float32 values (into `out` when given). */
+  bf16ToF32(bits: Uint16Array, out?: Float32Array): Float32Array;
 }
 
-const PLAIN: HalfDecoders = { f16ToF32, bf16ToF32 };
+const into = (values: Float32Array, out: Float32Array | undefined) => {
+  if (out === undefined) return values;
+  out.set(values);
+  return out;
+};
+
+const PLAIN: HalfDecoders = {
+  f16ToF32: (bits, out) => into(f16ToF32(bits), out),
+  bf16ToF32: (bits, out) => into(bf16ToF32(bits), out),
+};
 
 /** Elements converted per call for F16/BF16 (keeps a kernel's working memory small). */
 const CHUNK = 1 << 20;
+
+/** F16 or BF16 bytes widened into `out`, a chunk at a time, each straight into its place. */
+function decodeHalf(
+  bytes: Uint8Array,
+  dtype: "F16" | "BF16",
+  half: HalfDecoders,
+  n: number,
+  out: Float32Array,
+): Float32Array {
+  const bits = new Uint16Array(...aligned(bytes, 2), n);
+  const convert = dtype === "F16" ? half.f16ToF32 : half.bf16ToF32;
+  for (let at = 0; at < n; at += CHUNK) {
+    const end = Math.min(n, at + CHUNK);
+    convert.call(half, bits.subarray(at, end), out.subarray(at, end));
+  }
+  return out;
+}
 
 /** The bytes as a buffer and offset that a typed array of `size`-byte elements can view. */
 function aligned(bytes: Uint8Array, size: number): [ArrayBuffer, number] {
@@ -41,8 +67,11 @@ function aligned(bytes: Uint8Array, size: number): [ArrayBuffer, number] {
  * @param bytes The stored bytes; the length must be a multiple of the dtype's size.
  * @param dtype The element type.
  * @param half The F16/BF16 widenings (default: the plain-TypeScript ones).
- * @returns A new `Float32Array`.
- * @throws {RangeError} When the byte length is not a multiple of the dtype's size.
+ * @param out Where to write the values (as many elements as the bytes hold; a reused buffer
+ * costs no fresh memory): returned. Default: a new `Float32Array`.
+ * @returns The values (`out` when given).
+ * @throws {RangeError} When the byte length is not a multiple of the dtype's size, or `out`
+ * has another length.
  *
  * @example
  * ```ts
@@ -56,6 +85,7 @@ export function decodeFloat32(
   bytes: Uint8Array,
   dtype: DType,
   half: HalfDecoders = PLAIN,
+  out?: Float32Array,
 ): Float32Array {
   const size = DTYPE_BYTES[dtype];
   if (bytes.length % size !== 0) {
@@ -64,6 +94,16 @@ export function decodeFloat32(
     );
   }
   const n = bytes.length / size;
+  if (out !== undefined) {
+    if (out.length !== n) {
+      throw new RangeError(
+        `"out" must have ${n} elements for ${bytes.length} bytes of ${dtype}: current value is ${out.length}`,
+      );
+    }
+    if (dtype === "F16" || dtype === "BF16") return decodeHalf(bytes, dtype, half, n, out);
+    out.set(decodeFloat32(bytes, dtype, half));
+    return out;
+  }
   switch (dtype) {
     case "F32":
       // One copy: an unaligned view is copied by `aligned` already.
@@ -71,16 +111,8 @@ export function decodeFloat32(
         ? new Float32Array(bytes.buffer, bytes.byteOffset, n).slice()
         : new Float32Array(bytes.slice().buffer, 0, n);
     case "F16":
-    case "BF16": {
-      const bits = new Uint16Array(...aligned(bytes, 2), n);
-      const convert = dtype === "F16" ? half.f16ToF32 : half.bf16ToF32;
-      if (n <= CHUNK) return convert.call(half, bits);
-      const out = new Float32Array(n);
-      for (let at = 0; at < n; at += CHUNK) {
-        out.set(convert.call(half, bits.subarray(at, at + CHUNK)), at);
-      }
-      return out;
-    }
+    case "BF16":
+      return decodeHalf(bytes, dtype, half, n, new Float32Array(n));
     case "F8_E4M3":
       return float8ToF32(bytes, "E4M3FN");
     case "F8_E5M2":
