@@ -84,11 +84,15 @@ export interface SafetensorsParts {
   /**
    * Writes every part's stream (`produce(i, sink)`) into `output`: one file per part, or shards
    * of at most `maxShardSize` bytes with their index (`writeResharded`). Returns the bytes
-   * written, without `writeIndex`'s.
+   * written, without `writeIndex`'s. With `prepare` (not with `maxShardSize`), every part's
+   * file is open before any is produced: `prepare` gets all their sinks first (to write into
+   * any of them at known places), then each part is produced in order, and the files are
+   * flushed and renamed once all are written (a failure anywhere leaves none of them).
    */
   writeParts(
     produce: (part: number, sink: ByteSink) => Promise<unknown>,
     onPart: (part: number) => void,
+    prepare?: (sinks: readonly ByteSink[]) => Promise<unknown>,
   ): Promise<{ written: number; resharded: boolean }>;
   close(): Promise<void>;
 }
@@ -166,7 +170,30 @@ export async function openSafetensorsParts(
   return {
     ...parts,
     locate: (name) => ranges.get(name),
-    async writeParts(produce, onPart) {
+    async writeParts(produce, onPart, prepare) {
+      if (prepare !== undefined) {
+        if (maxShardSize !== undefined) {
+          throw new TypeError("writing every part at once is not for resharded outputs");
+        }
+        const sinks: (ByteSink & { bytes: number })[] = [];
+        const label = parts.parts.length === 1 ? {} : { label: "model shard" };
+        // Each part's file is opened inside the one before: the innermost produces them all,
+        // and each file is flushed and renamed as the calls return (or removed on a failure).
+        const open = async (i: number): Promise<void> => {
+          if (i === parts.parts.length) {
+            await prepare(sinks);
+            for (const [j, sink] of sinks.entries()) await produce(j, sink);
+            return;
+          }
+          await writeFileAtomic(parts.parts[i].output, async (sink) => {
+            sinks.push(counting(sink));
+            await open(i + 1);
+          }, label);
+        };
+        await open(0);
+        parts.parts.forEach((_, i) => onPart(i));
+        return { written: sinks.reduce((n, s) => n + s.bytes, 0), resharded: false };
+      }
       if (maxShardSize !== undefined) {
         const written = await writeResharded(
           parts.parts.map((_, i) => (sink: ByteSink) => produce(i, sink)),

@@ -142,13 +142,38 @@ export async function quantizeSafetensorsFile(
     };
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
     const wanted = options.storage ?? "auto";
-    // With a single output file whose storage the configuration decides (integer storage, or
-    // compressed-tensors with symmetric schemes: no zero point to wait for), the output is opened
-    // before the ranges are tracked: each weight is read once (on a worker, or here) for its
-    // range, parameters and codes, and the codes are written at their place at once
-    // (`threadedRangeCodes`, `localRangeCodes`); the writer then passes over them.
-    const ahead = parts.length === 1 && options.maxShardSize === undefined
-      ? plannedOutput(graph, plan, wanted)
+    // Each part's modules (a module's tensors may be split between shards).
+    const views = parts.map((part) => {
+      const names = new Set(part.lazy.entries.map((e) => e.name));
+      const view = parts.length === 1 ? graph : {
+        ...graph,
+        modules: graph.modules.flatMap((m) => {
+          const params = Object.fromEntries(
+            Object.entries(m.params).filter(([, r]) => names.has(r.name)),
+          );
+          return Object.keys(params).length === 0 ? [] : [{ ...m, params }];
+        }),
+      };
+      return { view, names };
+    });
+    const mineOf = (params: readonly TargetQuantParams[], i: number) =>
+      params.filter((p) => {
+        const ref = modules.get(p.module)?.params[p.target];
+        return ref !== undefined && views[i].names.has(ref.name);
+      });
+    // When the configuration alone decides the output's storage (integer storage, or
+    // compressed-tensors with symmetric schemes: no zero point to wait for) and its files keep
+    // the input's parts, the outputs are opened before the ranges are tracked: each weight is
+    // read once (on a worker, or here) for its range, parameters and codes, and the codes are
+    // written at their place in their part at once (`threadedRangeCodes`, `localRangeCodes`);
+    // the writer then passes over them.
+    const ahead = options.maxShardSize === undefined
+      ? plannedOutput(
+        graph,
+        plan,
+        wanted,
+        views.map((v, i) => ({ view: v.view, mine: (params) => mineOf(params, i) })),
+      )
       : undefined;
     const aheadOfParams = ahead !== undefined;
     const rangesOf = () =>
@@ -158,12 +183,16 @@ export async function quantizeSafetensorsFile(
     const counts: Counts = new Map();
     /** The parameters of the codes written ahead, by target. */
     const placed = new Map<string, TargetQuantParams>();
-    const placer = (sink: ByteSink): CodePlacer | undefined => {
-      if (sink.writeAt === undefined || sink.skip === undefined || ahead === undefined) {
+    const placer = (sinks: readonly ByteSink[]): CodePlacer | undefined => {
+      if (sinks.some((s) => s.writeAt === undefined || s.skip === undefined) || !ahead) {
         return undefined;
       }
-      const { offsets } = ahead.layout;
+      const { layouts } = ahead;
       const suffix = ahead.config === undefined ? "" : "_packed";
+      const partOf = new Map<string, number>();
+      views.forEach(({ names }, i) => names.forEach((n) => partOf.set(n, i)));
+      const placeOf = (t: { module: string; target: string }, ref: TensorRef) =>
+        layouts[partOf.get(ref.name) ?? -1]?.offsets.get(codesName(t) + suffix);
       // A tensor two params share keeps the ordinary path.
       const uses = new Map<string, number>();
       for (const m of graph.modules) {
@@ -171,9 +200,9 @@ export async function quantizeSafetensorsFile(
       }
       return {
         packed: ahead.config !== undefined,
-        accepts: (t, ref) => uses.get(ref.name) === 1 && offsets.has(codesName(t) + suffix),
-        async write(t, _ref, coded) {
-          await sink.writeAt!(offsets.get(codesName(t) + suffix)!, coded.bytes);
+        accepts: (t, ref) => uses.get(ref.name) === 1 && placeOf(t, ref) !== undefined,
+        async write(t, ref, coded) {
+          await sinks[partOf.get(ref.name)!].writeAt!(placeOf(t, ref)!, coded.bytes);
           placed.set(keyOf(t), coded.param);
           counts.set(keyOf(t), coded.counts);
         },
@@ -191,25 +220,26 @@ export async function quantizeSafetensorsFile(
         const after = fakeQuantize(before, ref.shape, p, { kernels });
         changes.set(keyOf(p), quantizedChange(p, module.type, ref, before, after));
       };
-      const done = await writeParts(async (i, sink) => {
-        if (settled === undefined) {
-          const place = placer(sink);
-          result = await runQuantize(
-            place === undefined
-              ? rangesOf()
-              : pool === undefined
-              ? localRangeCodes(here, place, located)
-              : threadedRangeCodes(pool, place, located),
-          );
-          settled = settle(result);
-          if (settled.unchanged !== undefined && options.writeUnchanged === false) {
-            throw NOT_WRITTEN;
-          }
-          keepPlaced(graph, settled, placed, ahead!);
-          progress("write", 0, parts.length);
+      // Writing ahead: the ranges and codes are made once every part's file is open.
+      const prepare = async (sinks: readonly ByteSink[]) => {
+        const place = placer(sinks);
+        result = await runQuantize(
+          place === undefined
+            ? rangesOf()
+            : pool === undefined
+            ? localRangeCodes(here, place, located)
+            : threadedRangeCodes(pool, place, located),
+        );
+        settled = settle(result);
+        if (settled.unchanged !== undefined && options.writeUnchanged === false) {
+          throw NOT_WRITTEN;
         }
-        const { view, mine, order } = settled.plans[i];
-        const config = settled.config;
+        keepPlaced(views.map((v) => v.view), settled, placed, ahead!);
+        progress("write", 0, parts.length);
+      };
+      const done = await writeParts(async (i, sink) => {
+        const { view, mine, order } = settled!.plans[i];
+        const config = settled!.config;
         const rest = order.filter((o) => !placed.has(keyOf(o.param)));
         // The codes are encoded on the workers, or by the same tasks here.
         const packed = config !== undefined;
@@ -254,7 +284,7 @@ export async function quantizeSafetensorsFile(
           });
         }
         progress("write", i + 1, parts.length);
-      }).catch((e) => {
+      }, settled === undefined ? prepare : undefined).catch((e) => {
         if (e === NOT_WRITTEN) return undefined;
         throw e;
       });
@@ -321,22 +351,8 @@ export async function quantizeSafetensorsFile(
       const inTotal = all.entries.reduce((n, e) => n + e.end - e.begin, 0);
       const outTotal = dataBytes(parameters, graph, inTotal, config !== undefined);
       const names: string[][] = [];
-      const plans = parts.map((part) => {
-        // Each part gets the modules whose tensors it holds (a module's tensors may be split).
-        const here = new Set(part.lazy.entries.map((e) => e.name));
-        const view = parts.length === 1 ? graph : {
-          ...graph,
-          modules: graph.modules.flatMap((m) => {
-            const params = Object.fromEntries(
-              Object.entries(m.params).filter(([, r]) => here.has(r.name)),
-            );
-            return Object.keys(params).length === 0 ? [] : [{ ...m, params }];
-          }),
-        };
-        const mine = parameters.filter((p) => {
-          const ref = modules.get(p.module)?.params[p.target];
-          return ref !== undefined && here.has(ref.name);
-        });
+      const plans = views.map(({ view }, i) => {
+        const mine = mineOf(parameters, i);
         const out: string[] = [];
         const order: { param: TargetQuantParams; ref: TensorRef }[] = [];
         for (const m of view.modules) {
@@ -364,17 +380,35 @@ const keyOf = (t: { readonly module: string; readonly target: string }) =>
 const codesName = (t: { readonly module: string; readonly target: string }) =>
   t.module === "" ? t.target : `${t.module}.${t.target}`;
 
-/** An output whose layout is known before any range: its storage, config and layout. */
+/** Outputs whose layouts are known before any range: their storage, config and layouts. */
 interface PlannedOutput {
   /** compressed-tensors' config (`undefined`: the integer layout). */
   readonly config?: CompressedTensorsConfig;
-  readonly layout: { offsets: Map<string, number>; size: number };
+  /** Each part's layout. */
+  readonly layouts: readonly { offsets: Map<string, number>; size: number }[];
+}
+
+/** A part's modules, and the parameters of a list that are its own. */
+interface PartView {
+  readonly view: ModelGraph;
+  mine(params: readonly TargetQuantParams[]): TargetQuantParams[];
+}
+
+/** The layout of a part quantized with `params` (`config`: compressed-tensors). */
+function layoutOf(
+  view: ModelGraph,
+  params: readonly TargetQuantParams[],
+  config: CompressedTensorsConfig | undefined,
+): { offsets: Map<string, number>; size: number } {
+  return config === undefined
+    ? quantizedLayout(view, params)
+    : compressedTensorsLayout(view, params, { config });
 }
 
 /**
- * The output of the plan's parameter targets before any range is known, when the configuration
- * alone decides it: parameters of the same configuration from a stand-in range of [-1, 1] in
- * each block give the layout (it depends on the configuration only). Integer storage always;
+ * The outputs of the plan's parameter targets before any range is known, when the configuration
+ * alone decides them: parameters of the same configuration from a stand-in range of [-1, 1] in
+ * each block give the layouts (they depend on the configuration only). Integer storage always;
  * `auto` and compressed-tensors when every target's scheme is symmetric (compressed-tensors'
  * fit reads the zero points, which a symmetric scheme fixes). `undefined` otherwise, or when a
  * target does not fit (the engine reports it).
@@ -383,6 +417,7 @@ function plannedOutput(
   graph: ModelGraph,
   plan: ConfigPlan,
   wanted: "auto" | "int" | "compressed-tensors",
+  parts: readonly PartView[],
 ): PlannedOutput | undefined {
   try {
     const modules = new Map(graph.modules.map((m) => [m.name, m]));
@@ -404,6 +439,7 @@ function plannedOutput(
       });
     }
     const params = computeTargetQuantParams(targets, ranges);
+    let config: CompressedTensorsConfig | undefined;
     if (wanted !== "int" && params.length > 0) {
       const symmetric = targets.every((t) => {
         const scheme = (t.setting as QuantizationSetting).quant_scheme;
@@ -411,15 +447,11 @@ function plannedOutput(
       });
       if (!symmetric) return undefined;
       const fit = compressedTensorsScheme(graph, params);
-      if (fit.fits) {
-        return {
-          config: fit.config,
-          layout: compressedTensorsLayout(graph, params, { config: fit.config }),
-        };
-      }
-      if (wanted === "compressed-tensors") return undefined;
+      if (fit.fits) config = fit.config;
+      else if (wanted === "compressed-tensors") return undefined;
     }
-    return { layout: quantizedLayout(graph, params) };
+    const layouts = parts.map((p) => layoutOf(p.view, p.mine(params), config));
+    return config === undefined ? { layouts } : { config, layouts };
   } catch {
     return undefined;
   }
@@ -428,22 +460,27 @@ function plannedOutput(
 /**
  * Keeps the codes written ahead whose parameters are the engine's (same scales and zero points,
  * bit for bit; the others are written again by the writer, at the same place), once the storage
- * and layout of the engine's parameters are checked to be those they were written into.
+ * and layouts of the engine's parameters are checked to be those they were written into.
  */
 function keepPlaced(
-  graph: ModelGraph,
-  settled: { parameters: readonly TargetQuantParams[]; config?: CompressedTensorsConfig },
+  views: readonly ModelGraph[],
+  settled: {
+    parameters: readonly TargetQuantParams[];
+    config?: CompressedTensorsConfig;
+    plans: readonly { mine: readonly TargetQuantParams[] }[];
+  },
   placed: Map<string, TargetQuantParams>,
   planned: PlannedOutput,
 ): void {
   if (placed.size === 0) return;
   const { parameters, config } = settled;
-  const actual = config === undefined
-    ? quantizedLayout(graph, parameters)
-    : compressedTensorsLayout(graph, parameters, { config });
   const same = JSON.stringify(config) === JSON.stringify(planned.config) &&
-    actual.size === planned.layout.size && actual.offsets.size === planned.layout.offsets.size &&
-    [...actual.offsets].every(([name, at]) => planned.layout.offsets.get(name) === at);
+    views.every((view, i) => {
+      const actual = layoutOf(view, settled.plans[i].mine, config);
+      const want = planned.layouts[i];
+      return actual.size === want.size && actual.offsets.size === want.offsets.size &&
+        [...actual.offsets].every(([name, at]) => want.offsets.get(name) === at);
+    });
   if (!same) {
     throw new Error(
       "internal error: the quantized output's layout differs from the one codes were written into ahead",

@@ -180,6 +180,58 @@ test("pruneSafetensorsFile on threads streams a global group spanning the shards
   }
 });
 
+test("quantizeSafetensorsFile writes a sharded checkpoint in one pass the same on 1 and 2 threads", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
+  try {
+    const shards = [["l0.weight", "l0.bias", "l1.weight"], ["l1.bias", "h.weight"], [
+      "l2.weight",
+      "g.weight",
+      "step",
+    ]];
+    const tensors = new Map(readSafetensors(FILE).tensors.map((t) => [t.name, t]));
+    const map: Record<string, string> = {};
+    for (const [i, names] of shards.entries()) {
+      const shard = `model-0000${i + 1}-of-00003.safetensors`;
+      const list = names.map((n) => {
+        const t = tensors.get(n)!;
+        return { name: n, dtype: t.dtype, shape: t.shape, data: t.data.slice() };
+      });
+      writeFileSync(join(dir, shard), writeSafetensors(list));
+      for (const n of names) map[n] = shard;
+    }
+    const index = join(dir, "model.safetensors.index.json");
+    writeFileSync(index, JSON.stringify({ metadata: {}, weight_map: map }));
+    const weights = { op_types: ["Linear"], target_names: ["weight"], granularity: "out_channel" };
+    const cases: [string, unknown[], "int" | "auto"][] = [
+      ["int", [{ ...weights, quant_dtype: "int8" }], "int"],
+      ["symmetric", [{ ...weights, quant_dtype: "int4" }], "auto"],
+      ["affine", [{ ...weights, quant_dtype: "uint4", quant_scheme: "affine" }], "auto"],
+    ];
+    for (const [label, configList, storage] of cases) {
+      const runs: Map<string, Uint8Array>[] = [];
+      const layers: unknown[] = [];
+      for (const threads of [1, 2]) {
+        const out = join(dir, `${label}${threads}`);
+        mkdirSync(out);
+        const report = await quantizeSafetensorsFile(
+          index,
+          join(out, "model.safetensors.index.json"),
+          { configList, storage, threads },
+        );
+        layers.push(report.layers);
+        runs.push(
+          new Map(readdirSync(out).map((f) => [f, new Uint8Array(readFileSync(join(out, f)))])),
+        );
+      }
+      assert.ok(runs[0].size >= 4, label);
+      assert.deepEqual(runs[1], runs[0], label);
+      assert.deepEqual(layers[1], layers[0], label);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 // Weights of more than PACKED_MASK_BLOCKS elements: their masks are held as bits and cross to
 // the workers as bits.
 const LARGE = writeSafetensors([0, 1].flatMap((i) => [
