@@ -14,7 +14,10 @@ import { ONNX_DATA_TYPE, ONNX_DTYPES, onnxDataTypeName } from "./onnx_data_type.
  * `float16.ts` by default, or a `Kernels` object (its WASM build is faster).
  */
 export interface HalfDecoders {
-  /** f16 bit patterns to float32 values (into `out` when given: of the same length). */
+  /**
+   * f16 bit patterns to float32 values (into `out` when given, of the same length, and returned;
+   * a decoder that returns other values has them copied into `out`).
+   */
   f16ToF32(bits: Uint16Array, out?: Float32Array): Float32Array;
   /** bf16 bit patterns to float32 values (into `out` when given). */
   bf16ToF32(bits: Uint16Array, out?: Float32Array): Float32Array;
@@ -46,7 +49,10 @@ function decodeHalf(
   const convert = dtype === "F16" ? half.f16ToF32 : half.bf16ToF32;
   for (let at = 0; at < n; at += CHUNK) {
     const end = Math.min(n, at + CHUNK);
-    convert.call(half, bits.subarray(at, end), out.subarray(at, end));
+    const place = out.subarray(at, end);
+    // A decoder may ignore `out` (it is optional): its values are then copied into place.
+    const values = convert.call(half, bits.subarray(at, end), place);
+    if (values !== place) place.set(values);
   }
   return out;
 }

@@ -12,8 +12,8 @@ import { type OnnxBytes, readOnnxTensor, type ReadOnnxTensorOptions } from "./re
 
 /** `getKernels()`'s conversions, looked up only when an F16 or BF16 tensor is read. */
 const DEFAULT: Pick<Kernels, "f16ToF32" | "bf16ToF32"> = {
-  f16ToF32: (bits) => getKernels().f16ToF32(bits),
-  bf16ToF32: (bits) => getKernels().bf16ToF32(bits),
+  f16ToF32: (bits, out) => getKernels().f16ToF32(bits, out),
+  bf16ToF32: (bits, out) => getKernels().bf16ToF32(bits, out),
 };
 
 /** Options of `readOnnxValues`. */
