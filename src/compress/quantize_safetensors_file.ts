@@ -80,9 +80,10 @@ export interface QuantizeFileOptions extends StreamedFileOptions {
  * `quantization_config` goes into a `config.json` beside the output, merged from the one beside
  * the input: `writeQuantizationConfig`), else in the layout of `quantizedSafetensors` (integer
  * codes, `<name>_scale`, `<name>_zero_point`; see `docs/quantization.md`), reading tensors on
- * demand. When the configuration alone decides the output's layout (one output file; integer
- * storage, or symmetric schemes), each weight is read once: its range, parameters and codes are
- * computed together and the codes written at their place at once. Otherwise one pass computes
+ * demand. When the configuration alone decides the output's layout (integer storage, or
+ * symmetric schemes; the output keeps the input's files, no `maxShardSize`), each weight is read
+ * once: its range, parameters and codes are computed together and the codes written at their
+ * place in their file at once. Otherwise one pass computes
  * the ranges and a second quantizes each weight as it is written. Either way each weight is
  * counted for the report as it is quantized. Memory holds about one tensor per thread, whatever
  * the file's size. A sharded checkpoint (`input` a
