@@ -143,3 +143,27 @@ test(
       assert.deepEqual((await readdir(dir)).sort(), ["a.bin", "b.bin"]);
     }),
 );
+
+test("a streamed output larger than one background flush is written whole, ahead-written bytes included", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "nnc-fs-"));
+  try {
+    const path = join(dir, "big.bin");
+    const chunk = 48 * 2 ** 20;
+    // 4 chunks of 48 MiB (192 MiB: the file is flushed in the background along the way), the
+    // last one written ahead at its place and passed over.
+    await writeFileAtomic(path, async (sink) => {
+      await sink.writeAt!(3 * chunk, new Uint8Array(chunk).fill(4));
+      for (const v of [1, 2, 3]) await sink.write(new Uint8Array(chunk).fill(v));
+      await sink.skip!(chunk);
+    });
+    const bytes = await readFile(path);
+    assert.equal(bytes.length, 4 * chunk);
+    for (const v of [1, 2, 3, 4]) {
+      const part = bytes.subarray((v - 1) * chunk, v * chunk);
+      assert.ok(part.every((b) => b === v), `chunk ${v}`);
+    }
+    assert.deepEqual(await readdir(dir), ["big.bin"]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
