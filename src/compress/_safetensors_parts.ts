@@ -22,6 +22,18 @@ import { openTaskPool, type TaskPool } from "./_worker_pool.ts";
  */
 export const NOT_WRITTEN = new Error("not written: nothing to change");
 
+/**
+ * How many module parameters each stored tensor is (by name): a tensor two params share is
+ * written by the ordinary path of a streamed run, never ahead of it.
+ */
+export function tensorUses(graph: ModelGraph): Map<string, number> {
+  const uses = new Map<string, number>();
+  for (const m of graph.modules) {
+    for (const r of Object.values(m.params)) uses.set(r.name, (uses.get(r.name) ?? 0) + 1);
+  }
+  return uses;
+}
+
 /** Options of the streamed safetensors runs (`pruneSafetensorsFile`, `quantizeSafetensorsFile`). */
 export interface StreamedFileOptions {
   /** The NNI config list. */

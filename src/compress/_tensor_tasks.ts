@@ -451,12 +451,7 @@ function compute(
     }
     case "range": {
       const a = request.args as Tasks["range"]["args"];
-      const key = `${a.target.module}.${a.target.target}`;
-      const tensors = new Map([[key, {
-        data: valuesOf(a.tensor, context),
-        shape: a.tensor.shape,
-      }]]);
-      const range = trackParameterRanges([a.target], tensors, { kernels }).get(key)!;
+      const range = rangeOf(valuesOf(a.tensor, context), a.tensor.shape, a.target);
       return { result: range, transfer: [] };
     }
     case "quantize": {
@@ -473,11 +468,10 @@ function compute(
     case "rangeCodes": {
       const a = request.args as Tasks["rangeCodes"]["args"];
       const values = valuesOf(a.tensor, context);
-      const key = targetKey(a.target.module, a.target.target);
-      const tensors = new Map([[key, { data: values, shape: a.tensor.shape }]]);
-      const range = trackParameterRanges([a.target], tensors, { kernels }).get(key)!;
+      const range = rangeOf(values, a.tensor.shape, a.target);
       let param: TargetQuantParams;
       try {
+        const key = targetKey(a.target.module, a.target.target);
         param = computeTargetQuantParams([a.target], new Map([[key, range]]))[0];
       } catch {
         // The engine computes them again and throws, in target order.
@@ -490,6 +484,13 @@ function compute(
       };
     }
   }
+}
+
+/** A parameter target's tracked range (`trackParameterRanges` of its values alone). */
+function rangeOf(values: Float32Array, shape: readonly number[], target: ResolvedTarget) {
+  const key = targetKey(target.module, target.target);
+  const tensors = new Map([[key, { data: values, shape }]]);
+  return trackParameterRanges([target], tensors, { kernels: getKernels() }).get(key)!;
 }
 
 /**

@@ -353,6 +353,7 @@ export function threadedRangeCodes(
   locate?: Locate,
 ): (target: ResolvedTarget, ref: TensorRef) => Promise<TrackedRange> {
   const packed = place.packed;
+  const ranges = threadedRanges(pool, locate);
   const spares = new Spares(pool.threads);
   let waiting = 0;
   const wakers: (() => void)[] = [];
@@ -360,7 +361,7 @@ export function threadedRangeCodes(
     while (waiting >= pool.threads) await new Promise<void>((r) => wakers.push(r));
   };
   return (target, ref) => {
-    if (!place.accepts(target, ref)) return threadedRanges(pool, locate)(target, ref);
+    if (!place.accepts(target, ref)) return ranges(target, ref);
     return pool.run<Tasks["rangeCodes"]["result"]>(async () => {
       await room();
       const { tensor, transfer } = await taskTensor(ref, locate);

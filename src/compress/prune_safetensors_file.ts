@@ -10,6 +10,7 @@ import {
   NOT_WRITTEN,
   type StreamedFileOptions,
   streamedReport,
+  tensorUses,
   withStreamedRun,
 } from "./_safetensors_parts.ts";
 import { DTYPE_BYTES } from "../tensor/dtype.ts";
@@ -112,10 +113,7 @@ export async function pruneSafetensorsFile(
       if (sink.writeAt === undefined || sink.skip === undefined) return undefined;
       const { offsets } = prunedLayout(parts[0].lazy);
       // A tensor two params share keeps the ordinary path (its mask combines theirs).
-      const uses = new Map<string, number>();
-      for (const m of graph.modules) {
-        for (const r of Object.values(m.params)) uses.set(r.name, (uses.get(r.name) ?? 0) + 1);
-      }
+      const uses = tensorUses(graph);
       return {
         accepts: (ref) => uses.get(ref.name) === 1 && offsets.has(ref.name),
         async write(t, ref, bytes, c) {

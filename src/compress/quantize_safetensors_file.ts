@@ -7,7 +7,6 @@
 
 import { compressorFor } from "../config/algorithms.ts";
 import { getKernels } from "../kernels/default.ts";
-import { fakeQuantize } from "../quantization/fake_quantize.ts";
 import { planQuantization } from "../quantization/plan_quantization.ts";
 import {
   quantize,
@@ -38,7 +37,6 @@ import type { TrackedRange } from "../quantization/tracked_range.ts";
 import type { ConfigPlan } from "../config/plan.ts";
 import type { QuantizationSetting } from "../config/types.ts";
 import type { ByteSink } from "../io/safetensors/write_safetensors.ts";
-import type { IntCodes } from "../kernels/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { writeQuantizationConfig } from "./quantization_config_file.ts";
 import type { CompressionReport } from "../report/types.ts";
@@ -49,6 +47,7 @@ import {
   NOT_WRITTEN,
   type StreamedFileOptions,
   streamedReport,
+  tensorUses,
   withStreamedRun,
 } from "./_safetensors_parts.ts";
 import { parameterSizes } from "./_sizes.ts";
@@ -60,7 +59,7 @@ import {
   threadedRanges,
 } from "./_threaded.ts";
 import { localCodes, localRangeCodes, localRanges } from "./_local_tasks.ts";
-import { quantizedChange, type TensorChange } from "./_tensor_change.ts";
+import type { TensorChange } from "./_tensor_change.ts";
 
 /** Options of `quantizeSafetensorsFile`. */
 export interface QuantizeFileOptions extends StreamedFileOptions {
@@ -195,10 +194,7 @@ export async function quantizeSafetensorsFile(
       const placeOf = (t: { module: string; target: string }, ref: TensorRef) =>
         layouts[partOf.get(ref.name) ?? -1]?.offsets.get(codesName(t) + suffix);
       // A tensor two params share keeps the ordinary path.
-      const uses = new Map<string, number>();
-      for (const m of graph.modules) {
-        for (const r of Object.values(m.params)) uses.set(r.name, (uses.get(r.name) ?? 0) + 1);
-      }
+      const uses = tensorUses(graph);
       return {
         packed: ahead.config !== undefined,
         accepts: (t, ref) => uses.get(ref.name) === 1 && placeOf(t, ref) !== undefined,
@@ -215,12 +211,6 @@ export async function quantizeSafetensorsFile(
       settled === undefined || settled.unchanged === undefined || options.writeUnchanged !== false
     ) {
       if (settled !== undefined) progress("write", 0, parts.length);
-      const onQuantized = (p: TargetQuantParams, before: Float32Array, _codes: IntCodes) => {
-        const module = modules.get(p.module)!;
-        const ref = module.params[p.target];
-        const after = fakeQuantize(before, ref.shape, p, { kernels });
-        changes.set(keyOf(p), quantizedChange(p, module.type, ref, before, after));
-      };
       // Writing ahead: the ranges and codes are made once every part's file is open.
       const prepare = async (sinks: readonly ByteSink[]) => {
         const place = placer(sinks);
@@ -255,7 +245,6 @@ export async function quantizeSafetensorsFile(
         if (config === undefined) {
           await streamQuantizedSafetensors(view, mine, sink, {
             kernels,
-            onQuantized,
             codeBytes,
             ...passOver,
           });
@@ -263,7 +252,6 @@ export async function quantizeSafetensorsFile(
           await streamCompressedTensors(view, mine, sink, {
             kernels,
             codeBytes,
-            onQuantized,
             config,
             ...passOver,
           });
