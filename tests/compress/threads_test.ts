@@ -43,6 +43,31 @@ async function both(
   }
 }
 
+/**
+ * Writes the tensors of `file` into `dir` as a sharded checkpoint, one shard per list of names;
+ * returns its index's path.
+ */
+function writeShards(dir: string, file: Uint8Array, shards: string[][]): string {
+  const tensors = new Map(readSafetensors(file).tensors.map((t) => [t.name, t]));
+  const map: Record<string, string> = {};
+  for (const [i, names] of shards.entries()) {
+    const shard = `model-0000${i + 1}-of-0000${shards.length}.safetensors`;
+    const list = names.map((n) => {
+      const t = tensors.get(n)!;
+      return { name: n, dtype: t.dtype, shape: t.shape, data: t.data.slice() };
+    });
+    writeFileSync(join(dir, shard), writeSafetensors(list));
+    for (const n of names) map[n] = shard;
+  }
+  const index = join(dir, "model.safetensors.index.json");
+  writeFileSync(index, JSON.stringify({ metadata: {}, weight_map: map }));
+  return index;
+}
+
+/** Every file of a folder, by name. */
+const filesIn = (dir: string) =>
+  new Map(readdirSync(dir).map((f) => [f, new Uint8Array(readFileSync(join(dir, f)))]));
+
 const PRUNE: unknown[][] = [
   [{ op_types: ["Linear"], sparse_ratio: 0.5 }],
   [{ op_types: ["Linear"], sparse_ratio: 0.5, global_group_id: 0 }],
@@ -143,20 +168,10 @@ for (
 test("pruneSafetensorsFile on threads streams a global group spanning the shards of a checkpoint like one thread", async () => {
   const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
   try {
-    const shards = [["t0.weight", "t1.weight"], ["u.weight"], ["t2.weight", "v.weight"]];
-    const tensors = new Map(readSafetensors(TIES).tensors.map((t) => [t.name, t]));
-    const map: Record<string, string> = {};
-    for (const [i, names] of shards.entries()) {
-      const shard = `model-0000${i + 1}-of-00003.safetensors`;
-      const list = names.map((n) => {
-        const t = tensors.get(n)!;
-        return { name: n, dtype: t.dtype, shape: t.shape, data: t.data.slice() };
-      });
-      writeFileSync(join(dir, shard), writeSafetensors(list));
-      for (const n of names) map[n] = shard;
-    }
-    const index = join(dir, "model.safetensors.index.json");
-    writeFileSync(index, JSON.stringify({ metadata: {}, weight_map: map }));
+    const index = writeShards(dir, TIES, [["t0.weight", "t1.weight"], ["u.weight"], [
+      "t2.weight",
+      "v.weight",
+    ]]);
     const configList = [{ op_types: ["Linear"], sparse_ratio: 0.5, global_group_id: 0 }];
     const runs: Map<string, Uint8Array>[] = [];
     for (const [threads, inMemoryEntries] of [[1, 100], [2, 100], [2, undefined]] as const) {
@@ -167,11 +182,7 @@ test("pruneSafetensorsFile on threads streams a global group spanning the shards
         threads,
         ...(inMemoryEntries === undefined ? {} : { inMemoryEntries }),
       });
-      runs.push(
-        new Map(
-          readdirSync(out).map((f) => [f, new Uint8Array(readFileSync(join(out, f)))]),
-        ),
-      );
+      runs.push(filesIn(out));
     }
     assert.equal(runs[0].size, 4);
     for (const run of runs.slice(1)) assert.deepEqual(run, runs[0]);
@@ -183,24 +194,10 @@ test("pruneSafetensorsFile on threads streams a global group spanning the shards
 test("quantizeSafetensorsFile writes a sharded checkpoint in one pass the same on 1 and 2 threads", async () => {
   const dir = mkdtempSync(join(tmpdir(), "nnc-threads-"));
   try {
-    const shards = [["l0.weight", "l0.bias", "l1.weight"], ["l1.bias", "h.weight"], [
-      "l2.weight",
-      "g.weight",
-      "step",
-    ]];
-    const tensors = new Map(readSafetensors(FILE).tensors.map((t) => [t.name, t]));
-    const map: Record<string, string> = {};
-    for (const [i, names] of shards.entries()) {
-      const shard = `model-0000${i + 1}-of-00003.safetensors`;
-      const list = names.map((n) => {
-        const t = tensors.get(n)!;
-        return { name: n, dtype: t.dtype, shape: t.shape, data: t.data.slice() };
-      });
-      writeFileSync(join(dir, shard), writeSafetensors(list));
-      for (const n of names) map[n] = shard;
-    }
-    const index = join(dir, "model.safetensors.index.json");
-    writeFileSync(index, JSON.stringify({ metadata: {}, weight_map: map }));
+    const index = writeShards(dir, FILE, [["l0.weight", "l0.bias", "l1.weight"], [
+      "l1.bias",
+      "h.weight",
+    ], ["l2.weight", "g.weight", "step"]]);
     const weights = { op_types: ["Linear"], target_names: ["weight"], granularity: "out_channel" };
     const cases: [string, unknown[], "int" | "auto"][] = [
       ["int", [{ ...weights, quant_dtype: "int8" }], "int"],
@@ -219,9 +216,7 @@ test("quantizeSafetensorsFile writes a sharded checkpoint in one pass the same o
           { configList, storage, threads },
         );
         layers.push(report.layers);
-        runs.push(
-          new Map(readdirSync(out).map((f) => [f, new Uint8Array(readFileSync(join(out, f)))])),
-        );
+        runs.push(filesIn(out));
       }
       assert.ok(runs[0].size >= 4, label);
       assert.deepEqual(runs[1], runs[0], label);
