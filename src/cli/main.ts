@@ -63,6 +63,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "equalize-float16": { type: "boolean" },
   "measure-headroom": { type: "boolean" },
   "bias-correction": { type: "boolean" },
+  "gptq-rounding": { type: "boolean" },
   calibration: { type: "string" },
   reconstruct: { type: "string" },
   "rank-channels": { type: "string" },

@@ -198,11 +198,16 @@ ${REGISTRY}
                         TensorFlow.js: the same file (tensors named as the inputs, x or x:0,
                         or a .npy for one input), run by tfjs (CPU backend) in sets of
                         --batch-size rows (or the model's fixed batch), for --bias-correction,
+                        for --gptq-rounding,
                         for --equalize through ReLU6 and for --measure-headroom
   --bias-correction     TensorFlow.js graph models, uint8: take each layer's expected output
                         shift (W_q - W) E[x] out of its bias, E[x] the mean of its input on
                         --calibration (needed); a layer without a bias gets one (fused
                         BiasAdd, a new float32 weight)
+  --gptq-rounding       TensorFlow.js graph models, uint8: choose each conv/depthwise/MatMul
+                        kernel's codes on its grid by GPTQ against its inputs on --calibration
+                        (needed), each column's rounding error compensated on the rest, instead
+                        of rounding every weight to nearest; same grid, same size
   --batch-size <n>      rows per calibration batch (default 8)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a

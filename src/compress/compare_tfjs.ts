@@ -10,6 +10,7 @@ import type { OutputComparison } from "./compare_outputs.ts";
 import { compareTensors } from "./_compare_tensors.ts";
 import type { TfjsFiles } from "../io/tfjs/write_tfjs.ts";
 import type { TfjsInputSet } from "./tfjs_inputs.ts";
+import type { TfjsLayerHessian } from "../quantization/gptq_tfjs.ts";
 export type { TfjsInputSet, TfjsInputTensor } from "./tfjs_inputs.ts";
 
 /** The tfjs modules that run the models (`@tensorflow/tfjs-core` with a backend set). */
@@ -546,18 +547,65 @@ export async function tfjsChannelStats(
   chunk = 16,
 ): Promise<Map<string, TfjsChannelStats>> {
   const { tf } = runtime;
+  const sums = new Map<string, Float64Array>();
+  const maxima = new Map<string, Float64Array>();
+  const counts = new Map<string, number>();
+  await forEachTfjsTensor(runtime, files, inputs, names, chunk, "tensor means", async (name, t) => {
+    const c = t.shape.at(-1) ?? 1;
+    const n = t.size / c;
+    const axes = t.shape.slice(0, -1).map((_, i) => i);
+    const [sum, max] = tf.tidy(() => {
+      const x = tf.cast(t, "float32");
+      return [tf.sum(x, axes), tf.max(x, axes)];
+    });
+    const values = await sum.data() as Float32Array;
+    const top = await max.data() as Float32Array;
+    tf.dispose([sum, max]);
+    let acc = sums.get(name);
+    let hi = maxima.get(name);
+    if (acc === undefined || hi === undefined) {
+      acc = new Float64Array(c);
+      hi = new Float64Array(c).fill(-Infinity);
+      sums.set(name, acc);
+      maxima.set(name, hi);
+    }
+    for (let i = 0; i < c; i++) {
+      acc[i] += values[i];
+      hi[i] = Math.max(hi[i], top[i]);
+    }
+    counts.set(name, (counts.get(name) ?? 0) + n);
+  });
+  const stats = new Map<string, TfjsChannelStats>();
+  for (const [name, acc] of sums) {
+    const n = counts.get(name)!;
+    stats.set(name, { mean: acc.map((v) => v / n), max: maxima.get(name)! });
+  }
+  return stats;
+}
+
+/**
+ * Runs a graph model on each input set with the named tensors as outputs (`chunk` at a time)
+ * and hands each tensor to `visit` before it is disposed.
+ */
+async function forEachTfjsTensor(
+  runtime: TfjsRuntime,
+  files: ReadonlyMap<string, Uint8Array>,
+  inputs: readonly TfjsInputSet[],
+  names: readonly string[],
+  chunk: number,
+  what: string,
+  visit: (name: string, tensor: TfCore.Tensor) => Promise<void>,
+): Promise<void> {
+  const { tf } = runtime;
   if (inputs.length === 0) {
     throw new RangeError(`"inputs" must hold at least one input set: current length is 0`);
   }
   const loaded = await load(runtime, files);
   if (loaded.kind !== "graph-model") {
     loaded.model.dispose?.();
-    throw new TypeError(`tensor means need a tfjs graph model: the model is a ${loaded.kind}`);
+    throw new TypeError(`${what} need a tfjs graph model: the model is a ${loaded.kind}`);
   }
   const model = loaded.model;
-  const sums = new Map<string, Float64Array>();
-  const maxima = new Map<string, Float64Array>();
-  const counts = new Map<string, number>();
   const sets = givenInputs(tf, inputs);
   try {
     for (const set of sets) {
@@ -572,44 +620,52 @@ export async function tfjsChannelStats(
           out = await model.executeAsync!(feed, part);
         }
         const list = (Array.isArray(out) ? out : [out]) as TfCore.Tensor[];
-        for (let k = 0; k < part.length; k++) {
-          const t = list[k];
-          const c = t.shape.at(-1) ?? 1;
-          const n = t.size / c;
-          const axes = t.shape.slice(0, -1).map((_, i) => i);
-          const [sum, max] = tf.tidy(() => {
-            const x = tf.cast(t, "float32");
-            return [tf.sum(x, axes), tf.max(x, axes)];
-          });
-          const values = await sum.data() as Float32Array;
-          const top = await max.data() as Float32Array;
-          tf.dispose([sum, max]);
-          let acc = sums.get(part[k]);
-          let hi = maxima.get(part[k]);
-          if (acc === undefined || hi === undefined) {
-            acc = new Float64Array(c);
-            hi = new Float64Array(c).fill(-Infinity);
-            sums.set(part[k], acc);
-            maxima.set(part[k], hi);
-          }
-          for (let i = 0; i < c; i++) {
-            acc[i] += values[i];
-            hi[i] = Math.max(hi[i], top[i]);
-          }
-          counts.set(part[k], (counts.get(part[k]) ?? 0) + n);
+        try {
+          for (let k = 0; k < part.length; k++) await visit(part[k], list[k]);
+        } finally {
+          // A model input returned as an output is the feed itself: not disposed here.
+          tf.dispose(list.filter((t) => !set.includes(t)));
         }
-        // A model input returned as an output is the feed itself: not disposed here.
-        tf.dispose(list.filter((t) => !set.includes(t)));
       }
     }
   } finally {
     sets.forEach((set) => tf.dispose(set));
     model.dispose?.();
   }
-  const stats = new Map<string, TfjsChannelStats>();
-  for (const [name, acc] of sums) {
-    const n = counts.get(name)!;
-    stats.set(name, { mean: acc.map((v) => v / n), max: maxima.get(name)! });
-  }
-  return stats;
+}
+
+/**
+ * Accumulates the input second moments of graph-model layers on given inputs (for GPTQ
+ * rounding, `QuantizedTfjsOptions.hessians`): tfjs runs the model on each input set with the
+ * layers' inputs as outputs (a few at a time), and each layer's `TfjsLayerHessian` adds its
+ * input.
+ *
+ * @param runtime tfjs-core (backend set) and `loadGraphModel`.
+ * @param files The model's files (`model.json` and shards).
+ * @param inputs The input sets, one tensor per model input each.
+ * @param hessians One accumulator per layer (`TfjsLayerHessian`); updated in place.
+ * @param chunk How many tensors one run returns (default 16).
+ * @throws {TypeError} When the model is not a graph model.
+ * @throws {RangeError} When `inputs` is empty, or a layer's input does not fit its kernel.
+ *
+ * @example
+ * ```ts ignore
+ * const h = new TfjsLayerHessian(site, shape, tfjsConvGeometry(model, site));
+ * await tfjsLayerHessians({ tf, loadGraphModel }, files, photos, [h]);
+ * ```
+ */
+export async function tfjsLayerHessians(
+  runtime: TfjsRuntime,
+  files: ReadonlyMap<string, Uint8Array>,
+  inputs: readonly TfjsInputSet[],
+  hessians: readonly TfjsLayerHessian[],
+  chunk = 16,
+): Promise<void> {
+  const names = [...new Set(hessians.map((h) => h.site.input))];
+  await forEachTfjsTensor(runtime, files, inputs, names, chunk, "layer inputs", async (name, t) => {
+    const values = t.dtype === "float32"
+      ? await t.data() as Float32Array
+      : Float32Array.from(await t.data() as ArrayLike<number>);
+    for (const h of hessians) if (h.site.input === name) h.add(values, t.shape);
+  });
 }

@@ -49,11 +49,13 @@ import { halfTensors } from "./_tfjs_half.ts";
 import {
   tfjsChannelStats,
   tfjsInputMeans,
+  tfjsLayerHessians,
   type TfjsRuntime,
   tfjsSensitivity,
 } from "./compare_tfjs.ts";
 import type { TfjsInputSet } from "./tfjs_inputs.ts";
 import { tfjsBiasSites } from "../quantization/bias_correct_tfjs.ts";
+import { tfjsConvGeometry, TfjsLayerHessian } from "../quantization/gptq_tfjs.ts";
 import { halfOnnx } from "./_onnx_half.ts";
 import type { ConvertFloat16Options } from "../io/onnx/convert_float16.ts";
 import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
@@ -238,6 +240,16 @@ export interface CompressOptions {
    * default; a warning counts the layers.
    */
   readonly biasCorrection?: boolean;
+  /**
+   * TensorFlow.js graph models, storage `int`/`auto`: GPTQ rounding (`gptqTfjsKernel`) on
+   * `tfjsInputs` run by `tfjsRuntime` (both required). Each per-tensor uint8 kernel of a
+   * convolution, depthwise convolution or MatMul keeps its grid (the same `min` and `scale`, so
+   * the same size), but its codes are chosen column by column against the second moments of the
+   * layer's input on those inputs, each column's rounding error compensated on the columns not
+   * yet rounded, instead of each weight going to its nearest code. It changes the codes beyond
+   * NNI's rounding, hence off by default; a warning counts the kernels.
+   */
+  readonly gptqRounding?: boolean;
   /**
    * Weights per block along K for `storage: "nbits"` (default 32) and `storage: "bnb4"`
    * (default 64): a power of two >= 16.
@@ -464,6 +476,15 @@ function relu6Outputs(model: Extract<LoadedModel, { format: "tfjs" }>["tfjs"]): 
   }).map((n) => n.name);
 }
 
+/** What `saveQuantized` does beyond NNI's values for a tfjs model (see `CompressOptions`). */
+interface TfjsQuantizeOptions {
+  readonly runtime?: TfjsRuntimeOption;
+  readonly inputs?: readonly TfjsInputSet[];
+  readonly biasCorrection?: boolean;
+  readonly measureHeadroom?: boolean;
+  readonly gptqRounding?: boolean;
+}
+
 /** The quantized file in the requested storage; `auto` falls back to float with a reason. */
 async function saveQuantized(
   model: LoadedModel,
@@ -472,10 +493,7 @@ async function saveQuantized(
   shardBytes?: number,
   headroom?: number,
   defer = false,
-  tfjsRuntime?: TfjsRuntimeOption,
-  tfjsInputs?: readonly TfjsInputSet[],
-  biasCorrection = false,
-  measureHeadroom = true,
+  tfjs: TfjsQuantizeOptions = {},
 ): Promise<
   {
     bytes: Uint8Array;
@@ -496,6 +514,9 @@ async function saveQuantized(
       );
     }
     const kind = storage === "float" ? "float" : "int";
+    const { runtime: tfjsRuntime, inputs: tfjsInputs } = tfjs;
+    const biasCorrection = tfjs.biasCorrection === true;
+    const measureHeadroom = tfjs.measureHeadroom !== false;
     // Measured against the original files (before any equalization).
     const sensitivity =
       tfjsRuntime === undefined || kind !== "int" || headroom === 0 || !measureHeadroom
@@ -506,13 +527,34 @@ async function saveQuantized(
           tfjsInputs === undefined ? {} : { inputs: tfjsInputs },
         );
     let inputMeans: Map<string, Float64Array> | undefined;
-    if (biasCorrection && kind === "int") {
-      // The means of the model as it is quantized (equalized, if so).
+    // The model as it is quantized (equalized, if so).
+    const unquantized = () => {
       const written = encodeTfjs(model.tfjs, new Map(), { shardBytes: Number.MAX_SAFE_INTEGER });
+      return new Map([["model.json", written.modelJson], ...written.shards]);
+    };
+    let hessians: Map<string, TfjsLayerHessian> | undefined;
+    if (tfjs.gptqRounding === true && kind === "int") {
+      hessians = new Map();
+      for (const s of tfjsBiasSites(model.tfjs)) {
+        const shape = model.tfjs.weights.find((w) => w.spec.name === s.kernel)!.spec.shape;
+        const geometry = tfjsConvGeometry(model.tfjs, s);
+        if (s.kind !== "matmul" && geometry === undefined) continue;
+        hessians.set(s.kernel, new TfjsLayerHessian(s, shape, geometry));
+      }
+      if (hessians.size > 0) {
+        await tfjsLayerHessians(
+          tfjsRuntime as TfjsRuntime,
+          unquantized(),
+          tfjsInputs!,
+          [...hessians.values()],
+        );
+      }
+    }
+    if (biasCorrection && kind === "int") {
       const names = [...new Set(tfjsBiasSites(model.tfjs).map((s) => s.input))];
       inputMeans = names.length === 0 ? new Map() : await tfjsInputMeans(
         tfjsRuntime as TfjsRuntime,
-        new Map([["model.json", written.modelJson], ...written.shards]),
+        unquantized(),
         tfjsInputs!,
         names,
       );
@@ -525,6 +567,7 @@ async function saveQuantized(
         headroom: headroom ?? 0.02,
         ...(sensitivity === undefined ? {} : { measure: sensitivity.measure }),
         ...(inputMeans === undefined ? {} : { inputMeans }),
+        ...(hessians === undefined ? {} : { hessians }),
       });
     } finally {
       sensitivity?.dispose();
@@ -546,6 +589,12 @@ async function saveQuantized(
             : `; ${out.biasSkipped.length} quantized layer(s) have no bias to take it: ${
               out.biasSkipped.join(", ")
             }`),
+      );
+    }
+    if (hessians !== undefined) {
+      warnings.push(
+        `GPTQ rounding: ${out.gptqRounded.length} uint8 kernel(s) rounded against the second ` +
+          `moments of their inputs on ${tfjsInputs!.length} input set(s) (same grid per tensor)`,
       );
     }
     if (out.upgraded.length > 0) {
@@ -787,15 +836,18 @@ export async function compressModel(
       );
     }
   }
-  if (options.biasCorrection === true) {
+  for (const key of ["biasCorrection", "gptqRounding"] as const) {
+    if (options[key] !== true) continue;
     if (model.format !== "tfjs" || options.mode !== "quantization") {
       throw new TypeError(
-        `"biasCorrection" corrects the biases of quantized TensorFlow.js graph models: the model is ${model.format}, the mode ${options.mode}`,
+        `"${key}" ${
+          key === "biasCorrection" ? "corrects the biases" : "rounds the kernels"
+        } of quantized TensorFlow.js graph models: the model is ${model.format}, the mode ${options.mode}`,
       );
     }
     if (options.tfjsRuntime === undefined || options.tfjsInputs === undefined) {
       throw new TypeError(
-        `"biasCorrection" needs "tfjsRuntime" and "tfjsInputs" (calibration inputs): ${
+        `"${key}" needs "tfjsRuntime" and "tfjsInputs" (calibration inputs): ${
           options.tfjsRuntime === undefined ? "tfjsRuntime" : "tfjsInputs"
         } is missing`,
       );
@@ -1071,10 +1123,13 @@ export async function compressModel(
       options.shardBytes,
       options.headroom,
       options.deferOnnx === true && options.externalData?.always !== true,
-      options.tfjsRuntime,
-      options.tfjsInputs,
-      options.biasCorrection === true,
-      options.measureHeadroom !== false,
+      {
+        runtime: options.tfjsRuntime,
+        inputs: options.tfjsInputs,
+        biasCorrection: options.biasCorrection,
+        measureHeadroom: options.measureHeadroom,
+        gptqRounding: options.gptqRounding,
+      },
     );
     bytes = saved.bytes;
     parts = saved.parts;

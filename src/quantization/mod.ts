@@ -193,3 +193,10 @@ export {
   type TfjsWithBiases,
   withTfjsBiases,
 } from "./bias_correct_tfjs.ts";
+export {
+  gptqTfjsKernel,
+  type TfjsConvGeometry,
+  tfjsConvGeometry,
+  type TfjsGrid,
+  TfjsLayerHessian,
+} from "./gptq_tfjs.ts";

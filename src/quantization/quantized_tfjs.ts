@@ -15,6 +15,7 @@ import {
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 import { readTfjs, tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
 import { biasCorrectTfjs, tfjsBiasSites, withTfjsBiases } from "./bias_correct_tfjs.ts";
+import { gptqTfjsKernel, type TfjsLayerHessian } from "./gptq_tfjs.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
@@ -72,6 +73,14 @@ export interface QuantizedTfjsOptions {
    * (`withTfjsBiases`).
    */
   readonly inputMeans?: ReadonlyMap<string, ArrayLike<number>>;
+  /**
+   * Storage `int`, graph models: GPTQ rounding (`gptqTfjsKernel`). The input second moments of
+   * layers on calibration data (`TfjsLayerHessian`, filled by `tfjsLayerHessians` in
+   * src/compress/compare_tfjs.ts), by kernel weight name: a per-tensor uint8 target among them
+   * keeps its grid, but its codes are chosen column by column with each column's error
+   * compensated on the rest (`gptqRounded`), not rounded to nearest.
+   */
+  readonly hessians?: ReadonlyMap<string, TfjsLayerHessian>;
 }
 
 /** The written model, and one line for each weight stored otherwise than asked. */
@@ -85,6 +94,8 @@ export interface QuantizedTfjs extends TfjsFiles {
    * channel error (see `headroom`) at 8 bits and at the storage chosen.
    */
   readonly upgraded: readonly TfjsUpgrade[];
+  /** With `hessians`: the kernels rounded by GPTQ. */
+  readonly gptqRounded: readonly string[];
   /** With `inputMeans`: the layers whose output shift went into a bias. */
   readonly biasCorrected: readonly string[];
   /** With `inputMeans`: layers with a changed kernel whose shift no bias could take. */
@@ -222,6 +233,7 @@ export async function quantizedTfjs(
   const storages = new Map<string, TfjsStorage>();
   const warnings: string[] = [];
   const candidates: Candidate[] = [];
+  const gptqRounded: string[] = [];
   for (const p of params) {
     if (p.kind !== "parameter") continue;
     const ref = paramRef(model, p.module, p.target, p.configIndex);
@@ -270,7 +282,24 @@ export async function quantizedTfjs(
       if (perTensor) {
         const scale = p.scale[0];
         const grid = { min: (p.qmin - p.zeroPoint[0]) * scale, scale };
-        if (onTfjsGrid(values, dtype, grid)) chosen = { values, storage: dtype, grid };
+        const hessian = dtype === "uint8" ? options.hessians?.get(ref.name) : undefined;
+        if (hessian !== undefined) {
+          // GPTQ rounding on the same grid: the codes tfjs decodes, chosen against the layer's
+          // inputs.
+          const levels = new Float32Array(p.qmax - p.qmin + 1);
+          for (let k = 0; k < levels.length; k++) levels[k] = k * scale + grid.min;
+          const rounded = gptqTfjsKernel(hessian, toTfjsLayout(ref, original), {
+            ...grid,
+            levels,
+          });
+          if (onTfjsGrid(rounded, dtype, grid)) {
+            chosen = { values: rounded, storage: dtype, grid };
+            gptqRounded.push(ref.name);
+          }
+        }
+        if (chosen === undefined && onTfjsGrid(values, dtype, grid)) {
+          chosen = { values, storage: dtype, grid };
+        }
       }
       if (chosen === undefined) {
         const why = perTensor
@@ -330,6 +359,7 @@ export async function quantizedTfjs(
     storages,
     warnings,
     upgraded,
+    gptqRounded: gptqRounded.filter((n) => storages.get(n) === "uint8"),
     biasCorrected: bias.corrected,
     biasSkipped: bias.skipped,
     biasAdded: bias.added,

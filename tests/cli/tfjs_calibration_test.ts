@@ -150,3 +150,38 @@ test("CLI: --equalize-float16 rescales float16 weights too; it goes with --equal
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--equalize-float16 goes with --equalize/);
 });
+
+test("CLI: --gptq-rounding rounds the kernels on the calibration inputs; needs --calibration, a tfjs model and quantize", async () => {
+  const dir = await setup();
+  writeFileSync(`${dir}/x.npy`, npy(rows(4), [4, 6, 6, 3]));
+  const quantize = (...more: string[]) =>
+    cli("quantize", `${dir}/model.json`, "-c", `${dir}/q.json`, "-o", `${dir}/g.json`, ...more);
+  const r = await quantize("--gptq-rounding", "--calibration", `${dir}/x.npy`, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const warnings: string[] = JSON.parse(r.stdout).report.warnings;
+  assert.match(
+    warnings.join("\n"),
+    /GPTQ rounding: [1-9]\d* uint8 kernel\(s\) .* on 1 input set\(s\)/,
+  );
+  const read = await readTfjsFiles(`${dir}/g.json`);
+  const cmp = await compareTfjsOutputs(
+    { tf, loadGraphModel: (h) => loadGraphModel(h) },
+    new Map([["model.json", read.modelJson], ...read.shards]),
+    graphModelFiles(),
+  );
+  assert.ok(cmp[0].cosine > 0.99, `${cmp[0].cosine}`);
+  const bare = await quantize("--gptq-rounding");
+  assert.equal(bare.code, 2);
+  assert.match(bare.stderr, /--gptq-rounding needs --calibration/);
+  const p = await cli(
+    "prune",
+    `${dir}/model.json`,
+    "-c",
+    `${dir}/q.json`,
+    "--gptq-rounding",
+    "-o",
+    `${dir}/p.json`,
+  );
+  assert.equal(p.code, 2);
+  assert.match(p.stderr, /--gptq-rounding goes with quantize/);
+});

@@ -15,6 +15,17 @@ export { tf, tfl };
 /** A model's files: `model.json` first, then the shards. */
 export type Files = Map<string, Uint8Array>;
 
+/** Deterministic values in [lo, hi) (a 32-bit LCG). */
+export function values(n: number, seed: number, lo: number, hi: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = lo + (s / 2 ** 32) * (hi - lo);
+  }
+  return out;
+}
+
 function shardsOf(data: Uint8Array, shardBytes: number): [string, Uint8Array][] {
   const n = Math.max(1, Math.ceil(data.length / shardBytes));
   return Array.from({ length: n }, (_, i) => [

@@ -23,7 +23,7 @@ import {
   tfjsBiasSites,
   withTfjsBiases,
 } from "../../src/quantization/bias_correct_tfjs.ts";
-import { graphModelFiles, storedAs, tf } from "./_models.ts";
+import { graphModelFiles, storedAs, tf, values } from "./_models.ts";
 
 const runtime: TfjsRuntime = { tf, loadGraphModel: (h) => loadGraphModel(h) };
 const UINT8 = [{
@@ -32,17 +32,6 @@ const UINT8 = [{
   quant_dtype: "uint8",
   quant_scheme: "affine",
 }];
-
-/** Deterministic values in [lo, hi) (a 32-bit LCG). */
-function values(n: number, seed: number, lo: number, hi: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = lo + (s / 2 ** 32) * (hi - lo);
-  }
-  return out;
-}
 
 /** Input sets for a model with one `[n, h, w, c]` input, skewed like images (not centred). */
 function sets(dims: number[], count: number, seed: number): TfjsInputSet[] {

@@ -296,6 +296,17 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
+    const gptqRounding = args.values["gptq-rounding"] === true;
+    if (gptqRounding && mode !== "quantization") {
+      throw new UsageError("--gptq-rounding goes with quantize", command);
+    }
+    if (gptqRounding && calibration === undefined) {
+      throw new UsageError(
+        "--gptq-rounding needs --calibration <inputs.safetensors or .npy>: the codes are chosen " +
+          "against each layer's inputs on calibration inputs (rows of the model's input)",
+        command,
+      );
+    }
     if (args.values["equalize-float16"] === true && args.values.equalize !== true) {
       throw new UsageError("--equalize-float16 goes with --equalize", command);
     }
@@ -586,6 +597,12 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             command,
           );
         }
+        if (gptqRounding && model.format !== "tfjs") {
+          throw new UsageError(
+            `--gptq-rounding rounds the kernels of TensorFlow.js graph models: the model is ${model.format} (GPTQ itself: -a GPTQ)`,
+            command,
+          );
+        }
         const specGiven = Object.keys(inputSpecs).length > 0;
         if (tfjsCalibration && (specGiven || state !== undefined)) {
           throw new UsageError(
@@ -653,6 +670,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           }),
           ...(tfjsInputs === undefined ? {} : { tfjsInputs }),
           ...(biasCorrection ? { biasCorrection } : {}),
+          ...(gptqRounding ? { gptqRounding } : {}),
           ...(cal === undefined ? {} : { calibration: cal }),
           ...(perLayer === undefined ? {} : { layerInputs: perLayer }),
           ...(gptqOptions === undefined ? {} : { gptq: gptqOptions }),
