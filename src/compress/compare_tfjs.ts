@@ -636,9 +636,8 @@ async function forEachTfjsTensor(
 
 /**
  * Accumulates the input second moments of graph-model layers on given inputs (for GPTQ
- * rounding, `QuantizedTfjsOptions.hessians`): tfjs runs the model on each input set with the
- * layers' inputs as outputs (a few at a time), and each layer's `TfjsLayerHessian` adds its
- * input.
+ * rounding, `gptqTfjsKernel`): tfjs runs the model on each input set with the layers' inputs as
+ * outputs (a few at a time), and each layer's `TfjsLayerHessian` adds its input.
  *
  * @param runtime tfjs-core (backend set) and `loadGraphModel`.
  * @param files The model's files (`model.json` and shards).

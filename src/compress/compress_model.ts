@@ -49,16 +49,15 @@ import { halfTensors } from "./_tfjs_half.ts";
 import {
   tfjsChannelStats,
   tfjsInputMeans,
-  tfjsLayerHessians,
   type TfjsRuntime,
   tfjsSensitivity,
 } from "./compare_tfjs.ts";
 import type { TfjsInputSet } from "./tfjs_inputs.ts";
 import { tfjsBiasSites } from "../quantization/bias_correct_tfjs.ts";
-import { tfjsConvGeometry, TfjsLayerHessian } from "../quantization/gptq_tfjs.ts";
+import { gptqTfjsRounding } from "./_tfjs_gptq.ts";
 import { halfOnnx } from "./_onnx_half.ts";
 import type { ConvertFloat16Options } from "../io/onnx/convert_float16.ts";
-import { quantizedTfjs } from "../quantization/quantized_tfjs.ts";
+import { quantizedTfjs, tfjsUint8Grids } from "../quantization/quantized_tfjs.ts";
 import { equalizeTfjs } from "../quantization/equalize_tfjs.ts";
 import { tfjsModel } from "../model/tfjs_model.ts";
 import type { Progress, TensorChange } from "./_tensor_change.ts";
@@ -532,23 +531,15 @@ async function saveQuantized(
       const written = encodeTfjs(model.tfjs, new Map(), { shardBytes: Number.MAX_SAFE_INTEGER });
       return new Map([["model.json", written.modelJson], ...written.shards]);
     };
-    let hessians: Map<string, TfjsLayerHessian> | undefined;
+    let rounded: Map<string, Float32Array> | undefined;
     if (tfjs.gptqRounding === true && kind === "int") {
-      hessians = new Map();
-      for (const s of tfjsBiasSites(model.tfjs)) {
-        const shape = model.tfjs.weights.find((w) => w.spec.name === s.kernel)!.spec.shape;
-        const geometry = tfjsConvGeometry(model.tfjs, s);
-        if (s.kind !== "matmul" && geometry === undefined) continue;
-        hessians.set(s.kernel, new TfjsLayerHessian(s, shape, geometry));
-      }
-      if (hessians.size > 0) {
-        await tfjsLayerHessians(
-          tfjsRuntime as TfjsRuntime,
-          unquantized(),
-          tfjsInputs!,
-          [...hessians.values()],
-        );
-      }
+      const targets = await tfjsUint8Grids(model.tfjs, model.graph, result.params);
+      rounded = await gptqTfjsRounding(
+        tfjsRuntime as TfjsRuntime,
+        model.tfjs,
+        targets,
+        tfjsInputs!,
+      );
     }
     if (biasCorrection && kind === "int") {
       const names = [...new Set(tfjsBiasSites(model.tfjs).map((s) => s.input))];
@@ -567,7 +558,7 @@ async function saveQuantized(
         headroom: headroom ?? 0.02,
         ...(sensitivity === undefined ? {} : { measure: sensitivity.measure }),
         ...(inputMeans === undefined ? {} : { inputMeans }),
-        ...(hessians === undefined ? {} : { hessians }),
+        ...(rounded === undefined ? {} : { rounded }),
       });
     } finally {
       sensitivity?.dispose();
@@ -591,7 +582,7 @@ async function saveQuantized(
             }`),
       );
     }
-    if (hessians !== undefined) {
+    if (rounded !== undefined) {
       warnings.push(
         `GPTQ rounding: ${out.gptqRounded.length} uint8 kernel(s) rounded against the second ` +
           `moments of their inputs on ${tfjsInputs!.length} input set(s) (same grid per tensor)`,

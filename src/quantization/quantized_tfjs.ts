@@ -15,7 +15,7 @@ import {
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 import { readTfjs, tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
 import { biasCorrectTfjs, tfjsBiasSites, withTfjsBiases } from "./bias_correct_tfjs.ts";
-import { gptqTfjsKernel, type TfjsLayerHessian } from "./gptq_tfjs.ts";
+import type { TfjsGrid } from "./gptq_tfjs.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
@@ -74,13 +74,11 @@ export interface QuantizedTfjsOptions {
    */
   readonly inputMeans?: ReadonlyMap<string, ArrayLike<number>>;
   /**
-   * Storage `int`, graph models: GPTQ rounding (`gptqTfjsKernel`). The input second moments of
-   * layers on calibration data (`TfjsLayerHessian`, filled by `tfjsLayerHessians` in
-   * src/compress/compare_tfjs.ts), by kernel weight name: a per-tensor uint8 target among them
-   * keeps its grid, but its codes are chosen column by column with each column's error
-   * compensated on the rest (`gptqRounded`), not rounded to nearest.
+   * Storage `int`: kernel values chosen on a per-tensor uint8 target's own grid by other means
+   * than rounding to nearest (GPTQ rounding: `gptqTfjsKernel` on the grids of
+   * `tfjsUint8Grids`), tfjs layout, by weight name. Values that leave the grid are not used.
    */
-  readonly hessians?: ReadonlyMap<string, TfjsLayerHessian>;
+  readonly rounded?: ReadonlyMap<string, Float32Array>;
 }
 
 /** The written model, and one line for each weight stored otherwise than asked. */
@@ -94,7 +92,7 @@ export interface QuantizedTfjs extends TfjsFiles {
    * channel error (see `headroom`) at 8 bits and at the storage chosen.
    */
   readonly upgraded: readonly TfjsUpgrade[];
-  /** With `hessians`: the kernels rounded by GPTQ. */
+  /** With `rounded`: the weights written with those values. */
   readonly gptqRounded: readonly string[];
   /** With `inputMeans`: the layers whose output shift went into a bias. */
   readonly biasCorrected: readonly string[];
@@ -282,20 +280,11 @@ export async function quantizedTfjs(
       if (perTensor) {
         const scale = p.scale[0];
         const grid = { min: (p.qmin - p.zeroPoint[0]) * scale, scale };
-        const hessian = dtype === "uint8" ? options.hessians?.get(ref.name) : undefined;
-        if (hessian !== undefined) {
-          // GPTQ rounding on the same grid: the codes tfjs decodes, chosen against the layer's
-          // inputs.
-          const levels = new Float32Array(p.qmax - p.qmin + 1);
-          for (let k = 0; k < levels.length; k++) levels[k] = k * scale + grid.min;
-          const rounded = gptqTfjsKernel(hessian, toTfjsLayout(ref, original), {
-            ...grid,
-            levels,
-          });
-          if (onTfjsGrid(rounded, dtype, grid)) {
-            chosen = { values: rounded, storage: dtype, grid };
-            gptqRounded.push(ref.name);
-          }
+        const rounded = dtype === "uint8" ? options.rounded?.get(ref.name) : undefined;
+        if (rounded !== undefined && onTfjsGrid(rounded, dtype, grid)) {
+          // Codes chosen elsewhere (GPTQ rounding) on the same grid.
+          chosen = { values: rounded, storage: dtype, grid };
+          gptqRounded.push(ref.name);
         }
         if (chosen === undefined && onTfjsGrid(values, dtype, grid)) {
           chosen = { values, storage: dtype, grid };
@@ -364,6 +353,42 @@ export async function quantizedTfjs(
     biasSkipped: bias.skipped,
     biasAdded: bias.added,
   };
+}
+
+/**
+ * The per-tensor uint8 targets of a quantization run that `quantizedTfjs` stores as tfjs uint8
+ * codes on their own grid (float weights not already stored as codes), with that grid and the
+ * original values: what GPTQ rounding (`gptqTfjsKernel`) chooses codes for.
+ *
+ * @param source The decoded model.
+ * @param model The model view the parameters were computed on.
+ * @param params Parameters from `quantize`.
+ * @returns By weight name: the grid (the value of each code as tfjs decodes it) and the original
+ * values, tfjs layout.
+ */
+export async function tfjsUint8Grids(
+  source: TfjsModel,
+  model: ModelGraph,
+  params: readonly TargetQuantParams[],
+): Promise<Map<string, { grid: TfjsGrid; values: Float32Array }>> {
+  const specs = new Map(source.weights.map((w) => [w.spec.name, w.spec]));
+  const out = new Map<string, { grid: TfjsGrid; values: Float32Array }>();
+  for (const p of params) {
+    if (p.kind !== "parameter" || p.scale.length !== 1 || p.bits > 8) continue;
+    const ref = paramRef(model, p.module, p.target, p.configIndex);
+    const spec = specs.get(ref.name);
+    if (spec?.dtype !== "float32" || spec.quantization?.dtype === "uint8") continue;
+    if (spec.quantization?.dtype === "uint16" && p.bits >= 16) continue;
+    const scale = p.scale[0];
+    const min = (p.qmin - p.zeroPoint[0]) * scale;
+    const levels = new Float32Array(p.qmax - p.qmin + 1);
+    for (let k = 0; k < levels.length; k++) levels[k] = k * scale + min;
+    out.set(ref.name, {
+      grid: { min, scale, levels },
+      values: toTfjsLayout(ref, await ref.data()),
+    });
+  }
+  return out;
 }
 
 /** What `correctBiases` did, and the model to write (with the new biases, if any). */

@@ -22,6 +22,8 @@ import {
   type TfjsGrid,
   TfjsLayerHessian,
 } from "../../src/quantization/gptq_tfjs.ts";
+import { quantize } from "../../src/quantization/quantize.ts";
+import { quantizedTfjs, tfjsUint8Grids } from "../../src/quantization/quantized_tfjs.ts";
 import { graphModelFiles, tf, values } from "./_models.ts";
 
 const runtime: TfjsRuntime = { tf, loadGraphModel: (h) => loadGraphModel(h) };
@@ -363,4 +365,39 @@ test("compressModel gptqRounding: the same grids and sizes, other codes, outputs
     }),
     /"gptqRounding" rounds the kernels of quantized TensorFlow.js graph models/,
   );
+});
+
+test("quantizedTfjs rounded: values on the target's grid are written as its codes; values off it are not used", async () => {
+  const f = graphModelFiles();
+  const view = loadModel(f.get("model.json")!, "model.json", f);
+  if (view.format !== "tfjs") throw new Error("a tfjs model");
+  const config = [{
+    op_types: ["Conv2d", "Linear"],
+    target_names: ["weight"],
+    quant_dtype: "uint8",
+    quant_scheme: "affine",
+  }];
+  const result = await quantize(view.graph, config);
+  const grids = await tfjsUint8Grids(view.tfjs, view.graph, result.params);
+  assert.ok(grids.size > 0);
+  const [name, { grid, values: original }] = [...grids][0];
+  // Every value one code up from nearest (clamped): on the grid, so written as these codes.
+  const up = Float32Array.from(original, (v) => {
+    const k = Math.min(grid.levels.length - 1, Math.round((v - grid.min) / grid.scale) + 1);
+    return grid.levels[k];
+  });
+  const out = await quantizedTfjs(view.tfjs, view.graph, result.params, {
+    rounded: new Map([[name, up]]),
+  });
+  assert.deepEqual(out.gptqRounded, [name]);
+  const read = readTfjs(out.modelJson, out.shards);
+  assert.deepEqual([...tfjsWeightValues(read.weights.find((w) => w.spec.name === name)!)], [...up]);
+  // Off the grid: nearest rounding as without.
+  const off = Float32Array.from(up, (v) => v + grid.scale / 3);
+  const plain = await quantizedTfjs(view.tfjs, view.graph, result.params);
+  const ignored = await quantizedTfjs(view.tfjs, view.graph, result.params, {
+    rounded: new Map([[name, off]]),
+  });
+  assert.deepEqual(ignored.gptqRounded, []);
+  assert.deepEqual([...ignored.shards.values()], [...plain.shards.values()]);
 });
