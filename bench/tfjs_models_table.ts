@@ -15,17 +15,17 @@
  * `uint8mpeqbc`: with bias correction on those photos too (`biasCorrection`); `uint8eqr`,
  * `uint8eqrbc`: equalization through ReLU6 where the calibration photos stay below the clip,
  * float16 weights rescaled too (`equalizeFloat16`), without and with bias correction;
- * `uint8g`, `uint8bcg`, `uint8eqrbcg`, `uint8mpeqrbcg`: GPTQ rounding on those photos
- * (`gptqRounding`) with the headroom alone, with bias correction, with ReLU6 equalization and bias
- * correction, and with the headroom measured on the photos too; `float16eqr`: float16 storage
- * after the ReLU6 equalization (what equalization alone costs).
+ * `uint8g`, `uint8bcg`, `uint8eqrg`, `uint8eqrbcg`, `uint8mpeqrbcg`: GPTQ rounding on those
+ * photos (`gptqRounding`) with the headroom alone, with bias correction, with ReLU6
+ * equalization, with both, and with the headroom measured on the photos too; `float16eqr`:
+ * float16 storage after the ReLU6 equalization (what equalization alone costs).
  *
  * Every cell is scored twice: on the random inputs, and for the models of human with a photo
  * recipe (tests/tfjs/_photos.ts) on real photos made as human feeds them (the scoring half:
  * other photos than the calibration half).
  *
  *   deno run -A bench/tfjs_models_table.ts [--models emotion,iris] [--out bench/results/tfjs_models.json]
- *     [--runs uint8plain,uint8,uint8eq,uint8m,uint8meq,uint8mp,uint8mpeq,uint8bc,uint8eqbc,uint8mpbc,uint8mpeqbc,uint8eqr,uint8eqrbc,uint8g,uint8bcg,uint8eqrbcg,uint8mpeqrbcg,float16eqr,float16,prune30,prune50]
+ *     [--runs uint8plain,uint8,uint8eq,uint8m,uint8meq,uint8mp,uint8mpeq,uint8bc,uint8eqbc,uint8mpbc,uint8mpeqbc,uint8eqr,uint8eqrbc,uint8g,uint8bcg,uint8eqrg,uint8eqrbcg,uint8mpeqrbcg,float16eqr,float16,prune30,prune50]
  *     [--no-test-models] [--calibrate-limit 4]
  *
  * `--calibrate-limit`: at most that many calibration photos for the models that take one image
@@ -156,9 +156,17 @@ for (const { name, files } of models) {
     },
     uint8eqrbc: { ...bc, measureHeadroom: false, equalize: true, equalizeFloat16: true },
     uint8mpeqbc: { ...bc, equalize: true },
-    // GPTQ rounding on the calibration photos: alone, with bias correction, and with ReLU6
-    // equalization and bias correction.
+    // GPTQ rounding on the calibration photos: with the headroom alone, with ReLU6
+    // equalization, with bias correction, with both.
     uint8g: { ...bc, biasCorrection: false, measureHeadroom: false, gptqRounding: true },
+    uint8eqrg: {
+      ...bc,
+      biasCorrection: false,
+      measureHeadroom: false,
+      equalize: true,
+      equalizeFloat16: true,
+      gptqRounding: true,
+    },
     uint8mpeqrbcg: { ...bc, equalize: true, equalizeFloat16: true, gptqRounding: true },
     float16eqr: {
       ...bc,

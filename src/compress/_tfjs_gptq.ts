@@ -23,11 +23,9 @@ import type { TfjsInputSet } from "./tfjs_inputs.ts";
  *
  * Taking each layer's inputs from the model with the layers before it rounded, and aiming at
  * the unquantized outputs (least squares of `w·x_float` by `t·x_rounded`, then GPTQ of `t`),
- * was measured on handlandmark-lite and not kept: without the headroom's 16-bit weights and the
- * bias correction, which come after the rounding, those inputs drift 17% (after 6 layers) to
- * 50% (after 18) from the float ones, and the aimed kernels took the photos' lowest output
- * cosine from 0.97 to 0.39-0.87; inputs from the rounded model without the aim gave 0.9697
- * against 0.9707 in one pass.
+ * was measured on handlandmark-lite and not kept (docs/model-files.md, "GPTQ rounding"): it
+ * overfits the calibration inputs unless dampened far more than GPTQ, and then does no better
+ * than one pass with equalization and bias correction (0.9604-0.9657 against 0.9707 on photos).
  *
  * @param runtime tfjs-core (backend set) and `loadGraphModel`.
  * @param model The decoded model (unquantized).
