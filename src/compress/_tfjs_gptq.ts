@@ -17,6 +17,13 @@ import { tfjsLayerHessians, type TfjsRuntime } from "./compare_tfjs.ts";
 import type { TfjsInputSet } from "./tfjs_inputs.ts";
 
 /**
+ * The most inputs per output (`kh·kw·in` of a convolution, `in` of a MatMul) a kernel may have
+ * for GPTQ rounding: its second moments take `8·D²` bytes (128 MiB at 4096) and their
+ * accumulation `D²/2` multiply-adds per input patch.
+ */
+export const GPTQ_MAX_INPUTS = 4096;
+
+/**
  * The kernels of `targets` that are a convolution's, a depthwise convolution's or a MatMul's
  * (`tfjsBiasSites`), rounded onto their grids by GPTQ against their inputs on `inputs`, every
  * layer's inputs taken from the unquantized model in one run per input set.
@@ -32,23 +39,37 @@ import type { TfjsInputSet } from "./tfjs_inputs.ts";
  * @param targets The uint8 targets: grid and original values (tfjs layout), by weight name
  * (`tfjsUint8Grids`).
  * @param inputs Calibration input sets.
- * @returns The rounded values, tfjs layout, by weight name.
+ * @param maxInputs The most inputs per output of a kernel rounded (default `GPTQ_MAX_INPUTS`).
+ * @returns The rounded values, tfjs layout, by weight name, and the kernels left to nearest
+ * rounding because each of their outputs reads more than `maxInputs` inputs.
  */
 export async function gptqTfjsRounding(
   runtime: TfjsRuntime,
   model: TfjsModel,
   targets: ReadonlyMap<string, { grid: TfjsGrid; values: Float32Array }>,
   inputs: readonly TfjsInputSet[],
-): Promise<Map<string, Float32Array>> {
+  maxInputs = GPTQ_MAX_INPUTS,
+): Promise<{ rounded: Map<string, Float32Array>; tooWide: string[] }> {
   const shapes = new Map(model.weights.map((w) => [w.spec.name, w.spec.shape]));
+  const tooWide: string[] = [];
   const hessians = tfjsBiasSites(model).flatMap((s) => {
     if (!targets.has(s.kernel)) return [];
     const geometry = tfjsConvGeometry(model, s);
     if (s.kind !== "matmul" && geometry === undefined) return [];
-    return [new TfjsLayerHessian(s, shapes.get(s.kernel)!, geometry)];
+    const shape = shapes.get(s.kernel)!;
+    const inputsPerOutput = s.kind === "matmul"
+      ? shape[s.transposeB ? 1 : 0]
+      : s.kind === "depthwise"
+      ? shape[0] * shape[1]
+      : shape[0] * shape[1] * shape[2];
+    if (inputsPerOutput > maxInputs) {
+      tooWide.push(s.kernel);
+      return [];
+    }
+    return [new TfjsLayerHessian(s, shape, geometry)];
   });
   const rounded = new Map<string, Float32Array>();
-  if (hessians.length === 0) return rounded;
+  if (hessians.length === 0) return { rounded, tooWide };
   const written = encodeTfjs(model, new Map(), { shardBytes: Number.MAX_SAFE_INTEGER });
   const files = new Map([["model.json", written.modelJson], ...written.shards]);
   await tfjsLayerHessians(runtime, files, inputs, hessians);
@@ -56,5 +77,5 @@ export async function gptqTfjsRounding(
     const t = targets.get(h.site.kernel)!;
     rounded.set(h.site.kernel, gptqTfjsKernel(h, t.values, t.grid));
   }
-  return rounded;
+  return { rounded, tooWide };
 }

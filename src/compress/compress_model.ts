@@ -54,7 +54,7 @@ import {
 } from "./compare_tfjs.ts";
 import type { TfjsInputSet } from "./tfjs_inputs.ts";
 import { tfjsBiasSites } from "../quantization/bias_correct_tfjs.ts";
-import { gptqTfjsRounding } from "./_tfjs_gptq.ts";
+import { GPTQ_MAX_INPUTS, gptqTfjsRounding } from "./_tfjs_gptq.ts";
 import { halfOnnx } from "./_onnx_half.ts";
 import type { ConvertFloat16Options } from "../io/onnx/convert_float16.ts";
 import { quantizedTfjs, tfjsUint8Grids } from "../quantization/quantized_tfjs.ts";
@@ -532,14 +532,15 @@ async function saveQuantized(
       return new Map([["model.json", written.modelJson], ...written.shards]);
     };
     let rounded: Map<string, Float32Array> | undefined;
+    let tooWide: string[] = [];
     if (tfjs.gptqRounding === true && kind === "int") {
       const targets = await tfjsUint8Grids(model.tfjs, model.graph, result.params);
-      rounded = await gptqTfjsRounding(
+      ({ rounded, tooWide } = await gptqTfjsRounding(
         tfjsRuntime as TfjsRuntime,
         model.tfjs,
         targets,
         tfjsInputs!,
-      );
+      ));
     }
     if (biasCorrection && kind === "int") {
       const names = [...new Set(tfjsBiasSites(model.tfjs).map((s) => s.input))];
@@ -585,7 +586,12 @@ async function saveQuantized(
     if (rounded !== undefined) {
       warnings.push(
         `GPTQ rounding: ${out.gptqRounded.length} uint8 kernel(s) rounded against the second ` +
-          `moments of their inputs on ${tfjsInputs!.length} input set(s) (same grid per tensor)`,
+          `moments of their inputs on ${tfjsInputs!.length} input set(s) (same grid per tensor)` +
+          (tooWide.length === 0
+            ? ""
+            : `; ${tooWide.length} left to nearest rounding, more than ${GPTQ_MAX_INPUTS} inputs per output: ${
+              tooWide.join(", ")
+            }`),
       );
     }
     if (out.upgraded.length > 0) {

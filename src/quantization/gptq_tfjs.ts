@@ -139,7 +139,8 @@ export class TfjsLayerHessian {
   }
 
   /**
-   * Adds one input tensor of the layer: NHWC for a convolution, `[..., in]` for a MatMul.
+   * Adds one input tensor of the layer: NHWC (or HWC) for a convolution, `[..., in]` for a
+   * MatMul.
    *
    * @throws {RangeError} When the tensor's channels do not match the kernel's inputs.
    */
@@ -164,6 +165,8 @@ export class TfjsLayerHessian {
       return;
     }
     const [kh, kw, cin] = this.shape;
+    // tfjs convolutions take an unbatched [h, w, c] input too.
+    if (dims.length === 3) dims = [1, ...dims];
     if (dims.length !== 4 || dims[3] !== cin) {
       throw new RangeError(
         `the input of ${

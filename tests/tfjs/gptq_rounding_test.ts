@@ -22,6 +22,7 @@ import {
   type TfjsGrid,
   TfjsLayerHessian,
 } from "../../src/quantization/gptq_tfjs.ts";
+import { gptqTfjsRounding } from "../../src/compress/_tfjs_gptq.ts";
 import { quantize } from "../../src/quantization/quantize.ts";
 import { quantizedTfjs, tfjsUint8Grids } from "../../src/quantization/quantized_tfjs.ts";
 import { graphModelFiles, tf, values } from "./_models.ts";
@@ -367,17 +368,22 @@ test("compressModel gptqRounding: the same grids and sizes, other codes, outputs
   );
 });
 
-test("quantizedTfjs rounded: values on the target's grid are written as its codes; values off it are not used", async () => {
+/** The test graph model's view and its uint8 quantization (NNI's parameters). */
+async function quantizedTestModel() {
   const f = graphModelFiles();
   const view = loadModel(f.get("model.json")!, "model.json", f);
   if (view.format !== "tfjs") throw new Error("a tfjs model");
-  const config = [{
+  const result = await quantize(view.graph, [{
     op_types: ["Conv2d", "Linear"],
     target_names: ["weight"],
     quant_dtype: "uint8",
     quant_scheme: "affine",
-  }];
-  const result = await quantize(view.graph, config);
+  }]);
+  return { view, result };
+}
+
+test("quantizedTfjs rounded: values on the target's grid are written as its codes; values off it are not used", async () => {
+  const { view, result } = await quantizedTestModel();
   const grids = await tfjsUint8Grids(view.tfjs, view.graph, result.params);
   assert.ok(grids.size > 0);
   const [name, { grid, values: original }] = [...grids][0];
@@ -400,4 +406,41 @@ test("quantizedTfjs rounded: values on the target's grid are written as its code
   });
   assert.deepEqual(ignored.gptqRounded, []);
   assert.deepEqual([...ignored.shards.values()], [...plain.shards.values()]);
+});
+
+test("gptqTfjsRounding: kernels with more inputs per output than the cap are left to nearest rounding and named", async () => {
+  const { view, result } = await quantizedTestModel();
+  const targets = await tfjsUint8Grids(view.tfjs, view.graph, result.params);
+  const all = await gptqTfjsRounding(runtime, view.tfjs, targets, sets(2, 3));
+  assert.deepEqual(all.tooWide, []);
+  assert.ok(all.rounded.size > 1);
+  const inputsPerOutput = (s: TfjsBiasSite) => {
+    const shape = view.tfjs.weights.find((w) => w.spec.name === s.kernel)!.spec.shape;
+    return s.kind === "matmul"
+      ? shape[s.transposeB ? 1 : 0]
+      : s.kind === "depthwise"
+      ? shape[0] * shape[1]
+      : shape[0] * shape[1] * shape[2];
+  };
+  const sites = tfjsBiasSites(view.tfjs).filter((s) => all.rounded.has(s.kernel));
+  const cap = Math.min(...sites.map(inputsPerOutput));
+  const capped = await gptqTfjsRounding(runtime, view.tfjs, targets, sets(2, 3), cap);
+  const wide = sites.filter((s) => inputsPerOutput(s) > cap).map((s) => s.kernel);
+  assert.ok(wide.length > 0);
+  assert.deepEqual(capped.tooWide, wide);
+  assert.deepEqual(
+    [...capped.rounded.keys()],
+    sites.filter((s) => !wide.includes(s.kernel)).map((s) => s.kernel),
+  );
+});
+
+test("TfjsLayerHessian: an unbatched [h, w, c] input counts as one image", () => {
+  const g: TfjsConvGeometry = { strides: [1, 1], dilations: [1, 1], padding: "SAME" };
+  const x = smooth([1, 5, 5, 2], 8);
+  const a = new TfjsLayerHessian(site("conv"), [3, 3, 2, 1], g);
+  const b = new TfjsLayerHessian(site("conv"), [3, 3, 2, 1], g);
+  a.add(x, [1, 5, 5, 2]);
+  b.add(x, [5, 5, 2]);
+  assert.deepEqual([...b.matrix()], [...a.matrix()]);
+  assert.equal(b.count, 25);
 });
