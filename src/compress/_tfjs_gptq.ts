@@ -18,10 +18,12 @@ import type { TfjsInputSet } from "./tfjs_inputs.ts";
 
 /**
  * The most inputs per output (`kh·kw·in` of a convolution, `in` of a MatMul) a kernel may have
- * for GPTQ rounding: its second moments take `8·D²` bytes (128 MiB at 4096) and their
- * accumulation `D²/2` multiply-adds per input patch.
+ * for GPTQ rounding: its second moments take `8·D²` bytes (32 MiB at 2048), their accumulation
+ * `D²/2` multiply-adds per input patch, and their inverse `D³` (a kernel of 2048 inputs and 256
+ * outputs took 24 s here with other work running, one of 1024 inputs 2 s; the tfjs models of
+ * `@vladmandic/human` have at most 1280).
  */
-export const GPTQ_MAX_INPUTS = 4096;
+export const GPTQ_MAX_INPUTS = 2048;
 
 /**
  * The kernels of `targets` that are a convolution's, a depthwise convolution's or a MatMul's
