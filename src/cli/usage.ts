@@ -197,9 +197,9 @@ ${REGISTRY}
                         or ocr-lines:<n>, the first n labelled lines (PP-OCR models).
                         TensorFlow.js: the same file (tensors named as the inputs, x or x:0,
                         or a .npy for one input), run by tfjs (CPU backend) in sets of
-                        --batch-size rows (or the model's fixed batch), for --bias-correction,
-                        for --gptq-rounding,
-                        for --equalize through ReLU6 and for --measure-headroom
+                        --batch-size rows (or the model's fixed batch), for --bias-correction
+                        and --gptq-rounding, for --equalize through ReLU6 and for
+                        --measure-headroom
   --bias-correction     TensorFlow.js graph models, uint8: take each layer's expected output
                         shift (W_q - W) E[x] out of its bias, E[x] the mean of its input on
                         --calibration (needed); a layer without a bias gets one (fused
