@@ -5,7 +5,6 @@
  */
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
-import { encodeTfjs } from "../io/tfjs/write_tfjs.ts";
 import { tfjsBiasSites } from "../quantization/bias_correct_tfjs.ts";
 import {
   gptqTfjsKernel,
@@ -38,6 +37,7 @@ export const GPTQ_MAX_INPUTS = 2048;
  *
  * @param runtime tfjs-core (backend set) and `loadGraphModel`.
  * @param model The decoded model (unquantized).
+ * @param files Its files as tfjs loads them.
  * @param targets The uint8 targets: grid and original values (tfjs layout), by weight name
  * (`tfjsUint8Grids`).
  * @param inputs Calibration input sets.
@@ -48,6 +48,7 @@ export const GPTQ_MAX_INPUTS = 2048;
 export async function gptqTfjsRounding(
   runtime: TfjsRuntime,
   model: TfjsModel,
+  files: ReadonlyMap<string, Uint8Array>,
   targets: ReadonlyMap<string, { grid: TfjsGrid; values: Float32Array }>,
   inputs: readonly TfjsInputSet[],
   maxInputs = GPTQ_MAX_INPUTS,
@@ -72,8 +73,6 @@ export async function gptqTfjsRounding(
   });
   const rounded = new Map<string, Float32Array>();
   if (hessians.length === 0) return { rounded, tooWide };
-  const written = encodeTfjs(model, new Map(), { shardBytes: Number.MAX_SAFE_INTEGER });
-  const files = new Map([["model.json", written.modelJson], ...written.shards]);
   await tfjsLayerHessians(runtime, files, inputs, hessians);
   for (const h of hessians) {
     const t = targets.get(h.site.kernel)!;

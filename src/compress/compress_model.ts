@@ -526,10 +526,14 @@ async function saveQuantized(
           tfjsInputs === undefined ? {} : { inputs: tfjsInputs },
         );
     let inputMeans: Map<string, Float64Array> | undefined;
-    // The model as it is quantized (equalized, if so).
+    // The model as it is quantized (equalized, if so), encoded once for the tfjs runs.
+    let encoded: Map<string, Uint8Array> | undefined;
     const unquantized = () => {
-      const written = encodeTfjs(model.tfjs, new Map(), { shardBytes: Number.MAX_SAFE_INTEGER });
-      return new Map([["model.json", written.modelJson], ...written.shards]);
+      if (encoded === undefined) {
+        const w = encodeTfjs(model.tfjs, new Map(), { shardBytes: Number.MAX_SAFE_INTEGER });
+        encoded = new Map([["model.json", w.modelJson], ...w.shards]);
+      }
+      return encoded;
     };
     let rounded: Map<string, Float32Array> | undefined;
     let tooWide: string[] = [];
@@ -538,6 +542,7 @@ async function saveQuantized(
       ({ rounded, tooWide } = await gptqTfjsRounding(
         tfjsRuntime as TfjsRuntime,
         model.tfjs,
+        unquantized(),
         targets,
         tfjsInputs!,
       ));

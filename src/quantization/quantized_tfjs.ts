@@ -278,8 +278,7 @@ export async function quantizedTfjs(
       const perTensor = p.scale.length === 1 && p.bits <= 16;
       const dtype = p.bits <= 8 ? "uint8" : "uint16";
       if (perTensor) {
-        const scale = p.scale[0];
-        const grid = { min: (p.qmin - p.zeroPoint[0]) * scale, scale };
+        const grid = perTensorGrid(p);
         const rounded = dtype === "uint8" ? options.rounded?.get(ref.name) : undefined;
         if (rounded !== undefined && onTfjsGrid(rounded, dtype, grid)) {
           // Codes chosen elsewhere (GPTQ rounding) on the same grid.
@@ -355,6 +354,12 @@ export async function quantizedTfjs(
   };
 }
 
+/** A per-tensor target's grid as tfjs stores it: code 0 is `qmin`. */
+const perTensorGrid = (p: TargetQuantParams) => ({
+  min: (p.qmin - p.zeroPoint[0]) * p.scale[0],
+  scale: p.scale[0],
+});
+
 /**
  * The per-tensor uint8 targets of a quantization run that `quantizedTfjs` stores as tfjs uint8
  * codes on their own grid (float weights not already stored as codes), with that grid and the
@@ -379,8 +384,7 @@ export async function tfjsUint8Grids(
     const spec = specs.get(ref.name);
     if (spec?.dtype !== "float32" || spec.quantization?.dtype === "uint8") continue;
     if (spec.quantization?.dtype === "uint16" && p.bits >= 16) continue;
-    const scale = p.scale[0];
-    const min = (p.qmin - p.zeroPoint[0]) * scale;
+    const { min, scale } = perTensorGrid(p);
     const levels = new Float32Array(p.qmax - p.qmin + 1);
     for (let k = 0; k < levels.length; k++) levels[k] = k * scale + min;
     out.set(ref.name, {

@@ -411,7 +411,7 @@ test("quantizedTfjs rounded: values on the target's grid are written as its code
 test("gptqTfjsRounding: kernels with more inputs per output than the cap are left to nearest rounding and named", async () => {
   const { view, result } = await quantizedTestModel();
   const targets = await tfjsUint8Grids(view.tfjs, view.graph, result.params);
-  const all = await gptqTfjsRounding(runtime, view.tfjs, targets, sets(2, 3));
+  const all = await gptqTfjsRounding(runtime, view.tfjs, graphModelFiles(), targets, sets(2, 3));
   assert.deepEqual(all.tooWide, []);
   assert.ok(all.rounded.size > 1);
   const inputsPerOutput = (s: TfjsBiasSite) => {
@@ -424,7 +424,14 @@ test("gptqTfjsRounding: kernels with more inputs per output than the cap are lef
   };
   const sites = tfjsBiasSites(view.tfjs).filter((s) => all.rounded.has(s.kernel));
   const cap = Math.min(...sites.map(inputsPerOutput));
-  const capped = await gptqTfjsRounding(runtime, view.tfjs, targets, sets(2, 3), cap);
+  const capped = await gptqTfjsRounding(
+    runtime,
+    view.tfjs,
+    graphModelFiles(),
+    targets,
+    sets(2, 3),
+    cap,
+  );
   const wide = sites.filter((s) => inputsPerOutput(s) > cap).map((s) => s.kernel);
   assert.ok(wide.length > 0);
   assert.deepEqual(capped.tooWide, wide);
