@@ -9,13 +9,7 @@
  */
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
-
-interface TfNode {
-  readonly name: string;
-  readonly op: string;
-  readonly input?: readonly string[];
-  readonly attr?: Record<string, unknown>;
-}
+import { floatConst, graphNodes, newNames, type TfNode, withGraph } from "./_tfjs_graph.ts";
 
 /** One layer whose outputs a bias can correct. */
 export interface TfjsBiasSite {
@@ -438,16 +432,11 @@ export function withTfjsBiases(
   model: TfjsModel,
   biases: ReadonlyMap<string, Float32Array>,
 ): TfjsWithBiases {
-  const topology = model.json.modelTopology as { node?: TfNode[] } | undefined;
-  const nodes = topology?.node ?? [];
-  const taken = new Set([...nodes.map((n) => n.name), ...model.weights.map((w) => w.spec.name)]);
+  const newName = newNames(model);
   const names = new Map<string, string>();
   const out: TfNode[] = [];
-  const added: TfjsModel["weights"][number][] = [];
-  const group = model.weights.reduce((g, w) => Math.max(g, w.group), 0);
-  let offset = model.weights.filter((w) => w.group === group)
-    .reduce((n, w) => Math.max(n, w.offset + w.bytes.byteLength), 0);
-  for (const n of nodes) {
+  const added: { name: string; values: Float32Array }[] = [];
+  for (const n of graphNodes(model)) {
     const values = biases.get(n.name);
     if (values === undefined) {
       out.push(n);
@@ -461,20 +450,9 @@ export function withTfjsBiases(
           `DepthwiseConv2dNative and MatMul nodes do, it is ${n.op}`,
       );
     }
-    let name = `${n.name}/bias`;
-    for (let k = 1; taken.has(name); k++) name = `${n.name}/bias_${k}`;
-    taken.add(name);
+    const name = newName(`${n.name}/bias`);
     names.set(n.name, name);
-    out.push({
-      name,
-      op: "Const",
-      attr: {
-        value: {
-          tensor: { dtype: "DT_FLOAT", tensorShape: { dim: [{ size: String(values.length) }] } },
-        },
-        dtype: { type: "DT_FLOAT" },
-      },
-    });
+    out.push(floatConst(name, values.length));
     out.push({
       ...n,
       op: fused.op,
@@ -487,22 +465,12 @@ export function withTfjsBiases(
         ...(fused.epsilon ? { epsilon: { f: 0 } } : {}),
       },
     });
-    const bytes = new Uint8Array(Float32Array.from(values).buffer);
-    added.push({ spec: { name, shape: [values.length], dtype: "float32" }, bytes, group, offset });
-    offset += bytes.byteLength;
+    added.push({ name, values });
   }
   for (const node of biases.keys()) {
     if (!names.has(node)) {
       throw new RangeError(`the model has no node ${JSON.stringify(node)} to give a bias`);
     }
   }
-  const manifest = (model.json.weightsManifest ?? []) as { weights?: unknown[] }[];
-  const json = {
-    ...model.json,
-    modelTopology: { ...topology, node: out },
-    weightsManifest: manifest.map((g, i) =>
-      i === group ? { ...g, weights: [...g.weights ?? [], ...added.map((w) => w.spec)] } : g
-    ),
-  };
-  return { model: { ...model, json, weights: [...model.weights, ...added] }, weights: names };
+  return { model: withGraph(model, out, added), weights: names };
 }

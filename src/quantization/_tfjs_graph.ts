@@ -1,0 +1,84 @@
+/**
+ * Edits of a tfjs graph model's node list that add float32 constants: shared by
+ * `withTfjsBiases` and `withTfjsChannelScales`.
+ *
+ * @module
+ */
+
+import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
+
+/** A node of `modelTopology.node`, as the converter writes it. */
+export interface TfNode {
+  readonly name: string;
+  readonly op: string;
+  readonly input?: readonly string[];
+  readonly attr?: Record<string, unknown>;
+}
+
+/** The graph's nodes. */
+export const graphNodes = (model: TfjsModel): readonly TfNode[] =>
+  (model.json.modelTopology as { node?: TfNode[] } | undefined)?.node ?? [];
+
+/**
+ * A namer of new nodes and weights: `base`, or `base_1`, `base_2`, … when a node, a weight or
+ * an earlier new name has it.
+ */
+export function newNames(model: TfjsModel): (base: string) => string {
+  const taken = new Set([
+    ...graphNodes(model).map((n) => n.name),
+    ...model.weights.map((w) => w.spec.name),
+  ]);
+  return (base) => {
+    let name = base;
+    for (let k = 1; taken.has(name); k++) name = `${base}_${k}`;
+    taken.add(name);
+    return name;
+  };
+}
+
+/** A float32 `Const` node of shape `[length]` whose value is a weight of the same name. */
+export const floatConst = (name: string, length: number): TfNode => ({
+  name,
+  op: "Const",
+  attr: {
+    value: {
+      tensor: { dtype: "DT_FLOAT", tensorShape: { dim: [{ size: String(length) }] } },
+    },
+    dtype: { type: "DT_FLOAT" },
+  },
+});
+
+/**
+ * The model with `nodes` as its node list and new float32 weights (one per `Const` node added)
+ * at the end of the last manifest group; the source is unchanged.
+ */
+export function withGraph(
+  model: TfjsModel,
+  nodes: readonly TfNode[],
+  weights: readonly { readonly name: string; readonly values: Float32Array }[],
+): TfjsModel {
+  const group = model.weights.reduce((g, w) => Math.max(g, w.group), 0);
+  let offset = model.weights.filter((w) => w.group === group)
+    .reduce((n, w) => Math.max(n, w.offset + w.bytes.byteLength), 0);
+  const added = weights.map(({ name, values }) => {
+    const bytes = new Uint8Array(Float32Array.from(values).buffer);
+    const w = {
+      spec: { name, shape: [values.length], dtype: "float32" as const },
+      bytes,
+      group,
+      offset,
+    };
+    offset += bytes.byteLength;
+    return w;
+  });
+  const topology = model.json.modelTopology as Record<string, unknown> | undefined;
+  const manifest = (model.json.weightsManifest ?? []) as { weights?: unknown[] }[];
+  const json = {
+    ...model.json,
+    modelTopology: { ...topology, node: nodes },
+    weightsManifest: manifest.map((g, i) =>
+      i === group ? { ...g, weights: [...g.weights ?? [], ...added.map((w) => w.spec)] } : g
+    ),
+  };
+  return { ...model, json, weights: [...model.weights, ...added] };
+}
