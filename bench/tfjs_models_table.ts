@@ -18,14 +18,16 @@
  * `uint8g`, `uint8bcg`, `uint8eqrg`, `uint8eqrbcg`, `uint8mpeqrbcg`: GPTQ rounding on those
  * photos (`gptqRounding`) with the headroom alone, with bias correction, with ReLU6
  * equalization, with both, and with the headroom measured on the photos too; `float16eqr`:
- * float16 storage after the ReLU6 equalization (what equalization alone costs).
+ * float16 storage after the ReLU6 equalization (what equalization alone costs); `int8cs`,
+ * `int8csbcg`: the kernels int8 per output channel stored with channel scales (`channelScales`),
+ * alone and with bias correction and GPTQ rounding on the photos.
  *
  * Every cell is scored twice: on the random inputs, and for the models of human with a photo
  * recipe (tests/tfjs/_photos.ts) on real photos made as human feeds them (the scoring half:
  * other photos than the calibration half).
  *
  *   deno run -A bench/tfjs_models_table.ts [--models emotion,iris] [--out bench/results/tfjs_models.json]
- *     [--runs uint8plain,uint8,uint8eq,uint8m,uint8meq,uint8mp,uint8mpeq,uint8bc,uint8eqbc,uint8mpbc,uint8mpeqbc,uint8eqr,uint8eqrbc,uint8g,uint8bcg,uint8eqrg,uint8eqrbcg,uint8mpeqrbcg,float16eqr,float16,prune30,prune50]
+ *     [--runs uint8plain,uint8,uint8eq,uint8m,uint8meq,uint8mp,uint8mpeq,uint8bc,uint8eqbc,uint8mpbc,uint8mpeqbc,uint8eqr,uint8eqrbc,uint8g,uint8bcg,uint8eqrg,uint8eqrbcg,uint8mpeqrbcg,float16eqr,float16,int8cs,int8csbcg,prune30,prune50]
  *     [--no-test-models] [--calibrate-limit 4]
  *
  * `--calibrate-limit`: at most that many calibration photos for the models that take one image
@@ -40,7 +42,14 @@ import { compressModel } from "../src/compress/compress_model.ts";
 import { loadModel } from "../src/compress/load_model.ts";
 import { readModelFile } from "../src/compress/read_model_file.ts";
 import { writeFileAtomic } from "../src/io/fs.ts";
-import { graphModelFiles, layersModelFiles, storedAs, tf, tfl } from "../tests/tfjs/_models.ts";
+import {
+  graphModelFiles,
+  INT8_PER_CHANNEL,
+  layersModelFiles,
+  storedAs,
+  tf,
+  tfl,
+} from "../tests/tfjs/_models.ts";
 import { HUMAN_INPUTS, humanInputs } from "../tests/tfjs/_photos.ts";
 import { parseArgs } from "./_harness.ts";
 
@@ -185,6 +194,16 @@ for (const { name, files } of models) {
       gptqRounding: true,
     },
     float16: { mode: "quantization", configList: UINT8, storage: "float16" },
+    // Kernels per output channel with channel scales: alone, then with bias correction and GPTQ
+    // rounding on the calibration photos.
+    int8cs: { mode: "quantization", configList: INT8_PER_CHANNEL, channelScales: true },
+    int8csbcg: {
+      ...bc,
+      configList: INT8_PER_CHANNEL,
+      measureHeadroom: false,
+      channelScales: true,
+      gptqRounding: true,
+    },
     prune30: { mode: "pruning", configList: PRUNE(0.3) },
     prune50: { mode: "pruning", configList: PRUNE(0.5) },
   } as const;
@@ -193,7 +212,7 @@ for (const { name, files } of models) {
     if (
       (label.startsWith("uint8mp") || label.endsWith("bc") || label.endsWith("g") ||
         label.endsWith("eqr") ||
-        label.startsWith("uint8eqr")) &&
+        label.startsWith("uint8eqr") || label === "int8csbcg") &&
       !photo
     ) continue;
     const t0 = performance.now();

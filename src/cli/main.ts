@@ -64,6 +64,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "measure-headroom": { type: "boolean" },
   "bias-correction": { type: "boolean" },
   "gptq-rounding": { type: "boolean" },
+  "channel-scales": { type: "boolean" },
   calibration: { type: "string" },
   reconstruct: { type: "string" },
   "rank-channels": { type: "string" },

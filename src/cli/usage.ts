@@ -208,6 +208,10 @@ ${REGISTRY}
                         kernel's codes on its grid by GPTQ against its inputs on --calibration
                         (needed), each column's rounding error compensated on the rest, instead
                         of rounding every weight to nearest; same grid, same size
+  --channel-scales      TensorFlow.js graph models: a kernel quantized per channel with one
+                        zero point (granularity per_channel, symmetric) is stored as codes on
+                        one grid, its scales applied by a Mul after the layer (one byte per
+                        weight instead of fake-quantized float16/float32)
   --batch-size <n>      rows per calibration batch (default 8)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a

@@ -250,6 +250,17 @@ export interface CompressOptions {
    */
   readonly gptqRounding?: boolean;
   /**
+   * TensorFlow.js graph models, storage `int`/`auto`: a kernel quantized per output channel
+   * with one zero point (`granularity: "per_channel"` with a symmetric scheme, at most 16 bits)
+   * is stored as its integer levels in tfjs `uint8` (`uint16`) codes on one grid, and its scales
+   * as a `[channels]` weight that a new `Mul` node applies after the layer (the layer unfused:
+   * its op, the `Mul`, then its `BiasAdd` and activation); see
+   * `QuantizedTfjsOptions.channelScales`. The file then holds NNI's per-channel values at one
+   * byte per weight (plus one scale per channel) instead of fake-quantized float16/float32. It
+   * changes the graph, hence off by default; a warning lists the kernels.
+   */
+  readonly channelScales?: boolean;
+  /**
    * Weights per block along K for `storage: "nbits"` (default 32) and `storage: "bnb4"`
    * (default 64): a power of two >= 16.
    */
@@ -482,6 +493,7 @@ interface TfjsQuantizeOptions {
   readonly biasCorrection?: boolean;
   readonly measureHeadroom?: boolean;
   readonly gptqRounding?: boolean;
+  readonly channelScales?: boolean;
 }
 
 /** The quantized file in the requested storage; `auto` falls back to float with a reason. */
@@ -538,7 +550,9 @@ async function saveQuantized(
     let rounded: Map<string, Float32Array> | undefined;
     let tooWide: string[] = [];
     if (tfjs.gptqRounding === true && kind === "int") {
-      const targets = await tfjsUint8Grids(model.tfjs, model.graph, result.params);
+      const targets = await tfjsUint8Grids(model.tfjs, model.graph, result.params, {
+        channelScales: tfjs.channelScales,
+      });
       ({ rounded, tooWide } = await gptqTfjsRounding(
         tfjsRuntime as TfjsRuntime,
         model.tfjs,
@@ -565,6 +579,7 @@ async function saveQuantized(
         ...(sensitivity === undefined ? {} : { measure: sensitivity.measure }),
         ...(inputMeans === undefined ? {} : { inputMeans }),
         ...(rounded === undefined ? {} : { rounded }),
+        ...(tfjs.channelScales === true ? { channelScales: true } : {}),
       });
     } finally {
       sensitivity?.dispose();
@@ -591,12 +606,20 @@ async function saveQuantized(
     if (rounded !== undefined) {
       warnings.push(
         `GPTQ rounding: ${out.gptqRounded.length} uint8 kernel(s) rounded against the second ` +
-          `moments of their inputs on ${tfjsInputs!.length} input set(s) (same grid per tensor)` +
+          `moments of their inputs on ${tfjsInputs!.length} input set(s) (the same grids)` +
           (tooWide.length === 0
             ? ""
             : `; ${tooWide.length} left to nearest rounding, more than ${GPTQ_MAX_INPUTS} inputs per output: ${
               tooWide.join(", ")
             }`),
+      );
+    }
+    if (out.channelScaled.length > 0) {
+      warnings.push(
+        `channel scales: ${out.channelScaled.length} kernel(s) quantized per channel stored as ` +
+          `codes on one grid, their scales applied by a Mul after the layer: ${
+            out.channelScaled.map((c) => `${c.name} (scales ${c.storage})`).join(", ")
+          }`,
       );
     }
     if (out.upgraded.length > 0) {
@@ -837,6 +860,15 @@ export async function compressModel(
         }, which was not given: load the model with its data files (loadModel(bytes, name, { externalData }))`,
       );
     }
+  }
+  if (
+    options.channelScales === true &&
+    (model.format !== "tfjs" || options.mode !== "quantization")
+  ) {
+    throw new TypeError(
+      `"channelScales" stores per-channel kernels of quantized TensorFlow.js graph models: ` +
+        `the model is ${model.format}, the mode ${options.mode}`,
+    );
   }
   for (const key of ["biasCorrection", "gptqRounding"] as const) {
     if (options[key] !== true) continue;
@@ -1131,6 +1163,7 @@ export async function compressModel(
         biasCorrection: options.biasCorrection,
         measureHeadroom: options.measureHeadroom,
         gptqRounding: options.gptqRounding,
+        channelScales: options.channelScales,
       },
     );
     bytes = saved.bytes;

@@ -326,6 +326,11 @@ export interface TfjsGrid {
   readonly scale: number;
   /** The value of each code as written (tfjs decodes exactly these). */
   readonly levels: Float32Array;
+  /**
+   * A scale per output channel (tfjs output-channel order) applied after the layer
+   * (`withTfjsChannelScales`): channel `c`'s values are `levels[k] · channelScales[c]`.
+   */
+  readonly channelScales?: Float32Array;
 }
 
 /**
@@ -341,6 +346,7 @@ function gptqRows(
   hessian: Float64Array,
   grid: TfjsGrid,
   percDamp: number,
+  rowScales?: ArrayLike<number>,
 ): Float32Array | undefined {
   const perm = Array.from({ length: cols }, (_, i) => i);
   perm.sort((a, b) => hessian[b * cols + b] - hessian[a * cols + a] || a - b);
@@ -354,12 +360,15 @@ function gptqRows(
   const top = levels.length - 1;
   const out = new Float32Array(rows * cols);
   const row = new Float64Array(cols);
+  const value = new Float32Array(1);
   for (let r = 0; r < rows; r++) {
+    const rs = rowScales === undefined ? 1 : rowScales[r];
     for (let i = 0; i < cols; i++) row[i] = w[r * cols + perm[i]];
     for (let i = 0; i < cols; i++) {
       const x = row[i];
-      const code = Math.min(top, Math.max(0, Math.round((x - min) / scale)));
-      const q = levels[code];
+      const code = Math.min(top, Math.max(0, Math.round((x / rs - min) / scale)));
+      value[0] = levels[code] * rs;
+      const q = value[0];
       out[r * cols + perm[i]] = q;
       const e = (x - q) / u[i * cols + i];
       if (e === 0) continue;
@@ -370,7 +379,8 @@ function gptqRows(
 }
 
 /**
- * A kernel (tfjs layout) rounded onto a per-tensor grid by GPTQ with the layer's input second
+ * A kernel (tfjs layout) rounded onto a per-tensor grid (times `grid.channelScales` per output
+ * channel, when given) by GPTQ with the layer's input second
  * moments: every value is one of `grid.levels`. A matrix that is not positive definite even
  * after dampening leaves its rows rounded to nearest.
  *
@@ -402,10 +412,23 @@ export function gptqTfjsKernel(
   percDamp = 0.01,
 ): Float32Array {
   const { site, shape } = hessian;
-  const nearest = (x: number) =>
-    grid.levels[
-      Math.min(grid.levels.length - 1, Math.max(0, Math.round((x - grid.min) / grid.scale)))
-    ];
+  const cs = grid.channelScales;
+  const transposed = site.kind === "matmul" && site.transposeB;
+  const rows = site.kind === "depthwise"
+    ? shape[2] * shape[3]
+    : transposed
+    ? shape[0]
+    : shape[shape.length - 1];
+  const nearest = (x: number, i: number) => {
+    const s = cs === undefined
+      ? 1
+      : cs[transposed ? Math.floor(i / (kernel.length / rows)) : i % rows];
+    const k = Math.min(
+      grid.levels.length - 1,
+      Math.max(0, Math.round((x / s - grid.min) / grid.scale)),
+    );
+    return grid.levels[k] * s;
+  };
   const out = Float32Array.from(kernel, nearest);
   const d = hessian.dim;
   if (site.kind === "depthwise") {
@@ -416,7 +439,8 @@ export function gptqTfjsKernel(
       for (let m = 0; m < mult; m++) {
         for (let t = 0; t < kk; t++) w[m * kk + t] = kernel[(t * cin + c) * mult + m];
       }
-      const q = gptqRows(w, mult, kk, hessian.matrix(c), grid, percDamp);
+      const scales = cs?.subarray(c * mult, (c + 1) * mult);
+      const q = gptqRows(w, mult, kk, hessian.matrix(c), grid, percDamp, scales);
       if (q === undefined) continue;
       for (let m = 0; m < mult; m++) {
         for (let t = 0; t < kk; t++) out[(t * cin + c) * mult + m] = q[m * kk + t];
@@ -425,15 +449,13 @@ export function gptqTfjsKernel(
     return out;
   }
   // Rows are output channels, columns the inputs (patch values).
-  const transposed = site.kind === "matmul" && site.transposeB;
-  const rows = transposed ? shape[0] : shape[shape.length - 1];
   const w = new Float64Array(rows * d);
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < d; i++) {
       w[r * d + i] = transposed ? kernel[r * d + i] : kernel[i * rows + r];
     }
   }
-  const q = gptqRows(w, rows, d, hessian.matrix(0), grid, percDamp);
+  const q = gptqRows(w, rows, d, hessian.matrix(0), grid, percDamp, cs);
   if (q === undefined) return out;
   for (let r = 0; r < rows; r++) {
     for (let i = 0; i < d; i++) {

@@ -200,3 +200,9 @@ export {
   type TfjsGrid,
   TfjsLayerHessian,
 } from "./gptq_tfjs.ts";
+export {
+  type TfjsChannelScaleSite,
+  tfjsChannelScaleSites,
+  type TfjsWithChannelScales,
+  withTfjsChannelScales,
+} from "./channel_scales_tfjs.ts";

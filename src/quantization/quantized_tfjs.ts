@@ -16,6 +16,11 @@ import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 import { readTfjs, tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
 import { biasCorrectTfjs, tfjsBiasSites, withTfjsBiases } from "./bias_correct_tfjs.ts";
 import type { TfjsGrid } from "./gptq_tfjs.ts";
+import {
+  type TfjsChannelScaleSite,
+  tfjsChannelScaleSites,
+  withTfjsChannelScales,
+} from "./channel_scales_tfjs.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
@@ -79,6 +84,20 @@ export interface QuantizedTfjsOptions {
    * `tfjsUint8Grids`), tfjs layout, by weight name. Values that leave the grid are not used.
    */
   readonly rounded?: ReadonlyMap<string, Float32Array>;
+  /**
+   * Storage `int`, graph models: a kernel quantized per output channel with one zero point
+   * (`granularity: "per_channel"`, symmetric schemes) of at most 16 bits, read only by
+   * convolutions, depthwise convolutions and MatMuls, is stored as its integer levels
+   * `q - zero_point` in `uint8` (`uint16`) codes on one grid whose step is a power of two `u`
+   * (`min = (qmin - zero_point) · u`), and its scales divided by `u` (the largest in [1, 2)) as a
+   * `[channels]` weight that a new `Mul` node applies after the layer (`withTfjsChannelScales`):
+   * tfjs computes `conv(x, (q - zp) · u) · scale_c / u`, NNI's values. The scales are float32
+   * (NNI's values bit for bit), or float16 for a kernel stored as float16 (the values are then
+   * `(q - zp) · f16(scale_c / u) · u`, within float16's 2⁻¹¹ of NNI's; subnormal steps for a
+   * channel whose scale is below 2⁻¹⁴ of the largest). Without it (default) such targets are
+   * written fake-quantized, with a warning.
+   */
+  readonly channelScales?: boolean;
 }
 
 /** The written model, and one line for each weight stored otherwise than asked. */
@@ -94,6 +113,15 @@ export interface QuantizedTfjs extends TfjsFiles {
   readonly upgraded: readonly TfjsUpgrade[];
   /** With `rounded`: the weights written with those values. */
   readonly gptqRounded: readonly string[];
+  /**
+   * With `channelScales`: the kernels stored as codes per tensor with a scale per output
+   * channel, the new scale weight and its storage.
+   */
+  readonly channelScaled: readonly {
+    readonly name: string;
+    readonly scales: string;
+    readonly storage: "float16" | "float32";
+  }[];
   /** With `inputMeans`: the layers whose output shift went into a bias. */
   readonly biasCorrected: readonly string[];
   /** With `inputMeans`: layers with a changed kernel whose shift no bias could take. */
@@ -232,6 +260,15 @@ export async function quantizedTfjs(
   const warnings: string[] = [];
   const candidates: Candidate[] = [];
   const gptqRounded: string[] = [];
+  const channelSites = options.channelScales === true && storage === "int"
+    ? tfjsChannelScaleSites(source)
+    : undefined;
+  // Kernels stored with channel scales: until the model is written, their replacement holds
+  // the values tfjs will compute with, as float32 (what bias correction and `measure` read).
+  const scaled = new Map<
+    string,
+    { replacement: TfjsReplacement; levels: Float32Array; grid: ChannelGrid }
+  >();
   for (const p of params) {
     if (p.kind !== "parameter") continue;
     const ref = paramRef(model, p.module, p.target, p.configIndex);
@@ -289,12 +326,31 @@ export async function quantizedTfjs(
           chosen = { values, storage: dtype, grid };
         }
       }
+      const channel = perTensor || channelSites === undefined
+        ? undefined
+        : channelGrid(p, spec, channelSites.get(ref.name), kernels);
+      if (chosen === undefined && channel !== undefined) {
+        const r = options.rounded?.get(ref.name);
+        let levels = r === undefined ? undefined : channelLevels(r, channel, channel.scales);
+        if (levels !== undefined) gptqRounded.push(ref.name);
+        levels ??= channelLevels(values, channel, channel.nni);
+        if (levels !== undefined) {
+          const at = channelOf(channel.site, levels.length);
+          const effective = Float32Array.from(levels, (l, i) => l * channel.scales[at(i)]);
+          chosen = { values: effective, storage: "float32" };
+          scaled.set(ref.name, { replacement: chosen, levels, grid: channel });
+        }
+      }
       if (chosen === undefined) {
         const why = perTensor
           ? "its grid does not reproduce the quantized values in tfjs's arithmetic"
           : `tfjs stores one min and scale per tensor, the target has ${p.scale.length} (${
             p.granularity ?? "per tensor"
-          } ${p.quantDtype})`;
+          } ${p.quantDtype})${
+            channelSites === undefined && source.kind === "graph-model"
+              ? " (channelScales stores a conv or MatMul kernel per channel with one zero point as codes)"
+              : ""
+          }`;
         const fallback: TfjsStorage = exactHalf(values, kernels) ? "float16" : "float32";
         chosen = { values, storage: fallback };
         warnings.push(
@@ -303,7 +359,7 @@ export async function quantizedTfjs(
       }
     }
     replacements.set(ref.name, chosen);
-    storages.set(ref.name, chosen.storage!);
+    storages.set(ref.name, scaled.get(ref.name)?.grid.dtype ?? chosen.storage!);
     const sourceType = spec.quantization?.dtype ?? spec.dtype;
     if (
       storage === "int" && chosen.storage === "uint8" &&
@@ -327,11 +383,15 @@ export async function quantizedTfjs(
     replacements,
     candidates,
     storage === "int" ? options.headroom ?? 0 : 0,
-    correcting ? newBiasBytes(source, replacements) : 0,
+    (correcting ? newBiasBytes(source, replacements) : 0) +
+      [...scaled.values()].reduce((n, c) => n + c.grid.scales.length * scaleBytes(c.grid), 0),
     kernels,
     options.measure === undefined
       ? undefined
       : (r) => options.measure!(encodeTfjs(source, r, { shardBytes: options.shardBytes, kernels })),
+    new Map(
+      [...scaled].map(([name, c]) => [name, c.levels.length * (c.grid.dtype === "uint8" ? 1 : 2)]),
+    ),
   );
   for (const u of upgraded) storages.set(u.name, u.storage);
   let bias: CorrectedBiases = { corrected: [], skipped: [], added: [], model: source };
@@ -341,17 +401,134 @@ export async function quantizedTfjs(
   for (const a of bias.added) {
     storages.set(a.weight, replacements.get(a.weight)?.storage ?? "float32");
   }
-  const files = encodeTfjs(bias.model, replacements, { shardBytes: options.shardBytes, kernels });
+  // The kernels with channel scales: their levels as codes, the scales as new weights.
+  let written = bias.model;
+  const channelScaled: { name: string; scales: string; storage: "float16" | "float32" }[] = [];
+  if (scaled.size > 0) {
+    const scales = new Map<string, Float32Array>();
+    for (const [name, c] of scaled) {
+      if (replacements.get(name) !== c.replacement) continue;
+      const { unit } = c.grid;
+      replacements.set(name, {
+        values: c.levels.map((l) => l * unit),
+        storage: c.grid.dtype,
+        grid: { min: c.grid.min * unit, scale: unit },
+      });
+      scales.set(name, c.grid.scales.map((s) => s / unit));
+    }
+    const withScales = withTfjsChannelScales(written, scales);
+    written = withScales.model;
+    for (const [kernel, weight] of withScales.weights) {
+      const { grid } = scaled.get(kernel)!;
+      replacements.set(weight, { values: scales.get(kernel)!, storage: grid.storage });
+      storages.set(weight, grid.storage);
+      channelScaled.push({ name: kernel, scales: weight, storage: grid.storage });
+    }
+  }
+  const files = encodeTfjs(written, replacements, { shardBytes: options.shardBytes, kernels });
   return {
     ...files,
     storages,
     warnings,
     upgraded,
     gptqRounded: gptqRounded.filter((n) => storages.get(n) === "uint8"),
+    channelScaled,
     biasCorrected: bias.corrected,
     biasSkipped: bias.skipped,
     biasAdded: bias.added,
   };
+}
+
+/** A per-channel target stored as levels on one grid with a scale per channel. */
+interface ChannelGrid {
+  readonly site: TfjsChannelScaleSite;
+  /** The codes' storage. */
+  readonly dtype: "uint8" | "uint16";
+  /** The lowest level, `qmin - zero_point` (code 0). */
+  readonly min: number;
+  /** The highest level, `qmax - zero_point`. */
+  readonly max: number;
+  /** NNI's scales, tfjs output-channel order. */
+  readonly nni: Float32Array;
+  /**
+   * The scales tfjs computes with: NNI's, or `unit · f16(scale_c / unit)` (their float16
+   * values relative to `unit`).
+   */
+  readonly scales: Float32Array;
+  /**
+   * A power of two: the codes' grid step (`min = (qmin - zero_point) · unit`), and the stored
+   * scales are `scales / unit` (so that float16 holds them, whatever their magnitude).
+   */
+  readonly unit: number;
+  /** The scales' storage. */
+  readonly storage: "float16" | "float32";
+}
+
+const scaleBytes = (g: ChannelGrid) => g.storage === "float16" ? 2 : 4;
+
+/** The output channel of each kernel value (tfjs layout) at a channel-scale site. */
+const channelOf = (site: TfjsChannelScaleSite, n: number) =>
+  site.channelsLast
+    ? (i: number) => i % site.channels
+    : (i: number) => Math.floor(i / (n / site.channels));
+
+/**
+ * The channel grid of a target quantized per output channel (one block per dim-0 channel of the
+ * PyTorch layout, which is the layer's output channel), at most 16 bits, one zero point,
+ * positive finite scales, at a channel-scale site; else undefined.
+ */
+function channelGrid(
+  p: TargetQuantParams,
+  spec: TfjsModel["weights"][number]["spec"],
+  site: TfjsChannelScaleSite | undefined,
+  kernels: Kernels,
+): ChannelGrid | undefined {
+  if (site === undefined || p.bits > 16 || p.scale.length !== site.channels) return undefined;
+  if (p.gridShape[0] !== site.channels || p.gridShape.some((g, d) => d > 0 && g !== 1)) {
+    return undefined;
+  }
+  const zp = p.zeroPoint[0];
+  if (!p.zeroPoint.every((z) => z === zp)) return undefined;
+  const nni = Float32Array.from(p.scale);
+  if (!nni.every((v) => v > 0 && Number.isFinite(v))) return undefined;
+  let scales: Float32Array = nni;
+  let storage: "float16" | "float32" = "float32";
+  // Dividing by a power of two is exact in float32: the largest stored scale is in [1, 2).
+  const unit = 2 ** Math.floor(Math.log2(nni.reduce((m, v) => Math.max(m, v), 0)));
+  if (spec.quantization?.dtype === "float16") {
+    const half = kernels.f16ToF32(kernels.f32ToF16(nni.map((v) => v / unit)));
+    // A channel whose scale is below 2⁻¹⁴ of the largest gets float16's subnormal steps (an
+    // all-zero channel's scale may be anything).
+    if (half.every((v) => Number.isFinite(v))) {
+      scales = half.map((v) => v * unit);
+      storage = "float16";
+    }
+  }
+  const dtype = p.bits <= 8 ? "uint8" : "uint16";
+  return { site, dtype, min: p.qmin - zp, max: p.qmax - zp, nni, scales, unit, storage };
+}
+
+/**
+ * The integer levels of `values` (tfjs layout) on a channel grid with `scales`, or undefined
+ * when a value is not `level · scale_c` in float32 for a level in range.
+ */
+function channelLevels(
+  values: Float32Array,
+  grid: ChannelGrid,
+  scales: Float32Array,
+): Float32Array | undefined {
+  const at = channelOf(grid.site, values.length);
+  const levels = new Float32Array(values.length);
+  const check = new Float32Array(1);
+  for (let i = 0; i < values.length; i++) {
+    const s = scales[at(i)];
+    const l = Math.round(values[i] / s);
+    if (!(l >= grid.min && l <= grid.max)) return undefined;
+    check[0] = l * s;
+    if (check[0] !== values[i]) return undefined;
+    levels[i] = l;
+  }
+  return levels;
 }
 
 /** A per-tensor target's grid as tfjs stores it: code 0 is `qmin`. */
@@ -363,11 +540,15 @@ const perTensorGrid = (p: TargetQuantParams) => ({
 /**
  * The per-tensor uint8 targets of a quantization run that `quantizedTfjs` stores as tfjs uint8
  * codes on their own grid (float weights not already stored as codes), with that grid and the
- * original values: what GPTQ rounding (`gptqTfjsKernel`) chooses codes for.
+ * original values: what GPTQ rounding (`gptqTfjsKernel`) chooses codes for. With
+ * `channelScales` (as given to `quantizedTfjs`), also the per-channel targets of at most 8 bits
+ * it stores with channel scales: their grid is the levels `qmin - zp … qmax - zp` with the
+ * scales as written (`TfjsGrid.channelScales`).
  *
  * @param source The decoded model.
  * @param model The model view the parameters were computed on.
  * @param params Parameters from `quantize`.
+ * @param options `channelScales`, and the kernels (default `getKernels()`).
  * @returns By weight name: the grid (the value of each code as tfjs decodes it) and the original
  * values, tfjs layout.
  */
@@ -375,22 +556,34 @@ export async function tfjsUint8Grids(
   source: TfjsModel,
   model: ModelGraph,
   params: readonly TargetQuantParams[],
+  options: { readonly channelScales?: boolean; readonly kernels?: Kernels } = {},
 ): Promise<Map<string, { grid: TfjsGrid; values: Float32Array }>> {
   const specs = new Map(source.weights.map((w) => [w.spec.name, w.spec]));
+  const sites = options.channelScales === true ? tfjsChannelScaleSites(source) : undefined;
+  const kernels = options.kernels ?? getKernels();
   const out = new Map<string, { grid: TfjsGrid; values: Float32Array }>();
   for (const p of params) {
-    if (p.kind !== "parameter" || p.scale.length !== 1 || p.bits > 8) continue;
+    if (p.kind !== "parameter" || p.bits > 8) continue;
     const ref = paramRef(model, p.module, p.target, p.configIndex);
     const spec = specs.get(ref.name);
     if (spec?.dtype !== "float32" || spec.quantization?.dtype === "uint8") continue;
     if (spec.quantization?.dtype === "uint16" && p.bits >= 16) continue;
-    const { min, scale } = perTensorGrid(p);
-    const levels = new Float32Array(p.qmax - p.qmin + 1);
-    for (let k = 0; k < levels.length; k++) levels[k] = k * scale + min;
-    out.set(ref.name, {
-      grid: { min, scale, levels },
-      values: toTfjsLayout(ref, await ref.data()),
-    });
+    let grid: TfjsGrid;
+    if (p.scale.length === 1) {
+      const { min, scale } = perTensorGrid(p);
+      const levels = new Float32Array(p.qmax - p.qmin + 1);
+      for (let k = 0; k < levels.length; k++) levels[k] = k * scale + min;
+      grid = { min, scale, levels };
+    } else {
+      const channel = sites === undefined
+        ? undefined
+        : channelGrid(p, spec, sites.get(ref.name), kernels);
+      if (channel === undefined) continue;
+      const levels = new Float32Array(channel.max - channel.min + 1);
+      for (let k = 0; k < levels.length; k++) levels[k] = k + channel.min;
+      grid = { min: channel.min, scale: 1, levels, channelScales: channel.scales };
+    }
+    out.set(ref.name, { grid, values: toTfjsLayout(ref, await ref.data()) });
   }
   return out;
 }
@@ -541,13 +734,15 @@ async function spendHeadroom(
   reserved: number,
   kernels: Kernels,
   measure?: (replacements: ReadonlyMap<string, TfjsReplacement>) => Promise<number>,
+  sizes: ReadonlyMap<string, number> = new Map(),
 ): Promise<TfjsUpgrade[]> {
   if (!(headroom > 0) || candidates.length === 0) return [];
   let total = reserved;
   let cap = 0;
   for (const w of source.weights) {
     const r = replacements.get(w.spec.name);
-    total += r === undefined ? w.bytes.byteLength : storedBytes(w.spec, r.storage ?? "float32");
+    total += sizes.get(w.spec.name) ??
+      (r === undefined ? w.bytes.byteLength : storedBytes(w.spec, r.storage ?? "float32"));
     // 25% + headroom of float32 (and integer) bytes, 50% + headroom of float16 bytes: the
     // limits hold for the whole file even with int32 constants in it.
     const half = w.spec.quantization?.dtype === "float16";

@@ -185,3 +185,44 @@ test("CLI: --gptq-rounding rounds the kernels on the calibration inputs; needs -
   assert.equal(p.code, 2);
   assert.match(p.stderr, /--gptq-rounding goes with quantize/);
 });
+
+test("CLI: --channel-scales stores per-channel int8 kernels as uint8 codes; a tfjs model and quantize only", async () => {
+  const dir = await setup();
+  writeFileSync(
+    `${dir}/pc.json`,
+    JSON.stringify([{
+      ...QUANT[0],
+      quant_dtype: "int8",
+      quant_scheme: "symmetric",
+      granularity: "per_channel",
+    }]),
+  );
+  const quantize = (...more: string[]) =>
+    cli("quantize", `${dir}/model.json`, "-c", `${dir}/pc.json`, "-o", `${dir}/s.json`, ...more);
+  const r = await quantize("--channel-scales", "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const warnings: string[] = JSON.parse(r.stdout).report.warnings;
+  assert.match(warnings.join("\n"), /channel scales: 5 kernel\(s\) quantized per channel/);
+  const read = await readTfjsFiles(`${dir}/s.json`);
+  const json = JSON.parse(new TextDecoder().decode(read.modelJson));
+  const stored = json.weightsManifest[0].weights
+    .filter((w: { quantization?: { dtype: string } }) => w.quantization?.dtype === "uint8");
+  assert.equal(stored.length, 5);
+  const cmp = await compareTfjsOutputs(
+    { tf, loadGraphModel: (h) => loadGraphModel(h) },
+    new Map([["model.json", read.modelJson], ...read.shards]),
+    graphModelFiles(),
+  );
+  assert.ok(cmp[0].cosine > 0.99, `${cmp[0].cosine}`);
+  const p = await cli(
+    "prune",
+    `${dir}/model.json`,
+    "-c",
+    `${dir}/q.json`,
+    "--channel-scales",
+    "-o",
+    `${dir}/p.json`,
+  );
+  assert.equal(p.code, 2);
+  assert.match(p.stderr, /--channel-scales goes with quantize/);
+});

@@ -317,3 +317,20 @@ export function storedAs(input: Files, storage: TfjsStorage, shardBytes = 2048):
   const out = encodeTfjs(model, replacements, { shardBytes });
   return new Map([["model.json", out.modelJson], ...out.shards]);
 }
+
+/**
+ * The convolution and MatMul kernels int8 per output channel (symmetric: one zero point, what
+ * `channelScales` stores as codes), every other float weight uint8 per tensor.
+ */
+export const INT8_PER_CHANNEL = [{
+  op_types: ["Conv2d", "Linear"],
+  target_names: ["weight"],
+  quant_dtype: "int8",
+  quant_scheme: "symmetric",
+  granularity: "per_channel",
+}, {
+  op_types: ["ConvTranspose2d", "Module", "PReLU", "BatchNorm2d"],
+  target_names: ["weight"],
+  quant_dtype: "uint8",
+  quant_scheme: "affine",
+}];

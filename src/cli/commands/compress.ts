@@ -307,6 +307,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         command,
       );
     }
+    const channelScales = args.values["channel-scales"] === true;
+    if (channelScales && mode !== "quantization") {
+      throw new UsageError("--channel-scales goes with quantize", command);
+    }
     if (args.values["equalize-float16"] === true && args.values.equalize !== true) {
       throw new UsageError("--equalize-float16 goes with --equalize", command);
     }
@@ -597,6 +601,12 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             command,
           );
         }
+        if (channelScales && model.format !== "tfjs") {
+          throw new UsageError(
+            `--channel-scales stores per-channel kernels of TensorFlow.js graph models: the model is ${model.format}`,
+            command,
+          );
+        }
         if (gptqRounding && model.format !== "tfjs") {
           throw new UsageError(
             `--gptq-rounding rounds the kernels of TensorFlow.js graph models: the model is ${model.format} (GPTQ itself: -a GPTQ)`,
@@ -671,6 +681,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ...(tfjsInputs === undefined ? {} : { tfjsInputs }),
           ...(biasCorrection ? { biasCorrection } : {}),
           ...(gptqRounding ? { gptqRounding } : {}),
+          ...(channelScales ? { channelScales } : {}),
           ...(cal === undefined ? {} : { calibration: cal }),
           ...(perLayer === undefined ? {} : { layerInputs: perLayer }),
           ...(gptqOptions === undefined ? {} : { gptq: gptqOptions }),

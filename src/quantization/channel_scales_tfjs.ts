@@ -1,0 +1,301 @@
+/**
+ * Channel scales for TensorFlow.js graph models: a kernel stored as one grid of tfjs codes per
+ * tensor, with one float scale per output channel applied by a `Mul` node after its layer. tfjs
+ * stores one `min` and `scale` per weight; a `Mul` by a `[channels]` constant after the
+ * convolution (or MatMul) gives each output channel a scale of its own, so a kernel quantized
+ * per channel (NNI `granularity: "per_channel"` with one zero point) is stored as its codes, one
+ * byte each at 8 bits, plus one scale per channel, and tfjs computes exactly
+ * `conv(x, codes) · scale_c`.
+ *
+ * @module
+ */
+
+import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
+import { floatConst, graphNodes, newNames, type TfNode, withGraph } from "./_tfjs_graph.ts";
+
+/** A kernel that can take a scale per output channel. */
+export interface TfjsChannelScaleSite {
+  /** The kernel's weight name. */
+  readonly kernel: string;
+  /** The layers that read it (each gets the `Mul`). */
+  readonly nodes: readonly string[];
+  /** Its output channels: the last dim, `in · multiplier` of a depthwise kernel, `out` of a MatMul. */
+  readonly channels: number;
+  /**
+   * Whether the output channel is the fastest-varying index of the kernel (tfjs layout); false
+   * for a MatMul kernel read with `transpose_b` (`[out, in]`).
+   */
+  readonly channelsLast: boolean;
+}
+
+/** The unfused op of each layer op; activations a fused layer may end with, as tfjs names them. */
+const BASE: Record<string, string> = {
+  Conv2D: "Conv2D",
+  _FusedConv2D: "Conv2D",
+  DepthwiseConv2dNative: "DepthwiseConv2dNative",
+  FusedDepthwiseConv2dNative: "DepthwiseConv2dNative",
+  MatMul: "MatMul",
+  _FusedMatMul: "MatMul",
+};
+const ACTIVATIONS: Record<string, string> = {
+  relu: "Relu",
+  relu6: "Relu6",
+  elu: "Elu",
+  prelu: "Prelu",
+  leakyrelu: "LeakyRelu",
+  sigmoid: "Sigmoid",
+};
+/** Attributes of a fused layer that its unfused op does not take. */
+const FUSED_ONLY = new Set(["fused_ops", "num_args", "epsilon", "leakyrelu_alpha"]);
+
+const sourceOf = (input: string) => input.replace(/^\^/, "").replace(/:0$/, "");
+
+function strings(node: TfNode, key: string): string[] {
+  const a = node.attr?.[key] as { list?: { s?: unknown[] }; s?: unknown } | undefined;
+  const list = a?.list?.s ?? (a?.s === undefined ? [] : [a.s]);
+  return list.map((s) => {
+    try {
+      return atob(String(s));
+    } catch {
+      return String(s);
+    }
+  });
+}
+
+const flag = (node: TfNode, key: string) =>
+  (node.attr?.[key] as { b?: unknown } | undefined)?.b === true;
+
+/**
+ * What a layer node fuses after its op: an optional `BiasAdd` then an optional activation, or
+ * undefined when it fuses something else (a `FusedBatchNorm`, an unknown activation).
+ */
+function fusedTail(node: TfNode): { bias: boolean; activation?: string } | undefined {
+  const ops = strings(node, "fused_ops").map((s) => s.toLowerCase());
+  const bias = ops[0] === "biasadd";
+  const rest = bias ? ops.slice(1) : ops;
+  if (rest.length > 1) return undefined;
+  if (rest.length === 1 && ACTIVATIONS[rest[0]] === undefined) return undefined;
+  return { bias, activation: rest[0] };
+}
+
+/** Whether `node` is a layer whose kernel (input 1) can take a scale per output channel. */
+function scalable(node: TfNode): boolean {
+  if (BASE[node.op] === undefined || (node.input ?? []).length < 2) return false;
+  const format = strings(node, "data_format");
+  if (format.length > 0 && format[0] !== "NHWC") return false;
+  if (node.op.includes("MatMul") && flag(node, "transpose_a")) return false;
+  return fusedTail(node) !== undefined;
+}
+
+/**
+ * The kernels of a graph model that can take a scale per output channel: weights read only as
+ * input 1 (the filter) of `Conv2D`, `DepthwiseConv2dNative` and `MatMul` nodes or their fused
+ * forms (`_FusedConv2D`, `FusedDepthwiseConv2dNative`, `_FusedMatMul` fusing a `BiasAdd` and/or
+ * a `Relu`, `Relu6`, `Elu`, `Prelu`, `LeakyRelu` or `Sigmoid`), NHWC, no `transpose_a`.
+ *
+ * @param model A decoded model (layers models have none).
+ * @returns The sites by kernel weight name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readTfjs } from "../io/tfjs/read_tfjs.ts";
+ * import { tfjsChannelScaleSites } from "./channel_scales_tfjs.ts";
+ *
+ * const json = JSON.stringify({
+ *   format: "graph-model",
+ *   modelTopology: { node: [
+ *     { name: "x", op: "Placeholder" },
+ *     { name: "k", op: "Const" },
+ *     { name: "c", op: "DepthwiseConv2dNative", input: ["x", "k"] },
+ *   ] },
+ *   weightsManifest: [{ paths: ["w.bin"], weights: [{ name: "k", shape: [3, 3, 4, 2], dtype: "float32" }] }],
+ * });
+ * const sites = tfjsChannelScaleSites(readTfjs(json, new Map([["w.bin", new Uint8Array(288)]])));
+ * assert.deepEqual(sites.get("k"), { kernel: "k", nodes: ["c"], channels: 8, channelsLast: true });
+ * ```
+ */
+export function tfjsChannelScaleSites(model: TfjsModel): Map<string, TfjsChannelScaleSite> {
+  const out = new Map<string, TfjsChannelScaleSite>();
+  if (model.kind !== "graph-model") return out;
+  const nodes = graphNodes(model);
+  const shapes = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
+  const readers = new Map<string, { nodes: string[]; ok: boolean; kind?: string }>();
+  for (const n of nodes) {
+    (n.input ?? []).forEach((input, i) => {
+      const name = sourceOf(input);
+      if (!shapes.has(name)) return;
+      const r = readers.get(name) ?? { nodes: [], ok: true };
+      readers.set(name, r);
+      if (i !== 1 || input.startsWith("^") || !scalable(n)) {
+        r.ok = false;
+        return;
+      }
+      r.nodes.push(n.name);
+      // Every reader must agree on which dim is the output channel.
+      const kind = n.op.includes("Depthwise")
+        ? "depthwise"
+        : !n.op.includes("MatMul")
+        ? "conv"
+        : flag(n, "transpose_b")
+        ? "outIn"
+        : "inOut";
+      r.kind ??= kind;
+      if (r.kind !== kind) r.ok = false;
+    });
+  }
+  for (const [name, r] of readers) {
+    const spec = shapes.get(name)!;
+    if (!r.ok || r.nodes.length === 0 || spec.dtype !== "float32") continue;
+    const s = spec.shape;
+    let channels: number | undefined;
+    if (r.kind === "depthwise" && s.length === 4) channels = s[2] * s[3];
+    else if (r.kind === "conv" && s.length === 4) channels = s[3];
+    else if (r.kind === "inOut" && s.length === 2) channels = s[1];
+    else if (r.kind === "outIn" && s.length === 2) channels = s[0];
+    if (channels === undefined || channels === 0) continue;
+    out.set(name, { kernel: name, nodes: r.nodes, channels, channelsLast: r.kind !== "outIn" });
+  }
+  return out;
+}
+
+/** A graph model with channel scales, and the weight name of each kernel's scales. */
+export interface TfjsWithChannelScales {
+  /** The model: each layer unfused, a `Mul` by its scales, then its bias and activation. */
+  readonly model: TfjsModel;
+  /** The new scale weight, by kernel weight name. */
+  readonly weights: ReadonlyMap<string, string>;
+}
+
+/**
+ * Gives kernels a scale per output channel. Each layer `L` that reads a kernel of `scales`
+ * becomes: `L/unscaled`, its unfused op (`Conv2D`, `DepthwiseConv2dNative`, `MatMul`) on the
+ * input and the kernel; `L/channel_scale`, a `Mul` by a new `Const` of the scales (named
+ * `<kernel>/channel_scale`, or with a number if that is taken; a new float32 weight at the end of
+ * the manifest); then the layer's own `BiasAdd` and activation as nodes of their own, the last
+ * one named `L`, so every reader of `L` reads the scaled outputs. The layer computes
+ * `act(op(x, kernel) · scale + bias)`: the kernel's values must be divided by the scales
+ * (per output channel) for the same function.
+ *
+ * @param model A decoded graph model.
+ * @param scales The scales (one per output channel, tfjs output-channel order) by kernel weight
+ * name; each must be a site of `tfjsChannelScaleSites`.
+ * @returns The new model (the source is unchanged) and the scale weight names.
+ * @throws {RangeError} A kernel that is not a site, or scales of the wrong length.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readTfjs } from "../io/tfjs/read_tfjs.ts";
+ * import { withTfjsChannelScales } from "./channel_scales_tfjs.ts";
+ *
+ * const json = JSON.stringify({
+ *   format: "graph-model",
+ *   modelTopology: { node: [
+ *     { name: "x", op: "Placeholder" },
+ *     { name: "k", op: "Const" },
+ *     { name: "b", op: "Const" },
+ *     { name: "c", op: "_FusedConv2D", input: ["x", "k", "b"],
+ *       attr: { fused_ops: { list: { s: [btoa("BiasAdd"), btoa("Relu6")] } }, num_args: { i: "1" } } },
+ *   ] },
+ *   weightsManifest: [{ paths: ["w.bin"], weights: [
+ *     { name: "k", shape: [1, 1, 2, 3], dtype: "float32" }, { name: "b", shape: [3], dtype: "float32" },
+ *   ] }],
+ * });
+ * const model = readTfjs(json, new Map([["w.bin", new Uint8Array(36)]]));
+ * const out = withTfjsChannelScales(model, new Map([["k", Float32Array.of(1, 2, 3)]]));
+ * const nodes = (out.model.json.modelTopology as { node: { name: string; op: string; input?: string[] }[] }).node;
+ * assert.deepEqual(nodes.slice(3).map((n) => [n.name, n.op, n.input]), [
+ *   ["k/channel_scale", "Const", undefined],
+ *   ["c/unscaled", "Conv2D", ["x", "k"]],
+ *   ["c/channel_scale", "Mul", ["c/unscaled", "k/channel_scale"]],
+ *   ["c/bias_add", "BiasAdd", ["c/channel_scale", "b"]],
+ *   ["c", "Relu6", ["c/bias_add"]],
+ * ]);
+ * assert.deepEqual(out.model.weights.at(-1)!.spec, { name: "k/channel_scale", shape: [3], dtype: "float32" });
+ * ```
+ */
+export function withTfjsChannelScales(
+  model: TfjsModel,
+  scales: ReadonlyMap<string, Float32Array>,
+): TfjsWithChannelScales {
+  const sites = tfjsChannelScaleSites(model);
+  const nodes = graphNodes(model);
+  const unique = newNames(model);
+  const names = new Map<string, string>();
+  const byNode = new Map<string, string>();
+  const added: { name: string; values: Float32Array }[] = [];
+  const constants: TfNode[] = [];
+  for (const [kernel, values] of scales) {
+    const site = sites.get(kernel);
+    if (site === undefined) {
+      throw new RangeError(
+        `weight ${JSON.stringify(kernel)} takes no channel scales: it must be the kernel of ` +
+          `Conv2D, DepthwiseConv2dNative or MatMul layers only (or their fused forms)`,
+      );
+    }
+    if (values.length !== site.channels) {
+      throw new RangeError(
+        `the channel scales of ${JSON.stringify(kernel)} must have ${site.channels} values, ` +
+          `one per output channel: current value is ${values.length}`,
+      );
+    }
+    const name = unique(`${kernel}/channel_scale`);
+    names.set(kernel, name);
+    for (const n of site.nodes) byNode.set(n, name);
+    constants.push(floatConst(name, values.length));
+    added.push({ name, values });
+  }
+  const float = { T: { type: "DT_FLOAT" } };
+  const out: TfNode[] = [];
+  for (const n of nodes) {
+    const scale = byNode.get(n.name);
+    if (scale === undefined) {
+      out.push(n);
+      continue;
+    }
+    const inputs = n.input ?? [];
+    const data = inputs.filter((i) => !i.startsWith("^"));
+    const control = inputs.filter((i) => i.startsWith("^"));
+    const tail = fusedTail(n)!;
+    const attr = Object.fromEntries(
+      Object.entries(n.attr ?? {}).filter(([k]) => !FUSED_ONLY.has(k)),
+    );
+    const steps: { op: string; input: string[]; attr: Record<string, unknown> }[] = [];
+    const layer = unique(`${n.name}/unscaled`);
+    out.push({ ...n, name: layer, op: BASE[n.op], input: [data[0], data[1], ...control], attr });
+    steps.push({ op: "Mul", input: [scale], attr: float });
+    let arg = 2;
+    if (tail.bias) {
+      steps.push({
+        op: "BiasAdd",
+        input: [data[arg++]],
+        attr: { ...float, data_format: { s: btoa("NHWC") } },
+      });
+    }
+    if (tail.activation !== undefined) {
+      const op = ACTIVATIONS[tail.activation];
+      const alpha = n.attr?.leakyrelu_alpha as { f?: unknown } | undefined;
+      steps.push({
+        op,
+        input: op === "Prelu" ? [data[arg++]] : [],
+        attr: op === "LeakyRelu" ? { ...float, alpha: { f: Number(alpha?.f ?? 0.2) } } : float,
+      });
+    }
+    const stepNames = steps.map((s, k) =>
+      k === steps.length - 1
+        ? n.name
+        : unique(`${n.name}/${s.op === "Mul" ? "channel_scale" : "bias_add"}`)
+    );
+    let previous = layer;
+    steps.forEach((s, k) => {
+      out.push({ name: stepNames[k], op: s.op, input: [previous, ...s.input], attr: s.attr });
+      previous = stepNames[k];
+    });
+  }
+  // The scale constants first, where a reader of the graph meets them before their `Mul`.
+  const firstLayer = out.findIndex((n) => n.op !== "Const" && n.op !== "Placeholder");
+  const at = firstLayer < 0 ? out.length : firstLayer;
+  out.splice(at, 0, ...constants);
+  return { model: withGraph(model, out, added), weights: names };
+}

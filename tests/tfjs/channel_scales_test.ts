@@ -1,0 +1,242 @@
+// Channel scales for tfjs graph models (`tfjsChannelScaleSites`, `withTfjsChannelScales`,
+// `channelScales`): the rewritten graph computes the same function in tfjs, per-channel kernels
+// are written as NNI's values at one byte per weight, and the options are checked.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadGraphModel } from "@tensorflow/tfjs-converter";
+import { compareTfjsOutputs, type TfjsRuntime } from "../../src/compress/compare_tfjs.ts";
+import { compressModel } from "../../src/compress/compress_model.ts";
+import { loadModel } from "../../src/compress/load_model.ts";
+import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
+import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
+import type { TfjsModel } from "../../src/io/tfjs/tfjs_types.ts";
+import {
+  tfjsChannelScaleSites,
+  withTfjsChannelScales,
+} from "../../src/quantization/channel_scales_tfjs.ts";
+import { fakeQuantize } from "../../src/quantization/fake_quantize.ts";
+import { paramRef } from "../../src/quantization/_param_ref.ts";
+import { quantize } from "../../src/quantization/quantize.ts";
+import { quantizedTfjs } from "../../src/quantization/quantized_tfjs.ts";
+import { toTfjsLayout } from "../../src/model/tfjs_model.ts";
+import { graphModelFiles, INT8_PER_CHANNEL, storedAs, tf, values } from "./_models.ts";
+
+const runtime: TfjsRuntime = { tf, loadGraphModel: (h) => loadGraphModel(h) };
+
+/** Only the kernels, int8 per output channel. */
+const PER_CHANNEL = [INT8_PER_CHANNEL[0]];
+
+const filesOf = (w: { modelJson: Uint8Array; shards: ReadonlyMap<string, Uint8Array> }) =>
+  new Map([["model.json", w.modelJson], ...w.shards]);
+
+const inputs = (
+  seed: number,
+) => [[{ data: values(4 * 6 * 6 * 3, seed, -1, 1), dims: [4, 6, 6, 3] }]];
+
+type Node = { name: string; op: string; input?: string[]; attr?: Record<string, unknown> };
+const nodesOf = (m: TfjsModel) => (m.json.modelTopology as { node: Node[] }).node;
+
+/** The model with `fused_ops` of the first `_FusedConv2D` set to BiasAdd + `activation`. */
+function withActivation(f: Map<string, Uint8Array>, activation: string): Map<string, Uint8Array> {
+  const json = JSON.parse(new TextDecoder().decode(f.get("model.json")!));
+  const conv = json.modelTopology.node.find((n: Node) => n.op === "_FusedConv2D");
+  conv.attr.fused_ops = { list: { s: [btoa("BiasAdd"), btoa(activation)] } };
+  conv.attr.leakyrelu_alpha = { f: 0.3 };
+  return new Map([...f, ["model.json", new TextEncoder().encode(JSON.stringify(json))]]);
+}
+
+test("tfjsChannelScaleSites: the kernels of conv, depthwise and MatMul layers, with their channels", () => {
+  const f = graphModelFiles();
+  const sites = tfjsChannelScaleSites(readTfjs(f.get("model.json")!, f));
+  assert.deepEqual(
+    [...sites.values()].map((s) => [s.kernel, s.nodes, s.channels, s.channelsLast]),
+    [
+      ["model/conv1/Conv2D/ReadVariableOp", ["model/conv1/Relu"], 4, true],
+      ["model/dw/depthwise/ReadVariableOp", ["model/dw/Relu6"], 8, true],
+      ["model/conv2/Conv2D/ReadVariableOp", ["model/conv2/Conv2D"], 5, true],
+      ["model/fc1/MatMul/ReadVariableOp", ["model/fc1/Relu"], 12, true],
+      ["model/fc2/MatMul/ReadVariableOp", ["model/fc2/MatMul"], 3, false],
+    ],
+  );
+  // A kernel another node reads too, or a layer fusing a batch norm, takes none.
+  const json = JSON.parse(new TextDecoder().decode(f.get("model.json")!));
+  json.modelTopology.node.push({
+    name: "peek",
+    op: "Identity",
+    input: ["model/conv1/Conv2D/ReadVariableOp"],
+  });
+  json.modelTopology.node.find((n: Node) => n.name === "model/dw/Relu6").attr.fused_ops = {
+    list: { s: [btoa("FusedBatchNorm")] },
+  };
+  const other = readTfjs(JSON.stringify(json), f);
+  const left = [...tfjsChannelScaleSites(other).keys()];
+  assert.ok(!left.includes("model/conv1/Conv2D/ReadVariableOp"));
+  assert.ok(!left.includes("model/dw/depthwise/ReadVariableOp"));
+  assert.equal(left.length, 3);
+});
+
+test("withTfjsChannelScales: kernels divided per output channel, scales after the layer: the same outputs in tfjs", async () => {
+  for (const activation of ["Relu", "Relu6", "Elu", "LeakyRelu", "Sigmoid"]) {
+    const f = withActivation(graphModelFiles(), activation);
+    const model = readTfjs(f.get("model.json")!, f);
+    const sites = tfjsChannelScaleSites(model);
+    const scales = new Map<string, Float32Array>();
+    const divided = new Map<string, { values: Float32Array }>();
+    let seed = 300;
+    for (const [kernel, site] of sites) {
+      const s = values(site.channels, seed++, 0.25, 4);
+      scales.set(kernel, s);
+      const w = tfjsWeightValues(
+        model.weights.find((x) => x.spec.name === kernel)!,
+      ) as Float32Array;
+      const per = w.length / site.channels;
+      divided.set(kernel, {
+        values: Float32Array.from(
+          w,
+          (v, i) => v / s[site.channelsLast ? i % site.channels : Math.floor(i / per)],
+        ),
+      });
+    }
+    const out = withTfjsChannelScales(model, scales);
+    assert.equal(out.weights.size, 5);
+    const nodes = nodesOf(out.model);
+    // The layers are unfused; each reader of a layer still reads its name.
+    assert.ok(!nodes.some((n) => n.op.startsWith("_Fused") || n.op.startsWith("Fused")));
+    assert.equal(nodes.filter((n) => n.op === "Mul").length, 5);
+    assert.equal(nodes.find((n) => n.name === "model/conv1/Relu")!.op, activation);
+    const written = filesOf(encodeTfjs(out.model, divided));
+    const cmp = await compareTfjsOutputs(runtime, written, f, { inputs: inputs(5) });
+    for (const c of cmp) {
+      assert.ok(c.cosine > 0.999999, `${activation} ${c.name}: ${c.cosine}`);
+      assert.ok(c.maxAbsDiff < 1e-4, `${activation} ${c.name}: ${c.maxAbsDiff}`);
+    }
+  }
+  const f = graphModelFiles();
+  const model = readTfjs(f.get("model.json")!, f);
+  assert.throws(
+    () =>
+      withTfjsChannelScales(
+        model,
+        new Map([["model/conv1/BiasAdd/ReadVariableOp", new Float32Array(4)]]),
+      ),
+    /takes no channel scales/,
+  );
+  assert.throws(
+    () =>
+      withTfjsChannelScales(
+        model,
+        new Map([["model/conv1/Conv2D/ReadVariableOp", new Float32Array(3)]]),
+      ),
+    /must have 4 values, one per output channel: current value is 3/,
+  );
+});
+
+test("quantizedTfjs channelScales: per-channel int8 kernels written as NNI's values at one byte per weight", async () => {
+  const f = graphModelFiles();
+  const view = loadModel(f.get("model.json")!, "model.json", f);
+  if (view.format !== "tfjs") throw new Error("a tfjs model");
+  const result = await quantize(view.graph, PER_CHANNEL);
+  const plain = await quantizedTfjs(view.tfjs, view.graph, result.params);
+  assert.equal(plain.channelScaled.length, 0);
+  assert.match(plain.warnings.join("\n"), /tfjs stores one min and scale per tensor/);
+  const out = await quantizedTfjs(view.tfjs, view.graph, result.params, { channelScales: true });
+  assert.equal(out.channelScaled.length, 5);
+  assert.ok(out.channelScaled.every((c) => c.storage === "float32"));
+  assert.ok(!out.warnings.some((w) => /per tensor/.test(w)), out.warnings.join("\n"));
+  const back = readTfjs(out.modelJson, out.shards);
+  const byName = new Map(back.weights.map((w) => [w.spec.name, w]));
+  const sites = tfjsChannelScaleSites(view.tfjs);
+  for (const p of result.params) {
+    const ref = paramRef(view.graph, p.module, p.target, p.configIndex);
+    const kernel = byName.get(ref.name)!;
+    assert.equal(kernel.spec.quantization?.dtype, "uint8", ref.name);
+    assert.equal(out.storages.get(ref.name), "uint8");
+    // codes · (grid) · scale_c is NNI's fake-quantized value, bit for bit.
+    const scaled = out.channelScaled.find((c) => c.name === ref.name)!;
+    const scales = tfjsWeightValues(byName.get(scaled.scales)!) as Float32Array;
+    const levels = tfjsWeightValues(kernel) as Float32Array;
+    const fake = toTfjsLayout(ref, fakeQuantize(await ref.data(), ref.shape, p));
+    const site = sites.get(ref.name)!;
+    const per = levels.length / site.channels;
+    const check = new Float32Array(1);
+    for (let i = 0; i < levels.length; i++) {
+      check[0] = levels[i] * scales[site.channelsLast ? i % site.channels : Math.floor(i / per)];
+      // (tfjs decodes a zero as +0 where NNI's rounding gives -0 for small negatives.)
+      assert.ok(check[0] === fake[i], `${ref.name}[${i}]: ${check[0]} vs ${fake[i]}`);
+    }
+  }
+  // The same outputs as the fake-quantized float32 file, at a quarter of the kernels' bytes.
+  const cmp = await compareTfjsOutputs(runtime, filesOf(out), filesOf(plain), {
+    inputs: inputs(9),
+  });
+  for (const c of cmp) assert.ok(c.maxAbsDiff < 1e-4, `${c.name}: ${c.maxAbsDiff}`);
+  const bytes = (w: { shards: ReadonlyMap<string, Uint8Array> }) =>
+    [...w.shards.values()].reduce((n, b) => n + b.length, 0);
+  assert.ok(bytes(out) < 0.45 * bytes(plain), `${bytes(out)} vs ${bytes(plain)}`);
+
+  // Different zero points per channel (affine): one grid cannot hold them; fake-quantized.
+  const affine = await quantize(view.graph, [{
+    ...PER_CHANNEL[0],
+    quant_scheme: "affine",
+    quant_dtype: "uint8",
+  }]);
+  const kept = await quantizedTfjs(view.tfjs, view.graph, affine.params, { channelScales: true });
+  assert.ok(kept.channelScaled.length < 5);
+  assert.match(kept.warnings.join("\n"), /written fake-quantized/);
+});
+
+test("quantizedTfjs channelScales: a float16 model gets float16 scales relative to a power of two", async () => {
+  const f = storedAs(graphModelFiles(), "float16");
+  const view = loadModel(f.get("model.json")!, "model.json", f);
+  if (view.format !== "tfjs") throw new Error("a tfjs model");
+  const result = await quantize(view.graph, PER_CHANNEL);
+  const out = await quantizedTfjs(view.tfjs, view.graph, result.params, { channelScales: true });
+  assert.equal(out.channelScaled.length, 5);
+  assert.ok(out.channelScaled.every((c) => c.storage === "float16"));
+  const back = readTfjs(out.modelJson, out.shards);
+  for (const c of out.channelScaled) {
+    const kernel = back.weights.find((w) => w.spec.name === c.name)!;
+    const scale = kernel.spec.quantization!.scale!;
+    assert.ok(Number.isInteger(Math.log2(scale)), `${c.name}: grid step ${scale}`);
+    const stored = tfjsWeightValues(back.weights.find((w) => w.spec.name === c.scales)!);
+    assert.ok(Math.max(...stored) >= 1 && Math.max(...stored) < 2);
+  }
+  const fake = await quantizedTfjs(view.tfjs, view.graph, result.params);
+  const cmp = await compareTfjsOutputs(runtime, filesOf(out), filesOf(fake), {
+    inputs: inputs(11),
+  });
+  for (const c of cmp) assert.ok(c.cosine > 0.99999, `${c.name}: ${c.cosine}`);
+});
+
+test("compressModel channelScales: with bias correction and GPTQ rounding; only for tfjs quantization", async () => {
+  const f = graphModelFiles();
+  const load = () => loadModel(f.get("model.json")!, "model.json", f);
+  const calibration = [0, 1, 2].map((
+    k,
+  ) => [{ data: values(4 * 6 * 6 * 3, 40 + k, 0, 1), dims: [4, 6, 6, 3] }]);
+  const r = await compressModel(load(), {
+    mode: "quantization",
+    configList: PER_CHANNEL,
+    channelScales: true,
+    tfjsRuntime: runtime,
+    tfjsInputs: calibration,
+    biasCorrection: true,
+    gptqRounding: true,
+  });
+  const text = r.report.warnings.join("\n");
+  assert.match(text, /channel scales: 5 kernel\(s\) quantized per channel/);
+  assert.match(text, /GPTQ rounding: 5 uint8 kernel\(s\) rounded/);
+  assert.match(text, /bias correction: the expected output shift of [1-9]/);
+  const cmp = await compareTfjsOutputs(runtime, r.files!, f, {
+    inputs: [0, 1].map((k) => [{ data: values(4 * 6 * 6 * 3, 90 + k, 0, 1), dims: [4, 6, 6, 3] }]),
+  });
+  for (const c of cmp) assert.ok(c.cosine > 0.99, `${c.name}: ${c.cosine}`);
+  await assert.rejects(
+    compressModel(load(), {
+      mode: "pruning",
+      configList: [{ op_types: ["Conv2d"], sparse_ratio: 0.5 }],
+      channelScales: true,
+    }),
+    /"channelScales" stores per-channel kernels of quantized TensorFlow.js graph models/,
+  );
+});
