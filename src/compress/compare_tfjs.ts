@@ -37,7 +37,10 @@ export interface TfjsOutputComparison extends OutputComparison {
 export interface CompareTfjsOptions {
   /** The first input's shape, replacing its unknown dims. */
   readonly shape?: readonly number[];
-  /** The size of unknown dims when no shape is given: dim 0 (batch) gets this, others 16. */
+  /**
+   * The size of unknown dims when no shape is given: dim 0 (batch) gets this, the height and
+   * width of an image input (`[n, h, w, c]`, 1 to 4 channels) 128, others 16.
+   */
   readonly batch?: number;
   /** The seed of the inputs (default 1234). */
   readonly seed?: number;
@@ -270,6 +273,17 @@ function concatenated(runs: { name: string; dims: number[]; data: Float32Array }
   });
 }
 
+/**
+ * The side of an image input's unknown height and width: detectors and pose models whose input
+ * size is free need a multiple of their largest stride (32 or 64; movenet-multipose's feature
+ * pyramid cannot add its levels at 16).
+ */
+const IMAGE_SIDE = 128;
+
+/** Whether an input is an NHWC image: four dims, the last 1 to 4 channels. */
+const isImage = (shape: readonly (number | null)[]) =>
+  shape.length === 4 && typeof shape[3] === "number" && shape[3] >= 1 && shape[3] <= 4;
+
 /** Deterministic inputs for a model (see `compareTfjsOutputs`). */
 function makeInputs(
   tf: typeof TfCore,
@@ -280,8 +294,14 @@ function makeInputs(
   return model.inputs.map((x, k) => {
     const dims = k === 0 && options.shape !== undefined
       ? [...options.shape]
-      : (x.shape ?? []).map((d, i) =>
-        typeof d === "number" && d > 0 ? d : i === 0 ? options.batch ?? 2 : 16
+      : (x.shape ?? []).map((d, i, shape) =>
+        typeof d === "number" && d > 0
+          ? d
+          : i === 0
+          ? options.batch ?? 2
+          : isImage(shape) && (i === 1 || i === 2)
+          ? IMAGE_SIDE
+          : 16
       );
     const n = dims.reduce((p, q) => p * q, 1);
     const values = noise(n, seed + k);
@@ -298,7 +318,8 @@ function makeInputs(
 /**
  * Loads both models with tfjs (`loadGraphModel` or `loadLayersModel`, from the files in memory
  * through `tfjsMemoryHandler`), runs them on the same deterministic random inputs (unknown dims
- * become `batch` for dim 0 and 16 elsewhere, or `options.shape` for the first input; int32
+ * become `batch` for dim 0, 128 for an image's height and width, 16 elsewhere, or
+ * `options.shape` for the first input; int32
  * inputs get small integers) and compares every output: cosine similarity, maximum absolute
  * difference, relative L2 error and, for `[N, C]` outputs, how many rows keep their argmax.
  *

@@ -417,9 +417,15 @@ function graphView(model: TfjsModel): { modules: Module[]; graph: Graph } {
       ...(f.activation === undefined ? {} : { activation: f.activation }),
     };
   });
-  // Weights no operator above claims (shape constants, embeddings, ...): one module each.
+  // Weights no operator above claims (shape constants, embeddings, ...): one module each. An
+  // empty constant (a dim of 0) has nothing to prune or quantize, and a float constant holding an
+  // infinity or a NaN is a sentinel (a max-pool's -inf padding value, a score threshold of
+  // -inf in nanodet and faceboxes) that no grid holds: neither is a module, and both are written
+  // back as read.
   for (const w of model.weights) {
     if (claimed.has(w.spec.name) || storedDType(w) === undefined) continue;
+    if (w.spec.shape.includes(0)) continue;
+    if (w.spec.dtype === "float32" && !tfjsWeightValues(w).every(Number.isFinite)) continue;
     const params = Object.create(null) as Record<string, TensorRef>;
     params.weight = tensorRef(w, same(w.spec.shape));
     modules.push({

@@ -525,3 +525,81 @@ test("CLI: quantize --measure-headroom runs tfjs to choose the weights stored at
   assert.equal(q.code, 0, q.stderr);
   assert.match(q.stdout + q.stderr, /raised the measured output cosine the most per byte/);
 });
+
+test("an empty constant and a -inf one are no modules: quantizing every constant passes them by", async () => {
+  // nanodet (human-models) holds both, an empty [0, 1] and a -inf padding value; faceboxes a
+  // -inf score threshold. Quantizing them failed on their empty or infinite range.
+  const json = JSON.stringify({
+    format: "graph-model",
+    modelTopology: {
+      node: [
+        { name: "x", op: "Placeholder" },
+        { name: "k", op: "Const" },
+        { name: "empty", op: "Const" },
+        { name: "pad", op: "Const" },
+        { name: "y", op: "MatMul", input: ["x", "k"] },
+        { name: "z", op: "ConcatV2", input: ["y", "empty"] },
+        { name: "p", op: "PadV2", input: ["z", "empty", "pad"] },
+      ],
+    },
+    weightsManifest: [{
+      paths: ["w.bin"],
+      weights: [
+        { name: "k", shape: [2, 2], dtype: "float32" },
+        { name: "empty", shape: [0, 2], dtype: "float32" },
+        { name: "pad", shape: [], dtype: "float32" },
+      ],
+    }],
+  });
+  const files = new Map([
+    ["model.json", new TextEncoder().encode(json)],
+    ["w.bin", new Uint8Array(Float32Array.of(0.5, -1, 0.25, 2, -Infinity).buffer)],
+  ]);
+  const model = loadModel(files.get("model.json")!, "model.json", files);
+  assert.deepEqual(model.graph.modules.map((m) => m.name), ["y"]);
+  const r = await compressModel(model, {
+    mode: "quantization",
+    configList: [{
+      op_types: ["Linear", "Module"],
+      target_names: ["weight"],
+      quant_dtype: "uint8",
+      quant_scheme: "affine",
+    }],
+  });
+  const back = readTfjs(r.files!.get("model.json")!, r.files!);
+  assert.deepEqual(back.weights.map((w) => [w.spec.name, w.spec.shape, w.bytes.length]), [
+    ["k", [2, 2], 4],
+    ["empty", [0, 2], 0],
+    ["pad", [], 4],
+  ]);
+  assert.deepEqual([...tfjsWeightValues(back.weights[2])], [-Infinity]);
+});
+
+test("compareTfjsOutputs: an image input of free size is 128 x 128, other free dims 16", async () => {
+  const model = (dims: number[]) => {
+    const json = JSON.stringify({
+      format: "graph-model",
+      modelTopology: {
+        node: [
+          {
+            name: "x",
+            op: "Placeholder",
+            attr: {
+              dtype: { type: "DT_FLOAT" },
+              shape: { shape: { dim: dims.map((d) => ({ size: String(d) })) } },
+            },
+          },
+          { name: "y", op: "Identity", input: ["x"], attr: { T: { type: "DT_FLOAT" } } },
+        ],
+        versions: { producer: 1482 },
+      },
+      weightsManifest: [{ paths: [], weights: [] }],
+    });
+    return new Map([["model.json", new TextEncoder().encode(json)]]);
+  };
+  const runtime: TfjsRuntime = { tf, loadGraphModel: (h) => loadGraphModel(h) };
+  const image = model([-1, -1, -1, 3]);
+  assert.deepEqual((await compareTfjsOutputs(runtime, image, image))[0].dims, [2, 128, 128, 3]);
+  const rows = model([-1, -1, 5]);
+  assert.deepEqual((await compareTfjsOutputs(runtime, rows, rows))[0].dims, [2, 16, 5]);
+});
