@@ -149,6 +149,25 @@ test("a missing or short shard is a ModelFormatError naming the file, weight and
   });
 });
 
+test("a weights manifest alone (face-api.js's *-weights_manifest.json) is a ModelFormatError that says so", () => {
+  const manifest = JSON.stringify([{
+    paths: ["a.bin"],
+    weights: [{ name: "w", shape: [4], dtype: "float32" }],
+  }]);
+  assert.throws(
+    () => readTfjs(manifest, new Map(), { file: "m-weights_manifest.json" }),
+    (e: unknown) => {
+      assert.ok(e instanceof ModelFormatError);
+      assert.match(
+        e.message,
+        /m-weights_manifest\.json.*a weights manifest alone .* no model topology/,
+      );
+      return true;
+    },
+  );
+  assert.throws(() => readTfjs("[1, 2]", new Map()), /model\.json must hold a JSON object/);
+});
+
 test("the module view has PyTorch layouts: Conv2D, depthwise (multiplier 2), Dense, transpose_b", async () => {
   const layers = tfjsModel(
     readTfjs((await layersModelFiles()).get("model.json")!, await layersModelFiles()),

@@ -162,6 +162,14 @@ export function readTfjs(
   } catch (e) {
     throw new ModelFormatError("model.json is not valid JSON", { file, cause: e });
   }
+  if (Array.isArray(json) && json.length > 0 && json.every((g) => isRecord(g) && "weights" in g)) {
+    throw new ModelFormatError(
+      "this is a weights manifest alone (a list of weight groups, as face-api.js ships its " +
+        "weights), with no model topology: a tfjs model file is a model.json holding " +
+        '"modelTopology" and "weightsManifest"',
+      { file },
+    );
+  }
   if (!isRecord(json)) {
     throw new ModelFormatError("model.json must hold a JSON object", { file });
   }
