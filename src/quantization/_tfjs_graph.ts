@@ -15,6 +15,23 @@ export interface TfNode {
   readonly attr?: Record<string, unknown>;
 }
 
+/**
+ * The nodes that read each node's (or weight's) values, by its name: every data input, each
+ * reader once per input (`x:1` counts as a read of `x`); control inputs (`^x`, as the converter
+ * makes a `NoOp` wait for every weight) read nothing and are left out.
+ */
+export function dataConsumers(nodes: readonly TfNode[]): Map<string, TfNode[]> {
+  const consumers = new Map<string, TfNode[]>();
+  for (const n of nodes) {
+    for (const i of n.input ?? []) {
+      if (i.startsWith("^")) continue;
+      const from = i.replace(/:\d+$/, "");
+      consumers.set(from, [...consumers.get(from) ?? [], n]);
+    }
+  }
+  return consumers;
+}
+
 /** The graph's nodes. */
 export const graphNodes = (model: TfjsModel): readonly TfNode[] =>
   (model.json.modelTopology as { node?: TfNode[] } | undefined)?.node ?? [];

@@ -9,7 +9,14 @@
  */
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
-import { floatConst, graphNodes, newNames, type TfNode, withGraph } from "./_tfjs_graph.ts";
+import {
+  dataConsumers,
+  floatConst,
+  graphNodes,
+  newNames,
+  type TfNode,
+  withGraph,
+} from "./_tfjs_graph.ts";
 
 /** One layer whose outputs a bias can correct. */
 export interface TfjsBiasSite {
@@ -116,13 +123,7 @@ export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
   const topology = model.json.modelTopology as { node?: TfNode[] } | undefined;
   if (model.kind !== "graph-model" || !Array.isArray(topology?.node)) return [];
   const nodes = new Map(topology.node.map((n) => [n.name, n]));
-  const consumers = new Map<string, TfNode[]>();
-  for (const n of topology.node) {
-    for (const i of n.input ?? []) {
-      const from = sourceOf(i);
-      consumers.set(from, [...consumers.get(from) ?? [], n]);
-    }
-  }
+  const consumers = dataConsumers(topology.node);
   const weights = new Map(model.weights.map((w) => [w.spec.name, w]));
   /** A float32 weight used by this node only. */
   const own = (input: string | undefined) => {

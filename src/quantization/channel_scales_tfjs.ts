@@ -89,7 +89,7 @@ function scalable(node: TfNode): boolean {
 
 /**
  * The kernels of a graph model that can take a scale per output channel: weights read only as
- * input 1 (the filter) of `Conv2D`, `DepthwiseConv2dNative` and `MatMul` nodes or their fused
+ * input 1 (the filter; control inputs aside) of `Conv2D`, `DepthwiseConv2dNative` and `MatMul` nodes or their fused
  * forms (`_FusedConv2D`, `FusedDepthwiseConv2dNative`, `_FusedMatMul` fusing a `BiasAdd` and/or
  * a `Relu`, `Relu6`, `Elu`, `Prelu`, `LeakyRelu` or `Sigmoid`), NHWC, no `transpose_a`.
  *
@@ -123,11 +123,13 @@ export function tfjsChannelScaleSites(model: TfjsModel): Map<string, TfjsChannel
   const readers = new Map<string, { nodes: string[]; ok: boolean; kind?: string }>();
   for (const n of nodes) {
     (n.input ?? []).forEach((input, i) => {
+      // A control input (`^name`, a converter's NoOp after the weights) reads no values.
+      if (input.startsWith("^")) return;
       const name = sourceOf(input);
       if (!shapes.has(name)) return;
       const r = readers.get(name) ?? { nodes: [], ok: true };
       readers.set(name, r);
-      if (i !== 1 || input.startsWith("^") || !scalable(n)) {
+      if (i !== 1 || !scalable(n)) {
         r.ok = false;
         return;
       }

@@ -11,6 +11,7 @@ import { readTfjs, tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
 import type { TfjsModel, TfjsWeight } from "../io/tfjs/tfjs_types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
+import { dataConsumers, type TfNode } from "./_tfjs_graph.ts";
 
 /** Options of `equalizeTfjs`. */
 export interface EqualizeTfjsOptions {
@@ -50,13 +51,6 @@ export interface EqualizedTfjs {
    * `6 / margin` (kept at scale 1).
    */
   readonly relu6: { readonly pairs: number; readonly clipped: number; readonly channels: number };
-}
-
-interface TfNode {
-  readonly name: string;
-  readonly op: string;
-  readonly input?: readonly string[];
-  readonly attr?: Record<string, unknown>;
 }
 
 const CONV = new Set([
@@ -181,13 +175,7 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
   }
   const bound = 6 / margin;
   const nodes = new Map(topology.node.map((n) => [n.name, n]));
-  const consumers = new Map<string, TfNode[]>();
-  for (const n of topology.node) {
-    for (const i of n.input ?? []) {
-      const from = source(i);
-      consumers.set(from, [...consumers.get(from) ?? [], n]);
-    }
-  }
+  const consumers = dataConsumers(topology.node);
   const weights = new Map(model.weights.map((w) => [w.spec.name, w]));
   const params = new Map<string, Param>();
   /** A float weight used by this node only, as a rescalable parameter. */

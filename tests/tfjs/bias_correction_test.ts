@@ -592,3 +592,22 @@ test("bias correction in a float16 model stores the new biases as float16", asyn
   const after = gap(await outputMeans(out, calibrate, "Identity"));
   assert.ok(after < before / 2, `corrected: ${after} (before ${before})`);
 });
+
+test("control inputs read nothing: a NoOp waiting for every weight keeps the bias sites and equalization pairs", () => {
+  // The converter's `Func/.../output_control_node` NoOp (handskeleton of human-models): with it
+  // counted as a reader, half of that model's layers were no bias site.
+  const files = graphModelFiles();
+  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  const plain = readTfjs(files.get("model.json")!, files);
+  json.modelTopology.node.push({
+    name: "output_control_node",
+    op: "NoOp",
+    input: plain.weights.map((w) => `^${w.spec.name}`),
+  });
+  const waited = readTfjs(JSON.stringify(json), files);
+  const summary = (m: typeof plain) =>
+    tfjsBiasSites(m).map((s) => [s.node, s.kernel, s.bias, s.into]);
+  assert.equal(tfjsBiasSites(plain).length, 5);
+  assert.deepEqual(summary(waited), summary(plain));
+  assert.deepEqual(equalizeTfjs(waited).pairs, equalizeTfjs(plain).pairs);
+});
