@@ -451,3 +451,35 @@ test("TfjsLayerHessian: an unbatched [h, w, c] input counts as one image", () =>
   assert.deepEqual([...b.matrix()], [...a.matrix()]);
   assert.equal(b.count, 25);
 });
+
+test("gptqTfjsKernel with channel scales: the rounding of the kernel divided by them, times them (conv, depthwise, MatMul)", () => {
+  const dims = [2, 8, 8, 4];
+  const x = smooth(dims, 21);
+  const g = GEOMETRIES[0][1];
+  const levels = Float32Array.from({ length: 15 }, (_, k) => k - 7);
+  const base: TfjsGrid = { min: -7, scale: 1, levels };
+  const cases: [TfjsBiasSite, number[], number][] = [
+    [site("conv"), [3, 3, 4, 6], 6],
+    [site("depthwise"), [3, 3, 4, 2], 8],
+    [site("matmul", true), [6, 4], 6],
+  ];
+  for (const [s, shape, channels] of cases) {
+    const h = new TfjsLayerHessian(s, shape, s.kind === "matmul" ? undefined : g);
+    if (s.kind === "matmul") h.add(values(30 * 4, 23, 0, 1), [30, 4]);
+    else h.add(x, dims);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const scales = values(channels, 29, 0.01, 0.05);
+    const kernel = values(n, 31, -0.3, 0.3);
+    const at = (i: number) => s.kind === "matmul" ? Math.floor(i / (n / channels)) : i % channels;
+    const scaled = gptqTfjsKernel(h, kernel, { ...base, channelScales: scales });
+    const divided = gptqTfjsKernel(h, kernel.map((v, i) => v / scales[at(i)]), base);
+    for (let i = 0; i < n; i++) {
+      assert.equal(scaled[i], Math.fround(divided[i] * scales[at(i)]), `${s.kind}[${i}]`);
+    }
+    // Not every weight went to its nearest level: the rounding carried errors.
+    const nearest = kernel.map((v, i) =>
+      Math.max(-7, Math.min(7, Math.round(v / scales[at(i)]))) * scales[at(i)]
+    );
+    assert.ok(scaled.some((v, i) => v !== nearest[i]), s.kind);
+  }
+});
