@@ -49,6 +49,7 @@ import {
   storedAs,
   tf,
   tfl,
+  UINT8,
 } from "../tests/tfjs/_models.ts";
 import { HUMAN_INPUTS, humanInputs } from "../tests/tfjs/_photos.ts";
 import { parseArgs } from "./_harness.ts";
@@ -69,13 +70,6 @@ const runtime: TfjsRuntime = {
   loadLayersModel: (h) => tfl.loadLayersModel(h),
 };
 
-/** Every float weight the module view selects: Conv2d/Linear weights and other constants. */
-export const UINT8 = [{
-  op_types: ["Conv2d", "Linear", "ConvTranspose2d", "Module", "PReLU", "BatchNorm2d"],
-  target_names: ["weight"],
-  quant_dtype: "uint8",
-  quant_scheme: "affine",
-}];
 const PRUNE = (r: number) => [{ op_types: ["Conv2d", "Linear"], sparse_ratio: r }];
 
 const shardBytes = (f: ReadonlyMap<string, Uint8Array>) =>

@@ -334,3 +334,11 @@ export const INT8_PER_CHANNEL = [{
   quant_dtype: "uint8",
   quant_scheme: "affine",
 }];
+
+/** Every float weight the module view selects (Conv2d/Linear weights and other constants), uint8. */
+export const UINT8 = [{
+  op_types: ["Conv2d", "Linear", "ConvTranspose2d", "Module", "PReLU", "BatchNorm2d"],
+  target_names: ["weight"],
+  quant_dtype: "uint8",
+  quant_scheme: "affine",
+}];
