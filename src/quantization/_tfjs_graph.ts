@@ -1,6 +1,7 @@
 /**
- * Edits of a tfjs graph model's node list that add float32 constants: shared by
- * `withTfjsBiases` and `withTfjsChannelScales`.
+ * Reading and editing a tfjs graph model's node list: node attributes as the converter writes
+ * them, who reads each value, and edits that add float32 constants. Shared by bias correction,
+ * equalization and channel scales.
  *
  * @module
  */
@@ -15,6 +16,31 @@ export interface TfNode {
   readonly attr?: Record<string, unknown>;
 }
 
+/** The node or weight an input names: `x` of `x`, `x:1` and `^x`. */
+export const producer = (input: string): string => input.replace(/^\^/, "").replace(/:\d+$/, "");
+
+/**
+ * A string attribute (`attr.<key>.s`) or string-list attribute (`attr.<key>.list.s`), decoded:
+ * the converter writes strings in base64 (`fused_ops`, `padding`, `data_format`).
+ */
+export function attrStrings(node: TfNode, key: string): string[] {
+  const a = node.attr?.[key] as { list?: { s?: unknown[] }; s?: unknown } | undefined;
+  const list = Array.isArray(a?.list?.s) ? a.list.s : typeof a?.s === "string" ? [a.s] : [];
+  return list.map((s) => {
+    try {
+      return atob(String(s));
+    } catch {
+      return String(s);
+    }
+  });
+}
+
+/** A boolean attribute (`attr.<key>.b`), false when absent. */
+export function attrFlag(node: TfNode, key: string): boolean {
+  const a = node.attr?.[key] as { b?: unknown } | undefined;
+  return a?.b === true || a?.b === "true";
+}
+
 /**
  * The nodes that read each node's (or weight's) values, by its name: every data input, each
  * reader once per input (`x:1` counts as a read of `x`); control inputs (`^x`, as the converter
@@ -25,7 +51,7 @@ export function dataConsumers(nodes: readonly TfNode[]): Map<string, TfNode[]> {
   for (const n of nodes) {
     for (const i of n.input ?? []) {
       if (i.startsWith("^")) continue;
-      const from = i.replace(/:\d+$/, "");
+      const from = producer(i);
       consumers.set(from, [...consumers.get(from) ?? [], n]);
     }
   }

@@ -10,10 +10,13 @@
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 import {
+  attrFlag,
+  attrStrings,
   dataConsumers,
   floatConst,
   graphNodes,
   newNames,
+  producer,
   type TfNode,
   withGraph,
 } from "./_tfjs_graph.ts";
@@ -58,24 +61,6 @@ const LAYERS = new Set([
   "_FusedMatMul",
 ]);
 const ADD = new Set(["BiasAdd", "Add", "AddV2"]);
-
-const sourceOf = (input: string) => input.replace(/^\^/, "").replace(/:\d+$/, "");
-
-function fusedOps(node: TfNode): string[] {
-  const a = node.attr?.fused_ops as { list?: { s?: unknown[] } } | undefined;
-  return (a?.list?.s ?? []).map((s) => {
-    try {
-      return atob(String(s));
-    } catch {
-      return String(s);
-    }
-  });
-}
-
-function flag(node: TfNode, key: string): boolean {
-  const a = node.attr?.[key] as { b?: unknown } | undefined;
-  return a?.b === true || a?.b === "true";
-}
 
 /**
  * The layers of a graph model whose output shift can be corrected: every `Conv2D`,
@@ -128,7 +113,7 @@ export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
   /** A float32 weight used by this node only. */
   const own = (input: string | undefined) => {
     if (input === undefined) return undefined;
-    const name = sourceOf(input);
+    const name = producer(input);
     const w = weights.get(name);
     if (
       w === undefined || w.spec.dtype !== "float32" || nodes.get(name)?.op !== "Const" ||
@@ -145,8 +130,8 @@ export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
     if (kernel === undefined) continue;
     const shape = kernel.spec.shape;
     const matmul = n.op === "MatMul" || n.op === "_FusedMatMul";
-    if (matmul ? shape.length !== 2 || flag(n, "transpose_a") : shape.length !== 4) continue;
-    const transposeB = matmul && flag(n, "transpose_b");
+    if (matmul ? shape.length !== 2 || attrFlag(n, "transpose_a") : shape.length !== 4) continue;
+    const transposeB = matmul && attrFlag(n, "transpose_b");
     const kind = matmul ? "matmul" : n.op.includes("Depthwise") ? "depthwise" : "conv";
     const channels = kind === "matmul"
       ? shape[transposeB ? 0 : 1]
@@ -154,7 +139,7 @@ export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
       ? shape[2] * shape[3]
       : shape[3];
     let bias: string | undefined;
-    const fused = fusedOps(n);
+    const fused = attrStrings(n, "fused_ops");
     if (fused[0] === "BiasAdd") {
       const b = own(n.input![2]);
       if (b !== undefined && b.spec.shape.reduce((p, q) => p * q, 1) === channels) {
@@ -163,7 +148,7 @@ export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
     } else if (fused.length === 0) {
       const next = consumers.get(n.name) ?? [];
       if (next.length === 1 && ADD.has(next[0].op) && next[0].input?.length === 2) {
-        const other = next[0].input.find((i) => sourceOf(i) !== n.name);
+        const other = next[0].input.find((i) => producer(i) !== n.name);
         const b = own(other);
         if (
           b !== undefined && b.spec.shape.reduce((p, q) => p * q, 1) === channels &&
@@ -192,7 +177,7 @@ export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
     const next = consumers.get(s.node) ?? [];
     const target = next.length === 1 ? byNode.get(next[0].name) : undefined;
     if (
-      target?.bias === undefined || sourceOf(target.input) !== s.node ||
+      target?.bias === undefined || producer(target.input) !== s.node ||
       !inChannels(model, target, s.channels)
     ) {
       return s;
@@ -445,7 +430,7 @@ export function withTfjsBiases(
     }
     const fused = FUSED[n.op];
     const inputs = n.input ?? [];
-    if (fused === undefined || fusedOps(n).length > 0 || inputs.length < 2) {
+    if (fused === undefined || attrStrings(n, "fused_ops").length > 0 || inputs.length < 2) {
       throw new RangeError(
         `node ${JSON.stringify(n.name)} takes no new bias: only unfused Conv2D, ` +
           `DepthwiseConv2dNative and MatMul nodes do, it is ${n.op}`,

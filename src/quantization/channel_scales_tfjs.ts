@@ -11,7 +11,17 @@
  */
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
-import { floatConst, graphNodes, newNames, type TfNode, withGraph } from "./_tfjs_graph.ts";
+import {
+  attrFlag,
+  attrStrings,
+  dataConsumers,
+  floatConst,
+  graphNodes,
+  newNames,
+  producer,
+  type TfNode,
+  withGraph,
+} from "./_tfjs_graph.ts";
 
 /** A kernel that can take a scale per output channel. */
 export interface TfjsChannelScaleSite {
@@ -48,29 +58,12 @@ const ACTIVATIONS: Record<string, string> = {
 /** Attributes of a fused layer that its unfused op does not take. */
 const FUSED_ONLY = new Set(["fused_ops", "num_args", "epsilon", "leakyrelu_alpha"]);
 
-const sourceOf = (input: string) => input.replace(/^\^/, "").replace(/:0$/, "");
-
-function strings(node: TfNode, key: string): string[] {
-  const a = node.attr?.[key] as { list?: { s?: unknown[] }; s?: unknown } | undefined;
-  const list = a?.list?.s ?? (a?.s === undefined ? [] : [a.s]);
-  return list.map((s) => {
-    try {
-      return atob(String(s));
-    } catch {
-      return String(s);
-    }
-  });
-}
-
-const flag = (node: TfNode, key: string) =>
-  (node.attr?.[key] as { b?: unknown } | undefined)?.b === true;
-
 /**
  * What a layer node fuses after its op: an optional `BiasAdd` then an optional activation, or
  * undefined when it fuses something else (a `FusedBatchNorm`, an unknown activation).
  */
 function fusedTail(node: TfNode): { bias: boolean; activation?: string } | undefined {
-  const ops = strings(node, "fused_ops").map((s) => s.toLowerCase());
+  const ops = attrStrings(node, "fused_ops").map((s) => s.toLowerCase());
   const bias = ops[0] === "biasadd";
   const rest = bias ? ops.slice(1) : ops;
   if (rest.length > 1) return undefined;
@@ -78,19 +71,35 @@ function fusedTail(node: TfNode): { bias: boolean; activation?: string } | undef
   return { bias, activation: rest[0] };
 }
 
+/**
+ * How `node` reads weight `name` as its kernel (its input 1, read nowhere else), by where the
+ * output channel is: undefined when it reads it otherwise or cannot take channel scales.
+ */
+function kernelKind(
+  node: TfNode,
+  name: string,
+): "depthwise" | "conv" | "inOut" | "outIn" | undefined {
+  const inputs = (node.input ?? []).filter((i) => !i.startsWith("^"));
+  if (inputs.length < 2 || !scalable(node) || producer(inputs[1]) !== name) return undefined;
+  if (inputs.filter((i) => producer(i) === name).length !== 1) return undefined;
+  if (node.op.includes("Depthwise")) return "depthwise";
+  if (!node.op.includes("MatMul")) return "conv";
+  return attrFlag(node, "transpose_b") ? "outIn" : "inOut";
+}
+
 /** Whether `node` is a layer whose kernel (input 1) can take a scale per output channel. */
 function scalable(node: TfNode): boolean {
-  if (BASE[node.op] === undefined || (node.input ?? []).length < 2) return false;
-  const format = strings(node, "data_format");
+  if (BASE[node.op] === undefined) return false;
+  const format = attrStrings(node, "data_format");
   if (format.length > 0 && format[0] !== "NHWC") return false;
-  if (node.op.includes("MatMul") && flag(node, "transpose_a")) return false;
+  if (node.op.includes("MatMul") && attrFlag(node, "transpose_a")) return false;
   return fusedTail(node) !== undefined;
 }
 
 /**
  * The kernels of a graph model that can take a scale per output channel: weights read only as
- * input 1 (the filter; control inputs aside) of `Conv2D`, `DepthwiseConv2dNative` and `MatMul` nodes or their fused
- * forms (`_FusedConv2D`, `FusedDepthwiseConv2dNative`, `_FusedMatMul` fusing a `BiasAdd` and/or
+ * input 1 (the filter; control inputs aside) of `Conv2D`, `DepthwiseConv2dNative` and `MatMul`
+ * nodes or their fused forms (`_FusedConv2D`, `FusedDepthwiseConv2dNative`, `_FusedMatMul` fusing a `BiasAdd` and/or
  * a `Relu`, `Relu6`, `Elu`, `Prelu`, `LeakyRelu` or `Sigmoid`), NHWC, no `transpose_a`.
  *
  * @param model A decoded model (layers models have none).
@@ -118,45 +127,23 @@ function scalable(node: TfNode): boolean {
 export function tfjsChannelScaleSites(model: TfjsModel): Map<string, TfjsChannelScaleSite> {
   const out = new Map<string, TfjsChannelScaleSite>();
   if (model.kind !== "graph-model") return out;
-  const nodes = graphNodes(model);
-  const shapes = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
-  const readers = new Map<string, { nodes: string[]; ok: boolean; kind?: string }>();
-  for (const n of nodes) {
-    (n.input ?? []).forEach((input, i) => {
-      // A control input (`^name`, a converter's NoOp after the weights) reads no values.
-      if (input.startsWith("^")) return;
-      const name = sourceOf(input);
-      if (!shapes.has(name)) return;
-      const r = readers.get(name) ?? { nodes: [], ok: true };
-      readers.set(name, r);
-      if (i !== 1 || !scalable(n)) {
-        r.ok = false;
-        return;
-      }
-      r.nodes.push(n.name);
-      // Every reader must agree on which dim is the output channel.
-      const kind = n.op.includes("Depthwise")
-        ? "depthwise"
-        : !n.op.includes("MatMul")
-        ? "conv"
-        : flag(n, "transpose_b")
-        ? "outIn"
-        : "inOut";
-      r.kind ??= kind;
-      if (r.kind !== kind) r.ok = false;
-    });
-  }
-  for (const [name, r] of readers) {
-    const spec = shapes.get(name)!;
-    if (!r.ok || r.nodes.length === 0 || spec.dtype !== "float32") continue;
+  const consumers = dataConsumers(graphNodes(model));
+  for (const { spec } of model.weights) {
+    const readers = consumers.get(spec.name) ?? [];
+    if (readers.length === 0 || spec.dtype !== "float32") continue;
+    // Every reader reads it as its kernel, and they agree on which dim is the output channel.
+    const kinds = new Set(readers.map((n) => kernelKind(n, spec.name)));
+    const [kind] = kinds;
+    if (kinds.size !== 1 || kind === undefined) continue;
     const s = spec.shape;
     let channels: number | undefined;
-    if (r.kind === "depthwise" && s.length === 4) channels = s[2] * s[3];
-    else if (r.kind === "conv" && s.length === 4) channels = s[3];
-    else if (r.kind === "inOut" && s.length === 2) channels = s[1];
-    else if (r.kind === "outIn" && s.length === 2) channels = s[0];
+    if (kind === "depthwise" && s.length === 4) channels = s[2] * s[3];
+    else if (kind === "conv" && s.length === 4) channels = s[3];
+    else if (kind === "inOut" && s.length === 2) channels = s[1];
+    else if (kind === "outIn" && s.length === 2) channels = s[0];
     if (channels === undefined || channels === 0) continue;
-    out.set(name, { kernel: name, nodes: r.nodes, channels, channelsLast: r.kind !== "outIn" });
+    const nodes = readers.map((n) => n.name);
+    out.set(spec.name, { kernel: spec.name, nodes, channels, channelsLast: kind !== "outIn" });
   }
   return out;
 }

@@ -11,7 +11,7 @@ import { readTfjs, tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
 import type { TfjsModel, TfjsWeight } from "../io/tfjs/tfjs_types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { dataConsumers, type TfNode } from "./_tfjs_graph.ts";
+import { attrStrings, dataConsumers, producer as source, type TfNode } from "./_tfjs_graph.ts";
 
 /** Options of `equalizeTfjs`. */
 export interface EqualizeTfjsOptions {
@@ -65,20 +65,6 @@ const HOMOGENEOUS = new Set(["Relu", "LeakyRelu", "Prelu"]);
 // Nodes between producer and consumer that commute with a positive per-channel scale.
 const PASS = new Set(["Relu", "LeakyRelu", "Prelu", "Identity", "MaxPool", "Pad"]);
 const ADD = new Set(["BiasAdd", "Add", "AddV2"]);
-
-const source = (input: string) => input.replace(/^\^/, "").replace(/:\d+$/, "");
-
-function strings(node: TfNode, key: string): string[] {
-  const a = node.attr?.[key] as { list?: { s?: unknown[] }; s?: unknown } | undefined;
-  const list = Array.isArray(a?.list?.s) ? a.list.s : typeof a?.s === "string" ? [a.s] : [];
-  return list.map((s) => {
-    try {
-      return atob(String(s));
-    } catch {
-      return String(s);
-    }
-  });
-}
 
 /** A rescalable weight: its values (tfjs layout), shape and storage. */
 interface Param {
@@ -207,14 +193,14 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
     return p;
   };
   const nhwc = (n: TfNode) => {
-    const f = strings(n, "data_format");
+    const f = attrStrings(n, "data_format");
     return f.length === 0 || f[0] === "NHWC";
   };
 
   const pairs: Pair[] = [];
   for (const producer of topology.node) {
     if (!CONV.has(producer.op) || !nhwc(producer)) continue;
-    const fused = strings(producer, "fused_ops");
+    const fused = attrStrings(producer, "fused_ops");
     const fusedRelu6 = fused.length === 2 && fused[0] === "BiasAdd" && fused[1] === "Relu6" &&
       maxima?.has(producer.name) === true;
     if (

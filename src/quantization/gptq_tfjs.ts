@@ -15,12 +15,7 @@
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 import type { TfjsBiasSite } from "./bias_correct_tfjs.ts";
-
-interface TfNode {
-  readonly name: string;
-  readonly op: string;
-  readonly attr?: Record<string, unknown>;
-}
+import { attrStrings, graphNodes } from "./_tfjs_graph.ts";
 
 /** How a convolution walks its input (NHWC). */
 export interface TfjsConvGeometry {
@@ -33,16 +28,6 @@ export interface TfjsConvGeometry {
   /** `EXPLICIT` padding: top, bottom, left, right. */
   readonly explicit?: readonly [number, number, number, number];
 }
-
-const text = (a: unknown): string | undefined => {
-  const s = (a as { s?: unknown } | undefined)?.s;
-  if (typeof s !== "string") return undefined;
-  try {
-    return atob(s);
-  } catch {
-    return s;
-  }
-};
 
 const ints = (a: unknown): number[] | undefined => {
   const list = (a as { list?: { i?: unknown[] } } | undefined)?.list?.i;
@@ -58,15 +43,14 @@ export function tfjsConvGeometry(
   site: Pick<TfjsBiasSite, "node" | "kind">,
 ): TfjsConvGeometry | undefined {
   if (site.kind === "matmul") return undefined;
-  const topology = model.json.modelTopology as { node?: TfNode[] } | undefined;
-  const node = topology?.node?.find((n) => n.name === site.node);
+  const node = graphNodes(model).find((n) => n.name === site.node);
   if (node === undefined) return undefined;
   const attr = node.attr ?? {};
-  const format = text(attr.data_format) ?? "NHWC";
+  const format = attrStrings(node, "data_format")[0] ?? "NHWC";
   if (format !== "NHWC") return undefined;
   const strides = ints(attr.strides) ?? [1, 1, 1, 1];
   const dilations = ints(attr.dilations) ?? [1, 1, 1, 1];
-  const padding = text(attr.padding) ?? "VALID";
+  const padding = attrStrings(node, "padding")[0] ?? "VALID";
   if (
     strides.length !== 4 || dilations.length !== 4 ||
     ![...strides, ...dilations].every((v) => Number.isInteger(v) && v >= 1) ||

@@ -265,10 +265,8 @@ export async function quantizedTfjs(
     : undefined;
   // Kernels stored with channel scales: until the model is written, their replacement holds
   // the values tfjs will compute with, as float32 (what bias correction and `measure` read).
-  const scaled = new Map<
-    string,
-    { replacement: TfjsReplacement; levels: Float32Array; grid: ChannelGrid }
-  >();
+  // (They are no headroom candidates: their float32 storage keeps them out.)
+  const scaled = new Map<string, { levels: Float32Array; grid: ChannelGrid }>();
   for (const p of params) {
     if (p.kind !== "parameter") continue;
     const ref = paramRef(model, p.module, p.target, p.configIndex);
@@ -338,7 +336,7 @@ export async function quantizedTfjs(
           const at = channelOf(channel.site, levels.length);
           const effective = Float32Array.from(levels, (l, i) => l * channel.scales[at(i)]);
           chosen = { values: effective, storage: "float32" };
-          scaled.set(ref.name, { replacement: chosen, levels, grid: channel });
+          scaled.set(ref.name, { levels, grid: channel });
         }
       }
       if (chosen === undefined) {
@@ -407,7 +405,6 @@ export async function quantizedTfjs(
   if (scaled.size > 0) {
     const scales = new Map<string, Float32Array>();
     for (const [name, c] of scaled) {
-      if (replacements.get(name) !== c.replacement) continue;
       const { unit } = c.grid;
       replacements.set(name, {
         values: c.levels.map((l) => l * unit),
