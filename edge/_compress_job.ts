@@ -5,6 +5,7 @@ import type { CompressionReport } from "../src/report/types.ts";
 import { registryByMode } from "../src/config/default_registry.ts";
 import type { ExtraRegistry } from "../src/config/types.ts";
 import { HttpError } from "./_errors.ts";
+import type { RequestOptions } from "./_parse_request.ts";
 
 /** What a compression needs (structured-cloneable, so it crosses to a worker). */
 export interface CompressionJob {
@@ -17,6 +18,8 @@ export interface CompressionJob {
   readonly registry?: unknown;
   /** A `model.json`'s weight shards, or an ONNX model's external data files, by name. */
   readonly files?: ReadonlyMap<string, Uint8Array>;
+  /** Storage and TensorFlow.js options the request set. */
+  readonly options?: RequestOptions;
 }
 
 /** The compressed file and its report. */
@@ -75,6 +78,7 @@ export async function runCompression(
     // instead of building a second copy of the file.
     inPlace: true,
     onProgress: checkpoint,
+    ...job.options,
     ...(job.algorithm === undefined ? {} : { algorithm: job.algorithm }),
     ...(job.registry === undefined
       ? {}

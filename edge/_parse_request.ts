@@ -1,4 +1,5 @@
 // The model, config list and mode of a compression request.
+import { type Storage, STORAGES } from "../src/compress/compress_model.ts";
 import { HttpError } from "./_errors.ts";
 import { multipartParts, type Part } from "./_multipart.ts";
 import { readBody, type ReadBodyLimits } from "./_read_body.ts";
@@ -17,7 +18,73 @@ export interface CompressionRequest {
    * external data files of an ONNX model (multipart fields `files`).
    */
   readonly files?: ReadonlyMap<string, Uint8Array>;
+  /** Storage and TensorFlow.js options (fields or query parameters named as the CLI's flags). */
+  readonly options?: RequestOptions;
   readonly report: boolean;
+}
+
+/**
+ * The compression options a request may set, each named as the CLI's flag: `storage`,
+ * `shard-bytes`, `headroom`, `equalize`, `channel-scales`. Absent ones keep `compressModel`'s
+ * defaults.
+ */
+export interface RequestOptions {
+  readonly storage?: Storage;
+  readonly shardBytes?: number;
+  readonly headroom?: number;
+  readonly equalize?: boolean;
+  readonly channelScales?: boolean;
+}
+
+function optionError(name: string, rule: string, value: string): HttpError {
+  return new HttpError(
+    400,
+    "option_invalid",
+    `"${name}" must be ${rule}: current value is ${JSON.stringify(value)}`,
+    { details: { option: name, value } },
+  );
+}
+
+function flag(name: string, value: string): boolean {
+  if (value === "true" || value === "1") return true;
+  if (value === "false" || value === "0") return false;
+  throw optionError(name, "true, false, 1 or 0", value);
+}
+
+/** The options named by `value(name)` (a form field, a query parameter or a header); "" is absent. */
+function parseOptions(value: (name: string) => string | null): { options?: RequestOptions } {
+  const get = (name: string) => {
+    const v = value(name);
+    return v === null || v.trim() === "" ? undefined : v.trim();
+  };
+  const options: {
+    -readonly [K in keyof RequestOptions]: RequestOptions[K];
+  } = {};
+  const storage = get("storage");
+  if (storage !== undefined) {
+    const known = STORAGES.find((s) => s === storage);
+    if (known === undefined) throw optionError("storage", `one of ${STORAGES.join(", ")}`, storage);
+    options.storage = known;
+  }
+  const shard = get("shard-bytes");
+  if (shard !== undefined) {
+    const n = Number(shard);
+    if (!(Number.isSafeInteger(n) && n > 0)) {
+      throw optionError("shard-bytes", "a positive integer", shard);
+    }
+    options.shardBytes = n;
+  }
+  const headroom = get("headroom");
+  if (headroom !== undefined) {
+    const x = Number(headroom);
+    if (!(x >= 0 && x <= 1)) throw optionError("headroom", "a number from 0 to 1", headroom);
+    options.headroom = x;
+  }
+  const equalize = get("equalize");
+  if (equalize !== undefined) options.equalize = flag("equalize", equalize);
+  const scales = get("channel-scales");
+  if (scales !== undefined) options.channelScales = flag("channel-scales", scales);
+  return Object.keys(options).length === 0 ? {} : { options };
 }
 
 /** The `files` parts by file name; a part without a name or a name given twice is refused. */
@@ -157,6 +224,7 @@ export async function parseRequest(
         mode: parseMode(text("mode"), configList),
         ...(algorithm !== null && algorithm !== "" ? { algorithm } : {}),
         ...parseRegistry(text("registry")),
+        ...parseOptions(text),
         ...(files.size === 0 ? {} : { files }),
         report,
         release: body.release,
@@ -181,6 +249,9 @@ export async function parseRequest(
       ...(algorithm ? { algorithm } : {}),
       ...parseRegistry(
         url.searchParams.get("registry") ?? request.headers.get("x-nncompress-registry"),
+      ),
+      ...parseOptions((name) =>
+        url.searchParams.get(name) ?? request.headers.get(`x-nncompress-${name}`)
       ),
       report,
       release: body.release,

@@ -125,8 +125,9 @@ export interface EdgeHandler {
 const USAGE = {
   usage: "POST a model and an NNI config list; the compressed model comes back",
   multipart:
-    'fields "model" (file), "config" (JSON), optional "mode", "algorithm", "registry", and "files" (one part per weight shard of a model.json or external data file of an ONNX model, named by its path)',
-  raw: "body = the model (application/octet-stream); ?config=<JSON>&mode=&algorithm=&registry=",
+    'fields "model" (file), "config" (JSON), optional "mode", "algorithm", "registry", "storage", "shard-bytes", "headroom", "equalize", "channel-scales", and "files" (one part per weight shard of a model.json or external data file of an ONNX model, named by its path)',
+  raw:
+    "body = the model (application/octet-stream); ?config=<JSON>&mode=&algorithm=&registry=&storage=&shard-bytes=&headroom=&equalize=&channel-scales= (or x-nncompress-<name> headers)",
   options: "?report=json returns the report instead of the file",
 };
 
@@ -378,6 +379,7 @@ export function createHandler(options: EdgeHandlerOptions = {}): EdgeHandler {
         ...(req.algorithm === undefined ? {} : { algorithm: req.algorithm }),
         ...(req.registry === undefined ? {} : { registry: req.registry }),
         ...(req.files === undefined ? {} : { files: req.files }),
+        ...(req.options === undefined ? {} : { options: req.options }),
       };
       let result: CompressionResult;
       try {

@@ -44,6 +44,9 @@ const modelView = byId("model-view");
 const modeSelect = byId<HTMLSelectElement>("mode");
 const algorithmSelect = byId<HTMLSelectElement>("algorithm");
 const storageSelect = byId<HTMLSelectElement>("storage");
+const tfjsOptions = byId("tfjs-options");
+const channelScalesBox = byId<HTMLInputElement>("channel-scales");
+const equalizeBox = byId<HTMLInputElement>("equalize");
 const presetSelect = byId<HTMLSelectElement>("preset");
 const configText = byId<HTMLTextAreaElement>("config");
 const registryText = byId<HTMLTextAreaElement>("registry");
@@ -104,6 +107,12 @@ function setAlgorithms(mode: "pruning" | "quantization", selected?: string): voi
   algorithmSelect.replaceChildren(...ALGORITHMS[mode].map((a) => el("option", a, { value: a })));
   if (selected && ALGORITHMS[mode].includes(selected)) algorithmSelect.value = selected;
   storageSelect.disabled = mode !== "quantization";
+  showTfjsOptions();
+}
+
+/** The TensorFlow.js options show when a tfjs model is open and the mode is quantization. */
+function showTfjsOptions(): void {
+  tfjsOptions.hidden = model?.format !== "tfjs" || modeSelect.value !== "quantization";
 }
 
 // The list is checked in a worker of its own, so that no list — however slow to check on a large
@@ -168,7 +177,10 @@ function refresh(): void {
   });
 }
 
-/** The page's state as a URL fragment: mode, algorithm, storage and the config list. */
+/**
+ * The page's state as a URL fragment: mode, algorithm, storage, the config list and the
+ * TensorFlow.js options.
+ */
 function stateHash(): string {
   const p = new URLSearchParams({
     mode: modeSelect.value,
@@ -177,6 +189,8 @@ function stateHash(): string {
     config: configText.value,
   });
   if (registryText.value.trim() !== "") p.set("registry", registryText.value);
+  if (channelScalesBox.checked) p.set("channel-scales", "1");
+  if (equalizeBox.checked) p.set("equalize", "1");
   return `#${p}`;
 }
 
@@ -195,6 +209,8 @@ function restoreHash(): boolean {
   }
   configText.value = config;
   registryText.value = p.get("registry") ?? "";
+  channelScalesBox.checked = p.get("channel-scales") === "1";
+  equalizeBox.checked = p.get("equalize") === "1";
   return true;
 }
 
@@ -292,6 +308,7 @@ async function open(files: File[]): Promise<void> {
   }
   resultBox.hidden = true;
   compareSection.hidden = true;
+  showTfjsOptions();
   post(checker, { type: "modules", modules });
   refresh();
 }
@@ -336,9 +353,11 @@ modeSelect.addEventListener("change", () => {
   refresh();
 });
 algorithmSelect.addEventListener("change", refresh);
-storageSelect.addEventListener("change", () => {
-  if (current?.issues.length === 0) history.replaceState(null, "", stateHash());
-});
+for (const input of [storageSelect, channelScalesBox, equalizeBox]) {
+  input.addEventListener("change", () => {
+    if (current?.issues.length === 0) history.replaceState(null, "", stateHash());
+  });
+}
 let timer: ReturnType<typeof setTimeout> | undefined;
 for (const text of [configText, registryText]) {
   text.addEventListener("input", () => {
@@ -386,6 +405,9 @@ compressButton.addEventListener("click", () => {
     configList: current.configList,
     algorithm: algorithmSelect.value,
     storage: storageSelect.value as CompressRequest["storage"],
+    ...(model.format === "tfjs" && !tfjsOptions.hidden
+      ? { tfjs: { channelScales: channelScalesBox.checked, equalize: equalizeBox.checked } }
+      : {}),
     ...(current.registry === undefined ? {} : { registry: current.registry }),
   };
   post(compressor, req, [req.bytes, ...(req.shards ?? []).map(([, b]) => b)]);

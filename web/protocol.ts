@@ -22,6 +22,8 @@ export interface CompressRequest {
   readonly configList: unknown;
   readonly algorithm: string;
   readonly storage: NonNullable<CompressOptions["storage"]>;
+  /** TensorFlow.js graph models: `CompressOptions.channelScales` and `equalize`. */
+  readonly tfjs?: { readonly channelScales: boolean; readonly equalize: boolean };
   /** Extra default targets per module class (from the validation), if any. */
   readonly registry?: ExtraRegistry;
 }

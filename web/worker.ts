@@ -123,6 +123,8 @@ scope.onmessage = async (event) => {
       configList: req.configList,
       algorithm: req.algorithm,
       storage: req.storage,
+      ...(req.tfjs?.channelScales === true ? { channelScales: true } : {}),
+      ...(req.tfjs?.equalize === true ? { equalize: true } : {}),
       ...(req.registry === undefined ? {} : { registry: req.registry }),
       label: `${req.mode} ${req.name}`,
       onProgress: (stage, done, total) =>

@@ -79,6 +79,21 @@ export interface TfjsRuntimeOption {
   readonly loadLayersModel?: (handler: never) => Promise<unknown>;
 }
 
+/** Every `CompressOptions.storage`, in the order the CLI and the edge handler list them. */
+export const STORAGES = [
+  "auto",
+  "float",
+  "int",
+  "nbits",
+  "float16",
+  "dynamic",
+  "bnb4",
+  "compressed-tensors",
+] as const;
+
+/** How a quantized model is written (`CompressOptions.storage`). */
+export type Storage = typeof STORAGES[number];
+
 /** Options of `compressModel`. */
 export interface CompressOptions {
   /** `pruning` or `quantization`. */
@@ -132,15 +147,7 @@ export interface CompressOptions {
    * unset), `granularity` `default`, `per_channel` or `[1, <block>]`; the table is
    * `bnb4.quantType`.
    */
-  readonly storage?:
-    | "auto"
-    | "float"
-    | "int"
-    | "nbits"
-    | "float16"
-    | "dynamic"
-    | "bnb4"
-    | "compressed-tensors";
+  readonly storage?: Storage;
   /**
    * For `storage: "dynamic"`. `uint8WhenConv`: store int8 weights as uint8 when the model has a
    * Conv (or onnxruntime-genai `GroupQueryAttention`/`MultiHeadAttention`) node, transformers.js's

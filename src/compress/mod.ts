@@ -25,6 +25,8 @@ export {
   type CompressOptions,
   describeModel,
   type Progress,
+  type Storage,
+  STORAGES,
   type TfjsRuntimeOption,
 } from "./compress_model.ts";
 export type { TfjsInputSet, TfjsInputTensor } from "./tfjs_inputs.ts";

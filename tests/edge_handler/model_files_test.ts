@@ -1,14 +1,16 @@
 // Models of several files through the edge handler: a TensorFlow.js model.json posted with its
 // shards (the answer is a multipart body of model.json and the new shards), an ONNX model posted
 // with its external data file (the answer is one self-contained .onnx), and the errors when a
-// file is missing, named twice or unnamed.
+// file is missing, named twice or unnamed; the storage and TensorFlow.js options of a request.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHandler } from "../../edge/handler.ts";
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
-import { layersModelFiles } from "../tfjs/_models.ts";
-import { externalMlp } from "../models_shipped/_models.ts";
+import { loadGraphModel } from "@tensorflow/tfjs-converter";
+import { compareTfjsOutputs } from "../../src/compress/compare_tfjs.ts";
+import { graphModelFiles, INT8_PER_CHANNEL, layersModelFiles, tf } from "../tfjs/_models.ts";
+import { externalMlp, mlp } from "../models_shipped/_models.ts";
 
 const PRUNE = '[{"op_types":["Conv2d","Linear"],"target_names":["weight"],"sparse_ratio":0.5}]';
 const blob = (bytes: Uint8Array) => new Blob([bytes as Uint8Array<ArrayBuffer>]);
@@ -124,5 +126,120 @@ test("a shard missing, a file named twice or unnamed, and too many weights get c
   } finally {
     handler.close();
     roomy.close();
+  }
+});
+
+/** The answer's files by name (a TensorFlow.js model comes back as multipart). */
+async function filesOfAnswer(res: Response): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const p of (await res.formData()).getAll("files") as File[]) {
+    out.set(p.name, new Uint8Array(await p.arrayBuffer()));
+  }
+  return out;
+}
+
+const dtypes = (files: Map<string, Uint8Array>) =>
+  (JSON.parse(new TextDecoder().decode(files.get("model.json")!)) as {
+    weightsManifest: { weights: { name: string; quantization?: { dtype: string } }[] }[];
+  }).weightsManifest.flatMap((g) => g.weights).map((w) => w.quantization?.dtype ?? "none");
+
+for (const isolation of ["inline", "worker"] as const) {
+  test(`storage, shard-bytes and channel-scales reach the compression of a tfjs graph model (${isolation})`, async () => {
+    const handler = createHandler({ isolation });
+    try {
+      const files = graphModelFiles(1 << 20);
+      const shards = [...files].filter(([n]) => n !== "model.json");
+      const config = JSON.stringify(INT8_PER_CHANNEL);
+      const send = (fields: Record<string, string>) => {
+        const form = new FormData();
+        form.set("model", blob(files.get("model.json")!), "model.json");
+        form.set("config", config);
+        for (const [k, v] of Object.entries(fields)) form.set(k, v);
+        for (const [name, bytes] of shards) form.append("files", blob(bytes), name);
+        return handler.fetch(new Request("http://x/", { method: "POST", body: form }));
+      };
+      // Per-channel kernels without channel scales: fake-quantized floats.
+      const plain = await filesOfAnswer(await send({}));
+      const plainCodes = dtypes(plain).filter((d) => d === "uint8").length;
+      // With them: the five kernels become uint8 codes, in shards of at most 256 bytes.
+      const res = await send({ "channel-scales": "true", "shard-bytes": "256", storage: "int" });
+      assert.equal(res.status, 200, await res.clone().text());
+      const scaled = await filesOfAnswer(res);
+      assert.equal(dtypes(scaled).filter((d) => d === "uint8").length, plainCodes + 5);
+      assert.ok(scaled.size > plain.size);
+      for (const [name, bytes] of scaled) {
+        if (name !== "model.json") assert.ok(bytes.length <= 256, `${name}: ${bytes.length}`);
+      }
+      const cmp = await compareTfjsOutputs(
+        { tf, loadGraphModel: (h) => loadGraphModel(h) },
+        scaled,
+        files,
+      );
+      assert.ok(cmp.every((o) => o.cosine > 0.999), JSON.stringify(cmp));
+      // float16 storage.
+      const half = await filesOfAnswer(await send({ storage: "float16" }));
+      assert.ok(dtypes(half).includes("float16"));
+      assert.ok(!dtypes(half).includes("uint8"));
+    } finally {
+      handler.close();
+    }
+  });
+}
+
+test("bad storage or tfjs options get 400 option_invalid naming the option; misplaced ones 422", async () => {
+  const handler = createHandler({ isolation: "inline" });
+  try {
+    const files = graphModelFiles(1 << 20);
+    const model = files.get("model.json")!;
+    const shards = [...files].filter(([n]) => n !== "model.json");
+    const config = JSON.stringify(INT8_PER_CHANNEL);
+    const cases: [Record<string, string>, RegExp][] = [
+      [
+        { storage: "int4" },
+        /"storage" must be one of auto, float, int, .*: current value is "int4"/,
+      ],
+      [{ "shard-bytes": "0" }, /"shard-bytes" must be a positive integer: current value is "0"/],
+      [{ headroom: "2" }, /"headroom" must be a number from 0 to 1: current value is "2"/],
+      [{ "channel-scales": "yes" }, /"channel-scales" must be true, false, 1 or 0/],
+      [{ equalize: "on" }, /"equalize" must be true, false, 1 or 0: current value is "on"/],
+    ];
+    for (const [fields, message] of cases) {
+      const form = new FormData();
+      form.set("model", blob(model), "model.json");
+      form.set("config", config);
+      for (const [k, v] of Object.entries(fields)) form.set(k, v);
+      for (const [name, bytes] of shards) form.append("files", blob(bytes), name);
+      const res = await handler.fetch(new Request("http://x/", { method: "POST", body: form }));
+      assert.equal(res.status, 400, JSON.stringify(fields));
+      const body = await res.json();
+      assert.equal(body.error.code, "option_invalid");
+      assert.equal(body.error.option, Object.keys(fields)[0]);
+      assert.match(body.error.message, message);
+    }
+    // Raw body: the options in the query string or x-nncompress-* headers.
+    const onnx = mlp();
+    const raw = (query: string, headers: Record<string, string> = {}) =>
+      handler.fetch(
+        new Request(`http://x/?name=mlp.onnx&config=${encodeURIComponent(PRUNE)}${query}`, {
+          method: "POST",
+          body: blob(onnx),
+          headers: { "content-type": "application/octet-stream", ...headers },
+        }),
+      );
+    const bad = await raw("&headroom=-1");
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.option, "headroom");
+    const header = await raw("", { "x-nncompress-storage": "bits" });
+    assert.equal(header.status, 400);
+    assert.match((await header.json()).error.message, /"storage" must be one of/);
+    // Channel scales on a pruning or an ONNX model: the library's own 422.
+    const misplaced = await raw("&channel-scales=1");
+    assert.equal(misplaced.status, 422);
+    assert.match(
+      (await misplaced.json()).error.message,
+      /"channelScales" stores per-channel kernels of quantized TensorFlow.js graph models: the model is onnx/,
+    );
+  } finally {
+    handler.close();
   }
 });

