@@ -23,6 +23,7 @@ export {
   openFile,
   readFile,
   writeFileAtomic,
+  writeFileRange,
 } from "./src/io/fs.ts";
 export { saveOnnx, type SaveOnnxOptions } from "./src/io/onnx/save_onnx.ts";
 export { writeReport } from "./src/report/write_report.ts";

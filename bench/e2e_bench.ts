@@ -20,7 +20,8 @@
  *
  * `--threads-compare` times `--threads 1` against `--threads 2` on the 1.07 GB file (prune Level
  * 50%, per layer and with one global group, quantize int8 per channel with integer storage),
- * interleaved (1, 2, 1, 2, …) so that other work on the machine falls on both alike, with both
+ * interleaved (1, 2, 1, 2, …) so that other work on the machine falls on both alike, each after
+ * a `sync` and a second's pause, with both
  * copies timed before each repetition (the ratios use the copies' medians); each run also
  * records the load average, the whole machine's busy cores while it ran (/proc/stat), the
  * child's CPU seconds, and those of its main thread and of each worker thread. `--only a,b`
@@ -234,6 +235,15 @@ function streamedRuns(file: string, out: string): [string, string[]][] {
   ];
 }
 
+/**
+ * Before each timed run: `sync`, then a second's pause, so that no run pays for the writeback or
+ * the freed blocks of the one before (a run's time otherwise varied by up to 1.5x here).
+ */
+async function settle(): Promise<void> {
+  await run("sync", []);
+  await new Promise((r) => setTimeout(r, 1000));
+}
+
 /** `--threads 1` against `--threads 2`, interleaved, on the generated file. */
 async function threadsCompare(file: string, bytes: number, reps: number) {
   const out = `${dir}/out.safetensors`;
@@ -264,6 +274,7 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
       console.error(JSON.stringify(rows[rows.length - 1]));
       for (const threads of ["1", "2"]) {
         if (baselineCli !== undefined) {
+          await settle();
           const b = await run(deno, ["run", "-A", baselineCli, ...argv, "--threads", threads]);
           rows.push({
             model: MODEL,
@@ -279,6 +290,7 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
           console.error(JSON.stringify(rows[rows.length - 1]));
           await Deno.remove(out).catch(() => {});
         }
+        await settle();
         const r = await cli(...argv, "--threads", threads);
         times[threads].push(r.seconds);
         rows.push({

@@ -89,7 +89,8 @@ export function localMasks(
     const { result } = await runTask({ task: "mask", args }, context);
     const r = result as Tasks["mask"]["result"];
     counts.set(keyOf(target), r.counts);
-    return r.bytes;
+    // On this thread the bytes always come back (no `writeTo`).
+    return r.bytes!;
   };
 }
 
@@ -129,8 +130,10 @@ export function localRangeCodes(
     const r = (await runTask({ task: "rangeCodes", args }, context))
       .result as Tasks["rangeCodes"]["result"];
     if (r.coded !== undefined) {
-      await place.write(target, ref, r.coded);
-      last = wholeBuffer(r.coded.bytes);
+      // On this thread the codes always come back (no `writeTo`).
+      const coded = { ...r.coded, bytes: r.coded.bytes! };
+      await place.write(target, ref, coded);
+      last = wholeBuffer(coded.bytes);
     }
     return r.range;
   };

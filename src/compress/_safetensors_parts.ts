@@ -245,6 +245,7 @@ function counting(sink: ByteSink): ByteSink & { bytes: number } {
         return sink.skip!(n);
       },
     }),
+    ...(sink.file === undefined ? {} : { file: sink.file }),
   };
   return out;
 }

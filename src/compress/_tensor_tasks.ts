@@ -4,8 +4,9 @@
 import { ConfigError } from "../config/config_error.ts";
 import type { ResolvedTarget } from "../config/types.ts";
 import { FileError } from "../io/file_error.ts";
-import { type FileSource, openFile } from "../io/fs.ts";
+import { type FileSource, openFile, writeFileRange } from "../io/fs.ts";
 import { ModelFormatError } from "../io/model_format_error.ts";
+import type { OutputFile } from "../io/safetensors/write_safetensors.ts";
 import { getKernels } from "../kernels/default.ts";
 import { toFileBytes } from "../model/from_float32.ts";
 import type { TensorRef } from "../model/model_graph.ts";
@@ -100,6 +101,16 @@ export interface ZeroCounts {
   readonly zerosAfter: number;
 }
 
+/**
+ * Where a task's output bytes go when the thread that makes them writes them itself: the output
+ * file being written (`ByteSink.file`, its data) and the bytes' offset in it (`writeFileRange`).
+ * The result then carries no bytes, and the thread keeps its buffers.
+ */
+export interface WriteTo {
+  readonly file: Pick<OutputFile, "path" | "destination" | "label">;
+  readonly offset: number;
+}
+
 /** The tasks and their arguments and results. */
 export interface Tasks {
   /** A pruning target's metric (`parameterMetric`). */
@@ -121,11 +132,20 @@ export interface Tasks {
        * written from this one read.
        */
       fuse?: boolean;
+      /**
+       * With `fuse`: the masked bytes are written here (the output file being written, at the
+       * tensor's offset: `writeFileRange`) by the thread that masked them, and the result's
+       * `masked` carries only the counts.
+       */
+      writeTo?: WriteTo;
     };
     result: { metric: Float32Array } | {
       bits: Uint8Array;
       length: number;
-      masked?: { bytes: Uint8Array; counts: ZeroCounts };
+      /** The masked bytes (absent when written to `writeTo`) and the zero counts. */
+      masked?: { bytes?: Uint8Array; counts: ZeroCounts };
+      /** The bytes written to `writeTo`. */
+      wrote?: number;
     };
   };
   /** A summary of a pruning target's metric (`summarizeMetric` of `parameterMetric`). */
@@ -146,8 +166,10 @@ export interface Tasks {
       target: PruningTarget;
       mask: TargetMask | PackedMaskData;
       spare?: ArrayBuffer;
+      writeTo?: WriteTo;
     };
-    result: { bytes: Uint8Array; counts: ZeroCounts };
+    /** `bytes`: absent when written to `writeTo` (`wrote` bytes). */
+    result: { bytes?: Uint8Array; counts: ZeroCounts; wrote?: number };
   };
   /** A quantization target's tracked range (`trackParameterRanges`). */
   range: { args: { tensor: TensorBytes; target: ResolvedTarget }; result: TrackedRange };
@@ -169,10 +191,18 @@ export interface Tasks {
    */
   rangeCodes: {
     /** `spare` and `packed`: as for `quantize`. */
-    args: { tensor: TensorBytes; target: ResolvedTarget; spare?: ArrayBuffer; packed?: boolean };
+    args: {
+      tensor: TensorBytes;
+      target: ResolvedTarget;
+      spare?: ArrayBuffer;
+      packed?: boolean;
+      writeTo?: WriteTo;
+    };
+    /** `coded.bytes`: absent when written to `writeTo` (`wrote` bytes). */
     result: {
       range: TrackedRange;
-      coded?: { param: TargetQuantParams; bytes: Uint8Array; counts: ZeroCounts };
+      coded?: { param: TargetQuantParams; bytes?: Uint8Array; counts: ZeroCounts };
+      wrote?: number;
     };
   };
 }
@@ -243,6 +273,9 @@ export class TaskContext {
   readonly #files = new Map<string, Promise<FileSource>>();
   /** The buffer tensors are read into. */
   scratch = new Uint8Array(0);
+
+  /** A buffer of codes this thread wrote itself (`WriteTo`), for the next task's codes. */
+  codes: ArrayBuffer | undefined;
 
   /** Buffers handed back (results' bytes, once written), for when a result took the scratch. */
   readonly #spares: ArrayBuffer[] = [];
@@ -344,7 +377,37 @@ async function runNow(
   const result = compute({ task: request.task, args: { ...args, tensor } }, context);
   // A result may own the read buffer (a view of all of it): the next read gets a new one.
   if (context.scratch.buffer.byteLength === 0) context.scratch = new Uint8Array(0);
+  const writeTo = (args as { writeTo?: WriteTo }).writeTo;
+  if (writeTo !== undefined) return await written(result, writeTo, context);
   return result;
+}
+
+/**
+ * A result whose output bytes (`masked.bytes` of a metric, `bytes` of a mask, `coded.bytes` of
+ * range codes) this thread writes to `writeTo` itself; returned without them. A buffer of codes
+ * is kept for the next task's codes.
+ */
+async function written(
+  out: { result: unknown; transfer: ArrayBuffer[] },
+  writeTo: WriteTo,
+  context: TaskContext,
+): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+  const r = out.result as {
+    bytes?: Uint8Array;
+    masked?: { bytes?: Uint8Array; counts: ZeroCounts };
+    coded?: { param: TargetQuantParams; bytes?: Uint8Array; counts: ZeroCounts };
+  };
+  const bytes = r.masked?.bytes ?? r.coded?.bytes ?? r.bytes;
+  if (bytes === undefined) return out;
+  await writeFileRange(writeTo.file, writeTo.offset, bytes);
+  const wrote = bytes.length;
+  const result = r.masked !== undefined
+    ? { ...r, masked: { counts: r.masked.counts }, wrote }
+    : r.coded !== undefined
+    ? { ...r, coded: { param: r.coded.param, counts: r.coded.counts }, wrote }
+    : { counts: (r as { counts: ZeroCounts }).counts, wrote };
+  if (r.coded !== undefined) context.codes = bytes.buffer as ArrayBuffer;
+  return { result, transfer: out.transfer.filter((b) => b !== bytes.buffer) };
 }
 
 /** The pruners whose element-wise metric is `|w|` (`computeMetric`: l1 of one-element blocks). */
@@ -399,7 +462,8 @@ function compute(
             elements: length,
             ...maskStoredInPlace(bytes, a.tensor.dtype, bits, kernels),
           };
-          const send = context === WORKER;
+          // Written to the file by this thread (`runNow`), the bytes stay in its read buffer.
+          const send = context === WORKER && a.writeTo === undefined;
           const owned = send ? own(bytes) : bytes;
           return {
             result: { bits, length, masked: { bytes: owned, counts } },
@@ -429,10 +493,12 @@ function compute(
         const bits = a.mask.bits;
         const c = maskStoredInPlace(bytes, a.tensor.dtype, bits, kernels);
         const counts = { elements: a.mask.layout.gridSize, ...c };
-        const owned = context === WORKER ? own(bytes) : bytes;
+        // Written to the file by this thread (`written`), the bytes stay in its read buffer.
+        const send = context === WORKER && a.writeTo === undefined;
+        const owned = send ? own(bytes) : bytes;
         return {
           result: { bytes: owned, counts },
-          transfer: context === WORKER ? [owned.buffer as ArrayBuffer] : [],
+          transfer: send ? [owned.buffer as ArrayBuffer] : [],
         };
       }
       const before = valuesOf(a.tensor, context);
@@ -477,7 +543,10 @@ function compute(
         // The engine computes them again and throws, in target order.
         return { result: { range }, transfer: [] };
       }
-      const { bytes, counts } = codesOf(values, a.tensor.shape, param, a.spare, a.packed);
+      // Codes this thread writes itself go into the buffer it wrote the last ones from.
+      const spare = a.spare ?? (a.writeTo === undefined ? undefined : context.codes);
+      if (a.writeTo !== undefined) context.codes = undefined;
+      const { bytes, counts } = codesOf(values, a.tensor.shape, param, spare, a.packed);
       return {
         result: { range, coded: { param, bytes, counts } },
         transfer: [bytes.buffer as ArrayBuffer],

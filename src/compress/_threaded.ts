@@ -12,7 +12,14 @@ import { prunedCount } from "../pruning/pruned_count.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { TargetQuantParams } from "../quantization/compute_target_quant_params.ts";
 import type { TrackedRange } from "../quantization/tracked_range.ts";
-import { type Locate, type Tasks, taskTensor, type ZeroCounts } from "./_tensor_tasks.ts";
+import {
+  type Locate,
+  type Tasks,
+  taskTensor,
+  type WriteTo,
+  type ZeroCounts,
+} from "./_tensor_tasks.ts";
+import type { OutputFile } from "../io/safetensors/write_safetensors.ts";
 import type { TaskPool } from "./_worker_pool.ts";
 
 export type { Locate };
@@ -112,6 +119,14 @@ export interface Placer {
     bytes: Uint8Array,
     counts: ZeroCounts,
   ): Promise<void>;
+  /**
+   * Where the worker that masks the tensor may write it itself (the output file and the
+   * tensor's offset: `writeFileRange`), so this thread is not held up writing it; `undefined`
+   * for `write`.
+   */
+  placeOf?(ref: TensorRef): Tasks["metric"]["args"]["writeTo"];
+  /** Records the change of a tensor a worker wrote at `placeOf(ref)` (`bytes` of it). */
+  written?(target: PruningTarget, ref: TensorRef, counts: ZeroCounts, bytes: number): void;
 }
 
 /**
@@ -149,6 +164,7 @@ export function threadedMetrics(
   const run = (t: PruningTarget, ref: TensorRef) => {
     const k = selectedK(t, ref);
     const fuse = place !== undefined && k !== undefined && place.accepts(ref);
+    const writeTo = fuse ? place.placeOf?.(ref) : undefined;
     return pool.run<Tasks["metric"]["result"]>(async () => {
       const { tensor, transfer } = await taskTensor(ref, locate);
       const args: Tasks["metric"]["args"] = {
@@ -157,11 +173,18 @@ export function threadedMetrics(
         pruner,
         ...(k === undefined ? {} : { k }),
         ...(fuse ? { fuse } : {}),
+        ...(writeTo === undefined ? {} : { writeTo }),
       };
-      return { task: "metric", ...(fuse ? spares.attach(args, transfer) : { args, transfer }) };
+      // A worker that writes the tensor itself keeps its read buffer: no spare goes with it.
+      return {
+        task: "metric",
+        ...(fuse && writeTo === undefined ? spares.attach(args, transfer) : { args, transfer }),
+      };
     }).then(async (r) => {
       if ("metric" in r) return r.metric;
-      if (r.masked !== undefined) {
+      if (r.masked !== undefined && r.masked.bytes === undefined) {
+        place!.written!(t, ref, r.masked.counts, r.wrote!);
+      } else if (r.masked?.bytes !== undefined) {
         // The tensor's final bytes (its mask is this selection): written at its place now, and
         // the buffer goes back to a worker to read a later tensor into.
         await place!.write(t, ref, r.masked.bytes, r.masked.counts);
@@ -238,16 +261,34 @@ export function threadedMasks(
   order: readonly { target: PruningTarget; mask: TargetMask; ref: TensorRef }[],
   counts: Counts,
   locate?: Locate,
-): (target: PruningTarget, mask: TargetMask, ref: TensorRef) => Promise<Uint8Array> {
+  place?: { readonly file: OutputFile; readonly offsets: ReadonlyMap<string, number> },
+): (target: PruningTarget, mask: TargetMask, ref: TensorRef) => Promise<Uint8Array | null> {
   const byName = new Map(order.map((o) => [o.ref.name, o]));
   const index = new Map(order.map((o, i) => [o.ref.name, i]));
   const spares = new Spares(pool.threads);
+  // With the output file known, the worker that masks a tensor writes it at its place itself
+  // (`WriteTo`) and keeps its buffer; the writer passes over it.
+  const writeToOf = (ref: TensorRef): WriteTo | undefined => {
+    const offset = place?.offsets.get(ref.name);
+    if (place === undefined || offset === undefined) return undefined;
+    const { path, destination, label } = place.file;
+    return { file: { path, destination, label }, offset };
+  };
   const run = (target: PruningTarget, mask: TargetMask, ref: TensorRef) =>
     pool.run<Tasks["mask"]["result"]>(async () => {
       const { tensor, transfer } = await taskTensor(ref, locate);
+      const writeTo = writeToOf(ref);
       // A mask held as bits crosses as its bits (an eighth of its blocks).
-      const args: Tasks["mask"]["args"] = { tensor, target, mask: packedMaskData(mask) };
-      return { task: "mask", ...spares.attach(args, transfer) };
+      const args: Tasks["mask"]["args"] = {
+        tensor,
+        target,
+        mask: packedMaskData(mask),
+        ...(writeTo === undefined ? {} : { writeTo }),
+      };
+      return {
+        task: "mask",
+        ...(writeTo === undefined ? spares.attach(args, transfer) : { args, transfer }),
+      };
     });
   const ahead = new Lookahead(
     budgetOf(pool, order.map((o) => o.ref)),
@@ -273,6 +314,10 @@ export function threadedMasks(
       ? await ahead.take(ref.name, () => run(target, mask, ref))
       : await run(target, mask, ref);
     counts.set(keyOf(target), r.counts);
+    if (r.bytes === undefined) {
+      place!.file.wrote(r.wrote!);
+      return null;
+    }
     last = r.bytes;
     return r.bytes;
   };
@@ -337,6 +382,21 @@ export interface CodePlacer {
     ref: TensorRef,
     coded: { param: TargetQuantParams; bytes: Uint8Array; counts: ZeroCounts },
   ): Promise<void>;
+  /**
+   * Where the worker that makes the codes may write them itself (`WriteTo`), so this thread is
+   * not held up writing them; `undefined` for `write`.
+   */
+  placeOf?(target: ResolvedTarget, ref: TensorRef): WriteTo | undefined;
+  /**
+   * Records the parameters and change of codes a worker wrote at `placeOf(target, ref)`
+   * (`bytes` of them).
+   */
+  written?(
+    target: ResolvedTarget,
+    ref: TensorRef,
+    coded: { param: TargetQuantParams; counts: ZeroCounts },
+    bytes: number,
+  ): void;
 }
 
 /**
@@ -362,17 +422,32 @@ export function threadedRangeCodes(
   };
   return (target, ref) => {
     if (!place.accepts(target, ref)) return ranges(target, ref);
+    const writeTo = place.placeOf?.(target, ref);
     return pool.run<Tasks["rangeCodes"]["result"]>(async () => {
-      await room();
+      // Codes the worker writes itself are not waited for here: no room is needed.
+      if (writeTo === undefined) await room();
       const { tensor, transfer } = await taskTensor(ref, locate);
-      const args: Tasks["rangeCodes"]["args"] = { tensor, target, ...(packed ? { packed } : {}) };
-      return { task: "rangeCodes", ...spares.attach(args, transfer) };
+      const args: Tasks["rangeCodes"]["args"] = {
+        tensor,
+        target,
+        ...(packed ? { packed } : {}),
+        ...(writeTo === undefined ? {} : { writeTo }),
+      };
+      return {
+        task: "rangeCodes",
+        ...(writeTo === undefined ? spares.attach(args, transfer) : { args, transfer }),
+      };
     }).then(async (r) => {
       if (r.coded === undefined) return r.range;
+      const bytes = r.coded.bytes;
+      if (bytes === undefined) {
+        place.written!(target, ref, r.coded, r.wrote!);
+        return r.range;
+      }
       waiting++;
       try {
-        await place.write(target, ref, r.coded);
-        spares.give(r.coded.bytes);
+        await place.write(target, ref, { ...r.coded, bytes });
+        spares.give(bytes);
       } finally {
         waiting--;
         wakers.shift()?.();

@@ -35,7 +35,7 @@ import {
 import { granularityKernel } from "../quantization/granularity_kernel.ts";
 import type { TrackedRange } from "../quantization/tracked_range.ts";
 import type { ConfigPlan } from "../config/plan.ts";
-import type { QuantizationSetting } from "../config/types.ts";
+import type { QuantizationSetting, ResolvedTarget } from "../config/types.ts";
 import type { ByteSink } from "../io/safetensors/write_safetensors.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { writeQuantizationConfig } from "./quantization_config_file.ts";
@@ -60,6 +60,7 @@ import {
 } from "./_threaded.ts";
 import { localCodes, localRangeCodes, localRanges } from "./_local_tasks.ts";
 import type { TensorChange } from "./_tensor_change.ts";
+import type { ZeroCounts } from "./_tensor_tasks.ts";
 
 /** Options of `quantizeSafetensorsFile`. */
 export interface QuantizeFileOptions extends StreamedFileOptions {
@@ -203,6 +204,29 @@ export async function quantizeSafetensorsFile(
           placed.set(keyOf(t), coded.param);
           counts.set(keyOf(t), coded.counts);
         },
+        // File outputs: the worker writes the codes itself, so this thread, which hands out the
+        // tasks, is never held up by a write.
+        ...(sinks.every((s) => s.file !== undefined)
+          ? {
+            placeOf(t: ResolvedTarget, ref: TensorRef) {
+              const file = sinks[partOf.get(ref.name)!].file!;
+              return {
+                file: { path: file.path, destination: file.destination, label: file.label },
+                offset: placeOf(t, ref)!,
+              };
+            },
+            written(
+              t: ResolvedTarget,
+              ref: TensorRef,
+              coded: { param: TargetQuantParams; counts: ZeroCounts },
+              bytes: number,
+            ) {
+              sinks[partOf.get(ref.name)!].file!.wrote(bytes);
+              placed.set(keyOf(t), coded.param);
+              counts.set(keyOf(t), coded.counts);
+            },
+          }
+          : {}),
       };
     };
     let settled = result === undefined ? undefined : settle(result);

@@ -9,7 +9,7 @@
 import { FileError } from "./file_error.ts";
 import { ModelFormatError } from "./model_format_error.ts";
 import type { RandomAccessSource } from "./random_access.ts";
-import type { ByteSink } from "./safetensors/write_safetensors.ts";
+import type { ByteSink, OutputFile } from "./safetensors/write_safetensors.ts";
 
 /** A file opened for random access; close it when done. */
 export interface FileSource extends RandomAccessSource {
@@ -186,6 +186,76 @@ export async function openFile(
   return await openRaw(path);
 }
 
+/** The size of the staging buffers that large reads and writes go through: 4 MiB. */
+const STAGE_BYTES = 4 * 2 ** 20;
+
+/** Staging buffers not in use (`stagedRead`, `stagedWrite`); at most two are kept. */
+const FREE_STAGES: Uint8Array[] = [];
+
+/**
+ * Writes all of `bytes` by calls of `write` (each writes a prefix of its argument and returns
+ * its length). A large `bytes` is copied through a reused staging buffer, `STAGE_BYTES` at a
+ * time: on this project's VMs the kernel's first access to each page of a user buffer is
+ * expensive (writing 1 GB from a buffer the program has just filled, in 4 MiB pieces: 2.8-3.7 s
+ * directly, 0.5-1.2 s through the staging buffer; 0.13 s to write the same buffer again), while
+ * a buffer the kernel has already copied from is fast. The copy costs a user-space memcpy
+ * (about 0.1 s per GB). See docs/performance.md, "Staging buffers".
+ */
+async function stagedWrite(
+  bytes: Uint8Array,
+  write: (part: Uint8Array) => number | Promise<number>,
+): Promise<void> {
+  if (bytes.length < STAGE_BYTES / 16) {
+    for (let at = 0; at < bytes.length;) at += await write(bytes.subarray(at));
+    return;
+  }
+  const stage = FREE_STAGES.pop() ?? new Uint8Array(STAGE_BYTES);
+  try {
+    for (let at = 0; at < bytes.length;) {
+      const n = Math.min(STAGE_BYTES, bytes.length - at);
+      stage.set(bytes.subarray(at, at + n));
+      for (let done = 0; done < n;) done += await write(stage.subarray(done, n));
+      at += n;
+    }
+  } finally {
+    if (FREE_STAGES.length < 2) FREE_STAGES.push(stage);
+  }
+}
+
+/**
+ * Fills `out` by calls of `read` (each reads at most its argument's length and returns the
+ * bytes read, 0 at the end of the file); returns the bytes read. A large `out` is read through a
+ * reused staging buffer and copied, as `stagedWrite` does for writes: reading 1 GB into fresh
+ * 64 MiB buffers took 4.6 s directly and 3.2 s this way (0.35 and 0.30 s into buffers already
+ * used), the kernel's first touch of each page of a buffer being the expensive part here.
+ */
+async function stagedRead(
+  out: Uint8Array,
+  read: (into: Uint8Array) => Promise<number>,
+): Promise<number> {
+  let at = 0;
+  if (out.length < STAGE_BYTES / 16) {
+    while (at < out.length) {
+      const n = await read(out.subarray(at));
+      if (n === 0) break;
+      at += n;
+    }
+    return at;
+  }
+  const stage = FREE_STAGES.pop() ?? new Uint8Array(STAGE_BYTES);
+  try {
+    while (at < out.length) {
+      const n = await read(stage.subarray(0, Math.min(STAGE_BYTES, out.length - at)));
+      if (n === 0) break;
+      out.set(stage.subarray(0, n), at);
+      at += n;
+    }
+    return at;
+  } finally {
+    if (FREE_STAGES.length < 2) FREE_STAGES.push(stage);
+  }
+}
+
 /** Opens any path for reading (no kind check). */
 async function openRaw(path: string): Promise<FileSource> {
   if (deno) {
@@ -197,13 +267,7 @@ async function openRaw(path: string): Promise<FileSource> {
     const readInto = (offset: number, out: Uint8Array): Promise<number> => {
       const run = async () => {
         await f.seek(offset, deno.SeekMode.Start);
-        let at = 0;
-        while (at < out.length) {
-          const n = await f.read(out.subarray(at));
-          if (n === null) break;
-          at += n;
-        }
-        return at;
+        return await stagedRead(out, (into) => f.read(into).then((n) => n ?? 0));
       };
       const p = last.then(run, run);
       last = p.catch(() => {});
@@ -222,14 +286,13 @@ async function openRaw(path: string): Promise<FileSource> {
   }
   const h = await (await node()).open(path, "r");
   const size = (await h.stat()).size;
-  const readInto = async (offset: number, out: Uint8Array) => {
-    let at = 0;
-    while (at < out.length) {
-      const { bytesRead } = await h.read(out, at, out.length - at, offset + at);
-      if (bytesRead === 0) break;
-      at += bytesRead;
-    }
-    return at;
+  const readInto = (offset: number, out: Uint8Array) => {
+    let position = offset;
+    return stagedRead(out, async (into) => {
+      const { bytesRead } = await h.read(into, 0, into.length, position);
+      position += bytesRead;
+      return bytesRead;
+    });
   };
   return {
     size,
@@ -241,6 +304,70 @@ async function openRaw(path: string): Promise<FileSource> {
     readInto,
     close: () => h.close(),
   };
+}
+
+/**
+ * Writes `bytes` at `offset` of the file a `writeFileAtomic` sink is writing (`ByteSink.file`),
+ * through a handle of its own: a worker thread writes the range it owns, and the thread that
+ * streams the rest is not held up by the write. The range must not overlap what others write,
+ * and the sink must be told (`file.wrote`) once it is written. Large writes go through a staging
+ * buffer (`stagedWrite`).
+ *
+ * @param file The sink's `file` (its data: it may have crossed to a worker): the temporary path,
+ * and the destination and label for errors.
+ * @param offset The byte offset in the file.
+ * @param bytes The bytes.
+ * @throws {FileError} When the write fails, naming the destination.
+ *
+ * @example
+ * ```ts ignore
+ * import { writeFileAtomic, writeFileRange } from "./fs.ts";
+ * await writeFileAtomic("out.bin", async (sink) => {
+ *   await writeFileRange(sink.file!, 2, new Uint8Array([3, 4]));
+ *   sink.file!.wrote(2);
+ *   await sink.write(new Uint8Array([1, 2]));
+ *   await sink.skip!(2);
+ * });
+ * ```
+ */
+export async function writeFileRange(
+  file: Pick<OutputFile, "path" | "destination" | "label">,
+  offset: number,
+  bytes: Uint8Array,
+): Promise<void> {
+  const fail = (e: unknown) => writeError(file.destination, e, file.label);
+  if (deno) {
+    let f: {
+      seekSync(o: number, w: number): number;
+      writeSync(p: Uint8Array): number;
+      close(): void;
+    } | undefined;
+    try {
+      f = deno.openSync(file.path, { write: true });
+      f!.seekSync(offset, deno.SeekMode.Start);
+      await stagedWrite(bytes, (part) => f!.writeSync(part));
+    } catch (e) {
+      throw fail(e);
+    } finally {
+      f?.close();
+    }
+    return;
+  }
+  const fs = await node();
+  let h: Awaited<ReturnType<typeof fs.open>> | undefined;
+  try {
+    h = await fs.open(file.path, "r+");
+    let at = offset;
+    await stagedWrite(bytes, async (part) => {
+      const n = (await h!.write(part, 0, part.length, at)).bytesWritten;
+      at += n;
+      return n;
+    });
+  } catch (e) {
+    throw fail(e);
+  } finally {
+    await h?.close().catch(() => {});
+  }
 }
 
 /** Produces a file's content by writing to a sink (see `streamSafetensors`). */
@@ -408,10 +535,10 @@ function writeError(path: string, e: unknown, label = "output file"): unknown {
   return e instanceof FileError ? e : FileError.from("write", label, path, e);
 }
 
-// A streamed output is flushed once, at the end. Flushing it in the background every 256 MiB
-// through a second handle was tried: on this 2-core machine the kernel's writeback then took a
-// core for the whole run, and a 2-thread prune of a 1.07 GB safetensors ran 0.97x as fast as
-// one thread (1.65x with the single final flush; bench/e2e_bench.ts --threads-compare).
+// A streamed output is flushed in the background every FLUSH_BYTES, one flush at a time, on the
+// handle that writes it. Flushing every 256 MiB through a second handle was tried first: on
+// this 2-core machine the kernel's writeback then took a core for the whole run, and a 2-thread
+// prune of a 1.07 GB safetensors ran 0.97x as fast as one thread.
 
 /** Bytes written between two background flushes of a streamed output (`BackgroundFlush`). */
 const FLUSH_BYTES = 128 * 2 ** 20;
@@ -520,22 +647,21 @@ export async function writeFileAtomic(
               await put(chunk);
               position += chunk.length;
             }),
+          file: { path: temp, destination: path, label, wrote: (n) => flush.wrote(n) },
         };
         const put = async (chunk: Uint8Array) => {
-          for (let at = 0; at < chunk.length;) {
-            if (f.writeSync === undefined) {
-              at += await io<number>(f.write(chunk.subarray(at)));
-              continue;
-            }
-            // Written synchronously: Deno's asynchronous write took 2-3x as long for large
-            // chunks (1 GB in 64 MiB chunks: 1.5-3.3 s against 0.7-0.9 s, the page cache's
-            // speed), so a streamed output of a large model wrote at a third of the disk's.
+          // Written synchronously: Deno's asynchronous write took 2-3x as long for large
+          // chunks (1 GB in 64 MiB chunks: 1.5-3.3 s against 0.7-0.9 s, the page cache's
+          // speed), so a streamed output of a large model wrote at a third of the disk's.
+          const writeSync = f.writeSync?.bind(f);
+          await stagedWrite(chunk, (part) => {
+            if (writeSync === undefined) return io<number>(f.write(part));
             try {
-              at += f.writeSync(chunk.subarray(at));
+              return writeSync(part);
             } catch (e) {
               throw writeError(path, e, label);
             }
-          }
+          });
           flush.wrote(chunk.length);
         };
         if (content instanceof Uint8Array) await sink.write(content);
@@ -564,9 +690,12 @@ export async function writeFileAtomic(
       // Positional writes: `writeAt` writes ahead, `skip` passes over what it wrote.
       let position = 0;
       const put = async (chunk: Uint8Array, offset: number) => {
-        for (let at = 0; at < chunk.length;) {
-          at += (await io(h.write(chunk, at, chunk.length - at, offset + at))).bytesWritten;
-        }
+        let at = offset;
+        await stagedWrite(chunk, async (part) => {
+          const n = (await io(h.write(part, 0, part.length, at))).bytesWritten;
+          at += n;
+          return n;
+        });
         flush.wrote(chunk.length);
       };
       const sink: ByteSink = {
@@ -578,6 +707,7 @@ export async function writeFileAtomic(
           await put(chunk, position);
           position += chunk.length;
         },
+        file: { path: temp, destination: path, label, wrote: (n) => flush.wrote(n) },
       };
       if (content instanceof Uint8Array) await sink.write(content);
       else await content(sink);

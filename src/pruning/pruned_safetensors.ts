@@ -40,13 +40,15 @@ export interface PrunedSafetensorsOptions {
   /**
    * Produces a masked parameter's bytes in place of this thread (for instance on worker
    * threads): it must return what the default does, the values `applyTargetMask` gives encoded
-   * in the tensor's dtype and layout (`toFileBytes`). `onMasked` is not called for them.
+   * in the tensor's dtype and layout (`toFileBytes`), or `null` when it wrote them at their
+   * place in the sink's file itself (`ByteSink.file`, `safetensorsLayout`'s offset). `onMasked`
+   * is not called for them.
    */
   readonly maskedBytes?: (
     target: PruningTarget,
     mask: TargetMask,
     ref: TensorRef,
-  ) => Promise<Uint8Array>;
+  ) => Promise<Uint8Array | null>;
   /**
    * Tensors whose masked bytes are in the sink's file already, at their place in this layout
    * (`safetensorsLayout`; written with `ByteSink.writeAt` while the masks were made): passed

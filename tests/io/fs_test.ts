@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { copyFileAtomic, openFile, readFile, writeFileAtomic } from "../../src/io/fs.ts";
+import {
+  copyFileAtomic,
+  openFile,
+  readFile,
+  writeFileAtomic,
+  writeFileRange,
+} from "../../src/io/fs.ts";
 import { openSafetensors } from "../../src/io/safetensors/open_safetensors.ts";
 import { streamSafetensors, writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
 
@@ -163,6 +169,87 @@ test("a streamed output larger than one background flush is written whole, ahead
       assert.ok(part.every((b) => b === v), `chunk ${v}`);
     }
     assert.deepEqual(await readdir(dir), ["big.bin"]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("writeFileRange writes a range of the file a sink is writing; the staging buffer keeps every byte; a failed write names the output", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "nnc-fs-"));
+  try {
+    const path = join(dir, "ranges.bin");
+    // Sizes around the 4 MiB staging buffer: below, equal, above and not a multiple of it.
+    const sizes = [3, 2 ** 22, 2 ** 22 + 17, 3 * 2 ** 22 - 5];
+    const parts = sizes.map((n, i) => {
+      const b = new Uint8Array(n);
+      for (let j = 0; j < n; j++) b[j] = (j * 31 + i * 7) & 255;
+      return b;
+    });
+    const offsets = parts.map((_, i) => parts.slice(0, i).reduce((a, p) => a + p.length, 0));
+    await writeFileAtomic(path, async (sink) => {
+      assert.ok(sink.file !== undefined);
+      assert.equal(sink.file.destination, path);
+      assert.notEqual(sink.file.path, path, "the temporary file is written");
+      // The odd parts at their place, by another handle; the even ones appended.
+      for (const i of [3, 1]) {
+        await writeFileRange(sink.file, offsets[i], parts[i]);
+        sink.file.wrote(parts[i].length);
+      }
+      for (const [i, p] of parts.entries()) {
+        if (i % 2 === 0) await sink.write(p);
+        else await sink.skip!(p.length);
+      }
+    });
+    const bytes = await readFile(path);
+    assert.equal(bytes.length, offsets[3] + parts[3].length);
+    for (const [i, p] of parts.entries()) {
+      assert.deepEqual(bytes.subarray(offsets[i], offsets[i] + p.length), p, `part ${i}`);
+    }
+    // A write to a temporary file that is gone: a FileError naming the output, and no output.
+    const lost = join(dir, "lost.bin");
+    await assert.rejects(
+      writeFileAtomic(lost, async (sink) => {
+        await writeFileRange(
+          { ...sink.file!, path: join(dir, "no-such-folder", "x") },
+          0,
+          new Uint8Array(8),
+        );
+      }),
+      (e: Error & { path?: string }) => {
+        assert.equal(e.name, "FileError");
+        assert.equal(e.path, lost);
+        assert.match(e.message, /lost\.bin/);
+        return true;
+      },
+    );
+    assert.deepEqual(await readdir(dir), ["ranges.bin"]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("openFile reads ranges larger than the staging buffer exactly, from any offset, and stops at the end", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "nnc-fs-"));
+  try {
+    const path = join(dir, "data.bin");
+    const n = 9 * 2 ** 20 + 5;
+    const data = new Uint8Array(n);
+    for (let j = 0; j < n; j++) data[j] = (j * 13 + (j >> 12)) & 255;
+    await writeFile(path, data);
+    const file = await openFile(path);
+    try {
+      for (const [offset, length] of [[0, n], [1, 2 ** 22], [7, 2 ** 22 + 1], [2 ** 20, 3]]) {
+        assert.deepEqual(await file.read(offset, length), data.subarray(offset, offset + length));
+      }
+      // Past the end: the bytes there are, no more.
+      const tail = await file.read(n - 2 ** 22 + 3, 2 ** 22);
+      assert.deepEqual(tail, data.subarray(n - 2 ** 22 + 3));
+      const into = new Uint8Array(2 ** 23);
+      assert.equal(await file.readInto(n - 2 ** 22, into), 2 ** 22);
+      assert.deepEqual(into.subarray(0, 2 ** 22), data.subarray(n - 2 ** 22));
+    } finally {
+      await file.close();
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -29,6 +29,7 @@ export {
 export {
   type ByteSink,
   collectSafetensors,
+  type OutputFile,
   type SafetensorsInput,
   type SafetensorsStreamInput,
   streamSafetensors,

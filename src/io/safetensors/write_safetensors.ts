@@ -27,8 +27,12 @@ export interface SafetensorsStreamInput {
   readonly dtype: DType;
   /** The dims. */
   readonly shape: readonly number[];
-  /** Produces the little-endian bytes; called once, when the tensor is written. */
-  readonly data: () => ArrayBufferView | Promise<ArrayBufferView>;
+  /**
+   * Produces the little-endian bytes; called once, when the tensor is written. `null`: the
+   * producer wrote them at the tensor's place itself (another thread, through `ByteSink.file`),
+   * so they are passed over with `ByteSink.skip`.
+   */
+  readonly data: () => ArrayBufferView | null | Promise<ArrayBufferView | null>;
   /**
    * The tensor's bytes are in the sink's file already, at the offset `safetensorsLayout` gives
    * (written there with `ByteSink.writeAt`): passed over with `ByteSink.skip`, `data` unused.
@@ -52,6 +56,23 @@ export interface ByteSink {
   writeAt?(offset: number, chunk: Uint8Array): void | Promise<void>;
   /** Moves the append position past `n` bytes that `writeAt` wrote. */
   skip?(n: number): void | Promise<void>;
+  /**
+   * The file being written, when the sink is one (`writeFileAtomic`): other threads may write
+   * the ranges `writeAt` would (`writeFileRange`), then report them with `wrote`.
+   */
+  readonly file?: OutputFile;
+}
+
+/** A file being written by `writeFileAtomic`, for `writeFileRange` on other threads. */
+export interface OutputFile {
+  /** The temporary file's path (renamed to `destination` when complete). */
+  readonly path: string;
+  /** The output's path, for messages. */
+  readonly destination: string;
+  /** What the file is, for messages. */
+  readonly label: string;
+  /** Tells the sink that `n` bytes were written at ranges of the file by another handle. */
+  wrote(n: number): void;
 }
 
 /** Options of the writers. */
@@ -60,7 +81,12 @@ export interface WriteSafetensorsOptions {
   readonly metadata?: Readonly<Record<string, string>>;
 }
 
-function asBytes(view: ArrayBufferView, name: string, length: number): Uint8Array {
+function asBytes(view: ArrayBufferView | null, name: string, length: number): Uint8Array {
+  if (view === null) {
+    throw new TypeError(
+      `"${name}.data" gave null (written at its place in a file), which this output cannot take`,
+    );
+  }
   if (!ArrayBuffer.isView(view)) {
     throw new TypeError(`"${name}.data" must be a typed array: current value is ${String(view)}`);
   }
@@ -150,7 +176,20 @@ export async function streamSafetensors(
       written += header.lengths[i];
       continue;
     }
-    const bytes = asBytes(await t.data(), t.name, header.lengths[i]);
+    const data = await t.data();
+    if (data === null) {
+      if (sink.skip === undefined) {
+        throw new TypeError(
+          `tensor ${
+            JSON.stringify(t.name)
+          } was written at its place, but the sink cannot pass over bytes`,
+        );
+      }
+      await sink.skip(header.lengths[i]);
+      written += header.lengths[i];
+      continue;
+    }
+    const bytes = asBytes(data, t.name, header.lengths[i]);
     await sink.write(bytes);
     written += bytes.length;
   }
