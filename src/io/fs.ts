@@ -267,7 +267,7 @@ async function openRaw(path: string): Promise<FileSource> {
     const readInto = (offset: number, out: Uint8Array): Promise<number> => {
       const run = async () => {
         await f.seek(offset, deno.SeekMode.Start);
-        return await stagedRead(out, (into) => f.read(into).then((n) => n ?? 0));
+        return await stagedRead(out, (into) => f.read(into).then((n: number | null) => n ?? 0));
       };
       const p = last.then(run, run);
       last = p.catch(() => {});
