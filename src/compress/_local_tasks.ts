@@ -17,7 +17,7 @@ import {
   taskTensor,
   type TensorBytes,
 } from "./_tensor_tasks.ts";
-import { type CodePlacer, type Counts, selectedK } from "./_threaded.ts";
+import { type CodePlacer, type Counts, type Placer, selectedK } from "./_threaded.ts";
 
 /** A tensor as a task on this thread gets it: where to read it, or a copy of its bytes. */
 const localTensor = async (ref: TensorRef, locate: Locate | undefined): Promise<TensorBytes> =>
@@ -36,6 +36,7 @@ export function localMetrics(
   context: TaskContext,
   pruner: PrunerName,
   locate?: Locate,
+  place?: Placer,
 ): {
   metricOf: (t: PruningTarget, ref: TensorRef) => Promise<Float32Array>;
   metricSummaryOf: (
@@ -47,15 +48,25 @@ export function localMetrics(
   return {
     async metricOf(t, ref) {
       const k = selectedK(t, ref);
+      // A tensor whose mask this selection decides is masked and written at its place in the
+      // output file while it is read (`WriteTo`): read once, not again for its mask.
+      const writeTo = place !== undefined && k !== undefined && place.accepts(ref)
+        ? place.placeOf?.(ref)
+        : undefined;
       const args: Tasks["metric"]["args"] = {
         tensor: await localTensor(ref, locate),
         target: t,
         pruner,
         ...(k === undefined ? {} : { k }),
+        ...(writeTo === undefined ? {} : { fuse: true, writeTo }),
       };
       const { result } = await runTask({ task: "metric", args }, context);
       const r = result as Tasks["metric"]["result"];
-      return "metric" in r ? r.metric : preselectedMetric(r.length, k!, r.bits);
+      if ("metric" in r) return r.metric;
+      if (r.masked !== undefined && r.masked.bytes === undefined) {
+        place!.written!(t, ref, r.masked.counts, r.wrote!);
+      }
+      return preselectedMetric(r.length, k!, r.bits);
     },
     // A large global group's summaries, made from the values as the workers make them.
     async metricSummaryOf(t, ref, summary) {

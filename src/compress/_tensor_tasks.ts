@@ -18,6 +18,7 @@ import type { MetricSummary, MetricSummaryResult } from "../pruning/metric_summa
 import { packedMask, type PackedMaskData } from "../pruning/packed_mask.ts";
 import { parameterMetric } from "../pruning/prune.ts";
 import {
+  maskSmallestMagnitude,
   maskStoredInPlace,
   smallestMagnitudeBits,
   storedMagnitudeReadable,
@@ -450,18 +451,21 @@ function compute(
       ) {
         // `undefined`: a NaN or an infinity, which `parameterMetric` below reports.
         const bytes = a.tensor.bytes!;
-        const bits = smallestMagnitudeBits(bytes, a.tensor.dtype, a.k);
-        if (bits !== undefined) {
-          const length = bytes.byteLength / (a.tensor.dtype === "F32" ? 4 : 2);
-          const method = a.target.setting.apply_method;
-          if (!a.fuse || !(method == null || method === "mul")) {
+        const length = bytes.byteLength / (a.tensor.dtype === "F32" ? 4 : 2);
+        const method = a.target.setting.apply_method;
+        const fuse = a.fuse === true && (method == null || method === "mul");
+        if (!fuse) {
+          const bits = smallestMagnitudeBits(bytes, a.tensor.dtype, a.k);
+          if (bits !== undefined) {
             return { result: { bits, length }, transfer: [bits.buffer as ArrayBuffer] };
           }
-          // Masked where it was read, as the `mask` task would: the output's bytes from one read.
-          const counts = {
-            elements: length,
-            ...maskStoredInPlace(bytes, a.tensor.dtype, bits, kernels),
-          };
+        }
+        // Masked where it was read, as the `mask` task would, in the pass that makes the bits:
+        // the output's bytes from one read.
+        const masked = fuse ? maskSmallestMagnitude(bytes, a.tensor.dtype, a.k) : undefined;
+        if (masked !== undefined) {
+          const { bits, zerosBefore, zerosAfter } = masked;
+          const counts = { elements: length, zerosBefore, zerosAfter };
           // Written to the file by this thread (`runNow`), the bytes stay in its read buffer.
           const send = context === WORKER && a.writeTo === undefined;
           const owned = send ? own(bytes) : bytes;

@@ -83,19 +83,19 @@ export async function pruneSafetensorsFile(
           ? {}
           : { inMemoryEntries: options.inMemoryEntries }),
         ...(pool === undefined
-          ? localMetrics(here, pruner!.name, located)
+          ? localMetrics(here, pruner!.name, located, place)
           : threadedMetrics(pool, graph, pruner!.name, located, place)),
       });
       progress("masks", 1, 1);
       return r;
     };
-    // With workers, a single output file is opened before the masks are made: a tensor whose
-    // mask its own selection decides is masked where the worker read it and written at its
-    // place at once, while the workers go on with the other masks; the output's writer then
-    // passes over it. The writes overlap the selection (the page-cache writes of a 1 GB output
-    // took as long as the selection itself here), and each such tensor is read once.
-    const aheadOfMasks = pool !== undefined && parts.length === 1 &&
-      options.maxShardSize === undefined;
+    // A single output file is opened before the masks are made: a tensor whose mask its own
+    // selection decides is masked where it was read (by a worker, or on this thread) and
+    // written at its place at once, while the other masks are made; the output's writer then
+    // passes over it. With workers the writes overlap the selection (the page-cache writes of a
+    // 1 GB output took as long as the selection itself here); on any thread count each such
+    // tensor is read once.
+    const aheadOfMasks = parts.length === 1 && options.maxShardSize === undefined;
     let result = aheadOfMasks ? undefined : await runPrune();
     let written = 0;
     // The per-layer counts are taken as each masked tensor is written (one read of the file).

@@ -109,6 +109,50 @@ export function smallestMagnitudeBits(
   dtype: DType,
   k: number,
 ): Uint8Array | undefined {
+  return selectSmallest(bytes, dtype, k, false);
+}
+
+/**
+ * `smallestMagnitudeBits` then `maskStoredInPlace` with its bits, in one pass after the
+ * histograms: the same bits, the same masked bytes and the same zero counts, with the values
+ * read three times instead of four (the mask is applied to each group of eight as its bits are
+ * made). `undefined` when a value is NaN or infinite, the bytes then unchanged.
+ *
+ * @param bytes The stored values (`storedMagnitudeReadable`), masked in place.
+ * @param dtype F32, F16 or BF16.
+ * @param k How many to prune, an integer in [0, elements].
+ * @returns The bits and the zeros before and after, or `undefined` for a non-finite value.
+ * @throws {TypeError} For bytes `storedMagnitudeReadable` refuses.
+ * @throws {RangeError} For `k` outside [0, elements].
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { maskSmallestMagnitude } from "./stored_magnitude.ts";
+ *
+ * const w = new Float32Array([0.5, -3, 2, -0.5, 0, 1]);
+ * const r = maskSmallestMagnitude(new Uint8Array(w.buffer), "F32", 3)!;
+ * assert.deepEqual([...r.bits], [0b100110]);
+ * assert.deepEqual([...w].map((x) => Object.is(x, -0) ? "-0" : x), [0, -3, 2, "-0", 0, 1]);
+ * assert.deepEqual([r.zerosBefore, r.zerosAfter], [1, 3]);
+ * ```
+ */
+export function maskSmallestMagnitude(
+  bytes: Uint8Array,
+  dtype: DType,
+  k: number,
+): (StoredMaskCounts & { readonly bits: Uint8Array }) | undefined {
+  const bits = selectSmallest(bytes, dtype, k, true);
+  return bits === undefined ? undefined : { bits, zerosBefore: COUNTS[0], zerosAfter: COUNTS[1] };
+}
+
+/** The selection of both: with `apply`, the values are masked too and `COUNTS` set. */
+function selectSmallest(
+  bytes: Uint8Array,
+  dtype: DType,
+  k: number,
+  apply: boolean,
+): Uint8Array | undefined {
   const { bytes: width, infinity } = widthOf(bytes, dtype);
   const words = wordsOf(bytes, width);
   const n = words.length;
@@ -121,6 +165,13 @@ export function smallestMagnitudeBits(
     : highHistogram16(words as Uint16Array, infinity);
   if (!finite) return undefined;
   const bits = new Uint8Array(Math.ceil(n / 8));
+  if (apply && (k === 0 || k === n)) {
+    // Every key is above -1 (all kept) or below 0x7fffffff (all pruned), with no ties.
+    const cut = k === 0 ? -1 : 0x7fffffff;
+    if (width === 4) applyCut32(words as Int32Array, cut, 0, bits);
+    else applyCut16(words as Uint16Array, cut, 0, bits);
+    return bits;
+  }
   if (k === 0) {
     bits.fill(0xff);
     if (n % 8 !== 0) bits[bits.length - 1] = (1 << (n % 8)) - 1;
@@ -139,7 +190,10 @@ export function smallestMagnitudeBits(
     while (below + LOW[low] <= rank) below += LOW[low++];
     cut = (high << 16) | low;
   }
-  if (width === 4) writeMask32(words as Int32Array, cut, k - below, bits);
+  if (apply) {
+    if (width === 4) applyCut32(words as Int32Array, cut, k - below, bits);
+    else applyCut16(words as Uint16Array, cut, k - below, bits);
+  } else if (width === 4) writeMask32(words as Int32Array, cut, k - below, bits);
   else writeMask16(words as Uint16Array, cut, k - below, bits);
   return bits;
 }
@@ -237,6 +291,101 @@ function writeMask16(words: Uint16Array, cut: number, ties: number, bits: Uint8A
     const m = words[i] & 0x7fff;
     if (m > cut || (m === cut && ties-- <= 0)) bits[i >> 3] |= 1 << (i & 7);
   }
+}
+
+/**
+ * `writeMask32` and `maskGroups32` in one pass over finite values: each group of eight gets its
+ * bits, then is masked (a pruned value keeps its sign bit) and its zeros counted into `COUNTS`.
+ */
+function applyCut32(words: Int32Array, cut: number, ties: number, bits: Uint8Array): void {
+  const n = words.length;
+  const whole = n >>> 3;
+  let zerosBefore = 0;
+  let zerosAfter = 0;
+  for (let j = 0; j < whole; j++) {
+    const i = j << 3;
+    let b = 0;
+    let tie = 0;
+    for (let q = 0; q < 8; q++) {
+      const m = words[i + q] & 0x7fffffff;
+      b |= ((cut - m) >>> 31) << q;
+      tie |= ((m ^ cut) - 1) >>> 31;
+    }
+    if (tie !== 0) {
+      for (let q = 0; q < 8; q++) {
+        if ((words[i + q] & 0x7fffffff) !== cut) continue;
+        if (ties > 0) ties--;
+        else b |= 1 << q;
+      }
+    }
+    bits[j] = b;
+    for (let q = 0; q < 8; q++) {
+      const x = words[i + q];
+      const zero = ((x & 0x7fffffff) - 1) >>> 31;
+      const kept = (b >> q) & 1;
+      zerosBefore += zero;
+      zerosAfter += zero | (kept ^ 1);
+      words[i + q] = x & (-kept | -0x80000000);
+    }
+  }
+  for (let i = whole << 3; i < n; i++) {
+    const x = words[i];
+    const m = x & 0x7fffffff;
+    const kept = m > cut || (m === cut && ties-- <= 0) ? 1 : 0;
+    if (kept === 1) bits[i >> 3] |= 1 << (i & 7);
+    const zero = m === 0 ? 1 : 0;
+    zerosBefore += zero;
+    zerosAfter += zero | (kept ^ 1);
+    words[i] = x & (-kept | -0x80000000);
+  }
+  COUNTS[0] = zerosBefore;
+  COUNTS[1] = zerosAfter;
+}
+
+/** `applyCut32` for 16-bit values. */
+function applyCut16(words: Uint16Array, cut: number, ties: number, bits: Uint8Array): void {
+  const n = words.length;
+  const whole = n >>> 3;
+  let zerosBefore = 0;
+  let zerosAfter = 0;
+  for (let j = 0; j < whole; j++) {
+    const i = j << 3;
+    let b = 0;
+    let tie = 0;
+    for (let q = 0; q < 8; q++) {
+      const m = words[i + q] & 0x7fff;
+      b |= ((cut - m) >>> 31) << q;
+      tie |= ((m ^ cut) - 1) >>> 31;
+    }
+    if (tie !== 0) {
+      for (let q = 0; q < 8; q++) {
+        if ((words[i + q] & 0x7fff) !== cut) continue;
+        if (ties > 0) ties--;
+        else b |= 1 << q;
+      }
+    }
+    bits[j] = b;
+    for (let q = 0; q < 8; q++) {
+      const x = words[i + q];
+      const zero = ((x & 0x7fff) - 1) >>> 31;
+      const kept = (b >> q) & 1;
+      zerosBefore += zero;
+      zerosAfter += zero | (kept ^ 1);
+      words[i + q] = x & (-kept | 0x8000);
+    }
+  }
+  for (let i = whole << 3; i < n; i++) {
+    const x = words[i];
+    const m = x & 0x7fff;
+    const kept = m > cut || (m === cut && ties-- <= 0) ? 1 : 0;
+    if (kept === 1) bits[i >> 3] |= 1 << (i & 7);
+    const zero = m === 0 ? 1 : 0;
+    zerosBefore += zero;
+    zerosAfter += zero | (kept ^ 1);
+    words[i] = x & (-kept | 0x8000);
+  }
+  COUNTS[0] = zerosBefore;
+  COUNTS[1] = zerosAfter;
 }
 
 /** Zeros (+0 and -0) before and after masking. */

@@ -14,6 +14,7 @@ import { applyTargetMask } from "./apply_target_mask.ts";
 import { parameterMetric } from "./prune.ts";
 import { PruningError } from "./pruning_error.ts";
 import {
+  maskSmallestMagnitude,
   maskStoredInPlace,
   smallestMagnitudeBits,
   storedMagnitudeReadable,
@@ -212,4 +213,35 @@ test("unaligned bytes and other dtypes are refused", () => {
     () => maskStoredInPlace(new Uint8Array(72), "F32", new Uint8Array(2), getKernels()),
     RangeError,
   );
+});
+
+test("maskSmallestMagnitude gives the bits, bytes and counts of smallestMagnitudeBits then maskStoredInPlace", () => {
+  const kernels = getKernels();
+  for (const dtype of ["F32", "F16", "BF16"] as const) {
+    for (const n of [0, 1, 7, 8, 9, 63, 64, 1001]) {
+      for (const distinct of [1, 3, 50]) {
+        const ks = [...new Set([0, 1, n >> 2, n >> 1, n - 1, n].filter((k) => k >= 0 && k <= n))];
+        for (const k of ks) {
+          const source = stored(dtype, n, n * 31 + k + distinct, distinct);
+          const a = source.slice();
+          const b = source.slice();
+          const bits = smallestMagnitudeBits(a, dtype, k)!;
+          const counts = maskStoredInPlace(a, dtype, bits, kernels);
+          const fused = maskSmallestMagnitude(b, dtype, k)!;
+          const what = `${dtype} n=${n} k=${k} distinct=${distinct}`;
+          assert.deepEqual(fused.bits, bits, what);
+          assert.deepEqual(b, a, what);
+          assert.deepEqual([fused.zerosBefore, fused.zerosAfter], [
+            counts.zerosBefore,
+            counts.zerosAfter,
+          ], what);
+        }
+      }
+    }
+  }
+  // A NaN: undefined, and the bytes are left as they were.
+  const w = new Float32Array([1, NaN, 2]);
+  const before = new Uint8Array(w.buffer).slice();
+  assert.equal(maskSmallestMagnitude(new Uint8Array(w.buffer), "F32", 1), undefined);
+  assert.deepEqual(new Uint8Array(w.buffer), before);
 });
