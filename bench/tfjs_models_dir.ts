@@ -8,7 +8,7 @@
  * [-1, 1), an image's free height and width 128). A model that fails a step is reported with
  * its error and the run goes on.
  *
- *   deno run -A bench/tfjs_models_dir.ts <folder> [--models a,b] [--out bench/results/tfjs_models_dir.json]
+ *   deno run -A bench/tfjs_models_dir.ts <folder> [--models a,b] [--runs uint8,…] [--out bench/results/tfjs_models_dir.json]
  *
  * Prints one line per model (weight bytes after / before and lowest output cosine per run) and
  * writes JSON.
@@ -25,7 +25,9 @@ import { INT8_PER_CHANNEL, tf, tfl, UINT8 } from "../tests/tfjs/_models.ts";
 
 const dir = Deno.args.find((a) => !a.startsWith("--"));
 if (dir === undefined) {
-  console.error("usage: deno run -A bench/tfjs_models_dir.ts <folder> [--models a,b] [--out f]");
+  console.error(
+    "usage: deno run -A bench/tfjs_models_dir.ts <folder> [--models a,b] [--runs float16,uint8,int8ChannelScales,prune30] [--out f]",
+  );
   Deno.exit(2);
 }
 const flag = (name: string) => {
@@ -34,6 +36,7 @@ const flag = (name: string) => {
 };
 const out = flag("out") ?? "bench/results/tfjs_models_dir.json";
 const only = flag("models")?.split(",");
+const onlyRuns = flag("runs")?.split(",");
 const runtime: TfjsRuntime = {
   tf,
   loadGraphModel: (h) => loadGraphModel(h),
@@ -92,6 +95,7 @@ for (const name of names) {
   } as const;
   const cells: string[] = [];
   for (const [label, options] of Object.entries(runs)) {
+    if (onlyRuns !== undefined && !onlyRuns.includes(label)) continue;
     try {
       const r = await compressModel(source, options);
       const cmp = await compareTfjsOutputs(runtime, r.files!, source.files);

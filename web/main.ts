@@ -47,6 +47,12 @@ const storageSelect = byId<HTMLSelectElement>("storage");
 const tfjsOptions = byId("tfjs-options");
 const channelScalesBox = byId<HTMLInputElement>("channel-scales");
 const equalizeBox = byId<HTMLInputElement>("equalize");
+const headroomInput = byId<HTMLInputElement>("headroom");
+/** The headroom field's value when it is a share in [0, 1], else the default 0.02. */
+const headroomValue = () => {
+  const v = headroomInput.valueAsNumber;
+  return v >= 0 && v <= 1 ? v : 0.02;
+};
 const presetSelect = byId<HTMLSelectElement>("preset");
 const configText = byId<HTMLTextAreaElement>("config");
 const registryText = byId<HTMLTextAreaElement>("registry");
@@ -191,6 +197,7 @@ function stateHash(): string {
   if (registryText.value.trim() !== "") p.set("registry", registryText.value);
   if (channelScalesBox.checked) p.set("channel-scales", "1");
   if (equalizeBox.checked) p.set("equalize", "1");
+  if (headroomValue() !== 0.02) p.set("headroom", String(headroomValue()));
   return `#${p}`;
 }
 
@@ -211,6 +218,8 @@ function restoreHash(): boolean {
   registryText.value = p.get("registry") ?? "";
   channelScalesBox.checked = p.get("channel-scales") === "1";
   equalizeBox.checked = p.get("equalize") === "1";
+  const headroom = Number(p.get("headroom") ?? "0.02");
+  headroomInput.value = String(headroom >= 0 && headroom <= 1 ? headroom : 0.02);
   return true;
 }
 
@@ -353,7 +362,7 @@ modeSelect.addEventListener("change", () => {
   refresh();
 });
 algorithmSelect.addEventListener("change", refresh);
-for (const input of [storageSelect, channelScalesBox, equalizeBox]) {
+for (const input of [storageSelect, channelScalesBox, equalizeBox, headroomInput]) {
   input.addEventListener("change", () => {
     if (current?.issues.length === 0) history.replaceState(null, "", stateHash());
   });
@@ -406,7 +415,13 @@ compressButton.addEventListener("click", () => {
     algorithm: algorithmSelect.value,
     storage: storageSelect.value as CompressRequest["storage"],
     ...(model.format === "tfjs" && !tfjsOptions.hidden
-      ? { tfjs: { channelScales: channelScalesBox.checked, equalize: equalizeBox.checked } }
+      ? {
+        tfjs: {
+          channelScales: channelScalesBox.checked,
+          equalize: equalizeBox.checked,
+          headroom: headroomValue(),
+        },
+      }
       : {}),
     ...(current.registry === undefined ? {} : { registry: current.registry }),
   };

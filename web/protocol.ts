@@ -22,8 +22,15 @@ export interface CompressRequest {
   readonly configList: unknown;
   readonly algorithm: string;
   readonly storage: NonNullable<CompressOptions["storage"]>;
-  /** TensorFlow.js graph models: `CompressOptions.channelScales` and `equalize`. */
-  readonly tfjs?: { readonly channelScales: boolean; readonly equalize: boolean };
+  /**
+   * TensorFlow.js models: `CompressOptions.channelScales`, `equalize` (graph models) and
+   * `headroom` (0 to 1; absent: the default 0.02).
+   */
+  readonly tfjs?: {
+    readonly channelScales: boolean;
+    readonly equalize: boolean;
+    readonly headroom?: number;
+  };
   /** Extra default targets per module class (from the validation), if any. */
   readonly registry?: ExtraRegistry;
 }

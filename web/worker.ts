@@ -125,6 +125,7 @@ scope.onmessage = async (event) => {
       storage: req.storage,
       ...(req.tfjs?.channelScales === true ? { channelScales: true } : {}),
       ...(req.tfjs?.equalize === true ? { equalize: true } : {}),
+      ...(req.tfjs?.headroom === undefined ? {} : { headroom: req.tfjs.headroom }),
       ...(req.registry === undefined ? {} : { registry: req.registry }),
       label: `${req.mode} ${req.name}`,
       onProgress: (stage, done, total) =>

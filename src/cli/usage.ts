@@ -211,7 +211,9 @@ ${REGISTRY}
   --channel-scales      TensorFlow.js graph models: a kernel quantized per channel with one
                         zero point (granularity per_channel, symmetric) is stored as codes on
                         one grid, its scales applied by a Mul after the layer (one byte per
-                        weight instead of fake-quantized float16/float32)
+                        weight instead of fake-quantized float16/float32); the scales are
+                        paid from --headroom: those that do not fit go per tensor, the kernels
+                        that gain least from them per byte first
   --batch-size <n>      rows per calibration batch (default 8)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a

@@ -559,6 +559,8 @@ async function saveQuantized(
     if (tfjs.gptqRounding === true && kind === "int") {
       const targets = await tfjsUint8Grids(model.tfjs, model.graph, result.params, {
         channelScales: tfjs.channelScales,
+        headroom: headroom ?? 0.02,
+        biasCorrection,
       });
       ({ rounded, tooWide } = await gptqTfjsRounding(
         tfjsRuntime as TfjsRuntime,
@@ -621,12 +623,17 @@ async function saveQuantized(
             }`),
       );
     }
-    if (out.channelScaled.length > 0) {
+    if (out.channelScaled.length > 0 || out.channelScalesDropped.length > 0) {
+      const dropped = out.channelScalesDropped;
       warnings.push(
         `channel scales: ${out.channelScaled.length} kernel(s) quantized per channel stored as ` +
           `codes on one grid, their scales applied by a Mul after the layer: ${
-            out.channelScaled.map((c) => `${c.name} (scales ${c.storage})`).join(", ")
-          }`,
+            out.channelScaled.map((c) => `${c.name} (scales ${c.storage})`).join(", ") || "none"
+          }` +
+          (dropped.length === 0 ? "" : `; ${dropped.length} kernel(s) whose scales did not fit ` +
+            `the size budget (${((headroom ?? 0.02) * 100).toFixed(1)}% headroom; ${
+              dropped.reduce((n, d) => n + d.scaleBytes, 0)
+            } bytes of scales) quantized per tensor, as listed above`),
       );
     }
     if (out.upgraded.length > 0) {

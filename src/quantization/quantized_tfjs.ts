@@ -26,6 +26,7 @@ import type { Kernels } from "../kernels/types.ts";
 import type { ModelGraph } from "../model/model_graph.ts";
 import { toTfjsLayout } from "../model/tfjs_model.ts";
 import type { TargetQuantParams } from "./compute_target_quant_params.ts";
+import { computeQuantParams } from "./compute_quant_params.ts";
 import { fakeQuantize } from "./fake_quantize.ts";
 import { QuantizationError } from "./quantization_error.ts";
 import { paramRef } from "./_param_ref.ts";
@@ -95,7 +96,11 @@ export interface QuantizedTfjsOptions {
    * (NNI's values bit for bit), or float16 for a kernel stored as float16 (the values are then
    * `(q - zp) · f16(scale_c / u) · u`, within float16's 2⁻¹¹ of NNI's; subnormal steps for a
    * channel whose scale is below 2⁻¹⁴ of the largest). Without it (default) such targets are
-   * written fake-quantized, with a warning.
+   * written fake-quantized, with a warning. With `headroom` the scales are paid from the same
+   * budget (`fitTfjsChannelScales`): when they do not all fit, float32 kernels get float16
+   * scales, and if that is not enough the kernels that gain the least
+   * from their scales per scale byte are quantized per tensor instead (on the kernel's whole
+   * range, as NNI quantizes a per-tensor target), each with a warning (`channelScalesDropped`).
    */
   readonly channelScales?: boolean;
 }
@@ -122,6 +127,11 @@ export interface QuantizedTfjs extends TfjsFiles {
     readonly scales: string;
     readonly storage: "float16" | "float32";
   }[];
+  /**
+   * With `channelScales` and `headroom`: the kernels whose scales did not fit the size budget,
+   * quantized per tensor instead (see `fitTfjsChannelScales`).
+   */
+  readonly channelScalesDropped: readonly TfjsDroppedScales[];
   /** With `inputMeans`: the layers whose output shift went into a bias. */
   readonly biasCorrected: readonly string[];
   /** With `inputMeans`: layers with a changed kernel whose shift no bias could take. */
@@ -263,11 +273,33 @@ export async function quantizedTfjs(
   const channelSites = options.channelScales === true && storage === "int"
     ? tfjsChannelScaleSites(source)
     : undefined;
+  const headroom = storage === "int" ? options.headroom ?? 0 : 0;
+  const correcting = options.inputMeans !== undefined && storage === "int";
+  let targets = params;
+  let dropped: readonly TfjsDroppedScales[] = [];
+  let halfScales: ReadonlySet<string> = new Set();
+  if (channelSites !== undefined) {
+    ({ params: targets, dropped, halfScales } = await fitTfjsChannelScales(source, model, params, {
+      headroom,
+      biasCorrection: correcting,
+      kernels,
+      sites: channelSites,
+    }));
+    for (const d of dropped) {
+      warnings.push(
+        `${d.name} (${d.module}.${d.target}): its ${d.channels} channel scales (${d.scaleBytes} bytes) do not fit the size budget of the ${
+          (headroom * 100).toFixed(1)
+        }% headroom; quantized per tensor on the kernel's range instead (mean channel error ${
+          d.channelError.toExponential(2)
+        } per channel, ${d.tensorError.toExponential(2)} per tensor)`,
+      );
+    }
+  }
   // Kernels stored with channel scales: until the model is written, their replacement holds
   // the values tfjs will compute with, as float32 (what bias correction and `measure` read).
   // (They are no headroom candidates: their float32 storage keeps them out.)
   const scaled = new Map<string, { levels: Float32Array; grid: ChannelGrid }>();
-  for (const p of params) {
+  for (const p of targets) {
     if (p.kind !== "parameter") continue;
     const ref = paramRef(model, p.module, p.target, p.configIndex);
     const spec = specs.get(ref.name);
@@ -324,9 +356,13 @@ export async function quantizedTfjs(
           chosen = { values, storage: dtype, grid };
         }
       }
-      const channel = perTensor || channelSites === undefined
-        ? undefined
-        : channelGrid(p, spec, channelSites.get(ref.name), kernels);
+      const channel = perTensor || channelSites === undefined ? undefined : channelGrid(
+        p,
+        spec,
+        channelSites.get(ref.name),
+        kernels,
+        halfScales.has(ref.name) || undefined,
+      );
       if (chosen === undefined && channel !== undefined) {
         const r = options.rounded?.get(ref.name);
         let levels = r === undefined ? undefined : channelLevels(r, channel, channel.scales);
@@ -375,12 +411,11 @@ export async function quantizedTfjs(
     }
   }
   // Bias correction may give layers without a bias one: their bytes come out of the headroom.
-  const correcting = options.inputMeans !== undefined && storage === "int";
   const upgraded = await spendHeadroom(
     source,
     replacements,
     candidates,
-    storage === "int" ? options.headroom ?? 0 : 0,
+    headroom,
     (correcting ? newBiasBytes(source, replacements) : 0) +
       [...scaled.values()].reduce((n, c) => n + c.grid.scales.length * scaleBytes(c.grid), 0),
     kernels,
@@ -430,6 +465,7 @@ export async function quantizedTfjs(
     upgraded,
     gptqRounded: gptqRounded.filter((n) => storages.get(n) === "uint8"),
     channelScaled,
+    channelScalesDropped: dropped,
     biasCorrected: bias.corrected,
     biasSkipped: bias.skipped,
     biasAdded: bias.added,
@@ -472,13 +508,15 @@ const channelOf = (site: TfjsChannelScaleSite, n: number) =>
 /**
  * The channel grid of a target quantized per output channel (one block per dim-0 channel of the
  * PyTorch layout, which is the layer's output channel), at most 16 bits, one zero point,
- * positive finite scales, at a channel-scale site; else undefined.
+ * positive finite scales, at a channel-scale site; else undefined. The scales are float16 for a
+ * float16 kernel, or with `half` (a float32 kernel whose float32 scales do not fit the budget).
  */
 function channelGrid(
   p: TargetQuantParams,
   spec: TfjsModel["weights"][number]["spec"],
   site: TfjsChannelScaleSite | undefined,
   kernels: Kernels,
+  half = spec.quantization?.dtype === "float16",
 ): ChannelGrid | undefined {
   if (site === undefined || p.bits > 16 || p.scale.length !== site.channels) return undefined;
   if (p.gridShape[0] !== site.channels || p.gridShape.some((g, d) => d > 0 && g !== 1)) {
@@ -492,7 +530,7 @@ function channelGrid(
   let storage: "float16" | "float32" = "float32";
   // Dividing by a power of two is exact in float32: the largest stored scale is in [1, 2).
   const unit = 2 ** Math.floor(Math.log2(nni.reduce((m, v) => Math.max(m, v), 0)));
-  if (spec.quantization?.dtype === "float16") {
+  if (half) {
     const half = kernels.f16ToF32(kernels.f32ToF16(nni.map((v) => v / unit)));
     // A channel whose scale is below 2⁻¹⁴ of the largest gets float16's subnormal steps (an
     // all-zero channel's scale may be anything).
@@ -540,12 +578,15 @@ const perTensorGrid = (p: TargetQuantParams) => ({
  * original values: what GPTQ rounding (`gptqTfjsKernel`) chooses codes for. With
  * `channelScales` (as given to `quantizedTfjs`), also the per-channel targets of at most 8 bits
  * it stores with channel scales: their grid is the levels `qmin - zp … qmax - zp` with the
- * scales as written (`TfjsGrid.channelScales`).
+ * scales as written (`TfjsGrid.channelScales`); with `headroom` (and `biasCorrection`) as given
+ * to `quantizedTfjs`, the kernels whose scales do not fit get the per-tensor grid it writes them
+ * on (`fitTfjsChannelScales`).
  *
  * @param source The decoded model.
  * @param model The model view the parameters were computed on.
  * @param params Parameters from `quantize`.
- * @param options `channelScales`, and the kernels (default `getKernels()`).
+ * @param options `channelScales`, `headroom`, `biasCorrection`, and the kernels (default
+ * `getKernels()`).
  * @returns By weight name: the grid (the value of each code as tfjs decodes it) and the original
  * values, tfjs layout.
  */
@@ -553,13 +594,31 @@ export async function tfjsUint8Grids(
   source: TfjsModel,
   model: ModelGraph,
   params: readonly TargetQuantParams[],
-  options: { readonly channelScales?: boolean; readonly kernels?: Kernels } = {},
+  options: {
+    readonly channelScales?: boolean;
+    readonly headroom?: number;
+    readonly biasCorrection?: boolean;
+    readonly kernels?: Kernels;
+  } = {},
 ): Promise<Map<string, { grid: TfjsGrid; values: Float32Array }>> {
   const specs = new Map(source.weights.map((w) => [w.spec.name, w.spec]));
   const sites = options.channelScales === true ? tfjsChannelScaleSites(source) : undefined;
   const kernels = options.kernels ?? getKernels();
   const out = new Map<string, { grid: TfjsGrid; values: Float32Array }>();
-  for (const p of params) {
+  const fit = sites === undefined ? undefined : await fitTfjsChannelScales(
+    source,
+    model,
+    params,
+    {
+      headroom: options.headroom ?? 0,
+      biasCorrection: options.biasCorrection,
+      kernels,
+      sites,
+    },
+  );
+  const targets = fit?.params ?? params;
+  const halfScales = fit?.halfScales ?? new Set<string>();
+  for (const p of targets) {
     if (p.kind !== "parameter" || p.bits > 8) continue;
     const ref = paramRef(model, p.module, p.target, p.configIndex);
     const spec = specs.get(ref.name);
@@ -574,7 +633,7 @@ export async function tfjsUint8Grids(
     } else {
       const channel = sites === undefined
         ? undefined
-        : channelGrid(p, spec, sites.get(ref.name), kernels);
+        : channelGrid(p, spec, sites.get(ref.name), kernels, halfScales.has(ref.name) || undefined);
       if (channel === undefined) continue;
       const levels = new Float32Array(channel.max - channel.min + 1);
       for (let k = 0; k < levels.length; k++) levels[k] = k + channel.min;
@@ -583,6 +642,242 @@ export async function tfjsUint8Grids(
     out.set(ref.name, { grid, values: toTfjsLayout(ref, await ref.data()) });
   }
   return out;
+}
+
+/** A kernel whose channel scales did not fit the size budget (`fitTfjsChannelScales`). */
+export interface TfjsDroppedScales {
+  /** The weight name. */
+  readonly name: string;
+  /** The module and target of the quantization target. */
+  readonly module: string;
+  readonly target: string;
+  /** Its output channels, and the bytes their scales would have taken. */
+  readonly channels: number;
+  readonly scaleBytes: number;
+  /** The mean relative channel error per channel (as configured) and per tensor (as written). */
+  readonly channelError: number;
+  readonly tensorError: number;
+}
+
+/** What `fitTfjsChannelScales` kept within the budget. */
+export interface FittedTfjsChannelScales {
+  /** The parameters, the dropped kernels' targets per tensor. */
+  readonly params: readonly TargetQuantParams[];
+  /** The kernels quantized per tensor because their scales did not fit. */
+  readonly dropped: readonly TfjsDroppedScales[];
+  /** The float32 kernels whose scales are stored as float16 to fit. */
+  readonly halfScales: ReadonlySet<string>;
+}
+
+/** Options of `fitTfjsChannelScales`. */
+export interface FitTfjsChannelScalesOptions {
+  /** The headroom (`QuantizedTfjsOptions.headroom`); 0 or less: no budget, nothing dropped. */
+  readonly headroom: number;
+  /** Whether bias correction will run: the biases it may add are paid first. */
+  readonly biasCorrection?: boolean;
+  /** The kernels to use (default `getKernels()`). */
+  readonly kernels?: Kernels;
+  /** The channel-scale sites (default `tfjsChannelScaleSites(source)`). */
+  readonly sites?: ReadonlyMap<string, TfjsChannelScaleSite>;
+}
+
+/**
+ * The targets `quantizedTfjs` stores with channel scales, fitted to the size budget of
+ * `headroom`: the written weights within 25% + headroom of the source's float32 and integer
+ * bytes and 50% + headroom of its float16 bytes. Every weight is counted at the bytes it will be
+ * written in (codes, the fallbacks, untouched weights as stored), plus the biases bias correction
+ * may add. When the scales do not fit, a float32 kernel's scales are stored as float16 (relative
+ * to a power of two, as a float16 kernel's: values within 2⁻¹¹ of NNI's), the kernels with the
+ * most channels first, until they fit (`halfScales`); while they still do not, the kernel that
+ * gains the least from its scales per scale byte (mean relative channel error per tensor minus per channel, see `headroom`) is
+ * quantized per tensor instead: its target's parameters are NNI's per-tensor ones on the
+ * kernel's whole tracked range, with the same dtype and scheme. A depthwise kernel pays a scale
+ * per nine weights, a wide 1x1 convolution one per hundreds, and BatchNorm folded in makes some
+ * kernels' channels far apart: the ranking keeps the scales where they matter. `headroom` is
+ * spent on 16-bit storage only with what the kept scales leave.
+ *
+ * @param source The decoded model.
+ * @param model The model view the parameters were computed on.
+ * @param params Parameters from `quantize`.
+ * @param options The headroom, bias correction, kernels and sites.
+ * @returns The parameters with the dropped kernels' targets per tensor, and those kernels
+ * (empty when every scale fits or there is no headroom).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readTfjs } from "../io/tfjs/read_tfjs.ts";
+ * import { tfjsModel } from "../model/tfjs_model.ts";
+ * import { quantize } from "./quantize.ts";
+ * import { fitTfjsChannelScales } from "./quantized_tfjs.ts";
+ *
+ * // A 1x1 convolution with 4 inputs and 2 output channels: 8 weights, 2 float32 scales (8
+ * // bytes) against 32 bytes of float32 weights.
+ * const json = JSON.stringify({
+ *   format: "graph-model",
+ *   modelTopology: { node: [
+ *     { name: "x", op: "Placeholder", attr: { dtype: { type: "DT_FLOAT" }, shape: { shape: { dim: [{ size: "1" }, { size: "1" }, { size: "1" }, { size: "4" }] } } } },
+ *     { name: "k", op: "Const", attr: { dtype: { type: "DT_FLOAT" } } },
+ *     { name: "conv", op: "Conv2D", input: ["x", "k"], attr: { strides: { list: { i: ["1", "1", "1", "1"] } }, padding: { s: btoa("VALID") } } },
+ *   ] },
+ *   weightsManifest: [{ paths: ["w.bin"], weights: [{ name: "k", shape: [1, 1, 4, 2], dtype: "float32" }] }],
+ * });
+ * const k = Float32Array.of(1, 0.01, -2, 0.02, 0.5, -0.03, 3, 0.04);
+ * const source = readTfjs(json, new Map([["w.bin", new Uint8Array(k.buffer)]]));
+ * const view = tfjsModel(source);
+ * const q = await quantize(view, [{ op_types: ["Conv2d"], target_names: ["weight"], quant_dtype: "int8", granularity: "per_channel" }]);
+ * // 27% of 32 bytes is 8.6 bytes: the 8 bytes of codes leave no room for the scales.
+ * const tight = await fitTfjsChannelScales(source, view, q.params, { headroom: 0.02 });
+ * assert.equal(tight.dropped.length, 1);
+ * assert.equal(tight.params[0].scale.length, 1);
+ * // At 50% headroom they fit.
+ * const room = await fitTfjsChannelScales(source, view, q.params, { headroom: 0.5 });
+ * assert.equal(room.dropped.length, 0);
+ * assert.equal(room.params[0].scale.length, 2);
+ * ```
+ */
+export async function fitTfjsChannelScales(
+  source: TfjsModel,
+  model: ModelGraph,
+  params: readonly TargetQuantParams[],
+  options: FitTfjsChannelScalesOptions,
+): Promise<FittedTfjsChannelScales> {
+  const headroom = options.headroom;
+  const none = { params, dropped: [], halfScales: new Set<string>() };
+  if (!(headroom > 0)) return none;
+  const kernels = options.kernels ?? getKernels();
+  const sites = options.sites ?? tfjsChannelScaleSites(source);
+  const specs = new Map(source.weights.map((w) => [w.spec.name, w.spec]));
+  const sizes = new Map<string, number>();
+  let cap = 0;
+  for (const w of source.weights) {
+    sizes.set(w.spec.name, w.bytes.byteLength);
+    cap += ((w.spec.quantization?.dtype === "float16" ? 0.5 : 0.25) + headroom) *
+      w.bytes.byteLength;
+  }
+  const scaled: {
+    index: number;
+    p: TargetQuantParams;
+    name: string;
+    scaleBytes: number;
+    half?: number;
+  }[] = [];
+  const replaced = new Set<string>();
+  for (const [index, p] of params.entries()) {
+    if (p.kind !== "parameter") continue;
+    const ref = paramRef(model, p.module, p.target, p.configIndex);
+    const spec = specs.get(ref.name);
+    if (spec === undefined || spec.dtype !== "float32") continue;
+    const stored = spec.quantization?.dtype;
+    if ((stored === "uint8" && p.bits >= 8) || (stored === "uint16" && p.bits >= 16)) continue;
+    replaced.add(ref.name);
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    const codeBytes = n * (p.bits <= 8 ? 1 : 2);
+    if (p.scale.length === 1 && p.bits <= 16) {
+      sizes.set(ref.name, codeBytes);
+      continue;
+    }
+    const grid = channelGrid(p, spec, sites.get(ref.name), kernels);
+    if (grid !== undefined) {
+      sizes.set(ref.name, codeBytes);
+      const half = grid.storage === "float32"
+        ? channelGrid(p, spec, sites.get(ref.name), kernels, true)
+        : undefined;
+      scaled.push({
+        index,
+        p,
+        name: ref.name,
+        scaleBytes: grid.scales.length * scaleBytes(grid),
+        ...(half?.storage === "float16" ? { half: half.scales.length * 2 } : {}),
+      });
+    } else {
+      const fake = fakeQuantize(await ref.data(), ref.shape, p, { kernels });
+      sizes.set(ref.name, n * (exactHalf(fake, kernels) ? 2 : 4));
+    }
+  }
+  let total = [...sizes.values()].reduce((a, b) => a + b, 0) +
+    (options.biasCorrection === true ? newBiasBytes(source, replaced) : 0) +
+    scaled.reduce((a, c) => a + c.scaleBytes, 0);
+  if (total <= cap) return none;
+  // float16 scales before none: within 2⁻¹¹ of NNI's, where per tensor is far from them. The
+  // kernels with the most scales first, so that as few as needed leave NNI's values.
+  const halfScales = new Set<string>();
+  for (const c of [...scaled].sort((a, b) => b.scaleBytes - a.scaleBytes)) {
+    if (total <= cap) return { params, dropped: [], halfScales };
+    if (c.half === undefined) continue;
+    total -= c.scaleBytes - c.half;
+    c.scaleBytes = c.half;
+    halfScales.add(c.name);
+  }
+  if (total <= cap) return { params, dropped: [], halfScales };
+  const ranked = [];
+  for (const c of scaled) {
+    const ref = paramRef(model, c.p.module, c.p.target, c.p.configIndex);
+    const original = await ref.data();
+    const perTensor = perTensorParams(c.p);
+    const channels = c.p.scale.length;
+    const channelErr = channelError(
+      original,
+      fakeQuantize(original, ref.shape, c.p, { kernels }),
+      channels,
+    );
+    const tensorErr = channelError(
+      original,
+      fakeQuantize(original, ref.shape, perTensor, { kernels }),
+      channels,
+    );
+    ranked.push({
+      ...c,
+      perTensor,
+      channels,
+      channelErr,
+      tensorErr,
+      gain: (tensorErr - channelErr) / c.scaleBytes,
+    });
+  }
+  // Least gain per byte first; ties keep graph order (the sort is stable).
+  ranked.sort((a, b) => a.gain - b.gain);
+  const out = [...params];
+  const dropped: TfjsDroppedScales[] = [];
+  for (const c of ranked) {
+    if (total <= cap) break;
+    total -= c.scaleBytes;
+    out[c.index] = c.perTensor;
+    dropped.push({
+      name: c.name,
+      module: c.p.module,
+      target: c.p.target,
+      channels: c.channels,
+      scaleBytes: c.scaleBytes,
+      channelError: c.channelErr,
+      tensorError: c.tensorErr,
+    });
+  }
+  for (const d of dropped) halfScales.delete(d.name);
+  return { params: out, dropped, halfScales };
+}
+
+/** NNI's per-tensor parameters of a target on its whole tracked range (same dtype and scheme). */
+function perTensorParams(p: TargetQuantParams): TargetQuantParams {
+  const trackedMin = Float32Array.of(p.trackedMin.reduce((m, v) => Math.min(m, v), Infinity));
+  const trackedMax = Float32Array.of(p.trackedMax.reduce((m, v) => Math.max(m, v), -Infinity));
+  const { scale, zeroPoint } = computeQuantParams({
+    trackedMin,
+    trackedMax,
+    qmin: p.qmin,
+    qmax: p.qmax,
+    scheme: p.quantScheme,
+  });
+  return {
+    ...p,
+    granularity: null,
+    gridShape: [],
+    kernel: p.shape.map(() => -1),
+    trackedMin,
+    trackedMax,
+    scale,
+    zeroPoint,
+  };
 }
 
 /** What `correctBiases` did, and the model to write (with the new biases, if any). */
@@ -673,7 +968,7 @@ function correctBiases(
  */
 function newBiasBytes(
   source: TfjsModel,
-  replacements: ReadonlyMap<string, TfjsReplacement>,
+  replacements: { has(name: string): boolean },
 ): number {
   const specs = new Map(source.weights.map((w) => [w.spec.name, w.spec]));
   let bytes = 0;

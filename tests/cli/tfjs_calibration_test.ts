@@ -199,7 +199,8 @@ test("CLI: --channel-scales stores per-channel int8 kernels as uint8 codes; a tf
   );
   const quantize = (...more: string[]) =>
     cli("quantize", `${dir}/model.json`, "-c", `${dir}/pc.json`, "-o", `${dir}/s.json`, ...more);
-  const r = await quantize("--channel-scales", "--json");
+  // This small model's scales need more than the default 2% headroom.
+  const r = await quantize("--channel-scales", "--headroom", "0.1", "--json");
   assert.equal(r.code, 0, r.stderr);
   const warnings: string[] = JSON.parse(r.stdout).report.warnings;
   assert.match(warnings.join("\n"), /channel scales: 5 kernel\(s\) quantized per channel/);
@@ -214,6 +215,13 @@ test("CLI: --channel-scales stores per-channel int8 kernels as uint8 codes; a tf
     graphModelFiles(),
   );
   assert.ok(cmp[0].cosine > 0.99, `${cmp[0].cosine}`);
+  // At the default headroom they do not fit: the kernels are quantized per tensor, and said so.
+  const tight = await quantize("--channel-scales", "--json");
+  assert.equal(tight.code, 0, tight.stderr);
+  assert.match(
+    JSON.parse(tight.stdout).report.warnings.join("\n"),
+    /channel scales: 0 kernel\(s\) .*; 5 kernel\(s\) whose scales did not fit the size budget \(2\.0% headroom/,
+  );
   const p = await cli(
     "prune",
     `${dir}/model.json`,

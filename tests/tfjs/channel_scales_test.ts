@@ -17,7 +17,11 @@ import {
 import { fakeQuantize } from "../../src/quantization/fake_quantize.ts";
 import { paramRef } from "../../src/quantization/_param_ref.ts";
 import { quantize } from "../../src/quantization/quantize.ts";
-import { quantizedTfjs } from "../../src/quantization/quantized_tfjs.ts";
+import {
+  fitTfjsChannelScales,
+  quantizedTfjs,
+  tfjsUint8Grids,
+} from "../../src/quantization/quantized_tfjs.ts";
 import { toTfjsLayout } from "../../src/model/tfjs_model.ts";
 import { graphModelFiles, INT8_PER_CHANNEL, storedAs, tf, values } from "./_models.ts";
 
@@ -228,6 +232,8 @@ test("compressModel channelScales: with bias correction and GPTQ rounding; only 
     mode: "quantization",
     configList: PER_CHANNEL,
     channelScales: true,
+    // This small model's scales take 7% of its weight bytes: room for all of them.
+    headroom: 0.1,
     tfjsRuntime: runtime,
     tfjsInputs: calibration,
     biasCorrection: true,
@@ -249,4 +255,106 @@ test("compressModel channelScales: with bias correction and GPTQ rounding; only 
     }),
     /"channelScales" stores per-channel kernels of quantized TensorFlow.js graph models/,
   );
+});
+
+test("fitTfjsChannelScales: scales paid from the headroom, the least gain per byte dropped first, per tensor as NNI", async () => {
+  const f = graphModelFiles();
+  const view = loadModel(f.get("model.json")!, "model.json", f);
+  if (view.format !== "tfjs") throw new Error("a tfjs model");
+  const result = await quantize(view.graph, PER_CHANNEL);
+  const perTensor = await quantize(view.graph, [{ ...PER_CHANNEL[0], granularity: "default" }]);
+  const weightBytes = view.tfjs.weights.reduce((n, w) => n + w.bytes.byteLength, 0);
+  const shardBytes = (w: { shards: ReadonlyMap<string, Uint8Array> }) =>
+    [...w.shards.values()].reduce((n, b) => n + b.length, 0);
+  let last = Infinity;
+  const seen = new Set<number>();
+  let halfOnly = false;
+  for (const headroom of [0, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1]) {
+    const fit = await fitTfjsChannelScales(view.tfjs, view.graph, result.params, { headroom });
+    const n = fit.dropped.length;
+    seen.add(n);
+    // No budget: nothing dropped; more room never drops more.
+    if (headroom === 0) assert.equal(n, 0);
+    else assert.ok(n <= last, `${headroom}: ${n} after ${last}`);
+    last = headroom === 0 ? Infinity : n;
+    // The least gain per scale byte goes first.
+    const gains = fit.dropped.map((d) => (d.tensorError - d.channelError) / d.scaleBytes);
+    for (let i = 1; i < gains.length; i++) assert.ok(gains[i - 1] <= gains[i], `${gains}`);
+    // A dropped kernel's target gets NNI's per-tensor parameters.
+    for (const d of fit.dropped) {
+      const i = result.params.findIndex((p) => p.module === d.module && p.target === d.target);
+      const want = perTensor.params.find((p) => p.module === d.module && p.target === d.target)!;
+      assert.deepEqual([...fit.params[i].scale], [...want.scale], d.name);
+      assert.deepEqual([...fit.params[i].zeroPoint], [...want.zeroPoint], d.name);
+      assert.equal(fit.params[i].granularity, null);
+    }
+    if (headroom === 0) continue;
+    // Written: the kept kernels with scales, the dropped ones as uint8 codes per tensor on
+    // NNI's per-tensor values, the file within the budget whenever a kernel was dropped.
+    const out = await quantizedTfjs(view.tfjs, view.graph, result.params, {
+      channelScales: true,
+      headroom,
+    });
+    assert.equal(out.channelScaled.length + out.channelScalesDropped.length, 5);
+    assert.deepEqual(out.channelScalesDropped.map((d) => d.name), fit.dropped.map((d) => d.name));
+    // float16 scales for the float32 kernels before any is dropped.
+    assert.deepEqual(
+      out.channelScaled.filter((c) => c.storage === "float16").map((c) => c.name).sort(),
+      [...fit.halfScales].sort(),
+    );
+    if (n > 0) assert.equal(fit.halfScales.size, 5 - n);
+    if (fit.halfScales.size > 0 && n === 0) halfOnly = true;
+    // (Within the budget when some scales were kept: dropping them all may still not be.)
+    if (n > 0 && n < 5) {
+      assert.ok(
+        shardBytes(out) <= (0.25 + headroom) * weightBytes,
+        `${headroom}: ${shardBytes(out)} of ${weightBytes}`,
+      );
+    }
+    const back = readTfjs(out.modelJson, out.shards);
+    for (const d of out.channelScalesDropped) {
+      assert.match(out.warnings.join("\n"), new RegExp(`${d.name} .*do not fit the size budget`));
+      const w = back.weights.find((x) => x.spec.name === d.name)!;
+      assert.equal(w.spec.quantization?.dtype, "uint8");
+      const p = perTensor.params.find((x) => x.module === d.module && x.target === d.target)!;
+      const ref = paramRef(view.graph, p.module, p.target, p.configIndex);
+      const fake = toTfjsLayout(ref, fakeQuantize(await ref.data(), ref.shape, p));
+      const got = tfjsWeightValues(w) as Float32Array;
+      for (let i = 0; i < got.length; i++) {
+        assert.ok(got[i] === fake[i] || (got[i] === 0 && fake[i] === 0), `${d.name}[${i}]`);
+      }
+    }
+    // GPTQ's grids are the ones written: per tensor for the dropped kernels.
+    const grids = await tfjsUint8Grids(view.tfjs, view.graph, result.params, {
+      channelScales: true,
+      headroom,
+    });
+    for (const c of out.channelScaled) assert.ok(grids.get(c.name)!.grid.channelScales, c.name);
+    for (const d of out.channelScalesDropped) {
+      assert.equal(grids.get(d.name)!.grid.channelScales, undefined, d.name);
+    }
+  }
+  // The sweep saw all, some and none of the scales fit.
+  assert.ok(seen.has(0) && seen.has(5) && [...seen].some((n) => n > 0 && n < 5), `${[...seen]}`);
+  assert.ok(halfOnly, "a headroom where float16 scales fit them all");
+
+  // compressModel's default headroom with GPTQ rounding: the dropped kernels are rounded on
+  // their per-tensor grids, and the report says which scales did not fit.
+  const calibration = [0, 1].map((
+    k,
+  ) => [{ data: values(4 * 6 * 6 * 3, 60 + k, 0, 1), dims: [4, 6, 6, 3] }]);
+  const r = await compressModel(
+    loadModel(f.get("model.json")!, "model.json", f),
+    {
+      mode: "quantization",
+      configList: PER_CHANNEL,
+      channelScales: true,
+      tfjsRuntime: runtime,
+      tfjsInputs: calibration,
+      gptqRounding: true,
+    },
+  );
+  const text = r.report.warnings.join("\n");
+  assert.match(text, /GPTQ rounding: 5 uint8 kernel\(s\) rounded/);
+  assert.match(text, /kernel\(s\) whose scales did not fit the size budget \(2\.0% headroom/);
 });
