@@ -7,7 +7,12 @@ import assert from "node:assert/strict";
 import { getKernels } from "../kernels/default.ts";
 import { generateMasks } from "./generate_masks.ts";
 import { generateMasksStreaming } from "./generate_masks_streaming.ts";
-import { type MetricSummary, summarizeMetric, summaryCandidates } from "./metric_summary.ts";
+import {
+  type MetricSummary,
+  orderKey,
+  summarizeMetric,
+  summaryCandidates,
+} from "./metric_summary.ts";
 import { PACKED_MASK_BLOCKS } from "./packed_mask.ts";
 import type { PruningTarget } from "./types.ts";
 
@@ -132,4 +137,68 @@ test("summaries from a tensor's values equal the summaries of its magnitudes (th
   }
   const bad = new Float32Array([1, Infinity]);
   assert.equal(summarizeMetric(bad, { kind: "high" }, { magnitude: true }), undefined);
+});
+
+test("low summaries equal a per-entry reference: signs, -0, NaN, infinities, every kind of bin", () => {
+  // The reference: each entry's order key, kept above the bin (NaN never), counted and listed
+  // in it.
+  const reference = (metric: Float32Array, bin: number, packed: boolean) => {
+    const bits = new Int32Array(metric.buffer, metric.byteOffset, metric.length);
+    const histogram = new Float64Array(65536);
+    const mask = new Uint8Array(packed ? (metric.length + 7) >> 3 : metric.length);
+    const positions: number[] = [];
+    const lows: number[] = [];
+    for (let i = 0; i < bits.length; i++) {
+      const k = orderKey(bits[i]);
+      const h = k >>> 16;
+      if (h > bin && !Number.isNaN(metric[i])) {
+        if (packed) mask[i >> 3] |= 1 << (i & 7);
+        else mask[i] = 1;
+      }
+      if (h === bin) {
+        histogram[k & 0xffff]++;
+        positions.push(i);
+        lows.push(k & 0xffff);
+      }
+    }
+    return {
+      histogram,
+      mask,
+      positions: Uint32Array.from(positions),
+      lows: Uint16Array.from(lows),
+    };
+  };
+  const specials = [0, -0, NaN, -NaN, Infinity, -Infinity, 1, -1, 2 ** -140, -(2 ** -140)];
+  for (const length of [13, PACKED_MASK_BLOCKS + 3]) {
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const metric = Float32Array.from(
+      { length },
+      (_, i) => i % 5 === 0 ? specials[(i / 5) % specials.length] : (next() - 0.5) * 8,
+    );
+    const bins = new Set([0, 0x3f80, 0x7fff, 0x8000, 0xbf80, 0xffc0, 0xffff]);
+    for (let i = 0; i < 12; i++) bins.add(orderKey(new Int32Array(metric.buffer)[i]) >>> 16);
+    for (const bin of bins) {
+      const got = summarizeMetric(metric, { kind: "low", bin })!;
+      const want = reference(metric, bin, length >= PACKED_MASK_BLOCKS);
+      // (More entries in the bin than a low summary lists: no mask then.)
+      if (want.positions.length > summaryCandidates(length)) {
+        assert.deepEqual(got, { histogram: want.histogram }, `bin ${bin}`);
+      } else assert.deepEqual(got, want, `bin ${bin.toString(16)}, ${length} entries`);
+    }
+    // Magnitudes: the same as the reference on |v| (finite values only).
+    const finite = metric.map((v) => (Number.isFinite(v) ? v : 0.5));
+    const abs = finite.map(Math.abs);
+    for (const bin of [0x3f80, 0x8000, 0xbf80, orderKey(new Int32Array(abs.buffer)[3]) >>> 16]) {
+      const got = summarizeMetric(finite, { kind: "low", bin }, { magnitude: true })!;
+      const want = reference(abs, bin, length >= PACKED_MASK_BLOCKS);
+      if (want.positions.length > summaryCandidates(length)) {
+        assert.deepEqual(got, { histogram: want.histogram }, `bin ${bin}`);
+      } else assert.deepEqual(got, want, `|v|, bin ${bin.toString(16)}, ${length} entries`);
+    }
+    assert.equal(
+      summarizeMetric(metric, { kind: "low", bin: 0xbf80 }, { magnitude: true }),
+      undefined,
+    );
+  }
 });
