@@ -112,6 +112,11 @@ export interface WriteTo {
   readonly offset: number;
 }
 
+/** The place of a tensor at `offset` in `file`, as a task carries it (no `wrote` callback). */
+export function taskPlace(file: OutputFile, offset: number): WriteTo {
+  return { file: { path: file.path, destination: file.destination, label: file.label }, offset };
+}
+
 /** The tasks and their arguments and results. */
 export interface Tasks {
   /** A pruning target's metric (`parameterMetric`). */

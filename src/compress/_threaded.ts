@@ -14,6 +14,7 @@ import type { TargetQuantParams } from "../quantization/compute_target_quant_par
 import type { TrackedRange } from "../quantization/tracked_range.ts";
 import {
   type Locate,
+  taskPlace,
   type Tasks,
   taskTensor,
   type WriteTo,
@@ -271,8 +272,7 @@ export function threadedMasks(
   const writeToOf = (ref: TensorRef): WriteTo | undefined => {
     const offset = place?.offsets.get(ref.name);
     if (place === undefined || offset === undefined) return undefined;
-    const { path, destination, label } = place.file;
-    return { file: { path, destination, label }, offset };
+    return taskPlace(place.file, offset);
   };
   const run = (target: PruningTarget, mask: TargetMask, ref: TensorRef) =>
     pool.run<Tasks["mask"]["result"]>(async () => {

@@ -27,7 +27,7 @@ import { prunedChange, type TensorChange } from "./_tensor_change.ts";
 import type { PruningTarget, TargetMask } from "../pruning/types.ts";
 import type { Module, TensorRef } from "../model/model_graph.ts";
 import { type Counts, type Placer, threadedMasks, threadedMetrics } from "./_threaded.ts";
-import type { ZeroCounts } from "./_tensor_tasks.ts";
+import { taskPlace, type ZeroCounts } from "./_tensor_tasks.ts";
 import { localMasks, localMetrics } from "./_local_tasks.ts";
 
 /** Options of `pruneSafetensorsFile` (`algorithm`: a pruner by short or NNI class name). */
@@ -127,10 +127,7 @@ export async function pruneSafetensorsFile(
         // the tasks, is never held up by a write (64 MiB took it 100-180 ms, during which the
         // workers that finished waited for their next tensor).
         ...(file === undefined ? {} : {
-          placeOf: (ref: TensorRef) => ({
-            file: { path: file.path, destination: file.destination, label: file.label },
-            offset: offsets.get(ref.name)!,
-          }),
+          placeOf: (ref: TensorRef) => taskPlace(file, offsets.get(ref.name)!),
           written(t: PruningTarget, ref: TensorRef, c: ZeroCounts, bytes: number) {
             file.wrote(bytes);
             placed.add(ref.name);

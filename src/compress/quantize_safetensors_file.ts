@@ -60,7 +60,7 @@ import {
 } from "./_threaded.ts";
 import { localCodes, localRangeCodes, localRanges } from "./_local_tasks.ts";
 import type { TensorChange } from "./_tensor_change.ts";
-import type { ZeroCounts } from "./_tensor_tasks.ts";
+import { taskPlace, type ZeroCounts } from "./_tensor_tasks.ts";
 
 /** Options of `quantizeSafetensorsFile`. */
 export interface QuantizeFileOptions extends StreamedFileOptions {
@@ -208,13 +208,8 @@ export async function quantizeSafetensorsFile(
         // tasks, is never held up by a write.
         ...(sinks.every((s) => s.file !== undefined)
           ? {
-            placeOf(t: ResolvedTarget, ref: TensorRef) {
-              const file = sinks[partOf.get(ref.name)!].file!;
-              return {
-                file: { path: file.path, destination: file.destination, label: file.label },
-                offset: placeOf(t, ref)!,
-              };
-            },
+            placeOf: (t: ResolvedTarget, ref: TensorRef) =>
+              taskPlace(sinks[partOf.get(ref.name)!].file!, placeOf(t, ref)!),
             written(
               t: ResolvedTarget,
               ref: TensorRef,

@@ -748,13 +748,8 @@ export async function fitTfjsChannelScales(
   const kernels = options.kernels ?? getKernels();
   const sites = options.sites ?? tfjsChannelScaleSites(source);
   const specs = new Map(source.weights.map((w) => [w.spec.name, w.spec]));
-  const sizes = new Map<string, number>();
-  let cap = 0;
-  for (const w of source.weights) {
-    sizes.set(w.spec.name, w.bytes.byteLength);
-    cap += ((w.spec.quantization?.dtype === "float16" ? 0.5 : 0.25) + headroom) *
-      w.bytes.byteLength;
-  }
+  const sizes = new Map(source.weights.map((w) => [w.spec.name, w.bytes.byteLength]));
+  const cap = budgetCap(source, headroom);
   const scaled: {
     index: number;
     p: TargetQuantParams;
@@ -997,6 +992,20 @@ function storedBytes(spec: TfjsModel["weights"][number]["spec"], storage: TfjsSt
   return n * (storage === "float32" ? 4 : storage === "uint8" ? 1 : 2);
 }
 
+/**
+ * The most weight bytes `headroom` allows: 25% + headroom of the source's float32 (and integer)
+ * bytes, 50% + headroom of its float16 bytes (the limits hold for the whole file even with int32
+ * constants in it).
+ */
+function budgetCap(source: TfjsModel, headroom: number): number {
+  let cap = 0;
+  for (const w of source.weights) {
+    const half = w.spec.quantization?.dtype === "float16";
+    cap += ((half ? 0.5 : 0.25) + headroom) * w.bytes.byteLength;
+  }
+  return cap;
+}
+
 /** A uint8 target that headroom may store at 16 bits. */
 interface Candidate {
   readonly name: string;
@@ -1030,16 +1039,12 @@ async function spendHeadroom(
 ): Promise<TfjsUpgrade[]> {
   if (!(headroom > 0) || candidates.length === 0) return [];
   let total = reserved;
-  let cap = 0;
   for (const w of source.weights) {
     const r = replacements.get(w.spec.name);
     total += sizes.get(w.spec.name) ??
       (r === undefined ? w.bytes.byteLength : storedBytes(w.spec, r.storage ?? "float32"));
-    // 25% + headroom of float32 (and integer) bytes, 50% + headroom of float16 bytes: the
-    // limits hold for the whole file even with int32 constants in it.
-    const half = w.spec.quantization?.dtype === "float16";
-    cap += ((half ? 0.5 : 0.25) + headroom) * w.bytes.byteLength;
   }
+  const cap = budgetCap(source, headroom);
   /** The 16-bit storage closer to the original, and its channel error. */
   const wide = (c: Candidate) => {
     const half = kernels.f16ToF32(kernels.f32ToF16(c.original));
