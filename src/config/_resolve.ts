@@ -29,6 +29,7 @@ import type {
   LegacyOptions,
   Mode,
   ModuleInfo,
+  PruningSetting,
   ResolvedTarget,
   TargetKind,
   TargetSetting,
@@ -81,6 +82,34 @@ export function targetKind(name: string): TargetKind {
     : "parameter";
 }
 
+/**
+ * Parameters a PyTorch class always has as attributes but may hold as `None` (`bias=False`,
+ * `affine=False`, `elementwise_affine=False`; a Keras layer with `use_bias`, `scale` or `center`
+ * false reads the same way). NNI registers such a target as a `None` buffer and skips it, even
+ * when a sub-config names it; a name the class does not declare fails NNI's attribute assert.
+ */
+const MAYBE_NONE: Readonly<Record<string, readonly string[]>> = {
+  Linear: ["bias"],
+  Conv1d: ["bias"],
+  Conv2d: ["bias"],
+  Conv3d: ["bias"],
+  ConvTranspose1d: ["bias"],
+  ConvTranspose2d: ["bias"],
+  ConvTranspose3d: ["bias"],
+  BatchNorm1d: ["weight", "bias"],
+  BatchNorm2d: ["weight", "bias"],
+  BatchNorm3d: ["weight", "bias"],
+  LayerNorm: ["weight", "bias"],
+  GroupNorm: ["weight", "bias"],
+  InstanceNorm1d: ["weight", "bias"],
+  InstanceNorm2d: ["weight", "bias"],
+  InstanceNorm3d: ["weight", "bias"],
+};
+
+/** Whether `target` is a parameter `type` declares that may be `None` (`MAYBE_NONE`). */
+const maybeNone = (type: string, target: string) =>
+  Object.hasOwn(MAYBE_NONE, type) && MAYBE_NONE[type].includes(target);
+
 function explicitlyNamed(config: Config, target: string): boolean {
   const names = Array.isArray(config.target_names) ? config.target_names : [];
   return names.includes(target) ||
@@ -115,6 +144,8 @@ export function resolveAll(
   if (issues.length > 0) return { ...base, perConfig: [], targets: [], warnings, issues };
   const perConfig: Resolution["perConfig"] = [];
   const owner = new Map<string, number>();
+  /** Module-and-parameter keys of targets skipped because the module lacks the parameter. */
+  const lacking = new Set<string>();
   const kept: { module: ModuleInfo; target: string; setting: TargetSetting; index: number }[] = [];
   const skipped = skippedTargets();
   const compressing = mode === "pruning" || mode === "quantization";
@@ -164,18 +195,22 @@ export function resolveAll(
           targetKind(target) === "parameter" && module.params !== undefined &&
           paramShape(module, target) === undefined
         ) {
-          if (explicitlyNamed(config, target)) {
+          if (explicitlyNamed(config, target) && !maybeNone(module.type, target)) {
             issues.push({
               code: "missing_parameter",
               path: formatPath([index]),
               message: `"${module.name}" (${module.type}) has no parameter "${target}"`,
             });
           } else {
+            lacking.add(key);
             warnings.push({
               code: "missing_parameter",
               path: formatPath([index]),
-              message:
-                `"${module.name}" (${module.type}) has no parameter "${target}"; the default target is skipped`,
+              message: `"${module.name}" (${module.type}) has no parameter "${target}"; ${
+                explicitlyNamed(config, target)
+                  ? "skipped, as NNI skips a parameter that is None"
+                  : "the default target is skipped"
+              }`,
             });
           }
           continue;
@@ -216,8 +251,27 @@ export function resolveAll(
       shape,
     });
   }
+  // A target aligned to a parameter its module lacks (a Keras BatchNormalization with `center`
+  // but no `scale`: a bias and no weight) has nothing to take its mask from.
+  const aligned = mode === "pruning"
+    ? targets.filter((t) => {
+      const s = t.setting as PruningSetting;
+      if ((s.sparse_ratio ?? null) !== null || (s.sparse_threshold ?? null) !== null) return true;
+      if (s.align === null || s.align === undefined) return true;
+      const source = `${s.align.module_name ?? t.module}\u0000${s.align.target_name}`;
+      if (!lacking.has(source)) return true;
+      warnings.push({
+        code: "missing_parameter",
+        path: formatPath([t.configIndex]),
+        message: `"${t.module}" target "${t.target}" is aligned to "${
+          s.align.module_name ?? t.module
+        }" target "${s.align.target_name}", a parameter that module does not have; skipped`,
+      });
+      return false;
+    })
+    : targets;
   if (mode === "pruning" && issues.length === 0) {
-    checkPruningTargets(targets, options.algorithm, issues, warnings);
+    checkPruningTargets(aligned, options.algorithm, issues, warnings);
   }
-  return { ...base, perConfig, targets, warnings, issues };
+  return { ...base, perConfig, targets: aligned, warnings, issues };
 }

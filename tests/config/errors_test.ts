@@ -939,16 +939,78 @@ test("dependency group members with different channel counts are rejected", () =
   );
 });
 
-test("an explicitly named parameter the module lacks is rejected", () => {
+test("an explicitly named parameter the module's class does not declare is rejected", () => {
+  const modules: ModuleInfo[] = [
+    ...MLP,
+    { name: "emb", type: "Embedding", params: { weight: [50, 16] } },
+  ];
   assert.deepEqual(
     pinned(() =>
-      resolveTargetSettings(MLP, [{
-        op_names: ["fc2"],
-        target_names: ["weight", "bias"],
-        sparse_ratio: 0.5,
-      }], "pruning")
+      resolveTargetSettings(modules, [
+        { op_names: ["emb"], target_settings: { bias: { sparse_ratio: 0.5 } } },
+        { op_names: ["fc1"], target_settings: { running_mean: { sparse_ratio: 0.5 } } },
+      ], "pruning")
     ),
-    [["missing_parameter", "[0]", '"fc2" (Linear) has no parameter "bias"']],
+    [
+      ["missing_parameter", "[0]", '"emb" (Embedding) has no parameter "bias"'],
+      ["missing_parameter", "[1]", '"fc1" (Linear) has no parameter "running_mean"'],
+    ],
+  );
+});
+
+test("an explicitly named parameter its class may hold as None is skipped with a warning, as NNI skips it", () => {
+  // PyTorch: Linear(bias=False).bias and BatchNorm2d(affine=False).weight are None; NNI
+  // registers a None buffer for them and applies no rule.
+  const modules: ModuleInfo[] = [
+    ...MLP,
+    { name: "bn", type: "BatchNorm2d", params: { running_mean: [8], running_var: [8] } },
+    { name: "ln", type: "LayerNorm", params: { weight: [16] } },
+  ];
+  const r = resolveTargetSettings(modules, [
+    { op_names: ["fc2", "bn"], target_names: ["weight", "bias"], sparse_ratio: 0.5 },
+    { op_names: ["ln"], target_settings: { bias: { sparse_ratio: 0.5 } } },
+  ], "pruning");
+  assert.deepEqual(r.targets.map((t) => `${t.module}.${t.target}`), ["fc2.weight", "ln.weight"]);
+  assert.deepEqual(
+    r.warnings.filter((w) => w.code === "missing_parameter").map((w) => [w.path, w.message]),
+    [
+      [
+        "[0]",
+        '"fc2" (Linear) has no parameter "bias"; skipped, as NNI skips a parameter that is None',
+      ],
+      [
+        "[0]",
+        '"bn" (BatchNorm2d) has no parameter "weight"; skipped, as NNI skips a parameter that is None',
+      ],
+      [
+        "[0]",
+        '"bn" (BatchNorm2d) has no parameter "bias"; skipped, as NNI skips a parameter that is None',
+      ],
+      [
+        "[1]",
+        '"ln" (LayerNorm) has no parameter "bias"; skipped, as NNI skips a parameter that is None',
+      ],
+    ],
+  );
+});
+
+test("a bias aligned to a weight its module lacks is skipped with a warning", () => {
+  // A Keras BatchNormalization with center but no scale: beta and no gamma.
+  const modules: ModuleInfo[] = [
+    { name: "bn", type: "BatchNorm2d", params: { bias: [8], running_mean: [8], running_var: [8] } },
+    { name: "fc", type: "Linear", params: { weight: [4, 8], bias: [4] } },
+  ];
+  const r = resolveTargetSettings(modules, [{
+    op_types: ["BatchNorm2d", "Linear"],
+    sparse_ratio: 0.5,
+  }], "pruning");
+  assert.deepEqual(r.targets.map((t) => `${t.module}.${t.target}`), ["fc.weight", "fc.bias"]);
+  assert.deepEqual(
+    r.warnings.filter((w) => w.code === "missing_parameter").map((w) => w.message),
+    [
+      '"bn" (BatchNorm2d) has no parameter "weight"; the default target is skipped',
+      '"bn" target "bias" is aligned to "bn" target "weight", a parameter that module does not have; skipped',
+    ],
   );
 });
 
