@@ -994,6 +994,34 @@ test("an explicitly named parameter its class may hold as None is skipped with a
   );
 });
 
+test("a legacy ratio beside a v3 one prunes the weights; a conv without a bias skips it", () => {
+  // The translation names ["weight", "bias"] and gives the weight the legacy ratio (NNI's
+  // trans_legacy_config_list); NNI skips the None bias.
+  const modules: ModuleInfo[] = [
+    { name: "c0", type: "Conv2d", params: { weight: [8, 3, 3, 3] } },
+    { name: "c1", type: "Conv2d", params: { weight: [8, 8, 1, 1], bias: [8] } },
+  ];
+  const r = resolveTargetSettings(modules, [{
+    op_types: ["Conv2d"],
+    sparsity: 0.25,
+    sparse_ratio: 0.5,
+  }], "pruning");
+  assert.equal(r.legacy, true);
+  assert.deepEqual(
+    r.targets.map((
+      t,
+    ) => [
+      `${t.module}.${t.target}`,
+      (t.setting as { sparse_ratio?: number }).sparse_ratio ?? null,
+    ]),
+    // The bias's default setting has no ratio key for the shorthand to update: it is aligned.
+    [["c0.weight", 0.25], ["c1.weight", 0.25], ["c1.bias", null]],
+  );
+  assert.deepEqual(r.warnings.filter((w) => w.code === "missing_parameter").map((w) => w.message), [
+    '"c0" (Conv2d) has no parameter "bias"; skipped, as NNI skips a parameter that is None',
+  ]);
+});
+
 test("a bias aligned to a weight its module lacks is skipped with a warning", () => {
   // A Keras BatchNormalization with center but no scale: beta and no gamma.
   const modules: ModuleInfo[] = [

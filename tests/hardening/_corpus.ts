@@ -107,7 +107,13 @@ export const BAD_CONFIGS: readonly [string, unknown][] = [
   ["legacy sparsity above 1", [{ op_types: ["Conv2d"], sparsity: 2 }]],
   ["legacy total_sparsity a string", [{ op_types: ["Conv2d"], total_sparsity: "x" }]],
   ["legacy op_partial_names a number", [{ op_partial_names: 3, sparsity: 0.5 }]],
-  ["legacy and v3 keys together", [{ op_types: ["Conv2d"], sparsity: 0.5, sparse_ratio: 0.5 }]],
+  // (Legacy and v3 keys together with valid values is a valid list for NNI: the legacy ratio
+  // becomes the weight's, `target_names` becomes weight and bias, and a conv without a bias skips
+  // it. An out-of-range legacy value is caught after the translation.)
+  [
+    "legacy and v3 keys together, the legacy one out of range",
+    [{ op_types: ["Conv2d"], sparsity: 1.5, sparse_ratio: 0.5 }],
+  ],
   ["exclude with nothing to exclude from", [{ exclude: true }]],
   ["a huge number", [{ op_types: ["Conv2d"], sparse_ratio: 1e308 * 10 }]],
 ];
