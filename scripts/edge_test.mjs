@@ -2,7 +2,7 @@
 // in) and runs it under Deno with no permissions at all, as an edge function would run it.
 // Writes {passed, failed, skipped} to the file given as the first argument.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -35,4 +35,6 @@ try {
 } catch (error) {
   console.log(`edge: failed: ${error.stderr ?? error.message ?? error}`);
   writeFileSync(outFile, JSON.stringify({ passed: 0, failed: 1, skipped: 0 }));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -66,7 +66,7 @@ export async function quantizationConfigPath(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+ * import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
  * import { tmpdir } from "node:os";
  * import { writeQuantizationConfig } from "./quantization_config_file.ts";
  *
@@ -76,6 +76,7 @@ export async function quantizationConfigPath(
  * const { path } = await writeQuantizationConfig(`${dir}/in/m.safetensors`, `${dir}/out.safetensors`, { quant_method: "compressed-tensors" });
  * const written = JSON.parse(readFileSync(path, "utf8"));
  * assert.deepEqual(written, { model_type: "llama", quantization_config: { quant_method: "compressed-tensors" } });
+ * rmSync(dir, { recursive: true });
  * ```
  */
 export async function writeQuantizationConfig(

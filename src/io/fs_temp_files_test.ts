@@ -3,18 +3,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readFileBounded, removeStaleTempFiles, writeFileAtomic } from "./fs.ts";
 import { FileError } from "./file_error.ts";
+import { tempDir as removedAtExit } from "../../tests/_temp_dir.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const FS = join(ROOT, "src/io/fs.ts");
 
-function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "nncompress-temp-"));
-}
+const tempDir = () => removedAtExit("nncompress-temp-");
 
 /** Runs a writer that streams one chunk, says "writing" and then waits; signals it. */
 async function interrupted(

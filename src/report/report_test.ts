@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatLayers, formatRuns } from "./format_runs.ts";
 import { formatTable } from "./format_table.ts";
@@ -11,6 +10,7 @@ import { reportJson } from "./report_json.ts";
 import { summarizeRun } from "./summarize_run.ts";
 import { writeReport } from "./write_report.ts";
 import type { CompressionReport, LayerReport, ReportBundle } from "./types.ts";
+import { tempDir } from "../../tests/_temp_dir.ts";
 // A small report bundle for the report tests.
 
 function layer(module: string, sparsity: number, bits: number | null): LayerReport {
@@ -136,7 +136,7 @@ test("parseReport names the path of a missing or mistyped field", () => {
 });
 
 test("writeReport writes HTML or JSON by extension and nothing for another extension", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "nncompress-report-"));
+  const dir = tempDir("nncompress-report-");
   await writeReport(join(dir, "r.html"), bundle());
   await writeReport(join(dir, "r.json"), bundle());
   await assert.rejects(() => writeReport(join(dir, "r.txt"), bundle()), RangeError);

@@ -1,10 +1,8 @@
 // Spawning the CLI under the runtime that runs the tests (Deno or Bun).
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import process from "node:process";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
+import { tempDir as removedAtExit } from "../_temp_dir.ts";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 export const CLS =
@@ -36,7 +34,7 @@ export function cli(...args: string[]): Promise<CliResult> {
 
 /** A fresh temporary folder. */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), "nncompress-cli-"));
+  return removedAtExit("nncompress-cli-");
 }
 
 /** A small MLP as safetensors: fc1 [8, 6] + bias, fc2 [4, 8] + bias, deterministic values. */

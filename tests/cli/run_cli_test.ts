@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { readSafetensors } from "../../src/io/safetensors/read_safetensors.ts";
@@ -10,6 +9,7 @@ import { loadModel } from "../../src/compress/load_model.ts";
 import { runCli } from "../../src/cli/main.ts";
 import type { CliIO } from "../../src/cli/cli_io.ts";
 import { mlpSafetensors } from "./_run.ts";
+import { tempDir } from "../_temp_dir.ts";
 
 function fakeIO(tty: boolean): CliIO & { out: string; err: string } {
   const io = {
@@ -24,7 +24,7 @@ function fakeIO(tty: boolean): CliIO & { out: string; err: string } {
 }
 
 function mlpFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), "nncompress-run-"));
+  const dir = tempDir("nncompress-run-");
   writeFileSync(join(dir, "mlp.safetensors"), mlpSafetensors());
   return join(dir, "mlp.safetensors");
 }

