@@ -208,9 +208,10 @@ ${REGISTRY}
                         kernel's codes on its grid by GPTQ against its inputs on --calibration
                         (needed), each column's rounding error compensated on the rest, instead
                         of rounding every weight to nearest; same grid, same size
-  --channel-scales      TensorFlow.js graph models: a kernel quantized per channel with one
-                        zero point (granularity per_channel, symmetric) is stored as codes on
-                        one grid, its scales applied by a Mul after the layer (one byte per
+  --channel-scales      TensorFlow.js models: a kernel quantized per channel with one zero
+                        point (granularity per_channel, symmetric) is stored as codes on one
+                        grid, its scales applied after the layer (a Mul node in a graph
+                        model, a 1x1 DepthwiseConv2D layer in a layers model: one byte per
                         weight instead of fake-quantized float16/float32); the scales are
                         paid from --headroom: those that do not fit go per tensor, the kernels
                         that gain least from them per byte first

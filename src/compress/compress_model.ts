@@ -257,11 +257,12 @@ export interface CompressOptions {
    */
   readonly gptqRounding?: boolean;
   /**
-   * TensorFlow.js graph models, storage `int`/`auto`: a kernel quantized per output channel
+   * TensorFlow.js models, storage `int`/`auto`: a kernel quantized per output channel
    * with one zero point (`granularity: "per_channel"` with a symmetric scheme, at most 16 bits)
    * is stored as its integer levels in tfjs `uint8` (`uint16`) codes on one grid, and its scales
-   * as a `[channels]` weight that a new `Mul` node applies after the layer (the layer unfused:
-   * its op, the `Mul`, then its `BiasAdd` and activation); see
+   * as a `[channels]` weight that a new `Mul` node applies after the layer (graph models: the
+   * layer unfused, its op, the `Mul`, then its `BiasAdd` and activation), or as the kernel of a
+   * 1 x 1 `DepthwiseConv2D` layer after it that takes its bias and activation (layers models); see
    * `QuantizedTfjsOptions.channelScales`. The file then holds NNI's per-channel values at one
    * byte per weight (plus one scale per channel) instead of fake-quantized float16/float32. It
    * changes the graph, hence off by default; a warning lists the kernels.
@@ -627,7 +628,9 @@ async function saveQuantized(
       const dropped = out.channelScalesDropped;
       warnings.push(
         `channel scales: ${out.channelScaled.length} kernel(s) quantized per channel stored as ` +
-          `codes on one grid, their scales applied by a Mul after the layer: ${
+          `codes on one grid, their scales applied after the layer (${
+            model.tfjs.kind === "layers-model" ? "a 1x1 DepthwiseConv2D layer" : "a Mul node"
+          }): ${
             out.channelScaled.map((c) => `${c.name} (scales ${c.storage})`).join(", ") || "none"
           }` +
           (dropped.length === 0 ? "" : `; ${dropped.length} kernel(s) whose scales did not fit ` +
@@ -880,7 +883,7 @@ export async function compressModel(
     (model.format !== "tfjs" || options.mode !== "quantization")
   ) {
     throw new TypeError(
-      `"channelScales" stores per-channel kernels of quantized TensorFlow.js graph models: ` +
+      `"channelScales" stores per-channel kernels of quantized TensorFlow.js models: ` +
         `the model is ${model.format}, the mode ${options.mode}`,
     );
   }

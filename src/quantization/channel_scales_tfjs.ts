@@ -1,6 +1,7 @@
 /**
- * Channel scales for TensorFlow.js graph models: a kernel stored as one grid of tfjs codes per
- * tensor, with one float scale per output channel applied by a `Mul` node after its layer. tfjs
+ * Channel scales for TensorFlow.js models: a kernel stored as one grid of tfjs codes per
+ * tensor, with one float scale per output channel applied by a `Mul` node after its layer (graph
+ * models) or by a 1 x 1 `DepthwiseConv2D` layer after it (layers models). tfjs
  * stores one `min` and `scale` per weight; a `Mul` by a `[channels]` constant after the
  * convolution (or MatMul) gives each output channel a scale of its own, so a kernel quantized
  * per channel (NNI `granularity: "per_channel"` with one zero point) is stored as its codes, one
@@ -11,6 +12,7 @@
  */
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
+import { layersScaleSites, withLayersScales } from "./_channel_scales_layers.ts";
 import {
   attrFlag,
   attrStrings,
@@ -100,9 +102,12 @@ function scalable(node: TfNode): boolean {
  * The kernels of a graph model that can take a scale per output channel: weights read only as
  * input 1 (the filter; control inputs aside) of `Conv2D`, `DepthwiseConv2dNative` and `MatMul`
  * nodes or their fused forms (`_FusedConv2D`, `FusedDepthwiseConv2dNative`, `_FusedMatMul` fusing a `BiasAdd` and/or
- * a `Relu`, `Relu6`, `Elu`, `Prelu`, `LeakyRelu` or `Sigmoid`), NHWC, no `transpose_a`.
+ * a `Relu`, `Relu6`, `Elu`, `Prelu`, `LeakyRelu` or `Sigmoid`), NHWC, no `transpose_a`. In a
+ * layers model: the kernels of top-level `Conv2D`, `DepthwiseConv2D` and `SeparableConv2D`
+ * (pointwise) layers of a `Sequential` or Keras 2 `Functional` topology, channels last; the
+ * site's node is the layer.
  *
- * @param model A decoded model (layers models have none).
+ * @param model A decoded model.
  * @returns The sites by kernel weight name.
  *
  * @example
@@ -126,7 +131,12 @@ function scalable(node: TfNode): boolean {
  */
 export function tfjsChannelScaleSites(model: TfjsModel): Map<string, TfjsChannelScaleSite> {
   const out = new Map<string, TfjsChannelScaleSite>();
-  if (model.kind !== "graph-model") return out;
+  if (model.kind === "layers-model") {
+    for (const [kernel, site] of layersScaleSites(model)) {
+      out.set(kernel, { kernel, nodes: [site.layer], channels: site.channels, channelsLast: true });
+    }
+    return out;
+  }
   const consumers = dataConsumers(graphNodes(model));
   for (const { spec } of model.weights) {
     const readers = consumers.get(spec.name) ?? [];
@@ -148,12 +158,18 @@ export function tfjsChannelScaleSites(model: TfjsModel): Map<string, TfjsChannel
   return out;
 }
 
-/** A graph model with channel scales, and the weight name of each kernel's scales. */
+/** A model with channel scales, and the weight name of each kernel's scales. */
 export interface TfjsWithChannelScales {
-  /** The model: each layer unfused, a `Mul` by its scales, then its bias and activation. */
+  /**
+   * The model. A graph model: each layer unfused, a `Mul` by its scales, then its bias and
+   * activation. A layers model: each layer without its bias and activation, then a 1 x 1
+   * `DepthwiseConv2D` whose kernel is the scales, with the bias and activation.
+   */
   readonly model: TfjsModel;
   /** The new scale weight, by kernel weight name. */
   readonly weights: ReadonlyMap<string, string>;
+  /** Weights of the source under a new name (a layers model's biases): old name -> new name. */
+  readonly renamed: ReadonlyMap<string, string>;
 }
 
 /**
@@ -166,10 +182,16 @@ export interface TfjsWithChannelScales {
  * `act(op(x, kernel) · scale + bias)`: the kernel's values must be divided by the scales
  * (per output channel) for the same function.
  *
- * @param model A decoded graph model.
+ * In a layers model, layer `L` loses its bias and activation (`use_bias: false`, `linear`) and
+ * is followed by `L_channel_scale`, a 1 x 1 `DepthwiseConv2D` (depth multiplier 1) whose kernel
+ * `[1, 1, channels, 1]` is the scales and which takes `L`'s bias (renamed
+ * `L_channel_scale/bias`) and activation; the layers that read `L` read it instead.
+ *
+ * @param model A decoded model.
  * @param scales The scales (one per output channel, tfjs output-channel order) by kernel weight
  * name; each must be a site of `tfjsChannelScaleSites`.
- * @returns The new model (the source is unchanged) and the scale weight names.
+ * @returns The new model (the source is unchanged), the scale weight names and the weights
+ * renamed.
  * @throws {RangeError} A kernel that is not a site, or scales of the wrong length.
  *
  * @example
@@ -208,6 +230,7 @@ export function withTfjsChannelScales(
   model: TfjsModel,
   scales: ReadonlyMap<string, Float32Array>,
 ): TfjsWithChannelScales {
+  if (model.kind === "layers-model") return withLayersScales(model, scales);
   const sites = tfjsChannelScaleSites(model);
   const nodes = graphNodes(model);
   const unique = newNames(model);
@@ -286,5 +309,5 @@ export function withTfjsChannelScales(
   const firstLayer = out.findIndex((n) => n.op !== "Const" && n.op !== "Placeholder");
   const at = firstLayer < 0 ? out.length : firstLayer;
   out.splice(at, 0, ...constants);
-  return { model: withGraph(model, out, added), weights: names };
+  return { model: withGraph(model, out, added), weights: names, renamed: new Map() };
 }

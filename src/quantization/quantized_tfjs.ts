@@ -381,8 +381,10 @@ export async function quantizedTfjs(
           : `tfjs stores one min and scale per tensor, the target has ${p.scale.length} (${
             p.granularity ?? "per tensor"
           } ${p.quantDtype})${
-            channelSites === undefined && source.kind === "graph-model"
-              ? " (channelScales stores a conv or MatMul kernel per channel with one zero point as codes)"
+            channelSites === undefined
+              ? source.kind === "graph-model"
+                ? " (channelScales stores a conv or MatMul kernel per channel with one zero point as codes)"
+                : " (channelScales stores a Conv2D, DepthwiseConv2D or SeparableConv2D kernel per channel with one zero point as codes)"
               : ""
           }`;
         const fallback: TfjsStorage = exactHalf(values, kernels) ? "float16" : "float32";
@@ -450,6 +452,13 @@ export async function quantizedTfjs(
     }
     const withScales = withTfjsChannelScales(written, scales);
     written = withScales.model;
+    // A layers model's biases move to the scale layers: their replacements follow them.
+    for (const [from, to] of withScales.renamed) {
+      const r = replacements.get(from);
+      if (r === undefined) continue;
+      replacements.delete(from);
+      replacements.set(to, r);
+    }
     for (const [kernel, weight] of withScales.weights) {
       const { grid } = scaled.get(kernel)!;
       replacements.set(weight, { values: scales.get(kernel)!, storage: grid.storage });

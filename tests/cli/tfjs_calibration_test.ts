@@ -7,7 +7,7 @@ import { loadGraphModel } from "@tensorflow/tfjs-converter";
 import { compareTfjsOutputs } from "../../src/compress/compare_tfjs.ts";
 import { readTfjsFiles, saveTfjsFiles } from "../../src/io/tfjs/save_tfjs.ts";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
-import { graphModelFiles, storedAs, tf } from "../tfjs/_models.ts";
+import { functionalModelFiles, graphModelFiles, storedAs, tf, tfl } from "../tfjs/_models.ts";
 import { cli, tempDir } from "./_run.ts";
 
 const QUANT = [{
@@ -233,4 +233,47 @@ test("CLI: --channel-scales stores per-channel int8 kernels as uint8 codes; a tf
   );
   assert.equal(p.code, 2);
   assert.match(p.stderr, /--channel-scales goes with quantize/);
+});
+
+test("CLI: --channel-scales on a layers model: 1x1 DepthwiseConv2D layers carry the scales, tfjs loads it", async () => {
+  const dir = tempDir();
+  await saveTfjsFiles(`${dir}/model.json`, await functionalModelFiles());
+  writeFileSync(
+    `${dir}/pc.json`,
+    JSON.stringify([{
+      op_types: ["Conv2d"],
+      target_names: ["weight"],
+      quant_dtype: "int8",
+      quant_scheme: "symmetric",
+      granularity: "per_channel",
+    }]),
+  );
+  const r = await cli(
+    "quantize",
+    `${dir}/model.json`,
+    "-c",
+    `${dir}/pc.json`,
+    "-o",
+    `${dir}/s.json`,
+    "--channel-scales",
+    // No size budget (only the kernels are quantized: the float32 rest is above any).
+    "--headroom",
+    "0",
+    "--json",
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    JSON.parse(r.stdout).report.warnings.join("\n"),
+    /channel scales: 5 kernel\(s\) .*applied after the layer \(a 1x1 DepthwiseConv2D layer\)/,
+  );
+  const read = await readTfjsFiles(`${dir}/s.json`);
+  const json = JSON.parse(new TextDecoder().decode(read.modelJson));
+  const names = json.modelTopology.config.layers.map((l: { name: string }) => l.name);
+  assert.ok(names.includes("head_channel_scale"), names.join(" "));
+  const cmp = await compareTfjsOutputs(
+    { tf, loadLayersModel: (h) => tfl.loadLayersModel(h) },
+    new Map([["model.json", read.modelJson], ...read.shards]),
+    await functionalModelFiles(),
+  );
+  for (const c of cmp) assert.ok(c.cosine > 0.99, `${c.name}: ${c.cosine}`);
 });

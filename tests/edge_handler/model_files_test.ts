@@ -237,7 +237,7 @@ test("bad storage or tfjs options get 400 option_invalid naming the option; misp
     assert.equal(misplaced.status, 422);
     assert.match(
       (await misplaced.json()).error.message,
-      /"channelScales" stores per-channel kernels of quantized TensorFlow.js graph models: the model is onnx/,
+      /"channelScales" stores per-channel kernels of quantized TensorFlow.js models: the model is onnx/,
     );
   } finally {
     handler.close();

@@ -82,6 +82,11 @@ export async function layersModelFiles(shardBytes = 2048, width = 1): Promise<Fi
       return tf.tensor(v, w.shape);
     }),
   );
+  return await savedFiles(model, shardBytes);
+}
+
+/** A layers model saved by tfjs-layers' `model.save` into memory, cut into shards; disposed. */
+async function savedFiles(model: ReturnType<typeof tfl.model>, shardBytes: number): Promise<Files> {
   let saved: tf.io.ModelArtifacts | undefined;
   await model.save(tf.io.withSaveHandler((a) => {
     saved = a;
@@ -90,7 +95,6 @@ export async function layersModelFiles(shardBytes = 2048, width = 1): Promise<Fi
     });
   }));
   model.dispose();
-  const data = saved!.weightData as ArrayBuffer;
   return files(
     {
       format: "layers-model",
@@ -99,9 +103,65 @@ export async function layersModelFiles(shardBytes = 2048, width = 1): Promise<Fi
       modelTopology: saved!.modelTopology,
     },
     saved!.weightSpecs!,
-    new Uint8Array(data),
+    new Uint8Array(saved!.weightData as ArrayBuffer),
     shardBytes,
   );
+}
+
+/**
+ * A small Functional CNN (`tfl.model`) with the shapes channel scales must rewire: a conv layer
+ * applied twice (two inbound nodes), a residual `Add`, a depthwise conv without a bias, a
+ * SeparableConv2D with a sigmoid, a conv without a bias that is a model output, a Dense head;
+ * deterministic weights, saved by `model.save` into memory and cut into shards.
+ */
+export async function functionalModelFiles(shardBytes = 2048): Promise<Files> {
+  type Sym = ReturnType<typeof tfl.input>;
+  const input = tfl.input({ shape: [6, 6, 3], name: "image" });
+  const stem = tfl.layers.conv2d({
+    filters: 4,
+    kernelSize: 3,
+    padding: "same",
+    activation: "relu",
+    name: "stem",
+  }).apply(input) as Sym;
+  const shared = tfl.layers.conv2d({
+    filters: 4,
+    kernelSize: 1,
+    activation: "elu",
+    name: "shared",
+  });
+  const twice = shared.apply(shared.apply(stem)) as Sym;
+  const sum = tfl.layers.add({ name: "sum" }).apply([stem, twice]) as Sym;
+  const dw = tfl.layers.depthwiseConv2d({
+    kernelSize: 3,
+    depthMultiplier: 2,
+    padding: "same",
+    useBias: false,
+    name: "dw",
+  }).apply(sum) as Sym;
+  const sep = tfl.layers.separableConv2d({
+    filters: 5,
+    kernelSize: 3,
+    padding: "same",
+    activation: "sigmoid",
+    name: "sep",
+  }).apply(dw) as Sym;
+  const head = tfl.layers.conv2d({
+    filters: 2,
+    kernelSize: 1,
+    useBias: false,
+    activation: "tanh",
+    name: "head",
+  }).apply(sep) as Sym;
+  const pooled = tfl.layers.globalAveragePooling2d({ name: "pool" }).apply(sep) as Sym;
+  const fc = tfl.layers.dense({ units: 3, name: "fc" }).apply(pooled) as Sym;
+  const model = tfl.model({ inputs: input, outputs: [head, fc], name: "functional" });
+  model.setWeights(
+    model.getWeights().map((w, i) =>
+      tf.tensor(randomArray(w.size, 71 + i).map((x) => x * 0.5), w.shape)
+    ),
+  );
+  return await savedFiles(model, shardBytes);
 }
 
 const b64 = (s: string) => btoa(s);

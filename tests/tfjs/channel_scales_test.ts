@@ -1,6 +1,7 @@
-// Channel scales for tfjs graph models (`tfjsChannelScaleSites`, `withTfjsChannelScales`,
-// `channelScales`): the rewritten graph computes the same function in tfjs, per-channel kernels
-// are written as NNI's values at one byte per weight, and the options are checked.
+// Channel scales for tfjs graph and layers models (`tfjsChannelScaleSites`,
+// `withTfjsChannelScales`, `channelScales`): the rewritten graph or layer list computes the same
+// function in tfjs, per-channel kernels are written as NNI's values at one byte per weight, and
+// the options are checked.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadGraphModel } from "@tensorflow/tfjs-converter";
@@ -23,9 +24,22 @@ import {
   tfjsUint8Grids,
 } from "../../src/quantization/quantized_tfjs.ts";
 import { toTfjsLayout } from "../../src/model/tfjs_model.ts";
-import { graphModelFiles, INT8_PER_CHANNEL, storedAs, tf, values } from "./_models.ts";
+import {
+  functionalModelFiles,
+  graphModelFiles,
+  INT8_PER_CHANNEL,
+  layersModelFiles,
+  storedAs,
+  tf,
+  tfl,
+  values,
+} from "./_models.ts";
 
-const runtime: TfjsRuntime = { tf, loadGraphModel: (h) => loadGraphModel(h) };
+const runtime: TfjsRuntime = {
+  tf,
+  loadGraphModel: (h) => loadGraphModel(h),
+  loadLayersModel: (h) => tfl.loadLayersModel(h),
+};
 
 /** Only the kernels, int8 per output channel. */
 const PER_CHANNEL = [INT8_PER_CHANNEL[0]];
@@ -253,7 +267,7 @@ test("compressModel channelScales: with bias correction and GPTQ rounding; only 
       configList: [{ op_types: ["Conv2d"], sparse_ratio: 0.5 }],
       channelScales: true,
     }),
-    /"channelScales" stores per-channel kernels of quantized TensorFlow.js graph models/,
+    /"channelScales" stores per-channel kernels of quantized TensorFlow.js models/,
   );
 });
 
@@ -357,4 +371,188 @@ test("fitTfjsChannelScales: scales paid from the headroom, the least gain per by
   const text = r.report.warnings.join("\n");
   assert.match(text, /GPTQ rounding: 5 uint8 kernel\(s\) rounded/);
   assert.match(text, /kernel\(s\) whose scales did not fit the size budget \(2\.0% headroom/);
+});
+
+/** Scales for every site, and the kernels divided by them (what the rewritten model needs). */
+function scalesFor(model: TfjsModel, seed: number) {
+  const scales = new Map<string, Float32Array>();
+  const divided = new Map<string, { values: Float32Array }>();
+  for (const [kernel, site] of tfjsChannelScaleSites(model)) {
+    const s = values(site.channels, seed++, 0.25, 4);
+    scales.set(kernel, s);
+    const w = tfjsWeightValues(model.weights.find((x) => x.spec.name === kernel)!) as Float32Array;
+    const per = w.length / site.channels;
+    divided.set(kernel, {
+      values: Float32Array.from(
+        w,
+        (v, i) => v / s[site.channelsLast ? i % site.channels : Math.floor(i / per)],
+      ),
+    });
+  }
+  return { scales, divided };
+}
+
+type Layer = {
+  class_name: string;
+  name?: string;
+  config: Record<string, unknown>;
+  inbound_nodes?: unknown[][][];
+};
+const layersOf = (m: TfjsModel) =>
+  (m.json.modelTopology as { config: { layers: Layer[] } }).config.layers;
+
+test("layers models: channel-scale sites are the top-level Conv2D, DepthwiseConv2D and SeparableConv2D kernels", async () => {
+  const seq = await layersModelFiles();
+  assert.deepEqual(
+    [...tfjsChannelScaleSites(readTfjs(seq.get("model.json")!, seq)).values()].map((
+      s,
+    ) => [s.kernel, s.nodes, s.channels, s.channelsLast]),
+    [
+      ["conv1/kernel", ["conv1"], 8, true],
+      ["dw/depthwise_kernel", ["dw"], 16, true],
+      ["sep/pointwise_kernel", ["sep"], 6, true],
+    ],
+  );
+  const fn = await functionalModelFiles();
+  const model = readTfjs(fn.get("model.json")!, fn);
+  assert.deepEqual(
+    [...tfjsChannelScaleSites(model).values()].map((s) => [s.kernel, s.channels]),
+    [
+      ["stem/kernel", 4],
+      ["shared/kernel", 4],
+      ["dw/depthwise_kernel", 8],
+      ["sep/pointwise_kernel", 5],
+      ["head/kernel", 2],
+    ],
+  );
+  // Channels first, a bias the config does not announce, and Keras 3's inbound nodes take none.
+  const edit = (fnEdit: (json: { modelTopology: { config: { layers: Layer[] } } }) => void) => {
+    const json = JSON.parse(new TextDecoder().decode(fn.get("model.json")!));
+    fnEdit(json);
+    const f = new Map([...fn, ["model.json", new TextEncoder().encode(JSON.stringify(json))]]);
+    return [...tfjsChannelScaleSites(readTfjs(f.get("model.json")!, f)).keys()];
+  };
+  assert.deepEqual(
+    edit((j) => {
+      j.modelTopology.config.layers.find((l) => l.name === "stem")!.config.data_format =
+        "channels_first";
+      j.modelTopology.config.layers.find((l) => l.name === "head")!.config.use_bias = true;
+    }),
+    ["shared/kernel", "dw/depthwise_kernel", "sep/pointwise_kernel"],
+  );
+  assert.deepEqual(
+    edit((j) => {
+      const sum = j.modelTopology.config.layers.find((l) => l.name === "sum")!;
+      sum.inbound_nodes = [{ args: [], kwargs: {} }] as unknown as unknown[][][];
+    }),
+    [],
+  );
+});
+
+test("layers models: withTfjsChannelScales puts a 1x1 DepthwiseConv2D after each layer: the same outputs in tfjs", async () => {
+  for (
+    const [kind, f] of [
+      ["sequential", await layersModelFiles()],
+      ["functional", await functionalModelFiles()],
+    ] as const
+  ) {
+    const model = readTfjs(f.get("model.json")!, f);
+    const { scales, divided } = scalesFor(model, 500);
+    const out = withTfjsChannelScales(model, scales);
+    const layers = layersOf(out.model);
+    for (const [kernel, weight] of out.weights) {
+      const layer = kernel.split("/")[0];
+      const at = layers.findIndex((l) => l.config.name === layer);
+      const next = layers[at + 1];
+      assert.equal(next.class_name, "DepthwiseConv2D", `${kind} ${kernel}`);
+      assert.equal(weight, `${layer}_channel_scale/depthwise_kernel`);
+      assert.equal(layers[at].config.activation, "linear");
+      assert.equal(layers[at].config.use_bias, false);
+      assert.equal(
+        next.config.use_bias,
+        model.weights.some((w) => w.spec.name === `${layer}/bias`),
+      );
+    }
+    if (kind === "functional") {
+      // The shared layer's two calls each get their scale; its readers read the scaled outputs.
+      const scale = layers.find((l) => l.name === "shared_channel_scale")!;
+      assert.deepEqual(scale.inbound_nodes, [[["shared", 0, 0, {}]], [["shared", 1, 0, {}]]]);
+      assert.deepEqual(layers.find((l) => l.name === "shared")!.inbound_nodes, [
+        [["stem_channel_scale", 0, 0, {}]],
+        [["shared_channel_scale", 0, 0, {}]],
+      ]);
+      assert.deepEqual(
+        (out.model.json.modelTopology as { config: { output_layers: unknown } }).config
+          .output_layers,
+        [["head_channel_scale", 0, 0], ["fc", 0, 0]],
+      );
+      assert.deepEqual([...out.renamed], [
+        ["stem/bias", "stem_channel_scale/bias"],
+        ["shared/bias", "shared_channel_scale/bias"],
+        ["sep/bias", "sep_channel_scale/bias"],
+      ]);
+    }
+    const written = filesOf(encodeTfjs(out.model, divided));
+    const cmp = await compareTfjsOutputs(runtime, written, f, {
+      inputs: [[{
+        data: values((kind === "functional" ? 6 * 6 : 8 * 8) * 3 * 2, 7, -1, 1),
+        dims: [2, kind === "functional" ? 6 : 8, kind === "functional" ? 6 : 8, 3],
+      }]],
+    });
+    assert.equal(cmp.length, kind === "functional" ? 2 : 1);
+    for (const c of cmp) {
+      assert.ok(c.cosine > 0.999999, `${kind} ${c.name}: ${c.cosine}`);
+      assert.ok(c.maxAbsDiff < 1e-4, `${kind} ${c.name}: ${c.maxAbsDiff}`);
+    }
+  }
+});
+
+test("layers models: quantizedTfjs channelScales writes per-channel int8 kernels as NNI's values at one byte per weight", async () => {
+  const f = await functionalModelFiles();
+  const view = loadModel(f.get("model.json")!, "model.json", f);
+  if (view.format !== "tfjs") throw new Error("a tfjs model");
+  const result = await quantize(view.graph, PER_CHANNEL);
+  const plain = await quantizedTfjs(view.tfjs, view.graph, result.params);
+  assert.match(plain.warnings.join("\n"), /channelScales stores a Conv2D, DepthwiseConv2D/);
+  const out = await quantizedTfjs(view.tfjs, view.graph, result.params, { channelScales: true });
+  assert.deepEqual(out.channelScaled.map((c) => c.name).sort(), [
+    "dw/depthwise_kernel",
+    "head/kernel",
+    "sep/pointwise_kernel",
+    "shared/kernel",
+    "stem/kernel",
+  ]);
+  const back = readTfjs(out.modelJson, out.shards);
+  const byName = new Map(back.weights.map((w) => [w.spec.name, w]));
+  const sites = tfjsChannelScaleSites(view.tfjs);
+  for (const c of out.channelScaled) {
+    const p = result.params.find((p) => paramRef(view.graph, p.module, p.target).name === c.name)!;
+    const ref = paramRef(view.graph, p.module, p.target, p.configIndex);
+    const kernel = byName.get(c.name)!;
+    assert.equal(kernel.spec.quantization?.dtype, "uint8", c.name);
+    assert.equal(kernel.bytes.length, ref.shape.reduce((a, b) => a * b, 1), c.name);
+    const scales = tfjsWeightValues(byName.get(c.scales)!) as Float32Array;
+    const levels = tfjsWeightValues(kernel) as Float32Array;
+    const fake = toTfjsLayout(ref, fakeQuantize(await ref.data(), ref.shape, p));
+    const channels = sites.get(c.name)!.channels;
+    const check = new Float32Array(1);
+    for (let i = 0; i < levels.length; i++) {
+      check[0] = levels[i] * scales[i % channels];
+      assert.ok(check[0] === fake[i], `${c.name}[${i}]: ${check[0]} vs ${fake[i]}`);
+    }
+  }
+  // tfjs loads it (strict weight names) and computes what the fake-quantized file computes.
+  const cmp = await compareTfjsOutputs(runtime, filesOf(out), filesOf(plain), {
+    inputs: [[{ data: values(6 * 6 * 3 * 4, 13, -1, 1), dims: [4, 6, 6, 3] }]],
+  });
+  for (const c of cmp) assert.ok(c.maxAbsDiff < 1e-4, `${c.name}: ${c.maxAbsDiff}`);
+  const bytes = (w: { shards: ReadonlyMap<string, Uint8Array> }) =>
+    [...w.shards.values()].reduce((n, b) => n + b.length, 0);
+  // (The biases and scales, float32, are a large part of so small a model.)
+  assert.ok(bytes(out) < 0.6 * bytes(plain), `${bytes(out)} vs ${bytes(plain)}`);
+  // The written file reads again, its scale layers as 1x1 depthwise convolutions.
+  const again = loadModel(out.modelJson, "model.json", filesOf(out));
+  assert.ok(
+    again.graph.modules.some((m) => m.name === "stem_channel_scale" && m.type === "Conv2d"),
+  );
 });

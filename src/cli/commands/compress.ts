@@ -594,7 +594,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         }
         if (channelScales && model.format !== "tfjs") {
           throw new UsageError(
-            `--channel-scales stores per-channel kernels of TensorFlow.js graph models: the model is ${model.format}`,
+            `--channel-scales stores per-channel kernels of TensorFlow.js models: the model is ${model.format}`,
             command,
           );
         }
