@@ -211,8 +211,9 @@ ${REGISTRY}
   --channel-scales      TensorFlow.js models: a kernel quantized per channel with one zero
                         point (granularity per_channel, symmetric) is stored as codes on one
                         grid, its scales applied after the layer (a Mul node in a graph
-                        model, a 1x1 DepthwiseConv2D layer in a layers model: one byte per
-                        weight instead of fake-quantized float16/float32); the scales are
+                        model; in a layers model a 1x1 DepthwiseConv2D after a 2-D conv, a
+                        BatchNormalization after a Dense or Conv1D): one byte per weight
+                        instead of fake-quantized float16/float32; the scales are
                         paid from --headroom: those that do not fit go per tensor, the kernels
                         that gain least from them per byte first
   --batch-size <n>      rows per calibration batch (default 8)

@@ -261,8 +261,9 @@ export interface CompressOptions {
    * with one zero point (`granularity: "per_channel"` with a symmetric scheme, at most 16 bits)
    * is stored as its integer levels in tfjs `uint8` (`uint16`) codes on one grid, and its scales
    * as a `[channels]` weight that a new `Mul` node applies after the layer (graph models: the
-   * layer unfused, its op, the `Mul`, then its `BiasAdd` and activation), or as the kernel of a
-   * 1 x 1 `DepthwiseConv2D` layer after it that takes its bias and activation (layers models); see
+   * layer unfused, its op, the `Mul`, then its `BiasAdd` and activation), or in a layer after it
+   * that takes its bias and activation (layers models: a 1 x 1 `DepthwiseConv2D` after a 2-D
+   * convolution, a `BatchNormalization` with `epsilon` 0 after a `Dense` or `Conv1D`); see
    * `QuantizedTfjsOptions.channelScales`. The file then holds NNI's per-channel values at one
    * byte per weight (plus one scale per channel) instead of fake-quantized float16/float32. It
    * changes the graph, hence off by default; a warning lists the kernels.
@@ -629,7 +630,9 @@ async function saveQuantized(
       warnings.push(
         `channel scales: ${out.channelScaled.length} kernel(s) quantized per channel stored as ` +
           `codes on one grid, their scales applied after the layer (${
-            model.tfjs.kind === "layers-model" ? "a 1x1 DepthwiseConv2D layer" : "a Mul node"
+            model.tfjs.kind === "layers-model"
+              ? "a 1x1 DepthwiseConv2D or a BatchNormalization layer"
+              : "a Mul node"
           }): ${
             out.channelScaled.map((c) => `${c.name} (scales ${c.storage})`).join(", ") || "none"
           }` +

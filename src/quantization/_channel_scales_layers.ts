@@ -1,12 +1,18 @@
 /**
  * Channel scales for TensorFlow.js layers models. A layers model has no graph node to put a
- * `Mul` into, but it can take a layer: a `DepthwiseConv2D` with a 1 x 1 kernel and a depth
- * multiplier of 1 multiplies each channel by its own kernel value. A `Conv2D`,
- * `DepthwiseConv2D` or `SeparableConv2D` layer `L` with channel scales becomes `L` without its
- * bias and activation, followed by `L_channel_scale`, a 1 x 1 `DepthwiseConv2D` whose kernel is
- * the scales and which takes `L`'s bias and activation: `act(conv(x, codes) · scale_c + b)`, the
- * function `L` computed with the per-channel values. Every layer that read `L` reads the new
- * layer instead (Functional models), or the new layer follows `L` (Sequential models).
+ * `Mul` into, but it can take a layer that multiplies each channel by a value of its own:
+ *
+ * - after a `Conv2D`, `DepthwiseConv2D` or `SeparableConv2D` layer `L`: `L_channel_scale`, a
+ *   `DepthwiseConv2D` with a 1 x 1 kernel (the scales) and a depth multiplier of 1, which takes
+ *   `L`'s bias and activation;
+ * - after a `Dense` or `Conv1D` layer (any rank): `L_channel_scale`, a `BatchNormalization` on
+ *   the last axis with `epsilon` 0, a zero moving mean and a unit moving variance (tfjs then
+ *   computes `beta + x · gamma`), whose `gamma` is the scales and `beta` `L`'s bias; an
+ *   `Activation` layer `L_activation` after it when `L` had an activation.
+ *
+ * `L` loses its bias and activation, so the layers compute `act(op(x, codes) · scale_c + b)`:
+ * the function `L` computed, with the per-channel values. Every layer that read `L` reads the
+ * last new layer instead (Functional models), or the new layers follow `L` (Sequential models).
  *
  * Only the top-level layers of a `Sequential` or a Keras 2 `Functional` (`Model`) topology take
  * scales, `channels_last`, with their weights named `<layer>/<weight>` as tfjs loads them.
@@ -24,17 +30,27 @@ export interface LayersScaleSite {
   readonly layer: string;
   /** Its output channels (the kernel's last dim, `in · multiplier` for a depthwise kernel). */
   readonly channels: number;
+  /** The layer that carries the scales: a 1 x 1 `DepthwiseConv2D` or a `BatchNormalization`. */
+  readonly carrier: "DepthwiseConv2D" | "BatchNormalization";
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** The kernel's local weight name, by layer class. */
-const KERNEL: Record<string, string> = {
-  Conv2D: "kernel",
-  DepthwiseConv2D: "depthwise_kernel",
-  SeparableConv2D: "pointwise_kernel",
+/** The kernel's local weight name and rank, by layer class. */
+const KERNEL: Record<string, { local: string; rank: number }> = {
+  Conv2D: { local: "kernel", rank: 4 },
+  DepthwiseConv2D: { local: "depthwise_kernel", rank: 4 },
+  SeparableConv2D: { local: "pointwise_kernel", rank: 4 },
+  Conv1D: { local: "kernel", rank: 3 },
+  Dense: { local: "kernel", rank: 2 },
 };
+
+/**
+ * The bytes a `BatchNormalization` carrier adds beside the scales, per channel: its zero
+ * moving mean and unit moving variance, stored as tfjs `uint8` codes (one byte each).
+ */
+export const BATCH_NORM_EXTRA_BYTES = 2;
 
 /** The top-level layer list of a layers model's topology, and whether it is Functional. */
 interface TopLevel {
@@ -95,9 +111,10 @@ export function layersScaleSites(model: TfjsModel): Map<string, LayersScaleSite>
     }
   }
   for (const l of top.layers) {
-    const local = KERNEL[String(l.class_name)];
+    const kind = KERNEL[String(l.class_name)];
     const config = l.config;
-    if (local === undefined || !isRecord(config) || typeof config.name !== "string") continue;
+    if (kind === undefined || !isRecord(config) || typeof config.name !== "string") continue;
+    const local = kind.local;
     const name = config.name;
     if (outputs.get(name) === false) continue;
     const format = config.data_format;
@@ -105,14 +122,16 @@ export function layersScaleSites(model: TfjsModel): Map<string, LayersScaleSite>
     const activation = config.activation;
     if (activation !== undefined && activation !== null && typeof activation !== "string") continue;
     const kernel = specs.get(`${name}/${local}`);
-    if (kernel === undefined || kernel.dtype !== "float32" || kernel.shape.length !== 4) continue;
+    if (kernel === undefined || kernel.dtype !== "float32") continue;
+    if (kernel.shape.length !== kind.rank) continue;
     const bias = specs.get(`${name}/bias`);
     if ((config.use_bias !== false) !== (bias !== undefined)) continue;
     const s = kernel.shape;
-    const channels = local === "depthwise_kernel" ? s[2] * s[3] : s[3];
+    const channels = local === "depthwise_kernel" ? s[2] * s[3] : s[s.length - 1];
     if (channels === 0) continue;
     if (bias !== undefined && (bias.shape.length !== 1 || bias.shape[0] !== channels)) continue;
-    out.set(kernel.name, { kernel: kernel.name, layer: name, channels });
+    const carrier = kind.rank === 4 ? "DepthwiseConv2D" : "BatchNormalization";
+    out.set(kernel.name, { kernel: kernel.name, layer: name, channels, carrier });
   }
   return out;
 }
@@ -128,9 +147,108 @@ function layerNames(node: unknown, out: Set<string>): Set<string> {
   return out;
 }
 
+/** A new weight: float32 values, or `uint8` codes of one constant (`constant`). */
+interface NewWeight {
+  readonly name: string;
+  readonly shape: number[];
+  readonly values: Float32Array;
+  /** Stored as uint8 codes 0 with `min` this value (a constant vector at one byte a value). */
+  readonly constant?: number;
+}
+
+/** The layers that carry a site's scales, and the weights they add; `last` is read after. */
+function carrierLayers(
+  site: LayersScaleSite,
+  config: Record<string, unknown>,
+  scales: Float32Array,
+  unique: (base: string) => string,
+): { layers: Record<string, unknown>[]; weights: NewWeight[]; bias?: string } {
+  const name = unique(`${site.layer}_channel_scale`);
+  const bias = config.use_bias !== false;
+  const activation = config.activation ?? "linear";
+  const common = {
+    name,
+    trainable: config.trainable ?? true,
+    ...(config.dtype === undefined ? {} : { dtype: config.dtype }),
+  };
+  const c = site.channels;
+  if (site.carrier === "DepthwiseConv2D") {
+    const layer = {
+      class_name: "DepthwiseConv2D",
+      config: {
+        ...common,
+        kernel_size: [1, 1],
+        strides: [1, 1],
+        padding: "valid",
+        data_format: "channels_last",
+        dilation_rate: [1, 1],
+        depth_multiplier: 1,
+        activation,
+        use_bias: bias,
+        depthwise_initializer: { class_name: "Ones", config: {} },
+        bias_initializer: { class_name: "Zeros", config: {} },
+        depthwise_regularizer: null,
+        bias_regularizer: null,
+        activity_regularizer: config.activity_regularizer ?? null,
+        depthwise_constraint: null,
+        bias_constraint: null,
+      },
+    };
+    return {
+      layers: [layer],
+      weights: [{ name: `${name}/depthwise_kernel`, shape: [1, 1, c, 1], values: scales }],
+      ...(bias ? { bias: `${name}/bias` } : {}),
+    };
+  }
+  // beta + (x - 0) · gamma / sqrt(1 + 0): tfjs's batch norm with these statistics is the scale.
+  const norm = {
+    class_name: "BatchNormalization",
+    config: {
+      ...common,
+      axis: -1,
+      momentum: 0.99,
+      epsilon: 0,
+      center: bias,
+      scale: true,
+      beta_initializer: { class_name: "Zeros", config: {} },
+      gamma_initializer: { class_name: "Ones", config: {} },
+      moving_mean_initializer: { class_name: "Zeros", config: {} },
+      moving_variance_initializer: { class_name: "Ones", config: {} },
+      beta_regularizer: null,
+      gamma_regularizer: null,
+      beta_constraint: null,
+      gamma_constraint: null,
+    },
+  };
+  const layers: Record<string, unknown>[] = [norm];
+  if (activation !== "linear" || config.activity_regularizer) {
+    layers.push({
+      class_name: "Activation",
+      config: {
+        ...common,
+        name: unique(`${site.layer}_activation`),
+        activation,
+        ...(config.activity_regularizer
+          ? { activity_regularizer: config.activity_regularizer }
+          : {}),
+      },
+    });
+  }
+  const zeros = new Float32Array(c);
+  return {
+    layers,
+    weights: [
+      { name: `${name}/gamma`, shape: [c], values: scales },
+      { name: `${name}/moving_mean`, shape: [c], values: zeros, constant: 0 },
+      { name: `${name}/moving_variance`, shape: [c], values: zeros.map(() => 1), constant: 1 },
+    ],
+    ...(bias ? { bias: `${name}/beta` } : {}),
+  };
+}
+
 /**
- * The model with a 1 x 1 `DepthwiseConv2D` after each layer whose kernel has scales (see the
- * module comment); the source is unchanged.
+ * The model with the layers that carry the scales after each layer whose kernel has scales (see
+ * the module comment); the source is unchanged.
  *
  * @param model A decoded layers model.
  * @param scales The scales (one per output channel) by kernel weight name; each must be a site
@@ -148,6 +266,24 @@ export function withLayersScales(
   renamed: Map<string, string>;
 } {
   const sites = layersScaleSites(model);
+  for (const [kernel, values] of scales) {
+    const site = sites.get(kernel);
+    if (site === undefined) {
+      throw new RangeError(
+        `weight ${JSON.stringify(kernel)} takes no channel scales: it must be the kernel of a ` +
+          `top-level Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D or Dense layer (channels last)`,
+      );
+    }
+    if (values.length !== site.channels) {
+      throw new RangeError(
+        `the channel scales of ${JSON.stringify(kernel)} must have ${site.channels} values, ` +
+          `one per output channel: current value is ${values.length}`,
+      );
+    }
+  }
+  const byLayer = new Map(
+    [...scales].map(([kernel, v]) => [sites.get(kernel)!.layer, { kernel, v }]),
+  );
   const json = structuredClone(model.json) as Record<string, unknown>;
   const top = topLevel(json)!;
   const taken = layerNames(json.modelTopology, new Set());
@@ -160,88 +296,57 @@ export function withLayersScales(
   };
   const weights = new Map<string, string>();
   const renamed = new Map<string, string>();
-  const scaleLayer = new Map<string, string>();
-  const added: { name: string; values: Float32Array; channels: number }[] = [];
-  for (const [kernel, values] of scales) {
-    const site = sites.get(kernel);
-    if (site === undefined) {
-      throw new RangeError(
-        `weight ${JSON.stringify(kernel)} takes no channel scales: it must be the kernel of a ` +
-          `top-level Conv2D, DepthwiseConv2D or SeparableConv2D layer (channels last)`,
-      );
-    }
-    if (values.length !== site.channels) {
-      throw new RangeError(
-        `the channel scales of ${JSON.stringify(kernel)} must have ${site.channels} values, ` +
-          `one per output channel: current value is ${values.length}`,
-      );
-    }
-    const layer = unique(`${site.layer}_channel_scale`);
-    scaleLayer.set(site.layer, layer);
-    weights.set(kernel, `${layer}/depthwise_kernel`);
-    added.push({ name: `${layer}/depthwise_kernel`, values, channels: site.channels });
+  const added: NewWeight[] = [];
+  // Each scaled layer's carriers (in order); readers of the layer read the last one.
+  const carriers = new Map<string, Record<string, unknown>[]>();
+  for (const l of top.layers) {
+    const config = l.config as Record<string, unknown>;
+    const s = byLayer.get(config.name as string);
+    if (s === undefined) continue;
+    const c = carrierLayers(sites.get(s.kernel)!, config, s.v, unique);
+    carriers.set(config.name as string, c.layers);
+    weights.set(s.kernel, c.weights[0].name);
+    added.push(...c.weights);
+    if (c.bias !== undefined) renamed.set(`${config.name}/bias`, c.bias);
   }
+  const lastOf = (layer: string) => {
+    const c = carriers.get(layer);
+    return c === undefined ? layer : (c.at(-1)!.config as { name: string }).name;
+  };
+  const reread = (e: unknown[]) =>
+    carriers.has(e[0] as string) ? [lastOf(e[0] as string), ...e.slice(1)] : e;
   const layers: Record<string, unknown>[] = [];
   for (const l of top.layers) {
     const config = l.config as Record<string, unknown>;
-    const scaled = scaleLayer.get(config.name as string);
+    // Readers of a scaled layer read its last carrier (same node, same tensor).
     if (top.functional) {
-      // Readers of a scaled layer read its scale layer (same node, same tensor).
-      l.inbound_nodes = (l.inbound_nodes as unknown[][][]).map((n) =>
-        n.map((e) =>
-          scaleLayer.has(e[0] as string) ? [scaleLayer.get(e[0] as string), ...e.slice(1)] : e
-        )
-      );
+      l.inbound_nodes = (l.inbound_nodes as unknown[][][]).map((n) => n.map(reread));
     }
     layers.push(l);
-    if (scaled === undefined) continue;
-    const layer = config.name as string;
-    const bias = config.use_bias !== false;
-    if (bias) renamed.set(`${layer}/bias`, `${scaled}/bias`);
-    const entry: Record<string, unknown> = {
-      class_name: "DepthwiseConv2D",
-      config: {
-        name: scaled,
-        trainable: config.trainable ?? true,
-        ...(config.dtype === undefined ? {} : { dtype: config.dtype }),
-        kernel_size: [1, 1],
-        strides: [1, 1],
-        padding: "valid",
-        data_format: "channels_last",
-        dilation_rate: [1, 1],
-        depth_multiplier: 1,
-        activation: config.activation ?? "linear",
-        use_bias: bias,
-        depthwise_initializer: { class_name: "Ones", config: {} },
-        bias_initializer: { class_name: "Zeros", config: {} },
-        depthwise_regularizer: null,
-        bias_regularizer: null,
-        activity_regularizer: config.activity_regularizer ?? null,
-        depthwise_constraint: null,
-        bias_constraint: null,
-      },
-    };
+    const chain = carriers.get(config.name as string);
+    if (chain === undefined) continue;
     config.activation = "linear";
     config.use_bias = false;
     config.activity_regularizer = null;
-    if (top.functional) {
-      entry.name = scaled;
-      entry.inbound_nodes = (l.inbound_nodes as unknown[]).map((_, k) => [[layer, k, 0, {}]]);
+    let previous = config.name as string;
+    for (const entry of chain) {
+      const name = (entry.config as { name: string }).name;
+      if (top.functional) {
+        entry.name = name;
+        entry.inbound_nodes = (l.inbound_nodes as unknown[]).map((_, k) => [[previous, k, 0, {}]]);
+      }
+      layers.push(entry);
+      previous = name;
     }
-    layers.push(entry);
   }
   const config = top.root.config;
   if (Array.isArray(config)) top.root.config = layers;
   else {
     const c = config as Record<string, unknown>;
     c.layers = layers;
-    if (top.functional) {
-      c.output_layers = (c.output_layers as unknown[][]).map((e) =>
-        scaleLayer.has(e[0] as string) ? [scaleLayer.get(e[0] as string), ...e.slice(1)] : e
-      );
-    }
+    if (top.functional) c.output_layers = (c.output_layers as unknown[][]).map(reread);
   }
-  // The weights: biases renamed in place, the scale kernels at the end of the last group.
+  // The weights: biases renamed in place, the carriers' weights at the end of the last group.
   const rename = (w: TfjsWeight): TfjsWeight => {
     const to = renamed.get(w.spec.name);
     return to === undefined ? w : { ...w, spec: { ...w.spec, name: to } };
@@ -249,10 +354,24 @@ export function withLayersScales(
   const group = model.weights.reduce((g, w) => Math.max(g, w.group), 0);
   let offset = model.weights.filter((w) => w.group === group)
     .reduce((n, w) => Math.max(n, w.offset + w.bytes.byteLength), 0);
-  const extra: TfjsWeight[] = added.map(({ name, values, channels }) => {
-    const bytes = new Uint8Array(Float32Array.from(values).buffer);
+  const extra: TfjsWeight[] = added.map(({ name, shape, values, constant }) => {
+    const bytes = constant === undefined
+      ? new Uint8Array(Float32Array.from(values).buffer)
+      : new Uint8Array(values.length);
     const w = {
-      spec: { name, shape: [1, 1, channels, 1], dtype: "float32" as const },
+      spec: {
+        name,
+        shape,
+        dtype: "float32" as const,
+        ...(constant === undefined ? {} : {
+          quantization: {
+            dtype: "uint8" as const,
+            min: constant,
+            scale: 1,
+            original_dtype: "float32",
+          },
+        }),
+      },
       bytes,
       group,
       offset,

@@ -12,7 +12,11 @@
  */
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
-import { layersScaleSites, withLayersScales } from "./_channel_scales_layers.ts";
+import {
+  BATCH_NORM_EXTRA_BYTES,
+  layersScaleSites,
+  withLayersScales,
+} from "./_channel_scales_layers.ts";
 import {
   attrFlag,
   attrStrings,
@@ -38,6 +42,11 @@ export interface TfjsChannelScaleSite {
    * for a MatMul kernel read with `transpose_b` (`[out, in]`).
    */
   readonly channelsLast: boolean;
+  /**
+   * Bytes the scales' carrier adds beside the scales (a layers model's `BatchNormalization`:
+   * its constant moving mean and variance); none for a `Mul` or a 1 x 1 `DepthwiseConv2D`.
+   */
+  readonly extraBytes?: number;
 }
 
 /** The unfused op of each layer op; activations a fused layer may end with, as tfjs names them. */
@@ -133,7 +142,15 @@ export function tfjsChannelScaleSites(model: TfjsModel): Map<string, TfjsChannel
   const out = new Map<string, TfjsChannelScaleSite>();
   if (model.kind === "layers-model") {
     for (const [kernel, site] of layersScaleSites(model)) {
-      out.set(kernel, { kernel, nodes: [site.layer], channels: site.channels, channelsLast: true });
+      out.set(kernel, {
+        kernel,
+        nodes: [site.layer],
+        channels: site.channels,
+        channelsLast: true,
+        ...(site.carrier === "BatchNormalization"
+          ? { extraBytes: BATCH_NORM_EXTRA_BYTES * site.channels }
+          : {}),
+      });
     }
     return out;
   }

@@ -419,7 +419,10 @@ export async function quantizedTfjs(
     candidates,
     headroom,
     (correcting ? newBiasBytes(source, replacements) : 0) +
-      [...scaled.values()].reduce((n, c) => n + c.grid.scales.length * scaleBytes(c.grid), 0),
+      [...scaled.values()].reduce(
+        (n, c) => n + c.grid.scales.length * scaleBytes(c.grid) + (c.grid.site.extraBytes ?? 0),
+        0,
+      ),
     kernels,
     options.measure === undefined
       ? undefined
@@ -787,12 +790,13 @@ export async function fitTfjsChannelScales(
       const half = grid.storage === "float32"
         ? channelGrid(p, spec, sites.get(ref.name), kernels, true)
         : undefined;
+      const extra = grid.site.extraBytes ?? 0;
       scaled.push({
         index,
         p,
         name: ref.name,
-        scaleBytes: grid.scales.length * scaleBytes(grid),
-        ...(half?.storage === "float16" ? { half: half.scales.length * 2 } : {}),
+        scaleBytes: grid.scales.length * scaleBytes(grid) + extra,
+        ...(half?.storage === "float16" ? { half: half.scales.length * 2 + extra } : {}),
       });
     } else {
       const fake = fakeQuantize(await ref.data(), ref.shape, p, { kernels });

@@ -264,7 +264,7 @@ test("CLI: --channel-scales on a layers model: 1x1 DepthwiseConv2D layers carry 
   assert.equal(r.code, 0, r.stderr);
   assert.match(
     JSON.parse(r.stdout).report.warnings.join("\n"),
-    /channel scales: 5 kernel\(s\) .*applied after the layer \(a 1x1 DepthwiseConv2D layer\)/,
+    /channel scales: 5 kernel\(s\) .*applied after the layer \(a 1x1 DepthwiseConv2D or a BatchNormalization layer\)/,
   );
   const read = await readTfjsFiles(`${dir}/s.json`);
   const json = JSON.parse(new TextDecoder().decode(read.modelJson));

@@ -401,7 +401,7 @@ type Layer = {
 const layersOf = (m: TfjsModel) =>
   (m.json.modelTopology as { config: { layers: Layer[] } }).config.layers;
 
-test("layers models: channel-scale sites are the top-level Conv2D, DepthwiseConv2D and SeparableConv2D kernels", async () => {
+test("layers models: channel-scale sites are the top-level Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D and Dense kernels", async () => {
   const seq = await layersModelFiles();
   assert.deepEqual(
     [...tfjsChannelScaleSites(readTfjs(seq.get("model.json")!, seq)).values()].map((
@@ -411,6 +411,8 @@ test("layers models: channel-scale sites are the top-level Conv2D, DepthwiseConv
       ["conv1/kernel", ["conv1"], 8, true],
       ["dw/depthwise_kernel", ["dw"], 16, true],
       ["sep/pointwise_kernel", ["sep"], 6, true],
+      ["fc1/kernel", ["fc1"], 16, true],
+      ["fc2/kernel", ["fc2"], 4, true],
     ],
   );
   const fn = await functionalModelFiles();
@@ -423,8 +425,13 @@ test("layers models: channel-scale sites are the top-level Conv2D, DepthwiseConv
       ["dw/depthwise_kernel", 8],
       ["sep/pointwise_kernel", 5],
       ["head/kernel", 2],
+      ["fc/kernel", 3],
     ],
   );
+  // A BatchNormalization carries a Dense kernel's scales: its mean and variance cost 2 bytes
+  // per channel beside them.
+  assert.equal(tfjsChannelScaleSites(model).get("fc/kernel")!.extraBytes, 6);
+  assert.equal(tfjsChannelScaleSites(model).get("head/kernel")!.extraBytes, undefined);
   // Channels first, a bias the config does not announce, and Keras 3's inbound nodes take none.
   const edit = (fnEdit: (json: { modelTopology: { config: { layers: Layer[] } } }) => void) => {
     const json = JSON.parse(new TextDecoder().decode(fn.get("model.json")!));
@@ -438,7 +445,7 @@ test("layers models: channel-scale sites are the top-level Conv2D, DepthwiseConv
         "channels_first";
       j.modelTopology.config.layers.find((l) => l.name === "head")!.config.use_bias = true;
     }),
-    ["shared/kernel", "dw/depthwise_kernel", "sep/pointwise_kernel"],
+    ["shared/kernel", "dw/depthwise_kernel", "sep/pointwise_kernel", "fc/kernel"],
   );
   assert.deepEqual(
     edit((j) => {
@@ -449,7 +456,7 @@ test("layers models: channel-scale sites are the top-level Conv2D, DepthwiseConv
   );
 });
 
-test("layers models: withTfjsChannelScales puts a 1x1 DepthwiseConv2D after each layer: the same outputs in tfjs", async () => {
+test("layers models: withTfjsChannelScales puts a 1x1 DepthwiseConv2D or a BatchNormalization after each layer: the same outputs in tfjs", async () => {
   for (
     const [kind, f] of [
       ["sequential", await layersModelFiles()],
@@ -464,14 +471,28 @@ test("layers models: withTfjsChannelScales puts a 1x1 DepthwiseConv2D after each
       const layer = kernel.split("/")[0];
       const at = layers.findIndex((l) => l.config.name === layer);
       const next = layers[at + 1];
-      assert.equal(next.class_name, "DepthwiseConv2D", `${kind} ${kernel}`);
-      assert.equal(weight, `${layer}_channel_scale/depthwise_kernel`);
+      const dense = /^fc/.test(layer);
+      const hasBias = model.weights.some((w) => w.spec.name === `${layer}/bias`);
+      assert.equal(next.class_name, dense ? "BatchNormalization" : "DepthwiseConv2D", kernel);
+      assert.equal(
+        weight,
+        `${layer}_channel_scale/${dense ? "gamma" : "depthwise_kernel"}`,
+      );
       assert.equal(layers[at].config.activation, "linear");
       assert.equal(layers[at].config.use_bias, false);
-      assert.equal(
-        next.config.use_bias,
-        model.weights.some((w) => w.spec.name === `${layer}/bias`),
-      );
+      assert.equal(next.config[dense ? "center" : "use_bias"], hasBias);
+    }
+    if (kind === "sequential") {
+      // fc1's relu moves to an Activation layer after its batch norm.
+      const names = layers.map((l) => `${l.class_name}:${l.config.name}`);
+      const at = names.indexOf("Dense:fc1");
+      assert.deepEqual(names.slice(at, at + 4), [
+        "Dense:fc1",
+        "BatchNormalization:fc1_channel_scale",
+        "Activation:fc1_activation",
+        "Dense:fc2",
+      ]);
+      assert.equal(layers[at + 2].config.activation, "relu");
     }
     if (kind === "functional") {
       // The shared layer's two calls each get their scale; its readers read the scaled outputs.
@@ -484,12 +505,13 @@ test("layers models: withTfjsChannelScales puts a 1x1 DepthwiseConv2D after each
       assert.deepEqual(
         (out.model.json.modelTopology as { config: { output_layers: unknown } }).config
           .output_layers,
-        [["head_channel_scale", 0, 0], ["fc", 0, 0]],
+        [["head_channel_scale", 0, 0], ["fc_channel_scale", 0, 0]],
       );
       assert.deepEqual([...out.renamed], [
         ["stem/bias", "stem_channel_scale/bias"],
         ["shared/bias", "shared_channel_scale/bias"],
         ["sep/bias", "sep_channel_scale/bias"],
+        ["fc/bias", "fc_channel_scale/beta"],
       ]);
     }
     const written = filesOf(encodeTfjs(out.model, divided));
@@ -517,6 +539,7 @@ test("layers models: quantizedTfjs channelScales writes per-channel int8 kernels
   const out = await quantizedTfjs(view.tfjs, view.graph, result.params, { channelScales: true });
   assert.deepEqual(out.channelScaled.map((c) => c.name).sort(), [
     "dw/depthwise_kernel",
+    "fc/kernel",
     "head/kernel",
     "sep/pointwise_kernel",
     "shared/kernel",
