@@ -14,8 +14,9 @@
  * the function `L` computed, with the per-channel values. Every layer that read `L` reads the
  * last new layer instead (Functional models), or the new layers follow `L` (Sequential models).
  *
- * Only the top-level layers of a `Sequential` or a Keras 2 `Functional` (`Model`) topology take
- * scales, `channels_last`, with their weights named `<layer>/<weight>` as tfjs loads them.
+ * The layers of a `Sequential` or a Keras 2 `Functional` (`Model`) topology take scales, and
+ * those of the `Sequential` and `Functional` models nested in it, `channels_last`, with their
+ * weights named `<layer>/<weight>` as tfjs loads them and a name used once in the topology.
  *
  * @module
  */
@@ -52,7 +53,7 @@ const KERNEL: Record<string, { local: string; rank: number }> = {
  */
 export const BATCH_NORM_EXTRA_BYTES = 2;
 
-/** The top-level layer list of a layers model's topology, and whether it is Functional. */
+/** The layer list of a (possibly nested) model of a topology, and whether it is Functional. */
 interface TopLevel {
   /** The `{class_name, config}` record whose config holds the layers. */
   readonly root: Record<string, unknown>;
@@ -65,10 +66,8 @@ const isEntry = (e: unknown): e is unknown[] =>
   Array.isArray(e) && e.length >= 3 && typeof e[0] === "string" && Number.isInteger(e[1]) &&
   Number.isInteger(e[2]);
 
-function topLevel(json: Readonly<Record<string, unknown>>): TopLevel | undefined {
-  const topology = json.modelTopology;
-  if (!isRecord(topology)) return undefined;
-  const root = isRecord(topology.model_config) ? topology.model_config : topology;
+/** A `{class_name, config}` record as a model whose layers can be rewritten, if it is one. */
+function asModel(root: Record<string, unknown>): TopLevel | undefined {
   const config = root.config;
   const layers = Array.isArray(config)
     ? config
@@ -89,34 +88,62 @@ function topLevel(json: Readonly<Record<string, unknown>>): TopLevel | undefined
 }
 
 /**
- * The kernels of a layers model that can take a scale per output channel: those of top-level
- * `Conv2D`, `DepthwiseConv2D` and `SeparableConv2D` (its pointwise kernel) layers, channels
- * last, float32, 4-D, with the bias the layer's `use_bias` says it has.
+ * The models of a layers model's topology whose layers can be rewritten: the model itself and
+ * every `Sequential` or `Functional` nested in it (a Teachable Machine model is a `Sequential`
+ * of two `Sequential`s), outer first.
+ */
+function models(json: Readonly<Record<string, unknown>>): TopLevel[] {
+  const topology = json.modelTopology;
+  if (!isRecord(topology)) return [];
+  const out: TopLevel[] = [];
+  const visit = (root: Record<string, unknown>) => {
+    const m = asModel(root);
+    if (m === undefined) return;
+    out.push(m);
+    for (const l of m.layers) visit(l);
+  };
+  visit(isRecord(topology.model_config) ? topology.model_config : topology);
+  return out;
+}
+
+/**
+ * The kernels of a layers model that can take a scale per output channel: those of `Conv2D`,
+ * `DepthwiseConv2D`, `SeparableConv2D` (its pointwise kernel), `Conv1D` and `Dense` layers of
+ * the model or of a `Sequential` or `Functional` model nested in it, channels last, float32,
+ * named `<layer>/<weight>`, with the bias the layer's `use_bias` says it has.
  *
  * @param model A decoded layers model.
  * @returns The sites by kernel weight name (none for a topology of another form).
  */
 export function layersScaleSites(model: TfjsModel): Map<string, LayersScaleSite> {
   const out = new Map<string, LayersScaleSite>();
-  const top = model.kind === "layers-model" ? topLevel(model.json) : undefined;
-  if (top === undefined) return out;
+  if (model.kind !== "layers-model") return out;
+  const all = models(model.json);
   const specs = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
-  const outputs = new Map<string, boolean>();
-  if (top.functional) {
-    // A layer read at another tensor index than 0 is not the single-output layer assumed here.
-    for (const l of top.layers) {
+  // A layer read at another tensor index than 0 is not the single-output layer assumed here,
+  // and a name used twice in the topology cannot tell its weights apart.
+  const excluded = new Set<string>();
+  const seen = new Set<string>();
+  for (const m of all) {
+    for (const l of m.layers) {
+      const name = isRecord(l.config) ? l.config.name : undefined;
+      if (typeof name === "string") {
+        if (seen.has(name)) excluded.add(name);
+        seen.add(name);
+      }
+      if (!m.functional) continue;
       for (const n of l.inbound_nodes as unknown[][][]) {
-        for (const e of n) if (e[2] !== 0) outputs.set(e[0] as string, false);
+        for (const e of n) if (e[2] !== 0) excluded.add(e[0] as string);
       }
     }
   }
-  for (const l of top.layers) {
+  for (const l of all.flatMap((m) => m.layers)) {
     const kind = KERNEL[String(l.class_name)];
     const config = l.config;
     if (kind === undefined || !isRecord(config) || typeof config.name !== "string") continue;
     const local = kind.local;
     const name = config.name;
-    if (outputs.get(name) === false) continue;
+    if (excluded.has(name)) continue;
     const format = config.data_format;
     if (format !== undefined && format !== null && format !== "channels_last") continue;
     const activation = config.activation;
@@ -271,7 +298,7 @@ export function withLayersScales(
     if (site === undefined) {
       throw new RangeError(
         `weight ${JSON.stringify(kernel)} takes no channel scales: it must be the kernel of a ` +
-          `top-level Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D or Dense layer (channels last)`,
+          `Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D or Dense layer (channels last)`,
       );
     }
     if (values.length !== site.channels) {
@@ -285,7 +312,7 @@ export function withLayersScales(
     [...scales].map(([kernel, v]) => [sites.get(kernel)!.layer, { kernel, v }]),
   );
   const json = structuredClone(model.json) as Record<string, unknown>;
-  const top = topLevel(json)!;
+  const all = models(json);
   const taken = layerNames(json.modelTopology, new Set());
   for (const w of model.weights) taken.add(w.spec.name.split("/")[0]);
   const unique = (base: string) => {
@@ -299,7 +326,7 @@ export function withLayersScales(
   const added: NewWeight[] = [];
   // Each scaled layer's carriers (in order); readers of the layer read the last one.
   const carriers = new Map<string, Record<string, unknown>[]>();
-  for (const l of top.layers) {
+  for (const l of all.flatMap((m) => m.layers)) {
     const config = l.config as Record<string, unknown>;
     const s = byLayer.get(config.name as string);
     if (s === undefined) continue;
@@ -315,36 +342,41 @@ export function withLayersScales(
   };
   const reread = (e: unknown[]) =>
     carriers.has(e[0] as string) ? [lastOf(e[0] as string), ...e.slice(1)] : e;
-  const layers: Record<string, unknown>[] = [];
-  for (const l of top.layers) {
-    const config = l.config as Record<string, unknown>;
-    // Readers of a scaled layer read its last carrier (same node, same tensor).
-    if (top.functional) {
-      l.inbound_nodes = (l.inbound_nodes as unknown[][][]).map((n) => n.map(reread));
-    }
-    layers.push(l);
-    const chain = carriers.get(config.name as string);
-    if (chain === undefined) continue;
-    config.activation = "linear";
-    config.use_bias = false;
-    config.activity_regularizer = null;
-    let previous = config.name as string;
-    for (const entry of chain) {
-      const name = (entry.config as { name: string }).name;
-      if (top.functional) {
-        entry.name = name;
-        entry.inbound_nodes = (l.inbound_nodes as unknown[]).map((_, k) => [[previous, k, 0, {}]]);
+  for (const m of all) {
+    const layers: Record<string, unknown>[] = [];
+    for (const l of m.layers) {
+      const config = l.config as Record<string, unknown>;
+      // Readers of a scaled layer read its last carrier (same node, same tensor).
+      if (m.functional) {
+        l.inbound_nodes = (l.inbound_nodes as unknown[][][]).map((n) => n.map(reread));
       }
-      layers.push(entry);
-      previous = name;
+      layers.push(l);
+      const chain = carriers.get(config.name as string);
+      if (chain === undefined) continue;
+      config.activation = "linear";
+      config.use_bias = false;
+      config.activity_regularizer = null;
+      let previous = config.name as string;
+      for (const entry of chain) {
+        const name = (entry.config as { name: string }).name;
+        if (m.functional) {
+          entry.name = name;
+          entry.inbound_nodes = (l.inbound_nodes as unknown[]).map((
+            _,
+            k,
+          ) => [[previous, k, 0, {}]]);
+        }
+        layers.push(entry);
+        previous = name;
+      }
     }
-  }
-  const config = top.root.config;
-  if (Array.isArray(config)) top.root.config = layers;
-  else {
-    const c = config as Record<string, unknown>;
-    c.layers = layers;
-    if (top.functional) c.output_layers = (c.output_layers as unknown[][]).map(reread);
+    const config = m.root.config;
+    if (Array.isArray(config)) m.root.config = layers;
+    else {
+      const c = config as Record<string, unknown>;
+      c.layers = layers;
+      if (m.functional) c.output_layers = (c.output_layers as unknown[][]).map(reread);
+    }
   }
   // The weights: biases renamed in place, the carriers' weights at the end of the last group.
   const rename = (w: TfjsWeight): TfjsWeight => {

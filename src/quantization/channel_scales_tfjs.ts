@@ -112,9 +112,9 @@ function scalable(node: TfNode): boolean {
  * input 1 (the filter; control inputs aside) of `Conv2D`, `DepthwiseConv2dNative` and `MatMul`
  * nodes or their fused forms (`_FusedConv2D`, `FusedDepthwiseConv2dNative`, `_FusedMatMul` fusing a `BiasAdd` and/or
  * a `Relu`, `Relu6`, `Elu`, `Prelu`, `LeakyRelu` or `Sigmoid`), NHWC, no `transpose_a`. In a
- * layers model: the kernels of top-level `Conv2D`, `DepthwiseConv2D` and `SeparableConv2D`
- * (pointwise) layers of a `Sequential` or Keras 2 `Functional` topology, channels last; the
- * site's node is the layer.
+ * layers model: the kernels of `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` (pointwise),
+ * `Conv1D` and `Dense` layers of a `Sequential` or Keras 2 `Functional` topology or a model
+ * nested in it, channels last; the site's node is the layer.
  *
  * @param model A decoded model.
  * @returns The sites by kernel weight name.

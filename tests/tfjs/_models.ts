@@ -164,6 +164,32 @@ export async function functionalModelFiles(shardBytes = 2048): Promise<Files> {
   return await savedFiles(model, shardBytes);
 }
 
+/**
+ * A model of nested models, as Teachable Machine writes them: a `Sequential` of a feature
+ * `Sequential` (Conv2D, pooling) and a head `Sequential` (Dense relu, Dense softmax).
+ */
+export async function nestedModelFiles(shardBytes = 2048): Promise<Files> {
+  const features = tfl.sequential({ name: "features" });
+  features.add(tfl.layers.conv2d({
+    inputShape: [6, 6, 3],
+    filters: 4,
+    kernelSize: 3,
+    activation: "relu",
+    name: "c1",
+  }));
+  features.add(tfl.layers.globalAveragePooling2d({ name: "gap" }));
+  const head = tfl.sequential({ name: "head" });
+  head.add(tfl.layers.dense({ inputShape: [4], units: 5, activation: "relu", name: "d1" }));
+  head.add(tfl.layers.dense({ units: 2, activation: "softmax", name: "d2" }));
+  const model = tfl.sequential({ name: "outer" });
+  model.add(features);
+  model.add(head);
+  model.setWeights(
+    model.getWeights().map((w, i) => tf.tensor(randomArray(w.size, 91 + i), w.shape)),
+  );
+  return await savedFiles(model, shardBytes);
+}
+
 const b64 = (s: string) => btoa(s);
 const ints = (v: number[]) => ({ list: { i: v.map(String) } });
 const shapeAttr = (dims: number[]) => ({ shape: { dim: dims.map((d) => ({ size: String(d) })) } });

@@ -29,6 +29,7 @@ import {
   graphModelFiles,
   INT8_PER_CHANNEL,
   layersModelFiles,
+  nestedModelFiles,
   storedAs,
   tf,
   tfl,
@@ -401,7 +402,7 @@ type Layer = {
 const layersOf = (m: TfjsModel) =>
   (m.json.modelTopology as { config: { layers: Layer[] } }).config.layers;
 
-test("layers models: channel-scale sites are the top-level Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D and Dense kernels", async () => {
+test("layers models: channel-scale sites are the Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D and Dense kernels", async () => {
   const seq = await layersModelFiles();
   assert.deepEqual(
     [...tfjsChannelScaleSites(readTfjs(seq.get("model.json")!, seq)).values()].map((
@@ -461,17 +462,22 @@ test("layers models: withTfjsChannelScales puts a 1x1 DepthwiseConv2D or a Batch
     const [kind, f] of [
       ["sequential", await layersModelFiles()],
       ["functional", await functionalModelFiles()],
+      ["nested", await nestedModelFiles()],
     ] as const
   ) {
     const model = readTfjs(f.get("model.json")!, f);
     const { scales, divided } = scalesFor(model, 500);
     const out = withTfjsChannelScales(model, scales);
-    const layers = layersOf(out.model);
+    // The nested model's layers are in its inner models' lists.
+    const layers = kind === "nested"
+      ? layersOf(out.model).flatMap((m) => (m.config as { layers: Layer[] }).layers)
+      : layersOf(out.model);
+    assert.equal(out.weights.size, kind === "nested" ? 3 : kind === "functional" ? 6 : 5);
     for (const [kernel, weight] of out.weights) {
       const layer = kernel.split("/")[0];
       const at = layers.findIndex((l) => l.config.name === layer);
       const next = layers[at + 1];
-      const dense = /^fc/.test(layer);
+      const dense = /^(fc|d)\d*$/.test(layer);
       const hasBias = model.weights.some((w) => w.spec.name === `${layer}/bias`);
       assert.equal(next.class_name, dense ? "BatchNormalization" : "DepthwiseConv2D", kernel);
       assert.equal(
@@ -515,11 +521,9 @@ test("layers models: withTfjsChannelScales puts a 1x1 DepthwiseConv2D or a Batch
       ]);
     }
     const written = filesOf(encodeTfjs(out.model, divided));
+    const side = kind === "sequential" ? 8 : 6;
     const cmp = await compareTfjsOutputs(runtime, written, f, {
-      inputs: [[{
-        data: values((kind === "functional" ? 6 * 6 : 8 * 8) * 3 * 2, 7, -1, 1),
-        dims: [2, kind === "functional" ? 6 : 8, kind === "functional" ? 6 : 8, 3],
-      }]],
+      inputs: [[{ data: values(side * side * 3 * 2, 7, -1, 1), dims: [2, side, side, 3] }]],
     });
     assert.equal(cmp.length, kind === "functional" ? 2 : 1);
     for (const c of cmp) {
