@@ -5,7 +5,18 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadModel } from "../../src/compress/load_model.ts";
 import { ModelFormatError } from "../../src/io/model_format_error.ts";
-import { graphModelFiles, layersModelFiles } from "./_models.ts";
+import { readTfjs } from "../../src/io/tfjs/read_tfjs.ts";
+import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
+import {
+  tfjsChannelScaleSites,
+  withTfjsChannelScales,
+} from "../../src/quantization/channel_scales_tfjs.ts";
+import {
+  functionalModelFiles,
+  graphModelFiles,
+  layersModelFiles,
+  nestedModelFiles,
+} from "./_models.ts";
 
 /** A seeded xorshift generator. */
 function rng(seed: number) {
@@ -81,4 +92,37 @@ test("600 mutated model.json structures and shards: a ModelFormatError or a read
   }
   // Text that is not JSON.
   await check(new Map([["model.json", new TextEncoder().encode("{ not json")]]));
+});
+
+test("400 mutated layers topologies: channel scales go to every site found, and the result reads back", async () => {
+  const bases = [await layersModelFiles(), await functionalModelFiles(), await nestedModelFiles()];
+  const pick = rng(20261206);
+  let rewritten = 0;
+  for (let i = 0; i < 400; i++) {
+    const base = bases[i % 3];
+    const json = JSON.parse(new TextDecoder().decode(base.get("model.json")!));
+    json.modelTopology = mutate(json.modelTopology, pick);
+    const files = new Map(base);
+    files.set("model.json", new TextEncoder().encode(JSON.stringify(json)));
+    let model;
+    try {
+      model = readTfjs(files.get("model.json")!, files);
+    } catch (e) {
+      if (!(e instanceof ModelFormatError)) throw e;
+      continue;
+    }
+    const sites = tfjsChannelScaleSites(model);
+    const scales = new Map([...sites].map(([k, s]) => [k, new Float32Array(s.channels).fill(2)]));
+    const out = withTfjsChannelScales(model, scales);
+    assert.equal(out.weights.size, sites.size);
+    const written = encodeTfjs(out.model, new Map());
+    const back = readTfjs(written.modelJson, written.shards);
+    assert.equal(
+      back.weights.length,
+      model.weights.length + [...out.weights].length +
+        [...sites.values()].filter((s) => s.extraBytes !== undefined).length * 2,
+    );
+    if (sites.size > 0) rewritten++;
+  }
+  assert.ok(rewritten > 100, `${rewritten} of 400 had sites`);
 });
