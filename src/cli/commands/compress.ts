@@ -46,6 +46,7 @@ import { fileIdentity, makeDir, openFile } from "../../io/fs.ts";
 import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
 import { inlineExternalData } from "../../io/onnx/inline_external_data.ts";
 import { DEFAULT_FLOAT16_OP_BLOCK_LIST } from "../../io/onnx/convert_float16.ts";
+import { groupWarnings } from "../group_warnings.ts";
 
 /** The exit code of a run that changed nothing (an empty list, or no target selected). */
 export const EXIT_UNCHANGED = 3; // EXIT.unchanged in main.ts
@@ -754,7 +755,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       bar.done();
     }
     if (report.unchanged !== undefined && !allowUnchanged) {
-      for (const w of report.warnings) ctx.io.stderr(`warning: ${w}\n`);
+      for (const w of groupWarnings(report.warnings)) ctx.io.stderr(`warning: ${w}\n`);
       const message = `${report.unchanged}: nothing to ${command}, so "${output}" was not written`;
       if (ctx.json) printJson(ctx, { ok: false, unchanged: report.unchanged, report });
       ctx.io.stderr(
@@ -849,7 +850,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
       return 0;
     }
     ctx.io.stdout(`${formatLayers(run)}\n\n`);
-    for (const w of run.warnings) ctx.io.stdout(`warning: ${w}\n`);
+    for (const w of groupWarnings(run.warnings)) ctx.io.stdout(`warning: ${w}\n`);
     const mb = (b: number) =>
       b >= 1e6 ? `${(b / 1e6).toFixed(2)} MB` : `${(b / 1e3).toFixed(1)} kB`;
     if (externalData !== undefined) {
