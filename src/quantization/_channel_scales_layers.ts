@@ -54,7 +54,7 @@ const KERNEL: Record<string, { local: string; rank: number }> = {
 export const BATCH_NORM_EXTRA_BYTES = 2;
 
 /** The layer list of a (possibly nested) model of a topology, and whether it is Functional. */
-interface TopLevel {
+interface LayerList {
   /** The `{class_name, config}` record whose config holds the layers. */
   readonly root: Record<string, unknown>;
   readonly layers: Record<string, unknown>[];
@@ -67,7 +67,7 @@ const isEntry = (e: unknown): e is unknown[] =>
   Number.isInteger(e[2]);
 
 /** A `{class_name, config}` record as a model whose layers can be rewritten, if it is one. */
-function asModel(root: Record<string, unknown>): TopLevel | undefined {
+function asModel(root: Record<string, unknown>): LayerList | undefined {
   const config = root.config;
   const layers = Array.isArray(config)
     ? config
@@ -92,10 +92,10 @@ function asModel(root: Record<string, unknown>): TopLevel | undefined {
  * every `Sequential` or `Functional` nested in it (a Teachable Machine model is a `Sequential`
  * of two `Sequential`s), outer first.
  */
-function models(json: Readonly<Record<string, unknown>>): TopLevel[] {
+function models(json: Readonly<Record<string, unknown>>): LayerList[] {
   const topology = json.modelTopology;
   if (!isRecord(topology)) return [];
-  const out: TopLevel[] = [];
+  const out: LayerList[] = [];
   const visit = (root: Record<string, unknown>) => {
     const m = asModel(root);
     if (m === undefined) return;
