@@ -597,7 +597,12 @@ async function saveQuantized(
     }
     const saved = tfjsSaved(out);
     const warnings = [...out.warnings];
-    if (inputMeans !== undefined) {
+    // Bias correction and GPTQ rounding read layer inputs by graph node name.
+    const noNodes = "a TensorFlow.js layers model has no graph nodes to read layer inputs from " +
+      "(graph models only)";
+    if (inputMeans !== undefined && model.tfjs.kind === "layers-model") {
+      warnings.push(`bias correction: not applied, ${noNodes}`);
+    } else if (inputMeans !== undefined) {
       warnings.push(
         `bias correction: the expected output shift of ${out.biasCorrected.length} layer(s) ` +
           `taken out of their biases (means of ${inputMeans.size} layer input(s) on ` +
@@ -614,7 +619,9 @@ async function saveQuantized(
             }`),
       );
     }
-    if (rounded !== undefined) {
+    if (rounded !== undefined && model.tfjs.kind === "layers-model") {
+      warnings.push(`GPTQ rounding: not applied, ${noNodes}`);
+    } else if (rounded !== undefined) {
       warnings.push(
         `GPTQ rounding: ${out.gptqRounded.length} uint8 kernel(s) rounded against the second ` +
           `moments of their inputs on ${tfjsInputs!.length} input set(s) (the same grids)` +
@@ -933,13 +940,15 @@ export async function compressModel(
       ...(options.equalizeFloat16 === true ? { float16: true } : {}),
     });
     model = { ...model, tfjs: eq.model, graph: tfjsModel(eq.model) };
-    equalized = `equalize: ${eq.pairs.length} pair(s) of convolutions rescaled per channel ` +
-      `before quantization (cross-layer equalization; the float function is unchanged` +
-      (activationMax === undefined
-        ? ")"
-        : `; ${eq.relu6.pairs} pair(s) through a ReLU6, ${eq.relu6.clipped} of their ` +
-          `${eq.relu6.channels} channels reach 3, half the clip, on the calibration inputs and ` +
-          `keep their scale, the others stay below 3 after scaling on them)`);
+    equalized = model.tfjs.kind === "layers-model"
+      ? "equalize: not applied, a TensorFlow.js layers model has no graph nodes to rescale (graph models only)"
+      : `equalize: ${eq.pairs.length} pair(s) of convolutions rescaled per channel ` +
+        `before quantization (cross-layer equalization; the float function is unchanged` +
+        (activationMax === undefined
+          ? ")"
+          : `; ${eq.relu6.pairs} pair(s) through a ReLU6, ${eq.relu6.clipped} of their ` +
+            `${eq.relu6.channels} channels reach 3, half the clip, on the calibration inputs and ` +
+            `keep their scale, the others stay below 3 after scaling on them)`);
   }
   // The config list is resolved once; every stage below takes this plan. SparseGPT works
   // element by element: the plan takes Level's defaults.

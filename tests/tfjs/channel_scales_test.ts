@@ -583,3 +583,26 @@ test("layers models: quantizedTfjs channelScales writes per-channel int8 kernels
     again.graph.modules.some((m) => m.name === "stem_channel_scale" && m.type === "Conv2d"),
   );
 });
+
+test("layers models: equalization, bias correction and GPTQ rounding say they are not applied", async () => {
+  const f = await functionalModelFiles();
+  const r = await compressModel(loadModel(f.get("model.json")!, "model.json", f), {
+    mode: "quantization",
+    configList: PER_CHANNEL,
+    channelScales: true,
+    headroom: 0,
+    tfjsRuntime: runtime,
+    tfjsInputs: [[{ data: values(6 * 6 * 3 * 2, 5, 0, 1), dims: [2, 6, 6, 3] }]],
+    equalize: true,
+    biasCorrection: true,
+    gptqRounding: true,
+  });
+  const text = r.report.warnings.join("\n");
+  for (const what of ["equalize", "bias correction", "GPTQ rounding"]) {
+    assert.match(
+      text,
+      new RegExp(`${what}: not applied, a TensorFlow.js layers model has no graph nodes`),
+    );
+  }
+  assert.match(text, /channel scales: 6 kernel\(s\)/);
+});
