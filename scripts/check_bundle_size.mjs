@@ -45,11 +45,15 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
  * release earlier): a pruning mask selected from the stored value bits and applied in place
  * (src/pruning/stored_magnitude.ts, preselected_metric.ts), a global group's selection from
  * per-member summaries (metric_summary.ts), the streamed QDQ writer, packed masks, and tfjs bias
- * correction and equalization through ReLU6.
+ * correction and equalization through ReLU6. Raised a sixth time, to 615,000 / 212,000, at
+ * 593,006 / 204,778 (from 562,336 / 194,109 two releases earlier): TensorFlow.js channel scales
+ * (the graph models' Mul rewrite, the layers models' scale layers in
+ * src/quantization/_channel_scales_layers.ts: 8.3 KB minified, 2.5 KB gzip with the fit to the
+ * size budget), and the global group's branch-free selection pass.
  */
 export const BUDGETS = {
-  "mod.ts bundle (minified)": 595_000,
-  "mod.ts bundle (minified, gzip)": 205_000,
+  "mod.ts bundle (minified)": 615_000,
+  "mod.ts bundle (minified, gzip)": 212_000,
   "wasm/kernels.wasm": 88_000,
 };
 

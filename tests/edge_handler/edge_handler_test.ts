@@ -280,6 +280,7 @@ test("the handler bundles for edge runtimes with no Node built-ins", async () =>
   // results in every storage, the reconstruction's sub-model path, tfjs headroom and
   // equalization, kernels writing into given arrays); raised again to 580,000 at 544,780 bytes
   // with the core's fifth raise (magnitude selection from the stored bits, a global group's
-  // summaries, the QDQ writer's streamed parts, tfjs bias correction).
-  assert.ok(code.length < 580_000, `minified bundle is ${code.length} bytes, budget 580000`);
+  // summaries, the QDQ writer's streamed parts, tfjs bias correction); raised again to 600,000
+  // at 576,777 bytes with the core's sixth raise (tfjs channel scales on graph and layers models).
+  assert.ok(code.length < 600_000, `minified bundle is ${code.length} bytes, budget 600000`);
 });
