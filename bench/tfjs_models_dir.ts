@@ -42,9 +42,18 @@ const runtime: TfjsRuntime = {
   loadGraphModel: (h) => loadGraphModel(h),
   loadLayersModel: (h) => tfl.loadLayersModel(h),
 };
+/** Whether a JSON file is a tfjs model (a `modelTopology` and a `weightsManifest`). */
+const isModel = (path: string) => {
+  try {
+    const j = JSON.parse(Deno.readTextFileSync(path));
+    return typeof j === "object" && j !== null && "modelTopology" in j && "weightsManifest" in j;
+  } catch {
+    return false;
+  }
+};
 const names = [...Deno.readDirSync(dir)]
   .map((e) => e.name)
-  .filter((n) => n.endsWith(".json") && n !== "models.json" && n !== "package.json")
+  .filter((n) => n.endsWith(".json") && isModel(`${dir}/${n}`))
   .map((n) => n.slice(0, -5))
   .filter((n) => only === undefined || only.includes(n))
   .sort();
@@ -67,6 +76,11 @@ for (const name of names) {
   }
   if (model.format !== "tfjs") continue;
   const source = model;
+  if (weightBytes(source.files) === 0) {
+    row.error = "no weights";
+    console.log(`${name}: no weights to compress`);
+    continue;
+  }
   row.kind = source.tfjs.kind;
   row.weightBytes = weightBytes(source.files);
   row.storage = [
