@@ -41,7 +41,8 @@ export function moduleInfos(model: ModelGraph): ModuleInfo[] {
 /**
  * Why a model's inputs and outputs cannot be observed for activation quantization, or
  * `undefined` when they can: calibration runs ONNX graphs in onnxruntime, so a file without a
- * graph (safetensors) or a TensorFlow.js model has no activations to observe. The config layer
+ * graph (safetensors) has no activations to observe, and a TensorFlow.js model has nowhere to
+ * store quantized ones. The config layer
  * takes it as `noActivations`.
  *
  * @param model The model.
@@ -60,8 +61,10 @@ export function moduleInfos(model: ModelGraph): ModuleInfo[] {
  */
 export function noActivationsReason(model: ModelGraph): string | undefined {
   if (model.format === "onnx" && model.graph !== undefined) return undefined;
+  // tfjs runs float activations only: its files store quantized weights, nothing else.
+  if (model.format === "tfjs") {
+    return "a TensorFlow.js model stores quantized weights only (tfjs has no quantized activations)";
+  }
   if (model.graph === undefined) return `the ${model.format} file has no graph to run`;
-  return `calibration runs ONNX graphs and the model is ${
-    model.format === "tfjs" ? "TensorFlow.js" : model.format
-  }`;
+  return `calibration runs ONNX graphs and the model is ${model.format}`;
 }
