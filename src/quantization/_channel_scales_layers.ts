@@ -183,7 +183,7 @@ interface NewWeight {
   readonly constant?: number;
 }
 
-/** The layers that carry a site's scales, and the weights they add; `last` is read after. */
+/** The layers that carry a site's scales (readers of the layer read the last), and their weights. */
 function carrierLayers(
   site: LayersScaleSite,
   config: Record<string, unknown>,
