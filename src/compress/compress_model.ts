@@ -598,9 +598,10 @@ async function saveQuantized(
     const saved = tfjsSaved(out);
     const warnings = [...out.warnings];
     // Bias correction and GPTQ rounding read layer inputs by graph node name.
+    const layersModel = model.tfjs.kind === "layers-model";
     const noNodes = "a TensorFlow.js layers model has no graph nodes to read layer inputs from " +
       "(graph models only)";
-    if (inputMeans !== undefined && model.tfjs.kind === "layers-model") {
+    if (inputMeans !== undefined && layersModel) {
       warnings.push(`bias correction: not applied, ${noNodes}`);
     } else if (inputMeans !== undefined) {
       warnings.push(
@@ -619,7 +620,7 @@ async function saveQuantized(
             }`),
       );
     }
-    if (rounded !== undefined && model.tfjs.kind === "layers-model") {
+    if (rounded !== undefined && layersModel) {
       warnings.push(`GPTQ rounding: not applied, ${noNodes}`);
     } else if (rounded !== undefined) {
       warnings.push(
@@ -637,9 +638,7 @@ async function saveQuantized(
       warnings.push(
         `channel scales: ${out.channelScaled.length} kernel(s) quantized per channel stored as ` +
           `codes on one grid, their scales applied after the layer (${
-            model.tfjs.kind === "layers-model"
-              ? "a 1x1 DepthwiseConv2D or a BatchNormalization layer"
-              : "a Mul node"
+            layersModel ? "a 1x1 DepthwiseConv2D or a BatchNormalization layer" : "a Mul node"
           }): ${
             out.channelScaled.map((c) => `${c.name} (scales ${c.storage})`).join(", ") || "none"
           }` +

@@ -195,7 +195,8 @@ export function resolveAll(
           targetKind(target) === "parameter" && module.params !== undefined &&
           paramShape(module, target) === undefined
         ) {
-          if (explicitlyNamed(config, target) && !maybeNone(module.type, target)) {
+          const named = explicitlyNamed(config, target);
+          if (named && !maybeNone(module.type, target)) {
             issues.push({
               code: "missing_parameter",
               path: formatPath([index]),
@@ -207,7 +208,7 @@ export function resolveAll(
               code: "missing_parameter",
               path: formatPath([index]),
               message: `"${module.name}" (${module.type}) has no parameter "${target}"; ${
-                explicitlyNamed(config, target)
+                named
                   ? "skipped, as NNI skips a parameter that is None"
                   : "the default target is skipped"
               }`,

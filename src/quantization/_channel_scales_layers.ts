@@ -21,7 +21,8 @@
  * @module
  */
 
-import type { TfjsModel, TfjsWeight } from "../io/tfjs/tfjs_types.ts";
+import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
+import { withWeights } from "./_tfjs_graph.ts";
 
 /** A layers-model kernel that can take a scale per output channel. */
 export interface LayersScaleSite {
@@ -379,47 +380,26 @@ export function withLayersScales(
     }
   }
   // The weights: biases renamed in place, the carriers' weights at the end of the last group.
-  const rename = (w: TfjsWeight): TfjsWeight => {
-    const to = renamed.get(w.spec.name);
-    return to === undefined ? w : { ...w, spec: { ...w.spec, name: to } };
-  };
-  const group = model.weights.reduce((g, w) => Math.max(g, w.group), 0);
-  let offset = model.weights.filter((w) => w.group === group)
-    .reduce((n, w) => Math.max(n, w.offset + w.bytes.byteLength), 0);
-  const extra: TfjsWeight[] = added.map(({ name, shape, values, constant }) => {
-    const bytes = constant === undefined
+  const extra = added.map(({ name, shape, values, constant }) => ({
+    spec: {
+      name,
+      shape,
+      dtype: "float32" as const,
+      ...(constant === undefined ? {} : {
+        quantization: {
+          dtype: "uint8" as const,
+          min: constant,
+          scale: 1,
+          original_dtype: "float32",
+        },
+      }),
+    },
+    bytes: constant === undefined
       ? new Uint8Array(Float32Array.from(values).buffer)
-      : new Uint8Array(values.length);
-    const w = {
-      spec: {
-        name,
-        shape,
-        dtype: "float32" as const,
-        ...(constant === undefined ? {} : {
-          quantization: {
-            dtype: "uint8" as const,
-            min: constant,
-            scale: 1,
-            original_dtype: "float32",
-          },
-        }),
-      },
-      bytes,
-      group,
-      offset,
-    };
-    offset += bytes.byteLength;
-    return w;
-  });
-  const manifest = (json.weightsManifest ?? []) as { weights?: { name: string }[] }[];
-  json.weightsManifest = manifest.map((g, i) => {
-    const specs = (g.weights ?? []).map((s) =>
-      renamed.has(s.name) ? { ...s, name: renamed.get(s.name)! } : s
-    );
-    return { ...g, weights: i === group ? [...specs, ...extra.map((w) => w.spec)] : specs };
-  });
+      : new Uint8Array(values.length),
+  }));
   return {
-    model: { ...model, json, weights: [...model.weights.map(rename), ...extra] },
+    model: withWeights(model, json, extra, renamed),
     weights,
     renamed,
   };

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
+import type { TfjsModel, TfjsWeight, TfjsWeightSpec } from "../io/tfjs/tfjs_types.ts";
 
 /** A node of `modelTopology.node`, as the converter writes it. */
 export interface TfNode {
@@ -92,6 +92,41 @@ export const floatConst = (name: string, length: number): TfNode => ({
 });
 
 /**
+ * The model with `json` as its `model.json` and `added` weights at the end of its last manifest
+ * group (their bytes placed after the group's last byte), weights named in `renamed` under their
+ * new name in the weight list and the manifest alike; the source is unchanged.
+ */
+export function withWeights(
+  model: TfjsModel,
+  json: Record<string, unknown>,
+  added: readonly { readonly spec: TfjsWeightSpec; readonly bytes: Uint8Array }[],
+  renamed: ReadonlyMap<string, string> = new Map(),
+): TfjsModel {
+  const group = model.weights.reduce((g, w) => Math.max(g, w.group), 0);
+  let offset = model.weights.filter((w) => w.group === group)
+    .reduce((n, w) => Math.max(n, w.offset + w.bytes.byteLength), 0);
+  const extra: TfjsWeight[] = added.map(({ spec, bytes }) => {
+    const w = { spec, bytes, group, offset };
+    offset += bytes.byteLength;
+    return w;
+  });
+  const rename = <T extends { name: string }>(s: T): T =>
+    renamed.has(s.name) ? { ...s, name: renamed.get(s.name)! } : s;
+  const manifest = (json.weightsManifest ?? []) as { weights?: { name: string }[] }[];
+  const out = {
+    ...json,
+    weightsManifest: manifest.map((g, i) => {
+      const specs = (g.weights ?? []).map(rename);
+      return { ...g, weights: i === group ? [...specs, ...extra.map((w) => w.spec)] : specs };
+    }),
+  };
+  const weights = model.weights.map((w) =>
+    renamed.has(w.spec.name) ? { ...w, spec: rename(w.spec) } : w
+  );
+  return { ...model, json: out, weights: [...weights, ...extra] };
+}
+
+/**
  * The model with `nodes` as its node list and new float32 weights (one per `Const` node added)
  * at the end of the last manifest group; the source is unchanged.
  */
@@ -100,28 +135,13 @@ export function withGraph(
   nodes: readonly TfNode[],
   weights: readonly { readonly name: string; readonly values: Float32Array }[],
 ): TfjsModel {
-  const group = model.weights.reduce((g, w) => Math.max(g, w.group), 0);
-  let offset = model.weights.filter((w) => w.group === group)
-    .reduce((n, w) => Math.max(n, w.offset + w.bytes.byteLength), 0);
-  const added = weights.map(({ name, values }) => {
-    const bytes = new Uint8Array(Float32Array.from(values).buffer);
-    const w = {
-      spec: { name, shape: [values.length], dtype: "float32" as const },
-      bytes,
-      group,
-      offset,
-    };
-    offset += bytes.byteLength;
-    return w;
-  });
   const topology = model.json.modelTopology as Record<string, unknown> | undefined;
-  const manifest = (model.json.weightsManifest ?? []) as { weights?: unknown[] }[];
-  const json = {
-    ...model.json,
-    modelTopology: { ...topology, node: nodes },
-    weightsManifest: manifest.map((g, i) =>
-      i === group ? { ...g, weights: [...g.weights ?? [], ...added.map((w) => w.spec)] } : g
-    ),
-  };
-  return { ...model, json, weights: [...model.weights, ...added] };
+  return withWeights(
+    model,
+    { ...model.json, modelTopology: { ...topology, node: nodes } },
+    weights.map(({ name, values }) => ({
+      spec: { name, shape: [values.length], dtype: "float32" as const },
+      bytes: new Uint8Array(Float32Array.from(values).buffer),
+    })),
+  );
 }

@@ -1,7 +1,8 @@
 /**
  * Channel scales for TensorFlow.js models: a kernel stored as one grid of tfjs codes per
  * tensor, with one float scale per output channel applied by a `Mul` node after its layer (graph
- * models) or by a 1 x 1 `DepthwiseConv2D` layer after it (layers models). tfjs
+ * models) or by a layer after it (layers models: a 1 x 1 `DepthwiseConv2D` or a
+ * `BatchNormalization`, `_channel_scales_layers.ts`). tfjs
  * stores one `min` and `scale` per weight; a `Mul` by a `[channels]` constant after the
  * convolution (or MatMul) gives each output channel a scale of its own, so a kernel quantized
  * per channel (NNI `granularity: "per_channel"` with one zero point) is stored as its codes, one
@@ -179,8 +180,9 @@ export function tfjsChannelScaleSites(model: TfjsModel): Map<string, TfjsChannel
 export interface TfjsWithChannelScales {
   /**
    * The model. A graph model: each layer unfused, a `Mul` by its scales, then its bias and
-   * activation. A layers model: each layer without its bias and activation, then a 1 x 1
-   * `DepthwiseConv2D` whose kernel is the scales, with the bias and activation.
+   * activation. A layers model: each layer without its bias and activation, then a layer that
+   * holds the scales and takes the bias and activation (a 1 x 1 `DepthwiseConv2D`, or a
+   * `BatchNormalization` and an `Activation` after a `Dense` or `Conv1D`).
    */
   readonly model: TfjsModel;
   /** The new scale weight, by kernel weight name. */
@@ -200,9 +202,11 @@ export interface TfjsWithChannelScales {
  * (per output channel) for the same function.
  *
  * In a layers model, layer `L` loses its bias and activation (`use_bias: false`, `linear`) and
- * is followed by `L_channel_scale`, a 1 x 1 `DepthwiseConv2D` (depth multiplier 1) whose kernel
+ * is followed by `L_channel_scale`: a 1 x 1 `DepthwiseConv2D` (depth multiplier 1) whose kernel
  * `[1, 1, channels, 1]` is the scales and which takes `L`'s bias (renamed
- * `L_channel_scale/bias`) and activation; the layers that read `L` read it instead.
+ * `L_channel_scale/bias`) and activation, or, after a `Dense` or `Conv1D`, a
+ * `BatchNormalization` with `epsilon` 0 whose `gamma` is the scales and `beta` the bias, then an
+ * `Activation` when `L` had one; the layers that read `L` read the last of them instead.
  *
  * @param model A decoded model.
  * @param scales The scales (one per output channel, tfjs output-channel order) by kernel weight

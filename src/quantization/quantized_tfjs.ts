@@ -384,7 +384,7 @@ export async function quantizedTfjs(
             channelSites === undefined
               ? source.kind === "graph-model"
                 ? " (channelScales stores a conv or MatMul kernel per channel with one zero point as codes)"
-                : " (channelScales stores a Conv2D, DepthwiseConv2D or SeparableConv2D kernel per channel with one zero point as codes)"
+                : " (channelScales stores a Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D or Dense kernel per channel with one zero point as codes)"
               : ""
           }`;
         const fallback: TfjsStorage = exactHalf(values, kernels) ? "float16" : "float32";
@@ -419,10 +419,7 @@ export async function quantizedTfjs(
     candidates,
     headroom,
     (correcting ? newBiasBytes(source, replacements) : 0) +
-      [...scaled.values()].reduce(
-        (n, c) => n + c.grid.scales.length * scaleBytes(c.grid) + (c.grid.site.extraBytes ?? 0),
-        0,
-      ),
+      [...scaled.values()].reduce((n, c) => n + scaleCost(c.grid), 0),
     kernels,
     options.measure === undefined
       ? undefined
@@ -510,6 +507,8 @@ interface ChannelGrid {
 }
 
 const scaleBytes = (g: ChannelGrid) => g.storage === "float16" ? 2 : 4;
+/** The bytes a kernel's scales add to the file: the scales, and what their carrier adds. */
+const scaleCost = (g: ChannelGrid) => g.scales.length * scaleBytes(g) + (g.site.extraBytes ?? 0);
 
 /** The output channel of each kernel value (tfjs layout) at a channel-scale site. */
 const channelOf = (site: TfjsChannelScaleSite, n: number) =>
@@ -790,13 +789,12 @@ export async function fitTfjsChannelScales(
       const half = grid.storage === "float32"
         ? channelGrid(p, spec, sites.get(ref.name), kernels, true)
         : undefined;
-      const extra = grid.site.extraBytes ?? 0;
       scaled.push({
         index,
         p,
         name: ref.name,
-        scaleBytes: grid.scales.length * scaleBytes(grid) + extra,
-        ...(half?.storage === "float16" ? { half: half.scales.length * 2 + extra } : {}),
+        scaleBytes: scaleCost(grid),
+        ...(half?.storage === "float16" ? { half: scaleCost(half) } : {}),
       });
     } else {
       const fake = fakeQuantize(await ref.data(), ref.shape, p, { kernels });
