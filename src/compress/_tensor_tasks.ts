@@ -460,14 +460,16 @@ function compute(
         const method = a.target.setting.apply_method;
         const fuse = a.fuse === true && (method == null || method === "mul");
         if (!fuse) {
-          const bits = smallestMagnitudeBits(bytes, a.tensor.dtype, a.k);
+          const bits = smallestMagnitudeBits(bytes, a.tensor.dtype, a.k, kernels);
           if (bits !== undefined) {
             return { result: { bits, length }, transfer: [bits.buffer as ArrayBuffer] };
           }
         }
         // Masked where it was read, as the `mask` task would, in the pass that makes the bits:
         // the output's bytes from one read.
-        const masked = fuse ? maskSmallestMagnitude(bytes, a.tensor.dtype, a.k) : undefined;
+        const masked = fuse
+          ? maskSmallestMagnitude(bytes, a.tensor.dtype, a.k, kernels)
+          : undefined;
         if (masked !== undefined) {
           const { bits, zerosBefore, zerosAfter } = masked;
           const counts = { elements: length, zerosBefore, zerosAfter };

@@ -23,6 +23,35 @@ export interface KernelExports {
     cap: number,
   ): number;
   nnc_select_mask(data: number, n: number, t: number, ties: number, out: number): number;
+  nnc_mag_low_hist(data: number, n: number, high: number, hist: number): number;
+  nnc_mag_bin(
+    data: number,
+    n: number,
+    high: number,
+    offset: number,
+    hist: number,
+    positions: number,
+    lows: number,
+    cap: number,
+    state: number,
+  ): number;
+  nnc_mag_apply_bits(
+    data: number,
+    n: number,
+    width: number,
+    infinity: number,
+    bits: number,
+    state: number,
+  ): number;
+  nnc_mag_cut(
+    data: number,
+    n: number,
+    width: number,
+    cut: number,
+    apply: number,
+    state: number,
+    bits: number,
+  ): number;
   nnc_threshold_mask(data: number, n: number, t: number, out: number): number;
   nnc_histogram(data: number, n: number, lo: number, hi: number, bins: number, out: number): number;
   nnc_block_reduce(

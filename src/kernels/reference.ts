@@ -10,6 +10,15 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "../tensor/float16.ts";
 import { blockIds } from "./_blocks.ts";
 import { hessianAccumulateRef, inverseCholeskyUpperRef, subtractProductsRef } from "./_linalg.ts";
+import {
+  applyBits,
+  binEntries32,
+  cut16,
+  cut32,
+  highHistogram16,
+  highHistogram32,
+  lowHistogram32,
+} from "./_magnitude.ts";
 import { keyToValue, orderKeys } from "./_order.ts";
 import { roundHalfEven } from "../tensor/round_half_even.ts";
 import type { IntCodes, Kernels, MaskMethod, MinMax, QuantParams, Reduction } from "./types.ts";
@@ -28,6 +37,11 @@ import {
   checkInverseCholeskyUpper,
   checkKSmallestMask,
   checkKthSmallest,
+  checkMagnitudeApplyBits,
+  checkMagnitudeBin,
+  checkMagnitudeCut,
+  checkMagnitudeHighHistogram,
+  checkMagnitudeLowHistogram,
   checkMinMax,
   checkPackInt4,
   checkQuantize,
@@ -330,5 +344,54 @@ export const referenceKernels: Kernels = {
   subtractProducts(c: Float32Array, a: Float32Array, b: Float32Array, k: number): Float32Array {
     checkSubtractProducts(c, a, b, k);
     return subtractProductsRef(c, a, b, k);
+  },
+
+  magnitudeHighHistogram(
+    words: Int32Array | Uint16Array,
+    infinity: number,
+    hist: Uint32Array,
+  ): boolean {
+    checkMagnitudeHighHistogram(words, infinity, hist);
+    return words instanceof Int32Array
+      ? highHistogram32(words, hist)
+      : highHistogram16(words, infinity, hist);
+  },
+
+  magnitudeLowHistogram(words: Int32Array, high: number, hist: Uint32Array): void {
+    checkMagnitudeLowHistogram(words, high, hist);
+    lowHistogram32(words, high, hist);
+  },
+
+  magnitudeCut(
+    words: Int32Array | Uint16Array,
+    cut: number,
+    apply: boolean,
+    state: Uint32Array,
+    bits: Uint8Array,
+  ): void {
+    checkMagnitudeCut(words, cut, apply, state, bits);
+    if (words instanceof Int32Array) cut32(words, cut, apply, state, bits);
+    else cut16(words, cut, apply, state, bits);
+  },
+
+  magnitudeBin(
+    words: Int32Array,
+    high: number,
+    hist: Uint32Array,
+    positions: Uint32Array,
+    lows: Uint16Array,
+  ): number {
+    checkMagnitudeBin(words, high, hist, positions, lows);
+    return binEntries32(words, high, hist, positions, lows);
+  },
+
+  magnitudeApplyBits(
+    words: Int32Array | Uint16Array,
+    bits: Uint8Array,
+    infinity: number,
+    zeros: Uint32Array,
+  ): number {
+    checkMagnitudeApplyBits(words, bits, infinity, zeros);
+    return applyBits(words, bits, infinity, zeros);
   },
 };

@@ -247,6 +247,74 @@ export interface Kernels {
    * returns it (`c` is the output).
    */
   subtractProducts(c: Float32Array, a: Float32Array, b: Float32Array, k: number): Float32Array;
+
+  /**
+   * The first pass of an exact `|w|` selection on stored float bits (with the sign bit
+   * cleared, the bits of a finite float are an integer key in `|w|` order): adds to `hist`
+   * (32,768 bins) the high 16 bits of each key of float32 `words` (an `Int32Array` of their
+   * bits), or each whole 15-bit key of 16-bit `words` (a `Uint16Array`; `infinity` is its
+   * type's infinity, 0x7c00 for float16 or 0x7f80 for bfloat16). Returns false when a value is
+   * NaN or infinite (the counts are then incomplete). Calls add up, so a tensor may be counted
+   * in pieces.
+   */
+  magnitudeHighHistogram(
+    words: Int32Array | Uint16Array,
+    infinity: number,
+    hist: Uint32Array,
+  ): boolean;
+
+  /**
+   * The second pass for float32: adds to `hist` (65,536 bins) the low 16 bits of the keys of
+   * `words` whose high 16 bits are `high`.
+   */
+  magnitudeLowHistogram(words: Int32Array, high: number, hist: Uint32Array): void;
+
+  /**
+   * The last pass: the mask of `words` (as in `magnitudeHighHistogram`) as bits, bit `i % 8` of
+   * `bits[i >> 3]` (`bits.length` = `ceil(words.length / 8)`), 1 for kept: a key above `cut`
+   * (an integer in [-1, 2^31 - 1]), or equal to it once `state[0]` equal keys, counting down in
+   * index order, have been pruned. With `apply`, `words` are masked in place (a pruned value
+   * keeps only its sign bit, `x * 0`) and the zeros (+0 and -0) before and after are added to
+   * `state[1]` and `state[2]`. `state` is updated, so a tensor may be cut in pieces whose
+   * lengths (all but the last) are multiples of 8.
+   */
+  magnitudeCut(
+    words: Int32Array | Uint16Array,
+    cut: number,
+    apply: boolean,
+    state: Uint32Array,
+    bits: Uint8Array,
+  ): void;
+
+  /**
+   * The entries of one high-bits bin of float32 `words` (as in `magnitudeHighHistogram`): the
+   * low 16 bits of the keys whose high 16 bits are `high` are added to `hist` (65,536 bins),
+   * and the first `positions.length` such entries are listed in index order (`positions` their
+   * indices, `lows` their low bits; both the same length). Returns how many entries the bin
+   * holds in all, or -1 when a value is NaN or infinite.
+   */
+  magnitudeBin(
+    words: Int32Array,
+    high: number,
+    hist: Uint32Array,
+    positions: Uint32Array,
+    lows: Uint16Array,
+  ): number;
+
+  /**
+   * Masks stored float bits in place by `bits` (bit `i % 8` of `bits[i >> 3]`, 1 keeps; a
+   * pruned value keeps only its sign bit, `x * 0` of a finite `x`), a group of eight values at
+   * a time, and adds the zeros (+0 and -0) before and after to `zeros[0]` and `zeros[1]`.
+   * Stops before the first group holding a NaN or an infinity (`infinity`: a 16-bit type's
+   * infinity bits, 0x7c00 or 0x7f80; ignored for float32), and before the last
+   * `words.length % 8` values: returns how many values it masked.
+   */
+  magnitudeApplyBits(
+    words: Int32Array | Uint16Array,
+    bits: Uint8Array,
+    infinity: number,
+    zeros: Uint32Array,
+  ): number;
 }
 
 /**

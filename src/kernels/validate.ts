@@ -518,3 +518,120 @@ export function notPositiveDefinite(h: Float32Array, n: number, column: number):
       `(diagonal value ${h[column * n + column]}, n = ${n})`,
   );
 }
+
+/** Throws unless `words` holds stored float bits: an `Int32Array` (float32) or `Uint16Array`. */
+function assertMagnitudeWords(words: unknown): asserts words is Int32Array | Uint16Array {
+  if (!(words instanceof Int32Array) && !(words instanceof Uint16Array)) {
+    throw new TypeError(
+      `"words" must be an Int32Array (float32 bits) or a Uint16Array (float16 or bfloat16 ` +
+        `bits): current value is ${show(words)}`,
+    );
+  }
+}
+
+/** Throws unless `hist` is a `Uint32Array` of `bins` counts. */
+function assertBins(hist: unknown, bins: number): void {
+  if (!(hist instanceof Uint32Array)) {
+    throw new TypeError(`"hist" must be a Uint32Array: current value is ${show(hist)}`);
+  }
+  assertSameLength("hist", hist.length, bins, "the bins");
+}
+
+/** Checks the arguments of `magnitudeHighHistogram`. */
+export function checkMagnitudeHighHistogram(
+  words: unknown,
+  infinity: unknown,
+  hist: unknown,
+): void {
+  assertMagnitudeWords(words);
+  if (words instanceof Uint16Array) {
+    if (infinity !== 0x7c00 && infinity !== 0x7f80) {
+      throw new RangeError(
+        `"infinity" must be 0x7c00 (float16) or 0x7f80 (bfloat16) for 16-bit words: current ` +
+          `value is ${show(infinity)}`,
+      );
+    }
+  }
+  assertBins(hist, 32768);
+}
+
+/** Checks the arguments of `magnitudeLowHistogram`. */
+export function checkMagnitudeLowHistogram(words: unknown, high: unknown, hist: unknown): void {
+  if (!(words instanceof Int32Array)) {
+    throw new TypeError(`"words" must be an Int32Array: current value is ${show(words)}`);
+  }
+  assertInt("high", high, 0, 0x7fff);
+  assertBins(hist, 65536);
+}
+
+/** Checks the arguments of `magnitudeCut`. */
+export function checkMagnitudeCut(
+  words: unknown,
+  cut: unknown,
+  apply: unknown,
+  state: unknown,
+  bits: unknown,
+): void {
+  assertMagnitudeWords(words);
+  assertInt("cut", cut, -1, 0x7fffffff);
+  if (typeof apply !== "boolean") {
+    throw new TypeError(`"apply" must be a boolean: current value is ${show(apply)}`);
+  }
+  if (!(state instanceof Uint32Array) || state.length !== 3) {
+    throw new TypeError(
+      `"state" must be a Uint32Array of 3 counts (ties, zeros before, zeros after): current ` +
+        `value is ${show(state)}`,
+    );
+  }
+  if (!(bits instanceof Uint8Array)) {
+    throw new TypeError(`"bits" must be a Uint8Array: current value is ${show(bits)}`);
+  }
+  assertSameLength("bits", bits.length, Math.ceil(words.length / 8), "one bit per word");
+}
+
+/** Checks the arguments of `magnitudeBin`. */
+export function checkMagnitudeBin(
+  words: unknown,
+  high: unknown,
+  hist: unknown,
+  positions: unknown,
+  lows: unknown,
+): void {
+  checkMagnitudeLowHistogram(words, high, hist);
+  if (!(positions instanceof Uint32Array)) {
+    throw new TypeError(`"positions" must be a Uint32Array: current value is ${show(positions)}`);
+  }
+  if (!(lows instanceof Uint16Array)) {
+    throw new TypeError(`"lows" must be a Uint16Array: current value is ${show(lows)}`);
+  }
+  assertSameLength("lows", lows.length, positions.length, `"positions"`);
+}
+
+/** Checks the arguments of `magnitudeApplyBits`. */
+export function checkMagnitudeApplyBits(
+  words: unknown,
+  bits: unknown,
+  infinity: unknown,
+  zeros: unknown,
+): void {
+  assertMagnitudeWords(words);
+  if (!(bits instanceof Uint8Array)) {
+    throw new TypeError(`"bits" must be a Uint8Array: current value is ${show(bits)}`);
+  }
+  if (bits.length * 8 < words.length) {
+    throw new RangeError(
+      `"bits" must hold ${words.length} bits: current length is ${bits.length} bytes`,
+    );
+  }
+  if (words instanceof Uint16Array && infinity !== 0x7c00 && infinity !== 0x7f80) {
+    throw new RangeError(
+      `"infinity" must be 0x7c00 (float16) or 0x7f80 (bfloat16) for 16-bit words: current ` +
+        `value is ${show(infinity)}`,
+    );
+  }
+  if (!(zeros instanceof Uint32Array) || zeros.length !== 2) {
+    throw new TypeError(
+      `"zeros" must be a Uint32Array of 2 counts (before, after): current value is ${show(zeros)}`,
+    );
+  }
+}

@@ -13,6 +13,7 @@ import { type KernelExports, kernelExports } from "./_wasm_abi.ts";
 import { blockKernels } from "./_wasm_blocks.ts";
 import { elementwiseKernels } from "./_wasm_elementwise.ts";
 import { linalgKernels } from "./_wasm_linalg.ts";
+import { magnitudeKernels } from "./_wasm_magnitude.ts";
 import { kSmallestMaskWasm, kthSmallestWasm } from "./_wasm_select.ts";
 import { decodeKernelsWasm } from "../../wasm/kernels_inline.ts";
 import type { Kernels } from "./types.ts";
@@ -95,6 +96,7 @@ export function createWasmKernels(module?: WebAssembly.Module, options?: ArenaOp
     ...elementwiseKernels(ex, arena),
     ...blockKernels(ex, arena),
     ...linalgKernels(ex, arena),
+    ...magnitudeKernels(ex, arena),
   };
 }
 

@@ -203,6 +203,34 @@ function checks(k: Kernels): Array<[string, () => string | undefined]> {
       );
     }
   }
+  // The magnitude passes on stored bits: float32 values with ties and signed zeros, and float16.
+  for (const n of [1, 9, 33, 1000, 65537]) {
+    const next = mulberry32(n + 7);
+    const f = new Float32Array(n).map(() => ((next() % 33) - 16) / 8);
+    const words32 = new Int32Array(f.buffer);
+    const words16 = new Uint16Array(n).map(() => next() % 0x7c00 | (next() % 2) << 15);
+    for (const [words, infinity] of [[words32, 0], [words16, 0x7c00]] as const) {
+      const label = `n=${n} ${words instanceof Int32Array ? "float32" : "float16"}`;
+      add(`magnitudeHighHistogram ${label}`, () => {
+        const got = new Uint32Array(32768);
+        const want = new Uint32Array(32768);
+        const a = k.magnitudeHighHistogram(words, infinity, got);
+        const b = ref.magnitudeHighHistogram(words, infinity, want);
+        return a !== b ? `finite ${a}, want ${b}` : sameArrays(got, want);
+      });
+      const key = words[n >> 1] & (infinity === 0 ? 0x7fffffff : 0x7fff);
+      add(`magnitudeCut ${label}`, () => {
+        const run = (x: Kernels) => {
+          const w = words.slice();
+          const state = new Uint32Array([3, 0, 0]);
+          const bits = new Uint8Array(Math.ceil(n / 8));
+          x.magnitudeCut(w, key, true, state, bits);
+          return [...bits, ...state, ...w];
+        };
+        return sameArrays(run(k), run(ref));
+      });
+    }
+  }
   // deno-lint-ignore no-explicit-any
   const bad = (x: unknown) => x as any;
   const badCalls: Array<[string, (kernels: Kernels) => unknown]> = [

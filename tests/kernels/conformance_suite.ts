@@ -14,6 +14,7 @@ import { test } from "node:test";
 import type { Kernels } from "../../src/kernels/types.ts";
 import { EXAMPLES } from "./_examples.ts";
 import { LINALG_CASES } from "./_linalg_cases.ts";
+import { MAGNITUDE_CASES } from "./_magnitude_cases.ts";
 import { PROPERTIES } from "./_properties.ts";
 
 /** Cases to skip, with the reason (required). */
@@ -35,7 +36,12 @@ export interface ConformanceOptions {
 }
 
 /** The sentences of every case, in registration order. */
-export const CONFORMANCE_CASES: readonly string[] = [...EXAMPLES, ...PROPERTIES, ...LINALG_CASES]
+export const CONFORMANCE_CASES: readonly string[] = [
+  ...EXAMPLES,
+  ...PROPERTIES,
+  ...LINALG_CASES,
+  ...MAGNITUDE_CASES,
+]
   .map((c) => c.sentence);
 
 /**
@@ -67,7 +73,9 @@ export function runConformanceSuite(options: ConformanceOptions): void {
   }
   let kernels: Kernels | undefined;
   const get = () => (kernels ??= options.create());
-  for (const { sentence, run } of [...EXAMPLES, ...PROPERTIES, ...LINALG_CASES]) {
+  for (
+    const { sentence, run } of [...EXAMPLES, ...PROPERTIES, ...LINALG_CASES, ...MAGNITUDE_CASES]
+  ) {
     const name = `${options.name}: ${sentence}`;
     const reason = skipped.get(sentence);
     if (reason !== undefined) test(name, { skip: reason }, () => {});

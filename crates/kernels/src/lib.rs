@@ -16,6 +16,7 @@ mod hist;
 mod keys;
 mod lanes;
 mod linalg;
+mod magnitude;
 mod mask;
 mod pack;
 mod quant;
@@ -45,6 +46,100 @@ pub unsafe extern "C" fn nnc_key_hist(data: *const f32, n: usize, level: u32, pr
         let h = slice_mut(hist, select::BINS)?;
         let h: &mut [u32; select::BINS] = h.try_into().map_err(|_| BAD_POINTER)?;
         select::key_hist(slice(data, n)?, lv, prefix, h);
+        Ok(())
+    })())
+}
+
+/// Adds the histogram of the low 16 bits of the float32 magnitude keys whose high 16 bits are
+/// `high`, of `n` floats at `data`, to 65,536 `u32` bins at `hist`.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_mag_low_hist(data: *const u32, n: usize, high: u32, hist: *mut u32) -> i32 {
+    status((|| {
+        let h = slice_mut(hist, magnitude::LOW_BINS)?;
+        let h: &mut [u32; magnitude::LOW_BINS] = h.try_into().map_err(|_| BAD_POINTER)?;
+        magnitude::low_hist32(slice(data, n)?, high, h);
+        Ok(())
+    })())
+}
+
+/// Writes the magnitude mask of `n` stored floats of `width` bytes as bits at `bits` (kept: a
+/// key above `cut`, or equal once `state[0]` equal keys have been pruned, `state[0]` counting
+/// down); with `apply` 1, masks the values in place (a pruned value keeps its sign bit) and adds
+/// the zeros before and after to `state[1]` and `state[2]`. A call other than a tensor's last
+/// takes a multiple of eight values.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_mag_cut(data: *mut u8, n: usize, width: u32, cut: i32, apply: u32, state: *mut u32, bits: *mut u8) -> i32 {
+    status((|| {
+        let state = slice_mut(state, 3)?;
+        let bits = slice_mut(bits, (n + 7) / 8)?;
+        let mut c = magnitude::Cut { cut, ties: state[0], apply: apply != 0, zeros_before: state[1], zeros_after: state[2] };
+        match width {
+            4 => magnitude::apply_cut32(slice_mut(data as *mut u32, n)?, &mut c, bits),
+            2 => magnitude::apply_cut16(slice_mut(data as *mut u16, n)?, &mut c, bits),
+            _ => return Err(BAD_ARGUMENT),
+        }
+        state[0] = c.ties;
+        state[1] = c.zeros_before;
+        state[2] = c.zeros_after;
+        Ok(())
+    })())
+}
+
+/// Counts the low 16 bits of the float32 magnitude keys of `n` floats at `data` whose high 16
+/// bits are `high` into 65,536 `u32` bins at `hist`, and lists them: `state[0]` counts them,
+/// and while it is below `cap`, entry `state[0]` of `positions` gets `offset` + the index and
+/// that of `lows` the low bits; sets `state[1]` to 1 when a value is not finite.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_mag_bin(data: *const u32, n: usize, high: u32, offset: u32, hist: *mut u32, positions: *mut u32, lows: *mut u16, cap: usize, state: *mut u32) -> i32 {
+    status((|| {
+        let h = slice_mut(hist, magnitude::LOW_BINS)?;
+        let h: &mut [u32; magnitude::LOW_BINS] = h.try_into().map_err(|_| BAD_POINTER)?;
+        let state = slice_mut(state, 2)?;
+        let mut count = state[0];
+        let finite = magnitude::bin_entries32(slice(data, n)?, high, offset, h, slice_mut(positions, cap)?, slice_mut(lows, cap)?, &mut count);
+        state[0] = count;
+        if !finite {
+            state[1] = 1;
+        }
+        Ok(())
+    })())
+}
+
+/// Masks `n` stored floats of `width` bytes at `data` by `bits` (1 keeps; a pruned value keeps
+/// its sign bit), group of eight by group, until a group holds a NaN or an infinity
+/// (`infinity`: a 16-bit type's infinity bits); adds the zeros before and after to `state[0]`
+/// and `state[1]` and sets `state[2]` to the number of values masked.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_mag_apply_bits(data: *mut u8, n: usize, width: u32, infinity: u32, bits: *const u8, state: *mut u32) -> i32 {
+    status((|| {
+        let state = slice_mut(state, 3)?;
+        let bits = slice(bits, n / 8)?;
+        let mut zeros = [state[0], state[1]];
+        let done = match width {
+            4 => magnitude::apply_bits32(slice_mut(data as *mut u32, n)?, bits, &mut zeros),
+            2 => magnitude::apply_bits16(
+                slice_mut(data as *mut u16, n)?,
+                bits,
+                u16::try_from(infinity).map_err(|_| BAD_ARGUMENT)?,
+                &mut zeros,
+            ),
+            _ => return Err(BAD_ARGUMENT),
+        };
+        state[0] = zeros[0];
+        state[1] = zeros[1];
+        state[2] = done as u32;
         Ok(())
     })())
 }

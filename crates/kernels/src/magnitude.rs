@@ -1,0 +1,495 @@
+//! Magnitude selection on stored float bits (float32, float16, bfloat16): with the sign bit
+//! cleared, the bits of a finite float are an integer key in `|w|` order. The passes of an
+//! exact selection of the `k` smallest (see `src/pruning/stored_magnitude.ts`, whose loops
+//! these match bit for bit; the first pass, a histogram of the high key bits, stays in
+//! TypeScript: its random increments do not vectorise, and it ran at the same speed here, so
+//! the copy into linear memory made it slower):
+//!
+//! - [`low_hist32`]: the histogram of the low 16 bits of the float32 keys whose high bits are
+//!   `high` (65,536 bins);
+//! - [`apply_cut32`] / [`apply_cut16`]: the mask as bits (kept: a key above `cut`, or equal to
+//!   it once the first `ties` equal keys in index order are pruned), optionally applied in place
+//!   (a pruned value keeps only its sign bit), with the zeros before and after counted.
+//!
+//! Every pass may be called chunk by chunk: histograms add up, and `ties` carries over; a chunk
+//! other than the last must hold a multiple of eight values (the bits are whole bytes).
+
+#[cfg(target_arch = "wasm32")]
+use core::arch::wasm32::*;
+
+/// Bins of the low-bits histogram.
+pub const LOW_BINS: usize = 65536;
+
+/// Counts the low 16 bits of the float32 keys whose high 16 bits are `high` (scalar twin).
+pub fn low_hist32_scalar(words: &[u32], high: u32, hist: &mut [u32; LOW_BINS]) {
+    for &w in words {
+        let m = w & 0x7fff_ffff;
+        if m >> 16 == high {
+            hist[(m & 0xffff) as usize] += 1;
+        }
+    }
+}
+
+/// Counts the low 16 bits of the float32 keys whose high 16 bits are `high`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn low_hist32(words: &[u32], high: u32, hist: &mut [u32; LOW_BINS]) {
+    low_hist32_scalar(words, high, hist)
+}
+
+/// Counts the low 16 bits of the float32 keys whose high 16 bits are `high`: eight keys are
+/// compared at a time, and only a group holding such a key is counted one by one.
+#[cfg(target_arch = "wasm32")]
+pub fn low_hist32(words: &[u32], high: u32, hist: &mut [u32; LOW_BINS]) {
+    let n8 = words.len() & !7;
+    let p = words.as_ptr();
+    let (abs, hv) = (i32x4_splat(0x7fff_ffff), i32x4_splat(high as i32));
+    let mut i = 0;
+    while i < n8 {
+        // SAFETY: i + 8 <= words.len().
+        let (a, b) = unsafe { (v128_load(p.add(i) as *const v128), v128_load(p.add(i + 4) as *const v128)) };
+        let ha = u32x4_shr(v128_and(a, abs), 16);
+        let hb = u32x4_shr(v128_and(b, abs), 16);
+        if v128_any_true(v128_or(i32x4_eq(ha, hv), i32x4_eq(hb, hv))) {
+            low_hist32_scalar(&words[i..i + 8], high, hist);
+        }
+        i += 8;
+    }
+    low_hist32_scalar(&words[n8..], high, hist);
+}
+
+/// The float32 keys whose high 16 bits are `high`: their low 16 bits counted into `hist`, and
+/// listed while `*count < positions.len()` (`positions[j]` = `offset` + index, `lows[j]` = low
+/// bits); `*count` counts every one, listed or not. False when a value is not finite.
+pub fn bin_entries32(
+    words: &[u32],
+    high: u32,
+    offset: u32,
+    hist: &mut [u32; LOW_BINS],
+    positions: &mut [u32],
+    lows: &mut [u16],
+    count: &mut u32,
+) -> bool {
+    let mut bad = 0i32;
+    #[cfg(target_arch = "wasm32")]
+    let start = {
+        let n8 = words.len() & !7;
+        let p = words.as_ptr();
+        let (abs, hv, top) = (i32x4_splat(0x7fff_ffff), i32x4_splat(high as i32), i32x4_splat(0x7f7f_ffff));
+        let mut over = i32x4_splat(0);
+        let mut i = 0;
+        while i < n8 {
+            // SAFETY: i + 8 <= words.len().
+            let (a, b) = unsafe { (v128_load(p.add(i) as *const v128), v128_load(p.add(i + 4) as *const v128)) };
+            let (ma, mb) = (v128_and(a, abs), v128_and(b, abs));
+            over = v128_or(over, v128_or(i32x4_gt(ma, top), i32x4_gt(mb, top)));
+            let (ha, hb) = (u32x4_shr(ma, 16), u32x4_shr(mb, 16));
+            if v128_any_true(v128_or(i32x4_eq(ha, hv), i32x4_eq(hb, hv))) {
+                for q in i..i + 8 {
+                    let m = words[q] & 0x7fff_ffff;
+                    if m >> 16 == high {
+                        list(q, m, offset, hist, positions, lows, count);
+                    }
+                }
+            }
+            i += 8;
+        }
+        if v128_any_true(over) {
+            bad = -1;
+        }
+        n8
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let start = 0;
+    for (q, &w) in words.iter().enumerate().skip(start) {
+        let m = w & 0x7fff_ffff;
+        bad |= 0x7f7f_ffffi32.wrapping_sub(m as i32);
+        if m >> 16 == high {
+            list(q, m, offset, hist, positions, lows, count);
+        }
+    }
+    bad >= 0
+}
+
+#[inline(always)]
+fn list(q: usize, m: u32, offset: u32, hist: &mut [u32; LOW_BINS], positions: &mut [u32], lows: &mut [u16], count: &mut u32) {
+    hist[(m & 0xffff) as usize] += 1;
+    let c = *count as usize;
+    if c < positions.len() && c < lows.len() {
+        positions[c] = offset.wrapping_add(q as u32);
+        lows[c] = m as u16;
+    }
+    *count = count.saturating_add(1);
+}
+
+/// Masks whole groups of eight values by `bits` (1 keeps; a pruned value keeps only its sign
+/// bit) while every value of a group is finite, adding the zeros before and after to `zeros`;
+/// returns how many values it masked (a multiple of 8: it stops before the first group holding
+/// a NaN or an infinity, or before the last `len % 8` values).
+pub fn apply_bits32(words: &mut [u32], bits: &[u8], zeros: &mut [u32; 2]) -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let groups = (words.len() / 8).min(bits.len());
+        let p = words.as_mut_ptr();
+        let (abs, sign, top, zero) =
+            (i32x4_splat(0x7fff_ffff), i32x4_splat(i32::MIN), i32x4_splat(0x7f7f_ffff), i32x4_splat(0));
+        let (lo, hi) = (i32x4(1, 2, 4, 8), i32x4(16, 32, 64, 128));
+        let (mut zb, mut za) = (zero, zero);
+        let mut g = 0;
+        while g < groups {
+            // SAFETY: 8 * g + 8 <= words.len().
+            let (a, b) = unsafe { (v128_load(p.add(8 * g) as *const v128), v128_load(p.add(8 * g + 4) as *const v128)) };
+            let (ma, mb) = (v128_and(a, abs), v128_and(b, abs));
+            if v128_any_true(v128_or(i32x4_gt(ma, top), i32x4_gt(mb, top))) {
+                break;
+            }
+            let bv = i32x4_splat(bits[g] as i32);
+            let (ka, kb) = (i32x4_ne(v128_and(bv, lo), zero), i32x4_ne(v128_and(bv, hi), zero));
+            let (z0, z1) = (i32x4_eq(ma, zero), i32x4_eq(mb, zero));
+            zb = i32x4_sub(i32x4_sub(zb, z0), z1);
+            za = i32x4_sub(i32x4_sub(za, v128_or(z0, v128_not(ka))), v128_or(z1, v128_not(kb)));
+            // SAFETY: as the loads.
+            unsafe {
+                v128_store(p.add(8 * g) as *mut v128, v128_and(a, v128_or(ka, sign)));
+                v128_store(p.add(8 * g + 4) as *mut v128, v128_and(b, v128_or(kb, sign)));
+            }
+            g += 1;
+        }
+        zeros[0] += lane_sum(zb);
+        zeros[1] += lane_sum(za);
+        g * 8
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    apply_bits32_scalar(words, bits, zeros)
+}
+
+/// [`apply_bits32`]'s scalar twin.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub fn apply_bits32_scalar(words: &mut [u32], bits: &[u8], zeros: &mut [u32; 2]) -> usize {
+    let groups = (words.len() / 8).min(bits.len());
+    for g in 0..groups {
+        let w = &mut words[g * 8..g * 8 + 8];
+        if w.iter().any(|&x| x & 0x7fff_ffff > 0x7f7f_ffff) {
+            return g * 8;
+        }
+        let b = bits[g];
+        for (q, x) in w.iter_mut().enumerate() {
+            let kept = (b >> q) & 1 == 1;
+            let zero = *x & 0x7fff_ffff == 0;
+            zeros[0] += zero as u32;
+            zeros[1] += (zero || !kept) as u32;
+            if !kept {
+                *x &= 0x8000_0000;
+            }
+        }
+    }
+    groups * 8
+}
+
+/// [`apply_bits32`] for 16-bit values (`infinity`: the type's infinity bits).
+pub fn apply_bits16(words: &mut [u16], bits: &[u8], infinity: u16, zeros: &mut [u32; 2]) -> usize {
+    #[cfg(target_arch = "wasm32")]
+    {
+        let groups = (words.len() / 8).min(bits.len());
+        let p = words.as_mut_ptr();
+        let (abs, sign, top, zero) =
+            (i16x8_splat(0x7fff), i16x8_splat(i16::MIN), i16x8_splat(infinity as i16 - 1), i16x8_splat(0));
+        let sel = i16x8(1, 2, 4, 8, 16, 32, 64, 128);
+        let (mut zb, mut za) = (i32x4_splat(0), i32x4_splat(0));
+        let mut g = 0;
+        while g < groups {
+            // SAFETY: 8 * g + 8 <= words.len().
+            let a = unsafe { v128_load(p.add(8 * g) as *const v128) };
+            let m = v128_and(a, abs);
+            if v128_any_true(i16x8_gt(m, top)) {
+                break;
+            }
+            let k = i16x8_ne(v128_and(i16x8_splat(bits[g] as i16), sel), zero);
+            let z = i16x8_eq(m, zero);
+            zb = i32x4_sub(zb, i32x4_extadd_pairwise_i16x8(z));
+            za = i32x4_sub(za, i32x4_extadd_pairwise_i16x8(v128_or(z, v128_not(k))));
+            // SAFETY: as the load.
+            unsafe { v128_store(p.add(8 * g) as *mut v128, v128_and(a, v128_or(k, sign))) };
+            g += 1;
+        }
+        zeros[0] += lane_sum(zb);
+        zeros[1] += lane_sum(za);
+        g * 8
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    apply_bits16_scalar(words, bits, infinity, zeros)
+}
+
+/// [`apply_bits16`]'s scalar twin.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+pub fn apply_bits16_scalar(words: &mut [u16], bits: &[u8], infinity: u16, zeros: &mut [u32; 2]) -> usize {
+    let groups = (words.len() / 8).min(bits.len());
+    for g in 0..groups {
+        let w = &mut words[g * 8..g * 8 + 8];
+        if w.iter().any(|&x| x & 0x7fff >= infinity) {
+            return g * 8;
+        }
+        let b = bits[g];
+        for (q, x) in w.iter_mut().enumerate() {
+            let kept = (b >> q) & 1 == 1;
+            let zero = *x & 0x7fff == 0;
+            zeros[0] += zero as u32;
+            zeros[1] += (zero || !kept) as u32;
+            if !kept {
+                *x &= 0x8000;
+            }
+        }
+    }
+    groups * 8
+}
+
+/// What an `apply_cut` pass needs besides the values: the cut, the ties still to prune, whether
+/// to mask the values, and the zeros counted so far.
+pub struct Cut {
+    /// The key of rank `k - 1` (-1: keep every value; `0x7fffffff`: prune every value).
+    pub cut: i32,
+    /// How many keys equal to `cut` are still to be pruned (the first ones, in index order).
+    pub ties: u32,
+    /// Mask the values in place too.
+    pub apply: bool,
+    /// Zeros (+0 and -0) seen so far, and zeros after masking.
+    pub zeros_before: u32,
+    pub zeros_after: u32,
+}
+
+/// One value's mask bit (1: kept), with the tie rule; masks and counts it when asked.
+#[inline(always)]
+fn one(m: i32, c: &mut Cut) -> u32 {
+    let kept = if m > c.cut {
+        1
+    } else if m == c.cut {
+        if c.ties > 0 {
+            c.ties -= 1;
+            0
+        } else {
+            1
+        }
+    } else {
+        0
+    };
+    if c.apply {
+        let zero = (m == 0) as u32;
+        c.zeros_before += zero;
+        c.zeros_after += zero | (kept ^ 1);
+    }
+    kept
+}
+
+/// The mask of float32 values as bits (scalar twin of [`apply_cut32`]).
+pub fn apply_cut32_scalar(words: &mut [u32], c: &mut Cut, bits: &mut [u8]) {
+    for (i, w) in words.iter_mut().enumerate() {
+        let kept = one((*w & 0x7fff_ffff) as i32, c);
+        if i % 8 == 0 {
+            bits[i / 8] = 0;
+        }
+        bits[i / 8] |= (kept as u8) << (i % 8);
+        if c.apply && kept == 0 {
+            *w &= 0x8000_0000;
+        }
+    }
+}
+
+/// The mask of 16-bit float values as bits (scalar twin of [`apply_cut16`]).
+pub fn apply_cut16_scalar(words: &mut [u16], c: &mut Cut, bits: &mut [u8]) {
+    for (i, w) in words.iter_mut().enumerate() {
+        let kept = one((*w & 0x7fff) as i32, c);
+        if i % 8 == 0 {
+            bits[i / 8] = 0;
+        }
+        bits[i / 8] |= (kept as u8) << (i % 8);
+        if c.apply && kept == 0 {
+            *w &= 0x8000;
+        }
+    }
+}
+
+/// The mask of float32 values as bits (`bits.len()` at least `ceil(words.len() / 8)`).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn apply_cut32(words: &mut [u32], c: &mut Cut, bits: &mut [u8]) {
+    apply_cut32_scalar(words, c, bits)
+}
+
+/// The mask of 16-bit float values as bits (`bits.len()` at least `ceil(words.len() / 8)`).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn apply_cut16(words: &mut [u16], c: &mut Cut, bits: &mut [u8]) {
+    apply_cut16_scalar(words, c, bits)
+}
+
+/// The mask of float32 values as bits, eight values (one byte of bits) at a time; a group
+/// holding a key equal to the cut takes the scalar path (the ties are counted in index order).
+#[cfg(target_arch = "wasm32")]
+pub fn apply_cut32(words: &mut [u32], c: &mut Cut, bits: &mut [u8]) {
+    let n8 = words.len() & !7;
+    let p = words.as_mut_ptr();
+    let (abs, sign, cv, zero) =
+        (i32x4_splat(0x7fff_ffff), i32x4_splat(i32::MIN), i32x4_splat(c.cut), i32x4_splat(0));
+    // Lane counts, subtracted (a true comparison is -1); at most n / 4 per lane.
+    let (mut zb, mut za) = (zero, zero);
+    let mut i = 0;
+    while i < n8 {
+        // SAFETY: i + 8 <= words.len().
+        let (a, b) = unsafe { (v128_load(p.add(i) as *const v128), v128_load(p.add(i + 4) as *const v128)) };
+        let (ma, mb) = (v128_and(a, abs), v128_and(b, abs));
+        if v128_any_true(v128_or(i32x4_eq(ma, cv), i32x4_eq(mb, cv))) {
+            apply_cut32_scalar(&mut words[i..i + 8], c, &mut bits[i / 8..i / 8 + 1]);
+            i += 8;
+            continue;
+        }
+        let (ka, kb) = (i32x4_gt(ma, cv), i32x4_gt(mb, cv));
+        bits[i / 8] = (i32x4_bitmask(ka) | (i32x4_bitmask(kb) << 4)) as u8;
+        if c.apply {
+            let (za_, zb_) = (i32x4_eq(ma, zero), i32x4_eq(mb, zero));
+            zb = i32x4_sub(i32x4_sub(zb, za_), zb_);
+            za = i32x4_sub(i32x4_sub(za, v128_or(za_, v128_not(ka))), v128_or(zb_, v128_not(kb)));
+            // SAFETY: as the loads.
+            unsafe {
+                v128_store(p.add(i) as *mut v128, v128_and(a, v128_or(ka, sign)));
+                v128_store(p.add(i + 4) as *mut v128, v128_and(b, v128_or(kb, sign)));
+            }
+        }
+        i += 8;
+    }
+    c.zeros_before += lane_sum(zb);
+    c.zeros_after += lane_sum(za);
+    apply_cut32_scalar(&mut words[n8..], c, &mut bits[n8 / 8..]);
+}
+
+/// The mask of 16-bit float values as bits, eight values (one byte of bits) at a time.
+#[cfg(target_arch = "wasm32")]
+pub fn apply_cut16(words: &mut [u16], c: &mut Cut, bits: &mut [u8]) {
+    let n8 = words.len() & !7;
+    let p = words.as_mut_ptr();
+    let (abs, sign, cv, zero) =
+        (i16x8_splat(0x7fff), i16x8_splat(i16::MIN), i16x8_splat(c.cut.clamp(-1, 0x7fff) as i16), i16x8_splat(0));
+    // A cut of 0x7fffffff (prune all) is above every 15-bit key: no lane is kept, none ties.
+    let all = c.cut > 0x7fff;
+    let (mut zb, mut za) = (i32x4_splat(0), i32x4_splat(0));
+    let mut i = 0;
+    while i < n8 {
+        // SAFETY: i + 8 <= words.len().
+        let a = unsafe { v128_load(p.add(i) as *const v128) };
+        let m = v128_and(a, abs);
+        if !all && v128_any_true(i16x8_eq(m, cv)) {
+            apply_cut16_scalar(&mut words[i..i + 8], c, &mut bits[i / 8..i / 8 + 1]);
+            i += 8;
+            continue;
+        }
+        let k = if all { zero } else { i16x8_gt(m, cv) };
+        bits[i / 8] = i16x8_bitmask(k);
+        if c.apply {
+            let z = i16x8_eq(m, zero);
+            // Widened to 32-bit lanes before counting (16-bit lanes would overflow).
+            zb = i32x4_sub(zb, i32x4_extadd_pairwise_i16x8(z));
+            za = i32x4_sub(za, i32x4_extadd_pairwise_i16x8(v128_or(z, v128_not(k))));
+            // SAFETY: as the load.
+            unsafe { v128_store(p.add(i) as *mut v128, v128_and(a, v128_or(k, sign))) };
+        }
+        i += 8;
+    }
+    c.zeros_before += lane_sum(zb);
+    c.zeros_after += lane_sum(za);
+    apply_cut16_scalar(&mut words[n8..], c, &mut bits[n8 / 8..]);
+}
+
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+fn lane_sum(v: v128) -> u32 {
+    (i32x4_extract_lane::<0>(v) as u32)
+        .wrapping_add(i32x4_extract_lane::<1>(v) as u32)
+        .wrapping_add(i32x4_extract_lane::<2>(v) as u32)
+        .wrapping_add(i32x4_extract_lane::<3>(v) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lcg(seed: u32, n: usize) -> Vec<u32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ties_prune_the_first_equal_keys_and_apply_keeps_signs() {
+        let mut w: Vec<u32> = [0.5f32, -3.0, 2.0, -0.5, 0.0, 1.0].iter().map(|x| x.to_bits()).collect();
+        let mut c = Cut { cut: 0.5f32.to_bits() as i32, ties: 1, apply: true, zeros_before: 0, zeros_after: 0 };
+        let mut bits = [0u8; 1];
+        apply_cut32(&mut w, &mut c, &mut bits);
+        // 0 is below the cut; of the tied 0.5 and -0.5, the first is pruned.
+        assert_eq!(bits[0], 0b101110);
+        assert_eq!(f32::from_bits(w[0]), 0.0);
+        assert_eq!(w[3], (-0.5f32).to_bits());
+        assert_eq!((c.ties, c.zeros_before, c.zeros_after), (0, 1, 2));
+    }
+
+    #[test]
+    fn low_histogram_counts_the_keys_of_one_high_bin() {
+        let finite: Vec<u32> = lcg(7, 1000).iter().map(|x| x & 0xbfff_ffff).collect();
+        let high = (finite[3] & 0x7fff_ffff) >> 16;
+        let mut low = [0u32; LOW_BINS];
+        low_hist32(&finite, high, &mut low);
+        let want = finite.iter().filter(|&&w| (w & 0x7fff_ffff) >> 16 == high).count();
+        assert_eq!(low.iter().sum::<u32>() as usize, want);
+    }
+
+    #[test]
+    fn chunks_give_the_bits_and_counts_of_one_call() {
+        let w: Vec<u32> = lcg(3, 203).iter().map(|x| x & 0xbfff_ffff).collect();
+        let cut = (w[10] & 0x7fff_ffff) as i32;
+        let mut whole = w.clone();
+        let mut c = Cut { cut, ties: 1, apply: true, zeros_before: 0, zeros_after: 0 };
+        let mut bits = vec![0u8; 26];
+        apply_cut32(&mut whole, &mut c, &mut bits);
+        let mut parts = w.clone();
+        let mut d = Cut { cut, ties: 1, apply: true, zeros_before: 0, zeros_after: 0 };
+        let mut pbits = vec![0u8; 26];
+        let (a, b) = parts.split_at_mut(96);
+        apply_cut32(a, &mut d, &mut pbits[..12]);
+        apply_cut32(b, &mut d, &mut pbits[12..]);
+        assert_eq!(whole, parts);
+        assert_eq!(bits, pbits);
+        assert_eq!((c.ties, c.zeros_after), (d.ties, d.zeros_after));
+    }
+
+    #[test]
+    fn bin_entries_list_the_bin_up_to_the_cap_and_count_all() {
+        let w: Vec<u32> = [1.0f32, -1.0, 1.5, 2.0, 1.00001].iter().map(|x| x.to_bits()).collect();
+        let high = 1.0f32.to_bits() >> 16;
+        let mut hist = [0u32; LOW_BINS];
+        let (mut pos, mut lows, mut count) = ([0u32; 2], [0u16; 2], 0u32);
+        assert!(bin_entries32(&w, high, 10, &mut hist, &mut pos, &mut lows, &mut count));
+        // 1, -1 and 1.00001 share the high bits of 1.0; 1.5 and 2 do not.
+        assert_eq!(count, 3);
+        assert_eq!(pos, [10, 11]);
+        assert_eq!(lows, [0, 0]);
+        assert_eq!((hist[0], hist[(1.00001f32.to_bits() & 0xffff) as usize]), (2, 1));
+        assert!(!bin_entries32(&[f32::NAN.to_bits()], high, 0, &mut hist, &mut pos, &mut lows, &mut count));
+    }
+
+    #[test]
+    fn apply_bits_masks_whole_finite_groups_and_stops_at_a_non_finite_one() {
+        let mut w: Vec<u32> = (0..20).map(|i| (i as f32 - 3.0).to_bits()).collect();
+        w[17] = f32::INFINITY.to_bits();
+        let mut zeros = [0u32; 2];
+        let done = apply_bits32(&mut w, &[0b1010_1010, 0xff], &mut zeros);
+        assert_eq!(done, 16);
+        assert_eq!(f32::from_bits(w[0]), -0.0);
+        assert_eq!(f32::from_bits(w[1]), -2.0);
+        assert_eq!(f32::from_bits(w[4]), 0.0);
+        assert_eq!(zeros, [1, 5]);
+        let mut h = [0x3c00u16, 0xbc00, 0, 0x8000, 1, 2, 3, 4, 0x7c00];
+        let mut z = [0u32; 2];
+        assert_eq!(apply_bits16(&mut h, &[0b0000_0001, 0], 0x7c00, &mut z), 8);
+        assert_eq!(&h[..4], &[0x3c00, 0x8000, 0, 0x8000]);
+        assert_eq!(z, [2, 7]);
+    }
+}
