@@ -74,11 +74,25 @@ pub unsafe extern "C" fn nnc_mag_low_hist(data: *const u32, n: usize, high: u32,
 /// # Safety
 /// Pointers must be valid for their lengths.
 #[no_mangle]
-pub unsafe extern "C" fn nnc_mag_cut(data: *mut u8, n: usize, width: u32, cut: i32, apply: u32, state: *mut u32, bits: *mut u8) -> i32 {
+pub unsafe extern "C" fn nnc_mag_cut(
+    data: *mut u8,
+    n: usize,
+    width: u32,
+    cut: i32,
+    apply: u32,
+    state: *mut u32,
+    bits: *mut u8,
+) -> i32 {
     status((|| {
         let state = slice_mut(state, 3)?;
         let bits = slice_mut(bits, (n + 7) / 8)?;
-        let mut c = magnitude::Cut { cut, ties: state[0], apply: apply != 0, zeros_before: state[1], zeros_after: state[2] };
+        let mut c = magnitude::Cut {
+            cut,
+            ties: state[0],
+            apply: apply != 0,
+            zeros_before: state[1],
+            zeros_after: state[2],
+        };
         match width {
             4 => magnitude::apply_cut32(slice_mut(data as *mut u32, n)?, &mut c, bits),
             2 => magnitude::apply_cut16(slice_mut(data as *mut u16, n)?, &mut c, bits),
@@ -99,13 +113,31 @@ pub unsafe extern "C" fn nnc_mag_cut(data: *mut u8, n: usize, width: u32, cut: i
 /// # Safety
 /// Pointers must be valid for their lengths.
 #[no_mangle]
-pub unsafe extern "C" fn nnc_mag_bin(data: *const u32, n: usize, high: u32, offset: u32, hist: *mut u32, positions: *mut u32, lows: *mut u16, cap: usize, state: *mut u32) -> i32 {
+pub unsafe extern "C" fn nnc_mag_bin(
+    data: *const u32,
+    n: usize,
+    high: u32,
+    offset: u32,
+    hist: *mut u32,
+    positions: *mut u32,
+    lows: *mut u16,
+    cap: usize,
+    state: *mut u32,
+) -> i32 {
     status((|| {
         let h = slice_mut(hist, magnitude::LOW_BINS)?;
         let h: &mut [u32; magnitude::LOW_BINS] = h.try_into().map_err(|_| BAD_POINTER)?;
         let state = slice_mut(state, 2)?;
         let mut count = state[0];
-        let finite = magnitude::bin_entries32(slice(data, n)?, high, offset, h, slice_mut(positions, cap)?, slice_mut(lows, cap)?, &mut count);
+        let finite = magnitude::bin_entries32(
+            slice(data, n)?,
+            high,
+            offset,
+            h,
+            slice_mut(positions, cap)?,
+            slice_mut(lows, cap)?,
+            &mut count,
+        );
         state[0] = count;
         if !finite {
             state[1] = 1;
@@ -122,7 +154,14 @@ pub unsafe extern "C" fn nnc_mag_bin(data: *const u32, n: usize, high: u32, offs
 /// # Safety
 /// Pointers must be valid for their lengths.
 #[no_mangle]
-pub unsafe extern "C" fn nnc_mag_apply_bits(data: *mut u8, n: usize, width: u32, infinity: u32, bits: *const u8, state: *mut u32) -> i32 {
+pub unsafe extern "C" fn nnc_mag_apply_bits(
+    data: *mut u8,
+    n: usize,
+    width: u32,
+    infinity: u32,
+    bits: *const u8,
+    state: *mut u32,
+) -> i32 {
     status((|| {
         let state = slice_mut(state, 3)?;
         let bits = slice(bits, n / 8)?;

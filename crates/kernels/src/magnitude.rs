@@ -46,7 +46,12 @@ pub fn low_hist32(words: &[u32], high: u32, hist: &mut [u32; LOW_BINS]) {
     let mut i = 0;
     while i < n8 {
         // SAFETY: i + 8 <= words.len().
-        let (a, b) = unsafe { (v128_load(p.add(i) as *const v128), v128_load(p.add(i + 4) as *const v128)) };
+        let (a, b) = unsafe {
+            (
+                v128_load(p.add(i) as *const v128),
+                v128_load(p.add(i + 4) as *const v128),
+            )
+        };
         let ha = u32x4_shr(v128_and(a, abs), 16);
         let hb = u32x4_shr(v128_and(b, abs), 16);
         if v128_any_true(v128_or(i32x4_eq(ha, hv), i32x4_eq(hb, hv))) {
@@ -74,12 +79,21 @@ pub fn bin_entries32(
     let start = {
         let n8 = words.len() & !7;
         let p = words.as_ptr();
-        let (abs, hv, top) = (i32x4_splat(0x7fff_ffff), i32x4_splat(high as i32), i32x4_splat(0x7f7f_ffff));
+        let (abs, hv, top) = (
+            i32x4_splat(0x7fff_ffff),
+            i32x4_splat(high as i32),
+            i32x4_splat(0x7f7f_ffff),
+        );
         let mut over = i32x4_splat(0);
         let mut i = 0;
         while i < n8 {
             // SAFETY: i + 8 <= words.len().
-            let (a, b) = unsafe { (v128_load(p.add(i) as *const v128), v128_load(p.add(i + 4) as *const v128)) };
+            let (a, b) = unsafe {
+                (
+                    v128_load(p.add(i) as *const v128),
+                    v128_load(p.add(i + 4) as *const v128),
+                )
+            };
             let (ma, mb) = (v128_and(a, abs), v128_and(b, abs));
             over = v128_or(over, v128_or(i32x4_gt(ma, top), i32x4_gt(mb, top)));
             let (ha, hb) = (u32x4_shr(ma, 16), u32x4_shr(mb, 16));
@@ -111,7 +125,15 @@ pub fn bin_entries32(
 }
 
 #[inline(always)]
-fn list(q: usize, m: u32, offset: u32, hist: &mut [u32; LOW_BINS], positions: &mut [u32], lows: &mut [u16], count: &mut u32) {
+fn list(
+    q: usize,
+    m: u32,
+    offset: u32,
+    hist: &mut [u32; LOW_BINS],
+    positions: &mut [u32],
+    lows: &mut [u16],
+    count: &mut u32,
+) {
     hist[(m & 0xffff) as usize] += 1;
     let c = *count as usize;
     if c < positions.len() && c < lows.len() {
@@ -130,14 +152,23 @@ pub fn apply_bits32(words: &mut [u32], bits: &[u8], zeros: &mut [u32; 2]) -> usi
     {
         let groups = (words.len() / 8).min(bits.len());
         let p = words.as_mut_ptr();
-        let (abs, sign, top, zero) =
-            (i32x4_splat(0x7fff_ffff), i32x4_splat(i32::MIN), i32x4_splat(0x7f7f_ffff), i32x4_splat(0));
+        let (abs, sign, top, zero) = (
+            i32x4_splat(0x7fff_ffff),
+            i32x4_splat(i32::MIN),
+            i32x4_splat(0x7f7f_ffff),
+            i32x4_splat(0),
+        );
         let (lo, hi) = (i32x4(1, 2, 4, 8), i32x4(16, 32, 64, 128));
         let (mut zb, mut za) = (zero, zero);
         let mut g = 0;
         while g < groups {
             // SAFETY: 8 * g + 8 <= words.len().
-            let (a, b) = unsafe { (v128_load(p.add(8 * g) as *const v128), v128_load(p.add(8 * g + 4) as *const v128)) };
+            let (a, b) = unsafe {
+                (
+                    v128_load(p.add(8 * g) as *const v128),
+                    v128_load(p.add(8 * g + 4) as *const v128),
+                )
+            };
             let (ma, mb) = (v128_and(a, abs), v128_and(b, abs));
             if v128_any_true(v128_or(i32x4_gt(ma, top), i32x4_gt(mb, top))) {
                 break;
@@ -191,8 +222,12 @@ pub fn apply_bits16(words: &mut [u16], bits: &[u8], infinity: u16, zeros: &mut [
     {
         let groups = (words.len() / 8).min(bits.len());
         let p = words.as_mut_ptr();
-        let (abs, sign, top, zero) =
-            (i16x8_splat(0x7fff), i16x8_splat(i16::MIN), i16x8_splat(infinity as i16 - 1), i16x8_splat(0));
+        let (abs, sign, top, zero) = (
+            i16x8_splat(0x7fff),
+            i16x8_splat(i16::MIN),
+            i16x8_splat(infinity as i16 - 1),
+            i16x8_splat(0),
+        );
         let sel = i16x8(1, 2, 4, 8, 16, 32, 64, 128);
         let (mut zb, mut za) = (i32x4_splat(0), i32x4_splat(0));
         let mut g = 0;
@@ -325,14 +360,23 @@ pub fn apply_cut16(words: &mut [u16], c: &mut Cut, bits: &mut [u8]) {
 pub fn apply_cut32(words: &mut [u32], c: &mut Cut, bits: &mut [u8]) {
     let n8 = words.len() & !7;
     let p = words.as_mut_ptr();
-    let (abs, sign, cv, zero) =
-        (i32x4_splat(0x7fff_ffff), i32x4_splat(i32::MIN), i32x4_splat(c.cut), i32x4_splat(0));
+    let (abs, sign, cv, zero) = (
+        i32x4_splat(0x7fff_ffff),
+        i32x4_splat(i32::MIN),
+        i32x4_splat(c.cut),
+        i32x4_splat(0),
+    );
     // Lane counts, subtracted (a true comparison is -1); at most n / 4 per lane.
     let (mut zb, mut za) = (zero, zero);
     let mut i = 0;
     while i < n8 {
         // SAFETY: i + 8 <= words.len().
-        let (a, b) = unsafe { (v128_load(p.add(i) as *const v128), v128_load(p.add(i + 4) as *const v128)) };
+        let (a, b) = unsafe {
+            (
+                v128_load(p.add(i) as *const v128),
+                v128_load(p.add(i + 4) as *const v128),
+            )
+        };
         let (ma, mb) = (v128_and(a, abs), v128_and(b, abs));
         if v128_any_true(v128_or(i32x4_eq(ma, cv), i32x4_eq(mb, cv))) {
             apply_cut32_scalar(&mut words[i..i + 8], c, &mut bits[i / 8..i / 8 + 1]);
@@ -363,8 +407,12 @@ pub fn apply_cut32(words: &mut [u32], c: &mut Cut, bits: &mut [u8]) {
 pub fn apply_cut16(words: &mut [u16], c: &mut Cut, bits: &mut [u8]) {
     let n8 = words.len() & !7;
     let p = words.as_mut_ptr();
-    let (abs, sign, cv, zero) =
-        (i16x8_splat(0x7fff), i16x8_splat(i16::MIN), i16x8_splat(c.cut.clamp(-1, 0x7fff) as i16), i16x8_splat(0));
+    let (abs, sign, cv, zero) = (
+        i16x8_splat(0x7fff),
+        i16x8_splat(i16::MIN),
+        i16x8_splat(c.cut.clamp(-1, 0x7fff) as i16),
+        i16x8_splat(0),
+    );
     // A cut of 0x7fffffff (prune all) is above every 15-bit key: no lane is kept, none ties.
     let all = c.cut > 0x7fff;
     let (mut zb, mut za) = (i32x4_splat(0), i32x4_splat(0));
@@ -420,8 +468,17 @@ mod tests {
 
     #[test]
     fn ties_prune_the_first_equal_keys_and_apply_keeps_signs() {
-        let mut w: Vec<u32> = [0.5f32, -3.0, 2.0, -0.5, 0.0, 1.0].iter().map(|x| x.to_bits()).collect();
-        let mut c = Cut { cut: 0.5f32.to_bits() as i32, ties: 1, apply: true, zeros_before: 0, zeros_after: 0 };
+        let mut w: Vec<u32> = [0.5f32, -3.0, 2.0, -0.5, 0.0, 1.0]
+            .iter()
+            .map(|x| x.to_bits())
+            .collect();
+        let mut c = Cut {
+            cut: 0.5f32.to_bits() as i32,
+            ties: 1,
+            apply: true,
+            zeros_before: 0,
+            zeros_after: 0,
+        };
         let mut bits = [0u8; 1];
         apply_cut32(&mut w, &mut c, &mut bits);
         // 0 is below the cut; of the tied 0.5 and -0.5, the first is pruned.
@@ -446,11 +503,23 @@ mod tests {
         let w: Vec<u32> = lcg(3, 203).iter().map(|x| x & 0xbfff_ffff).collect();
         let cut = (w[10] & 0x7fff_ffff) as i32;
         let mut whole = w.clone();
-        let mut c = Cut { cut, ties: 1, apply: true, zeros_before: 0, zeros_after: 0 };
+        let mut c = Cut {
+            cut,
+            ties: 1,
+            apply: true,
+            zeros_before: 0,
+            zeros_after: 0,
+        };
         let mut bits = vec![0u8; 26];
         apply_cut32(&mut whole, &mut c, &mut bits);
         let mut parts = w.clone();
-        let mut d = Cut { cut, ties: 1, apply: true, zeros_before: 0, zeros_after: 0 };
+        let mut d = Cut {
+            cut,
+            ties: 1,
+            apply: true,
+            zeros_before: 0,
+            zeros_after: 0,
+        };
         let mut pbits = vec![0u8; 26];
         let (a, b) = parts.split_at_mut(96);
         apply_cut32(a, &mut d, &mut pbits[..12]);
@@ -472,7 +541,15 @@ mod tests {
         assert_eq!(pos, [10, 11]);
         assert_eq!(lows, [0, 0]);
         assert_eq!((hist[0], hist[(1.00001f32.to_bits() & 0xffff) as usize]), (2, 1));
-        assert!(!bin_entries32(&[f32::NAN.to_bits()], high, 0, &mut hist, &mut pos, &mut lows, &mut count));
+        assert!(!bin_entries32(
+            &[f32::NAN.to_bits()],
+            high,
+            0,
+            &mut hist,
+            &mut pos,
+            &mut lows,
+            &mut count
+        ));
     }
 
     #[test]
