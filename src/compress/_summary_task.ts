@@ -8,7 +8,7 @@ import {
   summarizeMetric,
   summaryBuffers,
 } from "../pruning/metric_summary.ts";
-import { parameterMetric } from "../pruning/prune.ts";
+import { parameterMetric } from "../pruning/parameter_metric.ts";
 import type { PrunerName, PruningTarget } from "../pruning/types.ts";
 
 /** The summary of `parameterMetric(values, target)`, and the buffers to transfer with it. */

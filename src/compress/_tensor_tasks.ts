@@ -16,7 +16,7 @@ import { expandMask } from "../pruning/expand_mask.ts";
 import { blockLayout } from "../pruning/block_layout.ts";
 import type { MetricSummary, MetricSummaryResult } from "../pruning/metric_summary.ts";
 import { packedMask, type PackedMaskData } from "../pruning/packed_mask.ts";
-import { parameterMetric } from "../pruning/prune.ts";
+import { parameterMetric } from "../pruning/parameter_metric.ts";
 import {
   maskSmallestMagnitude,
   maskStoredInPlace,

@@ -16,6 +16,7 @@ import type { ModelGraph, SavedModel, TensorRef } from "../model/model_graph.ts"
 import { storedFloat32 } from "../model/stored_float32.ts";
 import { applyTargetMask } from "./apply_target_mask.ts";
 import { computeMetric } from "./compute_metric.ts";
+import { parameterMetric } from "./parameter_metric.ts";
 import { expandMask } from "./expand_mask.ts";
 import { generateMasksStreaming } from "./generate_masks_streaming.ts";
 import {
@@ -35,6 +36,8 @@ import { autoDependencyGroups, type AutoGroup, channelGroups } from "./channel_g
 import { prunedSafetensors } from "./pruned_safetensors.ts";
 import { prunedTfjs } from "./pruned_tfjs.ts";
 import { tfjsSaved } from "../io/tfjs/write_tfjs.ts";
+
+export { parameterMetric, type ParameterMetricOptions } from "./parameter_metric.ts";
 
 /** Options of `prune`. */
 export interface PruneOptions {
@@ -127,75 +130,6 @@ export interface PruneResult extends PrunedModel {
    * @returns the new file bytes
    */
   save(): Promise<SavedModel>;
-}
-
-/**
- * Refuses a target holding NaN or infinite values: no metric can rank them, and masking an
- * infinite value by multiplication would write NaN.
- */
-function checkFinite(data: Float32Array, t: PruningTarget): void {
-  let bad = 0;
-  let first = -1;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (v - v !== 0) {
-      if (first < 0) first = i;
-      bad++;
-    }
-  }
-  if (bad > 0) {
-    throw new PruningError(
-      "non_finite",
-      `the tensor holds ${bad} NaN or infinite value${
-        bad === 1 ? "" : "s"
-      } (the first at element ${first}: ${data[first]}): no metric can rank them`,
-      { module: t.module, target: t.target, configIndex: t.configIndex },
-    );
-  }
-}
-
-/** Options of `parameterMetric`. */
-export interface ParameterMetricOptions {
-  /** The pruner (short name) whose metric ranks the blocks (default `l1`). */
-  readonly pruner?: PrunerName;
-  /** The kernels to use (default `getKernels()`). */
-  readonly kernels?: Kernels;
-  /** For Wanda: the L2 norm of each input feature of the module. */
-  readonly inputNorm?: Float32Array;
-}
-
-/**
- * The metric `prune` ranks a parameter target's blocks by: one float32 value per block of its
- * granularity, from the tensor's values (float32, PyTorch layout).
- *
- * @param data The tensor's values.
- * @param target The target, with its resolved setting and shape.
- * @param options The pruner, kernels and Wanda's input norms.
- * @returns The metric.
- * @throws {PruningError} Code `non_finite` for NaN or infinite values; as `computeMetric`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { parameterMetric } from "./prune.ts";
- *
- * const target = { module: "fc", target: "weight", kind: "parameter" as const, shape: [2, 2],
- *   setting: { sparse_ratio: 0.5 } };
- * const metric = parameterMetric(new Float32Array([1, -3, 2, 0.5]), target, { pruner: "level" });
- * assert.deepEqual([...metric], [1, 3, 2, 0.5]);
- * ```
- */
-export function parameterMetric(
-  data: Float32Array,
-  target: PruningTarget,
-  options: ParameterMetricOptions = {},
-): Float32Array {
-  checkFinite(data, target);
-  return computeMetric(data, target, {
-    pruner: options.pruner ?? "l1",
-    kernels: options.kernels ?? getKernels(),
-    inputNorm: options.inputNorm,
-  }).values;
 }
 
 /**
