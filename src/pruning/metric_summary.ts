@@ -250,7 +250,7 @@ function magnitudeHigh(bits: Int32Array): MetricSummaryResult | undefined {
  * bits: the key of a finite `|v|` is its bits with the sign bit set, so an entry is kept when
  * its magnitude key is above the bin's last one (`magnitudeCut`, the bin's own keys pruned as
  * ties), and the bin's entries are counted and listed by `magnitudeBin`. The same result as
- * `lowSummary`, 3-4x faster on a [4096, 4096] tensor with the WebAssembly kernels.
+ * `lowSummary`, 2-3x faster on a [4096, 4096] tensor with the WebAssembly kernels.
  */
 function magnitudeLowSummary(
   bits: Int32Array,
