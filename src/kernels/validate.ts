@@ -529,6 +529,16 @@ function assertMagnitudeWords(words: unknown): asserts words is Int32Array | Uin
   }
 }
 
+/** Throws unless 16-bit `words` come with their type's infinity (float32 words need none). */
+function assertHalfInfinity(words: Int32Array | Uint16Array, infinity: unknown): void {
+  if (words instanceof Uint16Array && infinity !== 0x7c00 && infinity !== 0x7f80) {
+    throw new RangeError(
+      `"infinity" must be 0x7c00 (float16) or 0x7f80 (bfloat16) for 16-bit words: current ` +
+        `value is ${show(infinity)}`,
+    );
+  }
+}
+
 /** Throws unless `hist` is a `Uint32Array` of `bins` counts. */
 function assertBins(hist: unknown, bins: number): void {
   if (!(hist instanceof Uint32Array)) {
@@ -544,14 +554,7 @@ export function checkMagnitudeHighHistogram(
   hist: unknown,
 ): void {
   assertMagnitudeWords(words);
-  if (words instanceof Uint16Array) {
-    if (infinity !== 0x7c00 && infinity !== 0x7f80) {
-      throw new RangeError(
-        `"infinity" must be 0x7c00 (float16) or 0x7f80 (bfloat16) for 16-bit words: current ` +
-          `value is ${show(infinity)}`,
-      );
-    }
-  }
+  assertHalfInfinity(words, infinity);
   assertBins(hist, 32768);
 }
 
@@ -623,12 +626,7 @@ export function checkMagnitudeApplyBits(
       `"bits" must hold ${words.length} bits: current length is ${bits.length} bytes`,
     );
   }
-  if (words instanceof Uint16Array && infinity !== 0x7c00 && infinity !== 0x7f80) {
-    throw new RangeError(
-      `"infinity" must be 0x7c00 (float16) or 0x7f80 (bfloat16) for 16-bit words: current ` +
-        `value is ${show(infinity)}`,
-    );
-  }
+  assertHalfInfinity(words, infinity);
   if (!(zeros instanceof Uint32Array) || zeros.length !== 2) {
     throw new TypeError(
       `"zeros" must be a Uint32Array of 2 counts (before, after): current value is ${show(zeros)}`,

@@ -190,30 +190,7 @@ pub fn apply_bits32(words: &mut [u32], bits: &[u8], zeros: &mut [u32; 2]) -> usi
         g * 8
     }
     #[cfg(not(target_arch = "wasm32"))]
-    apply_bits32_scalar(words, bits, zeros)
-}
-
-/// [`apply_bits32`]'s scalar twin.
-#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-pub fn apply_bits32_scalar(words: &mut [u32], bits: &[u8], zeros: &mut [u32; 2]) -> usize {
-    let groups = (words.len() / 8).min(bits.len());
-    for g in 0..groups {
-        let w = &mut words[g * 8..g * 8 + 8];
-        if w.iter().any(|&x| x & 0x7fff_ffff > 0x7f7f_ffff) {
-            return g * 8;
-        }
-        let b = bits[g];
-        for (q, x) in w.iter_mut().enumerate() {
-            let kept = (b >> q) & 1 == 1;
-            let zero = *x & 0x7fff_ffff == 0;
-            zeros[0] += zero as u32;
-            zeros[1] += (zero || !kept) as u32;
-            if !kept {
-                *x &= 0x8000_0000;
-            }
-        }
-    }
-    groups * 8
+    apply_bits_scalar(words, bits, 0x7f7f_ffff, zeros)
 }
 
 /// [`apply_bits32`] for 16-bit values (`infinity`: the type's infinity bits).
@@ -251,26 +228,56 @@ pub fn apply_bits16(words: &mut [u16], bits: &[u8], infinity: u16, zeros: &mut [
         g * 8
     }
     #[cfg(not(target_arch = "wasm32"))]
-    apply_bits16_scalar(words, bits, infinity, zeros)
+    apply_bits_scalar(words, bits, u32::from(infinity).saturating_sub(1), zeros)
 }
 
-/// [`apply_bits16`]'s scalar twin.
+/// A stored float's bits: float32 as `u32`, float16 and bfloat16 as `u16`.
+pub trait Word: Copy {
+    /// The magnitude key: the bits without the sign bit.
+    fn key(self) -> u32;
+    /// Only the sign bit (the value times zero).
+    fn sign_only(self) -> Self;
+}
+
+impl Word for u32 {
+    #[inline(always)]
+    fn key(self) -> u32 {
+        self & 0x7fff_ffff
+    }
+    #[inline(always)]
+    fn sign_only(self) -> Self {
+        self & 0x8000_0000
+    }
+}
+
+impl Word for u16 {
+    #[inline(always)]
+    fn key(self) -> u32 {
+        (self & 0x7fff) as u32
+    }
+    #[inline(always)]
+    fn sign_only(self) -> Self {
+        self & 0x8000
+    }
+}
+
+/// The scalar twin of [`apply_bits32`] and [`apply_bits16`] (`limit`: the largest finite key).
 #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
-pub fn apply_bits16_scalar(words: &mut [u16], bits: &[u8], infinity: u16, zeros: &mut [u32; 2]) -> usize {
+pub fn apply_bits_scalar<W: Word>(words: &mut [W], bits: &[u8], limit: u32, zeros: &mut [u32; 2]) -> usize {
     let groups = (words.len() / 8).min(bits.len());
     for g in 0..groups {
         let w = &mut words[g * 8..g * 8 + 8];
-        if w.iter().any(|&x| x & 0x7fff >= infinity) {
+        if w.iter().any(|&x| x.key() > limit) {
             return g * 8;
         }
         let b = bits[g];
         for (q, x) in w.iter_mut().enumerate() {
             let kept = (b >> q) & 1 == 1;
-            let zero = *x & 0x7fff == 0;
+            let zero = x.key() == 0;
             zeros[0] += zero as u32;
             zeros[1] += (zero || !kept) as u32;
             if !kept {
-                *x &= 0x8000;
+                *x = x.sign_only();
             }
         }
     }
@@ -314,30 +321,16 @@ fn one(m: i32, c: &mut Cut) -> u32 {
     kept
 }
 
-/// The mask of float32 values as bits (scalar twin of [`apply_cut32`]).
-pub fn apply_cut32_scalar(words: &mut [u32], c: &mut Cut, bits: &mut [u8]) {
+/// The mask of stored floats as bits (scalar twin of [`apply_cut32`] and [`apply_cut16`]).
+pub fn apply_cut_scalar<W: Word>(words: &mut [W], c: &mut Cut, bits: &mut [u8]) {
     for (i, w) in words.iter_mut().enumerate() {
-        let kept = one((*w & 0x7fff_ffff) as i32, c);
+        let kept = one(w.key() as i32, c);
         if i % 8 == 0 {
             bits[i / 8] = 0;
         }
         bits[i / 8] |= (kept as u8) << (i % 8);
         if c.apply && kept == 0 {
-            *w &= 0x8000_0000;
-        }
-    }
-}
-
-/// The mask of 16-bit float values as bits (scalar twin of [`apply_cut16`]).
-pub fn apply_cut16_scalar(words: &mut [u16], c: &mut Cut, bits: &mut [u8]) {
-    for (i, w) in words.iter_mut().enumerate() {
-        let kept = one((*w & 0x7fff) as i32, c);
-        if i % 8 == 0 {
-            bits[i / 8] = 0;
-        }
-        bits[i / 8] |= (kept as u8) << (i % 8);
-        if c.apply && kept == 0 {
-            *w &= 0x8000;
+            *w = w.sign_only();
         }
     }
 }
@@ -345,13 +338,13 @@ pub fn apply_cut16_scalar(words: &mut [u16], c: &mut Cut, bits: &mut [u8]) {
 /// The mask of float32 values as bits (`bits.len()` at least `ceil(words.len() / 8)`).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn apply_cut32(words: &mut [u32], c: &mut Cut, bits: &mut [u8]) {
-    apply_cut32_scalar(words, c, bits)
+    apply_cut_scalar(words, c, bits)
 }
 
 /// The mask of 16-bit float values as bits (`bits.len()` at least `ceil(words.len() / 8)`).
 #[cfg(not(target_arch = "wasm32"))]
 pub fn apply_cut16(words: &mut [u16], c: &mut Cut, bits: &mut [u8]) {
-    apply_cut16_scalar(words, c, bits)
+    apply_cut_scalar(words, c, bits)
 }
 
 /// The mask of float32 values as bits, eight values (one byte of bits) at a time; a group
@@ -379,7 +372,7 @@ pub fn apply_cut32(words: &mut [u32], c: &mut Cut, bits: &mut [u8]) {
         };
         let (ma, mb) = (v128_and(a, abs), v128_and(b, abs));
         if v128_any_true(v128_or(i32x4_eq(ma, cv), i32x4_eq(mb, cv))) {
-            apply_cut32_scalar(&mut words[i..i + 8], c, &mut bits[i / 8..i / 8 + 1]);
+            apply_cut_scalar(&mut words[i..i + 8], c, &mut bits[i / 8..i / 8 + 1]);
             i += 8;
             continue;
         }
@@ -399,7 +392,7 @@ pub fn apply_cut32(words: &mut [u32], c: &mut Cut, bits: &mut [u8]) {
     }
     c.zeros_before += lane_sum(zb);
     c.zeros_after += lane_sum(za);
-    apply_cut32_scalar(&mut words[n8..], c, &mut bits[n8 / 8..]);
+    apply_cut_scalar(&mut words[n8..], c, &mut bits[n8 / 8..]);
 }
 
 /// The mask of 16-bit float values as bits, eight values (one byte of bits) at a time.
@@ -422,7 +415,7 @@ pub fn apply_cut16(words: &mut [u16], c: &mut Cut, bits: &mut [u8]) {
         let a = unsafe { v128_load(p.add(i) as *const v128) };
         let m = v128_and(a, abs);
         if !all && v128_any_true(i16x8_eq(m, cv)) {
-            apply_cut16_scalar(&mut words[i..i + 8], c, &mut bits[i / 8..i / 8 + 1]);
+            apply_cut_scalar(&mut words[i..i + 8], c, &mut bits[i / 8..i / 8 + 1]);
             i += 8;
             continue;
         }
@@ -440,7 +433,7 @@ pub fn apply_cut16(words: &mut [u16], c: &mut Cut, bits: &mut [u8]) {
     }
     c.zeros_before += lane_sum(zb);
     c.zeros_after += lane_sum(za);
-    apply_cut16_scalar(&mut words[n8..], c, &mut bits[n8 / 8..]);
+    apply_cut_scalar(&mut words[n8..], c, &mut bits[n8 / 8..]);
 }
 
 #[cfg(target_arch = "wasm32")]
