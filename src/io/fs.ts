@@ -855,6 +855,28 @@ export async function fileIdentity(path: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * Whether a path names an existing folder (`false` when it is missing, a file or unreadable):
+ * for checking an output's folder before the work that fills it.
+ *
+ * @param path The path.
+ * @returns Whether it is a folder.
+ *
+ * @example
+ * ```ts ignore
+ * import { isFolder } from "./fs.ts";
+ * if (!(await isFolder("out"))) throw new Error("no folder out");
+ * ```
+ */
+export async function isFolder(path: string): Promise<boolean> {
+  try {
+    if (deno) return (await deno.stat(path)).isDirectory;
+    return (await (await node()).stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Opens the external data files of an ONNX model and closes them together. */
 export interface ExternalDataFiles {
   /**

@@ -63,6 +63,39 @@ test("a report that cannot be written fails before the model is written, and say
   assert.equal(existsSync(out), false);
 });
 
+test("an output in a missing folder fails before the work, for every kind of model", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "mlp.safetensors"), mlpSafetensors());
+  const runs = [
+    ["prune", CLS, "-c", PRUNE, "-o", join(dir, "missing", "x.onnx")],
+    [
+      "prune",
+      join(dir, "mlp.safetensors"),
+      "-c",
+      PRUNE,
+      "-o",
+      join(dir, "missing", "x.safetensors"),
+    ],
+    [
+      "quantize",
+      CLS,
+      "-c",
+      JSON.stringify([{ op_types: ["Conv2d"], quant_dtype: "int8" }]),
+      "-o",
+      join(dir, "no", "q.onnx"),
+    ],
+  ];
+  for (const args of runs) {
+    const r = await cli(...args);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^error: cannot write output ".*\.(onnx|safetensors)": its folder does not exist$/m,
+    );
+    assert.doesNotMatch(r.stderr, /wrote|pruned|quantized/);
+  }
+});
+
 test("report on a binary file names the file and the byte, never prints the bytes", async () => {
   const dir = tempDir();
   const bin = join(dir, "r.json");

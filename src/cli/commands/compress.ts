@@ -42,7 +42,7 @@ import { compareOptionsOf, compareWithReference } from "./eval.ts";
 import type { OutputComparison } from "../../compress/compare_outputs.ts";
 import { formatTable } from "../../report/format_table.ts";
 import { readRegistry } from "./_registry.ts";
-import { fileIdentity, makeDir, openFile } from "../../io/fs.ts";
+import { fileIdentity, isFolder, makeDir, openFile } from "../../io/fs.ts";
 import { decodeOnnx } from "../../io/onnx/decode_onnx.ts";
 import { inlineExternalData } from "../../io/onnx/inline_external_data.ts";
 import { DEFAULT_FLOAT16_OP_BLOCK_LIST } from "../../io/onnx/convert_float16.ts";
@@ -536,6 +536,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           "--max-shard-size writes safetensors outputs of prune, and of quantize with integer storage",
           command,
         );
+      }
+      // Before the work: a missing folder would only fail the final write.
+      if (!(await isFolder(folderOf(output) || "."))) {
+        throw FileError.from("write", "output", output, "not_found");
       }
       if (streamed) {
         checkOutput(
