@@ -200,11 +200,11 @@ ${REGISTRY}
                         --batch-size rows (or the model's fixed batch), for --bias-correction
                         and --gptq-rounding, for --equalize through ReLU6 and for
                         --measure-headroom
-  --bias-correction     TensorFlow.js graph models, uint8: take each layer's expected output
+  --bias-correction     TensorFlow.js models, uint8: take each layer's expected output
                         shift (W_q - W) E[x] out of its bias, E[x] the mean of its input on
-                        --calibration (needed); a layer without a bias gets one (fused
-                        BiasAdd, a new float32 weight)
-  --gptq-rounding       TensorFlow.js graph models, uint8: choose each conv/depthwise/MatMul
+                        --calibration (needed); a layer without a bias gets one (graph: fused
+                        BiasAdd; layers: use_bias, or the next BatchNormalization's mean)
+  --gptq-rounding       TensorFlow.js models, uint8: choose each conv/depthwise/MatMul/Dense
                         kernel's codes on its grid by GPTQ against its inputs on --calibration
                         (needed), each column's rounding error compensated on the rest, instead
                         of rounding every weight to nearest; same grid, same size

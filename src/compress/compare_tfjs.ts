@@ -507,18 +507,20 @@ export interface TfjsChannelStats {
 }
 
 /**
- * The per-channel mean of tensors inside a graph model on given inputs: tfjs runs the model on
- * each input set with the named tensors as outputs (a few at a time) and averages each over all
- * dims but the last (`[N, H, W, C]` -> `C` means), weighting the sets by their elements. For
- * bias correction (`QuantizedTfjsOptions.inputMeans`, with the names of `tfjsBiasSites`).
+ * The per-channel mean of tensors inside a model on given inputs: tfjs runs the model on each
+ * input set with the named tensors as outputs (a few at a time) and averages each over all dims
+ * but the last (`[N, H, W, C]` -> `C` means), weighting the sets by their elements. For bias
+ * correction (`QuantizedTfjsOptions.inputMeans`, with the names of `tfjsBiasSites`). In a
+ * layers model the names are layer names, each standing for the layer's input (a layer of a
+ * nested model too; a layer called more than once gives none).
  *
- * @param runtime tfjs-core (backend set) and `loadGraphModel`.
+ * @param runtime tfjs-core (backend set) and `loadGraphModel` / `loadLayersModel`.
  * @param files The model's files (`model.json` and shards).
  * @param inputs The input sets, one tensor per model input each.
- * @param names Tensor names as the graph names them (`node` or `node:k`; a model input too).
+ * @param names Tensor names as the graph names them (`node` or `node:k`; a model input too),
+ * or a layers model's layer names.
  * @param chunk How many tensors one run returns (default 16).
  * @returns The means by name.
- * @throws {TypeError} When the model is not a graph model.
  * @throws {RangeError} When `inputs` is empty.
  *
  * @example
@@ -541,17 +543,17 @@ export async function tfjsInputMeans(
 }
 
 /**
- * The per-channel mean and maximum of tensors inside a graph model on given inputs (see
- * `tfjsInputMeans`): the maxima tell which channels of a ReLU6 output reach the clip
- * (`EqualizeTfjsOptions.activationMax`).
+ * The per-channel mean and maximum of tensors inside a model on given inputs (see
+ * `tfjsInputMeans`, also for a layers model's names): the maxima tell which channels of a
+ * ReLU6 output reach the clip (`EqualizeTfjsOptions.activationMax`).
  *
- * @param runtime tfjs-core (backend set) and `loadGraphModel`.
+ * @param runtime tfjs-core (backend set) and `loadGraphModel` / `loadLayersModel`.
  * @param files The model's files (`model.json` and shards).
  * @param inputs The input sets, one tensor per model input each.
- * @param names Tensor names as the graph names them (`node` or `node:k`; a model input too).
+ * @param names Tensor names as the graph names them (`node` or `node:k`; a model input too),
+ * or a layers model's layer names.
  * @param chunk How many tensors one run returns (default 16).
  * @returns The statistics by name.
- * @throws {TypeError} When the model is not a graph model.
  * @throws {RangeError} When `inputs` is empty.
  *
  * @example
@@ -571,7 +573,7 @@ export async function tfjsChannelStats(
   const sums = new Map<string, Float64Array>();
   const maxima = new Map<string, Float64Array>();
   const counts = new Map<string, number>();
-  await forEachTfjsTensor(runtime, files, inputs, names, chunk, "tensor means", async (name, t) => {
+  await forEachTfjsTensor(runtime, files, inputs, names, chunk, async (name, t) => {
     const c = t.shape.at(-1) ?? 1;
     const n = t.size / c;
     const axes = t.shape.slice(0, -1).map((_, i) => i);
@@ -604,9 +606,115 @@ export async function tfjsChannelStats(
   return stats;
 }
 
+/** The parts of a tfjs-layers model, or of a layer, that its layers' inputs are read through. */
+interface LayersContainer {
+  readonly name: string;
+  readonly inboundNodes: readonly { readonly inputTensors: readonly unknown[] }[];
+  readonly layers?: readonly LayersContainer[];
+  readonly inputs?: readonly { readonly shape: unknown }[];
+  readonly containerNodes?: ReadonlySet<string>;
+  readonly model?: unknown;
+  build?(shape: unknown): void;
+  predict?(x: unknown): unknown;
+}
+
+/** Whether a layer is a model (a nested `Sequential` or `Functional`). */
+const isContainer = (l: LayersContainer) =>
+  Array.isArray(l.layers) && Array.isArray(l.inputs) && typeof l.predict === "function";
+
+/** Whether a model holds one of the named layers, at any depth. */
+const holds = (l: LayersContainer, names: ReadonlySet<string>): boolean =>
+  isContainer(l) && l.layers!.some((x) => names.has(x.name) || holds(x, names));
+
 /**
- * Runs a graph model on each input set with the named tensors as outputs (`chunk` at a time)
- * and hands each tensor to `visit` before it is disposed.
+ * The class of tfjs-layers' `LayersModel` (`Sequential` derives from it): the class on the
+ * model's prototype chain that defines `execute`. Found from the loaded model, so that the
+ * runtime needs no more than `loadLayersModel`.
+ */
+function layersModelClass(model: object): new (args: { inputs: unknown; outputs: unknown }) => {
+  predict(x: unknown): unknown;
+} {
+  for (let p = Object.getPrototypeOf(model); p !== null; p = Object.getPrototypeOf(p)) {
+    if (Object.hasOwn(p, "execute") && typeof p.constructor === "function") return p.constructor;
+  }
+  throw new TypeError("the loaded layers model is not a tfjs-layers LayersModel");
+}
+
+/**
+ * The symbolic input of a layer inside `container`: that of the layer's call in the container's
+ * graph (tfjs keys those `<layer>_ib-<k>`), or of its only call; none for a layer called more
+ * than once there or with several inputs.
+ */
+function layerInput(container: LayersContainer, layer: LayersContainer): unknown {
+  const nodes = layer.inboundNodes.filter((_, k) =>
+    container.containerNodes?.has(`${layer.name}_ib-${k}`)
+  );
+  const node = nodes.length === 1
+    ? nodes[0]
+    : nodes.length === 0 && layer.inboundNodes.length === 1
+    ? layer.inboundNodes[0]
+    : undefined;
+  return node?.inputTensors.length === 1 ? node.inputTensors[0] : undefined;
+}
+
+/**
+ * Runs a layers model on one input set and hands the input of each named layer to `visit`
+ * before it is disposed. tfjs-layers names no tensors a caller can ask for, so the model is
+ * given a model of its own class whose outputs are those layers' inputs (`chunk` at a time);
+ * a nested model's layers are read the same way from the nested model, run on its own input.
+ * A layer called more than once is not read.
+ */
+async function tapLayers(
+  tf: typeof TfCore,
+  container: LayersContainer,
+  feed: readonly TfCore.Tensor[],
+  names: ReadonlySet<string>,
+  chunk: number,
+  visit: (name: string, tensor: TfCore.Tensor) => Promise<void>,
+): Promise<void> {
+  const inputs = container.inputs ?? [];
+  // A Sequential model builds its graph (and its call keys) on first use.
+  if (
+    (container.containerNodes?.size ?? 0) === 0 && container.model == null &&
+    inputs.length === 1 && typeof container.build === "function"
+  ) {
+    container.build(inputs[0].shape);
+  }
+  const Model = layersModelClass(container);
+  const wanted: { layer: LayersContainer; input: unknown }[] = [];
+  for (const layer of container.layers ?? []) {
+    if (!names.has(layer.name) && !holds(layer, names)) continue;
+    const input = layerInput(container, layer);
+    if (input !== undefined) wanted.push({ layer, input });
+  }
+  for (let at = 0; at < wanted.length; at += chunk) {
+    const part = wanted.slice(at, at + chunk);
+    const fetch = [...new Set(part.map((w) => w.input))].filter((t) =>
+      !inputs.includes(t as never)
+    );
+    let values: TfCore.Tensor[] = [];
+    if (fetch.length > 0) {
+      const sub = new Model({ inputs, outputs: fetch });
+      const out = sub.predict(feed.length === 1 ? feed[0] : [...feed]);
+      values = (Array.isArray(out) ? out : [out]) as TfCore.Tensor[];
+    }
+    try {
+      for (const { layer, input } of part) {
+        const k = inputs.indexOf(input as never);
+        const value = k >= 0 ? feed[k] : values[fetch.indexOf(input)];
+        if (names.has(layer.name)) await visit(layer.name, value);
+        if (holds(layer, names)) await tapLayers(tf, layer, [value], names, chunk, visit);
+      }
+    } finally {
+      tf.dispose(values);
+    }
+  }
+}
+
+/**
+ * Runs a model on each input set with the named tensors as outputs (`chunk` at a time) and
+ * hands each tensor to `visit` before it is disposed. A layers model's names are layer names,
+ * each standing for that layer's input (`tapLayers`).
  */
 async function forEachTfjsTensor(
   runtime: TfjsRuntime,
@@ -614,7 +722,6 @@ async function forEachTfjsTensor(
   inputs: readonly TfjsInputSet[],
   names: readonly string[],
   chunk: number,
-  what: string,
   visit: (name: string, tensor: TfCore.Tensor) => Promise<void>,
 ): Promise<void> {
   const { tf } = runtime;
@@ -622,13 +729,16 @@ async function forEachTfjsTensor(
     throw new RangeError(`"inputs" must hold at least one input set: current length is 0`);
   }
   const loaded = await load(runtime, files);
-  if (loaded.kind !== "graph-model") {
-    loaded.model.dispose?.();
-    throw new TypeError(`${what} need a tfjs graph model: the model is a ${loaded.kind}`);
-  }
   const model = loaded.model;
   const sets = givenInputs(tf, inputs);
   try {
+    if (loaded.kind === "layers-model") {
+      const wanted = new Set(names);
+      for (const set of sets) {
+        await tapLayers(tf, model as unknown as LayersContainer, set, wanted, chunk, visit);
+      }
+      return;
+    }
     for (const set of sets) {
       const feed: Record<string, TfCore.Tensor> = {};
       model.inputs.forEach((x, k) => feed[x.name] = set[k]);
@@ -656,16 +766,15 @@ async function forEachTfjsTensor(
 }
 
 /**
- * Accumulates the input second moments of graph-model layers on given inputs (for GPTQ
- * rounding, `gptqTfjsKernel`): tfjs runs the model on each input set with the layers' inputs as
- * outputs (a few at a time), and each layer's `TfjsLayerHessian` adds its input.
+ * Accumulates the input second moments of a model's layers on given inputs (for GPTQ rounding,
+ * `gptqTfjsKernel`): tfjs runs the model on each input set with the layers' inputs as outputs (a
+ * few at a time), and each layer's `TfjsLayerHessian` adds its input (graph and layers models).
  *
- * @param runtime tfjs-core (backend set) and `loadGraphModel`.
+ * @param runtime tfjs-core (backend set) and `loadGraphModel` / `loadLayersModel`.
  * @param files The model's files (`model.json` and shards).
  * @param inputs The input sets, one tensor per model input each.
  * @param hessians One accumulator per layer (`TfjsLayerHessian`); updated in place.
  * @param chunk How many tensors one run returns (default 16).
- * @throws {TypeError} When the model is not a graph model.
  * @throws {RangeError} When `inputs` is empty, or a layer's input does not fit its kernel.
  *
  * @example
@@ -682,7 +791,7 @@ export async function tfjsLayerHessians(
   chunk = 16,
 ): Promise<void> {
   const names = [...new Set(hessians.map((h) => h.site.input))];
-  await forEachTfjsTensor(runtime, files, inputs, names, chunk, "layer inputs", async (name, t) => {
+  await forEachTfjsTensor(runtime, files, inputs, names, chunk, async (name, t) => {
     const values = t.dtype === "float32"
       ? await t.data() as Float32Array
       : Float32Array.from(await t.data() as ArrayLike<number>);

@@ -237,19 +237,22 @@ export interface CompressOptions {
    */
   readonly equalizeFloat16?: boolean;
   /**
-   * TensorFlow.js graph models, storage `int`/`auto`: bias correction (`biasCorrectTfjs`) on
+   * TensorFlow.js models, storage `int`/`auto`: bias correction (`biasCorrectTfjs`) on
    * `tfjsInputs` run by `tfjsRuntime` (both required): each layer's expected output shift from
    * quantizing its kernel, `(W_q - W) E[x]` with `E[x]` the per-channel mean of its input on
-   * those inputs, is taken out of its bias (a layer without one passes it to the layer it feeds
-   * directly, or, if it feeds none with a bias, is given a bias of its own: fused with a
-   * `BiasAdd`, a new float32 weight). It changes the biases beyond quantization, hence off by
-   * default; a warning counts the layers.
+   * those inputs, is taken out of its bias (in a graph model a layer without one passes it to
+   * the layer it feeds directly, or, if it feeds none with a bias, is given a bias of its own:
+   * fused with a `BiasAdd`, a new float32 weight; in a layers model it goes into the moving mean
+   * of a `BatchNormalization` that follows a linear layer, or the layer gets `use_bias` and a
+   * new float32 weight). It changes the biases beyond quantization, hence off by default; a
+   * warning counts the layers.
    */
   readonly biasCorrection?: boolean;
   /**
-   * TensorFlow.js graph models, storage `int`/`auto`: GPTQ rounding (`gptqTfjsKernel`) on
+   * TensorFlow.js models, storage `int`/`auto`: GPTQ rounding (`gptqTfjsKernel`) on
    * `tfjsInputs` run by `tfjsRuntime` (both required). Each per-tensor uint8 kernel of a
-   * convolution, depthwise convolution or MatMul keeps its grid (the same `min` and `scale`, so
+   * convolution, depthwise convolution or MatMul (in a layers model: `Conv2D`,
+   * `DepthwiseConv2D`, `Dense`) keeps its grid (the same `min` and `scale`, so
    * the same size), but its codes are chosen column by column against the second moments of the
    * layer's input on those inputs, each column's rounding error compensated on the columns not
    * yet rounded, instead of each weight going to its nearest code. It changes the codes beyond
@@ -597,22 +600,17 @@ async function saveQuantized(
     }
     const saved = tfjsSaved(out);
     const warnings = [...out.warnings];
-    // Bias correction and GPTQ rounding read layer inputs by graph node name.
     const layersModel = model.tfjs.kind === "layers-model";
-    const noNodes = "a TensorFlow.js layers model has no graph nodes to read layer inputs from " +
-      "(graph models only)";
-    if (inputMeans !== undefined && layersModel) {
-      warnings.push(`bias correction: not applied, ${noNodes}`);
-    } else if (inputMeans !== undefined) {
+    if (inputMeans !== undefined) {
       warnings.push(
         `bias correction: the expected output shift of ${out.biasCorrected.length} layer(s) ` +
           `taken out of their biases (means of ${inputMeans.size} layer input(s) on ` +
           `${tfjsInputs!.length} input set(s))` +
           (out.biasAdded.length === 0
             ? ""
-            : `; ${out.biasAdded.length} of them had no bias and were given one (fused BiasAdd): ${
-              out.biasAdded.map((a) => a.node).join(", ")
-            }`) +
+            : `; ${out.biasAdded.length} of them had no bias and were given one (${
+              layersModel ? "use_bias" : "fused BiasAdd"
+            }): ${out.biasAdded.map((a) => a.node).join(", ")}`) +
           (out.biasSkipped.length === 0
             ? ""
             : `; ${out.biasSkipped.length} quantized layer(s) have no bias to take it: ${
@@ -620,9 +618,7 @@ async function saveQuantized(
             }`),
       );
     }
-    if (rounded !== undefined && layersModel) {
-      warnings.push(`GPTQ rounding: not applied, ${noNodes}`);
-    } else if (rounded !== undefined) {
+    if (rounded !== undefined) {
       warnings.push(
         `GPTQ rounding: ${out.gptqRounded.length} uint8 kernel(s) rounded against the second ` +
           `moments of their inputs on ${tfjsInputs!.length} input set(s) (the same grids)` +
@@ -902,7 +898,7 @@ export async function compressModel(
       throw new TypeError(
         `"${key}" ${
           key === "biasCorrection" ? "corrects the biases" : "rounds the kernels"
-        } of quantized TensorFlow.js graph models: the model is ${model.format}, the mode ${options.mode}`,
+        } of quantized TensorFlow.js models: the model is ${model.format}, the mode ${options.mode}`,
       );
     }
     if (options.tfjsRuntime === undefined || options.tfjsInputs === undefined) {

@@ -36,7 +36,7 @@ export interface LayersScaleSite {
   readonly carrier: "DepthwiseConv2D" | "BatchNormalization";
 }
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** The kernel's local weight name and rank, by layer class. */
@@ -55,7 +55,7 @@ const KERNEL: Record<string, { local: string; rank: number }> = {
 export const BATCH_NORM_EXTRA_BYTES = 2;
 
 /** The layer list of a (possibly nested) model of a topology, and whether it is Functional. */
-interface LayerList {
+export interface LayerList {
   /** The `{class_name, config}` record whose config holds the layers. */
   readonly root: Record<string, unknown>;
   readonly layers: Record<string, unknown>[];
@@ -93,7 +93,7 @@ function asModel(root: Record<string, unknown>): LayerList | undefined {
  * every `Sequential` or `Functional` nested in it (a Teachable Machine model is a `Sequential`
  * of two `Sequential`s), outer first.
  */
-function models(json: Readonly<Record<string, unknown>>): LayerList[] {
+export function layersTopologyModels(json: Readonly<Record<string, unknown>>): LayerList[] {
   const topology = json.modelTopology;
   if (!isRecord(topology)) return [];
   const out: LayerList[] = [];
@@ -108,21 +108,10 @@ function models(json: Readonly<Record<string, unknown>>): LayerList[] {
 }
 
 /**
- * The kernels of a layers model that can take a scale per output channel: those of `Conv2D`,
- * `DepthwiseConv2D`, `SeparableConv2D` (its pointwise kernel), `Conv1D` and `Dense` layers of
- * the model or of a `Sequential` or `Functional` model nested in it, channels last, float32,
- * named `<layer>/<weight>`, with the bias the layer's `use_bias` says it has.
- *
- * @param model A decoded layers model.
- * @returns The sites by kernel weight name (none for a topology of another form).
+ * The layer names that cannot be told apart or are not single-output layers: a name used twice
+ * in the topology, or a layer read at another tensor index than 0.
  */
-export function layersScaleSites(model: TfjsModel): Map<string, LayersScaleSite> {
-  const out = new Map<string, LayersScaleSite>();
-  if (model.kind !== "layers-model") return out;
-  const all = models(model.json);
-  const specs = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
-  // A layer read at another tensor index than 0 is not the single-output layer assumed here,
-  // and a name used twice in the topology cannot tell its weights apart.
+export function ambiguousLayers(all: readonly LayerList[]): Set<string> {
   const excluded = new Set<string>();
   const seen = new Set<string>();
   for (const m of all) {
@@ -138,6 +127,26 @@ export function layersScaleSites(model: TfjsModel): Map<string, LayersScaleSite>
       }
     }
   }
+  return excluded;
+}
+
+/**
+ * The kernels of a layers model that can take a scale per output channel: those of `Conv2D`,
+ * `DepthwiseConv2D`, `SeparableConv2D` (its pointwise kernel), `Conv1D` and `Dense` layers of
+ * the model or of a `Sequential` or `Functional` model nested in it, channels last, float32,
+ * named `<layer>/<weight>`, with the bias the layer's `use_bias` says it has.
+ *
+ * @param model A decoded layers model.
+ * @returns The sites by kernel weight name (none for a topology of another form).
+ */
+export function layersScaleSites(model: TfjsModel): Map<string, LayersScaleSite> {
+  const out = new Map<string, LayersScaleSite>();
+  if (model.kind !== "layers-model") return out;
+  const all = layersTopologyModels(model.json);
+  const specs = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
+  // A layer read at another tensor index than 0 is not the single-output layer assumed here,
+  // and a name used twice in the topology cannot tell its weights apart.
+  const excluded = ambiguousLayers(all);
   for (const l of all.flatMap((m) => m.layers)) {
     const kind = KERNEL[String(l.class_name)];
     const config = l.config;
@@ -313,7 +322,7 @@ export function withLayersScales(
     [...scales].map(([kernel, v]) => [sites.get(kernel)!.layer, { kernel, v }]),
   );
   const json = structuredClone(model.json) as Record<string, unknown>;
-  const all = models(json);
+  const all = layersTopologyModels(json);
   const taken = layerNames(json.modelTopology, new Set());
   for (const w of model.weights) taken.add(w.spec.name.split("/")[0]);
   const unique = (base: string) => {

@@ -9,6 +9,7 @@
  */
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
+import { layersBiasSites, withLayersBiases } from "./_tfjs_layers_sites.ts";
 import {
   attrFlag,
   attrStrings,
@@ -23,7 +24,7 @@ import {
 
 /** One layer whose outputs a bias can correct. */
 export interface TfjsBiasSite {
-  /** The node name. */
+  /** The node name (a layers model's: the layer name). */
   readonly node: string;
   /** How the kernel maps inputs to outputs. */
   readonly kind: "conv" | "depthwise" | "matmul";
@@ -31,7 +32,10 @@ export interface TfjsBiasSite {
   readonly kernel: string;
   /** MatMul with `transpose_b`: the kernel is `[out, in]`. */
   readonly transposeB: boolean;
-  /** The node's data input as the graph names it (`name` or `name:k`): its means are needed. */
+  /**
+   * The node's data input as the graph names it (`name` or `name:k`): its means are needed. A
+   * layers model names no tensors: there it is the layer's name, standing for its input.
+   */
   readonly input: string;
   /** The output channels. */
   readonly channels: number;
@@ -40,6 +44,11 @@ export interface TfjsBiasSite {
    * constant vector added right after it (`BiasAdd`/`Add`/`AddV2`).
    */
   readonly bias?: string;
+  /**
+   * The layer subtracts `bias` instead of adding it (a layers model's `BatchNormalization`
+   * moving mean after a layer without a bias): the correction is added to it.
+   */
+  readonly subtracted?: boolean;
   /**
    * No bias of its own, and its only consumer is a layer with one (nothing between): the shift
    * is carried through that layer's kernel into its bias.
@@ -69,8 +78,10 @@ const ADD = new Set(["BiasAdd", "Add", "AddV2"]);
  * or a constant vector of one value per output channel added right after it) or, when it has
  * none, that of the only layer it feeds directly (`into`); layers with neither are listed
  * without a bias (`biasCorrectTfjs` gives them one), those with an activation fused in but no
- * `BiasAdd` with `fused`. Layers models have none (their topology holds no tensor names), nor
- * do layers whose kernel is not a stored weight.
+ * `BiasAdd` with `fused`. Layers whose kernel is not a stored weight have none. A layers model's
+ * `Conv2D`, `DepthwiseConv2D` and `Dense` layers are named by layer, their input by the layer's
+ * own name; a layer without a bias followed by a `BatchNormalization` passes its shift to that
+ * layer's moving mean (`subtracted`).
  *
  * @param model A decoded tfjs model.
  * @returns The layers, in graph order.
@@ -105,6 +116,7 @@ const ADD = new Set(["BiasAdd", "Add", "AddV2"]);
  * ```
  */
 export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
+  if (model.kind === "layers-model") return layersBiasSites(model);
   const topology = model.json.modelTopology as { node?: TfNode[] } | undefined;
   if (model.kind !== "graph-model" || !Array.isArray(topology?.node)) return [];
   const nodes = new Map(topology.node.map((n) => [n.name, n]));
@@ -350,7 +362,8 @@ export function biasCorrectTfjs(
       skipped.push(s.node);
       continue;
     }
-    for (let i = 0; i < b.length; i++) b[i] = b[i] - shift[i];
+    const sign = target.subtracted === true ? 1 : -1;
+    for (let i = 0; i < b.length; i++) b[i] = b[i] + sign * shift[i];
     corrected.push(s.node);
   }
   return { biases: out, added, corrected, skipped };
@@ -372,18 +385,20 @@ export interface TfjsWithBiases {
 }
 
 /**
- * Gives layers without a bias one (`BiasCorrectedTfjs.added`): a `Conv2D` becomes a
- * `_FusedConv2D`, a `DepthwiseConv2dNative` a `FusedDepthwiseConv2dNative`, a `MatMul` a
+ * Gives layers without a bias one (`BiasCorrectedTfjs.added`): in a graph model a `Conv2D`
+ * becomes a `_FusedConv2D`, a `DepthwiseConv2dNative` a `FusedDepthwiseConv2dNative`, a `MatMul` a
  * `_FusedMatMul`, each with `fused_ops: ["BiasAdd"]` (base64, as the converter writes
  * strings), `num_args: 1` (and `epsilon: 0` where the converter writes it) and the bias as a
  * third input: a new float32 `Const` node (named `<node>/bias`, or with a number if that is
  * taken) and a new weight at the end of the manifest, stored as float32. tfjs-converter runs
  * these fused ops as `tf.fused.conv2d` / `depthwiseConv2d` / `matMul` with a bias and no
- * activation.
+ * activation. In a layers model the layer's config takes `use_bias: true` and a float32 weight
+ * `<layer>/bias` (`withLayersBiases`).
  *
- * @param model A decoded graph model.
+ * @param model A decoded graph or layers model.
  * @param biases The values (one per output channel) by node name; every node must be an
- * unfused `Conv2D`, `DepthwiseConv2dNative` or `MatMul`.
+ * unfused `Conv2D`, `DepthwiseConv2dNative` or `MatMul` (a layers model: a `Conv2D`,
+ * `DepthwiseConv2D` or `Dense` layer without a bias, as `tfjsBiasSites` lists it).
  * @returns The new model (the source is unchanged) and the weight names.
  * @throws {RangeError} A node that is not such a layer.
  *
@@ -418,6 +433,7 @@ export function withTfjsBiases(
   model: TfjsModel,
   biases: ReadonlyMap<string, Float32Array>,
 ): TfjsWithBiases {
+  if (model.kind === "layers-model") return withLayersBiases(model, biases);
   const newName = newNames(model);
   const names = new Map<string, string>();
   const out: TfNode[] = [];

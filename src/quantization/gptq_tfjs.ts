@@ -16,6 +16,7 @@
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 import type { TfjsBiasSite } from "./bias_correct_tfjs.ts";
 import { attrStrings, graphNodes } from "./_tfjs_graph.ts";
+import { layersConvGeometry } from "./_tfjs_layers_sites.ts";
 
 /** How a convolution walks its input (NHWC). */
 export interface TfjsConvGeometry {
@@ -36,13 +37,15 @@ const ints = (a: unknown): number[] | undefined => {
 
 /**
  * The geometry of a convolution node (`undefined` for a MatMul, a layout other than NHWC, or
- * attributes this module does not understand).
+ * attributes this module does not understand); in a layers model, of the `Conv2D` or
+ * `DepthwiseConv2D` layer `site.node` (from its config).
  */
 export function tfjsConvGeometry(
   model: TfjsModel,
   site: Pick<TfjsBiasSite, "node" | "kind">,
 ): TfjsConvGeometry | undefined {
   if (site.kind === "matmul") return undefined;
+  if (model.kind === "layers-model") return layersConvGeometry(model, site.node);
   const node = graphNodes(model).find((n) => n.name === site.node);
   if (node === undefined) return undefined;
   const attr = node.attr ?? {};

@@ -9,6 +9,10 @@ import {
 } from "../../src/io/tfjs/write_tfjs.ts";
 import { tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
 import { randomArray, tf, tfl } from "../training/_tf.ts";
+import type { TfjsInputSet } from "../../src/compress/tfjs_inputs.ts";
+import type { TfjsRuntime } from "../../src/compress/compare_tfjs.ts";
+import { compressModel } from "../../src/compress/compress_model.ts";
+import { loadModel } from "../../src/compress/load_model.ts";
 
 export { tf, tfl };
 
@@ -86,7 +90,10 @@ export async function layersModelFiles(shardBytes = 2048, width = 1): Promise<Fi
 }
 
 /** A layers model saved by tfjs-layers' `model.save` into memory, cut into shards; disposed. */
-async function savedFiles(model: ReturnType<typeof tfl.model>, shardBytes: number): Promise<Files> {
+export async function savedFiles(
+  model: ReturnType<typeof tfl.model>,
+  shardBytes = 2048,
+): Promise<Files> {
   let saved: tf.io.ModelArtifacts | undefined;
   await model.save(tf.io.withSaveHandler((a) => {
     saved = a;
@@ -428,3 +435,38 @@ export const UINT8 = [{
   quant_dtype: "uint8",
   quant_scheme: "affine",
 }];
+
+/** The convolution and MatMul kernels alone, uint8 per tensor. */
+export const UINT8_KERNELS = [{
+  op_types: ["Conv2d", "Linear"],
+  target_names: ["weight"],
+  quant_dtype: "uint8",
+  quant_scheme: "affine",
+}];
+
+/** Input sets for a model with one `[n, h, w, c]` input, skewed like images (not centred). */
+export function imageSets(dims: number[], count: number, seed: number): TfjsInputSet[] {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return Array.from({ length: count }, (_, k) => [{ data: values(n, seed + k, 0, 1), dims }]);
+}
+
+/**
+ * A tfjs model's kernels quantized to uint8 (no headroom), without and with bias correction on
+ * `inputs` run by `runtime`.
+ */
+export async function quantizedPair(
+  files: ReadonlyMap<string, Uint8Array>,
+  inputs: TfjsInputSet[],
+  runtime: TfjsRuntime,
+) {
+  const model = loadModel(files.get("model.json")!, "model.json", files);
+  const base = { mode: "quantization", configList: UINT8_KERNELS, headroom: 0 } as const;
+  const plain = await compressModel(model, base);
+  const corrected = await compressModel(model, {
+    ...base,
+    tfjsRuntime: runtime,
+    tfjsInputs: inputs,
+    biasCorrection: true,
+  });
+  return { model, plain, corrected };
+}

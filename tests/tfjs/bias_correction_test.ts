@@ -23,25 +23,17 @@ import {
   tfjsBiasSites,
   withTfjsBiases,
 } from "../../src/quantization/bias_correct_tfjs.ts";
-import { graphModelFiles, storedAs, tf, values } from "./_models.ts";
+import {
+  graphModelFiles,
+  imageSets,
+  quantizedPair,
+  storedAs,
+  tf,
+  UINT8_KERNELS,
+  values,
+} from "./_models.ts";
 
 const runtime: TfjsRuntime = { tf, loadGraphModel: (h) => loadGraphModel(h) };
-const UINT8 = [{
-  op_types: ["Conv2d", "Linear"],
-  target_names: ["weight"],
-  quant_dtype: "uint8",
-  quant_scheme: "affine",
-}];
-
-/** Input sets for a model with one `[n, h, w, c]` input, skewed like images (not centred). */
-function sets(dims: number[], count: number, seed: number): TfjsInputSet[] {
-  const n = dims.reduce((a, b) => a * b, 1);
-  return Array.from({ length: count }, (_, k) => [{
-    data: values(n, seed + k, 0, 1),
-    dims,
-  }]);
-}
-
 const load = (files: Map<string, Uint8Array>) =>
   loadModel(files.get("model.json")!, "model.json", files);
 
@@ -100,7 +92,7 @@ test("tfjsBiasSites: fused and following biases, MatMul transpose_b without one"
 
 test("tfjsInputMeans: per-channel means of a model input and of an inner tensor", async () => {
   const f = graphModelFiles();
-  const inputs = sets([2, 6, 6, 3], 2, 5);
+  const inputs = imageSets([2, 6, 6, 3], 2, 5);
   const means = await tfjsInputMeans(runtime, f, inputs, ["x", "model/conv1/Relu"], 1);
   // The input's: by hand.
   const want = new Float64Array(3);
@@ -157,20 +149,6 @@ function graphFiles(
   ]]);
 }
 
-/** The model quantized to uint8 (no headroom), without and with bias correction on `inputs`. */
-async function quantizedPair(files: Map<string, Uint8Array>, inputs: TfjsInputSet[]) {
-  const model = load(files);
-  const base = { mode: "quantization", configList: UINT8, headroom: 0 } as const;
-  const plain = await compressModel(model, base);
-  const corrected = await compressModel(model, {
-    ...base,
-    tfjsRuntime: runtime,
-    tfjsInputs: inputs,
-    biasCorrection: true,
-  });
-  return { model, plain, corrected };
-}
-
 // x [n, 4, 4, 3] -> depthwise 1x1 (no bias) -> 1x1 conv 3 -> 2 with BiasAdd -> Identity: linear,
 // so once the depthwise's shift is carried into the conv's bias, the output's mean on the
 // calibration inputs is exactly the float model's.
@@ -219,8 +197,8 @@ function linearModel(): Map<string, Uint8Array> {
 
 test("bias correction: a linear model's output mean on the calibration inputs is the float model's", async () => {
   const files = linearModel();
-  const inputs = sets([2, 4, 4, 3], 3, 11);
-  const { model, plain, corrected } = await quantizedPair(files, inputs);
+  const inputs = imageSets([2, 4, 4, 3], 3, 11);
+  const { model, plain, corrected } = await quantizedPair(files, inputs, runtime);
   const sites = tfjsBiasSites(model.format === "tfjs" ? model.tfjs : assert.fail());
   assert.deepEqual(sites.map((s) => [s.node, s.bias ?? null, s.into ?? null]), [
     ["dw", null, "pw"],
@@ -243,8 +221,8 @@ test("bias correction: a linear model's output mean on the calibration inputs is
 
 test("bias correction on the test graph model: the outputs' mean error shrinks; a layer without a bias gets one", async () => {
   const files = graphModelFiles();
-  const score = sets([4, 6, 6, 3], 2, 51);
-  const { plain, corrected } = await quantizedPair(files, sets([4, 6, 6, 3], 2, 21));
+  const score = imageSets([4, 6, 6, 3], 2, 51);
+  const { plain, corrected } = await quantizedPair(files, imageSets([4, 6, 6, 3], 2, 21), runtime);
   const warning = corrected.report.warnings.find((w) => w.startsWith("bias correction"))!;
   assert.match(warning, /shift of 5 layer\(s\)/);
   assert.match(
@@ -271,24 +249,24 @@ test("bias correction on the test graph model: the outputs' mean error shrinks; 
 test("bias correction needs tfjs inputs and a runtime, and a tfjs model in quantization", async () => {
   const model = load(graphModelFiles());
   await assert.rejects(
-    compressModel(model, { mode: "quantization", configList: UINT8, biasCorrection: true }),
+    compressModel(model, { mode: "quantization", configList: UINT8_KERNELS, biasCorrection: true }),
     /"biasCorrection" needs "tfjsRuntime" and "tfjsInputs" \(calibration inputs\): tfjsRuntime is missing/,
   );
   await assert.rejects(
-    compressModel(model, { mode: "pruning", configList: UINT8, biasCorrection: true }),
-    /"biasCorrection" corrects the biases of quantized TensorFlow\.js graph models: the model is tfjs, the mode pruning/,
+    compressModel(model, { mode: "pruning", configList: UINT8_KERNELS, biasCorrection: true }),
+    /"biasCorrection" corrects the biases of quantized TensorFlow\.js models: the model is tfjs, the mode pruning/,
   );
 });
 
 test("measured headroom on given inputs: the measure runs on them", async () => {
   const files = graphModelFiles();
-  const inputs = sets([3, 6, 6, 3], 2, 77);
+  const inputs = imageSets([3, 6, 6, 3], 2, 77);
   const s = await tfjsSensitivity(runtime, files, { inputs });
   try {
     assert.equal(await s.measure(files), 1);
     const q = await compressModel(load(files), {
       mode: "quantization",
-      configList: UINT8,
+      configList: UINT8_KERNELS,
       headroom: 0,
     });
     const m = await s.measure(q.files!);
@@ -304,7 +282,7 @@ test("measured headroom on given inputs: the measure runs on them", async () => 
 test("equalize through ReLU6: with calibration maxima below 6 the pair is rescaled and the function kept; a channel that reaches 6 keeps its scale", async () => {
   const files = graphModelFiles();
   const source = readTfjs(files.get("model.json")!, files);
-  const inputs = sets([4, 6, 6, 3], 2, 31);
+  const inputs = imageSets([4, 6, 6, 3], 2, 31);
   const stats = await tfjsChannelStats(runtime, files, inputs, ["model/dw/Relu6"]);
   const max = stats.get("model/dw/Relu6")!.max;
   assert.ok(max.every((m) => m < 3), `${max}`);
@@ -371,10 +349,10 @@ test("compressModel: equalize with tfjs inputs goes through ReLU6 and says how m
   const files = graphModelFiles();
   const q = await compressModel(load(files), {
     mode: "quantization",
-    configList: UINT8,
+    configList: UINT8_KERNELS,
     equalize: true,
     tfjsRuntime: runtime,
-    tfjsInputs: sets([4, 6, 6, 3], 2, 41),
+    tfjsInputs: imageSets([4, 6, 6, 3], 2, 41),
     measureHeadroom: false,
   });
   assert.match(
@@ -456,9 +434,9 @@ function addNModel(): Map<string, Uint8Array> {
 
 test("bias correction gives layers without a bias one: Conv2D, DepthwiseConv2dNative and MatMul feeding AddN / the output", async () => {
   const files = addNModel();
-  const calibrate = sets([2, 4, 4, 2], 3, 61);
-  const score = sets([2, 4, 4, 2], 2, 91);
-  const { model, plain, corrected } = await quantizedPair(files, calibrate);
+  const calibrate = imageSets([2, 4, 4, 2], 3, 61);
+  const score = imageSets([2, 4, 4, 2], 2, 91);
+  const { model, plain, corrected } = await quantizedPair(files, calibrate, runtime);
   const sites = tfjsBiasSites(model.format === "tfjs" ? model.tfjs : assert.fail());
   assert.deepEqual(sites.map((s) => [s.node, s.kind, s.bias ?? null, s.into ?? null]), [
     ["ca", "conv", null, null],
@@ -577,8 +555,8 @@ test("withTfjsBiases: unique names, control inputs kept last, only unfused layer
 
 test("bias correction in a float16 model stores the new biases as float16", async () => {
   const files = storedAs(addNModel(), "float16");
-  const calibrate = sets([2, 4, 4, 2], 3, 61);
-  const { plain, corrected } = await quantizedPair(files, calibrate);
+  const calibrate = imageSets([2, 4, 4, 2], 3, 61);
+  const { plain, corrected } = await quantizedPair(files, calibrate, runtime);
   const out = corrected.files!;
   const written = readTfjs(out.get("model.json")!, out);
   for (const name of ["ca/bias", "cd/bias", "fc/bias"]) {

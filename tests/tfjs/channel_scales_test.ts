@@ -584,7 +584,7 @@ test("layers models: quantizedTfjs channelScales writes per-channel int8 kernels
   );
 });
 
-test("layers models: equalization, bias correction and GPTQ rounding say they are not applied", async () => {
+test("layers models: channel scales with bias correction and GPTQ rounding; equalization says it is not applied", async () => {
   const f = await functionalModelFiles();
   const r = await compressModel(loadModel(f.get("model.json")!, "model.json", f), {
     mode: "quantization",
@@ -592,17 +592,28 @@ test("layers models: equalization, bias correction and GPTQ rounding say they ar
     channelScales: true,
     headroom: 0,
     tfjsRuntime: runtime,
-    tfjsInputs: [[{ data: values(6 * 6 * 3 * 2, 5, 0, 1), dims: [2, 6, 6, 3] }]],
+    tfjsInputs: [[{ data: values(6 * 6 * 3 * 4, 5, 0, 1), dims: [4, 6, 6, 3] }]],
     equalize: true,
     biasCorrection: true,
     gptqRounding: true,
   });
   const text = r.report.warnings.join("\n");
-  for (const what of ["equalize", "bias correction", "GPTQ rounding"]) {
-    assert.match(
-      text,
-      new RegExp(`${what}: not applied, a TensorFlow.js layers model has no graph nodes`),
-    );
-  }
+  assert.match(
+    text,
+    /equalize: not applied, a TensorFlow.js layers model has no graph nodes to rescale/,
+  );
+  // `shared` is called twice: the other four are corrected (`dw` and `head` given a bias) and
+  // rounded, then carry their scales (the biases move to the scale layers).
+  assert.match(text, /bias correction: the expected output shift of 4 layer\(s\)/);
+  assert.match(text, /2 of them had no bias and were given one \(use_bias\): dw, head/);
+  assert.match(text, /GPTQ rounding: 4 uint8 kernel\(s\) rounded/);
   assert.match(text, /channel scales: 6 kernel\(s\)/);
+  const written = readTfjs(r.files!.get("model.json")!, r.files!);
+  for (const name of ["dw", "head"]) {
+    assert.ok(written.weights.some((w) => w.spec.name === `${name}_channel_scale/bias`), name);
+  }
+  const cmp = await compareTfjsOutputs(runtime, r.files!, f, {
+    inputs: [[{ data: values(6 * 6 * 3 * 4, 8, 0, 1), dims: [4, 6, 6, 3] }]],
+  });
+  for (const c of cmp) assert.ok(c.cosine > 0.99, `${c.name}: ${c.cosine}`);
 });

@@ -364,7 +364,7 @@ test("compressModel gptqRounding: the same grids and sizes, other codes, outputs
       configList: [{ op_types: ["Conv2d"], sparse_ratio: 0.5 }],
       gptqRounding: true,
     }),
-    /"gptqRounding" rounds the kernels of quantized TensorFlow.js graph models/,
+    /"gptqRounding" rounds the kernels of quantized TensorFlow.js models/,
   );
 });
 

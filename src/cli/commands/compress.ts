@@ -593,7 +593,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         }
         if (biasCorrection && model.format !== "tfjs") {
           throw new UsageError(
-            `--bias-correction corrects the biases of TensorFlow.js graph models: the model is ${model.format}`,
+            `--bias-correction corrects the biases of TensorFlow.js models: the model is ${model.format}`,
             command,
           );
         }
@@ -605,7 +605,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         }
         if (gptqRounding && model.format !== "tfjs") {
           throw new UsageError(
-            `--gptq-rounding rounds the kernels of TensorFlow.js graph models: the model is ${model.format} (GPTQ itself: -a GPTQ)`,
+            `--gptq-rounding rounds the kernels of TensorFlow.js models: the model is ${model.format} (GPTQ itself: -a GPTQ)`,
             command,
           );
         }

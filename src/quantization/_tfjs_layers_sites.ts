@@ -1,0 +1,239 @@
+/**
+ * The layers of a TensorFlow.js layers model that bias correction and GPTQ rounding work on,
+ * their geometry, and new biases for those without one. A layers model has no tensor names:
+ * a layer's input is named by the layer itself (`TfjsBiasSite.input` is the layer's name), and
+ * the runtime taps it by building a model whose outputs are the layers' inputs
+ * (`tfjsChannelStats`, `tfjsLayerHessians` in src/compress/compare_tfjs.ts).
+ *
+ * @module
+ */
+
+import type { TfjsModel, TfjsWeightSpec } from "../io/tfjs/tfjs_types.ts";
+import type { TfjsBiasSite } from "./bias_correct_tfjs.ts";
+import type { TfjsConvGeometry } from "./gptq_tfjs.ts";
+import {
+  ambiguousLayers,
+  isRecord,
+  type LayerList,
+  layersTopologyModels,
+} from "./_channel_scales_layers.ts";
+import { withWeights } from "./_tfjs_graph.ts";
+
+/** The kernel's local weight name, rank and site kind, by layer class. */
+const KERNEL: Record<string, { local: string; rank: number; kind: TfjsBiasSite["kind"] }> = {
+  Conv2D: { local: "kernel", rank: 4, kind: "conv" },
+  DepthwiseConv2D: { local: "depthwise_kernel", rank: 4, kind: "depthwise" },
+  Dense: { local: "kernel", rank: 2, kind: "matmul" },
+};
+
+/** A layer entry of a topology with its model and its place in the model's list. */
+interface Placed {
+  readonly layer: Record<string, unknown>;
+  readonly config: Record<string, unknown>;
+  readonly name: string;
+  readonly model: LayerList;
+  readonly index: number;
+}
+
+function placed(all: readonly LayerList[]): Placed[] {
+  const out: Placed[] = [];
+  for (const model of all) {
+    model.layers.forEach((layer, index) => {
+      const config = layer.config;
+      if (isRecord(config) && typeof config.name === "string") {
+        out.push({ layer, config, name: config.name, model, index });
+      }
+    });
+  }
+  return out;
+}
+
+/** The number of times a Functional layer is applied (1 in a Sequential). */
+function calls(p: Placed): number {
+  return p.model.functional ? (p.layer.inbound_nodes as unknown[]).length : 1;
+}
+
+/** The only layer that reads `p` (the next one in a Sequential), if exactly one does. */
+function onlyReader(p: Placed, byName: ReadonlyMap<string, Placed>): Placed | undefined {
+  const { model } = p;
+  if (!model.functional) {
+    const next = model.layers[p.index + 1];
+    const name = isRecord(next?.config) ? next.config.name : undefined;
+    return typeof name === "string" ? byName.get(name) : undefined;
+  }
+  const outputs = (model.root.config as { output_layers: unknown[][] }).output_layers;
+  if (outputs.some((e) => e[0] === p.name)) return undefined;
+  let reader: Placed | undefined;
+  let reads = 0;
+  for (const l of model.layers) {
+    for (const node of l.inbound_nodes as unknown[][][]) {
+      for (const e of node) {
+        if (e[0] !== p.name) continue;
+        reads++;
+        reader = byName.get((l.config as { name: string }).name);
+      }
+    }
+  }
+  return reads === 1 ? reader : undefined;
+}
+
+const linear = (activation: unknown) =>
+  activation === undefined || activation === null || activation === "linear";
+
+/**
+ * The layers of a layers model whose kernels bias correction and GPTQ rounding work on:
+ * `Conv2D`, `DepthwiseConv2D` and `Dense` layers of the model or of a `Sequential` or
+ * `Functional` model nested in it, channels last, applied once, with a float32 kernel named
+ * `<layer>/<weight>`. A layer's bias takes its correction; a linear layer without one whose
+ * only reader is a `BatchNormalization` on the last axis passes it to that layer's moving mean
+ * (`subtracted`: the shift is added to it, which cancels it exactly); any other layer without
+ * a bias is listed without one (`withLayersBiases` gives it one, added before its activation
+ * as Keras adds a bias). `input` is the layer's own name.
+ *
+ * @param model A decoded layers model.
+ * @returns The layers, in topology order (outer model first).
+ */
+export function layersBiasSites(model: TfjsModel): TfjsBiasSite[] {
+  if (model.kind !== "layers-model") return [];
+  const all = layersTopologyModels(model.json);
+  const excluded = ambiguousLayers(all);
+  const list = placed(all).filter((p) => !excluded.has(p.name));
+  const byName = new Map(list.map((p) => [p.name, p]));
+  const specs = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
+  const vector = (name: string, channels: number) => {
+    const s = specs.get(name);
+    return s !== undefined && s.dtype === "float32" && s.shape.length === 1 &&
+      s.shape[0] === channels;
+  };
+  const sites: TfjsBiasSite[] = [];
+  for (const p of list) {
+    const k = KERNEL[String(p.layer.class_name)];
+    if (k === undefined || calls(p) !== 1) continue;
+    const format = p.config.data_format;
+    if (format !== undefined && format !== null && format !== "channels_last") continue;
+    if (p.config.activation !== undefined && typeof p.config.activation !== "string") continue;
+    const kernel = specs.get(`${p.name}/${k.local}`);
+    if (kernel === undefined || kernel.dtype !== "float32" || kernel.shape.length !== k.rank) {
+      continue;
+    }
+    const s = kernel.shape;
+    const channels = k.kind === "depthwise" ? s[2] * s[3] : s[s.length - 1];
+    if (channels === 0) continue;
+    const site = {
+      node: p.name,
+      kind: k.kind,
+      kernel: kernel.name,
+      transposeB: false,
+      input: p.name,
+      channels,
+    };
+    const own = `${p.name}/bias`;
+    if (p.config.use_bias !== false) {
+      // A bias the config promises but the manifest does not hold as a float vector: no site.
+      if (vector(own, channels)) sites.push({ ...site, bias: own });
+      continue;
+    }
+    if (specs.has(own)) continue;
+    const reader = linear(p.config.activation) ? onlyReader(p, byName) : undefined;
+    const axis = reader?.config.axis;
+    const last = Array.isArray(axis) ? axis.length === 1 && axis[0] : axis;
+    if (
+      reader !== undefined && reader.layer.class_name === "BatchNormalization" &&
+      calls(reader) === 1 && (last === -1 || (k.rank === 4 && last === 3)) &&
+      vector(`${reader.name}/moving_mean`, channels)
+    ) {
+      sites.push({ ...site, bias: `${reader.name}/moving_mean`, subtracted: true });
+      continue;
+    }
+    sites.push(site);
+  }
+  return sites;
+}
+
+/** One or two integers (Keras writes `[2, 2]`; a single number means both). */
+function pair(v: unknown, fallback: number): [number, number] | undefined {
+  const a = v === undefined || v === null ? [fallback, fallback] : Array.isArray(v) ? v : [v, v];
+  if (a.length !== 2 || !a.every((x) => Number.isInteger(x) && x >= 1)) return undefined;
+  return [a[0], a[1]];
+}
+
+/**
+ * The geometry of a layers model's `Conv2D` or `DepthwiseConv2D` layer (`undefined` for a
+ * `Dense` layer, a layer not found, channels first, or padding other than `same`/`valid`):
+ * Keras's `same` is TensorFlow's `SAME`, which tfjs-layers runs.
+ *
+ * @param model A decoded layers model.
+ * @param layer The layer's name.
+ * @returns Its strides, dilations and padding.
+ */
+export function layersConvGeometry(
+  model: TfjsModel,
+  layer: string,
+): TfjsConvGeometry | undefined {
+  const p = placed(layersTopologyModels(model.json)).find((q) => q.name === layer);
+  if (p === undefined) return undefined;
+  const k = KERNEL[String(p.layer.class_name)];
+  if (k === undefined || k.kind === "matmul") return undefined;
+  const format = p.config.data_format;
+  if (format !== undefined && format !== null && format !== "channels_last") return undefined;
+  const strides = pair(p.config.strides, 1);
+  const dilations = pair(p.config.dilation_rate, 1);
+  const padding = String(p.config.padding ?? "valid").toLowerCase();
+  if (strides === undefined || dilations === undefined) return undefined;
+  if (padding !== "same" && padding !== "valid") return undefined;
+  return { strides, dilations, padding: padding === "same" ? "SAME" : "VALID" };
+}
+
+/**
+ * Gives layers of a layers model that have no bias one: the layer's config says `use_bias:
+ * true` (with a zeros initializer and no regularizer or constraint where it names none) and a
+ * float32 weight `<layer>/bias` joins the manifest; Keras layers add the bias before their
+ * activation.
+ *
+ * @param model A decoded layers model.
+ * @param biases The values (one per output channel) by layer name; each must be a site of
+ * `layersBiasSites` without a bias.
+ * @returns The new model (the source is unchanged) and the weight name by layer.
+ * @throws {RangeError} A layer that is not such a site, or values of the wrong length.
+ */
+export function withLayersBiases(
+  model: TfjsModel,
+  biases: ReadonlyMap<string, Float32Array>,
+): { model: TfjsModel; weights: Map<string, string> } {
+  const sites = new Map(
+    layersBiasSites(model).filter((s) => s.bias === undefined).map((s) => [s.node, s]),
+  );
+  for (const [layer, values] of biases) {
+    const site = sites.get(layer);
+    if (site === undefined) {
+      throw new RangeError(
+        `layer ${JSON.stringify(layer)} takes no new bias: only a Conv2D, DepthwiseConv2D or ` +
+          `Dense layer without one (use_bias false, no BatchNormalization after it) does`,
+      );
+    }
+    if (values.length !== site.channels) {
+      throw new RangeError(
+        `the bias of layer ${JSON.stringify(layer)} must have ${site.channels} values, one ` +
+          `per output channel: current value is ${values.length}`,
+      );
+    }
+  }
+  const json = structuredClone(model.json) as Record<string, unknown>;
+  const weights = new Map<string, string>();
+  const added: { spec: TfjsWeightSpec; bytes: Uint8Array }[] = [];
+  for (const p of placed(layersTopologyModels(json))) {
+    const values = biases.get(p.name);
+    if (values === undefined || weights.has(p.name)) continue;
+    p.config.use_bias = true;
+    p.config.bias_initializer ??= { class_name: "Zeros", config: {} };
+    p.config.bias_regularizer ??= null;
+    p.config.bias_constraint ??= null;
+    const name = `${p.name}/bias`;
+    weights.set(p.name, name);
+    added.push({
+      spec: { name, shape: [values.length], dtype: "float32" },
+      bytes: new Uint8Array(Float32Array.from(values).buffer),
+    });
+  }
+  return { model: withWeights(model, json, added), weights };
+}
