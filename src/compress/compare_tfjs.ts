@@ -659,8 +659,10 @@ function layerInput(container: LayersContainer, layer: LayersContainer): unknown
 
 /**
  * Runs a layers model on one input set and hands the input of each named layer to `visit`
- * before it is disposed. tfjs-layers names no tensors a caller can ask for, so the model is
- * given a model of its own class whose outputs are those layers' inputs (`chunk` at a time);
+ * before it is disposed. tfjs-layers names no tensors a caller can ask for (`execute` takes
+ * symbolic tensor names, but asks every layer for its `output`, which throws for a layer called
+ * twice), so the model is given a model of its own class whose outputs are those layers' inputs
+ * (`chunk` at a time);
  * a nested model's layers are read the same way from the nested model, run on its own input.
  * A layer called more than once is not read.
  */
