@@ -683,11 +683,12 @@ async function tapLayers(
     container.build(inputs[0].shape);
   }
   const Model = layersModelClass(container);
-  const wanted: { layer: LayersContainer; input: unknown }[] = [];
+  const wanted: { layer: LayersContainer; input: unknown; nested: boolean }[] = [];
   for (const layer of container.layers ?? []) {
-    if (!names.has(layer.name) && !holds(layer, names)) continue;
+    const nested = holds(layer, names);
+    if (!names.has(layer.name) && !nested) continue;
     const input = layerInput(container, layer);
-    if (input !== undefined) wanted.push({ layer, input });
+    if (input !== undefined) wanted.push({ layer, input, nested });
   }
   for (let at = 0; at < wanted.length; at += chunk) {
     const part = wanted.slice(at, at + chunk);
@@ -701,11 +702,11 @@ async function tapLayers(
       values = (Array.isArray(out) ? out : [out]) as TfCore.Tensor[];
     }
     try {
-      for (const { layer, input } of part) {
+      for (const { layer, input, nested } of part) {
         const k = inputs.indexOf(input as never);
         const value = k >= 0 ? feed[k] : values[fetch.indexOf(input)];
         if (names.has(layer.name)) await visit(layer.name, value);
-        if (holds(layer, names)) await tapLayers(tf, layer, [value], names, chunk, visit);
+        if (nested) await tapLayers(tf, layer, [value], names, chunk, visit);
       }
     } finally {
       tf.dispose(values);

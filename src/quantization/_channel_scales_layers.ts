@@ -21,7 +21,7 @@
  * @module
  */
 
-import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
+import type { TfjsModel, TfjsWeightSpec } from "../io/tfjs/tfjs_types.ts";
 import { withWeights } from "./_tfjs_graph.ts";
 
 /** A layers-model kernel that can take a scale per output channel. */
@@ -130,11 +130,75 @@ export function ambiguousLayers(all: readonly LayerList[]): Set<string> {
   return excluded;
 }
 
+/** A layer entry of a topology with its model and its place in the model's list. */
+export interface PlacedLayer {
+  readonly layer: Record<string, unknown>;
+  readonly config: Record<string, unknown>;
+  readonly name: string;
+  readonly model: LayerList;
+  readonly index: number;
+}
+
+/** Every named layer of the models of a topology (`layersTopologyModels`), outer model first. */
+export function placedLayers(all: readonly LayerList[]): PlacedLayer[] {
+  const out: PlacedLayer[] = [];
+  for (const model of all) {
+    model.layers.forEach((layer, index) => {
+      const config = layer.config;
+      if (isRecord(config) && typeof config.name === "string") {
+        out.push({ layer, config, name: config.name, model, index });
+      }
+    });
+  }
+  return out;
+}
+
+/** A layer whose kernel is a float32 weight `<layer>/<weight>` (`layerKernels`). */
+export interface LayerKernel {
+  readonly placed: PlacedLayer;
+  /** The layer class (`Conv2D`, `DepthwiseConv2D`, `SeparableConv2D`, `Conv1D`, `Dense`). */
+  readonly className: string;
+  readonly kernel: TfjsWeightSpec;
+  /** Its output channels (the kernel's last dim, `in · multiplier` for a depthwise kernel). */
+  readonly channels: number;
+}
+
 /**
- * The kernels of a layers model that can take a scale per output channel: those of `Conv2D`,
- * `DepthwiseConv2D`, `SeparableConv2D` (its pointwise kernel), `Conv1D` and `Dense` layers of
- * the model or of a `Sequential` or `Functional` model nested in it, channels last, float32,
- * named `<layer>/<weight>`, with the bias the layer's `use_bias` says it has.
+ * The kernels of a layers model's `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` (its pointwise
+ * kernel), `Conv1D` and `Dense` layers, of the model or of a `Sequential` or `Functional` model
+ * nested in it: channels last, a named (or no) activation, a layer name that tells its weights
+ * apart (`ambiguousLayers`), a float32 kernel of the class's rank, at least one channel.
+ *
+ * @param model A decoded layers model.
+ * @param all Its topology's models (`layersTopologyModels`).
+ * @returns The kernels, in topology order.
+ */
+export function layerKernels(model: TfjsModel, all: readonly LayerList[]): LayerKernel[] {
+  const specs = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
+  const excluded = ambiguousLayers(all);
+  const out: LayerKernel[] = [];
+  for (const placed of placedLayers(all)) {
+    const className = String(placed.layer.class_name);
+    const kind = KERNEL[className];
+    const { config, name } = placed;
+    if (kind === undefined || excluded.has(name)) continue;
+    const format = config.data_format;
+    if (format !== undefined && format !== null && format !== "channels_last") continue;
+    const activation = config.activation;
+    if (activation !== undefined && activation !== null && typeof activation !== "string") continue;
+    const kernel = specs.get(`${name}/${kind.local}`);
+    if (kernel === undefined || kernel.dtype !== "float32") continue;
+    if (kernel.shape.length !== kind.rank) continue;
+    const s = kernel.shape;
+    const channels = kind.local === "depthwise_kernel" ? s[2] * s[3] : s[s.length - 1];
+    if (channels > 0) out.push({ placed, className, kernel, channels });
+  }
+  return out;
+}
+
+/**
+ * The kernels of a layers model that can take a scale per output channel: those of
+ * `layerKernels`, with the bias the layer's `use_bias` says it has.
  *
  * @param model A decoded layers model.
  * @returns The sites by kernel weight name (none for a topology of another form).
@@ -142,33 +206,15 @@ export function ambiguousLayers(all: readonly LayerList[]): Set<string> {
 export function layersScaleSites(model: TfjsModel): Map<string, LayersScaleSite> {
   const out = new Map<string, LayersScaleSite>();
   if (model.kind !== "layers-model") return out;
-  const all = layersTopologyModels(model.json);
   const specs = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
-  // A layer read at another tensor index than 0 is not the single-output layer assumed here,
-  // and a name used twice in the topology cannot tell its weights apart.
-  const excluded = ambiguousLayers(all);
-  for (const l of all.flatMap((m) => m.layers)) {
-    const kind = KERNEL[String(l.class_name)];
-    const config = l.config;
-    if (kind === undefined || !isRecord(config) || typeof config.name !== "string") continue;
-    const local = kind.local;
-    const name = config.name;
-    if (excluded.has(name)) continue;
-    const format = config.data_format;
-    if (format !== undefined && format !== null && format !== "channels_last") continue;
-    const activation = config.activation;
-    if (activation !== undefined && activation !== null && typeof activation !== "string") continue;
-    const kernel = specs.get(`${name}/${local}`);
-    if (kernel === undefined || kernel.dtype !== "float32") continue;
-    if (kernel.shape.length !== kind.rank) continue;
-    const bias = specs.get(`${name}/bias`);
-    if ((config.use_bias !== false) !== (bias !== undefined)) continue;
-    const s = kernel.shape;
-    const channels = local === "depthwise_kernel" ? s[2] * s[3] : s[s.length - 1];
-    if (channels === 0) continue;
+  for (
+    const { placed, kernel, channels } of layerKernels(model, layersTopologyModels(model.json))
+  ) {
+    const bias = specs.get(`${placed.name}/bias`);
+    if ((placed.config.use_bias !== false) !== (bias !== undefined)) continue;
     if (bias !== undefined && (bias.shape.length !== 1 || bias.shape[0] !== channels)) continue;
-    const carrier = kind.rank === 4 ? "DepthwiseConv2D" : "BatchNormalization";
-    out.set(kernel.name, { kernel: kernel.name, layer: name, channels, carrier });
+    const carrier = kernel.shape.length === 4 ? "DepthwiseConv2D" : "BatchNormalization";
+    out.set(kernel.name, { kernel: kernel.name, layer: placed.name, channels, carrier });
   }
   return out;
 }

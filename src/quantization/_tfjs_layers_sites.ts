@@ -14,47 +14,30 @@ import type { TfjsConvGeometry } from "./gptq_tfjs.ts";
 import {
   ambiguousLayers,
   isRecord,
-  type LayerList,
+  layerKernels,
   layersTopologyModels,
+  type PlacedLayer,
+  placedLayers,
 } from "./_channel_scales_layers.ts";
 import { withWeights } from "./_tfjs_graph.ts";
 
-/** The kernel's local weight name, rank and site kind, by layer class. */
-const KERNEL: Record<string, { local: string; rank: number; kind: TfjsBiasSite["kind"] }> = {
-  Conv2D: { local: "kernel", rank: 4, kind: "conv" },
-  DepthwiseConv2D: { local: "depthwise_kernel", rank: 4, kind: "depthwise" },
-  Dense: { local: "kernel", rank: 2, kind: "matmul" },
+/** The site kind of the layer classes bias correction and GPTQ rounding work on. */
+const KIND: Record<string, TfjsBiasSite["kind"]> = {
+  Conv2D: "conv",
+  DepthwiseConv2D: "depthwise",
+  Dense: "matmul",
 };
 
-/** A layer entry of a topology with its model and its place in the model's list. */
-interface Placed {
-  readonly layer: Record<string, unknown>;
-  readonly config: Record<string, unknown>;
-  readonly name: string;
-  readonly model: LayerList;
-  readonly index: number;
-}
-
-function placed(all: readonly LayerList[]): Placed[] {
-  const out: Placed[] = [];
-  for (const model of all) {
-    model.layers.forEach((layer, index) => {
-      const config = layer.config;
-      if (isRecord(config) && typeof config.name === "string") {
-        out.push({ layer, config, name: config.name, model, index });
-      }
-    });
-  }
-  return out;
-}
-
 /** The number of times a Functional layer is applied (1 in a Sequential). */
-function calls(p: Placed): number {
+function calls(p: PlacedLayer): number {
   return p.model.functional ? (p.layer.inbound_nodes as unknown[]).length : 1;
 }
 
 /** The only layer that reads `p` (the next one in a Sequential), if exactly one does. */
-function onlyReader(p: Placed, byName: ReadonlyMap<string, Placed>): Placed | undefined {
+function onlyReader(
+  p: PlacedLayer,
+  byName: ReadonlyMap<string, PlacedLayer>,
+): PlacedLayer | undefined {
   const { model } = p;
   if (!model.functional) {
     const next = model.layers[p.index + 1];
@@ -63,7 +46,7 @@ function onlyReader(p: Placed, byName: ReadonlyMap<string, Placed>): Placed | un
   }
   const outputs = (model.root.config as { output_layers: unknown[][] }).output_layers;
   if (outputs.some((e) => e[0] === p.name)) return undefined;
-  let reader: Placed | undefined;
+  let reader: PlacedLayer | undefined;
   let reads = 0;
   for (const l of model.layers) {
     for (const node of l.inbound_nodes as unknown[][][]) {
@@ -97,8 +80,9 @@ export function layersBiasSites(model: TfjsModel): TfjsBiasSite[] {
   if (model.kind !== "layers-model") return [];
   const all = layersTopologyModels(model.json);
   const excluded = ambiguousLayers(all);
-  const list = placed(all).filter((p) => !excluded.has(p.name));
-  const byName = new Map(list.map((p) => [p.name, p]));
+  const byName = new Map(
+    placedLayers(all).filter((p) => !excluded.has(p.name)).map((p) => [p.name, p]),
+  );
   const specs = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
   const vector = (name: string, channels: number) => {
     const s = specs.get(name);
@@ -106,22 +90,12 @@ export function layersBiasSites(model: TfjsModel): TfjsBiasSite[] {
       s.shape[0] === channels;
   };
   const sites: TfjsBiasSite[] = [];
-  for (const p of list) {
-    const k = KERNEL[String(p.layer.class_name)];
-    if (k === undefined || calls(p) !== 1) continue;
-    const format = p.config.data_format;
-    if (format !== undefined && format !== null && format !== "channels_last") continue;
-    if (p.config.activation !== undefined && typeof p.config.activation !== "string") continue;
-    const kernel = specs.get(`${p.name}/${k.local}`);
-    if (kernel === undefined || kernel.dtype !== "float32" || kernel.shape.length !== k.rank) {
-      continue;
-    }
-    const s = kernel.shape;
-    const channels = k.kind === "depthwise" ? s[2] * s[3] : s[s.length - 1];
-    if (channels === 0) continue;
+  for (const { placed: p, className, kernel, channels } of layerKernels(model, all)) {
+    const kind = KIND[className];
+    if (kind === undefined || calls(p) !== 1) continue;
     const site = {
       node: p.name,
-      kind: k.kind,
+      kind,
       kernel: kernel.name,
       transposeB: false,
       input: p.name,
@@ -139,7 +113,7 @@ export function layersBiasSites(model: TfjsModel): TfjsBiasSite[] {
     const last = Array.isArray(axis) ? axis.length === 1 && axis[0] : axis;
     if (
       reader !== undefined && reader.layer.class_name === "BatchNormalization" &&
-      calls(reader) === 1 && (last === -1 || (k.rank === 4 && last === 3)) &&
+      calls(reader) === 1 && (last === -1 || (kind !== "matmul" && last === 3)) &&
       vector(`${reader.name}/moving_mean`, channels)
     ) {
       sites.push({ ...site, bias: `${reader.name}/moving_mean`, subtracted: true });
@@ -170,10 +144,9 @@ export function layersConvGeometry(
   model: TfjsModel,
   layer: string,
 ): TfjsConvGeometry | undefined {
-  const p = placed(layersTopologyModels(model.json)).find((q) => q.name === layer);
-  if (p === undefined) return undefined;
-  const k = KERNEL[String(p.layer.class_name)];
-  if (k === undefined || k.kind === "matmul") return undefined;
+  const p = placedLayers(layersTopologyModels(model.json)).find((q) => q.name === layer);
+  const kind = KIND[String(p?.layer.class_name)];
+  if (p === undefined || kind === undefined || kind === "matmul") return undefined;
   const format = p.config.data_format;
   if (format !== undefined && format !== null && format !== "channels_last") return undefined;
   const strides = pair(p.config.strides, 1);
@@ -221,7 +194,7 @@ export function withLayersBiases(
   const json = structuredClone(model.json) as Record<string, unknown>;
   const weights = new Map<string, string>();
   const added: { spec: TfjsWeightSpec; bytes: Uint8Array }[] = [];
-  for (const p of placed(layersTopologyModels(json))) {
+  for (const p of placedLayers(layersTopologyModels(json))) {
     const values = biases.get(p.name);
     if (values === undefined || weights.has(p.name)) continue;
     p.config.use_bias = true;
