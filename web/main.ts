@@ -108,6 +108,8 @@ let imageTensor: { data: Float32Array; dims: number[] } | undefined;
 let checkId = 0;
 let checking = false;
 let watchdog: ReturnType<typeof setTimeout> | undefined;
+/** The debounce of typing in the list; a check of the current text makes it moot. */
+let timer: ReturnType<typeof setTimeout> | undefined;
 
 function setAlgorithms(mode: "pruning" | "quantization", selected?: string): void {
   algorithmSelect.replaceChildren(...ALGORITHMS[mode].map((a) => el("option", a, { value: a })));
@@ -146,6 +148,9 @@ let checker = startChecker();
 
 /** Asks the checker about the current text, mode and algorithm. */
 function refresh(): void {
+  // A check typed a moment ago is still due: this one covers it (a model opened within the
+  // debounce would otherwise be checked twice, the page showing "valid" in between).
+  clearTimeout(timer);
   // A check still running is about text that has changed since: drop it with its worker.
   if (checking) {
     checker.terminate();
@@ -367,7 +372,6 @@ for (const input of [storageSelect, channelScalesBox, equalizeBox, headroomInput
     if (current?.issues.length === 0) history.replaceState(null, "", stateHash());
   });
 }
-let timer: ReturnType<typeof setTimeout> | undefined;
 for (const text of [configText, registryText]) {
   text.addEventListener("input", () => {
     clearTimeout(timer);

@@ -258,11 +258,21 @@ test(
       // and the download.
       await openFile(page, REC, 50);
       await valid(page);
-      // Both clicks in one task: the run cannot finish before Cancel.
-      await page.evaluate(() => {
-        (document.querySelector("#compress") as HTMLButtonElement).click();
-        (document.querySelector("#cancel") as HTMLButtonElement).click();
-      });
+      // Both clicks in one task, the first task that finds Compress enabled: the run cannot
+      // finish before Cancel. "valid" can show while the check of the list typed before the
+      // model opened is still due (a debounce), and a click then would do nothing.
+      await page.evaluate(() =>
+        new Promise<void>((resolve) => {
+          const compress = document.querySelector("#compress") as HTMLButtonElement;
+          const tryClick = () => {
+            if (compress.disabled) return void setTimeout(tryClick, 20);
+            compress.click();
+            (document.querySelector("#cancel") as HTMLButtonElement).click();
+            resolve();
+          };
+          tryClick();
+        })
+      );
       assert.match(await page.textContent("#status") ?? "", /cancelled/);
       assert.equal(await page.isDisabled("#compress"), false);
       await compress(page);
