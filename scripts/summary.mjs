@@ -10,6 +10,11 @@ const expected = ["deno.xml", "bun.xml", "browser.json", "edge.json"];
 let passed = 0;
 let failed = 0;
 let skipped = 0;
+/** What failed, with the runner's message and stack, printed before the totals. */
+const failures = [];
+const unescape = (t) =>
+  t.replace(/&#10;/g, "\n").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"')
+    .replace(/&apos;/g, "'").replace(/&amp;/g, "&");
 // Extra result files (e.g. cargo.json, checks.json written by .ci/run) are counted too.
 const extras = readdirSync(dir).filter((f) => /\.(json|xml)$/.test(f) && !expected.includes(f))
   .sort();
@@ -30,8 +35,17 @@ for (const name of [...expected, ...extras]) {
   } else {
     for (const m of text.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)) {
       const body = m[2] ?? "";
-      if (/<(failure|error)\b/.test(body)) f += 1;
-      else if (/<skipped\b/.test(body)) s += 1;
+      if (/<(failure|error)\b/.test(body)) {
+        f += 1;
+        const testName = /\bname="([^"]*)"/.exec(m[0])?.[1] ?? "?";
+        const detail = /<(?:failure|error)\b[^>]*?(?:\/>|>([\s\S]*?)<\/(?:failure|error)>)/.exec(
+          body,
+        );
+        const message = /\bmessage="([^"]*)"/.exec(detail?.[0] ?? "")?.[1] ?? "";
+        failures.push(
+          `${name}: ${unescape(testName)}\n${unescape(detail?.[1] || message).slice(0, 2000)}`,
+        );
+      } else if (/<skipped\b/.test(body)) s += 1;
       else p += 1;
     }
     if (p + f + s === 0) {
@@ -43,6 +57,10 @@ for (const name of [...expected, ...extras]) {
   passed += p;
   failed += f;
   skipped += s;
+}
+if (failures.length > 0) {
+  console.log(`== What failed (${failures.length}${failures.length > 20 ? ", the first 20" : ""})`);
+  for (const f of failures.slice(0, 20)) console.log(`FAILED ${f}\n`);
 }
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 process.exit(failed === 0 ? 0 : 1);
