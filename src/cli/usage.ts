@@ -192,6 +192,9 @@ ${REGISTRY}
   --measure-headroom    TensorFlow.js uint8: tfjs (CPU backend) runs the model to give the
                         headroom to the weights whose uint8 storage alone hurts the outputs
                         most per byte (one run per weight), instead of by channel error
+  --tfjs-setup <m.js>   TensorFlow.js layers models with custom layers: an ES module whose
+                        default export (or setup) takes tf and registers them
+                        (tf.serialization.registerClass) before tfjs loads the model
   --calibration <c>     input batches for _input_/_output_ targets (ONNX, onnxruntime-node):
                         a safetensors file with one tensor per model input, rows along dim 0;
                         or ocr-lines:<n>, the first n labelled lines (PP-OCR models).
@@ -273,6 +276,8 @@ Options:
   --reference <model>   the model to compare with (PP-OCR: lines where both predict the same)
   --shape <dims>        the first input's shape for compare, e.g. 1,3,224,224 (default: the
                         model's dims, symbolic ones 8 for the batch and 16 elsewhere)
+  --tfjs-setup <m.js>   model.json with custom layers: an ES module whose default export (or
+                        setup) takes tf and registers them (tf.serialization.registerClass)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a
                         constant (sr=16000:int64), a data file (x=x.npy, x=in.safetensors#t);

@@ -265,6 +265,43 @@ const attrBool = (node: TfNode, key: string) => {
   return isRecord(a) && a.b === true;
 };
 
+/**
+ * Which operand of a two-operand `Einsum` is a dense layer's kernel, and whether its first axis
+ * is the contracted one (`[in, out]`, as a MatMul kernel) — or `undefined` when the equation is
+ * not a dense layer: the kernel has two distinct labels, one contracted with a label of the other
+ * operand and absent from the output, the other absent from that operand and kept in the output,
+ * and the output holds nothing else than the other operand's remaining labels. jax2tf writes its
+ * `Dense` layers this way (`abcg,gf->abcf`); an ellipsis counts as one label.
+ */
+export function einsumDense(
+  equation: string,
+  isKernel: (operand: number) => boolean,
+): { operand: number; inOut: boolean } | undefined {
+  const eq = equation.replace(/\s+/g, "").replaceAll("...", "*");
+  const [lhs, out] = eq.split("->");
+  if (out === undefined || !/^[A-Za-z*,]+$/.test(lhs) || !/^[A-Za-z*]*$/.test(out)) {
+    return undefined;
+  }
+  const ops = lhs.split(",");
+  if (ops.length !== 2) return undefined;
+  const distinct = (t: string) => new Set(t).size === t.length;
+  for (const operand of [1, 0]) {
+    const k = ops[operand];
+    const x = ops[1 - operand];
+    if (!isKernel(operand) || k.length !== 2 || k.includes("*") || !distinct(k)) continue;
+    if (!distinct(x) || !distinct(out)) continue;
+    for (const inAxis of [0, 1]) {
+      const i = k[inAxis];
+      const o = k[1 - inAxis];
+      if (!x.includes(i) || out.includes(i) || x.includes(o) || !out.includes(o)) continue;
+      const rest = [...x].filter((c) => c !== i);
+      if (out.length !== rest.length + 1 || !rest.every((c) => out.includes(c))) continue;
+      return { operand, inOut: inAxis === 0 };
+    }
+  }
+  return undefined;
+}
+
 /** The module name of a graph node: its scope (`model/conv1/Relu` -> `model.conv1`). */
 function scopeName(node: string): string {
   const parts = node.split("/");
@@ -344,6 +381,17 @@ function graphView(model: TfjsModel): { modules: Module[]; graph: Graph } {
         const tb = attrBool(node, "transpose_b") || attrBool(node, "adj_y");
         add("weight", node.input[1], tb ? same : denseLayout);
         if (node.op === "_FusedMatMul") fused();
+        break;
+      }
+      case "Einsum": {
+        // A dense layer written as an einsum (jax2tf): a Linear like a MatMul.
+        const dense = einsumDense(
+          attrString(node, "equation")[0] ?? "",
+          (i) => weightOf(node.input[i])?.spec.shape.length === 2,
+        );
+        if (dense === undefined) continue;
+        type = "Linear";
+        add("weight", node.input[dense.operand], dense.inOut ? denseLayout : same);
         break;
       }
       case "FusedBatchNorm":
@@ -466,7 +514,8 @@ function graphView(model: TfjsModel): { modules: Module[]; graph: Graph } {
  * weight is a module named by its scope (`model/conv1/Relu` -> `model.conv1`): Conv2D and
  * `_FusedConv2D` (its `BiasAdd` argument as `bias`, its activation as `activation`),
  * DepthwiseConv2dNative and `FusedDepthwiseConv2dNative`, MatMul and `_FusedMatMul` (`Linear`;
- * a `transpose_b` weight is already `[out, in]`), FusedBatchNorm, Prelu; a BiasAdd/Add of a
+ * a `transpose_b` weight is already `[out, in]`), an `Einsum` that is a dense layer
+ * (`abcg,gf->abcf`, as jax2tf writes one: `Linear` too), FusedBatchNorm, Prelu; a BiasAdd/Add of a
  * 1-D weight after such an operator becomes its `bias`. Weights no operator claims (constants
  * of other operators: shapes, scales, embeddings) are modules of type `Module`, named after the
  * weight, with parameter `weight`. Quantized weights report their stored dtype (`U8`,

@@ -38,6 +38,17 @@ function shardsOf(data: Uint8Array, shardBytes: number): [string, Uint8Array][] 
   ]);
 }
 
+/** The bytes of typed arrays one after the other, as a weights manifest lays them out. */
+function packed(arrays: readonly ArrayBufferView[]): Uint8Array {
+  const data = new Uint8Array(arrays.reduce((n, a) => n + a.byteLength, 0));
+  let at = 0;
+  for (const a of arrays) {
+    data.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
+    at += a.byteLength;
+  }
+  return data;
+}
+
 function files(
   json: Record<string, unknown>,
   specs: unknown[],
@@ -359,13 +370,7 @@ export function graphModelFiles(shardBytes = 2048): Files {
     input: ["model/fc2/MatMul"],
     attr: { T: dtypeAttr("DT_FLOAT") },
   });
-  const total = weights.reduce((n, x) => n + x.values.byteLength, 0);
-  const data = new Uint8Array(total);
-  let at = 0;
-  for (const x of weights) {
-    data.set(new Uint8Array(x.values.buffer, x.values.byteOffset, x.values.byteLength), at);
-    at += x.values.byteLength;
-  }
+  const data = packed(weights.map((x) => x.values));
   return files(
     {
       format: "graph-model",
@@ -392,6 +397,81 @@ export function graphModelFiles(shardBytes = 2048): Files {
     weights.map(({ name, shape, dtype }) => ({ name, shape, dtype })),
     data,
     shardBytes,
+  );
+}
+
+/**
+ * A graph model of dense layers written as `Einsum`s, as jax2tf converts Flax `Dense` layers:
+ * `abcg,gf->abcf` (kernel `[in, out]`, then a 1-D bias by `AddV2` and Tanh), `fg,abcg->abcf`
+ * (the kernel first, `[out, in]`), and an `Einsum` of two activations (no weight).
+ */
+export function einsumModelFiles(): Files {
+  const weights: { name: string; shape: number[]; values: Float32Array }[] = [];
+  const nodes: unknown[] = [{
+    name: "x",
+    op: "Placeholder",
+    attr: { dtype: dtypeAttr("DT_FLOAT"), shape: shapeAttr([-1, 4, 4, 6]) },
+  }];
+  const w = (name: string, shape: number[], seed: number) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    weights.push({ name, shape, values: randomArray(n, seed).map((v) => v * 0.5) });
+    nodes.push(constNode(name, "DT_FLOAT", shape));
+    return name;
+  };
+  const einsum = (name: string, equation: string, inputs: string[]) =>
+    nodes.push({
+      name,
+      op: "Einsum",
+      input: inputs,
+      attr: { T: dtypeAttr("DT_FLOAT"), N: { i: "2" }, equation: { s: b64(equation) } },
+    });
+  einsum("model/in_proj/einsum/Einsum", "abcg,gf->abcf", [
+    "x",
+    w("jax2tf_arg_0/ReadVariableOp", [6, 5], 201),
+  ]);
+  nodes.push({
+    name: "model/in_proj/AddV2",
+    op: "AddV2",
+    input: ["model/in_proj/einsum/Einsum", w("jax2tf_arg_1/ReadVariableOp", [5], 202)],
+    attr: { T: dtypeAttr("DT_FLOAT") },
+  });
+  nodes.push({
+    name: "model/in_proj/Tanh",
+    op: "Tanh",
+    input: ["model/in_proj/AddV2"],
+    attr: { T: dtypeAttr("DT_FLOAT") },
+  });
+  einsum("model/out_proj/einsum/Einsum", "fg,abcg->abcf", [
+    w("jax2tf_arg_2/ReadVariableOp", [3, 5], 203),
+    "model/in_proj/Tanh",
+  ]);
+  einsum("model/gate/Einsum", "abcf,abcf->abc", [
+    "model/out_proj/einsum/Einsum",
+    "model/out_proj/einsum/Einsum",
+  ]);
+  nodes.push({
+    name: "Identity",
+    op: "Identity",
+    input: ["model/out_proj/einsum/Einsum"],
+    attr: { T: dtypeAttr("DT_FLOAT") },
+  });
+  nodes.push({
+    name: "Identity_1",
+    op: "Identity",
+    input: ["model/gate/Einsum"],
+    attr: { T: dtypeAttr("DT_FLOAT") },
+  });
+  const data = packed(weights.map((x) => x.values));
+  return files(
+    {
+      format: "graph-model",
+      generatedBy: "2.12.0",
+      convertedBy: "TensorFlow.js Converter v4.5.0",
+      modelTopology: { node: nodes, library: {}, versions: { producer: 1395 } },
+    },
+    weights.map(({ name, shape }) => ({ name, shape, dtype: "float32" })),
+    data,
+    1 << 20,
   );
 }
 

@@ -3,7 +3,7 @@
 // quantization: read exactly as tfjs reads them, seen in PyTorch layout, written back unchanged,
 // quantized and pruned, then run by tfjs against the original.
 import { test } from "node:test";
-import { readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { loadGraphModel } from "@tensorflow/tfjs-converter";
 import { compareTfjsOutputs, type TfjsRuntime } from "../../src/compress/compare_tfjs.ts";
@@ -17,10 +17,21 @@ import { ModelFormatError } from "../../src/io/model_format_error.ts";
 import { prune } from "../../src/pruning/prune.ts";
 import { quantize } from "../../src/quantization/quantize.ts";
 import { quantizedTfjs } from "../../src/quantization/quantized_tfjs.ts";
-import { tfjsModel } from "../../src/model/tfjs_model.ts";
+import { einsumDense, tfjsModel } from "../../src/model/tfjs_model.ts";
 import { fakeQuantize } from "../../src/quantization/fake_quantize.ts";
-import { type Files, graphModelFiles, layersModelFiles, storedAs, tf, tfl } from "./_models.ts";
-import { cli, tempDir } from "../cli/_run.ts";
+import {
+  einsumModelFiles,
+  type Files,
+  graphModelFiles,
+  layersModelFiles,
+  savedFiles,
+  storedAs,
+  tf,
+  tfl,
+  UINT8_KERNELS,
+  values,
+} from "./_models.ts";
+import { cli, CLS, tempDir } from "../cli/_run.ts";
 
 const runtime: TfjsRuntime = {
   tf,
@@ -219,6 +230,92 @@ test("the module view has PyTorch layouts: Conv2D, depthwise (multiplier 2), Den
   assert.deepEqual(g.get("model.dw")!.params.weight.shape, [8, 1, 3, 3]);
   assert.deepEqual(graph.graph!.inputs, ["x"]);
   assert.deepEqual(graph.graph!.outputs, ["Identity"]);
+});
+
+test("einsumDense: the equations of a dense layer, either operand the kernel, and no other", () => {
+  const kernelAt = (k: number) => (i: number) => i === k;
+  assert.deepEqual(einsumDense("abcg,gf->abcf", kernelAt(1)), { operand: 1, inOut: true });
+  assert.deepEqual(einsumDense("ij,kj->ik", kernelAt(1)), { operand: 1, inOut: false });
+  assert.deepEqual(einsumDense("fg,abg->abf", kernelAt(0)), { operand: 0, inOut: false });
+  assert.deepEqual(einsumDense("...g, gf -> ...f", kernelAt(1)), { operand: 1, inOut: true });
+  assert.deepEqual(einsumDense("bij,jk->kbi", kernelAt(1)), { operand: 1, inOut: true });
+  for (
+    const eq of [
+      "abcg,gf->abcf,", // not one output
+      "abcg,gf", // implicit output
+      "ij,jk->i", // the kernel's other axis summed away
+      "ij,jk->ijk", // nothing contracted
+      "ij,jj->ij", // a repeated label
+      "bij,bjk->bik", // a batched product (a 3-D operand as kernel)
+      "ij,jk,kl->il", // three operands
+      "aij,jk->ik", // a label of the input summed away besides the contracted one
+      "ij,jk->ikz", // a label from nowhere
+    ]
+  ) assert.equal(einsumDense(eq, kernelAt(1)), undefined, eq);
+  // Neither operand a kernel (two activations, a resize by a computed matrix).
+  assert.equal(einsumDense("abcg,gf->abcf", () => false), undefined);
+});
+
+test("an Einsum dense layer (jax2tf) is a Linear: layout, bias, activation; quantized and pruned, tfjs runs it", async () => {
+  const files = einsumModelFiles();
+  const model = load(files);
+  const byName = new Map(model.graph.modules.map((m) => [m.name, m]));
+  const inProj = byName.get("model.in_proj.einsum")!;
+  const outProj = byName.get("model.out_proj.einsum")!;
+  assert.deepEqual(
+    [inProj, outProj].map((m) => [m.type, m.opType, m.activation ?? "", Object.keys(m.params)]),
+    [["Linear", "Einsum", "Tanh", ["weight", "bias"]], ["Linear", "Einsum", "", ["weight"]]],
+  );
+  assert.ok(model.format === "tfjs");
+  const raw = new Map(model.tfjs.weights.map((w) => [w.spec.name, tfjsWeightValues(w)]));
+  // [in, out] stored, [out, in] seen; a kernel stored [out, in] is seen as stored.
+  const stored = raw.get("jax2tf_arg_0/ReadVariableOp")!;
+  assert.deepEqual(inProj.params.weight.shape, [5, 6]);
+  const seen = await inProj.params.weight.data();
+  for (let o = 0; o < 5; o++) {
+    for (let i = 0; i < 6; i++) assert.equal(seen[o * 6 + i], stored[i * 5 + o]);
+  }
+  assert.deepEqual(outProj.params.weight.shape, [3, 5]);
+  assert.deepEqual(
+    bits(await outProj.params.weight.data()),
+    bits(raw.get("jax2tf_arg_2/ReadVariableOp")!),
+  );
+  assert.equal(model.graph.modules.filter((m) => m.opType === "Einsum").length, 2);
+
+  // uint8 per tensor: tfjs runs the result, both outputs close.
+  const q = await (await quantize(model.graph, UINT8_KERNELS)).save("int");
+  assert.deepEqual(q.warnings, []);
+  const back = load(q.files! as Files);
+  assert.ok(back.format === "tfjs");
+  assert.deepEqual(
+    back.tfjs.weights.filter((w) => w.spec.quantization?.dtype === "uint8").map((w) => w.spec.name)
+      .sort(),
+    ["jax2tf_arg_0/ReadVariableOp", "jax2tf_arg_2/ReadVariableOp"],
+  );
+  const cmp = await compareTfjsOutputs(runtime, q.files!, files);
+  assert.equal(cmp.length, 2);
+  for (const c of cmp) assert.ok(c.cosine >= 0.99, `${c.name}: ${c.cosine}`);
+
+  // Output channels pruned: whole columns of the [in, out] kernel, whole rows of [out, in].
+  const pruned = await (await prune(model.graph, [{
+    op_types: ["Linear"],
+    sparse_ratio: 0.4,
+    granularity: "out_channel",
+  }])).save();
+  const p = load(pruned.files! as Files);
+  assert.ok(p.format === "tfjs");
+  const after = new Map(p.tfjs.weights.map((w) => [w.spec.name, tfjsWeightValues(w)]));
+  const k0 = after.get("jax2tf_arg_0/ReadVariableOp")!;
+  const zeroColumns = [0, 1, 2, 3, 4].filter((o) =>
+    [0, 1, 2, 3, 4, 5].every((i) => k0[i * 5 + o] === 0)
+  );
+  assert.equal(zeroColumns.length, 2);
+  assert.equal([...k0].filter((v) => v === 0).length, 12);
+  const k2 = after.get("jax2tf_arg_2/ReadVariableOp")!;
+  const zeroRows = [0, 1, 2].filter((o) => k2.subarray(o * 5, o * 5 + 5).every((v) => v === 0));
+  assert.equal(zeroRows.length, 1);
+  const [pc] = await compareTfjsOutputs(runtime, pruned.files!, files);
+  assert.ok(Number.isFinite(pc.cosine));
 });
 
 test("round trip: every tensor identical, in every storage and shard size", async () => {
@@ -457,6 +554,110 @@ test("CLI: inspect, prune, quantize and eval --reference on model.json", async (
   assert.equal(e.code, 0, e.stderr);
   const cos = JSON.parse(e.stdout).outputs[0].cosine;
   assert.ok(cos >= 0.99, String(cos));
+});
+
+test("CLI: --tfjs-setup registers a layers model's custom layer for eval and for the runs of quantize", async () => {
+  const dir = tempDir();
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.dense({ units: 6, inputShape: [4], activation: "tanh" }),
+      tfl.layers.dense({ units: 3 }),
+    ],
+  });
+  model.layers.forEach((l, i) =>
+    l.setWeights(
+      l.getWeights().map((w, j) => tf.tensor(values(w.size, 40 + 2 * i + j, -1, 1), w.shape)),
+    )
+  );
+  const files = await savedFiles(model);
+  // A weightless layer tfjs-layers does not know, between the two Dense layers.
+  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  (json.modelTopology.model_config ?? json.modelTopology).config.layers.splice(1, 0, {
+    class_name: "ScaleByTwo",
+    config: { name: "scale_by_two", trainable: true, dtype: "float32" },
+  });
+  files.set("model.json", new TextEncoder().encode(JSON.stringify(json)));
+  await saveTfjsFiles(`${dir}/model.json`, files);
+  writeFileSync(
+    `${dir}/setup.mjs`,
+    `export default (tf) => {
+      class ScaleByTwo extends tf.layers.Layer {
+        static className = "ScaleByTwo";
+        call(x) { return tf.mul(Array.isArray(x) ? x[0] : x, 2); }
+      }
+      tf.serialization.registerClass(ScaleByTwo);
+    };\n`,
+  );
+  writeFileSync(`${dir}/none.mjs`, "export const layers = [];\n");
+  writeFileSync(`${dir}/q.json`, JSON.stringify(QUANT));
+  const q = await cli(
+    "quantize",
+    `${dir}/model.json`,
+    "--config",
+    `${dir}/q.json`,
+    "-o",
+    `${dir}/q8.json`,
+    "--measure-headroom",
+    "--headroom",
+    "0.3",
+    "--tfjs-setup",
+    `${dir}/setup.mjs`,
+  );
+  assert.equal(q.code, 0, q.stderr);
+  // The measured headroom runs the model in tfjs: without the setup it cannot.
+  const qWithout = await cli(
+    "quantize",
+    `${dir}/model.json`,
+    "--config",
+    `${dir}/q.json`,
+    "-o",
+    `${dir}/q8b.json`,
+    "--measure-headroom",
+  );
+  assert.equal(qWithout.code, 1, qWithout.stderr);
+  assert.match(qWithout.stderr, /Unknown layer: ScaleByTwo/);
+  assert.match(qWithout.stderr, /hint: .*--tfjs-setup <module\.js>/);
+  assert.ok(!existsSync(`${dir}/q8b.json`));
+  const without = await cli("eval", `${dir}/q8.json`, "--reference", `${dir}/model.json`);
+  assert.equal(without.code, 1, without.stderr);
+  assert.match(without.stderr, /Unknown layer: ScaleByTwo/);
+  assert.match(without.stderr, /hint: .*--tfjs-setup <module\.js>/);
+  const e = await cli(
+    "eval",
+    `${dir}/q8.json`,
+    "--reference",
+    `${dir}/model.json`,
+    "--tfjs-setup",
+    `${dir}/setup.mjs`,
+    "--json",
+  );
+  assert.equal(e.code, 0, e.stderr);
+  const cos = JSON.parse(e.stdout).outputs[0].cosine;
+  assert.ok(cos >= 0.99, String(cos));
+  // A module with no function, a missing one, and the flag on a model it cannot apply to.
+  const none = await cli(
+    "eval",
+    `${dir}/q8.json`,
+    "--reference",
+    `${dir}/model.json`,
+    "--tfjs-setup",
+    `${dir}/none.mjs`,
+  );
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /--tfjs-setup .*none\.mjs exports no function/);
+  const missing = await cli(
+    "eval",
+    `${dir}/q8.json`,
+    "--reference",
+    `${dir}/model.json`,
+    "--tfjs-setup",
+    `${dir}/absent.mjs`,
+  );
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot load --tfjs-setup .*absent\.mjs/);
+  const onnx = await cli("eval", CLS, "--tfjs-setup", `${dir}/setup.mjs`);
+  assert.equal(onnx.code, 2, onnx.stderr);
+  assert.match(onnx.stderr, /--tfjs-setup goes with a TensorFlow\.js model\.json/);
 });
 
 test("measured headroom: the weight whose uint8 storage damages the outputs goes to 16 bits, whatever its channel error", async () => {

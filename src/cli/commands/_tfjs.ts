@@ -1,6 +1,8 @@
 // TensorFlow.js for `eval --reference` on model.json files: tfjs-core on the CPU backend or the
 // WebAssembly one (`@tensorflow/tfjs-backend-wasm`, what web pages use where WebGL/WebGPU are
 // absent), the converter's loadGraphModel and tfjs-layers' loadLayersModel, loaded on first use.
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { TfjsRuntime } from "../../compress/compare_tfjs.ts";
 import { CliError } from "../cli_error.ts";
 
@@ -10,12 +12,53 @@ const PACKAGES =
 /** A tfjs backend `eval` runs models on. */
 export type TfjsBackend = "cpu" | "wasm";
 
+/** The hint of a tfjs error that names a layer class tfjs-layers does not know. */
+export function customLayerHint(message: string): string | undefined {
+  return /Unknown layer/i.test(message)
+    ? "the model has a custom layer: register it with --tfjs-setup <module.js>, a module whose " +
+      "default export takes tf and calls tf.serialization.registerClass (as the package that " +
+      "ships the model does before loading it)"
+    : undefined;
+}
+
+/**
+ * Runs a `--tfjs-setup` module: its default export, its `setup` export, or the `setup` of its
+ * default export (an UpscalerJS model definition), called with tf (tfjs-core and tfjs-layers in
+ * one namespace: `tf.layers.Layer`, `tf.serialization.registerClass`, the ops).
+ */
+async function runSetup(path: string, tf: Record<string, unknown>): Promise<void> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(pathToFileURL(resolve(path)).href);
+  } catch (e) {
+    throw new CliError(`cannot load --tfjs-setup ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const def = mod.default as { setup?: unknown } | undefined;
+  const fn = [def, mod.setup, def?.setup].find((f) => typeof f === "function") as
+    | ((tf: unknown) => unknown)
+    | undefined;
+  if (fn === undefined) {
+    throw new CliError(
+      `--tfjs-setup ${path} exports no function: export default (tf) => { … } (or setup)`,
+    );
+  }
+  try {
+    await fn(tf);
+  } catch (e) {
+    throw new CliError(`--tfjs-setup ${path} failed: ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /**
  * Loads tfjs with the given backend (default CPU); a CliError with the install line when a
  * package is missing. tfjs has one active backend at a time: the runtime returned runs on the
- * backend of the last call.
+ * backend of the last call. `setup`: a module run once tfjs is loaded, to register the custom
+ * layers of a layers model (`--tfjs-setup`).
  */
-export async function loadTfjs(backend: TfjsBackend = "cpu"): Promise<TfjsRuntime> {
+export async function loadTfjs(
+  backend: TfjsBackend = "cpu",
+  setup?: string,
+): Promise<TfjsRuntime> {
   let tf;
   let converter;
   let layers;
@@ -48,9 +91,14 @@ export async function loadTfjs(backend: TfjsBackend = "cpu"): Promise<TfjsRuntim
   if (!await tf.setBackend(backend)) {
     throw new CliError(`TensorFlow.js could not start its ${backend} backend`);
   }
+  if (setup !== undefined) await runSetup(setup, { ...tf, ...layers });
   return {
     tf,
     loadGraphModel: (h) => converter.loadGraphModel(h),
-    loadLayersModel: (h) => layers.loadLayersModel(h),
+    loadLayersModel: (h) =>
+      layers.loadLayersModel(h).catch((e) => {
+        const hint = customLayerHint((e as Error).message);
+        throw hint === undefined ? e : new CliError((e as Error).message, { hint, cause: e });
+      }),
   };
 }

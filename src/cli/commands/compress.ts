@@ -597,6 +597,12 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             command,
           );
         }
+        if (args.values["tfjs-setup"] !== undefined && model.format !== "tfjs") {
+          throw new UsageError(
+            `--tfjs-setup registers custom layers of TensorFlow.js models: the model is ${model.format}`,
+            command,
+          );
+        }
         if (channelScales && model.format !== "tfjs") {
           throw new UsageError(
             `--channel-scales stores per-channel kernels of TensorFlow.js models: the model is ${model.format}`,
@@ -645,7 +651,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           });
         const tfjsRuntime = model.format === "tfjs" &&
             (tfjsCalibration || args.values["measure-headroom"] === true)
-          ? await loadTfjs("cpu")
+          ? await loadTfjs("cpu", args.values["tfjs-setup"] as string | undefined)
           : undefined;
         const tfjsInputs = tfjsCalibration && model.format === "tfjs"
           ? (await readTfjsCalibration(

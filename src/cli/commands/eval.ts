@@ -19,7 +19,7 @@ import { loadOrt, type OcrRunner, ocrRunner } from "./_ocr.ts";
 import { readTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { readTfjs } from "../../io/tfjs/read_tfjs.ts";
 import { compareTfjsOutputs } from "../../compress/compare_tfjs.ts";
-import { loadTfjs, type TfjsBackend } from "./_tfjs.ts";
+import { customLayerHint, loadTfjs, type TfjsBackend } from "./_tfjs.ts";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
 import type { LatencyReport } from "../../report/types.ts";
@@ -222,6 +222,7 @@ async function compareTfjs(
   refPath: string,
   shape: number[] | undefined,
   backends: readonly TfjsBackend[],
+  setup: string | undefined,
 ): Promise<number> {
   const model = await tfjsFilesOf(path);
   const ref = await tfjsFilesOf(refPath);
@@ -229,7 +230,7 @@ async function compareTfjs(
   const runs: { backend: TfjsBackend; outputs: OutputComparison[] }[] = [];
   for (const backend of backends) {
     bar.update(`compare (tfjs ${backend})`, 0, 1);
-    const runtime = await loadTfjs(backend);
+    const runtime = await loadTfjs(backend, setup);
     const outputs: OutputComparison[] = await compareTfjsOutputs(
       runtime,
       model,
@@ -240,7 +241,8 @@ async function compareTfjs(
         throw new CliError(
           `TensorFlow.js (${backend} backend) could not run the models: ${(e as Error).message}`,
           {
-            hint: "give the first input's shape with --shape, e.g. --shape 1,224,224,3",
+            hint: customLayerHint((e as Error).message) ??
+              "give the first input's shape with --shape, e.g. --shape 1,224,224,3",
             cause: e,
           },
         );
@@ -287,6 +289,9 @@ export const evalCommand: Command = async (args, ctx) => {
   if (path.toLowerCase().endsWith(".safetensors")) {
     throw new CliError("eval runs ONNX models; a safetensors file holds weights without a graph");
   }
+  if (args.values["tfjs-setup"] !== undefined && !path.toLowerCase().endsWith(".json")) {
+    throw new UsageError("--tfjs-setup goes with a TensorFlow.js model.json", "eval");
+  }
   if (path.toLowerCase().endsWith(".json")) {
     if (refPath === undefined || task !== undefined && task !== "compare") {
       throw new UsageError(
@@ -295,7 +300,8 @@ export const evalCommand: Command = async (args, ctx) => {
       );
     }
     const backends = tfjsBackends(args.values.backend as string | undefined);
-    return await compareTfjs(ctx, path, refPath, shape, backends);
+    const setup = args.values["tfjs-setup"] as string | undefined;
+    return await compareTfjs(ctx, path, refPath, shape, backends, setup);
   }
   const timing = latencyFlags(args, "eval");
   const bytes = await bytesOf(path);
