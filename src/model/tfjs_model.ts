@@ -270,13 +270,14 @@ const attrBool = (node: TfNode, key: string) => {
  * is the contracted one (`[in, out]`, as a MatMul kernel) — or `undefined` when the equation is
  * not a dense layer: the kernel has two distinct labels, one contracted with a label of the other
  * operand and absent from the output, the other absent from that operand and kept in the output,
- * and the output holds nothing else than the other operand's remaining labels. jax2tf writes its
+ * and the output holds nothing else than the other operand's remaining labels. `keptLast`: the
+ * kept axis is the output's last (a scale per output channel broadcasts onto it). jax2tf writes its
  * `Dense` layers this way (`abcg,gf->abcf`); an ellipsis counts as one label.
  */
 export function einsumDense(
   equation: string,
   isKernel: (operand: number) => boolean,
-): { operand: number; inOut: boolean } | undefined {
+): { operand: number; inOut: boolean; keptLast: boolean } | undefined {
   const eq = equation.replace(/\s+/g, "").replaceAll("...", "*");
   const [lhs, out] = eq.split("->");
   if (out === undefined || !/^[A-Za-z*,]+$/.test(lhs) || !/^[A-Za-z*]*$/.test(out)) {
@@ -296,7 +297,7 @@ export function einsumDense(
       if (!x.includes(i) || out.includes(i) || x.includes(o) || !out.includes(o)) continue;
       const rest = [...x].filter((c) => c !== i);
       if (out.length !== rest.length + 1 || !rest.every((c) => out.includes(c))) continue;
-      return { operand, inOut: inAxis === 0 };
+      return { operand, inOut: inAxis === 0, keptLast: out.endsWith(o) };
     }
   }
   return undefined;

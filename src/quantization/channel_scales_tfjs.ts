@@ -13,6 +13,7 @@
  */
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
+import { einsumDense } from "../model/tfjs_model.ts";
 import {
   BATCH_NORM_EXTRA_BYTES,
   layersScaleSites,
@@ -58,6 +59,7 @@ const BASE: Record<string, string> = {
   FusedDepthwiseConv2dNative: "DepthwiseConv2dNative",
   MatMul: "MatMul",
   _FusedMatMul: "MatMul",
+  Einsum: "Einsum",
 };
 const ACTIVATIONS: Record<string, string> = {
   relu: "Relu",
@@ -92,8 +94,18 @@ function kernelKind(
   name: string,
 ): "depthwise" | "conv" | "inOut" | "outIn" | undefined {
   const inputs = (node.input ?? []).filter((i) => !i.startsWith("^"));
-  if (inputs.length < 2 || !scalable(node) || producer(inputs[1]) !== name) return undefined;
+  if (inputs.length < 2 || !scalable(node)) return undefined;
   if (inputs.filter((i) => producer(i) === name).length !== 1) return undefined;
+  if (node.op === "Einsum") {
+    // A dense layer (jax2tf), the kernel either operand, the kept axis ending the output.
+    const dense = einsumDense(
+      attrStrings(node, "equation")[0] ?? "",
+      (i) => producer(inputs[i]) === name,
+    );
+    if (inputs.length !== 2 || dense === undefined || !dense.keptLast) return undefined;
+    return dense.inOut ? "inOut" : "outIn";
+  }
+  if (producer(inputs[1]) !== name) return undefined;
   if (node.op.includes("Depthwise")) return "depthwise";
   if (!node.op.includes("MatMul")) return "conv";
   return attrFlag(node, "transpose_b") ? "outIn" : "inOut";
@@ -111,7 +123,8 @@ function scalable(node: TfNode): boolean {
 /**
  * The kernels of a graph model that can take a scale per output channel: weights read only as
  * input 1 (the filter; control inputs aside) of `Conv2D`, `DepthwiseConv2dNative` and `MatMul`
- * nodes or their fused forms (`_FusedConv2D`, `FusedDepthwiseConv2dNative`, `_FusedMatMul` fusing a `BiasAdd` and/or
+ * nodes, the kernel of an `Einsum` that is a dense layer with the kept axis last
+ * (`abcg,gf->abcf`, `fg,abcg->abcf`), or input 1 of the fused forms (`_FusedConv2D`, `FusedDepthwiseConv2dNative`, `_FusedMatMul` fusing a `BiasAdd` and/or
  * a `Relu`, `Relu6`, `Elu`, `Prelu`, `LeakyRelu` or `Sigmoid`), NHWC, no `transpose_a`. In a
  * layers model: the kernels of `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` (pointwise),
  * `Conv1D` and `Dense` layers of a `Sequential` or Keras 2 `Functional` topology or a model

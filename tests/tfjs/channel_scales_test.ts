@@ -25,6 +25,7 @@ import {
 } from "../../src/quantization/quantized_tfjs.ts";
 import { toTfjsLayout } from "../../src/model/tfjs_model.ts";
 import {
+  einsumModelFiles,
   functionalModelFiles,
   graphModelFiles,
   INT8_PER_CHANNEL,
@@ -212,6 +213,37 @@ test("quantizedTfjs channelScales: per-channel int8 kernels written as NNI's val
   const kept = await quantizedTfjs(view.tfjs, view.graph, affine.params, { channelScales: true });
   assert.ok(kept.channelScaled.length < 5);
   assert.match(kept.warnings.join("\n"), /written fake-quantized/);
+});
+
+test("quantizedTfjs channelScales: the Einsum dense layers of a jax2tf model, either kernel layout", async () => {
+  const f = einsumModelFiles();
+  const view = loadModel(f.get("model.json")!, "model.json", f);
+  if (view.format !== "tfjs") throw new Error("a tfjs model");
+  const sites = tfjsChannelScaleSites(view.tfjs);
+  assert.deepEqual(
+    [...sites.values()].map((s) => [s.kernel, s.nodes, s.channels, s.channelsLast]),
+    [
+      ["jax2tf_arg_0/ReadVariableOp", ["model/in_proj/einsum/Einsum"], 5, true],
+      ["jax2tf_arg_2/ReadVariableOp", ["model/out_proj/einsum/Einsum"], 3, false],
+    ],
+  );
+  const result = await quantize(view.graph, PER_CHANNEL);
+  const plain = await quantizedTfjs(view.tfjs, view.graph, result.params);
+  const out = await quantizedTfjs(view.tfjs, view.graph, result.params, { channelScales: true });
+  assert.equal(out.channelScaled.length, 2);
+  const nodes = nodesOf(readTfjs(out.modelJson, out.shards));
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  assert.equal(byName.get("model/in_proj/einsum/Einsum")!.op, "Mul");
+  assert.equal(byName.get("model/in_proj/einsum/Einsum/unscaled")!.op, "Einsum");
+  // The outputs of the fake-quantized float32 file, from one byte per kernel weight.
+  const x = [[{ data: values(2 * 4 * 4 * 6, 5, -1, 1), dims: [2, 4, 4, 6] }]];
+  const cmp = await compareTfjsOutputs(runtime, filesOf(out), filesOf(plain), { inputs: x });
+  assert.equal(cmp.length, 2);
+  for (const c of cmp) assert.ok(c.maxAbsDiff < 1e-5, `${c.name}: ${c.maxAbsDiff}`);
+  const back = readTfjs(out.modelJson, out.shards);
+  for (const w of ["jax2tf_arg_0/ReadVariableOp", "jax2tf_arg_2/ReadVariableOp"]) {
+    assert.equal(back.weights.find((b) => b.spec.name === w)!.spec.quantization?.dtype, "uint8");
+  }
 });
 
 test("quantizedTfjs channelScales: a float16 model gets float16 scales relative to a power of two", async () => {

@@ -234,11 +234,16 @@ test("the module view has PyTorch layouts: Conv2D, depthwise (multiplier 2), Den
 
 test("einsumDense: the equations of a dense layer, either operand the kernel, and no other", () => {
   const kernelAt = (k: number) => (i: number) => i === k;
-  assert.deepEqual(einsumDense("abcg,gf->abcf", kernelAt(1)), { operand: 1, inOut: true });
-  assert.deepEqual(einsumDense("ij,kj->ik", kernelAt(1)), { operand: 1, inOut: false });
-  assert.deepEqual(einsumDense("fg,abg->abf", kernelAt(0)), { operand: 0, inOut: false });
-  assert.deepEqual(einsumDense("...g, gf -> ...f", kernelAt(1)), { operand: 1, inOut: true });
-  assert.deepEqual(einsumDense("bij,jk->kbi", kernelAt(1)), { operand: 1, inOut: true });
+  const dense = (operand: number, inOut: boolean, keptLast = true) => ({
+    operand,
+    inOut,
+    keptLast,
+  });
+  assert.deepEqual(einsumDense("abcg,gf->abcf", kernelAt(1)), dense(1, true));
+  assert.deepEqual(einsumDense("ij,kj->ik", kernelAt(1)), dense(1, false));
+  assert.deepEqual(einsumDense("fg,abg->abf", kernelAt(0)), dense(0, false));
+  assert.deepEqual(einsumDense("...g, gf -> ...f", kernelAt(1)), dense(1, true));
+  assert.deepEqual(einsumDense("bij,jk->kbi", kernelAt(1)), dense(1, true, false));
   for (
     const eq of [
       "abcg,gf->abcf,", // not one output
