@@ -110,6 +110,8 @@ let checking = false;
 let watchdog: ReturnType<typeof setTimeout> | undefined;
 /** The debounce of typing in the list; a check of the current text makes it moot. */
 let timer: ReturnType<typeof setTimeout> | undefined;
+/** The list was edited since the last check was asked for (its check is due). */
+let stale = false;
 
 function setAlgorithms(mode: "pruning" | "quantization", selected?: string): void {
   algorithmSelect.replaceChildren(...ALGORITHMS[mode].map((a) => el("option", a, { value: a })));
@@ -151,6 +153,7 @@ function refresh(): void {
   // A check typed a moment ago is still due: this one covers it (a model opened within the
   // debounce would otherwise be checked twice, the page showing "valid" in between).
   clearTimeout(timer);
+  stale = false;
   // A check still running is about text that has changed since: drop it with its worker.
   if (checking) {
     checker.terminate();
@@ -230,7 +233,7 @@ function restoreHash(): boolean {
 
 /** Shows the last check's outcome. */
 function render(): void {
-  if (current === undefined || checking) return;
+  if (current === undefined || checking || stale) return;
   fillList(issuesList, current.issues);
   // Warnings are about the model (a type or name it lacks): none before a model is open.
   fillList(warningsList, model ? current.warnings : []);
@@ -375,6 +378,12 @@ for (const input of [storageSelect, channelScalesBox, equalizeBox, headroomInput
 for (const text of [configText, registryText]) {
   text.addEventListener("input", () => {
     clearTimeout(timer);
+    // The last check is about the text before this edit: until the new text is checked,
+    // Compress waits (it would run the old list) and the verdict says so.
+    stale = true;
+    compressButton.disabled = true;
+    validity.textContent = "checking…";
+    validity.className = "";
     timer = setTimeout(refresh, DEBOUNCE_MS);
   });
 }
@@ -397,7 +406,7 @@ function setBusy(on: boolean): void {
 }
 
 compressButton.addEventListener("click", () => {
-  if (!model || !current || checking || current.issues.length > 0) return;
+  if (!model || !current || checking || stale || current.issues.length > 0) return;
   setBusy(true);
   resultBox.hidden = true;
   compareSection.hidden = true;

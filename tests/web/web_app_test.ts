@@ -197,6 +197,19 @@ test(
       assert.equal(await page.isDisabled("#compress"), true);
       await page.fill("#config", INT8);
       await valid(page);
+      // An edit makes the verdict stale at once: Compress (which would run the list as last
+      // checked) waits for the new text's check, whatever the debounce.
+      const onEdit = await page.evaluate(() => {
+        const text = document.querySelector("#config") as HTMLTextAreaElement;
+        text.value += " ";
+        text.dispatchEvent(new Event("input", { bubbles: true }));
+        return [
+          (document.querySelector("#compress") as HTMLButtonElement).disabled,
+          document.querySelector("#validity")!.textContent,
+        ];
+      });
+      assert.deepEqual(onEdit, [true, "checking…"]);
+      await valid(page);
       assert.ok(await page.locator("#explain-table tbody tr").count() >= 50);
       // Results appear without moving what is on the page (cumulative layout shift).
       await page.evaluate(() => {
