@@ -279,8 +279,9 @@ export function einsumDense(
   isKernel: (operand: number) => boolean,
 ): { operand: number; inOut: boolean; keptLast: boolean } | undefined {
   const eq = equation.replace(/\s+/g, "").replaceAll("...", "*");
-  const [lhs, out] = eq.split("->");
-  if (out === undefined || !/^[A-Za-z*,]+$/.test(lhs) || !/^[A-Za-z*]*$/.test(out)) {
+  const sides = eq.split("->");
+  const [lhs, out] = sides;
+  if (sides.length !== 2 || !/^[A-Za-z*,]+$/.test(lhs) || !/^[A-Za-z*]*$/.test(out)) {
     return undefined;
   }
   const ops = lhs.split(",");

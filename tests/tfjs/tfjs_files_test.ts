@@ -248,6 +248,7 @@ test("einsumDense: the equations of a dense layer, either operand the kernel, an
     const eq of [
       "abcg,gf->abcf,", // not one output
       "abcg,gf", // implicit output
+      "abcg,gf->abcf->abcf", // two arrows
       "ij,jk->i", // the kernel's other axis summed away
       "ij,jk->ijk", // nothing contracted
       "ij,jj->ij", // a repeated label
