@@ -15,9 +15,14 @@ const QUOTED = /"(?:[^"\\]|\\.)*"/g;
  * "a", "b", …` (the first quoted part that differs, at most `names` of them). Groups keep the
  * order of their first warning.
  *
+ * A line longer than `maxChars` (a warning that lists thousands of weights) is cut after the
+ * last list item that fits and says how much was left out; `--json` and the reports keep it
+ * whole.
+ *
  * @param warnings The warnings, in order.
  * @param keep How many of a group to print in full (default 2).
  * @param names How many of the others to name (default 6).
+ * @param maxChars The longest line printed (default 1000).
  * @returns The lines to print (without the `warning: ` prefix).
  *
  * @example
@@ -32,7 +37,12 @@ const QUOTED = /"(?:[^"\\]|\\.)*"/g;
  * ]);
  * ```
  */
-export function groupWarnings(warnings: readonly string[], keep = 2, names = 6): string[] {
+export function groupWarnings(
+  warnings: readonly string[],
+  keep = 2,
+  names = 6,
+  maxChars = 1000,
+): string[] {
   const groups = new Map<string, string[]>();
   for (const w of warnings) {
     const key = w.replace(QUOTED, '""');
@@ -59,5 +69,17 @@ export function groupWarnings(warnings: readonly string[], keep = 2, names = 6):
       }`,
     );
   }
-  return out;
+  return out.map((line) => clipped(line, maxChars));
+}
+
+/** `line` cut after the last ", " item that fits in `maxChars`, with what was left out. */
+function clipped(line: string, maxChars: number): string {
+  if (line.length <= maxChars) return line;
+  const cut = line.lastIndexOf(", ", maxChars);
+  const kept = line.slice(0, cut > maxChars / 2 ? cut : maxChars);
+  const rest = line.slice(kept.length);
+  const items = rest.split(", ").length - 1;
+  return `${kept}, … (${
+    items > 0 ? `${items} more item(s), ` : ""
+  }${rest.length} more characters: --json and the reports have the whole warning)`;
 }

@@ -36,3 +36,19 @@ test("groupWarnings keeps small groups whole, shortens large ones, keeps first-s
   ]);
   assert.deepEqual(groupWarnings([]), []);
 });
+
+test("groupWarnings cuts a line that lists too much after the last item that fits", () => {
+  const names = Array.from({ length: 400 }, (_, i) => `layer_${i}/kernel (uint16)`);
+  const long = `400 weight(s) stored at 16 bits: ${names.join(", ")}`;
+  const [line] = groupWarnings([long]);
+  assert.ok(line.length < 1100, String(line.length));
+  assert.ok(line.startsWith("400 weight(s) stored at 16 bits: layer_0/kernel (uint16), "));
+  const shown = line.match(/layer_\d+\/kernel \(uint16\)/g)!.length;
+  const more = Number(/\((\d+) more item\(s\), \d+ more characters/.exec(line)![1]);
+  assert.equal(shown + more, 400);
+  assert.match(line, /--json and the reports have the whole warning\)$/);
+  // Short lines, and one long item without a list, stay readable.
+  assert.deepEqual(groupWarnings(["short"]), ["short"]);
+  const word = "x".repeat(2000);
+  assert.equal(groupWarnings([word])[0].slice(0, 1000), word.slice(0, 1000));
+});

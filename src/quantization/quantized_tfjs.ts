@@ -299,6 +299,7 @@ export async function quantizedTfjs(
   // the values tfjs will compute with, as float32 (what bias correction and `measure` read).
   // (They are no headroom candidates: their float32 storage keeps them out.)
   const scaled = new Map<string, { levels: Float32Array; grid: ChannelGrid }>();
+  const notFloat: string[] = [];
   for (const p of targets) {
     if (p.kind !== "parameter") continue;
     const ref = paramRef(model, p.module, p.target, p.configIndex);
@@ -311,10 +312,9 @@ export async function quantizedTfjs(
       });
     }
     if (spec.dtype !== "float32") {
-      // Integer and bool constants (shapes, indices) keep their values.
-      warnings.push(
-        `${ref.name} (${p.module}.${p.target}): a ${spec.dtype} weight is not quantized; left as it is`,
-      );
+      // Integer and bool constants (shapes, indices) keep their values: one warning for all
+      // (a jax2tf model selected by op type "Module" has thousands).
+      notFloat.push(`${ref.name} (${spec.dtype})`);
       continue;
     }
     const stored = spec.quantization?.dtype;
@@ -411,6 +411,13 @@ export async function quantizedTfjs(
         error8: channelError(original, fake, channels),
       });
     }
+  }
+  if (notFloat.length > 0) {
+    warnings.push(
+      `${notFloat.length} selected weight(s) hold integers or booleans (shapes, indices), not ` +
+        `float32: not quantized, left as they are: ${notFloat.slice(0, 5).join(", ")}` +
+        (notFloat.length > 5 ? ", …" : ""),
+    );
   }
   // Bias correction may give layers without a bias one: their bytes come out of the headroom.
   const upgraded = await spendHeadroom(
