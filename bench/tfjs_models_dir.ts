@@ -9,6 +9,10 @@
  * its error and the run goes on.
  *
  *   deno run -A bench/tfjs_models_dir.ts <folder> [--models a,b] [--runs uint8,…] [--out bench/results/tfjs_models_dir.json]
+ *     [--shape 1,32,32,3] [--setup bench/upscalerjs_layers.mjs]
+ *
+ * `--shape` sets the first input's shape of the comparisons; `--setup` names a module whose
+ * default export registers custom layers with tfjs (as `--tfjs-setup` of the CLI).
  *
  * Prints one line per model (weight bytes after / before and lowest output cosine per run) and
  * writes JSON.
@@ -26,7 +30,7 @@ import { INT8_PER_CHANNEL, tf, tfl, UINT8 } from "../tests/tfjs/_models.ts";
 const dir = Deno.args.find((a) => !a.startsWith("--"));
 if (dir === undefined) {
   console.error(
-    "usage: deno run -A bench/tfjs_models_dir.ts <folder> [--models a,b] [--runs float16,uint8,int8ChannelScales,prune30] [--out f]",
+    "usage: deno run -A bench/tfjs_models_dir.ts <folder> [--models a,b] [--runs float16,uint8,int8ChannelScales,prune30] [--out f] [--shape 1,32,32,3] [--setup m.mjs]",
   );
   Deno.exit(2);
 }
@@ -37,6 +41,12 @@ const flag = (name: string) => {
 const out = flag("out") ?? "bench/results/tfjs_models_dir.json";
 const only = flag("models")?.split(",");
 const onlyRuns = flag("runs")?.split(",");
+const shape = flag("shape")?.split(",").map(Number);
+const setup = flag("setup");
+if (setup !== undefined) {
+  const mod = await import(new URL(setup, `file://${Deno.cwd()}/`).href);
+  await mod.default({ ...tf, ...tfl });
+}
 const runtime: TfjsRuntime = {
   tf,
   loadGraphModel: (h) => loadGraphModel(h),
@@ -112,7 +122,12 @@ for (const name of names) {
     if (onlyRuns !== undefined && !onlyRuns.includes(label)) continue;
     try {
       const r = await compressModel(source, options);
-      const cmp = await compareTfjsOutputs(runtime, r.files!, source.files);
+      const cmp = await compareTfjsOutputs(
+        runtime,
+        r.files!,
+        source.files,
+        shape === undefined ? {} : { shape },
+      );
       const cell = {
         weightRatio: weightBytes(r.files!) / weightBytes(source.files),
         minCosine: Math.min(...cmp.map((c) => c.cosine)),
