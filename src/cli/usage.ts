@@ -276,8 +276,9 @@ Options:
   --reference <model>   the model to compare with (PP-OCR: lines where both predict the same)
   --shape <dims>        the first input's shape for compare, e.g. 1,3,224,224 (default: the
                         model's dims, symbolic ones 8 for the batch and 16 elsewhere)
-  --tfjs-setup <m.js>   model.json with custom layers: an ES module whose default export (or
-                        setup) takes tf and registers them (tf.serialization.registerClass)
+  --tfjs-setup <m.js>   model.json with custom layers or ops: an ES module whose default
+                        export (or setup) takes tf and registers them
+                        (tf.serialization.registerClass, tf.registerOp)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a
                         constant (sr=16000:int64), a data file (x=x.npy, x=in.safetensors#t);

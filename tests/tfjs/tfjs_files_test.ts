@@ -666,6 +666,45 @@ test("CLI: --tfjs-setup registers a layers model's custom layer for eval and for
   assert.match(onnx.stderr, /--tfjs-setup goes with a TensorFlow\.js model\.json/);
 });
 
+test("CLI: --tfjs-setup gives a graph model's unknown op an implementation (tf.registerOp) for eval", async () => {
+  const dir = tempDir();
+  const files = graphModelFiles();
+  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  json.modelTopology.node.find((n: { name: string }) => n.name === "Identity").op = "TimesTwo";
+  files.set("model.json", new TextEncoder().encode(JSON.stringify(json)));
+  await saveTfjsFiles(`${dir}/model.json`, files);
+  writeFileSync(
+    `${dir}/ops.mjs`,
+    'export default (tf) => tf.registerOp("TimesTwo", (node) => tf.mul(node.inputs[0], 2));\n',
+  );
+  writeFileSync(`${dir}/q.json`, JSON.stringify(QUANT));
+  const q = await cli(
+    "quantize",
+    `${dir}/model.json`,
+    "-c",
+    `${dir}/q.json`,
+    "-o",
+    `${dir}/q8.json`,
+  );
+  assert.equal(q.code, 0, q.stderr);
+  const without = await cli("eval", `${dir}/q8.json`, "--reference", `${dir}/model.json`);
+  assert.equal(without.code, 1, without.stderr);
+  assert.match(without.stderr, /Unknown op 'TimesTwo'/);
+  assert.match(without.stderr, /hint: .*--tfjs-setup <module\.js>.*tf\.registerOp/);
+  const e = await cli(
+    "eval",
+    `${dir}/q8.json`,
+    "--reference",
+    `${dir}/model.json`,
+    "--tfjs-setup",
+    `${dir}/ops.mjs`,
+    "--json",
+  );
+  assert.equal(e.code, 0, e.stderr);
+  const cos = JSON.parse(e.stdout).outputs[0].cosine;
+  assert.ok(cos >= 0.99, String(cos));
+});
+
 test("measured headroom: the weight whose uint8 storage damages the outputs goes to 16 bits, whatever its channel error", async () => {
   const files = graphModelFiles();
   const model = load(files);

@@ -12,19 +12,27 @@ const PACKAGES =
 /** A tfjs backend `eval` runs models on. */
 export type TfjsBackend = "cpu" | "wasm";
 
-/** The hint of a tfjs error that names a layer class tfjs-layers does not know. */
+/**
+ * The hint of a tfjs error that names a layer class tfjs-layers does not know, or an op the
+ * converter does not run.
+ */
 export function customLayerHint(message: string): string | undefined {
-  return /Unknown layer/i.test(message)
-    ? "the model has a custom layer: register it with --tfjs-setup <module.js>, a module whose " +
-      "default export takes tf and calls tf.serialization.registerClass (as the package that " +
-      "ships the model does before loading it)"
+  if (/Unknown layer/i.test(message)) {
+    return "the model has a custom layer: register it with --tfjs-setup <module.js>, a module " +
+      "whose default export takes tf and calls tf.serialization.registerClass (as the package " +
+      "that ships the model does before loading it)";
+  }
+  return /Unknown op '/.test(message)
+    ? "the graph has an op tfjs does not run: give it an implementation with --tfjs-setup " +
+      "<module.js>, a module whose default export takes tf and calls tf.registerOp"
     : undefined;
 }
 
 /**
  * Runs a `--tfjs-setup` module: its default export, its `setup` export, or the `setup` of its
- * default export (an UpscalerJS model definition), called with tf (tfjs-core and tfjs-layers in
- * one namespace: `tf.layers.Layer`, `tf.serialization.registerClass`, the ops).
+ * default export (an UpscalerJS model definition), called with tf (tfjs-core, the converter and
+ * tfjs-layers in one namespace: `tf.layers.Layer`, `tf.serialization.registerClass`,
+ * `tf.registerOp`, the ops).
  */
 async function runSetup(path: string, tf: Record<string, unknown>): Promise<void> {
   let mod: Record<string, unknown>;
@@ -91,7 +99,7 @@ export async function loadTfjs(
   if (!await tf.setBackend(backend)) {
     throw new CliError(`TensorFlow.js could not start its ${backend} backend`);
   }
-  if (setup !== undefined) await runSetup(setup, { ...tf, ...layers });
+  if (setup !== undefined) await runSetup(setup, { ...tf, ...converter, ...layers });
   return {
     tf,
     loadGraphModel: (h) => converter.loadGraphModel(h),
