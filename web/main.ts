@@ -148,6 +148,13 @@ function post(w: Worker, req: WorkerRequest, transfer: Transferable[] = []): voi
 
 let checker = startChecker();
 
+/** The verdict is due: "checking…", and Compress waits for it. */
+function showChecking(): void {
+  validity.textContent = "checking…";
+  validity.className = "";
+  compressButton.disabled = true;
+}
+
 /** Asks the checker about the current text, mode and algorithm. */
 function refresh(): void {
   // A check typed a moment ago is still due: this one covers it (a model opened within the
@@ -161,9 +168,7 @@ function refresh(): void {
   }
   const id = ++checkId;
   checking = true;
-  validity.textContent = "checking…";
-  validity.className = "";
-  compressButton.disabled = true;
+  showChecking();
   clearTimeout(watchdog);
   watchdog = setTimeout(() => {
     if (id !== checkId) return;
@@ -381,9 +386,7 @@ for (const text of [configText, registryText]) {
     // The last check is about the text before this edit: until the new text is checked,
     // Compress waits (it would run the old list) and the verdict says so.
     stale = true;
-    compressButton.disabled = true;
-    validity.textContent = "checking…";
-    validity.className = "";
+    showChecking();
     timer = setTimeout(refresh, DEBOUNCE_MS);
   });
 }

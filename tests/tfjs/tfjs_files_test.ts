@@ -527,6 +527,10 @@ test("files on disk: model.json and shards, renamed after the output, read back 
   );
 });
 
+/** `eval <dir>/q8.json --reference <dir>/model.json`, then `extra`. */
+const evalQ8 = (dir: string, ...extra: string[]) =>
+  cli("eval", `${dir}/q8.json`, "--reference", `${dir}/model.json`, ...extra);
+
 test("CLI: inspect, prune, quantize and eval --reference on model.json", async () => {
   const dir = tempDir();
   await saveTfjsFiles(`${dir}/model.json`, graphModelFiles());
@@ -556,7 +560,7 @@ test("CLI: inspect, prune, quantize and eval --reference on model.json", async (
     `${dir}/q8.json`,
   );
   assert.equal(q.code, 0, q.stderr);
-  const e = await cli("eval", `${dir}/q8.json`, "--reference", `${dir}/model.json`, "--json");
+  const e = await evalQ8(dir, "--json");
   assert.equal(e.code, 0, e.stderr);
   const cos = JSON.parse(e.stdout).outputs[0].cosine;
   assert.ok(cos >= 0.99, String(cos));
@@ -624,41 +628,19 @@ test("CLI: --tfjs-setup registers a layers model's custom layer for eval and for
   assert.match(qWithout.stderr, /Unknown layer: ScaleByTwo/);
   assert.match(qWithout.stderr, /hint: .*--tfjs-setup <module\.js>/);
   assert.ok(!existsSync(`${dir}/q8b.json`));
-  const without = await cli("eval", `${dir}/q8.json`, "--reference", `${dir}/model.json`);
+  const without = await evalQ8(dir);
   assert.equal(without.code, 1, without.stderr);
   assert.match(without.stderr, /Unknown layer: ScaleByTwo/);
   assert.match(without.stderr, /hint: .*--tfjs-setup <module\.js>/);
-  const e = await cli(
-    "eval",
-    `${dir}/q8.json`,
-    "--reference",
-    `${dir}/model.json`,
-    "--tfjs-setup",
-    `${dir}/setup.mjs`,
-    "--json",
-  );
+  const e = await evalQ8(dir, "--tfjs-setup", `${dir}/setup.mjs`, "--json");
   assert.equal(e.code, 0, e.stderr);
   const cos = JSON.parse(e.stdout).outputs[0].cosine;
   assert.ok(cos >= 0.99, String(cos));
   // A module with no function, a missing one, and the flag on a model it cannot apply to.
-  const none = await cli(
-    "eval",
-    `${dir}/q8.json`,
-    "--reference",
-    `${dir}/model.json`,
-    "--tfjs-setup",
-    `${dir}/none.mjs`,
-  );
+  const none = await evalQ8(dir, "--tfjs-setup", `${dir}/none.mjs`);
   assert.equal(none.code, 1);
   assert.match(none.stderr, /--tfjs-setup .*none\.mjs exports no function/);
-  const missing = await cli(
-    "eval",
-    `${dir}/q8.json`,
-    "--reference",
-    `${dir}/model.json`,
-    "--tfjs-setup",
-    `${dir}/absent.mjs`,
-  );
+  const missing = await evalQ8(dir, "--tfjs-setup", `${dir}/absent.mjs`);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /cannot load --tfjs-setup .*absent\.mjs/);
   const onnx = await cli("eval", CLS, "--tfjs-setup", `${dir}/setup.mjs`);
@@ -687,19 +669,11 @@ test("CLI: --tfjs-setup gives a graph model's unknown op an implementation (tf.r
     `${dir}/q8.json`,
   );
   assert.equal(q.code, 0, q.stderr);
-  const without = await cli("eval", `${dir}/q8.json`, "--reference", `${dir}/model.json`);
+  const without = await evalQ8(dir);
   assert.equal(without.code, 1, without.stderr);
   assert.match(without.stderr, /Unknown op 'TimesTwo'/);
   assert.match(without.stderr, /hint: .*--tfjs-setup <module\.js>.*tf\.registerOp/);
-  const e = await cli(
-    "eval",
-    `${dir}/q8.json`,
-    "--reference",
-    `${dir}/model.json`,
-    "--tfjs-setup",
-    `${dir}/ops.mjs`,
-    "--json",
-  );
+  const e = await evalQ8(dir, "--tfjs-setup", `${dir}/ops.mjs`, "--json");
   assert.equal(e.code, 0, e.stderr);
   const cos = JSON.parse(e.stdout).outputs[0].cosine;
   assert.ok(cos >= 0.99, String(cos));

@@ -16,7 +16,7 @@ export type TfjsBackend = "cpu" | "wasm";
  * The hint of a tfjs error that names a layer class tfjs-layers does not know, or an op the
  * converter does not run.
  */
-export function customLayerHint(message: string): string | undefined {
+export function tfjsSetupHint(message: string): string | undefined {
   if (/Unknown layer/i.test(message)) {
     return "the model has a custom layer: register it with --tfjs-setup <module.js>, a module " +
       "whose default export takes tf and calls tf.serialization.registerClass (as the package " +
@@ -105,7 +105,7 @@ export async function loadTfjs(
     loadGraphModel: (h) => converter.loadGraphModel(h),
     loadLayersModel: (h) =>
       layers.loadLayersModel(h).catch((e) => {
-        const hint = customLayerHint((e as Error).message);
+        const hint = tfjsSetupHint((e as Error).message);
         throw hint === undefined ? e : new CliError((e as Error).message, { hint, cause: e });
       }),
   };

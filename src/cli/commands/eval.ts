@@ -19,7 +19,7 @@ import { loadOrt, type OcrRunner, ocrRunner } from "./_ocr.ts";
 import { readTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { readTfjs } from "../../io/tfjs/read_tfjs.ts";
 import { compareTfjsOutputs } from "../../compress/compare_tfjs.ts";
-import { customLayerHint, loadTfjs, type TfjsBackend } from "./_tfjs.ts";
+import { loadTfjs, type TfjsBackend, tfjsSetupHint } from "./_tfjs.ts";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
 import type { LatencyReport } from "../../report/types.ts";
@@ -241,7 +241,7 @@ async function compareTfjs(
         throw new CliError(
           `TensorFlow.js (${backend} backend) could not run the models: ${(e as Error).message}`,
           {
-            hint: customLayerHint((e as Error).message) ??
+            hint: tfjsSetupHint((e as Error).message) ??
               "give the first input's shape with --shape, e.g. --shape 1,224,224,3",
             cause: e,
           },
