@@ -109,6 +109,23 @@ export interface ReadModelFileOptions {
 }
 
 /**
+ * The error for a protobuf file whose field 1 is length-delimited: never an ONNX model (its
+ * field 1 is the varint `ir_version`), but what a TensorFlow GraphDef begins with (its nodes):
+ * tfjs-converter 0.x's `tensorflowjs_model.pb` (beside a `weights_manifest.json`) or a frozen
+ * graph, which packages such as handtrack.js still ship.
+ */
+function graphDefError(path: string): ModelFormatError {
+  return new ModelFormatError(
+    "this is not an ONNX model (its field 1 is length-delimited, where ONNX begins with the " +
+      "varint ir_version) but most likely a TensorFlow GraphDef, such as the " +
+      "tensorflowjs_model.pb of tensorflowjs_converter before 1.0 or a frozen graph: convert " +
+      "the model with tensorflowjs_converter 1.0 or later to a model.json and its shards, which " +
+      "nncompress reads",
+    { file: path, offset: 0 },
+  );
+}
+
+/**
  * Reads a whole model file, reporting progress per 8 MiB, then decodes it. A TensorFlow.js
  * `model.json` (a path ending in `.json`) is read with the shards its manifest names, from the
  * same folder; a sharded safetensors checkpoint (`*.safetensors.index.json`) with its shards, as
@@ -151,6 +168,7 @@ export async function readModelFile(
     throw FileError.from("read", "model file", path, e);
   }
   if (detectFormat(bytes, path) !== "onnx") return loadModel(bytes, path);
+  if (bytes[0] === 0x0a) throw graphDefError(path);
   const read = options.readExternalData ?? true;
   const external = await readExternalData(path, bytes, progress, read);
   if (external === undefined) return loadModel(bytes, path);

@@ -179,6 +179,24 @@ test("a weights manifest alone (face-api.js's *-weights_manifest.json) is a Mode
   assert.throws(() => readTfjs("[1, 2]", new Map()), /model\.json must hold a JSON object/);
 });
 
+test("a TensorFlow GraphDef (tfjs 0.x's tensorflowjs_model.pb) is a ModelFormatError that says what it is", async () => {
+  const dir = tempDir();
+  // GraphDef { node { name: "x" op: "Placeholder" } }: field 1 (node) length-delimited.
+  const node = [0x0a, 0x01, 0x78, 0x12, 0x0b, ...new TextEncoder().encode("Placeholder")];
+  const path = `${dir}/tensorflowjs_model.pb`;
+  writeFileSync(path, new Uint8Array([0x0a, node.length, ...node]));
+  await assert.rejects(readModelFile(path, () => {}), (e: unknown) => {
+    assert.ok(e instanceof ModelFormatError);
+    assert.equal(e.offset, 0);
+    assert.match(e.message, /tensorflowjs_model\.pb" at byte 0: this is not an ONNX model/);
+    assert.match(e.message, /TensorFlow GraphDef.*tensorflowjs_converter 1\.0 or later/);
+    return true;
+  });
+  const r = await cli("inspect", path);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /most likely a TensorFlow GraphDef/);
+});
+
 test("the module view has PyTorch layouts: Conv2D, depthwise (multiplier 2), Dense, transpose_b", async () => {
   const layers = tfjsModel(
     readTfjs((await layersModelFiles()).get("model.json")!, await layersModelFiles()),
