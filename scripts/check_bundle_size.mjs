@@ -49,11 +49,14 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
  * 593,006 / 204,778 (from 562,336 / 194,109 two releases earlier): TensorFlow.js channel scales
  * (the graph models' Mul rewrite, the layers models' scale layers in
  * src/quantization/_channel_scales_layers.ts: 8.3 KB minified, 2.5 KB gzip with the fit to the
- * size budget), and the global group's branch-free selection pass.
+ * size budget), and the global group's branch-free selection pass. Raised a seventh time, to
+ * 625,000 / 216,000, at 616,601 / 212,933: jax2tf `Einsum` dense layers in the tfjs module view
+ * and their channel scales, and the comparisons' outputs after a selection op (NMS, TopK,
+ * ArgMax: src/compress/selection_outputs.ts, about 1.6 KB minified, 0.9 KB gzip).
  */
 export const BUDGETS = {
-  "mod.ts bundle (minified)": 615_000,
-  "mod.ts bundle (minified, gzip)": 212_000,
+  "mod.ts bundle (minified)": 625_000,
+  "mod.ts bundle (minified, gzip)": 216_000,
   "wasm/kernels.wasm": 88_000,
 };
 

@@ -545,7 +545,8 @@ function onCompressorMessage(event: MessageEvent<WorkerMessage>): void {
       compareTable,
       ["output", "dims", "cosine", "max |diff|", "relative error", "same top-1"],
       msg.outputs.map((o) => [
-        o.name,
+        // Picked by rank or threshold: element-wise measures say little (CLI eval explains).
+        o.afterSelection === undefined ? o.name : `${o.name} (after ${o.afterSelection})`,
         `[${o.dims.join(", ")}]`,
         o.cosine.toFixed(6),
         o.maxAbsDiff.toExponential(3),

@@ -72,6 +72,8 @@ export interface ComparedOutput {
   readonly relativeError: number;
   /** Top-1 agreement along the class axis, when the output has one. */
   readonly top1?: { readonly same: number; readonly total: number };
+  /** The selection op (NMS, TopK, ArgMax) the output comes after, if any. */
+  readonly afterSelection?: string;
 }
 
 /** What the page sends. */

@@ -88,6 +88,7 @@ async function compare(req: CompareRequest): Promise<WorkerMessage> {
       maxAbsDiff: o.maxAbsDiff,
       relativeError: o.relativeError,
       ...(o.argmax === undefined ? {} : { top1: { same: o.argmax.same, total: o.argmax.total } }),
+      ...(o.afterSelection === undefined ? {} : { afterSelection: o.afterSelection }),
     })),
     latency: { original: await latency(original), compressed: await latency(compressed) },
     runs: req.runs,

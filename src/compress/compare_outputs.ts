@@ -11,6 +11,7 @@ import { fromOrtTensor, type InputTensor, toOrtTensor } from "../io/onnx/ort.ts"
 import type { OrtLike, OrtSession } from "./ocr_eval.ts";
 import { inputFeeds, type InputSpec, tensorValues } from "./input_feeds.ts";
 import { compareTensors } from "./_compare_tensors.ts";
+import { onnxSelectionOutputs } from "./selection_outputs.ts";
 
 /** The measures of one output. */
 export interface OutputMeasures {
@@ -48,6 +49,14 @@ export interface OutputComparison extends OutputMeasures {
   readonly type: string;
   /** The number of steps compared (absent for one). */
   readonly steps?: number;
+  /**
+   * The selection op (`NonMaxSuppressionV5`, `TopK`, `ArgMax`, tfjs's `Where`, ...) this output
+   * depends on, if any (`selectionOutputs`): its elements were picked by rank or threshold, so
+   * a change of the values before the op far below any accuracy loss can pick others or reorder
+   * them, and the element-wise measures of this output say little about the model. Judge the
+   * outputs without it (a detector's raw boxes and scores), or match the picks.
+   */
+  readonly afterSelection?: string;
 }
 
 /** Options of `compareOutputs`. */
@@ -156,7 +165,9 @@ export async function compareOutputs(
   reference: Uint8Array,
   options: CompareOptions = {},
 ): Promise<OutputComparison[]> {
-  const { inputs: declared, outputs: declaredOutputs } = graphValueTypes(decodeOnnx(reference));
+  const decoded = decodeOnnx(reference);
+  const { inputs: declared, outputs: declaredOutputs } = graphValueTypes(decoded);
+  const selected = onnxSelectionOutputs(decoded.graph, declaredOutputs.map((o) => o.name));
   const steps = options.steps ?? 1;
   if (!Number.isSafeInteger(steps) || steps < 1) {
     throw new RangeError(`"steps" must be a positive integer: current value is ${steps}`);
@@ -281,6 +292,7 @@ export async function compareOutputs(
         type: listB[0].type ?? "float32",
         ...measure,
         ...(steps > 1 ? { steps } : {}),
+        ...(selected.has(name) ? { afterSelection: selected.get(name) } : {}),
       });
     }
     if (typeof axis === "number" && !result.some((r) => r.argmax?.axis !== undefined)) {

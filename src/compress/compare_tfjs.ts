@@ -10,6 +10,7 @@ import type { OutputComparison } from "./compare_outputs.ts";
 import { compareTensors } from "./_compare_tensors.ts";
 import type { TfjsFiles } from "../io/tfjs/write_tfjs.ts";
 import type { TfjsInputSet } from "./tfjs_inputs.ts";
+import { tfjsSelectionOutputs } from "./selection_outputs.ts";
 import type { TfjsLayerHessian } from "../quantization/gptq_tfjs.ts";
 export type { TfjsInputSet, TfjsInputTensor } from "./tfjs_inputs.ts";
 
@@ -233,7 +234,7 @@ async function run(
   return result;
 }
 
-function compare(
+function compareOutput(
   name: string,
   a: Float32Array,
   b: Float32Array,
@@ -349,6 +350,15 @@ export async function compareTfjsOutputs(
   const { tf } = runtime;
   const a = await load(runtime, model);
   const b = await load(runtime, reference);
+  const selected = tfjsSelectionOutputs(
+    JSON.parse(new TextDecoder().decode(reference.get("model.json")!)),
+    b.model.outputs.map((o) => o.name),
+  );
+  const compare = (name: string, x: Float32Array, y: Float32Array, dims: readonly number[]) => {
+    const c = compareOutput(name, x, y, dims);
+    const op = selected.get(name);
+    return op === undefined ? c : { ...c, afterSelection: op };
+  };
   if (options.inputs !== undefined) {
     if (options.inputs.length === 0) {
       throw new RangeError(`"inputs" must hold at least one input set: current length is 0`);
@@ -397,7 +407,8 @@ export interface TfjsSensitivityOptions extends CompareTfjsOptions {
  * A measure of how close a written model's outputs stay to a reference model's, for
  * `QuantizedTfjsOptions.measure`: tfjs runs the reference once on deterministic random inputs
  * (as `compareTfjsOutputs` makes them) and each model given on the same inputs; the result is
- * the lowest cosine over outputs and inputs (1 when identical). With `options.inputs` (real
+ * the lowest cosine over outputs and inputs (1 when identical), outputs after a selection op
+ * (`TfjsOutputComparison.afterSelection`) left out unless every output is one. With `options.inputs` (real
  * inputs, photos for instance) it runs on those instead, and each output's cosine is taken over
  * every set at once. Call `dispose` when done.
  *
@@ -427,6 +438,14 @@ export async function tfjsSensitivity(
 }> {
   const { tf } = runtime;
   const b = await load(runtime, reference);
+  // Outputs after a selection op (NMS, TopK, ...) jump on changes far below any accuracy loss:
+  // the lowest cosine is taken over the others, unless every output is one.
+  const names = b.model.outputs.map((o) => o.name);
+  const selected = tfjsSelectionOutputs(
+    JSON.parse(new TextDecoder().decode(reference.get("model.json")!)),
+    names,
+  );
+  const scored = (o: number) => selected.size === names.length || !selected.has(names[o]);
   const seed = options.seed ?? 7;
   const sets: TfCore.Tensor[][] = [];
   const expected: { name: string; dims: number[]; data: Float32Array }[][] = [];
@@ -465,12 +484,14 @@ export async function tfjsSensitivity(
         if (want !== undefined) {
           const got = concatenated(runs);
           for (let o = 0; o < got.length; o++) {
-            lowest = Math.min(lowest, cosine(got[o].data, want[o].data));
+            if (scored(o)) lowest = Math.min(lowest, cosine(got[o].data, want[o].data));
           }
         } else {
           for (let k = 0; k < sets.length; k++) {
             for (let o = 0; o < runs[k].length; o++) {
-              lowest = Math.min(lowest, cosine(runs[k][o].data, expected[k][o].data));
+              if (scored(o)) {
+                lowest = Math.min(lowest, cosine(runs[k][o].data, expected[k][o].data));
+              }
             }
           }
         }

@@ -476,6 +476,58 @@ export function einsumModelFiles(): Files {
 }
 
 /**
+ * A graph model with a selection op in it, as detectors with their NMS inside are: `x [-1, 8]`
+ * through a MatMul `[8, 6]` gives scores (output `Identity_1`); `TopKV2` with k = 3 picks the
+ * three best (output `Identity`, its values) and their positions (output `Identity_2`).
+ */
+export function topKModelFiles(): Files {
+  const kernel = randomArray(48, 301).map((v) => v * 0.5);
+  const nodes = [
+    {
+      name: "x",
+      op: "Placeholder",
+      attr: { dtype: dtypeAttr("DT_FLOAT"), shape: shapeAttr([-1, 8]) },
+    },
+    constNode("dense/kernel", "DT_FLOAT", [8, 6]),
+    constNode("topk/k", "DT_INT32", []),
+    {
+      name: "dense/MatMul",
+      op: "MatMul",
+      input: ["x", "dense/kernel"],
+      attr: { T: dtypeAttr("DT_FLOAT"), transpose_a: { b: false }, transpose_b: { b: false } },
+    },
+    {
+      name: "topk",
+      op: "TopKV2",
+      input: ["dense/MatMul", "topk/k", "^dense/kernel"],
+      attr: { T: dtypeAttr("DT_FLOAT"), sorted: { b: true } },
+    },
+    { name: "Identity", op: "Identity", input: ["topk"], attr: { T: dtypeAttr("DT_FLOAT") } },
+    {
+      name: "Identity_1",
+      op: "Identity",
+      input: ["dense/MatMul"],
+      attr: { T: dtypeAttr("DT_FLOAT") },
+    },
+    { name: "Identity_2", op: "Identity", input: ["topk:1"], attr: { T: dtypeAttr("DT_INT32") } },
+  ];
+  return files(
+    {
+      format: "graph-model",
+      generatedBy: "2.12.0",
+      convertedBy: "TensorFlow.js Converter v4.5.0",
+      modelTopology: { node: nodes, library: {}, versions: { producer: 1395 } },
+    },
+    [
+      { name: "dense/kernel", shape: [8, 6], dtype: "float32" },
+      { name: "topk/k", shape: [], dtype: "int32" },
+    ],
+    packed([kernel, new Int32Array([3])]),
+    1 << 20,
+  );
+}
+
+/**
  * The same model with every float32 weight stored as the tfjs converter's
  * `--quantize_uint8` / `--quantize_uint16` / `--quantize_float16` would (per-tensor affine
  * codes with a zero-nudged range, or float16).

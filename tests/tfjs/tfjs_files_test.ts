@@ -6,7 +6,11 @@ import { test } from "node:test";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import { loadGraphModel } from "@tensorflow/tfjs-converter";
-import { compareTfjsOutputs, type TfjsRuntime } from "../../src/compress/compare_tfjs.ts";
+import {
+  compareTfjsOutputs,
+  type TfjsRuntime,
+  tfjsSensitivity,
+} from "../../src/compress/compare_tfjs.ts";
 import { compressModel } from "../../src/compress/compress_model.ts";
 import { loadModel } from "../../src/compress/load_model.ts";
 import { readModelFile } from "../../src/compress/read_model_file.ts";
@@ -28,6 +32,7 @@ import {
   storedAs,
   tf,
   tfl,
+  topKModelFiles,
   UINT8_KERNELS,
   values,
 } from "./_models.ts";
@@ -582,6 +587,43 @@ test("CLI: inspect, prune, quantize and eval --reference on model.json", async (
   assert.equal(e.code, 0, e.stderr);
   const cos = JSON.parse(e.stdout).outputs[0].cosine;
   assert.ok(cos >= 0.99, String(cos));
+});
+
+test("outputs after a selection op (TopKV2) are flagged by the comparison, left out of the measured headroom, and noted by eval", async () => {
+  const files = topKModelFiles();
+  const q = await compressModel(load(files), { mode: "quantization", configList: UINT8_KERNELS });
+  // 256 rows: on some, the third and fourth scores swap, and the picked positions jump.
+  const inputs = [[{ data: values(2048, 5, -1, 1), dims: [256, 8] }]];
+  const cmp = await compareTfjsOutputs(runtime, q.files!, files, { inputs });
+  assert.deepEqual(
+    cmp.map((c) => [c.name, c.afterSelection ?? ""]),
+    [["Identity", "TopKV2"], ["Identity_1", ""], ["Identity_2", "TopKV2"]],
+  );
+  const scores = cmp[1].cosine;
+  assert.ok(scores < 1 && scores > 0.9999, String(scores));
+  assert.ok(cmp[2].maxAbsDiff >= 1 && cmp[2].cosine < scores, JSON.stringify(cmp[2]));
+  // The measure of the headroom is the scores' cosine, not the positions' lower one.
+  const s = await tfjsSensitivity(runtime, files, { inputs });
+  try {
+    const measured = await s.measure(q.files!);
+    assert.ok(Math.abs(measured - scores) < 1e-9, `${measured} against ${scores}`);
+  } finally {
+    s.dispose();
+  }
+  const dir = tempDir();
+  await saveTfjsFiles(`${dir}/model.json`, files);
+  await saveTfjsFiles(`${dir}/q8.json`, q.files!);
+  const e = await evalQ8(dir);
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(
+    e.stdout,
+    /Identity, Identity_2 come after a selection op \(TopKV2\): .* judge it on the other outputs\./,
+  );
+  const j = await evalQ8(dir, "--json");
+  assert.deepEqual(
+    JSON.parse(j.stdout).outputs.map((o: { afterSelection?: string }) => o.afterSelection ?? ""),
+    ["TopKV2", "", "TopKV2"],
+  );
 });
 
 test("CLI: --tfjs-setup registers a layers model's custom layer for eval and for the runs of quantize", async () => {

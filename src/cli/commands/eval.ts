@@ -103,6 +103,19 @@ function printComparison(
   const steps = outputs.find((o) => o.steps !== undefined)?.steps;
   const over = steps === undefined ? "" : `, ${steps} steps`;
   ctx.io.stdout(`${path} against ${ref} on ${inputs}${over}:\n\n${formatTable(rows)}\n`);
+  const selected = outputs.filter((o) => o.afterSelection !== undefined);
+  if (selected.length > 0) {
+    const ops = [...new Set(selected.map((o) => o.afterSelection))].join(", ");
+    ctx.io.stdout(
+      `\n${selected.map((o) => o.name).join(", ")} ${
+        selected.length === 1 ? "comes" : "come"
+      } after a selection op (${ops}): the elements were picked by rank or threshold, and a change of the values before it far below any accuracy loss can pick others or reorder them, so these measures say little about the model; judge it on the ${
+        selected.length === outputs.length
+          ? "outputs before the selection, or on matched picks"
+          : "other outputs"
+      }.\n`,
+    );
+  }
   if (timed !== undefined) {
     const agree = outputs.flatMap((o) =>
       o.argmax === undefined ? [] : [{

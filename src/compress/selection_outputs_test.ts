@@ -1,0 +1,145 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ONNX_SELECTION_OPS,
+  onnxSelectionOutputs,
+  type SelectionNode,
+  selectionOutputs,
+  TF_SELECTION_OPS,
+  tfjsSelectionOutputs,
+} from "./selection_outputs.ts";
+
+const node = (name: string, op: string, ...inputs: string[]): SelectionNode => ({
+  name,
+  op,
+  inputs,
+});
+
+test("an output is after a selection op through any chain of nodes, and only through data inputs", () => {
+  const nodes = [
+    node("x", "Placeholder"),
+    node("scores", "Sigmoid", "x"),
+    node("boxes", "Conv2D", "x"),
+    node("nms", "NonMaxSuppressionV5", "boxes", "scores"),
+    node("picked", "GatherV2", "boxes", "nms:0", "axis"),
+    node("scaled", "Mul", "picked", "scale"),
+    node("out_boxes", "Identity", "scaled"),
+    // A control input (`^nms`) carries no data.
+    node("out_scores", "Identity", "scores", "^nms"),
+    node("count", "Identity", "nms:1"),
+  ];
+  const found = selectionOutputs(
+    nodes,
+    ["out_boxes:0", "out_scores:0", "count", "missing"],
+    TF_SELECTION_OPS,
+  );
+  assert.deepEqual(
+    Object.fromEntries(found),
+    { "out_boxes:0": "NonMaxSuppressionV5", count: "NonMaxSuppressionV5" },
+  );
+});
+
+test("a loop's back edge (NextIteration into Merge) still finds the selection in the body; the first op found is named", () => {
+  const nodes = [
+    node("x", "Placeholder"),
+    node("enter", "Enter", "x"),
+    node("merge", "Merge", "enter", "next"),
+    node("switch", "Switch", "merge", "cond"),
+    node("body", "TopKV2", "switch:1", "k"),
+    node("next", "NextIteration", "body"),
+    node("exit", "Exit", "switch"),
+    node("out", "ArgMax", "exit", "axis"),
+    node("plain", "Relu", "x"),
+  ];
+  assert.deepEqual(
+    Object.fromEntries(selectionOutputs(nodes, ["exit", "out", "plain"], TF_SELECTION_OPS)),
+    { exit: "TopKV2", out: "ArgMax" },
+  );
+});
+
+test("a long chain is walked without recursion", () => {
+  const nodes = [node("n0", "Where", "x")];
+  for (let i = 1; i < 200_000; i++) nodes.push(node(`n${i}`, "Relu", `n${i - 1}`));
+  const found = selectionOutputs(nodes, ["n199999"], TF_SELECTION_OPS);
+  assert.equal(found.get("n199999"), "Where");
+});
+
+test("ONNX's Where is element-wise, not a selection; its TopK and NonZero are", () => {
+  const nodes = [
+    node("w", "Where", "c", "a", "b"),
+    node("t", "TopK", "a", "k"),
+    node("z", "NonZero", "a"),
+  ];
+  assert.deepEqual(
+    Object.fromEntries(selectionOutputs(nodes, ["w", "t", "z"], ONNX_SELECTION_OPS)),
+    { t: "TopK", z: "NonZero" },
+  );
+});
+
+test("tfjs graph models: functions called by while loops and partitioned calls are searched", () => {
+  const model = {
+    modelTopology: {
+      node: [
+        { name: "x", op: "Placeholder" },
+        {
+          name: "loop",
+          op: "StatelessWhile",
+          input: ["x"],
+          attr: { body: { func: { name: "body_1" } }, cond: { func: { name: "cond_1" } } },
+        },
+        { name: "call", op: "outer_fn", input: ["x"] },
+        { name: "Identity", op: "Identity", input: ["loop:1"] },
+        { name: "Identity_1", op: "Identity", input: ["call"] },
+        { name: "Identity_2", op: "Identity", input: ["x"] },
+      ],
+      library: {
+        function: [
+          { signature: { name: "cond_1" }, nodeDef: [{ name: "less", op: "Less" }] },
+          {
+            signature: { name: "body_1" },
+            nodeDef: [{ name: "nms", op: "NonMaxSuppressionV3", input: ["a", "b"] }],
+          },
+          // A function calling another (recursion is guarded).
+          { signature: { name: "outer_fn" }, nodeDef: [{ name: "c", op: "inner_fn" }] },
+          {
+            signature: { name: "inner_fn" },
+            nodeDef: [{ name: "self", op: "outer_fn" }, { name: "k", op: "ArgMin" }],
+          },
+        ],
+      },
+    },
+  };
+  assert.deepEqual(
+    Object.fromEntries(
+      tfjsSelectionOutputs(model, ["Identity:0", "Identity_1:0", "Identity_2:0"]),
+    ),
+    { "Identity:0": "NonMaxSuppressionV3", "Identity_1:0": "ArgMin" },
+  );
+  // A layers model, or anything without a node list, has none.
+  assert.equal(tfjsSelectionOutputs({ modelTopology: { config: {} } }, ["a"]).size, 0);
+  assert.equal(tfjsSelectionOutputs(null, ["a"]).size, 0);
+});
+
+test("ONNX graphs: values name the producing node; If/Loop bodies at any depth count", () => {
+  const n = (opType: string, inputs: string[], outputs: string[], attributes = [] as never[]) => ({
+    opType,
+    inputs,
+    outputs,
+    attributes,
+  });
+  const inner = { nodes: [n("NonMaxSuppression", ["b", "s"], ["sel"])] };
+  const branch = { nodes: [n("Loop", ["m"], ["o"], [{ g: inner }] as never[])] };
+  const graph = {
+    nodes: [
+      n("Conv", ["x", "w"], ["feat", "unused"]),
+      n("TopK", ["feat", "k"], ["vals", "idx"]),
+      n("Cast", ["idx"], ["idx_f"]),
+      n("If", ["cond"], ["dets"], [{ graphs: [branch, { nodes: [] }] }] as never[]),
+      n("Where", ["c", "feat", "dets"], ["mixed"]),
+    ],
+  };
+  assert.deepEqual(
+    Object.fromEntries(onnxSelectionOutputs(graph, ["feat", "vals", "idx_f", "dets", "mixed"])),
+    { vals: "TopK", idx_f: "TopK", dets: "NonMaxSuppression", mixed: "NonMaxSuppression" },
+  );
+});
