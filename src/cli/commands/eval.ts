@@ -106,14 +106,15 @@ function printComparison(
   const selected = outputs.filter((o) => o.afterSelection !== undefined);
   if (selected.length > 0) {
     const ops = [...new Set(selected.map((o) => o.afterSelection))].join(", ");
+    const verb = selected.length === 1 ? "comes" : "come";
+    const judge = selected.length === outputs.length
+      ? "outputs before the selection, or on matched picks"
+      : "other outputs";
     ctx.io.stdout(
-      `\n${selected.map((o) => o.name).join(", ")} ${
-        selected.length === 1 ? "comes" : "come"
-      } after a selection op (${ops}): the elements were picked by rank or threshold, and a change of the values before it far below any accuracy loss can pick others or reorder them, so these measures say little about the model; judge it on the ${
-        selected.length === outputs.length
-          ? "outputs before the selection, or on matched picks"
-          : "other outputs"
-      }.\n`,
+      `\n${selected.map((o) => o.name).join(", ")} ${verb} after a selection op (${ops}): ` +
+        "the elements were picked by rank or threshold, and a change of the values before it " +
+        "far below any accuracy loss can pick others or reorder them, so these measures say " +
+        `little about the model; judge it on the ${judge}.\n`,
     );
   }
   if (timed !== undefined) {
