@@ -45,6 +45,14 @@ const LATENCY: Record<string, ArgOption> = {
   backend: { type: "string" },
   threads: { type: "string" },
 };
+/** How photos become input values (`--calibration photos/`, `eval --images`). */
+const IMAGE: Record<string, ArgOption> = {
+  "image-range": { type: "string" },
+  "image-mean": { type: "string" },
+  "image-std": { type: "string" },
+  "image-size": { type: "string" },
+};
+
 const COMPRESS: Record<string, ArgOption> = {
   ...CONFIG,
   output: { type: "string", short: "o" },
@@ -67,6 +75,7 @@ const COMPRESS: Record<string, ArgOption> = {
   "gptq-rounding": { type: "boolean" },
   "channel-scales": { type: "boolean" },
   calibration: { type: "string" },
+  ...IMAGE,
   reconstruct: { type: "string" },
   "rank-channels": { type: "string" },
   "skip-depthwise": { type: "boolean" },
@@ -95,6 +104,8 @@ const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption
       reference: { type: "string" },
       shape: { type: "string" },
       "tfjs-setup": { type: "string" },
+      images: { type: "string" },
+      ...IMAGE,
       ...COMPARE,
       ...LATENCY,
     },

@@ -202,7 +202,14 @@ ${REGISTRY}
                         or a .npy for one input), run by tfjs (CPU backend) in sets of
                         --batch-size rows (or the model's fixed batch), for --bias-correction
                         and --gptq-rounding, for --equalize through ReLU6 and for
-                        --measure-headroom
+                        --measure-headroom. Either format: images (a folder of .jpg/.png
+                        files, or one) as the rows of the model's one image input
+                        ([n,h,w,c] or [n,c,h,w], 1 or 3 channels), resized to its size
+  --image-range <lo,hi> the values of pixels 0 and 255 (default 0,1; --image-range 0,255,
+                        or with "=" when it starts with "-": --image-range=-1,1)
+  --image-mean <m>      then subtract per channel (one value or r,g,b; default 0)
+  --image-std <s>       then divide per channel (one value or r,g,b; default 1)
+  --image-size <HxW>    the size for an input that leaves its height and width open
   --bias-correction     TensorFlow.js models, uint8: take each layer's expected output
                         shift (W_q - W) E[x] out of its bias, E[x] the mean of its input on
                         --calibration (needed); a layer without a bias gets one (graph: fused
@@ -283,6 +290,11 @@ Options:
                         bound by name across inputs), a fill (state=zeros, ones, random), a
                         constant (sr=16000:int64), a data file (x=x.npy, x=in.safetensors#t);
                         an integer scalar is never random unless asked (sr=random)
+  --images <path>       compare on photos instead of random values: a folder of .jpg/.png
+                        files or one, as the model's one image input (the one no --input
+                        gives), resized to its size and scaled by --image-range <lo,hi>
+                        (default 0,1; --image-range=-1,1), --image-mean, --image-std and
+                        --image-size HxW as for quantize --calibration
   --class-axis <a>      top-1 agreement along this axis of every output that has it, or
                         OUT=AXIS per output (repeatable); without it only [N, C] outputs
                         get top-1 agreement (along C)

@@ -8,24 +8,14 @@ import { readFileSync } from "node:fs";
 import jpeg from "jpeg-js";
 import type { TfjsInputSet } from "../../src/compress/compare_tfjs.ts";
 import { tf } from "./_models.ts";
+import { jpegToRgb, type Rgb } from "../../src/cli/commands/_images.ts";
 
 /** A decoded photo: RGB values in [0, 255], row-major `[height, width, 3]`. */
-export interface Photo {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Float32Array;
-}
+export type Photo = Rgb;
 
-/** Decodes a JPEG into RGB floats in [0, 255]. */
+/** Decodes a JPEG into RGB floats in [0, 255] (the CLI's decoder of `--calibration photos/`). */
 export function decodePhoto(bytes: Uint8Array): Photo {
-  const im = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: true });
-  const data = new Float32Array(im.width * im.height * 3);
-  for (let i = 0, j = 0; i < data.length; i += 3, j += 4) {
-    data[i] = im.data[j];
-    data[i + 1] = im.data[j + 1];
-    data[i + 2] = im.data[j + 2];
-  }
-  return { width: im.width, height: im.height, data };
+  return jpegToRgb(jpeg as unknown as Record<string, unknown>, bytes);
 }
 
 /** A crop in pixels of a photo: `[x0, y0, x1, y1]` (x1, y1 excluded). */

@@ -1,4 +1,5 @@
-// `--calibration <file.safetensors | file.npy | ocr-lines:<n>>` with `--input` and `--state`:
+// `--calibration <file.safetensors | file.npy | images/ | ocr-lines:<n>>` with `--input`,
+// `--state` and `--image-*`:
 // input batches for activation targets; for TensorFlow.js models, input sets for bias
 // correction, ReLU6 equalization and measured headroom.
 import { readFile } from "../../io/fs.ts";
@@ -19,6 +20,7 @@ import { tensorOf } from "./_inputs.ts";
 import { CliError, UsageError } from "../cli_error.ts";
 import type { CommandContext } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
+import { type ImageOptions, isImageSource, readImageRows } from "./_images.ts";
 
 type Batch = Record<string, CalibrationTensor>;
 
@@ -36,6 +38,29 @@ export interface Calibration {
 export interface CalibrationInputs {
   readonly inputs: Readonly<Record<string, InputSpec>>;
   readonly state?: Readonly<Record<string, string>>;
+  /** How images become input values (`--image-*`), when `--calibration` names images. */
+  readonly images?: ImageOptions;
+}
+
+/** The image options when none are given: values in [0, 1]. */
+const PLAIN_IMAGES: ImageOptions = { range: [0, 1], mean: [0], std: [1] };
+
+/** Images (`--calibration photos/`) as the rows of the one input no `--input` spec gives. */
+async function readImages(
+  path: string,
+  inputs: readonly { readonly name: string; readonly dims?: readonly (number | string | null)[] }[],
+  specs: Readonly<Record<string, InputSpec>>,
+  options: ImageOptions,
+): Promise<Map<string, InputTensor>> {
+  const open = inputs.filter((i) => !(i.name in specs));
+  if (open.length !== 1) {
+    throw new CliError(
+      `the images of "${path}" feed one input, the one without an --input spec: the inputs ` +
+        `without one are ${open.map((i) => i.name).join(", ") || "none"}`,
+    );
+  }
+  const { tensor } = await readImageRows(path, open[0], options);
+  return new Map([[open[0].name, tensor]]);
 }
 
 /** Rows `[at, at + n)` of a tensor along dim 0. */
@@ -131,7 +156,8 @@ async function readData(
 /**
  * Reads `--calibration`: a safetensors file with one tensor per model input of any dtype (rows
  * along dim 0, fed `batchSize` rows at a time; scalars fed whole in every batch), a `.npy` file
- * for the one input without an `--input` spec, or `ocr-lines:<n>`, the first `n` labelled
+ * for the one input without an `--input` spec, images for that input (a folder of .jpg/.png
+ * files or one such file, resized and scaled as `given.images` says), or `ocr-lines:<n>`, the first `n` labelled
  * fixture lines as the input of a PP-OCR recognizer or classifier. `--input` specs give the other
  * inputs (their symbolic dims bound by name to the batch); `--state` makes the batches
  * consecutive steps of a stateful model.
@@ -164,7 +190,10 @@ export async function readCalibration(
     }
   }
   if (ocr === null) {
-    const tensors = await readData(spec, inputs, specs);
+    const images = await isImageSource(spec);
+    const tensors = images
+      ? await readImages(spec, inputs, specs, given?.images ?? PLAIN_IMAGES)
+      : await readData(spec, inputs, specs);
     for (const input of inputs) {
       if (!tensors.has(input.name) && !(input.name in specs)) {
         throw new CliError(
@@ -191,7 +220,7 @@ export async function readCalibration(
     return {
       batches,
       ort,
-      description: `${spec}: ${rows} rows${steps}`,
+      description: `${spec}: ${rows} ${images ? "images" : "rows"}${steps}`,
       ...(state === undefined ? {} : { state }),
     };
   }
@@ -229,8 +258,9 @@ export async function readCalibration(
 
 /**
  * Reads `--calibration` for a TensorFlow.js model: the same files as for ONNX (a safetensors
- * file with one tensor per model input, named as tfjs names the input, `x` or `x:0`, or a
- * `.npy` file for a model with one input), split along dim 0 into input sets of `batchSize`
+ * file with one tensor per model input, named as tfjs names the input, `x` or `x:0`, a `.npy`
+ * file for a model with one input, or images, a folder or a .jpg/.png file, made into rows of
+ * the model's one input as `images` says), split along dim 0 into input sets of `batchSize`
  * rows (of the model's own batch size when its first input fixes it), as float32 (int32 for
  * int32 inputs).
  */
@@ -238,6 +268,7 @@ export async function readTfjsCalibration(
   spec: string,
   inputs: readonly TfjsModelInput[],
   batchSize: number,
+  images?: ImageOptions,
 ): Promise<{ readonly sets: TfjsInputSet[]; readonly description: string }> {
   if (spec.startsWith("ocr-lines")) {
     throw new UsageError(
@@ -250,13 +281,19 @@ export async function readTfjsCalibration(
   const named = inputs.map((i) => ({ name: i.name }));
   const aliases = inputs.map((i) => ({ name: `${i.name}:0` }));
   let tensors: Map<string, InputTensor>;
-  try {
-    tensors = await readData(spec, named, {});
-  } catch (e) {
-    if (!spec.toLowerCase().endsWith(".safetensors")) throw e;
-    const alt = await readData(spec, aliases, {}).catch(() => undefined);
-    if (alt === undefined) throw e;
-    tensors = new Map([...alt].map(([k, v]) => [k.slice(0, -2), v]));
+  const fromImages = await isImageSource(spec);
+  if (fromImages) {
+    const dims = inputs.map((i) => ({ name: i.name, dims: i.shape }));
+    tensors = await readImages(spec, dims, {}, images ?? PLAIN_IMAGES);
+  } else {
+    try {
+      tensors = await readData(spec, named, {});
+    } catch (e) {
+      if (!spec.toLowerCase().endsWith(".safetensors")) throw e;
+      const alt = await readData(spec, aliases, {}).catch(() => undefined);
+      if (alt === undefined) throw e;
+      tensors = new Map([...alt].map(([k, v]) => [k.slice(0, -2), v]));
+    }
   }
   for (const input of inputs) {
     if (!tensors.has(input.name)) {
@@ -284,10 +321,14 @@ export async function readTfjsCalibration(
       const part = t.dims.length === 0 ? t : rowsOf(t, at, n);
       const values = tensorValues(part);
       return {
-        data: input.dtype === "int32" ? Int32Array.from(values) : Float32Array.from(values),
+        // int32 inputs (movenet's pixels) take the values rounded.
+        data: input.dtype === "int32"
+          ? Int32Array.from(values, (v) => Math.round(v))
+          : Float32Array.from(values),
         dims: part.dims,
       };
     }));
   }
-  return { sets, description: `${spec}: ${rows} rows in ${sets.length} input set(s)` };
+  const what = fromImages ? "images" : "rows";
+  return { sets, description: `${spec}: ${rows} ${what} in ${sets.length} input set(s)` };
 }

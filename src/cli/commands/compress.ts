@@ -31,6 +31,7 @@ import {
 import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
 import { readCalibration, readTfjsCalibration } from "./_calibration.ts";
+import { IMAGE_FLAGS, imageOptionsOf } from "./_images.ts";
 import { tfjsModelInputs } from "../../compress/compare_tfjs.ts";
 import { readLayerInputs } from "../../compress/layer_inputs.ts";
 import { availableThreads } from "../../compress/available_threads.ts";
@@ -438,6 +439,14 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         throw new UsageError(`--${f} goes with --calibration or --eval`, command);
       }
     }
+    const imageFlag = IMAGE_FLAGS.find((f) => args.values[f] !== undefined);
+    if (imageFlag !== undefined && calibration === undefined && reconstruct === undefined) {
+      throw new UsageError(
+        `--${imageFlag} goes with --calibration <images> (a folder of .jpg/.png files or one)`,
+        command,
+      );
+    }
+    const images = imageOptionsOf(args.values, command);
     // parsed here so that a bad flag stops the run before the compression
     if (args.values.eval === true) {
       await compareOptionsOf(args, command);
@@ -632,7 +641,10 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
         }
         const reconstruction = reconstruct === undefined || model.format !== "onnx"
           ? undefined
-          : await readCalibration(reconstruct, model, batchSize, ctx, { inputs: inputSpecs });
+          : await readCalibration(reconstruct, model, batchSize, ctx, {
+            inputs: inputSpecs,
+            images,
+          });
         if (layerInputs && calibration?.startsWith("ocr-lines") === true) {
           throw new UsageError(
             `${compressor.algorithm} on a safetensors model takes each Linear module's input rows: --calibration <layers.safetensors> with <module>.input [rows, in] tensors (ocr-lines feeds the PP-OCR ONNX models)`,
@@ -647,6 +659,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
           ? undefined
           : await readCalibration(calibration, model, batchSize, ctx, {
             inputs: inputSpecs,
+            images,
             ...(state === undefined ? {} : { state }),
           });
         const tfjsRuntime = model.format === "tfjs" &&
@@ -658,6 +671,7 @@ export function compressCommand(mode: "pruning" | "quantization"): Command {
             calibration!,
             await tfjsModelInputs(tfjsRuntime!, model.files),
             batchSize,
+            images,
           )).sets
           : undefined;
         const result = await compressModel(model, {

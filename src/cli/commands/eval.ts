@@ -18,7 +18,14 @@ import { type Command, type CommandContext, printJson } from "./_context.ts";
 import { loadOrt, type OcrRunner, ocrRunner } from "./_ocr.ts";
 import { readTfjsFiles } from "../../io/tfjs/save_tfjs.ts";
 import { readTfjs } from "../../io/tfjs/read_tfjs.ts";
-import { compareTfjsOutputs } from "../../compress/compare_tfjs.ts";
+import {
+  type CompareTfjsOptions,
+  compareTfjsOutputs,
+  tfjsModelInputs,
+} from "../../compress/compare_tfjs.ts";
+import { graphValueTypes } from "../../io/onnx/graph_value_types.ts";
+import { IMAGE_FLAGS, type ImageOptions, imageOptionsOf, readImageRows } from "./_images.ts";
+import { readTfjsCalibration } from "./_calibration.ts";
 import { loadTfjs, type TfjsBackend, tfjsSetupHint } from "./_tfjs.ts";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
@@ -230,6 +237,12 @@ function tfjsBackends(value: string | undefined): TfjsBackend[] {
   return [b];
 }
 
+/** `eval --images`: the photos and how they become values. */
+interface EvalImages {
+  readonly path: string;
+  readonly options: ImageOptions;
+}
+
 async function compareTfjs(
   ctx: CommandContext,
   path: string,
@@ -237,19 +250,33 @@ async function compareTfjs(
   shape: number[] | undefined,
   backends: readonly TfjsBackend[],
   setup: string | undefined,
+  images: EvalImages | undefined,
 ): Promise<number> {
   const model = await tfjsFilesOf(path);
   const ref = await tfjsFilesOf(refPath);
   const bar = ctx.progress(`eval ${path}`);
   const runs: { backend: TfjsBackend; outputs: OutputComparison[] }[] = [];
+  let inputsLabel = "the same random inputs";
   for (const backend of backends) {
     bar.update(`compare (tfjs ${backend})`, 0, 1);
     const runtime = await loadTfjs(backend, setup);
+    let options: CompareTfjsOptions = shape ? { shape } : {};
+    if (images !== undefined) {
+      // Sets of the model's fixed batch (one image for most), else of 8 images.
+      const read = await readTfjsCalibration(
+        images.path,
+        await tfjsModelInputs(runtime, ref),
+        8,
+        images.options,
+      );
+      options = { inputs: read.sets };
+      inputsLabel = `the same images (${read.description})`;
+    }
     const outputs: OutputComparison[] = await compareTfjsOutputs(
       runtime,
       model,
       ref,
-      shape ? { shape } : {},
+      options,
     ).catch(
       (e) => {
         throw new CliError(
@@ -278,7 +305,7 @@ async function compareTfjs(
   }
   runs.forEach((r, i) => {
     if (i > 0) ctx.io.stdout("\n");
-    printComparison(ctx, path, refPath, r.outputs, `the same random inputs (tfjs ${r.backend})`);
+    printComparison(ctx, path, refPath, r.outputs, `${inputsLabel} (tfjs ${r.backend})`);
   });
   return 0;
 }
@@ -288,7 +315,10 @@ export const evalCommand: Command = async (args, ctx) => {
   const [path, ...rest] = args.positionals;
   if (path === undefined) throw new UsageError("eval needs a model file", "eval");
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`, "eval");
-  const task = args.values.task as string | undefined;
+  // Photos are inputs of a comparison: a PP-OCR model given --images is compared, not scored.
+  const task = (args.values.task ?? (args.values.images === undefined ? undefined : "compare")) as
+    | string
+    | undefined;
   if (task !== undefined && !TASKS.includes(task)) {
     throw new UsageError(
       `--task must be one of ${TASKS.join(", ")}: current value is ${task}`,
@@ -296,10 +326,26 @@ export const evalCommand: Command = async (args, ctx) => {
     );
   }
   const refPath = args.values.reference as string | undefined;
-  if (task === "compare" && refPath === undefined) {
+  if (task === "compare" && refPath === undefined && args.values.images === undefined) {
     throw new UsageError("--task compare needs --reference <original model>", "eval");
   }
   const shape = parseShape(args.values.shape as string | undefined);
+  const imagesPath = args.values.images as string | undefined;
+  const imageFlag = IMAGE_FLAGS.find((f) => args.values[f] !== undefined);
+  if (imagesPath === undefined && imageFlag !== undefined) {
+    throw new UsageError(`--${imageFlag} goes with --images <folder or image>`, "eval");
+  }
+  if (imagesPath !== undefined && (refPath === undefined || shape !== undefined)) {
+    throw new UsageError(
+      refPath === undefined
+        ? "--images are the inputs of a comparison: eval <model> --reference <original> --images <photos>"
+        : "--images sets the input's shape from the model and --image-size: leave out --shape",
+      "eval",
+    );
+  }
+  const images = imagesPath === undefined
+    ? undefined
+    : { path: imagesPath, options: imageOptionsOf(args.values, "eval") };
   if (path.toLowerCase().endsWith(".safetensors")) {
     throw new CliError("eval runs ONNX models; a safetensors file holds weights without a graph");
   }
@@ -315,7 +361,7 @@ export const evalCommand: Command = async (args, ctx) => {
     }
     const backends = tfjsBackends(args.values.backend as string | undefined);
     const setup = args.values["tfjs-setup"] as string | undefined;
-    return await compareTfjs(ctx, path, refPath, shape, backends, setup);
+    return await compareTfjs(ctx, path, refPath, shape, backends, setup, images);
   }
   const timing = latencyFlags(args, "eval");
   const bytes = await bytesOf(path);
@@ -343,7 +389,21 @@ export const evalCommand: Command = async (args, ctx) => {
         });
       }
       bar.update("compare", 0, 1);
-      const options = await compareOptionsOf(args, "eval");
+      let options = await compareOptionsOf(args, "eval");
+      let imageCount = 0;
+      if (images !== undefined) {
+        const given = options.inputs ?? {};
+        const open = graphValueTypes(decodeOnnx(ref)).inputs.filter((i) => !(i.name in given));
+        if (open.length !== 1) {
+          throw new CliError(
+            `--images feed one input, the one without an --input spec: the inputs without one ` +
+              `are ${open.map((i) => i.name).join(", ") || "none"}`,
+          );
+        }
+        const read = await readImageRows(images.path, open[0], images.options);
+        imageCount = read.count;
+        options = { ...options, inputs: { ...given, [open[0].name]: read.tensor } };
+      }
       const outputs = await compareWithReference(ort, bytes, ref, options);
       const latency = await timeModels(ctx, timing, bytes, ref, {
         ...(options.inputs === undefined ? {} : { inputs: options.inputs }),
@@ -356,7 +416,11 @@ export const evalCommand: Command = async (args, ctx) => {
         path,
         refPath!,
         outputs,
-        given.length === 0
+        imageCount > 0
+          ? `the same inputs (${imageCount} image(s) of ${images!.path}${
+            given.length > 1 ? ", the others as given" : ""
+          })`
+          : given.length === 0
           ? "the same random inputs"
           : `the same inputs (${given.join(", ")} as given, others random)`,
         { bytes: bytes.length, refBytes: ref.length, latency },
