@@ -205,16 +205,22 @@ export function onnxSelectionOutputs(
   const nodesOf = (g: OnnxGraphLike): SelectionNode[] =>
     g.nodes.flatMap((n) => {
       const calls: string[] = [];
+      // A body reads values of the scopes around it by name: those count as the node's inputs
+      // (names made inside the body match no outer node and are passed by).
+      const captured: string[] = [];
       for (const a of n.attributes) {
         for (const sub of [...a.g === undefined ? [] : [a.g], ...a.graphs ?? []]) {
           const name = `\0subgraph ${functions.size}`;
           functions.set(name, []); // reserves the name before the body's own subgraphs
-          functions.set(name, nodesOf(sub));
+          const body = nodesOf(sub);
+          functions.set(name, body);
           calls.push(name);
+          for (const b of body) captured.push(...b.inputs);
         }
       }
+      const inputs = captured.length === 0 ? n.inputs : [...n.inputs, ...new Set(captured)];
       // Values are named, not nodes: one entry per output value.
-      return n.outputs.map((o) => ({ name: o, op: n.opType, inputs: n.inputs, calls }));
+      return n.outputs.map((o) => ({ name: o, op: n.opType, inputs, calls }));
     });
   return selectionOutputs(nodesOf(graph), outputs, ONNX_SELECTION_OPS, functions);
 }

@@ -136,10 +136,26 @@ test("ONNX graphs: values name the producing node; If/Loop bodies at any depth c
       n("Cast", ["idx"], ["idx_f"]),
       n("If", ["cond"], ["dets"], [{ graphs: [branch, { nodes: [] }] }] as never[]),
       n("Where", ["c", "feat", "dets"], ["mixed"]),
+      // A branch that reads `idx` of the outer graph by name (no input of the If itself).
+      n(
+        "If",
+        ["cond"],
+        ["captured"],
+        [{ g: { nodes: [n("Identity", ["idx"], ["copy"])] } }] as never[],
+      ),
+      n("If", ["cond"], ["plain"], [{ g: { nodes: [n("Relu", ["feat"], ["r"])] } }] as never[]),
     ],
   };
   assert.deepEqual(
-    Object.fromEntries(onnxSelectionOutputs(graph, ["feat", "vals", "idx_f", "dets", "mixed"])),
-    { vals: "TopK", idx_f: "TopK", dets: "NonMaxSuppression", mixed: "NonMaxSuppression" },
+    Object.fromEntries(
+      onnxSelectionOutputs(graph, ["feat", "vals", "idx_f", "dets", "mixed", "captured", "plain"]),
+    ),
+    {
+      vals: "TopK",
+      idx_f: "TopK",
+      dets: "NonMaxSuppression",
+      mixed: "NonMaxSuppression",
+      captured: "TopK",
+    },
   );
 });
