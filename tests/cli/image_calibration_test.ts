@@ -117,6 +117,12 @@ test("images that cannot feed the input get errors that say what and where", asy
       return true;
     });
   await fails(`${dir}/fake.jpg`, [1, 2, 2, 3], /fake\.jpg" is neither a JPEG nor a PNG/);
+  // A PNG whose header claims 100000 x 100000 pixels is refused before any decoding.
+  const huge = png(2, 2, pixels(2, 2, 1));
+  new DataView(huge.buffer, huge.byteOffset).setUint32(16, 100000);
+  new DataView(huge.buffer, huge.byteOffset).setUint32(20, 100000);
+  writeFileSync(`${dir}/huge.png`, huge);
+  await fails(`${dir}/huge.png`, [1, 2, 2, 3], /huge\.png": the image is 100000 x 100000 pixels/);
   await fails(`${dir}/empty`, [1, 2, 2, 3], /folder ".*empty" holds no images/);
   await fails(`${dir}/a.png`, [1, 16], /input "x" is not an image input: .* dims are \[1, 16\]/);
   await fails(

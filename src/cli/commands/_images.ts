@@ -132,6 +132,15 @@ async function decodeImage(file: string): Promise<Rgb> {
       })`,
     );
   }
+  if (png && bytes.length >= 24) {
+    // The IHDR's width and height, checked before the decoder allocates the pixels.
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    try {
+      checkSize(view.getUint32(16), view.getUint32(20));
+    } catch (e) {
+      throw new CliError(`calibration image "${file}": ${(e as Error).message}`, { cause: e });
+    }
+  }
   const pkg = png ? "fast-png" : "jpeg-js";
   let mod: Record<string, unknown>;
   try {
