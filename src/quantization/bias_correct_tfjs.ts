@@ -10,6 +10,7 @@
 
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 import { layersBiasSites, withLayersBiases } from "./_tfjs_layers_sites.ts";
+import { einsumDense } from "../model/tfjs_model.ts";
 import {
   attrFlag,
   attrStrings,
@@ -59,6 +60,11 @@ export interface TfjsBiasSite {
    * it, and its shift is left (named in `BiasCorrectedTfjs.skipped`).
    */
   readonly fused?: readonly string[];
+  /**
+   * An op that cannot be given a bias of its own (a jax2tf `Einsum` dense layer): without
+   * `bias` or `into` its shift is left (named in `BiasCorrectedTfjs.skipped`).
+   */
+  readonly noNewBias?: boolean;
 }
 
 const LAYERS = new Set([
@@ -70,6 +76,25 @@ const LAYERS = new Set([
   "_FusedMatMul",
 ]);
 const ADD = new Set(["BiasAdd", "Add", "AddV2"]);
+
+/**
+ * A two-operand `Einsum` that is a dense layer (`einsumDense`) whose input's contracted axis and
+ * output's kept axis are both last, so that it reads and writes like a MatMul over the last
+ * axis: which operand is the kernel and which the input, and whether the kernel is `[out, in]`.
+ */
+function einsumSite(
+  n: TfNode,
+  isKernel: (operand: number) => boolean,
+): { kernel: number; input: number; transposeB: boolean } | undefined {
+  if (n.input?.length !== 2) return undefined;
+  const equation = attrStrings(n, "equation")[0] ?? "";
+  const dense = einsumDense(equation, isKernel);
+  if (dense === undefined || !dense.keptLast) return undefined;
+  const ops = equation.replace(/\s+/g, "").replaceAll("...", "*").split("->")[0].split(",");
+  const contracted = ops[dense.operand][dense.inOut ? 0 : 1];
+  if (!ops[1 - dense.operand].endsWith(contracted)) return undefined;
+  return { kernel: dense.operand, input: 1 - dense.operand, transposeB: !dense.inOut };
+}
 
 /**
  * The layers of a graph model whose output shift can be corrected: every `Conv2D`,
@@ -137,13 +162,16 @@ export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
   };
   const sites: TfjsBiasSite[] = [];
   for (const n of topology.node) {
-    if (!LAYERS.has(n.op) || (n.input?.length ?? 0) < 2) continue;
-    const kernel = own(n.input![1]);
+    const einsum = n.op === "Einsum"
+      ? einsumSite(n, (k) => own(n.input?.[k]) !== undefined)
+      : undefined;
+    if (einsum === undefined && (!LAYERS.has(n.op) || (n.input?.length ?? 0) < 2)) continue;
+    const kernel = own(n.input![einsum?.kernel ?? 1]);
     if (kernel === undefined) continue;
     const shape = kernel.spec.shape;
-    const matmul = n.op === "MatMul" || n.op === "_FusedMatMul";
+    const matmul = einsum !== undefined || n.op === "MatMul" || n.op === "_FusedMatMul";
     if (matmul ? shape.length !== 2 || attrFlag(n, "transpose_a") : shape.length !== 4) continue;
-    const transposeB = matmul && attrFlag(n, "transpose_b");
+    const transposeB = einsum?.transposeB ?? (matmul && attrFlag(n, "transpose_b"));
     const kind = matmul ? "matmul" : n.op.includes("Depthwise") ? "depthwise" : "conv";
     const channels = kind === "matmul"
       ? shape[transposeB ? 0 : 1]
@@ -176,10 +204,11 @@ export function tfjsBiasSites(model: TfjsModel): TfjsBiasSite[] {
       kind,
       kernel: kernel.spec.name,
       transposeB,
-      input: n.input![0].replace(/^\^/, ""),
+      input: n.input![einsum?.input ?? 0].replace(/^\^/, ""),
       channels,
       ...(bias === undefined ? {} : { bias }),
       ...(bias === undefined && fused.length > 0 ? { fused } : {}),
+      ...(einsum === undefined ? {} : { noNewBias: true }),
     });
   }
   // Layers without a bias (and nothing fused) feeding one layer directly: into its bias.
@@ -336,7 +365,10 @@ export function biasCorrectTfjs(
     const mean = means.get(s.input);
     let target = s.bias !== undefined ? s : s.into !== undefined ? byNode.get(s.into) : undefined;
     if (target?.bias === undefined) target = undefined;
-    if (mean === undefined || (target === undefined && s.fused !== undefined)) {
+    if (
+      mean === undefined ||
+      (target === undefined && (s.fused !== undefined || s.noNewBias === true))
+    ) {
       skipped.push(s.node);
       continue;
     }

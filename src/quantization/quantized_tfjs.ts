@@ -986,7 +986,8 @@ function newBiasBytes(
   const specs = new Map(source.weights.map((w) => [w.spec.name, w.spec]));
   let bytes = 0;
   for (const s of tfjsBiasSites(source)) {
-    if (s.bias !== undefined || s.into !== undefined || !replacements.has(s.kernel)) continue;
+    if (s.bias !== undefined || s.into !== undefined || s.noNewBias === true) continue;
+    if (!replacements.has(s.kernel)) continue;
     bytes += s.channels * (specs.get(s.kernel)?.quantization?.dtype === "float16" ? 2 : 4);
   }
   return bytes;

@@ -347,6 +347,67 @@ test("an Einsum dense layer (jax2tf) is a Linear: layout, bias, activation; quan
   assert.ok(Number.isFinite(pc.cosine));
 });
 
+test("Einsum dense layers take bias correction and GPTQ rounding: the shift (W_q - W) E[x] leaves the bias", async () => {
+  const files = einsumModelFiles();
+  const model = load(files);
+  // Inputs not centred on zero, so that a kernel's rounding shifts the outputs.
+  const sets = [0, 1, 2].map((
+    k,
+  ) => [{ data: values(2 * 4 * 4 * 6, 70 + k, 0, 1), dims: [2, 4, 4, 6] }]);
+  const options = {
+    mode: "quantization",
+    configList: UINT8_KERNELS,
+    headroom: 0,
+    tfjsRuntime: runtime,
+    tfjsInputs: sets,
+    measureHeadroom: false,
+  } as const;
+  const plain = await compressModel(model, options);
+  const corrected = await compressModel(model, { ...options, biasCorrection: true });
+  const warning = corrected.report.warnings.find((w) => w.startsWith("bias correction"))!;
+  assert.match(warning, /shift of 1 layer\(s\) taken out of their biases/);
+  // out_proj has no bias, and an Einsum takes no new one: its shift is left, and named.
+  assert.match(warning, /model\/out_proj\/einsum\/Einsum/);
+  const weights = (f: ReadonlyMap<string, Uint8Array>) => {
+    const m = load(f as Files);
+    assert.ok(m.format === "tfjs");
+    return new Map(m.tfjs.weights.map((w) => [w.spec.name, tfjsWeightValues(w)]));
+  };
+  const before = weights(files);
+  const q = weights(plain.files!);
+  const after = weights(corrected.files!);
+  const kernel = "jax2tf_arg_0/ReadVariableOp";
+  assert.deepEqual(after.get(kernel), q.get(kernel));
+  // E[x] per input channel over every set, then b' = b - sum_g (W_q - W)[g, f] E[x_g].
+  const mean = new Float64Array(6);
+  let rows = 0;
+  for (const [x] of sets) {
+    for (let i = 0; i < x.data.length; i++) mean[i % 6] += x.data[i];
+    rows += x.data.length / 6;
+  }
+  const w = before.get(kernel)!;
+  const wq = q.get(kernel)!;
+  const bias = before.get("jax2tf_arg_1/ReadVariableOp")!;
+  const got = after.get("jax2tf_arg_1/ReadVariableOp")!;
+  let moved = 0;
+  for (let f = 0; f < 5; f++) {
+    let shift = 0;
+    for (let g = 0; g < 6; g++) shift += (wq[g * 5 + f] - w[g * 5 + f]) * mean[g] / rows;
+    assert.ok(Math.abs(got[f] - (bias[f] - shift)) < 1e-6, `channel ${f}`);
+    moved = Math.max(moved, Math.abs(shift));
+  }
+  assert.ok(moved > 1e-5, String(moved));
+  // GPTQ rounding keeps each Einsum kernel's grid and changes some codes.
+  const gptq = await compressModel(model, { ...options, gptqRounding: true });
+  const g = weights(gptq.files!);
+  for (const k of [kernel, "jax2tf_arg_2/ReadVariableOp"]) {
+    assert.equal(g.get(k)!.length, q.get(k)!.length);
+    assert.ok(g.get(k)!.some((v, i) => v !== q.get(k)![i]), k);
+  }
+  const cmp = await compareTfjsOutputs(runtime, gptq.files!, files);
+  for (const c of cmp) assert.ok(c.cosine >= 0.99, `${c.name}: ${c.cosine}`);
+});
+
 test("round trip: every tensor identical, in every storage and shard size", async () => {
   for (const { label, files } of await variants()) {
     const model = readTfjs(files.get("model.json")!, files);
