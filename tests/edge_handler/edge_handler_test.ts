@@ -281,6 +281,8 @@ test("the handler bundles for edge runtimes with no Node built-ins", async () =>
   // equalization, kernels writing into given arrays); raised again to 580,000 at 544,780 bytes
   // with the core's fifth raise (magnitude selection from the stored bits, a global group's
   // summaries, the QDQ writer's streamed parts, tfjs bias correction); raised again to 600,000
-  // at 576,777 bytes with the core's sixth raise (tfjs channel scales on graph and layers models).
-  assert.ok(code.length < 600_000, `minified bundle is ${code.length} bytes, budget 600000`);
+  // at 576,777 bytes with the core's sixth raise (tfjs channel scales on graph and layers models);
+  // raised again to 615,000 at 600,421 bytes with the core's seventh raise (jax2tf Einsum dense
+  // layers, the comparisons' outputs after a selection op, Einsum bias correction).
+  assert.ok(code.length < 615_000, `minified bundle is ${code.length} bytes, budget 615000`);
 });
