@@ -249,6 +249,14 @@ function compareOutput(
   return { name, dims, type: "float32", ...measure };
 }
 
+/** The selection op each output of a model's files depends on (`tfjsSelectionOutputs`). */
+function selectionOf(files: ReadonlyMap<string, Uint8Array>, outputs: readonly string[]) {
+  return tfjsSelectionOutputs(
+    JSON.parse(new TextDecoder().decode(files.get("model.json")!)),
+    outputs,
+  );
+}
+
 /** The given input sets as tensors. */
 function givenInputs(tf: typeof TfCore, sets: readonly TfjsInputSet[]): TfCore.Tensor[][] {
   return sets.map((set) =>
@@ -350,10 +358,7 @@ export async function compareTfjsOutputs(
   const { tf } = runtime;
   const a = await load(runtime, model);
   const b = await load(runtime, reference);
-  const selected = tfjsSelectionOutputs(
-    JSON.parse(new TextDecoder().decode(reference.get("model.json")!)),
-    b.model.outputs.map((o) => o.name),
-  );
+  const selected = selectionOf(reference, b.model.outputs.map((o) => o.name));
   const compare = (name: string, x: Float32Array, y: Float32Array, dims: readonly number[]) => {
     const c = compareOutput(name, x, y, dims);
     const op = selected.get(name);
@@ -441,10 +446,7 @@ export async function tfjsSensitivity(
   // Outputs after a selection op (NMS, TopK, ...) jump on changes far below any accuracy loss:
   // the lowest cosine is taken over the others, unless every output is one.
   const names = b.model.outputs.map((o) => o.name);
-  const selected = tfjsSelectionOutputs(
-    JSON.parse(new TextDecoder().decode(reference.get("model.json")!)),
-    names,
-  );
+  const selected = selectionOf(reference, names);
   const scored = (o: number) => selected.size === names.length || !selected.has(names[o]);
   const seed = options.seed ?? 7;
   const sets: TfCore.Tensor[][] = [];

@@ -20,7 +20,7 @@ import { tensorOf } from "./_inputs.ts";
 import { CliError, UsageError } from "../cli_error.ts";
 import type { CommandContext } from "./_context.ts";
 import { loadOrt, ocrRunner } from "./_ocr.ts";
-import { type ImageOptions, isImageSource, readImageRows } from "./_images.ts";
+import { type ImageOptions, isImageSource, PLAIN_IMAGES, readImageRows } from "./_images.ts";
 
 type Batch = Record<string, CalibrationTensor>;
 
@@ -41,9 +41,6 @@ export interface CalibrationInputs {
   /** How images become input values (`--image-*`), when `--calibration` names images. */
   readonly images?: ImageOptions;
 }
-
-/** The image options when none are given: values in [0, 1]. */
-const PLAIN_IMAGES: ImageOptions = { range: [0, 1], mean: [0], std: [1] };
 
 /** Images (`--calibration photos/`) as the rows of the one input no `--input` spec gives. */
 async function readImages(

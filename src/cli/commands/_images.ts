@@ -32,6 +32,9 @@ export interface ImageOptions {
   readonly command?: string;
 }
 
+/** The image options when no flag is given: values in [0, 1]. */
+export const PLAIN_IMAGES: ImageOptions = { range: [0, 1], mean: [0], std: [1] };
+
 /** `--image-range`, `--image-mean`, `--image-std`, `--image-size` from the command line. */
 export function imageOptionsOf(values: Record<string, unknown>, command: string): ImageOptions {
   const list = (flag: string, count: number[]): number[] | undefined => {
@@ -48,9 +51,9 @@ export function imageOptionsOf(values: Record<string, unknown>, command: string)
     }
     return parts;
   };
-  const range = list("image-range", [2]) ?? [0, 1];
-  const mean = list("image-mean", [1, 3]) ?? [0];
-  const std = list("image-std", [1, 3]) ?? [1];
+  const range = list("image-range", [2]) ?? PLAIN_IMAGES.range;
+  const mean = list("image-mean", [1, 3]) ?? PLAIN_IMAGES.mean;
+  const std = list("image-std", [1, 3]) ?? PLAIN_IMAGES.std;
   if (std.some((s) => s === 0)) {
     throw new UsageError(`--image-std must not be 0: current value is ${std.join(",")}`, command);
   }

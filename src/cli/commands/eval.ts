@@ -257,12 +257,13 @@ async function compareTfjs(
   const bar = ctx.progress(`eval ${path}`);
   const runs: { backend: TfjsBackend; outputs: OutputComparison[] }[] = [];
   let inputsLabel = "the same random inputs";
+  let options: CompareTfjsOptions = shape ? { shape } : {};
   for (const backend of backends) {
     bar.update(`compare (tfjs ${backend})`, 0, 1);
     const runtime = await loadTfjs(backend, setup);
-    let options: CompareTfjsOptions = shape ? { shape } : {};
-    if (images !== undefined) {
-      // Sets of the model's fixed batch (one image for most), else of 8 images.
+    if (images !== undefined && options.inputs === undefined) {
+      // Decoded once for every backend: sets of the model's fixed batch (one image for most),
+      // else of 8 images.
       const read = await readTfjsCalibration(
         images.path,
         await tfjsModelInputs(runtime, ref),
