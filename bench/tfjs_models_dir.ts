@@ -21,7 +21,7 @@
  * Prints one line per model (weight bytes after / before and lowest output cosine per run) and
  * writes JSON. Outputs after a selection op (`afterSelection`: a detector's NMS, TopK, ArgMax)
  * are left out of the lowest cosine and given apart (`afterSelectionMinCosine`), unless every
- * output of the model is one.
+ * output of the model is one; their picks matched as sets give `matchedPicksMinCosine`.
  */
 
 import { loadGraphModel } from "@tensorflow/tfjs-converter";
@@ -204,17 +204,22 @@ for (const name of names) {
       // Outputs after a selection op (NMS, TopK, ArgMax) are scored apart (`afterSelection`).
       const picks = cmp.filter((c) => c.afterSelection !== undefined);
       const scored = picks.length === cmp.length ? cmp : cmp.filter((c) => !c.afterSelection);
+      // The picks matched as sets (`matched`); NaN (lists of other lengths) counts as 0.
+      const matchedCosines = picks.map((c) => c.matched?.cosine ?? 0);
+      const low = (v: number[]) => Math.min(...v.map((x) => Number.isNaN(x) ? 0 : x));
       const cell = {
         weightRatio: weightBytes(r.files!) / weightBytes(source.files),
-        minCosine: Math.min(...scored.map((c) => c.cosine)),
+        minCosine: low(scored.map((c) => c.cosine)),
         ...(picks.length === 0 || picks.length === cmp.length
           ? {}
-          : { afterSelectionMinCosine: Math.min(...picks.map((c) => c.cosine)) }),
+          : { afterSelectionMinCosine: low(picks.map((c) => c.cosine)) }),
+        ...(picks.length === 0 ? {} : { matchedPicksMinCosine: low(matchedCosines) }),
         outputs: cmp.map((c) => ({
           name: c.name,
           cosine: c.cosine,
           maxAbsDiff: c.maxAbsDiff,
           ...(c.afterSelection === undefined ? {} : { afterSelection: c.afterSelection }),
+          ...(c.matched === undefined ? {} : { matched: c.matched }),
         })),
       };
       row[label] = cell;
@@ -223,6 +228,10 @@ for (const name of names) {
           cell.afterSelectionMinCosine === undefined
             ? ""
             : ` (after selection ${cell.afterSelectionMinCosine.toFixed(4)})`
+        }${
+          cell.matchedPicksMinCosine === undefined
+            ? ""
+            : ` [picks matched ${cell.matchedPicksMinCosine.toFixed(4)}]`
         }`,
       );
     } catch (e) {

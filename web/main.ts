@@ -543,15 +543,33 @@ function onCompressorMessage(event: MessageEvent<WorkerMessage>): void {
     })`;
     fillTable(
       compareTable,
-      ["output", "dims", "cosine", "max |diff|", "relative error", "same top-1"],
+      [
+        "output",
+        "dims",
+        "cosine",
+        "max |diff|",
+        "relative error",
+        "same top-1",
+        ...(msg.outputs.some((o) => o.matched !== undefined) ? ["picks matched: cosine"] : []),
+      ],
       msg.outputs.map((o) => [
-        // Picked by rank or threshold: element-wise measures say little (CLI eval explains).
+        // Picked by rank or threshold: element-wise measures say little (CLI eval explains);
+        // the picks matched as sets say more.
         o.afterSelection === undefined ? o.name : `${o.name} (after ${o.afterSelection})`,
         `[${o.dims.join(", ")}]`,
         o.cosine.toFixed(6),
         o.maxAbsDiff.toExponential(3),
         o.relativeError.toExponential(3),
         o.top1 === undefined ? "-" : `${o.top1.same}/${o.top1.total}`,
+        ...(msg.outputs.some((p) => p.matched !== undefined)
+          ? [
+            o.matched === undefined
+              ? "-"
+              : `${o.matched.cosine.toFixed(6)}${
+                o.matched.unmatched > 0 ? ` (${o.matched.unmatched} unpaired)` : ""
+              }`,
+          ]
+          : []),
       ]),
     );
     const speed = msg.latency.compressed > 0

@@ -74,6 +74,8 @@ export interface ComparedOutput {
   readonly top1?: { readonly same: number; readonly total: number };
   /** The selection op (NMS, TopK, ArgMax) the output comes after, if any. */
   readonly afterSelection?: string;
+  /** Such an output's picks matched as sets: cosine over the pairs, picks left unpaired. */
+  readonly matched?: { readonly cosine: number; readonly unmatched: number };
 }
 
 /** What the page sends. */

@@ -89,6 +89,9 @@ async function compare(req: CompareRequest): Promise<WorkerMessage> {
       relativeError: o.relativeError,
       ...(o.argmax === undefined ? {} : { top1: { same: o.argmax.same, total: o.argmax.total } }),
       ...(o.afterSelection === undefined ? {} : { afterSelection: o.afterSelection }),
+      ...(o.matched === undefined
+        ? {}
+        : { matched: { cosine: o.matched.cosine, unmatched: o.matched.unmatched } }),
     })),
     latency: { original: await latency(original), compressed: await latency(compressed) },
     runs: req.runs,

@@ -60,7 +60,8 @@ export function compareTensors(
     }
     for (let i = 0; i < y.length; i++) {
       const d = Math.abs(x[i] - y[i]);
-      if (!(d <= max)) max = d;
+      // NaN stays once seen (`!(d <= NaN)` would let the next difference replace it).
+      if (!(d <= max) && max === max) max = d;
       sumAbs += d;
       diff2 += d * d;
       ref2 += y[i] * y[i];

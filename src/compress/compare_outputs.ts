@@ -11,6 +11,8 @@ import { fromOrtTensor, type InputTensor, toOrtTensor } from "../io/onnx/ort.ts"
 import type { OrtLike, OrtSession } from "./ocr_eval.ts";
 import { inputFeeds, type InputSpec, tensorValues } from "./input_feeds.ts";
 import { compareTensors } from "./_compare_tensors.ts";
+import { type MatchedPicks, matchPicks, UNALIGNED } from "./_match_picks.ts";
+export type { MatchedPicks } from "./_match_picks.ts";
 import { onnxSelectionOutputs } from "./selection_outputs.ts";
 
 /** The measures of one output. */
@@ -57,6 +59,12 @@ export interface OutputComparison extends OutputMeasures {
    * outputs without it (a detector's raw boxes and scores), or match the picks.
    */
   readonly afterSelection?: string;
+  /**
+   * For an output after a selection op: its picks matched as a set (`MatchedPicks`: values in
+   * sorted order, records closest pair first). Absent when the picks are too many to pair.
+   * When the two lists differ in length, the element-wise measures are NaN.
+   */
+  readonly matched?: MatchedPicks;
 }
 
 /** Options of `compareOutputs`. */
@@ -274,25 +282,30 @@ export async function compareOutputs(
       const classAxis = typeof options.classAxis === "number"
         ? options.classAxis
         : options.classAxis?.[name];
-      const measure = compareTensors(
-        tA.map((t) => tensorValues(t!)),
-        tB.map((t) => tensorValues(t!)),
-        tB.map((t) => t!.dims),
-        {
+      const valuesA = tA.map((t) => tensorValues(t!));
+      const valuesB = tB.map((t) => tensorValues(t!));
+      const op = selected.get(name);
+      // Picks (after a selection op) may differ in number: then only the matched measures hold.
+      const measure = op !== undefined && valuesA.some((v, s) => v.length !== valuesB[s].length)
+        ? UNALIGNED
+        : compareTensors(valuesA, valuesB, tB.map((t) => t!.dims), {
           name,
           ...(classAxis === undefined ? {} : { classAxis }),
           explicit: typeof options.classAxis !== "number",
           iou: options.iou === true,
           threshold: options.maskThreshold ?? 0.5,
-        },
-      );
+        });
+      const matched = op === undefined
+        ? undefined
+        : matchPicks(valuesA, valuesB, tA.map((t) => t!.dims), tB.map((t) => t!.dims));
       result.push({
         name,
         dims,
         type: listB[0].type ?? "float32",
         ...measure,
         ...(steps > 1 ? { steps } : {}),
-        ...(selected.has(name) ? { afterSelection: selected.get(name) } : {}),
+        ...(op === undefined ? {} : { afterSelection: op }),
+        ...(matched === undefined ? {} : { matched }),
       });
     }
     if (typeof axis === "number" && !result.some((r) => r.argmax?.axis !== undefined)) {

@@ -8,6 +8,7 @@
 import type * as TfCore from "@tensorflow/tfjs-core";
 import type { OutputComparison } from "./compare_outputs.ts";
 import { compareTensors } from "./_compare_tensors.ts";
+import { matchPicks, UNALIGNED } from "./_match_picks.ts";
 import type { TfjsFiles } from "../io/tfjs/write_tfjs.ts";
 import type { TfjsInputSet } from "./tfjs_inputs.ts";
 import { tfjsSelectionOutputs } from "./selection_outputs.ts";
@@ -268,16 +269,22 @@ function givenInputs(tf: typeof TfCore, sets: readonly TfjsInputSet[]): TfCore.T
   );
 }
 
+/** Arrays end to end (the one array itself when there is one). */
+function joined(parts: readonly Float32Array[]): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const data = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    data.set(p, at);
+    at += p.length;
+  }
+  return data;
+}
+
 /** Each output's data over every set, concatenated (sets share their outputs' order). */
 function concatenated(runs: { name: string; dims: number[]; data: Float32Array }[][]) {
   return runs[0].map((o, k) => {
-    const parts = runs.map((r) => r[k].data);
-    const data = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      data.set(p, at);
-      at += p.length;
-    }
+    const data = joined(runs.map((r) => r[k].data));
     return { name: o.name, dims: [data.length], data };
   });
 }
@@ -359,10 +366,25 @@ export async function compareTfjsOutputs(
   const a = await load(runtime, model);
   const b = await load(runtime, reference);
   const selected = selectionOf(reference, b.model.outputs.map((o) => o.name));
-  const compare = (name: string, x: Float32Array, y: Float32Array, dims: readonly number[]) => {
-    const c = compareOutput(name, x, y, dims);
+  // One output over the runs: element-wise over the runs' values end to end, its picks matched
+  // run by run.
+  type Out = { name: string; dims: number[]; data: Float32Array };
+  const compare = (x: Out[], y: Out[], dims: readonly number[]): TfjsOutputComparison => {
+    const name = y[0].name;
     const op = selected.get(name);
-    return op === undefined ? c : { ...c, afterSelection: op };
+    const xs = joined(x.map((o) => o.data));
+    const ys = joined(y.map((o) => o.data));
+    if (op === undefined) return compareOutput(name, xs, ys, dims);
+    const c = xs.length === ys.length
+      ? compareOutput(name, xs, ys, dims)
+      : { name, dims, type: "float32", ...UNALIGNED };
+    const matched = matchPicks(
+      x.map((o) => o.data),
+      y.map((o) => o.data),
+      x.map((o) => o.dims),
+      y.map((o) => o.dims),
+    );
+    return { ...c, afterSelection: op, ...(matched === undefined ? {} : { matched }) };
   };
   if (options.inputs !== undefined) {
     if (options.inputs.length === 0) {
@@ -376,10 +398,12 @@ export async function compareTfjsOutputs(
         outA.push(await run(tf, a, inputs));
         outB.push(await run(tf, b, inputs));
       }
-      const ca = concatenated(outA);
-      const cb = concatenated(outB);
-      return cb.map((o, k) =>
-        compare(o.name, ca[k].data, o.data, sets.length === 1 ? outB[0][k].dims : o.dims)
+      return outB[0].map((o, k) =>
+        compare(
+          outA.map((r) => r[k]),
+          outB.map((r) => r[k]),
+          sets.length === 1 ? o.dims : [outB.reduce((n, r) => n + r[k].data.length, 0)],
+        )
       );
     } finally {
       sets.forEach((inputs) => tf.dispose(inputs));
@@ -391,7 +415,7 @@ export async function compareTfjsOutputs(
   try {
     const outA = await run(tf, a, inputs);
     const outB = await run(tf, b, inputs);
-    return outB.map((o, k) => compare(o.name, outA[k].data, o.data, o.dims));
+    return outB.map((o, k) => compare([outA[k]], [o], o.dims));
   } finally {
     tf.dispose(inputs);
     a.model.dispose?.();
@@ -413,7 +437,8 @@ export interface TfjsSensitivityOptions extends CompareTfjsOptions {
  * `QuantizedTfjsOptions.measure`: tfjs runs the reference once on deterministic random inputs
  * (as `compareTfjsOutputs` makes them) and each model given on the same inputs; the result is
  * the lowest cosine over outputs and inputs (1 when identical), outputs after a selection op
- * (`TfjsOutputComparison.afterSelection`) left out unless every output is one. With `options.inputs` (real
+ * (`TfjsOutputComparison.afterSelection`) left out unless every output is one (then
+ * their picks are matched as sets: `TfjsOutputComparison.matched`). With `options.inputs` (real
  * inputs, photos for instance) it runs on those instead, and each output's cosine is taken over
  * every set at once. Call `dispose` when done.
  *
@@ -447,7 +472,8 @@ export async function tfjsSensitivity(
   // the lowest cosine is taken over the others, unless every output is one.
   const names = b.model.outputs.map((o) => o.name);
   const selected = selectionOf(reference, names);
-  const scored = (o: number) => selected.size === names.length || !selected.has(names[o]);
+  const allPicks = selected.size === names.length;
+  const scored = (o: number) => !selected.has(names[o]);
   const seed = options.seed ?? 7;
   const sets: TfCore.Tensor[][] = [];
   const expected: { name: string; dims: number[]; data: Float32Array }[][] = [];
@@ -483,7 +509,20 @@ export async function tfjsSensitivity(
       try {
         const runs = [];
         for (let k = 0; k < sets.length; k++) runs.push(await run(tf, a, sets[k]));
-        if (want !== undefined) {
+        if (allPicks) {
+          // Every output is a pick: their agreement as sets, run by run.
+          for (let o = 0; o < runs[0].length; o++) {
+            const got = runs.map((r) => r[o]);
+            const ref = expected.map((r) => r[o]);
+            const c = matchPicks(
+              got.map((x) => x.data),
+              ref.map((x) => x.data),
+              got.map((x) => x.dims),
+              ref.map((x) => x.dims),
+            )?.cosine ?? cosine(joined(got.map((x) => x.data)), joined(ref.map((x) => x.data)));
+            lowest = Math.min(lowest, Number.isFinite(c) ? c : 0);
+          }
+        } else if (want !== undefined) {
           const got = concatenated(runs);
           for (let o = 0; o < got.length; o++) {
             if (scored(o)) lowest = Math.min(lowest, cosine(got[o].data, want[o].data));

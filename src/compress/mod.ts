@@ -35,6 +35,7 @@ export { type LayerBatch, type LayerInputs, readLayerInputs } from "./layer_inpu
 export {
   type CompareOptions,
   compareOutputs,
+  type MatchedPicks,
   type OutputComparison,
   type OutputMeasures,
 } from "./compare_outputs.ts";

@@ -46,4 +46,61 @@ test("ONNX: the outputs of a TopK are flagged after a selection op, the scores b
     [["scores", ""], ["top", "TopK"], ["index", "TopK"]],
   );
   assert.ok(out[0].cosine > 0.999, String(out[0].cosine));
+  // The picks matched as sets: rows of 3 values, none left over.
+  assert.equal(out[0].matched, undefined);
+  for (const o of out.slice(1)) {
+    const m = o.matched!;
+    assert.deepEqual([m.rows, m.record, m.unmatched], [64, 3, 0], JSON.stringify(m));
+    assert.ok(m.cosine >= o.cosine, JSON.stringify(o));
+  }
+});
+
+/** x [n, 8] · W [8, 6] = scores; the positions above 0.5 (NonZero, transposed) and their scores. */
+function nonZeroModel(shift: number): Uint8Array {
+  const w = Float32Array.from({ length: 48 }, (_, i) => Math.sin(i * 1.7) * (1 + shift));
+  return buildOnnx({
+    opsets: [{ domain: "", version: 13 }],
+    nodes: [
+      { name: "fc", opType: "MatMul", inputs: ["x", "w"], outputs: ["scores"] },
+      { name: "gt", opType: "Greater", inputs: ["scores", "t"], outputs: ["pass"] },
+      { name: "nz", opType: "NonZero", inputs: ["pass"], outputs: ["nz"] },
+      {
+        name: "tr",
+        opType: "Transpose",
+        inputs: ["nz"],
+        outputs: ["where"],
+        attributes: [{ name: "perm", ints: [1, 0] }],
+      },
+      { name: "g", opType: "GatherND", inputs: ["scores", "where"], outputs: ["picked"] },
+    ],
+    initializers: [
+      { name: "w", dataType: 1, dims: [8, 6], raw: new Uint8Array(w.buffer) },
+      { name: "t", dataType: 1, dims: [], raw: new Uint8Array(Float32Array.of(0.5).buffer) },
+    ],
+    inputs: [{ name: "x", type: { elemType: 1, dims: ["n", 8] } }],
+    outputs: [
+      { name: "where", type: { elemType: 7, dims: ["m", 2] } },
+      { name: "picked", type: { elemType: 1, dims: ["m"] } },
+    ],
+  });
+}
+
+test("ONNX: picks of another number (NonZero) have no element-wise measures; matched, the rest is counted", async () => {
+  const same = await compareOutputs(ort, nonZeroModel(0), nonZeroModel(0), {
+    inputs: { x: { dims: [64, 8] } },
+  });
+  assert.deepEqual(same.map((o) => [o.name, o.afterSelection, Math.round(o.cosine * 1e9)]), [
+    ["where", "NonZero", 1e9],
+    ["picked", "NonZero", 1e9],
+  ]);
+  const n = same[1].dims[0];
+  assert.ok(n > 20 && n < 384, String(n));
+  const out = await compareOutputs(ort, nonZeroModel(0.05), nonZeroModel(0), {
+    inputs: { x: { dims: [64, 8] } },
+  });
+  assert.ok(Number.isNaN(out[0].cosine) && Number.isNaN(out[1].maxAbsDiff), JSON.stringify(out));
+  const m = out[1].matched!;
+  assert.ok(m.unmatched > 0 && m.rows + m.unmatched >= n, JSON.stringify(m));
+  assert.ok(m.cosine > 0.99 && m.cosine < 1, JSON.stringify(m));
+  assert.equal(out[0].matched!.record, 2);
 });

@@ -475,6 +475,24 @@ export function einsumModelFiles(): Files {
   );
 }
 
+/** x [n, 8] and x · dense/kernel [8, 6] (`dense/MatMul`): the scores of the selection models. */
+function denseScoreNodes() {
+  return [
+    {
+      name: "x",
+      op: "Placeholder",
+      attr: { dtype: dtypeAttr("DT_FLOAT"), shape: shapeAttr([-1, 8]) },
+    },
+    constNode("dense/kernel", "DT_FLOAT", [8, 6]),
+    {
+      name: "dense/MatMul",
+      op: "MatMul",
+      input: ["x", "dense/kernel"],
+      attr: { T: dtypeAttr("DT_FLOAT"), transpose_a: { b: false }, transpose_b: { b: false } },
+    },
+  ];
+}
+
 /**
  * A graph model with a selection op in it, as detectors with their NMS inside are: `x [-1, 8]`
  * through a MatMul `[8, 6]` gives scores (output `Identity_1`); `TopKV2` with k = 3 picks the
@@ -483,19 +501,8 @@ export function einsumModelFiles(): Files {
 export function topKModelFiles(): Files {
   const kernel = randomArray(48, 301).map((v) => v * 0.5);
   const nodes = [
-    {
-      name: "x",
-      op: "Placeholder",
-      attr: { dtype: dtypeAttr("DT_FLOAT"), shape: shapeAttr([-1, 8]) },
-    },
-    constNode("dense/kernel", "DT_FLOAT", [8, 6]),
+    ...denseScoreNodes(),
     constNode("topk/k", "DT_INT32", []),
-    {
-      name: "dense/MatMul",
-      op: "MatMul",
-      input: ["x", "dense/kernel"],
-      attr: { T: dtypeAttr("DT_FLOAT"), transpose_a: { b: false }, transpose_b: { b: false } },
-    },
     {
       name: "topk",
       op: "TopKV2",
@@ -511,6 +518,53 @@ export function topKModelFiles(): Files {
     },
     { name: "Identity_2", op: "Identity", input: ["topk:1"], attr: { T: dtypeAttr("DT_INT32") } },
   ];
+  return scoreModelFiles(nodes, kernel, { name: "topk/k", shape: [], dtype: "int32" }, [3]);
+}
+
+/**
+ * x [n, 8] · dense/kernel [8, 6] (`Identity_2`), then the positions whose score passes 0.3
+ * (`Where`: `Identity`, [m, 2]) and their scores (`GatherNd`: `Identity_1`, [m]): how many pass
+ * depends on the scores, so a quantized copy may give lists of another length.
+ */
+export function whereModelFiles(): Files {
+  const kernel = randomArray(48, 301).map((v) => v * 0.5);
+  const nodes = [
+    ...denseScoreNodes(),
+    constNode("threshold", "DT_FLOAT", []),
+    {
+      name: "pass",
+      op: "Greater",
+      input: ["dense/MatMul", "threshold"],
+      attr: { T: dtypeAttr("DT_FLOAT") },
+    },
+    { name: "where", op: "Where", input: ["pass"], attr: { T: dtypeAttr("DT_BOOL") } },
+    {
+      name: "picked",
+      op: "GatherNd",
+      input: ["dense/MatMul", "where"],
+      attr: { Tparams: dtypeAttr("DT_FLOAT"), Tindices: dtypeAttr("DT_INT64") },
+    },
+    { name: "Identity", op: "Identity", input: ["where"], attr: { T: dtypeAttr("DT_INT64") } },
+    { name: "Identity_1", op: "Identity", input: ["picked"], attr: { T: dtypeAttr("DT_FLOAT") } },
+    {
+      name: "Identity_2",
+      op: "Identity",
+      input: ["dense/MatMul"],
+      attr: { T: dtypeAttr("DT_FLOAT") },
+    },
+  ];
+  return scoreModelFiles(nodes, kernel, { name: "threshold", shape: [], dtype: "float32" }, [
+    0.3,
+  ]);
+}
+
+/** The files of a selection model: its nodes, the kernel and one more scalar weight. */
+function scoreModelFiles(
+  nodes: unknown[],
+  kernel: Float32Array,
+  scalar: { name: string; shape: number[]; dtype: "int32" | "float32" },
+  value: [number],
+): Files {
   return files(
     {
       format: "graph-model",
@@ -518,11 +572,11 @@ export function topKModelFiles(): Files {
       convertedBy: "TensorFlow.js Converter v4.5.0",
       modelTopology: { node: nodes, library: {}, versions: { producer: 1395 } },
     },
-    [
-      { name: "dense/kernel", shape: [8, 6], dtype: "float32" },
-      { name: "topk/k", shape: [], dtype: "int32" },
-    ],
-    packed([kernel, new Int32Array([3])]),
+    [{ name: "dense/kernel", shape: [8, 6], dtype: "float32" }, scalar],
+    packed([
+      kernel,
+      scalar.dtype === "int32" ? Int32Array.of(...value) : Float32Array.of(...value),
+    ]),
     1 << 20,
   );
 }

@@ -35,6 +35,7 @@ import {
   topKModelFiles,
   UINT8_KERNELS,
   values,
+  whereModelFiles,
 } from "./_models.ts";
 import { cli, CLS, tempDir } from "../cli/_run.ts";
 
@@ -663,6 +664,13 @@ test("outputs after a selection op (TopKV2) are flagged by the comparison, left 
   const scores = cmp[1].cosine;
   assert.ok(scores < 1 && scores > 0.9999, String(scores));
   assert.ok(cmp[2].maxAbsDiff >= 1 && cmp[2].cosine < scores, JSON.stringify(cmp[2]));
+  // Matched as sets (rows of 3 picks), the picks agree at least as well as position by position.
+  assert.equal(cmp[1].matched, undefined);
+  for (const c of [cmp[0], cmp[2]]) {
+    const m = c.matched!;
+    assert.deepEqual([m.rows, m.record, m.unmatched], [256, 3, 0], JSON.stringify(m));
+    assert.ok(m.cosine >= c.cosine && m.maxAbsDiff <= c.maxAbsDiff, JSON.stringify(c));
+  }
   // The measure of the headroom is the scores' cosine, not the positions' lower one.
   const s = await tfjsSensitivity(runtime, files, { inputs });
   try {
@@ -678,13 +686,71 @@ test("outputs after a selection op (TopKV2) are flagged by the comparison, left 
   assert.equal(e.code, 0, e.stderr);
   assert.match(
     e.stdout,
-    /Identity, Identity_2 come after a selection op \(TopKV2\): .* judge it on the other outputs\./,
+    /Identity, Identity_2 come after a selection op \(TopKV2\): .* judge it on the other outputs, or on the picks matched below\./,
+  );
+  assert.match(
+    e.stdout,
+    /The picks matched as sets .*\n\n.*picks paired.*\n.*\nIdentity\s+2\s+3\s+0\s/,
   );
   const j = await evalQ8(dir, "--json");
   assert.deepEqual(
     JSON.parse(j.stdout).outputs.map((o: { afterSelection?: string }) => o.afterSelection ?? ""),
     ["TopKV2", "", "TopKV2"],
   );
+});
+
+test("outputs after a Where whose lists differ in length: no element-wise measures, the picks matched with the rest counted", async () => {
+  const files = whereModelFiles();
+  const q = await compressModel(load(files), { mode: "quantization", configList: UINT8_KERNELS });
+  const inputs = [[{ data: values(2048, 5, -1, 1), dims: [256, 8] }]];
+  const ref = await compareTfjsOutputs(runtime, files, files, { inputs });
+  assert.deepEqual(ref.map((c) => [c.name, c.afterSelection ?? "", Math.round(c.cosine * 1e9)]), [
+    ["Identity", "Where", 1e9],
+    ["Identity_1", "Where", 1e9],
+    ["Identity_2", "", 1e9],
+  ]);
+  const passed = ref[1].dims[0];
+  assert.ok(passed > 100 && passed < 1536, String(passed));
+  const cmp = await compareTfjsOutputs(runtime, q.files!, files, { inputs });
+  assert.ok(cmp[2].cosine > 0.9999 && cmp[2].cosine < 1, String(cmp[2].cosine));
+  const [coords, scores] = cmp;
+  // Scores near 0.3 crossed it: the lists differ in length.
+  assert.ok(Number.isNaN(coords.cosine) && Number.isNaN(scores.maxAbsDiff), JSON.stringify(cmp));
+  const m = scores.matched!;
+  assert.equal(m.record, 1);
+  assert.ok(m.unmatched > 0 && m.unmatched < 20, JSON.stringify(m));
+  // The shorter list is paired whole.
+  assert.ok(m.rows === passed || m.rows + m.unmatched === passed, JSON.stringify(m));
+  assert.ok(m.cosine > 0.99 && m.cosine < 1, String(m.cosine));
+  // A score without a partner is near the threshold: the largest difference is about 0.3.
+  assert.ok(m.maxAbsDiff > 0.29 && m.maxAbsDiff < 0.32, String(m.maxAbsDiff));
+  assert.deepEqual([coords.matched!.record, coords.matched!.unmatched], [2, m.unmatched]);
+  // Every output is a pick but one: the measured headroom scores the raw output alone.
+  const s = await tfjsSensitivity(runtime, files, { inputs });
+  try {
+    assert.ok(Math.abs((await s.measure(q.files!)) - cmp[2].cosine) < 1e-9);
+  } finally {
+    s.dispose();
+  }
+  // Without the raw output every output is a pick: the headroom scores the matched picks.
+  const picksOnly = (f: Map<string, Uint8Array>) => {
+    const json = JSON.parse(new TextDecoder().decode(f.get("model.json")!));
+    json.modelTopology.node = json.modelTopology.node.filter((n: { name: string }) =>
+      n.name !== "Identity_2"
+    );
+    return new Map([...f, ["model.json", new TextEncoder().encode(JSON.stringify(json))]]);
+  };
+  const refOnly = picksOnly(files);
+  const qOnly = picksOnly(q.files! as Map<string, Uint8Array>);
+  const only = await compareTfjsOutputs(runtime, qOnly, refOnly, { inputs });
+  assert.deepEqual(only.map((c) => c.name), ["Identity", "Identity_1"]);
+  const p = await tfjsSensitivity(runtime, refOnly, { inputs });
+  try {
+    const lowest = Math.min(...only.map((c) => c.matched!.cosine));
+    assert.ok(Math.abs((await p.measure(qOnly)) - lowest) < 1e-9, String(lowest));
+  } finally {
+    p.dispose();
+  }
 });
 
 test("CLI: --tfjs-setup registers a layers model's custom layer for eval and for the runs of quantize", async () => {

@@ -114,15 +114,44 @@ function printComparison(
   if (selected.length > 0) {
     const ops = [...new Set(selected.map((o) => o.afterSelection))].join(", ");
     const verb = selected.length === 1 ? "comes" : "come";
-    const judge = selected.length === outputs.length
-      ? "outputs before the selection, or on matched picks"
-      : "other outputs";
+    const paired = selected.some((o) => o.matched !== undefined);
+    const judge = selected.length < outputs.length
+      ? `other outputs${paired ? ", or on the picks matched below" : ""}`
+      : paired
+      ? "picks matched below"
+      : "outputs before the selection";
     ctx.io.stdout(
       `\n${selected.map((o) => o.name).join(", ")} ${verb} after a selection op (${ops}): ` +
         "the elements were picked by rank or threshold, and a change of the values before it " +
         "far below any accuracy loss can pick others or reorder them, so these measures say " +
         `little about the model; judge it on the ${judge}.\n`,
     );
+    const matched = selected.filter((o) => o.matched !== undefined);
+    if (matched.length > 0) {
+      const table = [[
+        "output",
+        "picks paired",
+        "values per pick",
+        "unpaired",
+        "max |diff|",
+        "cosine",
+      ]];
+      for (const o of matched) {
+        const m = o.matched!;
+        table.push([
+          o.name,
+          String(m.rows),
+          String(m.record),
+          String(m.unmatched),
+          m.maxAbsDiff.toExponential(3),
+          m.cosine.toFixed(6),
+        ]);
+      }
+      ctx.io.stdout(
+        "\nThe picks matched as sets (values in sorted order, records closest pair first; a " +
+          `pick left without a partner counts as paired with zeros):\n\n${formatTable(table)}\n`,
+      );
+    }
   }
   if (timed !== undefined) {
     const agree = outputs.flatMap((o) =>
