@@ -56,7 +56,8 @@ export async function gptqTfjsRounding(
   const shapes = new Map(model.weights.map((w) => [w.spec.name, w.spec.shape]));
   const tooWide: string[] = [];
   const hessians = tfjsBiasSites(model).flatMap((s) => {
-    if (!targets.has(s.kernel)) return [];
+    // A kernel whose input no run holds (a SeparableConv2D's pointwise one) is left.
+    if (!targets.has(s.kernel) || s.through !== undefined) return [];
     const geometry = tfjsConvGeometry(model, s);
     if (s.kind !== "matmul" && geometry === undefined) return [];
     const shape = shapes.get(s.kernel)!;

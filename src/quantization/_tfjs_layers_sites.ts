@@ -65,9 +65,11 @@ const linear = (activation: unknown) =>
 
 /**
  * The layers of a layers model whose kernels bias correction and GPTQ rounding work on:
- * `Conv2D`, `DepthwiseConv2D` and `Dense` layers of the model or of a `Sequential` or
- * `Functional` model nested in it, channels last, applied once, with a float32 kernel named
- * `<layer>/<weight>`. A layer's bias takes its correction; a linear layer without one whose
+ * `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` and `Dense` layers of the model or of a
+ * `Sequential` or `Functional` model nested in it, channels last, applied once, with a float32
+ * kernel named `<layer>/<weight>`. A `SeparableConv2D` is its pointwise kernel (`through` its
+ * depthwise one, whose output no layer input holds) and, when that takes a bias, a site
+ * `<layer>/depthwise` for the depthwise kernel whose shift goes `into` it. A layer's bias takes its correction; a linear layer without one whose
  * only reader is a `BatchNormalization` on the last axis passes it to that layer's moving mean
  * (`subtracted`: the shift is added to it, which cancels it exactly); any other layer without
  * a bias is listed without one (`withLayersBiases` gives it one, added before its activation
@@ -91,35 +93,54 @@ export function layersBiasSites(model: TfjsModel): TfjsBiasSite[] {
   };
   const sites: TfjsBiasSite[] = [];
   for (const { placed: p, className, kernel, channels } of layerKernels(model, all)) {
-    const kind = KIND[className];
+    const separable = className === "SeparableConv2D";
+    const kind = separable ? "conv" : KIND[className];
     if (kind === undefined || calls(p) !== 1) continue;
-    const site = {
+    // A SeparableConv2D's pointwise kernel reads its depthwise kernel's output.
+    const depthwise = separable ? specs.get(`${p.name}/depthwise_kernel`) : undefined;
+    if (
+      separable &&
+      (depthwise?.dtype !== "float32" || depthwise.shape.length !== 4 ||
+        depthwise.shape[2] * depthwise.shape[3] !== kernel.shape[2])
+    ) continue;
+    const site: TfjsBiasSite = {
       node: p.name,
       kind,
       kernel: kernel.name,
       transposeB: false,
       input: p.name,
       channels,
+      ...(depthwise === undefined ? {} : { through: depthwise.name }),
     };
     const own = `${p.name}/bias`;
+    let placed: TfjsBiasSite | undefined;
     if (p.config.use_bias !== false) {
       // A bias the config promises but the manifest does not hold as a float vector: no site.
-      if (vector(own, channels)) sites.push({ ...site, bias: own });
-      continue;
+      if (vector(own, channels)) placed = { ...site, bias: own };
+    } else if (!specs.has(own)) {
+      const reader = linear(p.config.activation) ? onlyReader(p, byName) : undefined;
+      const axis = reader?.config.axis;
+      const last = Array.isArray(axis) ? axis.length === 1 && axis[0] : axis;
+      placed = reader !== undefined && reader.layer.class_name === "BatchNormalization" &&
+          calls(reader) === 1 && (last === -1 || (kind !== "matmul" && last === 3)) &&
+          vector(`${reader.name}/moving_mean`, channels)
+        ? { ...site, bias: `${reader.name}/moving_mean`, subtracted: true }
+        : site;
     }
-    if (specs.has(own)) continue;
-    const reader = linear(p.config.activation) ? onlyReader(p, byName) : undefined;
-    const axis = reader?.config.axis;
-    const last = Array.isArray(axis) ? axis.length === 1 && axis[0] : axis;
-    if (
-      reader !== undefined && reader.layer.class_name === "BatchNormalization" &&
-      calls(reader) === 1 && (last === -1 || (kind !== "matmul" && last === 3)) &&
-      vector(`${reader.name}/moving_mean`, channels)
-    ) {
-      sites.push({ ...site, bias: `${reader.name}/moving_mean`, subtracted: true });
-      continue;
+    if (placed === undefined) continue;
+    sites.push(placed);
+    // The depthwise kernel's shift goes through the pointwise kernel into the layer's bias.
+    if (depthwise !== undefined && placed.bias !== undefined) {
+      sites.push({
+        node: `${p.name}/depthwise`,
+        kind: "depthwise",
+        kernel: depthwise.name,
+        transposeB: false,
+        input: p.name,
+        channels: kernel.shape[2],
+        into: p.name,
+      });
     }
-    sites.push(site);
   }
   return sites;
 }
@@ -144,8 +165,17 @@ export function layersConvGeometry(
   model: TfjsModel,
   layer: string,
 ): TfjsConvGeometry | undefined {
-  const p = placedLayers(layersTopologyModels(model.json)).find((q) => q.name === layer);
-  const kind = KIND[String(p?.layer.class_name)];
+  // `<layer>/depthwise`: a SeparableConv2D's depthwise kernel (its pointwise one is 1 x 1 on
+  // the depthwise output, which no layer input holds: no geometry).
+  const separable = layer.endsWith("/depthwise") ? layer.slice(0, -"/depthwise".length) : undefined;
+  const name = separable ?? layer;
+  const p = placedLayers(layersTopologyModels(model.json)).find((q) => q.name === name);
+  const className = String(p?.layer.class_name);
+  const kind = separable === undefined
+    ? KIND[className]
+    : className === "SeparableConv2D"
+    ? "depthwise"
+    : undefined;
   if (p === undefined || kind === undefined || kind === "matmul") return undefined;
   const format = p.config.data_format;
   if (format !== undefined && format !== null && format !== "channels_last") return undefined;

@@ -61,6 +61,13 @@ export interface TfjsBiasSite {
    */
   readonly fused?: readonly string[];
   /**
+   * The kernel reads `input` through this depthwise kernel (a layers model's `SeparableConv2D`:
+   * its pointwise kernel): the means of its own input are those of `input` passed through the
+   * float depthwise kernel, the sum of its taps per channel (padding not accounted for), and
+   * no run holds that input for GPTQ rounding.
+   */
+  readonly through?: string;
+  /**
    * An op that cannot be given a bias of its own (a jax2tf `Einsum` dense layer): without
    * `bias` or `into` its shift is left (named in `BiasCorrectedTfjs.skipped`).
    */
@@ -362,7 +369,16 @@ export function biasCorrectTfjs(
     const q = quantized.get(s.kernel);
     const w = source.get(s.kernel);
     if (q === undefined || w === undefined) continue;
-    const mean = means.get(s.input);
+    let mean: ArrayLike<number> | undefined = means.get(s.input);
+    if (s.through !== undefined && mean !== undefined) {
+      const dw = source.get(s.through);
+      mean = dw === undefined ? undefined : outputShift(
+        { kind: "depthwise", transposeB: false, channels: dw.shape[2] * dw.shape[3] },
+        dw.shape,
+        dw.values,
+        mean,
+      );
+    }
     let target = s.bias !== undefined ? s : s.into !== undefined ? byNode.get(s.into) : undefined;
     if (target?.bias === undefined) target = undefined;
     if (

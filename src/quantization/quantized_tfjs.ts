@@ -932,6 +932,13 @@ function correctBiases(
   for (const s of sites) {
     const w = original.get(s.kernel)!;
     kernelsOf.set(s.kernel, { shape: w.spec.shape, values: tfjsWeightValues(w) as Float32Array });
+    const dw = s.through === undefined ? undefined : original.get(s.through);
+    if (dw !== undefined) {
+      kernelsOf.set(dw.spec.name, {
+        shape: dw.spec.shape,
+        values: tfjsWeightValues(dw) as Float32Array,
+      });
+    }
     if (replacements.has(s.kernel)) {
       quantized.set(s.kernel, tfjsWeightValues(byName.get(s.kernel)!) as Float32Array);
     }

@@ -34,12 +34,16 @@ const decoded = (f: ReadonlyMap<string, Uint8Array>) => readTfjs(f.get("model.js
 const json = (f: ReadonlyMap<string, Uint8Array>) =>
   JSON.parse(new TextDecoder().decode(f.get("model.json")!));
 
-test("tfjsBiasSites on layers models: Conv2D, DepthwiseConv2D and Dense, nested models too; a layer called twice is left", async () => {
+test("tfjsBiasSites on layers models: Conv2D, DepthwiseConv2D, SeparableConv2D and Dense, nested models too; a layer called twice is left", async () => {
   const row = (m: ReturnType<typeof decoded>) =>
     tfjsBiasSites(m).map((s) => [s.node, s.kind, s.kernel, s.input, s.channels, s.bias ?? null]);
   assert.deepEqual(row(decoded(await layersModelFiles())), [
     ["conv1", "conv", "conv1/kernel", "conv1", 8, "conv1/bias"],
     ["dw", "depthwise", "dw/depthwise_kernel", "dw", 16, "dw/bias"],
+    // A SeparableConv2D: the pointwise kernel reads the layer's input through the depthwise
+    // one, whose shift goes into the layer's bias through the pointwise kernel.
+    ["sep", "conv", "sep/pointwise_kernel", "sep", 6, "sep/bias"],
+    ["sep/depthwise", "depthwise", "sep/depthwise_kernel", "sep", 16, null],
     ["fc1", "matmul", "fc1/kernel", "fc1", 16, "fc1/bias"],
     ["fc2", "matmul", "fc2/kernel", "fc2", 4, "fc2/bias"],
   ]);
@@ -47,6 +51,8 @@ test("tfjsBiasSites on layers models: Conv2D, DepthwiseConv2D and Dense, nested 
   assert.deepEqual(row(decoded(await functionalModelFiles())), [
     ["stem", "conv", "stem/kernel", "stem", 4, "stem/bias"],
     ["dw", "depthwise", "dw/depthwise_kernel", "dw", 8, null],
+    ["sep", "conv", "sep/pointwise_kernel", "sep", 5, "sep/bias"],
+    ["sep/depthwise", "depthwise", "sep/depthwise_kernel", "sep", 8, null],
     ["head", "conv", "head/kernel", "head", 2, null],
     ["fc", "matmul", "fc/kernel", "fc", 3, "fc/bias"],
   ]);
@@ -59,7 +65,18 @@ test("tfjsBiasSites on layers models: Conv2D, DepthwiseConv2D and Dense, nested 
     padding: "SAME",
   });
   assert.equal(tfjsConvGeometry(model, { node: "fc1", kind: "matmul" }), undefined);
+  const sep = tfjsBiasSites(model).filter((s) => s.node.startsWith("sep"));
+  assert.deepEqual(sep.map((s) => [s.through ?? null, s.into ?? null]), [
+    ["sep/depthwise_kernel", null],
+    [null, "sep"],
+  ]);
+  // The depthwise kernel runs on the layer's input with its geometry; the pointwise one is 1 x 1
+  // on the depthwise output.
+  assert.deepEqual(tfjsConvGeometry(model, sep[1]), conv1Geometry);
+  assert.equal(tfjsConvGeometry(model, sep[0]), undefined);
 });
+
+const conv1Geometry = { strides: [1, 1], dilations: [1, 1], padding: "SAME" };
 
 /**
  * Each named layer's input as tfjs-layers computes it when its layers are applied one by one
@@ -95,7 +112,7 @@ test("tfjsInputMeans on layers models: each layer's input as tfjs-layers compute
     ] as const
   ) {
     const input = imageSets([...dims], 1, 5);
-    const names = tfjsBiasSites(decoded(files)).map((s) => s.input);
+    const names = [...new Set(tfjsBiasSites(decoded(files)).map((s) => s.input))];
     const means = await tfjsInputMeans(runtime, files, input, names);
     const want = await appliedMeans(files, input[0]);
     assert.deepEqual([...means.keys()].sort(), [...names].sort());
@@ -158,21 +175,16 @@ async function linearLayersModel(): Promise<Map<string, Uint8Array>> {
   return await savedFiles(model);
 }
 
-test("bias correction of a layers model: the output mean is the float model's, through a BatchNormalization's moving mean too", async () => {
-  const files = await linearLayersModel();
-  const sites = tfjsBiasSites(decoded(files));
-  assert.deepEqual(sites.map((s) => [s.node, s.bias ?? null, s.subtracted ?? false]), [
-    ["c1", "c1/bias", false],
-    ["c2", "bn/moving_mean", true],
-    ["fc", "fc/bias", false],
-  ]);
-  const inputs = imageSets([2, 4, 4, 3], 3, 11);
-  const { plain, corrected } = await quantizedPair(files, inputs, runtime);
-  assert.match(
-    corrected.report.warnings.join("\n"),
-    /bias correction: the expected output shift of 3 layer\(s\) taken out of their biases \(means of 3 layer input\(s\) on 3 input set\(s\)\)/,
-  );
-  // The output's mean over the calibration inputs, as tfjs-layers runs each model.
+/**
+ * The output's mean (2 values) over `inputs`, as tfjs-layers runs each model: the uint8 model's
+ * is more than 1e-3 from the float model's, the corrected one's within 1e-5.
+ */
+async function assertMeanKept(
+  files: ReadonlyMap<string, Uint8Array>,
+  plain: ReadonlyMap<string, Uint8Array>,
+  corrected: ReadonlyMap<string, Uint8Array>,
+  inputs: TfjsInputSet[],
+) {
   const outputMean = async (f: ReadonlyMap<string, Uint8Array>) => {
     const m = await tfl.loadLayersModel(tfjsMemoryHandler(tf, f) as never);
     const sum = new Float64Array(2);
@@ -187,10 +199,27 @@ test("bias correction of a layers model: the output mean is the float model's, t
   };
   const want = await outputMean(files);
   const gap = (m: Float64Array) => Math.max(...m.map((v, i) => Math.abs(v - want[i])));
-  const before = gap(await outputMean(plain.files!));
-  const after = gap(await outputMean(corrected.files!));
+  const before = gap(await outputMean(plain));
+  const after = gap(await outputMean(corrected));
   assert.ok(before > 1e-3, `the uint8 model's mean moved by ${before}`);
   assert.ok(after < 1e-5, `corrected: ${after} (before ${before})`);
+}
+
+test("bias correction of a layers model: the output mean is the float model's, through a BatchNormalization's moving mean too", async () => {
+  const files = await linearLayersModel();
+  const sites = tfjsBiasSites(decoded(files));
+  assert.deepEqual(sites.map((s) => [s.node, s.bias ?? null, s.subtracted ?? false]), [
+    ["c1", "c1/bias", false],
+    ["c2", "bn/moving_mean", true],
+    ["fc", "fc/bias", false],
+  ]);
+  const inputs = imageSets([2, 4, 4, 3], 3, 11);
+  const { plain, corrected } = await quantizedPair(files, inputs, runtime);
+  assert.match(
+    corrected.report.warnings.join("\n"),
+    /bias correction: the expected output shift of 3 layer\(s\) taken out of their biases \(means of 3 layer input\(s\) on 3 input set\(s\)\)/,
+  );
+  await assertMeanKept(files, plain.files!, corrected.files!, inputs);
   // The moving mean took c2's shift; the kernels are written as before, the size is the same.
   const mean = (f: ReadonlyMap<string, Uint8Array>) =>
     tfjsWeightValues(decoded(f).weights.find((w) => w.spec.name === "bn/moving_mean")!);
@@ -203,6 +232,79 @@ test("bias correction of a layers model: the output mean is the float model's, t
   const bytes = (f: ReadonlyMap<string, Uint8Array>) =>
     [...f].filter(([k]) => k !== "model.json").reduce((n, [, b]) => n + b.length, 0);
   assert.equal(bytes(corrected.files!), bytes(plain.files!));
+});
+
+/**
+ * input [4, 4, 3] -> `c1` 1x1 conv 3 -> 4 -> `sep` SeparableConv2D 1x1, 4 -> 5
+ * (with a bias, or without one and a BatchNormalization after it) -> global average pooling ->
+ * `fc` Dense 2: linear, so with both of the separable layer's shifts taken out the output's
+ * mean on the calibration inputs is the float model's. (A depth multiplier of 1: tfjs-layers
+ * 4.22 saves a SeparableConv2D without its `depth_multiplier`, so one of 2 it saved does not
+ * load back.)
+ */
+async function separableLayersModel(useBias: boolean): Promise<Map<string, Uint8Array>> {
+  const model = tfl.sequential();
+  model.add(tfl.layers.conv2d({ inputShape: [4, 4, 3], filters: 4, kernelSize: 1, name: "c1" }));
+  model.add(tfl.layers.separableConv2d({
+    filters: 5,
+    kernelSize: 1,
+    useBias,
+    name: "sep",
+  }));
+  if (!useBias) model.add(tfl.layers.batchNormalization({ name: "bn" }));
+  model.add(tfl.layers.globalAveragePooling2d({ name: "pool" }));
+  model.add(tfl.layers.dense({ units: 2, name: "fc" }));
+  const names = model.weights.map((w) => w.originalName);
+  model.setWeights(
+    model.getWeights().map((w, i) => {
+      const v = values(w.size, 71 + i, -1, 1);
+      // Channels spanning 1 to 1/300 (depthwise ones too): one uint8 grid rounds them coarsely.
+      if (w.shape.length === 4) {
+        const out = w.shape[2] * w.shape[3];
+        v.forEach((x, j) => v[j] = x / (1 + 299 * ((j % out) / (out - 1)) ** 2));
+      }
+      if (names[i].includes("moving_variance")) v.forEach((x, j) => v[j] = Math.abs(x) + 0.5);
+      return tf.tensor(v, w.shape);
+    }),
+  );
+  return await savedFiles(model);
+}
+
+test("bias correction of a SeparableConv2D layer: both kernels' shifts leave the output mean the float model's", async () => {
+  for (const useBias of [true, false]) {
+    const files = await separableLayersModel(useBias);
+    const sites = tfjsBiasSites(decoded(files));
+    const bias = useBias ? "sep/bias" : "bn/moving_mean";
+    assert.deepEqual(sites.map((s) => [s.node, s.bias ?? null, s.into ?? null]), [
+      ["c1", "c1/bias", null],
+      ["sep", bias, null],
+      ["sep/depthwise", null, "sep"],
+      ["fc", "fc/bias", null],
+    ]);
+    const inputs = imageSets([2, 4, 4, 3], 3, 13);
+    const { plain, corrected } = await quantizedPair(files, inputs, runtime);
+    assert.match(
+      corrected.report.warnings.join("\n"),
+      /bias correction: the expected output shift of 4 layer\(s\) taken out of their biases \(means of 3 layer input\(s\) on 3 input set\(s\)\)/,
+    );
+    await assertMeanKept(files, plain.files!, corrected.files!, inputs);
+  }
+  // The depthwise kernel's shift alone (the pointwise kernel unchanged) is still taken out.
+  const files = await separableLayersModel(true);
+  const model = loadModel(files.get("model.json")!, "model.json", files);
+  const r = await compressModel(model, {
+    mode: "quantization",
+    configList: [{ ...UINT8_KERNELS[0], op_names: ["sep.depthwise"] }],
+    headroom: 0,
+    tfjsRuntime: runtime,
+    tfjsInputs: imageSets([2, 4, 4, 3], 3, 13),
+    biasCorrection: true,
+  });
+  assert.match(r.report.warnings.join("\n"), /shift of 1 layer\(s\) taken out/);
+  const b = (
+    f: ReadonlyMap<string, Uint8Array>,
+  ) => [...tfjsWeightValues(decoded(f).weights.find((w) => w.spec.name === "sep/bias")!)];
+  assert.notDeepEqual(b(r.files!), b(files));
 });
 
 test("bias correction gives a layers model's layers without a bias one (use_bias), which tfjs-layers loads", async () => {
@@ -264,7 +366,9 @@ test("GPTQ rounding on layers models: the same manifests, other codes, outputs k
       tfjsInputs: imageSets([...dims], 3, 40),
       gptqRounding: true,
     });
-    const sites = tfjsBiasSites(decoded(files)).length;
+    // Not a SeparableConv2D's pointwise kernel: its input (the depthwise output) is no
+    // layer's input.
+    const sites = tfjsBiasSites(decoded(files)).filter((s) => s.through === undefined).length;
     assert.match(
       r.report.warnings.join("\n"),
       new RegExp(`GPTQ rounding: ${sites} uint8 kernel\\(s\\) rounded .* on 3 input set\\(s\\)`),
