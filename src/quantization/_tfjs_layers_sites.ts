@@ -24,6 +24,7 @@ import { withWeights } from "./_tfjs_graph.ts";
 /** The site kind of the layer classes bias correction and GPTQ rounding work on. */
 const KIND: Record<string, TfjsBiasSite["kind"]> = {
   Conv2D: "conv",
+  Conv1D: "conv",
   DepthwiseConv2D: "depthwise",
   Dense: "matmul",
 };
@@ -65,7 +66,8 @@ const linear = (activation: unknown) =>
 
 /**
  * The layers of a layers model whose kernels bias correction and GPTQ rounding work on:
- * `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` and `Dense` layers of the model or of a
+ * `Conv2D`, `Conv1D` (bias correction only), `DepthwiseConv2D`, `SeparableConv2D` and `Dense`
+ * layers of the model or of a
  * `Sequential` or `Functional` model nested in it, channels last, applied once, with a float32
  * kernel named `<layer>/<weight>`. A `SeparableConv2D` is its pointwise kernel (`through` its
  * depthwise one, whose output no layer input holds) and, when that takes a bias, a site
@@ -121,8 +123,10 @@ export function layersBiasSites(model: TfjsModel): TfjsBiasSite[] {
       const reader = linear(p.config.activation) ? onlyReader(p, byName) : undefined;
       const axis = reader?.config.axis;
       const last = Array.isArray(axis) ? axis.length === 1 && axis[0] : axis;
+      // The channel axis of a convolution's output: 3 (Conv2D), 2 (Conv1D).
+      const channelAxis = kernel.shape.length - 1;
       placed = reader !== undefined && reader.layer.class_name === "BatchNormalization" &&
-          calls(reader) === 1 && (last === -1 || (kind !== "matmul" && last === 3)) &&
+          calls(reader) === 1 && (last === -1 || (kind !== "matmul" && last === channelAxis)) &&
           vector(`${reader.name}/moving_mean`, channels)
         ? { ...site, bias: `${reader.name}/moving_mean`, subtracted: true }
         : site;
@@ -176,7 +180,10 @@ export function layersConvGeometry(
     : className === "SeparableConv2D"
     ? "depthwise"
     : undefined;
-  if (p === undefined || kind === undefined || kind === "matmul") return undefined;
+  // A Conv1D has no 2-D geometry: GPTQ leaves it.
+  if (p === undefined || kind === undefined || kind === "matmul" || className === "Conv1D") {
+    return undefined;
+  }
   const format = p.config.data_format;
   if (format !== undefined && format !== null && format !== "channels_last") return undefined;
   const strides = pair(p.config.strides, 1);
@@ -210,8 +217,9 @@ export function withLayersBiases(
     const site = sites.get(layer);
     if (site === undefined) {
       throw new RangeError(
-        `layer ${JSON.stringify(layer)} takes no new bias: only a Conv2D, DepthwiseConv2D or ` +
-          `Dense layer without one (use_bias false, no BatchNormalization after it) does`,
+        `layer ${JSON.stringify(layer)} takes no new bias: only a Conv2D, Conv1D, ` +
+          `DepthwiseConv2D, SeparableConv2D or Dense layer without one (use_bias false, no ` +
+          `BatchNormalization after it) does`,
       );
     }
     if (values.length !== site.channels) {

@@ -29,7 +29,10 @@ export interface TfjsBiasSite {
   readonly node: string;
   /** How the kernel maps inputs to outputs. */
   readonly kind: "conv" | "depthwise" | "matmul";
-  /** The kernel weight (tfjs layout: `[kh, kw, in, out]`, `[kh, kw, in, mult]`, `[in, out]`). */
+  /**
+   * The kernel weight (tfjs layout: `[kh, kw, in, out]`, `[kh, kw, in, mult]`, `[in, out]`; a
+   * layers model's `Conv1D`: `[k, in, out]`).
+   */
   readonly kernel: string;
   /** MatMul with `transpose_b`: the kernel is `[out, in]`. */
   readonly transposeB: boolean;
@@ -263,9 +266,10 @@ function outputShift(
     }
     return out;
   }
-  // [kh, kw, in, out] (conv) or [kh, kw, in, mult] (depthwise: output channel in*mult + m).
-  const last = shape[3];
-  const inputs = shape[2];
+  // [kh, kw, in, out] (conv; [k, in, out] for a layers model's Conv1D) or [kh, kw, in, mult]
+  // (depthwise: output channel in*mult + m).
+  const last = shape[shape.length - 1];
+  const inputs = shape[shape.length - 2];
   for (let i = 0; i < delta.length; i++) {
     const ch = Math.floor(i / last) % inputs;
     const o = i % last;

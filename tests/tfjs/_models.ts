@@ -637,16 +637,17 @@ export function imageSets(dims: number[], count: number, seed: number): TfjsInpu
 }
 
 /**
- * A tfjs model's kernels quantized to uint8 (no headroom), without and with bias correction on
- * `inputs` run by `runtime`.
+ * A tfjs model's kernels quantized to uint8 (no headroom; `UINT8_KERNELS` unless another config
+ * list is given), without and with bias correction on `inputs` run by `runtime`.
  */
 export async function quantizedPair(
   files: ReadonlyMap<string, Uint8Array>,
   inputs: TfjsInputSet[],
   runtime: TfjsRuntime,
+  configList: readonly Record<string, unknown>[] = UINT8_KERNELS,
 ) {
   const model = loadModel(files.get("model.json")!, "model.json", files);
-  const base = { mode: "quantization", configList: UINT8_KERNELS, headroom: 0 } as const;
+  const base = { mode: "quantization", configList, headroom: 0 } as const;
   const plain = await compressModel(model, base);
   const corrected = await compressModel(model, {
     ...base,

@@ -307,6 +307,50 @@ test("bias correction of a SeparableConv2D layer: both kernels' shifts leave the
   assert.notDeepEqual(b(r.files!), b(files));
 });
 
+test("bias correction of Conv1D layers: into the bias, a batch norm's moving mean or a new bias; the output mean kept", async () => {
+  // input [6, 3] -> `c1` Conv1D 1 -> 4 with a bias -> `c2` Conv1D 1 -> 5 without one -> `bn`
+  // (channels on axis 2) -> `c3` Conv1D 1 -> 3 without a bias (given one) -> pooling -> `fc`.
+  const model = tfl.sequential();
+  model.add(tfl.layers.conv1d({ inputShape: [6, 3], filters: 4, kernelSize: 1, name: "c1" }));
+  model.add(tfl.layers.conv1d({ filters: 5, kernelSize: 1, useBias: false, name: "c2" }));
+  model.add(tfl.layers.batchNormalization({ axis: 2, name: "bn" }));
+  model.add(tfl.layers.conv1d({ filters: 3, kernelSize: 1, useBias: false, name: "c3" }));
+  model.add(tfl.layers.globalAveragePooling1d({ name: "pool" }));
+  model.add(tfl.layers.dense({ units: 2, name: "fc" }));
+  const names = model.weights.map((w) => w.originalName);
+  model.setWeights(
+    model.getWeights().map((w, i) => {
+      const v = values(w.size, 91 + i, -1, 1);
+      if (w.shape.length === 3) {
+        const out = w.shape[2];
+        v.forEach((x, j) => v[j] = x / (1 + 299 * ((j % out) / (out - 1)) ** 2));
+      }
+      if (names[i].includes("moving_variance")) v.forEach((x, j) => v[j] = Math.abs(x) + 0.5);
+      return tf.tensor(v, w.shape);
+    }),
+  );
+  const files = await savedFiles(model); // disposes the model
+  const sites = tfjsBiasSites(decoded(files));
+  assert.deepEqual(sites.map((s) => [s.node, s.kind, s.bias ?? null, s.subtracted ?? false]), [
+    ["c1", "conv", "c1/bias", false],
+    ["c2", "conv", "bn/moving_mean", true],
+    ["c3", "conv", null, false],
+    ["fc", "matmul", "fc/bias", false],
+  ]);
+  // No 2-D geometry: GPTQ rounding leaves Conv1D kernels.
+  assert.equal(tfjsConvGeometry(decoded(files), sites[0]), undefined);
+  const inputs = imageSets([2, 6, 3], 3, 17);
+  const { plain, corrected } = await quantizedPair(files, inputs, runtime, [
+    { ...UINT8_KERNELS[0], op_types: ["Conv1d", "Linear"] },
+  ]);
+  assert.match(
+    corrected.report.warnings.join("\n"),
+    /shift of 4 layer\(s\) taken out .*1 of them had no bias and were given one \(use_bias\): c3/,
+  );
+  assert.ok(decoded(corrected.files!).weights.some((w) => w.spec.name === "c3/bias"));
+  await assertMeanKept(files, plain.files!, corrected.files!, inputs);
+});
+
 test("bias correction gives a layers model's layers without a bias one (use_bias), which tfjs-layers loads", async () => {
   const files = await functionalModelFiles();
   const inputs = imageSets([4, 6, 6, 3], 2, 21);
