@@ -574,7 +574,7 @@ export interface TfjsChannelStats {
  * but the last (`[N, H, W, C]` -> `C` means), weighting the sets by their elements. For bias
  * correction (`QuantizedTfjsOptions.inputMeans`, with the names of `tfjsBiasSites`). In a
  * layers model the names are layer names, each standing for the layer's input (a layer of a
- * nested model too; a layer called more than once gives none).
+ * nested model too; a layer called more than once gives the mean over its calls).
  *
  * @param runtime tfjs-core (backend set) and `loadGraphModel` / `loadLayersModel`.
  * @param files The model's files (`model.json` and shards).
@@ -703,20 +703,18 @@ function layersModelClass(model: object): new (args: { inputs: unknown; outputs:
 }
 
 /**
- * The symbolic input of a layer inside `container`: that of the layer's call in the container's
- * graph (tfjs keys those `<layer>_ib-<k>`), or of its only call; none for a layer called more
- * than once there or with several inputs.
+ * The symbolic inputs of a layer inside `container`, one per call of the layer in the
+ * container's graph (tfjs keys those `<layer>_ib-<k>`), or that of its only call; none for a
+ * call with several inputs.
  */
-function layerInput(container: LayersContainer, layer: LayersContainer): unknown {
+function layerInputs(container: LayersContainer, layer: LayersContainer): unknown[] {
   const nodes = layer.inboundNodes.filter((_, k) =>
     container.containerNodes?.has(`${layer.name}_ib-${k}`)
   );
-  const node = nodes.length === 1
-    ? nodes[0]
-    : nodes.length === 0 && layer.inboundNodes.length === 1
-    ? layer.inboundNodes[0]
-    : undefined;
-  return node?.inputTensors.length === 1 ? node.inputTensors[0] : undefined;
+  const calls = nodes.length === 0 && layer.inboundNodes.length === 1
+    ? [layer.inboundNodes[0]]
+    : nodes;
+  return calls.flatMap((node) => node.inputTensors.length === 1 ? [node.inputTensors[0]] : []);
 }
 
 /**
@@ -726,7 +724,7 @@ function layerInput(container: LayersContainer, layer: LayersContainer): unknown
  * twice), so the model is given a model of its own class whose outputs are those layers' inputs
  * (`chunk` at a time);
  * a nested model's layers are read the same way from the nested model, run on its own input.
- * A layer called more than once is not read.
+ * A layer called more than once is read at each call (its statistics are over all of them).
  */
 async function tapLayers(
   tf: typeof TfCore,
@@ -749,8 +747,7 @@ async function tapLayers(
   for (const layer of container.layers ?? []) {
     const nested = holds(layer, names);
     if (!names.has(layer.name) && !nested) continue;
-    const input = layerInput(container, layer);
-    if (input !== undefined) wanted.push({ layer, input, nested });
+    for (const input of layerInputs(container, layer)) wanted.push({ layer, input, nested });
   }
   for (let at = 0; at < wanted.length; at += chunk) {
     const part = wanted.slice(at, at + chunk);

@@ -68,8 +68,9 @@ const linear = (activation: unknown) =>
  * The layers of a layers model whose kernels bias correction and GPTQ rounding work on:
  * `Conv2D`, `Conv1D` (bias correction only), `DepthwiseConv2D`, `SeparableConv2D` and `Dense`
  * layers of the model or of a
- * `Sequential` or `Functional` model nested in it, channels last, applied once, with a float32
- * kernel named `<layer>/<weight>`. A `SeparableConv2D` is its pointwise kernel (`through` its
+ * `Sequential` or `Functional` model nested in it, channels last, with a float32 kernel named
+ * `<layer>/<weight>` (a layer applied more than once is one site, its input's statistics taken
+ * over every call). A `SeparableConv2D` is its pointwise kernel (`through` its
  * depthwise one, whose output no layer input holds) and, when that takes a bias, a site
  * `<layer>/depthwise` for the depthwise kernel whose shift goes `into` it. A layer's bias takes its correction; a linear layer without one whose
  * only reader is a `BatchNormalization` on the last axis passes it to that layer's moving mean
@@ -97,7 +98,8 @@ export function layersBiasSites(model: TfjsModel): TfjsBiasSite[] {
   for (const { placed: p, className, kernel, channels } of layerKernels(model, all)) {
     const separable = className === "SeparableConv2D";
     const kind = separable ? "conv" : KIND[className];
-    if (kind === undefined || calls(p) !== 1) continue;
+    // A layer called more than once is one site: its input statistics are over every call.
+    if (kind === undefined) continue;
     // A SeparableConv2D's pointwise kernel reads its depthwise kernel's output.
     const depthwise = separable ? specs.get(`${p.name}/depthwise_kernel`) : undefined;
     if (

@@ -634,11 +634,13 @@ test("layers models: channel scales with bias correction and GPTQ rounding; equa
     text,
     /equalize: not applied, a TensorFlow.js layers model has no graph nodes to rescale/,
   );
-  // `shared` is called twice: the other four are corrected (`dw` and `head` given a bias) and
-  // rounded, then carry their scales (the biases move to the scale layers).
-  assert.match(text, /bias correction: the expected output shift of 4 layer\(s\)/);
+  // Seven sites are corrected (`shared`, called twice, on the means of both calls; `sep` and its
+  // depthwise kernel, which is written fake-quantized as float32; `dw` and `head` given a
+  // bias); the five on a uint8 grid (not `sep`'s two kernels) are rounded, then carry their
+  // scales (the biases move to the scale layers).
+  assert.match(text, /bias correction: the expected output shift of 7 layer\(s\)/);
   assert.match(text, /2 of them had no bias and were given one \(use_bias\): dw, head/);
-  assert.match(text, /GPTQ rounding: 4 uint8 kernel\(s\) rounded/);
+  assert.match(text, /GPTQ rounding: 5 uint8 kernel\(s\) rounded/);
   assert.match(text, /channel scales: 6 kernel\(s\)/);
   const written = readTfjs(r.files!.get("model.json")!, r.files!);
   for (const name of ["dw", "head"]) {
