@@ -67,16 +67,16 @@ const linear = (activation: unknown) =>
 /**
  * The layers of a layers model whose kernels bias correction and GPTQ rounding work on:
  * `Conv2D`, `Conv1D` (bias correction only), `DepthwiseConv2D`, `SeparableConv2D` and `Dense`
- * layers of the model or of a
- * `Sequential` or `Functional` model nested in it, channels last, with a float32 kernel named
- * `<layer>/<weight>` (a layer applied more than once is one site, its input's statistics taken
- * over every call). A `SeparableConv2D` is its pointwise kernel (`through` its
- * depthwise one, whose output no layer input holds) and, when that takes a bias, a site
- * `<layer>/depthwise` for the depthwise kernel whose shift goes `into` it. A layer's bias takes its correction; a linear layer without one whose
- * only reader is a `BatchNormalization` on the last axis passes it to that layer's moving mean
- * (`subtracted`: the shift is added to it, which cancels it exactly); any other layer without
- * a bias is listed without one (`withLayersBiases` gives it one, added before its activation
- * as Keras adds a bias). `input` is the layer's own name.
+ * layers of the model or of a `Sequential` or `Functional` model nested in it, channels last,
+ * with a float32 kernel named `<layer>/<weight>` (a layer applied more than once is one site,
+ * its input's statistics taken over every call). A `SeparableConv2D` is its pointwise kernel
+ * (`through` its depthwise one, whose output no layer input holds) and, when that takes a bias,
+ * a site `<layer>/depthwise` for the depthwise kernel whose shift goes `into` it. A layer's
+ * bias takes its correction; a linear layer without one whose only reader is a
+ * `BatchNormalization` on the last axis passes it to that layer's moving mean (`subtracted`:
+ * the shift is added to it, which cancels it exactly); any other layer without a bias is listed
+ * without one (`withLayersBiases` gives it one, added before its activation as Keras adds a
+ * bias). `input` is the layer's own name.
  *
  * @param model A decoded layers model.
  * @returns The layers, in topology order (outer model first).
