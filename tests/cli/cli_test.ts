@@ -292,3 +292,49 @@ test("eval --task compare measures a pruned classifier against the original", as
   const usage = await cli("eval", out, "--task", "compare");
   assert.equal(usage.code, 2);
 });
+
+test("eval notes an output of one value per input row, whose cosine says little", async () => {
+  const { buildOnnx } = await import("../../src/io/onnx/build_onnx.ts");
+  // x [2, 8] -> flag [2, 1] (one value per row) and scores [2, 4].
+  const model = (shift: number) =>
+    buildOnnx({
+      opsets: [{ domain: "", version: 13 }],
+      nodes: [
+        { name: "f", opType: "MatMul", inputs: ["x", "wf"], outputs: ["flag"] },
+        { name: "s", opType: "MatMul", inputs: ["x", "ws"], outputs: ["scores"] },
+      ],
+      initializers: [
+        {
+          name: "wf",
+          dataType: 1,
+          dims: [8, 1],
+          raw: new Uint8Array(
+            Float32Array.from({ length: 8 }, (_, i) => Math.cos(i) + shift).buffer,
+          ),
+        },
+        {
+          name: "ws",
+          dataType: 1,
+          dims: [8, 4],
+          raw: new Uint8Array(
+            Float32Array.from({ length: 32 }, (_, i) => Math.sin(i) + shift).buffer,
+          ),
+        },
+      ],
+      inputs: [{ name: "x", type: { elemType: 1, dims: [2, 8] } }],
+      outputs: [
+        { name: "flag", type: { elemType: 1, dims: [2, 1] } },
+        { name: "scores", type: { elemType: 1, dims: [2, 4] } },
+      ],
+    });
+  const dir = tempDir();
+  writeFileSync(join(dir, "a.onnx"), model(0));
+  writeFileSync(join(dir, "b.onnx"), model(0.01));
+  const r = await cli("eval", join(dir, "b.onnx"), "--reference", join(dir, "a.onnx"));
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(
+    r.stdout,
+    /\nflag \[2, 1\] holds one value per input row: a cosine over so few values says little .* judge it by the max \|diff\|\.\n/,
+  );
+  assert.doesNotMatch(r.stdout, /scores \[2, 4\] hold/);
+});

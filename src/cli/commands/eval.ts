@@ -63,6 +63,9 @@ function parseShape(value: string | undefined): number[] | undefined {
   return dims;
 }
 
+/** Fewer values than this, one per input row, and an output's cosine is noted as weak. */
+const SCALAR_ROWS = 8;
+
 function printComparison(
   ctx: CommandContext,
   path: string,
@@ -110,6 +113,21 @@ function printComparison(
   const steps = outputs.find((o) => o.steps !== undefined)?.steps;
   const over = steps === undefined ? "" : `, ${steps} steps`;
   ctx.io.stdout(`${path} against ${ref} on ${inputs}${over}:\n\n${formatTable(rows)}\n`);
+  // One value per input row (a presence flag, a score per image) over a few rows: the cosine of
+  // so few values is 1 for any proportional pair and swings on values near zero.
+  const scalars = outputs.filter((o) =>
+    o.afterSelection === undefined && o.dims.slice(1).every((d) => d === 1) &&
+    o.dims.reduce((p, q) => p * q, 1) < SCALAR_ROWS
+  );
+  if (scalars.length > 0) {
+    const list = scalars.map((o) => `${o.name} [${o.dims.join(", ")}]`).join(", ");
+    const one = scalars.length === 1;
+    ctx.io.stdout(
+      `\n${list} ${one ? "holds" : "hold"} one value per input row: a cosine over so few ` +
+        "values says little (it is 1 for any two proportional lists, and swings on values near " +
+        `zero); judge ${one ? "it" : "them"} by the max |diff|.\n`,
+    );
+  }
   const selected = outputs.filter((o) => o.afterSelection !== undefined);
   if (selected.length > 0) {
     const ops = [...new Set(selected.map((o) => o.afterSelection))].join(", ");
