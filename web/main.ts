@@ -541,6 +541,7 @@ function onCompressorMessage(event: MessageEvent<WorkerMessage>): void {
     }) on ${Object.entries(msg.inputs).map(([n, d]) => `${n} [${d.join(", ")}]`).join(", ")} (${
       imageTensor ? "the image" : "random values"
     })`;
+    const paired = msg.outputs.some((o) => o.matched !== undefined);
     fillTable(
       compareTable,
       [
@@ -550,7 +551,7 @@ function onCompressorMessage(event: MessageEvent<WorkerMessage>): void {
         "max |diff|",
         "relative error",
         "same top-1",
-        ...(msg.outputs.some((o) => o.matched !== undefined) ? ["picks matched: cosine"] : []),
+        ...(paired ? ["picks matched: cosine"] : []),
       ],
       msg.outputs.map((o) => [
         // Picked by rank or threshold: element-wise measures say little (CLI eval explains);
@@ -561,7 +562,7 @@ function onCompressorMessage(event: MessageEvent<WorkerMessage>): void {
         o.maxAbsDiff.toExponential(3),
         o.relativeError.toExponential(3),
         o.top1 === undefined ? "-" : `${o.top1.same}/${o.top1.total}`,
-        ...(msg.outputs.some((p) => p.matched !== undefined)
+        ...(paired
           ? [
             o.matched === undefined
               ? "-"

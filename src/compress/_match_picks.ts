@@ -144,6 +144,9 @@ function unpaired(
   return { squares, max };
 }
 
+/** A value to sort or compare by: NaN ranks last (as Infinity). */
+const ranked = (x: number) => x === x ? x : Infinity;
+
 /** The larger of two differences; NaN once either is. */
 const larger = (max: number, diff: number) =>
   max !== max || diff !== diff ? NaN : diff > max ? diff : max;
@@ -174,7 +177,7 @@ function recordPairs(
       const t = x[offA + i * d + k] - y[offB + j * d + k];
       sum += t * t;
     }
-    return sum === sum ? sum : Infinity;
+    return ranked(sum);
   };
   const found: [number, number][] = [];
   let cost = 0;
@@ -249,7 +252,7 @@ function sortedPairs(
     for (let i = 0; i < n; i++) pair(i, i);
     return;
   }
-  const value = (v: ArrayLike<number>, at: number) => v[at] === v[at] ? v[at] : Infinity;
+  const value = (v: ArrayLike<number>, at: number) => ranked(v[at]);
   // cost[s]: the least cost with i values of the short list paired and s of the long left out;
   // took[i * (k + 1) + s]: whether the step to (i, s) paired (1) or left one out (0).
   let cost = new Float64Array(k + 1);
@@ -288,6 +291,6 @@ function sortedPairs(
 function sortedIndex(v: ArrayLike<number>, off: number, n: number): Float64Array {
   const idx = new Float64Array(n);
   for (let i = 0; i < n; i++) idx[i] = off + i;
-  const key = (i: number) => Number.isNaN(v[i]) ? Infinity : v[i];
+  const key = (i: number) => ranked(v[i]);
   return idx.sort((p, q) => key(p) - key(q) || p - q);
 }
