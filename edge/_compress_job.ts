@@ -2,6 +2,7 @@
 import { compressModel } from "../src/compress/compress_model.ts";
 import { detectFormat, loadModel } from "../src/compress/load_model.ts";
 import type { CompressionReport } from "../src/report/types.ts";
+import { namedTfjsFiles } from "../src/io/tfjs/write_tfjs.ts";
 import { registryByMode } from "../src/config/default_registry.ts";
 import type { ExtraRegistry } from "../src/config/types.ts";
 import { HttpError } from "./_errors.ts";
@@ -87,6 +88,12 @@ export async function runCompression(
   checkpoint();
   if (result.files === undefined || result.files.size <= 1) {
     return { bytes: result.bytes, report: result.report };
+  }
+  if (model.format === "tfjs" && model.tfjs.kind === "weights-manifest") {
+    // A weights manifest keeps its name (face-api.js loads `<name>-weights_manifest.json`), its
+    // shards named after it.
+    const named = namedTfjsFiles(job.name.slice(job.name.lastIndexOf("/") + 1), result.files);
+    return { bytes: named.values().next().value!, files: [...named], report: result.report };
   }
   return { bytes: result.bytes, files: [...result.files], report: result.report };
 }

@@ -17,6 +17,7 @@ import { graphValueTypes } from "../src/io/onnx/graph_value_types.ts";
 import { toOrtTensor } from "../src/io/onnx/ort.ts";
 import { compressModel } from "../src/compress/compress_model.ts";
 import { loadModel } from "../src/compress/load_model.ts";
+import { namedTfjsFiles } from "../src/io/tfjs/write_tfjs.ts";
 import { getKernels } from "../src/kernels/default.ts";
 import type { ModuleInfo } from "../src/config/types.ts";
 import type { CompareRequest, WorkerMessage, WorkerRequest } from "./protocol.ts";
@@ -135,9 +136,16 @@ scope.onmessage = async (event) => {
       onProgress: (stage, done, total) =>
         scope.postMessage({ type: "progress", stage, done, total }),
     });
-    const out = bytes.slice().buffer as ArrayBuffer;
-    const all = files !== undefined && files.size > 1
-      ? [...files].map(([n, b]) => [n, b.slice().buffer as ArrayBuffer] as const)
+    // A weights manifest keeps its name (face-api.js loads `<name>-weights_manifest.json`), its
+    // shards named after it.
+    const named = files !== undefined && model.format === "tfjs" &&
+        model.tfjs.kind === "weights-manifest"
+      ? namedTfjsFiles(req.name.slice(req.name.lastIndexOf("/") + 1), files)
+      : files;
+    const out = (named === files ? bytes : named!.values().next().value!).slice()
+      .buffer as ArrayBuffer;
+    const all = named !== undefined && named.size > 1
+      ? [...named].map(([n, b]) => [n, b.slice().buffer as ArrayBuffer] as const)
       : undefined;
     scope.postMessage(
       {

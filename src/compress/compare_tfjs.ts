@@ -135,8 +135,15 @@ interface RunnableModel {
   dispose?(): void;
 }
 
+/** Why a weights manifest alone cannot be run. */
+export const NOT_RUNNABLE =
+  "a tfjs weights manifest alone (a list of weight groups, as face-api.js ships them) has no " +
+  "topology: tfjs cannot run it, so it cannot be evaluated, calibrated or measured here (the " +
+  "library that ships it builds the network in code); compress its weights, then run it there";
+
 function kindOf(files: ReadonlyMap<string, Uint8Array>): "graph-model" | "layers-model" {
   const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  if (Array.isArray(json)) throw new TypeError(NOT_RUNNABLE);
   if (json.format === "graph-model" || json.format === "layers-model") return json.format;
   return Array.isArray(json.modelTopology?.node) ? "graph-model" : "layers-model";
 }

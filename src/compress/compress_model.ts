@@ -47,6 +47,7 @@ import { bnb4Tensors, dynamicTensors } from "./_integer_ops.ts";
 import { parameterSizes, writtenParameterBytes } from "./_sizes.ts";
 import { halfTensors } from "./_tfjs_half.ts";
 import {
+  NOT_RUNNABLE,
   tfjsChannelStats,
   tfjsInputMeans,
   type TfjsRuntime,
@@ -542,7 +543,8 @@ async function saveQuantized(
     const measureHeadroom = tfjs.measureHeadroom !== false;
     // Measured against the original files (before any equalization).
     const sensitivity =
-      tfjsRuntime === undefined || kind !== "int" || headroom === 0 || !measureHeadroom
+      tfjsRuntime === undefined || kind !== "int" || headroom === 0 || !measureHeadroom ||
+        model.tfjs.kind === "weights-manifest"
         ? undefined
         : await tfjsSensitivity(
           tfjsRuntime as TfjsRuntime,
@@ -880,6 +882,25 @@ export async function compressModel(
         `tensor ${JSON.stringify(t.name)} is stored in the external data file ${
           JSON.stringify(t.storage.location)
         }, which was not given: load the model with its data files (loadModel(bytes, name, { externalData }))`,
+      );
+    }
+  }
+  if (model.format === "tfjs" && model.tfjs.kind === "weights-manifest") {
+    // No topology: nothing to run, and no graph to rescale or to store channel scales in.
+    const needs = [
+      ["biasCorrection", "bias correction"],
+      ["gptqRounding", "GPTQ rounding"],
+      ["channelScales", "channel scales"],
+      ["equalize", "equalization"],
+      ["tfjsInputs", "activation calibration"],
+      ["measureHeadroom", "a measured headroom"],
+    ] as const;
+    const asked = needs.filter(([key]) =>
+      key === "tfjsInputs" ? options.tfjsInputs !== undefined : options[key] === true
+    );
+    if (asked.length > 0) {
+      throw new TypeError(
+        `${asked.map(([, what]) => what).join(", ")} needs the model's topology: ${NOT_RUNNABLE}`,
       );
     }
   }

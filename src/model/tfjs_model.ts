@@ -232,6 +232,105 @@ function layersView(model: TfjsModel): Module[] {
   return [...modules].map(([name, m]) => ({ name, ...m }));
 }
 
+/** Kernel names of a weights manifest alone (face-api.js, TF-Slim): the local name. */
+const KERNEL = /^(filters?|kernels?|weights?|w|fc)$/i;
+const DEPTHWISE = /^depthwise_(filters?|kernels?|weights?)$/i;
+const POINTWISE = /^pointwise_(filters?|kernels?|weights?)$/i;
+/** Bias names, and the offset of a batch norm folded into a convolution. */
+const BIAS = /^(bias|biases|b|\w*bn_offset)$/i;
+const BATCH_NORM: Record<string, string> = {
+  gamma: "weight",
+  beta: "bias",
+  moving_mean: "running_mean",
+  moving_variance: "running_var",
+};
+
+/**
+ * The module view of a weights manifest alone, from the weight names and shapes: there is no
+ * topology, so the layouts are TensorFlow's conventions (see `tfjsModel`).
+ */
+function manifestView(model: TfjsModel): Module[] {
+  const scopes = new Map<string, { local: string; w: TfjsWeight }[]>();
+  for (const w of model.weights) {
+    if (storedDType(w) === undefined) continue;
+    const parts = w.spec.name.split("/");
+    // A weight without a scope (face-api.js's `fc`) is classified by its whole name.
+    const local = parts.pop()!;
+    const scope = parts.join(".");
+    let list = scopes.get(scope);
+    if (list === undefined) scopes.set(scope, list = []);
+    list.push({ local, w });
+  }
+  const modules: Module[] = [];
+  const add = (name: string, type: string, params: Record<string, TensorRef>) =>
+    modules.push({ name, type, params });
+  for (const [scope, list] of scopes) {
+    const float = (w: TfjsWeight) => w.spec.dtype === "float32";
+    const rank = (w: TfjsWeight) => w.spec.shape.length;
+    const kernels = list.filter(({ local, w }) =>
+      float(w) &&
+      ((DEPTHWISE.test(local) && rank(w) === 4) ||
+        ((KERNEL.test(local) || POINTWISE.test(local)) && rank(w) >= 2 && rank(w) <= 5))
+    );
+    const rest = list.filter((e) => !kernels.includes(e));
+    const bias = kernels.length === 0
+      ? undefined
+      : rest.find(({ local, w }) => float(w) && rank(w) === 1 && BIAS.test(local));
+    // Several kernels in one scope (a separable convolution's depthwise and pointwise kernels):
+    // one module each; the bias follows the pointwise kernel, else the last kernel.
+    const biasOwner = kernels.find(({ local }) => POINTWISE.test(local)) ?? kernels.at(-1);
+    for (const k of kernels) {
+      const sub = kernels.length === 1
+        ? ""
+        : DEPTHWISE.test(k.local)
+        ? "depthwise"
+        : POINTWISE.test(k.local)
+        ? "pointwise"
+        : k.local;
+      const r = rank(k.w);
+      const depthwise = DEPTHWISE.test(k.local);
+      const layout = depthwise ? depthwiseLayout : r === 2 ? denseLayout : convLayout;
+      const params = Object.create(null) as Record<string, TensorRef>;
+      params.weight = tensorRef(k.w, layout(k.w.spec.shape));
+      if (bias !== undefined && k === biasOwner) {
+        params.bias = tensorRef(bias.w, same(bias.w.spec.shape));
+      }
+      add(
+        [scope, sub].filter((x) => x !== "").join(".") || k.w.spec.name,
+        r === 2 ? "Linear" : `Conv${depthwise ? 2 : r - 2}d`,
+        params,
+      );
+    }
+    const others = rest.filter((e) => e !== bias);
+    if (others.length === 0) continue;
+    const norm = others.every(({ local }) => local in BATCH_NORM) && others.length > 1;
+    const params = Object.create(null) as Record<string, TensorRef>;
+    const loose: { local: string; w: TfjsWeight }[] = [];
+    for (const { local, w } of others) {
+      const name = norm
+        ? BATCH_NORM[local]
+        : /^weights?$/i.test(local)
+        ? "weight"
+        : /^(bias|biases|b)$/i.test(local)
+        ? "bias"
+        : undefined;
+      if (name === undefined || name in params || scope === "" || kernels.length > 0) {
+        loose.push({ local, w });
+      } else params[name] = tensorRef(w, same(w.spec.shape));
+    }
+    if (Object.keys(params).length > 0) add(scope, norm ? "BatchNorm2d" : "Module", params);
+    // Any other weight (a constant, a name twice over, a weight without a scope or in a scope
+    // that has kernels already): a module of its own named after the weight, with parameter
+    // `weight`, as a graph model's constants.
+    for (const { w } of loose) {
+      const params = Object.create(null) as Record<string, TensorRef>;
+      params.weight = tensorRef(w, same(w.spec.shape));
+      add(w.spec.name.split("/").join("."), "Module", params);
+    }
+  }
+  return modules;
+}
+
 /** A node of a graph model's `modelTopology.node`. */
 interface TfNode {
   readonly name: string;
@@ -551,11 +650,11 @@ export function tfjsModel(model: TfjsModel): ModelGraph {
     const v = model.json[key];
     if (typeof v === "string") metadata[key] = v;
   }
-  if (model.kind === "layers-model") {
+  if (model.kind !== "graph-model") {
     return {
       format: "tfjs",
       source: { format: "tfjs", tfjs: model },
-      modules: layersView(model),
+      modules: model.kind === "layers-model" ? layersView(model) : manifestView(model),
       metadata,
     };
   }

@@ -4,6 +4,7 @@
 // file is missing, named twice or unnamed; the storage and TensorFlow.js options of a request.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { createHandler } from "../../edge/handler.ts";
 import { decodeOnnx } from "../../src/io/onnx/decode_onnx.ts";
 import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
@@ -64,6 +65,31 @@ for (const isolation of ["inline", "worker"] as const) {
     }
   });
 }
+
+test("a weights manifest alone (face-api) comes back under its name, its shard named after it", async () => {
+  const handler = createHandler({ isolation: "inline" });
+  try {
+    const dir = new URL("../../node_modules/@vladmandic/face-api/model/", import.meta.url);
+    const name = "tiny_face_detector_model-weights_manifest.json";
+    const json = new Uint8Array(readFileSync(new URL(name, dir)));
+    const bin = new Uint8Array(readFileSync(new URL("tiny_face_detector_model.bin", dir)));
+    const res = await post(handler, [name, json], [["tiny_face_detector_model.bin", bin]]);
+    assert.equal(res.status, 200, await res.clone().text());
+    const parts = (await res.formData()).getAll("files") as File[];
+    assert.deepEqual(parts.map((p) => p.name), [name, "tiny_face_detector_model-shard1of1.bin"]);
+    const out = new Map<string, Uint8Array>();
+    for (const p of parts) out.set(p.name, new Uint8Array(await p.arrayBuffer()));
+    const model = readTfjs(out.get(name)!, out);
+    assert.equal(model.kind, "weights-manifest");
+    const conv = model.weights.find((w) => w.spec.name === "conv0/filters")!;
+    // Half of the kernel pruned, still uint8 (on a grid where 0 is a code).
+    assert.equal(conv.spec.quantization?.dtype, "uint8");
+    const values = tfjsWeightValues(conv);
+    assert.equal(values.filter((v) => v === 0).length, values.length / 2);
+  } finally {
+    handler.close();
+  }
+});
 
 test("an ONNX model with its external data file comes back as one self-contained .onnx", async () => {
   const handler = createHandler({ isolation: "inline" });

@@ -166,23 +166,27 @@ test("a missing or short shard is a ModelFormatError naming the file, weight and
   });
 });
 
-test("a weights manifest alone (face-api.js's *-weights_manifest.json) is a ModelFormatError that says so", () => {
+test("a weights manifest alone (face-api.js's *-weights_manifest.json) is read; a broken one names the fault", () => {
   const manifest = JSON.stringify([{
     paths: ["a.bin"],
     weights: [{ name: "w", shape: [4], dtype: "float32" }],
   }]);
+  const model = readTfjs(manifest, new Map([["a.bin", new Uint8Array(16)]]));
+  assert.equal(model.kind, "weights-manifest");
+  assert.deepEqual(model.json, { weightsManifest: JSON.parse(manifest) });
   assert.throws(
     () => readTfjs(manifest, new Map(), { file: "m-weights_manifest.json" }),
     (e: unknown) => {
       assert.ok(e instanceof ModelFormatError);
-      assert.match(
-        e.message,
-        /m-weights_manifest\.json.*a weights manifest alone .* no model topology/,
-      );
+      assert.match(e.message, /m-weights_manifest\.json.*the weight shard "a\.bin" is missing/);
       return true;
     },
   );
-  assert.throws(() => readTfjs("[1, 2]", new Map()), /model\.json must hold a JSON object/);
+  assert.throws(() => readTfjs("[1, 2]", new Map()), /a manifest group must have "paths"/);
+  assert.throws(
+    () => readTfjs("5", new Map()),
+    /must hold a JSON object \(a model\) or a list of weight groups/,
+  );
 });
 
 test("a TensorFlow GraphDef (tfjs 0.x's tensorflowjs_model.pb) is a ModelFormatError that says what it is", async () => {

@@ -156,6 +156,36 @@ test("the web page prunes a TensorFlow.js model.json with its shards and offers 
   });
 });
 
+test("the web page prunes a weights manifest alone (face-api) and offers it under its name", {
+  skip,
+  timeout: 120_000,
+}, async () => {
+  await withSite("nncompress-web-", async ({ dir, page, errors }) => {
+    const models = new URL("../../node_modules/@vladmandic/face-api/model/", import.meta.url);
+    const name = "tiny_face_detector_model-weights_manifest.json";
+    await page.setInputFiles("#file", [
+      new URL(name, models).pathname,
+      new URL("tiny_face_detector_model.bin", models).pathname,
+    ]);
+    await page.waitForFunction(() => document.querySelectorAll("#inspect-body tr").length > 3);
+    assert.match(await page.textContent("#model-summary") ?? "", /weights_manifest\.json: tfjs, /);
+    await page.selectOption("#mode", "pruning");
+    await page.fill("#config", '[{"op_types": ["Conv2d"], "sparse_ratio": 0.5}]');
+    await page.waitForFunction(() =>
+      document.querySelector("#validity")!.textContent!.startsWith("valid")
+    );
+    await page.click("#compress");
+    await page.waitForSelector("#result:not([hidden])", { timeout: 60_000 });
+    const out = await downloads(page, dir);
+    assert.deepEqual([...out.keys()], [name, "tiny_face_detector_model-shard1of1.bin"]);
+    const model = readTfjs(out.get(name)!, out);
+    assert.equal(model.kind, "weights-manifest");
+    const conv = tfjsWeightValues(model.weights.find((w) => w.spec.name === "conv0/filters")!);
+    assert.equal(conv.filter((v) => v === 0).length, conv.length / 2);
+    assert.deepEqual(errors, []);
+  });
+});
+
 test("the web page stores a tfjs graph model's per-channel kernels with channel scales", {
   skip,
   timeout: 120_000,

@@ -21,6 +21,7 @@ import { readTfjs } from "../../io/tfjs/read_tfjs.ts";
 import {
   type CompareTfjsOptions,
   compareTfjsOutputs,
+  NOT_RUNNABLE,
   tfjsModelInputs,
 } from "../../compress/compare_tfjs.ts";
 import { graphValueTypes } from "../../io/onnx/graph_value_types.ts";
@@ -260,7 +261,9 @@ export async function compareWithReference(
 /** The files of a tfjs model, decoded once so a broken model gets its error. */
 async function tfjsFilesOf(path: string): Promise<Map<string, Uint8Array>> {
   const { modelJson, shards } = await readTfjsFiles(path);
-  readTfjs(modelJson, shards, { file: path });
+  if (readTfjs(modelJson, shards, { file: path }).kind === "weights-manifest") {
+    throw new CliError(`cannot evaluate ${path}: ${NOT_RUNNABLE}`);
+  }
   return new Map([["model.json", modelJson], ...shards]);
 }
 

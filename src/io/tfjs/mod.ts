@@ -26,6 +26,7 @@ export { readTfjs, type ReadTfjsOptions, tfjsSize, tfjsWeightValues } from "./re
 export {
   encodeTfjs,
   type EncodeTfjsOptions,
+  namedTfjsFiles,
   onTfjsGrid,
   TFJS_SHARD_BYTES,
   type TfjsFiles,

@@ -123,7 +123,9 @@ function checkSpec(raw: unknown, at: string, file: string): TfjsWeightSpec {
  * manifest group's shards are concatenated in the order of its `paths` and its weights follow
  * one another from byte 0, as tfjs lays them out; quantized weights keep their stored codes
  * (`tfjsWeightValues` dequantizes them). Graph models (`modelTopology.node`) and layers models
- * (`modelTopology.model_config` or `class_name`) are told apart by `format` or the topology.
+ * (`modelTopology.model_config` or `class_name`) are told apart by `format` or the topology; a
+ * JSON list of weight groups is a weights manifest alone (kind `weights-manifest`, as face-api.js
+ * ships its weights: the network is built in code, so there is no topology).
  *
  * @param modelJson The bytes (or text) of `model.json`.
  * @param shards The shard bytes by the path the manifest gives (`group1-shard1of2.bin`); a
@@ -162,30 +164,32 @@ export function readTfjs(
   } catch (e) {
     throw new ModelFormatError("model.json is not valid JSON", { file, cause: e });
   }
-  if (Array.isArray(json) && json.length > 0 && json.every((g) => isRecord(g) && "weights" in g)) {
+  let kind: TfjsModel["kind"];
+  let model: Record<string, unknown>;
+  if (Array.isArray(json)) {
+    // A weights manifest alone (face-api.js's `*-weights_manifest.json`): a list of groups.
+    kind = "weights-manifest";
+    model = { weightsManifest: json };
+  } else if (!isRecord(json)) {
     throw new ModelFormatError(
-      "this is a weights manifest alone (a list of weight groups, as face-api.js ships its " +
-        "weights), with no model topology: a tfjs model file is a model.json holding " +
-        '"modelTopology" and "weightsManifest"',
+      "model.json must hold a JSON object (a model) or a list of weight groups (a weights manifest)",
       { file },
     );
-  }
-  if (!isRecord(json)) {
-    throw new ModelFormatError("model.json must hold a JSON object", { file });
-  }
-  const topology = json.modelTopology;
-  let kind: TfjsModel["kind"];
-  if (json.format === "graph-model" || json.format === "layers-model") kind = json.format;
-  else if (isRecord(topology) && Array.isArray(topology.node)) kind = "graph-model";
-  else if (isRecord(topology) && ("model_config" in topology || "class_name" in topology)) {
-    kind = "layers-model";
   } else {
-    throw new ModelFormatError(
-      '"modelTopology" must be a graph (with "node") or a layers model (with "model_config" or "class_name")',
-      { file, field: "modelTopology" },
-    );
+    model = json;
+    const topology = model.modelTopology;
+    if (model.format === "graph-model" || model.format === "layers-model") kind = model.format;
+    else if (isRecord(topology) && Array.isArray(topology.node)) kind = "graph-model";
+    else if (isRecord(topology) && ("model_config" in topology || "class_name" in topology)) {
+      kind = "layers-model";
+    } else {
+      throw new ModelFormatError(
+        '"modelTopology" must be a graph (with "node") or a layers model (with "model_config" or "class_name")',
+        { file, field: "modelTopology" },
+      );
+    }
   }
-  const manifest = json.weightsManifest ?? [];
+  const manifest = model.weightsManifest ?? [];
   if (!Array.isArray(manifest)) {
     throw new ModelFormatError(
       `"weightsManifest" must be a list of groups: current value is ${typeof manifest}`,
@@ -231,7 +235,7 @@ export function readTfjs(
       offset += length;
     });
   });
-  return { kind, json, weights, file };
+  return { kind, json: model, weights, file };
 }
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {

@@ -11,32 +11,12 @@ import { readFile, writeFileAtomic } from "../fs.ts";
 import { ModelFormatError } from "../model_format_error.ts";
 import { readTfjs } from "./read_tfjs.ts";
 import type { TfjsModel } from "./tfjs_types.ts";
+import { namedTfjsFiles, tfjsManifestOf } from "./write_tfjs.ts";
 
 /** The folder part of a path (`""` for a bare name), with its trailing separator. */
 function folderOf(path: string): string {
   const cut = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
   return cut < 0 ? "" : path.slice(0, cut + 1);
-}
-
-/** The files with shards named `<stem>-shard<i>of<n>.bin` and the manifest patched to match. */
-function renameShards(
-  json: Uint8Array,
-  files: ReadonlyMap<string, Uint8Array>,
-  stem: string,
-): { json: Uint8Array; files: ReadonlyMap<string, Uint8Array> } {
-  const shards = [...files].filter(([name]) => name !== "model.json");
-  const names = new Map(
-    shards.map(([name], i) => [name, `${stem}-shard${i + 1}of${shards.length}.bin`]),
-  );
-  const parsed = JSON.parse(new TextDecoder().decode(json));
-  for (const group of parsed.weightsManifest ?? []) {
-    group.paths = group.paths.map((p: string) => names.get(p) ?? p);
-  }
-  const out = new TextEncoder().encode(JSON.stringify(parsed));
-  return {
-    json: out,
-    files: new Map([["model.json", out], ...shards.map(([n, b]) => [names.get(n)!, b] as const)]),
-  };
 }
 
 /**
@@ -45,7 +25,8 @@ function renameShards(
  * `model.json` in place always names shards that are there. When the file is not named
  * `model.json`, its shards are renamed after it (`small.json` -> `small-shard1of2.bin`, the
  * manifest patched to match), so that writing a second model into the folder of the first never
- * replaces the first one's shards.
+ * replaces the first one's shards; a weights manifest `<name>-weights_manifest.json` (face-api.js)
+ * takes `<name>-shard1of1.bin`.
  *
  * @param path The path of `model.json` (any name ending in `.json`).
  * @param files Every file by name: `model.json` (the `files` of a `save()` result, or of
@@ -72,17 +53,12 @@ export async function saveTfjsFiles(
   path: string,
   files: ReadonlyMap<string, Uint8Array>,
 ): Promise<void> {
-  let json = files.get("model.json");
-  if (json === undefined) {
-    throw new RangeError(
-      `"files" must hold model.json: current names are ${JSON.stringify([...files.keys()])}`,
-    );
-  }
   const folder = folderOf(path);
-  const stem = path.slice(folder.length).replace(/\.json$/i, "");
-  if (stem !== "model" && stem !== "") ({ json, files } = renameShards(json, files, stem));
-  for (const [name, bytes] of files) {
-    if (name === "model.json") continue;
+  const base = path.slice(folder.length);
+  const named = namedTfjsFiles(base, files);
+  const json = named.get(base)!;
+  for (const [name, bytes] of named) {
+    if (name === base) continue;
     if (name.includes("/") || name.includes("\\") || name === "." || name === "..") {
       throw new RangeError(`a shard name must be a plain file name: current value is ${name}`);
     }
@@ -119,15 +95,15 @@ export async function readTfjsFiles(
   }
   let total = json.length;
   onRead(total);
-  let manifest: unknown;
+  let manifest: unknown[];
   try {
-    manifest = JSON.parse(new TextDecoder().decode(json)).weightsManifest;
+    manifest = tfjsManifestOf(JSON.parse(new TextDecoder().decode(json)));
   } catch (e) {
     throw new ModelFormatError("model.json is not valid JSON", { file: path, cause: e });
   }
   const shards = new Map<string, Uint8Array>();
   const folder = folderOf(path);
-  for (const group of Array.isArray(manifest) ? manifest : []) {
+  for (const group of manifest as { paths?: unknown }[]) {
     for (const p of Array.isArray(group?.paths) ? group.paths : []) {
       if (typeof p !== "string" || shards.has(p)) continue;
       const shardPath = folder + decodeURIComponent(p.replace(/^\.\//, ""));

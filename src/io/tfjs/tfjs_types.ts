@@ -46,9 +46,16 @@ export interface TfjsWeight {
 
 /** A decoded TensorFlow.js model. */
 export interface TfjsModel {
-  /** `graph-model` (a converted TensorFlow graph) or `layers-model` (a Keras-style model). */
-  readonly kind: "graph-model" | "layers-model";
-  /** The parsed `model.json`, untouched (its `weightsManifest` included). */
+  /**
+   * `graph-model` (a converted TensorFlow graph), `layers-model` (a Keras-style model), or
+   * `weights-manifest`: a manifest alone (a JSON list of weight groups, as face-api.js ships its
+   * `*-weights_manifest.json`), whose network is built in code by the library that loads it.
+   */
+  readonly kind: "graph-model" | "layers-model" | "weights-manifest";
+  /**
+   * The parsed `model.json`, untouched (its `weightsManifest` included); for a weights manifest
+   * alone, `{ weightsManifest: <the list> }`.
+   */
   readonly json: Readonly<Record<string, unknown>>;
   /** Every weight in manifest order. */
   readonly weights: readonly TfjsWeight[];

@@ -189,7 +189,7 @@ function encodeWeight(
  * weights with their stored bytes and quantization as read, replaced ones encoded in the storage
  * their replacement asks for; the concatenated bytes are cut into shards of at most
  * `shardBytes` (a weight may span two shards, as the converter writes them). Every other field
- * of `model.json` is kept as read.
+ * of `model.json` is kept as read; a weights manifest alone is written as a list of groups.
  *
  * @param model A model from `readTfjs`.
  * @param replacements New values by weight name, in tfjs layout.
@@ -266,7 +266,11 @@ export function encodeTfjs(
     }
     shards.set(`${prefix}-shard${s + 1}of${count}.bin`, shard);
   }
-  const json = { ...model.json, weightsManifest: [{ paths: [...shards.keys()], weights: specs }] };
+  const manifest = [{ paths: [...shards.keys()], weights: specs }];
+  // A weights manifest alone is written as it was read: the list of groups.
+  const json = model.kind === "weights-manifest"
+    ? manifest
+    : { ...model.json, weightsManifest: manifest };
   return { modelJson: new TextEncoder().encode(JSON.stringify(json)), shards };
 }
 
@@ -292,4 +296,76 @@ export function tfjsSaved(
 ): Uint8Array & { readonly files: ReadonlyMap<string, Uint8Array> } {
   const all = new Map<string, Uint8Array>([["model.json", files.modelJson], ...files.shards]);
   return Object.assign(files.modelJson.slice(), { files: all });
+}
+
+/**
+ * The weight groups of a parsed `model.json`, or of a weights manifest alone (a list).
+ *
+ * @param json The parsed JSON.
+ * @returns Its groups (none when it has no manifest).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { tfjsManifestOf } from "./write_tfjs.ts";
+ *
+ * assert.equal(tfjsManifestOf({ weightsManifest: [{ paths: [], weights: [] }] }).length, 1);
+ * assert.equal(tfjsManifestOf([{ paths: [], weights: [] }]).length, 1);
+ * ```
+ */
+export function tfjsManifestOf(json: unknown): unknown[] {
+  const groups = Array.isArray(json)
+    ? json
+    : (json as { weightsManifest?: unknown } | null)?.weightsManifest;
+  return Array.isArray(groups) ? groups : [];
+}
+
+/**
+ * The files of a written model (`model.json` and its shards) named for saving as `name`: the
+ * JSON first, under `name`; unless `name` is `model.json`, the shards renamed after it
+ * (`small.json` -> `small-shard1of2.bin`; a weights manifest `<name>-weights_manifest.json`, as
+ * face-api.js names them, -> `<name>-shard1of1.bin`) and the manifest patched to match, so that
+ * a second model saved into the folder of the first never replaces the first one's shards.
+ *
+ * @param name The file name of the JSON (no folder).
+ * @param files `model.json` and the shards, as `encodeTfjs` or `tfjsSaved` give them.
+ * @returns Every file by its new name, the JSON first.
+ * @throws {RangeError} When `files` has no `model.json`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { namedTfjsFiles } from "./write_tfjs.ts";
+ *
+ * const json = JSON.stringify([{ paths: ["group1-shard1of1.bin"], weights: [] }]);
+ * const named = namedTfjsFiles("faces-weights_manifest.json", new Map([
+ *   ["model.json", new TextEncoder().encode(json)], ["group1-shard1of1.bin", new Uint8Array(4)],
+ * ]));
+ * assert.deepEqual([...named.keys()], ["faces-weights_manifest.json", "faces-shard1of1.bin"]);
+ * ```
+ */
+export function namedTfjsFiles(
+  name: string,
+  files: ReadonlyMap<string, Uint8Array>,
+): Map<string, Uint8Array> {
+  const json = files.get("model.json");
+  if (json === undefined) {
+    throw new RangeError(
+      `"files" must hold model.json: current names are ${JSON.stringify([...files.keys()])}`,
+    );
+  }
+  const shards = [...files].filter(([n]) => n !== "model.json");
+  const stem = name.replace(/\.json$/i, "").replace(/-weights_manifest$/i, "");
+  if (stem === "model" || stem === "") return new Map([[name, json], ...shards]);
+  const names = new Map(
+    shards.map(([n], i) => [n, `${stem}-shard${i + 1}of${shards.length}.bin`]),
+  );
+  const parsed = JSON.parse(new TextDecoder().decode(json));
+  for (const group of tfjsManifestOf(parsed) as { paths: string[] }[]) {
+    group.paths = group.paths.map((p) => names.get(p) ?? p);
+  }
+  return new Map([
+    [name, new TextEncoder().encode(JSON.stringify(parsed))],
+    ...shards.map(([n, b]) => [names.get(n)!, b] as const),
+  ]);
 }
