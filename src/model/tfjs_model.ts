@@ -262,8 +262,14 @@ function manifestView(model: TfjsModel): Module[] {
     list.push({ local, w });
   }
   const modules: Module[] = [];
-  const add = (name: string, type: string, params: Record<string, TensorRef>) =>
-    modules.push({ name, type, params });
+  // A name taken twice (a weight name repeated in the manifest) gets a suffix: names are unique.
+  const taken = new Set<string>();
+  const add = (name: string, type: string, params: Record<string, TensorRef>) => {
+    let unique = name;
+    for (let k = 2; taken.has(unique); k++) unique = `${name}_${k}`;
+    taken.add(unique);
+    modules.push({ name: unique, type, params });
+  };
   for (const [scope, list] of scopes) {
     const float = (w: TfjsWeight) => w.spec.dtype === "float32";
     const rank = (w: TfjsWeight) => w.spec.shape.length;

@@ -102,7 +102,7 @@ test("module view of a manifest: kernels by name and rank, separable convs split
   assert.equal(rec.get("conv32_down.scale")!.type, "Module");
 });
 
-test("module view of a manifest: names no rule knows, one name twice, a scope with kernels", () => {
+test("module view of a manifest: names no rule knows, a name repeated, a scope with kernels", () => {
   const spec = (name: string, shape: number[]) => ({ name, shape, dtype: "float32" });
   const weights = [
     spec("a/filters", [1, 1, 2, 3]),
@@ -111,6 +111,7 @@ test("module view of a manifest: names no rule knows, one name twice, a scope wi
     spec("b/w", [4, 2]),
     spec("b/kernel", [3, 3, 2]),
     spec("loose", [5]),
+    spec("loose", [1]),
     spec("c/scale", [2]),
     { name: "c/n", shape: [1], dtype: "int32" },
   ];
@@ -134,6 +135,8 @@ test("module view of a manifest: names no rule knows, one name twice, a scope wi
     "b.w:Linear:weight[2,4]",
     "b.kernel:Conv1d:weight[2,3,3]",
     "loose:Module:weight[5]",
+    // A weight name repeated: the module names stay unique.
+    "loose_2:Module:weight[1]",
     // Names no rule knows: a module each, as a graph model's constants.
     "c.scale:Module:weight[2]",
     "c.n:Module:weight[1]",

@@ -60,6 +60,8 @@ function mutate(value: unknown, pick: (n: number) => number, depth = 0): unknown
 async function check(files: Map<string, Uint8Array>) {
   try {
     const model = loadModel(files.get("model.json")!, "model.json", files);
+    const names = model.graph.modules.map((m) => m.name);
+    assert.equal(new Set(names).size, names.length, `module names repeat: ${names}`);
     for (const m of model.graph.modules) for (const p of Object.values(m.params)) await p.data();
   } catch (e) {
     if (!(e instanceof ModelFormatError)) throw e;
@@ -67,11 +69,19 @@ async function check(files: Map<string, Uint8Array>) {
   }
 }
 
-test("600 mutated model.json structures and shards: a ModelFormatError or a readable model", async () => {
-  const bases = [await layersModelFiles(), graphModelFiles()];
+/** A weights manifest alone (face-api.js's form): the graph model's manifest as a list. */
+function manifestFiles(): Map<string, Uint8Array> {
+  const files = graphModelFiles();
+  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  files.set("model.json", new TextEncoder().encode(JSON.stringify(json.weightsManifest)));
+  return files;
+}
+
+test("900 mutated model.json structures, weights manifests and shards: a ModelFormatError or a readable model", async () => {
+  const bases = [await layersModelFiles(), graphModelFiles(), manifestFiles()];
   const pick = rng(20261204);
-  for (let i = 0; i < 600; i++) {
-    const base = bases[i % 2];
+  for (let i = 0; i < 900; i++) {
+    const base = bases[i % 3];
     const files = new Map(base);
     const json = JSON.parse(new TextDecoder().decode(base.get("model.json")!));
     if (i % 5 === 4) {
