@@ -120,9 +120,20 @@ function setAlgorithms(mode: "pruning" | "quantization", selected?: string): voi
   showTfjsOptions();
 }
 
-/** The TensorFlow.js options show when a tfjs model is open and the mode is quantization. */
+/**
+ * The TensorFlow.js options show when a tfjs model is open and the mode is quantization; channel
+ * scales and equalization need a topology, which a weights manifest alone (face-api.js) lacks.
+ */
 function showTfjsOptions(): void {
   tfjsOptions.hidden = model?.format !== "tfjs" || modeSelect.value !== "quantization";
+  const graphless = manifestAlone();
+  channelScalesBox.parentElement!.hidden = graphless;
+  equalizeBox.parentElement!.hidden = graphless;
+}
+
+/** Whether the open model is a tfjs weights manifest alone. */
+function manifestAlone(): boolean {
+  return model?.format === "tfjs" && model.tfjs.kind === "weights-manifest";
 }
 
 // The list is checked in a worker of its own, so that no list — however slow to check on a large
@@ -433,8 +444,8 @@ compressButton.addEventListener("click", () => {
     ...(model.format === "tfjs" && !tfjsOptions.hidden
       ? {
         tfjs: {
-          channelScales: channelScalesBox.checked,
-          equalize: equalizeBox.checked,
+          channelScales: channelScalesBox.checked && !manifestAlone(),
+          equalize: equalizeBox.checked && !manifestAlone(),
           headroom: headroomValue(),
         },
       }

@@ -169,6 +169,10 @@ test("the web page prunes a weights manifest alone (face-api) and offers it unde
     ]);
     await page.waitForFunction(() => document.querySelectorAll("#inspect-body tr").length > 3);
     assert.match(await page.textContent("#model-summary") ?? "", /weights_manifest\.json: tfjs, /);
+    // No topology: the quantization options that need one are not offered.
+    await page.selectOption("#mode", "quantization");
+    assert.ok(await page.isVisible("#headroom"));
+    assert.ok(await page.isHidden("#channel-scales") && await page.isHidden("#equalize"));
     await page.selectOption("#mode", "pruning");
     await page.fill("#config", '[{"op_types": ["Conv2d"], "sparse_ratio": 0.5}]');
     await page.waitForFunction(() =>
