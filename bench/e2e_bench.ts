@@ -16,12 +16,12 @@
  *     [--large-runs prune,quantize] [--keep]
  *     [--out bench/results/e2e.json]
  *   deno run -A bench/e2e_bench.ts --threads-compare [--reps 3] [--only prune,global,quantize]
- *     [--layers 16] [--settle 1] [--out bench/results/e2e_threads.json]
+ *     [--layers 16] [--settle 5] [--out bench/results/e2e_threads.json]
  *
  * `--threads-compare` times `--threads 1` against `--threads 2` on the 1.07 GB file (prune Level
  * 50%, per layer and with one global group, quantize int8 per channel with integer storage),
  * interleaved (1, 2, 1, 2, …) so that other work on the machine falls on both alike, each after
- * a `sync` and a pause (`--settle`, 1 s; see `settle`), with both
+ * a `sync` and a pause (`--settle`, 5 s; see `settle`), with both
  * copies timed before each repetition (the ratios use the copies' medians); each run also
  * records the load average, the whole machine's busy cores while it ran (/proc/stat), the
  * child's CPU seconds, and those of its main thread and of each worker thread. `--only a,b`
@@ -240,13 +240,14 @@ function streamedRuns(file: string, out: string): [string, string[]][] {
  * the freed blocks of the one before (a run's time otherwise varied by up to 1.5x here).
  */
 /**
- * The pause before each timed run, after a `sync` (`--settle <s>`, default 1). On a VM with free
+ * The pause before each timed run, after a `sync` (`--settle <s>`, default 5). On a VM with free
  * page reporting (Linux's `page_reporting`, as this machine's Firecracker guest has), memory freed
  * more than about 2 s before is handed back to the host, and the next run's fresh pages (the
- * output's page cache) fault in from the host at about 2.5 s per GiB instead of 0.25 s: with the
- * default pause a run lands on either side of that delay. `--settle 5` puts every run past it.
+ * output's page cache) fault in from the host at about 3.5 s per GiB instead of 0.26 s
+ * (`bench/fresh_pages_bench.ts`). A pause of 1 s, the default until these were measured, left
+ * runs on either side of that delay; 5 s puts every run past it, so runs compare.
  */
-const SETTLE_SECONDS = Number(args.values.get("settle") ?? 1);
+const SETTLE_SECONDS = Number(args.values.get("settle") ?? 5);
 
 async function settle(): Promise<void> {
   await run("sync", []);
