@@ -307,9 +307,14 @@ function manifestView(model: TfjsModel): Module[] {
         params,
       );
     }
-    const others = rest.filter((e) => e !== bias);
+    // An empty constant, or a float one holding an infinity or a NaN (a sentinel), is no module,
+    // as in a graph model: written back as read.
+    const others = rest.filter(({ w }) =>
+      w !== bias?.w && !w.spec.shape.includes(0) &&
+      (w.spec.dtype !== "float32" || tfjsWeightValues(w).every(Number.isFinite))
+    );
     if (others.length === 0) continue;
-    const norm = others.every(({ local }) => local in BATCH_NORM) && others.length > 1;
+    const norm = others.length > 1 && others.every(({ local }) => Object.hasOwn(BATCH_NORM, local));
     const params = Object.create(null) as Record<string, TensorRef>;
     const loose: { local: string; w: TfjsWeight }[] = [];
     for (const { local, w } of others) {

@@ -114,9 +114,15 @@ test("module view of a manifest: names no rule knows, a name repeated, a scope w
     spec("loose", [1]),
     spec("c/scale", [2]),
     { name: "c/n", shape: [1], dtype: "int32" },
+    // Not modules, as a graph model's constants: an empty one, and a -inf sentinel.
+    spec("d/empty", [0, 3]),
+    spec("d/floor", [1]),
+    spec("e/constructor", [1]),
   ];
   const sizes = weights.map((w) => w.shape.reduce((a, b) => a * b, 1) * 4);
   const data = new Uint8Array(sizes.reduce((a, b) => a + b, 0));
+  // d/floor holds -inf.
+  new DataView(data.buffer).setFloat32(data.length - 8, -Infinity, true);
   const model = readTfjs(
     JSON.stringify([{ paths: ["w.bin"], weights }]),
     new Map([["w.bin", data]]),
@@ -140,6 +146,8 @@ test("module view of a manifest: names no rule knows, a name repeated, a scope w
     // Names no rule knows: a module each, as a graph model's constants.
     "c.scale:Module:weight[2]",
     "c.n:Module:weight[1]",
+    // A name an object's prototype holds is a name like any other.
+    "e.constructor:Module:weight[1]",
   ]);
 });
 
