@@ -150,15 +150,20 @@ async function run(
 /**
  * Copies `input` to a scratch path twice, as the baselines: `cp` alone (the copy stays in the
  * page cache) and `cp` then `sync` of the copy (flushed to disk, as the CLI's outputs are: each
- * is fsynced before it is renamed into place). Returns both times in seconds.
+ * is fsynced before it is renamed into place), each after the pause every timed run gets
+ * (`settle`). Returns both times in seconds.
  */
 async function copyBaselines(input: string): Promise<{ cp: number; durable: number }> {
   const folder = input.endsWith(".index.json");
   const source = folder ? input.slice(0, input.lastIndexOf("/")) : input;
   const copy = folder ? dir + "/copy-dir" : `${dir}/copy.safetensors`;
+  // Each copy starts as the timed runs do (`settle`): the same pause, so its fresh pages cost
+  // what theirs do.
+  await settle();
   const cp = await run("cp", folder ? ["-r", source, copy] : [source, copy]);
   // Removed at once: its pages are dropped, not written back during the next timing.
   await Deno.remove(copy, { recursive: true });
+  await settle();
   const durable = await run("sh", [
     "-c",
     folder ? 'cp -r "$0" "$1" && sync "$1"/*' : 'cp "$0" "$1" && sync "$1"',
@@ -194,6 +199,7 @@ async function suite(name: string, input: string, bytes: number, runs: [string, 
     peakMiB: 0,
   });
   for (const [label, argv] of runs) {
+    await settle();
     const r = await cli(...argv);
     rows.push({
       model: name,

@@ -9,7 +9,9 @@
  * Each run writes 16 x 64 MiB with `writeSync` into a new file (then deletes it):
  *
  * - `warm`: right after another 1 GiB file was deleted (its pages are taken again at once);
- * - `settled`: after a pause (`--pause`, 8 s) with that memory free;
+ * - `settled`: after a pause (`--pause`, 8 s) with that memory free; then again with each
+ *   write call given 4 MiB, 1 MiB and 256 KiB at most (the size of a write call is what
+ *   decides: `writeInPieces` in `src/io/fs.ts` writes 256 KiB a call);
  * - `settled, 2 workers`: the same pause, then two workers writing 512 MiB each into two files.
  *
  * It also times the first touch of 1 GiB of anonymous memory (a fresh `Uint8Array`).
@@ -36,12 +38,14 @@ function chunk(): Uint8Array {
   return b;
 }
 
-/** Writes `count` chunks into a new file; returns the seconds. */
-function writeFile(path: string, count: number, b: Uint8Array): number {
+/** Writes `count` chunks into a new file, `piece` bytes a call at most; returns the seconds. */
+function writeFile(path: string, count: number, b: Uint8Array, piece = b.length): number {
   const f = Deno.openSync(path, { write: true, create: true, truncate: true });
   const t0 = performance.now();
   for (let k = 0; k < count; k++) {
-    for (let at = 0; at < b.length;) at += f.writeSync(b.subarray(at));
+    for (let at = 0; at < b.length;) {
+      at += f.writeSync(b.subarray(at, Math.min(b.length, at + piece)));
+    }
   }
   const s = (performance.now() - t0) / 1000;
   f.close();
@@ -98,6 +102,14 @@ for (let r = 0; r < reps; r++) {
   Deno.removeSync(`${dir}/a.bin`);
   record("warm: 1 GiB into a new file", writeFile(`${dir}/a.bin`, GIB_CHUNKS, b));
   Deno.removeSync(`${dir}/a.bin`);
+  for (const kib of [4096, 1024, 256]) {
+    await sleep(pause);
+    record(
+      `settled: 1 GiB into a new file, ${kib} KiB a write call`,
+      writeFile(`${dir}/a.bin`, GIB_CHUNKS, b, kib * 1024),
+    );
+    Deno.removeSync(`${dir}/a.bin`);
+  }
   await sleep(pause);
   record("settled, 2 workers: 512 MiB each into two files", await twoWorkers());
 }

@@ -186,48 +186,43 @@ export async function openFile(
   return await openRaw(path);
 }
 
-/** The size of the staging buffers that large reads and writes go through: 4 MiB. */
+/** The size of the staging buffers that large reads go through: 4 MiB. */
 const STAGE_BYTES = 4 * 2 ** 20;
 
-/** Staging buffers not in use (`stagedRead`, `stagedWrite`); at most two are kept. */
+/** Staging buffers not in use (`stagedRead`); at most two are kept. */
 const FREE_STAGES: Uint8Array[] = [];
+
+/** The largest piece one write call gets: 256 KiB (see `writeInPieces`). */
+const WRITE_PIECE_BYTES = 256 * 1024;
 
 /**
  * Writes all of `bytes` by calls of `write` (each writes a prefix of its argument and returns
- * its length). A large `bytes` is copied through a reused staging buffer, `STAGE_BYTES` at a
- * time: on this project's VMs the kernel's first access to each page of a user buffer is
- * expensive (writing 1 GB from a buffer the program has just filled, in 4 MiB pieces: 2.8-3.7 s
- * directly, 0.5-1.2 s through the staging buffer; 0.13 s to write the same buffer again), while
- * a buffer the kernel has already copied from is fast. The copy costs a user-space memcpy
- * (about 0.1 s per GB). See docs/performance.md, "Staging buffers".
+ * its length), at most `WRITE_PIECE_BYTES` a call. The piece size is what decides the cost on
+ * this project's VMs: a write into new file pages costs about 0.3 s per GiB in pieces of 64-512
+ * KiB, but 1.5 s per GiB in 1 MiB pieces and 3.1-3.5 s in pieces of 4 MiB or more once the
+ * memory has been free for a few seconds (the guest hands free memory back to the host; `dd`
+ * shows the same, `cp`'s `copy_file_range` does not). Writing 16 fresh 64 MiB buffers, settled:
+ * 0.29 s in 256 KiB pieces straight from each buffer, 3.2 s through the 4 MiB staging buffer
+ * this function copied through before (`bench/fresh_pages_bench.ts`; docs/performance.md, "The
+ * output's fresh pages, and the size of a write call").
  */
-async function stagedWrite(
+async function writeInPieces(
   bytes: Uint8Array,
   write: (part: Uint8Array) => number | Promise<number>,
 ): Promise<void> {
-  if (bytes.length < STAGE_BYTES / 16) {
-    for (let at = 0; at < bytes.length;) at += await write(bytes.subarray(at));
-    return;
-  }
-  const stage = FREE_STAGES.pop() ?? new Uint8Array(STAGE_BYTES);
-  try {
-    for (let at = 0; at < bytes.length;) {
-      const n = Math.min(STAGE_BYTES, bytes.length - at);
-      stage.set(bytes.subarray(at, at + n));
-      for (let done = 0; done < n;) done += await write(stage.subarray(done, n));
-      at += n;
-    }
-  } finally {
-    if (FREE_STAGES.length < 2) FREE_STAGES.push(stage);
+  for (let at = 0; at < bytes.length;) {
+    at += await write(bytes.subarray(at, Math.min(bytes.length, at + WRITE_PIECE_BYTES)));
   }
 }
 
 /**
  * Fills `out` by calls of `read` (each reads at most its argument's length and returns the
  * bytes read, 0 at the end of the file); returns the bytes read. A large `out` is read through a
- * reused staging buffer and copied, as `stagedWrite` does for writes: reading 1 GB into fresh
- * 64 MiB buffers took 4.6 s directly and 3.2 s this way (0.35 and 0.30 s into buffers already
- * used), the kernel's first touch of each page of a buffer being the expensive part here.
+ * reused staging buffer and copied: reading 1 GB into fresh 64 MiB buffers took 4.6 s directly
+ * and 3.2 s this way (0.35 and 0.30 s into buffers already used), the kernel's first touch of
+ * each page of a buffer being the expensive part here. (Measured later, settled: 1.40 s directly
+ * and 1.18 s staged in 4 MiB reads, 1.03 s directly and 1.20 s staged in 256 KiB reads; the
+ * staging was kept.)
  */
 async function stagedRead(
   out: Uint8Array,
@@ -310,8 +305,8 @@ async function openRaw(path: string): Promise<FileSource> {
  * Writes `bytes` at `offset` of the file a `writeFileAtomic` sink is writing (`ByteSink.file`),
  * through a handle of its own: a worker thread writes the range it owns, and the thread that
  * streams the rest is not held up by the write. The range must not overlap what others write,
- * and the sink must be told (`file.wrote`) once it is written. Large writes go through a staging
- * buffer (`stagedWrite`).
+ * and the sink must be told (`file.wrote`) once it is written. Large writes go in pieces
+ * (`writeInPieces`).
  *
  * @param file The sink's `file` (its data: it may have crossed to a worker): the temporary path,
  * and the destination and label for errors.
@@ -345,7 +340,7 @@ export async function writeFileRange(
     try {
       f = deno.openSync(file.path, { write: true });
       f!.seekSync(offset, deno.SeekMode.Start);
-      await stagedWrite(bytes, (part) => f!.writeSync(part));
+      await writeInPieces(bytes, (part) => f!.writeSync(part));
     } catch (e) {
       throw fail(e);
     } finally {
@@ -358,7 +353,7 @@ export async function writeFileRange(
   try {
     h = await fs.open(file.path, "r+");
     let at = offset;
-    await stagedWrite(bytes, async (part) => {
+    await writeInPieces(bytes, async (part) => {
       const n = (await h!.write(part, 0, part.length, at)).bytesWritten;
       at += n;
       return n;
@@ -654,7 +649,7 @@ export async function writeFileAtomic(
           // chunks (1 GB in 64 MiB chunks: 1.5-3.3 s against 0.7-0.9 s, the page cache's
           // speed), so a streamed output of a large model wrote at a third of the disk's.
           const writeSync = f.writeSync?.bind(f);
-          await stagedWrite(chunk, (part) => {
+          await writeInPieces(chunk, (part) => {
             if (writeSync === undefined) return io<number>(f.write(part));
             try {
               return writeSync(part);
@@ -691,7 +686,7 @@ export async function writeFileAtomic(
       let position = 0;
       const put = async (chunk: Uint8Array, offset: number) => {
         let at = offset;
-        await stagedWrite(chunk, async (part) => {
+        await writeInPieces(chunk, async (part) => {
           const n = (await io(h.write(part, 0, part.length, at))).bytesWritten;
           at += n;
           return n;

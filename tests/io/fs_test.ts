@@ -174,12 +174,12 @@ test("a streamed output larger than one background flush is written whole, ahead
   }
 });
 
-test("writeFileRange writes a range of the file a sink is writing; the staging buffer keeps every byte; a failed write names the output", async () => {
+test("writeFileRange writes a range of the file a sink is writing; writes in pieces keep every byte; a failed write names the output", async () => {
   const dir = await mkdtemp(join(tmpdir(), "nnc-fs-"));
   try {
     const path = join(dir, "ranges.bin");
-    // Sizes around the 4 MiB staging buffer: below, equal, above and not a multiple of it.
-    const sizes = [3, 2 ** 22, 2 ** 22 + 17, 3 * 2 ** 22 - 5];
+    // Sizes around the 256 KiB write pieces (below, equal, above, not a multiple) and larger.
+    const sizes = [3, 2 ** 18, 2 ** 18 + 17, 2 ** 22, 3 * 2 ** 22 - 5];
     const parts = sizes.map((n, i) => {
       const b = new Uint8Array(n);
       for (let j = 0; j < n; j++) b[j] = (j * 31 + i * 7) & 255;
@@ -201,7 +201,7 @@ test("writeFileRange writes a range of the file a sink is writing; the staging b
       }
     });
     const bytes = await readFile(path);
-    assert.equal(bytes.length, offsets[3] + parts[3].length);
+    assert.equal(bytes.length, offsets.at(-1)! + parts.at(-1)!.length);
     for (const [i, p] of parts.entries()) {
       assert.deepEqual(bytes.subarray(offsets[i], offsets[i] + p.length), p, `part ${i}`);
     }
