@@ -270,9 +270,9 @@ function manifestView(model: TfjsModel): Module[] {
     taken.add(unique);
     modules.push({ name: unique, type, params });
   };
+  const float = (w: TfjsWeight) => w.spec.dtype === "float32";
+  const rank = (w: TfjsWeight) => w.spec.shape.length;
   for (const [scope, list] of scopes) {
-    const float = (w: TfjsWeight) => w.spec.dtype === "float32";
-    const rank = (w: TfjsWeight) => w.spec.shape.length;
     const kernels = list.filter(({ local, w }) =>
       float(w) &&
       ((DEPTHWISE.test(local) && rank(w) === 4) ||
@@ -286,15 +286,15 @@ function manifestView(model: TfjsModel): Module[] {
     // one module each; the bias follows the pointwise kernel, else the last kernel.
     const biasOwner = kernels.find(({ local }) => POINTWISE.test(local)) ?? kernels.at(-1);
     for (const k of kernels) {
+      const depthwise = DEPTHWISE.test(k.local);
       const sub = kernels.length === 1
         ? ""
-        : DEPTHWISE.test(k.local)
+        : depthwise
         ? "depthwise"
         : POINTWISE.test(k.local)
         ? "pointwise"
         : k.local;
       const r = rank(k.w);
-      const depthwise = DEPTHWISE.test(k.local);
       const layout = depthwise ? depthwiseLayout : r === 2 ? denseLayout : convLayout;
       const params = Object.create(null) as Record<string, TensorRef>;
       params.weight = tensorRef(k.w, layout(k.w.spec.shape));
