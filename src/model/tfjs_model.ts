@@ -120,6 +120,17 @@ function collectLayers(node: unknown, out: Map<string, LayerConfig>): void {
   if (isRecord(config) && isRecord(config.layer)) collectLayers(config.layer, out);
 }
 
+/** The layer a `TimeDistributed` or `Bidirectional` wrapper holds; any other layer itself. */
+function wrapped(layer: LayerConfig): LayerConfig {
+  const inner = layer.config.layer;
+  if (
+    (layer.className !== "TimeDistributed" && layer.className !== "Bidirectional") ||
+    !isRecord(inner) || typeof inner.class_name !== "string"
+  ) return layer;
+  const config = isRecord(inner.config) ? inner.config : {};
+  return { className: inner.class_name, name: layer.name, config };
+}
+
 /** PyTorch type and per-weight layout and local name of a Keras layer class. */
 function layerParam(
   className: string,
@@ -191,6 +202,22 @@ function layerParam(
       };
     case "PReLU":
       return { type: "PReLU", name: local === "alpha" ? "weight" : local, layout: same(shape) };
+    case "LSTM":
+    case "GRU":
+    case "SimpleRNN": {
+      // Keras `kernel` [in, gates*units] and `recurrent_kernel` [units, gates*units] are
+      // PyTorch's `weight_ih` and `weight_hh` transposed; the gate blocks keep Keras's order.
+      const name = local === "kernel"
+        ? "weight_ih"
+        : local === "recurrent_kernel"
+        ? "weight_hh"
+        : local;
+      return {
+        type: className === "SimpleRNN" ? "RNN" : className,
+        name,
+        layout: name !== local && shape.length === 2 ? denseLayout(shape) : same(shape),
+      };
+    }
   }
   return { type: "Module", name: local, layout: same(shape) };
 }
@@ -213,6 +240,9 @@ function layersView(model: TfjsModel): Module[] {
     // The layer is the innermost scope segment that names a layer of the topology.
     let layer: LayerConfig | undefined;
     for (let i = parts.length - 1; i >= 0 && layer === undefined; i--) layer = layers.get(parts[i]);
+    // A wrapper's weights are its layer's (`Bidirectional`: one copy per direction, under
+    // `forward_*` and `backward_*`).
+    layer = layer === undefined ? undefined : wrapped(layer);
     const mapped = layerParam(layer?.className ?? "", local, w.spec.shape);
     const name = [...parts, ...(mapped.sub === undefined ? [] : [mapped.sub])].join(".");
     let m = modules.get(name);

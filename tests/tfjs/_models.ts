@@ -127,6 +127,37 @@ export async function savedFiles(
 }
 
 /**
+ * A small sequence model of recurrent layers and wrappers: `Bidirectional(LSTM)`,
+ * `TimeDistributed(Dense)`, `GRU`, `SimpleRNN` and a `Dense` head, on `[10, 8]` inputs;
+ * deterministic weights, saved by `model.save` into memory and cut into shards.
+ */
+export async function recurrentModelFiles(shardBytes = 4096): Promise<Files> {
+  const model = tfl.sequential();
+  // An orthogonal recurrent initializer fails in this tfjs build; the weights are set below.
+  const recurrentInitializer = "glorotUniform";
+  model.add(tfl.layers.bidirectional({
+    layer: tfl.layers.lstm({ units: 16, returnSequences: true, recurrentInitializer }) as never,
+    inputShape: [10, 8],
+    name: "bi",
+  }));
+  model.add(tfl.layers.timeDistributed({
+    layer: tfl.layers.dense({ units: 12, activation: "relu" }),
+    name: "td",
+  }));
+  model.add(
+    tfl.layers.gru({ units: 10, returnSequences: true, recurrentInitializer, name: "gru" }),
+  );
+  model.add(tfl.layers.simpleRNN({ units: 8, recurrentInitializer, name: "srnn" }));
+  model.add(tfl.layers.dense({ units: 3, activation: "softmax", name: "out" }));
+  model.setWeights(
+    model.getWeights().map((w, i) =>
+      tf.tensor(randomArray(w.size, 7 + i).map((x) => x * 0.4), w.shape)
+    ),
+  );
+  return await savedFiles(model, shardBytes);
+}
+
+/**
  * A small Functional CNN (`tfl.model`) with the shapes channel scales must rewire: a conv layer
  * applied twice (two inbound nodes), a residual `Add`, a depthwise conv without a bias, a
  * SeparableConv2D with a sigmoid, a conv without a bias that is a model output, a Dense head;

@@ -28,6 +28,7 @@ import {
   type Files,
   graphModelFiles,
   layersModelFiles,
+  recurrentModelFiles,
   savedFiles,
   storedAs,
   tf,
@@ -350,6 +351,79 @@ test("an Einsum dense layer (jax2tf) is a Linear: layout, bias, activation; quan
   assert.equal(zeroRows.length, 1);
   const [pc] = await compareTfjsOutputs(runtime, pruned.files!, files);
   assert.ok(Number.isFinite(pc.cosine));
+});
+
+test("recurrent layers and wrappers: LSTM/GRU/RNN weights and TimeDistributed's Dense in PyTorch layout; quantized and pruned, tfjs runs them", async () => {
+  const files = await recurrentModelFiles();
+  const model = load(files);
+  assert.ok(model.format === "tfjs");
+  const view = model.graph.modules.map((m) => [
+    m.name,
+    m.type,
+    ...Object.entries(m.params).map(([n, r]) => `${n} ${r.shape.join("x")}`),
+  ]);
+  assert.deepEqual(view.map(([name, type]) => [name, type]), [
+    ["bi.forward_lstm_LSTM1", "LSTM"],
+    ["bi.backward_lstm_LSTM1", "LSTM"],
+    ["td", "Linear"],
+    ["gru", "GRU"],
+    ["srnn", "RNN"],
+    ["out", "Linear"],
+  ]);
+  assert.deepEqual(view[0].slice(2), ["weight_ih 64x8", "weight_hh 64x16", "bias 64"]);
+  assert.deepEqual(view[2].slice(2), ["weight 12x32", "bias 12"]);
+  assert.deepEqual(view[3].slice(2), ["weight_ih 30x12", "weight_hh 30x10", "bias 30"]);
+  // weight_ih is the Keras kernel [in, gates * units] transposed.
+  const raw = new Map(model.tfjs.weights.map((w) => [w.spec.name, tfjsWeightValues(w)]));
+  const kernel = raw.get("gru/kernel")!;
+  const seen = await model.graph.modules[3].params.weight_ih.data();
+  for (let o = 0; o < 30; o++) {
+    for (let i = 0; i < 12; i++) assert.equal(seen[o * 12 + i], kernel[i * 30 + o]);
+  }
+  assert.deepEqual(
+    bits(await model.graph.modules[3].params.bias.data()),
+    bits(raw.get("gru/bias")!),
+  );
+
+  // uint8 per tensor of every input and recurrent kernel and both dense kernels.
+  const config = [
+    {
+      op_types: ["LSTM", "GRU", "RNN"],
+      target_names: ["weight_ih", "weight_hh"],
+      quant_dtype: "uint8",
+      quant_scheme: "affine",
+    },
+    ...UINT8_KERNELS,
+  ];
+  const q = await (await quantize(model.graph, config)).save("int");
+  assert.deepEqual(q.warnings, []);
+  const back = load(q.files! as Files);
+  assert.ok(back.format === "tfjs");
+  const coded = back.tfjs.weights.filter((w) => w.spec.quantization?.dtype === "uint8");
+  assert.deepEqual(
+    coded.map((w) => w.spec.name).sort(),
+    [...raw.keys()].filter((n) => /kernel$/.test(n)).sort(),
+  );
+  const [qc] = await compareTfjsOutputs(runtime, q.files!, files);
+  assert.ok(qc.cosine >= 0.999, `uint8: ${qc.cosine}`);
+
+  // Half of each recurrent kernel pruned: zeros in the stored kernels, tfjs runs the result.
+  const pruned = await (await prune(model.graph, [{
+    op_types: ["LSTM", "GRU", "RNN"],
+    target_names: ["weight_ih", "weight_hh"],
+    sparse_ratio: 0.5,
+  }])).save();
+  const p = load(pruned.files! as Files);
+  assert.ok(p.format === "tfjs");
+  for (const w of p.tfjs.weights) {
+    const v = tfjsWeightValues(w);
+    const zeros = [...v].filter((x) => x === 0).length;
+    if (/\/(recurrent_)?kernel$/.test(w.spec.name) && !/^(td|out)\//.test(w.spec.name)) {
+      assert.equal(zeros, v.length / 2, w.spec.name);
+    } else assert.deepEqual(bits(v), bits(raw.get(w.spec.name)!), w.spec.name);
+  }
+  const [pc] = await compareTfjsOutputs(runtime, pruned.files!, files);
+  assert.ok(Number.isFinite(pc.cosine) && pc.cosine > 0.9, `pruned: ${pc.cosine}`);
 });
 
 test("Einsum dense layers take bias correction and GPTQ rounding: the shift (W_q - W) E[x] leaves the bias", async () => {
