@@ -33,6 +33,9 @@
  * 64 (4.3 GB) the fixed costs of a run (start-up, each worker's first tensor, the final flush)
  * weigh a quarter as much against the per-tensor work, which is what more threads share.
  *
+ * `--keep` leaves the working folder and the generated files in place (for timing runs by hand:
+ * `--threads-compare --only none --keep` only generates the file).
+ *
  * Peak memory is the child's `VmHWM` (Linux), read from /proc while it runs. Writes JSON and
  * prints a table.
  *
@@ -390,7 +393,7 @@ try {
         ]],
       ]);
     }
-    await Deno.remove(file);
+    if (!args.flags.has("keep")) await Deno.remove(file);
   }
 
   if (args.flags.has("large") || args.flags.has("only-large")) {
