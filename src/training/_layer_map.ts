@@ -21,6 +21,12 @@ const weightBias = (perm: readonly number[]) => ({
   bias: { name: "bias" },
 });
 
+const recurrent = {
+  kernel: { name: "weight_ih", perm: [1, 0] },
+  recurrent_kernel: { name: "weight_hh", perm: [1, 0] },
+  bias: { name: "bias" },
+};
+
 /** Layer classes with parameters, by TensorFlow.js class name. */
 export const LAYERS: Readonly<Record<string, LayerMap>> = {
   Dense: { type: "Linear", params: weightBias([1, 0]) },
@@ -50,6 +56,10 @@ export const LAYERS: Readonly<Record<string, LayerMap>> = {
   },
   Embedding: { type: "Embedding", params: { embeddings: { name: "weight" } } },
   PReLU: { type: "PReLU", params: { alpha: { name: "weight" } } },
+  // Keras's gate order is kept; the kernels are PyTorch's `weight_ih`/`weight_hh` transposed.
+  LSTM: { type: "LSTM", params: recurrent },
+  GRU: { type: "GRU", params: recurrent },
+  SimpleRNN: { type: "RNN", params: recurrent },
 };
 
 /** Parameter-free layer classes, by TensorFlow.js class name. */

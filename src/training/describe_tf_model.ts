@@ -63,7 +63,10 @@ function makeParam(module: string, tfName: string, v: LayerVariable, map: ParamM
  * Conv1D/2D/3D → Conv1d/2d/3d (`[kh, kw, in, out]` ↔ `[out, in, kh, kw]`), Conv2DTranspose →
  * ConvTranspose2d, DepthwiseConv2D → Conv2d with groups (`[kh, kw, in, m]` ↔ `[in*m, 1, kh, kw]`),
  * BatchNormalization → BatchNorm1d/2d/3d (gamma, beta, moving mean and variance → weight, bias,
- * running_mean, running_var), LayerNormalization → LayerNorm, Embedding → Embedding, PReLU, and
+ * running_mean, running_var), LayerNormalization → LayerNorm, Embedding → Embedding, PReLU,
+ * LSTM/GRU/SimpleRNN → LSTM/GRU/RNN (kernel and recurrent kernel ↔ `weight_ih` and `weight_hh`,
+ * transposed; Keras's gate order), a TimeDistributed layer as the layer it wraps, a Bidirectional
+ * layer as one module per direction (`bi.forward_lstm`, `bi.backward_lstm`), and
  * activation layers (ReLU, Activation("relu") → ReLU, Softmax, ...). Other layers keep their class
  * name as type; input layers are left out. `opType` holds the tf class name, so `op_types:
  * ["Dense"]` selects too. Layers of a nested model are submodules named `outer.inner`. An
@@ -108,18 +111,35 @@ export function describeTfModel(model: LayersModel): TfModelView {
         visit(inner, `${name}.`);
         continue;
       }
-      const mapped = LAYERS[cls]?.params ?? {};
-      const shapes: Record<string, number[]> = {};
-      for (const v of layer.weights) {
-        const tfName = v.originalName.slice(v.originalName.lastIndexOf("/") + 1);
-        const p = makeParam(name, tfName, v, mapped[tfName] ?? { name: tfName });
-        shapes[p.name] = [...p.shape];
-        params.push(p);
-        variables.set(p, v.read() as tf.Variable);
-      }
+      const wrapper = layer as unknown as {
+        layer?: TfLayer;
+        forwardLayer?: TfLayer;
+        backwardLayer?: TfLayer;
+      };
       layers.set(name, layer);
-      modules.push({ name, type: moduleType(layer, cls), params: shapes, opType: cls });
+      if (cls === "Bidirectional" && wrapper.forwardLayer && wrapper.backwardLayer) {
+        // One module per direction, named as its weights are (`bi/forward_lstm/kernel`).
+        for (const sub of [wrapper.forwardLayer, wrapper.backwardLayer]) {
+          add(sub, `${name}.${sub.name}`, sub.getClassName());
+        }
+        continue;
+      }
+      // A TimeDistributed layer's weights are its layer's (a Dense is a Linear).
+      const held = cls === "TimeDistributed" ? wrapper.layer : undefined;
+      add(layer, name, held?.getClassName() ?? cls, held);
     }
+  };
+  const add = (layer: TfLayer, name: string, cls: string, typed: TfLayer = layer) => {
+    const mapped = LAYERS[cls]?.params ?? {};
+    const shapes: Record<string, number[]> = {};
+    for (const v of layer.weights) {
+      const tfName = v.originalName.slice(v.originalName.lastIndexOf("/") + 1);
+      const p = makeParam(name, tfName, v, mapped[tfName] ?? { name: tfName });
+      shapes[p.name] = [...p.shape];
+      params.push(p);
+      variables.set(p, v.read() as tf.Variable);
+    }
+    modules.push({ name, type: moduleType(typed, cls), params: shapes, opType: cls });
   };
   visit(model.layers, "");
   return { model, modules, layers, params, value: (p) => variables.get(p)! };

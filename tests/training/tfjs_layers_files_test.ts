@@ -14,7 +14,15 @@ import {
   tfjsLayersFiles,
   trainStep,
 } from "../../src/training/mod.ts";
-import { type Files, layersModelFiles, storedAs, tf, tfl } from "../tfjs/_models.ts";
+import {
+  type Files,
+  layersModelFiles,
+  recurrentModelFiles,
+  storedAs,
+  tf,
+  tfl,
+} from "../tfjs/_models.ts";
+import { tfjsModel } from "../../src/model/tfjs_model.ts";
 import { randomArray } from "./_tf.ts";
 
 async function load(files: ReadonlyMap<string, Uint8Array>): Promise<tfl.LayersModel> {
@@ -85,6 +93,59 @@ for (const storage of ["float32", "uint8", "float16"] as const) {
     reloaded.dispose();
   });
 }
+
+test("recurrent layers and wrappers: the training view is the file's view; pruned with AGP, saved back, tfjs runs it", async () => {
+  const files = await recurrentModelFiles();
+  const original = readTfjs(files.get("model.json")!, files);
+  const student = describeTfModel(await load(files));
+  // The same modules, types and parameter shapes as the module view of the files.
+  const shapes = (ms: readonly { name: string; type: string; params?: object }[]) =>
+    ms.map((m) => [m.name, m.type, JSON.stringify(m.params)]);
+  const fileView = tfjsModel(original).modules.map((m) => ({
+    name: m.name,
+    type: m.type,
+    params: Object.fromEntries(Object.entries(m.params).map(([k, r]) => [k, [...r.shape]])),
+  }));
+  assert.deepEqual(shapes(student.modules), shapes(fileView));
+  // A param's values in PyTorch layout are the same in both views.
+  const gru = student.params.find((p) => p.module === "gru" && p.name === "weight_ih")!;
+  const seen = await tfjsModel(original).modules.find((m) => m.name === "gru")!.params.weight_ih
+    .data();
+  assert.deepEqual([...gru.toTorch(student.value(gru).dataSync() as Float32Array)], [...seen]);
+
+  const pruner = createTrainingPruner(
+    student,
+    [{
+      op_types: ["LSTM", "GRU", "RNN"],
+      target_names: ["weight_ih", "weight_hh"],
+      sparse_ratio: 0.5,
+    }],
+    { schedule: "agp", totalTimes: 2, intervalSteps: 1 },
+  );
+  const xs = tf.tensor(randomArray(3 * 10 * 8, 9), [3, 10, 8]);
+  const optimizer = tf.train.adam(1e-3);
+  for (let i = 0; i < 3; i++) {
+    trainStep(student, {
+      optimizer,
+      x: xs,
+      parts: [pruner],
+      loss: (out) => tf.mean(tf.square(out as tf.Tensor)) as tf.Scalar,
+    });
+  }
+  const out = tfjsLayersFiles(student, original, { masks: pruner.masks() });
+  const back = readTfjs(out.modelJson, out.shards);
+  for (const name of ["bi/backward_lstm_LSTM1/recurrent_kernel", "gru/kernel", "srnn/kernel"]) {
+    const v = tfjsWeightValues(weight(back, name)) as Float32Array;
+    assert.equal(v.filter((x) => x === 0).length, v.length / 2, name);
+  }
+  const reloaded = await load(all(out));
+  const want = predict(student, xs, [pruner]) as tf.Tensor;
+  const got = reloaded.predict(xs) as tf.Tensor;
+  const [a, b] = [got.dataSync(), want.dataSync()];
+  for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `${a[i]} ${b[i]}`);
+  tf.dispose([want, got, xs]);
+  reloaded.dispose();
+});
 
 test("tfjsLayersFiles: another storage on request; another model's files and bad replacements are refused", async () => {
   const files = await layersModelFiles();
