@@ -15,7 +15,8 @@ import { compressModel } from "../../src/compress/compress_model.ts";
 import { loadModel } from "../../src/compress/load_model.ts";
 import { readModelFile } from "../../src/compress/read_model_file.ts";
 import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
-import { saveTfjsFiles } from "../../src/io/tfjs/save_tfjs.ts";
+import { readTfjsFile, saveTfjsFiles } from "../../src/io/tfjs/save_tfjs.ts";
+import { FileError } from "../../src/io/file_error.ts";
 import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
 import { ModelFormatError } from "../../src/io/model_format_error.ts";
 import { prune } from "../../src/pruning/prune.ts";
@@ -688,6 +689,33 @@ test("files on disk: model.json and shards, renamed after the output, read back 
     result.report.after.fileBytes > 0 &&
       result.report.before.fileBytes > result.report.after.fileBytes - 100,
   );
+});
+
+test("shard paths with %-escapes are decoded; a % that is no escape, or a name on disk as written, is read as it is", async () => {
+  const dir = tempDir();
+  const files = await layersModelFiles(1 << 20);
+  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  const shard = files.get(json.weightsManifest[0].paths[0])!;
+  const cases: [string, string][] = [
+    ["my%20weights.bin", "my weights.bin"],
+    ["50%.bin", "50%.bin"],
+    ["a%20b%.bin", "a%20b%.bin"],
+    ["./sub%2Dx.bin", "sub%2Dx.bin"],
+  ];
+  for (const [path, onDisk] of cases) {
+    json.weightsManifest[0].paths = [path];
+    writeFileSync(`${dir}/m.json`, JSON.stringify(json));
+    writeFileSync(`${dir}/${onDisk}`, shard);
+    const model = await readTfjsFile(`${dir}/m.json`);
+    assert.equal(model.weights.length, json.weightsManifest[0].weights.length, path);
+  }
+  json.weightsManifest[0].paths = ["gone%zz.bin"];
+  writeFileSync(`${dir}/m.json`, JSON.stringify(json));
+  await assert.rejects(readTfjsFile(`${dir}/m.json`), (e: Error) => {
+    assert.ok(e instanceof FileError, String(e));
+    assert.match(e.message, /gone%zz\.bin/);
+    return true;
+  });
 });
 
 /** `eval <dir>/q8.json --reference <dir>/model.json`, then `extra`. */

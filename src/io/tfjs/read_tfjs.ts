@@ -41,7 +41,19 @@ function shardFor(
   const exact = shards.get(path);
   if (exact !== undefined) return exact;
   const base = path.slice(path.lastIndexOf("/") + 1);
-  return shards.get(base) ?? shards.get(decodeURIComponent(base));
+  return shards.get(base) ?? shards.get(uriDecoded(base));
+}
+
+/**
+ * A shard path with its %-escapes decoded (tfjs writes paths as URL parts), or as it is when it
+ * holds a `%` that is no escape (a file named `50%.bin`).
+ */
+export function uriDecoded(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 function checkSpec(raw: unknown, at: string, file: string): TfjsWeightSpec {

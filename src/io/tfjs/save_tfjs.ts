@@ -9,7 +9,7 @@
 import { FileError } from "../file_error.ts";
 import { readFile, writeFileAtomic } from "../fs.ts";
 import { ModelFormatError } from "../model_format_error.ts";
-import { readTfjs } from "./read_tfjs.ts";
+import { readTfjs, uriDecoded } from "./read_tfjs.ts";
 import type { TfjsModel } from "./tfjs_types.ts";
 import { namedTfjsFiles, tfjsManifestOf } from "./write_tfjs.ts";
 
@@ -106,12 +106,17 @@ export async function readTfjsFiles(
   for (const group of manifest as { paths?: unknown }[]) {
     for (const p of Array.isArray(group?.paths) ? group.paths : []) {
       if (typeof p !== "string" || shards.has(p)) continue;
-      const shardPath = folder + decodeURIComponent(p.replace(/^\.\//, ""));
+      const relative = p.replace(/^\.\//, "");
+      const shardPath = folder + uriDecoded(relative);
       let bytes: Uint8Array;
       try {
         bytes = await readFile(shardPath);
       } catch (e) {
-        throw FileError.from("read", "weight shard", shardPath, e);
+        // A name that only looks escaped (`a%20b.bin` on disk as it is).
+        const raw = folder + relative;
+        bytes = await (raw === shardPath ? Promise.reject(e) : readFile(raw)).catch(() => {
+          throw FileError.from("read", "weight shard", shardPath, e);
+        });
       }
       total += bytes.length;
       onRead(total);
