@@ -71,18 +71,20 @@ export function distillerPart(
   let teacherStates: States = {};
   let last = 0;
   const capture =
-    (into: () => States, keys: Set<string>, keep: boolean) =>
+    (into: () => States, keys: Set<string>) =>
     (kind: string) =>
     (module: string, i: number, value: tf.Tensor) => {
       if (keys.has(`${kind}:${module}:${i}`)) {
-        // a copy: the layers engine may dispose intermediate tensors once the next layer ran
+        // A copy, kept: the layers engine may dispose intermediate tensors once the next layer
+        // ran, and a recurrent layer (or a wrapper running one) is called inside a scope whose
+        // end disposed the student's copy before the loss read it. Disposed in `afterForward`.
         const copy = tf.clone(value);
-        (into()[module] ??= {})[`_${kind}_${i}`] = keep ? tf.keep(copy) : copy;
+        (into()[module] ??= {})[`_${kind}_${i}`] = tf.keep(copy);
       }
       return value;
     };
-  const studentHook = capture(() => studentStates, wanted, false);
-  const teacherHook = capture(() => teacherStates, teacherWanted, true);
+  const studentHook = capture(() => studentStates, wanted);
+  const teacherHook = capture(() => teacherStates, teacherWanted);
   const teacherPart: TrainingPart = {
     name: "teacher capture",
     input: teacherHook("input"),
@@ -112,7 +114,9 @@ export function distillerPart(
       return loss;
     },
     afterForward() {
-      for (const byTarget of Object.values(teacherStates)) tf.dispose(Object.values(byTarget));
+      for (const states of [teacherStates, studentStates]) {
+        for (const byTarget of Object.values(states)) tf.dispose(Object.values(byTarget));
+      }
       teacherStates = {};
       studentStates = {};
     },

@@ -66,7 +66,8 @@ function makeParam(module: string, tfName: string, v: LayerVariable, map: ParamM
  * running_mean, running_var), LayerNormalization → LayerNorm, Embedding → Embedding, PReLU,
  * LSTM/GRU/SimpleRNN → LSTM/GRU/RNN (kernel and recurrent kernel ↔ `weight_ih` and `weight_hh`,
  * transposed; Keras's gate order), a TimeDistributed layer as the layer it wraps, a Bidirectional
- * layer as one module per direction (`bi.forward_lstm`, `bi.backward_lstm`), and
+ * layer as a module without parameters (its input and output) and one module per direction
+ * (`bi.forward_lstm`, `bi.backward_lstm`), and
  * activation layers (ReLU, Activation("relu") → ReLU, Softmax, ...). Other layers keep their class
  * name as type; input layers are left out. `opType` holds the tf class name, so `op_types:
  * ["Dense"]` selects too. Layers of a nested model are submodules named `outer.inner`. An
@@ -119,8 +120,12 @@ export function describeTfModel(model: LayersModel): TfModelView {
       layers.set(name, layer);
       if (cls === "Bidirectional" && wrapper.forwardLayer && wrapper.backwardLayer) {
         // One module per direction, named as its weights are (`bi/forward_lstm/kernel`).
+        // The wrapper stays a module of its own (no parameters) for targets on its input and
+        // output.
+        modules.push({ name, type: cls, params: {}, opType: cls });
         for (const sub of [wrapper.forwardLayer, wrapper.backwardLayer]) {
           add(sub, `${name}.${sub.name}`, sub.getClassName());
+          layers.set(`${name}.${sub.name}`, sub);
         }
         continue;
       }
