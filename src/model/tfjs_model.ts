@@ -120,15 +120,41 @@ function collectLayers(node: unknown, out: Map<string, LayerConfig>): void {
   if (isRecord(config) && isRecord(config.layer)) collectLayers(config.layer, out);
 }
 
-/** The layer a `TimeDistributed` or `Bidirectional` wrapper holds; any other layer itself. */
-function wrapped(layer: LayerConfig): LayerConfig {
-  const inner = layer.config.layer;
-  if (
-    (layer.className !== "TimeDistributed" && layer.className !== "Bidirectional") ||
-    !isRecord(inner) || typeof inner.class_name !== "string"
-  ) return layer;
-  const config = isRecord(inner.config) ? inner.config : {};
-  return { className: inner.class_name, name: layer.name, config };
+/** The recurrent layer class whose weights a cell class has. */
+const CELL_LAYER: Readonly<Record<string, string>> = {
+  LSTMCell: "LSTM",
+  GRUCell: "GRU",
+  SimpleRNNCell: "SimpleRNN",
+};
+
+/**
+ * The layer whose weights a wrapper's or a generic RNN's are: the layer a `TimeDistributed` or
+ * `Bidirectional` wrapper holds; for an `RNN`, its cell's layer class (`GRUCell` -> `GRU`), the
+ * cell of a stack (`StackedRNNCells`) chosen by the index ending the weight's scope segment
+ * under the layer (`stack/RNNCell_1/kernel`). Any other layer (or an unknown cell) is itself.
+ */
+function wrapped(layer: LayerConfig, sub: string | undefined): LayerConfig {
+  const held = (inner: unknown): LayerConfig | undefined =>
+    isRecord(inner) && typeof inner.class_name === "string"
+      ? {
+        className: inner.class_name,
+        name: layer.name,
+        config: isRecord(inner.config) ? inner.config : {},
+      }
+      : undefined;
+  if (layer.className === "TimeDistributed" || layer.className === "Bidirectional") {
+    return held(layer.config.layer) ?? layer;
+  }
+  if (layer.className !== "RNN") return layer;
+  let cell = held(layer.config.cell);
+  if (cell?.className === "StackedRNNCells") {
+    const cells = Array.isArray(cell.config.cells) ? cell.config.cells : [];
+    const index = cells.length === 1 ? 0 : Number(/_(\d+)$/.exec(sub ?? "")?.[1] ?? NaN);
+    cell = held(cells[index]);
+  }
+  return cell !== undefined && Object.hasOwn(CELL_LAYER, cell.className)
+    ? { ...cell, className: CELL_LAYER[cell.className] }
+    : layer;
 }
 
 /** PyTorch type and per-weight layout and local name of a Keras layer class. */
@@ -239,10 +265,11 @@ function layersView(model: TfjsModel): Module[] {
     const local = parts.length > 1 ? parts.pop()! : "weight";
     // The layer is the innermost scope segment that names a layer of the topology.
     let layer: LayerConfig | undefined;
-    for (let i = parts.length - 1; i >= 0 && layer === undefined; i--) layer = layers.get(parts[i]);
+    let at = parts.length;
+    while (at > 0 && layer === undefined) layer = layers.get(parts[--at]);
     // A wrapper's weights are its layer's (`Bidirectional`: one copy per direction, under
-    // `forward_*` and `backward_*`).
-    layer = layer === undefined ? undefined : wrapped(layer);
+    // `forward_*` and `backward_*`), a generic RNN's its cell's (`RNNCell_<i>` of a stack).
+    layer = layer === undefined ? undefined : wrapped(layer, parts[at + 1]);
     const mapped = layerParam(layer?.className ?? "", local, w.spec.shape);
     const name = [...parts, ...(mapped.sub === undefined ? [] : [mapped.sub])].join(".");
     let m = modules.get(name);

@@ -33,6 +33,22 @@ function moduleType(layer: TfLayer, cls: string): string {
   return PLAIN_LAYERS[cls] ?? cls;
 }
 
+/** The layer class of each cell of a generic `RNN` layer (`GRUCell` -> `GRU`), in order. */
+function rnnCells(layer: TfLayer): string[] | undefined {
+  const cell = (layer as unknown as { cell?: TfLayer & { cells?: TfLayer[] } }).cell;
+  if (cell === undefined) return undefined;
+  const cells = Array.isArray(cell.cells) ? cell.cells : [cell];
+  const names: Readonly<Record<string, string>> = {
+    LSTMCell: "LSTM",
+    GRUCell: "GRU",
+    SimpleRNNCell: "SimpleRNN",
+  };
+  return cells.map((c) => {
+    const cls = c.getClassName();
+    return Object.hasOwn(names, cls) ? names[cls] : cls;
+  });
+}
+
 function makeParam(module: string, tfName: string, v: LayerVariable, map: ParamMap): TfParam {
   const tfShape = [...v.shape] as number[];
   const perm = map.perm ?? tfShape.map((_, i) => i);
@@ -129,15 +145,42 @@ export function describeTfModel(model: LayersModel): TfModelView {
         }
         continue;
       }
+      const cells = cls === "RNN" ? rnnCells(layer) : undefined;
+      if (cells !== undefined) {
+        // A generic RNN is its cell's layer class (a GRUCell's weights are a GRU's); each cell
+        // of a stack is a module, named as its weights are (`stack/RNNCell_1/kernel`).
+        if (cells.length === 1) {
+          add(layer, name, cells[0], layer, layer.weights);
+          continue;
+        }
+        modules.push({ name, type: cls, params: {}, opType: cls });
+        const bySub = new Map<string, LayerVariable[]>();
+        for (const v of layer.weights) {
+          const segments = v.originalName.split("/");
+          const sub = segments.length > 2 ? segments[segments.length - 2] : "";
+          bySub.set(sub, [...(bySub.get(sub) ?? []), v]);
+        }
+        for (const [sub, weights] of bySub) {
+          const index = Number(/_(\d+)$/.exec(sub)?.[1] ?? NaN);
+          add(layer, sub === "" ? name : `${name}.${sub}`, cells[index] ?? cls, layer, weights);
+        }
+        continue;
+      }
       // A TimeDistributed layer's weights are its layer's (a Dense is a Linear).
       const held = cls === "TimeDistributed" ? wrapper.layer : undefined;
       add(layer, name, held?.getClassName() ?? cls, held);
     }
   };
-  const add = (layer: TfLayer, name: string, cls: string, typed: TfLayer = layer) => {
+  const add = (
+    layer: TfLayer,
+    name: string,
+    cls: string,
+    typed: TfLayer = layer,
+    weights: readonly LayerVariable[] = layer.weights,
+  ) => {
     const mapped = LAYERS[cls]?.params ?? {};
     const shapes: Record<string, number[]> = {};
-    for (const v of layer.weights) {
+    for (const v of weights) {
       const tfName = v.originalName.slice(v.originalName.lastIndexOf("/") + 1);
       const p = makeParam(name, tfName, v, mapped[tfName] ?? { name: tfName });
       shapes[p.name] = [...p.shape];

@@ -128,7 +128,8 @@ export async function savedFiles(
 
 /**
  * A small sequence model of recurrent layers and wrappers: `Bidirectional(LSTM)`,
- * `TimeDistributed(Dense)`, `GRU`, `SimpleRNN` and a `Dense` head, on `[10, 8]` inputs;
+ * `TimeDistributed(Dense)`, `GRU`, an `RNN` of stacked `LSTMCell` and `SimpleRNNCell`, `SimpleRNN`
+ * and a `Dense` head, on `[10, 8]` inputs;
  * deterministic weights, saved by `model.save` into memory and cut into shards.
  */
 export async function recurrentModelFiles(shardBytes = 4096): Promise<Files> {
@@ -136,7 +137,12 @@ export async function recurrentModelFiles(shardBytes = 4096): Promise<Files> {
   // An orthogonal recurrent initializer fails in this tfjs build; the weights are set below.
   const recurrentInitializer = "glorotUniform";
   model.add(tfl.layers.bidirectional({
-    layer: tfl.layers.lstm({ units: 16, returnSequences: true, recurrentInitializer }) as never,
+    layer: tfl.layers.lstm({
+      units: 16,
+      returnSequences: true,
+      recurrentInitializer,
+      name: "lstm",
+    }) as never,
     inputShape: [10, 8],
     name: "bi",
   }));
@@ -147,6 +153,15 @@ export async function recurrentModelFiles(shardBytes = 4096): Promise<Files> {
   model.add(
     tfl.layers.gru({ units: 10, returnSequences: true, recurrentInitializer, name: "gru" }),
   );
+  // A generic RNN over a stack of cells (each cell a module, named as its weights).
+  model.add(tfl.layers.rnn({
+    cell: [
+      tfl.layers.lstmCell({ units: 6, recurrentInitializer }),
+      tfl.layers.simpleRNNCell({ units: 5, recurrentInitializer }),
+    ],
+    returnSequences: true,
+    name: "stack",
+  }));
   model.add(tfl.layers.simpleRNN({ units: 8, recurrentInitializer, name: "srnn" }));
   model.add(tfl.layers.dense({ units: 3, activation: "softmax", name: "out" }));
   model.setWeights(
