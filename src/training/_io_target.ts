@@ -18,7 +18,15 @@ export function checkIoTarget(
   t: ResolvedTarget,
   n: NormalTarget,
 ): ["input" | "output", number] {
-  const layer = view.layers.get(t.module)!;
+  const layer = view.layers.get(t.module);
+  if (layer === undefined) {
+    throw new DistillationError(
+      "target_name",
+      `module ${JSON.stringify(t.module)} has no layer of its own (a cell of a recurrent layer): ` +
+        `its inputs and outputs are the layer's; name the layer that runs it`,
+      n,
+    );
+  }
   const m = IO.exec(t.target);
   if (m === null) {
     throw new DistillationError(

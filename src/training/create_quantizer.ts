@@ -131,6 +131,15 @@ export function createQuantizer(
         { module: t.module, target: t.target, configIndex: t.configIndex },
       );
     }
+    if (!view.layers.has(t.module)) {
+      throw new QuantizationError(
+        "activation",
+        `module ${
+          JSON.stringify(t.module)
+        } has no layer of its own (a cell of a recurrent layer): its inputs and outputs are the layer's; name the layer that runs it`,
+        { module: t.module, target: t.target, configIndex: t.configIndex },
+      );
+    }
     const qt = new QuantTarget(t, undefined, Number(m[2]), observer);
     byIo.set(`${m[1]}:${t.module}:${m[2]}`, qt);
     all.push(qt);

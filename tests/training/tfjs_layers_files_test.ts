@@ -8,6 +8,7 @@ import { tfjsMemoryHandler } from "../../src/compress/compare_tfjs.ts";
 import type { TfjsModel } from "../../src/io/tfjs/tfjs_types.ts";
 import {
   createDistiller,
+  createQuantizer,
   createTrainingPruner,
   describeTfModel,
   predict,
@@ -23,6 +24,8 @@ import {
   tfl,
 } from "../tfjs/_models.ts";
 import { tfjsModel } from "../../src/model/tfjs_model.ts";
+import { DistillationError } from "../../src/distillation/distillation_error.ts";
+import { QuantizationError } from "../../src/quantization/quantization_error.ts";
 import { randomArray } from "./_tf.ts";
 
 async function load(files: ReadonlyMap<string, Uint8Array>): Promise<tfl.LayersModel> {
@@ -134,6 +137,20 @@ test("recurrent layers and wrappers: the training view is the file's view; prune
     op_names: ["bi", "bi.backward_lstm", "td", "gru", "stack"],
     apply_method: "mse",
   }]);
+  // A cell of the stack runs inside its layer: its inputs and outputs are no targets.
+  assert.throws(
+    () => createDistiller(student, teacher, [{ op_names: ["stack.RNNCell_0"] }]),
+    (e: Error) => e instanceof DistillationError && /no layer of its own/.test(e.message),
+  );
+  assert.throws(
+    () =>
+      createQuantizer(student, [{
+        op_names: ["stack.RNNCell_1"],
+        target_names: ["_output_0"],
+        quant_dtype: "int8",
+      }], { registry: { quantization: { RNN: { _output_0: {} } } } }),
+    (e: Error) => e instanceof QuantizationError && /no layer of its own/.test(e.message),
+  );
   const xs = tf.tensor(randomArray(3 * 10 * 8, 9), [3, 10, 8]);
   const optimizer = tf.train.adam(1e-3);
   const tensors: number[] = [];
