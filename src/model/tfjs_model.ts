@@ -9,6 +9,7 @@ import type { TfjsModel, TfjsWeight } from "../io/tfjs/tfjs_types.ts";
 import type { DType } from "../tensor/dtype.ts";
 import type { Graph, GraphNode, ModelGraph, Module, TensorRef } from "./model_graph.ts";
 import { permute } from "./permute.ts";
+import { CELL_LAYER, stackedCellIndex } from "./_recurrent.ts";
 
 /** How a tfjs weight becomes a parameter: PyTorch shape and the permutation from tfjs layout. */
 interface Layout {
@@ -120,13 +121,6 @@ function collectLayers(node: unknown, out: Map<string, LayerConfig>): void {
   if (isRecord(config) && isRecord(config.layer)) collectLayers(config.layer, out);
 }
 
-/** The recurrent layer class whose weights a cell class has. */
-const CELL_LAYER: Readonly<Record<string, string>> = {
-  LSTMCell: "LSTM",
-  GRUCell: "GRU",
-  SimpleRNNCell: "SimpleRNN",
-};
-
 /**
  * The layer whose weights a wrapper's or a generic RNN's are: the layer a `TimeDistributed` or
  * `Bidirectional` wrapper holds; for an `RNN`, its cell's layer class (`GRUCell` -> `GRU`), the
@@ -149,7 +143,7 @@ function wrapped(layer: LayerConfig, sub: string | undefined): LayerConfig {
   let cell = held(layer.config.cell);
   if (cell?.className === "StackedRNNCells") {
     const cells = Array.isArray(cell.config.cells) ? cell.config.cells : [];
-    const index = cells.length === 1 ? 0 : Number(/_(\d+)$/.exec(sub ?? "")?.[1] ?? NaN);
+    const index = cells.length === 1 ? 0 : stackedCellIndex(sub);
     cell = held(cells[index]);
   }
   return cell !== undefined && Object.hasOwn(CELL_LAYER, cell.className)

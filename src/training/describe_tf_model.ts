@@ -9,6 +9,7 @@ import type * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel, LayerVariable } from "@tensorflow/tfjs-layers";
 import type { ModuleInfo } from "../config/types.ts";
 import { invertPermutation, permute } from "../model/permute.ts";
+import { CELL_LAYER, stackedCellIndex } from "../model/_recurrent.ts";
 import { ACTIVATIONS, LAYERS, type ParamMap, PLAIN_LAYERS } from "./_layer_map.ts";
 import type { TfLayer, TfModelView, TfParam } from "./types.ts";
 
@@ -38,14 +39,9 @@ function rnnCells(layer: TfLayer): string[] | undefined {
   const cell = (layer as unknown as { cell?: TfLayer & { cells?: TfLayer[] } }).cell;
   if (cell === undefined) return undefined;
   const cells = Array.isArray(cell.cells) ? cell.cells : [cell];
-  const names: Readonly<Record<string, string>> = {
-    LSTMCell: "LSTM",
-    GRUCell: "GRU",
-    SimpleRNNCell: "SimpleRNN",
-  };
   return cells.map((c) => {
     const cls = c.getClassName();
-    return Object.hasOwn(names, cls) ? names[cls] : cls;
+    return Object.hasOwn(CELL_LAYER, cls) ? CELL_LAYER[cls] : cls;
   });
 }
 
@@ -150,7 +146,7 @@ export function describeTfModel(model: LayersModel): TfModelView {
         // A generic RNN is its cell's layer class (a GRUCell's weights are a GRU's); each cell
         // of a stack is a module, named as its weights are (`stack/RNNCell_1/kernel`).
         if (cells.length === 1) {
-          add(layer, name, cells[0], layer, layer.weights);
+          add(layer, name, cells[0]);
           continue;
         }
         modules.push({ name, type: cls, params: {}, opType: cls });
@@ -158,11 +154,13 @@ export function describeTfModel(model: LayersModel): TfModelView {
         for (const v of layer.weights) {
           const segments = v.originalName.split("/");
           const sub = segments.length > 2 ? segments[segments.length - 2] : "";
-          bySub.set(sub, [...(bySub.get(sub) ?? []), v]);
+          let list = bySub.get(sub);
+          if (list === undefined) bySub.set(sub, list = []);
+          list.push(v);
         }
         for (const [sub, weights] of bySub) {
-          const index = Number(/_(\d+)$/.exec(sub)?.[1] ?? NaN);
-          add(layer, sub === "" ? name : `${name}.${sub}`, cells[index] ?? cls, layer, weights);
+          const cell = cells[stackedCellIndex(sub)] ?? cls;
+          add(layer, sub === "" ? name : `${name}.${sub}`, cell, layer, weights);
         }
         continue;
       }

@@ -114,9 +114,9 @@ export async function readTfjsFiles(
       } catch (e) {
         // A name that only looks escaped (`a%20b.bin` on disk as it is).
         const raw = folder + relative;
-        bytes = await (raw === shardPath ? Promise.reject(e) : readFile(raw)).catch(() => {
-          throw FileError.from("read", "weight shard", shardPath, e);
-        });
+        const fail = () => FileError.from("read", "weight shard", shardPath, e);
+        if (raw === shardPath) throw fail();
+        bytes = await readFile(raw).catch(() => Promise.reject(fail()));
       }
       total += bytes.length;
       onRead(total);
