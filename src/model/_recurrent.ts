@@ -1,7 +1,4 @@
-/**
- * Finding the parameters of ONNX LSTM, GRU and RNN nodes; the layer classes of TensorFlow.js
- * recurrent cells.
- */
+/** Finding the parameters of ONNX LSTM, GRU and RNN nodes. */
 
 import type { OnnxNode, OnnxTensor } from "../io/onnx/onnx_types.ts";
 
@@ -62,19 +59,4 @@ export function recurrentParams(
     }
   }
   return out;
-}
-
-/** The TensorFlow.js recurrent layer class whose weights a cell class has (`GRUCell` -> `GRU`). */
-export const CELL_LAYER: Readonly<Record<string, string>> = {
-  LSTMCell: "LSTM",
-  GRUCell: "GRU",
-  SimpleRNNCell: "SimpleRNN",
-};
-
-/**
- * The index of a cell of a tfjs `StackedRNNCells` from the scope segment its weights are under
- * (`RNNCell_1` -> 1), or NaN.
- */
-export function stackedCellIndex(segment: string | undefined): number {
-  return Number(/_(\d+)$/.exec(segment ?? "")?.[1] ?? NaN);
 }

@@ -9,7 +9,7 @@ import type { TfjsModel, TfjsWeight } from "../io/tfjs/tfjs_types.ts";
 import type { DType } from "../tensor/dtype.ts";
 import type { Graph, GraphNode, ModelGraph, Module, TensorRef } from "./model_graph.ts";
 import { permute } from "./permute.ts";
-import { CELL_LAYER, stackedCellIndex } from "./_recurrent.ts";
+import { CELL_LAYER, stackedCellIndex } from "./tfjs_cells.ts";
 
 /** How a tfjs weight becomes a parameter: PyTorch shape and the permutation from tfjs layout. */
 interface Layout {

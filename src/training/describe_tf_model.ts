@@ -9,7 +9,7 @@ import type * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel, LayerVariable } from "@tensorflow/tfjs-layers";
 import type { ModuleInfo } from "../config/types.ts";
 import { invertPermutation, permute } from "../model/permute.ts";
-import { CELL_LAYER, stackedCellIndex } from "../model/_recurrent.ts";
+import { CELL_LAYER, stackedCellIndex } from "../model/tfjs_cells.ts";
 import { ACTIVATIONS, LAYERS, type ParamMap, PLAIN_LAYERS } from "./_layer_map.ts";
 import type { TfLayer, TfModelView, TfParam } from "./types.ts";
 
