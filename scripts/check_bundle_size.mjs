@@ -52,11 +52,15 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
  * size budget), and the global group's branch-free selection pass. Raised a seventh time, to
  * 625,000 / 216,000, at 616,601 / 212,933: jax2tf `Einsum` dense layers in the tfjs module view
  * and their channel scales, and the comparisons' outputs after a selection op (NMS, TopK,
- * ArgMax: src/compress/selection_outputs.ts, about 1.6 KB minified, 0.9 KB gzip).
+ * ArgMax: src/compress/selection_outputs.ts, about 1.6 KB minified, 0.9 KB gzip). Raised an
+ * eighth time, to 640,000 / 221,000, at 625,054 / 216,045 (from 616,601 / 212,933): recurrent
+ * layers, cells and wrappers in the tfjs layers view (src/model/tfjs_cells.ts and the view's
+ * mapping, about 4 KB minified), tfjs shard paths read as written when they are no escape, reads
+ * straight into the caller's buffer, and nested models' layers named under them in the file view.
  */
 export const BUDGETS = {
-  "mod.ts bundle (minified)": 625_000,
-  "mod.ts bundle (minified, gzip)": 216_000,
+  "mod.ts bundle (minified)": 640_000,
+  "mod.ts bundle (minified, gzip)": 221_000,
   "wasm/kernels.wasm": 88_000,
 };
 

@@ -102,23 +102,31 @@ export function toTfjsLayout(ref: TensorRef, values: Float32Array): Float32Array
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** A layer of a layers model: its class and config (nested models flattened). */
+/**
+ * A layer of a layers model: its class and config (nested models flattened), and `path`, the
+ * names of the models nested in the top one that hold it, each followed by a dot (`"inner."`).
+ */
 interface LayerConfig {
   readonly className: string;
   readonly name: string;
   readonly config: Record<string, unknown>;
+  readonly path: string;
 }
 
-function collectLayers(node: unknown, out: Map<string, LayerConfig>): void {
+function collectLayers(node: unknown, out: Map<string, LayerConfig>, path = "", top = true): void {
   if (!isRecord(node)) return;
   const config = node.config;
   const layers = isRecord(config) ? config.layers : Array.isArray(config) ? config : undefined;
-  if (typeof node.class_name === "string" && isRecord(config) && typeof config.name === "string") {
-    out.set(config.name, { className: node.class_name, name: config.name, config });
+  const named = isRecord(config) && typeof config.name === "string" ? config.name : undefined;
+  if (typeof node.class_name === "string" && isRecord(config) && named !== undefined) {
+    out.set(named, { className: node.class_name, name: named, config, path });
   }
-  if (Array.isArray(layers)) { for (const l of layers) collectLayers(l, out); }
+  // The layers of a model nested in the top one are named under it (`inner.d1`), as the
+  // training view (`describeTfModel`) names them.
+  const inner = top || named === undefined ? path : `${path}${named}.`;
+  if (Array.isArray(layers)) { for (const l of layers) collectLayers(l, out, inner, false); }
   // Wrappers (TimeDistributed, Bidirectional) hold their layer in config.layer.
-  if (isRecord(config) && isRecord(config.layer)) collectLayers(config.layer, out);
+  if (isRecord(config) && isRecord(config.layer)) collectLayers(config.layer, out, path, false);
 }
 
 /**
@@ -134,6 +142,7 @@ function wrapped(layer: LayerConfig, sub: string | undefined): LayerConfig {
         className: inner.class_name,
         name: layer.name,
         config: isRecord(inner.config) ? inner.config : {},
+        path: layer.path,
       }
       : undefined;
   if (layer.className === "TimeDistributed" || layer.className === "Bidirectional") {
@@ -265,7 +274,10 @@ function layersView(model: TfjsModel): Module[] {
     // `forward_*` and `backward_*`), a generic RNN's its cell's (`RNNCell_<i>` of a stack).
     layer = layer === undefined ? undefined : wrapped(layer, parts[at + 1]);
     const mapped = layerParam(layer?.className ?? "", local, w.spec.shape);
-    const name = [...parts, ...(mapped.sub === undefined ? [] : [mapped.sub])].join(".");
+    // A layer of a nested model: tfjs names its weights without the models that hold it
+    // (`d1/kernel`); its module is named under them (`inner.d1`), as in the training view.
+    const path = at === 0 && layer !== undefined ? layer.path : "";
+    const name = path + [...parts, ...(mapped.sub === undefined ? [] : [mapped.sub])].join(".");
     let m = modules.get(name);
     if (m === undefined) {
       const activation = layer?.config.activation;
@@ -667,7 +679,8 @@ function graphView(model: TfjsModel): { modules: Module[]; graph: Graph } {
 
 /**
  * Builds the module view of a TensorFlow.js model, parameters in PyTorch layout. Layers models:
- * a weight `scope/layer/kernel` is parameter `weight` of module `scope.layer`, typed by the
+ * a weight `scope/layer/kernel` is parameter `weight` of module `scope.layer` (a layer of a
+ * model nested in the top one, `layer/kernel`, is module `inner.layer`), typed by the
  * layer's class in `modelTopology` (Dense -> `Linear` with the kernel `[in, out]` seen as
  * `[out, in]`; Conv1D/2D/3D -> `Conv1d`/`Conv2d`/`Conv3d` with `[*k, in, out]` seen as
  * `[out, in, *k]`; DepthwiseConv2D -> `Conv2d` with `[kh, kw, in, m]` seen as

@@ -18,12 +18,16 @@ import {
 import {
   type Files,
   layersModelFiles,
+  nestedModelFiles,
   recurrentModelFiles,
+  savedFiles,
   storedAs,
   tf,
   tfl,
 } from "../tfjs/_models.ts";
 import { tfjsModel } from "../../src/model/tfjs_model.ts";
+import { prune } from "../../src/pruning/prune.ts";
+import { prunedTfjs } from "../../src/pruning/pruned_tfjs.ts";
 import { DistillationError } from "../../src/distillation/distillation_error.ts";
 import { QuantizationError } from "../../src/quantization/quantization_error.ts";
 import { randomArray } from "./_tf.ts";
@@ -186,6 +190,84 @@ test("recurrent layers and wrappers: the training view is the file's view; prune
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `${a[i]} ${b[i]}`);
   tf.dispose([want, got, xs]);
   reloaded.dispose();
+});
+
+/** Two levels of nesting: a Sequential in a Sequential in a Functional model. */
+async function deeplyNestedFiles(): Promise<Files> {
+  const inner = tfl.sequential({
+    name: "inner",
+    layers: [tfl.layers.dense({ inputShape: [6], units: 5, activation: "relu", name: "d1" })],
+  });
+  const block = tfl.sequential({ name: "block" });
+  block.add(tfl.layers.dense({ inputShape: [4], units: 6, name: "d0" }));
+  block.add(inner);
+  const input = tfl.input({ shape: [4] });
+  const out = tfl.layers.dense({ units: 2, name: "top" }).apply(
+    block.apply(input),
+  ) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: input, outputs: out, name: "outer" });
+  model.setWeights(
+    model.getWeights().map((w, i) => tf.tensor(randomArray(w.size, 40 + i), w.shape)),
+  );
+  return await savedFiles(model);
+}
+
+test("nested models: the file's view names their layers as the training view does (outer.inner), so one config prunes both", async () => {
+  const viewOf = (files: Files) => {
+    const m = tfjsModel(readTfjs(files.get("model.json")!, files));
+    return m.modules.map((x) => [x.name, x.type, Object.keys(x.params).join()]);
+  };
+  for (
+    const [files, names] of [
+      [await nestedModelFiles(), ["features.c1", "head.d1", "head.d2"]],
+      [await deeplyNestedFiles(), ["block.d0", "block.inner.d1", "top"]],
+    ] as const
+  ) {
+    // tfjs names the weights without the models that hold them (`d1/kernel`).
+    assert.ok(
+      readTfjs(files.get("model.json")!, files).weights.some((w) => w.spec.name === "d1/kernel"),
+    );
+    const student = describeTfModel(await load(files));
+    const trained = student.modules.filter((m) => Object.keys(m.params ?? {}).length > 0);
+    assert.deepEqual(
+      viewOf(files),
+      trained.map((m) => [m.name, m.type, Object.keys(m.params!).join()]),
+    );
+    assert.deepEqual(trained.map((m) => m.name), names);
+
+    // One config, by the nested name: the file pruned, and the loaded model pruned in training,
+    // mask the same weight.
+    const config = [{ op_names: [names[1]], sparse_ratio: 0.5 }];
+    const source = readTfjs(files.get("model.json")!, files);
+    const viaFile = readTfjs(
+      ...(await (async () => {
+        const o = await prunedTfjs(source, await prune(tfjsModel(source), config));
+        return [o.modelJson, o.shards] as const;
+      })()),
+    );
+    const pruner = createTrainingPruner(student, config, {
+      schedule: "agp",
+      totalTimes: 1,
+      intervalSteps: 1,
+    });
+    const input = student.model.inputs[0].shape.map((d) => d ?? 2);
+    const xs = tf.tensor(randomArray(input.reduce((a, b) => a * b), 3), input);
+    trainStep(student, {
+      optimizer: tf.train.sgd(0),
+      x: xs,
+      parts: [pruner],
+      loss: (out) => tf.mean(out as tf.Tensor) as tf.Scalar,
+    });
+    xs.dispose();
+    assert.deepEqual(Object.keys(pruner.masks()), [names[1]]);
+    // Half of `d1/kernel` is zero in the file; every other weight is as it was.
+    for (const [i, w] of viaFile.weights.entries()) {
+      const v = [...tfjsWeightValues(w)];
+      if (w.spec.name === "d1/kernel") {
+        assert.equal(v.filter((x) => x === 0).length, v.length / 2);
+      } else assert.deepEqual(v, [...tfjsWeightValues(source.weights[i])], w.spec.name);
+    }
+  }
 });
 
 test("tfjsLayersFiles: another storage on request; another model's files and bad replacements are refused", async () => {
