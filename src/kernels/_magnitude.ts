@@ -43,6 +43,35 @@ export function lowHistogram32(words: Int32Array, high: number, hist: Uint32Arra
 }
 
 /**
+ * Counts the float32 keys below `lo` into `counts[0]` and those in `[lo, hi]` into `counts[1]`,
+ * listing the latter at `keys[counts[1]]` while there is room; false when a value is not finite.
+ */
+export function band32(
+  words: Int32Array,
+  lo: number,
+  hi: number,
+  keys: Int32Array,
+  counts: Float64Array,
+): boolean {
+  let bad = 0;
+  let below = 0;
+  let listed = counts[1];
+  const cap = keys.length;
+  for (let i = 0; i < words.length; i++) {
+    const m = words[i] & 0x7fffffff;
+    bad |= 0x7f7fffff - m;
+    if (m < lo) below++;
+    else if (m <= hi) {
+      if (listed < cap) keys[listed] = m;
+      listed++;
+    }
+  }
+  counts[0] += below;
+  counts[1] = listed;
+  return bad >= 0;
+}
+
+/**
  * The mask of float32 values as bits: a key above `cut` is kept, and one equal to it once
  * `state[0]` equal keys (counting down) have been pruned. With `apply`, a pruned value keeps
  * only its sign bit, and the zeros before and after are added to `state[1]` and `state[2]`.

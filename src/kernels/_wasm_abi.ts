@@ -24,6 +24,15 @@ export interface KernelExports {
   ): number;
   nnc_select_mask(data: number, n: number, t: number, ties: number, out: number): number;
   nnc_mag_low_hist(data: number, n: number, high: number, hist: number): number;
+  nnc_mag_band(
+    data: number,
+    n: number,
+    lo: number,
+    hi: number,
+    keys: number,
+    cap: number,
+    state: number,
+  ): number;
   nnc_mag_bin(
     data: number,
     n: number,

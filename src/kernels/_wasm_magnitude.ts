@@ -1,6 +1,6 @@
 /**
  * The magnitude passes of the WebAssembly implementation (`magnitudeLowHistogram`,
- * `magnitudeCut`, `magnitudeBin`, `magnitudeApplyBits`; `crates/kernels/src/magnitude.rs`):
+ * `magnitudeBand`, `magnitudeCut`, `magnitudeBin`, `magnitudeApplyBits`; `crates/kernels/src/magnitude.rs`):
  * each validates, then streams the words through linear memory a chunk at a time, the
  * histogram or the state staying in memory from chunk to chunk. `magnitudeHighHistogram` is the
  * reference's (see below).
@@ -15,6 +15,7 @@ import { chunkPlan as plan, forEachChunk } from "./_wasm_chunks.ts";
 import type { Kernels } from "./types.ts";
 import {
   checkMagnitudeApplyBits,
+  checkMagnitudeBand,
   checkMagnitudeBin,
   checkMagnitudeCut,
   checkMagnitudeLowHistogram,
@@ -25,6 +26,7 @@ export type MagnitudeKernels = Pick<
   Kernels,
   | "magnitudeHighHistogram"
   | "magnitudeLowHistogram"
+  | "magnitudeBand"
   | "magnitudeCut"
   | "magnitudeBin"
   | "magnitudeApplyBits"
@@ -61,6 +63,40 @@ export function magnitudeKernels(ex: KernelExports, arena: Arena): MagnitudeKern
           checkStatus("nnc_mag_low_hist", ex.nnc_mag_low_hist(data, n, high, h));
         });
       });
+    },
+
+    magnitudeBand(
+      words: Int32Array,
+      lo: number,
+      hi: number,
+      keys: Int32Array,
+      counts: Float64Array,
+    ): boolean {
+      checkMagnitudeBand(words, lo, hi, keys, counts);
+      const listed = Math.min(counts[1], keys.length);
+      // The band's keys are listed in linear memory, then copied out once; the room left is
+      // what `keys` has past the keys listed before this call.
+      const cap = keys.length - listed;
+      let finite = true;
+      arena.scope(() => {
+        const k = arena.alloc(cap * 4, "keys");
+        const s = arena.alloc(12, "state");
+        const state = () => arena.view(Uint32Array, s, 3);
+        state().fill(0);
+        forEachChunk(arena, words.length, plan("words", 1, 4), (start, n) => {
+          const data = arena.copyIn(words.subarray(start, start + n), "words");
+          checkStatus("nnc_mag_band", ex.nnc_mag_band(data, n, lo, hi, k, cap, s));
+          // Below-band counts are read per chunk: a tensor may hold 2^32 keys or more.
+          const st = state();
+          counts[0] += st[0];
+          st[0] = 0;
+        });
+        const [, inBand, bad] = state();
+        finite = bad === 0;
+        keys.set(arena.view(Int32Array, k, Math.min(inBand, cap)), listed);
+        counts[1] += inBand;
+      });
+      return finite;
     },
 
     magnitudeCut(

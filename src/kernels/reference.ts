@@ -12,6 +12,7 @@ import { blockIds } from "./_blocks.ts";
 import { hessianAccumulateRef, inverseCholeskyUpperRef, subtractProductsRef } from "./_linalg.ts";
 import {
   applyBits,
+  band32,
   binEntries32,
   cut16,
   cut32,
@@ -38,6 +39,7 @@ import {
   checkKSmallestMask,
   checkKthSmallest,
   checkMagnitudeApplyBits,
+  checkMagnitudeBand,
   checkMagnitudeBin,
   checkMagnitudeCut,
   checkMagnitudeHighHistogram,
@@ -360,6 +362,17 @@ export const referenceKernels: Kernels = {
   magnitudeLowHistogram(words: Int32Array, high: number, hist: Uint32Array): void {
     checkMagnitudeLowHistogram(words, high, hist);
     lowHistogram32(words, high, hist);
+  },
+
+  magnitudeBand(
+    words: Int32Array,
+    lo: number,
+    hi: number,
+    keys: Int32Array,
+    counts: Float64Array,
+  ): boolean {
+    checkMagnitudeBand(words, lo, hi, keys, counts);
+    return band32(words, lo, hi, keys, counts);
   },
 
   magnitudeCut(

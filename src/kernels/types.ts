@@ -270,6 +270,22 @@ export interface Kernels {
   magnitudeLowHistogram(words: Int32Array, high: number, hist: Uint32Array): void;
 
   /**
+   * In place of both float32 histograms, when a sample has placed the cut in a band of keys
+   * `[lo, hi]` (integers, 0 <= lo <= hi <= 2^31 - 1; keys as in `magnitudeHighHistogram`): adds
+   * to `counts[0]` how many keys of `words` are below `lo` and to `counts[1]` how many are in the
+   * band, listing the in-band keys in index order at `keys[counts[1]]` onwards while there is
+   * room (the histograms then run on the list). Returns false when a value is NaN or infinite
+   * (the counts are then incomplete). Calls add up, so a tensor may be read in pieces.
+   */
+  magnitudeBand(
+    words: Int32Array,
+    lo: number,
+    hi: number,
+    keys: Int32Array,
+    counts: Float64Array,
+  ): boolean;
+
+  /**
    * The last pass: the mask of `words` (as in `magnitudeHighHistogram`) as bits, bit `i % 8` of
    * `bits[i >> 3]` (`bits.length` = `ceil(words.length / 8)`), 1 for kept: a key above `cut`
    * (an integer in [-1, 2^31 - 1]), or equal to it once `state[0]` equal keys, counting down in

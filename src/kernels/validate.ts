@@ -567,6 +567,34 @@ export function checkMagnitudeLowHistogram(words: unknown, high: unknown, hist: 
   assertBins(hist, 65536);
 }
 
+/** Checks the arguments of `magnitudeBand`. */
+export function checkMagnitudeBand(
+  words: unknown,
+  lo: unknown,
+  hi: unknown,
+  keys: unknown,
+  counts: unknown,
+): void {
+  if (!(words instanceof Int32Array)) {
+    throw new TypeError(`"words" must be an Int32Array: current value is ${show(words)}`);
+  }
+  assertInt("lo", lo, 0, 0x7fffffff);
+  assertInt("hi", hi, lo as number, 0x7fffffff);
+  if (!(keys instanceof Int32Array)) {
+    throw new TypeError(`"keys" must be an Int32Array: current value is ${show(keys)}`);
+  }
+  if (
+    !(counts instanceof Float64Array) || counts.length !== 2 ||
+    !counts.every((c) => Number.isSafeInteger(c) && c >= 0)
+  ) {
+    throw new TypeError(
+      `"counts" must be a Float64Array of 2 counts (below, in the band): current value is ${
+        show(counts)
+      }`,
+    );
+  }
+}
+
 /** Checks the arguments of `magnitudeCut`. */
 export function checkMagnitudeCut(
   words: unknown,

@@ -9,6 +9,7 @@ import { toFileBytes } from "../model/from_float32.ts";
 import { toFloat32 } from "../model/to_float32.ts";
 import type { TensorRef } from "../model/model_graph.ts";
 import type { DType } from "../tensor/dtype.ts";
+import { BAND_FROM, bandCut, bandSampleIndices } from "./_magnitude_band.ts";
 import { unpackBits } from "./_mask_bits.ts";
 import { applyTargetMask } from "./apply_target_mask.ts";
 import { parameterMetric } from "./prune.ts";
@@ -105,7 +106,7 @@ for (const dtype of DTYPES) {
         const bytes = stored(dtype, n, n + distinct, distinct);
         const ks = [0, 1, Math.floor(n / 3), Math.floor(n / 2), n - 1, n];
         for (const k of ks.filter((k) => k >= 0 && k <= n)) {
-          const bits = smallestMagnitudeBits(bytes, dtype, k)!;
+          const bits = smallestMagnitudeBits(bytes, dtype, k, kernels)!;
           assert.equal(bits.length, Math.ceil(n / 8));
           const mask = expectedMask(bytes, dtype, k, kernels);
           assert.deepEqual(unpackBits(bits, n), mask, `${kernels.name}, n ${n}, k ${k}`);
@@ -244,4 +245,94 @@ test("maskSmallestMagnitude gives the bits, bytes and counts of smallestMagnitud
   const before = new Uint8Array(w.buffer).slice();
   assert.equal(maskSmallestMagnitude(new Uint8Array(w.buffer), "F32", 1), undefined);
   assert.deepEqual(new Uint8Array(w.buffer), before);
+});
+
+/** Float32 weights shaped like a layer's: rows of `cols` whose columns have scales of their own. */
+function layerLike(rows: number, cols: number, seed: number): Float32Array {
+  const next = words(seed);
+  const scale = Array.from({ length: cols }, () => 0.01 + (next() % 1000) / 1000);
+  const out = new Float32Array(rows * cols);
+  for (let i = 0; i < out.length; i++) {
+    // A sum of uniforms: near-normal, with a few exact zeros and ties.
+    const u = (next() % 4096) + (next() % 4096) + (next() % 4096) - 6144;
+    out[i] = (u / 2048) * scale[i % cols];
+  }
+  return out;
+}
+
+/** The cut of rank `rank` and the keys below it, counted from the keys themselves. */
+function cutOf(values: Float32Array, rank: number): { cut: number; below: number } {
+  const keys = Int32Array.from(new Int32Array(values.buffer), (w) => w & 0x7fffffff).sort();
+  const cut = keys[rank];
+  return { cut, below: keys.indexOf(cut) };
+}
+
+test("F32 from BAND_FROM values: the sampled band finds the cut of every rank, and the mask is kSmallestMask's", () => {
+  for (const kernels of [getKernels(), referenceKernels]) {
+    for (const [rows, cols] of [[256, 256], [300, 1001], [1, BAND_FROM]]) {
+      const values = layerLike(rows, cols, rows + cols);
+      const bytes = new Uint8Array(values.buffer);
+      const n = values.length;
+      for (const k of [1, 7, Math.floor(n * 0.3), Math.floor(n / 2), Math.floor(n * 0.9), n - 1]) {
+        const found = bandCut(
+          new Int32Array(values.buffer),
+          k - 1,
+          kernels,
+          new Uint32Array(32768),
+          new Uint32Array(65536),
+        );
+        assert.deepEqual(found, cutOf(values, k - 1), `${kernels.name} ${rows}x${cols} k ${k}`);
+        const bits = smallestMagnitudeBits(bytes, "F32", k, kernels)!;
+        assert.deepEqual(unpackBits(bits, n), expectedMask(bytes, "F32", k, kernels));
+        const copy = bytes.slice();
+        const masked = maskSmallestMagnitude(copy, "F32", k, kernels)!;
+        const want = expectedBytes(bytes, "F32", unpackBits(bits, n), kernels);
+        assert.deepEqual(copy, want.bytes);
+        assert.deepEqual([masked.zerosBefore, masked.zerosAfter], [
+          want.counts.zerosBefore,
+          want.counts.zerosAfter,
+        ]);
+      }
+    }
+  }
+});
+
+test("F32: a sample unlike the tensor, or a band of many equal keys, falls back to the full histograms with the same mask", () => {
+  const n = 3 * BAND_FROM + 5;
+  const hist = () => [new Uint32Array(32768), new Uint32Array(65536)] as const;
+  // Every sampled value the largest of the tensor: the band sits above the cut.
+  const unlike = layerLike(1, n, 3);
+  for (const i of bandSampleIndices(n)) unlike[i] = 1e30;
+  // Two thirds of the values one magnitude: the band's list overflows.
+  const tied = layerLike(1, n, 4);
+  for (let i = 0; i < n; i++) if (i % 3 !== 0) tied[i] = i % 2 === 0 ? 0.5 : -0.5;
+  for (const kernels of [getKernels(), referenceKernels]) {
+    for (const values of [unlike, tied]) {
+      const bytes = new Uint8Array(values.buffer);
+      for (const k of [1000, Math.floor(n / 2), n - 2000]) {
+        const words = new Int32Array(values.buffer);
+        // Missed: the cut below the sampled values, or in the tied magnitude. Elsewhere the band
+        // may hold the cut (in `unlike`, the top ranks are the sampled values).
+        const missed = values === unlike
+          ? k <= n - bandSampleIndices(n).length
+          : k === Math.floor(n / 2);
+        const found = bandCut(words, k - 1, kernels, ...hist());
+        if (missed) assert.equal(found, undefined, `k ${k}`);
+        else if (found !== undefined) assert.deepEqual(found, cutOf(values, k - 1), `k ${k}`);
+        const bits = smallestMagnitudeBits(bytes, "F32", k, kernels)!;
+        assert.deepEqual(unpackBits(bits, n), expectedMask(bytes, "F32", k, kernels));
+      }
+    }
+    // A NaN or an infinity, sampled or not, is reported by the band pass.
+    for (const bad of [NaN, Infinity]) {
+      const values = layerLike(1, n, 5);
+      values[n - 3] = bad;
+      const words = new Int32Array(values.buffer);
+      assert.equal(bandCut(words, 10, kernels, ...hist()), null);
+      assert.equal(
+        smallestMagnitudeBits(new Uint8Array(values.buffer), "F32", 10, kernels),
+        undefined,
+      );
+    }
+  }
 });

@@ -1,6 +1,6 @@
 /**
  * Conformance cases of the magnitude passes on stored float bits (`magnitudeHighHistogram`,
- * `magnitudeLowHistogram`, `magnitudeCut`, `magnitudeBin`, `magnitudeApplyBits`): hand-computed examples, argument errors compared
+ * `magnitudeLowHistogram`, `magnitudeBand`, `magnitudeCut`, `magnitudeBin`, `magnitudeApplyBits`): hand-computed examples, argument errors compared
  * with `referenceKernels`, and bit-for-bit agreement with the reference on float32, float16 and
  * bfloat16 bits full of ties, zeros of both signs and values of every size, on lengths that
  * cross the WebAssembly build's groups of eight and its 8 MiB chunks, whole and in pieces.
@@ -108,6 +108,34 @@ const BAD_CALLS: ReadonlyArray<[string, (k: Kernels) => unknown]> = [
     (k) => k.magnitudeLowHistogram(new Int32Array(2), 0x8000, new Uint32Array(65536)),
   ],
   ["low hist length", (k) => k.magnitudeLowHistogram(new Int32Array(2), 1, new Uint32Array(32768))],
+  [
+    "band words type",
+    (k) => k.magnitudeBand(bad(new Uint16Array(2)), 0, 1, new Int32Array(1), new Float64Array(2)),
+  ],
+  [
+    "band lo above hi",
+    (k) => k.magnitudeBand(new Int32Array(2), 5, 4, new Int32Array(1), new Float64Array(2)),
+  ],
+  [
+    "band hi past the keys",
+    (k) => k.magnitudeBand(new Int32Array(2), 0, 2 ** 31, new Int32Array(1), new Float64Array(2)),
+  ],
+  [
+    "band lo fraction",
+    (k) => k.magnitudeBand(new Int32Array(2), 0.5, 4, new Int32Array(1), new Float64Array(2)),
+  ],
+  [
+    "band keys type",
+    (k) => k.magnitudeBand(new Int32Array(2), 0, 4, bad(new Uint32Array(1)), new Float64Array(2)),
+  ],
+  [
+    "band counts length",
+    (k) => k.magnitudeBand(new Int32Array(2), 0, 4, new Int32Array(1), new Float64Array(3)),
+  ],
+  [
+    "band counts negative",
+    (k) => k.magnitudeBand(new Int32Array(2), 0, 4, new Int32Array(1), new Float64Array([-1, 0])),
+  ],
   [
     "cut below -1",
     (k) => k.magnitudeCut(new Int32Array(8), -2, true, new Uint32Array(3), new Uint8Array(1)),
@@ -241,6 +269,31 @@ export const MAGNITUDE_CASES: readonly ConformanceCase[] = [
       assert.equal(k.magnitudeHighHistogram(new Uint16Array([0x7fc0]), 0x7f80, h16), false);
     },
   ),
+  example("magnitudeBand() counts the keys below the band and lists those in it", (k) => {
+    const f = new Float32Array([1, -0.25, 2, -1.5, 0, 0.5, 4, -2, 1.5]);
+    const key = (x: number) => new Int32Array(new Float32Array([x]).buffer)[0];
+    const keys = new Int32Array(3);
+    const counts = new Float64Array([10, 0]);
+    assert.equal(k.magnitudeBand(new Int32Array(f.buffer), key(1), key(2), keys, counts), true);
+    // Below 1: -0.25, 0 and 0.5 (added to the 10 before); in [1, 2]: 1, 2, -1.5, -2, 1.5, of
+    // which the first three fit the list.
+    assert.deepEqual([...counts], [13, 5]);
+    assert.deepEqual([...keys], [key(1), key(2), key(1.5)]);
+    // A second call lists after the keys already listed, while there is room.
+    const more = new Int32Array(4);
+    const c2 = new Float64Array(2);
+    k.magnitudeBand(new Int32Array(f.subarray(0, 3).buffer.slice(0, 12)), key(1), key(2), more, c2);
+    k.magnitudeBand(new Int32Array(new Float32Array([1.25, 3]).buffer), key(1), key(2), more, c2);
+    assert.deepEqual([...more], [key(1), key(2), key(1.25), 0]);
+    assert.deepEqual([...c2], [1, 3]);
+    for (const x of [NaN, Infinity, -Infinity]) {
+      const w = new Int32Array(new Float32Array([1, 2, 3, x, 5]).buffer);
+      assert.equal(
+        k.magnitudeBand(w, 0, 2 ** 31 - 1, new Int32Array(0), new Float64Array(2)),
+        false,
+      );
+    }
+  }),
   example("magnitudeBin() counts and lists the entries of one high-bits bin", (k) => {
     const f = new Float32Array([1, -1, 1.5, 2, 1.00001, -0, 1]);
     const hist = new Uint32Array(65536);
@@ -324,6 +377,31 @@ export const MAGNITUDE_CASES: readonly ConformanceCase[] = [
         }
         const ties = rank + 1 - below;
         if (words instanceof Int32Array) {
+          // A band around the cut, listed with room for all, a few or none; whole and in pieces
+          // (a non-finite value in the last piece).
+          const lo = Math.max(0, cut - 0x40000);
+          const hi = Math.min(0x7fffffff, cut + 0x40000);
+          for (const cap of [0, 3, length]) {
+            const run = (x: Kernels, pieces: number) => {
+              const w = words.slice();
+              if (pieces > 1 && length > 100) w[length - 5] = 0x7f800000;
+              const keys = new Int32Array(cap);
+              const counts = new Float64Array(2);
+              const step = Math.ceil(length / pieces);
+              const finite: boolean[] = [];
+              for (let at = 0; at < length; at += step) {
+                finite.push(x.magnitudeBand(w.subarray(at, at + step), lo, hi, keys, counts));
+              }
+              return { finite, keys, counts: [...counts] };
+            };
+            for (const pieces of [1, 3]) {
+              assert.deepEqual(
+                run(k, pieces),
+                run(ref, pieces),
+                `${what}: band, cap ${cap}, ${pieces}`,
+              );
+            }
+          }
           for (const cap of [0, 3, length]) {
             const run = (x: Kernels) => {
               const hist = new Uint32Array(65536);

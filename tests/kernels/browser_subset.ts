@@ -230,6 +230,16 @@ function checks(k: Kernels): Array<[string, () => string | undefined]> {
         return sameArrays(run(k), run(ref));
       });
     }
+    add(`magnitudeBand n=${n} float32`, () => {
+      const key = words32[n >> 1] & 0x7fffffff;
+      const run = (x: Kernels) => {
+        const keys = new Int32Array(n >> 2);
+        const counts = new Float64Array(2);
+        const finite = x.magnitudeBand(words32, key >> 1, key, keys, counts);
+        return [Number(finite), ...counts, ...keys];
+      };
+      return sameArrays(run(k), run(ref));
+    });
   }
   // deno-lint-ignore no-explicit-any
   const bad = (x: unknown) => x as any;

@@ -65,6 +65,38 @@ pub unsafe extern "C" fn nnc_mag_low_hist(data: *const u32, n: usize, high: u32,
     })())
 }
 
+/// Counts the float32 magnitude keys of `n` floats at `data` below `lo` into `state[0]`, and
+/// those in `[lo, hi]` into `state[1]`, listing them at `keys` while `state[1] < cap`;
+/// `state[2]` becomes 1 when a value is not finite.
+///
+/// # Safety
+/// Pointers must be valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn nnc_mag_band(
+    data: *const u32,
+    n: usize,
+    lo: u32,
+    hi: u32,
+    keys: *mut u32,
+    cap: usize,
+    state: *mut u32,
+) -> i32 {
+    status((|| {
+        if lo > hi || hi > 0x7fff_ffff {
+            return Err(BAD_ARGUMENT);
+        }
+        let state = slice_mut(state, 3)?;
+        let mut counts = [state[0], state[1]];
+        let finite = magnitude::band32(slice(data, n)?, lo, hi, slice_mut(keys, cap)?, &mut counts);
+        state[0] = counts[0];
+        state[1] = counts[1];
+        if !finite {
+            state[2] = 1;
+        }
+        Ok(())
+    })())
+}
+
 /// Writes the magnitude mask of `n` stored floats of `width` bytes as bits at `bits` (kept: a
 /// key above `cut`, or equal once `state[0]` equal keys have been pruned, `state[0]` counting
 /// down); with `apply` 1, masks the values in place (a pruned value keeps its sign bit) and adds

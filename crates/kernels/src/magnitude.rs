@@ -7,6 +7,8 @@
 //!
 //! - [`low_hist32`]: the histogram of the low 16 bits of the float32 keys whose high bits are
 //!   `high` (65,536 bins);
+//! - [`band32`]: instead of both histograms, when a sample has placed the cut in a band of keys:
+//!   the keys below the band counted, those in it listed (the histograms then run on the list);
 //! - [`apply_cut32`] / [`apply_cut16`]: the mask as bits (kept: a key above `cut`, or equal to
 //!   it once the first `ties` equal keys in index order are pruned), optionally applied in place
 //!   (a pruned value keeps only its sign bit), with the zeros before and after counted.
@@ -60,6 +62,83 @@ pub fn low_hist32(words: &[u32], high: u32, hist: &mut [u32; LOW_BINS]) {
         i += 8;
     }
     low_hist32_scalar(&words[n8..], high, hist);
+}
+
+/// The keys of float32 words within a band `[lo, hi]` (a window around an estimate of the cut):
+/// those below `lo` counted into `state[0]` (wrapping; a caller reads it per call), those in
+/// the band counted into `state[1]` (saturating) and listed in `keys` while `state[1]` is below
+/// `keys.len()`. False when a value is not finite (the counts are then incomplete). One pass
+/// that compares, where the histograms scatter increments.
+pub fn band32(words: &[u32], lo: u32, hi: u32, keys: &mut [u32], state: &mut [u32; 2]) -> bool {
+    let mut bad = 0i32;
+    let mut below = 0u32;
+    #[cfg(target_arch = "wasm32")]
+    let start = {
+        let n8 = words.len() & !7;
+        let p = words.as_ptr();
+        let (abs, top) = (i32x4_splat(0x7fff_ffff), i32x4_splat(0x7f7f_ffff));
+        // Keys are at most 0x7fff_ffff, so signed comparisons order them.
+        let (lv, hv) = (i32x4_splat(lo as i32), i32x4_splat(hi as i32));
+        let mut over = i32x4_splat(0);
+        let mut count = i32x4_splat(0);
+        let mut i = 0;
+        while i < n8 {
+            // SAFETY: i + 8 <= words.len().
+            let (a, b) = unsafe {
+                (
+                    v128_load(p.add(i) as *const v128),
+                    v128_load(p.add(i + 4) as *const v128),
+                )
+            };
+            let (ma, mb) = (v128_and(a, abs), v128_and(b, abs));
+            over = v128_or(over, v128_or(i32x4_gt(ma, top), i32x4_gt(mb, top)));
+            let (la, lb) = (i32x4_lt(ma, lv), i32x4_lt(mb, lv));
+            // A lane's count goes down by one (a true comparison is -1) for each key below.
+            count = i32x4_add(count, i32x4_add(la, lb));
+            let ina = v128_andnot(i32x4_le(ma, hv), la);
+            let inb = v128_andnot(i32x4_le(mb, hv), lb);
+            // The lanes in the band, in index order, one bit each.
+            let mut hits = (i32x4_bitmask(ina) | (i32x4_bitmask(inb) << 4)) as u32;
+            while hits != 0 {
+                let q = hits.trailing_zeros() as usize;
+                band_key(words[i + q] & 0x7fff_ffff, keys, state);
+                hits &= hits - 1;
+            }
+            i += 8;
+            // Lanes hold at most 2^31 - 1 counts: fold them in well before.
+            if i & 0x0fff_fff8 == 0 {
+                below = below.wrapping_sub(lane_sum(count));
+                count = i32x4_splat(0);
+            }
+        }
+        below = below.wrapping_sub(lane_sum(count));
+        if v128_any_true(over) {
+            bad = -1;
+        }
+        n8
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let start = 0;
+    for &w in &words[start..] {
+        let m = w & 0x7fff_ffff;
+        bad |= 0x7f7f_ffffi32.wrapping_sub(m as i32);
+        if m < lo {
+            below = below.wrapping_add(1);
+        } else if m <= hi {
+            band_key(m, keys, state);
+        }
+    }
+    state[0] = state[0].wrapping_add(below);
+    bad >= 0
+}
+
+#[inline(always)]
+fn band_key(m: u32, keys: &mut [u32], state: &mut [u32; 2]) {
+    let c = state[1] as usize;
+    if c < keys.len() {
+        keys[c] = m;
+    }
+    state[1] = state[1].saturating_add(1);
 }
 
 /// The float32 keys whose high 16 bits are `high`: their low 16 bits counted into `hist`, and
@@ -520,6 +599,27 @@ mod tests {
         assert_eq!(whole, parts);
         assert_eq!(bits, pbits);
         assert_eq!((c.ties, c.zeros_after), (d.ties, d.zeros_after));
+    }
+
+    #[test]
+    fn band_counts_below_and_lists_the_band_up_to_the_cap() {
+        let w: Vec<u32> = lcg(11, 1003).iter().map(|x| x & 0xbfff_ffff).collect();
+        let (lo, hi) = (0x2000_0000u32, 0x2800_0000u32);
+        let mut keys = vec![0u32; 1003];
+        let mut state = [0u32; 2];
+        assert!(band32(&w, lo, hi, &mut keys, &mut state));
+        let m: Vec<u32> = w.iter().map(|x| x & 0x7fff_ffff).collect();
+        let want: Vec<u32> = m.iter().copied().filter(|&k| k >= lo && k <= hi).collect();
+        assert_eq!(state[0] as usize, m.iter().filter(|&&k| k < lo).count());
+        assert_eq!(&keys[..want.len()], &want[..]);
+        assert_eq!(state[1] as usize, want.len());
+        // A cap of 2 lists the first two and counts all; in pieces, the counts add up.
+        let (mut two, mut s2) = ([0u32; 2], [0u32; 2]);
+        assert!(band32(&w[..500], lo, hi, &mut two, &mut s2));
+        assert!(band32(&w[500..], lo, hi, &mut two, &mut s2));
+        assert_eq!(two, [want[0], want[1]]);
+        assert_eq!(s2, state);
+        assert!(!band32(&[f32::INFINITY.to_bits()], lo, hi, &mut two, &mut s2));
     }
 
     #[test]

@@ -1,0 +1,100 @@
+/**
+ * The sampled band of a float32 `|w|` selection (`stored_magnitude.ts`): a sample of the keys
+ * places the cut of rank `k - 1` in a band of keys `[lo, hi]`; one pass (`magnitudeBand`)
+ * counts the keys below the band and lists those in it; the radix histograms then run on that
+ * list instead of on the whole tensor. The band is checked against the counts, so a sample
+ * unlike the tensor costs the pass, never a wrong cut: the caller then runs the full histograms.
+ *
+ * @module
+ */
+
+import type { Kernels } from "../kernels/types.ts";
+
+/** Float32 tensors from this many values try the sampled band first. */
+export const BAND_FROM = 65536;
+/** Standard deviations of the sample's rank estimate on each side of the band. */
+const BAND_SIGMAS = 4;
+/** The band's list, reused from call to call (grown as needed). */
+let bandKeys = new Int32Array(0);
+/** Below the band, in the band (`magnitudeBand`'s counts). */
+const BAND_COUNTS = new Float64Array(2);
+
+/** The kernels' passes the band uses. */
+type BandPasses = Pick<
+  Kernels,
+  "magnitudeHighHistogram" | "magnitudeLowHistogram" | "magnitudeBand"
+>;
+
+/**
+ * The places of the sample of a tensor of `n` values (`n >= BAND_FROM`): 2^14 of them, up to
+ * 2^20 for tensors past 2^24 values (1/1024 of them), one at a fixed pseudo-random place in each
+ * stretch of `n / size` values (a fixed stride would meet the same columns of every row).
+ *
+ * @param n The tensor's values.
+ * @returns The indices, ascending.
+ */
+export function bandSampleIndices(n: number): Float64Array {
+  const size = Math.min(2 ** 20, Math.max(2 ** 14, n >>> 10));
+  const stride = Math.floor(n / size);
+  const out = new Float64Array(size);
+  let seed = 0x9e3779b9;
+  for (let i = 0; i < size; i++) {
+    seed = (Math.imul(seed, 1664525) + 1013904223) | 0;
+    out[i] = i * stride + ((seed >>> 8) % stride);
+  }
+  return out;
+}
+
+/**
+ * The key of rank `rank` of float32 `words` (`words.length >= BAND_FROM`) and how many keys are
+ * below it, from one band pass; `undefined` when the band missed that rank or overflowed its
+ * list, `null` when a value is NaN or infinite.
+ *
+ * @param words The float32 bits.
+ * @param rank The 0-based rank of the cut, in [0, words.length).
+ * @param kernels The passes.
+ * @param high The high-bits histogram's bins (32,768), overwritten.
+ * @param low The low-bits histogram's bins (65,536), overwritten.
+ * @returns The cut and the keys below it, or why there is none.
+ */
+export function bandCut(
+  words: Int32Array,
+  rank: number,
+  kernels: BandPasses,
+  high: Uint32Array,
+  low: Uint32Array,
+): { cut: number; below: number } | undefined | null {
+  const n = words.length;
+  const places = bandSampleIndices(n);
+  const size = places.length;
+  const sample = new Int32Array(size);
+  for (let i = 0; i < size; i++) sample[i] = words[places[i]] & 0x7fffffff;
+  sample.sort();
+  const p = rank / n;
+  const spread = BAND_SIGMAS * Math.sqrt(size * p * (1 - p)) + 2;
+  const from = Math.floor(p * size - spread);
+  const to = Math.ceil(p * size + spread);
+  const lo = from < 0 ? 0 : sample[from];
+  const hi = to >= size ? 0x7fffffff : sample[to];
+  // Room for the band with a margin: it holds about 2 * BAND_SIGMAS / sqrt(size) of the values
+  // at most, unless many equal keys fall in it.
+  const cap = Math.min(n, Math.ceil((3 * BAND_SIGMAS * n) / Math.sqrt(size)) + 4096);
+  if (bandKeys.length < cap) bandKeys = new Int32Array(cap);
+  const keys = bandKeys.subarray(0, cap);
+  BAND_COUNTS.fill(0);
+  if (!kernels.magnitudeBand(words, lo, hi, keys, BAND_COUNTS)) return null;
+  const [below, inBand] = BAND_COUNTS;
+  if (inBand > cap || rank < below || rank >= below + inBand) return undefined;
+  // The cut among the band's keys, by the same two histograms, on the list.
+  const listed = keys.subarray(0, inBand);
+  let under = below;
+  high.fill(0);
+  kernels.magnitudeHighHistogram(listed, 0x7f800000, high);
+  let h = 0;
+  while (under + high[h] <= rank) under += high[h++];
+  low.fill(0);
+  kernels.magnitudeLowHistogram(listed, h, low);
+  let l = 0;
+  while (under + low[l] <= rank) under += low[l++];
+  return { cut: (h << 16) | l, below: under };
+}
