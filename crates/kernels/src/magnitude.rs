@@ -76,7 +76,7 @@ pub fn band32(words: &[u32], lo: u32, hi: u32, keys: &mut [u32], state: &mut [u3
     let start = {
         let n8 = words.len() & !7;
         let p = words.as_ptr();
-        let (abs, top) = (i32x4_splat(0x7fff_ffff), i32x4_splat(0x7f7f_ffff));
+        let top = i32x4_splat(0x7f7f_ffff);
         // Keys are at most 0x7fff_ffff, so signed comparisons order them.
         let (lv, hv) = (i32x4_splat(lo as i32), i32x4_splat(hi as i32));
         let mut over = i32x4_splat(0);
@@ -84,13 +84,7 @@ pub fn band32(words: &[u32], lo: u32, hi: u32, keys: &mut [u32], state: &mut [u3
         let mut i = 0;
         while i < n8 {
             // SAFETY: i + 8 <= words.len().
-            let (a, b) = unsafe {
-                (
-                    v128_load(p.add(i) as *const v128),
-                    v128_load(p.add(i + 4) as *const v128),
-                )
-            };
-            let (ma, mb) = (v128_and(a, abs), v128_and(b, abs));
+            let (ma, mb) = unsafe { keys8(p, i) };
             over = v128_or(over, v128_or(i32x4_gt(ma, top), i32x4_gt(mb, top)));
             let (la, lb) = (i32x4_lt(ma, lv), i32x4_lt(mb, lv));
             // A lane's count goes down by one (a true comparison is -1) for each key below.
@@ -132,6 +126,20 @@ pub fn band32(words: &[u32], lo: u32, hi: u32, keys: &mut [u32], state: &mut [u3
     bad >= 0
 }
 
+/// The keys (sign bits cleared) of the eight words from `p + i`, as two vectors.
+///
+/// # Safety
+/// `p + i .. p + i + 8` must be valid words.
+#[cfg(target_arch = "wasm32")]
+#[inline(always)]
+unsafe fn keys8(p: *const u32, i: usize) -> (v128, v128) {
+    let abs = i32x4_splat(0x7fff_ffff);
+    (
+        v128_and(v128_load(p.add(i) as *const v128), abs),
+        v128_and(v128_load(p.add(i + 4) as *const v128), abs),
+    )
+}
+
 #[inline(always)]
 fn band_key(m: u32, keys: &mut [u32], state: &mut [u32; 2]) {
     let c = state[1] as usize;
@@ -158,22 +166,12 @@ pub fn bin_entries32(
     let start = {
         let n8 = words.len() & !7;
         let p = words.as_ptr();
-        let (abs, hv, top) = (
-            i32x4_splat(0x7fff_ffff),
-            i32x4_splat(high as i32),
-            i32x4_splat(0x7f7f_ffff),
-        );
+        let (hv, top) = (i32x4_splat(high as i32), i32x4_splat(0x7f7f_ffff));
         let mut over = i32x4_splat(0);
         let mut i = 0;
         while i < n8 {
             // SAFETY: i + 8 <= words.len().
-            let (a, b) = unsafe {
-                (
-                    v128_load(p.add(i) as *const v128),
-                    v128_load(p.add(i + 4) as *const v128),
-                )
-            };
-            let (ma, mb) = (v128_and(a, abs), v128_and(b, abs));
+            let (ma, mb) = unsafe { keys8(p, i) };
             over = v128_or(over, v128_or(i32x4_gt(ma, top), i32x4_gt(mb, top)));
             let (ha, hb) = (u32x4_shr(ma, 16), u32x4_shr(mb, 16));
             if v128_any_true(v128_or(i32x4_eq(ha, hv), i32x4_eq(hb, hv))) {
