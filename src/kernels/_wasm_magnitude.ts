@@ -1,7 +1,7 @@
 /**
  * The magnitude passes of the WebAssembly implementation (`magnitudeLowHistogram`,
- * `magnitudeBand`, `magnitudeCut`, `magnitudeBin`, `magnitudeApplyBits`; `crates/kernels/src/magnitude.rs`):
- * each validates, then streams the words through linear memory a chunk at a time, the
+ * `magnitudeBand`, `magnitudeCut`, `magnitudeBin`, `magnitudeApplyBits`;
+ * `crates/kernels/src/magnitude.rs`): each validates, then streams the words through linear memory a chunk at a time, the
  * histogram or the state staying in memory from chunk to chunk. `magnitudeHighHistogram` is the
  * reference's (see below).
  *

@@ -5,13 +5,14 @@
  * of `|w|` (both zeros give 0), so neither a metric array nor a float conversion is needed: the
  * selection is a radix select over those integers (one 32,768-bin histogram pass for the 16-bit
  * types; two passes, high then low 16 bits, for float32), then one pass writes the mask as bits.
- * A float32 tensor of 65,536 values or more first tries one pass instead of the two: a strided
- * sample places the cut in a band of keys, `magnitudeBand` counts the keys below the band and
- * lists those in it, and the histograms run on that list; when the cut is not in the band (a
- * sample unlike the tensor) or the band overflows its list, the two passes run after all, so
- * the result never depends on the sample. The passes are the kernels' (`magnitudeHighHistogram`,
- * `magnitudeLowHistogram`, `magnitudeBand`, `magnitudeCut`: WebAssembly SIMD by default; a whole
- * 64 MiB tensor about 2x faster than in TypeScript). The results are those of `kSmallestMask` on the `|w|` metric (`parameterMetric`
+ * A float32 tensor of 65,536 values or more first tries one pass instead of the two: a sample
+ * places the cut in a band of keys, `magnitudeBand` counts the keys below the band and lists
+ * those in it, and the histograms run on that list; when the cut is not in the band (a sample
+ * unlike the tensor) or the band overflows its list, the two passes run after all, so the
+ * result never depends on the sample (`_magnitude_band.ts`). The passes are the kernels'
+ * (`magnitudeHighHistogram`, `magnitudeLowHistogram`, `magnitudeBand`, `magnitudeCut`:
+ * WebAssembly SIMD by default; a whole 64 MiB tensor about 2x faster than in TypeScript). The
+ * results are those of `kSmallestMask` on the `|w|` metric (`parameterMetric`
  * with a level, l1 or l2 pruner on element-wise blocks) and of `applyTargetMask` (`mul`)
  * followed by `toFileBytes`, byte for byte, ties included (the lower index is pruned first).
  *
