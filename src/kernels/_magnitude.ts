@@ -71,6 +71,34 @@ export function band32(
   return bad >= 0;
 }
 
+/** `band32` for 16-bit words (`infinity`: the type's infinity bits). */
+export function band16(
+  words: Uint16Array,
+  infinity: number,
+  lo: number,
+  hi: number,
+  keys: Int32Array,
+  counts: Float64Array,
+): boolean {
+  const limit = infinity - 1;
+  let bad = 0;
+  let below = 0;
+  let listed = counts[1];
+  const cap = keys.length;
+  for (let i = 0; i < words.length; i++) {
+    const m = words[i] & 0x7fff;
+    bad |= limit - m;
+    if (m < lo) below++;
+    else if (m <= hi) {
+      if (listed < cap) keys[listed] = m;
+      listed++;
+    }
+  }
+  counts[0] += below;
+  counts[1] = listed;
+  return bad >= 0;
+}
+
 /**
  * The mask of float32 values as bits: a key above `cut` is kept, and one equal to it once
  * `state[0]` equal keys (counting down) have been pruned. With `apply`, a pruned value keeps

@@ -27,6 +27,8 @@ export interface KernelExports {
   nnc_mag_band(
     data: number,
     n: number,
+    width: number,
+    infinity: number,
     lo: number,
     hi: number,
     keys: number,

@@ -66,13 +66,15 @@ export function magnitudeKernels(ex: KernelExports, arena: Arena): MagnitudeKern
     },
 
     magnitudeBand(
-      words: Int32Array,
+      words: Int32Array | Uint16Array,
+      infinity: number,
       lo: number,
       hi: number,
       keys: Int32Array,
       counts: Float64Array,
     ): boolean {
-      checkMagnitudeBand(words, lo, hi, keys, counts);
+      checkMagnitudeBand(words, infinity, lo, hi, keys, counts);
+      const width = words.BYTES_PER_ELEMENT;
       const listed = Math.min(counts[1], keys.length);
       // The band's keys are listed in linear memory, then copied out once; the room left is
       // what `keys` has past the keys listed before this call.
@@ -83,9 +85,12 @@ export function magnitudeKernels(ex: KernelExports, arena: Arena): MagnitudeKern
         const s = arena.alloc(12, "state");
         const state = () => arena.view(Uint32Array, s, 3);
         state().fill(0);
-        forEachChunk(arena, words.length, plan("words", 1, 4), (start, n) => {
+        forEachChunk(arena, words.length, plan("words", 1, width), (start, n) => {
           const data = arena.copyIn(words.subarray(start, start + n), "words");
-          checkStatus("nnc_mag_band", ex.nnc_mag_band(data, n, lo, hi, k, cap, s));
+          checkStatus(
+            "nnc_mag_band",
+            ex.nnc_mag_band(data, n, width, width === 4 ? 0 : infinity, lo, hi, k, cap, s),
+          );
           // Below-band counts are read per chunk: a tensor may hold 2^32 keys or more.
           const st = state();
           counts[0] += st[0];

@@ -12,6 +12,7 @@ import { blockIds } from "./_blocks.ts";
 import { hessianAccumulateRef, inverseCholeskyUpperRef, subtractProductsRef } from "./_linalg.ts";
 import {
   applyBits,
+  band16,
   band32,
   binEntries32,
   cut16,
@@ -365,14 +366,17 @@ export const referenceKernels: Kernels = {
   },
 
   magnitudeBand(
-    words: Int32Array,
+    words: Int32Array | Uint16Array,
+    infinity: number,
     lo: number,
     hi: number,
     keys: Int32Array,
     counts: Float64Array,
   ): boolean {
-    checkMagnitudeBand(words, lo, hi, keys, counts);
-    return band32(words, lo, hi, keys, counts);
+    checkMagnitudeBand(words, infinity, lo, hi, keys, counts);
+    return words instanceof Int32Array
+      ? band32(words, lo, hi, keys, counts)
+      : band16(words, infinity, lo, hi, keys, counts);
   },
 
   magnitudeCut(

@@ -270,15 +270,17 @@ export interface Kernels {
   magnitudeLowHistogram(words: Int32Array, high: number, hist: Uint32Array): void;
 
   /**
-   * In place of both float32 histograms, when a sample has placed the cut in a band of keys
-   * `[lo, hi]` (integers, 0 <= lo <= hi <= 2^31 - 1; keys as in `magnitudeHighHistogram`): adds
-   * to `counts[0]` how many keys of `words` are below `lo` and to `counts[1]` how many are in the
-   * band, listing the in-band keys in index order at `keys[counts[1]]` onwards while there is
-   * room (the histograms then run on the list). Returns false when a value is NaN or infinite
-   * (the counts are then incomplete). Calls add up, so a tensor may be read in pieces.
+   * In place of the histogram passes, when a sample has placed the cut in a band of keys
+   * `[lo, hi]` (integers, 0 <= lo <= hi <= 2^31 - 1, or 2^15 - 1 for 16-bit words; keys and
+   * `infinity` as in `magnitudeHighHistogram`): adds to `counts[0]` how many keys of `words` are
+   * below `lo` and to `counts[1]` how many are in the band, listing the in-band keys in index
+   * order at `keys[counts[1]]` onwards while there is room (the histograms then run on the
+   * list). Returns false when a value is NaN or infinite (the counts are then incomplete). Calls
+   * add up, so a tensor may be read in pieces.
    */
   magnitudeBand(
-    words: Int32Array,
+    words: Int32Array | Uint16Array,
+    infinity: number,
     lo: number,
     hi: number,
     keys: Int32Array,

@@ -570,16 +570,17 @@ export function checkMagnitudeLowHistogram(words: unknown, high: unknown, hist: 
 /** Checks the arguments of `magnitudeBand`. */
 export function checkMagnitudeBand(
   words: unknown,
+  infinity: unknown,
   lo: unknown,
   hi: unknown,
   keys: unknown,
   counts: unknown,
 ): void {
-  if (!(words instanceof Int32Array)) {
-    throw new TypeError(`"words" must be an Int32Array: current value is ${show(words)}`);
-  }
-  assertInt("lo", lo, 0, 0x7fffffff);
-  assertInt("hi", hi, lo as number, 0x7fffffff);
+  assertMagnitudeWords(words);
+  assertHalfInfinity(words, infinity);
+  const top = words instanceof Int32Array ? 0x7fffffff : 0x7fff;
+  assertInt("lo", lo, 0, top);
+  assertInt("hi", hi, lo as number, top);
   if (!(keys instanceof Int32Array)) {
     throw new TypeError(`"keys" must be an Int32Array: current value is ${show(keys)}`);
   }

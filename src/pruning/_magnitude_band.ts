@@ -1,5 +1,5 @@
 /**
- * The sampled band of a float32 `|w|` selection (`stored_magnitude.ts`): a sample of the keys
+ * The sampled band of a `|w|` selection on stored bits (`stored_magnitude.ts`): a sample of the keys
  * places the cut of rank `k - 1` in a band of keys `[lo, hi]`; one pass (`magnitudeBand`)
  * counts the keys below the band and lists those in it; the radix histograms then run on that
  * list instead of on the whole tensor. The band is checked against the counts, so a sample
@@ -10,7 +10,7 @@
 
 import type { Kernels } from "../kernels/types.ts";
 
-/** Float32 tensors from this many values try the sampled band first. */
+/** Tensors from this many values try the sampled band first. */
 export const BAND_FROM = 65536;
 /** Standard deviations of the sample's rank estimate on each side of the band. */
 const BAND_SIGMAS = 4;
@@ -46,49 +46,60 @@ export function bandSampleIndices(n: number): Float64Array {
 }
 
 /**
- * The key of rank `rank` of float32 `words` (`words.length >= BAND_FROM`) and how many keys are
- * below it, from one band pass; `undefined` when the band missed that rank or overflowed its
+ * The key of rank `rank` of stored float bits (`words.length >= BAND_FROM`) and how many keys
+ * are below it, from one band pass; `undefined` when the band missed that rank or overflowed its
  * list, `null` when a value is NaN or infinite.
  *
- * @param words The float32 bits.
+ * @param words The float32 bits, or the float16 or bfloat16 bits.
+ * @param infinity The 16-bit type's infinity bits (0x7c00, 0x7f80; float32: ignored).
  * @param rank The 0-based rank of the cut, in [0, words.length).
  * @param kernels The passes.
- * @param high The high-bits histogram's bins (32,768), overwritten.
+ * @param high The high-bits histogram's bins (32,768; a 16-bit key's whole), overwritten.
  * @param low The low-bits histogram's bins (65,536), overwritten.
  * @returns The cut and the keys below it, or why there is none.
  */
 export function bandCut(
-  words: Int32Array,
+  words: Int32Array | Uint16Array,
+  infinity: number,
   rank: number,
   kernels: BandPasses,
   high: Uint32Array,
   low: Uint32Array,
 ): { cut: number; below: number } | undefined | null {
   const n = words.length;
+  const wide = words instanceof Int32Array;
+  const top = wide ? 0x7fffffff : 0x7fff;
   const places = bandSampleIndices(n);
   const size = places.length;
   const sample = new Int32Array(size);
-  for (let i = 0; i < size; i++) sample[i] = words[places[i]] & 0x7fffffff;
+  for (let i = 0; i < size; i++) sample[i] = words[places[i]] & top;
   sample.sort();
   const p = rank / n;
   const spread = BAND_SIGMAS * Math.sqrt(size * p * (1 - p)) + 2;
   const from = Math.floor(p * size - spread);
   const to = Math.ceil(p * size + spread);
   const lo = from < 0 ? 0 : sample[from];
-  const hi = to >= size ? 0x7fffffff : sample[to];
+  const hi = to >= size ? top : sample[to];
   // Room for the band with a margin: it holds about 2 * BAND_SIGMAS / sqrt(size) of the values
   // at most, unless many equal keys fall in it.
   const cap = Math.min(n, Math.ceil((3 * BAND_SIGMAS * n) / Math.sqrt(size)) + 4096);
   if (bandKeys.length < cap) bandKeys = new Int32Array(cap);
   const keys = bandKeys.subarray(0, cap);
   BAND_COUNTS.fill(0);
-  if (!kernels.magnitudeBand(words, lo, hi, keys, BAND_COUNTS)) return null;
+  if (!kernels.magnitudeBand(words, infinity, lo, hi, keys, BAND_COUNTS)) return null;
   const [below, inBand] = BAND_COUNTS;
   if (inBand > cap || rank < below || rank >= below + inBand) return undefined;
-  // The cut among the band's keys, by the same two histograms, on the list.
+  // The cut among the band's keys, by the same histograms, on the list.
   const listed = keys.subarray(0, inBand);
   let under = below;
   high.fill(0);
+  if (!wide) {
+    // A 16-bit key is its own bin.
+    for (let i = 0; i < listed.length; i++) high[listed[i]]++;
+    let key = 0;
+    while (under + high[key] <= rank) under += high[key++];
+    return { cut: key, below: under };
+  }
   kernels.magnitudeHighHistogram(listed, 0x7f800000, high);
   let h = 0;
   while (under + high[h] <= rank) under += high[h++];

@@ -5,10 +5,10 @@
  * of `|w|` (both zeros give 0), so neither a metric array nor a float conversion is needed: the
  * selection is a radix select over those integers (one 32,768-bin histogram pass for the 16-bit
  * types; two passes, high then low 16 bits, for float32), then one pass writes the mask as bits.
- * A float32 tensor of 65,536 values or more first tries one pass instead of the two: a sample
+ * A tensor of 65,536 values or more first tries one pass instead of the histograms: a sample
  * places the cut in a band of keys, `magnitudeBand` counts the keys below the band and lists
  * those in it, and the histograms run on that list; when the cut is not in the band (a sample
- * unlike the tensor) or the band overflows its list, the two passes run after all, so the
+ * unlike the tensor) or the band overflows its list, the histograms run after all, so the
  * result never depends on the sample (`_magnitude_band.ts`). The passes are the kernels'
  * (`magnitudeHighHistogram`, `magnitudeLowHistogram`, `magnitudeBand`, `magnitudeCut`:
  * WebAssembly SIMD by default; a whole 64 MiB tensor about 2x faster than in TypeScript). The
@@ -184,8 +184,8 @@ function selectSmallest(
   if (!Number.isSafeInteger(k) || k < 0 || k > n) {
     throw new RangeError(`"k" must be an integer in [0, ${n}]: current value is ${k}`);
   }
-  if (width === 4 && n >= BAND_FROM && k > 0 && k < n) {
-    const found = bandCut(words as Int32Array, k - 1, kernels, HIGH, LOW);
+  if (n >= BAND_FROM && k > 0 && k < n) {
+    const found = bandCut(words, infinity, k - 1, kernels, HIGH, LOW);
     if (found === null) return undefined;
     if (found !== undefined) {
       const bits = new Uint8Array(Math.ceil(n / 8));

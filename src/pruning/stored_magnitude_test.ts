@@ -260,79 +260,87 @@ function layerLike(rows: number, cols: number, seed: number): Float32Array {
   return out;
 }
 
+/** `values` stored as `dtype`, and their words (float32 or 16-bit bits). */
+function storedAs(values: Float32Array, dtype: DType) {
+  const bytes = dtype === "F32"
+    ? new Uint8Array(values.slice().buffer)
+    : toFileBytes(refOf(dtype, values.length), values, getKernels());
+  const words = dtype === "F32"
+    ? new Int32Array(bytes.buffer, bytes.byteOffset, values.length)
+    : new Uint16Array(bytes.buffer, bytes.byteOffset, values.length);
+  return { bytes, words, infinity: dtype === "F16" ? 0x7c00 : dtype === "BF16" ? 0x7f80 : 0 };
+}
+
 /** The cut of rank `rank` and the keys below it, counted from the keys themselves. */
-function cutOf(values: Float32Array, rank: number): { cut: number; below: number } {
-  const keys = Int32Array.from(new Int32Array(values.buffer), (w) => w & 0x7fffffff).sort();
+function cutOf(words: Int32Array | Uint16Array, rank: number): { cut: number; below: number } {
+  const top = words instanceof Int32Array ? 0x7fffffff : 0x7fff;
+  const keys = Int32Array.from(words, (w) => w & top).sort();
   const cut = keys[rank];
   return { cut, below: keys.indexOf(cut) };
 }
 
-test("F32 from BAND_FROM values: the sampled band finds the cut of every rank, and the mask is kSmallestMask's", () => {
-  for (const kernels of [getKernels(), referenceKernels]) {
-    for (const [rows, cols] of [[256, 256], [300, 1001], [1, BAND_FROM]]) {
-      const values = layerLike(rows, cols, rows + cols);
-      const bytes = new Uint8Array(values.buffer);
-      const n = values.length;
-      for (const k of [1, 7, Math.floor(n * 0.3), Math.floor(n / 2), Math.floor(n * 0.9), n - 1]) {
-        const found = bandCut(
-          new Int32Array(values.buffer),
-          k - 1,
-          kernels,
-          new Uint32Array(32768),
-          new Uint32Array(65536),
-        );
-        assert.deepEqual(found, cutOf(values, k - 1), `${kernels.name} ${rows}x${cols} k ${k}`);
-        const bits = smallestMagnitudeBits(bytes, "F32", k, kernels)!;
-        assert.deepEqual(unpackBits(bits, n), expectedMask(bytes, "F32", k, kernels));
-        const copy = bytes.slice();
-        const masked = maskSmallestMagnitude(copy, "F32", k, kernels)!;
-        const want = expectedBytes(bytes, "F32", unpackBits(bits, n), kernels);
-        assert.deepEqual(copy, want.bytes);
-        assert.deepEqual([masked.zerosBefore, masked.zerosAfter], [
-          want.counts.zerosBefore,
-          want.counts.zerosAfter,
-        ]);
-      }
-    }
-  }
-});
+const bins = () => [new Uint32Array(32768), new Uint32Array(65536)] as const;
 
-test("F32: a sample unlike the tensor, or a band of many equal keys, falls back to the full histograms with the same mask", () => {
-  const n = 3 * BAND_FROM + 5;
-  const hist = () => [new Uint32Array(32768), new Uint32Array(65536)] as const;
-  // Every sampled value the largest of the tensor: the band sits above the cut.
-  const unlike = layerLike(1, n, 3);
-  for (const i of bandSampleIndices(n)) unlike[i] = 1e30;
-  // Two thirds of the values one magnitude: the band's list overflows.
-  const tied = layerLike(1, n, 4);
-  for (let i = 0; i < n; i++) if (i % 3 !== 0) tied[i] = i % 2 === 0 ? 0.5 : -0.5;
-  for (const kernels of [getKernels(), referenceKernels]) {
-    for (const values of [unlike, tied]) {
-      const bytes = new Uint8Array(values.buffer);
-      for (const k of [1000, Math.floor(n / 2), n - 2000]) {
-        const words = new Int32Array(values.buffer);
-        // Missed: the cut below the sampled values, or in the tied magnitude. Elsewhere the band
-        // may hold the cut (in `unlike`, the top ranks are the sampled values).
-        const missed = values === unlike
-          ? k <= n - bandSampleIndices(n).length
-          : k === Math.floor(n / 2);
-        const found = bandCut(words, k - 1, kernels, ...hist());
-        if (missed) assert.equal(found, undefined, `k ${k}`);
-        else if (found !== undefined) assert.deepEqual(found, cutOf(values, k - 1), `k ${k}`);
-        const bits = smallestMagnitudeBits(bytes, "F32", k, kernels)!;
-        assert.deepEqual(unpackBits(bits, n), expectedMask(bytes, "F32", k, kernels));
+for (const dtype of DTYPES) {
+  test(`${dtype} from BAND_FROM values: the sampled band finds the cut of every rank, and the mask is kSmallestMask's`, () => {
+    for (const kernels of [getKernels(), referenceKernels]) {
+      for (const [rows, cols] of [[256, 256], [300, 1001], [1, BAND_FROM]]) {
+        const { bytes, words, infinity } = storedAs(layerLike(rows, cols, rows + cols), dtype);
+        const n = words.length;
+        for (
+          const k of [1, 7, Math.floor(n * 0.3), Math.floor(n / 2), Math.floor(n * 0.9), n - 1]
+        ) {
+          const what = `${kernels.name} ${rows}x${cols} k ${k}`;
+          const found = bandCut(words, infinity, k - 1, kernels, ...bins());
+          assert.deepEqual(found, cutOf(words, k - 1), what);
+          const bits = smallestMagnitudeBits(bytes, dtype, k, kernels)!;
+          assert.deepEqual(unpackBits(bits, n), expectedMask(bytes, dtype, k, kernels), what);
+          const copy = bytes.slice();
+          const masked = maskSmallestMagnitude(copy, dtype, k, kernels)!;
+          const want = expectedBytes(bytes, dtype, unpackBits(bits, n), kernels);
+          assert.deepEqual(copy, want.bytes);
+          assert.deepEqual([masked.zerosBefore, masked.zerosAfter], [
+            want.counts.zerosBefore,
+            want.counts.zerosAfter,
+          ]);
+        }
       }
     }
-    // A NaN or an infinity, sampled or not, is reported by the band pass.
-    for (const bad of [NaN, Infinity]) {
-      const values = layerLike(1, n, 5);
-      values[n - 3] = bad;
-      const words = new Int32Array(values.buffer);
-      assert.equal(bandCut(words, 10, kernels, ...hist()), null);
-      assert.equal(
-        smallestMagnitudeBits(new Uint8Array(values.buffer), "F32", 10, kernels),
-        undefined,
-      );
+  });
+
+  test(`${dtype}: a sample unlike the tensor, or a band of many equal keys, falls back to the full histograms with the same mask`, () => {
+    const n = 3 * BAND_FROM + 5;
+    // Every sampled value the largest of the tensor: the band sits above the cut.
+    const unlikeValues = layerLike(1, n, 3);
+    for (const i of bandSampleIndices(n)) unlikeValues[i] = 30000;
+    // Two thirds of the values one magnitude: the band's list overflows.
+    const tiedValues = layerLike(1, n, 4);
+    for (let i = 0; i < n; i++) if (i % 3 !== 0) tiedValues[i] = i % 2 === 0 ? 0.5 : -0.5;
+    const unlike = storedAs(unlikeValues, dtype);
+    const tied = storedAs(tiedValues, dtype);
+    for (const kernels of [getKernels(), referenceKernels]) {
+      for (const { bytes, words, infinity } of [unlike, tied]) {
+        for (const k of [1000, Math.floor(n / 2), n - 2000]) {
+          // Missed: the cut below the sampled values, or in the tied magnitude. Elsewhere the
+          // band may hold the cut (in `unlike`, the top ranks are the sampled values).
+          const missed = words === unlike.words
+            ? k <= n - bandSampleIndices(n).length
+            : k === Math.floor(n / 2);
+          const found = bandCut(words, infinity, k - 1, kernels, ...bins());
+          if (missed) assert.equal(found, undefined, `k ${k}`);
+          else if (found !== undefined) assert.deepEqual(found, cutOf(words, k - 1), `k ${k}`);
+          const bits = smallestMagnitudeBits(bytes, dtype, k, kernels)!;
+          assert.deepEqual(unpackBits(bits, n), expectedMask(bytes, dtype, k, kernels));
+        }
+      }
+      // A NaN or an infinity, sampled or not, is reported by the band pass.
+      for (const bad of [NaN, Infinity]) {
+        const values = layerLike(1, n, 5);
+        values[n - 3] = bad;
+        const { bytes, words, infinity } = storedAs(values, dtype);
+        assert.equal(bandCut(words, infinity, 10, kernels, ...bins()), null);
+        assert.equal(smallestMagnitudeBits(bytes, dtype, 10, kernels), undefined);
+      }
     }
-  }
-});
+  });
+}

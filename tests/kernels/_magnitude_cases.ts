@@ -110,31 +110,52 @@ const BAD_CALLS: ReadonlyArray<[string, (k: Kernels) => unknown]> = [
   ["low hist length", (k) => k.magnitudeLowHistogram(new Int32Array(2), 1, new Uint32Array(32768))],
   [
     "band words type",
-    (k) => k.magnitudeBand(bad(new Uint16Array(2)), 0, 1, new Int32Array(1), new Float64Array(2)),
+    (k) =>
+      k.magnitudeBand(bad(new Float32Array(2)), 0, 0, 1, new Int32Array(1), new Float64Array(2)),
   ],
   [
     "band lo above hi",
-    (k) => k.magnitudeBand(new Int32Array(2), 5, 4, new Int32Array(1), new Float64Array(2)),
+    (k) => k.magnitudeBand(new Int32Array(2), 0, 5, 4, new Int32Array(1), new Float64Array(2)),
   ],
   [
     "band hi past the keys",
-    (k) => k.magnitudeBand(new Int32Array(2), 0, 2 ** 31, new Int32Array(1), new Float64Array(2)),
+    (k) =>
+      k.magnitudeBand(new Int32Array(2), 0, 0, 2 ** 31, new Int32Array(1), new Float64Array(2)),
   ],
   [
     "band lo fraction",
-    (k) => k.magnitudeBand(new Int32Array(2), 0.5, 4, new Int32Array(1), new Float64Array(2)),
+    (k) => k.magnitudeBand(new Int32Array(2), 0, 0.5, 4, new Int32Array(1), new Float64Array(2)),
   ],
   [
     "band keys type",
-    (k) => k.magnitudeBand(new Int32Array(2), 0, 4, bad(new Uint32Array(1)), new Float64Array(2)),
+    (k) =>
+      k.magnitudeBand(new Int32Array(2), 0, 0, 4, bad(new Uint32Array(1)), new Float64Array(2)),
   ],
   [
     "band counts length",
-    (k) => k.magnitudeBand(new Int32Array(2), 0, 4, new Int32Array(1), new Float64Array(3)),
+    (k) => k.magnitudeBand(new Int32Array(2), 0, 0, 4, new Int32Array(1), new Float64Array(3)),
+  ],
+  [
+    "band 16-bit infinity",
+    (k) =>
+      k.magnitudeBand(new Uint16Array(2), 0x7f00, 0, 4, new Int32Array(1), new Float64Array(2)),
+  ],
+  [
+    "band 16-bit hi past the keys",
+    (k) =>
+      k.magnitudeBand(
+        new Uint16Array(2),
+        0x7c00,
+        0,
+        0x8000,
+        new Int32Array(1),
+        new Float64Array(2),
+      ),
   ],
   [
     "band counts negative",
-    (k) => k.magnitudeBand(new Int32Array(2), 0, 4, new Int32Array(1), new Float64Array([-1, 0])),
+    (k) =>
+      k.magnitudeBand(new Int32Array(2), 0, 0, 4, new Int32Array(1), new Float64Array([-1, 0])),
   ],
   [
     "cut below -1",
@@ -274,7 +295,7 @@ export const MAGNITUDE_CASES: readonly ConformanceCase[] = [
     const key = (x: number) => new Int32Array(new Float32Array([x]).buffer)[0];
     const keys = new Int32Array(3);
     const counts = new Float64Array([10, 0]);
-    assert.equal(k.magnitudeBand(new Int32Array(f.buffer), key(1), key(2), keys, counts), true);
+    assert.equal(k.magnitudeBand(new Int32Array(f.buffer), 0, key(1), key(2), keys, counts), true);
     // Below 1: -0.25, 0 and 0.5 (added to the 10 before); in [1, 2]: 1, 2, -1.5, -2, 1.5, of
     // which the first three fit the list.
     assert.deepEqual([...counts], [13, 5]);
@@ -282,17 +303,38 @@ export const MAGNITUDE_CASES: readonly ConformanceCase[] = [
     // A second call lists after the keys already listed, while there is room.
     const more = new Int32Array(4);
     const c2 = new Float64Array(2);
-    k.magnitudeBand(new Int32Array(f.subarray(0, 3).buffer.slice(0, 12)), key(1), key(2), more, c2);
-    k.magnitudeBand(new Int32Array(new Float32Array([1.25, 3]).buffer), key(1), key(2), more, c2);
+    k.magnitudeBand(new Int32Array(f.buffer.slice(0, 12)), 0, key(1), key(2), more, c2);
+    k.magnitudeBand(
+      new Int32Array(new Float32Array([1.25, 3]).buffer),
+      0,
+      key(1),
+      key(2),
+      more,
+      c2,
+    );
     assert.deepEqual([...more], [key(1), key(2), key(1.25), 0]);
     assert.deepEqual([...c2], [1, 3]);
     for (const x of [NaN, Infinity, -Infinity]) {
       const w = new Int32Array(new Float32Array([1, 2, 3, x, 5]).buffer);
       assert.equal(
-        k.magnitudeBand(w, 0, 2 ** 31 - 1, new Int32Array(0), new Float64Array(2)),
+        k.magnitudeBand(w, 0, 0, 2 ** 31 - 1, new Int32Array(0), new Float64Array(2)),
         false,
       );
     }
+    // 16-bit words: 15-bit keys; float16's infinity is a finite bfloat16 value.
+    const h = new Uint16Array([0x3c00, 0xbc00, 0x3800, 0x4000, 0x0001, 0x8000, 0x7bff]);
+    const k16 = new Int32Array(8);
+    const c16 = new Float64Array(2);
+    assert.equal(k.magnitudeBand(h, 0x7c00, 0x3800, 0x3c00, k16, c16), true);
+    assert.deepEqual([...c16], [2, 3]);
+    assert.deepEqual([...k16.subarray(0, 3)], [0x3c00, 0x3c00, 0x3800]);
+    const inf = new Uint16Array([1, 0x7c00]);
+    assert.equal(k.magnitudeBand(inf, 0x7c00, 0, 0x7fff, k16, new Float64Array(2)), false);
+    assert.equal(k.magnitudeBand(inf, 0x7f80, 0, 0x7fff, k16, new Float64Array(2)), true);
+    assert.equal(
+      k.magnitudeBand(new Uint16Array([0xff81]), 0x7f80, 0, 1, k16, new Float64Array(2)),
+      false,
+    );
   }),
   example("magnitudeBin() counts and lists the entries of one high-bits bin", (k) => {
     const f = new Float32Array([1, -1, 1.5, 2, 1.00001, -0, 1]);
@@ -376,21 +418,24 @@ export const MAGNITUDE_CASES: readonly ConformanceCase[] = [
           assert.deepEqual(l, lr, `${what}: low histogram`);
         }
         const ties = rank + 1 - below;
-        if (words instanceof Int32Array) {
+        {
           // A band around the cut, listed with room for all, a few or none; whole and in pieces
           // (a non-finite value in the last piece).
-          const lo = Math.max(0, cut - 0x40000);
-          const hi = Math.min(0x7fffffff, cut + 0x40000);
+          const wide = words instanceof Int32Array;
+          const spread = wide ? 0x40000 : 0x40;
+          const lo = Math.max(0, cut - spread);
+          const hi = Math.min(wide ? 0x7fffffff : 0x7fff, cut + spread);
           for (const cap of [0, 3, length]) {
             const run = (x: Kernels, pieces: number) => {
               const w = words.slice();
-              if (pieces > 1 && length > 100) w[length - 5] = 0x7f800000;
+              if (pieces > 1 && length > 100) w[length - 5] = wide ? 0x7f800000 : infinity;
               const keys = new Int32Array(cap);
               const counts = new Float64Array(2);
               const step = Math.ceil(length / pieces);
               const finite: boolean[] = [];
               for (let at = 0; at < length; at += step) {
-                finite.push(x.magnitudeBand(w.subarray(at, at + step), lo, hi, keys, counts));
+                const piece = w.subarray(at, at + step);
+                finite.push(x.magnitudeBand(piece, infinity, lo, hi, keys, counts));
               }
               return { finite, keys, counts: [...counts] };
             };
@@ -402,6 +447,8 @@ export const MAGNITUDE_CASES: readonly ConformanceCase[] = [
               );
             }
           }
+        }
+        if (words instanceof Int32Array) {
           for (const cap of [0, 3, length]) {
             const run = (x: Kernels) => {
               const hist = new Uint32Array(65536);

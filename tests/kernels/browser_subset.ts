@@ -230,16 +230,18 @@ function checks(k: Kernels): Array<[string, () => string | undefined]> {
         return sameArrays(run(k), run(ref));
       });
     }
-    add(`magnitudeBand n=${n} float32`, () => {
-      const key = words32[n >> 1] & 0x7fffffff;
-      const run = (x: Kernels) => {
-        const keys = new Int32Array(n >> 2);
-        const counts = new Float64Array(2);
-        const finite = x.magnitudeBand(words32, key >> 1, key, keys, counts);
-        return [Number(finite), ...counts, ...keys];
-      };
-      return sameArrays(run(k), run(ref));
-    });
+    for (const [words, infinity] of [[words32, 0], [words16, 0x7c00]] as const) {
+      add(`magnitudeBand n=${n} ${infinity === 0 ? "float32" : "float16"}`, () => {
+        const key = words[n >> 1] & (infinity === 0 ? 0x7fffffff : 0x7fff);
+        const run = (x: Kernels) => {
+          const keys = new Int32Array(n >> 2);
+          const counts = new Float64Array(2);
+          const finite = x.magnitudeBand(words, infinity, key >> 1, key, keys, counts);
+          return [Number(finite), ...counts, ...keys];
+        };
+        return sameArrays(run(k), run(ref));
+      });
+    }
   }
   // deno-lint-ignore no-explicit-any
   const bad = (x: unknown) => x as any;

@@ -65,16 +65,19 @@ pub unsafe extern "C" fn nnc_mag_low_hist(data: *const u32, n: usize, high: u32,
     })())
 }
 
-/// Counts the float32 magnitude keys of `n` floats at `data` below `lo` into `state[0]`, and
-/// those in `[lo, hi]` into `state[1]`, listing them at `keys` while `state[1] < cap`;
-/// `state[2]` becomes 1 when a value is not finite.
+/// Counts the magnitude keys of `n` stored floats of `width` bytes at `data` (16-bit ones with
+/// their type's `infinity` bits) below `lo` into `state[0]`, and those in `[lo, hi]` into
+/// `state[1]`, listing them at `keys` while `state[1] < cap`; `state[2]` becomes 1 when a value
+/// is not finite.
 ///
 /// # Safety
 /// Pointers must be valid for their lengths.
 #[no_mangle]
 pub unsafe extern "C" fn nnc_mag_band(
-    data: *const u32,
+    data: *const u8,
     n: usize,
+    width: u32,
+    infinity: u32,
     lo: u32,
     hi: u32,
     keys: *mut u32,
@@ -82,12 +85,19 @@ pub unsafe extern "C" fn nnc_mag_band(
     state: *mut u32,
 ) -> i32 {
     status((|| {
-        if lo > hi || hi > 0x7fff_ffff {
-            return Err(BAD_ARGUMENT);
-        }
         let state = slice_mut(state, 3)?;
         let mut counts = [state[0], state[1]];
-        let finite = magnitude::band32(slice(data, n)?, lo, hi, slice_mut(keys, cap)?, &mut counts);
+        let keys = slice_mut(keys, cap)?;
+        let finite = match width {
+            4 if lo <= hi && hi <= 0x7fff_ffff => {
+                magnitude::band32(slice(data as *const u32, n)?, lo, hi, keys, &mut counts)
+            }
+            2 if lo <= hi && hi <= 0x7fff && (infinity == 0x7c00 || infinity == 0x7f80) => {
+                let words = slice(data as *const u16, n)?;
+                magnitude::band16(words, infinity as u16, lo as u16, hi as u16, keys, &mut counts)
+            }
+            _ => return Err(BAD_ARGUMENT),
+        };
         state[0] = counts[0];
         state[1] = counts[1];
         if !finite {

@@ -7,8 +7,9 @@
 //!
 //! - [`low_hist32`]: the histogram of the low 16 bits of the float32 keys whose high bits are
 //!   `high` (65,536 bins);
-//! - [`band32`]: instead of both histograms, when a sample has placed the cut in a band of keys:
-//!   the keys below the band counted, those in it listed (the histograms then run on the list);
+//! - [`band32`] / [`band16`]: instead of the histograms, when a sample has placed the cut in a
+//!   band of keys: the keys below the band counted, those in it listed (the histograms then run
+//!   on the list);
 //! - [`apply_cut32`] / [`apply_cut16`]: the mask as bits (kept: a key above `cut`, or equal to
 //!   it once the first `ties` equal keys in index order are pruned), optionally applied in place
 //!   (a pruned value keeps only its sign bit), with the zeros before and after counted.
@@ -124,6 +125,59 @@ pub fn band32(words: &[u32], lo: u32, hi: u32, keys: &mut [u32], state: &mut [u3
     }
     state[0] = state[0].wrapping_add(below);
     bad >= 0
+}
+
+/// [`band32`] for 16-bit words (float16, bfloat16: `infinity` is the type's infinity bits,
+/// 0x7c00 or 0x7f80); `lo <= hi <= 0x7fff`.
+pub fn band16(words: &[u16], infinity: u16, lo: u16, hi: u16, keys: &mut [u32], state: &mut [u32; 2]) -> bool {
+    let limit = infinity.wrapping_sub(1);
+    let mut below = 0u32;
+    #[cfg(target_arch = "wasm32")]
+    let (start, mut over) = {
+        let n16 = words.len() & !15;
+        let p = words.as_ptr();
+        // Keys are at most 0x7fff, so signed comparisons order them.
+        let (abs, top) = (i16x8_splat(0x7fff), i16x8_splat(limit as i16));
+        let (lv, hv) = (i16x8_splat(lo as i16), i16x8_splat(hi as i16));
+        let mut bad = i16x8_splat(0);
+        let mut i = 0;
+        while i < n16 {
+            // SAFETY: i + 16 <= words.len().
+            let (ma, mb) = unsafe {
+                (
+                    v128_and(v128_load(p.add(i) as *const v128), abs),
+                    v128_and(v128_load(p.add(i + 8) as *const v128), abs),
+                )
+            };
+            bad = v128_or(bad, v128_or(i16x8_gt(ma, top), i16x8_gt(mb, top)));
+            let (la, lb) = (i16x8_lt(ma, lv), i16x8_lt(mb, lv));
+            let low = (i16x8_bitmask(la) as u32) | ((i16x8_bitmask(lb) as u32) << 8);
+            below = below.wrapping_add(low.count_ones());
+            let ina = v128_andnot(i16x8_le(ma, hv), la);
+            let inb = v128_andnot(i16x8_le(mb, hv), lb);
+            let mut hits = (i16x8_bitmask(ina) as u32) | ((i16x8_bitmask(inb) as u32) << 8);
+            while hits != 0 {
+                let q = hits.trailing_zeros() as usize;
+                band_key(u32::from(words[i + q] & 0x7fff), keys, state);
+                hits &= hits - 1;
+            }
+            i += 16;
+        }
+        (n16, v128_any_true(bad))
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let (start, mut over) = (0, false);
+    for &w in &words[start..] {
+        let m = w & 0x7fff;
+        over |= m > limit;
+        if m < lo {
+            below = below.wrapping_add(1);
+        } else if m <= hi {
+            band_key(u32::from(m), keys, state);
+        }
+    }
+    state[0] = state[0].wrapping_add(below);
+    !over
 }
 
 /// The keys (sign bits cleared) of the eight words from `p + i`, as two vectors.
@@ -618,6 +672,20 @@ mod tests {
         assert_eq!(two, [want[0], want[1]]);
         assert_eq!(s2, state);
         assert!(!band32(&[f32::INFINITY.to_bits()], lo, hi, &mut two, &mut s2));
+        // 16-bit words: the same counts on the keys' 15 bits; each type's infinity is refused.
+        let h: Vec<u16> = lcg(12, 1003).iter().map(|x| (*x as u16) & 0xfbff).collect();
+        let (lo16, hi16) = (0x2000u16, 0x3000u16);
+        let mut k16 = vec![0u32; 1003];
+        let mut s16 = [0u32; 2];
+        assert!(band16(&h, 0x7c00, lo16, hi16, &mut k16, &mut s16));
+        let m16: Vec<u32> = h.iter().map(|x| u32::from(x & 0x7fff)).collect();
+        let want16: Vec<u32> = m16.iter().copied().filter(|&k| k >= 0x2000 && k <= 0x3000).collect();
+        assert_eq!(s16[0] as usize, m16.iter().filter(|&&k| k < 0x2000).count());
+        assert_eq!(&k16[..want16.len()], &want16[..]);
+        assert_eq!(s16[1] as usize, want16.len());
+        assert!(!band16(&[0x7c00], 0x7c00, lo16, hi16, &mut k16, &mut s16));
+        assert!(band16(&[0x7c00], 0x7f80, lo16, hi16, &mut k16, &mut s16));
+        assert!(!band16(&[0xff80], 0x7f80, lo16, hi16, &mut k16, &mut s16));
     }
 
     #[test]
