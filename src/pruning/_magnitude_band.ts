@@ -34,7 +34,7 @@ type BandPasses = Pick<
  * @returns The indices, ascending.
  */
 export function bandSampleIndices(n: number): Float64Array {
-  const size = Math.min(2 ** 20, Math.max(2 ** 14, n >>> 10));
+  const size = Math.min(2 ** 20, Math.max(2 ** 14, Math.floor(n / 1024)));
   const stride = Math.floor(n / size);
   const out = new Float64Array(size);
   let seed = 0x9e3779b9;
