@@ -1,9 +1,11 @@
 /**
- * The sampled band of a `|w|` selection on stored bits (`stored_magnitude.ts`): a sample of the keys
- * places the cut of rank `k - 1` in a band of keys `[lo, hi]`; one pass (`magnitudeBand`)
- * counts the keys below the band and lists those in it; the radix histograms then run on that
- * list instead of on the whole tensor. The band is checked against the counts, so a sample
- * unlike the tensor costs the pass, never a wrong cut: the caller then runs the full histograms.
+ * The cut of a `|w|` selection on stored bits (`stored_magnitude.ts`): the radix histograms that
+ * find the key of a rank (`rankCut`), and the sampled band that spares them most of the tensor
+ * (`bandCut`). A sample of the keys places the cut of rank `k - 1` in a band of keys `[lo, hi]`;
+ * one pass (`magnitudeBand`) counts the keys below the band and lists those in it; the
+ * histograms then run on that list instead of on the whole tensor. The band is checked against
+ * the counts, so a sample unlike the tensor costs the pass, never a wrong cut: the caller then
+ * runs the histograms on the whole tensor.
  *
  * @module
  */
@@ -89,22 +91,51 @@ export function bandCut(
   if (!kernels.magnitudeBand(words, infinity, lo, hi, keys, BAND_COUNTS)) return null;
   const [below, inBand] = BAND_COUNTS;
   if (inBand > cap || rank < below || rank >= below + inBand) return undefined;
-  // The cut among the band's keys, by the same histograms, on the list.
+  // The cut among the band's keys, by the same histograms, on the list (16-bit keys as such).
   const listed = keys.subarray(0, inBand);
-  let under = below;
+  return rankCut(
+    wide ? listed : Uint16Array.from(listed),
+    infinity,
+    rank,
+    below,
+    kernels,
+    high,
+    low,
+  );
+}
+
+/**
+ * The key of rank `rank` among `keys` (stored float bits, or keys listed by a band) and how many
+ * keys are below it, by their histograms: the high 16 bits, then the low 16 bits of the chosen
+ * bin, for float32; the whole 15-bit key for 16-bit words. `below` keys (below these) come
+ * first. `null` when a value is NaN or infinite.
+ *
+ * @param keys The float32 bits or the 16-bit ones.
+ * @param infinity The 16-bit type's infinity bits (0x7c00, 0x7f80; float32: ignored).
+ * @param rank The 0-based rank of the cut, in [below, below + keys.length).
+ * @param below How many keys come before these.
+ * @param kernels The passes.
+ * @param high The high-bits histogram's bins (32,768), overwritten.
+ * @param low The low-bits histogram's bins (65,536), overwritten.
+ * @returns The cut and the keys below it, or `null`.
+ */
+export function rankCut(
+  keys: Int32Array | Uint16Array,
+  infinity: number,
+  rank: number,
+  below: number,
+  kernels: Pick<Kernels, "magnitudeHighHistogram" | "magnitudeLowHistogram">,
+  high: Uint32Array,
+  low: Uint32Array,
+): { cut: number; below: number } | null {
   high.fill(0);
-  if (!wide) {
-    // A 16-bit key is its own bin.
-    for (let i = 0; i < listed.length; i++) high[listed[i]]++;
-    let key = 0;
-    while (under + high[key] <= rank) under += high[key++];
-    return { cut: key, below: under };
-  }
-  kernels.magnitudeHighHistogram(listed, 0x7f800000, high);
+  if (!kernels.magnitudeHighHistogram(keys, infinity, high)) return null;
+  let under = below;
   let h = 0;
   while (under + high[h] <= rank) under += high[h++];
+  if (!(keys instanceof Int32Array)) return { cut: h, below: under };
   low.fill(0);
-  kernels.magnitudeLowHistogram(listed, h, low);
+  kernels.magnitudeLowHistogram(keys, h, low);
   let l = 0;
   while (under + low[l] <= rank) under += low[l++];
   return { cut: (h << 16) | l, below: under };

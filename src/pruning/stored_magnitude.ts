@@ -22,7 +22,7 @@
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
 import type { DType } from "../tensor/dtype.ts";
-import { BAND_FROM, bandCut } from "./_magnitude_band.ts";
+import { BAND_FROM, bandCut, rankCut } from "./_magnitude_band.ts";
 import { unpackBits } from "./_mask_bits.ts";
 
 /** Whether typed arrays are little-endian here (as safetensors stores numbers). */
@@ -184,47 +184,27 @@ function selectSmallest(
   if (!Number.isSafeInteger(k) || k < 0 || k > n) {
     throw new RangeError(`"k" must be an integer in [0, ${n}]: current value is ${k}`);
   }
-  if (n >= BAND_FROM && k > 0 && k < n) {
-    const found = bandCut(words, infinity, k - 1, kernels, HIGH, LOW);
-    if (found === null) return undefined;
-    if (found !== undefined) {
-      const bits = new Uint8Array(Math.ceil(n / 8));
-      STATE.fill(0);
-      STATE[0] = k - found.below;
-      kernels.magnitudeCut(words, found.cut, apply, STATE, bits);
-      return bits;
-    }
-  }
-  // Pass 1: every value is finite, and the histogram of the high key bits (all of a 16-bit key).
-  HIGH.fill(0);
-  if (!kernels.magnitudeHighHistogram(words, infinity, HIGH)) return undefined;
   const bits = new Uint8Array(Math.ceil(n / 8));
   STATE.fill(0);
   if (k === 0 || k === n) {
-    if (apply) {
-      // Every key is above -1 (all kept) or below 0x7fffffff (all pruned), with no ties.
-      kernels.magnitudeCut(words, k === 0 ? -1 : 0x7fffffff, true, STATE, bits);
-    } else if (k === 0) {
+    // Every value is finite (pass 1), then every key is above -1 (all kept) or below 0x7fffffff
+    // (all pruned), with no ties.
+    HIGH.fill(0);
+    if (!kernels.magnitudeHighHistogram(words, infinity, HIGH)) return undefined;
+    if (apply) kernels.magnitudeCut(words, k === 0 ? -1 : 0x7fffffff, true, STATE, bits);
+    else if (k === 0) {
       bits.fill(0xff);
       if (n % 8 !== 0) bits[bits.length - 1] = (1 << (n % 8)) - 1;
     }
     return bits;
   }
-  // The key of rank k - 1 and how many of its copies are pruned (the first in index order).
-  const rank = k - 1;
-  let below = 0;
-  let high = 0;
-  while (below + HIGH[high] <= rank) below += HIGH[high++];
-  let cut = high;
-  if (width === 4) {
-    LOW.fill(0);
-    kernels.magnitudeLowHistogram(words as Int32Array, high, LOW);
-    let low = 0;
-    while (below + LOW[low] <= rank) below += LOW[low++];
-    cut = (high << 16) | low;
-  }
-  STATE[0] = k - below;
-  kernels.magnitudeCut(words, cut, apply, STATE, bits);
+  // The key of rank k - 1 and how many of its copies are pruned (the first in index order): from
+  // a sampled band, else from the histograms of the whole tensor.
+  const band = n >= BAND_FROM ? bandCut(words, infinity, k - 1, kernels, HIGH, LOW) : undefined;
+  const found = band === undefined ? rankCut(words, infinity, k - 1, 0, kernels, HIGH, LOW) : band;
+  if (found === null) return undefined;
+  STATE[0] = k - found.below;
+  kernels.magnitudeCut(words, found.cut, apply, STATE, bits);
   return bits;
 }
 
