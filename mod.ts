@@ -123,6 +123,12 @@ export {
 } from "./src/compress/compress_model.ts";
 export { detectFormat, type LoadedModel, loadModel } from "./src/compress/load_model.ts";
 export { compareOutputs } from "./src/compress/compare_outputs.ts";
+export {
+  compareRunnerOutputs,
+  type RunnerWeight,
+  tfjsRunnerWeights,
+  type WeightsRunner,
+} from "./src/compress/compare_runner.ts";
 export { measureLatency } from "./src/compress/measure_latency.ts";
 export { describeError, type ErrorDescription } from "./src/compress/describe_error.ts";
 

@@ -104,6 +104,7 @@ const COMMANDS: Record<string, { run: Command; options: Record<string, ArgOption
       reference: { type: "string" },
       shape: { type: "string" },
       "tfjs-setup": { type: "string" },
+      runner: { type: "string" },
       images: { type: "string" },
       ...IMAGE,
       ...COMPARE,

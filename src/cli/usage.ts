@@ -45,7 +45,7 @@ Commands:
   variants <model.onnx> -o <dir>      the transformers.js variant files (model_fp16.onnx,
                                       model_quantized.onnx, model_q4.onnx, …)
   eval <model> [--reference <m>]      PP-OCR models on the bundled labelled lines; any ONNX
-                                      model against a reference on random inputs
+                                      or tfjs model against a reference on random inputs
   report <report.json>                print a saved report; write it as HTML with -o
 
 A config list <c> is a JSON file or inline JSON: '[{"op_types":["Linear"],"sparse_ratio":0.5}]'.
@@ -276,7 +276,9 @@ deterministic random values fitting each input's type): largest and mean absolut
 relative error ||a - b|| / ||b|| over each output, cosine similarity, top-1 agreement along a
 class axis. A TensorFlow.js
 model.json is compared with its --reference the same way, both run by tfjs (CPU backend), with
-the cosine similarity of each output.
+the cosine similarity of each output. A tfjs weights manifest alone (face-api.js's
+<name>-weights_manifest.json) has no topology: give --runner, a module that builds and runs
+the network from the weights in your code; both weight sets go through it.
 
 Options:
   -t, --task <task>     recognizer, classifier or compare (default: from the model's output)
@@ -286,6 +288,12 @@ Options:
   --tfjs-setup <m.js>   model.json with custom layers or ops: an ES module whose default
                         export (or setup) takes tf and registers them
                         (tf.serialization.registerClass, tf.registerOp)
+  --runner <m.js>       a weights manifest alone: an ES module whose default export (or run)
+                        takes the weights (a Map of name -> { dtype, shape, values }, values
+                        decoded as tfjs decodes them), runs the network on inputs of its own,
+                        the same each call, and returns the outputs (an array of numbers, a
+                        { dims, data } object or a tfjs tensor; a list of them, or an object
+                        of them by name)
   --input <NAME=SPEC>   one model input (repeatable): a shape (x=1,576: symbolic dims are
                         bound by name across inputs), a fill (state=zeros, ones, random), a
                         constant (sr=16000:int64), a data file (x=x.npy, x=in.safetensors#t);

@@ -138,8 +138,9 @@ interface RunnableModel {
 /** Why a weights manifest alone cannot be run. */
 export const NOT_RUNNABLE =
   "a tfjs weights manifest alone (a list of weight groups, as face-api.js ships them) has no " +
-  "topology: tfjs cannot run it, so it cannot be evaluated, calibrated or measured here (the " +
-  "library that ships it builds the network in code); compress its weights, then run it there";
+  "topology: tfjs cannot run it, so it cannot be calibrated or measured here, nor evaluated " +
+  "without a runner (the library that ships it builds the network in code); compress its " +
+  "weights, then run it there";
 
 function kindOf(files: ReadonlyMap<string, Uint8Array>): "graph-model" | "layers-model" {
   const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));

@@ -40,6 +40,12 @@ export {
   type OutputMeasures,
 } from "./compare_outputs.ts";
 export {
+  compareRunnerOutputs,
+  type RunnerWeight,
+  tfjsRunnerWeights,
+  type WeightsRunner,
+} from "./compare_runner.ts";
+export {
   LATENCY_RUNS,
   LATENCY_WARMUP,
   type LatencyOptions,

@@ -4,7 +4,8 @@
 // bench/face_api_models.ts measures every network and run.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import process from "node:process";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import { compressModel } from "../../src/compress/compress_model.ts";
@@ -14,6 +15,8 @@ import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
 import { encodeTfjs, namedTfjsFiles } from "../../src/io/tfjs/write_tfjs.ts";
 import { tfjsModel } from "../../src/model/tfjs_model.ts";
 import { FACE_API_MODELS, FACE_API_NETS, runFaceApi } from "./_face_api.ts";
+import { graphModelFiles } from "./_models.ts";
+import { saveTfjsFiles } from "../../src/io/tfjs/save_tfjs.ts";
 import { cli, ROOT, tempDir } from "../cli/_run.ts";
 import { cosine } from "../models_shipped/_half_models.ts";
 
@@ -213,6 +216,7 @@ test("CLI: a manifest quantized keeps its name, face-api loads it; runs that nee
   const e = await cli("eval", target, "--reference", source);
   assert.notEqual(e.code, 0);
   assert.match(e.stderr, /weights manifest alone .* has no topology: tfjs cannot run it/);
+  assert.match(e.stderr, /hint: give --runner <module\.js>/);
   const cal = await cli(
     "quantize",
     source,
@@ -226,6 +230,81 @@ test("CLI: a manifest quantized keeps its name, face-api loads it; runs that nee
   );
   assert.notEqual(cal.code, 0);
   assert.match(cal.stderr, /weights manifest alone/);
+});
+
+test("CLI eval --runner: a manifest's weights run in code, compressed against original", async () => {
+  const dir = tempDir();
+  const config = `${dir}/q.json`;
+  writeFileSync(config, JSON.stringify(UINT8));
+  const name = "face_recognition_model-weights_manifest.json";
+  const source = `${FACE_API_MODELS}${name}`;
+  const target = `${dir}/${name}`;
+  assert.equal((await cli("quantize", source, "-c", config, "-o", target)).code, 0);
+  const runner = `${ROOT}examples/face_api/runner.mjs`;
+  const saved = process.env.FACE_API_NET;
+  process.env.FACE_API_NET = "FaceRecognitionNet";
+  try {
+    const e = await cli("eval", target, "--reference", source, "--runner", runner, "--json");
+    assert.equal(e.code, 0, e.stderr);
+    const { outputs } = JSON.parse(e.stdout);
+    // Six face tiles, one 128-value descriptor each: the same as face-api's own run of the
+    // same files (runFaceApi), the dense kernel's uint8 storage below 1 but close.
+    assert.deepEqual(
+      outputs.map((o: { name: string; dims: number[] }) => [o.name, o.dims]),
+      [0, 1, 2, 3, 4, 5].map((k) => [`output_${k}`, [1, 128]]),
+    );
+    const rec = await load("face_recognition_model");
+    const ref = await runFaceApi("face_recognition_model", rec.bytes, rec.files);
+    const groups = JSON.parse(readFileSync(target, "utf8"));
+    const shards = new Map<string, Uint8Array>(
+      groups[0].paths.map((p: string) => [p, new Uint8Array(readFileSync(`${dir}/${p}`))]),
+    );
+    const out = await runFaceApi(
+      "face_recognition_model",
+      new Uint8Array(readFileSync(target)),
+      shards,
+    );
+    outputs.forEach((o: { cosine: number }, k: number) => {
+      assert.ok(Math.abs(o.cosine - cosine(out[k], ref[k])) < 1e-6, `${o.cosine}`);
+      assert.ok(o.cosine >= 0.999 && o.cosine < 1, `${o.cosine}`);
+    });
+    // The original against itself: identical.
+    const same = await cli("eval", source, "--reference", source, "--runner", runner, "--json");
+    assert.ok(
+      JSON.parse(same.stdout).outputs.every((o: { maxAbsDiff: number }) => o.maxAbsDiff === 0),
+    );
+    // A runner for another network fails on the weights, and says so.
+    process.env.FACE_API_NET = "TinyFaceDetector";
+    const wrong = await cli("eval", target, "--reference", source, "--runner", runner);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /--runner .*runner\.mjs: the runner failed on the original weights/);
+  } finally {
+    if (saved === undefined) delete process.env.FACE_API_NET;
+    else process.env.FACE_API_NET = saved;
+  }
+  // Flags the runner makes moot, a module with no function, and a model tfjs runs itself.
+  const shape = await cli(
+    "eval",
+    target,
+    "--reference",
+    source,
+    "--runner",
+    runner,
+    "--shape",
+    "1,2",
+  );
+  assert.equal(shape.code, 2);
+  assert.match(shape.stderr, /--shape does not go with --runner/);
+  const empty = `${dir}/empty.mjs`;
+  writeFileSync(empty, "export const x = 1;\n");
+  const none = await cli("eval", target, "--reference", source, "--runner", empty);
+  assert.match(none.stderr, /--runner .*empty\.mjs exports no function/);
+  const graph = `${dir}/graph/model.json`;
+  mkdirSync(`${dir}/graph`);
+  await saveTfjsFiles(graph, graphModelFiles());
+  const g = await cli("eval", graph, "--reference", graph, "--runner", runner);
+  assert.equal(g.code, 2);
+  assert.match(g.stderr, /--runner runs a weights manifest alone; .* is a tfjs graph-model/);
 });
 
 test("namedTfjsFiles: a plain model.json keeps its shard names, any other name renames them", () => {

@@ -28,6 +28,14 @@ import { graphValueTypes } from "../../io/onnx/graph_value_types.ts";
 import { IMAGE_FLAGS, type ImageOptions, imageOptionsOf, readImageRows } from "./_images.ts";
 import { readTfjsCalibration } from "./_calibration.ts";
 import { loadTfjs, type TfjsBackend, tfjsSetupHint } from "./_tfjs.ts";
+import {
+  compareRunnerOutputs,
+  tfjsRunnerWeights,
+  type WeightsRunner,
+} from "../../compress/compare_runner.ts";
+import type { TfjsModel } from "../../io/tfjs/tfjs_types.ts";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
 import type { LatencyReport } from "../../report/types.ts";
@@ -258,13 +266,76 @@ export async function compareWithReference(
   });
 }
 
-/** The files of a tfjs model, decoded once so a broken model gets its error. */
-async function tfjsFilesOf(path: string): Promise<Map<string, Uint8Array>> {
+/** The files of a tfjs model and the model, decoded once so a broken model gets its error. */
+async function tfjsOf(path: string): Promise<{ files: Map<string, Uint8Array>; model: TfjsModel }> {
   const { modelJson, shards } = await readTfjsFiles(path);
-  if (readTfjs(modelJson, shards, { file: path }).kind === "weights-manifest") {
-    throw new CliError(`cannot evaluate ${path}: ${NOT_RUNNABLE}`);
+  const model = readTfjs(modelJson, shards, { file: path });
+  return { files: new Map([["model.json", modelJson], ...shards]), model };
+}
+
+/** The files of a tfjs model tfjs can run (a weights manifest alone is refused). */
+async function tfjsFilesOf(path: string): Promise<Map<string, Uint8Array>> {
+  const { files, model } = await tfjsOf(path);
+  if (model.kind === "weights-manifest") {
+    throw new CliError(`cannot evaluate ${path}: ${NOT_RUNNABLE}`, {
+      hint: "give --runner <module.js>, a module that builds the network from the weights and " +
+        "runs it (see nncompress eval --help)",
+    });
   }
-  return new Map([["model.json", modelJson], ...shards]);
+  return files;
+}
+
+/**
+ * Loads a `--runner` module: its default export or its `run` export, a function of the weights
+ * (`WeightsRunner`).
+ */
+async function loadRunner(path: string): Promise<WeightsRunner> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(pathToFileURL(resolve(path)).href);
+  } catch (e) {
+    throw new CliError(`cannot load --runner ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const fn = [mod.default, mod.run].find((f) => typeof f === "function");
+  if (fn === undefined) {
+    throw new CliError(
+      `--runner ${path} exports no function: export default (weights) => outputs (or run)`,
+    );
+  }
+  return fn as WeightsRunner;
+}
+
+/** `eval <manifest> --reference <manifest> --runner <m.js>`: both weight sets through the runner. */
+async function compareWithRunner(
+  ctx: CommandContext,
+  path: string,
+  refPath: string,
+  runnerPath: string,
+): Promise<number> {
+  const model = await tfjsOf(path);
+  const ref = await tfjsOf(refPath);
+  for (const [p, m] of [[path, model], [refPath, ref]] as const) {
+    if (m.model.kind !== "weights-manifest") {
+      throw new UsageError(
+        `--runner runs a weights manifest alone; ${p} is a tfjs ${m.model.kind}, which tfjs ` +
+          "runs itself: leave out --runner",
+        "eval",
+      );
+    }
+  }
+  const run = await loadRunner(runnerPath);
+  const bar = ctx.progress(`eval ${path}`);
+  bar.update("compare (runner)", 0, 1);
+  const outputs = await compareRunnerOutputs(
+    run,
+    tfjsRunnerWeights(model.model),
+    tfjsRunnerWeights(ref.model),
+  ).catch((e) => {
+    throw new CliError(`--runner ${runnerPath}: ${(e as Error).message}`, { cause: e });
+  });
+  bar.done();
+  printComparison(ctx, path, refPath, outputs, `the inputs of --runner ${runnerPath}`);
+  return 0;
 }
 
 /** The tfjs backends of `--backend` for model.json files: cpu (default), wasm or both. */
@@ -402,6 +473,26 @@ export const evalCommand: Command = async (args, ctx) => {
   }
   if (args.values["tfjs-setup"] !== undefined && !path.toLowerCase().endsWith(".json")) {
     throw new UsageError("--tfjs-setup goes with a TensorFlow.js model.json", "eval");
+  }
+  const runnerPath = args.values.runner as string | undefined;
+  if (runnerPath !== undefined) {
+    if (!path.toLowerCase().endsWith(".json") || refPath === undefined) {
+      throw new UsageError(
+        "--runner compares a TensorFlow.js weights manifest with its original: eval " +
+          "<weights_manifest.json> --reference <original weights_manifest.json> --runner <m.js>",
+        "eval",
+      );
+    }
+    const other = ["shape", "images", "tfjs-setup", "backend", "input"].find((f) =>
+      args.values[f] !== undefined
+    );
+    if (other !== undefined) {
+      throw new UsageError(
+        `--${other} does not go with --runner: the runner feeds the network itself`,
+        "eval",
+      );
+    }
+    return await compareWithRunner(ctx, path, refPath, runnerPath);
   }
   if (path.toLowerCase().endsWith(".json")) {
     if (refPath === undefined || task !== undefined && task !== "compare") {
