@@ -15,8 +15,9 @@
  * last new layer instead (Functional models), or the new layers follow `L` (Sequential models).
  *
  * The layers of a `Sequential` or a Keras 2 `Functional` (`Model`) topology take scales, and
- * those of the `Sequential` and `Functional` models nested in it, `channels_last`, with their
- * weights named `<layer>/<weight>` as tfjs loads them and a name used once in the topology.
+ * those of the `Sequential` and `Functional` models nested in it, with their weights named
+ * `<layer>/<weight>` as tfjs loads them and a name used once in the topology. A 2-D convolution
+ * in `channels_first` gets its carrier in `channels_first` too.
  *
  * @module
  */
@@ -34,6 +35,11 @@ export interface LayersScaleSite {
   readonly channels: number;
   /** The layer that carries the scales: a 1 x 1 `DepthwiseConv2D` or a `BatchNormalization`. */
   readonly carrier: "DepthwiseConv2D" | "BatchNormalization";
+  /**
+   * Whether the layer's outputs hold their channels first (`data_format: "channels_first"`: a
+   * 2-D convolution's `[n, c, h, w]`): its carrier then reads them so too.
+   */
+  readonly channelsFirst?: boolean;
 }
 
 export const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -161,19 +167,28 @@ export interface LayerKernel {
   readonly kernel: TfjsWeightSpec;
   /** Its output channels (the kernel's last dim, `in · multiplier` for a depthwise kernel). */
   readonly channels: number;
+  /** Whether its outputs hold their channels first (`data_format: "channels_first"`). */
+  readonly channelsFirst: boolean;
 }
 
 /**
  * The kernels of a layers model's `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` (its pointwise
  * kernel), `Conv1D` and `Dense` layers, of the model or of a `Sequential` or `Functional` model
- * nested in it: channels last, a named (or no) activation, a layer name that tells its weights
- * apart (`ambiguousLayers`), a float32 kernel of the class's rank, at least one channel.
+ * nested in it: channels last (with `channelsFirst`, the 2-D convolutions' channels first too;
+ * the kernel's layout is the same either way), a named (or no) activation, a layer name that
+ * tells its weights apart (`ambiguousLayers`), a float32 kernel of the class's rank, at least one
+ * channel.
  *
  * @param model A decoded layers model.
  * @param all Its topology's models (`layersTopologyModels`).
+ * @param options `channelsFirst`: take the 2-D convolutions whose data format is channels first.
  * @returns The kernels, in topology order.
  */
-export function layerKernels(model: TfjsModel, all: readonly LayerList[]): LayerKernel[] {
+export function layerKernels(
+  model: TfjsModel,
+  all: readonly LayerList[],
+  options: { readonly channelsFirst?: boolean } = {},
+): LayerKernel[] {
   const specs = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
   const excluded = ambiguousLayers(all);
   const out: LayerKernel[] = [];
@@ -183,7 +198,11 @@ export function layerKernels(model: TfjsModel, all: readonly LayerList[]): Layer
     const { config, name } = placed;
     if (kind === undefined || excluded.has(name)) continue;
     const format = config.data_format;
-    if (format !== undefined && format !== null && format !== "channels_last") continue;
+    // Dense has no data format. A Conv1D in channels first is left: tfjs-layers 4.22 gives
+    // its outputs channels last (Keras channels first), so no carrier axis fits both.
+    const first = format === "channels_first" && options.channelsFirst === true &&
+      kind.rank === 4;
+    if (format !== undefined && format !== null && format !== "channels_last" && !first) continue;
     const activation = config.activation;
     if (activation !== undefined && activation !== null && typeof activation !== "string") continue;
     const kernel = specs.get(`${name}/${kind.local}`);
@@ -191,7 +210,7 @@ export function layerKernels(model: TfjsModel, all: readonly LayerList[]): Layer
     if (kernel.shape.length !== kind.rank) continue;
     const s = kernel.shape;
     const channels = kind.local === "depthwise_kernel" ? s[2] * s[3] : s[s.length - 1];
-    if (channels > 0) out.push({ placed, className, kernel, channels });
+    if (channels > 0) out.push({ placed, className, kernel, channels, channelsFirst: first });
   }
   return out;
 }
@@ -207,14 +226,23 @@ export function layersScaleSites(model: TfjsModel): Map<string, LayersScaleSite>
   const out = new Map<string, LayersScaleSite>();
   if (model.kind !== "layers-model") return out;
   const specs = new Map(model.weights.map((w) => [w.spec.name, w.spec]));
+  const all = layersTopologyModels(model.json);
   for (
-    const { placed, kernel, channels } of layerKernels(model, layersTopologyModels(model.json))
+    const { placed, kernel, channels, channelsFirst } of layerKernels(model, all, {
+      channelsFirst: true,
+    })
   ) {
     const bias = specs.get(`${placed.name}/bias`);
     if ((placed.config.use_bias !== false) !== (bias !== undefined)) continue;
     if (bias !== undefined && (bias.shape.length !== 1 || bias.shape[0] !== channels)) continue;
     const carrier = kernel.shape.length === 4 ? "DepthwiseConv2D" : "BatchNormalization";
-    out.set(kernel.name, { kernel: kernel.name, layer: placed.name, channels, carrier });
+    out.set(kernel.name, {
+      kernel: kernel.name,
+      layer: placed.name,
+      channels,
+      carrier,
+      ...(channelsFirst ? { channelsFirst } : {}),
+    });
   }
   return out;
 }
@@ -263,7 +291,7 @@ function carrierLayers(
         kernel_size: [1, 1],
         strides: [1, 1],
         padding: "valid",
-        data_format: "channels_last",
+        data_format: site.channelsFirst === true ? "channels_first" : "channels_last",
         dilation_rate: [1, 1],
         depth_multiplier: 1,
         activation,
@@ -354,7 +382,7 @@ export function withLayersScales(
     if (site === undefined) {
       throw new RangeError(
         `weight ${JSON.stringify(kernel)} takes no channel scales: it must be the kernel of a ` +
-          `Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D or Dense layer (channels last)`,
+          `Conv2D, DepthwiseConv2D, SeparableConv2D, Conv1D or Dense layer`,
       );
     }
     if (values.length !== site.channels) {

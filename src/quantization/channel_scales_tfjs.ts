@@ -128,7 +128,8 @@ function scalable(node: TfNode): boolean {
  * a `Relu`, `Relu6`, `Elu`, `Prelu`, `LeakyRelu` or `Sigmoid`), NHWC, no `transpose_a`. In a
  * layers model: the kernels of `Conv2D`, `DepthwiseConv2D`, `SeparableConv2D` (pointwise),
  * `Conv1D` and `Dense` layers of a `Sequential` or Keras 2 `Functional` topology or a model
- * nested in it, channels last; the site's node is the layer.
+ * nested in it, channels last (or first for the 2-D convolutions: their scale layer reads
+ * channels first too); the site's node is the layer.
  *
  * @param model A decoded model.
  * @returns The sites by kernel weight name.

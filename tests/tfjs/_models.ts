@@ -100,6 +100,69 @@ export async function layersModelFiles(shardBytes = 2048, width = 1): Promise<Fi
   return await savedFiles(model, shardBytes);
 }
 
+/**
+ * A small CNN whose 2-D convolutions hold their channels first (`dataFormat: "channelsFirst"`,
+ * inputs `[n, 3, 8, 8]`): Conv2D with a relu, DepthwiseConv2D (multiplier 2), SeparableConv2D
+ * with a relu and no bias, then Flatten and Dense; deterministic weights, saved into memory.
+ * With `conv1d`, a sequence model instead: inputs `[n, 4, 10]` (channels first), a Conv1D in
+ * channels first with a relu, Flatten and Dense.
+ */
+export async function channelsFirstModelFiles(shardBytes = 2048, conv1d = false): Promise<Files> {
+  if (conv1d) return await channelsFirstConv1d(shardBytes);
+  const model = tfl.sequential();
+  const common = { dataFormat: "channelsFirst" as const, kernelSize: 3, padding: "same" as const };
+  model.add(tfl.layers.conv2d({
+    ...common,
+    inputShape: [3, 8, 8],
+    filters: 6,
+    activation: "relu",
+    name: "c1",
+  }));
+  model.add(tfl.layers.depthwiseConv2d({ ...common, depthMultiplier: 2, name: "d1" }));
+  // (tfjs-layers 4.22 adds a channels-first SeparableConv2D's bias along the wrong axis: none.)
+  model.add(tfl.layers.separableConv2d({
+    ...common,
+    filters: 5,
+    activation: "relu",
+    useBias: false,
+    name: "s1",
+  }));
+  model.add(tfl.layers.flatten({ name: "flat" }));
+  model.add(tfl.layers.dense({ units: 3, name: "fc" }));
+  model.setWeights(
+    model.getWeights().map((w, i) =>
+      tf.tensor(randomArray(w.size, 41 + i).map((x) => x * 0.5), w.shape)
+    ),
+  );
+  return await savedFiles(model, shardBytes);
+}
+
+async function channelsFirstConv1d(shardBytes: number): Promise<Files> {
+  const model = tfl.sequential();
+  model.add(tfl.layers.conv1d({
+    inputShape: [4, 10],
+    dataFormat: "channelsFirst",
+    filters: 6,
+    kernelSize: 3,
+    activation: "relu",
+    name: "k1",
+  }));
+  model.add(tfl.layers.flatten({ name: "flat" }));
+  model.add(tfl.layers.dense({ units: 3, name: "fc" }));
+  model.setWeights(
+    model.getWeights().map((w, i) =>
+      tf.tensor(randomArray(w.size, 61 + i).map((x) => x * 0.5), w.shape)
+    ),
+  );
+  const f = await savedFiles(model, shardBytes);
+  // tfjs-layers 4.22 leaves a Conv1D's data format out of its config (Keras writes it): put
+  // it back, as a converted Keras model has it.
+  const json = JSON.parse(new TextDecoder().decode(f.get("model.json")!));
+  const layers = json.modelTopology.config.layers as { config: Record<string, unknown> }[];
+  layers.find((l) => l.config.name === "k1")!.config.data_format = "channels_first";
+  return new Map([...f, ["model.json", new TextEncoder().encode(JSON.stringify(json))]]);
+}
+
 /** A layers model saved by tfjs-layers' `model.save` into memory, cut into shards; disposed. */
 export async function savedFiles(
   model: ReturnType<typeof tfl.model>,

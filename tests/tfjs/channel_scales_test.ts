@@ -25,6 +25,7 @@ import {
 } from "../../src/quantization/quantized_tfjs.ts";
 import { toTfjsLayout } from "../../src/model/tfjs_model.ts";
 import {
+  channelsFirstModelFiles,
   einsumModelFiles,
   functionalModelFiles,
   graphModelFiles,
@@ -465,7 +466,8 @@ test("layers models: channel-scale sites are the Conv2D, DepthwiseConv2D, Separa
   // per channel beside them.
   assert.equal(tfjsChannelScaleSites(model).get("fc/kernel")!.extraBytes, 6);
   assert.equal(tfjsChannelScaleSites(model).get("head/kernel")!.extraBytes, undefined);
-  // Channels first, a bias the config does not announce, and Keras 3's inbound nodes take none.
+  // A bias the config does not announce, and Keras 3's inbound nodes take none; a channels-first
+  // convolution takes scales (its scale layer reads channels first too).
   const edit = (fnEdit: (json: { modelTopology: { config: { layers: Layer[] } } }) => void) => {
     const json = JSON.parse(new TextDecoder().decode(fn.get("model.json")!));
     fnEdit(json);
@@ -478,7 +480,7 @@ test("layers models: channel-scale sites are the Conv2D, DepthwiseConv2D, Separa
         "channels_first";
       j.modelTopology.config.layers.find((l) => l.name === "head")!.config.use_bias = true;
     }),
-    ["shared/kernel", "dw/depthwise_kernel", "sep/pointwise_kernel", "fc/kernel"],
+    ["stem/kernel", "shared/kernel", "dw/depthwise_kernel", "sep/pointwise_kernel", "fc/kernel"],
   );
   assert.deepEqual(
     edit((j) => {
@@ -563,6 +565,63 @@ test("layers models: withTfjsChannelScales puts a 1x1 DepthwiseConv2D or a Batch
       assert.ok(c.maxAbsDiff < 1e-4, `${kind} ${c.name}: ${c.maxAbsDiff}`);
     }
   }
+});
+
+test("layers models: channels-first convolutions get a scale layer that reads channels first: the same outputs in tfjs", async () => {
+  const f = await channelsFirstModelFiles();
+  const model = readTfjs(f.get("model.json")!, f);
+  assert.deepEqual(
+    [...tfjsChannelScaleSites(model).values()].map((s) => [s.kernel, s.channels, s.channelsLast]),
+    [
+      ["c1/kernel", 6, true],
+      ["d1/depthwise_kernel", 12, true],
+      ["s1/pointwise_kernel", 5, true],
+      ["fc/kernel", 3, true],
+    ],
+  );
+  const inputs = [[{ data: values(2 * 3 * 8 * 8, 23, -1, 1), dims: [2, 3, 8, 8] }]];
+  // Random scales divided out of the kernels: the model computes what it did.
+  const { scales, divided } = scalesFor(model, 900);
+  const out = withTfjsChannelScales(model, scales);
+  const layers = layersOf(out.model);
+  for (const layer of ["c1", "d1", "s1"]) {
+    const scale = layers.find((l) => l.config.name === `${layer}_channel_scale`)!;
+    assert.equal(scale.class_name, "DepthwiseConv2D", layer);
+    assert.equal(scale.config.data_format, "channels_first", layer);
+  }
+  assert.equal(
+    layers.find((l) => l.config.name === "fc_channel_scale")!.class_name,
+    "BatchNormalization",
+  );
+  const same = await compareTfjsOutputs(runtime, filesOf(encodeTfjs(out.model, divided)), f, {
+    inputs,
+  });
+  assert.ok(same[0].cosine > 0.999999 && same[0].maxAbsDiff < 1e-4, `${same[0].maxAbsDiff}`);
+  // Quantized int8 per channel: every kernel stored as codes, computing what the fake-quantized
+  // file computes.
+  const view = loadModel(f.get("model.json")!, "model.json", f);
+  if (view.format !== "tfjs") throw new Error("a tfjs model");
+  const result = await quantize(view.graph, PER_CHANNEL);
+  const plain = await quantizedTfjs(view.tfjs, view.graph, result.params);
+  const q = await quantizedTfjs(view.tfjs, view.graph, result.params, { channelScales: true });
+  assert.deepEqual(q.channelScaled.map((c) => c.name).sort(), [
+    "c1/kernel",
+    "d1/depthwise_kernel",
+    "fc/kernel",
+    "s1/pointwise_kernel",
+  ]);
+  const back = readTfjs(q.modelJson, q.shards);
+  for (const c of q.channelScaled) {
+    const w = back.weights.find((x) => x.spec.name === c.name)!;
+    assert.equal(w.spec.quantization?.dtype, "uint8", c.name);
+  }
+  const cmp = await compareTfjsOutputs(runtime, filesOf(q), filesOf(plain), { inputs });
+  assert.ok(cmp[0].maxAbsDiff < 1e-4, `${cmp[0].maxAbsDiff}`);
+  // A Conv1D in channels first takes none: tfjs-layers gives its outputs channels last, unlike
+  // Keras, so no scale layer would read them right in both.
+  const seq = await channelsFirstModelFiles(2048, true);
+  const m1 = readTfjs(seq.get("model.json")!, seq);
+  assert.deepEqual([...tfjsChannelScaleSites(m1).keys()], ["fc/kernel"]);
 });
 
 test("layers models: quantizedTfjs channelScales writes per-channel int8 kernels as NNI's values at one byte per weight", async () => {
