@@ -127,14 +127,19 @@ export async function channelsFirstModelFiles(shardBytes = 2048, conv1d = false)
     useBias: false,
     name: "s1",
   }));
+  return await savedFiles(withHead(model, 41), shardBytes);
+}
+
+/** The model with Flatten and Dense(3) added and deterministic weights (seed `seed`). */
+function withHead(model: ReturnType<typeof tfl.sequential>, seed: number) {
   model.add(tfl.layers.flatten({ name: "flat" }));
   model.add(tfl.layers.dense({ units: 3, name: "fc" }));
   model.setWeights(
     model.getWeights().map((w, i) =>
-      tf.tensor(randomArray(w.size, 41 + i).map((x) => x * 0.5), w.shape)
+      tf.tensor(randomArray(w.size, seed + i).map((x) => x * 0.5), w.shape)
     ),
   );
-  return await savedFiles(model, shardBytes);
+  return model;
 }
 
 async function channelsFirstConv1d(shardBytes: number): Promise<Files> {
@@ -147,14 +152,7 @@ async function channelsFirstConv1d(shardBytes: number): Promise<Files> {
     activation: "relu",
     name: "k1",
   }));
-  model.add(tfl.layers.flatten({ name: "flat" }));
-  model.add(tfl.layers.dense({ units: 3, name: "fc" }));
-  model.setWeights(
-    model.getWeights().map((w, i) =>
-      tf.tensor(randomArray(w.size, 61 + i).map((x) => x * 0.5), w.shape)
-    ),
-  );
-  const f = await savedFiles(model, shardBytes);
+  const f = await savedFiles(withHead(model, 61), shardBytes);
   // tfjs-layers 4.22 leaves a Conv1D's data format out of its config (Keras writes it): put
   // it back, as a converted Keras model has it.
   const json = JSON.parse(new TextDecoder().decode(f.get("model.json")!));
