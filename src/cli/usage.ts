@@ -184,9 +184,10 @@ ${REGISTRY}
                         for the weights one uint8 grid per tensor hurts most, stored as
                         float16/uint16 (the result stays within 27% of float32 weights and
                         52% of float16 weights at 0.02)
-  --equalize            TensorFlow.js graph models: cross-layer equalization first (pairs
-                        of float32 convolutions with ReLU/PReLU/nothing between them get
-                        per-channel scales that cancel), so one uint8 grid fits better
+  --equalize            TensorFlow.js models: cross-layer equalization first (pairs of
+                        float32 convolutions or dense layers with ReLU/PReLU/pooling/nothing
+                        between them get per-channel scales that cancel), so one uint8 grid
+                        fits better
   --equalize-float16    with --equalize: weights stored as float16 are rescaled too (and
                         stored as float16 again, rounded once more)
   --measure-headroom    TensorFlow.js uint8: tfjs (CPU backend) runs the model to give the

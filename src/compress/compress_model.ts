@@ -202,11 +202,12 @@ export interface CompressOptions {
    */
   readonly headroom?: number;
   /**
-   * TensorFlow.js graph models, quantization: cross-layer equalization before quantizing
-   * (`equalizeTfjs`): consecutive convolutions with a ReLU/PReLU/LeakyReLU or nothing between
-   * them get their channel ranges evened out by per-channel scales that cancel, so one uint8
-   * grid per tensor fits better; with `tfjsRuntime` and `tfjsInputs`, through a ReLU6 too where
-   * those inputs keep each channel below half the clip. It changes the stored float weights
+   * TensorFlow.js models, quantization: cross-layer equalization before quantizing
+   * (`equalizeTfjs`): consecutive convolutions (in a layers model, dense layers too) with a
+   * ReLU/PReLU/LeakyReLU, pooling or nothing between them get their channel ranges evened out by
+   * per-channel scales that cancel, so one uint8 grid per tensor fits better; in a graph model
+   * with `tfjsRuntime` and `tfjsInputs`, through a ReLU6 too where those inputs keep each
+   * channel below half the clip. It changes the stored float weights
    * beyond quantization (the function only up to float rounding, float16 rounding for float16
    * weights with `equalizeFloat16`), hence off by default; a warning counts the pairs.
    */
@@ -956,15 +957,16 @@ export async function compressModel(
       ...(options.equalizeFloat16 === true ? { float16: true } : {}),
     });
     model = { ...model, tfjs: eq.model, graph: tfjsModel(eq.model) };
-    equalized = model.tfjs.kind === "layers-model"
-      ? "equalize: not applied, a TensorFlow.js layers model has no graph nodes to rescale (graph models only)"
-      : `equalize: ${eq.pairs.length} pair(s) of convolutions rescaled per channel ` +
-        `before quantization (cross-layer equalization; the float function is unchanged` +
-        (activationMax === undefined
-          ? ")"
-          : `; ${eq.relu6.pairs} pair(s) through a ReLU6, ${eq.relu6.clipped} of their ` +
-            `${eq.relu6.channels} channels reach 3, half the clip, on the calibration inputs and ` +
-            `keep their scale, the others stay below 3 after scaling on them)`);
+    equalized =
+      `equalize: ${eq.pairs.length} pair(s) of ${
+        model.tfjs.kind === "layers-model" ? "layers" : "convolutions"
+      } rescaled per channel ` +
+      `before quantization (cross-layer equalization; the float function is unchanged` +
+      (activationMax === undefined
+        ? ")"
+        : `; ${eq.relu6.pairs} pair(s) through a ReLU6, ${eq.relu6.clipped} of their ` +
+          `${eq.relu6.channels} channels reach 3, half the clip, on the calibration inputs and ` +
+          `keep their scale, the others stay below 3 after scaling on them)`);
   }
   // The config list is resolved once; every stage below takes this plan. SparseGPT works
   // element by element: the plan takes Level's defaults.

@@ -6,11 +6,11 @@
  * @module
  */
 
-import { encodeTfjs, type TfjsReplacement } from "../io/tfjs/write_tfjs.ts";
-import { readTfjs, tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
-import type { TfjsModel, TfjsWeight } from "../io/tfjs/tfjs_types.ts";
+import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 import { getKernels } from "../kernels/default.ts";
 import type { Kernels } from "../kernels/types.ts";
+import { newPair, type Pair, type Param, Params } from "./_equalize_pair.ts";
+import { layersPairs } from "./_equalize_layers.ts";
 import { attrStrings, dataConsumers, producer as source, type TfNode } from "./_tfjs_graph.ts";
 
 /** Options of `equalizeTfjs`. */
@@ -66,30 +66,6 @@ const HOMOGENEOUS = new Set(["Relu", "LeakyRelu", "Prelu"]);
 const PASS = new Set(["Relu", "LeakyRelu", "Prelu", "Identity", "MaxPool", "Pad"]);
 const ADD = new Set(["BiasAdd", "Add", "AddV2"]);
 
-/** A rescalable weight: its values (tfjs layout), shape and storage. */
-interface Param {
-  readonly weight: TfjsWeight;
-  values: Float32Array;
-  changed: boolean;
-  readonly half: boolean;
-}
-
-/** One producer/consumer pair and the per-channel vectors that follow the producer's scale. */
-interface Pair {
-  readonly producer: TfNode;
-  readonly consumer: TfNode;
-  readonly kernel: Param;
-  readonly vectors: readonly Param[];
-  readonly next: Param;
-  readonly channels: number;
-  /** Through a ReLU6: the channels' largest values on calibration data. */
-  readonly clip?: ArrayLike<number>;
-  /** The bound channels stay below: 6 / margin. */
-  readonly bound: number;
-  /** The scale applied so far per channel (the ReLU6 bounds hold on it). */
-  readonly total: Float64Array;
-}
-
 /**
  * Rescales output channel `i` of a convolution by `1 / s_i` and input channel `i` of the
  * convolution that consumes it by `s_i`, `s_i = sqrt(r1_i / r2_i)` with `r1_i`, `r2_i` the
@@ -104,8 +80,9 @@ interface Pair {
  * clip before and after scaling, see there). Only weights stored as float32 (with
  * `options.float16`, float16 too) and used by one node are rescaled (float16 ones are rounded
  * again, which is not function-preserving enough unless they are quantized next: see the
- * comment in the code), and layers models are left alone (their topology holds no tensor
- * names). Per-tensor ranges even out, so tfjs's one uint8 grid per tensor loses less.
+ * comment in the code). In a layers model the pairs are layers (`_equalize_layers.ts`: `Conv2D`,
+ * `DepthwiseConv2D` and `Dense` layers through activations, pooling and dropout). Per-tensor
+ * ranges even out, so tfjs's one uint8 grid per tensor loses less.
  *
  * @param model A decoded tfjs model (`readTfjs`).
  * @param options Rounds, kernels, float16 weights, ReLU6 maxima.
@@ -151,6 +128,17 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
   const kernels = options.kernels ?? getKernels();
   const topology = model.json.modelTopology as { node?: TfNode[] } | undefined;
   const none = { pairs: 0, clipped: 0, channels: 0 };
+  const rounds = options.rounds ?? 20;
+  if (model.kind === "layers-model") {
+    const params = new Params();
+    const pairs = layersPairs(model, params, options.float16 === true);
+    if (pairs.length === 0) return { model, pairs: [], relu6: none };
+    return {
+      model: params.apply(model, pairs, rounds, kernels),
+      pairs: pairs.map((p) => [p.producer, p.consumer] as const),
+      relu6: none,
+    };
+  }
   if (model.kind !== "graph-model" || !Array.isArray(topology?.node)) {
     return { model, pairs: [], relu6: none };
   }
@@ -163,7 +151,7 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
   const nodes = new Map(topology.node.map((n) => [n.name, n]));
   const consumers = dataConsumers(topology.node);
   const weights = new Map(model.weights.map((w) => [w.spec.name, w]));
-  const params = new Map<string, Param>();
+  const params = new Params();
   /** A float weight used by this node only, as a rescalable parameter. */
   const param = (input: string | undefined): Param | undefined => {
     if (input === undefined) return undefined;
@@ -180,17 +168,7 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
     ) {
       return undefined;
     }
-    let p = params.get(name);
-    if (p === undefined) {
-      p = {
-        weight: w,
-        values: Float32Array.from(tfjsWeightValues(w)),
-        changed: false,
-        half: q === "float16",
-      };
-      params.set(name, p);
-    }
-    return p;
+    return params.of(w, q === "float16");
   };
   const nhwc = (n: TfNode) => {
     const f = attrStrings(n, "data_format");
@@ -267,37 +245,22 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
     if (next === undefined || next.weight.spec.shape.length !== 4) continue;
     if (next.weight.spec.shape[2] !== channels || next === kernel) continue;
     if (clip !== undefined && clip.length !== channels) continue;
-    pairs.push({
-      producer,
-      consumer,
+    pairs.push(newPair({
+      producer: producer.name,
+      consumer: consumer.name,
       kernel,
       vectors,
       next,
       channels,
       ...(clip === undefined ? {} : { clip }),
       bound,
-      total: new Float64Array(channels).fill(1),
-    });
+    }));
   }
   if (pairs.length === 0) return { model, pairs: [], relu6: none };
-
-  const rounds = options.rounds ?? 20;
-  for (let round = 0; round < rounds; round++) {
-    let moved = 0;
-    for (const p of pairs) moved = Math.max(moved, equalizePair(p));
-    if (moved < 1e-3) break;
-  }
-
-  const replacements = new Map<string, TfjsReplacement>();
-  for (const [name, p] of params) {
-    if (!p.changed) continue;
-    replacements.set(name, { values: p.values, storage: p.half ? "float16" : "float32" });
-  }
-  const out = encodeTfjs(model, replacements, { shardBytes: Number.MAX_SAFE_INTEGER, kernels });
   const through = pairs.filter((p) => p.clip !== undefined);
   return {
-    model: readTfjs(out.modelJson, out.shards, { file: model.file }),
-    pairs: pairs.map((p) => [p.producer.name, p.consumer.name] as const),
+    model: params.apply(model, pairs, rounds, kernels),
+    pairs: pairs.map((p) => [p.producer, p.consumer] as const),
     relu6: {
       pairs: through.length,
       clipped: through.reduce(
@@ -307,47 +270,4 @@ export function equalizeTfjs(model: TfjsModel, options: EqualizeTfjsOptions = {}
       channels: through.reduce((n, p) => n + p.channels, 0),
     },
   };
-}
-
-/** One equalization step of a pair; returns the largest |log s| applied. */
-function equalizePair(p: Pair): number {
-  const c = p.channels;
-  const k = p.kernel.values;
-  const r1 = new Float64Array(c);
-  // Producer kernel [kh, kw, in, out] or [kh, kw, in, mult]: output channel = index % c.
-  for (let i = 0; i < k.length; i++) r1[i % c] = Math.max(r1[i % c], Math.abs(k[i]));
-  const n = p.next.values;
-  const shape = p.next.weight.spec.shape;
-  const last = shape[3];
-  const inOf = (i: number) => Math.floor(i / last) % c;
-  const r2 = new Float64Array(c);
-  for (let i = 0; i < n.length; i++) {
-    const ch = inOf(i);
-    r2[ch] = Math.max(r2[ch], Math.abs(n[i]));
-  }
-  const s = new Float64Array(c);
-  let moved = 0;
-  for (let ch = 0; ch < c; ch++) {
-    s[ch] = r1[ch] > 0 && r2[ch] > 0 ? Math.sqrt(r1[ch] / r2[ch]) : 1;
-    if (p.clip !== undefined) {
-      // ReLU6: the total scale stays 1 where the channel reached 6 / margin on calibration
-      // data, and at least max / (6 / margin) elsewhere (it stays below that after scaling).
-      const m = p.clip[ch];
-      const total = p.total[ch] * s[ch];
-      const bounded = m >= p.bound * (1 - 1e-6) ? 1 : Math.max(total, m / p.bound);
-      s[ch] = bounded / p.total[ch];
-    }
-    p.total[ch] *= s[ch];
-    moved = Math.max(moved, Math.abs(Math.log(s[ch])));
-  }
-  if (moved < 1e-6) return 0;
-  for (let i = 0; i < k.length; i++) k[i] = k[i] / s[i % c];
-  for (const v of p.vectors) {
-    for (let i = 0; i < v.values.length; i++) v.values[i] = v.values[i] / s[i];
-    v.changed = true;
-  }
-  for (let i = 0; i < n.length; i++) n[i] = n[i] * s[inOf(i)];
-  p.kernel.changed = true;
-  p.next.changed = true;
-  return moved;
 }

@@ -283,6 +283,9 @@ test("the handler bundles for edge runtimes with no Node built-ins", async () =>
   // summaries, the QDQ writer's streamed parts, tfjs bias correction); raised again to 600,000
   // at 576,777 bytes with the core's sixth raise (tfjs channel scales on graph and layers models);
   // raised again to 615,000 at 600,421 bytes with the core's seventh raise (jax2tf Einsum dense
-  // layers, the comparisons' outputs after a selection op, Einsum bias correction).
-  assert.ok(code.length < 615_000, `minified bundle is ${code.length} bytes, budget 615000`);
+  // layers, the comparisons' outputs after a selection op, Einsum bias correction); raised again
+  // to 630,000 at 616,203 bytes with the core's eighth raise (nested layers models' names, the
+  // sampled band of a Level prune's selection, channel scales of channels-first layers,
+  // cross-layer equalization of layers models).
+  assert.ok(code.length < 630_000, `minified bundle is ${code.length} bytes, budget 630000`);
 });
