@@ -295,6 +295,8 @@ test("CLI eval --runner: a manifest's weights run in code, compressed against or
   );
   assert.equal(shape.code, 2);
   assert.match(shape.stderr, /--shape does not go with --runner/);
+  const runs = await cli("eval", target, "--reference", source, "--runner", runner, "--runs", "3");
+  assert.match(runs.stderr, /--runs does not go with --runner/);
   const empty = `${dir}/empty.mjs`;
   writeFileSync(empty, "export const x = 1;\n");
   const none = await cli("eval", target, "--reference", source, "--runner", empty);

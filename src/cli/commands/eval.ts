@@ -483,12 +483,27 @@ export const evalCommand: Command = async (args, ctx) => {
         "eval",
       );
     }
-    const other = ["shape", "images", "tfjs-setup", "backend", "input"].find((f) =>
-      args.values[f] !== undefined
-    );
+    // The runner feeds the network and returns its outputs: none of these apply.
+    const other = [
+      "task",
+      "shape",
+      "images",
+      ...IMAGE_FLAGS,
+      "tfjs-setup",
+      "input",
+      "class-axis",
+      "iou",
+      "mask-threshold",
+      "steps",
+      "state",
+      "runs",
+      "backend",
+      "threads",
+    ].find((f) => args.values[f] !== undefined && !(f === "task" && task === "compare"));
     if (other !== undefined) {
       throw new UsageError(
-        `--${other} does not go with --runner: the runner feeds the network itself`,
+        `--${other} does not go with --runner: the runner feeds the network itself and returns ` +
+          "its outputs",
         "eval",
       );
     }
