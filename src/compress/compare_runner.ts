@@ -7,7 +7,7 @@
  * @module
  */
 
-import { compareTensors } from "./_compare_tensors.ts";
+import { compareOutput } from "./compare_tfjs.ts";
 import type { OutputComparison } from "./compare_outputs.ts";
 import { tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
 import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
@@ -211,12 +211,6 @@ export async function compareRunnerOutputs(
         `output "${name}" has ${x.data.length} values on the compressed weights and ${y.data.length} on the original ones: the runner must give both the same inputs`,
       );
     }
-    const measure = compareTensors([x.data], [y.data], [y.dims], {
-      name,
-      explicit: false,
-      iou: false,
-      threshold: 0.5,
-    });
-    return { name, dims: y.dims, type: "float32", ...measure };
+    return compareOutput(name, x.data, y.data, y.dims);
   });
 }

@@ -243,7 +243,8 @@ async function run(
   return result;
 }
 
-function compareOutput(
+/** The measures of one output of the model (`a`) against the reference's (`b`). */
+export function compareOutput(
   name: string,
   a: Float32Array,
   b: Float32Array,

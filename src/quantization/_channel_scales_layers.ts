@@ -45,8 +45,14 @@ export interface LayersScaleSite {
 export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** Whether a layer's data format (if it has one) is channels last. */
+export function channelsLast(config: Record<string, unknown>): boolean {
+  const f = config.data_format;
+  return f === undefined || f === null || f === "channels_last";
+}
+
 /** The kernel's local weight name and rank, by layer class. */
-const KERNEL: Record<string, { local: string; rank: number }> = {
+export const KERNEL: Readonly<Record<string, { local: string; rank: number }>> = {
   Conv2D: { local: "kernel", rank: 4 },
   DepthwiseConv2D: { local: "depthwise_kernel", rank: 4 },
   SeparableConv2D: { local: "pointwise_kernel", rank: 4 },
@@ -202,7 +208,7 @@ export function layerKernels(
     // its outputs channels last (Keras channels first), so no carrier axis fits both.
     const first = format === "channels_first" && options.channelsFirst === true &&
       kind.rank === 4;
-    if (format !== undefined && format !== null && format !== "channels_last" && !first) continue;
+    if (!channelsLast(config) && !first) continue;
     const activation = config.activation;
     if (activation !== undefined && activation !== null && typeof activation !== "string") continue;
     const kernel = specs.get(`${name}/${kind.local}`);

@@ -6,17 +6,17 @@ import type { TfjsModel, TfjsWeight } from "../io/tfjs/tfjs_types.ts";
 import { newPair, type Pair, type Param, type Params } from "./_equalize_pair.ts";
 import {
   ambiguousLayers,
+  channelsLast,
   isRecord,
+  KERNEL,
   type LayerList,
   layersTopologyModels,
 } from "./_channel_scales_layers.ts";
 
-/** The producer and consumer classes: their kernel's local name and rank. */
-const KERNELS: Record<string, { local: string; rank: number }> = {
-  Conv2D: { local: "kernel", rank: 4 },
-  DepthwiseConv2D: { local: "depthwise_kernel", rank: 4 },
-  Dense: { local: "kernel", rank: 2 },
-};
+/** The producer and consumer classes, with their kernel's local name and rank. */
+const KERNELS: Readonly<Record<string, { local: string; rank: number }>> = Object.fromEntries(
+  ["Conv2D", "DepthwiseConv2D", "Dense"].map((c) => [c, KERNEL[c]]),
+);
 
 /** Activations f with f(x / s) = f(x) / s for s > 0. */
 const HOMOGENEOUS = new Set(["linear", "relu"]);
@@ -36,12 +36,6 @@ const PASS = new Set([
 const TO_FEATURES = new Set(["GlobalAveragePooling2D", "GlobalMaxPooling2D"]);
 
 const OUTSIDE = "\0outside";
-
-/** Whether a layer's data format (if it has one) is channels last. */
-function channelsLast(config: Record<string, unknown>): boolean {
-  const f = config.data_format;
-  return f === undefined || f === null || f === "channels_last";
-}
 
 /** The readers of each layer of one model list (`OUTSIDE` for the model's outputs). */
 function readersOf(m: LayerList): Map<string, string[]> {

@@ -13,6 +13,7 @@ import type { TfjsBiasSite } from "./bias_correct_tfjs.ts";
 import type { TfjsConvGeometry } from "./gptq_tfjs.ts";
 import {
   ambiguousLayers,
+  channelsLast,
   isRecord,
   layerKernels,
   layersTopologyModels,
@@ -186,8 +187,7 @@ export function layersConvGeometry(
   if (p === undefined || kind === undefined || kind === "matmul" || className === "Conv1D") {
     return undefined;
   }
-  const format = p.config.data_format;
-  if (format !== undefined && format !== null && format !== "channels_last") return undefined;
+  if (!channelsLast(p.config)) return undefined;
   const strides = pair(p.config.strides, 1);
   const dilations = pair(p.config.dilation_rate, 1);
   const padding = String(p.config.padding ?? "valid").toLowerCase();

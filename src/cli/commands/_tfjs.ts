@@ -35,26 +35,42 @@ export function tfjsSetupHint(message: string): string | undefined {
  * `tf.registerOp`, the ops).
  */
 async function runSetup(path: string, tf: Record<string, unknown>): Promise<void> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = await import(pathToFileURL(resolve(path)).href);
-  } catch (e) {
-    throw new CliError(`cannot load --tfjs-setup ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  const def = mod.default as { setup?: unknown } | undefined;
-  const fn = [def, mod.setup, def?.setup].find((f) => typeof f === "function") as
-    | ((tf: unknown) => unknown)
-    | undefined;
-  if (fn === undefined) {
-    throw new CliError(
-      `--tfjs-setup ${path} exports no function: export default (tf) => { … } (or setup)`,
-    );
-  }
+  const fn = await moduleFunction(
+    "tfjs-setup",
+    path,
+    (mod) => {
+      const def = mod.default as { setup?: unknown } | undefined;
+      return [def, mod.setup, def?.setup];
+    },
+    "export default (tf) => { … } (or setup)",
+  ) as (tf: unknown) => unknown;
   try {
     await fn(tf);
   } catch (e) {
     throw new CliError(`--tfjs-setup ${path} failed: ${(e as Error).message}`, { cause: e });
   }
+}
+
+/**
+ * The function a module given on the command line (`--<flag> <path>`) exports: the first of
+ * `candidates(module)` that is a function; a CliError naming the flag and file when the module
+ * does not load or exports none (`expected` says what it should export).
+ */
+export async function moduleFunction(
+  flag: string,
+  path: string,
+  candidates: (mod: Record<string, unknown>) => unknown[],
+  expected: string,
+): Promise<(...args: never[]) => unknown> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = await import(pathToFileURL(resolve(path)).href);
+  } catch (e) {
+    throw new CliError(`cannot load --${flag} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  const fn = candidates(mod).find((f) => typeof f === "function");
+  if (fn === undefined) throw new CliError(`--${flag} ${path} exports no function: ${expected}`);
+  return fn as (...args: never[]) => unknown;
 }
 
 /**

@@ -27,15 +27,13 @@ import {
 import { graphValueTypes } from "../../io/onnx/graph_value_types.ts";
 import { IMAGE_FLAGS, type ImageOptions, imageOptionsOf, readImageRows } from "./_images.ts";
 import { readTfjsCalibration } from "./_calibration.ts";
-import { loadTfjs, type TfjsBackend, tfjsSetupHint } from "./_tfjs.ts";
+import { loadTfjs, moduleFunction, type TfjsBackend, tfjsSetupHint } from "./_tfjs.ts";
 import {
   compareRunnerOutputs,
   tfjsRunnerWeights,
   type WeightsRunner,
 } from "../../compress/compare_runner.ts";
 import type { TfjsModel } from "../../io/tfjs/tfjs_types.ts";
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { latencyFlags, ocrLineInputs, sideBySide, timeModels } from "./_latency.ts";
 import { ocrLines } from "../../compress/ocr_data.ts";
 import type { LatencyReport } from "../../report/types.ts";
@@ -285,26 +283,6 @@ async function tfjsFilesOf(path: string): Promise<Map<string, Uint8Array>> {
   return files;
 }
 
-/**
- * Loads a `--runner` module: its default export or its `run` export, a function of the weights
- * (`WeightsRunner`).
- */
-async function loadRunner(path: string): Promise<WeightsRunner> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = await import(pathToFileURL(resolve(path)).href);
-  } catch (e) {
-    throw new CliError(`cannot load --runner ${path}: ${(e as Error).message}`, { cause: e });
-  }
-  const fn = [mod.default, mod.run].find((f) => typeof f === "function");
-  if (fn === undefined) {
-    throw new CliError(
-      `--runner ${path} exports no function: export default (weights) => outputs (or run)`,
-    );
-  }
-  return fn as WeightsRunner;
-}
-
 /** `eval <manifest> --reference <manifest> --runner <m.js>`: both weight sets through the runner. */
 async function compareWithRunner(
   ctx: CommandContext,
@@ -323,7 +301,13 @@ async function compareWithRunner(
       );
     }
   }
-  const run = await loadRunner(runnerPath);
+  // Its default export or its `run` export, a function of the weights.
+  const run = await moduleFunction(
+    "runner",
+    runnerPath,
+    (mod) => [mod.default, mod.run],
+    "export default (weights) => outputs (or run)",
+  ) as WeightsRunner;
   const bar = ctx.progress(`eval ${path}`);
   bar.update("compare (runner)", 0, 1);
   const outputs = await compareRunnerOutputs(
