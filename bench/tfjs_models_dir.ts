@@ -21,7 +21,9 @@
  * Prints one line per model (weight bytes after / before and lowest output cosine per run) and
  * writes JSON. Outputs after a selection op (`afterSelection`: a detector's NMS, TopK, ArgMax)
  * are left out of the lowest cosine and given apart (`afterSelectionMinCosine`), unless every
- * output of the model is one; their picks matched as sets give `matchedPicksMinCosine`.
+ * output of the model is one; their picks matched as sets give `matchedPicksMinCosine`. When
+ * every output is one, the tensors its selections select from (`beforeSelection`: raw scores,
+ * box offsets, heatmaps) give `beforeSelectionMinCosine`.
  */
 
 import { loadGraphModel } from "@tensorflow/tfjs-converter";
@@ -202,17 +204,24 @@ for (const name of names) {
         shape === undefined ? {} : { shape },
       );
       // Outputs after a selection op (NMS, TopK, ArgMax) are scored apart (`afterSelection`).
-      const picks = cmp.filter((c) => c.afterSelection !== undefined);
-      const scored = picks.length === cmp.length ? cmp : cmp.filter((c) => !c.afterSelection);
+      // When every output is one, the tensors the selections select from (`beforeSelection`)
+      // are given apart too.
+      const sources = cmp.filter((c) => c.beforeSelection !== undefined);
+      const outs = cmp.filter((c) => c.beforeSelection === undefined);
+      const picks = outs.filter((c) => c.afterSelection !== undefined);
+      const scored = picks.length === outs.length ? outs : outs.filter((c) => !c.afterSelection);
       // The picks matched as sets (`matched`); NaN (lists of other lengths) counts as 0.
       const matchedCosines = picks.map((c) => c.matched?.cosine ?? 0);
       const low = (v: number[]) => Math.min(...v.map((x) => Number.isNaN(x) ? 0 : x));
       const cell = {
         weightRatio: weightBytes(r.files!) / weightBytes(source.files),
         minCosine: low(scored.map((c) => c.cosine)),
-        ...(picks.length === 0 || picks.length === cmp.length
+        ...(picks.length === 0 || picks.length === outs.length
           ? {}
           : { afterSelectionMinCosine: low(picks.map((c) => c.cosine)) }),
+        ...(sources.length === 0
+          ? {}
+          : { beforeSelectionMinCosine: low(sources.map((c) => c.cosine)) }),
         ...(picks.length === 0 ? {} : { matchedPicksMinCosine: low(matchedCosines) }),
         outputs: cmp.map((c) => ({
           name: c.name,
@@ -220,6 +229,7 @@ for (const name of names) {
           maxAbsDiff: c.maxAbsDiff,
           ...(c.afterSelection === undefined ? {} : { afterSelection: c.afterSelection }),
           ...(c.matched === undefined ? {} : { matched: c.matched }),
+          ...(c.beforeSelection === undefined ? {} : { beforeSelection: c.beforeSelection }),
         })),
       };
       row[label] = cell;
@@ -232,6 +242,10 @@ for (const name of names) {
           cell.matchedPicksMinCosine === undefined
             ? ""
             : ` [picks matched ${cell.matchedPicksMinCosine.toFixed(4)}]`
+        }${
+          cell.beforeSelectionMinCosine === undefined
+            ? ""
+            : ` {before selection ${cell.beforeSelectionMinCosine.toFixed(4)}}`
         }`,
       );
     } catch (e) {

@@ -65,6 +65,12 @@ export interface OutputComparison extends OutputMeasures {
    * When the two lists differ in length, the element-wise measures are NaN.
    */
   readonly matched?: MatchedPicks;
+  /**
+   * Not an output: a tensor a selection op selects from (`selectionSources`: a detector's raw
+   * scores and box offsets, a pose model's heatmaps), compared element-wise when every output
+   * of the model comes after a selection. The selection op that reads it.
+   */
+  readonly beforeSelection?: string;
 }
 
 /** Options of `compareOutputs`. */

@@ -11,7 +11,7 @@ import { compareTensors } from "./_compare_tensors.ts";
 import { matchPicks, UNALIGNED } from "./_match_picks.ts";
 import type { TfjsFiles } from "../io/tfjs/write_tfjs.ts";
 import type { TfjsInputSet } from "./tfjs_inputs.ts";
-import { tfjsSelectionOutputs } from "./selection_outputs.ts";
+import { tfjsSelectionOutputs, tfjsSelectionSources } from "./selection_outputs.ts";
 import type { TfjsLayerHessian } from "../quantization/gptq_tfjs.ts";
 export type { TfjsInputSet, TfjsInputTensor } from "./tfjs_inputs.ts";
 
@@ -208,18 +208,22 @@ export async function tfjsModelInputs(
   }
 }
 
-/** The outputs of a model on the inputs, by name, as float32. */
+/**
+ * The outputs of a model on the inputs, by name, as float32 (`dtype` as tfjs gave it), then the
+ * graph model's tensors named in `extra`.
+ */
 async function run(
   tf: typeof TfCore,
   loaded: { kind: string; model: RunnableModel },
   inputs: TfCore.Tensor[],
-): Promise<{ name: string; dims: number[]; data: Float32Array }[]> {
+  extra: readonly string[] = [],
+): Promise<{ name: string; dims: number[]; data: Float32Array; dtype: string }[]> {
   const { model } = loaded;
   let out: unknown;
   if (loaded.kind === "graph-model") {
     const feed: Record<string, TfCore.Tensor> = {};
     model.inputs.forEach((x, k) => feed[x.name] = inputs[k]);
-    const names = model.outputs.map((o) => o.name);
+    const names = [...model.outputs.map((o) => o.name), ...extra];
     // execute() runs graphs without control flow; executeAsync() the others.
     try {
       out = model.execute!(feed, names);
@@ -236,7 +240,8 @@ async function run(
     const data = t.dtype === "float32"
       ? await t.data() as Float32Array
       : Float32Array.from(await t.data() as Int32Array);
-    result.push({ name: model.outputs[k]?.name ?? `output_${k}`, dims: t.shape, data });
+    const name = k < model.outputs.length ? model.outputs[k].name : extra[k - model.outputs.length];
+    result.push({ name: name ?? `output_${k}`, dims: t.shape, data, dtype: t.dtype });
     t.dispose();
   }
   tf.dispose(list);
@@ -347,6 +352,8 @@ function makeInputs(
  * `options.shape` for the first input; int32
  * inputs get small integers) and compares every output: cosine similarity, maximum absolute
  * difference, relative L2 error and, for `[N, C]` outputs, how many rows keep their argmax.
+ * When every output of a graph model comes after a selection op, the float tensors the
+ * selections select from (`tfjsSelectionSources`) follow the outputs, marked `beforeSelection`.
  *
  * @param runtime tfjs-core (backend set) and the loaders.
  * @param model The compressed model's files (`model.json` and shards).
@@ -374,10 +381,12 @@ export async function compareTfjsOutputs(
   const { tf } = runtime;
   const a = await load(runtime, model);
   const b = await load(runtime, reference);
-  const selected = selectionOf(reference, b.model.outputs.map((o) => o.name));
+  const names = b.model.outputs.map((o) => o.name);
+  const selected = selectionOf(reference, names);
+  const sources = sourcesOf(reference, b, selected, names);
   // One output over the runs: element-wise over the runs' values end to end, its picks matched
   // run by run.
-  type Out = { name: string; dims: number[]; data: Float32Array };
+  type Out = { name: string; dims: number[]; data: Float32Array; dtype: string };
   const compare = (x: Out[], y: Out[], dims: readonly number[]): TfjsOutputComparison => {
     const name = y[0].name;
     const op = selected.get(name);
@@ -395,24 +404,56 @@ export async function compareTfjsOutputs(
     );
     return { ...c, afterSelection: op, ...(matched === undefined ? {} : { matched }) };
   };
+  // The outputs, then the float tensors the selections select from (of more than one value).
+  const compareAll = (outA: Out[][], outB: Out[][], dimsOf: (k: number) => readonly number[]) => {
+    const result: TfjsOutputComparison[] = [];
+    outB[0].forEach((o, k) => {
+      const x = outA.map((r) => r[k]);
+      const y = outB.map((r) => r[k]);
+      if (k < names.length) return result.push(compare(x, y, dimsOf(k)));
+      if (y.concat(x).some((t) => t.dtype !== "float32") || o.data.length < 2) return;
+      const xs = joined(x.map((t) => t.data));
+      const ys = joined(y.map((t) => t.data));
+      const c = xs.length === ys.length
+        ? compareOutput(o.name, xs, ys, dimsOf(k))
+        : { name: o.name, dims: dimsOf(k), type: "float32", ...UNALIGNED };
+      result.push({ ...c, beforeSelection: sources.get(o.name)! });
+    });
+    return result;
+  };
+  const both = async (inputs: TfCore.Tensor[]) => {
+    const extra = [...sources.keys()];
+    if (extra.length > 0) {
+      try {
+        return [await run(tf, a, inputs, extra), await run(tf, b, inputs, extra)];
+      } catch {
+        // tfjs could not fetch one of them: the outputs alone, as below.
+      }
+    }
+    return [await run(tf, a, inputs), await run(tf, b, inputs)];
+  };
   if (options.inputs !== undefined) {
     if (options.inputs.length === 0) {
       throw new RangeError(`"inputs" must hold at least one input set: current length is 0`);
     }
     const sets = givenInputs(tf, options.inputs);
     try {
-      const outA: { name: string; dims: number[]; data: Float32Array }[][] = [];
-      const outB: { name: string; dims: number[]; data: Float32Array }[][] = [];
+      const outA: Out[][] = [];
+      const outB: Out[][] = [];
       for (const inputs of sets) {
-        outA.push(await run(tf, a, inputs));
-        outB.push(await run(tf, b, inputs));
+        const [x, y] = await both(inputs);
+        outA.push(x);
+        outB.push(y);
       }
-      return outB[0].map((o, k) =>
-        compare(
-          outA.map((r) => r[k]),
-          outB.map((r) => r[k]),
-          sets.length === 1 ? o.dims : [outB.reduce((n, r) => n + r[k].data.length, 0)],
-        )
+      // Runs that fetched the tensors before the selection for one set but not another: the
+      // outputs alone.
+      const n = Math.min(...outA.concat(outB).map((r) => r.length));
+      const cut = (r: Out[]) => r.slice(0, n);
+      return compareAll(
+        outA.map(cut),
+        outB.map(cut),
+        (k) =>
+          sets.length === 1 ? outB[0][k].dims : [outB.reduce((m, r) => m + r[k].data.length, 0)],
       );
     } finally {
       sets.forEach((inputs) => tf.dispose(inputs));
@@ -422,14 +463,31 @@ export async function compareTfjsOutputs(
   }
   const inputs = makeInputs(tf, b.model, options, options.seed ?? 1234);
   try {
-    const outA = await run(tf, a, inputs);
-    const outB = await run(tf, b, inputs);
-    return outB.map((o, k) => compare([outA[k]], [o], o.dims));
+    const [outA, outB] = await both(inputs);
+    return compareAll([outA], [outB], (k) => outB[k].dims);
   } finally {
     tf.dispose(inputs);
     a.model.dispose?.();
     b.model.dispose?.();
   }
+}
+
+/**
+ * The tensors a graph model's selections select from (`tfjsSelectionSources`), when every
+ * output comes after a selection (else the other outputs measure the model); none for a layers
+ * model.
+ */
+function sourcesOf(
+  files: ReadonlyMap<string, Uint8Array>,
+  loaded: { kind: string },
+  selected: ReadonlyMap<string, string>,
+  names: readonly string[],
+): Map<string, string> {
+  if (loaded.kind !== "graph-model" || names.length === 0 || selected.size < names.length) {
+    return new Map();
+  }
+  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  return tfjsSelectionSources(json, names);
 }
 
 /** Options of `tfjsSensitivity`. */

@@ -5,8 +5,10 @@ import {
   onnxSelectionOutputs,
   type SelectionNode,
   selectionOutputs,
+  selectionSources,
   TF_SELECTION_OPS,
   tfjsSelectionOutputs,
+  tfjsSelectionSources,
 } from "./selection_outputs.ts";
 
 const node = (name: string, op: string, ...inputs: string[]): SelectionNode => ({
@@ -158,4 +160,121 @@ test("ONNX graphs: values name the producing node; If/Loop bodies at any depth c
       captured: "TopK",
     },
   );
+});
+
+test("the tensors a selection selects from: back through views, casts and comparisons to what computed them", () => {
+  const nodes = [
+    node("x", "Placeholder"),
+    node("feat", "Conv2D", "x", "w"),
+    node("w", "Const"),
+    node("heat", "Sigmoid", "feat"),
+    node("offsets", "BiasAdd", "feat", "b"),
+    node("flat", "Reshape", "heat", "shape"),
+    node("shape", "Const"),
+    node("best", "ArgMax", "flat", "axis"),
+    node("axis", "Const"),
+    // A grid from the input's shape: the same in any model.
+    node("size", "Shape", "x"),
+    node("grid", "Range", "zero", "size", "one"),
+    node("zero", "Const"),
+    node("one", "Const"),
+    node("at", "GatherV2", "offsets", "best", "axis"),
+    node("where", "Add", "at", "grid"),
+    // The scores, through a cast and a comparison, into a Where.
+    node("score", "Cast", "heat"),
+    node("keep", "GreaterEqual", "score", "threshold"),
+    node("threshold", "Const"),
+    node("kept", "Where", "keep"),
+    node("out", "Identity", "where"),
+    node("count", "Size", "kept"),
+  ];
+  assert.deepEqual(
+    [...selectionSources(nodes, ["out:0", "count"], TF_SELECTION_OPS)],
+    [["heat", "ArgMax"], ["offsets", "ArgMax"]],
+  );
+  // Only what the outputs read: the Where's scores are read by an output alone.
+  assert.deepEqual([...selectionSources(nodes, ["count"], TF_SELECTION_OPS)], [["heat", "Where"]]);
+  // An output without a selection reads none.
+  assert.deepEqual([...selectionSources(nodes, ["offsets"], TF_SELECTION_OPS)], []);
+});
+
+test("the tensors a selection in a TensorFlow 1 loop selects from are found outside the loop", () => {
+  // faceboxes' shape: the scores are scattered into a tensor array that a while loop reads and
+  // filters with a Where per image.
+  const nodes = [
+    node("x", "Placeholder"),
+    node("logits", "Conv2D", "x", "w"),
+    node("w", "Const"),
+    node("scores", "Softmax", "logits"),
+    node("ta", "TensorArrayV3", "n"),
+    node("n", "Const"),
+    node("scatter", "TensorArrayScatterV3", "ta", "indices", "scores", "ta:1"),
+    node("indices", "Const"),
+    node("enter_ta", "Enter", "ta"),
+    node("enter_flow", "Enter", "scatter"),
+    node("i", "Merge", "enter_i", "next_i"),
+    node("enter_i", "Enter", "zero"),
+    node("zero", "Const"),
+    node("cond", "LoopCond", "less"),
+    node("less", "Less", "i", "n"),
+    node("switch", "Switch", "i", "cond"),
+    node("read", "TensorArrayReadV3", "enter_ta", "switch:1", "enter_flow"),
+    node("keep", "GreaterEqual", "read", "threshold"),
+    node("threshold", "Const"),
+    node("where", "Where", "keep"),
+    node("next_i", "NextIteration", "where"),
+    node("exit", "Exit", "switch"),
+    node("out", "Identity", "exit"),
+  ];
+  assert.deepEqual([...selectionSources(nodes, ["out"], TF_SELECTION_OPS)], [["scores", "Where"]]);
+});
+
+test("a long chain of views is walked back without recursion", () => {
+  const nodes = [node("x", "Placeholder"), node("v0", "Relu", "x")];
+  for (let i = 1; i < 200_000; i++) nodes.push(node(`v${i}`, "Identity", `v${i - 1}`));
+  nodes.push(node("top", "TopKV2", "v199999", "k"));
+  assert.deepEqual([...selectionSources(nodes, ["top"], TF_SELECTION_OPS)], [["v0", "TopKV2"]]);
+});
+
+test("tfjsSelectionSources reads a graph model's model.json; a layers model has none", () => {
+  const json = {
+    format: "graph-model",
+    modelTopology: {
+      node: [
+        { name: "x", op: "Placeholder" },
+        { name: "s", op: "Sigmoid", input: ["x"] },
+        { name: "top", op: "TopKV2", input: ["s", "k"] },
+        { name: "k", op: "Const" },
+      ],
+    },
+  };
+  assert.deepEqual([...tfjsSelectionSources(json, ["top:1"])], [["s", "TopKV2"]]);
+  assert.deepEqual([...tfjsSelectionSources({ modelTopology: { config: {} } }, ["y"])], []);
+});
+
+test("through a product with a mask (movenet's peaks) or a Select the walk goes on to the values kept", () => {
+  const nodes = [
+    node("x", "Placeholder"),
+    node("heat", "Sigmoid", "x"),
+    node("pooled", "MaxPool", "heat"),
+    node("gap", "Abs", "heat", "pooled"),
+    node("peak", "Less", "gap", "eps"),
+    node("eps", "Const"),
+    node("peakf", "Cast", "peak"),
+    node("peaks", "Mul", "heat", "peakf"),
+    node("top", "TopKV2", "peaks", "k"),
+    node("scale", "Exp", "x"),
+    node("fallback", "Neg", "x"),
+    node("chosen", "SelectV2", "peak", "scale", "fallback"),
+    node("best", "ArgMax", "chosen", "axis"),
+    // A product of two values is computed, not masked.
+    node("both", "Mul", "heat", "scale"),
+    node("first", "ArgMax", "both", "axis"),
+  ];
+  assert.deepEqual([...selectionSources(nodes, ["top"], TF_SELECTION_OPS)], [["heat", "TopKV2"]]);
+  assert.deepEqual(
+    [...selectionSources(nodes, ["best"], TF_SELECTION_OPS)],
+    [["scale", "ArgMax"], ["fallback", "ArgMax"]],
+  );
+  assert.deepEqual([...selectionSources(nodes, ["first"], TF_SELECTION_OPS)], [["both", "ArgMax"]]);
 });

@@ -841,7 +841,8 @@ test("outputs after a Where whose lists differ in length: no element-wise measur
   } finally {
     s.dispose();
   }
-  // Without the raw output every output is a pick: the headroom scores the matched picks.
+  // Without the raw output every output is a pick: the comparison adds the tensor the Where
+  // selects from (the scores, through its Greater).
   const picksOnly = (f: Map<string, Uint8Array>) => {
     const json = JSON.parse(new TextDecoder().decode(f.get("model.json")!));
     json.modelTopology.node = json.modelTopology.node.filter((n: { name: string }) =>
@@ -852,14 +853,46 @@ test("outputs after a Where whose lists differ in length: no element-wise measur
   const refOnly = picksOnly(files);
   const qOnly = picksOnly(q.files! as Map<string, Uint8Array>);
   const only = await compareTfjsOutputs(runtime, qOnly, refOnly, { inputs });
-  assert.deepEqual(only.map((c) => c.name), ["Identity", "Identity_1"]);
+  assert.deepEqual(
+    only.map((c) => [c.name, c.afterSelection ?? "", c.beforeSelection ?? ""]),
+    [["Identity", "Where", ""], ["Identity_1", "Where", ""], ["dense/MatMul", "", "Where"]],
+  );
+  // The same tensor as the raw output of the model with it.
+  assert.deepEqual(only[2].dims, cmp[2].dims);
+  assert.ok(Math.abs(only[2].cosine - cmp[2].cosine) < 1e-12, JSON.stringify(only[2]));
+  assert.ok(Math.abs(only[2].maxAbsDiff - cmp[2].maxAbsDiff) < 1e-12);
+  // The measured headroom still scores such a model on its picks matched as sets.
   const p = await tfjsSensitivity(runtime, refOnly, { inputs });
   try {
-    const lowest = Math.min(...only.map((c) => c.matched!.cosine));
+    const lowest = Math.min(...only.slice(0, 2).map((c) => c.matched!.cosine));
     assert.ok(Math.abs((await p.measure(qOnly)) - lowest) < 1e-9, String(lowest));
   } finally {
     p.dispose();
   }
+  // On random inputs the tensor comes too.
+  const [, , raw] = await compareTfjsOutputs(runtime, qOnly, refOnly, { seed: 7 });
+  assert.equal(raw.beforeSelection, "Where");
+  assert.ok(raw.cosine < 1 && raw.cosine > 0.999, String(raw.cosine));
+  // eval names the row that is no output and says to judge the model on it.
+  const dir = tempDir();
+  await saveTfjsFiles(`${dir}/model.json`, refOnly);
+  await saveTfjsFiles(`${dir}/q8.json`, qOnly);
+  const e = await evalQ8(dir);
+  assert.equal(e.code, 0, e.stderr);
+  assert.match(e.stdout, /\ndense\/MatMul\s+\[\d+, 6\]\s/);
+  assert.match(
+    e.stdout,
+    /Identity, Identity_1 come after a selection op \(Where\): .* judge it on the last row, or on the picks matched below\./,
+  );
+  assert.match(
+    e.stdout,
+    /The last row is no output: the tensor the selection ops \(Where\) select from, the model's raw scores, offsets or heatmaps, compared element by element\./,
+  );
+  const j = await evalQ8(dir, "--json");
+  assert.deepEqual(
+    JSON.parse(j.stdout).outputs.map((o: { beforeSelection?: string }) => o.beforeSelection ?? ""),
+    ["", "", "Where"],
+  );
 });
 
 test("CLI: --tfjs-setup registers a layers model's custom layer for eval and for the runs of quantize", async () => {

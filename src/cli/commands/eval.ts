@@ -136,12 +136,19 @@ function printComparison(
     );
   }
   const selected = outputs.filter((o) => o.afterSelection !== undefined);
+  // Rows after the outputs when every output is a pick: the tensors the picks are made from.
+  const sources = outputs.filter((o) => o.beforeSelection !== undefined);
+  const modelOutputs = outputs.length - sources.length;
   if (selected.length > 0) {
     const ops = [...new Set(selected.map((o) => o.afterSelection))].join(", ");
     const verb = selected.length === 1 ? "comes" : "come";
     const paired = selected.some((o) => o.matched !== undefined);
-    const judge = selected.length < outputs.length
+    const judge = selected.length < modelOutputs
       ? `other outputs${paired ? ", or on the picks matched below" : ""}`
+      : sources.length > 0
+      ? `last ${sources.length === 1 ? "row" : `${sources.length} rows`}${
+        paired ? ", or on the picks matched below" : ""
+      }`
       : paired
       ? "picks matched below"
       : "outputs before the selection";
@@ -151,6 +158,15 @@ function printComparison(
         "far below any accuracy loss can pick others or reorder them, so these measures say " +
         `little about the model; judge it on the ${judge}.\n`,
     );
+    if (sources.length > 0) {
+      const by = [...new Set(sources.map((o) => o.beforeSelection))].join(", ");
+      ctx.io.stdout(
+        `\nThe last ${sources.length === 1 ? "row is" : `${sources.length} rows are`} no ` +
+          `output: ${sources.length === 1 ? "the tensor" : "the tensors"} the selection ops ` +
+          `(${by}) select from, the model's raw scores, offsets or heatmaps, compared element by ` +
+          "element.\n",
+      );
+    }
     const matched = selected.filter((o) => o.matched !== undefined);
     if (matched.length > 0) {
       const table = [[
