@@ -57,10 +57,14 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
  * layers, cells and wrappers in the tfjs layers view (src/model/tfjs_cells.ts and the view's
  * mapping, about 4 KB minified), tfjs shard paths read as written when they are no escape, reads
  * straight into the caller's buffer, and nested models' layers named under them in the file view.
+ * Raised a ninth time, to 650,000 / 225,000, at 639,153 / 220,935: the values a model's
+ * selections select from, compared when every output is a pick (`selectionSources` in
+ * src/compress/selection_outputs.ts, 2.4 KB minified, and compareOutputs adding them as graph
+ * outputs, 0.9 KB).
  */
 export const BUDGETS = {
-  "mod.ts bundle (minified)": 640_000,
-  "mod.ts bundle (minified, gzip)": 221_000,
+  "mod.ts bundle (minified)": 650_000,
+  "mod.ts bundle (minified, gzip)": 225_000,
   // Raised from 88,000 to 92,000 at 88,353 bytes: the band pass of the `|w|` selection
   // (`nnc_mag_band`, crates/kernels/src/magnitude.rs; 89,093 with its 16-bit form).
   "wasm/kernels.wasm": 92_000,

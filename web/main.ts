@@ -566,8 +566,12 @@ function onCompressorMessage(event: MessageEvent<WorkerMessage>): void {
       ],
       msg.outputs.map((o) => [
         // Picked by rank or threshold: element-wise measures say little (CLI eval explains);
-        // the picks matched as sets say more.
-        o.afterSelection === undefined ? o.name : `${o.name} (after ${o.afterSelection})`,
+        // the picks matched as sets, and the values they are picked from, say more.
+        o.afterSelection !== undefined
+          ? `${o.name} (after ${o.afterSelection})`
+          : o.beforeSelection !== undefined
+          ? `${o.name} (no output: what ${o.beforeSelection} selects from)`
+          : o.name,
         `[${o.dims.join(", ")}]`,
         o.cosine.toFixed(6),
         o.maxAbsDiff.toExponential(3),

@@ -76,6 +76,11 @@ export interface ComparedOutput {
   readonly afterSelection?: string;
   /** Such an output's picks matched as sets: cosine over the pairs, picks left unpaired. */
   readonly matched?: { readonly cosine: number; readonly unmatched: number };
+  /**
+   * No output: a value the selection op named selects from, compared when every output of the
+   * model is a pick.
+   */
+  readonly beforeSelection?: string;
 }
 
 /** What the page sends. */

@@ -90,6 +90,7 @@ async function compare(req: CompareRequest): Promise<WorkerMessage> {
       relativeError: o.relativeError,
       ...(o.argmax === undefined ? {} : { top1: { same: o.argmax.same, total: o.argmax.total } }),
       ...(o.afterSelection === undefined ? {} : { afterSelection: o.afterSelection }),
+      ...(o.beforeSelection === undefined ? {} : { beforeSelection: o.beforeSelection }),
       ...(o.matched === undefined
         ? {}
         : { matched: { cosine: o.matched.cosine, unmatched: o.matched.unmatched } }),

@@ -6,6 +6,7 @@
  */
 
 import { decodeOnnx } from "../io/onnx/decode_onnx.ts";
+import type { OnnxModel } from "../io/onnx/onnx_types.ts";
 import { graphValueTypes } from "../io/onnx/graph_value_types.ts";
 import { fromOrtTensor, type InputTensor, toOrtTensor } from "../io/onnx/ort.ts";
 import type { OrtLike, OrtSession } from "./ocr_eval.ts";
@@ -13,7 +14,8 @@ import { inputFeeds, type InputSpec, tensorValues } from "./input_feeds.ts";
 import { compareTensors } from "./_compare_tensors.ts";
 import { type MatchedPicks, matchPicks, UNALIGNED } from "./_match_picks.ts";
 export type { MatchedPicks } from "./_match_picks.ts";
-import { onnxSelectionOutputs } from "./selection_outputs.ts";
+import { onnxSelectionOutputs, onnxSelectionSources } from "./selection_outputs.ts";
+import { editOnnx } from "../io/onnx/edit_onnx.ts";
 
 /** The measures of one output. */
 export interface OutputMeasures {
@@ -148,7 +150,9 @@ function stepSpec(spec: InputSpec, s: number, steps: number, name: string): Inpu
  * @param model The compressed model bytes.
  * @param reference The original model bytes (its declared inputs decide the feeds).
  * @param options Input specs, dims, class axis, IoU, steps and state.
- * @returns One comparison per numeric output, in the reference's output order.
+ * @returns One comparison per numeric output, in the reference's output order; when every
+ * output comes after a selection op, then one per float value the selections select from
+ * (`OutputComparison.beforeSelection`), added as an output of both models for the run.
  * @throws {RangeError} When the inputs cannot be made (see `inputFeeds`), a class axis or state
  * pair does not fit the model.
  * @throws {Error} onnxruntime's error when a model does not run on the inputs.
@@ -182,6 +186,14 @@ export async function compareOutputs(
   const decoded = decodeOnnx(reference);
   const { inputs: declared, outputs: declaredOutputs } = graphValueTypes(decoded);
   const selected = onnxSelectionOutputs(decoded.graph, declaredOutputs.map((o) => o.name));
+  // Every output a pick: the values the selections select from become outputs of both models.
+  const exposed = selected.size > 0 && selected.size === declaredOutputs.length
+    ? exposeSources(model, reference, decoded, declaredOutputs.map((o) => o.name), declared)
+    : undefined;
+  if (exposed !== undefined) {
+    model = exposed.model;
+    reference = exposed.reference;
+  }
   const steps = options.steps ?? 1;
   if (!Number.isSafeInteger(steps) || steps < 1) {
     throw new RangeError(`"steps" must be a positive integer: current value is ${steps}`);
@@ -269,7 +281,7 @@ export async function compareOutputs(
     const axis = options.classAxis;
     if (axis !== undefined && typeof axis !== "number") {
       for (const name of Object.keys(axis)) {
-        if (!b.outputNames.includes(name)) {
+        if (!b.outputNames.includes(name) || exposed?.sources.has(name)) {
           throw new RangeError(
             `the class axis names output "${name}", which the model lacks: the outputs are ${
               b.outputNames.join(", ")
@@ -284,6 +296,33 @@ export async function compareOutputs(
       const tA = listA.map((o) => o === undefined ? undefined : outputTensor(o));
       const tB = listB.map(outputTensor);
       if (tA.some((t) => t === undefined) || tB.some((t) => t === undefined)) continue;
+      const source = exposed?.sources.get(name);
+      if (source !== undefined) {
+        // A value a selection selects from: floats of more than one value, element-wise.
+        const float = (o: Output | undefined) => FLOAT_TYPES.has(o?.type ?? "");
+        if (!listA.every(float) || !listB.every(float) || tB.every((t) => t!.data.length < 2)) {
+          continue;
+        }
+        const valuesA = tA.map((t) => tensorValues(t!));
+        const valuesB = tB.map((t) => tensorValues(t!));
+        const measure = valuesA.some((v, s) => v.length !== valuesB[s].length)
+          ? UNALIGNED
+          : compareTensors(valuesA, valuesB, tB.map((t) => t!.dims), {
+            name,
+            explicit: true,
+            iou: false,
+            threshold: 0.5,
+          });
+        result.push({
+          name,
+          dims: [...listB[listB.length - 1].dims],
+          type: listB[0].type ?? "float32",
+          ...measure,
+          ...(steps > 1 ? { steps } : {}),
+          beforeSelection: source,
+        });
+        continue;
+      }
       const dims = [...listB[listB.length - 1].dims];
       const classAxis = typeof options.classAxis === "number"
         ? options.classAxis
@@ -325,5 +364,38 @@ export async function compareOutputs(
   } finally {
     await a.release?.();
     await b?.release?.();
+  }
+}
+
+/** onnxruntime's float tensor types. */
+const FLOAT_TYPES = new Set(["float32", "float16", "float64", "bfloat16"]);
+
+/**
+ * Both models with the values their selections select from (`onnxSelectionSources`) added as
+ * graph outputs, those the compressed model computes too; nothing when there are none or
+ * the models cannot be edited (the outputs alone are compared then).
+ */
+function exposeSources(
+  model: Uint8Array,
+  reference: Uint8Array,
+  decoded: OnnxModel,
+  outputs: readonly string[],
+  inputs: readonly { name: string }[],
+): { model: Uint8Array; reference: Uint8Array; sources: Map<string, string> } | undefined {
+  try {
+    const found = onnxSelectionSources(decoded.graph, outputs, inputs.map((i) => i.name));
+    if (found.size === 0) return undefined;
+    const compressed = decodeOnnx(model);
+    const computed = new Set(compressed.graph.nodes.flatMap((n) => n.outputs));
+    const sources = new Map([...found].filter(([v]) => computed.has(v)));
+    if (sources.size === 0) return undefined;
+    const edits = [...sources.keys()].map((name) => ({ op: "addGraphOutput" as const, name }));
+    return {
+      model: editOnnx(compressed, edits).bytes,
+      reference: editOnnx(decoded, edits).bytes,
+      sources,
+    };
+  } catch {
+    return undefined;
   }
 }

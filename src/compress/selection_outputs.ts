@@ -220,6 +220,29 @@ export function onnxSelectionOutputs(
   graph: OnnxGraphLike,
   outputs: readonly string[],
 ): Map<string, string> {
+  const { nodes, functions } = onnxNodes(graph);
+  return selectionOutputs(nodes, outputs, ONNX_SELECTION_OPS, functions);
+}
+
+/**
+ * The tensors an ONNX graph's selections select from (`selectionSources`), by value name.
+ *
+ * @param graph The decoded graph.
+ * @param outputs The output names.
+ * @param inputs The graph's input names (what the model is fed; initializers are not inputs).
+ * @returns Each value with the selection op that reads it, in node order.
+ */
+export function onnxSelectionSources(
+  graph: OnnxGraphLike,
+  outputs: readonly string[],
+  inputs: readonly string[],
+): Map<string, string> {
+  const { nodes, functions } = onnxNodes(graph);
+  return selectionSources(nodes, outputs, ONNX_SELECTION_OPS, functions, inputs);
+}
+
+/** An ONNX graph's values as selection nodes, with its subgraphs as functions. */
+function onnxNodes(graph: OnnxGraphLike) {
   const functions = new Map<string, SelectionNode[]>();
   const nodesOf = (g: OnnxGraphLike): SelectionNode[] =>
     g.nodes.flatMap((n) => {
@@ -241,7 +264,7 @@ export function onnxSelectionOutputs(
       // Values are named, not nodes: one entry per output value.
       return n.outputs.map((o) => ({ name: o, op: n.opType, inputs, calls }));
     });
-  return selectionOutputs(nodesOf(graph), outputs, ONNX_SELECTION_OPS, functions);
+  return { nodes: nodesOf(graph), functions };
 }
 
 /** Comparisons and logic: boolean outputs, a threshold's verdict on their inputs. */
@@ -255,6 +278,13 @@ const COMPARISONS: ReadonlySet<string> = new Set([
   "LogicalAnd",
   "LogicalOr",
   "LogicalNot",
+  // ONNX's.
+  "GreaterOrEqual",
+  "LessOrEqual",
+  "And",
+  "Or",
+  "Xor",
+  "Not",
 ]);
 
 /**
@@ -272,6 +302,10 @@ const PASS_THROUGH: ReadonlyMap<string, readonly number[] | "all"> = new Map<
   ...["Cast", "GatherV2", "GatherNd", "Gather", "Enter", "Exit", "Switch", "Unpack"].map(
     (op) => [op, [0]] as const,
   ),
+  // ONNX's.
+  ...["Unsqueeze", "Flatten", "GatherND", "GatherElements", "Expand", "Split"].map(
+    (op) => [op, [0]] as const,
+  ),
   // TensorFlow 1's tensor arrays: a scatter's flow carries its value (input 2); a read or a
   // gather is reached through the flow it waits for (input 2).
   ...["TensorArrayScatterV3", "TensorArrayReadV3", "TensorArrayGatherV3"].map(
@@ -287,6 +321,8 @@ const SHAPE_OPS = new Set(["Shape", "ShapeN", "Size", "Rank"]);
 /** Ops whose output holds no values of the model's to compare. */
 const NO_VALUES = new Set([
   "Const",
+  "Constant",
+  "ConstantOfShape",
   "Placeholder",
   "PlaceholderWithDefault",
   "Shape",
@@ -316,6 +352,8 @@ const NO_VALUES = new Set([
  * @param outputs The output names (a `:k` suffix is ignored).
  * @param ops The selection op types (`TF_SELECTION_OPS`, `ONNX_SELECTION_OPS`).
  * @param functions The nodes of each called function by name.
+ * @param inputs The graph's inputs where they are no nodes (ONNX's; TensorFlow's are
+ * `Placeholder` nodes).
  * @returns Each tensor (`node` or `node:k`, as the graph names it) with the first selection op
  * (by op type) that reads it through the nodes after it, in the graph's node order.
  *
@@ -336,6 +374,7 @@ export function selectionSources(
   outputs: readonly string[],
   ops: ReadonlySet<string>,
   functions: ReadonlyMap<string, readonly SelectionNode[]> = new Map(),
+  inputs: readonly string[] = [],
 ): Map<string, string> {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const dataInputs = (n: SelectionNode) => n.inputs.filter((i) => !i.startsWith("^"));
@@ -397,7 +436,7 @@ export function selectionSources(
   // grid, anchors, a grid sized by the input's shape) is the same in any model.
   const fromInput = new Set<string>();
   const reach = nodes.filter((n) => n.op === "Placeholder" || n.op === "PlaceholderWithDefault")
-    .map((n) => n.name);
+    .map((n) => n.name).concat(inputs.flatMap((i) => readers.get(i) ?? []));
   while (reach.length > 0) {
     const name = reach.pop()!;
     if (fromInput.has(name)) continue;
@@ -416,7 +455,8 @@ export function selectionSources(
     return n !== undefined && COMPARISONS.has(n.op);
   };
   const maskedValues = (n: SelectionNode): readonly number[] | undefined => {
-    if (n.op === "Select" || n.op === "SelectV2") return [1, 2];
+    // TensorFlow's Select, SelectV2; ONNX's Where (TensorFlow's is a selection, so never here).
+    if (n.op === "Select" || n.op === "SelectV2" || n.op === "Where") return [1, 2];
     if (n.op !== "Mul") return undefined;
     const inputs = dataInputs(n);
     if (!inputs.some(isMask)) return undefined;

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import {
   ONNX_SELECTION_OPS,
   onnxSelectionOutputs,
+  onnxSelectionSources,
   type SelectionNode,
   selectionOutputs,
   selectionSources,
@@ -277,4 +278,37 @@ test("through a product with a mask (movenet's peaks) or a Select the walk goes 
     [["scale", "ArgMax"], ["fallback", "ArgMax"]],
   );
   assert.deepEqual([...selectionSources(nodes, ["first"], TF_SELECTION_OPS)], [["both", "ArgMax"]]);
+});
+
+test("ONNX: the values an NMS selects from, back through ONNX's views to what computed them", () => {
+  const n = (opType: string, inputs: string[], outputs: string[]) => ({
+    opType,
+    inputs,
+    outputs,
+    attributes: [],
+  });
+  const graph = {
+    nodes: [
+      n("Conv", ["x", "w"], ["feat"]),
+      n("Reshape", ["feat", "shape"], ["boxes"]),
+      n("Conv", ["x", "v"], ["logits"]),
+      n("Sigmoid", ["logits"], ["probs"]),
+      n("Transpose", ["probs"], ["scores"]),
+      n("Constant", [], ["max_out"]),
+      n("NonMaxSuppression", ["boxes", "scores", "max_out", "", "threshold"], ["selected"]),
+      n("Gather", ["selected", "two"], ["which"]),
+      n("Squeeze", ["boxes"], ["flat"]),
+      n("Gather", ["flat", "which"], ["kept"]),
+      // ONNX's Where chooses element-wise: its values, not its condition.
+      n("Greater", ["kept", "zero"], ["positive"]),
+      n("Neg", ["kept"], ["negated"]),
+      n("Where", ["positive", "kept", "negated"], ["out"]),
+    ],
+  };
+  assert.deepEqual([...onnxSelectionSources(graph, ["out", "selected"], ["x"])], [
+    ["feat", "NonMaxSuppression"],
+    ["probs", "NonMaxSuppression"],
+  ]);
+  // Without the graph's inputs nothing reaches them: none.
+  assert.deepEqual([...onnxSelectionSources(graph, ["out"], [])], []);
 });

@@ -92,6 +92,8 @@ test("ONNX: picks of another number (NonZero) have no element-wise measures; mat
   assert.deepEqual(same.map((o) => [o.name, o.afterSelection, Math.round(o.cosine * 1e9)]), [
     ["where", "NonZero", 1e9],
     ["picked", "NonZero", 1e9],
+    // Every output is a pick: the scores they are picked from follow.
+    ["scores", undefined, 1e9],
   ]);
   const n = same[1].dims[0];
   assert.ok(n > 20 && n < 384, String(n));
@@ -103,4 +105,25 @@ test("ONNX: picks of another number (NonZero) have no element-wise measures; mat
   assert.ok(m.unmatched > 0 && m.rows + m.unmatched >= n, JSON.stringify(m));
   assert.ok(m.cosine > 0.99 && m.cosine < 1, JSON.stringify(m));
   assert.equal(out[0].matched!.record, 2);
+});
+
+test("ONNX: when every output is a pick, the values the selection selects from are compared too", async () => {
+  // nonZeroModel's outputs are both after the NonZero: its scores come as a row of their own.
+  const out = await compareOutputs(ort, nonZeroModel(0.05), nonZeroModel(0), {
+    inputs: { x: { dims: [64, 8] } },
+  });
+  assert.deepEqual(
+    out.map((o) => [o.name, o.afterSelection ?? "", o.beforeSelection ?? ""]),
+    [["where", "NonZero", ""], ["picked", "NonZero", ""], ["scores", "", "NonZero"]],
+  );
+  // The weights scaled by 1.05 scale the scores by 1.05.
+  const scores = out[2];
+  assert.deepEqual(scores.dims, [64, 6]);
+  assert.ok(Math.abs(scores.cosine - 1) < 1e-6, String(scores.cosine));
+  assert.ok(Math.abs(scores.relativeError - 0.05) < 1e-5, String(scores.relativeError));
+  // Models that keep a raw output get no such rows: the TopK model's scores are an output.
+  const top = await compareOutputs(ort, topKModel(0.01), topKModel(0), {
+    inputs: { x: { dims: [8, 8] } },
+  });
+  assert.ok(top.every((o) => o.beforeSelection === undefined));
 });
