@@ -1,6 +1,7 @@
 // Cross-layer equalization's pairs in a tfjs layers model (`equalizeTfjs`): a `Conv2D`,
-// `DepthwiseConv2D` or `Dense` layer whose only reader — directly or through layers that
-// commute with a positive scale per channel — is another such layer.
+// `DepthwiseConv2D`, `SeparableConv2D` or `Dense` layer whose only reader — directly or through
+// layers that commute with a positive scale per channel — is another such layer, and the two
+// kernels inside each `SeparableConv2D`.
 
 import type { TfjsModel, TfjsWeight } from "../io/tfjs/tfjs_types.ts";
 import { newPair, type Pair, type Param, type Params } from "./_equalize_pair.ts";
@@ -13,10 +14,16 @@ import {
   layersTopologyModels,
 } from "./_channel_scales_layers.ts";
 
-/** The producer and consumer classes, with their kernel's local name and rank. */
+/**
+ * The producer and consumer classes, with their kernel's local name (a producer's: a separable
+ * convolution's pointwise kernel) and rank.
+ */
 const KERNELS: Readonly<Record<string, { local: string; rank: number }>> = Object.fromEntries(
-  ["Conv2D", "DepthwiseConv2D", "Dense"].map((c) => [c, KERNEL[c]]),
+  ["Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense"].map((c) => [c, KERNEL[c]]),
 );
+
+/** The kernel whose input channels a consumer scales, where it is not the producer's one. */
+const CONSUMER_LOCAL: Readonly<Record<string, string>> = { SeparableConv2D: "depthwise_kernel" };
 
 /** Activations f with f(x / s) = f(x) / s for s > 0. */
 const HOMOGENEOUS = new Set(["linear", "relu"]);
@@ -67,8 +74,10 @@ function readersOf(m: LayerList): Map<string, string[]> {
 }
 
 /**
- * The equalization pairs of a layers model: a producer (`Conv2D`, `DepthwiseConv2D`, `Dense`;
- * channels last, activation `linear` or `relu`) whose one reader, step by step through
+ * The equalization pairs of a layers model: the depthwise and pointwise kernels of each
+ * `SeparableConv2D` (named by their weights), and a producer (`Conv2D`, `DepthwiseConv2D`,
+ * `SeparableConv2D` by its pointwise kernel, `Dense`; channels last, activation `linear` or
+ * `relu`) whose one reader (a separable convolution by its depthwise kernel), step by step through
  * `Activation` (`linear`, `relu`), `ReLU` (no clip, no threshold), `LeakyReLU`, `PReLU`, max or
  * average pooling, `ZeroPadding2D` and dropout, is a consumer of the same kind (a convolution
  * after a convolution; a `Dense` after a `Dense`, or after a convolution and a global pooling).
@@ -127,6 +136,25 @@ export function layersPairs(model: TfjsModel, params: Params, float16: boolean):
       const className = String(layer.class_name);
       const kind = KERNELS[className];
       const config = layer.config as Record<string, unknown>;
+      if (className === "SeparableConv2D" && !excluded.has(name)) {
+        // Inside a separable convolution nothing comes between its depthwise kernel and its
+        // pointwise one (no bias, no activation, in either data format): always a pair.
+        const dw = param(`${name}/depthwise_kernel`);
+        const pw = param(`${name}/pointwise_kernel`);
+        const ds = dw?.weight.spec.shape ?? [];
+        const ps = pw?.weight.spec.shape ?? [];
+        if (dw && pw && ds.length === 4 && ps.length === 4 && ps[2] === ds[2] * ds[3]) {
+          pairs.push(newPair({
+            producer: dw.weight.spec.name,
+            consumer: pw.weight.spec.name,
+            kernel: dw,
+            vectors: [],
+            next: pw,
+            channels: ps[2],
+            bound: 3,
+          }));
+        }
+      }
       if (kind === undefined || excluded.has(name) || !channelsLast(config)) continue;
       if (!HOMOGENEOUS.has(String(config.activation ?? "linear"))) continue;
       const kernel = param(`${name}/${kind.local}`);
@@ -171,7 +199,7 @@ export function layersPairs(model: TfjsModel, params: Params, float16: boolean):
       if (consumer === undefined) continue;
       const cc = consumer.config as Record<string, unknown>;
       const ck = KERNELS[String(consumer.class_name)];
-      const next = param(`${cc.name}/${ck.local}`);
+      const next = param(`${cc.name}/${CONSUMER_LOCAL[String(consumer.class_name)] ?? ck.local}`);
       const ns = next?.weight.spec.shape;
       if (next === undefined || ns!.length !== ck.rank || ns![ns!.length - 2] !== channels) {
         continue;

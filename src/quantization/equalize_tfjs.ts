@@ -81,7 +81,8 @@ const ADD = new Set(["BiasAdd", "Add", "AddV2"]);
  * `options.float16`, float16 too) and used by one node are rescaled (float16 ones are rounded
  * again, which is not function-preserving enough unless they are quantized next: see the
  * comment in the code). In a layers model the pairs are layers (`_equalize_layers.ts`: `Conv2D`,
- * `DepthwiseConv2D` and `Dense` layers through activations, pooling and dropout). Per-tensor
+ * `DepthwiseConv2D`, `SeparableConv2D` and `Dense` layers through activations, pooling and
+ * dropout), and the two kernels inside each `SeparableConv2D`. Per-tensor
  * ranges even out, so tfjs's one uint8 grid per tensor loses less.
  *
  * @param model A decoded tfjs model (`readTfjs`).

@@ -9,6 +9,7 @@ import { loadModel } from "../../src/compress/load_model.ts";
 import { readTfjs, tfjsWeightValues } from "../../src/io/tfjs/read_tfjs.ts";
 import { encodeTfjs } from "../../src/io/tfjs/write_tfjs.ts";
 import type { TfjsModel } from "../../src/io/tfjs/tfjs_types.ts";
+import type { LayersModel } from "@tensorflow/tfjs-layers";
 import { equalizeTfjs } from "../../src/quantization/equalize_tfjs.ts";
 import { savedFiles, tf, tfl, UINT8_KERNELS, values } from "./_models.ts";
 
@@ -43,22 +44,30 @@ async function chainFiles(): Promise<Map<string, Uint8Array>> {
   model.add(tfl.layers.globalAveragePooling2d({ name: "gap" }));
   model.add(tfl.layers.dense({ units: 8, activation: "relu", name: "d1" }));
   model.add(tfl.layers.dense({ units: 3, name: "d2" }));
+  spreadWeights(model, 70, "dw/depthwise_kernel", "b/kernel");
+  return await savedFiles(model);
+}
+
+/**
+ * Random weights, but the 8 output channels of kernel `wide` span 10^(c % 4 - 2): 0.01, 0.1, 1
+ * or 10, and the input channels of kernel `inverse` the inverse, so each path weighs alike (as
+ * a batch norm folded into the first makes them).
+ */
+function spreadWeights(model: LayersModel, seed: number, wide: string, inverse: string) {
   const names = model.weights.map((w) => w.originalName);
   model.setWeights(
     model.getWeights().map((w, i) => {
-      const v = values(w.size, 70 + i, -1, 1);
-      // dw's channel c spans 10^(c % 4 - 2): 0.01, 0.1, 1 or 10, and b's input channel c the
-      // inverse, so each path weighs alike (as a batch norm folded into dw makes them).
-      if (names[i] === "dw/depthwise_kernel") {
+      const v = values(w.size, seed + i, -1, 1);
+      const out = w.shape[w.shape.length - 1];
+      if (names[i] === wide) {
         return tf.tensor(v.map((x, k) => x * 10 ** ((k % 8) % 4 - 2)), w.shape);
       }
-      if (names[i] === "b/kernel") {
-        return tf.tensor(v.map((x, k) => x * 10 ** (2 - (Math.floor(k / 6) % 8) % 4)), w.shape);
+      if (names[i] === inverse) {
+        return tf.tensor(v.map((x, k) => x * 10 ** (2 - (Math.floor(k / out) % 8) % 4)), w.shape);
       }
       return tf.tensor(v, w.shape);
     }),
   );
-  return await savedFiles(model);
 }
 
 /** The largest over smallest per-output-channel max |w| of a kernel. */
@@ -147,18 +156,21 @@ test("equalizeTfjs on a layers model: a clip, channels first, a batch norm, a re
   assert.deepEqual(equalizeTfjs(readTfjs(fn.get("model.json")!, fn)).pairs, [["a", "b"]]);
 });
 
+/** uint8 per tensor of every kernel, no headroom, with or without equalization: the result and its output's comparison. */
+async function uint8Run(f: Map<string, Uint8Array>, equalize: boolean) {
+  const r = await compressModel(loadModel(f.get("model.json")!, "model.json", f), {
+    mode: "quantization",
+    configList: UINT8_KERNELS,
+    headroom: 0,
+    equalize,
+  });
+  const [c] = await compareTfjsOutputs(runtime, r.files!, f, { inputs: INPUTS });
+  return { r, c };
+}
+
 test("compressModel equalize on a layers model: less uint8 error than without, and the report says how many pairs", async () => {
   const f = await chainFiles();
-  const run = async (equalize: boolean) => {
-    const r = await compressModel(loadModel(f.get("model.json")!, "model.json", f), {
-      mode: "quantization",
-      configList: UINT8_KERNELS,
-      headroom: 0,
-      equalize,
-    });
-    const [c] = await compareTfjsOutputs(runtime, r.files!, f, { inputs: INPUTS });
-    return { r, c };
-  };
+  const run = (equalize: boolean) => uint8Run(f, equalize);
   const plain = await run(false);
   const eq = await run(true);
   assert.match(
@@ -171,4 +183,62 @@ test("compressModel equalize on a layers model: less uint8 error than without, a
     plain.c.relativeError > 0.5 && eq.c.relativeError < plain.c.relativeError / 20,
     `${plain.c.relativeError} -> ${eq.c.relativeError}`,
   );
+});
+
+/**
+ * conv a (relu) -> SeparableConv2D sep (relu) -> 1 x 1 conv b. sep's depthwise channels span
+ * 0.01 to 10 and its pointwise kernel's inputs the inverse (as a batch norm folded into a
+ * MobileNet's depthwise layer makes them).
+ */
+async function separableFiles(): Promise<Map<string, Uint8Array>> {
+  const model = tfl.sequential();
+  model.add(tfl.layers.conv2d({
+    inputShape: [8, 8, 3],
+    kernelSize: 3,
+    padding: "same",
+    filters: 8,
+    activation: "relu",
+    name: "a",
+  }));
+  model.add(tfl.layers.separableConv2d({
+    kernelSize: 3,
+    padding: "same",
+    filters: 6,
+    activation: "relu",
+    name: "sep",
+  }));
+  model.add(tfl.layers.conv2d({ kernelSize: 1, filters: 4, name: "b" }));
+  spreadWeights(model, 90, "sep/depthwise_kernel", "sep/pointwise_kernel");
+  return await savedFiles(model);
+}
+
+test("equalizeTfjs on a layers model: a SeparableConv2D's two kernels pair, and it pairs by them with its neighbours", async () => {
+  const f = await separableFiles();
+  const model = readTfjs(f.get("model.json")!, f);
+  const eq = equalizeTfjs(model);
+  assert.deepEqual(eq.pairs, [
+    ["a", "sep"],
+    ["sep/depthwise_kernel", "sep/pointwise_kernel"],
+    ["sep", "b"],
+  ]);
+  assert.ok(spread(model, "sep/depthwise_kernel") > 500);
+  const after = spread(eq.model, "sep/depthwise_kernel");
+  assert.ok(after < 10, String(after));
+  const cmp = await compareTfjsOutputs(runtime, filesOf(encodeTfjs(eq.model, new Map())), f, {
+    inputs: INPUTS,
+  });
+  assert.ok(cmp[0].cosine > 0.999999 && cmp[0].relativeError < 1e-5, `${cmp[0].relativeError}`);
+  // In channels first it pairs inside only (its kernels' layout does not change).
+  const json = JSON.parse(new TextDecoder().decode(f.get("model.json")!));
+  json.modelTopology.config.layers.find((l: { config: { name: string } }) =>
+    l.config.name === "sep"
+  ).config.data_format = "channels_first";
+  const g = new Map([...f, ["model.json", new TextEncoder().encode(JSON.stringify(json))]]);
+  assert.deepEqual(equalizeTfjs(readTfjs(g.get("model.json")!, g)).pairs, [
+    ["sep/depthwise_kernel", "sep/pointwise_kernel"],
+  ]);
+  // uint8 per tensor of every kernel: the depthwise channels lost on one grid come back.
+  const plain = (await uint8Run(f, false)).c.relativeError;
+  const equalized = (await uint8Run(f, true)).c.relativeError;
+  assert.ok(equalized < plain / 10, `${plain} -> ${equalized}`);
 });
