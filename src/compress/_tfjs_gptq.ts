@@ -8,10 +8,13 @@ import type { TfjsModel } from "../io/tfjs/tfjs_types.ts";
 import { tfjsBiasSites } from "../quantization/bias_correct_tfjs.ts";
 import {
   gptqTfjsKernel,
+  type TfjsConvGeometry,
   tfjsConvGeometry,
+  type TfjsDepthwise,
   type TfjsGrid,
   TfjsLayerHessian,
 } from "../quantization/gptq_tfjs.ts";
+import { tfjsWeightValues } from "../io/tfjs/read_tfjs.ts";
 import { tfjsLayerHessians, type TfjsRuntime } from "./compare_tfjs.ts";
 import type { TfjsInputSet } from "./tfjs_inputs.ts";
 
@@ -23,6 +26,9 @@ import type { TfjsInputSet } from "./tfjs_inputs.ts";
  * `@vladmandic/human` have at most 1280).
  */
 export const GPTQ_MAX_INPUTS = 2048;
+
+/** A 1 x 1 convolution's geometry: a SeparableConv2D's pointwise kernel on the depthwise output. */
+const POINTWISE: TfjsConvGeometry = { strides: [1, 1], dilations: [1, 1], padding: "VALID" };
 
 /**
  * The kernels of `targets` that are a convolution's, a depthwise convolution's or a MatMul's
@@ -56,9 +62,21 @@ export async function gptqTfjsRounding(
   const shapes = new Map(model.weights.map((w) => [w.spec.name, w.spec.shape]));
   const tooWide: string[] = [];
   const hessians = tfjsBiasSites(model).flatMap((s) => {
-    // A kernel whose input no run holds (a SeparableConv2D's pointwise one) is left.
-    if (!targets.has(s.kernel) || s.through !== undefined) return [];
-    const geometry = tfjsConvGeometry(model, s);
+    if (!targets.has(s.kernel)) return [];
+    // A SeparableConv2D's pointwise kernel: a 1 x 1 convolution of the depthwise output, which
+    // tfjs computes from the layer's input with the float depthwise kernel.
+    let through: TfjsDepthwise | undefined;
+    if (s.through !== undefined) {
+      const dw = model.weights.find((w) => w.spec.name === s.through);
+      const g = tfjsConvGeometry(model, { node: `${s.node}/depthwise`, kind: "depthwise" });
+      if (dw === undefined || g === undefined) return [];
+      through = {
+        kernel: Float32Array.from(tfjsWeightValues(dw)),
+        shape: dw.spec.shape,
+        geometry: g,
+      };
+    }
+    const geometry = through !== undefined ? POINTWISE : tfjsConvGeometry(model, s);
     if (s.kind !== "matmul" && geometry === undefined) return [];
     const shape = shapes.get(s.kernel)!;
     const inputsPerOutput = s.kind === "matmul"
@@ -70,7 +88,7 @@ export async function gptqTfjsRounding(
       tooWide.push(s.kernel);
       return [];
     }
-    return [new TfjsLayerHessian(s, shape, geometry)];
+    return [new TfjsLayerHessian(s, shape, geometry, through)];
   });
   const rounded = new Map<string, Float32Array>();
   if (hessians.length === 0) return { rounded, tooWide };

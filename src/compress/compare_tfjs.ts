@@ -920,10 +920,41 @@ export async function tfjsLayerHessians(
   chunk = 16,
 ): Promise<void> {
   const names = [...new Set(hessians.map((h) => h.site.input))];
+  const { tf } = runtime;
   await forEachTfjsTensor(runtime, files, inputs, names, chunk, async (name, t) => {
     const values = t.dtype === "float32"
       ? await t.data() as Float32Array
       : Float32Array.from(await t.data() as ArrayLike<number>);
-    for (const h of hessians) if (h.site.input === name) h.add(values, t.shape);
+    for (const h of hessians) {
+      if (h.site.input !== name) continue;
+      if (h.through === undefined) {
+        h.add(values, t.shape);
+        continue;
+      }
+      // The input through the depthwise kernel first, as the layer computes it.
+      const { kernel, shape, geometry: g } = h.through;
+      const y = tf.tidy(() => {
+        const x = tf.tensor(values, t.shape, "float32");
+        const k = tf.tensor(kernel, [...shape], "float32");
+        const pad = g.padding === "EXPLICIT"
+          ? [[0, 0], [g.explicit![0], g.explicit![1]], [g.explicit![2], g.explicit![3]], [0, 0]]
+          : g.padding === "SAME"
+          ? "same"
+          : "valid";
+        return tf.depthwiseConv2d(
+          (x.rank === 3 ? tf.expandDims(x, 0) : x) as TfCore.Tensor4D,
+          k as TfCore.Tensor4D,
+          [...g.strides] as [number, number],
+          pad as "same",
+          "NHWC",
+          [...g.dilations] as [number, number],
+        );
+      });
+      try {
+        h.add(await y.data() as Float32Array, y.shape);
+      } finally {
+        y.dispose();
+      }
+    }
   });
 }

@@ -75,6 +75,16 @@ export function tfjsConvGeometry(
   };
 }
 
+/** A depthwise convolution: kernel values `[kh, kw, in, mult]` (tfjs layout) and geometry. */
+export interface TfjsDepthwise {
+  /** The kernel's values, tfjs layout. */
+  readonly kernel: Float32Array;
+  /** Its shape, `[kh, kw, in, mult]`. */
+  readonly shape: readonly number[];
+  /** Its strides, dilations and padding. */
+  readonly geometry: TfjsConvGeometry;
+}
+
 /**
  * The input second moments of one layer, accumulated input by input (`add`): a convolution's
  * `[D, D]` with `D = kh·kw·in`, a depthwise convolution's `in` matrices `[kh·kw, kh·kw]`, a
@@ -87,6 +97,12 @@ export class TfjsLayerHessian {
   readonly shape: readonly number[];
   /** The convolution's geometry (none for a MatMul). */
   readonly geometry?: TfjsConvGeometry;
+  /**
+   * The layer reads its input through this depthwise kernel first (a layers model's
+   * `SeparableConv2D`: its pointwise kernel, a 1 x 1 convolution of the depthwise output, which
+   * no layer input holds): `tfjsLayerHessians` runs it with tfjs before `add`.
+   */
+  readonly through?: TfjsDepthwise;
   /** The rows summed so far (patches or input rows). */
   count = 0;
   readonly #sums: Float64Array;
@@ -99,10 +115,17 @@ export class TfjsLayerHessian {
    * @param site The layer (`tfjsBiasSites`).
    * @param shape Its kernel's shape, tfjs layout.
    * @param geometry Its geometry (`tfjsConvGeometry`); required for convolutions.
+   * @param through A depthwise kernel the input passes first (see `through`).
    */
-  constructor(site: TfjsBiasSite, shape: readonly number[], geometry?: TfjsConvGeometry) {
+  constructor(
+    site: TfjsBiasSite,
+    shape: readonly number[],
+    geometry?: TfjsConvGeometry,
+    through?: TfjsDepthwise,
+  ) {
     this.site = site;
     this.shape = shape;
+    if (through !== undefined) this.through = through;
     if (site.kind !== "matmul" && geometry === undefined) {
       throw new TypeError(`the convolution ${JSON.stringify(site.node)} needs its geometry`);
     }

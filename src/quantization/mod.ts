@@ -197,6 +197,7 @@ export {
   gptqTfjsKernel,
   type TfjsConvGeometry,
   tfjsConvGeometry,
+  type TfjsDepthwise,
   type TfjsGrid,
   TfjsLayerHessian,
 } from "./gptq_tfjs.ts";

@@ -422,9 +422,9 @@ test("GPTQ rounding on layers models: the same manifests, other codes, outputs k
       tfjsInputs: imageSets([...dims], 3, 40),
       gptqRounding: true,
     });
-    // Not a SeparableConv2D's pointwise kernel: its input (the depthwise output) is no
-    // layer's input.
-    const sites = tfjsBiasSites(decoded(files)).filter((s) => s.through === undefined).length;
+    // Every site's kernel, a SeparableConv2D's pointwise one too (its input, the depthwise
+    // output, computed from the layer's input).
+    const sites = tfjsBiasSites(decoded(files)).length;
     assert.match(
       r.report.warnings.join("\n"),
       new RegExp(`GPTQ rounding: ${sites} uint8 kernel\\(s\\) rounded .* on 3 input set\\(s\\)`),
@@ -444,4 +444,41 @@ test("GPTQ rounding on layers models: the same manifests, other codes, outputs k
     });
     for (const c of cmp) assert.ok(c.cosine > 0.99, `${c.name}: ${c.cosine}`);
   }
+});
+
+test("GPTQ rounding of a SeparableConv2D's pointwise kernel: the codes of the same kernel after a DepthwiseConv2D layer", async () => {
+  // sep: 3 x 3 depthwise, stride 2, then 1 x 1 to 6, as one layer; the same weights as a
+  // DepthwiseConv2D layer and a 1 x 1 Conv2D, whose input the depthwise output is.
+  const conv = { kernelSize: 3, padding: "same" as const, strides: 2 };
+  const one = tfl.sequential();
+  one.add(tfl.layers.separableConv2d({ inputShape: [8, 8, 4], ...conv, filters: 6, name: "sep" }));
+  one.add(tfl.layers.dense({ units: 2, name: "fc" }));
+  const two = tfl.sequential();
+  two.add(
+    tfl.layers.depthwiseConv2d({ inputShape: [8, 8, 4], ...conv, useBias: false, name: "dw" }),
+  );
+  two.add(tfl.layers.conv2d({ kernelSize: 1, filters: 6, name: "pw" }));
+  two.add(tfl.layers.dense({ units: 2, name: "fc" }));
+  const weights = one.getWeights().map((w, i) => tf.tensor(values(w.size, 31 + i, -1, 1), w.shape));
+  one.setWeights(weights);
+  // [depthwise, pointwise, bias, fc kernel, fc bias] in both.
+  two.setWeights(weights);
+  const files = [await savedFiles(one), await savedFiles(two)];
+  const inputs = imageSets([3, 8, 8, 4], 3, 60);
+  const codes = async (f: Map<string, Uint8Array>, name: string, gptqRounding: boolean) => {
+    const r = await compressModel(loadModel(f.get("model.json")!, "model.json", f), {
+      mode: "quantization",
+      configList: UINT8_KERNELS,
+      headroom: 0,
+      tfjsRuntime: runtime,
+      tfjsInputs: inputs,
+      gptqRounding,
+    });
+    return decoded(r.files!).weights.find((w) => w.spec.name === name)!.bytes;
+  };
+  const separable = await codes(files[0], "sep/pointwise_kernel", true);
+  const split = await codes(files[1], "pw/kernel", true);
+  const nearest = await codes(files[0], "sep/pointwise_kernel", false);
+  assert.deepEqual(separable, split);
+  assert.notDeepEqual(separable, nearest);
 });
