@@ -83,7 +83,7 @@ export async function gptqTfjsRounding(
       ? shape[s.transposeB ? 1 : 0]
       : s.kind === "depthwise"
       ? shape[0] * shape[1]
-      : shape[0] * shape[1] * shape[2];
+      : shape.slice(0, -1).reduce((a, b) => a * b, 1); // [kh, kw, in, out] or Conv1D [k, in, out]
     if (inputsPerOutput > maxInputs) {
       tooWide.push(s.kernel);
       return [];

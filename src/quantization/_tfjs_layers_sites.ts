@@ -152,6 +152,12 @@ export function layersBiasSites(model: TfjsModel): TfjsBiasSite[] {
   return sites;
 }
 
+/** One positive integer (Keras writes a Conv1D's as `[2]`). */
+function single(v: unknown, fallback: number): number | undefined {
+  const a = v === undefined || v === null ? [fallback] : Array.isArray(v) ? v : [v];
+  return a.length === 1 && Number.isInteger(a[0]) && a[0] >= 1 ? a[0] : undefined;
+}
+
 /** One or two integers (Keras writes `[2, 2]`; a single number means both). */
 function pair(v: unknown, fallback: number): [number, number] | undefined {
   const a = v === undefined || v === null ? [fallback, fallback] : Array.isArray(v) ? v : [v, v];
@@ -160,9 +166,11 @@ function pair(v: unknown, fallback: number): [number, number] | undefined {
 }
 
 /**
- * The geometry of a layers model's `Conv2D` or `DepthwiseConv2D` layer (`undefined` for a
- * `Dense` layer, a layer not found, channels first, or padding other than `same`/`valid`):
- * Keras's `same` is TensorFlow's `SAME`, which tfjs-layers runs.
+ * The geometry of a layers model's `Conv2D`, `DepthwiseConv2D` or `Conv1D` layer (`undefined`
+ * for a `Dense` layer, a layer not found, channels first, or padding other than `same`/`valid`
+ * (a `Conv1D`'s `causal` too)): Keras's `same` is TensorFlow's `SAME`, which tfjs-layers runs. A
+ * `Conv1D`'s is that of the 2-D convolution of height 1 it is (`TfjsLayerHessian` reads its
+ * `[n, length, channels]` input as `[n, 1, length, channels]`).
  *
  * @param model A decoded layers model.
  * @param layer The layer's name.
@@ -183,11 +191,23 @@ export function layersConvGeometry(
     : className === "SeparableConv2D"
     ? "depthwise"
     : undefined;
-  // A Conv1D has no 2-D geometry: GPTQ leaves it.
-  if (p === undefined || kind === undefined || kind === "matmul" || className === "Conv1D") {
-    return undefined;
-  }
+  if (p === undefined || kind === undefined || kind === "matmul") return undefined;
   if (!channelsLast(p.config)) return undefined;
+  if (className === "Conv1D") {
+    // A Conv1D runs as a 2-D convolution of height 1 ([n, 1, length, channels], the kernel
+    // [1, k, in, out]); `causal` pads the start of the sequence alone.
+    const [stride, dilation, k] = ["strides", "dilation_rate", "kernel_size"].map((key) =>
+      single(p.config[key], 1)
+    );
+    const padding = String(p.config.padding ?? "valid").toLowerCase();
+    if (stride === undefined || dilation === undefined || k === undefined) return undefined;
+    const base = { strides: [1, stride], dilations: [1, dilation] } as const;
+    if (padding === "causal") {
+      return { ...base, padding: "EXPLICIT", explicit: [0, 0, (k - 1) * dilation, 0] };
+    }
+    if (padding !== "same" && padding !== "valid") return undefined;
+    return { ...base, padding: padding === "same" ? "SAME" : "VALID" };
+  }
   const strides = pair(p.config.strides, 1);
   const dilations = pair(p.config.dilation_rate, 1);
   const padding = String(p.config.padding ?? "valid").toLowerCase();

@@ -87,7 +87,8 @@ export interface TfjsDepthwise {
 
 /**
  * The input second moments of one layer, accumulated input by input (`add`): a convolution's
- * `[D, D]` with `D = kh·kw·in`, a depthwise convolution's `in` matrices `[kh·kw, kh·kw]`, a
+ * `[D, D]` with `D = kh·kw·in` (a layers model's `Conv1D`, kernel `[k, in, out]`: `k·in`, as a
+ * 2-D convolution of height 1), a depthwise convolution's `in` matrices `[kh·kw, kh·kw]`, a
  * MatMul's `[in, in]`. Only the upper triangle is summed; `matrix` fills the rest.
  */
 export class TfjsLayerHessian {
@@ -137,7 +138,8 @@ export class TfjsLayerHessian {
       this.#dim = shape[0] * shape[1];
       this.#groups = shape[2];
     } else {
-      this.#dim = shape[0] * shape[1] * shape[2];
+      // [kh, kw, in, out], or a layers model's Conv1D [k, in, out].
+      this.#dim = shape.slice(0, -1).reduce((a, b) => a * b, 1);
       this.#groups = 1;
     }
     this.#sums = new Float64Array(this.#groups * this.#dim * this.#dim);
@@ -149,8 +151,8 @@ export class TfjsLayerHessian {
   }
 
   /**
-   * Adds one input tensor of the layer: NHWC (or HWC) for a convolution, `[..., in]` for a
-   * MatMul.
+   * Adds one input tensor of the layer: NHWC (or HWC) for a convolution (`[n, length, in]` or
+   * `[length, in]` for a `Conv1D`), `[..., in]` for a MatMul.
    *
    * @throws {RangeError} When the tensor's channels do not match the kernel's inputs.
    */
@@ -174,9 +176,12 @@ export class TfjsLayerHessian {
       this.count += rows;
       return;
     }
-    const [kh, kw, cin] = this.shape;
+    // A Conv1D ([k, in, out]) is a 2-D convolution of height 1 on [n, 1, length, channels].
+    const oneD = this.shape.length === 3;
+    const [kh, kw, cin] = oneD ? [1, ...this.shape] : this.shape;
+    if (oneD) dims = dims.length === 2 ? [1, 1, ...dims] : [dims[0], 1, ...dims.slice(1)];
     // tfjs convolutions take an unbatched [h, w, c] input too.
-    if (dims.length === 3) dims = [1, ...dims];
+    else if (dims.length === 3) dims = [1, ...dims];
     if (dims.length !== 4 || dims[3] !== cin) {
       throw new RangeError(
         `the input of ${

@@ -349,8 +349,12 @@ test("bias correction of Conv1D layers: into the bias, a batch norm's moving mea
     ["c3", "conv", null, false],
     ["fc", "matmul", "fc/bias", false],
   ]);
-  // No 2-D geometry: GPTQ rounding leaves Conv1D kernels.
-  assert.equal(tfjsConvGeometry(decoded(files), sites[0]), undefined);
+  // A Conv1D's geometry is the 2-D convolution of height 1 it is.
+  assert.deepEqual(tfjsConvGeometry(decoded(files), sites[0]), {
+    strides: [1, 1],
+    dilations: [1, 1],
+    padding: "VALID",
+  });
   const inputs = imageSets([2, 6, 3], 3, 17);
   const { plain, corrected } = await quantizedPair(files, inputs, runtime, [
     { ...UINT8_KERNELS[0], op_types: ["Conv1d", "Linear"] },
@@ -481,4 +485,75 @@ test("GPTQ rounding of a SeparableConv2D's pointwise kernel: the codes of the sa
   const nearest = await codes(files[0], "sep/pointwise_kernel", false);
   assert.deepEqual(separable, split);
   assert.notDeepEqual(separable, nearest);
+});
+
+test("GPTQ rounding of Conv1D kernels: the codes of the same kernels as 2-D convolutions of height 1", async () => {
+  // Conv1D layers (same with stride 2, valid with dilation 2, valid) against the same kernels
+  // as Conv2D layers on [n, 1, length, channels].
+  const one = tfl.sequential();
+  one.add(tfl.layers.conv1d({
+    inputShape: [12, 3],
+    filters: 4,
+    kernelSize: 3,
+    padding: "same",
+    strides: 2,
+    name: "a",
+  }));
+  one.add(tfl.layers.conv1d({ filters: 5, kernelSize: 3, dilationRate: 2, name: "b" }));
+  one.add(tfl.layers.conv1d({ filters: 3, kernelSize: 2, name: "c" }));
+  const two = tfl.sequential();
+  two.add(tfl.layers.conv2d({
+    inputShape: [1, 12, 3],
+    filters: 4,
+    kernelSize: [1, 3],
+    padding: "same",
+    strides: [1, 2],
+    name: "a",
+  }));
+  two.add(tfl.layers.conv2d({ filters: 5, kernelSize: [1, 3], dilationRate: [1, 2], name: "b" }));
+  two.add(tfl.layers.conv2d({ filters: 3, kernelSize: [1, 2], name: "c" }));
+  const weights = one.getWeights().map((w, i) => values(w.size, 51 + i, -1, 1));
+  one.setWeights(one.getWeights().map((w, i) => tf.tensor(weights[i], w.shape)));
+  two.setWeights(two.getWeights().map((w, i) => tf.tensor(weights[i], w.shape)));
+  const sets = imageSets([3, 12, 3], 3, 70);
+  const flat = sets.map((set) => set.map((x) => ({ data: x.data, dims: [3, 1, 12, 3] })));
+  const files = [await savedFiles(one), await savedFiles(two)];
+  const codes = async (
+    f: Map<string, Uint8Array>,
+    inputs: TfjsInputSet[],
+    gptqRounding: boolean,
+  ) => {
+    const r = await compressModel(loadModel(f.get("model.json")!, "model.json", f), {
+      mode: "quantization",
+      configList: [{ ...UINT8_KERNELS[0], op_types: ["Conv1d", "Conv2d"] }],
+      headroom: 0,
+      tfjsRuntime: runtime,
+      tfjsInputs: inputs,
+      gptqRounding,
+    });
+    assert.equal(
+      r.report.warnings.some((w) => /GPTQ rounding: 3 uint8 kernel/.test(w)),
+      gptqRounding,
+    );
+    return ["a", "b", "c"].map((n) =>
+      decoded(r.files!).weights.find((w) => w.spec.name === `${n}/kernel`)!.bytes
+    );
+  };
+  // `causal` pads the start alone (tfjs-layers 4.22 cannot run it: "not implemented yet").
+  const json = JSON.parse(new TextDecoder().decode(files[0].get("model.json")!));
+  json.modelTopology.config.layers[1].config.padding = "causal";
+  const causal = new Map([...files[0], [
+    "model.json",
+    new TextEncoder().encode(JSON.stringify(json)),
+  ]]);
+  assert.deepEqual(tfjsConvGeometry(decoded(causal), { node: "b", kind: "conv" }), {
+    strides: [1, 1],
+    dilations: [1, 2],
+    padding: "EXPLICIT",
+    explicit: [0, 0, 4, 0],
+  });
+  const conv1d = await codes(files[0], sets, true);
+  assert.deepEqual(conv1d, await codes(files[1], flat, true));
+  const nearest = await codes(files[0], sets, false);
+  conv1d.forEach((c, k) => assert.notDeepEqual(c, nearest[k], ["a", "b", "c"][k]));
 });
