@@ -188,7 +188,7 @@ export async function compareOutputs(
   const selected = onnxSelectionOutputs(decoded.graph, declaredOutputs.map((o) => o.name));
   // Every output a pick: the values the selections select from become outputs of both models.
   const exposed = selected.size > 0 && selected.size === declaredOutputs.length
-    ? exposeSources(model, reference, decoded, declaredOutputs.map((o) => o.name), declared)
+    ? exposeSources(model, decoded, declaredOutputs.map((o) => o.name), declared)
     : undefined;
   if (exposed !== undefined) {
     model = exposed.model;
@@ -371,13 +371,13 @@ export async function compareOutputs(
 const FLOAT_TYPES = new Set(["float32", "float16", "float64", "bfloat16"]);
 
 /**
- * Both models with the values their selections select from (`onnxSelectionSources`) added as
- * graph outputs, those the compressed model computes too; nothing when there are none or
- * the models cannot be edited (the outputs alone are compared then).
+ * Both models (the compressed one's bytes, the reference decoded) with the values their
+ * selections select from (`onnxSelectionSources`) added as graph outputs, those the compressed
+ * model computes too; nothing when there are none or the models cannot be edited (the outputs
+ * alone are compared then).
  */
 function exposeSources(
   model: Uint8Array,
-  reference: Uint8Array,
   decoded: OnnxModel,
   outputs: readonly string[],
   inputs: readonly { name: string }[],
