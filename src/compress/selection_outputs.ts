@@ -302,8 +302,8 @@ const PASS_THROUGH: ReadonlyMap<string, readonly number[] | "all"> = new Map<
   ...["Cast", "GatherV2", "GatherNd", "Gather", "Enter", "Exit", "Switch", "Unpack"].map(
     (op) => [op, [0]] as const,
   ),
-  // ONNX's.
-  ...["Unsqueeze", "Flatten", "GatherND", "GatherElements", "Expand", "Split"].map(
+  // ONNX's (and TensorFlow's SplitV).
+  ...["Unsqueeze", "Flatten", "GatherND", "GatherElements", "Expand", "SplitV"].map(
     (op) => [op, [0]] as const,
   ),
   // TensorFlow 1's tensor arrays: a scatter's flow carries its value (input 2); a read or a
@@ -311,7 +311,8 @@ const PASS_THROUGH: ReadonlyMap<string, readonly number[] | "all"> = new Map<
   ...["TensorArrayScatterV3", "TensorArrayReadV3", "TensorArrayGatherV3"].map(
     (op) => [op, [2]] as const,
   ),
-  ...["Merge", "IdentityN"].map((op) => [op, "all"] as const),
+  // TensorFlow's Split takes its axis first, ONNX's its data (the axis and sizes are constants).
+  ...["Merge", "IdentityN", "Split"].map((op) => [op, "all"] as const),
   ...[...COMPARISONS].map((op) => [op, "all"] as const),
 ]);
 

@@ -193,6 +193,15 @@ test("the tensors a selection selects from: back through views, casts and compar
     [...selectionSources(nodes, ["out:0", "count"], TF_SELECTION_OPS)],
     [["heat", "ArgMax"], ["offsets", "ArgMax"]],
   );
+  // TensorFlow's Split takes its axis first: the walk goes on to the value.
+  const split = [
+    node("x", "Placeholder"),
+    node("both", "Sigmoid", "x"),
+    node("dim", "Const"),
+    node("halves", "Split", "dim", "both"),
+    node("top", "TopKV2", "halves:1", "k"),
+  ];
+  assert.deepEqual([...selectionSources(split, ["top"], TF_SELECTION_OPS)], [["both", "TopKV2"]]);
   // Only what the outputs read: the Where's scores are read by an output alone.
   assert.deepEqual([...selectionSources(nodes, ["count"], TF_SELECTION_OPS)], [["heat", "Where"]]);
   // An output without a selection reads none.
