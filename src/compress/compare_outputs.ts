@@ -284,7 +284,7 @@ export async function compareOutputs(
         if (!b.outputNames.includes(name) || exposed?.sources.has(name)) {
           throw new RangeError(
             `the class axis names output "${name}", which the model lacks: the outputs are ${
-              b.outputNames.join(", ")
+              declaredOutputs.map((o) => o.name).join(", ")
             }`,
           );
         }
