@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import * as ort from "onnxruntime-node";
 import { buildOnnx } from "../../src/io/onnx/build_onnx.ts";
 import { compareOutputs } from "../../src/compress/compare_outputs.ts";
+import { topKOnnx } from "../_topk_onnx.ts";
 
 /** x [n, 8] · W [8, 6] = scores; TopK (k = 3) gives top and index. */
 function topKModel(shift: number): Uint8Array {
@@ -12,29 +13,7 @@ function topKModel(shift: number): Uint8Array {
     { length: 48 },
     (_, i) => Math.sin(i * 1.7) + (i % 6 === 2 ? shift : 0),
   );
-  return buildOnnx({
-    opsets: [{ domain: "", version: 13 }],
-    nodes: [
-      { name: "fc", opType: "MatMul", inputs: ["x", "w"], outputs: ["scores"] },
-      {
-        name: "topk",
-        opType: "TopK",
-        inputs: ["scores", "k"],
-        outputs: ["top", "index"],
-        attributes: [{ name: "axis", i: 1 }],
-      },
-    ],
-    initializers: [
-      { name: "w", dataType: 1, dims: [8, 6], raw: new Uint8Array(w.buffer) },
-      { name: "k", dataType: 7, dims: [1], raw: new Uint8Array(BigInt64Array.of(3n).buffer) },
-    ],
-    inputs: [{ name: "x", type: { elemType: 1, dims: ["n", 8] } }],
-    outputs: [
-      { name: "scores", type: { elemType: 1, dims: ["n", 6] } },
-      { name: "top", type: { elemType: 1, dims: ["n", 3] } },
-      { name: "index", type: { elemType: 7, dims: ["n", 3] } },
-    ],
-  });
+  return topKOnnx(w, { rows: "n", in: 8, classes: 6 }, 3, true);
 }
 
 test("ONNX: the outputs of a TopK are flagged after a selection op, the scores before it are not", async () => {

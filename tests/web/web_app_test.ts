@@ -16,6 +16,7 @@ import { serveStatic } from "../../web/static_server.ts";
 import { loadOcrData, loadOcrKeys } from "../../src/compress/ocr_data.ts";
 import { evaluateOcr, type OrtLike } from "../../src/compress/ocr_eval.ts";
 import { writeSafetensors } from "../../src/io/safetensors/write_safetensors.ts";
+import { topKOnnx } from "../_topk_onnx.ts";
 import { tempDir } from "../_temp_dir.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -343,6 +344,36 @@ test(
         document.querySelector("#validity")!.textContent!.includes("open a model")
       );
       await context.setOffline(false);
+    });
+  },
+);
+
+test(
+  "the web app compares a model whose every output is a pick on what the picks are made from",
+  { skip, timeout: 180_000 },
+  async () => {
+    await session(async ({ page, dir }) => {
+      // x [4, 16] · W [16, 32] = scores; TopK (k = 4) gives top and index, the only outputs.
+      const w = Float32Array.from({ length: 512 }, (_, i) => Math.sin(i * 1.3) * (1 + (i % 5)));
+      const model = topKOnnx(w, { rows: 4, in: 16, classes: 32 }, 4, false);
+      const path = join(dir, "picks.onnx");
+      writeFileSync(path, model);
+      await openFile(page, path, 1);
+      await page.fill("#config", INT8);
+      await valid(page);
+      await compress(page);
+      await compare(page);
+      const rows = await page.locator("#compare-table tbody tr").evaluateAll((trs) =>
+        trs.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent ?? ""))
+      );
+      assert.deepEqual(rows.map((r) => r[0]), [
+        "top (after TopK)",
+        "index (after TopK)",
+        "scores (no output: what TopK selects from)",
+      ]);
+      // The scores of int8 weights per channel: close, not equal.
+      const cosine = Number(rows[2][2]);
+      assert.ok(cosine > 0.999 && cosine < 1, `scores cosine ${cosine}`);
     });
   },
 );
