@@ -343,11 +343,11 @@ const NO_VALUES = new Set([
  * nodes after them read, each followed back through views, casts, comparisons, masks and loop
  * plumbing (`Reshape`, `StridedSlice`, `Cast`, `GreaterEqual`, `Enter`, tensor arrays, ...) to
  * the node that computed it (through a product with a comparison's result or a `Select`, to the
- * values it keeps, not the mask). These are a detector's or a pose model's raw predictions (scores,
- * box offsets, heatmaps): element-wise comparable where the picks are not. Constants, inputs,
- * shapes, what no input reaches (grids, anchors) and the nodes inside a TensorFlow 1 loop
- * (which cannot be fetched) are left out; which
- * of the rest hold floats is known only when the graph runs.
+ * values it keeps, not the mask). These are a detector's or a pose model's raw predictions
+ * (scores, box offsets, heatmaps): element-wise comparable where the picks are not. Constants,
+ * inputs, shapes, what no input reaches (grids, anchors) and the nodes inside a TensorFlow 1
+ * loop (which cannot be fetched) are left out; which of the rest hold floats is known only when
+ * the graph runs.
  *
  * @param nodes The graph's nodes.
  * @param outputs The output names (a `:k` suffix is ignored).

@@ -886,7 +886,7 @@ test("outputs after a Where whose lists differ in length: no element-wise measur
   );
   assert.match(
     e.stdout,
-    /The last row is no output: the tensor the selection ops \(Where\) select from, the model's raw scores, offsets or heatmaps, compared element by element\./,
+    /The last row is no output: the tensor the selection op \(Where\) selects from, the model's raw scores, offsets or heatmaps, compared element by element\./,
   );
   const j = await evalQ8(dir, "--json");
   assert.deepEqual(

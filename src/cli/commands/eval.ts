@@ -159,12 +159,13 @@ function printComparison(
         `little about the model; judge it on the ${judge}.\n`,
     );
     if (sources.length > 0) {
-      const by = [...new Set(sources.map((o) => o.beforeSelection))].join(", ");
+      const by = [...new Set(sources.map((o) => o.beforeSelection))];
+      const op = by.length === 1 ? "op" : "ops";
       ctx.io.stdout(
         `\nThe last ${sources.length === 1 ? "row is" : `${sources.length} rows are`} no ` +
-          `output: ${sources.length === 1 ? "the tensor" : "the tensors"} the selection ops ` +
-          `(${by}) select from, the model's raw scores, offsets or heatmaps, compared element by ` +
-          "element.\n",
+          `output: ${sources.length === 1 ? "the tensor" : "the tensors"} the selection ${op} ` +
+          `(${by.join(", ")}) ${by.length === 1 ? "selects" : "select"} from, the model's raw ` +
+          "scores, offsets or heatmaps, compared element by element.\n",
       );
     }
     const matched = selected.filter((o) => o.matched !== undefined);
