@@ -675,7 +675,7 @@ test("layers models: quantizedTfjs channelScales writes per-channel int8 kernels
   );
 });
 
-test("layers models: channel scales with bias correction and GPTQ rounding; equalization finds no pair there", async () => {
+test("layers models: channel scales with bias correction and GPTQ rounding; equalization of the separable convolution", async () => {
   const f = await functionalModelFiles();
   const r = await compressModel(loadModel(f.get("model.json")!, "model.json", f), {
     mode: "quantization",
@@ -689,15 +689,16 @@ test("layers models: channel scales with bias correction and GPTQ rounding; equa
     gptqRounding: true,
   });
   const text = r.report.warnings.join("\n");
-  // Its convolutions meet a shared layer, an add or a separable convolution: no pair.
-  assert.match(text, /equalize: 0 pair\(s\) of layers rescaled per channel/);
+  // Its other convolutions meet a shared layer or an add, or end in a sigmoid: two pairs, `dw`
+  // into `sep`'s depthwise kernel, and that into its pointwise one.
+  assert.match(text, /equalize: 2 pair\(s\) of layers rescaled per channel/);
   // Seven sites are corrected (`shared`, called twice, on the means of both calls; `sep` and its
   // depthwise kernel, which is written fake-quantized as float32; `dw` and `head` given a
-  // bias); the five on a uint8 grid (not `sep`'s two kernels) are rounded, then carry their
-  // scales (the biases move to the scale layers).
+  // bias); the six on a uint8 grid (all but `sep`'s depthwise kernel; its pointwise kernel on the
+  // depthwise output) are rounded, then carry their scales (the biases move to the scale layers).
   assert.match(text, /bias correction: the expected output shift of 7 layer\(s\)/);
   assert.match(text, /2 of them had no bias and were given one \(use_bias\): dw, head/);
-  assert.match(text, /GPTQ rounding: 5 uint8 kernel\(s\) rounded/);
+  assert.match(text, /GPTQ rounding: 6 uint8 kernel\(s\) rounded/);
   assert.match(text, /channel scales: 6 kernel\(s\)/);
   const written = readTfjs(r.files!.get("model.json")!, r.files!);
   for (const name of ["dw", "head"]) {
