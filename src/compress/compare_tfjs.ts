@@ -264,12 +264,23 @@ export function compareOutput(
   return { name, dims, type: "float32", ...measure };
 }
 
-/** The selection op each output of a model's files depends on (`tfjsSelectionOutputs`). */
-function selectionOf(files: ReadonlyMap<string, Uint8Array>, outputs: readonly string[]) {
-  return tfjsSelectionOutputs(
-    JSON.parse(new TextDecoder().decode(files.get("model.json")!)),
-    outputs,
-  );
+/**
+ * The selection op each output of a model's files depends on (`tfjsSelectionOutputs`) and, with
+ * `withSources` when every output comes after one, the tensors the selections select from
+ * (`tfjsSelectionSources`; none for a layers model): else the other outputs measure the model.
+ */
+function selectionOf(
+  files: ReadonlyMap<string, Uint8Array>,
+  outputs: readonly string[],
+  withSources = false,
+): { selected: Map<string, string>; sources: Map<string, string> } {
+  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
+  const selected = tfjsSelectionOutputs(json, outputs);
+  const allPicks = outputs.length > 0 && selected.size === outputs.length;
+  return {
+    selected,
+    sources: withSources && allPicks ? tfjsSelectionSources(json, outputs) : new Map(),
+  };
 }
 
 /** The given input sets as tensors. */
@@ -382,8 +393,7 @@ export async function compareTfjsOutputs(
   const a = await load(runtime, model);
   const b = await load(runtime, reference);
   const names = b.model.outputs.map((o) => o.name);
-  const selected = selectionOf(reference, names);
-  const sources = sourcesOf(reference, b, selected, names);
+  const { selected, sources } = selectionOf(reference, names, true);
   // One output over the runs: element-wise over the runs' values end to end, its picks matched
   // run by run.
   type Out = { name: string; dims: number[]; data: Float32Array; dtype: string };
@@ -472,24 +482,6 @@ export async function compareTfjsOutputs(
   }
 }
 
-/**
- * The tensors a graph model's selections select from (`tfjsSelectionSources`), when every
- * output comes after a selection (else the other outputs measure the model); none for a layers
- * model.
- */
-function sourcesOf(
-  files: ReadonlyMap<string, Uint8Array>,
-  loaded: { kind: string },
-  selected: ReadonlyMap<string, string>,
-  names: readonly string[],
-): Map<string, string> {
-  if (loaded.kind !== "graph-model" || names.length === 0 || selected.size < names.length) {
-    return new Map();
-  }
-  const json = JSON.parse(new TextDecoder().decode(files.get("model.json")!));
-  return tfjsSelectionSources(json, names);
-}
-
 /** Options of `tfjsSensitivity`. */
 export interface TfjsSensitivityOptions extends CompareTfjsOptions {
   /**
@@ -538,7 +530,7 @@ export async function tfjsSensitivity(
   // Outputs after a selection op (NMS, TopK, ...) jump on changes far below any accuracy loss:
   // the lowest cosine is taken over the others, unless every output is one.
   const names = b.model.outputs.map((o) => o.name);
-  const selected = selectionOf(reference, names);
+  const { selected } = selectionOf(reference, names);
   const allPicks = selected.size === names.length;
   const scored = (o: number) => !selected.has(names[o]);
   const seed = options.seed ?? 7;
