@@ -8,6 +8,7 @@ import { type FileSource, openFile, writeFileRange } from "../io/fs.ts";
 import { ModelFormatError } from "../io/model_format_error.ts";
 import type { OutputFile } from "../io/safetensors/write_safetensors.ts";
 import { getKernels } from "../kernels/default.ts";
+import type { Kernels } from "../kernels/types.ts";
 import { toFileBytes } from "../model/from_float32.ts";
 import type { TensorRef } from "../model/model_graph.ts";
 import { toFloat32 } from "../model/to_float32.ts";
@@ -117,6 +118,14 @@ export function taskPlace(file: OutputFile, offset: number): WriteTo {
   return { file: { path: file.path, destination: file.destination, label: file.label }, offset };
 }
 
+/**
+ * Masks of this many bytes (their bits, or their blocks) or more cross to a worker and back
+ * transferred, in buffers the pool's thread reuses (`mask` task): Deno copies a cloned array at
+ * about 150 MB/s (a [4096, 4096] tensor's 2 MiB of bits: 13-19 ms of the thread that hands out
+ * the jobs).
+ */
+export const TRANSFERRED_BITS = 64 * 1024;
+
 /** The tasks and their arguments and results. */
 export interface Tasks {
   /** A pruning target's metric (`parameterMetric`). */
@@ -174,8 +183,11 @@ export interface Tasks {
       spare?: ArrayBuffer;
       writeTo?: WriteTo;
     };
-    /** `bytes`: absent when written to `writeTo` (`wrote` bytes). */
-    result: { bytes?: Uint8Array; counts: ZeroCounts; wrote?: number };
+    /**
+     * `bytes`: absent when written to `writeTo` (`wrote` bytes). `bitsBack`: the buffer the
+     * mask's bits or blocks came in, handed back for the next mask's (a worker's only).
+     */
+    result: { bytes?: Uint8Array; counts: ZeroCounts; wrote?: number; bitsBack?: ArrayBuffer };
   };
   /** A quantization target's tracked range (`trackParameterRanges`). */
   range: { args: { tensor: TensorBytes; target: ResolvedTarget }; result: TrackedRange };
@@ -400,6 +412,7 @@ async function written(
 ): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   const r = out.result as {
     bytes?: Uint8Array;
+    bitsBack?: ArrayBuffer;
     masked?: { bytes?: Uint8Array; counts: ZeroCounts };
     coded?: { param: TargetQuantParams; bytes?: Uint8Array; counts: ZeroCounts };
   };
@@ -411,7 +424,11 @@ async function written(
     ? { ...r, masked: { counts: r.masked.counts }, wrote }
     : r.coded !== undefined
     ? { ...r, coded: { param: r.coded.param, counts: r.coded.counts }, wrote }
-    : { counts: (r as { counts: ZeroCounts }).counts, wrote };
+    : {
+      counts: (r as { counts: ZeroCounts }).counts,
+      wrote,
+      ...(r.bitsBack === undefined ? {} : { bitsBack: r.bitsBack }),
+    };
   if (r.coded !== undefined) context.codes = bytes.buffer as ArrayBuffer;
   return { result, transfer: out.transfer.filter((b) => b !== bytes.buffer) };
 }
@@ -476,9 +493,16 @@ function compute(
           // Written to the file by this thread (`runNow`), the bytes stay in its read buffer.
           const send = context === WORKER && a.writeTo === undefined;
           const owned = send ? own(bytes) : bytes;
+          // The bits cross to the pool's thread transferred: Deno copies a cloned 2 MiB array
+          // (a [4096, 4096] tensor's bits) in 13-19 ms there, where the next jobs are handed out.
+          const whole = context === WORKER ? own(bits) : bits;
           return {
-            result: { bits, length, masked: { bytes: owned, counts } },
-            transfer: send ? [bits.buffer as ArrayBuffer, owned.buffer as ArrayBuffer] : [],
+            result: { bits: whole, length, masked: { bytes: owned, counts } },
+            transfer: context !== WORKER
+              ? []
+              : send
+              ? [whole.buffer as ArrayBuffer, owned.buffer as ArrayBuffer]
+              : [whole.buffer as ArrayBuffer],
           };
         }
       }
@@ -494,37 +518,18 @@ function compute(
     }
     case "mask": {
       const a = request.args as Tasks["mask"]["args"];
-      const method = a.target.setting.apply_method;
-      if (
-        "bits" in a.mask && a.mask.layout.blockSize === 1 && (method == null || method === "mul") &&
-        elementwiseMagnitude(a.tensor, a.target)
-      ) {
-        // Masked where it was read: no float copy, no mask of bytes.
-        const bytes = a.tensor.bytes!;
-        const bits = a.mask.bits;
-        const c = maskStoredInPlace(bytes, a.tensor.dtype, bits, kernels);
-        const counts = { elements: a.mask.layout.gridSize, ...c };
-        // Written to the file by this thread (`written`), the bytes stay in its read buffer.
-        const send = context === WORKER && a.writeTo === undefined;
-        const owned = send ? own(bytes) : bytes;
-        return {
-          result: { bytes: owned, counts },
-          transfer: send ? [owned.buffer as ArrayBuffer] : [],
-        };
-      }
-      const before = valuesOf(a.tensor, context);
-      const mask = "bits" in a.mask ? packedMask(a.mask) : a.mask;
-      const zerosBefore = zeros(before);
-      // The values are this thread's (read or decoded here, or transferred): masked in place,
-      // without a tensor-sized temporary.
-      const after = applyTargetMask(before, expandMask(mask, { kernels }), {
-        method: a.target.setting.apply_method,
-        kernels,
-        out: before,
-      });
-      const counts = { elements: after.length, zerosBefore, zerosAfter: zeros(after) };
-      const bytes = own(toFileBytes(refOf(a.tensor), after, kernels));
-      return { result: { bytes, counts }, transfer: [bytes.buffer as ArrayBuffer] };
+      const r = maskTask(a, context, kernels);
+      // The mask's buffer came over to this worker: it goes back with the result.
+      const back = context !== WORKER
+        ? undefined
+        : "bits" in a.mask
+        ? a.mask.bits.buffer
+        : a.mask.blocks.buffer;
+      if (!(back instanceof ArrayBuffer) || back.byteLength < TRANSFERRED_BITS) return r;
+      return {
+        result: { ...(r.result as object), bitsBack: back },
+        transfer: [...r.transfer, back],
+      };
     }
     case "range": {
       const a = request.args as Tasks["range"]["args"];
@@ -564,6 +569,45 @@ function compute(
       };
     }
   }
+}
+
+/** The `mask` task: the tensor masked, as stored bytes, with its zeros. */
+function maskTask(
+  a: Tasks["mask"]["args"],
+  context: TaskContext,
+  kernels: Kernels,
+): { result: Tasks["mask"]["result"]; transfer: ArrayBuffer[] } {
+  const method = a.target.setting.apply_method;
+  if (
+    "bits" in a.mask && a.mask.layout.blockSize === 1 && (method == null || method === "mul") &&
+    elementwiseMagnitude(a.tensor, a.target)
+  ) {
+    // Masked where it was read: no float copy, no mask of bytes.
+    const bytes = a.tensor.bytes!;
+    const bits = a.mask.bits;
+    const c = maskStoredInPlace(bytes, a.tensor.dtype, bits, kernels);
+    const counts = { elements: a.mask.layout.gridSize, ...c };
+    // Written to the file by this thread (`written`), the bytes stay in its read buffer.
+    const send = context === WORKER && a.writeTo === undefined;
+    const owned = send ? own(bytes) : bytes;
+    return {
+      result: { bytes: owned, counts },
+      transfer: send ? [owned.buffer as ArrayBuffer] : [],
+    };
+  }
+  const before = valuesOf(a.tensor, context);
+  const mask = "bits" in a.mask ? packedMask(a.mask) : a.mask;
+  const zerosBefore = zeros(before);
+  // The values are this thread's (read or decoded here, or transferred): masked in place,
+  // without a tensor-sized temporary.
+  const after = applyTargetMask(before, expandMask(mask, { kernels }), {
+    method: a.target.setting.apply_method,
+    kernels,
+    out: before,
+  });
+  const counts = { elements: after.length, zerosBefore, zerosAfter: zeros(after) };
+  const bytes = own(toFileBytes(refOf(a.tensor), after, kernels));
+  return { result: { bytes, counts }, transfer: [bytes.buffer as ArrayBuffer] };
 }
 
 /** A parameter target's tracked range (`trackParameterRanges` of its values alone). */

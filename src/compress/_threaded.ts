@@ -6,7 +6,7 @@ import type { ResolvedTarget } from "../config/types.ts";
 import type { ModelGraph, TensorRef } from "../model/model_graph.ts";
 import { blockLayout } from "../pruning/block_layout.ts";
 import type { MetricSummary, MetricSummaryResult } from "../pruning/metric_summary.ts";
-import { packedMaskData } from "../pruning/packed_mask.ts";
+import { type PackedMaskData, packedMaskData } from "../pruning/packed_mask.ts";
 import { preselectedMetric } from "../pruning/preselected_metric.ts";
 import { prunedCount } from "../pruning/pruned_count.ts";
 import type { PrunerName, PruningTarget, TargetMask } from "../pruning/types.ts";
@@ -17,6 +17,7 @@ import {
   taskPlace,
   type Tasks,
   taskTensor,
+  TRANSFERRED_BITS,
   type WriteTo,
   type ZeroCounts,
 } from "./_tensor_tasks.ts";
@@ -267,6 +268,7 @@ export function threadedMasks(
   const byName = new Map(order.map((o) => [o.ref.name, o]));
   const index = new Map(order.map((o, i) => [o.ref.name, i]));
   const spares = new Spares(pool.threads);
+  const maskBuffers = new MaskBuffers(pool.threads);
   // With the output file known, the worker that masks a tensor writes it at its place itself
   // (`WriteTo`) and keeps its buffer; the writer passes over it.
   const writeToOf = (ref: TensorRef): WriteTo | undefined => {
@@ -278,17 +280,22 @@ export function threadedMasks(
     pool.run<Tasks["mask"]["result"]>(async () => {
       const { tensor, transfer } = await taskTensor(ref, locate);
       const writeTo = writeToOf(ref);
-      // A mask held as bits crosses as its bits (an eighth of its blocks).
+      // A mask held as bits crosses as its bits (an eighth of its blocks), transferred.
+      const sent = maskBuffers.send(packedMaskData(mask));
       const args: Tasks["mask"]["args"] = {
         tensor,
         target,
-        mask: packedMaskData(mask),
+        mask: sent.mask,
         ...(writeTo === undefined ? {} : { writeTo }),
       };
+      const all = [...transfer, ...sent.transfer];
       return {
         task: "mask",
-        ...(writeTo === undefined ? spares.attach(args, transfer) : { args, transfer }),
+        ...(writeTo === undefined ? spares.attach(args, all) : { args, transfer: all }),
       };
+    }).then((r) => {
+      maskBuffers.give(r.bitsBack);
+      return r;
     });
   const ahead = new Lookahead(
     budgetOf(pool, order.map((o) => o.ref)),
@@ -350,6 +357,39 @@ class Spares {
     return spare === undefined
       ? { args, transfer }
       : { args: { ...args, spare }, transfer: [...transfer, spare] };
+  }
+}
+
+/**
+ * Buffers for the masks sent to the workers (`mask` task), which hand them back with their
+ * results: a mask of `TRANSFERRED_BITS` bytes or more is copied into one (the pipeline keeps
+ * its own) and transferred, not cloned (Deno clones at about 150 MB/s on the thread that hands
+ * out the jobs; a copy into a buffer used before takes well under a millisecond for 2 MiB). At
+ * most `2 x threads` are kept.
+ */
+class MaskBuffers {
+  readonly #free: ArrayBuffer[] = [];
+  constructor(readonly threads: number) {}
+
+  /** The mask with its bits (or blocks) in a buffer of their own, and that buffer to transfer. */
+  send(data: TargetMask | PackedMaskData): {
+    mask: TargetMask | PackedMaskData;
+    transfer: ArrayBuffer[];
+  } {
+    const array = "bits" in data ? data.bits : data.blocks;
+    const n = array.byteLength;
+    if (n < TRANSFERRED_BITS) return { mask: data, transfer: [] };
+    const i = this.#free.findIndex((b) => b.byteLength >= n);
+    const buffer = i < 0 ? new ArrayBuffer(n) : this.#free.splice(i, 1)[0];
+    const copy = new Uint8Array(buffer, 0, n);
+    copy.set(array);
+    const mask = "bits" in data ? { ...data, bits: copy } : { ...data, blocks: copy };
+    return { mask, transfer: [buffer] };
+  }
+
+  /** Keeps a buffer a worker handed back. */
+  give(buffer: ArrayBuffer | undefined): void {
+    if (buffer !== undefined && this.#free.length < 2 * this.threads) this.#free.push(buffer);
   }
 }
 

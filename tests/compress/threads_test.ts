@@ -13,6 +13,7 @@ import { pruneSafetensorsFile } from "../../src/compress/prune_safetensors_file.
 import { quantizeSafetensorsFile } from "../../src/compress/quantize_safetensors_file.ts";
 import { fromFloat32 } from "../../src/model/from_float32.ts";
 import { PACKED_MASK_BLOCKS } from "../../src/pruning/packed_mask.ts";
+import { TRANSFERRED_BITS } from "../../src/compress/_tensor_tasks.ts";
 import { values } from "./_values.ts";
 
 const FILE = writeSafetensors([
@@ -246,6 +247,37 @@ for (const config of PRUNE.slice(0, 2)) {
       (input, output, threads) =>
         pruneSafetensorsFile(input, output, { configList: config, threads }),
       LARGE,
+    );
+  });
+}
+
+// Masks of several sizes, held as bits (2^20 blocks or more) and as bytes, all large enough to
+// cross to the workers transferred (TRANSFERRED_BITS): later masks go in buffers the workers
+// handed back, some larger than the mask.
+const MIXED = writeSafetensors(
+  [[1024, 1100], [900, 1000], [1100, 1000], [300, 400], [1024, 1100], [800, 100]].map((
+    shape,
+    i,
+  ) => ({
+    name: `m${i}.weight`,
+    dtype: "F32" as const,
+    shape,
+    data: values(shape[0] * shape[1], 50 + i),
+  })),
+);
+
+for (
+  const config of [
+    [{ op_types: ["Linear"], sparse_ratio: 0.5, global_group_id: 0 }],
+    [{ op_types: ["Linear"], sparse_ratio: 0.4, granularity: [1, 4] }],
+  ]
+) {
+  test(`pruneSafetensorsFile writes the same bytes on 1 and 2 threads with masks of mixed sizes sent transferred: ${JSON.stringify(config)}`, async () => {
+    assert.ok(300 * 400 >= TRANSFERRED_BITS && (1100 * 1000) / 8 >= TRANSFERRED_BITS);
+    await both(
+      (input, output, threads) =>
+        pruneSafetensorsFile(input, output, { configList: config, threads }),
+      MIXED,
     );
   });
 }
