@@ -500,9 +500,7 @@ function compute(
             result: { bits: whole, length, masked: { bytes: owned, counts } },
             transfer: context !== WORKER
               ? []
-              : send
-              ? [whole.buffer as ArrayBuffer, owned.buffer as ArrayBuffer]
-              : [whole.buffer as ArrayBuffer],
+              : [whole.buffer as ArrayBuffer, ...(send ? [owned.buffer as ArrayBuffer] : [])],
           };
         }
       }
