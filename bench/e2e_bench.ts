@@ -16,7 +16,8 @@
  *     [--large-runs prune,quantize] [--keep]
  *     [--out bench/results/e2e.json]
  *   deno run -A bench/e2e_bench.ts --threads-compare [--reps 3] [--only prune,global,quantize]
- *     [--layers 16] [--settle 5] [--out bench/results/e2e_threads.json]
+ *     [--layers 16] [--settle 5] [--out bench/results/e2e_threads.json] [--node]
+ *     [--env NAME=VALUE] [--baseline-cli <cli.ts> | --baseline-env NAME=VALUE]
  *
  * `--threads-compare` times `--threads 1` against `--threads 2` on the 1.07 GB file (prune Level
  * 50%, per layer and with one global group, quantize int8 per channel with integer storage),
@@ -26,8 +27,13 @@
  * records the load average, the whole machine's busy cores while it ran (/proc/stat), the
  * child's CPU seconds, and those of its main thread and of each worker thread. `--only a,b`
  * keeps the runs whose label starts with one of the words (`prune`, `global`, `quantize`);
- * `--baseline-cli <path to another checkout's cli.ts>` runs that CLI too, just before this one
- * each time (same threads), for a before/after comparison under the same load.
+ * `--baseline-cli <path to another checkout's cli.ts>` runs that CLI too, next to this one each
+ * time (same threads; the two take turns going first), for a before/after comparison under the
+ * same load;
+ * `--baseline-env NAME=VALUE` runs a baseline of this CLI (or of `--baseline-cli`) with that
+ * environment variable, and `--env NAME=VALUE` sets one for this CLI's runs. `--node` runs the
+ * npm build's CLI under Node (`dist/npm/cli.js`, from `npm run build:npm`) in place of `cli.ts`
+ * under Deno; Node names no threads, so its rows give no per-worker CPU.
  *
  * `--layers N` makes the generated file N [4096, 4096] weights (and biases) instead of 16: with
  * 64 (4.3 GB) the fixed costs of a run (start-up, each worker's first tensor, the final flush)
@@ -94,6 +100,7 @@ function machineJiffies(): { busy: number; total: number } {
 async function run(
   cmd: string,
   argv: string[],
+  env: Record<string, string> = {},
 ): Promise<{
   seconds: number;
   peakMiB: number;
@@ -104,7 +111,8 @@ async function run(
 }> {
   const t0 = performance.now();
   const j0 = machineJiffies();
-  const child = new Deno.Command(cmd, { args: argv, stdout: "null", stderr: "piped" }).spawn();
+  const child = new Deno.Command(cmd, { args: argv, env, stdout: "null", stderr: "piped" })
+    .spawn();
   let peak = 0;
   let cpu = 0;
   // CPU seconds of the main thread and of each worker thread (named "worker-N" by Deno), last
@@ -178,8 +186,29 @@ async function copyBaselines(input: string): Promise<{ cp: number; durable: numb
 }
 
 const deno = Deno.execPath();
-const cli = (...a: string[]) => run(deno, ["run", "-A", CLI, ...a]);
+/** An option's `NAME=VALUE`, as environment variables for the CLI (none when absent). */
+function envOption(name: string): Record<string, string> {
+  const v = args.values.get(name);
+  if (v === undefined) return {};
+  const eq = v.indexOf("=");
+  if (eq <= 0) throw new RangeError(`--${name} must be NAME=VALUE: got "${v}"`);
+  return { [v.slice(0, eq)]: v.slice(eq + 1) };
+}
+const cliEnv = envOption("env");
+/** `--node`: the npm build's CLI under Node (`npm run build:npm` first) instead of `cli.ts`. */
+const NPM_CLI = new URL("../dist/npm/cli.js", import.meta.url).pathname;
+const onNode = args.flags.has("node");
+if (onNode && !(await Deno.stat(NPM_CLI).then(() => true, () => false))) {
+  throw new Error(`--node runs ${NPM_CLI}: build it first with npm run build:npm`);
+}
+const thisCli = (a: string[]): [string, string[]] =>
+  onNode ? ["node", [NPM_CLI, ...a]] : [deno, ["run", "-A", CLI, ...a]];
+const cli = (...a: string[]) => run(...thisCli(a), cliEnv);
 const baselineCli = args.values.get("baseline-cli");
+const baselineEnv = args.values.has("baseline-env") ? envOption("baseline-env") : undefined;
+const baselineLabel = baselineCli !== undefined
+  ? "baseline CLI"
+  : `baseline ${args.values.get("baseline-env")}`;
 const rows: Record<string, unknown>[] = [];
 const load = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 
@@ -292,41 +321,39 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
       });
       console.error(JSON.stringify(rows[rows.length - 1]));
       for (const threads of ["1", "2"]) {
-        if (baselineCli !== undefined) {
+        // One run of this CLI, or of the baseline (`--baseline-cli`, `--baseline-env`).
+        const once = async (baseline: boolean) => {
           await settle();
-          const b = await run(deno, ["run", "-A", baselineCli, ...argv, "--threads", threads]);
+          const a = [...argv, "--threads", threads];
+          const [cmd, cmdArgs] = baseline && baselineCli !== undefined
+            ? [deno, ["run", "-A", baselineCli, ...a]]
+            : thisCli(a);
+          const r = await run(cmd, cmdArgs, baseline ? baselineEnv ?? cliEnv : cliEnv);
+          if (!baseline) times[threads].push(r.seconds);
           rows.push({
             model: MODEL,
-            run: `${label}, --threads ${threads}, baseline CLI`,
-            seconds: +b.seconds.toFixed(2),
-            peakMiB: b.peakMiB,
-            cpuSeconds: b.cpuSeconds,
-            mainCpuSeconds: b.mainCpuSeconds,
-            workerCpuSeconds: b.workerCpuSeconds,
+            run: `${label}, --threads ${threads}${baseline ? `, ${baselineLabel}` : ""}`,
+            seconds: +r.seconds.toFixed(2),
+            peakMiB: r.peakMiB,
+            ...(baseline ? {} : { peakOverFile: +((r.peakMiB * 1048576) / bytes).toFixed(2) }),
+            cpuSeconds: r.cpuSeconds,
+            mainCpuSeconds: r.mainCpuSeconds,
+            workerCpuSeconds: r.workerCpuSeconds,
+            ...(baseline ? {} : { machineBusyCores: r.machineBusyCores }),
             loadavg: load(),
           });
           results.push({ label, threads, row: rows[rows.length - 1] });
           console.error(JSON.stringify(rows[rows.length - 1]));
           await Deno.remove(out).catch(() => {});
-        }
-        await settle();
-        const r = await cli(...argv, "--threads", threads);
-        times[threads].push(r.seconds);
-        rows.push({
-          model: MODEL,
-          run: `${label}, --threads ${threads}`,
-          seconds: +r.seconds.toFixed(2),
-          peakMiB: r.peakMiB,
-          peakOverFile: +((r.peakMiB * 1048576) / bytes).toFixed(2),
-          cpuSeconds: r.cpuSeconds,
-          mainCpuSeconds: r.mainCpuSeconds,
-          workerCpuSeconds: r.workerCpuSeconds,
-          machineBusyCores: r.machineBusyCores,
-          loadavg: load(),
-        });
-        results.push({ label, threads, row: rows[rows.length - 1] });
-        console.error(JSON.stringify(rows[rows.length - 1]));
-        await Deno.remove(out).catch(() => {});
+        };
+        const current = () => once(false);
+        const baseline = () => once(true);
+        if (baselineCli === undefined && baselineEnv === undefined) await current();
+        // The two sides take turns going first: the second of two runs in a row came out up to
+        // 18% faster when both were the same program (bench/results/e2e_threads_aa_noise.json,
+        // docs/performance.md), so a fixed order favours one side.
+        else if (i % 2 === 0) await baseline().then(current);
+        else await current().then(baseline);
       }
     }
     rows.push({
