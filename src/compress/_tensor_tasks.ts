@@ -4,7 +4,7 @@
 import { ConfigError } from "../config/config_error.ts";
 import type { ResolvedTarget } from "../config/types.ts";
 import { FileError } from "../io/file_error.ts";
-import { type FileSource, openFile, writeFileRange } from "../io/fs.ts";
+import { type FileSource, openFile, openFileRange, writeFileRange } from "../io/fs.ts";
 import { ModelFormatError } from "../io/model_format_error.ts";
 import type { OutputFile } from "../io/safetensors/write_safetensors.ts";
 import { getKernels } from "../kernels/default.ts";
@@ -20,6 +20,7 @@ import { packedMask, type PackedMaskData } from "../pruning/packed_mask.ts";
 import { parameterMetric } from "../pruning/parameter_metric.ts";
 import {
   maskSmallestMagnitude,
+  maskSmallestMagnitudeInPieces,
   maskStoredInPlace,
   smallestMagnitudeBits,
   storedMagnitudeReadable,
@@ -319,17 +320,54 @@ export class TaskContext {
     this.#spares.length = Math.min(this.#spares.length, 2);
   }
 
-  /** The tensor with its stored bytes: read into the scratch when it comes as a file range. */
-  async load(t: TensorBytes): Promise<TensorBytes> {
-    if (t.bytes !== undefined) return t;
-    const at = t.at!;
+  /** The file a range is in, opened once for this thread. */
+  #source(at: FileRange): Promise<FileSource> {
     let file = this.#files.get(at.file);
     if (file === undefined) {
       file = openFile(at.file, { label: "model file" });
       this.#files.set(at.file, file);
       file.catch(() => this.#files.delete(at.file));
     }
-    const source = await file;
+    return file;
+  }
+
+  /**
+   * Whether a tensor of `length` bytes would be read into a buffer not yet used (the scratch
+   * and the buffers handed back are all smaller): fresh memory, whose pages cost about 3 ms per
+   * MiB to fault in here.
+   */
+  wouldTouchFresh(length: number): boolean {
+    return this.scratch.buffer.byteLength < length &&
+      !this.#spares.some((b) => b.byteLength >= length);
+  }
+
+  #piece: Uint8Array | undefined;
+
+  /** The 1 MiB buffer tensors read in pieces go through (`readPiece`), reused. */
+  get piece(): Uint8Array {
+    return this.#piece ??= new Uint8Array(PIECE_BYTES);
+  }
+
+  /** Reads bytes `[offset, offset + into.length)` of tensor `t`'s range into `into`. */
+  async readPiece(t: TensorBytes, offset: number, into: Uint8Array): Promise<void> {
+    const at = t.at!;
+    const source = await this.#source(at);
+    // Pieces of 1 MiB from the page cache: a synchronous read where the runtime has one.
+    const n = source.readIntoSync?.(at.offset + offset, into) ??
+      await source.readInto(at.offset + offset, into);
+    if (n !== into.length) {
+      throw new ModelFormatError(
+        `read ${offset + n} of ${at.length} bytes: file is truncated`,
+        { file: at.file, field: t.name, offset: at.offset + offset + n },
+      );
+    }
+  }
+
+  /** The tensor with its stored bytes: read into the scratch when it comes as a file range. */
+  async load(t: TensorBytes): Promise<TensorBytes> {
+    if (t.bytes !== undefined) return t;
+    const at = t.at!;
+    const source = await this.#source(at);
     if (this.scratch.buffer.byteLength < at.length) {
       const i = this.#spares.findIndex((b) => b.byteLength >= at.length);
       this.scratch = new Uint8Array(
@@ -391,6 +429,10 @@ async function runNow(
   const args = request.args as { tensor: TensorBytes; spare?: ArrayBuffer };
   // A mask or metric task's spare is for reading tensors into; a quantize task's, for codes.
   if (request.task !== "quantize" && request.task !== "rangeCodes") context.adopt(args.spare);
+  if (request.task === "metric") {
+    const streamed = await maskedInPieces(request.args as Tasks["metric"]["args"], context);
+    if (streamed !== undefined) return streamed;
+  }
   const tensor = await context.load(args.tensor);
   const result = compute({ task: request.task, args: { ...args, tensor } }, context);
   // A result may own the read buffer (a view of all of it): the next read gets a new one.
@@ -433,6 +475,65 @@ async function written(
   return { result, transfer: out.transfer.filter((b) => b !== bytes.buffer) };
 }
 
+/** The piece a tensor read in pieces goes through: 1 MiB stays in the core's cache. */
+const PIECE_BYTES = 1 << 20;
+
+/**
+ * A Level (or l1, l2, slim) selection on element-wise `|w|` that a worker masks and writes
+ * itself (`fuse` with `writeTo`), of a tensor in a file that would otherwise be read into fresh
+ * memory: read, selected, masked and written in 1 MiB pieces (`maskSmallestMagnitudeInPieces`),
+ * the result `written` gives for the whole read. `undefined` when it does not apply, or for a
+ * NaN or an infinity (nothing written: the whole read then reports it).
+ *
+ * Workers only. On the 1.07 GB benchmark file a two-thread Level prune peaks at 149-152 MiB
+ * instead of 302-303, in the same time (medians of four, interleaved: 2.06 against 2.13 s). The
+ * one-thread run (the run's own context) keeps the whole read: in pieces it was 0.3-0.5 s slower
+ * there in two interleaved runs, in waiting, not CPU, and as fast with the background flushes
+ * of the output turned off (docs/performance.md, "A Level prune's weights read in pieces").
+ */
+async function maskedInPieces(
+  a: Tasks["metric"]["args"],
+  context: TaskContext,
+): Promise<{ result: unknown; transfer: ArrayBuffer[] } | undefined> {
+  const t = a.tensor;
+  const method = a.target.setting.apply_method;
+  if (
+    context !== WORKER || a.k === undefined || a.fuse !== true || a.writeTo === undefined ||
+    t.at === undefined ||
+    t.bytes !== undefined || !MAGNITUDE.has(a.pruner) || (method != null && method !== "mul") ||
+    !context.wouldTouchFresh(t.at.length) ||
+    !elementwiseMagnitude(t, a.target, t.at.length, storedMagnitudeReadable(context.piece, t.dtype))
+  ) return undefined;
+  const writeTo = a.writeTo;
+  const out = await openFileRange(writeTo.file, writeTo.offset);
+  let masked;
+  try {
+    masked = await maskSmallestMagnitudeInPieces(
+      (offset, into) => context.readPiece(t, offset, into),
+      (offset, bytes) => out.write(offset, bytes),
+      t.at.length,
+      t.dtype,
+      a.k,
+      context.piece,
+      getKernels(),
+    );
+  } finally {
+    await out.close();
+  }
+  if (masked === undefined) return undefined;
+  const { bits, zerosBefore, zerosAfter } = masked;
+  const elements = t.at.length / (t.dtype === "F32" ? 4 : 2);
+  return {
+    result: {
+      bits,
+      length: elements,
+      masked: { counts: { elements, zerosBefore, zerosAfter } },
+      wrote: t.at.length,
+    },
+    transfer: [bits.buffer as ArrayBuffer],
+  };
+}
+
 /** The pruners whose element-wise metric is `|w|` (`computeMetric`: l1 of one-element blocks). */
 const MAGNITUDE: ReadonlySet<PrunerName> = new Set<PrunerName>(["level", "l1", "l2", "slim"]);
 
@@ -441,10 +542,15 @@ const MAGNITUDE: ReadonlySet<PrunerName> = new Set<PrunerName>(["level", "l1", "
  * (`smallestMagnitudeBits`, `maskStoredInPlace`): a parameter in PyTorch layout stored as F32,
  * F16 or BF16, with one-element blocks.
  */
-function elementwiseMagnitude(t: TensorBytes, target: PruningTarget): boolean {
+function elementwiseMagnitude(
+  t: TensorBytes,
+  target: PruningTarget,
+  byteLength = t.bytes!.byteLength,
+  readable = storedMagnitudeReadable(t.bytes!, t.dtype),
+): boolean {
   if (
     target.kind !== "parameter" || target.shape === null || t.transpose !== undefined ||
-    !storedMagnitudeReadable(t.bytes!, t.dtype)
+    !readable || byteLength % (t.dtype === "F32" ? 4 : 2) !== 0
   ) return false;
   try {
     const layout = blockLayout(target.setting.granularity, target.shape, {
@@ -453,7 +559,7 @@ function elementwiseMagnitude(t: TensorBytes, target: PruningTarget): boolean {
       kind: target.kind,
     });
     const width = t.dtype === "F32" ? 4 : 2;
-    return layout.blockSize === 1 && layout.gridSize === t.bytes!.byteLength / width;
+    return layout.blockSize === 1 && layout.gridSize === byteLength / width;
   } catch {
     // A granularity that does not fit fails in `parameterMetric`, with its own error.
     return false;

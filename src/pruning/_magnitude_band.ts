@@ -130,13 +130,30 @@ export function rankCut(
 ): { cut: number; below: number } | null {
   high.fill(0);
   if (!kernels.magnitudeHighHistogram(keys, infinity, high)) return null;
-  let under = below;
-  let h = 0;
-  while (under + high[h] <= rank) under += high[h++];
-  if (!(keys instanceof Int32Array)) return { cut: h, below: under };
+  const h = binOf(high, below, rank);
+  if (!(keys instanceof Int32Array)) return { cut: h.bin, below: h.below };
   low.fill(0);
-  kernels.magnitudeLowHistogram(keys, h, low);
-  let l = 0;
-  while (under + low[l] <= rank) under += low[l++];
-  return { cut: (h << 16) | l, below: under };
+  kernels.magnitudeLowHistogram(keys, h.bin, low);
+  const l = binOf(low, h.below, rank);
+  return { cut: (h.bin << 16) | l.bin, below: l.below };
+}
+
+/**
+ * The bin of a histogram holding rank `rank`, when `below` keys come before its first bin, and
+ * how many keys come before that bin.
+ *
+ * @param hist The counts, in key order (holding the rank: `below` + their sum > `rank`).
+ * @param below Keys before the first bin.
+ * @param rank The 0-based rank.
+ * @returns The bin and the keys before it.
+ */
+export function binOf(
+  hist: Uint32Array,
+  below: number,
+  rank: number,
+): { bin: number; below: number } {
+  let under = below;
+  let bin = 0;
+  while (under + hist[bin] <= rank) under += hist[bin++];
+  return { bin, below: under };
 }

@@ -16,6 +16,7 @@ import { parameterMetric } from "./prune.ts";
 import { PruningError } from "./pruning_error.ts";
 import {
   maskSmallestMagnitude,
+  maskSmallestMagnitudeInPieces,
   maskStoredInPlace,
   smallestMagnitudeBits,
   storedMagnitudeReadable,
@@ -245,6 +246,123 @@ test("maskSmallestMagnitude gives the bits, bytes and counts of smallestMagnitud
   const before = new Uint8Array(w.buffer).slice();
   assert.equal(maskSmallestMagnitude(new Uint8Array(w.buffer), "F32", 1), undefined);
   assert.deepEqual(new Uint8Array(w.buffer), before);
+});
+
+/** `maskSmallestMagnitudeInPieces` over `source`, read and written through `piece`. */
+async function inPieces(
+  source: Uint8Array,
+  dtype: DType,
+  k: number,
+  piece: Uint8Array,
+  kernels: Kernels = getKernels(),
+) {
+  const out = new Uint8Array(source.length).fill(0xa5);
+  const reads: number[] = [];
+  const r = await maskSmallestMagnitudeInPieces(
+    (offset, into) => {
+      reads.push(offset);
+      into.set(source.subarray(offset, offset + into.length));
+      return Promise.resolve();
+    },
+    (offset, bytes) => {
+      assert.equal(offset % piece.length, 0);
+      out.set(bytes, offset);
+      return Promise.resolve();
+    },
+    source.length,
+    dtype,
+    k,
+    piece,
+    kernels,
+  );
+  return { r, out, reads };
+}
+
+test("maskSmallestMagnitudeInPieces gives maskSmallestMagnitude's bits, bytes and counts, in any pieces", async () => {
+  for (const kernels of [getKernels(), referenceKernels]) {
+    for (const dtype of ["F32", "F16", "BF16"] as const) {
+      for (const n of [0, 1, 9, 64, 1001, 5000]) {
+        for (const distinct of [1, 3, 50]) {
+          const ks = [...new Set([0, 1, n >> 2, n >> 1, n - 1, n].filter((k) => k >= 0 && k <= n))];
+          for (const k of ks) {
+            for (const size of [32, 96, 4096]) {
+              const source = stored(dtype, n, n * 17 + k + distinct, distinct);
+              const whole = source.slice();
+              const want = maskSmallestMagnitude(whole, dtype, k, kernels)!;
+              const { r, out } = await inPieces(source, dtype, k, new Uint8Array(size), kernels);
+              const what =
+                `${kernels.name} ${dtype} n=${n} k=${k} distinct=${distinct} piece ${size}`;
+              assert.deepEqual(r!.bits, want.bits, what);
+              assert.deepEqual(out, whole, what);
+              assert.deepEqual([r!.zerosBefore, r!.zerosAfter], [
+                want.zerosBefore,
+                want.zerosAfter,
+              ]);
+            }
+          }
+        }
+      }
+    }
+  }
+});
+
+test("maskSmallestMagnitudeInPieces on a layer-sized tensor: the band's result, three reads of each piece", async () => {
+  for (const dtype of DTYPES) {
+    const { bytes } = storedAs(layerLike(300, 1001, 7), dtype);
+    const n = 300 * 1001;
+    const k = Math.floor(n / 2);
+    const whole = bytes.slice();
+    const want = maskSmallestMagnitude(whole, dtype, k)!;
+    const { r, out, reads } = await inPieces(bytes, dtype, k, new Uint8Array(1 << 16));
+    assert.deepEqual(r!.bits, want.bits, dtype);
+    assert.deepEqual(out, whole, dtype);
+    // The histograms (the low bits' only for float32), then the cut.
+    const pieces = Math.ceil(bytes.length / (1 << 16));
+    assert.equal(reads.length, pieces * (dtype === "F32" ? 3 : 2), dtype);
+  }
+});
+
+test("maskSmallestMagnitudeInPieces: a NaN or an infinity gives undefined before anything is written", async () => {
+  const w = new Float32Array(1000).map((_, i) => i - 500);
+  w[900] = NaN;
+  let wrote = 0;
+  const bytes = new Uint8Array(w.buffer);
+  const r = await maskSmallestMagnitudeInPieces(
+    (offset, into) => Promise.resolve(into.set(bytes.subarray(offset, offset + into.length))),
+    () => Promise.resolve(void wrote++),
+    bytes.length,
+    "F32",
+    10,
+    new Uint8Array(64),
+  );
+  assert.equal(r, undefined);
+  assert.equal(wrote, 0);
+  const h = new Uint16Array([0x3c00, 0x7c00]);
+  assert.equal(
+    await inPieces(new Uint8Array(h.buffer), "F16", 1, new Uint8Array(32)).then((x) => x.r),
+    undefined,
+  );
+});
+
+test("maskSmallestMagnitudeInPieces refuses other dtypes, partial values, unfit pieces and k out of range", async () => {
+  const piece = new Uint8Array(64);
+  const none = () => Promise.resolve();
+  await assert.rejects(
+    maskSmallestMagnitudeInPieces(none, none, 8, "I8", 1, piece),
+    /current dtype is I8, byte length 8/,
+  );
+  await assert.rejects(
+    maskSmallestMagnitudeInPieces(none, none, 6, "F32", 1, piece),
+    /current dtype is F32, byte length 6/,
+  );
+  await assert.rejects(
+    maskSmallestMagnitudeInPieces(none, none, 8, "F32", 1, new Uint8Array(48)),
+    /"piece" must be 4-byte aligned and a multiple of 32 bytes long: current byte offset 0, length 48/,
+  );
+  await assert.rejects(
+    maskSmallestMagnitudeInPieces(none, none, 8, "F32", 3, piece),
+    /"k" must be an integer in \[0, 2\]: current value is 3/,
+  );
 });
 
 /** Float32 weights shaped like a layer's: rows of `cols` whose columns have scales of their own. */

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import {
   copyFileAtomic,
   openFile,
+  openFileRange,
   readFile,
   writeFileAtomic,
   writeFileRange,
@@ -223,6 +224,44 @@ test("writeFileRange writes a range of the file a sink is writing; writes in pie
       },
     );
     assert.deepEqual(await readdir(dir), ["ranges.bin"]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("openFileRange writes a range in pieces, out of order, through one handle; a failed open names the output", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "nnc-fs-"));
+  try {
+    const path = join(dir, "range.bin");
+    const head = new Uint8Array([1, 2, 3]);
+    const body = Uint8Array.from({ length: 3 * 2 ** 18 + 11 }, (_, j) => (j * 7) & 255);
+    await writeFileAtomic(path, async (sink) => {
+      await sink.write(head);
+      const range = await openFileRange(sink.file!, head.length);
+      // The second half first, then the first: each at its offset within the range.
+      const half = 2 ** 18 + 5;
+      await range.write(half, body.subarray(half));
+      await range.write(0, body.subarray(0, half));
+      await range.close();
+      await range.close();
+      sink.file!.wrote(body.length);
+      await sink.skip!(body.length);
+    });
+    const bytes = await readFile(path);
+    assert.deepEqual(bytes.subarray(0, 3), head);
+    assert.deepEqual(bytes.subarray(3), body);
+    const lost = join(dir, "lost.bin");
+    await assert.rejects(
+      writeFileAtomic(lost, async (sink) => {
+        await openFileRange({ ...sink.file!, path: join(dir, "no-such-folder", "x") }, 0);
+      }),
+      (e: Error & { path?: string }) => {
+        assert.equal(e.name, "FileError");
+        assert.equal(e.path, lost);
+        return true;
+      },
+    );
+    assert.deepEqual(await readdir(dir), ["range.bin"]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
