@@ -18,6 +18,7 @@
  *   deno run -A bench/e2e_bench.ts --threads-compare [--reps 3] [--only prune,global,quantize]
  *     [--layers 16] [--settle 5] [--out bench/results/e2e_threads.json] [--node]
  *     [--env NAME=VALUE] [--baseline-cli <cli.ts> | --baseline-env NAME=VALUE]
+ *     [--floor [--floor-piece 1]]
  *
  * `--threads-compare` times `--threads 1` against `--threads 2` on the 1.07 GB file (prune Level
  * 50%, per layer and with one global group, quantize int8 per channel with integer storage),
@@ -33,7 +34,11 @@
  * `--baseline-env NAME=VALUE` runs a baseline of this CLI (or of `--baseline-cli`) with that
  * environment variable, and `--env NAME=VALUE` sets one for this CLI's runs. `--node` runs the
  * npm build's CLI under Node (`dist/npm/cli.js`, from `npm run build:npm`) in place of `cli.ts`
- * under Deno; Node names no threads, so its rows give no per-worker CPU.
+ * under Deno; Node names no threads, so its rows give no per-worker CPU. `--floor` times
+ * Deno's own copy of the file too (`_copy_floor.ts`: the CLI's reads, writes and final `fsync`
+ * without its work; reads of `--floor-piece` MiB, default 1) on one and two threads in each
+ * repetition, and gives each run's time over that copy's median on as many threads (`x Deno's
+ * copy`).
  *
  * `--layers N` makes the generated file N [4096, 4096] weights (and biases) instead of 16: with
  * 64 (4.3 GB) the fixed costs of a run (start-up, each worker's first tensor, the final flush)
@@ -204,6 +209,17 @@ if (onNode && !(await Deno.stat(NPM_CLI).then(() => true, () => false))) {
 const thisCli = (a: string[]): [string, string[]] =>
   onNode ? ["node", [NPM_CLI, ...a]] : [deno, ["run", "-A", CLI, ...a]];
 const cli = (...a: string[]) => run(...thisCli(a), cliEnv);
+/**
+ * `--floor`: the runtime's own copy of the file (`_copy_floor.ts`: the CLI's reads, writes and
+ * final `fsync`, none of its work) on one and two threads, timed in each repetition, and each
+ * run's time over its median on as many threads: the part of a run that is the CLI's own.
+ */
+const FLOOR = args.flags.has("floor");
+const FLOOR_SCRIPT = new URL("./_copy_floor.ts", import.meta.url).pathname;
+/** `--floor-piece <MiB>`: the copy's reads (default 1 MiB, as a Level prune reads a weight). */
+const FLOOR_PIECE = args.values.get("floor-piece") ?? "1";
+const FLOOR_LABEL = `Deno's own copy (${FLOOR_PIECE} MiB reads, 256 KiB writes, fsync)`;
+if (FLOOR && onNode) throw new Error("--floor times Deno's copy: leave out --node");
 const baselineCli = args.values.get("baseline-cli");
 const baselineEnv = args.values.has("baseline-env") ? envOption("baseline-env") : undefined;
 const baselineLabel = baselineCli !== undefined
@@ -305,6 +321,7 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
     return b.length % 2 === 1 ? b[m] : (b[m - 1] + b[m]) / 2;
   };
   const copies = { cp: [] as number[], durable: [] as number[] };
+  const floors: Record<string, number[]> = { 1: [], 2: [] };
   const results: { label: string; threads: string; row: Record<string, unknown> }[] = [];
   for (const [label, argv] of runs) {
     const times: Record<string, number[]> = { 1: [], 2: [] };
@@ -320,6 +337,24 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
         loadavg: load(),
       });
       console.error(JSON.stringify(rows[rows.length - 1]));
+      if (FLOOR) {
+        for (const threads of ["1", "2"]) {
+          await settle();
+          const copy = `${dir}/floor.safetensors`;
+          const r = await run(deno, ["run", "-A", FLOOR_SCRIPT, file, copy, threads, FLOOR_PIECE]);
+          await Deno.remove(copy);
+          floors[threads].push(r.seconds);
+          rows.push({
+            model: MODEL,
+            run: `${FLOOR_LABEL}, ${threads} thread${threads === "1" ? "" : "s"}`,
+            seconds: +r.seconds.toFixed(2),
+            peakMiB: r.peakMiB,
+            cpuSeconds: r.cpuSeconds,
+            loadavg: load(),
+          });
+          console.error(JSON.stringify(rows[rows.length - 1]));
+        }
+      }
       for (const threads of ["1", "2"]) {
         // One run of this CLI, or of the baseline (`--baseline-cli`, `--baseline-env`).
         const once = async (baseline: boolean) => {
@@ -367,9 +402,19 @@ async function threadsCompare(file: string, bytes: number, reps: number) {
   // Each run's time over the copies' medians (every copy of the whole comparison).
   const cp = median(copies.cp);
   const durable = median(copies.durable);
-  for (const { row } of results) {
+  for (const { row, threads } of results) {
     row.ratio = +((row.seconds as number) / cp).toFixed(1);
     row.ratioDurable = +((row.seconds as number) / durable).toFixed(2);
+    // Over the runtime's own copy on as many threads (`--floor`).
+    if (FLOOR) row.ratioFloor = +((row.seconds as number) / median(floors[threads])).toFixed(2);
+  }
+  if (FLOOR) {
+    rows.push({
+      model: MODEL,
+      run: `${FLOOR_LABEL} (medians): 1 thread, speed-up of 2 threads over 1`,
+      seconds: +median(floors[1]).toFixed(2),
+      speedup: +(median(floors[1]) / median(floors[2])).toFixed(2),
+    });
   }
   rows.push({
     model: MODEL,
@@ -499,14 +544,16 @@ try {
 const result = { runtime: `deno ${Deno.version.deno}`, cores: navigator.hardwareConcurrency, rows };
 await Deno.writeTextFile(outPath, JSON.stringify(result, null, 2) + "\n");
 console.log(
-  "| model | run | s | x cp (or speed-up) | x durable copy | peak RSS MiB | x file | load |",
+  "| model | run | s | x cp (or speed-up) | x durable copy | x Deno's copy | peak RSS MiB | x file | load |",
 );
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) {
   const seconds = r.durableSeconds === undefined ? r.seconds : `${r.seconds} / ${r.durableSeconds}`;
   console.log(
     `| ${r.model} | ${r.run} | ${seconds} | ${r.ratio ?? r.speedup ?? ""} | ${
       r.ratioDurable ?? ""
-    } | ${r.peakMiB ?? ""} | ${r.peakOverFile ?? ""} | ${r.loadavg ?? ""} |`,
+    } | ${r.ratioFloor ?? ""} | ${r.peakMiB ?? ""} | ${r.peakOverFile ?? ""} | ${
+      r.loadavg ?? ""
+    } |`,
   );
 }
