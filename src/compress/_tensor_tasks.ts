@@ -489,7 +489,8 @@ const PIECE_BYTES = 1 << 20;
  * instead of 302-303, in the same time (medians of four, interleaved: 2.06 against 2.13 s). The
  * one-thread run (the run's own context) keeps the whole read: in pieces it was 0.3-0.5 s slower
  * there in two interleaved runs, in waiting, not CPU, and as fast with the background flushes
- * of the output turned off (docs/performance.md, "A Level prune's weights read in pieces").
+ * of the output turned off (docs/performance.md, "Deno's own copy of the file, and a Level
+ * prune's weights read in pieces").
  */
 async function maskedInPieces(
   a: Tasks["metric"]["args"],
