@@ -551,7 +551,7 @@ function elementwiseMagnitude(
 ): boolean {
   if (
     target.kind !== "parameter" || target.shape === null || t.transpose !== undefined ||
-    !readable || byteLength % (t.dtype === "F32" ? 4 : 2) !== 0
+    !readable
   ) return false;
   try {
     const layout = blockLayout(target.setting.granularity, target.shape, {

@@ -21,8 +21,9 @@ export interface FileSource extends RandomAccessSource {
    */
   readInto(offset: number, target: Uint8Array): Promise<number>;
   /**
-   * `readInto` without a promise, for reads of a few MiB from the page cache in a row (Deno and
-   * Node: two asynchronous file operations per read cost more than the copy there).
+   * `readInto` without a promise, for reads of a few MiB from the page cache in a row (an
+   * asynchronous read goes through another thread: a seek and a read on Deno, a read on Node;
+   * for such pieces that costs more than the copy).
    * `undefined` when the file cannot be read this way now (an asynchronous read of the same
    * handle is under way) or at all: use `readInto`.
    */
